@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Set up the project's virtual environment and run its main jobs; needs only Python 3.10+.
+
+    python3 ./dev.py demo [ARGS...]    the order-totals demo on the embedded model (codeact demo)
+    python3 ./dev.py test [ARGS...]    ruff, mypy and the whole pytest suite (ARGS go to pytest)
+    python3 ./dev.py shell             print the path of the environment's Python
+
+The environment lives in .venv (override with CODEACT_VENV). It is (re)installed only when
+pyproject.toml or the requested extras changed since the last install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("CODEACT_VENV", ROOT / ".venv"))
+EXTRAS = {"demo": "local", "test": "dev", "shell": "dev,local"}
+
+
+def venv_python() -> Path:
+    if os.name == "nt":
+        return VENV / "Scripts" / "python.exe"
+    return VENV / "bin" / "python"
+
+
+def run(*cmd: str | Path) -> int:
+    print("+", " ".join(str(c) for c in cmd), file=sys.stderr, flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT)
+
+
+def ensure_env(extras: str) -> Path:
+    """Create .venv and install the project with `extras` unless that is already done."""
+    if sys.version_info < (3, 10):  # noqa: UP036 - dev.py may be run by an older python3
+        sys.exit(f"codeact needs Python 3.10 or newer; this is {sys.version.split()[0]}")
+    python = venv_python()
+    if not python.exists():
+        print(f"creating {VENV} with {sys.executable}", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    stamp = VENV / f".codeact-installed-{extras.replace(',', '-')}"
+    if not stamp.exists() or stamp.read_text() != digest:
+        quiet = [] if os.environ.get("CODEACT_VERBOSE_INSTALL") else ["-q"]
+        if run(python, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
+            sys.exit("could not upgrade pip in the virtual environment (see the output above)")
+        if run(python, "-m", "pip", "install", *quiet, "-e", f".[{extras}]") != 0:
+            sys.exit(f"installing codeact[{extras}] failed (see the output above)")
+        stamp.write_text(digest)
+    return python
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in EXTRAS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    job, rest = argv[0], argv[1:]
+    python = ensure_env(EXTRAS[job])
+    if job == "shell":
+        print(python)
+        return 0
+    if job == "demo":
+        return run(python, "-m", "codeact", "demo", *rest)
+    for step in (
+        [python, "-m", "ruff", "check", "src", "tests", "dev.py"],
+        [python, "-m", "ruff", "format", "--check", "src", "tests", "dev.py"],
+        [python, "-m", "mypy"],
+    ):
+        if run(*step) != 0:
+            print(f"failed: {' '.join(str(s) for s in step)}", file=sys.stderr)
+            return 1
+    return run(python, "-m", "pytest", *rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
