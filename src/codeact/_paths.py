@@ -1,0 +1,93 @@
+"""Where codeact keeps what it builds or downloads once per machine (the user cache)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_write", "cache_dir", "file_lock"]
+
+
+def cache_dir(*parts: str) -> Path:
+    """The user cache directory for codeact (created), or a subdirectory of it.
+
+    ``CODEACT_CACHE_DIR`` overrides it; otherwise ``$XDG_CACHE_HOME/codeact`` or
+    ``~/.cache/codeact`` on Linux, ``~/Library/Caches/codeact`` on macOS and
+    ``%LOCALAPPDATA%\\codeact\\Cache`` on Windows.
+    """
+    override = os.environ.get("CODEACT_CACHE_DIR")
+    if override:
+        base = Path(override).expanduser()
+    elif sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        base = base / "codeact" / "Cache"
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches" / "codeact"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codeact"
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, timeout: float = 600.0) -> Iterator[None]:
+    """Hold an exclusive lock file between processes (builds of the same artifact)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            if _stale(path):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout:g}s for the lock {path}") from None
+            time.sleep(0.1)
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _stale(path: Path) -> bool:
+    """A lock left by a process that is gone, or older than an hour."""
+    try:
+        age = time.time() - path.stat().st_mtime
+        pid = int(path.read_text() or "0")
+    except (OSError, ValueError):
+        return False
+    if age > 3600:
+        return True
+    if pid <= 0 or sys.platform == "win32":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False

@@ -1,0 +1,226 @@
+"""What crosses the sandbox boundary: run requests, guest reports, tool-call frames.
+
+Everything here is a plain value. A backend moves these frames over a `ToolChannel`
+(implemented by the host bridge); it never sees a tool object, only names and JSON text.
+Everything that comes back from a guest is untrusted: `RunOutcome.from_guest_json` checks
+every field's type and size and never evaluates anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeAlias
+
+from ..policy.limits import LimitName, Limits
+
+__all__ = [
+    "CallErrorKind",
+    "CallOutcome",
+    "Completion",
+    "ExecutionStopped",
+    "GuestError",
+    "Reply",
+    "RunOutcome",
+    "RunRequest",
+    "Stop",
+    "ToolCallRecord",
+    "ToolChannel",
+    "ToolStub",
+    "error_reply",
+    "ok_reply",
+]
+
+#: How a failed tool call is reported to the guest: each becomes a catchable exception there.
+#: error: the tool raised; invalid: bad arguments; unknown: no such tool; denied: not approved.
+CallErrorKind: TypeAlias = Literal["error", "invalid", "unknown", "denied"]
+
+#: The answer to one tool call: (ok, payload). ok: payload is the result as JSON text;
+#: not ok: payload is ``{"kind": CallErrorKind, "message": str}`` as JSON text.
+Reply: TypeAlias = tuple[bool, str]
+
+#: A finished call started with `ToolChannel.start`: (call id, reply).
+Completion: TypeAlias = tuple[int, Reply]
+
+
+#: How a tool call ended, as recorded in the result's audit of tool calls.
+CallOutcome: TypeAlias = Literal[
+    "ok", "error", "invalid", "unknown", "denied", "timeout", "cancelled", "refused"
+]
+
+
+@dataclass
+class ToolCallRecord:
+    """One tool call made by a program: what was called, when, how long it took, how it ended.
+
+    `started_ms` counts from the start of the program; `arguments` are as the program sent
+    them (JSON). `outcome` "refused" means the call was over the tool-call limit.
+    """
+
+    name: str
+    arguments: Any
+    started_ms: float
+    duration_ms: float = 0.0
+    outcome: CallOutcome = "ok"
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arguments": self.arguments,
+            "started_ms": round(self.started_ms, 3),
+            "duration_ms": round(self.duration_ms, 3),
+            "outcome": self.outcome,
+            "error": self.error,
+        }
+
+
+def ok_reply(result_json: str) -> Reply:
+    return (True, result_json)
+
+
+def error_reply(kind: CallErrorKind, message: str) -> Reply:
+    return (False, json.dumps({"kind": kind, "message": message}))
+
+
+class ExecutionStopped(Exception):
+    """Control flow: a limit stops the program. Raised by the channel inside a host call;
+    the backend ends the guest at once (a trap) and reports `Stop(limit, message)`."""
+
+    def __init__(self, limit: LimitName, message: str) -> None:
+        super().__init__(message)
+        self.limit: LimitName = limit
+        self.message = message
+
+
+class ToolChannel(Protocol):
+    """The host end of `call_tool`, as a sandbox backend sees it.
+
+    Backends call these from the thread (or relay) that serves the guest. `call` and `wait`
+    block; both may raise `ExecutionStopped`, which must end the program.
+    """
+
+    def begin(self) -> None:
+        """The program starts running now: the wall-time clock starts."""
+        ...
+
+    @property
+    def deadline(self) -> float:
+        """`time.monotonic()` value at which the program must stop (moves when approvals wait)."""
+        ...
+
+    def call(self, name: str, args_json: str) -> Reply:
+        """Run one tool call to completion and return its reply."""
+        ...
+
+    def start(self, name: str, args_json: str) -> int | Reply:
+        """Start a call without waiting: its id, or a reply at once if it failed to start."""
+        ...
+
+    def wait(self, timeout: float | None) -> list[Completion]:
+        """Block until a started call finishes (or `timeout` seconds pass); return the finished."""
+        ...
+
+    def pending(self) -> int:
+        """Number of started calls that have not been returned by `wait` yet."""
+        ...
+
+
+@dataclass(frozen=True)
+class ToolStub:
+    """What the guest knows of a tool: its name and how to map positional arguments."""
+
+    name: str
+    positional: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "positional": list(self.positional)}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One program to run, with what the guest needs to know about tools and limits."""
+
+    code: str
+    tools: tuple[ToolStub, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    filename: str = "<code>"
+
+    def to_guest_json(self) -> str:
+        return json.dumps(
+            {
+                "code": self.code,
+                "filename": self.filename,
+                "tools": [t.to_json() for t in self.tools],
+                "output_limit": self.limits.output_bytes,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class GuestError:
+    """An exception that the program did not catch, as the guest reported it."""
+
+    type: str
+    message: str
+    traceback: str = ""
+    lineno: int | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The program was stopped by a limit (or by the host); `message` says which and why."""
+
+    limit: LimitName
+    message: str
+
+
+@dataclass
+class RunOutcome:
+    """What a backend reports for one run, before the host adds tool calls and timings."""
+
+    stdout: str = ""
+    stderr: str = ""
+    output_dropped: int = 0  # bytes of stdout/stderr cut by the output limit
+    value: Any = None  # the last expression's value, when it is JSON
+    value_repr: str | None = None  # its repr() when it is not JSON
+    has_value: bool = False
+    error: GuestError | None = None
+    stop: Stop | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_guest_json(cls, text: str, *, max_chars: int) -> RunOutcome:
+        """Parse a guest's report; malformed or oversized reports become an error outcome."""
+        if len(text) > max_chars:
+            return cls(error=GuestError("SandboxError", "the sandbox's report was too large"))
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return cls(error=GuestError("SandboxError", "the sandbox's report was not JSON"))
+        if not isinstance(data, dict):
+            return cls(error=GuestError("SandboxError", "the sandbox's report was not an object"))
+        error = None
+        raw_error = data.get("error")
+        if isinstance(raw_error, dict):
+            lineno = raw_error.get("lineno")
+            error = GuestError(
+                type=_str(raw_error.get("type"), "Exception"),
+                message=_str(raw_error.get("message")),
+                traceback=_str(raw_error.get("traceback")),
+                lineno=lineno if isinstance(lineno, int) and not isinstance(lineno, bool) else None,
+            )
+        dropped = data.get("output_dropped")
+        return cls(
+            stdout=_str(data.get("stdout")),
+            stderr=_str(data.get("stderr")),
+            output_dropped=dropped if isinstance(dropped, int) and dropped > 0 else 0,
+            value=data.get("value"),
+            value_repr=data["value_repr"] if isinstance(data.get("value_repr"), str) else None,
+            has_value=data.get("has_value") is True,
+            error=error,
+        )
+
+
+def _str(value: object, default: str = "") -> str:
+    return value if isinstance(value, str) else default

@@ -1,0 +1,74 @@
+"""Exceptions raised by codeact on the host.
+
+Code written by the model that fails is *not* an exception here: it is a result
+(`ExecutionResult.ok is False`, with the guest's traceback) that goes back to the model.
+These classes are for the people who build agents:
+
+    CodeActError                    base of everything codeact raises
+    ├── UserError                   a mistake in how codeact is used; the message says how to fix it
+    │   ├── ToolDefinitionError     a function that cannot be described as a tool (at decoration)
+    │   ├── ConfigurationError      bad limits, mounts, domains, tool sets or arguments
+    │   └── BackendUnavailable      the requested sandbox backend cannot run on this machine
+    ├── SandboxError                the sandbox itself failed (not the model's code)
+    │   └── GuestBuildError         building or compiling the Wasm guest failed
+    └── ChatError                   a chat client could not get a reply from its model
+        └── ModelNotConfigured      no endpoint or model is configured and none can be started
+
+Errors from libraries below us (wasmtime, openai, ...) are translated at the boundary with
+`raise ... from exc`, so callers only ever need to catch these.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailable",
+    "ChatError",
+    "CodeActError",
+    "ConfigurationError",
+    "GuestBuildError",
+    "ModelNotConfigured",
+    "SandboxError",
+    "ToolDefinitionError",
+    "UserError",
+]
+
+
+class CodeActError(Exception):
+    """Base class of every exception codeact raises."""
+
+
+class UserError(CodeActError):
+    """codeact was used in a way that cannot work; the message says what to change."""
+
+
+class ToolDefinitionError(UserError):
+    """A function cannot be turned into a tool (raised when `@tool` is applied)."""
+
+
+class ConfigurationError(UserError):
+    """An argument or setting is invalid (limits, mounts, domains, tools, backend options)."""
+
+
+class BackendUnavailable(UserError):
+    """The requested sandbox backend cannot run here; `reason` says why."""
+
+    def __init__(self, backend: str, reason: str) -> None:
+        super().__init__(f"sandbox backend {backend!r} is unavailable: {reason}")
+        self.backend = backend
+        self.reason = reason
+
+
+class SandboxError(CodeActError):
+    """The sandbox failed for a reason that is not the executed program's fault."""
+
+
+class GuestBuildError(SandboxError):
+    """Building the Wasm guest (componentize-py) or compiling it (wasmtime) failed."""
+
+
+class ChatError(CodeActError):
+    """A chat client could not get a reply from its model."""
+
+
+class ModelNotConfigured(ChatError, UserError):
+    """No model endpoint is configured, and the embedded model is not installed."""

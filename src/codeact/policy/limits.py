@@ -1,0 +1,109 @@
+"""`Limits`: the resource limits of one execution, as a small immutable value."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+from ..errors import ConfigurationError
+
+__all__ = ["LIMIT_NAMES", "LimitName", "Limits"]
+
+LimitName: TypeAlias = Literal["wall_time", "memory", "output", "tool_calls", "tool_timeout"]
+LIMIT_NAMES: tuple[LimitName, ...] = ("wall_time", "memory", "output", "tool_calls", "tool_timeout")
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits for one execution of model code. Each one stops the program when hit.
+
+    =================  ==========  ==========================================================
+    field              default     what happens when it is hit
+    =================  ==========  ==========================================================
+    ``wall_time``      30 s        the program is stopped; time waiting for a person to
+                                   approve a call does not count
+    ``memory_mb``      256 MiB     allocation fails: the program gets a ``MemoryError``;
+                                   uncaught, the result names the ``memory`` limit
+    ``output_bytes``   1 MiB       stdout + stderr beyond it are cut; the result says how
+                                   many bytes were dropped
+    ``tool_calls``     200         the call past the limit stops the program
+    ``tool_timeout``   30 s        a tool call that takes longer stops the program
+                                   (a tool's own ``timeout=`` overrides it)
+    =================  ==========  ==========================================================
+
+    >>> Limits(wall_time=10)
+    Limits(wall_time=10s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s)
+    """
+
+    wall_time: float = 30.0
+    memory_mb: int = 256
+    output_bytes: int = _MIB
+    tool_calls: int = 200
+    tool_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        _check_number("wall_time", self.wall_time, low=0.001, high=86_400.0, unit="seconds")
+        _check_number("memory_mb", self.memory_mb, low=32, high=4000, unit="MiB", integer=True)
+        _check_number("output_bytes", self.output_bytes, low=1, high=1 << 30, integer=True)
+        _check_number("tool_calls", self.tool_calls, low=0, high=1_000_000, integer=True)
+        _check_number("tool_timeout", self.tool_timeout, low=0.001, high=86_400.0, unit="seconds")
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mb * _MIB
+
+    def replace(self, **changes: Any) -> Limits:
+        """A copy with some fields changed: ``limits.replace(wall_time=5)``."""
+        return dataclasses.replace(self, **changes)
+
+    def describe(self, limit: LimitName) -> str:
+        """Human-readable value of one limit, e.g. ``'wall_time=10s'``."""
+        return f"{limit}={self._values()[limit]}"
+
+    def _values(self) -> dict[LimitName, str]:
+        return {
+            "wall_time": f"{_num(self.wall_time)}s",
+            "memory": f"{self.memory_mb} MiB",
+            "output": _size(self.output_bytes),
+            "tool_calls": str(self.tool_calls),
+            "tool_timeout": f"{_num(self.tool_timeout)}s",
+        }
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v}" for k, v in self._values().items())
+        return f"Limits({inner})"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _size(n: int) -> str:
+    if n % _MIB == 0:
+        return f"{n // _MIB} MiB"
+    if n % 1024 == 0:
+        return f"{n // 1024} KiB"
+    return f"{n} bytes"
+
+
+def _check_number(
+    name: str,
+    value: object,
+    *,
+    low: float,
+    high: float,
+    unit: str = "",
+    integer: bool = False,
+) -> None:
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigurationError(f"Limits.{name} must be {kind}, got {value!r}")
+    if not low <= float(value) <= high:  # type: ignore[arg-type]
+        raise ConfigurationError(
+            f"Limits.{name} must be between {low:g} and {high:g}{' ' + unit if unit else ''}, "
+            f"got {value!r}"
+        )

@@ -1,0 +1,26 @@
+"""Tools: host functions described for a model (schemas, signatures, validation, results)."""
+
+from __future__ import annotations
+
+from .definition import (
+    SANDBOX_RESERVED_NAMES,
+    ApprovalMode,
+    Tool,
+    ToolArgumentsError,
+    as_tool,
+    tool,
+)
+from .results import ResultConversionError, to_json_value
+from .toolset import ToolSet
+
+__all__ = [
+    "SANDBOX_RESERVED_NAMES",
+    "ApprovalMode",
+    "ResultConversionError",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolSet",
+    "as_tool",
+    "to_json_value",
+    "tool",
+]

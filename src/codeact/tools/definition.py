@@ -1,0 +1,257 @@
+"""`Tool`, a host function described for a model, and the `@tool` decorator that makes one."""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import keyword
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeAlias, TypeVar, overload
+
+import pydantic
+
+from ..errors import ToolDefinitionError
+from .docstrings import parse_docstring
+from .results import to_json_value
+from .schema import FunctionSchema, build_function_schema
+
+__all__ = ["ApprovalMode", "Tool", "ToolArgumentsError", "as_tool", "tool"]
+
+#: Whether a call of the tool must be approved first (names as in Microsoft Agent Framework).
+ApprovalMode: TypeAlias = Literal["never_require", "always_require"]
+_APPROVAL_MODES = ("never_require", "always_require")
+
+#: Names that a tool may not take: inside the sandbox every tool is also a plain function of its
+#: name, and these are already taken there.
+SANDBOX_RESERVED_NAMES = frozenset(
+    {
+        "call_tool",
+        "call_tool_async",
+        "ToolError",
+        "ToolDenied",
+        "http_request",
+        "http_get",
+        "http_post",
+    }
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ToolArgumentsError(ValueError):
+    """The arguments given for a tool call do not match its parameters."""
+
+
+class Tool:
+    """A host function that a model may call, with its schema and its description.
+
+    Made by `@tool`; calling a `Tool` calls the function unchanged.
+
+    >>> @tool
+    ... def add(a: int, b: int = 1) -> int:
+    ...     '''Add two numbers.'''
+    ...     return a + b
+    >>> add.signature
+    'add(a: int, b: int = 1) -> int'
+    >>> add(2, 3)
+    5
+    """
+
+    __slots__ = (
+        "__wrapped__",
+        "_schema",
+        "approval_mode",
+        "description",
+        "fn",
+        "is_async",
+        "name",
+        "returns_doc",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        approval_mode: ApprovalMode = "never_require",
+        timeout: float | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise ToolDefinitionError(f"a tool must wrap a function, got {type(fn).__name__}")
+        tool_name = name or getattr(fn, "__name__", None)
+        if not isinstance(tool_name, str) or not tool_name:
+            raise ToolDefinitionError(
+                f"cannot tell the name of {fn!r}; pass @tool(name=...) to name the tool"
+            )
+        _check_name(tool_name)
+        if approval_mode not in _APPROVAL_MODES:
+            raise ToolDefinitionError(
+                f"approval_mode of tool {tool_name!r} must be one of {_APPROVAL_MODES}, "
+                f"got {approval_mode!r}"
+            )
+        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ToolDefinitionError(
+                f"timeout of tool {tool_name!r} must be a positive number of seconds, "
+                f"got {timeout!r}"
+            )
+        doc = parse_docstring(inspect.getdoc(fn))
+        self.fn = fn
+        self.__wrapped__ = fn
+        self.name = tool_name
+        self.description = (description if description is not None else doc.description).strip()
+        self.returns_doc = doc.returns
+        self.approval_mode: ApprovalMode = approval_mode
+        self.timeout = float(timeout) if timeout is not None else None
+        call = None if inspect.isroutine(fn) else type(fn).__call__
+        self.is_async = inspect.iscoroutinefunction(fn) or (
+            call is not None and inspect.iscoroutinefunction(call)
+        )
+        self._schema: FunctionSchema = build_function_schema(fn, tool_name, doc)
+
+    # -- description ------------------------------------------------------------------
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """JSON schema (an object) of the tool's arguments."""
+        return self._schema.json_schema
+
+    @property
+    def signature(self) -> str:
+        """The typed Python signature shown to the model, e.g. ``f(x: int) -> str``."""
+        return self._schema.signature
+
+    @property
+    def definitions(self) -> dict[str, str]:
+        """TypedDict definitions of the structured types the signature names."""
+        return self._schema.definitions
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self._schema.params)
+
+    @property
+    def positional_params(self) -> tuple[str, ...]:
+        """Parameters the sandbox's plain function accepts positionally, in order."""
+        return tuple(p.name for p in self._schema.params if p.positional)
+
+    @property
+    def return_annotation(self) -> Any:
+        return self._schema.return_annotation
+
+    # -- calling ----------------------------------------------------------------------
+    def validate_json(self, arguments_json: str | bytes) -> dict[str, Any]:
+        """Validate JSON-encoded arguments; return the keyword arguments for the function."""
+        try:
+            model = self._schema.model.model_validate_json(arguments_json)
+        except pydantic.ValidationError as exc:
+            raise ToolArgumentsError(self._describe_errors(exc)) from None
+        return {name: getattr(model, name) for name in self.param_names}
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate arguments given as Python values; return the keyword arguments."""
+        try:
+            model = self._schema.model.model_validate(dict(arguments))
+        except pydantic.ValidationError as exc:
+            raise ToolArgumentsError(self._describe_errors(exc)) from None
+        return {name: getattr(model, name) for name in self.param_names}
+
+    def to_json(self, result: Any) -> Any:
+        """Convert the function's return value to JSON values (see `codeact.tools.results`)."""
+        return to_json_value(result, where=f"the result of {self.name}()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Tool {self.signature}>"
+
+    def _describe_errors(self, exc: pydantic.ValidationError) -> str:
+        problems: list[str] = []
+        for err in exc.errors(include_url=False):
+            loc = err.get("loc", ())
+            arg = str(loc[0]) if loc else ""
+            path = arg + "".join(f"[{part!r}]" for part in loc[1:])
+            if err["type"] == "missing" and len(loc) == 1:
+                problems.append(f"missing required argument {arg!r}")
+            elif err["type"] == "extra_forbidden" and len(loc) == 1:
+                problems.append(f"unexpected argument {arg!r}")
+            elif err["type"] == "json_invalid":
+                problems.append(f"arguments are not valid JSON ({err['msg']})")
+            elif err["type"] == "model_type" and not loc:
+                problems.append("arguments must be given as keyword arguments")
+            else:
+                got = repr(err.get("input"))
+                got = got if len(got) <= 60 else got[:57] + "..."
+                problems.append(f"argument {path!r}: {err['msg']} (got {got})")
+        expected = ", ".join(self.param_names) or "no arguments"
+        return f"invalid arguments for {self.name}(): {'; '.join(problems)}. It takes: {expected}"
+
+
+def _check_name(name: str) -> None:
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ToolDefinitionError(
+            f"tool name {name!r} is not a Python identifier; inside the sandbox every tool is "
+            "also a function of its name, so use letters, digits and underscores"
+        )
+    if name in SANDBOX_RESERVED_NAMES or hasattr(builtins, name):
+        raise ToolDefinitionError(
+            f"tool name {name!r} is already taken inside the sandbox (a builtin or one of "
+            "codeact's own functions); give the tool another name with @tool(name=...)"
+        )
+
+
+@overload
+def tool(fn: Callable[..., Any], /) -> Tool: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    approval_mode: ApprovalMode = "never_require",
+    timeout: float | None = None,
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
+def tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    approval_mode: ApprovalMode = "never_require",
+    timeout: float | None = None,
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Describe a sync or async function as a tool; use as `@tool` or `@tool(...)`.
+
+    The JSON schema comes from the signature (annotations, defaults, `Annotated`, `Literal`,
+    `Optional`, pydantic models, TypedDicts, dataclasses) and the docstring's parameter
+    descriptions; the return annotation is shown to the model. A function that cannot be
+    described raises `ToolDefinitionError` here, not when the model calls it.
+
+    Args:
+        name: The tool's name (default: the function's name).
+        description: Overrides the docstring's description.
+        approval_mode: ``"always_require"`` pauses every call until an approval handler allows it.
+        timeout: Seconds a single call may take (default: the execution's `Limits.tool_timeout`).
+    """
+
+    def decorate(f: Callable[..., Any]) -> Tool:
+        return Tool(
+            f, name=name, description=description, approval_mode=approval_mode, timeout=timeout
+        )
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def as_tool(obj: Tool | Callable[..., Any]) -> Tool:
+    """Return `obj` if it is a Tool, else describe the plain function as one."""
+    if isinstance(obj, Tool):
+        return obj
+    if callable(obj):
+        return Tool(obj)
+    raise ToolDefinitionError(f"expected a @tool function or a callable, got {type(obj).__name__}")

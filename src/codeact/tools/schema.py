@@ -1,0 +1,274 @@
+"""Describe a Python function as a tool: a validator and JSON schema for its arguments, and the
+typed Python signature that the model sees inside the sandbox.
+
+Types are shown as the sandbox sees them: values cross the boundary as JSON, so a pydantic
+model, dataclass or TypedDict is shown as a `TypedDict` of its fields (it arrives as a dict),
+a datetime as `str` (ISO 8601), a Decimal as `float`, an Enum as a `Literal` of its values.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import datetime
+import decimal
+import enum
+import fractions
+import inspect
+import pathlib
+import types
+import typing
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import is_typeddict
+
+from ..errors import ToolDefinitionError
+from .docstrings import Docstring
+
+__all__ = ["FunctionSchema", "ParameterSpec", "build_function_schema", "render_type"]
+
+_EMPTY = inspect.Parameter.empty
+_SEQUENCES = {
+    list,
+    set,
+    frozenset,
+    collections.abc.Sequence,
+    collections.abc.MutableSequence,
+    collections.abc.Set,
+    collections.abc.MutableSet,
+    collections.abc.Iterable,
+    collections.abc.Collection,
+}
+_MAPPINGS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
+_AS_STR: tuple[type, ...] = (
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    uuid.UUID,
+    pathlib.PurePath,
+    bytes,
+)
+_AS_FLOAT: tuple[type, ...] = (decimal.Decimal, fractions.Fraction, datetime.timedelta)
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One parameter of a tool, as the sandbox's plain function takes it."""
+
+    name: str
+    annotation: Any
+    default: Any
+    description: str
+    positional: bool  # may be passed positionally (not keyword-only)
+
+    @property
+    def required(self) -> bool:
+        return self.default is _EMPTY
+
+
+@dataclass(frozen=True)
+class FunctionSchema:
+    """Everything derived from a function's signature and docstring."""
+
+    params: tuple[ParameterSpec, ...]
+    model: type[BaseModel]
+    json_schema: dict[str, Any]
+    return_annotation: Any
+    signature: str  # "get_weather(city: str) -> dict[str, float | str]"
+    definitions: dict[str, str]  # name -> "class Name(TypedDict): ..." for structured types
+
+
+def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
+    """Inspect `fn` and build its schema; raise ToolDefinitionError when it cannot be described."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise ToolDefinitionError(f"cannot read the signature of tool {name!r}: {exc}") from exc
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise ToolDefinitionError(
+            f"cannot resolve the type annotations of tool {name!r}: {exc}. "
+            "Define every type the annotations name before applying @tool."
+        ) from exc
+
+    params: list[ParameterSpec] = []
+    fields: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise ToolDefinitionError(
+                f"tool {name!r} takes *{p.name}: a tool needs named, typed parameters "
+                "so that the model knows what to pass"
+            )
+        if p.kind is p.POSITIONAL_ONLY:
+            raise ToolDefinitionError(
+                f"parameter {p.name!r} of tool {name!r} is positional-only; "
+                "tools are called with keyword arguments, remove the '/'"
+            )
+        if p.name not in hints:
+            raise ToolDefinitionError(
+                f"parameter {p.name!r} of tool {name!r} has no type annotation; "
+                f"add one (for example `{p.name}: str`) so the model knows what to pass"
+            )
+        annotation = hints[p.name]
+        description = doc.params.get(p.name, "")
+        params.append(
+            ParameterSpec(
+                name=p.name,
+                annotation=annotation,
+                default=p.default,
+                description=description,
+                positional=p.kind is p.POSITIONAL_OR_KEYWORD,
+            )
+        )
+        default = ... if p.default is _EMPTY else p.default
+        fields[p.name] = (annotation, Field(default, description=description or None))
+
+    try:
+        model = pydantic.create_model(
+            f"{name}_arguments",
+            __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
+            **fields,
+        )
+        schema = model.model_json_schema()
+    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError) as exc:
+        raise ToolDefinitionError(
+            f"tool {name!r} has a parameter type that cannot be described as JSON: {exc}. "
+            "Use JSON-like types: str, int, float, bool, lists, dicts, Literal, Optional, "
+            "pydantic models, dataclasses or TypedDicts."
+        ) from exc
+    _strip_titles(schema)
+    schema.pop("description", None)
+
+    returns = hints.get("return", _EMPTY)
+    definitions: dict[str, str] = {}
+    rendered = [_render_param(p, definitions) for p in params]
+    signature = f"{name}({', '.join(rendered)})"
+    if returns is not _EMPTY:
+        signature += f" -> {render_type(returns, definitions)}"
+    return FunctionSchema(
+        params=tuple(params),
+        model=model,
+        json_schema=schema,
+        return_annotation=returns,
+        signature=signature,
+        definitions=definitions,
+    )
+
+
+def _strip_titles(schema: Any) -> None:
+    """Drop pydantic's generated titles: they repeat the property names and cost tokens."""
+    if isinstance(schema, dict):
+        schema.pop("title", None)
+        for key, value in schema.items():
+            if key == "properties" and isinstance(value, dict):
+                for prop in value.values():
+                    _strip_titles(prop)
+            elif key != "default":
+                _strip_titles(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _strip_titles(item)
+
+
+def _render_param(p: ParameterSpec, definitions: dict[str, str]) -> str:
+    text = f"{p.name}: {render_type(p.annotation, definitions)}"
+    if not p.required:
+        default = repr(p.default.value if isinstance(p.default, enum.Enum) else p.default)
+        text += f" = {default if len(default) <= 40 else '...'}"
+    if not p.positional:
+        text = "*, " + text
+    return text
+
+
+def render_type(tp: Any, definitions: dict[str, str] | None = None) -> str:
+    """Render `tp` as the Python type of the value the sandbox sees (JSON-shaped)."""
+    defs = definitions if definitions is not None else {}
+    if tp is Any or tp is inspect.Parameter.empty:
+        return "Any"
+    if tp is None or tp is type(None):
+        return "None"
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        return render_type(args[0], defs)
+    if origin is Union or (hasattr(types, "UnionType") and origin is types.UnionType):
+        parts: list[str] = []
+        for arg in args:
+            text = render_type(arg, defs)
+            if text not in parts:
+                parts.append(text)
+        return " | ".join(parts)
+    if origin is Literal:
+        return (
+            f"Literal[{', '.join(repr(a.value if isinstance(a, enum.Enum) else a) for a in args)}]"
+        )
+    if origin in _SEQUENCES:
+        return f"list[{render_type(args[0], defs)}]" if args else "list"
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"list[{render_type(args[0], defs)}]"
+        inner = " | ".join(dict.fromkeys(render_type(a, defs) for a in args))
+        return f"list[{inner}]" if args else "list"
+    if origin in _MAPPINGS:
+        if args:
+            return f"dict[{render_type(args[0], defs)}, {render_type(args[1], defs)}]"
+        return "dict"
+    if isinstance(tp, typing.TypeVar):
+        return "Any"
+    if isinstance(tp, type):
+        return _render_class(tp, defs)
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _render_class(tp: type, defs: dict[str, str]) -> str:
+    if tp in (str, int, float, bool):
+        return tp.__name__
+    if issubclass(tp, enum.Enum):
+        return f"Literal[{', '.join(repr(m.value) for m in tp)}]"
+    if issubclass(tp, _AS_STR):
+        return "str"
+    if issubclass(tp, _AS_FLOAT):
+        return "float"
+    if tp in (list, tuple, set, frozenset):
+        return "list"
+    if tp is dict:
+        return "dict"
+    fields = _structured_fields(tp)
+    if fields is not None:
+        if tp.__name__ not in defs:
+            defs[tp.__name__] = ""  # reserve first: recursive types refer to themselves
+            lines = [f"class {tp.__name__}(TypedDict):"]
+            for fname, (ftype, fdesc) in fields.items():
+                line = f"    {fname}: {render_type(ftype, defs)}"
+                lines.append(f"{line}  # {fdesc}" if fdesc else line)
+            if len(lines) == 1:
+                lines.append("    pass")
+            defs[tp.__name__] = "\n".join(lines)
+        return tp.__name__
+    return tp.__name__
+
+
+def _structured_fields(tp: type) -> dict[str, tuple[Any, str]] | None:
+    """Fields of a pydantic model, dataclass or TypedDict as {name: (type, description)}."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return {
+            (info.alias or name): (info.annotation, info.description or "")
+            for name, info in tp.model_fields.items()
+        }
+    if dataclasses.is_dataclass(tp):
+        hints = _safe_hints(tp)
+        return {f.name: (hints.get(f.name, f.type), "") for f in dataclasses.fields(tp)}
+    if is_typeddict(tp):
+        return {name: (ftype, "") for name, ftype in _safe_hints(tp).items()}
+    return None
+
+
+def _safe_hints(tp: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(tp)
+    except Exception:
+        return dict(getattr(tp, "__annotations__", {}))

@@ -1,0 +1,74 @@
+"""`ToolSet`: the ordered, name-unique collection of tools one CodeAct or agent offers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..errors import ConfigurationError
+from .definition import Tool, as_tool
+
+__all__ = ["ToolSet"]
+
+
+class ToolSet:
+    """Tools by name, in the order they were added.
+
+    Plain functions are accepted and described as tools on the way in.
+    """
+
+    __slots__ = ("_tools",)
+
+    def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        self.add(*tools)
+
+    def add(self, *tools: Tool | Callable[..., Any]) -> None:
+        """Add tools; a name that is already taken is an error (remove the old one first)."""
+        for obj in tools:
+            made = as_tool(obj)
+            existing = self._tools.get(made.name)
+            if existing is not None and existing is not made:
+                raise ConfigurationError(
+                    f"two tools are named {made.name!r}; tool names must be unique "
+                    "(rename one with @tool(name=...))"
+                )
+            self._tools[made.name] = made
+
+    def remove(self, name: str) -> Tool:
+        """Remove and return the tool called `name`."""
+        try:
+            return self._tools.pop(name)
+        except KeyError:
+            raise ConfigurationError(
+                f"there is no tool named {name!r}; the tools are: {self.describe_names()}"
+            ) from None
+
+    def clear(self) -> None:
+        self._tools.clear()
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def describe_names(self) -> str:
+        return ", ".join(self._tools) or "(none)"
+
+    def copy(self) -> ToolSet:
+        new = ToolSet()
+        new._tools = dict(self._tools)
+        return new
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(list(self._tools.values()))
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __repr__(self) -> str:
+        return f"ToolSet([{self.describe_names()}])"
