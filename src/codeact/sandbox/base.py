@@ -1,0 +1,91 @@
+"""The contract every sandbox backend implements.
+
+A backend runs one program per `run` call in a fresh, isolated interpreter and moves tool-call
+frames over the `ToolChannel` it is given; it never sees the tools themselves. The user-facing
+`CodeAct` wraps a backend the way an HTTP client wraps its transport.
+
+Contract (pinned by the conformance suite in ``tests/conformance``):
+
+* fresh: nothing a program does is visible to the next one;
+* isolated: no host files, environment, network or processes unless a policy grants them;
+* limits: wall time (``channel.deadline``), memory and output are enforced by the backend,
+  tool-call limits by the channel (which raises `ExecutionStopped` inside a host call);
+  a limit ends the program with ``RunOutcome.stop`` set and leaves the host healthy;
+* cancellation: if the awaiting task is cancelled, the program is stopped promptly and
+  `run` returns at once (a thread still blocked in the guest may finish later on its own).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import ClassVar, Literal, TypeAlias
+
+from typing_extensions import Self
+
+from ..bridge.protocol import RunOutcome, RunRequest, ToolChannel
+
+__all__ = ["Availability", "Isolation", "SandboxBackend"]
+
+#: How strong the boundary is: `strongest` a micro-VM, `strong` a Wasm guest with capability
+#: WASI, `medium` a process on the shared kernel with seccomp and Landlock, `none` no boundary.
+Isolation: TypeAlias = Literal["strongest", "strong", "medium", "none"]
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a backend can run on this machine, and if not, why (and what would fix it)."""
+
+    available: bool
+    reason: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+class SandboxBackend(ABC):
+    """Runs programs in fresh isolated interpreters. Subclass it to add a backend."""
+
+    #: Name used in `CodeAct(backend=...)`, the CLI and reports.
+    name: ClassVar[str]
+    #: Strength of the isolation boundary.
+    isolation: ClassVar[Isolation]
+
+    @classmethod
+    @abstractmethod
+    def availability(cls) -> Availability:
+        """Check, cheaply and without side effects, whether this backend can run here."""
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Do expensive one-time work now (build, compile, warm a pool); blocking."""
+
+    @abstractmethod
+    async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
+        """Run one program in a fresh sandbox and report what happened."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release pooled sandboxes and threads. The backend cannot be used afterwards."""
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,52 @@
+"""`CappedOutput`: a program's stdout and stderr as the host receives them, capped in bytes.
+
+Guests cap their own output too, but the host never trusts that: whatever arrives past the
+limit is counted and dropped here.
+"""
+
+from __future__ import annotations
+
+import threading
+
+__all__ = ["CappedOutput"]
+
+STDOUT, STDERR = 1, 2
+
+
+class CappedOutput:
+    """stdout + stderr together hold at most `limit` bytes (UTF-8); the rest is counted."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.dropped = 0
+        self._parts: dict[int, list[str]] = {STDOUT: [], STDERR: []}
+        self._lock = threading.Lock()
+
+    def write(self, stream: int, text: str) -> None:
+        if not text:
+            return
+        if stream not in self._parts:
+            stream = STDERR
+        data = text.encode("utf-8", "surrogatepass")
+        with self._lock:
+            room = self.limit - self.used
+            if len(data) > room:
+                self.dropped += len(data) - max(room, 0)
+                if room <= 0:
+                    return
+                text = data[:room].decode("utf-8", "ignore")
+                data = text.encode("utf-8", "surrogatepass")
+            self._parts[stream].append(text)
+            self.used += len(data)
+
+    def write_bytes(self, stream: int, data: bytes) -> None:
+        self.write(stream, data.decode("utf-8", "replace"))
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self._parts[STDOUT])
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._parts[STDERR])

@@ -1,0 +1,169 @@
+"""`WasmBackend`: each program runs in a fresh instance of our CPython-WASI guest.
+
+Isolation comes from WebAssembly and capability-based WASI: the guest has no file system, no
+environment variables, no sockets and no processes; its only ways out are the imports the host
+defines (tool calls through the channel, sleeps, output). Memory is capped per store, time by
+epoch interruption; the guest caps its own output and the host caps what it accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import importlib.metadata
+import importlib.util
+import threading
+import time
+
+from wasmtime import WasmtimeError
+
+from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
+from ..base import Availability, SandboxBackend
+from .execution import WasmExecution
+from .pool import InstancePool
+from .runtime import Prepared, WasmRuntime, set_current
+
+__all__ = ["WasmBackend"]
+
+_REPORT_SLACK = 64 * 1024  # JSON framing around stdout/value in the guest's report
+
+
+class WasmBackend(SandboxBackend):
+    """CPython 3.14 compiled to WebAssembly, run by wasmtime; a fresh instance per program.
+
+    Args:
+        pool_size: Warm instances kept ready (each about 30-40 MB); 0 disables the pool.
+    """
+
+    name = "wasm"
+    isolation = "strong"
+
+    def __init__(self, *, pool_size: int = 2) -> None:
+        self._pool_size = pool_size
+        self._runtime: WasmRuntime | None = None
+        self._pool: InstancePool | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        # Threads that run guests; a guest stuck in a blocking host call keeps its thread.
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=64, thread_name_prefix="codeact-wasm"
+        )
+
+    @classmethod
+    def availability(cls) -> Availability:
+        versions = {}
+        for dist in ("wasmtime", "componentize-py"):
+            try:
+                versions[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                return Availability(
+                    False, f"the {dist} package is not installed (pip install codeact)"
+                )
+        if importlib.util.find_spec("wasmtime") is None:
+            return Availability(False, "wasmtime cannot be imported", versions)
+        return Availability(True, "", versions)
+
+    def prepare(self) -> None:
+        """Load (or build and compile, the first time) the guest and start the pool."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this WasmBackend is closed")
+            if self._runtime is None:
+                runtime = WasmRuntime.shared()
+                self._pool = InstancePool(runtime.instantiate, self._pool_size)
+                self._runtime = runtime
+
+    async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
+        if self._runtime is None:
+            await asyncio.to_thread(self.prepare)
+        execution = WasmExecution(channel, request.limits)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._threads, self._run_blocking, request, execution)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            execution.cancel()  # the guest traps at its next epoch check or host call
+            raise
+
+    def _run_blocking(self, request: RunRequest, execution: WasmExecution) -> RunOutcome:
+        runtime, pool = self._runtime, self._pool
+        assert runtime is not None and pool is not None
+        started = time.perf_counter()
+        prepared = pool.take() or runtime.instantiate()
+        ready = time.perf_counter()
+        try:
+            return self._run_in(prepared, runtime, request, execution, ready - started)
+        finally:
+            prepared.store.close()
+
+    def _run_in(
+        self,
+        prepared: Prepared,
+        runtime: WasmRuntime,
+        request: RunRequest,
+        execution: WasmExecution,
+        setup_s: float,
+    ) -> RunOutcome:
+        store = prepared.store
+        store.set_limits(memory_size=request.limits.memory_bytes)
+        prepared.relay.execution = execution
+        set_current(execution)
+        runtime.ticker.acquire()
+        report: str | None = None
+        trap = ""
+        execution.channel.begin()
+        began = time.perf_counter()
+        try:
+            report = prepared.run(store, request.to_guest_json())
+        except WasmtimeError as exc:
+            trap = str(exc)
+        finally:
+            ended = time.perf_counter()
+            runtime.ticker.release()
+            set_current(None)
+            prepared.relay.execution = None
+
+        if report is not None:
+            limit = request.limits.output_bytes * 2 + _REPORT_SLACK
+            outcome = RunOutcome.from_guest_json(report, max_chars=limit)
+        else:
+            outcome = _outcome_for_trap(execution, trap, request)
+        outcome.stdout = execution.output.stdout + outcome.stdout
+        outcome.stderr = execution.output.stderr + outcome.stderr
+        outcome.output_dropped += execution.output.dropped
+        outcome.timings = {"setup_ms": setup_s * 1000, "run_ms": (ended - began) * 1000}
+        return outcome
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._pool is not None:
+                self._pool.close()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) -> RunOutcome:
+    """The guest did not return a report: say why, from what the host saw."""
+    if execution.stop is not None:
+        return RunOutcome(stop=execution.stop)
+    if execution.failure is not None:
+        return RunOutcome(
+            error=GuestError(
+                "SandboxError", f"the host failed serving the program: {execution.failure}"
+            )
+        )
+    if "stack overflow" in trap or "call stack exhausted" in trap:
+        return RunOutcome(
+            error=GuestError(
+                "RecursionError",
+                "the program exhausted the sandbox's stack (too deep recursion)",
+            )
+        )
+    # CPython aborts when it cannot allocate even to report a MemoryError.
+    return RunOutcome(
+        stop=Stop(
+            "memory",
+            "the program's interpreter aborted, most likely out of memory "
+            f"(limit {request.limits.memory_mb} MiB)",
+        )
+    )

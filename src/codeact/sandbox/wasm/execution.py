@@ -1,0 +1,109 @@
+"""`WasmExecution`: the host side of one program running in one guest instance.
+
+It serves the guest's imports (tool calls, waits, sleeps, output), relaying tool calls to the
+`ToolChannel` and enforcing the deadline in every place the guest can block: a guest sleep, a
+wait for started calls, and (through the epoch callback) plain computation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from ...bridge.protocol import ExecutionStopped, Stop, ToolChannel
+from ...policy.limits import Limits
+from ..output import CappedOutput
+from .runtime import ticks_until
+
+__all__ = ["WasmExecution"]
+
+
+class WasmExecution:
+    """Implements `runtime.HostCalls` for one run."""
+
+    def __init__(self, channel: ToolChannel, limits: Limits) -> None:
+        self.channel = channel
+        self.limits = limits
+        self.output = CappedOutput(limits.output_bytes)
+        self.stop: Stop | None = None
+        self.failure: str | None = None
+        self.cancelled = threading.Event()
+
+    # -- control ---------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop the program from another thread: host calls and the epoch callback see it."""
+        self.cancelled.set()
+
+    def _wall_time_exceeded(self) -> ExecutionStopped:
+        return ExecutionStopped("wall_time", self.limits_message())
+
+    def limits_message(self) -> str:
+        return (
+            "the program ran longer than its wall-time limit "
+            f"({self.limits.describe('wall_time')}) and was stopped"
+        )
+
+    def _check(self) -> None:
+        if self.cancelled.is_set():
+            raise ExecutionStopped("wall_time", "the execution was cancelled by the host")
+        if time.monotonic() >= self.channel.deadline:
+            raise self._wall_time_exceeded()
+
+    # -- HostCalls -------------------------------------------------------------------------
+    def dispatch(self, name: str, args_json: str) -> tuple[bool, str]:
+        self._check()
+        reply = self.channel.call(name, args_json)
+        self._check()
+        return reply
+
+    def start_call(self, name: str, args_json: str) -> int | str:
+        self._check()
+        started = self.channel.start(name, args_json)
+        if isinstance(started, int):
+            return started
+        return started[1]
+
+    def wait_calls(self, timeout_ms: int) -> str:
+        self._check()
+        remaining = self.channel.deadline - time.monotonic()
+        timeout = remaining if timeout_ms < 0 else min(timeout_ms / 1000, remaining)
+        done = self.channel.wait(max(0.0, timeout))
+        if not done:
+            self._check()
+        return json.dumps([[call_id, ok, payload] for call_id, (ok, payload) in done])
+
+    def sleep(self, ms: int) -> None:
+        self._check()
+        until = min(time.monotonic() + ms / 1000, self.channel.deadline)
+        while True:
+            left = until - time.monotonic()
+            if left <= 0 or self.cancelled.wait(left):
+                break
+        self._check()
+
+    def write_output(self, stream: int, text: str) -> None:
+        self.output.write(stream, text)
+
+    def write_raw(self, stream: int, data: bytes) -> None:
+        self.output.write_bytes(stream, data)
+
+    def check_time(self) -> int | None:
+        """For the epoch callback: ticks until the deadline, or None to stop the guest now."""
+        if self.cancelled.is_set():
+            if self.stop is None:
+                self.stop = Stop("wall_time", "the execution was cancelled by the host")
+            return None
+        deadline = self.channel.deadline
+        if time.monotonic() >= deadline:
+            if self.stop is None:
+                self.stop = Stop("wall_time", self.limits_message())
+            return None
+        return ticks_until(deadline)
+
+    def host_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, ExecutionStopped):
+            if self.stop is None:
+                self.stop = Stop(exc.limit, exc.message)
+        elif self.failure is None:
+            self.failure = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,266 @@
+"""The process-wide Wasm runtime: one engine, one compiled guest, one linker, one epoch ticker.
+
+Host functions are defined once on the linker; each call finds the execution it belongs to
+through a thread-local (a store runs on one thread at a time). Time is enforced with epochs:
+a ticker thread advances the engine's epoch every `TICK` seconds while anything runs, and each
+store's deadline callback (run on the store's own thread) decides to trap or to go on, so a
+deadline that moves (time spent waiting for an approval does not count) or a cancellation from
+another thread never has to touch the store itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import wasmtime
+from wasmtime import WasmtimeError
+from wasmtime import _ffi as ffi
+from wasmtime.component import Component, Func, Linker, Variant
+
+from .build import Progress, _stderr_progress, load_component
+
+__all__ = ["TICK", "HostCalls", "Prepared", "WasmRuntime", "current_execution", "set_current"]
+
+TICK = 0.005  # seconds per epoch tick
+_CHECK_TICKS = 10  # a running store re-checks cancellation at least every 50 ms
+_ENGINE_KEY = "epoch_interruption=1"
+_EXECUTOR = "codeact:sandbox/executor@0.1.0"
+
+
+class HostCalls(Protocol):
+    """What the guest's imports reach: the execution a store is running."""
+
+    def dispatch(self, name: str, args_json: str) -> tuple[bool, str]: ...
+    def start_call(self, name: str, args_json: str) -> int | str: ...
+    def wait_calls(self, timeout_ms: int) -> str: ...
+    def sleep(self, ms: int) -> None: ...
+    def write_output(self, stream: int, text: str) -> None: ...
+    def write_raw(self, stream: int, data: bytes) -> None: ...
+    def check_time(self) -> int | None: ...
+    def host_failed(self, exc: BaseException) -> None: ...
+
+
+_local = threading.local()
+
+
+def current_execution() -> HostCalls | None:
+    execution: HostCalls | None = getattr(_local, "execution", None)
+    return execution
+
+
+def set_current(execution: HostCalls | None) -> None:
+    _local.execution = execution
+
+
+class _Stop(WasmtimeError):
+    """Raised by a host function to end the guest; the reason is kept by the execution."""
+
+
+def _host(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a host function: no Python exception may cross into wasmtime except `_Stop`."""
+
+    def wrapper(store: Any, *args: Any) -> Any:
+        execution = current_execution()
+        if execution is None:  # the pool's warm-up run: there is no program to serve
+            return fn(None, *args)
+        try:
+            return fn(execution, *args)
+        except _Stop:
+            raise
+        except BaseException as exc:
+            execution.host_failed(exc)
+            raise _Stop("codeact: execution stopped by the host") from None
+
+    return wrapper
+
+
+@_host
+def _dispatch(ex: HostCalls | None, name: str, args_json: str) -> Variant:
+    if ex is None:
+        return Variant("err", '{"kind": "unknown", "message": "no tools during warm-up"}')
+    ok, payload = ex.dispatch(name, args_json)
+    return Variant("ok" if ok else "err", payload)
+
+
+@_host
+def _start_call(ex: HostCalls | None, name: str, args_json: str) -> Any:
+    if ex is None:
+        return Variant("err", '{"kind": "unknown", "message": "no tools during warm-up"}')
+    # result<u32, string>: wasmtime picks the case from the Python type (int: ok, str: err)
+    return ex.start_call(name, args_json)
+
+
+@_host
+def _wait_calls(ex: HostCalls | None, timeout_ms: int) -> str:
+    return "[]" if ex is None else ex.wait_calls(timeout_ms)
+
+
+@_host
+def _sleep(ex: HostCalls | None, ms: int) -> None:
+    if ex is not None:
+        ex.sleep(ms)
+
+
+@_host
+def _write_output(ex: HostCalls | None, stream: int, text: str) -> None:
+    if ex is not None:
+        ex.write_output(stream, text)
+
+
+@ctypes.CFUNCTYPE(  # type: ignore[untyped-decorator]
+    ctypes.c_size_t,
+    ctypes.POINTER(ffi.wasmtime_context_t),
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64),
+    ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
+)
+def _on_epoch_deadline(_ctx: Any, _data: Any, delta: Any, kind: Any) -> int:
+    """Runs on the store's thread when its epoch deadline passes: trap, or go on."""
+    kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+    execution = current_execution()
+    ticks = 1_000_000 if execution is None else execution.check_time()
+    if ticks is None:
+        err = ffi.wasmtime_error_new(b"codeact: execution stopped (time limit or cancelled)")
+        return ctypes.cast(err, ctypes.c_void_p).value or 0
+    delta[0] = max(1, min(ticks, _CHECK_TICKS))
+    return 0
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[untyped-decorator]
+def _no_finalizer(_data: Any) -> None:
+    return None
+
+
+class _EpochTicker:
+    """Advances the engine's epoch every TICK seconds while at least one execution runs."""
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self._engine = engine
+        self._users = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        with self._cond:
+            self._users += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="codeact-epoch", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def release(self) -> None:
+        with self._cond:
+            self._users -= 1
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._users <= 0:
+                    self._cond.wait()
+            time.sleep(TICK)
+            self._engine.increment_epoch()
+
+
+class _OutputRelay:
+    """The WASI stdout/stderr of one store: raw writes to fd 1 and 2 reach the execution."""
+
+    def __init__(self) -> None:
+        self.execution: HostCalls | None = None
+
+    def stdout(self, data: bytes) -> int:
+        if self.execution is not None:
+            self.execution.write_raw(1, data)
+        return len(data)
+
+    def stderr(self, data: bytes) -> int:
+        if self.execution is not None:
+            self.execution.write_raw(2, data)
+        return len(data)
+
+
+@dataclass
+class Prepared:
+    """A fresh guest instance, ready to run exactly one program."""
+
+    store: wasmtime.Store
+    run: Func
+    relay: _OutputRelay
+
+
+@dataclass(frozen=True)
+class Preopen:
+    host: str
+    guest: str
+    writable: bool
+
+
+class WasmRuntime:
+    """Engine, compiled guest and linker, shared by every WasmBackend in the process."""
+
+    _shared: WasmRuntime | None = None
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, progress: Progress | None = _stderr_progress) -> WasmRuntime:
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls(progress=progress)
+            return cls._shared
+
+    def __init__(self, *, progress: Progress | None = _stderr_progress) -> None:
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        self.engine = wasmtime.Engine(config)
+        self.component: Component = load_component(self.engine, _ENGINE_KEY, progress=progress)
+        self.linker = Linker(self.engine)
+        self.linker.add_wasip2()
+        with self.linker.root() as root:
+            with root.add_instance("codeact:sandbox/tools@0.1.0") as tools:
+                tools.add_func("dispatch", _dispatch)
+            with root.add_instance("codeact:sandbox/host@0.1.0") as host:
+                host.add_func("start-call", _start_call)
+                host.add_func("wait-calls", _wait_calls)
+                host.add_func("sleep", _sleep)
+                host.add_func("write-output", _write_output)
+        executor = self.component.get_export_index(_EXECUTOR)
+        run = self.component.get_export_index("run", executor)
+        if run is None:
+            raise WasmtimeError("the guest component does not export executor.run")
+        self._run_index = run
+        self.ticker = _EpochTicker(self.engine)
+
+    def instantiate(self, preopens: Sequence[Preopen] = (), *, warm: bool = True) -> Prepared:
+        """A new store and guest instance with only `preopens` granted; warmed up if asked."""
+        store = wasmtime.Store(self.engine)
+        relay = _OutputRelay()
+        wasi = wasmtime.WasiConfig()
+        wasi.stdout_custom = relay.stdout
+        wasi.stderr_custom = relay.stderr
+        for p in preopens:
+            wasi.preopen_dir(p.host, p.guest, fs_mutable=p.writable)
+        store.set_wasi(wasi)
+        store.set_epoch_deadline(1)
+        ffi.wasmtime_store_epoch_deadline_callback(
+            store.ptr(), _on_epoch_deadline, None, _no_finalizer
+        )
+        instance = self.linker.instantiate(store, self.component)
+        run = instance.get_func(store, self._run_index)
+        if run is None:
+            raise WasmtimeError("the guest instance has no executor.run")
+        prepared = Prepared(store=store, run=run, relay=relay)
+        if warm:
+            # The first call into a fresh instance pays for faulting in its memory; pay it
+            # here, off the caller's path, with a program of our own (no user state results).
+            run(store, '{"warmup": true}')
+        return prepared
+
+
+def ticks_until(deadline: float) -> int:
+    """Whole epoch ticks from now until `deadline` (monotonic seconds), at least 0."""
+    return max(0, math.ceil((deadline - time.monotonic()) / TICK))
