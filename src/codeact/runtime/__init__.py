@@ -1,0 +1,9 @@
+"""The CodeAct runtime: `CodeAct`, the `execute_code` tool, instructions and results."""
+
+from __future__ import annotations
+
+from .codeact import CodeAct
+from .execute_tool import ExecuteCodeTool
+from .result import ExecutionError, ExecutionResult
+
+__all__ = ["CodeAct", "ExecuteCodeTool", "ExecutionError", "ExecutionResult"]

@@ -1,0 +1,126 @@
+"""What the model is told: the `execute_code` tool's description and the system instructions.
+
+Measured with a 1.5B model (DESIGN.md, Models): tools shown as typed Python functions that
+already exist, and one worked example of a *different* task, are what make small models write
+one correct program instead of many turns.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+
+from ..tools import Tool
+
+__all__ = ["EXECUTE_CODE_PARAMETERS", "describe_execute_code", "describe_tools", "instructions"]
+
+#: JSON schema of the execute_code tool's arguments.
+EXECUTE_CODE_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "code": {
+            "type": "string",
+            "description": "A complete Python program. Print what you need to see; "
+            "the value of the last line is returned too.",
+        }
+    },
+    "required": ["code"],
+    "additionalProperties": False,
+}
+
+_EXAMPLE = """\
+Example, for a different task ("Which warehouse holds the most units of each product?"),
+with tools list_products() and get_stock(product_id):
+
+```python
+best = {}
+for product in list_products():
+    for row in get_stock(product_id=product["id"]):
+        if row["units"] > best.get(product["name"], ("", -1))[1]:
+            best[product["name"]] = (row["warehouse"], row["units"])
+for name, (warehouse, units) in sorted(best.items()):
+    print(f"{name}: {warehouse} ({units} units)")
+```"""
+
+
+def describe_tools(tools: Iterable[Tool]) -> str:
+    """Every tool as a Python stub: typed signature, return type and docstring."""
+    blocks: list[str] = []
+    definitions: dict[str, str] = {}
+    for tool in tools:
+        doc = tool.description or f"Call the {tool.name} tool."
+        details = _param_lines(tool)
+        if tool.returns_doc:
+            details.append(f"Returns: {tool.returns_doc}")
+        if details:
+            doc += "\n\n" + "\n".join(details)
+        if tool.approval_mode == "always_require":
+            doc += "\n\nEach call waits for a person's approval; if refused it raises ToolDenied."
+        body = textwrap.indent(f'"""{doc}"""', "    ")
+        blocks.append(f"def {tool.signature}:\n{body}")
+        for name, text in tool.definitions.items():
+            definitions.setdefault(name, text)
+    if definitions:
+        blocks.insert(0, "\n\n".join(definitions.values()))
+    return "\n\n".join(blocks)
+
+
+def _param_lines(tool: Tool) -> list[str]:
+    props = tool.parameters.get("properties", {})
+    return [
+        f"{name}: {spec['description']}"
+        for name, spec in props.items()
+        if isinstance(spec, dict) and spec.get("description")
+    ]
+
+
+def describe_execute_code(tools: Sequence[Tool], *, grants: Sequence[str] = ()) -> str:
+    """The `execute_code` tool's description: what the sandbox is and which functions exist."""
+    lines = [
+        "Run a Python program in a fresh, isolated sandbox (CPython 3.14 with the standard "
+        "library) and get back what it printed and the value of its last line.",
+    ]
+    if tools:
+        lines += [
+            "",
+            "These functions already exist in the sandbox. Call them directly; never define, "
+            "import or mock them, and never invent their results:",
+            "",
+            "```python",
+            describe_tools(tools),
+            "```",
+            "",
+            'Each is also callable as call_tool("name", **kwargs). Inside async code, '
+            'await call_tool_async("name", **kwargs) runs calls concurrently with '
+            "asyncio.gather(...). A failing call raises ToolError; catch it to carry on.",
+        ]
+    lines += [
+        "",
+        "The sandbox starts empty every time: variables and imports do not survive between "
+        "calls, so do the whole job in one program.",
+    ]
+    if grants:
+        lines += ["", *grants]
+    else:
+        lines.append("It has no files and no network access, and no pip packages.")
+    lines.append("Print the results you need; long output is cut.")
+    return "\n".join(lines)
+
+
+def instructions(tools: Sequence[Tool], *, tool_name: str = "execute_code") -> str:
+    """The system-prompt fragment that teaches the CodeAct way of working."""
+    names = ", ".join(f"{t.name}()" for t in tools) or "the functions it lists"
+    return "\n".join(
+        [
+            f"You can run Python with the `{tool_name}` tool. Its functions ({names}) fetch the "
+            "data; Python does the rest.",
+            f"- Do the whole task in ONE `{tool_name}` call whenever you can: call the functions "
+            "in loops, compute with Python, and print the final answer in that same program.",
+            "- Use the functions for every fact; never guess or hard-code data.",
+            "- Call the functions as they are; they already exist, do not define them.",
+            "- If the program fails, read the error, fix the program and run it again.",
+            "- After the program has printed the answer, reply with the answer in plain text.",
+            "",
+            _EXAMPLE,
+        ]
+    )

@@ -1,0 +1,141 @@
+"""`ExecutionResult`: what one execution of model code produced, for people and for models."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..bridge.protocol import RunOutcome, ToolCallRecord
+from ..policy.limits import LimitName
+
+__all__ = ["ExecutionError", "ExecutionResult"]
+
+
+@dataclass(frozen=True)
+class ExecutionError:
+    """Why a program did not finish normally.
+
+    `limit` names the limit that stopped it (``wall_time``, ``memory``, ``tool_calls``,
+    ``tool_timeout``), or is None when the program itself raised.
+    """
+
+    type: str
+    message: str
+    traceback: str = ""
+    limit: LimitName | None = None
+    lineno: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "message": self.message,
+            "traceback": self.traceback,
+            "limit": self.limit,
+            "lineno": self.lineno,
+        }
+
+
+@dataclass
+class ExecutionResult:
+    """The result of `CodeAct.execute`: output, the last expression's value, errors, tool calls.
+
+    A program that raises is not an exception on the host: `ok` is False and `error` holds
+    the traceback, with line numbers of the submitted code.
+    """
+
+    ok: bool
+    value: Any = None  #: the last expression's value as JSON values (None if it had none)
+    value_repr: str | None = None  #: repr() of the value when it has no JSON form
+    stdout: str = ""
+    stderr: str = ""
+    output_truncated: int = 0  #: bytes of output dropped by the output limit
+    error: ExecutionError | None = None
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  #: milliseconds
+
+    @classmethod
+    def from_outcome(
+        cls,
+        outcome: RunOutcome,
+        tool_calls: list[ToolCallRecord],
+        timings: dict[str, float],
+        *,
+        memory_mb: int,
+    ) -> ExecutionResult:
+        error: ExecutionError | None = None
+        if outcome.stop is not None:
+            error = ExecutionError(
+                type="LimitExceeded", message=outcome.stop.message, limit=outcome.stop.limit
+            )
+        elif outcome.error is not None:
+            e = outcome.error
+            limit: LimitName | None = "memory" if e.type == "MemoryError" else None
+            message = e.message
+            if limit == "memory":
+                message = (message + " " if message else "") + (
+                    f"(the program ran out of memory; limit {memory_mb} MiB)"
+                )
+            error = ExecutionError(e.type, message, e.traceback, limit, e.lineno)
+        return cls(
+            ok=error is None,
+            value=outcome.value if outcome.has_value and outcome.value_repr is None else None,
+            value_repr=outcome.value_repr,
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+            output_truncated=outcome.output_dropped,
+            error=error,
+            tool_calls=tool_calls,
+            timings=timings,
+        )
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not None or self.value_repr is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (`codeact exec --json`)."""
+        return {
+            "ok": self.ok,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "value": self.value_repr if self.value_repr is not None else self.value,
+            "value_is_repr": self.value_repr is not None,
+            "output_truncated_bytes": self.output_truncated,
+            "error": self.error.to_dict() if self.error else None,
+            "tool_calls": [c.to_dict() for c in self.tool_calls],
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+    def to_model_text(self) -> str:
+        """What the model reads back from `execute_code`: output, value, error, in that order."""
+        parts: list[str] = []
+        if self.stdout:
+            parts.append(self.stdout.rstrip("\n"))
+        if self.stderr:
+            parts.append("[stderr]\n" + self.stderr.rstrip("\n"))
+        if self.value_repr is not None:
+            parts.append(f"[value] {self.value_repr}")
+        elif self.value is not None:
+            parts.append(f"[value] {json.dumps(self.value, ensure_ascii=False)}")
+        if self.output_truncated:
+            parts.append(
+                f"[output truncated: {self.output_truncated} bytes over the output limit "
+                "were dropped; print less]"
+            )
+        if self.error is not None:
+            if self.error.limit is not None and self.error.type == "LimitExceeded":
+                parts.append(f"[stopped] {self.error.message}")
+            else:
+                parts.append(
+                    "[error]\n"
+                    + (
+                        self.error.traceback.rstrip("\n")
+                        or f"{self.error.type}: {self.error.message}"
+                    )
+                )
+                if self.error.limit == "memory":
+                    parts.append(f"[stopped] {self.error.message}")
+        if not parts:
+            parts.append("[the program printed nothing and its last line had no value]")
+        return "\n".join(parts)
