@@ -126,7 +126,9 @@ def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
             )
         )
         default = ... if p.default is _EMPTY else p.default
-        fields[p.name] = (annotation, Field(default, description=description or None))
+        # Only set what the docstring says: an Annotated[..., Field(description=...)] wins.
+        field = Field(default, description=description) if description else Field(default)
+        fields[p.name] = (annotation, field)
 
     try:
         model = pydantic.create_model(

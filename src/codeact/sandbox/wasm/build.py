@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
+#: The backend-neutral runner (codeact_runner.py), shared with the other backends.
+RUNNER_DIR = Path(__file__).resolve().parent.parent / "guest_runtime"
 GUEST_APP = "codeact_guest"
 GUEST_WORLD = "sandbox"
 
@@ -59,10 +61,11 @@ def _version(dist: str) -> str:
 def guest_fingerprint() -> str:
     """Hash of everything the guest component is built from."""
     h = hashlib.sha256()
-    for path in sorted(GUEST_DIR.rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".wit"):
-            h.update(path.relative_to(GUEST_DIR).as_posix().encode())
-            h.update(path.read_bytes())
+    for root in (GUEST_DIR, RUNNER_DIR):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".wit"):
+                h.update(path.relative_to(root.parent).as_posix().encode())
+                h.update(path.read_bytes())
     h.update(f"componentize-py {_version('componentize-py')}".encode())
     return h.hexdigest()[:20]
 
@@ -102,6 +105,8 @@ def build_guest(*, force: bool = False, progress: Progress | None = _stderr_prog
             "componentize",
             "-p",
             str(GUEST_DIR),
+            "-p",
+            str(RUNNER_DIR),
             GUEST_APP,
             "-o",
             str(tmp),

@@ -1,42 +1,26 @@
-"""The codeact guest: runs model-written programs inside the Wasm CPython sandbox.
+"""The wasm backend's guest: componentize-py builds this module into a component.
 
-componentize-py builds this module into a component. Everything imported at build time is
-part of the component's snapshot; a module that is not imported here cannot be imported at
-run time (the guest has no files), so the standard library that model code uses is imported
-below. The host treats everything this module reports as untrusted data.
+Everything imported at build time is part of the component's snapshot; a module not imported
+here cannot be imported at run time (the guest has no files), so the standard library that
+model code uses is imported below. The runner itself (`codeact_runner`) is shared with the
+other backends; this module only connects it to the component's imports and exports.
 """
 
 # ruff: noqa
-# fmt: off
-import ast
-import asyncio
-import asyncio.selector_events
-import errno
-import io
-import json
-import linecache
-import math
-import selectors
 import sys
-import time
-import traceback
-
-from componentize_py_types import Err
-from wit_world import exports
-from wit_world.imports import host as _host
-from wit_world.imports import tools as _tools
 
 _STDLIB = (
-    "abc", "array", "base64", "binascii", "bisect", "calendar", "cmath", "codecs",
-    "collections", "collections.abc", "colorsys", "contextlib", "contextvars", "copy",
-    "copyreg", "csv", "dataclasses", "datetime", "decimal", "difflib", "enum", "fnmatch",
-    "fractions", "functools", "gc", "glob", "graphlib", "gzip", "hashlib", "heapq", "hmac",
-    "html", "html.parser", "inspect", "ipaddress", "itertools", "keyword", "locale",
-    "mimetypes", "numbers", "operator", "os", "os.path", "pathlib", "pickle", "pprint",
-    "queue", "random", "re", "reprlib", "secrets", "shlex", "shutil", "socket", "sqlite3",
-    "statistics", "string", "struct", "tempfile", "textwrap", "threading", "tokenize",
-    "tomllib", "types", "typing", "unicodedata", "urllib", "urllib.parse", "uuid",
-    "warnings", "weakref", "xml", "xml.etree.ElementTree", "zipfile", "zlib", "zoneinfo",
+    "abc", "array", "ast", "asyncio", "base64", "binascii", "bisect", "calendar", "cmath",
+    "codecs", "collections", "collections.abc", "colorsys", "contextlib", "contextvars",
+    "copy", "copyreg", "csv", "dataclasses", "datetime", "decimal", "difflib", "enum",
+    "fnmatch", "fractions", "functools", "gc", "glob", "graphlib", "gzip", "hashlib", "heapq",
+    "hmac", "html", "html.parser", "inspect", "io", "ipaddress", "itertools", "json",
+    "keyword", "linecache", "locale", "math", "mimetypes", "numbers", "operator", "os",
+    "os.path", "pathlib", "pickle", "pprint", "queue", "random", "re", "reprlib", "secrets",
+    "shlex", "shutil", "socket", "sqlite3", "statistics", "string", "struct", "tempfile",
+    "textwrap", "threading", "time", "tokenize", "tomllib", "traceback", "types", "typing",
+    "unicodedata", "urllib", "urllib.parse", "uuid", "warnings", "weakref", "xml",
+    "xml.etree.ElementTree", "zipfile", "zlib", "zoneinfo",
 )
 for _name in _STDLIB:
     try:
@@ -45,37 +29,27 @@ for _name in _STDLIB:
         pass
 del _name
 
+import codeact_runner
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import host as _host
+from wit_world.imports import tools as _tools
+
+_INTERNAL = {"wit_world", "componentize_py_types", "componentize_py_runtime", "codeact_guest",
+             "codeact_runner", "site", "encodings"}
 AVAILABLE_MODULES = sorted({m.split(".")[0] for m in sys.modules if not m.startswith("_")}
-                           - {"wit_world", "componentize_py_types", "componentize_py_runtime",
-                              "codeact_guest", "site", "encodings"})
-
-# Freed when the program runs out of memory, so the error can still be reported.
-_RESERVE = bytearray(2 * 1024 * 1024)
-
-
-class ToolError(Exception):
-    """A tool call failed: the tool raised, or its arguments were invalid, or it is unknown."""
-
-    def __init__(self, message, tool=None):
-        super().__init__(message)
-        self.tool = tool
-        self.message = message
-
-
-class ToolDenied(ToolError):
-    """A tool call was not approved; the tool did not run."""
+                           - _INTERNAL)
 
 
 class _Unavailable:
     """Last entry of sys.meta_path: a clear error for modules the sandbox does not have."""
 
     def find_spec(self, name, path=None, target=None):
-        top = name.split(".")[0]
         raise ModuleNotFoundError(
             f"No module named {name!r} in the sandbox. It runs CPython {sys.version.split()[0]} "
             "(WebAssembly) without native extensions, files or network; its modules are: "
             + ", ".join(AVAILABLE_MODULES),
-            name=top,
+            name=name.split(".")[0],
         )
 
     def invalidate_caches(self):
@@ -85,389 +59,39 @@ class _Unavailable:
 sys.meta_path.append(_Unavailable())
 
 
-# -- output ------------------------------------------------------------------------------
-class _Output:
-    """stdout and stderr, capped together at `limit` bytes (the rest is counted, not kept).
-
-    Text is buffered and handed to the host in chunks: when 8 KiB are waiting, when 0.1 s
-    passed since the last hand-over, and before every host call. So a program stopped by a
-    limit loses at most its last moments of output.
-    """
-
-    FLUSH_BYTES = 8192
-    FLUSH_SECONDS = 0.1
-
-    def __init__(self, limit):
-        self.limit = limit
-        self.used = 0
-        self.dropped = 0
-        self.buffer = []
-        self.buffered = 0
-        self.stream = 1
-        self.last_flush = time.monotonic()
-
-    def write(self, stream, text):
-        if not text:
-            return
-        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-        room = self.limit - self.used
-        if size > room:
-            if room > 0:
-                if text.isascii():
-                    text = text[:room]
-                else:
-                    text = text.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
-                kept = len(text.encode("utf-8", "surrogatepass"))
-                self.dropped += size - kept
-                size = kept
-            else:
-                self.dropped += size
-                return
-        if stream != self.stream:
-            self.flush()
-            self.stream = stream
-        self.buffer.append(text)
-        self.buffered += size
-        self.used += size
-        if self.buffered >= self.FLUSH_BYTES or (
-            time.monotonic() - self.last_flush >= self.FLUSH_SECONDS
-        ):
-            self.flush()
-
-    def flush(self):
-        if self.buffer:
-            text = "".join(self.buffer)
-            self.buffer.clear()
-            self.buffered = 0
-            _host.write_output(self.stream, text)
-        self.last_flush = time.monotonic()
-
-
-_OUTPUT = _Output(1 << 20)
-
-
-class _Stream(io.TextIOBase):
-    def __init__(self, name, stream):
-        self._name = name
-        self._stream = stream
-
-    @property
-    def name(self):
-        return "<" + self._name + ">"
-
-    @property
-    def encoding(self):
-        return "utf-8"
-
-    def writable(self):
-        return True
-
-    def isatty(self):
-        return False
-
-    def write(self, text):
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        _OUTPUT.write(self._stream, text)
-        return len(text)
-
-    def flush(self):
-        pass
-
-
-# -- tool calls --------------------------------------------------------------------------
-def _json_default(value):
-    if isinstance(value, (set, frozenset)):
-        return list(value)
-    raise TypeError(f"an object of type {type(value).__name__} cannot be sent to a tool; "
-                    "pass JSON values (dict, list, str, int, float, bool, None)")
-
-
-def _encode(name, kwargs):
-    try:
-        return json.dumps(kwargs, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"arguments of {name}(): {exc}") from None
-
-
-def _raise_for(name, payload):
-    try:
-        data = json.loads(payload)
-        kind, message = data["kind"], data["message"]
-    except Exception:
-        kind, message = "error", str(payload)
-    if kind == "denied":
-        raise ToolDenied(message, name)
-    raise ToolError(message, name)
-
-
-def _arguments(name, args, kwargs, positional):
-    if not args:
-        return kwargs
-    if positional is None:  # call_tool("x", {...}): a dict of arguments, as small models write
-        if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
-            return dict(args[0])
-        raise TypeError(f"call_tool({name!r}, ...) takes the tool's arguments as keywords, "
-                        f"e.g. call_tool({name!r}, city='Paris')")
-    if len(args) > len(positional):
-        raise TypeError(f"{name}() takes {len(positional)} positional argument"
-                        f"{'' if len(positional) == 1 else 's'} but {len(args)} were given")
-    for pname, value in zip(positional, args):
-        if pname in kwargs:
-            raise TypeError(f"{name}() got multiple values for argument {pname!r}")
-        kwargs[pname] = value
-    return kwargs
-
-
-_POSITIONAL = {}
-_PENDING = {}
-
-
-def call_tool(name, /, *args, **kwargs):
-    """Call the host tool `name` with keyword arguments and return its result."""
-    if not isinstance(name, str):
-        raise TypeError("call_tool() takes the tool's name first, e.g. call_tool('get_weather', city='Paris')")
-    payload = _encode(name, _arguments(name, args, kwargs, _POSITIONAL.get(name)))
-    _OUTPUT.flush()
-    try:
-        result = _tools.dispatch(name, payload)
-    except Err as err:
-        _raise_for(name, err.value)
-    return json.loads(result)
-
-
-async def call_tool_async(name, /, *args, **kwargs):
-    """Start the host tool `name` and await its result; gather several to run them concurrently."""
-    if not isinstance(name, str):
-        raise TypeError("call_tool_async() takes the tool's name first")
-    payload = _encode(name, _arguments(name, args, kwargs, _POSITIONAL.get(name)))
-    _OUTPUT.flush()
-    try:
-        call_id = _host.start_call(name, payload)
-    except Err as err:
-        _raise_for(name, err.value)
-    future = asyncio.get_running_loop().create_future()
-    _PENDING[call_id] = future
-    ok, result = await future
-    if not ok:
-        _raise_for(name, result)
-    return json.loads(result)
-
-
-def _tool_function(name, positional):
-    def tool_function(*args, **kwargs):
-        return call_tool(name, **_arguments(name, args, kwargs, positional))
-    tool_function.__name__ = tool_function.__qualname__ = name
-    return tool_function
-
-
-# -- time and the event loop -------------------------------------------------------------
-def _sleep(seconds):
-    if not isinstance(seconds, (int, float)):
-        raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as a number")
-    if seconds < 0:
-        raise ValueError("sleep length must be non-negative")
-    if math.isnan(seconds):
-        raise ValueError("Invalid value NaN (not a number)")
-    _OUTPUT.flush()
-    _host.sleep(min(int(seconds * 1000), 2**63 - 1))
-
-
-time.sleep = _sleep
-
-
-def _pump(timeout):
-    """Wait for finished tool calls (or sleep until the next timer); called by the loop."""
-    _OUTPUT.flush()
-    if _PENDING:
-        ms = -1 if timeout is None else max(0, math.ceil(timeout * 1000))
-        for call_id, ok, result in json.loads(_host.wait_calls(ms)):
-            future = _PENDING.pop(call_id, None)
-            if future is not None and not future.cancelled():
-                future.set_result((ok, result))
-    elif timeout is None:
-        raise RuntimeError("the event loop would wait forever: nothing is pending "
-                           "(no tool call started with call_tool_async and no timer)")
-    elif timeout > 0:
-        _host.sleep(math.ceil(timeout * 1000))
-
-
-class _HostSelector(selectors.BaseSelector):
-    """The sandbox has no file descriptors to watch; waiting means waiting for the host."""
-
-    def register(self, fileobj, events, data=None):
-        raise OSError(errno.ENOTSUP, "the sandbox has no sockets or pipes to watch")
-
-    def unregister(self, fileobj):
-        raise KeyError(fileobj)
-
-    def select(self, timeout=None):
-        _pump(timeout)
-        return []
-
-    def close(self):
-        pass
-
-    def get_map(self):
-        return {}
-
-
-class _SandboxLoop(asyncio.selector_events.BaseSelectorEventLoop):
-    """asyncio's selector loop without the self-pipe (WASI has no socketpair)."""
-
-    def __init__(self):
-        super().__init__(_HostSelector())
-
-    def _make_self_pipe(self):
-        pass
-
-    def _close_self_pipe(self):
-        pass
-
-    def _write_to_self(self):
-        pass
-
-    def _process_self_data(self, data):
-        pass
-
-
-asyncio.events.new_event_loop = _SandboxLoop
-asyncio.new_event_loop = _SandboxLoop
-try:
-    asyncio.events._get_event_loop_policy()._loop_factory = _SandboxLoop
-except Exception:
-    pass
-
-
-# -- running a program -------------------------------------------------------------------
-def _here(filename):
-    return filename == __file__ or "/asyncio/" in filename
-
-
-def _trim(te):
-    """Drop the guest's own frames (and asyncio's machinery) from a TracebackException."""
-    seen = set()
-    while te is not None and id(te) not in seen:
-        seen.add(id(te))
-        te.stack = traceback.StackSummary.from_list([f for f in te.stack if not _here(f.filename)])
-        for chained in (te.__cause__, te.__context__):
-            if chained is not None:
-                _trim(chained)
-        te = None
-
-
-def _describe(exc, filename):
-    global _RESERVE
-    if isinstance(exc, MemoryError):
-        _RESERVE = None
-    lineno = None
-    try:
-        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
-        _trim(te)
-        text = "".join(te.format())
-        for frame in te.stack:
-            if frame.filename == filename:
-                lineno = frame.lineno
-        if isinstance(exc, SyntaxError) and exc.filename == filename:
-            lineno = exc.lineno
-    except BaseException:
-        text = f"{type(exc).__name__}: (the traceback could not be formatted)\n"
-    try:
-        message = str(exc)
-    except BaseException:
-        message = "(the message could not be formatted)"
-    return {"type": type(exc).__name__, "message": message, "traceback": text, "lineno": lineno}
-
-
-def _globals(tools):
-    namespace = {
-        "__name__": "__main__",
-        "__builtins__": __builtins__,
-        "call_tool": call_tool,
-        "call_tool_async": call_tool_async,
-        "ToolError": ToolError,
-        "ToolDenied": ToolDenied,
-    }
-    _POSITIONAL.clear()
-    for stub in tools:
-        name, positional = stub["name"], tuple(stub["positional"])
-        _POSITIONAL[name] = positional
-        namespace[name] = _tool_function(name, positional)
-    return namespace
-
-
-def _run(code, filename, namespace):
-    tree = ast.parse(code, filename)
-    last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
-    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-    body = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
-    tail = compile(last, filename, "eval", flags=flags, dont_inherit=True) if last else None
-    loop = None
-
-    def evaluate(compiled):
-        nonlocal loop
-        if compiled.co_flags & 0x80:  # CO_COROUTINE: the program awaits at top level
-            loop = loop or _SandboxLoop()
-            return loop.run_until_complete(eval(compiled, namespace))
-        return eval(compiled, namespace)
-
-    try:
-        evaluate(body)
-        return evaluate(tail) if tail is not None else None
-    finally:
-        if loop is not None and not loop.is_closed():
-            loop.close()
-
-
-def _value_report(value, limit):
-    if value is None:
-        return {}
-    try:
-        text = json.dumps(value)
-        if len(text) <= limit:
-            return {"has_value": True, "value": value}
-    except (TypeError, ValueError, RecursionError):
-        pass
-    try:
-        shown = repr(value)
-    except BaseException:
-        shown = f"<{type(value).__name__} object (repr failed)>"
-    if len(shown) > limit:
-        shown = shown[:limit] + f"... [{len(shown) - limit} more characters cut]"
-    return {"has_value": True, "value_repr": shown}
+class _WasmHost:
+    """The runner's host interface over the component's imports."""
+
+    @staticmethod
+    def dispatch(name, args_json):
+        try:
+            return True, _tools.dispatch(name, args_json)
+        except Err as err:
+            return False, err.value
+
+    @staticmethod
+    def start_call(name, args_json):
+        try:
+            return True, _host.start_call(name, args_json)
+        except Err as err:
+            return False, err.value
+
+    @staticmethod
+    def wait_calls(timeout_ms):
+        return codeact_runner.json.loads(_host.wait_calls(timeout_ms))
+
+    @staticmethod
+    def sleep(ms):
+        _host.sleep(ms)
+
+    @staticmethod
+    def write_output(stream, text):
+        _host.write_output(stream, text)
+
+
+codeact_runner.install(_WasmHost())
 
 
 class Executor(exports.Executor):
     def run(self, request_json):
-        request = json.loads(request_json)
-        if request.get("warmup"):
-            request = {"code": "import json\njson.dumps([1])\nprint(end='')\n1", "tools": []}
-        filename = request.get("filename") or "<code>"
-        code = request["code"]
-        global _OUTPUT
-        output = _OUTPUT = _Output(int(request.get("output_limit") or 1 << 20))
-        sys.stdout = sys.__stdout__ = _Stream("stdout", 1)
-        sys.stderr = sys.__stderr__ = _Stream("stderr", 2)
-        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-        report = {}
-        try:
-            value = _run(code, filename, _globals(request.get("tools") or []))
-            report.update(_value_report(value, output.limit))
-        except SystemExit as exc:
-            if exc.code not in (None, 0):
-                report["error"] = _describe(exc, filename)
-        except BaseException as exc:
-            report["error"] = _describe(exc, filename)
-        try:
-            output.flush()
-        except BaseException:
-            pass
-        report["output_dropped"] = output.dropped
-        try:
-            return json.dumps(report)
-        except (TypeError, ValueError):
-            report.pop("value", None)
-            report["value_repr"] = "<the value could not be encoded>"
-            return json.dumps(report)
+        return codeact_runner.run(request_json)

@@ -1,0 +1,168 @@
+"""What every command shares: error handling, loading tools from `MODULE:ATTR`, limits flags."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import CodeActError, UserError
+from ..policy.limits import Limits
+from ..tools import Tool, ToolSet, as_tool
+
+__all__ = ["fail", "handle_errors", "limits_from_options", "limits_options", "load_tools"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, *, code: int = 1) -> None:
+    """Print ``codeact: error: message`` and exit with `code`."""
+    click.echo(f"codeact: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn codeact's exceptions into one-line messages and exit codes (2: usage, 1: failure)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except UserError as exc:
+            if os.environ.get("CODEACT_DEBUG"):
+                raise
+            fail(str(exc), code=2)
+        except CodeActError as exc:
+            if os.environ.get("CODEACT_DEBUG"):
+                raise
+            fail(str(exc), code=1)
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def limits_options(fn: F) -> F:
+    """--timeout and --memory, mapped onto `Limits`."""
+    fn = click.option(
+        "--memory",
+        "memory_mb",
+        type=click.IntRange(32, 4000),
+        default=None,
+        metavar="MB",
+        help="Memory limit of the program in MiB (default 256).",
+    )(fn)
+    fn = click.option(
+        "--timeout",
+        type=click.FloatRange(0.001, 86400, min_open=False),
+        default=None,
+        metavar="SECONDS",
+        help="Wall-time limit of the program (default 30).",
+    )(fn)
+    return fn
+
+
+def limits_from_options(timeout: float | None, memory_mb: int | None) -> Limits:
+    changes: dict[str, Any] = {}
+    if timeout is not None:
+        changes["wall_time"] = timeout
+    if memory_mb is not None:
+        changes["memory_mb"] = memory_mb
+    return Limits(**changes)
+
+
+def load_tools(specs: tuple[str, ...] | list[str]) -> ToolSet:
+    """Tools from ``MODULE:ATTR``, ``MODULE``, ``path/to/file.py`` or ``path/to/file.py:ATTR``.
+
+    ATTR may name a list of tools, a single tool or function, or a module; without ATTR every
+    `@tool` of the module is used.
+    """
+    tools = ToolSet()
+    for spec in specs:
+        tools.add(*_load_one(spec))
+    return tools
+
+
+def _load_one(spec: str) -> list[Tool]:
+    target, attr = _split(spec)
+    module = _import_target(target, spec)
+    obj: Any = module
+    for part in attr.split(".") if attr else []:
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise UserError(f"--tools {spec}: {target} has no attribute {attr!r}") from None
+    found = _tools_in(obj, spec)
+    if not found:
+        raise UserError(
+            f"--tools {spec}: found no tools there; decorate functions with @codeact.tool "
+            "or name a list of them (MODULE:ATTR)"
+        )
+    return found
+
+
+def _split(spec: str) -> tuple[str, str]:
+    head, sep, tail = spec.rpartition(":")
+    is_attr = tail.replace(".", "").replace("_", "").isalnum() and not tail[:1].isdigit()
+    is_drive = len(head) == 1 and head.isalpha()  # "C:\\path" is a drive, not MODULE:ATTR
+    if sep and head and is_attr and not is_drive:
+        return head, tail
+    return spec, ""
+
+
+def _import_target(target: str, spec: str) -> ModuleType:
+    path = Path(target)
+    if target.endswith(".py") or os.sep in target or (os.altsep and os.altsep in target):
+        if not path.is_file():
+            raise UserError(f"--tools {spec}: no such file {target}")
+        name = f"codeact_tools_{abs(hash(str(path.resolve())))}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise UserError(f"--tools {spec}: cannot import {target}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        sys.path.insert(0, str(path.resolve().parent))
+        try:
+            module_spec.loader.exec_module(module)
+        except CodeActError:
+            raise
+        except Exception as exc:
+            raise UserError(f"--tools {spec}: importing {target} failed: {exc!r}") from exc
+        return module
+    cwd = str(Path.cwd())
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(target)
+    except CodeActError:
+        raise
+    except ImportError as exc:
+        raise UserError(f"--tools {spec}: cannot import module {target!r}: {exc}") from exc
+    except Exception as exc:
+        raise UserError(f"--tools {spec}: importing {target} failed: {exc!r}") from exc
+
+
+def _tools_in(obj: Any, spec: str) -> list[Tool]:
+    if isinstance(obj, Tool):
+        return [obj]
+    if isinstance(obj, ModuleType):
+        return [value for value in vars(obj).values() if isinstance(value, Tool)]
+    if isinstance(obj, ToolSet):
+        return list(obj)
+    if isinstance(obj, (list, tuple)):
+        return [as_tool(item) for item in obj]
+    if callable(obj):
+        return [as_tool(obj)]
+    raise UserError(f"--tools {spec}: expected tools, a list of tools or a module, got {obj!r}")

@@ -1,0 +1,90 @@
+"""`codeact exec`: run one program in a fresh sandbox, with tools from a Python module."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import UserError
+from ..runtime import CodeAct, ExecutionResult
+from .common import handle_errors, limits_from_options, limits_options, load_tools
+
+__all__ = ["exec_command"]
+
+
+@click.command("exec")
+@click.argument("program", metavar="PROGRAM.py|-")
+@click.option(
+    "--tools",
+    "tool_specs",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="Tools the program may call: MODULE:ATTR (a list of tools), a module, or a .py file "
+    "(every @tool in it). Repeat to combine.",
+)
+@click.option(
+    "--backend", default="auto", show_default=True, help="Sandbox backend (see codeact doctor)."
+)
+@limits_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
+@handle_errors
+def exec_command(
+    program: str,
+    tool_specs: tuple[str, ...],
+    backend: str,
+    timeout: float | None,
+    memory_mb: int | None,
+    as_json: bool,
+) -> None:
+    """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
+
+    Prints what the program printed, then the value of its last line. Exit status: 0 when the
+    program finished, 1 when it raised or hit a limit, 2 for a usage error.
+    """
+    code = _read_program(program)
+    tools = load_tools(tool_specs)
+    limits = limits_from_options(timeout, memory_mb)
+    with CodeAct(tools=list(tools), limits=limits, backend=backend) as codeact:
+        result = codeact.execute_sync(code)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+    else:
+        _print_human(result)
+    sys.exit(0 if result.ok else 1)
+
+
+def _read_program(program: str) -> str:
+    if program == "-":
+        return sys.stdin.read()
+    path = Path(program)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"no such program file: {program}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {program}: {exc}") from None
+
+
+def _print_human(result: ExecutionResult) -> None:
+    if result.stdout:
+        click.echo(result.stdout, nl=False)
+    if result.stderr:
+        click.echo(result.stderr, nl=False, err=True)
+    if result.value_repr is not None:
+        click.echo(result.value_repr)
+    elif result.value is not None:
+        click.echo(json.dumps(result.value, ensure_ascii=False))
+    if result.output_truncated:
+        click.echo(
+            f"codeact: output cut: {result.output_truncated} bytes over the output limit dropped",
+            err=True,
+        )
+    error = result.error
+    if error is not None:
+        if error.type == "LimitExceeded":
+            click.echo(f"codeact: stopped: {error.message}", err=True)
+        else:
+            click.echo(error.traceback.rstrip("\n") or f"{error.type}: {error.message}", err=True)

@@ -1,0 +1,1 @@
+"""Reference workloads shipped with the package (data, tools and reference programs)."""

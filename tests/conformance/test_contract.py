@@ -1,0 +1,210 @@
+"""The contract inside the sandbox, as model code sees it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from codeact import CodeAct, tool
+from codeact.workloads import order_totals
+
+
+@tool
+def get_weather(city: str) -> dict[str, float | str]:
+    """Return the current weather for a city."""
+    return {"city": city, "temperature_c": 21.5}
+
+
+@tool
+def add(a: int, b: int = 1) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+@tool
+def explode(reason: str) -> str:
+    """Always fails."""
+    raise ValueError(f"cannot do it: {reason}")
+
+
+class Point(BaseModel):
+    x: int
+    y: int
+
+
+@tool
+def make_point(x: int, y: int) -> Point:
+    """A pydantic model result arrives as a dict."""
+    return Point(x=x, y=y)
+
+
+async def test_call_tool_returns_plain_values(make_codeact: Callable[..., CodeAct]) -> None:
+    codeact = make_codeact(tools=[get_weather])
+    result = await codeact.execute('w = call_tool("get_weather", city="Paris")\nw["temperature_c"]')
+    assert result.ok, result.error
+    assert result.value == 21.5
+    assert result.stdout == ""
+    assert [(c.name, c.arguments, c.outcome) for c in result.tool_calls] == [
+        ("get_weather", {"city": "Paris"}, "ok")
+    ]
+
+
+async def test_tools_are_plain_functions_with_positional_arguments(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact(tools=[add, make_point])
+    result = await codeact.execute("[add(2, 3), add(a=4), add(1, b=10), make_point(1, y=2)]")
+    assert result.ok, result.error
+    assert result.value == [5, 5, 11, {"x": 1, "y": 2}]
+
+
+async def test_call_tool_accepts_a_dict_of_arguments(make_codeact: Callable[..., CodeAct]) -> None:
+    codeact = make_codeact(tools=[add])
+    result = await codeact.execute('call_tool("add", {"a": 1, "b": 2})')
+    assert result.value == 3
+
+
+async def test_failing_tool_raises_catchable_tool_error_with_message(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    code = """
+try:
+    explode(reason="no fuel")
+except ToolError as e:
+    print("caught:", e)
+"done"
+"""
+    result = await make_codeact(tools=[explode]).execute(code)
+    assert result.ok, result.error
+    assert "caught: ValueError: cannot do it: no fuel" in result.stdout
+    assert result.value == "done"
+    assert result.tool_calls[0].outcome == "error"
+
+
+async def test_uncaught_tool_error_is_a_traceback_at_the_calling_line(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    result = await make_codeact(tools=[explode]).execute("x = 1\n\nexplode('boom')\n")
+    assert not result.ok
+    assert result.error is not None
+    assert result.error.type == "ToolError"
+    assert result.error.lineno == 3
+    assert 'File "<code>", line 3' in result.error.traceback
+    assert "codeact_runner" not in result.error.traceback
+
+
+async def test_invalid_arguments_name_the_argument(make_codeact: Callable[..., CodeAct]) -> None:
+    code = "try:\n    add(a='not a number')\nexcept ToolError as e:\n    print(e)"
+    result = await make_codeact(tools=[add]).execute(code)
+    assert "argument 'a'" in result.stdout
+    assert result.tool_calls[0].outcome == "invalid"
+
+
+async def test_unknown_tool_lists_the_available_names(make_codeact: Callable[..., CodeAct]) -> None:
+    code = "try:\n    call_tool('nope')\nexcept ToolError as e:\n    print(e)"
+    result = await make_codeact(tools=[add, get_weather]).execute(code)
+    assert "no tool named 'nope'" in result.stdout
+    assert "add, get_weather" in result.stdout
+
+
+async def test_stdout_and_last_expression_value(make_codeact: Callable[..., CodeAct]) -> None:
+    result = await make_codeact().execute("print('hello')\nprint('world')\n{'a': [1, 2]}")
+    assert result.stdout == "hello\nworld\n"
+    assert result.value == {"a": [1, 2]}
+
+
+async def test_value_without_json_form_comes_back_as_repr(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    result = await make_codeact().execute("class Thing:\n    pass\nThing")
+    assert result.ok
+    assert result.value is None
+    assert result.value_repr == "<class '__main__.Thing'>"
+
+
+async def test_traceback_line_numbers_are_those_of_the_code(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    code = "def f(x):\n    return 10 / x\n\nprint('before')\nf(0)\n"
+    result = await make_codeact().execute(code)
+    assert not result.ok and result.error is not None
+    assert result.error.type == "ZeroDivisionError"
+    assert result.error.lineno == 2
+    tb = result.error.traceback
+    assert 'File "<code>", line 5, in <module>' in tb
+    assert 'File "<code>", line 2, in f' in tb
+    assert "return 10 / x" in tb
+    assert result.stdout == "before\n"
+
+
+async def test_syntax_error_points_at_its_line(make_codeact: Callable[..., CodeAct]) -> None:
+    result = await make_codeact().execute("x = 1\ny = (\n")
+    assert result.error is not None
+    assert result.error.type == "SyntaxError"
+    assert result.error.lineno == 2
+
+
+async def test_top_level_await_and_gather_run_tools_concurrently(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    started: list[int] = []
+    all_started = asyncio.Event()
+
+    @tool
+    async def rendezvous(i: int) -> int:
+        """Returns only once three calls are in flight at the same time."""
+        started.append(i)
+        if len(started) == 3:
+            all_started.set()
+        await asyncio.wait_for(all_started.wait(), timeout=10)
+        return i * 10
+
+    code = (
+        "import asyncio\n"
+        "await asyncio.gather(*(call_tool_async('rendezvous', i=i) for i in range(3)))"
+    )
+    result = await make_codeact(tools=[rendezvous]).execute(code)
+    assert result.ok, result.error
+    assert result.value == [0, 10, 20]
+
+
+async def test_asyncio_run_and_sleep_work(make_codeact: Callable[..., CodeAct]) -> None:
+    code = (
+        "import asyncio\nasync def main():\n    await asyncio.sleep(0.01)\n    return 'ok'\n"
+        "asyncio.run(main())"
+    )
+    result = await make_codeact().execute(code)
+    assert result.ok, result.error
+    assert result.value == "ok"
+
+
+async def test_every_execution_starts_fresh(make_codeact: Callable[..., CodeAct]) -> None:
+    codeact = make_codeact()
+    first = await codeact.execute("import json\njson.secret = 42\nleft_behind = 1\n'set'")
+    assert first.value == "set"
+    second = await codeact.execute(
+        "import json\n[hasattr(json, 'secret'), 'left_behind' in globals()]"
+    )
+    assert second.value == [False, False]
+
+
+async def test_system_exit_zero_is_success_and_nonzero_is_failure(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact()
+    assert (await codeact.execute("import sys\nprint('x')\nsys.exit(0)")).ok
+    failed = await codeact.execute("import sys\nsys.exit(3)")
+    assert not failed.ok and failed.error is not None and failed.error.type == "SystemExit"
+
+
+async def test_order_totals_program_matches_expected(make_codeact: Callable[..., CodeAct]) -> None:
+    codeact = make_codeact(tools=order_totals.TOOLS)
+    result = await codeact.execute(order_totals.PROGRAM)
+    assert result.ok, result.error
+    assert order_totals.check_answer(result.stdout)
+    assert "sum: 334.15" in result.stdout
+    lines = order_totals.workload()["expected"]["order_lines"]
+    # list_users, then per user: two rates and the orders, then one call per order line
+    assert len(result.tool_calls) == 1 + 8 * 3 + lines

@@ -1,0 +1,35 @@
+"""The public surface is curated: this pins it, so a change to it is deliberate."""
+
+from __future__ import annotations
+
+import codeact
+
+
+def test_exported_names() -> None:
+    assert sorted(codeact.__all__) == sorted(
+        [
+            "BackendUnavailable",
+            "ChatError",
+            "CodeAct",
+            "CodeActError",
+            "ConfigurationError",
+            "ExecuteCodeTool",
+            "ExecutionError",
+            "ExecutionResult",
+            "GuestBuildError",
+            "Limits",
+            "MockBackend",
+            "ModelNotConfigured",
+            "SandboxBackend",
+            "SandboxError",
+            "Tool",
+            "ToolCallRecord",
+            "ToolDefinitionError",
+            "ToolSet",
+            "UserError",
+            "__version__",
+            "tool",
+        ]
+    )
+    for name in codeact.__all__:
+        assert hasattr(codeact, name), name
