@@ -32,6 +32,12 @@ BOOT = Path(__file__).parent / "inside" / "boot.py"
 RUNNER = Path(__file__).parent.parent / "guest_runtime" / "codeact_runner.py"
 _START_TIMEOUT = 120.0  # importing large packages (numpy, pandas) on a busy machine
 _FORK_TIMEOUT = 30.0
+_THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 class Child:
@@ -111,7 +117,9 @@ class Zygote:
                     str(zygote_end.fileno()),
                 ],
                 pass_fds=[zygote_end.fileno()],
-                env={},
+                # Nothing of the host's environment; one thread per math library, so the
+                # zygote stays single-threaded and safe to fork.
+                env=dict.fromkeys(_THREAD_VARIABLES, "1"),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

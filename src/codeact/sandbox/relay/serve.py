@@ -67,6 +67,11 @@ class Relay:
         self._status: int | None = None
         self._lock = threading.Lock()
 
+    @property
+    def finished_cleanly(self) -> bool:
+        """The program reported and its process was never killed (it may serve another)."""
+        return self.report is not None and not self._killed
+
     # -- control from other threads ----------------------------------------------------------
     def cancel(self) -> None:
         """Stop the program now (the awaiting task was cancelled)."""
