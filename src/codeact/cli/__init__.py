@@ -19,6 +19,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("codeact.cli.exec_cmd", "exec_command"),
     ("codeact.cli.bench_cmd", "bench_group"),
     ("codeact.cli.sandbox_cmd", "sandbox_group"),
+    ("codeact.cli.doctor_cmd", "doctor_command"),
 ]
 
 
