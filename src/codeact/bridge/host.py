@@ -174,7 +174,7 @@ class HostBridge:
             raise ExecutionStopped("wall_time", "the execution was cancelled by the host")
         try:
             arguments: Any = json.loads(args_json)
-        except ValueError:
+        except (ValueError, RecursionError):  # a program may send any text, nested or not
             arguments = args_json
         record = ToolCallRecord(name=name, arguments=arguments, started_ms=self._elapsed_ms())
         with self._lock:

@@ -248,7 +248,7 @@ def main(control_fd: int) -> None:
             pass  # the host gave up on this run
         except Exception as exc:
             try:
-                _write_frame(sock, ["x", f"{type(exc).__name__}: {exc}"])
+                _write_frame(sock, ["x", f"the VM failed: {type(exc).__name__}: {exc}"])
             except OSError:
                 pass
         finally:

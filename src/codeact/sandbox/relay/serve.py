@@ -233,8 +233,7 @@ class Relay:
             limit = self.limits.output_bytes * 2 + _REPORT_SLACK
             outcome = RunOutcome.from_guest_json(self.report, max_chars=limit)
         elif self.fatal is not None:
-            message = f"the sandbox could not be set up: {self.fatal}"
-            outcome = RunOutcome(error=GuestError("SandboxError", message))
+            outcome = RunOutcome(error=GuestError("SandboxError", self.fatal))
         else:
             status = self._status if self._status is not None else self._exit_status(_EXIT_GRACE)
             outcome = describe_exit(status, self.limits)
@@ -270,12 +269,20 @@ def describe_exit(status: int | None, limits: Limits) -> RunOutcome:
             return RunOutcome(
                 stop=Stop("wall_time", f"the program used up its CPU time ({name}) and was stopped")
             )
-        if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGKILL):
+        if sig in (signal.SIGABRT, signal.SIGKILL):
             return RunOutcome(
                 stop=Stop(
                     "memory",
                     f"the program's interpreter died ({name}), most likely out of memory "
                     f"(limit {limits.memory_mb} MiB)",
+                )
+            )
+        if sig in (signal.SIGSEGV, signal.SIGBUS):
+            return RunOutcome(
+                error=GuestError(
+                    "InterpreterCrash",
+                    f"the program's interpreter crashed ({name}): a native call went wrong "
+                    "or the C stack overflowed",
                 )
             )
         if sig == signal.SIGSYS:

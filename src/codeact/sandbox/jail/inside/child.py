@@ -116,6 +116,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
     run happens before its request arrives (a pooled child waits there)."""
     status = 70
     sock: socket.socket | None = None
+    stage = "the sandbox could not be set up"
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -148,13 +149,14 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         _hide_internals(setup)
         host = glue.JailHost(sock)
         setup.runner.install(host)
+        stage = "the sandbox's runner failed"
         report = setup.runner.run(request["run"])
         host.report(report)
         status = 0
     except BaseException as exc:
         if sock is not None:
             try:
-                glue.write_frame(sock, ["x", f"{type(exc).__name__}: {exc}"])
+                glue.write_frame(sock, ["x", f"{stage}: {type(exc).__name__}: {exc}"])
             except BaseException:
                 pass
     finally:

@@ -11,7 +11,9 @@ What the filter refuses (everything else is allowed; the other walls are Landloc
   aimed at the sandbox itself, ``tkill``, pidfds, ``ptrace``, ``process_vm_*``, ``kcmp``,
   ``prlimit64`` and the scheduler calls on another pid;
 * the kernel's administrative surface: namespaces, mounts, modules, kexec, reboot, swap, BPF,
-  perf, userfaultfd, keyrings, clocks, host names, file handles, ``TIOCSTI``...
+  perf, userfaultfd, keyrings, clocks, host names, file handles, ``TIOCSTI``...;
+* changing a file's metadata (mode, owner, times, extended attributes, chattr flags), which
+  Landlock does not cover: a program could otherwise chmod a file it may only read.
 
 A system call from another ABI (i386's ``int 0x80``) kills the process; x86_64's x32 calls get
 ENOSYS. Refusals return EPERM, so Python raises a clean ``PermissionError``.
@@ -60,6 +62,8 @@ _CLONE_NAMESPACES = (
 )
 _AF_UNIX = 1
 _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
+# chattr: file flags and project attributes, which Landlock does not cover either.
+_FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR = 0x40086602, 0x40046602, 0x401C5820
 
 _PR_SET_NO_NEW_PRIVS = 38
 _SECCOMP_SET_MODE_FILTER = 1
@@ -79,6 +83,11 @@ DENIED = (
     "setdomainname", "open_by_handle_at", "name_to_handle_at", "personality",
     "migrate_pages", "move_pages", "vhangup", "lookup_dcookie", "modify_ldt", "uselib",
     "sysfs", "_sysctl", "create_module", "get_kernel_syms", "query_module", "nfsservctl",
+    # Landlock does not cover a file's metadata: without these, a program could change the
+    # mode, owner, times or attributes of a file it may only read.
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr",
+    "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
 )  # fmt: skip
 
 
@@ -114,7 +123,12 @@ def rules_for(self_pid: int) -> list[Rule]:
         Rule("sched_setparam", "arg_in", 0, (0, self_pid)),
         Rule("sched_setattr", "arg_in", 0, (0, self_pid)),
         Rule("setpriority", "arg_in", 1, (0, self_pid)),
-        Rule("ioctl", "arg_not_in", 1, (_TIOCSTI, _TIOCLINUX)),
+        Rule(
+            "ioctl",
+            "arg_not_in",
+            1,
+            (_TIOCSTI, _TIOCLINUX, _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR),
+        ),
     ]
     return rules
 

@@ -1,8 +1,10 @@
 """System call numbers the jail's seccomp filter names, for the architectures it supports.
 
-Generated from the kernel's uapi headers (``asm/unistd_64.h`` for x86_64, ``asm-generic/unistd.h``
-for aarch64) for exactly the calls the filter mentions. aarch64 has no ``fork``/``vfork`` and no
-x86-only calls: a name missing from an architecture's table simply does not exist there.
+Taken from the kernel's uapi headers (``asm/unistd_64.h`` for x86_64, ``asm-generic/unistd.h``
+for aarch64) for exactly the calls the filter mentions; calls newer than those headers
+(``fchmodat2`` 452, ``setxattrat`` 463, ``removexattrat`` 466) have one number everywhere.
+aarch64 has no ``fork``/``vfork`` and no x86-only calls: a name missing from an
+architecture's table simply does not exist there.
 
 This module runs inside the jail's zygote as well as on the host: standard library only.
 """
@@ -18,6 +20,10 @@ AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 
 # fmt: off
 X86_64 = {
+    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93,
+    "lchown": 94, "fchownat": 260, "utime": 132, "utimes": 235, "futimesat": 261,
+    "utimensat": 280, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197,
+    "lremovexattr": 198, "fremovexattr": 199, "setxattrat": 463, "removexattrat": 466,
     "socket": 41, "socketpair": 53, "clone": 56, "clone3": 435, "fork": 57, "vfork": 58,
     "execve": 59, "execveat": 322, "kill": 62, "tkill": 200, "tgkill": 234,
     "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "pidfd_send_signal": 424,
@@ -43,6 +49,9 @@ X86_64 = {
 }
 
 AARCH64 = {
+    "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54,
+    "utimensat": 88, "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14,
+    "lremovexattr": 15, "fremovexattr": 16, "setxattrat": 463, "removexattrat": 466,
     "socket": 198, "socketpair": 199, "clone": 220, "clone3": 435, "execve": 221,
     "execveat": 281, "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138,
     "rt_tgsigqueueinfo": 240, "pidfd_send_signal": 424, "pidfd_open": 434, "pidfd_getfd": 438,
