@@ -111,6 +111,9 @@ class JailBackend(SandboxBackend):
                 raise RuntimeError("this JailBackend is closed")
             if self._zygote is not None and self._zygote.alive:
                 return
+            if self._zygote is not None:
+                self._zygote.close()  # it died: reap it before starting its successor
+                self._zygote = None
             zygote = Zygote(packages=self.packages, sys_path=self._sys_path)
             info = zygote.start()
             failed = {p: info["failed"][p] for p in self.packages if p in info.get("failed", {})}
@@ -156,22 +159,32 @@ class JailBackend(SandboxBackend):
                 self._ready.append(child)
 
     def _take(self) -> Child:
+        zygote = self._zygote
         while True:
             try:
                 child = self._ready.popleft()
             except IndexError:
                 break
             self._refill.set()
-            if not child.exited.done():
+            # A pooled child dies with its zygote (PR_SET_PDEATHSIG): check the zygote too.
+            if not child.exited.done() and zygote is not None and zygote.alive:
                 return child
             child.close()
-        zygote = self._zygote
-        if zygote is None or not zygote.alive:
-            self.prepare()  # the zygote died (or was never started): start a new one
+        for attempt in range(2):
             zygote = self._zygote
-            assert zygote is not None
-        self._refill.set()
-        return zygote.fork()
+            if zygote is None or not zygote.alive:
+                self.prepare()  # the zygote died (or was never started): start a new one
+                zygote = self._zygote
+                assert zygote is not None
+            try:
+                child = zygote.fork()
+            except SandboxError:
+                if attempt:
+                    raise
+                continue  # it died just now; prepare() above replaces it
+            self._refill.set()
+            return child
+        raise AssertionError("unreachable")
 
     # -- running -----------------------------------------------------------------------------
     async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:

@@ -99,7 +99,8 @@ class Zygote:
 
     @property
     def alive(self) -> bool:
-        return self._process is not None and not self._dead.is_set()
+        process = self._process
+        return process is not None and not self._dead.is_set() and process.poll() is None
 
     def start(self) -> dict[str, Any]:
         """Start the zygote and wait until it has imported everything; return its report."""
@@ -162,6 +163,7 @@ class Zygote:
                 self._pending.append(future)
                 socket.send_fds(control, [b'{"op": "fork"}'], [child_sock.fileno(), out_w, err_w])
         except OSError as exc:
+            self._dead.set()  # the control socket is broken: this zygote is done
             for fd in (out_r, err_r):
                 os.close(fd)
             host_sock.close()
