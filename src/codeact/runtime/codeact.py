@@ -5,19 +5,34 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from typing_extensions import Self
 
+from ..bridge.approvals import (
+    APPROVAL_SCOPES,
+    DEFAULT_APPROVAL_TIMEOUT,
+    ApprovalHandler,
+    ApprovalScope,
+    approve_block,
+    block_needs_approval,
+)
+from ..bridge.audit import AuditSink, Redactor
+from ..bridge.calls import ProgramContext
 from ..bridge.host import HostBridge
-from ..bridge.protocol import RunOutcome, RunRequest, ToolStub
+from ..bridge.middleware import Middleware, MiddlewareFn
+from ..bridge.pipeline import DirectCallResult, ToolPipeline
+from ..bridge.protocol import RunOutcome, RunRequest, ToolCallRecord, ToolStub
+from ..bridge.scan import CallPlan, scan_tool_calls
 from ..errors import ConfigurationError, UserError
 from ..policy.limits import Limits
 from ..sandbox.base import SandboxBackend
 from ..sandbox.registry import create_backend, resolve_auto
-from ..tools import Tool, ToolSet
+from ..tools import Tool, ToolSet, as_tool
+from ..tools.definition import ApprovalMode
 from ._sync import LoopThread
 from .execute_tool import ExecuteCodeTool
 from .instructions import describe_execute_code, instructions
@@ -54,6 +69,22 @@ class CodeAct:
         limits: Limits of each execution (default: `Limits()`).
         backend: A backend name ("auto", "wasm", ...) or a `SandboxBackend` instance. Named
             backends are shared by every CodeAct in the process; an instance is yours to close.
+        approval_handler: Async callable asked about each call of a tool with
+            ``approval_mode="always_require"`` (and about blocks, see `approval_scope`). It gets
+            an `ApprovalRequest` and returns True/False or an `Approval`. Without a handler,
+            gated calls are denied.
+        approval_mode: ``"always_require"`` asks the handler once before every block runs,
+            showing its code and the gated calls it may make.
+        approval_scope: ``"call"`` (default): each gated call is asked when it happens.
+            ``"plan"``: the gated calls a static scan finds are asked once, up front; calls
+            beyond them are asked one by one. ``"block"``: as Microsoft's Agent Framework
+            does, any gated tool makes every block need approval, which covers every call in it.
+        approval_timeout: Seconds a handler may take before the call is denied (None: no limit).
+            Time waiting for a person does not count against the wall-time limit.
+        middleware: Async functions ``(call, call_next)`` or `Middleware` instances that every
+            tool call passes, nested or direct (`call_direct`), outermost first.
+        redact: Argument names to hide from records, logs and the audit (or a function).
+        audit: Called with every finished call record, e.g. ``JsonlAudit("calls.jsonl")``.
     """
 
     def __init__(
@@ -62,13 +93,38 @@ class CodeAct:
         tools: Iterable[Tool | Callable[..., Any]] = (),
         limits: Limits | None = None,
         backend: str | SandboxBackend = "auto",
+        approval_handler: ApprovalHandler | None = None,
+        approval_mode: ApprovalMode = "never_require",
+        approval_scope: ApprovalScope = "call",
+        approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
+        middleware: Iterable[Middleware | MiddlewareFn] = (),
+        redact: Redactor | Iterable[str] | None = None,
+        audit: AuditSink | None = None,
     ) -> None:
         if limits is not None and not isinstance(limits, Limits):
             raise ConfigurationError(
                 f"limits must be a codeact.Limits, got {type(limits).__name__}"
             )
+        if approval_mode not in ("never_require", "always_require"):
+            raise ConfigurationError(
+                f"approval_mode must be 'never_require' or 'always_require', got {approval_mode!r}"
+            )
+        if approval_scope not in APPROVAL_SCOPES:
+            raise ConfigurationError(
+                f"approval_scope must be one of {', '.join(APPROVAL_SCOPES)}, "
+                f"got {approval_scope!r}"
+            )
         self._tools = ToolSet(tools)
         self.limits = limits or Limits()
+        self.approval_mode: ApprovalMode = approval_mode
+        self.approval_scope: ApprovalScope = approval_scope
+        self.pipeline = ToolPipeline(
+            middleware=middleware,
+            approval_handler=approval_handler,
+            approval_timeout=approval_timeout,
+            redact=redact,
+            audit=audit,
+        )
         if isinstance(backend, SandboxBackend):
             self.backend = backend
         elif isinstance(backend, str):
@@ -123,7 +179,13 @@ class CodeAct:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         tools = self._tools.copy()
-        bridge = HostBridge(tools, limits, loop)
+        program = ProgramContext(code, run_id=uuid.uuid4().hex[:12])
+        approval = await self._approve_block(code, tools, program)
+        if approval is not None and approval.outcome == "denied":
+            return ExecutionResult.not_approved(
+                approval, {"total_ms": (time.perf_counter() - started) * 1000}
+            )
+        bridge = HostBridge(tools, limits, loop, pipeline=self.pipeline, program=program)
         request = RunRequest(
             code=code,
             tools=tuple(ToolStub(t.name, t.positional_params) for t in tools),
@@ -151,11 +213,78 @@ class CodeAct:
             raise
         finally:
             bridge.cancel()
+            bridge.finish()
         timings = dict(outcome.timings)
         timings["tools_ms"] = sum(r.duration_ms for r in bridge.records)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return ExecutionResult.from_outcome(
-            outcome, list(bridge.records), timings, memory_mb=limits.memory_mb
+            outcome,
+            list(bridge.records),
+            timings,
+            memory_mb=limits.memory_mb,
+            approval=approval,
+        )
+
+    async def _approve_block(
+        self, code: str, tools: ToolSet, program: ProgramContext
+    ) -> ToolCallRecord | None:
+        """Ask about the whole block first, when the scope says so; the record of the answer."""
+        gated = [t.name for t in tools if t.approval_mode == "always_require"]
+        if not gated and self.approval_mode != "always_require":
+            return None
+        plan = scan_tool_calls(code, tools.names(), gated=gated)
+        if not block_needs_approval(
+            scope=self.approval_scope,
+            always=self.approval_mode == "always_require",
+            gated_tools=bool(gated),
+            plan=plan,
+        ):
+            return None
+        _, record = await approve_block(
+            self.pipeline.approver,
+            code=code,
+            plan=plan,
+            scope=self.approval_scope,
+            program=program,
+        )
+        self.pipeline.emit(record)
+        return record
+
+    def scan(self, code: str) -> CallPlan:
+        """The tools `code` may call, how often and where (a static scan; nothing runs)."""
+        gated = [t.name for t in self._tools if t.approval_mode == "always_require"]
+        return scan_tool_calls(code, self._tools.names(), gated=gated)
+
+    async def call_direct(
+        self,
+        tool: Tool | Callable[..., Any] | str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        history: Sequence[ToolCallRecord] = (),
+        started: float | None = None,
+        run_id: str | None = None,
+    ) -> DirectCallResult:
+        """Call a tool directly (as an agent does, not from a program) through the same
+        middleware, approvals and audit as the calls programs make.
+
+        `tool` is a Tool, a function, or the name of one of this CodeAct's tools; `arguments`
+        a mapping or the JSON text a model sent. Never raises for the tool's own failures.
+        """
+        if isinstance(tool, str):
+            found = self._tools.get(tool)
+            if found is None:
+                raise UserError(
+                    f"there is no tool named {tool!r}; the tools are: "
+                    f"{self._tools.describe_names()}"
+                )
+            tool = found
+        return await self.pipeline.call_direct(
+            as_tool(tool),
+            arguments,
+            history=history,
+            timeout=self.limits.tool_timeout,
+            started=started,
+            run_id=run_id,
         )
 
     def execute_sync(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:
