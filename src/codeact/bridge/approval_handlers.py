@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import IO, Any
 
 from .approvals import Approval, ApprovalRequest
 
@@ -59,56 +59,82 @@ class InteractiveApprover:
     """Asks a person on a terminal: prints the request to `output`, reads y/n from `input`.
 
     One question at a time (concurrent calls wait their turn). Anything but ``y``/``yes``
-    denies; so does the end of the input. If a question times out, the next line typed
-    answers the next question shown.
+    denies; so does the end of the input. A line read while no question is on the screen
+    (typed after a question timed out) approves nothing. Answers may come from a pipe, one
+    line per question, in order.
     """
 
     def __init__(
         self,
         *,
-        input: TextIO | None = None,
-        output: TextIO | None = None,
+        input: IO[str] | None = None,
+        output: IO[str] | None = None,
         name: str = "interactive",
     ) -> None:
         self._input = input
         self._output = output
         self.name = name
         self._turn: asyncio.Lock | None = None
-        self._reading: concurrent.futures.Future[str] | None = None
         self._state = threading.Lock()
+        self._reading: concurrent.futures.Future[tuple[str, int | None]] | None = None
+        self._shown: int | None = None  # the question on the screen now
+        self._asked = 0
 
     async def __call__(self, request: ApprovalRequest) -> Approval:
         if self._turn is None:
             self._turn = asyncio.Lock()
         async with self._turn:
+            self._asked += 1
+            question = self._asked
             self._write(request.describe() + "\n  approve? [y/N] ")
-            line = await asyncio.shield(asyncio.wrap_future(self._next_line()))
+            with self._state:
+                self._shown = question
+            try:
+                while True:
+                    read = self._next_line()
+                    line, shown = await asyncio.shield(asyncio.wrap_future(read))
+                    if shown == question or not line:
+                        break  # typed while no question (or another) was shown: not an answer
+            finally:
+                with self._state:
+                    self._shown = None
+            if not self._echoed():
+                self._write(line if line.endswith("\n") else line + "\n")
         answer = line.strip().lower()
         if answer in ("y", "yes"):
             return Approval(True, "approved at the terminal")
         if not line:
-            self._write("\n")
-            return Approval(False, "no answer (the terminal's input ended)")
+            return Approval(False, "no answer (the input ended)")
         return Approval(False, "declined at the terminal")
+
+    def _echoed(self) -> bool:
+        """Whether the terminal showed what was typed (answers from a pipe are not shown)."""
+        stream = self._input or sys.stdin
+        try:
+            return stream.isatty()
+        except (ValueError, OSError):
+            return False
 
     def _write(self, text: str) -> None:
         out = self._output or sys.stderr
         out.write(text)
         out.flush()
 
-    def _next_line(self) -> concurrent.futures.Future[str]:
-        # One read at a time, in a daemon thread: a read left over from a question that timed
-        # out answers the next question instead of racing a second reader for the same line.
+    def _next_line(self) -> concurrent.futures.Future[tuple[str, int | None]]:
+        # One reader at a time, in a daemon thread (a blocked read can neither be cancelled
+        # nor be allowed to hold up the process's exit): a read left over from a question
+        # that timed out is reused, never raced by a second reader for the same line.
         with self._state:
             if self._reading is None:
-                future: concurrent.futures.Future[str] = concurrent.futures.Future()
+                future: concurrent.futures.Future[tuple[str, int | None]]
+                future = concurrent.futures.Future()
                 self._reading = future
                 threading.Thread(
                     target=self._read, args=(future,), name="codeact-approval-input", daemon=True
                 ).start()
             return self._reading
 
-    def _read(self, future: concurrent.futures.Future[str]) -> None:
+    def _read(self, future: concurrent.futures.Future[tuple[str, int | None]]) -> None:
         stream = self._input or sys.stdin
         try:
             line = stream.readline()
@@ -119,7 +145,8 @@ class InteractiveApprover:
             return
         with self._state:
             self._reading = None
-        future.set_result(line)
+            shown = self._shown  # the question on the screen when the line arrived
+        future.set_result((line, shown))
 
 
 @dataclass(frozen=True)

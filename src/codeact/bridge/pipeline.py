@@ -93,6 +93,9 @@ class ToolPipeline:
         return chain, all(m.has_sync for m in chain)
 
     def redact(self, name: str, arguments: Any) -> Any:
+        """`arguments` as they may be recorded (callers skip this when no redactor is set)."""
+        if self.redactor is None:
+            return arguments
         try:
             return self.redactor(name, arguments)
         except Exception as exc:  # never record what a broken redactor might have let through
@@ -101,6 +104,8 @@ class ToolPipeline:
 
     def emit(self, record: ToolCallRecord) -> None:
         """Hand a finished record to the audit sink (its failures are logged, not raised)."""
+        if self.audit is None:
+            return
         try:
             self.audit(record)
         except Exception:

@@ -10,6 +10,12 @@ import click
 
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
+from .approval_options import (
+    announce_plan,
+    approval_handler_for,
+    approval_options,
+    write_audit,
+)
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 
 __all__ = ["exec_command"]
@@ -29,6 +35,7 @@ __all__ = ["exec_command"]
     "--backend", default="auto", show_default=True, help="Sandbox backend (see codeact doctor)."
 )
 @limits_options
+@approval_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
 @handle_errors
 def exec_command(
@@ -37,6 +44,8 @@ def exec_command(
     backend: str,
     timeout: float | None,
     memory_mb: int | None,
+    approve: str | None,
+    audit_path: Path | None,
     as_json: bool,
 ) -> None:
     """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
@@ -47,8 +56,13 @@ def exec_command(
     code = _read_program(program)
     tools = load_tools(tool_specs)
     limits = limits_from_options(timeout, memory_mb)
-    with CodeAct(tools=list(tools), limits=limits, backend=backend) as codeact:
+    handler = approval_handler_for(approve, program_from_stdin=program == "-")
+    with CodeAct(
+        tools=list(tools), limits=limits, backend=backend, approval_handler=handler
+    ) as codeact:
+        announce_plan(codeact, code, handler)
         result = codeact.execute_sync(code)
+    write_audit(result, audit_path)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
