@@ -28,6 +28,7 @@ LAYERS = {
     "bridge.pipeline": 3,
     "bridge.audit": 3,
     "bridge.scan": 3,
+    "bridge.clock": 3,
     "runtime": 3,
     "agent": 4,
     "integrations": 5,

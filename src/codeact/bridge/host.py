@@ -37,6 +37,7 @@ from typing import Any
 from ..policy.limits import Limits
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from .calls import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
+from .clock import ProgramClock
 from .middleware import Middleware, run_chain, run_chain_sync
 from .pipeline import ToolPipeline, denial, settle_record
 from .protocol import (
@@ -75,15 +76,11 @@ class HostBridge:
         self.loop = loop
         self.pipeline = pipeline or ToolPipeline()
         self.program = program or ProgramContext("")
-        self.program.bind_clock(self._person_deciding)
+        self.clock = ProgramClock(limits.wall_time)
+        self.program.bind_clock(self.clock.person_deciding)
         self.records: list[ToolCallRecord] = self.program.calls
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
-        # (deadline, paused since): one tuple, so a reader on another thread never sees half
-        # of an update. While paused, the deadline moves with the clock.
-        self._clock: tuple[float, float | None] = (self._t0 + limits.wall_time, None)
-        self._deciding = 0  # approvals a person is deciding now
-        self._blocked = 0  # the program is blocked waiting for a call
         self._inline: tuple[ToolCallRecord, float] | None = None  # running inline, its deadline
         self._futures: dict[int, concurrent.futures.Future[Reply]] = {}
         self._current: concurrent.futures.Future[Any] | None = None  # awaited by call()
@@ -97,14 +94,11 @@ class HostBridge:
     # -- ToolChannel -----------------------------------------------------------------------
     def begin(self) -> None:
         self._t0 = time.monotonic()
-        with self._lock:
-            self._clock = (self._t0 + self.limits.wall_time, None)
-            self._update_clock()
+        self.clock.start()
 
     @property
     def deadline(self) -> float:
-        deadline, since = self._clock
-        return deadline if since is None else deadline + (time.monotonic() - since)
+        return self.clock.deadline
 
     def call(self, name: str, args_json: str) -> Reply:
         call = self._prepare(name, args_json)
@@ -134,13 +128,13 @@ class HostBridge:
     def wait(self, timeout: float | None) -> list[Completion]:
         if self._waiting == 0:
             return []
-        self._set_blocked(True)
+        self.clock.program_blocked(True)
         try:
             first = self._done.get(timeout=timeout)
         except queue.Empty:
             return []
         finally:
-            self._set_blocked(False)
+            self.clock.program_blocked(False)
         items = [first]
         while True:
             try:
@@ -188,9 +182,7 @@ class HostBridge:
 
     def extend_deadline(self, seconds: float) -> None:
         """Move the deadline later."""
-        with self._lock:
-            deadline, since = self._clock
-            self._clock = (deadline + seconds, since)
+        self.clock.extend(seconds)
 
     def cancel(self) -> None:
         """Stop everything still running for this execution and wake a waiting program."""
@@ -207,25 +199,6 @@ class HostBridge:
         for record in list(self.records):
             if id(record) not in self._settled:
                 self._settle(record, None, "cancelled", "the program ended while it ran")
-
-    # -- the wall-time clock stops while a person decides and the program waits -------------
-    def _person_deciding(self, starting: bool) -> None:
-        with self._lock:
-            self._deciding += 1 if starting else -1
-            self._update_clock()
-
-    def _set_blocked(self, blocked: bool) -> None:
-        with self._lock:
-            self._blocked += 1 if blocked else -1
-            self._update_clock()
-
-    def _update_clock(self) -> None:
-        deadline, since = self._clock
-        paused = self._deciding > 0 and self._blocked > 0
-        if paused and since is None:
-            self._clock = (deadline, time.monotonic())
-        elif not paused and since is not None:
-            self._clock = (deadline + (time.monotonic() - since), None)
 
     # -- one call ----------------------------------------------------------------------------
     def _prepare(self, name: str, args_json: str) -> ToolCall | Reply:
@@ -333,7 +306,7 @@ class HostBridge:
     def _await(self, future: concurrent.futures.Future[Any]) -> Any:
         """Wait on the sandbox thread for work on the loop; its result, or its exception."""
         self._current = future
-        self._set_blocked(True)
+        self.clock.program_blocked(True)
         try:
             while True:
                 if self._cancelled:
@@ -347,7 +320,7 @@ class HostBridge:
                 if done:
                     break
         finally:
-            self._set_blocked(False)
+            self.clock.program_blocked(False)
             self._current = None
         if future.cancelled():
             raise ExecutionStopped("wall_time", _CANCELLED)
