@@ -215,7 +215,10 @@ class CodeAct:
             bridge.cancel()
             bridge.finish()
         timings = dict(outcome.timings)
-        timings["tools_ms"] = sum(r.duration_ms for r in bridge.records)
+        # Time spent waiting for approvals is not time spent in tools: it has its own entry.
+        waited = sum(r.approval_ms for r in bridge.records)
+        timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
+        timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return ExecutionResult.from_outcome(
             outcome,
