@@ -411,7 +411,12 @@ def _value_report(value, limit):
     return {"has_value": True, "value_repr": shown}
 
 
-_WARMUP = {"code": "import json\njson.dumps([1])\nprint(end='')\n1", "tools": []}
+# The pool runs this once in every fresh instance, off the caller's path, so that the first
+# real program does not pay for touching the runner's code and memory for the first time.
+_WARMUP = {
+    "code": "import json\nx = json.dumps([1])\nprint(x)\n[x]",
+    "tools": [{"name": "warmup_tool", "positional": ["x"]}],
+}
 
 
 def run(request_json):
