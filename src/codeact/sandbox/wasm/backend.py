@@ -81,7 +81,7 @@ class WasmBackend(SandboxBackend):
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._threads, self._run_blocking, request, execution)
         try:
-            return await asyncio.shield(future)
+            return await future
         except asyncio.CancelledError:
             execution.cancel()  # the guest traps at its next epoch check or host call
             raise
