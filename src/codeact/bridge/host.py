@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from ..policy.limits import Limits
+from ..sandbox.output import CappedOutput
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from .protocol import (
     Completion,
@@ -65,6 +66,7 @@ class HostBridge:
         self._next_id = 1
         self._waiting = 0  # started calls not yet returned by wait()
         self._cancelled = False
+        self.output = CappedOutput(limits.output_bytes)
 
     # -- ToolChannel -----------------------------------------------------------------------
     def begin(self) -> None:
@@ -127,6 +129,9 @@ class HostBridge:
 
     def pending(self) -> int:
         return self._waiting
+
+    def write_output(self, stream: int, text: str) -> None:
+        self.output.write(stream, text)
 
     def _call_done(self, call_id: int, future: concurrent.futures.Future[Reply]) -> None:
         self._done.put((call_id, future))

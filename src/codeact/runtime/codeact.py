@@ -183,6 +183,11 @@ class CodeAct:
         finally:
             supervisor.close()
             bridge.cancel()
+        # Output reached the host through the bridge as the program ran (so it survives a
+        # stop); a backend may also report some at the end.
+        outcome.stdout = bridge.output.stdout + outcome.stdout
+        outcome.stderr = bridge.output.stderr + outcome.stderr
+        outcome.output_dropped += bridge.output.dropped
         timings = dict(outcome.timings)
         timings["tools_ms"] = sum(r.duration_ms for r in bridge.records)
         timings["total_ms"] = (time.perf_counter() - started) * 1000

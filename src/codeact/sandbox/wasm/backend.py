@@ -129,9 +129,6 @@ class WasmBackend(SandboxBackend):
             outcome = RunOutcome.from_guest_json(report, max_chars=limit)
         else:
             outcome = _outcome_for_trap(execution, trap, request)
-        outcome.stdout = execution.output.stdout + outcome.stdout
-        outcome.stderr = execution.output.stderr + outcome.stderr
-        outcome.output_dropped += execution.output.dropped
         outcome.timings = {"setup_ms": setup_s * 1000, "run_ms": (ended - began) * 1000}
         return outcome
 
