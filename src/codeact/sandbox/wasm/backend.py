@@ -157,11 +157,16 @@ def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) 
                 "the program exhausted the sandbox's stack (too deep recursion)",
             )
         )
-    # CPython aborts when it cannot allocate even to report a MemoryError.
-    return RunOutcome(
-        stop=Stop(
-            "memory",
-            "the program's interpreter aborted, most likely out of memory "
-            f"(limit {request.limits.memory_mb} MiB)",
+    if "abort" in trap:
+        # CPython aborts when it cannot allocate even to report a MemoryError.
+        return RunOutcome(
+            stop=Stop(
+                "memory",
+                "the program's interpreter aborted, most likely out of memory "
+                f"(limit {request.limits.memory_mb} MiB)",
+            )
         )
+    first_line = trap.strip().splitlines()[0] if trap.strip() else "no details"
+    return RunOutcome(
+        error=GuestError("SandboxError", f"the sandbox stopped unexpectedly: {first_line}")
     )
