@@ -35,6 +35,7 @@ import types
 from typing import Any
 
 from ..policy.limits import Limits
+from ..sandbox.output import CappedOutput
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from .calls import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
 from .clock import ProgramClock
@@ -82,14 +83,15 @@ class HostBridge:
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
         self._inline: tuple[ToolCallRecord, float] | None = None  # running inline, its deadline
-        self._futures: dict[int, concurrent.futures.Future[Reply]] = {}
-        self._current: concurrent.futures.Future[Any] | None = None  # awaited by call()
+        # Every call running on the loop, started or awaited, so that cancel() reaches it.
+        self._inflight: set[concurrent.futures.Future[Any]] = set()
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._next_id = 1
         self._waiting = 0  # started calls not yet returned by wait()
         self._cancelled = False
         self._stop: ExecutionStopped | None = None  # a limit hit inside the pipeline
         self._settled: set[int] = set()  # ids of records that are finished and audited
+        self.output = CappedOutput(limits.output_bytes)
 
     # -- ToolChannel -----------------------------------------------------------------------
     def begin(self) -> None:
@@ -107,8 +109,7 @@ class HostBridge:
         chain, sync = self.pipeline.chain_for(call)
         if sync and not call.tool.is_async:
             return self._run_inline(call, chain)
-        future = asyncio.run_coroutine_threadsafe(self._run_on_loop(call, chain), self.loop)
-        reply: Reply = self._await(future)
+        reply: Reply = self._await(self._on_loop(self._run_on_loop(call, chain)))
         return reply
 
     def start(self, name: str, args_json: str) -> int | Reply:
@@ -120,8 +121,7 @@ class HostBridge:
             call_id = self._next_id
             self._next_id += 1
             self._waiting += 1
-        future = asyncio.run_coroutine_threadsafe(self._run_on_loop(call, chain), self.loop)
-        self._futures[call_id] = future
+        future = self._on_loop(self._run_on_loop(call, chain))
         future.add_done_callback(functools.partial(self._call_done, call_id))
         return call_id
 
@@ -146,7 +146,6 @@ class HostBridge:
             if item is _WAKE:
                 continue
             call_id, future = item
-            self._futures.pop(call_id, None)
             with self._lock:
                 self._waiting -= 1
             finished.append((call_id, self._reply_of(future)))
@@ -157,8 +156,20 @@ class HostBridge:
     def pending(self) -> int:
         return self._waiting
 
+    def write_output(self, stream: int, text: str) -> None:
+        self.output.write(stream, text)
+
     def _call_done(self, call_id: int, future: concurrent.futures.Future[Reply]) -> None:
         self._done.put((call_id, future))
+
+    def _on_loop(self, coro: Any) -> concurrent.futures.Future[Any]:
+        """Run `coro` on the caller's loop; cancel() will reach it while it runs."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
+        if self._cancelled:
+            future.cancel()
+        return future
 
     # -- supervision (called on the event loop by CodeAct) -----------------------------------
     def overdue(self) -> Stop | None:
@@ -187,11 +198,8 @@ class HostBridge:
     def cancel(self) -> None:
         """Stop everything still running for this execution and wake a waiting program."""
         self._cancelled = True
-        for future in list(self._futures.values()):
+        for future in list(self._inflight):
             future.cancel()
-        current = self._current
-        if current is not None:
-            current.cancel()
         self._done.put(_WAKE)
 
     def finish(self) -> None:
@@ -271,8 +279,7 @@ class HostBridge:
         finally:
             self._inline = None
         if inspect.isawaitable(result):  # a sync-looking callable that returned a coroutine
-            future = asyncio.run_coroutine_threadsafe(_awaited(result), self.loop)
-            return self._await(future)
+            return self._await(self._on_loop(_awaited(result)))
         if time.monotonic() - started > limit:
             self._settle(call.record, call, "timeout", "took longer than its timeout")
             stop = self._tool_timeout(call.record)
@@ -305,7 +312,6 @@ class HostBridge:
 
     def _await(self, future: concurrent.futures.Future[Any]) -> Any:
         """Wait on the sandbox thread for work on the loop; its result, or its exception."""
-        self._current = future
         self.clock.program_blocked(True)
         try:
             while True:
@@ -321,7 +327,6 @@ class HostBridge:
                     break
         finally:
             self.clock.program_blocked(False)
-            self._current = None
         if future.cancelled():
             raise ExecutionStopped("wall_time", _CANCELLED)
         return future.result()
