@@ -1,0 +1,71 @@
+"""`codeact serve-mcp`: serve `execute_code` over MCP, with tools from a Python module."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import UserError
+from ..runtime import CodeAct
+from .common import handle_errors, limits_from_options, limits_options, load_tools
+
+__all__ = ["serve_mcp_command"]
+
+
+@click.command("serve-mcp")
+@click.option(
+    "--tools",
+    "tool_specs",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="Tools the programs may call: MODULE:ATTR (a list of tools), a module, or a .py file "
+    "(every @tool in it). Repeat to combine.",
+)
+@click.option(
+    "--http",
+    "http_address",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.",
+)
+@click.option(
+    "--backend", default="auto", show_default=True, help="Sandbox backend (see codeact doctor)."
+)
+@click.option("--name", default="codeact", show_default=True, help="The server's MCP name.")
+@limits_options
+@handle_errors
+def serve_mcp_command(
+    tool_specs: tuple[str, ...],
+    http_address: str | None,
+    backend: str,
+    name: str,
+    timeout: float | None,
+    memory_mb: int | None,
+) -> None:
+    """Serve one MCP tool, execute_code, that runs Python in a fresh sandbox per call.
+
+    Over stdio by default (for an MCP client that starts this command), or over streamable
+    HTTP with --http. The tools run in this process; the programs only call them.
+    """
+    try:
+        from ..integrations.mcp_server import is_loopback, parse_http_address, serve_mcp
+    except ImportError as exc:
+        raise UserError(f"{exc}") from None
+    tools = load_tools(tool_specs)
+    limits = limits_from_options(timeout, memory_mb)
+    http = parse_http_address(http_address) if http_address is not None else None
+    with CodeAct(tools=list(tools), limits=limits, backend=backend) as codeact:
+        if http is not None:
+            host, port = http
+            shown = f"[{host}]" if ":" in host else host
+            click.echo(
+                f"codeact: serving execute_code at http://{shown}:{port}/mcp "
+                f"(tools: {tools.describe_names()}; {limits!r})",
+                err=True,
+            )
+            if not is_loopback(host):
+                click.echo(
+                    f"codeact: warning: {host} is not a loopback address; anyone who can reach "
+                    "it can run programs that call your tools",
+                    err=True,
+                )
+        serve_mcp(codeact, http=http, name=name)
