@@ -12,6 +12,7 @@ import sys
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 from typing_extensions import TypedDict
 
@@ -27,7 +28,7 @@ class Forecast(TypedDict):
 
 
 def weather_server() -> MCPServer:
-    server = MCPServer("weather")
+    server = MCPServer("weather", log_level="WARNING")
 
     @server.tool()
     def forecast(
@@ -36,7 +37,7 @@ def weather_server() -> MCPServer:
     ) -> Forecast:
         """Today's temperature in a city."""
         if city not in TEMPERATURES:
-            raise ValueError(f"unknown city: {city}")
+            raise ToolError(f"unknown city: {city}")
         celsius = TEMPERATURES[city]
         value = celsius if unit == "C" else round(celsius * 9 / 5 + 32, 1)
         return {"city": city, "temperature": value, "unit": unit}
@@ -55,7 +56,7 @@ def weather_server() -> MCPServer:
 
 
 def geo_server() -> MCPServer:
-    server = MCPServer("geo")
+    server = MCPServer("geo", log_level="WARNING")
 
     @server.tool()
     def distance_km(a: str, b: str) -> float:

@@ -17,6 +17,7 @@ def test_exported_names() -> None:
             "ExecutionError",
             "ExecutionResult",
             "GuestBuildError",
+            "IntegrationError",
             "Limits",
             "MockBackend",
             "ModelNotConfigured",

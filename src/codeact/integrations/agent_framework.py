@@ -342,7 +342,9 @@ class ExecuteCodeTool(FunctionTool):
         contents = [Content.from_text(result.to_model_text(), raw_representation=result)]
         if termination is not None:
             # Middleware ended the loop during a nested call: end it after this call, as it
-            # would have after a direct call, but keep what the program printed.
+            # would have after a direct call, but keep what the program printed. (The loop
+            # reads the context's result, which would otherwise hold this call's coroutine.)
+            ctx.result = contents
             raise MiddlewareTermination(str(termination), result=contents)
         return contents
 

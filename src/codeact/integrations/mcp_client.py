@@ -147,6 +147,7 @@ class MCPServerTools:
     # -- lifecycle -----------------------------------------------------------------------------
     def connect(self) -> Self:
         """Start (or reach) the server and list its tools; does nothing if already connected."""
+        self._check_open()
         if self._tools is None:
             future = self._session.open()
             try:
@@ -162,6 +163,7 @@ class MCPServerTools:
 
     async def aconnect(self) -> Self:
         """`connect` without blocking the running event loop."""
+        self._check_open()
         if self._tools is None:
             future = self._session.open()
             try:
@@ -215,6 +217,10 @@ class MCPServerTools:
         return f"<MCPServerTools {self.target} ({state})>"
 
     # -- helpers -------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.closed:
+            raise IntegrationError(f"the session with the MCP server {self.target} is closed")
+
     def _adopt(self, listing: tuple[list[mcp_types.Tool], str | None]) -> None:
         mcp_list, self.instructions = listing
         unknown = (self.include or frozenset()) - {t.name for t in mcp_list}

@@ -87,6 +87,7 @@ class Tool:
             raise ToolDefinitionError(
                 f"cannot tell the name of {fn!r}; pass @tool(name=...) to name the tool"
             )
+        _check_name(tool_name)
         _check_options(tool_name, approval_mode, timeout)
         doc = parse_docstring(inspect.getdoc(fn))
         self.fn = fn
