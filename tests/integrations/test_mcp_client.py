@@ -177,3 +177,29 @@ def _assert_gone(pid: int) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"process {pid} is still there")
+
+
+def test_call_results_become_plain_values_by_documented_rules() -> None:
+    import mcp_types as t
+
+    from codeact.integrations.mcp_client import MCPToolError, _result_value
+
+    def text(*parts: str, **kw: object) -> t.CallToolResult:
+        return t.CallToolResult(content=[t.TextContent(type="text", text=p) for p in parts], **kw)
+
+    assert _result_value(text("plain"), unwrap=False) == "plain"
+    assert _result_value(text("42"), unwrap=False) == "42"  # only objects and arrays are parsed
+    assert _result_value(text('{"a": [1]}'), unwrap=False) == {"a": [1]}
+    assert _result_value(text("[1, 2"), unwrap=False) == "[1, 2"
+    assert _result_value(text("a", "b"), unwrap=False) == "a\nb"
+    wrapped = text("5", structured_content={"result": 5})
+    assert _result_value(wrapped, unwrap=True) == 5
+    assert _result_value(wrapped, unwrap=False) == {"result": 5}
+    image = t.CallToolResult(
+        content=[t.ImageContent(type="image", data="AAAA", mime_type="image/png")]
+    )
+    assert _result_value(image, unwrap=False) == [
+        {"type": "image", "data": "AAAA", "mimeType": "image/png"}
+    ]
+    with pytest.raises(MCPToolError, match="quota exceeded"):
+        _result_value(text("quota exceeded", is_error=True), unwrap=False)

@@ -18,6 +18,7 @@ import asyncio
 import builtins
 import concurrent.futures
 import contextlib
+import json
 import keyword
 import re
 import shlex
@@ -245,8 +246,6 @@ class MCPServerTools:
         returns = spec.output_schema
         if unwrap and returns is not None:
             returns = {**returns["properties"]["result"], "$defs": returns.get("$defs", {})}
-        elif returns is None:
-            returns = {"type": "string"}  # text content comes back as a str
         session, mcp_name = self._session, spec.name
 
         async def call(**arguments: Any) -> Any:
@@ -441,5 +440,12 @@ def _result_value(result: mcp_types.CallToolResult, *, unwrap: bool) -> Any:
             return value["result"]
         return value
     if len(texts) == len(result.content):
-        return "\n".join(texts)
-    return [c.model_dump(mode="json", exclude_none=True) for c in result.content]
+        text = "\n".join(texts)
+        if text.lstrip().startswith(("{", "[")):
+            # Servers without an output schema send dicts and lists as JSON text.
+            try:
+                return json.loads(text)
+            except ValueError:
+                pass
+        return text
+    return [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content]
