@@ -81,7 +81,7 @@ class WasmBackend(SandboxBackend):
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._threads, self._run_blocking, request, execution)
         try:
-            return await asyncio.shield(future)
+            return await future
         except asyncio.CancelledError:
             execution.cancel()  # the guest traps at its next epoch check or host call
             raise
@@ -129,9 +129,6 @@ class WasmBackend(SandboxBackend):
             outcome = RunOutcome.from_guest_json(report, max_chars=limit)
         else:
             outcome = _outcome_for_trap(execution, trap, request)
-        outcome.stdout = execution.output.stdout + outcome.stdout
-        outcome.stderr = execution.output.stderr + outcome.stderr
-        outcome.output_dropped += execution.output.dropped
         outcome.timings = {"setup_ms": setup_s * 1000, "run_ms": (ended - began) * 1000}
         return outcome
 
@@ -160,11 +157,16 @@ def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) 
                 "the program exhausted the sandbox's stack (too deep recursion)",
             )
         )
-    # CPython aborts when it cannot allocate even to report a MemoryError.
-    return RunOutcome(
-        stop=Stop(
-            "memory",
-            "the program's interpreter aborted, most likely out of memory "
-            f"(limit {request.limits.memory_mb} MiB)",
+    if "abort" in trap:
+        # CPython aborts when it cannot allocate even to report a MemoryError.
+        return RunOutcome(
+            stop=Stop(
+                "memory",
+                "the program's interpreter aborted, most likely out of memory "
+                f"(limit {request.limits.memory_mb} MiB)",
+            )
         )
+    first_line = trap.strip().splitlines()[0] if trap.strip() else "no details"
+    return RunOutcome(
+        error=GuestError("SandboxError", f"the sandbox stopped unexpectedly: {first_line}")
     )
