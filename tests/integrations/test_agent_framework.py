@@ -212,6 +212,33 @@ async def test_middleware_termination_in_a_nested_call_ends_the_loop_after_the_p
     assert "14" in str(results[-1].result)
 
 
+async def test_the_run_fails_closed_if_the_middleware_pipeline_cannot_be_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import codeact.integrations._af_execute_code_tool as module
+
+    monkeypatch.setattr(module, "find_function_pipeline", lambda context: None)
+    ran: list[str] = []
+
+    @tool
+    def side_effect() -> str:
+        """Do something."""
+        ran.append("yes")
+        return "done"
+
+    @function_middleware
+    async def audit(context: FunctionInvocationContext, call_next: NextHandler) -> None:
+        await call_next()
+
+    client = ScriptedChatClient([run_code("side_effect()"), final("unreachable")])
+    agent = Agent(
+        client=client, context_providers=[CodeActProvider(tools=[side_effect])], middleware=[audit]
+    )
+    with pytest.raises(MiddlewareFailure, match="would bypass it"):
+        await agent.run("go")
+    assert ran == []
+
+
 async def test_nested_tools_get_the_runs_invocation_context() -> None:
     @tool
     def whoami(ctx: FunctionInvocationContext) -> str:

@@ -13,10 +13,11 @@ from agent_framework import (
     Content,
     FunctionInvocationContext,
     FunctionTool,
+    MiddlewareFailure,
     MiddlewareTermination,
 )
 
-from ..errors import ConfigurationError, IntegrationError
+from ..errors import ConfigurationError
 from ..policy.limits import Limits
 from ..runtime import CodeAct, ExecutionResult
 from ..runtime.instructions import EXECUTE_CODE_PARAMETERS, describe_execute_code, instructions
@@ -312,7 +313,9 @@ class ExecuteCodeTool(FunctionTool):
     async def _run_code(self, code: str, ctx: FunctionInvocationContext) -> list[Content]:
         pipeline = find_function_pipeline(ctx)
         if pipeline is None and ran_through_middleware(ctx):
-            raise IntegrationError(
+            # Fail the run, not just this call: running the program would let its tool calls
+            # bypass the middleware the developer installed.
+            raise MiddlewareFailure(
                 "codeact could not find Agent Framework's function middleware for this call, "
                 "so nested tool calls would bypass it; this framework version is not supported"
             )
