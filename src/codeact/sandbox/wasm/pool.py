@@ -51,7 +51,7 @@ class InstancePool:
         self._closed = True
         self._wake.set()
         while self._ready:
-            self._ready.popleft().store.close()
+            self._ready.popleft().close()
 
     def _fill(self) -> None:
         while not self._closed:
@@ -69,6 +69,6 @@ class InstancePool:
                         return  # callers instantiate themselves and see the error
                     continue
                 if self._closed:
-                    prepared.store.close()
+                    prepared.close()
                     return
                 self._ready.append(prepared)
