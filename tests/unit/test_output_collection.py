@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -88,9 +89,14 @@ def test_output_dirs_are_fresh_and_removed() -> None:
     first, second = new_output_dir(), new_output_dir()
     assert first != second and os.listdir(first) == []
     Path(first, "x").write_text("x")
-    remove_output_dir(first)
+    remove_output_dir(first, wait=True)
     assert not Path(first).exists()
-    remove_output_dir(second)
+    remove_output_dir(second)  # in the background
+    for _ in range(200):
+        if not Path(second).exists():
+            break
+        time.sleep(0.01)
+    assert not Path(second).exists()
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")

@@ -98,7 +98,7 @@ class WasmBackend(SandboxBackend):
         started = time.perf_counter()
         if request.mounts:  # granted to this execution only: an instance of its own
             preopens = [Preopen(m.host, m.guest, m.writable) for m in request.mounts]
-            prepared = runtime.instantiate_with_output(preopens)
+            prepared = runtime.instantiate_with_output(preopens, warm=False)
         else:
             prepared = pool.take() or runtime.instantiate_with_output()
         ready = time.perf_counter()
