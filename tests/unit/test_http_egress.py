@@ -99,6 +99,18 @@ def test_an_exact_rule_unlocks_an_internal_address(http_server: Any) -> None:
     assert ok
 
 
+def test_an_exact_rule_for_other_requests_does_not_unlock_a_wildcard_match(
+    http_server: Any,
+) -> None:
+    resolver = Resolver({"db.corp.test": [["127.0.0.1"]]})
+    egress = HttpEgress(
+        [AllowedDomain("*.corp.test"), AllowedDomain("db.corp.test", methods="DELETE")],
+        resolver=resolver,
+    )
+    ok, error = send(egress, "GET", "http://db.corp.test/")
+    assert not ok and "a loopback address" in error["message"]
+
+
 def test_localhost_by_ip_needs_its_own_rule(http_server: Any) -> None:
     egress = HttpEgress([AllowedDomain("*.example.org")])
     ok, error = send(egress, "GET", http_server.url("/"))

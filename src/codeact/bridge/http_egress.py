@@ -222,7 +222,7 @@ class HttpEgress:
             rule, why = find_rule(self.rules, method, target)
             if rule is None:
                 raise _Refused(via + why)
-            addresses = self._addresses(method, url, target, until, via)
+            addresses = self._addresses(method, url, target, rule, until, via)
             status, reason, resp_headers, content = self._fetch(
                 target, addresses, method, url, headers, body, until
             )
@@ -251,13 +251,15 @@ class HttpEgress:
         )
 
     def _addresses(
-        self, method: str, url: str, target: Target, until: float, via: str
+        self, method: str, url: str, target: Target, rule: AllowedDomain, until: float, via: str
     ) -> list[IPAddress]:
         try:
             addresses = [ipaddress.ip_address(target.host)]
         except ValueError:
             addresses = self._resolve(target, until, via)
-        explicit = any(rule.names_exactly(target.host) for rule in self.rules)
+        # Only a rule that names this host exactly AND allows this request unlocks internal
+        # addresses (find_rule prefers such a rule when there is one).
+        explicit = rule.names_exactly(target.host)
         for ip in addresses:
             reason = non_public_reason(ip)
             if reason is not None and not explicit:
