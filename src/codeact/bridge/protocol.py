@@ -129,6 +129,10 @@ class ToolChannel(Protocol):
         """Number of started calls that have not been returned by `wait` yet."""
         ...
 
+    def write_output(self, stream: int, text: str) -> None:
+        """Program output (stream 1: stdout, 2: stderr); the host caps what it keeps."""
+        ...
+
     def http_request(self, request_json: str) -> Reply:
         """Send one HTTP request for the program if the allow-list permits it; blocks.
 

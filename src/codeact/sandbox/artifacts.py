@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import mimetypes
 import os
-import queue
 import shutil
 import stat
 import tempfile
@@ -31,8 +30,6 @@ __all__ = ["collect_outputs", "disk_usage", "new_output_dir", "remove_output_dir
 
 _root: str | None = None
 _root_lock = threading.Lock()
-_trash: queue.SimpleQueue[str] = queue.SimpleQueue()
-_cleaner: threading.Thread | None = None
 _types = mimetypes.MimeTypes()  # the built-in table only: the same answer on every machine
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -50,27 +47,8 @@ def new_output_dir() -> str:
     return tempfile.mkdtemp(dir=root)
 
 
-def remove_output_dir(path: str, *, wait: bool = False) -> None:
-    """Delete an output directory: in the background unless `wait` (its files were already
-    collected, and no sandbox ever gets the same directory again). Removing a directory
-    costs 0.4 ms and often several on a busy disk; it does not belong on the caller's path."""
-    if wait:
-        _remove(path)
-        return
-    global _cleaner
-    with _root_lock:
-        if _cleaner is None or not _cleaner.is_alive():
-            _cleaner = threading.Thread(target=_clean, name="codeact-output-cleaner", daemon=True)
-            _cleaner.start()
-    _trash.put(path)
-
-
-def _clean() -> None:
-    while True:
-        _remove(_trash.get())
-
-
-def _remove(path: str) -> None:
+def remove_output_dir(path: str) -> None:
+    """Delete an output directory (the wasm pool does this off the caller's path)."""
     try:
         Path(path).rmdir()  # the usual case, an empty /output (rmtree costs 2 ms even then)
     except OSError:

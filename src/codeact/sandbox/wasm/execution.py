@@ -15,7 +15,6 @@ from ...bridge.protocol import ExecutionStopped, Stop, ToolChannel
 from ...policy.limits import Limits
 from ...policy.outputs import OutputLimits
 from ..artifacts import disk_usage
-from ..output import CappedOutput
 from .runtime import ticks_until
 
 __all__ = ["WasmExecution"]
@@ -36,7 +35,6 @@ class WasmExecution:
         self.channel = channel
         self.limits = limits
         self.output_limits = output_limits or OutputLimits()
-        self.output = CappedOutput(limits.output_bytes)
         self.stop: Stop | None = None
         self.failure: str | None = None
         self.cancelled = threading.Event()
@@ -96,7 +94,7 @@ class WasmExecution:
         self._check()
 
     def write_output(self, stream: int, text: str) -> None:
-        self.output.write(stream, text)
+        self.channel.write_output(stream, text)
 
     def http_request(self, request_json: str) -> tuple[bool, str]:
         self._check()
@@ -105,7 +103,7 @@ class WasmExecution:
         return reply
 
     def write_raw(self, stream: int, data: bytes) -> None:
-        self.output.write_bytes(stream, data)
+        self.channel.write_output(stream, data.decode("utf-8", "replace"))
 
     def check_time(self) -> int | None:
         """For the epoch callback: ticks until the deadline, or None to stop the guest now."""
