@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from codeact import AllowedDomain, NetworkLimits
-from codeact.bridge.http_egress import HttpEgress, non_public_reason
+from codeact.bridge.http_egress import HttpEgress
 from codeact.bridge.protocol import ExecutionStopped
+from codeact.policy.addresses import non_public_reason
 
 
 class Resolver:

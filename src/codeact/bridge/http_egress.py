@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..policy.addresses import IPAddress, non_public_reason
 from ..policy.network import (
     AllowedDomain,
     NetworkLimits,
@@ -45,18 +46,14 @@ from ..policy.network import (
 )
 from .protocol import ExecutionStopped, Reply
 
-__all__ = ["HttpEgress", "HttpRequestRecord", "Resolver", "non_public_reason"]
+__all__ = ["HttpEgress", "HttpRequestRecord", "Resolver"]
 
 #: Resolves (host, port) to IP address strings. The default asks the system, once per hop.
 Resolver = Callable[[str, int], Sequence[str]]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _DROPPED_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
 _CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
-_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _CHUNK = 64 * 1024
 
 
@@ -94,29 +91,6 @@ class _Failed(Exception):
 
 class _TimedOut(Exception):
     kind = "timeout"
-
-
-def non_public_reason(ip: IPAddress) -> str | None:
-    """Why `ip` is internal ("a loopback address", ...), or None for a public address."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is None and ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            return non_public_reason(embedded)
-    if ip in _METADATA:
-        return "a cloud metadata address"
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
-        return "a carrier-grade NAT (CGNAT) address"
-    if ip.is_multicast:
-        return "a multicast address"
-    if ip.is_private or ip.is_unspecified or ip.is_reserved or not ip.is_global:
-        return "a private or reserved address"
-    return None
 
 
 class HttpEgress:
