@@ -8,6 +8,7 @@ import codeact
 def test_exported_names() -> None:
     assert sorted(codeact.__all__) == sorted(
         [
+            "AllowedDomain",
             "BackendUnavailable",
             "ChatError",
             "CodeAct",
@@ -20,6 +21,10 @@ def test_exported_names() -> None:
             "Limits",
             "MockBackend",
             "ModelNotConfigured",
+            "Mount",
+            "NetworkLimits",
+            "OutputFile",
+            "OutputLimits",
             "SandboxBackend",
             "SandboxError",
             "Tool",
