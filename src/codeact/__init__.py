@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from .bridge.protocol import ToolCallRecord
+from .bridge.protocol import OutputFile, ToolCallRecord
 from .errors import (
     BackendUnavailable,
     ChatError,
@@ -19,6 +19,9 @@ from .errors import (
     UserError,
 )
 from .policy.limits import Limits
+from .policy.mounts import Mount
+from .policy.network import AllowedDomain, NetworkLimits
+from .policy.outputs import OutputLimits
 from .runtime import CodeAct, ExecuteCodeTool, ExecutionError, ExecutionResult
 from .sandbox import MockBackend, SandboxBackend
 from .tools import Tool, ToolSet, tool
@@ -26,6 +29,7 @@ from .tools import Tool, ToolSet, tool
 __version__ = "0.1.0"
 
 __all__ = [
+    "AllowedDomain",
     "BackendUnavailable",
     "ChatError",
     "CodeAct",
@@ -39,6 +43,10 @@ __all__ = [
     "Limits",
     "MockBackend",
     "ModelNotConfigured",
+    "Mount",
+    "NetworkLimits",
+    "OutputFile",
+    "OutputLimits",
     "SandboxBackend",
     "SandboxError",
     "Tool",

@@ -21,6 +21,7 @@ LAYERS = {
     "sandbox": 2,
     "chat": 2,
     "bridge.host": 3,
+    "bridge.http_egress": 3,
     "runtime": 3,
     "agent": 4,
     "integrations": 5,

@@ -8,6 +8,7 @@ import codeact
 def test_exported_names() -> None:
     assert sorted(codeact.__all__) == sorted(
         [
+            "AllowedDomain",
             "BackendUnavailable",
             "ChatError",
             "CodeAct",
@@ -21,6 +22,10 @@ def test_exported_names() -> None:
             "Limits",
             "MockBackend",
             "ModelNotConfigured",
+            "Mount",
+            "NetworkLimits",
+            "OutputFile",
+            "OutputLimits",
             "SandboxBackend",
             "SandboxError",
             "Tool",

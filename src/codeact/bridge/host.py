@@ -32,6 +32,7 @@ from typing import Any
 from ..policy.limits import Limits
 from ..sandbox.output import CappedOutput
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
+from .http_egress import HttpEgress
 from .protocol import (
     Completion,
     ExecutionStopped,
@@ -52,8 +53,16 @@ _WAKE = object()
 class HostBridge:
     """Implements `ToolChannel` for one execution of one program."""
 
-    def __init__(self, tools: ToolSet, limits: Limits, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        tools: ToolSet,
+        limits: Limits,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        egress: HttpEgress | None = None,
+    ) -> None:
         self.tools = tools
+        self.egress = egress or HttpEgress(())  # no rules: every request is refused
         self.limits = limits
         self.loop = loop
         self.records: list[ToolCallRecord] = []
@@ -130,6 +139,10 @@ class HostBridge:
 
     def write_output(self, stream: int, text: str) -> None:
         self.output.write(stream, text)
+
+    def http_request(self, request_json: str) -> Reply:
+        """The program's HTTP request: the egress checks it against the allow-list."""
+        return self.egress.request(request_json, deadline=self._deadline)
 
     def _call_done(self, call_id: int, future: concurrent.futures.Future[Reply]) -> None:
         self._done.put((call_id, future))
