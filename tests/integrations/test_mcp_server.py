@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +65,32 @@ async def test_failures_and_limits_come_back_as_error_results() -> None:
     assert stopped.is_error
     assert "wall_time=1s" in stopped.content[0].text  # type: ignore[union-attr]
     assert not fine.is_error and "0.21" in fine.content[0].text  # type: ignore[union-attr]
+
+
+async def test_grants_and_output_files_work_as_in_codeact_exec(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "in.txt").write_text("from the host")
+    saved = tmp_path / "saved"
+    params = serve_mcp_stdio("--workspace", str(workspace), "--output-dir", str(saved))
+    async with mcp.Client(params) as client:
+        listing = await client.list_tools()
+        result = await client.call_tool(
+            "execute_code",
+            {
+                "code": "text = open('/input/in.txt').read()\n"
+                "open('/output/out.txt', 'w').write(text.upper())\n"
+                "text"
+            },
+        )
+    assert "/input" in (listing.tools[0].description or "")
+    assert not result.is_error, result.content
+    text, resource = result.content
+    assert '"from the host"' in text.text  # type: ignore[union-attr]
+    assert resource.type == "resource"
+    assert resource.resource.uri == "codeact://output/out.txt"  # type: ignore[union-attr]
+    assert base64.b64decode(resource.resource.blob) == b"FROM THE HOST"  # type: ignore[union-attr]
+    assert (saved / "out.txt").read_text() == "FROM THE HOST"
 
 
 @pytest.fixture

@@ -19,8 +19,15 @@ from agent_framework import (
 
 from ..errors import ConfigurationError
 from ..policy.limits import Limits
+from ..policy.network import AllowedDomain as CoreAllowedDomain
+from ..policy.outputs import OutputLimits
 from ..runtime import CodeAct, ExecutionResult
-from ..runtime.instructions import EXECUTE_CODE_PARAMETERS, describe_execute_code, instructions
+from ..runtime.instructions import (
+    EXECUTE_CODE_PARAMETERS,
+    describe_execute_code,
+    describe_grants,
+    instructions,
+)
 from ..sandbox.base import SandboxBackend
 from ..tools import Tool
 from ._af_grants import (
@@ -35,6 +42,7 @@ from ._af_grants import (
     normalize_mounts,
     resolve_workspace_root,
 )
+from ._af_inputs import InputStaging
 from ._af_nested_calls import (
     NestedCalls,
     find_function_pipeline,
@@ -52,7 +60,6 @@ from ._af_options import (
     framework_tools,
     normalize_format,
     positive,
-    warn_grants_not_enforced,
 )
 
 __all__ = ["ExecuteCodeTool"]
@@ -71,10 +78,12 @@ class ExecuteCodeTool(FunctionTool):
         tool_description_format: ``"compact"`` (Python stubs, the default) or ``"json"`` (the
             stubs plus each tool's JSON schema), for all tools or per tool name.
         approval_mode: ``"never_require"`` (default) or ``"always_require"``.
-        workspace_root, file_mounts, allowed_domains: file and network grants, accepted with
-            the reference's forms and checks (see `FileMount`, `AllowedDomain`).
-        max_output_files, max_output_file_bytes, max_output_total_bytes: limits on output
-            files, as in the reference.
+        workspace_root, file_mounts: files the program may read under ``/input`` (a read-only
+            snapshot, as in the reference); see `FileMount`.
+        allowed_domains: hosts (and methods) the program may send HTTP requests to, checked on
+            the host for every request; see `AllowedDomain`.
+        max_output_files, max_output_file_bytes, max_output_total_bytes: limits on the files
+            the program writes under ``/output``, which come back as data contents.
         backend: codeact sandbox backend name ("auto", "wasm", ...) or a `SandboxBackend`.
         limits: codeact `Limits` of each execution (wall time, memory, output, tool calls).
         module, module_path: accepted for compatibility; a Hyperlight guest module cannot be
@@ -115,6 +124,7 @@ class ExecuteCodeTool(FunctionTool):
         self._max_output_total_bytes = positive("max_output_total_bytes", max_output_total_bytes)
         self._workspace_root = resolve_workspace_root(workspace_root)
         self._codeact = CodeAct(limits=limits, backend=backend)
+        self._staging = InputStaging()
         self._managed: list[FunctionTool] = []
         self._described: dict[int, tuple[FunctionTool, Tool]] = {}
         self._file_mounts: dict[str, FileMount] = {}
@@ -150,7 +160,7 @@ class ExecuteCodeTool(FunctionTool):
             if isinstance(fmt, dict)
             else set()
         )
-        return describe_execute_code(tools, json_schemas=json_names)
+        return describe_execute_code(tools, grants=self._grant_lines(), json_schemas=json_names)
 
     @description.setter
     def description(self, value: str) -> None:
@@ -160,13 +170,15 @@ class ExecuteCodeTool(FunctionTool):
         """The system-prompt fragment for CodeAct with the current tools."""
         with self._state_lock:
             tools = [self._describe(t) for t in self._managed]
+            granted = bool(self._workspace_root or self._file_mounts or self._allowed_domains)
+        grants = self._grant_lines() if granted else ()
         note = (
             "Some of these functions may also be offered as separate tools; prefer "
             "`execute_code` whenever a task combines several calls with Python."
             if tools_visible_to_model
             else "These functions exist only inside `execute_code`; they are not separate tools."
         )
-        return f"{instructions(tools)}\n\n{note}"
+        return f"{instructions(tools, grants=grants)}\n\n{note}"
 
     def to_dict(
         self, *, exclude: set[str] | None = None, exclude_none: bool = True
@@ -271,6 +283,7 @@ class ExecuteCodeTool(FunctionTool):
                 backend=self._codeact.backend,
                 limits=self._codeact.limits,
             )
+            run_tool._staging = self._staging  # snapshots of /input are shared
             run_tool._managed = list(self._managed)
             run_tool._described = dict(self._described)
             run_tool._file_mounts = dict(self._file_mounts)
@@ -321,6 +334,14 @@ class ExecuteCodeTool(FunctionTool):
             )
         result, termination = await self._execute(code, ctx, pipeline)
         contents = [Content.from_text(result.to_model_text(), raw_representation=result)]
+        contents += [  # files written under /output, as the reference returns them
+            Content.from_data(
+                data=f.data,
+                media_type=f.media_type,
+                additional_properties={"path": f"/output/{f.path}"},
+            )
+            for f in result.files
+        ]
         if termination is not None:
             # Middleware ended the loop during a nested call: end it after this call, as it
             # would have after a direct call, but keep what the program printed. (The loop
@@ -341,10 +362,18 @@ class ExecuteCodeTool(FunctionTool):
         calls = NestedCalls(ctx, pipeline, on_abort=stop_program)
         with self._state_lock:
             tools = [sandbox_tool_for(t, calls) for t in self._managed]
-            granted = bool(self._file_mounts or self._workspace_root or self._allowed_domains)
-        if granted:
-            warn_grants_not_enforced()
-        codeact = CodeAct(tools=tools, limits=self._codeact.limits, backend=self._codeact.backend)
+            workspace, mounts = self._workspace_root, list(self._file_mounts.values())
+            domains = list(self._allowed_domains.values())
+        # Copying the grants can take a while for a big workspace: not on the event loop.
+        staged = await asyncio.to_thread(self._staging.directory, workspace, mounts)
+        codeact = CodeAct(
+            tools=tools,
+            limits=self._codeact.limits,
+            backend=self._codeact.backend,
+            workspace_root=staged,
+            allowed_domains=[core_domain(d) for d in domains],
+            output_limits=self._output_limits(),
+        )
         task = asyncio.ensure_future(codeact.execute(code))
         try:
             result = await task
@@ -355,6 +384,28 @@ class ExecuteCodeTool(FunctionTool):
         return result, calls.termination
 
     # -- helpers -------------------------------------------------------------------------------
+    def _output_limits(self) -> OutputLimits:
+        return OutputLimits(
+            max_files=self._max_output_files,
+            max_file_bytes=self._max_output_file_bytes,
+            max_total_bytes=self._max_output_total_bytes,
+        )
+
+    def _grant_lines(self) -> list[str]:
+        """What the description says about files and network (as the reference shows them)."""
+        with self._state_lock:
+            workspace = self._workspace_root is not None
+            mounted = [display_mount_path(m.mount_path) for m in self._file_mounts.values()]
+            domains = [core_domain(d) for d in self._allowed_domains.values()]
+        lines = describe_grants((), domains, self._output_limits())
+        if workspace or mounted:
+            shown = (["the workspace root's files"] if workspace else []) + mounted
+            lines[0] = (
+                f"Read-only host files under /input: {', '.join(shown)}; nothing else of the "
+                "host's files exists there."
+            )
+        return lines
+
     def _describe(self, tool: FunctionTool) -> Tool:
         """The sandbox's view of `tool` (cached by identity), for descriptions."""
         cached = self._described.get(id(tool))
@@ -373,3 +424,8 @@ class ExecuteCodeTool(FunctionTool):
         gated = any(t.approval_mode == "always_require" for t in self._managed)
         needed = self._default_approval_mode == "always_require" or gated
         self.approval_mode = "always_require" if needed else "never_require"
+
+
+def core_domain(domain: AllowedDomain) -> CoreAllowedDomain:
+    """The reference's allow-list entry as codeact's rule (host[:port], methods or all)."""
+    return CoreAllowedDomain(domain.target, methods=domain.methods)

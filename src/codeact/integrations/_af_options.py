@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -22,10 +21,7 @@ __all__ = [
     "framework_tools",
     "normalize_format",
     "positive",
-    "warn_grants_not_enforced",
 ]
-
-logger = logging.getLogger("codeact.integrations.agent_framework")
 
 ApprovalMode: TypeAlias = Literal["always_require", "never_require"]
 ToolDescriptionFormat: TypeAlias = (
@@ -93,16 +89,3 @@ def positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     return value
-
-
-_warned = False
-
-
-def warn_grants_not_enforced() -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        logger.warning(
-            "codeact: file_mounts, workspace_root and allowed_domains are recorded but not yet "
-            "granted to the sandbox: programs have no file or network access"
-        )

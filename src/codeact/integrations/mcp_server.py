@@ -12,11 +12,14 @@ limits; the host tools run in this process, never in the sandbox.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import Field
 
+from ..bridge.protocol import OutputFile
 from ..errors import ConfigurationError
 from ..runtime import CodeAct
 
@@ -41,22 +44,29 @@ def execute_code_description(codeact: CodeAct, *, tool_name: str = "execute_code
 
 
 def build_mcp_server(
-    codeact: CodeAct, *, name: str = "codeact", tool_name: str = "execute_code"
+    codeact: CodeAct,
+    *,
+    name: str = "codeact",
+    tool_name: str = "execute_code",
+    on_files: Callable[[Sequence[OutputFile]], None] | None = None,
 ) -> MCPServer:
     """An MCP server with one tool, `tool_name`, that runs programs with `codeact`.
 
     A program that fails (raises, hits a limit) is a result with ``isError`` set and the
-    traceback as its text, so the model can fix the program and try again.
+    traceback as its text, so the model can fix the program and try again. Files the program
+    writes under /output come back as images or embedded resources (``codeact://output/PATH``),
+    and are also passed to `on_files` (the CLI saves them with ``--output-dir``).
     """
 
     async def execute_code(
         code: Annotated[str, Field(description=_CODE_DESCRIPTION)],
     ) -> mcp_types.CallToolResult:
         result = await codeact.execute(code)
-        return mcp_types.CallToolResult(
-            content=[mcp_types.TextContent(type="text", text=result.to_model_text())],
-            is_error=not result.ok,
-        )
+        content: list[Any] = [mcp_types.TextContent(type="text", text=result.to_model_text())]
+        content += [_file_content(f) for f in result.files]
+        if on_files is not None and result.files:
+            on_files(result.files)
+        return mcp_types.CallToolResult(content=content, is_error=not result.ok)
 
     server: MCPServer = MCPServer(
         name,
@@ -77,6 +87,16 @@ def build_mcp_server(
         ),
     )
     return server
+
+
+def _file_content(file: OutputFile) -> Any:
+    data = base64.b64encode(file.data).decode("ascii")
+    if file.media_type.startswith("image/"):
+        return mcp_types.ImageContent(type="image", data=data, mime_type=file.media_type)
+    resource = mcp_types.BlobResourceContents(
+        uri=f"codeact://output/{file.path}", mime_type=file.media_type, blob=data
+    )
+    return mcp_types.EmbeddedResource(type="resource", resource=resource)
 
 
 def parse_http_address(text: str) -> tuple[str, int]:
@@ -106,12 +126,16 @@ def is_loopback(host: str) -> bool:
 
 
 def serve_mcp(
-    codeact: CodeAct, *, http: tuple[str, int] | None = None, name: str = "codeact"
+    codeact: CodeAct,
+    *,
+    http: tuple[str, int] | None = None,
+    name: str = "codeact",
+    on_files: Callable[[Sequence[OutputFile]], None] | None = None,
 ) -> None:
     """Serve `codeact` over stdio (default) or streamable HTTP at ``http=(host, port)``,
     path ``/mcp``; returns when the client disconnects (stdio) or on Ctrl-C (HTTP)."""
     codeact.prepare()  # build/compile the sandbox now, not during the client's first call
-    server = build_mcp_server(codeact, name=name)
+    server = build_mcp_server(codeact, name=name, on_files=on_files)
     if http is None:
         server.run()
         return
