@@ -364,8 +364,10 @@ class ExecuteCodeTool(FunctionTool):
             tools = [sandbox_tool_for(t, calls) for t in self._managed]
             workspace, mounts = self._workspace_root, list(self._file_mounts.values())
             domains = list(self._allowed_domains.values())
-        # Copying the grants can take a while for a big workspace: not on the event loop.
-        staged = await asyncio.to_thread(self._staging.directory, workspace, mounts)
+        staged = None
+        if workspace is not None or mounts:
+            # Copying the grants can take a while for a big workspace: not on the event loop.
+            staged = await asyncio.to_thread(self._staging.directory, workspace, mounts)
         codeact = CodeAct(
             tools=tools,
             limits=self._codeact.limits,
