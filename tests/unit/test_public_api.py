@@ -18,6 +18,7 @@ def test_exported_names() -> None:
             "ExecutionError",
             "ExecutionResult",
             "GuestBuildError",
+            "IntegrationError",
             "Limits",
             "MockBackend",
             "ModelNotConfigured",

@@ -7,8 +7,9 @@ one correct program instead of many turns.
 
 from __future__ import annotations
 
+import json
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from ..policy.mounts import Mount
 from ..policy.network import AllowedDomain
@@ -52,8 +53,11 @@ for name, (warehouse, units) in sorted(best.items()):
 ```"""
 
 
-def describe_tools(tools: Iterable[Tool]) -> str:
-    """Every tool as a Python stub: typed signature, return type and docstring."""
+def describe_tools(tools: Iterable[Tool], *, json_schemas: Collection[str] = ()) -> str:
+    """Every tool as a Python stub: typed signature, return type and docstring.
+
+    Tools named in `json_schemas` also show the full JSON schema of their arguments.
+    """
     blocks: list[str] = []
     definitions: dict[str, str] = {}
     for tool in tools:
@@ -61,6 +65,8 @@ def describe_tools(tools: Iterable[Tool]) -> str:
         details = _param_lines(tool)
         if tool.returns_doc:
             details.append(f"Returns: {tool.returns_doc}")
+        if tool.name in json_schemas:
+            details.append(f"Arguments (JSON schema):\n{json.dumps(tool.parameters, indent=2)}")
         if details:
             doc += "\n\n" + "\n".join(details)
         if tool.approval_mode == "always_require":
@@ -83,7 +89,9 @@ def _param_lines(tool: Tool) -> list[str]:
     ]
 
 
-def describe_execute_code(tools: Sequence[Tool], *, grants: Sequence[str] = ()) -> str:
+def describe_execute_code(
+    tools: Sequence[Tool], *, grants: Sequence[str] = (), json_schemas: Collection[str] = ()
+) -> str:
     """The `execute_code` tool's description: what the sandbox is and which functions exist."""
     lines = [
         "Run a Python program in a fresh, isolated sandbox (CPython 3.14 with the standard "
@@ -96,7 +104,7 @@ def describe_execute_code(tools: Sequence[Tool], *, grants: Sequence[str] = ()) 
             "import or mock them, and never invent their results:",
             "",
             "```python",
-            describe_tools(tools),
+            describe_tools(tools, json_schemas=json_schemas),
             "```",
             "",
             'Each is also callable as call_tool("name", **kwargs). Inside async code, '
