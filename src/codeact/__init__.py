@@ -10,19 +10,23 @@ from .bridge.approvals import Approval, ApprovalRequest
 from .bridge.audit import JsonlAudit, Redact
 from .bridge.calls import CallDenied, ToolCall
 from .bridge.middleware import LogCalls, Middleware, RateLimit
-from .bridge.protocol import ToolCallRecord
+from .bridge.protocol import OutputFile, ToolCallRecord
 from .errors import (
     BackendUnavailable,
     ChatError,
     CodeActError,
     ConfigurationError,
     GuestBuildError,
+    IntegrationError,
     ModelNotConfigured,
     SandboxError,
     ToolDefinitionError,
     UserError,
 )
 from .policy.limits import Limits
+from .policy.mounts import Mount
+from .policy.network import AllowedDomain, NetworkLimits
+from .policy.outputs import OutputLimits
 from .runtime import CodeAct, ExecuteCodeTool, ExecutionError, ExecutionResult
 from .sandbox import MockBackend, SandboxBackend
 from .tools import Tool, ToolSet, tool
@@ -30,6 +34,7 @@ from .tools import Tool, ToolSet, tool
 __version__ = "0.1.0"
 
 __all__ = [
+    "AllowedDomain",
     "Approval",
     "ApprovalRequest",
     "ApproveAll",
@@ -45,6 +50,7 @@ __all__ = [
     "ExecutionError",
     "ExecutionResult",
     "GuestBuildError",
+    "IntegrationError",
     "InteractiveApprover",
     "JsonlAudit",
     "Limits",
@@ -52,6 +58,10 @@ __all__ = [
     "Middleware",
     "MockBackend",
     "ModelNotConfigured",
+    "Mount",
+    "NetworkLimits",
+    "OutputFile",
+    "OutputLimits",
     "RateLimit",
     "Redact",
     "SandboxBackend",

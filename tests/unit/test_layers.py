@@ -21,6 +21,7 @@ LAYERS = {
     "sandbox": 2,
     "chat": 2,
     "bridge.host": 3,
+    "bridge.http_egress": 3,
     "bridge.calls": 3,
     "bridge.middleware": 3,
     "bridge.approvals": 3,

@@ -8,6 +8,7 @@ import codeact
 def test_exported_names() -> None:
     assert sorted(codeact.__all__) == sorted(
         [
+            "AllowedDomain",
             "Approval",
             "ApprovalRequest",
             "ApproveAll",
@@ -23,6 +24,7 @@ def test_exported_names() -> None:
             "ExecutionError",
             "ExecutionResult",
             "GuestBuildError",
+            "IntegrationError",
             "InteractiveApprover",
             "JsonlAudit",
             "Limits",
@@ -30,6 +32,10 @@ def test_exported_names() -> None:
             "Middleware",
             "MockBackend",
             "ModelNotConfigured",
+            "Mount",
+            "NetworkLimits",
+            "OutputFile",
+            "OutputLimits",
             "RateLimit",
             "Redact",
             "SandboxBackend",

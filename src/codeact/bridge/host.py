@@ -39,6 +39,7 @@ from ..sandbox.output import CappedOutput
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from .calls import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
 from .clock import ProgramClock
+from .http_egress import HttpEgress
 from .middleware import Middleware, run_chain, run_chain_sync
 from .pipeline import ToolPipeline, denial, settle_record
 from .protocol import (
@@ -71,8 +72,10 @@ class HostBridge:
         *,
         pipeline: ToolPipeline | None = None,
         program: ProgramContext | None = None,
+        egress: HttpEgress | None = None,
     ) -> None:
         self.tools = tools
+        self.egress = egress or HttpEgress(())  # no rules: every request is refused
         self.limits = limits
         self.loop = loop
         self.pipeline = pipeline or ToolPipeline()
@@ -158,6 +161,10 @@ class HostBridge:
 
     def write_output(self, stream: int, text: str) -> None:
         self.output.write(stream, text)
+
+    def http_request(self, request_json: str) -> Reply:
+        """The program's HTTP request: the egress checks it against the allow-list."""
+        return self.egress.request(request_json, deadline=self.deadline)
 
     def _call_done(self, call_id: int, future: concurrent.futures.Future[Reply]) -> None:
         self._done.put((call_id, future))

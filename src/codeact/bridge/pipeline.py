@@ -19,14 +19,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..tools import ResultConversionError, Tool, ToolArgumentsError
-from .approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalGate, ApprovalHandler, Approver
+from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
+from ..tools.definition import ApprovalMode
+from .approvals import (
+    DEFAULT_APPROVAL_TIMEOUT,
+    ApprovalGate,
+    ApprovalHandler,
+    ApprovalScope,
+    Approver,
+    approve_block,
+    block_needs_approval,
+)
 from .audit import AuditSink, Redactor, as_redactor
-from .calls import CallDenied, ToolCall, ToolTimeout, run_tool
+from .calls import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
 from .protocol import CallErrorKind, CallOutcome, ToolCallRecord
+from .scan import scan_program
 
-__all__ = ["DirectCallResult", "ToolPipeline", "settle_record"]
+__all__ = ["DirectCallResult", "ToolPipeline", "ask_block_if_needed", "settle_record"]
 
 _log = logging.getLogger("codeact.audit")
 
@@ -200,6 +210,32 @@ class ToolPipeline:
         return DirectCallResult(
             ok=False, record=record, error_kind=kind, error=denial(record.name, message, kind)
         )
+
+
+async def ask_block_if_needed(
+    pipeline: ToolPipeline,
+    *,
+    code: str,
+    tools: ToolSet,
+    program: ProgramContext,
+    mode: ApprovalMode,
+    scope: ApprovalScope,
+) -> ToolCallRecord | None:
+    """Before a block runs: ask about it when the mode and scope say so (see
+    `codeact.bridge.approvals`); the audit record of the answer, or None if nothing was asked.
+    On approval, the scope's grants are left in `program`."""
+    gated = any(t.approval_mode == "always_require" for t in tools)
+    if not gated and mode != "always_require":
+        return None
+    plan = scan_program(code, tools)
+    always = mode == "always_require"
+    if not block_needs_approval(scope=scope, always=always, gated_tools=gated, plan=plan):
+        return None
+    _, record = await approve_block(
+        pipeline.approver, code=code, plan=plan, scope=scope, program=program
+    )
+    pipeline.emit(record)
+    return record
 
 
 def denial(name: str, message: str, kind: CallErrorKind) -> str:

@@ -20,7 +20,9 @@ import ast
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-__all__ = ["CallPlan", "PlannedCall", "scan_tool_calls"]
+from ..tools import Tool
+
+__all__ = ["CallPlan", "PlannedCall", "scan_program", "scan_tool_calls"]
 
 _CALL_TOOL = frozenset({"call_tool", "call_tool_async"})
 _OPAQUE = frozenset({"eval", "exec", "globals", "locals", "vars", "getattr", "__import__"})
@@ -114,6 +116,14 @@ def scan_tool_calls(code: str, tools: Iterable[str], *, gated: Collection[str] =
         for name, sites in visitor.sites.items()
     )
     return CallPlan(calls=calls, dynamic=tuple(sorted(set(visitor.dynamic))))
+
+
+def scan_program(code: str, tools: Iterable[Tool]) -> CallPlan:
+    """`scan_tool_calls` for a set of tools: those with ``approval_mode="always_require"`` are
+    marked as gated."""
+    tools = list(tools)
+    gated = [t.name for t in tools if t.approval_mode == "always_require"]
+    return scan_tool_calls(code, [t.name for t in tools], gated=gated)
 
 
 class _Scanner(ast.NodeVisitor):
