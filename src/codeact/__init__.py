@@ -5,6 +5,11 @@
 
 from __future__ import annotations
 
+from .bridge.approval_handlers import ApproveAll, DeferredApprovals, DenyAll, InteractiveApprover
+from .bridge.approvals import Approval, ApprovalRequest
+from .bridge.audit import JsonlAudit, Redact
+from .bridge.calls import CallDenied, ToolCall
+from .bridge.middleware import LogCalls, Middleware, RateLimit
 from .bridge.protocol import OutputFile, ToolCallRecord
 from .errors import (
     BackendUnavailable,
@@ -30,26 +35,39 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AllowedDomain",
+    "Approval",
+    "ApprovalRequest",
+    "ApproveAll",
     "BackendUnavailable",
+    "CallDenied",
     "ChatError",
     "CodeAct",
     "CodeActError",
     "ConfigurationError",
+    "DeferredApprovals",
+    "DenyAll",
     "ExecuteCodeTool",
     "ExecutionError",
     "ExecutionResult",
     "GuestBuildError",
     "IntegrationError",
+    "InteractiveApprover",
+    "JsonlAudit",
     "Limits",
+    "LogCalls",
+    "Middleware",
     "MockBackend",
     "ModelNotConfigured",
     "Mount",
     "NetworkLimits",
     "OutputFile",
     "OutputLimits",
+    "RateLimit",
+    "Redact",
     "SandboxBackend",
     "SandboxError",
     "Tool",
+    "ToolCall",
     "ToolCallRecord",
     "ToolDefinitionError",
     "ToolSet",

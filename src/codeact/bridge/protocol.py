@@ -18,7 +18,9 @@ from ..policy.mounts import Mount
 from ..policy.outputs import OutputLimits
 
 __all__ = [
+    "CallDecision",
     "CallErrorKind",
+    "CallOrigin",
     "CallOutcome",
     "Completion",
     "ExecutionStopped",
@@ -53,12 +55,26 @@ CallOutcome: TypeAlias = Literal[
 ]
 
 
+#: Where a call came from: a program's code, the agent calling a tool directly, or (for the
+#: record of a whole-block approval) the `execute_code` block itself.
+CallOrigin: TypeAlias = Literal["code", "direct", "block"]
+
+#: What approval decided: not_required (the tool is not gated), approved (a handler said yes),
+#: preapproved (covered by an up-front approval of the block), denied (a handler, a timeout or
+#: a middleware said no).
+CallDecision: TypeAlias = Literal["not_required", "approved", "preapproved", "denied"]
+
+
 @dataclass
 class ToolCallRecord:
-    """One tool call made by a program: what was called, when, how long it took, how it ended.
+    """One tool call: what was called, when, how long it took, who decided, how it ended.
 
     `started_ms` counts from the start of the program; `arguments` are as the program sent
-    them (JSON). `outcome` "refused" means the call was over the tool-call limit.
+    them (JSON), with the values hidden by the configured redaction. `outcome` "refused" means
+    the call was over the tool-call limit. `handler` names who decided (an approval handler,
+    ``"grant"`` for a call covered by an up-front approval, or the middleware that denied it);
+    `approval_ms` is the time spent waiting for that decision (it does not count against the
+    program's wall time). `run_id` is the same for every call of one execution.
     """
 
     name: str
@@ -67,6 +83,12 @@ class ToolCallRecord:
     duration_ms: float = 0.0
     outcome: CallOutcome = "ok"
     error: str | None = None
+    origin: CallOrigin = "code"
+    decision: CallDecision = "not_required"
+    handler: str | None = None
+    reason: str | None = None
+    approval_ms: float = 0.0
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +98,12 @@ class ToolCallRecord:
             "duration_ms": round(self.duration_ms, 3),
             "outcome": self.outcome,
             "error": self.error,
+            "origin": self.origin,
+            "decision": self.decision,
+            "handler": self.handler,
+            "reason": self.reason,
+            "approval_ms": round(self.approval_ms, 3),
+            "run_id": self.run_id,
         }
 
 

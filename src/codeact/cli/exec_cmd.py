@@ -10,6 +10,12 @@ import click
 
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
+from .approval_options import (
+    announce_plan,
+    approval_handler_for,
+    approval_options,
+    write_audit,
+)
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
 
@@ -31,6 +37,7 @@ __all__ = ["exec_command"]
 )
 @limits_options
 @grant_options
+@approval_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
 @handle_errors
 def exec_command(
@@ -43,6 +50,8 @@ def exec_command(
     workspace: Path | None,
     allow_domains: tuple[str, ...],
     output_dir: Path | None,
+    approve: str | None,
+    audit_path: Path | None,
     as_json: bool,
 ) -> None:
     """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
@@ -53,6 +62,7 @@ def exec_command(
     code = _read_program(program)
     tools = load_tools(tool_specs)
     limits = limits_from_options(timeout, memory_mb)
+    handler = approval_handler_for(approve, program_from_stdin=program == "-")
     with CodeAct(
         tools=list(tools),
         limits=limits,
@@ -60,8 +70,11 @@ def exec_command(
         file_mounts=[parse_mount(spec) for spec in mounts],
         workspace_root=workspace,
         allowed_domains=[parse_domain(spec) for spec in allow_domains],
+        approval_handler=handler,
     ) as codeact:
+        announce_plan(codeact, code, handler)
         result = codeact.execute_sync(code)
+    write_audit(result, audit_path)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:

@@ -6,15 +6,27 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from typing_extensions import Self
 
+from ..bridge.approvals import (
+    APPROVAL_SCOPES,
+    DEFAULT_APPROVAL_TIMEOUT,
+    ApprovalHandler,
+    ApprovalScope,
+)
+from ..bridge.audit import AuditSink, Redactor
+from ..bridge.calls import ProgramContext
 from ..bridge.host import HostBridge
 from ..bridge.http_egress import HttpEgress
-from ..bridge.protocol import RunOutcome, RunRequest, Stop, ToolStub
+from ..bridge.middleware import Middleware, MiddlewareFn
+from ..bridge.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
+from ..bridge.protocol import RunOutcome, RunRequest, Stop, ToolCallRecord, ToolStub
+from ..bridge.scan import CallPlan, scan_program
 from ..errors import ConfigurationError, UserError
 from ..policy.limits import Limits
 from ..policy.mounts import Mount, MountInput, check_mounts, to_mount, workspace_mount
@@ -22,7 +34,8 @@ from ..policy.network import AllowedDomain, DomainInput, NetworkLimits, to_allow
 from ..policy.outputs import OutputLimits
 from ..sandbox.base import SandboxBackend
 from ..sandbox.registry import create_backend, resolve_auto
-from ..tools import Tool, ToolSet
+from ..tools import Tool, ToolSet, as_tool
+from ..tools.definition import ApprovalMode
 from ._sync import LoopThread
 from .execute_tool import ExecuteCodeTool
 from .instructions import describe_execute_code, describe_grants, instructions
@@ -110,6 +123,22 @@ class CodeAct:
             ``("api.example.com", "GET")`` or ``AllowedDomain(...)``. Default: no network.
         output_limits: Limits on the files a program hands back under ``/output``.
         network_limits: Limits on its HTTP requests (count, sizes, time, redirects).
+        approval_handler: Async callable asked about each call of a tool with
+            ``approval_mode="always_require"`` (and about blocks, see `approval_scope`). It gets
+            an `ApprovalRequest` and returns True/False or an `Approval`. Without a handler,
+            gated calls are denied.
+        approval_mode: ``"always_require"`` asks the handler once before every block runs,
+            showing its code and the gated calls it may make.
+        approval_scope: ``"call"`` (default): each gated call is asked when it happens.
+            ``"plan"``: the gated calls a static scan finds are asked once, up front; calls
+            beyond them are asked one by one. ``"block"``: as Microsoft's Agent Framework
+            does, any gated tool makes every block need approval, which covers every call in it.
+        approval_timeout: Seconds a handler may take before the call is denied (None: no limit).
+            Time waiting for a person does not count against the wall-time limit.
+        middleware: Async functions ``(call, call_next)`` or `Middleware` instances that every
+            tool call passes, nested or direct (`call_direct`), outermost first.
+        redact: Argument names to hide from records, logs and the audit (or a function).
+        audit: Called with every finished call record, e.g. ``JsonlAudit("calls.jsonl")``.
 
     Tools run on the host and are not bound by the mounts or the allow-list.
     """
@@ -125,10 +154,26 @@ class CodeAct:
         allowed_domains: Iterable[DomainInput] = (),
         output_limits: OutputLimits | None = None,
         network_limits: NetworkLimits | None = None,
+        approval_handler: ApprovalHandler | None = None,
+        approval_mode: ApprovalMode = "never_require",
+        approval_scope: ApprovalScope = "call",
+        approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
+        middleware: Iterable[Middleware | MiddlewareFn] = (),
+        redact: Redactor | Iterable[str] | None = None,
+        audit: AuditSink | None = None,
     ) -> None:
         if limits is not None and not isinstance(limits, Limits):
             raise ConfigurationError(
                 f"limits must be a codeact.Limits, got {type(limits).__name__}"
+            )
+        if approval_mode not in ("never_require", "always_require"):
+            raise ConfigurationError(
+                f"approval_mode must be 'never_require' or 'always_require', got {approval_mode!r}"
+            )
+        if approval_scope not in APPROVAL_SCOPES:
+            raise ConfigurationError(
+                f"approval_scope must be one of {', '.join(APPROVAL_SCOPES)}, "
+                f"got {approval_scope!r}"
             )
         for name, value, kind in (
             ("output_limits", output_limits, OutputLimits),
@@ -147,6 +192,15 @@ class CodeAct:
         self._domains: tuple[AllowedDomain, ...] = ()
         self.add_file_mounts(_collection(file_mounts, "file_mounts"))
         self.add_allowed_domains(_collection(allowed_domains, "allowed_domains"))
+        self.approval_mode: ApprovalMode = approval_mode
+        self.approval_scope: ApprovalScope = approval_scope
+        self.pipeline = ToolPipeline(
+            middleware=middleware,
+            approval_handler=approval_handler,
+            approval_timeout=approval_timeout,
+            redact=redact,
+            audit=audit,
+        )
         if isinstance(backend, SandboxBackend):
             self.backend = backend
         elif isinstance(backend, str):
@@ -261,8 +315,23 @@ class CodeAct:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         tools = self._tools.copy()
+        program = ProgramContext(code, run_id=uuid.uuid4().hex[:12])
+        approval = await ask_block_if_needed(
+            self.pipeline,
+            code=code,
+            tools=tools,
+            program=program,
+            mode=self.approval_mode,
+            scope=self.approval_scope,
+        )
+        if approval is not None and approval.outcome == "denied":
+            return ExecutionResult.not_approved(
+                approval, {"total_ms": (time.perf_counter() - started) * 1000}
+            )
         egress = HttpEgress(self._domains, self.network_limits)
-        bridge = HostBridge(tools, limits, loop, egress=egress)
+        bridge = HostBridge(
+            tools, limits, loop, pipeline=self.pipeline, program=program, egress=egress
+        )
         request = RunRequest(
             code=code,
             tools=tuple(ToolStub(t.name, t.positional_params) for t in tools),
@@ -282,13 +351,17 @@ class CodeAct:
             supervisor.close()
             bridge.cancel()
             egress.cancel()
+            bridge.finish()
         # Output reached the host through the bridge as the program ran (so it survives a
         # stop); a backend may also report some at the end.
         outcome.stdout = bridge.output.stdout + outcome.stdout
         outcome.stderr = bridge.output.stderr + outcome.stderr
         outcome.output_dropped += bridge.output.dropped
         timings = dict(outcome.timings)
-        timings["tools_ms"] = sum(r.duration_ms for r in bridge.records)
+        # Time spent waiting for approvals is not time spent in tools: it has its own entry.
+        waited = sum(r.approval_ms for r in bridge.records)
+        timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
+        timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return ExecutionResult.from_outcome(
             outcome,
@@ -296,6 +369,43 @@ class CodeAct:
             timings,
             memory_mb=limits.memory_mb,
             http_requests=list(egress.records),
+            approval=approval,
+        )
+
+    def scan(self, code: str) -> CallPlan:
+        """The tools `code` may call, how often and where (a static scan; nothing runs)."""
+        return scan_program(code, self._tools)
+
+    async def call_direct(
+        self,
+        tool: Tool | Callable[..., Any] | str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        history: Sequence[ToolCallRecord] = (),
+        started: float | None = None,
+        run_id: str | None = None,
+    ) -> DirectCallResult:
+        """Call a tool directly (as an agent does, not from a program) through the same
+        middleware, approvals and audit as the calls programs make.
+
+        `tool` is a Tool, a function, or the name of one of this CodeAct's tools; `arguments`
+        a mapping or the JSON text a model sent. Never raises for the tool's own failures.
+        """
+        if isinstance(tool, str):
+            found = self._tools.get(tool)
+            if found is None:
+                raise UserError(
+                    f"there is no tool named {tool!r}; the tools are: "
+                    f"{self._tools.describe_names()}"
+                )
+            tool = found
+        return await self.pipeline.call_direct(
+            as_tool(tool),
+            arguments,
+            history=history,
+            timeout=self.limits.tool_timeout,
+            started=started,
+            run_id=run_id,
         )
 
     def execute_sync(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+from ..bridge.audit import records_to_jsonl
 from ..bridge.http_egress import HttpRequestRecord
 from ..bridge.protocol import OutputFile, RunOutcome, ToolCallRecord
 from ..policy.limits import LimitName
@@ -60,6 +62,8 @@ class ExecutionResult:
     files: list[OutputFile] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
     http_requests: list[HttpRequestRecord] = field(default_factory=list)
+    #: The whole-block approval, when the block was asked about before it ran.
+    approval: ToolCallRecord | None = None
 
     @classmethod
     def from_outcome(
@@ -70,6 +74,7 @@ class ExecutionResult:
         *,
         memory_mb: int,
         http_requests: list[HttpRequestRecord] | None = None,
+        approval: ToolCallRecord | None = None,
     ) -> ExecutionResult:
         error: ExecutionError | None = None
         if outcome.stop is not None:
@@ -98,7 +103,34 @@ class ExecutionResult:
             files=list(outcome.files),
             files_skipped=list(outcome.files_skipped),
             http_requests=list(http_requests or ()),
+            approval=approval,
         )
+
+    @classmethod
+    def not_approved(cls, approval: ToolCallRecord, timings: dict[str, float]) -> ExecutionResult:
+        """The block was denied before it ran: nothing ran, the error says why."""
+        error = ExecutionError(
+            type="ToolDenied",
+            message=f"the program was not run: it was not approved ({approval.error})",
+        )
+        return cls(ok=False, error=error, timings=timings, approval=approval)
+
+    def audit_records(self) -> list[ToolCallRecord]:
+        """The block's approval (if it was asked) and every tool call, in order."""
+        return ([self.approval] if self.approval is not None else []) + list(self.tool_calls)
+
+    def audit_jsonl(self) -> str:
+        """`audit_records` as JSON lines: one object per call."""
+        return records_to_jsonl(self.audit_records())
+
+    def write_audit(self, target: str | Path | IO[str]) -> None:
+        """Append `audit_jsonl` to a file (by path) or write it to an open text stream."""
+        text = self.audit_jsonl()
+        if isinstance(target, (str, Path)):
+            with Path(target).open("a", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            target.write(text)
 
     @property
     def has_value(self) -> bool:
@@ -116,6 +148,7 @@ class ExecutionResult:
             "output_truncated_bytes": self.output_truncated,
             "error": self.error.to_dict() if self.error else None,
             "tool_calls": [c.to_dict() for c in self.tool_calls],
+            "approval": self.approval.to_dict() if self.approval is not None else None,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "files": [f.to_dict() for f in self.files],
             "files_skipped": list(self.files_skipped),
@@ -148,6 +181,8 @@ class ExecutionResult:
         if self.error is not None:
             if self.error.limit is not None and self.error.type == "LimitExceeded":
                 parts.append(f"[stopped] {self.error.message}")
+            elif self.error.type == "ToolDenied" and not self.error.traceback:
+                parts.append(f"[denied] {self.error.message}")
             else:
                 parts.append(
                     "[error]\n"
