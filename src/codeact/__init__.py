@@ -5,19 +5,28 @@
 
 from __future__ import annotations
 
-from .bridge.protocol import ToolCallRecord
+from .bridge.approval_handlers import ApproveAll, DeferredApprovals, DenyAll, InteractiveApprover
+from .bridge.approvals import Approval, ApprovalRequest
+from .bridge.audit import JsonlAudit, Redact
+from .bridge.calls import CallDenied, ToolCall
+from .bridge.middleware import LogCalls, Middleware, RateLimit
+from .bridge.protocol import OutputFile, ToolCallRecord
 from .errors import (
     BackendUnavailable,
     ChatError,
     CodeActError,
     ConfigurationError,
     GuestBuildError,
+    IntegrationError,
     ModelNotConfigured,
     SandboxError,
     ToolDefinitionError,
     UserError,
 )
 from .policy.limits import Limits
+from .policy.mounts import Mount
+from .policy.network import AllowedDomain, NetworkLimits
+from .policy.outputs import OutputLimits
 from .runtime import CodeAct, ExecuteCodeTool, ExecutionError, ExecutionResult
 from .sandbox import MockBackend, SandboxBackend
 from .tools import Tool, ToolSet, tool
@@ -25,21 +34,40 @@ from .tools import Tool, ToolSet, tool
 __version__ = "0.1.0"
 
 __all__ = [
+    "AllowedDomain",
+    "Approval",
+    "ApprovalRequest",
+    "ApproveAll",
     "BackendUnavailable",
+    "CallDenied",
     "ChatError",
     "CodeAct",
     "CodeActError",
     "ConfigurationError",
+    "DeferredApprovals",
+    "DenyAll",
     "ExecuteCodeTool",
     "ExecutionError",
     "ExecutionResult",
     "GuestBuildError",
+    "IntegrationError",
+    "InteractiveApprover",
+    "JsonlAudit",
     "Limits",
+    "LogCalls",
+    "Middleware",
     "MockBackend",
     "ModelNotConfigured",
+    "Mount",
+    "NetworkLimits",
+    "OutputFile",
+    "OutputLimits",
+    "RateLimit",
+    "Redact",
     "SandboxBackend",
     "SandboxError",
     "Tool",
+    "ToolCall",
     "ToolCallRecord",
     "ToolDefinitionError",
     "ToolSet",

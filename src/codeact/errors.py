@@ -11,6 +11,7 @@ These classes are for the people who build agents:
     │   └── BackendUnavailable      the requested sandbox backend cannot run on this machine
     ├── SandboxError                the sandbox itself failed (not the model's code)
     │   └── GuestBuildError         building or compiling the Wasm guest failed
+    ├── IntegrationError            a connected service failed (an MCP server did not start...)
     └── ChatError                   a chat client could not get a reply from its model
         └── ModelNotConfigured      no endpoint or model is configured and none can be started
 
@@ -26,6 +27,7 @@ __all__ = [
     "CodeActError",
     "ConfigurationError",
     "GuestBuildError",
+    "IntegrationError",
     "ModelNotConfigured",
     "SandboxError",
     "ToolDefinitionError",
@@ -64,6 +66,10 @@ class SandboxError(CodeActError):
 
 class GuestBuildError(SandboxError):
     """Building the Wasm guest (componentize-py) or compiling it (wasmtime) failed."""
+
+
+class IntegrationError(CodeActError):
+    """A service codeact connects to (an MCP server, an agent framework) failed."""
 
 
 class ChatError(CodeActError):

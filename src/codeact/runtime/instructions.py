@@ -7,12 +7,22 @@ one correct program instead of many turns.
 
 from __future__ import annotations
 
+import json
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
+from ..policy.mounts import Mount
+from ..policy.network import AllowedDomain
+from ..policy.outputs import OutputLimits
 from ..tools import Tool
 
-__all__ = ["EXECUTE_CODE_PARAMETERS", "describe_execute_code", "describe_tools", "instructions"]
+__all__ = [
+    "EXECUTE_CODE_PARAMETERS",
+    "describe_execute_code",
+    "describe_grants",
+    "describe_tools",
+    "instructions",
+]
 
 #: JSON schema of the execute_code tool's arguments.
 EXECUTE_CODE_PARAMETERS = {
@@ -43,8 +53,11 @@ for name, (warehouse, units) in sorted(best.items()):
 ```"""
 
 
-def describe_tools(tools: Iterable[Tool]) -> str:
-    """Every tool as a Python stub: typed signature, return type and docstring."""
+def describe_tools(tools: Iterable[Tool], *, json_schemas: Collection[str] = ()) -> str:
+    """Every tool as a Python stub: typed signature, return type and docstring.
+
+    Tools named in `json_schemas` also show the full JSON schema of their arguments.
+    """
     blocks: list[str] = []
     definitions: dict[str, str] = {}
     for tool in tools:
@@ -52,6 +65,8 @@ def describe_tools(tools: Iterable[Tool]) -> str:
         details = _param_lines(tool)
         if tool.returns_doc:
             details.append(f"Returns: {tool.returns_doc}")
+        if tool.name in json_schemas:
+            details.append(f"Arguments (JSON schema):\n{json.dumps(tool.parameters, indent=2)}")
         if details:
             doc += "\n\n" + "\n".join(details)
         if tool.approval_mode == "always_require":
@@ -74,7 +89,9 @@ def _param_lines(tool: Tool) -> list[str]:
     ]
 
 
-def describe_execute_code(tools: Sequence[Tool], *, grants: Sequence[str] = ()) -> str:
+def describe_execute_code(
+    tools: Sequence[Tool], *, grants: Sequence[str] = (), json_schemas: Collection[str] = ()
+) -> str:
     """The `execute_code` tool's description: what the sandbox is and which functions exist."""
     lines = [
         "Run a Python program in a fresh, isolated sandbox (CPython 3.14 with the standard "
@@ -87,7 +104,7 @@ def describe_execute_code(tools: Sequence[Tool], *, grants: Sequence[str] = ()) 
             "import or mock them, and never invent their results:",
             "",
             "```python",
-            describe_tools(tools),
+            describe_tools(tools, json_schemas=json_schemas),
             "```",
             "",
             'Each is also callable as call_tool("name", **kwargs). Inside async code, '
@@ -107,9 +124,68 @@ def describe_execute_code(tools: Sequence[Tool], *, grants: Sequence[str] = ()) 
     return "\n".join(lines)
 
 
-def instructions(tools: Sequence[Tool], *, tool_name: str = "execute_code") -> str:
-    """The system-prompt fragment that teaches the CodeAct way of working."""
+def describe_grants(
+    mounts: Sequence[Mount],
+    domains: Sequence[AllowedDomain],
+    output_limits: OutputLimits | None = None,
+) -> list[str]:
+    """What the program may touch, for the execute_code description: the mounts with their
+    modes, /output, the allowed domains with their methods, and who is bound by them."""
+    limits = output_limits or OutputLimits()
+    if mounts:
+        files = (
+            "Host directories in the sandbox: "
+            + ", ".join(m.describe() for m in mounts)
+            + "; nothing else of the host's files exists there."
+        )
+    else:
+        files = "It has no host files."
+    lines = [
+        files,
+        f"Files written under /output are handed back after the run (at most "
+        f"{limits.max_files} files, {_size(limits.max_file_bytes)} each); "
+        "anything else written is lost.",
+    ]
+    if domains:
+        lines.append(
+            "Network: HTTP(S) only to "
+            + "; ".join(d.describe() for d in domains)
+            + ". Use http_get(url, headers=None, params=None), "
+            "http_post(url, body=None, headers=None, json=None) or "
+            "http_request(method, url, headers=None, body=None): each returns a response with "
+            ".status, .headers, .text and .json(); urllib.request.urlopen works too. Any other "
+            "request raises NetworkDenied (a NetworkError)."
+        )
+    else:
+        lines.append("It has no network access.")
+    if mounts or domains:
+        lines.append(
+            "These file and network rules bind this program only: the functions listed above "
+            "run on the host and are not bound by them."
+        )
+    lines.append("No pip packages.")
+    return lines
+
+
+def _size(n: int) -> str:
+    mib = 1024 * 1024
+    return f"{n // mib} MiB" if n >= mib and n % mib == 0 else f"{n} bytes"
+
+
+def instructions(
+    tools: Sequence[Tool], *, tool_name: str = "execute_code", grants: Sequence[str] = ()
+) -> str:
+    """The system-prompt fragment that teaches the CodeAct way of working.
+
+    `grants` (from `describe_grants`), when the sandbox may reach files or the network, add
+    one line that says so; the details stay in the tool's description."""
     names = ", ".join(f"{t.name}()" for t in tools) or "the functions it lists"
+    extra = []
+    if grants:
+        extra.append(
+            f"- The `{tool_name}` sandbox can use the host directories and web addresses its "
+            "description lists, and nothing else."
+        )
     return "\n".join(
         [
             f"You can run Python with the `{tool_name}` tool. Its functions ({names}) fetch the "
@@ -120,6 +196,7 @@ def instructions(tools: Sequence[Tool], *, tool_name: str = "execute_code") -> s
             "- Call the functions as they are; they already exist, do not define them.",
             "- If the program fails, read the error, fix the program and run it again.",
             "- After the program has printed the answer, reply with the answer in plain text.",
+            *extra,
             "",
             _EXAMPLE,
         ]

@@ -1,0 +1,1 @@
+"""Benchmark harnesses: each prints a table and saves JSON (never timed assertions)."""
