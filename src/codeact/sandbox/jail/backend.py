@@ -25,19 +25,20 @@ import platform
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ...bridge.protocol import RunOutcome, RunRequest, ToolChannel
+from ..._paths import cache_dir
+from ...bridge.protocol import RunOutcome, RunRequest, Stop, ToolChannel
 from ...errors import ConfigurationError, SandboxError
+from ...policy.outputs import OutputLimits
+from ..artifacts import collect_outputs, disk_usage, new_output_dir, remove_output_dir
 from ..base import Availability, SandboxBackend
 from ..relay import Relay
 from .zygote import Child, Zygote
 
 __all__ = ["JailBackend"]
 
-#: Largest file a program may write (only in writable mounts; by default it has none).
-MAX_FILE_BYTES = 64 * 1024 * 1024
 OPEN_FILES = 256
 
 
@@ -114,7 +115,9 @@ class JailBackend(SandboxBackend):
             if self._zygote is not None:
                 self._zygote.close()  # it died: reap it before starting its successor
                 self._zygote = None
-            zygote = Zygote(packages=self.packages, sys_path=self._sys_path)
+            zygote = Zygote(
+                packages=self.packages, sys_path=self._sys_path, root=str(cache_dir("jail-root"))
+            )
             info = zygote.start()
             failed = {p: info["failed"][p] for p in self.packages if p in info.get("failed", {})}
             if failed:
@@ -207,6 +210,9 @@ class JailBackend(SandboxBackend):
     ) -> RunOutcome:
         started = time.perf_counter()
         child = self._take()
+        zygote = self._zygote
+        files = zygote is not None and zygote.info.get("namespaces", False)
+        output_dir = new_output_dir() if files else None
         ready = time.perf_counter()
         try:
             relay = Relay(
@@ -217,19 +223,48 @@ class JailBackend(SandboxBackend):
                 limits=request.limits,
                 kill=child.kill,
                 exit_status=child.exit_status,
+                watch=_disk_watch(output_dir, request.output_limits) if output_dir else None,
             )
             relay_box.append(relay)
             channel.begin()
             began = time.perf_counter()
-            outcome = relay.serve(_child_request(request))
+            outcome = relay.serve(_child_request(request, output_dir))
             ended = time.perf_counter()
         finally:
             child.close()
+        if output_dir is not None:
+            # A writer faster than the watch's period meets RLIMIT_FSIZE (EFBIG) first: that
+            # is the same disk protection, so report it as the same stop.
+            efbig = outcome.error is not None and outcome.error.message.startswith("[Errno 27]")
+            overflow = _disk_watch(output_dir, request.output_limits)() if efbig else None
+            if overflow is not None and outcome.stop is None:
+                outcome.stop, outcome.error = overflow, None
+            outcome.files, outcome.files_skipped = collect_outputs(
+                output_dir, request.output_limits
+            )
+            remove_output_dir(output_dir)
         outcome.timings = {"setup_ms": (ready - started) * 1000, "run_ms": (ended - began) * 1000}
         return outcome
 
 
-def _child_request(request: RunRequest) -> dict[str, object]:
+def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | None]:
+    """A stop when the program writes far past the output limits (it must not fill the disk)."""
+
+    def watch() -> Stop | None:
+        size, entries = disk_usage(output_dir, max_entries=limits.disk_entries)
+        if size <= limits.disk_bytes and entries <= limits.disk_entries:
+            return None
+        return Stop(
+            "output_files",
+            f"the program kept writing under /output far past {limits!r} (more than "
+            f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
+            "so that it cannot fill the host's disk",
+        )
+
+    return watch
+
+
+def _child_request(request: RunRequest, output_dir: str | None) -> dict[str, object]:
     limits = request.limits
     return {
         "run": request.to_guest_json(),
@@ -238,11 +273,13 @@ def _child_request(request: RunRequest) -> dict[str, object]:
             # A backstop: the host kills at the wall time. Threads can use CPU faster than
             # the clock runs, hence the margin.
             "cpu_seconds": math.ceil(limits.wall_time * 2) + 1,
-            "file_bytes": MAX_FILE_BYTES,
+            # Past disk_bytes the watch stops the program anyway: a single file may grow to
+            # twice that (so it is surely over) before the kernel refuses with EFBIG.
+            "file_bytes": 2 * request.output_limits.disk_bytes + 1,
             "open_files": OPEN_FILES,
         },
-        "read": [],
-        "write": [],
+        "mounts": [[m.host, m.guest, m.writable] for m in request.mounts],
+        "output": output_dir,
     }
 
 

@@ -83,9 +83,12 @@ class Child:
 class Zygote:
     """Starts the zygote (`start`), forks children (`fork`), and stops it (`close`)."""
 
-    def __init__(self, *, packages: Sequence[str] = (), sys_path: Sequence[str] = ()) -> None:
+    def __init__(
+        self, *, packages: Sequence[str] = (), sys_path: Sequence[str] = (), root: str = ""
+    ) -> None:
         self.packages = list(packages)
         self.sys_path = list(sys_path)
+        self.root = root
         self.info: dict[str, Any] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
@@ -128,7 +131,12 @@ class Zygote:
             )
         finally:
             zygote_end.close()
-        config = {"runner": str(RUNNER), "packages": self.packages, "sys_path": self.sys_path}
+        config = {
+            "runner": str(RUNNER),
+            "packages": self.packages,
+            "sys_path": self.sys_path,
+            "root": self.root,
+        }
         host_end.sendall(json.dumps(config).encode())
         host_end.settimeout(_START_TIMEOUT)
         try:

@@ -1,8 +1,9 @@
 """`Relay`: serve one program running in another process until it reports, dies or is stopped.
 
-The program's process sends tool calls as frames (see `jail/inside/glue.py` for the wire format)
-and writes its output to two pipes. The relay answers calls through the `ToolChannel`, caps the
-output, and enforces the wall time by killing the process: it never waits on the program's
+The program's process sends tool calls and HTTP requests as frames (see `jail/inside/glue.py`
+for the wire format) and writes its output to two pipes. The relay answers through the
+`ToolChannel`, hands the output to it (the channel caps it), and enforces the wall time (and
+the disk use of /output) by killing the process: it never waits on the program's
 good will. Every frame is checked; anything malformed ends the run as a protocol violation.
 """
 
@@ -20,7 +21,6 @@ from typing import Any
 
 from ...bridge.protocol import ExecutionStopped, GuestError, RunOutcome, Stop, ToolChannel
 from ...policy.limits import Limits
-from ..output import CappedOutput
 from .frames import FrameReader, ProtocolError, encode_frame
 
 __all__ = ["Relay", "describe_exit"]
@@ -28,6 +28,8 @@ __all__ = ["Relay", "describe_exit"]
 _REPORT_SLACK = 64 * 1024
 _MIN_FRAME = 64 * 1024 * 1024  # tool arguments may be large; the bridge validates them
 _EXIT_GRACE = 2.0  # seconds a process that reported (or was killed) gets to close its pipes
+#: Seconds between two calls of a relay's `watch` (e.g. the disk use of /output).
+WATCH_SECONDS = 0.25
 
 
 class Relay:
@@ -44,13 +46,15 @@ class Relay:
         limits: Limits,
         kill: Callable[[], None],
         exit_status: Callable[[float], int | None],
+        watch: Callable[[], Stop | None] | None = None,
     ) -> None:
         self.sock = sock
         self.channel = channel
         self.limits = limits
         self._kill = kill
         self._exit_status = exit_status
-        self.output = CappedOutput(limits.output_bytes)
+        self._watch = watch  # asked every WATCH_SECONDS while the program runs
+        self._next_watch = 0.0
         self._pipes = {stdout_fd: 1, stderr_fd: 2}
         self._decoders = {
             fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in self._pipes
@@ -112,6 +116,8 @@ class Relay:
                     break
                 if not self._killed and time.monotonic() >= self.channel.deadline:
                     self._end(stop=Stop("wall_time", _wall_time_message(self.limits)))
+                if not self._killed and self._watch is not None:
+                    self._check_watch()
                 if self._closing_at is not None and time.monotonic() >= self._closing_at:
                     if self._killed:
                         break  # even a killed process keeps its ends open: give up on them
@@ -132,11 +138,23 @@ class Relay:
                 self._end(failure="the program closed its channel to the host and was stopped")
         return self._outcome()
 
+    def _check_watch(self) -> None:
+        now = time.monotonic()
+        if now < self._next_watch or self._watch is None:
+            return
+        self._next_watch = now + WATCH_SECONDS
+        stop = self._watch()
+        if stop is not None:
+            self._end(stop=stop)
+
     def _next_timeout(self) -> float:
         now = time.monotonic()
         if self._closing_at is not None:
             return max(0.0, self._closing_at - now)
-        return max(0.0, self.channel.deadline - now) + 0.001
+        timeout = max(0.0, self.channel.deadline - now) + 0.001
+        if self._watch is not None:
+            timeout = min(timeout, max(0.0, self._next_watch - now))
+        return timeout
 
     def _read_pipe(self, selector: selectors.BaseSelector, fd: int) -> None:
         try:
@@ -148,7 +166,7 @@ class Relay:
         if not data:
             selector.unregister(fd)
             return
-        self.output.write(self._pipes[fd], self._decoders[fd].decode(data))
+        self.channel.write_output(self._pipes[fd], self._decoders[fd].decode(data))
 
     def _drain_pipe(self, fd: int) -> None:
         while True:
@@ -158,11 +176,11 @@ class Relay:
                 return
             if not data:
                 return
-            self.output.write(self._pipes[fd], self._decoders[fd].decode(data))
+            self.channel.write_output(self._pipes[fd], self._decoders[fd].decode(data))
 
     def _finish_decoding(self) -> None:
         for fd, stream in self._pipes.items():
-            self.output.write(stream, self._decoders[fd].decode(b"", final=True))
+            self.channel.write_output(stream, self._decoders[fd].decode(b"", final=True))
 
     def _read_channel(self, selector: selectors.BaseSelector) -> None:
         try:
@@ -216,6 +234,10 @@ class Relay:
             timeout = remaining if frame[1] < 0 else min(frame[1] / 1000, remaining)
             done = self.channel.wait(timeout)
             self._reply([[call_id, ok, payload] for call_id, (ok, payload) in done])
+        elif kind == "h":
+            (request_json,) = _strings(frame, 2)
+            ok, payload = self.channel.http_request(request_json)
+            self._reply([ok, payload])
         elif kind == "r":
             (self.report,) = _strings(frame, 2)
         elif kind == "x":
@@ -237,9 +259,6 @@ class Relay:
         else:
             status = self._status if self._status is not None else self._exit_status(_EXIT_GRACE)
             outcome = describe_exit(status, self.limits)
-        outcome.stdout = self.output.stdout + outcome.stdout
-        outcome.stderr = self.output.stderr + outcome.stderr
-        outcome.output_dropped += self.output.dropped
         return outcome
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, NoReturn
 
-from . import confine, glue
+from . import confine, glue, landlock, rootfs
 
 __all__ = ["ImportPolicy", "Setup", "run"]
 
@@ -37,8 +37,12 @@ class Setup:
     packages: tuple[str, ...]
     landlock_abi: int
     last_cap: int
-    ruleset_fd: int
     stdlib_paths: frozenset[str]
+    root: str  # where the child builds its file tree; "" when namespaces are not allowed
+    root_problem: str
+    stdlib: tuple[str, ...]
+    hidden: tuple[str, ...]
+    packages_paths: tuple[str, ...]
 
 
 class ImportPolicy:
@@ -124,27 +128,33 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         confine.die_with_parent(setup.zygote_pid)
         # Move the three descriptors above every other before putting them in place, so that
         # no dup2 below closes one still needed.
-        keep = [*setup.path_fds, setup.ruleset_fd]
-        floor = max([_CHANNEL_FD, *keep]) + 1
+        floor = max([_CHANNEL_FD, *setup.path_fds]) + 1
         moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, floor) for fd in (channel_fd, stdout_fd, stderr_fd)]
         os.dup2(moved[1], 1)
         os.dup2(moved[2], 2)
         os.dup2(moved[0], _CHANNEL_FD)
-        _close_other_fds({0, 1, 2, _CHANNEL_FD, *keep})
+        _close_other_fds({0, 1, 2, _CHANNEL_FD, *setup.path_fds})
         os.environ.clear()
         random.seed()  # the zygote's generator state is shared by every child: reseed
-        confine.confine_early(setup.last_cap)
+        program = confine.seccomp_program()
+        measures = confine.Measures.now()
+        ruleset = landlock.ruleset(read=setup.path_fds, abi=setup.landlock_abi)
+        if setup.root:
+            rootfs.prepare_root(
+                setup.root, stdlib=setup.stdlib, hidden=setup.hidden, packages=setup.packages_paths
+            )
         sock = socket.socket(fileno=_CHANNEL_FD)
-        request = glue.read_frame(sock)
-        confine.confine_late(
+        request = glue.read_frame(sock)  # a pooled child waits here
+        _grant_files(setup, request, ruleset)
+        confine.confine(
             confine.Confinement(**request["limits"]),
-            prepared=setup.ruleset_fd,
-            base=setup.path_fds,
-            read=list(request.get("read", [])),
-            write=list(request.get("write", [])),
+            measures,
+            ruleset_fd=ruleset,
             landlock_abi=setup.landlock_abi,
+            last_cap=setup.last_cap,
+            program=program,
         )
-        for fd in keep:
+        for fd in (*setup.path_fds, ruleset):
             os.close(fd)
         _hide_internals(setup)
         host = glue.JailHost(sock)
@@ -161,3 +171,27 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
                 pass
     finally:
         os._exit(status)
+
+
+def _grant_files(setup: Setup, request: dict[str, object], ruleset: int) -> None:
+    """This run's /output and mounts: bound at their sandbox paths, allowed by Landlock."""
+    mounts = [(str(h), str(g), bool(w)) for h, g, w in request.get("mounts") or []]  # type: ignore[attr-defined]
+    output = request.get("output")
+    if not setup.root:
+        if mounts or output:
+            raise OSError(
+                "file mounts and /output need a private mount namespace, which this machine "
+                f"does not allow ({setup.root_problem})"
+            )
+        return
+    binds = [(h, g, w) for h, g, w in mounts]
+    if output:
+        binds.append((str(output), "/output", True))
+    rootfs.bind(setup.root, binds, read_only_mounts=False)
+    rootfs.enter(setup.root)
+    landlock.add_rules(
+        ruleset,
+        read=[g for _, g, w in binds if not w],
+        write=[g for _, g, w in binds if w],
+        abi=setup.landlock_abi,
+    )

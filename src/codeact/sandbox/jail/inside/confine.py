@@ -1,9 +1,10 @@
 """Confine the calling process before it runs untrusted code: limits, privileges, file system,
 system calls. Each step is irreversible; together they are the jail's walls.
 
-Order matters: resource limits first (they are read while there is still /proc to read),
-capabilities next (so hard limits cannot be raised back), then Landlock and seccomp (seccomp
-last, since it refuses some of the calls the earlier steps use).
+Order matters: resource limits first, capabilities next (so hard limits cannot be raised back),
+then Landlock and seccomp (seccomp last, since it refuses calls the earlier steps use, such as
+the mounts that build the child's file tree). /proc is read before any of it, while the child
+still sees it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import ctypes
 import os
 import resource
 import signal
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import landlock, seccomp
 from .syscalls import current_arch
 
-__all__ = ["Confinement", "confine_early", "confine_late", "die_with_parent"]
+__all__ = ["Confinement", "Measures", "confine", "die_with_parent", "seccomp_program"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_CAPBSET_DROP = 24
@@ -60,10 +60,22 @@ def _tasks_on_machine() -> int:
         return int(f.read().split()[3].split(b"/")[1])
 
 
-def set_limits(limits: Confinement) -> None:
+@dataclass(frozen=True)
+class Measures:
+    """What the limits are computed from, read from /proc before the child loses it."""
+
+    vm_size: int
+    tasks: int
+
+    @classmethod
+    def now(cls) -> Measures:
+        return cls(vm_size=_vm_size(), tasks=_tasks_on_machine())
+
+
+def set_limits(limits: Confinement, measures: Measures) -> None:
     """Hard resource limits. Memory is the address space the program may add on top of the
     interpreter it starts from; CPU time is a backstop (the host kills at the wall time)."""
-    base = _vm_size()
+    base = measures.vm_size
     caps = [
         (resource.RLIMIT_AS, base + limits.memory_bytes, 0),
         # Soft below hard: the kernel sends SIGXCPU (which the host reports as time) first.
@@ -75,7 +87,7 @@ def set_limits(limits: Confinement) -> None:
         (resource.RLIMIT_MSGQUEUE, 0, 0),
         # RLIMIT_NPROC counts every task of the user, so it can only bound growth: what runs
         # now plus a margin. The kernel ignores it for root; the memory limit bounds threads.
-        (resource.RLIMIT_NPROC, _tasks_on_machine() + _THREADS, 0),
+        (resource.RLIMIT_NPROC, measures.tasks + _THREADS, 0),
     ]
     for which, soft, extra in caps:
         hard = soft + extra
@@ -114,28 +126,27 @@ def drop_capabilities(last_cap: int) -> None:
         raise OSError(err, f"capset failed: {os.strerror(err)}")
 
 
-def confine_early(last_cap: int) -> None:
-    """The walls that do not depend on the run: no capabilities, the seccomp filter."""
+def seccomp_program() -> bytes:
+    """The filter for this process (its rules name its own pid), built ahead of time."""
     arch = current_arch()
     if arch is None:
         raise OSError("the jail supports x86_64 and aarch64 only")
-    program = seccomp.build_filter(arch, seccomp.rules_for(os.getpid()))
-    drop_capabilities(last_cap)
-    seccomp.install(program)
+    return seccomp.build_filter(arch, seccomp.rules_for(os.getpid()))
 
 
-def confine_late(
+def confine(
     limits: Confinement,
+    measures: Measures,
     *,
-    prepared: int | None,
-    base: Sequence[int],
-    read: Sequence[str],
-    write: Sequence[str],
+    ruleset_fd: int,
     landlock_abi: int,
+    last_cap: int,
+    program: bytes,
 ) -> landlock.Enforced:
-    """The walls that depend on the run: its limits and its file access. `prepared` is the
-    zygote's ruleset over the `base` paths, used as is when the run adds no paths."""
-    set_limits(limits)
-    if prepared is not None and not read and not write:
-        return landlock.enforce(prepared, landlock_abi)
-    return landlock.restrict(read=[*base, *read], write=write, abi=landlock_abi)
+    """Apply the walls, last step first to fail: limits, no capabilities, Landlock (the
+    ruleset is complete by now), seccomp. Irreversible; raises if any step fails."""
+    set_limits(limits, measures)
+    drop_capabilities(last_cap)
+    enforced = landlock.enforce(ruleset_fd, landlock_abi)
+    seccomp.install(program)
+    return enforced

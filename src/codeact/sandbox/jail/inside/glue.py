@@ -6,6 +6,7 @@ Wire format (both directions): a 4-byte big-endian length, then that many bytes 
     sandbox -> host   ["c", name, args_json]   call a tool        -> [ok, payload]
                       ["s", name, args_json]   start a tool call  -> [ok, id | payload]
                       ["w", timeout_ms]        finished calls     -> [[id, ok, payload], ...]
+                      ["h", request_json]      an HTTP request    -> [ok, payload]
                       ["r", report_json]       the run's report (last frame)
                       ["x", message]           the sandbox could not be set up (last frame)
 
@@ -76,6 +77,10 @@ class JailHost:
     def wait_calls(self, timeout_ms: int) -> list[list[Any]]:
         done: list[list[Any]] = self._request(["w", timeout_ms])
         return done
+
+    def http_request(self, request_json: str) -> tuple[bool, str]:
+        ok, payload = self._request(["h", request_json])
+        return bool(ok), str(payload)
 
     def sleep(self, ms: int) -> None:
         _REAL_SLEEP(min(ms / 1000, _MAX_SLEEP))

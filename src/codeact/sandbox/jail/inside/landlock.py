@@ -25,7 +25,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Enforced", "abi_version", "enforce", "restrict", "ruleset"]
+__all__ = ["Enforced", "abi_version", "add_rules", "enforce", "restrict", "ruleset"]
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on every architecture
 _CREATE_RULESET_VERSION = 1
@@ -57,7 +57,9 @@ SCOPE_SIGNAL = 1 << 1
 
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 READ = READ_FILE | READ_DIR
-WRITE = READ | WRITE_FILE | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | REFER | TRUNCATE
+WRITE = (
+    READ | WRITE_FILE | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | MAKE_SYM | REFER | TRUNCATE
+)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -121,13 +123,21 @@ def ruleset(
         "create_ruleset",
     )
     try:
-        for paths, rights in ((read, READ), (write, WRITE)):
-            for path in paths:
-                _add_path(fd, path, rights & handled_fs)
+        add_rules(fd, read=read, write=write, abi=abi)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def add_rules(
+    ruleset_fd: int, *, read: Iterable[int | str] = (), write: Iterable[int | str] = (), abi: int
+) -> None:
+    """Allow reading beneath `read` and reading + writing beneath `write` in a ruleset."""
+    handled_fs = _handled_fs(abi)
+    for paths, rights in ((read, READ), (write, WRITE)):
+        for path in paths:
+            _add_path(ruleset_fd, path, rights & handled_fs)
 
 
 def enforce(ruleset_fd: int, abi: int) -> Enforced:

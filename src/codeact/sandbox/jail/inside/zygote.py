@@ -28,7 +28,7 @@ import sysconfig
 from types import ModuleType
 from typing import Any
 
-from . import child, landlock
+from . import child, landlock, rootfs
 
 __all__ = ["main"]
 
@@ -68,14 +68,20 @@ DENIED = {
 }
 
 
-def _load_runner(path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("codeact_runner", path)
+def _load_module(name: str, path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the runner from {path}")
+        raise ImportError(f"cannot load {name} from {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["codeact_runner"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _load_runner(path: str) -> ModuleType:
+    """The shared runner, and its network module that it imports by name, from its folder."""
+    _load_module("codeact_net", os.path.join(os.path.dirname(path), "codeact_net.py"))
+    return _load_module("codeact_runner", path)
 
 
 def _interpreter_paths() -> list[str]:
@@ -113,6 +119,7 @@ def _package_paths(tops: set[str]) -> list[str]:
             locations = [str(file)]
         names = {n.lower().replace("-", "_") for n in [top, *dists.get(top, [])]}
         for location in locations:
+            paths.add(location)  # as the interpreter sees it, and as it really is
             location = os.path.realpath(location)
             paths.add(location)
             root = os.path.dirname(location)
@@ -180,7 +187,7 @@ def main(control_fd: int) -> None:
     control = socket.socket(fileno=control_fd)
     config: dict[str, Any] = json.loads(control.recv(1 << 20))
     sys.path[:] = [p for p in sys.path if p] + list(config["sys_path"])
-    internal = {"codeact_runner", "_codeact_jail", "__main__"}
+    internal = {"codeact_runner", "codeact_net", "_codeact_jail", "__main__"}
     before = _third_party_tops(internal)
     runner = _load_runner(config["runner"])
     loaded, failed = _import_all(list(config["packages"]))
@@ -191,6 +198,12 @@ def main(control_fd: int) -> None:
     read_paths = _interpreter_paths() + _package_paths(tops - set(failed))
     path_fds = [_open_high(p) for p in read_paths]
     abi = landlock.abi_version()
+    root_problem = rootfs.available() if config.get("root") else "no folder for the tree"
+    stdlib_roots = _stdlib_roots()
+    # Bound at the paths the interpreter uses, and at their real paths if those differ.
+    stdlib_dirs = sorted(
+        {p for k in ("stdlib", "platstdlib") if (p := sysconfig.get_path(k))} | set(stdlib_roots)
+    )
     setup = child.Setup(
         zygote_pid=os.getpid(),
         runner=runner,
@@ -200,8 +213,19 @@ def main(control_fd: int) -> None:
         packages=tuple(sorted(tops)),
         landlock_abi=abi,
         last_cap=_last_cap(),
-        ruleset_fd=_high(landlock.ruleset(read=path_fds, abi=abi)),
-        stdlib_paths=frozenset(p for p in sys.path if _is_stdlib_file(p + "/x", _stdlib_roots())),
+        stdlib_paths=frozenset(p for p in sys.path if _is_stdlib_file(p + "/x", stdlib_roots)),
+        root="" if root_problem else str(config["root"]),
+        root_problem=root_problem,
+        stdlib=tuple(_outermost(stdlib_dirs)),
+        hidden=tuple(
+            os.path.join(r, d)
+            for r in stdlib_dirs
+            for d in ("site-packages", "dist-packages")
+            if os.path.isdir(os.path.join(r, d))
+        ),
+        packages_paths=tuple(
+            p for p in _package_paths(tops - set(failed)) + _extra_paths() if os.path.exists(p)
+        ),
     )
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -217,6 +241,8 @@ def main(control_fd: int) -> None:
             "failed": failed,
             "read_paths": read_paths,
             "landlock_abi": setup.landlock_abi,
+            "namespaces": not root_problem,
+            "namespaces_problem": root_problem,
         },
     )
     gc.collect()
@@ -235,6 +261,19 @@ def main(control_fd: int) -> None:
                     _reap(control)
     except (BrokenPipeError, ConnectionError):
         return  # the host is gone; children die with this process
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """`paths` without those inside another one of them."""
+    return [p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths)]
+
+
+def _extra_paths() -> list[str]:
+    """Read-only files outside the standard library that it uses: time zones, zipped stdlib."""
+    paths = [p for p in sys.path if p.endswith(".zip") and os.path.isfile(p)]
+    if os.path.isdir("/usr/share/zoneinfo"):
+        paths.append("/usr/share/zoneinfo")
+    return paths
 
 
 def _open_high(path: str) -> int:
