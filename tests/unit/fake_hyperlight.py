@@ -21,8 +21,16 @@ class FakeResult:
 
 
 class FakeSandbox:
-    def __init__(self, *, backend: str = "wasm", heap_size: str = "25Mi", stack_size: str = "35Mi"):
+    def __init__(
+        self,
+        *,
+        backend: str = "wasm",
+        heap_size: str = "25Mi",
+        stack_size: str = "35Mi",
+        output_dir: str | None = None,
+    ):
         assert backend == "wasm"
+        self.output_dir = output_dir  # the real guest sees it as /output; this stand-in cannot
         self.heap_size = heap_size
         self.tools: dict[str, Callable[..., Any]] = {}
         self.globals: dict[str, Any] = {"__builtins__": __builtins__, "call_tool": self._call_tool}

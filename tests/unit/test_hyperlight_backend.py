@@ -74,7 +74,7 @@ async def test_wall_time_kills_the_worker_and_the_next_run_gets_a_new_one(
     backend: HyperlightBackend,
 ) -> None:
     codeact = CodeAct(backend=backend, limits=Limits(wall_time=0.5))
-    first = backend._idle[256][0]
+    first = backend._idle[256, None][0]
     result = await codeact.execute("print('started')\nwhile True:\n    pass")
     assert result.error is not None and result.error.limit == "wall_time"
     assert result.stdout == "started\n"
@@ -87,11 +87,27 @@ async def test_workers_are_kept_per_memory_size(backend: HyperlightBackend) -> N
     small = CodeAct(backend=backend, limits=Limits(memory_mb=64))
     assert (await small.execute("1")).value == 1
     assert (await small.execute("2")).value == 2
-    assert [len(backend._idle[m]) for m in (64, 256)] == [1, 1]
-    assert backend._idle[64][0].heap_mb == 64
+    assert [len(backend._idle[m, None]) for m in (64, 256)] == [1, 1]
+    assert backend._idle[64, None][0].heap_mb == 64
 
 
 async def test_runs_in_parallel_use_separate_workers(backend: HyperlightBackend) -> None:
     codeact = CodeAct(tools=[add], backend=backend)
     results = await asyncio.gather(*(codeact.execute(f"add({i})") for i in range(4)))
     assert [r.value for r in results] == [1, 2, 3, 4]
+
+
+async def test_mounts_it_cannot_grant_are_refused_clearly(
+    backend: HyperlightBackend, tmp_path: Path
+) -> None:
+    codeact = CodeAct(backend=backend, file_mounts=[(tmp_path, "/data")])
+    result = await codeact.execute("1")
+    assert result.error is not None and result.error.type == "SandboxError"
+    assert "/data (read-only)" in result.error.message and "wasm or jail" in result.error.message
+
+
+async def test_http_requests_reach_the_hosts_allow_list(backend: HyperlightBackend) -> None:
+    codeact = CodeAct(backend=backend)
+    result = await codeact.execute("http_get('http://127.0.0.1:9/')")
+    assert result.error is not None and result.error.type == "NetworkDenied"
+    assert "no allowed_domains rule for 127.0.0.1" in result.error.message

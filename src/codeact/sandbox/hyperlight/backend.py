@@ -19,7 +19,8 @@ import concurrent.futures
 import threading
 import time
 
-from ...bridge.protocol import RunOutcome, RunRequest, ToolChannel
+from ...bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
+from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend
 from ..relay import Relay
 from .probe import probe
@@ -46,8 +47,9 @@ class HyperlightBackend(SandboxBackend):
     def __init__(self, *, pool_size: int = 1, sandbox_factory: str = DEFAULT_FACTORY) -> None:
         self._pool_size = max(0, pool_size)
         self._factory = sandbox_factory
-        self._idle: dict[int, collections.deque[WorkerProcess]] = collections.defaultdict(
-            collections.deque
+        # Idle workers by (memory, /input folder): both are fixed when a VM is made.
+        self._idle: dict[tuple[int, str | None], collections.deque[WorkerProcess]] = (
+            collections.defaultdict(collections.deque)
         )
         self._lock = threading.Lock()
         self._closed = False
@@ -62,27 +64,27 @@ class HyperlightBackend(SandboxBackend):
     def prepare(self) -> None:
         """Start `pool_size` workers, each with a VM of the default memory size."""
         with self._lock:
-            missing = self._pool_size - len(self._idle[_DEFAULT_MEMORY_MB])
+            missing = self._pool_size - len(self._idle[_DEFAULT_MEMORY_MB, None])
         for _ in range(missing):
             worker = WorkerProcess(heap_mb=_DEFAULT_MEMORY_MB, factory=self._factory)
             self._give_back(worker)
 
-    def _take(self, memory_mb: int) -> WorkerProcess:
+    def _take(self, memory_mb: int, input_dir: str | None) -> WorkerProcess:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this HyperlightBackend is closed")
-            idle = self._idle[memory_mb]
+            idle = self._idle[memory_mb, input_dir]
             while idle:
                 worker = idle.popleft()
                 if worker.alive:
                     return worker
                 worker.close()
-        return WorkerProcess(heap_mb=memory_mb, factory=self._factory)
+        return WorkerProcess(heap_mb=memory_mb, factory=self._factory, input_dir=input_dir)
 
     def _give_back(self, worker: WorkerProcess) -> None:
         with self._lock:
             if not self._closed:
-                self._idle[worker.heap_mb].append(worker)
+                self._idle[worker.heap_mb, worker.input_dir].append(worker)
                 return
         worker.close()
 
@@ -102,8 +104,12 @@ class HyperlightBackend(SandboxBackend):
     def _run_blocking(
         self, request: RunRequest, channel: ToolChannel, relay_box: list[Relay]
     ) -> RunOutcome:
+        input_dir, problem = _input_dir(request)
+        if problem:
+            return RunOutcome(error=GuestError("SandboxError", problem))
         started = time.perf_counter()
-        worker = self._take(request.limits.memory_mb)
+        worker = self._take(request.limits.memory_mb, input_dir)
+        worker.empty_output()
         run = worker.begin_run()
         ready = time.perf_counter()
         reusable = False
@@ -123,9 +129,13 @@ class HyperlightBackend(SandboxBackend):
             outcome = relay.serve({"run": request.to_guest_json()})
             ended = time.perf_counter()
             reusable = relay.finished_cleanly
+            outcome.files, outcome.files_skipped = collect_outputs(
+                worker.output_dir, request.output_limits
+            )
         finally:
             run.close()
             if reusable and worker.end_run():
+                worker.empty_output()
                 self._give_back(worker)
             else:
                 worker.close()
@@ -140,3 +150,19 @@ class HyperlightBackend(SandboxBackend):
         for worker in workers:
             worker.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _input_dir(request: RunRequest) -> tuple[str | None, str]:
+    """The folder to show read-only at /input, or why the mounts cannot be granted here:
+    hyperlight-sandbox 0.8 gives a VM one input folder (at /input) and one output folder."""
+    if not request.mounts:
+        return None, ""
+    mount = request.mounts[0]
+    if len(request.mounts) == 1 and mount.guest == "/input" and not mount.writable:
+        return mount.host, ""
+    granted = ", ".join(m.describe() for m in request.mounts)
+    return None, (
+        f"the hyperlight backend cannot grant these mounts ({granted}): a Hyperlight VM sees "
+        "one read-only folder at /input (workspace_root) and /output; use the wasm or jail "
+        "backend for other mounts"
+    )

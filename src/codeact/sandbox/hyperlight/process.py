@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import SandboxError
+from ..artifacts import new_output_dir, remove_output_dir
 
 __all__ = ["RunChannel", "WorkerProcess"]
 
@@ -41,8 +43,13 @@ class RunChannel:
 class WorkerProcess:
     """A worker with one VM of `heap_mb` MiB, ready to run programs one at a time."""
 
-    def __init__(self, *, heap_mb: int, factory: str = DEFAULT_FACTORY) -> None:
+    def __init__(
+        self, *, heap_mb: int, factory: str = DEFAULT_FACTORY, input_dir: str | None = None
+    ) -> None:
         self.heap_mb = heap_mb
+        self.input_dir = input_dir
+        #: The host folder the guest sees as /output; emptied around every run.
+        self.output_dir = new_output_dir()
         host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
         try:
@@ -58,7 +65,14 @@ class WorkerProcess:
         finally:
             worker_end.close()
         self.control = host_end
-        start = {"op": "start", "runner": str(RUNNER), "heap_mb": heap_mb, "factory": factory}
+        start = {
+            "op": "start",
+            "runner": str(RUNNER),
+            "heap_mb": heap_mb,
+            "factory": factory,
+            "output_dir": self.output_dir,
+            "input_dir": input_dir,
+        }
         host_end.sendall(json.dumps(start).encode())
         reply = self._receive(_START_TIMEOUT)
         if reply.get("op") != "ready":
@@ -117,6 +131,14 @@ class WorkerProcess:
             return None
         return (-code) & 0x7F if code < 0 else (code & 0xFF) << 8
 
+    def empty_output(self) -> None:
+        """Remove whatever a program left under /output (it never reaches the next one)."""
+        for entry in Path(self.output_dir).iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
     def close(self) -> None:
         self.kill()
         self.control.close()
@@ -124,3 +146,4 @@ class WorkerProcess:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        remove_output_dir(self.output_dir)

@@ -41,10 +41,11 @@ _VM_OVERHEAD_MB = 64
 #: function (hyperlight's Python guest defines it in the executor's globals).
 GUEST_SETUP = """
 import json as _json, sys as _sys, types as _types
-_module = _types.ModuleType("codeact_runner")
-_module.__file__ = "codeact_runner.py"
-_sys.modules["codeact_runner"] = _module
-exec(compile(RUNNER_SOURCE, "codeact_runner.py", "exec"), _module.__dict__)
+for _name, _source in (("codeact_net", NET_SOURCE), ("codeact_runner", RUNNER_SOURCE)):
+    _module = _types.ModuleType(_name)
+    _module.__file__ = _name + ".py"
+    _sys.modules[_name] = _module
+    exec(compile(_source, _name + ".py", "exec"), _module.__dict__)
 
 
 class _HyperlightHost:
@@ -63,6 +64,11 @@ class _HyperlightHost:
         return _json.loads(call_tool("_codeact_wait", timeout_ms=int(timeout_ms)))
 
     @staticmethod
+    def http_request(request_json):
+        ok, payload = _json.loads(call_tool("_codeact_http", request=request_json))
+        return bool(ok), payload
+
+    @staticmethod
     def sleep(ms):
         call_tool("_codeact_sleep", ms=int(ms))
 
@@ -72,7 +78,7 @@ class _HyperlightHost:
 
 
 _module.install(_HyperlightHost())
-del RUNNER_SOURCE
+del RUNNER_SOURCE, NET_SOURCE
 """
 
 #: Run for each program: the runner's report goes back through a host function.
@@ -134,6 +140,10 @@ def _codeact_wait(timeout_ms: int) -> str:
     return _request(["w", int(timeout_ms)])
 
 
+def _codeact_http(request: str) -> str:
+    return _request(["h", request])
+
+
 def _codeact_sleep(ms: int) -> str:
     _REAL_SLEEP(min(max(ms, 0) / 1000, _MAX_SLEEP))  # the host kills the worker at the deadline
     return ""
@@ -156,6 +166,7 @@ HOST_FUNCTIONS = (
     _codeact_call,
     _codeact_start,
     _codeact_wait,
+    _codeact_http,
     _codeact_sleep,
     _codeact_output,
     _codeact_report,
@@ -177,19 +188,40 @@ def _load(factory: str) -> Any:
     return getattr(module, attr)
 
 
-def start_sandbox(*, runner: str, heap_mb: int, factory: str) -> tuple[Any, Any]:
-    """A VM with the runner installed, and the snapshot every run starts from."""
+def start_sandbox(
+    *,
+    runner: str,
+    heap_mb: int,
+    factory: str,
+    output_dir: str | None = None,
+    input_dir: str | None = None,
+) -> tuple[Any, Any]:
+    """A VM with the runner installed, and the snapshot every run starts from. The guest sees
+    `output_dir` as /output (the host empties it around every run) and `input_dir`, read-only,
+    as /input."""
     sandbox_class = _load(factory)
     # `stack_size` is the VM's whole scratch memory in hyperlight-sandbox 0.8: it must exceed
     # the heap by the runtime's own needs, or the VM refuses to build.
-    sandbox = sandbox_class(
-        backend="wasm", heap_size=f"{heap_mb}Mi", stack_size=f"{heap_mb + _VM_OVERHEAD_MB}Mi"
-    )
+    options: dict[str, Any] = {
+        "backend": "wasm",
+        "heap_size": f"{heap_mb}Mi",
+        "stack_size": f"{heap_mb + _VM_OVERHEAD_MB}Mi",
+    }
+    if output_dir:
+        options["output_dir"] = output_dir
+    if input_dir:
+        options["input_dir"] = input_dir
+    sandbox = sandbox_class(**options)
     for function in HOST_FUNCTIONS:
         sandbox.register_tool(function.__name__, function)
-    with open(runner, encoding="utf-8") as f:
-        source = f.read()
-    setup = f"RUNNER_SOURCE = {source!r}\n{GUEST_SETUP}"
+    sources = {}
+    for name in ("codeact_runner", "codeact_net"):
+        with open(os.path.join(os.path.dirname(runner), name + ".py"), encoding="utf-8") as f:
+            sources[name] = f.read()
+    setup = (
+        f"RUNNER_SOURCE = {sources['codeact_runner']!r}\n"
+        f"NET_SOURCE = {sources['codeact_net']!r}\n{GUEST_SETUP}"
+    )
     result = sandbox.run(setup)
     if getattr(result, "exit_code", 0) != 0:
         raise RuntimeError(f"the runner could not be installed in the VM: {result.stderr.strip()}")
@@ -223,7 +255,11 @@ def main(control_fd: int) -> None:
     start = json.loads(control.recv(1 << 16))
     try:
         sandbox, snapshot = start_sandbox(
-            runner=start["runner"], heap_mb=int(start["heap_mb"]), factory=start["factory"]
+            runner=start["runner"],
+            heap_mb=int(start["heap_mb"]),
+            factory=start["factory"],
+            output_dir=start.get("output_dir"),
+            input_dir=start.get("input_dir"),
         )
     except BaseException as exc:  # report the VM's own words: they say why it cannot run
         control.sendmsg([json.dumps({"op": "failed", "error": f"{exc}"}).encode()])
