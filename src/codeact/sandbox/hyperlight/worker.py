@@ -29,6 +29,7 @@ import socket
 import struct
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 _HEADER = struct.Struct(">I")
@@ -216,8 +217,7 @@ def start_sandbox(
         sandbox.register_tool(function.__name__, function)
     sources = {}
     for name in ("codeact_runner", "codeact_net"):
-        with open(os.path.join(os.path.dirname(runner), name + ".py"), encoding="utf-8") as f:
-            sources[name] = f.read()
+        sources[name] = Path(runner).with_name(name + ".py").read_text(encoding="utf-8")
     setup = (
         f"RUNNER_SOURCE = {sources['codeact_runner']!r}\n"
         f"NET_SOURCE = {sources['codeact_net']!r}\n{GUEST_SETUP}"
