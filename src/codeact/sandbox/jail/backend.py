@@ -168,7 +168,6 @@ class JailBackend(SandboxBackend):
                 child = self._ready.popleft()
             except IndexError:
                 break
-            self._refill.set()
             # A pooled child dies with its zygote (PR_SET_PDEATHSIG): check the zygote too.
             if not child.exited.done() and zygote is not None and zygote.alive:
                 return child
@@ -185,7 +184,6 @@ class JailBackend(SandboxBackend):
                 if attempt:
                     raise
                 continue  # it died just now; prepare() above replaces it
-            self._refill.set()
             return child
         raise AssertionError("unreachable")
 
@@ -232,6 +230,9 @@ class JailBackend(SandboxBackend):
             ended = time.perf_counter()
         finally:
             child.close()
+            # Refill the pool now, not while the program ran: a new child's setup (namespace,
+            # Landlock rules) would compete with it for the CPU.
+            self._refill.set()
         if output_dir is not None:
             # A writer faster than the watch's period meets RLIMIT_FSIZE (EFBIG) first: that
             # is the same disk protection, so report it as the same stop.

@@ -99,6 +99,7 @@ class Zygote:
         self._children: dict[int, Child] = {}
         self._early_exits: dict[int, int] = {}
         self._dead = threading.Event()
+        self._closing = False
 
     @property
     def alive(self) -> bool:
@@ -213,7 +214,8 @@ class Zygote:
                     for fd in fds:
                         os.close(fd)
         except (OSError, ValueError, IndexError) as exc:
-            log.warning("lost the jail's zygote control channel: %s", exc)
+            if not self._closing:
+                log.warning("lost the jail's zygote control channel: %s", exc)
         finally:
             self._dead.set()
             error = SandboxError("the jail's zygote exited")
@@ -243,6 +245,7 @@ class Zygote:
 
     def close(self) -> None:
         """Stop the zygote; its children die with it."""
+        self._closing = True
         if self._control is not None:
             try:
                 self._control.shutdown(socket.SHUT_RDWR)

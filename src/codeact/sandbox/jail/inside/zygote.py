@@ -45,7 +45,8 @@ PRELOAD = (
     "queue", "random", "re", "reprlib", "secrets", "select", "selectors", "shlex", "shutil",
     "socket", "sqlite3", "statistics", "string", "struct", "tempfile", "textwrap", "threading",
     "time", "timeit", "tokenize", "tomllib", "traceback", "types", "typing", "unicodedata",
-    "urllib", "urllib.parse", "uuid", "warnings", "weakref", "xml", "xml.dom.minidom",
+    "urllib", "urllib.error", "urllib.parse", "urllib.request", "urllib.response",
+    "email.message", "http.client", "uuid", "warnings", "weakref", "xml", "xml.dom.minidom",
     "xml.etree.ElementTree", "zipfile", "zlib", "zoneinfo",
 )  # fmt: skip
 
