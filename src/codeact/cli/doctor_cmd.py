@@ -30,10 +30,13 @@ from .common import handle_errors
 __all__ = ["doctor_command", "inspect_backends"]
 
 _RUNS = 7
+_WARMUP = 3
+#: Untimed pause between runs, as model turns separate executions in an agent: pools refill.
+_PACE = 0.02
 
 
 def _measure(name: str, runs: int) -> float:
-    """Median milliseconds of a fresh execution of print(1), after one warm-up run."""
+    """Median milliseconds of a fresh execution of print(1), after a few warm-up runs."""
 
     async def measure() -> list[float]:
         backend = create_backend(name)
@@ -41,13 +44,14 @@ def _measure(name: str, runs: int) -> float:
             await asyncio.to_thread(backend.prepare)
             codeact = CodeAct(backend=backend, limits=Limits(wall_time=30))
             times = []
-            for i in range(runs + 1):
+            for i in range(runs + _WARMUP):
+                await asyncio.sleep(_PACE)
                 started = time.perf_counter()
                 result = await codeact.execute("print(1)")
                 elapsed = (time.perf_counter() - started) * 1000
                 if not result.ok or result.stdout != "1\n":
                     raise CodeActError(f"print(1) did not run correctly: {result.to_model_text()}")
-                if i:
+                if i >= _WARMUP:
                     times.append(elapsed)
             return times
         finally:

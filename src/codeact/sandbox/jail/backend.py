@@ -102,6 +102,9 @@ class JailBackend(SandboxBackend):
         note = f"Landlock ABI {abi} enforces: {', '.join(walls)}"
         if abi < 4:
             note += " (TCP is refused by seccomp only: no sockets can be created)"
+        namespaces = _namespaces_problem()
+        if namespaces:
+            note += f"; mounts and /output are unavailable: {namespaces}"
         return Availability(True, note, versions)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -306,6 +309,25 @@ def _package_roots(packages: Sequence[str]) -> list[str]:
         if root not in roots:
             roots.append(root)
     return roots
+
+
+def _namespaces_problem() -> str:
+    """Why a child could not make its private file tree (mount namespaces), or "" if it can
+    as far as the kernel's settings tell; the zygote finds out for sure when it starts."""
+    if os.geteuid() == 0:
+        return ""
+    for path, bad in (
+        ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
+        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"),
+        ("/proc/sys/user/max_user_namespaces", "0"),
+    ):
+        try:
+            value = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if value == bad:
+            return f"unprivileged user namespaces are off here ({path} = {value})"
+    return ""
 
 
 def _has_seccomp() -> bool:
