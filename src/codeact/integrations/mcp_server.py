@@ -22,10 +22,11 @@ from pydantic import Field
 from ..bridge.protocol import OutputFile
 from ..errors import ConfigurationError
 from ..runtime import CodeAct
+from .mcp_approvals import asking_through
 
 try:
     import mcp_types
-    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver import Context, MCPServer
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("the MCP server needs the `mcp` package: pip install 'codeact[mcp]'") from exc
 
@@ -53,15 +54,19 @@ def build_mcp_server(
     """An MCP server with one tool, `tool_name`, that runs programs with `codeact`.
 
     A program that fails (raises, hits a limit) is a result with ``isError`` set and the
-    traceback as its text, so the model can fix the program and try again. Files the program
+    traceback as its text, so the model can fix the program and try again. With
+    ``CodeAct(approval_handler=McpApprover())``, gated calls are asked about through the MCP
+    client of the request (elicitation). Files the program
     writes under /output come back as images or embedded resources (``codeact://output/PATH``),
     and are also passed to `on_files` (the CLI saves them with ``--output-dir``).
     """
 
     async def execute_code(
         code: Annotated[str, Field(description=_CODE_DESCRIPTION)],
+        ctx: Context,
     ) -> mcp_types.CallToolResult:
-        result = await codeact.execute(code)
+        with asking_through(ctx):  # a McpApprover asks this request's client
+            result = await codeact.execute(code)
         content: list[Any] = [mcp_types.TextContent(type="text", text=result.to_model_text())]
         content += [_file_content(f) for f in result.files]
         if on_files is not None and result.files:
