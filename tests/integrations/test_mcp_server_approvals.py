@@ -83,22 +83,25 @@ async def run_program(params: Any, **client_options: Any) -> str:
     return result.content[0].text  # type: ignore[union-attr]
 
 
+# "legacy": protocol 2025-11-25 and older, where the server asks while the call runs;
+# "auto": 2026-07-28, where it ends a round of the call with the question and the client calls
+# again with the answer, while the program waits at its gated call.
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_the_client_is_asked_through_elicitation_and_its_answers_decide(
-    outbox: Path,
+    outbox: Path, tmp_path: Path, mode: str
 ) -> None:
     asked: list[str] = []
 
     async def on_elicit(context: Any, params: Any) -> mcp_types.ElicitResult:
         asked.append(params.message)
         assert params.requested_schema["required"] == ["approve"]
-        return (
-            answer("ann@" in params.message)
-            if "ann@" in params.message
-            else answer(False, "not the boss")
-        )
+        if "ann@" in params.message:
+            return answer(True)
+        return answer(False, "not the boss")
 
-    # Protocol 2025-11-25 and older: the server may ask while the call runs.
-    text = await run_program(server(outbox), elicitation_callback=on_elicit, mode="legacy")
+    audit = tmp_path / "calls.jsonl"
+    params = server(outbox, "--audit", str(audit))
+    text = await run_program(params, elicitation_callback=on_elicit, mode=mode)
     assert sent(outbox) == ["ann@example.com"]
     assert text.splitlines() == [
         "sent to ann@example.com",
@@ -108,6 +111,13 @@ async def test_the_client_is_asked_through_elicitation_and_its_answers_decide(
         "codeact: the program wants to call send_email(to='ann@example.com') (after 1 other call)",
         "codeact: the program wants to call send_email(to='boss@example.com') "
         "(after 2 other calls)",
+    ]
+    # One run of the program, however many rounds: nothing ran twice.
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["name"], r["decision"]) for r in records] == [
+        ("contacts", "not_required"),
+        ("send_email", "approved"),
+        ("send_email", "denied"),
     ]
 
 
@@ -121,15 +131,32 @@ async def test_a_client_that_cannot_be_asked_gets_denials_that_say_why(outbox: P
     ) in text
 
 
-async def test_a_client_on_protocol_2026_is_not_asked_while_the_program_runs(
-    outbox: Path,
-) -> None:
-    async def on_elicit(context: Any, params: Any) -> mcp_types.ElicitResult:
-        raise AssertionError("the server cannot ask mid-call on this protocol")
+async def test_a_question_left_unanswered_stops_the_program_in_rounds() -> None:
+    ran: list[str] = []
 
-    text = await run_program(server(outbox), elicitation_callback=on_elicit)  # mode "auto"
-    assert sent(outbox) == []
-    assert "the MCP client speaks protocol 2026-07-28, in which a server cannot ask" in text
+    @tool(approval_mode="always_require")
+    def delete(path: str) -> str:
+        """Delete a file."""
+        ran.append(path)
+        return "deleted"
+
+    @tool
+    def log(text: str) -> str:
+        """Write to the log."""
+        ran.append(f"log: {text}")
+        return "logged"
+
+    async def slow_person(context: Any, params: Any) -> mcp_types.ElicitResult:
+        await asyncio.sleep(3)  # much longer than the approval timeout
+        return answer(True)
+
+    program = "try:\n    delete(path='a.txt')\nexcept ToolDenied:\n    pass\nlog(text='after')"
+    codeact = CodeAct(tools=[delete, log], approval_handler=McpApprover(), approval_timeout=0.5)
+    async with mcp.Client(build_mcp_server(codeact), elicitation_callback=slow_person) as client:
+        result = await client.call_tool("execute_code", {"code": program})
+    assert result.is_error
+    assert "no program is waiting for these answers" in result.content[0].text  # type: ignore[union-attr]
+    assert ran == []  # neither the gated call nor anything after it ran
 
 
 async def test_approve_all_and_none_decide_without_asking_and_audit_every_call(
