@@ -21,6 +21,7 @@ from agent_framework import (
     Content,
     FunctionInvocationContext,
     Message,
+    MiddlewareTermination,
     function_middleware,
     tool,
 )
@@ -337,18 +338,24 @@ async def _no(request: ApprovalRequest) -> bool:
     return False
 
 
-async def test_function_middleware_asking_for_approval_of_a_nested_call_denies_it() -> None:
+@pytest.mark.parametrize("how", ["result", "termination"])
+async def test_function_middleware_asking_for_approval_of_a_nested_call_denies_it(
+    how: str,
+) -> None:
     ran: list[str] = []
 
     @function_middleware
     async def security_policy(context: FunctionInvocationContext, call_next: NextHandler) -> None:
         if context.function.name == "list_users":  # a policy that wants a person to say yes
-            context.result = Content.from_function_approval_request(
+            request = Content.from_function_approval_request(
                 id="policy-1",
                 function_call=Content.from_function_call(
                     call_id="policy-1", name="list_users", arguments={}
                 ),
             )
+            if how == "termination":
+                raise MiddlewareTermination("ask first", result=request)
+            context.result = request
             return
         await call_next()
 
@@ -357,6 +364,7 @@ async def test_function_middleware_asking_for_approval_of_a_nested_call_denies_i
     provider = CodeActProvider(tools=make_tools(ran)[1:])  # list_users only: no block approval
     agent = Agent(client=client, context_providers=[provider], middleware=[security_policy])
     response = await agent.run("go")
+    assert len(client.requests) == 2  # the program went on, and so did the loop
     assert response.text.startswith(
         "denied: the call of list_users() was denied: function middleware asked for approval"
     )

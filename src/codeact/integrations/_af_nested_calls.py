@@ -121,8 +121,10 @@ class NestedCalls:
             self.on_abort()
             raise NestedCallError(f"stopped: {exc}") from None
         except MiddlewareTermination as exc:
-            self.termination = exc
             substitute = exc.result if exc.result is not None else context.result
+            if _is_approval_request(substitute):
+                raise _approval_denied(tool) from None  # the loop stopped only to ask: see below
+            self.termination = exc
             if substitute is None:
                 raise NestedCallError(f"stopped by middleware: {exc}") from None
             return plain_value(substitute)
@@ -132,14 +134,7 @@ class NestedCalls:
                 "call it directly instead of from execute_code"
             ) from None
         if _is_approval_request(result) or _is_approval_request(context.result):
-            # Function middleware (a security policy, say) wants a person to approve this call
-            # first. The framework can only ask between model turns, and only it can bind the
-            # answer to its request, so the call is denied, never run or faked as a result.
-            raise CallDenied(
-                f"function middleware asked for approval of {tool.name}(), which Agent "
-                "Framework can only ask for between model turns, not inside a running program",
-                by="agent_framework middleware",
-            )
+            raise _approval_denied(tool)
         return plain_value(result)
 
 
@@ -162,6 +157,17 @@ def sandbox_tool_for(tool: FunctionTool, calls: NestedCalls | None, *, gated: bo
         description=str(tool.description or ""),
         returns=_return_schema(tool),
         approval_mode=tool.approval_mode if gated else "never_require",
+    )
+
+
+def _approval_denied(tool: FunctionTool) -> CallDenied:
+    """Function middleware (a security policy, say) wants a person to approve this call first.
+    The framework can only ask between model turns, and only it can bind the answer to its
+    request, so the call is denied: never run, and never handed to the program as a result."""
+    return CallDenied(
+        f"function middleware asked for approval of {tool.name}(), which Agent Framework can "
+        "only ask for between model turns, not inside a running program",
+        by="agent_framework middleware",
     )
 
 
