@@ -76,14 +76,14 @@ def serve_mcp_command(
         raise UserError(f"{exc}") from None
     tools = load_tools(tool_specs)
     handler: ApprovalHandler
+    terminal = None
     if approve in ("all", "none"):
         handler = approval_handler_for(approve, program_from_stdin=True)
     else:
-        terminal = None
         if approve == "ask":
             terminal = terminal_approver(name="serve-mcp --approve ask (terminal)")
         handler = McpApprover(fallback=terminal, advice=_advice(approve))
-    _announce_approvals(tools, approve, terminal_too=approve == "ask")
+    _announce_approvals(tools, approve, terminal_too=terminal is not None)
     limits = limits_from_options(timeout, memory_mb)
     http = parse_http_address(http_address) if http_address is not None else None
     on_files = None
