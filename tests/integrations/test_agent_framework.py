@@ -383,7 +383,9 @@ def test_constructor_and_methods_match_the_reference() -> None:
         "module_path",
     }
     ours = set(inspect.signature(ExecuteCodeTool).parameters)
-    assert reference_arguments <= ours and ours - reference_arguments == {"limits"}
+    ours_only = {"limits", "approval_scope", "approval_handler", "approval_timeout"}
+    ours_only |= {"middleware", "redact", "audit"}
+    assert reference_arguments <= ours and ours - reference_arguments == ours_only
     methods = [
         f"{verb}_{noun}"
         for noun in ("tools", "file_mounts", "allowed_domains")

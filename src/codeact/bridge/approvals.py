@@ -110,21 +110,27 @@ def format_call(name: str, arguments: Mapping[str, Any] | None, *, width: int = 
 @dataclass(frozen=True)
 class Approval:
     """A handler's answer. `grants` (for a block) pre-approves calls: ``{"send_email": 2}``;
-    None as a count means any number of calls."""
+    None as a count means any number of calls. `by` names who decided, for a handler that
+    answers on someone else's behalf (the audit shows the handler's own name otherwise)."""
 
     approved: bool
     reason: str | None = None
     grants: Mapping[str, int | None] | None = None
+    by: str | None = None
 
     @classmethod
     def approve(
-        cls, reason: str | None = None, *, grants: Mapping[str, int | None] | None = None
+        cls,
+        reason: str | None = None,
+        *,
+        grants: Mapping[str, int | None] | None = None,
+        by: str | None = None,
     ) -> Approval:
-        return cls(True, reason, grants)
+        return cls(True, reason, grants, by)
 
     @classmethod
-    def deny(cls, reason: str | None = None) -> Approval:
-        return cls(False, reason)
+    def deny(cls, reason: str | None = None, *, by: str | None = None) -> Approval:
+        return cls(False, reason, by=by)
 
 
 ApprovalHandler: TypeAlias = Callable[[ApprovalRequest], Awaitable["Approval | bool"]]
@@ -180,7 +186,7 @@ class Approver:
                 )
             else:
                 approval = _coerce(answer)
-        return approval, name, (time.monotonic() - started) * 1000
+        return approval, approval.by or name, (time.monotonic() - started) * 1000
 
 
 async def _invoke(handler: ApprovalHandler, request: ApprovalRequest) -> Any:

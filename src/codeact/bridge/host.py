@@ -19,12 +19,18 @@ Where calls run:
 
 A tool timeout, like every limit, stops the program. While a person decides about a call and
 the program is blocked waiting for it, the program's wall-time clock stands still.
+
+Tools, middlewares and approval handlers run in the context (`contextvars`) of the code that
+called `CodeAct.execute`, wherever they run, as they would if that code had called them itself:
+a web app's request-scoped values, a tracing span or an MCP request are visible to them. Each
+call gets a copy of that context, so what one call sets does not leak into the next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import functools
 import inspect
 import json
@@ -95,6 +101,8 @@ class HostBridge:
         self._stop: ExecutionStopped | None = None  # a limit hit inside the pipeline
         self._settled: set[int] = set()  # ids of records that are finished and audited
         self.output = CappedOutput(limits.output_bytes)
+        # The context of the execute() caller (the bridge is made on its task), for every call.
+        self._context = contextvars.copy_context()
 
     # -- ToolChannel -----------------------------------------------------------------------
     def begin(self) -> None:
@@ -170,8 +178,9 @@ class HostBridge:
         self._done.put((call_id, future))
 
     def _on_loop(self, coro: Any) -> concurrent.futures.Future[Any]:
-        """Run `coro` on the caller's loop; cancel() will reach it while it runs."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        """Run `coro` on the caller's loop, in the caller's context; cancel() will reach it."""
+        # The task is created in (a copy of) the context current where it is scheduled.
+        future = self._context.copy().run(asyncio.run_coroutine_threadsafe, coro, self.loop)
         self._inflight.add(future)
         future.add_done_callback(self._inflight.discard)
         if self._cancelled:
@@ -265,9 +274,9 @@ class HostBridge:
     def _run_inline(self, call: ToolCall, chain: list[Middleware]) -> Reply:
         try:
             if chain:
-                result = run_chain_sync(call, chain, self._tool_inline)
+                result = self._context.copy().run(run_chain_sync, call, chain, self._tool_inline)
             else:
-                result = self._tool_inline(call)
+                result = self._context.copy().run(self._tool_inline, call)
         except ExecutionStopped:
             raise
         except Exception as exc:

@@ -21,7 +21,13 @@ from ..bridge.approvals import ApprovalHandler
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
 
-__all__ = ["announce_plan", "approval_handler_for", "approval_options", "write_audit"]
+__all__ = [
+    "announce_plan",
+    "approval_handler_for",
+    "approval_options",
+    "terminal_approver",
+    "write_audit",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,6 +70,22 @@ def approval_handler_for(approve: str | None, *, program_from_stdin: bool) -> Ap
             name="cli (no terminal)",
         )
     return InteractiveApprover(input=answers, output=sys.stderr, name="cli --approve ask")
+
+
+def terminal_approver(*, name: str) -> InteractiveApprover | None:
+    """An approver that asks on the controlling terminal (``/dev/tty``), for a command whose
+    stdin and stdout are taken (by a program, or by a protocol); None when there is none."""
+    # Both stay open as long as the approver: it asks for the whole life of the command.
+    try:
+        answers = Path("/dev/tty").open(encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        return None
+    try:
+        questions = Path("/dev/tty").open("w", encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        answers.close()
+        return None
+    return InteractiveApprover(input=answers, output=questions, name=name)
 
 
 def _answers(*, explicit: bool, program_from_stdin: bool) -> IO[str] | None:

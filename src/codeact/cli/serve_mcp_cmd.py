@@ -7,9 +7,13 @@ from pathlib import Path
 
 import click
 
+from ..bridge.approvals import ApprovalHandler
+from ..bridge.audit import JsonlAudit
 from ..bridge.protocol import OutputFile
 from ..errors import UserError
 from ..runtime import CodeAct
+from ..tools import ToolSet
+from .approval_options import approval_handler_for, approval_options, terminal_approver
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
 
@@ -38,6 +42,7 @@ __all__ = ["serve_mcp_command"]
 @click.option("--name", default="codeact", show_default=True, help="The server's MCP name.")
 @limits_options
 @grant_options
+@approval_options
 @handle_errors
 def serve_mcp_command(
     tool_specs: tuple[str, ...],
@@ -50,6 +55,8 @@ def serve_mcp_command(
     workspace: Path | None,
     allow_domains: tuple[str, ...],
     output_dir: Path | None,
+    approve: str | None,
+    audit_path: Path | None,
 ) -> None:
     """Serve one MCP tool, execute_code, that runs Python in a fresh sandbox per call.
 
@@ -57,12 +64,26 @@ def serve_mcp_command(
     HTTP with --http. The tools run in this process; the programs only call them. The
     limits and grants (--timeout, --memory, --mount, --workspace, --allow-domain) are those
     of `codeact exec` and apply to every call.
+
+    Calls of tools that need approval are asked about through the MCP client (elicitation)
+    when it supports that, and denied otherwise; --approve ask also asks on this server's
+    terminal (/dev/tty) when the client cannot; all approves them; none denies them.
     """
     try:
+        from ..integrations.mcp_approvals import McpApprover
         from ..integrations.mcp_server import is_loopback, parse_http_address, serve_mcp
     except ImportError as exc:
         raise UserError(f"{exc}") from None
     tools = load_tools(tool_specs)
+    handler: ApprovalHandler
+    terminal = None
+    if approve in ("all", "none"):
+        handler = approval_handler_for(approve, program_from_stdin=True)
+    else:
+        if approve == "ask":
+            terminal = terminal_approver(name="serve-mcp --approve ask (terminal)")
+        handler = McpApprover(fallback=terminal, advice=_advice(approve))
+    _announce_approvals(tools, approve, terminal_too=terminal is not None)
     limits = limits_from_options(timeout, memory_mb)
     http = parse_http_address(http_address) if http_address is not None else None
     on_files = None
@@ -79,6 +100,8 @@ def serve_mcp_command(
         file_mounts=[parse_mount(spec) for spec in mounts],
         workspace_root=workspace,
         allowed_domains=[parse_domain(spec) for spec in allow_domains],
+        approval_handler=handler,
+        audit=JsonlAudit(audit_path) if audit_path is not None else None,
     ) as codeact:
         if http is not None:
             host, port = http
@@ -95,3 +118,29 @@ def serve_mcp_command(
                     err=True,
                 )
         serve_mcp(codeact, http=http, name=name, on_files=on_files)
+
+
+def _advice(approve: str | None) -> str:
+    """What a denial for want of anyone to ask says to do."""
+    if approve == "ask":
+        return (
+            "this server has no terminal (/dev/tty) to ask on either; use a client that "
+            "supports elicitation, or start codeact serve-mcp with --approve all"
+        )
+    return (
+        "start codeact serve-mcp with --approve ask to ask on the server's terminal, or with "
+        "--approve all to allow these calls"
+    )
+
+
+def _announce_approvals(tools: ToolSet, approve: str | None, *, terminal_too: bool) -> None:
+    gated = [t.name for t in tools if t.approval_mode == "always_require"]
+    if not gated:
+        return
+    how = {
+        "all": "approved (--approve all)",
+        "none": "denied (--approve none)",
+    }.get(approve or "", "asked through the MCP client (elicitation), ")
+    if approve not in ("all", "none"):
+        how += "else on this terminal" if terminal_too else "else denied"
+    click.echo(f"codeact: calls of {', '.join(gated)} need approval: {how}", err=True)

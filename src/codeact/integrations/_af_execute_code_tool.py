@@ -17,29 +17,32 @@ from agent_framework import (
     MiddlewareTermination,
 )
 
+from ..bridge.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
+from ..bridge.audit import AuditSink, Redactor
+from ..bridge.middleware import Middleware, MiddlewareFn
 from ..errors import ConfigurationError
 from ..policy.limits import Limits
-from ..policy.network import AllowedDomain as CoreAllowedDomain
-from ..policy.outputs import OutputLimits
 from ..runtime import CodeAct, ExecutionResult
 from ..runtime.instructions import (
     EXECUTE_CODE_PARAMETERS,
     describe_execute_code,
-    describe_grants,
     instructions,
 )
 from ..sandbox.base import SandboxBackend
 from ..tools import Tool
+from ._af_approvals import (
+    FRAMEWORK,
+    ApprovalRoute,
+    check_approval_options,
+    execute_code_needs_approval,
+    framework_approved,
+)
+from ._af_grant_methods import GrantMethods, core_domain
 from ._af_grants import (
     AllowedDomain,
     AllowedDomainInput,
     FileMount,
     FileMountInput,
-    display_mount_path,
-    normalize_domain,
-    normalize_domains,
-    normalize_mount_path,
-    normalize_mounts,
     resolve_workspace_root,
 )
 from ._af_inputs import InputStaging
@@ -65,19 +68,33 @@ from ._af_options import (
 __all__ = ["ExecuteCodeTool"]
 
 
-class ExecuteCodeTool(FunctionTool):
+class ExecuteCodeTool(GrantMethods, FunctionTool):
     """The `execute_code` function tool: runs the model's program in a fresh codeact sandbox.
 
     The tools given here are not offered to the model directly: the program calls them.
-    `approval_mode` applies to the whole `execute_code` call, as in the reference: it requires
-    approval if ``approval_mode="always_require"`` or if any of its tools requires approval.
+    By default approval works as in the reference: `execute_code` requires approval (through
+    the framework's approval flow) if ``approval_mode="always_require"`` or if any of its tools
+    requires approval, and approving it approves every call in the program. With
+    ``approval_scope="call"`` only the calls of tools that require approval wait, each for
+    `approval_handler`, inside the running program; see `codeact.integrations._af_approvals`.
 
     Keyword Args:
         tools: Framework tools (`@tool` functions, `FunctionTool`s), plain functions, or codeact
             tools (e.g. from `mcp_tools`) the program may call.
         tool_description_format: ``"compact"`` (Python stubs, the default) or ``"json"`` (the
             stubs plus each tool's JSON schema), for all tools or per tool name.
-        approval_mode: ``"never_require"`` (default) or ``"always_require"``.
+        approval_mode: ``"never_require"`` (default) or ``"always_require"``: every
+            `execute_code` call waits for the framework's approval flow.
+        approval_scope: ``"block"`` (default, the reference's rule): a tool that requires
+            approval makes every block require it. ``"call"``: each call of such a tool asks
+            `approval_handler` while the program waits; denied, the program gets ``ToolDenied``.
+            ``"plan"``: the handler approves up front the calls a scan of the code finds.
+        approval_handler: codeact's approval handler (an async callable taking an
+            `ApprovalRequest`), for approval_scope ``"call"`` and ``"plan"``. Without one,
+            gated calls are denied.
+        approval_timeout: Seconds the handler may take before the call is denied.
+        middleware, redact, audit: codeact's tool-call pipeline for the calls the program
+            makes (see `CodeAct`): they run before the framework's function middleware.
         workspace_root, file_mounts: files the program may read under ``/input`` (a read-only
             snapshot, as in the reference); see `FileMount`.
         allowed_domains: hosts (and methods) the program may send HTTP requests to, checked on
@@ -104,6 +121,12 @@ class ExecuteCodeTool(FunctionTool):
         max_output_total_bytes: int = DEFAULT_MAX_OUTPUT_TOTAL_BYTES,
         backend: str | SandboxBackend = "auto",
         limits: Limits | None = None,
+        approval_scope: ApprovalScope = "block",
+        approval_handler: ApprovalHandler | None = None,
+        approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
+        middleware: Sequence[Middleware | MiddlewareFn] = (),
+        redact: Redactor | Sequence[str] | None = None,
+        audit: AuditSink | None = None,
         module: str | None = REFERENCE_GUEST_MODULE,
         module_path: str | None = None,
     ) -> None:
@@ -114,16 +137,23 @@ class ExecuteCodeTool(FunctionTool):
             )
         self._state_lock = threading.RLock()
         self._format = normalize_format(tool_description_format)
-        if approval_mode not in (None, "never_require", "always_require"):
-            raise ConfigurationError(
-                f"approval_mode must be 'never_require' or 'always_require', got {approval_mode!r}"
-            )
+        check_approval_options(approval_mode, approval_scope, approval_handler)
         self._default_approval_mode: ApprovalMode = approval_mode or "never_require"
+        self._approval_scope: ApprovalScope = approval_scope
+        self._approval_handler = approval_handler
+        # codeact's pipeline for the program's calls, passed on to each run's CodeAct.
+        self._pipeline_options: dict[str, Any] = {
+            "approval_timeout": approval_timeout,
+            "middleware": list(middleware),
+            "redact": redact,
+            "audit": audit,
+        }
         self._max_output_files = positive("max_output_files", max_output_files)
         self._max_output_file_bytes = positive("max_output_file_bytes", max_output_file_bytes)
         self._max_output_total_bytes = positive("max_output_total_bytes", max_output_total_bytes)
         self._workspace_root = resolve_workspace_root(workspace_root)
-        self._codeact = CodeAct(limits=limits, backend=backend)
+        # Checks the limits, the backend and the pipeline options now; each run makes its own.
+        self._codeact = CodeAct(limits=limits, backend=backend, **self._pipeline_options)
         self._staging = InputStaging()
         self._managed: list[FunctionTool] = []
         self._described: dict[int, tuple[FunctionTool, Tool]] = {}
@@ -215,56 +245,6 @@ class ExecuteCodeTool(FunctionTool):
             self._managed = []
             self._refresh_approval_mode()
 
-    # -- file mounts and allowed domains (the reference's forms) ------------------------------
-    def add_file_mounts(self, file_mounts: FileMountInput | Sequence[FileMountInput]) -> None:
-        """Add host files or directories, shown to the program under ``/input``."""
-        mounts = normalize_mounts(file_mounts)
-        with self._state_lock:
-            for mount in mounts:
-                self._file_mounts[str(mount.mount_path)] = mount
-
-    def get_file_mounts(self) -> list[FileMount]:
-        with self._state_lock:
-            return [
-                FileMount(m.host_path, display_mount_path(m.mount_path))
-                for m in self._file_mounts.values()
-            ]
-
-    def remove_file_mount(self, mount_path: str) -> None:
-        key = normalize_mount_path(mount_path)
-        with self._state_lock:
-            if key not in self._file_mounts:
-                raise KeyError(f"No file mount exists for {mount_path!r}.")
-            del self._file_mounts[key]
-
-    def clear_file_mounts(self) -> None:
-        with self._state_lock:
-            self._file_mounts.clear()
-
-    def add_allowed_domains(
-        self, domains: AllowedDomainInput | Sequence[AllowedDomainInput]
-    ) -> None:
-        """Allow HTTP requests from the program to these hosts (and methods)."""
-        entries = normalize_domains(domains)
-        with self._state_lock:
-            for entry in entries:
-                self._allowed_domains[entry.target] = entry
-
-    def get_allowed_domains(self) -> list[AllowedDomain]:
-        with self._state_lock:
-            return sorted(self._allowed_domains.values(), key=lambda d: d.target)
-
-    def remove_allowed_domain(self, domain: str) -> None:
-        key = normalize_domain(domain)
-        with self._state_lock:
-            if key not in self._allowed_domains:
-                raise KeyError(f"No allowed domain exists for {domain!r}.")
-            del self._allowed_domains[key]
-
-    def clear_allowed_domains(self) -> None:
-        with self._state_lock:
-            self._allowed_domains.clear()
-
     # -- runs ----------------------------------------------------------------------------------
     @property
     def limits(self) -> Limits:
@@ -282,6 +262,9 @@ class ExecuteCodeTool(FunctionTool):
                 max_output_total_bytes=self._max_output_total_bytes,
                 backend=self._codeact.backend,
                 limits=self._codeact.limits,
+                approval_scope=self._approval_scope,
+                approval_handler=self._approval_handler,
+                **self._pipeline_options,
             )
             run_tool._staging = self._staging  # snapshots of /input are shared
             run_tool._managed = list(self._managed)
@@ -299,6 +282,7 @@ class ExecuteCodeTool(FunctionTool):
                 "backend": self._codeact.backend.name,
                 "limits": dataclasses.asdict(self._codeact.limits),
                 "approval_mode": self.approval_mode,
+                "approval_scope": self._approval_scope,
                 "max_output_files": self._max_output_files,
                 "max_output_file_bytes": self._max_output_file_bytes,
                 "max_output_total_bytes": self._max_output_total_bytes,
@@ -318,9 +302,16 @@ class ExecuteCodeTool(FunctionTool):
             }
 
     async def run(self, code: str) -> ExecutionResult:
-        """Run `code` with this tool's tools, outside any agent (nested calls skip middleware)."""
+        """Run `code` with this tool's tools, outside any agent.
+
+        Nested calls skip the framework's middleware (there is no run) but pass codeact's
+        pipeline. Calling this yourself approves what the framework would have asked about
+        (the whole block), as calling a tool's ``invoke()`` does; gated calls inside the
+        program still ask `approval_handler` with approval_scope ``"call"`` or ``"plan"``.
+        """
         context = FunctionInvocationContext(function=self, arguments={"code": code})
-        result, _ = await self._execute(code, context, pipeline=None)
+        approver = "the caller of ExecuteCodeTool.run" if self._needs_approval() else None
+        result, _ = await self._execute(code, context, pipeline=None, block_approved_by=approver)
         return result
 
     async def _run_code(self, code: str, ctx: FunctionInvocationContext) -> list[Content]:
@@ -332,7 +323,8 @@ class ExecuteCodeTool(FunctionTool):
                 "codeact could not find Agent Framework's function middleware for this call, "
                 "so nested tool calls would bypass it; this framework version is not supported"
             )
-        result, termination = await self._execute(code, ctx, pipeline)
+        approver = FRAMEWORK if framework_approved(self, ctx) else None
+        result, termination = await self._execute(code, ctx, pipeline, block_approved_by=approver)
         contents = [Content.from_text(result.to_model_text(), raw_representation=result)]
         contents += [  # files written under /output, as the reference returns them
             Content.from_data(
@@ -351,7 +343,12 @@ class ExecuteCodeTool(FunctionTool):
         return contents
 
     async def _execute(
-        self, code: str, ctx: FunctionInvocationContext, pipeline: Any
+        self,
+        code: str,
+        ctx: FunctionInvocationContext,
+        pipeline: Any,
+        *,
+        block_approved_by: str | None,
     ) -> tuple[ExecutionResult, MiddlewareTermination | None]:
         task: asyncio.Future[ExecutionResult] | None = None
 
@@ -362,6 +359,7 @@ class ExecuteCodeTool(FunctionTool):
         calls = NestedCalls(ctx, pipeline, on_abort=stop_program)
         with self._state_lock:
             tools = [sandbox_tool_for(t, calls) for t in self._managed]
+            approval_mode = self.approval_mode
             workspace, mounts = self._workspace_root, list(self._file_mounts.values())
             domains = list(self._allowed_domains.values())
         staged = None
@@ -375,6 +373,16 @@ class ExecuteCodeTool(FunctionTool):
             workspace_root=staged,
             allowed_domains=[core_domain(d) for d in domains],
             output_limits=self._output_limits(),
+            # The framework (or run()'s caller) approved the block when approval_mode says so:
+            # codeact's gate then sees a block approved by it, with the scope's grants.
+            approval_mode=approval_mode,
+            approval_scope=self._approval_scope,
+            approval_handler=ApprovalRoute(
+                self._approval_handler,
+                block_approved_by=block_approved_by,
+                scope=self._approval_scope,
+            ),
+            **self._pipeline_options,
         )
         task = asyncio.ensure_future(codeact.execute(code))
         try:
@@ -386,35 +394,14 @@ class ExecuteCodeTool(FunctionTool):
         return result, calls.termination
 
     # -- helpers -------------------------------------------------------------------------------
-    def _output_limits(self) -> OutputLimits:
-        return OutputLimits(
-            max_files=self._max_output_files,
-            max_file_bytes=self._max_output_file_bytes,
-            max_total_bytes=self._max_output_total_bytes,
-        )
-
-    def _grant_lines(self) -> list[str]:
-        """What the description says about files and network (as the reference shows them)."""
-        with self._state_lock:
-            workspace = self._workspace_root is not None
-            mounted = [display_mount_path(m.mount_path) for m in self._file_mounts.values()]
-            domains = [core_domain(d) for d in self._allowed_domains.values()]
-        lines = describe_grants((), domains, self._output_limits())
-        if workspace or mounted:
-            shown = (["the workspace root's files"] if workspace else []) + mounted
-            lines[0] = (
-                f"Read-only host files under /input: {', '.join(shown)}; nothing else of the "
-                "host's files exists there."
-            )
-        return lines
-
     def _describe(self, tool: FunctionTool) -> Tool:
         """The sandbox's view of `tool` (cached by identity), for descriptions."""
         cached = self._described.get(id(tool))
         if cached is not None and cached[0] is tool:
             return cached[1]
         try:
-            described = sandbox_tool_for(tool, None)
+            # With a block approved as a whole, the program is not told calls wait one by one.
+            described = sandbox_tool_for(tool, None, gated=self._approval_scope != "block")
         except ConfigurationError:
             raise
         except Exception as exc:
@@ -422,12 +409,12 @@ class ExecuteCodeTool(FunctionTool):
         self._described[id(tool)] = (tool, described)
         return described
 
+    def _needs_approval(self) -> bool:
+        return execute_code_needs_approval(
+            scope=self._approval_scope,
+            approval_mode=self._default_approval_mode,
+            tools=self._managed,
+        )
+
     def _refresh_approval_mode(self) -> None:
-        gated = any(t.approval_mode == "always_require" for t in self._managed)
-        needed = self._default_approval_mode == "always_require" or gated
-        self.approval_mode = "always_require" if needed else "never_require"
-
-
-def core_domain(domain: AllowedDomain) -> CoreAllowedDomain:
-    """The reference's allow-list entry as codeact's rule (host[:port], methods or all)."""
-    return CoreAllowedDomain(domain.target, methods=domain.methods)
+        self.approval_mode = "always_require" if self._needs_approval() else "never_require"

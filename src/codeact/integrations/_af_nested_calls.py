@@ -35,6 +35,7 @@ from agent_framework import (
 )
 from agent_framework._middleware import FunctionMiddlewarePipeline
 
+from ..bridge.calls import CallDenied
 from ..errors import IntegrationError
 from ..tools import Tool
 
@@ -120,8 +121,10 @@ class NestedCalls:
             self.on_abort()
             raise NestedCallError(f"stopped: {exc}") from None
         except MiddlewareTermination as exc:
-            self.termination = exc
             substitute = exc.result if exc.result is not None else context.result
+            if _is_approval_request(substitute):
+                raise _approval_denied(tool) from None  # the loop stopped only to ask: see below
+            self.termination = exc
             if substitute is None:
                 raise NestedCallError(f"stopped by middleware: {exc}") from None
             return plain_value(substitute)
@@ -130,11 +133,17 @@ class NestedCalls:
                 f"{tool.name}() asks the user for input, which a program cannot do; "
                 "call it directly instead of from execute_code"
             ) from None
+        if _is_approval_request(result) or _is_approval_request(context.result):
+            raise _approval_denied(tool)
         return plain_value(result)
 
 
-def sandbox_tool_for(tool: FunctionTool, calls: NestedCalls | None) -> Tool:
-    """The framework tool as a sandbox tool; its calls go through `calls` (None: describe only)."""
+def sandbox_tool_for(tool: FunctionTool, calls: NestedCalls | None, *, gated: bool = True) -> Tool:
+    """The framework tool as a sandbox tool; its calls go through `calls` (None: describe only).
+
+    `gated`: whether the tool keeps its ``approval_mode`` inside the sandbox (where codeact's
+    approval gate then asks about each call); False when the whole block was approved instead.
+    """
 
     async def call(**arguments: Any) -> Any:
         if calls is None:
@@ -147,7 +156,25 @@ def sandbox_tool_for(tool: FunctionTool, calls: NestedCalls | None) -> Tool:
         call,
         description=str(tool.description or ""),
         returns=_return_schema(tool),
+        approval_mode=tool.approval_mode if gated else "never_require",
     )
+
+
+def _approval_denied(tool: FunctionTool) -> CallDenied:
+    """Function middleware (a security policy, say) wants a person to approve this call first.
+    The framework can only ask between model turns, and only it can bind the answer to its
+    request, so the call is denied: never run, and never handed to the program as a result."""
+    return CallDenied(
+        f"function middleware asked for approval of {tool.name}(), which Agent Framework can "
+        "only ask for between model turns, not inside a running program",
+        by="agent_framework middleware",
+    )
+
+
+def _is_approval_request(value: Any) -> bool:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return isinstance(value, Content) and value.type == "function_approval_request"
 
 
 def plain_value(result: Any) -> Any:

@@ -9,7 +9,10 @@ Switching from Microsoft's Hyperlight package is a change of import::
 What differs: programs run in codeact's sandbox (no hypervisor needed), get tools as plain
 Python functions, tracebacks and limits (`limits=Limits(...)`), and every nested tool call runs
 through the framework's function invocation, so the agent's function middleware sees it.
-Needs ``pip install 'codeact[agent-framework]'``.
+Approval works as in the reference by default (the framework approves whole blocks);
+``approval_scope="call"`` with an ``approval_handler`` gates each call inside the program
+instead (see `codeact.integrations._af_approvals`), and ``middleware``/``redact``/``audit``
+give nested calls codeact's pipeline. Needs ``pip install 'codeact[agent-framework]'``.
 """
 
 from __future__ import annotations

@@ -22,10 +22,13 @@ from pydantic import Field
 from ..bridge.protocol import OutputFile
 from ..errors import ConfigurationError
 from ..runtime import CodeAct
+from ..runtime.result import ExecutionResult
+from ._mcp_rounds import ProgramGone, ProgramRounds
+from .mcp_approvals import asking_through, asks_in_rounds, elicit_request, elicitation_unavailable
 
 try:
     import mcp_types
-    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver import Context, MCPServer
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("the MCP server needs the `mcp` package: pip install 'codeact[mcp]'") from exc
 
@@ -53,15 +56,49 @@ def build_mcp_server(
     """An MCP server with one tool, `tool_name`, that runs programs with `codeact`.
 
     A program that fails (raises, hits a limit) is a result with ``isError`` set and the
-    traceback as its text, so the model can fix the program and try again. Files the program
-    writes under /output come back as images or embedded resources (``codeact://output/PATH``),
-    and are also passed to `on_files` (the CLI saves them with ``--output-dir``).
+    traceback as its text, so the model can fix the program and try again. With
+    ``CodeAct(approval_handler=McpApprover())``, gated calls are asked about through the MCP
+    client of the request (elicitation; on protocol 2026-07-28 and newer, in rounds of the
+    call while the program waits). Files the program writes under /output come back as images
+    or embedded resources (``codeact://output/PATH``), and are also passed to `on_files` (the
+    CLI saves them with ``--output-dir``).
     """
+    waiting: dict[str, ProgramRounds] = {}  # programs waiting for the next round, by state
 
     async def execute_code(
         code: Annotated[str, Field(description=_CODE_DESCRIPTION)],
-    ) -> mcp_types.CallToolResult:
-        result = await codeact.execute(code)
+        ctx: Context,
+    ) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
+        if ctx.request_state is not None:  # a later round: answers for a waiting program
+            rounds = waiting.pop(ctx.request_state, None)
+            if rounds is None or rounds.code != code:
+                return _error(
+                    "no program is waiting for these answers (it was stopped because a question "
+                    "went unanswered until the approval timeout, or the server restarted); "
+                    "run it again"
+                )
+            rounds.answer(ctx.input_responses)
+        elif asks_in_rounds(ctx) and elicitation_unavailable(ctx) is None:
+            rounds = ProgramRounds(code)
+            with asking_through(ctx, rounds):  # the program's task starts in this context
+                rounds.start(codeact.execute(code))
+        else:
+            with asking_through(ctx):  # a McpApprover asks this request's client
+                return _call_result(await codeact.execute(code))
+        try:
+            stop = await rounds.next_stop()
+        except ProgramGone as exc:
+            return _error(str(exc))
+        if isinstance(stop, ExecutionResult):
+            return _call_result(stop)
+        waiting[rounds.state] = rounds
+        rounds.on_stop(lambda: waiting.pop(rounds.state, None))
+        return mcp_types.InputRequiredResult(
+            input_requests={key: elicit_request(request) for key, request in stop.items()},
+            request_state=rounds.state,
+        )
+
+    def _call_result(result: ExecutionResult) -> mcp_types.CallToolResult:
         content: list[Any] = [mcp_types.TextContent(type="text", text=result.to_model_text())]
         content += [_file_content(f) for f in result.files]
         if on_files is not None and result.files:
@@ -87,6 +124,12 @@ def build_mcp_server(
         ),
     )
     return server
+
+
+def _error(text: str) -> mcp_types.CallToolResult:
+    return mcp_types.CallToolResult(
+        content=[mcp_types.TextContent(type="text", text=f"[error] {text}")], is_error=True
+    )
 
 
 def _file_content(file: OutputFile) -> Any:
