@@ -13,14 +13,14 @@ import pytest
 
 from codeact import CodeAct, Limits
 from codeact.runtime.codeact import _shared_backend
-from codeact.sandbox.registry import backend_class, backend_names
+from codeact.sandbox.registry import backend_availability, backend_names
 
 
 def available_backends() -> list[tuple[str, str]]:
     """(name, reason) for every registered backend; reason is "" when it can run here."""
     out = []
     for name in backend_names():
-        availability = backend_class(name).availability()
+        availability = backend_availability(name)
         out.append((name, "" if availability.available else availability.reason))
     return out
 

@@ -146,13 +146,38 @@ async def test_ctypes_is_not_available(make_codeact: Callable[..., CodeAct]) -> 
     assert result.error.type in ("ModuleNotFoundError", "ImportError", "OSError")
 
 
-async def test_threads_cannot_be_started(make_codeact: Callable[..., CodeAct]) -> None:
+async def test_threads_exist_only_where_the_backend_offers_them(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact()
     code = (
         "import threading\nt = threading.Thread(target=print, args=('ran',))\nt.start()\nt.join()"
     )
-    result = await make_codeact().execute(code)
-    assert not result.ok
-    assert "ran" not in result.stdout
+    result = await codeact.execute(code)
+    if not codeact.backend.threads:
+        assert not result.ok
+        assert "ran" not in result.stdout
+        return
+    # Where threads exist they are inside the walls: a thread cannot do what the program
+    # cannot, and a thread left running ends with its program.
+    assert result.ok and result.stdout == "ran\n"
+    code = """
+import socket, threading, time
+seen = []
+def escape():
+    try:
+        socket.socket()
+        seen.append("socket opened")
+    except OSError as e:
+        seen.append(type(e).__name__)
+t = threading.Thread(target=escape)
+t.start(); t.join()
+threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
+seen
+"""
+    result = await codeact.execute(code)
+    assert result.ok and result.value == ["PermissionError"]
+    assert (await codeact.execute("import threading\nthreading.active_count()")).value == 1
 
 
 @pytest.mark.parametrize("module", ["codeact", "wasmtime", "numpy", "pydantic", "_posixsubprocess"])

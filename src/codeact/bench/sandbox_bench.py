@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..runtime import CodeAct
-from ..sandbox.registry import backend_class, backend_names
+from ..sandbox.registry import backend_availability, backend_names
 from ..tools import tool
 from ..workloads import order_totals
 from .stats import percentile
@@ -135,4 +135,4 @@ def bench_monty(runs: int) -> list[CaseResult]:
 
 
 def available_backend_names() -> list[str]:
-    return [n for n in backend_names() if backend_class(n).availability().available]
+    return [n for n in backend_names() if backend_availability(n).available]

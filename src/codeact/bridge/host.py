@@ -231,7 +231,7 @@ class HostBridge:
             raise ExecutionStopped("wall_time", _CANCELLED)
         try:
             arguments: Any = json.loads(args_json)
-        except ValueError:
+        except (ValueError, RecursionError):  # a program may send any text, nested or not
             arguments = args_json
         pipeline = self.pipeline
         record = ToolCallRecord(

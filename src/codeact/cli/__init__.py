@@ -20,6 +20,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("codeact.cli.serve_mcp_cmd", "serve_mcp_command"),
     ("codeact.cli.bench_cmd", "bench_group"),
     ("codeact.cli.sandbox_cmd", "sandbox_group"),
+    ("codeact.cli.doctor_cmd", "doctor_command"),
 ]
 
 

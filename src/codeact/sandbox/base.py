@@ -49,6 +49,9 @@ class SandboxBackend(ABC):
     name: ClassVar[str]
     #: Strength of the isolation boundary.
     isolation: ClassVar[Isolation]
+    #: Whether programs may start threads. Threads stay inside the sandbox, under the same
+    #: walls and limits, and end with the program.
+    threads: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

@@ -12,15 +12,24 @@ from typing import Any
 from ..errors import BackendUnavailable, ConfigurationError
 from .base import Availability, SandboxBackend
 
-__all__ = ["AUTO_ORDER", "backend_class", "backend_names", "create_backend", "resolve_auto"]
+__all__ = [
+    "AUTO_ORDER",
+    "backend_availability",
+    "backend_class",
+    "backend_names",
+    "create_backend",
+    "resolve_auto",
+]
 
 # name -> "module:Class"; imported lazily so a backend's dependencies load only when used.
 _BACKENDS: dict[str, str] = {
+    "hyperlight": "codeact.sandbox.hyperlight.backend:HyperlightBackend",
     "wasm": "codeact.sandbox.wasm.backend:WasmBackend",
+    "jail": "codeact.sandbox.jail.backend:JailBackend",
 }
 
 #: `backend="auto"` takes the first available of these: the strongest isolation first.
-AUTO_ORDER: tuple[str, ...] = ("wasm",)
+AUTO_ORDER: tuple[str, ...] = ("hyperlight", "wasm", "jail")
 
 
 def backend_names() -> list[str]:
@@ -44,7 +53,8 @@ def backend_class(name: str) -> type[SandboxBackend]:
     return cls
 
 
-def _availability(name: str) -> Availability:
+def backend_availability(name: str) -> Availability:
+    """Whether the backend called `name` can run here (never raises for a missing one)."""
     try:
         return backend_class(name).availability()
     except BackendUnavailable as exc:
@@ -55,7 +65,7 @@ def resolve_auto() -> str:
     """The name of the strongest backend that is available here."""
     reasons = []
     for name in AUTO_ORDER:
-        availability = _availability(name)
+        availability = backend_availability(name)
         if availability.available:
             return name
         reasons.append(f"{name}: {availability.reason}")

@@ -115,6 +115,10 @@ class _Output:
             text = "".join(self.buffer)
             self.buffer.clear()
             self.buffered = 0
+            if not text.isascii():
+                # Lone surrogates are not text a host can take (a Wasm string must be valid
+                # Unicode): show them escaped, as repr() would.
+                text = text.encode("utf-8", "backslashreplace").decode("utf-8")
             HOST.write_output(self.stream, text)
             self.last_flush = time.monotonic()
 
@@ -485,7 +489,8 @@ def run(request_json):
         value = _run(code, filename, _globals(request.get("tools") or []))
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:
-        if exc.code not in (None, 0):
+        code = exc.code  # compared by type first: `code == 0` could run the program's code
+        if not (code is None or (type(code) is int and code == 0)):
             report["error"] = _describe(exc, filename)
     except BaseException as exc:
         report["error"] = _describe(exc, filename)

@@ -1,0 +1,338 @@
+"""`JailBackend`: each program runs in a fresh child of a pre-warmed CPython, behind the kernel's
+own walls (Linux only).
+
+A zygote process imports the runner and the allowed packages once; every run gets a child
+forked from it, which clears its environment, sets resource limits, drops capabilities, applies
+Landlock (read-only access to the interpreter's files and the allowed packages; no TCP where the
+kernel's Landlock ABI is 4 or newer; no signals or abstract sockets outside where it is 6 or
+newer) and a seccomp filter (no new processes, programs or sockets; threads are fine), then runs
+the program with the same runner as every backend. Tool calls cross a socketpair; output comes
+back through two pipes; the host kills the child at the wall time. Nothing survives a run.
+
+Isolation is "medium": the program shares the host's kernel, so a kernel bug is a way out that a
+Wasm or micro-VM boundary does not have. In exchange it runs native CPython with C extensions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import importlib.util
+import math
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..._paths import cache_dir
+from ...bridge.protocol import RunOutcome, RunRequest, Stop, ToolChannel
+from ...errors import ConfigurationError, SandboxError
+from ...policy.outputs import OutputLimits
+from ..artifacts import collect_outputs, disk_usage, new_output_dir, remove_output_dir
+from ..base import Availability, SandboxBackend
+from ..relay import Relay
+from .zygote import Child, Zygote
+
+__all__ = ["JailBackend"]
+
+OPEN_FILES = 256
+
+
+class JailBackend(SandboxBackend):
+    """Native CPython in a fresh forked child per program, confined by Landlock and seccomp.
+
+    Args:
+        packages: Importable third-party packages the program may use besides the standard
+            library (e.g. ``["numpy"]``). They are imported once in the zygote, so their
+            import cost is paid once per backend, and only their files are readable.
+        pool_size: Children forked ahead of time (each waits, unconfined but running only
+            codeact's code, until its run request arrives); 0 forks on demand.
+    """
+
+    name = "jail"
+    isolation = "medium"
+    threads = True
+
+    def __init__(self, *, packages: Sequence[str] = (), pool_size: int = 2) -> None:
+        if isinstance(packages, str):
+            raise ConfigurationError("packages must be a list of module names, e.g. ['numpy']")
+        self.packages = tuple(packages)
+        self._sys_path = _package_roots(self.packages)
+        self._pool_size = max(0, pool_size)
+        self._zygote: Zygote | None = None
+        self._ready: collections.deque[Child] = collections.deque()
+        self._lock = threading.Lock()
+        self._refill = threading.Event()
+        self._closed = False
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=64, thread_name_prefix="codeact-jail"
+        )
+        self._filler: threading.Thread | None = None
+
+    @classmethod
+    def availability(cls) -> Availability:
+        from .inside.landlock import abi_version
+        from .inside.syscalls import current_arch
+
+        if sys.platform != "linux":
+            return Availability(False, "the jail needs Linux (Landlock and seccomp)")
+        versions = {"python": platform.python_version(), "kernel": platform.release()}
+        if current_arch() is None:
+            return Availability(
+                False, f"the jail supports x86_64 and aarch64, not {platform.machine()}", versions
+            )
+        if not hasattr(os, "pidfd_open"):
+            return Availability(False, "the jail needs Linux 5.3+ (pidfd_open)", versions)
+        if not _has_seccomp():
+            return Availability(False, "seccomp is not enabled in this kernel", versions)
+        abi = abi_version()
+        versions["landlock_abi"] = str(abi)
+        if abi < 1:
+            return Availability(
+                False,
+                "Landlock is not enabled in this kernel (needs Linux 5.13+ with 'landlock' "
+                "in the lsm= boot parameter)",
+                versions,
+            )
+        walls = ["files"] + (["TCP"] if abi >= 4 else []) + (["signals"] if abi >= 6 else [])
+        note = f"Landlock ABI {abi} enforces: {', '.join(walls)}"
+        if abi < 4:
+            note += " (TCP is refused by seccomp only: no sockets can be created)"
+        namespaces = _namespaces_problem()
+        if namespaces:
+            note += f"; mounts and /output are unavailable: {namespaces}"
+        return Availability(True, note, versions)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Start the zygote (imports the standard library and the packages) and the pool."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this JailBackend is closed")
+            if self._zygote is not None and self._zygote.alive:
+                return
+            if self._zygote is not None:
+                self._zygote.close()  # it died: reap it before starting its successor
+                self._zygote = None
+            zygote = Zygote(
+                packages=self.packages, sys_path=self._sys_path, root=str(cache_dir("jail-root"))
+            )
+            info = zygote.start()
+            failed = {p: info["failed"][p] for p in self.packages if p in info.get("failed", {})}
+            if failed:
+                zygote.close()
+                detail = "; ".join(f"{name}: {why}" for name, why in failed.items())
+                raise ConfigurationError(f"the jail could not import its packages: {detail}")
+            self._zygote = zygote
+            self._ready.clear()
+            if self._pool_size and self._filler is None:
+                self._filler = threading.Thread(
+                    target=self._fill, name="codeact-jail-pool", daemon=True
+                )
+                self._filler.start()
+            self._refill.set()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._refill.set()
+            while self._ready:
+                self._ready.popleft().close()
+            if self._zygote is not None:
+                self._zygote.close()
+                self._zygote = None
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def _fill(self) -> None:
+        while not self._closed:
+            self._refill.wait()
+            self._refill.clear()
+            while not self._closed and len(self._ready) < self._pool_size:
+                zygote = self._zygote
+                if zygote is None or not zygote.alive:
+                    break
+                try:
+                    child = zygote.fork()
+                except SandboxError:
+                    break
+                if self._closed:
+                    child.close()
+                    return
+                self._ready.append(child)
+
+    def _take(self) -> Child:
+        zygote = self._zygote
+        while True:
+            try:
+                child = self._ready.popleft()
+            except IndexError:
+                break
+            # A pooled child dies with its zygote (PR_SET_PDEATHSIG): check the zygote too.
+            if not child.exited.done() and zygote is not None and zygote.alive:
+                return child
+            child.close()
+        for attempt in range(2):
+            zygote = self._zygote
+            if zygote is None or not zygote.alive:
+                self.prepare()  # the zygote died (or was never started): start a new one
+                zygote = self._zygote
+                assert zygote is not None
+            try:
+                child = zygote.fork()
+            except SandboxError:
+                if attempt:
+                    raise
+                continue  # it died just now; prepare() above replaces it
+            return child
+        raise AssertionError("unreachable")
+
+    # -- running -----------------------------------------------------------------------------
+    async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
+        if self._zygote is None:
+            await asyncio.to_thread(self.prepare)
+        relay_box: list[Relay] = []
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
+            self._threads, self._run_blocking, request, channel, relay_box
+        )
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if relay_box:
+                relay_box[0].cancel()  # kills the child; the relay thread returns at once
+            raise
+
+    def _run_blocking(
+        self, request: RunRequest, channel: ToolChannel, relay_box: list[Relay]
+    ) -> RunOutcome:
+        started = time.perf_counter()
+        child = self._take()
+        zygote = self._zygote
+        files = zygote is not None and zygote.info.get("namespaces", False)
+        output_dir = new_output_dir() if files else None
+        ready = time.perf_counter()
+        try:
+            relay = Relay(
+                sock=child.sock,
+                stdout_fd=child.stdout_fd,
+                stderr_fd=child.stderr_fd,
+                channel=channel,
+                limits=request.limits,
+                kill=child.kill,
+                exit_status=child.exit_status,
+                watch=_disk_watch(output_dir, request.output_limits) if output_dir else None,
+            )
+            relay_box.append(relay)
+            channel.begin()
+            began = time.perf_counter()
+            outcome = relay.serve(_child_request(request, output_dir))
+            ended = time.perf_counter()
+        finally:
+            child.close()
+            # Refill the pool now, not while the program ran: a new child's setup (namespace,
+            # Landlock rules) would compete with it for the CPU.
+            self._refill.set()
+        if output_dir is not None:
+            # A writer faster than the watch's period meets RLIMIT_FSIZE (EFBIG) first: that
+            # is the same disk protection, so report it as the same stop.
+            efbig = outcome.error is not None and outcome.error.message.startswith("[Errno 27]")
+            overflow = _disk_watch(output_dir, request.output_limits)() if efbig else None
+            if overflow is not None and outcome.stop is None:
+                outcome.stop, outcome.error = overflow, None
+            outcome.files, outcome.files_skipped = collect_outputs(
+                output_dir, request.output_limits
+            )
+            remove_output_dir(output_dir)
+        outcome.timings = {"setup_ms": (ready - started) * 1000, "run_ms": (ended - began) * 1000}
+        return outcome
+
+
+def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | None]:
+    """A stop when the program writes far past the output limits (it must not fill the disk)."""
+
+    def watch() -> Stop | None:
+        size, entries = disk_usage(output_dir, max_entries=limits.disk_entries)
+        if size <= limits.disk_bytes and entries <= limits.disk_entries:
+            return None
+        return Stop(
+            "output_files",
+            f"the program kept writing under /output far past {limits!r} (more than "
+            f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
+            "so that it cannot fill the host's disk",
+        )
+
+    return watch
+
+
+def _child_request(request: RunRequest, output_dir: str | None) -> dict[str, object]:
+    limits = request.limits
+    return {
+        "run": request.to_guest_json(),
+        "limits": {
+            "memory_bytes": limits.memory_bytes,
+            # A backstop: the host kills at the wall time. Threads can use CPU faster than
+            # the clock runs, hence the margin.
+            "cpu_seconds": math.ceil(limits.wall_time * 2) + 1,
+            # Past disk_bytes the watch stops the program anyway: a single file may grow to
+            # twice that (so it is surely over) before the kernel refuses with EFBIG.
+            "file_bytes": 2 * request.output_limits.disk_bytes + 1,
+            "open_files": OPEN_FILES,
+        },
+        "mounts": [[m.host, m.guest, m.writable] for m in request.mounts],
+        "output": output_dir,
+    }
+
+
+def _package_roots(packages: Sequence[str]) -> list[str]:
+    """The sys.path folders the zygote needs to import `packages` from."""
+    roots: list[str] = []
+    for name in packages:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigurationError(f"packages: {name!r} is not a module name")
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            raise ConfigurationError(
+                f"packages: {name!r} is not installed in this Python ({sys.executable})"
+            )
+        location = (
+            next(iter(spec.submodule_search_locations or []), None)
+            if spec.submodule_search_locations
+            else spec.origin
+        )
+        if not location:
+            continue  # a built-in or frozen module: nothing to add
+        root = str(Path(location).resolve().parent)
+        if root not in roots:
+            roots.append(root)
+    return roots
+
+
+def _namespaces_problem() -> str:
+    """Why a child could not make its private file tree (mount namespaces), or "" if it can
+    as far as the kernel's settings tell; the zygote finds out for sure when it starts."""
+    if os.geteuid() == 0:
+        return ""
+    for path, bad in (
+        ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
+        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"),
+        ("/proc/sys/user/max_user_namespaces", "0"),
+    ):
+        try:
+            value = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if value == bad:
+            return f"unprivileged user namespaces are off here ({path} = {value})"
+    return ""
+
+
+def _has_seccomp() -> bool:
+    try:
+        with open("/proc/self/status") as f:
+            return any(line.startswith("Seccomp:") for line in f)
+    except OSError:
+        return False

@@ -1,0 +1,152 @@
+"""Confine the calling process before it runs untrusted code: limits, privileges, file system,
+system calls. Each step is irreversible; together they are the jail's walls.
+
+Order matters: resource limits first, capabilities next (so hard limits cannot be raised back),
+then Landlock and seccomp (seccomp last, since it refuses calls the earlier steps use, such as
+the mounts that build the child's file tree). /proc is read before any of it, while the child
+still sees it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+from dataclasses import dataclass
+
+from . import landlock, seccomp
+from .syscalls import current_arch
+
+__all__ = ["Confinement", "Measures", "confine", "die_with_parent", "seccomp_program"]
+
+_PR_SET_PDEATHSIG = 1
+_PR_CAPBSET_DROP = 24
+_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+_CAPABILITY_VERSION_3 = 0x20080522
+_THREADS = 64  # new threads a program may start (where the kernel applies RLIMIT_NPROC)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """The limits of one run, as the host asked for them."""
+
+    memory_bytes: int
+    cpu_seconds: int
+    file_bytes: int
+    open_files: int
+
+
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when the zygote dies (and so when the host does)."""
+    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the zygote died before the request above took effect
+        os._exit(1)
+
+
+def _vm_size() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        pages = int(f.read().split()[0])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _tasks_on_machine() -> int:
+    with open("/proc/loadavg", "rb") as f:
+        return int(f.read().split()[3].split(b"/")[1])
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What the limits are computed from, read from /proc before the child loses it."""
+
+    vm_size: int
+    tasks: int
+
+    @classmethod
+    def now(cls) -> Measures:
+        return cls(vm_size=_vm_size(), tasks=_tasks_on_machine())
+
+
+def set_limits(limits: Confinement, measures: Measures) -> None:
+    """Hard resource limits. Memory is the address space the program may add on top of the
+    interpreter it starts from; CPU time is a backstop (the host kills at the wall time)."""
+    base = measures.vm_size
+    caps = [
+        (resource.RLIMIT_AS, base + limits.memory_bytes, 0),
+        # Soft below hard: the kernel sends SIGXCPU (which the host reports as time) first.
+        (resource.RLIMIT_CPU, limits.cpu_seconds, 1),
+        (resource.RLIMIT_FSIZE, limits.file_bytes, 0),
+        (resource.RLIMIT_NOFILE, limits.open_files, 0),
+        (resource.RLIMIT_CORE, 0, 0),
+        (resource.RLIMIT_MEMLOCK, 0, 0),
+        (resource.RLIMIT_MSGQUEUE, 0, 0),
+        # RLIMIT_NPROC counts every task of the user, so it can only bound growth: what runs
+        # now plus a margin. The kernel ignores it for root; the memory limit bounds threads.
+        (resource.RLIMIT_NPROC, measures.tasks + _THREADS, 0),
+    ]
+    for which, soft, extra in caps:
+        hard = soft + extra
+        _, old_hard = resource.getrlimit(which)
+        if old_hard != resource.RLIM_INFINITY:
+            hard = min(hard, old_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities(last_cap: int) -> None:
+    """Give up every capability (root keeps its uid but loses its powers, e.g. raising hard
+    limits, signalling any process, or ignoring file permissions)."""
+    libc = _libc()
+    if os.geteuid() == 0:
+        for cap in range(last_cap + 1):
+            libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+    libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    if libc.capset(ctypes.byref(header), data) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"capset failed: {os.strerror(err)}")
+
+
+def seccomp_program() -> bytes:
+    """The filter for this process (its rules name its own pid), built ahead of time."""
+    arch = current_arch()
+    if arch is None:
+        raise OSError("the jail supports x86_64 and aarch64 only")
+    return seccomp.build_filter(arch, seccomp.rules_for(os.getpid()))
+
+
+def confine(
+    limits: Confinement,
+    measures: Measures,
+    *,
+    ruleset_fd: int,
+    landlock_abi: int,
+    last_cap: int,
+    program: bytes,
+) -> landlock.Enforced:
+    """Apply the walls, last step first to fail: limits, no capabilities, Landlock (the
+    ruleset is complete by now), seccomp. Irreversible; raises if any step fails."""
+    set_limits(limits, measures)
+    drop_capabilities(last_cap)
+    enforced = landlock.enforce(ruleset_fd, landlock_abi)
+    seccomp.install(program)
+    return enforced

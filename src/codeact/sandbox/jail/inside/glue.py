@@ -1,0 +1,96 @@
+"""The runner's host interface inside a jail: framed JSON over the inherited socket.
+
+Wire format (both directions): a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
+
+    host -> sandbox   the run request, once: {"run": <runner request JSON>, "limits": {...}}
+    sandbox -> host   ["c", name, args_json]   call a tool        -> [ok, payload]
+                      ["s", name, args_json]   start a tool call  -> [ok, id | payload]
+                      ["w", timeout_ms]        finished calls     -> [[id, ok, payload], ...]
+                      ["h", request_json]      an HTTP request    -> [ok, payload]
+                      ["r", report_json]       the run's report (last frame)
+                      ["x", message]           the sandbox could not be set up (last frame)
+
+Output does not use frames: it is written to file descriptors 1 and 2, which are pipes the
+host reads and caps, so ``print`` and raw ``os.write(1, ...)`` arrive in the same order.
+Everything here is reachable by the program, which may send anything: the host trusts none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+__all__ = ["JailHost", "read_frame", "write_frame"]
+
+_HEADER = struct.Struct(">I")
+_REAL_SLEEP = time.sleep  # the runner replaces time.sleep; the jail sleeps for real
+_MAX_SLEEP = 365 * 86400.0  # time.sleep overflows past about 292 years; the host kills first
+
+
+def write_frame(sock: socket.socket, message: Any) -> None:
+    data = json.dumps(message).encode("utf-8")
+    sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    parts = []
+    while n:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise ConnectionError("the host closed the sandbox's channel")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def read_frame(sock: socket.socket) -> Any:
+    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    return json.loads(_recv_exact(sock, size))
+
+
+class JailHost:
+    """Implements the runner's host calls (``dispatch``, ``start_call``, ``wait_calls``,
+    ``sleep``, ``write_output``) for a program in a jail."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()  # program threads may call tools at the same time
+
+    def _request(self, message: list[Any]) -> Any:
+        with self._lock:
+            write_frame(self._sock, message)
+            return read_frame(self._sock)
+
+    def dispatch(self, name: str, args_json: str) -> tuple[bool, str]:
+        ok, payload = self._request(["c", name, args_json])
+        return bool(ok), str(payload)
+
+    def start_call(self, name: str, args_json: str) -> tuple[bool, Any]:
+        ok, value = self._request(["s", name, args_json])
+        return bool(ok), value
+
+    def wait_calls(self, timeout_ms: int) -> list[list[Any]]:
+        done: list[list[Any]] = self._request(["w", timeout_ms])
+        return done
+
+    def http_request(self, request_json: str) -> tuple[bool, str]:
+        ok, payload = self._request(["h", request_json])
+        return bool(ok), str(payload)
+
+    def sleep(self, ms: int) -> None:
+        _REAL_SLEEP(min(ms / 1000, _MAX_SLEEP))
+
+    def write_output(self, stream: int, text: str) -> None:
+        data = text.encode("utf-8", "surrogatepass")
+        fd = 1 if stream == 1 else 2
+        while data:
+            data = data[os.write(fd, data) :]
+
+    def report(self, report_json: str) -> None:
+        with self._lock:
+            write_frame(self._sock, ["r", report_json])

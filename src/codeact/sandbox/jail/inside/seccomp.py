@@ -1,0 +1,221 @@
+"""A seccomp filter built as classic BPF bytes and installed through ctypes.
+
+What the filter refuses (everything else is allowed; the other walls are Landlock and rlimits):
+
+* new processes and programs: ``fork``, ``vfork``, ``clone`` without ``CLONE_THREAD`` (threads
+  stay allowed) or with a namespace flag, ``execve``/``execveat``; ``clone3`` answers ENOSYS so
+  the C library falls back to ``clone``, whose flags the filter can read;
+* sockets: ``socket`` entirely, ``socketpair`` unless AF_UNIX (asyncio's self-pipe);
+  ``io_uring`` too, since its requests never pass through this filter;
+* signals and access to other processes: ``kill``, ``tgkill``, ``rt_(tg)sigqueueinfo`` unless
+  aimed at the sandbox itself, ``tkill``, pidfds, ``ptrace``, ``process_vm_*``, ``kcmp``,
+  ``prlimit64`` and the scheduler calls on another pid;
+* the kernel's administrative surface: namespaces, mounts, modules, kexec, reboot, swap, BPF,
+  perf, userfaultfd, keyrings, clocks, host names, file handles, ``TIOCSTI``...;
+* changing a file's metadata (mode, owner, times, extended attributes, chattr flags), which
+  Landlock does not cover: a program could otherwise chmod a file it may only read.
+
+A system call from another ABI (i386's ``int 0x80``) kills the process; x86_64's x32 calls get
+ENOSYS. Refusals return EPERM, so Python raises a clean ``PermissionError``.
+
+This module runs inside the jail's zygote: standard library only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .syscalls import AUDIT_ARCH, SYSCALLS, current_arch
+
+__all__ = ["Rule", "build_filter", "install", "rules_for"]
+
+# BPF opcodes (linux/filter.h) and seccomp return values (linux/seccomp.h).
+_LD_W_ABS = 0x20
+_JEQ_K = 0x15
+_JGE_K = 0x35
+_JSET_K = 0x45
+_RET_K = 0x06
+RET_KILL_PROCESS = 0x80000000
+RET_ALLOW = 0x7FFF0000
+_RET_ERRNO = 0x00050000
+RET_EPERM = _RET_ERRNO | errno.EPERM
+RET_ENOSYS = _RET_ERRNO | errno.ENOSYS
+
+# Offsets in struct seccomp_data: nr, arch, instruction pointer, then six 64-bit arguments.
+_NR, _ARCH = 0, 4
+_X32_SYSCALL_BIT = 0x40000000
+
+_CLONE_THREAD = 0x00010000
+_CLONE_NAMESPACES = (
+    0x00020000  # CLONE_NEWNS
+    | 0x02000000  # CLONE_NEWCGROUP
+    | 0x04000000  # CLONE_NEWUTS
+    | 0x08000000  # CLONE_NEWIPC
+    | 0x10000000  # CLONE_NEWUSER
+    | 0x20000000  # CLONE_NEWPID
+    | 0x40000000  # CLONE_NEWNET
+)
+_AF_UNIX = 1
+_TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
+# chattr: file flags and project attributes, which Landlock does not cover either.
+_FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR = 0x40086602, 0x40046602, 0x401C5820
+
+_PR_SET_NO_NEW_PRIVS = 38
+_SECCOMP_SET_MODE_FILTER = 1
+_SECCOMP_FILTER_FLAG_TSYNC = 1
+
+#: Refused outright (EPERM).
+DENIED = (
+    "fork", "vfork", "execve", "execveat", "socket", "tkill", "pidfd_send_signal",
+    "pidfd_open", "pidfd_getfd", "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+    "process_madvise", "process_mrelease", "unshare", "setns", "mount", "umount2",
+    "pivot_root", "chroot", "mount_setattr", "move_mount", "open_tree", "fsopen", "fsconfig",
+    "fsmount", "fspick", "init_module", "finit_module", "delete_module", "kexec_load",
+    "kexec_file_load", "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd",
+    "syslog", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
+    "io_uring_register", "fanotify_init", "keyctl", "add_key", "request_key", "iopl",
+    "ioperm", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
+    "setdomainname", "open_by_handle_at", "name_to_handle_at", "personality",
+    "migrate_pages", "move_pages", "vhangup", "lookup_dcookie", "modify_ldt", "uselib",
+    "sysfs", "_sysctl", "create_module", "get_kernel_syms", "query_module", "nfsservctl",
+    # Landlock does not cover a file's metadata: without these, a program could change the
+    # mode, owner, times or attributes of a file it may only read.
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr",
+    "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What to do with one system call.
+
+    kind: ``deny`` (EPERM), ``enosys``, ``clone`` (threads only), ``arg_in`` (allowed only when
+    argument `arg` is one of `values`, else EPERM), ``arg_not_in`` (EPERM when it is).
+    """
+
+    syscall: str
+    kind: str
+    arg: int = 0
+    values: tuple[int, ...] = ()
+
+
+def rules_for(self_pid: int) -> list[Rule]:
+    """The jail's rules for a process whose pid is `self_pid` (signals may target only it)."""
+    me = (self_pid,)
+    rules = [Rule(name, "deny") for name in DENIED]
+    rules += [
+        Rule("clone3", "enosys"),
+        Rule("clone", "clone"),
+        Rule("socketpair", "arg_in", 0, (_AF_UNIX,)),
+        Rule("kill", "arg_in", 0, me),
+        Rule("tgkill", "arg_in", 0, me),
+        Rule("rt_sigqueueinfo", "arg_in", 0, me),
+        Rule("rt_tgsigqueueinfo", "arg_in", 0, me),
+        Rule("prlimit64", "arg_in", 0, (0, self_pid)),
+        Rule("sched_setaffinity", "arg_in", 0, (0, self_pid)),
+        Rule("sched_setscheduler", "arg_in", 0, (0, self_pid)),
+        Rule("sched_setparam", "arg_in", 0, (0, self_pid)),
+        Rule("sched_setattr", "arg_in", 0, (0, self_pid)),
+        Rule("setpriority", "arg_in", 1, (0, self_pid)),
+        Rule(
+            "ioctl",
+            "arg_not_in",
+            1,
+            (_TIOCSTI, _TIOCLINUX, _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR),
+        ),
+    ]
+    return rules
+
+
+def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k & 0xFFFFFFFF)
+
+
+def _arg_low(index: int) -> int:
+    # The low 32 bits of argument `index` (little-endian machines only: x86_64, aarch64). Every
+    # argument compared here is a 32-bit int or flags word that the kernel truncates anyway.
+    return 16 + 8 * index
+
+
+def _block(rule: Rule) -> list[bytes]:
+    """Instructions run when the syscall number matched; every path ends in a return."""
+    if rule.kind == "deny":
+        return [_insn(_RET_K, RET_EPERM)]
+    if rule.kind == "enosys":
+        return [_insn(_RET_K, RET_ENOSYS)]
+    if rule.kind == "clone":
+        return [
+            _insn(_LD_W_ABS, _arg_low(0)),
+            _insn(_JSET_K, _CLONE_NAMESPACES, jt=2),  # a namespace flag: refuse
+            _insn(_JSET_K, _CLONE_THREAD, jt=0, jf=1),  # a thread: allow; a process: refuse
+            _insn(_RET_K, RET_ALLOW),
+            _insn(_RET_K, RET_EPERM),
+        ]
+    if rule.kind in ("arg_in", "arg_not_in"):
+        hit, miss = (RET_ALLOW, RET_EPERM) if rule.kind == "arg_in" else (RET_EPERM, RET_ALLOW)
+        n = len(rule.values)
+        out = [_insn(_LD_W_ABS, _arg_low(rule.arg))]
+        for i, value in enumerate(rule.values):
+            out.append(_insn(_JEQ_K, value, jt=n - i))  # jump over the rest to the `hit` return
+        out += [_insn(_RET_K, miss), _insn(_RET_K, hit)]
+        return out
+    raise ValueError(f"unknown seccomp rule kind {rule.kind!r}")
+
+
+def build_filter(arch: str, rules: Sequence[Rule]) -> bytes:
+    """The BPF program (``struct sock_filter[]`` bytes) for `rules` on `arch`."""
+    numbers = SYSCALLS[arch]
+    program = [
+        _insn(_LD_W_ABS, _ARCH),
+        _insn(_JEQ_K, AUDIT_ARCH[arch], jt=1),
+        _insn(_RET_K, RET_KILL_PROCESS),
+        _insn(_LD_W_ABS, _NR),
+    ]
+    if arch == "x86_64":
+        program += [_insn(_JGE_K, _X32_SYSCALL_BIT, jf=1), _insn(_RET_K, RET_ENOSYS)]
+    for rule in rules:
+        nr = numbers.get(rule.syscall)
+        if nr is None:
+            continue  # this architecture does not have the call at all
+        block = _block(rule)
+        if len(block) > 255:
+            raise ValueError(f"seccomp rule for {rule.syscall} is too long")
+        # The accumulator holds the syscall number here: a block is entered only on a match,
+        # and every block returns, so skipping one leaves the number in place for the next.
+        program.append(_insn(_JEQ_K, nr, jf=len(block)))
+        program += block
+    program.append(_insn(_RET_K, RET_ALLOW))
+    if len(program) > 4096:
+        raise ValueError("seccomp filter is longer than the kernel allows")
+    return b"".join(program)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install(program: bytes) -> None:
+    """Install `program` for this process (all threads); irreversible."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp: PR_SET_NO_NEW_PRIVS failed: {os.strerror(err)}")
+    arch = current_arch()
+    if arch is None:
+        raise OSError(errno.ENOSYS, "seccomp: this architecture is not supported")
+    nr = SYSCALLS[arch]["seccomp"]
+    result = libc.syscall(
+        nr, _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC, ctypes.byref(fprog)
+    )
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp: installing the filter failed: {os.strerror(err)}")

@@ -1,0 +1,91 @@
+"""Floods and stalls: memory, CPU, output, threads, descriptors, and sleeps that try to slip
+past the wall time (such as a `time` module imported afresh). Each is stopped by its limit,
+the result names that limit, and the host is unaffected."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from codeact import Limits
+
+# Stalls last STALL seconds: far past the 2 s wall time, short enough that a backend thread
+# left blocked in one (the wasm backend cannot interrupt a WASI sleep) ends soon after.
+STALL = 40
+SMALL = Limits(wall_time=2, memory_mb=64, output_bytes=16 * 1024, tool_calls=50)
+
+# name: (code, the limit that must stop it, or None when the program itself fails cleanly)
+RESOURCE_ATTEMPTS: dict[str, tuple[str, str | None]] = {
+    "memory_flood": ("x = []\nwhile True:\n    x.append(bytearray(1 << 20))", "memory"),
+    "one_huge_allocation": ("x = bytearray(2 ** 31 - 1)", "memory"),
+    "memory_flood_of_small_objects": ("x = []\nwhile True:\n    x.append([0] * 1000)", "memory"),
+    # The kernel refuses the mapping (OSError ENOMEM) or the module is missing: a clean error.
+    "memory_through_mmap": (
+        "import mmap\nmaps = []\nwhile True:\n    maps.append(mmap.mmap(-1, 1 << 24))",
+        None,
+    ),
+    "busy_loop": ("while True:\n    pass", "wall_time"),
+    "busy_loop_that_catches_everything": (
+        "while True:\n    try:\n        while True:\n            pass\n"
+        "    except BaseException:\n        pass",
+        "wall_time",
+    ),
+    "sleep_through_a_reimported_time_module": (
+        "import sys\ndel sys.modules['time']\nimport time\ntime.sleep(STALL)",
+        "wall_time",
+    ),
+    "blocking_waits": (
+        "import threading, select\n"
+        "try:\n    select.select([], [], [], STALL)\nexcept Exception:\n    pass\n"
+        "threading.Event().wait(STALL)",
+        "wall_time",
+    ),
+    "asyncio_sleep_forever": ("import asyncio\nawait asyncio.sleep(10 ** 6)", "wall_time"),
+    "endless_print_flood": ("while True:\n    print('x' * 10000)", "wall_time"),
+    "print_flood": ("for i in range(20000):\n    print('x' * 99)\n'finished'", None),
+    "raw_output_flood_on_both_streams": (
+        "import os\nwhile True:\n    os.write(1, b'y' * 65536)\n    os.write(2, b'z' * 65536)",
+        "wall_time",
+    ),
+    "thread_bomb": (
+        "import threading, time\nn = 0\ntry:\n    while n < 100000:\n"
+        "        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+        "        n += 1\nfinally:\n    print('threads', n)",
+        None,
+    ),
+    "descriptor_flood": (
+        "import os\nfds = []\ntry:\n    while len(fds) < 10 ** 6:\n        fds.extend(os.pipe())\n"
+        "finally:\n    print('descriptors', len(fds))",
+        None,
+    ),
+    "deep_recursion_in_python_and_c": (
+        "import json\ntry:\n    json.loads('[' * 10 ** 6)\nexcept RecursionError:\n    pass\n"
+        "def f(n):\n    return f(n + 1)\nf(0)",
+        None,
+    ),
+    "tool_call_flood": ("while True:\n    echo(value=1)", "tool_calls"),
+    "huge_value": ("'v' * (30 * 1024 * 1024)", None),
+}
+
+
+@pytest.mark.parametrize("name", list(RESOURCE_ATTEMPTS))
+async def test_floods_are_stopped_by_their_limit(attempt: Callable[..., Any], name: str) -> None:
+    code, limit = RESOURCE_ATTEMPTS[name]
+    started = time.monotonic()
+    result = await attempt(f"STALL = {STALL}\n{code}", limits=SMALL)
+    elapsed = time.monotonic() - started
+    assert elapsed < STALL / 2  # stopped, not waited out
+    out_bytes = len(result.stdout.encode()) + len(result.stderr.encode())
+    assert out_bytes <= SMALL.output_bytes
+    if limit is not None:
+        assert result.error is not None and result.error.limit == limit, result.error
+    if name == "huge_value":
+        shown = result.value_repr or ""
+        assert len(shown) <= 2 * SMALL.output_bytes
+    if name in ("print_flood", "raw_output_flood_on_both_streams"):
+        assert result.output_truncated > 0
+    if name == "print_flood":
+        assert result.ok and result.value == "finished"

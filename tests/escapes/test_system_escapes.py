@@ -1,0 +1,342 @@
+"""The ways out of a process: the host's files, /proc, /sys and /etc, its environment, writing
+outside the sandbox, symlink and `..` tricks, starting processes and signalling others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+READ = """
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read(4096)
+        print("READ", path, data[:200])
+    except Exception as e:
+        print("refused", path, type(e).__name__)
+"""
+
+FILE_ATTEMPTS = {
+    "canary_by_absolute_path": 'read("@CANARY_FILE@")',
+    "etc_files": 'for p in ["/etc/passwd", "/etc/shadow", "/etc/hostname", "/etc/hosts", '
+    '"/etc/resolv.conf"]:\n    read(p)',
+    "proc_self_environ_and_cmdline": 'for p in ["/proc/self/environ", "/proc/self/cmdline", '
+    '"/proc/self/maps", "/proc/self/status"]:\n    read(p)',
+    "proc_of_the_host_process": 'for p in ["environ", "cmdline", "maps", "mem", "status"]:\n'
+    '    read("/proc/@HOST_PID@/" + p)\nread("/proc/1/environ")',
+    "proc_parent_and_root": """
+import os
+read(f"/proc/{os.getppid()}/environ")
+read("/proc/self/root@CANARY_FILE@")
+read("/proc/self/cwd/canary.txt")
+""",
+    "sys_and_dev": 'for p in ["/sys/class/net/lo/address", "/sys/kernel/mm/transparent_hugepage/enabled", '
+    '"/dev/mem", "/dev/kmsg", "/dev/tty"]:\n    read(p)',
+    "home_directory_and_ssh_keys": """
+import os
+for p in ["@HOME@", "@HOME@/.ssh", "@CANARY_DIR@", "/", "/tmp", "."]:
+    try:
+        print("LISTED", p, os.listdir(p)[:20])
+    except Exception as e:
+        print("refused", p, type(e).__name__)
+read("@HOME@/.ssh/id_rsa")
+read("@HOME@/.bash_history")
+""",
+    "dot_dot_from_the_working_directory": """
+import os
+print("cwd", os.getcwd() if hasattr(os, "getcwd") else None)
+rel = "../" * 40 + "@CANARY_FILE@".lstrip("/")
+read(rel)
+try:
+    os.chdir("@CANARY_DIR@")
+    read("canary.txt")
+except Exception as e:
+    print("chdir", type(e).__name__)
+""",
+    "symlink_and_hardlink_to_the_canary": """
+import os
+for make in (os.symlink, os.link):
+    for where in ("@PWNED@", "@PWNED_TMP@", "link-here"):
+        try:
+            make("@CANARY_FILE@", where)
+            print("linked", where)
+            read(where)
+        except Exception as e:
+            print(make.__name__, where, type(e).__name__)
+""",
+    "o_path_descriptor_then_proc_fd": """
+import os
+try:
+    fd = os.open("@CANARY_FILE@", getattr(os, "O_PATH", 0))
+    read(f"/proc/self/fd/{fd}")
+    read(f"/dev/fd/{fd}")
+except Exception as e:
+    print("O_PATH", type(e).__name__)
+""",
+    "write_outside_the_sandbox": """
+for target in ["@PWNED@", "@PWNED_TMP@", "@CANARY_FILE@"]:
+    try:
+        with open(target, "a") as f:
+            f.write("pwned")
+        print("WROTE", target)
+    except Exception as e:
+        print("refused", target, type(e).__name__)
+""",
+    "change_or_remove_the_canary": """
+import os
+for name, act in [
+    ("unlink", lambda: os.unlink("@CANARY_FILE@")),
+    ("truncate", lambda: os.truncate("@CANARY_FILE@", 0)),
+    ("chmod", lambda: os.chmod("@CANARY_FILE@", 0)),
+    ("rename", lambda: os.rename("@CANARY_FILE@", "@PWNED@")),
+    ("utime", lambda: os.utime("@CANARY_FILE@", (0, 0))),
+]:
+    try:
+        act()
+        print("DONE", name)
+    except Exception as e:
+        print(name, type(e).__name__)
+""",
+    "make_directories_fifos_and_devices": """
+import os
+for name, act in [
+    ("mkdir", lambda: os.mkdir("@PWNED@")),
+    ("mkfifo", lambda: os.mkfifo("@PWNED_TMP@")),
+    ("mknod", lambda: os.mknod("@PWNED@", 0o600 | 0o020000, os.makedev(1, 3))),
+    ("tempfile", lambda: __import__("tempfile").mkstemp()),
+]:
+    try:
+        print("MADE", name, act())
+    except Exception as e:
+        print(name, type(e).__name__)
+""",
+}
+
+ENV_ATTEMPTS = {
+    "os_environ": 'import os\nprint(dict(os.environ), os.environ.get("@CANARY_ENV@"), os.getenv("@CANARY_ENV@"))',
+    "environb_and_posix_environ": """
+import os, posix
+print(getattr(os, "environb", None), posix.environ)
+""",
+    "environ_of_the_host_through_proc": 'read("/proc/@HOST_PID@/environ")\nread("/proc/self/environ")',
+}
+
+PROCESS_ATTEMPTS = {
+    "subprocess_run": 'import subprocess\nprint(subprocess.run(["cat", "@CANARY_FILE@"], capture_output=True))',
+    "os_system": 'import os\nprint("status", os.system("touch @PWNED@; cat @CANARY_FILE@"))',
+    "os_popen": 'import os\nprint(os.popen("cat @CANARY_FILE@").read())',
+    "exec_a_program": 'import os\nos.execv("/bin/cat", ["cat", "@CANARY_FILE@"])',
+    "posix_spawn": 'import os\nprint(os.posix_spawn("/bin/touch", ["touch", "@PWNED@"], {}))',
+    "fork_bomb": """
+import os
+children = 0
+try:
+    while children < 1000:
+        if os.fork() == 0:
+            os._exit(0)
+        children += 1
+finally:
+    print("forked", children)
+""",
+    "pty_spawn": 'import pty\npty.spawn(["/bin/sh", "-c", "cat @CANARY_FILE@"])',
+    "kill_the_host_and_its_child": """
+import os, signal
+for pid in (@HOST_PID@, @SENTINEL_PID@):
+    for sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM):
+        try:
+            os.kill(pid, sig)
+            print("SIGNALLED", pid, sig)
+        except Exception as e:
+            print("kill", pid, type(e).__name__)
+""",
+    "kill_every_process_and_the_group": """
+import os, signal
+for name, act in [
+    ("kill -1", lambda: os.kill(-1, signal.SIGKILL)),
+    ("killpg host", lambda: os.killpg(os.getpgid(@HOST_PID@), signal.SIGKILL)),
+    ("kill -pgid", lambda: os.kill(-@HOST_PID@, signal.SIGKILL)),
+    ("kill parent", lambda: os.kill(os.getppid(), signal.SIGKILL)),
+]:
+    try:
+        act()
+        print("SIGNALLED", name)
+    except Exception as e:
+        print(name, type(e).__name__)
+""",
+    "pidfd_and_session_tricks": """
+import os, signal
+for name, act in [
+    ("pidfd", lambda: signal.pidfd_send_signal(os.pidfd_open(@SENTINEL_PID@), signal.SIGKILL)),
+    ("setpgid into the host's group", lambda: os.setpgid(0, os.getpgid(@HOST_PID@))),
+    ("kill 0 after", lambda: os.kill(0, signal.SIGKILL)),
+]:
+    try:
+        act()
+        print("SIGNALLED", name)
+    except Exception as e:
+        print(name, type(e).__name__)
+""",
+    "ptrace_and_process_memory": """
+import os
+read("/proc/@HOST_PID@/mem")
+try:
+    import ctypes
+    print("ptrace", ctypes.CDLL(None).ptrace(16, @HOST_PID@, 0, 0))
+except Exception as e:
+    print("ptrace", type(e).__name__)
+""",
+    "raise_resource_limits_and_priority": """
+import os, resource
+for name, act in [
+    ("rlimit", lambda: resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))),
+    ("nice", lambda: os.nice(-10)),
+    ("setpriority host", lambda: os.setpriority(os.PRIO_PROCESS, @HOST_PID@, 19)),
+]:
+    try:
+        act()
+        print("CHANGED", name)
+    except Exception as e:
+        print(name, type(e).__name__)
+""",
+}
+
+
+ALL_ATTEMPTS = {**FILE_ATTEMPTS, **ENV_ATTEMPTS, **PROCESS_ATTEMPTS}
+
+# Never run without a sandbox: they would harm the machine (a fork bomb, SIGKILL to every
+# process or to the test run's own process group), or need privileges to show anything.
+NO_CONTROL = {
+    "fork_bomb",
+    "kill_every_process_and_the_group",
+    "pidfd_and_session_tricks",
+    "etc_files",
+    "sys_and_dev",
+    "proc_self_environ_and_cmdline",
+    "home_directory_and_ssh_keys",
+    "make_directories_fifos_and_devices",
+    "ptrace_and_process_memory",
+    "raise_resource_limits_and_priority",
+    "pty_spawn",
+    "environb_and_posix_environ",
+}
+
+
+def _refusals_only(stdout: str, *words: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.split(" ", 1)[0] in words]
+
+
+@pytest.mark.parametrize("name", list(FILE_ATTEMPTS))
+async def test_host_files_stay_out_of_reach(attempt: Callable[..., Any], name: str) -> None:
+    result = await attempt(READ + FILE_ATTEMPTS[name])
+    out = result.stdout
+    # What a program claims is not the test (a WASI chmod is a no-op that reports success):
+    # the host's checks are. Claims of writes, links and listings must still be false.
+    assert not _refusals_only(out, "WROTE", "MADE", "linked", "LISTED"), out
+    assert "root:x:0:0" not in out
+    reads = _refusals_only(out, "READ")
+    # /etc and /proc of the sandbox itself may exist in some backends, never the host's.
+    assert not [r for r in reads if "canary" in r or "/proc/@HOST_PID@" in r], reads
+
+
+@pytest.mark.parametrize("name", list(ENV_ATTEMPTS))
+async def test_host_environment_stays_out_of_reach(attempt: Callable[..., Any], name: str) -> None:
+    await attempt(READ + ENV_ATTEMPTS[name])
+
+
+@pytest.mark.parametrize("name", list(PROCESS_ATTEMPTS))
+async def test_no_process_can_be_started_or_signalled(
+    attempt: Callable[..., Any], name: str
+) -> None:
+    result = await attempt(READ + PROCESS_ATTEMPTS[name])
+    assert not _refusals_only(result.stdout, "SIGNALLED", "CHANGED"), result.stdout
+    assert "forked 0" in result.stdout or "fork" not in name
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_ATTEMPTS if n not in NO_CONTROL])
+def test_attempt_escapes_without_a_sandbox(
+    unsandboxed: Callable[[str], list[str]], name: str
+) -> None:
+    """The same attempt, run by a plain interpreter on the host, does reach the host: so the
+    attempt is real, and its failure above is the sandbox's doing."""
+    assert unsandboxed(READ + ALL_ATTEMPTS[name])
+
+
+MOUNT_ATTEMPTS = {
+    "dot_dot_out_of_a_writable_mount": """
+for path in ["/scratch/../pwned", "/scratch/a/../../pwned", "/scratch/../../@PWNED@"]:
+    try:
+        open(path, "w").write("pwned")
+        print("WROTE", path)
+    except Exception as e:
+        print("refused", path, type(e).__name__)
+""",
+    "symlink_in_a_mount_to_the_canary": """
+import os
+for target in ["@CANARY_FILE@", "../canary.txt", "../../canary.txt"]:
+    link = "/scratch/link" + str(len(target))
+    try:
+        os.symlink(target, link)
+        print("READ", open(link).read())
+    except Exception as e:
+        print("refused", target, type(e).__name__)
+""",
+    "hardlink_and_rename_across_the_mount": """
+import os
+for name, act in [
+    ("link canary in", lambda: os.link("@CANARY_FILE@", "/scratch/canary")),
+    ("rename out", lambda: (open("/scratch/f", "w").close(), os.rename("/scratch/f", "@PWNED@"))),
+    ("rename to parent", lambda: os.rename("/scratch/f", "/scratch/../f")),
+]:
+    try:
+        act()
+        print("DONE", name)
+    except Exception as e:
+        print(name, type(e).__name__)
+""",
+    "change_directory_into_the_mount_and_climb": """
+import os
+os.chdir("/scratch")
+for path in ["..", "../..", "/proc/self/root/scratch/.."]:
+    try:
+        print("LISTED", path, os.listdir(path))
+    except Exception as e:
+        print("refused", path, type(e).__name__)
+try:
+    open("../pwned", "w")
+    print("WROTE ../pwned")
+except Exception as e:
+    print("refused ../pwned", type(e).__name__)
+""",
+}
+
+
+@pytest.fixture
+def scratch(host: Any) -> Any:
+    """A writable folder the host grants (a sibling of the canary, so `..` would reach it)."""
+    import shutil
+
+    path = host.tmp / "scratch"
+    path.mkdir(exist_ok=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+    for leftover in ("pwned", "f"):
+        (host.tmp / leftover).unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("name", list(MOUNT_ATTEMPTS))
+async def test_a_writable_mount_is_no_way_out(
+    attempt: Callable[..., Any], scratch: Any, name: str, backend_name: str
+) -> None:
+    from codeact import Mount
+
+    if backend_name == "hyperlight":
+        pytest.skip("hyperlight grants no mount but /input")
+    result = await attempt(
+        MOUNT_ATTEMPTS[name], file_mounts=[Mount(scratch, "/scratch", mode="rw")]
+    )
+    out = result.stdout
+    assert not _refusals_only(out, "WROTE", "READ", "LISTED"), out
+    assert not [p for p in scratch.parent.iterdir() if p.name in ("pwned", "f")]
+    assert "DONE link canary in" not in out

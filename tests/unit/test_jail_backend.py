@@ -1,0 +1,138 @@
+"""What is particular to the jail: packages, a fresh interpreter state per run, the zygote's
+recovery, and what the host reports when a child ends without a report."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codeact import CodeAct, ConfigurationError, Limits
+from codeact.sandbox.jail import JailBackend
+
+availability = JailBackend.availability()
+pytestmark = pytest.mark.skipif(not availability.available, reason=f"jail: {availability.reason}")
+
+
+@pytest.fixture(scope="module")
+def jail() -> Iterator[JailBackend]:
+    backend = JailBackend(pool_size=1)
+    backend.prepare()
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def codeact(jail: JailBackend) -> CodeAct:
+    return CodeAct(backend=jail, limits=Limits(wall_time=10))
+
+
+def _children_of(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+def test_availability_reports_what_landlock_enforces() -> None:
+    assert availability.reason.startswith("Landlock ABI ")
+    assert int(availability.versions["landlock_abi"]) >= 1
+
+
+async def test_environment_is_empty_and_randomness_is_fresh(codeact: CodeAct) -> None:
+    first = await codeact.execute("import os, random\n[dict(os.environ), random.random()]")
+    second = await codeact.execute("import random\nrandom.random()")
+    assert first.ok and first.value[0] == {}
+    assert first.value[1] != second.value  # each child reseeds the generator it inherited
+
+
+async def test_only_the_standard_library_by_default(codeact: CodeAct) -> None:
+    result = await codeact.execute("import statistics, sqlite3, decimal\nstatistics.mean([1, 2])")
+    assert result.ok and result.value == 1.5
+    refused = await codeact.execute("import numpy")
+    assert refused.error is not None and "standard library" in refused.error.message
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="numpy is not installed")
+async def test_granted_packages_work_and_nothing_else_of_site_packages() -> None:
+    backend = JailBackend(packages=["numpy"], pool_size=0)
+    try:
+        codeact = CodeAct(backend=backend, limits=Limits(wall_time=20))
+        result = await codeact.execute(
+            "import numpy as np\nround(float(np.linalg.det(np.eye(3) * 2)))"
+        )
+        assert result.ok and result.value == 8, result.error
+        other = await codeact.execute("import pydantic")
+        assert other.error is not None and "numpy" in other.error.message
+        # Not even with the import policy out of the way: Landlock refuses the files.
+        bypass = await codeact.execute(
+            "import sys\nsys.meta_path.pop(0)\nimport pydantic\npydantic.VERSION"
+        )
+        assert not bypass.ok
+    finally:
+        backend.close()
+
+
+def test_unknown_packages_are_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="not installed"):
+        JailBackend(packages=["no_such_package_anywhere"])
+    with pytest.raises(ConfigurationError, match="list of module names"):
+        JailBackend(packages="numpy")  # type: ignore[arg-type]
+
+
+async def test_a_killed_zygote_is_replaced(jail: JailBackend, codeact: CodeAct) -> None:
+    zygote = jail._zygote
+    assert zygote is not None
+    os.kill(zygote.info["pid"], signal.SIGKILL)
+    for _ in range(100):  # the kernel needs a moment to end it
+        if not zygote.alive:
+            break
+        await asyncio.sleep(0.02)
+    result = await codeact.execute("print('after')")
+    assert result.ok and result.stdout == "after\n"
+    assert jail._zygote is not None and jail._zygote.info["pid"] != zygote.info["pid"]
+
+
+async def test_no_child_outlives_its_run(jail: JailBackend, codeact: CodeAct) -> None:
+    stopped = await codeact.execute("while True:\n    pass", limits=Limits(wall_time=0.5))
+    assert stopped.error is not None and stopped.error.limit == "wall_time"
+    await codeact.execute(
+        "import threading, time\nthreading.Thread(target=time.sleep, args=(60,)).start()"
+    )
+    assert jail._zygote is not None
+    # Only the pooled child, waiting for its next run, may remain (once the zygote has reaped
+    # the killed ones, which takes a moment).
+    for _ in range(100):
+        if len(_children_of(jail._zygote.info["pid"])) <= 1:
+            break
+        await asyncio.sleep(0.05)
+    assert len(_children_of(jail._zygote.info["pid"])) <= 1
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "words"),
+    [
+        ("import os\nprint('bye')\nos._exit(0)", None, ""),
+        ("import os\nos._exit(3)", "SystemExit", "exit status 3"),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)", "Killed", "SIGTERM"),
+        (
+            "import os\nfor fd in (1, 2, 3):\n    os.close(fd)\nwhile True:\n    pass",
+            "SandboxError",
+            "closed its channel",
+        ),
+    ],
+    ids=["exit-0", "exit-3", "sigterm", "closed-channel"],
+)
+async def test_a_child_that_ends_without_a_report_is_explained(
+    codeact: CodeAct, code: str, kind: str | None, words: str
+) -> None:
+    result = await codeact.execute(code)
+    if kind is None:
+        assert result.ok and result.stdout == "bye\n"
+    else:
+        assert result.error is not None and result.error.type == kind
+        assert words in result.error.message
+    assert (await codeact.execute("1 + 1")).value == 2

@@ -1,0 +1,102 @@
+"""The jail's seccomp filter, run by a small BPF interpreter: what each rule lets through."""
+
+from __future__ import annotations
+
+import errno
+import struct
+
+import pytest
+
+from codeact.sandbox.jail.inside import seccomp
+from codeact.sandbox.jail.inside.syscalls import AUDIT_ARCH, SYSCALLS
+
+PID = 4242
+CLONE_THREAD, CLONE_NEWUSER, SIGCHLD = 0x00010000, 0x10000000, 17
+THREAD_FLAGS = 0x003D0F00  # what glibc's pthread_create passes to clone
+
+
+def run_filter(program: bytes, *, arch: int, nr: int, args: tuple[int, ...] = ()) -> int:
+    """Evaluate a classic BPF program over a `struct seccomp_data`."""
+    args = tuple(args) + (0,) * (6 - len(args))
+    data = struct.pack("=iIQ6Q", nr, arch, 0, *(a & 0xFFFFFFFFFFFFFFFF for a in args))
+    insns = [struct.unpack_from("=HBBI", program, i) for i in range(0, len(program), 8)]
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = insns[pc]
+        pc += 1
+        if code == 0x20:  # ld [k]
+            acc = struct.unpack_from("=I", data, k)[0]
+        elif code == 0x06:  # ret k
+            return k
+        elif code in (0x15, 0x35, 0x45):  # jeq, jge, jset
+            hit = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[code]
+            pc += jt if hit else jf
+        else:
+            raise AssertionError(f"unexpected opcode {code:#x}")
+
+
+@pytest.fixture(params=["x86_64", "aarch64"])
+def arch(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def verdict(arch: str, name: str, *args: int) -> int:
+    program = seccomp.build_filter(arch, seccomp.rules_for(PID))
+    return run_filter(program, arch=AUDIT_ARCH[arch], nr=SYSCALLS[arch][name], args=args)
+
+
+def test_ordinary_calls_are_allowed(arch: str) -> None:
+    program = seccomp.build_filter(arch, seccomp.rules_for(PID))
+    for nr in (0, 1, 3, 9, 63):  # whatever they are on this architecture, none is refused
+        if nr not in SYSCALLS[arch].values():
+            assert run_filter(program, arch=AUDIT_ARCH[arch], nr=nr) == seccomp.RET_ALLOW
+
+
+def test_threads_are_allowed_but_not_processes(arch: str) -> None:
+    assert verdict(arch, "clone", THREAD_FLAGS) == seccomp.RET_ALLOW
+    assert verdict(arch, "clone", SIGCHLD) == seccomp.RET_EPERM
+    assert verdict(arch, "clone", THREAD_FLAGS | CLONE_NEWUSER) == seccomp.RET_EPERM
+    assert verdict(arch, "clone3") == seccomp.RET_ENOSYS
+    assert verdict(arch, "execve") == seccomp.RET_EPERM
+    if "fork" in SYSCALLS[arch]:
+        assert verdict(arch, "fork") == seccomp.RET_EPERM
+
+
+def test_only_unix_socketpairs(arch: str) -> None:
+    assert verdict(arch, "socket", 2, 1, 0) == seccomp.RET_EPERM
+    assert verdict(arch, "socket", 1, 1, 0) == seccomp.RET_EPERM
+    assert verdict(arch, "socketpair", 1, 1, 0) == seccomp.RET_ALLOW
+    assert verdict(arch, "socketpair", 2, 1, 0) == seccomp.RET_EPERM
+    assert verdict(arch, "io_uring_setup") == seccomp.RET_EPERM
+
+
+def test_signals_only_to_itself(arch: str) -> None:
+    assert verdict(arch, "kill", PID, 9) == seccomp.RET_ALLOW
+    for target in (1, PID + 1, 0, -1, -PID):
+        assert verdict(arch, "kill", target, 9) == seccomp.RET_EPERM
+    assert verdict(arch, "tgkill", PID, PID + 1, 10) == seccomp.RET_ALLOW
+    assert verdict(arch, "tgkill", 1, 1, 9) == seccomp.RET_EPERM
+    assert verdict(arch, "tkill", PID, 9) == seccomp.RET_EPERM
+    assert verdict(arch, "prlimit64", 0) == seccomp.RET_ALLOW
+    assert verdict(arch, "prlimit64", 1) == seccomp.RET_EPERM
+    assert verdict(arch, "ptrace", 16, 1) == seccomp.RET_EPERM
+
+
+def test_file_metadata_cannot_change(arch: str) -> None:
+    for name in ("fchmod", "fchmodat", "fchownat", "utimensat", "fsetxattr"):
+        assert verdict(arch, name) == seccomp.RET_EPERM
+    assert verdict(arch, "ioctl", 3, 0x5412) == seccomp.RET_EPERM  # TIOCSTI
+    assert verdict(arch, "ioctl", 3, 0x40086602) == seccomp.RET_EPERM  # FS_IOC_SETFLAGS
+    assert verdict(arch, "ioctl", 3, 0x5401) == seccomp.RET_ALLOW  # TCGETS
+
+
+def test_another_abi_kills_the_process(arch: str) -> None:
+    program = seccomp.build_filter(arch, seccomp.rules_for(PID))
+    assert run_filter(program, arch=0x40000003, nr=1) == seccomp.RET_KILL_PROCESS  # i386
+
+
+def test_x32_calls_are_refused() -> None:
+    program = seccomp.build_filter("x86_64", seccomp.rules_for(PID))
+    result = run_filter(program, arch=AUDIT_ARCH["x86_64"], nr=0x40000000 + 41)
+    assert result == seccomp.RET_ENOSYS
+    assert seccomp.RET_ENOSYS & 0xFFFF == errno.ENOSYS
