@@ -1,20 +1,24 @@
 """codeact: one `execute_code` tool, a fresh isolated CPython per call, tools on the host.
 
->>> from codeact import CodeAct, Limits, tool
+>>> from codeact import Agent, CodeAct, Limits, tool
 """
 
 from __future__ import annotations
 
+from .agent import Agent, AgentResult, AgentTimings, AgentUsage, ApprovalRequest
 from .bridge.protocol import ToolCallRecord
 from .errors import (
+    AgentError,
     BackendUnavailable,
     ChatError,
     CodeActError,
     ConfigurationError,
     GuestBuildError,
     ModelNotConfigured,
+    OutputValidationError,
     SandboxError,
     ToolDefinitionError,
+    TurnLimitExceeded,
     UserError,
 )
 from .policy.limits import Limits
@@ -25,6 +29,12 @@ from .tools import Tool, ToolSet, tool
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
+    "AgentError",
+    "AgentResult",
+    "AgentTimings",
+    "AgentUsage",
+    "ApprovalRequest",
     "BackendUnavailable",
     "ChatError",
     "CodeAct",
@@ -37,12 +47,14 @@ __all__ = [
     "Limits",
     "MockBackend",
     "ModelNotConfigured",
+    "OutputValidationError",
     "SandboxBackend",
     "SandboxError",
     "Tool",
     "ToolCallRecord",
     "ToolDefinitionError",
     "ToolSet",
+    "TurnLimitExceeded",
     "UserError",
     "__version__",
     "tool",

@@ -8,6 +8,12 @@ import codeact
 def test_exported_names() -> None:
     assert sorted(codeact.__all__) == sorted(
         [
+            "Agent",
+            "AgentError",
+            "AgentResult",
+            "AgentTimings",
+            "AgentUsage",
+            "ApprovalRequest",
             "BackendUnavailable",
             "ChatError",
             "CodeAct",
@@ -20,12 +26,14 @@ def test_exported_names() -> None:
             "Limits",
             "MockBackend",
             "ModelNotConfigured",
+            "OutputValidationError",
             "SandboxBackend",
             "SandboxError",
             "Tool",
             "ToolCallRecord",
             "ToolDefinitionError",
             "ToolSet",
+            "TurnLimitExceeded",
             "UserError",
             "__version__",
             "tool",
