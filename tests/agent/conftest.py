@@ -93,19 +93,21 @@ class FakeOpenAI:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(Reply({"object": "list", "data": [{"id": m} for m in server.models]}))
+                    self._send(
+                        Reply({"object": "list", "data": [{"id": m} for m in server.models]})
+                    )
                 else:
                     self._send(error(404, f"no route {self.path}"))
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with lock:
                     server.requests.append(body)
                     server.paths.append(self.path)
-                    server.headers.append(dict(self.headers))
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if "/chat/completions" not in self.path:
                     self._send(error(404, f"no route {self.path}"))
                     return
@@ -123,7 +125,7 @@ class FakeOpenAI:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def root(self) -> str:
@@ -199,11 +201,7 @@ def order_totals_policy(body: dict[str, Any]) -> Reply:
     discount = {a["tier"]: r for a, r in by_name["get_discount_rate"]}
     tax = {a["region"]: r for a, r in by_name["get_tax_rate"]}
     orders = {a["user_id"]: r for a, r in by_name["get_orders_for_user"]}
-    lines = [
-        (u, line)
-        for u in users
-        for line in orders[u["id"]]
-    ]
+    lines = [(u, line) for u in users for line in orders[u["id"]]]
     if "compute_line_total" not in by_name:
         return completion(
             None,

@@ -133,7 +133,7 @@ async def test_program_errors_are_results_the_model_can_fix() -> None:
     agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
     result = await agent.run("How many users?")
     first = tool_messages(chat, 1)[0]
-    assert "KeyError: 'nope'" in first and 'line 2' in first
+    assert "KeyError: 'nope'" in first and "line 2" in first
     assert tool_messages(chat, 2)[1] == "[value] 8"
     assert result.usage.code_executions == 2 and result.text == "8 users"
 

@@ -90,22 +90,32 @@ async def _run(
     client: ChatClient, wirings: tuple[Wiring, ...], runs: int, max_turns: int
 ) -> list[RunRecord]:
     total = runs * len(wirings)
-    with click.progressbar(
-        length=total,
-        label="runs",
-        file=sys.stderr,
-        show_pos=True,
-        item_show_func=lambda text: text,
-    ) as bar:
-        bar.render_progress()
 
-        def done(index: int, record: RunRecord) -> None:
-            state = "correct" if record.correct else ("failed" if record.error else "wrong")
-            bar.update(1, f"{record.wiring} {state} {record.wall_s:.1f}s")
+    def describe(record: RunRecord) -> str:
+        state = "correct" if record.correct else ("failed" if record.error else "wrong")
+        return f"{record.wiring} {state} {record.wall_s:.1f}s"
 
-        try:
+    try:
+        if not sys.stderr.isatty():  # a log file: one line per run instead of a bar
             return await run_series(
-                client, wirings=wirings, runs=runs, max_turns=max_turns, on_run=done
+                client,
+                wirings=wirings,
+                runs=runs,
+                max_turns=max_turns,
+                on_run=lambda i, record: click.echo(
+                    f"run {i}/{total}: {describe(record)}", err=True
+                ),
             )
-        finally:
-            await client.aclose()
+        with click.progressbar(
+            length=total, label="runs", file=sys.stderr, show_pos=True, item_show_func=str
+        ) as bar:
+            bar.render_progress()
+            return await run_series(
+                client,
+                wirings=wirings,
+                runs=runs,
+                max_turns=max_turns,
+                on_run=lambda i, record: bar.update(1, describe(record)),
+            )
+    finally:
+        await client.aclose()

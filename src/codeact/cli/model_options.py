@@ -37,9 +37,7 @@ def model_options(fn: F) -> F:
 def client_from_options(model: str | None, base_url: str | None) -> ChatClient:
     """The chat client the flags and the environment ask for (status lines go to stderr)."""
     if model == "local" and base_url:
-        raise UserError(
-            "--model local runs the embedded model; it cannot be combined with --base-url"
-        )
+        raise UserError("--model local runs the embedded model; leave out --base-url")
     return default_client(
         model=model,
         base_url=base_url,
