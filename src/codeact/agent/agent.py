@@ -56,6 +56,8 @@ class Agent:
         text_tool_calls: Recover tool calls that the model wrote as text (counted in
             ``usage.fallback_parses``). Turn off for models with reliable native calls.
         output_retries: Extra turns for a final answer that does not validate.
+        progress: Called with a one-line account of each model reply and each tool result
+            (e.g. ``print``), for people watching a slow model work.
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class Agent:
         approval_handler: ApprovalHandler | None = None,
         text_tool_calls: bool = True,
         output_retries: int = 1,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ConfigurationError(f"max_turns must be a positive integer, got {max_turns!r}")
@@ -92,6 +95,7 @@ class Agent:
         self.max_turns = max_turns
         self.text_tool_calls = text_tool_calls
         self.output_retries = output_retries
+        self.progress = progress
         self._sync: LoopThread | None = None
 
     @property
@@ -199,6 +203,7 @@ class _Run:
         self.result.messages = self.messages
         self.started = time.perf_counter()
         self.programs_run: set[str] = set()
+        self._last_ask_s = 0.0
 
     def finish(self) -> None:
         self.timings.total = time.perf_counter() - self.started
@@ -215,6 +220,7 @@ class _Run:
             # request then shows the model the format it should have used, without the text.
             text = None if calls and not response.tool_calls else response.text
             self.messages.append(Message.assistant(text, calls))
+            self._report_reply(turn, response, calls)
             if calls:
                 await self._run_calls(calls)
                 continue
@@ -251,10 +257,23 @@ class _Run:
                 response_format=output.response_format() if (output and constrained) else None,
             )
         finally:
-            self.timings.model += time.perf_counter() - started
+            self._last_ask_s = time.perf_counter() - started
+            self.timings.model += self._last_ask_s
         self.usage.model_turns += 1
         self.usage.add_tokens(response.usage)
         return response
+
+    def _report_reply(self, turn: int, response: ChatResponse, calls: Sequence[ToolCall]) -> None:
+        if self.agent.progress is None:
+            return
+        u = response.usage
+        what = ", ".join(c.name for c in calls) if calls else "the answer"
+        if calls and not response.tool_calls:
+            what += " (written as text)"
+        self.agent.progress(
+            f"turn {turn}: the model replied in {self._last_ask_s:.1f} s "
+            f"({u.input_tokens:,} tokens in, {u.output_tokens:,} out): {what}"
+        )
 
     def _calls_of(
         self, response: ChatResponse, tools: Sequence[ToolDefinition], turn: int
@@ -308,6 +327,11 @@ class _Run:
         self.timings.sandbox += max(result.timings.get("total_ms", 0.0) - tools_ms, 0.0) / 1000
         self.result.executions.append(result)
         self.result.programs.append(code)
+        if self.agent.progress is not None:
+            state = "ok" if result.ok else f"failed: {result.error and result.error.type}"
+            self.agent.progress(
+                f"  {tool.name}: the program made {len(result.tool_calls)} tool calls, {state}"
+            )
         return result.to_model_text()
 
 

@@ -78,25 +78,38 @@ class RunRecord:
 
 
 def build_agent(
-    wiring: Wiring, client: ChatClient, *, max_turns: int = MAX_TURNS, backend: str = "auto"
+    wiring: Wiring,
+    client: ChatClient,
+    *,
+    max_turns: int = MAX_TURNS,
+    backend: str = "auto",
+    progress: Callable[[str], None] | None = None,
 ) -> Agent:
     """The agent for one wiring of the order-totals task."""
+    common: dict[str, Any] = {
+        "client": client,
+        "instructions": INSTRUCTIONS,
+        "max_turns": max_turns,
+        "progress": progress,
+    }
     if wiring == "codeact":
-        codeact = CodeAct(tools=order_totals.TOOLS, backend=backend)
-        return Agent(client=client, instructions=INSTRUCTIONS, codeact=codeact, max_turns=max_turns)
+        return Agent(codeact=CodeAct(tools=order_totals.TOOLS, backend=backend), **common)
     if wiring == "direct":
-        return Agent(
-            client=client, instructions=INSTRUCTIONS, tools=order_totals.TOOLS, max_turns=max_turns
-        )
+        return Agent(tools=order_totals.TOOLS, **common)
     raise UserError(f"unknown wiring {wiring!r}; use one of {', '.join(WIRINGS)}")
 
 
 async def run_once(
-    wiring: Wiring, client: ChatClient, *, max_turns: int = MAX_TURNS, backend: str = "auto"
+    wiring: Wiring,
+    client: ChatClient,
+    *,
+    max_turns: int = MAX_TURNS,
+    backend: str = "auto",
+    progress: Callable[[str], None] | None = None,
 ) -> RunRecord:
     """Run the task once. Failures of the run become the record's `error`; a mistake in how
     the benchmark is configured (`UserError`, e.g. no model) is raised."""
-    agent = build_agent(wiring, client, max_turns=max_turns, backend=backend)
+    agent = build_agent(wiring, client, max_turns=max_turns, backend=backend, progress=progress)
     started = time.perf_counter()
     result: AgentResult | None = None
     error: str | None = None

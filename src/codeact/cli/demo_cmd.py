@@ -43,7 +43,7 @@ def demo_command(
     if not as_json:
         click.echo(f"order totals: 8 users, 5 tools, {wiring} wiring, model {client.model}")
         click.echo(f"task: {order_totals.TASK}\n")
-    record = asyncio.run(_run(client, wiring))
+    record = asyncio.run(_run(client, wiring, quiet=quiet or as_json))
     if as_json:
         out = record.to_dict()
         out["model"] = client.model
@@ -54,9 +54,12 @@ def demo_command(
     sys.exit(0 if record.correct else 1)
 
 
-async def _run(client: ChatClient, wiring: Wiring) -> RunRecord:
+async def _run(client: ChatClient, wiring: Wiring, *, quiet: bool) -> RunRecord:
+    def progress(line: str) -> None:
+        click.echo(f"codeact: {line}", err=True)
+
     try:
-        return await run_once(wiring, client)
+        return await run_once(wiring, client, progress=None if quiet else progress)
     finally:
         await client.aclose()
 
