@@ -154,3 +154,24 @@ async def test_many_executions_in_parallel_stay_separate(
     )
     assert [r.value for r in results] == [i * 2 for i in range(8)]
     assert [r.stdout for r in results] == [f"{i}\n" for i in range(8)]
+
+
+async def test_a_stopped_program_cancels_its_running_async_tool(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    cancelled = asyncio.Event()
+
+    @tool
+    async def hangs() -> str:
+        """Never answers on its own."""
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "late"
+
+    codeact = make_codeact(tools=[hangs], limits=Limits(wall_time=0.5))
+    result = await codeact.execute("hangs()")
+    assert result.error is not None and result.error.limit == "wall_time"
+    await asyncio.wait_for(cancelled.wait(), timeout=5)

@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from ..policy.limits import Limits
+from ..sandbox.output import CappedOutput
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from .protocol import (
     Completion,
@@ -60,11 +61,13 @@ class HostBridge:
         self._t0 = time.monotonic()
         self._deadline = self._t0 + limits.wall_time
         self._inline: tuple[ToolCallRecord, float] | None = None  # running inline, its deadline
-        self._futures: dict[int, concurrent.futures.Future[Reply]] = {}
+        # Every call running on the loop, started or awaited, so that cancel() reaches it.
+        self._inflight: set[concurrent.futures.Future[Any]] = set()
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._next_id = 1
         self._waiting = 0  # started calls not yet returned by wait()
         self._cancelled = False
+        self.output = CappedOutput(limits.output_bytes)
 
     # -- ToolChannel -----------------------------------------------------------------------
     def begin(self) -> None:
@@ -82,8 +85,7 @@ class HostBridge:
             return refusal  # type: ignore[return-value]
         if not tool.is_async:
             return self._run_inline(tool, kwargs, record)
-        future = asyncio.run_coroutine_threadsafe(self._invoke(tool, kwargs, record), self.loop)
-        return self._await(future, record)
+        return self._await(self._on_loop(self._invoke(tool, kwargs, record)), record)
 
     def start(self, name: str, args_json: str) -> int | Reply:
         record = self._open(name, args_json)
@@ -94,8 +96,7 @@ class HostBridge:
             call_id = self._next_id
             self._next_id += 1
             self._waiting += 1
-        future = asyncio.run_coroutine_threadsafe(self._invoke(tool, kwargs, record), self.loop)
-        self._futures[call_id] = future
+        future = self._on_loop(self._invoke(tool, kwargs, record))
         future.add_done_callback(functools.partial(self._call_done, call_id))
         return call_id
 
@@ -117,7 +118,6 @@ class HostBridge:
             if item is _WAKE:
                 continue
             call_id, future = item
-            self._futures.pop(call_id, None)
             with self._lock:
                 self._waiting -= 1
             finished.append((call_id, self._reply_of(future)))
@@ -128,8 +128,20 @@ class HostBridge:
     def pending(self) -> int:
         return self._waiting
 
+    def write_output(self, stream: int, text: str) -> None:
+        self.output.write(stream, text)
+
     def _call_done(self, call_id: int, future: concurrent.futures.Future[Reply]) -> None:
         self._done.put((call_id, future))
+
+    def _on_loop(self, coro: Any) -> concurrent.futures.Future[Any]:
+        """Run `coro` on the caller's loop; cancel() will reach it while it runs."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
+        if self._cancelled:
+            future.cancel()
+        return future
 
     # -- supervision (called on the event loop by CodeAct) -----------------------------------
     def overdue(self) -> Stop | None:
@@ -161,7 +173,7 @@ class HostBridge:
     def cancel(self) -> None:
         """Stop everything still running for this execution and wake a waiting program."""
         self._cancelled = True
-        for future in list(self._futures.values()):
+        for future in list(self._inflight):
             future.cancel()
         self._done.put(_WAKE)
 
@@ -250,8 +262,7 @@ class HostBridge:
         finally:
             self._inline = None
         if inspect.isawaitable(result):  # a sync-looking callable that returned a coroutine
-            future = asyncio.run_coroutine_threadsafe(_awaited(result), self.loop)
-            return self._await(future, record, tool)
+            return self._await(self._on_loop(_awaited(result)), record, tool)
         if time.monotonic() - started > limit:
             self._finish(record, "timeout", "took longer than its timeout")
             stop = self._tool_timeout(record)

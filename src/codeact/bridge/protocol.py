@@ -125,6 +125,10 @@ class ToolChannel(Protocol):
         """Number of started calls that have not been returned by `wait` yet."""
         ...
 
+    def write_output(self, stream: int, text: str) -> None:
+        """Program output (stream 1: stdout, 2: stderr); the host caps what it keeps."""
+        ...
+
 
 @dataclass(frozen=True)
 class ToolStub:

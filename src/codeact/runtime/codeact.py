@@ -12,7 +12,7 @@ from typing import Any
 from typing_extensions import Self
 
 from ..bridge.host import HostBridge
-from ..bridge.protocol import RunOutcome, RunRequest, ToolStub
+from ..bridge.protocol import RunOutcome, RunRequest, Stop, ToolStub
 from ..errors import ConfigurationError, UserError
 from ..policy.limits import Limits
 from ..sandbox.base import SandboxBackend
@@ -38,6 +38,49 @@ def _shared_backend(name: str) -> SandboxBackend:
         if backend is None:
             backend = _shared_backends[name] = create_backend(name)
         return backend
+
+
+class _Supervisor:
+    """Ends an execution whose backend cannot stop the program by itself (it is blocked in a
+    host call that cannot be interrupted, e.g. a sync tool past its timeout): a timer on the
+    event loop checks the bridge and cancels the waiting task, which reports the limit."""
+
+    POLL = 0.25
+
+    def __init__(self, bridge: HostBridge, loop: asyncio.AbstractEventLoop) -> None:
+        self._bridge = bridge
+        self._loop = loop
+        self._task = asyncio.current_task()
+        self.stop: Stop | None = None
+        self._timer: asyncio.TimerHandle | None = loop.call_later(self._interval(), self._check)
+
+    def _interval(self) -> float:
+        # Poll at least every POLL seconds: an inline tool call may start at any moment, and
+        # telling the loop about each one would cost a cross-thread wake-up per call.
+        return min(self._bridge.next_check(), self.POLL)
+
+    def _check(self) -> None:
+        stop = self._bridge.overdue()
+        if stop is None:
+            self._timer = self._loop.call_later(self._interval(), self._check)
+            return
+        self._timer = None
+        self.stop = stop
+        self._bridge.cancel()
+        if self._task is not None:
+            self._task.cancel()
+
+    def consume_cancel(self) -> None:
+        """Our own cancellation was handled: take it back, so that an enclosing
+        asyncio.timeout() or TaskGroup does not see a cancellation that is not theirs."""
+        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
+        if uncancel is not None:
+            uncancel()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 class CodeAct:
@@ -129,28 +172,22 @@ class CodeAct:
             tools=tuple(ToolStub(t.name, t.positional_params) for t in tools),
             limits=limits,
         )
-        task = asyncio.ensure_future(self.backend.run(request, bridge))
-        outcome: RunOutcome | None = None
+        supervisor = _Supervisor(bridge, loop)
         try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=bridge.next_check())
-                if done:
-                    outcome = task.result()
-                    break
-                stop = bridge.overdue()
-                if stop is not None:
-                    # The backend could not stop the program itself (it is blocked in a host
-                    # call that cannot be interrupted): give up on it and report the limit.
-                    bridge.cancel()
-                    task.cancel()
-                    outcome = RunOutcome(stop=stop)
-                    break
-        except BaseException:
-            bridge.cancel()
-            task.cancel()
-            raise
+            outcome = await self.backend.run(request, bridge)
+        except asyncio.CancelledError:
+            if supervisor.stop is None:
+                raise  # cancelled by our caller, not by the supervisor
+            supervisor.consume_cancel()
+            outcome = RunOutcome(stop=supervisor.stop)
         finally:
+            supervisor.close()
             bridge.cancel()
+        # Output reached the host through the bridge as the program ran (so it survives a
+        # stop); a backend may also report some at the end.
+        outcome.stdout = bridge.output.stdout + outcome.stdout
+        outcome.stderr = bridge.output.stderr + outcome.stderr
+        outcome.output_dropped += bridge.output.dropped
         timings = dict(outcome.timings)
         timings["tools_ms"] = sum(r.duration_ms for r in bridge.records)
         timings["total_ms"] = (time.perf_counter() - started) * 1000

@@ -40,9 +40,6 @@ class CappedOutput:
             self._parts[stream].append(text)
             self.used += len(data)
 
-    def write_bytes(self, stream: int, data: bytes) -> None:
-        self.write(stream, data.decode("utf-8", "replace"))
-
     @property
     def stdout(self) -> str:
         return "".join(self._parts[STDOUT])

@@ -109,7 +109,7 @@ class _Output:
             self.buffer.clear()
             self.buffered = 0
             HOST.write_output(self.stream, text)
-        self.last_flush = time.monotonic()
+            self.last_flush = time.monotonic()
 
 
 _OUTPUT = _Output(1 << 20)
@@ -411,7 +411,13 @@ def _value_report(value, limit):
     return {"has_value": True, "value_repr": shown}
 
 
-_WARMUP = {"code": "import json\njson.dumps([1])\nprint(end='')\n1", "tools": []}
+# The pool runs this once in every fresh instance, off the caller's path, so that the first
+# real program does not pay for touching the runner's code and memory for the first time.
+_WARMUP = {
+    "code": "import json\nx = json.dumps([1])\nprint(x)\n"
+    "try:\n    warmup_tool(1)\nexcept ToolError:\n    pass\n[x]",
+    "tools": [{"name": "warmup_tool", "positional": ["x"]}],
+}
 
 
 def run(request_json):

@@ -13,7 +13,6 @@ import time
 
 from ...bridge.protocol import ExecutionStopped, Stop, ToolChannel
 from ...policy.limits import Limits
-from ..output import CappedOutput
 from .runtime import ticks_until
 
 __all__ = ["WasmExecution"]
@@ -25,7 +24,6 @@ class WasmExecution:
     def __init__(self, channel: ToolChannel, limits: Limits) -> None:
         self.channel = channel
         self.limits = limits
-        self.output = CappedOutput(limits.output_bytes)
         self.stop: Stop | None = None
         self.failure: str | None = None
         self.cancelled = threading.Event()
@@ -83,10 +81,10 @@ class WasmExecution:
         self._check()
 
     def write_output(self, stream: int, text: str) -> None:
-        self.output.write(stream, text)
+        self.channel.write_output(stream, text)
 
     def write_raw(self, stream: int, data: bytes) -> None:
-        self.output.write_bytes(stream, data)
+        self.channel.write_output(stream, data.decode("utf-8", "replace"))
 
     def check_time(self) -> int | None:
         """For the epoch callback: ticks until the deadline, or None to stop the guest now."""

@@ -2,7 +2,8 @@
 
 Each instance serves exactly one program and is then thrown away; the pool only moves the
 cost of instantiating (about 1.5 ms) and of the first call (faulting in memory, about 0.7 ms)
-off the caller's path. A background thread refills it after every take.
+off the caller's path. A background thread refills it shortly after a used instance comes
+back (or at once when a take finds it empty), and frees the used instances.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from .runtime import Prepared
@@ -17,6 +19,10 @@ from .runtime import Prepared
 __all__ = ["InstancePool"]
 
 log = logging.getLogger("codeact.sandbox.wasm")
+
+#: After a run, wait this long before refilling: the caller's own work (resuming its event
+#: loop, reading the result) goes first instead of competing for the GIL with the refill.
+SETTLE_SECONDS = 0.004
 
 
 class InstancePool:
@@ -26,7 +32,9 @@ class InstancePool:
         self._factory = factory
         self._size = max(0, size)
         self._ready: collections.deque[Prepared] = collections.deque()
+        self._used: collections.deque[Prepared] = collections.deque()
         self._wake = threading.Event()
+        self._urgent = False
         self._closed = False
         self._failures = 0
         self._thread: threading.Thread | None = None
@@ -38,11 +46,21 @@ class InstancePool:
     def take(self) -> Prepared | None:
         """A warmed instance, or None when the pool is empty (the caller makes one itself)."""
         try:
-            prepared = self._ready.popleft()
+            return self._ready.popleft()
         except IndexError:
-            prepared = None
+            # Empty: refill now. Otherwise the refill waits for `discard`, so that making
+            # the next instance does not compete with the program that is running.
+            self._urgent = True
+            self._wake.set()
+            return None
+
+    def discard(self, prepared: Prepared) -> None:
+        """Hand back a used instance; the pool's thread frees it (off the caller's path)."""
+        if self._thread is None or self._closed:
+            prepared.store.close()
+            return
+        self._used.append(prepared)
         self._wake.set()
-        return prepared
 
     def __len__(self) -> int:
         return len(self._ready)
@@ -52,11 +70,18 @@ class InstancePool:
         self._wake.set()
         while self._ready:
             self._ready.popleft().store.close()
+        while self._used:
+            self._used.popleft().store.close()
 
     def _fill(self) -> None:
         while not self._closed:
             self._wake.wait()
             self._wake.clear()
+            if not self._urgent:
+                time.sleep(SETTLE_SECONDS)
+            self._urgent = False
+            while self._used:
+                self._used.popleft().store.close()
             while not self._closed and len(self._ready) < self._size:
                 try:
                     prepared = self._factory()

@@ -14,16 +14,17 @@ import ctypes
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import wasmtime
 from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
-from wasmtime.component import Component, Func, Linker, Variant
+from wasmtime.component import Component, Func, Linker
 
 from .build import Progress, _stderr_progress, load_component
+from .fastcall import add_host_function, call_string_export
 
 __all__ = ["TICK", "HostCalls", "Prepared", "WasmRuntime", "current_execution", "set_current"]
 
@@ -31,6 +32,7 @@ TICK = 0.005  # seconds per epoch tick
 _CHECK_TICKS = 10  # a running store re-checks cancellation at least every 50 ms
 _ENGINE_KEY = "epoch_interruption=1"
 _EXECUTOR = "codeact:sandbox/executor@0.1.0"
+_STR2: tuple[Literal["string"], Literal["string"]] = ("string", "string")
 
 
 class HostCalls(Protocol):
@@ -58,59 +60,47 @@ def set_current(execution: HostCalls | None) -> None:
     _local.execution = execution
 
 
-class _Stop(WasmtimeError):
-    """Raised by a host function to end the guest; the reason is kept by the execution."""
+_NO_TOOLS = '{"kind": "unknown", "message": "there are no tools during warm-up"}'
 
 
-def _host(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a host function: no Python exception may cross into wasmtime except `_Stop`."""
-
-    def wrapper(store: Any, *args: Any) -> Any:
-        execution = current_execution()
-        if execution is None:  # the pool's warm-up run: there is no program to serve
-            return fn(None, *args)
-        try:
-            return fn(execution, *args)
-        except _Stop:
-            raise
-        except BaseException as exc:
-            execution.host_failed(exc)
-            raise _Stop("codeact: execution stopped by the host") from None
-
-    return wrapper
+# Host functions: each finds the execution its store is running through the thread-local.
+# The pool's warm-up run has none; it makes no tool calls, so it only ever writes output.
+def _dispatch(name: str, args_json: str) -> tuple[bool, str]:
+    execution = current_execution()
+    if execution is None:
+        return (False, _NO_TOOLS)
+    return execution.dispatch(name, args_json)
 
 
-@_host
-def _dispatch(ex: HostCalls | None, name: str, args_json: str) -> Variant:
-    if ex is None:
-        return Variant("err", '{"kind": "unknown", "message": "no tools during warm-up"}')
-    ok, payload = ex.dispatch(name, args_json)
-    return Variant("ok" if ok else "err", payload)
+def _start_call(name: str, args_json: str) -> tuple[bool, int | str]:
+    execution = current_execution()
+    if execution is None:
+        return (False, _NO_TOOLS)
+    started = execution.start_call(name, args_json)
+    return (True, started) if isinstance(started, int) else (False, started)
 
 
-@_host
-def _start_call(ex: HostCalls | None, name: str, args_json: str) -> Any:
-    if ex is None:
-        return Variant("err", '{"kind": "unknown", "message": "no tools during warm-up"}')
-    # result<u32, string>: wasmtime picks the case from the Python type (int: ok, str: err)
-    return ex.start_call(name, args_json)
+def _wait_calls(timeout_ms: int) -> str:
+    execution = current_execution()
+    return "[]" if execution is None else execution.wait_calls(timeout_ms)
 
 
-@_host
-def _wait_calls(ex: HostCalls | None, timeout_ms: int) -> str:
-    return "[]" if ex is None else ex.wait_calls(timeout_ms)
+def _sleep(ms: int) -> None:
+    execution = current_execution()
+    if execution is not None:
+        execution.sleep(ms)
 
 
-@_host
-def _sleep(ex: HostCalls | None, ms: int) -> None:
-    if ex is not None:
-        ex.sleep(ms)
+def _write_output(stream: int, text: str) -> None:
+    execution = current_execution()
+    if execution is not None:
+        execution.write_output(stream, text)
 
 
-@_host
-def _write_output(ex: HostCalls | None, stream: int, text: str) -> None:
-    if ex is not None:
-        ex.write_output(stream, text)
+def _host_failed(exc: BaseException) -> None:
+    execution = current_execution()
+    if execution is not None:
+        execution.host_failed(exc)
 
 
 @ctypes.CFUNCTYPE(  # type: ignore[untyped-decorator]
@@ -138,11 +128,19 @@ def _no_finalizer(_data: Any) -> None:
 
 
 class _EpochTicker:
-    """Advances the engine's epoch every TICK seconds while at least one execution runs."""
+    """Advances the engine's epoch every TICK seconds while executions run.
+
+    It keeps ticking for `LINGER` seconds after the last one ends, so that a stream of short
+    executions does not pay for waking it each time; then it sleeps until the next one.
+    """
+
+    LINGER = 1.0
 
     def __init__(self, engine: wasmtime.Engine) -> None:
         self._engine = engine
         self._users = 0
+        self._last_release = 0.0
+        self._sleeping = True
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -152,17 +150,21 @@ class _EpochTicker:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="codeact-epoch", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._sleeping:
+                self._cond.notify()
 
     def release(self) -> None:
         with self._cond:
             self._users -= 1
+            self._last_release = time.monotonic()
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while self._users <= 0:
+                while self._users <= 0 and time.monotonic() - self._last_release > self.LINGER:
+                    self._sleeping = True
                     self._cond.wait()
+                self._sleeping = False
             time.sleep(TICK)
             self._engine.increment_epoch()
 
@@ -222,12 +224,18 @@ class WasmRuntime:
         self.linker.add_wasip2()
         with self.linker.root() as root:
             with root.add_instance("codeact:sandbox/tools@0.1.0") as tools:
-                tools.add_func("dispatch", _dispatch)
+                add_host_function(
+                    tools, "dispatch", _dispatch, _STR2, "result<string,string>", _host_failed
+                )
             with root.add_instance("codeact:sandbox/host@0.1.0") as host:
-                host.add_func("start-call", _start_call)
-                host.add_func("wait-calls", _wait_calls)
-                host.add_func("sleep", _sleep)
-                host.add_func("write-output", _write_output)
+                add_host_function(
+                    host, "start-call", _start_call, _STR2, "result<u32,string>", _host_failed
+                )
+                add_host_function(host, "wait-calls", _wait_calls, ("s64",), "string", _host_failed)
+                add_host_function(host, "sleep", _sleep, ("u64",), "none", _host_failed)
+                add_host_function(
+                    host, "write-output", _write_output, ("u8", "string"), "none", _host_failed
+                )
         executor = self.component.get_export_index(_EXECUTOR)
         run = self.component.get_export_index("run", executor)
         if run is None:
@@ -257,7 +265,7 @@ class WasmRuntime:
         if warm:
             # The first call into a fresh instance pays for faulting in its memory; pay it
             # here, off the caller's path, with a program of our own (no user state results).
-            run(store, '{"warmup": true}')
+            call_string_export(run, store, '{"warmup": true}')
         return prepared
 
 

@@ -1,0 +1,52 @@
+"""Every ```python block in README.md (and docs/*.md) runs, as a user would paste it.
+
+A block preceded by ``<!-- not run: REASON -->`` is reported as skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_BLOCK = re.compile(r"(<!--\s*not run:\s*(?P<skip>.*?)-->\s*)?```python\n(?P<code>.*?)```", re.S)
+
+
+def _blocks() -> list[object]:
+    params = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        if not doc.exists():
+            continue
+        text = doc.read_text()
+        for match in _BLOCK.finditer(text):
+            line = text[: match.start("code")].count("\n") + 1
+            marks = [pytest.mark.skip(reason=match["skip"].strip())] if match["skip"] else []
+            params.append(pytest.param(match["code"], id=f"{doc.name}:{line}", marks=marks))
+    return params
+
+
+@pytest.mark.usefixtures("wasm_ready")
+@pytest.mark.parametrize("code", _blocks())
+def test_example_runs(code: str, tmp_path: Path) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, cwd=tmp_path
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    expected = _expected_output(code)
+    if expected:
+        assert expected in proc.stdout, proc.stdout
+
+
+def _expected_output(code: str) -> str:
+    """The comment after the first print-like call, e.g. ``print(x)  # 42``, if there is one."""
+    for line in code.splitlines():
+        m = re.search(r"^\s*(?:print\(.*\)|asyncio\.run\(main\(\)\))\s+#\s+(.+)$", line)
+        if m and "..." not in m.group(1):
+            return m.group(1).strip()
+    return ""
