@@ -115,7 +115,7 @@ async def test_codeact_runs_the_program_and_counts_nested_calls() -> None:
     system = chat.requests[0].messages[0].content or ""
     assert system.startswith("Answer precisely.\n\n") and codeact.build_instructions() in system
     assert chat.requests[0].tool_names == ["execute_code"]
-    assert "def list_users() -> list[User]" in chat.requests[0].tools[0].description
+    assert "- list_users() -> list[User]: List all users" in chat.requests[0].tools[0].description
     program_output = tool_messages(chat, 1)[0]
     assert order_totals.check_answer(program_output)
     assert result.usage.code_executions == 1
@@ -325,3 +325,15 @@ def test_execute_code_arguments_that_are_not_code_are_reported() -> None:
     message = tool_messages(chat, 1)[0]
     assert message.startswith('Error: execute_code takes one argument, {"code"')
     assert json.loads(chat.requests[1].messages[2].tool_calls[0].arguments) == {"program": "x"}
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_program_that_redefines_a_tool_is_not_run() -> None:
+    mock = 'def list_users():\n    return [{"id": 1, "name": "Made up"}]\nprint(list_users())'
+    chat = ScriptedChat([code_call(mock), code_call("print(len(list_users()))"), "8"])
+    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
+    result = await agent.run("How many users?")
+    refusal = tool_messages(chat, 1)[0]
+    assert refusal.startswith("Error: the program was not run, because it defines list_users()")
+    assert tool_messages(chat, 2)[1] == "8"
+    assert result.refused_programs == 1 and result.usage.code_executions == 1

@@ -27,6 +27,7 @@ from ..runtime._sync import LoopThread
 from ..tools import Tool, ToolSet
 from .direct_tools import ApprovalHandler, DirectTools
 from .output import OutputSpec
+from .program_check import shadowed_tools, shadowing_message
 from .result import AgentResult, AgentTimings, AgentUsage
 
 __all__ = ["Agent"]
@@ -319,6 +320,12 @@ class _Run:
                 f"got {call.arguments[:200]!r}"
             )
         self.programs_run.add(code)
+        shadowed = shadowed_tools(code, tool.codeact.tools.names())
+        if shadowed:
+            self.result.refused_programs += 1
+            if self.agent.progress is not None:
+                self.agent.progress(f"  {tool.name}: not run, it defines {', '.join(shadowed)}")
+            return shadowing_message(shadowed)
         result = await tool.run(code)
         self.usage.code_executions += 1
         self.usage.nested_tool_calls += len(result.tool_calls)

@@ -79,6 +79,8 @@ class AgentResult:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     executions: list[ExecutionResult] = field(default_factory=list)
     programs: list[str] = field(default_factory=list)  #: the code of each execution
+    #: Programs not run because they defined functions that already exist in the sandbox.
+    refused_programs: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
