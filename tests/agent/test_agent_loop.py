@@ -337,3 +337,13 @@ async def test_a_program_that_redefines_a_tool_is_not_run() -> None:
     assert refusal.startswith("Error: the program was not run, because it defines list_users()")
     assert tool_messages(chat, 2)[1] == "8"
     assert result.refused_programs == 1 and result.usage.code_executions == 1
+
+
+async def test_an_empty_reply_is_asked_to_continue() -> None:
+    chat = ScriptedChat([call("add", a=1, b=1), "", "2"])
+    result = await Agent(client=chat, tools=[add]).run("1+1")
+    assert result.text == "2" and result.usage.empty_replies == 1
+    nudge = chat.requests[2].messages[-1]
+    assert nudge.role == "user" and nudge.content is not None
+    assert nudge.content.startswith("Your reply was empty.")
+    assert result.usage.model_turns == 3

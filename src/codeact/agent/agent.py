@@ -226,6 +226,12 @@ class _Run:
                 await self._run_calls(calls)
                 continue
             self.result.text = (response.text or "").strip()
+            if not self.result.text and turn < agent.max_turns:
+                # An empty reply is no answer (small models sometimes stop mid-task): ask
+                # once more, on the same turn budget, rather than return nothing.
+                self.usage.empty_replies += 1
+                self.messages.append(Message.user(_EMPTY_REPLY_NUDGE))
+                continue
             if agent.output is None:
                 return self.result
             try:
@@ -340,6 +346,12 @@ class _Run:
                 f"  {tool.name}: the program made {len(result.tool_calls)} tool calls, {state}"
             )
         return result.to_model_text()
+
+
+_EMPTY_REPLY_NUDGE = (
+    "Your reply was empty. Continue the task: call the next tool you need, or give the "
+    "complete final answer."
+)
 
 
 def _code_of(call: ToolCall) -> str | None:
