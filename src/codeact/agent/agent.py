@@ -294,8 +294,8 @@ class _Run:
             code_tool=code_tool,
             id_prefix=f"text_call_{turn}",
         )
-        # A final answer that shows again a program that already ran is an answer, not a
-        # request to run it once more.
+        # A final answer that shows again a program that already ran well is an answer, not
+        # a request to run it once more.
         calls = [c for c in calls if c.name != code_tool or _code_of(c) not in self.programs_run]
         if calls:
             self.usage.fallback_parses += 1
@@ -325,7 +325,6 @@ class _Run:
                 f'Error: {tool.name} takes one argument, {{"code": "<a Python program>"}}; '
                 f"got {call.arguments[:200]!r}"
             )
-        self.programs_run.add(code)
         shadowed = shadowed_tools(code, tool.codeact.tools.names())
         if shadowed:
             self.result.refused_programs += 1
@@ -333,6 +332,8 @@ class _Run:
                 self.agent.progress(f"  {tool.name}: not run, it defines {', '.join(shadowed)}")
             return shadowing_message(shadowed)
         result = await tool.run(code)
+        if result.ok:
+            self.programs_run.add(code)
         self.usage.code_executions += 1
         self.usage.nested_tool_calls += len(result.tool_calls)
         tools_ms = sum(r.duration_ms for r in result.tool_calls)

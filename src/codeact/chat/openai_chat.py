@@ -14,7 +14,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ChatError, ModelNotConfigured
+from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
 from .messages import ChatResponse, Message, ResponseFormat, ToolCall, ToolDefinition, Usage
 
@@ -73,7 +73,7 @@ class OpenAIChat:
         env: Mapping[str, str] | None = None,
     ) -> None:
         if max_retries < 0 or backoff < 0 or max_backoff < 0 or timeout <= 0:
-            raise ModelNotConfigured(
+            raise ConfigurationError(
                 "max_retries, backoff and max_backoff must be >= 0 and timeout > 0"
             )
         self.endpoint: Endpoint = resolve_endpoint(

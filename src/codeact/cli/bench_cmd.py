@@ -13,7 +13,7 @@ import click
 
 from ..errors import UserError
 from .common import handle_errors
-from .model_options import client_from_options, model_options
+from .model_options import client_from_options, model_options, start_model
 
 if TYPE_CHECKING:
     from ..bench.order_totals import RunRecord, Wiring
@@ -204,6 +204,7 @@ async def _run(
         return f"{record.wiring} {state} {record.wall_s:.1f}s"
 
     try:
+        await start_model(client)
         if not sys.stderr.isatty():  # a log file: one line per run instead of a bar
             return await run_series(
                 client,

@@ -13,7 +13,7 @@ from ..bench.order_totals import RunRecord, Wiring, answer_totals, run_once
 from ..chat.messages import ChatClient
 from ..workloads import order_totals
 from .common import handle_errors
-from .model_options import client_from_options, model_options
+from .model_options import client_from_options, model_options, start_model
 
 __all__ = ["demo_command"]
 
@@ -59,6 +59,7 @@ async def _run(client: ChatClient, wiring: Wiring, *, quiet: bool) -> RunRecord:
         click.echo(f"codeact: {line}", err=True)
 
     try:
+        await start_model(client)
         return await run_once(wiring, client, progress=None if quiet else progress)
     finally:
         await client.aclose()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from ..chat.default import default_client
+from ..chat.local import LocalChat
 from ..chat.messages import ChatClient
 from ..errors import UserError
 
-__all__ = ["client_from_options", "model_options"]
+__all__ = ["client_from_options", "model_options", "start_model"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,3 +45,11 @@ def client_from_options(model: str | None, base_url: str | None) -> ChatClient:
         base_url=base_url,
         progress=lambda message: click.echo(f"codeact: {message}", err=True),
     )
+
+
+async def start_model(client: ChatClient) -> None:
+    """Start the embedded model now, so its load time is not counted as the first turn."""
+    if isinstance(client, LocalChat):
+        started = time.perf_counter()
+        await client.start()
+        click.echo(f"codeact: the model is ready ({time.perf_counter() - started:.1f} s)", err=True)
