@@ -259,15 +259,17 @@ async def test_a_python_block_is_recovered_as_execute_code() -> None:
     chat = ScriptedChat(
         [
             "```python\nprint(get_tax_rate(region='US'))\n```",
-            # The answer repeats the program: it is an answer, not a second run.
-            "It printed 0.08 from:\n```python\nprint(get_tax_rate(region='US'))\n```",
+            # The same program again, as a JSON call: it is not run a second time.
+            '{"name": "execute_code", "arguments": {"code": "print(get_tax_rate(region=\'US\'))"}}',
+            "The US tax rate is 0.08.",
         ]
     )
     agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
     result = await agent.run("US tax?")
     assert tool_messages(chat, 1) == ["0.08"]
-    assert result.usage.fallback_parses == 1 and result.usage.code_executions == 1
-    assert result.text.startswith("It printed 0.08")
+    assert tool_messages(chat, 2)[1].startswith("This exact program already ran")
+    assert result.usage.fallback_parses == 2 and result.usage.code_executions == 1
+    assert result.text == "The US tax rate is 0.08."
 
 
 async def test_text_fallback_can_be_turned_off() -> None:

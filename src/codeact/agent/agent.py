@@ -203,7 +203,7 @@ class _Run:
         self.result.timings = self.timings
         self.result.messages = self.messages
         self.started = time.perf_counter()
-        self.programs_run: set[str] = set()
+        self.programs_run: set[str] = set()  # programs that ran without an error
         self._last_ask_s = 0.0
 
     def finish(self) -> None:
@@ -294,9 +294,6 @@ class _Run:
             code_tool=code_tool,
             id_prefix=f"text_call_{turn}",
         )
-        # A final answer that shows again a program that already ran well is an answer, not
-        # a request to run it once more.
-        calls = [c for c in calls if c.name != code_tool or _code_of(c) not in self.programs_run]
         if calls:
             self.usage.fallback_parses += 1
         return tuple(calls)
@@ -325,6 +322,10 @@ class _Run:
                 f'Error: {tool.name} takes one argument, {{"code": "<a Python program>"}}; '
                 f"got {call.arguments[:200]!r}"
             )
+        if code in self.programs_run:
+            # Small models sometimes send the program that just ran once more instead of
+            # answering; running it again would only repeat its output.
+            return _ALREADY_RAN
         shadowed = shadowed_tools(code, tool.codeact.tools.names())
         if shadowed:
             self.result.refused_programs += 1
@@ -348,6 +349,11 @@ class _Run:
             )
         return result.to_model_text()
 
+
+_ALREADY_RAN = (
+    "This exact program already ran; its output is above. Do not run it again: reply to the "
+    "user with the complete answer it printed."
+)
 
 _EMPTY_REPLY_NUDGE = (
     "Your reply was empty. Continue the task: call the next tool you need, or give the "
