@@ -344,8 +344,30 @@ async def test_a_program_that_redefines_a_tool_is_not_run() -> None:
 async def test_an_empty_reply_is_asked_to_continue() -> None:
     chat = ScriptedChat([call("add", a=1, b=1), "", "2"])
     result = await Agent(client=chat, tools=[add]).run("1+1")
-    assert result.text == "2" and result.usage.empty_replies == 1
+    assert result.text == "2" and result.usage.nudges == 1
     nudge = chat.requests[2].messages[-1]
     assert nudge.role == "user" and nudge.content is not None
     assert nudge.content.startswith("Your reply was empty.")
     assert result.usage.model_turns == 3
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_giving_up_after_a_failed_program_gets_one_request_to_fix_it() -> None:
+    chat = ScriptedChat(
+        [
+            code_call("users = list_users()\nusers[0]['nope']"),
+            "KeyError: 'nope'",  # the error as the "answer"
+            "Still KeyError.",  # a reply after a nudge stands
+        ]
+    )
+    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
+    result = await agent.run("First user's nope?")
+    nudge = chat.requests[2].messages[-1].content or ""
+    assert nudge.startswith("The program failed (KeyError: 'nope'), so there is no answer yet.")
+    assert result.text == "Still KeyError." and result.usage.nudges == 1
+
+
+async def test_an_empty_first_reply_is_nudged_but_a_second_empty_one_stands() -> None:
+    chat = ScriptedChat(["", ""])
+    result = await Agent(client=chat).run("hi")
+    assert result.text == "" and result.usage.nudges == 1 and result.usage.model_turns == 2

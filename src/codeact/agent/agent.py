@@ -22,7 +22,7 @@ from ..chat.default import default_client
 from ..chat.fallback import parse_text_tool_calls
 from ..chat.messages import ChatClient, ChatResponse, Message, ToolCall, ToolDefinition
 from ..errors import ConfigurationError, OutputValidationError, TurnLimitExceeded, UserError
-from ..runtime import CodeAct, ExecuteCodeTool
+from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult
 from ..runtime._sync import LoopThread
 from ..tools import Tool, ToolSet
 from .direct_tools import ApprovalHandler, DirectTools
@@ -205,6 +205,8 @@ class _Run:
         self.started = time.perf_counter()
         self.programs_run: set[str] = set()  # programs that ran without an error
         self._last_ask_s = 0.0
+        self._failed_program: ExecutionResult | None = None  # of the last turn, if it failed
+        self._nudged = False  # the last request ended with a nudge
 
     def finish(self) -> None:
         self.timings.total = time.perf_counter() - self.started
@@ -223,14 +225,15 @@ class _Run:
             self.messages.append(Message.assistant(text, calls))
             self._report_reply(turn, response, calls)
             if calls:
+                self._nudged, self._failed_program = False, None
                 await self._run_calls(calls)
                 continue
             self.result.text = (response.text or "").strip()
-            if not self.result.text and turn < agent.max_turns:
-                # An empty reply is no answer (small models sometimes stop mid-task): ask
-                # once more, on the same turn budget, rather than return nothing.
-                self.usage.empty_replies += 1
-                self.messages.append(Message.user(_EMPTY_REPLY_NUDGE))
+            nudge = self._nudge_for(self.result.text)
+            if nudge is not None and turn < agent.max_turns:
+                self.usage.nudges += 1
+                self._nudged = True
+                self.messages.append(Message.user(nudge))
                 continue
             if agent.output is None:
                 return self.result
@@ -253,6 +256,23 @@ class _Run:
             f"the model was still calling tools after max_turns={agent.max_turns} turns",
             result=self.result,
         )
+
+    def _nudge_for(self, text: str) -> str | None:
+        """Why a reply without tool calls is not an answer yet, if it is not.
+
+        Small models sometimes stop mid-task with an empty reply, or answer a failed program
+        with the error itself. Each gets one request to continue (on the same turn budget);
+        a reply after a nudge stands.
+        """
+        failed, self._failed_program = self._failed_program, None
+        if self._nudged:  # this reply answers a nudge: it stands
+            return None
+        if not text:
+            return _EMPTY_REPLY_NUDGE
+        if failed is not None and failed.error is not None:
+            error = f"{failed.error.type}: {failed.error.message}"
+            return _FAILED_PROGRAM_NUDGE.format(error=error)
+        return None
 
     async def _ask(self, *, tools: Sequence[ToolDefinition], constrained: bool) -> ChatResponse:
         output = self.agent.output
@@ -335,6 +355,7 @@ class _Run:
         result = await tool.run(code)
         if result.ok:
             self.programs_run.add(code)
+        self._failed_program = None if result.ok else result
         self.usage.code_executions += 1
         self.usage.nested_tool_calls += len(result.tool_calls)
         tools_ms = sum(r.duration_ms for r in result.tool_calls)
@@ -353,6 +374,11 @@ class _Run:
 _ALREADY_RAN = (
     "This exact program already ran; its output is above. Do not run it again: reply to the "
     "user with the complete answer it printed."
+)
+
+_FAILED_PROGRAM_NUDGE = (
+    "The program failed ({error}), so there is no answer yet. Read the traceback, fix the "
+    "program and run it again with execute_code."
 )
 
 _EMPTY_REPLY_NUDGE = (

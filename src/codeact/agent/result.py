@@ -20,8 +20,9 @@ class AgentUsage:
     ``code_executions`` counts ``execute_code`` calls; ``nested_tool_calls`` counts the tool
     calls those programs made. ``fallback_parses`` counts replies whose tool calls were
     recovered from text because the model did not make native tool calls
-    (`codeact.chat.parse_text_tool_calls`). ``empty_replies`` counts replies with neither
-    text nor tool calls; each got one more turn with a request to continue.
+    (`codeact.chat.parse_text_tool_calls`). ``nudges`` counts replies that were not taken as
+    the answer (empty, or giving up right after a failed program) and got one more turn with
+    a request to continue.
     """
 
     input_tokens: int = 0
@@ -32,7 +33,7 @@ class AgentUsage:
     code_executions: int = 0
     nested_tool_calls: int = 0
     fallback_parses: int = 0
-    empty_replies: int = 0
+    nudges: int = 0
 
     @property
     def tool_calls(self) -> int:
