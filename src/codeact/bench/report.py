@@ -95,7 +95,7 @@ def markdown_table(model: str, records: Sequence[RunRecord]) -> str:
         if both:
             row.append("")
     for key, label in METRICS:
-        row = [label, *[_number(summary[w][key]) for w in wirings]]
+        row = [label, *[_number(summary[w][key], key) for w in wirings]]
         if both:
             direct = summary["direct"][key]
             row.append(f"{summary['codeact'][key] / direct:.2f}" if direct else "-")
@@ -113,7 +113,9 @@ def _label(wiring: str) -> str:
     return "CodeAct" if wiring == "codeact" else wiring
 
 
-def _number(value: float) -> str:
+def _number(value: float, key: str = "") -> str:
+    if key == "wall_s":
+        return f"{value:.1f}"
     return f"{value:,.0f}" if float(value).is_integer() and value >= 100 else f"{value:g}"
 
 
@@ -138,7 +140,7 @@ def write_chart(path: Path, model: str, records: Sequence[RunRecord]) -> None:
         bars = ax.bar(
             [_label(w) for w in wirings], values, color=[colors.get(w, "#888") for w in wirings]
         )
-        ax.bar_label(bars, labels=[_number(v) for v in values], fontsize=8)
+        ax.bar_label(bars, labels=[_number(v, key) for v in values], fontsize=8)
         ax.set_title(label, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
     correct = ", ".join(

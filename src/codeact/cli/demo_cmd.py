@@ -99,6 +99,8 @@ def _print_report(record: RunRecord, *, quiet: bool) -> None:
             f"tokens: {u.total_tokens:,} (input {u.input_tokens:,}, output {u.output_tokens:,})"
             f" | model turns: {u.model_turns} | execute_code runs: {u.code_executions}"
             f" | tool calls: {u.tool_calls} | text fallback parses: {u.fallback_parses}"
+            + (f" | nudges: {u.nudges}" if u.nudges else "")
+            + (f" | programs refused: {result.refused_programs}" if result.refused_programs else "")
         )
         click.echo(
             f"time: {record.wall_s:.1f} s (model {t.model:.1f} s, sandbox {t.sandbox:.2f} s, "
