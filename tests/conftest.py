@@ -2,9 +2,18 @@
 
 The Wasm guest is built and compiled once per machine (user cache) and loaded once per test
 run by the session fixture `wasm_ready`; no test builds or compiles it by itself.
+`http_server` is a real HTTP server on 127.0.0.1 for the network tests (no test talks to
+anything else).
 """
 
 from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,3 +24,91 @@ def wasm_ready() -> None:
     from codeact.runtime.codeact import _shared_backend
 
     _shared_backend("wasm").prepare()
+
+
+class LocalHTTPServer:
+    """A real HTTP server on 127.0.0.1 for network tests; records every request it gets.
+
+    Routes (any method): ``/redirect?to=URL[&code=302]``, ``/big?n=BYTES`` (with
+    Content-Length), ``/stream?n=BYTES`` (no length, ends by closing), ``/slow?s=SECONDS``;
+    anything else echoes the request as JSON (method, path, headers, body).
+    """
+
+    def __init__(self) -> None:
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.hits.append((self.command, self.path, dict(self.headers), body))
+                url = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(url.query))
+                if url.path == "/redirect":
+                    self.send_response(int(query.get("code", "302")))
+                    self.send_header("Location", query["to"])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif url.path == "/big":
+                    data = b"x" * int(query["n"])
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                elif url.path == "/stream":
+                    self.send_response(200)
+                    self.end_headers()
+                    for _ in range(int(query["n"]) // 1000):
+                        self.wfile.write(b"y" * 1000)
+                elif url.path == "/slow":
+                    time.sleep(float(query["s"]))
+                    self._json({"slept": True})
+                else:
+                    self._json(
+                        {
+                            "method": self.command,
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body.decode("utf-8", "replace"),
+                        }
+                    )
+
+            def _json(self, value: object) -> None:
+                data = json.dumps(value).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _any
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.hits: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True  # a /slow handler must not hold up the test's end
+        self.port = self.httpd.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    def paths(self) -> list[str]:
+        return [path for _, path, _, _ in self.hits]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalHTTPServer]:
+    server = LocalHTTPServer()
+    yield server
+    server.close()

@@ -5,8 +5,13 @@
 
 from __future__ import annotations
 
-from .agent import Agent, AgentResult, AgentTimings, AgentUsage, ApprovalRequest
-from .bridge.protocol import ToolCallRecord
+from .agent import Agent, AgentResult, AgentTimings, AgentUsage
+from .bridge.approval_handlers import ApproveAll, DeferredApprovals, DenyAll, InteractiveApprover
+from .bridge.approvals import Approval, ApprovalRequest
+from .bridge.audit import JsonlAudit, Redact
+from .bridge.calls import CallDenied, ToolCall
+from .bridge.middleware import LogCalls, Middleware, RateLimit
+from .bridge.protocol import OutputFile, ToolCallRecord
 from .errors import (
     AgentError,
     BackendUnavailable,
@@ -14,6 +19,7 @@ from .errors import (
     CodeActError,
     ConfigurationError,
     GuestBuildError,
+    IntegrationError,
     ModelNotConfigured,
     OutputValidationError,
     SandboxError,
@@ -22,6 +28,9 @@ from .errors import (
     UserError,
 )
 from .policy.limits import Limits
+from .policy.mounts import Mount
+from .policy.network import AllowedDomain, NetworkLimits
+from .policy.outputs import OutputLimits
 from .runtime import CodeAct, ExecuteCodeTool, ExecutionError, ExecutionResult
 from .sandbox import MockBackend, SandboxBackend
 from .tools import Tool, ToolSet, tool
@@ -34,23 +43,41 @@ __all__ = [
     "AgentResult",
     "AgentTimings",
     "AgentUsage",
+    "AllowedDomain",
+    "Approval",
     "ApprovalRequest",
+    "ApproveAll",
     "BackendUnavailable",
+    "CallDenied",
     "ChatError",
     "CodeAct",
     "CodeActError",
     "ConfigurationError",
+    "DeferredApprovals",
+    "DenyAll",
     "ExecuteCodeTool",
     "ExecutionError",
     "ExecutionResult",
     "GuestBuildError",
+    "IntegrationError",
+    "InteractiveApprover",
+    "JsonlAudit",
     "Limits",
+    "LogCalls",
+    "Middleware",
     "MockBackend",
     "ModelNotConfigured",
+    "Mount",
+    "NetworkLimits",
+    "OutputFile",
+    "OutputLimits",
     "OutputValidationError",
+    "RateLimit",
+    "Redact",
     "SandboxBackend",
     "SandboxError",
     "Tool",
+    "ToolCall",
     "ToolCallRecord",
     "ToolDefinitionError",
     "ToolSet",

@@ -11,6 +11,7 @@ These classes are for the people who build agents:
     │   └── BackendUnavailable      the requested sandbox backend cannot run on this machine
     ├── SandboxError                the sandbox itself failed (not the model's code)
     │   └── GuestBuildError         building or compiling the Wasm guest failed
+    ├── IntegrationError            a connected service failed (an MCP server did not start...)
     ├── ChatError                   a chat client could not get a reply from its model
     │   └── ModelNotConfigured      no endpoint or model is configured and none can be started
     └── AgentError                  an agent run could not finish; `.result` holds the partial run
@@ -32,6 +33,7 @@ __all__ = [
     "CodeActError",
     "ConfigurationError",
     "GuestBuildError",
+    "IntegrationError",
     "ModelNotConfigured",
     "OutputValidationError",
     "SandboxError",
@@ -72,6 +74,10 @@ class SandboxError(CodeActError):
 
 class GuestBuildError(SandboxError):
     """Building the Wasm guest (componentize-py) or compiling it (wasmtime) failed."""
+
+
+class IntegrationError(CodeActError):
+    """A service codeact connects to (an MCP server, an agent framework) failed."""
 
 
 class ChatError(CodeActError):

@@ -231,8 +231,12 @@ async def test_approval_handler_decides_gated_direct_tools(decision: bool) -> No
         assert result.tool_calls[0].outcome == "ok"
     else:
         assert ran == []
-        assert "denied by the approval handler" in tool_messages(chat, 1)[0]
+        assert tool_messages(chat, 1) == [
+            "Error: the call of send_email() was denied: not approved"
+        ]
         assert result.tool_calls[0].outcome == "denied"
+    assert asked[0].origin == "direct" and asked[0].kind == "call"
+    assert result.tool_calls[0].origin == "direct" and result.tool_calls[0].handler == "handler"
 
 
 def test_gated_tool_without_a_handler_is_a_configuration_error() -> None:
@@ -371,3 +375,42 @@ async def test_an_empty_first_reply_is_nudged_but_a_second_empty_one_stands() ->
     chat = ScriptedChat(["", ""])
     result = await Agent(client=chat).run("hi")
     assert result.text == "" and result.usage.nudges == 1 and result.usage.model_turns == 2
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_direct_calls_share_the_codeacts_middleware_and_audit() -> None:
+    seen: list[tuple[str, str]] = []
+    audited: list[Any] = []
+
+    async def watch(call: Any, call_next: Any) -> Any:
+        seen.append((call.name, call.origin))
+        return await call_next(call)
+
+    codeact = CodeAct(
+        tools=[order_totals.get_tax_rate], backend="wasm", middleware=[watch], audit=audited.append
+    )
+    chat = ScriptedChat(
+        [
+            [call("add", a=1, b=2), code_call("get_tax_rate(region='US')")],
+            "done",
+        ]
+    )
+    await Agent(client=chat, codeact=codeact, tools=[add]).run("go")
+    assert sorted(seen) == [("add", "direct"), ("get_tax_rate", "code")]
+    assert sorted(r.origin for r in audited) == ["code", "direct"]
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_handler_on_the_codeact_also_decides_direct_calls() -> None:
+    @tool(approval_mode="always_require")
+    def wipe() -> str:
+        """Dangerous."""
+        return "wiped"
+
+    async def deny(request: ApprovalRequest) -> bool:
+        return False
+
+    chat = ScriptedChat([call("wipe"), "ok"])
+    codeact = CodeAct(tools=[add], backend="wasm", approval_handler=deny)
+    result = await Agent(client=chat, codeact=codeact, tools=[wipe]).run("wipe it")
+    assert result.tool_calls[0].outcome == "denied" and result.tool_calls[0].handler == "deny"

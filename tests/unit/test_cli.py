@@ -54,6 +54,12 @@ def test_exec_json_has_every_field(tmp_path: Path) -> None:
         "duration_ms",
         "outcome",
         "error",
+        "origin",
+        "decision",
+        "handler",
+        "reason",
+        "approval_ms",
+        "run_id",
     }
     assert {"total_ms", "run_ms"} <= set(data["timings"])
 

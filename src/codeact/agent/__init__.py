@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .agent import Agent
-from .direct_tools import ApprovalHandler, ApprovalRequest, DirectCallResult, DirectTools
+from .direct_tools import DirectCallResult, DirectTools, direct_pipeline
 from .result import AgentResult, AgentTimings, AgentUsage
 
 __all__ = [
@@ -11,8 +11,7 @@ __all__ = [
     "AgentResult",
     "AgentTimings",
     "AgentUsage",
-    "ApprovalHandler",
-    "ApprovalRequest",
     "DirectCallResult",
     "DirectTools",
+    "direct_pipeline",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 import pydantic
 from typing_extensions import Self
 
+from ..bridge.approvals import ApprovalHandler
 from ..bridge.protocol import ToolCallRecord
 from ..chat.default import default_client
 from ..chat.fallback import parse_text_tool_calls
@@ -25,7 +26,7 @@ from ..errors import ConfigurationError, OutputValidationError, TurnLimitExceede
 from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult
 from ..runtime._sync import LoopThread
 from ..tools import Tool, ToolSet
-from .direct_tools import ApprovalHandler, DirectTools
+from .direct_tools import DirectTools, direct_pipeline
 from .output import OutputSpec
 from .program_check import shadowed_tools, shadowing_message
 from .result import AgentResult, AgentTimings, AgentUsage
@@ -52,8 +53,10 @@ class Agent:
             `AgentResult.output` is the validated instance.
         max_turns: Model requests one run may make before `TurnLimitExceeded`.
         approval_handler: Decides calls of direct tools with
-            ``approval_mode="always_require"`` (sync or async; True allows). Required when
-            such a tool is given.
+            ``approval_mode="always_require"``: an async callable given an
+            `codeact.ApprovalRequest`, returning True/False or an `codeact.Approval`. Direct
+            calls otherwise go through the CodeAct's pipeline (its middleware, handler,
+            redaction and audit); a gated direct tool needs a handler in one of the two.
         text_tool_calls: Recover tool calls that the model wrote as text (counted in
             ``usage.fallback_parses``). Turn off for models with reliable native calls.
         output_retries: Extra turns for a final answer that does not validate.
@@ -86,7 +89,12 @@ class Agent:
         self.instructions = instructions
         self.codeact = codeact
         self.code_tool: ExecuteCodeTool | None = codeact.execute_code_tool() if codeact else None
-        self.direct = DirectTools(ToolSet(tools), approval_handler=approval_handler)
+        direct_tools = ToolSet(tools)
+        self.direct = DirectTools(
+            direct_tools,
+            pipeline=direct_pipeline(direct_tools, codeact, approval_handler),
+            timeout=codeact.limits.tool_timeout if codeact is not None else 30.0,
+        )
         if self.code_tool is not None and self.code_tool.name in self.direct:
             raise ConfigurationError(
                 f"a direct tool is named {self.code_tool.name!r}, the name of CodeAct's tool; "
@@ -203,6 +211,7 @@ class _Run:
         self.result.timings = self.timings
         self.result.messages = self.messages
         self.started = time.perf_counter()
+        self.started_mono = time.monotonic()  # the clock of the call records
         self.programs_run: set[str] = set()  # programs that ran without an error
         self._last_ask_s = 0.0
         self._failed_program: ExecutionResult | None = None  # of the last turn, if it failed
@@ -330,7 +339,9 @@ class _Run:
         code_tool = self.agent.code_tool
         if code_tool is not None and call.name == code_tool.name:
             return await self._execute(code_tool, call), None
-        outcome = await self.agent.direct.invoke(call, clock_start=self.started)
+        outcome = await self.agent.direct.invoke(
+            call, history=tuple(self.result.tool_calls), started=self.started_mono
+        )
         self.usage.direct_tool_calls += 1
         self.timings.tools += outcome.record.duration_ms / 1000
         return outcome.content, outcome.record

@@ -1,20 +1,24 @@
 """`HostBridge`: the host side of `call_tool` for one execution.
 
 Every call a program makes arrives here as a name and JSON arguments. The bridge looks the
-tool up, validates the arguments, runs the tool, converts its result to JSON, records the call,
-and enforces the tool-call limit and the per-tool timeout. The sandbox never holds a tool:
-only this object, on the host, can run one.
+tool up, validates the arguments, sends the call through the `ToolPipeline` (middlewares,
+approval, then the tool), converts the result to JSON, records the call for the audit, and
+enforces the tool-call limit and the per-tool timeout. The sandbox never holds a tool: only
+this object, on the host, can run one.
 
-Where tools run:
+Where calls run:
 
-* a sync tool called with `call_tool` runs right on the sandbox's thread (the program waits
-  for it anyway; this keeps a round trip under 0.1 ms). Its timeout cannot preempt Python
-  code, so the supervisor (`overdue`) ends the whole execution when it is exceeded;
-* an async tool runs on the caller's event loop, where it was written to run;
-* calls started with `call_tool_async` all run concurrently on the loop (sync ones in
+* a sync tool called with `call_tool`, when every middleware that applies to the call can run
+  synchronously (none applies, by default), runs right on the sandbox's thread: the program
+  waits for it anyway, and this keeps a round trip under 0.1 ms. Its timeout cannot preempt
+  Python code, so the supervisor (`overdue`) ends the whole execution when it is exceeded;
+* everything else (async tools, async middlewares, calls waiting for an approval) runs on the
+  caller's event loop, while the sandbox's thread waits;
+* calls started with `call_tool_async` all run concurrently on the loop (sync tools in
   worker threads), and their timeouts cancel them.
 
-A tool timeout, like every limit, stops the program.
+A tool timeout, like every limit, stops the program. While a person decides about a call and
+the program is blocked waiting for it, the program's wall-time clock stands still.
 """
 
 from __future__ import annotations
@@ -27,12 +31,19 @@ import json
 import queue
 import threading
 import time
+import types
 from typing import Any
 
 from ..policy.limits import Limits
 from ..sandbox.output import CappedOutput
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
+from .calls import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
+from .clock import ProgramClock
+from .http_egress import HttpEgress
+from .middleware import Middleware, run_chain, run_chain_sync
+from .pipeline import ToolPipeline, denial, settle_record
 from .protocol import (
+    CallOutcome,
     Completion,
     ExecutionStopped,
     Reply,
@@ -47,19 +58,33 @@ __all__ = ["HostBridge"]
 #: How long past a deadline the supervisor waits for the backend to stop by itself.
 GRACE = 0.5
 _WAKE = object()
+_CANCELLED = "the execution was cancelled by the host"
 
 
 class HostBridge:
     """Implements `ToolChannel` for one execution of one program."""
 
-    def __init__(self, tools: ToolSet, limits: Limits, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        tools: ToolSet,
+        limits: Limits,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        pipeline: ToolPipeline | None = None,
+        program: ProgramContext | None = None,
+        egress: HttpEgress | None = None,
+    ) -> None:
         self.tools = tools
+        self.egress = egress or HttpEgress(())  # no rules: every request is refused
         self.limits = limits
         self.loop = loop
-        self.records: list[ToolCallRecord] = []
+        self.pipeline = pipeline or ToolPipeline()
+        self.program = program or ProgramContext("")
+        self.clock = ProgramClock(limits.wall_time)
+        self.program.bind_clock(self.clock.person_deciding)
+        self.records: list[ToolCallRecord] = self.program.calls
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
-        self._deadline = self._t0 + limits.wall_time
         self._inline: tuple[ToolCallRecord, float] | None = None  # running inline, its deadline
         # Every call running on the loop, started or awaited, so that cancel() reaches it.
         self._inflight: set[concurrent.futures.Future[Any]] = set()
@@ -67,46 +92,52 @@ class HostBridge:
         self._next_id = 1
         self._waiting = 0  # started calls not yet returned by wait()
         self._cancelled = False
+        self._stop: ExecutionStopped | None = None  # a limit hit inside the pipeline
+        self._settled: set[int] = set()  # ids of records that are finished and audited
         self.output = CappedOutput(limits.output_bytes)
 
     # -- ToolChannel -----------------------------------------------------------------------
     def begin(self) -> None:
         self._t0 = time.monotonic()
-        self._deadline = self._t0 + self.limits.wall_time
+        self.clock.start()
 
     @property
     def deadline(self) -> float:
-        return self._deadline
+        return self.clock.deadline
 
     def call(self, name: str, args_json: str) -> Reply:
-        record = self._open(name, args_json)
-        tool, kwargs, refusal = self._prepare(name, args_json, record)
-        if tool is None:
-            return refusal  # type: ignore[return-value]
-        if not tool.is_async:
-            return self._run_inline(tool, kwargs, record)
-        return self._await(self._on_loop(self._invoke(tool, kwargs, record)), record)
+        call = self._prepare(name, args_json)
+        if not isinstance(call, ToolCall):
+            return call
+        chain, sync = self.pipeline.chain_for(call)
+        if sync and not call.tool.is_async:
+            return self._run_inline(call, chain)
+        reply: Reply = self._await(self._on_loop(self._run_on_loop(call, chain)))
+        return reply
 
     def start(self, name: str, args_json: str) -> int | Reply:
-        record = self._open(name, args_json)
-        tool, kwargs, refusal = self._prepare(name, args_json, record)
-        if tool is None:
-            return refusal  # type: ignore[return-value]
+        call = self._prepare(name, args_json)
+        if not isinstance(call, ToolCall):
+            return call
+        chain, _ = self.pipeline.chain_for(call)
         with self._lock:
             call_id = self._next_id
             self._next_id += 1
             self._waiting += 1
-        future = self._on_loop(self._invoke(tool, kwargs, record))
+        future = self._on_loop(self._run_on_loop(call, chain))
         future.add_done_callback(functools.partial(self._call_done, call_id))
         return call_id
 
     def wait(self, timeout: float | None) -> list[Completion]:
         if self._waiting == 0:
             return []
+        self.clock.program_blocked(True)
         try:
             first = self._done.get(timeout=timeout)
         except queue.Empty:
             return []
+        finally:
+            self.clock.program_blocked(False)
         items = [first]
         while True:
             try:
@@ -122,7 +153,7 @@ class HostBridge:
                 self._waiting -= 1
             finished.append((call_id, self._reply_of(future)))
         if self._cancelled:
-            raise ExecutionStopped("wall_time", "the execution was cancelled by the host")
+            raise ExecutionStopped("wall_time", _CANCELLED)
         return finished
 
     def pending(self) -> int:
@@ -130,6 +161,10 @@ class HostBridge:
 
     def write_output(self, stream: int, text: str) -> None:
         self.output.write(stream, text)
+
+    def http_request(self, request_json: str) -> Reply:
+        """The program's HTTP request: the egress checks it against the allow-list."""
+        return self.egress.request(request_json, deadline=self.deadline)
 
     def _call_done(self, call_id: int, future: concurrent.futures.Future[Reply]) -> None:
         self._done.put((call_id, future))
@@ -149,26 +184,23 @@ class HostBridge:
         now = time.monotonic()
         inline = self._inline
         if inline is not None and now > inline[1] + GRACE:
+            self._settle(inline[0], None, "timeout", "took longer than its timeout")
             return self._tool_timeout(inline[0])
-        if now > self._deadline + GRACE:
-            return Stop(
-                "wall_time",
-                "the program ran longer than its wall-time limit "
-                f"({self.limits.describe('wall_time')}) and was stopped",
-            )
+        if now > self.deadline + GRACE:
+            return Stop("wall_time", self._wall_time_message())
         return None
 
     def next_check(self) -> float:
         """Seconds until `overdue` could next return something."""
-        due = self._deadline + GRACE
+        due = self.deadline + GRACE
         inline = self._inline
         if inline is not None:
             due = min(due, inline[1] + GRACE)
         return max(0.01, due - time.monotonic())
 
     def extend_deadline(self, seconds: float) -> None:
-        """Move the deadline later (time spent waiting for a person does not count)."""
-        self._deadline += seconds
+        """Move the deadline later."""
+        self.clock.extend(seconds)
 
     def cancel(self) -> None:
         """Stop everything still running for this execution and wake a waiting program."""
@@ -177,52 +209,186 @@ class HostBridge:
             future.cancel()
         self._done.put(_WAKE)
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _elapsed_ms(self) -> float:
-        return (time.monotonic() - self._t0) * 1000
+    def finish(self) -> None:
+        """After the run: calls still in flight are recorded as cancelled, and audited."""
+        for record in list(self.records):
+            if id(record) not in self._settled:
+                self._settle(record, None, "cancelled", "the program ended while it ran")
 
-    def _open(self, name: str, args_json: str) -> ToolCallRecord:
+    # -- one call ----------------------------------------------------------------------------
+    def _prepare(self, name: str, args_json: str) -> ToolCall | Reply:
+        """Record the call, enforce the tool-call limit, find the tool, validate arguments."""
         if self._cancelled:
-            raise ExecutionStopped("wall_time", "the execution was cancelled by the host")
+            raise ExecutionStopped("wall_time", _CANCELLED)
         try:
             arguments: Any = json.loads(args_json)
         except ValueError:
             arguments = args_json
-        record = ToolCallRecord(name=name, arguments=arguments, started_ms=self._elapsed_ms())
+        pipeline = self.pipeline
+        record = ToolCallRecord(
+            name=name,
+            arguments=pipeline.redact(name, arguments) if pipeline.redactor else arguments,
+            started_ms=(time.monotonic() - self._t0) * 1000,
+            run_id=self.program.run_id,
+        )
         with self._lock:
             self.records.append(record)
             count = len(self.records)
         if count > self.limits.tool_calls:
-            record.outcome = "refused"
-            record.error = "over the tool-call limit"
+            self._settle(record, None, "refused", "over the tool-call limit")
             raise ExecutionStopped(
                 "tool_calls",
                 f"the program made more than {self.limits.tool_calls} tool calls "
                 f"({self.limits.describe('tool_calls')}) and was stopped at a call of {name}()",
             )
-        return record
-
-    def _prepare(
-        self, name: str, args_json: str, record: ToolCallRecord
-    ) -> tuple[Tool | None, dict[str, Any], Reply | None]:
         tool = self.tools.get(name)
         if tool is None:
             message = (
                 f"there is no tool named {name!r}; the tools are: {self.tools.describe_names()}"
             )
-            self._finish(record, "unknown", message)
-            return None, {}, error_reply("unknown", message)
+            self._settle(record, None, "unknown", message)
+            return error_reply("unknown", message)
         try:
             kwargs = tool.validate_json(args_json)
         except ToolArgumentsError as exc:
-            self._finish(record, "invalid", str(exc))
-            return None, {}, error_reply("invalid", str(exc))
-        return tool, kwargs, None
+            self._settle(record, None, "invalid", str(exc))
+            return error_reply("invalid", str(exc))
+        return ToolCall(
+            tool=tool,
+            arguments=types.MappingProxyType(arguments if isinstance(arguments, dict) else {}),
+            origin="code",
+            record=record,
+            kwargs=kwargs,
+            program=self.program,
+        )
 
-    def _finish(self, record: ToolCallRecord, outcome: Any, error: str | None = None) -> None:
-        record.duration_ms = self._elapsed_ms() - record.started_ms
-        record.outcome = outcome
-        record.error = error
+    def _run_inline(self, call: ToolCall, chain: list[Middleware]) -> Reply:
+        try:
+            if chain:
+                result = run_chain_sync(call, chain, self._tool_inline)
+            else:
+                result = self._tool_inline(call)
+        except ExecutionStopped:
+            raise
+        except Exception as exc:
+            return self._failed(call, exc)
+        if self._stop is not None:
+            raise self._stop
+        return self._result_reply(call, result)
+
+    def _tool_inline(self, call: ToolCall) -> Any:
+        tool = call.tool
+        limit = self._timeout_of(tool)
+        started = time.monotonic()
+        self._inline = (call.record, started + limit)
+        try:
+            result = tool.fn(**call.kwargs)
+        finally:
+            self._inline = None
+        if inspect.isawaitable(result):  # a sync-looking callable that returned a coroutine
+            return self._await(self._on_loop(_awaited(result)))
+        if time.monotonic() - started > limit:
+            self._settle(call.record, call, "timeout", "took longer than its timeout")
+            stop = self._tool_timeout(call.record)
+            self._stop = ExecutionStopped(stop.limit, stop.message)
+            raise self._stop
+        return result
+
+    async def _run_on_loop(self, call: ToolCall, chain: list[Middleware]) -> Reply:
+        try:
+            result = await run_chain(call, chain, self._tool_on_loop)
+        except ExecutionStopped:
+            raise
+        except asyncio.CancelledError:
+            self._settle(call.record, call, "cancelled", "cancelled")
+            raise
+        except Exception as exc:
+            return self._failed(call, exc)
+        if self._stop is not None:
+            raise self._stop
+        return self._result_reply(call, result)
+
+    async def _tool_on_loop(self, call: ToolCall) -> Any:
+        try:
+            return await run_tool(call.tool, call.kwargs, self._timeout_of(call.tool))
+        except ToolTimeout:
+            self._settle(call.record, call, "timeout", "took longer than its timeout")
+            stop = self._tool_timeout(call.record)
+            self._stop = ExecutionStopped(stop.limit, stop.message)
+            raise self._stop from None
+
+    def _await(self, future: concurrent.futures.Future[Any]) -> Any:
+        """Wait on the sandbox thread for work on the loop; its result, or its exception."""
+        self.clock.program_blocked(True)
+        try:
+            while True:
+                if self._cancelled:
+                    future.cancel()
+                    raise ExecutionStopped("wall_time", _CANCELLED)
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    future.cancel()
+                    raise ExecutionStopped("wall_time", self._wall_time_message())
+                done, _ = concurrent.futures.wait([future], timeout=min(left, 0.25))
+                if done:
+                    break
+        finally:
+            self.clock.program_blocked(False)
+        if future.cancelled():
+            raise ExecutionStopped("wall_time", _CANCELLED)
+        return future.result()
+
+    # -- replies and records -----------------------------------------------------------------
+    def _settle(
+        self,
+        record: ToolCallRecord,
+        call: ToolCall | None,
+        outcome: CallOutcome,
+        error: str | None,
+        denied_by: str | None = None,
+    ) -> None:
+        with self._lock:
+            if id(record) in self._settled:
+                return
+            self._settled.add(id(record))
+        settle_record(
+            record, call, outcome, error, self._t0 + record.started_ms / 1000, denied_by=denied_by
+        )
+        if self.pipeline.audit is not None:
+            self.pipeline.emit(record)
+
+    def _failed(self, call: ToolCall, exc: Exception) -> Reply:
+        if isinstance(exc, CallDenied):
+            self._settle(call.record, call, "denied", exc.reason, exc.by)
+            return error_reply("denied", denial(call.name, exc.reason, "denied"))
+        if isinstance(exc, ToolArgumentsError):
+            self._settle(call.record, call, "invalid", str(exc))
+            return error_reply("invalid", str(exc))
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self._settle(call.record, call, "error", message)
+        return error_reply("error", message)
+
+    def _result_reply(self, call: ToolCall, result: Any) -> Reply:
+        tool = call.tool
+        try:
+            encoded = json.dumps(tool.to_json(result))
+        except (ResultConversionError, ValueError) as exc:
+            message = f"{tool.name}() returned a value that cannot be sent to the program: {exc}"
+            self._settle(call.record, call, "error", message)
+            return error_reply("error", message)
+        self._settle(call.record, call, "ok", None)
+        return ok_reply(encoded)
+
+    def _reply_of(self, future: concurrent.futures.Future[Any]) -> Reply:
+        if future.cancelled():
+            raise ExecutionStopped("wall_time", _CANCELLED)
+        exc = future.exception()
+        if isinstance(exc, ExecutionStopped):
+            raise exc
+        if exc is not None:
+            return error_reply("error", f"{type(exc).__name__}: {exc}")
+        reply: Reply = future.result()
+        return reply
 
     def _timeout_of(self, tool: Tool) -> float:
         return tool.timeout if tool.timeout is not None else self.limits.tool_timeout
@@ -236,103 +402,11 @@ class HostBridge:
             "and the program was stopped",
         )
 
-    def _result_reply(self, tool: Tool, result: Any, record: ToolCallRecord) -> Reply:
-        try:
-            encoded = json.dumps(tool.to_json(result))
-        except (ResultConversionError, ValueError) as exc:
-            message = f"{tool.name}() returned a value that cannot be sent to the program: {exc}"
-            self._finish(record, "error", message)
-            return error_reply("error", message)
-        self._finish(record, "ok")
-        return ok_reply(encoded)
-
-    def _error_reply(self, exc: BaseException, record: ToolCallRecord) -> Reply:
-        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        self._finish(record, "error", message)
-        return error_reply("error", message)
-
-    def _run_inline(self, tool: Tool, kwargs: dict[str, Any], record: ToolCallRecord) -> Reply:
-        limit = self._timeout_of(tool)
-        started = time.monotonic()
-        self._inline = (record, started + limit)
-        try:
-            result = tool.fn(**kwargs)
-        except Exception as exc:
-            return self._error_reply(exc, record)
-        finally:
-            self._inline = None
-        if inspect.isawaitable(result):  # a sync-looking callable that returned a coroutine
-            return self._await(self._on_loop(_awaited(result)), record, tool)
-        if time.monotonic() - started > limit:
-            self._finish(record, "timeout", "took longer than its timeout")
-            stop = self._tool_timeout(record)
-            raise ExecutionStopped(stop.limit, stop.message)
-        return self._result_reply(tool, result, record)
-
-    async def _invoke(self, tool: Tool, kwargs: dict[str, Any], record: ToolCallRecord) -> Reply:
-        """Run a tool on the loop (async tools, and every started call) with its timeout."""
-        if tool.is_async:
-            task: asyncio.Future[Any] = asyncio.ensure_future(tool.fn(**kwargs))
-        else:
-            task = asyncio.ensure_future(asyncio.to_thread(tool.fn, **kwargs))
-        try:
-            done, _ = await asyncio.wait({task}, timeout=self._timeout_of(tool))
-        except asyncio.CancelledError:
-            task.cancel()
-            self._finish(record, "cancelled", "cancelled")
-            raise
-        if not done:
-            task.cancel()
-            self._finish(record, "timeout", "took longer than its timeout")
-            stop = self._tool_timeout(record)
-            raise ExecutionStopped(stop.limit, stop.message)
-        try:
-            result = task.result()
-        except asyncio.CancelledError:
-            self._finish(record, "cancelled", "cancelled")
-            raise
-        except Exception as exc:
-            return self._error_reply(exc, record)
-        return self._result_reply(tool, result, record)
-
-    def _await(
-        self,
-        future: concurrent.futures.Future[Any],
-        record: ToolCallRecord,
-        tool: Tool | None = None,
-    ) -> Reply:
-        """Wait on the sandbox thread for a call running on the loop."""
-        while True:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                future.cancel()
-                self._finish(record, "cancelled", "the program's wall time ran out")
-                raise ExecutionStopped(
-                    "wall_time",
-                    "the program ran longer than its wall-time limit "
-                    f"({self.limits.describe('wall_time')}) and was stopped",
-                )
-            done, _ = concurrent.futures.wait([future], timeout=min(left, 0.25))
-            if done:
-                break
-        if tool is not None and not future.cancelled() and future.exception() is None:
-            return self._result_reply(tool, future.result(), record)
-        return self._reply_of(future, record)
-
-    def _reply_of(
-        self, future: concurrent.futures.Future[Any], record: ToolCallRecord | None = None
-    ) -> Reply:
-        if future.cancelled():
-            raise ExecutionStopped("wall_time", "the execution was cancelled by the host")
-        exc = future.exception()
-        if isinstance(exc, ExecutionStopped):
-            raise exc
-        if exc is not None:
-            if record is not None:
-                return self._error_reply(exc, record)
-            return error_reply("error", f"{type(exc).__name__}: {exc}")
-        reply: Reply = future.result()
-        return reply
+    def _wall_time_message(self) -> str:
+        return (
+            "the program ran longer than its wall-time limit "
+            f"({self.limits.describe('wall_time')}) and was stopped"
+        )
 
 
 async def _awaited(awaitable: Any) -> Any:

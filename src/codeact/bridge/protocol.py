@@ -8,18 +8,24 @@ every field's type and size and never evaluates anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
 from ..policy.limits import LimitName, Limits
+from ..policy.mounts import Mount
+from ..policy.outputs import OutputLimits
 
 __all__ = [
+    "CallDecision",
     "CallErrorKind",
+    "CallOrigin",
     "CallOutcome",
     "Completion",
     "ExecutionStopped",
     "GuestError",
+    "OutputFile",
     "Reply",
     "RunOutcome",
     "RunRequest",
@@ -49,12 +55,26 @@ CallOutcome: TypeAlias = Literal[
 ]
 
 
+#: Where a call came from: a program's code, the agent calling a tool directly, or (for the
+#: record of a whole-block approval) the `execute_code` block itself.
+CallOrigin: TypeAlias = Literal["code", "direct", "block"]
+
+#: What approval decided: not_required (the tool is not gated), approved (a handler said yes),
+#: preapproved (covered by an up-front approval of the block), denied (a handler, a timeout or
+#: a middleware said no).
+CallDecision: TypeAlias = Literal["not_required", "approved", "preapproved", "denied"]
+
+
 @dataclass
 class ToolCallRecord:
-    """One tool call made by a program: what was called, when, how long it took, how it ended.
+    """One tool call: what was called, when, how long it took, who decided, how it ended.
 
     `started_ms` counts from the start of the program; `arguments` are as the program sent
-    them (JSON). `outcome` "refused" means the call was over the tool-call limit.
+    them (JSON), with the values hidden by the configured redaction. `outcome` "refused" means
+    the call was over the tool-call limit. `handler` names who decided (an approval handler,
+    ``"grant"`` for a call covered by an up-front approval, or the middleware that denied it);
+    `approval_ms` is the time spent waiting for that decision (it does not count against the
+    program's wall time). `run_id` is the same for every call of one execution.
     """
 
     name: str
@@ -63,6 +83,12 @@ class ToolCallRecord:
     duration_ms: float = 0.0
     outcome: CallOutcome = "ok"
     error: str | None = None
+    origin: CallOrigin = "code"
+    decision: CallDecision = "not_required"
+    handler: str | None = None
+    reason: str | None = None
+    approval_ms: float = 0.0
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +98,12 @@ class ToolCallRecord:
             "duration_ms": round(self.duration_ms, 3),
             "outcome": self.outcome,
             "error": self.error,
+            "origin": self.origin,
+            "decision": self.decision,
+            "handler": self.handler,
+            "reason": self.reason,
+            "approval_ms": round(self.approval_ms, 3),
+            "run_id": self.run_id,
         }
 
 
@@ -129,6 +161,15 @@ class ToolChannel(Protocol):
         """Program output (stream 1: stdout, 2: stderr); the host caps what it keeps."""
         ...
 
+    def http_request(self, request_json: str) -> Reply:
+        """Send one HTTP request for the program if the allow-list permits it; blocks.
+
+        `request_json`: ``{"method", "url", "headers": [[name, value]...], "body": base64
+        or null, "timeout": seconds or null}``. ok: ``{"status", "reason", "url",
+        "headers", "body": base64}``; not ok: kind "denied" (no rule allows it) or "error".
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class ToolStub:
@@ -143,12 +184,19 @@ class ToolStub:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """One program to run, with what the guest needs to know about tools and limits."""
+    """One program to run, with what the guest needs to know about tools and limits.
+
+    `mounts` are the host directories granted to this execution only (checked by
+    `policy.mounts.check_mounts`). Every execution also gets its own empty directory at
+    ``/output``, made and collected by the backend within `output_limits`.
+    """
 
     code: str
     tools: tuple[ToolStub, ...] = ()
     limits: Limits = field(default_factory=Limits)
     filename: str = "<code>"
+    mounts: tuple[Mount, ...] = ()
+    output_limits: OutputLimits = field(default_factory=OutputLimits)
 
     def to_guest_json(self) -> str:
         return json.dumps(
@@ -157,8 +205,31 @@ class RunRequest:
                 "filename": self.filename,
                 "tools": [t.to_json() for t in self.tools],
                 "output_limit": self.limits.output_bytes,
+                "mounts": [{"path": m.guest, "mode": m.mode} for m in self.mounts],
             }
         )
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file the program wrote under /output: its path below /output, media type and bytes."""
+
+    path: str
+    media_type: str
+    data: bytes = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Metadata only (the bytes stay out of JSON; `codeact exec --output-dir` saves them)."""
+        return {
+            "path": self.path,
+            "media_type": self.media_type,
+            "size": self.size,
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+        }
 
 
 @dataclass(frozen=True)
@@ -192,6 +263,8 @@ class RunOutcome:
     error: GuestError | None = None
     stop: Stop | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    files: list[OutputFile] = field(default_factory=list)  # collected from /output
+    files_skipped: list[str] = field(default_factory=list)  # why others were not returned
 
     @classmethod
     def from_guest_json(cls, text: str, *, max_chars: int) -> RunOutcome:

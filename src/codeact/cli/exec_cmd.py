@@ -10,7 +10,14 @@ import click
 
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
+from .approval_options import (
+    announce_plan,
+    approval_handler_for,
+    approval_options,
+    write_audit,
+)
 from .common import handle_errors, limits_from_options, limits_options, load_tools
+from .grant_options import grant_options, parse_domain, parse_mount, save_files
 
 __all__ = ["exec_command"]
 
@@ -29,6 +36,8 @@ __all__ = ["exec_command"]
     "--backend", default="auto", show_default=True, help="Sandbox backend (see codeact doctor)."
 )
 @limits_options
+@grant_options
+@approval_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
 @handle_errors
 def exec_command(
@@ -37,6 +46,12 @@ def exec_command(
     backend: str,
     timeout: float | None,
     memory_mb: int | None,
+    mounts: tuple[str, ...],
+    workspace: Path | None,
+    allow_domains: tuple[str, ...],
+    output_dir: Path | None,
+    approve: str | None,
+    audit_path: Path | None,
     as_json: bool,
 ) -> None:
     """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
@@ -47,13 +62,39 @@ def exec_command(
     code = _read_program(program)
     tools = load_tools(tool_specs)
     limits = limits_from_options(timeout, memory_mb)
-    with CodeAct(tools=list(tools), limits=limits, backend=backend) as codeact:
+    handler = approval_handler_for(approve, program_from_stdin=program == "-")
+    with CodeAct(
+        tools=list(tools),
+        limits=limits,
+        backend=backend,
+        file_mounts=[parse_mount(spec) for spec in mounts],
+        workspace_root=workspace,
+        allowed_domains=[parse_domain(spec) for spec in allow_domains],
+        approval_handler=handler,
+    ) as codeact:
+        announce_plan(codeact, code, handler)
         result = codeact.execute_sync(code)
+    write_audit(result, audit_path)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
         _print_human(result)
+    _report_files(result, output_dir)
     sys.exit(0 if result.ok else 1)
+
+
+def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:
+    if result.files and output_dir is not None:
+        save_files(result.files, output_dir)
+        click.echo(f"codeact: saved {len(result.files)} file(s) to {output_dir}", err=True)
+    elif result.files:
+        names = ", ".join(f.path for f in result.files)
+        click.echo(
+            f"codeact: the program wrote {names} under /output; pass --output-dir DIR to save them",
+            err=True,
+        )
+    for note in result.files_skipped:
+        click.echo(f"codeact: file not returned: {note}", err=True)
 
 
 def _read_program(program: str) -> str:

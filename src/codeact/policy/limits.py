@@ -10,8 +10,19 @@ from ..errors import ConfigurationError
 
 __all__ = ["LIMIT_NAMES", "LimitName", "Limits"]
 
-LimitName: TypeAlias = Literal["wall_time", "memory", "output", "tool_calls", "tool_timeout"]
-LIMIT_NAMES: tuple[LimitName, ...] = ("wall_time", "memory", "output", "tool_calls", "tool_timeout")
+#: ``output_files`` (OutputLimits) and ``network`` (NetworkLimits) are limits of the grants.
+LimitName: TypeAlias = Literal[
+    "wall_time", "memory", "output", "tool_calls", "tool_timeout", "output_files", "network"
+]
+LIMIT_NAMES: tuple[LimitName, ...] = (
+    "wall_time",
+    "memory",
+    "output",
+    "tool_calls",
+    "tool_timeout",
+    "output_files",
+    "network",
+)
 
 _MIB = 1024 * 1024
 
@@ -61,7 +72,7 @@ class Limits:
 
     def describe(self, limit: LimitName) -> str:
         """Human-readable value of one limit, e.g. ``'wall_time=10s'``."""
-        return f"{limit}={self._values()[limit]}"
+        return f"{limit}={self._values().get(limit, '(see OutputLimits/NetworkLimits)')}"
 
     def _values(self) -> dict[LimitName, str]:
         return {

@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from typing_extensions import Self
 
+from ..bridge.approvals import (
+    APPROVAL_SCOPES,
+    DEFAULT_APPROVAL_TIMEOUT,
+    ApprovalHandler,
+    ApprovalScope,
+)
+from ..bridge.audit import AuditSink, Redactor
+from ..bridge.calls import ProgramContext
 from ..bridge.host import HostBridge
-from ..bridge.protocol import RunOutcome, RunRequest, Stop, ToolStub
+from ..bridge.http_egress import HttpEgress
+from ..bridge.middleware import Middleware, MiddlewareFn
+from ..bridge.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
+from ..bridge.protocol import RunOutcome, RunRequest, Stop, ToolCallRecord, ToolStub
+from ..bridge.scan import CallPlan, scan_program
 from ..errors import ConfigurationError, UserError
 from ..policy.limits import Limits
+from ..policy.mounts import Mount, MountInput, check_mounts, to_mount, workspace_mount
+from ..policy.network import AllowedDomain, DomainInput, NetworkLimits, to_allowed_domain
+from ..policy.outputs import OutputLimits
 from ..sandbox.base import SandboxBackend
 from ..sandbox.registry import create_backend, resolve_auto
-from ..tools import Tool, ToolSet
+from ..tools import Tool, ToolSet, as_tool
+from ..tools.definition import ApprovalMode
 from ._sync import LoopThread
 from .execute_tool import ExecuteCodeTool
-from .instructions import describe_execute_code, instructions
+from .instructions import describe_execute_code, describe_grants, instructions
 from .result import ExecutionResult
 
 __all__ = ["CodeAct"]
@@ -97,6 +115,32 @@ class CodeAct:
         limits: Limits of each execution (default: `Limits()`).
         backend: A backend name ("auto", "wasm", ...) or a `SandboxBackend` instance. Named
             backends are shared by every CodeAct in the process; an instance is yours to close.
+        file_mounts: Host directories the program may see: ``"/host/dir"`` (same path
+            inside, read-only), ``("/host/dir", "/sandbox/dir")`` (read-only) or
+            ``Mount(host, guest, mode="rw")``. Granted to each execution; checked now.
+        workspace_root: A host directory visible read-only at ``/input``.
+        allowed_domains: HTTP(S) the program may reach: ``"api.example.com"`` (any method),
+            ``("api.example.com", "GET")`` or ``AllowedDomain(...)``. Default: no network.
+        output_limits: Limits on the files a program hands back under ``/output``.
+        network_limits: Limits on its HTTP requests (count, sizes, time, redirects).
+        approval_handler: Async callable asked about each call of a tool with
+            ``approval_mode="always_require"`` (and about blocks, see `approval_scope`). It gets
+            an `ApprovalRequest` and returns True/False or an `Approval`. Without a handler,
+            gated calls are denied.
+        approval_mode: ``"always_require"`` asks the handler once before every block runs,
+            showing its code and the gated calls it may make.
+        approval_scope: ``"call"`` (default): each gated call is asked when it happens.
+            ``"plan"``: the gated calls a static scan finds are asked once, up front; calls
+            beyond them are asked one by one. ``"block"``: as Microsoft's Agent Framework
+            does, any gated tool makes every block need approval, which covers every call in it.
+        approval_timeout: Seconds a handler may take before the call is denied (None: no limit).
+            Time waiting for a person does not count against the wall-time limit.
+        middleware: Async functions ``(call, call_next)`` or `Middleware` instances that every
+            tool call passes, nested or direct (`call_direct`), outermost first.
+        redact: Argument names to hide from records, logs and the audit (or a function).
+        audit: Called with every finished call record, e.g. ``JsonlAudit("calls.jsonl")``.
+
+    Tools run on the host and are not bound by the mounts or the allow-list.
     """
 
     def __init__(
@@ -105,13 +149,58 @@ class CodeAct:
         tools: Iterable[Tool | Callable[..., Any]] = (),
         limits: Limits | None = None,
         backend: str | SandboxBackend = "auto",
+        file_mounts: Iterable[MountInput] = (),
+        workspace_root: str | os.PathLike[str] | None = None,
+        allowed_domains: Iterable[DomainInput] = (),
+        output_limits: OutputLimits | None = None,
+        network_limits: NetworkLimits | None = None,
+        approval_handler: ApprovalHandler | None = None,
+        approval_mode: ApprovalMode = "never_require",
+        approval_scope: ApprovalScope = "call",
+        approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
+        middleware: Iterable[Middleware | MiddlewareFn] = (),
+        redact: Redactor | Iterable[str] | None = None,
+        audit: AuditSink | None = None,
     ) -> None:
         if limits is not None and not isinstance(limits, Limits):
             raise ConfigurationError(
                 f"limits must be a codeact.Limits, got {type(limits).__name__}"
             )
+        if approval_mode not in ("never_require", "always_require"):
+            raise ConfigurationError(
+                f"approval_mode must be 'never_require' or 'always_require', got {approval_mode!r}"
+            )
+        if approval_scope not in APPROVAL_SCOPES:
+            raise ConfigurationError(
+                f"approval_scope must be one of {', '.join(APPROVAL_SCOPES)}, "
+                f"got {approval_scope!r}"
+            )
+        for name, value, kind in (
+            ("output_limits", output_limits, OutputLimits),
+            ("network_limits", network_limits, NetworkLimits),
+        ):
+            if value is not None and not isinstance(value, kind):
+                raise ConfigurationError(
+                    f"{name} must be a codeact.{kind.__name__}, got {type(value).__name__}"
+                )
         self._tools = ToolSet(tools)
         self.limits = limits or Limits()
+        self.output_limits = output_limits or OutputLimits()
+        self.network_limits = network_limits or NetworkLimits()
+        self._workspace = workspace_mount(workspace_root) if workspace_root is not None else None
+        self._mounts: tuple[Mount, ...] = ()
+        self._domains: tuple[AllowedDomain, ...] = ()
+        self.add_file_mounts(_collection(file_mounts, "file_mounts"))
+        self.add_allowed_domains(_collection(allowed_domains, "allowed_domains"))
+        self.approval_mode: ApprovalMode = approval_mode
+        self.approval_scope: ApprovalScope = approval_scope
+        self.pipeline = ToolPipeline(
+            middleware=middleware,
+            approval_handler=approval_handler,
+            approval_timeout=approval_timeout,
+            redact=redact,
+            audit=audit,
+        )
         if isinstance(backend, SandboxBackend):
             self.backend = backend
         elif isinstance(backend, str):
@@ -139,14 +228,74 @@ class CodeAct:
     def clear_tools(self) -> None:
         self._tools.clear()
 
+    # -- file mounts and allowed domains (granted to every execution) --------------------
+    @property
+    def workspace_root(self) -> str | None:
+        """The host directory shown read-only at /input, if any."""
+        return self._workspace.host if self._workspace is not None else None
+
+    def add_file_mounts(self, mounts: MountInput | Iterable[MountInput]) -> None:
+        """Add one mount or several (a list). The whole set is checked before it changes."""
+        new = tuple(to_mount(m) for m in _items(mounts, "file_mounts"))
+        check_mounts((*self._mounts, *new), workspace=self._workspace)
+        self._mounts = (*self._mounts, *new)
+
+    def get_file_mounts(self) -> list[Mount]:
+        """The mounts (without the workspace, see `workspace_root`)."""
+        return list(self._mounts)
+
+    def remove_file_mount(self, guest_path: str) -> Mount:
+        """Remove and return the mount seen at `guest_path` inside the sandbox."""
+        for mount in self._mounts:
+            if mount.guest == guest_path.rstrip("/") or mount.host == guest_path:
+                self._mounts = tuple(m for m in self._mounts if m is not mount)
+                return mount
+        raise ConfigurationError(
+            f"no mount at {guest_path!r}; the mounts are: "
+            + (", ".join(m.guest for m in self._mounts) or "(none)")
+        )
+
+    def clear_file_mounts(self) -> None:
+        self._mounts = ()
+
+    def add_allowed_domains(self, domains: DomainInput | Iterable[DomainInput]) -> None:
+        """Add one allow-list rule or several (a list)."""
+        new = tuple(to_allowed_domain(d) for d in _items(domains, "allowed_domains"))
+        self._domains = (*self._domains, *new)
+
+    def get_allowed_domains(self) -> list[AllowedDomain]:
+        return list(self._domains)
+
+    def remove_allowed_domain(self, pattern: str) -> list[AllowedDomain]:
+        """Remove (and return) every rule written as `pattern` (e.g. ``"*.example.org"``)."""
+        removed = [d for d in self._domains if pattern in (d.pattern, d.host)]
+        if not removed:
+            raise ConfigurationError(
+                f"no allowed domain {pattern!r}; the rules are: "
+                + (", ".join(d.pattern for d in self._domains) or "(none)")
+            )
+        self._domains = tuple(d for d in self._domains if d not in removed)
+        return removed
+
+    def clear_allowed_domains(self) -> None:
+        self._domains = ()
+
+    def _granted_mounts(self) -> tuple[Mount, ...]:
+        return check_mounts(self._mounts, workspace=self._workspace)
+
     # -- what the model sees ---------------------------------------------------------------
+    def _grant_lines(self) -> list[str]:
+        return describe_grants(self._granted_mounts(), self._domains, self.output_limits)
+
     def tool_description(self) -> str:
-        """The description of the `execute_code` tool (lists every tool as a Python stub)."""
-        return describe_execute_code(list(self._tools))
+        """The description of the `execute_code` tool: every tool as a typed signature, and the
+        files and domains the program may use."""
+        return describe_execute_code(list(self._tools), grants=self._grant_lines())
 
     def build_instructions(self) -> str:
         """The system-prompt fragment that tells the model how to use `execute_code`."""
-        return instructions(list(self._tools))
+        granted = bool(self._mounts or self._workspace or self._domains)
+        return instructions(list(self._tools), grants=self._grant_lines() if granted else ())
 
     def execute_code_tool(self, *, name: str = "execute_code") -> ExecuteCodeTool:
         """The `execute_code` tool: name, description, JSON schema and an async callable."""
@@ -166,11 +315,29 @@ class CodeAct:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         tools = self._tools.copy()
-        bridge = HostBridge(tools, limits, loop)
+        program = ProgramContext(code, run_id=uuid.uuid4().hex[:12])
+        approval = await ask_block_if_needed(
+            self.pipeline,
+            code=code,
+            tools=tools,
+            program=program,
+            mode=self.approval_mode,
+            scope=self.approval_scope,
+        )
+        if approval is not None and approval.outcome == "denied":
+            return ExecutionResult.not_approved(
+                approval, {"total_ms": (time.perf_counter() - started) * 1000}
+            )
+        egress = HttpEgress(self._domains, self.network_limits)
+        bridge = HostBridge(
+            tools, limits, loop, pipeline=self.pipeline, program=program, egress=egress
+        )
         request = RunRequest(
             code=code,
             tools=tuple(ToolStub(t.name, t.positional_params) for t in tools),
             limits=limits,
+            mounts=self._granted_mounts(),
+            output_limits=self.output_limits,
         )
         supervisor = _Supervisor(bridge, loop)
         try:
@@ -183,16 +350,62 @@ class CodeAct:
         finally:
             supervisor.close()
             bridge.cancel()
+            egress.cancel()
+            bridge.finish()
         # Output reached the host through the bridge as the program ran (so it survives a
         # stop); a backend may also report some at the end.
         outcome.stdout = bridge.output.stdout + outcome.stdout
         outcome.stderr = bridge.output.stderr + outcome.stderr
         outcome.output_dropped += bridge.output.dropped
         timings = dict(outcome.timings)
-        timings["tools_ms"] = sum(r.duration_ms for r in bridge.records)
+        # Time spent waiting for approvals is not time spent in tools: it has its own entry.
+        waited = sum(r.approval_ms for r in bridge.records)
+        timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
+        timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return ExecutionResult.from_outcome(
-            outcome, list(bridge.records), timings, memory_mb=limits.memory_mb
+            outcome,
+            list(bridge.records),
+            timings,
+            memory_mb=limits.memory_mb,
+            http_requests=list(egress.records),
+            approval=approval,
+        )
+
+    def scan(self, code: str) -> CallPlan:
+        """The tools `code` may call, how often and where (a static scan; nothing runs)."""
+        return scan_program(code, self._tools)
+
+    async def call_direct(
+        self,
+        tool: Tool | Callable[..., Any] | str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        history: Sequence[ToolCallRecord] = (),
+        started: float | None = None,
+        run_id: str | None = None,
+    ) -> DirectCallResult:
+        """Call a tool directly (as an agent does, not from a program) through the same
+        middleware, approvals and audit as the calls programs make.
+
+        `tool` is a Tool, a function, or the name of one of this CodeAct's tools; `arguments`
+        a mapping or the JSON text a model sent. Never raises for the tool's own failures.
+        """
+        if isinstance(tool, str):
+            found = self._tools.get(tool)
+            if found is None:
+                raise UserError(
+                    f"there is no tool named {tool!r}; the tools are: "
+                    f"{self._tools.describe_names()}"
+                )
+            tool = found
+        return await self.pipeline.call_direct(
+            as_tool(tool),
+            arguments,
+            history=history,
+            timeout=self.limits.tool_timeout,
+            started=started,
+            run_id=run_id,
         )
 
     def execute_sync(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:
@@ -243,7 +456,33 @@ class CodeAct:
         self.close()
 
     def __repr__(self) -> str:
+        grants = ""
+        if self._mounts or self._workspace:
+            grants += f", file_mounts={list(self._granted_mounts())!r}"
+        if self._domains:
+            grants += f", allowed_domains={list(self._domains)!r}"
         return (
             f"CodeAct(tools=[{self._tools.describe_names()}], limits={self.limits!r}, "
-            f"backend={self.backend.name!r})"
+            f"backend={self.backend.name!r}{grants})"
         )
+
+
+def _collection(value: Any, what: str) -> list[Any]:
+    """The constructor's `file_mounts=[...]` / `allowed_domains=[...]` (any iterable)."""
+    if isinstance(value, (str, os.PathLike, Mount, AllowedDomain)):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise ConfigurationError(f"{what} must be a list, got {type(value).__name__}") from None
+
+
+def _items(value: Any, what: str) -> list[Any]:
+    """One grant or an iterable of them. A 2-tuple is one grant (a (host, guest) mount or
+    a (domain, methods) rule), so several must be passed as a list."""
+    if isinstance(value, (str, os.PathLike, tuple, Mount, AllowedDomain)):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise ConfigurationError(f"{what} must be a list, got {type(value).__name__}") from None

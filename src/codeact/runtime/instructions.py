@@ -8,11 +8,21 @@ answer, are what make small models write one correct program and then state its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Collection, Iterable, Sequence
 
+from ..policy.mounts import Mount
+from ..policy.network import AllowedDomain
+from ..policy.outputs import OutputLimits
 from ..tools import Tool
 
-__all__ = ["EXECUTE_CODE_PARAMETERS", "describe_execute_code", "describe_tools", "instructions"]
+__all__ = [
+    "EXECUTE_CODE_PARAMETERS",
+    "describe_execute_code",
+    "describe_grants",
+    "describe_tools",
+    "instructions",
+]
 
 #: JSON schema of the execute_code tool's arguments.
 EXECUTE_CODE_PARAMETERS = {
@@ -53,9 +63,10 @@ South: 7.25
 total: 19.75"""
 
 
-def describe_tools(tools: Iterable[Tool]) -> str:
+def describe_tools(tools: Iterable[Tool], *, json_schemas: Collection[str] = ()) -> str:
     """Every tool on one line (typed signature: description), its parameters below it, then
-    the keys of the structured types it returns or takes.
+    the keys of the structured types it returns or takes. Tools named in `json_schemas` also
+    show the full JSON schema of their arguments.
 
     Not as ``def`` stubs: a 1.5B model copies stubs into its program as mock functions that
     shadow the real tools (measured: 5 of 6 programs did), and never does with this form.
@@ -68,11 +79,13 @@ def describe_tools(tools: Iterable[Tool]) -> str:
         details = _param_lines(tool)
         if tool.returns_doc:
             details.append(f"Returns: {tool.returns_doc}")
+        if tool.name in json_schemas:
+            details.append(f"Arguments (JSON schema):\n{json.dumps(tool.parameters, indent=2)}")
         if tool.approval_mode == "always_require":
             details.append(
                 "Each call waits for a person's approval; if refused it raises ToolDenied."
             )
-        lines += [f"    {line}" for line in details]
+        lines += [f"    {line}" for detail in details for line in detail.splitlines()]
         for name, text in tool.definitions.items():
             definitions.setdefault(name, text)
     if definitions:
@@ -107,7 +120,9 @@ def _param_lines(tool: Tool) -> list[str]:
     ]
 
 
-def describe_execute_code(tools: Sequence[Tool], *, grants: Sequence[str] = ()) -> str:
+def describe_execute_code(
+    tools: Sequence[Tool], *, grants: Sequence[str] = (), json_schemas: Collection[str] = ()
+) -> str:
     """The `execute_code` tool's description: what the sandbox is and which functions exist."""
     lines = [
         "Run a Python program in a fresh, isolated sandbox (CPython 3.14 with the standard "
@@ -119,7 +134,7 @@ def describe_execute_code(tools: Sequence[Tool], *, grants: Sequence[str] = ()) 
             "These functions already exist in the sandbox. Call them directly; never define, "
             "import or mock them, and never invent their results:",
             "",
-            describe_tools(tools),
+            describe_tools(tools, json_schemas=json_schemas),
             "",
             'Each is also callable as call_tool("name", **kwargs). Inside async code, '
             'await call_tool_async("name", **kwargs) runs calls concurrently with '
@@ -138,9 +153,68 @@ def describe_execute_code(tools: Sequence[Tool], *, grants: Sequence[str] = ()) 
     return "\n".join(lines)
 
 
-def instructions(tools: Sequence[Tool], *, tool_name: str = "execute_code") -> str:
-    """The system-prompt fragment that teaches the CodeAct way of working."""
+def describe_grants(
+    mounts: Sequence[Mount],
+    domains: Sequence[AllowedDomain],
+    output_limits: OutputLimits | None = None,
+) -> list[str]:
+    """What the program may touch, for the execute_code description: the mounts with their
+    modes, /output, the allowed domains with their methods, and who is bound by them."""
+    limits = output_limits or OutputLimits()
+    if mounts:
+        files = (
+            "Host directories in the sandbox: "
+            + ", ".join(m.describe() for m in mounts)
+            + "; nothing else of the host's files exists there."
+        )
+    else:
+        files = "It has no host files."
+    lines = [
+        files,
+        f"Files written under /output are handed back after the run (at most "
+        f"{limits.max_files} files, {_size(limits.max_file_bytes)} each); "
+        "anything else written is lost.",
+    ]
+    if domains:
+        lines.append(
+            "Network: HTTP(S) only to "
+            + "; ".join(d.describe() for d in domains)
+            + ". Use http_get(url, headers=None, params=None), "
+            "http_post(url, body=None, headers=None, json=None) or "
+            "http_request(method, url, headers=None, body=None): each returns a response with "
+            ".status, .headers, .text and .json(); urllib.request.urlopen works too. Any other "
+            "request raises NetworkDenied (a NetworkError)."
+        )
+    else:
+        lines.append("It has no network access.")
+    if mounts or domains:
+        lines.append(
+            "These file and network rules bind this program only: the functions listed above "
+            "run on the host and are not bound by them."
+        )
+    lines.append("No pip packages.")
+    return lines
+
+
+def _size(n: int) -> str:
+    mib = 1024 * 1024
+    return f"{n // mib} MiB" if n >= mib and n % mib == 0 else f"{n} bytes"
+
+
+def instructions(
+    tools: Sequence[Tool], *, tool_name: str = "execute_code", grants: Sequence[str] = ()
+) -> str:
+    """The system-prompt fragment that teaches the CodeAct way of working.
+
+    `grants` (from `describe_grants`), when the sandbox may reach files or the network, add
+    one line that says so; the details stay in the tool's description."""
     names = ", ".join(f"{t.name}()" for t in tools) or "the functions it lists"
+    extra = []
+    if grants:
+        extra.append(
+            f"- The `{tool_name}` sandbox can use the host directories and web addresses its "
+            "description lists, and nothing else."
+        )
     return "\n".join(
         [
             f"You can run Python with the `{tool_name}` tool. Its functions ({names}) fetch the "
@@ -152,6 +226,7 @@ def instructions(tools: Sequence[Tool], *, tool_name: str = "execute_code") -> s
             "- If the program fails, read the error, fix the program and run it again.",
             "- The user sees only your reply, never the program's output: once the program "
             "has printed the answer, reply with all of it (every line it printed).",
+            *extra,
             "",
             _EXAMPLE,
         ]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
-from ..bridge.protocol import RunOutcome, ToolCallRecord
+from ..bridge.audit import records_to_jsonl
+from ..bridge.http_egress import HttpRequestRecord
+from ..bridge.protocol import OutputFile, RunOutcome, ToolCallRecord
 from ..policy.limits import LimitName
 
 __all__ = ["ExecutionError", "ExecutionResult"]
@@ -17,7 +20,8 @@ class ExecutionError:
     """Why a program did not finish normally.
 
     `limit` names the limit that stopped it (``wall_time``, ``memory``, ``tool_calls``,
-    ``tool_timeout``), or is None when the program itself raised.
+    ``tool_timeout``, ``output_files``, ``network``), or is None when the program itself
+    raised.
     """
 
     type: str
@@ -41,7 +45,9 @@ class ExecutionResult:
     """The result of `CodeAct.execute`: output, the last expression's value, errors, tool calls.
 
     A program that raises is not an exception on the host: `ok` is False and `error` holds
-    the traceback, with line numbers of the submitted code.
+    the traceback, with line numbers of the submitted code. `files` are what it wrote under
+    /output (`files_skipped` says which were not returned and why); `http_requests` lists
+    every HTTP request it asked the host to send, refused ones included.
     """
 
     ok: bool
@@ -53,6 +59,11 @@ class ExecutionResult:
     error: ExecutionError | None = None
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  #: milliseconds
+    files: list[OutputFile] = field(default_factory=list)
+    files_skipped: list[str] = field(default_factory=list)
+    http_requests: list[HttpRequestRecord] = field(default_factory=list)
+    #: The whole-block approval, when the block was asked about before it ran.
+    approval: ToolCallRecord | None = None
 
     @classmethod
     def from_outcome(
@@ -62,6 +73,8 @@ class ExecutionResult:
         timings: dict[str, float],
         *,
         memory_mb: int,
+        http_requests: list[HttpRequestRecord] | None = None,
+        approval: ToolCallRecord | None = None,
     ) -> ExecutionResult:
         error: ExecutionError | None = None
         if outcome.stop is not None:
@@ -87,14 +100,45 @@ class ExecutionResult:
             error=error,
             tool_calls=tool_calls,
             timings=timings,
+            files=list(outcome.files),
+            files_skipped=list(outcome.files_skipped),
+            http_requests=list(http_requests or ()),
+            approval=approval,
         )
+
+    @classmethod
+    def not_approved(cls, approval: ToolCallRecord, timings: dict[str, float]) -> ExecutionResult:
+        """The block was denied before it ran: nothing ran, the error says why."""
+        error = ExecutionError(
+            type="ToolDenied",
+            message=f"the program was not run: it was not approved ({approval.error})",
+        )
+        return cls(ok=False, error=error, timings=timings, approval=approval)
+
+    def audit_records(self) -> list[ToolCallRecord]:
+        """The block's approval (if it was asked) and every tool call, in order."""
+        return ([self.approval] if self.approval is not None else []) + list(self.tool_calls)
+
+    def audit_jsonl(self) -> str:
+        """`audit_records` as JSON lines: one object per call."""
+        return records_to_jsonl(self.audit_records())
+
+    def write_audit(self, target: str | Path | IO[str]) -> None:
+        """Append `audit_jsonl` to a file (by path) or write it to an open text stream."""
+        text = self.audit_jsonl()
+        if isinstance(target, (str, Path)):
+            with Path(target).open("a", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            target.write(text)
 
     @property
     def has_value(self) -> bool:
         return self.value is not None or self.value_repr is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (`codeact exec --json`)."""
+        """The JSON form (`codeact exec --json`). Files appear as metadata (path, media
+        type, size, sha256); their bytes are in `files[i].data`, not in the JSON."""
         return {
             "ok": self.ok,
             "stdout": self.stdout,
@@ -104,7 +148,11 @@ class ExecutionResult:
             "output_truncated_bytes": self.output_truncated,
             "error": self.error.to_dict() if self.error else None,
             "tool_calls": [c.to_dict() for c in self.tool_calls],
+            "approval": self.approval.to_dict() if self.approval is not None else None,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "files": [f.to_dict() for f in self.files],
+            "files_skipped": list(self.files_skipped),
+            "http_requests": [r.to_dict() for r in self.http_requests],
         }
 
     def to_model_text(self) -> str:
@@ -118,6 +166,13 @@ class ExecutionResult:
             parts.append(f"[value] {self.value_repr}")
         elif self.value is not None:
             parts.append(f"[value] {json.dumps(self.value, ensure_ascii=False)}")
+        if self.files:
+            listed = ", ".join(
+                f"/output/{f.path} ({f.media_type}, {f.size} bytes)" for f in self.files
+            )
+            parts.append(f"[files returned] {listed}")
+        if self.files_skipped:
+            parts.append("[files not returned] " + "; ".join(self.files_skipped))
         if self.output_truncated:
             parts.append(
                 f"[output truncated: {self.output_truncated} bytes over the output limit "
@@ -126,6 +181,8 @@ class ExecutionResult:
         if self.error is not None:
             if self.error.limit is not None and self.error.type == "LimitExceeded":
                 parts.append(f"[stopped] {self.error.message}")
+            elif self.error.type == "ToolDenied" and not self.error.traceback:
+                parts.append(f"[denied] {self.error.message}")
             else:
                 parts.append(
                     "[error]\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import json
 import keyword
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeAlias, TypeVar, overload
@@ -12,6 +13,7 @@ import pydantic
 
 from ..errors import ToolDefinitionError
 from .docstrings import parse_docstring
+from .json_schema import JsonArgumentsError, JsonArgumentsSchema, build_json_schema
 from .results import to_json_value
 from .schema import FunctionSchema, build_function_schema
 
@@ -86,16 +88,7 @@ class Tool:
                 f"cannot tell the name of {fn!r}; pass @tool(name=...) to name the tool"
             )
         _check_name(tool_name)
-        if approval_mode not in _APPROVAL_MODES:
-            raise ToolDefinitionError(
-                f"approval_mode of tool {tool_name!r} must be one of {_APPROVAL_MODES}, "
-                f"got {approval_mode!r}"
-            )
-        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ToolDefinitionError(
-                f"timeout of tool {tool_name!r} must be a positive number of seconds, "
-                f"got {timeout!r}"
-            )
+        _check_options(tool_name, approval_mode, timeout)
         doc = parse_docstring(inspect.getdoc(fn))
         self.fn = fn
         self.__wrapped__ = fn
@@ -104,11 +97,56 @@ class Tool:
         self.returns_doc = doc.returns
         self.approval_mode: ApprovalMode = approval_mode
         self.timeout = float(timeout) if timeout is not None else None
-        call = None if inspect.isroutine(fn) else type(fn).__call__
-        self.is_async = inspect.iscoroutinefunction(fn) or (
-            call is not None and inspect.iscoroutinefunction(call)
+        self.is_async = _is_async(fn)
+        self._schema: FunctionSchema | JsonArgumentsSchema = build_function_schema(
+            fn, tool_name, doc
         )
-        self._schema: FunctionSchema = build_function_schema(fn, tool_name, doc)
+
+    @classmethod
+    def from_schema(
+        cls,
+        name: str,
+        parameters: Mapping[str, Any],
+        fn: Callable[..., Any],
+        *,
+        description: str = "",
+        returns: Mapping[str, Any] | None = None,
+        approval_mode: ApprovalMode = "never_require",
+        timeout: float | None = None,
+    ) -> Tool:
+        """A tool known by a name and a JSON schema of its arguments (an MCP tool, say).
+
+        Arguments are validated against `parameters` itself; the model sees a Python signature
+        rendered from it (and from `returns`, the JSON schema of the result, if given). `fn`,
+        sync or async, is called with the validated arguments as keyword arguments.
+
+        >>> schema = {"type": "object", "properties": {"text": {"type": "string"}}}
+        >>> echo = Tool.from_schema("echo", {**schema, "required": ["text"]}, lambda text: text)
+        >>> echo.signature
+        'echo(text: str)'
+        """
+        if not callable(fn):
+            raise ToolDefinitionError(f"a tool must wrap a function, got {type(fn).__name__}")
+        if not isinstance(name, str) or not name:
+            raise ToolDefinitionError(f"a tool needs a name, got {name!r}")
+        if not isinstance(parameters, Mapping):
+            raise ToolDefinitionError(
+                f"the parameters of tool {name!r} must be a JSON schema (a dict), "
+                f"got {type(parameters).__name__}"
+            )
+        _check_name(name)
+        _check_options(name, approval_mode, timeout)
+        self = cls.__new__(cls)
+        self.fn = fn
+        self.__wrapped__ = fn
+        self.name = name
+        self.description = (description or "").strip()
+        self.returns_doc = ""
+        self.approval_mode = approval_mode
+        self.timeout = float(timeout) if timeout is not None else None
+        self.is_async = _is_async(fn)
+        self._schema = build_json_schema(name, parameters, returns)
+        return self
 
     # -- description ------------------------------------------------------------------
     @property
@@ -142,6 +180,14 @@ class Tool:
     # -- calling ----------------------------------------------------------------------
     def validate_json(self, arguments_json: str | bytes) -> dict[str, Any]:
         """Validate JSON-encoded arguments; return the keyword arguments for the function."""
+        if isinstance(self._schema, JsonArgumentsSchema):
+            try:
+                arguments = json.loads(arguments_json)
+            except ValueError as exc:
+                raise ToolArgumentsError(
+                    self._describe([f"arguments are not valid JSON ({exc})"])
+                ) from None
+            return self._validate_by_json_schema(self._schema, arguments)
         try:
             model = self._schema.model.model_validate_json(arguments_json)
         except pydantic.ValidationError as exc:
@@ -150,11 +196,21 @@ class Tool:
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Validate arguments given as Python values; return the keyword arguments."""
+        if isinstance(self._schema, JsonArgumentsSchema):
+            return self._validate_by_json_schema(self._schema, dict(arguments))
         try:
             model = self._schema.model.model_validate(dict(arguments))
         except pydantic.ValidationError as exc:
             raise ToolArgumentsError(self._describe_errors(exc)) from None
         return {name: getattr(model, name) for name in self.param_names}
+
+    def _validate_by_json_schema(
+        self, schema: JsonArgumentsSchema, arguments: Any
+    ) -> dict[str, Any]:
+        try:
+            return schema.validate(arguments)
+        except JsonArgumentsError as exc:
+            raise ToolArgumentsError(self._describe(exc.problems)) from None
 
     def to_json(self, result: Any) -> Any:
         """Convert the function's return value to JSON values (see `codeact.tools.results`)."""
@@ -184,6 +240,9 @@ class Tool:
                 got = repr(err.get("input"))
                 got = got if len(got) <= 60 else got[:57] + "..."
                 problems.append(f"argument {path!r}: {err['msg']} (got {got})")
+        return self._describe(problems)
+
+    def _describe(self, problems: list[str]) -> str:
         expected = ", ".join(self.param_names) or "no arguments"
         return f"invalid arguments for {self.name}(): {'; '.join(problems)}. It takes: {expected}"
 
@@ -199,6 +258,25 @@ def _check_name(name: str) -> None:
             f"tool name {name!r} is already taken inside the sandbox (a builtin or one of "
             "codeact's own functions); give the tool another name with @tool(name=...)"
         )
+
+
+def _check_options(name: str, approval_mode: Any, timeout: Any) -> None:
+    if approval_mode not in _APPROVAL_MODES:
+        raise ToolDefinitionError(
+            f"approval_mode of tool {name!r} must be one of {_APPROVAL_MODES}, "
+            f"got {approval_mode!r}"
+        )
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ToolDefinitionError(
+            f"timeout of tool {name!r} must be a positive number of seconds, got {timeout!r}"
+        )
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    call = None if inspect.isroutine(fn) else type(fn).__call__
+    return inspect.iscoroutinefunction(fn) or (
+        call is not None and inspect.iscoroutinefunction(call)
+    )
 
 
 @overload

@@ -10,6 +10,8 @@ small host interface that each backend's glue implements:
     wait_calls(timeout_ms) -> [[id, ok, payload]]  finished started calls
     sleep(ms)                                      a sleep the host bounds by the deadline
     write_output(stream, text)                     stream 1 stdout, 2 stderr
+    http_request(request_json) -> (ok, payload)    optional: HTTP through the host's allow-list
+                                                   (see codeact_net; without it, no network)
 
 This module runs on the guest interpreter (CPython 3.10+), imports only the standard
 library, and is not imported by the host package. Everything it reports is untrusted there.
@@ -24,12 +26,17 @@ import io
 import json
 import linecache
 import math
+import os
+import posixpath
 import selectors
 import sys
 import time
 import traceback
 
-__all__ = ["Runner", "ToolDenied", "ToolError", "install"]
+import codeact_net
+from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
+
+__all__ = ["NetworkDenied", "NetworkError", "ToolDenied", "ToolError", "install"]
 
 HOST = None  # the backend's glue object; set by install()
 _REAL_SLEEP = time.sleep
@@ -240,6 +247,30 @@ def _tool_function(name, positional):
     return tool_function
 
 
+# -- files -------------------------------------------------------------------------------
+_MOUNTS = []  # [(sandbox path, mode)] of this run, /output included
+
+
+def _file_note(exc):
+    """A hint for an uncaught file error: which paths exist in the sandbox, and how."""
+    if not isinstance(exc, OSError) or not isinstance(exc.filename, str):
+        return None
+    raw = exc.filename
+    seen = ", ".join(f"{path} ({'read-write' if mode == 'rw' else 'read-only'})"
+                     for path, mode in _MOUNTS)
+    if ".." in raw.split("/"):
+        return f"'..' cannot lead out of a mounted directory; the sandbox sees only {seen}"
+    path = posixpath.normpath(posixpath.join(os.getcwd() if not raw.startswith("/") else "/", raw))
+    for mount, mode in _MOUNTS:
+        if path == mount or path.startswith(mount + "/"):
+            if isinstance(exc, PermissionError) and mode == "ro":
+                return f"{mount} is mounted read-only; write files you want to return under /output"
+            if isinstance(exc, PermissionError):
+                return f"a symlink or path that leads out of {mount} cannot be followed"
+            return None
+    return f"{path} does not exist in the sandbox; it sees only {seen}"
+
+
 # -- time and the event loop -------------------------------------------------------------
 def _sleep(seconds):
     if not isinstance(seconds, (int, float)):
@@ -312,7 +343,11 @@ class SandboxLoop(asyncio.selector_events.BaseSelectorEventLoop):
 
 # -- running a program -------------------------------------------------------------------
 def _internal(filename):
-    return filename == __file__ or "/asyncio/" in filename or filename.endswith("codeact_guest.py")
+    return (
+        filename == __file__
+        or "/asyncio/" in filename
+        or filename.endswith(("codeact_guest.py", "codeact_net.py"))
+    )
 
 
 def _trim(te, seen):
@@ -333,6 +368,12 @@ def _describe(exc, filename):
     if isinstance(exc, MemoryError):
         _RESERVE = None
     lineno = None
+    try:
+        note = _file_note(exc)
+        if note:
+            exc.add_note(note)
+    except BaseException:
+        pass
     try:
         te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
         _trim(te, set())
@@ -359,6 +400,11 @@ def _globals(tools):
         "call_tool_async": call_tool_async,
         "ToolError": ToolError,
         "ToolDenied": ToolDenied,
+        "http_request": http_request,
+        "http_get": http_get,
+        "http_post": http_post,
+        "NetworkError": NetworkError,
+        "NetworkDenied": NetworkDenied,
     }
     _POSITIONAL.clear()
     for stub in tools:
@@ -432,6 +478,8 @@ def run(request_json):
     sys.stdout = sys.__stdout__ = _Stream("stdout", 1)
     sys.stderr = sys.__stderr__ = _Stream("stderr", 2)
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    _MOUNTS[:] = [(m["path"], m["mode"]) for m in request.get("mounts") or []]
+    _MOUNTS.append(("/output", "rw"))
     report = {}
     try:
         value = _run(code, filename, _globals(request.get("tools") or []))
@@ -460,6 +508,9 @@ def install(host, *, patch_time=True):
     HOST = host
     if patch_time:
         time.sleep = _sleep
+    # A backend whose glue has no http_request keeps the default: every request refused.
+    send = getattr(host, "http_request", None)
+    codeact_net.install(send or codeact_net._no_network, lambda: _OUTPUT.flush())
     asyncio.events.new_event_loop = SandboxLoop
     asyncio.new_event_loop = SandboxLoop
     try:

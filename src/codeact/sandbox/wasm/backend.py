@@ -2,8 +2,14 @@
 
 Isolation comes from WebAssembly and capability-based WASI: the guest has no file system, no
 environment variables, no sockets and no processes; its only ways out are the imports the host
-defines (tool calls through the channel, sleeps, output). Memory is capped per store, time by
-epoch interruption; the guest caps its own output and the host caps what it accepts.
+defines (tool calls and HTTP requests through the channel, sleeps, output). Memory is capped
+per store, time by epoch interruption; the guest caps its own output and the host caps what it
+accepts.
+
+Files: each instance gets its own empty /output directory; a run with mounts gets a new
+instance whose only other preopens are exactly those mounts (WASI preopens are capabilities:
+paths resolve inside them, and ``..`` or a symlink cannot lead out). Runs without mounts take
+a pre-warmed instance from the pool.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ import time
 from wasmtime import WasmtimeError
 
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
+from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend
 from .execution import WasmExecution
 from .fastcall import call_string_export
 from .pool import InstancePool
-from .runtime import Prepared, WasmRuntime, set_current
+from .runtime import Preopen, Prepared, WasmRuntime, set_current
 
 __all__ = ["WasmBackend"]
 
@@ -71,13 +78,13 @@ class WasmBackend(SandboxBackend):
                 raise RuntimeError("this WasmBackend is closed")
             if self._runtime is None:
                 runtime = WasmRuntime.shared()
-                self._pool = InstancePool(runtime.instantiate, self._pool_size)
+                self._pool = InstancePool(runtime.instantiate_with_output, self._pool_size)
                 self._runtime = runtime
 
     async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
         if self._runtime is None:
             await asyncio.to_thread(self.prepare)
-        execution = WasmExecution(channel, request.limits)
+        execution = WasmExecution(channel, request.limits, request.output_limits)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._threads, self._run_blocking, request, execution)
         try:
@@ -90,10 +97,20 @@ class WasmBackend(SandboxBackend):
         runtime, pool = self._runtime, self._pool
         assert runtime is not None and pool is not None
         started = time.perf_counter()
-        prepared = pool.take() or runtime.instantiate()
+        if request.mounts:  # granted to this execution only: an instance of its own
+            preopens = [Preopen(m.host, m.guest, m.writable) for m in request.mounts]
+            # No warm-up: it would only move the first call's cost, not save it.
+            prepared = runtime.instantiate_with_output(preopens, warm=False)
+        else:
+            prepared = pool.take() or runtime.instantiate_with_output()
         ready = time.perf_counter()
         try:
-            return self._run_in(prepared, runtime, request, execution, ready - started)
+            outcome = self._run_in(prepared, runtime, request, execution, ready - started)
+            if prepared.output_dir is not None:
+                outcome.files, outcome.files_skipped = collect_outputs(
+                    prepared.output_dir, request.output_limits
+                )
+            return outcome
         finally:
             pool.discard(prepared)  # freeing its memory takes ~0.5 ms: not on the caller's path
 
@@ -108,6 +125,7 @@ class WasmBackend(SandboxBackend):
         store = prepared.store
         store.set_limits(memory_size=request.limits.memory_bytes)
         prepared.relay.execution = execution
+        execution.output_dir = prepared.output_dir
         set_current(execution)
         runtime.ticker.acquire()
         report: str | None = None

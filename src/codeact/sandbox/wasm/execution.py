@@ -13,6 +13,8 @@ import time
 
 from ...bridge.protocol import ExecutionStopped, Stop, ToolChannel
 from ...policy.limits import Limits
+from ...policy.outputs import OutputLimits
+from ..artifacts import disk_usage
 from .runtime import ticks_until
 
 __all__ = ["WasmExecution"]
@@ -21,12 +23,23 @@ __all__ = ["WasmExecution"]
 class WasmExecution:
     """Implements `runtime.HostCalls` for one run."""
 
-    def __init__(self, channel: ToolChannel, limits: Limits) -> None:
+    #: Seconds between two looks at the size of /output while the program computes.
+    DISK_CHECK_SECONDS = 0.1
+
+    def __init__(
+        self,
+        channel: ToolChannel,
+        limits: Limits,
+        output_limits: OutputLimits | None = None,
+    ) -> None:
         self.channel = channel
         self.limits = limits
+        self.output_limits = output_limits or OutputLimits()
         self.stop: Stop | None = None
         self.failure: str | None = None
         self.cancelled = threading.Event()
+        self.output_dir: str | None = None  # set by the backend: this run's /output
+        self._next_disk_check = 0.0
 
     # -- control ---------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -83,6 +96,12 @@ class WasmExecution:
     def write_output(self, stream: int, text: str) -> None:
         self.channel.write_output(stream, text)
 
+    def http_request(self, request_json: str) -> tuple[bool, str]:
+        self._check()
+        reply = self.channel.http_request(request_json)
+        self._check()
+        return reply
+
     def write_raw(self, stream: int, data: bytes) -> None:
         self.channel.write_output(stream, data.decode("utf-8", "replace"))
 
@@ -93,11 +112,33 @@ class WasmExecution:
                 self.stop = Stop("wall_time", "the execution was cancelled by the host")
             return None
         deadline = self.channel.deadline
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= deadline:
             if self.stop is None:
                 self.stop = Stop("wall_time", self.limits_message())
             return None
+        if self.output_dir is not None and now >= self._next_disk_check:
+            self._next_disk_check = now + self.DISK_CHECK_SECONDS
+            stop = self._output_overflow()
+            if stop is not None:
+                if self.stop is None:
+                    self.stop = stop
+                return None
         return ticks_until(deadline)
+
+    def _output_overflow(self) -> Stop | None:
+        """A stop if the program wrote far past OutputLimits under /output (disk safety)."""
+        assert self.output_dir is not None
+        limits = self.output_limits
+        size, entries = disk_usage(self.output_dir, max_entries=limits.disk_entries)
+        if size <= limits.disk_bytes and entries <= limits.disk_entries:
+            return None
+        return Stop(
+            "output_files",
+            f"the program kept writing under /output far past {limits!r} (more than "
+            f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
+            "so that it cannot fill the host's disk",
+        )
 
     def host_failed(self, exc: BaseException) -> None:
         if isinstance(exc, ExecutionStopped):

@@ -57,7 +57,7 @@ class InstancePool:
     def discard(self, prepared: Prepared) -> None:
         """Hand back a used instance; the pool's thread frees it (off the caller's path)."""
         if self._thread is None or self._closed:
-            prepared.store.close()
+            prepared.close()
             return
         self._used.append(prepared)
         self._wake.set()
@@ -69,9 +69,9 @@ class InstancePool:
         self._closed = True
         self._wake.set()
         while self._ready:
-            self._ready.popleft().store.close()
+            self._ready.popleft().close()
         while self._used:
-            self._used.popleft().store.close()
+            self._used.popleft().close()
 
     def _fill(self) -> None:
         while not self._closed:
@@ -81,7 +81,7 @@ class InstancePool:
                 time.sleep(SETTLE_SECONDS)
             self._urgent = False
             while self._used:
-                self._used.popleft().store.close()
+                self._used.popleft().close()
             while not self._closed and len(self._ready) < self._size:
                 try:
                     prepared = self._factory()
@@ -94,6 +94,6 @@ class InstancePool:
                         return  # callers instantiate themselves and see the error
                     continue
                 if self._closed:
-                    prepared.store.close()
+                    prepared.close()
                     return
                 self._ready.append(prepared)

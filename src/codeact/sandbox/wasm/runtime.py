@@ -23,10 +23,20 @@ from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
 from wasmtime.component import Component, Func, Linker
 
+from ...policy.mounts import OUTPUT_PATH
+from ..artifacts import new_output_dir, remove_output_dir
 from .build import Progress, _stderr_progress, load_component
 from .fastcall import add_host_function, call_string_export
 
-__all__ = ["TICK", "HostCalls", "Prepared", "WasmRuntime", "current_execution", "set_current"]
+__all__ = [
+    "TICK",
+    "HostCalls",
+    "Preopen",
+    "Prepared",
+    "WasmRuntime",
+    "current_execution",
+    "set_current",
+]
 
 TICK = 0.005  # seconds per epoch tick
 _CHECK_TICKS = 10  # a running store re-checks cancellation at least every 50 ms
@@ -43,6 +53,7 @@ class HostCalls(Protocol):
     def wait_calls(self, timeout_ms: int) -> str: ...
     def sleep(self, ms: int) -> None: ...
     def write_output(self, stream: int, text: str) -> None: ...
+    def http_request(self, request_json: str) -> tuple[bool, str]: ...
     def write_raw(self, stream: int, data: bytes) -> None: ...
     def check_time(self) -> int | None: ...
     def host_failed(self, exc: BaseException) -> None: ...
@@ -95,6 +106,13 @@ def _write_output(stream: int, text: str) -> None:
     execution = current_execution()
     if execution is not None:
         execution.write_output(stream, text)
+
+
+def _http_request(request_json: str) -> tuple[bool, str]:
+    execution = current_execution()
+    if execution is None:
+        return (False, '{"kind": "denied", "message": "there is no network during warm-up"}')
+    return execution.http_request(request_json)
 
 
 def _host_failed(exc: BaseException) -> None:
@@ -188,15 +206,26 @@ class _OutputRelay:
 
 @dataclass
 class Prepared:
-    """A fresh guest instance, ready to run exactly one program."""
+    """A fresh guest instance, ready to run exactly one program.
+
+    `output_dir`: the host directory preopened as its /output (removed by `close`)."""
 
     store: wasmtime.Store
     run: Func
     relay: _OutputRelay
+    output_dir: str | None = None
+
+    def close(self) -> None:
+        self.store.close()
+        if self.output_dir is not None:
+            remove_output_dir(self.output_dir)
+            self.output_dir = None
 
 
 @dataclass(frozen=True)
 class Preopen:
+    """A host directory the guest sees at `guest` (capability-based: nothing outside it)."""
+
     host: str
     guest: str
     writable: bool
@@ -236,12 +265,35 @@ class WasmRuntime:
                 add_host_function(
                     host, "write-output", _write_output, ("u8", "string"), "none", _host_failed
                 )
+                add_host_function(
+                    host,
+                    "http-request",
+                    _http_request,
+                    ("string",),
+                    "result<string,string>",
+                    _host_failed,
+                )
         executor = self.component.get_export_index(_EXECUTOR)
         run = self.component.get_export_index("run", executor)
         if run is None:
             raise WasmtimeError("the guest component does not export executor.run")
         self._run_index = run
         self.ticker = _EpochTicker(self.engine)
+
+    def instantiate_with_output(
+        self, preopens: Sequence[Preopen] = (), *, warm: bool = True
+    ) -> Prepared:
+        """`instantiate` plus a new empty host directory preopened read-write at /output."""
+        output_dir = new_output_dir()
+        try:
+            prepared = self.instantiate(
+                [*preopens, Preopen(output_dir, OUTPUT_PATH, True)], warm=warm
+            )
+        except BaseException:
+            remove_output_dir(output_dir)
+            raise
+        prepared.output_dir = output_dir
+        return prepared
 
     def instantiate(self, preopens: Sequence[Preopen] = (), *, warm: bool = True) -> Prepared:
         """A new store and guest instance with only `preopens` granted; warmed up if asked."""

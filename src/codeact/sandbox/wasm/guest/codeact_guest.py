@@ -19,7 +19,9 @@ _STDLIB = (
     "os.path", "pathlib", "pickle", "pprint", "queue", "random", "re", "reprlib", "secrets",
     "shlex", "shutil", "socket", "sqlite3", "statistics", "string", "struct", "tempfile",
     "textwrap", "threading", "time", "tokenize", "tomllib", "traceback", "types", "typing",
-    "unicodedata", "urllib", "urllib.parse", "uuid", "warnings", "weakref", "xml",
+    "unicodedata", "urllib", "urllib.error", "urllib.parse", "urllib.request",
+    "urllib.response", "http", "http.client", "email", "email.message", "uuid", "warnings",
+    "weakref", "xml",
     "xml.etree.ElementTree", "zipfile", "zlib", "zoneinfo",
 )
 for _name in _STDLIB:
@@ -36,7 +38,7 @@ from wit_world.imports import host as _host
 from wit_world.imports import tools as _tools
 
 _INTERNAL = {"wit_world", "componentize_py_types", "componentize_py_runtime", "codeact_guest",
-             "codeact_runner", "site", "encodings"}
+             "codeact_runner", "codeact_net", "site", "encodings"}
 AVAILABLE_MODULES = sorted({m.split(".")[0] for m in sys.modules if not m.startswith("_")}
                            - _INTERNAL)
 
@@ -47,7 +49,7 @@ class _Unavailable:
     def find_spec(self, name, path=None, target=None):
         raise ModuleNotFoundError(
             f"No module named {name!r} in the sandbox. It runs CPython {sys.version.split()[0]} "
-            "(WebAssembly) without native extensions, files or network; its modules are: "
+            "(WebAssembly) without native extensions or pip packages; its modules are: "
             + ", ".join(AVAILABLE_MODULES),
             name=name.split(".")[0],
         )
@@ -87,6 +89,13 @@ class _WasmHost:
     @staticmethod
     def write_output(stream, text):
         _host.write_output(stream, text)
+
+    @staticmethod
+    def http_request(request_json):
+        try:
+            return True, _host.http_request(request_json)
+        except Err as err:
+            return False, err.value
 
 
 codeact_runner.install(_WasmHost())

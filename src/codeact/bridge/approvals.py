@@ -1,0 +1,284 @@
+"""Approvals: gate each sensitive call, or the whole block, without giving up the one-turn program.
+
+A tool with ``approval_mode="always_require"`` pauses the program at each call until the
+approval handler answers. The handler is an async callable that receives an
+`ApprovalRequest` (the tool, the arguments, the program's code, the calls made so far) and
+returns True/False or an `Approval`. Approved: the call runs. Denied, no answer within the
+timeout, or a handler that raises: the program gets a catchable ``ToolDenied`` with the
+reason, and goes on. Waiting for a person does not count against the program's wall time.
+
+Whole-block approval (`approve_block`) asks once, before the program runs, with its code and
+a static scan of the gated calls it may make. How it combines with per-call approval depends
+on the scope (`ApprovalScope`):
+
+======== ===================================================  ===============================
+scope    the block is asked first when                        approving the block pre-approves
+======== ===================================================  ===============================
+call     CodeAct(approval_mode="always_require")              the handler's `grants` (none by
+                                                              default): other calls are asked
+plan     that, or the scan finds gated calls                  the handler's `grants`, by
+                                                              default the calls the scan counted
+block    that, or any gated tool is registered (reference)    every call in the block
+======== ===================================================  ===============================
+
+A pre-approved call is recorded as ``decision="preapproved"``; a gated call beyond the grants
+is asked on its own. Denying the block means the program does not run at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+from ..errors import ConfigurationError
+from .calls import CallDenied, ProgramContext, ToolCall
+from .middleware import CallNext, Middleware
+from .protocol import CallOrigin, ToolCallRecord
+from .scan import CallPlan
+
+__all__ = [
+    "DEFAULT_APPROVAL_TIMEOUT",
+    "Approval",
+    "ApprovalGate",
+    "ApprovalHandler",
+    "ApprovalRequest",
+    "ApprovalScope",
+    "Approver",
+    "approve_block",
+    "block_needs_approval",
+]
+
+ApprovalScope: TypeAlias = Literal["call", "plan", "block"]
+APPROVAL_SCOPES: tuple[ApprovalScope, ...] = ("call", "plan", "block")
+
+#: Seconds a handler may take to answer before the call is denied.
+DEFAULT_APPROVAL_TIMEOUT = 300.0
+
+_log = logging.getLogger("codeact.approvals")
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What a handler is asked to decide: one call (`kind` "call") or a whole block ("block").
+
+    For a call: `tool` and `arguments` (the real values, not redacted), `code` of the program
+    (None for a direct call), `calls` made so far. For a block: `code` and `plan`, the scan of
+    the tools it may call (`plan.gated` are those that need approval).
+    """
+
+    kind: Literal["call", "block"]
+    tool: str | None = None
+    arguments: Mapping[str, Any] | None = None
+    code: str | None = None
+    calls: tuple[ToolCallRecord, ...] = ()
+    plan: CallPlan | None = None
+    origin: CallOrigin = "code"
+
+    def describe(self) -> str:
+        """A few lines for a person: the call and its arguments, or the code and its plan."""
+        if self.kind == "block":
+            code = (self.code or "").rstrip("\n")
+            lines = ["run this program?", *("    " + line for line in code.splitlines())]
+            if self.plan is not None:
+                lines.append("it may call:")
+                lines += ["    " + line for line in self.plan.describe().splitlines()]
+            return "\n".join(lines)
+        made = f" (after {len(self.calls)} other call{'s' * (len(self.calls) != 1)})"
+        source = "the program" if self.origin == "code" else "the agent"
+        return f"{source} wants to call {format_call(self.tool or '?', self.arguments)}" + (
+            made if self.calls else ""
+        )
+
+
+def format_call(name: str, arguments: Mapping[str, Any] | None, *, width: int = 200) -> str:
+    """``send_email(to='a@b.c', subject='hi')``, each value cut to `width` characters."""
+    parts = []
+    for key, value in (arguments or {}).items():
+        shown = repr(value)
+        if len(shown) > width:
+            shown = shown[: width - 3] + "..."
+        parts.append(f"{key}={shown}")
+    return f"{name}({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A handler's answer. `grants` (for a block) pre-approves calls: ``{"send_email": 2}``;
+    None as a count means any number of calls."""
+
+    approved: bool
+    reason: str | None = None
+    grants: Mapping[str, int | None] | None = None
+
+    @classmethod
+    def approve(
+        cls, reason: str | None = None, *, grants: Mapping[str, int | None] | None = None
+    ) -> Approval:
+        return cls(True, reason, grants)
+
+    @classmethod
+    def deny(cls, reason: str | None = None) -> Approval:
+        return cls(False, reason)
+
+
+ApprovalHandler: TypeAlias = Callable[[ApprovalRequest], Awaitable["Approval | bool"]]
+
+
+def handler_name(handler: object) -> str:
+    name = getattr(handler, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return getattr(handler, "__name__", None) or type(handler).__name__
+
+
+class Approver:
+    """Asks a handler, with a timeout; a timeout or a failing handler is a denial."""
+
+    def __init__(self, handler: ApprovalHandler | None, *, timeout: float | None) -> None:
+        if handler is not None and not callable(handler):
+            raise ConfigurationError(
+                f"approval_handler must be an async callable (request) -> bool, got {handler!r}"
+            )
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise ConfigurationError(
+                f"approval_timeout must be positive seconds or None, got {timeout!r}"
+            )
+        self.handler = handler
+        self.timeout = timeout
+
+    async def ask(
+        self, request: ApprovalRequest, program: ProgramContext | None = None
+    ) -> tuple[Approval, str, float]:
+        """(answer, who answered, milliseconds waited)."""
+        handler = self.handler
+        if handler is None:
+            reason = (
+                "no approval handler is configured (pass approval_handler= to CodeAct, "
+                "or --approve to the codeact CLI)"
+            )
+            return Approval(False, reason), "none", 0.0
+        name = handler_name(handler)
+        started = time.monotonic()
+        waiting = program.person_deciding() if program is not None else contextlib.nullcontext()
+        with waiting:
+            try:
+                answer = await asyncio.wait_for(_invoke(handler, request), self.timeout)
+            except asyncio.TimeoutError:
+                approval = Approval(False, f"no answer within {self.timeout:g}s (approval timeout)")
+            except Exception as exc:
+                _log.warning("codeact: approval handler %s failed", name, exc_info=True)
+                approval = Approval(
+                    False, f"the approval handler failed ({type(exc).__name__}: {exc})"
+                )
+            else:
+                approval = _coerce(answer)
+        return approval, name, (time.monotonic() - started) * 1000
+
+
+async def _invoke(handler: ApprovalHandler, request: ApprovalRequest) -> Any:
+    answer: Any = handler(request)
+    if inspect.isawaitable(answer):
+        answer = await answer
+    return answer
+
+
+def _coerce(answer: Any) -> Approval:
+    if isinstance(answer, Approval):
+        return answer
+    if isinstance(answer, bool):
+        return Approval(answer)
+    return Approval(
+        False,
+        f"the approval handler returned {answer!r}; it must return True, False or an Approval",
+    )
+
+
+class ApprovalGate(Middleware):
+    """The built-in middleware, innermost in every chain: gated tools wait for an approval."""
+
+    name = "approval"
+
+    def __init__(self, approver: Approver) -> None:
+        self.approver = approver
+
+    def applies(self, call: ToolCall) -> bool:
+        return call.tool.approval_mode == "always_require"
+
+    async def __call__(self, call: ToolCall, call_next: CallNext) -> Any:
+        program = call.program
+        if program is not None and program.take_grant(call.name):
+            call.decide("preapproved", handler="grant", reason="approved with the block")
+            return await call_next(call)
+        request = ApprovalRequest(
+            kind="call",
+            tool=call.name,
+            arguments=dict(call.arguments),
+            code=call.code,
+            calls=call.calls_so_far,
+            origin=call.origin,
+        )
+        approval, name, waited = await self.approver.ask(request, program)
+        call.approval_ms += waited
+        if not approval.approved:
+            reason = approval.reason or "not approved"
+            call.decide("denied", handler=name, reason=reason)
+            raise CallDenied(reason, by=name)
+        call.decide("approved", handler=name, reason=approval.reason)
+        return await call_next(call)
+
+
+def block_needs_approval(
+    *, scope: ApprovalScope, always: bool, gated_tools: bool, plan: CallPlan
+) -> bool:
+    """Whether a block is asked before it runs (see the table in this module's docstring)."""
+    if always:
+        return True
+    if scope == "block":
+        return gated_tools
+    if scope == "plan":
+        return bool(plan.gated)
+    return False
+
+
+async def approve_block(
+    approver: Approver,
+    *,
+    code: str,
+    plan: CallPlan,
+    scope: ApprovalScope,
+    program: ProgramContext,
+) -> tuple[Approval, ToolCallRecord]:
+    """Ask for the whole block; on approval, leave the scope's grants in `program`."""
+    request = ApprovalRequest(kind="block", code=code, plan=plan, origin="block")
+    approval, name, waited = await approver.ask(request)
+    record = ToolCallRecord(
+        name="execute_code",
+        arguments={"planned": plan.counts()},
+        started_ms=0.0,
+        duration_ms=waited,
+        origin="block",
+        decision="approved" if approval.approved else "denied",
+        handler=name,
+        reason=approval.reason,
+        approval_ms=waited,
+        run_id=program.run_id,
+    )
+    if not approval.approved:
+        record.outcome = "denied"
+        record.error = approval.reason or "not approved"
+        return approval, record
+    if scope == "block":
+        program.grant({}, every_call=True)
+    elif approval.grants is not None:
+        program.grant(approval.grants)
+    elif scope == "plan":
+        program.grant(plan.counts(gated_only=True))
+    return approval, record

@@ -1,0 +1,144 @@
+"""The audit of tool calls: argument redaction, JSON lines, and a live JSON-lines sink.
+
+Every call (nested or direct) ends as a `ToolCallRecord`: tool, arguments, decision, who
+decided, duration, outcome. Before anything is recorded or logged, the arguments pass the
+redaction, so a secret a program passes to a tool never lands in a log file, an
+`ExecutionResult`, or the JSON output of the CLI. (The tool and the approval handler still
+get the real values.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any, TypeAlias
+
+from ..errors import ConfigurationError
+from .protocol import ToolCallRecord
+
+__all__ = ["AuditSink", "JsonlAudit", "Redact", "Redactor", "as_redactor", "records_to_jsonl"]
+
+#: Receives each finished record (from the sandbox's thread or the event loop): keep it quick.
+AuditSink: TypeAlias = Callable[[ToolCallRecord], None]
+#: ``(tool_name, arguments) -> arguments as recorded``.
+Redactor: TypeAlias = Callable[[str, Any], Any]
+
+_log = logging.getLogger("codeact.audit")
+
+
+class Redact:
+    """Hide the values of arguments by key, at any depth, before they are recorded or logged.
+
+    >>> redact = Redact(["password", "api_key"])
+    >>> redact("login", {"user": "ann", "password": "hunter2", "opts": {"API_KEY": "k"}})
+    {'user': 'ann', 'password': '[redacted]', 'opts': {'API_KEY': '[redacted]'}}
+
+    Keys match case-insensitively. `tools` limits the keys to some tools:
+    ``Redact(tools={"send_email": ["body"]})``.
+    """
+
+    def __init__(
+        self,
+        keys: Iterable[str] = (),
+        *,
+        tools: Mapping[str, Iterable[str]] | None = None,
+        replacement: str = "[redacted]",
+    ) -> None:
+        if isinstance(keys, str):
+            keys = [keys]
+        self.keys = frozenset(k.lower() for k in keys)
+        self.tools = {name: frozenset(k.lower() for k in ks) for name, ks in (tools or {}).items()}
+        self.replacement = replacement
+
+    def __call__(self, tool_name: str, arguments: Any) -> Any:
+        keys = self.keys | self.tools.get(tool_name, frozenset())
+        return self._hide(arguments, keys) if keys else arguments
+
+    def _hide(self, value: Any, keys: frozenset[str]) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: self.replacement
+                if isinstance(k, str) and k.lower() in keys
+                else self._hide(v, keys)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self._hide(v, keys) for v in value]
+        return value
+
+    def __repr__(self) -> str:
+        return f"Redact({sorted(self.keys)!r}, tools={self.tools!r})"
+
+
+def as_redactor(redact: Redactor | Iterable[str] | None) -> Redactor | None:
+    """`CodeAct(redact=...)`: a list of key names, a `Redact`, or any ``(tool, args) -> args``."""
+    if redact is None:
+        return None
+    if callable(redact):
+        return redact
+    keys = [redact] if isinstance(redact, str) else redact
+    try:
+        names: list[object] = list(keys)
+    except TypeError:
+        names = [keys]
+    if not all(isinstance(k, str) for k in names):
+        raise ConfigurationError(
+            "redact must be a list of argument names or a function (tool, arguments) -> "
+            f"arguments, got {redact!r}"
+        )
+    return Redact([str(k) for k in names])
+
+
+def records_to_jsonl(records: Iterable[ToolCallRecord]) -> str:
+    """Records as JSON lines (one object per call, ending with a newline)."""
+    return "".join(_line(r) for r in records)
+
+
+def _line(record: ToolCallRecord) -> str:
+    return json.dumps(record.to_dict(), ensure_ascii=False, default=repr) + "\n"
+
+
+class JsonlAudit:
+    """An audit sink that appends each finished call to a JSON-lines file as it happens.
+
+    >>> audit = JsonlAudit("tool-calls.jsonl")       # doctest: +SKIP
+    >>> codeact = CodeAct(tools=[...], audit=audit)  # doctest: +SKIP
+
+    Safe to share between executions and threads. Writing failures are logged, never raised
+    into a program.
+    """
+
+    def __init__(self, path: str | Path | IO[str]) -> None:
+        self._lock = threading.Lock()
+        if isinstance(path, (str, Path)):
+            self.path: Path | None = Path(path)
+            self._file: IO[str] | None = None
+            self._owned = True
+        else:
+            self.path = None
+            self._file = path
+            self._owned = False
+
+    def __call__(self, record: ToolCallRecord) -> None:
+        line = _line(record)
+        with self._lock:
+            try:
+                if self._file is None and self.path is not None:
+                    self._file = self.path.open("a", encoding="utf-8")
+                if self._file is not None:
+                    self._file.write(line)
+                    self._file.flush()
+            except OSError as exc:
+                _log.warning("codeact: cannot write the audit to %s: %s", self.path, exc)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._owned and self._file is not None:
+                self._file.close()
+            self._file = None
+
+    def __repr__(self) -> str:
+        return f"JsonlAudit({str(self.path) if self.path else self._file!r})"

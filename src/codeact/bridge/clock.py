@@ -1,0 +1,67 @@
+"""`ProgramClock`: a program's wall-time deadline, which stands still while a person decides.
+
+Time spent waiting for a person to approve a call must not count against the program's
+wall-time limit. The clock pauses while both hold: an approval is pending, and the program is
+blocked waiting for a call (a program that keeps computing while a started call waits for
+approval keeps its clock running). Readers on other threads (the sandbox's deadline checks,
+the supervisor) see one consistent value without taking a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+__all__ = ["ProgramClock"]
+
+
+class ProgramClock:
+    """The deadline of one program (`time.monotonic()` seconds), paused while a person decides."""
+
+    def __init__(self, wall_time: float) -> None:
+        self.wall_time = wall_time
+        self._lock = threading.Lock()
+        # (deadline, paused since or None): one tuple, so a reader never sees half an update.
+        self._state: tuple[float, float | None] = (time.monotonic() + wall_time, None)
+        self._deciding = 0  # approvals being decided now
+        self._blocked = 0  # the program is blocked waiting for a call
+
+    def start(self) -> None:
+        """The program starts running: the deadline is `wall_time` from now."""
+        with self._lock:
+            self._state = (time.monotonic() + self.wall_time, None)
+            self._update()
+
+    @property
+    def deadline(self) -> float:
+        deadline, since = self._state
+        return deadline if since is None else deadline + (time.monotonic() - since)
+
+    def extend(self, seconds: float) -> None:
+        with self._lock:
+            deadline, since = self._state
+            self._state = (deadline + seconds, since)
+
+    def person_deciding(self, starting: bool) -> None:
+        """An approval starts (True) or ends (False)."""
+        with self._lock:
+            self._deciding += 1 if starting else -1
+            self._update()
+
+    def program_blocked(self, blocked: bool) -> None:
+        """The program starts (True) or stops (False) waiting for a call."""
+        with self._lock:
+            self._blocked += 1 if blocked else -1
+            self._update()
+
+    @property
+    def paused(self) -> bool:
+        return self._state[1] is not None
+
+    def _update(self) -> None:
+        deadline, since = self._state
+        pause = self._deciding > 0 and self._blocked > 0
+        if pause and since is None:
+            self._state = (deadline, time.monotonic())
+        elif not pause and since is not None:
+            self._state = (deadline + (time.monotonic() - since), None)

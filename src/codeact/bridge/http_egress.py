@@ -1,0 +1,411 @@
+"""`HttpEgress`: the only way a program reaches the network, checked on the host.
+
+The sandbox has no sockets. Its ``http_request(...)`` becomes one host call that arrives
+here, and every request is checked against the allow-list before anything is sent:
+
+1. the URL: http(s) only, no credentials, no ``..`` in the path (`policy.network`);
+2. a rule must allow its scheme, host, port, path and method (`policy.network.find_rule`);
+3. the host name is resolved once, here; if any address is loopback, private, link-local,
+   CGNAT, multicast or cloud metadata, the request is refused unless a rule names that host
+   exactly (a wildcard never unlocks internal addresses);
+4. the connection goes to the address that was checked (no second DNS lookup, so a DNS
+   answer that changes between check and use gets nowhere); TLS still verifies the name;
+5. redirects are followed here, one hop at a time, and each hop goes through 1-4 again;
+6. the response is cut off past `NetworkLimits.max_response_bytes`, and the whole request
+   (redirects included) must finish within `NetworkLimits.timeout` and the execution's
+   own deadline.
+
+Requests go straight to the servers: the host's proxy settings are not used.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import functools
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..policy.addresses import IPAddress, non_public_reason
+from ..policy.network import (
+    AllowedDomain,
+    NetworkLimits,
+    Target,
+    TargetError,
+    find_rule,
+    parse_target,
+)
+from .protocol import ExecutionStopped, Reply
+
+__all__ = ["HttpEgress", "HttpRequestRecord", "Resolver"]
+
+#: Resolves (host, port) to IP address strings. The default asks the system, once per hop.
+Resolver = Callable[[str, int], Sequence[str]]
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+_DROPPED_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
+_CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+_CHUNK = 64 * 1024
+
+
+@dataclass
+class HttpRequestRecord:
+    """One HTTP request a program made: where, how it ended, how long it took (ms)."""
+
+    method: str
+    url: str
+    started_ms: float
+    duration_ms: float = 0.0
+    status: int | None = None
+    outcome: str = "ok"  # "ok", "denied" or "error"
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "url": self.url,
+            "started_ms": round(self.started_ms, 3),
+            "duration_ms": round(self.duration_ms, 3),
+            "status": self.status,
+            "outcome": self.outcome,
+            "error": self.error,
+        }
+
+
+class _Refused(Exception):
+    kind = "denied"
+
+
+class _Failed(Exception):
+    kind = "error"
+
+
+class _TimedOut(Exception):
+    kind = "timeout"
+
+
+class HttpEgress:
+    """Sends a program's HTTP requests that `rules` allow; refuses the rest with the reason.
+
+    One per execution: it counts requests against `limits.max_requests` and keeps a record
+    of each (`records`).
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[AllowedDomain],
+        limits: NetworkLimits | None = None,
+        *,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.rules = tuple(rules)
+        self.limits = limits or NetworkLimits()
+        self.records: list[HttpRequestRecord] = []
+        self._resolver = resolver
+        self._ssl_context = ssl_context
+        self._t0 = time.monotonic()
+        self._lock = threading.Lock()
+        self._count = 0
+        self._active: http.client.HTTPConnection | None = None
+        self._cancelled = False
+
+    # -- the host call ---------------------------------------------------------------------
+    def request(self, request_json: str, *, deadline: float) -> Reply:
+        """Serve one ``http_request`` of the program (see `ToolChannel.http_request`)."""
+        with self._lock:
+            self._count += 1
+            count = self._count
+        if count > self.limits.max_requests:
+            raise ExecutionStopped(
+                "network",
+                f"the program made more than {self.limits.max_requests} HTTP requests "
+                f"(NetworkLimits.max_requests={self.limits.max_requests}) and was stopped",
+            )
+        started = time.monotonic()
+        record = HttpRequestRecord("?", "?", (started - self._t0) * 1000)
+        self.records.append(record)
+        try:
+            method, url, headers, body, timeout = self._parse(request_json)
+            record.method, record.url = method, url
+            until = min(deadline, started + min(timeout, self.limits.timeout))
+            response = self._send(method, url, headers, body, until)
+        except (_Refused, _Failed, _TimedOut) as exc:
+            record.duration_ms = (time.monotonic() - started) * 1000
+            record.outcome = "denied" if isinstance(exc, _Refused) else "error"
+            record.error = str(exc)
+            return False, json.dumps({"kind": exc.kind, "message": str(exc)})
+        record.duration_ms = (time.monotonic() - started) * 1000
+        record.status = response["status"]
+        return True, json.dumps(response)
+
+    def cancel(self) -> None:
+        """Abort a request in flight (the execution is being stopped)."""
+        self._cancelled = True
+        conn = self._active
+        if conn is not None:
+            _abort(conn)
+
+    # -- one request, redirects included ------------------------------------------------------
+    def _parse(
+        self, request_json: str
+    ) -> tuple[str, str, list[tuple[str, str]], bytes | None, float]:
+        try:
+            data = json.loads(request_json)
+            method = str(data["method"]).upper()
+            url = data["url"]
+            raw_headers = data.get("headers") or []
+            headers = [(str(k), str(v)) for k, v in raw_headers]
+            body = base64.b64decode(data["body"]) if data.get("body") is not None else None
+            timeout = float(data.get("timeout") or self.limits.timeout)
+        except (ValueError, TypeError, KeyError):
+            raise _Failed("the sandbox sent a malformed HTTP request") from None
+        if not isinstance(url, str) or not method.isalpha():
+            raise _Failed("an HTTP request needs a method such as 'GET' and a URL string")
+        if body is not None and len(body) > self.limits.max_request_bytes:
+            raise _Failed(
+                f"the request body has {len(body)} bytes, more than "
+                f"NetworkLimits.max_request_bytes={self.limits.max_request_bytes}"
+            )
+        return method, url, headers, body, max(0.001, timeout)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        until: float,
+    ) -> dict[str, Any]:
+        headers = [(k, v) for k, v in headers if k.lower() not in _DROPPED_HEADERS]
+        via = ""
+        for hop in range(self.limits.max_redirects + 1):
+            try:
+                target = parse_target(url)
+            except TargetError as exc:
+                raise _Failed(f"{via}cannot fetch {url!r}: {exc}") from None
+            rule, why = find_rule(self.rules, method, target)
+            if rule is None:
+                raise _Refused(via + why)
+            addresses = self._addresses(method, url, target, rule, until, via)
+            status, reason, resp_headers, content = self._fetch(
+                target, addresses, method, url, headers, body, until
+            )
+            location = next((v for k, v in resp_headers if k.lower() == "location"), None)
+            if status not in _REDIRECTS or location is None:
+                return {
+                    "status": status,
+                    "reason": reason,
+                    "url": url,
+                    "headers": [[k, v] for k, v in resp_headers],
+                    "body": base64.b64encode(content).decode("ascii"),
+                }
+            if hop == self.limits.max_redirects:
+                break
+            next_url = urllib.parse.urljoin(url, location)
+            via = f"{method} {url} was redirected to {next_url}; "
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                method, body = "GET", None
+                headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+            if _origin(next_url) != _origin(url):
+                headers = [(k, v) for k, v in headers if k.lower() not in _CREDENTIAL_HEADERS]
+            url = next_url
+        raise _Failed(
+            f"{via}more than {self.limits.max_redirects} redirects "
+            f"(NetworkLimits.max_redirects={self.limits.max_redirects})"
+        )
+
+    def _addresses(
+        self, method: str, url: str, target: Target, rule: AllowedDomain, until: float, via: str
+    ) -> list[IPAddress]:
+        try:
+            addresses = [ipaddress.ip_address(target.host)]
+        except ValueError:
+            addresses = self._resolve(target, until, via)
+        # Only a rule that names this host exactly AND allows this request unlocks internal
+        # addresses (find_rule prefers such a rule when there is one).
+        explicit = rule.names_exactly(target.host)
+        for ip in addresses:
+            reason = non_public_reason(ip)
+            if reason is not None and not explicit:
+                raise _Refused(
+                    f"{via}{method} {url} is not allowed: {target.host} resolves to {ip}, "
+                    f"{reason}; internal addresses are reached only when the host is listed "
+                    f"by its exact name (allowed_domains=[{target.host!r}])"
+                )
+        return addresses
+
+    def _resolve(self, target: Target, until: float, via: str) -> list[IPAddress]:
+        resolver = self._resolver or _system_resolve
+        future = _dns_pool().submit(resolver, target.host, target.port)
+        try:
+            names = future.result(timeout=max(0.0, until - time.monotonic()))
+        except concurrent.futures.TimeoutError:
+            raise _TimedOut(f"{via}looking up {target.host} timed out") from None
+        except OSError as exc:
+            raise _Failed(f"{via}cannot resolve {target.host}: {exc}") from None
+        try:
+            addresses = [ipaddress.ip_address(name.split("%")[0]) for name in names]
+        except ValueError:
+            raise _Failed(f"{via}cannot resolve {target.host}: bad address") from None
+        if not addresses:
+            raise _Failed(f"{via}cannot resolve {target.host}: no addresses")
+        return addresses
+
+    def _fetch(
+        self,
+        target: Target,
+        addresses: Sequence[IPAddress],
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        until: float,
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        parts = urllib.parse.urlsplit(url)
+        request_target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        last_error: Exception | None = None
+        for address in addresses:
+            remaining = until - time.monotonic()
+            if remaining <= 0 or self._cancelled:
+                break
+            conn = self._connection(target, str(address), remaining)
+            timer = threading.Timer(remaining, _abort, (conn,))
+            timer.daemon = True
+            self._active = conn
+            timer.start()
+            try:
+                try:
+                    conn.connect()
+                except OSError as exc:
+                    last_error = exc
+                    continue
+                conn.putrequest(method, request_target)
+                if not any(k.lower() == "user-agent" for k, _ in headers):
+                    conn.putheader("User-Agent", "codeact-sandbox")
+                for name, value in headers:
+                    conn.putheader(name, value)
+                if body is not None or method in ("POST", "PUT", "PATCH"):
+                    conn.putheader("Content-Length", str(len(body or b"")))
+                conn.endheaders(body)
+                response = conn.getresponse()
+                content = self._read(response, method, url, until)
+                return response.status, response.reason, response.getheaders(), content
+            except ValueError as exc:  # http.client refuses a bad header or method
+                raise _Failed(f"cannot send {method} {url}: {exc}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                if time.monotonic() >= until or self._cancelled:
+                    break
+                raise _Failed(f"{method} {url} failed: {exc or type(exc).__name__}") from None
+            finally:
+                timer.cancel()
+                self._active = None
+                conn.close()
+        if last_error is not None and time.monotonic() < until and not self._cancelled:
+            raise _Failed(f"cannot connect to {target.origin}: {last_error}")
+        raise _TimedOut(
+            f"{method} {url} timed out (NetworkLimits.timeout={self.limits.timeout:g}s, "
+            "or the execution's wall time ran out)"
+        )
+
+    def _connection(self, target: Target, address: str, timeout: float) -> _PinnedHTTP:
+        if target.scheme == "https":
+            context = self._ssl_context or _default_ssl_context()
+            return _PinnedHTTPS(target.host, target.port, address, timeout, context)
+        return _PinnedHTTP(target.host, target.port, address, timeout)
+
+    def _read(
+        self, response: http.client.HTTPResponse, method: str, url: str, until: float
+    ) -> bytes:
+        limit = self.limits.max_response_bytes
+        too_large = _Failed(
+            f"the response to {method} {url} is larger than {limit} bytes "
+            f"(NetworkLimits.max_response_bytes) and was cut off"
+        )
+        length = response.getheader("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = response.read(min(_CHUNK, limit + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+            if time.monotonic() >= until:
+                raise TimeoutError("deadline")
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """An HTTP connection to a host name that connects to an address checked beforehand."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(_PinnedHTTP):
+    default_port = 443
+
+    def __init__(
+        self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext
+    ) -> None:
+        super().__init__(host, port, address, timeout)
+        self._context = context
+
+    def connect(self) -> None:
+        super().connect()
+        # TLS verifies the certificate against the name, not the pinned address.
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
+
+
+def _abort(conn: http.client.HTTPConnection) -> None:
+    """Wake a thread blocked on `conn` (from another thread): shut the socket down."""
+    sock = conn.sock
+    if sock is not None:
+        try:
+            # socket.socket.shutdown, not SSLSocket.shutdown: that one also drops its TLS
+            # state under the reading thread's feet.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def _system_resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@functools.lru_cache(maxsize=1)
+def _dns_pool() -> concurrent.futures.ThreadPoolExecutor:
+    # getaddrinfo has no timeout of its own: it runs here, and the caller stops waiting.
+    return concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="codeact-dns")
+
+
+@functools.lru_cache(maxsize=1)
+def _default_ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context()

@@ -1,0 +1,270 @@
+"""`ToolPipeline`: one chain of middlewares for every tool call, nested or direct.
+
+The same object serves the calls a program makes from its code (through `HostBridge`) and
+the calls an agent makes directly (`call_direct`), so a policy written once applies to both:
+
+    user middlewares (in the order given) -> approval gate -> the tool
+
+and every call ends as one `ToolCallRecord` with redacted arguments, the decision and who
+made it, the duration and the outcome, handed to the audit sink as it finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import types
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
+from ..tools.definition import ApprovalMode
+from .approvals import (
+    DEFAULT_APPROVAL_TIMEOUT,
+    ApprovalGate,
+    ApprovalHandler,
+    ApprovalScope,
+    Approver,
+    approve_block,
+    block_needs_approval,
+)
+from .audit import AuditSink, Redactor, as_redactor
+from .calls import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
+from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
+from .protocol import CallErrorKind, CallOutcome, ToolCallRecord
+from .scan import scan_program
+
+__all__ = ["DirectCallResult", "ToolPipeline", "ask_block_if_needed", "settle_record"]
+
+_log = logging.getLogger("codeact.audit")
+
+
+@dataclass
+class DirectCallResult:
+    """The result of `ToolPipeline.call_direct`: the value (JSON values) or why it failed."""
+
+    ok: bool
+    record: ToolCallRecord
+    value: Any = None
+    error_kind: CallErrorKind | None = None  #: error, invalid, denied, or timeout as "error"
+    error: str | None = None
+
+    def to_model_text(self) -> str:
+        """What a model reads back: the JSON value, or ``error (kind): message``."""
+        if self.ok:
+            return json.dumps(self.value, ensure_ascii=False)
+        return f"error ({self.error_kind}): {self.error}"
+
+
+class ToolPipeline:
+    """Middlewares, approvals, redaction and audit shared by every call of one CodeAct.
+
+    Args:
+        middleware: Async functions ``(call, call_next)`` or `Middleware` instances, outermost
+            first. They see nested and direct calls alike (`call.origin` tells which).
+        approval_handler: Asked about every call of a tool with
+            ``approval_mode="always_require"`` (see `codeact.bridge.approvals`). Without one,
+            such calls are denied.
+        approval_timeout: Seconds to wait for an answer before denying (None: no limit).
+        redact: Argument names to hide in records and logs, or ``(tool, args) -> args``.
+        audit: Called with every finished record (e.g. `JsonlAudit("calls.jsonl")`).
+    """
+
+    def __init__(
+        self,
+        *,
+        middleware: Iterable[Middleware | MiddlewareFn] = (),
+        approval_handler: ApprovalHandler | None = None,
+        approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
+        redact: Redactor | Iterable[str] | None = None,
+        audit: AuditSink | None = None,
+    ) -> None:
+        self.middleware: list[Middleware] = [as_middleware(m) for m in middleware]
+        self.approver = Approver(approval_handler, timeout=approval_timeout)
+        self.redactor = as_redactor(redact)
+        self.audit = audit
+        self._gate = ApprovalGate(self.approver)
+        self._chain: list[Middleware] = [*self.middleware, self._gate]
+        self._all_sync = all(m.has_sync for m in self.middleware)
+
+    @property
+    def approval_handler(self) -> ApprovalHandler | None:
+        return self.approver.handler
+
+    def chain_for(self, call: ToolCall) -> tuple[list[Middleware], bool]:
+        """The middlewares that apply to `call`, and whether all of them can run synchronously."""
+        if not self.middleware:  # the common case, on every call: keep it short
+            return ([self._gate], False) if self._gate.applies(call) else ([], True)
+        chain = [m for m in self._chain if m.applies(call)]
+        if self._all_sync and self._gate not in chain:
+            return chain, True
+        return chain, all(m.has_sync for m in chain)
+
+    def redact(self, name: str, arguments: Any) -> Any:
+        """`arguments` as they may be recorded (callers skip this when no redactor is set)."""
+        if self.redactor is None:
+            return arguments
+        try:
+            return self.redactor(name, arguments)
+        except Exception as exc:  # never record what a broken redactor might have let through
+            _log.warning("codeact: the redactor failed on %s(): %s", name, exc)
+            return "[redaction failed]"
+
+    def emit(self, record: ToolCallRecord) -> None:
+        """Hand a finished record to the audit sink (its failures are logged, not raised)."""
+        if self.audit is None:
+            return
+        try:
+            self.audit(record)
+        except Exception:
+            _log.warning("codeact: the audit sink failed", exc_info=True)
+
+    async def call_direct(
+        self,
+        tool: Tool,
+        arguments: Mapping[str, Any] | str | bytes | None = None,
+        *,
+        history: Sequence[ToolCallRecord] = (),
+        timeout: float = 30.0,
+        started: float | None = None,
+        run_id: str | None = None,
+    ) -> DirectCallResult:
+        """Call `tool` directly (not from a program) through the same middleware and audit.
+
+        `arguments` as a mapping or as JSON text (what a model sent). `history` is the calls
+        made so far in the agent's run (shown to approval handlers); `timeout` applies when
+        the tool has none of its own; `started` (a `time.monotonic()` value) is where the
+        record's `started_ms` counts from. Never raises for the tool's own failures.
+        """
+        t0 = time.monotonic()
+        parsed: Any
+        if isinstance(arguments, (str, bytes)):
+            try:
+                parsed = json.loads(arguments)
+            except ValueError:
+                parsed = arguments
+        else:
+            parsed = dict(arguments or {})
+        record = ToolCallRecord(
+            name=tool.name,
+            arguments=self.redact(tool.name, parsed) if self.redactor else parsed,
+            started_ms=(t0 - started) * 1000 if started is not None else 0.0,
+            origin="direct",
+            run_id=run_id,
+        )
+        try:
+            if isinstance(arguments, (str, bytes)):
+                kwargs = tool.validate_json(arguments)
+            elif isinstance(parsed, dict):
+                kwargs = tool.validate(parsed)
+            else:
+                raise ToolArgumentsError(f"arguments of {tool.name}() must be an object")
+        except ToolArgumentsError as exc:
+            return self._direct_failure(record, None, t0, "invalid", "invalid", str(exc))
+        call = ToolCall(
+            tool=tool,
+            arguments=types.MappingProxyType(parsed),
+            origin="direct",
+            record=record,
+            kwargs=kwargs,
+            history=tuple(history),
+        )
+        chain, _ = self.chain_for(call)
+        limit = tool.timeout if tool.timeout is not None else timeout
+        try:
+            value = await run_chain(call, chain, lambda c: run_tool(c.tool, c.kwargs, limit))
+            result = tool.to_json(value)
+        except CallDenied as exc:
+            return self._direct_failure(record, call, t0, "denied", "denied", exc.reason, exc.by)
+        except ToolArgumentsError as exc:
+            return self._direct_failure(record, call, t0, "invalid", "invalid", str(exc))
+        except ToolTimeout as exc:
+            message = f"{tool.name}() {exc}"
+            return self._direct_failure(record, call, t0, "timeout", "error", message)
+        except ResultConversionError as exc:
+            message = f"{tool.name}() returned a value that cannot be sent back: {exc}"
+            return self._direct_failure(record, call, t0, "error", "error", message)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return self._direct_failure(record, call, t0, "error", "error", message)
+        settle_record(record, call, "ok", None, t0)
+        if self.audit is not None:
+            self.emit(record)
+        return DirectCallResult(ok=True, record=record, value=result)
+
+    def _direct_failure(
+        self,
+        record: ToolCallRecord,
+        call: ToolCall | None,
+        t0: float,
+        outcome: CallOutcome,
+        kind: CallErrorKind,
+        message: str,
+        by: str | None = None,
+    ) -> DirectCallResult:
+        settle_record(record, call, outcome, message, t0, denied_by=by)
+        if self.audit is not None:
+            self.emit(record)
+        return DirectCallResult(
+            ok=False, record=record, error_kind=kind, error=denial(record.name, message, kind)
+        )
+
+
+async def ask_block_if_needed(
+    pipeline: ToolPipeline,
+    *,
+    code: str,
+    tools: ToolSet,
+    program: ProgramContext,
+    mode: ApprovalMode,
+    scope: ApprovalScope,
+) -> ToolCallRecord | None:
+    """Before a block runs: ask about it when the mode and scope say so (see
+    `codeact.bridge.approvals`); the audit record of the answer, or None if nothing was asked.
+    On approval, the scope's grants are left in `program`."""
+    gated = any(t.approval_mode == "always_require" for t in tools)
+    if not gated and mode != "always_require":
+        return None
+    plan = scan_program(code, tools)
+    always = mode == "always_require"
+    if not block_needs_approval(scope=scope, always=always, gated_tools=gated, plan=plan):
+        return None
+    _, record = await approve_block(
+        pipeline.approver, code=code, plan=plan, scope=scope, program=program
+    )
+    pipeline.emit(record)
+    return record
+
+
+def denial(name: str, message: str, kind: CallErrorKind) -> str:
+    """The message a denied call carries to the program (or model)."""
+    if kind != "denied":
+        return message
+    return f"the call of {name}() was denied: {message}"
+
+
+def settle_record(
+    record: ToolCallRecord,
+    call: ToolCall | None,
+    outcome: CallOutcome,
+    error: str | None,
+    t0: float,
+    *,
+    denied_by: str | None = None,
+) -> None:
+    """Fill a record's outcome, duration and the decision fields the call collected."""
+    record.duration_ms = (time.monotonic() - t0) * 1000
+    record.outcome = outcome
+    record.error = error
+    if call is not None:
+        record.decision = call.decision
+        record.handler = call.handler
+        record.reason = call.reason
+        record.approval_ms = call.approval_ms
+    if outcome == "denied":
+        record.decision = "denied"
+        if denied_by is not None:
+            record.handler = denied_by
+        record.reason = record.reason or error

@@ -1,0 +1,170 @@
+"""A static scan of a program: which tools it may call, how often, and where.
+
+Before a block runs, the scan lets an approval handler (or the CLI) say "this program may
+call send_email twice" and approve up front. It reads the code's syntax tree, never runs it,
+and counts:
+
+* direct calls of a tool by its name: ``send_email(...)``;
+* ``call_tool("send_email", ...)`` and ``call_tool_async("send_email", ...)`` with a literal name.
+
+It cannot see everything a program may do, and says so: a call inside a loop, a
+comprehension or a function is marked `repeated` (it may run any number of times), and a
+tool reached in a way the scan cannot name (``call_tool(name)``, ``f = send_email``,
+``eval``...) is listed in `dynamic`. The scan is advice for people, never a permission by
+itself: calls beyond what was approved up front are asked one by one.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from ..tools import Tool
+
+__all__ = ["CallPlan", "PlannedCall", "scan_program", "scan_tool_calls"]
+
+_CALL_TOOL = frozenset({"call_tool", "call_tool_async"})
+_OPAQUE = frozenset({"eval", "exec", "globals", "locals", "vars", "getattr", "__import__"})
+_REPEATING = (
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+)
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """The calls of one tool that appear in the code."""
+
+    tool: str
+    count: int  #: call sites in the code
+    lines: tuple[int, ...]
+    repeated: bool  #: a site is in a loop, comprehension or function: it may run more often
+    gated: bool = False  #: the tool needs approval
+
+    def describe(self) -> str:
+        times = "once" if self.count == 1 else "twice" if self.count == 2 else f"{self.count}x"
+        where = ", ".join(str(n) for n in self.lines)
+        more = ", in a loop or function: maybe more often" if self.repeated else ""
+        return f"{self.tool} {times} (line{'s' if len(self.lines) > 1 else ''} {where}{more})"
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """What a scan found: the tools the code calls, and lines it cannot account for."""
+
+    calls: tuple[PlannedCall, ...] = ()
+    dynamic: tuple[int, ...] = ()  #: lines where a tool may be called in a way not named here
+    syntax_error: str | None = None
+
+    def counts(self, *, gated_only: bool = False) -> dict[str, int]:
+        """``{tool: number of call sites}``."""
+        return {c.tool: c.count for c in self.calls if c.gated or not gated_only}
+
+    @property
+    def gated(self) -> tuple[PlannedCall, ...]:
+        return tuple(c for c in self.calls if c.gated)
+
+    @property
+    def complete(self) -> bool:
+        """True when every call the code can make is listed with its exact count."""
+        repeated = any(c.repeated for c in self.calls)
+        return not self.dynamic and not self.syntax_error and not repeated
+
+    def describe(self, *, gated_only: bool = False) -> str:
+        """One line per tool, e.g. ``send_email twice (lines 3, 7)``."""
+        shown = self.gated if gated_only else self.calls
+        lines = [c.describe() + (" [needs approval]" if c.gated else "") for c in shown]
+        if self.dynamic:
+            where = ", ".join(str(n) for n in self.dynamic)
+            lines.append(f"tools reached in ways the scan cannot name (line {where})")
+        if self.syntax_error:
+            lines.append(f"the code does not parse: {self.syntax_error}")
+        return "\n".join(lines) if lines else "no tool calls"
+
+
+def scan_tool_calls(code: str, tools: Iterable[str], *, gated: Collection[str] = ()) -> CallPlan:
+    """Scan `code` for calls of the tools named in `tools`; mark those in `gated`.
+
+    >>> code = "send_email(to='a')\\ncall_tool('send_email', to='b')"
+    >>> scan_tool_calls(code, ["send_email"]).counts()
+    {'send_email': 2}
+    """
+    names = frozenset(tools)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        return CallPlan(syntax_error=f"{exc.msg} (line {exc.lineno})")
+    visitor = _Scanner(names)
+    visitor.visit(tree)
+    calls = tuple(
+        PlannedCall(
+            tool=name,
+            count=len(sites),
+            lines=tuple(line for line, _ in sites),
+            repeated=any(rep for _, rep in sites),
+            gated=name in gated,
+        )
+        for name, sites in visitor.sites.items()
+    )
+    return CallPlan(calls=calls, dynamic=tuple(sorted(set(visitor.dynamic))))
+
+
+def scan_program(code: str, tools: Iterable[Tool]) -> CallPlan:
+    """`scan_tool_calls` for a set of tools: those with ``approval_mode="always_require"`` are
+    marked as gated."""
+    tools = list(tools)
+    gated = [t.name for t in tools if t.approval_mode == "always_require"]
+    return scan_tool_calls(code, [t.name for t in tools], gated=gated)
+
+
+class _Scanner(ast.NodeVisitor):
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+        self.sites: dict[str, list[tuple[int, bool]]] = {}
+        self.dynamic: list[int] = []
+        self._depth = 0  # loops, comprehensions and functions around the current node
+        self._callee: set[int] = set()  # ids of Name nodes that are the function of a call
+
+    def generic_visit(self, node: ast.AST) -> None:
+        repeating = isinstance(node, _REPEATING)
+        self._depth += repeating
+        super().generic_visit(node)
+        self._depth -= repeating
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Name):
+            self._callee.add(id(func))
+            if func.id in self.names:
+                self._site(func.id, node)
+            elif func.id in _CALL_TOOL:
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    if first.value in self.names:
+                        self._site(first.value, node)
+                else:
+                    self.dynamic.append(node.lineno)
+            elif func.id in _OPAQUE:
+                self.dynamic.append(node.lineno)
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        # A tool (or call_tool) used as a value can be called from anywhere later.
+        if (
+            isinstance(node.ctx, ast.Load)
+            and id(node) not in self._callee
+            and (node.id in self.names or node.id in _CALL_TOOL)
+        ):
+            self.dynamic.append(node.lineno)
+
+    def _site(self, name: str, node: ast.Call) -> None:
+        self.sites.setdefault(name, []).append((node.lineno, self._depth > 0))

@@ -1,0 +1,97 @@
+"""`codeact serve-mcp`: serve `execute_code` over MCP, with tools from a Python module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from ..bridge.protocol import OutputFile
+from ..errors import UserError
+from ..runtime import CodeAct
+from .common import handle_errors, limits_from_options, limits_options, load_tools
+from .grant_options import grant_options, parse_domain, parse_mount, save_files
+
+__all__ = ["serve_mcp_command"]
+
+
+@click.command("serve-mcp")
+@click.option(
+    "--tools",
+    "tool_specs",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="Tools the programs may call: MODULE:ATTR (a list of tools), a module, or a .py file "
+    "(every @tool in it). Repeat to combine.",
+)
+@click.option(
+    "--http",
+    "http_address",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.",
+)
+@click.option(
+    "--backend", default="auto", show_default=True, help="Sandbox backend (see codeact doctor)."
+)
+@click.option("--name", default="codeact", show_default=True, help="The server's MCP name.")
+@limits_options
+@grant_options
+@handle_errors
+def serve_mcp_command(
+    tool_specs: tuple[str, ...],
+    http_address: str | None,
+    backend: str,
+    name: str,
+    timeout: float | None,
+    memory_mb: int | None,
+    mounts: tuple[str, ...],
+    workspace: Path | None,
+    allow_domains: tuple[str, ...],
+    output_dir: Path | None,
+) -> None:
+    """Serve one MCP tool, execute_code, that runs Python in a fresh sandbox per call.
+
+    Over stdio by default (for an MCP client that starts this command), or over streamable
+    HTTP with --http. The tools run in this process; the programs only call them. The
+    limits and grants (--timeout, --memory, --mount, --workspace, --allow-domain) are those
+    of `codeact exec` and apply to every call.
+    """
+    try:
+        from ..integrations.mcp_server import is_loopback, parse_http_address, serve_mcp
+    except ImportError as exc:
+        raise UserError(f"{exc}") from None
+    tools = load_tools(tool_specs)
+    limits = limits_from_options(timeout, memory_mb)
+    http = parse_http_address(http_address) if http_address is not None else None
+    on_files = None
+    if output_dir is not None:
+        directory = output_dir
+
+        def on_files(files: Sequence[OutputFile]) -> None:
+            save_files(files, directory)
+
+    with CodeAct(
+        tools=list(tools),
+        limits=limits,
+        backend=backend,
+        file_mounts=[parse_mount(spec) for spec in mounts],
+        workspace_root=workspace,
+        allowed_domains=[parse_domain(spec) for spec in allow_domains],
+    ) as codeact:
+        if http is not None:
+            host, port = http
+            shown = f"[{host}]" if ":" in host else host
+            click.echo(
+                f"codeact: serving execute_code at http://{shown}:{port}/mcp "
+                f"(tools: {tools.describe_names()}; {limits!r})",
+                err=True,
+            )
+            if not is_loopback(host):
+                click.echo(
+                    f"codeact: warning: {host} is not a loopback address; anyone who can reach "
+                    "it can run programs that call your tools",
+                    err=True,
+                )
+        serve_mcp(codeact, http=http, name=name, on_files=on_files)

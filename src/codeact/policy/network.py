@@ -1,0 +1,425 @@
+"""The HTTP allow-list: `AllowedDomain` rules, `NetworkLimits`, and the pure matching of a
+request against them.
+
+A program has no network. Each rule grants HTTP(S) requests to one host (or, where a wildcard
+is written, to its subdomains), optionally narrowed to methods, a scheme, ports and a path
+prefix. `CodeAct(allowed_domains=[...])` also takes the shorthands ``"api.github.com"`` (every
+method) and ``("internal.example.com", "GET")``. The host enforces the rules on every request
+and every redirect hop (see `codeact.bridge.http_egress`); this module only decides what a
+rule permits.
+
+Patterns: ``api.github.com``; ``*.example.org`` (any subdomain, at any depth, not
+``example.org`` itself); with a scheme, port or path prefix as in a URL:
+``https://api.example.com:8443/v1/``. Without a port, a rule allows the scheme's default
+port (80 for http, 443 for https); without a scheme, both http and https.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TypeAlias, Union
+
+from ..errors import ConfigurationError
+
+__all__ = [
+    "AllowedDomain",
+    "DomainInput",
+    "NetworkLimits",
+    "Target",
+    "TargetError",
+    "find_rule",
+    "parse_target",
+    "to_allowed_domain",
+]
+
+#: What `allowed_domains=[...]` accepts: a rule, a pattern, or (pattern, methods).
+DomainInput: TypeAlias = Union["AllowedDomain", str, tuple[str, object]]
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_METHOD = re.compile(r"^[A-Z]{1,20}$")
+_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class NetworkLimits:
+    """Limits on a program's HTTP requests (used only when some domain is allowed).
+
+    ``max_requests`` (50): requests per execution; the one past it stops the program
+    (limit ``network``). ``max_response_bytes`` (10 MiB) and ``max_request_bytes``
+    (10 MiB): bodies; a larger response is cut off and the request fails in the program.
+    ``timeout`` (15 s): the whole request, redirects included; never past the execution's
+    own deadline. ``max_redirects`` (5): hops followed, each checked against the rules.
+    """
+
+    max_requests: int = 50
+    max_response_bytes: int = 10 * _MIB
+    max_request_bytes: int = 10 * _MIB
+    timeout: float = 15.0
+    max_redirects: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("max_requests", "max_response_bytes", "max_request_bytes", "max_redirects"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(
+                    f"NetworkLimits.{name} must be a whole number >= 0, got {value!r}"
+                )
+        t = self.timeout
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.001 <= t <= 3600:
+            raise ConfigurationError(
+                f"NetworkLimits.timeout must be a number of seconds from 0.001 to 3600, got {t!r}"
+            )
+
+
+@dataclass(frozen=True, init=False)
+class AllowedDomain:
+    """One allow-list rule: HTTP requests the program may send.
+
+    Args:
+        pattern: A host (``api.github.com``), a wildcard (``*.example.org``), an IP address,
+            or a URL prefix (``https://api.example.com:8443/v1/``) that also fixes the
+            scheme, port and path prefix.
+        methods: Allowed methods (``"GET"``, ``("GET", "POST")``, ``"GET,POST"``);
+            default: all.
+        schemes: ``("https",)`` to refuse plain http; default both (or the pattern's).
+        ports: Allowed ports; default the scheme's standard port (or the pattern's).
+        path_prefix: Only paths equal to it or below it (``/v1`` allows ``/v1/users``).
+
+    Loopback, private, link-local, CGNAT and cloud-metadata addresses are reached only
+    through a rule that names the host exactly (``AllowedDomain("localhost")``), never
+    through a wildcard, whatever a DNS answer says.
+    """
+
+    pattern: str
+    host: str
+    methods: tuple[str, ...] | None
+    schemes: tuple[str, ...]
+    ports: tuple[int, ...] | None
+    path_prefix: str
+
+    def __init__(
+        self,
+        pattern: str,
+        *,
+        methods: str | Iterable[str] | None = None,
+        schemes: str | Iterable[str] | None = None,
+        ports: int | Iterable[int] | None = None,
+        path_prefix: str | None = None,
+    ) -> None:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise ConfigurationError(f"an allowed domain must be a non-empty str, got {pattern!r}")
+        p_scheme, p_host, p_port, p_path = _split_pattern(pattern.strip())
+        if p_scheme and schemes is not None:
+            raise ConfigurationError(f"allowed domain {pattern!r}: give the scheme only once")
+        if p_port is not None and ports is not None:
+            raise ConfigurationError(f"allowed domain {pattern!r}: give the port only once")
+        if p_path and path_prefix is not None:
+            raise ConfigurationError(f"allowed domain {pattern!r}: give the path prefix only once")
+        set_ = object.__setattr__
+        set_(self, "pattern", pattern.strip())
+        set_(self, "host", _normalize_host_pattern(p_host, pattern))
+        set_(self, "methods", _methods(methods, pattern))
+        set_(self, "schemes", _schemes((p_scheme,) if p_scheme else schemes, pattern))
+        set_(self, "ports", _ports((p_port,) if p_port is not None else ports, pattern))
+        set_(self, "path_prefix", _path_prefix(p_path or path_prefix or "", pattern))
+
+    @property
+    def wildcard(self) -> bool:
+        return self.host.startswith("*.")
+
+    def matches_host(self, host: str) -> bool:
+        if self.wildcard:
+            return host.endswith(self.host[1:]) and len(host) > len(self.host) - 1
+        return host == self.host
+
+    def names_exactly(self, host: str) -> bool:
+        """True when this rule lists `host` by its exact name (no wildcard)."""
+        return not self.wildcard and host == self.host
+
+    def refusal(self, method: str, target: Target) -> str | None:
+        """Why this rule (whose host matches) does not allow the request; None if it does."""
+        if self.methods is not None and method not in self.methods:
+            return f"allows only {', '.join(self.methods)}"
+        if target.scheme not in self.schemes:
+            return f"allows only {' and '.join(self.schemes)}"
+        if self.ports is None:
+            if target.port != DEFAULT_PORTS[target.scheme]:
+                default = DEFAULT_PORTS[target.scheme]
+                return f"allows only the default port ({target.scheme}: {default})"
+        elif target.port not in self.ports:
+            return f"allows only port {', '.join(map(str, self.ports))}"
+        if self.path_prefix and not _under(target.path, self.path_prefix):
+            return f"allows only paths under {self.path_prefix}"
+        return None
+
+    def describe(self) -> str:
+        """How the model is told about it: ``*.example.org (GET, POST)``."""
+        where = self.host
+        if self.ports is not None:
+            where += ":" + ",".join(map(str, self.ports))
+        if len(self.schemes) == 1:
+            where = f"{self.schemes[0]}://{where}"
+        where += self.path_prefix
+        return f"{where} ({', '.join(self.methods) if self.methods else 'any method'})"
+
+    def __repr__(self) -> str:
+        extra = f", methods={self.methods!r}" if self.methods else ""
+        return f"AllowedDomain({self.pattern!r}{extra})"
+
+
+def to_allowed_domain(item: object) -> AllowedDomain:
+    """An `AllowedDomain` from any accepted shorthand (see `DomainInput`)."""
+    if isinstance(item, AllowedDomain):
+        return item
+    if isinstance(item, str):
+        return AllowedDomain(item)
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+        methods = item[1]
+        if isinstance(methods, str) or (
+            isinstance(methods, (tuple, list)) and all(isinstance(m, str) for m in methods)
+        ):
+            return AllowedDomain(item[0], methods=methods)
+    raise ConfigurationError(
+        f"allowed_domains: cannot use {item!r} as a rule; give a host ('api.example.com'), "
+        "a (host, 'GET') pair, or AllowedDomain('*.example.org', methods=('GET', 'POST'))"
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a request goes, as the allow-list sees it (host lowercased, port explicit)."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @property
+    def origin(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == DEFAULT_PORTS[self.scheme]:
+            return f"{self.scheme}://{host}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+class TargetError(ValueError):
+    """A URL the sandbox may not use, whatever the rules say (the message says why)."""
+
+
+def parse_target(url: str) -> Target:
+    """Parse and check an absolute http(s) URL; raise `TargetError` for anything unusual."""
+    if not isinstance(url, str) or not url:
+        raise TargetError("the URL must be a non-empty string")
+    if any(c.isspace() or ord(c) < 0x20 or c == "\\" for c in url):
+        raise TargetError("the URL contains spaces, control characters or backslashes")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise TargetError(f"the URL is malformed ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise TargetError(f"only http and https URLs can be fetched, not {scheme or 'this'!r}")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise TargetError("credentials in URLs are not supported; send an Authorization header")
+    if not parts.hostname:
+        raise TargetError("the URL has no host")
+    try:
+        host = _normalize_host(parts.hostname)
+    except ValueError as exc:
+        raise TargetError(f"the URL's host is invalid ({exc})") from None
+    path = parts.path or "/"
+    decoded = urllib.parse.unquote(path)
+    if any(seg in (".", "..") for seg in decoded.split("/")):
+        raise TargetError("the URL's path contains '.' or '..' segments; write the path out")
+    return Target(scheme, host, port if port is not None else DEFAULT_PORTS[scheme], path)
+
+
+def find_rule(
+    rules: Iterable[AllowedDomain], method: str, target: Target
+) -> tuple[AllowedDomain | None, str]:
+    """The rule that allows `method` to `target` (preferring one that names the host
+    exactly), or None and why not, phrased for the program and its developer."""
+    reasons: list[str] = []
+    allowed: list[AllowedDomain] = []
+    for rule in rules:
+        if not rule.matches_host(target.host):
+            continue
+        why = rule.refusal(method, target)
+        if why is None:
+            allowed.append(rule)
+        else:
+            reasons.append(f"the rule {rule.pattern!r} {why}")
+    if allowed:
+        exact = [r for r in allowed if r.names_exactly(target.host)]
+        return (exact or allowed)[0], ""
+    url = target.origin + target.path
+    if not reasons:
+        return None, (
+            f"{method} {url} is not allowed: no allowed_domains rule for {target.host}; "
+            f"allow it with allowed_domains=[{target.host!r}]"
+        )
+    suggestion = f"AllowedDomain({target.origin!r}, methods=({method!r},))"
+    return None, (
+        f"{method} {url} is not allowed: "
+        + "; ".join(reasons)
+        + f"; to allow it, add allowed_domains=[{suggestion}]"
+    )
+
+
+# -- parsing helpers -------------------------------------------------------------------------
+def _split_pattern(pattern: str) -> tuple[str, str, int | None, str]:
+    scheme = ""
+    rest = pattern
+    if "://" in pattern:
+        scheme, rest = pattern.split("://", 1)
+        scheme = scheme.lower()
+        if scheme not in DEFAULT_PORTS:
+            raise ConfigurationError(
+                f"allowed domain {pattern!r}: only http and https can be allowed, not {scheme!r}"
+            )
+    if any(c in rest for c in "?#@ \t"):
+        raise ConfigurationError(
+            f"allowed domain {pattern!r}: give a host, optionally with a scheme, port and path "
+            "prefix (https://api.example.com:8443/v1), without query, fragment or credentials"
+        )
+    hostport, slash, path = rest.partition("/")
+    path = slash + path if slash else ""
+    port: int | None = None
+    host = hostport
+    if hostport.startswith("["):
+        host, _, tail = hostport[1:].partition("]")
+        port_text = tail[1:] if tail.startswith(":") else None
+        if tail and port_text is None:
+            raise ConfigurationError(f"allowed domain {pattern!r}: malformed IPv6 address")
+    elif hostport.count(":") == 1:
+        host, port_text = hostport.split(":")
+    else:
+        port_text = None
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigurationError(
+                f"allowed domain {pattern!r}: the port must be a number from 1 to 65535"
+            )
+        port = int(port_text)
+    return scheme, host, port, path
+
+
+def _normalize_host(host: str) -> str:
+    host = host.strip().rstrip(".").lower()
+    if not host:
+        raise ValueError("empty host")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
+        raise ValueError(f"{host!r} is not a valid host name")
+    return host
+
+
+def _normalize_host_pattern(host: str, pattern: str) -> str:
+    wildcard = host.startswith("*.")
+    bare = host[2:] if wildcard else host
+    if "*" in bare:
+        raise ConfigurationError(
+            f"allowed domain {pattern!r}: a wildcard may only be the whole first label "
+            "('*.example.org'); list other hosts one by one"
+            if host != "*"
+            else f"allowed domain {pattern!r}: allowing every host is not supported; "
+            "list the hosts the program needs, or '*.example.org' for a domain's subdomains"
+        )
+    try:
+        normalized = _normalize_host(bare)
+    except (ValueError, UnicodeError):
+        raise ConfigurationError(
+            f"allowed domain {pattern!r}: {bare!r} is not a valid host name or IP address"
+        ) from None
+    if wildcard:
+        try:
+            ipaddress.ip_address(normalized)
+        except ValueError:
+            return "*." + normalized
+        raise ConfigurationError(f"allowed domain {pattern!r}: wildcards apply to names, not IPs")
+    return normalized
+
+
+def _methods(methods: object, pattern: str) -> tuple[str, ...] | None:
+    if methods is None:
+        return None
+    items = methods.split(",") if isinstance(methods, str) else methods
+    if not isinstance(items, Iterable):
+        raise ConfigurationError(f"allowed domain {pattern!r}: methods must be names like 'GET'")
+    names: list[str] = []
+    for item in items:
+        name = item.strip().upper() if isinstance(item, str) else ""
+        if name == "*":
+            return None
+        if not _METHOD.match(name):
+            raise ConfigurationError(
+                f"allowed domain {pattern!r}: {item!r} is not an HTTP method; "
+                "use names like 'GET', 'POST' or 'GET,POST'"
+            )
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise ConfigurationError(f"allowed domain {pattern!r}: give at least one method")
+    return tuple(names)
+
+
+def _schemes(schemes: object, pattern: str) -> tuple[str, ...]:
+    if schemes is None:
+        return ("http", "https")
+    items = (
+        (schemes,) if isinstance(schemes, str) else tuple(_iterable(schemes, "schemes", pattern))
+    )
+    out = tuple(dict.fromkeys(str(s).lower() for s in items))
+    if not out or any(s not in DEFAULT_PORTS for s in out):
+        raise ConfigurationError(f"allowed domain {pattern!r}: schemes must be 'http' or 'https'")
+    return out
+
+
+def _ports(ports: object, pattern: str) -> tuple[int, ...] | None:
+    if ports is None:
+        return None
+    raw = (ports,) if isinstance(ports, int) else tuple(_iterable(ports, "ports", pattern))
+    items: list[int] = []
+    for port in raw:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigurationError(
+                f"allowed domain {pattern!r}: ports must be numbers from 1 to 65535, got {port!r}"
+            )
+        items.append(port)
+    if not items:
+        raise ConfigurationError(f"allowed domain {pattern!r}: give at least one port")
+    return tuple(dict.fromkeys(items))
+
+
+def _iterable(value: object, what: str, pattern: str) -> Iterable[object]:
+    if not isinstance(value, Iterable):
+        raise ConfigurationError(f"allowed domain {pattern!r}: {what} must be a list")
+    return value
+
+
+def _path_prefix(prefix: str, pattern: str) -> str:
+    if not isinstance(prefix, str):
+        raise ConfigurationError(f"allowed domain {pattern!r}: path_prefix must be a str")
+    if prefix in ("", "/"):
+        return ""
+    if not prefix.startswith("/") or any(seg in (".", "..") for seg in prefix.split("/")):
+        raise ConfigurationError(
+            f"allowed domain {pattern!r}: the path prefix must start with '/' and contain no "
+            f"'.' or '..' segments, got {prefix!r}"
+        )
+    return prefix.rstrip("/")
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")

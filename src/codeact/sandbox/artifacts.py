@@ -1,0 +1,160 @@
+"""Output artifacts: each execution's private /output directory on the host, and what comes
+back from it.
+
+Every sandbox gets a fresh, empty host directory mounted read-write at ``/output``. After the
+program ends, `collect_outputs` reads the regular files there (within `OutputLimits`) and
+the directory is deleted, so the next execution never sees them. Backends share this module.
+
+The program controls what is in that directory, so it is read like untrusted input: nothing
+is followed (a symlink the program made, even one pointing at a host file, is skipped, never
+read), only regular files are opened (with ``O_NOFOLLOW``), and sizes are checked before
+reading. `disk_usage` lets a backend stop a program that writes far past the limits while it
+runs, so it cannot fill the host's disk.
+"""
+
+from __future__ import annotations
+
+import atexit
+import mimetypes
+import os
+import shutil
+import stat
+import tempfile
+import threading
+from pathlib import Path
+
+from ..bridge.protocol import OutputFile
+from ..policy.outputs import OutputLimits
+
+__all__ = ["collect_outputs", "disk_usage", "new_output_dir", "remove_output_dir"]
+
+_root: str | None = None
+_root_lock = threading.Lock()
+_types = mimetypes.MimeTypes()  # the built-in table only: the same answer on every machine
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def new_output_dir() -> str:
+    """A new empty directory for one sandbox's /output (under one per-process temp dir
+    that is removed when the process exits)."""
+    global _root
+    with _root_lock:
+        if _root is None or not Path(_root).is_dir():
+            _root = tempfile.mkdtemp(prefix=f"codeact-output-{os.getpid()}-")
+            atexit.register(shutil.rmtree, _root, True)
+        root = _root
+    return tempfile.mkdtemp(dir=root)
+
+
+def remove_output_dir(path: str) -> None:
+    """Delete an output directory (the wasm pool does this off the caller's path)."""
+    try:
+        Path(path).rmdir()  # the usual case, an empty /output (rmtree costs 2 ms even then)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def disk_usage(path: str, *, max_entries: int) -> tuple[int, int]:
+    """(bytes, entries) under `path`, without following links; stops counting past
+    `max_entries` entries (the caller only needs to know it is over)."""
+    total = entries = 0
+    stack = [path]
+    while stack and entries <= max_entries:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    entries += 1
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += info.st_size
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return total, entries
+
+
+def collect_outputs(path: str, limits: OutputLimits) -> tuple[list[OutputFile], list[str]]:
+    """The files under `path` that fit `limits`, in path order, and a note for each one
+    that was not returned (and why)."""
+    files: list[OutputFile] = []
+    skipped: list[str] = []
+    total = 0
+    for rel, info in _walk(path, skipped, limits.disk_entries):
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+            skipped.append(f"{rel}: {kind}, not returned")
+            continue
+        if len(files) >= limits.max_files:
+            skipped.append(f"{rel}: over OutputLimits.max_files={limits.max_files}")
+            continue
+        if info.st_size > limits.max_file_bytes:
+            skipped.append(
+                f"{rel}: {info.st_size} bytes, over OutputLimits.max_file_bytes="
+                f"{limits.max_file_bytes}"
+            )
+            continue
+        if total + info.st_size > limits.max_total_bytes:
+            skipped.append(
+                f"{rel}: would pass OutputLimits.max_total_bytes={limits.max_total_bytes}"
+            )
+            continue
+        data = _read_regular(str(Path(path, *rel.split("/"))), limits.max_file_bytes)
+        if data is None:
+            skipped.append(f"{rel}: could not be read safely, not returned")
+            continue
+        total += len(data)
+        media_type = _types.guess_type(rel, strict=False)[0] or "application/octet-stream"
+        files.append(OutputFile(rel, media_type, data))
+    return files, skipped
+
+
+def _walk(root: str, skipped: list[str], max_entries: int) -> list[tuple[str, os.stat_result]]:
+    """(relative posix path, lstat) of every non-directory under `root`, sorted by path."""
+    found: list[tuple[str, os.stat_result]] = []
+    stack = [""]
+    seen = 0
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            with os.scandir(Path(root, *rel_dir.split("/")) if rel_dir else root) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > max_entries:
+                skipped.append(f"more than {max_entries} entries under /output; the rest ignored")
+                return sorted(found, key=lambda item: item[0])
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                stack.append(rel)
+            else:
+                found.append((rel, info))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _read_regular(path: str, limit: int) -> bytes | None:
+    """The bytes of the regular file at `path`; None if it is anything else (a link swapped
+    in, a special file) or grew past `limit`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+        return data if len(data) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

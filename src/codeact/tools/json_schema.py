@@ -1,0 +1,288 @@
+"""Describe a tool that is known only by a JSON schema (an MCP tool, a framework's tool).
+
+`build_json_schema` turns the JSON schema of a tool's arguments (and optionally of its result)
+into what `Tool` needs: a validator that checks arguments against the schema itself, the
+parameters as the sandbox's plain function takes them, and a readable typed Python signature
+for the prompt, e.g. ``search(query: str, limit: int = 10) -> list[Hit]`` with ``Hit`` shown as
+a `TypedDict`. Types are rendered the way the sandbox sees values: JSON types as Python types.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import keyword
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import jsonschema.exceptions
+import jsonschema.validators
+
+from ..errors import ToolDefinitionError
+from .schema import ParameterSpec
+
+__all__ = ["JsonArgumentsError", "JsonArgumentsSchema", "build_json_schema", "render_json_type"]
+
+_SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "null": "None"}
+
+
+class JsonArgumentsError(ValueError):
+    """Arguments that do not match the schema; `problems` lists what is wrong, one per item."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class JsonArgumentsSchema:
+    """The arguments of a tool described by a JSON schema, and its rendered signature."""
+
+    params: tuple[ParameterSpec, ...]
+    json_schema: dict[str, Any]
+    signature: str
+    definitions: dict[str, str]
+    validator: Any = field(repr=False)  # a jsonschema Validator for `json_schema`
+    return_annotation: Any = inspect.Parameter.empty
+
+    def validate(self, arguments: Any) -> dict[str, Any]:
+        """Check `arguments` against the schema; return them as keyword arguments.
+
+        An optional argument given as None, where the schema does not allow null, counts as
+        left out: small models pass ``limit=None`` to mean "the default".
+        """
+        if not isinstance(arguments, dict):
+            raise JsonArgumentsError(["arguments must be given as keyword arguments"])
+        props = self.json_schema.get("properties") or {}
+        required = set(self.json_schema.get("required") or ())
+        cleaned = {
+            name: value
+            for name, value in arguments.items()
+            if not (
+                value is None
+                and name in props
+                and name not in required
+                and not _allows_null(props[name], self.json_schema)
+            )
+        }
+        problems = [self._describe(err, cleaned) for err in self._errors(cleaned)]
+        if problems:
+            raise JsonArgumentsError(list(dict.fromkeys(problems)))
+        return cleaned
+
+    def _errors(self, instance: dict[str, Any]) -> list[jsonschema.exceptions.ValidationError]:
+        errors = self.validator.iter_errors(instance)
+        return sorted(errors, key=lambda e: (len(e.path), str(list(e.path))))
+
+    def _describe(
+        self, err: jsonschema.exceptions.ValidationError, instance: dict[str, Any]
+    ) -> str:
+        path = list(err.absolute_path)
+        if not path and err.validator == "required":
+            wanted: Any = err.validator_value
+            missing = [n for n in wanted if n not in instance]
+            return ", ".join(f"missing required argument {n!r}" for n in missing) or err.message
+        if not path and err.validator == "additionalProperties":
+            known = set(self.json_schema.get("properties") or {})
+            extra = [n for n in instance if n not in known]
+            return ", ".join(f"unexpected argument {n!r}" for n in extra) or err.message
+        if not path:
+            return err.message
+        where = str(path[0]) + "".join(f"[{part!r}]" for part in path[1:])
+        return f"argument {where!r}: {err.message}"
+
+
+def build_json_schema(
+    name: str, parameters: Mapping[str, Any], returns: Mapping[str, Any] | None = None
+) -> JsonArgumentsSchema:
+    """Build the validator and signature of tool `name` from JSON schemas.
+
+    Raises ToolDefinitionError when `parameters` is not a valid JSON schema of an object.
+    """
+    schema = json.loads(json.dumps(dict(parameters)))  # a private, JSON-only copy
+    if schema.get("type", "object") != "object":
+        raise ToolDefinitionError(
+            f"the parameters of tool {name!r} must be a JSON schema of type 'object', "
+            f"got type {schema.get('type')!r}"
+        )
+    schema.setdefault("type", "object")
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as exc:
+        raise ToolDefinitionError(
+            f"the parameters of tool {name!r} are not a valid JSON schema: {exc.message}"
+        ) from None
+    props: dict[str, Any] = schema.get("properties") or {}
+    required = [n for n in schema.get("required") or () if n in props]
+    params: list[ParameterSpec] = []
+    renderer = _Renderer(schema)
+    rendered: list[str] = []
+    # Required parameters first: a Python signature cannot put a defaulted one before them.
+    for pname in [*required, *(n for n in props if n not in required)]:
+        spec = props[pname] if isinstance(props[pname], dict) else {}
+        is_required = pname in required
+        text = renderer.type(spec, pname)
+        default: Any = inspect.Parameter.empty
+        if not is_required:
+            default = spec.get("default")
+            if "default" not in spec and text != "Any" and "None" not in text.split(" | "):
+                text += " | None"
+        usable = pname.isidentifier() and not keyword.iskeyword(pname)
+        params.append(
+            ParameterSpec(
+                name=pname,
+                annotation=text,
+                default=default,
+                description=str(spec.get("description") or ""),
+                positional=usable,
+            )
+        )
+        if usable:
+            item = f"{pname}: {text}"
+            if not is_required:
+                shown = repr(default)
+                item += f" = {shown if len(shown) <= 40 else '...'}"
+            rendered.append(item)
+    if any(not p.positional for p in params):
+        # A JSON name that is not a Python identifier can still be passed with **{...}.
+        rendered.append("**kwargs: Any")
+    signature = f"{name}({', '.join(rendered)})"
+    if returns:
+        renderer.root = dict(returns)  # a result schema keeps its own $defs
+        signature += f" -> {renderer.type(dict(returns), 'Result')}"
+    return JsonArgumentsSchema(
+        params=tuple(params),
+        json_schema=schema,
+        signature=signature,
+        definitions=renderer.definitions,
+        validator=cls(schema),
+    )
+
+
+def render_json_type(
+    spec: Any, root: Mapping[str, Any] | None = None
+) -> tuple[str, dict[str, str]]:
+    """Render a JSON schema as a Python type, with the TypedDicts it names.
+
+    >>> render_json_type({"type": "array", "items": {"type": "integer"}})
+    ('list[int]', {})
+    """
+    renderer = _Renderer(root if root is not None else spec)
+    return renderer.type(spec), renderer.definitions
+
+
+class _Renderer:
+    """Renders schemas of one tool; named objects become TypedDicts in `definitions`."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+        self.definitions: dict[str, str] = {}
+        self._seen: dict[str, str] = {}  # an object schema (as JSON) -> its class name
+
+    def type(self, spec: Any, hint: str = "") -> str:
+        if spec is True or not isinstance(spec, Mapping) or not spec:
+            return "Any"
+        if "$ref" in spec:
+            target, ref_name = _resolve(spec["$ref"], self.root)
+            return "Any" if target is None else self.type(target, ref_name or hint)
+        if "const" in spec:
+            return f"Literal[{spec['const']!r}]"
+        if isinstance(spec.get("enum"), list):
+            return f"Literal[{', '.join(repr(v) for v in spec['enum'])}]"
+        for combinator in ("anyOf", "oneOf"):
+            if isinstance(spec.get(combinator), list):
+                return self._union(self.type(s, hint) for s in spec[combinator])
+        if isinstance(spec.get("allOf"), list) and len(spec["allOf"]) == 1:
+            return self.type(spec["allOf"][0], hint)
+        kind = spec.get("type")
+        if isinstance(kind, list):
+            return self._union(self.type({**spec, "type": k}, hint) for k in kind)
+        if kind in _SCALARS:
+            return _SCALARS[kind]
+        if kind == "array":
+            if isinstance(spec.get("prefixItems"), list):
+                return f"list[{self._union(self.type(s) for s in spec['prefixItems'])}]"
+            items = spec.get("items")
+            if items is None or items is True:
+                return "list"
+            return f"list[{self.type(items, _singular(hint))}]"
+        if kind == "object" or "properties" in spec:
+            props = spec.get("properties")
+            if isinstance(props, Mapping) and props:
+                return self._typed_dict(spec, hint)
+            extra = spec.get("additionalProperties")
+            if isinstance(extra, Mapping) and extra:
+                return f"dict[str, {self.type(extra, hint)}]"
+            return "dict"
+        return "Any"
+
+    @staticmethod
+    def _union(parts: Any) -> str:
+        return " | ".join(dict.fromkeys(parts))
+
+    def _typed_dict(self, spec: Mapping[str, Any], hint: str) -> str:
+        key = json.dumps(spec, sort_keys=True, default=str)
+        if key in self._seen:
+            return self._seen[key]  # the same object schema again (or recursion): one class
+        base = name = _class_name(str(spec.get("title") or hint or "Item"))
+        n = 2
+        while name in self.definitions:
+            name, n = f"{base}{n}", n + 1
+        self._seen[key] = name
+        self.definitions[name] = ""  # reserve the name before rendering the fields
+        required = set(spec.get("required") or ())
+        lines = [f"class {name}(TypedDict{'' if required else ', total=False'}):"]
+        for fname, fspec in (spec.get("properties") or {}).items():
+            ftype = self.type(fspec, fname)
+            if required and fname not in required:
+                ftype = f"NotRequired[{ftype}]"
+            line = f"    {fname}: {ftype}"
+            desc = fspec.get("description") if isinstance(fspec, Mapping) else None
+            lines.append(f"{line}  # {' '.join(str(desc).split())}" if desc else line)
+        self.definitions[name] = "\n".join(lines)
+        return name
+
+
+def _resolve(ref: Any, root: Mapping[str, Any]) -> tuple[Any, str]:
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return None, ""
+    node: Any = root
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in ref[2:].split("/")]
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return None, ""
+        node = node[part]
+    return node, parts[-1]
+
+
+def _allows_null(spec: Any, root: Mapping[str, Any]) -> bool:
+    if not isinstance(spec, Mapping):
+        return True
+    if "$ref" in spec:
+        target, _ = _resolve(spec["$ref"], root)
+        return _allows_null(target, root)
+    kind = spec.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    for combinator in ("anyOf", "oneOf"):
+        if isinstance(spec.get(combinator), list):
+            return any(_allows_null(s, root) for s in spec[combinator])
+    return kind is None and "enum" not in spec and "const" not in spec
+
+
+def _class_name(text: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", text)
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Item"
+    return name if not name[0].isdigit() else f"T{name}"
+
+
+def _singular(hint: str) -> str:
+    if hint.endswith("ies"):
+        return hint[:-3] + "y"
+    if hint.endswith("s") and not hint.endswith("ss"):
+        return hint[:-1]
+    return hint

@@ -1,0 +1,425 @@
+"""Approvals inside the code block: each gated call pauses the program until a handler answers.
+
+Everything here runs real programs in the sandbox under test; handlers are plain async
+functions of the test, or the library's `DeferredApprovals`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from codeact import CodeAct, Limits, tool
+from codeact.bridge.approval_handlers import DeferredApprovals
+from codeact.bridge.approvals import Approval, ApprovalRequest
+
+SENT: list[str] = []
+
+
+@tool(approval_mode="always_require")
+def send_email(to: str, body: str = "") -> str:
+    """Send an email (needs approval)."""
+    SENT.append(to)
+    return f"sent to {to}"
+
+
+@tool
+def lookup(name: str) -> str:
+    """Look a name up (no approval needed)."""
+    return name.upper()
+
+
+def sent_after(before: int) -> list[str]:
+    return SENT[before:]
+
+
+async def _still_healthy(codeact: CodeAct) -> None:
+    after = await codeact.execute("lookup('ok')")
+    assert after.ok and after.value == "OK"
+
+
+async def test_approved_call_runs_and_handler_sees_tool_arguments_code_and_calls_so_far(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    seen: list[ApprovalRequest] = []
+
+    async def handler(request: ApprovalRequest) -> bool:
+        seen.append(request)
+        return True
+
+    code = "lookup('a')\nsend_email(to='ann@example.com', body='hi')"
+    before = len(SENT)
+    result = await make_codeact(tools=[send_email, lookup], approval_handler=handler).execute(code)
+    assert result.ok, result.error
+    assert result.value == "sent to ann@example.com"
+    assert sent_after(before) == ["ann@example.com"]
+    [request] = seen
+    assert request.kind == "call" and request.tool == "send_email"
+    assert dict(request.arguments or {}) == {"to": "ann@example.com", "body": "hi"}
+    assert request.code == code
+    assert [c.name for c in request.calls] == ["lookup"]
+    record = result.tool_calls[1]
+    assert (record.decision, record.handler, record.outcome) == ("approved", "handler", "ok")
+    assert result.tool_calls[0].decision == "not_required"
+
+
+async def test_denied_call_raises_catchable_tool_denied_and_the_program_goes_on(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def handler(request: ApprovalRequest) -> Approval:
+        assert request.arguments is not None
+        if request.arguments["to"] == "boss@example.com":
+            return Approval.deny("never email the boss")
+        return Approval.approve()
+
+    code = """
+results = []
+for to in ["ann@example.com", "boss@example.com", "bob@example.com"]:
+    try:
+        results.append(send_email(to=to))
+    except ToolDenied as e:
+        results.append("denied: " + str(e))
+results.append(lookup("after"))
+results
+"""
+    before = len(SENT)
+    codeact = make_codeact(tools=[send_email, lookup], approval_handler=handler)
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.value[0] == "sent to ann@example.com"
+    assert result.value[1].startswith("denied: ")
+    assert "never email the boss" in result.value[1]
+    assert result.value[2:] == ["sent to bob@example.com", "AFTER"]
+    assert sent_after(before) == ["ann@example.com", "bob@example.com"]
+    assert [(c.decision, c.outcome) for c in result.tool_calls] == [
+        ("approved", "ok"),
+        ("denied", "denied"),
+        ("approved", "ok"),
+        ("not_required", "ok"),
+    ]
+    assert result.tool_calls[1].reason == "never email the boss"
+
+
+async def test_uncaught_denial_is_a_tool_denied_error_at_the_calling_line(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def handler(request: ApprovalRequest) -> bool:
+        return False
+
+    result = await make_codeact(tools=[send_email], approval_handler=handler).execute(
+        "x = 1\nsend_email(to='a@b.c')\n"
+    )
+    assert not result.ok and result.error is not None
+    assert result.error.type == "ToolDenied"
+    assert result.error.lineno == 2
+    assert "send_email() was denied" in result.error.message
+
+
+async def test_no_answer_within_the_approval_timeout_denies(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def slow(request: ApprovalRequest) -> bool:
+        await asyncio.sleep(30)
+        return True
+
+    before = len(SENT)
+    codeact = make_codeact(tools=[send_email, lookup], approval_handler=slow, approval_timeout=0.3)
+    code = "try:\n    send_email(to='a@b.c')\nexcept ToolDenied as e:\n    print(e)\nlookup('x')"
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert "no answer within 0.3s" in result.stdout
+    assert result.value == "X"
+    assert sent_after(before) == []
+    assert result.tool_calls[0].decision == "denied"
+    assert result.tool_calls[0].handler == "slow"
+
+
+async def test_a_handler_that_raises_denies_with_the_reason_recorded(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def broken(request: ApprovalRequest) -> bool:
+        raise RuntimeError("approval service is down")
+
+    before = len(SENT)
+    codeact = make_codeact(tools=[send_email, lookup], approval_handler=broken)
+    code = "try:\n    send_email(to='a@b.c')\nexcept ToolDenied as e:\n    print(e)\n'went on'"
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.value == "went on"
+    assert "approval handler failed (RuntimeError: approval service is down)" in result.stdout
+    record = result.tool_calls[0]
+    assert (record.decision, record.outcome, record.handler) == ("denied", "denied", "broken")
+    assert "approval service is down" in (record.reason or "")
+    assert sent_after(before) == []
+    await _still_healthy(codeact)
+
+
+async def test_a_handler_returning_something_else_denies(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def confused(request: ApprovalRequest) -> str:
+        return "yes please"
+
+    codeact = make_codeact(tools=[send_email], approval_handler=confused)
+    code = "try:\n    send_email(to='a@b.c')\nexcept ToolDenied as e:\n    print(e)"
+    result = await codeact.execute(code)
+    assert "must return True, False or an Approval" in result.stdout
+
+
+async def test_without_a_handler_gated_calls_are_denied_and_say_how_to_fix(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    result = await make_codeact(tools=[send_email]).execute("send_email(to='a@b.c')")
+    assert result.error is not None and result.error.type == "ToolDenied"
+    assert "no approval handler is configured" in result.error.message
+    assert "approval_handler=" in result.error.message
+
+
+async def test_waiting_for_a_person_does_not_count_against_wall_time(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def thoughtful(request: ApprovalRequest) -> bool:
+        await asyncio.sleep(1.5)  # three times the program's whole wall-time limit
+        return True
+
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=thoughtful, limits=Limits(wall_time=0.5)
+    )
+    code = (
+        "a = send_email(to='a@b.c')\nb = send_email(to='d@e.f')\n"
+        "import time\ntime.sleep(0.1)\n[a, b]"
+    )
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.value == ["sent to a@b.c", "sent to d@e.f"]
+    assert all(c.approval_ms >= 1400 for c in result.tool_calls)
+
+
+async def test_wall_time_counts_again_once_the_approval_is_given(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def thoughtful(request: ApprovalRequest) -> bool:
+        await asyncio.sleep(0.8)
+        return True
+
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=thoughtful, limits=Limits(wall_time=0.5)
+    )
+    result = await codeact.execute("send_email(to='a@b.c')\nwhile True:\n    pass\n")
+    assert result.error is not None and result.error.limit == "wall_time"
+    assert result.tool_calls[0].outcome == "ok"
+    await _still_healthy(codeact)
+
+
+async def test_gated_calls_started_with_call_tool_async_wait_for_their_approval(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def handler(request: ApprovalRequest) -> bool:
+        await asyncio.sleep(0.05)
+        return request.arguments is not None and request.arguments["to"] != "no@x.y"
+
+    code = """
+import asyncio
+async def send(to):
+    try:
+        return await call_tool_async("send_email", to=to)
+    except ToolDenied:
+        return "denied " + to
+await asyncio.gather(send("yes@x.y"), send("no@x.y"), call_tool_async("lookup", name="z"))
+"""
+    codeact = make_codeact(tools=[send_email, lookup], approval_handler=handler)
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.value == ["sent to yes@x.y", "denied no@x.y", "Z"]
+
+
+async def test_deferred_handler_is_resolved_from_another_task(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    approvals = DeferredApprovals()
+    codeact = make_codeact(tools=[send_email], approval_handler=approvals)
+
+    async def reviewer() -> list[str]:
+        answered = []
+        for verdict in (True, False):
+            pending = await approvals.wait_pending(timeout=20)
+            assert len(pending) == 1
+            item = pending[0]
+            assert item.request.tool == "send_email"
+            approvals.resolve(item.id, verdict, "ok by the reviewer" if verdict else "no")
+            answered.append(item.id)
+            assert approvals.pending() == []  # answered requests leave the list at once
+        return answered
+
+    code = """
+out = [send_email(to="first@x.y")]
+try:
+    send_email(to="second@x.y")
+except ToolDenied as e:
+    out.append(str(e))
+out
+"""
+    result, answered = await asyncio.gather(codeact.execute(code), reviewer())
+    assert result.ok, result.error
+    assert result.value[0] == "sent to first@x.y"
+    assert result.value[1].endswith(": no")
+    assert len(set(answered)) == 2
+    assert result.tool_calls[0].reason == "ok by the reviewer"
+    assert result.tool_calls[0].handler == "deferred"
+    assert approvals.pending() == []
+
+
+async def test_cancelling_an_execution_while_an_approval_waits_leaves_nothing_behind(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    approvals = DeferredApprovals()
+    codeact = make_codeact(tools=[send_email, lookup], approval_handler=approvals)
+    task = asyncio.ensure_future(codeact.execute("send_email(to='a@b.c')"))
+    pending = await approvals.wait_pending(timeout=20)
+    assert len(pending) == 1
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    for _ in range(100):
+        if not approvals.pending():
+            break
+        await asyncio.sleep(0.01)
+    assert approvals.pending() == []
+    await _still_healthy(codeact)
+
+
+# -- the whole block -------------------------------------------------------------------------
+async def test_always_require_asks_once_before_the_block_runs_showing_code_and_plan(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    seen: list[ApprovalRequest] = []
+
+    async def handler(request: ApprovalRequest) -> bool:
+        seen.append(request)
+        return True
+
+    code = "print(lookup('a'))\nsend_email(to='a@b.c')"
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_mode="always_require"
+    )
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert [r.kind for r in seen] == ["block", "call"]  # scope "call": the gated call still asks
+    block = seen[0]
+    assert block.code == code and block.plan is not None
+    assert block.plan.counts() == {"lookup": 1, "send_email": 1}
+    assert [c.tool for c in block.plan.gated] == ["send_email"]
+    assert "run this program?" in block.describe() and "send_email once" in block.describe()
+    assert result.approval is not None
+    assert (result.approval.origin, result.approval.decision) == ("block", "approved")
+
+
+async def test_a_denied_block_does_not_run_at_all(make_codeact: Callable[..., CodeAct]) -> None:
+    async def handler(request: ApprovalRequest) -> Approval:
+        return Approval.deny("not today")
+
+    before = len(SENT)
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_mode="always_require"
+    )
+    result = await codeact.execute("print('ran')\nsend_email(to='a@b.c')")
+    assert not result.ok and result.error is not None
+    assert result.error.type == "ToolDenied" and "not today" in result.error.message
+    assert result.stdout == "" and result.tool_calls == []
+    assert sent_after(before) == []
+    assert result.to_model_text().startswith("[denied] the program was not run")
+
+
+async def test_block_scope_gates_every_block_and_covers_every_call_in_it(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    kinds: list[str] = []
+
+    async def handler(request: ApprovalRequest) -> bool:
+        kinds.append(request.kind)
+        return True
+
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_scope="block"
+    )
+    # The reference's rule: a gated tool is registered, so even this block is asked about.
+    assert (await codeact.execute("lookup('x')")).value == "X"
+    assert kinds == ["block"]
+    code = "for to in ['a@x.y', 'b@x.y', 'c@x.y']:\n    call_tool('send_email', to=to)\n'ok'"
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert kinds == ["block", "block"]  # no per-call questions
+    assert [c.decision for c in result.tool_calls] == ["preapproved"] * 3
+    assert {c.handler for c in result.tool_calls} == {"grant"}
+
+
+async def test_plan_scope_approves_the_scanned_calls_up_front_and_asks_beyond_them(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    seen: list[ApprovalRequest] = []
+
+    async def handler(request: ApprovalRequest) -> bool:
+        seen.append(request)
+        return True
+
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_scope="plan"
+    )
+    code = """
+send_email(to="a@x.y")
+call_tool("send_email", to="b@x.y")
+for to in ["c@x.y", "d@x.y"]:
+    send_email(to=to)
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert seen[0].kind == "block"
+    assert seen[0].plan is not None and seen[0].plan.counts(gated_only=True) == {"send_email": 3}
+    # three call sites counted -> three calls pre-approved; the loop's second turn is asked
+    assert [c.decision for c in result.tool_calls] == [
+        "preapproved",
+        "preapproved",
+        "preapproved",
+        "approved",
+    ]
+    assert [r.kind for r in seen] == ["block", "call"]
+    assert seen[1].arguments == {"to": "d@x.y", "body": ""} or seen[1].arguments == {"to": "d@x.y"}
+
+
+async def test_plan_scope_without_gated_calls_in_the_code_asks_nothing(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def handler(request: ApprovalRequest) -> bool:
+        raise AssertionError("nothing should be asked")
+
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_scope="plan"
+    )
+    result = await codeact.execute("lookup('q')")
+    assert result.ok and result.value == "Q" and result.approval is None
+
+
+async def test_a_block_approval_can_grant_a_number_of_calls(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    kinds: list[str] = []
+
+    async def handler(request: ApprovalRequest) -> Approval:
+        kinds.append(request.kind)
+        if request.kind == "block":
+            return Approval.approve("looks fine", grants={"send_email": 1})
+        return Approval.deny("only one was approved")
+
+    codeact = make_codeact(
+        tools=[send_email], approval_handler=handler, approval_mode="always_require"
+    )
+    code = (
+        "out = [send_email(to='a@x.y')]\ntry:\n    send_email(to='b@x.y')\n"
+        "except ToolDenied:\n    out.append('second denied')\nout"
+    )
+    result = await codeact.execute(code)
+    assert result.value == ["sent to a@x.y", "second denied"]
+    assert kinds == ["block", "call"]
+    assert [c.decision for c in result.tool_calls] == ["preapproved", "denied"]

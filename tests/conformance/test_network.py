@@ -1,0 +1,203 @@
+"""HTTP from inside the sandbox, against a real server on 127.0.0.1 started by the test:
+exactly what the allow-list permits gets through; everything else is refused, with why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from codeact import AllowedDomain, CodeAct, Limits, NetworkLimits
+
+
+def get_only(server: Any) -> list[AllowedDomain]:
+    return [AllowedDomain(server.origin, methods="GET")]
+
+
+async def test_an_allowed_get_passes(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    codeact = make_codeact(allowed_domains=get_only(http_server))
+    code = f"""
+r = http_get({http_server.url("/items")!r}, headers={{"Accept": "application/json"}},
+             params={{"q": "a b"}})
+print(r.status, r.ok, r.headers["content-type"])
+r.json()
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.stdout == "200 True application/json\n"
+    assert result.value["method"] == "GET" and result.value["path"] == "/items?q=a+b"
+    assert result.value["headers"]["Accept"] == "application/json"
+    assert [(r.method, r.status, r.outcome) for r in result.http_requests] == [("GET", 200, "ok")]
+
+
+async def test_urlopen_goes_through_the_same_checks(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    codeact = make_codeact(allowed_domains=get_only(http_server))
+    code = f"""
+import json, urllib.request, urllib.error
+with urllib.request.urlopen({http_server.url("/via-urllib")!r}, timeout=5) as resp:
+    print(resp.status, json.load(resp)["path"])
+try:
+    urllib.request.urlopen("http://localhost:{http_server.port}/")
+except urllib.error.URLError as e:
+    print("URLError:", e.reason)
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    lines = result.stdout.splitlines()
+    assert lines[0] == "200 /via-urllib"
+    assert lines[1].startswith("URLError: GET http://localhost:")
+    assert "no allowed_domains rule for localhost" in lines[1]
+    assert http_server.paths() == ["/via-urllib"]
+
+
+async def test_other_methods_are_refused(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    codeact = make_codeact(allowed_domains=get_only(http_server))
+    code = f"""
+for send in (lambda: http_post({http_server.url("/x")!r}, json={{"a": 1}}),
+             lambda: http_request("DELETE", {http_server.url("/x")!r})):
+    try:
+        send()
+        print("SENT")
+    except NetworkDenied as e:
+        print("denied:", e)
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert "SENT" not in result.stdout
+    assert f"denied: POST {http_server.origin}/x is not allowed: the rule" in result.stdout
+    assert "allows only GET" in result.stdout
+    assert http_server.hits == []
+
+
+async def test_other_hosts_and_ports_are_refused(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    codeact = make_codeact(allowed_domains=get_only(http_server))
+    code = f"""
+for url in ["http://localhost:{http_server.port}/", "http://127.0.0.1:{http_server.port + 1}/",
+            "https://127.0.0.1:{http_server.port}/", "http://evil.example/",
+            "http://2130706433:{http_server.port}/", "file:///etc/passwd"]:
+    try:
+        http_get(url)
+        print("SENT", url)
+    except NetworkError as e:
+        print(type(e).__name__, e)
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert "SENT" not in result.stdout
+    assert result.stdout.count("NetworkDenied") == 5, result.stdout
+    assert "GET http://evil.example/ is not allowed: no allowed_domains rule for evil.example" in (
+        result.stdout
+    )
+    assert "only http and https URLs can be fetched" in result.stdout
+    assert http_server.hits == []
+
+
+async def test_a_redirect_to_a_refused_host_is_refused(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    codeact = make_codeact(allowed_domains=get_only(http_server))
+    away = http_server.url(f"/redirect?to=http://localhost:{http_server.port}/stolen")
+    code = f"""
+try:
+    http_get({away!r})
+except NetworkDenied as e:
+    print(e)
+http_get({http_server.url("/redirect?to=/landed")!r}).json()["path"]
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert f"was redirected to http://localhost:{http_server.port}/stolen" in result.stdout
+    assert result.value == "/landed"
+    assert "/stolen" not in http_server.paths()
+
+
+async def test_an_oversized_response_is_cut_off(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    codeact = make_codeact(
+        allowed_domains=get_only(http_server),
+        network_limits=NetworkLimits(max_response_bytes=10_000),
+    )
+    code = f"""
+try:
+    http_get({http_server.url("/stream?n=50000")!r})
+except NetworkError as e:
+    print(type(e).__name__, e)
+len(http_get({http_server.url("/big?n=10000")!r}).content)
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert "NetworkError the response to GET" in result.stdout
+    assert "larger than 10000 bytes" in result.stdout
+    assert result.value == 10_000
+
+
+async def test_a_slow_response_times_out(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    codeact = make_codeact(
+        allowed_domains=get_only(http_server), network_limits=NetworkLimits(timeout=0.5)
+    )
+    code = f"""
+try:
+    http_get({http_server.url("/slow?s=5")!r})
+except TimeoutError as e:
+    print("timed out:", isinstance(e, NetworkError), e)
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.stdout.startswith("timed out: True GET ")
+
+
+async def test_the_request_limit_stops_the_program(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    codeact = make_codeact(
+        allowed_domains=get_only(http_server), network_limits=NetworkLimits(max_requests=3)
+    )
+    result = await codeact.execute(
+        f"for i in range(10):\n    http_get({http_server.url('/n')!r})\n    print(i)"
+    )
+    assert not result.ok and result.error is not None
+    assert result.error.limit == "network"
+    assert result.stdout == "0\n1\n2\n"
+    assert len(http_server.hits) == 3
+
+
+async def test_a_host_that_grants_nothing_exposes_nothing(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    codeact = make_codeact(limits=Limits(wall_time=20))
+    code = f"""
+import os, socket, urllib.request
+def probe(label, fn):
+    try:
+        print(label, "OPEN", repr(fn())[:80])
+    except Exception as e:
+        print(label, "REFUSED", type(e).__name__, e)
+probe("http_get", lambda: http_get({http_server.url("/")!r}))
+probe("urlopen", lambda: urllib.request.urlopen({http_server.url("/")!r}))
+probe("socket", lambda: socket.create_connection(("127.0.0.1", {http_server.port}), timeout=2))
+probe("root", lambda: os.listdir("/"))
+probe("cwd", lambda: os.listdir("."))
+probe("env", lambda: dict(os.environ) or 1/0)
+print(os.listdir("/output"))
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert "OPEN" not in result.stdout
+    assert result.stdout.count("REFUSED") == 6
+    assert "no allowed_domains rule for 127.0.0.1" in result.stdout
+    assert result.stdout.endswith("[]\n")
+    assert http_server.hits == []
+    assert result.files == []
+    description = codeact.tool_description()
+    assert "It has no host files." in description
+    assert "It has no network access." in description

@@ -1,0 +1,72 @@
+"""Shared by the integration tests: helpers on sys.path, MCP demo servers, free ports."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+DEMO_SERVER = HERE / "mcp_demo_server.py"
+
+# The scripted chat client and the demo server are plain modules next to the tests.
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+
+def demo_server_command(kind: str) -> list[str]:
+    """The command that starts the demo MCP server `kind` ("weather" or "geo") over stdio."""
+    return [sys.executable, str(DEMO_SERVER), kind]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited early: {process.communicate()[1][-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """Stop a server started by a test and return its stderr."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        return process.communicate(timeout=15)[1] or ""
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()[1] or ""
+
+
+@pytest.fixture
+def http_demo_server() -> Iterator[str]:
+    """The weather demo server over streamable HTTP on 127.0.0.1; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*demo_server_command("weather"), "--http", str(port)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        stop(process)

@@ -1,0 +1,481 @@
+"""The Agent Framework provider, driven by the framework's own Agent and a scripted chat client.
+
+The sandbox is real; only the model is scripted. The reference is Microsoft's
+agent-framework-hyperlight: its scripts must run with only the import changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pytest
+
+pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
+
+from af_scripted_client import ScriptedChatClient, answer_with_result, last_tool_result, run_code
+from agent_framework import (
+    Agent,
+    FunctionInvocationContext,
+    FunctionTool,
+    Message,
+    MiddlewareFailure,
+    MiddlewareTermination,
+    SessionContext,
+    function_middleware,
+    tool,
+)
+
+from codeact import ConfigurationError, Limits
+from codeact.integrations.agent_framework import (
+    AllowedDomain,
+    CodeActProvider,
+    ExecuteCodeTool,
+    FileMount,
+)
+
+pytestmark = pytest.mark.usefixtures("wasm_ready")
+
+SAMPLES = Path(__file__).parent / "reference_samples"
+NextHandler = Callable[[], Awaitable[None]]
+
+
+@tool(approval_mode="never_require")
+def compute(
+    operation: Annotated[Literal["add", "multiply"], "The operation."],
+    a: Annotated[float, "Left operand."],
+    b: Annotated[float, "Right operand."],
+) -> float:
+    """Do one arithmetic operation."""
+    return a + b if operation == "add" else a * b
+
+
+@tool(approval_mode="never_require")
+async def fetch_data(table: Annotated[str, "users or products"]) -> list[dict[str, Any]]:
+    """Fetch the rows of a table."""
+    await asyncio.sleep(0)
+    if table != "users":
+        return []
+    return [{"name": "Alice", "role": "admin"}, {"name": "Bob", "role": "user"}]
+
+
+def final(text: str) -> Message:
+    return Message(role="assistant", contents=[text])
+
+
+# -- the provider in an agent run ------------------------------------------------------------
+
+
+async def test_each_run_gets_the_instructions_and_one_run_scoped_execute_code_tool() -> None:
+    client = ScriptedChatClient([final("hi")])
+    provider = CodeActProvider(tools=[compute, fetch_data])
+    agent = Agent(client=client, instructions="Be brief.", context_providers=[provider])
+    await agent.run("hello")
+    tools = client.tools_sent()
+    assert [t.name for t in tools] == ["execute_code"]  # the sandbox tools are not direct tools
+    assert isinstance(tools[0], ExecuteCodeTool) and tools[0] is not provider.execute_code_tool
+    assert "- compute(operation: Literal['add', 'multiply'], a: float, b: float) -> float:" in (
+        tools[0].description
+    )
+    assert "- fetch_data(table: str) -> list[dict]:" in tools[0].description
+    instructions = client.instructions_sent()
+    assert "Be brief." in instructions
+    assert "Do the whole task in ONE `execute_code` call" in instructions
+    assert "compute(), fetch_data()" in instructions
+
+
+async def test_run_tool_is_a_snapshot_and_the_state_is_json() -> None:
+    provider = CodeActProvider(tools=[compute, fetch_data], limits=Limits(wall_time=5))
+    context = SessionContext(input_messages=[])
+    state: dict[str, Any] = {}
+    await provider.before_run(agent=None, session=None, context=context, state=state)
+    (run_tool,) = context.tools
+    provider.remove_tool("compute")
+    assert [t.name for t in run_tool.get_tools()] == ["compute", "fetch_data"]
+    assert [t.name for t in provider.get_tools()] == ["fetch_data"]
+    saved = json.loads(json.dumps(state[provider.source_id]))
+    assert saved["tool_names"] == ["compute", "fetch_data"]
+    assert saved["limits"]["wall_time"] == 5
+    assert saved["approval_mode"] == "never_require"
+    assert len(context.instructions) == 1
+
+
+async def test_the_model_reads_what_the_program_printed() -> None:
+    program = (
+        'users = call_tool("fetch_data", table="users")\n'
+        'admins = [u["name"] for u in users if u["role"] == "admin"]\n'
+        'print("admins:", admins, "product:", compute("multiply", 6, 7))'
+    )
+    client = ScriptedChatClient([run_code(program), answer_with_result()])
+    agent = Agent(client=client, context_providers=[CodeActProvider(tools=[compute, fetch_data])])
+    response = await agent.run("go")
+    assert response.text == "The program said: admins: ['Alice'] product: 42.0"
+    assert "admins: ['Alice'] product: 42.0" in last_tool_result(client.requests[1][0])
+
+
+async def test_function_middleware_sees_every_nested_call() -> None:
+    seen: list[tuple[str, str, Any]] = []
+
+    def recorder(layer: str) -> Any:
+        @function_middleware
+        async def record(context: FunctionInvocationContext, call_next: NextHandler) -> None:
+            nested = context.metadata.get("codeact.nested_call")
+            seen.append((layer, context.function.name, nested))
+            await call_next()
+
+        return record
+
+    program = 'fetch_data(table="users")\ncompute(operation="add", a=1, b=2)'
+    client = ScriptedChatClient([run_code(program, call_id="c7"), final("done")])
+    agent = Agent(
+        client=client,
+        context_providers=[CodeActProvider(tools=[compute, fetch_data])],
+        middleware=[recorder("agent")],
+    )
+    await agent.run("go", middleware=[recorder("run")])
+    assert seen == [
+        ("agent", "execute_code", None),
+        ("run", "execute_code", None),
+        ("agent", "fetch_data", {"parent_call_id": "c7", "index": 1}),
+        ("run", "fetch_data", {"parent_call_id": "c7", "index": 1}),
+        ("agent", "compute", {"parent_call_id": "c7", "index": 2}),
+        ("run", "compute", {"parent_call_id": "c7", "index": 2}),
+    ]
+
+
+async def test_middleware_can_answer_a_nested_call_itself() -> None:
+    @function_middleware
+    async def cached(context: FunctionInvocationContext, call_next: NextHandler) -> None:
+        if context.function.name == "compute":
+            context.result = 99  # short-circuit: the tool does not run
+            return
+        await call_next()
+
+    client = ScriptedChatClient([run_code("compute('add', 1, 2)"), answer_with_result()])
+    agent = Agent(
+        client=client, context_providers=[CodeActProvider(tools=[compute])], middleware=[cached]
+    )
+    response = await agent.run("go")
+    assert response.text == "The program said: [value] 99"
+
+
+async def test_middleware_failure_in_a_nested_call_stops_the_program_and_the_run() -> None:
+    sent: list[str] = []
+
+    @tool
+    def send_money(to: str) -> str:
+        """Send money."""
+        sent.append(to)
+        return "sent"
+
+    @function_middleware
+    async def guard(context: FunctionInvocationContext, call_next: NextHandler) -> None:
+        if context.function.name == "send_money" and context.arguments.get("to") == "mallory":
+            raise MiddlewareFailure("payments to mallory are blocked")
+        await call_next()
+
+    program = (
+        "try:\n    send_money(to='mallory')\nexcept ToolError:\n    pass\nsend_money(to='bob')\n"
+    )
+    client = ScriptedChatClient([run_code(program), final("unreachable")])
+    agent = Agent(
+        client=client, context_providers=[CodeActProvider(tools=[send_money])], middleware=[guard]
+    )
+    with pytest.raises(MiddlewareFailure, match="blocked"):
+        await agent.run("go")
+    assert sent == []  # neither the blocked call nor the one after it ran
+
+
+async def test_middleware_termination_in_a_nested_call_ends_the_loop_after_the_program() -> None:
+    @function_middleware
+    async def stop_at_compute(context: FunctionInvocationContext, call_next: NextHandler) -> None:
+        if context.function.name == "compute":
+            raise MiddlewareTermination("enough", result=7)
+        await call_next()
+
+    client = ScriptedChatClient([run_code("print(compute('add', 1, 2) * 2)")])  # one model turn
+    agent = Agent(
+        client=client,
+        context_providers=[CodeActProvider(tools=[compute])],
+        middleware=[stop_at_compute],
+    )
+    response = await agent.run("go")
+    assert len(client.requests) == 1
+    results = [c for m in response.messages for c in m.contents if c.type == "function_result"]
+    assert "14" in str(results[-1].result)
+
+
+async def test_the_run_fails_closed_if_the_middleware_pipeline_cannot_be_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import codeact.integrations._af_execute_code_tool as module
+
+    monkeypatch.setattr(module, "find_function_pipeline", lambda context: None)
+    ran: list[str] = []
+
+    @tool
+    def side_effect() -> str:
+        """Do something."""
+        ran.append("yes")
+        return "done"
+
+    @function_middleware
+    async def audit(context: FunctionInvocationContext, call_next: NextHandler) -> None:
+        await call_next()
+
+    client = ScriptedChatClient([run_code("side_effect()"), final("unreachable")])
+    agent = Agent(
+        client=client, context_providers=[CodeActProvider(tools=[side_effect])], middleware=[audit]
+    )
+    with pytest.raises(MiddlewareFailure, match="would bypass it"):
+        await agent.run("go")
+    assert ran == []
+
+
+async def test_nested_tools_get_the_runs_invocation_context() -> None:
+    @tool
+    def whoami(ctx: FunctionInvocationContext) -> str:
+        """The user this run is for."""
+        return str(ctx.kwargs.get("user_id"))
+
+    client = ScriptedChatClient([run_code("whoami()"), answer_with_result()])
+    agent = Agent(client=client, context_providers=[CodeActProvider(tools=[whoami])])
+    response = await agent.run("go", function_invocation_kwargs={"user_id": "u-42"})
+    assert response.text == 'The program said: [value] "u-42"'
+
+
+async def test_a_tool_that_needs_approval_gates_the_whole_block_as_in_the_reference() -> None:
+    ran: list[str] = []
+
+    @tool(approval_mode="always_require")
+    def delete_user(name: str) -> str:
+        """Delete a user."""
+        ran.append(name)
+        return "deleted"
+
+    provider = CodeActProvider(tools=[compute, delete_user])
+    assert provider.execute_code_tool.approval_mode == "always_require"
+    client = ScriptedChatClient([run_code("delete_user('bob')"), answer_with_result()])
+    agent = Agent(client=client, context_providers=[provider])
+    session = agent.create_session()
+    first = await agent.run("delete bob", session=session)
+    (request,) = first.user_input_requests
+    assert request.type == "function_approval_request" and ran == []
+    approval = Message(role="user", contents=[request.to_function_approval_response(True)])
+    second = await agent.run(approval, session=session)
+    assert ran == ["bob"]
+    assert second.text == 'The program said: [value] "deleted"'
+
+
+async def test_program_errors_and_limits_reach_the_model_as_text() -> None:
+    program_error = "rows = fetch_data('users')\nrows[5]"
+    client = ScriptedChatClient(
+        [
+            run_code(program_error, call_id="a"),
+            run_code("while True:\n    pass", call_id="b"),
+            answer_with_result(),
+        ]
+    )
+    provider = CodeActProvider(tools=[fetch_data], limits=Limits(wall_time=1))
+    agent = Agent(client=client, context_providers=[provider])
+    response = await agent.run("go")
+    first = last_tool_result(client.requests[1][0])
+    assert "line 2, in <module>" in first and "IndexError: list index out of range" in first
+    assert "wall_time=1s" in response.text
+
+
+async def test_execute_code_tool_runs_outside_an_agent() -> None:
+    execute_code = ExecuteCodeTool(tools=[compute])
+    result = await execute_code.run("compute('add', 2, 3) * 10")
+    assert result.ok and result.value == 50.0
+    contents = await execute_code.invoke(arguments={"code": "print(compute('multiply', 2, 3))"})
+    assert [c.text for c in contents] == ["6.0"]
+
+
+async def test_mcp_tools_can_be_provider_tools() -> None:
+    pytest.importorskip("mcp", reason="needs the mcp extra")
+    from codeact.integrations.mcp_client import mcp_tools
+    from conftest import demo_server_command
+
+    seen: list[str] = []
+
+    @function_middleware
+    async def record(context: FunctionInvocationContext, call_next: NextHandler) -> None:
+        seen.append(context.function.name)
+        await call_next()
+
+    async with mcp_tools(demo_server_command("weather")) as weather:
+        client = ScriptedChatClient(
+            [run_code("[forecast(city=c)['temperature'] for c in cities()]"), answer_with_result()]
+        )
+        provider = CodeActProvider(tools=[*weather])
+        agent = Agent(client=client, context_providers=[provider], middleware=[record])
+        response = await agent.run("go")
+    assert response.text == "The program said: [value] [24.0, 9.0, 21.5]"
+    assert seen == ["execute_code", "cities", "forecast", "forecast", "forecast"]
+
+
+# -- a drop-in for the reference ------------------------------------------------------------
+
+REFERENCE_IMPORTS = {
+    "hyperlight_context_provider.py": (
+        "from agent_framework_hyperlight import HyperlightCodeActProvider",
+        "from codeact.integrations.agent_framework import CodeActProvider as "
+        "HyperlightCodeActProvider",
+    ),
+    "hyperlight_execute_code_tool.py": (
+        "from agent_framework_hyperlight import HyperlightExecuteCodeTool",
+        "from codeact.integrations.agent_framework import ExecuteCodeTool as "
+        "HyperlightExecuteCodeTool",
+    ),
+}
+
+
+@pytest.mark.parametrize("sample", sorted(REFERENCE_IMPORTS))
+def test_a_script_written_for_the_reference_runs_with_only_the_import_changed(
+    sample: str, tmp_path: Path
+) -> None:
+    original = (SAMPLES / sample).read_text()
+    old, new = REFERENCE_IMPORTS[sample]
+    assert original.count(old + "\n") == 1
+    script = tmp_path / sample
+    script.write_text(original.replace(old + "\n", new + "\n"))
+    changed = [
+        (a, b)
+        for a, b in zip(original.splitlines(), script.read_text().splitlines(), strict=True)
+        if a != b
+    ]
+    assert changed == [(old, new)]
+    env = {**os.environ, "PYTHONPATH": str(SAMPLES)}
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Admins: ['Alice', 'Charlie']" in proc.stdout
+    assert "7 * 6 = 42.0" in proc.stdout
+    assert proc.stdout.rstrip().endswith("7 * 6 = 42.0")
+    if sample == "hyperlight_context_provider.py":
+        # The sample's function middleware sees the calls made from inside the program too.
+        assert "> fetch_data(table='users')" in proc.stdout
+        assert "> compute(operation='multiply', a=7, b=6)" in proc.stdout
+
+
+def test_constructor_and_methods_match_the_reference() -> None:
+    reference_arguments = {
+        "tools",
+        "tool_description_format",
+        "approval_mode",
+        "workspace_root",
+        "file_mounts",
+        "allowed_domains",
+        "max_output_files",
+        "max_output_file_bytes",
+        "max_output_total_bytes",
+        "backend",
+        "module",
+        "module_path",
+    }
+    ours = set(inspect.signature(ExecuteCodeTool).parameters)
+    assert reference_arguments <= ours and ours - reference_arguments == {"limits"}
+    methods = [
+        f"{verb}_{noun}"
+        for noun in ("tools", "file_mounts", "allowed_domains")
+        for verb in ("add", "get", "clear")
+    ] + ["remove_tool", "remove_file_mount", "remove_allowed_domain", "build_instructions"]
+    for cls in (ExecuteCodeTool, CodeActProvider):
+        missing = [m for m in methods if not callable(getattr(cls, m, None))]
+        assert missing == [], cls
+    assert issubclass(ExecuteCodeTool, FunctionTool)
+    provider = CodeActProvider(tools=[compute], approval_mode="never_require", backend="wasm")
+    assert provider.source_id == "codeact"
+    assert CodeActProvider("mine").source_id == "mine"
+
+
+def test_file_mounts_and_allowed_domains_take_the_reference_forms(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hi")
+    data = tmp_path / "data.json"
+    data.write_text("{}")
+    execute_code = ExecuteCodeTool(
+        workspace_root=tmp_path,
+        file_mounts=[str(tmp_path / "notes.txt"), (data, "/input/cfg/data.json")],
+        allowed_domains=["API.github.com", ("example.org", ["get", "post"])],
+    )
+    execute_code.add_file_mounts(FileMount(str(data), "other.json"))
+    execute_code.add_allowed_domains(AllowedDomain("https://internal.example/", ("GET",)))
+    assert execute_code.get_file_mounts() == [
+        FileMount((tmp_path / "notes.txt").resolve(), f"/input{tmp_path / 'notes.txt'}"),
+        FileMount(data.resolve(), "/input/cfg/data.json"),
+        FileMount(data.resolve(), "/input/other.json"),
+    ]
+    assert execute_code.get_allowed_domains() == [
+        AllowedDomain("api.github.com", None),
+        AllowedDomain("example.org", ("GET", "POST")),
+        AllowedDomain("internal.example", ("GET",)),
+    ]
+    execute_code.remove_file_mount("cfg/data.json")
+    execute_code.remove_allowed_domain("https://API.github.com")
+    with pytest.raises(KeyError):
+        execute_code.remove_file_mount("/input/missing")
+    with pytest.raises(KeyError):
+        execute_code.remove_allowed_domain("nowhere.example")
+    assert len(execute_code.get_file_mounts()) == 2
+    execute_code.clear_file_mounts()
+    execute_code.clear_allowed_domains()
+    assert execute_code.get_file_mounts() == [] == execute_code.get_allowed_domains()
+    with pytest.raises(ConfigurationError, match="no such file"):
+        execute_code.add_file_mounts(str(tmp_path / "absent"))
+    with pytest.raises(ConfigurationError, match="inside /input"):
+        execute_code.add_file_mounts((str(data), "../escape"))
+
+
+def test_tool_management_follows_the_reference() -> None:
+    @tool(name="compute", approval_mode="always_require")
+    def strict_compute(a: int, b: int) -> int:
+        """A replacement that needs approval."""
+        return a - b
+
+    execute_code = ExecuteCodeTool(tools=compute)
+    assert execute_code.approval_mode == "never_require"
+    execute_code.add_tools(strict_compute)  # same name: replaces
+    assert execute_code.get_tools() == [strict_compute]
+    assert execute_code.approval_mode == "always_require"
+    execute_code.clear_tools()
+    assert execute_code.approval_mode == "never_require"
+    assert ExecuteCodeTool(approval_mode="always_require").approval_mode == "always_require"
+    with pytest.raises(KeyError):
+        execute_code.remove_tool("compute")
+
+
+def test_json_description_format_adds_each_tools_schema() -> None:
+    compact = ExecuteCodeTool(tools=[compute, fetch_data]).description
+    assert "JSON schema" not in compact
+    per_tool = ExecuteCodeTool(
+        tools=[compute, fetch_data], tool_description_format={"compute": "json"}
+    ).description
+    assert per_tool.count("Arguments (JSON schema):") == 1
+    assert '"enum": [\n' in per_tool
+    every = ExecuteCodeTool(tools=[compute, fetch_data], tool_description_format="json")
+    assert every.description.count("Arguments (JSON schema):") == 2
+
+
+def test_options_the_sandbox_cannot_honour_are_refused_clearly() -> None:
+    with pytest.raises(ConfigurationError, match="Hyperlight guest"):
+        ExecuteCodeTool(module_path="/opt/guest.aot")
+    with pytest.raises(ConfigurationError, match="'compact' or 'json'"):
+        ExecuteCodeTool(tool_description_format="yaml")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="max_output_files"):
+        ExecuteCodeTool(max_output_files=0)
+
+    @tool(name="print")
+    def shadowing(text: str) -> str:
+        return text
+
+    with pytest.raises(ConfigurationError, match="already taken inside the sandbox"):
+        ExecuteCodeTool(tools=[shadowing])

@@ -1,0 +1,172 @@
+"""`codeact serve-mcp`: a real MCP client lists and calls execute_code over stdio and HTTP."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mcp", reason="needs the mcp extra: pip install 'codeact[mcp]'")
+
+import mcp
+
+from codeact import CodeAct, ConfigurationError, Limits, tool
+from codeact.integrations.mcp_server import (
+    build_mcp_server,
+    execute_code_description,
+    parse_http_address,
+)
+from codeact.workloads import order_totals
+from conftest import free_port, stop, wait_for_port
+
+pytestmark = pytest.mark.usefixtures("wasm_ready")
+
+TOOLS = "codeact.workloads.order_totals:TOOLS"
+
+
+def serve_mcp_stdio(*args: str) -> mcp.StdioServerParameters:
+    return mcp.StdioServerParameters(
+        command=sys.executable, args=["-m", "codeact", "serve-mcp", "--tools", TOOLS, *args]
+    )
+
+
+async def test_stdio_client_lists_execute_code_with_the_instructions_and_the_tool_stubs() -> None:
+    async with mcp.Client(serve_mcp_stdio()) as client:
+        listing = await client.list_tools()
+    assert [t.name for t in listing.tools] == ["execute_code"]
+    tool_spec = listing.tools[0]
+    description = tool_spec.description or ""
+    assert "- get_orders_for_user(user_id: int)" in description  # a line for each host tool
+    assert "Do the whole task in ONE `execute_code` call" in description  # the instructions
+    assert tool_spec.input_schema["required"] == ["code"]
+    assert tool_spec.input_schema["properties"]["code"]["type"] == "string"
+
+
+async def test_stdio_client_runs_the_order_totals_program() -> None:
+    async with mcp.Client(serve_mcp_stdio()) as client:
+        result = await client.call_tool("execute_code", {"code": order_totals.PROGRAM})
+    assert not result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert order_totals.check_answer(text), text
+
+
+async def test_failures_and_limits_come_back_as_error_results() -> None:
+    async with mcp.Client(serve_mcp_stdio("--timeout", "1")) as client:
+        failed = await client.call_tool("execute_code", {"code": "x = 1\nx / 0"})
+        stopped = await client.call_tool("execute_code", {"code": "while True:\n    pass"})
+        fine = await client.call_tool("execute_code", {"code": "get_tax_rate('EU')"})
+    assert failed.is_error
+    assert "ZeroDivisionError" in failed.content[0].text  # type: ignore[union-attr]
+    assert "line 2" in failed.content[0].text  # type: ignore[union-attr]
+    assert stopped.is_error
+    assert "wall_time=1s" in stopped.content[0].text  # type: ignore[union-attr]
+    assert not fine.is_error and "0.21" in fine.content[0].text  # type: ignore[union-attr]
+
+
+async def test_grants_and_output_files_work_as_in_codeact_exec(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "in.txt").write_text("from the host")
+    saved = tmp_path / "saved"
+    params = serve_mcp_stdio("--workspace", str(workspace), "--output-dir", str(saved))
+    async with mcp.Client(params) as client:
+        listing = await client.list_tools()
+        result = await client.call_tool(
+            "execute_code",
+            {
+                "code": "text = open('/input/in.txt').read()\n"
+                "open('/output/out.txt', 'w').write(text.upper())\n"
+                "text"
+            },
+        )
+    assert "/input" in (listing.tools[0].description or "")
+    assert not result.is_error, result.content
+    text, resource = result.content
+    assert '"from the host"' in text.text  # type: ignore[union-attr]
+    assert resource.type == "resource"
+    assert resource.resource.uri == "codeact://output/out.txt"  # type: ignore[union-attr]
+    assert base64.b64decode(resource.resource.blob) == b"FROM THE HOST"  # type: ignore[union-attr]
+    assert (saved / "out.txt").read_text() == "FROM THE HOST"
+
+
+@pytest.fixture
+def http_server() -> Iterator[tuple[int, str]]:
+    """`codeact serve-mcp --http` on a free port; yields the port and its first stderr line."""
+    port = free_port()
+    command = [sys.executable, "-m", "codeact", "serve-mcp", "--tools", TOOLS]
+    process = subprocess.Popen(
+        [*command, "--http", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_port(port, process)
+        assert process.stderr is not None
+        yield port, process.stderr.readline()  # printed before it starts serving
+    finally:
+        stop(process)
+
+
+async def test_streamable_http_client_lists_and_calls_execute_code(
+    http_server: tuple[int, str],
+) -> None:
+    port, banner = http_server
+    async with mcp.Client(f"http://127.0.0.1:{port}/mcp") as client:
+        listing = await client.list_tools()
+        result = await client.call_tool(
+            "execute_code", {"code": "[u['id'] for u in list_users()][:3]"}
+        )
+    assert [t.name for t in listing.tools] == ["execute_code"]
+    assert not result.is_error
+    assert "[1, 2, 3]" in result.content[0].text  # type: ignore[union-attr]
+    assert f"serving execute_code at http://127.0.0.1:{port}/mcp" in banner
+
+
+async def test_built_server_in_process_uses_the_codeacts_tools_and_limits() -> None:
+    calls: list[str] = []
+
+    @tool
+    async def greet(name: str) -> str:
+        """Say hello."""
+        calls.append(name)
+        return f"hello {name}"
+
+    codeact = CodeAct(tools=[greet], limits=Limits(wall_time=10, tool_calls=2))
+    server = build_mcp_server(codeact, name="test")
+    async with mcp.Client(server) as client:
+        listing = await client.list_tools()
+        ok = await client.call_tool("execute_code", {"code": "greet('a') + ', ' + greet(name='b')"})
+        over = await client.call_tool("execute_code", {"code": "[greet('x') for _ in range(3)]"})
+    assert listing.tools[0].description == execute_code_description(codeact)
+    assert "- greet(name: str) -> str:" in (listing.tools[0].description or "")
+    assert not ok.is_error and "hello a, hello b" in ok.content[0].text  # type: ignore[union-attr]
+    assert over.is_error and "tool_calls=2" in over.content[0].text  # type: ignore[union-attr]
+    assert calls == ["a", "b", "x", "x"]
+
+
+def test_http_address_forms() -> None:
+    assert parse_http_address("127.0.0.1:8000") == ("127.0.0.1", 8000)
+    assert parse_http_address(":9000") == ("127.0.0.1", 9000)
+    assert parse_http_address("9001") == ("127.0.0.1", 9001)
+    assert parse_http_address("[::1]:9002") == ("::1", 9002)
+    with pytest.raises(ConfigurationError, match="HOST:PORT"):
+        parse_http_address("localhost:http")
+    with pytest.raises(ConfigurationError, match="between 1 and 65535"):
+        parse_http_address("127.0.0.1:70000")
+
+
+def test_cli_rejects_a_bad_address_in_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "codeact", "serve-mcp", "--tools", TOOLS, "--http", "nowhere:x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("codeact: error: --http takes HOST:PORT")
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,128 @@
+"""`codeact exec` grant flags as a user runs them: real processes, real sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeact import ConfigurationError
+from codeact.cli.grant_options import parse_domain, parse_mount
+
+pytestmark = pytest.mark.usefixtures("wasm_ready")
+
+
+def codeact_cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "codeact", "exec", "-", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_mount_read_only_and_read_write(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "in.txt").write_text("from host")
+    (tmp_path / "scratch").mkdir()
+    code = (
+        "open('/scratch/out.txt','w').write(open('/data/in.txt').read().upper())\n"
+        "try:\n    open('/data/x','w')\nexcept PermissionError:\n    print('read-only')\n"
+    )
+    proc = codeact_cli(
+        "--mount",
+        f"{tmp_path / 'data'}:/data",
+        "--mount",
+        f"{tmp_path / 'scratch'}:/scratch:rw",
+        stdin=code,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "read-only\n"
+    assert (tmp_path / "scratch" / "out.txt").read_text() == "FROM HOST"
+
+
+def test_workspace_is_read_only_at_input(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# notes")
+    proc = codeact_cli("--workspace", str(tmp_path), stdin="open('/input/notes.md').read()")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '"# notes"'
+
+
+def test_output_dir_saves_the_files(tmp_path: Path) -> None:
+    code = "import os\nos.makedirs('/output/sub')\nopen('/output/sub/r.csv','w').write('a,b')"
+    saved = tmp_path / "saved"
+    proc = codeact_cli("--output-dir", str(saved), stdin=code)
+    assert proc.returncode == 0, proc.stderr
+    assert (saved / "sub" / "r.csv").read_text() == "a,b"
+    assert f"saved 1 file(s) to {saved}" in proc.stderr
+
+
+def test_files_without_output_dir_are_mentioned(tmp_path: Path) -> None:
+    proc = codeact_cli("--json", stdin="open('/output/a.txt','w').write('hi')")
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote a.txt under /output; pass --output-dir DIR" in proc.stderr
+    files = json.loads(proc.stdout)["files"]
+    assert files[0]["path"] == "a.txt" and files[0]["size"] == 2
+
+
+def test_allow_domain_grants_http(http_server: Any) -> None:
+    code = f"print(http_get({http_server.url('/ok')!r}).json()['path'])\n"
+    code += (
+        f"try:\n    http_post({http_server.url('/no')!r})\nexcept NetworkDenied as e:\n    print(e)"
+    )
+    proc = codeact_cli("--allow-domain", f"{http_server.origin}:GET", "--json", stdin=code)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["stdout"].startswith("/ok\nPOST ")
+    assert "allows only GET" in data["stdout"]
+    assert [(r["method"], r["outcome"]) for r in data["http_requests"]] == [
+        ("GET", "ok"),
+        ("POST", "denied"),
+    ]
+    assert http_server.paths() == ["/ok"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mount", "/no/such/dir"], "mount /no/such/dir: no such directory on the host"),
+        (["--mount", "a:b:c:d"], "expected HOST[:GUEST][:ro|rw]"),
+        (["--mount", ".:relative"], "must be absolute"),
+        (["--mount", ".:/output"], "reserved for every execution's output"),
+        (["--workspace", "/no/such/dir"], "workspace_root: mount /no/such/dir"),
+        (["--allow-domain", "ex*.com"], "a wildcard may only be the whole first label"),
+        (["--allow-domain", "*"], "allowing every host is not supported"),
+    ],
+)
+def test_bad_grants_exit_2_with_one_line(args: list[str], message: str) -> None:
+    proc = codeact_cli(*args, stdin="1")
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_mount_specs(tmp_path: Path) -> None:
+    assert (parse_mount(str(tmp_path)).guest, parse_mount(str(tmp_path)).mode) == (
+        tmp_path.as_posix(),
+        "ro",
+    )
+    assert parse_mount(f"{tmp_path}:rw").mode == "rw"
+    mount = parse_mount(f"{tmp_path}:/data:rw")
+    assert (mount.guest, mount.mode) == ("/data", "rw")
+    assert parse_mount(f"{tmp_path}:/data").mode == "ro"
+
+
+def test_domain_specs() -> None:
+    assert parse_domain("api.github.com").methods is None
+    assert parse_domain("api.example.com:GET,post").methods == ("GET", "POST")
+    assert parse_domain("127.0.0.1:8080").ports == (8080,)
+    rule = parse_domain("https://api.example.com:8443/v1:GET")
+    assert (rule.ports, rule.path_prefix, rule.methods) == ((8443,), "/v1", ("GET",))
+    assert parse_domain("*.example.org:GET").host == "*.example.org"
+    with pytest.raises(ConfigurationError):
+        parse_domain("api.example.com:GE T")

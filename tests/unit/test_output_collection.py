@@ -1,0 +1,103 @@
+"""Collecting /output on the host: regular files only, nothing followed, within the limits."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from codeact import OutputLimits
+from codeact.sandbox.artifacts import (
+    collect_outputs,
+    disk_usage,
+    new_output_dir,
+    remove_output_dir,
+)
+
+
+def test_files_come_back_sorted_with_media_types(tmp_path: Path) -> None:
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "report.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "plots" / "chart.png").write_bytes(b"\x89PNG")
+    (tmp_path / "notes").write_bytes(b"\x00\x01")
+    files, skipped = collect_outputs(str(tmp_path), OutputLimits())
+    assert [(f.path, f.media_type, f.data) for f in files] == [
+        ("notes", "application/octet-stream", b"\x00\x01"),
+        ("plots/chart.png", "image/png", b"\x89PNG"),
+        ("report.csv", "text/csv", b"a,b\n1,2\n"),
+    ]
+    assert skipped == []
+    assert files[2].to_dict() == {
+        "path": "report.csv",
+        "media_type": "text/csv",
+        "size": 8,
+        "sha256": hashlib.sha256(b"a,b\n1,2\n").hexdigest(),
+    }
+
+
+def test_symlinks_are_never_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "leak").symlink_to(secret)
+    (out / "dirleak").symlink_to(tmp_path)
+    (out / "ok.txt").write_text("fine")
+    files, skipped = collect_outputs(str(out), OutputLimits())
+    assert [f.path for f in files] == ["ok.txt"]
+    assert all(b"host secret" not in f.data for f in files)
+    assert sorted(skipped) == ["dirleak: a symlink, not returned", "leak: a symlink, not returned"]
+
+
+def test_limits_skip_files_and_say_why(tmp_path: Path) -> None:
+    for name, size in (("a", 10), ("b", 500), ("c", 10), ("d", 10), ("e", 10)):
+        (tmp_path / name).write_bytes(b"x" * size)
+    limits = OutputLimits(max_files=3, max_file_bytes=100, max_total_bytes=25)
+    files, skipped = collect_outputs(str(tmp_path), limits)
+    assert [f.path for f in files] == ["a", "c"]
+    assert skipped == [
+        "b: 500 bytes, over OutputLimits.max_file_bytes=100",
+        "d: would pass OutputLimits.max_total_bytes=25",
+        "e: would pass OutputLimits.max_total_bytes=25",
+    ]
+    files, skipped = collect_outputs(str(tmp_path), OutputLimits(max_files=2))
+    assert [f.path for f in files] == ["a", "b"]
+    assert skipped[0] == "c: over OutputLimits.max_files=2"
+
+
+def test_a_sparse_giant_is_skipped_by_its_size_without_reading_it(tmp_path: Path) -> None:
+    with (tmp_path / "huge.bin").open("wb") as f:
+        f.truncate(1 << 40)
+    files, skipped = collect_outputs(str(tmp_path), OutputLimits())
+    assert files == [] and skipped[0].startswith("huge.bin: 1099511627776 bytes, over")
+    size, entries = disk_usage(str(tmp_path), max_entries=100)
+    assert (size, entries) == (1 << 40, 1)
+
+
+def test_disk_usage_counts_nested_entries_and_stops_early(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    for i in range(5):
+        (tmp_path / "d" / str(i)).write_bytes(b"x" * 10)
+    assert disk_usage(str(tmp_path), max_entries=100)[1] == 6
+    assert disk_usage(str(tmp_path), max_entries=2)[1] <= 7
+
+
+def test_output_dirs_are_fresh_and_removed() -> None:
+    first, second = new_output_dir(), new_output_dir()
+    assert first != second and os.listdir(first) == []
+    Path(first, "x").write_text("x")
+    remove_output_dir(first)
+    assert not Path(first).exists()
+    Path(second, "sub").mkdir()
+    Path(second, "sub", "f").write_text("x")
+    remove_output_dir(second)
+    assert not Path(second).exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_special_files_are_not_returned(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    files, skipped = collect_outputs(str(tmp_path), OutputLimits())
+    assert files == [] and skipped == ["pipe: not a regular file, not returned"]
