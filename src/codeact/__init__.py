@@ -1,10 +1,11 @@
 """codeact: one `execute_code` tool, a fresh isolated CPython per call, tools on the host.
 
->>> from codeact import CodeAct, Limits, tool
+>>> from codeact import Agent, CodeAct, Limits, tool
 """
 
 from __future__ import annotations
 
+from .agent import Agent, AgentResult, AgentTimings, AgentUsage
 from .bridge.approval_handlers import ApproveAll, DeferredApprovals, DenyAll, InteractiveApprover
 from .bridge.approvals import Approval, ApprovalRequest
 from .bridge.audit import JsonlAudit, Redact
@@ -12,6 +13,7 @@ from .bridge.calls import CallDenied, ToolCall
 from .bridge.middleware import LogCalls, Middleware, RateLimit
 from .bridge.protocol import OutputFile, ToolCallRecord
 from .errors import (
+    AgentError,
     BackendUnavailable,
     ChatError,
     CodeActError,
@@ -19,8 +21,10 @@ from .errors import (
     GuestBuildError,
     IntegrationError,
     ModelNotConfigured,
+    OutputValidationError,
     SandboxError,
     ToolDefinitionError,
+    TurnLimitExceeded,
     UserError,
 )
 from .policy.limits import Limits
@@ -34,6 +38,11 @@ from .tools import Tool, ToolSet, tool
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
+    "AgentError",
+    "AgentResult",
+    "AgentTimings",
+    "AgentUsage",
     "AllowedDomain",
     "Approval",
     "ApprovalRequest",
@@ -62,6 +71,7 @@ __all__ = [
     "NetworkLimits",
     "OutputFile",
     "OutputLimits",
+    "OutputValidationError",
     "RateLimit",
     "Redact",
     "SandboxBackend",
@@ -71,6 +81,7 @@ __all__ = [
     "ToolCallRecord",
     "ToolDefinitionError",
     "ToolSet",
+    "TurnLimitExceeded",
     "UserError",
     "__version__",
     "tool",

@@ -12,8 +12,11 @@ These classes are for the people who build agents:
     ├── SandboxError                the sandbox itself failed (not the model's code)
     │   └── GuestBuildError         building or compiling the Wasm guest failed
     ├── IntegrationError            a connected service failed (an MCP server did not start...)
-    └── ChatError                   a chat client could not get a reply from its model
-        └── ModelNotConfigured      no endpoint or model is configured and none can be started
+    ├── ChatError                   a chat client could not get a reply from its model
+    │   └── ModelNotConfigured      no endpoint or model is configured and none can be started
+    └── AgentError                  an agent run could not finish; `.result` holds the partial run
+        ├── TurnLimitExceeded       the model was still calling tools after `max_turns` turns
+        └── OutputValidationError   the final answer did not match the agent's `output_type`
 
 Errors from libraries below us (wasmtime, openai, ...) are translated at the boundary with
 `raise ... from exc`, so callers only ever need to catch these.
@@ -21,7 +24,10 @@ Errors from libraries below us (wasmtime, openai, ...) are translated at the bou
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
+    "AgentError",
     "BackendUnavailable",
     "ChatError",
     "CodeActError",
@@ -29,8 +35,10 @@ __all__ = [
     "GuestBuildError",
     "IntegrationError",
     "ModelNotConfigured",
+    "OutputValidationError",
     "SandboxError",
     "ToolDefinitionError",
+    "TurnLimitExceeded",
     "UserError",
 ]
 
@@ -78,3 +86,20 @@ class ChatError(CodeActError):
 
 class ModelNotConfigured(ChatError, UserError):
     """No model endpoint is configured, and the embedded model is not installed."""
+
+
+class AgentError(CodeActError):
+    """An agent run could not finish. `result` is the run so far (an `AgentResult`: usage,
+    timings and messages up to the failure), so costs are never lost."""
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class TurnLimitExceeded(AgentError):
+    """The model was still calling tools when the agent's `max_turns` ran out."""
+
+
+class OutputValidationError(AgentError):
+    """The final answer did not validate against the agent's `output_type`."""

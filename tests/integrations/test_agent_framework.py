@@ -81,10 +81,10 @@ async def test_each_run_gets_the_instructions_and_one_run_scoped_execute_code_to
     tools = client.tools_sent()
     assert [t.name for t in tools] == ["execute_code"]  # the sandbox tools are not direct tools
     assert isinstance(tools[0], ExecuteCodeTool) and tools[0] is not provider.execute_code_tool
-    assert "def compute(operation: Literal['add', 'multiply'], a: float, b: float) -> float:" in (
+    assert "- compute(operation: Literal['add', 'multiply'], a: float, b: float) -> float:" in (
         tools[0].description
     )
-    assert "def fetch_data(table: str) -> list[dict]:" in tools[0].description
+    assert "- fetch_data(table: str) -> list[dict]:" in tools[0].description
     instructions = client.instructions_sent()
     assert "Be brief." in instructions
     assert "Do the whole task in ONE `execute_code` call" in instructions

@@ -40,7 +40,7 @@ async def test_stdio_client_lists_execute_code_with_the_instructions_and_the_too
     assert [t.name for t in listing.tools] == ["execute_code"]
     tool_spec = listing.tools[0]
     description = tool_spec.description or ""
-    assert "def get_orders_for_user(user_id: int)" in description  # a stub of each host tool
+    assert "- get_orders_for_user(user_id: int)" in description  # a line for each host tool
     assert "Do the whole task in ONE `execute_code` call" in description  # the instructions
     assert tool_spec.input_schema["required"] == ["code"]
     assert tool_spec.input_schema["properties"]["code"]["type"] == "string"
@@ -143,7 +143,7 @@ async def test_built_server_in_process_uses_the_codeacts_tools_and_limits() -> N
         ok = await client.call_tool("execute_code", {"code": "greet('a') + ', ' + greet(name='b')"})
         over = await client.call_tool("execute_code", {"code": "[greet('x') for _ in range(3)]"})
     assert listing.tools[0].description == execute_code_description(codeact)
-    assert "def greet(name: str) -> str:" in (listing.tools[0].description or "")
+    assert "- greet(name: str) -> str:" in (listing.tools[0].description or "")
     assert not ok.is_error and "hello a, hello b" in ok.content[0].text  # type: ignore[union-attr]
     assert over.is_error and "tool_calls=2" in over.content[0].text  # type: ignore[union-attr]
     assert calls == ["a", "b", "x", "x"]

@@ -50,7 +50,7 @@ def test_the_description_lists_mounts_domains_and_who_is_bound(tmp_path: Path) -
     assert "http_get(url, headers=None, params=None)" in text
     assert "urllib.request.urlopen works too" in text
     assert "the functions listed above run on the host and are not bound by them" in text
-    assert "def lookup(key: str) -> str:" in text
+    assert "- lookup(key: str) -> str: Look a key up." in text
     assert codeact.execute_code_tool().description == text
     assert "can use the host directories and web addresses its description lists" in (
         codeact.build_instructions()

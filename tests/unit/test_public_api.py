@@ -8,6 +8,11 @@ import codeact
 def test_exported_names() -> None:
     assert sorted(codeact.__all__) == sorted(
         [
+            "Agent",
+            "AgentError",
+            "AgentResult",
+            "AgentTimings",
+            "AgentUsage",
             "AllowedDomain",
             "Approval",
             "ApprovalRequest",
@@ -36,6 +41,7 @@ def test_exported_names() -> None:
             "NetworkLimits",
             "OutputFile",
             "OutputLimits",
+            "OutputValidationError",
             "RateLimit",
             "Redact",
             "SandboxBackend",
@@ -45,6 +51,7 @@ def test_exported_names() -> None:
             "ToolCallRecord",
             "ToolDefinitionError",
             "ToolSet",
+            "TurnLimitExceeded",
             "UserError",
             "__version__",
             "tool",

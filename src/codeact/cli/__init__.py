@@ -17,6 +17,7 @@ __all__ = ["main"]
 # (module, attribute) of every top-level command or group, in the order `--help` lists them.
 _COMMANDS: list[tuple[str, str]] = [
     ("codeact.cli.exec_cmd", "exec_command"),
+    ("codeact.cli.demo_cmd", "demo_command"),
     ("codeact.cli.serve_mcp_cmd", "serve_mcp_command"),
     ("codeact.cli.bench_cmd", "bench_group"),
     ("codeact.cli.sandbox_cmd", "sandbox_group"),

@@ -81,8 +81,8 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
     Keyword Args:
         tools: Framework tools (`@tool` functions, `FunctionTool`s), plain functions, or codeact
             tools (e.g. from `mcp_tools`) the program may call.
-        tool_description_format: ``"compact"`` (Python stubs, the default) or ``"json"`` (the
-            stubs plus each tool's JSON schema), for all tools or per tool name.
+        tool_description_format: ``"compact"`` (typed signatures, the default) or ``"json"`` (the
+            signatures plus each tool's JSON schema), for all tools or per tool name.
         approval_mode: ``"never_require"`` (default) or ``"always_require"``: every
             `execute_code` call waits for the framework's approval flow.
         approval_scope: ``"block"`` (default, the reference's rule): a tool that requires
@@ -177,7 +177,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
     # -- what the model sees -------------------------------------------------------------------
     @property
     def description(self) -> str:
-        """The tool's description: the sandbox and a Python stub of every tool, built now."""
+        """The tool's description: the sandbox and the typed signature of every tool, built now."""
         if not hasattr(self, "_state_lock"):  # FunctionTool.__init__ is still running
             return ""
         with self._state_lock:

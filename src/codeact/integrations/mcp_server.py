@@ -6,7 +6,7 @@
 
 or from the command line: ``codeact serve-mcp --tools my_tools:TOOLS [--http 127.0.0.1:8765]``.
 The server offers one tool, `execute_code`, whose description carries the CodeAct instructions
-and the Python stubs of every host tool. Each call runs in a fresh sandbox with the CodeAct's
+and the typed signature of every host tool. Each call runs in a fresh sandbox with the CodeAct's
 limits; the host tools run in this process, never in the sandbox.
 """
 

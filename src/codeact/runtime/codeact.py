@@ -288,7 +288,7 @@ class CodeAct:
         return describe_grants(self._granted_mounts(), self._domains, self.output_limits)
 
     def tool_description(self) -> str:
-        """The description of the `execute_code` tool: every tool as a Python stub, and the
+        """The description of the `execute_code` tool: every tool as a typed signature, and the
         files and domains the program may use."""
         return describe_execute_code(list(self._tools), grants=self._grant_lines())
 

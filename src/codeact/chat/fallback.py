@@ -1,0 +1,132 @@
+"""Tool calls that a model wrote as text instead of as native tool calls.
+
+Small models often know *that* they should call a tool but not how: the embedded 1.5B model
+answers a tools request with a fenced JSON object (``{"name": ..., "arguments": ...}``) or,
+for `execute_code`, with a fenced Python program, and never with a native tool call
+(DESIGN.md, Models: 0 native calls in 12). This parser recovers those calls. The agent loop
+uses it only when a reply has no native tool call, counts every reply it rescued
+(`AgentResult.usage.fallback_parses`), and the benchmark reports that count: a model that
+needs it is not doing native function calling, and the numbers say so.
+
+Recognised, in this order (the first kind found wins):
+
+1. ``<tool_call>{...}</tool_call>`` blocks (the Hermes/Qwen convention);
+2. JSON objects (or lists of them) naming an offered tool, fenced or bare, in any of the
+   shapes ``{"name", "arguments"|"parameters"|"args"}`` or ``{"function": {...}}``;
+3. when a code tool (``execute_code``) is offered: the first fenced Python block, as its
+   ``code`` argument.
+
+A JSON object whose ``name`` is not an offered tool is ignored, so an answer that merely
+contains JSON is not mistaken for a call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from typing import Any
+
+from .messages import ToolCall
+
+__all__ = ["parse_text_tool_calls"]
+
+_TOOL_CALL_TAG = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.S)
+_PYTHON_TAGS = {"python", "py", "python3", ""}
+#: Keys of a JSON schema: small models sometimes echo a tool's schema as its arguments.
+_SCHEMA_KEYS = {"type", "properties", "required", "additionalProperties", "title", "$defs"}
+
+
+def parse_text_tool_calls(
+    text: str | None,
+    tool_names: Collection[str],
+    *,
+    code_tool: str | None = None,
+    id_prefix: str = "text_call",
+) -> list[ToolCall]:
+    """The tool calls written in `text`, or ``[]`` when there are none.
+
+    Args:
+        text: The model's reply.
+        tool_names: Names of the tools offered in that request; only these are recognised.
+        code_tool: Name of the tool that takes ``{"code": ...}`` (e.g. ``execute_code``);
+            when given, a fenced Python block counts as a call of it.
+        id_prefix: Prefix of the ids given to the recovered calls (``<prefix>_<n>``).
+    """
+    if not text or not tool_names:
+        return []
+    found: list[tuple[str, dict[str, Any]]] = []
+    for body in _TOOL_CALL_TAG.findall(text):
+        found += _calls_in_json_text(body, tool_names)
+    if not found:
+        for lang, body in _FENCE.findall(text):
+            if lang.lower() in ("json", "", "tool_call", "javascript"):
+                found += _calls_in_json_text(body, tool_names)
+    if not found:
+        found = _calls_in_json_text(text, tool_names)
+    if not found and code_tool and code_tool in tool_names:
+        for lang, body in _FENCE.findall(text):
+            if lang.lower() in _PYTHON_TAGS and body.strip() and not _looks_like_json(body):
+                found.append((code_tool, {"code": body.strip("\n")}))
+                break
+    return [
+        ToolCall(id=f"{id_prefix}_{n}", name=name, arguments=json.dumps(args, ensure_ascii=False))
+        for n, (name, args) in enumerate(found, 1)
+    ]
+
+
+def _looks_like_json(body: str) -> bool:
+    stripped = body.strip()
+    if not stripped.startswith(("{", "[")):
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
+
+
+def _calls_in_json_text(text: str, tool_names: Collection[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Every tool call found in the JSON values embedded anywhere in `text`."""
+    decoder = json.JSONDecoder()
+    calls: list[tuple[str, dict[str, Any]]] = []
+    pos = 0
+    while True:
+        starts = [i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0]
+        if not starts:
+            return calls
+        start = min(starts)
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except ValueError:
+            pos = start + 1
+            continue
+        items = value if isinstance(value, list) else [value]
+        calls += [c for c in (_as_call(item, tool_names) for item in items) if c is not None]
+        pos = end
+
+
+def _as_call(value: Any, tool_names: Collection[str]) -> tuple[str, dict[str, Any]] | None:
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("function"), dict):
+        value = value["function"]
+    name = value.get("name", value.get("tool"))
+    if not isinstance(name, str) or name not in tool_names:
+        return None
+    args: Any = {}
+    for key in ("arguments", "parameters", "args", "input"):
+        if key in value:
+            args = value[key]
+            break
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except ValueError:
+            return None
+    if not isinstance(args, dict):
+        return None
+    if "properties" in args and set(args) <= _SCHEMA_KEYS:
+        args = {}  # the model echoed the schema instead of filling it in
+    return name, args

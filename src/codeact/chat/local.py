@@ -1,0 +1,256 @@
+"""The embedded offline model: Qwen2.5-Coder-1.5B-Instruct served by xllamacpp on 127.0.0.1.
+
+`LocalModel` assembles the model file (once, `model_files.ensure_model`), starts llama.cpp's
+OpenAI-compatible server in a child process on a free port of 127.0.0.1, and stops it.
+`LocalChat` is the chat client over it: an `OpenAIChat` that starts the server on its first
+request and stops it on `aclose()`. Needs the extra: ``pip install 'codeact[local]'``.
+
+The server runs in a child process, not in ours, because llama.cpp takes over SIGINT and
+SIGTERM and logs to stderr: in a child, Ctrl-C still interrupts the caller and the log goes
+to ``<cache>/logs/local-model.log``. The child ends when its stdin closes, so it never
+outlives the process that started it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import importlib.util
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from typing_extensions import Self
+
+from .._paths import cache_dir
+from ..errors import ChatError, ModelNotConfigured
+from .messages import ChatResponse, Message, ResponseFormat, ToolDefinition
+from .model_files import EMBEDDED_MODEL, ModelSpec, ensure_model
+from .openai_chat import OpenAIChat
+
+__all__ = ["LocalChat", "LocalModel", "local_model_installed"]
+
+Progress = Callable[[str], None]
+
+
+def local_model_installed() -> bool:
+    """True when the `local` extra is installed (xllamacpp and the first model part)."""
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("xllamacpp", EMBEDDED_MODEL.parts[0].package)
+    )
+
+
+class LocalModel:
+    """The embedded model's server process. Use as a context manager, or `start`/`stop`.
+
+    Args:
+        spec: Which model file (default: the embedded Qwen2.5-Coder-1.5B-Instruct).
+        context: Context window in tokens.
+        threads: CPU threads for inference (default: llama.cpp's choice).
+        start_timeout: Seconds to wait for the server to listen.
+        progress: Called with one-line status messages (assembly, start).
+    """
+
+    def __init__(
+        self,
+        *,
+        spec: ModelSpec = EMBEDDED_MODEL,
+        context: int = 8192,
+        threads: int | None = None,
+        start_timeout: float = 300.0,
+        progress: Progress | None = None,
+    ) -> None:
+        self.spec = spec
+        self.context = context
+        self.threads = threads
+        self.start_timeout = start_timeout
+        self.progress = progress
+        self.log_path = cache_dir("logs") / "local-model.log"
+        self._proc: subprocess.Popen[str] | None = None
+        self._address: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL (``http://127.0.0.1:PORT/v1``) of the running server."""
+        if self._address is None:
+            raise ChatError("the embedded model is not running; call start() first")
+        return self._address + "/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> str:
+        """Assemble the model if needed, start the server, return its base URL."""
+        with self._lock:
+            if self.running:
+                return self.base_url
+            if importlib.util.find_spec("xllamacpp") is None:
+                raise ModelNotConfigured(
+                    "the embedded model needs xllamacpp: install it with "
+                    f"`{self.spec.install_hint}`, or configure an endpoint with "
+                    "OPENAI_BASE_URL or OPENAI_API_KEY"
+                )
+            path = ensure_model(self.spec, progress=self.progress)
+            if self.progress:
+                self.progress(f"starting {self.spec.name} on 127.0.0.1 (log: {self.log_path})")
+            self._address = self._spawn(path)
+            atexit.register(self.stop)
+            return self.base_url
+
+    def _spawn(self, model: Path) -> str:
+        cmd = [sys.executable, "-m", "codeact.chat._llama_server", str(model)]
+        cmd += ["--ctx", str(self.context)]
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
+        with self.log_path.open("w", encoding="utf-8") as log:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        self._proc = proc
+        line = _read_line(proc, self.start_timeout)
+        try:
+            report = json.loads(line) if line else {}
+        except ValueError:
+            report = {}
+        address = report.get("address") if isinstance(report, dict) else None
+        if not isinstance(address, str):
+            self.stop()
+            reason = report.get("error") if isinstance(report, dict) else None
+            raise ChatError(
+                "the embedded model's server did not start"
+                + (f": {reason}" if reason else f" within {self.start_timeout:g} s")
+                + f" (log: {self.log_path}: {_log_tail(self.log_path)})"
+            )
+        return address
+
+    def stop(self) -> None:
+        """Stop the server (closing its stdin lets it shut down cleanly; killed after 10 s)."""
+        proc, self._proc, self._address = self._proc, None, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            if proc.stdin:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
+        atexit.unregister(self.stop)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running at {self._address}" if self.running else "stopped"
+        return f"<LocalModel {self.spec.name} {state}>"
+
+
+class LocalChat:
+    """Chat client for the embedded model: starts it on the first request, stops on `aclose`.
+
+    Args:
+        temperature: Sampling temperature (0.2 measured best for CodeAct with this model).
+        max_tokens: Cap of generated tokens per reply, so a looping model cannot run for
+            minutes.
+        server: A `LocalModel` to use (default: a new one, owned and stopped by this client).
+        progress: Status messages while assembling/starting (e.g. ``print``).
+    """
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 0.2,
+        max_tokens: int = 1024,
+        server: LocalModel | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._owns_server = server is None
+        self.server = server or LocalModel(progress=progress)
+        self._chat: OpenAIChat | None = None
+        self._starting = asyncio.Lock()
+
+    @property
+    def model(self) -> str:
+        return f"{self.server.spec.name}, embedded"
+
+    async def start(self) -> None:
+        """Start the model now (otherwise the first request does)."""
+        async with self._starting:
+            if self._chat is not None and self.server.running:
+                return
+            base_url = await asyncio.to_thread(self.server.start)
+            self._chat = OpenAIChat(
+                model="local",
+                base_url=base_url,
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                max_retries=1,
+                env={},
+            )
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] = (),
+        response_format: ResponseFormat | None = None,
+    ) -> ChatResponse:
+        if self._chat is None or not self.server.running:
+            await self.start()
+        assert self._chat is not None
+        return await self._chat.complete(messages, tools=tools, response_format=response_format)
+
+    async def aclose(self) -> None:
+        chat, self._chat = self._chat, None
+        if chat is not None:
+            await chat.aclose()
+        if self._owns_server:
+            await asyncio.to_thread(self.server.stop)
+
+    def __repr__(self) -> str:
+        return f"LocalChat({self.server!r})"
+
+
+def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The child's first stdout line, or "" if it exits or stays silent for `timeout`."""
+    result: list[str] = []
+    reader = threading.Thread(
+        target=lambda: result.append(proc.stdout.readline() if proc.stdout else ""), daemon=True
+    )
+    reader.start()
+    reader.join(timeout)
+    return result[0].strip() if result else ""
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        tail = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return "no log"
+    return " | ".join(line.strip() for line in tail) or "empty log"

