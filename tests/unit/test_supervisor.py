@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +50,23 @@ class _nothing:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+
+def test_a_guest_stuck_in_a_real_sleep_does_not_keep_the_process_alive(tmp_path: Path) -> None:
+    # The guest reaches the real time.sleep by re-importing `time`; its thread stays blocked
+    # in the host for the sleep. The result must come on time AND the process must exit
+    # without waiting for that thread (it would take 120 s if it did).
+    script = tmp_path / "stuck.py"
+    script.write_text(
+        "import asyncio\n"
+        "from codeact import CodeAct, Limits\n"
+        "async def main():\n"
+        "    codeact = CodeAct(backend='wasm', limits=Limits(wall_time=0.5))\n"
+        "    r = await codeact.execute(\n"
+        "        \"import sys\\ndel sys.modules['time']\\nimport time\\ntime.sleep(120)\")\n"
+        "    print(r.error.limit)\n"
+        "asyncio.run(main())\n"
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "wall_time"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import threading
 import time
 
@@ -23,6 +22,7 @@ from ...bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
 from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend
 from ..relay import Relay
+from ..threads import DaemonThreadPool
 from .probe import probe
 from .process import DEFAULT_FACTORY, WorkerProcess
 
@@ -53,9 +53,7 @@ class HyperlightBackend(SandboxBackend):
         )
         self._lock = threading.Lock()
         self._closed = False
-        self._threads = concurrent.futures.ThreadPoolExecutor(
-            max_workers=32, thread_name_prefix="codeact-hyperlight"
-        )
+        self._threads = DaemonThreadPool("codeact-hyperlight")
 
     @classmethod
     def availability(cls) -> Availability:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import importlib.util
 import math
 import os
@@ -35,6 +34,7 @@ from ...policy.outputs import OutputLimits
 from ..artifacts import collect_outputs, disk_usage, new_output_dir, remove_output_dir
 from ..base import Availability, SandboxBackend
 from ..relay import Relay
+from ..threads import DaemonThreadPool
 from .zygote import Child, Zygote
 
 __all__ = ["JailBackend"]
@@ -68,9 +68,7 @@ class JailBackend(SandboxBackend):
         self._lock = threading.Lock()
         self._refill = threading.Event()
         self._closed = False
-        self._threads = concurrent.futures.ThreadPoolExecutor(
-            max_workers=64, thread_name_prefix="codeact-jail"
-        )
+        self._threads = DaemonThreadPool("codeact-jail")
         self._filler: threading.Thread | None = None
 
     @classmethod

@@ -15,7 +15,6 @@ a pre-warmed instance from the pool.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import importlib.metadata
 import importlib.util
 import threading
@@ -26,6 +25,7 @@ from wasmtime import WasmtimeError
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
 from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend
+from ..threads import DaemonThreadPool
 from .execution import WasmExecution
 from .fastcall import call_string_export
 from .pool import InstancePool
@@ -53,9 +53,7 @@ class WasmBackend(SandboxBackend):
         self._lock = threading.Lock()
         self._closed = False
         # Threads that run guests; a guest stuck in a blocking host call keeps its thread.
-        self._threads = concurrent.futures.ThreadPoolExecutor(
-            max_workers=64, thread_name_prefix="codeact-wasm"
-        )
+        self._threads = DaemonThreadPool("codeact-wasm")
 
     @classmethod
     def availability(cls) -> Availability:
