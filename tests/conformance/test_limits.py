@@ -175,3 +175,13 @@ async def test_a_stopped_program_cancels_its_running_async_tool(
     result = await codeact.execute("hangs()")
     assert result.error is not None and result.error.limit == "wall_time"
     await asyncio.wait_for(cancelled.wait(), timeout=5)
+
+
+async def test_output_cut_is_counted_even_when_a_limit_stops_the_program(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact(limits=Limits(output_bytes=1000, wall_time=1))
+    result = await codeact.execute("while True:\n    print('z' * 99)")
+    assert result.error is not None and result.error.limit == "wall_time"
+    assert len(result.stdout.encode()) == 1000
+    assert result.output_truncated > 10_000  # far more than the limit was printed

@@ -40,7 +40,8 @@ def test_malformed_frames_are_protocol_errors(data: bytes) -> None:
     ("status", "limit", "kind"),
     [
         (signal.SIGXCPU, "wall_time", None),
-        (signal.SIGKILL, "memory", None),
+        (signal.SIGABRT, "memory", None),
+        (signal.SIGKILL, None, "Killed"),
         (signal.SIGSEGV, None, "InterpreterCrash"),
         (signal.SIGSYS, None, "SandboxViolation"),
         (signal.SIGTERM, None, "Killed"),

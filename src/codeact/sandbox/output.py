@@ -1,7 +1,9 @@
 """`CappedOutput`: a program's stdout and stderr as the host receives them, capped in bytes.
 
 Guests cap their own output too, but the host never trusts that: whatever arrives past the
-limit is counted and dropped here.
+limit is counted and dropped here. What a guest dropped itself it reports on stream
+`DROPPED` as its running total (decimal text), so the count survives a program stopped by a
+limit before it could report at the end.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import threading
 
 __all__ = ["CappedOutput"]
 
-STDOUT, STDERR = 1, 2
+STDOUT, STDERR, DROPPED = 1, 2, 3
 
 
 class CappedOutput:
@@ -19,12 +21,22 @@ class CappedOutput:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
-        self.dropped = 0
+        self._host_dropped = 0
+        self._guest_dropped = 0
         self._parts: dict[int, list[str]] = {STDOUT: [], STDERR: []}
         self._lock = threading.Lock()
 
+    @property
+    def dropped(self) -> int:
+        """Bytes cut by the output limit: by the guest before sending, and here."""
+        return self._guest_dropped + self._host_dropped
+
     def write(self, stream: int, text: str) -> None:
         if not text:
+            return
+        if stream == DROPPED:
+            if text.isdigit() and len(text) < 20:  # an untrusted count: only ever grows
+                self._guest_dropped = max(self._guest_dropped, int(text))
             return
         if stream not in self._parts:
             stream = STDERR
@@ -32,7 +44,7 @@ class CappedOutput:
         with self._lock:
             room = self.limit - self.used
             if len(data) > room:
-                self.dropped += len(data) - max(room, 0)
+                self._host_dropped += len(data) - max(room, 0)
                 if room <= 0:
                     return
                 text = data[:room].decode("utf-8", "ignore")

@@ -76,6 +76,7 @@ class _Output:
         self.limit = limit
         self.used = 0
         self.dropped = 0
+        self.reported_dropped = 0
         self.buffer = []
         self.buffered = 0
         self.stream = 1
@@ -89,6 +90,8 @@ class _Output:
         if size > room:
             if room <= 0:
                 self.dropped += size
+                if time.monotonic() - self.last_flush >= self.FLUSH_SECONDS:
+                    self.flush()  # keeps the host's count of dropped bytes current
                 return
             if text.isascii():
                 text = text[:room]
@@ -111,6 +114,10 @@ class _Output:
             self.flush()
 
     def flush(self):
+        if self.dropped != self.reported_dropped:
+            HOST.write_output(3, str(self.dropped))  # stream 3: running total of dropped bytes
+            self.reported_dropped = self.dropped
+            self.last_flush = time.monotonic()
         if self.buffer:
             text = "".join(self.buffer)
             self.buffer.clear()
@@ -498,7 +505,7 @@ def run(request_json):
         output.flush()
     except BaseException:
         pass
-    report["output_dropped"] = output.dropped
+    report["output_dropped"] = 0  # the host has the count: flush() reported it on stream 3
     try:
         return json.dumps(report)
     except (TypeError, ValueError):

@@ -238,6 +238,9 @@ class Relay:
             (request_json,) = _strings(frame, 2)
             ok, payload = self.channel.http_request(request_json)
             self._reply([ok, payload])
+        elif kind == "d":  # the runner's running total of output bytes it dropped
+            (count,) = _strings(frame, 2)
+            self.channel.write_output(3, count)
         elif kind == "r":
             (self.report,) = _strings(frame, 2)
         elif kind == "x":
@@ -288,7 +291,17 @@ def describe_exit(status: int | None, limits: Limits) -> RunOutcome:
             return RunOutcome(
                 stop=Stop("wall_time", f"the program used up its CPU time ({name}) and was stopped")
             )
-        if sig in (signal.SIGABRT, signal.SIGKILL):
+        if sig == signal.SIGKILL:
+            # The host's own kills (the wall time) are reported before we get here, and the
+            # memory limit makes allocations fail with MemoryError instead of a kill.
+            return RunOutcome(
+                error=GuestError(
+                    "Killed",
+                    f"the program's process was killed ({name}): by the program itself, or "
+                    "by the system's out-of-memory killer",
+                )
+            )
+        if sig == signal.SIGABRT:
             return RunOutcome(
                 stop=Stop(
                     "memory",
