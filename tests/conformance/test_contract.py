@@ -208,3 +208,17 @@ async def test_order_totals_program_matches_expected(make_codeact: Callable[...,
     lines = order_totals.workload()["expected"]["order_lines"]
     # list_users, then per user: two rates and the orders, then one call per order line
     assert len(result.tool_calls) == 1 + 8 * 3 + lines
+
+
+async def test_a_missing_key_in_a_tool_result_lists_the_keys_it_has(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact(tools=order_totals.TOOLS)
+    code = "line = get_orders_for_user(user_id=1)[0]\nline['region']"
+    result = await codeact.execute(code)
+    assert result.error is not None and result.error.type == "KeyError"
+    assert "'product', 'qty', 'unit_price'" in result.error.message
+    ok = await codeact.execute(
+        "u = list_users()[0]\n[u['name'], u.get('nope', 'default'), isinstance(u, dict)]"
+    )
+    assert ok.value == ["Alice", "default", True]

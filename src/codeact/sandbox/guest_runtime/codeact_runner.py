@@ -216,6 +216,25 @@ _POSITIONAL = {}
 _PENDING = {}
 
 
+class ToolResult(dict):
+    """A dict a tool returned. A missing key says which keys there are, so the program's
+    author (often a small model) can fix the program from the traceback alone."""
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        keys = list(self)
+        shown = ", ".join(repr(k) for k in keys[:25]) + (", ..." if len(keys) > 25 else "")
+        raise KeyError(f"{key!r} (this dict from a tool has the keys: {shown or 'none'})")
+
+
+ToolResult.__module__ = "builtins"
+
+
+def _decode_result(text):
+    return json.loads(text, object_hook=ToolResult)
+
+
 def call_tool(name, /, *args, **kwargs):
     """Call the host tool `name` with keyword arguments and return its result."""
     if not isinstance(name, str):
@@ -230,7 +249,7 @@ def call_tool(name, /, *args, **kwargs):
     ok, result = HOST.dispatch(name, payload)
     if not ok:
         _raise_for(name, result)
-    return json.loads(result)
+    return _decode_result(result)
 
 
 async def call_tool_async(name, /, *args, **kwargs):
@@ -247,7 +266,7 @@ async def call_tool_async(name, /, *args, **kwargs):
     ok, result = await future
     if not ok:
         _raise_for(name, result)
-    return json.loads(result)
+    return _decode_result(result)
 
 
 def _tool_function(name, positional):
