@@ -133,7 +133,8 @@ async def test_program_errors_are_results_the_model_can_fix() -> None:
     agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
     result = await agent.run("How many users?")
     first = tool_messages(chat, 1)[0]
-    assert "KeyError: 'nope'" in first and "line 2" in first
+    assert "KeyError: \"'nope' (this dict from a tool has the keys:" in first
+    assert "line 2" in first
     assert tool_messages(chat, 2)[1] == "[value] 8"
     assert result.usage.code_executions == 2 and result.text == "8 users"
 
@@ -367,7 +368,8 @@ async def test_giving_up_after_a_failed_program_gets_one_request_to_fix_it() -> 
     agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
     result = await agent.run("First user's nope?")
     nudge = chat.requests[2].messages[-1].content or ""
-    assert nudge.startswith("The program failed (KeyError: 'nope'), so there is no answer yet.")
+    assert nudge.startswith("The program failed (KeyError: \"'nope' (this dict from a tool")
+    assert "so there is no answer yet" in nudge
     assert result.text == "Still KeyError." and result.usage.nudges == 1
 
 

@@ -14,6 +14,7 @@ LAYERS = {
     "errors": 0,
     "_types": 0,
     "_paths": 0,
+    "_lifecycle": 0,
     "tools": 1,
     "policy": 1,
     "bridge.protocol": 1,

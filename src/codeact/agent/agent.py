@@ -11,12 +11,11 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import Any
 
 import pydantic
-from typing_extensions import Self
 
+from .._lifecycle import Closeable
 from ..bridge.approvals import ApprovalHandler
 from ..bridge.protocol import ToolCallRecord
 from ..chat.default import default_client
@@ -34,7 +33,7 @@ from .result import AgentResult, AgentTimings, AgentUsage
 __all__ = ["Agent"]
 
 
-class Agent:
+class Agent(Closeable):
     """An agent with direct tools, CodeAct, or both.
 
     >>> from codeact.testing import ScriptedChat
@@ -181,17 +180,6 @@ class Agent:
             self._sync = None
         elif self._owns_client and self._client is not None:
             asyncio.run(self.aclose())
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         codeact = f", codeact={self.codeact!r}" if self.codeact else ""

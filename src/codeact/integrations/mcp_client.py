@@ -24,11 +24,11 @@ import shlex
 import weakref
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from typing_extensions import Self
 
+from .._lifecycle import Closeable
 from ..errors import ConfigurationError, IntegrationError
 from ..tools import SANDBOX_RESERVED_NAMES, Tool
 
@@ -88,7 +88,7 @@ def mcp_tools(
     )
 
 
-class MCPServerTools:
+class MCPServerTools(Closeable):
     """One MCP server's tools as codeact `Tool`s, and the session that serves them.
 
     Iterate it (``[*server_tools]``) to get the tools; close it when done. Also a context
@@ -188,24 +188,8 @@ class MCPServerTools:
     def __enter__(self) -> Self:
         return self.connect()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     async def __aenter__(self) -> Self:
         return await self.aconnect()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("connected" if self._tools is not None else "new")

@@ -8,11 +8,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
-from typing_extensions import Self
-
+from .._lifecycle import Closeable
 from ..bridge.approvals import (
     APPROVAL_SCOPES,
     DEFAULT_APPROVAL_TIMEOUT,
@@ -101,7 +99,7 @@ class _Supervisor:
             self._timer = None
 
 
-class CodeAct:
+class CodeAct(Closeable):
     """Run model-written Python in a fresh sandbox per call, with tools that stay on the host.
 
     Example (see the README for a runnable version)::
@@ -429,31 +427,6 @@ class CodeAct:
         if self._sync is not None:
             self._sync.close()
             self._sync = None
-
-    async def aclose(self) -> None:
-        self.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         grants = ""

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import ClassVar, Literal, TypeAlias
 
-from typing_extensions import Self
-
+from .._lifecycle import Closeable
 from ..bridge.protocol import RunOutcome, RunRequest, ToolChannel
 
 __all__ = ["Availability", "Isolation", "SandboxBackend"]
@@ -42,7 +40,7 @@ class Availability:
     versions: dict[str, str] = field(default_factory=dict)
 
 
-class SandboxBackend(ABC):
+class SandboxBackend(Closeable, ABC):
     """Runs programs in fresh isolated interpreters. Subclass it to add a backend."""
 
     #: Name used in `CodeAct(backend=...)`, the CLI and reports.
@@ -58,37 +56,12 @@ class SandboxBackend(ABC):
     def availability(cls) -> Availability:
         """Check, cheaply and without side effects, whether this backend can run here."""
 
-    def prepare(self) -> None:  # noqa: B027 - optional hook with a no-op default
+    def prepare(self) -> None:
         """Do expensive one-time work now (build, compile, warm a pool); blocking."""
 
     @abstractmethod
     async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
         """Run one program in a fresh sandbox and report what happened."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+    def close(self) -> None:
         """Release pooled sandboxes and threads. The backend cannot be used afterwards."""
-
-    async def aclose(self) -> None:
-        self.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
