@@ -13,15 +13,15 @@ nested or emulated virtual machines often lack: `availability()` starts a VM onc
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import threading
 import time
 
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
 from ..artifacts import collect_outputs
-from ..base import Availability, SandboxBackend
+from ..base import Availability
 from ..relay import Relay
+from ..relay.process_backend import ProcessBackend
 from ..threads import DaemonThreadPool
 from .probe import probe
 from .process import DEFAULT_FACTORY, WorkerProcess
@@ -31,7 +31,7 @@ __all__ = ["HyperlightBackend"]
 _DEFAULT_MEMORY_MB = 256
 
 
-class HyperlightBackend(SandboxBackend):
+class HyperlightBackend(ProcessBackend):
     """A Hyperlight micro-VM per worker, restored from a snapshot before every program.
 
     Args:
@@ -85,19 +85,6 @@ class HyperlightBackend(SandboxBackend):
                 self._idle[worker.heap_mb, worker.input_dir].append(worker)
                 return
         worker.close()
-
-    async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
-        relay_box: list[Relay] = []
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._threads, self._run_blocking, request, channel, relay_box
-        )
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            if relay_box:
-                relay_box[0].cancel()  # kills the worker; its VM dies with it
-            raise
 
     def _run_blocking(
         self, request: RunRequest, channel: ToolChannel, relay_box: list[Relay]

@@ -15,7 +15,6 @@ Wasm or micro-VM boundary does not have. In exchange it runs native CPython with
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import importlib.util
 import math
@@ -32,8 +31,9 @@ from ...bridge.protocol import RunOutcome, RunRequest, Stop, ToolChannel
 from ...errors import ConfigurationError, SandboxError
 from ...policy.outputs import OutputLimits
 from ..artifacts import collect_outputs, disk_usage, new_output_dir, remove_output_dir
-from ..base import Availability, SandboxBackend
+from ..base import Availability
 from ..relay import Relay
+from ..relay.process_backend import ProcessBackend
 from ..threads import DaemonThreadPool
 from .zygote import Child, Zygote
 
@@ -42,7 +42,7 @@ __all__ = ["JailBackend"]
 OPEN_FILES = 256
 
 
-class JailBackend(SandboxBackend):
+class JailBackend(ProcessBackend):
     """Native CPython in a fresh forked child per program, confined by Landlock and seccomp.
 
     Args:
@@ -189,20 +189,8 @@ class JailBackend(SandboxBackend):
         raise AssertionError("unreachable")
 
     # -- running -----------------------------------------------------------------------------
-    async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
-        if self._zygote is None:
-            await asyncio.to_thread(self.prepare)
-        relay_box: list[Relay] = []
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._threads, self._run_blocking, request, channel, relay_box
-        )
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            if relay_box:
-                relay_box[0].cancel()  # kills the child; the relay thread returns at once
-            raise
+    def _is_prepared(self) -> bool:
+        return self._zygote is not None
 
     def _run_blocking(
         self, request: RunRequest, channel: ToolChannel, relay_box: list[Relay]
