@@ -23,12 +23,12 @@ from ..bridge.host import HostBridge
 from ..bridge.http_egress import HttpEgress
 from ..bridge.middleware import Middleware, MiddlewareFn
 from ..bridge.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
-from ..bridge.protocol import RunOutcome, RunRequest, Stop, ToolCallRecord, ToolStub
+from ..bridge.protocol import RunOutcome, RunRequest, ToolCallRecord, ToolStub
 from ..bridge.scan import CallPlan, scan_program
 from ..errors import ConfigurationError, UserError
 from ..policy.limits import Limits
-from ..policy.mounts import Mount, MountInput, check_mounts, to_mount, workspace_mount
-from ..policy.network import AllowedDomain, DomainInput, NetworkLimits, to_allowed_domain
+from ..policy.mounts import Mount, MountInput, workspace_mount
+from ..policy.network import AllowedDomain, DomainInput, NetworkLimits
 from ..policy.outputs import OutputLimits
 from ..sandbox.base import SandboxBackend
 from ..sandbox.registry import create_backend, resolve_auto
@@ -36,8 +36,10 @@ from ..tools import Tool, ToolSet, as_tool
 from ..tools.definition import ApprovalMode
 from ._sync import LoopThread
 from .execute_tool import ExecuteCodeTool
+from .grants import Grants, collection
 from .instructions import describe_execute_code, describe_grants, instructions
 from .result import ExecutionResult
+from .supervisor import Supervisor
 
 __all__ = ["CodeAct"]
 
@@ -56,50 +58,7 @@ def _shared_backend(name: str) -> SandboxBackend:
         return backend
 
 
-class _Supervisor:
-    """Ends an execution whose backend cannot stop the program by itself (it is blocked in a
-    host call that cannot be interrupted, e.g. a sync tool past its timeout): a timer on the
-    event loop checks the bridge and cancels the waiting task, which reports the limit."""
-
-    POLL = 0.25
-
-    def __init__(self, bridge: HostBridge, loop: asyncio.AbstractEventLoop) -> None:
-        self._bridge = bridge
-        self._loop = loop
-        self._task = asyncio.current_task()
-        self.stop: Stop | None = None
-        self._timer: asyncio.TimerHandle | None = loop.call_later(self._interval(), self._check)
-
-    def _interval(self) -> float:
-        # Poll at least every POLL seconds: an inline tool call may start at any moment, and
-        # telling the loop about each one would cost a cross-thread wake-up per call.
-        return min(self._bridge.next_check(), self.POLL)
-
-    def _check(self) -> None:
-        stop = self._bridge.overdue()
-        if stop is None:
-            self._timer = self._loop.call_later(self._interval(), self._check)
-            return
-        self._timer = None
-        self.stop = stop
-        self._bridge.cancel()
-        if self._task is not None:
-            self._task.cancel()
-
-    def consume_cancel(self) -> None:
-        """Our own cancellation was handled: take it back, so that an enclosing
-        asyncio.timeout() or TaskGroup does not see a cancellation that is not theirs."""
-        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
-        if uncancel is not None:
-            uncancel()
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-
-class CodeAct(Closeable):
+class CodeAct(Grants, Closeable):
     """Run model-written Python in a fresh sandbox per call, with tools that stay on the host.
 
     Example (see the README for a runnable version)::
@@ -188,8 +147,8 @@ class CodeAct(Closeable):
         self._workspace = workspace_mount(workspace_root) if workspace_root is not None else None
         self._mounts: tuple[Mount, ...] = ()
         self._domains: tuple[AllowedDomain, ...] = ()
-        self.add_file_mounts(_collection(file_mounts, "file_mounts"))
-        self.add_allowed_domains(_collection(allowed_domains, "allowed_domains"))
+        self.add_file_mounts(collection(file_mounts, "file_mounts"))
+        self.add_allowed_domains(collection(allowed_domains, "allowed_domains"))
         self.approval_mode: ApprovalMode = approval_mode
         self.approval_scope: ApprovalScope = approval_scope
         self.pipeline = ToolPipeline(
@@ -225,61 +184,6 @@ class CodeAct(Closeable):
 
     def clear_tools(self) -> None:
         self._tools.clear()
-
-    # -- file mounts and allowed domains (granted to every execution) --------------------
-    @property
-    def workspace_root(self) -> str | None:
-        """The host directory shown read-only at /input, if any."""
-        return self._workspace.host if self._workspace is not None else None
-
-    def add_file_mounts(self, mounts: MountInput | Iterable[MountInput]) -> None:
-        """Add one mount or several (a list). The whole set is checked before it changes."""
-        new = tuple(to_mount(m) for m in _items(mounts, "file_mounts"))
-        check_mounts((*self._mounts, *new), workspace=self._workspace)
-        self._mounts = (*self._mounts, *new)
-
-    def get_file_mounts(self) -> list[Mount]:
-        """The mounts (without the workspace, see `workspace_root`)."""
-        return list(self._mounts)
-
-    def remove_file_mount(self, guest_path: str) -> Mount:
-        """Remove and return the mount seen at `guest_path` inside the sandbox."""
-        for mount in self._mounts:
-            if mount.guest == guest_path.rstrip("/") or mount.host == guest_path:
-                self._mounts = tuple(m for m in self._mounts if m is not mount)
-                return mount
-        raise ConfigurationError(
-            f"no mount at {guest_path!r}; the mounts are: "
-            + (", ".join(m.guest for m in self._mounts) or "(none)")
-        )
-
-    def clear_file_mounts(self) -> None:
-        self._mounts = ()
-
-    def add_allowed_domains(self, domains: DomainInput | Iterable[DomainInput]) -> None:
-        """Add one allow-list rule or several (a list)."""
-        new = tuple(to_allowed_domain(d) for d in _items(domains, "allowed_domains"))
-        self._domains = (*self._domains, *new)
-
-    def get_allowed_domains(self) -> list[AllowedDomain]:
-        return list(self._domains)
-
-    def remove_allowed_domain(self, pattern: str) -> list[AllowedDomain]:
-        """Remove (and return) every rule written as `pattern` (e.g. ``"*.example.org"``)."""
-        removed = [d for d in self._domains if pattern in (d.pattern, d.host)]
-        if not removed:
-            raise ConfigurationError(
-                f"no allowed domain {pattern!r}; the rules are: "
-                + (", ".join(d.pattern for d in self._domains) or "(none)")
-            )
-        self._domains = tuple(d for d in self._domains if d not in removed)
-        return removed
-
-    def clear_allowed_domains(self) -> None:
-        self._domains = ()
-
-    def _granted_mounts(self) -> tuple[Mount, ...]:
-        return check_mounts(self._mounts, workspace=self._workspace)
 
     # -- what the model sees ---------------------------------------------------------------
     def _grant_lines(self) -> list[str]:
@@ -337,7 +241,7 @@ class CodeAct(Closeable):
             mounts=self._granted_mounts(),
             output_limits=self.output_limits,
         )
-        supervisor = _Supervisor(bridge, loop)
+        supervisor = Supervisor(bridge, loop)
         try:
             outcome = await self.backend.run(request, bridge)
         except asyncio.CancelledError:
@@ -438,24 +342,3 @@ class CodeAct(Closeable):
             f"CodeAct(tools=[{self._tools.describe_names()}], limits={self.limits!r}, "
             f"backend={self.backend.name!r}{grants})"
         )
-
-
-def _collection(value: Any, what: str) -> list[Any]:
-    """The constructor's `file_mounts=[...]` / `allowed_domains=[...]` (any iterable)."""
-    if isinstance(value, (str, os.PathLike, Mount, AllowedDomain)):
-        return [value]
-    try:
-        return list(value)
-    except TypeError:
-        raise ConfigurationError(f"{what} must be a list, got {type(value).__name__}") from None
-
-
-def _items(value: Any, what: str) -> list[Any]:
-    """One grant or an iterable of them. A 2-tuple is one grant (a (host, guest) mount or
-    a (domain, methods) rule), so several must be passed as a list."""
-    if isinstance(value, (str, os.PathLike, tuple, Mount, AllowedDomain)):
-        return [value]
-    try:
-        return list(value)
-    except TypeError:
-        raise ConfigurationError(f"{what} must be a list, got {type(value).__name__}") from None
