@@ -66,8 +66,8 @@ def main(argv: list[str]) -> int:
     if job == "demo":
         return run(python, "-m", "codeact", "demo", *rest)
     for step in (
-        [python, "-m", "ruff", "check", "src", "tests", "dev.py"],
-        [python, "-m", "ruff", "format", "--check", "src", "tests", "dev.py"],
+        [python, "-m", "ruff", "check", "src", "tests", "scripts", "dev.py"],
+        [python, "-m", "ruff", "format", "--check", "src", "tests", "scripts", "dev.py"],
         [python, "-m", "mypy"],
     ):
         if run(*step) != 0:

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import time
 from typing import Any
 
 from codeact import CodeAct, Limits, tool
