@@ -74,3 +74,18 @@ def test_recovered_calls_get_distinct_ids() -> None:
         '[{"name": "list_users"}, {"name": "list_users"}]', TOOLS, id_prefix="turn3"
     )
     assert [c.id for c in calls] == ["turn3_1", "turn3_2"]
+
+
+def test_a_program_with_json_escaped_quotes_is_unescaped_only_when_that_fixes_it() -> None:
+    # Seen from the embedded model: it copies the escaping of its earlier calls into a new
+    # fenced program, which then cannot even parse.
+    broken = 'for u in list_users():\n    print(u[\\"name\\"])\n'
+    text = f"```python\n{broken}```"
+    (call,) = parse_text_tool_calls(text, ["execute_code"], code_tool="execute_code")
+    assert json.loads(call.arguments)["code"] == 'for u in list_users():\n    print(u["name"])'
+    # A program that parses as written keeps its backslashes (they can be meaningful).
+    valid = "print('a \\\\\"quoted\\\\\" word')\n"
+    (call,) = parse_text_tool_calls(
+        f"```python\n{valid}```", ["execute_code"], code_tool="execute_code"
+    )
+    assert json.loads(call.arguments)["code"] == valid.strip("\n")

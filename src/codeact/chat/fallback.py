@@ -18,10 +18,15 @@ Recognised, in this order (the first kind found wins):
 
 A JSON object whose ``name`` is not an offered tool is ignored, so an answer that merely
 contains JSON is not mistaken for a call.
+
+A program recovered for the code tool whose quotes are still JSON-escaped (``user[\\"id\\"]``,
+copied by the model from how its earlier calls appear in the conversation) is unescaped, but
+only when that turns a syntax error into a program that parses.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Collection
@@ -70,10 +75,31 @@ def parse_text_tool_calls(
             if lang.lower() in _PYTHON_TAGS and body.strip() and not _looks_like_json(body):
                 found.append((code_tool, {"code": body.strip("\n")}))
                 break
+    for name, args in found:
+        if name == code_tool and isinstance(args.get("code"), str):
+            args["code"] = _unescape_if_broken(args["code"])
     return [
         ToolCall(id=f"{id_prefix}_{n}", name=name, arguments=json.dumps(args, ensure_ascii=False))
         for n, (name, args) in enumerate(found, 1)
     ]
+
+
+def _parses(code: str) -> bool:
+    try:
+        compile(code, "<code>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _unescape_if_broken(code: str) -> str:
+    """`code` with JSON-escaped quotes undone, if that is what keeps it from parsing."""
+    if '\\"' not in code and "\\'" not in code:
+        return code
+    if _parses(code):
+        return code
+    fixed = code.replace('\\"', '"').replace("\\'", "'")
+    return fixed if _parses(fixed) else code
 
 
 def _looks_like_json(body: str) -> bool:
