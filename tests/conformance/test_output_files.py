@@ -62,19 +62,21 @@ async def test_files_past_the_limits_are_skipped_with_a_reason(
     codeact = make_codeact(
         output_limits=OutputLimits(max_files=2, max_file_bytes=100, max_total_bytes=150)
     )
+    # 330 bytes in all: under the disk watch's "far past the limits" (2 * 150 + 100 bytes),
+    # which would otherwise stop the program whenever it happened to look while it ran.
     code = """
-for name, size in [("a", 80), ("b", 500), ("c", 80), ("d", 10), ("e", 10)]:
+for name, size in [("a", 80), ("b", 150), ("c", 80), ("d", 10), ("e", 10)]:
     open(f"/output/{name}", "wb").write(b"x" * size)
 """
     result = await codeact.execute(code)
     assert result.ok, result.error
     assert [f.path for f in result.files] == ["a", "d"]
     assert result.files_skipped == [
-        "b: 500 bytes, over OutputLimits.max_file_bytes=100",
+        "b: 150 bytes, over OutputLimits.max_file_bytes=100",
         "c: would pass OutputLimits.max_total_bytes=150",
         "e: over OutputLimits.max_files=2",
     ]
-    assert "[files not returned] b: 500 bytes" in result.to_model_text()
+    assert "[files not returned] b: 150 bytes" in result.to_model_text()
 
 
 async def test_a_symlink_in_output_is_not_followed_on_the_host(
