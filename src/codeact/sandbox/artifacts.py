@@ -23,10 +23,16 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..bridge.protocol import OutputFile
+from ..bridge.protocol import OutputFile, Stop
 from ..policy.outputs import OutputLimits
 
-__all__ = ["collect_outputs", "disk_usage", "new_output_dir", "remove_output_dir"]
+__all__ = [
+    "collect_outputs",
+    "disk_usage",
+    "new_output_dir",
+    "output_overflow",
+    "remove_output_dir",
+]
 
 _root: str | None = None
 _root_lock = threading.Lock()
@@ -75,6 +81,20 @@ def disk_usage(path: str, *, max_entries: int) -> tuple[int, int]:
         except OSError:
             continue
     return total, entries
+
+
+def output_overflow(path: str, limits: OutputLimits) -> Stop | None:
+    """A stop when the program wrote far past `limits` under /output (so it cannot fill the
+    host's disk); None while it stays within `OutputLimits.disk_bytes`/`disk_entries`."""
+    size, entries = disk_usage(path, max_entries=limits.disk_entries)
+    if size <= limits.disk_bytes and entries <= limits.disk_entries:
+        return None
+    return Stop(
+        "output_files",
+        f"the program kept writing under /output far past {limits!r} (more than "
+        f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
+        "so that it cannot fill the host's disk",
+    )
 
 
 def collect_outputs(path: str, limits: OutputLimits) -> tuple[list[OutputFile], list[str]]:

@@ -30,7 +30,7 @@ from ..._paths import cache_dir
 from ...bridge.protocol import RunOutcome, RunRequest, Stop, ToolChannel
 from ...errors import ConfigurationError, SandboxError
 from ...policy.outputs import OutputLimits
-from ..artifacts import collect_outputs, disk_usage, new_output_dir, remove_output_dir
+from ..artifacts import collect_outputs, new_output_dir, output_overflow, remove_output_dir
 from ..base import Availability
 from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
@@ -241,15 +241,7 @@ def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | No
     """A stop when the program writes far past the output limits (it must not fill the disk)."""
 
     def watch() -> Stop | None:
-        size, entries = disk_usage(output_dir, max_entries=limits.disk_entries)
-        if size <= limits.disk_bytes and entries <= limits.disk_entries:
-            return None
-        return Stop(
-            "output_files",
-            f"the program kept writing under /output far past {limits!r} (more than "
-            f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
-            "so that it cannot fill the host's disk",
-        )
+        return output_overflow(output_dir, limits)
 
     return watch
 

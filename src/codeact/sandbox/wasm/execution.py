@@ -14,7 +14,7 @@ import time
 from ...bridge.protocol import ExecutionStopped, Stop, ToolChannel
 from ...policy.limits import Limits
 from ...policy.outputs import OutputLimits
-from ..artifacts import disk_usage
+from ..artifacts import output_overflow
 from .runtime import ticks_until
 
 __all__ = ["WasmExecution"]
@@ -129,16 +129,7 @@ class WasmExecution:
     def _output_overflow(self) -> Stop | None:
         """A stop if the program wrote far past OutputLimits under /output (disk safety)."""
         assert self.output_dir is not None
-        limits = self.output_limits
-        size, entries = disk_usage(self.output_dir, max_entries=limits.disk_entries)
-        if size <= limits.disk_bytes and entries <= limits.disk_entries:
-            return None
-        return Stop(
-            "output_files",
-            f"the program kept writing under /output far past {limits!r} (more than "
-            f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
-            "so that it cannot fill the host's disk",
-        )
+        return output_overflow(self.output_dir, self.output_limits)
 
     def host_failed(self, exc: BaseException) -> None:
         if isinstance(exc, ExecutionStopped):
