@@ -400,14 +400,14 @@ def _describe(exc, filename):
     lineno = None
     try:
         note = _file_note(exc)
-        if note:
-            exc.add_note(note)
     except BaseException:
-        pass
+        note = None
     try:
         te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
         _trim(te, set())
         text = "".join(te.format())
+        if note:  # appended by hand: exception notes (add_note) need Python 3.11
+            text += note.rstrip("\n") + "\n"
         for frame in te.stack:
             if frame.filename == filename:
                 lineno = frame.lineno
