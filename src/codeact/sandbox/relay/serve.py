@@ -216,6 +216,12 @@ class Relay:
         kind = frame[0]
         if self.report is not None:
             raise ProtocolError("a frame arrived after the report")
+        if kind in ("c", "s", "w", "h"):
+            # The runner writes its output before it sends a call, but the pipes and the
+            # socket race here: take what is in the pipes first, so output printed before a
+            # call reaches the host even if the call blocks this thread (a hung sync tool).
+            for fd in self._pipes:
+                self._drain_pipe(fd)
         if kind in ("c", "s"):
             name, args = _strings(frame, 3)
             if kind == "c":
