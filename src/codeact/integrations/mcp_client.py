@@ -46,19 +46,11 @@ class MCPToolError(Exception):
     """An MCP tool reported an error; the program sees it as a `ToolError` with this message."""
 
 
-def mcp_tools(
-    server: str | Sequence[str],
-    *,
-    prefix: str = "",
-    include: Collection[str] | None = None,
-    exclude: Collection[str] = (),
-    env: Mapping[str, str] | None = None,
-    cwd: str | Path | None = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float | None = None,
-    connect_timeout: float = 30.0,
-) -> MCPServerTools:
-    """The tools of one MCP server, for `CodeAct(tools=[*mcp_tools(...)])`.
+class MCPServerTools(Closeable):
+    """One MCP server's tools as codeact `Tool`s, and the session that serves them.
+
+    ``CodeAct(tools=[*mcp_tools(...)])``: iterate it to get the tools; close it when done.
+    Also a context manager, sync and async.
 
     Args:
         server: An ``http(s)://`` URL (streamable HTTP), or the command that starts a stdio
@@ -73,26 +65,7 @@ def mcp_tools(
         connect_timeout: Seconds to wait for the server to start and list its tools.
 
     The server is contacted when the tools are first needed (iterating, `.tools`, or entering
-    a ``with``/``async with`` block), not by this call.
-    """
-    return MCPServerTools(
-        server,
-        prefix=prefix,
-        include=include,
-        exclude=exclude,
-        env=env,
-        cwd=cwd,
-        headers=headers,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-    )
-
-
-class MCPServerTools(Closeable):
-    """One MCP server's tools as codeact `Tool`s, and the session that serves them.
-
-    Iterate it (``[*server_tools]``) to get the tools; close it when done. Also a context
-    manager, sync and async. Made by `mcp_tools`.
+    a ``with``/``async with`` block), not when it is made.
     """
 
     def __init__(
@@ -286,3 +259,7 @@ def _result_value(result: mcp_types.CallToolResult, *, unwrap: bool) -> Any:
                 pass
         return text
     return [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content]
+
+
+#: The tools of one MCP server: ``CodeAct(tools=[*mcp_tools("python server.py")])``.
+mcp_tools = MCPServerTools

@@ -15,14 +15,13 @@ import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import jsonschema
-import jsonschema.exceptions
-import jsonschema.validators
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ToolDefinitionError
 from .schema import ParameterSpec
+
+if TYPE_CHECKING:
+    import jsonschema.exceptions
 
 __all__ = ["JsonArgumentsError", "JsonArgumentsSchema", "build_json_schema", "render_json_type"]
 
@@ -109,6 +108,11 @@ def build_json_schema(
             f"got type {schema.get('type')!r}"
         )
     schema.setdefault("type", "object")
+    # Imported here: it takes ~0.1 s, and only tools described by a JSON schema need it.
+    import jsonschema
+    import jsonschema.exceptions
+    import jsonschema.validators
+
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)

@@ -39,7 +39,6 @@ from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_r
 __all__ = ["NetworkDenied", "NetworkError", "ToolDenied", "ToolError", "install"]
 
 HOST = None  # the backend's glue object; set by install()
-_REAL_SLEEP = time.sleep
 
 
 class ToolError(Exception):
