@@ -40,7 +40,7 @@ EMPTY = "for i in range({n}):\n    i\n"
 def _variants() -> list[tuple[str, dict[str, Any], str]]:
     variants: list[tuple[str, dict[str, Any], str]] = [("no middleware", {}, "echo")]
     try:  # the pipeline exists only after issue 5's changes; before them, measure the baseline
-        from codeact.bridge.middleware import LogCalls, RateLimit
+        from codeact.calls.middleware import LogCalls, RateLimit
     except ImportError:
         return variants
 

@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 from .agent import Agent, AgentResult, AgentTimings, AgentUsage
-from .bridge.approval_handlers import ApproveAll, DeferredApprovals, DenyAll, InteractiveApprover
-from .bridge.approvals import Approval, ApprovalRequest
-from .bridge.audit import JsonlAudit, Redact
-from .bridge.calls import CallDenied, ToolCall
-from .bridge.middleware import LogCalls, Middleware, RateLimit
 from .bridge.protocol import OutputFile, ToolCallRecord
+from .calls.approval_handlers import ApproveAll, DeferredApprovals, DenyAll, InteractiveApprover
+from .calls.approvals import Approval, ApprovalRequest
+from .calls.audit import JsonlAudit, Redact
+from .calls.call import CallDenied, ToolCall
+from .calls.middleware import LogCalls, Middleware, RateLimit
 from .errors import (
     AgentError,
     BackendUnavailable,

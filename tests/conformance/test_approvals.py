@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Callable
 
 from codeact import CodeAct, Limits, tool
-from codeact.bridge.approval_handlers import DeferredApprovals
-from codeact.bridge.approvals import Approval, ApprovalRequest
+from codeact.calls.approval_handlers import DeferredApprovals
+from codeact.calls.approvals import Approval, ApprovalRequest
 
 SENT: list[str] = []
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from codeact import CodeAct, tool
-from codeact.bridge.approvals import ApprovalRequest
-from codeact.bridge.calls import ToolCall
+from codeact.calls.approvals import ApprovalRequest
+from codeact.calls.call import ToolCall
 
 REQUEST_USER: contextvars.ContextVar[str] = contextvars.ContextVar("request_user")
 

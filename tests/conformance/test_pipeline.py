@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from codeact import CodeAct, tool
-from codeact.bridge.approvals import ApprovalRequest
-from codeact.bridge.audit import JsonlAudit, Redact
-from codeact.bridge.calls import CallDenied, ToolCall
-from codeact.bridge.middleware import CallNext, LogCalls, Middleware, RateLimit
+from codeact.calls.approvals import ApprovalRequest
+from codeact.calls.audit import JsonlAudit, Redact
+from codeact.calls.call import CallDenied, ToolCall
+from codeact.calls.middleware import CallNext, LogCalls, Middleware, RateLimit
 
 THREADS: list[str] = []
 

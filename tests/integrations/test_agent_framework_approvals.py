@@ -27,7 +27,7 @@ from agent_framework import (
 )
 
 from codeact import Approval, ApprovalRequest, CallDenied, ConfigurationError, ToolCallRecord
-from codeact.bridge.calls import ToolCall
+from codeact.calls.call import ToolCall
 from codeact.integrations.agent_framework import CodeActProvider, ExecuteCodeTool
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")

@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from codeact.bridge.approval_handlers import (
+from codeact.calls.approval_handlers import (
     ApproveAll,
     DeferredApprovals,
     DenyAll,
     InteractiveApprover,
     PendingApproval,
 )
-from codeact.bridge.approvals import Approval, ApprovalRequest
+from codeact.calls.approvals import Approval, ApprovalRequest
 
 REQUEST = ApprovalRequest(kind="call", tool="send_email", arguments={"to": "ann@example.com"})
 

@@ -23,14 +23,8 @@ LAYERS = {
     "chat": 2,
     "bridge.host": 3,
     "bridge.http_egress": 3,
-    "bridge.calls": 3,
-    "bridge.middleware": 3,
-    "bridge.approvals": 3,
-    "bridge.approval_handlers": 3,
-    "bridge.pipeline": 3,
-    "bridge.audit": 3,
-    "bridge.scan": 3,
     "bridge.clock": 3,
+    "calls": 3,
     "runtime": 3,
     "agent": 4,
     "integrations": 5,
@@ -88,4 +82,17 @@ def test_no_module_imports_a_higher_layer() -> None:
             other = layer_of(target)
             if other is not None and other > own:
                 violations.append(f"{module} (L{own}) imports {target} (L{other})")
+    assert violations == []
+
+
+def test_the_call_pipeline_does_not_import_the_bridge() -> None:
+    """`calls` serves direct calls with no bridge: the bridge uses it, never the reverse (the
+    record types of `bridge.protocol`, layer 1, are shared by both)."""
+    violations = []
+    for path in (ROOT / "calls").rglob("*.py"):
+        rel = path.relative_to(ROOT).with_suffix("")
+        package = ".".join(rel.parts[:-1]) if rel.name != "__init__" else ".".join(rel.parts)
+        for target in imported_modules(path, package):
+            if target.startswith("bridge") and not target.startswith("bridge.protocol"):
+                violations.append(f"{'.'.join(rel.parts)} imports {target}")
     assert violations == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeact.bridge.scan import scan_tool_calls
+from codeact.calls.scan import scan_tool_calls
 
 TOOLS = ["send_email", "lookup"]
 

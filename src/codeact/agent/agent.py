@@ -16,8 +16,8 @@ from typing import Any
 import pydantic
 
 from .._lifecycle import Closeable
-from ..bridge.approvals import ApprovalHandler
 from ..bridge.protocol import ToolCallRecord
+from ..calls.approvals import ApprovalHandler
 from ..chat.default import default_client
 from ..chat.fallback import parse_text_tool_calls
 from ..chat.messages import ChatClient, ChatResponse, Message, ToolCall, ToolDefinition

@@ -1,6 +1,6 @@
 """Every call of a *direct* tool (traditional wiring) goes through `DirectTools.invoke`.
 
-It finds the tool and hands the call to a `ToolPipeline` (`codeact.bridge.pipeline`), the
+It finds the tool and hands the call to a `ToolPipeline` (`codeact.calls.pipeline`), the
 same chain of middlewares, approvals, redaction and audit that the calls programs make from
 code pass through: validation against the tool's schema, the approval handler for tools with
 ``approval_mode="always_require"``, the tool itself (sync tools in a worker thread, under
@@ -19,9 +19,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..bridge.approvals import ApprovalHandler
-from ..bridge.pipeline import ToolPipeline
 from ..bridge.protocol import ToolCallRecord
+from ..calls.approvals import ApprovalHandler
+from ..calls.pipeline import ToolPipeline
 from ..chat.messages import ToolCall, ToolDefinition
 from ..errors import ConfigurationError
 from ..runtime import CodeAct

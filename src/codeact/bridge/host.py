@@ -40,14 +40,14 @@ import time
 import types
 from typing import Any
 
+from ..calls.call import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
+from ..calls.middleware import Middleware, run_chain, run_chain_sync
+from ..calls.pipeline import ToolPipeline, denial, settle_record
 from ..policy.limits import Limits
 from ..sandbox.output import CappedOutput
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
-from .calls import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
 from .clock import ProgramClock
 from .http_egress import HttpEgress
-from .middleware import Middleware, run_chain, run_chain_sync
-from .pipeline import ToolPipeline, denial, settle_record
 from .protocol import (
     CallOutcome,
     Completion,

@@ -16,8 +16,8 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from ..bridge.approval_handlers import ApproveAll, DenyAll, InteractiveApprover
-from ..bridge.approvals import ApprovalHandler
+from ..calls.approval_handlers import ApproveAll, DenyAll, InteractiveApprover
+from ..calls.approvals import ApprovalHandler
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
 

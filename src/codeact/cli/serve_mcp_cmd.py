@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..bridge.approvals import ApprovalHandler
-from ..bridge.audit import JsonlAudit
 from ..bridge.protocol import OutputFile
+from ..calls.approvals import ApprovalHandler
+from ..calls.audit import JsonlAudit
 from ..errors import UserError
 from ..runtime import CodeAct
 from ..tools import ToolSet

@@ -35,7 +35,7 @@ from typing import Any
 
 from agent_framework import Content, FunctionInvocationContext, FunctionTool
 
-from ..bridge.approvals import (
+from ..calls.approvals import (
     APPROVAL_SCOPES,
     Approval,
     ApprovalHandler,

@@ -17,9 +17,9 @@ from agent_framework import (
     MiddlewareTermination,
 )
 
-from ..bridge.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
-from ..bridge.audit import AuditSink, Redactor
-from ..bridge.middleware import Middleware, MiddlewareFn
+from ..calls.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
+from ..calls.audit import AuditSink, Redactor
+from ..calls.middleware import Middleware, MiddlewareFn
 from ..errors import ConfigurationError
 from ..policy.limits import Limits
 from ..runtime import CodeAct, ExecutionResult

@@ -35,7 +35,7 @@ from agent_framework import (
 )
 from agent_framework._middleware import FunctionMiddlewarePipeline
 
-from ..bridge.calls import CallDenied
+from ..calls.call import CallDenied
 from ..errors import IntegrationError
 from ..tools import Tool
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import mcp_types
 
-from ..bridge.approvals import Approval, ApprovalRequest
+from ..calls.approvals import Approval, ApprovalRequest
 from ..runtime import ExecutionResult
 
 __all__ = ["ProgramGone", "ProgramRounds", "answer_from_form"]

@@ -26,7 +26,7 @@ from typing import Any
 import mcp_types
 from pydantic import BaseModel, Field
 
-from ..bridge.approvals import Approval, ApprovalHandler, ApprovalRequest
+from ..calls.approvals import Approval, ApprovalHandler, ApprovalRequest
 from ._mcp_rounds import ProgramRounds
 
 try:

@@ -11,20 +11,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .._lifecycle import Closeable
-from ..bridge.approvals import (
+from ..bridge.host import HostBridge
+from ..bridge.http_egress import HttpEgress
+from ..bridge.protocol import RunOutcome, RunRequest, ToolCallRecord, ToolStub
+from ..calls.approvals import (
     APPROVAL_SCOPES,
     DEFAULT_APPROVAL_TIMEOUT,
     ApprovalHandler,
     ApprovalScope,
 )
-from ..bridge.audit import AuditSink, Redactor
-from ..bridge.calls import ProgramContext
-from ..bridge.host import HostBridge
-from ..bridge.http_egress import HttpEgress
-from ..bridge.middleware import Middleware, MiddlewareFn
-from ..bridge.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
-from ..bridge.protocol import RunOutcome, RunRequest, ToolCallRecord, ToolStub
-from ..bridge.scan import CallPlan, scan_program
+from ..calls.audit import AuditSink, Redactor
+from ..calls.call import ProgramContext
+from ..calls.middleware import Middleware, MiddlewareFn
+from ..calls.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
+from ..calls.scan import CallPlan, scan_program
 from ..errors import ConfigurationError, UserError
 from ..policy.limits import Limits
 from ..policy.mounts import Mount, MountInput, workspace_mount

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..bridge.audit import records_to_jsonl
 from ..bridge.http_egress import HttpRequestRecord
 from ..bridge.protocol import OutputFile, RunOutcome, ToolCallRecord
+from ..calls.audit import records_to_jsonl
 from ..policy.limits import LimitName
 
 __all__ = ["ExecutionError", "ExecutionResult"]

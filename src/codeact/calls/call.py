@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bridge.protocol import CallDecision, CallOrigin, ToolCallRecord
 from ..tools import Tool
-from .protocol import CallDecision, CallOrigin, ToolCallRecord
 
 __all__ = ["CallDenied", "ProgramContext", "ToolCall", "ToolTimeout", "run_tool"]
 

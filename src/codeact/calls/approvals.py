@@ -36,10 +36,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+from ..bridge.protocol import CallOrigin, ToolCallRecord
 from ..errors import ConfigurationError
-from .calls import CallDenied, ProgramContext, ToolCall
+from .call import CallDenied, ProgramContext, ToolCall
 from .middleware import CallNext, Middleware
-from .protocol import CallOrigin, ToolCallRecord
 from .scan import CallPlan
 
 __all__ = [

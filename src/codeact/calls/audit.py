@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
+from ..bridge.protocol import ToolCallRecord
 from ..errors import ConfigurationError
-from .protocol import ToolCallRecord
 
 __all__ = ["AuditSink", "JsonlAudit", "Redact", "Redactor", "as_redactor", "records_to_jsonl"]
 

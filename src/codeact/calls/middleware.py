@@ -1,6 +1,6 @@
 """Middlewares: the base class, the chain runners, and the built-ins `LogCalls` and `RateLimit`.
 
-Every tool call, nested or direct, passes the same chain (see `codeact.bridge.pipeline`).
+Every tool call, nested or direct, passes the same chain (see `codeact.calls.pipeline`).
 A middleware is an async function ``async def mw(call, call_next)`` or a `Middleware`
 instance; instances may skip calls they do not care about (`applies`) and may offer a
 synchronous form (`call_sync`) so that calls keep running inline on the sandbox's thread.
@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeAlias
 
 from ..errors import ConfigurationError
-from .calls import CallDenied, ToolCall
+from .call import CallDenied, ToolCall
 
 __all__ = [
     "CallNext",

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..bridge.protocol import CallErrorKind, CallOutcome, ToolCallRecord
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from ..tools.definition import ApprovalMode
 from .approvals import (
@@ -31,9 +32,8 @@ from .approvals import (
     block_needs_approval,
 )
 from .audit import AuditSink, Redactor, as_redactor
-from .calls import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
+from .call import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
-from .protocol import CallErrorKind, CallOutcome, ToolCallRecord
 from .scan import scan_program
 
 __all__ = ["DirectCallResult", "ToolPipeline", "ask_block_if_needed", "settle_record"]
@@ -65,7 +65,7 @@ class ToolPipeline:
         middleware: Async functions ``(call, call_next)`` or `Middleware` instances, outermost
             first. They see nested and direct calls alike (`call.origin` tells which).
         approval_handler: Asked about every call of a tool with
-            ``approval_mode="always_require"`` (see `codeact.bridge.approvals`). Without one,
+            ``approval_mode="always_require"`` (see `codeact.calls.approvals`). Without one,
             such calls are denied.
         approval_timeout: Seconds to wait for an answer before denying (None: no limit).
         redact: Argument names to hide in records and logs, or ``(tool, args) -> args``.
@@ -222,7 +222,7 @@ async def ask_block_if_needed(
     scope: ApprovalScope,
 ) -> ToolCallRecord | None:
     """Before a block runs: ask about it when the mode and scope say so (see
-    `codeact.bridge.approvals`); the audit record of the answer, or None if nothing was asked.
+    `codeact.calls.approvals`); the audit record of the answer, or None if nothing was asked.
     On approval, the scope's grants are left in `program`."""
     gated = any(t.approval_mode == "always_require" for t in tools)
     if not gated and mode != "always_require":

@@ -1,0 +1,36 @@
+"""The tool-call pipeline: what happens to one tool call on the host, nested or direct.
+
+Every call, whether a program made it with `call_tool` (through `codeact.bridge`) or an agent
+made it directly, passes the same `ToolPipeline`:
+
+    user middlewares -> approval gate -> the tool
+
+and ends as one audit record. The parts: `call` (the call a middleware sees and the program
+it belongs to), `middleware`, `approvals` and `approval_handlers`, `audit` (records, redaction,
+sinks), `scan` (what a program will call, read before it runs) and `pipeline` (the chain and the
+life of one call). This package knows nothing of sandboxes: `bridge` uses it, never the reverse.
+"""
+
+from __future__ import annotations
+
+from .approvals import Approval, ApprovalHandler, ApprovalRequest
+from .audit import JsonlAudit, Redact
+from .call import CallDenied, ProgramContext, ToolCall
+from .middleware import LogCalls, Middleware, RateLimit
+from .pipeline import DirectCallResult, ToolPipeline
+
+__all__ = [
+    "Approval",
+    "ApprovalHandler",
+    "ApprovalRequest",
+    "CallDenied",
+    "DirectCallResult",
+    "JsonlAudit",
+    "LogCalls",
+    "Middleware",
+    "ProgramContext",
+    "RateLimit",
+    "Redact",
+    "ToolCall",
+    "ToolPipeline",
+]
