@@ -25,7 +25,7 @@ from ..errors import ConfigurationError, OutputValidationError, TurnLimitExceede
 from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult
 from ..runtime._sync import LoopThread
 from ..tools import Tool, ToolSet
-from .direct_tools import DirectTools, direct_pipeline
+from .direct_tools import DirectTools, direct_pipeline, model_text
 from .output import OutputSpec
 from .program_check import shadowed_tools, shadowing_message
 from .result import AgentResult, AgentTimings, AgentUsage
@@ -332,7 +332,7 @@ class _Run:
         )
         self.usage.direct_tool_calls += 1
         self.timings.tools += outcome.record.duration_ms / 1000
-        return outcome.content, outcome.record
+        return model_text(outcome), outcome.record
 
     async def _execute(self, tool: ExecuteCodeTool, call: ToolCall) -> str:
         code = _code_of(call)

@@ -17,25 +17,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ..bridge.protocol import ToolCallRecord
 from ..calls.approvals import ApprovalHandler
-from ..calls.pipeline import ToolPipeline
+from ..calls.pipeline import DirectCallResult, ToolPipeline
 from ..chat.messages import ToolCall, ToolDefinition
 from ..errors import ConfigurationError
 from ..runtime import CodeAct
 from ..tools import ToolSet
 
-__all__ = ["DirectCallResult", "DirectTools", "direct_pipeline"]
+__all__ = ["DirectCallResult", "DirectTools", "direct_pipeline", "model_text"]
 
 
-@dataclass(frozen=True)
-class DirectCallResult:
-    """What the model reads back for one call, and the record of the call."""
-
-    content: str
-    record: ToolCallRecord
+def model_text(result: DirectCallResult) -> str:
+    """What the model reads back for one direct call: the value (a string as it is, anything
+    else as JSON), or ``Error: ...`` so that it can correct itself."""
+    if not result.ok:
+        return f"Error: {result.error}"
+    value = result.value
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def direct_pipeline(
@@ -85,30 +85,17 @@ class DirectTools:
     async def invoke(
         self, call: ToolCall, *, history: Sequence[ToolCallRecord], started: float
     ) -> DirectCallResult:
-        """Run one call the model asked for; never raises for the tool's or model's mistakes.
+        """Run one call the model asked for; never raises for the tool's or model's mistakes
+        (an unknown tool, too, ends as a record the audit sees).
 
         `started` is the run's start (`time.monotonic()`), where records count from.
         """
-        tool = self.tools.get(call.name)
-        if tool is None:
-            message = (
-                f"there is no tool named {call.name!r}; the tools are: "
-                f"{self.tools.describe_names()}"
-            )
-            record = ToolCallRecord(
-                name=call.name,
-                arguments=call.arguments,
-                started_ms=(time.monotonic() - started) * 1000,
-                outcome="unknown",
-                error=message,
-                origin="direct",
-            )
-            return DirectCallResult(f"Error: {message}", record)
-        result = await self.pipeline.call_direct(
-            tool, call.arguments or "{}", history=history, timeout=self.timeout, started=started
+        opened = time.monotonic()
+        arguments = call.arguments or "{}"
+        pipeline = self.pipeline
+        record, parsed = pipeline.record(
+            call.name, arguments, started_ms=(opened - started) * 1000, origin="direct"
         )
-        if not result.ok:
-            return DirectCallResult(f"Error: {result.error}", result.record)
-        value = result.value
-        content = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        return DirectCallResult(content, result.record)
+        return await pipeline.run_direct(
+            record, self.tools, arguments, parsed, opened, history, self.timeout
+        )

@@ -33,19 +33,17 @@ import concurrent.futures
 import contextvars
 import functools
 import inspect
-import json
 import queue
 import threading
 import time
-import types
 from typing import Any
 
-from ..calls.call import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
+from ..calls.call import ProgramContext, ToolCall, ToolTimeout, run_tool
 from ..calls.middleware import Middleware, run_chain, run_chain_sync
-from ..calls.pipeline import ToolPipeline, denial, settle_record
+from ..calls.pipeline import CallResult, ToolPipeline
 from ..policy.limits import Limits
 from ..sandbox.output import CappedOutput
-from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
+from ..tools import Tool, ToolSet
 from .clock import ProgramClock
 from .http_egress import HttpEgress
 from .protocol import (
@@ -91,7 +89,7 @@ class HostBridge:
         self.records: list[ToolCallRecord] = self.program.calls
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
-        self._inline: tuple[ToolCallRecord, float] | None = None  # running inline, its deadline
+        self._inline: tuple[ToolCall, float] | None = None  # running inline, its deadline
         # Every call running on the loop, started or awaited, so that cancel() reaches it.
         self._inflight: set[concurrent.futures.Future[Any]] = set()
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -99,7 +97,6 @@ class HostBridge:
         self._waiting = 0  # started calls not yet returned by wait()
         self._cancelled = False
         self._stop: ExecutionStopped | None = None  # a limit hit inside the pipeline
-        self._settled: set[int] = set()  # ids of records that are finished and audited
         self.output = CappedOutput(limits.output_bytes)
         # The context of the execute() caller (the bridge is made on its task), for every call.
         self._context = contextvars.copy_context()
@@ -193,8 +190,9 @@ class HostBridge:
         now = time.monotonic()
         inline = self._inline
         if inline is not None and now > inline[1] + GRACE:
-            self._settle(inline[0], None, "timeout", "took longer than its timeout")
-            return self._tool_timeout(inline[0])
+            call = inline[0]
+            self.pipeline.fail(call, ToolTimeout(self._timeout_of(call.tool)))
+            return self._tool_timeout(call)
         if now > self.deadline + GRACE:
             return Stop("wall_time", self._wall_time_message())
         return None
@@ -221,55 +219,31 @@ class HostBridge:
     def finish(self) -> None:
         """After the run: calls still in flight are recorded as cancelled, and audited."""
         for record in list(self.records):
-            if id(record) not in self._settled:
-                self._settle(record, None, "cancelled", "the program ended while it ran")
+            self._end(record, "cancelled", "the program ended while it ran")
 
-    # -- one call ----------------------------------------------------------------------------
+    # -- one call: the pipeline opens and closes it; here, threads, limits and time -------------
     def _prepare(self, name: str, args_json: str) -> ToolCall | Reply:
-        """Record the call, enforce the tool-call limit, find the tool, validate arguments."""
+        """Record the call, enforce the tool-call limit, and open it (tool, arguments)."""
         if self._cancelled:
             raise ExecutionStopped("wall_time", _CANCELLED)
-        try:
-            arguments: Any = json.loads(args_json)
-        except (ValueError, RecursionError):  # a program may send any text, nested or not
-            arguments = args_json
-        pipeline = self.pipeline
-        record = ToolCallRecord(
-            name=name,
-            arguments=pipeline.redact(name, arguments) if pipeline.redactor else arguments,
-            started_ms=(time.monotonic() - self._t0) * 1000,
-            run_id=self.program.run_id,
+        opened = time.monotonic()
+        record, parsed = self.pipeline.record(
+            name, args_json, started_ms=(opened - self._t0) * 1000, run_id=self.program.run_id
         )
         with self._lock:
             self.records.append(record)
             count = len(self.records)
         if count > self.limits.tool_calls:
-            self._settle(record, None, "refused", "over the tool-call limit")
+            self._end(record, "refused", "over the tool-call limit")
             raise ExecutionStopped(
                 "tool_calls",
                 f"the program made more than {self.limits.tool_calls} tool calls "
                 f"({self.limits.describe('tool_calls')}) and was stopped at a call of {name}()",
             )
-        tool = self.tools.get(name)
-        if tool is None:
-            message = (
-                f"there is no tool named {name!r}; the tools are: {self.tools.describe_names()}"
-            )
-            self._settle(record, None, "unknown", message)
-            return error_reply("unknown", message)
-        try:
-            kwargs = tool.validate_json(args_json)
-        except ToolArgumentsError as exc:
-            self._settle(record, None, "invalid", str(exc))
-            return error_reply("invalid", str(exc))
-        return ToolCall(
-            tool=tool,
-            arguments=types.MappingProxyType(arguments if isinstance(arguments, dict) else {}),
-            origin="code",
-            record=record,
-            kwargs=kwargs,
-            program=self.program,
+        call = self.pipeline.open(
+            record, self.tools, args_json, parsed, opened=opened, program=self.program
         )
+        return _reply(call) if isinstance(call, CallResult) else call
 
     def _run_inline(self, call: ToolCall, chain: list[Middleware]) -> Reply:
         try:
@@ -280,16 +254,16 @@ class HostBridge:
         except ExecutionStopped:
             raise
         except Exception as exc:
-            return self._failed(call, exc)
+            return _reply(self.pipeline.fail(call, exc))
         if self._stop is not None:
             raise self._stop
-        return self._result_reply(call, result)
+        return _reply(self.pipeline.close(call, result))
 
     def _tool_inline(self, call: ToolCall) -> Any:
         tool = call.tool
         limit = self._timeout_of(tool)
         started = time.monotonic()
-        self._inline = (call.record, started + limit)
+        self._inline = (call, started + limit)
         try:
             result = tool.fn(**call.kwargs)
         finally:
@@ -297,8 +271,8 @@ class HostBridge:
         if inspect.isawaitable(result):  # a sync-looking callable that returned a coroutine
             return self._await(self._on_loop(_awaited(result)))
         if time.monotonic() - started > limit:
-            self._settle(call.record, call, "timeout", "took longer than its timeout")
-            stop = self._tool_timeout(call.record)
+            self.pipeline.fail(call, ToolTimeout(limit))
+            stop = self._tool_timeout(call)
             self._stop = ExecutionStopped(stop.limit, stop.message)
             raise self._stop
         return result
@@ -308,21 +282,21 @@ class HostBridge:
             result = await run_chain(call, chain, self._tool_on_loop)
         except ExecutionStopped:
             raise
-        except asyncio.CancelledError:
-            self._settle(call.record, call, "cancelled", "cancelled")
+        except asyncio.CancelledError as exc:
+            self.pipeline.fail(call, exc)
             raise
         except Exception as exc:
-            return self._failed(call, exc)
+            return _reply(self.pipeline.fail(call, exc))
         if self._stop is not None:
             raise self._stop
-        return self._result_reply(call, result)
+        return _reply(self.pipeline.close(call, result))
 
     async def _tool_on_loop(self, call: ToolCall) -> Any:
         try:
             return await run_tool(call.tool, call.kwargs, self._timeout_of(call.tool))
-        except ToolTimeout:
-            self._settle(call.record, call, "timeout", "took longer than its timeout")
-            stop = self._tool_timeout(call.record)
+        except ToolTimeout as exc:
+            self.pipeline.fail(call, exc)
+            stop = self._tool_timeout(call)
             self._stop = ExecutionStopped(stop.limit, stop.message)
             raise self._stop from None
 
@@ -347,46 +321,11 @@ class HostBridge:
             raise ExecutionStopped("wall_time", _CANCELLED)
         return future.result()
 
-    # -- replies and records -----------------------------------------------------------------
-    def _settle(
-        self,
-        record: ToolCallRecord,
-        call: ToolCall | None,
-        outcome: CallOutcome,
-        error: str | None,
-        denied_by: str | None = None,
-    ) -> None:
-        with self._lock:
-            if id(record) in self._settled:
-                return
-            self._settled.add(id(record))
-        settle_record(
-            record, call, outcome, error, self._t0 + record.started_ms / 1000, denied_by=denied_by
-        )
-        if self.pipeline.audit is not None:
-            self.pipeline.emit(record)
-
-    def _failed(self, call: ToolCall, exc: Exception) -> Reply:
-        if isinstance(exc, CallDenied):
-            self._settle(call.record, call, "denied", exc.reason, exc.by)
-            return error_reply("denied", denial(call.name, exc.reason, "denied"))
-        if isinstance(exc, ToolArgumentsError):
-            self._settle(call.record, call, "invalid", str(exc))
-            return error_reply("invalid", str(exc))
-        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        self._settle(call.record, call, "error", message)
-        return error_reply("error", message)
-
-    def _result_reply(self, call: ToolCall, result: Any) -> Reply:
-        tool = call.tool
-        try:
-            encoded = json.dumps(tool.to_json(result))
-        except (ResultConversionError, ValueError) as exc:
-            message = f"{tool.name}() returned a value that cannot be sent to the program: {exc}"
-            self._settle(call.record, call, "error", message)
-            return error_reply("error", message)
-        self._settle(call.record, call, "ok", None)
-        return ok_reply(encoded)
+    # -- replies and limits --------------------------------------------------------------------
+    def _end(self, record: ToolCallRecord, outcome: CallOutcome, error: str) -> None:
+        """End a call that never reached its tool (or outlived the program)."""
+        opened = self._t0 + record.started_ms / 1000
+        self.pipeline.end(record, outcome, error, program=self.program, opened=opened)
 
     def _reply_of(self, future: concurrent.futures.Future[Any]) -> Reply:
         if future.cancelled():
@@ -402,12 +341,11 @@ class HostBridge:
     def _timeout_of(self, tool: Tool) -> float:
         return tool.timeout if tool.timeout is not None else self.limits.tool_timeout
 
-    def _tool_timeout(self, record: ToolCallRecord) -> Stop:
-        tool = self.tools.get(record.name)
-        seconds = self._timeout_of(tool) if tool is not None else self.limits.tool_timeout
+    def _tool_timeout(self, call: ToolCall) -> Stop:
+        seconds = self._timeout_of(call.tool)
         return Stop(
             "tool_timeout",
-            f"the call of {record.name}() took longer than its timeout ({seconds:g}s) "
+            f"the call of {call.name}() took longer than its timeout ({seconds:g}s) "
             "and the program was stopped",
         )
 
@@ -420,3 +358,10 @@ class HostBridge:
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+def _reply(end: CallResult) -> Reply:
+    """What the program receives for a closed call."""
+    if end.ok:
+        return ok_reply(end.encoded)
+    return error_reply(end.error_kind or "error", end.error or "")

@@ -60,6 +60,16 @@ class ProgramContext:
         self._grant_all = False
         self._lock = threading.Lock()
         self._on_wait: Callable[[bool], None] | None = None
+        self._settled: set[int] = set()  # ids of the records already settled and audited
+
+    def settle_once(self, record: ToolCallRecord) -> bool:
+        """True the first time it is asked about `record`: a call is settled and audited once,
+        even when a limit ends it on one thread while it finishes on another."""
+        with self._lock:
+            if id(record) in self._settled:
+                return False
+            self._settled.add(id(record))
+            return True
 
     def grant(self, grants: Mapping[str, int | None], *, every_call: bool = False) -> None:
         """Pre-approve calls: ``{"send_email": 2}``; `every_call` pre-approves every gated call."""
@@ -124,6 +134,7 @@ class ToolCall:
     reason: str | None = None
     approval_ms: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
+    opened: float = 0.0  # when the call began, on `time.monotonic()`'s clock
 
     @property
     def name(self) -> str:

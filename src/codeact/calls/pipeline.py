@@ -11,6 +11,7 @@ made it, the duration and the outcome, handed to the audit sink as it finishes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..bridge.protocol import CallErrorKind, CallOutcome, ToolCallRecord
+from ..bridge.protocol import CallErrorKind, CallOrigin, CallOutcome, ToolCallRecord
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from ..tools.definition import ApprovalMode
 from .approvals import (
@@ -36,26 +37,41 @@ from .call import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
 from .scan import scan_program
 
-__all__ = ["DirectCallResult", "ToolPipeline", "ask_block_if_needed", "settle_record"]
+__all__ = [
+    "CallResult",
+    "DirectCallResult",
+    "ToolPipeline",
+    "ask_block_if_needed",
+    "settle_record",
+]
 
 _log = logging.getLogger("codeact.audit")
 
 
 @dataclass
-class DirectCallResult:
-    """The result of `ToolPipeline.call_direct`: the value (JSON values) or why it failed."""
+class CallResult:
+    """How one tool call ended: its value (JSON values) or why it failed, and its record.
+
+    `encoded` is the value as JSON text (what a program receives); `error` is the message the
+    caller (a program or a model) reads, `error_kind` its kind.
+    """
 
     ok: bool
     record: ToolCallRecord
     value: Any = None
-    error_kind: CallErrorKind | None = None  #: error, invalid, denied, or timeout as "error"
+    error_kind: CallErrorKind | None = None  #: error, invalid, unknown, denied ("error" on timeout)
     error: str | None = None
+    encoded: str = "null"
 
     def to_model_text(self) -> str:
         """What a model reads back: the JSON value, or ``error (kind): message``."""
         if self.ok:
             return json.dumps(self.value, ensure_ascii=False)
         return f"error ({self.error_kind}): {self.error}"
+
+
+#: The result of `ToolPipeline.call_direct` (the same class: one call's end, however it ran).
+DirectCallResult = CallResult
 
 
 class ToolPipeline:
@@ -121,6 +137,136 @@ class ToolPipeline:
         except Exception:
             _log.warning("codeact: the audit sink failed", exc_info=True)
 
+    # -- the life of one call: record it, open it, run the chain, close it ----------------------
+    def record(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | str | bytes | None,
+        *,
+        started_ms: float,
+        origin: CallOrigin = "code",
+        run_id: str | None = None,
+    ) -> tuple[ToolCallRecord, Any]:
+        """The record of a call as it arrives (arguments redacted), and its parsed arguments."""
+        parsed: Any
+        if isinstance(arguments, (str, bytes)):
+            try:
+                parsed = json.loads(arguments)
+            except (ValueError, RecursionError):  # a program may send any text, nested or not
+                parsed = arguments
+        else:
+            parsed = dict(arguments or {})
+        record = ToolCallRecord(
+            name=name,
+            arguments=self.redact(name, parsed) if self.redactor else parsed,
+            started_ms=started_ms,
+            origin=origin,
+            run_id=run_id,
+        )
+        return record, parsed
+
+    def open(
+        self,
+        record: ToolCallRecord,
+        tool: Tool | ToolSet,
+        arguments: Mapping[str, Any] | str | bytes | None,
+        parsed: Any,
+        *,
+        opened: float,
+        program: ProgramContext | None = None,
+        history: Sequence[ToolCallRecord] = (),
+    ) -> ToolCall | CallResult:
+        """Find the tool (in a `ToolSet`) and validate the arguments: the call, ready for
+        `chain_for`, or how it ended (an unknown tool, invalid arguments)."""
+        if isinstance(tool, ToolSet):
+            found = tool.get(record.name)
+            if found is None:
+                message = tool.unknown_message(record.name)
+                return self.end(
+                    record, "unknown", message, kind="unknown", program=program, opened=opened
+                )
+            tool = found
+        try:
+            if isinstance(arguments, (str, bytes)):
+                kwargs = tool.validate_json(arguments)
+            elif isinstance(parsed, dict):
+                kwargs = tool.validate(parsed)
+            else:
+                raise ToolArgumentsError(f"arguments of {tool.name}() must be an object")
+        except ToolArgumentsError as exc:
+            return self.end(
+                record, "invalid", str(exc), kind="invalid", program=program, opened=opened
+            )
+        return ToolCall(
+            tool=tool,
+            arguments=types.MappingProxyType(parsed if isinstance(parsed, dict) else {}),
+            origin=record.origin,
+            record=record,
+            kwargs=kwargs,
+            program=program,
+            history=tuple(history),
+            opened=opened,
+        )
+
+    def close(self, call: ToolCall, value: Any) -> CallResult:
+        """Close a call with the tool's value: converted to JSON, or an error if it cannot be."""
+        try:
+            result = call.tool.to_json(value)
+            encoded = json.dumps(result)
+        except (ResultConversionError, ValueError) as exc:
+            return self.fail(call, ResultConversionError(str(exc)))
+        end = self.end(call.record, "ok", None, call=call)
+        end.value, end.encoded = result, encoded
+        return end
+
+    def fail(self, call: ToolCall, exc: BaseException) -> CallResult:
+        """Close a call with the exception that ended it: its outcome, kind and message."""
+        name = call.name
+        if isinstance(exc, CallDenied):
+            message = denial(name, exc.reason, "denied")
+            return self.end(
+                call.record, "denied", exc.reason, kind="denied", call=call, message=message,
+                denied_by=exc.by,
+            )  # fmt: skip
+        if isinstance(exc, ToolArgumentsError):
+            return self.end(call.record, "invalid", str(exc), kind="invalid", call=call)
+        if isinstance(exc, ToolTimeout):
+            return self.end(call.record, "timeout", f"{name}() {exc}", call=call)
+        if isinstance(exc, asyncio.CancelledError):
+            return self.end(call.record, "cancelled", "cancelled", call=call)
+        if isinstance(exc, ResultConversionError):
+            message = f"{name}() returned a value that cannot be sent back: {exc}"
+            return self.end(call.record, "error", message, call=call)
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return self.end(call.record, "error", message, call=call)
+
+    def end(
+        self,
+        record: ToolCallRecord,
+        outcome: CallOutcome,
+        error: str | None,
+        *,
+        kind: CallErrorKind = "error",
+        call: ToolCall | None = None,
+        program: ProgramContext | None = None,
+        opened: float = 0.0,
+        message: str | None = None,
+        denied_by: str | None = None,
+    ) -> CallResult:
+        """Settle the record (once per program: a call a limit already ended stays as it was)
+        and hand it to the audit sink. `error` goes in the record, `message` (default: `error`)
+        to the caller. Without `call`, `opened` is when the call began (`time.monotonic()`)."""
+        ok = outcome == "ok"
+        result = CallResult(ok, record, error_kind=None if ok else kind, error=message or error)
+        if call is not None:
+            program, opened = call.program, call.opened
+        if program is not None and not program.settle_once(record):
+            return result
+        settle_record(record, call, outcome, error, opened, denied_by=denied_by)
+        if self.audit is not None:
+            self.emit(record)
+        return result
+
     async def call_direct(
         self,
         tool: Tool,
@@ -130,7 +276,7 @@ class ToolPipeline:
         timeout: float = 30.0,
         started: float | None = None,
         run_id: str | None = None,
-    ) -> DirectCallResult:
+    ) -> CallResult:
         """Call `tool` directly (not from a program) through the same middleware and audit.
 
         `arguments` as a mapping or as JSON text (what a model sent). `history` is the calls
@@ -139,77 +285,33 @@ class ToolPipeline:
         record's `started_ms` counts from. Never raises for the tool's own failures.
         """
         t0 = time.monotonic()
-        parsed: Any
-        if isinstance(arguments, (str, bytes)):
-            try:
-                parsed = json.loads(arguments)
-            except ValueError:
-                parsed = arguments
-        else:
-            parsed = dict(arguments or {})
-        record = ToolCallRecord(
-            name=tool.name,
-            arguments=self.redact(tool.name, parsed) if self.redactor else parsed,
-            started_ms=(t0 - started) * 1000 if started is not None else 0.0,
-            origin="direct",
-            run_id=run_id,
+        since = (t0 - started) * 1000 if started is not None else 0.0
+        record, parsed = self.record(
+            tool.name, arguments, started_ms=since, origin="direct", run_id=run_id
         )
-        try:
-            if isinstance(arguments, (str, bytes)):
-                kwargs = tool.validate_json(arguments)
-            elif isinstance(parsed, dict):
-                kwargs = tool.validate(parsed)
-            else:
-                raise ToolArgumentsError(f"arguments of {tool.name}() must be an object")
-        except ToolArgumentsError as exc:
-            return self._direct_failure(record, None, t0, "invalid", "invalid", str(exc))
-        call = ToolCall(
-            tool=tool,
-            arguments=types.MappingProxyType(parsed),
-            origin="direct",
-            record=record,
-            kwargs=kwargs,
-            history=tuple(history),
-        )
-        chain, _ = self.chain_for(call)
-        limit = tool.timeout if tool.timeout is not None else timeout
-        try:
-            value = await run_chain(call, chain, lambda c: run_tool(c.tool, c.kwargs, limit))
-            result = tool.to_json(value)
-        except CallDenied as exc:
-            return self._direct_failure(record, call, t0, "denied", "denied", exc.reason, exc.by)
-        except ToolArgumentsError as exc:
-            return self._direct_failure(record, call, t0, "invalid", "invalid", str(exc))
-        except ToolTimeout as exc:
-            message = f"{tool.name}() {exc}"
-            return self._direct_failure(record, call, t0, "timeout", "error", message)
-        except ResultConversionError as exc:
-            message = f"{tool.name}() returned a value that cannot be sent back: {exc}"
-            return self._direct_failure(record, call, t0, "error", "error", message)
-        except Exception as exc:
-            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            return self._direct_failure(record, call, t0, "error", "error", message)
-        settle_record(record, call, "ok", None, t0)
-        if self.audit is not None:
-            self.emit(record)
-        return DirectCallResult(ok=True, record=record, value=result)
+        return await self.run_direct(record, tool, arguments, parsed, t0, history, timeout)
 
-    def _direct_failure(
+    async def run_direct(
         self,
         record: ToolCallRecord,
-        call: ToolCall | None,
-        t0: float,
-        outcome: CallOutcome,
-        kind: CallErrorKind,
-        message: str,
-        by: str | None = None,
-    ) -> DirectCallResult:
-        settle_record(record, call, outcome, message, t0, denied_by=by)
-        if self.audit is not None:
-            self.emit(record)
-        return DirectCallResult(
-            ok=False, record=record, error_kind=kind, error=denial(record.name, message, kind)
-        )
+        tool: Tool | ToolSet,
+        arguments: Mapping[str, Any] | str | bytes | None,
+        parsed: Any,
+        opened: float,
+        history: Sequence[ToolCallRecord],
+        timeout: float,
+    ) -> CallResult:
+        """Open, run and close a direct call whose record is made."""
+        call = self.open(record, tool, arguments, parsed, opened=opened, history=history)
+        if isinstance(call, CallResult):
+            return call
+        chain, _ = self.chain_for(call)
+        limit = call.tool.timeout if call.tool.timeout is not None else timeout
+        try:
+            value = await run_chain(call, chain, lambda c: run_tool(c.tool, c.kwargs, limit))
+        except Exception as exc:
+            return self.fail(call, exc)
+        return self.close(call, value)
 
 
 async def ask_block_if_needed(

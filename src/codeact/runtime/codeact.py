@@ -296,10 +296,7 @@ class CodeAct(Grants, Closeable):
         if isinstance(tool, str):
             found = self._tools.get(tool)
             if found is None:
-                raise UserError(
-                    f"there is no tool named {tool!r}; the tools are: "
-                    f"{self._tools.describe_names()}"
-                )
+                raise UserError(self._tools.unknown_message(tool))
             tool = found
         return await self.pipeline.call_direct(
             as_tool(tool),

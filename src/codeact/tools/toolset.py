@@ -40,9 +40,7 @@ class ToolSet:
         try:
             return self._tools.pop(name)
         except KeyError:
-            raise ConfigurationError(
-                f"there is no tool named {name!r}; the tools are: {self.describe_names()}"
-            ) from None
+            raise ConfigurationError(self.unknown_message(name)) from None
 
     def clear(self) -> None:
         self._tools.clear()
@@ -55,6 +53,10 @@ class ToolSet:
 
     def describe_names(self) -> str:
         return ", ".join(self._tools) or "(none)"
+
+    def unknown_message(self, name: str) -> str:
+        """What a caller of a tool that is not here is told (the one wording, everywhere)."""
+        return f"there is no tool named {name!r}; the tools are: {self.describe_names()}"
 
     def copy(self) -> ToolSet:
         new = ToolSet()
