@@ -42,10 +42,11 @@ from ..calls.call import ProgramContext, ToolCall, ToolTimeout, run_tool
 from ..calls.middleware import Middleware, run_chain, run_chain_sync
 from ..calls.pipeline import CallResult, ToolPipeline
 from ..policy.limits import Limits
-from ..sandbox.output import CappedOutput
 from ..tools import Tool, ToolSet
+from . import stops
 from .clock import ProgramClock
 from .http_egress import HttpEgress
+from .output import CappedOutput
 from .protocol import (
     CallOutcome,
     Completion,
@@ -56,13 +57,13 @@ from .protocol import (
     error_reply,
     ok_reply,
 )
+from .stops import stopping
 
 __all__ = ["HostBridge"]
 
 #: How long past a deadline the supervisor waits for the backend to stop by itself.
 GRACE = 0.5
 _WAKE = object()
-_CANCELLED = "the execution was cancelled by the host"
 
 
 class HostBridge:
@@ -158,7 +159,7 @@ class HostBridge:
                 self._waiting -= 1
             finished.append((call_id, self._reply_of(future)))
         if self._cancelled:
-            raise ExecutionStopped("wall_time", _CANCELLED)
+            raise stopping(stops.cancelled())
         return finished
 
     def pending(self) -> int:
@@ -194,7 +195,7 @@ class HostBridge:
             self.pipeline.fail(call, ToolTimeout(self._timeout_of(call.tool)))
             return self._tool_timeout(call)
         if now > self.deadline + GRACE:
-            return Stop("wall_time", self._wall_time_message())
+            return stops.wall_time(self.limits)
         return None
 
     def next_check(self) -> float:
@@ -225,7 +226,7 @@ class HostBridge:
     def _prepare(self, name: str, args_json: str) -> ToolCall | Reply:
         """Record the call, enforce the tool-call limit, and open it (tool, arguments)."""
         if self._cancelled:
-            raise ExecutionStopped("wall_time", _CANCELLED)
+            raise stopping(stops.cancelled())
         opened = time.monotonic()
         record, parsed = self.pipeline.record(
             name, args_json, started_ms=(opened - self._t0) * 1000, run_id=self.program.run_id
@@ -235,11 +236,7 @@ class HostBridge:
             count = len(self.records)
         if count > self.limits.tool_calls:
             self._end(record, "refused", "over the tool-call limit")
-            raise ExecutionStopped(
-                "tool_calls",
-                f"the program made more than {self.limits.tool_calls} tool calls "
-                f"({self.limits.describe('tool_calls')}) and was stopped at a call of {name}()",
-            )
+            raise stopping(stops.tool_calls(self.limits, name))
         call = self.pipeline.open(
             record, self.tools, args_json, parsed, opened=opened, program=self.program
         )
@@ -273,7 +270,7 @@ class HostBridge:
         if time.monotonic() - started > limit:
             self.pipeline.fail(call, ToolTimeout(limit))
             stop = self._tool_timeout(call)
-            self._stop = ExecutionStopped(stop.limit, stop.message)
+            self._stop = stopping(stop)
             raise self._stop
         return result
 
@@ -297,7 +294,7 @@ class HostBridge:
         except ToolTimeout as exc:
             self.pipeline.fail(call, exc)
             stop = self._tool_timeout(call)
-            self._stop = ExecutionStopped(stop.limit, stop.message)
+            self._stop = stopping(stop)
             raise self._stop from None
 
     def _await(self, future: concurrent.futures.Future[Any]) -> Any:
@@ -307,18 +304,18 @@ class HostBridge:
             while True:
                 if self._cancelled:
                     future.cancel()
-                    raise ExecutionStopped("wall_time", _CANCELLED)
+                    raise stopping(stops.cancelled())
                 left = self.deadline - time.monotonic()
                 if left <= 0:
                     future.cancel()
-                    raise ExecutionStopped("wall_time", self._wall_time_message())
+                    raise stopping(stops.wall_time(self.limits))
                 done, _ = concurrent.futures.wait([future], timeout=min(left, 0.25))
                 if done:
                     break
         finally:
             self.clock.program_blocked(False)
         if future.cancelled():
-            raise ExecutionStopped("wall_time", _CANCELLED)
+            raise stopping(stops.cancelled())
         return future.result()
 
     # -- replies and limits --------------------------------------------------------------------
@@ -329,7 +326,7 @@ class HostBridge:
 
     def _reply_of(self, future: concurrent.futures.Future[Any]) -> Reply:
         if future.cancelled():
-            raise ExecutionStopped("wall_time", _CANCELLED)
+            raise stopping(stops.cancelled())
         exc = future.exception()
         if isinstance(exc, ExecutionStopped):
             raise exc
@@ -342,18 +339,7 @@ class HostBridge:
         return tool.timeout if tool.timeout is not None else self.limits.tool_timeout
 
     def _tool_timeout(self, call: ToolCall) -> Stop:
-        seconds = self._timeout_of(call.tool)
-        return Stop(
-            "tool_timeout",
-            f"the call of {call.name}() took longer than its timeout ({seconds:g}s) "
-            "and the program was stopped",
-        )
-
-    def _wall_time_message(self) -> str:
-        return (
-            "the program ran longer than its wall-time limit "
-            f"({self.limits.describe('wall_time')}) and was stopped"
-        )
+        return stops.tool_timeout(call.name, self._timeout_of(call.tool))
 
 
 async def _awaited(awaitable: Any) -> Any:

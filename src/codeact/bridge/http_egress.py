@@ -44,7 +44,8 @@ from ..policy.network import (
     find_rule,
     parse_target,
 )
-from .protocol import ExecutionStopped, Reply
+from . import stops
+from .protocol import Reply
 
 __all__ = ["HttpEgress", "HttpRequestRecord", "Resolver"]
 
@@ -126,11 +127,7 @@ class HttpEgress:
             self._count += 1
             count = self._count
         if count > self.limits.max_requests:
-            raise ExecutionStopped(
-                "network",
-                f"the program made more than {self.limits.max_requests} HTTP requests "
-                f"(NetworkLimits.max_requests={self.limits.max_requests}) and was stopped",
-            )
+            raise stops.stopping(stops.http_requests(self.limits))
         started = time.monotonic()
         record = HttpRequestRecord("?", "?", (started - self._t0) * 1000)
         self.records.append(record)

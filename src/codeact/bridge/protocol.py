@@ -252,11 +252,11 @@ class Stop:
 
 @dataclass
 class RunOutcome:
-    """What a backend reports for one run, before the host adds tool calls and timings."""
+    """What a backend reports for one run, before the host adds tool calls and timings.
 
-    stdout: str = ""
-    stderr: str = ""
-    output_dropped: int = 0  # bytes of stdout/stderr cut by the output limit
+    The program's stdout and stderr are not here: they reach the host as the program runs, by
+    `ToolChannel.write_output` only (so they survive a stop), into the bridge's output."""
+
     value: Any = None  # the last expression's value, when it is JSON
     value_repr: str | None = None  # its repr() when it is not JSON
     has_value: bool = False
@@ -287,11 +287,7 @@ class RunOutcome:
                 traceback=_str(raw_error.get("traceback")),
                 lineno=lineno if isinstance(lineno, int) and not isinstance(lineno, bool) else None,
             )
-        dropped = data.get("output_dropped")
         return cls(
-            stdout=_str(data.get("stdout")),
-            stderr=_str(data.get("stderr")),
-            output_dropped=dropped if isinstance(dropped, int) and dropped > 0 else 0,
             value=data.get("value"),
             value_repr=data["value_repr"] if isinstance(data.get("value_repr"), str) else None,
             has_value=data.get("has_value") is True,

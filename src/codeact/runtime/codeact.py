@@ -254,11 +254,6 @@ class CodeAct(Grants, Closeable):
             bridge.cancel()
             egress.cancel()
             bridge.finish()
-        # Output reached the host through the bridge as the program ran (so it survives a
-        # stop); a backend may also report some at the end.
-        outcome.stdout = bridge.output.stdout + outcome.stdout
-        outcome.stderr = bridge.output.stderr + outcome.stderr
-        outcome.output_dropped += bridge.output.dropped
         timings = dict(outcome.timings)
         # Time spent waiting for approvals is not time spent in tools: it has its own entry.
         waited = sum(r.approval_ms for r in bridge.records)
@@ -269,6 +264,7 @@ class CodeAct(Grants, Closeable):
             outcome,
             list(bridge.records),
             timings,
+            output=bridge.output,
             memory_mb=limits.memory_mb,
             http_requests=list(egress.records),
             approval=approval,

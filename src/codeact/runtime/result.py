@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..bridge.http_egress import HttpRequestRecord
+from ..bridge.output import CappedOutput
 from ..bridge.protocol import OutputFile, RunOutcome, ToolCallRecord
 from ..calls.audit import records_to_jsonl
 from ..policy.limits import LimitName
@@ -73,9 +74,12 @@ class ExecutionResult:
         timings: dict[str, float],
         *,
         memory_mb: int,
+        output: CappedOutput | None = None,
         http_requests: list[HttpRequestRecord] | None = None,
         approval: ToolCallRecord | None = None,
     ) -> ExecutionResult:
+        """The result of one run: the backend's `outcome`, and the program's stdout and
+        stderr from `output` (the one road they take to the host)."""
         error: ExecutionError | None = None
         if outcome.stop is not None:
             error = ExecutionError(
@@ -94,9 +98,9 @@ class ExecutionResult:
             ok=error is None,
             value=outcome.value if outcome.has_value and outcome.value_repr is None else None,
             value_repr=outcome.value_repr,
-            stdout=outcome.stdout,
-            stderr=outcome.stderr,
-            output_truncated=outcome.output_dropped,
+            stdout=output.stdout if output is not None else "",
+            stderr=output.stderr if output is not None else "",
+            output_truncated=output.dropped if output is not None else 0,
             error=error,
             tool_calls=tool_calls,
             timings=timings,

@@ -23,6 +23,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..bridge import stops
 from ..bridge.protocol import OutputFile, Stop
 from ..policy.outputs import OutputLimits
 
@@ -89,12 +90,7 @@ def output_overflow(path: str, limits: OutputLimits) -> Stop | None:
     size, entries = disk_usage(path, max_entries=limits.disk_entries)
     if size <= limits.disk_bytes and entries <= limits.disk_entries:
         return None
-    return Stop(
-        "output_files",
-        f"the program kept writing under /output far past {limits!r} (more than "
-        f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
-        "so that it cannot fill the host's disk",
-    )
+    return stops.output_files(limits)
 
 
 def collect_outputs(path: str, limits: OutputLimits) -> tuple[list[OutputFile], list[str]]:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ...bridge import stops
 from ...bridge.protocol import ExecutionStopped, GuestError, RunOutcome, Stop, ToolChannel
 from ...policy.limits import Limits
 from .frames import FrameReader, ProtocolError, encode_frame
@@ -79,7 +80,7 @@ class Relay:
     # -- control from other threads ----------------------------------------------------------
     def cancel(self) -> None:
         """Stop the program now (the awaiting task was cancelled)."""
-        self._end(stop=Stop("wall_time", "the execution was cancelled by the host"))
+        self._end(stop=stops.cancelled())
 
     def _end(self, *, stop: Stop | None = None, failure: str | None = None) -> None:
         with self._lock:
@@ -115,7 +116,7 @@ class Relay:
                             self._drain_pipe(fd)
                     break
                 if not self._killed and time.monotonic() >= self.channel.deadline:
-                    self._end(stop=Stop("wall_time", _wall_time_message(self.limits)))
+                    self._end(stop=stops.wall_time(self.limits))
                 if not self._killed and self._watch is not None:
                     self._check_watch()
                 if self._closing_at is not None and time.monotonic() >= self._closing_at:
@@ -277,13 +278,6 @@ def _strings(frame: list[Any], size: int) -> list[str]:
     return frame[1:]
 
 
-def _wall_time_message(limits: Limits) -> str:
-    return (
-        "the program ran longer than its wall-time limit "
-        f"({limits.describe('wall_time')}) and was stopped"
-    )
-
-
 def describe_exit(status: int | None, limits: Limits) -> RunOutcome:
     """What to tell about a process that ended without a report, from its wait status."""
     if status is None:
@@ -294,9 +288,7 @@ def describe_exit(status: int | None, limits: Limits) -> RunOutcome:
         sig = os.WTERMSIG(status)
         name = _signal_name(sig)
         if sig == signal.SIGXCPU:
-            return RunOutcome(
-                stop=Stop("wall_time", f"the program used up its CPU time ({name}) and was stopped")
-            )
+            return RunOutcome(stop=stops.cpu_time(name))
         if sig == signal.SIGKILL:
             # The host's own kills (the wall time) are reported before we get here, and the
             # memory limit makes allocations fail with MemoryError instead of a kill.
@@ -308,13 +300,7 @@ def describe_exit(status: int | None, limits: Limits) -> RunOutcome:
                 )
             )
         if sig == signal.SIGABRT:
-            return RunOutcome(
-                stop=Stop(
-                    "memory",
-                    f"the program's interpreter died ({name}), most likely out of memory "
-                    f"(limit {limits.memory_mb} MiB)",
-                )
-            )
+            return RunOutcome(stop=stops.memory(limits, f"died ({name})"))
         if sig in (signal.SIGSEGV, signal.SIGBUS):
             return RunOutcome(
                 error=GuestError(

@@ -22,7 +22,8 @@ import time
 
 from wasmtime import WasmtimeError
 
-from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
+from ...bridge import stops
+from ...bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
 from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend
 from ..threads import DaemonThreadPool
@@ -175,13 +176,7 @@ def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) 
         )
     if "abort" in trap:
         # CPython aborts when it cannot allocate even to report a MemoryError.
-        return RunOutcome(
-            stop=Stop(
-                "memory",
-                "the program's interpreter aborted, most likely out of memory "
-                f"(limit {request.limits.memory_mb} MiB)",
-            )
-        )
+        return RunOutcome(stop=stops.memory(request.limits, "aborted"))
     first_line = trap.strip().splitlines()[0] if trap.strip() else "no details"
     return RunOutcome(
         error=GuestError("SandboxError", f"the sandbox stopped unexpectedly: {first_line}")

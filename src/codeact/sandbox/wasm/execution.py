@@ -11,6 +11,7 @@ import json
 import threading
 import time
 
+from ...bridge import stops
 from ...bridge.protocol import ExecutionStopped, Stop, ToolChannel
 from ...policy.limits import Limits
 from ...policy.outputs import OutputLimits
@@ -47,17 +48,11 @@ class WasmExecution:
         self.cancelled.set()
 
     def _wall_time_exceeded(self) -> ExecutionStopped:
-        return ExecutionStopped("wall_time", self.limits_message())
-
-    def limits_message(self) -> str:
-        return (
-            "the program ran longer than its wall-time limit "
-            f"({self.limits.describe('wall_time')}) and was stopped"
-        )
+        return stops.stopping(stops.wall_time(self.limits))
 
     def _check(self) -> None:
         if self.cancelled.is_set():
-            raise ExecutionStopped("wall_time", "the execution was cancelled by the host")
+            raise stops.stopping(stops.cancelled())
         if time.monotonic() >= self.channel.deadline:
             raise self._wall_time_exceeded()
 
@@ -109,13 +104,13 @@ class WasmExecution:
         """For the epoch callback: ticks until the deadline, or None to stop the guest now."""
         if self.cancelled.is_set():
             if self.stop is None:
-                self.stop = Stop("wall_time", "the execution was cancelled by the host")
+                self.stop = stops.cancelled()
             return None
         deadline = self.channel.deadline
         now = time.monotonic()
         if now >= deadline:
             if self.stop is None:
-                self.stop = Stop("wall_time", self.limits_message())
+                self.stop = stops.wall_time(self.limits)
             return None
         if self.output_dir is not None and now >= self._next_disk_check:
             self._next_disk_check = now + self.DISK_CHECK_SECONDS

@@ -1,0 +1,90 @@
+"""Every way the host stops a program, each made in one place with its one message.
+
+A backend, the bridge or the egress that has to stop a program asks here for the `Stop` (what
+the result reports) or raises `stopping(...)` of it (what ends the program from inside a host
+call). The wording of a stop is therefore written once, whichever backend or thread hits it.
+"""
+
+from __future__ import annotations
+
+from ..policy.limits import Limits
+from ..policy.network import NetworkLimits
+from ..policy.outputs import OutputLimits
+from .protocol import ExecutionStopped, Stop
+
+__all__ = [
+    "cancelled",
+    "cpu_time",
+    "http_requests",
+    "memory",
+    "output_files",
+    "stopping",
+    "tool_calls",
+    "tool_timeout",
+    "wall_time",
+]
+
+
+def stopping(stop: Stop) -> ExecutionStopped:
+    """The exception that ends the program with `stop` from inside a host call."""
+    return ExecutionStopped(stop.limit, stop.message)
+
+
+def wall_time(limits: Limits) -> Stop:
+    return Stop(
+        "wall_time",
+        f"the program ran longer than its wall-time limit ({limits.describe('wall_time')}) "
+        "and was stopped",
+    )
+
+
+def cancelled() -> Stop:
+    """The host cancelled the execution (its caller's task was cancelled)."""
+    return Stop("wall_time", "the execution was cancelled by the host")
+
+
+def cpu_time(signal_name: str) -> Stop:
+    return Stop("wall_time", f"the program used up its CPU time ({signal_name}) and was stopped")
+
+
+def memory(limits: Limits, how: str) -> Stop:
+    """The interpreter died for want of memory; `how` says how it ended ("aborted", ...)."""
+    return Stop(
+        "memory",
+        f"the program's interpreter {how}, most likely out of memory "
+        f"(limit {limits.memory_mb} MiB)",
+    )
+
+
+def tool_timeout(name: str, seconds: float) -> Stop:
+    return Stop(
+        "tool_timeout",
+        f"the call of {name}() took longer than its timeout ({seconds:g}s) "
+        "and the program was stopped",
+    )
+
+
+def tool_calls(limits: Limits, name: str) -> Stop:
+    return Stop(
+        "tool_calls",
+        f"the program made more than {limits.tool_calls} tool calls "
+        f"({limits.describe('tool_calls')}) and was stopped at a call of {name}()",
+    )
+
+
+def http_requests(limits: NetworkLimits) -> Stop:
+    return Stop(
+        "network",
+        f"the program made more than {limits.max_requests} HTTP requests "
+        f"(NetworkLimits.max_requests={limits.max_requests}) and was stopped",
+    )
+
+
+def output_files(limits: OutputLimits) -> Stop:
+    """The program wrote far past `limits` under /output (it must not fill the host's disk)."""
+    return Stop(
+        "output_files",
+        f"the program kept writing under /output far past {limits!r} (more than "
+        f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
+        "so that it cannot fill the host's disk",
+    )
