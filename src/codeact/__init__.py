@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 from .agent import Agent, AgentResult, AgentTimings, AgentUsage
 from .bridge.protocol import OutputFile, ToolCallRecord
 from .calls.approval_handlers import ApproveAll, DeferredApprovals, DenyAll, InteractiveApprover
 from .calls.approvals import Approval, ApprovalRequest
 from .calls.audit import JsonlAudit, Redact
-from .calls.call import CallDenied, ToolCall
+from .calls.call import CallDenied, ToolInvocation
 from .calls.middleware import LogCalls, Middleware, RateLimit
 from .errors import (
     AgentError,
@@ -77,12 +80,25 @@ __all__ = [
     "SandboxBackend",
     "SandboxError",
     "Tool",
-    "ToolCall",
     "ToolCallRecord",
     "ToolDefinitionError",
+    "ToolInvocation",
     "ToolSet",
     "TurnLimitExceeded",
     "UserError",
     "__version__",
     "tool",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecated names, still importable: each warns once where it is used.
+    if name == "ToolCall":
+        warnings.warn(
+            "codeact.ToolCall is now codeact.ToolInvocation (a call on its way through the "
+            "middleware chain; codeact.chat.ToolCall is a model's request)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return ToolInvocation
+    raise AttributeError(f"module 'codeact' has no attribute {name!r}")

@@ -13,7 +13,7 @@ from typing import Any
 
 from codeact import CodeAct, tool
 from codeact.calls.approvals import ApprovalRequest
-from codeact.calls.call import ToolCall
+from codeact.calls.call import ToolInvocation
 
 REQUEST_USER: contextvars.ContextVar[str] = contextvars.ContextVar("request_user")
 
@@ -81,7 +81,7 @@ async def test_middlewares_see_the_context_sync_and_async(
 ) -> None:
     seen: list[str] = []
 
-    async def record(call: ToolCall, call_next: Any) -> Any:
+    async def record(call: ToolInvocation, call_next: Any) -> Any:
         seen.append(f"{call.name}:{REQUEST_USER.get('nobody')}")
         return await call_next(call)
 

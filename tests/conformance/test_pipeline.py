@@ -15,7 +15,7 @@ import pytest
 from codeact import CodeAct, tool
 from codeact.calls.approvals import ApprovalRequest
 from codeact.calls.audit import JsonlAudit, Redact
-from codeact.calls.call import CallDenied, ToolCall
+from codeact.calls.call import CallDenied, ToolInvocation
 from codeact.calls.middleware import CallNext, LogCalls, Middleware, RateLimit
 
 THREADS: list[str] = []
@@ -45,8 +45,8 @@ async def test_middlewares_run_in_order_for_nested_and_direct_calls(
 ) -> None:
     trace: list[str] = []
 
-    def tracer(label: str) -> Callable[[ToolCall, CallNext], Any]:
-        async def middleware(call: ToolCall, call_next: CallNext) -> Any:
+    def tracer(label: str) -> Callable[[ToolInvocation, CallNext], Any]:
+        async def middleware(call: ToolInvocation, call_next: CallNext) -> Any:
             trace.append(f"{label}>{call.origin}:{call.name}")
             result = await call_next(call)
             trace.append(f"<{label}")
@@ -75,7 +75,7 @@ async def test_middlewares_run_in_order_for_nested_and_direct_calls(
 async def test_a_policy_middleware_denies_nested_and_direct_calls_alike(
     make_codeact: Callable[..., CodeAct],
 ) -> None:
-    async def no_secrets(call: ToolCall, call_next: CallNext) -> Any:
+    async def no_secrets(call: ToolInvocation, call_next: CallNext) -> Any:
         if "secret" in str(call.arguments.get("tag", "")):
             raise CallDenied("tags may not mention secrets")
         return await call_next(call)
@@ -96,7 +96,7 @@ async def test_a_policy_middleware_denies_nested_and_direct_calls_alike(
 
 
 async def test_a_middleware_can_replace_the_arguments(make_codeact: Callable[..., CodeAct]) -> None:
-    async def shout(call: ToolCall, call_next: CallNext) -> Any:
+    async def shout(call: ToolInvocation, call_next: CallNext) -> Any:
         call.replace_arguments({"tag": str(call.arguments["tag"]).upper()})
         return await call_next(call)
 
@@ -111,11 +111,11 @@ class CountCalls(Middleware):
     def __init__(self) -> None:
         self.count = 0
 
-    def call_sync(self, call: ToolCall, call_next: Callable[[ToolCall], Any]) -> Any:
+    def call_sync(self, call: ToolInvocation, call_next: Callable[[ToolInvocation], Any]) -> Any:
         self.count += 1
         return call_next(call)
 
-    async def __call__(self, call: ToolCall, call_next: CallNext) -> Any:
+    async def __call__(self, call: ToolInvocation, call_next: CallNext) -> Any:
         self.count += 1
         return await call_next(call)
 
@@ -123,7 +123,7 @@ class CountCalls(Middleware):
 async def test_sync_tools_stay_on_the_sandbox_thread_unless_an_async_middleware_applies(
     make_codeact: Callable[..., CodeAct],
 ) -> None:
-    async def passthrough(call: ToolCall, call_next: CallNext) -> Any:
+    async def passthrough(call: ToolInvocation, call_next: CallNext) -> Any:
         return await call_next(call)
 
     counter = CountCalls()

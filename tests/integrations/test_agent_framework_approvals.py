@@ -27,7 +27,7 @@ from agent_framework import (
 )
 
 from codeact import Approval, ApprovalRequest, CallDenied, ConfigurationError, ToolCallRecord
-from codeact.calls.call import ToolCall
+from codeact.calls.call import ToolInvocation
 from codeact.integrations.agent_framework import CodeActProvider, ExecuteCodeTool
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
@@ -280,7 +280,7 @@ async def test_nested_calls_pass_codeacts_pipeline_then_the_framework_middleware
         seen.append(f"tool:{user}:{password}")
         return f"welcome {user}"
 
-    async def policy(call: ToolCall, call_next: Any) -> Any:
+    async def policy(call: ToolInvocation, call_next: Any) -> Any:
         seen.append(f"codeact:{call.name}:{call.arguments['user']}")
         if call.arguments["user"] == "root":
             raise CallDenied("no root logins")

@@ -12,7 +12,6 @@ ROOT = Path(codeact.__file__).parent
 # Layer of each top-level part of the package (DESIGN.md, Architecture).
 LAYERS = {
     "errors": 0,
-    "_types": 0,
     "_paths": 0,
     "_lifecycle": 0,
     "tools": 1,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import codeact
 
 
@@ -47,9 +49,9 @@ def test_exported_names() -> None:
             "SandboxBackend",
             "SandboxError",
             "Tool",
-            "ToolCall",
             "ToolCallRecord",
             "ToolDefinitionError",
+            "ToolInvocation",
             "ToolSet",
             "TurnLimitExceeded",
             "UserError",
@@ -59,3 +61,12 @@ def test_exported_names() -> None:
     )
     for name in codeact.__all__:
         assert hasattr(codeact, name), name
+
+
+def test_renamed_names_still_import_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="codeact.ToolInvocation"):
+        alias = codeact.ToolCall  # type: ignore[attr-defined]
+    assert alias is codeact.ToolInvocation
+    assert "ToolCall" not in codeact.__all__
+    with pytest.raises(AttributeError):
+        codeact.NoSuchName  # type: ignore[attr-defined]  # noqa: B018

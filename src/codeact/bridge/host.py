@@ -38,7 +38,7 @@ import threading
 import time
 from typing import Any
 
-from ..calls.call import ProgramContext, ToolCall, ToolTimeout, run_tool
+from ..calls.call import ProgramContext, ToolInvocation, ToolTimeout, run_tool
 from ..calls.middleware import Middleware, run_chain, run_chain_sync
 from ..calls.pipeline import CallResult, ToolPipeline
 from ..policy.limits import Limits
@@ -90,7 +90,7 @@ class HostBridge:
         self.records: list[ToolCallRecord] = self.program.calls
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
-        self._inline: tuple[ToolCall, float] | None = None  # running inline, its deadline
+        self._inline: tuple[ToolInvocation, float] | None = None  # running inline, its deadline
         # Every call running on the loop, started or awaited, so that cancel() reaches it.
         self._inflight: set[concurrent.futures.Future[Any]] = set()
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -113,7 +113,7 @@ class HostBridge:
 
     def call(self, name: str, args_json: str) -> Reply:
         call = self._prepare(name, args_json)
-        if not isinstance(call, ToolCall):
+        if not isinstance(call, ToolInvocation):
             return call
         chain, sync = self.pipeline.chain_for(call)
         if sync and not call.tool.is_async:
@@ -123,7 +123,7 @@ class HostBridge:
 
     def start(self, name: str, args_json: str) -> int | Reply:
         call = self._prepare(name, args_json)
-        if not isinstance(call, ToolCall):
+        if not isinstance(call, ToolInvocation):
             return call
         chain, _ = self.pipeline.chain_for(call)
         with self._lock:
@@ -223,7 +223,7 @@ class HostBridge:
             self._end(record, "cancelled", "the program ended while it ran")
 
     # -- one call: the pipeline opens and closes it; here, threads, limits and time -------------
-    def _prepare(self, name: str, args_json: str) -> ToolCall | Reply:
+    def _prepare(self, name: str, args_json: str) -> ToolInvocation | Reply:
         """Record the call, enforce the tool-call limit, and open it (tool, arguments)."""
         if self._cancelled:
             raise stopping(stops.cancelled())
@@ -242,7 +242,7 @@ class HostBridge:
         )
         return _reply(call) if isinstance(call, CallResult) else call
 
-    def _run_inline(self, call: ToolCall, chain: list[Middleware]) -> Reply:
+    def _run_inline(self, call: ToolInvocation, chain: list[Middleware]) -> Reply:
         try:
             if chain:
                 result = self._context.copy().run(run_chain_sync, call, chain, self._tool_inline)
@@ -256,7 +256,7 @@ class HostBridge:
             raise self._stop
         return _reply(self.pipeline.close(call, result))
 
-    def _tool_inline(self, call: ToolCall) -> Any:
+    def _tool_inline(self, call: ToolInvocation) -> Any:
         tool = call.tool
         limit = self._timeout_of(tool)
         started = time.monotonic()
@@ -274,7 +274,7 @@ class HostBridge:
             raise self._stop
         return result
 
-    async def _run_on_loop(self, call: ToolCall, chain: list[Middleware]) -> Reply:
+    async def _run_on_loop(self, call: ToolInvocation, chain: list[Middleware]) -> Reply:
         try:
             result = await run_chain(call, chain, self._tool_on_loop)
         except ExecutionStopped:
@@ -288,7 +288,7 @@ class HostBridge:
             raise self._stop
         return _reply(self.pipeline.close(call, result))
 
-    async def _tool_on_loop(self, call: ToolCall) -> Any:
+    async def _tool_on_loop(self, call: ToolInvocation) -> Any:
         try:
             return await run_tool(call.tool, call.kwargs, self._timeout_of(call.tool))
         except ToolTimeout as exc:
@@ -338,7 +338,7 @@ class HostBridge:
     def _timeout_of(self, tool: Tool) -> float:
         return tool.timeout if tool.timeout is not None else self.limits.tool_timeout
 
-    def _tool_timeout(self, call: ToolCall) -> Stop:
+    def _tool_timeout(self, call: ToolInvocation) -> Stop:
         return stops.tool_timeout(call.name, self._timeout_of(call.tool))
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .approvals import Approval, ApprovalHandler, ApprovalRequest
 from .audit import JsonlAudit, Redact
-from .call import CallDenied, ProgramContext, ToolCall
+from .call import CallDenied, ProgramContext, ToolInvocation
 from .middleware import LogCalls, Middleware, RateLimit
 from .pipeline import DirectCallResult, ToolPipeline
 
@@ -31,6 +31,6 @@ __all__ = [
     "ProgramContext",
     "RateLimit",
     "Redact",
-    "ToolCall",
+    "ToolInvocation",
     "ToolPipeline",
 ]

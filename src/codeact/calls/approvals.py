@@ -38,7 +38,7 @@ from typing import Any, Literal, TypeAlias
 
 from ..bridge.protocol import CallOrigin, ToolCallRecord
 from ..errors import ConfigurationError
-from .call import CallDenied, ProgramContext, ToolCall
+from .call import CallDenied, ProgramContext, ToolInvocation
 from .middleware import CallNext, Middleware
 from .scan import CallPlan
 
@@ -215,10 +215,10 @@ class ApprovalGate(Middleware):
     def __init__(self, approver: Approver) -> None:
         self.approver = approver
 
-    def applies(self, call: ToolCall) -> bool:
+    def applies(self, call: ToolInvocation) -> bool:
         return call.tool.approval_mode == "always_require"
 
-    async def __call__(self, call: ToolCall, call_next: CallNext) -> Any:
+    async def __call__(self, call: ToolInvocation, call_next: CallNext) -> Any:
         program = call.program
         if program is not None and program.take_grant(call.name):
             call.decide("preapproved", handler="grant", reason="approved with the block")

@@ -1,6 +1,6 @@
 """A tool call on its way through the middleware pipeline, and the program it belongs to.
 
-`ToolCall` is what every middleware sees: the tool, the arguments, where the call came from
+`ToolInvocation` is what every middleware sees: the tool, the arguments, where the call came from
 ("code": a program's `call_tool`; "direct": the agent calling a tool itself), the program's
 code and the calls made so far, and the decision fields that end up in the audit record.
 `CallDenied` is how a middleware says no.
@@ -20,7 +20,7 @@ from typing import Any
 from ..bridge.protocol import CallDecision, CallOrigin, ToolCallRecord
 from ..tools import Tool
 
-__all__ = ["CallDenied", "ProgramContext", "ToolCall", "ToolTimeout", "run_tool"]
+__all__ = ["CallDenied", "ProgramContext", "ToolInvocation", "ToolTimeout", "run_tool"]
 
 
 class CallDenied(Exception):
@@ -114,7 +114,7 @@ class ProgramContext:
 
 
 @dataclass(eq=False, slots=True)
-class ToolCall:
+class ToolInvocation:
     """One tool call on its way through the middleware chain.
 
     `arguments` are the JSON arguments as sent (read-only; use `replace_arguments`).

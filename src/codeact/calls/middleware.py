@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeAlias
 
 from ..errors import ConfigurationError
-from .call import CallDenied, ToolCall
+from .call import CallDenied, ToolInvocation
 
 __all__ = [
     "CallNext",
@@ -32,8 +32,8 @@ __all__ = [
     "run_chain_sync",
 ]
 
-CallNext: TypeAlias = Callable[[ToolCall], Awaitable[Any]]
-MiddlewareFn: TypeAlias = Callable[[ToolCall, CallNext], Awaitable[Any]]
+CallNext: TypeAlias = Callable[[ToolInvocation], Awaitable[Any]]
+MiddlewareFn: TypeAlias = Callable[[ToolInvocation, CallNext], Awaitable[Any]]
 
 
 class Middleware:
@@ -46,13 +46,13 @@ class Middleware:
 
     name: str = ""
 
-    def applies(self, call: ToolCall) -> bool:
+    def applies(self, call: ToolInvocation) -> bool:
         return True
 
-    async def __call__(self, call: ToolCall, call_next: CallNext) -> Any:
+    async def __call__(self, call: ToolInvocation, call_next: CallNext) -> Any:
         raise NotImplementedError
 
-    def call_sync(self, call: ToolCall, call_next: Callable[[ToolCall], Any]) -> Any:
+    def call_sync(self, call: ToolInvocation, call_next: Callable[[ToolInvocation], Any]) -> Any:
         raise NotImplementedError
 
     @property
@@ -72,7 +72,7 @@ class _FunctionMiddleware(Middleware):
         self.fn = fn
         self.name = getattr(fn, "__name__", None) or type(fn).__name__
 
-    async def __call__(self, call: ToolCall, call_next: CallNext) -> Any:
+    async def __call__(self, call: ToolInvocation, call_next: CallNext) -> Any:
         return await self.fn(call, call_next)
 
 
@@ -94,9 +94,9 @@ def as_middleware(obj: Middleware | MiddlewareFn) -> Middleware:
 
 
 def run_chain_sync(
-    call: ToolCall,
+    call: ToolInvocation,
     chain: Sequence[Middleware],
-    terminal: Callable[[ToolCall], Any],
+    terminal: Callable[[ToolInvocation], Any],
     index: int = 0,
 ) -> Any:
     """Run `call` through the synchronous forms of `chain`, then `terminal`."""
@@ -112,9 +112,9 @@ def run_chain_sync(
 
 
 async def run_chain(
-    call: ToolCall,
+    call: ToolInvocation,
     chain: Sequence[Middleware],
-    terminal: Callable[[ToolCall], Awaitable[Any]],
+    terminal: Callable[[ToolInvocation], Awaitable[Any]],
     index: int = 0,
 ) -> Any:
     """Run `call` through `chain` (async forms), then `terminal`."""
@@ -122,7 +122,7 @@ async def run_chain(
         return await terminal(call)
     middleware = chain[index]
 
-    async def call_next(c: ToolCall) -> Any:
+    async def call_next(c: ToolInvocation) -> Any:
         return await run_chain(c, chain, terminal, index + 1)
 
     try:
@@ -147,10 +147,10 @@ class LogCalls(Middleware):
         self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
         self.level = level
 
-    def applies(self, call: ToolCall) -> bool:
+    def applies(self, call: ToolInvocation) -> bool:
         return self.logger.isEnabledFor(self.level)
 
-    def call_sync(self, call: ToolCall, call_next: Callable[[ToolCall], Any]) -> Any:
+    def call_sync(self, call: ToolInvocation, call_next: Callable[[ToolInvocation], Any]) -> Any:
         started = time.perf_counter()
         try:
             result = call_next(call)
@@ -160,7 +160,7 @@ class LogCalls(Middleware):
         self._log(call, started, None)
         return result
 
-    async def __call__(self, call: ToolCall, call_next: CallNext) -> Any:
+    async def __call__(self, call: ToolInvocation, call_next: CallNext) -> Any:
         started = time.perf_counter()
         try:
             result = await call_next(call)
@@ -170,7 +170,7 @@ class LogCalls(Middleware):
         self._log(call, started, None)
         return result
 
-    def _log(self, call: ToolCall, started: float, exc: BaseException | None) -> None:
+    def _log(self, call: ToolInvocation, started: float, exc: BaseException | None) -> None:
         ms = (time.perf_counter() - started) * 1000
         try:
             shown = json.dumps(call.record.arguments, ensure_ascii=False, default=repr)
@@ -225,10 +225,10 @@ class RateLimit(Middleware):
         self._stamps: dict[str, collections.deque[float]] = {}
         self._lock = threading.Lock()
 
-    def applies(self, call: ToolCall) -> bool:
+    def applies(self, call: ToolInvocation) -> bool:
         return self.tools is None or call.name in self.tools
 
-    def call_sync(self, call: ToolCall, call_next: Callable[[ToolCall], Any]) -> Any:
+    def call_sync(self, call: ToolInvocation, call_next: Callable[[ToolInvocation], Any]) -> Any:
         stamp = self._admit(call.name)
         try:
             return call_next(call)
@@ -236,7 +236,7 @@ class RateLimit(Middleware):
             self._release(call.name, stamp)
             raise
 
-    async def __call__(self, call: ToolCall, call_next: CallNext) -> Any:
+    async def __call__(self, call: ToolInvocation, call_next: CallNext) -> Any:
         stamp = self._admit(call.name)
         try:
             return await call_next(call)

@@ -33,7 +33,7 @@ from .approvals import (
     block_needs_approval,
 )
 from .audit import AuditSink, Redactor, as_redactor
-from .call import CallDenied, ProgramContext, ToolCall, ToolTimeout, run_tool
+from .call import CallDenied, ProgramContext, ToolInvocation, ToolTimeout, run_tool
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
 from .scan import scan_program
 
@@ -109,7 +109,7 @@ class ToolPipeline:
     def approval_handler(self) -> ApprovalHandler | None:
         return self.approver.handler
 
-    def chain_for(self, call: ToolCall) -> tuple[list[Middleware], bool]:
+    def chain_for(self, call: ToolInvocation) -> tuple[list[Middleware], bool]:
         """The middlewares that apply to `call`, and whether all of them can run synchronously."""
         if not self.middleware:  # the common case, on every call: keep it short
             return ([self._gate], False) if self._gate.applies(call) else ([], True)
@@ -175,7 +175,7 @@ class ToolPipeline:
         opened: float,
         program: ProgramContext | None = None,
         history: Sequence[ToolCallRecord] = (),
-    ) -> ToolCall | CallResult:
+    ) -> ToolInvocation | CallResult:
         """Find the tool (in a `ToolSet`) and validate the arguments: the call, ready for
         `chain_for`, or how it ended (an unknown tool, invalid arguments)."""
         if isinstance(tool, ToolSet):
@@ -197,7 +197,7 @@ class ToolPipeline:
             return self.end(
                 record, "invalid", str(exc), kind="invalid", program=program, opened=opened
             )
-        return ToolCall(
+        return ToolInvocation(
             tool=tool,
             arguments=types.MappingProxyType(parsed if isinstance(parsed, dict) else {}),
             origin=record.origin,
@@ -208,7 +208,7 @@ class ToolPipeline:
             opened=opened,
         )
 
-    def close(self, call: ToolCall, value: Any) -> CallResult:
+    def close(self, call: ToolInvocation, value: Any) -> CallResult:
         """Close a call with the tool's value: converted to JSON, or an error if it cannot be."""
         try:
             result = call.tool.to_json(value)
@@ -219,7 +219,7 @@ class ToolPipeline:
         end.value, end.encoded = result, encoded
         return end
 
-    def fail(self, call: ToolCall, exc: BaseException) -> CallResult:
+    def fail(self, call: ToolInvocation, exc: BaseException) -> CallResult:
         """Close a call with the exception that ended it: its outcome, kind and message."""
         name = call.name
         if isinstance(exc, CallDenied):
@@ -247,7 +247,7 @@ class ToolPipeline:
         error: str | None,
         *,
         kind: CallErrorKind = "error",
-        call: ToolCall | None = None,
+        call: ToolInvocation | None = None,
         program: ProgramContext | None = None,
         opened: float = 0.0,
         message: str | None = None,
@@ -349,7 +349,7 @@ def denial(name: str, message: str, kind: CallErrorKind) -> str:
 
 def settle_record(
     record: ToolCallRecord,
-    call: ToolCall | None,
+    call: ToolInvocation | None,
     outcome: CallOutcome,
     error: str | None,
     t0: float,

@@ -1,7 +1,7 @@
 """Find sandbox backends by name; import them only when asked for.
 
 >>> sorted(backend_names())
-['wasm']
+['hyperlight', 'jail', 'wasm']
 """
 
 from __future__ import annotations

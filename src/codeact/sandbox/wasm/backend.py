@@ -123,7 +123,7 @@ class WasmBackend(SandboxBackend):
     ) -> RunOutcome:
         store = prepared.store
         store.set_limits(memory_size=request.limits.memory_bytes)
-        prepared.relay.execution = execution
+        prepared.output.execution = execution
         execution.output_dir = prepared.output_dir
         set_current(execution)
         runtime.ticker.acquire()
@@ -139,7 +139,7 @@ class WasmBackend(SandboxBackend):
             ended = time.perf_counter()
             runtime.ticker.release()
             set_current(None)
-            prepared.relay.execution = None
+            prepared.output.execution = None
 
         if report is not None:
             limit = request.limits.output_bytes * 2 + _REPORT_SLACK

@@ -187,7 +187,7 @@ class _EpochTicker:
             self._engine.increment_epoch()
 
 
-class _OutputRelay:
+class _OutputSink:
     """The WASI stdout/stderr of one store: raw writes to fd 1 and 2 reach the execution."""
 
     def __init__(self) -> None:
@@ -212,7 +212,7 @@ class Prepared:
 
     store: wasmtime.Store
     run: Func
-    relay: _OutputRelay
+    output: _OutputSink
     output_dir: str | None = None
 
     def close(self) -> None:
@@ -298,10 +298,10 @@ class WasmRuntime:
     def instantiate(self, preopens: Sequence[Preopen] = (), *, warm: bool = True) -> Prepared:
         """A new store and guest instance with only `preopens` granted; warmed up if asked."""
         store = wasmtime.Store(self.engine)
-        relay = _OutputRelay()
+        output = _OutputSink()
         wasi = wasmtime.WasiConfig()
-        wasi.stdout_custom = relay.stdout
-        wasi.stderr_custom = relay.stderr
+        wasi.stdout_custom = output.stdout
+        wasi.stderr_custom = output.stderr
         for p in preopens:
             wasi.preopen_dir(p.host, p.guest, fs_mutable=p.writable)
         store.set_wasi(wasi)
@@ -313,7 +313,7 @@ class WasmRuntime:
         run = instance.get_func(store, self._run_index)
         if run is None:
             raise WasmtimeError("the guest instance has no executor.run")
-        prepared = Prepared(store=store, run=run, relay=relay)
+        prepared = Prepared(store=store, run=run, output=output)
         if warm:
             # The first call into a fresh instance pays for faulting in its memory; pay it
             # here, off the caller's path, with a program of our own (no user state results).
