@@ -96,6 +96,7 @@ class DirectTools:
         record, parsed = pipeline.record(
             call.name, arguments, started_ms=(opened - started) * 1000, origin="direct"
         )
-        return await pipeline.run_direct(
-            record, self.tools, arguments, parsed, opened, history, self.timeout
+        opened_call = pipeline.open(
+            record, self.tools, arguments, parsed, opened=opened, history=history
         )
+        return await pipeline.run_direct(opened_call, self.timeout)

@@ -252,6 +252,10 @@ class HostBridge:
             raise
         except Exception as exc:
             return _reply(self.pipeline.fail(call, exc))
+        return self._closed(call, result)
+
+    def _closed(self, call: ToolInvocation, result: Any) -> Reply:
+        """The reply for a call whose chain returned, unless a limit stopped the program."""
         if self._stop is not None:
             raise self._stop
         return _reply(self.pipeline.close(call, result))
@@ -284,9 +288,7 @@ class HostBridge:
             raise
         except Exception as exc:
             return _reply(self.pipeline.fail(call, exc))
-        if self._stop is not None:
-            raise self._stop
-        return _reply(self.pipeline.close(call, result))
+        return self._closed(call, result)
 
     async def _tool_on_loop(self, call: ToolInvocation) -> Any:
         try:

@@ -289,20 +289,12 @@ class ToolPipeline:
         record, parsed = self.record(
             tool.name, arguments, started_ms=since, origin="direct", run_id=run_id
         )
-        return await self.run_direct(record, tool, arguments, parsed, t0, history, timeout)
+        call = self.open(record, tool, arguments, parsed, opened=t0, history=history)
+        return await self.run_direct(call, timeout)
 
-    async def run_direct(
-        self,
-        record: ToolCallRecord,
-        tool: Tool | ToolSet,
-        arguments: Mapping[str, Any] | str | bytes | None,
-        parsed: Any,
-        opened: float,
-        history: Sequence[ToolCallRecord],
-        timeout: float,
-    ) -> CallResult:
-        """Open, run and close a direct call whose record is made."""
-        call = self.open(record, tool, arguments, parsed, opened=opened, history=history)
+    async def run_direct(self, call: ToolInvocation | CallResult, timeout: float) -> CallResult:
+        """Run an opened direct call through the chain and close it (`timeout` applies when
+        the tool has none of its own)."""
         if isinstance(call, CallResult):
             return call
         chain, _ = self.chain_for(call)
