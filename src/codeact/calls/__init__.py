@@ -17,13 +17,14 @@ from .approvals import Approval, ApprovalHandler, ApprovalRequest
 from .audit import JsonlAudit, Redact
 from .call import CallDenied, ProgramContext, ToolInvocation
 from .middleware import LogCalls, Middleware, RateLimit
-from .pipeline import DirectCallResult, ToolPipeline
+from .pipeline import CallResult, DirectCallResult, ToolPipeline
 
 __all__ = [
     "Approval",
     "ApprovalHandler",
     "ApprovalRequest",
     "CallDenied",
+    "CallResult",
     "DirectCallResult",
     "JsonlAudit",
     "LogCalls",
