@@ -2,7 +2,7 @@
 
 The VM runs Microsoft's Wasm CPython guest (the `hyperlight-sandbox` package); our runner is
 installed in it once, before the snapshot, so the guest gives programs the same contract as
-every backend. A worker process owns each VM (see `worker.py` for why); tool calls, output and
+every backend. A worker process owns each VM (see `guest/hyperlight/worker.py` for why); tool calls, output and
 the report travel the same channel as the jail's. The host kills the worker at the wall time
 (the package cannot interrupt a guest) and starts a fresh one.
 

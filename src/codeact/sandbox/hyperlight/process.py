@@ -1,4 +1,4 @@
-"""The host's handle on one hyperlight worker process (see `worker.py`)."""
+"""The host's handle on one hyperlight worker process (see `guest/hyperlight/worker.py`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from ..artifacts import new_output_dir, remove_output_dir
 
 __all__ = ["RunChannel", "WorkerProcess"]
 
-WORKER = Path(__file__).with_name("worker.py")
-RUNNER = Path(__file__).parent.parent / "guest_runtime" / "codeact_runner.py"
+WORKER = Path(__file__).parent.parent / "guest" / "hyperlight" / "worker.py"
+RUNNER = Path(__file__).parent.parent / "guest" / "runtime" / "codeact_runner.py"
 DEFAULT_FACTORY = "hyperlight_sandbox:Sandbox"
 _START_TIMEOUT = 120.0
 _ENV_KEEP = ("HOME", "PATH", "LANG", "XDG_CACHE_HOME", "LOCALAPPDATA", "SYSTEMROOT", "TEMP", "TMP")

@@ -28,8 +28,8 @@ __all__ = ["Child", "Zygote"]
 
 log = logging.getLogger("codeact.sandbox.jail")
 
-BOOT = Path(__file__).parent / "inside" / "boot.py"
-RUNNER = Path(__file__).parent.parent / "guest_runtime" / "codeact_runner.py"
+BOOT = Path(__file__).parent.parent / "guest" / "jail" / "boot.py"
+RUNNER = Path(__file__).parent.parent / "guest" / "runtime" / "codeact_runner.py"
 _START_TIMEOUT = 120.0  # importing large packages (numpy, pandas) on a busy machine
 _FORK_TIMEOUT = 30.0
 _THREAD_VARIABLES = (
