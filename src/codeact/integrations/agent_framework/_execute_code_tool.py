@@ -1,0 +1,421 @@
+"""`ExecuteCodeTool`: the `execute_code` function tool of the Agent Framework provider."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent_framework import (
+    Content,
+    FunctionInvocationContext,
+    FunctionTool,
+    MiddlewareFailure,
+    MiddlewareTermination,
+)
+
+from ...bridge.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
+from ...bridge.audit import AuditSink, Redactor
+from ...bridge.middleware import Middleware, MiddlewareFn
+from ...errors import ConfigurationError
+from ...policy.limits import Limits
+from ...runtime import CodeAct, ExecutionResult
+from ...runtime.instructions import (
+    EXECUTE_CODE_PARAMETERS,
+    describe_execute_code,
+    instructions,
+)
+from ...sandbox.base import SandboxBackend
+from ...tools import Tool
+from ._approvals import (
+    FRAMEWORK,
+    ApprovalRoute,
+    check_approval_options,
+    execute_code_needs_approval,
+    framework_approved,
+)
+from ._grant_methods import GrantMethods, core_domain
+from ._grants import (
+    AllowedDomain,
+    AllowedDomainInput,
+    FileMount,
+    FileMountInput,
+    resolve_workspace_root,
+)
+from ._inputs import InputStaging
+from ._nested_calls import (
+    NestedCalls,
+    find_function_pipeline,
+    ran_through_middleware,
+    sandbox_tool_for,
+)
+from ._options import (
+    DEFAULT_MAX_OUTPUT_FILE_BYTES,
+    DEFAULT_MAX_OUTPUT_FILES,
+    DEFAULT_MAX_OUTPUT_TOTAL_BYTES,
+    REFERENCE_GUEST_MODULE,
+    ApprovalMode,
+    ToolDescriptionFormat,
+    ToolsInput,
+    framework_tools,
+    normalize_format,
+    positive,
+)
+
+__all__ = ["ExecuteCodeTool"]
+
+
+class ExecuteCodeTool(GrantMethods, FunctionTool):
+    """The `execute_code` function tool: runs the model's program in a fresh codeact sandbox.
+
+    The tools given here are not offered to the model directly: the program calls them.
+    By default approval works as in the reference: `execute_code` requires approval (through
+    the framework's approval flow) if ``approval_mode="always_require"`` or if any of its tools
+    requires approval, and approving it approves every call in the program. With
+    ``approval_scope="call"`` only the calls of tools that require approval wait, each for
+    `approval_handler`, inside the running program; see
+    `codeact.integrations.agent_framework._approvals`.
+
+    Keyword Args:
+        tools: Framework tools (`@tool` functions, `FunctionTool`s), plain functions, or codeact
+            tools (e.g. from `mcp_tools`) the program may call.
+        tool_description_format: ``"compact"`` (typed signatures, the default) or ``"json"`` (the
+            signatures plus each tool's JSON schema), for all tools or per tool name.
+        approval_mode: ``"never_require"`` (default) or ``"always_require"``: every
+            `execute_code` call waits for the framework's approval flow.
+        approval_scope: ``"block"`` (default, the reference's rule): a tool that requires
+            approval makes every block require it. ``"call"``: each call of such a tool asks
+            `approval_handler` while the program waits; denied, the program gets ``ToolDenied``.
+            ``"plan"``: the handler approves up front the calls a scan of the code finds.
+        approval_handler: codeact's approval handler (an async callable taking an
+            `ApprovalRequest`), for approval_scope ``"call"`` and ``"plan"``. Without one,
+            gated calls are denied.
+        approval_timeout: Seconds the handler may take before the call is denied.
+        middleware, redact, audit: codeact's tool-call pipeline for the calls the program
+            makes (see `CodeAct`): they run before the framework's function middleware.
+        workspace_root, file_mounts: files the program may read under ``/input`` (a read-only
+            snapshot, as in the reference); see `FileMount`.
+        allowed_domains: hosts (and methods) the program may send HTTP requests to, checked on
+            the host for every request; see `AllowedDomain`.
+        max_output_files, max_output_file_bytes, max_output_total_bytes: limits on the files
+            the program writes under ``/output``, which come back as data contents.
+        backend: codeact sandbox backend name ("auto", "wasm", ...) or a `SandboxBackend`.
+        limits: codeact `Limits` of each execution (wall time, memory, output, tool calls).
+        module, module_path: accepted for compatibility; a Hyperlight guest module cannot be
+            chosen here (codeact runs its own guest).
+    """
+
+    def __init__(
+        self,
+        *,
+        tools: ToolsInput | None = None,
+        tool_description_format: ToolDescriptionFormat = "compact",
+        approval_mode: ApprovalMode | None = None,
+        workspace_root: str | Path | None = None,
+        file_mounts: FileMountInput | Sequence[FileMountInput] | None = None,
+        allowed_domains: AllowedDomainInput | Sequence[AllowedDomainInput] | None = None,
+        max_output_files: int = DEFAULT_MAX_OUTPUT_FILES,
+        max_output_file_bytes: int = DEFAULT_MAX_OUTPUT_FILE_BYTES,
+        max_output_total_bytes: int = DEFAULT_MAX_OUTPUT_TOTAL_BYTES,
+        backend: str | SandboxBackend = "auto",
+        limits: Limits | None = None,
+        approval_scope: ApprovalScope = "block",
+        approval_handler: ApprovalHandler | None = None,
+        approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
+        middleware: Sequence[Middleware | MiddlewareFn] = (),
+        redact: Redactor | Sequence[str] | None = None,
+        audit: AuditSink | None = None,
+        module: str | None = REFERENCE_GUEST_MODULE,
+        module_path: str | None = None,
+    ) -> None:
+        if module not in (None, REFERENCE_GUEST_MODULE) or module_path is not None:
+            raise ConfigurationError(
+                "module and module_path choose a Hyperlight guest; codeact runs its own guest "
+                "(CPython 3.14 with the standard library), so leave them out"
+            )
+        self._state_lock = threading.RLock()
+        self._format = normalize_format(tool_description_format)
+        check_approval_options(approval_mode, approval_scope, approval_handler)
+        self._default_approval_mode: ApprovalMode = approval_mode or "never_require"
+        self._approval_scope: ApprovalScope = approval_scope
+        self._approval_handler = approval_handler
+        # codeact's pipeline for the program's calls, passed on to each run's CodeAct.
+        self._pipeline_options: dict[str, Any] = {
+            "approval_timeout": approval_timeout,
+            "middleware": list(middleware),
+            "redact": redact,
+            "audit": audit,
+        }
+        self._max_output_files = positive("max_output_files", max_output_files)
+        self._max_output_file_bytes = positive("max_output_file_bytes", max_output_file_bytes)
+        self._max_output_total_bytes = positive("max_output_total_bytes", max_output_total_bytes)
+        self._workspace_root = resolve_workspace_root(workspace_root)
+        # Checks the limits, the backend and the pipeline options now; each run makes its own.
+        self._codeact = CodeAct(limits=limits, backend=backend, **self._pipeline_options)
+        self._staging = InputStaging()
+        self._managed: list[FunctionTool] = []
+        self._described: dict[int, tuple[FunctionTool, Tool]] = {}
+        self._file_mounts: dict[str, FileMount] = {}
+        self._allowed_domains: dict[str, AllowedDomain] = {}
+        super().__init__(
+            name="execute_code",
+            description="",
+            approval_mode="never_require",
+            func=self._run_code,
+            input_model=EXECUTE_CODE_PARAMETERS,
+        )
+        if tools is not None:
+            self.add_tools(tools)
+        if file_mounts is not None:
+            self.add_file_mounts(file_mounts)
+        if allowed_domains is not None:
+            self.add_allowed_domains(allowed_domains)
+        self._refresh_approval_mode()
+
+    # -- what the model sees -------------------------------------------------------------------
+    @property
+    def description(self) -> str:
+        """The tool's description: the sandbox and the typed signature of every tool, built now."""
+        if not hasattr(self, "_state_lock"):  # FunctionTool.__init__ is still running
+            return ""
+        with self._state_lock:
+            tools = [self._describe(t) for t in self._managed]
+            fmt = self._format
+        json_names = (
+            {t.name for t in tools}
+            if fmt == "json"
+            else {n for n, f in fmt.items() if f == "json"}
+            if isinstance(fmt, dict)
+            else set()
+        )
+        return describe_execute_code(tools, grants=self._grant_lines(), json_schemas=json_names)
+
+    @description.setter
+    def description(self, value: str) -> None:
+        pass  # always built from the current tools
+
+    def build_instructions(self, *, tools_visible_to_model: bool = False) -> str:
+        """The system-prompt fragment for CodeAct with the current tools."""
+        with self._state_lock:
+            tools = [self._describe(t) for t in self._managed]
+            granted = bool(self._workspace_root or self._file_mounts or self._allowed_domains)
+        grants = self._grant_lines() if granted else ()
+        note = (
+            "Some of these functions may also be offered as separate tools; prefer "
+            "`execute_code` whenever a task combines several calls with Python."
+            if tools_visible_to_model
+            else "These functions exist only inside `execute_code`; they are not separate tools."
+        )
+        return f"{instructions(tools, grants=grants)}\n\n{note}"
+
+    def to_dict(
+        self, *, exclude: set[str] | None = None, exclude_none: bool = True
+    ) -> dict[str, Any]:
+        data = super().to_dict(exclude=exclude, exclude_none=exclude_none)
+        data["description"] = self.description
+        return data
+
+    # -- tools ---------------------------------------------------------------------------------
+    def add_tools(self, tools: ToolsInput) -> None:
+        """Add tools the program may call; a tool with the name of an earlier one replaces it."""
+        new = framework_tools(tools)
+        with self._state_lock:
+            for tool in new:
+                self._describe(tool)  # fail now on a tool the sandbox cannot offer
+            names = {t.name for t in new}
+            self._managed = [t for t in self._managed if t.name not in names] + new
+            self._refresh_approval_mode()
+
+    def get_tools(self) -> list[FunctionTool]:
+        with self._state_lock:
+            return list(self._managed)
+
+    def remove_tool(self, name: str) -> None:
+        with self._state_lock:
+            remaining = [t for t in self._managed if t.name != name]
+            if len(remaining) == len(self._managed):
+                raise KeyError(f"No managed tool named {name!r} is registered.")
+            self._managed = remaining
+            self._refresh_approval_mode()
+
+    def clear_tools(self) -> None:
+        with self._state_lock:
+            self._managed = []
+            self._refresh_approval_mode()
+
+    # -- runs ----------------------------------------------------------------------------------
+    @property
+    def limits(self) -> Limits:
+        return self._codeact.limits
+
+    def create_run_tool(self) -> ExecuteCodeTool:
+        """A snapshot of this tool for one agent run (later changes do not affect it)."""
+        with self._state_lock:
+            run_tool = ExecuteCodeTool(
+                tool_description_format=self._format,
+                approval_mode=self._default_approval_mode,
+                workspace_root=self._workspace_root,
+                max_output_files=self._max_output_files,
+                max_output_file_bytes=self._max_output_file_bytes,
+                max_output_total_bytes=self._max_output_total_bytes,
+                backend=self._codeact.backend,
+                limits=self._codeact.limits,
+                approval_scope=self._approval_scope,
+                approval_handler=self._approval_handler,
+                **self._pipeline_options,
+            )
+            run_tool._staging = self._staging  # snapshots of /input are shared
+            run_tool._managed = list(self._managed)
+            run_tool._described = dict(self._described)
+            run_tool._file_mounts = dict(self._file_mounts)
+            run_tool._allowed_domains = dict(self._allowed_domains)
+            run_tool._refresh_approval_mode()
+        return run_tool
+
+    def build_serializable_state(self) -> dict[str, Any]:
+        """The effective configuration as JSON values (kept in the session's state)."""
+        with self._state_lock:
+            fmt = self._format
+            return {
+                "backend": self._codeact.backend.name,
+                "limits": dataclasses.asdict(self._codeact.limits),
+                "approval_mode": self.approval_mode,
+                "approval_scope": self._approval_scope,
+                "max_output_files": self._max_output_files,
+                "max_output_file_bytes": self._max_output_file_bytes,
+                "max_output_total_bytes": self._max_output_total_bytes,
+                "tool_names": [t.name for t in self._managed],
+                "tool_description_format": dict(fmt) if isinstance(fmt, dict) else fmt,
+                "filesystem_enabled": self._workspace_root is not None or bool(self._file_mounts),
+                "workspace_root": str(self._workspace_root) if self._workspace_root else None,
+                "file_mounts": [
+                    {"host_path": str(m.host_path), "mount_path": m.mount_path}
+                    for m in self.get_file_mounts()
+                ],
+                "network_enabled": bool(self._allowed_domains),
+                "allowed_domains": [
+                    {"target": d.target, "methods": list(d.methods) if d.methods else None}
+                    for d in self.get_allowed_domains()
+                ],
+            }
+
+    async def run(self, code: str) -> ExecutionResult:
+        """Run `code` with this tool's tools, outside any agent.
+
+        Nested calls skip the framework's middleware (there is no run) but pass codeact's
+        pipeline. Calling this yourself approves what the framework would have asked about
+        (the whole block), as calling a tool's ``invoke()`` does; gated calls inside the
+        program still ask `approval_handler` with approval_scope ``"call"`` or ``"plan"``.
+        """
+        context = FunctionInvocationContext(function=self, arguments={"code": code})
+        approver = "the caller of ExecuteCodeTool.run" if self._needs_approval() else None
+        result, _ = await self._execute(code, context, pipeline=None, block_approved_by=approver)
+        return result
+
+    async def _run_code(self, code: str, ctx: FunctionInvocationContext) -> list[Content]:
+        pipeline = find_function_pipeline(ctx)
+        if pipeline is None and ran_through_middleware(ctx):
+            # Fail the run, not just this call: running the program would let its tool calls
+            # bypass the middleware the developer installed.
+            raise MiddlewareFailure(
+                "codeact could not find Agent Framework's function middleware for this call, "
+                "so nested tool calls would bypass it; this framework version is not supported"
+            )
+        approver = FRAMEWORK if framework_approved(self, ctx) else None
+        result, termination = await self._execute(code, ctx, pipeline, block_approved_by=approver)
+        contents = [Content.from_text(result.to_model_text(), raw_representation=result)]
+        contents += [  # files written under /output, as the reference returns them
+            Content.from_data(
+                data=f.data,
+                media_type=f.media_type,
+                additional_properties={"path": f"/output/{f.path}"},
+            )
+            for f in result.files
+        ]
+        if termination is not None:
+            # Middleware ended the loop during a nested call: end it after this call, as it
+            # would have after a direct call, but keep what the program printed. (The loop
+            # reads the context's result, which would otherwise hold this call's coroutine.)
+            ctx.result = contents
+            raise MiddlewareTermination(str(termination), result=contents)
+        return contents
+
+    async def _execute(
+        self,
+        code: str,
+        ctx: FunctionInvocationContext,
+        pipeline: Any,
+        *,
+        block_approved_by: str | None,
+    ) -> tuple[ExecutionResult, MiddlewareTermination | None]:
+        task: asyncio.Future[ExecutionResult] | None = None
+
+        def stop_program() -> None:
+            if task is not None:
+                task.cancel()
+
+        calls = NestedCalls(ctx, pipeline, on_abort=stop_program)
+        with self._state_lock:
+            tools = [sandbox_tool_for(t, calls) for t in self._managed]
+            approval_mode = self.approval_mode
+            workspace, mounts = self._workspace_root, list(self._file_mounts.values())
+            domains = list(self._allowed_domains.values())
+        staged = None
+        if workspace is not None or mounts:
+            # Copying the grants can take a while for a big workspace: not on the event loop.
+            staged = await asyncio.to_thread(self._staging.directory, workspace, mounts)
+        codeact = CodeAct(
+            tools=tools,
+            limits=self._codeact.limits,
+            backend=self._codeact.backend,
+            workspace_root=staged,
+            allowed_domains=[core_domain(d) for d in domains],
+            output_limits=self._output_limits(),
+            # The framework (or run()'s caller) approved the block when approval_mode says so:
+            # codeact's gate then sees a block approved by it, with the scope's grants.
+            approval_mode=approval_mode,
+            approval_scope=self._approval_scope,
+            approval_handler=ApprovalRoute(
+                self._approval_handler,
+                block_approved_by=block_approved_by,
+                scope=self._approval_scope,
+            ),
+            **self._pipeline_options,
+        )
+        task = asyncio.ensure_future(codeact.execute(code))
+        try:
+            result = await task
+        except asyncio.CancelledError:
+            if calls.abort is not None:
+                raise calls.abort from None  # middleware failed closed: so does the run
+            raise
+        return result, calls.termination
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _describe(self, tool: FunctionTool) -> Tool:
+        """The sandbox's view of `tool` (cached by identity), for descriptions."""
+        cached = self._described.get(id(tool))
+        if cached is not None and cached[0] is tool:
+            return cached[1]
+        try:
+            # With a block approved as a whole, the program is not told calls wait one by one.
+            described = sandbox_tool_for(tool, None, gated=self._approval_scope != "block")
+        except ConfigurationError:
+            raise
+        except Exception as exc:
+            raise ConfigurationError(f"tool {tool.name!r} cannot be offered: {exc}") from exc
+        self._described[id(tool)] = (tool, described)
+        return described
+
+    def _needs_approval(self) -> bool:
+        return execute_code_needs_approval(
+            scope=self._approval_scope,
+            approval_mode=self._default_approval_mode,
+            tools=self._managed,
+        )
+
+    def _refresh_approval_mode(self) -> None:
+        self.approval_mode = "always_require" if self._needs_approval() else "never_require"
