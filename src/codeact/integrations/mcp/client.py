@@ -122,10 +122,7 @@ class MCPServerTools(Closeable):
                 listing = future.result(timeout=self.connect_timeout)
             except concurrent.futures.TimeoutError:
                 self._session.close()
-                raise IntegrationError(
-                    f"the MCP server {self.target} did not answer within "
-                    f"{self.connect_timeout:g}s (connect_timeout)"
-                ) from None
+                raise self._no_answer() from None
             self._adopt(listing)
         return self
 
@@ -140,12 +137,15 @@ class MCPServerTools(Closeable):
                 )
             except asyncio.TimeoutError:
                 await asyncio.to_thread(self._session.close)
-                raise IntegrationError(
-                    f"the MCP server {self.target} did not answer within "
-                    f"{self.connect_timeout:g}s (connect_timeout)"
-                ) from None
+                raise self._no_answer() from None
             self._adopt(listing)
         return self
+
+    def _no_answer(self) -> IntegrationError:
+        return IntegrationError(
+            f"the MCP server {self.target} did not answer within "
+            f"{self.connect_timeout:g}s (connect_timeout)"
+        )
 
     def close(self) -> None:
         """End the session: a stdio server is stopped and its process reaped. Idempotent."""
