@@ -173,6 +173,7 @@ class Approver:
             return Approval(False, reason), "none", 0.0
         name = handler_name(handler)
         started = time.monotonic()
+        started_ns = time.time_ns()
         waiting = program.person_deciding() if program is not None else contextlib.nullcontext()
         with waiting:
             try:
@@ -186,7 +187,12 @@ class Approver:
                 )
             else:
                 approval = _coerce(answer)
-        return approval, approval.by or name, (time.monotonic() - started) * 1000
+        by = approval.by or name
+        if program is not None and program.watcher is not None:
+            program.watcher.approval_waited(
+                request.tool, started_ns, time.time_ns(), approval.approved, by
+            )
+        return approval, by, (time.monotonic() - started) * 1000
 
 
 async def _invoke(handler: ApprovalHandler, request: ApprovalRequest) -> Any:

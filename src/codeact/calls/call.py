@@ -15,12 +15,19 @@ import threading
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..bridge.protocol import CallDecision, CallOrigin, ToolCallRecord
 from ..tools import Tool
 
-__all__ = ["CallDenied", "ProgramContext", "ToolInvocation", "ToolTimeout", "run_tool"]
+__all__ = [
+    "CallDenied",
+    "CallWatcher",
+    "ProgramContext",
+    "ToolInvocation",
+    "ToolTimeout",
+    "run_tool",
+]
 
 
 class CallDenied(Exception):
@@ -44,6 +51,22 @@ class ToolTimeout(Exception):
         self.seconds = seconds
 
 
+class CallWatcher(Protocol):
+    """Told about the calls of one program as they happen (traces and live events use it).
+
+    Called on whatever thread the call runs on; implementations must be quick and thread-safe
+    and must not raise.
+    """
+
+    def call_started(self, record: ToolCallRecord) -> None: ...
+
+    def call_ended(self, record: ToolCallRecord, result: str | None) -> None: ...
+
+    def approval_waited(
+        self, tool: str | None, started_ns: int, ended_ns: int, approved: bool, by: str
+    ) -> None: ...
+
+
 class ProgramContext:
     """What the middlewares of nested calls know about the running program.
 
@@ -61,6 +84,8 @@ class ProgramContext:
         self._lock = threading.Lock()
         self._on_wait: Callable[[bool], None] | None = None
         self._settled: set[int] = set()  # ids of the records already settled and audited
+        #: Told about each call as it starts and ends (None: nobody is watching).
+        self.watcher: CallWatcher | None = None
 
     def settle_once(self, record: ToolCallRecord) -> bool:
         """True the first time it is asked about `record`: a call is settled and audited once,

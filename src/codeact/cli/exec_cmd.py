@@ -10,6 +10,7 @@ import click
 
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
+from ..runtime.events import OutputChunk
 from .approval_options import (
     announce_plan,
     approval_handler_for,
@@ -18,6 +19,7 @@ from .approval_options import (
 )
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .trace_option import trace_option, tracer_provider_writing
 
 __all__ = ["exec_command"]
 
@@ -39,6 +41,7 @@ __all__ = ["exec_command"]
 @grant_options
 @approval_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
+@trace_option
 @handle_errors
 def exec_command(
     program: str,
@@ -53,16 +56,18 @@ def exec_command(
     approve: str | None,
     audit_path: Path | None,
     as_json: bool,
+    trace_path: Path | None,
 ) -> None:
     """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
 
-    Prints what the program printed, then the value of its last line. Exit status: 0 when the
-    program finished, 1 when it raised or hit a limit, 2 for a usage error.
+    Prints what the program prints as it prints it, then the value of its last line. Exit
+    status: 0 when the program finished, 1 when it raised or hit a limit, 2 for a usage error.
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)
     limits = limits_from_options(timeout, memory_mb)
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
+    provider, close_trace = tracer_provider_writing(trace_path) if trace_path else (None, None)
     with CodeAct(
         tools=list(tools),
         limits=limits,
@@ -71,14 +76,18 @@ def exec_command(
         workspace_root=workspace,
         allowed_domains=[parse_domain(spec) for spec in allow_domains],
         approval_handler=handler,
+        tracer_provider=provider,
     ) as codeact:
         announce_plan(codeact, code, handler)
-        result = codeact.execute_sync(code)
+        # Plain output is printed as the program writes it; --json prints it all at the end.
+        result = codeact.execute_sync(code, on_output=None if as_json else _print_chunk)
+    if close_trace is not None:
+        close_trace()
     write_audit(result, audit_path)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
-        _print_human(result)
+        _print_human(result, streamed=True)
     _report_files(result, output_dir)
     sys.exit(0 if result.ok else 1)
 
@@ -109,10 +118,15 @@ def _read_program(program: str) -> str:
         raise UserError(f"cannot read {program}: {exc}") from None
 
 
-def _print_human(result: ExecutionResult) -> None:
-    if result.stdout:
+def _print_chunk(chunk: OutputChunk) -> None:
+    click.echo(chunk.text, nl=False, err=chunk.stream == "stderr")
+    (sys.stderr if chunk.stream == "stderr" else sys.stdout).flush()
+
+
+def _print_human(result: ExecutionResult, *, streamed: bool = False) -> None:
+    if result.stdout and not streamed:
         click.echo(result.stdout, nl=False)
-    if result.stderr:
+    if result.stderr and not streamed:
         click.echo(result.stderr, nl=False, err=True)
     if result.value_repr is not None:
         click.echo(result.value_repr)
