@@ -22,6 +22,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
+from pydantic import Field
 
 from codeact import Limits
 from codeact.integrations.langchain import CodeActTool
@@ -59,7 +60,7 @@ class ScriptedChatModel(BaseChatModel):
     """Calls execute_code with `code`; after a ToolMessage, answers with its content."""
 
     code: str
-    seen: list[list[BaseMessage]] = []
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
 
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
         self.seen.append(list(messages))
@@ -122,7 +123,9 @@ async def test_react_agent_runs_a_program_that_calls_two_tools() -> None:
 async def test_failing_program_is_an_error_tool_message_and_the_agent_goes_on() -> None:
     execute_code = CodeActTool(tools=[get_weather])
     agent, _ = agent_for('get_weather(city="Paris")\n1 / 0', execute_code)
-    state = await agent.ainvoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "2"}})
+    state = await agent.ainvoke(
+        {"messages": [("user", "go")]}, {"configurable": {"thread_id": "2"}}
+    )
     tool_message = next(m for m in state["messages"] if isinstance(m, ToolMessage))
     assert tool_message.status == "error"
     assert "ZeroDivisionError" in tool_message.content
@@ -132,7 +135,9 @@ async def test_failing_program_is_an_error_tool_message_and_the_agent_goes_on() 
 async def test_stopped_program_says_which_limit_stopped_it() -> None:
     execute_code = CodeActTool(tools=[get_weather], limits=Limits(wall_time=1))
     agent, _ = agent_for("while True:\n    pass", execute_code)
-    state = await agent.ainvoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "3"}})
+    state = await agent.ainvoke(
+        {"messages": [("user", "go")]}, {"configurable": {"thread_id": "3"}}
+    )
     assert "[stopped]" in state["messages"][-1].content
     assert "wall" in state["messages"][-1].content
 
@@ -171,8 +176,12 @@ async def test_outside_a_graph_codeacts_approval_handler_decides() -> None:
         tools=[send_email], require_approval=["send_email"], approval_handler=DenyAll()
     )
     message = await execute_code.ainvoke(
-        {"name": "execute_code", "args": {"code": 'send_email(to="b", body="x")'},
-         "id": "c", "type": "tool_call"}
+        {
+            "name": "execute_code",
+            "args": {"code": 'send_email(to="b", body="x")'},
+            "id": "c",
+            "type": "tool_call",
+        }
     )
     assert message.status == "error"
     assert "ToolDenied" in message.content

@@ -39,7 +39,6 @@ from codeact.integrations.openai_agents import codeact_tool
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
 
-
 @pytest.fixture(autouse=True)
 def no_trace_export() -> None:
     """The SDK's default processor would export traces to OpenAI: no test talks to it."""
@@ -100,7 +99,9 @@ class FakeModel(Model):
         self.instructions.append(system_instructions)
         self.tools.append(list(tools))
         items = input if isinstance(input, list) else []
-        outputs = [i for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"]
+        outputs = [
+            i for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"
+        ]
         if outputs:
             output = [assistant_message(f"answer: {outputs[-1]['output']}")]
         else:
@@ -132,7 +133,9 @@ async def test_runner_runs_a_program_that_calls_two_tools_and_traces_them() -> N
     try:
         execute_code = codeact_tool(tools=[get_weather, to_fahrenheit], limits=Limits(wall_time=20))
         model = FakeModel(PROGRAM)
-        agent = Agent(name="a", instructions=execute_code.instructions, tools=[execute_code], model=model)
+        agent = Agent(
+            name="a", instructions=execute_code.instructions, tools=[execute_code], model=model
+        )
         with trace("codeact"):
             result = await Runner.run(agent, "How warm is Paris in F?", context={"offset": 1.0})
     finally:

@@ -82,7 +82,10 @@ async def test_agent_runs_a_program_that_calls_two_tools() -> None:
     instructions = getattr(first_request, "instructions", "") or ""
     assert toolset.codeact.build_instructions() in instructions
     returns = [
-        p for m in result.all_messages() for p in getattr(m, "parts", []) if isinstance(p, ToolReturnPart)
+        p
+        for m in result.all_messages()
+        for p in getattr(m, "parts", [])
+        if isinstance(p, ToolReturnPart)
     ]
     assert [p.tool_name for p in returns] == ["execute_code"]
 
@@ -124,9 +127,7 @@ async def test_gated_call_is_a_deferred_approval_and_a_denial_is_reported() -> N
     seen: list[list[ModelMessage]] = []
     code = 'send_email(to="a@example.com", body="hi")'
     toolset = CodeActToolset(tools=[get_weather, send_email], require_approval=["send_email"])
-    agent = Agent(
-        scripted(code, seen), toolsets=[toolset], output_type=[str, DeferredToolRequests]
-    )
+    agent = Agent(scripted(code, seen), toolsets=[toolset], output_type=[str, DeferredToolRequests])
     first = await agent.run("mail a")
     assert isinstance(first.output, DeferredToolRequests)
     (request,) = first.output.approvals
@@ -148,9 +149,7 @@ async def test_approved_program_runs_its_gated_calls_once() -> None:
     seen: list[list[ModelMessage]] = []
     code = 'send_email(to="a@example.com", body="hi")'
     toolset = CodeActToolset(tools=[send_email], require_approval=["send_email"])
-    agent = Agent(
-        scripted(code, seen), toolsets=[toolset], output_type=[str, DeferredToolRequests]
-    )
+    agent = Agent(scripted(code, seen), toolsets=[toolset], output_type=[str, DeferredToolRequests])
     first = await agent.run("mail a")
     assert isinstance(first.output, DeferredToolRequests)
     (request,) = first.output.approvals
@@ -158,7 +157,7 @@ async def test_approved_program_runs_its_gated_calls_once() -> None:
         message_history=first.all_messages(),
         deferred_tool_results=DeferredToolResults(approvals={request.tool_call_id: True}),
     )
-    assert done.output == "answer: [value] \"sent\""
+    assert done.output == 'answer: [value] "sent"'
     assert SENT == ["a@example.com"]
 
 

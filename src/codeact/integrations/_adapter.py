@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "NestedCallIds",
     "approval_payload",
     "codeact_from",
+    "plain_tool",
     "result_text",
     "sandbox_tool",
 ]
@@ -67,6 +68,20 @@ def sandbox_tool(
         raise ConfigurationError(
             f"the {framework} tool {name!r} cannot be a sandbox tool: {exc}"
         ) from exc
+
+
+def plain_tool(item: Any, require_approval: Collection[str], *, framework: str) -> Tool:
+    """A codeact `Tool` as is, or a plain function read as codeact reads it (signature and
+    docstring), gated when its name is in `require_approval`."""
+    if isinstance(item, Tool):
+        return item
+    if not callable(item):
+        raise ConfigurationError(
+            f"tools of the {framework} adapter must be its tools, functions or codeact Tools, "
+            f"got {item!r}"
+        )
+    gated = getattr(item, "__name__", "") in require_approval
+    return Tool(item, approval_mode="always_require" if gated else "never_require")
 
 
 class NestedCallIds:
@@ -123,7 +138,8 @@ class FrameworkApprovals:
             return Approval.approve(plan.reason, by=plan.by)
         return Approval.deny(
             f"{tool}() was not among the calls approved before the program ran (the person "
-            "approved: " + (", ".join(f"{n} x{c}" for n, c in plan.counts.items()) or "none")
+            "approved: "
+            + (", ".join(f"{n} x{c}" for n, c in plan.counts.items()) or "none")
             + "); call gated tools by name with literal arguments so the plan shows them",
             by=plan.by,
         )
@@ -196,9 +212,7 @@ def codeact_from(
         raise ConfigurationError("tools is given twice")
     user_handler = options.pop("approval_handler", None)
     try:
-        built = CodeAct(
-            tools=tools, approval_handler=FrameworkApprovals(user_handler), **options
-        )
+        built = CodeAct(tools=tools, approval_handler=FrameworkApprovals(user_handler), **options)
     except TypeError as exc:
         raise ConfigurationError(
             f"the {framework} adapter takes tools=, codeact= and CodeAct's options: {exc}"

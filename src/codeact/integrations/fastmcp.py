@@ -45,8 +45,8 @@ _ANY_CALL_SCHEMA = {
     "properties": {"args": {"type": "array"}, "kwargs": {"type": "object"}},
 }
 
-_external: contextvars.ContextVar[Mapping[str, Callable[..., Any]] | None] = (
-    contextvars.ContextVar("codeact_fastmcp_external_functions", default=None)
+_external: contextvars.ContextVar[Mapping[str, Callable[..., Any]] | None] = contextvars.ContextVar(
+    "codeact_fastmcp_external_functions", default=None
 )
 
 
@@ -182,4 +182,3 @@ def _returned(result: ExecutionResult) -> Any:
     if result.value is not None:
         return result.value
     return result.stdout or None
-

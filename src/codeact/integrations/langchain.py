@@ -29,7 +29,14 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, PrivateAttr
 
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
-from ._adapter import AdapterCore, approval_payload, codeact_from, result_text, sandbox_tool
+from ._adapter import (
+    AdapterCore,
+    approval_payload,
+    codeact_from,
+    plain_tool,
+    result_text,
+    sandbox_tool,
+)
 
 __all__ = ["CodeActTool", "LangChainToolInput"]
 
@@ -160,16 +167,8 @@ def _ask_graph(code: str, counts: Mapping[str, int]) -> tuple[bool, str | None] 
 
 
 def _sandbox_tool(item: LangChainToolInput, require_approval: Collection[str]) -> Tool:
-    if isinstance(item, Tool):
-        return item
     if not isinstance(item, BaseTool):
-        if not callable(item):
-            raise ConfigurationError(
-                f"tools must be LangChain tools, functions or codeact Tools, got {item!r}"
-            )
-        # A plain function keeps codeact's reading of its signature and docstring.
-        gate = "always_require" if getattr(item, "__name__", "") in require_approval else None
-        return Tool(item, approval_mode=gate or "never_require")
+        return plain_tool(item, require_approval, framework="LangChain")
     lc_tool = item
     if lc_tool.name == "execute_code":
         raise ConfigurationError("execute_code cannot call itself; pass the other tools")
@@ -181,11 +180,19 @@ def _sandbox_tool(item: LangChainToolInput, require_approval: Collection[str]) -
 
     return sandbox_tool(
         lc_tool.name,
-        lc_tool.tool_call_schema.model_json_schema()
-        if isinstance(lc_tool.tool_call_schema, type)
-        else dict(lc_tool.tool_call_schema),
+        _json_schema(lc_tool),
         call,
         description=lc_tool.description,
         gated=lc_tool.name in require_approval,
         framework="LangChain",
     )
+
+
+def _json_schema(lc_tool: BaseTool) -> dict[str, Any]:
+    """JSON schema of the arguments the model would give the tool."""
+    schema: Any = lc_tool.tool_call_schema
+    if isinstance(schema, dict):
+        return schema
+    if hasattr(schema, "model_json_schema"):
+        return dict(schema.model_json_schema())
+    return dict(schema.schema())  # a pydantic.v1 model

@@ -33,7 +33,14 @@ from agents.tool_context import ToolContext
 from agents.tracing import SpanError, function_span, get_current_span
 
 from .. import CodeAct, ConfigurationError, Tool
-from ._adapter import AdapterCore, NestedCallIds, codeact_from, result_text, sandbox_tool
+from ._adapter import (
+    AdapterCore,
+    NestedCallIds,
+    codeact_from,
+    plain_tool,
+    result_text,
+    sandbox_tool,
+)
 
 __all__ = ["CodeActFunctionTool", "OpenAIAgentsToolInput", "codeact_tool"]
 
@@ -133,15 +140,8 @@ def codeact_tool(
 
 
 def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]) -> Tool:
-    if isinstance(item, Tool):
-        return item
     if not isinstance(item, FunctionTool):
-        if not callable(item):
-            raise ConfigurationError(
-                f"tools must be function tools, functions or codeact Tools, got {item!r}"
-            )
-        gate = "always_require" if getattr(item, "__name__", "") in require_approval else None
-        return Tool(item, approval_mode=gate or "never_require")
+        return plain_tool(item, require_approval, framework="OpenAI Agents")
     # A copy that raises instead of answering with an error text: the program then gets a
     # ToolError it can catch, not a string that looks like a result.
     strict = dataclasses.replace(item)

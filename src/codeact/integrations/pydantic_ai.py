@@ -22,7 +22,7 @@ run it, or False / `ToolDenied` to refuse. Needs ``pip install 'codeact[pydantic
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
