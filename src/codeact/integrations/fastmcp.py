@@ -29,7 +29,7 @@ from typing import Any
 
 from fastmcp.exceptions import ToolError
 
-from .. import CodeAct, ExecutionResult
+from .. import CodeAct, ConfigurationError, ExecutionResult
 from ._adapter import AdapterCore, codeact_from, result_text, sandbox_tool
 from ._fastmcp_program import fix_line_numbers, wrap_program
 
@@ -72,12 +72,22 @@ class CodeActSandboxProvider:
         )
         # FastMCP's own approval happens nowhere: codeact's handler decides each call.
         self._core.framework_approves = False
-        self._gated = {name: _host_name("mcp_gated_", name) for name in require_approval}
         self._ensure_tool("mcp_call_tool", _CALL_TOOL_SCHEMA, self._call_tool, gated=False)
-        for name, host in self._gated.items():
-            self._ensure_tool(
-                host, _CALL_TOOL_SCHEMA, self._call_tool, gated=True, about=f"calls {name}"
-            )
+        # A gated server tool gets a host tool of its own, named after it where Python allows,
+        # so approvals, denials and the audit name the tool the person knows.
+        self._gated: dict[str, str] = {}
+        for name in require_approval:
+            for host in (_host_name("", name), _host_name("mcp_gated_", name)):
+                if self._core.codeact.tools.get(host) is not None:
+                    continue  # taken (by a tool of a ready CodeAct, say)
+                try:
+                    self._ensure_tool(
+                        host, _CALL_TOOL_SCHEMA, self._call_tool, gated=True, about=f"calls {name}"
+                    )
+                except ConfigurationError:
+                    continue
+                self._gated[name] = host
+                break
 
     @property
     def codeact(self) -> CodeAct:
