@@ -100,3 +100,10 @@ def test_inputs_must_be_free_identifiers_with_json_values() -> None:
         wrap_program("1", bindings={}, inputs={"not a name": 1})
     with pytest.raises(ConfigurationError, match="JSON"):
         wrap_program("1", bindings={}, inputs={"x": object()})
+
+
+def test_block_scope_asks_about_every_block_when_a_gated_tool_exists() -> None:
+    core = codeact_from(
+        tools=[send_email], codeact=None, options={"approval_scope": "block"}, framework="X"
+    )
+    assert core.plan_to_approve("1 + 1") == {}

@@ -176,3 +176,18 @@ def test_options_and_a_ready_codeact_are_exclusive() -> None:
 
     with pytest.raises(ConfigurationError, match="not both"):
         CodeActToolset(tools=[get_weather], codeact=CodeAct(), limits=Limits())
+
+
+async def test_a_tool_that_defers_itself_is_denied_inside_the_program() -> None:
+    from pydantic_ai import CallDeferred
+
+    def ask_a_person(question: str) -> str:
+        """Ask a person."""
+        raise CallDeferred()
+
+    seen: list[list[ModelMessage]] = []
+    code = 'try:\n    ask_a_person(question="ok?")\nexcept ToolDenied as e:\n    print("no:", e)'
+    toolset = CodeActToolset(tools=[ask_a_person])
+    result = await Agent(scripted(code, seen), toolsets=[toolset]).run("go")
+    assert "no:" in result.output
+    assert "cannot wait" in result.output

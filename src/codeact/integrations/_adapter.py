@@ -162,6 +162,10 @@ class AdapterCore:
         gated = plan.counts(gated_only=True)
         if gated or self.codeact.approval_mode == "always_require":
             return gated
+        if self.codeact.approval_scope == "block" and any(
+            t.approval_mode == "always_require" for t in self.codeact.tools
+        ):
+            return gated  # as the reference does: any gated tool makes every block asked
         return None
 
     @contextlib.contextmanager

@@ -26,11 +26,11 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic_ai import ApprovalRequired, ModelRetry, RunContext, ToolFailed
+from pydantic_ai import ApprovalRequired, CallDeferred, ModelRetry, RunContext, ToolFailed
 from pydantic_ai.tools import Tool as PydanticAITool
 from pydantic_ai.toolsets import AbstractToolset, CombinedToolset, FunctionToolset, ToolsetTool
 
-from .. import CodeAct, ConfigurationError, Tool
+from .. import CallDenied, CodeAct, ConfigurationError, Tool
 from ._adapter import (
     AdapterCore,
     NestedCallIds,
@@ -223,6 +223,13 @@ class CodeActToolset(AbstractToolset[Any]):
                 raise ValueError(exc.message) from None
             except ToolFailed as exc:
                 raise RuntimeError(exc.message) from None
+            except (ApprovalRequired, CallDeferred):
+                raise CallDenied(
+                    f"{name}() asks for a person or an external answer, which a running "
+                    "program cannot wait for; name it in require_approval so the person "
+                    "approves the program before it runs",
+                    by="Pydantic AI",
+                ) from None
 
     def __repr__(self) -> str:
         return f"CodeActToolset({self._core.codeact!r})"
