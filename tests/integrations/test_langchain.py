@@ -168,6 +168,19 @@ async def test_approved_program_runs_its_gated_call_once() -> None:
     assert SENT == ["a@example.com"]
 
 
+def test_sync_graph_interrupts_too_and_runs_once_approved() -> None:
+    SENT.clear()
+    execute_code = CodeActTool(tools=[send_email], require_approval=["send_email"])
+    agent, _ = agent_for('send_email(to="c@example.com", body="hi")', execute_code)
+    config = {"configurable": {"thread_id": "6"}}
+    paused = agent.invoke({"messages": [("user", "mail c")]}, config)
+    assert paused["__interrupt__"]
+    assert SENT == []
+    state = agent.invoke(Command(resume=True), config)
+    assert state["messages"][-1].content == 'answer (success): [value] "sent"'
+    assert SENT == ["c@example.com"]
+
+
 async def test_outside_a_graph_codeacts_approval_handler_decides() -> None:
     from codeact import DenyAll
 

@@ -14,9 +14,9 @@ Gated tools (``require_approval=[...]`` or codeact ``@tool(approval_mode="always
 inside a LangGraph graph, a program that calls one pauses the graph with ``interrupt()``
 before it runs, showing the code and the gated calls; resume with ``Command(resume=True)``,
 ``Command(resume=False)`` or ``Command(resume={"approved": False, "reason": "..."})``. The
-graph needs a checkpointer, as every interrupt does. Outside a graph, or with
-``approval_handler=``, codeact's approval handler decides each call. Needs
-``pip install 'codeact[langchain]'``.
+graph needs a checkpointer, as every interrupt does; sync and async graphs both work.
+Outside a graph, or with ``approval_handler=``, codeact's approval handler decides each call.
+Needs ``pip install 'codeact[langchain]'``.
 """
 
 from __future__ import annotations
@@ -102,34 +102,38 @@ class CodeActTool(BaseTool):
     def _run(
         self, code: str, run_manager: CallbackManagerForToolRun | None = None, **_: Any
     ) -> str:
-        result = self._core.codeact.execute_sync(self._approved_code(code))
-        return _reported(result)
+        counts = self._decide(code)
+        if counts is None:
+            return _reported(self._core.codeact.execute_sync(code))
+        with self._core.approved_plan(counts, by="LangGraph interrupt"):
+            return _reported(self._core.codeact.execute_sync(code))
 
     async def _arun(
         self, code: str, run_manager: AsyncCallbackManagerForToolRun | None = None, **_: Any
     ) -> str:
-        counts = self._core.plan_to_approve(code)
+        counts = self._decide(code)
         if counts is None:
             return _reported(await self._core.codeact.execute(code))
-        answer = _ask_graph(code, counts)
-        if answer is None:  # not inside a LangGraph graph: codeact's handler decides
+        with self._core.approved_plan(counts, by="LangGraph interrupt"):
             return _reported(await self._core.codeact.execute(code))
+
+    def _decide(self, code: str) -> dict[str, int] | None:
+        """The gated calls a person approved through a LangGraph interrupt, or None when no one
+        was asked (nothing gated; or outside a graph, where codeact's handler decides each
+        call). Raises ToolException, an error ToolMessage, when the person said no."""
+        counts = self._core.plan_to_approve(code)
+        if counts is None:
+            return None
+        answer = _ask_graph(code, counts)
+        if answer is None:
+            return None
         approved, reason = answer
         if not approved:
             raise ToolException(
                 "[denied] the program was not run: a person did not approve it"
                 + (f" ({reason})" if reason else "")
             )
-        with self._core.approved_plan(counts, by="LangGraph interrupt"):
-            return _reported(await self._core.codeact.execute(code))
-
-    def _approved_code(self, code: str) -> str:
-        if self._core.plan_to_approve(code) is not None and _in_graph():
-            raise ToolException(
-                "[denied] the program calls tools that need approval, which a LangGraph "
-                "interrupt asks for only when the graph runs asynchronously (ainvoke/astream)"
-            )
-        return code
+        return counts
 
 
 def _reported(result: ExecutionResult) -> str:
