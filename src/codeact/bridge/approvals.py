@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ APPROVAL_SCOPES: tuple[ApprovalScope, ...] = ("call", "plan", "block")
 DEFAULT_APPROVAL_TIMEOUT = 300.0
 
 _log = logging.getLogger("codeact.approvals")
+_LINES = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,9 @@ class ApprovalRequest:
     def _describe(self) -> str:
         if self.kind == "block":
             code = (self.code or "").rstrip("\n")
-            lines = ["run this program?", *("    " + line for line in code.splitlines())]
+            # Lines as Python reads them: \r\n, \r or \n (splitlines would also break at
+            # \x0c, \x1c or \u2028, which Python does not, and draw lines that are not there).
+            lines = ["run this program?", *("    " + line for line in _LINES.split(code))]
             if self.plan is not None:
                 lines.append("it may call:")
                 lines += ["    " + line for line in self.plan.describe().splitlines()]

@@ -221,9 +221,7 @@ class _Scanner(ast.NodeVisitor):
             isinstance(node.ctx, ast.Load)
             and id(node) not in self._callee
             and (node.id in self.names or node.id in _CALL_TOOL)
-        ):
-            self.dynamic.append(node.lineno)
-        elif node.id in _OPAQUE:  # `e = eval` is as opaque as `eval(...)`
+        ) or node.id in _OPAQUE:
             self.dynamic.append(node.lineno)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
