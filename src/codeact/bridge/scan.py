@@ -15,8 +15,9 @@ tool reached in a way the scan cannot name is listed in `dynamic`: ``call_tool(n
 lookups by name (``getattr``, ``vars``, ``globals``, ``__builtins__``), private and frame
 attributes (``__globals__``, ``f_globals``, ``sys._getframe``), and imports of modules that
 hand out other modules or namespaces (``codeact_runner``, ``sys``, ``importlib``,
-``inspect``, ``builtins``...). Such a plan is never `complete`. The scan is advice for people, never a permission by
-itself: calls beyond what was approved up front are asked one by one.
+``inspect``, ``builtins``...). Such a plan is never `complete`. The scan is advice for
+people, never a permission by itself: calls beyond what was approved up front are asked one
+by one.
 """
 
 from __future__ import annotations
