@@ -173,9 +173,7 @@ def _block(rule: Rule) -> list[bytes]:
     raise ValueError(f"unknown seccomp rule kind {rule.kind!r}")
 
 
-def build_filter(
-    arch: str, rules: Sequence[Rule], allowed: Sequence[str] | None = None
-) -> bytes:
+def build_filter(arch: str, rules: Sequence[Rule], allowed: Sequence[str] | None = None) -> bytes:
     """The BPF program (``struct sock_filter[]`` bytes) for `rules` on `arch`: each rule's
     call as the rule says, the `allowed` calls (default: the allowlist, `ALLOWED`) allowed,
     every other call ENOSYS."""
