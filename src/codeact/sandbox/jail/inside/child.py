@@ -191,7 +191,7 @@ def _grant_files(setup: Setup, request: dict[str, object], ruleset: int) -> None
     # change reaches the host file, even from ctypes; Landlock refuses on top.
     rootfs.bind(setup.root, binds)
     rootfs.enter(setup.root)
-    readonly.install([g for _, g, w in binds if not w])  # PermissionError, as on every backend
+    readonly.install([(g, w) for _, g, w in binds])  # PermissionError, as on every backend
     landlock.add_rules(
         ruleset,
         read=[g for _, g, w in binds if not w],

@@ -56,19 +56,20 @@ def _path(value: Any) -> str | None:
     return posixpath.normpath(raw)
 
 
-def install(read_only: Sequence[str]) -> None:
-    """Raise PermissionError for writes under the sandbox paths in `read_only`."""
-    roots = tuple(posixpath.normpath(p) for p in read_only)
-    if not roots:
+def install(mounts: Sequence[tuple[str, bool]]) -> None:
+    """Raise PermissionError for writes under the read-only ones of `mounts` (sandbox path,
+    writable); a path belongs to the deepest mount that holds it."""
+    roots = sorted(((posixpath.normpath(p), w) for p, w in mounts), key=lambda m: -len(m[0]))
+    if all(writable for _, writable in roots):
         return
 
     def under(value: Any) -> str | None:
         path = _path(value)
         if path is None:
             return None
-        for root in roots:
+        for root, writable in roots:
             if path == root or path.startswith(root + "/"):
-                return path
+                return None if writable else path
         return None
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
