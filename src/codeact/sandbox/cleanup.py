@@ -76,6 +76,8 @@ def _remove(root: str) -> bool:
             name = f"{prefix}{moved}"
             try:
                 os.rename(entry.path, os.path.join(root, name))
+            except FileNotFoundError:
+                continue  # gone already (another removal of the same tree at exit)
             except OSError:
                 failures.append(entry.path)
                 continue
