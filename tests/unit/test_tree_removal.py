@@ -86,6 +86,7 @@ class _Instance:
     def __init__(self, fail: bool) -> None:
         self.fail = fail
         self.closed = False
+        self.output_dir: str | None = None
 
     def close(self) -> None:
         self.closed = True
@@ -137,3 +138,17 @@ def _wait(done: object, timeout: float = 5.0) -> None:
     while not done():  # type: ignore[operator]
         assert time.monotonic() < deadline, "the pool did not free the instance"
         time.sleep(0.01)
+
+
+def test_the_remover_takes_trees_off_the_freeing_thread(tmp_path: Path) -> None:
+    from codeact.sandbox.cleanup import TreeRemover
+
+    remover = TreeRemover("test-remover")
+    trees = []
+    for n in range(3):
+        root = tmp_path / f"out{n}"
+        root.mkdir()
+        _deep(root, 50)
+        trees.append(root)
+        remover.remove_later(str(root))
+    _wait(lambda: not any(t.exists() for t in trees), timeout=30)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..cleanup import REMOVER
 from .runtime import Prepared
 
 __all__ = ["InstancePool"]
@@ -99,8 +100,10 @@ class InstancePool:
             if not self._urgent:
                 time.sleep(SETTLE_SECONDS)
             self._urgent = False
+            # The memory here; the /output tree on the remover's thread, since its removal
+            # takes as long as the file system needs (about 4 ms a directory on a slow disk).
             while self._used:
-                _free(self._used.popleft())
+                _free(self._used.popleft(), later=True)
             # After repeated failures stop refilling (callers instantiate themselves and see
             # the error) but keep freeing what comes back.
             while not self._closed and self._failures < 3 and len(self._ready) < self._size:
@@ -118,9 +121,13 @@ class InstancePool:
                 self._ready.append(prepared)
 
 
-def _free(prepared: Prepared) -> None:
-    """Close a used instance; a failure is logged, never allowed to stop the freeing."""
+def _free(prepared: Prepared, *, later: bool = False) -> None:
+    """Close a used instance (its /output removed `later` by `REMOVER`); a failure is logged,
+    never allowed to stop the freeing."""
     try:
+        if later and prepared.output_dir is not None:
+            output_dir, prepared.output_dir = prepared.output_dir, None
+            REMOVER.remove_later(output_dir)
         prepared.close()
     except Exception:
         log.exception("could not free a used sandbox instance")
