@@ -85,7 +85,7 @@ def exec_command(
         close_trace()
     write_audit(result, audit_path)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        _echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
         _print_human(result, streamed=True)
     _report_files(result, output_dir)
@@ -119,27 +119,42 @@ def _read_program(program: str) -> str:
 
 
 def _print_chunk(chunk: OutputChunk) -> None:
-    click.echo(chunk.text, nl=False, err=chunk.stream == "stderr")
+    _echo(chunk.text, nl=False, err=chunk.stream == "stderr")
     (sys.stderr if chunk.stream == "stderr" else sys.stdout).flush()
 
 
 def _print_human(result: ExecutionResult, *, streamed: bool = False) -> None:
     if result.stdout and not streamed:
-        click.echo(result.stdout, nl=False)
+        _echo(result.stdout, nl=False)
     if result.stderr and not streamed:
-        click.echo(result.stderr, nl=False, err=True)
+        _echo(result.stderr, nl=False, err=True)
     if result.value_repr is not None:
-        click.echo(result.value_repr)
+        _echo(result.value_repr)
     elif result.value is not None:
-        click.echo(json.dumps(result.value, ensure_ascii=False))
+        _echo(json.dumps(result.value, ensure_ascii=False))
     if result.output_truncated:
-        click.echo(
+        _echo(
             f"codeact: output cut: {result.output_truncated} bytes over the output limit dropped",
             err=True,
         )
     error = result.error
     if error is not None:
         if error.type == "LimitExceeded":
-            click.echo(f"codeact: stopped: {error.message}", err=True)
+            _echo(f"codeact: stopped: {error.message}", err=True)
         else:
-            click.echo(error.traceback.rstrip("\n") or f"{error.type}: {error.message}", err=True)
+            _echo(error.traceback.rstrip("\n") or f"{error.type}: {error.message}", err=True)
+
+
+def _echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+    """click.echo of text from the program, escaped where the stream cannot encode it (a lone
+    surrogate, or any character outside a narrow locale's charset): never a crash, never a
+    character silently replaced by '?'."""
+    stream = sys.stderr if err else sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        pass
+    click.echo(text, nl=nl, err=err)
