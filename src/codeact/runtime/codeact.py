@@ -30,6 +30,7 @@ from ..policy.limits import Limits
 from ..policy.mounts import Mount, MountInput, workspace_mount
 from ..policy.network import AllowedDomain, DomainInput, NetworkLimits
 from ..policy.outputs import OutputLimits
+from ..policy.packages import PackageGrant
 from ..sandbox.base import SandboxBackend
 from ..sandbox.registry import create_backend, resolve_auto
 from ..tools import Tool, ToolSet, as_tool
@@ -38,6 +39,7 @@ from ._sync import LoopThread
 from .execute_tool import ExecuteCodeTool
 from .grants import Grants, collection
 from .instructions import describe_execute_code, describe_grants, instructions
+from .packages import grant_packages
 from .result import ExecutionResult
 from .supervisor import Supervisor
 
@@ -47,14 +49,17 @@ _shared_backends: dict[str, SandboxBackend] = {}
 _shared_lock = threading.Lock()
 
 
-def _shared_backend(name: str) -> SandboxBackend:
-    """One backend per name per process: warm pools and compiled guests are shared."""
+def _shared_backend(name: str, packages: PackageGrant | None = None) -> SandboxBackend:
+    """One backend per name (and package set) per process: warm pools and compiled guests
+    are shared."""
     if name == "auto":
         name = resolve_auto()
+    key = name if packages is None else f"{name}:{packages.key}"
     with _shared_lock:
-        backend = _shared_backends.get(name)
+        backend = _shared_backends.get(key)
         if backend is None:
-            backend = _shared_backends[name] = create_backend(name)
+            options = {} if packages is None else {"package_grant": packages}
+            backend = _shared_backends[key] = create_backend(name, **options)
         return backend
 
 
@@ -96,6 +101,12 @@ class CodeAct(Grants, Closeable):
             tool call passes, nested or direct (`call_direct`), outermost first.
         redact: Argument names to hide from records, logs and the audit (or a function).
         audit: Called with every finished call record, e.g. ``JsonlAudit("calls.jsonl")``.
+        packages: Third-party packages the program may import, e.g. ``["tabulate"]``:
+            resolved, pinned, hashed and installed now (pip, the user's index settings) into
+            the user cache, then granted read-only to every execution. ``wasm`` takes
+            pure-Python wheels only; ``jail`` also native ones (numpy, pandas). A
+            `PackageGrant` from `resolve_packages` is accepted too.
+        packages_wheelhouse: A directory of wheels to install `packages` from, offline.
 
     Tools run on the host and are not bound by the mounts or the allow-list.
     """
@@ -118,6 +129,8 @@ class CodeAct(Grants, Closeable):
         middleware: Iterable[Middleware | MiddlewareFn] = (),
         redact: Redactor | Iterable[str] | None = None,
         audit: AuditSink | None = None,
+        packages: Iterable[str] | PackageGrant = (),
+        packages_wheelhouse: str | os.PathLike[str] | None = None,
     ) -> None:
         if limits is not None and not isinstance(limits, Limits):
             raise ConfigurationError(
@@ -158,10 +171,11 @@ class CodeAct(Grants, Closeable):
             redact=redact,
             audit=audit,
         )
+        self.packages = grant_packages(backend, packages, wheelhouse=packages_wheelhouse)
         if isinstance(backend, SandboxBackend):
             self.backend = backend
         elif isinstance(backend, str):
-            self.backend = _shared_backend(backend)
+            self.backend = _shared_backend(backend, self.packages)
         else:
             raise ConfigurationError(
                 f"backend must be a name or a SandboxBackend, got {type(backend).__name__}"
@@ -187,7 +201,9 @@ class CodeAct(Grants, Closeable):
 
     # -- what the model sees ---------------------------------------------------------------
     def _grant_lines(self) -> list[str]:
-        return describe_grants(self._granted_mounts(), self._domains, self.output_limits)
+        return describe_grants(
+            self._granted_mounts(), self._domains, self.output_limits, self.packages
+        )
 
     def tool_description(self) -> str:
         """The description of the `execute_code` tool: every tool as a typed signature, and the
@@ -196,7 +212,7 @@ class CodeAct(Grants, Closeable):
 
     def build_instructions(self) -> str:
         """The system-prompt fragment that tells the model how to use `execute_code`."""
-        granted = bool(self._mounts or self._workspace or self._domains)
+        granted = bool(self._mounts or self._workspace or self._domains or self.packages)
         return instructions(list(self._tools), grants=self._grant_lines() if granted else ())
 
     def execute_code_tool(self, *, name: str = "execute_code") -> ExecuteCodeTool:
@@ -240,6 +256,7 @@ class CodeAct(Grants, Closeable):
             limits=limits,
             mounts=self._granted_mounts(),
             output_limits=self.output_limits,
+            packages=self.packages,
         )
         supervisor = Supervisor(bridge, loop)
         try:
@@ -265,7 +282,7 @@ class CodeAct(Grants, Closeable):
         timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
         timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return ExecutionResult.from_outcome(
+        result = ExecutionResult.from_outcome(
             outcome,
             list(bridge.records),
             timings,
@@ -273,6 +290,8 @@ class CodeAct(Grants, Closeable):
             http_requests=list(egress.records),
             approval=approval,
         )
+        result.packages = self.packages.versions() if self.packages is not None else []
+        return result
 
     def scan(self, code: str) -> CallPlan:
         """The tools `code` may call, how often and where (a static scan; nothing runs)."""
@@ -338,6 +357,8 @@ class CodeAct(Grants, Closeable):
             grants += f", file_mounts={list(self._granted_mounts())!r}"
         if self._domains:
             grants += f", allowed_domains={list(self._domains)!r}"
+        if self.packages is not None:
+            grants += f", packages={self.packages.versions()!r}"
         return (
             f"CodeAct(tools=[{self._tools.describe_names()}], limits={self.limits!r}, "
             f"backend={self.backend.name!r}{grants})"

@@ -300,6 +300,40 @@ def _file_note(exc):
     return f"{path} does not exist in the sandbox; it sees only {seen}"
 
 
+# -- packages ----------------------------------------------------------------------------
+_PACKAGES = []  # [path, top-level modules...] of the packages granted to this run
+
+
+def _grant_packages(grant):
+    """Put the granted (read-only) package tree on sys.path, after the standard library."""
+    _PACKAGES[:] = [grant.get("path"), *(grant.get("modules") or [])] if grant else []
+    if grant and grant.get("path") and grant["path"] not in sys.path:
+        sys.path.append(grant["path"])
+
+
+def _import_note(exc):
+    """A hint for an uncaught failed import: what the sandbox offers, or what a package lacks."""
+    if not isinstance(exc, ImportError) or not isinstance(getattr(exc, "name", None), str):
+        return None
+    if "in the sandbox" in str(exc):  # the jail's import policy said it already
+        return None
+    top = exc.name.partition(".")[0]
+    path = _PACKAGES[0] if _PACKAGES else None
+    from_package = path and any(
+        (frame.f_code.co_filename or "").startswith(path + "/")
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
+    if from_package:
+        return (f"a granted package needs {exc.name!r}, which this sandbox does not offer "
+                "(no native extensions, processes or sockets in the wasm sandbox: "
+                "backend='jail' runs native packages)")
+    if top in sys.stdlib_module_names or top in _PACKAGES[1:]:
+        return None
+    granted = ", ".join(_PACKAGES[1:]) or "none"
+    return (f"the sandbox offers the standard library and the granted packages ({granted}); "
+            "other packages must be granted on the host: CodeAct(packages=[...])")
+
+
 # -- time and the event loop -------------------------------------------------------------
 def _sleep(seconds):
     if not isinstance(seconds, (int, float)):
@@ -398,7 +432,7 @@ def _describe(exc, filename):
         _RESERVE = None
     lineno = None
     try:
-        note = _file_note(exc)
+        note = _file_note(exc) or _import_note(exc)
     except BaseException:
         note = None
     try:
@@ -509,6 +543,7 @@ def run(request_json):
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     _MOUNTS[:] = [(m["path"], m["mode"]) for m in request.get("mounts") or []]
     _MOUNTS.append(("/output", "rw"))
+    _grant_packages(request.get("packages"))
     report = {}
     try:
         value = _run(code, filename, _globals(request.get("tools") or []))
