@@ -18,6 +18,7 @@ from .approval_options import (
 )
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .packages_cmd import package_options
 
 __all__ = ["exec_command"]
 
@@ -37,6 +38,7 @@ __all__ = ["exec_command"]
 )
 @limits_options
 @grant_options
+@package_options
 @approval_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
 @handle_errors
@@ -50,6 +52,8 @@ def exec_command(
     workspace: Path | None,
     allow_domains: tuple[str, ...],
     output_dir: Path | None,
+    packages: tuple[str, ...],
+    wheelhouse: Path | None,
     approve: str | None,
     audit_path: Path | None,
     as_json: bool,
@@ -71,6 +75,8 @@ def exec_command(
         workspace_root=workspace,
         allowed_domains=[parse_domain(spec) for spec in allow_domains],
         approval_handler=handler,
+        packages=packages,
+        packages_wheelhouse=wheelhouse,
     ) as codeact:
         announce_plan(codeact, code, handler)
         result = codeact.execute_sync(code)

@@ -307,31 +307,34 @@ _PACKAGES = []  # [path, top-level modules...] of the packages granted to this r
 def _grant_packages(grant):
     """Put the granted (read-only) package tree on sys.path, after the standard library."""
     _PACKAGES[:] = [grant.get("path"), *(grant.get("modules") or [])] if grant else []
-    if grant and grant.get("path") and grant["path"] not in sys.path:
-        sys.path.append(grant["path"])
+    if grant and grant.get("path"):
+        _MOUNTS.append((grant["path"], "ro"))
+        if grant["path"] not in sys.path:
+            sys.path.append(grant["path"])
 
 
 def _import_note(exc):
     """A hint for an uncaught failed import: what the sandbox offers, or what a package lacks."""
     if not isinstance(exc, ImportError) or not isinstance(getattr(exc, "name", None), str):
         return None
-    if "in the sandbox" in str(exc):  # the jail's import policy said it already
-        return None
     top = exc.name.partition(".")[0]
+    if "it offers the standard library" in str(exc) or (
+            "in the sandbox" in str(exc) and not _PACKAGES):
+        return None  # the sandbox's own import error said it all
     path = _PACKAGES[0] if _PACKAGES else None
     from_package = path and any(
         (frame.f_code.co_filename or "").startswith(path + "/")
         for frame, _ in traceback.walk_tb(exc.__traceback__)
     )
     if from_package:
-        return (f"a granted package needs {exc.name!r}, which this sandbox does not offer "
-                "(no native extensions, processes or sockets in the wasm sandbox: "
-                "backend='jail' runs native packages)")
+        hint = ("; the wasm sandbox has no native extensions, processes or sockets: "
+                "backend='jail' runs native packages") if path == "/packages" else ""
+        return f"a granted package needs {exc.name!r}, which this sandbox does not offer{hint}"
     if top in sys.stdlib_module_names or top in _PACKAGES[1:]:
         return None
     granted = ", ".join(_PACKAGES[1:]) or "none"
-    return (f"the sandbox offers the standard library and the granted packages ({granted}); "
-            "other packages must be granted on the host: CodeAct(packages=[...])")
+    return (f"besides the standard library, this sandbox has only the granted packages "
+            f"({granted}); others must be granted on the host: CodeAct(packages=[...])")
 
 
 # -- time and the event loop -------------------------------------------------------------

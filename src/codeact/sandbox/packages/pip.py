@@ -93,7 +93,8 @@ def _pip(args: list[str], *, what: str, wheelhouse: str | None) -> None:
     except OSError as exc:
         raise ConfigurationError(f"packages {what}: cannot run pip ({exc})") from None
     if proc.returncode != 0:
-        raise ConfigurationError(f"packages {what}: {explain(proc.stderr, wheelhouse=wheelhouse)}")
+        output = proc.stdout + "\n" + proc.stderr
+        raise ConfigurationError(f"packages {what}: {explain(output, wheelhouse=wheelhouse)}")
 
 
 def explain(stderr: str, *, wheelhouse: str | None) -> str:

@@ -312,7 +312,9 @@ def _imports(site: Path, wanted: Sequence[str], modules: Sequence[str]) -> list[
             for line in (info / "RECORD").read_text().splitlines():
                 first = line.split(",")[0].split("/")[0]
                 tops.append(first.split(".")[0] if first.endswith((".py", ".so")) else first)
-        found += [t for t in tops if t in modules and t not in found and not t.startswith("_")]
+        for top in tops:
+            if top in modules and top not in found and not top.startswith("_"):
+                found.append(top)
     return found
 
 

@@ -110,7 +110,9 @@ class WasmBackend(SandboxBackend):
             # No warm-up: it would only move the first call's cost, not save it.
             prepared = runtime.instantiate_with_output(preopens, warm=False)
         else:
-            prepared = pool.take() or runtime.instantiate_with_output()
+            prepared = pool.take() or runtime.instantiate_with_output(
+                _package_preopens(self.package_grant)
+            )
         ready = time.perf_counter()
         try:
             outcome = self._run_in(prepared, runtime, request, execution, ready - started)
