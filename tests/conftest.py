@@ -162,8 +162,8 @@ def build_wheel(
 
 
 def make_pure_wheelhouse(dest: Path) -> Path:
-    """tinycalc 1.0 and 2.0 (pure), tinyfmt 1.0 (pure, needs tinycalc<2), tinynative 1.0
-    (native tag)."""
+    """tinycalc 1.0 and 2.0 (pure), tinyfmt 1.0 (pure, needs tinycalc<2), tinyctypes 1.0 (pure,
+    its load() imports ctypes, which no sandbox offers), tinynative 1.0 (a native tag)."""
     dest.mkdir(parents=True, exist_ok=True)
     build_wheel(dest, "tinycalc", "2.0", {"tinycalc/__init__.py": "def mean(xs):\n    return 0\n"})
     build_wheel(
@@ -176,9 +176,10 @@ def make_pure_wheelhouse(dest: Path) -> Path:
         dest,
         "tinyfmt",
         "1.0",
-        {"tinyfmt.py": "import tinycalc\n\ndef show(xs):\n    return f'mean={tinycalc.mean(xs)}'\n"},
+        {"tinyfmt.py": "import tinycalc\n\ndef show(xs):\n    return f'{tinycalc.mean(xs)}'\n"},
         requires=("tinycalc>=1.0,<2",),
     )
+    build_wheel(dest, "tinyctypes", "1.0", {"tinyctypes.py": "def load():\n    import ctypes\n"})
     build_wheel(
         dest,
         "tinynative",
@@ -187,6 +188,12 @@ def make_pure_wheelhouse(dest: Path) -> Path:
         tag="cp311-cp311-linux_x86_64",
     )
     return dest
+
+
+@pytest.fixture(scope="session")
+def wheelhouse_builder() -> Any:
+    """`make_pure_wheelhouse`, for tests that want a wheelhouse of their own."""
+    return make_pure_wheelhouse
 
 
 @pytest.fixture(scope="session")

@@ -90,4 +90,5 @@ def is_pure_wheel(filename: str) -> bool:
     if len(parts) < 5:
         return False
     python, abi, platform = parts[-3:]
-    return abi == "none" and platform == "any" and any(p.startswith("py3") for p in python.split("."))
+    pythons = python.split(".")
+    return abi == "none" and platform == "any" and any(p.startswith("py3") for p in pythons)

@@ -50,7 +50,11 @@ def grant_packages(
     else:
         grant = resolve_packages(packages, target=name, wheelhouse=wheelhouse)  # type: ignore[arg-type]
     own = getattr(backend, "package_grant", None)
-    if name == "jail" and isinstance(backend, SandboxBackend) and (own is None or own.key != grant.key):
+    if (
+        name == "jail"
+        and isinstance(backend, SandboxBackend)
+        and (own is None or own.key != grant.key)
+    ):
         raise ConfigurationError(
             "packages: a JailBackend instance imports its packages when it starts; create it "
             "with JailBackend(package_grant=resolve_packages([...], target='jail')) or pass "

@@ -35,9 +35,7 @@ def pip_available() -> str:
     return "" if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["failed"])[-1]
 
 
-def download(
-    requirements: Sequence[str], dest: str, *, wheelhouse: str | None, what: str
-) -> None:
+def download(requirements: Sequence[str], dest: str, *, wheelhouse: str | None, what: str) -> None:
     """`pip download` the wheels of `requirements` and their dependencies into `dest`.
 
     `wheelhouse`: a directory of wheels to use instead of the index (offline).
@@ -102,7 +100,7 @@ def explain(stderr: str, *, wheelhouse: str | None) -> str:
     text = stderr.strip()
     if "No module named pip" in text:
         return f"pip is not installed in {sys.executable}; install it (python -m ensurepip)"
-    if "DO NOT MATCH THE HASHES" in text or "hash" in text.lower() and "mismatch" in text.lower():
+    if "DO NOT MATCH THE HASHES" in text:
         wheel = re.search(r"(\S+\.whl)", text)
         return (
             f"the wheel {wheel.group(1) if wheel else ''} does not match its recorded hash "
@@ -112,7 +110,8 @@ def explain(stderr: str, *, wheelhouse: str | None) -> str:
     if "ResolutionImpossible" in text or "conflicting dependencies" in text:
         cause = re.search(r"conflict is caused by:[ \t]*\n(.*?)(?:\n[ \t]*\n|$)", text, re.S)
         detail = "; ".join(ln.strip() for ln in cause.group(1).splitlines()) if cause else ""
-        return f"the requested versions conflict ({detail[:300] or 'see pip'}); loosen or drop a pin"
+        detail = detail[:300] or "see pip's output"
+        return f"the requested versions conflict ({detail}); loosen or drop a pin"
     missing = re.search(r"No matching distribution found for (\S+)", text)
     if missing:
         where = f"in the wheelhouse {wheelhouse}" if wheelhouse else "on the package index"

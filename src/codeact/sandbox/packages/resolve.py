@@ -54,7 +54,8 @@ _REQUIREMENT = re.compile(
 
 
 def normalize(name: str) -> str:
-    """A distribution name as pip compares them (PEP 503): ``Python_Dateutil`` -> ``python-dateutil``."""
+    """A distribution name as pip compares them (PEP 503): ``Python_Dateutil`` ->
+    ``python-dateutil``."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -142,9 +143,7 @@ def resolve_packages(
     lock = json.loads((entry / "lock.json").read_text())
     imports = _imports(entry / "site", wanted, lock["modules"])
     index.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        index, json.dumps({"lock": key, "imports": imports, "request": request}).encode()
-    )
+    atomic_write(index, json.dumps({"lock": key, "imports": imports, "request": request}).encode())
     return load_grant(key, requested=wanted, imports=imports)
 
 
@@ -290,7 +289,7 @@ def _top_level(site: Path) -> list[str]:
         if entry.is_dir():
             if name.isidentifier() and name != "__pycache__":
                 names.add(name)
-        elif name.endswith(".py") or name.endswith((".so", ".pyd")):
+        elif name.endswith((".py", ".so", ".pyd")):
             stem = name.split(".")[0]
             if stem.isidentifier():
                 names.add(stem)

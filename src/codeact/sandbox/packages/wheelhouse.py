@@ -54,7 +54,7 @@ def _repack(name: str, out: Path) -> Path:
     entries = sorted(
         f
         for f in files
-        if "__pycache__" not in f.parts and str(f) != record_name and f.locate().is_file()
+        if "__pycache__" not in f.parts and str(f) != record_name and Path(f.locate()).is_file()
     )
     record = []
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as zf:
