@@ -23,6 +23,18 @@ _STDLIB = (
     "urllib.response", "http", "http.client", "email", "email.message", "uuid", "warnings",
     "weakref", "xml",
     "xml.etree.ElementTree", "zipfile", "zlib", "zoneinfo",
+    # What granted pure-Python packages commonly import (tabulate, dateutil, attrs, jinja2...).
+    "__future__", "argparse", "configparser", "email.utils", "gettext", "html.entities",
+    "importlib.abc", "importlib.machinery", "importlib.metadata", "importlib.resources",
+    "importlib.util", "optparse", "platform", "pkgutil", "tarfile",
+    # ... and what importlib.metadata / importlib.resources import lazily, when first used.
+    "importlib.metadata._adapters", "importlib.metadata._collections",
+    "importlib.metadata._functools", "importlib.metadata._itertools", "importlib.metadata._meta",
+    "importlib.metadata._text", "importlib.readers", "importlib.resources._adapters",
+    "importlib.resources._common", "importlib.resources._itertools",
+    "importlib.resources._legacy", "importlib.resources.abc", "importlib.resources.readers",
+    "email.parser", "email.feedparser", "email.header", "email.charset", "email.iterators",
+    "email.encoders", "zoneinfo._common", "zoneinfo._tzpath",
 )
 for _name in _STDLIB:
     try:
