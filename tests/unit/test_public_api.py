@@ -42,6 +42,7 @@ def test_exported_names() -> None:
             "OutputFile",
             "OutputLimits",
             "OutputValidationError",
+            "PackageGrant",
             "RateLimit",
             "Redact",
             "SandboxBackend",
@@ -54,6 +55,7 @@ def test_exported_names() -> None:
             "TurnLimitExceeded",
             "UserError",
             "__version__",
+            "resolve_packages",
             "tool",
         ]
     )
