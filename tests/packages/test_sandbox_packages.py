@@ -41,6 +41,22 @@ async def test_a_pure_python_package_imports_in_wasm(wasm_ready: None, wasm_pack
     assert result.to_dict()["packages"] == result.packages
 
 
+def test_instructions_and_description_name_the_packages(wasm_packages: Any) -> None:
+    codeact = CodeAct(backend="wasm", packages=wasm_packages)
+    assert "import besides the standard library: tinyfmt" in codeact.build_instructions()
+    assert "tinycalc==1.0, tinyfmt==1.0" in codeact.tool_description()
+    assert "No pip packages" in CodeAct(backend="wasm").tool_description()
+
+
+async def test_modules_load_from_bytecode_the_guest_compiled_once(
+    wasm_ready: None, wasm_packages: Any
+) -> None:
+    codeact = CodeAct(backend="wasm", packages=wasm_packages, limits=LIMITS)
+    result = await codeact.execute("import tinycalc\ntinycalc.__spec__.cached")
+    assert result.ok and result.value == "/packages/tinycalc/__pycache__/__init__.cpython-314.pyc"
+    assert (Path(wasm_packages.tree) / "tinycalc" / "__pycache__").is_dir()
+
+
 async def test_a_package_not_granted_cannot_be_imported_in_wasm(
     wasm_ready: None, pure_wheelhouse: Path
 ) -> None:

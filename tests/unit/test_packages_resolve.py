@@ -135,14 +135,6 @@ def test_a_grant_for_another_backend_is_refused(house: Path) -> None:
         CodeAct(backend="wasm", packages=grant)
 
 
-def test_instructions_and_description_name_the_packages(house: Path) -> None:
-    grant = resolve_packages(["tinyfmt"], target="wasm", wheelhouse=house)
-    codeact = CodeAct(backend="wasm", packages=grant)
-    assert "import besides the standard library: tinyfmt" in codeact.build_instructions()
-    assert "tinycalc==1.0, tinyfmt==1.0" in codeact.tool_description()
-    assert "No pip packages" in CodeAct(backend="wasm").tool_description()
-
-
 @pytest.mark.parametrize(
     ("name", "pure"),
     [

@@ -10,6 +10,7 @@ from ..policy.packages import PackageGrant
 from ..sandbox.base import SandboxBackend
 from ..sandbox.packages import resolve_packages
 from ..sandbox.registry import resolve_auto
+from .package_bytecode import ensure_guest_bytecode
 
 __all__ = ["grant_packages"]
 
@@ -49,6 +50,8 @@ def grant_packages(
             )
     else:
         grant = resolve_packages(packages, target=name, wheelhouse=wheelhouse)  # type: ignore[arg-type]
+    if name == "wasm":
+        ensure_guest_bytecode(grant)
     own = getattr(backend, "package_grant", None)
     if (
         name == "jail"
