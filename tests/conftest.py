@@ -185,7 +185,7 @@ def make_pure_wheelhouse(dest: Path) -> Path:
         "tinynative",
         "1.0",
         {"tinynative/__init__.py": "X = 1\n"},
-        tag="cp311-cp311-linux_x86_64",
+        tag=_native_tag(),
     )
     return dest
 
@@ -249,3 +249,11 @@ def _installed_closure(names: list[str]) -> list[str]:
             if req.marker is None or req.marker.evaluate({"extra": ""}):
                 todo.append(req.name)
     return seen
+
+
+def _native_tag() -> str:
+    """A wheel tag for this interpreter and platform (``cp311-cp311-linux_x86_64``)."""
+    import sysconfig
+
+    python = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    return f"{python}-{python}-{sysconfig.get_platform().replace('-', '_').replace('.', '_')}"

@@ -78,10 +78,9 @@ async def _compile(tree: Path) -> None:
     if not result.ok:
         message = result.error.message if result.error else "no result"
         raise ConfigurationError(
-            f"packages: compiling {', '.join(grant_names(tree))} for the wasm guest failed: "
-            f"{message}"
+            f"packages: compiling {', '.join(_names(tree))} for the wasm guest failed: {message}"
         )
 
 
-def grant_names(tree: Path) -> list[str]:
+def _names(tree: Path) -> list[str]:
     return sorted(p.name.split("-")[0] for p in tree.glob("*.dist-info"))

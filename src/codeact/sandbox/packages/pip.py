@@ -73,7 +73,9 @@ def install(lock_file: str, wheels: str, target: str, *, compile_: bool, what: s
 
 def _pip(args: list[str], *, what: str, wheelhouse: str | None) -> None:
     env = dict(os.environ)
-    env.pop("PIP_REQUIRE_VIRTUALENV", None)  # --target and download need no environment
+    # --target and download need no virtual environment, and cannot combine with these.
+    for name in ("PIP_REQUIRE_VIRTUALENV", "PIP_USER", "PIP_TARGET", "PIP_PREFIX", "PIP_ROOT"):
+        env.pop(name, None)
     env.setdefault("PIP_DEFAULT_TIMEOUT", "30")
     try:
         proc = subprocess.run(
