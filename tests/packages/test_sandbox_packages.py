@@ -128,6 +128,7 @@ async def test_a_package_not_granted_cannot_be_imported_in_the_jail(
     assert not result.ok and result.error is not None
     assert result.error.type == "ModuleNotFoundError"
     assert "numpy" in result.error.message and "pandas" in result.error.message
+    assert "child.py" not in result.error.traceback  # no host path of codeact's own files
     plain = await CodeAct(backend="jail", limits=LIMITS).execute("import numpy")
     assert not plain.ok and plain.error is not None and plain.error.type == "ModuleNotFoundError"
 
