@@ -16,6 +16,8 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,3 +186,138 @@ def raw_server() -> Iterator[RawServer]:
     server = RawServer()
     yield server
     server.close()
+
+
+# -- packages (no network: wheels built here, or rebuilt from this environment) -----------------
+def build_wheel(
+    dest: Path,
+    name: str,
+    version: str,
+    files: dict[str, str],
+    *,
+    requires: tuple[str, ...] = (),
+    tag: str = "py3-none-any",
+) -> Path:
+    """A wheel written by hand: `files` (path -> text), METADATA, WHEEL and RECORD."""
+    import base64
+    import hashlib
+    import zipfile
+
+    info = f"{name}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    contents = {
+        **files,
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: codeact-tests\nRoot-Is-Purelib: "
+        f"{'true' if tag.endswith('none-any') else 'false'}\nTag: {tag}\n",
+    }
+    record = []
+    for path, text in contents.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{info}/RECORD,,")
+    wheel = dest / f"{name}-{version}-{tag}.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in contents.items():
+            zf.writestr(zipfile.ZipInfo(path, (1980, 1, 1, 0, 0, 0)), text)
+        zf.writestr(zipfile.ZipInfo(f"{info}/RECORD", (1980, 1, 1, 0, 0, 0)), "\n".join(record))
+    return wheel
+
+
+def make_pure_wheelhouse(dest: Path) -> Path:
+    """tinycalc 1.0 and 2.0 (pure), tinyfmt 1.0 (pure, needs tinycalc<2), tinyctypes 1.0 (pure,
+    its load() imports ctypes, which no sandbox offers), tinynative 1.0 (a native tag)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    build_wheel(dest, "tinycalc", "2.0", {"tinycalc/__init__.py": "def mean(xs):\n    return 0\n"})
+    build_wheel(
+        dest,
+        "tinycalc",
+        "1.0",
+        {"tinycalc/__init__.py": "def mean(xs):\n    return sum(xs) / len(xs)\n"},
+    )
+    build_wheel(
+        dest,
+        "tinyfmt",
+        "1.0",
+        {"tinyfmt.py": "import tinycalc\n\ndef show(xs):\n    return f'{tinycalc.mean(xs)}'\n"},
+        requires=("tinycalc>=1.0,<2",),
+    )
+    build_wheel(dest, "tinyctypes", "1.0", {"tinyctypes.py": "def load():\n    import ctypes\n"})
+    build_wheel(
+        dest,
+        "tinynative",
+        "1.0",
+        {"tinynative/__init__.py": "X = 1\n"},
+        tag=_native_tag(),
+    )
+    return dest
+
+
+@pytest.fixture(scope="session")
+def wheelhouse_builder() -> Any:
+    """`make_pure_wheelhouse`, for tests that want a wheelhouse of their own."""
+    return make_pure_wheelhouse
+
+
+@pytest.fixture(scope="session")
+def pure_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_pure_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture(scope="session")
+def wasm_packages(pure_wheelhouse: Path) -> Any:
+    """tinyfmt (and its dependency tinycalc) installed for the Wasm guest, from the wheelhouse."""
+    from codeact.sandbox.packages import resolve_packages
+
+    return resolve_packages(["tinyfmt"], target="wasm", wheelhouse=pure_wheelhouse)
+
+
+@pytest.fixture(scope="session")
+def jail_packages(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """numpy and pandas for the jail, from wheels rebuilt out of this test environment (the
+    index is never asked: the suite must pass offline)."""
+    import importlib.metadata
+
+    from codeact.sandbox.packages import resolve_packages, wheelhouse_from_installed
+    from codeact.sandbox.registry import backend_availability
+
+    availability = backend_availability("jail")
+    if not availability.available:
+        pytest.skip(f"jail: {availability.reason}")
+    try:
+        names = _installed_closure(["numpy", "pandas"])
+    except importlib.metadata.PackageNotFoundError as exc:
+        pytest.skip(f"{exc} is not installed in the test environment (the dev extra has it)")
+    house = tmp_path_factory.mktemp("jail-wheelhouse")
+    wheelhouse_from_installed(names, house)
+    return resolve_packages(["numpy", "pandas"], target="jail", wheelhouse=house)
+
+
+def _installed_closure(names: list[str]) -> list[str]:
+    """`names` and every distribution they need here (markers evaluated for this Python)."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    seen: list[str] = []
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name.lower() in (s.lower() for s in seen):
+            continue
+        dist = importlib.metadata.distribution(name)
+        seen.append(dist.metadata["Name"])
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return seen
+
+
+def _native_tag() -> str:
+    """A wheel tag for this interpreter and platform (``cp311-cp311-linux_x86_64``)."""
+    import sysconfig
+
+    python = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    return f"{python}-{python}-{sysconfig.get_platform().replace('-', '_').replace('.', '_')}"

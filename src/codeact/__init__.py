@@ -34,8 +34,10 @@ from .policy.limits import Limits
 from .policy.mounts import Mount
 from .policy.network import AllowedDomain, NetworkLimits
 from .policy.outputs import OutputLimits
+from .policy.packages import PackageGrant
 from .runtime import CodeAct, ExecuteCodeTool, ExecutionError, ExecutionResult
 from .sandbox import MockBackend, SandboxBackend
+from .sandbox.packages import resolve_packages
 from .tools import Tool, ToolSet, tool
 
 __version__ = "0.1.0"
@@ -75,6 +77,7 @@ __all__ = [
     "OutputFile",
     "OutputLimits",
     "OutputValidationError",
+    "PackageGrant",
     "RateLimit",
     "Redact",
     "SandboxBackend",
@@ -87,6 +90,7 @@ __all__ = [
     "TurnLimitExceeded",
     "UserError",
     "__version__",
+    "resolve_packages",
     "tool",
 ]
 

@@ -47,6 +47,7 @@ def test_exported_names() -> None:
             "OutputFile",
             "OutputLimits",
             "OutputValidationError",
+            "PackageGrant",
             "RateLimit",
             "Redact",
             "SandboxBackend",
@@ -59,6 +60,7 @@ def test_exported_names() -> None:
             "TurnLimitExceeded",
             "UserError",
             "__version__",
+            "resolve_packages",
             "tool",
         ]
     )

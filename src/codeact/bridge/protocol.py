@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 from ..policy.limits import LimitName, Limits
 from ..policy.mounts import Mount
 from ..policy.outputs import OutputLimits
+from ..policy.packages import PackageGrant
 
 __all__ = [
     "CallDecision",
@@ -197,8 +198,11 @@ class RunRequest:
     filename: str = "<code>"
     mounts: tuple[Mount, ...] = ()
     output_limits: OutputLimits = field(default_factory=OutputLimits)
+    #: Installed packages granted read-only to this execution (`policy.packages`).
+    packages: PackageGrant | None = None
 
     def to_guest_json(self) -> str:
+        grant = self.packages
         return json.dumps(
             {
                 "code": self.code,
@@ -206,6 +210,11 @@ class RunRequest:
                 "tools": [t.to_json() for t in self.tools],
                 "output_limit": self.limits.output_bytes,
                 "mounts": [{"path": m.guest, "mode": m.mode} for m in self.mounts],
+                **(
+                    {"packages": {"path": grant.guest_path(), "modules": list(grant.modules)}}
+                    if grant is not None
+                    else {}
+                ),
             }
         )
 

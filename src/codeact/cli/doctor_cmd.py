@@ -121,6 +121,17 @@ def _table(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _packages_section() -> str:
+    """What `codeact sandbox packages add` / `CodeAct(packages=...)` installed, if anything."""
+    from ..sandbox.packages import cached_grants
+    from .packages_cmd import describe_cached
+
+    grants = cached_grants()
+    if not grants:
+        return "packages: none installed (CodeAct(packages=[...]) or codeact sandbox packages add)"
+    return "\n".join(["packages installed for sandboxes:", *map(describe_cached, grants)])
+
+
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option(
@@ -138,5 +149,6 @@ def doctor_command(as_json: bool, runs: int) -> None:
         click.echo(json.dumps(reports, indent=2))
     else:
         click.echo(_table(reports))
+        click.echo(_packages_section())
     if not any(r["available"] for r in reports):
         raise SystemExit(1)

@@ -19,6 +19,7 @@ from .approval_options import (
 )
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .packages_cmd import package_options
 from .trace_option import trace_option, tracer_provider_writing
 
 __all__ = ["exec_command"]
@@ -39,6 +40,7 @@ __all__ = ["exec_command"]
 )
 @limits_options
 @grant_options
+@package_options
 @approval_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
 @trace_option
@@ -53,6 +55,8 @@ def exec_command(
     workspace: Path | None,
     allow_domains: tuple[str, ...],
     output_dir: Path | None,
+    packages: tuple[str, ...],
+    wheelhouse: Path | None,
     approve: str | None,
     audit_path: Path | None,
     as_json: bool,
@@ -77,6 +81,8 @@ def exec_command(
         allowed_domains=[parse_domain(spec) for spec in allow_domains],
         approval_handler=handler,
         tracer_provider=provider,
+        packages=packages,
+        packages_wheelhouse=wheelhouse,
     ) as codeact:
         announce_plan(codeact, code, handler)
         # Plain output is printed as the program writes it; --json prints it all at the end.

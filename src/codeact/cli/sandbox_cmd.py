@@ -7,13 +7,17 @@ import time
 import click
 
 from .common import handle_errors
+from .packages_cmd import packages_group
 
 __all__ = ["sandbox_group"]
 
 
 @click.group("sandbox")
 def sandbox_group() -> None:
-    """Build and inspect the Wasm sandbox guest."""
+    """Build and inspect the Wasm sandbox guest; install packages for sandboxes."""
+
+
+sandbox_group.add_command(packages_group)
 
 
 @sandbox_group.command("build")

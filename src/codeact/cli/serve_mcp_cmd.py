@@ -16,6 +16,7 @@ from ..tools import ToolSet
 from .approval_options import approval_handler_for, approval_options, terminal_approver
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .packages_cmd import package_options
 
 __all__ = ["serve_mcp_command"]
 
@@ -42,6 +43,7 @@ __all__ = ["serve_mcp_command"]
 @click.option("--name", default="codeact", show_default=True, help="The server's MCP name.")
 @limits_options
 @grant_options
+@package_options
 @approval_options
 @handle_errors
 def serve_mcp_command(
@@ -55,6 +57,8 @@ def serve_mcp_command(
     workspace: Path | None,
     allow_domains: tuple[str, ...],
     output_dir: Path | None,
+    packages: tuple[str, ...],
+    wheelhouse: Path | None,
     approve: str | None,
     audit_path: Path | None,
 ) -> None:
@@ -102,6 +106,8 @@ def serve_mcp_command(
         allowed_domains=[parse_domain(spec) for spec in allow_domains],
         approval_handler=handler,
         audit=JsonlAudit(audit_path) if audit_path is not None else None,
+        packages=packages,
+        packages_wheelhouse=wheelhouse,
     ) as codeact:
         if http is not None:
             host, port = http

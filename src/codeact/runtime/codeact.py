@@ -30,6 +30,7 @@ from ..policy.limits import Limits
 from ..policy.mounts import Mount, MountInput, workspace_mount
 from ..policy.network import AllowedDomain, DomainInput, NetworkLimits
 from ..policy.outputs import OutputLimits
+from ..policy.packages import PackageGrant
 from ..sandbox.base import SandboxBackend
 from ..sandbox.registry import shared_backend
 from ..tools import Tool, ToolSet, as_tool
@@ -39,6 +40,7 @@ from .events import EventSink, ExecutionEvent, OutputChunk
 from .execute_tool import ExecuteCodeTool
 from .grants import Grants, collection
 from .instructions import describe_execute_code, describe_grants, instructions
+from .packages import grant_packages
 from .result import ExecutionResult
 from .supervisor import Supervisor
 from .tracing import ExecutionTrace, capture_content_default, meter_for, tracer_for
@@ -90,6 +92,12 @@ class CodeAct(Grants, Closeable):
             `codeact.runtime.tracing`). `meter_provider` likewise for the duration metric.
         capture_content: Record the code, tool arguments and results in spans (default: the
             ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` variable; off when unset).
+        packages: Third-party packages the program may import, e.g. ``["tabulate"]``:
+            resolved, pinned, hashed and installed now (pip, the user's index settings) into
+            the user cache, then granted read-only to every execution. ``wasm`` takes
+            pure-Python wheels only; ``jail`` also native ones (numpy, pandas). A
+            `PackageGrant` from `resolve_packages` is accepted too.
+        packages_wheelhouse: A directory of wheels to install `packages` from, offline.
 
     Tools run on the host and are not bound by the mounts or the allow-list.
     """
@@ -115,6 +123,8 @@ class CodeAct(Grants, Closeable):
         tracer_provider: Any = None,
         meter_provider: Any = None,
         capture_content: bool | None = None,
+        packages: Iterable[str] | PackageGrant = (),
+        packages_wheelhouse: str | os.PathLike[str] | None = None,
     ) -> None:
         if limits is not None and not isinstance(limits, Limits):
             raise ConfigurationError(
@@ -155,10 +165,11 @@ class CodeAct(Grants, Closeable):
             redact=redact,
             audit=audit,
         )
+        self.packages = grant_packages(backend, packages, wheelhouse=packages_wheelhouse)
         if isinstance(backend, SandboxBackend):
             self.backend = backend
         elif isinstance(backend, str):
-            self.backend = shared_backend(backend)
+            self.backend = shared_backend(backend, self.packages)
         else:
             raise ConfigurationError(
                 f"backend must be a name or a SandboxBackend, got {type(backend).__name__}"
@@ -187,7 +198,9 @@ class CodeAct(Grants, Closeable):
 
     # -- what the model sees ---------------------------------------------------------------
     def _grant_lines(self) -> list[str]:
-        return describe_grants(self._granted_mounts(), self._domains, self.output_limits)
+        return describe_grants(
+            self._granted_mounts(), self._domains, self.output_limits, self.packages
+        )
 
     def tool_description(self) -> str:
         """The description of the `execute_code` tool: every tool as a typed signature, and the
@@ -196,7 +209,7 @@ class CodeAct(Grants, Closeable):
 
     def build_instructions(self) -> str:
         """The system-prompt fragment that tells the model how to use `execute_code`."""
-        granted = bool(self._mounts or self._workspace or self._domains)
+        granted = bool(self._mounts or self._workspace or self._domains or self.packages)
         return instructions(list(self._tools), grants=self._grant_lines() if granted else ())
 
     def execute_code_tool(self, *, name: str = "execute_code") -> ExecuteCodeTool:
@@ -344,6 +357,7 @@ class CodeAct(Grants, Closeable):
             limits=limits,
             mounts=self._granted_mounts(),
             output_limits=self.output_limits,
+            packages=self.packages,
         )
         supervisor = Supervisor(bridge, loop)
         try:
@@ -364,7 +378,7 @@ class CodeAct(Grants, Closeable):
         timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
         timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return ExecutionResult.from_outcome(
+        result = ExecutionResult.from_outcome(
             outcome,
             list(bridge.records),
             timings,
@@ -373,6 +387,8 @@ class CodeAct(Grants, Closeable):
             http_requests=list(egress.records),
             approval=approval,
         )
+        result.packages = self.packages.versions() if self.packages is not None else []
+        return result
 
     def scan(self, code: str) -> CallPlan:
         """The tools `code` may call, how often and where (a static scan; nothing runs)."""
@@ -441,6 +457,8 @@ class CodeAct(Grants, Closeable):
             grants += f", file_mounts={list(self._granted_mounts())!r}"
         if self._domains:
             grants += f", allowed_domains={list(self._domains)!r}"
+        if self.packages is not None:
+            grants += f", packages={self.packages.versions()!r}"
         return (
             f"CodeAct(tools=[{self._tools.describe_names()}], limits={self.limits!r}, "
             f"backend={self.backend.name!r}{grants})"

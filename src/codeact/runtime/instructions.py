@@ -14,12 +14,14 @@ from collections.abc import Collection, Iterable, Sequence
 from ..policy.mounts import Mount
 from ..policy.network import AllowedDomain
 from ..policy.outputs import OutputLimits
+from ..policy.packages import PackageGrant
 from ..tools import Tool
 
 __all__ = [
     "EXECUTE_CODE_PARAMETERS",
     "describe_execute_code",
     "describe_grants",
+    "describe_packages",
     "describe_tools",
     "instructions",
 ]
@@ -157,6 +159,7 @@ def describe_grants(
     mounts: Sequence[Mount],
     domains: Sequence[AllowedDomain],
     output_limits: OutputLimits | None = None,
+    packages: PackageGrant | None = None,
 ) -> list[str]:
     """What the program may touch, for the execute_code description: the mounts with their
     modes, /output, the allowed domains with their methods, and who is bound by them."""
@@ -192,8 +195,19 @@ def describe_grants(
             "These file and network rules bind this program only: the functions listed above "
             "run on the host and are not bound by them."
         )
-    lines.append("No pip packages.")
+    lines.append(describe_packages(packages))
     return lines
+
+
+def describe_packages(packages: PackageGrant | None) -> str:
+    """The line that says which packages a program may import besides the standard library."""
+    if packages is None:
+        return "No pip packages."
+    return (
+        "Packages it may import besides the standard library: "
+        + ", ".join(packages.imports or packages.modules)
+        + f" ({', '.join(packages.versions())}); no others can be installed."
+    )
 
 
 def _size(n: int) -> str:
@@ -209,7 +223,7 @@ def instructions(
     `grants` (from `describe_grants`), when the sandbox may reach files or the network, add
     one line that says so; the details stay in the tool's description."""
     names = ", ".join(f"{t.name}()" for t in tools) or "the functions it lists"
-    extra = []
+    extra = [f"- {line}" for line in grants if line.startswith("Packages it may import")]
     if grants:
         extra.append(
             f"- The `{tool_name}` sandbox can use the host directories and web addresses its "

@@ -65,6 +65,8 @@ class ExecutionResult:
     http_requests: list[HttpRequestRecord] = field(default_factory=list)
     #: The whole-block approval, when the block was asked about before it ran.
     approval: ToolCallRecord | None = None
+    #: ``name==version`` of every package the program could import (`CodeAct(packages=...)`).
+    packages: list[str] = field(default_factory=list)
 
     @classmethod
     def from_outcome(
@@ -157,6 +159,7 @@ class ExecutionResult:
             "files": [f.to_dict() for f in self.files],
             "files_skipped": list(self.files_skipped),
             "http_requests": [r.to_dict() for r in self.http_requests],
+            "packages": list(self.packages),
         }
 
     def to_model_text(self) -> str:

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from ..errors import BackendUnavailable, ConfigurationError
+from ..policy.packages import PackageGrant
 from .base import Availability, SandboxBackend
 
 __all__ = [
@@ -92,13 +93,16 @@ _shared: dict[str, SandboxBackend] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_backend(name: str = "auto") -> SandboxBackend:
-    """The process's one backend called `name` ("auto": the strongest available), created on
-    first use: `CodeAct(backend=name)` uses it, so warm pools and compiled guests are shared."""
+def shared_backend(name: str = "auto", packages: PackageGrant | None = None) -> SandboxBackend:
+    """The process's one backend called `name` ("auto": the strongest available) for a set of
+    granted `packages`, created on first use: `CodeAct(backend=name)` uses it, so warm pools
+    and compiled guests are shared."""
     if name == "auto":
         name = resolve_auto()
+    key = name if packages is None else f"{name}:{packages.key}"
     with _shared_lock:
-        backend = _shared.get(name)
+        backend = _shared.get(key)
         if backend is None:
-            backend = _shared[name] = create_backend(name)
+            options: dict[str, Any] = {} if packages is None else {"package_grant": packages}
+            backend = _shared[key] = create_backend(name, **options)
         return backend

@@ -103,6 +103,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
         max_output_files, max_output_file_bytes, max_output_total_bytes: limits on the files
             the program writes under ``/output``, which come back as data contents.
         backend: codeact sandbox backend name ("auto", "wasm", ...) or a `SandboxBackend`.
+        packages: packages the program may import (see `CodeAct`), installed now.
         limits: codeact `Limits` of each execution (wall time, memory, output, tool calls).
         module, module_path: accepted for compatibility; a Hyperlight guest module cannot be
             chosen here (codeact runs its own guest).
@@ -130,6 +131,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
         audit: AuditSink | None = None,
         module: str | None = REFERENCE_GUEST_MODULE,
         module_path: str | None = None,
+        packages: Sequence[str] = (),
     ) -> None:
         if module not in (None, REFERENCE_GUEST_MODULE) or module_path is not None:
             raise ConfigurationError(
@@ -154,7 +156,12 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
         self._max_output_total_bytes = positive("max_output_total_bytes", max_output_total_bytes)
         self._workspace_root = resolve_workspace_root(workspace_root)
         # Checks the limits, the backend and the pipeline options now; each run makes its own.
-        self._codeact = CodeAct(limits=limits, backend=backend, **self._pipeline_options)
+        self._codeact = CodeAct(
+            limits=limits, backend=backend, packages=packages, **self._pipeline_options
+        )
+        self._packages = self._codeact.packages
+        if self._packages is not None:  # resolved once: every run reuses the grant
+            self._pipeline_options["packages"] = self._packages
         self._staging = InputStaging()
         self._managed: list[FunctionTool] = []
         self._described: dict[int, tuple[FunctionTool, Tool]] = {}
@@ -202,7 +209,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
         with self._state_lock:
             tools = [self._describe(t) for t in self._managed]
             granted = bool(self._workspace_root or self._file_mounts or self._allowed_domains)
-        grants = self._grant_lines() if granted else ()
+        grants = self._grant_lines() if granted or self._packages else ()
         note = (
             "Some of these functions may also be offered as separate tools; prefer "
             "`execute_code` whenever a task combines several calls with Python."

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...policy.network import AllowedDomain as CoreAllowedDomain
 from ...policy.outputs import OutputLimits
+from ...policy.packages import PackageGrant
 from ...runtime.instructions import describe_grants
 from ._grants import (
     AllowedDomain,
@@ -38,6 +39,7 @@ class GrantMethods:
     _max_output_files: int
     _max_output_file_bytes: int
     _max_output_total_bytes: int
+    _packages: PackageGrant | None
 
     def add_file_mounts(self, file_mounts: FileMountInput | Sequence[FileMountInput]) -> None:
         """Add host files or directories, shown to the program under ``/input``."""
@@ -101,7 +103,7 @@ class GrantMethods:
             workspace = self._workspace_root is not None
             mounted = [display_mount_path(m.mount_path) for m in self._file_mounts.values()]
             domains = [core_domain(d) for d in self._allowed_domains.values()]
-        lines = describe_grants((), domains, self._output_limits())
+        lines = describe_grants((), domains, self._output_limits(), self._packages)
         if workspace or mounted:
             shown = (["the workspace root's files"] if workspace else []) + mounted
             lines[0] = (

@@ -27,9 +27,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..._paths import cache_dir
-from ...bridge.protocol import RunOutcome, RunRequest, Stop, ToolChannel
+from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
 from ...errors import ConfigurationError, SandboxError
 from ...policy.outputs import OutputLimits
+from ...policy.packages import PackageGrant
 from ..artifacts import collect_outputs, new_output_dir, output_overflow, remove_output_dir
 from ..base import Availability
 from ..relay import Relay
@@ -51,16 +52,26 @@ class JailBackend(ProcessBackend):
             import cost is paid once per backend, and only their files are readable.
         pool_size: Children forked ahead of time (each waits, unconfined but running only
             codeact's code, until its run request arrives); 0 forks on demand.
+        package_grant: Installed packages (`resolve_packages(..., target="jail")`): their
+            tree is bound read-only, readable under Landlock and on sys.path in every run,
+            and the requested ones are imported once in the zygote.
     """
 
     name = "jail"
     isolation = "medium"
     threads = True
 
-    def __init__(self, *, packages: Sequence[str] = (), pool_size: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        packages: Sequence[str] = (),
+        pool_size: int = 2,
+        package_grant: PackageGrant | None = None,
+    ) -> None:
         if isinstance(packages, str):
             raise ConfigurationError("packages must be a list of module names, e.g. ['numpy']")
         self.packages = tuple(packages)
+        self.package_grant = package_grant
         self._sys_path = _package_roots(self.packages)
         self._pool_size = max(0, pool_size)
         self._zygote: Zygote | None = None
@@ -116,11 +127,17 @@ class JailBackend(ProcessBackend):
             if self._zygote is not None:
                 self._zygote.close()  # it died: reap it before starting its successor
                 self._zygote = None
+            grant = self.package_grant
+            imports = self.packages + (grant.imports if grant else ())
             zygote = Zygote(
-                packages=self.packages, sys_path=self._sys_path, root=str(cache_dir("jail-root"))
+                packages=imports,
+                sys_path=self._sys_path + ([grant.tree] if grant else []),
+                root=str(cache_dir("jail-root")),
+                trees=[grant.tree] if grant else [],
+                modules=grant.modules if grant else (),
             )
             info = zygote.start()
-            failed = {p: info["failed"][p] for p in self.packages if p in info.get("failed", {})}
+            failed = {p: info["failed"][p] for p in imports if p in info.get("failed", {})}
             if failed:
                 zygote.close()
                 detail = "; ".join(f"{name}: {why}" for name, why in failed.items())
@@ -196,6 +213,15 @@ class JailBackend(ProcessBackend):
         self, request: RunRequest, channel: ToolChannel, relay_box: list[Relay]
     ) -> RunOutcome:
         started = time.perf_counter()
+        own = self.package_grant
+        if request.packages is not None and (own is None or own.key != request.packages.key):
+            return RunOutcome(
+                error=GuestError(
+                    "SandboxError",
+                    "this jail was started without the packages granted to the run; create it "
+                    "with JailBackend(package_grant=...) or let CodeAct(packages=...) do it",
+                )
+            )
         child = self._take()
         zygote = self._zygote
         files = zygote is not None and zygote.info.get("namespaces", False)

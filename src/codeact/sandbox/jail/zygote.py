@@ -84,9 +84,17 @@ class Zygote:
     """Starts the zygote (`start`), forks children (`fork`), and stops it (`close`)."""
 
     def __init__(
-        self, *, packages: Sequence[str] = (), sys_path: Sequence[str] = (), root: str = ""
+        self,
+        *,
+        packages: Sequence[str] = (),
+        sys_path: Sequence[str] = (),
+        root: str = "",
+        trees: Sequence[str] = (),
+        modules: Sequence[str] = (),
     ) -> None:
         self.packages = list(packages)
+        self.trees = list(trees)  # installed package trees: readable and bound, whole
+        self.modules = list(modules)  # their importable top-level names
         self.sys_path = list(sys_path)
         self.root = root
         self.info: dict[str, Any] = {}
@@ -139,6 +147,8 @@ class Zygote:
             "packages": self.packages,
             "sys_path": self.sys_path,
             "root": self.root,
+            "trees": self.trees,
+            "modules": self.modules,
         }
         host_end.sendall(json.dumps(config).encode())
         host_end.settimeout(_START_TIMEOUT)

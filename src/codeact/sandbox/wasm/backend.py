@@ -24,6 +24,7 @@ from wasmtime import WasmtimeError
 
 from ...bridge import stops
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
+from ...policy.packages import PACKAGES_PATH, PackageGrant
 from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend
 from ..threads import DaemonThreadPool
@@ -42,13 +43,17 @@ class WasmBackend(SandboxBackend):
 
     Args:
         pool_size: Warm instances kept ready (each about 30-40 MB); 0 disables the pool.
+        package_grant: Pure-Python packages (`resolve_packages(..., target="wasm")`) that the
+            pool's instances have preopened read-only at /packages; a run that is granted
+            other packages gets an instance of its own.
     """
 
     name = "wasm"
     isolation = "strong"
 
-    def __init__(self, *, pool_size: int = 2) -> None:
+    def __init__(self, *, pool_size: int = 2, package_grant: PackageGrant | None = None) -> None:
         self._pool_size = pool_size
+        self.package_grant = package_grant
         self._runtime: WasmRuntime | None = None
         self._pool: InstancePool | None = None
         self._lock = threading.Lock()
@@ -77,7 +82,10 @@ class WasmBackend(SandboxBackend):
                 raise RuntimeError("this WasmBackend is closed")
             if self._runtime is None:
                 runtime = WasmRuntime.shared()
-                self._pool = InstancePool(runtime.instantiate_with_output, self._pool_size)
+                base = _package_preopens(self.package_grant)
+                self._pool = InstancePool(
+                    lambda: runtime.instantiate_with_output(base), self._pool_size
+                )
                 self._runtime = runtime
 
     async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
@@ -97,12 +105,16 @@ class WasmBackend(SandboxBackend):
         assert runtime is not None and pool is not None
         started = time.perf_counter()
         try:
-            if request.mounts:  # granted to this execution only: an instance of its own
+            if request.mounts or _key(request.packages) != _key(self.package_grant):
+                # Granted to this execution only: an instance of its own.
                 preopens = [Preopen(m.host, m.guest, m.writable) for m in request.mounts]
+                preopens += _package_preopens(request.packages)
                 # No warm-up: it would only move the first call's cost, not save it.
                 prepared = runtime.instantiate_with_output(preopens, warm=False)
             else:
-                prepared = pool.take() or runtime.instantiate_with_output()
+                prepared = pool.take() or runtime.instantiate_with_output(
+                    _package_preopens(self.package_grant)
+                )
         except (WasmtimeError, OSError) as exc:
             # wasmtime's own failures (e.g. "failed to add preopen dir" when the host is out
             # of descriptors) are a failed result with one line, never a traceback.
@@ -166,6 +178,15 @@ def _could_not_start(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     detail = lines[0] if lines else type(exc).__name__
     return f"the sandbox could not start: {detail}"
+
+
+def _key(grant: PackageGrant | None) -> str | None:
+    return grant.key if grant is not None else None
+
+
+def _package_preopens(grant: PackageGrant | None) -> list[Preopen]:
+    """The installed package tree, read-only where the guest's sys.path expects it."""
+    return [Preopen(grant.tree, PACKAGES_PATH, False)] if grant is not None else []
 
 
 def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) -> RunOutcome:

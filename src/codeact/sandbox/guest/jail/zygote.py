@@ -193,10 +193,11 @@ def main(control_fd: int) -> None:
     runner = _load_runner(config["runner"])
     loaded, failed = _import_all(list(config["packages"]))
     tops = _third_party_tops(internal) - before
-    for name in config["packages"]:
+    for name in [*config["packages"], *config.get("modules", [])]:
         tops.add(name.partition(".")[0])
+    trees = [p for p in config.get("trees", []) if os.path.isdir(p)]  # granted whole
     allowed = (set(sys.stdlib_module_names) - set(DENIED)) | tops
-    read_paths = _interpreter_paths() + _package_paths(tops - set(failed))
+    read_paths = _interpreter_paths() + _package_paths(tops - set(failed)) + trees
     path_fds = [_open_high(p) for p in read_paths]
     abi = landlock.abi_version()
     root_problem = rootfs.available() if config.get("root") else "no folder for the tree"
@@ -225,7 +226,9 @@ def main(control_fd: int) -> None:
             if os.path.isdir(os.path.join(r, d))
         ),
         packages_paths=tuple(
-            p for p in _package_paths(tops - set(failed)) + _extra_paths() if os.path.exists(p)
+            p
+            for p in _package_paths(tops - set(failed)) + _extra_paths() + trees
+            if os.path.exists(p)
         ),
     )
     wake_r, wake_w = os.pipe()

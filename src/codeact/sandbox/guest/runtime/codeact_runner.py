@@ -310,6 +310,52 @@ def _file_note(exc: BaseException) -> str | None:
     return f"{path} does not exist in the sandbox; it sees only {seen}"
 
 
+# -- packages ----------------------------------------------------------------------------
+_PACKAGES: list[str] = []  # [path, top-level modules...] of the packages granted to this run
+
+
+def _grant_packages(grant: dict[str, Any] | None) -> None:
+    """Put the granted (read-only) package tree on sys.path, after the standard library."""
+    _PACKAGES[:] = [str(grant.get("path") or ""), *(grant.get("modules") or [])] if grant else []
+    if grant and grant.get("path"):
+        _MOUNTS.append((grant["path"], "ro"))
+        if grant["path"] not in sys.path:
+            sys.path.append(grant["path"])
+
+
+def _import_note(exc: BaseException) -> str | None:
+    """A hint for an uncaught failed import: what the sandbox offers, or what a package lacks."""
+    if not isinstance(exc, ImportError) or not isinstance(exc.name, str):
+        return None
+    top = exc.name.partition(".")[0]
+    if "it offers the standard library" in str(exc) or (
+        "in the sandbox" in str(exc) and not _PACKAGES
+    ):
+        return None  # the sandbox's own import error said it all
+    path = _PACKAGES[0] if _PACKAGES else None
+    from_package = path and any(
+        (frame.f_code.co_filename or "").startswith(path + "/")
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
+    if from_package:
+        hint = (
+            (
+                "; the wasm sandbox has no native extensions, processes or sockets: "
+                "backend='jail' runs native packages"
+            )
+            if path == "/packages"
+            else ""
+        )
+        return f"a granted package needs {exc.name!r}, which this sandbox does not offer{hint}"
+    if top in sys.stdlib_module_names or top in _PACKAGES[1:]:
+        return None
+    granted = ", ".join(_PACKAGES[1:]) or "none"
+    return (
+        f"besides the standard library, this sandbox has only the granted packages "
+        f"({granted}); others must be granted on the host: CodeAct(packages=[...])"
+    )
+
+
 # -- time and the event loop -------------------------------------------------------------
 def _sleep(seconds: Any) -> None:  # checked here, as time.sleep does
     if not isinstance(seconds, (int, float)):
@@ -385,7 +431,8 @@ def _internal(filename: str) -> bool:
     return (
         filename == __file__
         or "/asyncio/" in filename
-        or filename.endswith(("codeact_guest.py", "codeact_net.py"))
+        # ... and the jail's import policy, whose path is the host's
+        or filename.endswith(("codeact_guest.py", "codeact_net.py", "/guest/jail/child.py"))
     )
 
 
@@ -409,7 +456,7 @@ def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
         _RESERVE = None
     lineno = None
     try:
-        note = _file_note(exc)
+        note = _file_note(exc) or _import_note(exc)
     except BaseException:
         note = None
     try:
@@ -521,6 +568,7 @@ def run(request_json: str) -> str:
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     _MOUNTS[:] = [(m["path"], m["mode"]) for m in request.get("mounts") or []]
     _MOUNTS.append(("/output", "rw"))
+    _grant_packages(request.get("packages"))
     report: dict[str, Any] = {}
     try:
         value = _run(code, filename, _globals(request.get("tools") or []))

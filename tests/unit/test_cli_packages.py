@@ -1,0 +1,64 @@
+"""`--package` on the command line, `codeact sandbox packages` and doctor: real processes,
+a wheelhouse built by the test (no network)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("wasm_ready")
+
+
+def codeact_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "codeact", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_exec_with_a_package(pure_wheelhouse: Path) -> None:
+    proc = codeact_cli(
+        "exec", "-", "--backend", "wasm", "--package", "tinyfmt",
+        "--find-links", str(pure_wheelhouse), "--json",
+        stdin="import tinyfmt\ntinyfmt.show([2, 4])",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["value"] == "3.0"
+    assert result["packages"] == ["tinycalc==1.0", "tinyfmt==1.0"]
+
+
+def test_exec_refuses_a_native_package_on_wasm_in_one_line(pure_wheelhouse: Path) -> None:
+    proc = codeact_cli(
+        "exec", "-", "--backend", "wasm", "--package", "tinynative",
+        "--find-links", str(pure_wheelhouse), stdin="1",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    error = proc.stderr.strip()
+    assert "\n" not in error and "Traceback" not in error
+    assert "tinynative" in error and "backend='jail'" in error
+
+
+def test_sandbox_packages_add_list_and_doctor(pure_wheelhouse: Path) -> None:
+    added = codeact_cli(
+        "sandbox", "packages", "add", "tinycalc==1.0", "--find-links", str(pure_wheelhouse)
+    )
+    assert added.returncode == 0, added.stderr
+    assert "tinycalc==1.0" in added.stdout and "(import tinycalc)" in added.stdout
+    key = added.stdout.split()[0]
+    listed = codeact_cli("sandbox", "packages", "list")
+    assert key in listed.stdout
+    doctor = codeact_cli("doctor", "--runs", "0")
+    assert "packages installed for sandboxes:" in doctor.stdout and key in doctor.stdout
+
+
+def test_serve_mcp_takes_packages_too() -> None:
+    proc = codeact_cli("serve-mcp", "--help")
+    assert "--package REQUIREMENT" in proc.stdout and "--find-links DIR" in proc.stdout
