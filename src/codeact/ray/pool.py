@@ -201,6 +201,12 @@ class CodeActPool:
         await self._ensure_started()
         return list(await asyncio.gather(*(s.handle.info.remote() for s in self._slots)))
 
+    @property
+    def actor_handles(self) -> list[Any]:
+        """The Ray actor handles now in the pool, in the order of `actors()` (for Ray's own
+        tools: the state API, ``ray.kill``)."""
+        return [slot.handle for slot in self._slots]
+
     def close(self) -> None:
         """Stop the actors. Ray itself stays up (`ray.shutdown()` is yours to call)."""
         if self._closed:

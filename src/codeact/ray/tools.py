@@ -12,8 +12,10 @@ A pool's `tools` may mix three kinds of entries:
   worker's environment, and never pickled;
 * a list of the above.
 
-`check_tools` runs on the driver (shape only: nothing is imported there); `resolve_tools`
-runs on the worker.
+`check_tools` runs on the driver: it turns functions into `Tool` objects there, so their
+schema is built from the driver's annotations (a function shipped by value takes only the
+globals its code uses, not the names its annotations mention); references are not imported
+there. `resolve_tools` runs on the worker.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias
 
 from ..errors import ConfigurationError
-from ..tools import Tool
+from ..tools import Tool, tool
 
 __all__ = ["ToolSpec", "check_tools", "resolve_tools"]
 
@@ -46,7 +48,11 @@ def check_tools(tools: Iterable[ToolSpec]) -> list[ToolSpec]:
                     f"tool reference {entry!r} is not 'package.module:attr' "
                     "(e.g. 'myapp.tools:search', imported on each worker)"
                 )
-        elif not callable(entry):
+        elif isinstance(entry, Tool):
+            pass
+        elif callable(entry):
+            entry = tool(entry)
+        else:
             raise ConfigurationError(
                 f"a pool's tools are functions, codeact.Tool objects or 'module:attr' "
                 f"strings; got {type(entry).__name__}"
