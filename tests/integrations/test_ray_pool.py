@@ -8,6 +8,8 @@ The tools below travel to the actors by value (cloudpickle), the order-totals to
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import sys
 import time
@@ -19,11 +21,15 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'codeact[ray]')")
 
+from click.testing import CliRunner  # noqa: E402
 from ray import cloudpickle  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from codeact import Approval, ApprovalRequest, ConfigurationError, ToolCallRecord, tool  # noqa: E402
+from codeact.cli import main  # noqa: E402
 from codeact.ray import CodeActPool  # noqa: E402
+from codeact.ray.episodes import run_episodes  # noqa: E402
+from codeact.testing import ScriptedChat, code_call  # noqa: E402
 from codeact.workloads import order_totals  # noqa: E402
 
 ORDER_TOTALS = "codeact.workloads.order_totals:TOOLS"
@@ -190,3 +196,33 @@ async def test_tool_reference_that_does_not_import_fails_at_start(cluster: list[
     pool = CodeActPool(tools=["no_such_package.tools:TOOLS"], num_actors=1)
     with pytest.raises(ConfigurationError, match="no_such_package"):
         await pool.start()
+
+
+def test_episodes_run_as_ray_tasks_one_agent_each(cluster: list[str]) -> None:
+    answer = "\n".join(
+        f"{name}: {total:.2f}" for name, total in order_totals.expected_totals().items()
+    )
+    script = [code_call(order_totals.PROGRAM), answer + "\nsum: 334.15"]
+    records = run_episodes(
+        functools.partial(ScriptedChat, script), wirings=("codeact",), runs=2, backend="wasm"
+    )
+    assert [(r.wiring, r.correct, r.error) for r in records] == [("codeact", True, None)] * 2
+    assert all(r.model_turns == 2 and r.code_executions == 1 for r in records)
+
+
+def test_bench_sandbox_ray_prints_scaling_and_writes_json(
+    cluster: list[str], tmp_path: Path
+) -> None:
+    out = CliRunner().invoke(
+        main, ["bench", "sandbox", "--ray", "--runs", "10", "--json", str(tmp_path / "r.json")]
+    )
+    assert out.exit_code == 0, out.output
+    assert "| print(1) " in out.output and "2/1 actors" in out.output
+    assert "Ray adds ms" in out.output
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert {(r["program"], r["where"], r["actors"]) for r in results} == {
+        (program, where, n)
+        for program in ("print(1)", "order_totals")
+        for where, n in (("in-process", 0), ("ray", 1), ("ray", 2))
+    }
+    assert all(r["executions_per_s"] > 0 for r in results)
