@@ -217,8 +217,8 @@ def test_bench_sandbox_ray_prints_scaling_and_writes_json(
         main, ["bench", "sandbox", "--ray", "--runs", "10", "--json", str(tmp_path / "r.json")]
     )
     assert out.exit_code == 0, out.output
-    assert "| print(1) " in out.output and "2/1 actors" in out.output
-    assert "Ray adds ms" in out.output
+    assert "| 2 actors " in out.output and "x 1 actor" in out.output
+    assert "Ray adds to one order_totals execution" in out.output
     results = json.loads((tmp_path / "r.json").read_text())["results"]
     assert {(r["program"], r["where"], r["actors"]) for r in results} == {
         (program, where, n)

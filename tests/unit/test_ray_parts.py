@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from codeact import ConfigurationError, ExecutionResult, Tool
 from codeact.cli import main
-from codeact.ray.bench import ThroughputResult, actor_counts, table_rows
+from codeact.ray.bench import ThroughputResult, actor_counts, ray_overhead, table_rows
 from codeact.ray.tools import check_tools, resolve_tools
 
 
@@ -79,20 +79,16 @@ def test_worker_lost_is_a_failed_result_the_model_can_read() -> None:
 
 def test_bench_table_gives_scaling_ratio_and_ray_overhead() -> None:
     results = [
-        ThroughputResult("print(1)", "in-process", 0, 500.0, 1.5, 100),
-        ThroughputResult("print(1)", "ray", 1, 400.0, 2.5, 100),
-        ThroughputResult("print(1)", "ray", 2, 700.0, None, 100),
+        ThroughputResult("print(1)", "in-process", 0, 500.0, 1.5, 2.0, 2.0, 100),
+        ThroughputResult("print(1)", "ray", 1, 400.0, 2.5, 2.75, 0.5, 100),
+        ThroughputResult("print(1)", "ray", 2, 700.0, 2.6, 2.5, 0.4, 100),
     ]
-    headers, rows = table_rows(results)
-    assert headers[:5] == [
-        "program",
-        "in-process exec/s",
-        "1 actor exec/s",
-        "2 actors exec/s",
-        "2/1 actors",
+    assert table_rows(results) == [
+        ["print(1)", "in-process", 500.0, None, 1.5, 2.0, None],
+        ["print(1)", "1 actor", 400.0, 1.0, 2.5, 2.75, 0.5],
+        ["print(1)", "2 actors", 700.0, 1.75, 2.6, 2.5, 0.4],
     ]
-    assert rows[0][:5] == ["print(1)", 500.0, 400.0, 700.0, 1.75]
-    assert rows[0][-3:] == [1.5, 2.5, 1.0]
+    assert ray_overhead(results) == {"print(1)": {"p50_ms": 1.0, "cpu_ms": 0.75}}
     assert actor_counts(2) == [1, 2] and actor_counts(16) == [1, 2, 4, 8, 16]
 
 

@@ -76,7 +76,7 @@ def sandbox_on_ray(address: str, *, runs: int, backend: str, json_path: Path | N
     with connected(address):
         import ray
 
-        from ..ray.bench import bench_ray_sandbox, table_rows
+        from ..ray.bench import HEADERS, bench_ray_sandbox, ray_overhead, table_rows
 
         resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
         nodes = len([n for n in ray.nodes() if n.get("Alive")])  # type: ignore[no-untyped-call]
@@ -90,19 +90,27 @@ def sandbox_on_ray(address: str, *, runs: int, backend: str, json_path: Path | N
             )
         )
     facts = machine_facts()
-    headers, rows = table_rows(results)
     click.echo(
         f"\n{facts['cpus']} CPUs here, Ray cluster of {nodes} node(s) and {cpus:g} CPUs, "
         f"load {facts['load_avg_1m']}; {runs} programs per measurement, 4 at a time per "
-        "actor (in process: 4 at a time); p50 of one program at a time\n"
+        "actor (in process: 4 at a time)\n"
     )
-    click.echo(markdown_table(headers, rows))
+    click.echo(markdown_table(HEADERS, table_rows(results)))
+    added = ray_overhead(results)
+    for name, extra in added.items():
+        click.echo(
+            f"\nRay adds to one {name} execution: {extra['p50_ms']:+.2f} ms latency (p50), "
+            f"{extra['cpu_ms']:+.2f} ms CPU",
+            nl=False,
+        )
+    click.echo()
     if json_path is not None:
         payload = {
             "results": [r.to_dict() for r in results],
             "machine": facts,
             "cluster": {"nodes": nodes, "cpus": cpus, "address": address or "local"},
             "runs": runs,
+            "ray_adds": added,
         }
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(payload, indent=2) + "\n")

@@ -6,9 +6,12 @@ For each program (``print(1)`` and the order-totals program) it measures:
 * in-process: one `CodeAct` running `runs` programs, `max_concurrency` at a time
   (what one actor does), and the p50 of one program at a time;
 * on the pool, for 1, 2, 4, ... actors (up to the cluster's CPUs): `runs` programs through
-  `CodeActPool.map`, and, on one actor, the p50 of one program at a time. The difference
-  of the two p50s is what Ray adds to one execution (the call to the actor, pickling the
-  program and its result).
+  `CodeActPool.map`, and the p50 of one program at a time.
+
+Each also gets the CPU time per execution, all processes together. One actor against in
+process is what Ray adds to one execution (the call to the actor, pickling the program and
+its result): in latency and in CPU. CPU time is the figure to trust on a busy machine,
+where executions/s measure the share of the cores the benchmark got.
 """
 
 from __future__ import annotations
@@ -24,8 +27,17 @@ from .. import CodeAct
 from ..bench.stats import percentile
 from ..workloads import order_totals
 from .pool import CodeActPool, cluster_cpus
+from .worker import ActorInfo
 
-__all__ = ["PROGRAMS", "ThroughputResult", "actor_counts", "bench_ray_sandbox"]
+__all__ = [
+    "HEADERS",
+    "PROGRAMS",
+    "ThroughputResult",
+    "actor_counts",
+    "bench_ray_sandbox",
+    "ray_overhead",
+    "table_rows",
+]
 
 PROGRAMS: dict[str, str] = {"print(1)": "print(1)", "order_totals": order_totals.PROGRAM}
 TOOLS_REFERENCE = "codeact.workloads.order_totals:TOOLS"
@@ -33,13 +45,20 @@ TOOLS_REFERENCE = "codeact.workloads.order_totals:TOOLS"
 
 @dataclass(frozen=True)
 class ThroughputResult:
-    """One measurement: `where` is "in-process" or "ray" (with `actors`)."""
+    """One measurement: `where` is "in-process" or "ray" (with `actors`).
+
+    `cpu_ms` is the CPU time one execution cost, all processes together (this one, and the
+    actors for "ray"), from the CPU clocks of the processes: unlike executions/s it hardly
+    depends on what else the machine runs. `driver_cpu_ms` is this process's part of it.
+    """
 
     program: str
     where: str
     actors: int
     executions_per_s: float
-    p50_ms: float | None
+    p50_ms: float
+    cpu_ms: float
+    driver_cpu_ms: float
     runs: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,9 +90,11 @@ async def bench_ray_sandbox(
     await asyncio.to_thread(codeact.prepare)
     for name, code in PROGRAMS.items():
         await _in_process_throughput(codeact, code, 10, max_concurrency)  # warm up
+        cpu = time.process_time()
         rate = await _in_process_throughput(codeact, code, runs, max_concurrency)
-        p50: float | None = await _latency(functools.partial(codeact.execute, code), latency_runs)
-        results.append(ThroughputResult(name, "in-process", 0, rate, p50, runs))
+        cpu_ms = (time.process_time() - cpu) * 1000 / runs
+        p50 = await _latency(functools.partial(codeact.execute, code), latency_runs)
+        results.append(ThroughputResult(name, "in-process", 0, rate, p50, cpu_ms, cpu_ms, runs))
     for n in counts or actor_counts(cluster_cpus()):
         progress(f"Ray pool of {n} actor(s), {max_concurrency} programs each at a time")
         async with CodeActPool(
@@ -81,17 +102,29 @@ async def bench_ray_sandbox(
         ) as pool:
             for name, code in PROGRAMS.items():
                 await pool.map([code] * (2 * n * max_concurrency))  # warm up every actor
+                before = await pool.actors()
+                cpu = time.process_time()
                 started = time.perf_counter()
                 out = await pool.map([code] * runs)
                 rate = runs / (time.perf_counter() - started)
+                driver_ms = (time.process_time() - cpu) * 1000 / runs
+                after = await pool.actors()
                 failed = [r.error for r in out if not r.ok]
                 if failed:
                     raise RuntimeError(f"benchmark program {name} failed on Ray: {failed[0]}")
-                p50 = None
-                if n == 1:
-                    p50 = await _latency(functools.partial(pool.execute, code), latency_runs)
-                results.append(ThroughputResult(name, "ray", n, rate, p50, runs))
+                actors_ms = _actors_cpu_s(before, after) * 1000 / runs
+                p50 = await _latency(functools.partial(pool.execute, code), latency_runs)
+                results.append(
+                    ThroughputResult(
+                        name, "ray", n, rate, p50, driver_ms + actors_ms, driver_ms, runs
+                    )
+                )
     return results
+
+
+def _actors_cpu_s(before: list[ActorInfo], after: list[ActorInfo]) -> float:
+    start = {a.pid: a.cpu_s for a in before}
+    return sum(a.cpu_s - start[a.pid] for a in after if a.pid in start)
 
 
 async def _in_process_throughput(codeact: CodeAct, code: str, runs: int, concurrency: int) -> float:
@@ -118,30 +151,45 @@ async def _latency(run: Callable[[], Awaitable[Any]], n: int) -> float:
     return percentile(samples, 50)
 
 
-def table_rows(results: list[ThroughputResult]) -> tuple[list[str], list[list[object]]]:
-    """Headers and rows: one row per program, executions/s per column, the scaling ratios
-    against one actor, and the p50s with Ray's added milliseconds."""
-    counts = sorted({r.actors for r in results if r.where == "ray"})
-    headers = ["program", "in-process exec/s"]
-    headers += [f"{n} actor{'s' * (n > 1)} exec/s" for n in counts]
-    headers += [f"{n}/1 actors" for n in counts if n > 1]
-    headers += ["in-process p50 ms", "1 actor p50 ms", "Ray adds ms"]
+HEADERS = [
+    "program",
+    "runs on",
+    "exec/s",
+    "x 1 actor",
+    "p50 ms (one at a time)",
+    "CPU ms/exec (all processes)",
+    "of it driver",
+]
+
+
+def table_rows(results: list[ThroughputResult]) -> list[list[object]]:
+    """One row per program and place, with the scaling against one actor."""
     rows: list[list[object]] = []
     for name in PROGRAMS:
         mine = [r for r in results if r.program == name]
-        local = next((r for r in mine if r.where == "in-process"), None)
-        ray_by = {r.actors: r for r in mine if r.where == "ray"}
-        one = ray_by.get(1)
-        row: list[object] = [name, local.executions_per_s if local else None]
-        row += [ray_by[n].executions_per_s if n in ray_by else None for n in counts]
-        row += [
-            ray_by[n].executions_per_s / one.executions_per_s if one and n in ray_by else None
-            for n in counts
-            if n > 1
-        ]
-        local_p50 = local.p50_ms if local else None
-        one_p50 = one.p50_ms if one else None
-        added = one_p50 - local_p50 if one_p50 is not None and local_p50 is not None else None
-        row += [local_p50, one_p50, added]
-        rows.append(row)
-    return headers, rows
+        one = next((r for r in mine if r.where == "ray" and r.actors == 1), None)
+        for r in sorted(mine, key=lambda r: r.actors):
+            place = (
+                "in-process"
+                if r.where == "in-process"
+                else f"{r.actors} actor" + ("s" if r.actors > 1 else "")
+            )
+            ratio = r.executions_per_s / one.executions_per_s if one and r.where == "ray" else None
+            driver = r.driver_cpu_ms if r.where == "ray" else None
+            rows.append([name, place, r.executions_per_s, ratio, r.p50_ms, r.cpu_ms, driver])
+    return rows
+
+
+def ray_overhead(results: list[ThroughputResult]) -> dict[str, dict[str, float]]:
+    """Per program: what Ray adds to one execution, one actor against in process
+    (``p50_ms``: latency of one program at a time; ``cpu_ms``: CPU time per execution)."""
+    added: dict[str, dict[str, float]] = {}
+    for name in PROGRAMS:
+        local = next((r for r in results if r.program == name and r.where == "in-process"), None)
+        one = next((r for r in results if r.program == name and r.actors == 1), None)
+        if local is not None and one is not None:
+            added[name] = {
+                "p50_ms": one.p50_ms - local.p50_ms,
+                "cpu_ms": one.cpu_ms - local.cpu_ms,
+            }
+    return added

@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import os
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,13 +44,15 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class ActorInfo:
-    """Where an actor runs: its process, host and Ray node."""
+    """Where an actor runs (its process, host and Ray node) and the CPU seconds its process
+    has used so far (all threads: sandboxes, tools, Ray's own)."""
 
     pid: int
     hostname: str
     node_id: str
     backend: str
     tools: tuple[str, ...]
+    cpu_s: float
 
 
 class _ApprovalRelay:
@@ -109,6 +112,7 @@ class CodeActWorker:
             node_id=ray.get_runtime_context().get_node_id(),
             backend=self.codeact.backend.name,
             tools=tuple(t.name for t in self.codeact.tools),
+            cpu_s=time.process_time(),
         )
 
     async def execute(self, code: str, limits: Limits | None = None) -> ExecutionResult:
