@@ -160,7 +160,7 @@ class CodeActPool:
         )
         self._slots = [_Slot(i, self._actor_class.remote(self._config)) for i in range(num_actors)]
         self._turn = 0
-        self._wakeup = asyncio.Event()  # set when an actor has room again
+        self._waiters: deque[asyncio.Future[None]] = deque()  # callers waiting for room
         self._background: set[asyncio.Future[None]] = set()
         self._started = False
         self._closed = False
@@ -217,7 +217,7 @@ class CodeActPool:
         for slot in self._slots:
             with contextlib.suppress(Exception):
                 ray.kill(slot.handle, no_restart=True)
-        self._wakeup.set()  # callers waiting for room learn that the pool is closed
+        self._wake(all_of_them=True)  # callers waiting for room learn that it is closed
 
     async def __aenter__(self) -> CodeActPool:
         await self.start()
@@ -319,12 +319,29 @@ class CodeActPool:
                 slot = min(open_slots, key=lambda s: (s.in_flight, (s.index - self._turn) % n))
                 slot.in_flight += 1
                 return slot
-            self._wakeup.clear()
-            await self._wakeup.wait()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # pass the room it was given to the next caller
+                else:
+                    self._waiters.remove(waiter)
+                raise
 
     def _release(self, slot: _Slot) -> None:
         slot.in_flight -= 1
-        self._wakeup.set()
+        self._wake()
+
+    def _wake(self, *, all_of_them: bool = False) -> None:
+        """Wake the longest-waiting caller (one slot freed), or all (an actor came up)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                if not all_of_them:
+                    return
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(coro)
@@ -362,7 +379,7 @@ class CodeActPool:
         if slot.generation == generation and not self._closed:
             slot.ready = True
             self._start_relay(slot)
-            self._wakeup.set()
+            self._wake(all_of_them=True)
 
     # -- approvals ---------------------------------------------------------------------------
     def _start_relay(self, slot: _Slot) -> None:
