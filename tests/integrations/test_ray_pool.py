@@ -226,3 +226,8 @@ def test_bench_sandbox_ray_prints_scaling_and_writes_json(
         for where, n in (("in-process", 0), ("ray", 1), ("ray", 2))
     }
     assert all(r["executions_per_s"] > 0 for r in results)
+
+
+def test_more_actors_than_the_cluster_has_cpus_is_refused_at_once(cluster: list[str]) -> None:
+    with pytest.raises(ConfigurationError, match="need 5 CPUs; the Ray cluster has 2"):
+        CodeActPool(tools=[where], num_actors=5)

@@ -148,6 +148,13 @@ class CodeActPool:
         self.start_timeout = start_timeout
         self.workers_lost = 0  #: actors that died and were replaced
         options = {**DEFAULT_ACTOR_OPTIONS, **dict(actor_options or {})}
+        total = cluster_cpus()
+        if "num_cpus" not in (actor_options or {}) and total and num_actors > total:
+            raise ConfigurationError(
+                f"{num_actors} actors of one CPU each need {num_actors} CPUs; the Ray cluster "
+                f"has {total:g}: pass num_actors={int(total)}, or choose each actor's share "
+                "with actor_options={'num_cpus': ...}"
+            )
         # Room beyond the executions for the approval relay's long poll and its answers.
         options["max_concurrency"] = max_concurrency + 2
         options.setdefault("max_restarts", 0)  # the pool replaces actors itself, visibly
