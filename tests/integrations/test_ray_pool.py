@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
 import json
 import os
 import sys
@@ -33,6 +34,17 @@ from codeact.testing import ScriptedChat, code_call  # noqa: E402
 from codeact.workloads import order_totals  # noqa: E402
 
 ORDER_TOTALS = "codeact.workloads.order_totals:TOOLS"
+
+
+def _agent_test_helpers() -> Any:
+    """The chat-completions server of tests/agent (a competent model on 127.0.0.1)."""
+    path = Path(__file__).parents[1] / "agent" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_ray_agent_helpers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def where() -> dict[str, Any]:
@@ -231,3 +243,40 @@ def test_bench_sandbox_ray_prints_scaling_and_writes_json(
 def test_more_actors_than_the_cluster_has_cpus_is_refused_at_once(cluster: list[str]) -> None:
     with pytest.raises(ConfigurationError, match="need 5 CPUs; the Ray cluster has 2"):
         CodeActPool(tools=[where], num_actors=5)
+
+
+def test_bench_order_totals_on_ray_runs_each_episode_as_a_task(
+    cluster: list[str], tmp_path: Path
+) -> None:
+    helpers = _agent_test_helpers()
+    server = helpers.FakeOpenAI()
+    server.policy = helpers.order_totals_policy
+    server.thread.start()
+    try:
+        out = CliRunner(env={"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None}).invoke(
+            main,
+            [
+                "bench",
+                "order-totals",
+                "--ray",
+                "--base-url",
+                server.url,
+                "--model",
+                "fake-model",
+                "--runs",
+                "1",
+                "--json",
+                str(tmp_path / "bench.json"),
+            ],
+        )
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+    assert out.exit_code == 0, out.output
+    assert "| correct | 1/1 | 1/1 |  |" in out.output
+    assert "| model turns | 2 | 4 | 0.50 |" in out.output
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data["model"] == "fake-model"
+    assert [r["wiring"] for r in data["runs"]] == ["codeact", "direct"]
+    assert all(r["correct"] for r in data["runs"])
+    assert len(server.requests) == 6  # the workers' agents asked the model: 2 + 4 turns

@@ -101,3 +101,14 @@ def test_order_totals_on_ray_refuses_the_embedded_model() -> None:
 def test_sandbox_on_ray_measures_one_backend() -> None:
     out = CliRunner().invoke(main, ["bench", "sandbox", "--ray", "--backend", "all"])
     assert out.exit_code == 2 and "--ray measures one backend" in out.output
+
+
+def test_pool_options_are_checked_before_ray_starts() -> None:
+    from codeact.ray import CodeActPool
+
+    with pytest.raises(ConfigurationError, match="unknown option"):
+        CodeActPool(tools=[add], limit=3)
+    with pytest.raises(ConfigurationError, match="max_in_flight must be an int >= 1"):
+        CodeActPool(tools=[add], max_in_flight=0)
+    with pytest.raises(ConfigurationError, match="retries must be an int >= 0"):
+        CodeActPool(tools=[add], retries=-1)

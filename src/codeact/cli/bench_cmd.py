@@ -202,12 +202,12 @@ def order_totals_command(
         )
     else:
         client = client_from_options(model, base_url)
-        model_name = client.model
         click.echo(
             f"order-totals benchmark: {runs} run(s) x {', '.join(wirings)}, model {client.model}",
             err=True,
         )
         records = asyncio.run(_run(client, wirings, runs, max_turns))
+        model_name = client.model  # after the runs: a server's only model is found by asking
     table = markdown_table(model_name, records)
     click.echo(table)
     write_json(json_path, model_name, records)

@@ -1,6 +1,6 @@
 """`--ray [ADDRESS]` of `codeact bench sandbox` and `codeact bench order-totals`.
 
-Without an address Ray starts on this machine (``ray.init()``); with one it joins that
+Without an address a new Ray starts on this machine for the command; with one it joins that
 cluster (``auto`` for a cluster started here with ``ray start --head``, ``ray://HOST:10001``
 or ``HOST:6379``). A Ray that this command started is shut down when it ends.
 """
@@ -57,8 +57,8 @@ def connected(address: str) -> Iterator[None]:
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
     if address:
         kwargs["address"] = address
-    else:
-        kwargs["include_dashboard"] = False
+    else:  # a new Ray on this machine, even when one started by `ray start` runs here
+        kwargs.update(address="local", include_dashboard=False)
     try:
         ray.init(**kwargs)
     except (ConnectionError, ValueError, RuntimeError) as exc:

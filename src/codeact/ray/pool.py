@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from ray.exceptions import (
 from .. import (
     Approval,
     ApprovalRequest,
+    CodeAct,
     ConfigurationError,
     ExecutionError,
     ExecutionResult,
@@ -48,6 +50,14 @@ _log = logging.getLogger("codeact.ray")
 
 #: What Ray raises when the process running a call is gone.
 _LOST = (RayActorError, NodeDiedError, ObjectLostError, OwnerDiedError, WorkerCrashedError)
+
+#: What a pool passes on to each actor's CodeAct (the others are the pool's own).
+_CODEACT_OPTIONS = frozenset(inspect.signature(CodeAct).parameters) - {
+    "tools",
+    "limits",
+    "approval_handler",
+    "audit",
+}
 
 #: Replacements of one actor in a row that may fail to start before its place is given up.
 _MAX_FAILED_STARTS = 3
@@ -128,12 +138,27 @@ class CodeActPool:
             raise ConfigurationError("approval_handler must be an async callable (request)")
         if audit is not None and not callable(audit):
             raise ConfigurationError("audit must be a callable (record) -> None")
-        if "approval_handler" in codeact_options or "tools" in codeact_options:
-            raise ConfigurationError("pass tools and approval_handler once, to the pool")
+        if max_in_flight is not None and (
+            isinstance(max_in_flight, bool)
+            or not isinstance(max_in_flight, int)
+            or max_in_flight < 1
+        ):
+            raise ConfigurationError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
+        unknown = sorted(set(codeact_options) - _CODEACT_OPTIONS)
+        if unknown:
+            raise ConfigurationError(
+                f"CodeActPool got unknown option(s) {', '.join(unknown)}; it takes its own "
+                f"options and those of CodeAct: {', '.join(sorted(_CODEACT_OPTIONS))}"
+            )
         if not isinstance(codeact_options.get("backend", "auto"), str):
             raise ConfigurationError("a pool's backend is a name ('auto', 'wasm', 'jail')")
         if not ray.is_initialized():
-            ray.init(address=address, logging_level=logging.WARNING)
+            try:
+                ray.init(address=address, logging_level=logging.WARNING)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"Ray could not start or join {address or 'a local cluster'!r}: {exc}"
+                ) from None
         if num_actors is None:
             num_actors = max(1, int(cluster_cpus()))
         if isinstance(num_actors, bool) or not isinstance(num_actors, int) or num_actors < 1:
@@ -271,7 +296,10 @@ class CodeActPool:
             break
         if self.audit is not None:
             for record in result.audit_records():
-                self.audit(record)
+                try:
+                    self.audit(record)
+                except Exception:  # as in one process: logged, never a lost result
+                    _log.warning("codeact.ray: the audit sink failed", exc_info=True)
         return result
 
     async def imap(
