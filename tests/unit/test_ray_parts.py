@@ -84,9 +84,9 @@ def test_bench_table_gives_scaling_ratio_and_ray_overhead() -> None:
         ThroughputResult("print(1)", "ray", 2, 700.0, 2.6, 2.5, 0.4, 100),
     ]
     assert table_rows(results) == [
-        ["print(1)", "in-process", 500.0, None, 1.5, 2.0, None],
-        ["print(1)", "1 actor", 400.0, 1.0, 2.5, 2.75, 0.5],
-        ["print(1)", "2 actors", 700.0, 1.75, 2.6, 2.5, 0.4],
+        ["print(1)", "in-process", 500.0, None, 1.5, 2.0, None, 1.0],
+        ["print(1)", "1 actor", 400.0, 1.0, 2.5, 2.75, 0.5, 1.1],
+        ["print(1)", "2 actors", 700.0, 1.75, 2.6, 2.5, 0.4, 1.75],
     ]
     assert ray_overhead(results) == {"print(1)": {"p50_ms": 1.0, "cpu_ms": 0.75}}
     assert actor_counts(2) == [1, 2] and actor_counts(16) == [1, 2, 4, 8, 16]

@@ -11,7 +11,8 @@ For each program (``print(1)`` and the order-totals program) it measures:
 Each also gets the CPU time per execution, all processes together. One actor against in
 process is what Ray adds to one execution (the call to the actor, pickling the program and
 its result): in latency and in CPU. CPU time is the figure to trust on a busy machine,
-where executions/s measure the share of the cores the benchmark got.
+where executions/s measure the share of the cores the benchmark got ("cores busy": CPU
+time per execution times executions per second).
 """
 
 from __future__ import annotations
@@ -159,6 +160,7 @@ HEADERS = [
     "p50 ms (one at a time)",
     "CPU ms/exec (all processes)",
     "of it driver",
+    "cores busy",
 ]
 
 
@@ -176,7 +178,8 @@ def table_rows(results: list[ThroughputResult]) -> list[list[object]]:
             )
             ratio = r.executions_per_s / one.executions_per_s if one and r.where == "ray" else None
             driver = r.driver_cpu_ms if r.where == "ray" else None
-            rows.append([name, place, r.executions_per_s, ratio, r.p50_ms, r.cpu_ms, driver])
+            cores = r.cpu_ms * r.executions_per_s / 1000  # the share of the machine it got
+            rows.append([name, place, r.executions_per_s, ratio, r.p50_ms, r.cpu_ms, driver, cores])
     return rows
 
 
