@@ -195,6 +195,7 @@ class CodeActPool:
         self._waiters: deque[asyncio.Future[None]] = deque()  # callers waiting for room
         self._background: set[asyncio.Future[None]] = set()
         self._started = False
+        self._starting: asyncio.Future[list[ActorInfo]] | None = None
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -336,7 +337,10 @@ class CodeActPool:
     # -- balancing and faults ----------------------------------------------------------------
     async def _ensure_started(self) -> None:
         if not self._started:
-            await self.start()
+            # The first programs of a `map` arrive together: they share one start.
+            if self._starting is None or self._starting.done():
+                self._starting = asyncio.ensure_future(self.start())
+            await asyncio.shield(self._starting)
 
     def _check_open(self) -> None:
         if self._closed:
