@@ -31,7 +31,6 @@ from ray.exceptions import (
 )
 
 from .. import (
-    Approval,
     ApprovalRequest,
     CodeAct,
     ConfigurationError,
@@ -41,6 +40,7 @@ from .. import (
     ToolCallRecord,
     UserError,
 )
+from .relay import handler_name, relay_approvals
 from .tools import ToolSpec, check_tools
 from .worker import ActorInfo, CodeActWorker, WorkerConfig
 
@@ -188,7 +188,7 @@ class CodeActPool:
             tools=tuple(check_tools(tools)),
             codeact_options={**codeact_options, "limits": limits},
             relay_approvals=approval_handler is not None,
-            approver_name=_handler_name(approval_handler),
+            approver_name=handler_name(approval_handler),
         )
         self._slots = [_Slot(i, self._actor_class.remote(self._config)) for i in range(num_actors)]
         self._turn = 0
@@ -420,37 +420,11 @@ class CodeActPool:
             self._start_relay(slot)
             self._wake(all_of_them=True)
 
-    # -- approvals ---------------------------------------------------------------------------
     def _start_relay(self, slot: _Slot) -> None:
         if self.approval_handler is not None:
-            slot.relay = self._spawn(self._relay(slot.handle))
-
-    async def _relay(self, handle: Any) -> None:
-        """Ask the caller's handler, here, about the gated calls parked on one actor."""
-        while True:
-            try:
-                batch = await handle.next_approvals.remote()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the actor is gone; its replacement has its own relay
-                return
-            for ident, request in batch:
-                self._spawn(self._answer(handle, ident, request))
-
-    async def _answer(self, handle: Any, ident: int, request: ApprovalRequest) -> None:
-        approval: Approval | None = None
-        failure: str | None = None
-        handler = self.approval_handler
-        assert handler is not None
-        try:
-            answer = handler(request)
-            if asyncio.iscoroutine(answer) or isinstance(answer, asyncio.Future):
-                answer = await answer
-            approval = answer if isinstance(answer, Approval) else Approval(bool(answer))
-        except Exception as exc:
-            failure = f"{type(exc).__name__}: {exc}"
-        with contextlib.suppress(Exception):
-            await handle.answer.remote(ident, approval, failure)
+            slot.relay = self._spawn(
+                relay_approvals(slot.handle, self.approval_handler, self._spawn)
+            )
 
     def __repr__(self) -> str:
         return (
@@ -463,15 +437,6 @@ def cluster_cpus(*, free: bool = False) -> float:
     """The CPUs of the connected Ray cluster (or those not taken now, with `free`)."""
     resources = ray.available_resources() if free else ray.cluster_resources()  # type: ignore[no-untyped-call]
     return float(resources.get("CPU", 0))
-
-
-def _handler_name(handler: object) -> str:
-    if handler is None:
-        return "driver"
-    name = getattr(handler, "name", None)
-    if isinstance(name, str) and name:
-        return name
-    return getattr(handler, "__name__", None) or type(handler).__name__
 
 
 def _cause(exc: BaseException) -> str:
