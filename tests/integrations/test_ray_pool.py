@@ -186,7 +186,11 @@ async def test_gated_call_is_asked_of_the_drivers_handler(cluster: list[str]) ->
         "except ToolDenied as e:\n    print('denied:', e)\n"
     )
     async with CodeActPool(
-        tools=[delete_file], num_actors=2, approval_handler=handler, audit=audited.append
+        tools=[delete_file],
+        num_actors=2,
+        approval_handler=handler,
+        audit=audited.append,
+        redact=["name"],  # on the actor: the records leave it redacted
     ) as pool:
         result = await pool.execute(code)
 
@@ -199,6 +203,7 @@ async def test_gated_call_is_asked_of_the_drivers_handler(cluster: list[str]) ->
     assert [r.decision for r in result.tool_calls] == ["approved", "denied"]
     assert [r.handler for r in result.tool_calls] == ["handler", "handler"]
     assert audited == result.tool_calls  # the audit came back with the result
+    assert [r.arguments for r in audited] == [{"name": "[redacted]"}] * 2
 
 
 async def test_tool_reference_that_does_not_import_fails_at_start(cluster: list[str]) -> None:
