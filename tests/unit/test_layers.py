@@ -32,6 +32,7 @@ LAYERS = {
     "agent": 4,
     "integrations": 5,
     "bench": 5,
+    "ray": 5,
     "testing": 5,
     "cli": 6,
 }

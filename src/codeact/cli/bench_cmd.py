@@ -14,6 +14,7 @@ import click
 from ..errors import UserError
 from .common import handle_errors
 from .model_options import client_from_options, model_options, start_model
+from .ray_bench import ray_option
 
 if TYPE_CHECKING:
     from ..bench.order_totals import RunRecord, Wiring
@@ -62,11 +63,27 @@ def bench_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the results as JSON to this file.",
 )
+@ray_option(
+    "Instead: executions/s on a Ray pool of 1, 2, ... actors beside one in-process CodeAct "
+    "(Ray started here, or the cluster at ADDRESS)."
+)
 @handle_errors
 def sandbox_command(
-    backend_opt: str, runs: int, no_monty: bool, otel: bool, json_path: Path | None
+    backend_opt: str,
+    runs: int,
+    no_monty: bool,
+    otel: bool,
+    json_path: Path | None,
+    ray_address: str | None,
 ) -> None:
     """Time a fresh execution, a tool call and the order-totals program, next to monty."""
+    if ray_address is not None:
+        from .ray_bench import sandbox_on_ray
+
+        if backend_opt == "all":
+            raise UserError("--ray measures one backend; name it with --backend")
+        sandbox_on_ray(ray_address, runs=runs, backend=backend_opt, json_path=json_path)
+        return
     from ..bench.sandbox_bench import (
         CASES,
         available_backend_names,
@@ -211,6 +228,7 @@ def _ratio(a: float, b: float) -> float:
     help="Where to write the PNG bar chart [default: the JSON path with .png].",
 )
 @click.option("--max-turns", type=click.IntRange(1, 500), default=45, show_default=True)
+@ray_option("Run each episode as a Ray task (Ray started here, or the cluster at ADDRESS).")
 @handle_errors
 def order_totals_command(
     model: str | None,
@@ -220,6 +238,7 @@ def order_totals_command(
     json_path: Path,
     chart_path: Path | None,
     max_turns: int,
+    ray_address: str | None,
 ) -> None:
     """The order-totals task, CodeAct vs direct tool calls: same model, tools, prompt and
     instructions. Prints a markdown table of medians with CodeAct/direct ratios.
@@ -231,19 +250,34 @@ def order_totals_command(
     from ..bench.report import markdown_table, write_chart, write_json
 
     wirings: tuple[Wiring, ...] = WIRINGS if wiring == "both" else (wiring,)  # type: ignore[assignment]
-    client = client_from_options(model, base_url)
-    click.echo(
-        f"order-totals benchmark: {runs} run(s) x {', '.join(wirings)}, model {client.model}",
-        err=True,
-    )
-    records = asyncio.run(_run(client, wirings, runs, max_turns))
-    table = markdown_table(client.model, records)
+    if ray_address is not None:
+        from .ray_bench import order_totals_on_ray
+
+        model_name = model or "default"
+        click.echo(f"order-totals benchmark on Ray: {runs} run(s) x {', '.join(wirings)}", err=True)
+        records = order_totals_on_ray(
+            ray_address,
+            model=model,
+            base_url=base_url,
+            wirings=wirings,
+            runs=runs,
+            max_turns=max_turns,
+        )
+    else:
+        client = client_from_options(model, base_url)
+        click.echo(
+            f"order-totals benchmark: {runs} run(s) x {', '.join(wirings)}, model {client.model}",
+            err=True,
+        )
+        records = asyncio.run(_run(client, wirings, runs, max_turns))
+        model_name = client.model  # after the runs: a server's only model is found by asking
+    table = markdown_table(model_name, records)
     click.echo(table)
-    write_json(json_path, client.model, records)
+    write_json(json_path, model_name, records)
     chart = chart_path or json_path.with_suffix(".png")
     click.echo(f"\nJSON: {json_path}")
     try:
-        write_chart(chart, client.model, records)
+        write_chart(chart, model_name, records)
     except Exception as exc:  # a missing matplotlib must not lose the measured runs
         if chart_path is not None:
             raise

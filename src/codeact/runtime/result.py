@@ -121,6 +121,13 @@ class ExecutionResult:
         )
         return cls(ok=False, error=error, timings=timings, approval=approval)
 
+    @classmethod
+    def worker_lost(cls, message: str, timings: dict[str, float]) -> ExecutionResult:
+        """The process running the program died (a killed worker, a lost node): what the
+        program did before is unknown (its tool calls may have run), so `error.type` is
+        ``"WorkerLost"`` and the message says whether it was retried."""
+        return cls(ok=False, error=ExecutionError("WorkerLost", message), timings=timings)
+
     def audit_records(self) -> list[ToolCallRecord]:
         """The block's approval (if it was asked) and every tool call, in order."""
         return ([self.approval] if self.approval is not None else []) + list(self.tool_calls)

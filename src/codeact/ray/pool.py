@@ -1,0 +1,461 @@
+"""`CodeActPool`: programs run on Ray actors that each hold a warm CodeAct.
+
+Ray does the work: it places the actors (spread over the nodes by default), ships the
+tools, runs each actor's executions concurrently up to ``max_concurrency``, and tells us
+when an actor dies. The pool only picks the least-loaded actor for each program, keeps
+`map`'s order with a bounded window of programs in flight, relays gated calls to the
+caller's approval handler, and replaces an actor that died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+from ray.exceptions import (
+    GetTimeoutError,
+    NodeDiedError,
+    ObjectLostError,
+    OwnerDiedError,
+    RayActorError,
+    RayTaskError,
+    WorkerCrashedError,
+)
+
+from .. import (
+    ApprovalRequest,
+    CodeAct,
+    ConfigurationError,
+    ExecutionError,
+    ExecutionResult,
+    Limits,
+    ToolCallRecord,
+    UserError,
+)
+from .relay import handler_name, relay_approvals
+from .tools import ToolSpec, check_tools
+from .worker import ActorInfo, CodeActWorker, WorkerConfig
+
+__all__ = ["CodeActPool"]
+
+_log = logging.getLogger("codeact.ray")
+
+#: What Ray raises when the process running a call is gone.
+_LOST = (RayActorError, NodeDiedError, ObjectLostError, OwnerDiedError, WorkerCrashedError)
+
+#: What a pool passes on to each actor's CodeAct (the others are the pool's own).
+_CODEACT_OPTIONS = frozenset(inspect.signature(CodeAct).parameters) - {
+    "tools",
+    "limits",
+    "approval_handler",
+    "audit",
+}
+
+#: Replacements of one actor in a row that may fail to start before its place is given up.
+_MAX_FAILED_STARTS = 3
+
+#: Options every actor gets unless `actor_options` says otherwise: one CPU each (an actor
+#: running sandboxes keeps a core busy), spread over the nodes.
+DEFAULT_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}
+
+
+@dataclass
+class _Slot:
+    """One place in the pool: the actor now filling it, and the programs it is running."""
+
+    index: int
+    handle: Any
+    generation: int = 0
+    in_flight: int = 0
+    ready: bool = False
+    failed_starts: int = 0
+    relay: asyncio.Future[None] | None = field(default=None, repr=False)
+
+
+class CodeActPool:
+    """Run programs on `num_actors` Ray actors, each holding a warm CodeAct.
+
+    Example::
+
+        pool = CodeActPool(tools=["myapp.tools:TOOLS"], num_actors=8, limits=Limits(wall_time=10))
+        result = await pool.execute("print(1)")         # an ExecutionResult
+        results = await pool.map(programs)             # in order, failures included
+
+    Args:
+        tools: Functions, `codeact.Tool` objects (shipped by Ray) or ``"module:attr"``
+            references (imported on each worker); see `codeact.ray.tools`.
+        num_actors: How many actors (default: one per CPU of the cluster).
+        max_concurrency: Programs one actor runs at the same time.
+        max_in_flight: Programs `map` keeps submitted at once (default: twice the pool's
+            capacity); the rest wait in the caller's iterator.
+        retries: How often a program whose worker was lost is run again on another actor.
+            0 (default): never, since its tools may have had side effects already.
+        approval_handler: The caller's handler for gated calls; it runs in this process
+            (the driver), however far away the program runs.
+        audit: Called here with every record of every result (the block approval and each
+            tool call), after the result comes back.
+        actor_options: Ray options for the actors (``num_cpus``, ``resources``,
+            ``runtime_env``, ``scheduling_strategy``...); default one CPU each, spread.
+        address: Passed to ``ray.init`` when Ray is not initialized yet.
+        start_timeout: Seconds `start` waits for the actors before it raises.
+        codeact_options: The rest (``limits``, ``backend``, ``file_mounts``,
+            ``allowed_domains``, ``middleware``, ``redact``, ``approval_mode``...) go to each
+            actor's `codeact.CodeAct`, on its worker.
+    """
+
+    def __init__(
+        self,
+        *,
+        tools: Iterable[ToolSpec] = (),
+        num_actors: int | None = None,
+        max_concurrency: int = 4,
+        max_in_flight: int | None = None,
+        retries: int = 0,
+        limits: Limits | None = None,
+        approval_handler: Callable[[ApprovalRequest], Any] | None = None,
+        audit: Callable[[ToolCallRecord], None] | None = None,
+        actor_options: Mapping[str, Any] | None = None,
+        address: str | None = None,
+        start_timeout: float = 120.0,
+        **codeact_options: Any,
+    ) -> None:
+        for name, value in (("max_concurrency", max_concurrency), ("retries", retries)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(f"{name} must be an int >= 0, got {value!r}")
+        if max_concurrency < 1:
+            raise ConfigurationError("max_concurrency must be at least 1")
+        if limits is not None and not isinstance(limits, Limits):
+            raise ConfigurationError(f"limits must be a codeact.Limits, got {limits!r}")
+        if approval_handler is not None and not callable(approval_handler):
+            raise ConfigurationError("approval_handler must be an async callable (request)")
+        if audit is not None and not callable(audit):
+            raise ConfigurationError("audit must be a callable (record) -> None")
+        if max_in_flight is not None and (
+            isinstance(max_in_flight, bool)
+            or not isinstance(max_in_flight, int)
+            or max_in_flight < 1
+        ):
+            raise ConfigurationError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
+        unknown = sorted(set(codeact_options) - _CODEACT_OPTIONS)
+        if unknown:
+            raise ConfigurationError(
+                f"CodeActPool got unknown option(s) {', '.join(unknown)}; it takes its own "
+                f"options and those of CodeAct: {', '.join(sorted(_CODEACT_OPTIONS))}"
+            )
+        if not isinstance(codeact_options.get("backend", "auto"), str):
+            raise ConfigurationError("a pool's backend is a name ('auto', 'wasm', 'jail')")
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address, logging_level=logging.WARNING)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"Ray could not start or join {address or 'a local cluster'!r}: {exc}"
+                ) from None
+        if num_actors is None:
+            num_actors = max(1, int(cluster_cpus()))
+        if isinstance(num_actors, bool) or not isinstance(num_actors, int) or num_actors < 1:
+            raise ConfigurationError(f"num_actors must be an int >= 1, got {num_actors!r}")
+        self.num_actors = num_actors
+        self.max_concurrency = max_concurrency
+        self.max_in_flight = max_in_flight or 2 * num_actors * max_concurrency
+        self.retries = retries
+        self.limits = limits
+        self.approval_handler = approval_handler
+        self.audit = audit
+        self.start_timeout = start_timeout
+        self.workers_lost = 0  #: actors that died and were replaced
+        options = {**DEFAULT_ACTOR_OPTIONS, **dict(actor_options or {})}
+        total = cluster_cpus()
+        if "num_cpus" not in (actor_options or {}) and total and num_actors > total:
+            raise ConfigurationError(
+                f"{num_actors} actors of one CPU each need {num_actors} CPUs; the Ray cluster "
+                f"has {total:g}: pass num_actors={int(total)}, or choose each actor's share "
+                "with actor_options={'num_cpus': ...}"
+            )
+        # Room beyond the executions for the approval relay's long poll and its answers.
+        options["max_concurrency"] = max_concurrency + 2
+        options.setdefault("max_restarts", 0)  # the pool replaces actors itself, visibly
+        self._actor_class = ray.remote(CodeActWorker).options(**options)
+        self._config = WorkerConfig(
+            tools=tuple(check_tools(tools)),
+            codeact_options={**codeact_options, "limits": limits},
+            relay_approvals=approval_handler is not None,
+            approver_name=handler_name(approval_handler),
+        )
+        self._slots = [_Slot(i, self._actor_class.remote(self._config)) for i in range(num_actors)]
+        self._turn = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()  # callers waiting for room
+        self._background: set[asyncio.Future[None]] = set()
+        self._started = False
+        self._starting: asyncio.Future[list[ActorInfo]] | None = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> list[ActorInfo]:
+        """Wait until every actor is up (its CodeAct built and warm); where they run.
+
+        Raises `ConfigurationError` when an actor cannot start (a tool that does not
+        import, bad options) or the cluster cannot place them within `start_timeout`.
+        """
+        self._check_open()
+        refs = [slot.handle.info.remote() for slot in self._slots]
+        try:
+            infos: list[ActorInfo] = await asyncio.wait_for(
+                asyncio.gather(*refs), self.start_timeout
+            )
+        except (asyncio.TimeoutError, GetTimeoutError):
+            free = cluster_cpus(free=True)
+            self.close()
+            raise ConfigurationError(
+                f"the pool's {self.num_actors} actors did not start within "
+                f"{self.start_timeout:g}s ({free:g} CPUs free in the cluster): ask for fewer "
+                "actors or a smaller num_cpus in actor_options"
+            ) from None
+        except RayActorError as exc:
+            self.close()
+            raise ConfigurationError(f"a pool actor could not start: {_cause(exc)}") from None
+        if not self._started:
+            self._started = True
+            for slot in self._slots:
+                slot.ready = True
+                self._start_relay(slot)
+        return infos
+
+    async def actors(self) -> list[ActorInfo]:
+        """Where each actor runs now (process, host, Ray node)."""
+        await self._ensure_started()
+        return list(await asyncio.gather(*(s.handle.info.remote() for s in self._slots)))
+
+    @property
+    def actor_handles(self) -> list[Any]:
+        """The Ray actor handles now in the pool, in the order of `actors()` (for Ray's own
+        tools: the state API, ``ray.kill``)."""
+        return [slot.handle for slot in self._slots]
+
+    def close(self) -> None:
+        """Stop the actors. Ray itself stays up (`ray.shutdown()` is yours to call)."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._background):
+            task.cancel()
+        for slot in self._slots:
+            with contextlib.suppress(Exception):
+                ray.kill(slot.handle, no_restart=True)
+        self._wake(all_of_them=True)  # callers waiting for room learn that it is closed
+
+    async def __aenter__(self) -> CodeActPool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running -----------------------------------------------------------------------------
+    async def execute(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:
+        """Run `code` on the least-loaded actor; what `CodeAct.execute` returns. A program
+        whose actor dies gets a result with ``error.type == "WorkerLost"``."""
+        if not isinstance(code, str):
+            raise UserError(f"code must be a str, got {type(code).__name__}")
+        await self._ensure_started()
+        started = time.perf_counter()
+        tries = 0
+        while True:
+            slot = await self._acquire()
+            handle, generation = slot.handle, slot.generation
+            ref = handle.execute.remote(code, limits)
+            try:
+                result: ExecutionResult = await ref
+            except asyncio.CancelledError:
+                ray.cancel(ref)
+                raise
+            except _LOST as exc:
+                self._replace(slot, generation, exc)
+                if tries < self.retries:
+                    tries += 1
+                    continue
+                result = ExecutionResult.worker_lost(
+                    _lost_message(exc, tries), {"total_ms": _ms_since(started)}
+                )
+            except RayTaskError as exc:  # the worker failed around the program, not in it
+                cause = exc.cause if exc.cause is not None else exc
+                result = ExecutionResult(
+                    ok=False,
+                    error=ExecutionError(type(cause).__name__, f"the worker failed: {cause}"),
+                    timings={"total_ms": _ms_since(started)},
+                )
+            finally:
+                self._release(slot)
+            break
+        if self.audit is not None:
+            for record in result.audit_records():
+                try:
+                    self.audit(record)
+                except Exception:  # as in one process: logged, never a lost result
+                    _log.warning("codeact.ray: the audit sink failed", exc_info=True)
+        return result
+
+    async def imap(
+        self, programs: Iterable[str], *, limits: Limits | None = None
+    ) -> AsyncIterator[ExecutionResult]:
+        """Results in the order of `programs`, as they are ready; at most `max_in_flight`
+        programs are submitted at once, so `programs` may be a long (or lazy) iterable."""
+        window: deque[asyncio.Task[ExecutionResult]] = deque()
+        source = iter(programs)
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(window) < self.max_in_flight:
+                    try:
+                        code = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    window.append(asyncio.ensure_future(self.execute(code, limits=limits)))
+                if not window:
+                    return
+                yield await window.popleft()
+        finally:
+            for task in window:
+                task.cancel()
+
+    async def map(
+        self, programs: Iterable[str], *, limits: Limits | None = None
+    ) -> list[ExecutionResult]:
+        """Run every program; results in order. A failed program is a result, never an
+        exception (see `ExecutionResult.ok` and `error`)."""
+        return [result async for result in self.imap(programs, limits=limits)]
+
+    # -- balancing and faults ----------------------------------------------------------------
+    async def _ensure_started(self) -> None:
+        if not self._started:
+            # The first programs of a `map` arrive together: they share one start.
+            if self._starting is None or self._starting.done():
+                self._starting = asyncio.ensure_future(self.start())
+            await asyncio.shield(self._starting)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UserError("this CodeActPool is closed; create a new one")
+
+    async def _acquire(self) -> _Slot:
+        """The ready actor with the fewest programs in flight (waits while all are full)."""
+        while True:  # no await between the check and the claim: no lock needed
+            self._check_open()
+            open_slots = [s for s in self._slots if s.ready and s.in_flight < self.max_concurrency]
+            if open_slots:
+                # Ties go round-robin, so an idle pool still spreads over every actor.
+                self._turn += 1
+                n = len(self._slots)
+                slot = min(open_slots, key=lambda s: (s.in_flight, (s.index - self._turn) % n))
+                slot.in_flight += 1
+                return slot
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # pass the room it was given to the next caller
+                else:
+                    self._waiters.remove(waiter)
+                raise
+
+    def _release(self, slot: _Slot) -> None:
+        slot.in_flight -= 1
+        self._wake()
+
+    def _wake(self, *, all_of_them: bool = False) -> None:
+        """Wake the longest-waiting caller (one slot freed), or all (an actor came up)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                if not all_of_them:
+                    return
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def _replace(self, slot: _Slot, generation: int, exc: BaseException) -> None:
+        """Put a new actor in the place of one that died (once per death)."""
+        if slot.generation != generation or self._closed:
+            return
+        self.workers_lost += 1
+        _log.warning("codeact.ray: actor %d was lost (%s); starting a new one", slot.index, exc)
+        with contextlib.suppress(Exception):
+            ray.kill(slot.handle, no_restart=True)
+        if slot.relay is not None:
+            slot.relay.cancel()
+        slot.handle = self._actor_class.remote(self._config)
+        slot.generation += 1
+        slot.ready = False
+        self._spawn(self._when_ready(slot, slot.generation))
+
+    async def _when_ready(self, slot: _Slot, generation: int) -> None:
+        """Give programs to a replacement only once it is up; until then the others serve."""
+        try:
+            await slot.handle.info.remote()
+        except Exception as exc:
+            slot.failed_starts += 1
+            if slot.generation == generation and slot.failed_starts < _MAX_FAILED_STARTS:
+                self._replace(slot, generation, exc)
+            elif slot.generation == generation:
+                _log.error("codeact.ray: actor %d cannot be replaced: %s", slot.index, exc)
+            return
+        slot.failed_starts = 0
+        if slot.generation == generation and not self._closed:
+            slot.ready = True
+            self._start_relay(slot)
+            self._wake(all_of_them=True)
+
+    def _start_relay(self, slot: _Slot) -> None:
+        if self.approval_handler is not None:
+            slot.relay = self._spawn(
+                relay_approvals(slot.handle, self.approval_handler, self._spawn)
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"CodeActPool(num_actors={self.num_actors}, max_concurrency={self.max_concurrency}, "
+            f"retries={self.retries})"
+        )
+
+
+def cluster_cpus(*, free: bool = False) -> float:
+    """The CPUs of the connected Ray cluster (or those not taken now, with `free`)."""
+    resources = ray.available_resources() if free else ray.cluster_resources()  # type: ignore[no-untyped-call]
+    return float(resources.get("CPU", 0))
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def _lost_message(exc: BaseException, tries: int) -> str:
+    if tries:
+        again = f"it was run {tries + 1} times and every worker running it was lost"
+    else:
+        again = (
+            "it was not run again (pass retries=N to the pool when its tools are safe to repeat)"
+        )
+    return (
+        f"the worker running this program was lost ({type(exc).__name__}: {_cause(exc)}); "
+        f"the program may have run in part and its tool calls are unknown; {again}"
+    )
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,62 @@
+"""The driver's side of approvals on Ray: gated calls parked on the actors, asked here.
+
+Each actor's CodeAct has a relay as its approval handler (`worker._ApprovalRelay`): a gated
+call waits there. For each live actor the pool runs `relay_approvals`, a long poll that
+collects the waiting requests, asks the caller's handler in this process, and sends each
+answer back. A handler that raises is a denial on the worker, with the reason, as in one
+process; the worker's approval timeout bounds the wait either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from .. import Approval, ApprovalRequest
+
+__all__ = ["ApprovalHandlerFn", "handler_name", "relay_approvals"]
+
+ApprovalHandlerFn = Callable[[ApprovalRequest], Any]
+Spawn = Callable[[Coroutine[Any, Any, None]], Any]
+
+
+async def relay_approvals(handle: Any, handler: ApprovalHandlerFn, spawn: Spawn) -> None:
+    """Until the actor is gone: ask `handler` about each gated call parked on it."""
+    while True:
+        try:
+            batch = await handle.next_approvals.remote()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the actor is gone; its replacement gets its own relay
+            return
+        for ident, request in batch:
+            spawn(_answer(handle, handler, ident, request))
+
+
+async def _answer(
+    handle: Any, handler: ApprovalHandlerFn, ident: int, request: ApprovalRequest
+) -> None:
+    approval: Approval | None = None
+    failure: str | None = None
+    try:
+        answer = handler(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        approval = answer if isinstance(answer, Approval) else Approval(bool(answer))
+    except Exception as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+    with contextlib.suppress(Exception):  # the actor may have died meanwhile
+        await handle.answer.remote(ident, approval, failure)
+
+
+def handler_name(handler: object) -> str:
+    """Who decided, for the audit: the handler's `name`, its function name or its type."""
+    if handler is None:
+        return "driver"
+    name = getattr(handler, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return getattr(handler, "__name__", None) or type(handler).__name__
