@@ -16,6 +16,9 @@ from codeact import Limits
 # left blocked in one (the wasm backend cannot interrupt a WASI sleep) ends soon after.
 STALL = 40
 SMALL = Limits(wall_time=2, memory_mb=64, output_bytes=16 * 1024, tool_calls=50)
+# Filling 64 MiB takes a guest 0.3 s on a quiet core and 2-4 s on a loaded 2-core machine:
+# a memory flood gets the time to reach the memory limit before the wall-time one.
+FOR_MEMORY = Limits(wall_time=STALL / 4, memory_mb=64, output_bytes=16 * 1024, tool_calls=50)
 
 # name: (code, the limit that must stop it, or None when the program itself fails cleanly)
 RESOURCE_ATTEMPTS: dict[str, tuple[str, str | None]] = {
@@ -75,7 +78,8 @@ RESOURCE_ATTEMPTS: dict[str, tuple[str, str | None]] = {
 async def test_floods_are_stopped_by_their_limit(attempt: Callable[..., Any], name: str) -> None:
     code, limit = RESOURCE_ATTEMPTS[name]
     started = time.monotonic()
-    result = await attempt(f"STALL = {STALL}\n{code}", limits=SMALL)
+    limits = FOR_MEMORY if limit == "memory" else SMALL
+    result = await attempt(f"STALL = {STALL}\n{code}", limits=limits)
     elapsed = time.monotonic() - started
     assert elapsed < STALL / 2  # stopped, not waited out
     out_bytes = len(result.stdout.encode()) + len(result.stderr.encode())
