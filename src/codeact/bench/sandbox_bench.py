@@ -75,7 +75,7 @@ async def bench_backend(name: str, runs: int) -> list[CaseResult]:
     """The three cases on backend `name`; `runs` executions of the fresh case (a quarter of
     that for the others, which take longer)."""
     codeact = CodeAct(tools=[echo, *order_totals.TOOLS], backend=name)
-    await asyncio.to_thread(codeact.prepare)
+    await codeact.prepare()
     for _ in range(10):  # let pools, caches and the ticker settle
         await codeact.execute("print(1)")
         await asyncio.sleep(PACE)

@@ -265,6 +265,7 @@ class RunOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     files: list[OutputFile] = field(default_factory=list)  # collected from /output
     files_skipped: list[str] = field(default_factory=list)  # why others were not returned
+    exit_status: int | None = None  # the status the program gave sys.exit()
 
     @classmethod
     def from_guest_json(cls, text: str, *, max_chars: int) -> RunOutcome:
@@ -288,7 +289,9 @@ class RunOutcome:
                 lineno=lineno if isinstance(lineno, int) and not isinstance(lineno, bool) else None,
             )
         dropped = data.get("output_dropped")
+        status = data.get("exit_status")
         return cls(
+            exit_status=status if type(status) is int else None,
             stdout=_str(data.get("stdout")),
             stderr=_str(data.get("stderr")),
             output_dropped=dropped if isinstance(dropped, int) and dropped > 0 else 0,

@@ -18,6 +18,8 @@ from .approval_options import (
 )
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .progress import show_progress
+from .report import print_result, run_interruptible
 
 __all__ = ["exec_command"]
 
@@ -46,6 +48,7 @@ def exec_command(
     backend: str,
     timeout: float | None,
     memory_mb: int | None,
+    max_output: int | None,
     mounts: tuple[str, ...],
     workspace: Path | None,
     allow_domains: tuple[str, ...],
@@ -57,11 +60,12 @@ def exec_command(
     """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
 
     Prints what the program printed, then the value of its last line. Exit status: 0 when the
-    program finished, 1 when it raised or hit a limit, 2 for a usage error.
+    program finished, 1 when it raised, exited with a non-zero status, hit a limit or had its
+    output cut, 2 for a usage error, 130 when interrupted (Ctrl-C).
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)
-    limits = limits_from_options(timeout, memory_mb)
+    limits = limits_from_options(timeout, memory_mb, max_output)
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
     with CodeAct(
         tools=list(tools),
@@ -73,14 +77,19 @@ def exec_command(
         approval_handler=handler,
     ) as codeact:
         announce_plan(codeact, code, handler)
-        result = codeact.execute_sync(code)
+        with show_progress():
+            codeact.prepare_sync()  # before the program: no limit counts while this runs
+        result, interrupted = run_interruptible(codeact, code)
     write_audit(result, audit_path)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
-        _print_human(result)
+        print_result(result)
     _report_files(result, output_dir)
-    sys.exit(0 if result.ok else 1)
+    if interrupted:
+        click.echo("codeact: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0 if result.ok and not result.output_truncated else 1)
 
 
 def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:
@@ -107,25 +116,3 @@ def _read_program(program: str) -> str:
         raise UserError(f"no such program file: {program}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read {program}: {exc}") from None
-
-
-def _print_human(result: ExecutionResult) -> None:
-    if result.stdout:
-        click.echo(result.stdout, nl=False)
-    if result.stderr:
-        click.echo(result.stderr, nl=False, err=True)
-    if result.value_repr is not None:
-        click.echo(result.value_repr)
-    elif result.value is not None:
-        click.echo(json.dumps(result.value, ensure_ascii=False))
-    if result.output_truncated:
-        click.echo(
-            f"codeact: output cut: {result.output_truncated} bytes over the output limit dropped",
-            err=True,
-        )
-    error = result.error
-    if error is not None:
-        if error.type == "LimitExceeded":
-            click.echo(f"codeact: stopped: {error.message}", err=True)
-        else:
-            click.echo(error.traceback.rstrip("\n") or f"{error.type}: {error.message}", err=True)

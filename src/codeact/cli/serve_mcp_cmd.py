@@ -51,6 +51,7 @@ def serve_mcp_command(
     name: str,
     timeout: float | None,
     memory_mb: int | None,
+    max_output: int | None,
     mounts: tuple[str, ...],
     workspace: Path | None,
     allow_domains: tuple[str, ...],
@@ -84,7 +85,7 @@ def serve_mcp_command(
             terminal = terminal_approver(name="serve-mcp --approve ask (terminal)")
         handler = McpApprover(fallback=terminal, advice=_advice(approve))
     _announce_approvals(tools, approve, terminal_too=terminal is not None)
-    limits = limits_from_options(timeout, memory_mb)
+    limits = limits_from_options(timeout, memory_mb, max_output)
     http = parse_http_address(http_address) if http_address is not None else None
     on_files = None
     if output_dir is not None:

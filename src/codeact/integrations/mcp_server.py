@@ -177,7 +177,7 @@ def serve_mcp(
 ) -> None:
     """Serve `codeact` over stdio (default) or streamable HTTP at ``http=(host, port)``,
     path ``/mcp``; returns when the client disconnects (stdio) or on Ctrl-C (HTTP)."""
-    codeact.prepare()  # build/compile the sandbox now, not during the client's first call
+    codeact.prepare_sync()  # build/compile the sandbox now, not during the client's first call
     server = build_mcp_server(codeact, name=name, on_files=on_files)
     if http is None:
         server.run()

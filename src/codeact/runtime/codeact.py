@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,9 +25,9 @@ from ..bridge.host import HostBridge
 from ..bridge.http_egress import HttpEgress
 from ..bridge.middleware import Middleware, MiddlewareFn
 from ..bridge.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
-from ..bridge.protocol import RunOutcome, RunRequest, ToolCallRecord, ToolStub
+from ..bridge.protocol import GuestError, RunOutcome, RunRequest, ToolCallRecord, ToolStub
 from ..bridge.scan import CallPlan, scan_program
-from ..errors import ConfigurationError, UserError
+from ..errors import ConfigurationError, ExecutionInterrupted, UserError
 from ..policy.limits import Limits
 from ..policy.mounts import Mount, MountInput, workspace_mount
 from ..policy.network import AllowedDomain, DomainInput, NetworkLimits
@@ -45,6 +47,8 @@ __all__ = ["CodeAct"]
 
 _shared_backends: dict[str, SandboxBackend] = {}
 _shared_lock = threading.Lock()
+# Backends whose one-time work (build, compile, pool) is done in this process.
+_ready_backends: weakref.WeakSet[SandboxBackend] = weakref.WeakSet()
 
 
 def _shared_backend(name: str) -> SandboxBackend:
@@ -56,6 +60,42 @@ def _shared_backend(name: str) -> SandboxBackend:
         if backend is None:
             backend = _shared_backends[name] = create_backend(name)
         return backend
+
+
+async def _ensure_ready(backend: SandboxBackend) -> None:
+    if backend not in _ready_backends:
+        await asyncio.to_thread(_ensure_ready_sync, backend)
+
+
+def _ensure_ready_sync(backend: SandboxBackend) -> None:
+    if backend not in _ready_backends:
+        backend.prepare()  # idempotent and locked by the backend: concurrent callers wait
+        _ready_backends.add(backend)
+
+
+def _stopped(supervisor: Supervisor) -> RunOutcome:
+    if supervisor.stop is not None:
+        return RunOutcome(stop=supervisor.stop)
+    return RunOutcome(
+        error=GuestError("KeyboardInterrupt", "the execution was interrupted (Ctrl-C)")
+    )
+
+
+def _result_or_interrupted(
+    codeact: CodeAct, future: concurrent.futures.Future[ExecutionResult]
+) -> ExecutionResult:
+    """Wait for `future`; on Ctrl-C stop the program and raise `ExecutionInterrupted` with
+    its result, so that what it printed is not lost."""
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        codeact.interrupt()
+        try:
+            result = future.result(timeout=5)
+        except BaseException:
+            future.cancel()
+            raise KeyboardInterrupt from None
+        raise ExecutionInterrupted(result) from None
 
 
 class CodeAct(Grants, Closeable):
@@ -167,6 +207,7 @@ class CodeAct(Grants, Closeable):
                 f"backend must be a name or a SandboxBackend, got {type(backend).__name__}"
             )
         self._sync: LoopThread | None = None
+        self._running: set[tuple[Supervisor, asyncio.AbstractEventLoop]] = set()
 
     # -- tools ---------------------------------------------------------------------------------
     @property
@@ -204,9 +245,15 @@ class CodeAct(Grants, Closeable):
         return ExecuteCodeTool(self, name=name)
 
     # -- running -----------------------------------------------------------------------------
-    def prepare(self) -> None:
-        """Build/compile the sandbox and warm its pool now instead of on the first call."""
-        self.backend.prepare()
+    async def prepare(self) -> None:
+        """Make the sandbox ready now (build or load the compiled guest, warm the pool)
+        instead of on the first execution. The first execution waits for this either way:
+        no limit of a program counts while the sandbox is being made ready."""
+        await _ensure_ready(self.backend)
+
+    def prepare_sync(self) -> None:
+        """`prepare` for code that has no event loop (blocking)."""
+        _ensure_ready_sync(self.backend)
 
     async def execute(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:
         """Run `code` in a fresh sandbox and return what happened (never raises for the
@@ -230,6 +277,7 @@ class CodeAct(Grants, Closeable):
             return ExecutionResult.not_approved(
                 approval, {"total_ms": (time.perf_counter() - started) * 1000}
             )
+        await _ensure_ready(self.backend)  # before the bridge: its clock starts counting
         egress = HttpEgress(self._domains, self.network_limits)
         bridge = HostBridge(
             tools, limits, loop, pipeline=self.pipeline, program=program, egress=egress
@@ -242,14 +290,16 @@ class CodeAct(Grants, Closeable):
             output_limits=self.output_limits,
         )
         supervisor = Supervisor(bridge, loop)
+        self._running.add((supervisor, loop))
         try:
             outcome = await self.backend.run(request, bridge)
         except asyncio.CancelledError:
-            if supervisor.stop is None:
+            if supervisor.stop is None and not supervisor.interrupted:
                 raise  # cancelled by our caller, not by the supervisor
             supervisor.consume_cancel()
-            outcome = RunOutcome(stop=supervisor.stop)
+            outcome = _stopped(supervisor)
         finally:
+            self._running.discard((supervisor, loop))
             supervisor.close()
             bridge.cancel()
             egress.cancel()
@@ -323,7 +373,15 @@ class CodeAct(Grants, Closeable):
             )
         if self._sync is None:
             self._sync = LoopThread()
-        return self._sync.run(self.execute(code, limits=limits))
+        return _result_or_interrupted(self, self._sync.submit(self.execute(code, limits=limits)))
+
+    def interrupt(self) -> None:
+        """Stop every execution of this CodeAct that runs now, as Ctrl-C does: each returns
+        its result, with what the program printed, and ``error.type == "KeyboardInterrupt"``.
+        Safe to call from any thread."""
+        for supervisor, loop in list(self._running):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(supervisor.interrupt)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

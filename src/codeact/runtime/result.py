@@ -64,6 +64,9 @@ class ExecutionResult:
     http_requests: list[HttpRequestRecord] = field(default_factory=list)
     #: The whole-block approval, when the block was asked about before it ran.
     approval: ToolCallRecord | None = None
+    #: The status the program passed to ``sys.exit()`` (0 for success; None when it did not
+    #: call it). A non-zero status is also an error of type ``SystemExit``.
+    exit_status: int | None = None
 
     @classmethod
     def from_outcome(
@@ -104,6 +107,7 @@ class ExecutionResult:
             files_skipped=list(outcome.files_skipped),
             http_requests=list(http_requests or ()),
             approval=approval,
+            exit_status=outcome.exit_status,
         )
 
     @classmethod
@@ -153,6 +157,7 @@ class ExecutionResult:
             "files": [f.to_dict() for f in self.files],
             "files_skipped": list(self.files_skipped),
             "http_requests": [r.to_dict() for r in self.http_requests],
+            "exit_status": self.exit_status,
         }
 
     def to_model_text(self) -> str:
@@ -183,6 +188,8 @@ class ExecutionResult:
                 parts.append(f"[stopped] {self.error.message}")
             elif self.error.type == "ToolDenied" and not self.error.traceback:
                 parts.append(f"[denied] {self.error.message}")
+            elif self.error.type == "SystemExit" and not self.error.traceback:
+                parts.append(f"[exited] {self.error.message}")
             else:
                 parts.append(
                     "[error]\n"

@@ -376,7 +376,17 @@ def _internal(filename):
         filename == __file__
         or "/asyncio/" in filename
         or filename.endswith(("codeact_guest.py", "codeact_net.py"))
+        or "/codeact/sandbox/" in filename  # the jail's inside, on the host's path
+        or filename.startswith("<frozen ")
+        or _in_stdlib(filename)  # the program's own frames are what it can fix
     )
+
+
+_STDLIB = tuple({os.path.dirname(os.__file__) + "/", sys.base_prefix.rstrip("/") + "/"})
+
+
+def _in_stdlib(filename):
+    return filename.startswith(_STDLIB) and "-packages/" not in filename
 
 
 def _trim(te, seen):
@@ -444,7 +454,7 @@ def _globals(tools):
 
 
 def _run(code, filename, namespace):
-    tree = ast.parse(code, filename)
+    tree = _parse(code, filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
@@ -514,9 +524,7 @@ def run(request_json):
         value = _run(code, filename, _globals(request.get("tools") or []))
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:
-        code = exc.code  # compared by type first: `code == 0` could run the program's code
-        if not (code is None or (type(code) is int and code == 0)):
-            report["error"] = _describe(exc, filename)
+        _exit_report(exc, report)
     except BaseException as exc:
         report["error"] = _describe(exc, filename)
     try:
@@ -532,6 +540,102 @@ def run(request_json):
         return json.dumps(report)
 
 
+# -- sandbox refusals that explain themselves, and sys.exit() ---------------------------------
+_NO_NETWORK = (
+    "no network in the sandbox; grant hosts with allowed_domains=[...] and reach them with "
+    "http_get()/http_request() or urllib.request"
+)
+_NO_THREADS = (
+    "threads are not available in the sandbox; for concurrent tool calls use "
+    "asyncio.gather(call_tool_async(...), ...)"
+)
+
+
+def _parse(code, filename):
+    try:
+        return ast.parse(code, filename)
+    except SyntaxError as exc:
+        raise exc.with_traceback(None) from None  # the program's error, not ast.py's frame
+
+
+def _exit_report(exc, report):
+    """sys.exit(n) ends the program with status n: 0 is success, anything else an error
+    without a traceback (a message, as in sys.exit("why"), goes to stderr with status 1)."""
+    code = exc.code  # compared by type first: `code == 0` could run the program's code
+    if code is None or type(code) is bool or type(code) is int:
+        status = int(code or 0)
+    else:
+        try:
+            sys.stderr.write(str(code) + "\n")
+        except BaseException:
+            pass
+        status = 1
+    report["exit_status"] = status
+    if status != 0:
+        report["error"] = {
+            "type": "SystemExit",
+            "message": f"the program exited with status {status}",
+            "traceback": "",
+            "lineno": None,
+        }
+
+
+def _explain_refusals():
+    """Threads and sockets that the sandbox refuses say so (with EACCES), not a bare
+    "can't start new thread" or an OSError whose errno means "no such file"."""
+    import _thread
+    import threading
+
+    for module, name in ((_thread, "start_new_thread"), (_thread, "start_joinable_thread"),
+                         (threading, "_start_new_thread"), (threading, "_start_joinable_thread")):
+        original = getattr(module, name, None)
+        if original is not None and not getattr(original, "_codeact", False):
+            setattr(module, name, _explained_thread_start(original))
+    try:
+        import socket
+    except ImportError:
+        return
+    original_init = socket.socket.__init__
+    if getattr(original_init, "_codeact", False):
+        return
+
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+        try:
+            original_init(self, family, type, proto, fileno)
+        except OSError:
+            if fileno is not None:
+                raise
+            raise _Refused(errno.EACCES, _NO_NETWORK) from None
+
+    __init__._codeact = True
+    socket.socket.__init__ = __init__
+
+
+class _Refused(PermissionError):
+    """A PermissionError that shows its errno by name: WASI numbers EACCES 2, which reads as
+    ENOENT to anyone used to Linux."""
+
+    def __str__(self):
+        return f"[{errno.errorcode.get(self.errno, self.errno)}] {self.strerror}"
+
+
+_Refused.__name__ = _Refused.__qualname__ = "PermissionError"
+_Refused.__module__ = "builtins"
+
+
+def _explained_thread_start(original):
+    def start(*args, **kwargs):
+        try:
+            return original(*args, **kwargs)
+        except RuntimeError as exc:
+            if "thread" not in str(exc):
+                raise
+            raise RuntimeError(_NO_THREADS) from None
+
+    start._codeact = True
+    return start
+
+
 def install(host, *, patch_time=True):
     """Connect the runner to a backend's host glue and patch the interpreter for it."""
     global HOST
@@ -543,6 +647,10 @@ def install(host, *, patch_time=True):
     codeact_net.install(send or codeact_net._no_network, lambda: _OUTPUT.flush())
     asyncio.events.new_event_loop = SandboxLoop
     asyncio.new_event_loop = SandboxLoop
+    try:
+        _explain_refusals()
+    except Exception:
+        pass
     try:
         asyncio.events._get_event_loop_policy()._loop_factory = SandboxLoop
     except Exception:

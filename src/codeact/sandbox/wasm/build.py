@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._paths import atomic_write, cache_dir, file_lock
+from ..._progress import report
 from ...errors import GuestBuildError
 
 __all__ = [
@@ -48,7 +49,7 @@ Progress = Callable[[str], None]
 
 
 def _stderr_progress(message: str) -> None:
-    print(f"codeact: {message}", file=sys.stderr, flush=True)
+    report(message)  # a line on stderr unless the program shows progress its own way
 
 
 def _version(dist: str) -> str:
