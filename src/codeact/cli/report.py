@@ -44,7 +44,7 @@ def cli_wording(text: str) -> str:
         host = match.group(2)
         return f"--allow-domain {host}" if host else "--allow-domain HOST"
 
-    return _DOMAIN_LIST.sub(flag, text)
+    return _DOMAIN_LIST.sub(flag, text).replace("allowed_domains", "--allow-domain")
 
 
 def run_interruptible(codeact: CodeAct, code: str) -> tuple[ExecutionResult, bool]:

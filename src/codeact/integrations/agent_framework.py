@@ -12,7 +12,7 @@ through the framework's function invocation, so the agent's function middleware 
 Approval works as in the reference by default (the framework approves whole blocks);
 ``approval_scope="call"`` with an ``approval_handler`` gates each call inside the program
 instead (see `codeact.integrations._af_approvals`), and ``middleware``/``redact``/``audit``
-give nested calls codeact's pipeline. Needs ``pip install 'codeact[agent-framework]'``.
+give nested calls codeact's pipeline. Needs ``pip install -e '.[agent-framework]'``.
 """
 
 from __future__ import annotations

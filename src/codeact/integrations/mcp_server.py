@@ -30,7 +30,7 @@ try:
     import mcp_types
     from mcp.server.mcpserver import Context, MCPServer
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("the MCP server needs the `mcp` package: pip install 'codeact[mcp]'") from exc
+    raise ImportError("the MCP server needs the `mcp` package: pip install -e '.[mcp]'") from exc
 
 __all__ = ["build_mcp_server", "execute_code_description", "parse_http_address", "serve_mcp"]
 
