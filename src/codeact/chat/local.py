@@ -32,6 +32,7 @@ from ..errors import ChatError, ModelNotConfigured
 from .messages import ChatResponse, Message, ResponseFormat, ToolDefinition
 from .model_files import EMBEDDED_MODEL, ModelSpec, ensure_model
 from .openai_chat import OpenAIChat
+from .streaming import OnDelta
 
 __all__ = ["LocalChat", "LocalModel", "local_model_installed"]
 
@@ -194,6 +195,8 @@ class LocalChat:
         self.server = server or LocalModel(progress=progress)
         self._chat: OpenAIChat | None = None
         self._starting = asyncio.Lock()
+        #: When set, replies are streamed and each piece is handed to it as it is written.
+        self.on_delta: OnDelta | None = None
 
     @property
     def model(self) -> str:
@@ -224,6 +227,7 @@ class LocalChat:
         if self._chat is None or not self.server.running:
             await self.start()
         assert self._chat is not None
+        self._chat.on_delta = self.on_delta
         return await self._chat.complete(messages, tools=tools, response_format=response_format)
 
     async def aclose(self) -> None:

@@ -70,6 +70,29 @@ class Spinner:
         else:
             click.echo(f"codeact: {message}", err=True)
 
+    def spin(self, text: str) -> None:
+        """Show `text` on the live line with a fresh clock, without a permanent line (where
+        nothing moves, as one plain line)."""
+        if self._progress is None:
+            click.echo(f"codeact: {text}...", err=True)
+            return
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._stage = text
+        self._task = self._progress.add_task(text)
+
+    def rename(self, text: str) -> None:
+        """Replace what the live line says, keeping its clock."""
+        if self._progress is not None and self._task is not None:
+            self._stage = text
+            self._progress.update(self._task, description=text)
+
+    def clear(self) -> None:
+        """Nothing is being waited for: the live line goes."""
+        if self._progress is not None and self._task is not None:
+            self._progress.remove_task(self._task)
+            self._task = None
+
     def detail(self, text: str) -> None:
         """Change what the current stage says (e.g. a token count), keeping its clock."""
         if self._progress is not None and self._task is not None:

@@ -49,6 +49,7 @@ _shared_backends: dict[str, SandboxBackend] = {}
 _shared_lock = threading.Lock()
 # Backends whose one-time work (build, compile, pool) is done in this process.
 _ready_backends: weakref.WeakSet[SandboxBackend] = weakref.WeakSet()
+_ready_lock = threading.Lock()
 
 
 def _shared_backend(name: str) -> SandboxBackend:
@@ -68,9 +69,12 @@ async def _ensure_ready(backend: SandboxBackend) -> None:
 
 
 def _ensure_ready_sync(backend: SandboxBackend) -> None:
-    if backend not in _ready_backends:
-        backend.prepare()  # idempotent and locked by the backend: concurrent callers wait
-        _ready_backends.add(backend)
+    if backend in _ready_backends:
+        return
+    with _ready_lock:  # concurrent first executions wait for one prepare()
+        if backend not in _ready_backends:
+            backend.prepare()
+            _ready_backends.add(backend)
 
 
 def _stopped(supervisor: Supervisor) -> RunOutcome:
