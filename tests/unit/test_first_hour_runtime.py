@@ -108,3 +108,28 @@ async def test_interrupt_stops_a_slow_tool_call_and_keeps_the_output(tmp_path: P
     assert not result.ok and result.stdout == "before\n"
     assert result.error is not None and result.error.type == "KeyboardInterrupt"
     assert (await codeact.execute("1 + 1")).value == 2  # the next one is fine
+
+
+def _jail_or_skip() -> None:
+    from codeact.sandbox.registry import backend_class
+
+    why = backend_class("jail").availability()
+    if not why.available:
+        pytest.skip(f"jail: {why.reason}")
+
+
+async def test_jail_tracebacks_hold_no_host_path_of_codeacts_own_code() -> None:
+    _jail_or_skip()
+    codeact = CodeAct(backend="jail")
+    result = await codeact.execute("import no_such_package_xyz")
+    assert result.error is not None and result.error.type == "ModuleNotFoundError"
+    assert "No module named 'no_such_package_xyz' in the sandbox" in result.error.traceback
+    assert "/codeact/" not in result.error.traceback and "child.py" not in result.error.traceback
+    result = await codeact.execute("x = (1,\n")
+    assert result.error is not None and "ast.py" not in result.error.traceback
+    result = await codeact.execute("import sys\nsys.exit(4)")
+    assert result.exit_status == 4 and result.error is not None
+    assert result.error.message == "the program exited with status 4"
+    result = await codeact.execute("import socket\nsocket.socket()")
+    assert result.error is not None
+    assert "PermissionError: [EACCES] no network in the sandbox" in result.error.traceback

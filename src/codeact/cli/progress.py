@@ -35,6 +35,7 @@ class Spinner:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._stage = ""
+        self._started = False
         if self.live:
             self._progress = Progress(
                 SpinnerColumn(),
@@ -45,19 +46,23 @@ class Spinner:
             )
 
     def __enter__(self) -> Spinner:
-        if self._progress is not None:
-            self._progress.start()
-        return self
+        return self  # the live line starts with the first wait: a warm start draws nothing
 
     def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._started:
             self._progress.stop()
+
+    def _start(self) -> None:
+        if self._progress is not None and not self._started:
+            self._started = True
+            self._progress.start()
 
     def stage(self, message: str) -> None:
         """A new stage starts: print it as a line, and spin on it with a fresh clock."""
         self.note(message)
         if self._progress is None:
             return
+        self._start()
         if self._task is not None:
             self._progress.remove_task(self._task)
         self._stage = message.rstrip(".").removesuffix("...")
@@ -76,6 +81,7 @@ class Spinner:
         if self._progress is None:
             click.echo(f"codeact: {text}...", err=True)
             return
+        self._start()
         if self._task is not None:
             self._progress.remove_task(self._task)
         self._stage = text

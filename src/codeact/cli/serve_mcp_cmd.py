@@ -16,6 +16,7 @@ from ..tools import ToolSet
 from .approval_options import approval_handler_for, approval_options, terminal_approver
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .progress import show_progress
 
 __all__ = ["serve_mcp_command"]
 
@@ -104,6 +105,8 @@ def serve_mcp_command(
         approval_handler=handler,
         audit=JsonlAudit(audit_path) if audit_path is not None else None,
     ) as codeact:
+        with show_progress():
+            codeact.prepare_sync()  # before serving: a client's first call does not wait
         if http is not None:
             host, port = http
             shown = f"[{host}]" if ":" in host else host
