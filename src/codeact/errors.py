@@ -18,6 +18,9 @@ These classes are for the people who build agents:
         ├── TurnLimitExceeded       the model was still calling tools after `max_turns` turns
         └── OutputValidationError   the final answer did not match the agent's `output_type`
 
+    ExecutionInterrupted            (a KeyboardInterrupt) Ctrl-C stopped `execute_sync`; `.result`
+                                    holds what the program printed until then
+
 Errors from libraries below us (wasmtime, openai, ...) are translated at the boundary with
 `raise ... from exc`, so callers only ever need to catch these.
 """
@@ -32,6 +35,7 @@ __all__ = [
     "ChatError",
     "CodeActError",
     "ConfigurationError",
+    "ExecutionInterrupted",
     "GuestBuildError",
     "IntegrationError",
     "ModelNotConfigured",
@@ -103,3 +107,13 @@ class TurnLimitExceeded(AgentError):
 
 class OutputValidationError(AgentError):
     """The final answer did not validate against the agent's `output_type`."""
+
+
+class ExecutionInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a `CodeAct.execute_sync`. It is a KeyboardInterrupt (a script stops as
+    it would have); `result` is the `ExecutionResult` of the stopped program, with what it
+    printed before the interrupt."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("the execution was interrupted")
+        self.result = result

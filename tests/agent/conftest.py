@@ -79,6 +79,34 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> R
     )
 
 
+def stream_chunks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A completion's body cut into the chunks a streaming server sends: the text word by
+    word, each tool call's arguments in two pieces, then the finish and the usage."""
+    choice = body["choices"][0]
+    message = choice["message"]
+    base = {"id": body.get("id", "chatcmpl-1"), "object": "chat.completion.chunk"}
+    base |= {"created": 0, "model": body.get("model", "fake-model")}
+    chunks: list[dict[str, Any]] = []
+
+    def delta(d: dict[str, Any], finish: str | None = None) -> None:
+        chunks.append({**base, "choices": [{"index": 0, "delta": d, "finish_reason": finish}]})
+
+    delta({"role": "assistant"})
+    for word in (message.get("content") or "").split(" "):
+        if word:
+            delta({"content": word + " "})
+    for n, call in enumerate(message.get("tool_calls") or []):
+        args = call["function"]["arguments"]
+        head = {"index": n, "id": call["id"], "type": "function"}
+        delta({"tool_calls": [{**head, "function": {"name": call["function"]["name"]}}]})
+        for piece in (args[: len(args) // 2], args[len(args) // 2 :]):
+            delta({"tool_calls": [{"index": n, "function": {"arguments": piece}}]})
+    delta({}, choice.get("finish_reason") or "stop")
+    if body.get("usage"):
+        chunks.append({**base, "choices": [], "usage": body["usage"]})
+    return chunks
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -111,7 +139,21 @@ class FakeOpenAI:
                 if "/chat/completions" not in self.path:
                     self._send(error(404, f"no route {self.path}"))
                     return
-                self._send(server.policy(body))
+                reply = server.policy(body)
+                if body.get("stream") and reply.status == 200:
+                    self._stream(reply)
+                else:
+                    self._send(reply)
+
+            def _stream(self, reply: Reply) -> None:
+                """The reply as server-sent events, as a streaming server sends it."""
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()
+                for chunk in stream_chunks(reply.body):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def _send(self, reply: Reply) -> None:
                 data = json.dumps(reply.body).encode()

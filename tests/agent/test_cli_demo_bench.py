@@ -45,7 +45,12 @@ def test_demo_prints_totals_sum_verdict_and_costs(order_totals_model: FakeOpenAI
     assert re.search(r"^sum +334\.15 +334\.15$", out, re.M)
     assert "answer: correct" in out
     assert "tokens: 1,140 (input 1,000, output 140) | model turns: 2 | execute_code runs: 1" in out
-    assert "tool calls: 36 | text fallback parses: 0" in out
+    assert "| tool calls: 36\n" in out
+    assert "text fallback" not in out  # said only when it happened, and then explained
+    # Each turn is announced (streamed: the live line counts the tokens on a terminal).
+    assert "codeact: turn 1: the model reads the conversation...\n" in proc.stderr
+    assert "codeact: turn 2: the model reads the conversation...\n" in proc.stderr
+    assert order_totals_model.requests[0]["stream"] is True
     assert "time: " in out
     tools = [t["function"]["name"] for t in order_totals_model.requests[0]["tools"]]
     assert tools == ["execute_code"]

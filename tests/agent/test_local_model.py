@@ -175,6 +175,10 @@ def test_local_chat_starts_the_server_answers_and_stops(site: Path, cache: Path)
         assert server.running
         server.stop()
         assert proc is not None and proc.poll() is not None and not server.running
+        log = server.log_path.read_text()  # what ran, and each reply, for a person to read
+        assert f"serving {spec.path()} at http://127.0.0.1:" in log
+        assert "reply in " in log and ": 7 tokens read, 3 written" in log
+        assert "stopping: the parent closed its pipe" in log
 
     asyncio.run(scenario())
 

@@ -165,13 +165,42 @@ async def test_azure_uses_the_deployment_path_and_api_key_header(fake_openai: Fa
     assert fake_openai.headers[0]["api-key"] == "azure-key"
 
 
-def test_nothing_configured_says_exactly_what_to_set() -> None:
+@pytest.mark.parametrize("installed", [True, False])
+def test_nothing_configured_says_exactly_what_to_set(
+    installed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("codeact.chat.local.local_model_installed", lambda: installed)
     with pytest.raises(ModelNotConfigured) as caught:
-        resolve_endpoint(env={})
+        OpenAIChat(env={})
     message = str(caught.value)
-    for setting in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "codeact[local]"):
+    for setting in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT"):
         assert setting in message
+    if installed:  # no advice to install what is there
+        assert "model='local' (--model local)" in message and "install -e" not in message
+    else:  # installed from a checkout: codeact is on no package index
+        assert "pip install -e '.[local]'` in the codeact checkout" in message
+    assert "codeact[local]" not in message
     assert not endpoint_configured({})
+
+
+async def test_streamed_reply_is_the_same_reply_and_counts_usage(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(
+        completion("The total is 12.", usage=(40, 5)),
+        completion(None, [("add", {"a": 1})], usage=(50, 9)),
+    )
+    chat = chat_for(fake_openai)
+    pieces: list[str] = []
+    chat.on_delta = pieces.append
+    text = await chat.complete([Message.user("total?")])
+    call = await chat.complete([Message.user("add 1")], tools=[ADD])
+    await chat.aclose()
+    assert text.text == "The total is 12. " and pieces[:4] == ["The ", "total ", "is ", "12. "]
+    assert (text.usage.input_tokens, text.usage.output_tokens) == (40, 5)
+    assert call.tool_calls == (ToolCall("call_1", "add", '{"a": 1}'),)
+    assert "".join(pieces[4:]) == '{"a": 1}' and call.usage.total_tokens == 59
+    assert call.finish_reason == "tool_calls"
+    assert fake_openai.requests[0]["stream"] is True
+    assert fake_openai.requests[0]["stream_options"] == {"include_usage": True}
 
 
 def test_openai_needs_a_model_name() -> None:

@@ -84,7 +84,7 @@ def test_exec_limit_is_reported_with_its_name() -> None:
         (["exec", "-", "--tools", "no_such_module_xyz"], "cannot import module"),
         (["exec", "-", "--tools", "codeact.workloads.order_totals:NOPE"], "has no attribute"),
         (["exec", "-", "--backend", "nope"], "unknown sandbox backend 'nope'"),
-        (["exec", "-", "--memory", "1"], "Invalid value for '--memory'"),
+        (["exec", "-", "--memory", "1"], "codeact: error: --memory: must be at least 32 (got 1)"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:

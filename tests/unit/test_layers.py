@@ -15,6 +15,7 @@ LAYERS = {
     "_paths": 0,
     "_lifecycle": 0,
     "_display": 0,
+    "_progress": 0,
     "tools": 1,
     "policy": 1,
     "bridge.protocol": 1,

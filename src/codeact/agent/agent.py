@@ -313,7 +313,7 @@ class _Run:
         u = response.usage
         what = ", ".join(c.name for c in calls) if calls else "the answer"
         if calls and not response.tool_calls:
-            what += " (written as text)"
+            what += " (written as text in the reply, not as a tool call; codeact parsed it)"
         self.agent.progress(
             f"turn {turn}: the model replied in {self._last_ask_s:.1f} s "
             f"({u.input_tokens:,} tokens in, {u.output_tokens:,} out): {what}"

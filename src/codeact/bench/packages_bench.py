@@ -43,7 +43,7 @@ async def bench_packages(
     plain = CodeAct(backend=backend)
     granted = CodeAct(backend=backend, packages=grant)
     for codeact in (plain, granted):
-        await asyncio.to_thread(codeact.prepare)
+        await codeact.prepare()
         await _samples(codeact, "print(1)", 10)  # pools and caches settle
     results = [
         _result(backend, "fresh (no packages)", await _samples(plain, "print(1)", runs)),

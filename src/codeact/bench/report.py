@@ -128,7 +128,7 @@ def write_chart(path: Path, model: str, records: Sequence[RunRecord]) -> None:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ConfigurationError(
-            "the chart needs matplotlib: pip install 'codeact[bench]' (or leave out --chart)"
+            "the chart needs matplotlib: pip install -e '.[bench]' (or leave out --chart)"
         ) from exc
     summary = summarize(records)
     wirings = list(summary)

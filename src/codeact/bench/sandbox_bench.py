@@ -80,7 +80,7 @@ async def bench_backend(
     codeact = CodeAct(
         tools=[echo, *order_totals.TOOLS], backend=name, tracer_provider=tracer_provider
     )
-    await asyncio.to_thread(codeact.prepare)
+    await codeact.prepare()
     for _ in range(10):  # let pools, caches and the ticker settle
         await codeact.execute("print(1)")
         await asyncio.sleep(PACE)
@@ -127,7 +127,7 @@ def monty_unavailable_reason() -> str | None:
     try:
         import pydantic_monty  # noqa: F401
     except ImportError:
-        return "pydantic-monty is not installed (pip install 'codeact[bench]')"
+        return "pydantic-monty is not installed (pip install -e '.[bench]' in the codeact checkout)"
     return None
 
 

@@ -274,6 +274,7 @@ class RunOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     files: list[OutputFile] = field(default_factory=list)  # collected from /output
     files_skipped: list[str] = field(default_factory=list)  # why others were not returned
+    exit_status: int | None = None  # the status the program gave sys.exit()
 
     @classmethod
     def from_guest_json(cls, text: str, *, max_chars: int) -> RunOutcome:
@@ -296,7 +297,9 @@ class RunOutcome:
                 traceback=_str(raw_error.get("traceback")),
                 lineno=lineno if isinstance(lineno, int) and not isinstance(lineno, bool) else None,
             )
+        status = data.get("exit_status")
         return cls(
+            exit_status=status if type(status) is int else None,
             value=data.get("value"),
             value_repr=data["value_repr"] if isinstance(data.get("value_repr"), str) else None,
             has_value=data.get("has_value") is True,

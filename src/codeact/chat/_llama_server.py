@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,12 +41,23 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 1
     print(json.dumps({"address": server.listening_address}), flush=True)
+    # llama.cpp writes its own log here only when it fails to start; say what runs.
+    _log(
+        f"serving {args.model} at {server.listening_address} (xllamacpp "
+        f"{getattr(xllamacpp, '__version__', '?')}, context {args.ctx} tokens, "
+        f"threads {args.threads or 'default'})"
+    )
     try:
         sys.stdin.read()  # returns at EOF: the parent closed the pipe or is gone
     except KeyboardInterrupt:
         pass
+    _log("stopping: the parent closed its pipe")
     del server
     return 0
+
+
+def _log(line: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

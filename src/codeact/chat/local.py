@@ -3,12 +3,14 @@
 `LocalModel` assembles the model file (once, `model_files.ensure_model`), starts llama.cpp's
 OpenAI-compatible server in a child process on a free port of 127.0.0.1, and stops it.
 `LocalChat` is the chat client over it: an `OpenAIChat` that starts the server on its first
-request and stops it on `aclose()`. Needs the extra: ``pip install 'codeact[local]'``.
+request and stops it on `aclose()`. Needs the extra: ``pip install -e '.[local]'``.
 
 The server runs in a child process, not in ours, because llama.cpp takes over SIGINT and
 SIGTERM and logs to stderr: in a child, Ctrl-C still interrupts the caller and the log goes
-to ``<cache>/logs/local-model.log``. The child ends when its stdin closes, so it never
-outlives the process that started it.
+to ``<cache>/logs/local-model.log``. xllamacpp writes llama.cpp's own log only when the server
+fails to start, so the log also says what was started, and one line per reply (tokens read
+and written, time, rate). The child ends when its stdin closes, so it never outlives the
+process that started it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +35,7 @@ from ..errors import ChatError, ModelNotConfigured
 from .messages import ChatResponse, Message, ResponseFormat, ToolDefinition
 from .model_files import EMBEDDED_MODEL, ModelSpec, ensure_model
 from .openai_chat import OpenAIChat
+from .streaming import OnDelta
 
 __all__ = ["LocalChat", "LocalModel", "local_model_installed"]
 
@@ -110,7 +114,9 @@ class LocalModel:
         cmd += ["--ctx", str(self.context)]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
-        with self.log_path.open("w", encoding="utf-8") as log:
+        self.log_path.write_text("", encoding="utf-8")  # one log per start
+        # Appending (O_APPEND), so that the server's lines and `log()`'s never overwrite.
+        with self.log_path.open("a", encoding="utf-8") as log:
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.PIPE,
@@ -134,6 +140,11 @@ class LocalModel:
                 + f" (log: {self.log_path}: {_log_tail(self.log_path)})"
             )
         return address
+
+    def log(self, line: str) -> None:
+        """Add a line to the server's log (the model's replies: tokens, time and rate)."""
+        with contextlib.suppress(OSError), self.log_path.open("a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
     def stop(self) -> None:
         """Stop the server (closing its stdin lets it shut down cleanly; killed after 10 s)."""
@@ -194,6 +205,8 @@ class LocalChat:
         self.server = server or LocalModel(progress=progress)
         self._chat: OpenAIChat | None = None
         self._starting = asyncio.Lock()
+        #: When set, replies are streamed and each piece is handed to it as it is written.
+        self.on_delta: OnDelta | None = None
 
     @property
     def model(self) -> str:
@@ -224,7 +237,11 @@ class LocalChat:
         if self._chat is None or not self.server.running:
             await self.start()
         assert self._chat is not None
-        return await self._chat.complete(messages, tools=tools, response_format=response_format)
+        self._chat.on_delta = self.on_delta
+        started = time.perf_counter()
+        response = await self._chat.complete(messages, tools=tools, response_format=response_format)
+        self.server.log(_turn_line(response, time.perf_counter() - started))
+        return response
 
     async def aclose(self) -> None:
         chat, self._chat = self._chat, None
@@ -235,6 +252,15 @@ class LocalChat:
 
     def __repr__(self) -> str:
         return f"LocalChat({self.server!r})"
+
+
+def _turn_line(response: ChatResponse, seconds: float) -> str:
+    u = response.usage
+    rate = f", {u.output_tokens / seconds:.1f} tokens/s overall" if seconds > 0 else ""
+    return (
+        f"reply in {seconds:.1f} s: {u.input_tokens:,} tokens read, {u.output_tokens:,} "
+        f"written{rate}; finish: {response.finish_reason}"
+    )
 
 
 def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:

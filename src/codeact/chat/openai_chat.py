@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
 from .messages import ChatResponse, Message, ResponseFormat, ToolCall, ToolDefinition, Usage
+from .streaming import OnDelta, read_stream, stream_request
 
 if TYPE_CHECKING:
     import openai
@@ -91,6 +92,8 @@ class OpenAIChat:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.extra_body = dict(extra_body or {})
+        #: When set, replies are streamed and each piece is handed to it as it is written.
+        self.on_delta: OnDelta | None = None
         import openai  # imported here: it takes a second, and most commands never chat
 
         # Our own retry loop (below) decides what to retry and how long to wait, so the SDK's
@@ -150,8 +153,19 @@ class OpenAIChat:
             }
         if self.extra_body:
             request["extra_body"] = self.extra_body
+        if self.on_delta is not None:
+            return self._to_response(await self._streamed(request, self.on_delta))
         reply = await self._with_retries(request)
         return self._to_response(reply)
+
+    async def _streamed(self, request: dict[str, Any], on_delta: OnDelta) -> Any:
+        import openai
+
+        stream = await self._with_retries(stream_request(request))
+        try:
+            return await read_stream(stream, on_delta)
+        except (openai.APIConnectionError, openai.APIStatusError) as exc:
+            raise self._translate(exc, attempts=1) from exc
 
     async def _with_retries(self, request: dict[str, Any]) -> Any:
         import openai

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -41,11 +43,61 @@ class _LazyGroup(click.Group):
         return None
 
 
+class _CodeActGroup(_LazyGroup):
+    """Every usage error is one line, ``codeact: error: --timeout: must be ...``, exit 2, in
+    place of click's Usage/Try/Error block; Ctrl-C is ``codeact: interrupted``, exit 130."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            click.echo(f"codeact: error: {usage_message(exc)}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"codeact: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("codeact: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_message(exc: click.UsageError) -> str:
+    """One line: the option it is about, what was wrong, and where to read more."""
+    plain = isinstance(exc, click.BadParameter) and not isinstance(exc, click.MissingParameter)
+    message = exc.message if plain else exc.format_message()
+    message = " ".join(message.split())
+    if plain:
+        assert isinstance(exc, click.BadParameter)
+        param = exc.param
+        name = exc.param_hint if isinstance(exc.param_hint, str) else None
+        if param is not None and name is None:
+            opts = getattr(param, "opts", None) or [param.human_readable_name]
+            name = opts[-1] if opts[-1].startswith("--") else opts[0]
+        message = f"{name}: {message}" if name else message
+    else:
+        message = message[:1].lower() + message[1:]
+    message = message.rstrip(".")
+    ctx = exc.ctx
+    if ctx is not None and not isinstance(exc, click.BadParameter):
+        message = f"{message} (see {ctx.command_path} --help)"
+    return message
+
+
 def _command_name(attr: str) -> str:
     return attr.rsplit("_", 1)[0].replace("_", "-")
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_CodeActGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="codeact")
 def main() -> None:
     """CodeAct: run model-written Python in a fresh isolated sandbox, with tools on the host."""

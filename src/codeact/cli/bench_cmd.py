@@ -14,6 +14,7 @@ import click
 from ..errors import UserError
 from .common import handle_errors
 from .model_options import client_from_options, model_options, start_model
+from .params import Number
 from .ray_bench import ray_option
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def bench_group() -> None:
 )
 @click.option(
     "--runs",
-    type=click.IntRange(5, 100_000),
+    type=Number(int, low=5, high=100_000, what="a whole number"),
     default=200,
     show_default=True,
     help="Fresh executions to time (the other cases use a quarter of that).",
@@ -204,7 +205,12 @@ def _ratio(a: float, b: float) -> float:
 
 @bench_group.command("order-totals")
 @model_options
-@click.option("--runs", type=click.IntRange(1, 1000), default=3, show_default=True)
+@click.option(
+    "--runs",
+    type=Number(int, low=1, high=1000, what="a whole number"),
+    default=3,
+    show_default=True,
+)
 @click.option(
     "--wiring",
     type=click.Choice(["codeact", "direct", "both"]),
@@ -227,7 +233,12 @@ def _ratio(a: float, b: float) -> float:
     default=None,
     help="Where to write the PNG bar chart [default: the JSON path with .png].",
 )
-@click.option("--max-turns", type=click.IntRange(1, 500), default=45, show_default=True)
+@click.option(
+    "--max-turns",
+    type=Number(int, low=1, high=500, what="a whole number"),
+    default=45,
+    show_default=True,
+)
 @ray_option("Run each episode as a Ray task (Ray started here, or the cluster at ADDRESS).")
 @handle_errors
 def order_totals_command(

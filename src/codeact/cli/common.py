@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +18,7 @@ import click
 from ..errors import CodeActError, UserError
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet, as_tool
+from .params import Number, Size
 
 __all__ = ["fail", "handle_errors", "limits_from_options", "limits_options", "load_tools"]
 
@@ -49,7 +51,8 @@ def handle_errors(fn: F) -> F:
                 raise
             fail(str(exc), code=1)
         except KeyboardInterrupt:
-            fail("interrupted", code=130)
+            click.echo("codeact: interrupted", err=True)
+            sys.exit(130)
         except Exception as exc:  # a bug or an internal failure: one line, not a traceback
             if os.environ.get("CODEACT_DEBUG"):
                 raise
@@ -64,18 +67,27 @@ def handle_errors(fn: F) -> F:
 
 
 def limits_options(fn: F) -> F:
-    """--timeout and --memory, mapped onto `Limits`."""
+    """--timeout, --memory and --max-output, mapped onto `Limits`."""
+    fn = click.option(
+        "--max-output",
+        "max_output",
+        type=Size(low=1, high=1 << 30),
+        default=None,
+        metavar="SIZE",
+        help="Output limit of the program: stdout + stderr beyond it are cut (default 1MiB; "
+        "e.g. 10MB).",
+    )(fn)
     fn = click.option(
         "--memory",
         "memory_mb",
-        type=click.IntRange(32, 4000),
+        type=Number(int, low=32, high=4000, what="a whole number of MiB"),
         default=None,
         metavar="MB",
         help="Memory limit of the program in MiB (default 256).",
     )(fn)
     fn = click.option(
         "--timeout",
-        type=click.FloatRange(0.001, 86400, min_open=False),
+        type=Number(float, positive=True, high=86400, what="a number of seconds"),
         default=None,
         metavar="SECONDS",
         help="Wall-time limit of the program (default 30).",
@@ -83,12 +95,16 @@ def limits_options(fn: F) -> F:
     return fn
 
 
-def limits_from_options(timeout: float | None, memory_mb: int | None) -> Limits:
+def limits_from_options(
+    timeout: float | None, memory_mb: int | None, max_output: int | None = None
+) -> Limits:
     changes: dict[str, Any] = {}
     if timeout is not None:
         changes["wall_time"] = timeout
     if memory_mb is not None:
         changes["memory_mb"] = memory_mb
+    if max_output is not None:
+        changes["output_bytes"] = max_output
     return Limits(**changes)
 
 
@@ -148,7 +164,7 @@ def _import_target(target: str, spec: str) -> ModuleType:
         except CodeActError:
             raise
         except Exception as exc:
-            raise UserError(f"--tools {spec}: importing {target} failed: {exc!r}") from exc
+            raise UserError(f"--tools {spec}: {import_failure(exc, target)}") from exc
         return module
     cwd = str(Path.cwd())
     if "" not in sys.path and cwd not in sys.path:
@@ -157,10 +173,43 @@ def _import_target(target: str, spec: str) -> ModuleType:
         return importlib.import_module(target)
     except CodeActError:
         raise
-    except ImportError as exc:
-        raise UserError(f"--tools {spec}: cannot import module {target!r}: {exc}") from exc
+    except ModuleNotFoundError as exc:
+        if exc.name and target.split(".")[0] == exc.name.split(".")[0]:
+            raise UserError(f"--tools {spec}: cannot import module {target!r}: {exc}") from exc
+        raise UserError(f"--tools {spec}: {import_failure(exc, target)}") from exc
     except Exception as exc:
-        raise UserError(f"--tools {spec}: importing {target} failed: {exc!r}") from exc
+        raise UserError(f"--tools {spec}: {import_failure(exc, target)}") from exc
+
+
+def import_failure(exc: BaseException, target: str) -> str:
+    """``importing tools.py failed at tools.py:3: RuntimeError: config missing``: where the
+    import failed (the innermost frame of the user's own files) and the exception's last line."""
+    last = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()
+    line = last[-1] if last else type(exc).__name__
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"{_shown(exc.filename)}:{exc.lineno}"
+        line = f"SyntaxError: {exc.msg}"
+    else:
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith("<") and "importlib" not in f.filename
+        ]
+        # The user's own files first: a library's frame says less about what to fix.
+        prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+        own = [f for f in frames if not f.filename.startswith(prefixes)]
+        frames = own or frames
+        if frames:
+            where = f"{_shown(frames[-1].filename)}:{frames[-1].lineno}"
+    return f"importing {target} failed" + (f" at {where}" if where else "") + f": {line}"
+
+
+def _shown(filename: str) -> str:
+    try:
+        return os.path.relpath(filename)
+    except ValueError:
+        return filename
 
 
 def _tools_in(obj: Any, spec: str) -> list[Tool]:

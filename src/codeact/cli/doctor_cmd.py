@@ -26,6 +26,7 @@ from ..sandbox.registry import (
     create_backend,
 )
 from .common import handle_errors
+from .params import Number
 
 __all__ = ["doctor_command", "inspect_backends"]
 
@@ -136,7 +137,7 @@ def _packages_section() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option(
     "--runs",
-    type=click.IntRange(0, 1000),
+    type=Number(int, low=0, high=1000, what="a whole number"),
     default=_RUNS,
     show_default=True,
     help="Fresh executions timed per backend (0: do not run anything).",

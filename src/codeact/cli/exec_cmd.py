@@ -10,7 +10,6 @@ import click
 
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
-from ..runtime.events import OutputChunk
 from .approval_options import (
     announce_plan,
     approval_handler_for,
@@ -20,6 +19,8 @@ from .approval_options import (
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
 from .packages_cmd import package_options
+from .progress import show_progress
+from .report import echo, print_chunk, print_result, run_interruptible
 from .trace_option import trace_option, tracer_provider_writing
 
 __all__ = ["exec_command"]
@@ -51,6 +52,7 @@ def exec_command(
     backend: str,
     timeout: float | None,
     memory_mb: int | None,
+    max_output: int | None,
     mounts: tuple[str, ...],
     workspace: Path | None,
     allow_domains: tuple[str, ...],
@@ -65,11 +67,12 @@ def exec_command(
     """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
 
     Prints what the program prints as it prints it, then the value of its last line. Exit
-    status: 0 when the program finished, 1 when it raised or hit a limit, 2 for a usage error.
+    status: 0 when the program finished, 1 when it raised, exited with a non-zero status, hit
+    a limit or had its output cut, 2 for a usage error, 130 when interrupted (Ctrl-C).
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)
-    limits = limits_from_options(timeout, memory_mb)
+    limits = limits_from_options(timeout, memory_mb, max_output)
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
     provider, close_trace = tracer_provider_writing(trace_path) if trace_path else (None, None)
     with CodeAct(
@@ -85,17 +88,24 @@ def exec_command(
         packages_wheelhouse=wheelhouse,
     ) as codeact:
         announce_plan(codeact, code, handler)
+        with show_progress():
+            codeact.prepare_sync()  # before the program: no limit counts while this runs
         # Plain output is printed as the program writes it; --json prints it all at the end.
-        result = codeact.execute_sync(code, on_output=None if as_json else _print_chunk)
+        result, interrupted = run_interruptible(
+            codeact, code, on_output=None if as_json else print_chunk
+        )
     if close_trace is not None:
         close_trace()
     write_audit(result, audit_path)
     if as_json:
-        _echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
-        _print_human(result, streamed=True)
+        print_result(result, streamed=True)
     _report_files(result, output_dir)
-    sys.exit(0 if result.ok else 1)
+    if interrupted:
+        click.echo("codeact: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0 if result.ok and not result.output_truncated else 1)
 
 
 def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:
@@ -122,45 +132,3 @@ def _read_program(program: str) -> str:
         raise UserError(f"no such program file: {program}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read {program}: {exc}") from None
-
-
-def _print_chunk(chunk: OutputChunk) -> None:
-    _echo(chunk.text, nl=False, err=chunk.stream == "stderr")
-    (sys.stderr if chunk.stream == "stderr" else sys.stdout).flush()
-
-
-def _print_human(result: ExecutionResult, *, streamed: bool = False) -> None:
-    if result.stdout and not streamed:
-        _echo(result.stdout, nl=False)
-    if result.stderr and not streamed:
-        _echo(result.stderr, nl=False, err=True)
-    if result.value_repr is not None:
-        _echo(result.value_repr)
-    elif result.value is not None:
-        _echo(json.dumps(result.value, ensure_ascii=False))
-    if result.output_truncated:
-        _echo(
-            f"codeact: output cut: {result.output_truncated} bytes over the output limit dropped",
-            err=True,
-        )
-    error = result.error
-    if error is not None:
-        if error.type == "LimitExceeded":
-            _echo(f"codeact: stopped: {error.message}", err=True)
-        else:
-            _echo(error.traceback.rstrip("\n") or f"{error.type}: {error.message}", err=True)
-
-
-def _echo(text: str, *, nl: bool = True, err: bool = False) -> None:
-    """click.echo of text from the program, escaped where the stream cannot encode it (a lone
-    surrogate, or any character outside a narrow locale's charset): never a crash, never a
-    character silently replaced by '?'."""
-    stream = sys.stderr if err else sys.stdout
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    try:
-        text.encode(encoding)
-    except UnicodeEncodeError:
-        text = text.encode(encoding, "backslashreplace").decode(encoding)
-    except LookupError:
-        pass
-    click.echo(text, nl=nl, err=err)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .._progress import report
 from ..chat.default import default_client
 from ..chat.local import LocalChat
 from ..chat.messages import ChatClient
@@ -43,7 +44,7 @@ def client_from_options(model: str | None, base_url: str | None) -> ChatClient:
     return default_client(
         model=model,
         base_url=base_url,
-        progress=lambda message: click.echo(f"codeact: {message}", err=True),
+        progress=report,  # the progress display while one is shown, else stderr lines
     )
 
 

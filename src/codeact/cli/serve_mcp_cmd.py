@@ -17,6 +17,7 @@ from .approval_options import approval_handler_for, approval_options, terminal_a
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
 from .packages_cmd import package_options
+from .progress import show_progress
 
 __all__ = ["serve_mcp_command"]
 
@@ -53,6 +54,7 @@ def serve_mcp_command(
     name: str,
     timeout: float | None,
     memory_mb: int | None,
+    max_output: int | None,
     mounts: tuple[str, ...],
     workspace: Path | None,
     allow_domains: tuple[str, ...],
@@ -88,7 +90,7 @@ def serve_mcp_command(
             terminal = terminal_approver(name="serve-mcp --approve ask (terminal)")
         handler = McpApprover(fallback=terminal, advice=_advice(approve))
     _announce_approvals(tools, approve, terminal_too=terminal is not None)
-    limits = limits_from_options(timeout, memory_mb)
+    limits = limits_from_options(timeout, memory_mb, max_output)
     http = parse_http_address(http_address) if http_address is not None else None
     on_files = None
     if output_dir is not None:
@@ -109,6 +111,8 @@ def serve_mcp_command(
         packages=packages,
         packages_wheelhouse=wheelhouse,
     ) as codeact:
+        with show_progress():
+            codeact.prepare_sync()  # before serving: a client's first call does not wait
         if http is not None:
             host, port = http
             shown = f"[{host}]" if ":" in host else host

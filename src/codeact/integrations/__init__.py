@@ -1,7 +1,7 @@
 """Integrations with other agent stacks; each module needs its own extra.
 
 - `codeact.integrations.agent_framework`: a drop-in CodeAct provider for Microsoft Agent
-  Framework (``pip install 'codeact[agent-framework]'``).
+  Framework (``pip install -e '.[agent-framework]'``).
 - `codeact.integrations.mcp_client`: an MCP server's tools as sandbox tools (`mcp_tools`).
 - `codeact.integrations.mcp_server`: `execute_code` served over MCP (``codeact serve-mcp``).
 - `codeact.integrations.mcp_approvals`: approvals asked through the MCP client (`McpApprover`).
@@ -15,6 +15,6 @@
 
 Each is a face: `agent_framework/` and `mcp/` hold the parts behind it.
 
-The MCP modules need ``pip install 'codeact[mcp]'``. Nothing here is imported by ``codeact``
+The MCP modules need ``pip install -e '.[mcp]'``. Nothing here is imported by ``codeact``
 itself, so the core never needs these packages.
 """

@@ -88,7 +88,7 @@ async def bench_ray_sandbox(
     results: list[ThroughputResult] = []
     progress(f"in-process CodeAct ({backend}), {max_concurrency} at a time")
     codeact = CodeAct(tools=order_totals.TOOLS, backend=backend)
-    await asyncio.to_thread(codeact.prepare)
+    await codeact.prepare()
     for name, code in PROGRAMS.items():
         await _in_process_throughput(codeact, code, 10, max_concurrency)  # warm up
         cpu = time.process_time()

@@ -101,7 +101,7 @@ class CodeActWorker:
         self.codeact = CodeAct(tools=resolve_tools(config.tools), **options)
         # Build/compile (or load the node's cached guest) and warm the sandbox pool now,
         # so the first program does not pay for it.
-        self.codeact.prepare()
+        self.codeact.prepare_sync()
 
     async def info(self) -> ActorInfo:
         import ray

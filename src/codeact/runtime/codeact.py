@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .._lifecycle import Closeable
 from ..bridge.host import HostBridge
 from ..bridge.http_egress import HttpEgress
-from ..bridge.protocol import RunOutcome, RunRequest, ToolCallRecord, ToolStub
+from ..bridge.protocol import GuestError, RunOutcome, RunRequest, ToolCallRecord, ToolStub
 from ..calls.approvals import (
     APPROVAL_SCOPES,
     DEFAULT_APPROVAL_TIMEOUT,
@@ -25,7 +28,7 @@ from ..calls.call import ProgramContext
 from ..calls.middleware import Middleware, MiddlewareFn
 from ..calls.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
 from ..calls.scan import CallPlan, scan_program
-from ..errors import ConfigurationError, UserError
+from ..errors import ConfigurationError, ExecutionInterrupted, UserError
 from ..policy.limits import Limits
 from ..policy.mounts import Mount, MountInput, workspace_mount
 from ..policy.network import AllowedDomain, DomainInput, NetworkLimits
@@ -47,6 +50,49 @@ from .tracing import ExecutionTrace, capture_content_default, meter_for, tracer_
 from .watch import ExecutionWatch
 
 __all__ = ["CodeAct"]
+
+# Backends whose one-time work (build, compile, pool) is done in this process.
+_ready_backends: weakref.WeakSet[SandboxBackend] = weakref.WeakSet()
+_ready_lock = threading.Lock()
+
+
+async def _ensure_ready(backend: SandboxBackend) -> None:
+    if backend not in _ready_backends:
+        await asyncio.to_thread(_ensure_ready_sync, backend)
+
+
+def _ensure_ready_sync(backend: SandboxBackend) -> None:
+    if backend in _ready_backends:
+        return
+    with _ready_lock:  # concurrent first executions wait for one prepare()
+        if backend not in _ready_backends:
+            backend.prepare()
+            _ready_backends.add(backend)
+
+
+def _stopped(supervisor: Supervisor) -> RunOutcome:
+    if supervisor.stop is not None:
+        return RunOutcome(stop=supervisor.stop)
+    return RunOutcome(
+        error=GuestError("KeyboardInterrupt", "the execution was interrupted (Ctrl-C)")
+    )
+
+
+def _result_or_interrupted(
+    codeact: CodeAct, future: concurrent.futures.Future[ExecutionResult]
+) -> ExecutionResult:
+    """Wait for `future`; on Ctrl-C stop the program and raise `ExecutionInterrupted` with
+    its result, so that what it printed is not lost."""
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        codeact.interrupt()
+        try:
+            result = future.result(timeout=5)
+        except BaseException:
+            future.cancel()
+            raise KeyboardInterrupt from None
+        raise ExecutionInterrupted(result) from None
 
 
 class CodeAct(Grants, Closeable):
@@ -178,6 +224,7 @@ class CodeAct(Grants, Closeable):
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
         self._capture_content = capture_content
+        self._running: set[tuple[Supervisor, asyncio.AbstractEventLoop]] = set()
 
     # -- tools ---------------------------------------------------------------------------------
     @property
@@ -217,9 +264,15 @@ class CodeAct(Grants, Closeable):
         return ExecuteCodeTool(self, name=name)
 
     # -- running -----------------------------------------------------------------------------
-    def prepare(self) -> None:
-        """Build/compile the sandbox and warm its pool now instead of on the first call."""
-        self.backend.prepare()
+    async def prepare(self) -> None:
+        """Make the sandbox ready now (build or load the compiled guest, warm the pool)
+        instead of on the first execution. The first execution waits for this either way:
+        no limit of a program counts while the sandbox is being made ready."""
+        await _ensure_ready(self.backend)
+
+    def prepare_sync(self) -> None:
+        """`prepare` for code that has no event loop (blocking)."""
+        _ensure_ready_sync(self.backend)
 
     async def execute(
         self,
@@ -345,6 +398,7 @@ class CodeAct(Grants, Closeable):
             return ExecutionResult.not_approved(
                 approval, {"total_ms": (time.perf_counter() - started) * 1000}
             )
+        await _ensure_ready(self.backend)  # before the bridge: its clock starts counting
         egress = HttpEgress(self._domains, self.network_limits)
         bridge = HostBridge(
             tools, limits, loop, pipeline=self.pipeline, program=program, egress=egress
@@ -360,14 +414,16 @@ class CodeAct(Grants, Closeable):
             packages=self.packages,
         )
         supervisor = Supervisor(bridge, loop)
+        self._running.add((supervisor, loop))
         try:
             outcome = await self.backend.run(request, bridge)
         except asyncio.CancelledError:
-            if supervisor.stop is None:
+            if supervisor.stop is None and not supervisor.interrupted:
                 raise  # cancelled by our caller, not by the supervisor
             supervisor.consume_cancel()
-            outcome = RunOutcome(stop=supervisor.stop)
+            outcome = _stopped(supervisor)
         finally:
+            self._running.discard((supervisor, loop))
             supervisor.close()
             bridge.cancel()
             egress.cancel()
@@ -442,7 +498,17 @@ class CodeAct(Grants, Closeable):
             )
         if self._sync is None:
             self._sync = LoopThread()
-        return self._sync.run(self.execute(code, limits=limits, on_output=on_output))
+        return _result_or_interrupted(
+            self, self._sync.submit(self.execute(code, limits=limits, on_output=on_output))
+        )
+
+    def interrupt(self) -> None:
+        """Stop every execution of this CodeAct that runs now, as Ctrl-C does: each returns
+        its result, with what the program printed, and ``error.type == "KeyboardInterrupt"``.
+        Safe to call from any thread."""
+        for supervisor, loop in list(self._running):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(supervisor.interrupt)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -67,6 +67,9 @@ class ExecutionResult:
     approval: ToolCallRecord | None = None
     #: ``name==version`` of every package the program could import (`CodeAct(packages=...)`).
     packages: list[str] = field(default_factory=list)
+    #: The status the program passed to ``sys.exit()`` (0 for success; None when it did not
+    #: call it). A non-zero status is also an error of type ``SystemExit``.
+    exit_status: int | None = None
 
     @classmethod
     def from_outcome(
@@ -110,6 +113,7 @@ class ExecutionResult:
             files_skipped=list(outcome.files_skipped),
             http_requests=list(http_requests or ()),
             approval=approval,
+            exit_status=outcome.exit_status,
         )
 
     @classmethod
@@ -167,6 +171,7 @@ class ExecutionResult:
             "files_skipped": list(self.files_skipped),
             "http_requests": [r.to_dict() for r in self.http_requests],
             "packages": list(self.packages),
+            "exit_status": self.exit_status,
         }
 
     def to_model_text(self) -> str:
@@ -197,6 +202,8 @@ class ExecutionResult:
                 parts.append(f"[stopped] {self.error.message}")
             elif self.error.type == "ToolDenied" and not self.error.traceback:
                 parts.append(f"[denied] {self.error.message}")
+            elif self.error.type == "SystemExit" and not self.error.traceback:
+                parts.append(f"[exited] {self.error.message}")
             else:
                 parts.append(
                     "[error]\n"

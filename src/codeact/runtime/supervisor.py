@@ -22,6 +22,7 @@ class Supervisor:
         self._loop = loop
         self._task = asyncio.current_task()
         self.stop: Stop | None = None
+        self.interrupted = False  # interrupt() stopped it (Ctrl-C)
         self._timer: asyncio.TimerHandle | None = loop.call_later(self._interval(), self._check)
 
     def _interval(self) -> float:
@@ -39,6 +40,15 @@ class Supervisor:
         self._bridge.cancel()
         if self._task is not None:
             self._task.cancel()
+
+    def interrupt(self) -> None:
+        """Stop the execution now (Ctrl-C): it ends with what the program printed so far.
+        Call on the loop's thread."""
+        if self.stop is None and not self.interrupted:
+            self.interrupted = True
+            self._bridge.cancel()
+            if self._task is not None:
+                self._task.cancel()
 
     def consume_cancel(self) -> None:
         """Our own cancellation was handled: take it back, so that an enclosing

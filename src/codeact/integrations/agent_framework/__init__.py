@@ -13,7 +13,7 @@ Approval works as in the reference by default (the framework approves whole bloc
 ``approval_scope="call"`` with an ``approval_handler`` gates each call inside the program
 instead (see `codeact.integrations.agent_framework._approvals`), and
 ``middleware``/``redact``/``audit`` give nested calls codeact's pipeline. Needs
-``pip install 'codeact[agent-framework]'``.
+``pip install -e '.[agent-framework]'``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MCP both ways (``pip install 'codeact[mcp]'``); import the part you need.
+"""MCP both ways (``pip install -e '.[mcp]'``); import the part you need.
 
 - `client`: an MCP server's tools as sandbox tools (`mcp_tools`); public as
   `codeact.integrations.mcp_client`.

@@ -37,7 +37,7 @@ try:
     )
     from mcp.server.mcpserver import Context
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("MCP approvals need the `mcp` package: pip install 'codeact[mcp]'") from exc
+    raise ImportError("MCP approvals need the `mcp` package: pip install -e '.[mcp]'") from exc
 
 __all__ = ["McpApprover", "asking_through", "asks_in_rounds", "elicit_request"]
 

@@ -37,7 +37,7 @@ try:
 
     from ._session import MCPSession, make_transport
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("MCP support needs the `mcp` package: pip install 'codeact[mcp]'") from exc
+    raise ImportError("MCP support needs the `mcp` package: pip install -e '.[mcp]'") from exc
 
 __all__ = ["MCPServerTools", "MCPToolError", "mcp_tools"]
 

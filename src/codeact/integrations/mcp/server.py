@@ -31,7 +31,7 @@ try:
     import mcp_types
     from mcp.server.mcpserver import Context, MCPServer
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("the MCP server needs the `mcp` package: pip install 'codeact[mcp]'") from exc
+    raise ImportError("the MCP server needs the `mcp` package: pip install -e '.[mcp]'") from exc
 
 __all__ = ["build_mcp_server", "execute_code_description", "parse_http_address", "serve_mcp"]
 
@@ -184,7 +184,7 @@ def serve_mcp(
 ) -> None:
     """Serve `codeact` over stdio (default) or streamable HTTP at ``http=(host, port)``,
     path ``/mcp``; returns when the client disconnects (stdio) or on Ctrl-C (HTTP)."""
-    codeact.prepare()  # build/compile the sandbox now, not during the client's first call
+    codeact.prepare_sync()  # build/compile the sandbox now, not during the client's first call
     server = build_mcp_server(codeact, name=name, on_files=on_files)
     if http is None:
         server.run()

@@ -1,5 +1,5 @@
 """The `hyperlight` backend: programs run in a Hyperlight micro-VM (a Wasm CPython guest),
-through the optional `hyperlight-sandbox` package (``pip install 'codeact[hyperlight]'``)."""
+through the optional `hyperlight-sandbox` package (``pip install -e '.[hyperlight]'``)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ _DISTRIBUTIONS = (
     "hyperlight-sandbox-python-guest",
 )
 _MODULES = ("hyperlight_sandbox", "hyperlight_sandbox_backend_wasm", "python_guest")
-_INSTALL = "pip install 'codeact[hyperlight]'"
+_INSTALL = "pip install -e '.[hyperlight]' in the codeact checkout"
 _cache: dict[str, Availability] = {}
 _lock = threading.Lock()
 

@@ -69,7 +69,8 @@ class WasmBackend(SandboxBackend):
                 versions[dist] = importlib.metadata.version(dist)
             except importlib.metadata.PackageNotFoundError:
                 return Availability(
-                    False, f"the {dist} package is not installed (pip install codeact)"
+                    False,
+                    f"the {dist} package is not installed (pip install -e .)",
                 )
         if importlib.util.find_spec("wasmtime") is None:
             return Availability(False, "wasmtime cannot be imported", versions)

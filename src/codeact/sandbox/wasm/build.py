@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._paths import atomic_write, cache_dir, file_lock
+from ..._progress import report
 from ...errors import GuestBuildError
 
 __all__ = [
@@ -48,7 +49,7 @@ Progress = Callable[[str], None]
 
 
 def _stderr_progress(message: str) -> None:
-    print(f"codeact: {message}", file=sys.stderr, flush=True)
+    report(message)  # a line on stderr unless the program shows progress its own way
 
 
 def _version(dist: str) -> str:
@@ -90,7 +91,9 @@ def build_guest(*, force: bool = False, progress: Progress | None = _stderr_prog
         if out.exists() and not force:
             return out
         if progress:
-            progress("building the Wasm sandbox guest (once per machine, about 20 s)...")
+            progress(
+                "building the Wasm sandbox guest (once per machine; 20-70 s, more when busy)..."
+            )
         started = time.monotonic()
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -151,7 +154,9 @@ def load_component(
         if cwasm.exists():
             return Component.deserialize_file(engine, str(cwasm))
         if progress:
-            progress("compiling the sandbox guest for this machine (once, about 15 s)...")
+            progress(
+                "compiling the sandbox guest for this machine (once; 10-60 s, more when busy)..."
+            )
         started = time.monotonic()
         try:
             component = Component.from_file(engine, str(wasm))

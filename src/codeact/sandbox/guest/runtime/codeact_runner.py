@@ -431,9 +431,18 @@ def _internal(filename: str) -> bool:
     return (
         filename == __file__
         or "/asyncio/" in filename
-        # ... and the jail's import policy, whose path is the host's
-        or filename.endswith(("codeact_guest.py", "codeact_net.py", "/guest/jail/child.py"))
+        or filename.endswith(("codeact_guest.py", "codeact_net.py"))
+        or "/codeact/sandbox/" in filename  # the jail's inside, on the host's path
+        or filename.startswith("<frozen ")
+        or _in_stdlib(filename)  # the program's own frames are what it can fix
     )
+
+
+_STDLIB = tuple({os.path.dirname(os.__file__) + "/", sys.base_prefix.rstrip("/") + "/"})
+
+
+def _in_stdlib(filename: str) -> bool:
+    return filename.startswith(_STDLIB) and "-packages/" not in filename
 
 
 def _trim(te: traceback.TracebackException | None, seen: set[int]) -> None:
@@ -502,7 +511,7 @@ def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _run(code: str, filename: str, namespace: dict[str, Any]) -> Any:
-    tree = ast.parse(code, filename)
+    tree = _parse(code, filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body[-1].value)
@@ -574,9 +583,7 @@ def run(request_json: str) -> str:
         value = _run(code, filename, _globals(request.get("tools") or []))
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:
-        code = exc.code  # compared by type first: `code == 0` could run the program's code
-        if not (code is None or (type(code) is int and code == 0)):
-            report["error"] = _describe(exc, filename)
+        _exit_report(exc, report)
     except BaseException as exc:
         report["error"] = _describe(exc, filename)
     try:
@@ -592,6 +599,110 @@ def run(request_json: str) -> str:
         return json.dumps(report)
 
 
+# -- sandbox refusals that explain themselves, and sys.exit() ---------------------------------
+_NO_NETWORK = (
+    "no network in the sandbox; grant hosts with allowed_domains=[...] and reach them with "
+    "http_get()/http_request() or urllib.request"
+)
+_NO_THREADS = (
+    "threads are not available in the sandbox; for concurrent tool calls use "
+    "asyncio.gather(call_tool_async(...), ...)"
+)
+
+
+def _parse(code: str, filename: str) -> ast.Module:
+    try:
+        return ast.parse(code, filename)
+    except SyntaxError as exc:
+        raise exc.with_traceback(None) from None  # the program's error, not ast.py's frame
+
+
+def _exit_report(exc: SystemExit, report: dict[str, Any]) -> None:
+    """sys.exit(n) ends the program with status n: 0 is success, anything else an error
+    without a traceback (a message, as in sys.exit("why"), goes to stderr with status 1)."""
+    code = exc.code  # compared by type first: `code == 0` could run the program's code
+    if code is None or type(code) is bool or type(code) is int:
+        status = int(code or 0)
+    else:
+        try:
+            sys.stderr.write(str(code) + "\n")
+        except BaseException:
+            pass
+        status = 1
+    report["exit_status"] = status
+    if status != 0:
+        report["error"] = {
+            "type": "SystemExit",
+            "message": f"the program exited with status {status}",
+            "traceback": "",
+            "lineno": None,
+        }
+
+
+def _explain_refusals() -> None:
+    """Threads and sockets that the sandbox refuses say so (with EACCES), not a bare
+    "can't start new thread" or an OSError whose errno means "no such file"."""
+    import _thread
+    import threading
+
+    targets = (
+        (_thread, "start_new_thread"),
+        (_thread, "start_joinable_thread"),
+        (threading, "_start_new_thread"),
+        (threading, "_start_joinable_thread"),
+    )
+    for module, name in targets:
+        original = getattr(module, name, None)
+        if original is not None and not getattr(original, "_codeact", False):
+            setattr(module, name, _explained_thread_start(original))
+    try:
+        import socket
+    except ImportError:
+        return
+    original_init = socket.socket.__init__
+    if getattr(original_init, "_codeact", False):
+        return
+
+    def __init__(
+        self: Any, family: int = -1, type: int = -1, proto: int = -1, fileno: Any = None
+    ) -> None:
+        try:
+            original_init(self, family, type, proto, fileno)
+        except OSError:
+            if fileno is not None:
+                raise
+            raise _Refused(errno.EACCES, _NO_NETWORK) from None
+
+    __init__._codeact = True  # type: ignore[attr-defined]
+    socket.socket.__init__ = __init__  # type: ignore[method-assign]
+
+
+class _Refused(PermissionError):
+    """A PermissionError that shows its errno by name: WASI numbers EACCES 2, which reads as
+    ENOENT to anyone used to Linux."""
+
+    def __str__(self) -> str:
+        name = errno.errorcode.get(self.errno, self.errno) if self.errno is not None else None
+        return f"[{name}] {self.strerror}"
+
+
+_Refused.__name__ = _Refused.__qualname__ = "PermissionError"
+_Refused.__module__ = "builtins"
+
+
+def _explained_thread_start(original: Any) -> Any:
+    def start(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except RuntimeError as exc:
+            if "thread" not in str(exc):
+                raise
+            raise RuntimeError(_NO_THREADS) from None
+
+    start._codeact = True  # type: ignore[attr-defined]
+    return start
+
+
 def install(host: Any, *, patch_time: bool = True) -> None:
     """Connect the runner to a backend's host glue and patch the interpreter for it."""
     global HOST
@@ -603,6 +714,10 @@ def install(host: Any, *, patch_time: bool = True) -> None:
     codeact_net.install(send or codeact_net._no_network, lambda: _OUTPUT.flush())
     asyncio.events.new_event_loop = SandboxLoop
     asyncio.new_event_loop = SandboxLoop
+    try:
+        _explain_refusals()
+    except Exception:
+        pass
     try:
         asyncio.events._get_event_loop_policy()._loop_factory = SandboxLoop  # type: ignore[attr-defined]
     except Exception:

@@ -1,0 +1,126 @@
+"""How `codeact exec` shows a result: the program's output as it was, then one line per
+thing the user should know (a limit, a cut, an exit status), each saying how to change it.
+
+Which limits stop the program and which cut (docs/limits.md): ``wall_time``, ``memory``,
+``tool_calls``, ``tool_timeout``, ``network`` and ``output_files`` stop it; ``output`` cuts
+what it prints beyond the limit and lets it run to the end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..errors import ExecutionInterrupted
+from ..runtime import CodeAct, ExecutionResult
+from ..runtime.events import OutputChunk
+
+__all__ = [
+    "cli_wording",
+    "echo",
+    "print_chunk",
+    "print_result",
+    "raise_hint",
+    "run_interruptible",
+]
+
+#: How to raise each limit from the command line (the others are set in Python).
+_RAISE = {
+    "wall_time": "raise it with --timeout SECONDS",
+    "memory": "raise it with --memory MB",
+    "output": "raise it with --max-output SIZE (e.g. 10MB)",
+    "tool_calls": "it is Limits(tool_calls=...) in Python",
+    "tool_timeout": "it is Limits(tool_timeout=...) or @tool(timeout=...) in Python",
+    "output_files": "it is OutputLimits(...) in Python",
+    "network": "it is NetworkLimits(...) in Python",
+}
+
+_DOMAIN_LIST = re.compile(r"allowed_domains=\[('([^'\]]*)'|[^\]]*)\]")
+
+
+def raise_hint(limit: str) -> str:
+    return _RAISE.get(limit, "")
+
+
+def cli_wording(text: str) -> str:
+    """Messages made for Python name ``allowed_domains=[...]``; on the command line the
+    setting is ``--allow-domain``."""
+
+    def flag(match: re.Match[str]) -> str:
+        host = match.group(2)
+        return f"--allow-domain {host}" if host else "--allow-domain HOST"
+
+    return _DOMAIN_LIST.sub(flag, text).replace("allowed_domains", "--allow-domain")
+
+
+def run_interruptible(
+    codeact: CodeAct, code: str, *, on_output: Callable[[OutputChunk], Any] | None = None
+) -> tuple[ExecutionResult, bool]:
+    """Run `code`; on Ctrl-C the program is stopped and its result (with what it printed)
+    comes back with True."""
+    try:
+        return codeact.execute_sync(code, on_output=on_output), False
+    except ExecutionInterrupted as exc:
+        result: ExecutionResult = exc.result
+        return result, True
+
+
+def echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+    """click.echo of text from the program, escaped where the stream cannot encode it (a lone
+    surrogate, or any character outside a narrow locale's charset): never a crash, never a
+    character silently replaced by '?'."""
+    stream = sys.stderr if err else sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        pass
+    click.echo(text, nl=nl, err=err)
+
+
+def print_chunk(chunk: OutputChunk) -> None:
+    """What the program writes, as it writes it (stderr in the command line's wording)."""
+    err = chunk.stream == "stderr"
+    echo(cli_wording(chunk.text) if err else chunk.text, nl=False, err=err)
+    (sys.stderr if err else sys.stdout).flush()
+
+
+def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
+    """The result for a person; `streamed`: the output was already printed as it came."""
+    if result.stdout and not streamed:
+        echo(result.stdout, nl=False)
+    if result.stderr and not streamed:
+        echo(cli_wording(result.stderr), nl=False, err=True)
+    if result.value_repr is not None:
+        echo(result.value_repr)
+    elif result.value is not None:
+        echo(json.dumps(result.value, ensure_ascii=False))
+    if result.output_truncated:
+        click.echo(
+            f"codeact: output cut: {result.output_truncated:,} bytes past the output limit were "
+            f"dropped; {raise_hint('output')}",
+            err=True,
+        )
+    error = result.error
+    if error is None:
+        return
+    if error.type == "KeyboardInterrupt" and not error.traceback:
+        return  # the caller says "codeact: interrupted"
+    if error.type == "LimitExceeded":
+        hint = raise_hint(error.limit or "")
+        click.echo(f"codeact: stopped: {error.message}" + (f"; {hint}" if hint else ""), err=True)
+    elif error.type == "SystemExit" and not error.traceback:
+        click.echo(f"codeact: {error.message}", err=True)
+    else:
+        text = error.traceback.rstrip("\n") or f"{error.type}: {error.message}"
+        echo(cli_wording(text), err=True)
+        if error.limit == "memory":
+            why = error.message.rpartition("(")[2].rstrip(")").replace("; limit", " (limit")
+            click.echo(f"codeact: stopped: {why}); {raise_hint('memory')}", err=True)

@@ -1,0 +1,82 @@
+"""dev.py installs from the checkout, says what it installs, and never reinstalls what a job
+does not need (`dev.py shell` and `dev.py codeact` need no extra)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, list[list[str]]]:
+    spec = importlib.util.spec_from_file_location("dev_script", ROOT / "dev.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    monkeypatch.setattr(module, "VENV", venv)
+    monkeypatch.setattr(module, "venv_python", lambda: python)
+    calls: list[list[str]] = []
+
+    def run(*cmd: object) -> int:
+        calls.append([str(c) for c in cmd])
+        return 0
+
+    monkeypatch.setattr(module, "run", run)
+    return module, calls
+
+
+def _digest() -> str:
+    import hashlib
+
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+
+
+def test_installs_from_the_checkout_with_pips_own_output(
+    dev: tuple[ModuleType, list[list[str]]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    module, calls = dev
+    module.ensure_env("local")
+    install = calls[-1]
+    assert install[-3:] == ["install", "-e", ".[local]"] and "-q" not in install
+    assert "from this checkout" in capsys.readouterr().err
+    stamp = json.loads((module.VENV / module.STAMP).read_text())
+    assert stamp == {"digest": _digest(), "extras": ["local"]}
+
+
+def test_no_reinstall_for_what_is_installed(dev: tuple[ModuleType, list[list[str]]]) -> None:
+    module, calls = dev
+    (module.VENV / module.STAMP).write_text(
+        json.dumps({"digest": _digest(), "extras": ["dev", "local"]})
+    )
+    for job in ("shell", "codeact", "demo", "test"):
+        module.ensure_env(module.EXTRAS[job])
+    assert calls == []
+
+
+def test_a_new_extra_keeps_the_ones_installed(dev: tuple[ModuleType, list[list[str]]]) -> None:
+    module, calls = dev
+    (module.VENV / module.STAMP).write_text(json.dumps({"digest": _digest(), "extras": ["dev"]}))
+    module.ensure_env("local")
+    assert calls[-1][-1] == ".[dev,local]"
+
+
+def test_the_codeact_job_runs_the_command_line(tmp_path: Path) -> None:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "dev.py")], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert "python3 ./dev.py codeact [ARGS...]" in proc.stderr
+    assert "python3 ./dev.py shell" in proc.stderr
