@@ -226,9 +226,8 @@ def instructions(
     `grants` (from `describe_grants`), when the sandbox may reach files or the network, add
     one line that says so; the details stay in the tool's description. `name_tools` False
     leaves the tools' names to the description (as Agent Framework's reference does)."""
-    names = (", ".join(f"{t.name}()" for t in tools) if name_tools else "") or (
-        "the functions its description lists"
-    )
+    names = ", ".join(f"{t.name}()" for t in tools) or "the functions it lists"
+    functions = f"Its functions ({names})" if name_tools else "The functions its description lists"
     extra = []
     if grants:
         extra.append(
@@ -237,8 +236,8 @@ def instructions(
         )
     return "\n".join(
         [
-            f"You can run Python with the `{tool_name}` tool. Its functions ({names}) fetch the "
-            "data; Python does the rest.",
+            f"You can run Python with the `{tool_name}` tool. {functions} fetch the data; "
+            "Python does the rest.",
             f"- Do the whole task in ONE `{tool_name}` call whenever you can: call the functions "
             "in loops, calculate with Python, and print the final answer in that same program.",
             "- Use the functions for every fact; never guess or hard-code data.",
