@@ -18,7 +18,7 @@ import runpy
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -130,7 +130,7 @@ class FoundryChatClient(ScriptedChatClient):
     request, plays the traditional run (tools called one by one) or the CodeAct run (one
     program), by the tools it was offered."""
 
-    made: list[FoundryChatClient] = []
+    made: ClassVar[list[FoundryChatClient]] = []
 
     def __init__(self, *, project_endpoint: str, model: str, credential: Any) -> None:
         super().__init__([])
