@@ -5,10 +5,14 @@ Switching from Microsoft's Hyperlight package is a change of import::
     # from agent_framework_hyperlight import HyperlightCodeActProvider
     from codeact.integrations.agent_framework import CodeActProvider as HyperlightCodeActProvider
 
-`CodeActProvider` and `ExecuteCodeTool` take the reference's arguments and have its methods.
-What differs: programs run in codeact's sandbox (no hypervisor needed), get tools as plain
-Python functions, tracebacks and limits (`limits=Limits(...)`), and every nested tool call runs
-through the framework's function invocation, so the agent's function middleware sees it.
+`CodeActProvider` and `ExecuteCodeTool` take the reference's arguments (with its defaults) and
+have its methods; `execute_code` returns the reference's contents item for item, the provider
+keeps the reference's state under its source id (``"hyperlight_codeact"``), and a link inside
+a granted tree is refused with `ValueError`, as there (see `_contents` and
+docs/integrations.md). What differs: programs run in codeact's sandbox (no hypervisor needed),
+get tools as plain Python functions, tracebacks with line numbers and limits
+(`limits=Limits(...)`), and every nested tool call runs through the framework's function
+invocation, so the agent's function middleware sees it.
 Approval works as in the reference by default (the framework approves whole blocks);
 ``approval_scope="call"`` with an ``approval_handler`` gates each call inside the program
 instead (see `codeact.integrations.agent_framework._approvals`), and
