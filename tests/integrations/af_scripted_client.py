@@ -75,14 +75,22 @@ def run_code(code: str, call_id: str = "call-1") -> Message:
 
 
 def last_tool_result(messages: Sequence[Message]) -> str:
-    """The text of the last function result the model was sent."""
+    """The text of the last function result the model was sent: its items (an error item too;
+    the framework's joined ``result`` string holds only the text items), or its result."""
     results = [c for m in messages for c in m.contents if c.type == "function_result"]
     if not results:
         raise AssertionError("the model was sent no function result")
-    result = results[-1].result
+    result = results[-1].items or results[-1].result
     if isinstance(result, list):
-        return "\n".join(getattr(c, "text", None) or str(c) for c in result)
+        return "\n".join(_content_text(c) for c in result)
     return str(result)
+
+
+def _content_text(content: Any) -> str:
+    """A text item's text; an error item as its message and details (the program's stderr)."""
+    if getattr(content, "type", None) == "error":
+        return f"{content.message}: {content.error_details}"
+    return getattr(content, "text", None) or str(content)
 
 
 def answer_with_result(prefix: str = "The program said: ") -> Callable[[list[Message]], Message]:

@@ -88,7 +88,12 @@ async def test_each_run_gets_the_instructions_and_one_run_scoped_execute_code_to
     instructions = client.instructions_sent()
     assert "Be brief." in instructions
     assert "Do the whole task in ONE `execute_code` call" in instructions
-    assert "compute(), fetch_data()" in instructions
+    # As in the reference, the instructions leave the tools to the description, and do not
+    # promise the last line's value (the reference result shape does not return it).
+    assert "compute" not in instructions and "fetch_data" not in instructions
+    assert "The functions its description lists fetch the data" in instructions
+    assert "value of the last line is not returned" in tools[0].description
+    assert "call_tool(name, **kwargs)" in tools[0].description
 
 
 async def test_run_tool_is_a_snapshot_and_the_state_is_json() -> None:
@@ -116,7 +121,8 @@ async def test_the_model_reads_what_the_program_printed() -> None:
     client = ScriptedChatClient([run_code(program), answer_with_result()])
     agent = Agent(client=client, context_providers=[CodeActProvider(tools=[compute, fetch_data])])
     response = await agent.run("go")
-    assert response.text == "The program said: admins: ['Alice'] product: 42.0"
+    # stdout comes back as printed, newline included (the reference's shape)
+    assert response.text == "The program said: admins: ['Alice'] product: 42.0\n"
     assert "admins: ['Alice'] product: 42.0" in last_tool_result(client.requests[1][0])
 
 
@@ -158,12 +164,12 @@ async def test_middleware_can_answer_a_nested_call_itself() -> None:
             return
         await call_next()
 
-    client = ScriptedChatClient([run_code("compute('add', 1, 2)"), answer_with_result()])
+    client = ScriptedChatClient([run_code("print(compute('add', 1, 2))"), answer_with_result()])
     agent = Agent(
         client=client, context_providers=[CodeActProvider(tools=[compute])], middleware=[cached]
     )
     response = await agent.run("go")
-    assert response.text == "The program said: [value] 99"
+    assert response.text == "The program said: 99\n"
 
 
 async def test_middleware_failure_in_a_nested_call_stops_the_program_and_the_run() -> None:
@@ -245,10 +251,10 @@ async def test_nested_tools_get_the_runs_invocation_context() -> None:
         """The user this run is for."""
         return str(ctx.kwargs.get("user_id"))
 
-    client = ScriptedChatClient([run_code("whoami()"), answer_with_result()])
+    client = ScriptedChatClient([run_code("print(whoami())"), answer_with_result()])
     agent = Agent(client=client, context_providers=[CodeActProvider(tools=[whoami])])
     response = await agent.run("go", function_invocation_kwargs={"user_id": "u-42"})
-    assert response.text == 'The program said: [value] "u-42"'
+    assert response.text == "The program said: u-42\n"
 
 
 async def test_a_tool_that_needs_approval_gates_the_whole_block_as_in_the_reference() -> None:
@@ -262,7 +268,7 @@ async def test_a_tool_that_needs_approval_gates_the_whole_block_as_in_the_refere
 
     provider = CodeActProvider(tools=[compute, delete_user])
     assert provider.execute_code_tool.approval_mode == "always_require"
-    client = ScriptedChatClient([run_code("delete_user('bob')"), answer_with_result()])
+    client = ScriptedChatClient([run_code("print(delete_user('bob'))"), answer_with_result()])
     agent = Agent(client=client, context_providers=[provider])
     session = agent.create_session()
     first = await agent.run("delete bob", session=session)
@@ -271,10 +277,10 @@ async def test_a_tool_that_needs_approval_gates_the_whole_block_as_in_the_refere
     approval = Message(role="user", contents=[request.to_function_approval_response(True)])
     second = await agent.run(approval, session=session)
     assert ran == ["bob"]
-    assert second.text == 'The program said: [value] "deleted"'
+    assert second.text == "The program said: deleted\n"
 
 
-async def test_program_errors_and_limits_reach_the_model_as_text() -> None:
+async def test_program_errors_and_limits_reach_the_model_as_error_contents() -> None:
     program_error = "rows = fetch_data('users')\nrows[5]"
     client = ScriptedChatClient(
         [
@@ -287,8 +293,10 @@ async def test_program_errors_and_limits_reach_the_model_as_text() -> None:
     agent = Agent(client=client, context_providers=[provider])
     response = await agent.run("go")
     first = last_tool_result(client.requests[1][0])
+    assert first.startswith("Execution error: Traceback (most recent call last):")
     assert "line 2, in <module>" in first and "IndexError: list index out of range" in first
-    assert "wall_time=1s" in response.text
+    assert response.text.startswith("The program said: Execution error: LimitExceeded: ")
+    assert "wall_time=1s" in response.text and "(limit: wall_time)" in response.text
 
 
 async def test_execute_code_tool_runs_outside_an_agent() -> None:
@@ -296,7 +304,7 @@ async def test_execute_code_tool_runs_outside_an_agent() -> None:
     result = await execute_code.run("compute('add', 2, 3) * 10")
     assert result.ok and result.value == 50.0
     contents = await execute_code.invoke(arguments={"code": "print(compute('multiply', 2, 3))"})
-    assert [c.text for c in contents] == ["6.0"]
+    assert [c.text for c in contents] == ["6.0\n"]
 
 
 async def test_mcp_tools_can_be_provider_tools() -> None:
@@ -313,12 +321,15 @@ async def test_mcp_tools_can_be_provider_tools() -> None:
 
     async with mcp_tools(demo_server_command("weather")) as weather:
         client = ScriptedChatClient(
-            [run_code("[forecast(city=c)['temperature'] for c in cities()]"), answer_with_result()]
+            [
+                run_code("print([forecast(city=c)['temperature'] for c in cities()])"),
+                answer_with_result(),
+            ]
         )
         provider = CodeActProvider(tools=[*weather])
         agent = Agent(client=client, context_providers=[provider], middleware=[record])
         response = await agent.run("go")
-    assert response.text == "The program said: [value] [24.0, 9.0, 21.5]"
+    assert response.text == "The program said: [24.0, 9.0, 21.5]\n"
     assert seen == ["execute_code", "cities", "forecast", "forecast", "forecast"]
 
 
@@ -368,24 +379,26 @@ def test_a_script_written_for_the_reference_runs_with_only_the_import_changed(
 
 
 def test_constructor_and_methods_match_the_reference() -> None:
+    # HyperlightExecuteCodeTool's parameters at 5eb3eb745e16 (less its private `_registry`),
+    # with their defaults; the rest are codeact's own.
     reference_arguments = {
-        "tools",
-        "tool_description_format",
-        "approval_mode",
-        "workspace_root",
-        "file_mounts",
-        "allowed_domains",
-        "max_output_files",
-        "max_output_file_bytes",
-        "max_output_total_bytes",
-        "backend",
-        "module",
-        "module_path",
+        "tools": None,
+        "approval_mode": None,
+        "workspace_root": None,
+        "file_mounts": None,
+        "allowed_domains": None,
+        "backend": "wasm",
+        "module": "python_guest.path",
+        "module_path": None,
     }
-    ours = set(inspect.signature(ExecuteCodeTool).parameters)
-    ours_only = {"limits", "approval_scope", "approval_handler", "approval_timeout"}
-    ours_only |= {"middleware", "redact", "audit", "packages"}
-    assert reference_arguments <= ours and ours - reference_arguments == ours_only
+    signature = inspect.signature(ExecuteCodeTool).parameters
+    ours = set(signature)
+    assert {n: signature[n].default for n in reference_arguments} == reference_arguments
+    ours_only = {"limits", "result_format", "approval_scope", "approval_handler"}
+    ours_only |= {"approval_timeout", "middleware", "redact", "audit"}
+    ours_only |= {"tool_description_format", "max_output_files", "max_output_file_bytes"}
+    ours_only |= {"max_output_total_bytes", "packages"}
+    assert ours - set(reference_arguments) == ours_only
     methods = [
         f"{verb}_{noun}"
         for noun in ("tools", "file_mounts", "allowed_domains")
@@ -396,8 +409,19 @@ def test_constructor_and_methods_match_the_reference() -> None:
         assert missing == [], cls
     assert issubclass(ExecuteCodeTool, FunctionTool)
     provider = CodeActProvider(tools=[compute], approval_mode="never_require", backend="wasm")
-    assert provider.source_id == "codeact"
+    assert provider.source_id == CodeActProvider.DEFAULT_SOURCE_ID == "hyperlight_codeact"
     assert CodeActProvider("mine").source_id == "mine"
+    # The provider's arguments are explicit (an editor and a type checker see them), keyword-only
+    # after source_id, and the same as the tool's.
+    provider_parameters = inspect.signature(CodeActProvider).parameters
+    assert set(provider_parameters) == {"source_id"} | ours
+    assert all(
+        p.kind is inspect.Parameter.KEYWORD_ONLY
+        for name, p in provider_parameters.items()
+        if name != "source_id"
+    )
+    with pytest.raises(TypeError, match="workspace_rot"):
+        CodeActProvider(workspace_rot="/tmp")  # type: ignore[call-arg]
 
 
 def test_file_mounts_and_allowed_domains_take_the_reference_forms(tmp_path: Path) -> None:

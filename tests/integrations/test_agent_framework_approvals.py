@@ -83,7 +83,7 @@ async def test_block_scope_asks_the_framework_and_approves_every_call_in_the_blo
     seen: list[str] = []
     provider = CodeActProvider(tools=make_tools(ran), audit=records.append)
     assert provider.execute_code_tool.approval_mode == "always_require"
-    program = "[delete_user(name=n) for n in list_users()]"
+    program = "print([delete_user(name=n) for n in list_users()])"
     client = ScriptedChatClient([run_code(program), answer_with_result()])
     middleware = [recording_middleware(seen)] if with_middleware else []
     agent = Agent(client=client, context_providers=[provider], middleware=middleware)
@@ -92,7 +92,7 @@ async def test_block_scope_asks_the_framework_and_approves_every_call_in_the_blo
     assert ran == [] and records == []
     second = await approve_with_the_framework(agent, first, session)
     assert ran == ["alice", "bob"]
-    assert second.text == 'The program said: [value] ["deleted alice", "deleted bob"]'
+    assert second.text == "The program said: ['deleted alice', 'deleted bob']\n"
     assert [(r.name, r.decision, r.handler) for r in records] == [
         ("execute_code", "approved", "agent_framework"),
         ("list_users", "not_required", None),
@@ -144,7 +144,7 @@ async def test_call_scope_asks_the_handler_at_each_gated_call_and_a_denial_is_ca
     assert response.user_input_requests == []  # no framework round trip
     assert ran == ["bob"]
     assert response.text == (
-        "kept alice - the call of delete_user() was denied: alice is an admin\ndeleted bob"
+        "kept alice - the call of delete_user() was denied: alice is an admin\ndeleted bob\n"
     )
     assert [(r.kind, r.tool, r.code) for r in asked] == [
         ("call", "delete_user", program),
@@ -318,7 +318,7 @@ async def test_nested_calls_pass_codeacts_pipeline_then_the_framework_middleware
         "tool:ann:hunter2",
         "codeact:login:root",  # denied by codeact's policy: the framework never sees it
     ]
-    assert response.text == "welcome ann\nthe call of login() was denied: no root logins"
+    assert response.text == "welcome ann\nthe call of login() was denied: no root logins\n"
     assert [(r.arguments, r.decision, r.outcome) for r in records] == [
         ({"user": "ann", "password": "[redacted]"}, "not_required", "ok"),
         ({"user": "root", "password": "[redacted]"}, "denied", "denied"),

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
 
 from af_scripted_client import ScriptedChatClient, run_code
-from agent_framework import Agent, Message
+from agent_framework import Agent, Message, SessionContext
 
 from codeact.integrations.agent_framework import CodeActProvider, ExecuteCodeTool
 
@@ -26,10 +26,26 @@ def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "workspace"
     (root / "notes").mkdir(parents=True)
     (root / "notes" / "todo.txt").write_text("buy milk")
+    return root
+
+
+async def test_a_link_in_the_workspace_is_refused_as_the_reference_refuses_it(
+    workspace: Path, tmp_path: Path
+) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("do not read")
-    (root / "link-out").symlink_to(secret)
-    return root
+    (workspace / "notes" / "link-out").symlink_to(secret)
+    provider = CodeActProvider(workspace_root=workspace)
+    context = SessionContext(input_messages=[])
+    with pytest.raises(ValueError, match=r"Refusing to stage linked .*link-out"):
+        await provider.before_run(agent=None, session=None, context=context, state={})
+    with pytest.raises(ValueError, match="grant its target with file_mounts"):
+        await provider.execute_code_tool.run("print(open('/input/notes/link-out').read())")
+    # Its target granted as a mount instead, the program reads it.
+    (workspace / "notes" / "link-out").unlink()
+    provider.add_file_mounts((secret, "notes/secret.txt"))
+    result = await provider.execute_code_tool.run("print(open('/input/notes/secret.txt').read())")
+    assert result.stdout == "do not read\n"
 
 
 async def test_workspace_and_file_mounts_are_read_only_under_input(
@@ -50,7 +66,7 @@ async def test_workspace_and_file_mounts_are_read_only_under_input(
     )
     assert result.ok, result.to_model_text()
     lines = result.stdout.splitlines()
-    assert lines[:3] == ["buy milk", "3", "['cfg', 'notes']"]  # the symlink was not copied
+    assert lines[:3] == ["buy milk", "3", "['cfg', 'notes']"]
     assert lines[3].startswith("read-only:")
     assert "Read-only host files under /input" in execute_code.description
     assert "/input/cfg/data.json" in execute_code.description
@@ -82,7 +98,11 @@ async def test_files_written_under_output_come_back_as_data_contents() -> None:
     items = results[0].items or []
     data = [c for c in items if c.type == "data"]
     assert [(c.additional_properties or {}).get("path") for c in data] == ["/output/report.csv"]
-    assert "big.bin" in str(results[0].result)  # listed as not returned (over the file limit)
+    # The reference's contents have no place for a file left out (over the file limit): it is
+    # listed in codeact's extra facts, which code written for the reference does not read.
+    assert str(results[0].result) == "written\n"
+    (skipped,) = (items[0].additional_properties or {})["codeact"]["files_skipped"]
+    assert "big.bin" in skipped
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -123,12 +123,24 @@ def _param_lines(tool: Tool) -> list[str]:
 
 
 def describe_execute_code(
-    tools: Sequence[Tool], *, grants: Sequence[str] = (), json_schemas: Collection[str] = ()
+    tools: Sequence[Tool],
+    *,
+    grants: Sequence[str] = (),
+    json_schemas: Collection[str] = (),
+    returns_value: bool = True,
 ) -> str:
-    """The `execute_code` tool's description: what the sandbox is and which functions exist."""
+    """The `execute_code` tool's description: what the sandbox is and which functions exist.
+
+    `returns_value` False: the caller hands back only what the program printed, so the
+    description says to print (the Agent Framework provider's reference result shape)."""
+    back = (
+        "what it printed and the value of its last line."
+        if returns_value
+        else "what it printed (print what you need: the value of the last line is not returned)."
+    )
     lines = [
         "Run a Python program in a fresh, isolated sandbox (CPython 3.14 with the standard "
-        "library) and get back what it printed and the value of its last line.",
+        f"library) and get back {back}",
     ]
     if tools:
         lines += [
@@ -138,8 +150,9 @@ def describe_execute_code(
             "",
             describe_tools(tools, json_schemas=json_schemas),
             "",
-            'Each is also callable as call_tool("name", **kwargs). Inside async code, '
-            'await call_tool_async("name", **kwargs) runs calls concurrently with '
+            "Each is also callable as call_tool(name, **kwargs), the tool's name as a string "
+            "and keyword arguments only. Inside async code, "
+            "await call_tool_async(name, **kwargs) runs calls concurrently with "
             "asyncio.gather(...). A failing call raises ToolError; catch it to carry on.",
         ]
     lines += [
@@ -216,13 +229,19 @@ def _size(n: int) -> str:
 
 
 def instructions(
-    tools: Sequence[Tool], *, tool_name: str = "execute_code", grants: Sequence[str] = ()
+    tools: Sequence[Tool],
+    *,
+    tool_name: str = "execute_code",
+    grants: Sequence[str] = (),
+    name_tools: bool = True,
 ) -> str:
     """The system-prompt fragment that teaches the CodeAct way of working.
 
     `grants` (from `describe_grants`), when the sandbox may reach files or the network, add
-    one line that says so; the details stay in the tool's description."""
+    one line that says so; the details stay in the tool's description. `name_tools` False
+    leaves the tools' names to the description (as Agent Framework's reference does)."""
     names = ", ".join(f"{t.name}()" for t in tools) or "the functions it lists"
+    functions = f"Its functions ({names})" if name_tools else "The functions its description lists"
     extra = [f"- {line}" for line in grants if line.startswith("Packages it may import")]
     if grants:
         extra.append(
@@ -231,10 +250,10 @@ def instructions(
         )
     return "\n".join(
         [
-            f"You can run Python with the `{tool_name}` tool. Its functions ({names}) fetch the "
-            "data; Python does the rest.",
+            f"You can run Python with the `{tool_name}` tool. {functions} fetch the data; "
+            "Python does the rest.",
             f"- Do the whole task in ONE `{tool_name}` call whenever you can: call the functions "
-            "in loops, compute with Python, and print the final answer in that same program.",
+            "in loops, calculate with Python, and print the final answer in that same program.",
             "- Use the functions for every fact; never guess or hard-code data.",
             "- Call the functions as they are; they already exist, do not define them.",
             "- If the program fails, read the error, fix the program and run it again.",

@@ -5,10 +5,14 @@ Switching from Microsoft's Hyperlight package is a change of import::
     # from agent_framework_hyperlight import HyperlightCodeActProvider
     from codeact.integrations.agent_framework import CodeActProvider as HyperlightCodeActProvider
 
-`CodeActProvider` and `ExecuteCodeTool` take the reference's arguments and have its methods.
-What differs: programs run in codeact's sandbox (no hypervisor needed), get tools as plain
-Python functions, tracebacks and limits (`limits=Limits(...)`), and every nested tool call runs
-through the framework's function invocation, so the agent's function middleware sees it.
+`CodeActProvider` and `ExecuteCodeTool` take the reference's arguments (with its defaults) and
+have its methods; `execute_code` returns the reference's contents item for item, the provider
+keeps the reference's state under its source id (``"hyperlight_codeact"``), and a link inside
+a granted tree is refused with `ValueError`, as there (see `_contents` and
+docs/integrations.md). What differs: programs run in codeact's sandbox (no hypervisor needed),
+get tools as plain Python functions, tracebacks with line numbers and limits
+(`limits=Limits(...)`), and every nested tool call runs through the framework's function
+invocation, so the agent's function middleware sees it.
 Approval works as in the reference by default (the framework approves whole blocks);
 ``approval_scope="call"`` with an ``approval_handler`` gates each call inside the program
 instead (see `codeact.integrations.agent_framework._approvals`), and
@@ -19,14 +23,30 @@ instead (see `codeact.integrations.agent_framework._approvals`), and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from agent_framework import AgentSession, ContextProvider, FunctionTool, SessionContext
 
+from ...calls.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
+from ...calls.audit import AuditSink, Redactor
+from ...calls.middleware import Middleware, MiddlewareFn
+from ...policy.limits import Limits
+from ...sandbox.base import SandboxBackend
+from ._contents import ResultFormat
 from ._execute_code_tool import ExecuteCodeTool
 from ._grants import AllowedDomain, AllowedDomainInput, FileMount, FileMountInput
 from ._nested_calls import NESTED_CALL_KEY
-from ._options import ToolsInput
+from ._options import (
+    DEFAULT_BACKEND,
+    DEFAULT_MAX_OUTPUT_FILE_BYTES,
+    DEFAULT_MAX_OUTPUT_FILES,
+    DEFAULT_MAX_OUTPUT_TOTAL_BYTES,
+    REFERENCE_GUEST_MODULE,
+    ApprovalMode,
+    ToolDescriptionFormat,
+    ToolsInput,
+)
 
 __all__ = [
     "NESTED_CALL_KEY",
@@ -42,18 +62,78 @@ __all__ = [
 class CodeActProvider(ContextProvider):
     """Adds CodeAct to every run of an agent: the instructions and a run-scoped `execute_code`.
 
-    Takes the arguments of `ExecuteCodeTool` (and the reference's `source_id`); tools given here
-    are called by the program, not offered to the model directly.
+    Tools given here are called by the program, not offered to the model directly. Each run
+    stores the effective configuration (`ExecuteCodeTool.build_serializable_state`) in the
+    session state under `source_id`.
 
     >>> codeact = CodeActProvider(tools=[get_weather], limits=Limits(wall_time=10))
     >>> agent = Agent(client=client, context_providers=[codeact])  # doctest: +SKIP
+
+    Args:
+        source_id: The key of this provider's instructions, tools and state (the reference's
+            ``"hyperlight_codeact"`` by default).
+
+    Keyword Args:
+        tools, approval_mode, workspace_root, file_mounts, allowed_domains, backend, module,
+        module_path: the reference's arguments, with its defaults (``backend="wasm"``).
+        tool_description_format, max_output_files, max_output_file_bytes,
+        max_output_total_bytes, limits, result_format, approval_scope, approval_handler,
+        approval_timeout, middleware, redact, audit, packages: codeact's own. Each is described on
+        `ExecuteCodeTool`, which receives them all.
     """
 
-    DEFAULT_SOURCE_ID = "codeact"
+    DEFAULT_SOURCE_ID = "hyperlight_codeact"
 
-    def __init__(self, source_id: str = DEFAULT_SOURCE_ID, **options: Any) -> None:
+    def __init__(
+        self,
+        source_id: str = DEFAULT_SOURCE_ID,
+        *,
+        tools: ToolsInput | None = None,
+        approval_mode: ApprovalMode | None = None,
+        workspace_root: str | Path | None = None,
+        file_mounts: FileMountInput | Sequence[FileMountInput] | None = None,
+        allowed_domains: AllowedDomainInput | Sequence[AllowedDomainInput] | None = None,
+        backend: str | SandboxBackend = DEFAULT_BACKEND,
+        module: str | None = REFERENCE_GUEST_MODULE,
+        module_path: str | None = None,
+        tool_description_format: ToolDescriptionFormat = "compact",
+        max_output_files: int = DEFAULT_MAX_OUTPUT_FILES,
+        max_output_file_bytes: int = DEFAULT_MAX_OUTPUT_FILE_BYTES,
+        max_output_total_bytes: int = DEFAULT_MAX_OUTPUT_TOTAL_BYTES,
+        limits: Limits | None = None,
+        result_format: ResultFormat = "reference",
+        approval_scope: ApprovalScope = "block",
+        approval_handler: ApprovalHandler | None = None,
+        approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
+        middleware: Sequence[Middleware | MiddlewareFn] = (),
+        redact: Redactor | Sequence[str] | None = None,
+        audit: AuditSink | None = None,
+        packages: Sequence[str] = (),
+    ) -> None:
         super().__init__(source_id)
-        self._execute_code_tool = ExecuteCodeTool(**options)
+        self._execute_code_tool = ExecuteCodeTool(
+            tools=tools,
+            approval_mode=approval_mode,
+            workspace_root=workspace_root,
+            file_mounts=file_mounts,
+            allowed_domains=allowed_domains,
+            backend=backend,
+            module=module,
+            module_path=module_path,
+            tool_description_format=tool_description_format,
+            max_output_files=max_output_files,
+            max_output_file_bytes=max_output_file_bytes,
+            max_output_total_bytes=max_output_total_bytes,
+            limits=limits,
+            result_format=result_format,
+            approval_scope=approval_scope,
+            approval_handler=approval_handler,
+            approval_timeout=approval_timeout,
+            middleware=middleware,
+            redact=redact,
+            audit=audit,
+            packages=packages,
+        )
 
     @property
     def execute_code_tool(self) -> ExecuteCodeTool:

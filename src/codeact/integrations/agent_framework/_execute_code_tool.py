@@ -37,6 +37,7 @@ from ._approvals import (
     execute_code_needs_approval,
     framework_approved,
 )
+from ._contents import ResultFormat, execution_contents
 from ._grant_methods import GrantMethods, core_domain
 from ._grants import (
     AllowedDomain,
@@ -45,7 +46,7 @@ from ._grants import (
     FileMountInput,
     resolve_workspace_root,
 )
-from ._inputs import InputStaging
+from ._inputs import InputStaging, check_grants
 from ._nested_calls import (
     NestedCalls,
     find_function_pipeline,
@@ -53,6 +54,7 @@ from ._nested_calls import (
     sandbox_tool_for,
 )
 from ._options import (
+    DEFAULT_BACKEND,
     DEFAULT_MAX_OUTPUT_FILE_BYTES,
     DEFAULT_MAX_OUTPUT_FILES,
     DEFAULT_MAX_OUTPUT_TOTAL_BYTES,
@@ -66,6 +68,18 @@ from ._options import (
 )
 
 __all__ = ["ExecuteCodeTool"]
+
+# The reference's schema for `code`, which promises no value of the last line.
+_REFERENCE_PARAMETERS: dict[str, Any] = {
+    **EXECUTE_CODE_PARAMETERS,
+    "properties": {
+        "code": {
+            "type": "string",
+            "description": "A complete Python program. Print what you need to see; the value "
+            "of the last line is not returned.",
+        }
+    },
+}
 
 
 class ExecuteCodeTool(GrantMethods, FunctionTool):
@@ -102,11 +116,23 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             the host for every request; see `AllowedDomain`.
         max_output_files, max_output_file_bytes, max_output_total_bytes: limits on the files
             the program writes under ``/output``, which come back as data contents.
-        backend: codeact sandbox backend name ("auto", "wasm", ...) or a `SandboxBackend`.
+        backend: codeact sandbox backend name (``"wasm"``, the reference's default, ``"auto"``,
+            ``"jail"``, ``"hyperlight"``) or a `SandboxBackend`.
+        module, module_path: the reference's Hyperlight guest module, kept in the session
+            state; only the default (``"python_guest.path"``, no path) is accepted, since
+            codeact runs its own guest (CPython 3.14 with the standard library).
         packages: packages the program may import (see `CodeAct`), installed now.
         limits: codeact `Limits` of each execution (wall time, memory, output, tool calls).
-        module, module_path: accepted for compatibility; a Hyperlight guest module cannot be
-            chosen here (codeact runs its own guest).
+        result_format: ``"reference"`` (default): the contents the reference returns, item for
+            item (stdout, files, stderr or an ``"Execution error"`` error content), with
+            codeact's extra facts (the last line's value, the error's line and limit) under
+            ``additional_properties["codeact"]``; the model is told to print what it needs.
+            ``"codeact"``: one text item with codeact's text for the model (output, the value
+            of the last line, the traceback, what stopped it), then the files; the model is
+            told the last line's value comes back. See docs/integrations.md.
+
+    A symbolic link inside `workspace_root` or a mounted directory raises `ValueError` when
+    the state, the instructions or a run are built (the reference's rule).
     """
 
     def __init__(
@@ -121,8 +147,9 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
         max_output_files: int = DEFAULT_MAX_OUTPUT_FILES,
         max_output_file_bytes: int = DEFAULT_MAX_OUTPUT_FILE_BYTES,
         max_output_total_bytes: int = DEFAULT_MAX_OUTPUT_TOTAL_BYTES,
-        backend: str | SandboxBackend = "auto",
+        backend: str | SandboxBackend = DEFAULT_BACKEND,
         limits: Limits | None = None,
+        result_format: ResultFormat = "reference",
         approval_scope: ApprovalScope = "block",
         approval_handler: ApprovalHandler | None = None,
         approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
@@ -138,6 +165,11 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
                 "module and module_path choose a Hyperlight guest; codeact runs its own guest "
                 "(CPython 3.14 with the standard library), so leave them out"
             )
+        if result_format not in ("reference", "codeact"):
+            raise ConfigurationError(
+                f"result_format must be 'reference' or 'codeact', got {result_format!r}"
+            )
+        self._result_format: ResultFormat = result_format
         self._state_lock = threading.RLock()
         self._format = normalize_format(tool_description_format)
         check_approval_options(approval_mode, approval_scope, approval_handler)
@@ -172,7 +204,9 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             description="",
             approval_mode="never_require",
             func=self._run_code,
-            input_model=EXECUTE_CODE_PARAMETERS,
+            input_model=(
+                EXECUTE_CODE_PARAMETERS if result_format == "codeact" else _REFERENCE_PARAMETERS
+            ),
         )
         if tools is not None:
             self.add_tools(tools)
@@ -198,7 +232,12 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             if isinstance(fmt, dict)
             else set()
         )
-        return describe_execute_code(tools, grants=self._grant_lines(), json_schemas=json_names)
+        return describe_execute_code(
+            tools,
+            grants=self._grant_lines(),
+            json_schemas=json_names,
+            returns_value=self._result_format == "codeact",
+        )
 
     @description.setter
     def description(self, value: str) -> None:
@@ -209,6 +248,8 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
         with self._state_lock:
             tools = [self._describe(t) for t in self._managed]
             granted = bool(self._workspace_root or self._file_mounts or self._allowed_domains)
+            workspace, mounts = self._workspace_root, list(self._file_mounts.values())
+        check_grants(workspace, mounts)
         grants = self._grant_lines() if granted or self._packages else ()
         note = (
             "Some of these functions may also be offered as separate tools; prefer "
@@ -216,7 +257,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             if tools_visible_to_model
             else "These functions exist only inside `execute_code`; they are not separate tools."
         )
-        return f"{instructions(tools, grants=grants)}\n\n{note}"
+        return f"{instructions(tools, grants=grants, name_tools=False)}\n\n{note}"
 
     def to_dict(
         self, *, exclude: set[str] | None = None, exclude_none: bool = True
@@ -270,6 +311,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
                 max_output_total_bytes=self._max_output_total_bytes,
                 backend=self._codeact.backend,
                 limits=self._codeact.limits,
+                result_format=self._result_format,
                 approval_scope=self._approval_scope,
                 approval_handler=self._approval_handler,
                 **self._pipeline_options,
@@ -285,12 +327,16 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
     def build_serializable_state(self) -> dict[str, Any]:
         """The effective configuration as JSON values (kept in the session's state)."""
         with self._state_lock:
+            check_grants(self._workspace_root, list(self._file_mounts.values()))
             fmt = self._format
             return {
                 "backend": self._codeact.backend.name,
+                "module": REFERENCE_GUEST_MODULE,
+                "module_path": None,
                 "limits": dataclasses.asdict(self._codeact.limits),
                 "approval_mode": self.approval_mode,
                 "approval_scope": self._approval_scope,
+                "result_format": self._result_format,
                 "max_output_files": self._max_output_files,
                 "max_output_file_bytes": self._max_output_file_bytes,
                 "max_output_total_bytes": self._max_output_total_bytes,
@@ -333,15 +379,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             )
         approver = FRAMEWORK if framework_approved(self, ctx) else None
         result, termination = await self._execute(code, ctx, pipeline, block_approved_by=approver)
-        contents = [Content.from_text(result.to_model_text(), raw_representation=result)]
-        contents += [  # files written under /output, as the reference returns them
-            Content.from_data(
-                data=f.data,
-                media_type=f.media_type,
-                additional_properties={"path": f"/output/{f.path}"},
-            )
-            for f in result.files
-        ]
+        contents = execution_contents(result, result_format=self._result_format)
         if termination is not None:
             # Middleware ended the loop during a nested call: end it after this call, as it
             # would have after a direct call, but keep what the program printed. (The loop

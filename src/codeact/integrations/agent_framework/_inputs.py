@@ -4,8 +4,12 @@ The reference shows `workspace_root` and every file mount under one ``/input`` d
 copy made on the host (a mount may be a single file, and mounts may sit inside the workspace).
 This does the same: the workspace and the mounts are copied into one private directory, which
 the sandbox sees read-only at ``/input``. A snapshot is reused while nothing in its sources
-changed (same paths, sizes and modification times) and rebuilt when something did. Symbolic
-links are not copied, so nothing outside the granted paths can be reached through one.
+changed (same paths, sizes and modification times) and rebuilt when something did.
+
+A symbolic link (or a Windows junction) inside a granted tree is refused with a `ValueError`,
+as the reference refuses it: copying its target could show the program a host file outside the
+granted paths, and leaving it out silently would hide a mistake. The roots themselves were
+resolved when they were granted (`_grants`), so a granted path may be a link.
 """
 
 from __future__ import annotations
@@ -21,9 +25,21 @@ from pathlib import Path
 
 from ._grants import FileMount
 
-__all__ = ["InputStaging"]
+__all__ = ["InputStaging", "LinkRefused", "check_grants"]
 
 Signature = tuple[object, ...]
+
+
+class LinkRefused(ValueError):
+    """A granted tree holds a symbolic link or junction (the reference raises ValueError too)."""
+
+
+def check_grants(workspace: Path | None, mounts: Sequence[FileMount]) -> None:
+    """Raise `LinkRefused` if a link sits inside the workspace or a mounted directory."""
+    if workspace is not None:
+        _tree_signature(workspace)
+    for mount in mounts:
+        _tree_signature(Path(mount.host_path))
 
 
 class InputStaging:
@@ -83,7 +99,7 @@ def _populate(root: Path, workspace: Path | None, mounts: Sequence[FileMount]) -
 
 
 def _copy(source: Path, target: Path) -> None:
-    """Copy a regular file or a directory tree, leaving out symbolic links and special files."""
+    """Copy a regular file or a directory tree, refusing links and leaving out special files."""
     info = source.lstat()
     if stat.S_ISREG(info.st_mode):
         shutil.copyfile(source, target)
@@ -92,14 +108,14 @@ def _copy(source: Path, target: Path) -> None:
         return
     target.mkdir(parents=True, exist_ok=True)
     for entry in os.scandir(source):
-        if entry.is_symlink():
-            continue
+        if _is_link(Path(entry.path)):
+            raise _refused(Path(entry.path))
         _copy(Path(entry.path), target / entry.name)
 
 
 def _tree_signature(path: Path) -> Signature:
     """(relative path, kind, size, mtime) of every entry under `path`: a change of any of them
-    makes a new snapshot."""
+    makes a new snapshot. A link under `path` raises `LinkRefused`."""
     entries: list[tuple[str, int, int, int]] = []
     try:
         info = path.lstat()
@@ -114,6 +130,32 @@ def _tree_signature(path: Path) -> Signature:
                     entry = full.lstat()
                 except OSError:
                     continue
+                if _is_link(full, entry):
+                    raise _refused(full)
                 rel = str(full.relative_to(path))
                 entries.append((rel, entry.st_mode, entry.st_size, entry.st_mtime_ns))
     return (str(path), tuple(entries))
+
+
+def _is_link(path: Path, info: os.stat_result | None = None) -> bool:
+    """A symbolic link, a Windows junction or another reparse point (never followed)."""
+    try:
+        info = info or path.lstat()
+    except OSError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        return True
+    reparse = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0)
+    return bool(reparse and getattr(info, "st_file_attributes", 0) & reparse)
+
+
+def _refused(path: Path) -> LinkRefused:
+    try:
+        target = f" (it points to {path.readlink()})"
+    except OSError:
+        target = ""
+    return LinkRefused(
+        f"Refusing to stage linked or reparse-point path for the sandbox's /input: {path}{target}; "
+        "a link could reach files outside the granted paths: replace it with the file itself, "
+        "or grant its target with file_mounts"
+    )

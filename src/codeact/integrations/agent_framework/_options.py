@@ -11,6 +11,7 @@ from ...errors import ConfigurationError
 from ...tools import Tool
 
 __all__ = [
+    "DEFAULT_BACKEND",
     "DEFAULT_MAX_OUTPUT_FILES",
     "DEFAULT_MAX_OUTPUT_FILE_BYTES",
     "DEFAULT_MAX_OUTPUT_TOTAL_BYTES",
@@ -36,6 +37,8 @@ DEFAULT_MAX_OUTPUT_FILES = 20
 DEFAULT_MAX_OUTPUT_FILE_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_OUTPUT_TOTAL_BYTES = 20 * 1024 * 1024
 REFERENCE_GUEST_MODULE = "python_guest.path"
+# The reference's default backend name; codeact's wasm backend has the same name.
+DEFAULT_BACKEND = "wasm"
 
 
 def framework_tools(tools: Any) -> list[FunctionTool]:
