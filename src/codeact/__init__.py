@@ -26,6 +26,7 @@ from .errors import (
     ModelNotConfigured,
     OutputValidationError,
     SandboxError,
+    SessionStateError,
     ToolDefinitionError,
     TurnLimitExceeded,
     UserError,
@@ -34,7 +35,14 @@ from .policy.limits import Limits
 from .policy.mounts import Mount
 from .policy.network import AllowedDomain, NetworkLimits
 from .policy.outputs import OutputLimits
-from .runtime import CodeAct, ExecuteCodeTool, ExecutionError, ExecutionResult
+from .runtime import (
+    CodeAct,
+    ExecuteCodeTool,
+    ExecutionError,
+    ExecutionResult,
+    Session,
+    SessionReport,
+)
 from .sandbox import MockBackend, SandboxBackend
 from .tools import Tool, ToolSet, tool
 
@@ -79,6 +87,9 @@ __all__ = [
     "Redact",
     "SandboxBackend",
     "SandboxError",
+    "Session",
+    "SessionReport",
+    "SessionStateError",
     "Tool",
     "ToolCallRecord",
     "ToolDefinitionError",

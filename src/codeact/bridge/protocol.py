@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 from ..policy.limits import LimitName, Limits
 from ..policy.mounts import Mount
 from ..policy.outputs import OutputLimits
+from .state import GuestState, StateCarry, report_allowance
 
 __all__ = [
     "CallDecision",
@@ -197,17 +198,20 @@ class RunRequest:
     filename: str = "<code>"
     mounts: tuple[Mount, ...] = ()
     output_limits: OutputLimits = field(default_factory=OutputLimits)
+    #: A session's state to restore before the program runs (None: not a session's run).
+    state: StateCarry | None = None
 
     def to_guest_json(self) -> str:
-        return json.dumps(
-            {
-                "code": self.code,
-                "filename": self.filename,
-                "tools": [t.to_json() for t in self.tools],
-                "output_limit": self.limits.output_bytes,
-                "mounts": [{"path": m.guest, "mode": m.mode} for m in self.mounts],
-            }
-        )
+        request = {
+            "code": self.code,
+            "filename": self.filename,
+            "tools": [t.to_json() for t in self.tools],
+            "output_limit": self.limits.output_bytes,
+            "mounts": [{"path": m.guest, "mode": m.mode} for m in self.mounts],
+        }
+        if self.state is not None:
+            request["session"] = self.state.to_guest()
+        return json.dumps(request)
 
 
 @dataclass(frozen=True)
@@ -265,10 +269,16 @@ class RunOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     files: list[OutputFile] = field(default_factory=list)  # collected from /output
     files_skipped: list[str] = field(default_factory=list)  # why others were not returned
+    state: GuestState | None = None  # a session's run: the state the guest handed back
 
     @classmethod
-    def from_guest_json(cls, text: str, *, max_chars: int) -> RunOutcome:
-        """Parse a guest's report; malformed or oversized reports become an error outcome."""
+    def from_guest_json(
+        cls, text: str, *, max_chars: int, state: StateCarry | None = None
+    ) -> RunOutcome:
+        """Parse a guest's report; malformed or oversized reports become an error outcome.
+        With `state` (a session's run), the report may be larger by the state it returns."""
+        if state is not None:
+            max_chars += report_allowance(state)
         if len(text) > max_chars:
             return cls(error=GuestError("SandboxError", "the sandbox's report was too large"))
         try:
@@ -292,6 +302,7 @@ class RunOutcome:
             value_repr=data["value_repr"] if isinstance(data.get("value_repr"), str) else None,
             has_value=data.get("has_value") is True,
             error=error,
+            state=GuestState.from_guest(data.get("session"), limit=state.limit) if state else None,
         )
 
 

@@ -18,6 +18,7 @@ from .approval_options import (
 )
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .session_file import cli_key, read_state, report_session, write_state
 
 __all__ = ["exec_command"]
 
@@ -39,6 +40,15 @@ __all__ = ["exec_command"]
 @grant_options
 @approval_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
+@click.option(
+    "--session",
+    "session_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Keep the program's variables, functions and imports in FILE for the next run with "
+    "the same FILE (made on first use; a failed run leaves it as it was).",
+)
 @handle_errors
 def exec_command(
     program: str,
@@ -53,6 +63,7 @@ def exec_command(
     approve: str | None,
     audit_path: Path | None,
     as_json: bool,
+    session_path: Path | None,
 ) -> None:
     """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
 
@@ -73,12 +84,21 @@ def exec_command(
         approval_handler=handler,
     ) as codeact:
         announce_plan(codeact, code, handler)
-        result = codeact.execute_sync(code)
+        if session_path is None:
+            result = codeact.execute_sync(code)
+        else:
+            state = read_state(session_path)
+            with codeact.session(state=state, key=cli_key()) as session:
+                result = session.execute_sync(code)
+                if state is None or (result.session is not None and result.session.kept):
+                    write_state(session_path, session.state)
     write_audit(result, audit_path)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
         _print_human(result)
+    if session_path is not None:
+        report_session(result, session_path)
     _report_files(result, output_dir)
     sys.exit(0 if result.ok else 1)
 

@@ -13,6 +13,7 @@ from .._lifecycle import Closeable
 from ..bridge.host import HostBridge
 from ..bridge.http_egress import HttpEgress
 from ..bridge.protocol import RunOutcome, RunRequest, ToolCallRecord, ToolStub
+from ..bridge.state import GuestState, StateCarry
 from ..calls.approvals import (
     APPROVAL_SCOPES,
     DEFAULT_APPROVAL_TIMEOUT,
@@ -38,6 +39,7 @@ from .execute_tool import ExecuteCodeTool
 from .grants import Grants, collection
 from .instructions import describe_execute_code, describe_grants, instructions
 from .result import ExecutionResult
+from .session import Session
 from .supervisor import Supervisor
 
 __all__ = ["CodeAct"]
@@ -174,19 +176,27 @@ class CodeAct(Grants, Closeable):
     def _grant_lines(self) -> list[str]:
         return describe_grants(self._granted_mounts(), self._domains, self.output_limits)
 
-    def tool_description(self) -> str:
+    def tool_description(self, *, session: bool = False) -> str:
         """The description of the `execute_code` tool: every tool as a typed signature, and the
-        files and domains the program may use."""
-        return describe_execute_code(list(self._tools), grants=self._grant_lines())
+        files and domains the program may use. `session`: calls share a session's state."""
+        return describe_execute_code(
+            list(self._tools), grants=self._grant_lines(), persistent=session
+        )
 
-    def build_instructions(self) -> str:
-        """The system-prompt fragment that tells the model how to use `execute_code`."""
+    def build_instructions(self, *, session: bool = False) -> str:
+        """The system-prompt fragment that tells the model how to use `execute_code`
+        (`session`: that its variables persist between calls)."""
         granted = bool(self._mounts or self._workspace or self._domains)
-        return instructions(list(self._tools), grants=self._grant_lines() if granted else ())
+        return instructions(
+            list(self._tools), grants=self._grant_lines() if granted else (), persistent=session
+        )
 
-    def execute_code_tool(self, *, name: str = "execute_code") -> ExecuteCodeTool:
-        """The `execute_code` tool: name, description, JSON schema and an async callable."""
-        return ExecuteCodeTool(self, name=name)
+    def execute_code_tool(
+        self, *, name: str = "execute_code", session: Session | None = None
+    ) -> ExecuteCodeTool:
+        """The `execute_code` tool: name, description, JSON schema and an async callable.
+        With `session`, its calls share that session's state (and its description says so)."""
+        return ExecuteCodeTool(self, name=name, session=session)
 
     # -- running -----------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -196,6 +206,25 @@ class CodeAct(Grants, Closeable):
     async def execute(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:
         """Run `code` in a fresh sandbox and return what happened (never raises for the
         program's own errors: those are in the result)."""
+        result, _ = await self._execute(code, limits=limits)
+        return result
+
+    def session(
+        self,
+        *,
+        limits: Limits | None = None,
+        state: bytes | None = None,
+        key: bytes | None = None,
+    ) -> Session:
+        """A `Session`: calls whose top-level variables, functions, classes and imports carry
+        over to the next call (each call still runs in a fresh sandbox). `state` continues from
+        an earlier `Session.state`; see `Session` for `key`."""
+        return Session(self, limits=limits, state=state, key=key)
+
+    async def _execute(
+        self, code: str, *, limits: Limits | None = None, carry: StateCarry | None = None
+    ) -> tuple[ExecutionResult, GuestState | None]:
+        """`execute`, with a session's state carried in and what the guest handed back."""
         if not isinstance(code, str):
             raise UserError(f"code must be a str, got {type(code).__name__}")
         limits = limits or self.limits
@@ -214,7 +243,7 @@ class CodeAct(Grants, Closeable):
         if approval is not None and approval.outcome == "denied":
             return ExecutionResult.not_approved(
                 approval, {"total_ms": (time.perf_counter() - started) * 1000}
-            )
+            ), None
         egress = HttpEgress(self._domains, self.network_limits)
         bridge = HostBridge(
             tools, limits, loop, pipeline=self.pipeline, program=program, egress=egress
@@ -225,6 +254,7 @@ class CodeAct(Grants, Closeable):
             limits=limits,
             mounts=self._granted_mounts(),
             output_limits=self.output_limits,
+            state=carry,
         )
         supervisor = Supervisor(bridge, loop)
         try:
@@ -245,6 +275,9 @@ class CodeAct(Grants, Closeable):
         timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
         timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
+        if outcome.state is not None:
+            timings["state_restore_ms"] = outcome.state.restore_ms
+            timings["state_save_ms"] = outcome.state.save_ms
         return ExecutionResult.from_outcome(
             outcome,
             list(bridge.records),
@@ -253,7 +286,7 @@ class CodeAct(Grants, Closeable):
             memory_mb=limits.memory_mb,
             http_requests=list(egress.records),
             approval=approval,
-        )
+        ), outcome.state
 
     def scan(self, code: str) -> CallPlan:
         """The tools `code` may call, how often and where (a static scan; nothing runs)."""

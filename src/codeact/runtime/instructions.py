@@ -18,6 +18,7 @@ from ..tools import Tool
 
 __all__ = [
     "EXECUTE_CODE_PARAMETERS",
+    "PERSISTENT_STATE",
     "describe_execute_code",
     "describe_grants",
     "describe_tools",
@@ -120,10 +121,24 @@ def _param_lines(tool: Tool) -> list[str]:
     ]
 
 
+#: What the model is told when calls share a session's state (and only then).
+PERSISTENT_STATE = (
+    "Each call runs in a fresh sandbox, but when a program finishes, its top-level variables, "
+    "functions, classes and imports are kept for the next call: reuse them instead of fetching "
+    "the data again. A program that fails keeps nothing of what it did; values that cannot be "
+    "kept (open files, generators, lambdas) are dropped, and the result says which."
+)
+
+
 def describe_execute_code(
-    tools: Sequence[Tool], *, grants: Sequence[str] = (), json_schemas: Collection[str] = ()
+    tools: Sequence[Tool],
+    *,
+    grants: Sequence[str] = (),
+    json_schemas: Collection[str] = (),
+    persistent: bool = False,
 ) -> str:
-    """The `execute_code` tool's description: what the sandbox is and which functions exist."""
+    """The `execute_code` tool's description: what the sandbox is and which functions exist.
+    `persistent`: the calls share a session's state (`CodeAct.session`)."""
     lines = [
         "Run a Python program in a fresh, isolated sandbox (CPython 3.14 with the standard "
         "library) and get back what it printed and the value of its last line.",
@@ -142,8 +157,10 @@ def describe_execute_code(
         ]
     lines += [
         "",
-        "The sandbox starts empty every time: variables and imports do not survive between "
-        "calls, so do the whole job in one program.",
+        PERSISTENT_STATE
+        if persistent
+        else "The sandbox starts empty every time: variables and imports do not survive "
+        "between calls, so do the whole job in one program.",
     ]
     if grants:
         lines += ["", *grants]
@@ -202,14 +219,24 @@ def _size(n: int) -> str:
 
 
 def instructions(
-    tools: Sequence[Tool], *, tool_name: str = "execute_code", grants: Sequence[str] = ()
+    tools: Sequence[Tool],
+    *,
+    tool_name: str = "execute_code",
+    grants: Sequence[str] = (),
+    persistent: bool = False,
 ) -> str:
     """The system-prompt fragment that teaches the CodeAct way of working.
 
     `grants` (from `describe_grants`), when the sandbox may reach files or the network, add
-    one line that says so; the details stay in the tool's description."""
+    one line that says so; the details stay in the tool's description. `persistent`: the
+    calls share a session's state, and the model is told so (only then)."""
     names = ", ".join(f"{t.name}()" for t in tools) or "the functions it lists"
     extra = []
+    if persistent:
+        extra.append(
+            f"- Variables, functions, classes and imports of a `{tool_name}` program that "
+            "finishes are still there in the next call: build on them, do not fetch again."
+        )
     if grants:
         extra.append(
             f"- The `{tool_name}` sandbox can use the host directories and web addresses its "

@@ -12,6 +12,7 @@ from ..bridge.output import CappedOutput
 from ..bridge.protocol import OutputFile, RunOutcome, ToolCallRecord
 from ..calls.audit import records_to_jsonl
 from ..policy.limits import LimitName
+from .session import SessionReport
 
 __all__ = ["ExecutionError", "ExecutionResult"]
 
@@ -65,6 +66,8 @@ class ExecutionResult:
     http_requests: list[HttpRequestRecord] = field(default_factory=list)
     #: The whole-block approval, when the block was asked about before it ran.
     approval: ToolCallRecord | None = None
+    #: In a `Session`: what this call did to the session's state (None outside a session).
+    session: SessionReport | None = None
 
     @classmethod
     def from_outcome(
@@ -157,6 +160,7 @@ class ExecutionResult:
             "files": [f.to_dict() for f in self.files],
             "files_skipped": list(self.files_skipped),
             "http_requests": [r.to_dict() for r in self.http_requests],
+            **({"session": self.session.to_dict()} if self.session is not None else {}),
         }
 
     def to_model_text(self) -> str:
@@ -199,4 +203,6 @@ class ExecutionResult:
                     parts.append(f"[stopped] {self.error.message}")
         if not parts:
             parts.append("[the program printed nothing and its last line had no value]")
+        if self.session is not None and (session := self.session.to_model_text()):
+            parts.append(session)
         return "\n".join(parts)

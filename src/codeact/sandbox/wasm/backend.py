@@ -143,7 +143,7 @@ class WasmBackend(SandboxBackend):
 
         if report is not None:
             limit = request.limits.output_bytes * 2 + _REPORT_SLACK
-            outcome = RunOutcome.from_guest_json(report, max_chars=limit)
+            outcome = RunOutcome.from_guest_json(report, max_chars=limit, state=request.state)
         else:
             outcome = _outcome_for_trap(execution, trap, request)
         outcome.timings = {"setup_ms": setup_s * 1000, "run_ms": (ended - began) * 1000}

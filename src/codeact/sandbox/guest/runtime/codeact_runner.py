@@ -33,11 +33,13 @@ import selectors
 import sys
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterable
 from types import CodeType
 from typing import Any
 
 import codeact_net
+import codeact_state
 from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
 
 __all__ = ["NetworkDenied", "NetworkError", "ToolDenied", "ToolError", "install"]
@@ -282,6 +284,7 @@ def _tool_function(name: str, positional: tuple[str, ...]) -> Callable[..., Any]
         return call_tool(name, **_arguments(name, args, kwargs, positional))
 
     tool_function.__name__ = tool_function.__qualname__ = name
+    tool_function._codeact_tool = True  # type: ignore[attr-defined]  # a session leaves it out
     return tool_function
 
 
@@ -385,7 +388,7 @@ def _internal(filename: str) -> bool:
     return (
         filename == __file__
         or "/asyncio/" in filename
-        or filename.endswith(("codeact_guest.py", "codeact_net.py"))
+        or filename.endswith(("codeact_guest.py", "codeact_net.py", "codeact_state.py"))
     )
 
 
@@ -433,19 +436,25 @@ def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
 
 
 def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    namespace: dict[str, Any] = {
-        "__name__": "__main__",
-        "__builtins__": __builtins__,
-        "call_tool": call_tool,
-        "call_tool_async": call_tool_async,
-        "ToolError": ToolError,
-        "ToolDenied": ToolDenied,
-        "http_request": http_request,
-        "http_get": http_get,
-        "http_post": http_post,
-        "NetworkError": NetworkError,
-        "NetworkDenied": NetworkDenied,
-    }
+    # The program's globals are a real module's, and that module is __main__ while it runs,
+    # as for a script: pickle (and so a session's state) finds its classes and functions.
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
+    namespace: dict[str, Any] = main.__dict__
+    namespace.update(
+        {
+            "__builtins__": __builtins__,
+            "call_tool": call_tool,
+            "call_tool_async": call_tool_async,
+            "ToolError": ToolError,
+            "ToolDenied": ToolDenied,
+            "http_request": http_request,
+            "http_get": http_get,
+            "http_post": http_post,
+            "NetworkError": NetworkError,
+            "NetworkDenied": NetworkDenied,
+        }
+    )
     _POSITIONAL.clear()
     for stub in tools:
         name, positional = stub["name"], tuple(stub["positional"])
@@ -522,8 +531,14 @@ def run(request_json: str) -> str:
     _MOUNTS[:] = [(m["path"], m["mode"]) for m in request.get("mounts") or []]
     _MOUNTS.append(("/output", "rw"))
     report: dict[str, Any] = {}
+    namespace = _globals(request.get("tools") or [])
+    baseline = dict(namespace)
+    session = request.get("session")
+    carried = None
     try:
-        value = _run(code, filename, _globals(request.get("tools") or []))
+        if isinstance(session, dict):  # restored before the program, in its own globals
+            carried = codeact_state.restore(namespace, session.get("state"))
+        value = _run(code, filename, namespace)
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:
         code = exc.code  # compared by type first: `code == 0` could run the program's code
@@ -531,6 +546,19 @@ def run(request_json: str) -> str:
             report["error"] = _describe(exc, filename)
     except BaseException as exc:
         report["error"] = _describe(exc, filename)
+    if carried is not None and isinstance(session, dict):
+        try:
+            report["session"] = codeact_state.finish(
+                namespace,
+                baseline,
+                code=request["code"],
+                filename=filename,
+                carried=carried,
+                limit=int(session["limit"]),
+                succeeded="error" not in report,
+            )
+        except BaseException as exc:
+            report["session"] = {"failed": _describe(exc, filename)["message"]}
     try:
         output.flush()
     except BaseException:

@@ -125,6 +125,7 @@ _INTERNAL = {
     "codeact_guest",
     "codeact_runner",
     "codeact_net",
+    "codeact_state",
     "site",
     "encodings",
 }
