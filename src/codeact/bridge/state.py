@@ -74,7 +74,7 @@ class GuestState:
         failed = _text(raw.get("failed"), _MAX_REASON) or None
         if isinstance(encoded, str):
             if len(encoded) > 4 * (limit // 3 + 1):
-                over = len(encoded) * 3 // 4
+                over = len(encoded) // 4 * 3 - (len(encoded) - len(encoded.rstrip("=")))
             else:
                 try:
                     state = base64.b64decode(encoded, validate=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import asyncio.selector_events
+import copyreg
 import errno
 import io
 import json
@@ -239,6 +240,24 @@ class ToolResult(dict[str, Any]):
 
 
 ToolResult.__module__ = "builtins"
+
+
+# The classes above are shown as builtins, where pickle cannot find them: a session's state
+# (codeact_state) saves their objects through these functions of this module instead.
+def _rebuild_tool_result(items: dict[str, Any]) -> ToolResult:
+    return ToolResult(items)
+
+
+def _rebuild_tool_error(denied: bool, message: str, tool: str | None) -> ToolError:
+    return (ToolDenied if denied else ToolError)(message, tool)
+
+
+copyreg.pickle(ToolResult, lambda r: (_rebuild_tool_result, (dict(r),)))
+for _error in (ToolError, ToolDenied):
+    copyreg.pickle(
+        _error, lambda e: (_rebuild_tool_error, (isinstance(e, ToolDenied), e.message, e.tool))
+    )
+del _error
 
 
 def _decode_result(text: str) -> Any:
