@@ -75,9 +75,12 @@ def http_sessions_server() -> Iterator[int]:
         stop(process)
 
 
-async def test_http_clients_each_have_their_own_session(http_sessions_server: int) -> None:
+async def test_http_clients_with_an_mcp_session_each_have_their_own(
+    http_sessions_server: int,
+) -> None:
     url = f"http://127.0.0.1:{http_sessions_server}/mcp"
-    async with mcp.Client(url) as alice, mcp.Client(url) as bob:
+    # Protocol 2025-11-25 and older: the handshake gives each client an Mcp-Session-Id.
+    async with mcp.Client(url, mode="legacy") as alice, mcp.Client(url, mode="legacy") as bob:
         await alice.call_tool("execute_code", {"code": "secret = 'alice'"})
         await bob.call_tool("execute_code", {"code": "mine = 'bob'"})
         bob_sees = await bob.call_tool("execute_code", {"code": "'secret' in globals()"})
@@ -86,3 +89,14 @@ async def test_http_clients_each_have_their_own_session(http_sessions_server: in
         )
     assert "False" in _text(bob_sees) or "false" in _text(bob_sees)
     assert '["alice", false]' in _text(alice_sees), _text(alice_sees)
+
+
+async def test_a_stateless_http_request_is_told_that_nothing_is_kept(
+    http_sessions_server: int,
+) -> None:
+    url = f"http://127.0.0.1:{http_sessions_server}/mcp"
+    async with mcp.Client(url) as client:  # protocol 2026-07-28: no MCP session
+        first = await client.call_tool("execute_code", {"code": "x = 1"})
+        second = await client.call_tool("execute_code", {"code": "x"})
+    assert "came without an MCP session" in _text(first)
+    assert second.is_error and "NameError" in _text(second)

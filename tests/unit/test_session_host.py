@@ -97,14 +97,14 @@ def test_any_changed_byte_is_refused(position: int) -> None:
 def test_other_keys_versions_formats_and_backends_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with pytest.raises(SessionStateError, match="integrity check.*another key"):
+    with pytest.raises(SessionStateError, match=r"integrity check.*another key"):
         session_state.unseal(_sealed(), backend="wasm", key=b"o" * 32)
-    with pytest.raises(SessionStateError, match="saved on the 'jail' backend.*'wasm'"):
+    with pytest.raises(SessionStateError, match=r"saved on the 'jail' backend.*'wasm'"):
         session_state.unseal(_sealed(backend="jail"), backend="wasm", key=KEY)
     monkeypatch.setattr(session_state, "VERSION", "0.0.1")
     old = _sealed()
     monkeypatch.undo()
-    with pytest.raises(SessionStateError, match="saved by codeact 0.0.1; this is codeact"):
+    with pytest.raises(SessionStateError, match=r"saved by codeact 0\.0\.1; this is codeact"):
         session_state.unseal(old, backend="wasm", key=KEY)
     monkeypatch.setattr(session_state, "GUEST_FORMAT", "0123456789abcdef")
     other_guest = _sealed()

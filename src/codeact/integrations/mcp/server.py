@@ -24,7 +24,7 @@ from ...errors import ConfigurationError
 from ...runtime import CodeAct
 from ...runtime.result import ExecutionResult
 from ._rounds import ProgramGone, ProgramRounds
-from ._sessions import RESTART_DESCRIPTION, ClientSessions
+from ._sessions import NO_SESSION_NOTE, RESTART_DESCRIPTION, ClientSessions
 from .approvals import asking_through, asks_in_rounds, elicit_request, elicitation_unavailable
 
 try:
@@ -94,8 +94,13 @@ def build_mcp_server(
         code: str, ctx: Context, *, restart: bool = False
     ) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
         execute = codeact.execute
+        note = None
         if clients is not None and ctx.request_state is None:
-            execute = (await clients.session_for(ctx, restart=restart)).execute
+            session = await clients.session_for(ctx, restart=restart)
+            if session is not None:
+                execute = session.execute
+            else:
+                note = NO_SESSION_NOTE
         if ctx.request_state is not None:  # a later round: answers for a waiting program
             rounds = waiting.pop(ctx.request_state, None)
             if rounds is None or rounds.code != code:
@@ -111,13 +116,13 @@ def build_mcp_server(
                 rounds.start(execute(code))
         else:
             with asking_through(ctx):  # a McpApprover asks this request's client
-                return _call_result(await execute(code))
+                return _call_result(await execute(code), note)
         try:
             stop = await rounds.next_stop()
         except ProgramGone as exc:
             return _error(str(exc))
         if isinstance(stop, ExecutionResult):
-            return _call_result(stop)
+            return _call_result(stop, note)
         waiting[rounds.state] = rounds
         rounds.on_stop(lambda: waiting.pop(rounds.state, None))
         return mcp_types.InputRequiredResult(
@@ -125,8 +130,9 @@ def build_mcp_server(
             request_state=rounds.state,
         )
 
-    def _call_result(result: ExecutionResult) -> mcp_types.CallToolResult:
-        content: list[Any] = [mcp_types.TextContent(type="text", text=result.to_model_text())]
+    def _call_result(result: ExecutionResult, note: str | None = None) -> mcp_types.CallToolResult:
+        text = result.to_model_text() + (f"\n{note}" if note else "")
+        content: list[Any] = [mcp_types.TextContent(type="text", text=text)]
         content += [_file_content(f) for f in result.files]
         if on_files is not None and result.files:
             on_files(result.files)
