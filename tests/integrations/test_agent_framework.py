@@ -384,7 +384,7 @@ def test_constructor_and_methods_match_the_reference() -> None:
     }
     ours = set(inspect.signature(ExecuteCodeTool).parameters)
     ours_only = {"limits", "approval_scope", "approval_handler", "approval_timeout"}
-    ours_only |= {"middleware", "redact", "audit"}
+    ours_only |= {"middleware", "redact", "audit", "sessions", "session_key"}
     assert reference_arguments <= ours and ours - reference_arguments == ours_only
     methods = [
         f"{verb}_{noun}"

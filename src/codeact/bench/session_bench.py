@@ -1,0 +1,84 @@
+"""The cost a session adds to a call, by the size of the state it carries.
+
+For each size, a session is given a state of about that many bytes (a list of small records,
+the kind of data a program fetches and keeps: ``{"id", "name", "score"}`` dicts), then the
+same small program (``n += 1``) runs in it again and again. The result is the p50 (and p90) of
+those calls minus the p50 of the same program run without a session: what restoring the state
+before the program and saving it after it cost, including moving the bytes both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from ..policy.limits import Limits
+from ..runtime import CodeAct, ExecutionResult, Session
+from .sandbox_bench import PACE, CaseResult, _timed
+from .stats import percentile
+
+__all__ = ["SESSION_CASES", "bench_sessions"]
+
+#: (case name, state size in bytes, share of the fresh runs it gets)
+SESSION_CASES = (
+    ("session_1KiB", 1 << 10, 4),
+    ("session_100KiB", 100 << 10, 4),
+    ("session_10MiB", 10 << 20, 40),
+)
+_RECORD_BYTES = 36  # about what one record pickles to; the first run measures it exactly
+_LIMITS = Limits(wall_time=120, memory_mb=1024, state_bytes=32 << 20)
+
+
+async def bench_sessions(name: str, runs: int) -> list[CaseResult]:
+    """The added cost per call of a session on backend `name`, for each size."""
+    codeact = CodeAct(backend=name, limits=_LIMITS)
+    await asyncio.to_thread(codeact.prepare)
+    for _ in range(5):
+        await codeact.execute("n = 1")
+    baseline = await _timed(max(5, runs // 4), lambda: _check(codeact.execute("n = 1")))
+    base50, base90 = percentile(baseline, 50), percentile(baseline, 90)
+    results = []
+    for case, size, share in SESSION_CASES:
+        session = await _session_of_size(codeact, size)
+        samples = await _timed(max(5, runs // share), _next_call(session))
+        results.append(
+            CaseResult(
+                name,
+                case,
+                percentile(samples, 50) - base50,
+                percentile(samples, 90) - base90,
+                len(samples),
+            )
+        )
+    return results
+
+
+async def _session_of_size(codeact: CodeAct, size: int) -> Session:
+    """A session whose state is `size` bytes, give or take a record."""
+    session = codeact.session()
+    count = max(1, size // _RECORD_BYTES)
+    for _ in range(3):  # measure, then correct the number of records
+        result = await session.execute(
+            "data = [{'id': i, 'name': 'user' + str(i), 'score': i * 0.5} "
+            f"for i in range({count})]\nn = 0"
+        )
+        if not result.ok:
+            raise RuntimeError(f"the benchmark's setup failed: {result.error}")
+        report = result.session
+        if report is None or not report.kept:
+            raise RuntimeError(f"the benchmark's state was not kept: {report}")
+        if abs(report.size - size) <= size // 50:
+            break
+        count = max(1, round(count * size / report.size))
+    await asyncio.sleep(PACE)
+    return session
+
+
+def _next_call(session: Session) -> Callable[[], Awaitable[None]]:
+    return lambda: _check(session.execute("n += 1"))
+
+
+async def _check(running: Awaitable[ExecutionResult]) -> None:
+    result = await running
+    if not result.ok:
+        raise RuntimeError(f"benchmark program failed: {result.error}")
