@@ -1,8 +1,10 @@
 """The cost a session adds to a call, by the size of the state it carries.
 
-For each size, a session is given a state of about that many bytes (a list of small records,
-the kind of data a program fetches and keeps: ``{"id", "name", "score"}`` dicts), then the
-same small program (``n += 1``) runs in it again and again. The result is the p50 (and p90) of
+For each size, a session is given a state of about that many bytes, then the same small
+program (``n += 1``) runs in it again and again. The state is a list of small records, the kind
+of data a program fetches and keeps (``{"id", "name", "score"}`` dicts: pickling many small
+objects is the costly case), or, for ``session_100KiB_str``, one string of that size (the
+cost of moving the bytes alone). The result is the p50 (and p90) of
 those calls minus the p50 of the same program run without a session: what restoring the state
 before the program and saving it after it cost, including moving the bytes both ways.
 """
@@ -19,11 +21,12 @@ from .stats import percentile
 
 __all__ = ["SESSION_CASES", "bench_sessions"]
 
-#: (case name, state size in bytes, share of the fresh runs it gets)
+#: (case name, state size in bytes, records or one string, share of the fresh runs it gets)
 SESSION_CASES = (
-    ("session_1KiB", 1 << 10, 4),
-    ("session_100KiB", 100 << 10, 4),
-    ("session_10MiB", 10 << 20, 40),
+    ("session_1KiB", 1 << 10, "records", 4),
+    ("session_100KiB", 100 << 10, "records", 4),
+    ("session_100KiB_str", 100 << 10, "str", 4),
+    ("session_10MiB", 10 << 20, "records", 40),
 )
 _RECORD_BYTES = 36  # about what one record pickles to; the first run measures it exactly
 _LIMITS = Limits(wall_time=120, memory_mb=1024, state_bytes=32 << 20)
@@ -38,8 +41,8 @@ async def bench_sessions(name: str, runs: int) -> list[CaseResult]:
     baseline = await _timed(max(5, runs // 4), lambda: _check(codeact.execute("n = 1")))
     base50, base90 = percentile(baseline, 50), percentile(baseline, 90)
     results = []
-    for case, size, share in SESSION_CASES:
-        session = await _session_of_size(codeact, size)
+    for case, size, kind, share in SESSION_CASES:
+        session = await _session_of_size(codeact, size, kind)
         samples = await _timed(max(5, runs // share), _next_call(session))
         results.append(
             CaseResult(
@@ -53,14 +56,16 @@ async def bench_sessions(name: str, runs: int) -> list[CaseResult]:
     return results
 
 
-async def _session_of_size(codeact: CodeAct, size: int) -> Session:
+async def _session_of_size(codeact: CodeAct, size: int, kind: str) -> Session:
     """A session whose state is `size` bytes, give or take a record."""
     session = codeact.session()
-    count = max(1, size // _RECORD_BYTES)
+    count = max(1, size // (_RECORD_BYTES if kind == "records" else 1))
     for _ in range(3):  # measure, then correct the number of records
         result = await session.execute(
             "data = [{'id': i, 'name': 'user' + str(i), 'score': i * 0.5} "
             f"for i in range({count})]\nn = 0"
+            if kind == "records"
+            else f"data = 'x' * {count}\nn = 0"
         )
         if not result.ok:
             raise RuntimeError(f"the benchmark's setup failed: {result.error}")
