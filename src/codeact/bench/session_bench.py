@@ -1,12 +1,12 @@
 """The cost a session adds to a call, by the size of the state it carries.
 
 For each size, a session is given a state of about that many bytes, then the same small
-program (``n += 1``) runs in it again and again. The state is a list of small records, the kind
-of data a program fetches and keeps (``{"id", "name", "score"}`` dicts: pickling many small
-objects is the costly case), or, for ``session_100KiB_str``, one string of that size (the
-cost of moving the bytes alone). The result is the p50 (and p90) of
-those calls minus the p50 of the same program run without a session: what restoring the state
-before the program and saving it after it cost, including moving the bytes both ways.
+program (``n += 1``) runs in it again and again, each time right after the same program ran
+without a session. The cost is the difference of each pair (p50 and p90 of the differences):
+what restoring the state before the program and saving it after it cost, moving the bytes
+both ways included. The state is a list of small records, the kind of data a program fetches
+and keeps (``{"id", "name", "score"}`` dicts: pickling many small objects is the costly case),
+or, for ``session_100KiB_str``, one string of that size (the cost of moving the bytes alone).
 """
 
 from __future__ import annotations
@@ -38,20 +38,18 @@ async def bench_sessions(name: str, runs: int) -> list[CaseResult]:
     await asyncio.to_thread(codeact.prepare)
     for _ in range(5):
         await codeact.execute("n = 1")
-    baseline = await _timed(max(5, runs // 4), lambda: _check(codeact.execute("n = 1")))
-    base50, base90 = percentile(baseline, 50), percentile(baseline, 90)
     results = []
     for case, size, kind, share in SESSION_CASES:
         session = await _session_of_size(codeact, size, kind)
-        samples = await _timed(max(5, runs // share), _next_call(session))
+        added = []
+        # Paired: each session call next to a call without one, so that the load of the
+        # machine, which drifts, weighs on both alike.
+        for _ in range(max(5, runs // share)):
+            (plain,) = await _timed(1, lambda: _check(codeact.execute("n = 1")))
+            (kept,) = await _timed(1, _next_call(session))
+            added.append(kept - plain)
         results.append(
-            CaseResult(
-                name,
-                case,
-                percentile(samples, 50) - base50,
-                percentile(samples, 90) - base90,
-                len(samples),
-            )
+            CaseResult(name, case, percentile(added, 50), percentile(added, 90), len(added))
         )
     return results
 

@@ -39,6 +39,7 @@ import __future__
 import ast
 import base64
 import binascii
+import gc
 import importlib
 import io
 import json
@@ -85,7 +86,8 @@ def restore(namespace: dict[str, Any], encoded: str | None) -> Carried:
         except (ValueError, binascii.Error) as exc:
             carried.dropped.append(["*", f"the saved state could not be read: {exc}"])
         else:
-            _restore(namespace, header, body, carried)
+            with _no_gc():
+                _restore(namespace, header, body, carried)
     carried.ms = (time.perf_counter() - started) * 1000
     return carried
 
@@ -189,7 +191,8 @@ def finish(
     if not succeeded:
         return report
     started = time.perf_counter()
-    data, names, dropped = _save(namespace, baseline, code, filename, carried)
+    with _no_gc():
+        data, names, dropped = _save(namespace, baseline, code, filename, carried)
     report["save_ms"] = (time.perf_counter() - started) * 1000
     report["names"] = names
     report["dropped"] = dropped
@@ -344,6 +347,19 @@ def _dump(values: dict[str, Any]) -> bytes:
     for value in values.values():
         pickler.dump(value)
     return out.getvalue()
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic collector off while (un)pickling: making or walking many containers would
+    start it again and again over the same objects, for nothing (none of them is garbage)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextmanager
