@@ -187,3 +187,23 @@ def test_a_report_may_grow_only_by_the_state_a_session_allows() -> None:
     assert allowed.error is None and allowed.state is not None
     assert report_allowance(None) == 0
     assert report_allowance(StateCarry(None, 3 << 20)) >= 4 << 20
+
+
+def test_the_raw_form_carries_every_byte_after_the_json_both_ways() -> None:
+    every_byte = bytes(range(256)) * 2
+    request = RunRequest(code="1", state=StateCarry(every_byte, 4096)).to_guest_json(
+        raw_state=True
+    )
+    head, nul, tail = request.partition("\x00")
+    assert nul and '"raw": true' in head and tail.encode("latin-1") == every_byte
+    report = _report({"state": None, "names": ["x"]}) + "\x00" + every_byte.decode("latin-1")
+    outcome = RunOutcome.from_guest_json(report, max_chars=200, state=StateCarry(None, 4096))
+    assert outcome.error is None and outcome.state is not None
+    assert outcome.state.state == every_byte and outcome.state.names == ("x",)
+    too_big = RunOutcome.from_guest_json(report, max_chars=200, state=StateCarry(None, 100))
+    assert too_big.state is not None and too_big.state.state is None
+    assert too_big.state.over == len(every_byte)
+    not_bytes = RunOutcome.from_guest_json(
+        _report({}) + "\x00\u20ac", max_chars=200, state=StateCarry(None, 100)
+    )
+    assert not_bytes.state is not None and not_bytes.state.failed

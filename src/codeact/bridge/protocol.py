@@ -201,7 +201,9 @@ class RunRequest:
     #: A session's state to restore before the program runs (None: not a session's run).
     state: StateCarry | None = None
 
-    def to_guest_json(self) -> str:
+    def to_guest_json(self, *, raw_state: bool = False) -> str:
+        """The request as the runner reads it. `raw_state`: a session's state follows the
+        JSON as raw bytes instead of base64 inside it (see `StateCarry.raw_tail`)."""
         request = {
             "code": self.code,
             "filename": self.filename,
@@ -210,7 +212,9 @@ class RunRequest:
             "mounts": [{"path": m.guest, "mode": m.mode} for m in self.mounts],
         }
         if self.state is not None:
-            request["session"] = self.state.to_guest()
+            request["session"] = self.state.to_guest(raw=raw_state)
+            if raw_state:
+                return json.dumps(request) + self.state.raw_tail()
         return json.dumps(request)
 
 
@@ -276,9 +280,13 @@ class RunOutcome:
         cls, text: str, *, max_chars: int, state: StateCarry | None = None
     ) -> RunOutcome:
         """Parse a guest's report; malformed or oversized reports become an error outcome.
-        With `state` (a session's run), the report may be larger by the state it returns."""
+        With `state` (a session's run), the report may be larger by the state it returns, as
+        base64 inside it or as raw bytes after it (after a NUL, see `RunRequest.to_guest_json`).
+        """
+        raw_state = None
         if state is not None:
             max_chars += report_allowance(state)
+            text, _, raw_state = text.partition("\x00")
         if len(text) > max_chars:
             return cls(error=GuestError("SandboxError", "the sandbox's report was too large"))
         try:
@@ -302,7 +310,9 @@ class RunOutcome:
             value_repr=data["value_repr"] if isinstance(data.get("value_repr"), str) else None,
             has_value=data.get("has_value") is True,
             error=error,
-            state=GuestState.from_guest(data.get("session"), limit=state.limit) if state else None,
+            state=GuestState.from_guest(data.get("session"), limit=state.limit, raw_state=raw_state)
+            if state
+            else None,
         )
 
 

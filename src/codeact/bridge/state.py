@@ -31,9 +31,17 @@ class StateCarry:
     state: bytes | None
     limit: int
 
-    def to_guest(self) -> dict[str, Any]:
+    def to_guest(self, *, raw: bool = False) -> dict[str, Any]:
+        """The request's ``session``: the state as base64, or (`raw`) marked as following
+        the request's JSON as raw bytes (see `raw_tail`)."""
+        if raw:
+            return {"state": None, "raw": True, "limit": self.limit}
         state = base64.b64encode(self.state).decode("ascii") if self.state else None
         return {"state": state, "limit": self.limit}
+
+    def raw_tail(self) -> str:
+        """What follows the request's JSON in the raw form: a NUL and the bytes as latin-1."""
+        return "\x00" + self.state.decode("latin-1") if self.state else ""
 
     def __repr__(self) -> str:
         size = len(self.state) if self.state else 0
@@ -63,16 +71,27 @@ class GuestState:
     save_ms: float = 0.0
 
     @classmethod
-    def from_guest(cls, raw: object, *, limit: int) -> GuestState | None:
-        """Parse the report's ``session`` field; None when there is none. A state over
-        `limit` is refused here whatever the guest says of its size."""
+    def from_guest(
+        cls, raw: object, *, limit: int, raw_state: str | None = None
+    ) -> GuestState | None:
+        """Parse the report's ``session`` field (and the raw bytes that followed the report,
+        if any); None when there is none. A state over `limit` is refused here whatever the
+        guest says of its size."""
         if not isinstance(raw, dict):
             return None
         state: bytes | None = None
         over = _int(raw.get("over"))
         encoded = raw.get("state")
         failed = _text(raw.get("failed"), _MAX_REASON) or None
-        if isinstance(encoded, str):
+        if raw_state:
+            if len(raw_state) > limit:
+                over = len(raw_state)
+            else:
+                try:
+                    state = raw_state.encode("latin-1")
+                except UnicodeEncodeError:
+                    failed = "the sandbox returned a state that is not bytes"
+        elif isinstance(encoded, str):
             if len(encoded) > 4 * (limit // 3 + 1):
                 over = len(encoded) // 4 * 3 - (len(encoded) - len(encoded.rstrip("=")))
             else:

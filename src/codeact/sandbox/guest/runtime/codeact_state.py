@@ -37,8 +37,6 @@ from __future__ import annotations
 import __future__
 
 import ast
-import base64
-import binascii
 import gc
 import importlib
 import io
@@ -76,14 +74,14 @@ class Carried:
 
 
 # -- restore -----------------------------------------------------------------------------
-def restore(namespace: dict[str, Any], encoded: str | None) -> Carried:
-    """Bring a saved state (base64, as the host hands it over) into `namespace`."""
+def restore(namespace: dict[str, Any], data: bytes | None) -> Carried:
+    """Bring a saved state (the bytes the host handed over) into `namespace`."""
     started = time.perf_counter()
     carried = Carried()
-    if encoded:
+    if data:
         try:
-            header, body = _split(base64.b64decode(encoded, validate=True))
-        except (ValueError, binascii.Error) as exc:
+            header, body = _split(data)
+        except ValueError as exc:
             carried.dropped.append(["*", f"the saved state could not be read: {exc}"])
         else:
             with _no_gc():
@@ -183,8 +181,9 @@ def finish(
     limit: int,
     succeeded: bool,
 ) -> dict[str, Any]:
-    """The session part of the run's report: the new state (base64) if the program succeeded
-    and it fits in `limit` bytes, the names kept and the names dropped with the reason."""
+    """The session part of the run's report: the new state (bytes, under ``"state"``; the
+    runner encodes them) if the program succeeded and it fits in `limit` bytes, the names
+    kept and the names dropped with the reason."""
     report: dict[str, Any] = {"restore_ms": carried.ms}
     if carried.dropped:
         report["restore_dropped"] = carried.dropped
@@ -200,7 +199,7 @@ def finish(
     if len(data) > limit:
         report["over"] = len(data)
     else:
-        report["state"] = base64.b64encode(data).decode("ascii")
+        report["state"] = data
     return report
 
 
