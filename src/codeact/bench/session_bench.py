@@ -12,11 +12,12 @@ or, for ``session_100KiB_str``, one string of that size (the cost of moving the 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from ..policy.limits import Limits
 from ..runtime import CodeAct, ExecutionResult, Session
-from .sandbox_bench import PACE, CaseResult, _timed
+from .sandbox_bench import PACE, CaseResult
 from .stats import percentile
 
 __all__ = ["SESSION_CASES", "bench_sessions"]
@@ -29,6 +30,7 @@ SESSION_CASES = (
     ("session_10MiB", 10 << 20, "records", 40),
 )
 _RECORD_BYTES = 36  # about what one record pickles to; the first run measures it exactly
+_PAUSE = 0.05  # seconds before each timed call (not timed): the pool refills, as between turns
 _LIMITS = Limits(wall_time=120, memory_mb=1024, state_bytes=32 << 20)
 
 
@@ -42,11 +44,16 @@ async def bench_sessions(name: str, runs: int) -> list[CaseResult]:
     for case, size, kind, share in SESSION_CASES:
         session = await _session_of_size(codeact, size, kind)
         added = []
-        # Paired: each session call next to a call without one, so that the load of the
-        # machine, which drifts, weighs on both alike.
-        for _ in range(max(5, runs // share)):
-            (plain,) = await _timed(1, lambda: _check(codeact.execute("n = 1")))
-            (kept,) = await _timed(1, _next_call(session))
+        # Paired: each session call next to a call without one, in turn first and second, so
+        # that the load of the machine, which drifts, weighs on both alike; with a pause
+        # before each that lets the backend's pool refill, as model turns do.
+        for i in range(max(5, runs // share)):
+            if i % 2:
+                kept = await _once(_next_call(session))
+                plain = await _once(lambda: _check(codeact.execute("n = 1")))
+            else:
+                plain = await _once(lambda: _check(codeact.execute("n = 1")))
+                kept = await _once(_next_call(session))
             added.append(kept - plain)
         results.append(
             CaseResult(name, case, percentile(added, 50), percentile(added, 90), len(added))
@@ -75,6 +82,13 @@ async def _session_of_size(codeact: CodeAct, size: int, kind: str) -> Session:
         count = max(1, round(count * size / report.size))
     await asyncio.sleep(PACE)
     return session
+
+
+async def _once(run: Callable[[], Awaitable[None]]) -> float:
+    await asyncio.sleep(_PAUSE)
+    started = time.perf_counter()
+    await run()
+    return (time.perf_counter() - started) * 1000
 
 
 def _next_call(session: Session) -> Callable[[], Awaitable[None]]:
