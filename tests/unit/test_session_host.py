@@ -191,9 +191,7 @@ def test_a_report_may_grow_only_by_the_state_a_session_allows() -> None:
 
 def test_the_raw_form_carries_every_byte_after_the_json_both_ways() -> None:
     every_byte = bytes(range(256)) * 2
-    request = RunRequest(code="1", state=StateCarry(every_byte, 4096)).to_guest_json(
-        raw_state=True
-    )
+    request = RunRequest(code="1", state=StateCarry(every_byte, 4096)).to_guest_json(raw_state=True)
     head, nul, tail = request.partition("\x00")
     assert nul and '"raw": true' in head and tail.encode("latin-1") == every_byte
     report = _report({"state": None, "names": ["x"]}) + "\x00" + every_byte.decode("latin-1")
