@@ -26,6 +26,7 @@ from .errors import (
     ModelNotConfigured,
     OutputValidationError,
     SandboxError,
+    SessionStateError,
     ToolDefinitionError,
     TurnLimitExceeded,
     UserError,
@@ -35,7 +36,14 @@ from .policy.mounts import Mount
 from .policy.network import AllowedDomain, NetworkLimits
 from .policy.outputs import OutputLimits
 from .policy.packages import PackageGrant
-from .runtime import CodeAct, ExecuteCodeTool, ExecutionError, ExecutionResult
+from .runtime import (
+    CodeAct,
+    ExecuteCodeTool,
+    ExecutionError,
+    ExecutionResult,
+    Session,
+    SessionReport,
+)
 from .sandbox import MockBackend, SandboxBackend
 from .sandbox.packages import resolve_packages
 from .tools import Tool, ToolSet, tool
@@ -82,6 +90,9 @@ __all__ = [
     "Redact",
     "SandboxBackend",
     "SandboxError",
+    "Session",
+    "SessionReport",
+    "SessionStateError",
     "Tool",
     "ToolCallRecord",
     "ToolDefinitionError",

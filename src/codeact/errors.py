@@ -8,6 +8,7 @@ These classes are for the people who build agents:
     ├── UserError                   a mistake in how codeact is used; the message says how to fix it
     │   ├── ToolDefinitionError     a function that cannot be described as a tool (at decoration)
     │   ├── ConfigurationError      bad limits, mounts, domains, tool sets or arguments
+    │   ├── SessionStateError       a saved session state that cannot be restored here
     │   └── BackendUnavailable      the requested sandbox backend cannot run on this machine
     ├── SandboxError                the sandbox itself failed (not the model's code)
     │   └── GuestBuildError         building or compiling the Wasm guest failed
@@ -41,6 +42,7 @@ __all__ = [
     "ModelNotConfigured",
     "OutputValidationError",
     "SandboxError",
+    "SessionStateError",
     "ToolDefinitionError",
     "TurnLimitExceeded",
     "UserError",
@@ -61,6 +63,11 @@ class ToolDefinitionError(UserError):
 
 class ConfigurationError(UserError):
     """An argument or setting is invalid (limits, mounts, domains, tools, backend options)."""
+
+
+class SessionStateError(UserError):
+    """A session's saved state was refused: damaged, sealed with another key, or saved by
+    another codeact version or backend. Nothing of it reached a sandbox."""
 
 
 class BackendUnavailable(UserError):

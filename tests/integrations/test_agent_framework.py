@@ -397,7 +397,7 @@ def test_constructor_and_methods_match_the_reference() -> None:
     ours_only = {"limits", "result_format", "approval_scope", "approval_handler"}
     ours_only |= {"approval_timeout", "middleware", "redact", "audit"}
     ours_only |= {"tool_description_format", "max_output_files", "max_output_file_bytes"}
-    ours_only |= {"max_output_total_bytes", "packages"}
+    ours_only |= {"max_output_total_bytes", "packages", "sessions", "session_key"}
     assert ours - set(reference_arguments) == ours_only
     methods = [
         f"{verb}_{noun}"

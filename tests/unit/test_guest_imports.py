@@ -15,7 +15,7 @@ GUEST = Path(codeact.sandbox.__file__).resolve().parent / "guest"
 #: Modules of the guest that others import by their plain name (the runner is loaded as a
 #: top-level module on every backend), and the bindings componentize-py generates from
 #: ``guest/wasm/wit`` when it builds the wasm guest.
-OWN = {"codeact_runner", "codeact_net", "codeact_guest"}
+OWN = {"codeact_runner", "codeact_net", "codeact_state", "codeact_guest"}
 GENERATED = {"wit_world", "componentize_py_types", "componentize_py_runtime"}
 
 

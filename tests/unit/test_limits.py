@@ -12,7 +12,8 @@ def test_defaults_match_the_documentation() -> None:
     assert (limits.wall_time, limits.memory_mb, limits.output_bytes) == (30.0, 256, 1 << 20)
     assert (limits.tool_calls, limits.tool_timeout) == (200, 30.0)
     assert repr(limits) == (
-        "Limits(wall_time=30s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s)"
+        "Limits(wall_time=30s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s, "
+        "state=16 MiB)"
     )
 
 

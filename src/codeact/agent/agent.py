@@ -29,13 +29,14 @@ from ..chat.messages import (
     Usage,
 )
 from ..errors import ConfigurationError, OutputValidationError, TurnLimitExceeded, UserError
-from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult
+from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult, Session
 from ..runtime._sync import LoopThread
 from ..tools import Tool, ToolSet
 from .direct_tools import DirectTools, direct_pipeline, model_text
 from .output import OutputSpec
 from .program_check import shadowed_tools, shadowing_message
 from .result import AgentResult, AgentTimings, AgentUsage
+from .sessions import ConversationSessions
 from .tracing import agent_span, chat_span, direct_call_span, end_call, set_usage
 
 __all__ = ["Agent"]
@@ -69,6 +70,9 @@ class Agent(Closeable):
         output_retries: Extra turns for a final answer that does not validate.
         progress: Called with a one-line account of each model reply and each tool result
             (e.g. ``print``), for people watching a slow model work.
+        session: Programs of one run share a `codeact.Session`: what one program defines,
+            the next one can use (and the model is told so). A run whose ``history=``
+            continues an earlier run's conversation gets that run's session back.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class Agent(Closeable):
         text_tool_calls: bool = True,
         output_retries: int = 1,
         progress: Callable[[str], None] | None = None,
+        session: bool = False,
     ) -> None:
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ConfigurationError(f"max_turns must be a positive integer, got {max_turns!r}")
@@ -91,11 +96,16 @@ class Agent(Closeable):
             raise ConfigurationError(
                 f"codeact must be a codeact.CodeAct, got {type(codeact).__name__}"
             )
+        if session and codeact is None:
+            raise ConfigurationError("session=True needs codeact=CodeAct(...): it keeps its state")
         self._client = client
         self._owns_client = client is None
         self.instructions = instructions
         self.codeact = codeact
-        self.code_tool: ExecuteCodeTool | None = codeact.execute_code_tool() if codeact else None
+        self.code_tool: ExecuteCodeTool | None = (
+            ExecuteCodeTool(codeact, persistent=bool(session)) if codeact else None
+        )
+        self.sessions = ConversationSessions(codeact) if session and codeact else None
         direct_tools = ToolSet(tools)
         self.direct = DirectTools(
             direct_tools,
@@ -125,7 +135,7 @@ class Agent(Closeable):
         """The system prompt: the instructions, CodeAct's instructions, the output schema."""
         parts = [self.instructions.strip()]
         if self.codeact is not None and self.code_tool is not None:
-            parts.append(self.codeact.build_instructions())
+            parts.append(self.codeact.build_instructions(session=self.sessions is not None))
         if self.output is not None:
             parts.append(self.output.instructions())
         return "\n\n".join(p for p in parts if p)
@@ -148,6 +158,8 @@ class Agent(Closeable):
         if not isinstance(prompt, str):
             raise UserError(f"prompt must be a str, got {type(prompt).__name__}")
         run = _Run(self)
+        if self.sessions is not None:
+            run.session = self.sessions.for_run(history)
         if history:
             run.messages += list(history)
         else:
@@ -160,6 +172,8 @@ class Agent(Closeable):
                 return await run.loop()
             finally:
                 run.finish()
+                if self.sessions is not None and run.session is not None:
+                    self.sessions.remember(run.messages, run.session)
                 set_usage(
                     span,
                     Usage(run.usage.input_tokens, run.usage.output_tokens, run.usage.total_tokens),
@@ -221,6 +235,7 @@ class _Run:
         self._last_ask_s = 0.0
         self._failed_program: ExecutionResult | None = None  # of the last turn, if it failed
         self._nudged = False  # the last request ended with a nudge
+        self.session: Session | None = None  # with Agent(session=True): this run's
 
     def finish(self) -> None:
         self.timings.total = time.perf_counter() - self.started
@@ -373,7 +388,7 @@ class _Run:
             if self.agent.progress is not None:
                 self.agent.progress(f"  {tool.name}: not run, it defines {', '.join(shadowed)}")
             return shadowing_message(shadowed)
-        result = await tool.run(code)
+        result = await tool.run(code, session=self.session)
         if result.ok:
             self.programs_run.add(code)
         self._failed_program = None if result.ok else result

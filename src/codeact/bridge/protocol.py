@@ -17,6 +17,7 @@ from ..policy.limits import LimitName, Limits
 from ..policy.mounts import Mount
 from ..policy.outputs import OutputLimits
 from ..policy.packages import PackageGrant
+from .state import GuestState, StateCarry, report_allowance
 
 __all__ = [
     "CallDecision",
@@ -200,23 +201,27 @@ class RunRequest:
     output_limits: OutputLimits = field(default_factory=OutputLimits)
     #: Installed packages granted read-only to this execution (`policy.packages`).
     packages: PackageGrant | None = None
+    #: A session's state to restore before the program runs (None: not a session's run).
+    state: StateCarry | None = None
 
-    def to_guest_json(self) -> str:
+    def to_guest_json(self, *, raw_state: bool = False) -> str:
+        """The request as the runner reads it. `raw_state`: a session's state follows the
+        JSON as raw bytes instead of base64 inside it (see `StateCarry.raw_tail`)."""
+        request: dict[str, Any] = {
+            "code": self.code,
+            "filename": self.filename,
+            "tools": [t.to_json() for t in self.tools],
+            "output_limit": self.limits.output_bytes,
+            "mounts": [{"path": m.guest, "mode": m.mode} for m in self.mounts],
+        }
         grant = self.packages
-        return json.dumps(
-            {
-                "code": self.code,
-                "filename": self.filename,
-                "tools": [t.to_json() for t in self.tools],
-                "output_limit": self.limits.output_bytes,
-                "mounts": [{"path": m.guest, "mode": m.mode} for m in self.mounts],
-                **(
-                    {"packages": {"path": grant.guest_path(), "modules": list(grant.modules)}}
-                    if grant is not None
-                    else {}
-                ),
-            }
-        )
+        if grant is not None:
+            request["packages"] = {"path": grant.guest_path(), "modules": list(grant.modules)}
+        if self.state is not None:
+            request["session"] = self.state.to_guest(raw=raw_state)
+            if raw_state:
+                return json.dumps(request) + self.state.raw_tail()
+        return json.dumps(request)
 
 
 @dataclass(frozen=True)
@@ -275,10 +280,20 @@ class RunOutcome:
     files: list[OutputFile] = field(default_factory=list)  # collected from /output
     files_skipped: list[str] = field(default_factory=list)  # why others were not returned
     exit_status: int | None = None  # the status the program gave sys.exit()
+    state: GuestState | None = None  # a session's run: the state the guest handed back
 
     @classmethod
-    def from_guest_json(cls, text: str, *, max_chars: int) -> RunOutcome:
-        """Parse a guest's report; malformed or oversized reports become an error outcome."""
+    def from_guest_json(
+        cls, text: str, *, max_chars: int, state: StateCarry | None = None
+    ) -> RunOutcome:
+        """Parse a guest's report; malformed or oversized reports become an error outcome.
+        With `state` (a session's run), the report may be larger by the state it returns, as
+        base64 inside it or as raw bytes after it (after a NUL, see `RunRequest.to_guest_json`).
+        """
+        raw_state = None
+        if state is not None:
+            max_chars += report_allowance(state)
+            text, _, raw_state = text.partition("\x00")
         if len(text) > max_chars:
             return cls(error=GuestError("SandboxError", "the sandbox's report was too large"))
         try:
@@ -304,6 +319,9 @@ class RunOutcome:
             value_repr=data["value_repr"] if isinstance(data.get("value_repr"), str) else None,
             has_value=data.get("has_value") is True,
             error=error,
+            state=GuestState.from_guest(data.get("session"), limit=state.limit, raw_state=raw_state)
+            if state
+            else None,
         )
 
 

@@ -28,6 +28,10 @@ _TARGETS = {
     "fresh": "p50 <= 1 ms",
     "call_tool": "<= 0.1 ms/call, <= 1/2 monty",
     "order_totals": "<= 15 ms",
+    "session_1KiB": "added per call",
+    "session_100KiB": "< 1 ms added per call",
+    "session_100KiB_str": "< 1 ms added per call",
+    "session_10MiB": "added per call",
 }
 
 
@@ -59,6 +63,9 @@ def bench_group() -> None:
     help="Also measure each backend with OpenTelemetry spans recorded (column NAME+otel).",
 )
 @click.option(
+    "--no-sessions", is_flag=True, help="Skip the sessions' cases (state of 1 KiB to 10 MiB)."
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -74,10 +81,12 @@ def sandbox_command(
     runs: int,
     no_monty: bool,
     otel: bool,
+    no_sessions: bool,
     json_path: Path | None,
     ray_address: str | None,
 ) -> None:
-    """Time a fresh execution, a tool call and the order-totals program, next to monty."""
+    """Time a fresh execution, a tool call and the order-totals program, next to monty, and
+    what a session's state of 1 KiB, 100 KiB and 10 MiB adds to a call."""
     if ray_address is not None:
         from .ray_bench import sandbox_on_ray
 
@@ -92,6 +101,7 @@ def sandbox_command(
         bench_monty,
         monty_unavailable_reason,
     )
+    from ..bench.session_bench import SESSION_CASES, bench_sessions
     from ..bench.stats import machine_facts, markdown_table
     from ..sandbox.registry import backend_names
 
@@ -121,6 +131,11 @@ def sandbox_command(
                 bench_backend(name, runs, tracer_provider=provider, label=f"{name}+otel")
             )
             traced.append(f"{name}+otel")
+        if not no_sessions:
+            click.echo(
+                f"measuring {name}'s sessions (state of 1 KiB, 100 KiB, 10 MiB)...", err=True
+            )
+            results += asyncio.run(bench_sessions(name, runs))
     skipped = None if not no_monty else "--no-monty"
     skipped = skipped or monty_unavailable_reason()
     if skipped is None:
@@ -135,13 +150,16 @@ def sandbox_command(
         headers += [f"{n}/monty" for n in names]
     headers.append("target (wasm)")
     rows = []
-    for case in CASES:
+    session_cases = [] if no_sessions else [case for case, *_ in SESSION_CASES]
+    for case in [*CASES, *session_cases]:
         row: list[object] = [case + (" (per call)" if case == "call_tool" else "")]
+        if case.startswith("session_"):
+            row[0] = f"{case} (added per call)"
         for col in columns:
             r = by.get((col, case))
             row += [r.p50_ms if r else None, r.p90_ms if r else None]
         if not skipped:
-            monty = by[("monty", case)].p50_ms
+            monty = by[("monty", case)].p50_ms if ("monty", case) in by else math.nan
             row += [_ratio(by[(n, case)].p50_ms, monty) for n in names]
         row.append(_TARGETS[case])
         rows.append(row)

@@ -21,6 +21,7 @@ from .grant_options import grant_options, parse_domain, parse_mount, save_files
 from .packages_cmd import package_options
 from .progress import show_progress
 from .report import echo, print_chunk, print_result, run_interruptible
+from .session_file import cli_key, read_state, report_session, write_state
 from .trace_option import trace_option, tracer_provider_writing
 
 __all__ = ["exec_command"]
@@ -45,6 +46,15 @@ __all__ = ["exec_command"]
 @approval_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
 @trace_option
+@click.option(
+    "--session",
+    "session_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Keep the program's variables, functions and imports in FILE for the next run with "
+    "the same FILE (made on first use; a failed run leaves it as it was).",
+)
 @handle_errors
 def exec_command(
     program: str,
@@ -63,6 +73,7 @@ def exec_command(
     audit_path: Path | None,
     as_json: bool,
     trace_path: Path | None,
+    session_path: Path | None,
 ) -> None:
     """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
 
@@ -91,9 +102,15 @@ def exec_command(
         with show_progress():
             codeact.prepare_sync()  # before the program: no limit counts while this runs
         # Plain output is printed as the program writes it; --json prints it all at the end.
-        result, interrupted = run_interruptible(
-            codeact, code, on_output=None if as_json else print_chunk
-        )
+        on_output = None if as_json else print_chunk
+        if session_path is None:
+            result, interrupted = run_interruptible(codeact, code, on_output=on_output)
+        else:
+            state = read_state(session_path)
+            with codeact.session(state=state, key=cli_key()) as session:
+                result, interrupted = run_interruptible(session, code, on_output=on_output)
+                if state is None or (result.session is not None and result.session.kept):
+                    write_state(session_path, session.state)
     if close_trace is not None:
         close_trace()
     write_audit(result, audit_path)
@@ -101,6 +118,8 @@ def exec_command(
         echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
         print_result(result, streamed=True)
+    if session_path is not None:
+        report_session(result, session_path)
     _report_files(result, output_dir)
     if interrupted:
         click.echo("codeact: interrupted", err=True)

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from ..errors import ExecutionInterrupted
-from ..runtime import CodeAct, ExecutionResult
+from ..runtime import CodeAct, ExecutionResult, Session
 from ..runtime.events import OutputChunk
 
 __all__ = [
@@ -59,7 +59,10 @@ def cli_wording(text: str) -> str:
 
 
 def run_interruptible(
-    codeact: CodeAct, code: str, *, on_output: Callable[[OutputChunk], Any] | None = None
+    codeact: CodeAct | Session,
+    code: str,
+    *,
+    on_output: Callable[[OutputChunk], Any] | None = None,
 ) -> tuple[ExecutionResult, bool]:
     """Run `code`; on Ctrl-C the program is stopped and its result (with what it printed)
     comes back with True."""

@@ -42,6 +42,13 @@ __all__ = ["serve_mcp_command"]
     "--backend", default="auto", show_default=True, help="Sandbox backend (see codeact doctor)."
 )
 @click.option("--name", default="codeact", show_default=True, help="The server's MCP name.")
+@click.option(
+    "--sessions",
+    is_flag=True,
+    help="Each MCP client's programs share their variables, functions and imports (a "
+    "codeact session per client connection); execute_code then takes restart=true to start "
+    "over.",
+)
 @limits_options
 @grant_options
 @package_options
@@ -52,6 +59,7 @@ def serve_mcp_command(
     http_address: str | None,
     backend: str,
     name: str,
+    sessions: bool,
     timeout: float | None,
     memory_mb: int | None,
     max_output: int | None,
@@ -127,7 +135,7 @@ def serve_mcp_command(
                     "it can run programs that call your tools",
                     err=True,
                 )
-        serve_mcp(codeact, http=http, name=name, on_files=on_files)
+        serve_mcp(codeact, http=http, name=name, on_files=on_files, sessions=sessions)
 
 
 def _advice(approve: str | None) -> str:

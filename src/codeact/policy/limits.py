@@ -43,10 +43,14 @@ class Limits:
     ``tool_calls``     200         the call past the limit stops the program
     ``tool_timeout``   30 s        a tool call that takes longer stops the program
                                    (a tool's own ``timeout=`` overrides it)
+    ``state_bytes``    16 MiB      a session's state (`CodeAct.session`) larger than this
+                                   after a call is not kept: the session keeps its state
+                                   from before the call, and the result says so
     =================  ==========  ==========================================================
 
-    >>> Limits(wall_time=10)
-    Limits(wall_time=10s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s)
+    >>> Limits(wall_time=10)  # doctest: +NORMALIZE_WHITESPACE
+    Limits(wall_time=10s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s,
+           state=16 MiB)
     """
 
     wall_time: float = 30.0
@@ -54,6 +58,7 @@ class Limits:
     output_bytes: int = _MIB
     tool_calls: int = 200
     tool_timeout: float = 30.0
+    state_bytes: int = 16 * _MIB
 
     def __post_init__(self) -> None:
         _check_number("wall_time", self.wall_time, low=0.001, high=86_400.0, unit="seconds")
@@ -61,6 +66,7 @@ class Limits:
         _check_number("output_bytes", self.output_bytes, low=1, high=1 << 30, integer=True)
         _check_number("tool_calls", self.tool_calls, low=0, high=1_000_000, integer=True)
         _check_number("tool_timeout", self.tool_timeout, low=0.001, high=86_400.0, unit="seconds")
+        _check_number("state_bytes", self.state_bytes, low=1024, high=1 << 30, integer=True)
 
     @property
     def memory_bytes(self) -> int:
@@ -85,6 +91,7 @@ class Limits:
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v}" for k, v in self._values().items())
+        inner += f", state={_size(self.state_bytes)}"
         return f"Limits({inner})"
 
 

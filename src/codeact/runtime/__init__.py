@@ -5,5 +5,13 @@ from __future__ import annotations
 from .codeact import CodeAct
 from .execute_tool import ExecuteCodeTool
 from .result import ExecutionError, ExecutionResult
+from .session import Session, SessionReport
 
-__all__ = ["CodeAct", "ExecuteCodeTool", "ExecutionError", "ExecutionResult"]
+__all__ = [
+    "CodeAct",
+    "ExecuteCodeTool",
+    "ExecutionError",
+    "ExecutionResult",
+    "Session",
+    "SessionReport",
+]

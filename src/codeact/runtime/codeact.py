@@ -17,6 +17,7 @@ from .._lifecycle import Closeable
 from ..bridge.host import HostBridge
 from ..bridge.http_egress import HttpEgress
 from ..bridge.protocol import GuestError, RunOutcome, RunRequest, ToolCallRecord, ToolStub
+from ..bridge.state import GuestState, StateCarry
 from ..calls.approvals import (
     APPROVAL_SCOPES,
     DEFAULT_APPROVAL_TIMEOUT,
@@ -45,6 +46,7 @@ from .grants import Grants, collection
 from .instructions import describe_execute_code, describe_grants, instructions
 from .packages import grant_packages
 from .result import ExecutionResult
+from .session import Session
 from .supervisor import Supervisor
 from .tracing import ExecutionTrace, capture_content_default, meter_for, tracer_for
 from .watch import ExecutionWatch
@@ -78,7 +80,7 @@ def _stopped(supervisor: Supervisor) -> RunOutcome:
     )
 
 
-def _result_or_interrupted(
+def result_or_interrupted(
     codeact: CodeAct, future: concurrent.futures.Future[ExecutionResult]
 ) -> ExecutionResult:
     """Wait for `future`; on Ctrl-C stop the program and raise `ExecutionInterrupted` with
@@ -249,19 +251,27 @@ class CodeAct(Grants, Closeable):
             self._granted_mounts(), self._domains, self.output_limits, self.packages
         )
 
-    def tool_description(self) -> str:
+    def tool_description(self, *, session: bool = False) -> str:
         """The description of the `execute_code` tool: every tool as a typed signature, and the
-        files and domains the program may use."""
-        return describe_execute_code(list(self._tools), grants=self._grant_lines())
+        files and domains the program may use. `session`: calls share a session's state."""
+        return describe_execute_code(
+            list(self._tools), grants=self._grant_lines(), persistent=session
+        )
 
-    def build_instructions(self) -> str:
-        """The system-prompt fragment that tells the model how to use `execute_code`."""
+    def build_instructions(self, *, session: bool = False) -> str:
+        """The system-prompt fragment that tells the model how to use `execute_code`
+        (`session`: that its variables persist between calls)."""
         granted = bool(self._mounts or self._workspace or self._domains or self.packages)
-        return instructions(list(self._tools), grants=self._grant_lines() if granted else ())
+        return instructions(
+            list(self._tools), grants=self._grant_lines() if granted else (), persistent=session
+        )
 
-    def execute_code_tool(self, *, name: str = "execute_code") -> ExecuteCodeTool:
-        """The `execute_code` tool: name, description, JSON schema and an async callable."""
-        return ExecuteCodeTool(self, name=name)
+    def execute_code_tool(
+        self, *, name: str = "execute_code", session: Session | None = None
+    ) -> ExecuteCodeTool:
+        """The `execute_code` tool: name, description, JSON schema and an async callable.
+        With `session`, its calls share that session's state (and its description says so)."""
+        return ExecuteCodeTool(self, name=name, session=session)
 
     # -- running -----------------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -290,19 +300,44 @@ class CodeAct(Grants, Closeable):
         `ExecutionFinished`); both on this event loop, in order (see `stream`). With
         OpenTelemetry in use, the execution is a span (see `codeact.runtime.tracing`).
         """
+        result, _ = await self._execute(code, limits=limits, on_output=on_output, on_event=on_event)
+        return result
+
+    def session(
+        self,
+        *,
+        limits: Limits | None = None,
+        state: bytes | None = None,
+        key: bytes | None = None,
+    ) -> Session:
+        """A `Session`: calls whose top-level variables, functions, classes and imports carry
+        over to the next call (each call still runs in a fresh sandbox). `state` continues from
+        an earlier `Session.state`; see `Session` for `key`."""
+        return Session(self, limits=limits, state=state, key=key)
+
+    async def _execute(
+        self,
+        code: str,
+        *,
+        limits: Limits | None = None,
+        carry: StateCarry | None = None,
+        on_output: Callable[[OutputChunk], Any] | None = None,
+        on_event: Callable[[ExecutionEvent], Any] | None = None,
+    ) -> tuple[ExecutionResult, GuestState | None]:
+        """`execute`, with a session's state carried in and what the guest handed back."""
         if not isinstance(code, str):
             raise UserError(f"code must be a str, got {type(code).__name__}")
         limits = limits or self.limits
         watch = self._watch(code, limits, on_output, on_event)
         if watch is None:
-            return await self._execute(code, limits, None)
+            return await self._run(code, limits, None, carry)
         trace = watch.trace
         if trace is not None:
             trace.attach()  # current while the program runs: tools' own spans nest under it
         result: ExecutionResult | None = None
         failure: BaseException | None = None
         try:
-            result = await self._execute(code, limits, watch)
+            result, state = await self._run(code, limits, watch, carry)
         except BaseException as exc:
             failure = exc
             raise
@@ -313,7 +348,7 @@ class CodeAct(Grants, Closeable):
         if watch.sink is not None:
             await asyncio.sleep(0)  # deliver what the sandbox's threads posted before the end
             watch.sink.finished(result)
-        return result
+        return result, state
 
     async def stream(
         self, code: str, *, limits: Limits | None = None
@@ -378,9 +413,13 @@ class CodeAct(Grants, Closeable):
             )
         return ExecutionWatch(trace, sink)
 
-    async def _execute(
-        self, code: str, limits: Limits, watch: ExecutionWatch | None
-    ) -> ExecutionResult:
+    async def _run(
+        self,
+        code: str,
+        limits: Limits,
+        watch: ExecutionWatch | None,
+        carry: StateCarry | None,
+    ) -> tuple[ExecutionResult, GuestState | None]:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         tools = self._tools.copy()
@@ -397,7 +436,7 @@ class CodeAct(Grants, Closeable):
         if approval is not None and approval.outcome == "denied":
             return ExecutionResult.not_approved(
                 approval, {"total_ms": (time.perf_counter() - started) * 1000}
-            )
+            ), None
         await _ensure_ready(self.backend)  # before the bridge: its clock starts counting
         egress = HttpEgress(self._domains, self.network_limits)
         bridge = HostBridge(
@@ -412,6 +451,7 @@ class CodeAct(Grants, Closeable):
             mounts=self._granted_mounts(),
             output_limits=self.output_limits,
             packages=self.packages,
+            state=carry,
         )
         supervisor = Supervisor(bridge, loop)
         self._running.add((supervisor, loop))
@@ -434,6 +474,9 @@ class CodeAct(Grants, Closeable):
         timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
         timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
+        if outcome.state is not None:
+            timings["state_restore_ms"] = outcome.state.restore_ms
+            timings["state_save_ms"] = outcome.state.save_ms
         result = ExecutionResult.from_outcome(
             outcome,
             list(bridge.records),
@@ -444,7 +487,7 @@ class CodeAct(Grants, Closeable):
             approval=approval,
         )
         result.packages = self.packages.versions() if self.packages is not None else []
-        return result
+        return result, outcome.state
 
     def scan(self, code: str) -> CallPlan:
         """The tools `code` may call, how often and where (a static scan; nothing runs)."""
@@ -498,7 +541,7 @@ class CodeAct(Grants, Closeable):
             )
         if self._sync is None:
             self._sync = LoopThread()
-        return _result_or_interrupted(
+        return result_or_interrupted(
             self, self._sync.submit(self.execute(code, limits=limits, on_output=on_output))
         )
 

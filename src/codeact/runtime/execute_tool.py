@@ -9,6 +9,7 @@ from .instructions import EXECUTE_CODE_PARAMETERS
 if TYPE_CHECKING:
     from .codeact import CodeAct
     from .result import ExecutionResult
+    from .session import Session
 
 __all__ = ["ExecuteCodeTool"]
 
@@ -18,24 +19,37 @@ class ExecuteCodeTool:
 
     Calling it runs the code and returns the text the model should read;
     `run` returns the full `ExecutionResult` instead. The description is built when read,
-    so tools added to the CodeAct later are listed too.
+    so tools added to the CodeAct later are listed too. With a `session` (or
+    ``persistent=True`` and a session given to each `run`), calls share a session's state and
+    the description tells the model so.
     """
 
-    def __init__(self, codeact: CodeAct, *, name: str = "execute_code") -> None:
+    def __init__(
+        self,
+        codeact: CodeAct,
+        *,
+        name: str = "execute_code",
+        session: Session | None = None,
+        persistent: bool = False,
+    ) -> None:
         self.codeact = codeact
         self.name = name
+        self.session = session
+        self.persistent = persistent or session is not None
         self.last_result: ExecutionResult | None = None
 
     @property
     def description(self) -> str:
-        return self.codeact.tool_description()
+        return self.codeact.tool_description(session=self.persistent)
 
     @property
     def parameters(self) -> dict[str, Any]:
         return EXECUTE_CODE_PARAMETERS
 
-    async def run(self, code: str) -> ExecutionResult:
-        result = await self.codeact.execute(code)
+    async def run(self, code: str, *, session: Session | None = None) -> ExecutionResult:
+        """Run `code` (in `session`, or the tool's own session if it has one)."""
+        session = session or self.session
+        result = await (session.execute(code) if session else self.codeact.execute(code))
         self.last_result = result
         return result
 

@@ -19,6 +19,7 @@ from ..tools import Tool
 
 __all__ = [
     "EXECUTE_CODE_PARAMETERS",
+    "PERSISTENT_STATE",
     "describe_execute_code",
     "describe_grants",
     "describe_packages",
@@ -122,17 +123,28 @@ def _param_lines(tool: Tool) -> list[str]:
     ]
 
 
+#: What the model is told when calls share a session's state (and only then).
+PERSISTENT_STATE = (
+    "Each call runs in a fresh sandbox, but when a program finishes, its top-level variables, "
+    "functions, classes and imports are kept for the next call: reuse them instead of fetching "
+    "the data again. A program that fails keeps nothing of what it did; values that cannot be "
+    "kept (open files, generators, lambdas) are dropped, and the result says which."
+)
+
+
 def describe_execute_code(
     tools: Sequence[Tool],
     *,
     grants: Sequence[str] = (),
     json_schemas: Collection[str] = (),
     returns_value: bool = True,
+    persistent: bool = False,
 ) -> str:
     """The `execute_code` tool's description: what the sandbox is and which functions exist.
 
     `returns_value` False: the caller hands back only what the program printed, so the
-    description says to print (the Agent Framework provider's reference result shape)."""
+    description says to print (the Agent Framework provider's reference result shape).
+    `persistent`: the calls share a session's state (`CodeAct.session`)."""
     back = (
         "what it printed and the value of its last line."
         if returns_value
@@ -157,8 +169,10 @@ def describe_execute_code(
         ]
     lines += [
         "",
-        "The sandbox starts empty every time: variables and imports do not survive between "
-        "calls, so do the whole job in one program.",
+        PERSISTENT_STATE
+        if persistent
+        else "The sandbox starts empty every time: variables and imports do not survive "
+        "between calls, so do the whole job in one program.",
     ]
     if grants:
         lines += ["", *grants]
@@ -234,15 +248,22 @@ def instructions(
     tool_name: str = "execute_code",
     grants: Sequence[str] = (),
     name_tools: bool = True,
+    persistent: bool = False,
 ) -> str:
     """The system-prompt fragment that teaches the CodeAct way of working.
 
     `grants` (from `describe_grants`), when the sandbox may reach files or the network, add
     one line that says so; the details stay in the tool's description. `name_tools` False
-    leaves the tools' names to the description (as Agent Framework's reference does)."""
+    leaves the tools' names to the description (as Agent Framework's reference does).
+    `persistent`: the calls share a session's state, and the model is told so (only then)."""
     names = ", ".join(f"{t.name}()" for t in tools) or "the functions it lists"
     functions = f"Its functions ({names})" if name_tools else "The functions its description lists"
     extra = [f"- {line}" for line in grants if line.startswith("Packages it may import")]
+    if persistent:
+        extra.append(
+            f"- Variables, functions, classes and imports of a `{tool_name}` program that "
+            "finishes are still there in the next call: build on them, do not fetch again."
+        )
     if grants:
         extra.append(
             f"- The `{tool_name}` sandbox can use the host directories and web addresses its "

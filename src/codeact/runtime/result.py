@@ -12,6 +12,7 @@ from ..bridge.output import CappedOutput
 from ..bridge.protocol import OutputFile, RunOutcome, ToolCallRecord
 from ..calls.audit import records_to_jsonl
 from ..policy.limits import LimitName
+from .session import SessionReport
 
 __all__ = ["ExecutionError", "ExecutionResult"]
 
@@ -70,6 +71,8 @@ class ExecutionResult:
     #: The status the program passed to ``sys.exit()`` (0 for success; None when it did not
     #: call it). A non-zero status is also an error of type ``SystemExit``.
     exit_status: int | None = None
+    #: In a `Session`: what this call did to the session's state (None outside a session).
+    session: SessionReport | None = None
 
     @classmethod
     def from_outcome(
@@ -172,6 +175,7 @@ class ExecutionResult:
             "http_requests": [r.to_dict() for r in self.http_requests],
             "packages": list(self.packages),
             "exit_status": self.exit_status,
+            **({"session": self.session.to_dict()} if self.session is not None else {}),
         }
 
     def to_model_text(self) -> str:
@@ -216,4 +220,6 @@ class ExecutionResult:
                     parts.append(f"[stopped] {self.error.message}")
         if not parts:
             parts.append("[the program printed nothing and its last line had no value]")
+        if self.session is not None and (session := self.session.to_model_text()):
+            parts.append(session)
         return "\n".join(parts)

@@ -50,6 +50,9 @@ class SandboxBackend(Closeable, ABC):
     #: Whether programs may start threads. Threads stay inside the sandbox, under the same
     #: walls and limits, and end with the program.
     threads: ClassVar[bool] = False
+    #: Whether the backend runs codeact's guest runtime, which saves and restores a session's
+    #: state (`CodeAct.session`) inside the sandbox.
+    keeps_state: ClassVar[bool] = True
 
     @classmethod
     @abstractmethod

@@ -40,6 +40,7 @@ class MockBackend(SandboxBackend):
 
     name = "mock"
     isolation = "none"
+    keeps_state = False
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler

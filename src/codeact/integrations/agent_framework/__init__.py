@@ -192,6 +192,8 @@ class CodeActProvider(ContextProvider):
     ) -> None:
         """Inject the CodeAct instructions and a run-scoped `execute_code` tool."""
         run_tool = self._execute_code_tool.create_run_tool()
+        if run_tool._session_store is not None:  # sessions=True: kept in the framework session
+            run_tool._session_store = state
         state[self.source_id] = run_tool.build_serializable_state()
         context.extend_instructions(
             self.source_id, run_tool.build_instructions(tools_visible_to_model=False)

@@ -66,6 +66,7 @@ from ._options import (
     normalize_format,
     positive,
 )
+from ._sessions import keep_state, open_session
 
 __all__ = ["ExecuteCodeTool"]
 
@@ -130,6 +131,11 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             ``"codeact"``: one text item with codeact's text for the model (output, the value
             of the last line, the traceback, what stopped it), then the files; the model is
             told the last line's value comes back. See docs/integrations.md.
+        sessions: programs of one framework `AgentSession` share their top-level variables,
+            functions and imports (a codeact `Session` per AgentSession, kept in its state).
+            Off by default: the reference is stateless.
+        session_key: the secret states are sealed with (16+ bytes): pass one to restore a
+            serialized AgentSession in another process (default: a key of this process).
 
     A symbolic link inside `workspace_root` or a mounted directory raises `ValueError` when
     the state, the instructions or a run are built (the reference's rule).
@@ -159,6 +165,8 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
         module: str | None = REFERENCE_GUEST_MODULE,
         module_path: str | None = None,
         packages: Sequence[str] = (),
+        sessions: bool = False,
+        session_key: bytes | None = None,
     ) -> None:
         if module not in (None, REFERENCE_GUEST_MODULE) or module_path is not None:
             raise ConfigurationError(
@@ -171,6 +179,11 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             )
         self._result_format: ResultFormat = result_format
         self._state_lock = threading.RLock()
+        self._sessions = bool(sessions)
+        self._session_key = session_key
+        # Where the session's state is kept: the framework session's provider state for a run
+        # tool (set by the provider), this tool's own dict for calls of `run` outside a run.
+        self._session_store: dict[str, Any] | None = {} if sessions else None
         self._format = normalize_format(tool_description_format)
         check_approval_options(approval_mode, approval_scope, approval_handler)
         self._default_approval_mode: ApprovalMode = approval_mode or "never_require"
@@ -237,6 +250,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             grants=self._grant_lines(),
             json_schemas=json_names,
             returns_value=self._result_format == "codeact",
+            persistent=self._sessions,
         )
 
     @description.setter
@@ -257,7 +271,8 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             if tools_visible_to_model
             else "These functions exist only inside `execute_code`; they are not separate tools."
         )
-        return f"{instructions(tools, grants=grants, name_tools=False)}\n\n{note}"
+        text = instructions(tools, grants=grants, name_tools=False, persistent=self._sessions)
+        return f"{text}\n\n{note}"
 
     def to_dict(
         self, *, exclude: set[str] | None = None, exclude_none: bool = True
@@ -314,6 +329,8 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
                 result_format=self._result_format,
                 approval_scope=self._approval_scope,
                 approval_handler=self._approval_handler,
+                sessions=self._sessions,
+                session_key=self._session_key,
                 **self._pipeline_options,
             )
             run_tool._staging = self._staging  # snapshots of /input are shared
@@ -430,13 +447,19 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             ),
             **self._pipeline_options,
         )
-        task = asyncio.ensure_future(codeact.execute(code))
+        store = self._session_store
+        session, refused = (
+            open_session(codeact, store, self._session_key) if store is not None else (None, None)
+        )
+        task = asyncio.ensure_future(session.execute(code) if session else codeact.execute(code))
         try:
             result = await task
         except asyncio.CancelledError:
             if calls.abort is not None:
                 raise calls.abort from None  # middleware failed closed: so does the run
             raise
+        if session is not None and store is not None:
+            keep_state(store, session, result, refused)
         return result, calls.termination
 
     # -- helpers -------------------------------------------------------------------------------

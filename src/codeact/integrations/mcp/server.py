@@ -25,6 +25,7 @@ from ...runtime import CodeAct
 from ...runtime.result import ExecutionResult
 from ._progress import ProgressReporter, continued_trace
 from ._rounds import ProgramGone, ProgramRounds
+from ._sessions import NO_SESSION_NOTE, RESTART_DESCRIPTION, ClientSessions
 from .approvals import asking_through, asks_in_rounds, elicit_request, elicitation_unavailable
 
 try:
@@ -42,9 +43,14 @@ _CODE_DESCRIPTION = (
 )
 
 
-def execute_code_description(codeact: CodeAct, *, tool_name: str = "execute_code") -> str:
+def execute_code_description(
+    codeact: CodeAct, *, tool_name: str = "execute_code", sessions: bool = False
+) -> str:
     """What an MCP client shows its model: how to work with the tool, then what it offers."""
-    return f"{codeact.tool_description()}\n\nHow to use it:\n{codeact.build_instructions()}"
+    return (
+        f"{codeact.tool_description(session=sessions)}\n\nHow to use it:\n"
+        f"{codeact.build_instructions(session=sessions)}"
+    )
 
 
 def build_mcp_server(
@@ -53,8 +59,13 @@ def build_mcp_server(
     name: str = "codeact",
     tool_name: str = "execute_code",
     on_files: Callable[[Sequence[OutputFile]], None] | None = None,
+    sessions: bool = False,
 ) -> MCPServer:
     """An MCP server with one tool, `tool_name`, that runs programs with `codeact`.
+
+    With `sessions`, each connected client's programs share a `codeact.Session` (what one
+    program defines, the next can use), and the tool takes a ``restart`` argument that starts
+    the client's session over.
 
     A program that fails (raises, hits a limit) is a result with ``isError`` set and the
     traceback as its text, so the model can fix the program and try again. With
@@ -65,11 +76,32 @@ def build_mcp_server(
     CLI saves them with ``--output-dir``).
     """
     waiting: dict[str, ProgramRounds] = {}  # programs waiting for the next round, by state
+    clients = ClientSessions(codeact) if sessions else None
 
     async def execute_code(
         code: Annotated[str, Field(description=_CODE_DESCRIPTION)],
         ctx: Context,
     ) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
+        return await run_code(code, ctx)
+
+    async def execute_code_in_session(
+        code: Annotated[str, Field(description=_CODE_DESCRIPTION)],
+        ctx: Context,
+        restart: Annotated[bool, Field(description=RESTART_DESCRIPTION)] = False,
+    ) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
+        return await run_code(code, ctx, restart=restart)
+
+    async def run_code(
+        code: str, ctx: Context, *, restart: bool = False
+    ) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
+        execute = codeact.execute
+        note = None
+        if clients is not None and ctx.request_state is None:
+            session = await clients.session_for(ctx, restart=restart)
+            if session is not None:
+                execute = session.execute
+            else:
+                note = NO_SESSION_NOTE
         if ctx.request_state is not None:  # a later round: answers for a waiting program
             rounds = waiting.pop(ctx.request_state, None)
             if rounds is None or rounds.code != code:
@@ -82,22 +114,22 @@ def build_mcp_server(
         elif asks_in_rounds(ctx) and elicitation_unavailable(ctx) is None:
             rounds = ProgramRounds(code)
             with asking_through(ctx, rounds):  # the program's task starts in this context
-                rounds.start(codeact.execute(code))
+                rounds.start(execute(code))
         else:
             progress = ProgressReporter(ctx)  # a no-op unless the client asked for progress
             try:
                 with asking_through(ctx), continued_trace(ctx):
                     # a McpApprover asks this request's client
-                    result = await codeact.execute(code, on_event=progress)
+                    result = await execute(code, on_event=progress)
             finally:
                 await progress.close()
-            return _call_result(result)
+            return _call_result(result, note)
         try:
             stop = await rounds.next_stop()
         except ProgramGone as exc:
             return _error(str(exc))
         if isinstance(stop, ExecutionResult):
-            return _call_result(stop)
+            return _call_result(stop, note)
         waiting[rounds.state] = rounds
         rounds.on_stop(lambda: waiting.pop(rounds.state, None))
         return mcp_types.InputRequiredResult(
@@ -105,8 +137,9 @@ def build_mcp_server(
             request_state=rounds.state,
         )
 
-    def _call_result(result: ExecutionResult) -> mcp_types.CallToolResult:
-        content: list[Any] = [mcp_types.TextContent(type="text", text=result.to_model_text())]
+    def _call_result(result: ExecutionResult, note: str | None = None) -> mcp_types.CallToolResult:
+        text = result.to_model_text() + (f"\n{note}" if note else "")
+        content: list[Any] = [mcp_types.TextContent(type="text", text=text)]
         content += [_file_content(f) for f in result.files]
         if on_files is not None and result.files:
             on_files(result.files)
@@ -114,14 +147,14 @@ def build_mcp_server(
 
     server: MCPServer = MCPServer(
         name,
-        instructions=codeact.build_instructions(),
+        instructions=codeact.build_instructions(session=sessions),
         log_level="WARNING",  # stdout belongs to the protocol; keep stderr for real trouble
     )
     server.add_tool(
-        execute_code,
+        execute_code_in_session if sessions else execute_code,
         name=tool_name,
         title="Run Python in a fresh sandbox",
-        description=execute_code_description(codeact, tool_name=tool_name),
+        description=execute_code_description(codeact, tool_name=tool_name, sessions=sessions),
         annotations=mcp_types.ToolAnnotations(
             title="Run Python in a fresh sandbox",
             read_only_hint=False,
@@ -181,11 +214,13 @@ def serve_mcp(
     http: tuple[str, int] | None = None,
     name: str = "codeact",
     on_files: Callable[[Sequence[OutputFile]], None] | None = None,
+    sessions: bool = False,
 ) -> None:
     """Serve `codeact` over stdio (default) or streamable HTTP at ``http=(host, port)``,
-    path ``/mcp``; returns when the client disconnects (stdio) or on Ctrl-C (HTTP)."""
+    path ``/mcp``; returns when the client disconnects (stdio) or on Ctrl-C (HTTP). With
+    `sessions`, each client's programs share their variables (see `build_mcp_server`)."""
     codeact.prepare_sync()  # build/compile the sandbox now, not during the client's first call
-    server = build_mcp_server(codeact, name=name, on_files=on_files)
+    server = build_mcp_server(codeact, name=name, on_files=on_files, sessions=sessions)
     if http is None:
         server.run()
         return

@@ -106,6 +106,7 @@ class HyperlightBackend(ProcessBackend):
                 stderr_fd=run.stderr_fd,
                 channel=channel,
                 limits=request.limits,
+                state=request.state,
                 kill=worker.kill,
                 exit_status=worker.exit_status,
             )

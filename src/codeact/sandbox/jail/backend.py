@@ -234,6 +234,7 @@ class JailBackend(ProcessBackend):
                 stderr_fd=child.stderr_fd,
                 channel=channel,
                 limits=request.limits,
+                state=request.state,
                 kill=child.kill,
                 exit_status=child.exit_status,
                 watch=_disk_watch(output_dir, request.output_limits) if output_dir else None,

@@ -21,6 +21,7 @@ from typing import Any
 
 from ...bridge import stops
 from ...bridge.protocol import ExecutionStopped, GuestError, RunOutcome, Stop, ToolChannel
+from ...bridge.state import StateCarry, report_allowance
 from ...policy.limits import Limits
 from ..guest.wire import FrameReader, ProtocolError, encode_frame
 
@@ -48,6 +49,7 @@ class Relay:
         kill: Callable[[], None],
         exit_status: Callable[[float], int | None],
         watch: Callable[[], Stop | None] | None = None,
+        state: StateCarry | None = None,
     ) -> None:
         self.sock = sock
         self.channel = channel
@@ -60,8 +62,10 @@ class Relay:
         self._decoders = {
             fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in self._pipes
         }
+        self.state = state  # a session's run: its report may carry the new state
         self._frames = FrameReader(
             max_frame=max(_MIN_FRAME, 2 * limits.output_bytes + _REPORT_SLACK)
+            + report_allowance(state)
         )
         self.report: str | None = None
         self.stop: Stop | None = None
@@ -263,7 +267,7 @@ class Relay:
             outcome = RunOutcome(error=GuestError("SandboxError", self.failure))
         elif self.report is not None:
             limit = self.limits.output_bytes * 2 + _REPORT_SLACK
-            outcome = RunOutcome.from_guest_json(self.report, max_chars=limit)
+            outcome = RunOutcome.from_guest_json(self.report, max_chars=limit, state=self.state)
         elif self.fatal is not None:
             outcome = RunOutcome(error=GuestError("SandboxError", self.fatal))
         else:

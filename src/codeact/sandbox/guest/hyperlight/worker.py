@@ -43,7 +43,9 @@ _VM_OVERHEAD_MB = 64
 #: function (hyperlight's Python guest defines it in the executor's globals).
 GUEST_SETUP = """
 import json as _json, sys as _sys, types as _types
-for _name, _source in (("codeact_net", NET_SOURCE), ("codeact_runner", RUNNER_SOURCE)):
+for _name, _source in (
+    ("codeact_net", NET_SOURCE), ("codeact_state", STATE_SOURCE), ("codeact_runner", RUNNER_SOURCE)
+):
     _module = _types.ModuleType(_name)
     _module.__file__ = _name + ".py"
     _sys.modules[_name] = _module
@@ -80,7 +82,7 @@ class _HyperlightHost:
 
 
 _module.install(_HyperlightHost())
-del RUNNER_SOURCE, NET_SOURCE
+del RUNNER_SOURCE, NET_SOURCE, STATE_SOURCE
 """
 
 #: Run for each program: the runner's report goes back through a host function.
@@ -196,11 +198,12 @@ def start_sandbox(
     for function in HOST_FUNCTIONS:
         sandbox.register_tool(function.__name__, function)
     sources = {}
-    for name in ("codeact_runner", "codeact_net"):
+    for name in ("codeact_runner", "codeact_net", "codeact_state"):
         sources[name] = Path(runner).with_name(name + ".py").read_text(encoding="utf-8")
     setup = (
         f"RUNNER_SOURCE = {sources['codeact_runner']!r}\n"
-        f"NET_SOURCE = {sources['codeact_net']!r}\n{GUEST_SETUP}"
+        f"NET_SOURCE = {sources['codeact_net']!r}\n"
+        f"STATE_SOURCE = {sources['codeact_state']!r}\n{GUEST_SETUP}"
     )
     result = sandbox.run(setup)
     if getattr(result, "exit_code", 0) != 0:

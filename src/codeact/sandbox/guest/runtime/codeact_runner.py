@@ -22,6 +22,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import asyncio.selector_events
+import base64
+import copyreg
 import errno
 import io
 import json
@@ -33,11 +35,13 @@ import selectors
 import sys
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterable
 from types import CodeType
 from typing import Any
 
 import codeact_net
+import codeact_state
 from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
 
 __all__ = ["NetworkDenied", "NetworkError", "ToolDenied", "ToolError", "install"]
@@ -239,6 +243,24 @@ class ToolResult(dict[str, Any]):
 ToolResult.__module__ = "builtins"
 
 
+# The classes above are shown as builtins, where pickle cannot find them: a session's state
+# (codeact_state) saves their objects through these functions of this module instead.
+def _rebuild_tool_result(items: dict[str, Any]) -> ToolResult:
+    return ToolResult(items)
+
+
+def _rebuild_tool_error(denied: bool, message: str, tool: str | None) -> ToolError:
+    return (ToolDenied if denied else ToolError)(message, tool)
+
+
+copyreg.pickle(ToolResult, lambda r: (_rebuild_tool_result, (dict(r),)))
+for _error in (ToolError, ToolDenied):
+    copyreg.pickle(
+        _error, lambda e: (_rebuild_tool_error, (isinstance(e, ToolDenied), e.message, e.tool))
+    )
+del _error
+
+
 def _decode_result(text: str) -> Any:
     return json.loads(text, object_hook=ToolResult)
 
@@ -282,6 +304,7 @@ def _tool_function(name: str, positional: tuple[str, ...]) -> Callable[..., Any]
         return call_tool(name, **_arguments(name, args, kwargs, positional))
 
     tool_function.__name__ = tool_function.__qualname__ = name
+    tool_function._codeact_tool = True  # type: ignore[attr-defined]  # a session leaves it out
     return tool_function
 
 
@@ -431,7 +454,7 @@ def _internal(filename: str) -> bool:
     return (
         filename == __file__
         or "/asyncio/" in filename
-        or filename.endswith(("codeact_guest.py", "codeact_net.py"))
+        or filename.endswith(("codeact_guest.py", "codeact_net.py", "codeact_state.py"))
         or "/codeact/sandbox/" in filename  # the jail's inside, on the host's path
         or filename.startswith("<frozen ")
         or _in_stdlib(filename)  # the program's own frames are what it can fix
@@ -489,19 +512,25 @@ def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
 
 
 def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    namespace: dict[str, Any] = {
-        "__name__": "__main__",
-        "__builtins__": __builtins__,
-        "call_tool": call_tool,
-        "call_tool_async": call_tool_async,
-        "ToolError": ToolError,
-        "ToolDenied": ToolDenied,
-        "http_request": http_request,
-        "http_get": http_get,
-        "http_post": http_post,
-        "NetworkError": NetworkError,
-        "NetworkDenied": NetworkDenied,
-    }
+    # The program's globals are a real module's, and that module is __main__ while it runs,
+    # as for a script: pickle (and so a session's state) finds its classes and functions.
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
+    namespace: dict[str, Any] = main.__dict__
+    namespace.update(
+        {
+            "__builtins__": __builtins__,
+            "call_tool": call_tool,
+            "call_tool_async": call_tool_async,
+            "ToolError": ToolError,
+            "ToolDenied": ToolDenied,
+            "http_request": http_request,
+            "http_get": http_get,
+            "http_post": http_post,
+            "NetworkError": NetworkError,
+            "NetworkDenied": NetworkDenied,
+        }
+    )
     _POSITIONAL.clear()
     for stub in tools:
         name, positional = stub["name"], tuple(stub["positional"])
@@ -564,8 +593,14 @@ _WARMUP: dict[str, Any] = {
 
 
 def run(request_json: str) -> str:
-    """Run one program described by a JSON request; return the JSON report."""
+    """Run one program described by a JSON request; return the JSON report.
+
+    A session's state travels as base64 in the JSON, or, when the request's session says
+    ``"raw"``, as raw bytes after the JSON: a NUL (which JSON text never holds), then the
+    bytes as latin-1 text, both ways. The raw form saves encoding, escaping and decoding
+    the bytes where that is slow (the wasm guest)."""
     global _OUTPUT
+    request_json, _, raw_state = request_json.partition("\x00")
     request = json.loads(request_json)
     if request.get("warmup"):
         request = _WARMUP
@@ -579,20 +614,55 @@ def run(request_json: str) -> str:
     _MOUNTS.append(("/output", "rw"))
     _grant_packages(request.get("packages"))
     report: dict[str, Any] = {}
+    namespace = _globals(request.get("tools") or [])
+    baseline = dict(namespace)
+    session = request.get("session")
+    carried = None
     try:
-        value = _run(code, filename, _globals(request.get("tools") or []))
+        if isinstance(session, dict):  # restored before the program, in its own globals
+            encoded = session.get("state")
+            state = (
+                raw_state.encode("latin-1")
+                if session.get("raw")
+                else base64.b64decode(encoded)
+                if isinstance(encoded, str)
+                else None
+            )
+            carried = codeact_state.restore(namespace, state)
+        value = _run(code, filename, namespace)
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:
         _exit_report(exc, report)
     except BaseException as exc:
         report["error"] = _describe(exc, filename)
+    if carried is not None and isinstance(session, dict):
+        try:
+            report["session"] = codeact_state.finish(
+                namespace,
+                baseline,
+                code=request["code"],
+                filename=filename,
+                carried=carried,
+                limit=int(session["limit"]),
+                succeeded="error" not in report,
+            )
+        except BaseException as exc:
+            report["session"] = {"failed": _describe(exc, filename)["message"]}
     try:
         output.flush()
     except BaseException:
         pass
     report["output_dropped"] = 0  # the host has the count: flush() reported it on stream 3
+    tail = ""
+    saved = report.get("session", {}).get("state")
+    if isinstance(saved, bytes):
+        if isinstance(session, dict) and session.get("raw"):
+            tail = "\x00" + saved.decode("latin-1")
+            report["session"]["state"] = None
+        else:
+            report["session"]["state"] = base64.b64encode(saved).decode("ascii")
     try:
-        return json.dumps(report)
+        return json.dumps(report) + tail
     except (TypeError, ValueError):
         report.pop("value", None)
         report["value_repr"] = "<the value could not be encoded>"

@@ -163,6 +163,7 @@ _INTERNAL = {
     "codeact_guest",
     "codeact_runner",
     "codeact_net",
+    "codeact_state",
     "site",
     "encodings",
 }

@@ -1,0 +1,147 @@
+"""A session's state as it crosses the sandbox boundary: opaque bytes in, a checked report out.
+
+The guest saves and restores the state (``sandbox/guest/runtime/codeact_state.py``); the host
+only moves it. `StateCarry` goes in with a run request: the bytes the session holds (base64 in
+the request's JSON) and the most the guest may hand back. `GuestState` is what came back in
+the guest's report, checked field by field as everything from a guest is: the new bytes (never
+decoded beyond base64: the host has no deserializer for them), their size, the names kept and
+the names dropped with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["GuestState", "StateCarry", "report_allowance"]
+
+_MAX_NAMES = 10_000
+_MAX_NAME = 200
+_MAX_REASON = 500
+_NAMES_SLACK = 1 << 20  # room in the report for the lists of names and reasons
+
+
+@dataclass(frozen=True)
+class StateCarry:
+    """What a run of a session takes into the sandbox: the state (None: nothing yet) and the
+    most bytes the guest may hand back (`Limits.state_bytes`)."""
+
+    state: bytes | None
+    limit: int
+
+    def to_guest(self, *, raw: bool = False) -> dict[str, Any]:
+        """The request's ``session``: the state as base64, or (`raw`) marked as following
+        the request's JSON as raw bytes (see `raw_tail`)."""
+        if raw:
+            return {"state": None, "raw": True, "limit": self.limit}
+        state = base64.b64encode(self.state).decode("ascii") if self.state else None
+        return {"state": state, "limit": self.limit}
+
+    def raw_tail(self) -> str:
+        """What follows the request's JSON in the raw form: a NUL and the bytes as latin-1."""
+        return "\x00" + self.state.decode("latin-1") if self.state else ""
+
+    def __repr__(self) -> str:
+        size = len(self.state) if self.state else 0
+        return f"StateCarry({size} bytes, limit={self.limit})"
+
+
+def report_allowance(carry: StateCarry | None) -> int:
+    """Characters a guest's report may hold beyond its usual size for the state it returns."""
+    if carry is None:
+        return 0
+    return 4 * (carry.limit // 3 + 1) + _NAMES_SLACK
+
+
+@dataclass(frozen=True)
+class GuestState:
+    """The session part of a guest's report, checked. `state` is None when the guest kept
+    none (the program failed, or the state was over its limit: then `over` is its size)."""
+
+    state: bytes | None = None
+    size: int = 0
+    names: tuple[str, ...] = ()
+    dropped: tuple[tuple[str, str], ...] = ()
+    restore_dropped: tuple[tuple[str, str], ...] = ()
+    over: int | None = None
+    failed: str | None = None
+    restore_ms: float = 0.0
+    save_ms: float = 0.0
+
+    @classmethod
+    def from_guest(
+        cls, raw: object, *, limit: int, raw_state: str | None = None
+    ) -> GuestState | None:
+        """Parse the report's ``session`` field (and the raw bytes that followed the report,
+        if any); None when there is none. A state over `limit` is refused here whatever the
+        guest says of its size."""
+        if not isinstance(raw, dict):
+            return None
+        state: bytes | None = None
+        over = _int(raw.get("over"))
+        encoded = raw.get("state")
+        failed = _text(raw.get("failed"), _MAX_REASON) or None
+        if raw_state:
+            if len(raw_state) > limit:
+                over = len(raw_state)
+            else:
+                try:
+                    state = raw_state.encode("latin-1")
+                except UnicodeEncodeError:
+                    failed = "the sandbox returned a state that is not bytes"
+        elif isinstance(encoded, str):
+            if len(encoded) > 4 * (limit // 3 + 1):
+                over = len(encoded) // 4 * 3 - (len(encoded) - len(encoded.rstrip("=")))
+            else:
+                try:
+                    state = base64.b64decode(encoded, validate=True)
+                except (ValueError, binascii.Error):
+                    failed = "the sandbox returned a state that is not base64"
+                if state is not None and len(state) > limit:
+                    over = len(state)
+                    state = None
+        return cls(
+            state=state,
+            size=len(state) if state is not None else (over or 0),
+            names=tuple(_names(raw.get("names"))),
+            dropped=tuple(_pairs(raw.get("dropped"))),
+            restore_dropped=tuple(_pairs(raw.get("restore_dropped"))),
+            over=over if state is None else None,
+            failed=failed,
+            restore_ms=_ms(raw.get("restore_ms")),
+            save_ms=_ms(raw.get("save_ms")),
+        )
+
+
+def _text(value: object, limit: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def _names(value: object) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [_text(v, _MAX_NAME) for v in value[:_MAX_NAMES] if isinstance(v, str)]
+
+
+def _pairs(value: object) -> list[tuple[str, str]]:
+    if not isinstance(value, list):
+        return []
+    return [
+        (_text(v[0], _MAX_NAME), _text(v[1], _MAX_REASON))
+        for v in value[:_MAX_NAMES]
+        if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
+    ]
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _ms(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    return float(value) if 0 <= value < 1e9 else 0.0

@@ -1,0 +1,258 @@
+"""`Session`: variables, functions, classes and imports that live across `execute` calls.
+
+A session keeps state, not a sandbox. Every call still runs in a fresh sandbox: before the
+program runs, the guest restores the state the previous call left; when the program finishes,
+it saves its globals again (`sandbox/guest/runtime/codeact_state.py`). The host only holds the
+bytes between calls and never deserializes them (`session_state.py` seals them).
+
+A call is a transaction: a program that fails, is stopped or is not approved leaves the state
+as it was before it, and a state over `Limits.state_bytes` is not kept. Each call's result says
+what happened in `ExecutionResult.session`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .._lifecycle import Closeable
+from ..bridge.state import GuestState, StateCarry
+from ..errors import ConfigurationError, UserError
+from ..policy.limits import Limits
+from ._sync import LoopThread
+from .events import ExecutionEvent, OutputChunk
+from .session_state import check_key, process_key, seal, unseal
+
+if TYPE_CHECKING:
+    from .codeact import CodeAct
+    from .result import ExecutionResult
+
+__all__ = ["Session", "SessionReport"]
+
+_NAMES_SHOWN = 40
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    """What one call of a session did to its state (`ExecutionResult.session`).
+
+    `kept` is True when this call's state became the session's; otherwise the session keeps
+    the state from before the call and `note` says why. `names` are the names the session holds
+    after the call; `dropped` maps each name that was left out (it could not be saved, or not
+    restored) to the reason. `size` is the state's size in bytes.
+    """
+
+    kept: bool
+    names: tuple[str, ...] = ()
+    dropped: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kept": self.kept,
+            "names": list(self.names),
+            "dropped": dict(self.dropped),
+            "size": self.size,
+            "note": self.note,
+        }
+
+    def to_model_text(self) -> str:
+        """The lines the model reads after the program's output."""
+        lines = []
+        if self.note:
+            lines.append(f"[session] {self.note}")
+        if self.dropped:
+            shown = "; ".join(f"{name}: {why}" for name, why in list(self.dropped.items())[:20])
+            lines.append(f"[session] not kept for the next call: {shown}")
+        if self.kept and self.names:
+            names = ", ".join(self.names[:_NAMES_SHOWN])
+            more = len(self.names) - _NAMES_SHOWN
+            lines.append(
+                f"[session] kept for the next call: {names}"
+                + (f" and {more} more" if more > 0 else "")
+            )
+        return "\n".join(lines)
+
+
+class Session(Closeable):
+    """A series of `execute` calls that share their top-level names; made by `CodeAct.session`.
+
+    >>> session = codeact.session()  # doctest: +SKIP
+    >>> await session.execute("orders = get_orders(user_id=3)")  # doctest: +SKIP
+    >>> (await session.execute("len(orders)")).value  # doctest: +SKIP
+    2
+
+    Args:
+        codeact: Whose tools, backend and grants every call uses.
+        limits: Limits of each call (default: the CodeAct's); ``state_bytes`` caps the state.
+        state: Bytes of an earlier `Session.state` to start from, from a CodeAct on the same
+            backend and this codeact version. Refused (`SessionStateError`) otherwise.
+        key: The secret the state is sealed with (16+ bytes). Default: a random key of this
+            process, so states restore within this process only; pass your own to keep
+            states across processes.
+    """
+
+    def __init__(
+        self,
+        codeact: CodeAct,
+        *,
+        limits: Limits | None = None,
+        state: bytes | None = None,
+        key: bytes | None = None,
+    ) -> None:
+        if limits is not None and not isinstance(limits, Limits):
+            raise ConfigurationError(
+                f"limits must be a codeact.Limits, got {type(limits).__name__}"
+            )
+        if not codeact.backend.keeps_state:
+            raise ConfigurationError(
+                f"the {codeact.backend.name!r} backend runs no program, so it cannot keep a "
+                "session's state; use the wasm or jail backend"
+            )
+        self.codeact = codeact
+        self.limits = limits or codeact.limits
+        self._key = process_key() if key is None else check_key(key)
+        self._state: bytes | None = None
+        self._names: tuple[str, ...] = ()
+        if state is not None:
+            sealed = unseal(state, backend=codeact.backend.name, key=self._key)
+            self._state, self._names = sealed.payload, sealed.names
+        self._lock: asyncio.Lock | None = None
+        self._sync: LoopThread | None = None
+
+    # -- the state ---------------------------------------------------------------------------
+    @property
+    def state(self) -> bytes:
+        """The session's state, sealed: save it and pass it to ``codeact.session(state=...)``
+        to go on later (with the same key and backend)."""
+        return seal(
+            self._state, names=self._names, backend=self.codeact.backend.name, key=self._key
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names the next call will find (as the last call that kept its state left them)."""
+        return self._names
+
+    @property
+    def size(self) -> int:
+        """Bytes of the state the session holds (0 when it holds none)."""
+        return len(self._state) if self._state else 0
+
+    async def restart(self) -> None:
+        """Forget every variable, function, class and import: the next call starts empty."""
+        async with self._locked():
+            self._state, self._names = None, ()
+
+    # -- running -----------------------------------------------------------------------------
+    async def execute(
+        self,
+        code: str,
+        *,
+        limits: Limits | None = None,
+        on_output: Callable[[OutputChunk], Any] | None = None,
+        on_event: Callable[[ExecutionEvent], Any] | None = None,
+    ) -> ExecutionResult:
+        """Run `code` in a fresh sandbox with the session's state restored first; keep what
+        it leaves if it finishes (see `ExecutionResult.session`). Calls run one at a time.
+        `on_output` and `on_event` are as in `CodeAct.execute`."""
+        limits = limits or self.limits
+        async with self._locked():
+            carry = StateCarry(self._state, limits.state_bytes)
+            result, guest = await self.codeact._execute(
+                code, limits=limits, carry=carry, on_output=on_output, on_event=on_event
+            )
+            result.session = self._settle(result, guest, limits)
+            return result
+
+    def execute_sync(
+        self,
+        code: str,
+        *,
+        limits: Limits | None = None,
+        on_output: Callable[[OutputChunk], Any] | None = None,
+    ) -> ExecutionResult:
+        """`execute` for code that has no event loop (runs on a private loop thread)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise UserError(
+                "execute_sync() was called inside a running event loop; "
+                "use `await session.execute(...)` there"
+            )
+        if self._sync is None:
+            self._sync = LoopThread(name="codeact-session")
+        from .codeact import result_or_interrupted  # codeact.py imports this module
+
+        future = self._sync.submit(self.execute(code, limits=limits, on_output=on_output))
+        return result_or_interrupted(self.codeact, future)
+
+    def restart_sync(self) -> None:
+        """`restart` for code that has no event loop."""
+        self._state, self._names = None, ()
+
+    def close(self) -> None:
+        """Stop the private loop of `execute_sync` (the state stays readable)."""
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    def _locked(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    def _settle(
+        self, result: ExecutionResult, guest: GuestState | None, limits: Limits
+    ) -> SessionReport:
+        """Keep the call's state if it may be kept; say what happened either way."""
+        dropped = dict(guest.restore_dropped) if guest is not None else {}
+        before = SessionReport(kept=False, names=self._names, size=self.size)
+        if not result.ok:
+            if result.error is not None and result.error.type == "LimitExceeded":
+                why = "The program was stopped"
+            elif result.approval is not None and result.approval.outcome == "denied":
+                why = "The program was not approved"
+            else:
+                why = "The program failed"
+            note = f"{why}, so nothing it did was kept: the variables are as before this call."
+            return _replace(before, dropped=dropped, note=note)
+        if guest is None or guest.failed:
+            detail = f" ({guest.failed})" if guest is not None and guest.failed else ""
+            note = f"The sandbox did not save the variables{detail}: they are as before this call."
+            return _replace(before, dropped=dropped, note=note)
+        dropped.update(guest.dropped)
+        if guest.state is None:
+            note = (
+                f"The variables of this call ({_size(guest.over or guest.size)}) are over the "
+                f"session's limit (Limits.state_bytes = {_size(limits.state_bytes)}) and were "
+                "not kept: the variables are as before this call. Keep less (del big values, "
+                "keep a summary) and run again."
+            )
+            return _replace(before, dropped=dropped, note=note)
+        self._state, self._names = guest.state, guest.names
+        return SessionReport(kept=True, names=guest.names, dropped=dropped, size=self.size)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Session of {self.codeact.backend.name!r}: {len(self._names)} names, "
+            f"{self.size} bytes>"
+        )
+
+
+def _replace(report: SessionReport, *, dropped: dict[str, str], note: str) -> SessionReport:
+    return SessionReport(
+        kept=False, names=report.names, dropped=dropped, size=report.size, note=note
+    )
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
