@@ -30,7 +30,7 @@ from ..chat.messages import (
 )
 from ..errors import ConfigurationError, OutputValidationError, TurnLimitExceeded, UserError
 from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult, Session
-from ..runtime._sync import LoopThread
+from ..runtime._sync import LoopThread, refuse_inside_loop
 from ..tools import Tool, ToolSet
 from .direct_tools import DirectTools, direct_pipeline, model_text
 from .output import OutputSpec
@@ -185,14 +185,7 @@ class Agent(Closeable):
 
     def run_sync(self, prompt: str, *, history: Sequence[Message] = ()) -> AgentResult:
         """`run` for code without an event loop (a private loop thread, reused across calls)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise UserError(
-                "run_sync() was called inside a running event loop; use `await agent.run(...)`"
-            )
+        refuse_inside_loop("run_sync()", "await agent.run(...)")
         if self._sync is None:
             self._sync = LoopThread(name="codeact-agent")
         return self._sync.run(self.run(prompt, history=history))

@@ -13,9 +13,21 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from ..errors import UserError
+
 T = TypeVar("T")
 
 __all__ = ["LoopThread"]
+
+
+def refuse_inside_loop(call: str, instead: str) -> None:
+    """Raise `UserError` when a blocking `call` is made on a thread that runs an event loop
+    (it would block that loop, or deadlock it); `instead` is the awaitable to use there."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise UserError(f"{call} was called inside a running event loop; use `{instead}` there")
 
 
 class LoopThread:

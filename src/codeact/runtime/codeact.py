@@ -39,7 +39,7 @@ from ..sandbox.base import SandboxBackend
 from ..sandbox.registry import shared_backend
 from ..tools import Tool, ToolSet, as_tool
 from ..tools.definition import ApprovalMode
-from ._sync import LoopThread
+from ._sync import LoopThread, refuse_inside_loop
 from .events import EventSink, ExecutionEvent, OutputChunk
 from .execute_tool import ExecuteCodeTool
 from .grants import Grants, collection
@@ -530,15 +530,7 @@ class CodeAct(Grants, Closeable):
         on_output: Callable[[OutputChunk], Any] | None = None,
     ) -> ExecutionResult:
         """`execute` for code that has no event loop (runs on a private loop thread)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise UserError(
-                "execute_sync() was called inside a running event loop; "
-                "use `await codeact.execute(...)` there"
-            )
+        refuse_inside_loop("execute_sync()", "await codeact.execute(...)")
         if self._sync is None:
             self._sync = LoopThread()
         return result_or_interrupted(

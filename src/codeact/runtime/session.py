@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._lifecycle import Closeable
 from ..bridge.state import GuestState, StateCarry
-from ..errors import ConfigurationError, UserError
+from ..errors import ConfigurationError
 from ..policy.limits import Limits
-from ._sync import LoopThread
+from ._sync import LoopThread, refuse_inside_loop
 from .events import ExecutionEvent, OutputChunk
 from .session_state import check_key, process_key, seal, unseal
 
@@ -176,15 +176,7 @@ class Session(Closeable):
         on_output: Callable[[OutputChunk], Any] | None = None,
     ) -> ExecutionResult:
         """`execute` for code that has no event loop (runs on a private loop thread)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise UserError(
-                "execute_sync() was called inside a running event loop; "
-                "use `await session.execute(...)` there"
-            )
+        refuse_inside_loop("execute_sync()", "await session.execute(...)")
         if self._sync is None:
             self._sync = LoopThread(name="codeact-session")
         from .codeact import result_or_interrupted  # codeact.py imports this module
