@@ -66,6 +66,11 @@ def bench_group() -> None:
     "--no-sessions", is_flag=True, help="Skip the sessions' cases (state of 1 KiB to 10 MiB)."
 )
 @click.option(
+    "--no-throughput",
+    is_flag=True,
+    help="Skip the executions-per-second and memory table.",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -82,6 +87,7 @@ def sandbox_command(
     no_monty: bool,
     otel: bool,
     no_sessions: bool,
+    no_throughput: bool,
     json_path: Path | None,
     ray_address: str | None,
 ) -> None:
@@ -103,6 +109,7 @@ def sandbox_command(
     )
     from ..bench.session_bench import SESSION_CASES, bench_sessions
     from ..bench.stats import machine_facts, markdown_table
+    from ..bench.throughput import load_table, measure_load
     from ..sandbox.registry import backend_names
 
     if backend_opt == "all":
@@ -122,9 +129,13 @@ def sandbox_command(
             raise UserError("--otel needs the OpenTelemetry SDK: pip install -e '.[otel]'")
     results = []
     traced: list[str] = []
+    loads: dict[str, dict[str, object]] = {}
     for name in names:
         click.echo(f"measuring {name} ({runs} fresh runs)...", err=True)
         results += asyncio.run(bench_backend(name, runs))
+        if not no_throughput:
+            click.echo(f"measuring {name}: throughput and memory...", err=True)
+            loads[name] = asyncio.run(measure_load(name, runs))
         if provider is not None:
             click.echo(f"measuring {name} with spans recorded...", err=True)
             results += asyncio.run(
@@ -169,10 +180,17 @@ def sandbox_command(
         f"{runs} fresh runs per backend; medians (p50) and p90 in milliseconds\n"
     )
     click.echo(markdown_table(headers, rows))
+    if loads:
+        click.echo("\n" + load_table(loads))
     if skipped:
         click.echo(f"\nmonty baseline skipped: {skipped}")
     if json_path is not None:
-        payload = {"results": [r.to_dict() for r in results], "machine": facts, "runs": runs}
+        payload = {
+            "results": [r.to_dict() for r in results],
+            "load": loads,
+            "machine": facts,
+            "runs": runs,
+        }
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(payload, indent=2) + "\n")
         click.echo(f"\nwrote {json_path}", err=True)

@@ -113,8 +113,10 @@ class WasmBackend(SandboxBackend):
                 # No warm-up: it would only move the first call's cost, not save it.
                 prepared = runtime.instantiate_with_output(preopens, warm=False)
             else:
+                # An empty pool (executions back to back): no warm-up run either, which
+                # would cost a whole program's work to save the first touches of memory.
                 prepared = pool.take() or runtime.instantiate_with_output(
-                    _package_preopens(self.package_grant)
+                    _package_preopens(self.package_grant), warm=False
                 )
         except (WasmtimeError, OSError) as exc:
             # wasmtime's own failures (e.g. "failed to add preopen dir" when the host is out

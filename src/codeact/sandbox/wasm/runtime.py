@@ -26,6 +26,7 @@ from wasmtime.component import Component, Func, Linker
 from ...policy.mounts import OUTPUT_PATH
 from ..artifacts import new_output_dir, remove_output_dir
 from .build import Progress, _stderr_progress, load_component
+from .engine import make_engine
 from .fastcall import add_host_function, call_string_export
 
 __all__ = [
@@ -247,9 +248,7 @@ class WasmRuntime:
             return cls._shared
 
     def __init__(self, *, progress: Progress | None = _stderr_progress) -> None:
-        config = wasmtime.Config()
-        config.epoch_interruption = True
-        self.engine = wasmtime.Engine(config)
+        self.engine = make_engine()
         self.component: Component = load_component(self.engine, _ENGINE_KEY, progress=progress)
         self.linker = Linker(self.engine)
         self.linker.add_wasip2()

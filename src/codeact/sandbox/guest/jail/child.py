@@ -78,6 +78,9 @@ class ImportPolicy:
         pass
 
 
+WARMUP_REQUEST = '{"warmup": true}'
+
+
 def _close_other_fds(keep: set[int]) -> None:
     for entry in os.listdir("/proc/self/fd"):
         fd = int(entry)
@@ -145,6 +148,15 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
                 setup.root, stdlib=setup.stdlib, hidden=setup.hidden, packages=setup.packages_paths
             )
         sock = socket.socket(fileno=_CHANNEL_FD)
+        # Our own warm-up program first, against a host that refuses everything: its first
+        # touches of memory copy the pages shared with the zygote (about 90 faults, ~0.5 ms)
+        # before the request arrives instead of after. Then the real host, and the internals
+        # hidden: none of it depends on the request, and no program of the user's has run.
+        setup.runner.install(glue.WarmupHost())
+        setup.runner.run(WARMUP_REQUEST)
+        host = glue.JailHost(sock)
+        setup.runner.install(host)
+        _hide_internals(setup)
         request = wire.read_frame(sock)  # a pooled child waits here
         _grant_files(setup, request, ruleset)
         confine.confine(
@@ -157,9 +169,6 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         )
         for fd in (*setup.path_fds, ruleset):
             os.close(fd)
-        _hide_internals(setup)
-        host = glue.JailHost(sock)
-        setup.runner.install(host)
         stage = "the sandbox's runner failed"
         report = setup.runner.run(request["run"])
         host.report(report)

@@ -1,0 +1,222 @@
+"""`codeact bench sandbox`, second table: executions per second and memory.
+
+Throughput is what a team running thousands of programs (evaluations, RL rollouts) pays per
+core: one `CodeAct`, `callers` coroutines each awaiting `execute` back to back, no pause
+between runs (so the backend's pool refills on the same cores as the programs it serves).
+Two callers on two cores should reach nearly twice one.
+
+Memory is the proportional set size (PSS: shared pages split among the processes sharing
+them) of this process and every process below it, read from ``/proc``:
+
+* ``pool``: what creating a backend of its own, preparing it and letting its pool fill adds
+  (for wasm: the warm instances; the engine and compiled guest are shared by the process and
+  loaded by the first backend; for jail: the zygote and its pre-forked children);
+* ``execution``: the peak above that while the order-totals program runs back to back,
+  sampled every millisecond (one execution in flight plus what its backend makes for the
+  next one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..runtime import CodeAct
+from ..workloads import order_totals
+
+__all__ = [
+    "PROGRAMS",
+    "ThroughputResult",
+    "bench_memory",
+    "bench_throughput",
+    "load_table",
+    "measure_load",
+    "tree_pss_mb",
+]
+
+PROGRAMS = {"print(1)": "print(1)", "order_totals": order_totals.PROGRAM}
+SETTLE = 0.3  # seconds for a pool to fill before memory is read
+
+
+@dataclass(frozen=True)
+class ThroughputResult:
+    backend: str
+    program: str
+    callers: int
+    executions: int
+    per_second: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "case": f"throughput {self.program} x{self.callers}",
+            "executions": self.executions,
+            "per_second": round(self.per_second, 1),
+        }
+
+
+async def _check(codeact: CodeAct, code: str) -> None:
+    result = await codeact.execute(code)
+    if not result.ok:
+        raise RuntimeError(f"benchmark program failed on {codeact.backend.name}: {result.error}")
+
+
+async def _throughput(codeact: CodeAct, code: str, callers: int, each: int) -> float:
+    async def caller() -> None:
+        for _ in range(each):
+            await _check(codeact, code)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(callers)))
+    return callers * each / (time.perf_counter() - started)
+
+
+async def bench_throughput(name: str, runs: int, tools: list[Any]) -> list[ThroughputResult]:
+    """Executions per second of each program in `PROGRAMS`, with 1 and 2 concurrent callers
+    on one `CodeAct` (`runs` executions per caller of print(1), an eighth of that of the
+    order-totals program)."""
+    codeact = CodeAct(tools=tools, backend=name)
+    await codeact.prepare()
+    for _ in range(10):
+        await _check(codeact, "print(1)")
+    results = []
+    for program, code in PROGRAMS.items():
+        each = max(5, runs if program == "print(1)" else runs // 8)
+        for callers in (1, 2):
+            await asyncio.sleep(SETTLE)  # start each case with the pool full
+            per_second = await _throughput(codeact, code, callers, each)
+            results.append(ThroughputResult(name, program, callers, callers * each, per_second))
+    return results
+
+
+# -- memory -------------------------------------------------------------------------------
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            text = (task / "children").read_text()
+        except OSError:
+            continue
+        found += [int(p) for p in text.split()]
+    return found
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def tree_pss_mb(pid: int | None = None) -> float:
+    """PSS of process `pid` (default: this one) and all its descendants, in MB; NaN where
+    ``/proc`` does not say."""
+    root = os.getpid() if pid is None else pid
+    if not Path(f"/proc/{root}/smaps_rollup").exists():
+        return float("nan")
+    total, todo, seen = 0, [root], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += _pss_kb(p)
+        todo += _children(p)
+    return total / 1024
+
+
+class _PeakSampler:
+    """Reads `tree_pss_mb` every `interval` seconds on a thread; `peak` is the largest."""
+
+    def __init__(self, interval: float = 0.001) -> None:
+        self.peak = 0.0
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="codeact-bench-mem", daemon=True)
+
+    def __enter__(self) -> _PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, tree_pss_mb())
+
+
+async def bench_memory(name: str, runs: int, tools: list[Any]) -> dict[str, float]:
+    """``pool_mb`` and ``execution_mb`` (see the module's docstring) for backend `name`.
+
+    Measured on a backend instance of its own (not the process's shared one), so that the
+    pool's memory is counted from nothing; `runs` order-totals executions are sampled."""
+    from ..sandbox.registry import create_backend
+
+    before = tree_pss_mb()
+    backend = create_backend(name)
+    codeact = CodeAct(tools=tools, backend=backend)
+    try:
+        await codeact.prepare()
+        for _ in range(5):
+            await _check(codeact, "print(1)")
+        await asyncio.sleep(SETTLE)
+        warm = tree_pss_mb()
+        with _PeakSampler() as sampler:
+            for _ in range(max(5, runs // 8)):
+                await _check(codeact, order_totals.PROGRAM)
+        return {"pool_mb": warm - before, "execution_mb": max(0.0, sampler.peak - warm)}
+    finally:
+        backend.close()
+
+
+# -- the table ----------------------------------------------------------------------------
+async def measure_load(name: str, runs: int) -> dict[str, object]:
+    """Throughput and memory of backend `name`, as one JSON-ready mapping."""
+    from .sandbox_bench import echo
+
+    tools = [echo, *order_totals.TOOLS]
+    throughput = await bench_throughput(name, runs, tools)
+    memory = await bench_memory(name, runs, tools)
+    return {"throughput": [t.to_dict() for t in throughput], **memory}
+
+
+def load_table(loads: dict[str, dict[str, Any]]) -> str:
+    """Executions per second (1 and 2 callers, and 2 over 1) and memory, one column per
+    backend; the target: 2 callers reach 1.7x of 1 on 2 cores."""
+    from .stats import markdown_table
+
+    names = list(loads)
+    rows: list[list[object]] = []
+    for program in PROGRAMS:
+        per = {n: {t["case"]: t["per_second"] for t in loads[n]["throughput"]} for n in names}
+        one = [per[n].get(f"throughput {program} x1") for n in names]
+        two = [per[n].get(f"throughput {program} x2") for n in names]
+        rows.append([f"{program}: executions/s, 1 caller", *one, ""])
+        rows.append([f"{program}: executions/s, 2 callers", *two, ""])
+        rows.append(
+            [
+                f"{program}: 2 callers / 1",
+                *[b / a if a and b else None for a, b in zip(one, two, strict=True)],
+                ">= 1.7",
+            ]
+        )
+    rows.append(["memory: warm pool (MB, PSS)", *[loads[n]["pool_mb"] for n in names], ""])
+    rows.append(
+        ["memory: one execution (MB, peak PSS)", *[loads[n]["execution_mb"] for n in names], ""]
+    )
+    return markdown_table(["throughput and memory", *names, "target"], rows)
