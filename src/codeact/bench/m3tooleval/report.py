@@ -103,7 +103,9 @@ def summary_table(runs: Sequence[TaskRun]) -> str:
         ratio_of("success_rate"),
     )
     for key, label in MEANS:
-        add(f"mean {label}", [s[f"mean_{key}"] for s in summary.values()], ratio_of(f"mean_{key}"))
+        fmt = "{:,.0f}" if key.endswith("tokens") else "{:.1f}" if key == "wall_s" else "{:.2f}"
+        values = [fmt.format(s[f"mean_{key}"]) for s in summary.values()]
+        add(f"mean {label}", values, ratio_of(f"mean_{key}"))
     add(
         "fallback parses / model turns",
         [f"{s['fallback_parses']}/{s['model_turns']}" for s in summary.values()],
