@@ -131,7 +131,7 @@ def domain_table(runs: Sequence[TaskRun]) -> str:
             continue
         for w in wirings:
             d = summary[w]["by_domain"].get(domain)
-            row += [f"{d['correct']}/{d['runs']}", d["mean_model_turns"]] if d else ["-", "-"]
+            row += [f"{d['correct']}/{d['runs']}", f"{d['mean_model_turns']:.2f}"] if d else ["-", "-"]
         rows.append(row)
     return markdown_table(headers, rows)
 
