@@ -115,7 +115,7 @@ async def test_summary_table_json_and_chart(tmp_path: Path) -> None:
     assert "| success | 2/2 (100.0 %) | 2/3 (66.7 %) | 1.50x |" in table
     assert "| mean model turns | 2.00 | 2.67 | 0.75x |" in table
     assert "| failed: no_tool_call | 0 | 1 | |" in table
-    assert "| trade_calculator | 2/2 | 2 | 2/3 | 2.67 |" in _squeeze(domain_table(runs))
+    assert "| trade_calculator | 2/2 | 2.00 | 2/3 | 2.67 |" in _squeeze(domain_table(runs))
     data = bench_json("scripted", runs)
     assert data["model"] == "scripted" and len(data["runs"]) == 5
     assert data["summary"]["direct"]["failures"] == {"no_tool_call": 1}
