@@ -164,7 +164,9 @@ def test_the_tools_reproduce_expected_outputs_of_the_original_tasks() -> None:
     expected = {t.name: t.expected for t in load_tasks()}
     d = _compute("message_decoder")
     decoded = d["caesar_decode"](  # type: ignore[operator]
-        message=d["reverse_string"](string=d["convert_hex_to_ascii"](hex_string="7a686b7a686d666d686b")),  # type: ignore[operator]
+        message=d["reverse_string"](
+            string=d["convert_hex_to_ascii"](hex_string="7a686b7a686d666d686b")
+        ),  # type: ignore[operator]
         shift=5,
     )
     assert decoded == expected["message_decoder/full_alien_message_decoding"]
@@ -184,9 +186,12 @@ def test_the_tools_reproduce_expected_outputs_of_the_original_tasks() -> None:
     counts = dna["count_nucleotides"](dna_sequence="AGCTAGCCGATGCA")  # type: ignore[operator]
     base, _ = dna["find_max_nucleotide"](counts=counts)  # type: ignore[operator]
     mrna = dna["transcribe_dna_to_mrna"](dna_sequence=base * 3)  # type: ignore[operator]
-    assert mrna == expected[
-        "cryptobotanists_plant_dna_sequencer/find_most_common_nucleotide_and_transcribe"
-    ]
+    assert (
+        mrna
+        == expected[
+            "cryptobotanists_plant_dna_sequencer/find_most_common_nucleotide_and_transcribe"
+        ]
+    )
     with pytest.raises(ValueError, match="not supported"):
         tr["find_flights"](from_location="Z", to_location="A", date="2023-12-25")  # type: ignore[operator]
 

@@ -413,6 +413,7 @@ _ALREADY_RAN = (
     "user with the complete answer it printed."
 )
 
+
 def _code_of(call: ToolCall) -> str | None:
     try:
         args = json.loads(call.arguments or "{}")

@@ -138,9 +138,39 @@ def drops_output(reply: str, output: str) -> bool:
 
 
 _COMMON = frozenset(
-    "that this with from have were will what your there their they them then than done "
-    "thank thanks response result results output printed program answer total none true "
-    "false value values".split()
+    {
+        "that",
+        "this",
+        "with",
+        "from",
+        "have",
+        "were",
+        "will",
+        "what",
+        "your",
+        "there",
+        "their",
+        "they",
+        "them",
+        "then",
+        "than",
+        "done",
+        "thank",
+        "thanks",
+        "response",
+        "result",
+        "results",
+        "output",
+        "printed",
+        "program",
+        "answer",
+        "total",
+        "none",
+        "true",
+        "false",
+        "value",
+        "values",
+    }
 )
 
 

@@ -24,11 +24,13 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from typing_extensions import Self
 
 from .._paths import cache_dir
-from ..errors import ChatError, ModelNotConfigured
+from ..errors import ChatError, ConfigurationError, ModelNotConfigured
+from .grammar_tools import complete_with_grammar
 from .messages import ChatResponse, Message, ResponseFormat, ToolDefinition
 from .model_files import EMBEDDED_MODEL, ModelSpec, ensure_model
 from .openai_chat import OpenAIChat
@@ -178,6 +180,11 @@ class LocalChat:
             minutes.
         server: A `LocalModel` to use (default: a new one, owned and stopped by this client).
         progress: Status messages while assembling/starting (e.g. ``print``).
+        tool_calls: How a request with tools is made. ``"grammar"`` (default): the tools are
+            shown in the model's own ``<tool_call>`` format and llama.cpp holds the reply to
+            it while sampling (`codeact.chat.grammar_tools`), so calls come back as tool
+            calls; ``"native"``: the tools go to the server's chat template and its tool-call
+            parser (this model then writes calls as text, for the agent's text fallback).
     """
 
     def __init__(
@@ -187,7 +194,13 @@ class LocalChat:
         max_tokens: int = 1024,
         server: LocalModel | None = None,
         progress: Progress | None = None,
+        tool_calls: Literal["grammar", "native"] = "grammar",
     ) -> None:
+        if tool_calls not in ("grammar", "native"):
+            raise ConfigurationError(
+                f"tool_calls must be 'grammar' or 'native', got {tool_calls!r}"
+            )
+        self.tool_calls = tool_calls
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._owns_server = server is None
@@ -224,6 +237,8 @@ class LocalChat:
         if self._chat is None or not self.server.running:
             await self.start()
         assert self._chat is not None
+        if tools and self.tool_calls == "grammar" and response_format is None:
+            return await complete_with_grammar(self._chat, messages, tools)
         return await self._chat.complete(messages, tools=tools, response_format=response_format)
 
     async def aclose(self) -> None:

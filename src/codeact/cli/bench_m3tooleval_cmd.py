@@ -136,6 +136,7 @@ async def _run(
     try:
         await start_model(client)
         if not sys.stderr.isatty():  # a log file: one line per run instead of a bar
+
             def log(run: TaskRun) -> None:
                 saved(run)
                 click.echo(f"run {len(done)}/{total}: {describe(run)}", err=True)

@@ -10,8 +10,9 @@ comparison runs as written. Another: the original converts an expected float wit
 so "11287" passed for 11287.5; here a number is compared as the number it is.
 
 The model is asked to end its reply with ``Answer: <answer>`` (the original prompt's form).
-`extract_answer` takes the text after the last ``Answer:`` (the whole reply when there is none),
-drops surrounding backticks and bold marks, quotes the model added around a number, and a final period.
+`extract_answer` takes the text after the last ``Answer:`` (the whole reply when there is
+none) on its line, and drops surrounding backticks and bold marks and a final period;
+`is_correct` also accepts a string answer with or without quotes.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ def check_answer(answer: str, expected: Any) -> bool:
     if value is not _NOTHING:
         if value == expected or _convert(value) == _convert(expected):
             return True
-        if isinstance(expected, (list, tuple)) and isinstance(value, (list, tuple)):
-            if _compare_list(list(value), list(expected)):
-                return True
+        both_lists = isinstance(expected, (list, tuple)) and isinstance(value, (list, tuple))
+        if both_lists and _compare_list(list(value), list(expected)):
+            return True
     return str(answer) == str(expected)
 
 

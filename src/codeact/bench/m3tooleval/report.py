@@ -96,10 +96,7 @@ def summary_table(runs: Sequence[TaskRun]) -> str:
 
     add(
         "success",
-        [
-            f"{s['correct']}/{s['runs']} ({100 * s['success_rate']:.1f} %)"
-            for s in summary.values()
-        ],
+        [f"{s['correct']}/{s['runs']} ({100 * s['success_rate']:.1f} %)" for s in summary.values()],
         ratio_of("success_rate"),
     )
     for key, label in MEANS:
@@ -131,7 +128,9 @@ def domain_table(runs: Sequence[TaskRun]) -> str:
             continue
         for w in wirings:
             d = summary[w]["by_domain"].get(domain)
-            row += [f"{d['correct']}/{d['runs']}", f"{d['mean_model_turns']:.2f}"] if d else ["-", "-"]
+            row += (
+                [f"{d['correct']}/{d['runs']}", f"{d['mean_model_turns']:.2f}"] if d else ["-", "-"]
+            )
         rows.append(row)
     return markdown_table(headers, rows)
 

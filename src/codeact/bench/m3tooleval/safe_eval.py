@@ -79,17 +79,15 @@ def _eval(node: ast.AST) -> Number:
             return _checked(_BINARY[type(node.op)](left, right))
         except OverflowError:
             raise UnsafeExpression("the result is too large") from None
-    raise UnsafeExpression(
-        f"only numbers and + - * / // % ** are allowed; found {_describe(node)}"
-    )
+    raise UnsafeExpression(f"only numbers and + - * / // % ** are allowed; found {_describe(node)}")
 
 
 def _check_power(base: Number, exponent: Number) -> None:
     if abs(exponent) > MAX_EXPONENT:
         raise UnsafeExpression(f"exponents are limited to {MAX_EXPONENT}; got {exponent}")
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
-        if max(base.bit_length(), 1) * exponent > MAX_INT_BITS:
-            raise UnsafeExpression("the result is too large")
+    whole = isinstance(base, int) and isinstance(exponent, int) and exponent > 0
+    if whole and max(int(base).bit_length(), 1) * int(exponent) > MAX_INT_BITS:
+        raise UnsafeExpression("the result is too large")
     if isinstance(base, (int, float)) and base < 0 and not float(exponent).is_integer():
         raise UnsafeExpression("a negative number to a fractional power is not a real number")
 

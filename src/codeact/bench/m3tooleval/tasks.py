@@ -37,7 +37,7 @@ class Task:
 
 def data_text(name: str) -> str:
     """The text of one of the shipped data files (``tasks.json``, ``travel.json``, ...)."""
-    return resources.files(__package__).joinpath("data", name).read_text("utf-8")
+    return resources.files(__package__).joinpath("data").joinpath(name).read_text("utf-8")
 
 
 @lru_cache(maxsize=1)

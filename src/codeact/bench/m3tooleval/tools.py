@@ -297,5 +297,3 @@ def tools_for(domain: str) -> list[Tool]:
     if domain not in _STATIC:
         raise UserError(f"unknown M3ToolEval domain {domain!r}")
     return list(_STATIC[domain])
-
-
