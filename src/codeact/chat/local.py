@@ -224,6 +224,9 @@ class LocalChat:
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
                 max_retries=1,
+                # A reply of max_tokens on a loaded 2-core machine can take minutes; a retry
+                # after a timeout would start that work again, so the wait is long.
+                timeout=900.0,
                 env={},
             )
 
