@@ -131,3 +131,12 @@ async def test_each_kind_is_asked_once_and_every_nudge_is_counted() -> None:
     chat = ScriptedChat(["", cut])
     result = await Agent(client=chat, tools=[add]).run("?")
     assert result.nudge_reasons == ["empty_reply"] and result.text == "Well"
+
+
+def test_direct_tools_show_the_shape_of_what_they_return() -> None:
+    agent = Agent(client=ScriptedChat([]), tools=[order_totals.list_users, add])
+    users, adder = agent.tool_definitions()
+    assert users.description.endswith(
+        'Returns list[User], where User = {"id": int, "name": str, "region": str, "tier": str}.'
+    )
+    assert adder.description == "Add two numbers.\nReturns int."

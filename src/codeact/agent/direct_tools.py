@@ -25,7 +25,8 @@ from ..bridge.protocol import ToolCallRecord
 from ..chat.messages import ToolCall, ToolDefinition
 from ..errors import ConfigurationError
 from ..runtime import CodeAct
-from ..tools import ToolSet
+from ..runtime.instructions import _dict_shape
+from ..tools import Tool, ToolSet
 
 __all__ = ["DirectCallResult", "DirectTools", "direct_pipeline"]
 
@@ -77,7 +78,7 @@ class DirectTools:
         self.timeout = timeout
 
     def definitions(self) -> list[ToolDefinition]:
-        return [ToolDefinition(t.name, t.description, t.parameters) for t in self.tools]
+        return [ToolDefinition(t.name, _with_returns(t), t.parameters) for t in self.tools]
 
     def __contains__(self, name: object) -> bool:
         return name in self.tools
@@ -112,3 +113,17 @@ class DirectTools:
         value = result.value
         content = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         return DirectCallResult(content, result.record)
+
+
+def _with_returns(tool: Tool) -> str:
+    """The description and, where the tool declares it, the shape of what it returns
+    (``Returns list[Flight], where Flight = {"date": str, "price": float}``): the model then
+    knows the keys before it needs them."""
+    description = tool.description or ""
+    _, arrow, returns = tool.signature.rpartition(" -> ")
+    if not arrow or returns in ("None", "Any", "object"):
+        return description
+    text = f"Returns {returns}"
+    if tool.definitions:
+        text += ", where " + "; ".join(_dict_shape(d) for d in tool.definitions.values())
+    return f"{description}\n{text}." if description else f"{text}."
