@@ -26,7 +26,7 @@ from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult
 from ..runtime._sync import LoopThread
 from ..tools import Tool, ToolSet
 from .direct_tools import DirectTools, direct_pipeline
-from .nudges import Nudges, ReplyFacts, repeated_failure_message
+from .nudges import ALREADY_RAN, Nudges, ReplyFacts, repeated_failure_message
 from .output import OutputSpec
 from .program_check import shadowed_tools, shadowing_message
 from .result import AgentResult, AgentTimings, AgentUsage
@@ -376,7 +376,7 @@ class _Run:
         if code in self.programs_run:
             # Small models sometimes send the program that just ran once more instead of
             # answering; running it again would only repeat its output.
-            return _ALREADY_RAN
+            return ALREADY_RAN
         if code in self._failed_programs:  # it would fail the same way: ask for a change
             self._count_nudge("repeated_failed_program")
             return repeated_failure_message(self._failed_programs[code])
@@ -406,12 +406,6 @@ class _Run:
                 f"  {tool.name}: the program made {len(result.tool_calls)} tool calls, {state}"
             )
         return result.to_model_text()
-
-
-_ALREADY_RAN = (
-    "This exact program already ran; its output is above. Do not run it again: reply to the "
-    "user with the complete answer it printed."
-)
 
 
 def _code_of(call: ToolCall) -> str | None:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-__all__ = ["NUDGE_KINDS", "Nudges", "drops_output", "repeated_failure_message"]
+__all__ = ["ALREADY_RAN", "NUDGE_KINDS", "Nudges", "drops_output", "repeated_failure_message"]
 
 #: Every kind of nudge, as reported in `AgentResult.nudge_reasons`.
 NUDGE_KINDS = (
@@ -179,6 +179,13 @@ def _norm(number: str) -> float | None:
         return round(float(number.replace(",", "")), 6)
     except ValueError:
         return None
+
+
+#: What the model gets instead of a rerun of a program that already ran without an error.
+ALREADY_RAN = (
+    "This exact program already ran; its output is above. Do not run it again: reply to the "
+    "user with the complete answer it printed."
+)
 
 
 def repeated_failure_message(error: str) -> str:
