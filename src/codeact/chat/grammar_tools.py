@@ -141,19 +141,42 @@ def parse_tool_calls(
     return (None, tuple(calls)) if calls else (text, ())
 
 
+#: The start of a call in the model's format: a first turn begins with it when a call is due.
+CALL_PREFIX = '<tool_call>\n{"name": "'
+
+
 async def complete_with_grammar(
-    chat: OpenAIChat, messages: Sequence[Message], tools: Sequence[ToolDefinition]
+    chat: OpenAIChat,
+    messages: Sequence[Message],
+    tools: Sequence[ToolDefinition],
+    *,
+    grammar: bool = True,
+    first_call: bool = True,
 ) -> ChatResponse:
-    """One request to a llama.cpp server with the tools in the prompt and the reply held to
-    `tool_call_grammar`; its ``<tool_call>`` blocks come back as the response's tool calls."""
+    """One request to a llama.cpp server with the tools in the prompt in the model's format;
+    the ``<tool_call>`` blocks of the reply come back as the response's tool calls.
+
+    `grammar`: hold the reply to `tool_call_grammar` while sampling. `first_call`: when the
+    model has not replied yet in this conversation, its reply starts as a call (the request
+    ends with the assistant's reply begun with `CALL_PREFIX`, which llama.cpp continues):
+    ``tool_choice="required"`` for the first turn, the way this server can do it.
+    """
     names = [t.name for t in tools]
+    rendered = render_messages(messages, tools)
+    prefix = ""
+    if first_call and not any(m.role == "assistant" for m in messages):
+        prefix = CALL_PREFIX
+        rendered.append(Message.assistant(prefix))
     saved = chat.extra_body
-    chat.extra_body = {**saved, "grammar": tool_call_grammar(names)}
+    if grammar and not prefix:
+        chat.extra_body = {**saved, "grammar": tool_call_grammar(names)}
     try:
-        response = await chat.complete(render_messages(messages, tools))
+        response = await chat.complete(rendered)
     finally:
         chat.extra_body = saved
-    text, calls = parse_tool_calls(response.text, names)
+    text, calls = parse_tool_calls(prefix + (response.text or ""), names)
+    if not calls and prefix:
+        text = response.text  # the begun call went nowhere: show what the model wrote
     return ChatResponse(
         text=text,
         tool_calls=calls,

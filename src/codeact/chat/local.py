@@ -18,6 +18,7 @@ import atexit
 import contextlib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -180,11 +181,14 @@ class LocalChat:
             minutes.
         server: A `LocalModel` to use (default: a new one, owned and stopped by this client).
         progress: Status messages while assembling/starting (e.g. ``print``).
-        tool_calls: How a request with tools is made. ``"grammar"`` (default): the tools are
-            shown in the model's own ``<tool_call>`` format and llama.cpp holds the reply to
-            it while sampling (`codeact.chat.grammar_tools`), so calls come back as tool
-            calls; ``"native"``: the tools go to the server's chat template and its tool-call
-            parser (this model then writes calls as text, for the agent's text fallback).
+        tool_calls: How a request with tools is made. ``"prompt"`` (default): the tools are
+            shown in the model's own ``<tool_call>`` format, the first reply of a
+            conversation starts as a call, and the ``<tool_call>`` blocks of replies come
+            back as tool calls (`codeact.chat.grammar_tools`); ``"grammar"``: the same, and
+            llama.cpp holds every reply to that format while sampling (slower per token);
+            ``"native"``: the tools go to the server's chat template and its tool-call parser
+            (this model then writes calls as text, for the agent's text fallback).
+            Default: ``CODEACT_LOCAL_TOOL_CALLS`` from the environment, else ``"prompt"``.
     """
 
     def __init__(
@@ -194,11 +198,13 @@ class LocalChat:
         max_tokens: int = 1024,
         server: LocalModel | None = None,
         progress: Progress | None = None,
-        tool_calls: Literal["grammar", "native"] = "grammar",
+        tool_calls: Literal["prompt", "grammar", "native"] | None = None,
     ) -> None:
-        if tool_calls not in ("grammar", "native"):
+        if tool_calls is None:  # the environment may choose, e.g. to compare the three
+            tool_calls = os.environ.get("CODEACT_LOCAL_TOOL_CALLS", "prompt")  # type: ignore[assignment]
+        if tool_calls not in ("prompt", "grammar", "native"):
             raise ConfigurationError(
-                f"tool_calls must be 'grammar' or 'native', got {tool_calls!r}"
+                f"tool_calls must be 'prompt', 'grammar' or 'native', got {tool_calls!r}"
             )
         self.tool_calls = tool_calls
         self.temperature = temperature
@@ -240,8 +246,9 @@ class LocalChat:
         if self._chat is None or not self.server.running:
             await self.start()
         assert self._chat is not None
-        if tools and self.tool_calls == "grammar" and response_format is None:
-            return await complete_with_grammar(self._chat, messages, tools)
+        if tools and self.tool_calls != "native" and response_format is None:
+            grammar = self.tool_calls == "grammar"
+            return await complete_with_grammar(self._chat, messages, tools, grammar=grammar)
         return await self._chat.complete(messages, tools=tools, response_format=response_format)
 
     async def aclose(self) -> None:
