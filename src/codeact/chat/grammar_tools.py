@@ -24,6 +24,7 @@ import itertools
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from .messages import ChatResponse, Message, ToolCall, ToolDefinition
 from .openai_chat import OpenAIChat
@@ -110,7 +111,7 @@ def _gbnf_literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-_BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
+_BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 
 
 def parse_tool_calls(
@@ -122,22 +123,16 @@ def parse_tool_calls(
         return text, ()
     calls: list[ToolCall] = []
     for body in _BLOCK.findall(text):
-        try:
-            value = json.loads(body)
-        except ValueError:
-            continue
-        if not isinstance(value, dict) or value.get("name") not in tool_names:
-            continue
-        arguments = value.get("arguments", {})
-        if not isinstance(arguments, dict):
-            continue
-        calls.append(
-            ToolCall(
-                id=f"call_g{next(_ids)}",
-                name=str(value["name"]),
-                arguments=json.dumps(arguments, ensure_ascii=False),
+        found = _read_call(body, tool_names)
+        if found is not None:
+            name, arguments = found
+            calls.append(
+                ToolCall(
+                    id=f"call_g{next(_ids)}",
+                    name=name,
+                    arguments=json.dumps(arguments, ensure_ascii=False),
+                )
             )
-        )
     return (None, tuple(calls)) if calls else (text, ())
 
 
@@ -184,3 +179,41 @@ async def complete_with_grammar(
         finish_reason="tool_calls" if calls else response.finish_reason,
         model=response.model,
     )
+
+
+_NAME = re.compile(r'^\{\s*"name"\s*:\s*"([^"]+)"\s*,\s*"arguments"\s*:\s*')
+
+
+def _read_call(body: str, tool_names: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+    """``(name, arguments)`` of one block; a block whose arguments are followed by stray
+    characters (``{"code": "..."})}}``: the model closed a parenthesis in the wrong place)
+    keeps the arguments it wrote, so the program runs and its own error is reported."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        name, arguments = value.get("name"), value.get("arguments", {})
+        if name in tool_names and isinstance(arguments, dict):
+            return str(name), arguments
+        return None
+    head = _NAME.match(body)
+    if head is None or head.group(1) not in tool_names:
+        return None
+    try:
+        arguments, _ = json.JSONDecoder().raw_decode(body, head.end())
+    except ValueError:
+        return _read_code_only(body[head.end() :], head.group(1))
+    return (head.group(1), arguments) if isinstance(arguments, dict) else None
+
+
+def _read_code_only(rest: str, name: str) -> tuple[str, dict[str, Any]] | None:
+    """``{"code": "<a complete JSON string>"`` followed by anything: the code argument."""
+    found = re.match(r'\{\s*"code"\s*:\s*', rest)
+    if found is None:
+        return None
+    try:
+        code, _ = json.JSONDecoder().raw_decode(rest, found.end())
+    except ValueError:
+        return None
+    return (name, {"code": code}) if isinstance(code, str) else None
