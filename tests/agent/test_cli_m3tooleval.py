@@ -90,6 +90,8 @@ def test_m3tooleval_runs_both_wirings_and_writes_table_json_chart(
 def test_m3tooleval_refuses_an_unknown_domain_in_one_line(tmp_path: Path) -> None:
     proc = codeact_cli("bench", "m3tooleval", "--domain", "nope", "--json", str(tmp_path / "x"))
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith(
-        "codeact: error: unknown M3ToolEval domain 'nope'"
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith("codeact: error: unknown M3ToolEval domain 'nope'")
     )

@@ -67,3 +67,47 @@ def test_the_grammar_names_only_the_offered_tools_and_forbids_fences_in_answers(
     assert 'name ::= "\\"execute_code\\"" | "\\"get_rate\\""' in grammar
     assert "answer ::= [^{<`" in grammar and "[^`]*" in grammar
     assert grammar.startswith("root ::= calls | answer")
+
+
+def test_a_block_cut_short_or_with_stray_characters_still_becomes_the_call() -> None:
+    # What the embedded model wrote: no closing tag, and a ")" after the code string.
+    reply = (
+        '<tool_call>\n{"name": "execute_code", "arguments": '
+        '{"code": "print(reverse_string(\'a\')"})}}'
+    )
+    text, calls = parse_tool_calls(reply, ["execute_code"])
+    assert text is None and json.loads(calls[0].arguments) == {"code": "print(reverse_string('a')"}
+    unclosed = '<tool_call>\n{"name": "get_rate", "arguments": {}}'
+    assert [c.name for c in parse_tool_calls(unclosed, ["get_rate"])[1]] == ["get_rate"]
+    assert parse_tool_calls('<tool_call>\n{"name": "execute_code", "arg', ["execute_code"])[1] == ()
+
+
+async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> None:
+    from codeact.chat.grammar_tools import CALL_PREFIX, complete_with_grammar
+    from codeact.chat.openai_chat import OpenAIChat
+
+    sent: list[dict[str, object]] = []
+
+    class Recorder(OpenAIChat):
+        async def complete(self, messages, *, tools=(), response_format=None):  # type: ignore[no-untyped-def]
+            from codeact.chat.messages import ChatResponse
+
+            sent.append({"messages": list(messages), "extra": dict(self.extra_body)})
+            if messages[-1].role == "assistant":
+                return ChatResponse(text='execute_code", "arguments": {"code": "print(1)"}}')
+            return ChatResponse(text="Answer: 1")
+
+    chat = Recorder(model="m", base_url="http://127.0.0.1:9/v1", env={})
+    first = await complete_with_grammar(chat, [Message.user("go")], TOOLS, grammar=True)
+    assert sent[0]["messages"][-1].content == CALL_PREFIX  # type: ignore[index]
+    assert sent[0]["extra"] == {}  # the begun call needs no grammar
+    assert [c.name for c in first.tool_calls] == ["execute_code"]
+    later = [
+        Message.user("go"),
+        Message.assistant(None, first.tool_calls),
+        Message.tool(first.tool_calls[0], "1"),
+    ]
+    second = await complete_with_grammar(chat, later, TOOLS, grammar=True)
+    assert "grammar" in sent[1]["extra"]  # type: ignore[operator]
+    assert second.text == "Answer: 1" and not second.tool_calls
+    await chat.aclose()
