@@ -55,7 +55,9 @@ class LocalModel:
     Args:
         spec: Which model file (default: the embedded Qwen2.5-Coder-1.5B-Instruct).
         context: Context window in tokens.
-        threads: CPU threads for inference (default: llama.cpp's choice).
+        threads: CPU threads for inference (default: ``CODEACT_LOCAL_THREADS`` from the
+            environment, else llama.cpp's choice). On a machine busy with other work, 1 is
+            often faster: llama.cpp's threads wait for each other at every layer.
         start_timeout: Seconds to wait for the server to listen.
         progress: Called with one-line status messages (assembly, start).
     """
@@ -71,6 +73,8 @@ class LocalModel:
     ) -> None:
         self.spec = spec
         self.context = context
+        if threads is None and os.environ.get("CODEACT_LOCAL_THREADS", "").isdigit():
+            threads = int(os.environ["CODEACT_LOCAL_THREADS"]) or None
         self.threads = threads
         self.start_timeout = start_timeout
         self.progress = progress

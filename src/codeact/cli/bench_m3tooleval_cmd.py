@@ -142,7 +142,14 @@ async def _run(
                 click.echo(f"run {len(done)}/{total}: {describe(run)}", err=True)
 
             return await run_tasks(
-                tasks, client, wirings=wirings, runs=runs, max_turns=max_turns, on_run=log
+                tasks,
+                client,
+                wirings=wirings,
+                runs=runs,
+                max_turns=max_turns,
+                on_run=log,
+                on_start=lambda task, wiring: click.echo(f"{task.name} [{wiring}]:", err=True),
+                progress=lambda line: click.echo(f"  {line}", err=True),
             )
         with click.progressbar(
             length=total, label="runs", file=sys.stderr, show_pos=True, show_eta=True

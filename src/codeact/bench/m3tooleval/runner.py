@@ -200,9 +200,11 @@ async def run_tasks(
     backend: str = "auto",
     on_run: Callable[[TaskRun], None] | None = None,
     on_start: Callable[[Task, Wiring], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[TaskRun]:
     """Every task `runs` times in each wiring, the wirings interleaved per task (so that a
-    change in the machine's load touches both alike). `on_run(run)` after each run."""
+    change in the machine's load touches both alike). `on_run(run)` after each run;
+    `progress` gets the agent's line for each model reply and tool result."""
     records: list[TaskRun] = []
     for task in tasks:
         for _ in range(runs):
