@@ -140,3 +140,15 @@ def test_direct_tools_show_the_shape_of_what_they_return() -> None:
         'Returns list[User], where User = {"id": int, "name": str, "region": str, "tier": str}.'
     )
     assert adder.description == "Add two numbers.\nReturns int."
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_json_call_of_a_sandbox_function_is_told_to_go_through_execute_code() -> None:
+    fake = '{"name": "list_users", "arguments": {}}'
+    chat = ScriptedChat([fake, code_call("print(len(list_users()))"), "8 users"])
+    result = await codeact_agent(chat).run("How many users?")
+    assert last_user(chat, 1).startswith(
+        "list_users is not a tool call of its own, so nothing was run: it is a function "
+        "inside the execute_code sandbox."
+    )
+    assert result.text == "8 users" and result.nudge_reasons == ["unknown_tool"]

@@ -285,6 +285,7 @@ class _Run:
                 last_output=self._fresh_output,
                 tool_names=[t.name for t in tools],
                 code_tool=code_tool if any(t.name == code_tool for t in tools) else None,
+                sandbox_functions=self.agent.codeact.tools.names() if self.agent.codeact else (),
                 tools_used=bool(self.result.executions or self.result.tool_calls),
                 tools_required=self.agent.tools_required,
             )

@@ -41,6 +41,7 @@ class ReplyFacts:
     last_output: str | None = None  #: what the last successful program printed
     tool_names: Collection[str] = ()
     code_tool: str | None = None
+    sandbox_functions: Collection[str] = ()  #: the tools reachable from code
     tools_used: bool = False  #: any tool (direct or execute_code) ran in this run
     tools_required: bool = False
 
@@ -72,7 +73,10 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
     unknown = unknown_tool_called(text, f.tool_names)
     if unknown is not None and f.tool_names:
         names = ", ".join(sorted(f.tool_names))
-        found.append(("unknown_tool", _UNKNOWN_TOOL.format(name=unknown, names=names)))
+        message = _UNKNOWN_TOOL.format(name=unknown, names=names)
+        if unknown in f.sandbox_functions and f.code_tool is not None:
+            message = _SANDBOX_FUNCTION.format(name=unknown, tool=f.code_tool)
+        found.append(("unknown_tool", message))
     if f.code_tool is not None and _looks_like_code_call(text, f.code_tool):
         found.append(("unreadable_code_call", _UNREADABLE.format(tool=f.code_tool)))
     if f.failed_error is not None:
@@ -212,6 +216,11 @@ _TRUNCATED = (
 _UNKNOWN_TOOL = (
     "There is no tool named {name!r}, so nothing was run. The tools are: {names}. Call one "
     "of them as a tool call."
+)
+_SANDBOX_FUNCTION = (
+    "{name} is not a tool call of its own, so nothing was run: it is a function inside the "
+    "{tool} sandbox. Call {tool} with a Python program that calls {name}(...) and prints "
+    "the result."
 )
 _UNREADABLE = (
     "Your {tool} call could not be read, so nothing was run. Call the {tool} tool with "
