@@ -58,7 +58,9 @@ def solver(request: ChatRequest) -> object:
 async def test_both_wirings_solve_a_task_and_the_records_hold_every_key() -> None:
     assert TASK.expected == 161.25
     chat = FunctionChat(solver)
-    runs = await run_tasks([TASK], chat, backend="wasm")
+    lines: list[str] = []
+    runs = await run_tasks([TASK], chat, backend="wasm", progress=lines.append)
+    assert lines[0].startswith("turn 1: the model replied in")
     codeact, direct = runs
     assert (codeact.wiring, direct.wiring) == ("codeact", "direct")
     assert codeact.correct and direct.correct, (codeact, direct)

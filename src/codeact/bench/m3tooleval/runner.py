@@ -211,7 +211,9 @@ async def run_tasks(
             for wiring in wirings:
                 if on_start is not None:
                     on_start(task, wiring)
-                record = await run_task(task, wiring, client, max_turns=max_turns, backend=backend)
+                record = await run_task(
+                    task, wiring, client, max_turns=max_turns, backend=backend, progress=progress
+                )
                 records.append(record)
                 if on_run is not None:
                     on_run(record)
