@@ -54,7 +54,7 @@ INSTRUCTIONS = (
 FAILURES = (
     "wrong_answer",  # answered, with the wrong answer
     "no_tool_call",  # answered without calling any tool
-    "program_errors",  # codeact: every program failed
+    "program_errors",  # codeact: every program failed, or none could run
     "turn_limit",  # still working after MAX_TURNS model requests
     "model_error",  # the model could not be reached, or another run-time error
 )
@@ -100,6 +100,8 @@ class TaskRun:
             "answer": self.answer,
             "expected": repr(self.expected),
             "error": self.error,
+            "reply": self.result.text if self.result is not None else None,
+            "programs": list(self.result.programs) if self.result is not None else [],
         }
 
 
@@ -183,8 +185,11 @@ async def run_task(
 
 
 def _failure_of(result: AgentResult) -> str:
-    if not result.executions and not result.tool_calls:
+    asked = any(m.tool_calls for m in result.messages if m.role == "assistant")
+    if not asked:
         return "no_tool_call"
+    if not result.executions and not result.tool_calls:
+        return "program_errors"  # calls were made, none ran (unreadable, or refused)
     if result.executions and not any(e.ok for e in result.executions):
         return "program_errors"
     return "wrong_answer"
