@@ -106,7 +106,7 @@ async def test_a_json_call_of_a_tool_that_does_not_exist_is_not_the_answer() -> 
     [
         "execute_code(code='print(len(list_users()))",  # a call written as text
         "```python\nprint(len(list_users())",  # a fence never closed (cut off)
-        '{"name": "execute_code", "arguments": {"code": "print(1)\n"}}',  # broken JSON
+        '{"name": "execute_code", "arguments": {"code": "print(1)',  # JSON cut short
     ],
 )
 @pytest.mark.usefixtures("wasm_ready")
@@ -127,10 +127,22 @@ async def test_each_kind_is_asked_once_and_every_nudge_is_counted() -> None:
     # empty -> nudge; a call; cut -> nudge; a call; empty again: that kind was used: it stands.
     assert result.nudge_reasons == ["empty_reply", "truncated_reply"]
     assert result.usage.nudges == 2 and result.text == "" and chat.remaining == 1
-    # A reply right after a nudge stands, whatever it is.
-    chat = ScriptedChat(["", cut])
+    # A reply right after a nudge stands, unless it is no answer at all (cut off, or a call
+    # that could not run).
+    chat = ScriptedChat(["", "Hm."])
     result = await Agent(client=chat, tools=[add]).run("?")
-    assert result.nudge_reasons == ["empty_reply"] and result.text == "Well"
+    assert result.nudge_reasons == ["empty_reply"] and result.text == "Hm."
+    chat = ScriptedChat(["", cut, "2"])
+    result = await Agent(client=chat, tools=[add]).run("?")
+    assert result.nudge_reasons == ["empty_reply", "truncated_reply"] and result.text == "2"
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_json_call_with_raw_newlines_in_its_code_is_recovered() -> None:
+    written = '{"name": "execute_code", "arguments": {"code": "n = len(list_users())\nprint(n)"}}'
+    chat = ScriptedChat([written, "8 users"])  # a raw newline inside the JSON string
+    result = await codeact_agent(chat).run("How many users?")
+    assert result.usage.fallback_parses == 1 and result.executions[0].stdout == "8\n"
 
 
 def test_direct_tools_show_the_shape_of_what_they_return() -> None:

@@ -269,10 +269,8 @@ class _Run:
     ) -> tuple[str, str] | None:
         """``(kind, message)`` when a reply without tool calls is not an answer yet
         (`codeact.agent.nudges`): each kind gets one request to continue (on the same turn
-        budget), and a reply right after a nudge stands."""
+        budget); a reply right after a nudge stands unless it is no answer at all."""
         failed, self._failed_program = self._failed_program, None
-        if self._nudged:  # this reply answers a nudge: it stands
-            return None
         error = None
         if failed is not None and failed.error is not None:
             error = f"{failed.error.type}: {failed.error.message}"
@@ -288,7 +286,8 @@ class _Run:
                 sandbox_functions=self.agent.codeact.tools.names() if self.agent.codeact else (),
                 tools_used=bool(self.result.executions or self.result.tool_calls),
                 tools_required=self.agent.tools_required,
-            )
+            ),
+            after_nudge=self._nudged,  # a reply to a nudge stands, unless it is no answer
         )
 
     def _note_output(self, calls: Sequence[ToolCall], ran: Sequence[ExecutionResult]) -> None:

@@ -31,6 +31,10 @@ NUDGE_KINDS = (
 )
 
 
+#: Kinds that are never an answer, even right after another nudge.
+NOT_ANSWERS = frozenset({"truncated_reply", "unknown_tool", "unreadable_code_call"})
+
+
 @dataclass
 class ReplyFacts:
     """What the loop knows when a reply without tool calls arrives."""
@@ -52,10 +56,14 @@ class Nudges:
 
     given: list[str] = field(default_factory=list)
 
-    def check(self, facts: ReplyFacts) -> tuple[str, str] | None:
+    def check(self, facts: ReplyFacts, *, after_nudge: bool = False) -> tuple[str, str] | None:
         """``(kind, message)`` when the reply is not an answer yet and that kind was not
-        used in this run; None when the reply is the answer."""
+        used in this run; None when the reply is the answer. A reply right after a nudge
+        stands unless it is no answer at all (`NOT_ANSWERS`: cut off, a call that could not
+        run)."""
         for kind, message in _candidates(facts):
+            if after_nudge and kind not in NOT_ANSWERS:
+                continue
             if kind not in self.given:
                 self.given.append(kind)
                 return kind, message

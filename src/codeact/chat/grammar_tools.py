@@ -171,7 +171,7 @@ async def complete_with_grammar(
         chat.extra_body = saved
     text, calls = parse_tool_calls(prefix + (response.text or ""), names)
     if not calls and prefix:
-        text = response.text  # the begun call went nowhere: show what the model wrote
+        text = prefix + (response.text or "")  # a begun call that cannot be read: as written
     return ChatResponse(
         text=text,
         tool_calls=calls,
@@ -181,6 +181,9 @@ async def complete_with_grammar(
     )
 
 
+#: Accepts raw newlines and tabs inside strings: the model often writes its program's lines
+#: into the "code" string as they are, not as \n escapes.
+_LENIENT = json.JSONDecoder(strict=False)
 _NAME = re.compile(r'^\{\s*"name"\s*:\s*"([^"]+)"\s*,\s*"arguments"\s*:\s*')
 
 
@@ -189,7 +192,7 @@ def _read_call(body: str, tool_names: Sequence[str]) -> tuple[str, dict[str, Any
     characters (``{"code": "..."})}}``: the model closed a parenthesis in the wrong place)
     keeps the arguments it wrote, so the program runs and its own error is reported."""
     try:
-        value = json.loads(body)
+        value = _LENIENT.decode(body)
     except ValueError:
         value = None
     if isinstance(value, dict):
@@ -201,7 +204,7 @@ def _read_call(body: str, tool_names: Sequence[str]) -> tuple[str, dict[str, Any
     if head is None or head.group(1) not in tool_names:
         return None
     try:
-        arguments, _ = json.JSONDecoder().raw_decode(body, head.end())
+        arguments, _ = _LENIENT.raw_decode(body, head.end())
     except ValueError:
         return _read_code_only(body[head.end() :], head.group(1))
     return (head.group(1), arguments) if isinstance(arguments, dict) else None
@@ -213,7 +216,7 @@ def _read_code_only(rest: str, name: str) -> tuple[str, dict[str, Any]] | None:
     if found is None:
         return None
     try:
-        code, _ = json.JSONDecoder().raw_decode(rest, found.end())
+        code, _ = _LENIENT.raw_decode(rest, found.end())
     except ValueError:
         return None
     return (name, {"code": code}) if isinstance(code, str) else None
