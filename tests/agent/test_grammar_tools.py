@@ -111,3 +111,9 @@ async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> N
     assert "grammar" in sent[1]["extra"]  # type: ignore[operator]
     assert second.text == "Answer: 1" and not second.tool_calls
     await chat.aclose()
+
+
+def test_calls_naming_their_arguments_parameters_are_read_too() -> None:
+    reply = '<tool_call>\n{"name": "get_rate", "parameters": {"region": "EU"}}\n</tool_call>'
+    _, calls = parse_tool_calls(reply, ["get_rate"])
+    assert json.loads(calls[0].arguments) == {"region": "EU"}

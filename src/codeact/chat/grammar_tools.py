@@ -184,7 +184,11 @@ async def complete_with_grammar(
 #: Accepts raw newlines and tabs inside strings: the model often writes its program's lines
 #: into the "code" string as they are, not as \n escapes.
 _LENIENT = json.JSONDecoder(strict=False)
-_NAME = re.compile(r'^\{\s*"name"\s*:\s*"([^"]+)"\s*,\s*"arguments"\s*:\s*')
+#: What the model calls the arguments (its template says "arguments"; it varies).
+_ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")
+_NAME = re.compile(
+    r'^\{\s*"name"\s*:\s*"([^"]+)"\s*,\s*"(?:arguments|parameters|args|input)"\s*:\s*'
+)
 
 
 def _read_call(body: str, tool_names: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
@@ -196,7 +200,8 @@ def _read_call(body: str, tool_names: Sequence[str]) -> tuple[str, dict[str, Any
     except ValueError:
         value = None
     if isinstance(value, dict):
-        name, arguments = value.get("name"), value.get("arguments", {})
+        keys = [k for k in _ARGUMENT_KEYS if k in value]
+        name, arguments = value.get("name"), value[keys[0]] if keys else {}
         if name in tool_names and isinstance(arguments, dict):
             return str(name), arguments
         return None
