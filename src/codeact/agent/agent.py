@@ -33,6 +33,7 @@ from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult, Session
 from ..runtime._sync import LoopThread, refuse_inside_loop
 from ..tools import Tool, ToolSet
 from .direct_tools import DirectTools, direct_pipeline, model_text
+from .nudges import ALREADY_RAN, Nudges, ReplyFacts, repeated_failure_message
 from .output import OutputSpec
 from .program_check import shadowed_tools, shadowing_message
 from .result import AgentResult, AgentTimings, AgentUsage
@@ -73,6 +74,8 @@ class Agent(Closeable):
         session: Programs of one run share a `codeact.Session`: what one program defines,
             the next one can use (and the model is told so). A run whose ``history=``
             continues an earlier run's conversation gets that run's session back.
+        tools_required: The task needs the tools: an answer given before any tool ran gets
+            one request to use them (a nudge, counted in ``usage.nudges``).
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class Agent(Closeable):
         output_retries: int = 1,
         progress: Callable[[str], None] | None = None,
         session: bool = False,
+        tools_required: bool = False,
     ) -> None:
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ConfigurationError(f"max_turns must be a positive integer, got {max_turns!r}")
@@ -122,6 +126,7 @@ class Agent(Closeable):
         self.text_tool_calls = text_tool_calls
         self.output_retries = output_retries
         self.progress = progress
+        self.tools_required = tools_required
         self._sync: LoopThread | None = None
 
     @property
@@ -227,8 +232,11 @@ class _Run:
         self.programs_run: set[str] = set()  # programs that ran without an error
         self._last_ask_s = 0.0
         self._failed_program: ExecutionResult | None = None  # of the last turn, if it failed
+        self._failed_programs: dict[str, str] = {}  # code -> its error, of programs that failed
         self._nudged = False  # the last request ended with a nudge
         self.session: Session | None = None  # with Agent(session=True): this run's
+        self._nudges = Nudges()
+        self._fresh_output: str | None = None  # printed by the last turn's program, if it ran ok
 
     def finish(self) -> None:
         self.timings.total = time.perf_counter() - self.started
@@ -248,14 +256,16 @@ class _Run:
             self._report_reply(turn, response, calls)
             if calls:
                 self._nudged, self._failed_program = False, None
+                ran = len(self.result.executions)
                 await self._run_calls(calls)
+                self._note_output(calls, self.result.executions[ran:])
                 continue
             self.result.text = (response.text or "").strip()
-            nudge = self._nudge_for(self.result.text)
+            nudge = self._nudge_for(self.result.text, response, tools)
             if nudge is not None and turn < agent.max_turns:
-                self.usage.nudges += 1
+                self._count_nudge(nudge[0])
                 self._nudged = True
-                self.messages.append(Message.user(nudge))
+                self.messages.append(Message.user(nudge[1]))
                 continue
             if agent.output is None:
                 return self.result
@@ -279,22 +289,44 @@ class _Run:
             result=self.result,
         )
 
-    def _nudge_for(self, text: str) -> str | None:
-        """Why a reply without tool calls is not an answer yet, if it is not.
-
-        Small models sometimes stop mid-task with an empty reply, or answer a failed program
-        with the error itself. Each gets one request to continue (on the same turn budget);
-        a reply after a nudge stands.
-        """
+    def _nudge_for(
+        self, text: str, response: ChatResponse, tools: Sequence[ToolDefinition]
+    ) -> tuple[str, str] | None:
+        """``(kind, message)`` when a reply without tool calls is not an answer yet
+        (`codeact.agent.nudges`): each kind gets one request to continue (on the same turn
+        budget); a reply right after a nudge stands unless it is no answer at all."""
         failed, self._failed_program = self._failed_program, None
-        if self._nudged:  # this reply answers a nudge: it stands
-            return None
-        if not text:
-            return _EMPTY_REPLY_NUDGE
+        error = None
         if failed is not None and failed.error is not None:
             error = f"{failed.error.type}: {failed.error.message}"
-            return _FAILED_PROGRAM_NUDGE.format(error=error)
-        return None
+        code_tool = self.agent.code_tool.name if self.agent.code_tool else None
+        return self._nudges.check(
+            ReplyFacts(
+                text=text,
+                finish_reason=response.finish_reason,
+                failed_error=error,
+                last_output=self._fresh_output,
+                tool_names=[t.name for t in tools],
+                code_tool=code_tool if any(t.name == code_tool for t in tools) else None,
+                sandbox_functions=self.agent.codeact.tools.names() if self.agent.codeact else (),
+                tools_used=bool(self.result.executions or self.result.tool_calls),
+                tools_required=self.agent.tools_required,
+            ),
+            after_nudge=self._nudged,  # a reply to a nudge stands, unless it is no answer
+        )
+
+    def _note_output(self, calls: Sequence[ToolCall], ran: Sequence[ExecutionResult]) -> None:
+        """Keep what the turn's last program printed when that program is the last thing the
+        model saw (no direct call after it): the answer should then state it."""
+        code_tool = self.agent.code_tool
+        only_code = code_tool is not None and all(c.name == code_tool.name for c in calls)
+        self._fresh_output = ran[-1].stdout if only_code and ran and ran[-1].ok else None
+
+    def _count_nudge(self, kind: str) -> None:
+        self.usage.nudges += 1
+        self.result.nudge_reasons.append(kind)
+        if self.agent.progress is not None:
+            self.agent.progress(f"  nudge: {kind}")
 
     async def _ask(self, *, tools: Sequence[ToolDefinition], constrained: bool) -> ChatResponse:
         output = self.agent.output
@@ -374,7 +406,10 @@ class _Run:
         if code in self.programs_run:
             # Small models sometimes send the program that just ran once more instead of
             # answering; running it again would only repeat its output.
-            return _ALREADY_RAN
+            return ALREADY_RAN
+        if code in self._failed_programs:  # it would fail the same way: ask for a change
+            self._count_nudge("repeated_failed_program")
+            return repeated_failure_message(self._failed_programs[code])
         shadowed = shadowed_tools(code, tool.codeact.tools.names())
         if shadowed:
             self.result.refused_programs += 1
@@ -384,6 +419,9 @@ class _Run:
         result = await tool.run(code, session=self.session)
         if result.ok:
             self.programs_run.add(code)
+            self.result.program_output = result.stdout
+        elif result.error is not None:
+            self._failed_programs[code] = f"{result.error.type}: {result.error.message}"
         self._failed_program = None if result.ok else result
         self.usage.code_executions += 1
         self.usage.nested_tool_calls += len(result.tool_calls)
@@ -398,22 +436,6 @@ class _Run:
                 f"  {tool.name}: the program made {len(result.tool_calls)} tool calls, {state}"
             )
         return result.to_model_text()
-
-
-_ALREADY_RAN = (
-    "This exact program already ran; its output is above. Do not run it again: reply to the "
-    "user with the complete answer it printed."
-)
-
-_FAILED_PROGRAM_NUDGE = (
-    "The program failed ({error}), so there is no answer yet. Read the traceback, fix the "
-    "program and run it again with execute_code."
-)
-
-_EMPTY_REPLY_NUDGE = (
-    "Your reply was empty. Continue the task: call the next tool you need, or give the "
-    "complete final answer."
-)
 
 
 def _code_of(call: ToolCall) -> str | None:

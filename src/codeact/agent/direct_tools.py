@@ -24,7 +24,8 @@ from ..calls.pipeline import DirectCallResult, ToolPipeline
 from ..chat.messages import ToolCall, ToolDefinition
 from ..errors import ConfigurationError
 from ..runtime import CodeAct
-from ..tools import ToolSet
+from ..runtime.instructions import _dict_shape
+from ..tools import Tool, ToolSet
 
 __all__ = ["DirectCallResult", "DirectTools", "direct_pipeline", "model_text"]
 
@@ -77,7 +78,7 @@ class DirectTools:
         self.timeout = timeout
 
     def definitions(self) -> list[ToolDefinition]:
-        return [ToolDefinition(t.name, t.description, t.parameters) for t in self.tools]
+        return [ToolDefinition(t.name, _with_returns(t), t.parameters) for t in self.tools]
 
     def __contains__(self, name: object) -> bool:
         return name in self.tools
@@ -100,3 +101,17 @@ class DirectTools:
             record, self.tools, arguments, parsed, opened=opened, history=history
         )
         return await pipeline.run_direct(opened_call, self.timeout)
+
+
+def _with_returns(tool: Tool) -> str:
+    """The description and, where the tool declares it, the shape of what it returns
+    (``Returns list[Flight], where Flight = {"date": str, "price": float}``): the model then
+    knows the keys before it needs them."""
+    description = tool.description or ""
+    _, arrow, returns = tool.signature.rpartition(" -> ")
+    if not arrow or returns in ("None", "Any", "object"):
+        return description
+    text = f"Returns {returns}"
+    if tool.definitions:
+        text += ", where " + "; ".join(_dict_shape(d) for d in tool.definitions.values())
+    return f"{description}\n{text}." if description else f"{text}."

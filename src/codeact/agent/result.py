@@ -20,9 +20,10 @@ class AgentUsage:
     ``code_executions`` counts ``execute_code`` calls; ``nested_tool_calls`` counts the tool
     calls those programs made. ``fallback_parses`` counts replies whose tool calls were
     recovered from text because the model did not make native tool calls
-    (`codeact.chat.parse_text_tool_calls`). ``nudges`` counts replies that were not taken as
-    the answer (empty, or giving up right after a failed program) and got one more turn with
-    a request to continue.
+    (`codeact.chat.parse_text_tool_calls`). ``nudges`` counts the requests to continue
+    instead of taking a reply as the answer (empty, cut at the token limit, a failed program,
+    a program repeated after it failed, ...: `codeact.agent.nudges`; their kinds are
+    `AgentResult.nudge_reasons`).
     """
 
     input_tokens: int = 0
@@ -84,6 +85,10 @@ class AgentResult:
     programs: list[str] = field(default_factory=list)  #: the code of each execution
     #: Programs not run because they defined functions that already exist in the sandbox.
     refused_programs: int = 0
+    #: What the last program that ran without an error printed (None if none did).
+    program_output: str | None = None
+    #: The kind of each nudge (`codeact.agent.nudges.NUDGE_KINDS`), in order.
+    nudge_reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +98,8 @@ class AgentResult:
             if hasattr(self.output, "model_dump")
             else self.output,
             "usage": self.usage.to_dict(),
+            "nudge_reasons": list(self.nudge_reasons),
+            "program_output": self.program_output,
             "timings": self.timings.to_dict(),
             "tool_calls": [c.to_dict() for c in self.tool_calls],
             "executions": [

@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # the OS picks a free port
         params.verbosity = args.verbosity
+        # The model's Jinja chat template renders tools and tool calls; without it every
+        # request with tools fails. xllamacpp's default is on today: say so, not rely on it.
+        params.use_jinja = True
         if args.threads > 0:
             params.cpuparams.n_threads = args.threads
             params.cpuparams_batch.n_threads = args.threads

@@ -115,7 +115,7 @@ def _looks_like_json(body: str) -> bool:
 
 def _calls_in_json_text(text: str, tool_names: Collection[str]) -> list[tuple[str, dict[str, Any]]]:
     """Every tool call found in the JSON values embedded anywhere in `text`."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)  # raw newlines in a "code" string are common
     calls: list[tuple[str, dict[str, Any]]] = []
     pos = 0
     while True:

@@ -20,6 +20,7 @@ import atexit
 import contextlib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -27,11 +28,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from typing_extensions import Self
 
 from .._paths import cache_dir
-from ..errors import ChatError, ModelNotConfigured
+from ..errors import ChatError, ConfigurationError, ModelNotConfigured
+from .grammar_tools import complete_with_grammar
 from .messages import ChatResponse, Message, ResponseFormat, ToolDefinition
 from .model_files import EMBEDDED_MODEL, ModelSpec, ensure_model
 from .openai_chat import OpenAIChat
@@ -56,7 +59,9 @@ class LocalModel:
     Args:
         spec: Which model file (default: the embedded Qwen2.5-Coder-1.5B-Instruct).
         context: Context window in tokens.
-        threads: CPU threads for inference (default: llama.cpp's choice).
+        threads: CPU threads for inference (default: ``CODEACT_LOCAL_THREADS`` from the
+            environment, else llama.cpp's choice). On a machine busy with other work, 1 is
+            often faster: llama.cpp's threads wait for each other at every layer.
         start_timeout: Seconds to wait for the server to listen.
         progress: Called with one-line status messages (assembly, start).
     """
@@ -72,6 +77,8 @@ class LocalModel:
     ) -> None:
         self.spec = spec
         self.context = context
+        if threads is None and os.environ.get("CODEACT_LOCAL_THREADS", "").isdigit():
+            threads = int(os.environ["CODEACT_LOCAL_THREADS"]) or None
         self.threads = threads
         self.start_timeout = start_timeout
         self.progress = progress
@@ -189,6 +196,14 @@ class LocalChat:
             minutes.
         server: A `LocalModel` to use (default: a new one, owned and stopped by this client).
         progress: Status messages while assembling/starting (e.g. ``print``).
+        tool_calls: How a request with tools is made. ``"prompt"`` (default): the tools are
+            shown in the model's own ``<tool_call>`` format, the first reply of a
+            conversation starts as a call, and the ``<tool_call>`` blocks of replies come
+            back as tool calls (`codeact.chat.grammar_tools`); ``"grammar"``: the same, and
+            llama.cpp holds every reply to that format while sampling (slower per token);
+            ``"native"``: the tools go to the server's chat template and its tool-call parser
+            (this model then writes calls as text, for the agent's text fallback).
+            Default: ``CODEACT_LOCAL_TOOL_CALLS`` from the environment, else ``"prompt"``.
     """
 
     def __init__(
@@ -198,7 +213,15 @@ class LocalChat:
         max_tokens: int = 1024,
         server: LocalModel | None = None,
         progress: Progress | None = None,
+        tool_calls: Literal["prompt", "grammar", "native"] | None = None,
     ) -> None:
+        if tool_calls is None:  # the environment may choose, e.g. to compare the three
+            tool_calls = os.environ.get("CODEACT_LOCAL_TOOL_CALLS", "prompt")  # type: ignore[assignment]
+        if tool_calls not in ("prompt", "grammar", "native"):
+            raise ConfigurationError(
+                f"tool_calls must be 'prompt', 'grammar' or 'native', got {tool_calls!r}"
+            )
+        self.tool_calls = tool_calls
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._owns_server = server is None
@@ -224,6 +247,9 @@ class LocalChat:
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
                 max_retries=1,
+                # A reply of max_tokens on a loaded 2-core machine can take minutes; a retry
+                # after a timeout would start that work again, so the wait is long.
+                timeout=900.0,
                 env={},
             )
 
@@ -239,7 +265,13 @@ class LocalChat:
         assert self._chat is not None
         self._chat.on_delta = self.on_delta
         started = time.perf_counter()
-        response = await self._chat.complete(messages, tools=tools, response_format=response_format)
+        if tools and self.tool_calls != "native" and response_format is None:
+            grammar = self.tool_calls == "grammar"
+            response = await complete_with_grammar(self._chat, messages, tools, grammar=grammar)
+        else:
+            response = await self._chat.complete(
+                messages, tools=tools, response_format=response_format
+            )
         self.server.log(_turn_line(response, time.perf_counter() - started))
         return response
 

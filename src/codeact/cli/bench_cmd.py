@@ -369,3 +369,12 @@ async def _run(
             )
     finally:
         await client.aclose()
+
+
+def _add_m3tooleval() -> None:
+    from .bench_m3tooleval_cmd import m3tooleval_command
+
+    bench_group.add_command(m3tooleval_command)
+
+
+_add_m3tooleval()

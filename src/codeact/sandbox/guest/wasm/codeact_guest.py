@@ -141,13 +141,54 @@ _STDLIB = (
     "email.encoders",
     "zoneinfo._common",
     "zoneinfo._tzpath",
+    # Imported lazily by functions of the modules above (datetime.strptime, time.strptime),
+    # or commonly used themselves: without them here they are missing at run time.
+    "_strptime",
+    "getopt",
+    "plistlib",
+    "sched",
+    "string.templatelib",
+    "timeit",
+    "filecmp",
+    "bz2",
+    "lzma",
+)
+# Packages whose submodules are loaded on demand (codecs by name, email policies and MIME
+# classes, xml.dom): all of them, so that no common call meets a missing module.
+_PACKAGES = (
+    "encodings",
+    "email",
+    "xml",
+    "json",
+    "html",
+    "http",
+    "urllib",
+    "logging",
+    "concurrent",
+    "collections",
+    "zoneinfo",
+    "compression",
 )
 for _name in _STDLIB:
     try:
         __import__(_name)
     except Exception:  # a module this CPython build lacks simply stays unavailable
         pass
-del _name
+import pkgutil as _pkgutil  # noqa: E402
+
+for _package in _PACKAGES:
+    try:
+        _path = __import__(_package).__path__
+    except Exception:
+        continue
+    for _info in _pkgutil.walk_packages(_path, _package + "."):
+        if ".tests" in _info.name or _info.name.endswith(("mbcs", "oem", "__main__")):
+            continue
+        try:
+            __import__(_info.name)
+        except Exception:  # e.g. a codec of another platform, or an absent native module
+            pass
+del _name, _package, _path, _info, _pkgutil
 
 # The guest's own modules come after the standard library above, as componentize-py built them.
 import codeact_runner  # noqa: E402

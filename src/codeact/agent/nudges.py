@@ -1,0 +1,245 @@
+"""Replies that are not an answer yet, and what the model is told instead (one nudge each).
+
+A small model often ends a run with something that is not the answer: an empty reply, the
+error of the program that just failed, a reply cut at the token limit, a "call" written as
+JSON of a tool that does not exist, an ``execute_code`` attempt the text fallback could not
+read, a reply before any tool was used although the task needs tools, or a polite "Done!"
+after a program that printed the answer. `Nudges.check` names which, once per kind per run;
+the loop then asks the model to continue and counts the nudge (`AgentUsage.nudges`, with its
+kind in `AgentResult.nudge_reasons`): nothing is hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+__all__ = ["ALREADY_RAN", "NUDGE_KINDS", "Nudges", "drops_output", "repeated_failure_message"]
+
+#: Every kind of nudge, as reported in `AgentResult.nudge_reasons`.
+NUDGE_KINDS = (
+    "empty_reply",
+    "failed_program",
+    "repeated_failed_program",
+    "truncated_reply",
+    "unknown_tool",
+    "unreadable_code_call",
+    "no_tool_call",
+    "dropped_output",
+)
+
+
+#: Kinds that are never an answer, even right after another nudge.
+NOT_ANSWERS = frozenset({"truncated_reply", "unknown_tool", "unreadable_code_call"})
+
+
+@dataclass
+class ReplyFacts:
+    """What the loop knows when a reply without tool calls arrives."""
+
+    text: str
+    finish_reason: str | None = None
+    failed_error: str | None = None  #: "Type: message" of the program that just failed
+    last_output: str | None = None  #: what the last successful program printed
+    tool_names: Collection[str] = ()
+    code_tool: str | None = None
+    sandbox_functions: Collection[str] = ()  #: the tools reachable from code
+    tools_used: bool = False  #: any tool (direct or execute_code) ran in this run
+    tools_required: bool = False
+
+
+@dataclass
+class Nudges:
+    """The nudges of one run: each kind is given at most once."""
+
+    given: list[str] = field(default_factory=list)
+
+    def check(self, facts: ReplyFacts, *, after_nudge: bool = False) -> tuple[str, str] | None:
+        """``(kind, message)`` when the reply is not an answer yet and that kind was not
+        used in this run; None when the reply is the answer. A reply right after a nudge
+        stands unless it is no answer at all (`NOT_ANSWERS`: cut off, a call that could not
+        run)."""
+        for kind, message in _candidates(facts):
+            if after_nudge and kind not in NOT_ANSWERS:
+                continue
+            if kind not in self.given:
+                self.given.append(kind)
+                return kind, message
+        return None
+
+
+def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    text = f.text.strip()
+    if f.finish_reason == "length":
+        found.append(("truncated_reply", _TRUNCATED))
+    if not text:
+        found.append(("empty_reply", _EMPTY))
+        return found
+    unknown = unknown_tool_called(text, f.tool_names)
+    if unknown is not None and f.tool_names:
+        names = ", ".join(sorted(f.tool_names))
+        message = _UNKNOWN_TOOL.format(name=unknown, names=names)
+        if unknown in f.sandbox_functions and f.code_tool is not None:
+            message = _SANDBOX_FUNCTION.format(name=unknown, tool=f.code_tool)
+        found.append(("unknown_tool", message))
+    if f.code_tool is not None and _looks_like_code_call(text, f.code_tool):
+        found.append(("unreadable_code_call", _UNREADABLE.format(tool=f.code_tool)))
+    if f.failed_error is not None:
+        found.append(("failed_program", _FAILED_PROGRAM.format(error=f.failed_error)))
+    if f.tools_required and not f.tools_used and f.tool_names:
+        found.append(("no_tool_call", _NO_TOOL_CALL))
+    if f.last_output and f.failed_error is None and drops_output(text, f.last_output):
+        found.append(("dropped_output", _DROPPED_OUTPUT))
+    return found
+
+
+def unknown_tool_called(text: str, tool_names: Collection[str]) -> str | None:
+    """The name in a JSON "call" (``{"name": ..., "arguments": ...}``) of a tool not offered."""
+    decoder = json.JSONDecoder()
+    pos = 0
+    while (start := text.find("{", pos)) >= 0:
+        try:
+            value, pos = decoder.raw_decode(text, start)
+        except ValueError:
+            pos = start + 1
+            continue
+        if isinstance(value, dict) and isinstance(value.get("function"), dict):
+            value = value["function"]
+        if not isinstance(value, dict):
+            continue
+        name = value.get("name", value.get("tool"))
+        has_args = any(k in value for k in ("arguments", "parameters", "args", "input"))
+        if isinstance(name, str) and has_args and name not in tool_names:
+            return name
+    return None
+
+
+def _looks_like_code_call(text: str, code_tool: str) -> bool:
+    """An attempt to run code that the fallback could not read: the code tool written as a
+    call (``execute_code(``, ``"execute_code"``), or a code fence opened and never closed."""
+    if re.search(rf"\b{re.escape(code_tool)}\b\s*[(:{{]|[\"']{re.escape(code_tool)}[\"']", text):
+        return True
+    return text.count("```") % 2 == 1
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def drops_output(reply: str, output: str) -> bool:
+    """Whether `reply` leaves out everything the program printed.
+
+    The reply keeps the output when it states one of the numbers of the output's last lines
+    (``1,234.50``, ``1234.5`` and ``1234.50`` are the same number), one of those lines, or a
+    word of 4+ letters of them that is not a common one ("Diana has the most" keeps
+    "Diana: 120.50"; "Thank you for the response!" and "Done." keep nothing).
+    """
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()][-10:]
+    if not lines:
+        return False
+    numbers = {_norm(n) for line in lines for n in _NUMBER.findall(line)} - {None}
+    if numbers & {_norm(n) for n in _NUMBER.findall(reply)}:
+        return False
+    lowered = reply.lower()
+    if any(line.lower() in lowered for line in lines):
+        return False
+    words = {w for line in lines for w in re.findall(r"[a-z]{4,}", line.lower())} - _COMMON
+    return not any(re.search(rf"\b{w}\b", lowered) for w in words)
+
+
+_COMMON = frozenset(
+    {
+        "that",
+        "this",
+        "with",
+        "from",
+        "have",
+        "were",
+        "will",
+        "what",
+        "your",
+        "there",
+        "their",
+        "they",
+        "them",
+        "then",
+        "than",
+        "done",
+        "thank",
+        "thanks",
+        "response",
+        "result",
+        "results",
+        "output",
+        "printed",
+        "program",
+        "answer",
+        "total",
+        "none",
+        "true",
+        "false",
+        "value",
+        "values",
+    }
+)
+
+
+def _norm(number: str) -> float | None:
+    try:
+        return round(float(number.replace(",", "")), 6)
+    except ValueError:
+        return None
+
+
+#: What the model gets instead of a rerun of a program that already ran without an error.
+ALREADY_RAN = (
+    "This exact program already ran; its output is above. Do not run it again: reply to the "
+    "user with the complete answer it printed."
+)
+
+
+def repeated_failure_message(error: str) -> str:
+    """What the model gets instead of running a program identical to one that failed."""
+    return (
+        f"Error: this exact program already ran and failed ({error}); it was not run again, "
+        "because it would fail the same way. Read the error, change the program, and call "
+        "execute_code with the fixed version."
+    )
+
+
+_EMPTY = (
+    "Your reply was empty. Continue the task: call the next tool you need, or give the "
+    "complete final answer."
+)
+_FAILED_PROGRAM = (
+    "The program failed ({error}), so there is no answer yet. Read the traceback, fix the "
+    "program and run it again with execute_code."
+)
+_TRUNCATED = (
+    "Your reply was cut off at the length limit, so it is not an answer. Continue with a "
+    "shorter reply: one tool call, or the final answer alone."
+)
+_UNKNOWN_TOOL = (
+    "There is no tool named {name!r}, so nothing was run. The tools are: {names}. Call one "
+    "of them as a tool call."
+)
+_SANDBOX_FUNCTION = (
+    "{name} is not a tool call of its own, so nothing was run: it is a function inside the "
+    "{tool} sandbox. Call {tool} with a Python program that calls {name}(...) and prints "
+    "the result."
+)
+_UNREADABLE = (
+    "Your {tool} call could not be read, so nothing was run. Call the {tool} tool with "
+    'arguments {{"code": "<the whole Python program>"}}, or put the program in one complete '
+    "```python block."
+)
+_NO_TOOL_CALL = (
+    "You answered without using any tool, so the answer is not based on the tools' data. "
+    "Use the tools to get the data and compute the answer, then answer."
+)
+_DROPPED_OUTPUT = (
+    "Your reply does not state the result your last program printed. Reply with the final "
+    "answer, stating the values it printed."
+)

@@ -1,0 +1,168 @@
+"""`codeact bench m3tooleval`: the 82 M3ToolEval tasks in the CodeAct and/or direct wiring."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .common import handle_errors
+from .model_options import client_from_options, model_options, start_model
+
+if TYPE_CHECKING:
+    from ..bench.m3tooleval import Task, TaskRun, Wiring
+    from ..chat.messages import ChatClient
+
+__all__ = ["m3tooleval_command"]
+
+
+@click.command("m3tooleval")
+@model_options
+@click.option(
+    "--wiring",
+    type=click.Choice(["codeact", "direct", "both"]),
+    default="both",
+    show_default=True,
+    help="Which wiring(s) to run.",
+)
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    metavar="NAME",
+    help="Only this domain (repeatable): message_decoder, dna_sequencer, trade_calculator, "
+    "travel_itinerary_planning, web_browsing.",
+)
+@click.option(
+    "--tasks",
+    "limit",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Run only N tasks, spread round-robin over the domains [default: all 82].",
+)
+@click.option("--runs", type=click.IntRange(1, 100), default=1, show_default=True)
+@click.option("--max-turns", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("bench-results/m3tooleval.json"),
+    show_default=True,
+    help="Where to write every run and the summary (rewritten after each run).",
+)
+@click.option(
+    "--chart",
+    "chart_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the PNG chart [default: the JSON path with .png].",
+)
+@handle_errors
+def m3tooleval_command(
+    model: str | None,
+    base_url: str | None,
+    wiring: str,
+    domains: tuple[str, ...],
+    limit: int | None,
+    runs: int,
+    max_turns: int,
+    json_path: Path,
+    chart_path: Path | None,
+) -> None:
+    """M3ToolEval offline: each task's answer checked by the benchmark's own rule, CodeAct vs
+    direct tool calls on the same model, tools, prompt and instructions. Prints the wirings
+    side by side with ratios and a per-domain table; writes JSON and a chart.
+
+    A failed run (wrong answer, turn limit, model error) is counted and shown, not dropped.
+    Exit status 0 when the benchmark ran (whatever the answers), 2 for a usage error.
+    """
+    from ..bench.m3tooleval import WIRINGS, select_tasks
+    from ..bench.m3tooleval.report import domain_table, summary_table, write_chart, write_json
+
+    wirings: tuple[Wiring, ...] = WIRINGS if wiring == "both" else (wiring,)  # type: ignore[assignment]
+    tasks = select_tasks(domains=domains, limit=limit, spread=True)
+    client = client_from_options(model, base_url)
+    click.echo(
+        f"M3ToolEval: {len(tasks)} task(s) x {runs} run(s) x {', '.join(wirings)}, "
+        f"model {client.model}",
+        err=True,
+    )
+    started = time.perf_counter()
+    records = asyncio.run(_run(client, tasks, wirings, runs, max_turns, json_path))
+    elapsed = time.perf_counter() - started
+    click.echo(f"\n{len(records)} runs in {elapsed / 60:.1f} min; model {client.model}\n")
+    click.echo(summary_table(records))
+    click.echo("")
+    click.echo(domain_table(records))
+    write_json(json_path, client.model, records)
+    click.echo(f"\nJSON: {json_path}")
+    chart = chart_path or json_path.with_suffix(".png")
+    try:
+        write_chart(chart, client.model, records)
+    except Exception as exc:  # a missing matplotlib must not lose the measured runs
+        if chart_path is not None:
+            raise
+        click.echo(f"chart: not written ({exc})")
+    else:
+        click.echo(f"chart: {chart}")
+
+
+async def _run(
+    client: ChatClient,
+    tasks: list[Task],
+    wirings: tuple[Wiring, ...],
+    runs: int,
+    max_turns: int,
+    json_path: Path,
+) -> list[TaskRun]:
+    from ..bench.m3tooleval import run_tasks
+    from ..bench.m3tooleval.report import write_json
+
+    total = len(tasks) * runs * len(wirings)
+    done: list[TaskRun] = []
+
+    def describe(run: TaskRun) -> str:
+        state = "correct" if run.correct else (run.failure or "wrong")
+        return f"{run.task} [{run.wiring}] {state}, {run.model_turns} turns, {run.wall_s:.0f} s"
+
+    def saved(run: TaskRun) -> None:
+        done.append(run)
+        write_json(json_path, client.model, done)  # a long run interrupted keeps its runs
+
+    try:
+        await start_model(client)
+        if not sys.stderr.isatty():  # a log file: one line per run instead of a bar
+
+            def log(run: TaskRun) -> None:
+                saved(run)
+                click.echo(f"run {len(done)}/{total}: {describe(run)}", err=True)
+
+            return await run_tasks(
+                tasks,
+                client,
+                wirings=wirings,
+                runs=runs,
+                max_turns=max_turns,
+                on_run=log,
+                on_start=lambda task, wiring: click.echo(f"{task.name} [{wiring}]:", err=True),
+                progress=lambda line: click.echo(f"  {line}", err=True),
+            )
+        with click.progressbar(
+            length=total, label="runs", file=sys.stderr, show_pos=True, show_eta=True
+        ) as bar:
+            bar.render_progress()
+
+            def step(run: TaskRun) -> None:
+                saved(run)
+                bar.label = f"runs (last: {describe(run)})"
+                bar.update(1)
+
+            return await run_tasks(
+                tasks, client, wirings=wirings, runs=runs, max_turns=max_turns, on_run=step
+            )
+    finally:
+        await client.aclose()

@@ -1,0 +1,166 @@
+"""Each nudge of the agent loop, with a scripted model: a reply that is not an answer yet gets
+one request to continue, counted in ``usage.nudges`` with its kind in ``nudge_reasons``."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeact import Agent, CodeAct
+from codeact.agent.nudges import drops_output
+from codeact.chat import ChatResponse, Usage
+from codeact.testing import ScriptedChat, call, code_call
+from codeact.tools import tool
+from codeact.workloads import order_totals
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+def last_user(chat: ScriptedChat, request: int) -> str:
+    return chat.requests[request].messages[-1].content or ""
+
+
+def codeact_agent(chat: ScriptedChat, **kwargs: object) -> Agent:
+    return Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_program_identical_to_one_that_failed_is_not_run_again() -> None:
+    broken = "users = list_users()\nprint(users[0]['nope'])"
+    fixed = "print(len(list_users()))"
+    chat = ScriptedChat([code_call(broken), code_call(broken), code_call(fixed), "8 users"])
+    result = await codeact_agent(chat).run("How many users?")
+    refusal = chat.requests[2].messages[-1]
+    assert refusal.role == "tool" and (refusal.content or "").startswith(
+        "Error: this exact program already ran and failed (KeyError:"
+    )
+    assert "it was not run again" in (refusal.content or "")
+    assert result.usage.code_executions == 2  # the repeat did not run
+    assert result.nudge_reasons == ["repeated_failed_program"] and result.usage.nudges == 1
+    assert result.text == "8 users"
+
+
+async def test_an_answer_without_tools_when_they_are_needed_is_asked_once_to_use_them() -> None:
+    chat = ScriptedChat(["It is 5.", call("add", a=2, b=3), "5"])
+    result = await Agent(client=chat, tools=[add], tools_required=True).run("2 + 3?")
+    assert last_user(chat, 1).startswith("You answered without using any tool")
+    assert result.text == "5" and result.nudge_reasons == ["no_tool_call"]
+    # Asked once: a second answer without tools stands.
+    stubborn = ScriptedChat(["It is 5.", "Still 5."])
+    again = await Agent(client=stubborn, tools=[add], tools_required=True).run("2 + 3?")
+    assert again.text == "Still 5." and again.usage.nudges == 1
+    # Without tools_required, an answer without tools is the answer.
+    plain = await Agent(client=ScriptedChat(["Paris."]), tools=[add]).run("Capital?")
+    assert plain.text == "Paris." and plain.usage.nudges == 0
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_final_reply_that_drops_the_programs_output_is_asked_to_state_it() -> None:
+    program = "print('grand total:', 1234.5)"
+    chat = ScriptedChat(
+        [code_call(program), "Thank you for the response!", "The grand total is 1,234.50."]
+    )
+    result = await codeact_agent(chat).run("Grand total?")
+    assert last_user(chat, 2).startswith("Your reply does not state the result")
+    assert result.nudge_reasons == ["dropped_output"]
+    assert result.text == "The grand total is 1,234.50."
+    assert result.program_output == "grand total: 1234.5\n"
+    # A reply that states what was printed is the answer at once.
+    ok = ScriptedChat([code_call(program), "It is 1234.50"])
+    assert (await codeact_agent(ok).run("Grand total?")).usage.nudges == 0
+
+
+def test_what_counts_as_keeping_the_output() -> None:
+    output = "Diana: 120.50\nBob: 99.00\n"
+    assert not drops_output("Diana has the most.", output)
+    assert not drops_output("The top total is 120.5", output)
+    assert drops_output("Done.", output)
+    assert drops_output("Thank you for the response!", output)
+    assert not drops_output("anything", "")
+
+
+async def test_a_reply_cut_at_the_token_limit_is_not_the_answer() -> None:
+    cut = ChatResponse(
+        text="The answer is 4 because", usage=Usage(5, 5, 10), finish_reason="length"
+    )
+    chat = ScriptedChat([cut, "4"])
+    result = await Agent(client=chat, tools=[add]).run("2 + 2?")
+    assert last_user(chat, 1).startswith("Your reply was cut off at the length limit")
+    assert result.text == "4" and result.nudge_reasons == ["truncated_reply"]
+
+
+async def test_a_json_call_of_a_tool_that_does_not_exist_is_not_the_answer() -> None:
+    fake = '```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```'
+    chat = ScriptedChat([fake, call("add", a=1, b=2), "3"])
+    result = await Agent(client=chat, tools=[add]).run("1 + 2?")
+    nudge = last_user(chat, 1)
+    assert nudge.startswith("There is no tool named 'get_weather'") and "add" in nudge
+    assert result.text == "3" and result.nudge_reasons == ["unknown_tool"]
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        "execute_code(code='print(len(list_users()))",  # a call written as text
+        "```python\nprint(len(list_users())",  # a fence never closed (cut off)
+        '{"name": "execute_code", "arguments": {"code": "print(1)',  # JSON cut short
+    ],
+)
+@pytest.mark.usefixtures("wasm_ready")
+async def test_an_execute_code_attempt_the_fallback_cannot_read_is_not_the_answer(
+    attempt: str,
+) -> None:
+    chat = ScriptedChat([attempt, code_call("print(len(list_users()))"), "8"])
+    result = await codeact_agent(chat).run("How many users?")
+    assert last_user(chat, 1).startswith("Your execute_code call could not be read")
+    assert result.text == "8" and result.nudge_reasons == ["unreadable_code_call"]
+    assert result.usage.fallback_parses == 0
+
+
+async def test_each_kind_is_asked_once_and_every_nudge_is_counted() -> None:
+    cut = ChatResponse(text="Well", usage=Usage(5, 5, 10), finish_reason="length")
+    chat = ScriptedChat(["", call("add", a=1, b=1), cut, call("add", a=2, b=2), "", "x"])
+    result = await Agent(client=chat, tools=[add]).run("?")
+    # empty -> nudge; a call; cut -> nudge; a call; empty again: that kind was used: it stands.
+    assert result.nudge_reasons == ["empty_reply", "truncated_reply"]
+    assert result.usage.nudges == 2 and result.text == "" and chat.remaining == 1
+    # A reply right after a nudge stands, unless it is no answer at all (cut off, or a call
+    # that could not run).
+    chat = ScriptedChat(["", "Hm."])
+    result = await Agent(client=chat, tools=[add]).run("?")
+    assert result.nudge_reasons == ["empty_reply"] and result.text == "Hm."
+    chat = ScriptedChat(["", cut, "2"])
+    result = await Agent(client=chat, tools=[add]).run("?")
+    assert result.nudge_reasons == ["empty_reply", "truncated_reply"] and result.text == "2"
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_json_call_with_raw_newlines_in_its_code_is_recovered() -> None:
+    written = '{"name": "execute_code", "arguments": {"code": "n = len(list_users())\nprint(n)"}}'
+    chat = ScriptedChat([written, "8 users"])  # a raw newline inside the JSON string
+    result = await codeact_agent(chat).run("How many users?")
+    assert result.usage.fallback_parses == 1 and result.executions[0].stdout == "8\n"
+
+
+def test_direct_tools_show_the_shape_of_what_they_return() -> None:
+    agent = Agent(client=ScriptedChat([]), tools=[order_totals.list_users, add])
+    users, adder = agent.tool_definitions()
+    assert users.description.endswith(
+        'Returns list[User], where User = {"id": int, "name": str, "region": str, "tier": str}.'
+    )
+    assert adder.description == "Add two numbers.\nReturns int."
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_json_call_of_a_sandbox_function_is_told_to_go_through_execute_code() -> None:
+    fake = '{"name": "list_users", "arguments": {}}'
+    chat = ScriptedChat([fake, code_call("print(len(list_users()))"), "8 users"])
+    result = await codeact_agent(chat).run("How many users?")
+    assert last_user(chat, 1).startswith(
+        "list_users is not a tool call of its own, so nothing was run: it is a function "
+        "inside the execute_code sandbox."
+    )
+    assert result.text == "8 users" and result.nudge_reasons == ["unknown_tool"]

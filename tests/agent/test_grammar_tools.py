@@ -1,0 +1,119 @@
+"""The embedded model's tool calls in its own format, held to a grammar: the prompt, the
+grammar and the parsing, without a model (the real model: test_local_model.py)."""
+
+from __future__ import annotations
+
+import json
+
+from codeact.chat.grammar_tools import parse_tool_calls, render_messages, tool_call_grammar
+from codeact.chat.messages import Message, ToolCall, ToolDefinition
+
+TOOLS = [
+    ToolDefinition(
+        "execute_code",
+        "Run a Python program.",
+        {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]},
+    ),
+    ToolDefinition("get_rate", "A rate.", {"type": "object", "properties": {}}),
+]
+
+
+def test_the_conversation_is_rendered_as_the_models_template_does() -> None:
+    call = ToolCall(id="c1", name="execute_code", arguments=json.dumps({"code": "print(1)"}))
+    rendered = render_messages(
+        [
+            Message.system("Be precise."),
+            Message.user("Go."),
+            Message.assistant(None, [call, ToolCall(id="c2", name="get_rate", arguments="{}")]),
+            Message.tool(call, "1"),
+            Message.tool(call, "0.2"),
+        ],
+        TOOLS,
+    )
+    assert [m.role for m in rendered] == ["system", "user", "assistant", "user"]
+    system = rendered[0].content or ""
+    assert system.startswith("Be precise.\n\n# Tools\n")
+    assert '"name": "execute_code"' in system and "<tool_call></tool_call> XML tags" in system
+    assert rendered[2].content == (
+        '<tool_call>\n{"name": "execute_code", "arguments": {"code": "print(1)"}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "get_rate", "arguments": {}}\n</tool_call>'
+    )
+    assert not rendered[2].tool_calls
+    assert rendered[3].content == (
+        "<tool_response>\n1\n</tool_response>\n<tool_response>\n0.2\n</tool_response>"
+    )
+
+
+def test_a_conversation_without_a_system_message_gets_one_with_the_tools() -> None:
+    rendered = render_messages([Message.user("hi")], TOOLS)
+    assert rendered[0].role == "system" and (rendered[0].content or "").startswith("# Tools")
+
+
+def test_tool_call_blocks_become_calls_and_other_replies_stay_text() -> None:
+    reply = (
+        '<tool_call>\n{"name": "execute_code", "arguments": {"code": "print(\\"a\\")"}}\n'
+        '</tool_call>\n<tool_call>\n{"name": "get_rate", "arguments": {}}\n</tool_call>'
+    )
+    text, calls = parse_tool_calls(reply, ["execute_code", "get_rate"])
+    assert text is None and [c.name for c in calls] == ["execute_code", "get_rate"]
+    assert json.loads(calls[0].arguments) == {"code": 'print("a")'}
+    assert parse_tool_calls("Answer: 42", ["execute_code"]) == ("Answer: 42", ())
+    unknown = '<tool_call>\n{"name": "nope", "arguments": {}}\n</tool_call>'
+    assert parse_tool_calls(unknown, ["execute_code"]) == (unknown, ())
+
+
+def test_the_grammar_names_only_the_offered_tools_and_forbids_fences_in_answers() -> None:
+    grammar = tool_call_grammar(["execute_code", "get_rate"])
+    assert 'name ::= "\\"execute_code\\"" | "\\"get_rate\\""' in grammar
+    assert "answer ::= [^{<`" in grammar and "[^`]*" in grammar
+    assert grammar.startswith("root ::= calls | answer")
+
+
+def test_a_block_cut_short_or_with_stray_characters_still_becomes_the_call() -> None:
+    # What the embedded model wrote: no closing tag, and a ")" after the code string.
+    reply = (
+        '<tool_call>\n{"name": "execute_code", "arguments": '
+        '{"code": "print(reverse_string(\'a\')"})}}'
+    )
+    text, calls = parse_tool_calls(reply, ["execute_code"])
+    assert text is None and json.loads(calls[0].arguments) == {"code": "print(reverse_string('a')"}
+    unclosed = '<tool_call>\n{"name": "get_rate", "arguments": {}}'
+    assert [c.name for c in parse_tool_calls(unclosed, ["get_rate"])[1]] == ["get_rate"]
+    assert parse_tool_calls('<tool_call>\n{"name": "execute_code", "arg', ["execute_code"])[1] == ()
+
+
+async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> None:
+    from codeact.chat.grammar_tools import CALL_PREFIX, complete_with_grammar
+    from codeact.chat.openai_chat import OpenAIChat
+
+    sent: list[dict[str, object]] = []
+
+    class Recorder(OpenAIChat):
+        async def complete(self, messages, *, tools=(), response_format=None):  # type: ignore[no-untyped-def]
+            from codeact.chat.messages import ChatResponse
+
+            sent.append({"messages": list(messages), "extra": dict(self.extra_body)})
+            if messages[-1].role == "assistant":
+                return ChatResponse(text='execute_code", "arguments": {"code": "print(1)"}}')
+            return ChatResponse(text="Answer: 1")
+
+    chat = Recorder(model="m", base_url="http://127.0.0.1:9/v1", env={})
+    first = await complete_with_grammar(chat, [Message.user("go")], TOOLS, grammar=True)
+    assert sent[0]["messages"][-1].content == CALL_PREFIX  # type: ignore[index]
+    assert sent[0]["extra"] == {}  # the begun call needs no grammar
+    assert [c.name for c in first.tool_calls] == ["execute_code"]
+    later = [
+        Message.user("go"),
+        Message.assistant(None, first.tool_calls),
+        Message.tool(first.tool_calls[0], "1"),
+    ]
+    second = await complete_with_grammar(chat, later, TOOLS, grammar=True)
+    assert "grammar" in sent[1]["extra"]  # type: ignore[operator]
+    assert second.text == "Answer: 1" and not second.tool_calls
+    await chat.aclose()
+
+
+def test_calls_naming_their_arguments_parameters_are_read_too() -> None:
+    reply = '<tool_call>\n{"name": "get_rate", "parameters": {"region": "EU"}}\n</tool_call>'
+    _, calls = parse_tool_calls(reply, ["get_rate"])
+    assert json.loads(calls[0].arguments) == {"region": "EU"}
