@@ -268,12 +268,20 @@ class RunOutcome:
 
     @classmethod
     def from_guest_json(cls, text: str, *, max_chars: int) -> RunOutcome:
-        """Parse a guest's report; malformed or oversized reports become an error outcome."""
-        if len(text) > max_chars:
+        """Parse a guest's report; malformed, oversized or absurd reports (too deep, numbers
+        that JSON cannot hold) become an error outcome. Never raises: the guest is untrusted."""
+        try:
+            return cls._from_guest_json(text, max_chars=max_chars)
+        except Exception as exc:  # whatever the guest sent, it must not reach execute()'s caller
+            return cls(error=GuestError("SandboxError", _bad_report(type(exc).__name__)))
+
+    @classmethod
+    def _from_guest_json(cls, text: str, *, max_chars: int) -> RunOutcome:
+        if not isinstance(text, str) or len(text) > max_chars:
             return cls(error=GuestError("SandboxError", "the sandbox's report was too large"))
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return cls(error=GuestError("SandboxError", "the sandbox's report was not JSON"))
         if not isinstance(data, dict):
             return cls(error=GuestError("SandboxError", "the sandbox's report was not an object"))
@@ -287,12 +295,37 @@ class RunOutcome:
                 traceback=_str(raw_error.get("traceback")),
                 lineno=lineno if isinstance(lineno, int) and not isinstance(lineno, bool) else None,
             )
+        value = data.get("value")
+        value_repr = data["value_repr"] if isinstance(data.get("value_repr"), str) else None
+        if _too_deep(value):  # host code that walks it recursively would fail: keep a note
+            value, value_repr = None, f"<a value nested more than {MAX_VALUE_DEPTH} levels deep>"
         return cls(
-            value=data.get("value"),
-            value_repr=data["value_repr"] if isinstance(data.get("value_repr"), str) else None,
+            value=value,
+            value_repr=value_repr,
             has_value=data.get("has_value") is True,
             error=error,
         )
+
+
+#: How deep a program's value may nest (JSON from the guest; deeper is refused as forged).
+MAX_VALUE_DEPTH = 200
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether a value from the guest nests deeper than `MAX_VALUE_DEPTH` (walked iteratively)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= MAX_VALUE_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _bad_report(why: str) -> str:
+    return f"the sandbox's report could not be used ({why})"
 
 
 def _str(value: object, default: str = "") -> str:

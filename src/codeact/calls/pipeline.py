@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bridge.protocol import CallErrorKind, CallOrigin, CallOutcome, ToolCallRecord
+from ..policy.limits import Limits
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from ..tools.definition import ApprovalMode
 from .approvals import (
@@ -59,6 +60,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger("codeact.audit")
+
+#: The result cap of direct calls made without a CodeAct's limits (`Limits.tool_result_bytes`).
+DEFAULT_RESULT_BYTES = Limits().tool_result_bytes
 
 
 @dataclass
@@ -313,7 +317,7 @@ class ToolPipeline:
         timeout: float = 30.0,
         started: float | None = None,
         run_id: str | None = None,
-        max_result_bytes: int | None = None,
+        max_result_bytes: int | None = DEFAULT_RESULT_BYTES,
     ) -> CallResult:
         """Call `tool` directly (not from a program) through the same middleware and audit.
 
@@ -335,7 +339,7 @@ class ToolPipeline:
         call: ToolInvocation | CallResult,
         timeout: float,
         *,
-        max_result_bytes: int | None = None,
+        max_result_bytes: int | None = DEFAULT_RESULT_BYTES,
     ) -> CallResult:
         """Run an opened direct call through the chain and close it (`timeout` applies when
         the tool has none of its own). Whatever the tool or a middleware raises ends the call,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -13,7 +14,15 @@ from typing import Any
 from .._lifecycle import Closeable
 from ..bridge.host import HostBridge
 from ..bridge.http_egress import HttpEgress
-from ..bridge.protocol import RunOutcome, RunRequest, ToolCallRecord, ToolStub
+from ..bridge.protocol import (
+    ExecutionStopped,
+    GuestError,
+    RunOutcome,
+    RunRequest,
+    Stop,
+    ToolCallRecord,
+    ToolStub,
+)
 from ..calls.approvals import (
     APPROVAL_SCOPES,
     DEFAULT_APPROVAL_TIMEOUT,
@@ -21,7 +30,7 @@ from ..calls.approvals import (
     ApprovalScope,
 )
 from ..calls.audit import AuditSink, Redactor
-from ..calls.call import ProgramContext
+from ..calls.call import ProgramContext, describe_exception
 from ..calls.middleware import Middleware, MiddlewareFn
 from ..calls.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
 from ..calls.scan import CallPlan, scan_program
@@ -45,6 +54,9 @@ __all__ = ["CodeAct"]
 
 _shared_backends: dict[str, SandboxBackend] = {}
 _shared_lock = threading.Lock()
+
+
+_log = logging.getLogger("codeact")
 
 
 def _shared_backend(name: str) -> SandboxBackend:
@@ -249,6 +261,12 @@ class CodeAct(Grants, Closeable):
                 raise  # cancelled by our caller, not by the supervisor
             supervisor.consume_cancel()
             outcome = RunOutcome(stop=supervisor.stop)
+        except ExecutionStopped as exc:  # a limit that surfaced through the backend
+            outcome = RunOutcome(stop=Stop(exc.limit, exc.message))
+        except Exception as exc:  # the backend failed: a failed result, never a raise
+            _log.warning("codeact: the %s backend failed", self.backend.name, exc_info=True)
+            message = f"the sandbox failed: {describe_exception(exc)}"
+            outcome = RunOutcome(error=GuestError("SandboxError", message))
         finally:
             supervisor.close()
             bridge.cancel()
@@ -301,6 +319,7 @@ class CodeAct(Grants, Closeable):
             timeout=self.limits.tool_timeout,
             started=started,
             run_id=run_id,
+            max_result_bytes=self.limits.tool_result_bytes,
         )
 
     def execute_sync(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:

@@ -202,8 +202,8 @@ class Relay:
             self._end(failure=f"the sandbox broke the channel protocol: {exc}")
         except ExecutionStopped as exc:
             self._end(stop=Stop(exc.limit, exc.message))
-        except Exception as exc:
-            self._end(failure=f"the host failed serving the program: {type(exc).__name__}: {exc}")
+        except BaseException as exc:  # a relay's thread must end the run, never die with it
+            self._end(failure=f"the host failed serving the program: {_describe(exc)}")
 
     def _reply(self, message: Any) -> None:
         try:
@@ -270,6 +270,13 @@ class Relay:
             status = self._status if self._status is not None else self._exit_status(_EXIT_GRACE)
             outcome = describe_exit(status, self.limits)
         return outcome
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"[:2000]
+    except BaseException:  # a hostile __str__
+        return type(exc).__name__
 
 
 def _strings(frame: list[Any], size: int) -> list[str]:
