@@ -22,9 +22,9 @@ import pytest
 @pytest.fixture(scope="session")
 def wasm_ready() -> None:
     """Load (building the first time) the shared wasm backend once for the session."""
-    from codeact.runtime.codeact import _shared_backend
+    from codeact.sandbox.registry import shared_backend
 
-    _shared_backend("wasm").prepare()
+    shared_backend("wasm").prepare()
 
 
 class LocalHTTPServer:

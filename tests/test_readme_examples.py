@@ -38,15 +38,22 @@ def test_example_runs(code: str, tmp_path: Path) -> None:
         [sys.executable, str(script)], capture_output=True, text=True, timeout=180, cwd=tmp_path
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    expected = _expected_output(code)
-    if expected:
-        assert expected in proc.stdout, proc.stdout
+    position = 0
+    for expected in _expected_outputs(code):
+        found = proc.stdout.find(expected, position)
+        assert found >= 0, (
+            f"{expected!r} is not in the output (after what came before):\n{proc.stdout}"
+        )
+        position = found + len(expected)
 
 
-def _expected_output(code: str) -> str:
-    """The comment after the first print-like call, e.g. ``print(x)  # 42``, if there is one."""
+def _expected_outputs(code: str) -> list[str]:
+    """The comment after each print-like call, e.g. ``print(x)  # 42``, in order. A comment
+    with ``...`` in it elides and is not compared; in ``# True; more words`` the value is what
+    comes before ``"; "``."""
+    expected = []
     for line in code.splitlines():
         m = re.search(r"^\s*(?:print\(.*\)|asyncio\.run\(main\(\)\))\s+#\s+(.+)$", line)
         if m and "..." not in m.group(1):
-            return m.group(1).strip()
-    return ""
+            expected.append(m.group(1).split("; ")[0].strip())
+    return expected

@@ -189,6 +189,7 @@ def test_a_server_that_cannot_start_is_a_chat_error_with_its_reason(
 
 
 @pytest.mark.local_model
+@pytest.mark.timeout(1900)  # the demo on the real model: its own limit is 1800 s
 @pytest.mark.skipif(
     os.environ.get("CODEACT_TEST_LOCAL_MODEL") != "1",
     reason="starts the real 1.1 GB embedded model (minutes on 2 cores); "

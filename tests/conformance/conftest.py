@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from codeact import CodeAct, Limits
-from codeact.runtime.codeact import _shared_backend
-from codeact.sandbox.registry import backend_availability, backend_names
+from codeact.sandbox.registry import backend_availability, backend_names, shared_backend
 
 
 def available_backends() -> list[tuple[str, str]]:
@@ -36,7 +35,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def backend_name_ready(backend_name: str) -> str:
-    _shared_backend(backend_name).prepare()
+    shared_backend(backend_name).prepare()
     return backend_name
 
 

@@ -31,8 +31,7 @@ from typing import Any
 import pytest
 
 from codeact import CodeAct, ExecutionResult, Limits, tool
-from codeact.runtime.codeact import _shared_backend
-from codeact.sandbox.registry import backend_availability, backend_names
+from codeact.sandbox.registry import backend_availability, backend_names, shared_backend
 
 CANARY_ENV = "CODEACT_ESCAPE_CANARY"
 
@@ -254,7 +253,7 @@ def echo(value: Any = None) -> Any:
 
 @pytest.fixture
 def make_codeact(backend_name: str) -> Callable[..., CodeAct]:
-    _shared_backend(backend_name).prepare()
+    shared_backend(backend_name).prepare()
 
     def make(**kwargs: Any) -> CodeAct:
         kwargs.setdefault("limits", Limits(wall_time=10, memory_mb=128, output_bytes=64 * 1024))

@@ -182,7 +182,7 @@ def _assert_gone(pid: int) -> None:
 def test_call_results_become_plain_values_by_documented_rules() -> None:
     import mcp_types as t
 
-    from codeact.integrations.mcp_client import MCPToolError, _result_value
+    from codeact.integrations.mcp.client import MCPToolError, _result_value
 
     def text(*parts: str, **kw: object) -> t.CallToolResult:
         return t.CallToolResult(content=[t.TextContent(type="text", text=p) for p in parts], **kw)

@@ -1,6 +1,9 @@
 """The public surface is curated: this pins it, so a change to it is deliberate."""
 
 from __future__ import annotations
+import __future__
+
+import types
 
 import pytest
 
@@ -70,3 +73,18 @@ def test_renamed_names_still_import_with_a_warning() -> None:
     assert "ToolCall" not in codeact.__all__
     with pytest.raises(AttributeError):
         codeact.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_nothing_else_leaks() -> None:
+    """Every public name the package holds is in `__all__`, except its own submodules (Python
+    binds a submodule to its package when anything imports it) and `from __future__`'s flag."""
+    leaked = []
+    for name, value in vars(codeact).items():
+        if name.startswith("_") or name in codeact.__all__:
+            continue
+        if isinstance(value, types.ModuleType) and value.__name__ == f"codeact.{name}":
+            continue
+        if value is __future__.annotations:
+            continue
+        leaked.append(name)
+    assert leaked == []

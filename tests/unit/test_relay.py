@@ -9,7 +9,8 @@ import signal
 import pytest
 
 from codeact import Limits
-from codeact.sandbox.relay import FrameReader, ProtocolError, describe_exit, encode_frame
+from codeact.sandbox.guest.wire import FrameReader, ProtocolError, encode_frame
+from codeact.sandbox.relay import describe_exit
 
 
 def test_frames_split_across_reads_are_reassembled() -> None:

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from codeact.sandbox.jail.inside import seccomp
-from codeact.sandbox.jail.inside.syscalls import AUDIT_ARCH, SYSCALLS
+from codeact.sandbox.guest.jail import seccomp
+from codeact.sandbox.guest.jail.syscalls import AUDIT_ARCH, SYSCALLS
 
 PID = 4242
 CLONE_THREAD, CLONE_NEWUSER, SIGCHLD = 0x00010000, 0x10000000, 17

@@ -280,6 +280,7 @@ class HttpEgress:
             timer.daemon = True
             self._active = conn
             timer.start()
+            response: http.client.HTTPResponse | None = None
             try:
                 try:
                     conn.connect()
@@ -306,6 +307,8 @@ class HttpEgress:
             finally:
                 timer.cancel()
                 self._active = None
+                if response is not None:
+                    response.close()  # its file holds the socket open after conn.close()
                 conn.close()
         if last_error is not None and time.monotonic() < until and not self._cancelled:
             raise _Failed(f"cannot connect to {target.origin}: {last_error}")

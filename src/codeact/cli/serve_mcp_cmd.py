@@ -70,8 +70,8 @@ def serve_mcp_command(
     terminal (/dev/tty) when the client cannot; all approves them; none denies them.
     """
     try:
+        from ..integrations.mcp.server import is_loopback, parse_http_address, serve_mcp
         from ..integrations.mcp_approvals import McpApprover
-        from ..integrations.mcp_server import is_loopback, parse_http_address, serve_mcp
     except ImportError as exc:
         raise UserError(f"{exc}") from None
     tools = load_tools(tool_specs)

@@ -4,6 +4,9 @@
   Framework (``pip install 'codeact[agent-framework]'``).
 - `codeact.integrations.mcp_client`: an MCP server's tools as sandbox tools (`mcp_tools`).
 - `codeact.integrations.mcp_server`: `execute_code` served over MCP (``codeact serve-mcp``).
+- `codeact.integrations.mcp_approvals`: approvals asked through the MCP client (`McpApprover`).
+
+Each is a face: `agent_framework/` and `mcp/` hold the parts behind it.
 
 The MCP modules need ``pip install 'codeact[mcp]'``. Nothing here is imported by ``codeact``
 itself, so the core never needs these packages.

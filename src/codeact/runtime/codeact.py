@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,7 +39,7 @@ from ..policy.mounts import Mount, MountInput, workspace_mount
 from ..policy.network import AllowedDomain, DomainInput, NetworkLimits
 from ..policy.outputs import OutputLimits
 from ..sandbox.base import SandboxBackend
-from ..sandbox.registry import create_backend, resolve_auto
+from ..sandbox.registry import shared_backend
 from ..tools import Tool, ToolSet, as_tool
 from ..tools.definition import ApprovalMode
 from ._sync import LoopThread
@@ -52,22 +51,7 @@ from .supervisor import Supervisor
 
 __all__ = ["CodeAct"]
 
-_shared_backends: dict[str, SandboxBackend] = {}
-_shared_lock = threading.Lock()
-
-
 _log = logging.getLogger("codeact")
-
-
-def _shared_backend(name: str) -> SandboxBackend:
-    """One backend per name per process: warm pools and compiled guests are shared."""
-    if name == "auto":
-        name = resolve_auto()
-    with _shared_lock:
-        backend = _shared_backends.get(name)
-        if backend is None:
-            backend = _shared_backends[name] = create_backend(name)
-        return backend
 
 
 class CodeAct(Grants, Closeable):
@@ -173,7 +157,7 @@ class CodeAct(Grants, Closeable):
         if isinstance(backend, SandboxBackend):
             self.backend = backend
         elif isinstance(backend, str):
-            self.backend = _shared_backend(backend)
+            self.backend = shared_backend(backend)
         else:
             raise ConfigurationError(
                 f"backend must be a name or a SandboxBackend, got {type(backend).__name__}"

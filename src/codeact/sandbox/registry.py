@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any
 
 from ..errors import BackendUnavailable, ConfigurationError
@@ -19,6 +20,7 @@ __all__ = [
     "backend_names",
     "create_backend",
     "resolve_auto",
+    "shared_backend",
 ]
 
 # name -> "module:Class"; imported lazily so a backend's dependencies load only when used.
@@ -84,3 +86,19 @@ def create_backend(name: str = "auto", **options: Any) -> SandboxBackend:
         return cls(**options)
     except TypeError as exc:
         raise ConfigurationError(f"invalid options for the {name!r} backend: {exc}") from exc
+
+
+_shared: dict[str, SandboxBackend] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_backend(name: str = "auto") -> SandboxBackend:
+    """The process's one backend called `name` ("auto": the strongest available), created on
+    first use: `CodeAct(backend=name)` uses it, so warm pools and compiled guests are shared."""
+    if name == "auto":
+        name = resolve_auto()
+    with _shared_lock:
+        backend = _shared.get(name)
+        if backend is None:
+            backend = _shared[name] = create_backend(name)
+        return backend

@@ -2,9 +2,10 @@
 
 The VM runs Microsoft's Wasm CPython guest (the `hyperlight-sandbox` package); our runner is
 installed in it once, before the snapshot, so the guest gives programs the same contract as
-every backend. A worker process owns each VM (see `worker.py` for why); tool calls, output and
-the report travel the same channel as the jail's. The host kills the worker at the wall time
-(the package cannot interrupt a guest) and starts a fresh one.
+every backend. A worker process owns each VM (see `guest/hyperlight/worker.py` for why); tool
+calls, output and the report travel the same wire as the jail's (`guest/wire.py`). The
+host kills the worker at the wall time (the package cannot interrupt a guest) and starts a
+fresh one.
 
 Isolation is the strongest we offer: a hardware-virtualized guest, with WebAssembly inside it.
 It needs a hypervisor that Hyperlight can drive (KVM or MSHV on Linux, WHP on Windows), which

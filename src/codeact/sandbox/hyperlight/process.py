@@ -1,4 +1,4 @@
-"""The host's handle on one hyperlight worker process (see `worker.py`)."""
+"""The host's handle on one hyperlight worker process (see `guest/hyperlight/worker.py`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from ..artifacts import new_output_dir, remove_output_dir
 
 __all__ = ["RunChannel", "WorkerProcess"]
 
-WORKER = Path(__file__).with_name("worker.py")
-RUNNER = Path(__file__).parent.parent / "guest_runtime" / "codeact_runner.py"
+BOOT = Path(__file__).parent.parent / "guest" / "boot.py"
+RUNNER = Path(__file__).parent.parent / "guest" / "runtime" / "codeact_runner.py"
 DEFAULT_FACTORY = "hyperlight_sandbox:Sandbox"
 _START_TIMEOUT = 120.0
 _ENV_KEEP = ("HOME", "PATH", "LANG", "XDG_CACHE_HOME", "LOCALAPPDATA", "SYSTEMROOT", "TEMP", "TMP")
@@ -54,7 +54,7 @@ class WorkerProcess:
         env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", str(WORKER), str(worker_end.fileno())],
+                [sys.executable, "-I", str(BOOT), "hyperlight.worker", str(worker_end.fileno())],
                 pass_fds=[worker_end.fileno()],
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -76,7 +76,7 @@ class WorkerProcess:
         host_end.sendall(json.dumps(start).encode())
         reply = self._receive(_START_TIMEOUT)
         if reply.get("op") != "ready":
-            self.kill()
+            self.close()  # the process, the control socket and the output folder
             raise SandboxError(str(reply.get("error") or "the hyperlight worker did not start"))
 
     def _receive(self, timeout: float | None) -> dict[str, Any]:

@@ -73,8 +73,8 @@ class JailBackend(ProcessBackend):
 
     @classmethod
     def availability(cls) -> Availability:
-        from .inside.landlock import abi_version
-        from .inside.syscalls import current_arch
+        from ..guest.jail.landlock import abi_version
+        from ..guest.jail.syscalls import current_arch
 
         if sys.platform != "linux":
             return Availability(False, "the jail needs Linux (Landlock and seccomp)")

@@ -28,8 +28,8 @@ __all__ = ["Child", "Zygote"]
 
 log = logging.getLogger("codeact.sandbox.jail")
 
-BOOT = Path(__file__).parent / "inside" / "boot.py"
-RUNNER = Path(__file__).parent.parent / "guest_runtime" / "codeact_runner.py"
+BOOT = Path(__file__).parent.parent / "guest" / "boot.py"
+RUNNER = Path(__file__).parent.parent / "guest" / "runtime" / "codeact_runner.py"
 _START_TIMEOUT = 120.0  # importing large packages (numpy, pandas) on a busy machine
 _FORK_TIMEOUT = 30.0
 _THREAD_VARIABLES = (
@@ -98,6 +98,7 @@ class Zygote:
         )
         self._children: dict[int, Child] = {}
         self._early_exits: dict[int, int] = {}
+        self._drain: threading.Thread | None = None
         self._dead = threading.Event()
         self._closing = False
 
@@ -119,6 +120,7 @@ class Zygote:
                     "-X",
                     "utf8",
                     str(BOOT),
+                    "jail.zygote",
                     str(zygote_end.fileno()),
                 ],
                 pass_fds=[zygote_end.fileno()],
@@ -155,7 +157,10 @@ class Zygote:
         self._process = process
         self._control = host_end
         threading.Thread(target=self._read_control, name="codeact-jail-zygote", daemon=True).start()
-        threading.Thread(target=self._drain_stderr, name="codeact-jail-log", daemon=True).start()
+        self._drain = threading.Thread(
+            target=self._drain_stderr, name="codeact-jail-log", daemon=True
+        )
+        self._drain.start()
         return ready
 
     def fork(self) -> Child:
@@ -240,8 +245,9 @@ class Zygote:
         process = self._process
         if process is None or process.stderr is None:
             return
-        for line in process.stderr:
-            log.warning("jail zygote: %s", line.decode("utf-8", "replace").rstrip())
+        with process.stderr:
+            for line in process.stderr:
+                log.warning("jail zygote: %s", line.decode("utf-8", "replace").rstrip())
 
     def close(self) -> None:
         """Stop the zygote; its children die with it."""
@@ -259,3 +265,5 @@ class Zygote:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=5)
+            if self._drain is not None:
+                self._drain.join(timeout=5)  # the zygote is gone: its stderr ends and closes

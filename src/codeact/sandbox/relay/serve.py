@@ -1,6 +1,6 @@
 """`Relay`: serve one program running in another process until it reports, dies or is stopped.
 
-The program's process sends tool calls and HTTP requests as frames (see `jail/inside/glue.py`
+The program's process sends tool calls and HTTP requests as frames (see `guest/wire.py`
 for the wire format) and writes its output to two pipes. The relay answers through the
 `ToolChannel`, hands the output to it (the channel caps it), and enforces the wall time (and
 the disk use of /output) by killing the process: it never waits on the program's
@@ -22,7 +22,7 @@ from typing import Any
 from ...bridge import stops
 from ...bridge.protocol import ExecutionStopped, GuestError, RunOutcome, Stop, ToolChannel
 from ...policy.limits import Limits
-from .frames import FrameReader, ProtocolError, encode_frame
+from ..guest.wire import FrameReader, ProtocolError, encode_frame
 
 __all__ = ["Relay", "describe_exit"]
 

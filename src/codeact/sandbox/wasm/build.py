@@ -38,9 +38,9 @@ __all__ = [
     "load_component",
 ]
 
-GUEST_DIR = Path(__file__).resolve().parent / "guest"
+GUEST_DIR = Path(__file__).resolve().parent.parent / "guest" / "wasm"
 #: The backend-neutral runner (codeact_runner.py), shared with the other backends.
-RUNNER_DIR = Path(__file__).resolve().parent.parent / "guest_runtime"
+RUNNER_DIR = Path(__file__).resolve().parent.parent / "guest" / "runtime"
 GUEST_APP = "codeact_guest"
 GUEST_WORLD = "sandbox"
 

@@ -1,7 +1,7 @@
 """The reference's methods for file mounts and allowed domains, and what the model is told.
 
 Mixed into `ExecuteCodeTool`, which holds the state; the forms they take are those of
-`codeact.integrations._af_grants`.
+`codeact.integrations.agent_framework._grants`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..policy.network import AllowedDomain as CoreAllowedDomain
-from ..policy.outputs import OutputLimits
-from ..runtime.instructions import describe_grants
-from ._af_grants import (
+from ...policy.network import AllowedDomain as CoreAllowedDomain
+from ...policy.outputs import OutputLimits
+from ...runtime.instructions import describe_grants
+from ._grants import (
     AllowedDomain,
     AllowedDomainInput,
     FileMount,

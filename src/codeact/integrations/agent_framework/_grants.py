@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple, TypeAlias, cast
 from urllib.parse import urlparse
 
-from ..errors import ConfigurationError
+from ...errors import ConfigurationError
 
 __all__ = [
     "AllowedDomain",

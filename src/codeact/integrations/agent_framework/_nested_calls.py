@@ -35,9 +35,9 @@ from agent_framework import (
 )
 from agent_framework._middleware import FunctionMiddlewarePipeline
 
-from ..calls.call import CallDenied
-from ..errors import IntegrationError
-from ..tools import Tool
+from ...calls.call import CallDenied
+from ...errors import IntegrationError
+from ...tools import Tool
 
 __all__ = ["NESTED_CALL_KEY", "NestedCalls", "find_function_pipeline", "sandbox_tool_for"]
 

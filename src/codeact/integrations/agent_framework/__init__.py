@@ -11,8 +11,9 @@ Python functions, tracebacks and limits (`limits=Limits(...)`), and every nested
 through the framework's function invocation, so the agent's function middleware sees it.
 Approval works as in the reference by default (the framework approves whole blocks);
 ``approval_scope="call"`` with an ``approval_handler`` gates each call inside the program
-instead (see `codeact.integrations._af_approvals`), and ``middleware``/``redact``/``audit``
-give nested calls codeact's pipeline. Needs ``pip install 'codeact[agent-framework]'``.
+instead (see `codeact.integrations.agent_framework._approvals`), and
+``middleware``/``redact``/``audit`` give nested calls codeact's pipeline. Needs
+``pip install 'codeact[agent-framework]'``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Any
 
 from agent_framework import AgentSession, ContextProvider, FunctionTool, SessionContext
 
-from ._af_execute_code_tool import ExecuteCodeTool
-from ._af_grants import AllowedDomain, AllowedDomainInput, FileMount, FileMountInput
-from ._af_nested_calls import NESTED_CALL_KEY
-from ._af_options import ToolsInput
+from ._execute_code_tool import ExecuteCodeTool
+from ._grants import AllowedDomain, AllowedDomainInput, FileMount, FileMountInput
+from ._nested_calls import NESTED_CALL_KEY
+from ._options import ToolsInput
 
 __all__ = [
     "NESTED_CALL_KEY",

@@ -22,8 +22,8 @@ from typing import Any
 
 import mcp_types
 
-from ..calls.approvals import Approval, ApprovalRequest
-from ..runtime import ExecutionResult
+from ...calls.approvals import Approval, ApprovalRequest
+from ...runtime import ExecutionResult
 
 __all__ = ["ProgramGone", "ProgramRounds", "answer_from_form"]
 

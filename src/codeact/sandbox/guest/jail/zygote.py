@@ -188,7 +188,7 @@ def main(control_fd: int) -> None:
     control = socket.socket(fileno=control_fd)
     config: dict[str, Any] = json.loads(control.recv(1 << 20))
     sys.path[:] = [p for p in sys.path if p] + list(config["sys_path"])
-    internal = {"codeact_runner", "codeact_net", "_codeact_jail", "__main__"}
+    internal = {"codeact_runner", "codeact_net", "_codeact_guest", "__main__"}
     before = _third_party_tops(internal)
     runner = _load_runner(config["runner"])
     loaded, failed = _import_all(list(config["packages"]))

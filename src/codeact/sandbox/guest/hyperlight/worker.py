@@ -5,7 +5,8 @@ GIL, offers no way to interrupt it, and its sandbox object must stay on the thre
 it. In a worker process none of that can stall the host: the host kills the worker at the wall
 time, and starts a new one.
 
-Run as ``python -I worker.py CONTROL_FD`` (standard library and `hyperlight_sandbox` only). The
+Run as ``python -I guest/boot.py hyperlight.worker CONTROL_FD`` (standard library and
+`hyperlight_sandbox` only). The
 control socket (SOCK_SEQPACKET, one JSON message per packet) carries:
 
     host -> worker   {"op": "start", "runner": PATH, "heap_mb": N, "factory": "module:attr"}
@@ -13,7 +14,7 @@ control socket (SOCK_SEQPACKET, one JSON message per packet) carries:
     worker -> host   {"op": "ready"} or {"op": "failed", "error": ...}   after "start"
                      {"op": "done"}                                   after each run
 
-A run speaks the jail's channel protocol (see `jail/inside/glue.py`): the host sends the run
+A run speaks the process wire protocol (see `../wire.py`): the host sends the run
 request as the first frame; the guest's tool calls, waits and output reach the worker as host
 functions of the VM and go to the host as frames and pipe writes; the report is the last frame.
 The VM is restored from a snapshot taken after setup before every run, so nothing survives.
@@ -26,13 +27,13 @@ import importlib.util
 import json
 import os
 import socket
-import struct
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-_HEADER = struct.Struct(">I")
+from ..wire import read_frame, write_frame
+
 _MAX_SLEEP = 365 * 86400.0
 _REAL_SLEEP = time.sleep  # kept even if something in this process replaces time.sleep
 _VM_OVERHEAD_MB = 64
@@ -86,27 +87,6 @@ del RUNNER_SOURCE, NET_SOURCE
 GUEST_RUN = "call_tool('_codeact_report', report=_sys.modules['codeact_runner'].run({request!r}))"
 
 
-def _write_frame(sock: socket.socket, message: Any) -> None:
-    data = json.dumps(message).encode("utf-8")
-    sock.sendall(_HEADER.pack(len(data)) + data)
-
-
-def _read_frame(sock: socket.socket) -> Any:
-    header = _recv_exact(sock, _HEADER.size)
-    return json.loads(_recv_exact(sock, _HEADER.unpack(header)[0]))
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    parts = []
-    while n:
-        chunk = sock.recv(min(n, 1 << 20))
-        if not chunk:
-            raise ConnectionError("the host closed the run's channel")
-        parts.append(chunk)
-        n -= len(chunk)
-    return b"".join(parts)
-
-
 class _Run:
     """The channel of the run in progress; the VM's host functions use it."""
 
@@ -123,8 +103,8 @@ def _request(message: list[Any]) -> str:
     sock = _RUN.sock
     if sock is None:
         raise RuntimeError("no program is running")
-    _write_frame(sock, message)
-    return json.dumps(_read_frame(sock))
+    write_frame(sock, message)
+    return json.dumps(read_frame(sock))
 
 
 # The VM's host functions. Hyperlight derives each one's argument schema from its annotations;
@@ -230,7 +210,7 @@ def start_sandbox(
 
 def run_one(sandbox: Any, snapshot: Any, sock: socket.socket) -> None:
     """Serve one program: read its request, restore the VM, run it, send the report."""
-    request = _read_frame(sock)
+    request = read_frame(sock)
     _RUN.report = None
     sandbox.restore(snapshot)
     result = sandbox.run(GUEST_RUN.format(request=request["run"]))
@@ -247,7 +227,7 @@ def run_one(sandbox: Any, snapshot: Any, sock: socket.socket) -> None:
                 }
             }
         )
-    _write_frame(sock, ["r", report])
+    write_frame(sock, ["r", report])
 
 
 def main(control_fd: int) -> None:
@@ -284,7 +264,7 @@ def main(control_fd: int) -> None:
             pass  # the host gave up on this run
         except Exception as exc:
             try:
-                _write_frame(sock, ["x", f"the VM failed: {type(exc).__name__}: {exc}"])
+                write_frame(sock, ["x", f"the VM failed: {type(exc).__name__}: {exc}"])
             except OSError:
                 pass
         finally:
@@ -293,7 +273,3 @@ def main(control_fd: int) -> None:
             os.close(fds[1])
             os.close(fds[2])
         control.sendmsg([json.dumps({"op": "done"}).encode()])
-
-
-if __name__ == "__main__":
-    main(int(sys.argv[1]))

@@ -15,10 +15,11 @@ import shutil
 import stat
 import tempfile
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._af_grants import FileMount
+from ._grants import FileMount
 
 __all__ = ["InputStaging"]
 
@@ -33,7 +34,10 @@ class InputStaging:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._snapshots: dict[Signature, tempfile.TemporaryDirectory[str]] = {}
+        self._snapshots: dict[Signature, str] = {}
+        # Deletes what is left when this object is garbage-collected (or at exit); a finalizer,
+        # not TemporaryDirectory's implicit clean-up, which warns (ResourceWarning).
+        self._finalizer = weakref.finalize(self, _remove_all, self._snapshots)
 
     def directory(self, workspace: Path | None, mounts: Sequence[FileMount]) -> str | None:
         """The snapshot directory for these grants (None when nothing is granted)."""
@@ -46,21 +50,27 @@ class InputStaging:
         with self._lock:
             snapshot = self._snapshots.get(signature)
             if snapshot is None:
-                snapshot = tempfile.TemporaryDirectory(prefix="codeact-input-")
+                snapshot = tempfile.mkdtemp(prefix="codeact-input-")
                 try:
-                    _populate(Path(snapshot.name), workspace, mounts)
+                    _populate(Path(snapshot), workspace, mounts)
                 except BaseException:
-                    snapshot.cleanup()
+                    shutil.rmtree(snapshot, ignore_errors=True)
                     raise
                 self._snapshots[signature] = snapshot
-            return snapshot.name
+            return snapshot
 
     def close(self) -> None:
         """Delete every snapshot (runs still using one lose their /input)."""
         with self._lock:
-            snapshots, self._snapshots = list(self._snapshots.values()), {}
-        for snapshot in snapshots:
-            snapshot.cleanup()
+            snapshots = dict(self._snapshots)
+            self._snapshots.clear()
+        _remove_all(snapshots)
+
+
+def _remove_all(snapshots: dict[Signature, str]) -> None:
+    for snapshot in list(snapshots.values()):
+        shutil.rmtree(snapshot, ignore_errors=True)
+    snapshots.clear()
 
 
 def _populate(root: Path, workspace: Path | None, mounts: Sequence[FileMount]) -> None:

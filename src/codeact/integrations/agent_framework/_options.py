@@ -7,8 +7,8 @@ from typing import Any, Literal, TypeAlias
 
 from agent_framework import FunctionTool, normalize_tools
 
-from ..errors import ConfigurationError
-from ..tools import Tool
+from ...errors import ConfigurationError
+from ...tools import Tool
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_FILES",

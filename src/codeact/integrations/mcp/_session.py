@@ -16,8 +16,8 @@ import mcp
 import mcp_types
 from mcp.client.streamable_http import streamable_http_client
 
-from ..errors import ConfigurationError, IntegrationError
-from ..runtime._sync import LoopThread
+from ...errors import ConfigurationError, IntegrationError
+from ...runtime._sync import LoopThread
 
 __all__ = ["CLOSE_TIMEOUT", "MCPSession", "connect_error", "make_transport"]
 

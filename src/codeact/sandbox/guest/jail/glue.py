@@ -1,56 +1,24 @@
-"""The runner's host interface inside a jail: framed JSON over the inherited socket.
+"""The runner's host interface inside a jail: frames over the inherited socket (`../wire.py`).
 
-Wire format (both directions): a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
-
-    host -> sandbox   the run request, once: {"run": <runner request JSON>, "limits": {...}}
-    sandbox -> host   ["c", name, args_json]   call a tool        -> [ok, payload]
-                      ["s", name, args_json]   start a tool call  -> [ok, id | payload]
-                      ["w", timeout_ms]        finished calls     -> [[id, ok, payload], ...]
-                      ["h", request_json]      an HTTP request    -> [ok, payload]
-                      ["r", report_json]       the run's report (last frame)
-                      ["x", message]           the sandbox could not be set up (last frame)
-
-Output does not use frames: it is written to file descriptors 1 and 2, which are pipes the
-host reads and caps, so ``print`` and raw ``os.write(1, ...)`` arrive in the same order.
-Everything here is reachable by the program, which may send anything: the host trusts none of it.
+Tool calls, waits and HTTP requests are frames; output is written to file descriptors 1 and 2,
+which are pipes the host reads and caps. Everything here is reachable by the program, which may
+send anything: the host trusts none of it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import struct
 import threading
 import time
 from typing import Any
 
-__all__ = ["JailHost", "read_frame", "write_frame"]
+from ..wire import read_frame, write_frame
 
-_HEADER = struct.Struct(">I")
+__all__ = ["JailHost"]
+
 _REAL_SLEEP = time.sleep  # the runner replaces time.sleep; the jail sleeps for real
 _MAX_SLEEP = 365 * 86400.0  # time.sleep overflows past about 292 years; the host kills first
-
-
-def write_frame(sock: socket.socket, message: Any) -> None:
-    data = json.dumps(message).encode("utf-8")
-    sock.sendall(_HEADER.pack(len(data)) + data)
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    parts = []
-    while n:
-        chunk = sock.recv(min(n, 1 << 20))
-        if not chunk:
-            raise ConnectionError("the host closed the sandbox's channel")
-        parts.append(chunk)
-        n -= len(chunk)
-    return b"".join(parts)
-
-
-def read_frame(sock: socket.socket) -> Any:
-    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
-    return json.loads(_recv_exact(sock, size))
 
 
 class JailHost:

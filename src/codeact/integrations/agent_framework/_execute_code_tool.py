@@ -17,42 +17,42 @@ from agent_framework import (
     MiddlewareTermination,
 )
 
-from ..calls.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
-from ..calls.audit import AuditSink, Redactor
-from ..calls.middleware import Middleware, MiddlewareFn
-from ..errors import ConfigurationError
-from ..policy.limits import Limits
-from ..runtime import CodeAct, ExecutionResult
-from ..runtime.instructions import (
+from ...calls.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
+from ...calls.audit import AuditSink, Redactor
+from ...calls.middleware import Middleware, MiddlewareFn
+from ...errors import ConfigurationError
+from ...policy.limits import Limits
+from ...runtime import CodeAct, ExecutionResult
+from ...runtime.instructions import (
     EXECUTE_CODE_PARAMETERS,
     describe_execute_code,
     instructions,
 )
-from ..sandbox.base import SandboxBackend
-from ..tools import Tool
-from ._af_approvals import (
+from ...sandbox.base import SandboxBackend
+from ...tools import Tool
+from ._approvals import (
     FRAMEWORK,
     ApprovalRoute,
     check_approval_options,
     execute_code_needs_approval,
     framework_approved,
 )
-from ._af_grant_methods import GrantMethods, core_domain
-from ._af_grants import (
+from ._grant_methods import GrantMethods, core_domain
+from ._grants import (
     AllowedDomain,
     AllowedDomainInput,
     FileMount,
     FileMountInput,
     resolve_workspace_root,
 )
-from ._af_inputs import InputStaging
-from ._af_nested_calls import (
+from ._inputs import InputStaging
+from ._nested_calls import (
     NestedCalls,
     find_function_pipeline,
     ran_through_middleware,
     sandbox_tool_for,
 )
-from ._af_options import (
+from ._options import (
     DEFAULT_MAX_OUTPUT_FILE_BYTES,
     DEFAULT_MAX_OUTPUT_FILES,
     DEFAULT_MAX_OUTPUT_TOTAL_BYTES,
@@ -76,7 +76,8 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
     the framework's approval flow) if ``approval_mode="always_require"`` or if any of its tools
     requires approval, and approving it approves every call in the program. With
     ``approval_scope="call"`` only the calls of tools that require approval wait, each for
-    `approval_handler`, inside the running program; see `codeact.integrations._af_approvals`.
+    `approval_handler`, inside the running program; see
+    `codeact.integrations.agent_framework._approvals`.
 
     Keyword Args:
         tools: Framework tools (`@tool` functions, `FunctionTool`s), plain functions, or codeact

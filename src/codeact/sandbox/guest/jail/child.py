@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, NoReturn
 
+from .. import wire
 from . import confine, glue, landlock, rootfs
 
 __all__ = ["ImportPolicy", "Setup", "run"]
@@ -95,7 +96,7 @@ def _hide_internals(setup: Setup) -> None:
     # memory pages shared with the zygote, for nothing, since the child is about to end.
     for name in list(sys.modules):
         top = name.partition(".")[0]
-        if top in setup.denied_modules or top == "_codeact_jail":
+        if top in setup.denied_modules or top == "_codeact_guest":
             _KEPT.append(sys.modules.pop(name))
     sys.meta_path.insert(
         0, ImportPolicy(setup.allowed_modules, setup.denied_modules, setup.packages)
@@ -144,7 +145,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
                 setup.root, stdlib=setup.stdlib, hidden=setup.hidden, packages=setup.packages_paths
             )
         sock = socket.socket(fileno=_CHANNEL_FD)
-        request = glue.read_frame(sock)  # a pooled child waits here
+        request = wire.read_frame(sock)  # a pooled child waits here
         _grant_files(setup, request, ruleset)
         confine.confine(
             confine.Confinement(**request["limits"]),
@@ -166,7 +167,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
     except BaseException as exc:
         if sock is not None:
             try:
-                glue.write_frame(sock, ["x", f"{stage}: {type(exc).__name__}: {exc}"])
+                wire.write_frame(sock, ["x", f"{stage}: {type(exc).__name__}: {exc}"])
             except BaseException:
                 pass
     finally:

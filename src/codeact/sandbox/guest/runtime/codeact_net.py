@@ -7,22 +7,40 @@ returns the whole response; a refused request raises `NetworkDenied` with the ho
 codeact_runner; imports only the standard library.
 """
 
-# ruff: noqa
+from __future__ import annotations
+
 import base64
 import io
 import json
 import urllib.parse
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["NetworkDenied", "NetworkError", "NetworkTimeout", "Response", "http_get",
-           "http_post", "http_request", "install"]
+__all__ = [
+    "NetworkDenied",
+    "NetworkError",
+    "NetworkTimeout",
+    "Response",
+    "http_get",
+    "http_post",
+    "http_request",
+    "install",
+]
 
 
-def _no_network(request_json):
+def _no_network(request_json: str) -> tuple[bool, str]:
     return False, '{"kind": "denied", "message": "this sandbox has no network access"}'
 
 
-_SEND = _no_network  # the host call; set by install()
-_FLUSH = lambda: None  # hands buffered program output to the host before waiting on it
+_SEND: Callable[[str], tuple[bool, str]] = _no_network  # the host call; set by install()
+
+
+def _nothing_to_flush() -> None:
+    return None
+
+
+#: Hands buffered program output to the host before waiting on it; set by install().
+_FLUSH: Callable[[], None] = _nothing_to_flush
 
 
 class NetworkError(OSError):
@@ -43,29 +61,36 @@ NetworkError.__module__ = NetworkDenied.__module__ = NetworkTimeout.__module__ =
 _json_dumps, _json_loads = json.dumps, json.loads  # http_request's `json=` shadows the module
 
 
-class _Headers(dict):
+class _Headers(dict[str, str]):
     """Response headers: a dict with case-insensitive keys (repeated headers joined by ', ')."""
 
-    def __init__(self, pairs):
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
         super().__init__()
         for name, value in pairs:
             key = name.lower()
             super().__setitem__(key, value if key not in self else self[key] + ", " + value)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> str:
         return super().__getitem__(key.lower())
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and super().__contains__(key.lower())
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
 
 class Response:
     """An HTTP response: status, reason, url (after redirects), headers, content, text, json()."""
 
-    def __init__(self, status, reason, url, header_pairs, content):
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        url: str,
+        header_pairs: list[tuple[str, str]],
+        content: bytes,
+    ) -> None:
         self.status = self.status_code = status
         self.reason = reason
         self.url = url
@@ -74,11 +99,11 @@ class Response:
         self.content = content
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.status < 400
 
     @property
-    def text(self):
+    def text(self) -> str:
         charset = "utf-8"
         for part in self.headers.get("content-type", "").split(";")[1:]:
             key, _, value = part.strip().partition("=")
@@ -89,19 +114,19 @@ class Response:
         except LookupError:
             return self.content.decode("utf-8", "replace")
 
-    def json(self):
+    def json(self) -> Any:
         return json.loads(self.content)
 
-    def raise_for_status(self):
+    def raise_for_status(self) -> Response:
         if self.status >= 400:
             raise NetworkError(f"{self.status} {self.reason} for {self.url}")
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Response [{self.status}]>"
 
 
-def _body_bytes(body, headers):
+def _body_bytes(body: Any, headers: list[tuple[str, str]]) -> bytes | None:
     if body is None or isinstance(body, bytes):
         return body
     if isinstance(body, (bytearray, memoryview)):
@@ -117,7 +142,16 @@ def _body_bytes(body, headers):
     )
 
 
-def http_request(method, url, headers=None, body=None, *, json=None, params=None, timeout=None):
+def http_request(
+    method: str,
+    url: str,
+    headers: Any = None,
+    body: Any = None,
+    *,
+    json: Any = None,
+    params: Any = None,
+    timeout: float | None = None,
+) -> Response:
     """Send an HTTP request through the host, which allows only what its allow-list permits.
 
     Returns a Response (.status, .headers, .text, .content, .json()); an error status is a
@@ -159,17 +193,26 @@ def http_request(method, url, headers=None, body=None, *, json=None, params=None
     )
 
 
-def http_get(url, headers=None, *, params=None, timeout=None):
+def http_get(
+    url: str, headers: Any = None, *, params: Any = None, timeout: float | None = None
+) -> Response:
     """GET `url` through the host's allow-list; see http_request."""
     return http_request("GET", url, headers, params=params, timeout=timeout)
 
 
-def http_post(url, body=None, headers=None, *, json=None, timeout=None):
+def http_post(
+    url: str,
+    body: Any = None,
+    headers: Any = None,
+    *,
+    json: Any = None,
+    timeout: float | None = None,
+) -> Response:
     """POST `body` (bytes, str, or a dict/list sent as JSON) to `url`; see http_request."""
     return http_request("POST", url, headers, body, json=json, timeout=timeout)
 
 
-def _install_urllib():
+def _install_urllib() -> None:
     """Route urllib.request.urlopen through http_request (so through the host's checks)."""
     try:
         import email.message
@@ -182,8 +225,8 @@ def _install_urllib():
     class SandboxHTTPHandler(urllib.request.BaseHandler):
         handler_order = 100
 
-        def _open(self, req):
-            data = req.data
+        def _open(self, req: urllib.request.Request) -> urllib.response.addinfourl:
+            data: Any = req.data  # bytes, a file object or an iterable of bytes
             if data is not None and not isinstance(data, (bytes, bytearray)):
                 data = data.read() if hasattr(data, "read") else b"".join(data)
             if data is not None and not req.has_header("Content-type"):
@@ -201,7 +244,7 @@ def _install_urllib():
             result = urllib.response.addinfourl(
                 io.BytesIO(resp.content), message, resp.url, resp.status
             )
-            result.msg = resp.reason
+            result.msg = resp.reason  # type: ignore[attr-defined]
             return result
 
         http_open = https_open = _open
@@ -218,7 +261,7 @@ def _install_urllib():
     urllib.request.install_opener(opener)
 
 
-def install(send, flush):
+def install(send: Callable[[str], tuple[bool, str]], flush: Callable[[], None]) -> None:
     """Connect to the host: `send(request_json) -> (ok, payload)`; `flush()` before each call."""
     global _SEND, _FLUSH
     _SEND, _FLUSH = send, flush

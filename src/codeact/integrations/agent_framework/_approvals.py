@@ -35,15 +35,15 @@ from typing import Any
 
 from agent_framework import Content, FunctionInvocationContext, FunctionTool
 
-from ..calls.approvals import (
+from ...calls.approvals import (
     APPROVAL_SCOPES,
     Approval,
     ApprovalHandler,
     ApprovalRequest,
     handler_name,
 )
-from ..errors import ConfigurationError
-from ._af_nested_calls import ran_through_middleware
+from ...errors import ConfigurationError
+from ._nested_calls import ran_through_middleware
 
 __all__ = [
     "FRAMEWORK",

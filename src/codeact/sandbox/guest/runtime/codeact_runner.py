@@ -17,7 +17,8 @@ This module runs on the guest interpreter (CPython 3.10+), imports only the stan
 library, and is not imported by the host package. Everything it reports is untrusted there.
 """
 
-# ruff: noqa
+from __future__ import annotations
+
 import ast
 import asyncio
 import asyncio.selector_events
@@ -32,19 +33,22 @@ import selectors
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterable
+from types import CodeType
+from typing import Any
 
 import codeact_net
 from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
 
 __all__ = ["NetworkDenied", "NetworkError", "ToolDenied", "ToolError", "install"]
 
-HOST = None  # the backend's glue object; set by install()
+HOST: Any = None  # the backend's glue object (the interface above); set by install()
 
 
 class ToolError(Exception):
     """A tool call failed: the tool raised, its arguments were invalid, or it is unknown."""
 
-    def __init__(self, message, tool=None):
+    def __init__(self, message: str, tool: str | None = None) -> None:
         super().__init__(message)
         self.tool = tool
         self.message = message
@@ -71,17 +75,17 @@ class _Output:
     FLUSH_BYTES = 8192
     FLUSH_SECONDS = 0.1
 
-    def __init__(self, limit):
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
         self.dropped = 0
         self.reported_dropped = 0
-        self.buffer = []
+        self.buffer: list[str] = []
         self.buffered = 0
         self.stream = 1
         self.last_flush = time.monotonic()
 
-    def write(self, stream, text):
+    def write(self, stream: int, text: str) -> None:
         if not text:
             return
         size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
@@ -112,7 +116,7 @@ class _Output:
         ):
             self.flush()
 
-    def flush(self):
+    def flush(self) -> None:
         if self.dropped != self.reported_dropped:
             HOST.write_output(3, str(self.dropped))  # stream 3: running total of dropped bytes
             self.reported_dropped = self.dropped
@@ -133,36 +137,36 @@ _OUTPUT = _Output(1 << 20)
 
 
 class _Stream(io.TextIOBase):
-    def __init__(self, name, stream):
+    def __init__(self, name: str, stream: int) -> None:
         self._name = name
         self._stream = stream
 
     @property
-    def name(self):
+    def name(self) -> str:
         return "<" + self._name + ">"
 
     @property
-    def encoding(self):
+    def encoding(self) -> str:  # type: ignore[override]
         return "utf-8"
 
-    def writable(self):
+    def writable(self) -> bool:
         return True
 
-    def isatty(self):
+    def isatty(self) -> bool:
         return False
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         _OUTPUT.write(self._stream, text)
         return len(text)
 
-    def flush(self):
+    def flush(self) -> None:
         pass
 
 
 # -- tool calls --------------------------------------------------------------------------
-def _json_default(value):
+def _json_default(value: object) -> Any:
     if isinstance(value, (set, frozenset)):
         return list(value)
     raise TypeError(
@@ -171,14 +175,14 @@ def _json_default(value):
     )
 
 
-def _encode(name, kwargs):
+def _encode(name: str, kwargs: dict[str, Any]) -> str:
     try:
         return json.dumps(kwargs, default=_json_default)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"arguments of {name}(): {exc}") from None
 
 
-def _raise_for(name, payload):
+def _raise_for(name: str, payload: Any) -> None:
     try:
         data = json.loads(payload)
         kind, message = data["kind"], data["message"]
@@ -189,7 +193,12 @@ def _raise_for(name, payload):
     raise ToolError(message, name)
 
 
-def _arguments(name, args, kwargs, positional):
+def _arguments(
+    name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    positional: tuple[str, ...] | None,
+) -> dict[str, Any]:
     if not args:
         return kwargs
     if positional is None:  # call_tool("x", {...}): a dict of arguments, as small models write
@@ -204,24 +213,24 @@ def _arguments(name, args, kwargs, positional):
             f"{name}() takes {len(positional)} positional argument"
             f"{'' if len(positional) == 1 else 's'} but {len(args)} were given"
         )
-    for pname, value in zip(positional, args):
+    for pname, value in zip(positional, args):  # noqa: B905 - len(args) checked above
         if pname in kwargs:
             raise TypeError(f"{name}() got multiple values for argument {pname!r}")
         kwargs[pname] = value
     return kwargs
 
 
-_POSITIONAL = {}
-_PENDING = {}
+_POSITIONAL: dict[str, tuple[str, ...]] = {}
+_PENDING: dict[Any, asyncio.Future[tuple[bool, Any]]] = {}
 
 
-class ToolResult(dict):
+class ToolResult(dict[str, Any]):
     """A dict a tool returned. A missing key says which keys there are, so the program's
     author (often a small model) can fix the program from the traceback alone."""
 
     __slots__ = ()
 
-    def __missing__(self, key):
+    def __missing__(self, key: str) -> Any:
         keys = list(self)
         shown = ", ".join(repr(k) for k in keys[:25]) + (", ..." if len(keys) > 25 else "")
         raise KeyError(f"{key!r} (this dict from a tool has the keys: {shown or 'none'})")
@@ -230,11 +239,11 @@ class ToolResult(dict):
 ToolResult.__module__ = "builtins"
 
 
-def _decode_result(text):
+def _decode_result(text: str) -> Any:
     return json.loads(text, object_hook=ToolResult)
 
 
-def call_tool(name, /, *args, **kwargs):
+def call_tool(name: str, /, *args: Any, **kwargs: Any) -> Any:
     """Call the host tool `name` with keyword arguments and return its result."""
     if not isinstance(name, str):
         raise TypeError(
@@ -251,7 +260,7 @@ def call_tool(name, /, *args, **kwargs):
     return _decode_result(result)
 
 
-async def call_tool_async(name, /, *args, **kwargs):
+async def call_tool_async(name: str, /, *args: Any, **kwargs: Any) -> Any:
     """Start the host tool `name` and await its result; gather several to run them concurrently."""
     if not isinstance(name, str):
         raise TypeError("call_tool_async() takes the tool's name first")
@@ -268,8 +277,8 @@ async def call_tool_async(name, /, *args, **kwargs):
     return _decode_result(result)
 
 
-def _tool_function(name, positional):
-    def tool_function(*args, **kwargs):
+def _tool_function(name: str, positional: tuple[str, ...]) -> Callable[..., Any]:
+    def tool_function(*args: Any, **kwargs: Any) -> Any:
         return call_tool(name, **_arguments(name, args, kwargs, positional))
 
     tool_function.__name__ = tool_function.__qualname__ = name
@@ -277,16 +286,17 @@ def _tool_function(name, positional):
 
 
 # -- files -------------------------------------------------------------------------------
-_MOUNTS = []  # [(sandbox path, mode)] of this run, /output included
+_MOUNTS: list[tuple[str, str]] = []  # [(sandbox path, mode)] of this run, /output included
 
 
-def _file_note(exc):
+def _file_note(exc: BaseException) -> str | None:
     """A hint for an uncaught file error: which paths exist in the sandbox, and how."""
     if not isinstance(exc, OSError) or not isinstance(exc.filename, str):
         return None
     raw = exc.filename
-    seen = ", ".join(f"{path} ({'read-write' if mode == 'rw' else 'read-only'})"
-                     for path, mode in _MOUNTS)
+    seen = ", ".join(
+        f"{path} ({'read-write' if mode == 'rw' else 'read-only'})" for path, mode in _MOUNTS
+    )
     if ".." in raw.split("/"):
         return f"'..' cannot lead out of a mounted directory; the sandbox sees only {seen}"
     path = posixpath.normpath(posixpath.join(os.getcwd() if not raw.startswith("/") else "/", raw))
@@ -301,7 +311,7 @@ def _file_note(exc):
 
 
 # -- time and the event loop -------------------------------------------------------------
-def _sleep(seconds):
+def _sleep(seconds: Any) -> None:  # checked here, as time.sleep does
     if not isinstance(seconds, (int, float)):
         raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as a number")
     if math.isnan(seconds):
@@ -312,7 +322,7 @@ def _sleep(seconds):
     HOST.sleep(min(int(seconds * 1000), 2**62))
 
 
-def _pump(timeout):
+def _pump(timeout: float | None) -> None:
     """Wait for finished tool calls (or sleep until the next timer); called by the loop."""
     _OUTPUT.flush()
     if _PENDING:
@@ -333,20 +343,20 @@ def _pump(timeout):
 class _HostSelector(selectors.BaseSelector):
     """The sandbox has no file descriptors to watch; waiting means waiting for the host."""
 
-    def register(self, fileobj, events, data=None):
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         raise OSError(errno.ENOTSUP, "the sandbox has no sockets or pipes to watch")
 
-    def unregister(self, fileobj):
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
         raise KeyError(fileobj)
 
-    def select(self, timeout=None):
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         _pump(timeout)
         return []
 
-    def close(self):
+    def close(self) -> None:
         pass
 
-    def get_map(self):
+    def get_map(self) -> Any:
         return {}
 
 
@@ -354,24 +364,24 @@ class SandboxLoop(asyncio.selector_events.BaseSelectorEventLoop):
     """asyncio's selector loop without a self-pipe (WASI has no socketpair); it waits on the
     host for tool calls and timers."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(_HostSelector())
 
-    def _make_self_pipe(self):
+    def _make_self_pipe(self) -> None:
         pass
 
-    def _close_self_pipe(self):
+    def _close_self_pipe(self) -> None:
         pass
 
-    def _write_to_self(self):
+    def _write_to_self(self) -> None:
         pass
 
-    def _process_self_data(self, data):
+    def _process_self_data(self, data: bytes) -> None:
         pass
 
 
 # -- running a program -------------------------------------------------------------------
-def _internal(filename):
+def _internal(filename: str) -> bool:
     return (
         filename == __file__
         or "/asyncio/" in filename
@@ -379,7 +389,7 @@ def _internal(filename):
     )
 
 
-def _trim(te, seen):
+def _trim(te: traceback.TracebackException | None, seen: set[int]) -> None:
     """Drop the runner's frames (and asyncio's machinery) from a TracebackException."""
     if te is None or id(te) in seen:
         return
@@ -389,10 +399,11 @@ def _trim(te, seen):
     _trim(te.__context__, seen)
 
 
-_RESERVE = bytearray(2 * 1024 * 1024)  # freed on MemoryError so the error can be reported
+#: Freed on MemoryError so the error can be reported.
+_RESERVE: bytearray | None = bytearray(2 * 1024 * 1024)
 
 
-def _describe(exc, filename):
+def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
     global _RESERVE
     if isinstance(exc, MemoryError):
         _RESERVE = None
@@ -421,8 +432,8 @@ def _describe(exc, filename):
     return {"type": type(exc).__name__, "message": message, "traceback": text, "lineno": lineno}
 
 
-def _globals(tools):
-    namespace = {
+def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    namespace: dict[str, Any] = {
         "__name__": "__main__",
         "__builtins__": __builtins__,
         "call_tool": call_tool,
@@ -443,17 +454,18 @@ def _globals(tools):
     return namespace
 
 
-def _run(code, filename, namespace):
+def _run(code: str, filename: str, namespace: dict[str, Any]) -> Any:
     tree = ast.parse(code, filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
+        last = ast.Expression(tree.body[-1].value)
+        tree.body.pop()
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     body = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
     tail = compile(last, filename, "eval", flags=flags, dont_inherit=True) if last else None
-    loop = None
+    loop: SandboxLoop | None = None
 
-    def evaluate(compiled):
+    def evaluate(compiled: CodeType) -> Any:
         nonlocal loop
         if compiled.co_flags & 0x80:  # CO_COROUTINE: the program awaits at top level
             loop = loop or SandboxLoop()
@@ -468,7 +480,7 @@ def _run(code, filename, namespace):
             loop.close()
 
 
-def _value_report(value, limit):
+def _value_report(value: Any, limit: int) -> dict[str, Any]:
     if value is None:
         return {}
     try:
@@ -488,14 +500,14 @@ def _value_report(value, limit):
 
 # The pool runs this once in every fresh instance, off the caller's path, so that the first
 # real program does not pay for touching the runner's code and memory for the first time.
-_WARMUP = {
+_WARMUP: dict[str, Any] = {
     "code": "import json\nx = json.dumps([1])\nprint(x)\n"
     "try:\n    warmup_tool(1)\nexcept ToolError:\n    pass\n[x]",
     "tools": [{"name": "warmup_tool", "positional": ["x"]}],
 }
 
 
-def run(request_json):
+def run(request_json: str) -> str:
     """Run one program described by a JSON request; return the JSON report."""
     global _OUTPUT
     request = json.loads(request_json)
@@ -504,12 +516,12 @@ def run(request_json):
     filename = request.get("filename") or "<code>"
     code = request["code"]
     output = _OUTPUT = _Output(int(request.get("output_limit") or 1 << 20))
-    sys.stdout = sys.__stdout__ = _Stream("stdout", 1)
-    sys.stderr = sys.__stderr__ = _Stream("stderr", 2)
+    sys.stdout = sys.__stdout__ = _Stream("stdout", 1)  # type: ignore[misc,assignment]
+    sys.stderr = sys.__stderr__ = _Stream("stderr", 2)  # type: ignore[misc,assignment]
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     _MOUNTS[:] = [(m["path"], m["mode"]) for m in request.get("mounts") or []]
     _MOUNTS.append(("/output", "rw"))
-    report = {}
+    report: dict[str, Any] = {}
     try:
         value = _run(code, filename, _globals(request.get("tools") or []))
         report.update(_value_report(value, output.limit))
@@ -532,7 +544,7 @@ def run(request_json):
         return json.dumps(report)
 
 
-def install(host, *, patch_time=True):
+def install(host: Any, *, patch_time: bool = True) -> None:
     """Connect the runner to a backend's host glue and patch the interpreter for it."""
     global HOST
     HOST = host
@@ -544,9 +556,9 @@ def install(host, *, patch_time=True):
     asyncio.events.new_event_loop = SandboxLoop
     asyncio.new_event_loop = SandboxLoop
     try:
-        asyncio.events._get_event_loop_policy()._loop_factory = SandboxLoop
+        asyncio.events._get_event_loop_policy()._loop_factory = SandboxLoop  # type: ignore[attr-defined]
     except Exception:
         try:
-            asyncio.get_event_loop_policy()._loop_factory = SandboxLoop
+            asyncio.get_event_loop_policy()._loop_factory = SandboxLoop  # type: ignore[attr-defined]
         except Exception:
             pass

@@ -1,6 +1,0 @@
-"""Code that runs in the jail's zygote and its children, not on the host.
-
-The zygote loads this folder as a package of its own (standard library only, relative imports
-only), so nothing of the host package is imported into a sandbox. The host imports a few pure
-parts of it too (the Landlock ABI probe, the seccomp filter builder) for checks and tests.
-"""

@@ -1,0 +1,65 @@
+"""Code that runs outside the host process (`codeact/sandbox/guest/`) imports only the standard
+library and its own modules: it is loaded where the host package and its dependencies are
+absent (a WASI CPython, the jail's zygote started with ``-I -S``, a hyperlight worker)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import codeact.sandbox
+
+GUEST = Path(codeact.sandbox.__file__).resolve().parent / "guest"
+
+#: Modules of the guest that others import by their plain name (the runner is loaded as a
+#: top-level module on every backend), and the bindings componentize-py generates from
+#: ``guest/wasm/wit`` when it builds the wasm guest.
+OWN = {"codeact_runner", "codeact_net", "codeact_guest"}
+GENERATED = {"wit_world", "componentize_py_types", "componentize_py_runtime"}
+
+
+def _guest_files() -> list[Path]:
+    files = sorted(GUEST.rglob("*.py"))
+    assert len(files) > 10, f"the guest's modules were not found under {GUEST}"
+    return files
+
+
+def _outside_imports(source: str, depth: int) -> list[str]:
+    """What a module `depth` folders below the guest folder imports that is neither the
+    standard library nor the guest's own code (a relative import may not climb out of it)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if node.level > depth + 1:
+                    found.append("." * node.level + (node.module or ""))
+                continue
+            names = [node.module or ""]
+        else:
+            continue
+        for name in names:
+            top = name.partition(".")[0]
+            if top not in sys.stdlib_module_names and top not in OWN | GENERATED:
+                found.append(name)
+    return found
+
+
+def test_the_guest_imports_only_the_standard_library() -> None:
+    outside = {}
+    for path in _guest_files():
+        depth = len(path.relative_to(GUEST).parts) - 1
+        names = _outside_imports(path.read_text(encoding="utf-8"), depth)
+        if names:
+            outside[path.relative_to(GUEST).as_posix()] = names
+    assert outside == {}
+
+
+def test_the_check_sees_an_import_from_outside() -> None:
+    source = (
+        "import os, json.decoder\nimport pydantic\nfrom codeact import tool\n"
+        "from .. import wire\nfrom ...errors import SandboxError\nimport codeact_runner\n"
+    )
+    assert _outside_imports(source, depth=1) == ["pydantic", "codeact", "...errors"]
