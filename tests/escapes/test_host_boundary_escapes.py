@@ -278,3 +278,60 @@ async def test_the_total_wait_for_approvals_is_capped(
     assert time.monotonic() - started < 4
     assert not result.ok and result.error is not None
     assert result.error.limit == "approvals", result.error
+
+
+# -- finding 4: nothing the guest sends makes execute() raise -------------------------------
+FORGED_REPORTS = {
+    # The runner's last act is json.dumps(report): the program replaces it.
+    "deeply_nested_report": (
+        "import json\njson.dumps = lambda *a, **k: '[' * 300000 + ']' * 300000\n1"
+    ),
+    "report_of_the_wrong_type": "import json\njson.dumps = lambda *a, **k: '[1, 2]'\n1",
+    "report_with_a_huge_number": "import json\njson.dumps = lambda *a, **k: '1' * 100000\n1",
+    "report_with_an_odd_value": (
+        "import json\njson.dumps = lambda *a, **k: "
+        "'{\"has_value\": true, \"value\": ' + '[' * 500 + ']' * 500 + '}'\n1"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", FORGED_REPORTS)
+async def test_a_forged_report_is_a_failed_result_never_an_exception(
+    backend_name: str, attempt: Callable[..., Any], name: str
+) -> None:
+    result: ExecutionResult = await attempt(FORGED_REPORTS[name])
+    if name == "report_with_an_odd_value" and result.ok:  # too deep to hand over as a value
+        assert result.value is None and "nested" in (result.value_repr or ""), result
+    else:  # (on process backends json.dumps also writes the frames: those break first)
+        assert not result.ok and result.error is not None
+
+
+# -- finding 1, process backends: frames are capped on their length prefix -----------------
+FORGED_FRAMES = {
+    # A 60 MiB call frame announced: refused on its length prefix, never read.
+    "huge_call_frame": 'import struct\nsock.sendall(struct.pack(\'>I\', 60 << 20) + b\'["c", "echo", "\')\n'
+    "sock.sendall(b' ' * (8 << 20))",
+    # A frame of nested objects: decoded flat, refused at its first bracket.
+    "nested_frame": "import json, struct\ndata = json.dumps(['c', 'echo', [{}] * 200000]).encode()\n"
+    "sock.sendall(struct.pack('>I', len(data)) + data)",
+    "nested_report_frame": "import struct\ndata = b'[\"r\", ' + b'[' * 100000 + b']' * 100000 + b']'\n"
+    "sock.sendall(struct.pack('>I', len(data)) + data)",
+}
+
+
+@pytest.mark.parametrize("name", FORGED_FRAMES)
+async def test_forged_frames_are_refused_before_they_are_decoded(
+    backend_name: str, attempt: Callable[..., Any], name: str
+) -> None:
+    if backend_name == "wasm":
+        pytest.skip("wasm: no frames (host calls carry strings; their sizes are tested above)")
+    code = (
+        "import codeact_runner, time\nsock = codeact_runner.HOST._sock\n"
+        + FORGED_FRAMES[name]
+        + "\ntime.sleep(5)"
+    )
+    started = time.monotonic()
+    result: ExecutionResult = await attempt(code)
+    assert time.monotonic() - started < 8
+    assert not result.ok and result.error is not None
+    assert "protocol" in result.error.message, result.error
