@@ -379,7 +379,18 @@ class HostBridge:
 
 
 async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
+    """Await what a sync-looking tool returned; what it raises arrives as an `Exception` (a
+    Task would re-raise SystemExit or KeyboardInterrupt into the event loop)."""
+    try:
+        return await awaitable
+    except Exception:
+        raise
+    except asyncio.CancelledError as exc:
+        if task_cancelling():
+            raise
+        raise ToolRaised(exc) from None
+    except BaseException as exc:  # see the docstring
+        raise ToolRaised(exc) from None
 
 
 def _reply(end: CallResult) -> Reply:
