@@ -98,7 +98,8 @@ class FrameReader:
     def __init__(self, *, max_frame: int, kind_limits: Mapping[str, int] | None = None) -> None:
         self.max_frame = max_frame
         self.kind_limits = dict(kind_limits or {})
-        self._smallest = min(max_frame, *self.kind_limits.values())
+        self._smallest = min([max_frame, *self.kind_limits.values()])
+        self._largest = max([max_frame, *self.kind_limits.values()])
         self._buffer = bytearray()
 
     def limit_for(self, head: bytes) -> int:
@@ -113,6 +114,8 @@ class FrameReader:
         frames = []
         while len(self._buffer) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(self._buffer)
+            if size > self._largest:
+                raise ProtocolError(f"a frame of {size} bytes is over the limit of {self._largest}")
             if size > self._smallest:
                 # Large enough to need its kind's limit: wait for its first bytes.
                 head = bytes(self._buffer[_HEADER.size : _HEADER.size + _HEAD])
