@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import sys
 import threading
 import time
@@ -118,5 +119,68 @@ class LocalHTTPServer:
 @pytest.fixture
 def http_server() -> Iterator[LocalHTTPServer]:
     server = LocalHTTPServer()
+    yield server
+    server.close()
+
+
+class RawServer:
+    """Answers every request 200 (or 302 to ``?to=``), keeps each request's raw head."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.heads: list[bytes] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                except OSError:
+                    continue
+                head = data.split(b"\r\n\r\n", 1)[0]
+                self.heads.append(head)
+                target = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b"/"
+                if b"?to=" in target:
+                    location = target.split(b"?to=", 1)[1]
+                    reply = b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\n"
+                else:
+                    reply = b"HTTP/1.1 200 OK\r\n"
+                try:
+                    conn.sendall(reply + b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+                except OSError:
+                    pass
+
+    def header_lines(self, index: int = -1) -> list[bytes]:
+        return self.heads[index].split(b"\r\n")[1:]
+
+    def close(self) -> None:
+        self._stop = True
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[RawServer]:
+    """A raw HTTP server on 127.0.0.1 that records each request's head as received."""
+    server = RawServer()
     yield server
     server.close()

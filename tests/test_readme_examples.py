@@ -1,10 +1,12 @@
 """Every ```python block in README.md (and docs/*.md) runs, as a user would paste it.
 
-A block preceded by ``<!-- not run: REASON -->`` is reported as skipped with that reason.
+A block preceded by ``<!-- not run: REASON -->`` is reported as skipped with that reason; one
+preceded by ``<!-- needs codeact[EXTRA]: MODULE ... -->`` is skipped when a module is missing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -13,7 +15,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_BLOCK = re.compile(r"(<!--\s*not run:\s*(?P<skip>.*?)-->\s*)?```python\n(?P<code>.*?)```", re.S)
+_BLOCK = re.compile(
+    r"(<!--\s*not run:\s*(?P<skip>.*?)-->\s*)?"
+    r"(<!--\s*needs\s+(?P<extra>\S+):\s*(?P<needs>.*?)-->\s*)?"
+    r"```python\n(?P<code>.*?)```",
+    re.S,
+)
 
 
 def _blocks() -> list[object]:
@@ -25,8 +32,19 @@ def _blocks() -> list[object]:
         for match in _BLOCK.finditer(text):
             line = text[: match.start("code")].count("\n") + 1
             marks = [pytest.mark.skip(reason=match["skip"].strip())] if match["skip"] else []
+            missing = [m for m in (match["needs"] or "").split() if not _importable(m)]
+            if missing:
+                reason = f"needs pip install '{match['extra']}' ({', '.join(missing)} missing)"
+                marks.append(pytest.mark.skip(reason=reason))
             params.append(pytest.param(match["code"], id=f"{doc.name}:{line}", marks=marks))
     return params
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @pytest.mark.usefixtures("wasm_ready")

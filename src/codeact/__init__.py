@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
+import warnings as _warnings
+from typing import Any as _Any
 
 from .agent import Agent, AgentResult, AgentTimings, AgentUsage
 from .bridge.protocol import OutputFile, ToolCallRecord
@@ -91,10 +91,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     # Deprecated names, still importable: each warns once where it is used.
     if name == "ToolCall":
-        warnings.warn(
+        _warnings.warn(
             "codeact.ToolCall is now codeact.ToolInvocation (a call on its way through the "
             "middleware chain; codeact.chat.ToolCall is a model's request)",
             DeprecationWarning,

@@ -20,7 +20,14 @@ from ..bridge.protocol import ToolCallRecord
 from ..calls.approvals import ApprovalHandler
 from ..chat.default import default_client
 from ..chat.fallback import parse_text_tool_calls
-from ..chat.messages import ChatClient, ChatResponse, Message, ToolCall, ToolDefinition
+from ..chat.messages import (
+    ChatClient,
+    ChatResponse,
+    Message,
+    ToolCall,
+    ToolDefinition,
+    Usage,
+)
 from ..errors import ConfigurationError, OutputValidationError, TurnLimitExceeded, UserError
 from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult
 from ..runtime._sync import LoopThread
@@ -29,6 +36,7 @@ from .direct_tools import DirectTools, direct_pipeline, model_text
 from .output import OutputSpec
 from .program_check import shadowed_tools, shadowing_message
 from .result import AgentResult, AgentTimings, AgentUsage
+from .tracing import agent_span, chat_span, direct_call_span, end_call, set_usage
 
 __all__ = ["Agent"]
 
@@ -147,10 +155,19 @@ class Agent(Closeable):
             if system:
                 run.messages.append(Message.system(system))
         run.messages.append(Message.user(prompt))
-        try:
-            return await run.loop()
-        finally:
-            run.finish()
+        with agent_span(self._tracer_provider(), model=run.client.model) as span:
+            try:
+                return await run.loop()
+            finally:
+                run.finish()
+                set_usage(
+                    span,
+                    Usage(run.usage.input_tokens, run.usage.output_tokens, run.usage.total_tokens),
+                )
+
+    def _tracer_provider(self) -> Any:
+        """The CodeAct's tracer provider when it has one (else the global, if in use)."""
+        return getattr(self.codeact, "_tracer_provider", None)
 
     def run_sync(self, prompt: str, *, history: Sequence[Message] = ()) -> AgentResult:
         """`run` for code without an event loop (a private loop thread, reused across calls)."""
@@ -274,15 +291,18 @@ class _Run:
     async def _ask(self, *, tools: Sequence[ToolDefinition], constrained: bool) -> ChatResponse:
         output = self.agent.output
         started = time.perf_counter()
-        try:
-            response = await self.client.complete(
-                list(self.messages),
-                tools=tools,
-                response_format=output.response_format() if (output and constrained) else None,
-            )
-        finally:
-            self._last_ask_s = time.perf_counter() - started
-            self.timings.model += self._last_ask_s
+        provider = self.agent._tracer_provider()
+        with chat_span(provider, model=self.client.model) as span:
+            try:
+                response = await self.client.complete(
+                    list(self.messages),
+                    tools=tools,
+                    response_format=output.response_format() if (output and constrained) else None,
+                )
+            finally:
+                self._last_ask_s = time.perf_counter() - started
+                self.timings.model += self._last_ask_s
+            set_usage(span, response.usage, model=response.model)
         self.usage.model_turns += 1
         self.usage.add_tokens(response.usage)
         return response
@@ -327,9 +347,11 @@ class _Run:
         code_tool = self.agent.code_tool
         if code_tool is not None and call.name == code_tool.name:
             return await self._execute(code_tool, call), None
-        outcome = await self.agent.direct.invoke(
-            call, history=tuple(self.result.tool_calls), started=self.started_mono
-        )
+        with direct_call_span(self.agent._tracer_provider(), call.name) as span:
+            outcome = await self.agent.direct.invoke(
+                call, history=tuple(self.result.tool_calls), started=self.started_mono
+            )
+            end_call(span, outcome.record)
         self.usage.direct_tool_calls += 1
         self.timings.tools += outcome.record.duration_ms / 1000
         return model_text(outcome), outcome.record

@@ -71,10 +71,15 @@ async def _timed(n: int, run: Callable[[], Awaitable[Any]]) -> list[float]:
     return samples
 
 
-async def bench_backend(name: str, runs: int) -> list[CaseResult]:
+async def bench_backend(
+    name: str, runs: int, *, tracer_provider: Any = None, label: str | None = None
+) -> list[CaseResult]:
     """The three cases on backend `name`; `runs` executions of the fresh case (a quarter of
-    that for the others, which take longer)."""
-    codeact = CodeAct(tools=[echo, *order_totals.TOOLS], backend=name)
+    that for the others, which take longer). With `tracer_provider`, every execution and call
+    makes spans (the cost of tracing); `label` names the column (default: `name`)."""
+    codeact = CodeAct(
+        tools=[echo, *order_totals.TOOLS], backend=name, tracer_provider=tracer_provider
+    )
     await asyncio.to_thread(codeact.prepare)
     for _ in range(10):  # let pools, caches and the ticker settle
         await codeact.execute("print(1)")
@@ -91,11 +96,31 @@ async def bench_backend(name: str, runs: int) -> list[CaseResult]:
     calls = await _timed(few, lambda: check(_CALLS_PROGRAM))
     per_call = [(t - baseline) / CALLS for t in calls]
     totals = await _timed(few, lambda: check(order_totals.PROGRAM))
+    column = label or name
     return [
-        _result(name, "fresh", fresh),
-        _result(name, "call_tool", per_call),
-        _result(name, "order_totals", totals),
+        _result(column, "fresh", fresh),
+        _result(column, "call_tool", per_call),
+        _result(column, "order_totals", totals),
     ]
+
+
+def recording_tracer_provider() -> Any:
+    """An OpenTelemetry SDK provider that records every span and drops it: what tracing
+    costs in a process that exports spans, without the exporter's own cost."""
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+        from opentelemetry.sdk.trace.export import SpanExportResult as Result
+    except ImportError:
+        return None
+
+    class _Drop(SpanExporter):
+        def export(self, spans: Any) -> Any:
+            return Result.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_Drop()))
+    return provider
 
 
 def monty_unavailable_reason() -> str | None:

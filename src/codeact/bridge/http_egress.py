@@ -21,21 +21,22 @@ Requests go straight to the servers: the host's proxy settings are not used.
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import functools
 import http.client
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..policy.addresses import IPAddress, non_public_reason
+from ..policy.headers import CREDENTIAL_HEADERS, HOST_SET_HEADERS, check_headers, normalized_name
 from ..policy.network import (
     AllowedDomain,
     NetworkLimits,
@@ -45,17 +46,14 @@ from ..policy.network import (
     parse_target,
 )
 from . import stops
+from .dns import LookupRefused, Lookups, Resolver
 from .protocol import Reply
 
 __all__ = ["HttpEgress", "HttpRequestRecord", "Resolver"]
 
-#: Resolves (host, port) to IP address strings. The default asks the system, once per hop.
-Resolver = Callable[[str, int], Sequence[str]]
-
 _REDIRECTS = (301, 302, 303, 307, 308)
-_DROPPED_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
-_CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 _CHUNK = 64 * 1024
+_METHOD = re.compile(r"[A-Z]{1,20}")
 
 
 @dataclass
@@ -115,7 +113,7 @@ class HttpEgress:
         self.rules = tuple(rules)
         self.limits = limits or NetworkLimits()
         self.records: list[HttpRequestRecord] = []
-        self._resolver = resolver
+        self._lookups = Lookups(resolver)  # this execution's own, bounded (bridge.dns)
         self._ssl_context = ssl_context
         self._t0 = time.monotonic()
         self._lock = threading.Lock()
@@ -151,6 +149,7 @@ class HttpEgress:
     def cancel(self) -> None:
         """Abort a request in flight (the execution is being stopped)."""
         self._cancelled = True
+        self._lookups.cancel()
         conn = self._active
         if conn is not None:
             _abort(conn)
@@ -175,8 +174,11 @@ class HttpEgress:
             timeout = float(data.get("timeout") or self.limits.timeout)
         except (ValueError, TypeError, KeyError):
             raise _Failed("the sandbox sent a malformed HTTP request") from None
-        if not isinstance(url, str) or not method.isalpha():
+        if not isinstance(url, str) or not _METHOD.fullmatch(method):
             raise _Failed("an HTTP request needs a method such as 'GET' and a URL string")
+        problem = check_headers(headers)
+        if problem is not None:
+            raise _Failed(f"cannot send {method} {url[:200]}: {problem}")
         if body is not None and len(body) > self.limits.max_request_bytes:
             raise _Failed(
                 f"the request body has {len(body)} bytes, more than "
@@ -192,7 +194,7 @@ class HttpEgress:
         body: bytes | None,
         until: float,
     ) -> dict[str, Any]:
-        headers = [(k, v) for k, v in headers if k.lower() not in _DROPPED_HEADERS]
+        headers = [(k, v) for k, v in headers if normalized_name(k) not in HOST_SET_HEADERS]
         via = ""
         for hop in range(self.limits.max_redirects + 1):
             try:
@@ -221,9 +223,11 @@ class HttpEgress:
             via = f"{method} {url} was redirected to {next_url}; "
             if status == 303 or (status in (301, 302) and method == "POST"):
                 method, body = "GET", None
-                headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+                headers = [(k, v) for k, v in headers if normalized_name(k) != "content-type"]
             if _origin(next_url) != _origin(url):
-                headers = [(k, v) for k, v in headers if k.lower() not in _CREDENTIAL_HEADERS]
+                headers = [
+                    (k, v) for k, v in headers if normalized_name(k) not in CREDENTIAL_HEADERS
+                ]
             url = next_url
         raise _Failed(
             f"{via}more than {self.limits.max_redirects} redirects "
@@ -251,12 +255,12 @@ class HttpEgress:
         return addresses
 
     def _resolve(self, target: Target, until: float, via: str) -> list[IPAddress]:
-        resolver = self._resolver or _system_resolve
-        future = _dns_pool().submit(resolver, target.host, target.port)
         try:
-            names = future.result(timeout=max(0.0, until - time.monotonic()))
-        except concurrent.futures.TimeoutError:
+            names = self._lookups.resolve(target.host, target.port, until=until)
+        except TimeoutError:
             raise _TimedOut(f"{via}looking up {target.host} timed out") from None
+        except LookupRefused as exc:
+            raise _Failed(f"{via}cannot resolve {target.host} now: {exc}") from None
         except OSError as exc:
             raise _Failed(f"{via}cannot resolve {target.host}: {exc}") from None
         try:
@@ -297,7 +301,7 @@ class HttpEgress:
                     last_error = exc
                     continue
                 conn.putrequest(method, request_target)
-                if not any(k.lower() == "user-agent" for k, _ in headers):
+                if not any(normalized_name(k) == "user-agent" for k, _ in headers):
                     conn.putheader("User-Agent", "codeact-sandbox")
                 for name, value in headers:
                     conn.putheader(name, value)
@@ -402,17 +406,6 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     except ValueError:
         port = None
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
-
-
-def _system_resolve(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-@functools.lru_cache(maxsize=1)
-def _dns_pool() -> concurrent.futures.ThreadPoolExecutor:
-    # getaddrinfo has no timeout of its own: it runs here, and the caller stops waiting.
-    return concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="codeact-dns")
 
 
 @functools.lru_cache(maxsize=1)

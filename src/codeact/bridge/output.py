@@ -9,6 +9,7 @@ limit before it could report at the end.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 __all__ = ["CappedOutput"]
 
@@ -18,8 +19,10 @@ STDOUT, STDERR, DROPPED = 1, 2, 3
 class CappedOutput:
     """stdout + stderr together hold at most `limit` bytes (UTF-8); the rest is counted."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, listener: Callable[[int, str], None] | None = None) -> None:
         self.limit = limit
+        #: Told about every piece of text kept (stream, text), as it arrives: live output.
+        self.listener = listener
         self.used = 0
         self._host_dropped = 0
         self._guest_dropped = 0
@@ -51,6 +54,8 @@ class CappedOutput:
                 data = text.encode("utf-8", "surrogatepass")
             self._parts[stream].append(text)
             self.used += len(data)
+        if self.listener is not None:
+            self.listener(stream, text)
 
     @property
     def stdout(self) -> str:

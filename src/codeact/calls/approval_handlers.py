@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from .._display import visible
 from .approvals import Approval, ApprovalRequest
 
 __all__ = ["ApproveAll", "DeferredApprovals", "DenyAll", "InteractiveApprover", "PendingApproval"]
@@ -86,7 +87,8 @@ class InteractiveApprover:
         async with self._turn:
             self._asked += 1
             question = self._asked
-            self._write(request.describe() + "\n  approve? [y/N] ")
+            # `describe` escapes already; a subclass's own text is escaped here all the same.
+            self._write(visible(request.describe()) + "\n  approve? [y/N] ")
             with self._state:
                 self._shown = question
             try:

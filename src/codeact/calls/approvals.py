@@ -18,6 +18,8 @@ call     CodeAct(approval_mode="always_require")              the handler's `gra
                                                               default): other calls are asked
 plan     that, or the scan finds gated calls                  the handler's `grants`, by
                                                               default the calls the scan counted
+                                                              (none if the scan finds calls it
+                                                              cannot name: `CallPlan.dynamic`)
 block    that, or any gated tool is registered (reference)    every call in the block
 ======== ===================================================  ===============================
 
@@ -31,11 +33,13 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+from .._display import visible
 from ..bridge.protocol import CallOrigin, ToolCallRecord
 from ..errors import ConfigurationError
 from .call import CallDenied, ProgramContext, ToolInvocation, describe_exception
@@ -61,6 +65,7 @@ APPROVAL_SCOPES: tuple[ApprovalScope, ...] = ("call", "plan", "block")
 DEFAULT_APPROVAL_TIMEOUT = 300.0
 
 _log = logging.getLogger("codeact.approvals")
+_LINES = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,18 @@ class ApprovalRequest:
     origin: CallOrigin = "code"
 
     def describe(self) -> str:
-        """A few lines for a person: the call and its arguments, or the code and its plan."""
+        """A few lines for a person: the call and its arguments, or the code and its plan.
+
+        Control and invisible characters from the program are shown as escapes (`visible`):
+        nothing in the code or the arguments can hide a line from the person deciding."""
+        return visible(self._describe())
+
+    def _describe(self) -> str:
         if self.kind == "block":
             code = (self.code or "").rstrip("\n")
-            lines = ["run this program?", *("    " + line for line in code.splitlines())]
+            # Lines as Python reads them: \r\n, \r or \n (splitlines would also break at
+            # \x0c, \x1c or \u2028, which Python does not, and draw lines that are not there).
+            lines = ["run this program?", *("    " + line for line in _LINES.split(code))]
             if self.plan is not None:
                 lines.append("it may call:")
                 lines += ["    " + line for line in self.plan.describe().splitlines()]
@@ -177,18 +190,15 @@ class Approver:
         left = program.approval_starts() if program is not None else None
         timeout = self.timeout if left is None else min(left, self.timeout or left)
         started = time.monotonic()
+        started_ns = time.time_ns()
+        timed_out = False
         waiting = program.person_deciding() if program is not None else contextlib.nullcontext()
         with waiting:
             try:
                 answer = await asyncio.wait_for(_invoke(handler, request), timeout)
             except asyncio.TimeoutError:
-                if program is not None:
-                    program.approval_ended(time.monotonic() - started)
-                    stop = program.approval_overdue()
-                    if stop is not None:
-                        raise stop from None
+                timed_out = True
                 approval = Approval(False, f"no answer within {self.timeout:g}s (approval timeout)")
-                return approval, approval.by or name, (time.monotonic() - started) * 1000
             except Exception as exc:
                 _log.warning("codeact: approval handler %s failed", name, exc_info=True)
                 approval = Approval(
@@ -196,9 +206,17 @@ class Approver:
                 )
             else:
                 approval = _coerce(answer)
+        by = approval.by or name
         if program is not None:
             program.approval_ended(time.monotonic() - started)
-        return approval, approval.by or name, (time.monotonic() - started) * 1000
+            if program.watcher is not None:
+                program.watcher.approval_waited(
+                    request.tool, started_ns, time.time_ns(), approval.approved, by
+                )
+            stop = program.approval_overdue() if timed_out else None
+            if stop is not None:  # the wait was cut short by Limits.approval_wait
+                raise stop
+        return approval, by, (time.monotonic() - started) * 1000
 
 
 async def _invoke(handler: ApprovalHandler, request: ApprovalRequest) -> Any:
@@ -297,6 +315,9 @@ async def approve_block(
         program.grant({}, every_call=True)
     elif approval.grants is not None:
         program.grant(approval.grants)
-    elif scope == "plan":
+    elif scope == "plan" and not plan.dynamic and not plan.syntax_error:
+        # The plan's counts pre-approve only what the scan could name. A program that can
+        # reach a tool some other way (the runner module, exec, frames) gets no blanket
+        # count: a hidden call would use up a listed call's grant. Its calls are asked.
         program.grant(plan.counts(gated_only=True))
     return approval, record

@@ -17,7 +17,7 @@ import threading
 import types
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..bridge.protocol import CallDecision, CallOrigin, ExecutionStopped, ToolCallRecord
 from ..policy.limits import Limits
@@ -26,6 +26,7 @@ from ..tools import Tool
 
 __all__ = [
     "CallDenied",
+    "CallWatcher",
     "ProgramContext",
     "ToolInvocation",
     "ToolRaised",
@@ -58,6 +59,22 @@ class ToolTimeout(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"took longer than its timeout ({seconds:g}s)")
         self.seconds = seconds
+
+
+class CallWatcher(Protocol):
+    """Told about the calls of one program as they happen (traces and live events use it).
+
+    Called on whatever thread the call runs on; implementations must be quick and thread-safe
+    and must not raise.
+    """
+
+    def call_started(self, record: ToolCallRecord) -> None: ...
+
+    def call_ended(self, record: ToolCallRecord, result: str | None) -> None: ...
+
+    def approval_waited(
+        self, tool: str | None, started_ns: int, ended_ns: int, approved: bool, by: str
+    ) -> None: ...
 
 
 class ToolRaised(Exception):
@@ -118,6 +135,8 @@ class ProgramContext:
         self._lock = threading.Lock()
         self._on_wait: Callable[[bool], None] | None = None
         self._settled: set[int] = set()  # ids of the records already settled and audited
+        #: Told about each call as it starts and ends (None: nobody is watching).
+        self.watcher: CallWatcher | None = None
         self._approval_limits: Limits | None = None  # set by the bridge: this run's limits
         self._approval_stop: Callable[[float | None], ExecutionStopped] | None = None
         self._approvals_asked = 0

@@ -207,6 +207,8 @@ class ToolPipeline:
     ) -> ToolInvocation | CallResult:
         """Find the tool (in a `ToolSet`) and validate the arguments: the call, ready for
         `chain_for`, or how it ended (an unknown tool, invalid arguments)."""
+        if program is not None and program.watcher is not None:
+            program.watcher.call_started(record)
         if isinstance(tool, ToolSet):
             found = tool.get(record.name)
             if found is None:
@@ -255,7 +257,7 @@ class ToolPipeline:
             return self.fail(call, ResultConversionError(describe_exception(exc)))
         if max_bytes is not None and len(encoded) > max_bytes:
             return self.fail(call, ResultTooLarge(call.name, max_bytes, len(encoded)))
-        end = self.end(call.record, "ok", None, call=call)
+        end = self.end(call.record, "ok", None, call=call, encoded=encoded)
         end.value, end.encoded = result, encoded
         return end
 
@@ -293,10 +295,12 @@ class ToolPipeline:
         opened: float = 0.0,
         message: str | None = None,
         denied_by: str | None = None,
+        encoded: str | None = None,
     ) -> CallResult:
         """Settle the record (once per program: a call a limit already ended stays as it was)
         and hand it to the audit sink. `error` goes in the record, `message` (default: `error`)
-        to the caller. Without `call`, `opened` is when the call began (`time.monotonic()`)."""
+        to the caller. Without `call`, `opened` is when the call began (`time.monotonic()`).
+        `encoded` (the value as JSON) is shown to a watcher of the program."""
         ok = outcome == "ok"
         result = CallResult(ok, record, error_kind=None if ok else kind, error=message or error)
         if call is not None:
@@ -306,6 +310,8 @@ class ToolPipeline:
         settle_record(record, call, outcome, error, opened, denied_by=denied_by)
         if self.audit is not None:
             self.emit(record)
+        if program is not None and program.watcher is not None:
+            program.watcher.call_ended(record, encoded)
         return result
 
     async def call_direct(

@@ -9,23 +9,82 @@ and counts:
 
 It cannot see everything a program may do, and says so: a call inside a loop, a
 comprehension or a function is marked `repeated` (it may run any number of times), and a
-tool reached in a way the scan cannot name (``call_tool(name)``, ``f = send_email``,
-``eval``...) is listed in `dynamic`. The scan is advice for people, never a permission by
-itself: calls beyond what was approved up front are asked one by one.
+tool reached in a way the scan cannot name is listed in `dynamic`: ``call_tool(name)``,
+``f = send_email``, a tool or ``call_tool`` reached as an attribute
+(``codeact_runner.call_tool(...)``), code run from text (``exec``, ``eval``, ``compile``),
+lookups by name (``getattr``, ``vars``, ``globals``, ``__builtins__``), private and frame
+attributes (``__globals__``, ``f_globals``, ``sys._getframe``), and imports of modules that
+hand out other modules or namespaces (``codeact_runner``, ``sys``, ``importlib``,
+``inspect``, ``builtins``...). Such a plan is never `complete`. The scan is advice for
+people, never a permission by itself: calls beyond what was approved up front are asked one
+by one.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from .._display import visible
 from ..tools import Tool
 
 __all__ = ["CallPlan", "PlannedCall", "scan_program", "scan_tool_calls"]
 
 _CALL_TOOL = frozenset({"call_tool", "call_tool_async"})
-_OPAQUE = frozenset({"eval", "exec", "globals", "locals", "vars", "getattr", "__import__"})
+# Names that reach any object by a string or through the interpreter's own state: code run
+# from text, namespaces, attribute lookups by name, the import machinery, builtins.
+_OPAQUE = frozenset(
+    {
+        "eval",
+        "exec",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "dir",
+        "getattr",
+        "setattr",
+        "delattr",
+        "__import__",
+        "__builtins__",
+        "__loader__",
+        "__spec__",
+        "breakpoint",
+        "help",
+    }
+)
+# Modules that hand out other modules, frames or namespaces (the runner's `call_tool` among
+# them): importing one means the program can reach a tool without naming it.
+_OPAQUE_MODULES = frozenset(
+    {
+        "builtins",
+        "sys",
+        "importlib",
+        "inspect",
+        "gc",
+        "ctypes",
+        "traceback",
+        "types",
+        "operator",
+        "runpy",
+        "pkgutil",
+        "code",
+        "codeop",
+        "pdb",
+        "bdb",
+        "pickle",
+        "copyreg",
+        "marshal",
+        "atexit",
+        "site",
+        "string",
+        "pydoc",
+    }
+)
+# Attributes of frames, tracebacks, generators and coroutines that lead to namespaces.
+_FRAME_ATTRS = re.compile(r"(f|tb|gi|cr|ag)_[a-z]+|_.*")
 _REPEATING = (
     ast.For,
     ast.AsyncFor,
@@ -88,7 +147,7 @@ class CallPlan:
             lines.append(f"tools reached in ways the scan cannot name (line {where})")
         if self.syntax_error:
             lines.append(f"the code does not parse: {self.syntax_error}")
-        return "\n".join(lines) if lines else "no tool calls"
+        return visible("\n".join(lines)) if lines else "no tool calls"
 
 
 def scan_tool_calls(code: str, tools: Iterable[str], *, gated: Collection[str] = ()) -> CallPlan:
@@ -163,7 +222,40 @@ class _Scanner(ast.NodeVisitor):
             isinstance(node.ctx, ast.Load)
             and id(node) not in self._callee
             and (node.id in self.names or node.id in _CALL_TOOL)
-        ):
+        ) or node.id in _OPAQUE:
+            self.dynamic.append(node.lineno)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        # `runner.call_tool(...)`, `mod.send_email`, `f.__globals__`, `frame.f_globals`,
+        # `sys._getframe`: a tool reached through an object, not by its name.
+        attr = node.attr
+        if attr in self.names or attr in _CALL_TOOL or _FRAME_ATTRS.fullmatch(attr):
+            self.dynamic.append(node.lineno)
+        self.generic_visit(node)
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> None:
+        # `case M(call_tool=f)` reads an attribute by name, like `m.call_tool`.
+        for attr in node.kwd_attrs:
+            if attr in self.names or attr in _CALL_TOOL or _FRAME_ATTRS.fullmatch(attr):
+                self.dynamic.append(node.lineno)
+        self.generic_visit(node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._import(alias.name, node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:  # a relative import: nothing the scan can follow
+            self.dynamic.append(node.lineno)
+        self._import(node.module or "", node)
+        for alias in node.names:
+            if alias.name in self.names or alias.name in _CALL_TOOL or alias.name == "*":
+                self.dynamic.append(node.lineno)
+
+    def _import(self, module: str, node: ast.stmt) -> None:
+        top = module.split(".", 1)[0]
+        # codeact_runner (the guest's own module) and its kin hold call_tool itself.
+        if top in _OPAQUE_MODULES or top.startswith(("codeact", "_")):
             self.dynamic.append(node.lineno)
 
     def _site(self, name: str, node: ast.Call) -> None:

@@ -7,6 +7,7 @@ Conventions (as in simonw/llm): user mistakes print one line ``codeact: error: .
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
@@ -48,3 +49,18 @@ def _command_name(attr: str) -> str:
 @click.version_option(__version__, "-V", "--version", prog_name="codeact")
 def main() -> None:
     """CodeAct: run model-written Python in a fresh isolated sandbox, with tools on the host."""
+    _printable_streams()
+
+
+def _printable_streams() -> None:
+    """Let stdout and stderr print any text a program gave back: a character the stream
+    cannot encode (a lone surrogate, or anything outside a narrow locale's charset) is
+    written as its escape (``\\udc80``) instead of ending the command with
+    UnicodeEncodeError. Inside a JSON string such an escape is still valid JSON."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass

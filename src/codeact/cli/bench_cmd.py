@@ -52,13 +52,20 @@ def bench_group() -> None:
 )
 @click.option("--no-monty", is_flag=True, help="Skip the pydantic-monty baseline.")
 @click.option(
+    "--otel",
+    is_flag=True,
+    help="Also measure each backend with OpenTelemetry spans recorded (column NAME+otel).",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the results as JSON to this file.",
 )
 @handle_errors
-def sandbox_command(backend_opt: str, runs: int, no_monty: bool, json_path: Path | None) -> None:
+def sandbox_command(
+    backend_opt: str, runs: int, no_monty: bool, otel: bool, json_path: Path | None
+) -> None:
     """Time a fresh execution, a tool call and the order-totals program, next to monty."""
     from ..bench.sandbox_bench import (
         CASES,
@@ -78,17 +85,31 @@ def sandbox_command(backend_opt: str, runs: int, no_monty: bool, json_path: Path
         raise UserError(
             f"unknown backend {backend_opt!r}; choose one of: all, {', '.join(backend_names())}"
         )
+    provider = None
+    if otel:
+        from ..bench.sandbox_bench import recording_tracer_provider
+
+        provider = recording_tracer_provider()
+        if provider is None:
+            raise UserError("--otel needs the OpenTelemetry SDK: pip install -e '.[otel]'")
     results = []
+    traced: list[str] = []
     for name in names:
         click.echo(f"measuring {name} ({runs} fresh runs)...", err=True)
         results += asyncio.run(bench_backend(name, runs))
+        if provider is not None:
+            click.echo(f"measuring {name} with spans recorded...", err=True)
+            results += asyncio.run(
+                bench_backend(name, runs, tracer_provider=provider, label=f"{name}+otel")
+            )
+            traced.append(f"{name}+otel")
     skipped = None if not no_monty else "--no-monty"
     skipped = skipped or monty_unavailable_reason()
     if skipped is None:
         click.echo("measuring monty (the peer baseline)...", err=True)
         results += bench_monty(runs)
     by = {(r.backend, r.case): r for r in results}
-    columns = [*names, *([] if skipped else ["monty"])]
+    columns = [*names, *traced, *([] if skipped else ["monty"])]
     headers = ["case (ms)"]
     for col in columns:
         headers += [f"{col} p50", f"{col} p90"]

@@ -50,6 +50,15 @@ def handle_errors(fn: F) -> F:
             fail(str(exc), code=1)
         except KeyboardInterrupt:
             fail("interrupted", code=130)
+        except Exception as exc:  # a bug or an internal failure: one line, not a traceback
+            if os.environ.get("CODEACT_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0]
+            fail(
+                f"internal error: {type(exc).__name__}: {first} "
+                "(run with CODEACT_DEBUG=1 for the traceback)",
+                code=1,
+            )
 
     return wrapper  # type: ignore[return-value]
 

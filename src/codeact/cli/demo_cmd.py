@@ -9,6 +9,7 @@ import textwrap
 
 import click
 
+from .._display import visible
 from ..bench.order_totals import RunRecord, Wiring, answer_totals, run_once
 from ..chat.messages import ChatClient
 from ..workloads import order_totals
@@ -75,9 +76,9 @@ def _print_report(record: RunRecord, *, quiet: bool) -> None:
                 f"program {n} written by the model ({len(execution.tool_calls)} tool calls "
                 f"inside, {state}):"
             )
-            click.echo(textwrap.indent(code, "    "))
+            click.echo(textwrap.indent(visible(code), "    "))  # the model's text, escaped
         click.echo("the model's answer:")
-        click.echo(textwrap.indent(result.text or "(empty)", "    ") + "\n")
+        click.echo(textwrap.indent(visible(result.text or "(empty)"), "    ") + "\n")
     expected = order_totals.expected_totals()
     found = answer_totals(result.text) if result is not None else dict.fromkeys(expected)
     click.echo(f"{'user':<10}{'answer':>10}{'expected':>10}")

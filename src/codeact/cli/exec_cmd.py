@@ -10,6 +10,7 @@ import click
 
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
+from ..runtime.events import OutputChunk
 from .approval_options import (
     announce_plan,
     approval_handler_for,
@@ -18,6 +19,7 @@ from .approval_options import (
 )
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .trace_option import trace_option, tracer_provider_writing
 
 __all__ = ["exec_command"]
 
@@ -39,6 +41,7 @@ __all__ = ["exec_command"]
 @grant_options
 @approval_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with everything.")
+@trace_option
 @handle_errors
 def exec_command(
     program: str,
@@ -53,16 +56,18 @@ def exec_command(
     approve: str | None,
     audit_path: Path | None,
     as_json: bool,
+    trace_path: Path | None,
 ) -> None:
     """Run PROGRAM (a file, or - for stdin) in a fresh sandbox.
 
-    Prints what the program printed, then the value of its last line. Exit status: 0 when the
-    program finished, 1 when it raised or hit a limit, 2 for a usage error.
+    Prints what the program prints as it prints it, then the value of its last line. Exit
+    status: 0 when the program finished, 1 when it raised or hit a limit, 2 for a usage error.
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)
     limits = limits_from_options(timeout, memory_mb)
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
+    provider, close_trace = tracer_provider_writing(trace_path) if trace_path else (None, None)
     with CodeAct(
         tools=list(tools),
         limits=limits,
@@ -71,14 +76,18 @@ def exec_command(
         workspace_root=workspace,
         allowed_domains=[parse_domain(spec) for spec in allow_domains],
         approval_handler=handler,
+        tracer_provider=provider,
     ) as codeact:
         announce_plan(codeact, code, handler)
-        result = codeact.execute_sync(code)
+        # Plain output is printed as the program writes it; --json prints it all at the end.
+        result = codeact.execute_sync(code, on_output=None if as_json else _print_chunk)
+    if close_trace is not None:
+        close_trace()
     write_audit(result, audit_path)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        _echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
-        _print_human(result)
+        _print_human(result, streamed=True)
     _report_files(result, output_dir)
     sys.exit(0 if result.ok else 1)
 
@@ -109,23 +118,43 @@ def _read_program(program: str) -> str:
         raise UserError(f"cannot read {program}: {exc}") from None
 
 
-def _print_human(result: ExecutionResult) -> None:
-    if result.stdout:
-        click.echo(result.stdout, nl=False)
-    if result.stderr:
-        click.echo(result.stderr, nl=False, err=True)
+def _print_chunk(chunk: OutputChunk) -> None:
+    _echo(chunk.text, nl=False, err=chunk.stream == "stderr")
+    (sys.stderr if chunk.stream == "stderr" else sys.stdout).flush()
+
+
+def _print_human(result: ExecutionResult, *, streamed: bool = False) -> None:
+    if result.stdout and not streamed:
+        _echo(result.stdout, nl=False)
+    if result.stderr and not streamed:
+        _echo(result.stderr, nl=False, err=True)
     if result.value_repr is not None:
-        click.echo(result.value_repr)
+        _echo(result.value_repr)
     elif result.value is not None:
-        click.echo(json.dumps(result.value, ensure_ascii=False))
+        _echo(json.dumps(result.value, ensure_ascii=False))
     if result.output_truncated:
-        click.echo(
+        _echo(
             f"codeact: output cut: {result.output_truncated} bytes over the output limit dropped",
             err=True,
         )
     error = result.error
     if error is not None:
         if error.type == "LimitExceeded":
-            click.echo(f"codeact: stopped: {error.message}", err=True)
+            _echo(f"codeact: stopped: {error.message}", err=True)
         else:
-            click.echo(error.traceback.rstrip("\n") or f"{error.type}: {error.message}", err=True)
+            _echo(error.traceback.rstrip("\n") or f"{error.type}: {error.message}", err=True)
+
+
+def _echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+    """click.echo of text from the program, escaped where the stream cannot encode it (a lone
+    surrogate, or any character outside a narrow locale's charset): never a crash, never a
+    character silently replaced by '?'."""
+    stream = sys.stderr if err else sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        pass
+    click.echo(text, nl=nl, err=err)

@@ -5,6 +5,13 @@
 - `codeact.integrations.mcp_client`: an MCP server's tools as sandbox tools (`mcp_tools`).
 - `codeact.integrations.mcp_server`: `execute_code` served over MCP (``codeact serve-mcp``).
 - `codeact.integrations.mcp_approvals`: approvals asked through the MCP client (`McpApprover`).
+- `codeact.integrations.langchain`: `CodeActTool`, a LangChain `BaseTool` for LangChain agents
+  and LangGraph graphs (``codeact[langchain]``).
+- `codeact.integrations.pydantic_ai`: `CodeActToolset` for Pydantic AI (``codeact[pydantic-ai]``).
+- `codeact.integrations.openai_agents`: `codeact_tool()`, a `FunctionTool` for the OpenAI Agents
+  SDK (``codeact[openai-agents]``).
+- `codeact.integrations.fastmcp`: `CodeActSandboxProvider` for FastMCP's `CodeMode`
+  (``codeact[fastmcp]``).
 
 Each is a face: `agent_framework/` and `mcp/` hold the parts behind it.
 

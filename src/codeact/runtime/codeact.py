@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .._lifecycle import Closeable
@@ -43,11 +44,14 @@ from ..sandbox.registry import shared_backend
 from ..tools import Tool, ToolSet, as_tool
 from ..tools.definition import ApprovalMode
 from ._sync import LoopThread
+from .events import EventSink, ExecutionEvent, OutputChunk
 from .execute_tool import ExecuteCodeTool
 from .grants import Grants, collection
 from .instructions import describe_execute_code, describe_grants, instructions
 from .result import ExecutionResult
 from .supervisor import Supervisor
+from .tracing import ExecutionTrace, capture_content_default, meter_for, tracer_for
+from .watch import ExecutionWatch
 
 __all__ = ["CodeAct"]
 
@@ -92,6 +96,11 @@ class CodeAct(Grants, Closeable):
             tool call passes, nested or direct (`call_direct`), outermost first.
         redact: Argument names to hide from records, logs and the audit (or a function).
         audit: Called with every finished call record, e.g. ``JsonlAudit("calls.jsonl")``.
+        tracer_provider: An OpenTelemetry tracer provider for this CodeAct's spans (default:
+            the global one, when the application uses OpenTelemetry; see
+            `codeact.runtime.tracing`). `meter_provider` likewise for the duration metric.
+        capture_content: Record the code, tool arguments and results in spans (default: the
+            ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` variable; off when unset).
 
     Tools run on the host and are not bound by the mounts or the allow-list.
     """
@@ -114,6 +123,9 @@ class CodeAct(Grants, Closeable):
         middleware: Iterable[Middleware | MiddlewareFn] = (),
         redact: Redactor | Iterable[str] | None = None,
         audit: AuditSink | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        capture_content: bool | None = None,
     ) -> None:
         if limits is not None and not isinstance(limits, Limits):
             raise ConfigurationError(
@@ -163,6 +175,9 @@ class CodeAct(Grants, Closeable):
                 f"backend must be a name or a SandboxBackend, got {type(backend).__name__}"
             )
         self._sync: LoopThread | None = None
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
+        self._capture_content = capture_content
 
     # -- tools ---------------------------------------------------------------------------------
     @property
@@ -204,16 +219,118 @@ class CodeAct(Grants, Closeable):
         """Build/compile the sandbox and warm its pool now instead of on the first call."""
         self.backend.prepare()
 
-    async def execute(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:
+    async def execute(
+        self,
+        code: str,
+        *,
+        limits: Limits | None = None,
+        on_output: Callable[[OutputChunk], Any] | None = None,
+        on_event: Callable[[ExecutionEvent], Any] | None = None,
+    ) -> ExecutionResult:
         """Run `code` in a fresh sandbox and return what happened (never raises for the
-        program's own errors: those are in the result)."""
+        program's own errors: those are in the result).
+
+        `on_output` is called with each `OutputChunk` the program writes, as it writes it;
+        `on_event` with every event (output, tool calls starting and ending, and last the
+        `ExecutionFinished`); both on this event loop, in order (see `stream`). With
+        OpenTelemetry in use, the execution is a span (see `codeact.runtime.tracing`).
+        """
         if not isinstance(code, str):
             raise UserError(f"code must be a str, got {type(code).__name__}")
         limits = limits or self.limits
+        watch = self._watch(code, limits, on_output, on_event)
+        if watch is None:
+            return await self._execute(code, limits, None)
+        trace = watch.trace
+        if trace is not None:
+            trace.attach()  # current while the program runs: tools' own spans nest under it
+        result: ExecutionResult | None = None
+        failure: BaseException | None = None
+        try:
+            result = await self._execute(code, limits, watch)
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            if trace is not None:
+                trace.detach()
+                trace.finish(result, failure)
+        if watch.sink is not None:
+            await asyncio.sleep(0)  # deliver what the sandbox's threads posted before the end
+            watch.sink.finished(result)
+        return result
+
+    async def stream(
+        self, code: str, *, limits: Limits | None = None
+    ) -> AsyncIterator[ExecutionEvent]:
+        """Run `code` and yield what happens as it happens: `OutputChunk`, `ToolCallStarted`,
+        `ToolCallEnded`, and last `ExecutionFinished` with the result::
+
+            async for event in codeact.stream(code):
+                if isinstance(event, OutputChunk):
+                    print(event.text, end="")
+
+        Leaving the loop early stops the program.
+        """
+        queue: asyncio.Queue[ExecutionEvent | None] = asyncio.Queue()
+
+        async def run() -> None:
+            try:
+                await self.execute(code, limits=limits, on_event=queue.put_nowait)
+            finally:
+                queue.put_nowait(None)
+
+        task = asyncio.ensure_future(run())
+        try:
+            while True:
+                event = await queue.get()
+                if event is None:
+                    task.result()  # the error execute() raised, if it did
+                    return
+                yield event
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _watch(
+        self,
+        code: str,
+        limits: Limits,
+        on_output: Callable[[OutputChunk], Any] | None,
+        on_event: Callable[[ExecutionEvent], Any] | None,
+    ) -> ExecutionWatch | None:
+        """Who watches this execution: its trace and listeners (None: nobody, no cost)."""
+        tracer = tracer_for(self._tracer_provider)
+        sink = None
+        if on_output is not None or on_event is not None:
+            loop = asyncio.get_running_loop()
+            sink = EventSink(loop, on_output=on_output, on_event=on_event)
+        if tracer is None and sink is None:
+            return None
+        trace = None
+        if tracer is not None:
+            capture = self._capture_content
+            trace = ExecutionTrace(
+                tracer,
+                meter_for(self._meter_provider),
+                call_id=uuid.uuid4().hex[:16],
+                backend=self.backend.name,
+                limits=limits,
+                code=code,
+                capture_content=capture_content_default() if capture is None else capture,
+            )
+        return ExecutionWatch(trace, sink)
+
+    async def _execute(
+        self, code: str, limits: Limits, watch: ExecutionWatch | None
+    ) -> ExecutionResult:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         tools = self._tools.copy()
         program = ProgramContext(code, run_id=uuid.uuid4().hex[:12])
+        program.watcher = watch
         approval = await ask_block_if_needed(
             self.pipeline,
             code=code,
@@ -230,6 +347,8 @@ class CodeAct(Grants, Closeable):
         bridge = HostBridge(
             tools, limits, loop, pipeline=self.pipeline, program=program, egress=egress
         )
+        if watch is not None and watch.sink is not None:
+            bridge.output.listener = watch.output
         request = RunRequest(
             code=code,
             tools=tuple(ToolStub(t.name, t.positional_params) for t in tools),
@@ -306,7 +425,13 @@ class CodeAct(Grants, Closeable):
             max_result_bytes=self.limits.tool_result_bytes,
         )
 
-    def execute_sync(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:
+    def execute_sync(
+        self,
+        code: str,
+        *,
+        limits: Limits | None = None,
+        on_output: Callable[[OutputChunk], Any] | None = None,
+    ) -> ExecutionResult:
         """`execute` for code that has no event loop (runs on a private loop thread)."""
         try:
             asyncio.get_running_loop()
@@ -319,7 +444,7 @@ class CodeAct(Grants, Closeable):
             )
         if self._sync is None:
             self._sync = LoopThread()
-        return self._sync.run(self.execute(code, limits=limits))
+        return self._sync.run(self.execute(code, limits=limits, on_output=on_output))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

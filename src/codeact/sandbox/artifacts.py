@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import mimetypes
 import os
-import shutil
 import stat
 import tempfile
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 from ..bridge import stops
 from ..bridge.protocol import OutputFile, Stop
 from ..policy.outputs import OutputLimits
+from .cleanup import remove_tree
 
 __all__ = [
     "collect_outputs",
@@ -49,17 +49,19 @@ def new_output_dir() -> str:
     with _root_lock:
         if _root is None or not Path(_root).is_dir():
             _root = tempfile.mkdtemp(prefix=f"codeact-output-{os.getpid()}-")
-            atexit.register(shutil.rmtree, _root, True)
+            atexit.register(remove_tree, _root)
         root = _root
     return tempfile.mkdtemp(dir=root)
 
 
 def remove_output_dir(path: str) -> None:
-    """Delete an output directory (the wasm pool does this off the caller's path)."""
+    """Delete an output directory (the wasm pool does this off the caller's path).
+
+    Never raises: the program shaped the tree (any depth, links, modes), see `remove_tree`."""
     try:
-        Path(path).rmdir()  # the usual case, an empty /output (rmtree costs 2 ms even then)
+        Path(path).rmdir()  # the usual case, an empty /output (a tree walk costs more)
     except OSError:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
 
 
 def disk_usage(path: str, *, max_entries: int) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from ...bridge.protocol import OutputFile
 from ...errors import ConfigurationError
 from ...runtime import CodeAct
 from ...runtime.result import ExecutionResult
+from ._progress import ProgressReporter, continued_trace
 from ._rounds import ProgramGone, ProgramRounds
 from .approvals import asking_through, asks_in_rounds, elicit_request, elicitation_unavailable
 
@@ -83,8 +84,14 @@ def build_mcp_server(
             with asking_through(ctx, rounds):  # the program's task starts in this context
                 rounds.start(codeact.execute(code))
         else:
-            with asking_through(ctx):  # a McpApprover asks this request's client
-                return _call_result(await codeact.execute(code))
+            progress = ProgressReporter(ctx)  # a no-op unless the client asked for progress
+            try:
+                with asking_through(ctx), continued_trace(ctx):
+                    # a McpApprover asks this request's client
+                    result = await codeact.execute(code, on_event=progress)
+            finally:
+                await progress.close()
+            return _call_result(result)
         try:
             stop = await rounds.next_stop()
         except ProgramGone as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from typing import Any
 
 from ...errors import SandboxError
 from ..artifacts import new_output_dir, remove_output_dir
+from ..cleanup import remove_tree
 
 __all__ = ["RunChannel", "WorkerProcess"]
 
@@ -134,10 +134,7 @@ class WorkerProcess:
     def empty_output(self) -> None:
         """Remove whatever a program left under /output (it never reaches the next one)."""
         for entry in Path(self.output_dir).iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+            remove_tree(str(entry))  # any depth, links not followed, never raises
 
     def close(self) -> None:
         self.kill()

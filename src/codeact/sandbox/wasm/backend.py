@@ -96,12 +96,17 @@ class WasmBackend(SandboxBackend):
         runtime, pool = self._runtime, self._pool
         assert runtime is not None and pool is not None
         started = time.perf_counter()
-        if request.mounts:  # granted to this execution only: an instance of its own
-            preopens = [Preopen(m.host, m.guest, m.writable) for m in request.mounts]
-            # No warm-up: it would only move the first call's cost, not save it.
-            prepared = runtime.instantiate_with_output(preopens, warm=False)
-        else:
-            prepared = pool.take() or runtime.instantiate_with_output()
+        try:
+            if request.mounts:  # granted to this execution only: an instance of its own
+                preopens = [Preopen(m.host, m.guest, m.writable) for m in request.mounts]
+                # No warm-up: it would only move the first call's cost, not save it.
+                prepared = runtime.instantiate_with_output(preopens, warm=False)
+            else:
+                prepared = pool.take() or runtime.instantiate_with_output()
+        except (WasmtimeError, OSError) as exc:
+            # wasmtime's own failures (e.g. "failed to add preopen dir" when the host is out
+            # of descriptors) are a failed result with one line, never a traceback.
+            return RunOutcome(error=GuestError("SandboxError", _could_not_start(exc)))
         ready = time.perf_counter()
         try:
             outcome = self._run_in(prepared, runtime, request, execution, ready - started)
@@ -155,6 +160,12 @@ class WasmBackend(SandboxBackend):
             if self._pool is not None:
                 self._pool.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _could_not_start(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    detail = lines[0] if lines else type(exc).__name__
+    return f"the sandbox could not start: {detail}"
 
 
 def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) -> RunOutcome:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..cleanup import REMOVER
 from .runtime import Prepared
 
 __all__ = ["InstancePool"]
@@ -38,10 +39,21 @@ class InstancePool:
         self._closed = False
         self._failures = 0
         self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
         if self._size:
-            self._thread = threading.Thread(target=self._fill, name="codeact-pool", daemon=True)
-            self._thread.start()
+            self._ensure_thread()
             self._wake.set()
+
+    def _ensure_thread(self) -> None:
+        """(Re)start the pool's thread: if anything ever ends it, the next call brings it back,
+        so used instances are still freed (each holds tens of MB and an /output directory)."""
+        with self._start_lock:
+            if self._closed or (self._thread is not None and self._thread.is_alive()):
+                return
+            if self._thread is not None:
+                log.error("the sandbox pool's thread had ended; starting a new one")
+            self._thread = threading.Thread(target=self._serve, name="codeact-pool", daemon=True)
+            self._thread.start()
 
     def take(self) -> Prepared | None:
         """A warmed instance, or None when the pool is empty (the caller makes one itself)."""
@@ -51,15 +63,17 @@ class InstancePool:
             # Empty: refill now. Otherwise the refill waits for `discard`, so that making
             # the next instance does not compete with the program that is running.
             self._urgent = True
+            self._ensure_thread()
             self._wake.set()
             return None
 
     def discard(self, prepared: Prepared) -> None:
         """Hand back a used instance; the pool's thread frees it (off the caller's path)."""
         if self._thread is None or self._closed:
-            prepared.close()
+            _free(prepared)
             return
         self._used.append(prepared)
+        self._ensure_thread()
         self._wake.set()
 
     def __len__(self) -> int:
@@ -69,9 +83,15 @@ class InstancePool:
         self._closed = True
         self._wake.set()
         while self._ready:
-            self._ready.popleft().close()
+            _free(self._ready.popleft())
         while self._used:
-            self._used.popleft().close()
+            _free(self._used.popleft())
+
+    def _serve(self) -> None:
+        try:
+            self._fill()
+        except BaseException:  # logged; `_ensure_thread` starts a new thread on the next call
+            log.exception("the sandbox pool's thread failed")
 
     def _fill(self) -> None:
         while not self._closed:
@@ -80,9 +100,13 @@ class InstancePool:
             if not self._urgent:
                 time.sleep(SETTLE_SECONDS)
             self._urgent = False
+            # The memory here; the /output tree on the remover's thread, since its removal
+            # takes as long as the file system needs (about 4 ms a directory on a slow disk).
             while self._used:
-                self._used.popleft().close()
-            while not self._closed and len(self._ready) < self._size:
+                _free(self._used.popleft(), later=True)
+            # After repeated failures stop refilling (callers instantiate themselves and see
+            # the error) but keep freeing what comes back.
+            while not self._closed and self._failures < 3 and len(self._ready) < self._size:
                 try:
                     prepared = self._factory()
                 except Exception:
@@ -90,10 +114,20 @@ class InstancePool:
                     log.exception(
                         "could not pre-instantiate a sandbox (failure %d)", self._failures
                     )
-                    if self._failures >= 3:
-                        return  # callers instantiate themselves and see the error
                     continue
                 if self._closed:
-                    prepared.close()
+                    _free(prepared)
                     return
                 self._ready.append(prepared)
+
+
+def _free(prepared: Prepared, *, later: bool = False) -> None:
+    """Close a used instance (its /output removed `later` by `REMOVER`); a failure is logged,
+    never allowed to stop the freeing."""
+    try:
+        if later and prepared.output_dir is not None:
+            output_dir, prepared.output_dir = prepared.output_dir, None
+            REMOVER.remove_later(output_dir)
+        prepared.close()
+    except Exception:
+        log.exception("could not free a used sandbox instance")

@@ -216,10 +216,12 @@ class Prepared:
     output_dir: str | None = None
 
     def close(self) -> None:
-        self.store.close()
-        if self.output_dir is not None:
-            remove_output_dir(self.output_dir)
-            self.output_dir = None
+        try:
+            self.store.close()
+        finally:
+            if self.output_dir is not None:
+                remove_output_dir(self.output_dir)
+                self.output_dir = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 from .. import wire
-from . import confine, glue, landlock, rootfs
+from . import confine, glue, landlock, readonly, rootfs
 
 __all__ = ["ImportPolicy", "Setup", "run"]
 
@@ -188,8 +188,11 @@ def _grant_files(setup: Setup, request: dict[str, object], ruleset: int) -> None
     binds = [(h, g, w) for h, g, w in mounts]
     if output:
         binds.append((str(output), "/output", True))
-    rootfs.bind(setup.root, binds, read_only_mounts=False)
+    # Read-only mounts are read-only in the kernel (MS_RDONLY): no write, metadata or chattr
+    # change reaches the host file, even from ctypes; Landlock refuses on top.
+    rootfs.bind(setup.root, binds)
     rootfs.enter(setup.root)
+    readonly.install([(g, w) for _, g, w in binds])  # PermissionError, as on every backend
     landlock.add_rules(
         ruleset,
         read=[g for _, g, w in binds if not w],

@@ -92,8 +92,9 @@ def _skeleton(root: str, inside: str, *, is_dir: bool) -> str:
 
 def bind(root: str, binds: Iterable[Bind], *, read_only_mounts: bool = True) -> None:
     """Bind each host path at its place inside `root`. Unless writable, the bind is made
-    read-only too when `read_only_mounts` (else Landlock alone refuses writes, which says
-    EACCES rather than EROFS: what a program expects from a read-only mount)."""
+    read-only in the kernel (``MS_RDONLY`` remount) when `read_only_mounts`: then no write,
+    metadata change or chattr flag reaches the host file whatever the process calls, which
+    Landlock alone (it does not cover attributes) cannot promise."""
     for host, inside, writable in binds:
         target = _skeleton(root, inside, is_dir=os.path.isdir(host))
         _mount(host, target, None, _MS_BIND | _MS_REC, None)

@@ -1,6 +1,11 @@
 """A seccomp filter built as classic BPF bytes and installed through ctypes.
 
-What the filter refuses (everything else is allowed; the other walls are Landlock and rlimits):
+The filter is an allowlist: the calls a Python program and its C extensions need
+(`syscalls.ALLOWED`: files inside the jail's tree, memory, threads, time, polling, signals to
+itself) are allowed; every call it does not know, including any a later kernel adds (as
+6.17 added ``file_setattr``, which changes a file's flags), answers ENOSYS, so the C library
+falls back where it can. On top, these are refused by name with EPERM, or allowed only with
+some arguments (the other walls are the read-only binds, Landlock and rlimits):
 
 * new processes and programs: ``fork``, ``vfork``, ``clone`` without ``CLONE_THREAD`` (threads
   stay allowed) or with a namespace flag, ``execve``/``execveat``; ``clone3`` answers ENOSYS so
@@ -30,7 +35,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .syscalls import AUDIT_ARCH, SYSCALLS, current_arch
+from .syscalls import ALLOWED, AUDIT_ARCH, SYSCALLS, current_arch
 
 __all__ = ["Rule", "build_filter", "install", "rules_for"]
 
@@ -168,9 +173,13 @@ def _block(rule: Rule) -> list[bytes]:
     raise ValueError(f"unknown seccomp rule kind {rule.kind!r}")
 
 
-def build_filter(arch: str, rules: Sequence[Rule]) -> bytes:
-    """The BPF program (``struct sock_filter[]`` bytes) for `rules` on `arch`."""
+def build_filter(arch: str, rules: Sequence[Rule], allowed: Sequence[str] | None = None) -> bytes:
+    """The BPF program (``struct sock_filter[]`` bytes) for `rules` on `arch`: each rule's
+    call as the rule says, the `allowed` calls (default: the allowlist, `ALLOWED`) allowed,
+    every other call ENOSYS."""
     numbers = SYSCALLS[arch]
+    if allowed is None:
+        allowed = ALLOWED[arch]
     program = [
         _insn(_LD_W_ABS, _ARCH),
         _insn(_JEQ_K, AUDIT_ARCH[arch], jt=1),
@@ -179,6 +188,10 @@ def build_filter(arch: str, rules: Sequence[Rule]) -> bytes:
     ]
     if arch == "x86_64":
         program += [_insn(_JGE_K, _X32_SYSCALL_BIT, jf=1), _insn(_RET_K, RET_ENOSYS)]
+    ruled = {numbers[rule.syscall] for rule in rules if rule.syscall in numbers}
+    # The allowlist first: the calls a program makes all the time (read, write, futex, mmap
+    # have low numbers) leave the filter after a few comparisons.
+    program += _allow_groups(sorted({numbers[n] for n in allowed if n in numbers} - ruled))
     for rule in rules:
         nr = numbers.get(rule.syscall)
         if nr is None:
@@ -190,10 +203,26 @@ def build_filter(arch: str, rules: Sequence[Rule]) -> bytes:
         # and every block returns, so skipping one leaves the number in place for the next.
         program.append(_insn(_JEQ_K, nr, jf=len(block)))
         program += block
-    program.append(_insn(_RET_K, RET_ALLOW))
+    # Anything else, a call added in a later kernel included: "not implemented", so that the
+    # C library falls back to an older call where it has one.
+    program.append(_insn(_RET_K, RET_ENOSYS))
     if len(program) > 4096:
         raise ValueError("seccomp filter is longer than the kernel allows")
     return b"".join(program)
+
+
+def _allow_groups(numbers: Sequence[int]) -> list[bytes]:
+    """Allow each of `numbers`: runs of comparisons that jump to one shared allow (a jump
+    reaches at most 255 instructions ahead, hence the runs)."""
+    out: list[bytes] = []
+    for start in range(0, len(numbers), 200):
+        run = numbers[start : start + 200]
+        n = len(run)
+        for i, nr in enumerate(run[:-1]):
+            out.append(_insn(_JEQ_K, nr, jt=n - 1 - i))  # to the allow after the run
+        out.append(_insn(_JEQ_K, run[-1], jf=1))  # the last one: allow, or skip past it
+        out.append(_insn(_RET_K, RET_ALLOW))
+    return out
 
 
 class _SockFprog(ctypes.Structure):

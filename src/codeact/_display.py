@@ -1,0 +1,38 @@
+"""`visible`: text from a program or a tool argument, made safe to show to a person.
+
+A program controls the text of its code, its tool calls' arguments and its output. Shown
+raw on a terminal, a carriage return, a backspace, an ANSI escape sequence or a bidi override
+can hide or reorder what a person is asked to approve (a line that calls a gated tool,
+overwritten by the next). Everything shown to a person for a decision goes through
+`visible`: control and format characters become escapes (``\\x1b``, ``\\r``, ``\\u202e``),
+lone surrogates too; line breaks stay line breaks only where the caller says so.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["visible"]
+
+# C0 and C1 controls, DEL, and the invisible format characters that reorder or hide text
+# (zero-width, bidi embeddings/overrides/isolates, word joiner, BOM), and lone surrogates.
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
+_HIDDEN_OR_NEWLINE = re.compile(_HIDDEN.pattern[:-1] + "\n]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0x0D:
+        return "\\r"
+    if code == 0x0A:
+        return "\\n"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str, *, newlines: bool = True) -> str:
+    """`text` with every control or invisible character escaped; tabs kept, and line breaks
+    kept when `newlines` (escaped as ``\\n`` otherwise)."""
+    return (_HIDDEN if newlines else _HIDDEN_OR_NEWLINE).sub(_escape, text)

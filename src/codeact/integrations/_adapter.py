@@ -1,0 +1,224 @@
+"""What the framework adapters share: one `CodeAct` from their options, framework tools as
+sandbox tools, the result as text for the model, and gated calls approved by the framework.
+
+Each adapter (`langchain`, `pydantic_ai`, `openai_agents`, `fastmcp`) is a thin face over this:
+it turns its framework's tools into codeact `Tool`s with `sandbox_tool`, builds or takes a
+`CodeAct` with `codeact_from`, and reports an `ExecutionResult` the way its framework reports a
+tool's result or failure.
+
+Approvals. A framework with its own human-in-the-loop (a LangGraph interrupt, a Pydantic AI
+deferred approval, an OpenAI Agents ``needs_approval``) asks a person *before* the program
+runs: `plan_to_approve` scans the code for the gated calls it makes, the adapter hands that to
+the framework, and once the person approves, the program runs under `approved_plan`, which
+lets exactly the calls the person saw through (`FrameworkApprovals`). A gated call the scan
+could not see is denied with a reason, so nothing runs that the person was not shown. Without
+such a mechanism (FastMCP), or when the user passes ``approval_handler=`` themselves, codeact's
+own approval handler decides each call as it happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import itertools
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import Approval, ApprovalRequest, CodeAct, ConfigurationError, ExecutionResult, Tool
+from ..errors import ToolDefinitionError
+
+__all__ = [
+    "AdapterCore",
+    "FrameworkApprovals",
+    "NestedCallIds",
+    "approval_payload",
+    "codeact_from",
+    "plain_tool",
+    "result_text",
+    "sandbox_tool",
+]
+
+
+def result_text(result: ExecutionResult) -> str:
+    """What the model reads back: output, value, and the error or the limit that stopped it."""
+    return result.to_model_text()
+
+
+def sandbox_tool(
+    name: str,
+    parameters: Mapping[str, Any],
+    call: Callable[..., Any],
+    *,
+    description: str = "",
+    gated: bool = False,
+    framework: str,
+) -> Tool:
+    """A framework's tool as a codeact `Tool`: the program calls it by name, `call` runs it on
+    the host with the validated arguments as keywords."""
+    try:
+        return Tool.from_schema(
+            name,
+            parameters,
+            call,
+            description=description,
+            approval_mode="always_require" if gated else "never_require",
+        )
+    except ToolDefinitionError as exc:
+        raise ConfigurationError(
+            f"the {framework} tool {name!r} cannot be a sandbox tool: {exc}"
+        ) from exc
+
+
+def plain_tool(item: Any, require_approval: Collection[str], *, framework: str) -> Tool:
+    """A codeact `Tool` as is, or a plain function read as codeact reads it (signature and
+    docstring), gated when its name is in `require_approval`."""
+    if isinstance(item, Tool):
+        return item
+    if not callable(item):
+        raise ConfigurationError(
+            f"tools of the {framework} adapter must be its tools, functions or codeact Tools, "
+            f"got {item!r}"
+        )
+    gated = getattr(item, "__name__", "") in require_approval
+    return Tool(item, approval_mode="always_require" if gated else "never_require")
+
+
+class NestedCallIds:
+    """Ids for the calls a program makes: ``<execute_code call id>/1``, ``/2``..."""
+
+    def __init__(self, parent: str | None) -> None:
+        self.parent = parent or "execute_code"
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self.parent}/{next(self._counter)}"
+
+
+@dataclass
+class _ApprovedPlan:
+    counts: dict[str, int]
+    by: str
+    reason: str
+    used: dict[str, int] = field(default_factory=dict)
+
+
+_approved: contextvars.ContextVar[_ApprovedPlan | None] = contextvars.ContextVar(
+    "codeact_framework_approved_plan", default=None
+)
+
+
+class FrameworkApprovals:
+    """The approval handler of a CodeAct an adapter built: while a program approved through
+    the framework runs, it lets the calls the person saw through and denies the others;
+    otherwise it asks the user's own handler (or denies, as codeact does without one)."""
+
+    name = "framework"
+
+    def __init__(self, fallback: Callable[[ApprovalRequest], Any] | None) -> None:
+        self.fallback = fallback
+
+    async def __call__(self, request: ApprovalRequest) -> Approval | bool:
+        plan = _approved.get()
+        if plan is None:
+            if self.fallback is None:
+                return Approval.deny(
+                    "no approval handler is configured and this call was not approved "
+                    "through the framework",
+                    by="none",
+                )
+            answer: Approval | bool = await self.fallback(request)
+            return answer
+        if request.kind == "block":
+            return Approval.approve(plan.reason, grants=dict(plan.counts), by=plan.by)
+        tool = request.tool or ""
+        used = plan.used.get(tool, 0)
+        if used < plan.counts.get(tool, 0):
+            plan.used[tool] = used + 1
+            return Approval.approve(plan.reason, by=plan.by)
+        return Approval.deny(
+            f"{tool}() was not among the calls approved before the program ran (the person "
+            "approved: "
+            + (", ".join(f"{n} x{c}" for n, c in plan.counts.items()) or "none")
+            + "); call gated tools by name with literal arguments so the plan shows them",
+            by=plan.by,
+        )
+
+
+@dataclass
+class AdapterCore:
+    """The `CodeAct` behind an adapter, and whether the framework's human-in-the-loop decides
+    gated calls (only for a CodeAct the adapter built without an ``approval_handler``)."""
+
+    codeact: CodeAct
+    framework_approves: bool
+
+    def plan_to_approve(self, code: str) -> dict[str, int] | None:
+        """The gated calls of `code` (``{tool: call sites}``) when the framework must ask a
+        person before it runs; None when nothing needs asking."""
+        if not self.framework_approves:
+            return None
+        plan = self.codeact.scan(code)
+        gated = plan.counts(gated_only=True)
+        if gated or self.codeact.approval_mode == "always_require":
+            return gated
+        if self.codeact.approval_scope == "block" and any(
+            t.approval_mode == "always_require" for t in self.codeact.tools
+        ):
+            return gated  # as the reference does: any gated tool makes every block asked
+        return None
+
+    @contextlib.contextmanager
+    def approved_plan(self, counts: Mapping[str, int], *, by: str) -> Iterator[None]:
+        """Run the program inside this block after the framework's person approved `counts`."""
+        token = _approved.set(
+            _ApprovedPlan(dict(counts), by=by, reason=f"approved by a person through {by}")
+        )
+        try:
+            yield
+        finally:
+            _approved.reset(token)
+
+
+def approval_payload(code: str, counts: Mapping[str, int]) -> dict[str, Any]:
+    """What the framework shows the person: the program and the gated calls it makes."""
+    return {
+        "tool": "execute_code",
+        "code": code,
+        "gated_calls": dict(counts),
+        "question": "run this program? it calls "
+        + (", ".join(f"{n} ({c}x)" for n, c in counts.items()) or "no gated tool"),
+    }
+
+
+def codeact_from(
+    *,
+    tools: Iterable[Tool],
+    codeact: CodeAct | None,
+    options: Mapping[str, Any],
+    framework: str,
+) -> AdapterCore:
+    """A ready `codeact` (with `tools` added) or a new `CodeAct(tools=tools, **options)`."""
+    if codeact is not None:
+        if options:
+            raise ConfigurationError(
+                f"pass either codeact=CodeAct(...) or CodeAct's options "
+                f"({', '.join(sorted(options))}) to the {framework} adapter, not both"
+            )
+        if not isinstance(codeact, CodeAct):
+            raise ConfigurationError(
+                f"codeact must be a codeact.CodeAct, got {type(codeact).__name__}"
+            )
+        codeact.add_tools(*tools)
+        return AdapterCore(codeact, framework_approves=False)
+    options = dict(options)
+    if "tools" in options:
+        raise ConfigurationError("tools is given twice")
+    user_handler = options.pop("approval_handler", None)
+    try:
+        built = CodeAct(tools=tools, approval_handler=FrameworkApprovals(user_handler), **options)
+    except TypeError as exc:
+        raise ConfigurationError(
+            f"the {framework} adapter takes tools=, codeact= and CodeAct's options: {exc}"
+        ) from exc
+    return AdapterCore(built, framework_approves=user_handler is None)

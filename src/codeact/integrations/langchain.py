@@ -1,0 +1,202 @@
+"""`execute_code` as a LangChain tool, for LangChain agents and LangGraph graphs.
+
+>>> from codeact.integrations.langchain import CodeActTool
+>>> execute_code = CodeActTool(tools=[get_weather, convert], limits=Limits(wall_time=10))
+>>> agent = create_react_agent(model, [execute_code], prompt=execute_code.instructions)
+... # doctest: +SKIP
+
+The tools (LangChain `BaseTool`s, ``@tool`` functions, plain functions or codeact `Tool`s) run
+on the host; the program runs in codeact's sandbox. Every nested call is a LangChain tool run
+under the ``execute_code`` run, so callbacks and LangSmith tracing see it. A failing program
+comes back as a ``ToolMessage`` with ``status="error"``; the agent goes on.
+
+Gated tools (``require_approval=[...]`` or codeact ``@tool(approval_mode="always_require")``):
+inside a LangGraph graph, a program that calls one pauses the graph with ``interrupt()``
+before it runs, showing the code and the gated calls; resume with ``Command(resume=True)``,
+``Command(resume=False)`` or ``Command(resume={"approved": False, "reason": "..."})``. The
+graph needs a checkpointer, as every interrupt does; sync and async graphs both work.
+Outside a graph, or with ``approval_handler=``, codeact's approval handler decides each call.
+Needs ``pip install 'codeact[langchain]'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import BaseModel, Field, PrivateAttr
+
+from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
+from ._adapter import (
+    AdapterCore,
+    approval_payload,
+    codeact_from,
+    plain_tool,
+    result_text,
+    sandbox_tool,
+)
+
+__all__ = ["CodeActTool", "LangChainToolInput"]
+
+#: What `CodeActTool(tools=...)` takes.
+LangChainToolInput = BaseTool | Tool | Callable[..., Any]
+
+
+class _CodeInput(BaseModel):
+    code: str = Field(
+        description="A complete Python program. Print what you need to see; "
+        "the value of the last line is returned too."
+    )
+
+
+class CodeActTool(BaseTool):
+    """The ``execute_code`` tool: runs the model's program in codeact's sandbox.
+
+    Args:
+        tools: LangChain tools, ``@tool`` functions, plain functions or codeact `Tool`s the
+            program may call (as ``name(...)`` or ``call_tool("name", ...)``).
+        codeact: A ready `CodeAct` to run programs on (then pass no other options).
+        require_approval: Names of tools whose calls a person must approve first.
+        **options: `CodeAct`'s options: ``limits``, ``backend``, ``file_mounts``,
+            ``allowed_domains``, ``approval_handler``, ``middleware``, ``audit``...
+    """
+
+    name: str = "execute_code"
+    description: str = ""
+    args_schema: type[BaseModel] = _CodeInput
+    handle_tool_error: bool = True
+    _core: AdapterCore = PrivateAttr()
+
+    def __init__(
+        self,
+        *,
+        tools: Iterable[LangChainToolInput] = (),
+        codeact: CodeAct | None = None,
+        require_approval: Collection[str] = (),
+        name: str = "execute_code",
+        **options: Any,
+    ) -> None:
+        converted = [_sandbox_tool(t, require_approval) for t in tools]
+        core = codeact_from(
+            tools=converted, codeact=codeact, options=options, framework="LangChain"
+        )
+        super().__init__(name=name, description=core.codeact.tool_description())
+        self._core = core
+
+    @property
+    def codeact(self) -> CodeAct:
+        return self._core.codeact
+
+    @property
+    def instructions(self) -> str:
+        """The system prompt fragment for the agent (``CodeAct.build_instructions()``)."""
+        return self._core.codeact.build_instructions()
+
+    def add_tools(self, *tools: LangChainToolInput) -> None:
+        """Add tools the program may call (the description is updated)."""
+        self._core.codeact.add_tools(*(_sandbox_tool(t, ()) for t in tools))
+        self.description = self._core.codeact.tool_description()
+
+    def _run(
+        self, code: str, run_manager: CallbackManagerForToolRun | None = None, **_: Any
+    ) -> str:
+        counts = self._decide(code)
+        if counts is None:
+            return _reported(self._core.codeact.execute_sync(code))
+        with self._core.approved_plan(counts, by="LangGraph interrupt"):
+            return _reported(self._core.codeact.execute_sync(code))
+
+    async def _arun(
+        self, code: str, run_manager: AsyncCallbackManagerForToolRun | None = None, **_: Any
+    ) -> str:
+        counts = self._decide(code)
+        if counts is None:
+            return _reported(await self._core.codeact.execute(code))
+        with self._core.approved_plan(counts, by="LangGraph interrupt"):
+            return _reported(await self._core.codeact.execute(code))
+
+    def _decide(self, code: str) -> dict[str, int] | None:
+        """The gated calls a person approved through a LangGraph interrupt, or None when no one
+        was asked (nothing gated; or outside a graph, where codeact's handler decides each
+        call). Raises ToolException, an error ToolMessage, when the person said no."""
+        counts = self._core.plan_to_approve(code)
+        if counts is None:
+            return None
+        answer = _ask_graph(code, counts)
+        if answer is None:
+            return None
+        approved, reason = answer
+        if not approved:
+            raise ToolException(
+                "[denied] the program was not run: a person did not approve it"
+                + (f" ({reason})" if reason else "")
+            )
+        return counts
+
+
+def _reported(result: ExecutionResult) -> str:
+    """The text for the model; a failed program becomes a ToolMessage with status="error"."""
+    if not result.ok:
+        raise ToolException(result_text(result))
+    return result_text(result)
+
+
+def _in_graph() -> bool:
+    try:
+        from langgraph.config import get_config
+
+        return "__pregel_scratchpad" in get_config().get("configurable", {})
+    except (ImportError, RuntimeError):
+        return False
+
+
+def _ask_graph(code: str, counts: Mapping[str, int]) -> tuple[bool, str | None] | None:
+    """Interrupt the graph to ask a person (raises GraphInterrupt the first time; returns the
+    answer when the graph is resumed); None outside a LangGraph graph."""
+    if not _in_graph():
+        return None
+    from langgraph.types import interrupt
+
+    answer = interrupt(approval_payload(code, counts))
+    if isinstance(answer, bool):
+        return answer, None
+    if isinstance(answer, Mapping) and isinstance(answer.get("approved"), bool):
+        reason = answer.get("reason")
+        return answer["approved"], str(reason) if reason is not None else None
+    if isinstance(answer, str) and answer.lower() in ("approve", "approved", "yes", "deny", "no"):
+        return answer.lower() in ("approve", "approved", "yes"), None
+    return False, f"the graph was resumed with {answer!r}; resume with True, False or a dict"
+
+
+def _sandbox_tool(item: LangChainToolInput, require_approval: Collection[str]) -> Tool:
+    if not isinstance(item, BaseTool):
+        return plain_tool(item, require_approval, framework="LangChain")
+    lc_tool = item
+    if lc_tool.name == "execute_code":
+        raise ConfigurationError("execute_code cannot call itself; pass the other tools")
+
+    async def call(**arguments: Any) -> Any:
+        # `ainvoke` picks up the running tool's config, so this is a child run of
+        # execute_code: callbacks and tracers see it nested under it.
+        return await lc_tool.ainvoke(arguments)
+
+    return sandbox_tool(
+        lc_tool.name,
+        _json_schema(lc_tool),
+        call,
+        description=lc_tool.description,
+        gated=lc_tool.name in require_approval,
+        framework="LangChain",
+    )
+
+
+def _json_schema(lc_tool: BaseTool) -> dict[str, Any]:
+    """JSON schema of the arguments the model would give the tool."""
+    schema: Any = lc_tool.tool_call_schema
+    if isinstance(schema, dict):
+        return schema
+    if hasattr(schema, "model_json_schema"):
+        return dict(schema.model_json_schema())
+    return dict(schema.schema())  # a pydantic.v1 model

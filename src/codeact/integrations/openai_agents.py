@@ -1,0 +1,178 @@
+"""`execute_code` as an OpenAI Agents SDK function tool.
+
+>>> from codeact.integrations.openai_agents import codeact_tool
+>>> execute_code = codeact_tool(tools=[get_weather, convert], limits=Limits(wall_time=10))
+>>> agent = Agent(name="a", instructions=execute_code.instructions, tools=[execute_code])
+... # doctest: +SKIP
+
+The tools (the SDK's `FunctionTool`s, ``@function_tool`` functions, plain functions or codeact
+`Tool`s) run on the host, each nested call as the SDK runs a function tool: with a
+`ToolContext` carrying the run's context, inside a ``function`` span under the
+``execute_code`` span of the trace. The program runs in codeact's sandbox. A failing program
+comes back to the model as the tool's output (the SDK's way for a failed tool), and the span
+is marked as an error.
+
+Gated tools (``needs_approval`` on a `FunctionTool`, or ``require_approval=[...]``): a program
+that calls one needs approval, through the SDK's own ``needs_approval``: the run stops with
+``result.interruptions``; ``state.approve(item)`` or ``state.reject(item)`` and run again.
+Needs ``pip install 'codeact[openai-agents]'``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import json
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents import FunctionTool, RunContextWrapper
+from agents.tool import set_function_tool_failure_error_function
+from agents.tool_context import ToolContext
+from agents.tracing import SpanError, function_span, get_current_span
+
+from .. import CodeAct, ConfigurationError, Tool
+from ._adapter import (
+    AdapterCore,
+    NestedCallIds,
+    codeact_from,
+    plain_tool,
+    result_text,
+    sandbox_tool,
+)
+
+__all__ = ["CodeActFunctionTool", "OpenAIAgentsToolInput", "codeact_tool"]
+
+#: What `codeact_tool(tools=...)` takes.
+OpenAIAgentsToolInput = FunctionTool | Tool | Callable[..., Any]
+
+
+@dataclass
+class _Running:
+    ctx: ToolContext[Any]
+    ids: NestedCallIds
+
+
+_running: contextvars.ContextVar[_Running | None] = contextvars.ContextVar(
+    "codeact_openai_agents_running", default=None
+)
+
+
+@dataclass
+class CodeActFunctionTool(FunctionTool):
+    """The ``execute_code`` `FunctionTool`, with the `CodeAct` behind it and its instructions."""
+
+    core: AdapterCore | None = field(default=None, kw_only=True, repr=False)
+
+    @property
+    def codeact(self) -> CodeAct:
+        assert self.core is not None
+        return self.core.codeact
+
+    @property
+    def instructions(self) -> str:
+        """The agent's instructions fragment (``CodeAct.build_instructions()``)."""
+        return self.codeact.build_instructions()
+
+
+def codeact_tool(
+    *,
+    tools: Iterable[OpenAIAgentsToolInput] = (),
+    codeact: CodeAct | None = None,
+    require_approval: Collection[str] = (),
+    name: str = "execute_code",
+    **options: Any,
+) -> CodeActFunctionTool:
+    """The ``execute_code`` function tool, whose programs call `tools` on the host.
+
+    Args:
+        tools: The SDK's function tools, plain functions or codeact `Tool`s.
+        codeact: A ready `CodeAct` to run programs on (then pass no other options).
+        require_approval: Names of tools whose calls a person must approve first.
+        **options: `CodeAct`'s options: ``limits``, ``backend``, ``file_mounts``,
+            ``allowed_domains``, ``approval_handler``, ``middleware``, ``audit``...
+    """
+    converted = [_sandbox_tool(t, require_approval) for t in tools]
+    core = codeact_from(
+        tools=converted, codeact=codeact, options=options, framework="OpenAI Agents"
+    )
+
+    async def needs_approval(
+        context: RunContextWrapper[Any], params: dict[str, Any], call_id: str
+    ) -> bool:
+        code = params.get("code")
+        return isinstance(code, str) and core.plan_to_approve(code) is not None
+
+    async def invoke(ctx: ToolContext[Any], arguments: str) -> str:
+        try:
+            code = json.loads(arguments)["code"]
+            if not isinstance(code, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return "[error] execute_code takes one argument, code: the program as a string"
+        token = _running.set(_Running(ctx, NestedCallIds(ctx.tool_call_id)))
+        try:
+            counts = core.plan_to_approve(code)
+            if counts is None:
+                result = await core.codeact.execute(code)
+            else:  # the SDK calls the tool only once a person approved it (needs_approval)
+                with core.approved_plan(counts, by="OpenAI Agents approval"):
+                    result = await core.codeact.execute(code)
+        finally:
+            _running.reset(token)
+        text = result_text(result)
+        if not result.ok:
+            span = get_current_span()
+            if span is not None:
+                span.set_error(SpanError(message="the program failed", data={"error": text}))
+        return text
+
+    return CodeActFunctionTool(
+        name=name,
+        description=core.codeact.tool_description(),
+        params_json_schema=dict(core.codeact.execute_code_tool().parameters),
+        on_invoke_tool=invoke,
+        strict_json_schema=True,
+        needs_approval=needs_approval,
+        core=core,
+    )
+
+
+def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]) -> Tool:
+    if not isinstance(item, FunctionTool):
+        return plain_tool(item, require_approval, framework="OpenAI Agents")
+    # A copy that raises instead of answering with an error text: the program then gets a
+    # ToolError it can catch, not a string that looks like a result.
+    strict = dataclasses.replace(item)
+    set_function_tool_failure_error_function(strict, None)
+    name = item.name
+
+    async def call(**arguments: Any) -> Any:
+        running = _running.get()
+        if running is None:
+            raise ConfigurationError(f"{name}() can only be called from execute_code")
+        parent = running.ctx
+        payload = json.dumps(arguments, ensure_ascii=False)
+        nested = ToolContext(
+            context=parent.context,
+            usage=parent.usage,
+            tool_name=name,
+            tool_call_id=running.ids.next(),
+            tool_arguments=payload,
+            agent=parent.agent,
+            run_config=parent.run_config,
+        )
+        with function_span(name, input=payload) as span:
+            output = await strict.on_invoke_tool(nested, payload)
+            span.span_data.output = output if isinstance(output, str) else repr(output)
+        return output
+
+    return sandbox_tool(
+        name,
+        item.params_json_schema,
+        call,
+        description=item.description,
+        gated=item.needs_approval is not False or name in require_approval,
+        framework="OpenAI Agents",
+    )

@@ -1,0 +1,201 @@
+"""`remove_tree`: delete a directory tree that a sandboxed program wrote, whatever its shape.
+
+The program controls the tree, so its removal must not fail on anything the program can
+build: nesting thousands of levels deep (`shutil.rmtree` recurses, and on Python < 3.14 a
+deep tree raises RecursionError, which ``ignore_errors`` does not catch), paths longer than
+the system's PATH_MAX, symlinks (removed, never followed), and directories or files it made
+unreadable or unwritable.
+
+How: the tree is flattened instead of descended. Each directory is listed once; its files
+and links are unlinked, and each subdirectory is renamed up to the root under a fresh name
+and queued. No path is ever more than two levels below the root, there is no recursion and
+no open descriptor per level, so the work is bounded by the number of entries alone.
+Nothing raises: what cannot be removed is logged once with a count.
+"""
+
+# Raw paths and renames on purpose: no Path object per entry of a huge tree.
+# ruff: noqa: PTH101, PTH104, PTH106, PTH118
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import stat
+import threading
+from collections import deque
+from pathlib import Path
+
+__all__ = ["REMOVER", "TreeRemover", "remove_tree"]
+
+log = logging.getLogger("codeact.sandbox")
+
+_OWNER_RWX = stat.S_IRWXU
+
+
+def remove_tree(root: str) -> bool:
+    """Delete `root` and everything under it; True when it is gone. Never raises."""
+    try:
+        return _remove(root)
+    except Exception:  # a bug of ours must not kill the thread that frees sandboxes
+        log.exception("could not remove %s", root)
+        return False
+
+
+def _remove(root: str) -> bool:
+    try:
+        info = os.lstat(root)
+    except FileNotFoundError:
+        return True
+    if not stat.S_ISDIR(info.st_mode):
+        return _unlink(root)
+    failures: list[str] = []
+    _make_usable(root)
+    prefix = f".codeact-rm-{secrets.token_hex(4)}-"
+    moved = 0
+    pending: deque[str] = deque([""])  # directories to empty, relative to root ("" = root)
+    emptied: list[str] = []  # names under root, removed once emptied
+    while pending:
+        rel = pending.popleft()
+        here = os.path.join(root, rel) if rel else root
+        entries = _list(here, failures)
+        if entries is None:
+            continue
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if not _unlink(entry.path):
+                    failures.append(entry.path)
+                continue
+            if not rel:  # already at the top: empty it in place
+                pending.append(entry.name)
+                emptied.append(entry.name)
+                continue
+            moved += 1
+            name = f"{prefix}{moved}"
+            try:
+                os.rename(entry.path, os.path.join(root, name))
+            except FileNotFoundError:
+                continue  # gone already (another removal of the same tree at exit)
+            except OSError:
+                failures.append(entry.path)
+                continue
+            pending.append(name)
+            emptied.append(name)
+    for name in emptied:
+        path = os.path.join(root, name)
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            failures.append(path)
+    try:
+        os.rmdir(root)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        failures.append(f"{root} ({exc.strerror})")
+    if failures:
+        log.warning(
+            "could not remove %d entries under %s (first: %s)", len(failures), root, failures[0]
+        )
+        return False
+    return True
+
+
+def _list(path: str, failures: list[str]) -> list[os.DirEntry[str]] | None:
+    """The entries of directory `path`, made readable and writable first if need be."""
+    for attempt in range(2):
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+            if attempt == 0 and not os.access(path, os.W_OK | os.X_OK):
+                _make_usable(path)
+            return entries
+        except PermissionError:
+            if attempt == 0 and _make_usable(path):
+                continue
+            failures.append(path)
+            return None
+        except FileNotFoundError:
+            return None
+        except OSError:
+            failures.append(path)
+            return None
+    return None
+
+
+def _make_usable(path: str) -> bool:
+    """Give the owner rwx on directory `path` (a program may have taken it away)."""
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode):  # never chmod through a link
+            return False
+        if info.st_mode & _OWNER_RWX != _OWNER_RWX:
+            os.chmod(path, stat.S_IMODE(info.st_mode) | _OWNER_RWX)
+        return True
+    except OSError:
+        return False
+
+
+def _unlink(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return True
+    except PermissionError:
+        # Windows refuses to delete a read-only file; elsewhere it is the directory's mode.
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISLNK(info.st_mode):
+                os.chmod(path, stat.S_IWRITE | stat.S_IREAD)
+            _make_usable(str(Path(path).parent))
+            os.unlink(path)
+            return True
+        except OSError:
+            return False
+    except OSError:
+        return False
+
+
+class TreeRemover:
+    """Removes trees on a thread of its own, so that whoever hands one over (the wasm pool,
+    freeing tens of MB per instance) never waits for the file system: a deep tree costs a
+    few ms per directory on a slow disk. The thread is started again if it ever ends."""
+
+    def __init__(self, name: str = "codeact-cleanup") -> None:
+        self._name = name
+        self._queue: deque[str] = deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def remove_later(self, path: str) -> None:
+        self._queue.append(path)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                path = self._queue.popleft()
+                try:
+                    os.rmdir(path)  # the usual case: an empty /output
+                except OSError:
+                    remove_tree(path)
+
+
+#: The process's remover of used /output trees.
+REMOVER = TreeRemover()

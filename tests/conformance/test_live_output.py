@@ -1,0 +1,105 @@
+"""Live output and events: what a program writes reaches the host as it writes it, on every
+backend, in order, and ends with the same result `execute` returns."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from codeact import CodeAct, Limits, tool
+from codeact.runtime.events import (
+    ExecutionFinished,
+    OutputChunk,
+    ToolCallEnded,
+    ToolCallStarted,
+)
+
+
+@tool
+def lookup(key: str) -> str:
+    """Look a key up."""
+    return key.upper()
+
+
+async def test_on_output_gets_each_line_before_the_program_ends(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact()
+    seen: list[tuple[float, str]] = []
+    started = time.monotonic()
+    result = await codeact.execute(
+        "import time\nprint('first', flush=True)\ntime.sleep(1)\nprint('second')",
+        on_output=lambda chunk: seen.append((time.monotonic() - started, chunk.text)),
+    )
+    assert result.ok, result.error
+    assert "".join(text for _, text in seen) == result.stdout == "first\nsecond\n"
+    first = next(t for t, text in seen if "first" in text)
+    second = next(t for t, text in seen if "second" in text)
+    assert second - first >= 0.8
+
+
+async def test_stream_yields_output_and_calls_in_order_then_the_result(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact(tools=[lookup])
+    events: list[Any] = [
+        event async for event in codeact.stream("print('a')\nx = lookup(key='k')\nprint(x)\nx")
+    ]
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == [
+        "OutputChunk",
+        "ToolCallStarted",
+        "ToolCallEnded",
+        "OutputChunk",
+        "ExecutionFinished",
+    ]
+    assert isinstance(events[1], ToolCallStarted) and events[1].name == "lookup"
+    assert isinstance(events[2], ToolCallEnded) and events[2].record.outcome == "ok"
+    finished = events[-1]
+    assert isinstance(finished, ExecutionFinished)
+    assert finished.result.value == "K"
+    assert "".join(e.text for e in events if isinstance(e, OutputChunk)) == finished.result.stdout
+
+
+async def test_a_stopped_program_s_last_output_still_arrives(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact(limits=Limits(wall_time=1))
+    chunks: list[OutputChunk] = []
+    result = await codeact.execute(
+        "print('before the loop')\nwhile True:\n    pass", on_output=chunks.append
+    )
+    assert not result.ok and result.error is not None and result.error.limit == "wall_time"
+    assert "".join(c.text for c in chunks) == "before the loop\n"
+
+
+async def test_stderr_chunks_are_marked_as_stderr(make_codeact: Callable[..., CodeAct]) -> None:
+    codeact = make_codeact()
+    chunks: list[OutputChunk] = []
+    await codeact.execute("import sys\nsys.stderr.write('oops\\n')", on_output=chunks.append)
+    assert [(c.stream, c.text) for c in chunks] == [("stderr", "oops\n")]
+
+
+async def test_a_failing_listener_does_not_fail_the_program(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    def broken(chunk: OutputChunk) -> None:
+        raise RuntimeError("listener bug")
+
+    result = await make_codeact().execute("print('hi')\n1 + 1", on_output=broken)
+    assert result.ok and result.value == 2 and result.stdout == "hi\n"
+
+
+async def test_the_output_limit_applies_to_live_output(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact(limits=Limits(wall_time=20, output_bytes=1000))
+    chunks: list[OutputChunk] = []
+    result = await codeact.execute(
+        "for i in range(500):\n    print('x' * 20)", on_output=chunks.append
+    )
+    live = "".join(c.text for c in chunks)
+    assert live == result.stdout
+    assert len(live.encode()) <= 1000
+    assert result.output_truncated > 0

@@ -1,0 +1,124 @@
+"""Approvals a program tries to get around: a gated call hidden from the plan scan (reached
+through the runner module, frames, code run from text), and a block prompt whose terminal
+escapes would hide a line from the person approving it. On every backend."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from codeact import tool
+from codeact.calls.approval_handlers import InteractiveApprover
+from codeact.calls.approvals import Approval, ApprovalRequest
+from codeact.calls.scan import scan_tool_calls
+
+SENT: list[str] = []
+
+
+@tool(approval_mode="always_require")
+def send_email(to: str) -> str:
+    """Sends an email (gated)."""
+    SENT.append(to)
+    return f"sent to {to}"
+
+
+# Each reaches send_email without naming it where the scan looks for tool calls.
+HIDDEN_CALLS = {
+    "runner_module_attribute": (
+        "import codeact_runner\ncodeact_runner.call_tool('send_email', to='evil@x.y')"
+    ),
+    "runner_from_sys_modules": (
+        "import sys\nsys.modules['codeact_runner'].call_tool('send_email', to='evil@x.y')"
+    ),
+    "frame_globals": (
+        "import sys\nsys._getframe().f_globals['call_tool']('send_email', to='evil@x.y')"
+    ),
+    "exec_of_text": 'exec("send_" + "email(to=\'evil@x.y\')")',
+    "globals_by_name": "globals()['call_' + 'tool']('send_email', to='evil@x.y')",
+    "getattr_by_name": (
+        "import sys\n"
+        "getattr(sys.modules['codeact_runner'], 'call_' + 'tool')('send_email', to='evil@x.y')"
+    ),
+    "dunder_import": ("__import__('codeact_runner').call_tool('send_email', to='evil@x.y')"),
+    "importlib": (
+        "import importlib\n"
+        "importlib.import_module('codeact_runner').call_tool('send_email', to='evil@x.y')"
+    ),
+    "eval_alias": "run = eval\nrun(\"call_tool('send_email', to='evil@x.y')\")",
+}
+
+
+@pytest.mark.parametrize("hidden", HIDDEN_CALLS.values(), ids=HIDDEN_CALLS.keys())
+def test_the_scan_never_calls_a_plan_with_a_hidden_call_complete(hidden: str) -> None:
+    code = f"{hidden}\nsend_email(to='ok@x.y')\n"
+    plan = scan_tool_calls(code, ["send_email"], gated=["send_email"])
+    assert plan.dynamic and not plan.complete, plan
+
+
+@pytest.mark.parametrize("hidden", HIDDEN_CALLS.values(), ids=HIDDEN_CALLS.keys())
+async def test_a_hidden_call_is_never_preapproved_by_the_plan(
+    make_codeact: Callable[..., Any], hidden: str
+) -> None:
+    """A handler that approves exactly the plan: the hidden call must be asked (and is
+    denied here), never run as "preapproved" on the listed call's grant."""
+    asked: list[ApprovalRequest] = []
+
+    async def approve_the_plan_only(request: ApprovalRequest) -> Approval:
+        asked.append(request)
+        if request.kind == "block":
+            return Approval.approve("the plan looks fine")
+        return Approval.deny("not in the plan")
+
+    codeact = make_codeact(
+        tools=[send_email], approval_handler=approve_the_plan_only, approval_scope="plan"
+    )
+    body = "\n".join("    " + line for line in hidden.splitlines())
+    code = (
+        f"try:\n{body}\nexcept ToolDenied:\n    print('hidden call denied')\n"
+        "try:\n    send_email(to='ok@x.y')\nexcept ToolDenied:\n    print('listed call denied')\n"
+    )
+    before = len(SENT)
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert "evil@x.y" not in SENT[before:]
+    assert all(c.decision != "preapproved" for c in result.tool_calls), result.tool_calls
+    assert "hidden call denied" in result.stdout
+
+
+async def test_the_block_prompt_shows_terminal_escapes_instead_of_obeying_them(
+    make_codeact: Callable[..., Any],
+) -> None:
+    # Cursor up + erase line: on a terminal, the line that calls the gated tool would be
+    # overwritten by the harmless-looking one after it.
+    code = (
+        "send_email(to='evil@x.y'); note = '\x1b[1A\x1b[2K\u2028\x0c'  # \u202e\x07\n"
+        "print('just a harmless report')\n"
+    )
+    shown = io.StringIO()
+    approver = InteractiveApprover(input=io.StringIO("n\n"), output=shown)
+    codeact = make_codeact(
+        tools=[send_email], approval_handler=approver, approval_mode="always_require"
+    )
+    result = await codeact.execute(code)
+    assert not result.ok  # denied: nothing ran
+    prompt = shown.getvalue()
+    assert "send_email(to='evil@x.y')" in prompt
+    for raw in ("\x1b", "\x07", "\u202e", "\u2028", "\x0c"):
+        assert raw not in prompt, f"{raw!r} reached the terminal"
+    assert "\\x1b[1A" in prompt and "\\u202e" in prompt
+    assert "the code does not parse" not in prompt
+
+
+async def test_a_call_prompt_escapes_its_arguments(make_codeact: Callable[..., Any]) -> None:
+    shown = io.StringIO()
+    approver = InteractiveApprover(input=io.StringIO("n\n"), output=shown)
+    codeact = make_codeact(tools=[send_email], approval_handler=approver)
+    code = "try:\n    send_email(to='a@x.y\\r\\x1b[2Kb@x.y\\u202e')\nexcept ToolDenied:\n    pass"
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    prompt = shown.getvalue()
+    assert "send_email" in prompt
+    assert not any(raw in prompt for raw in ("\x1b", "\r", "\u202e"))

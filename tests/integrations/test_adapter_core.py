@@ -1,0 +1,109 @@
+"""What the framework adapters share: the CodeAct behind them, approvals through the framework,
+and FastMCP's program conventions; none of it needs a framework installed."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from codeact import ApprovalRequest, CodeAct, ConfigurationError, DenyAll, Limits, tool
+from codeact.integrations._adapter import FrameworkApprovals, codeact_from
+from codeact.integrations._fastmcp_program import fix_line_numbers, wrap_program
+
+FRAMEWORKS = ("langchain_core", "langgraph", "pydantic_ai", "agents", "fastmcp")
+
+
+def test_importing_codeact_imports_no_framework() -> None:
+    code = f"import codeact, sys; print([m for m in {FRAMEWORKS!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@tool(approval_mode="always_require")
+def send_email(to: str) -> str:
+    """Send an email."""
+    return "sent"
+
+
+def test_options_build_a_codeact_whose_gated_calls_the_framework_approves() -> None:
+    core = codeact_from(
+        tools=[send_email], codeact=None, options={"limits": Limits(wall_time=3)}, framework="X"
+    )
+    assert core.framework_approves
+    assert core.codeact.limits.wall_time == 3
+    assert core.plan_to_approve('send_email(to="a")\nsend_email(to="b")') == {"send_email": 2}
+    assert core.plan_to_approve("1 + 1") is None
+
+
+def test_a_users_handler_or_a_ready_codeact_decides_instead() -> None:
+    with_handler = codeact_from(
+        tools=[send_email], codeact=None, options={"approval_handler": DenyAll()}, framework="X"
+    )
+    assert not with_handler.framework_approves
+    ready = codeact_from(tools=[send_email], codeact=CodeAct(), options={}, framework="X")
+    assert not ready.framework_approves
+    assert ready.codeact.tools.get("send_email") is not None
+
+
+def test_unknown_options_and_both_forms_are_one_line_errors() -> None:
+    with pytest.raises(ConfigurationError, match="not both"):
+        codeact_from(tools=[], codeact=CodeAct(), options={"limits": Limits()}, framework="X")
+    with pytest.raises(ConfigurationError, match="CodeAct's options"):
+        codeact_from(tools=[], codeact=None, options={"limit": Limits()}, framework="X")
+
+
+async def test_approved_plan_lets_exactly_the_calls_the_person_saw_through() -> None:
+    core = codeact_from(tools=[send_email], codeact=None, options={}, framework="X")
+    handler = FrameworkApprovals(None)
+    request = ApprovalRequest(kind="call", tool="send_email", arguments={"to": "a"})
+    denied = await handler(request)
+    assert not getattr(denied, "approved", denied)
+    with core.approved_plan({"send_email": 1}, by="the test"):
+        first, second = await handler(request), await handler(request)
+    assert getattr(first, "approved", None) is True
+    assert getattr(second, "approved", None) is False
+    assert "not among the calls approved" in (getattr(second, "reason", "") or "")
+
+
+async def test_programs_beyond_the_plan_are_denied_in_the_sandbox(wasm_ready: None) -> None:
+    core = codeact_from(tools=[send_email], codeact=None, options={}, framework="X")
+    code = 'send_email(to="a")\nfor _ in range(2):\n    send_email(to="b")'
+    with core.approved_plan({"send_email": 1}, by="the test"):
+        result = await core.codeact.execute(code)
+    assert not result.ok
+    assert [c.outcome for c in result.tool_calls][:2] == ["ok", "denied"]
+
+
+def test_wrapped_program_keeps_strings_and_reports_the_models_line_numbers() -> None:
+    code = 'x = """a\n  b"""\nif x:\n    y = 1\nreturn x'
+    wrapped = wrap_program(code, bindings={"call_tool": "None"}, inputs={"n": [1, 2]})
+    tree = ast.parse(wrapped)
+    function = tree.body[0]
+    assert isinstance(function, ast.AsyncFunctionDef)
+    assert function.args.defaults and len(function.args.args) == 2
+    namespace: dict[str, object] = {}
+    exec(
+        compile(ast.parse(wrapped.replace("await __codeact_program__()", "")), "<code>", "exec"),
+        namespace,
+    )
+    assert "line 5, in <module>" in fix_line_numbers(
+        'File "<code>", line 6, in __codeact_program__'
+    )
+    assert "line 2" in fix_line_numbers('File "<code>", line 3')
+
+
+def test_inputs_must_be_free_identifiers_with_json_values() -> None:
+    with pytest.raises(ConfigurationError, match="identifier"):
+        wrap_program("1", bindings={}, inputs={"not a name": 1})
+    with pytest.raises(ConfigurationError, match="JSON"):
+        wrap_program("1", bindings={}, inputs={"x": object()})
+
+
+def test_block_scope_asks_about_every_block_when_a_gated_tool_exists() -> None:
+    core = codeact_from(
+        tools=[send_email], codeact=None, options={"approval_scope": "block"}, framework="X"
+    )
+    assert core.plan_to_approve("1 + 1") == {}

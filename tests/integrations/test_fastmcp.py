@@ -1,0 +1,177 @@
+"""The FastMCP sandbox provider, under FastMCP's own CodeMode and its in-memory client.
+
+The sandbox is real and so is the server; the client plays the model: it calls CodeMode's
+``execute`` tool with programs written as CodeMode tells models to write them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastmcp", reason="needs pip install 'codeact[fastmcp]'")
+
+from fastmcp import Client, FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.experimental.transforms.code_mode import CodeMode
+from fastmcp.server.middleware import Middleware, MiddlewareContext
+
+from codeact import ApproveAll, DenyAll, Limits
+from codeact.integrations.fastmcp import CodeActSandboxProvider
+
+pytestmark = pytest.mark.usefixtures("wasm_ready")
+
+DELETED: list[str] = []
+
+
+class SeenCalls(Middleware):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
+        self.names.append(context.message.name)
+        return await call_next(context)
+
+
+def server(provider: CodeActSandboxProvider, seen: SeenCalls | None = None) -> FastMCP:
+    mcp = FastMCP("weather")
+
+    @mcp.tool
+    def get_weather(city: str) -> dict[str, Any]:
+        """The weather in a city."""
+        return {"city": city, "temp_c": 21.5}
+
+    @mcp.tool
+    def to_fahrenheit(celsius: float) -> float:
+        """Celsius to Fahrenheit."""
+        return celsius * 9 / 5 + 32
+
+    @mcp.tool(name="delete-file")
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        DELETED.append(path)
+        return "deleted"
+
+    if seen is not None:
+        mcp.add_middleware(seen)
+    mcp.add_transform(
+        CodeMode(sandbox_provider=provider, execute_description=provider.execute_description)
+    )
+    return mcp
+
+
+PROGRAM = """\
+w = await call_tool("get_weather", {"city": "Paris"})
+f = await call_tool("to_fahrenheit", {"celsius": w["temp_c"]})  # {"result": ...}: FastMCP's
+return {"city": w["city"], "fahrenheit": f["result"]}
+"""
+
+
+async def test_code_mode_runs_a_program_that_calls_two_tools() -> None:
+    seen = SeenCalls()
+    provider = CodeActSandboxProvider(limits=Limits(wall_time=20))
+    async with Client(server(provider, seen)) as client:
+        tools = {t.name: t for t in await client.list_tools()}
+        assert "execute" in tools
+        assert "Use `return`" in (tools["execute"].description or "")
+        result = await client.call_tool("execute", {"code": PROGRAM})
+    assert result.structured_content == {"city": "Paris", "fahrenheit": 70.7}
+    # The server's middleware saw the two nested calls (after the execute call itself).
+    assert seen.names == ["execute", "get_weather", "to_fahrenheit"]
+
+
+async def test_failing_program_is_an_error_result_with_the_models_line_numbers() -> None:
+    provider = CodeActSandboxProvider()
+    code = 'w = await call_tool("get_weather", {"city": "Paris"})\nreturn 1 / 0\n'
+    async with Client(server(provider)) as client:
+        result = await client.call_tool("execute", {"code": code}, raise_on_error=False)
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "ZeroDivisionError" in text
+    assert 'File "<code>", line 2, in <module>' in text
+
+
+async def test_failing_nested_tool_is_a_catchable_error() -> None:
+    provider = CodeActSandboxProvider()
+    code = (
+        "try:\n"
+        '    await call_tool("get_weather", {"town": "Paris"})\n'
+        "except ToolError as e:\n"
+        '    return "caught: " + str(e)\n'
+    )
+    async with Client(server(provider)) as client:
+        result = await client.call_tool("execute", {"code": code})
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert text.startswith("caught: ")
+    assert "Valid parameters for get_weather" in text
+
+
+async def test_stopped_program_says_which_limit_stopped_it() -> None:
+    provider = CodeActSandboxProvider(limits=Limits(wall_time=1))
+    async with Client(server(provider)) as client:
+        result = await client.call_tool(
+            "execute", {"code": "while True:\n    pass\n"}, raise_on_error=False
+        )
+    assert result.is_error
+    assert "[stopped]" in result.content[0].text  # type: ignore[union-attr]
+    assert "wall" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_call_of_a_gated_tool_is_denied_by_codeacts_handler() -> None:
+    DELETED.clear()
+    provider = CodeActSandboxProvider(require_approval=["delete-file"], approval_handler=DenyAll())
+    code = (
+        "try:\n"
+        '    await call_tool("delete-file", {"path": "/etc/passwd"})\n'
+        "except ToolDenied as e:\n"
+        '    return "denied: " + str(e)\n'
+    )
+    async with Client(server(provider)) as client:
+        result = await client.call_tool("execute", {"code": code})
+    assert result.content[0].text.startswith("denied: ")  # type: ignore[union-attr]
+    assert DELETED == []
+
+
+async def test_call_of_a_gated_tool_runs_once_approved() -> None:
+    DELETED.clear()
+    provider = CodeActSandboxProvider(
+        require_approval=["delete-file"], approval_handler=ApproveAll()
+    )
+    code = 'return await call_tool("delete-file", {"path": "/tmp/x"})'
+    async with Client(server(provider)) as client:
+        result = await client.call_tool("execute", {"code": code})
+    assert result.data == {"result": "deleted"}  # FastMCP wraps a tool's str result
+    assert DELETED == ["/tmp/x"]
+
+
+async def test_inputs_and_a_last_expression_and_multiline_strings() -> None:
+    provider = CodeActSandboxProvider()
+    code = 'text = """one\n  two"""\n[n * 2 for n in numbers] + [text]'
+    value = await provider.run(code, inputs={"numbers": [1, 2]})
+    assert value == [2, 4, "one\n  two"]
+
+
+async def test_printed_output_comes_back_when_nothing_is_returned() -> None:
+    provider = CodeActSandboxProvider()
+    assert await provider.run('print("hello")') == "hello\n"
+
+
+async def test_any_external_function_is_callable_from_the_program() -> None:
+    provider = CodeActSandboxProvider()
+
+    async def lookup(key: str, *, default: int = 0) -> int:
+        return {"a": 1}.get(key, default)
+
+    value = await provider.run(
+        'return [await lookup("a"), await lookup("b", default=7)]',
+        external_functions={"lookup": lookup},
+    )
+    assert value == [1, 7]
+
+
+async def test_code_mode_with_a_program_that_raises_tool_error_when_uncaught() -> None:
+    provider = CodeActSandboxProvider()
+    async with Client(server(provider)) as client:
+        with pytest.raises(ToolError, match=r"Unknown tool: no_such_tool"):
+            await client.call_tool("execute", {"code": 'await call_tool("no_such_tool", {})'})

@@ -1,0 +1,206 @@
+"""The LangChain tool, driven by LangGraph's own ReAct agent loop and a scripted chat model.
+
+The sandbox is real; only the model is scripted: it calls ``execute_code`` with a program, reads
+the ToolMessage and finishes with its content as the final answer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+pytest.importorskip("langchain_core", reason="needs pip install 'codeact[langchain]'")
+pytest.importorskip("langgraph", reason="needs pip install 'codeact[langchain]'")
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from pydantic import Field
+
+from codeact import Limits
+from codeact.integrations.langchain import CodeActTool
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # create_react_agent is deprecated in favour of langchain's
+    from langgraph.prebuilt import create_react_agent
+
+pytestmark = pytest.mark.usefixtures("wasm_ready")
+
+PROGRAM = 'w = get_weather(city="Paris")\nround(to_fahrenheit(celsius=w["temp_c"]), 1)'
+SENT: list[str] = []
+
+
+@tool
+def get_weather(city: str) -> dict[str, Any]:
+    """The weather in a city."""
+    return {"city": city, "temp_c": 21.5}
+
+
+@tool
+def to_fahrenheit(celsius: float) -> float:
+    """Celsius to Fahrenheit."""
+    return celsius * 9 / 5 + 32
+
+
+@tool
+def send_email(to: str, body: str) -> str:
+    """Send an email."""
+    SENT.append(to)
+    return "sent"
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Calls execute_code with `code`; after a ToolMessage, answers with its content."""
+
+    code: str
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        self.seen.append(list(messages))
+        last = messages[-1]
+        if isinstance(last, ToolMessage):
+            message = AIMessage(content=f"answer ({last.status}): {last.content}")
+        else:
+            call = {"name": "execute_code", "args": {"code": self.code}, "id": "call-1"}
+            message = AIMessage(content="", tool_calls=[call])
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
+        return self
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+
+class ToolRuns(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, UUID, UUID | None]] = []
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.runs.append((serialized["name"], run_id, parent_run_id))
+
+
+def agent_for(code: str, execute_code: CodeActTool) -> Any:
+    model = ScriptedChatModel(code=code, seen=[])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated in favour of langchain.agents.create_agent
+        agent = create_react_agent(
+            model, [execute_code], prompt=execute_code.instructions, checkpointer=InMemorySaver()
+        )
+    return agent, model
+
+
+async def test_react_agent_runs_a_program_that_calls_two_tools() -> None:
+    execute_code = CodeActTool(tools=[get_weather, to_fahrenheit], limits=Limits(wall_time=20))
+    agent, model = agent_for(PROGRAM, execute_code)
+    runs = ToolRuns()
+    config = {"configurable": {"thread_id": "1"}, "callbacks": [runs]}
+    state = await agent.ainvoke({"messages": [("user", "How warm is Paris in F?")]}, config)
+    assert state["messages"][-1].content == "answer (success): [value] 70.7"
+    assert model.seen[0][0].content == execute_code.instructions
+    # Callbacks see the nested calls as child runs of execute_code.
+    (outer,) = [r for r in runs.runs if r[0] == "execute_code"]
+    nested = [(name, parent) for name, _, parent in runs.runs if name != "execute_code"]
+    assert nested == [("get_weather", outer[1]), ("to_fahrenheit", outer[1])]
+
+
+async def test_failing_program_is_an_error_tool_message_and_the_agent_goes_on() -> None:
+    execute_code = CodeActTool(tools=[get_weather])
+    agent, _ = agent_for('get_weather(city="Paris")\n1 / 0', execute_code)
+    state = await agent.ainvoke(
+        {"messages": [("user", "go")]}, {"configurable": {"thread_id": "2"}}
+    )
+    tool_message = next(m for m in state["messages"] if isinstance(m, ToolMessage))
+    assert tool_message.status == "error"
+    assert "ZeroDivisionError" in tool_message.content
+    assert state["messages"][-1].content.startswith("answer (error):")
+
+
+async def test_stopped_program_says_which_limit_stopped_it() -> None:
+    execute_code = CodeActTool(tools=[get_weather], limits=Limits(wall_time=1))
+    agent, _ = agent_for("while True:\n    pass", execute_code)
+    state = await agent.ainvoke(
+        {"messages": [("user", "go")]}, {"configurable": {"thread_id": "3"}}
+    )
+    assert "[stopped]" in state["messages"][-1].content
+    assert "wall" in state["messages"][-1].content
+
+
+async def test_gated_call_interrupts_the_graph_and_a_denial_is_reported() -> None:
+    SENT.clear()
+    execute_code = CodeActTool(tools=[get_weather, send_email], require_approval=["send_email"])
+    agent, _ = agent_for('send_email(to="a@example.com", body="hi")', execute_code)
+    config = {"configurable": {"thread_id": "4"}}
+    paused = await agent.ainvoke({"messages": [("user", "mail a")]}, config)
+    (interrupt,) = paused["__interrupt__"]
+    assert interrupt.value["gated_calls"] == {"send_email": 1}
+    assert SENT == []
+    state = await agent.ainvoke(Command(resume={"approved": False, "reason": "not today"}), config)
+    assert SENT == []
+    assert state["messages"][-1].content.startswith("answer (error): [denied]")
+    assert "not today" in state["messages"][-1].content
+
+
+async def test_approved_program_runs_its_gated_call_once() -> None:
+    SENT.clear()
+    execute_code = CodeActTool(tools=[send_email], require_approval=["send_email"])
+    agent, _ = agent_for('send_email(to="a@example.com", body="hi")', execute_code)
+    config = {"configurable": {"thread_id": "5"}}
+    await agent.ainvoke({"messages": [("user", "mail a")]}, config)
+    state = await agent.ainvoke(Command(resume=True), config)
+    assert state["messages"][-1].content == 'answer (success): [value] "sent"'
+    assert SENT == ["a@example.com"]
+
+
+def test_sync_graph_interrupts_too_and_runs_once_approved() -> None:
+    SENT.clear()
+    execute_code = CodeActTool(tools=[send_email], require_approval=["send_email"])
+    agent, _ = agent_for('send_email(to="c@example.com", body="hi")', execute_code)
+    config = {"configurable": {"thread_id": "6"}}
+    paused = agent.invoke({"messages": [("user", "mail c")]}, config)
+    assert paused["__interrupt__"]
+    assert SENT == []
+    state = agent.invoke(Command(resume=True), config)
+    assert state["messages"][-1].content == 'answer (success): [value] "sent"'
+    assert SENT == ["c@example.com"]
+
+
+async def test_outside_a_graph_codeacts_approval_handler_decides() -> None:
+    from codeact import DenyAll
+
+    SENT.clear()
+    execute_code = CodeActTool(
+        tools=[send_email], require_approval=["send_email"], approval_handler=DenyAll()
+    )
+    message = await execute_code.ainvoke(
+        {
+            "name": "execute_code",
+            "args": {"code": 'send_email(to="b", body="x")'},
+            "id": "c",
+            "type": "tool_call",
+        }
+    )
+    assert message.status == "error"
+    assert "ToolDenied" in message.content
+    assert SENT == []
+
+
+def test_sync_invoke_runs_a_program() -> None:
+    execute_code = CodeActTool(tools=[get_weather])
+    assert execute_code.invoke({"code": 'get_weather(city="Rome")["city"]'}) == '[value] "Rome"'

@@ -1,0 +1,238 @@
+"""The Pydantic AI toolset, driven by Pydantic AI's own agent loop and its `FunctionModel`.
+
+The sandbox is real; only the model is scripted: it calls ``execute_code`` with a program, reads
+the tool's answer and finishes with it as its final text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pydantic_ai", reason="needs pip install 'codeact[pydantic-ai]'")
+
+from pydantic_ai import (
+    Agent,
+    DeferredToolRequests,
+    DeferredToolResults,
+    RunContext,
+    Tool,
+    ToolDenied,
+)
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from codeact import ConfigurationError, Limits
+from codeact.integrations.pydantic_ai import CodeActToolset
+
+pytestmark = pytest.mark.usefixtures("wasm_ready")
+
+PROGRAM = 'w = get_weather(city="Paris")\nround(to_fahrenheit(celsius=w["temp_c"]), 1)'
+
+
+def get_weather(city: str) -> dict[str, Any]:
+    """The weather in a city."""
+    return {"city": city, "temp_c": 21.5}
+
+
+def to_fahrenheit(ctx: RunContext[int], celsius: float) -> float:
+    """Celsius to Fahrenheit (uses the run's deps as an offset, to show they arrive)."""
+    return celsius * 9 / 5 + 32 + ctx.deps
+
+
+def send_email(to: str, body: str) -> str:
+    """Send an email."""
+    SENT.append(to)
+    return "sent"
+
+
+SENT: list[str] = []
+
+
+def scripted(code: str, seen: list[list[ModelMessage]]) -> FunctionModel:
+    """A model that runs `code` once, then answers with what the tool returned."""
+
+    def reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        seen.append(list(messages))
+        last = messages[-1]
+        for part in getattr(last, "parts", []):
+            if getattr(part, "part_kind", "") in ("tool-return", "retry-prompt"):
+                return ModelResponse(parts=[TextPart(f"answer: {part.model_response_str()}")])
+        return ModelResponse(parts=[ToolCallPart("execute_code", {"code": code}, "call-1")])
+
+    return FunctionModel(reply)
+
+
+async def test_agent_runs_a_program_that_calls_two_tools() -> None:
+    seen: list[list[ModelMessage]] = []
+    toolset = CodeActToolset(
+        tools=[get_weather, Tool(to_fahrenheit, takes_ctx=True)], limits=Limits(wall_time=20)
+    )
+    agent = Agent(scripted(PROGRAM, seen), toolsets=[toolset], deps_type=int)
+    result = await agent.run("How warm is Paris in F?", deps=1)
+    assert result.output == "answer: [value] 71.7"
+    first_request = seen[0][0]
+    instructions = getattr(first_request, "instructions", "") or ""
+    assert toolset.codeact.build_instructions() in instructions
+    returns = [
+        p
+        for m in result.all_messages()
+        for p in getattr(m, "parts", [])
+        if isinstance(p, ToolReturnPart)
+    ]
+    assert [p.tool_name for p in returns] == ["execute_code"]
+
+
+async def test_model_sees_only_execute_code_with_the_tools_as_signatures() -> None:
+    infos: list[AgentInfo] = []
+
+    def reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        infos.append(info)
+        return ModelResponse(parts=[TextPart("done")])
+
+    toolset = CodeActToolset(tools=[get_weather])
+    await Agent(FunctionModel(reply), toolsets=[toolset]).run("hi")
+    (tool_def,) = infos[0].function_tools
+    assert tool_def.name == "execute_code"
+    assert "get_weather(city: str)" in (tool_def.description or "")
+
+
+async def test_failing_program_is_a_failed_tool_result_and_the_run_goes_on() -> None:
+    seen: list[list[ModelMessage]] = []
+    toolset = CodeActToolset(tools=[get_weather])
+    agent = Agent(scripted('get_weather(city="Paris")\n1 / 0', seen), toolsets=[toolset])
+    result = await agent.run("go")
+    assert result.output.startswith("answer: ")
+    assert "ZeroDivisionError" in result.output
+    assert "line 2" in result.output
+
+
+async def test_stopped_program_says_which_limit_stopped_it() -> None:
+    seen: list[list[ModelMessage]] = []
+    toolset = CodeActToolset(tools=[get_weather], limits=Limits(wall_time=1))
+    result = await Agent(scripted("while True:\n    pass", seen), toolsets=[toolset]).run("go")
+    assert "[stopped]" in result.output
+    assert "wall" in result.output
+
+
+async def test_gated_call_is_a_deferred_approval_and_a_denial_is_reported() -> None:
+    SENT.clear()
+    seen: list[list[ModelMessage]] = []
+    code = 'send_email(to="a@example.com", body="hi")'
+    toolset = CodeActToolset(tools=[get_weather, send_email], require_approval=["send_email"])
+    agent = Agent(scripted(code, seen), toolsets=[toolset], output_type=[str, DeferredToolRequests])
+    first = await agent.run("mail a")
+    assert isinstance(first.output, DeferredToolRequests)
+    (request,) = first.output.approvals
+    assert first.output.metadata[request.tool_call_id]["gated_calls"] == {"send_email": 1}
+    assert SENT == []  # nothing ran before the person answered
+
+    denied = await agent.run(
+        message_history=first.all_messages(),
+        deferred_tool_results=DeferredToolResults(
+            approvals={request.tool_call_id: ToolDenied("not today")}
+        ),
+    )
+    assert denied.output == "answer: not today"
+    assert SENT == []
+
+
+async def test_approved_program_runs_its_gated_calls_once() -> None:
+    SENT.clear()
+    seen: list[list[ModelMessage]] = []
+    code = 'send_email(to="a@example.com", body="hi")'
+    toolset = CodeActToolset(tools=[send_email], require_approval=["send_email"])
+    agent = Agent(scripted(code, seen), toolsets=[toolset], output_type=[str, DeferredToolRequests])
+    first = await agent.run("mail a")
+    assert isinstance(first.output, DeferredToolRequests)
+    (request,) = first.output.approvals
+    done = await agent.run(
+        message_history=first.all_messages(),
+        deferred_tool_results=DeferredToolResults(approvals={request.tool_call_id: True}),
+    )
+    assert done.output == 'answer: [value] "sent"'
+    assert SENT == ["a@example.com"]
+
+
+async def test_gated_call_the_scan_cannot_see_is_denied_in_the_program() -> None:
+    SENT.clear()
+    seen: list[list[ModelMessage]] = []
+    code = 'name = "send_" + "email"\ncall_tool(name, to="x@example.com", body="hi")'
+    toolset = CodeActToolset(tools=[send_email], require_approval=["send_email"])
+    result = await Agent(scripted(code, seen), toolsets=[toolset]).run("go")
+    assert "ToolDenied" in result.output
+    assert SENT == []
+
+
+def test_options_and_a_ready_codeact_are_exclusive() -> None:
+    from codeact import CodeAct
+
+    with pytest.raises(ConfigurationError, match="not both"):
+        CodeActToolset(tools=[get_weather], codeact=CodeAct(), limits=Limits())
+
+
+async def test_a_tool_that_defers_itself_is_denied_inside_the_program() -> None:
+    from pydantic_ai import CallDeferred
+
+    def ask_a_person(question: str) -> str:
+        """Ask a person."""
+        raise CallDeferred()
+
+    seen: list[list[ModelMessage]] = []
+    code = 'try:\n    ask_a_person(question="ok?")\nexcept ToolDenied as e:\n    print("no:", e)'
+    toolset = CodeActToolset(tools=[ask_a_person])
+    result = await Agent(scripted(code, seen), toolsets=[toolset]).run("go")
+    assert "no:" in result.output
+    assert "cannot wait" in result.output
+
+
+async def test_the_runs_tracer_sees_each_nested_call() -> None:
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from opentelemetry.trace import INVALID_SPAN, NoOpTracer, NoOpTracerProvider, Span
+    from pydantic_ai.capabilities.instrumentation import Instrumentation
+    from pydantic_ai.models.instrumented import InstrumentationSettings
+
+    class RecordingTracer(NoOpTracer):
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
+            self.names.append(name)
+            return INVALID_SPAN
+
+        @contextmanager  # type: ignore[override]
+        def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:
+            self.names.append(name)
+            yield INVALID_SPAN
+
+    tracer = RecordingTracer()
+
+    class Provider(NoOpTracerProvider):
+        def get_tracer(self, *args: Any, **kwargs: Any) -> NoOpTracer:
+            return tracer
+
+    seen: list[list[ModelMessage]] = []
+    toolset = CodeActToolset(tools=[get_weather, Tool(to_fahrenheit, takes_ctx=True)])
+    agent = Agent(
+        scripted(PROGRAM, seen),
+        toolsets=[toolset],
+        deps_type=int,
+        capabilities=[
+            Instrumentation(settings=InstrumentationSettings(tracer_provider=Provider()))
+        ],
+    )
+    await agent.run("How warm is Paris in F?", deps=0)
+    nested = [
+        n for n in tracer.names if n in ("execute_tool get_weather", "execute_tool to_fahrenheit")
+    ]
+    assert nested == ["execute_tool get_weather", "execute_tool to_fahrenheit"]
+    assert any("execute_code" in n for n in tracer.names)

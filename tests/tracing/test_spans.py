@@ -1,0 +1,252 @@
+"""OpenTelemetry spans of executions, nested calls and agent runs, checked with the SDK's
+in-memory exporter (a real tracer provider, nothing mocked)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from codeact import Agent, CallDenied, CodeAct, Limits, tool
+from codeact.calls import ToolInvocation
+from codeact.testing import ScriptedChat, call
+
+
+@tool
+def get_price(item: str) -> float:
+    """The price of an item."""
+    return {"apple": 0.5, "pear": 0.75}[item]
+
+
+@tool
+def broken(item: str) -> float:
+    """Always fails."""
+    raise ValueError(f"no stock for {item}")
+
+
+@tool
+def delete_all() -> str:
+    """Deletes everything."""
+    return "deleted"
+
+
+async def deny_deletes(call: ToolInvocation, call_next: Any) -> Any:
+    if call.name == "delete_all":
+        raise CallDenied("deleting is not allowed", by="policy")
+    return await call_next(call)
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield provider
+    provider.shutdown()
+
+
+def by_name(spans: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
+    return [s for s in spans if s.name == name]
+
+
+def parent_of(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+PROGRAM = """
+total = get_price(item="apple") + get_price(item="pear")
+try:
+    broken(item="plum")
+except ToolError:
+    pass
+try:
+    delete_all()
+except ToolDenied:
+    pass
+print(total)
+total
+"""
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_an_execution_is_a_span_with_a_child_per_nested_call(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    codeact = CodeAct(
+        tools=[get_price, broken, delete_all],
+        backend="wasm",
+        middleware=[deny_deletes],
+        tracer_provider=provider,
+        meter_provider=meters,
+    )
+    result = await codeact.execute(PROGRAM)
+    assert result.ok, result.error
+    spans = exporter.get_finished_spans()
+    (root,) = by_name(spans, "execute_tool execute_code")
+    attrs = dict(root.attributes or {})
+    assert attrs["gen_ai.operation.name"] == "execute_tool"
+    assert attrs["gen_ai.tool.name"] == "execute_code"
+    assert attrs["gen_ai.tool.call.id"]
+    assert attrs["codeact.backend"] == "wasm"
+    assert attrs["codeact.outcome"] == "ok"
+    assert attrs["codeact.tool_calls"] == 4
+    assert attrs["codeact.output_bytes"] == len("1.25\n")
+    assert attrs["codeact.limits.wall_time_s"] == 30.0
+    assert "gen_ai.tool.call.arguments" not in attrs  # no content unless asked
+
+    price_spans = by_name(spans, "execute_tool get_price")
+    assert len(price_spans) == 2
+    assert all(parent_of(s) == root.context.span_id for s in price_spans)
+    assert {dict(s.attributes or {})["codeact.tool.outcome"] for s in price_spans} == {"ok"}
+    assert all("gen_ai.tool.call.arguments" not in (s.attributes or {}) for s in price_spans)
+
+    (failed,) = by_name(spans, "execute_tool broken")
+    assert dict(failed.attributes or {})["codeact.tool.outcome"] == "error"
+    assert not failed.status.is_ok
+    (event,) = [e for e in failed.events if e.name == "exception"]
+    assert "no stock for plum" in str(dict(event.attributes or {})["exception.message"])
+
+    (denied,) = by_name(spans, "execute_tool delete_all")
+    denied_attrs = dict(denied.attributes or {})
+    assert denied_attrs["codeact.tool.outcome"] == "denied"
+    assert denied_attrs["codeact.tool.decided_by"] == "policy"
+    assert [e.name for e in denied.events] == ["exception"]
+    for child in (*price_spans, failed, denied):
+        assert root.start_time <= child.start_time <= child.end_time <= root.end_time
+
+    metrics = reader.get_metrics_data()
+    points = {
+        dict(p.attributes)["gen_ai.tool.name"]: p.count
+        for rm in metrics.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "gen_ai.execute_tool.duration"
+        for p in m.data.data_points
+    }
+    assert points == {"get_price": 2, "broken": 1, "delete_all": 1, "execute_code": 1}
+    meters.shutdown()
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_stopped_program_s_span_names_the_limit(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    codeact = CodeAct(backend="wasm", limits=Limits(wall_time=1), tracer_provider=provider)
+    result = await codeact.execute("print('working')\nwhile True:\n    pass")
+    assert result.error is not None and result.error.limit == "wall_time"
+    (root,) = exporter.get_finished_spans()
+    attrs = dict(root.attributes or {})
+    assert attrs["codeact.outcome"] == "stopped"
+    assert attrs["codeact.stop.limit"] == "wall_time"
+    assert "wall-time limit" in str(attrs["codeact.stop.reason"])
+    assert not root.status.is_ok
+    assert [e.name for e in root.events] == ["exception"]
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_content_is_recorded_only_when_asked_and_redacted(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    @tool
+    def login(user: str, password: str) -> str:
+        """Log in."""
+        return f"welcome {user}"
+
+    codeact = CodeAct(
+        tools=[login],
+        backend="wasm",
+        tracer_provider=provider,
+        capture_content=True,
+        redact=["password"],
+    )
+    result = await codeact.execute("print(login(user='ann', password='hunter2'))")
+    assert result.ok
+    spans = exporter.get_finished_spans()
+    (call_span,) = by_name(spans, "execute_tool login")
+    attrs = dict(call_span.attributes or {})
+    assert "ann" in str(attrs["gen_ai.tool.call.arguments"])
+    assert "hunter2" not in str(attrs["gen_ai.tool.call.arguments"])
+    assert attrs["gen_ai.tool.call.result"] == '"welcome ann"'
+    (root,) = by_name(spans, "execute_tool execute_code")
+    root_attrs = dict(root.attributes or {})
+    assert "login(" in str(root_attrs["gen_ai.tool.call.arguments"])
+    assert root_attrs["gen_ai.tool.call.result"] == "welcome ann\n"
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_span_the_caller_has_open_is_the_parent(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    tracer = provider.get_tracer("app")
+    codeact = CodeAct(tools=[get_price], backend="wasm", tracer_provider=provider)
+    with tracer.start_as_current_span("handle request") as outer:
+        await codeact.execute("get_price(item='apple')")
+    (root,) = by_name(exporter.get_finished_spans(), "execute_tool execute_code")
+    assert parent_of(root) == outer.get_span_context().span_id
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_an_approval_wait_is_its_own_span_under_the_call(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    @tool(approval_mode="always_require")
+    def send(to: str) -> str:
+        """Send a message."""
+        return "sent"
+
+    async def approve(request: Any) -> bool:
+        return True
+
+    codeact = CodeAct(
+        tools=[send], backend="wasm", tracer_provider=provider, approval_handler=approve
+    )
+    result = await codeact.execute("send(to='bob')")
+    assert result.ok, result.error
+    spans = exporter.get_finished_spans()
+    (call_span,) = by_name(spans, "execute_tool send")
+    (wait,) = by_name(spans, "approval send")
+    assert parent_of(wait) == call_span.context.span_id
+    assert dict(wait.attributes or {})["codeact.approval.approved"] is True
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_an_agent_run_nests_chat_turns_and_the_program(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    codeact = CodeAct(tools=[get_price], backend="wasm", tracer_provider=provider)
+    chat = ScriptedChat(
+        [call("execute_code", code="print(get_price(item='pear'))"), "A pear costs 0.75."]
+    )
+    result = await Agent(client=chat, codeact=codeact).run("How much is a pear?")
+    assert result.text == "A pear costs 0.75."
+    spans = exporter.get_finished_spans()
+    (agent,) = [s for s in spans if s.name.startswith("invoke_agent")]
+    chats = [s for s in spans if s.name.startswith("chat ")]
+    assert len(chats) == 2
+    assert all(parent_of(s) == agent.context.span_id for s in chats)
+    for turn in chats:
+        attrs = dict(turn.attributes or {})
+        assert attrs["gen_ai.operation.name"] == "chat"
+        assert "gen_ai.usage.input_tokens" in attrs and "gen_ai.usage.output_tokens" in attrs
+    (program,) = by_name(spans, "execute_tool execute_code")
+    assert parent_of(program) == agent.context.span_id
+    (nested,) = by_name(spans, "execute_tool get_price")
+    assert parent_of(nested) == program.context.span_id
+    agent_attrs = dict(agent.attributes or {})
+    assert agent_attrs["gen_ai.operation.name"] == "invoke_agent"
+    assert "gen_ai.usage.input_tokens" in agent_attrs
