@@ -256,8 +256,8 @@ async def test_a_program_that_keeps_asking_for_approval_is_stopped(
     result = await codeact.execute(code)
     assert not result.ok and result.error is not None
     assert result.error.limit == "approvals", result.error
-    assert "Limits.approval_requests" in result.error.message
-    assert len(asked) == LIMITS.approval_requests
+    assert "Limits.approval_denials" in result.error.message
+    assert len(asked) == LIMITS.approval_denials
 
 
 async def test_the_total_wait_for_approvals_is_capped(
@@ -340,3 +340,13 @@ async def test_forged_frames_are_refused_before_they_are_decoded(
     assert "protocol" in result.error.message, result.error
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
     assert grown_mb < 200, f"the host's peak memory grew by {grown_mb:.0f} MB"
+
+
+async def test_approved_requests_do_not_count_against_the_denial_cap(
+    backend_name: str, make_codeact: Callable[..., CodeAct]
+) -> None:
+    codeact = make_codeact(tools=[send], approval_handler=lambda request: True, limits=LIMITS)
+    result = await codeact.execute(
+        "n = 0\nfor i in range(30):\n    call_tool('send', to='x')\n    n += 1\nn"
+    )
+    assert result.ok and result.value == 30, result.error

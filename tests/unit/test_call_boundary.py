@@ -53,7 +53,7 @@ def test_argument_size_error_counts_utf8_bytes_and_names_the_limit() -> None:
 def test_limits_document_and_check_the_new_fields() -> None:
     limits = Limits()
     assert limits.tool_argument_bytes == 4 << 20 and limits.tool_result_bytes == 16 << 20
-    assert limits.approval_requests == 20 and limits.approval_wait == 600
+    assert limits.approval_denials == 20 and limits.approval_wait == 600
     assert "tool_argument_bytes" not in repr(limits)  # shown only when changed
     assert "tool_result_bytes=1 MiB" in repr(Limits(tool_result_bytes=1 << 20))
     with pytest.raises(ConfigurationError, match="tool_argument_bytes"):

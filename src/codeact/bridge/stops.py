@@ -94,11 +94,11 @@ def output_files(limits: OutputLimits) -> Stop:
 def approvals(limits: Limits, *, waited: float | None = None) -> Stop:
     """The program asked for more approvals, or waited longer for them, than its limits allow."""
     if waited is None:
-        what = f"asked for more than {limits.approval_requests} approvals"
+        what = f"asked for approval again after {limits.approval_denials} denials"
     else:
         what = f"waited {waited:.3g}s for approvals in all"
     return Stop(
         "approvals",
-        f"the program {what} ({limits.describe('approvals')}: Limits.approval_requests, "
+        f"the program {what} ({limits.describe('approvals')}: Limits.approval_denials, "
         "Limits.approval_wait) and was stopped",
     )

@@ -208,7 +208,7 @@ class Approver:
                 approval = _coerce(answer)
         by = approval.by or name
         if program is not None:
-            program.approval_ended(time.monotonic() - started)
+            program.approval_ended(time.monotonic() - started, approved=approval.approved)
             if program.watcher is not None:
                 program.watcher.approval_waited(
                     request.tool, started_ns, time.time_ns(), approval.approved, by

@@ -139,15 +139,15 @@ class ProgramContext:
         self.watcher: CallWatcher | None = None
         self._approval_limits: Limits | None = None  # set by the bridge: this run's limits
         self._approval_stop: Callable[[float | None], ExecutionStopped] | None = None
-        self._approvals_asked = 0
+        self._approvals_refused = 0
         self._approval_waited = 0.0
 
     def limit_approvals(
         self, limits: Limits, stop: Callable[[float | None], ExecutionStopped]
     ) -> None:
-        """Cap the approvals this program may ask for (`Limits.approval_requests`) and their
-        total wait (`Limits.approval_wait`); past either, `stop(seconds waited, or None when
-        the count ran out)` is raised."""
+        """Cap the approval requests of this program that may end unapproved
+        (`Limits.approval_denials`) and their total wait (`Limits.approval_wait`); past either,
+        `stop(seconds waited, or None when the count ran out)` is raised."""
         self._approval_limits = limits
         self._approval_stop = stop
 
@@ -158,19 +158,21 @@ class ProgramContext:
         if limits is None or stop is None:
             return None
         with self._lock:
-            self._approvals_asked += 1
-            asked, waited = self._approvals_asked, self._approval_waited
-        if asked > limits.approval_requests:
+            refused, waited = self._approvals_refused, self._approval_waited
+        if refused >= limits.approval_denials:
             raise stop(None)
         left = limits.approval_wait - waited
         if left <= 0:
             raise stop(waited)
         return left
 
-    def approval_ended(self, seconds: float) -> None:
-        """After one approval request: `seconds` waited count against `Limits.approval_wait`."""
+    def approval_ended(self, seconds: float, *, approved: bool) -> None:
+        """After one approval request: `seconds` waited count against `Limits.approval_wait`,
+        and one not approved against `Limits.approval_denials`."""
         with self._lock:
             self._approval_waited += seconds
+            if not approved:
+                self._approvals_refused += 1
 
     def approval_overdue(self) -> ExecutionStopped | None:
         """The stop to raise if the total approval wait is used up (None while it is not)."""

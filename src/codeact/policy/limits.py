@@ -56,9 +56,9 @@ class Limits:
                                    of it (and, on process backends, reads no larger frame)
     ``tool_result_     16 MiB      a tool result whose JSON is larger is not sent: the
     bytes``                        program gets a ``ToolError`` naming this limit
-    ``approval_        20          the approval request past this many (in one program)
-    requests``                     stops the program (e.g. one that asks again and again
-                                   after ``ToolDenied``)
+    ``approval_        20          once this many of a program's approval requests were
+    denials``                      denied or unanswered, its next request stops it (e.g.
+                                   one that asks again after each ``ToolDenied``)
     ``approval_wait``  600 s       the total time one program may wait for people to
                                    decide; past it the program is stopped
     =================  ==========  ==========================================================
@@ -76,7 +76,7 @@ class Limits:
     tool_timeout: float = 30.0
     tool_argument_bytes: int = 4 * _MIB
     tool_result_bytes: int = 16 * _MIB
-    approval_requests: int = 20
+    approval_denials: int = 20
     approval_wait: float = 600.0
 
     def __post_init__(self) -> None:
@@ -92,7 +92,7 @@ class Limits:
             "tool_result_bytes", self.tool_result_bytes, low=4, high=1 << 30, integer=True
         )
         _check_number(
-            "approval_requests", self.approval_requests, low=0, high=1_000_000, integer=True
+            "approval_denials", self.approval_denials, low=0, high=1_000_000, integer=True
         )
         _check_number(
             "approval_wait", self.approval_wait, low=0.001, high=7 * 86_400.0, unit="seconds"
@@ -117,7 +117,7 @@ class Limits:
             "output": _size(self.output_bytes),
             "tool_calls": str(self.tool_calls),
             "tool_timeout": f"{_num(self.tool_timeout)}s",
-            "approvals": f"{self.approval_requests} requests, {_num(self.approval_wait)}s in all",
+            "approvals": f"{self.approval_denials} denials, {_num(self.approval_wait)}s in all",
         }
 
     def describe_size(self, field: Literal["tool_argument_bytes", "tool_result_bytes"]) -> str:
@@ -135,7 +135,7 @@ class Limits:
         return f"Limits({inner})"
 
 
-_QUIET_FIELDS = ("tool_argument_bytes", "tool_result_bytes", "approval_requests", "approval_wait")
+_QUIET_FIELDS = ("tool_argument_bytes", "tool_result_bytes", "approval_denials", "approval_wait")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Limits)}
 
 
