@@ -136,9 +136,10 @@ async def test_sync_tools_stay_on_the_sandbox_thread_unless_an_async_middleware_
     await make_codeact(tools=[where], middleware=[counter]).execute(
         "import asyncio\nawait call_tool_async('where')"
     )
-    # Calls that hop to the event loop run sync tools in its default executor ("asyncio_N");
+    # Calls that hop to the event loop run sync tools on codeact's own threads
+    # ("codeact-tool-N"), never the loop's default executor, which is the application's;
     # inline calls run on whichever thread serves the guest.
-    on_loop_worker = [name.startswith("asyncio_") for name in THREADS]
+    on_loop_worker = [name.startswith("codeact-tool") for name in THREADS]
     assert on_loop_worker == [False, False, True, True]
     assert counter.count == 2
 

@@ -12,9 +12,12 @@ def test_defaults_match_the_documentation() -> None:
     assert (limits.wall_time, limits.memory_mb, limits.output_bytes) == (30.0, 256, 1 << 20)
     assert (limits.tool_calls, limits.tool_timeout) == (200, 30.0)
     assert repr(limits) == (
-        "Limits(wall_time=30s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s, "
-        "state=16 MiB)"
+        "Limits(wall_time=30s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s)"
     )
+
+
+def test_a_changed_quiet_limit_shows_in_the_repr() -> None:
+    assert repr(Limits(state_bytes=1 << 20)).endswith("tool_timeout=30s, state_bytes=1 MiB)")
 
 
 def test_replace_returns_a_changed_copy() -> None:

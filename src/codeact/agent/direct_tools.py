@@ -95,7 +95,11 @@ class DirectTools:
         arguments = call.arguments or "{}"
         pipeline = self.pipeline
         record, parsed = pipeline.record(
-            call.name, arguments, started_ms=(opened - started) * 1000, origin="direct"
+            call.name,
+            arguments,
+            started_ms=(opened - started) * 1000,
+            origin="direct",
+            parse=call.name in self.tools,  # an unknown tool's arguments are never read
         )
         opened_call = pipeline.open(
             record, self.tools, arguments, parsed, opened=opened, history=history

@@ -38,9 +38,18 @@ import threading
 import time
 from typing import Any
 
-from ..calls.call import ProgramContext, ToolInvocation, ToolTimeout, run_tool
+from ..calls.call import (
+    ProgramContext,
+    ToolInvocation,
+    ToolRaised,
+    ToolTimeout,
+    as_exception,
+    describe_exception,
+    run_tool,
+    task_cancelling,
+)
 from ..calls.middleware import Middleware, run_chain, run_chain_sync
-from ..calls.pipeline import CallResult, ToolPipeline
+from ..calls.pipeline import CallResult, ToolPipeline, argument_size_error
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet
 from . import stops
@@ -87,6 +96,9 @@ class HostBridge:
         self.program = program or ProgramContext("")
         self.clock = ProgramClock(limits.wall_time)
         self.program.bind_clock(self.clock.person_deciding)
+        self.program.limit_approvals(
+            limits, lambda waited: stopping(stops.approvals(limits, waited=waited))
+        )
         self.records: list[ToolCallRecord] = self.program.calls
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
@@ -224,12 +236,20 @@ class HostBridge:
 
     # -- one call: the pipeline opens and closes it; here, threads, limits and time -------------
     def _prepare(self, name: str, args_json: str) -> ToolInvocation | Reply:
-        """Record the call, enforce the tool-call limit, and open it (tool, arguments)."""
+        """Record the call, enforce the tool-call limit, and open it (tool, arguments).
+
+        Sizes first: arguments over `Limits.tool_argument_bytes`, or for a tool that does not
+        exist, are never parsed (a program controls their shape and size)."""
         if self._cancelled:
             raise stopping(stops.cancelled())
         opened = time.monotonic()
+        too_large = argument_size_error(name, args_json, self.limits.tool_argument_bytes)
         record, parsed = self.pipeline.record(
-            name, args_json, started_ms=(opened - self._t0) * 1000, run_id=self.program.run_id
+            name,
+            args_json,
+            started_ms=(opened - self._t0) * 1000,
+            run_id=self.program.run_id,
+            parse=too_large is None and name in self.tools,
         )
         with self._lock:
             self.records.append(record)
@@ -237,6 +257,11 @@ class HostBridge:
         if count > self.limits.tool_calls:
             self._end(record, "refused", "over the tool-call limit")
             raise stopping(stops.tool_calls(self.limits, name))
+        if too_large is not None and name in self.tools:
+            end = self.pipeline.end(
+                record, "invalid", too_large, kind="invalid", program=self.program, opened=opened
+            )
+            return _reply(end)
         call = self.pipeline.open(
             record, self.tools, args_json, parsed, opened=opened, program=self.program
         )
@@ -250,15 +275,16 @@ class HostBridge:
                 result = self._context.copy().run(self._tool_inline, call)
         except ExecutionStopped:
             raise
-        except Exception as exc:
-            return _reply(self.pipeline.fail(call, exc))
+        except BaseException as exc:  # the pipeline's boundary: a tool's
+            # SystemExit or CancelledError fails its call, never the host.
+            return _reply(self.pipeline.fail(call, as_exception(exc)))
         return self._closed(call, result)
 
     def _closed(self, call: ToolInvocation, result: Any) -> Reply:
         """The reply for a call whose chain returned, unless a limit stopped the program."""
         if self._stop is not None:
             raise self._stop
-        return _reply(self.pipeline.close(call, result))
+        return _reply(self.pipeline.close(call, result, max_bytes=self.limits.tool_result_bytes))
 
     def _tool_inline(self, call: ToolInvocation) -> Any:
         tool = call.tool
@@ -284,11 +310,19 @@ class HostBridge:
         except ExecutionStopped:
             raise
         except asyncio.CancelledError as exc:
-            self.pipeline.fail(call, exc)
+            if task_cancelling():  # the execution is being stopped
+                self.pipeline.fail(call, exc)
+                raise
+            return _reply(self.pipeline.fail(call, ToolRaised(exc)))  # raised by a middleware
+        except BaseException as exc:  # the pipeline's boundary: nothing a tool
+            # or middleware raises may reach the event loop (a Task re-raises SystemExit there)
+            return _reply(self.pipeline.fail(call, as_exception(exc)))
+        try:
+            return self._closed(call, result)
+        except ExecutionStopped:
             raise
-        except Exception as exc:
-            return _reply(self.pipeline.fail(call, exc))
-        return self._closed(call, result)
+        except BaseException as exc:  # as above
+            return _reply(self.pipeline.fail(call, as_exception(exc)))
 
     async def _tool_on_loop(self, call: ToolInvocation) -> Any:
         try:
@@ -333,7 +367,7 @@ class HostBridge:
         if isinstance(exc, ExecutionStopped):
             raise exc
         if exc is not None:
-            return error_reply("error", f"{type(exc).__name__}: {exc}")
+            return error_reply("error", describe_exception(exc))
         reply: Reply = future.result()
         return reply
 
@@ -345,7 +379,18 @@ class HostBridge:
 
 
 async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
+    """Await what a sync-looking tool returned; what it raises arrives as an `Exception` (a
+    Task would re-raise SystemExit or KeyboardInterrupt into the event loop)."""
+    try:
+        return await awaitable
+    except Exception:
+        raise
+    except asyncio.CancelledError as exc:
+        if task_cancelling():
+            raise
+        raise ToolRaised(exc) from None
+    except BaseException as exc:  # see the docstring
+        raise ToolRaised(exc) from None
 
 
 def _reply(end: CallResult) -> Reply:

@@ -92,6 +92,9 @@ class _TimedOut(Exception):
     kind = "timeout"
 
 
+_REQUEST_SLACK = 1 << 20  # a request's URL, headers and JSON around its body
+
+
 class HttpEgress:
     """Sends a program's HTTP requests that `rules` allow; refuses the rest with the reason.
 
@@ -155,6 +158,12 @@ class HttpEgress:
     def _parse(
         self, request_json: str
     ) -> tuple[str, str, list[tuple[str, str]], bytes | None, float]:
+        # Size before parsing: the body travels base64-encoded, plus the URL and headers.
+        if len(request_json) > self.limits.max_request_bytes * 4 // 3 + _REQUEST_SLACK:
+            raise _Failed(
+                "the HTTP request is larger than NetworkLimits.max_request_bytes="
+                f"{self.limits.max_request_bytes} allows; send a smaller body"
+            )
         try:
             data = json.loads(request_json)
             method = str(data["method"]).upper()

@@ -286,10 +286,22 @@ class RunOutcome:
     def from_guest_json(
         cls, text: str, *, max_chars: int, state: StateCarry | None = None
     ) -> RunOutcome:
-        """Parse a guest's report; malformed or oversized reports become an error outcome.
+        """Parse a guest's report; malformed, oversized or absurd reports (too deep, numbers
+        that JSON cannot hold) become an error outcome. Never raises: the guest is untrusted.
         With `state` (a session's run), the report may be larger by the state it returns, as
         base64 inside it or as raw bytes after it (after a NUL, see `RunRequest.to_guest_json`).
         """
+        try:
+            return cls._from_guest_json(text, max_chars=max_chars, state=state)
+        except Exception as exc:  # whatever the guest sent, it must not reach execute()'s caller
+            return cls(error=GuestError("SandboxError", _bad_report(type(exc).__name__)))
+
+    @classmethod
+    def _from_guest_json(
+        cls, text: str, *, max_chars: int, state: StateCarry | None
+    ) -> RunOutcome:
+        if not isinstance(text, str):
+            return cls(error=GuestError("SandboxError", "the sandbox's report was not text"))
         raw_state = None
         if state is not None:
             max_chars += report_allowance(state)
@@ -298,7 +310,7 @@ class RunOutcome:
             return cls(error=GuestError("SandboxError", "the sandbox's report was too large"))
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return cls(error=GuestError("SandboxError", "the sandbox's report was not JSON"))
         if not isinstance(data, dict):
             return cls(error=GuestError("SandboxError", "the sandbox's report was not an object"))
@@ -312,17 +324,42 @@ class RunOutcome:
                 traceback=_str(raw_error.get("traceback")),
                 lineno=lineno if isinstance(lineno, int) and not isinstance(lineno, bool) else None,
             )
+        value = data.get("value")
+        value_repr = data["value_repr"] if isinstance(data.get("value_repr"), str) else None
+        if _too_deep(value):  # host code that walks it recursively would fail: keep a note
+            value, value_repr = None, f"<a value nested more than {MAX_VALUE_DEPTH} levels deep>"
         status = data.get("exit_status")
         return cls(
             exit_status=status if type(status) is int else None,
-            value=data.get("value"),
-            value_repr=data["value_repr"] if isinstance(data.get("value_repr"), str) else None,
+            value=value,
+            value_repr=value_repr,
             has_value=data.get("has_value") is True,
             error=error,
             state=GuestState.from_guest(data.get("session"), limit=state.limit, raw_state=raw_state)
             if state
             else None,
         )
+
+
+#: How deep a program's value may nest (JSON from the guest; deeper is refused as forged).
+MAX_VALUE_DEPTH = 200
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether a value from the guest nests deeper than `MAX_VALUE_DEPTH` (walked iteratively)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= MAX_VALUE_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _bad_report(why: str) -> str:
+    return f"the sandbox's report could not be used ({why})"
 
 
 def _str(value: object, default: str = "") -> str:

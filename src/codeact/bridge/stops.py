@@ -13,6 +13,7 @@ from ..policy.outputs import OutputLimits
 from .protocol import ExecutionStopped, Stop
 
 __all__ = [
+    "approvals",
     "cancelled",
     "cpu_time",
     "http_requests",
@@ -87,4 +88,17 @@ def output_files(limits: OutputLimits) -> Stop:
         f"the program kept writing under /output far past {limits!r} (more than "
         f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
         "so that it cannot fill the host's disk",
+    )
+
+
+def approvals(limits: Limits, *, waited: float | None = None) -> Stop:
+    """The program asked for more approvals, or waited longer for them, than its limits allow."""
+    if waited is None:
+        what = f"asked for approval again after {limits.approval_denials} denials"
+    else:
+        what = f"waited {waited:.3g}s for approvals in all"
+    return Stop(
+        "approvals",
+        f"the program {what} ({limits.describe('approvals')}: Limits.approval_denials, "
+        "Limits.approval_wait) and was stopped",
     )

@@ -42,7 +42,7 @@ from typing import Any, Literal, TypeAlias
 from .._display import visible
 from ..bridge.protocol import CallOrigin, ToolCallRecord
 from ..errors import ConfigurationError
-from .call import CallDenied, ProgramContext, ToolInvocation
+from .call import CallDenied, ProgramContext, ToolInvocation, describe_exception
 from .middleware import CallNext, Middleware
 from .scan import CallPlan
 
@@ -185,26 +185,37 @@ class Approver:
             )
             return Approval(False, reason), "none", 0.0
         name = handler_name(handler)
+        # A program's approvals are capped in number and in total wait (see `Limits`):
+        # past either, the program is stopped (a loop that asks again after each denial).
+        left = program.approval_starts() if program is not None else None
+        timeout = self.timeout if left is None else min(left, self.timeout or left)
         started = time.monotonic()
         started_ns = time.time_ns()
+        timed_out = False
         waiting = program.person_deciding() if program is not None else contextlib.nullcontext()
         with waiting:
             try:
-                answer = await asyncio.wait_for(_invoke(handler, request), self.timeout)
+                answer = await asyncio.wait_for(_invoke(handler, request), timeout)
             except asyncio.TimeoutError:
+                timed_out = True
                 approval = Approval(False, f"no answer within {self.timeout:g}s (approval timeout)")
             except Exception as exc:
                 _log.warning("codeact: approval handler %s failed", name, exc_info=True)
                 approval = Approval(
-                    False, f"the approval handler failed ({type(exc).__name__}: {exc})"
+                    False, f"the approval handler failed ({describe_exception(exc)})"
                 )
             else:
                 approval = _coerce(answer)
         by = approval.by or name
-        if program is not None and program.watcher is not None:
-            program.watcher.approval_waited(
-                request.tool, started_ns, time.time_ns(), approval.approved, by
-            )
+        if program is not None:
+            program.approval_ended(time.monotonic() - started, approved=approval.approved)
+            if program.watcher is not None:
+                program.watcher.approval_waited(
+                    request.tool, started_ns, time.time_ns(), approval.approved, by
+                )
+            stop = program.approval_overdue() if timed_out else None
+            if stop is not None:  # the wait was cut short by Limits.approval_wait
+                raise stop
         return approval, by, (time.monotonic() - started) * 1000
 
 

@@ -9,15 +9,19 @@ code and the calls made so far, and the decision fields that end up in the audit
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import inspect
 import threading
 import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..bridge.protocol import CallDecision, CallOrigin, ToolCallRecord
+from ..bridge.protocol import CallDecision, CallOrigin, ExecutionStopped, ToolCallRecord
+from ..policy.limits import Limits
+from ..sandbox.threads import DaemonThreadPool
 from ..tools import Tool
 
 __all__ = [
@@ -25,9 +29,15 @@ __all__ = [
     "CallWatcher",
     "ProgramContext",
     "ToolInvocation",
+    "ToolRaised",
     "ToolTimeout",
+    "as_exception",
+    "describe_exception",
     "run_tool",
+    "task_cancelling",
 ]
+
+_MESSAGE_CHARS = 4000  # the most of an exception's text a call's error carries
 
 
 class CallDenied(Exception):
@@ -67,6 +77,47 @@ class CallWatcher(Protocol):
     ) -> None: ...
 
 
+class ToolRaised(Exception):
+    """A tool or middleware raised a `BaseException` that is not an `Exception`: SystemExit,
+    KeyboardInterrupt, GeneratorExit, a CancelledError of its own. It is carried as a plain
+    exception so that it fails the call, never the host's event loop, thread or `execute()`.
+    (Only its description is kept: its traceback would keep the tool's frames alive.)"""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(describe_exception(exc))
+        self.type_name = type(exc).__name__
+
+
+def as_exception(exc: BaseException) -> Exception:
+    """`exc` if it is an `Exception`, else a `ToolRaised` describing it."""
+    return exc if isinstance(exc, Exception) else ToolRaised(exc)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` of any exception, even one whose ``__str__`` fails or never ends in
+    reasonable size (the text is cut)."""
+    if isinstance(exc, ToolRaised):
+        return str(exc.args[0]) if exc.args else exc.type_name
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except BaseException:  # a hostile __str__ may raise anything
+        text = "(its message could not be read)"
+    if not isinstance(text, str):
+        text = ""
+    if len(text) > _MESSAGE_CHARS:
+        text = f"{text[:_MESSAGE_CHARS]}…[{len(text) - _MESSAGE_CHARS} more chars]"
+    return f"{name}: {text}" if text else name
+
+
+def task_cancelling() -> bool:
+    """Whether the running task is being cancelled (not merely seeing a CancelledError that
+    some code raised by itself). Before Python 3.11 it cannot tell: every one counts."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return True if cancelling is None else bool(cancelling())
+
+
 class ProgramContext:
     """What the middlewares of nested calls know about the running program.
 
@@ -86,6 +137,49 @@ class ProgramContext:
         self._settled: set[int] = set()  # ids of the records already settled and audited
         #: Told about each call as it starts and ends (None: nobody is watching).
         self.watcher: CallWatcher | None = None
+        self._approval_limits: Limits | None = None  # set by the bridge: this run's limits
+        self._approval_stop: Callable[[float | None], ExecutionStopped] | None = None
+        self._approvals_refused = 0
+        self._approval_waited = 0.0
+
+    def limit_approvals(
+        self, limits: Limits, stop: Callable[[float | None], ExecutionStopped]
+    ) -> None:
+        """Cap the approval requests of this program that may end unapproved
+        (`Limits.approval_denials`) and their total wait (`Limits.approval_wait`); past either,
+        `stop(seconds waited, or None when the count ran out)` is raised."""
+        self._approval_limits = limits
+        self._approval_stop = stop
+
+    def approval_starts(self) -> float | None:
+        """Before one approval request: the seconds it may still wait (None: no cap), or the
+        program is stopped (`ExecutionStopped`) because it asked too often or waited too long."""
+        limits, stop = self._approval_limits, self._approval_stop
+        if limits is None or stop is None:
+            return None
+        with self._lock:
+            refused, waited = self._approvals_refused, self._approval_waited
+        if refused >= limits.approval_denials:
+            raise stop(None)
+        left = limits.approval_wait - waited
+        if left <= 0:
+            raise stop(waited)
+        return left
+
+    def approval_ended(self, seconds: float, *, approved: bool) -> None:
+        """After one approval request: `seconds` waited count against `Limits.approval_wait`,
+        and one not approved against `Limits.approval_denials`."""
+        with self._lock:
+            self._approval_waited += seconds
+            if not approved:
+                self._approvals_refused += 1
+
+    def approval_overdue(self) -> ExecutionStopped | None:
+        """The stop to raise if the total approval wait is used up (None while it is not)."""
+        limits, stop = self._approval_limits, self._approval_stop
+        if limits is None or stop is None or self._approval_waited < limits.approval_wait:
+            return None
+        return stop(self._approval_waited)
 
     def settle_once(self, record: ToolCallRecord) -> bool:
         """True the first time it is asked about `record`: a call is settled and audited once,
@@ -199,9 +293,17 @@ class ToolInvocation:
         self.reason = reason
 
 
-async def run_tool(tool: Tool, kwargs: dict[str, Any], timeout: float) -> Any:
-    """Run a tool on the event loop (a sync one in a worker thread); `ToolTimeout` if too slow."""
-    coro = tool.fn(**kwargs) if tool.is_async else _in_thread(tool, kwargs)
+async def run_tool(
+    tool: Tool,
+    kwargs: dict[str, Any],
+    timeout: float,
+    *,
+    threads: concurrent.futures.Executor | None = None,
+) -> Any:
+    """Run a tool on the event loop (a sync one on `threads`, codeact's own pool: never the
+    loop's default executor, which belongs to the application); `ToolTimeout` if too slow.
+    Whatever the tool raises arrives as an `Exception` (see `ToolRaised`)."""
+    coro = _guarded(tool.fn, kwargs) if tool.is_async else _in_thread(tool, kwargs, threads)
     task: asyncio.Future[Any] = asyncio.ensure_future(coro)
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout)
@@ -214,8 +316,58 @@ async def run_tool(tool: Tool, kwargs: dict[str, Any], timeout: float) -> Any:
     return task.result()
 
 
-async def _in_thread(tool: Tool, kwargs: dict[str, Any]) -> Any:
-    result = await asyncio.to_thread(tool.fn, **kwargs)
+async def _guarded(fn: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> Any:
+    """Await an async tool; a `BaseException` it raises (other than this task's own
+    cancellation) becomes `ToolRaised` here, before asyncio's Task sees it: a Task re-raises
+    SystemExit and KeyboardInterrupt into the event loop, which ends the application."""
+    try:
+        return await fn(**kwargs)
+    except Exception:
+        raise
+    except asyncio.CancelledError as exc:
+        if task_cancelling():
+            raise
+        raise ToolRaised(exc) from None
+    except BaseException as exc:  # see the docstring
+        raise ToolRaised(exc) from None
+
+
+def _call_catching(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Call a sync tool in a worker thread; what it raises arrives as an `Exception` (a
+    StopIteration could not even cross into an asyncio future: the call would never end)."""
+    try:
+        return fn(**kwargs)
+    except Exception as exc:
+        if isinstance(exc, StopIteration):
+            raise ToolRaised(exc) from None
+        raise
+    except BaseException as exc:  # see the docstring
+        raise ToolRaised(exc) from None
+
+
+async def _in_thread(
+    tool: Tool, kwargs: dict[str, Any], threads: concurrent.futures.Executor | None
+) -> Any:
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    if threads is None:
+        threads = default_tool_threads()
+    result = await loop.run_in_executor(threads, context.run, _call_catching, tool.fn, kwargs)
     if inspect.isawaitable(result):  # a sync-looking callable that returned a coroutine
-        result = await result
+        result = await _guarded(lambda: result, {})
     return result
+
+
+_default_threads: concurrent.futures.Executor | None = None
+_default_lock = threading.Lock()
+
+
+def default_tool_threads() -> concurrent.futures.Executor:
+    """The process's pool for sync tools called without an execution's own (direct calls):
+    codeact's, never the event loop's default executor. It starts a thread whenever none is
+    idle, so a tool stuck past its timeout never delays another call."""
+    global _default_threads
+    with _default_lock:
+        if _default_threads is None:
+            _default_threads = DaemonThreadPool("codeact-tool")
+        return _default_threads

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bridge.protocol import CallErrorKind, CallOrigin, CallOutcome, ToolCallRecord
+from ..policy.limits import Limits
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from ..tools.definition import ApprovalMode
 from .approvals import (
@@ -33,19 +34,35 @@ from .approvals import (
     block_needs_approval,
 )
 from .audit import AuditSink, Redactor, as_redactor
-from .call import CallDenied, ProgramContext, ToolInvocation, ToolTimeout, run_tool
+from .call import (
+    CallDenied,
+    ProgramContext,
+    ToolInvocation,
+    ToolRaised,
+    ToolTimeout,
+    as_exception,
+    describe_exception,
+    run_tool,
+    task_cancelling,
+)
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
 from .scan import scan_program
+from .sizes import bounded_copy, json_size_over
 
 __all__ = [
     "CallResult",
     "DirectCallResult",
+    "ResultTooLarge",
     "ToolPipeline",
+    "argument_size_error",
     "ask_block_if_needed",
     "settle_record",
 ]
 
 _log = logging.getLogger("codeact.audit")
+
+#: The result cap of direct calls made without a CodeAct's limits (`Limits.tool_result_bytes`).
+DEFAULT_RESULT_BYTES = Limits().tool_result_bytes
 
 
 @dataclass
@@ -146,19 +163,31 @@ class ToolPipeline:
         started_ms: float,
         origin: CallOrigin = "code",
         run_id: str | None = None,
+        parse: bool = True,
     ) -> tuple[ToolCallRecord, Any]:
-        """The record of a call as it arrives (arguments redacted), and its parsed arguments."""
+        """The record of a call as it arrives (arguments redacted), and its parsed arguments.
+
+        The record keeps a bounded copy (`bounded_copy`): a call's arguments may be as large
+        as `Limits.tool_argument_bytes`, and records live as long as the result. With
+        `parse=False` (an unknown tool, arguments over the size limit) the text is not parsed
+        at all: the record says how large it was, and the parsed arguments are None."""
         parsed: Any
-        if isinstance(arguments, (str, bytes)):
-            try:
-                parsed = json.loads(arguments)
-            except (ValueError, RecursionError):  # a program may send any text, nested or not
-                parsed = arguments
+        if not parse:
+            size = len(arguments) if isinstance(arguments, (str, bytes)) else 0
+            parsed = None
+            shown: Any = f"<{size} characters of arguments, not read>"
         else:
-            parsed = dict(arguments or {})
+            if isinstance(arguments, (str, bytes)):
+                try:
+                    parsed = json.loads(arguments)
+                except (ValueError, RecursionError):  # a program may send any text
+                    parsed = arguments
+            else:
+                parsed = dict(arguments or {})
+            shown = bounded_copy(self.redact(name, parsed) if self.redactor else parsed)
         record = ToolCallRecord(
             name=name,
-            arguments=self.redact(name, parsed) if self.redactor else parsed,
+            arguments=shown,
             started_ms=started_ms,
             origin=origin,
             run_id=run_id,
@@ -210,13 +239,24 @@ class ToolPipeline:
             opened=opened,
         )
 
-    def close(self, call: ToolInvocation, value: Any) -> CallResult:
-        """Close a call with the tool's value: converted to JSON, or an error if it cannot be."""
+    def close(
+        self, call: ToolInvocation, value: Any, *, max_bytes: int | None = None
+    ) -> CallResult:
+        """Close a call with the tool's value: converted to JSON, or an error if it cannot be.
+
+        With `max_bytes` (`Limits.tool_result_bytes`), a value whose JSON would be larger is
+        refused before it is converted or copied, and so is an encoding that turns out larger."""
+        if max_bytes is not None and json_size_over(value, max_bytes):
+            return self.fail(call, ResultTooLarge(call.name, max_bytes, None))
         try:
             result = call.tool.to_json(value)
             encoded = json.dumps(result)
-        except (ResultConversionError, ValueError) as exc:
-            return self.fail(call, ResultConversionError(str(exc)))
+        except (ResultConversionError, ValueError, RecursionError) as exc:
+            return self.fail(call, ResultConversionError(describe_exception(exc)))
+        except BaseException as exc:  # a value's own methods may raise anything
+            return self.fail(call, ResultConversionError(describe_exception(exc)))
+        if max_bytes is not None and len(encoded) > max_bytes:
+            return self.fail(call, ResultTooLarge(call.name, max_bytes, len(encoded)))
         end = self.end(call.record, "ok", None, call=call, encoded=encoded)
         end.value, end.encoded = result, encoded
         return end
@@ -236,11 +276,12 @@ class ToolPipeline:
             return self.end(call.record, "timeout", f"{name}() {exc}", call=call)
         if isinstance(exc, asyncio.CancelledError):
             return self.end(call.record, "cancelled", "cancelled", call=call)
+        if isinstance(exc, ResultTooLarge):
+            return self.end(call.record, "error", str(exc), call=call)
         if isinstance(exc, ResultConversionError):
             message = f"{name}() returned a value that cannot be sent back: {exc}"
             return self.end(call.record, "error", message, call=call)
-        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return self.end(call.record, "error", message, call=call)
+        return self.end(call.record, "error", describe_exception(exc), call=call)
 
     def end(
         self,
@@ -282,6 +323,7 @@ class ToolPipeline:
         timeout: float = 30.0,
         started: float | None = None,
         run_id: str | None = None,
+        max_result_bytes: int | None = DEFAULT_RESULT_BYTES,
     ) -> CallResult:
         """Call `tool` directly (not from a program) through the same middleware and audit.
 
@@ -296,20 +338,32 @@ class ToolPipeline:
             tool.name, arguments, started_ms=since, origin="direct", run_id=run_id
         )
         call = self.open(record, tool, arguments, parsed, opened=t0, history=history)
-        return await self.run_direct(call, timeout)
+        return await self.run_direct(call, timeout, max_result_bytes=max_result_bytes)
 
-    async def run_direct(self, call: ToolInvocation | CallResult, timeout: float) -> CallResult:
+    async def run_direct(
+        self,
+        call: ToolInvocation | CallResult,
+        timeout: float,
+        *,
+        max_result_bytes: int | None = DEFAULT_RESULT_BYTES,
+    ) -> CallResult:
         """Run an opened direct call through the chain and close it (`timeout` applies when
-        the tool has none of its own)."""
+        the tool has none of its own). Whatever the tool or a middleware raises ends the call,
+        SystemExit and KeyboardInterrupt included; only this task's cancellation goes on."""
         if isinstance(call, CallResult):
             return call
         chain, _ = self.chain_for(call)
         limit = call.tool.timeout if call.tool.timeout is not None else timeout
         try:
             value = await run_chain(call, chain, lambda c: run_tool(c.tool, c.kwargs, limit))
-        except Exception as exc:
-            return self.fail(call, exc)
-        return self.close(call, value)
+        except asyncio.CancelledError as exc:
+            if task_cancelling():
+                self.fail(call, exc)
+                raise
+            return self.fail(call, ToolRaised(exc))
+        except BaseException as exc:  # the pipeline's boundary
+            return self.fail(call, as_exception(exc))
+        return self.close(call, value, max_bytes=max_result_bytes)
 
 
 async def ask_block_if_needed(
@@ -336,6 +390,33 @@ async def ask_block_if_needed(
     )
     pipeline.emit(record)
     return record
+
+
+class ResultTooLarge(Exception):
+    """A tool's result is over `Limits.tool_result_bytes` (it was not converted nor copied)."""
+
+    def __init__(self, name: str, limit: int, size: int | None) -> None:
+        what = f"{size} bytes of JSON" if size is not None else "larger"
+        super().__init__(
+            f"the result of {name}() is {what}, over the limit "
+            f"(Limits.tool_result_bytes={limit} bytes): have the tool return less "
+            "(e.g. a page or a summary), or raise the limit"
+        )
+
+
+def argument_size_error(name: str, arguments: str | bytes, limit: int) -> str | None:
+    """Why a call's JSON arguments are refused for their size, or None: checked on the text,
+    before anything parses it (`Limits.tool_argument_bytes`)."""
+    size = len(arguments)
+    if size <= limit and isinstance(arguments, str) and size * 4 > limit:
+        size = len(arguments.encode("utf-8", "surrogatepass"))  # may be over: count bytes
+    if size <= limit:
+        return None
+    return (
+        f"the arguments of {name}() are {size} bytes of JSON or more, over the limit "
+        f"(Limits.tool_argument_bytes={limit} bytes): pass less data per call (e.g. in "
+        "pages, or a reference the tool can look up), or raise the limit"
+    )
 
 
 def denial(name: str, message: str, kind: CallErrorKind) -> str:

@@ -12,7 +12,14 @@ __all__ = ["LIMIT_NAMES", "LimitName", "Limits"]
 
 #: ``output_files`` (OutputLimits) and ``network`` (NetworkLimits) are limits of the grants.
 LimitName: TypeAlias = Literal[
-    "wall_time", "memory", "output", "tool_calls", "tool_timeout", "output_files", "network"
+    "wall_time",
+    "memory",
+    "output",
+    "tool_calls",
+    "tool_timeout",
+    "output_files",
+    "network",
+    "approvals",
 ]
 LIMIT_NAMES: tuple[LimitName, ...] = (
     "wall_time",
@@ -22,6 +29,7 @@ LIMIT_NAMES: tuple[LimitName, ...] = (
     "tool_timeout",
     "output_files",
     "network",
+    "approvals",
 )
 
 _MIB = 1024 * 1024
@@ -46,11 +54,22 @@ class Limits:
     ``state_bytes``    16 MiB      a session's state (`CodeAct.session`) larger than this
                                    after a call is not kept: the session keeps its state
                                    from before the call, and the result says so
+    ``tool_argument_   4 MiB       a call whose JSON arguments are larger fails with a
+    bytes``                        ``ToolError`` naming this limit; the host parses nothing
+                                   of it (and, on process backends, reads no larger frame)
+    ``tool_result_     16 MiB      a tool result whose JSON is larger is not sent: the
+    bytes``                        program gets a ``ToolError`` naming this limit
+    ``approval_        20          once this many of a program's approval requests were
+    denials``                      denied or unanswered, its next request stops it (e.g.
+                                   one that asks again after each ``ToolDenied``)
+    ``approval_wait``  600 s       the total time one program may wait for people to
+                                   decide; past it the program is stopped
     =================  ==========  ==========================================================
 
-    >>> Limits(wall_time=10)  # doctest: +NORMALIZE_WHITESPACE
-    Limits(wall_time=10s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s,
-           state=16 MiB)
+    The last five are shown in the repr only when changed.
+
+    >>> Limits(wall_time=10)
+    Limits(wall_time=10s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s)
     """
 
     wall_time: float = 30.0
@@ -59,6 +78,10 @@ class Limits:
     tool_calls: int = 200
     tool_timeout: float = 30.0
     state_bytes: int = 16 * _MIB
+    tool_argument_bytes: int = 4 * _MIB
+    tool_result_bytes: int = 16 * _MIB
+    approval_denials: int = 20
+    approval_wait: float = 600.0
 
     def __post_init__(self) -> None:
         _check_number("wall_time", self.wall_time, low=0.001, high=86_400.0, unit="seconds")
@@ -67,6 +90,18 @@ class Limits:
         _check_number("tool_calls", self.tool_calls, low=0, high=1_000_000, integer=True)
         _check_number("tool_timeout", self.tool_timeout, low=0.001, high=86_400.0, unit="seconds")
         _check_number("state_bytes", self.state_bytes, low=1024, high=1 << 30, integer=True)
+        _check_number(
+            "tool_argument_bytes", self.tool_argument_bytes, low=2, high=1 << 30, integer=True
+        )
+        _check_number(
+            "tool_result_bytes", self.tool_result_bytes, low=4, high=1 << 30, integer=True
+        )
+        _check_number(
+            "approval_denials", self.approval_denials, low=0, high=1_000_000, integer=True
+        )
+        _check_number(
+            "approval_wait", self.approval_wait, low=0.001, high=7 * 86_400.0, unit="seconds"
+        )
 
     @property
     def memory_bytes(self) -> int:
@@ -87,12 +122,32 @@ class Limits:
             "output": _size(self.output_bytes),
             "tool_calls": str(self.tool_calls),
             "tool_timeout": f"{_num(self.tool_timeout)}s",
+            "approvals": f"{self.approval_denials} denials, {_num(self.approval_wait)}s in all",
         }
 
+    def describe_size(self, field: Literal["tool_argument_bytes", "tool_result_bytes"]) -> str:
+        """``'Limits.tool_result_bytes=16 MiB'``: a size limit as error messages name it."""
+        return f"Limits.{field}={_size(getattr(self, field))}"
+
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v}" for k, v in self._values().items())
-        inner += f", state={_size(self.state_bytes)}"
+        values: dict[str, str] = {str(k): v for k, v in self._values().items()}
+        del values["approvals"]
+        for name in _QUIET_FIELDS:
+            value = getattr(self, name)
+            if value != _DEFAULTS[name]:
+                values[name] = _size(value) if name.endswith("_bytes") else _num(value)
+        inner = ", ".join(f"{k}={v}" for k, v in values.items())
         return f"Limits({inner})"
+
+
+_QUIET_FIELDS = (
+    "state_bytes",
+    "tool_argument_bytes",
+    "tool_result_bytes",
+    "approval_denials",
+    "approval_wait",
+)
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Limits)}
 
 
 def _num(value: float) -> str:

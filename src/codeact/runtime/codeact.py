@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -16,7 +17,15 @@ from typing import Any
 from .._lifecycle import Closeable
 from ..bridge.host import HostBridge
 from ..bridge.http_egress import HttpEgress
-from ..bridge.protocol import GuestError, RunOutcome, RunRequest, ToolCallRecord, ToolStub
+from ..bridge.protocol import (
+    ExecutionStopped,
+    GuestError,
+    RunOutcome,
+    RunRequest,
+    Stop,
+    ToolCallRecord,
+    ToolStub,
+)
 from ..bridge.state import GuestState, StateCarry
 from ..calls.approvals import (
     APPROVAL_SCOPES,
@@ -25,7 +34,7 @@ from ..calls.approvals import (
     ApprovalScope,
 )
 from ..calls.audit import AuditSink, Redactor
-from ..calls.call import ProgramContext
+from ..calls.call import ProgramContext, describe_exception
 from ..calls.middleware import Middleware, MiddlewareFn
 from ..calls.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
 from ..calls.scan import CallPlan, scan_program
@@ -52,6 +61,9 @@ from .tracing import ExecutionTrace, capture_content_default, meter_for, tracer_
 from .watch import ExecutionWatch
 
 __all__ = ["CodeAct"]
+
+_log = logging.getLogger("codeact")
+
 
 # Backends whose one-time work (build, compile, pool) is done in this process.
 _ready_backends: weakref.WeakSet[SandboxBackend] = weakref.WeakSet()
@@ -462,6 +474,12 @@ class CodeAct(Grants, Closeable):
                 raise  # cancelled by our caller, not by the supervisor
             supervisor.consume_cancel()
             outcome = _stopped(supervisor)
+        except ExecutionStopped as exc:  # a limit that surfaced through the backend
+            outcome = RunOutcome(stop=Stop(exc.limit, exc.message))
+        except Exception as exc:  # the backend failed: a failed result, never a raise
+            _log.warning("codeact: the %s backend failed", self.backend.name, exc_info=True)
+            message = f"the sandbox failed: {describe_exception(exc)}"
+            outcome = RunOutcome(error=GuestError("SandboxError", message))
         finally:
             self._running.discard((supervisor, loop))
             supervisor.close()
@@ -520,6 +538,7 @@ class CodeAct(Grants, Closeable):
             timeout=self.limits.tool_timeout,
             started=started,
             run_id=run_id,
+            max_result_bytes=self.limits.tool_result_bytes,
         )
 
     def execute_sync(

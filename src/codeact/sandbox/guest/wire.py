@@ -24,20 +24,34 @@ Output
     jail's child), which the host reads and caps, so ``print`` and a raw ``os.write(1, ...)``
     arrive in the same order.
 
+    Every sandbox -> host message is a flat list of strings and integers, and that is all the
+    host decodes: no frame from a sandbox can make the host build a tree of objects.
+
 Trust
     The sandbox side is reachable by the program, which may send anything: the host trusts
-    none of it and reads with `FrameReader` (a size limit per frame; every malformed frame is a
-    `ProtocolError`). The sandbox side trusts the host and reads with `read_frame`.
+    none of it and reads with `FrameReader`: a size limit per frame (per kind, read from the
+    frame's first bytes, checked against the length prefix before the frame is read), a flat
+    decoding (`decode_flat`), and every malformed frame is a `ProtocolError`. The sandbox side
+    trusts the host and reads with `read_frame`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import struct
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["FrameReader", "ProtocolError", "encode_frame", "read_frame", "write_frame"]
+__all__ = [
+    "FrameReader",
+    "ProtocolError",
+    "decode_flat",
+    "encode_frame",
+    "read_frame",
+    "write_frame",
+]
 
 _HEADER = struct.Struct(">I")
 _CHUNK = 1 << 20
@@ -76,30 +90,96 @@ def read_frame(sock: socket.socket) -> Any:
 
 class FrameReader:
     """Reads frames from an untrusted peer: feed it bytes as they arrive; it returns the
-    complete frames, decoded. It never holds more than one frame's worth of bytes, refuses
-    frames over `max_frame`, and turns every decoding failure (including a `RecursionError`
-    from absurdly nested JSON) into `ProtocolError`."""
+    complete frames, decoded by `decode_flat`. It never holds more than one frame's worth of
+    bytes and refuses a frame over its limit as soon as its length prefix and kind arrive,
+    before reading it: `kind_limits` maps a kind (``"c"``...) to its limit, `max_frame` is the
+    limit of every other frame. Every failure is a `ProtocolError`."""
 
-    def __init__(self, *, max_frame: int) -> None:
+    def __init__(self, *, max_frame: int, kind_limits: Mapping[str, int] | None = None) -> None:
         self.max_frame = max_frame
+        self.kind_limits = dict(kind_limits or {})
+        self._smallest = min([max_frame, *self.kind_limits.values()])
+        self._largest = max([max_frame, *self.kind_limits.values()])
         self._buffer = bytearray()
+
+    def limit_for(self, head: bytes) -> int:
+        """The size limit of a frame whose payload starts with `head` (its first bytes)."""
+        match = _KIND.match(head)
+        if match is None:
+            return self.max_frame
+        return self.kind_limits.get(match.group(1).decode("ascii"), self.max_frame)
 
     def feed(self, data: bytes) -> list[Any]:
         self._buffer += data
         frames = []
         while len(self._buffer) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(self._buffer)
-            if size > self.max_frame:
-                raise ProtocolError(
-                    f"a frame of {size} bytes is over the limit of {self.max_frame}"
-                )
+            if size > self._largest:
+                raise ProtocolError(f"a frame of {size} bytes is over the limit of {self._largest}")
+            if size > self._smallest:
+                # Large enough to need its kind's limit: wait for its first bytes.
+                head = bytes(self._buffer[_HEADER.size : _HEADER.size + _HEAD])
+                if len(head) < min(_HEAD, size):
+                    break
+                limit = self.limit_for(head)
+                if size > limit:
+                    raise ProtocolError(f"a frame of {size} bytes is over the limit of {limit}")
             end = _HEADER.size + size
             if len(self._buffer) < end:
                 break
             payload = bytes(self._buffer[_HEADER.size : end])
             del self._buffer[:end]
-            try:
-                frames.append(json.loads(payload))
-            except (ValueError, RecursionError) as exc:
-                raise ProtocolError(f"a frame was not valid JSON ({type(exc).__name__})") from None
+            frames.append(decode_flat(payload))
         return frames
+
+
+_HEAD = 4  # the bytes of a payload that name its kind: ["c"
+_KIND = re.compile(rb'\["([a-z])"')
+_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def decode_flat(payload: bytes) -> list[str | int]:
+    """A frame from an untrusted peer: a JSON list of strings and integers, nothing nested.
+
+    Decoded with `json`'s own string scanner, so its cost is linear in the payload and it
+    builds one string per item (a nested or huge-number payload is a `ProtocolError`)."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("a frame was not UTF-8") from None
+    pos = _SPACE.match(text, 0).end()  # type: ignore[union-attr]
+    if not text.startswith("[", pos):
+        raise ProtocolError("a frame was not a list of strings and integers")
+    pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+    items: list[str | int] = []
+    if text.startswith("]", pos):
+        pos += 1
+    else:
+        while True:
+            if text.startswith('"', pos):
+                try:
+                    item, pos = _scanstring(text, pos + 1, True)
+                except ValueError:
+                    raise ProtocolError("a frame held a malformed string") from None
+                items.append(item)
+            else:
+                number = _INT.match(text, pos)
+                if number is None:
+                    raise ProtocolError("a frame was not a list of strings and integers")
+                items.append(int(number.group()))
+                pos = number.end()
+            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+            if text.startswith(",", pos):
+                pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+                continue
+            if text.startswith("]", pos):
+                pos += 1
+                break
+            raise ProtocolError("a frame was not a list of strings and integers")
+    if _SPACE.match(text, pos).end() != len(text):  # type: ignore[union-attr]
+        raise ProtocolError("a frame had bytes after its list")
+    return items
+
+
+_scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]

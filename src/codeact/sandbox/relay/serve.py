@@ -28,7 +28,10 @@ from ..guest.wire import FrameReader, ProtocolError, encode_frame
 __all__ = ["Relay", "describe_exit"]
 
 _REPORT_SLACK = 64 * 1024
-_MIN_FRAME = 64 * 1024 * 1024  # tool arguments may be large; the bridge validates them
+_FRAME_SLACK = 64 * 1024  # a frame's kind, a tool's name, the JSON around them
+#: An HTTP request's frame: its body (NetworkLimits.max_request_bytes, checked by the egress)
+#: travels base64-encoded; the frame is decoded flat (strings only) whatever its size.
+_HTTP_FRAME = 64 * 1024 * 1024
 _EXIT_GRACE = 2.0  # seconds a process that reported (or was killed) gets to close its pipes
 #: Seconds between two calls of a relay's `watch` (e.g. the disk use of /output).
 WATCH_SECONDS = 0.25
@@ -63,9 +66,19 @@ class Relay:
             fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in self._pipes
         }
         self.state = state  # a session's run: its report may carry the new state
+        # Each kind of frame has its limit, checked on its length prefix before it is read:
+        # a call carries at most Limits.tool_argument_bytes of JSON (escaped once more in
+        # the frame: at most twice as long), a report the output and value.
+        call_frame = 2 * limits.tool_argument_bytes + _FRAME_SLACK
         self._frames = FrameReader(
-            max_frame=max(_MIN_FRAME, 2 * limits.output_bytes + _REPORT_SLACK)
-            + report_allowance(state)
+            max_frame=_FRAME_SLACK,
+            kind_limits={
+                "c": call_frame,
+                "s": call_frame,
+                "h": _HTTP_FRAME,
+                "r": 2 * limits.output_bytes + _REPORT_SLACK + report_allowance(state),
+                "x": _REPORT_SLACK,
+            },
         )
         self.report: str | None = None
         self.stop: Stop | None = None
@@ -206,8 +219,8 @@ class Relay:
             self._end(failure=f"the sandbox broke the channel protocol: {exc}")
         except ExecutionStopped as exc:
             self._end(stop=Stop(exc.limit, exc.message))
-        except Exception as exc:
-            self._end(failure=f"the host failed serving the program: {type(exc).__name__}: {exc}")
+        except BaseException as exc:  # a relay's thread must end the run, never die with it
+            self._end(failure=f"the host failed serving the program: {_describe(exc)}")
 
     def _reply(self, message: Any) -> None:
         try:
@@ -274,6 +287,13 @@ class Relay:
             status = self._status if self._status is not None else self._exit_status(_EXIT_GRACE)
             outcome = describe_exit(status, self.limits)
         return outcome
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"[:2000]
+    except BaseException:  # a hostile __str__
+        return type(exc).__name__
 
 
 def _strings(frame: list[Any], size: int) -> list[str]:

@@ -1,0 +1,121 @@
+"""Sizes checked before work: how large a value's JSON would be, found without building it.
+
+A program's call arguments and a tool's result can be as large as the guest's memory (or
+larger: a tool may return anything). The host must know a value is too large *before* it
+copies, converts or encodes it, and must keep only a bounded copy of what it records.
+
+`json_size_over(value, limit)` walks the value once, iteratively (no recursion limit to hit),
+adding a lower bound of each part's JSON size, and stops as soon as the total passes `limit`:
+its cost is bounded by `limit`, not by the value. `bounded_copy(value)` is what a call record
+keeps: the value itself when small, else a summary with long strings and lists cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["RECORD_CHARS", "bounded_copy", "json_size_over"]
+
+#: About how many characters of a call's arguments a record keeps (the rest is summarized).
+RECORD_CHARS = 8 * 1024
+_STRING_CHARS = 512  # a string longer than this is cut in a summarized record
+_ITEMS = 32  # items of a list or object kept in a summarized record
+_DEPTH = 8  # levels kept in a summarized record
+
+
+def json_size_over(value: Any, limit: int) -> bool:
+    """True if `value`'s JSON text is certainly longer than `limit` characters.
+
+    Counts strings (at least their length plus quotes), bytes, numbers and containers (at least
+    their brackets and separators); other objects count a little (their conversion is checked
+    on the encoded text afterwards). Stops as soon as the count passes `limit`.
+    """
+    total = 0
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (str, bytes, bytearray, memoryview)):
+            total += len(item) + 3
+        elif isinstance(item, Mapping):
+            total += 2 + len(item)
+            for key, child in item.items():
+                if isinstance(key, str):
+                    total += len(key) + 3
+                stack.append(child)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += 2 + len(item)
+            stack.extend(item)
+        else:
+            total += 2  # a number, a bool, None, or an object converted later: at least 1
+        if total > limit:
+            return True
+    return False
+
+
+def bounded_copy(value: Any, *, chars: int = RECORD_CHARS) -> Any:
+    """`value` when its JSON is at most about `chars` long; else a summary of it that is.
+
+    The summary keeps the shape: strings cut to a prefix and ``…[N more chars]``, lists and
+    objects to their first items and a ``"…"`` marker saying how many were left out, deep
+    levels replaced by ``"…"``. Never recurses, so any nesting is safe."""
+    if not json_size_over(value, chars):
+        return value
+    budget = [chars]
+    return _summary(value, budget)
+
+
+def _summary(value: Any, budget: list[int]) -> Any:
+    # Iterative: a work stack of (source, target container, key) triples.
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, 0)]
+    while stack:
+        item, target, key, depth = stack.pop()
+        target[key] = _summary_one(item, stack, depth, budget)
+    return root[0]
+
+
+def _summary_one(
+    item: Any, stack: list[tuple[Any, Any, Any, int]], depth: int, budget: list[int]
+) -> Any:
+    if budget[0] <= 0:
+        return "…"
+    if isinstance(item, str):
+        if len(item) > _STRING_CHARS:
+            budget[0] -= _STRING_CHARS
+            return f"{item[:_STRING_CHARS]}…[{len(item) - _STRING_CHARS} more chars]"
+        budget[0] -= len(item) + 2
+        return item
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        budget[0] -= 16
+        return f"<{len(item)} bytes>"
+    if isinstance(item, (bool, int, float)) or item is None:
+        budget[0] -= 8
+        if isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > 64:
+            return f"<an integer of {item.bit_length()} bits>"
+        return item
+    if depth >= _DEPTH:
+        budget[0] -= 1
+        return "…"
+    if isinstance(item, Mapping):
+        out: dict[str, Any] = {}
+        for index, (name, child) in enumerate(item.items()):
+            if index >= _ITEMS:
+                out["…"] = f"{len(item) - _ITEMS} more keys"
+                break
+            name = str(name)[:_STRING_CHARS]
+            out[name] = None
+            stack.append((child, out, name, depth + 1))
+        budget[0] -= 2
+        return out
+    if isinstance(item, (list, tuple)):
+        kept = list(item[:_ITEMS])
+        items: list[Any] = [None] * len(kept)
+        for index, child in enumerate(kept):
+            stack.append((child, items, index, depth + 1))
+        if len(item) > _ITEMS:
+            items.append(f"…{len(item) - _ITEMS} more items")
+        budget[0] -= 2
+        return items
+    budget[0] -= 16
+    return f"<{type(item).__name__}>"
