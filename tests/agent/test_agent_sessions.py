@@ -28,7 +28,7 @@ async def test_programs_of_one_run_share_their_variables() -> None:
         [
             code_call("users = list_users()\nlen(users)"),
             code_call("print(sorted(u['name'] for u in users)[0])"),
-            "done",
+            "Alice comes first.",
         ]
     )
     agent = Agent(client=chat, codeact=_codeact(), session=True)

@@ -297,9 +297,7 @@ class RunOutcome:
             return cls(error=GuestError("SandboxError", _bad_report(type(exc).__name__)))
 
     @classmethod
-    def _from_guest_json(
-        cls, text: str, *, max_chars: int, state: StateCarry | None
-    ) -> RunOutcome:
+    def _from_guest_json(cls, text: str, *, max_chars: int, state: StateCarry | None) -> RunOutcome:
         if not isinstance(text, str):
             return cls(error=GuestError("SandboxError", "the sandbox's report was not text"))
         raw_state = None
