@@ -33,7 +33,7 @@ async def test_runs_of_one_agent_session_share_variables_and_other_sessions_do_n
             answer_with_result(),
         ]
     )
-    provider = CodeActProvider(sessions=True)
+    provider = CodeActProvider(sessions=True, result_format="codeact")
     agent = Agent(client=client, context_providers=[provider])
     session = agent.create_session()
     await agent.run("keep x", session=session)
@@ -61,7 +61,7 @@ async def test_sessions_are_off_by_default_as_in_the_reference() -> None:
 
 async def test_a_state_sealed_elsewhere_is_not_restored_and_the_model_is_told() -> None:
     client = ScriptedChatClient([run_code("'x' in globals()"), answer_with_result()])
-    provider = CodeActProvider(sessions=True)
+    provider = CodeActProvider(sessions=True, result_format="codeact")
     agent = Agent(client=client, context_providers=[provider])
     session = agent.create_session()
     session.state[provider.source_id] = {STATE_KEY: "Y29kZWFjdA=="}  # not a state of ours

@@ -78,7 +78,8 @@ class CodeActProvider(ContextProvider):
         module_path: the reference's arguments, with its defaults (``backend="wasm"``).
         tool_description_format, max_output_files, max_output_file_bytes,
         max_output_total_bytes, limits, result_format, approval_scope, approval_handler,
-        approval_timeout, middleware, redact, audit, packages: codeact's own. Each is described on
+        approval_timeout, middleware, redact, audit, packages, sessions, session_key:
+        codeact's own. Each is described on
         `ExecuteCodeTool`, which receives them all.
     """
 
@@ -109,6 +110,8 @@ class CodeActProvider(ContextProvider):
         redact: Redactor | Sequence[str] | None = None,
         audit: AuditSink | None = None,
         packages: Sequence[str] = (),
+        sessions: bool = False,
+        session_key: bytes | None = None,
     ) -> None:
         super().__init__(source_id)
         self._execute_code_tool = ExecuteCodeTool(
@@ -133,6 +136,8 @@ class CodeActProvider(ContextProvider):
             redact=redact,
             audit=audit,
             packages=packages,
+            sessions=sessions,
+            session_key=session_key,
         )
 
     @property
