@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing_extensions import TypedDict
 
 from codeact import CodeAct, tool
-from codeact.runtime.instructions import _dict_shape, describe_tools
+from codeact.runtime.instructions import describe_tools, dict_shape
 from codeact.workloads import order_totals
 
 
@@ -43,5 +43,5 @@ def test_parameters_types_comments_and_approval_are_shown() -> None:
 
 def test_field_comments_are_kept_and_unknown_shapes_shown_as_they_are() -> None:
     text = "class Line(TypedDict):\n    qty: int  # units ordered\n    price: float"
-    assert _dict_shape(text) == 'Line = {"qty": int, "price": float}  (qty: units ordered)'
-    assert _dict_shape("class Odd(TypedDict):\n    pass") == "class Odd(TypedDict):\n    pass"
+    assert dict_shape(text) == 'Line = {"qty": int, "price": float}  (qty: units ordered)'
+    assert dict_shape("class Odd(TypedDict):\n    pass") == "class Odd(TypedDict):\n    pass"

@@ -24,7 +24,7 @@ from ..calls.pipeline import DirectCallResult, ToolPipeline
 from ..chat.messages import ToolCall, ToolDefinition
 from ..errors import ConfigurationError
 from ..runtime import CodeAct
-from ..runtime.instructions import _dict_shape
+from ..runtime.instructions import dict_shape
 from ..tools import Tool, ToolSet
 
 __all__ = ["DirectCallResult", "DirectTools", "direct_pipeline", "model_text"]
@@ -117,5 +117,5 @@ def _with_returns(tool: Tool) -> str:
         return description
     text = f"Returns {returns}"
     if tool.definitions:
-        text += ", where " + "; ".join(_dict_shape(d) for d in tool.definitions.values())
+        text += ", where " + "; ".join(dict_shape(d) for d in tool.definitions.values())
     return f"{description}\n{text}." if description else f"{text}."

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import UserError
-from .common import handle_errors
+from .common import handle_errors, result_file_options
 from .model_options import client_from_options, model_options, start_model
 from .params import Number
 from .ray_bench import ray_option
@@ -254,21 +254,7 @@ def _ratio(a: float, b: float) -> float:
     show_default=True,
     help="Which wiring(s) to run.",
 )
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("bench-results/order-totals.json"),
-    show_default=True,
-    help="Where to write every run and the medians.",
-)
-@click.option(
-    "--chart",
-    "chart_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the PNG bar chart [default: the JSON path with .png].",
-)
+@result_file_options(Path("bench-results/order-totals.json"), "every run and the medians")
 @click.option(
     "--max-turns",
     type=Number(int, low=1, high=500, what="a whole number"),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import handle_errors
+from .common import handle_errors, result_file_options
 from .model_options import client_from_options, model_options, start_model
 
 if TYPE_CHECKING:
@@ -46,20 +46,9 @@ __all__ = ["m3tooleval_command"]
 )
 @click.option("--runs", type=click.IntRange(1, 100), default=1, show_default=True)
 @click.option("--max-turns", type=click.IntRange(1, 100), default=10, show_default=True)
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("bench-results/m3tooleval.json"),
-    show_default=True,
-    help="Where to write every run and the summary (rewritten after each run).",
-)
-@click.option(
-    "--chart",
-    "chart_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the PNG chart [default: the JSON path with .png].",
+@result_file_options(
+    Path("bench-results/m3tooleval.json"),
+    "every run and the summary (rewritten after each run)",
 )
 @handle_errors
 def m3tooleval_command(

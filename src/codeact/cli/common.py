@@ -20,7 +20,14 @@ from ..policy.limits import Limits
 from ..tools import Tool, ToolSet, as_tool
 from .params import Number, Size
 
-__all__ = ["fail", "handle_errors", "limits_from_options", "limits_options", "load_tools"]
+__all__ = [
+    "fail",
+    "handle_errors",
+    "limits_from_options",
+    "limits_options",
+    "load_tools",
+    "result_file_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,6 +71,31 @@ def handle_errors(fn: F) -> F:
             )
 
     return wrapper  # type: ignore[return-value]
+
+
+def result_file_options(default_json: Path, what: str) -> Callable[[F], F]:
+    """`--json PATH` (default `default_json`; `what` says what goes in it) and `--chart PATH`
+    (default: the JSON path with .png), as every benchmark that saves results takes them."""
+
+    def add(fn: F) -> F:
+        fn = click.option(
+            "--chart",
+            "chart_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Where to write the PNG chart [default: the JSON path with .png].",
+        )(fn)
+        fn = click.option(
+            "--json",
+            "json_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=default_json,
+            show_default=True,
+            help=f"Where to write {what}.",
+        )(fn)
+        return fn
+
+    return add
 
 
 def limits_options(fn: F) -> F:

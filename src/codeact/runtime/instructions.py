@@ -24,6 +24,7 @@ __all__ = [
     "describe_grants",
     "describe_packages",
     "describe_tools",
+    "dict_shape",
     "instructions",
 ]
 
@@ -93,11 +94,11 @@ def describe_tools(tools: Iterable[Tool], *, json_schemas: Collection[str] = ())
             definitions.setdefault(name, text)
     if definitions:
         lines += ["", "The structured types are dicts with these keys:"]
-        lines += [f"  {_dict_shape(text)}" for text in definitions.values()]
+        lines += [f"  {dict_shape(text)}" for text in definitions.values()]
     return "\n".join(lines)
 
 
-def _dict_shape(definition: str) -> str:
+def dict_shape(definition: str) -> str:
     """``class User(TypedDict):\\n    id: int`` -> ``User = {"id": int}`` (comments kept)."""
     head, *fields = definition.splitlines()
     name = head.removeprefix("class ").split("(", 1)[0].rstrip(":")
