@@ -20,6 +20,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from ..bridge import stops
@@ -28,6 +29,7 @@ from ..policy.outputs import OutputLimits
 from .cleanup import remove_tree
 
 __all__ = [
+    "OutputsClosedError",
     "collect_outputs",
     "disk_usage",
     "new_output_dir",
@@ -37,21 +39,54 @@ __all__ = [
 
 _root: str | None = None
 _root_lock = threading.Lock()
+_exiting = False
 _types = mimetypes.MimeTypes()  # the built-in table only: the same answer on every machine
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 
 
+class OutputsClosedError(RuntimeError):
+    """The process is exiting: no new sandbox gets an /output directory any more."""
+
+
 def new_output_dir() -> str:
     """A new empty directory for one sandbox's /output (under one per-process temp dir
-    that is removed when the process exits)."""
+    that is removed when the process exits).
+
+    Raises `OutputsClosedError` once the process has begun to exit (a pool's thread that
+    is still warming an instance then stops quietly instead of writing into a tree that
+    is being removed)."""
     global _root
     with _root_lock:
+        if _exiting:
+            raise OutputsClosedError("the process is exiting: no new sandboxes")
         if _root is None or not Path(_root).is_dir():
             _root = tempfile.mkdtemp(prefix=f"codeact-output-{os.getpid()}-")
-            atexit.register(remove_tree, _root)
+            atexit.register(_remove_root_at_exit, _root)
         root = _root
-    return tempfile.mkdtemp(dir=root)
+        return tempfile.mkdtemp(dir=root)
+
+
+def outputs_closed() -> bool:
+    """True once the process has begun to exit (see `new_output_dir`)."""
+    return _exiting
+
+
+def _remove_root_at_exit(root: str) -> None:
+    """Remove the per-process tree at exit. Threads of ours may still be at work in it (the
+    remover emptying a used /output, a pool that was warming an instance): new directories
+    are refused from here on, and the removal is tried again while they finish, so a clean
+    exit prints nothing."""
+    global _exiting
+    with _root_lock:
+        _exiting = True
+    for attempt in range(_EXIT_ATTEMPTS):
+        if remove_tree(root, warn=attempt == _EXIT_ATTEMPTS - 1):
+            return
+        time.sleep(0.01 * (attempt + 1))
+
+
+_EXIT_ATTEMPTS = 5
 
 
 def remove_output_dir(path: str) -> None:

@@ -32,16 +32,19 @@ log = logging.getLogger("codeact.sandbox")
 _OWNER_RWX = stat.S_IRWXU
 
 
-def remove_tree(root: str) -> bool:
-    """Delete `root` and everything under it; True when it is gone. Never raises."""
+def remove_tree(root: str, *, warn: bool = True) -> bool:
+    """Delete `root` and everything under it; True when it is gone. Never raises.
+
+    What could not be removed is logged as a warning unless `warn` is False (a caller that
+    tries again, racing a writer it is stopping, warns only on its last try)."""
     try:
-        return _remove(root)
+        return _remove(root, warn=warn)
     except Exception:  # a bug of ours must not kill the thread that frees sandboxes
         log.exception("could not remove %s", root)
         return False
 
 
-def _remove(root: str) -> bool:
+def _remove(root: str, *, warn: bool) -> bool:
     try:
         info = os.lstat(root)
     except FileNotFoundError:
@@ -99,6 +102,8 @@ def _remove(root: str) -> bool:
     except OSError as exc:
         failures.append(f"{root} ({exc.strerror})")
     if failures:
+        if not warn:
+            return False
         log.warning(
             "could not remove %d entries under %s (first: %s)", len(failures), root, failures[0]
         )

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..artifacts import OutputsClosedError
 from ..cleanup import REMOVER
 from .runtime import Prepared
 
@@ -109,6 +110,8 @@ class InstancePool:
             while not self._closed and self._failures < 3 and len(self._ready) < self._size:
                 try:
                     prepared = self._factory()
+                except OutputsClosedError:
+                    return  # the process is exiting: nothing more to warm
                 except Exception:
                     self._failures += 1
                     log.exception(
