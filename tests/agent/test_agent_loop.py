@@ -335,8 +335,11 @@ def test_execute_code_arguments_that_are_not_code_are_reported() -> None:
 
 
 @pytest.mark.usefixtures("wasm_ready")
-async def test_a_program_that_redefines_a_tool_is_not_run() -> None:
-    mock = 'def list_users():\n    return [{"id": 1, "name": "Made up"}]\nprint(list_users())'
+async def test_a_tool_defined_inside_other_code_is_not_run() -> None:
+    mock = (
+        "def helper():\n    def list_users():\n        return [{'id': 1}]\n"
+        "    return list_users()\nprint(len(helper()))"
+    )
     chat = ScriptedChat([code_call(mock), code_call("print(len(list_users()))"), "8"])
     agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
     result = await agent.run("How many users?")
@@ -344,6 +347,24 @@ async def test_a_program_that_redefines_a_tool_is_not_run() -> None:
     assert refusal.startswith("Error: the program was not run, because it defines list_users()")
     assert tool_messages(chat, 2)[1] == "8"
     assert result.refused_programs == 1 and result.usage.code_executions == 1
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_top_level_definitions_of_tools_are_cut_and_the_rest_runs_on_the_real_ones() -> None:
+    mock = (
+        "def list_users():\n    return [{'id': 1, 'name': 'Made up'}]\n\n"
+        "@staticmethod\ndef get_tax_rate(region):\n    return 0.0\n\n"
+        "print(len(list_users()))"
+    )
+    chat = ScriptedChat([code_call(mock), "8"])
+    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
+    result = await agent.run("How many users?")
+    message = tool_messages(chat, 1)[0]
+    assert message.startswith("Note: the program defined list_users(), get_tax_rate(), which")
+    assert message.endswith("8")  # the real list_users(): eight users, not the made-up one
+    assert result.refused_programs == 0 and result.usage.code_executions == 1
+    assert result.nudge_reasons == ["tool_definitions_removed"]
+    assert result.programs == ["\n\nprint(len(list_users()))"]
 
 
 async def test_an_empty_reply_is_asked_to_continue() -> None:

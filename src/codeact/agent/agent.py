@@ -8,7 +8,6 @@ sandbox), append the results, and go again; a reply without tool calls is the an
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -33,9 +32,9 @@ from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult, Session
 from ..runtime._sync import LoopThread, refuse_inside_loop
 from ..tools import Tool, ToolSet
 from .direct_tools import DirectTools, direct_pipeline, model_text
-from .nudges import ALREADY_RAN, Nudges, ReplyFacts, repeated_failure_message
+from .nudges import Nudges, ReplyFacts
 from .output import OutputSpec
-from .program_check import shadowed_tools, shadowing_message
+from .programs import ProgramCalls
 from .result import AgentResult, AgentTimings, AgentUsage
 from .sessions import ConversationSessions
 from .tracing import agent_span, chat_span, direct_call_span, end_call, set_usage
@@ -229,14 +228,18 @@ class _Run:
         self.result.messages = self.messages
         self.started = time.perf_counter()
         self.started_mono = time.monotonic()  # the clock of the call records
-        self.programs_run: set[str] = set()  # programs that ran without an error
         self._last_ask_s = 0.0
-        self._failed_program: ExecutionResult | None = None  # of the last turn, if it failed
-        self._failed_programs: dict[str, str] = {}  # code -> its error, of programs that failed
         self._nudged = False  # the last request ended with a nudge
         self.session: Session | None = None  # with Agent(session=True): this run's
         self._nudges = Nudges()
         self._fresh_output: str | None = None  # printed by the last turn's program, if it ran ok
+        self.programs = ProgramCalls(
+            self.result,
+            self.usage,
+            self.timings,
+            progress=agent.progress,
+            count_nudge=self._count_nudge,
+        )
 
     def finish(self) -> None:
         self.timings.total = time.perf_counter() - self.started
@@ -255,7 +258,7 @@ class _Run:
             self.messages.append(Message.assistant(text, calls))
             self._report_reply(turn, response, calls)
             if calls:
-                self._nudged, self._failed_program = False, None
+                self._nudged, self.programs.last_failure = False, None
                 ran = len(self.result.executions)
                 await self._run_calls(calls)
                 self._note_output(calls, self.result.executions[ran:])
@@ -295,7 +298,7 @@ class _Run:
         """``(kind, message)`` when a reply without tool calls is not an answer yet
         (`codeact.agent.nudges`): each kind gets one request to continue (on the same turn
         budget); a reply right after a nudge stands unless it is no answer at all."""
-        failed, self._failed_program = self._failed_program, None
+        failed, self.programs.last_failure = self.programs.last_failure, None
         error = None
         if failed is not None and failed.error is not None:
             error = f"{failed.error.type}: {failed.error.message}"
@@ -386,7 +389,7 @@ class _Run:
     async def _run_one(self, call: ToolCall) -> tuple[str, ToolCallRecord | None]:
         code_tool = self.agent.code_tool
         if code_tool is not None and call.name == code_tool.name:
-            return await self._execute(code_tool, call), None
+            return await self.programs.run(code_tool, call, self.session), None
         with direct_call_span(self.agent._tracer_provider(), call.name) as span:
             outcome = await self.agent.direct.invoke(
                 call, history=tuple(self.result.tool_calls), started=self.started_mono
@@ -395,53 +398,3 @@ class _Run:
         self.usage.direct_tool_calls += 1
         self.timings.tools += outcome.record.duration_ms / 1000
         return model_text(outcome), outcome.record
-
-    async def _execute(self, tool: ExecuteCodeTool, call: ToolCall) -> str:
-        code = _code_of(call)
-        if code is None:
-            return (
-                f'Error: {tool.name} takes one argument, {{"code": "<a Python program>"}}; '
-                f"got {call.arguments[:200]!r}"
-            )
-        if code in self.programs_run:
-            # Small models sometimes send the program that just ran once more instead of
-            # answering; running it again would only repeat its output.
-            return ALREADY_RAN
-        if code in self._failed_programs:  # it would fail the same way: ask for a change
-            self._count_nudge("repeated_failed_program")
-            return repeated_failure_message(self._failed_programs[code])
-        shadowed = shadowed_tools(code, tool.codeact.tools.names())
-        if shadowed:
-            self.result.refused_programs += 1
-            if self.agent.progress is not None:
-                self.agent.progress(f"  {tool.name}: not run, it defines {', '.join(shadowed)}")
-            return shadowing_message(shadowed)
-        result = await tool.run(code, session=self.session)
-        if result.ok:
-            self.programs_run.add(code)
-            self.result.program_output = result.stdout
-        elif result.error is not None:
-            self._failed_programs[code] = f"{result.error.type}: {result.error.message}"
-        self._failed_program = None if result.ok else result
-        self.usage.code_executions += 1
-        self.usage.nested_tool_calls += len(result.tool_calls)
-        tools_ms = sum(r.duration_ms for r in result.tool_calls)
-        self.timings.tools += tools_ms / 1000
-        self.timings.sandbox += max(result.timings.get("total_ms", 0.0) - tools_ms, 0.0) / 1000
-        self.result.executions.append(result)
-        self.result.programs.append(code)
-        if self.agent.progress is not None:
-            state = "ok" if result.ok else f"failed: {result.error and result.error.type}"
-            self.agent.progress(
-                f"  {tool.name}: the program made {len(result.tool_calls)} tool calls, {state}"
-            )
-        return result.to_model_text()
-
-
-def _code_of(call: ToolCall) -> str | None:
-    try:
-        args = json.loads(call.arguments or "{}")
-    except ValueError:
-        return None
-    code = args.get("code") if isinstance(args, dict) else None
-    return code if isinstance(code, str) and code.strip() else None

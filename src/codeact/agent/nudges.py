@@ -28,6 +28,7 @@ NUDGE_KINDS = (
     "unreadable_code_call",
     "no_tool_call",
     "dropped_output",
+    "tool_definitions_removed",
 )
 
 

@@ -2,15 +2,26 @@
 
 Small models often "help" by writing their own `list_users()` with made-up data above the
 code that uses it. The program would then run on invented data and print a confident, wrong
-answer. Such a program is not run; the model is told which definitions to delete instead.
+answer. Where the definitions are whole top-level statements (a ``def``, a ``class``, an
+assignment or an import that binds only tool names), they are cut out and the rest of the
+program runs on the real functions; the model is told what was cut (`removal_note`). Where
+they cannot be cut cleanly (nested, or sharing a statement with other names), the program is
+not run and the model is told which definitions to delete (`shadowing_message`).
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Collection
+from dataclasses import dataclass
 
-__all__ = ["shadowed_tools", "shadowing_message"]
+__all__ = [
+    "StrippedProgram",
+    "removal_note",
+    "shadowed_tools",
+    "shadowing_message",
+    "strip_tool_definitions",
+]
 
 
 def shadowed_tools(code: str, tool_names: Collection[str]) -> list[str]:
@@ -22,16 +33,49 @@ def shadowed_tools(code: str, tool_names: Collection[str]) -> list[str]:
         return []
     found: list[str] = []
     for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names = [node.name]
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [(a.asname or a.name).split(".")[0] for a in node.names]
-        found += [n for n in names if n in tool_names and n not in found]
+        found += [n for n in _bound_names(node) if n in tool_names and n not in found]
     return found
+
+
+@dataclass(frozen=True)
+class StrippedProgram:
+    """`code` without the top-level statements that defined tools (`removed`, in order)."""
+
+    code: str
+    removed: list[str]
+
+
+def strip_tool_definitions(code: str, tool_names: Collection[str]) -> StrippedProgram | None:
+    """The program with its top-level definitions of tool names cut out, or None when that
+    cannot be done cleanly: a definition nested in other code, a statement that also binds
+    other names, a statement sharing its lines with another, or nothing left to run."""
+    shadowed = shadowed_tools(code, tool_names)
+    if not shadowed:
+        return None
+    tree = ast.parse(code)  # parses: shadowed_tools did
+    cut: list[ast.stmt] = []
+    for stmt in tree.body:
+        names = _bound_names(stmt)
+        if names and all(n in tool_names for n in names):
+            cut.append(stmt)
+    top_level = {n for stmt in cut for n in _bound_names(stmt)}
+    if set(shadowed) - top_level:
+        return None  # some definition is nested or mixed with other names
+    lines = code.splitlines(keepends=True)
+    spans = {id(s): _span(s) for s in tree.body}
+    drop: set[int] = set()
+    for stmt in cut:
+        first, last = spans[id(stmt)]
+        for other in tree.body:  # `x = 1; def list_users(): ...` on one line: leave it
+            if other is not stmt and other not in cut:
+                o_first, o_last = spans[id(other)]
+                if o_first <= last and first <= o_last:
+                    return None
+        drop.update(range(first, last + 1))
+    if len(cut) == len(tree.body):
+        return None  # only definitions: nothing of the model's own would run
+    kept = "".join(line for number, line in enumerate(lines, 1) if number not in drop)
+    return StrippedProgram(code=kept, removed=[n for n in shadowed if n in top_level])
 
 
 def shadowing_message(names: list[str]) -> str:
@@ -42,3 +86,31 @@ def shadowing_message(names: list[str]) -> str:
         "would replace them with invented data. Delete those definitions and call the "
         "functions directly."
     )
+
+
+def removal_note(names: list[str]) -> str:
+    listed = ", ".join(f"{n}()" for n in names)
+    return (
+        f"Note: the program defined {listed}, which already exist in the sandbox and return "
+        "the real data. Those definitions were removed and the rest of the program ran with "
+        "the real functions; do not define them again.\n"
+    )
+
+
+def _bound_names(node: ast.AST) -> list[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return [t.id for t in targets if isinstance(t, ast.Name)]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in node.names]
+    return []
+
+
+def _span(stmt: ast.stmt) -> tuple[int, int]:
+    """The statement's first and last line, decorators included."""
+    first = stmt.lineno
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        first = min([first, *(d.lineno for d in stmt.decorator_list)])
+    return first, stmt.end_lineno or stmt.lineno

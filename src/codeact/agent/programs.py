@@ -1,0 +1,113 @@
+"""The agent's side of one ``execute_code`` call: check the program, run it, record it.
+
+Before a program runs: a call without readable code is answered with the expected shape; a
+program that already ran is not run again (`ALREADY_RAN`); one identical to a program that
+failed is not run (`repeated_failure_message`: it would fail the same way); and one that
+defines functions the sandbox already has either has those definitions cut out
+(`strip_tool_definitions`, the model is told) or, where they cannot be cut cleanly, is not
+run (`shadowing_message`). Everything that ran is counted in the run's usage and timings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from ..chat.messages import ToolCall
+from ..runtime import ExecuteCodeTool, ExecutionResult, Session
+from .nudges import ALREADY_RAN, repeated_failure_message
+from .program_check import (
+    removal_note,
+    shadowed_tools,
+    shadowing_message,
+    strip_tool_definitions,
+)
+from .result import AgentResult, AgentTimings, AgentUsage
+
+__all__ = ["ProgramCalls", "code_of"]
+
+
+class ProgramCalls:
+    """The programs of one agent run: what ran, what failed, and the last failure."""
+
+    def __init__(
+        self,
+        result: AgentResult,
+        usage: AgentUsage,
+        timings: AgentTimings,
+        *,
+        progress: Callable[[str], None] | None,
+        count_nudge: Callable[[str], None],
+    ) -> None:
+        self._result = result
+        self._usage = usage
+        self._timings = timings
+        self._progress = progress
+        self._count_nudge = count_nudge
+        self._ran_ok: set[str] = set()  # programs (as sent) that ran without an error
+        self._failed: dict[str, str] = {}  # program (as sent) -> its error
+        #: The last program's result when it failed (cleared when the model has seen it).
+        self.last_failure: ExecutionResult | None = None
+
+    async def run(self, tool: ExecuteCodeTool, call: ToolCall, session: Session | None) -> str:
+        """Run the program of `call` with `tool`; the text the model gets back."""
+        code = code_of(call)
+        if code is None:
+            return (
+                f'Error: {tool.name} takes one argument, {{"code": "<a Python program>"}}; '
+                f"got {call.arguments[:200]!r}"
+            )
+        if code in self._ran_ok:
+            # Small models sometimes send the program that just ran once more instead of
+            # answering; running it again would only repeat its output.
+            return ALREADY_RAN
+        if code in self._failed:  # it would fail the same way: ask for a change
+            self._count_nudge("repeated_failed_program")
+            return repeated_failure_message(self._failed[code])
+        to_run, note = code, ""
+        tool_names = tool.codeact.tools.names()
+        shadowed = shadowed_tools(code, tool_names)
+        if shadowed:
+            stripped = strip_tool_definitions(code, tool_names)
+            if stripped is None:
+                self._result.refused_programs += 1
+                self._say(f"  {tool.name}: not run, it defines {', '.join(shadowed)}")
+                return shadowing_message(shadowed)
+            self._count_nudge("tool_definitions_removed")
+            self._say(f"  {tool.name}: removed its definitions of {', '.join(stripped.removed)}")
+            to_run, note = stripped.code, removal_note(stripped.removed)
+        result = await tool.run(to_run, session=session)
+        self._record(code, to_run, result)
+        return note + result.to_model_text()
+
+    def _record(self, code: str, ran: str, result: ExecutionResult) -> None:
+        if result.ok:
+            self._ran_ok.add(code)
+            self._result.program_output = result.stdout
+        elif result.error is not None:
+            self._failed[code] = f"{result.error.type}: {result.error.message}"
+        self.last_failure = None if result.ok else result
+        self._usage.code_executions += 1
+        self._usage.nested_tool_calls += len(result.tool_calls)
+        tools_ms = sum(r.duration_ms for r in result.tool_calls)
+        self._timings.tools += tools_ms / 1000
+        sandbox_ms = max(result.timings.get("total_ms", 0.0) - tools_ms, 0.0)
+        self._timings.sandbox += sandbox_ms / 1000
+        self._result.executions.append(result)
+        self._result.programs.append(ran)
+        state = "ok" if result.ok else f"failed: {result.error and result.error.type}"
+        self._say(f"  execute_code: the program made {len(result.tool_calls)} tool calls, {state}")
+
+    def _say(self, line: str) -> None:
+        if self._progress is not None:
+            self._progress(line)
+
+
+def code_of(call: ToolCall) -> str | None:
+    """The ``code`` argument of an ``execute_code`` call; None when it has none."""
+    try:
+        args = json.loads(call.arguments or "{}")
+    except ValueError:
+        return None
+    code = args.get("code") if isinstance(args, dict) else None
+    return code if isinstance(code, str) and code.strip() else None
