@@ -437,3 +437,17 @@ async def test_a_handler_on_the_codeact_also_decides_direct_calls() -> None:
     codeact = CodeAct(tools=[add], backend="wasm", approval_handler=deny)
     result = await Agent(client=chat, codeact=codeact, tools=[wipe]).run("wipe it")
     assert result.tool_calls[0].outcome == "denied" and result.tool_calls[0].handler == "deny"
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_progress_names_each_programs_outcome_and_error() -> None:
+    lines: list[str] = []
+    chat = ScriptedChat([code_call("print(missing)"), code_call("print(len(list_users()))"), "8"])
+    codeact = CodeAct(tools=order_totals.TOOLS, backend="wasm")
+    await Agent(client=chat, codeact=codeact, progress=lines.append).run("How many users?")
+    outcomes = [line for line in lines if "the program made" in line]
+    assert outcomes == [
+        "  execute_code: the program made 0 tool calls, failed: NameError: name 'missing' is "
+        "not defined",
+        "  execute_code: the program made 1 tool calls, ok",
+    ]

@@ -95,7 +95,11 @@ class ProgramCalls:
         self._timings.sandbox += sandbox_ms / 1000
         self._result.executions.append(result)
         self._result.programs.append(ran)
-        state = "ok" if result.ok else f"failed: {result.error and result.error.type}"
+        state = "ok"
+        if result.error is not None:
+            state = f"failed: {result.error.type}: {' '.join(result.error.message.split())[:100]}"
+        elif not result.ok:
+            state = "failed"
         self._say(f"  execute_code: the program made {len(result.tool_calls)} tool calls, {state}")
 
     def _say(self, line: str) -> None:
