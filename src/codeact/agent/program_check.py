@@ -78,23 +78,27 @@ def strip_tool_definitions(code: str, tool_names: Collection[str]) -> StrippedPr
     return StrippedProgram(code=kept, removed=[n for n in shadowed if n in top_level])
 
 
+_EXIST = "already exist in the sandbox and return the real data"
+
+
 def shadowing_message(names: list[str]) -> str:
-    listed = ", ".join(f"{n}()" for n in names)
     return (
-        f"Error: the program was not run, because it defines {listed}. These functions "
-        "already exist in the sandbox and return the real data; a definition of your own "
-        "would replace them with invented data. Delete those definitions and call the "
-        "functions directly."
+        f"Error: the program was not run, because it defines {_listed(names)}. These "
+        f"functions {_EXIST}; a definition of your own would replace them with invented "
+        "data. Delete those definitions and call the functions directly."
     )
 
 
 def removal_note(names: list[str]) -> str:
-    listed = ", ".join(f"{n}()" for n in names)
     return (
-        f"Note: the program defined {listed}, which already exist in the sandbox and return "
-        "the real data. Those definitions were removed and the rest of the program ran with "
-        "the real functions; do not define them again.\n"
+        f"Note: the program defined {_listed(names)}, which {_EXIST}. Those definitions were "
+        "removed and the rest of the program ran with the real functions; do not define "
+        "them again.\n"
     )
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"{n}()" for n in names)
 
 
 def _bound_names(node: ast.AST) -> list[str]:
