@@ -23,10 +23,13 @@ PROGRAM = textwrap.dedent(
                 path = new_output_dir()
             except OutputsClosedError:
                 return
-            for i in range(20):
-                with open(os.path.join(path, f"f{i}"), "w") as f:
-                    f.write("x")
-            os.makedirs(os.path.join(path, "a", "b"), exist_ok=True)
+            try:
+                for i in range(20):
+                    with open(os.path.join(path, f"f{i}"), "w") as f:
+                        f.write("x")
+                os.makedirs(os.path.join(path, "a", "b"), exist_ok=True)
+            except FileNotFoundError:  # the exit's removal took the directory away
+                return
             started.set()
 
     threading.Thread(target=keep_writing, daemon=True).start()
