@@ -122,8 +122,16 @@ def test_a_program_calls_two_tools_on_the_host_then_gives_the_final_answer() -> 
         'print("not reached: final_answer ends the program")'
     )
     executor = CodeActExecutor(limits=Limits(wall_time=20))
-    run_agent = agent(model, executor, [GetWeather(client), to_fahrenheit])
+    run_agent = CodeAgent(
+        tools=[GetWeather(client), to_fahrenheit],
+        model=model,
+        executor=executor,
+        instructions=executor.instructions,
+        verbosity_level=-1,
+    )
     assert run_agent.run("How warm is Paris, in Fahrenheit?") == 70.7
+    assert "isolated sandbox" in model.shown[0]  # codeact's rules are in the system prompt
+    assert "top-level variables, functions, classes and imports are kept" in model.shown[0]
     assert client.cities == ["Paris"]  # the tool ran here, with its client and secret
     (step,) = action_steps(run_agent)
     assert step.is_final_answer and step.error is None
