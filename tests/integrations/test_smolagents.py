@@ -223,7 +223,9 @@ def test_plain_functions_given_to_the_executor_are_tools_too() -> None:
         return 2 * x
 
     model = ScriptedModel("final_answer(double(21))")
-    assert agent(model, CodeActExecutor(tools=[double]), []).run("Double 21.") == 42
+    executor = CodeActExecutor(tools=[double])
+    assert "- double(x: int) -> int: Twice x." in executor.instructions  # not in smolagents'
+    assert agent(model, executor, []).run("Double 21.") == 42
 
 
 def test_a_non_final_step_returns_its_last_value() -> None:

@@ -110,13 +110,27 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
     def instructions(self) -> str:
         """The sandbox's rules (variables kept, files, network, packages), for
         ``CodeAgent(instructions=...)``: smolagents' own prompt already lists the tools."""
-        described = self._core.codeact.tool_description(session=True)
+        codeact = self._core.codeact
+        described = codeact.tool_description(session=True)
         start = described.find("Each call runs in a fresh sandbox")
         rules = described[start:] if start >= 0 else ""
+        rules = rules.replace("Each call runs", "Each code step runs", 1)
+        rules = rules.replace("for the next call", "for the next step", 1)
+        # The tools given here are not the agent's, so its prompt does not list them.
+        own = [t for name in self._own if (t := codeact.tools.get(name)) is not None]
+        listed = "".join(
+            f"- {t.signature}" + (f": {t.description}" if t.description else "") + "\n" for t in own
+        )
         return (
             "Your code runs in an isolated sandbox: CPython with its whole standard library "
             "(import any of its modules). A tool call that fails raises ToolError, a refused "
-            "one ToolDenied; catch them to carry on.\n" + rules
+            "one ToolDenied; catch them to carry on.\n"
+            + (
+                f"These functions exist in the sandbox too; call them directly:\n{listed}"
+                if own
+                else ""
+            )
+            + rules
         )
 
     # -- smolagents' PythonExecutor ----------------------------------------------------------
