@@ -199,6 +199,27 @@ def test_variables_functions_and_imports_are_kept_between_steps() -> None:
     assert {"temps", "spread", "statistics"} <= set(executor.session.names)
 
 
+def test_a_managed_agent_is_called_from_the_program_and_runs_on_the_host() -> None:
+    helper = CodeAgent(
+        tools=[to_fahrenheit],
+        model=ScriptedModel("final_answer(to_fahrenheit(celsius=21.5))"),
+        executor=CodeActExecutor(),  # its own steps run in a sandbox of their own
+        name="converter",
+        description="Converts temperatures.",
+        verbosity_level=-1,
+    )
+    model = ScriptedModel('report = converter(task="21.5 C in F?")\nfinal_answer(report)')
+    boss = CodeAgent(
+        tools=[],
+        model=model,
+        executor=CodeActExecutor(),
+        managed_agents=[helper],
+        verbosity_level=-1,
+    )
+    answer = boss.run("Ask the converter.")
+    assert "70.7" in answer and "converter" in answer
+
+
 def test_a_failed_step_keeps_the_variables_as_they_were() -> None:
     model = ScriptedModel("n = 1", "n = 2\n1 / 0", "final_answer(n)")
     assert agent(model, CodeActExecutor(), []).run("Count.") == 1
@@ -215,6 +236,20 @@ def test_additional_args_that_are_not_json_are_refused_in_one_line() -> None:
     run_agent = agent(ScriptedModel(), CodeActExecutor(), [])
     with pytest.raises(ConfigurationError, match=r"additional_args\['lock'\] is a lock"):
         run_agent.run("x", additional_args={"lock": threading.Lock()})
+
+
+def test_additional_args_must_be_python_names() -> None:
+    run_agent = agent(ScriptedModel(), CodeActExecutor(), [])
+    for bad in ("my-data", "class"):
+        with pytest.raises(ConfigurationError, match="is not a Python name"):
+            run_agent.run("x", additional_args={bad: 1})
+
+
+def test_the_executor_works_again_after_cleanup() -> None:
+    executor = CodeActExecutor()
+    assert executor("n = 5\nn").output == 5
+    executor.cleanup()  # what `with CodeAgent(...) as agent:` does on leaving
+    assert executor("n + 1").output == 6
 
 
 def test_plain_functions_given_to_the_executor_are_tools_too() -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import keyword
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeAlias
@@ -153,7 +154,7 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
     def send_variables(self, variables: dict[str, Any]) -> None:
         """Define `variables` (the agent's ``additional_args``) before the next step runs."""
         for name, value in variables.items():
-            if not isinstance(name, str) or not name.isidentifier():
+            if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
                 raise ConfigurationError(
                     f"additional_args key {name!r} is not a Python name; use names the "
                     "program can refer to (letters, digits, underscores)"
