@@ -85,9 +85,8 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
         )
         # smolagents asks no person before a step runs: codeact's handler decides each call.
         self._core.framework_approves = False
-        self._own = {
-            t.name: item for t, item in zip(converted, given, strict=True)
-        }  # tools=, by name
+        # The tools given here (not the agent's), by name, as the user gave them.
+        self._own = {t.name: item for t, item in zip(converted, given, strict=True)}
         self._sent: dict[str, Any] = {}  # the agent's tools now mirrored, by name
         self._session: Session = self._core.codeact.session()
         self._pending: dict[str, Any] = {}  # variables to define before the next step
@@ -109,8 +108,9 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
 
     @property
     def instructions(self) -> str:
-        """The sandbox's rules (variables kept, files, network, packages), for
-        ``CodeAgent(instructions=...)``: smolagents' own prompt already lists the tools."""
+        """The sandbox's rules (variables kept, files, network, packages) and the tools given
+        to the executor (smolagents' own prompt lists only the agent's), for
+        ``CodeAgent(instructions=...)``."""
         codeact = self._core.codeact
         described = codeact.tool_description(session=True)
         start = described.find("Each call runs in a fresh sandbox")
@@ -209,8 +209,9 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
         if final is not None and (
             final is not self._final_for or _FINAL not in self._session.names
         ):
-            params = list(final.parameters.get("properties", {})) or ["answer"]
-            required = set(final.parameters.get("required", params))
+            names = [p for p in final.parameters.get("properties", {}) if p.isidentifier()]
+            required = set(final.parameters.get("required", names))
+            params = [p for p in names if p in required] + [p for p in names if p not in required]
             signature = ", ".join(p if p in required else f"{p}=None" for p in params)
             arguments = ", ".join(f"{p}={p}" for p in params)
             lines += [
