@@ -13,7 +13,7 @@ from codeact import ApprovalRequest, CodeAct, ConfigurationError, DenyAll, Limit
 from codeact.integrations._adapter import FrameworkApprovals, codeact_from
 from codeact.integrations._fastmcp_program import fix_line_numbers, wrap_program
 
-FRAMEWORKS = ("langchain_core", "langgraph", "pydantic_ai", "agents", "fastmcp")
+FRAMEWORKS = ("langchain_core", "langgraph", "pydantic_ai", "agents", "fastmcp", "smolagents")
 
 
 def test_importing_codeact_imports_no_framework() -> None:

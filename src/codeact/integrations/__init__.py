@@ -12,6 +12,8 @@
   SDK (``codeact[openai-agents]``).
 - `codeact.integrations.fastmcp`: `CodeActSandboxProvider` for FastMCP's `CodeMode`
   (``codeact[fastmcp]``).
+- `codeact.integrations.smolagents`: `CodeActExecutor`, the Python executor of smolagents'
+  `CodeAgent` (``codeact[smolagents]``).
 
 Each is a face: `agent_framework/` and `mcp/` hold the parts behind it.
 

@@ -1,10 +1,10 @@
 """What the framework adapters share: one `CodeAct` from their options, framework tools as
 sandbox tools, the result as text for the model, and gated calls approved by the framework.
 
-Each adapter (`langchain`, `pydantic_ai`, `openai_agents`, `fastmcp`) is a thin face over this:
-it turns its framework's tools into codeact `Tool`s with `sandbox_tool`, builds or takes a
-`CodeAct` with `codeact_from`, and reports an `ExecutionResult` the way its framework reports a
-tool's result or failure.
+Each adapter (`langchain`, `pydantic_ai`, `openai_agents`, `fastmcp`, `smolagents`) is a thin
+face over this: it turns its framework's tools into codeact `Tool`s with `sandbox_tool`, builds
+or takes a `CodeAct` with `codeact_from`, and reports an `ExecutionResult` the way its framework
+reports a tool's result or failure.
 
 Approvals. A framework with its own human-in-the-loop (a LangGraph interrupt, a Pydantic AI
 deferred approval, an OpenAI Agents ``needs_approval``) asks a person *before* the program
