@@ -628,7 +628,7 @@ def run(request_json: str) -> str:
                 if isinstance(encoded, str)
                 else None
             )
-            carried = codeact_state.restore(namespace, state)
+            carried = codeact_state.restore(namespace, state, code=code, filename=filename)
         value = _run(code, filename, namespace)
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:
