@@ -207,6 +207,20 @@ class RunRequest:
     def to_guest_json(self, *, raw_state: bool = False) -> str:
         """The request as the runner reads it. `raw_state`: a session's state follows the
         JSON as raw bytes instead of base64 inside it (see `StateCarry.raw_tail`)."""
+        text = json.dumps(self._guest_request(raw_state=raw_state))
+        if self.state is not None and raw_state:
+            return text + self.state.raw_tail()
+        return text
+
+    def to_guest_parts(self) -> tuple[str, bytes | None]:
+        """The request's JSON with a session's state marked raw but left out of it, and the
+        state's bytes: for a backend that moves bytes as they are (the jail's raw frames);
+        the runner reads them as `to_guest_json`'s raw tail."""
+        return json.dumps(self._guest_request(raw_state=True)), (
+            self.state.state if self.state is not None else None
+        )
+
+    def _guest_request(self, *, raw_state: bool) -> dict[str, Any]:
         request: dict[str, Any] = {
             "code": self.code,
             "filename": self.filename,
@@ -219,9 +233,7 @@ class RunRequest:
             request["packages"] = {"path": grant.guest_path(), "modules": list(grant.modules)}
         if self.state is not None:
             request["session"] = self.state.to_guest(raw=raw_state)
-            if raw_state:
-                return json.dumps(request) + self.state.raw_tail()
-        return json.dumps(request)
+        return request
 
 
 @dataclass(frozen=True)

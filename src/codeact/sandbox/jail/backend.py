@@ -242,7 +242,8 @@ class JailBackend(ProcessBackend):
             relay_box.append(relay)
             channel.begin()
             began = time.perf_counter()
-            outcome = relay.serve(_child_request(request, output_dir))
+            run, raw = request.to_guest_parts()
+            outcome = relay.serve(_child_request(request, run, output_dir), raw=raw)
             ended = time.perf_counter()
         finally:
             child.close()
@@ -273,10 +274,13 @@ def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | No
     return watch
 
 
-def _child_request(request: RunRequest, output_dir: str | None) -> dict[str, object]:
+def _child_request(request: RunRequest, run: str, output_dir: str | None) -> dict[str, object]:
     limits = request.limits
     return {
-        "run": request.to_guest_json(),
+        "run": run,
+        # A session's state follows as a raw frame (and the new one comes back as one): no
+        # base64, no JSON escaping, twice over, of what may be megabytes.
+        "raw_state": request.state is not None and request.state.state is not None,
         "limits": {
             "memory_bytes": limits.memory_bytes,
             # A backstop: the host kills at the wall time. Threads can use CPU faster than
