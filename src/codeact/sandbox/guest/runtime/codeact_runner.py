@@ -539,8 +539,10 @@ def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return namespace
 
 
-def _run(code: str, filename: str, namespace: dict[str, Any]) -> Any:
-    tree = _parse(code, filename)
+def _run(
+    code: str, filename: str, namespace: dict[str, Any], tree: ast.Module | None = None
+) -> Any:
+    tree = tree or _parse(code, filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body[-1].value)
@@ -585,11 +587,22 @@ def _value_report(value: Any, limit: int) -> dict[str, Any]:
 
 # The pool runs this once in every fresh instance, off the caller's path, so that the first
 # real program does not pay for touching the runner's code and memory for the first time.
+# It keeps a session's state too, and restores it once (`_warm_restore`): the first pickling
+# and unpickling in an instance cost several times what the next ones do.
 _WARMUP: dict[str, Any] = {
     "code": "import json\nx = json.dumps([1])\nprint(x)\n"
-    "try:\n    warmup_tool(1)\nexcept ToolError:\n    pass\n[x]",
+    "rows = [{'id': 1, 'name': 'a', 'score': 0.5}]\n"
+    "def first(r):\n    return r[0]\n"
+    "try:\n    warmup_tool(1)\nexcept ToolError:\n    pass\n[x, first(rows)]",
     "tools": [{"name": "warmup_tool", "positional": ["x"]}],
+    "session": {"state": None, "limit": 1 << 20},
 }
+
+
+def _warm_restore(report: dict[str, Any]) -> None:
+    saved = report.get("session", {}).get("state")
+    if isinstance(saved, bytes):  # every name read: nothing is left waiting, no hook stays
+        codeact_state.restore(types.ModuleType("__main__").__dict__, saved, code=_WARMUP["code"])
 
 
 def run(request_json: str) -> str:
@@ -602,7 +615,8 @@ def run(request_json: str) -> str:
     global _OUTPUT
     request_json, _, raw_state = request_json.partition("\x00")
     request = json.loads(request_json)
-    if request.get("warmup"):
+    warmup = bool(request.get("warmup"))
+    if warmup:
         request = _WARMUP
     filename = request.get("filename") or "<code>"
     code = request["code"]
@@ -629,7 +643,7 @@ def run(request_json: str) -> str:
                 else None
             )
             carried = codeact_state.restore(namespace, state, code=code, filename=filename)
-        value = _run(code, filename, namespace)
+        value = _run(code, filename, namespace, carried.tree if carried else None)
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:
         _exit_report(exc, report)
@@ -648,6 +662,11 @@ def run(request_json: str) -> str:
             )
         except BaseException as exc:
             report["session"] = {"failed": _describe(exc, filename)["message"]}
+    if warmup:
+        try:
+            _warm_restore(report)
+        except BaseException:
+            pass
     try:
         output.flush()
     except BaseException:
