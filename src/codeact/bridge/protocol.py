@@ -345,7 +345,9 @@ class RunOutcome:
             value_repr=value_repr,
             has_value=data.get("has_value") is True,
             error=error,
-            state=GuestState.from_guest(data.get("session"), limit=state.limit, raw_state=raw_state)
+            state=GuestState.from_guest(
+                data.get("session"), limit=state.limit, raw_state=raw_state, sent=state.state
+            )
             if state
             else None,
         )

@@ -6,6 +6,11 @@ the request's JSON) and the most the guest may hand back. `GuestState` is what c
 the guest's report, checked field by field as everything from a guest is: the new bytes (never
 decoded beyond base64: the host has no deserializer for them), their size, the names kept and
 the names dropped with the reason.
+
+A guest need not send back what it did not change: its report's ``splice`` says how the new
+state is put together from the new bytes it sent and spans of the state it was given (the
+values a program never touched). The host only copies those bytes, checked against both
+sizes and the limit; it still reads nothing in them.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ _MAX_NAMES = 10_000
 _MAX_NAME = 200
 _MAX_REASON = 500
 _NAMES_SLACK = 1 << 20  # room in the report for the lists of names and reasons
+_MAX_SPLICE = 100_000  # pieces of a spliced state
 
 
 @dataclass(frozen=True)
@@ -72,10 +78,16 @@ class GuestState:
 
     @classmethod
     def from_guest(
-        cls, raw: object, *, limit: int, raw_state: str | None = None
+        cls,
+        raw: object,
+        *,
+        limit: int,
+        raw_state: str | None = None,
+        sent: bytes | None = None,
     ) -> GuestState | None:
         """Parse the report's ``session`` field (and the raw bytes that followed the report,
-        if any); None when there is none. A state over `limit` is refused here whatever the
+        if any); None when there is none. `sent` is the state the guest was given, that a
+        ``splice`` may take spans of. A state over `limit` is refused here whatever the
         guest says of its size."""
         if not isinstance(raw, dict):
             return None
@@ -83,6 +95,9 @@ class GuestState:
         over = _int(raw.get("over"))
         encoded = raw.get("state")
         failed = _text(raw.get("failed"), _MAX_REASON) or None
+        splice = raw.get("splice")
+        if splice is not None and raw_state == "" and encoded is None:
+            state = b""  # every value passed through: no new bytes, only spans of `sent`
         if raw_state:
             if len(raw_state) > limit:
                 over = len(raw_state)
@@ -102,6 +117,12 @@ class GuestState:
                 if state is not None and len(state) > limit:
                     over = len(state)
                     state = None
+        if state is not None and splice is not None:
+            state, why = _assemble(state, splice, sent or b"", limit)
+            if why == "over":
+                over = _spliced_size(splice)
+            elif why:
+                failed = f"the sandbox returned a state that does not fit together ({why})"
         return cls(
             state=state,
             size=len(state) if state is not None else (over or 0),
@@ -113,6 +134,43 @@ class GuestState:
             restore_ms=_ms(raw.get("restore_ms")),
             save_ms=_ms(raw.get("save_ms")),
         )
+
+
+def _assemble(new: bytes, splice: object, sent: bytes, limit: int) -> tuple[bytes | None, str]:
+    """The state `splice` describes: ``[0, n]`` the next n bytes of `new`, ``[1, offset, n]``
+    n bytes of `sent` from offset. (None, why) when it does not fit together."""
+    if not isinstance(splice, list) or len(splice) > _MAX_SPLICE:
+        return None, "its splice is not a list of pieces"
+    if _spliced_size(splice) > limit:
+        return None, "over"
+    parts: list[bytes | memoryview] = []
+    taken = 0
+    view = memoryview(sent)
+    for piece in splice:
+        if not isinstance(piece, list) or not all(_int(n) is not None for n in piece):
+            return None, "a piece is not a list of counts"
+        if len(piece) == 2 and piece[0] == 0:
+            if taken + piece[1] > len(new):
+                return None, "a piece runs past the new bytes"
+            parts.append(new[taken : taken + piece[1]])
+            taken += piece[1]
+        elif len(piece) == 3 and piece[0] == 1:
+            if piece[1] + piece[2] > len(sent):
+                return None, "a piece runs past the state it was given"
+            parts.append(view[piece[1] : piece[1] + piece[2]])
+        else:
+            return None, "a piece is of no known kind"
+    if taken != len(new):
+        return None, "some new bytes are in no piece"
+    return b"".join(parts), ""
+
+
+def _spliced_size(splice: list[Any]) -> int:
+    return sum(
+        p[-1]
+        for p in splice
+        if isinstance(p, list) and p and isinstance(p[-1], int) and not isinstance(p[-1], bool)
+    )
 
 
 def _text(value: object, limit: int) -> str:

@@ -107,17 +107,18 @@ def restore(
             pass  # the program fails anyway, and its state is not kept
     if data:
         try:
-            header, body = _split(data)
+            header, at = _split(data)
         except ValueError as exc:
             carried.dropped.append(["*", f"the saved state could not be read: {exc}"])
         else:
             with _no_gc():
-                _restore(namespace, header, body, carried, lazy=code is not None)
+                _restore(namespace, header, memoryview(data), at, carried, lazy=code is not None)
     carried.ms = (time.perf_counter() - started) * 1000
     return carried
 
 
-def _split(data: bytes) -> tuple[dict[str, Any], memoryview]:
+def _split(data: bytes) -> tuple[dict[str, Any], int]:
+    """The header, and where the groups' bytes start."""
     if not data.startswith(MAGIC):
         raise ValueError("it is not a codeact state")
     start = len(MAGIC) + _LENGTH.size
@@ -127,11 +128,17 @@ def _split(data: bytes) -> tuple[dict[str, Any], memoryview]:
     header = json.loads(data[start : start + size])
     if not isinstance(header, dict):
         raise ValueError("its header is not an object")
-    return header, memoryview(data)[start + size :]
+    return header, start + size
 
 
 def _restore(
-    namespace: dict[str, Any], header: dict[str, Any], body: memoryview, c: Carried, *, lazy: bool
+    namespace: dict[str, Any],
+    header: dict[str, Any],
+    data: memoryview,
+    at: int,
+    c: Carried,
+    *,
+    lazy: bool,
 ) -> None:
     groups = header.get("groups", [])
     names = [entry[0] for key in ("modules", "refs", "defs") for entry in header.get(key, [])] + [
@@ -158,10 +165,9 @@ def _restore(
         except BaseException as exc:
             c.dropped.append([name, _reason(f"{module}.{path} could not be imported", exc)])
     pending = c.pending = Pending(namespace, c)
-    offset = 0
     for group_names, length in groups:
-        pending.add(list(group_names), body[offset : offset + length])
-        offset += length
+        pending.add(list(group_names), data[at : at + length], at)
+        at += length
     waiting = []
     for name, source, flags, reads in header["defs"]:
         if not _define(namespace, name, source, flags, reads, c):
@@ -221,13 +227,14 @@ class Pending:
     def __init__(self, namespace: dict[str, Any], carried: Carried) -> None:
         self.namespace = namespace
         self.carried = carried
-        self.groups: dict[int, tuple[list[str], memoryview]] = {}
+        # index -> (names, pickled bytes, where they are in the state the host sent)
+        self.groups: dict[int, tuple[list[str], memoryview, int]] = {}
         self.by_name: dict[str, int] = {}
         self.restoring = True  # until `install`: the program has bound nothing yet
 
-    def add(self, names: list[str], data: memoryview) -> None:
+    def add(self, names: list[str], data: memoryview, offset: int) -> None:
         index = len(self.groups) + len(self.by_name)  # unique: both only grow here
-        self.groups[index] = (names, data)
+        self.groups[index] = (names, data, offset)
         for name in names:
             self.by_name[name] = index
 
@@ -244,7 +251,7 @@ class Pending:
         self.uninstall()
 
     def _load(self, index: int) -> None:
-        names, data = self.groups.pop(index)
+        names, data, _ = self.groups.pop(index)
         for name in names:
             self.by_name.pop(name, None)
         started = time.perf_counter()
@@ -410,15 +417,16 @@ def finish(
     if succeeded:
         started = time.perf_counter()
         with _no_gc():
-            data, names, dropped = _save(namespace, baseline, code, filename, carried)
+            parts, names, dropped = _save(namespace, baseline, code, filename, carried)
+            size = sum(part[1] if isinstance(part, tuple) else len(part) for part in parts)
+            if size <= limit:
+                report.update(_spliced(parts))
+            else:
+                report["over"] = size
         report["save_ms"] = (time.perf_counter() - started) * 1000
         report["names"] = names
         report["dropped"] = dropped
-        report["size"] = len(data)
-        if len(data) > limit:
-            report["over"] = len(data)
-        else:
-            report["state"] = data
+        report["size"] = size
     elif carried.pending is not None:
         carried.pending.uninstall()
     report["restore_ms"] = carried.ms  # with what was unpickled while the program ran
@@ -429,7 +437,9 @@ def finish(
 
 def _save(
     namespace: dict[str, Any], baseline: dict[str, Any], code: str, filename: str, c: Carried
-) -> tuple[bytes, list[str], list[list[str]]]:
+) -> tuple[list[Any], list[str], list[list[str]]]:
+    """The new state as parts: bytes made here, and (offset, length) spans of the state the
+    host sent (the groups that pass through); the names kept; the names dropped."""
     defs = dict(c.defs)
     spans: dict[str, tuple[int, int]] = {}
     tree = c.tree if c.tree is not None else _parse(code, filename)
@@ -473,8 +483,9 @@ def _save(
     with _main_module(shadow):
         groups, failed = _pickle(values)
     dropped += failed
+    passed: list[tuple[list[str], tuple[int, int]]] = []
     if pending is not None:  # the values the program never reached, as they came
-        groups += [(names, data) for names, data in pending.groups.values()]
+        passed = [(names, (at, len(data))) for names, data, at in pending.groups.values()]
     kept_defs: list[list[Any]] = [[name, *defs[name]] for name in defs if name in live]
     header = {
         "format": FORMAT,
@@ -482,13 +493,32 @@ def _save(
         "modules": modules,
         "refs": refs,
         "defs": kept_defs,
-        "groups": [[names, len(data)] for names, data in groups],
+        "groups": [[names, len(data)] for names, data in groups]
+        + [[names, length] for names, (_, length) in passed],
     }
     encoded = json.dumps(header).encode("utf-8")
     names = [str(entry[0]) for entry in (*modules, *refs, *kept_defs)]
-    names += [name for group, _ in groups for name in group]
+    names += [name for group, _ in (*groups, *passed) for name in group]
     head = MAGIC + _LENGTH.pack(len(encoded)) + encoded
-    return b"".join([head, *(data for _, data in groups)]), names, dropped
+    return [head, *(data for _, data in groups), *(span for _, span in passed)], names, dropped
+
+
+def _spliced(parts: list[Any]) -> dict[str, Any]:
+    """The report's ``state``: the new bytes; and, when some groups pass through, its
+    ``splice``: how the host puts the state together from them and from the bytes it sent
+    (``[0, n]``: the next n new bytes; ``[1, offset, n]``: n bytes of the sent state), so
+    that what the program never touched does not cross the boundary back."""
+    if not any(isinstance(part, tuple) for part in parts):
+        return {"state": b"".join(parts)}
+    splice: list[list[int]] = []
+    for part in parts:
+        if isinstance(part, tuple):
+            splice.append([1, *part])
+        elif splice and splice[-1][0] == 0:
+            splice[-1][1] += len(part)
+        else:
+            splice.append([0, len(part)])
+    return {"state": b"".join(p for p in parts if not isinstance(p, tuple)), "splice": splice}
 
 
 def _imported(value: Any) -> tuple[str, str] | None:
