@@ -204,23 +204,17 @@ class RunRequest:
     #: A session's state to restore before the program runs (None: not a session's run).
     state: StateCarry | None = None
 
-    def to_guest_json(self, *, raw_state: bool = False) -> str:
+    def to_guest_json(self, *, raw_state: bool = False, fetch_state: bool = False) -> str:
         """The request as the runner reads it. `raw_state`: a session's state follows the
-        JSON as raw bytes instead of base64 inside it (see `StateCarry.raw_tail`)."""
-        text = json.dumps(self._guest_request(raw_state=raw_state))
-        if self.state is not None and raw_state:
+        JSON as raw bytes instead of base64 inside it (see `StateCarry.raw_tail`).
+        `fetch_state`: only its size goes; the guest asks for the pieces it needs (the
+        backend answers `STATE_READ` calls with `StateCarry.piece`)."""
+        text = json.dumps(self._guest_request(raw_state=raw_state, fetch_state=fetch_state))
+        if self.state is not None and raw_state and not (fetch_state and self.state.state):
             return text + self.state.raw_tail()
         return text
 
-    def to_guest_parts(self) -> tuple[str, bytes | None]:
-        """The request's JSON with a session's state marked raw but left out of it, and the
-        state's bytes: for a backend that moves bytes as they are (the jail's raw frames);
-        the runner reads them as `to_guest_json`'s raw tail."""
-        return json.dumps(self._guest_request(raw_state=True)), (
-            self.state.state if self.state is not None else None
-        )
-
-    def _guest_request(self, *, raw_state: bool) -> dict[str, Any]:
+    def _guest_request(self, *, raw_state: bool, fetch_state: bool) -> dict[str, Any]:
         request: dict[str, Any] = {
             "code": self.code,
             "filename": self.filename,
@@ -232,7 +226,7 @@ class RunRequest:
         if grant is not None:
             request["packages"] = {"path": grant.guest_path(), "modules": list(grant.modules)}
         if self.state is not None:
-            request["session"] = self.state.to_guest(raw=raw_state)
+            request["session"] = self.state.to_guest(raw=raw_state, fetch=fetch_state)
         return request
 
 

@@ -20,7 +20,11 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GuestState", "StateCarry", "report_allowance"]
+__all__ = ["STATE_READ", "GuestState", "StateCarry", "report_allowance"]
+
+#: The call a guest makes for bytes of its session's state (`StateCarry.piece`); no tool can
+#: have this name (it is not an identifier): the host answers it before looking for tools.
+STATE_READ = "\x00state"
 
 _MAX_NAMES = 10_000
 _MAX_NAME = 200
@@ -37,13 +41,26 @@ class StateCarry:
     state: bytes | None
     limit: int
 
-    def to_guest(self, *, raw: bool = False) -> dict[str, Any]:
+    def to_guest(self, *, raw: bool = False, fetch: bool = False) -> dict[str, Any]:
         """The request's ``session``: the state as base64, or (`raw`) marked as following
-        the request's JSON as raw bytes (see `raw_tail`)."""
+        the request's JSON as raw bytes (see `raw_tail`), or (`fetch`) only its size: the
+        guest asks for the pieces it needs (`piece`), and the rest never enters it."""
+        if fetch and self.state:
+            return {"state": None, "raw": True, "fetch": len(self.state), "limit": self.limit}
         if raw:
             return {"state": None, "raw": True, "limit": self.limit}
         state = base64.b64encode(self.state).decode("ascii") if self.state else None
         return {"state": state, "limit": self.limit}
+
+    def piece(self, offset: object, length: object) -> bytes | None:
+        """The state's bytes a guest asked for; None if it asked for bytes it does not have."""
+        size = len(self.state) if self.state else 0
+        if _int(offset) is None or _int(length) is None:
+            return None
+        assert isinstance(offset, int) and isinstance(length, int)
+        if offset + length > size:
+            return None
+        return self.state[offset : offset + length] if self.state else b""
 
     def raw_tail(self) -> str:
         """What follows the request's JSON in the raw form: a NUL and the bytes as latin-1."""

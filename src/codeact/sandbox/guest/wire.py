@@ -11,11 +11,11 @@ Frames
 
 Messages
     host -> sandbox   the run request, once: {"run": <runner request JSON>, "limits": {...}}
-                      then, if the request says ``"raw_state": true``, a raw frame: the state
     sandbox -> host   ["c", name, args_json]   call a tool        -> [ok, payload]
                       ["s", name, args_json]   start a tool call  -> [ok, id | payload]
                       ["w", timeout_ms]        finished calls     -> [[id, ok, payload], ...]
                       ["h", request_json]      an HTTP request    -> [ok, payload]
+                      ["g", offset, length]    bytes of the session's state -> a raw frame
                       ["d", count]             output the runner dropped so far (no reply)
                       <raw frame>              the new state, if any, right before the report
                       ["r", report_json]       the run's report (last frame)

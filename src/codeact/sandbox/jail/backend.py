@@ -242,8 +242,7 @@ class JailBackend(ProcessBackend):
             relay_box.append(relay)
             channel.begin()
             began = time.perf_counter()
-            run, raw = request.to_guest_parts()
-            outcome = relay.serve(_child_request(request, run, output_dir), raw=raw)
+            outcome = relay.serve(_child_request(request, output_dir))
             ended = time.perf_counter()
         finally:
             child.close()
@@ -274,13 +273,12 @@ def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | No
     return watch
 
 
-def _child_request(request: RunRequest, run: str, output_dir: str | None) -> dict[str, object]:
+def _child_request(request: RunRequest, output_dir: str | None) -> dict[str, object]:
     limits = request.limits
     return {
-        "run": run,
-        # A session's state follows as a raw frame (and the new one comes back as one): no
-        # base64, no JSON escaping, twice over, of what may be megabytes.
-        "raw_state": request.state is not None and request.state.state is not None,
+        # A session's state stays here: the child asks for the pieces it needs, which come
+        # as raw frames (as its new bytes go back): no base64 and JSON escaping of megabytes.
+        "run": request.to_guest_json(raw_state=True, fetch_state=True),
         "limits": {
             "memory_bytes": limits.memory_bytes,
             # A backstop: the host kills at the wall time. Threads can use CPU faster than

@@ -113,14 +113,11 @@ class Relay:
             self._closing_at = time.monotonic() + _EXIT_GRACE
 
     # -- serving ------------------------------------------------------------------------------
-    def serve(self, request: Any, *, raw: bytes | None = None) -> RunOutcome:
-        """Send `request` (the first frame) and `raw` (a session's state, as a raw frame
-        after it) and serve the program until it is over."""
+    def serve(self, request: Any) -> RunOutcome:
+        """Send `request` (the first frame) and serve the program until it is over."""
         selector = selectors.DefaultSelector()
         try:
             self.sock.sendall(encode_frame(request))
-            if raw is not None:
-                self.sock.sendall(encode_raw_frame(raw))
         except OSError:
             pass  # the process is already gone: its exit status says why
         selector.register(self.sock, selectors.EVENT_READ)
@@ -271,6 +268,16 @@ class Relay:
             (request_json,) = _strings(frame, 2)
             ok, payload = self.channel.http_request(request_json)
             self._reply([ok, payload])
+        elif kind == "g":  # bytes of the session's state, which the guest did not get whole
+            piece = None
+            if self.state is not None and len(frame) == 3:
+                piece = self.state.piece(frame[1], frame[2])
+            if piece is None:
+                raise ProtocolError("a state frame asked for bytes the session does not have")
+            try:
+                self.sock.sendall(encode_raw_frame(piece))
+            except OSError:
+                pass
         elif kind == "d":  # the runner's running total of output bytes it dropped
             (count,) = _strings(frame, 2)
             self.channel.write_output(3, count)

@@ -158,7 +158,6 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         setup.runner.install(host)
         _hide_internals(setup)
         request = wire.read_frame(sock)  # a pooled child waits here
-        raw = wire.read_frame(sock) if request.get("raw_state") else b""  # a session's state
         _grant_files(setup, request, ruleset)
         confine.confine(
             confine.Confinement(**request["limits"]),
@@ -171,7 +170,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         for fd in (*setup.path_fds, ruleset):
             os.close(fd)
         stage = "the sandbox's runner failed"
-        report = setup.runner.run(request["run"] + ("\x00" + raw.decode("latin-1") if raw else ""))
+        report = setup.runner.run(request["run"])
         host.report(report)
         status = 0
     except BaseException as exc:

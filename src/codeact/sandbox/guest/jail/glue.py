@@ -63,6 +63,15 @@ class JailHost:
         while data:
             data = data[os.write(fd, data) :]
 
+    def read_state(self, offset: int, length: int) -> bytes:
+        """Bytes of the session's state the host keeps: a raw frame answers."""
+        with self._lock:
+            write_frame(self._sock, ["g", offset, length])
+            data = read_frame(self._sock)
+        if not isinstance(data, bytes):
+            raise OSError("the host did not hand over the state")
+        return data
+
     def report(self, report_json: str) -> None:
         """The report; a session's new state (after a NUL: the runner's raw form) goes first,
         as a raw frame."""

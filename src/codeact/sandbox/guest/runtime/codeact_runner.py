@@ -599,6 +599,27 @@ _WARMUP: dict[str, Any] = {
 }
 
 
+#: The name under which the guest asks the host for bytes of its session's state: no tool
+#: can have it (it is not an identifier), and the host answers it before any tool is looked up.
+_STATE_READ = "\x00state"
+
+
+def _read_state(offset: int, length: int) -> bytes:
+    """Bytes of the session's state that the host keeps (a request whose session says
+    ``"fetch"``): the jail's glue has its own frame for it, the others ask as a call."""
+    read = getattr(HOST, "read_state", None)
+    if read is not None:
+        data = read(offset, length)
+    else:
+        ok, payload = HOST.dispatch(_STATE_READ, json.dumps([offset, length]))
+        if not ok:
+            raise OSError(f"the host did not hand over the state: {payload}")
+        data = payload.encode("latin-1")
+    if len(data) != length:
+        raise OSError(f"the host handed over {len(data)} bytes of the state, not {length}")
+    return data  # type: ignore[no-any-return]
+
+
 def _warm_restore(report: dict[str, Any]) -> None:
     saved = report.get("session", {}).get("state")
     if isinstance(saved, bytes):  # every name read: nothing is left waiting, no hook stays
@@ -611,7 +632,8 @@ def run(request_json: str) -> str:
     A session's state travels as base64 in the JSON, or, when the request's session says
     ``"raw"``, as raw bytes after the JSON: a NUL (which JSON text never holds), then the
     bytes as latin-1 text, both ways. The raw form saves encoding, escaping and decoding
-    the bytes where that is slow (the wasm guest)."""
+    the bytes where that is slow (the wasm guest). When it says ``"fetch": size``, the host
+    keeps the state and hands over the pieces restore asks for (`_read_state`)."""
     global _OUTPUT
     request_json, _, raw_state = request_json.partition("\x00")
     request = json.loads(request_json)
@@ -642,7 +664,14 @@ def run(request_json: str) -> str:
                 if isinstance(encoded, str)
                 else None
             )
-            carried = codeact_state.restore(namespace, state, code=code, filename=filename)
+            carried = codeact_state.restore(
+                namespace,
+                state,
+                code=code,
+                filename=filename,
+                fetch=_read_state,
+                size=int(session.get("fetch") or 0),
+            )
         value = _run(code, filename, namespace, carried.tree if carried else None)
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:

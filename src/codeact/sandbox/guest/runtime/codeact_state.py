@@ -57,7 +57,7 @@ import struct
 import sys
 import time
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -70,6 +70,7 @@ _PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 _PROTOCOL = 5
 _MAX_REASON = 300
 _ANNOTATIONS = __future__.annotations.compiler_flag
+_FIRST_READ = 16 << 10  # bytes asked for first: the header, most of the time
 
 
 class Carried:
@@ -88,16 +89,23 @@ class Carried:
 
 
 # -- restore -----------------------------------------------------------------------------
+Read = Callable[[int, int], Any]  # (offset, length) -> those bytes of the state
+
+
 def restore(
     namespace: dict[str, Any],
     data: bytes | None,
     *,
     code: str | None = None,
     filename: str = "<code>",
+    fetch: Read | None = None,
+    size: int = 0,
 ) -> Carried:
-    """Bring a saved state (the bytes the host handed over) into `namespace`. With the
-    program's `code`, only the values it (or a carried definition) reads are unpickled; the
-    others wait as bytes (see the module's docstring). Without it, every value is."""
+    """Bring a saved state into `namespace`: the bytes the host handed over, or (`fetch`)
+    a state of `size` bytes the host keeps and hands over piece by piece, as asked: then
+    the values the program never reads never enter the sandbox at all. With the program's
+    `code`, only the values it (or a carried definition) reads are unpickled; the others
+    wait (see the module's docstring). Without it, every value is."""
     started = time.perf_counter()
     carried = Carried()
     if code is not None:
@@ -105,27 +113,38 @@ def restore(
             carried.tree = ast.parse(code, filename)
         except SyntaxError:
             pass  # the program fails anyway, and its state is not kept
+    read: Read | None = None
     if data:
+        view = memoryview(data)
+        read, size = (lambda offset, length: view[offset : offset + length]), len(data)
+    elif fetch is not None and size > 0:
+        read = fetch
+    if read is not None:
         try:
-            header, at = _split(data)
-        except ValueError as exc:
+            header, at = _split(read, size)
+        except (ValueError, OSError) as exc:
             carried.dropped.append(["*", f"the saved state could not be read: {exc}"])
         else:
             with _no_gc():
-                _restore(namespace, header, memoryview(data), at, carried, lazy=code is not None)
+                _restore(namespace, header, read, at, carried, lazy=code is not None)
     carried.ms = (time.perf_counter() - started) * 1000
     return carried
 
 
-def _split(data: bytes) -> tuple[dict[str, Any], int]:
-    """The header, and where the groups' bytes start."""
-    if not data.startswith(MAGIC):
+def _split(read: Read, total: int) -> tuple[dict[str, Any], int]:
+    """The header, and where the groups' bytes start (one read when the header is short)."""
+    head = bytes(read(0, min(total, _FIRST_READ)))
+    if not head.startswith(MAGIC):
         raise ValueError("it is not a codeact state")
     start = len(MAGIC) + _LENGTH.size
-    if len(data) < start:
+    if len(head) < start:
         raise ValueError("it is cut short")
-    (size,) = _LENGTH.unpack_from(data, len(MAGIC))
-    header = json.loads(data[start : start + size])
+    (size,) = _LENGTH.unpack_from(head, len(MAGIC))
+    if start + size > total:
+        raise ValueError("it is cut short")
+    if start + size > len(head):
+        head += bytes(read(len(head), start + size - len(head)))
+    header = json.loads(head[start : start + size])
     if not isinstance(header, dict):
         raise ValueError("its header is not an object")
     return header, start + size
@@ -134,7 +153,7 @@ def _split(data: bytes) -> tuple[dict[str, Any], int]:
 def _restore(
     namespace: dict[str, Any],
     header: dict[str, Any],
-    data: memoryview,
+    read: Read,
     at: int,
     c: Carried,
     *,
@@ -164,9 +183,9 @@ def _restore(
             namespace[name] = target
         except BaseException as exc:
             c.dropped.append([name, _reason(f"{module}.{path} could not be imported", exc)])
-    pending = c.pending = Pending(namespace, c)
+    pending = c.pending = Pending(namespace, c, read)
     for group_names, length in groups:
-        pending.add(list(group_names), data[at : at + length], at)
+        pending.add(list(group_names), at, length)
         at += length
     waiting = []
     for name, source, flags, reads in header["defs"]:
@@ -224,17 +243,18 @@ class Pending:
     While any waits, the ways a program can reach a name without naming it (`_REACHING`
     called from the program, ``__main__``'s attributes and ``__dict__``) unpickle first."""
 
-    def __init__(self, namespace: dict[str, Any], carried: Carried) -> None:
+    def __init__(self, namespace: dict[str, Any], carried: Carried, read: Read) -> None:
         self.namespace = namespace
         self.carried = carried
-        # index -> (names, pickled bytes, where they are in the state the host sent)
-        self.groups: dict[int, tuple[list[str], memoryview, int]] = {}
+        self.read = read
+        # index -> (names, where their pickles are in the state the host sent, how long)
+        self.groups: dict[int, tuple[list[str], int, int]] = {}
         self.by_name: dict[str, int] = {}
         self.restoring = True  # until `install`: the program has bound nothing yet
 
-    def add(self, names: list[str], data: memoryview, offset: int) -> None:
+    def add(self, names: list[str], offset: int, length: int) -> None:
         index = len(self.groups) + len(self.by_name)  # unique: both only grow here
-        self.groups[index] = (names, data, offset)
+        self.groups[index] = (names, offset, length)
         for name in names:
             self.by_name[name] = index
 
@@ -251,14 +271,16 @@ class Pending:
         self.uninstall()
 
     def _load(self, index: int) -> None:
-        names, data, _ = self.groups.pop(index)
+        names, offset, length = self.groups.pop(index)
         for name in names:
             self.by_name.pop(name, None)
         started = time.perf_counter()
         with _no_gc():
-            unpickler = pickle.Unpickler(io.BytesIO(data))
+            unpickler: Any = None
             for at, name in enumerate(names):
                 try:
+                    if unpickler is None:
+                        unpickler = pickle.Unpickler(io.BytesIO(self.read(offset, length)))
                     value = unpickler.load()
                 except BaseException as exc:
                     why = _reason("it could not be restored", exc)
@@ -485,7 +507,7 @@ def _save(
     dropped += failed
     passed: list[tuple[list[str], tuple[int, int]]] = []
     if pending is not None:  # the values the program never reached, as they came
-        passed = [(names, (at, len(data))) for names, data, at in pending.groups.values()]
+        passed = [(names, (at, length)) for names, at, length in pending.groups.values()]
     kept_defs: list[list[Any]] = [[name, *defs[name]] for name in defs if name in live]
     header = {
         "format": FORMAT,
