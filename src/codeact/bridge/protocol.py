@@ -210,8 +210,8 @@ class RunRequest:
         `fetch_state`: only its size goes; the guest asks for the pieces it needs (the
         backend answers `STATE_READ` calls with `StateCarry.piece`)."""
         text = json.dumps(self._guest_request(raw_state=raw_state, fetch_state=fetch_state))
-        if self.state is not None and raw_state and not (fetch_state and self.state.state):
-            return text + self.state.raw_tail()
+        if self.state is not None and raw_state:
+            return text + self.state.raw_tail(fetch=fetch_state)
         return text
 
     def _guest_request(self, *, raw_state: bool, fetch_state: bool) -> dict[str, Any]:

@@ -25,6 +25,10 @@ __all__ = ["STATE_READ", "GuestState", "StateCarry", "report_allowance"]
 #: The call a guest makes for bytes of its session's state (`StateCarry.piece`); no tool can
 #: have this name (it is not an identifier): the host answers it before looking for tools.
 STATE_READ = "\x00state"
+#: The first bytes of a state go with the request even when the guest asks for the rest: its
+#: header and small values are there (the guest lays the state out smallest first), so that
+#: a small state takes no call at all and a large one only for the values a program reads.
+FETCH_PREFIX = 16 << 10
 
 _MAX_NAMES = 10_000
 _MAX_NAME = 200
@@ -62,9 +66,12 @@ class StateCarry:
             return None
         return self.state[offset : offset + length] if self.state else b""
 
-    def raw_tail(self) -> str:
-        """What follows the request's JSON in the raw form: a NUL and the bytes as latin-1."""
-        return "\x00" + self.state.decode("latin-1") if self.state else ""
+    def raw_tail(self, *, fetch: bool = False) -> str:
+        """What follows the request's JSON in the raw form: a NUL and the bytes as latin-1
+        (with `fetch`, only the first `FETCH_PREFIX` of them)."""
+        if not self.state:
+            return ""
+        return "\x00" + self.state[: FETCH_PREFIX if fetch else None].decode("latin-1")
 
     def __repr__(self) -> str:
         size = len(self.state) if self.state else 0

@@ -114,12 +114,8 @@ def restore(
         except SyntaxError:
             pass  # the program fails anyway, and its state is not kept
     read: Read | None = None
-    if data:
-        view = memoryview(data)
-        read, size = (lambda offset, length: view[offset : offset + length]), len(data)
-    elif fetch is not None and size > 0:
-        read = fetch
-    if read is not None:
+    if data or (fetch is not None and size > 0):
+        read, size = _reader(data or b"", fetch, size)
         try:
             header, at = _split(read, size)
         except (ValueError, OSError) as exc:
@@ -129,6 +125,20 @@ def restore(
                 _restore(namespace, header, read, at, carried, lazy=code is not None)
     carried.ms = (time.perf_counter() - started) * 1000
     return carried
+
+
+def _reader(data: bytes, fetch: Read | None, size: int) -> tuple[Read, int]:
+    """Reads of a state of which `data` is the start (all of it without `fetch`)."""
+    view = memoryview(data)
+    if fetch is None or size <= len(data):
+        return (lambda offset, length: view[offset : offset + length]), len(data)
+
+    def read(offset: int, length: int) -> Any:
+        if offset + length <= len(view):
+            return view[offset : offset + length]
+        return fetch(offset, length)
+
+    return read, size
 
 
 def _split(read: Read, total: int) -> tuple[dict[str, Any], int]:
@@ -509,20 +519,26 @@ def _save(
     if pending is not None:  # the values the program never reached, as they came
         passed = [(names, (at, length)) for names, at, length in pending.groups.values()]
     kept_defs: list[list[Any]] = [[name, *defs[name]] for name in defs if name in live]
+    # Smallest first: the start of a state goes with the next request (the rest is asked
+    # for), so the small values a program reads most often take no call.
+    layout: list[tuple[list[str], Any]] = sorted(
+        [*groups, *passed], key=lambda g: g[1][1] if isinstance(g[1], tuple) else len(g[1])
+    )
     header = {
         "format": FORMAT,
         "python": _PYTHON,
         "modules": modules,
         "refs": refs,
         "defs": kept_defs,
-        "groups": [[names, len(data)] for names, data in groups]
-        + [[names, length] for names, (_, length) in passed],
+        "groups": [
+            [names, part[1] if isinstance(part, tuple) else len(part)] for names, part in layout
+        ],
     }
     encoded = json.dumps(header).encode("utf-8")
     names = [str(entry[0]) for entry in (*modules, *refs, *kept_defs)]
     names += [name for group, _ in (*groups, *passed) for name in group]
     head = MAGIC + _LENGTH.pack(len(encoded)) + encoded
-    return [head, *(data for _, data in groups), *(span for _, span in passed)], names, dropped
+    return [head, *(part for _, part in layout)], names, dropped
 
 
 def _spliced(parts: list[Any]) -> dict[str, Any]:
