@@ -1,11 +1,14 @@
 """A session's state as it crosses the sandbox boundary: opaque bytes in, a checked report out.
 
 The guest saves and restores the state (``sandbox/guest/runtime/codeact_state.py``); the host
-only moves it. `StateCarry` goes in with a run request: the bytes the session holds (base64 in
-the request's JSON) and the most the guest may hand back. `GuestState` is what came back in
-the guest's report, checked field by field as everything from a guest is: the new bytes (never
-decoded beyond base64: the host has no deserializer for them), their size, the names kept and
-the names dropped with the reason.
+only holds and moves it. `StateCarry` goes in with a run request: the bytes the session holds
+and the most the guest may hand back. The bytes go as base64 in the request's JSON, or raw
+after it, or (``fetch``, wasm and jail) only their first `FETCH_PREFIX`: the guest asks for
+the pieces it needs beyond that (`StateCarry.piece`, answering `STATE_READ`), so a value the
+program never reads never enters the sandbox. `GuestState` is what came back in the guest's
+report, checked field by field as everything from a guest is: the new bytes (never decoded
+beyond base64: the host has no deserializer for them), their size, the names kept and the
+names dropped with the reason.
 
 A guest need not send back what it did not change: its report's ``splice`` says how the new
 state is put together from the new bytes it sent and spans of the state it was given (the

@@ -39,6 +39,11 @@ reaches for it in a way a name does not show: ``globals()``, ``locals()``, ``var
 ``__dict__`` (then it is unpickled first). A value the program reads is pickled again at the
 end, since it may have changed.
 
+The host may keep the bytes and hand over only what restore asks for (`restore`'s ``fetch``):
+the groups are laid out smallest first, so the request's first bytes hold the header and the
+small values. `finish` then returns only the new bytes and a ``splice`` of spans of the old
+state for the groups that passed through, which never cross the boundary.
+
 Standard library only: this runs on every backend's guest interpreter (CPython 3.10+).
 """
 
