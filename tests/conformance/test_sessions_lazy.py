@@ -106,3 +106,20 @@ async def test_globals_dir_vars_eval_and_main_show_every_name(
         "def look():\n    return sorted(k for k in globals() if len(k) == 5)\nlook()"
     )
     assert inside.ok and inside.value == ["alpha", "delta", "gamma"], inside.to_model_text()
+
+
+async def test_values_past_the_first_bytes_are_asked_for_only_when_read(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    session = make_codeact().session()
+    await session.execute("big = 'y' * 50000\nsmall = 1\nrows = [{'i': i} for i in range(3000)]")
+    size = session.size
+    assert size > 60000  # far past what goes with the request
+    for _ in range(2):  # the big values stay with the host, and come back as they were
+        touched = await session.execute("small += 1")
+        assert touched.ok and touched.session is not None, touched.to_model_text()
+        assert touched.session.size == size
+    read = await session.execute("rows.append({'i': -1})\n[len(big), small, len(rows)]")
+    assert read.ok and read.value == [50000, 3, 3001], read.to_model_text()
+    seen = await session.execute("[len(globals()['big']), globals()['rows'][-1]]")
+    assert seen.ok and seen.value == [50000, {"i": -1}], seen.to_model_text()

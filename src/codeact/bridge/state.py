@@ -31,7 +31,7 @@ STATE_READ = "\x00state"
 #: The first bytes of a state go with the request even when the guest asks for the rest: its
 #: header and small values are there (the guest lays the state out smallest first), so that
 #: a small state takes no call at all and a large one only for the values a program reads.
-FETCH_PREFIX = 16 << 10
+FETCH_PREFIX = 4 << 10
 
 _MAX_NAMES = 10_000
 _MAX_NAME = 200

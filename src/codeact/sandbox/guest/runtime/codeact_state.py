@@ -75,7 +75,6 @@ _PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 _PROTOCOL = 5
 _MAX_REASON = 300
 _ANNOTATIONS = __future__.annotations.compiler_flag
-_FIRST_READ = 16 << 10  # bytes asked for first: the header, most of the time
 
 
 class Carried:
@@ -147,19 +146,17 @@ def _reader(data: bytes, fetch: Read | None, size: int) -> tuple[Read, int]:
 
 
 def _split(read: Read, total: int) -> tuple[dict[str, Any], int]:
-    """The header, and where the groups' bytes start (one read when the header is short)."""
-    head = bytes(read(0, min(total, _FIRST_READ)))
+    """The header, and where the groups' bytes start."""
+    start = len(MAGIC) + _LENGTH.size
+    if total < start:
+        raise ValueError("it is cut short")
+    head = bytes(read(0, start))
     if not head.startswith(MAGIC):
         raise ValueError("it is not a codeact state")
-    start = len(MAGIC) + _LENGTH.size
-    if len(head) < start:
-        raise ValueError("it is cut short")
     (size,) = _LENGTH.unpack_from(head, len(MAGIC))
     if start + size > total:
         raise ValueError("it is cut short")
-    if start + size > len(head):
-        head += bytes(read(len(head), start + size - len(head)))
-    header = json.loads(head[start : start + size])
+    header = json.loads(bytes(read(start, size)))
     if not isinstance(header, dict):
         raise ValueError("its header is not an object")
     return header, start + size
