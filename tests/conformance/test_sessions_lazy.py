@@ -98,6 +98,8 @@ async def test_globals_dir_vars_eval_and_main_show_every_name(
         "seen"
     )
     assert result.ok and result.value == [True, True, "g"], result.to_model_text()
+    explicit = await session.execute("[eval('gamma', None), eval('delta', globals(), None)]")
+    assert explicit.ok and explicit.value == ["g", 4], explicit.to_model_text()
     shown = await session.execute(
         "import __main__\n[__main__.delta, eval('eps'), vars(__main__)['beta']]"
     )

@@ -372,11 +372,14 @@ def _evaluator(name: str) -> Any:
     original = _BUILTIN[name]
 
     def run(source: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or "globals" in kwargs:
-            return original(source, *args, **kwargs)
-        frame = sys._getframe(1)
-        _touch(frame)
-        return original(source, frame.f_globals, _locals_of(frame), **kwargs)
+        scope = args[0] if args else kwargs.pop("globals", None)
+        local = args[1] if len(args) > 1 else kwargs.pop("locals", None)
+        if scope is None:  # the caller's, as the builtin takes them (it would take ours)
+            frame = sys._getframe(1)
+            _touch(frame)
+            scope = frame.f_globals
+            local = _locals_of(frame) if local is None else local
+        return original(source, scope, local, *args[2:], **kwargs)
 
     run.__name__ = run.__qualname__ = name
     run.__doc__ = original.__doc__
