@@ -245,7 +245,9 @@ async def test_the_host_never_unpickles_a_state_only_the_next_sandbox_does(
         "loud = Loud()\n"
     )
     assert planted.ok and planted.session is not None and planted.session.kept
-    restored = await session.execute("1")
+    untouched = await session.execute("1")  # does not read `loud`: it stays as bytes
+    assert untouched.ok and untouched.stdout == "", untouched.to_model_text()
+    restored = await session.execute("loud")
     assert restored.ok
     assert restored.stdout == "unpickled in the sandbox\n"
     assert host_without_unpickling == []

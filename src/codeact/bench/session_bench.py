@@ -7,6 +7,12 @@ what restoring the state before the program and saving it after it cost, moving 
 both ways included. The state is a list of small records, the kind of data a program fetches
 and keeps (``{"id", "name", "score"}`` dicts: pickling many small objects is the costly case),
 or, for ``session_100KiB_str``, one string of that size (the cost of moving the bytes alone).
+
+Each size is measured twice: with a program that does not read the state (``n += 1``: the
+state is restored lazily, so it stays as bytes, kept by the host), and with one that reads
+it (``n += len(data)``, the ``_read`` cases: the state is unpickled before the program and
+pickled again after it). ``session_baseline`` is the p50 and p90 of the calls without a
+session themselves, the reference the differences are taken from.
 """
 
 from __future__ import annotations
@@ -22,12 +28,18 @@ from .stats import percentile
 
 __all__ = ["SESSION_CASES", "bench_sessions"]
 
-#: (case name, state size in bytes, records or one string, share of the fresh runs it gets)
-SESSION_CASES = (
+#: (case name, state size in bytes, records or one string, share of the fresh runs it gets);
+#: each is measured as is (the program leaves the state alone) and as CASE_read.
+SIZES = (
     ("session_1KiB", 1 << 10, "records", 4),
     ("session_100KiB", 100 << 10, "records", 4),
     ("session_100KiB_str", 100 << 10, "str", 4),
     ("session_10MiB", 10 << 20, "records", 40),
+)
+_PROGRAMS = (("", "n += 1"), ("_read", "n += len(data)"))
+#: Every case name the benchmark reports, in its order.
+SESSION_CASES = tuple(
+    [f"{case}{suffix}" for case, *_ in SIZES for suffix, _ in _PROGRAMS] + ["session_baseline"]
 )
 _RECORD_BYTES = 36  # about what one record pickles to; the first run measures it exactly
 _PAUSE = 0.05  # seconds before each timed call (not timed): the pool refills, as between turns
@@ -41,23 +53,30 @@ async def bench_sessions(name: str, runs: int) -> list[CaseResult]:
     for _ in range(5):
         await codeact.execute("n = 1")
     results = []
-    for case, size, kind, share in SESSION_CASES:
+    plains: list[float] = []
+    for case, size, kind, share in SIZES:
         session = await _session_of_size(codeact, size, kind)
-        added = []
-        # Paired: each session call next to a call without one, in turn first and second, so
-        # that the load of the machine, which drifts, weighs on both alike; with a pause
-        # before each that lets the backend's pool refill, as model turns do.
-        for i in range(max(5, runs // share)):
-            if i % 2:
-                kept = await _once(_next_call(session))
-                plain = await _once(lambda: _check(codeact.execute("n = 1")))
-            else:
-                plain = await _once(lambda: _check(codeact.execute("n = 1")))
-                kept = await _once(_next_call(session))
-            added.append(kept - plain)
-        results.append(
-            CaseResult(name, case, percentile(added, 50), percentile(added, 90), len(added))
+        for suffix, program in _PROGRAMS:
+            added = []
+            # Paired: each session call next to a call without one, in turn first and
+            # second, so that the load of the machine, which drifts, weighs on both alike;
+            # with a pause before each that lets the backend's pool refill, as turns do.
+            for i in range(max(5, runs // share)):
+                if i % 2:
+                    kept = await _once(_next_call(session, program))
+                    plain = await _once(lambda: _check(codeact.execute("n = 1")))
+                else:
+                    plain = await _once(lambda: _check(codeact.execute("n = 1")))
+                    kept = await _once(_next_call(session, program))
+                added.append(kept - plain)
+                plains.append(plain)
+            p50, p90 = percentile(added, 50), percentile(added, 90)
+            results.append(CaseResult(name, case + suffix, p50, p90, len(added)))
+    results.append(
+        CaseResult(
+            name, "session_baseline", percentile(plains, 50), percentile(plains, 90), len(plains)
         )
+    )
     return results
 
 
@@ -91,8 +110,8 @@ async def _once(run: Callable[[], Awaitable[None]]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _next_call(session: Session) -> Callable[[], Awaitable[None]]:
-    return lambda: _check(session.execute("n += 1"))
+def _next_call(session: Session, program: str) -> Callable[[], Awaitable[None]]:
+    return lambda: _check(session.execute(program))
 
 
 async def _check(running: Awaitable[ExecutionResult]) -> None:

@@ -204,9 +204,17 @@ class RunRequest:
     #: A session's state to restore before the program runs (None: not a session's run).
     state: StateCarry | None = None
 
-    def to_guest_json(self, *, raw_state: bool = False) -> str:
+    def to_guest_json(self, *, raw_state: bool = False, fetch_state: bool = False) -> str:
         """The request as the runner reads it. `raw_state`: a session's state follows the
-        JSON as raw bytes instead of base64 inside it (see `StateCarry.raw_tail`)."""
+        JSON as raw bytes instead of base64 inside it (see `StateCarry.raw_tail`).
+        `fetch_state`: only its size goes; the guest asks for the pieces it needs (the
+        backend answers `STATE_READ` calls with `StateCarry.piece`)."""
+        text = json.dumps(self._guest_request(raw_state=raw_state, fetch_state=fetch_state))
+        if self.state is not None and raw_state:
+            return text + self.state.raw_tail(fetch=fetch_state)
+        return text
+
+    def _guest_request(self, *, raw_state: bool, fetch_state: bool) -> dict[str, Any]:
         request: dict[str, Any] = {
             "code": self.code,
             "filename": self.filename,
@@ -218,10 +226,8 @@ class RunRequest:
         if grant is not None:
             request["packages"] = {"path": grant.guest_path(), "modules": list(grant.modules)}
         if self.state is not None:
-            request["session"] = self.state.to_guest(raw=raw_state)
-            if raw_state:
-                return json.dumps(request) + self.state.raw_tail()
-        return json.dumps(request)
+            request["session"] = self.state.to_guest(raw=raw_state, fetch=fetch_state)
+        return request
 
 
 @dataclass(frozen=True)
@@ -333,7 +339,9 @@ class RunOutcome:
             value_repr=value_repr,
             has_value=data.get("has_value") is True,
             error=error,
-            state=GuestState.from_guest(data.get("session"), limit=state.limit, raw_state=raw_state)
+            state=GuestState.from_guest(
+                data.get("session"), limit=state.limit, raw_state=raw_state, sent=state.state
+            )
             if state
             else None,
         )

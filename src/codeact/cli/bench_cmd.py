@@ -32,6 +32,11 @@ _TARGETS = {
     "session_100KiB": "< 1 ms added per call",
     "session_100KiB_str": "< 1 ms added per call",
     "session_10MiB": "added per call",
+    "session_1KiB_read": "added per call",
+    "session_100KiB_read": "added per call",
+    "session_100KiB_str_read": "added per call",
+    "session_10MiB_read": "added per call",
+    "session_baseline": "the call without a session",
 }
 
 
@@ -161,10 +166,12 @@ def sandbox_command(
         headers += [f"{n}/monty" for n in names]
     headers.append("target (wasm)")
     rows = []
-    session_cases = [] if no_sessions else [case for case, *_ in SESSION_CASES]
+    session_cases = [] if no_sessions else list(SESSION_CASES)
     for case in [*CASES, *session_cases]:
         row: list[object] = [case + (" (per call)" if case == "call_tool" else "")]
-        if case.startswith("session_"):
+        if case == "session_baseline":
+            row[0] = "session_baseline (n = 1, no session)"
+        elif case.startswith("session_"):
             row[0] = f"{case} (added per call)"
         for col in columns:
             r = by.get((col, case))

@@ -5,7 +5,9 @@ children (`jail/glue.py`) and the hyperlight worker (`hyperlight/worker.py`). St
 only, because the guest side loads it where the host package is absent.
 
 Frames
-    Both directions: a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
+    Both directions: a 4-byte big-endian length, then that many bytes of UTF-8 JSON; or, for
+    a session's state (opaque bytes, never decoded here), a raw frame: the length, a NUL
+    (which JSON text never starts with), then the bytes.
 
 Messages
     host -> sandbox   the run request, once: {"run": <runner request JSON>, "limits": {...}}
@@ -13,7 +15,9 @@ Messages
                       ["s", name, args_json]   start a tool call  -> [ok, id | payload]
                       ["w", timeout_ms]        finished calls     -> [[id, ok, payload], ...]
                       ["h", request_json]      an HTTP request    -> [ok, payload]
+                      ["g", offset, length]    bytes of the session's state -> a raw frame
                       ["d", count]             output the runner dropped so far (no reply)
+                      <raw frame>              the new state, if any, right before the report
                       ["r", report_json]       the run's report (last frame)
                       ["x", message]           the sandbox could not be set up (last frame)
 
@@ -49,6 +53,7 @@ __all__ = [
     "ProtocolError",
     "decode_flat",
     "encode_frame",
+    "encode_raw_frame",
     "read_frame",
     "write_frame",
 ]
@@ -65,6 +70,11 @@ def encode_frame(message: Any) -> bytes:
     """`message` as one frame: its length, then its JSON."""
     data = json.dumps(message).encode("utf-8")
     return _HEADER.pack(len(data)) + data
+
+
+def encode_raw_frame(data: bytes) -> bytes:
+    """`data` as one raw frame: its length (with the NUL), a NUL, the bytes as they are."""
+    return _HEADER.pack(len(data) + 1) + _RAW + data
 
 
 def write_frame(sock: socket.socket, message: Any) -> None:
@@ -85,7 +95,8 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 def read_frame(sock: socket.socket) -> Any:
     """The next frame from a trusted peer (the host), blocking until it is complete."""
     (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
-    return json.loads(_recv_exact(sock, size))
+    payload = _recv_exact(sock, size)
+    return payload[1:] if payload.startswith(_RAW) else json.loads(payload)
 
 
 class FrameReader:
@@ -93,7 +104,8 @@ class FrameReader:
     complete frames, decoded by `decode_flat`. It never holds more than one frame's worth of
     bytes and refuses a frame over its limit as soon as its length prefix and kind arrive,
     before reading it: `kind_limits` maps a kind (``"c"``...) to its limit, `max_frame` is the
-    limit of every other frame. Every failure is a `ProtocolError`."""
+    limit of every other frame. A raw frame comes back as its bytes, only if `kind_limits`
+    has a ``"raw"`` limit (a session's run). Every failure is a `ProtocolError`."""
 
     def __init__(self, *, max_frame: int, kind_limits: Mapping[str, int] | None = None) -> None:
         self.max_frame = max_frame
@@ -104,6 +116,8 @@ class FrameReader:
 
     def limit_for(self, head: bytes) -> int:
         """The size limit of a frame whose payload starts with `head` (its first bytes)."""
+        if head.startswith(_RAW):
+            return self.kind_limits.get("raw", self.max_frame)
         match = _KIND.match(head)
         if match is None:
             return self.max_frame
@@ -111,7 +125,7 @@ class FrameReader:
 
     def feed(self, data: bytes) -> list[Any]:
         self._buffer += data
-        frames = []
+        frames: list[Any] = []
         while len(self._buffer) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(self._buffer)
             if size > self._largest:
@@ -129,11 +143,15 @@ class FrameReader:
                 break
             payload = bytes(self._buffer[_HEADER.size : end])
             del self._buffer[:end]
-            frames.append(decode_flat(payload))
+            if payload.startswith(_RAW) and "raw" in self.kind_limits:
+                frames.append(payload[1:])
+            else:
+                frames.append(decode_flat(payload))
         return frames
 
 
 _HEAD = 4  # the bytes of a payload that name its kind: ["c"
+_RAW = b"\x00"  # the first byte of a raw frame's payload
 _KIND = re.compile(rb'\["([a-z])"')
 _INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
 _SPACE = re.compile(r"[ \t\n\r]*")

@@ -276,7 +276,9 @@ def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | No
 def _child_request(request: RunRequest, output_dir: str | None) -> dict[str, object]:
     limits = request.limits
     return {
-        "run": request.to_guest_json(),
+        # A session's state stays here: the child asks for the pieces it needs, which come
+        # as raw frames (as its new bytes go back): no base64 and JSON escaping of megabytes.
+        "run": request.to_guest_json(raw_state=True, fetch_state=True),
         "limits": {
             "memory_bytes": limits.memory_bytes,
             # A backstop: the host kills at the wall time. Threads can use CPU faster than

@@ -23,7 +23,7 @@ from ...bridge import stops
 from ...bridge.protocol import ExecutionStopped, GuestError, RunOutcome, Stop, ToolChannel
 from ...bridge.state import StateCarry, report_allowance
 from ...policy.limits import Limits
-from ..guest.wire import FrameReader, ProtocolError, encode_frame
+from ..guest.wire import FrameReader, ProtocolError, encode_frame, encode_raw_frame
 
 __all__ = ["Relay", "describe_exit"]
 
@@ -70,17 +70,18 @@ class Relay:
         # a call carries at most Limits.tool_argument_bytes of JSON (escaped once more in
         # the frame: at most twice as long), a report the output and value.
         call_frame = 2 * limits.tool_argument_bytes + _FRAME_SLACK
-        self._frames = FrameReader(
-            max_frame=_FRAME_SLACK,
-            kind_limits={
-                "c": call_frame,
-                "s": call_frame,
-                "h": _HTTP_FRAME,
-                "r": 2 * limits.output_bytes + _REPORT_SLACK + report_allowance(state),
-                "x": _REPORT_SLACK,
-            },
-        )
+        kinds = {
+            "c": call_frame,
+            "s": call_frame,
+            "h": _HTTP_FRAME,
+            "r": 2 * limits.output_bytes + _REPORT_SLACK + report_allowance(state),
+            "x": _REPORT_SLACK,
+        }
+        if state is not None:  # the new state may come as a raw frame, before the report
+            kinds["raw"] = state.limit + 1
+        self._frames = FrameReader(max_frame=_FRAME_SLACK, kind_limits=kinds)
         self.report: str | None = None
+        self.raw_state: bytes | None = None
         self.stop: Stop | None = None
         self.failure: str | None = None
         self.fatal: str | None = None
@@ -229,6 +230,11 @@ class Relay:
             pass  # the process died; its end of file arrives next
 
     def _handle(self, frame: Any) -> None:
+        if isinstance(frame, bytes):  # a session's new state (only allowed for one)
+            if self.raw_state is not None or self.report is not None:
+                raise ProtocolError("a state frame arrived twice or after the report")
+            self.raw_state = frame
+            return
         if not isinstance(frame, list) or not frame or not isinstance(frame[0], str):
             raise ProtocolError("a frame was not a list starting with its kind")
         kind = frame[0]
@@ -262,6 +268,16 @@ class Relay:
             (request_json,) = _strings(frame, 2)
             ok, payload = self.channel.http_request(request_json)
             self._reply([ok, payload])
+        elif kind == "g":  # bytes of the session's state, which the guest did not get whole
+            piece = None
+            if self.state is not None and len(frame) == 3:
+                piece = self.state.piece(frame[1], frame[2])
+            if piece is None:
+                raise ProtocolError("a state frame asked for bytes the session does not have")
+            try:
+                self.sock.sendall(encode_raw_frame(piece))
+            except OSError:
+                pass
         elif kind == "d":  # the runner's running total of output bytes it dropped
             (count,) = _strings(frame, 2)
             self.channel.write_output(3, count)
@@ -280,7 +296,10 @@ class Relay:
             outcome = RunOutcome(error=GuestError("SandboxError", self.failure))
         elif self.report is not None:
             limit = self.limits.output_bytes * 2 + _REPORT_SLACK
-            outcome = RunOutcome.from_guest_json(self.report, max_chars=limit, state=self.state)
+            report = self.report
+            if self.raw_state is not None and self.state is not None:
+                report = report.partition("\x00")[0] + "\x00" + self.raw_state.decode("latin-1")
+            outcome = RunOutcome.from_guest_json(report, max_chars=limit, state=self.state)
         elif self.fatal is not None:
             outcome = RunOutcome(error=GuestError("SandboxError", self.fatal))
         else:

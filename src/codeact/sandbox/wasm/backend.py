@@ -145,6 +145,7 @@ class WasmBackend(SandboxBackend):
         store.set_limits(memory_size=request.limits.memory_bytes)
         prepared.output.execution = execution
         execution.output_dir = prepared.output_dir
+        execution.state = request.state
         set_current(execution)
         runtime.ticker.acquire()
         report: str | None = None
@@ -152,8 +153,9 @@ class WasmBackend(SandboxBackend):
         execution.channel.begin()
         began = time.perf_counter()
         try:
-            # A session's state crosses as raw bytes: base64 and JSON are slow in the guest.
-            payload = request.to_guest_json(raw_state=True)
+            # A session's state stays here: the guest asks for the pieces it needs (as raw
+            # bytes: base64 and JSON are slow in the guest), and the rest never crosses.
+            payload = request.to_guest_json(raw_state=True, fetch_state=True)
             report = call_string_export(prepared.run, store, payload)
         except WasmtimeError as exc:
             trap = str(exc)

@@ -13,6 +13,7 @@ import time
 
 from ...bridge import stops
 from ...bridge.protocol import ExecutionStopped, Stop, ToolChannel
+from ...bridge.state import STATE_READ, StateCarry
 from ...policy.limits import Limits
 from ...policy.outputs import OutputLimits
 from ..artifacts import output_overflow
@@ -40,6 +41,7 @@ class WasmExecution:
         self.failure: str | None = None
         self.cancelled = threading.Event()
         self.output_dir: str | None = None  # set by the backend: this run's /output
+        self.state: StateCarry | None = None  # set by the backend: a session's state
         self._next_disk_check = 0.0
 
     # -- control ---------------------------------------------------------------------------
@@ -58,10 +60,22 @@ class WasmExecution:
 
     # -- HostCalls -------------------------------------------------------------------------
     def dispatch(self, name: str, args_json: str) -> tuple[bool, str]:
+        if name == STATE_READ:  # bytes of the session's state, before any tool is looked up
+            return self._state_piece(args_json)
         self._check()
         reply = self.channel.call(name, args_json)
         self._check()
         return reply
+
+    def _state_piece(self, args_json: str) -> tuple[bool, str]:
+        try:
+            offset, length = json.loads(args_json)
+        except (ValueError, TypeError):
+            return False, "ask for [offset, length]"
+        piece = self.state.piece(offset, length) if self.state is not None else None
+        if piece is None:
+            return False, "those bytes are not in this session's state"
+        return True, piece.decode("latin-1")
 
     def start_call(self, name: str, args_json: str) -> int | str:
         self._check()

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from ..wire import read_frame, write_frame
+from ..wire import encode_raw_frame, read_frame, write_frame
 
 __all__ = ["JailHost"]
 
@@ -63,8 +63,22 @@ class JailHost:
         while data:
             data = data[os.write(fd, data) :]
 
-    def report(self, report_json: str) -> None:
+    def read_state(self, offset: int, length: int) -> bytes:
+        """Bytes of the session's state the host keeps: a raw frame answers."""
         with self._lock:
+            write_frame(self._sock, ["g", offset, length])
+            data = read_frame(self._sock)
+        if not isinstance(data, bytes):
+            raise OSError("the host did not hand over the state")
+        return data
+
+    def report(self, report_json: str) -> None:
+        """The report; a session's new state (after a NUL: the runner's raw form) goes first,
+        as a raw frame."""
+        report_json, raw, state = report_json.partition("\x00")
+        with self._lock:
+            if raw:
+                self._sock.sendall(encode_raw_frame(state.encode("latin-1")))
             write_frame(self._sock, ["r", report_json])
 
 

@@ -539,8 +539,10 @@ def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return namespace
 
 
-def _run(code: str, filename: str, namespace: dict[str, Any]) -> Any:
-    tree = _parse(code, filename)
+def _run(
+    code: str, filename: str, namespace: dict[str, Any], tree: ast.Module | None = None
+) -> Any:
+    tree = tree or _parse(code, filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body[-1].value)
@@ -585,11 +587,63 @@ def _value_report(value: Any, limit: int) -> dict[str, Any]:
 
 # The pool runs this once in every fresh instance, off the caller's path, so that the first
 # real program does not pay for touching the runner's code and memory for the first time.
+# It keeps a session's state too, and restores it once (`_warm_restore`): the first pickling
+# and unpickling in an instance cost several times what the next ones do.
 _WARMUP: dict[str, Any] = {
     "code": "import json\nx = json.dumps([1])\nprint(x)\n"
-    "try:\n    warmup_tool(1)\nexcept ToolError:\n    pass\n[x]",
+    "rows = [{'id': 1, 'name': 'a', 'score': 0.5}]\n"
+    "def first(r):\n    return r[0]\n"
+    "try:\n    warmup_tool(1)\nexcept ToolError:\n    pass\n[x, first(rows)]",
     "tools": [{"name": "warmup_tool", "positional": ["x"]}],
+    "session": {"state": None, "limit": 1 << 20},
 }
+
+
+#: The name under which the guest asks the host for bytes of its session's state: no tool
+#: can have it (it is not an identifier), and the host answers it before any tool is looked up.
+_STATE_READ = "\x00state"
+
+
+def _read_state(offset: int, length: int) -> bytes:
+    """Bytes of the session's state that the host keeps (a request whose session says
+    ``"fetch"``): the jail's glue has its own frame for it, the others ask as a call."""
+    read = getattr(HOST, "read_state", None)
+    if read is not None:
+        data = read(offset, length)
+    else:
+        ok, payload = HOST.dispatch(_STATE_READ, json.dumps([offset, length]))
+        if not ok:
+            raise OSError(f"the host did not hand over the state: {payload}")
+        data = payload.encode("latin-1")
+    if len(data) != length:
+        raise OSError(f"the host handed over {len(data)} bytes of the state, not {length}")
+    return data  # type: ignore[no-any-return]
+
+
+def _warm_restore(report: dict[str, Any]) -> None:
+    """Restore the warm-up's state as a next call would, reading one value and leaving the
+    other waiting, and save it again (a splice): every path of a session's call, once."""
+    saved = report.get("session", {}).get("state")
+    if not isinstance(saved, bytes):
+        return
+    namespace = types.ModuleType("__main__").__dict__  # not sys.modules': no hook reaches it
+    code = "x += '1'"
+    carried = codeact_state.restore(
+        namespace, saved[:64], code=code, fetch=lambda at, n: saved[at : at + n], size=len(saved)
+    )
+    try:
+        codeact_state.finish(
+            namespace,
+            {},
+            code=code,
+            filename="<warmup>",
+            carried=carried,
+            limit=1 << 20,
+            succeeded=True,
+        )
+    finally:
+        if carried.pending is not None:
+            carried.pending.uninstall()  # the builtins as they were, whatever happened
 
 
 def run(request_json: str) -> str:
@@ -598,11 +652,13 @@ def run(request_json: str) -> str:
     A session's state travels as base64 in the JSON, or, when the request's session says
     ``"raw"``, as raw bytes after the JSON: a NUL (which JSON text never holds), then the
     bytes as latin-1 text, both ways. The raw form saves encoding, escaping and decoding
-    the bytes where that is slow (the wasm guest)."""
+    the bytes where that is slow (the wasm guest). When it says ``"fetch": size``, the host
+    keeps the state and hands over the pieces restore asks for (`_read_state`)."""
     global _OUTPUT
     request_json, _, raw_state = request_json.partition("\x00")
     request = json.loads(request_json)
-    if request.get("warmup"):
+    warmup = bool(request.get("warmup"))
+    if warmup:
         request = _WARMUP
     filename = request.get("filename") or "<code>"
     code = request["code"]
@@ -628,8 +684,15 @@ def run(request_json: str) -> str:
                 if isinstance(encoded, str)
                 else None
             )
-            carried = codeact_state.restore(namespace, state)
-        value = _run(code, filename, namespace)
+            carried = codeact_state.restore(
+                namespace,
+                state,
+                code=code,
+                filename=filename,
+                fetch=_read_state,
+                size=int(session.get("fetch") or 0),
+            )
+        value = _run(code, filename, namespace, carried.tree if carried else None)
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:
         _exit_report(exc, report)
@@ -648,6 +711,11 @@ def run(request_json: str) -> str:
             )
         except BaseException as exc:
             report["session"] = {"failed": _describe(exc, filename)["message"]}
+    if warmup:
+        try:
+            _warm_restore(report)
+        except BaseException:
+            pass
     try:
         output.flush()
     except BaseException:
