@@ -19,6 +19,7 @@ them) of this process and every process below it, read from ``/proc``:
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 import time
@@ -41,6 +42,7 @@ __all__ = [
 
 PROGRAMS = {"print(1)": "print(1)", "order_totals": order_totals.PROGRAM}
 SETTLE = 0.3  # seconds for a pool to fill before memory is read
+PACE = 0.02  # seconds between the executions that fill a pool for the memory reading
 
 
 @dataclass(frozen=True)
@@ -167,13 +169,16 @@ async def bench_memory(name: str, runs: int, tools: list[Any]) -> dict[str, floa
     pool's memory is counted from nothing; `runs` order-totals executions are sampled."""
     from ..sandbox.registry import create_backend
 
+    await asyncio.sleep(SETTLE)  # what earlier cases left to free is freed before `before`
+    gc.collect()
     before = tree_pss_mb()
     backend = create_backend(name)
     codeact = CodeAct(tools=tools, backend=backend)
     try:
         await codeact.prepare()
-        for _ in range(5):
+        for _ in range(5):  # apart, as model turns are: the pool stays warm (see wasm/pool.py)
             await _check(codeact, "print(1)")
+            await asyncio.sleep(PACE)
         await asyncio.sleep(SETTLE)
         warm = tree_pss_mb()
         with _PeakSampler() as sampler:
