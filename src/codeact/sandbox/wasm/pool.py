@@ -8,9 +8,10 @@ back (or at once when a take finds it empty), and frees the used instances.
 The warm-up run costs more CPU than the first-touch faults it saves a program (about 3 ms
 against 1.5 ms here). That pays when executions are apart (the pool warms between them, on
 an idle core), not when callers come back to back: then every warm-up competes with the
-programs for the same cores. So while takes keep finding the pool empty (`PRESSURE_SECONDS`),
-the pool makes instances with `cold_factory`: still instantiated off the caller's path, not
-warmed.
+programs for the same cores, and the next take finds the pool empty anyway. So an instance
+made while the pool is empty, or within `PRESSURE_SECONDS` of a take that found it empty,
+is made with `cold_factory` (instantiated, not warmed: about 1.3 ms, so the next take finds
+it); otherwise it is warmed.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ log = logging.getLogger("codeact.sandbox.wasm")
 #: After a run, wait this long before refilling: the caller's own work (resuming its event
 #: loop, reading the result) goes first instead of competing for the GIL with the refill.
 SETTLE_SECONDS = 0.004
-#: After a take found the pool empty, refill without warming (and without settling) until no
-#: take came for this long: executions are arriving faster than warmed instances are made.
-PRESSURE_SECONDS = 0.5
+#: After a take found the pool empty, refill without warming for this long (not extended by
+#: later takes: executions a model turn apart get warm instances again soon).
+PRESSURE_SECONDS = 0.25
 
 
 class InstancePool:
@@ -49,7 +50,7 @@ class InstancePool:
     ) -> None:
         self._factory = factory
         self._cold_factory = cold_factory or factory
-        self._pressed_until = 0.0  # monotonic time until which takes are back to back
+        self._pressed_until = 0.0  # monotonic time until which the pool makes cold instances
         self._size = max(0, size)
         self._ready: collections.deque[Prepared] = collections.deque()
         self._used: collections.deque[Prepared] = collections.deque()
@@ -76,16 +77,13 @@ class InstancePool:
 
     def take(self) -> Prepared | None:
         """A warmed instance, or None when the pool is empty (the caller makes one itself)."""
-        now = time.monotonic()
-        if now < self._pressed_until:  # still back to back: keep making cold instances
-            self._pressed_until = now + PRESSURE_SECONDS
         try:
             return self._ready.popleft()
         except IndexError:
             # Empty: refill now. Otherwise the refill waits for `discard`, so that making
             # the next instance does not compete with the program that is running.
             self._urgent = True
-            self._pressed_until = now + PRESSURE_SECONDS
+            self._pressed_until = time.monotonic() + PRESSURE_SECONDS
             self._ensure_thread()
             self._wake.set()
             return None
@@ -120,8 +118,7 @@ class InstancePool:
         while not self._closed:
             self._wake.wait()
             self._wake.clear()
-            pressed = time.monotonic() < self._pressed_until
-            if not self._urgent and not pressed:
+            if not self._urgent:
                 time.sleep(SETTLE_SECONDS)
             self._urgent = False
             # The memory here; the /output tree on the remover's thread, since its removal
@@ -131,9 +128,9 @@ class InstancePool:
             # After repeated failures stop refilling (callers instantiate themselves and see
             # the error) but keep freeing what comes back.
             while not self._closed and self._failures < 3 and len(self._ready) < self._size:
-                pressed = time.monotonic() < self._pressed_until
+                cold = not self._ready or time.monotonic() < self._pressed_until
                 try:
-                    prepared = self._cold_factory() if pressed else self._factory()
+                    prepared = self._cold_factory() if cold else self._factory()
                 except OutputsClosedError:
                     return  # the process is exiting: nothing more to warm
                 except Exception:
