@@ -22,7 +22,9 @@ Each row is a p50 over `--runs` samples of CPU time of the measuring thread
 * host pipeline: `WasmExecution.dispatch` -> `HostBridge` -> the tool, no guest;
 * thread hop: `run_in_executor` round trip of a no-op on our `DaemonThreadPool`;
 * parallelism: two threads each running a pure-compute program in their own instance against
-  one thread, and two processes running a Python loop against one (what the machine gives).
+  one thread, and two processes running a Python loop against one (what the machine gives);
+  with how often a wasm thread blocked meanwhile (voluntary context switches: waiting for the
+  GIL or a lock counts, being preempted by other work on the machine does not).
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def _guest_loop(rt: WasmRuntime, body: str, n: int) -> float:
         "out = sys.stdout\n"
         f"t = time.perf_counter()\nfor _ in range({n}):\n    {body}\n"
         "sys.stdout = out\n"
-        f"sys.__stderr__.write(repr((time.perf_counter() - t) / {n} * 1e6))\n"
+        f"sys.__stderr__.write(repr((time.perf_counter() - t) / {n} * 1e6) + '\\n')\n"
     )
     prepared = rt.instantiate(warm=True)
     host = _Host()
@@ -133,7 +135,7 @@ def _guest_loop(rt: WasmRuntime, body: str, n: int) -> float:
     finally:
         set_current(None)
         prepared.close()
-    return float("".join(host.err))
+    return float("".join(host.err).strip())
 
 
 def wasm_rows(rt: WasmRuntime, runs: int) -> list[tuple[str, float, float]]:
@@ -160,6 +162,8 @@ def wasm_rows(rt: WasmRuntime, runs: int) -> list[tuple[str, float, float]]:
     rows.append(("runner.run(print(1)) inside the guest, in a loop", runner, runner))
     call = _guest_loop(rt, "g._tools.dispatch('echo', '{\"i\": 1}')", 500) / 1000
     rows.append(("host call from the guest (import answered at once)", call, call))
+    tool = _guest_loop(rt, "echo(i=1)", 500) / 1000
+    rows.append(("a tool call in the guest, echo(i=1) (host answers at once)", tool, tool))
     return rows
 
 
@@ -218,15 +222,20 @@ def thread_hop(runs: int) -> tuple[float, float]:
 _LOOP = "import time\nt=time.perf_counter()\nx=0\nwhile time.perf_counter()-t<0.7: x+=1\nprint(x)"
 
 
-def parallelism(rt: WasmRuntime, n: int = 4) -> tuple[float, float]:
-    """(2 threads / 1 thread of pure-compute wasm, 2 processes / 1 process of a Python loop)."""
+def parallelism(rt: WasmRuntime, n: int = 4) -> tuple[float, float, int]:
+    """(2 threads / 1 thread of pure-compute wasm, 2 processes / 1 process of a Python loop,
+    the most times a wasm thread blocked while it ran)."""
     code = _request("x = 0\nfor i in range(150000):\n    x += i\n")
 
     def worker(instances: list[Any], out: list[float]) -> None:
         started = time.perf_counter()
+        before = _voluntary_switches()
         for prepared in instances:
             _call(rt, prepared, code)
         out.append(time.perf_counter() - started)
+        blocked.append(_voluntary_switches() - before)
+
+    blocked: list[int] = []
 
     rt.ticker.acquire()
     try:
@@ -255,7 +264,17 @@ def parallelism(rt: WasmRuntime, n: int = 4) -> tuple[float, float]:
         ]
         return sum(int(p.communicate()[0]) for p in ps)
 
-    return per_two / per_one, procs(2) / procs(1)
+    return per_two / per_one, procs(2) / procs(1), max(blocked)
+
+
+def _voluntary_switches() -> int:
+    """Times this thread blocked (waited on a lock, the GIL, I/O): preemption is not counted."""
+    path = f"/proc/self/task/{threading.get_native_id()}/status"
+    with open(path) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches"):
+                return int(line.split()[1])
+    return 0
 
 
 def main() -> None:
@@ -269,7 +288,7 @@ def main() -> None:
     rows.append(("ctypes round trip (Python -> C -> Python callback)", *ctypes_round_trip(20)))
     rows.append(("host pipeline per tool call (no guest)", *host_pipeline(args.runs)))
     rows.append(("thread hop (run_in_executor of a no-op)", *thread_hop(args.runs)))
-    threads, processes = parallelism(rt)
+    threads, processes, blocked = parallelism(rt)
     print(f"load {load}; p50 of {args.runs} runs; ms")
     print()
     print("| floor | CPU ms | wall ms |")
@@ -278,6 +297,7 @@ def main() -> None:
         print(f"| {name} | {cpu:.4f} | {wall:.4f} |")
     print()
     print(f"2 threads / 1 thread, pure-compute wasm, each its own instance: {threads:.2f}")
+    print(f"times a wasm thread blocked (GIL, a lock) while they ran: {blocked}")
     print(f"2 processes / 1 process, a Python loop (what the machine gives now): {processes:.2f}")
 
 
