@@ -9,9 +9,9 @@ The warm-up run costs more CPU than the first-touch faults it saves a program (a
 against 1.5 ms here). That pays when executions are apart (the pool warms between them, on
 an idle core), not when callers come back to back: then every warm-up competes with the
 programs for the same cores, and the next take finds the pool empty anyway. So an instance
-made while the pool is empty, or within `PRESSURE_SECONDS` of a take that found it empty,
-is made with `cold_factory` (instantiated, not warmed: about 1.3 ms, so the next take finds
-it); otherwise it is warmed.
+made within `PRESSURE_SECONDS` of a take that found the pool empty is made with
+`cold_factory` (instantiated, not warmed: about 1.3 ms, so the next take finds it);
+otherwise it is warmed.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class InstancePool:
             # After repeated failures stop refilling (callers instantiate themselves and see
             # the error) but keep freeing what comes back.
             while not self._closed and self._failures < 3 and len(self._ready) < self._size:
-                cold = not self._ready or time.monotonic() < self._pressed_until
+                cold = time.monotonic() < self._pressed_until
                 try:
                     prepared = self._cold_factory() if cold else self._factory()
                 except OutputsClosedError:
