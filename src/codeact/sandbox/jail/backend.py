@@ -31,8 +31,9 @@ from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolCha
 from ...errors import ConfigurationError, SandboxError
 from ...policy.outputs import OutputLimits
 from ...policy.packages import PackageGrant
-from ..artifacts import collect_outputs, new_output_dir, output_overflow, remove_output_dir
+from ..artifacts import OutputsClosedError, collect_outputs, new_output_dir, output_overflow
 from ..base import Availability
+from ..cleanup import REMOVER
 from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
 from ..threads import DaemonThreadPool
@@ -143,7 +144,8 @@ class JailBackend(ProcessBackend):
                 detail = "; ".join(f"{name}: {why}" for name, why in failed.items())
                 raise ConfigurationError(f"the jail could not import its packages: {detail}")
             self._zygote = zygote
-            self._ready.clear()
+            while self._ready:  # children of the zygote that died: they died with it
+                _discard(self._ready.popleft())
             if self._pool_size and self._filler is None:
                 self._filler = threading.Thread(
                     target=self._fill, name="codeact-jail-pool", daemon=True
@@ -156,7 +158,7 @@ class JailBackend(ProcessBackend):
             self._closed = True
             self._refill.set()
             while self._ready:
-                self._ready.popleft().close()
+                _discard(self._ready.popleft())
             if self._zygote is not None:
                 self._zygote.close()
                 self._zygote = None
@@ -174,8 +176,15 @@ class JailBackend(ProcessBackend):
                     child = zygote.fork()
                 except SandboxError:
                     break
+                if zygote.info.get("namespaces", False):
+                    # Its empty /output too (mkdtemp: 0.15-0.4 ms), not on the caller's path.
+                    try:
+                        child.output_dir = new_output_dir()
+                    except OutputsClosedError:
+                        child.close()
+                        return  # the process is exiting
                 if self._closed:
-                    child.close()
+                    _discard(child)
                     return
                 self._ready.append(child)
 
@@ -189,7 +198,7 @@ class JailBackend(ProcessBackend):
             # A pooled child dies with its zygote (PR_SET_PDEATHSIG): check the zygote too.
             if not child.exited.done() and zygote is not None and zygote.alive:
                 return child
-            child.close()
+            _discard(child)
         for attempt in range(2):
             zygote = self._zygote
             if zygote is None or not zygote.alive:
@@ -225,7 +234,9 @@ class JailBackend(ProcessBackend):
         child = self._take()
         zygote = self._zygote
         files = zygote is not None and zygote.info.get("namespaces", False)
-        output_dir = new_output_dir() if files else None
+        output_dir = child.output_dir
+        if output_dir is None and files:
+            output_dir = child.output_dir = new_output_dir()
         ready = time.perf_counter()
         try:
             relay = Relay(
@@ -259,9 +270,18 @@ class JailBackend(ProcessBackend):
             outcome.files, outcome.files_skipped = collect_outputs(
                 output_dir, request.output_limits
             )
-            remove_output_dir(output_dir)
+            child.output_dir = None
+            REMOVER.remove_later(output_dir)  # read already; removing it is not the caller's wait
         outcome.timings = {"setup_ms": (ready - started) * 1000, "run_ms": (ended - began) * 1000}
         return outcome
+
+
+def _discard(child: Child) -> None:
+    """Close a child that never ran a program, and remove its unused /output later."""
+    child.close()
+    if child.output_dir is not None:
+        REMOVER.remove_later(child.output_dir)
+        child.output_dir = None
 
 
 def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | None]:

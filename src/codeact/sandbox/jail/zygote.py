@@ -50,6 +50,7 @@ class Child:
         self.stdout_fd = stdout_fd
         self.stderr_fd = stderr_fd
         self.exited: concurrent.futures.Future[int | None] = concurrent.futures.Future()
+        self.output_dir: str | None = None  # its /output, made with it off the caller's path
         self._closed = False
 
     def kill(self) -> None:

@@ -85,7 +85,9 @@ class WasmBackend(SandboxBackend):
                 runtime = WasmRuntime.shared()
                 base = _package_preopens(self.package_grant)
                 self._pool = InstancePool(
-                    lambda: runtime.instantiate_with_output(base), self._pool_size
+                    lambda: runtime.instantiate_with_output(base),
+                    self._pool_size,
+                    cold_factory=lambda: runtime.instantiate_with_output(base, warm=False),
                 )
                 self._runtime = runtime
 

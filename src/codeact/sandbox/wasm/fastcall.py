@@ -6,6 +6,12 @@ budget (0.1 ms). Our imports and exports have fixed signatures made of strings a
 so these trampolines read and write the C values directly, mirroring exactly how wasmtime-py
 allocates and frees them (wasmtime.component._types: String/ResultType convert_to_c/from_c).
 
+The small C calls they make (allocating and freeing a string, boxing a result) go through a
+`ctypes.PyDLL` handle on the same library, which keeps the GIL: each of them takes
+microseconds, and through wasmtime-py's `CDLL` every one released the GIL and had to win it
+back, which under another busy thread (the pool warming an instance, a second caller) cost a
+wait each time, several per tool call. Only the call into the guest releases the GIL.
+
 They also keep Python exceptions out of wasmtime's single global "last exception" slot,
 which is not safe when several stores run on several threads: a host function that fails
 returns a wasmtime error (a trap) and the caller learns why from its own per-run state.
@@ -27,6 +33,7 @@ ResultKind = Literal["none", "string", "result<string,string>", "result<u32,stri
 HostFunction = Callable[..., Any]
 
 _VAL = ffi.wasmtime_component_val_t
+_VEC = ffi.wasm_byte_vec_t
 _callbacks: list[Any] = []  # CFUNCTYPE objects must stay alive as long as the linker
 
 
@@ -35,16 +42,38 @@ def _no_finalizer(_env: Any) -> None:
     return None
 
 
+def _gil_holding(name: str, restype: Any, argtypes: list[Any]) -> Any:
+    """`name` from wasmtime's library, called without releasing the GIL (see above)."""
+    fn = getattr(_LIB, name)
+    fn.restype = restype
+    fn.argtypes = argtypes
+    return fn
+
+
+_LIB = ctypes.PyDLL(ffi.dll._name)
+_vec_new = _gil_holding(
+    "wasm_byte_vec_new", None, [ctypes.POINTER(_VEC), ctypes.c_size_t, ctypes.c_char_p]
+)
+_vec_delete = _gil_holding("wasm_byte_vec_delete", None, [ctypes.POINTER(_VEC)])
+_val_new = _gil_holding("wasmtime_component_val_new", ctypes.POINTER(_VAL), [ctypes.POINTER(_VAL)])
+_val_delete = _gil_holding("wasmtime_component_val_delete", None, [ctypes.POINTER(_VAL)])
+_string_at = ctypes.string_at  # a PYFUNCTYPE: it keeps the GIL
+
+
 def _read_string(val: Any) -> str:
     vec = val.of.string
-    text = ctypes.string_at(vec.data, vec.size).decode("utf-8") if vec.size else ""
-    ffi.wasm_byte_vec_delete(ctypes.byref(val.of.string))  # as wasmtime-py does: we own it
+    size = vec.size
+    text = _string_at(vec.data, size).decode("utf-8") if size else ""
+    _vec_delete(ctypes.byref(vec))  # as wasmtime-py does: we own it
     return text
 
 
 def _write_string(slot: Any, text: str) -> None:
+    """Point `slot` at a new C copy of `text` (freed by whoever owns the value: the callee
+    for a host function's result, `_val_delete` for our call's parameter)."""
+    data = text.encode("utf-8")
     slot.kind = ffi.WASMTIME_COMPONENT_STRING
-    slot.of.string = ffi.str_to_capi(text)
+    _vec_new(ctypes.byref(slot.of.string), len(data), data)
 
 
 def _read_arg(val: Any, kind: Kind) -> Any:
@@ -73,7 +102,7 @@ def _write_result(results: Any, kind: ResultKind, value: Any) -> None:
         _write_string(inner, payload)
     slot.kind = ffi.WASMTIME_COMPONENT_RESULT
     slot.of.result.is_ok = bool(ok)
-    slot.of.result.val = ffi.wasmtime_component_val_new(ctypes.byref(inner))
+    slot.of.result.val = _val_new(ctypes.byref(inner))
 
 
 def add_host_function(
@@ -130,7 +159,7 @@ def call_string_export(func: Any, store: Any, text: str) -> str:
             ctypes.byref(func._func), store._context(), params, 1, ctypes.byref(result), 1
         )
     finally:
-        ffi.wasmtime_component_val_delete(ctypes.byref(params[0]))
+        _val_delete(ctypes.byref(params[0]))
     if err:
         raise WasmtimeError._from_ptr(err)
     return _read_string(result)

@@ -4,6 +4,14 @@ Each instance serves exactly one program and is then thrown away; the pool only 
 cost of instantiating (about 1.5 ms) and of the first call (faulting in memory, about 0.7 ms)
 off the caller's path. A background thread refills it shortly after a used instance comes
 back (or at once when a take finds it empty), and frees the used instances.
+
+The warm-up run costs more CPU than the first-touch faults it saves a program (about 3 ms
+against 1.5 ms here). That pays when executions are apart (the pool warms between them, on
+an idle core), not when callers come back to back: then every warm-up competes with the
+programs for the same cores, and the next take finds the pool empty anyway. So an instance
+made within `PRESSURE_SECONDS` of a take that found the pool empty is made with
+`cold_factory` (instantiated, not warmed: about 1.3 ms, so the next take finds it);
+otherwise it is warmed.
 """
 
 from __future__ import annotations
@@ -25,13 +33,24 @@ log = logging.getLogger("codeact.sandbox.wasm")
 #: After a run, wait this long before refilling: the caller's own work (resuming its event
 #: loop, reading the result) goes first instead of competing for the GIL with the refill.
 SETTLE_SECONDS = 0.004
+#: After a take found the pool empty, refill without warming for this long (not extended by
+#: later takes: executions a model turn apart get warm instances again soon).
+PRESSURE_SECONDS = 0.25
 
 
 class InstancePool:
     """Keeps up to `size` fresh instances made by `factory`; `take` never blocks."""
 
-    def __init__(self, factory: Callable[[], Prepared], size: int) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], Prepared],
+        size: int,
+        *,
+        cold_factory: Callable[[], Prepared] | None = None,
+    ) -> None:
         self._factory = factory
+        self._cold_factory = cold_factory or factory
+        self._pressed_until = 0.0  # monotonic time until which the pool makes cold instances
         self._size = max(0, size)
         self._ready: collections.deque[Prepared] = collections.deque()
         self._used: collections.deque[Prepared] = collections.deque()
@@ -64,6 +83,7 @@ class InstancePool:
             # Empty: refill now. Otherwise the refill waits for `discard`, so that making
             # the next instance does not compete with the program that is running.
             self._urgent = True
+            self._pressed_until = time.monotonic() + PRESSURE_SECONDS
             self._ensure_thread()
             self._wake.set()
             return None
@@ -108,8 +128,9 @@ class InstancePool:
             # After repeated failures stop refilling (callers instantiate themselves and see
             # the error) but keep freeing what comes back.
             while not self._closed and self._failures < 3 and len(self._ready) < self._size:
+                cold = time.monotonic() < self._pressed_until
                 try:
-                    prepared = self._factory()
+                    prepared = self._cold_factory() if cold else self._factory()
                 except OutputsClosedError:
                     return  # the process is exiting: nothing more to warm
                 except Exception:

@@ -225,14 +225,19 @@ def _allow_groups(numbers: Sequence[int]) -> list[bytes]:
     return out
 
 
+# Made when the zygote imports this module, inherited by every child (see confine._LIBC).
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.syscall.restype = ctypes.c_long
+_LIBC.prctl  # noqa: B018  # resolved here, not in the child after its request
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def install(program: bytes) -> None:
     """Install `program` for this process (all threads); irreversible."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
+    libc = _LIBC
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
