@@ -63,8 +63,8 @@ def test_load_table_shows_rates_ratio_and_memory() -> None:
     lines = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
     assert "1.800" in lines["print(1): 2 callers / 1"]
     assert "1.200" in lines["order_totals: 2 callers / 1"]
-    assert "12.500" in lines["memory: warm pool (MB, PSS)"]
-    assert "3.250" in lines["memory: one execution (MB, peak PSS)"]
+    assert "12.500" in lines["memory: warm pool (MB, PSS anon)"]
+    assert "3.250" in lines["memory: one execution (MB, peak PSS anon)"]
 
 
 @needs_proc
@@ -79,7 +79,7 @@ def test_bench_sandbox_prints_throughput_and_memory(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "print(1): executions/s, 2 callers" in result.output
-    assert "memory: warm pool (MB, PSS)" in result.output
+    assert "memory: warm pool (MB, PSS anon)" in result.output
     load = json.loads(out.read_text())["load"]["wasm"]
     assert {t["case"] for t in load["throughput"]} == {
         "throughput print(1) x1",

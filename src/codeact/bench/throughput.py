@@ -9,7 +9,11 @@ one), which bounds the 2-caller ratio whatever the sandbox does; on a shared mac
 often far below 2.
 
 Memory is the proportional set size (PSS: shared pages split among the processes sharing
-them) of this process and every process below it, read from ``/proc``:
+them) of the anonymous and shared-memory pages of this process and every process below it,
+read from ``/proc``. File pages (the interpreter, libraries, the compiled guest's file) are
+left out: other processes that map the same files would change their share (a pool measured
+as -18 MB while a test run elsewhere loaded the same guest), and they cost the same whether
+a pool exists or not.
 
 * ``pool``: what creating a backend of its own, preparing it and letting its pool fill adds
   (for wasm: the warm instances; the engine and compiled guest are shared by the process and
@@ -119,14 +123,20 @@ def _children(pid: int) -> list[int]:
 
 
 def _pss_kb(pid: int) -> int:
+    """The PSS of `pid`'s anonymous and shared-memory pages in kB (all of its PSS on kernels
+    older than 5.x, whose ``smaps_rollup`` does not split it)."""
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
         return 0
+    fields: dict[str, int] = {}
     for line in text.splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
+        key, _, rest = line.partition(":")
+        if key.startswith("Pss") and rest.strip():
+            fields[key] = int(rest.split()[0])
+    if "Pss_Anon" in fields:
+        return fields["Pss_Anon"] + fields.get("Pss_Shmem", 0)
+    return fields.get("Pss", 0)
 
 
 def tree_pss_mb(pid: int | None = None) -> float:
@@ -259,8 +269,8 @@ def load_table(loads: dict[str, dict[str, Any]]) -> str:
             "",
         ]
     )
-    rows.append(["memory: warm pool (MB, PSS)", *[loads[n]["pool_mb"] for n in names], ""])
+    rows.append(["memory: warm pool (MB, PSS anon)", *[loads[n]["pool_mb"] for n in names], ""])
     rows.append(
-        ["memory: one execution (MB, peak PSS)", *[loads[n]["execution_mb"] for n in names], ""]
+        ["memory: one execution (MB, peak PSS anon)", *[loads[n]["execution_mb"] for n in names], ""]
     )
     return markdown_table(["throughput and memory", *names, "target"], rows)
