@@ -271,6 +271,10 @@ def load_table(loads: dict[str, dict[str, Any]]) -> str:
     )
     rows.append(["memory: warm pool (MB, PSS anon)", *[loads[n]["pool_mb"] for n in names], ""])
     rows.append(
-        ["memory: one execution (MB, peak PSS anon)", *[loads[n]["execution_mb"] for n in names], ""]
+        [
+            "memory: one execution (MB, peak PSS anon)",
+            *[loads[n]["execution_mb"] for n in names],
+            "",
+        ]
     )
     return markdown_table(["throughput and memory", *names, "target"], rows)
