@@ -15,7 +15,14 @@ GUEST = Path(codeact.sandbox.__file__).resolve().parent / "guest"
 #: Modules of the guest that others import by their plain name (the runner is loaded as a
 #: top-level module on every backend), and the bindings componentize-py generates from
 #: ``guest/wasm/wit`` when it builds the wasm guest.
-OWN = {"codeact_runner", "codeact_net", "codeact_state", "codeact_guest"}
+OWN = {
+    "codeact_runner",
+    "codeact_net",
+    "codeact_lazy",
+    "codeact_state",
+    "codeact_save",
+    "codeact_guest",
+}
 GENERATED = {"wit_world", "componentize_py_types", "componentize_py_runtime"}
 
 
@@ -63,3 +70,26 @@ def test_the_check_sees_an_import_from_outside() -> None:
         "from .. import wire\nfrom ...errors import SandboxError\nimport codeact_runner\n"
     )
     assert _outside_imports(source, depth=1) == ["pydantic", "codeact", "...errors"]
+
+
+def test_every_backend_loads_every_module_of_the_runner() -> None:
+    """The runner's folder is the list: a module added there must be loaded by the jail's
+    zygote and the hyperlight worker, kept out of the wasm guest's importable list, and its
+    frames hidden from tracebacks, or that backend breaks only when a session first needs it."""
+    runtime = sorted(p.stem for p in (GUEST / "runtime").glob("*.py"))
+    assert set(runtime) <= OWN
+    sources = {
+        name: (GUEST / name).read_text(encoding="utf-8")
+        for name in (
+            "jail/zygote.py",
+            "hyperlight/worker.py",
+            "wasm/codeact_guest.py",
+            "runtime/codeact_runner.py",
+        )
+    }
+    for module in runtime:
+        for name, source in sources.items():
+            wanted = f'"{module}.py"' if name == "runtime/codeact_runner.py" else f'"{module}"'
+            if module == "codeact_runner" and name != "hyperlight/worker.py":
+                continue  # loaded as the runner itself
+            assert wanted in source, f"{name} does not name {module}"

@@ -38,8 +38,12 @@ _MIN_KEY = 16
 _KEY = secrets.token_bytes(32)
 
 #: The guest's state format: its code is the format, so a hash of it names the format.
+_GUEST_RUNTIME = Path(__file__).resolve().parent.parent / "sandbox/guest/runtime"
 GUEST_FORMAT = hashlib.sha256(
-    (Path(__file__).resolve().parent.parent / "sandbox/guest/runtime/codeact_state.py").read_bytes()
+    b"".join(
+        (_GUEST_RUNTIME / name).read_bytes()
+        for name in ("codeact_state.py", "codeact_lazy.py", "codeact_save.py")
+    )
 ).hexdigest()[:16]
 
 

@@ -38,13 +38,20 @@ _MAX_SLEEP = 365 * 86400.0
 _REAL_SLEEP = time.sleep  # kept even if something in this process replaces time.sleep
 _VM_OVERHEAD_MB = 64
 
+#: The runner's modules, each loaded before the ones that import it.
+GUEST_MODULES = ("codeact_net", "codeact_lazy", "codeact_state", "codeact_save", "codeact_runner")
+
 #: Run once in a fresh VM before the snapshot: the shared runner as module `codeact_runner`,
 #: connected to this worker through host functions. `call_tool` is the guest's own host-call
 #: function (hyperlight's Python guest defines it in the executor's globals).
 GUEST_SETUP = """
 import json as _json, sys as _sys, types as _types
 for _name, _source in (
-    ("codeact_net", NET_SOURCE), ("codeact_state", STATE_SOURCE), ("codeact_runner", RUNNER_SOURCE)
+    ("codeact_net", NET_SOURCE),
+    ("codeact_lazy", LAZY_SOURCE),
+    ("codeact_state", STATE_SOURCE),
+    ("codeact_save", SAVE_SOURCE),
+    ("codeact_runner", RUNNER_SOURCE),
 ):
     _module = _types.ModuleType(_name)
     _module.__file__ = _name + ".py"
@@ -82,7 +89,7 @@ class _HyperlightHost:
 
 
 _module.install(_HyperlightHost())
-del RUNNER_SOURCE, NET_SOURCE, STATE_SOURCE
+del RUNNER_SOURCE, NET_SOURCE, LAZY_SOURCE, STATE_SOURCE, SAVE_SOURCE
 """
 
 #: Run for each program: the runner's report goes back through a host function.
@@ -198,12 +205,14 @@ def start_sandbox(
     for function in HOST_FUNCTIONS:
         sandbox.register_tool(function.__name__, function)
     sources = {}
-    for name in ("codeact_runner", "codeact_net", "codeact_state"):
+    for name in GUEST_MODULES:
         sources[name] = Path(runner).with_name(name + ".py").read_text(encoding="utf-8")
     setup = (
         f"RUNNER_SOURCE = {sources['codeact_runner']!r}\n"
         f"NET_SOURCE = {sources['codeact_net']!r}\n"
-        f"STATE_SOURCE = {sources['codeact_state']!r}\n{GUEST_SETUP}"
+        f"LAZY_SOURCE = {sources['codeact_lazy']!r}\n"
+        f"STATE_SOURCE = {sources['codeact_state']!r}\n"
+        f"SAVE_SOURCE = {sources['codeact_save']!r}\n{GUEST_SETUP}"
     )
     result = sandbox.run(setup)
     if getattr(result, "exit_code", 0) != 0:

@@ -82,7 +82,7 @@ def _load_module(name: str, path: str) -> ModuleType:
 def _load_runner(path: str) -> ModuleType:
     """The shared runner, and the modules it imports by name (network, session state), from
     its folder."""
-    for name in ("codeact_net", "codeact_state"):
+    for name in ("codeact_net", "codeact_lazy", "codeact_state", "codeact_save"):
         _load_module(name, os.path.join(os.path.dirname(path), name + ".py"))
     return _load_module("codeact_runner", path)
 
@@ -190,7 +190,15 @@ def main(control_fd: int) -> None:
     control = socket.socket(fileno=control_fd)
     config: dict[str, Any] = json.loads(control.recv(1 << 20))
     sys.path[:] = [p for p in sys.path if p] + list(config["sys_path"])
-    internal = {"codeact_runner", "codeact_net", "codeact_state", "_codeact_guest", "__main__"}
+    internal = {
+        "codeact_runner",
+        "codeact_net",
+        "codeact_lazy",
+        "codeact_state",
+        "codeact_save",
+        "_codeact_guest",
+        "__main__",
+    }
     before = _third_party_tops(internal)
     runner = _load_runner(config["runner"])
     loaded, failed = _import_all(list(config["packages"]))

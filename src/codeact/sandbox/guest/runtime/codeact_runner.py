@@ -41,6 +41,7 @@ from types import CodeType
 from typing import Any
 
 import codeact_net
+import codeact_save
 import codeact_state
 from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
 
@@ -459,11 +460,21 @@ class SandboxLoop(asyncio.selector_events.BaseSelectorEventLoop):
 
 
 # -- running a program -------------------------------------------------------------------
+#: The guest's own modules: their frames are never shown in a program's traceback.
+_OWN_FILES = (
+    "codeact_guest.py",
+    "codeact_net.py",
+    "codeact_state.py",
+    "codeact_lazy.py",
+    "codeact_save.py",
+)
+
+
 def _internal(filename: str) -> bool:
     return (
         filename == __file__
         or "/asyncio/" in filename
-        or filename.endswith(("codeact_guest.py", "codeact_net.py", "codeact_state.py"))
+        or filename.endswith(_OWN_FILES)
         or "/codeact/sandbox/" in filename  # the jail's inside, on the host's path
         or filename.startswith("<frozen ")
         or _in_stdlib(filename)  # the program's own frames are what it can fix
@@ -641,7 +652,7 @@ def _warm_restore(report: dict[str, Any]) -> None:
         namespace, saved[:64], code=code, fetch=lambda at, n: saved[at : at + n], size=len(saved)
     )
     try:
-        codeact_state.finish(
+        codeact_save.finish(
             namespace,
             {},
             code=code,
@@ -709,7 +720,7 @@ def run(request_json: str) -> str:
         report["error"] = _describe(exc, filename)
     if carried is not None and isinstance(session, dict):
         try:
-            report["session"] = codeact_state.finish(
+            report["session"] = codeact_save.finish(
                 namespace,
                 baseline,
                 code=request["code"],

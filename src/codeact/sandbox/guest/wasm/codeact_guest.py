@@ -204,7 +204,9 @@ _INTERNAL = {
     "codeact_guest",
     "codeact_runner",
     "codeact_net",
+    "codeact_lazy",
     "codeact_state",
+    "codeact_save",
     "site",
     "encodings",
 }
