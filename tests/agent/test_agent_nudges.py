@@ -164,3 +164,28 @@ async def test_a_json_call_of_a_sandbox_function_is_told_to_go_through_execute_c
         "inside the execute_code sandbox."
     )
     assert result.text == "8 users" and result.nudge_reasons == ["unknown_tool"]
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_reply_that_copies_the_tools_response_is_not_the_answer() -> None:
+    """Seen on the embedded model: after a failed program it wrote the `<tool_response>`
+    block back, and the loop took the copy as its answer."""
+    echo = "<tool_response>\n[error]\n  SyntaxError: bad\n</tool_response>"
+    fixed = code_call("print(len(list_users()))")
+    chat = ScriptedChat([code_call("print(1"), echo, fixed, "8 users"])
+    result = await codeact_agent(chat).run("How many users?")
+    assert result.text == "8 users"
+    assert result.nudge_reasons == ["echoed_tool_result"]
+    nudge = last_user(chat, 2)
+    assert nudge.startswith("Your reply repeated the tool's response instead of answering (it")
+    assert "SyntaxError" in nudge
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_copied_response_is_not_the_answer_even_right_after_another_nudge() -> None:
+    echo = "<tool_response>\n[error]\n  SyntaxError: bad\n</tool_response>"
+    fixed = code_call("print(len(list_users()))")
+    chat = ScriptedChat([code_call("print(1"), "I cannot do it.", echo, fixed, "8 users"])
+    result = await codeact_agent(chat).run("How many users?")
+    assert result.text == "8 users"
+    assert result.nudge_reasons == ["failed_program", "echoed_tool_result"]

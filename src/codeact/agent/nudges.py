@@ -16,7 +16,14 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-__all__ = ["ALREADY_RAN", "NUDGE_KINDS", "Nudges", "drops_output", "repeated_failure_message"]
+__all__ = [
+    "ALREADY_RAN",
+    "NUDGE_KINDS",
+    "Nudges",
+    "drops_output",
+    "echoes_tool_result",
+    "repeated_failure_message",
+]
 
 #: Every kind of nudge, as reported in `AgentResult.nudge_reasons`.
 NUDGE_KINDS = (
@@ -29,11 +36,14 @@ NUDGE_KINDS = (
     "no_tool_call",
     "dropped_output",
     "tool_definitions_removed",
+    "echoed_tool_result",
 )
 
 
 #: Kinds that are never an answer, even right after another nudge.
-NOT_ANSWERS = frozenset({"truncated_reply", "unknown_tool", "unreadable_code_call"})
+NOT_ANSWERS = frozenset(
+    {"truncated_reply", "unknown_tool", "unreadable_code_call", "echoed_tool_result"}
+)
 
 
 @dataclass
@@ -86,6 +96,9 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
         if unknown in f.sandbox_functions and f.code_tool is not None:
             message = _SANDBOX_FUNCTION.format(name=unknown, tool=f.code_tool)
         found.append(("unknown_tool", message))
+    if echoes_tool_result(text):
+        error = f" (it failed: {f.failed_error})" if f.failed_error else ""
+        found.append(("echoed_tool_result", _ECHOED.format(error=error)))
     if f.code_tool is not None and _looks_like_code_call(text, f.code_tool):
         found.append(("unreadable_code_call", _UNREADABLE.format(tool=f.code_tool)))
     if f.failed_error is not None:
@@ -95,6 +108,12 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
     if f.last_output and f.failed_error is None and drops_output(text, f.last_output):
         found.append(("dropped_output", _DROPPED_OUTPUT))
     return found
+
+
+def echoes_tool_result(text: str) -> bool:
+    """True when the reply is a copy of a tool's response in the model's own format (a small
+    model shown results as ``<tool_response>`` blocks writes one back instead of answering)."""
+    return text.lstrip().lower().startswith(("<tool_response>", "<tool_result>"))
 
 
 def unknown_tool_called(text: str, tool_names: Collection[str]) -> str | None:
@@ -217,6 +236,11 @@ _EMPTY = (
 _FAILED_PROGRAM = (
     "The program failed ({error}), so there is no answer yet. Read the traceback, fix the "
     "program and run it again with execute_code."
+)
+_ECHOED = (
+    "Your reply repeated the tool's response instead of answering{error}. If the program "
+    "failed, fix it and run it again with execute_code; if it printed the answer, reply with "
+    "the answer itself, every value it printed."
 )
 _TRUNCATED = (
     "Your reply was cut off at the length limit, so it is not an answer. Continue with a "
