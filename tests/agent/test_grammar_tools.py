@@ -117,3 +117,17 @@ def test_calls_naming_their_arguments_parameters_are_read_too() -> None:
     reply = '<tool_call>\n{"name": "get_rate", "parameters": {"region": "EU"}}\n</tool_call>'
     _, calls = parse_tool_calls(reply, ["get_rate"])
     assert json.loads(calls[0].arguments) == {"region": "EU"}
+
+
+def test_unescaped_quotes_inside_the_code_do_not_cut_the_program() -> None:
+    # What the embedded model wrote in the demo: the program ran cut at `print(f'{user[`.
+    reply = (
+        '<tool_call>\n{"name": "execute_code", "arguments": {"code": "for user in users:\n'
+        '    print(f\'{user["id"]}: {user["name"]}\\t\')\\nprint(\\"done\\")"}}\n'
+        "</tool_call>"
+    )
+    text, calls = parse_tool_calls(reply, ["execute_code"])
+    assert text is None
+    assert json.loads(calls[0].arguments)["code"] == (
+        'for user in users:\n    print(f\'{user["id"]}: {user["name"]}\t\')\nprint("done")'
+    )

@@ -216,12 +216,43 @@ def _read_call(body: str, tool_names: Sequence[str]) -> tuple[str, dict[str, Any
 
 
 def _read_code_only(rest: str, name: str) -> tuple[str, dict[str, Any]] | None:
-    """``{"code": "<a complete JSON string>"`` followed by anything: the code argument."""
+    """``{"code": "<a JSON string>"`` followed by anything: the code argument.
+
+    A small model often leaves the double quotes inside its program unescaped
+    (``print(f'{user["id"]}')``): the JSON string then ends early, at ``user[``, and the
+    program would run cut there. When what follows the string is not the end of the
+    arguments, the code is taken up to the last quote before the closing braces instead,
+    with JSON's escapes read and lone quotes kept."""
     found = re.match(r'\{\s*"code"\s*:\s*', rest)
     if found is None:
         return None
     try:
-        code, _ = _LENIENT.raw_decode(rest, found.end())
+        code, end = _LENIENT.raw_decode(rest, found.end())
     except ValueError:
         return None
-    return (name, {"code": code}) if isinstance(code, str) else None
+    if not isinstance(code, str):
+        return None
+    if re.match(r"\s*(?:[},]|$)", rest[end:]) is None:
+        closing = _CODE_END.search(rest, end)
+        if closing is not None:
+            code = _unescape(rest[found.end() + 1 : closing.start()])
+    return name, {"code": code}
+
+
+#: The end of a call's code string: a quote, then only closing braces (and stray characters
+#: a model adds after them) to the end of the block.
+_CODE_END = re.compile(r'"\s*\}[\s}\])]*$')
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/"}
+
+
+def _unescape(raw: str) -> str:
+    """JSON's escapes in `raw` read, anything else (a lone quote) kept as written."""
+
+    def one(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token.startswith("u") and len(token) == 5:
+            return chr(int(token[1:], 16))
+        return _ESCAPES.get(token, token)
+
+    return _ESCAPE.sub(one, raw)
