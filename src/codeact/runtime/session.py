@@ -40,7 +40,7 @@ class SessionReport:
 
     `kept` is True when this call's state became the session's; otherwise the session keeps
     the state from before the call and `note` says why. `names` are the names the session holds
-    after the call; `dropped` maps each name that was left out (it could not be saved, or not
+    after the call, sorted; `dropped` maps each name that was left out (it could not be saved, or not
     restored) to the reason. `size` is the state's size in bytes.
     """
 
@@ -119,7 +119,7 @@ class Session(Closeable):
         self._names: tuple[str, ...] = ()
         if state is not None:
             sealed = unseal(state, backend=codeact.backend.name, key=self._key)
-            self._state, self._names = sealed.payload, sealed.names
+            self._state, self._names = sealed.payload, tuple(sorted(sealed.names))
         self._lock: asyncio.Lock | None = None
         self._sync: LoopThread | None = None
 
@@ -134,7 +134,8 @@ class Session(Closeable):
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The names the next call will find (as the last call that kept its state left them)."""
+        """The names the next call will find (as the last call that kept its state left
+        them), sorted."""
         return self._names
 
     @property
@@ -227,8 +228,10 @@ class Session(Closeable):
                 "keep a summary) and run again."
             )
             return _replace(before, dropped=dropped, note=note)
-        self._state, self._names = guest.state, guest.names
-        return SessionReport(kept=True, names=guest.names, dropped=dropped, size=self.size)
+        # Sorted: the guest lists them in its layout's order (smallest value first), which
+        # changes with the values' sizes.
+        self._state, self._names = guest.state, tuple(sorted(guest.names))
+        return SessionReport(kept=True, names=self._names, dropped=dropped, size=self.size)
 
     def __repr__(self) -> str:
         return (

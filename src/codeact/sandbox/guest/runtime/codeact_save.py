@@ -32,7 +32,6 @@ _PROTOCOL = 5
 _ANNOTATIONS = __future__.annotations.compiler_flag
 
 
-# -- save --------------------------------------------------------------------------------
 def finish(
     namespace: dict[str, Any],
     baseline: dict[str, Any],
