@@ -39,9 +39,9 @@ class SessionReport:
     """What one call of a session did to its state (`ExecutionResult.session`).
 
     `kept` is True when this call's state became the session's; otherwise the session keeps
-    the state from before the call and `note` says why. `names` are the names the session holds
-    after the call, sorted; `dropped` maps each name that was left out (it could not be saved, or not
-    restored) to the reason. `size` is the state's size in bytes.
+    the state from before the call and `note` says why. `names` are the names the session
+    holds after the call, sorted; `dropped` maps each name that was left out (it could not be
+    saved, or not restored) to the reason. `size` is the state's size in bytes.
     """
 
     kept: bool
