@@ -360,8 +360,8 @@ async def test_top_level_definitions_of_tools_are_cut_and_the_rest_runs_on_the_r
     agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
     result = await agent.run("How many users?")
     message = tool_messages(chat, 1)[0]
-    assert message.startswith("Note: the program defined list_users(), get_tax_rate(), which")
-    assert message.endswith("8")  # the real list_users(): eight users, not the made-up one
+    # The real list_users(): eight users, not the made-up one; the note comes after the output.
+    assert message.startswith("8\n[note] the program defined list_users(), get_tax_rate(), which")
     assert result.refused_programs == 0 and result.usage.code_executions == 1
     assert result.nudge_reasons == ["tool_definitions_removed"]
     assert result.programs == ["\n\nprint(len(list_users()))"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from codeact import Agent, CodeAct
-from codeact.agent.nudges import drops_output
+from codeact.agent.nudges import drops_output, echoes_tool_result
 from codeact.chat import ChatResponse, Usage
 from codeact.testing import ScriptedChat, call, code_call
 from codeact.tools import tool
@@ -189,3 +189,16 @@ async def test_a_copied_response_is_not_the_answer_even_right_after_another_nudg
     result = await codeact_agent(chat).run("How many users?")
     assert result.text == "8 users"
     assert result.nudge_reasons == ["failed_program", "echoed_tool_result"]
+
+
+def test_what_counts_as_a_copy_of_the_response() -> None:
+    for copy in (
+        "<tool_response>\n8\n</tool_response>",
+        "[note] the program defined list_users(), which already exist",
+        "[error]\nTraceback ...",
+        "  [stopped] the program ran longer than its wall-time limit",
+        "Error: the program was not run, because it defines list_users().",
+    ):
+        assert echoes_tool_result(copy), copy
+    for answer in ("8 users", "Diana: 104.40\ntotal: 334.15", "The error was a typo: [error] x"):
+        assert not echoes_tool_result(answer), answer

@@ -111,9 +111,29 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
 
 
 def echoes_tool_result(text: str) -> bool:
-    """True when the reply is a copy of a tool's response in the model's own format (a small
-    model shown results as ``<tool_response>`` blocks writes one back instead of answering)."""
-    return text.lstrip().lower().startswith(("<tool_response>", "<tool_result>"))
+    """True when the reply is a copy of a tool's response rather than an answer: it begins
+    with the model's own response tag (a small model shown results as ``<tool_response>``
+    blocks writes one back) or with one of the markers codeact puts around a program's
+    output (``[error]``, ``[note]``...), never with the output itself."""
+    start = text.lstrip()
+    return start.lower().startswith(("<tool_response>", "<tool_result>")) or start.startswith(
+        _RESPONSE_MARKERS
+    )
+
+
+#: How codeact's responses to execute_code begin where they are not the program's output.
+_RESPONSE_MARKERS = (
+    "[error]",
+    "[stopped]",
+    "[denied]",
+    "[exited]",
+    "[stderr]",
+    "[note]",
+    "[output truncated",
+    "Error: the program was not run",
+    "Error: this exact program",
+    "This exact program already ran",
+)
 
 
 def unknown_tool_called(text: str, tool_names: Collection[str]) -> str | None:

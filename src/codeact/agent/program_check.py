@@ -91,9 +91,9 @@ def shadowing_message(names: list[str]) -> str:
 
 def removal_note(names: list[str]) -> str:
     return (
-        f"Note: the program defined {_listed(names)}, which {_EXIST}. Those definitions were "
-        "removed and the rest of the program ran with the real functions; do not define "
-        "them again.\n"
+        f"[note] the program defined {_listed(names)}, which {_EXIST}. Those definitions "
+        "were removed and the rest of the program ran with the real functions; do not define "
+        "them again."
     )
 
 

@@ -78,7 +78,10 @@ class ProgramCalls:
             to_run, note = stripped.code, removal_note(stripped.removed)
         result = await tool.run(to_run, session=session)
         self._record(code, to_run, result)
-        return note + result.to_model_text()
+        text = result.to_model_text()
+        # The note goes last: a small model that copies the start of a response back copies
+        # the program's output (its answer), not our words.
+        return f"{text}\n{note}" if note else text
 
     def _record(self, code: str, ran: str, result: ExecutionResult) -> None:
         if result.ok:
