@@ -202,3 +202,12 @@ def test_what_counts_as_a_copy_of_the_response() -> None:
         assert echoes_tool_result(copy), copy
     for answer in ("8 users", "Diana: 104.40\ntotal: 334.15", "The error was a typo: [error] x"):
         assert not echoes_tool_result(answer), answer
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_second_copy_of_the_response_is_asked_again_and_a_third_stands() -> None:
+    echo = "<tool_response>\n[error]\n  SyntaxError: bad\n</tool_response>"
+    chat = ScriptedChat([code_call("print(1"), echo, echo, echo])
+    result = await codeact_agent(chat).run("How many users?")
+    assert result.nudge_reasons == ["echoed_tool_result", "echoed_tool_result"]
+    assert result.text == echo.strip() and result.usage.model_turns == 4

@@ -69,13 +69,15 @@ class Nudges:
 
     def check(self, facts: ReplyFacts, *, after_nudge: bool = False) -> tuple[str, str] | None:
         """``(kind, message)`` when the reply is not an answer yet and that kind was not
-        used in this run; None when the reply is the answer. A reply right after a nudge
+        used up in this run; None when the reply is the answer. A reply right after a nudge
         stands unless it is no answer at all (`NOT_ANSWERS`: cut off, a call that could not
-        run)."""
+        run, a copy of the response). Each kind is given once, a kind of `NOT_ANSWERS`
+        twice (a small model repeats such a reply once more as often as not)."""
         for kind, message in _candidates(facts):
             if after_nudge and kind not in NOT_ANSWERS:
                 continue
-            if kind not in self.given:
+            allowed = 2 if kind in NOT_ANSWERS else 1
+            if self.given.count(kind) < allowed:
                 self.given.append(kind)
                 return kind, message
         return None

@@ -59,6 +59,8 @@ def demo_command(
         out = record.to_dict()
         out["model"] = client.model
         out["answer"] = record.result.text if record.result else None
+        out["programs"] = list(record.result.programs) if record.result else []
+        out["nudges"] = list(record.result.nudge_reasons) if record.result else []
         click.echo(json.dumps(out, ensure_ascii=False))
     else:
         _print_report(record, quiet=quiet)
