@@ -451,3 +451,16 @@ async def test_progress_names_each_programs_outcome_and_error() -> None:
         "not defined",
         "  execute_code: the program made 1 tool calls, ok",
     ]
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_an_import_of_the_code_tool_itself_is_cut_too() -> None:
+    # What the embedded model wrote at the top of its demo programs.
+    program = (
+        "from tools import execute_code\nfrom tools import list_users\nprint(len(list_users()))"
+    )
+    chat = ScriptedChat([code_call(program), "8"])
+    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
+    result = await agent.run("How many users?")
+    assert tool_messages(chat, 1)[0].startswith("8\n[note] the program defined execute_code()")
+    assert result.programs == ["print(len(list_users()))"]

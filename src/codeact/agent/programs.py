@@ -65,7 +65,9 @@ class ProgramCalls:
             self._count_nudge("repeated_failed_program")
             return repeated_failure_message(self._failed[code])
         to_run, note = code, ""
-        tool_names = tool.codeact.tools.names()
+        # The code tool's own name too: `from tools import execute_code` in a program is
+        # a model's guess at how to reach the tools, and fails on a missing module.
+        tool_names = [*tool.codeact.tools.names(), tool.name]
         shadowed = shadowed_tools(code, tool_names)
         if shadowed:
             stripped = strip_tool_definitions(code, tool_names)
