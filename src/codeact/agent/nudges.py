@@ -16,6 +16,9 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from ..runtime.result import STATUS_MARKERS
+from .program_check import NOTE_MARKER, REFUSAL
+
 __all__ = [
     "ALREADY_RAN",
     "NUDGE_KINDS",
@@ -121,21 +124,6 @@ def echoes_tool_result(text: str) -> bool:
     return start.lower().startswith(("<tool_response>", "<tool_result>")) or start.startswith(
         _RESPONSE_MARKERS
     )
-
-
-#: How codeact's responses to execute_code begin where they are not the program's output.
-_RESPONSE_MARKERS = (
-    "[error]",
-    "[stopped]",
-    "[denied]",
-    "[exited]",
-    "[stderr]",
-    "[note]",
-    "[output truncated",
-    "Error: the program was not run",
-    "Error: this exact program",
-    "This exact program already ran",
-)
 
 
 def unknown_tool_called(text: str, tool_names: Collection[str]) -> str | None:
@@ -245,7 +233,7 @@ ALREADY_RAN = (
 def repeated_failure_message(error: str) -> str:
     """What the model gets instead of running a program identical to one that failed."""
     return (
-        f"Error: this exact program already ran and failed ({error}); it was not run again, "
+        f"{_REPEATED} already ran and failed ({error}); it was not run again, "
         "because it would fail the same way. Read the error, change the program, and call "
         "execute_code with the fixed version."
     )
@@ -289,4 +277,15 @@ _NO_TOOL_CALL = (
 _DROPPED_OUTPUT = (
     "Your reply does not state the result your last program printed. Reply with the final "
     "answer, stating the values it printed."
+)
+
+
+_REPEATED = "Error: this exact program"
+#: How codeact's responses to execute_code begin where they are not the program's output.
+_RESPONSE_MARKERS = (
+    *STATUS_MARKERS,
+    NOTE_MARKER,
+    REFUSAL,
+    _REPEATED,
+    ALREADY_RAN.split(";")[0],
 )

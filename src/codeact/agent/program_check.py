@@ -16,6 +16,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 __all__ = [
+    "NOTE_MARKER",
+    "REFUSAL",
     "StrippedProgram",
     "removal_note",
     "shadowed_tools",
@@ -79,11 +81,14 @@ def strip_tool_definitions(code: str, tool_names: Collection[str]) -> StrippedPr
 
 
 _EXIST = "already exist in the sandbox and return the real data"
+#: How the two answers about tool definitions begin (`codeact.agent.nudges` knows them).
+REFUSAL = "Error: the program was not run"
+NOTE_MARKER = "[note]"
 
 
 def shadowing_message(names: list[str]) -> str:
     return (
-        f"Error: the program was not run, because it defines {_listed(names)}. These "
+        f"{REFUSAL}, because it defines {_listed(names)}. These "
         f"functions {_EXIST}; a definition of your own would replace them with invented "
         "data. Delete those definitions and call the functions directly."
     )
@@ -91,7 +96,7 @@ def shadowing_message(names: list[str]) -> str:
 
 def removal_note(names: list[str]) -> str:
     return (
-        f"[note] the program defined {_listed(names)}, which {_EXIST}. Those definitions "
+        f"{NOTE_MARKER} the program defined {_listed(names)}, which {_EXIST}. Those definitions "
         "were removed and the rest of the program ran with the real functions; do not define "
         "them again."
     )

@@ -223,3 +223,8 @@ class ExecutionResult:
         if self.session is not None and (session := self.session.to_model_text()):
             parts.append(session)
         return "\n".join(parts)
+
+
+#: How `ExecutionResult.to_model_text` opens the parts that are not the program's own output
+#: (its status and its stderr): a reply that begins with one copies the response back.
+STATUS_MARKERS = ("[error]", "[stopped]", "[denied]", "[exited]", "[stderr]", "[output truncated")
