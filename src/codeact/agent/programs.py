@@ -79,13 +79,13 @@ class ProgramCalls:
             self._say(f"  {tool.name}: removed its definitions of {', '.join(stripped.removed)}")
             to_run, note = stripped.code, removal_note(stripped.removed)
         result = await tool.run(to_run, session=session)
-        self._record(code, to_run, result)
+        self._record(tool.name, code, to_run, result)
         text = result.to_model_text()
         # The note goes last: a small model that copies the start of a response back copies
         # the program's output (its answer), not our words.
         return f"{text}\n{note}" if note else text
 
-    def _record(self, code: str, ran: str, result: ExecutionResult) -> None:
+    def _record(self, name: str, code: str, ran: str, result: ExecutionResult) -> None:
         if result.ok:
             self._ran_ok.add(code)
             self._result.program_output = result.stdout
@@ -105,7 +105,7 @@ class ProgramCalls:
             state = f"failed: {result.error.type}: {' '.join(result.error.message.split())[:100]}"
         elif not result.ok:
             state = "failed"
-        self._say(f"  execute_code: the program made {len(result.tool_calls)} tool calls, {state}")
+        self._say(f"  {name}: the program made {len(result.tool_calls)} tool calls, {state}")
 
     def _say(self, line: str) -> None:
         if self._progress is not None:

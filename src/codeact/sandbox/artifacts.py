@@ -67,11 +67,6 @@ def new_output_dir() -> str:
         return tempfile.mkdtemp(dir=root)
 
 
-def outputs_closed() -> bool:
-    """True once the process has begun to exit (see `new_output_dir`)."""
-    return _exiting
-
-
 def _remove_root_at_exit(root: str) -> None:
     """Remove the per-process tree at exit. Threads of ours may still be at work in it (the
     remover emptying a used /output, a pool that was warming an instance): new directories
