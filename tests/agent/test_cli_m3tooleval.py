@@ -95,3 +95,36 @@ def test_m3tooleval_refuses_an_unknown_domain_in_one_line(tmp_path: Path) -> Non
         .splitlines()[-1]
         .startswith("codeact: error: unknown M3ToolEval domain 'nope'")
     )
+
+
+def test_resume_keeps_the_earlier_runs_and_runs_only_the_missing_ones(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.policy = solver
+    json_path = tmp_path / "m3.json"
+    common = ["--base-url", fake_openai.url, "--domain", "trade_calculator", "--tasks", "1"]
+    common += ["--json", str(json_path), "--chart", str(tmp_path / "m3.png")]
+    first = codeact_cli("bench", "m3tooleval", "--wiring", "codeact", *common)
+    assert first.returncode == 0, first.stderr
+    requests_before = len(fake_openai.requests)
+
+    proc = codeact_cli("bench", "m3tooleval", "--wiring", "both", "--resume", *common)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 run(s) kept from" in proc.stderr
+    assert "run 1/1: trade_calculator/estimate_final_value [direct] correct" in proc.stderr
+    assert "[codeact]:" not in proc.stderr  # the kept run is not run again
+    assert all(
+        "execute_code" not in str(b.get("tools")) for b in fake_openai.requests[requests_before:]
+    )
+    out = " ".join(proc.stdout.split())
+    assert "| success | 1/1 (100.0 %) | 1/1 (100.0 %) | 1.00x |" in out
+    data = json.loads(json_path.read_text())
+    assert [(r["wiring"], r["correct"]) for r in data["runs"]] == [
+        ("codeact", True),
+        ("direct", True),
+    ]
+    assert data["runs"][0]["programs"] and data["runs"][0]["reply"]  # kept as they were
+
+    other = codeact_cli("bench", "m3tooleval", "--resume", "--model", "other", *common)
+    assert other.returncode != 0
+    assert "cannot resume from" in other.stderr and "'fake-model'" in other.stderr

@@ -123,6 +123,13 @@ class OpenAIChat:
     def base_url(self) -> str:
         return self.endpoint.url
 
+    async def resolve_model(self) -> str:
+        """The model's name; without one given, the server is asked for its only model (as the
+        first request would) so that `model` names it from now on."""
+        if self._model is None:
+            self._model = await self._only_model()
+        return self._model
+
     async def complete(
         self,
         messages: Sequence[Message],
@@ -131,8 +138,7 @@ class OpenAIChat:
         response_format: ResponseFormat | None = None,
     ) -> ChatResponse:
         """Send the conversation; return the model's reply (retrying 429 and 5xx)."""
-        if self._model is None:
-            self._model = await self._only_model()
+        await self.resolve_model()
         request: dict[str, Any] = {
             "model": self._model,
             "messages": [m.to_openai() for m in messages],

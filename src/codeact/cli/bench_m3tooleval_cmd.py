@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,12 @@ __all__ = ["m3tooleval_command"]
 )
 @click.option("--runs", type=click.IntRange(1, 100), default=1, show_default=True)
 @click.option("--max-turns", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the runs already in the --json file (an interrupted or shorter benchmark of "
+    "the same model) and run only the missing ones; the tables cover both.",
+)
 @result_file_options(
     Path("bench-results/m3tooleval.json"),
     "every run and the summary (rewritten after each run)",
@@ -59,6 +66,7 @@ def m3tooleval_command(
     limit: int | None,
     runs: int,
     max_turns: int,
+    resume: bool,
     json_path: Path,
     chart_path: Path | None,
 ) -> None:
@@ -70,24 +78,39 @@ def m3tooleval_command(
     Exit status 0 when the benchmark ran (whatever the answers), 2 for a usage error.
     """
     from ..bench.m3tooleval import WIRINGS, select_tasks
-    from ..bench.m3tooleval.report import domain_table, summary_table, write_chart, write_json
+    from ..bench.m3tooleval.report import (
+        domain_table,
+        read_runs,
+        summary_table,
+        write_chart,
+        write_json,
+    )
 
     wirings: tuple[Wiring, ...] = WIRINGS if wiring == "both" else (wiring,)  # type: ignore[assignment]
     tasks = select_tasks(domains=domains, limit=limit, spread=True)
     client = client_from_options(model, base_url)
+    if resume:  # a file that is not this benchmark's: say so before the model starts
+        read_runs(json_path, None)
     click.echo(
         f"M3ToolEval: {len(tasks)} task(s) x {runs} run(s) x {', '.join(wirings)}, "
         f"model {client.model}",
         err=True,
     )
     started = time.perf_counter()
-    records = asyncio.run(_run(client, tasks, wirings, runs, max_turns, json_path))
+    earlier, new = asyncio.run(
+        _run(client, tasks, wirings, runs, max_turns, json_path, resume=resume)
+    )
     elapsed = time.perf_counter() - started
-    click.echo(f"\n{len(records)} runs in {elapsed / 60:.1f} min; model {client.model}\n")
+    records = [*_selected(earlier, tasks, wirings, runs), *new]
+    click.echo(
+        f"\n{len(new)} runs in {elapsed / 60:.1f} min"
+        + (f" ({len(earlier)} kept from before)" if earlier else "")
+        + f"; model {client.model}\n"
+    )
     click.echo(summary_table(records))
     click.echo("")
     click.echo(domain_table(records))
-    write_json(json_path, client.model, records)
+    write_json(json_path, client.model, [*earlier, *new])
     click.echo(f"\nJSON: {json_path}")
     chart = chart_path or json_path.with_suffix(".png")
     try:
@@ -100,6 +123,22 @@ def m3tooleval_command(
         click.echo(f"chart: {chart}")
 
 
+def _selected(
+    earlier: list[TaskRun], tasks: list[Task], wirings: tuple[Wiring, ...], runs: int
+) -> list[TaskRun]:
+    """The kept runs that belong to this benchmark's tasks and wirings (at most `runs` of each
+    pair): the tables compare like with like; the JSON keeps every run."""
+    wanted = {(t.name, w) for t in tasks for w in wirings}
+    seen: Counter[tuple[str, str]] = Counter()
+    chosen: list[TaskRun] = []
+    for r in earlier:
+        key = (r.task, r.wiring)
+        if key in wanted and seen[key] < runs:
+            seen[key] += 1
+            chosen.append(r)
+    return chosen
+
+
 async def _run(
     client: ChatClient,
     tasks: list[Task],
@@ -107,11 +146,41 @@ async def _run(
     runs: int,
     max_turns: int,
     json_path: Path,
+    *,
+    resume: bool,
+) -> tuple[list[TaskRun], list[TaskRun]]:
+    """Start the model, read the runs to keep (`resume`: once the model's name is known), run
+    the rest; returns (kept, new)."""
+    from ..bench.m3tooleval.report import read_runs
+    from ..chat.openai_chat import OpenAIChat
+
+    try:
+        await start_model(client)
+        if resume and isinstance(client, OpenAIChat):
+            await client.resolve_model()  # the name the kept runs must have been made with
+        earlier = read_runs(json_path, client.model) if resume else []
+        if resume:
+            click.echo(f"{len(earlier)} run(s) kept from {json_path}", err=True)
+        return earlier, await _run_rest(client, tasks, wirings, runs, max_turns, json_path, earlier)
+    finally:
+        await client.aclose()
+
+
+async def _run_rest(
+    client: ChatClient,
+    tasks: list[Task],
+    wirings: tuple[Wiring, ...],
+    runs: int,
+    max_turns: int,
+    json_path: Path,
+    earlier: list[TaskRun],
 ) -> list[TaskRun]:
     from ..bench.m3tooleval import run_tasks
     from ..bench.m3tooleval.report import write_json
 
-    total = len(tasks) * runs * len(wirings)
+    wanted = {(t.name, w) for t in tasks for w in wirings}
+    kept = Counter((r.task, r.wiring) for r in earlier if (r.task, r.wiring) in wanted)
+    total = len(tasks) * runs * len(wirings) - sum(min(n, runs) for n in kept.values())
     done: list[TaskRun] = []
 
     def describe(run: TaskRun) -> str:
@@ -120,38 +189,42 @@ async def _run(
 
     def saved(run: TaskRun) -> None:
         done.append(run)
-        write_json(json_path, client.model, done)  # a long run interrupted keeps its runs
+        # a long run interrupted keeps its runs (and the kept ones)
+        write_json(json_path, client.model, [*earlier, *done])
 
-    try:
-        await start_model(client)
-        if not sys.stderr.isatty():  # a log file: one line per run instead of a bar
+    if not sys.stderr.isatty():  # a log file: one line per run instead of a bar
 
-            def log(run: TaskRun) -> None:
-                saved(run)
-                click.echo(f"run {len(done)}/{total}: {describe(run)}", err=True)
+        def log(run: TaskRun) -> None:
+            saved(run)
+            click.echo(f"run {len(done)}/{total}: {describe(run)}", err=True)
 
-            return await run_tasks(
-                tasks,
-                client,
-                wirings=wirings,
-                runs=runs,
-                max_turns=max_turns,
-                on_run=log,
-                on_start=lambda task, wiring: click.echo(f"{task.name} [{wiring}]:", err=True),
-                progress=lambda line: click.echo(f"  {line}", err=True),
-            )
-        with click.progressbar(
-            length=total, label="runs", file=sys.stderr, show_pos=True, show_eta=True
-        ) as bar:
-            bar.render_progress()
+        return await run_tasks(
+            tasks,
+            client,
+            wirings=wirings,
+            runs=runs,
+            max_turns=max_turns,
+            on_run=log,
+            done=earlier,
+            on_start=lambda task, wiring: click.echo(f"{task.name} [{wiring}]:", err=True),
+            progress=lambda line: click.echo(f"  {line}", err=True),
+        )
+    with click.progressbar(
+        length=total, label="runs", file=sys.stderr, show_pos=True, show_eta=True
+    ) as bar:
+        bar.render_progress()
 
-            def step(run: TaskRun) -> None:
-                saved(run)
-                bar.label = f"runs (last: {describe(run)})"
-                bar.update(1)
+        def step(run: TaskRun) -> None:
+            saved(run)
+            bar.label = f"runs (last: {describe(run)})"
+            bar.update(1)
 
-            return await run_tasks(
-                tasks, client, wirings=wirings, runs=runs, max_turns=max_turns, on_run=step
-            )
-    finally:
-        await client.aclose()
+        return await run_tasks(
+            tasks,
+            client,
+            wirings=wirings,
+            runs=runs,
+            max_turns=max_turns,
+            on_run=step,
+            done=earlier,
+        )

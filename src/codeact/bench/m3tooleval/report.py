@@ -14,7 +14,15 @@ from ..stats import machine_facts, markdown_table
 from .runner import TaskRun
 from .tasks import DOMAINS
 
-__all__ = ["bench_json", "domain_table", "summarize", "summary_table", "write_chart", "write_json"]
+__all__ = [
+    "bench_json",
+    "domain_table",
+    "read_runs",
+    "summarize",
+    "summary_table",
+    "write_chart",
+    "write_json",
+]
 
 #: (key, label) of the per-run means the summary and the table show.
 MEANS = (
@@ -69,6 +77,29 @@ def bench_json(model: str, runs: Sequence[TaskRun]) -> dict[str, Any]:
         "runs": [r.to_dict() for r in runs],
         "summary": summarize(runs),
     }
+
+
+def read_runs(path: Path, model: str | None) -> list[TaskRun]:
+    """The runs of an earlier benchmark JSON at `path`, to go on from (`--resume`): none if
+    the file does not exist. Raises `ConfigurationError` (one line) for a file that is not
+    this benchmark's JSON, or (unless `model` is None) that another model's runs fill."""
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or data.get("benchmark") != "m3tooleval":
+            raise ValueError("not an M3ToolEval result file")
+        runs = [TaskRun.from_dict(r) for r in data["runs"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"cannot resume from {path}: {exc}; give another --json path or drop --resume"
+        ) from None
+    if model is not None and data.get("model") != model:
+        raise ConfigurationError(
+            f"cannot resume from {path}: its runs are of model {data.get('model')!r}, not "
+            f"{model!r}; give another --json path"
+        )
+    return runs
 
 
 def write_json(path: Path, model: str, runs: Sequence[TaskRun]) -> None:

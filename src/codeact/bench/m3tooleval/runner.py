@@ -13,6 +13,7 @@ limit, model error) is a run with ``correct=False`` and its failure: counted, ne
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -81,6 +82,9 @@ class TaskRun:
     error: str | None = None
     nudge_reasons: list[str] = field(default_factory=list)
     result: AgentResult | None = field(default=None, repr=False, compare=False)
+    #: The final reply and the programs, for a run read back from JSON (no `result` then).
+    reply: str | None = field(default=None, repr=False)
+    programs: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,9 +104,45 @@ class TaskRun:
             "answer": self.answer,
             "expected": repr(self.expected),
             "error": self.error,
-            "reply": self.result.text if self.result is not None else None,
-            "programs": list(self.result.programs) if self.result is not None else [],
+            "reply": self.result.text if self.result is not None else self.reply,
+            "programs": (
+                list(self.result.programs) if self.result is not None else list(self.programs)
+            ),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskRun:
+        """A run as `to_dict` wrote it (`expected` stays the repr it was written as)."""
+        wiring = data["wiring"]
+        if wiring not in WIRINGS:
+            raise ValueError(f"unknown wiring {wiring!r}")
+        return cls(
+            task=str(data["task"]),
+            domain=str(data["domain"]),
+            wiring=wiring,
+            correct=bool(data["correct"]),
+            wall_s=float(data["wall_s"]),
+            model_turns=int(data.get("model_turns", 0)),
+            tool_calls=int(data.get("tool_calls", 0)),
+            input_tokens=int(data.get("input_tokens", 0)),
+            output_tokens=int(data.get("output_tokens", 0)),
+            fallback_parses=int(data.get("fallback_parses", 0)),
+            nudges=int(data.get("nudges", 0)),
+            failure=data.get("failure"),
+            answer=str(data.get("answer", "")),
+            expected=_Repr(str(data.get("expected", ""))),
+            error=data.get("error"),
+            nudge_reasons=[str(r) for r in data.get("nudge_reasons", [])],
+            reply=data.get("reply"),
+            programs=[str(p) for p in data.get("programs", [])],
+        )
+
+
+class _Repr(str):
+    """An expected answer read back from JSON, where it was written as its repr."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def build_agent(
@@ -206,14 +246,20 @@ async def run_tasks(
     on_run: Callable[[TaskRun], None] | None = None,
     on_start: Callable[[Task, Wiring], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    done: Sequence[TaskRun] = (),
 ) -> list[TaskRun]:
     """Every task `runs` times in each wiring, the wirings interleaved per task (so that a
     change in the machine's load touches both alike). `on_run(run)` after each run;
-    `progress` gets the agent's line for each model reply and tool result."""
+    `progress` gets the agent's line for each model reply and tool result. Runs in `done`
+    (read back from an earlier benchmark's JSON) count towards `runs` and are not run again;
+    the list returned holds only the new runs."""
+    already = Counter((r.task, r.wiring) for r in done)
     records: list[TaskRun] = []
     for task in tasks:
-        for _ in range(runs):
+        for n in range(runs):
             for wiring in wirings:
+                if n < already[(task.name, wiring)]:
+                    continue
                 if on_start is not None:
                     on_start(task, wiring)
                 record = await run_task(
