@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ..cli_run import run_codeact
 from .conftest import FakeOpenAI, completion, error
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
@@ -24,14 +25,7 @@ CLEAN_ENV = {
 
 
 def codeact_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "codeact", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=CLEAN_ENV,
-        cwd=cwd,
-    )
+    return run_codeact(*args, env=CLEAN_ENV, cwd=cwd)
 
 
 def test_demo_prints_totals_sum_verdict_and_costs(order_totals_model: FakeOpenAI) -> None:

@@ -4,8 +4,6 @@ and `codeact doctor` reports every backend."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -19,6 +17,8 @@ from codeact.sandbox.registry import (
     create_backend,
     resolve_auto,
 )
+
+from ..cli_run import run_codeact as codeact_cli
 
 
 def test_auto_tries_the_strongest_isolation_first() -> None:
@@ -75,15 +75,6 @@ def test_an_unknown_backend_lists_the_known_ones() -> None:
         CodeAct(backend="chroot")
     for name in ["auto", *backend_names()]:
         assert name in str(info.value)
-
-
-def codeact_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "codeact", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.mark.usefixtures("wasm_ready")

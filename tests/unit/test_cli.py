@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from codeact.workloads import order_totals
 
+from ..cli_run import run_codeact as codeact_cli
+
 pytestmark = pytest.mark.usefixtures("wasm_ready")
-
-
-def codeact_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "codeact", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_exec_order_totals_prints_every_total_and_the_sum(tmp_path: Path) -> None:

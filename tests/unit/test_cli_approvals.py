@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from ..cli_run import run_codeact
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -45,14 +46,7 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 def codeact_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     # A new session has no controlling terminal: nothing can fall back to asking on /dev/tty.
-    return subprocess.run(
-        [sys.executable, "-m", "codeact", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,
-    )
+    return run_codeact(*args, stdin=stdin, new_session=True)
 
 
 def test_ask_shows_each_call_and_follows_the_answers(files: tuple[Path, Path]) -> None:

@@ -14,17 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from ..cli_run import run_codeact as codeact_cli
+
 pytestmark = pytest.mark.usefixtures("wasm_ready")
-
-
-def codeact_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "codeact", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 USAGE_ERRORS = [

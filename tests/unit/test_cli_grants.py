@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,13 @@ import pytest
 from codeact import ConfigurationError
 from codeact.cli.grant_options import parse_domain, parse_mount
 
+from ..cli_run import run_codeact
+
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
 
 def codeact_cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "codeact", "exec", "-", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_codeact("exec", "-", *args, stdin=stdin)
 
 
 def test_mount_read_only_and_read_write(tmp_path: Path) -> None:

@@ -4,23 +4,13 @@ a wheelhouse built by the test (no network)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from ..cli_run import run_codeact as codeact_cli
+
 pytestmark = pytest.mark.usefixtures("wasm_ready")
-
-
-def codeact_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "codeact", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_exec_with_a_package(pure_wheelhouse: Path) -> None:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from ..cli_run import run_codeact as codeact_cli
+
 pytestmark = pytest.mark.usefixtures("wasm_ready")
-
-
-def codeact_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "codeact", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_exec_session_file_carries_variables_between_runs(tmp_path: Path) -> None:
