@@ -93,3 +93,11 @@ def test_nothing_else_leaks() -> None:
             continue
         leaked.append(name)
     assert leaked == []
+
+
+def test_the_package_says_it_is_typed() -> None:
+    """PEP 561: without `py.typed`, mypy skips codeact in a user's project ("missing library
+    stubs or py.typed marker") and every call into it is unchecked."""
+    import importlib.resources
+
+    assert importlib.resources.files("codeact").joinpath("py.typed").is_file()
