@@ -193,15 +193,34 @@ async def test_a_copied_response_is_not_the_answer_even_right_after_another_nudg
 
 def test_what_counts_as_a_copy_of_the_response() -> None:
     for copy in (
-        "<tool_response>\n8\n</tool_response>",
+        "<tool_response>\n[error]\n  NameError: x\n</tool_response>",
+        "<tool_response></tool_response>",
+        "This exact program already ran; its output is above. Do not run it again.",
         "[note] the program defined list_users(), which already exist",
         "[error]\nTraceback ...",
         "  [stopped] the program ran longer than its wall-time limit",
         "Error: the program was not run, because it defines list_users().",
     ):
         assert echoes_tool_result(copy), copy
-    for answer in ("8 users", "Diana: 104.40\ntotal: 334.15", "The error was a typo: [error] x"):
+    for answer in (
+        "8 users",
+        "Diana: 104.40\ntotal: 334.15",
+        "The error was a typo: [error] x",
+        "<tool_response>\n8\n</tool_response>",  # the printed lines, in the template's tags
+    ):
         assert not echoes_tool_result(answer), answer
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_printed_lines_wrapped_in_response_tags_are_the_answer_without_the_tags() -> None:
+    """Seen on the embedded model: it replied with the program's output inside the
+    `<tool_response>` tags its chat template shows results in; that is the answer."""
+    chat = ScriptedChat(
+        [code_call("print(len(list_users()))"), "<tool_response>\n8\n</tool_response>"]
+    )
+    result = await codeact_agent(chat).run("How many users?")
+    assert result.text == "8" and result.nudge_reasons == []
+    assert result.usage.model_turns == 2
 
 
 @pytest.mark.usefixtures("wasm_ready")
@@ -210,4 +229,4 @@ async def test_a_second_copy_of_the_response_is_asked_again_and_a_third_stands()
     chat = ScriptedChat([code_call("print(1"), echo, echo, echo])
     result = await codeact_agent(chat).run("How many users?")
     assert result.nudge_reasons == ["echoed_tool_result", "echoed_tool_result"]
-    assert result.text == echo.strip() and result.usage.model_turns == 4
+    assert result.text == "[error]\n  SyntaxError: bad" and result.usage.model_turns == 4

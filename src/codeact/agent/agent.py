@@ -32,7 +32,7 @@ from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult, Session
 from ..runtime._sync import LoopThread, refuse_inside_loop
 from ..tools import Tool, ToolSet
 from .direct_tools import DirectTools, direct_pipeline, model_text
-from .nudges import Nudges, ReplyFacts
+from .nudges import Nudges, ReplyFacts, unwrap_response
 from .output import OutputSpec
 from .programs import ProgramCalls
 from .result import AgentResult, AgentTimings, AgentUsage
@@ -263,7 +263,7 @@ class _Run:
                 await self._run_calls(calls)
                 self._note_output(calls, self.result.executions[ran:])
                 continue
-            self.result.text = (response.text or "").strip()
+            self.result.text = unwrap_response((response.text or "").strip())
             nudge = self._nudge_for(self.result.text, response, tools)
             if nudge is not None and turn < agent.max_turns:
                 self._count_nudge(nudge[0])

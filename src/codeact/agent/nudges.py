@@ -26,6 +26,7 @@ __all__ = [
     "drops_output",
     "echoes_tool_result",
     "repeated_failure_message",
+    "unwrap_response",
 ]
 
 #: Every kind of nudge, as reported in `AgentResult.nudge_reasons`.
@@ -115,15 +116,25 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
     return found
 
 
+_RESPONSE_TAG = re.compile(r"</?tool_(?:response|result)>", re.IGNORECASE)
+
+
+def unwrap_response(text: str) -> str:
+    """The reply without the chat template's response tags: a small model shown results as
+    ``<tool_response>`` blocks often writes its answer (the lines the program printed) inside
+    one. What is left is the answer, unless it is codeact's own wording (`echoes_tool_result`)."""
+    if not _RESPONSE_TAG.search(text):
+        return text
+    return _RESPONSE_TAG.sub("", text).strip()
+
+
 def echoes_tool_result(text: str) -> bool:
-    """True when the reply is a copy of a tool's response rather than an answer: it begins
-    with the model's own response tag (a small model shown results as ``<tool_response>``
-    blocks writes one back) or with one of the markers codeact puts around a program's
-    output (``[error]``, ``[note]``...), never with the output itself."""
-    start = text.lstrip()
-    return start.lower().startswith(("<tool_response>", "<tool_result>")) or start.startswith(
-        _RESPONSE_MARKERS
-    )
+    """True when the reply is a copy of codeact's response rather than an answer: it begins
+    (response tags aside) with one of the markers codeact puts around a program's output or
+    writes instead of it (``[error]``, ``[note]``, "This exact program already ran"...), or is
+    nothing but the tags. A copy of what the program printed is an answer, not an echo."""
+    start = unwrap_response(text.strip()).lstrip()
+    return not start or start.startswith(_RESPONSE_MARKERS)
 
 
 def unknown_tool_called(text: str, tool_names: Collection[str]) -> str | None:
