@@ -378,12 +378,13 @@ async def test_an_empty_reply_is_asked_to_continue() -> None:
 
 
 @pytest.mark.usefixtures("wasm_ready")
-async def test_giving_up_after_a_failed_program_gets_one_request_to_fix_it() -> None:
+async def test_giving_up_after_a_failed_program_gets_two_requests_to_fix_it() -> None:
     chat = ScriptedChat(
         [
             code_call("users = list_users()\nusers[0]['nope']"),
             "KeyError: 'nope'",  # the error as the "answer"
-            "Still KeyError.",  # a reply after a nudge stands
+            "I will fix the program.",  # still no data: asked again, even after a nudge
+            "Still KeyError.",  # the third reply stands
         ]
     )
     agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
@@ -391,7 +392,24 @@ async def test_giving_up_after_a_failed_program_gets_one_request_to_fix_it() -> 
     nudge = chat.requests[2].messages[-1].content or ""
     assert nudge.startswith("The program failed (KeyError: \"'nope' (this dict from a tool")
     assert "so there is no answer yet" in nudge
-    assert result.text == "Still KeyError." and result.usage.nudges == 1
+    assert chat.requests[3].messages[-1].content == nudge
+    assert result.text == "Still KeyError." and result.usage.nudges == 2
+    assert result.nudge_reasons == ["failed_program", "failed_program"]
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_failure_is_not_forgotten_behind_another_nudge() -> None:
+    """Seen on the embedded model: a failed program, the same program again (refused), an
+    empty reply, then "I need to call the functions again": that stood as the answer."""
+    broken = code_call("users = list_users()\nusers[0]['nope']")
+    chat = ScriptedChat(
+        [broken, broken, "", "I need to run the corrected code.", code_call("print(8)"), "8"]
+    )
+    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
+    result = await agent.run("How many users?")
+    assert result.nudge_reasons == ["repeated_failed_program", "empty_reply", "failed_program"]
+    assert (chat.requests[4].messages[-1].content or "").startswith("The program failed (KeyError")
+    assert result.text == "8"
 
 
 async def test_an_empty_first_reply_is_nudged_but_a_second_empty_one_stands() -> None:

@@ -224,9 +224,15 @@ async def test_printed_lines_wrapped_in_response_tags_are_the_answer_without_the
 
 
 @pytest.mark.usefixtures("wasm_ready")
-async def test_a_second_copy_of_the_response_is_asked_again_and_a_third_stands() -> None:
+async def test_copies_of_the_response_are_asked_again_until_each_kind_is_used_up() -> None:
+    """Twice as a copy, twice as a reply while the program failed; then the reply stands."""
     echo = "<tool_response>\n[error]\n  SyntaxError: bad\n</tool_response>"
-    chat = ScriptedChat([code_call("print(1"), echo, echo, echo])
+    chat = ScriptedChat([code_call("print(1"), echo, echo, echo, echo, echo])
     result = await codeact_agent(chat).run("How many users?")
-    assert result.nudge_reasons == ["echoed_tool_result", "echoed_tool_result"]
-    assert result.text == "[error]\n  SyntaxError: bad" and result.usage.model_turns == 4
+    assert result.nudge_reasons == [
+        "echoed_tool_result",
+        "echoed_tool_result",
+        "failed_program",
+        "failed_program",
+    ]
+    assert result.text == "[error]\n  SyntaxError: bad" and result.usage.model_turns == 6

@@ -64,7 +64,7 @@ async def test_a_continued_conversation_keeps_its_session_and_a_new_one_starts_e
 
 
 async def test_without_session_the_model_is_told_nothing_persists() -> None:
-    chat = ScriptedChat([code_call("x = 1"), code_call("x"), "x is gone", "ok"])
+    chat = ScriptedChat([code_call("x = 1"), code_call("x"), "x is gone", "ok", "ok"])
     result = await Agent(client=chat, codeact=_codeact()).run("go")
     assert not result.executions[1].ok  # NameError: a fresh sandbox every time
     assert result.executions[0].session is None

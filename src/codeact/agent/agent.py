@@ -258,7 +258,7 @@ class _Run:
             self.messages.append(Message.assistant(text, calls))
             self._report_reply(turn, response, calls)
             if calls:
-                self._nudged, self.programs.last_failure = False, None
+                self._nudged, self.programs.last_error = False, None
                 ran = len(self.result.executions)
                 await self._run_calls(calls)
                 self._note_output(calls, self.result.executions[ran:])
@@ -298,10 +298,7 @@ class _Run:
         """``(kind, message)`` when a reply without tool calls is not an answer yet
         (`codeact.agent.nudges`): each kind gets one request to continue (on the same turn
         budget); a reply right after a nudge stands unless it is no answer at all."""
-        failed, self.programs.last_failure = self.programs.last_failure, None
-        error = None
-        if failed is not None and failed.error is not None:
-            error = f"{failed.error.type}: {failed.error.message}"
+        error = self.programs.last_error  # kept until the model makes calls again
         code_tool = self.agent.code_tool.name if self.agent.code_tool else None
         return self._nudges.check(
             ReplyFacts(

@@ -44,9 +44,16 @@ NUDGE_KINDS = (
 )
 
 
-#: Kinds that are never an answer, even right after another nudge.
+#: Kinds that are never an answer, even right after another nudge: among them a reply while
+#: the last program failed (no program has produced data since, whatever the reply says).
 NOT_ANSWERS = frozenset(
-    {"truncated_reply", "unknown_tool", "unreadable_code_call", "echoed_tool_result"}
+    {
+        "truncated_reply",
+        "unknown_tool",
+        "unreadable_code_call",
+        "echoed_tool_result",
+        "failed_program",
+    }
 )
 
 
@@ -56,7 +63,7 @@ class ReplyFacts:
 
     text: str
     finish_reason: str | None = None
-    failed_error: str | None = None  #: "Type: message" of the program that just failed
+    failed_error: str | None = None  #: "Type: message" of the last program, which failed
     last_output: str | None = None  #: what the last successful program printed
     tool_names: Collection[str] = ()
     code_tool: str | None = None

@@ -46,8 +46,9 @@ class ProgramCalls:
         self._count_nudge = count_nudge
         self._ran_ok: set[str] = set()  # programs (as sent) that ran without an error
         self._failed: dict[str, str] = {}  # program (as sent) -> its error
-        #: The last program's result when it failed (cleared when the model has seen it).
-        self.last_failure: ExecutionResult | None = None
+        #: "Type: message" of the last program when it failed, or was refused as the repeat of
+        #: one that failed (the loop clears it when the model next makes calls).
+        self.last_error: str | None = None
 
     async def run(self, tool: ExecuteCodeTool, call: ToolCall, session: Session | None) -> str:
         """Run the program of `call` with `tool`; the text the model gets back."""
@@ -63,6 +64,7 @@ class ProgramCalls:
             return ALREADY_RAN
         if code in self._failed:  # it would fail the same way: ask for a change
             self._count_nudge("repeated_failed_program")
+            self.last_error = self._failed[code]
             return repeated_failure_message(self._failed[code])
         to_run, note = code, ""
         # The code tool's own name too: `from tools import execute_code` in a program is
@@ -91,7 +93,10 @@ class ProgramCalls:
             self._result.program_output = result.stdout
         elif result.error is not None:
             self._failed[code] = f"{result.error.type}: {result.error.message}"
-        self.last_failure = None if result.ok else result
+        if result.ok:
+            self.last_error = None
+        elif result.error is not None:
+            self.last_error = f"{result.error.type}: {result.error.message}"
         self._usage.code_executions += 1
         self._usage.nested_tool_calls += len(result.tool_calls)
         tools_ms = sum(r.duration_ms for r in result.tool_calls)
