@@ -236,3 +236,13 @@ async def test_copies_of_the_response_are_asked_again_until_each_kind_is_used_up
         "failed_program",
     ]
     assert result.text == "[error]\n  SyntaxError: bad" and result.usage.model_turns == 6
+
+
+async def test_no_tool_used_yet_is_asked_even_right_after_another_nudge() -> None:
+    """Seen on the embedded model: a reply cut at the token limit, then the system prompt's
+    example output as the answer, with no tool used; it stood, as a reply after a nudge."""
+    cut = ChatResponse(text="```python\nfor store in", finish_reason="length")
+    chat = ScriptedChat([cut, "2 North: 12.50", call("add", a=2, b=3), "5"])
+    result = await Agent(client=chat, tools=[add], tools_required=True).run("2 + 3?")
+    assert result.nudge_reasons == ["truncated_reply", "no_tool_call"]
+    assert result.text == "5"

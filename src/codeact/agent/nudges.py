@@ -57,6 +57,11 @@ NOT_ANSWERS = frozenset(
 )
 
 
+#: Kinds asked even right after another nudge (once, unless also in `NOT_ANSWERS`): a run
+#: that needs tools and has used none has no answer yet, whatever the last nudge was.
+AFTER_NUDGE = NOT_ANSWERS | {"no_tool_call"}
+
+
 @dataclass
 class ReplyFacts:
     """What the loop knows when a reply without tool calls arrives."""
@@ -81,11 +86,12 @@ class Nudges:
     def check(self, facts: ReplyFacts, *, after_nudge: bool = False) -> tuple[str, str] | None:
         """``(kind, message)`` when the reply is not an answer yet and that kind was not
         used up in this run; None when the reply is the answer. A reply right after a nudge
-        stands unless it is no answer at all (`NOT_ANSWERS`: cut off, a call that could not
-        run, a copy of the response). Each kind is given once, a kind of `NOT_ANSWERS`
-        twice (a small model repeats such a reply once more as often as not)."""
+        stands unless it is no answer at all (`AFTER_NUDGE`: cut off, a call that could not
+        run, a copy of the response, a failed program, no tool used yet). Each kind is
+        given once, a kind of `NOT_ANSWERS` twice (a small model repeats such a reply once
+        more as often as not)."""
         for kind, message in _candidates(facts):
-            if after_nudge and kind not in NOT_ANSWERS:
+            if after_nudge and kind not in AFTER_NUDGE:
                 continue
             allowed = 2 if kind in NOT_ANSWERS else 1
             if self.given.count(kind) < allowed:
