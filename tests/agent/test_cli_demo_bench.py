@@ -51,12 +51,14 @@ def test_demo_prints_totals_sum_verdict_and_costs(order_totals_model: FakeOpenAI
 
 
 def test_demo_says_when_the_answer_is_wrong(fake_openai: FakeOpenAI) -> None:
-    fake_openai.script(completion("Diana: 104.40\nEveryone else: 0\nsum 104.40"))
+    guess = completion("Diana: 104.40\nEveryone else: 0\nsum 104.40")
+    fake_openai.script(guess, guess)  # made up twice: asked once to use the tools, then it stands
     proc = codeact_cli("demo", "--base-url", fake_openai.url, "--json")
     assert proc.returncode == 1, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["correct"] is False and data["error"] is None and data["model_turns"] == 1
+    assert data["correct"] is False and data["error"] is None and data["model_turns"] == 2
     assert data["answer"].startswith("Diana: 104.40")
+    assert data["nudges"] == ["no_tool_call"]
 
 
 def test_demo_without_any_model_says_what_to_set(tmp_path: Path) -> None:

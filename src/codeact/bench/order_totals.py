@@ -91,6 +91,7 @@ def build_agent(
         "instructions": INSTRUCTIONS,
         "max_turns": max_turns,
         "progress": progress,
+        "tools_required": True,  # every number comes from the tools: without them it is made up
     }
     if wiring == "codeact":
         return Agent(codeact=CodeAct(tools=order_totals.TOOLS, backend=backend), **common)
