@@ -1,4 +1,4 @@
-"""Shared by the integration tests: helpers on sys.path, MCP demo servers, free ports."""
+"""Shared by the integration tests: MCP demo servers, free ports."""
 
 from __future__ import annotations
 
@@ -13,10 +13,6 @@ import pytest
 
 HERE = Path(__file__).parent
 DEMO_SERVER = HERE / "mcp_demo_server.py"
-
-# The scripted chat client and the demo server are plain modules next to the tests.
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
 
 
 def demo_server_command(kind: str) -> list[str]:

@@ -21,7 +21,8 @@ from codeact.integrations.mcp_server import (
     parse_http_address,
 )
 from codeact.workloads import order_totals
-from conftest import free_port, stop, wait_for_port
+
+from .conftest import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -88,7 +89,7 @@ async def test_grants_and_output_files_work_as_in_codeact_exec(tmp_path: Path) -
     text, resource = result.content
     assert '"from the host"' in text.text  # type: ignore[union-attr]
     assert resource.type == "resource"
-    assert resource.resource.uri == "codeact://output/out.txt"  # type: ignore[union-attr]
+    assert resource.resource.uri == "codeact://output/out.txt"
     assert base64.b64decode(resource.resource.blob) == b"FROM THE HOST"  # type: ignore[union-attr]
     assert (saved / "out.txt").read_text() == "FROM THE HOST"
 

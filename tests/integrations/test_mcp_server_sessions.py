@@ -15,7 +15,8 @@ import mcp
 
 from codeact import CodeAct
 from codeact.integrations.mcp_server import build_mcp_server
-from conftest import free_port, stop, wait_for_port
+
+from .conftest import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -67,6 +68,7 @@ def http_sessions_server() -> Iterator[int]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         wait_for_port(port, process)

@@ -57,7 +57,7 @@ def test_symlinked_host_dirs_are_resolved(tmp_path: Path) -> None:
         (lambda t: Mount(t, "/data/../etc"), "must not contain '.' or '..'"),
         (lambda t: Mount(t, "/"), "cannot cover the sandbox's root"),
         (lambda t: Mount(t, "C:\\data"), "use a POSIX path"),
-        (lambda t: Mount(t, "/data", mode="write"), "mode must be 'ro'"),
+        (lambda t: Mount(t, "/data", mode="write"), "mode must be 'ro'"),  # type: ignore[arg-type]  # wrong on purpose
         (lambda t: Mount("", "/data"), "non-empty path"),
         (lambda t: to_mount(42), "cannot use 42 as a mount"),
         (lambda t: to_mount((t, 5)), "cannot use"),

@@ -117,7 +117,7 @@ def test_anything_but_a_requirement_is_refused(house: Path, bad: str) -> None:
 
 def test_a_string_is_not_a_list_of_packages(house: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"list of requirements"):
-        resolve_packages("tinyfmt", target="wasm", wheelhouse=house)  # type: ignore[arg-type]
+        resolve_packages("tinyfmt", target="wasm", wheelhouse=house)  # a str is Iterable: refused
 
 
 def test_a_backend_that_cannot_grant_packages_says_so(house: Path) -> None:
