@@ -52,7 +52,8 @@ def ensure_env(extras: str) -> Path:
     wanted = {e for e in extras.split(",") if e}
     stamp = VENV / STAMP
     installed = _read_stamp(stamp)
-    have = set(installed.get("extras", ())) if installed else set()
+    had = installed.get("extras") if installed else None
+    have = {str(e) for e in had} if isinstance(had, list) else set()
     if installed is not None and installed.get("digest") == digest and wanted <= have:
         return python
     union = sorted(wanted | have)
@@ -93,11 +94,12 @@ def main(argv: list[str]) -> int:
         return run(python, "-m", "codeact", "demo", *rest)
     if job == "codeact":
         return subprocess.call([str(python), "-m", "codeact", *rest])  # stdin/out untouched
-    for step in (
+    checks: list[list[str | Path]] = [
         [python, "-m", "ruff", "check", "src", "tests", "scripts", "dev.py"],
         [python, "-m", "ruff", "format", "--check", "src", "tests", "scripts", "dev.py"],
         [python, "-m", "mypy"],
-    ):
+    ]
+    for step in checks:
         if run(*step) != 0:
             print(f"failed: {' '.join(str(s) for s in step)}", file=sys.stderr)
             return 1

@@ -101,15 +101,16 @@ def _p50(samples: list[tuple[float, float]]) -> tuple[float, float]:
     )
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[float, float]:
+    """Thread and wall seconds of fn(*args); the arguments are bound now, as a loop's values."""
     c, w = time.thread_time(), time.perf_counter()
-    fn()
+    fn(*args)
     return time.thread_time() - c, time.perf_counter() - w
 
 
 def _call(rt: WasmRuntime, prepared: Any, code: str) -> str:
     host = _Host()
-    set_current(host)  # type: ignore[arg-type]
+    set_current(host)
     try:
         return call_string_export(prepared.run, prepared.store, code)
     finally:
@@ -129,7 +130,7 @@ def _guest_loop(rt: WasmRuntime, body: str, n: int) -> float:
     )
     prepared = rt.instantiate(warm=True)
     host = _Host()
-    set_current(host)  # type: ignore[arg-type]
+    set_current(host)
     try:
         call_string_export(prepared.run, prepared.store, _request(code))
     finally:
@@ -144,15 +145,15 @@ def wasm_rows(rt: WasmRuntime, runs: int) -> list[tuple[str, float, float]]:
     inst, cold, warm, hot = [], [], [], []
     for _ in range(runs):
         holder: list[Any] = []
-        inst.append(_timed(lambda h=holder: h.append(rt.instantiate(warm=False))))
+        inst.append(_timed(lambda h: h.append(rt.instantiate(warm=False)), holder))
         prepared = holder[0]
-        cold.append(_timed(lambda p=prepared: _call(rt, p, print1)))
+        cold.append(_timed(_call, rt, prepared, print1))
         prepared.close()
         prepared = rt.instantiate(warm=True)
-        warm.append(_timed(lambda p=prepared: _call(rt, p, print1)))
+        warm.append(_timed(_call, rt, prepared, print1))
         for _ in range(2):
             _call(rt, prepared, print1)
-        hot.append(_timed(lambda p=prepared: _call(rt, p, print1)))
+        hot.append(_timed(_call, rt, prepared, print1))
         prepared.close()
     rows.append(("instantiate (Store + Linker.instantiate, pooled)", *_p50(inst)))
     rows.append(("first call print(1), cold instance", *_p50(cold)))
@@ -193,7 +194,7 @@ def host_pipeline(runs: int) -> tuple[float, float]:
                 execution = WasmExecution(bridge, limits)
                 bridge.begin()
                 out.append(
-                    _timed(lambda e=execution: [e.dispatch("echo", '{"i": 1}') for _ in range(n)])
+                    _timed(lambda e: [e.dispatch("echo", '{"i": 1}') for _ in range(n)], execution)
                 )
                 bridge.finish()
             return [(c / n, w / n) for c, w in out]

@@ -140,7 +140,7 @@ async def soak(runs: int, backend: str, every: int, hostile_every: int) -> int:
         approval_handler=_deny,
         limits=Limits(wall_time=10, tool_calls=200),
     )
-    codeact.prepare()
+    await codeact.prepare()
     names = list(HOSTILE)
     unexpected: dict[str, int] = {}
     first_rss: int | None = None

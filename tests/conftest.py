@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +91,13 @@ class LocalHTTPServer:
                 pass
 
         class Server(http.server.ThreadingHTTPServer):
-            def handle_error(self, request: object, client_address: object) -> None:
+            def handle_error(
+                self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+            ) -> None:
                 # A client that gave up (the sandbox's timeout tests do) closes its end
                 # before a slow handler answers: expected here, not worth a traceback.
                 if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-                    super().handle_error(request, client_address)  # type: ignore[arg-type]
+                    super().handle_error(request, client_address)
 
         self.hits: list[tuple[str, str, dict[str, str], bytes]] = []
         self.httpd = Server(("127.0.0.1", 0), Handler)
@@ -255,7 +257,7 @@ def make_pure_wheelhouse(dest: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def wheelhouse_builder() -> Any:
+def wheelhouse_builder() -> Callable[[Path], Path]:
     """`make_pure_wheelhouse`, for tests that want a wheelhouse of their own."""
     return make_pure_wheelhouse
 

@@ -23,7 +23,7 @@ _BLOCK = re.compile(
 )
 
 
-def _blocks() -> list[object]:
+def _blocks() -> list[pytest.ParameterSet]:
     params = []
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         if not doc.exists():

@@ -3,6 +3,8 @@ one request to continue, counted in ``usage.nudges`` with its kind in ``nudge_re
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from codeact import Agent, CodeAct
@@ -23,8 +25,8 @@ def last_user(chat: ScriptedChat, request: int) -> str:
     return chat.requests[request].messages[-1].content or ""
 
 
-def codeact_agent(chat: ScriptedChat, **kwargs: object) -> Agent:
-    return Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"), **kwargs)  # type: ignore[arg-type]
+def codeact_agent(chat: ScriptedChat, **kwargs: Any) -> Agent:
+    return Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"), **kwargs)
 
 
 @pytest.mark.usefixtures("wasm_ready")

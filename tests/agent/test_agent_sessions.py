@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -77,16 +78,12 @@ def test_session_needs_a_codeact() -> None:
         Agent(client=ScriptedChat(["hi"]), session=True)
 
 
-def _message(data: dict[str, object]) -> Message:
+def _message(data: dict[str, Any]) -> Message:
+    """A message back from its OpenAI JSON form (as stored by an application)."""
     from codeact.chat.messages import ToolCall
 
     calls = tuple(
-        ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])  # type: ignore[index]
-        for c in data.get("tool_calls") or []  # type: ignore[attr-defined]
+        ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
+        for c in data.get("tool_calls") or []
     )
-    return Message(
-        data["role"],  # type: ignore[arg-type]
-        data.get("content"),  # type: ignore[arg-type]
-        calls,
-        tool_call_id=data.get("tool_call_id"),  # type: ignore[arg-type]
-    )
+    return Message(data["role"], data.get("content"), calls, tool_call_id=data.get("tool_call_id"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -11,8 +12,8 @@ from codeact.chat import parse_text_tool_calls
 TOOLS = ["list_users", "get_tax_rate", "execute_code"]
 
 
-def parsed(text: str, **kwargs: object) -> list[tuple[str, dict[str, object]]]:
-    calls = parse_text_tool_calls(text, TOOLS, **kwargs)  # type: ignore[arg-type]
+def parsed(text: str, **kwargs: Any) -> list[tuple[str, dict[str, object]]]:
+    calls = parse_text_tool_calls(text, TOOLS, **kwargs)
     return [(c.name, json.loads(c.arguments)) for c in calls]
 
 

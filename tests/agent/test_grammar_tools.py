@@ -4,9 +4,11 @@ grammar and the parsing, without a model (the real model: test_local_model.py)."
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 from codeact.chat.grammar_tools import parse_tool_calls, render_messages, tool_call_grammar
-from codeact.chat.messages import Message, ToolCall, ToolDefinition
+from codeact.chat.messages import ChatResponse, Message, ResponseFormat, ToolCall, ToolDefinition
 
 TOOLS = [
     ToolDefinition(
@@ -86,12 +88,16 @@ async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> N
     from codeact.chat.grammar_tools import CALL_PREFIX, complete_with_grammar
     from codeact.chat.openai_chat import OpenAIChat
 
-    sent: list[dict[str, object]] = []
+    sent: list[dict[str, Any]] = []
 
     class Recorder(OpenAIChat):
-        async def complete(self, messages, *, tools=(), response_format=None):  # type: ignore[no-untyped-def]
-            from codeact.chat.messages import ChatResponse
-
+        async def complete(
+            self,
+            messages: Sequence[Message],
+            *,
+            tools: Sequence[ToolDefinition] = (),
+            response_format: ResponseFormat | None = None,
+        ) -> ChatResponse:
             sent.append({"messages": list(messages), "extra": dict(self.extra_body)})
             if messages[-1].role == "assistant":
                 return ChatResponse(text='execute_code", "arguments": {"code": "print(1)"}}')
@@ -99,7 +105,7 @@ async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> N
 
     chat = Recorder(model="m", base_url="http://127.0.0.1:9/v1", env={})
     first = await complete_with_grammar(chat, [Message.user("go")], TOOLS, grammar=True)
-    assert sent[0]["messages"][-1].content == CALL_PREFIX  # type: ignore[index]
+    assert sent[0]["messages"][-1].content == CALL_PREFIX
     assert sent[0]["extra"] == {}  # the begun call needs no grammar
     assert [c.name for c in first.tool_calls] == ["execute_code"]
     later = [
@@ -108,7 +114,7 @@ async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> N
         Message.tool(first.tool_calls[0], "1"),
     ]
     second = await complete_with_grammar(chat, later, TOOLS, grammar=True)
-    assert "grammar" in sent[1]["extra"]  # type: ignore[operator]
+    assert "grammar" in sent[1]["extra"]
     assert second.text == "Answer: 1" and not second.tool_calls
     await chat.aclose()
 

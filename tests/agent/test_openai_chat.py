@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,9 @@ ADD = ToolDefinition(
 )
 
 
-def chat_for(server: FakeOpenAI, **kwargs: object) -> OpenAIChat:
+def chat_for(server: FakeOpenAI, **kwargs: Any) -> OpenAIChat:
     kwargs.setdefault("model", "fake-model")
-    return OpenAIChat(base_url=server.url, env={}, backoff=0.01, **kwargs)  # type: ignore[arg-type]
+    return OpenAIChat(base_url=server.url, env={}, backoff=0.01, **kwargs)
 
 
 async def test_text_reply_and_usage(fake_openai: FakeOpenAI) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from codeact import Tool
 from codeact.bench.m3tooleval import (
     DOMAINS,
     UnsafeExpression,
@@ -156,36 +157,36 @@ def test_every_domain_has_typed_tools_whose_names_do_not_shadow_builtins() -> No
             assert "->" in tool.signature, tool.signature
 
 
-def _compute(domain: str) -> dict[str, object]:
+def _compute(domain: str) -> dict[str, Tool]:
     return {t.name: t for t in tools_for(domain)}
 
 
 def test_the_tools_reproduce_expected_outputs_of_the_original_tasks() -> None:
     expected = {t.name: t.expected for t in load_tasks()}
     d = _compute("message_decoder")
-    decoded = d["caesar_decode"](  # type: ignore[operator]
+    decoded = d["caesar_decode"](
         message=d["reverse_string"](
             string=d["convert_hex_to_ascii"](hex_string="7a686b7a686d666d686b")
-        ),  # type: ignore[operator]
+        ),
         shift=5,
     )
     assert decoded == expected["message_decoder/full_alien_message_decoding"]
     t = _compute("trade_calculator")
-    price = t["convert_currency"](base_price=100 * 50, conversion_rate=1.5)  # type: ignore[operator]
-    tariff = t["calculate_tariff"](price=price, tariff_rate=8)  # type: ignore[operator]
-    value = t["estimate_final_value"](price=price, tariff=tariff)  # type: ignore[operator]
+    price = t["convert_currency"](base_price=100 * 50, conversion_rate=1.5)
+    tariff = t["calculate_tariff"](price=price, tariff_rate=8)
+    value = t["estimate_final_value"](price=price, tariff=tariff)
     assert value == expected["trade_calculator/interstellar_trade_transaction"]
     tr = _compute("travel_itinerary_planning")
-    flight = tr["find_flights"](from_location="E", to_location="A", date="2023-12-25")[0]  # type: ignore[operator]
-    hotel = tr["book_hotel"](location='"A"', preferences=["wifi", "pool"])[0]  # type: ignore[operator]
-    budget = tr["budget_calculator"](  # type: ignore[operator]
+    flight = tr["find_flights"](from_location="E", to_location="A", date="2023-12-25")[0]
+    hotel = tr["book_hotel"](location='"A"', preferences=["wifi", "pool"])[0]
+    budget = tr["budget_calculator"](
         flight_price=flight["price"], hotel_price_per_night=hotel["price_per_night"], num_nights=5
     )
     assert budget == expected["travel_itinerary_planning/plan_trip_to_0"]
     dna = _compute("dna_sequencer")
-    counts = dna["count_nucleotides"](dna_sequence="AGCTAGCCGATGCA")  # type: ignore[operator]
-    base, _ = dna["find_max_nucleotide"](counts=counts)  # type: ignore[operator]
-    mrna = dna["transcribe_dna_to_mrna"](dna_sequence=base * 3)  # type: ignore[operator]
+    counts = dna["count_nucleotides"](dna_sequence="AGCTAGCCGATGCA")
+    base, _ = dna["find_max_nucleotide"](counts=counts)
+    mrna = dna["transcribe_dna_to_mrna"](dna_sequence=base * 3)
     assert (
         mrna
         == expected[
@@ -193,7 +194,7 @@ def test_the_tools_reproduce_expected_outputs_of_the_original_tasks() -> None:
         ]
     )
     with pytest.raises(ValueError, match="not supported"):
-        tr["find_flights"](from_location="Z", to_location="A", date="2023-12-25")  # type: ignore[operator]
+        tr["find_flights"](from_location="Z", to_location="A", date="2023-12-25")
 
 
 def test_the_browser_pages_like_the_original_and_each_tool_set_has_its_own_browser() -> None:
@@ -206,6 +207,6 @@ def test_the_browser_pages_like_the_original_and_each_tool_set_has_its_own_brows
     assert browser.go_to_previous_page().startswith("[Opened page: /]")
     assert browser.go_to_previous_page() == "[No previous page.]"
     one, two = _compute("web_browsing"), _compute("web_browsing")
-    one["click_url"](url="/products")  # type: ignore[operator]
-    assert "[Web Page Name: /products]" in one["view"]()  # type: ignore[operator]
-    assert "[Web Page Name: /]" in two["view"]()  # type: ignore[operator]
+    one["click_url"](url="/products")
+    assert "[Web Page Name: /products]" in one["view"]()
+    assert "[Web Page Name: /]" in two["view"]()

@@ -16,7 +16,7 @@ from codeact.bench.m3tooleval.report import (
     write_chart,
     write_json,
 )
-from codeact.testing import ChatRequest, FunctionChat, ScriptedChat, call, code_call
+from codeact.testing import ChatRequest, FunctionChat, Reply, ScriptedChat, call, code_call
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -41,13 +41,14 @@ RUN_KEYS = {
 }
 
 
-def solver(request: ChatRequest) -> object:
+def solver(request: ChatRequest) -> Reply:
     """A competent model for TASK in either wiring."""
     last = request.messages[-1]
     if "execute_code" in request.tool_names:
         if last.role == "user":
             return code_call(PROGRAM)
-        return f"The final value is {last.content.strip()}.\nAnswer: {last.content.strip()}"  # type: ignore[union-attr]
+        assert last.content is not None  # the program's output
+        return f"The final value is {last.content.strip()}.\nAnswer: {last.content.strip()}"
     if last.role == "user":
         return call("calculate_tariff", price=150, tariff_rate=7.5)
     if last.role == "tool" and len(request.messages) == 4:

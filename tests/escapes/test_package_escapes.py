@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from codeact.policy.packages import PackageTarget
 from codeact.runtime.package_bytecode import ensure_guest_bytecode
 from codeact.sandbox.packages import resolve_packages
 
@@ -86,7 +87,8 @@ except Exception as e:
 def granted(backend_name: str, pure_wheelhouse: Path) -> Any:
     if backend_name not in ("wasm", "jail"):
         pytest.skip(f"{backend_name} grants no packages")
-    grant = resolve_packages(["tinyfmt"], target=backend_name, wheelhouse=pure_wheelhouse)
+    target: PackageTarget = "wasm" if backend_name == "wasm" else "jail"
+    grant = resolve_packages(["tinyfmt"], target=target, wheelhouse=pure_wheelhouse)
     if backend_name == "wasm":
         # Done once per tree when a CodeAct is first given it: before the tree's snapshot, so
         # that only what a program does can change it (on a fresh cache it had not run yet).

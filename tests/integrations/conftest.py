@@ -1,4 +1,4 @@
-"""Shared by the integration tests: helpers on sys.path, MCP demo servers, free ports."""
+"""Shared by the integration tests: MCP demo servers and results, free ports."""
 
 from __future__ import annotations
 
@@ -8,20 +8,29 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from mcp_types import CallToolResult
+
 HERE = Path(__file__).parent
 DEMO_SERVER = HERE / "mcp_demo_server.py"
-
-# The scripted chat client and the demo server are plain modules next to the tests.
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
 
 
 def demo_server_command(kind: str) -> list[str]:
     """The command that starts the demo MCP server `kind` ("weather" or "geo") over stdio."""
     return [sys.executable, str(DEMO_SERVER), kind]
+
+
+def mcp_text(result: CallToolResult, index: int = 0) -> str:
+    """The text of the result's content block `index`, which the test expects to be text."""
+    from mcp_types import TextContent  # the mcp extra, which the MCP tests require
+
+    block = result.content[index]
+    assert isinstance(block, TextContent), block
+    return block.text
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,7 +20,6 @@ import pytest
 
 pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
 
-from af_scripted_client import ScriptedChatClient, answer_with_result, last_tool_result, run_code
 from agent_framework import (
     Agent,
     FunctionInvocationContext,
@@ -40,6 +39,8 @@ from codeact.integrations.agent_framework import (
     ExecuteCodeTool,
     FileMount,
 )
+
+from .af_scripted_client import ScriptedChatClient, answer_with_result, last_tool_result, run_code
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -183,6 +184,7 @@ async def test_middleware_failure_in_a_nested_call_stops_the_program_and_the_run
 
     @function_middleware
     async def guard(context: FunctionInvocationContext, call_next: NextHandler) -> None:
+        assert isinstance(context.arguments, Mapping)  # as the function-calling loop gives them
         if context.function.name == "send_money" and context.arguments.get("to") == "mallory":
             raise MiddlewareFailure("payments to mallory are blocked")
         await call_next()
@@ -310,7 +312,8 @@ async def test_execute_code_tool_runs_outside_an_agent() -> None:
 async def test_mcp_tools_can_be_provider_tools() -> None:
     pytest.importorskip("mcp", reason="needs the mcp extra")
     from codeact.integrations.mcp_client import mcp_tools
-    from conftest import demo_server_command
+
+    from .conftest import demo_server_command
 
     seen: list[str] = []
 
@@ -468,12 +471,13 @@ def test_tool_management_follows_the_reference() -> None:
         return a - b
 
     execute_code = ExecuteCodeTool(tools=compute)
-    assert execute_code.approval_mode == "never_require"
+    modes = [execute_code.approval_mode]
     execute_code.add_tools(strict_compute)  # same name: replaces
     assert execute_code.get_tools() == [strict_compute]
-    assert execute_code.approval_mode == "always_require"
+    modes.append(execute_code.approval_mode)
     execute_code.clear_tools()
-    assert execute_code.approval_mode == "never_require"
+    modes.append(execute_code.approval_mode)
+    assert modes == ["never_require", "always_require", "never_require"]
     assert ExecuteCodeTool(approval_mode="always_require").approval_mode == "always_require"
     with pytest.raises(KeyError):
         execute_code.remove_tool("compute")

@@ -8,14 +8,13 @@ redaction, audit), then the framework's function middleware, then the tool.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import pytest
 
 pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
 
-from af_scripted_client import ScriptedChatClient, answer_with_result, last_tool_result, run_code
 from agent_framework import (
     Agent,
     Content,
@@ -29,6 +28,8 @@ from agent_framework import (
 from codeact import Approval, ApprovalRequest, CallDenied, ConfigurationError, ToolCallRecord
 from codeact.calls.call import ToolInvocation
 from codeact.integrations.agent_framework import CodeActProvider, ExecuteCodeTool
+
+from .af_scripted_client import ScriptedChatClient, answer_with_result, last_tool_result, run_code
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -296,6 +297,7 @@ async def test_nested_calls_pass_codeacts_pipeline_then_the_framework_middleware
     @function_middleware
     async def framework(context: FunctionInvocationContext, call_next: NextHandler) -> None:
         if context.function.name == "login":
+            assert isinstance(context.arguments, Mapping)  # as the function-calling loop gives them
             seen.append(f"framework:{context.arguments['password']}")
         await call_next()
 

@@ -24,8 +24,9 @@ import pytest
 
 pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
 
-from af_scripted_client import ScriptedChatClient, last_tool_result, run_code
 from agent_framework import Content, Message
+
+from .af_scripted_client import ScriptedChatClient, last_tool_result, run_code
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 

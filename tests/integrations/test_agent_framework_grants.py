@@ -13,10 +13,11 @@ import pytest
 
 pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
 
-from af_scripted_client import ScriptedChatClient, run_code
 from agent_framework import Agent, Message, SessionContext
 
 from codeact.integrations.agent_framework import CodeActProvider, ExecuteCodeTool
+
+from .af_scripted_client import ScriptedChatClient, run_code
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 

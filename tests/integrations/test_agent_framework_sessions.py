@@ -9,11 +9,12 @@ import pytest
 
 pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
 
-from af_scripted_client import ScriptedChatClient, answer_with_result, run_code
 from agent_framework import Agent, Message
 
 from codeact.integrations.agent_framework import CodeActProvider
 from codeact.integrations.agent_framework._sessions import STATE_KEY
+
+from .af_scripted_client import ScriptedChatClient, answer_with_result, run_code
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 

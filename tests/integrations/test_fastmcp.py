@@ -87,7 +87,7 @@ async def test_failing_program_is_an_error_result_with_the_models_line_numbers()
     async with Client(server(provider)) as client:
         result = await client.call_tool("execute", {"code": code}, raise_on_error=False)
     assert result.is_error
-    text = result.content[0].text  # type: ignore[union-attr]
+    text = result.content[0].text
     assert "ZeroDivisionError" in text
     assert 'File "<code>", line 2, in <module>' in text
 
@@ -102,7 +102,7 @@ async def test_failing_nested_tool_is_a_catchable_error() -> None:
     )
     async with Client(server(provider)) as client:
         result = await client.call_tool("execute", {"code": code})
-    text = result.content[0].text  # type: ignore[union-attr]
+    text = result.content[0].text
     assert text.startswith("caught: ")
     assert "Valid parameters for get_weather" in text
 
@@ -114,8 +114,8 @@ async def test_stopped_program_says_which_limit_stopped_it() -> None:
             "execute", {"code": "while True:\n    pass\n"}, raise_on_error=False
         )
     assert result.is_error
-    assert "[stopped]" in result.content[0].text  # type: ignore[union-attr]
-    assert "wall" in result.content[0].text  # type: ignore[union-attr]
+    assert "[stopped]" in result.content[0].text
+    assert "wall" in result.content[0].text
 
 
 async def test_call_of_a_gated_tool_is_denied_by_codeacts_handler() -> None:
@@ -129,7 +129,7 @@ async def test_call_of_a_gated_tool_is_denied_by_codeacts_handler() -> None:
     )
     async with Client(server(provider)) as client:
         result = await client.call_tool("execute", {"code": code})
-    assert result.content[0].text.startswith("denied: ")  # type: ignore[union-attr]
+    assert result.content[0].text.startswith("denied: ")
     assert DELETED == []
 
 

@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,8 @@ pytest.importorskip("mcp", reason="needs the mcp extra: pip install 'codeact[mcp
 
 from codeact import CodeAct, ConfigurationError, IntegrationError, Limits
 from codeact.integrations.mcp_client import mcp_tools
-from conftest import demo_server_command
+
+from .conftest import demo_server_command
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -184,8 +186,14 @@ def test_call_results_become_plain_values_by_documented_rules() -> None:
 
     from codeact.integrations.mcp.client import MCPToolError, _result_value
 
-    def text(*parts: str, **kw: object) -> t.CallToolResult:
-        return t.CallToolResult(content=[t.TextContent(type="text", text=p) for p in parts], **kw)
+    def text(
+        *parts: str, structured_content: Any = None, is_error: bool = False
+    ) -> t.CallToolResult:
+        return t.CallToolResult(
+            content=[t.TextContent(type="text", text=p) for p in parts],
+            structured_content=structured_content,
+            is_error=is_error,
+        )
 
     assert _result_value(text("plain"), unwrap=False) == "plain"
     assert _result_value(text("42"), unwrap=False) == "42"  # only objects and arrays are parsed

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 pytest.importorskip("mcp", reason="needs the mcp extra: pip install 'codeact[mcp]'")
 
 import mcp
+from mcp_types import RequestParamsMeta
 
 from codeact import CodeAct, Limits, tool
 from codeact.integrations.mcp_server import build_mcp_server
@@ -22,10 +25,11 @@ def lookup(key: str) -> str:
 
 async def test_output_and_calls_arrive_as_progress_before_the_result() -> None:
     codeact = CodeAct(tools=[lookup], backend="wasm", limits=Limits(wall_time=20))
-    progress: list[tuple[float, str | None]] = []
+    updates: list[tuple[float, str | None]] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append((value, message))
+    # The parameters are named as in mcp's ProgressFnT protocol.
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append((progress, message))
 
     async with mcp.Client(build_mcp_server(codeact)) as client:
         result = await client.call_tool(
@@ -34,11 +38,11 @@ async def test_output_and_calls_arrive_as_progress_before_the_result() -> None:
             progress_callback=on_progress,
         )
     assert not result.is_error
-    messages = [m for _, m in progress]
+    messages = [m for _, m in updates]
     assert messages[:2] == ["step 1\n", "calling lookup()"]
-    assert messages[2].startswith("lookup() ok in ")
+    assert messages[2] is not None and messages[2].startswith("lookup() ok in ")
     assert messages[3] == "step 2\n"
-    assert [v for v, _ in progress] == sorted(v for v, _ in progress)
+    assert [v for v, _ in updates] == sorted(v for v, _ in updates)
 
 
 async def test_a_trace_the_client_sends_in_meta_is_continued() -> None:
@@ -56,7 +60,8 @@ async def test_a_trace_the_client_sends_in_meta_is_continued() -> None:
         result = await client.call_tool(
             "execute_code",
             {"code": "lookup(key='a')"},
-            meta={"traceparent": f"00-{trace_id}-{parent_id}-01"},
+            # _meta is an open map (extra_items=Any, PEP 728); mypy does not read that yet.
+            meta=cast(RequestParamsMeta, {"traceparent": f"00-{trace_id}-{parent_id}-01"}),
         )
     assert not result.is_error
     (root,) = [s for s in exporter.get_finished_spans() if s.name == "execute_tool execute_code"]

@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("mcp", reason="needs the mcp extra: pip install 'codeact[mcp]'")
 
 import mcp
+import mcp_types
 
 from codeact import CodeAct, ConfigurationError, Limits, tool
 from codeact.integrations.mcp_server import (
@@ -21,7 +22,8 @@ from codeact.integrations.mcp_server import (
     parse_http_address,
 )
 from codeact.workloads import order_totals
-from conftest import free_port, stop, wait_for_port
+
+from .conftest import free_port, mcp_text, stop, wait_for_port
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -50,7 +52,7 @@ async def test_stdio_client_runs_the_order_totals_program() -> None:
     async with mcp.Client(serve_mcp_stdio()) as client:
         result = await client.call_tool("execute_code", {"code": order_totals.PROGRAM})
     assert not result.is_error
-    text = result.content[0].text  # type: ignore[union-attr]
+    text = mcp_text(result)
     assert order_totals.check_answer(text), text
 
 
@@ -60,11 +62,11 @@ async def test_failures_and_limits_come_back_as_error_results() -> None:
         stopped = await client.call_tool("execute_code", {"code": "while True:\n    pass"})
         fine = await client.call_tool("execute_code", {"code": "get_tax_rate('EU')"})
     assert failed.is_error
-    assert "ZeroDivisionError" in failed.content[0].text  # type: ignore[union-attr]
-    assert "line 2" in failed.content[0].text  # type: ignore[union-attr]
+    assert "ZeroDivisionError" in mcp_text(failed)
+    assert "line 2" in mcp_text(failed)
     assert stopped.is_error
-    assert "wall_time=1s" in stopped.content[0].text  # type: ignore[union-attr]
-    assert not fine.is_error and "0.21" in fine.content[0].text  # type: ignore[union-attr]
+    assert "wall_time=1s" in mcp_text(stopped)
+    assert not fine.is_error and "0.21" in mcp_text(fine)
 
 
 async def test_grants_and_output_files_work_as_in_codeact_exec(tmp_path: Path) -> None:
@@ -85,11 +87,12 @@ async def test_grants_and_output_files_work_as_in_codeact_exec(tmp_path: Path) -
         )
     assert "/input" in (listing.tools[0].description or "")
     assert not result.is_error, result.content
-    text, resource = result.content
-    assert '"from the host"' in text.text  # type: ignore[union-attr]
+    assert '"from the host"' in mcp_text(result, 0)
+    _, resource = result.content
     assert resource.type == "resource"
-    assert resource.resource.uri == "codeact://output/out.txt"  # type: ignore[union-attr]
-    assert base64.b64decode(resource.resource.blob) == b"FROM THE HOST"  # type: ignore[union-attr]
+    assert resource.resource.uri == "codeact://output/out.txt"
+    assert isinstance(resource.resource, mcp_types.BlobResourceContents), resource.resource
+    assert base64.b64decode(resource.resource.blob) == b"FROM THE HOST"
     assert (saved / "out.txt").read_text() == "FROM THE HOST"
 
 
@@ -123,7 +126,7 @@ async def test_streamable_http_client_lists_and_calls_execute_code(
         )
     assert [t.name for t in listing.tools] == ["execute_code"]
     assert not result.is_error
-    assert "[1, 2, 3]" in result.content[0].text  # type: ignore[union-attr]
+    assert "[1, 2, 3]" in mcp_text(result)
     assert f"serving execute_code at http://127.0.0.1:{port}/mcp" in banner
 
 
@@ -144,8 +147,8 @@ async def test_built_server_in_process_uses_the_codeacts_tools_and_limits() -> N
         over = await client.call_tool("execute_code", {"code": "[greet('x') for _ in range(3)]"})
     assert listing.tools[0].description == execute_code_description(codeact)
     assert "- greet(name: str) -> str:" in (listing.tools[0].description or "")
-    assert not ok.is_error and "hello a, hello b" in ok.content[0].text  # type: ignore[union-attr]
-    assert over.is_error and "tool_calls=2" in over.content[0].text  # type: ignore[union-attr]
+    assert not ok.is_error and "hello a, hello b" in mcp_text(ok)
+    assert over.is_error and "tool_calls=2" in mcp_text(over)
     assert calls == ["a", "b", "x", "x"]
 
 

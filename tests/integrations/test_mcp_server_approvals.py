@@ -28,6 +28,8 @@ from codeact import CodeAct, tool
 from codeact.integrations.mcp_approvals import McpApprover
 from codeact.integrations.mcp_server import build_mcp_server
 
+from .conftest import mcp_text
+
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
 TOOLS = str(Path(__file__).parent / "mcp_gated_tools.py")
@@ -80,7 +82,7 @@ async def run_program(params: Any, **client_options: Any) -> str:
         # Bounded, so that a question nobody answers fails the test instead of hanging it.
         result = await asyncio.wait_for(client.call_tool("execute_code", {"code": PROGRAM}), 120)
     assert not result.is_error, result.content
-    return result.content[0].text  # type: ignore[union-attr]
+    return mcp_text(result)
 
 
 # "legacy": protocol 2025-11-25 and older, where the server asks while the call runs;
@@ -155,7 +157,7 @@ async def test_a_question_left_unanswered_stops_the_program_in_rounds() -> None:
     async with mcp.Client(build_mcp_server(codeact), elicitation_callback=slow_person) as client:
         result = await client.call_tool("execute_code", {"code": program})
     assert result.is_error
-    assert "no program is waiting for these answers" in result.content[0].text  # type: ignore[union-attr]
+    assert "no program is waiting for these answers" in mcp_text(result)
     assert ran == []  # neither the gated call nor anything after it ran
 
 
@@ -264,4 +266,4 @@ async def test_build_mcp_server_with_an_mcp_approver_asks_the_requests_client() 
         no = await client.call_tool("execute_code", {"code": "delete(path='b.txt')"})
     assert ran == ["a.txt"]
     assert not ok.is_error
-    assert no.is_error and "declined by the MCP client's user" in no.content[0].text  # type: ignore[union-attr]
+    assert no.is_error and "declined by the MCP client's user" in mcp_text(no)

@@ -15,15 +15,12 @@ import mcp
 
 from codeact import CodeAct
 from codeact.integrations.mcp_server import build_mcp_server
-from conftest import free_port, stop, wait_for_port
+
+from .conftest import free_port, mcp_text, stop, wait_for_port
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
 TOOLS = "codeact.workloads.order_totals:TOOLS"
-
-
-def _text(result: object) -> str:
-    return result.content[0].text  # type: ignore[attr-defined, no-any-return]
 
 
 async def test_stdio_client_keeps_its_variables_and_can_restart() -> None:
@@ -41,9 +38,9 @@ async def test_stdio_client_keeps_its_variables_and_can_restart() -> None:
     schema = listing.tools[0].input_schema
     assert schema["required"] == ["code"] and schema["properties"]["restart"]["type"] == "boolean"
     assert "are kept for the next call" in (listing.tools[0].description or "")
-    assert not first.is_error and "kept for the next call: users" in _text(first)
-    assert not second.is_error and "8" in _text(second)
-    assert "False" in _text(restarted) or "false" in _text(restarted)
+    assert not first.is_error and "kept for the next call: users" in mcp_text(first)
+    assert not second.is_error and "8" in mcp_text(second)
+    assert "False" in mcp_text(restarted) or "false" in mcp_text(restarted)
 
 
 async def test_without_sessions_nothing_carries_over_and_there_is_no_restart() -> None:
@@ -53,7 +50,7 @@ async def test_without_sessions_nothing_carries_over_and_there_is_no_restart() -
         await client.call_tool("execute_code", {"code": "x = 1"})
         second = await client.call_tool("execute_code", {"code": "x"})
     assert "restart" not in listing.tools[0].input_schema["properties"]
-    assert second.is_error and "NameError" in _text(second)
+    assert second.is_error and "NameError" in mcp_text(second)
 
 
 @pytest.fixture
@@ -67,6 +64,7 @@ def http_sessions_server() -> Iterator[int]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         wait_for_port(port, process)
@@ -87,8 +85,8 @@ async def test_http_clients_with_an_mcp_session_each_have_their_own(
         alice_sees = await alice.call_tool(
             "execute_code", {"code": "[secret, 'mine' in globals()]"}
         )
-    assert "False" in _text(bob_sees) or "false" in _text(bob_sees)
-    assert '["alice", false]' in _text(alice_sees), _text(alice_sees)
+    assert "False" in mcp_text(bob_sees) or "false" in mcp_text(bob_sees)
+    assert '["alice", false]' in mcp_text(alice_sees), mcp_text(alice_sees)
 
 
 async def test_a_stateless_http_request_is_told_that_nothing_is_kept(
@@ -98,5 +96,5 @@ async def test_a_stateless_http_request_is_told_that_nothing_is_kept(
     async with mcp.Client(url) as client:  # protocol 2026-07-28: no MCP session
         first = await client.call_tool("execute_code", {"code": "x = 1"})
         second = await client.call_tool("execute_code", {"code": "x"})
-    assert "came without an MCP session" in _text(first)
-    assert second.is_error and "NameError" in _text(second)
+    assert "came without an MCP session" in mcp_text(first)
+    assert second.is_error and "NameError" in mcp_text(second)

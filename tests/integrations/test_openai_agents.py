@@ -146,9 +146,9 @@ async def test_runner_runs_a_program_that_calls_two_tools_and_traces_them() -> N
     assert "get_weather(city: str)" in model.tools[0][0].description
     functions = [s for s in spans.spans if s.span_data.type == "function"]
     by_id = {s.span_id: s for s in functions}
-    nested = [s for s in functions if s.parent_id in by_id]
-    assert [s.span_data.name for s in nested] == ["get_weather", "to_fahrenheit"]
-    assert {by_id[s.parent_id].span_data.name for s in nested} == {"execute_code"}
+    nested = [(s, by_id[s.parent_id]) for s in functions if s.parent_id and s.parent_id in by_id]
+    assert [s.span_data.name for s, _ in nested] == ["get_weather", "to_fahrenheit"]
+    assert {parent.span_data.name for _, parent in nested} == {"execute_code"}
 
 
 async def test_failing_tool_is_a_catchable_error_in_the_program() -> None:

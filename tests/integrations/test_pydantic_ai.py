@@ -194,31 +194,16 @@ async def test_a_tool_that_defers_itself_is_denied_inside_the_program() -> None:
 
 
 async def test_the_runs_tracer_sees_each_nested_call() -> None:
-    from collections.abc import Iterator
-    from contextlib import contextmanager
-
-    from opentelemetry.trace import INVALID_SPAN, NoOpTracer, NoOpTracerProvider, Span
+    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from pydantic_ai.capabilities.instrumentation import Instrumentation
     from pydantic_ai.models.instrumented import InstrumentationSettings
 
-    class RecordingTracer(NoOpTracer):
-        def __init__(self) -> None:
-            self.names: list[str] = []
-
-        def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
-            self.names.append(name)
-            return INVALID_SPAN
-
-        @contextmanager  # type: ignore[override]
-        def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:
-            self.names.append(name)
-            yield INVALID_SPAN
-
-    tracer = RecordingTracer()
-
-    class Provider(NoOpTracerProvider):
-        def get_tracer(self, *args: Any, **kwargs: Any) -> NoOpTracer:
-            return tracer
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
 
     seen: list[list[ModelMessage]] = []
     toolset = CodeActToolset(tools=[get_weather, Tool(to_fahrenheit, takes_ctx=True)])
@@ -226,13 +211,10 @@ async def test_the_runs_tracer_sees_each_nested_call() -> None:
         scripted(PROGRAM, seen),
         toolsets=[toolset],
         deps_type=int,
-        capabilities=[
-            Instrumentation(settings=InstrumentationSettings(tracer_provider=Provider()))
-        ],
+        capabilities=[Instrumentation(settings=InstrumentationSettings(tracer_provider=provider))],
     )
     await agent.run("How warm is Paris in F?", deps=0)
-    nested = [
-        n for n in tracer.names if n in ("execute_tool get_weather", "execute_tool to_fahrenheit")
-    ]
+    names = [span.name for span in exporter.get_finished_spans()]  # in the order they ended
+    nested = [n for n in names if n in ("execute_tool get_weather", "execute_tool to_fahrenheit")]
     assert nested == ["execute_tool get_weather", "execute_tool to_fahrenheit"]
-    assert any("execute_code" in n for n in tracer.names)
+    assert any("execute_code" in n for n in names)

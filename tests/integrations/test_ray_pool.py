@@ -30,7 +30,7 @@ from codeact import Approval, ApprovalRequest, ConfigurationError, ToolCallRecor
 from codeact.cli import main  # noqa: E402
 from codeact.ray import CodeActPool  # noqa: E402
 from codeact.ray.episodes import run_episodes  # noqa: E402
-from codeact.testing import ScriptedChat, code_call  # noqa: E402
+from codeact.testing import Reply, ScriptedChat, code_call  # noqa: E402
 from codeact.workloads import order_totals  # noqa: E402
 
 ORDER_TOTALS = "codeact.workloads.order_totals:TOOLS"
@@ -216,7 +216,7 @@ def test_episodes_run_as_ray_tasks_one_agent_each(cluster: list[str]) -> None:
     answer = "\n".join(
         f"{name}: {total:.2f}" for name, total in order_totals.expected_totals().items()
     )
-    script = [code_call(order_totals.PROGRAM), answer + "\nsum: 334.15"]
+    script: list[Reply] = [code_call(order_totals.PROGRAM), answer + "\nsum: 334.15"]
     records = run_episodes(
         functools.partial(ScriptedChat, script), wirings=("codeact",), runs=2, backend="wasm"
     )

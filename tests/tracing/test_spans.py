@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
 
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import Histogram, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -64,6 +64,12 @@ def by_name(spans: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
 
 def parent_of(span: ReadableSpan) -> int | None:
     return span.parent.span_id if span.parent is not None else None
+
+
+def times(span: ReadableSpan) -> tuple[int, int]:
+    """When a finished span started and ended (ns)."""
+    assert span.start_time is not None and span.end_time is not None
+    return span.start_time, span.end_time
 
 
 PROGRAM = """
@@ -126,16 +132,19 @@ async def test_an_execution_is_a_span_with_a_child_per_nested_call(
     assert denied_attrs["codeact.tool.outcome"] == "denied"
     assert denied_attrs["codeact.tool.decided_by"] == "policy"
     assert [e.name for e in denied.events] == ["exception"]
+    root_start, root_end = times(root)
     for child in (*price_spans, failed, denied):
-        assert root.start_time <= child.start_time <= child.end_time <= root.end_time
+        start, end = times(child)
+        assert root_start <= start <= end <= root_end
 
     metrics = reader.get_metrics_data()
+    assert metrics is not None
     points = {
-        dict(p.attributes)["gen_ai.tool.name"]: p.count
+        dict(p.attributes or {})["gen_ai.tool.name"]: p.count
         for rm in metrics.resource_metrics
         for sm in rm.scope_metrics
         for m in sm.metrics
-        if m.name == "gen_ai.execute_tool.duration"
+        if m.name == "gen_ai.execute_tool.duration" and isinstance(m.data, Histogram)
         for p in m.data.data_points
     }
     assert points == {"get_price": 2, "broken": 1, "delete_all": 1, "execute_code": 1}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from codeact import Limits, tool
+from codeact import Limits, Tool, tool
 from codeact.bridge.protocol import RunOutcome
 from codeact.calls.pipeline import ToolPipeline, argument_size_error
 from codeact.calls.sizes import bounded_copy, json_size_over
@@ -106,9 +106,12 @@ async def test_a_result_over_the_limit_is_refused_before_it_is_converted(
         return ["x" * 1000] * 2000
 
     original = type(big).to_json
-    monkeypatch.setattr(
-        type(big), "to_json", lambda self, value: converted.append(value) or original(self, value)
-    )
+
+    def to_json(self: Tool, value: Any) -> Any:
+        converted.append(value)
+        return original(self, value)
+
+    monkeypatch.setattr(type(big), "to_json", to_json)
     result = await ToolPipeline().call_direct(big, {}, max_result_bytes=1 << 20)
     assert not result.ok and "Limits.tool_result_bytes" in (result.error or "")
     assert converted == []

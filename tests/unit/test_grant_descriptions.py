@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from codeact import AllowedDomain, CodeAct, MockBackend, Mount, OutputLimits, tool
 
@@ -13,11 +14,11 @@ def lookup(key: str) -> str:
     return key
 
 
-def make(**kwargs: object) -> CodeAct:
+def make(**kwargs: Any) -> CodeAct:
     return CodeAct(
         tools=[lookup],
         backend=MockBackend(lambda code, call_tool: None),
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

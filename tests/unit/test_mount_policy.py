@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,8 +13,8 @@ from codeact import CodeAct, ConfigurationError, MockBackend, Mount, OutputLimit
 from codeact.policy.mounts import check_mounts, to_mount, workspace_mount
 
 
-def codeact(**kwargs: object) -> CodeAct:
-    return CodeAct(backend=MockBackend(lambda code, call_tool: None), **kwargs)  # type: ignore[arg-type]
+def codeact(**kwargs: Any) -> CodeAct:
+    return CodeAct(backend=MockBackend(lambda code, call_tool: None), **kwargs)
 
 
 def test_a_str_is_the_same_path_inside_read_only(tmp_path: Path) -> None:
@@ -57,16 +59,18 @@ def test_symlinked_host_dirs_are_resolved(tmp_path: Path) -> None:
         (lambda t: Mount(t, "/data/../etc"), "must not contain '.' or '..'"),
         (lambda t: Mount(t, "/"), "cannot cover the sandbox's root"),
         (lambda t: Mount(t, "C:\\data"), "use a POSIX path"),
-        (lambda t: Mount(t, "/data", mode="write"), "mode must be 'ro'"),
+        (lambda t: Mount(t, "/data", mode="write"), "mode must be 'ro'"),  # type: ignore[arg-type]  # wrong on purpose
         (lambda t: Mount("", "/data"), "non-empty path"),
         (lambda t: to_mount(42), "cannot use 42 as a mount"),
         (lambda t: to_mount((t, 5)), "cannot use"),
     ],
 )
-def test_bad_mounts_say_how_to_fix_them(tmp_path: Path, make: object, message: str) -> None:
+def test_bad_mounts_say_how_to_fix_them(
+    tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
-        make(tmp_path)  # type: ignore[operator]
+        make(tmp_path)
 
 
 def test_overlapping_guest_paths_are_refused(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,9 +22,11 @@ from codeact.sandbox.packages import pip as pip_module
 
 
 @pytest.fixture
-def house(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wheelhouse_builder: Any) -> Path:
+def house(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wheelhouse_builder: Callable[[Path], Path]
+) -> Path:
     monkeypatch.setenv("CODEACT_CACHE_DIR", str(tmp_path / "cache"))
-    return wheelhouse_builder(tmp_path / "wheels")  # type: ignore[no-any-return]
+    return wheelhouse_builder(tmp_path / "wheels")
 
 
 def test_wheels_are_pinned_hashed_and_installed(house: Path) -> None:
@@ -117,7 +119,7 @@ def test_anything_but_a_requirement_is_refused(house: Path, bad: str) -> None:
 
 def test_a_string_is_not_a_list_of_packages(house: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"list of requirements"):
-        resolve_packages("tinyfmt", target="wasm", wheelhouse=house)  # type: ignore[arg-type]
+        resolve_packages("tinyfmt", target="wasm", wheelhouse=house)  # a str is Iterable: refused
 
 
 def test_a_backend_that_cannot_grant_packages_says_so(house: Path) -> None:

@@ -19,7 +19,9 @@ def run_filter(program: bytes, *, arch: int, nr: int, args: tuple[int, ...] = ()
     """Evaluate a classic BPF program over a `struct seccomp_data`."""
     args = tuple(args) + (0,) * (6 - len(args))
     data = struct.pack("=iIQ6Q", nr, arch, 0, *(a & 0xFFFFFFFFFFFFFFFF for a in args))
-    insns = [struct.unpack_from("=HBBI", program, i) for i in range(0, len(program), 8)]
+    insns: list[tuple[int, int, int, int]] = [
+        struct.unpack_from("=HBBI", program, i) for i in range(0, len(program), 8)
+    ]
     acc, pc = 0, 0
     while True:
         code, jt, jf, k = insns[pc]
@@ -70,9 +72,9 @@ def test_calls_not_on_the_allowlist_are_not_implemented(arch: str) -> None:
     for nr in (469, 470, 500, 1023):  # file_setattr, and numbers no kernel has yet
         assert run_filter(program, arch=AUDIT_ARCH[arch], nr=nr) == seccomp.RET_ENOSYS
     for name in ("shmget", "msgget", "semget", "setsid", "setpgid", "io_setup", "connect"):
-        nr = _number(arch, name)
-        if nr is not None:
-            assert run_filter(program, arch=AUDIT_ARCH[arch], nr=nr) == seccomp.RET_ENOSYS, name
+        number = _number(arch, name)
+        if number is not None:
+            assert run_filter(program, arch=AUDIT_ARCH[arch], nr=number) == seccomp.RET_ENOSYS, name
 
 
 def _number(arch: str, name: str) -> int | None:

@@ -125,7 +125,7 @@ def test_schemas_and_names_that_cannot_work_fail_at_definition(
 
 
 def test_recursive_and_repeated_object_schemas_give_one_class_each() -> None:
-    node = {
+    node: dict[str, Any] = {
         "title": "Node",
         "type": "object",
         "properties": {"name": {"type": "string"}, "children": {"$ref": "#/$defs/Node"}},

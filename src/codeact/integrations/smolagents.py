@@ -32,13 +32,13 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeAlias
 
-# smolagents ships no type information (no py.typed).
-from smolagents.local_python_executor import (  # type: ignore[import-untyped]
+# smolagents ships no type information (no py.typed): pyproject's mypy overrides say so.
+from smolagents.local_python_executor import (
     CodeOutput,
     InterpreterError,
     PythonExecutor,
 )
-from smolagents.tools import Tool as SmolTool  # type: ignore[import-untyped]
+from smolagents.tools import Tool as SmolTool
 
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..runtime._sync import LoopThread

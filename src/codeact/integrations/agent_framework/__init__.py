@@ -22,7 +22,7 @@ instead (see `codeact.integrations.agent_framework._approvals`), and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from ...calls.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, Approv
 from ...calls.audit import AuditSink, Redactor
 from ...calls.middleware import Middleware, MiddlewareFn
 from ...policy.limits import Limits
+from ...policy.packages import PackageGrant
 from ...sandbox.base import SandboxBackend
 from ._contents import ResultFormat
 from ._execute_code_tool import ExecuteCodeTool
@@ -109,7 +110,7 @@ class CodeActProvider(ContextProvider):
         middleware: Sequence[Middleware | MiddlewareFn] = (),
         redact: Redactor | Sequence[str] | None = None,
         audit: AuditSink | None = None,
-        packages: Sequence[str] = (),
+        packages: Iterable[str] | PackageGrant = (),
         sessions: bool = False,
         session_key: bytes | None = None,
     ) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_framework import (
     Content,
@@ -16,12 +16,14 @@ from agent_framework import (
     MiddlewareFailure,
     MiddlewareTermination,
 )
+from typing_extensions import Self
 
 from ...calls.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
 from ...calls.audit import AuditSink, Redactor
 from ...calls.middleware import Middleware, MiddlewareFn
 from ...errors import ConfigurationError
 from ...policy.limits import Limits
+from ...policy.packages import PackageGrant
 from ...runtime import CodeAct, ExecutionResult
 from ...runtime.instructions import (
     EXECUTE_CODE_PARAMETERS,
@@ -141,6 +143,12 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
     the state, the instructions or a run are built (the reference's rule).
     """
 
+    if TYPE_CHECKING:
+        # FunctionTool's descriptor protocol gives back this tool or a copy of it (same class).
+        # Said here because mypy applies it to a property that returns a tool too
+        # (python/mypy#13608): `CodeActProvider.execute_code_tool` would type as FunctionTool.
+        def __get__(self, obj: Any, objtype: type | None = None) -> Self: ...
+
     def __init__(
         self,
         *,
@@ -164,7 +172,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
         audit: AuditSink | None = None,
         module: str | None = REFERENCE_GUEST_MODULE,
         module_path: str | None = None,
-        packages: Sequence[str] = (),
+        packages: Iterable[str] | PackageGrant = (),
         sessions: bool = False,
         session_key: bytes | None = None,
     ) -> None:
