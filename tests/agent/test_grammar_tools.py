@@ -119,6 +119,30 @@ async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> N
     await chat.aclose()
 
 
+async def test_a_begun_call_the_model_starts_over_is_read() -> None:
+    """Seen on the embedded model: it wrote the whole call again after the begun prefix."""
+    from codeact.chat.grammar_tools import complete_with_grammar
+    from codeact.chat.openai_chat import OpenAIChat
+
+    class Restarts(OpenAIChat):
+        async def complete(
+            self,
+            messages: Sequence[Message],
+            *,
+            tools: Sequence[ToolDefinition] = (),
+            response_format: ResponseFormat | None = None,
+        ) -> ChatResponse:
+            return ChatResponse(
+                text='<tool_call>\n{"name": "execute_code", "arguments": {"code": "print(1)"}}'
+            )
+
+    chat = Restarts(model="m", base_url="http://127.0.0.1:9/v1", env={})
+    reply = await complete_with_grammar(chat, [Message.user("go")], TOOLS, grammar=True)
+    assert reply.text is None
+    assert [json.loads(c.arguments) for c in reply.tool_calls] == [{"code": "print(1)"}]
+    await chat.aclose()
+
+
 def test_calls_naming_their_arguments_parameters_are_read_too() -> None:
     reply = '<tool_call>\n{"name": "get_rate", "parameters": {"region": "EU"}}\n</tool_call>'
     _, calls = parse_tool_calls(reply, ["get_rate"])

@@ -169,9 +169,14 @@ async def complete_with_grammar(
         response = await chat.complete(rendered)
     finally:
         chat.extra_body = saved
-    text, calls = parse_tool_calls(prefix + (response.text or ""), names)
+    reply = response.text or ""
+    text, calls = parse_tool_calls(prefix + reply, names)
     if not calls and prefix:
-        text = prefix + (response.text or "")  # a begun call that cannot be read: as written
+        # The model may start its call over instead of continuing the begun one
+        # (`<tool_call>\n{"name": "<tool_call>\n{"name": "execute_code", ...`): read it alone.
+        text, calls = parse_tool_calls(reply, names)
+        if not calls:
+            text = prefix + reply  # a begun call that cannot be read: as written
     return ChatResponse(
         text=text,
         tool_calls=calls,
