@@ -482,3 +482,19 @@ async def test_an_import_of_the_code_tool_itself_is_cut_too() -> None:
     result = await agent.run("How many users?")
     assert tool_messages(chat, 1)[0].startswith("8\n[note] the program defined execute_code()")
     assert result.programs == ["print(len(list_users()))"]
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_imports_of_the_sandboxs_own_functions_are_cut_too() -> None:
+    # What the embedded model wrote next: call_tool_async is the sandbox's, not a tool.
+    program = (
+        "import json\nfrom tools import call_tool_async\nfrom tools import ToolError\n"
+        "print(len(list_users()))"
+    )
+    chat = ScriptedChat([code_call(program), "8"])
+    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
+    result = await agent.run("How many users?")
+    assert tool_messages(chat, 1)[0].startswith(
+        "8\n[note] the program defined call_tool_async(), ToolError()"
+    )
+    assert result.programs == ["import json\nprint(len(list_users()))"]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from codeact import CodeAct, tool
+from codeact.tools import SANDBOX_RESERVED_NAMES
 from codeact.workloads import order_totals
 
 
@@ -38,6 +39,17 @@ class Point(BaseModel):
 def make_point(x: int, y: int) -> Point:
     """A pydantic model result arrives as a dict."""
     return Point(x=x, y=y)
+
+
+async def test_the_sandboxs_own_names_are_the_reserved_ones(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """What a program finds defined besides its tools is `SANDBOX_RESERVED_NAMES`: no tool may
+    take those names, and the agent cuts a program's mock definitions of them."""
+    codeact = make_codeact(tools=[add])
+    result = await codeact.execute("sorted(k for k in globals() if not k.startswith('__'))")
+    assert result.ok, result.error
+    assert set(result.value) == {"add", *SANDBOX_RESERVED_NAMES}
 
 
 async def test_call_tool_returns_plain_values(make_codeact: Callable[..., CodeAct]) -> None:

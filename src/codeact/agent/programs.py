@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ..chat.messages import ToolCall
 from ..runtime import ExecuteCodeTool, ExecutionResult, Session
+from ..tools import SANDBOX_RESERVED_NAMES
 from .nudges import ALREADY_RAN, repeated_failure_message
 from .program_check import (
     removal_note,
@@ -67,9 +68,10 @@ class ProgramCalls:
             self.last_error = self._failed[code]
             return repeated_failure_message(self._failed[code])
         to_run, note = code, ""
-        # The code tool's own name too: `from tools import execute_code` in a program is
-        # a model's guess at how to reach the tools, and fails on a missing module.
-        tool_names = [*tool.codeact.tools.names(), tool.name]
+        # The code tool's own name and the sandbox's own functions too: `from tools import
+        # execute_code, call_tool_async` in a program is a model's guess at how to reach the
+        # tools, and fails on a missing module.
+        tool_names = [*tool.codeact.tools.names(), tool.name, *sorted(SANDBOX_RESERVED_NAMES)]
         shadowed = shadowed_tools(code, tool_names)
         if shadowed:
             stripped = strip_tool_definitions(code, tool_names)

@@ -34,6 +34,8 @@ SANDBOX_RESERVED_NAMES = frozenset(
         "http_request",
         "http_get",
         "http_post",
+        "NetworkError",
+        "NetworkDenied",
     }
 )
 
