@@ -248,3 +248,15 @@ async def test_no_tool_used_yet_is_asked_even_right_after_another_nudge() -> Non
     result = await Agent(client=chat, tools=[add], tools_required=True).run("2 + 3?")
     assert result.nudge_reasons == ["truncated_reply", "no_tool_call"]
     assert result.text == "5"
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_nudge_quotes_a_long_error_shortened() -> None:
+    """The sandbox's ModuleNotFoundError lists every module (2 KB); the nudge quoted it whole
+    and the embedded model copied the lot back, turn after turn."""
+    chat = ScriptedChat([code_call("import numpy"), "I will fix it.", code_call("print(8)"), "8"])
+    result = await codeact_agent(chat).run("How many users?")
+    nudge = last_user(chat, 2)
+    assert nudge.startswith("The program failed (ModuleNotFoundError: No module named 'numpy'")
+    assert len(nudge) < 450 and "..." in nudge
+    assert result.text == "8"

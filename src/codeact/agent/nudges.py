@@ -116,12 +116,12 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
             message = _SANDBOX_FUNCTION.format(name=unknown, tool=f.code_tool)
         found.append(("unknown_tool", message))
     if echoes_tool_result(text):
-        error = f" (it failed: {f.failed_error})" if f.failed_error else ""
+        error = f" (it failed: {_short(f.failed_error)})" if f.failed_error else ""
         found.append(("echoed_tool_result", _ECHOED.format(error=error)))
     if f.code_tool is not None and _looks_like_code_call(text, f.code_tool):
         found.append(("unreadable_code_call", _UNREADABLE.format(tool=f.code_tool)))
     if f.failed_error is not None:
-        found.append(("failed_program", _FAILED_PROGRAM.format(error=f.failed_error)))
+        found.append(("failed_program", _FAILED_PROGRAM.format(error=_short(f.failed_error))))
     if f.tools_required and not f.tools_used and f.tool_names:
         found.append(("no_tool_call", _NO_TOOL_CALL))
     if f.last_output and f.failed_error is None and drops_output(text, f.last_output):
@@ -177,6 +177,13 @@ def _looks_like_code_call(text: str, code_tool: str) -> bool:
     if re.search(rf"\b{re.escape(code_tool)}\b\s*[(:{{]|[\"']{re.escape(code_tool)}[\"']", text):
         return True
     return text.count("```") % 2 == 1
+
+
+def _short(error: str, limit: int = 200) -> str:
+    """The error for a nudge: its first line, at most `limit` characters (the model has the
+    whole message in the response above; a long one repeated here is copied back whole)."""
+    line = error.strip().splitlines()[0] if error.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
