@@ -59,6 +59,9 @@ def test_demo_says_when_the_answer_is_wrong(fake_openai: FakeOpenAI) -> None:
     assert data["correct"] is False and data["error"] is None and data["model_turns"] == 2
     assert data["answer"].startswith("Diana: 104.40")
     assert data["nudges"] == ["no_tool_call"]
+    assert (
+        "codeact:   nudge: no_tool_call\n" in proc.stderr
+    )  # what each turn did, as without --json
 
 
 def test_demo_without_any_model_says_what_to_set(tmp_path: Path) -> None:

@@ -54,7 +54,8 @@ def demo_command(
     if not as_json:
         click.echo(f"order totals: 8 users, 5 tools, {wiring} wiring, model {client.model}")
         click.echo(f"task: {order_totals.TASK}\n")
-    record = asyncio.run(_run(client, wiring, quiet=quiet or as_json))
+    # --json changes only stdout: what each turn did still goes to stderr (unless --quiet)
+    record = asyncio.run(_run(client, wiring, quiet=quiet))
     if as_json:
         out = record.to_dict()
         out["model"] = client.model
