@@ -260,3 +260,13 @@ async def test_a_nudge_quotes_a_long_error_shortened() -> None:
     assert nudge.startswith("The program failed (ModuleNotFoundError: No module named 'numpy'")
     assert len(nudge) < 450 and "..." in nudge
     assert result.text == "8"
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_second_empty_reply_while_the_program_failed_is_asked_to_fix_it() -> None:
+    """Seen on the embedded model: a failed program, then two empty replies; the second one
+    ended the run with an empty answer."""
+    chat = ScriptedChat([code_call("print(1"), "", "", code_call("print(8)"), "8"])
+    result = await codeact_agent(chat).run("How many users?")
+    assert result.nudge_reasons == ["empty_reply", "failed_program"]
+    assert result.text == "8"

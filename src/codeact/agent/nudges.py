@@ -107,6 +107,8 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
         found.append(("truncated_reply", _TRUNCATED))
     if not text:
         found.append(("empty_reply", _EMPTY))
+        if f.failed_error is not None:  # an empty reply while the program failed: no answer
+            found.append(("failed_program", _FAILED_PROGRAM.format(error=_short(f.failed_error))))
         return found
     unknown = unknown_tool_called(text, f.tool_names)
     if unknown is not None and f.tool_names:
