@@ -199,6 +199,7 @@ def test_what_counts_as_a_copy_of_the_response() -> None:
         "<tool_response></tool_response>",
         "This exact program already ran; its output is above. Do not run it again.",
         "[note] the program defined list_users(), which already exist",
+        "[hint] 'region' is a key of User, which list_users() returns",
         "[error]\nTraceback ...",
         "  [stopped] the program ran longer than its wall-time limit",
         "Error: the program was not run, because it defines list_users().",
@@ -270,3 +271,35 @@ async def test_a_second_empty_reply_while_the_program_failed_is_asked_to_fix_it(
     result = await codeact_agent(chat).run("How many users?")
     assert result.nudge_reasons == ["empty_reply", "failed_program"]
     assert result.text == "8"
+
+
+def test_a_missing_key_hint_names_the_tool_whose_result_has_it() -> None:
+    from codeact.agent.key_hints import missing_key_hint
+
+    message = "\"'region' (this dict from a tool has the keys: 'product', 'qty', 'unit_price')\""
+    hint = missing_key_hint("KeyError", message, order_totals.TOOLS)
+    assert hint is not None
+    assert hint.startswith("[hint] 'region' is a key of User, which list_users() returns")
+    # A key no tool returns, another error, or a KeyError of the program's own dict: nothing.
+    nowhere = message.replace("region", "colour")
+    assert missing_key_hint("KeyError", nowhere, order_totals.TOOLS) is None
+    assert missing_key_hint("TypeError", message, order_totals.TOOLS) is None
+    assert missing_key_hint("KeyError", "'region'", order_totals.TOOLS) is None
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_reading_a_key_from_the_wrong_tools_result_gets_the_hint() -> None:
+    """The embedded model's demo programs read order['region'] (a field of the user), and it
+    sent the same program again after the KeyError, which named only the order's keys."""
+    program = (
+        "for user in list_users():\n"
+        "    for order in get_orders_for_user(user_id=user['id']):\n"
+        "        print(get_tax_rate(region=order['region']))"
+    )
+    chat = ScriptedChat([code_call(program), code_call("print(8)"), "8"])
+    await codeact_agent(chat).run("Taxes?")
+    response = chat.requests[1].messages[-1].content or ""
+    assert response.startswith("[error]") and "KeyError" in response
+    assert response.splitlines()[-1].startswith(
+        "[hint] 'region' is a key of User, which list_users() returns"
+    )

@@ -17,6 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from ..runtime.result import STATUS_MARKERS
+from .key_hints import HINT_MARKER
 from .program_check import NOTE_MARKER, REFUSAL
 
 __all__ = [
@@ -318,6 +319,7 @@ _REPEATED = "Error: this exact program"
 _RESPONSE_MARKERS = (
     *STATUS_MARKERS,
     NOTE_MARKER,
+    HINT_MARKER,
     REFUSAL,
     _REPEATED,
     ALREADY_RAN.split(";")[0],

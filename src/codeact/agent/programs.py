@@ -16,6 +16,7 @@ from collections.abc import Callable
 from ..chat.messages import ToolCall
 from ..runtime import ExecuteCodeTool, ExecutionResult, Session
 from ..tools import SANDBOX_RESERVED_NAMES
+from .key_hints import missing_key_hint
 from .nudges import ALREADY_RAN, repeated_failure_message
 from .program_check import (
     removal_note,
@@ -85,6 +86,10 @@ class ProgramCalls:
         result = await tool.run(to_run, session=session)
         self._record(tool.name, code, to_run, result)
         text = result.to_model_text()
+        if result.error is not None:
+            hint = missing_key_hint(result.error.type, result.error.message, tool.codeact.tools)
+            if hint is not None:
+                text = f"{text}\n{hint}"
         # The note goes last: a small model that copies the start of a response back copies
         # the program's output (its answer), not our words.
         return f"{text}\n{note}" if note else text
