@@ -43,29 +43,27 @@ EXECUTE_CODE_PARAMETERS = {
 }
 
 _EXAMPLE = """\
-Example, for a different task ("Each store's id, name and shipping cost of its parcels, highest
-first, then the total"), with tools
-list_stores() -> list[{"id": int, "name": str, "country": str}],
+Example, for a different task ("Shipping cost of every store's parcels, highest first"), with
+tools list_stores() -> list[{"id": int, "name": str, "country": str}],
 get_parcels(store_id) -> list[{"weight_kg": float}] and get_rate(country) -> float:
 
 ```python
-# prints: id, name and cost of each store (highest first), then the total
 rows = []
 for store in list_stores():
     rate = get_rate(country=store["country"])  # a field of the store: look it up per store
     cost = 0.0
     for parcel in get_parcels(store_id=store["id"]):
         cost += parcel["weight_kg"] * rate
-    rows.append((store["id"], store["name"], round(cost, 2)))
-rows.sort(key=lambda row: row[2], reverse=True)
-for store_id, name, cost in rows:
-    print(f"{store_id} {name}: {cost:.2f}")
-print(f"total: {sum(row[2] for row in rows):.2f}")
+    rows.append((store["name"], round(cost, 2)))
+rows.sort(key=lambda row: row[1], reverse=True)
+for name, cost in rows:
+    print(f"{name}: {cost:.2f}")
+print(f"total: {sum(cost for _, cost in rows):.2f}")
 ```
 
-It printed "2 North: 12.50", "1 South: 7.25" and "total: 19.75" on three lines, so the reply is:
-2 North: 12.50
-1 South: 7.25
+It printed "North: 12.50", "South: 7.25" and "total: 19.75" on three lines, so the reply is:
+North: 12.50
+South: 7.25
 total: 19.75"""
 
 
@@ -280,7 +278,7 @@ def instructions(
             "in loops, calculate with Python, and print the final answer in that same program.",
             "- Use the functions for every fact; never guess or hard-code data.",
             "- Print every item the task asks for, each field it names (asked for ids and "
-            "names, print both): begin the program with a comment that lists them.",
+            "names, print both), not a subset.",
             "- Call the functions as they are; they already exist, do not define them.",
             "- If the program fails, read the error, fix the program and run it again.",
             "- The user sees only your reply, never the program's output: once the program "
