@@ -277,8 +277,6 @@ def instructions(
             f"- Do the whole task in ONE `{tool_name}` call whenever you can: call the functions "
             "in loops, calculate with Python, and print the final answer in that same program.",
             "- Use the functions for every fact; never guess or hard-code data.",
-            "- Print every item the task asks for, each field it names (asked for ids and "
-            "names, print both), not a subset.",
             "- Call the functions as they are; they already exist, do not define them.",
             "- If the program fails, read the error, fix the program and run it again.",
             "- The user sees only your reply, never the program's output: once the program "
