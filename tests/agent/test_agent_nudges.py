@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from codeact import Agent, CodeAct
-from codeact.agent.nudges import drops_output, echoes_tool_result
+from codeact.agent.nudges import copies_example, drops_output, echoes_tool_result
 from codeact.chat import ChatResponse, Usage
 from codeact.testing import ScriptedChat, call, code_call
 from codeact.tools import tool
@@ -302,4 +302,19 @@ async def test_reading_a_key_from_the_wrong_tools_result_gets_the_hint() -> None
     assert response.startswith("[error]") and "KeyError" in response
     assert response.splitlines()[-1].startswith(
         "[hint] 'region' is a key of User, which list_users() returns"
+    )
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_the_instructions_example_output_is_not_the_answer() -> None:
+    """Seen on the embedded model twice: after its own program ran, it answered with the
+    example's made-up lines ("North: 12.50", "South: 7.25", "total: 19.75")."""
+    copied = "North: 12.50\nSouth: 7.25\ntotal: 19.75"
+    chat = ScriptedChat([code_call("print(len(list_users()))"), copied, copied, copied, "8"])
+    result = await codeact_agent(chat).run("How many users?")
+    assert last_user(chat, 2).startswith("Your reply is the output of the example")
+    assert result.nudge_reasons == ["copied_example", "copied_example"]
+    assert result.text == copied  # twice asked, then it stands (counted, not hidden)
+    assert copies_example("Result:\nnorth: 12.50\nSouth: 7.25") and not copies_example(
+        "North: 12.50 is a price"
     )

@@ -16,6 +16,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from ..runtime.instructions import EXAMPLE_OUTPUT
 from ..runtime.result import STATUS_MARKERS
 from .key_hints import HINT_MARKER
 from .program_check import NOTE_MARKER, REFUSAL
@@ -24,6 +25,7 @@ __all__ = [
     "ALREADY_RAN",
     "NUDGE_KINDS",
     "Nudges",
+    "copies_example",
     "drops_output",
     "echoes_tool_result",
     "repeated_failure_message",
@@ -42,6 +44,7 @@ NUDGE_KINDS = (
     "dropped_output",
     "tool_definitions_removed",
     "echoed_tool_result",
+    "copied_example",
 )
 
 
@@ -54,6 +57,7 @@ NOT_ANSWERS = frozenset(
         "unreadable_code_call",
         "echoed_tool_result",
         "failed_program",
+        "copied_example",
     }
 )
 
@@ -118,6 +122,8 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
         if unknown in f.sandbox_functions and f.code_tool is not None:
             message = _SANDBOX_FUNCTION.format(name=unknown, tool=f.code_tool)
         found.append(("unknown_tool", message))
+    if copies_example(text):
+        found.append(("copied_example", _COPIED_EXAMPLE))
     if echoes_tool_result(text):
         error = f" (it failed: {_short(f.failed_error)})" if f.failed_error else ""
         found.append(("echoed_tool_result", _ECHOED.format(error=error)))
@@ -151,6 +157,12 @@ def echoes_tool_result(text: str) -> bool:
     nothing but the tags. A copy of what the program printed is an answer, not an echo."""
     start = unwrap_response(text.strip()).lstrip()
     return not start or start.startswith(_RESPONSE_MARKERS)
+
+
+def copies_example(text: str) -> bool:
+    """True when the reply states the output of the instructions' example (another task's
+    made-up numbers) rather than its own program's: two of its lines or more."""
+    return sum(line.lower() in text.lower() for line in EXAMPLE_OUTPUT) >= 2
 
 
 def unknown_tool_called(text: str, tool_names: Collection[str]) -> str | None:
@@ -285,6 +297,11 @@ _ECHOED = (
     "Your reply repeated the tool's response instead of answering{error}. If the program "
     "failed, fix it and run it again with execute_code; if it printed the answer, reply with "
     "the answer itself, every value it printed."
+)
+_COPIED_EXAMPLE = (
+    "Your reply is the output of the example in the instructions, which is a different task "
+    "with made-up numbers. Answer this task: run a program that computes it with the functions "
+    "if none has printed the answer yet, then reply with what your program printed."
 )
 _TRUNCATED = (
     "Your reply was cut off at the length limit, so it is not an answer. Continue with a "

@@ -67,6 +67,11 @@ South: 7.25
 total: 19.75"""
 
 
+#: The lines the instructions' example printed: a reply that states them copies the example.
+EXAMPLE_OUTPUT = ("North: 12.50", "South: 7.25", "total: 19.75")
+assert all(line in _EXAMPLE for line in EXAMPLE_OUTPUT)
+
+
 def describe_tools(tools: Iterable[Tool], *, json_schemas: Collection[str] = ()) -> str:
     """Every tool on one line (typed signature: description), its parameters below it, then
     the keys of the structured types it returns or takes. Tools named in `json_schemas` also
