@@ -4,11 +4,18 @@ grammar and the parsing, without a model (the real model: test_local_model.py)."
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from codeact.chat.grammar_tools import parse_tool_calls, render_messages, tool_call_grammar
+from codeact.chat.grammar_tools import (
+    CALL_PREFIX,
+    complete_with_grammar,
+    parse_tool_calls,
+    render_messages,
+    tool_call_grammar,
+)
 from codeact.chat.messages import ChatResponse, Message, ResponseFormat, ToolCall, ToolDefinition
+from codeact.chat.openai_chat import OpenAIChat
 
 TOOLS = [
     ToolDefinition(
@@ -84,29 +91,36 @@ def test_a_block_cut_short_or_with_stray_characters_still_becomes_the_call() -> 
     assert parse_tool_calls('<tool_call>\n{"name": "execute_code", "arg', ["execute_code"])[1] == ()
 
 
+class Canned(OpenAIChat):
+    """An OpenAI-compatible client whose server is `answer(messages)`; it keeps what it sent."""
+
+    def __init__(self, answer: Callable[[Sequence[Message]], str]) -> None:
+        super().__init__(model="m", base_url="http://127.0.0.1:9/v1", env={})
+        self.answer = answer
+        self.sent: list[dict[str, Any]] = []
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] = (),
+        response_format: ResponseFormat | None = None,
+    ) -> ChatResponse:
+        self.sent.append({"messages": list(messages), "extra": dict(self.extra_body)})
+        return ChatResponse(text=self.answer(messages))
+
+
 async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> None:
-    from codeact.chat.grammar_tools import CALL_PREFIX, complete_with_grammar
-    from codeact.chat.openai_chat import OpenAIChat
-
-    sent: list[dict[str, Any]] = []
-
-    class Recorder(OpenAIChat):
-        async def complete(
-            self,
-            messages: Sequence[Message],
-            *,
-            tools: Sequence[ToolDefinition] = (),
-            response_format: ResponseFormat | None = None,
-        ) -> ChatResponse:
-            sent.append({"messages": list(messages), "extra": dict(self.extra_body)})
-            if messages[-1].role == "assistant":
-                return ChatResponse(text='execute_code", "arguments": {"code": "print(1)"}}')
-            return ChatResponse(text="Answer: 1")
-
-    chat = Recorder(model="m", base_url="http://127.0.0.1:9/v1", env={})
+    chat = Canned(
+        lambda messages: (
+            'execute_code", "arguments": {"code": "print(1)"}}'
+            if messages[-1].role == "assistant"
+            else "Answer: 1"
+        )
+    )
     first = await complete_with_grammar(chat, [Message.user("go")], TOOLS, grammar=True)
-    assert sent[0]["messages"][-1].content == CALL_PREFIX
-    assert sent[0]["extra"] == {}  # the begun call needs no grammar
+    assert chat.sent[0]["messages"][-1].content == CALL_PREFIX
+    assert chat.sent[0]["extra"] == {}  # the begun call needs no grammar
     assert [c.name for c in first.tool_calls] == ["execute_code"]
     later = [
         Message.user("go"),
@@ -114,29 +128,16 @@ async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> N
         Message.tool(first.tool_calls[0], "1"),
     ]
     second = await complete_with_grammar(chat, later, TOOLS, grammar=True)
-    assert "grammar" in sent[1]["extra"]
+    assert "grammar" in chat.sent[1]["extra"]
     assert second.text == "Answer: 1" and not second.tool_calls
     await chat.aclose()
 
 
 async def test_a_begun_call_the_model_starts_over_is_read() -> None:
     """Seen on the embedded model: it wrote the whole call again after the begun prefix."""
-    from codeact.chat.grammar_tools import complete_with_grammar
-    from codeact.chat.openai_chat import OpenAIChat
-
-    class Restarts(OpenAIChat):
-        async def complete(
-            self,
-            messages: Sequence[Message],
-            *,
-            tools: Sequence[ToolDefinition] = (),
-            response_format: ResponseFormat | None = None,
-        ) -> ChatResponse:
-            return ChatResponse(
-                text='<tool_call>\n{"name": "execute_code", "arguments": {"code": "print(1)"}}'
-            )
-
-    chat = Restarts(model="m", base_url="http://127.0.0.1:9/v1", env={})
+    chat = Canned(
+        lambda _: '<tool_call>\n{"name": "execute_code", "arguments": {"code": "print(1)"}}'
+    )
     reply = await complete_with_grammar(chat, [Message.user("go")], TOOLS, grammar=True)
     assert reply.text is None
     assert [json.loads(c.arguments) for c in reply.tool_calls] == [{"code": "print(1)"}]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,9 +99,8 @@ def m3tooleval_command(
         err=True,
     )
     started = time.perf_counter()
-    earlier, new = asyncio.run(
-        _run(client, tasks, wirings, runs, max_turns, json_path, resume=resume)
-    )
+    plan = _Plan(tasks, wirings, runs, max_turns, json_path)
+    earlier, new = asyncio.run(_run(client, plan, resume=resume))
     elapsed = time.perf_counter() - started
     records = [*_selected(earlier, tasks, wirings, runs), *new]
     click.echo(
@@ -139,15 +140,19 @@ def _selected(
     return chosen
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What one invocation runs, and where its JSON goes."""
+
+    tasks: list[Task]
+    wirings: tuple[Wiring, ...]
+    runs: int
+    max_turns: int
+    json_path: Path
+
+
 async def _run(
-    client: ChatClient,
-    tasks: list[Task],
-    wirings: tuple[Wiring, ...],
-    runs: int,
-    max_turns: int,
-    json_path: Path,
-    *,
-    resume: bool,
+    client: ChatClient, plan: _Plan, *, resume: bool
 ) -> tuple[list[TaskRun], list[TaskRun]]:
     """Start the model, read the runs to keep (`resume`: once the model's name is known), run
     the rest; returns (kept, new)."""
@@ -158,26 +163,22 @@ async def _run(
         await start_model(client)
         if resume and isinstance(client, OpenAIChat):
             await client.resolve_model()  # the name the kept runs must have been made with
-        earlier = read_runs(json_path, client.model) if resume else []
+        earlier = read_runs(plan.json_path, client.model) if resume else []
         if resume:
-            click.echo(f"{len(earlier)} run(s) kept from {json_path}", err=True)
-        return earlier, await _run_rest(client, tasks, wirings, runs, max_turns, json_path, earlier)
+            click.echo(f"{len(earlier)} run(s) kept from {plan.json_path}", err=True)
+        return earlier, await _run_rest(client, plan, earlier)
     finally:
         await client.aclose()
 
 
-async def _run_rest(
-    client: ChatClient,
-    tasks: list[Task],
-    wirings: tuple[Wiring, ...],
-    runs: int,
-    max_turns: int,
-    json_path: Path,
-    earlier: list[TaskRun],
-) -> list[TaskRun]:
+async def _run_rest(client: ChatClient, plan: _Plan, earlier: list[TaskRun]) -> list[TaskRun]:
     from ..bench.m3tooleval import run_tasks
     from ..bench.m3tooleval.report import write_json
 
+    tasks, wirings, runs, json_path = plan.tasks, plan.wirings, plan.runs, plan.json_path
+    run_all = functools.partial(
+        run_tasks, tasks, client, wirings=wirings, runs=runs, max_turns=plan.max_turns, done=earlier
+    )
     wanted = {(t.name, w) for t in tasks for w in wirings}
     kept = Counter((r.task, r.wiring) for r in earlier if (r.task, r.wiring) in wanted)
     total = len(tasks) * runs * len(wirings) - sum(min(n, runs) for n in kept.values())
@@ -198,14 +199,8 @@ async def _run_rest(
             saved(run)
             click.echo(f"run {len(done)}/{total}: {describe(run)}", err=True)
 
-        return await run_tasks(
-            tasks,
-            client,
-            wirings=wirings,
-            runs=runs,
-            max_turns=max_turns,
+        return await run_all(
             on_run=log,
-            done=earlier,
             on_start=lambda task, wiring: click.echo(f"{task.name} [{wiring}]:", err=True),
             progress=lambda line: click.echo(f"  {line}", err=True),
         )
@@ -219,12 +214,4 @@ async def _run_rest(
             bar.label = f"runs (last: {describe(run)})"
             bar.update(1)
 
-        return await run_tasks(
-            tasks,
-            client,
-            wirings=wirings,
-            runs=runs,
-            max_turns=max_turns,
-            on_run=step,
-            done=earlier,
-        )
+        return await run_all(on_run=step)
