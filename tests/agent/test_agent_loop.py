@@ -498,3 +498,21 @@ async def test_imports_of_the_sandboxs_own_functions_are_cut_too() -> None:
         "8\n[note] the program defined call_tool_async(), ToolError()"
     )
     assert result.programs == ["import json\nprint(len(list_users()))"]
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_program_that_calls_the_code_tool_runs_the_program_it_passes() -> None:
+    # M3ToolEval, embedded model: its whole program was execute_code("""...""").
+    program = 'execute_code("""\nusers = list_users()\nprint(len(users))\n""")'
+    chat = ScriptedChat([code_call(program), "8"])
+    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
+    result = await agent.run("How many users?")
+    response = tool_messages(chat, 1)[0]
+    assert response.startswith("8\n[note] the program was one call of execute_code(...)")
+    assert result.nudge_reasons == ["code_tool_called_inside"]
+    assert result.executions[0].ok and result.text == "8"
+    # Anything more than that one call is the model's own program: it runs as written.
+    other = ScriptedChat([code_call('x = 1\nexecute_code("print(1)")'), "no", "no", "no"])
+    kept = await Agent(client=other, codeact=CodeAct(tools=order_totals.TOOLS)).run("go")
+    assert not kept.executions[0].ok and kept.executions[0].error is not None
+    assert kept.executions[0].error.type == "NameError"

@@ -45,6 +45,7 @@ NUDGE_KINDS = (
     "tool_definitions_removed",
     "echoed_tool_result",
     "copied_example",
+    "code_tool_called_inside",
 )
 
 

@@ -23,6 +23,8 @@ __all__ = [
     "shadowed_tools",
     "shadowing_message",
     "strip_tool_definitions",
+    "unwrap_code_tool_call",
+    "unwrapped_note",
 ]
 
 
@@ -78,6 +80,38 @@ def strip_tool_definitions(code: str, tool_names: Collection[str]) -> StrippedPr
         return None  # only definitions: nothing of the model's own would run
     kept = "".join(line for number, line in enumerate(lines, 1) if number not in drop)
     return StrippedProgram(code=kept, removed=[n for n in shadowed if n in top_level])
+
+
+def unwrap_code_tool_call(code: str, code_tool: str) -> str | None:
+    """The program inside ``execute_code("...")`` when that one call is the whole program
+    (a small model calls the code tool from inside its own code, where it does not exist);
+    None otherwise."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+        return None
+    call = tree.body[0].value
+    if not (
+        isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == code_tool
+    ):
+        return None
+    given = [*call.args, *(k.value for k in call.keywords)]
+    if len(given) != 1 or any(k.arg not in (None, "code") for k in call.keywords):
+        return None
+    inner = given[0]
+    if isinstance(inner, ast.Constant) and isinstance(inner.value, str) and inner.value.strip():
+        return inner.value
+    return None
+
+
+def unwrapped_note(code_tool: str) -> str:
+    return (
+        f"{NOTE_MARKER} the program was one call of {code_tool}(...) with a program in a "
+        f"string, which does not exist inside the sandbox; that program ran instead. Send the "
+        f"program itself as {code_tool}'s code argument."
+    )
 
 
 _EXIST = "already exist in the sandbox and return the real data"

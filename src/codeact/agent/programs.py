@@ -23,6 +23,8 @@ from .program_check import (
     shadowed_tools,
     shadowing_message,
     strip_tool_definitions,
+    unwrap_code_tool_call,
+    unwrapped_note,
 )
 from .result import AgentResult, AgentTimings, AgentUsage
 
@@ -68,21 +70,27 @@ class ProgramCalls:
             self._count_nudge("repeated_failed_program")
             self.last_error = self._failed[code]
             return repeated_failure_message(self._failed[code])
-        to_run, note = code, ""
+        to_run, notes = code, []
+        inner = unwrap_code_tool_call(code, tool.name)
+        if inner is not None:
+            self._count_nudge("code_tool_called_inside")
+            self._say(f"  {tool.name}: ran the program its code passed to {tool.name}(...)")
+            to_run, notes = inner, [unwrapped_note(tool.name)]
         # The code tool's own name and the sandbox's own functions too: `from tools import
         # execute_code, call_tool_async` in a program is a model's guess at how to reach the
         # tools, and fails on a missing module.
         tool_names = [*tool.codeact.tools.names(), tool.name, *sorted(SANDBOX_RESERVED_NAMES)]
-        shadowed = shadowed_tools(code, tool_names)
+        shadowed = shadowed_tools(to_run, tool_names)
         if shadowed:
-            stripped = strip_tool_definitions(code, tool_names)
+            stripped = strip_tool_definitions(to_run, tool_names)
             if stripped is None:
                 self._result.refused_programs += 1
                 self._say(f"  {tool.name}: not run, it defines {', '.join(shadowed)}")
                 return shadowing_message(shadowed)
             self._count_nudge("tool_definitions_removed")
             self._say(f"  {tool.name}: removed its definitions of {', '.join(stripped.removed)}")
-            to_run, note = stripped.code, removal_note(stripped.removed)
+            to_run = stripped.code
+            notes.append(removal_note(stripped.removed))
         result = await tool.run(to_run, session=session)
         self._record(tool.name, code, to_run, result)
         text = result.to_model_text()
@@ -92,7 +100,7 @@ class ProgramCalls:
                 text = f"{text}\n{hint}"
         # The note goes last: a small model that copies the start of a response back copies
         # the program's output (its answer), not our words.
-        return f"{text}\n{note}" if note else text
+        return "\n".join([text, *notes])
 
     def _record(self, name: str, code: str, ran: str, result: ExecutionResult) -> None:
         if result.ok:
