@@ -86,10 +86,14 @@ async def test_failure_modes_are_recorded_not_dropped() -> None:
     broken = await run_task(
         TASK,
         "codeact",
-        ScriptedChat([code_call("print(nope)"), code_call("print(nope2)"), "Answer: 1", "x"]),
+        ScriptedChat(
+            [code_call("print(nope)"), code_call("print(nope2)"), "Answer: 1", "x", "Answer: 2"]
+        ),
         backend="wasm",
     )
-    assert broken.failure == "program_errors" and broken.nudges == 1
+    # A reply while the last program failed is asked again twice; then it stands.
+    assert broken.failure == "program_errors" and broken.nudges == 2
+    assert broken.nudge_reasons == ["failed_program", "failed_program"]
     # Right tools, wrong answer.
     # (161.2 is not what the program printed: one nudge, and the reply after it stands.)
     wrong = await run_task(
