@@ -318,3 +318,7 @@ async def test_the_instructions_example_output_is_not_the_answer() -> None:
     assert copies_example("Result:\nnorth: 12.50\nSouth: 7.25") and not copies_example(
         "North: 12.50 is a price"
     )
+    # A program whose own output is those lines: stating them is the answer.
+    same = code_call("print('North: 12.50')\nprint('South: 7.25')")
+    real = await codeact_agent(ScriptedChat([same, copied])).run("Regions?")
+    assert real.text == copied and real.nudge_reasons == []

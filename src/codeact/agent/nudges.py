@@ -123,7 +123,7 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
         if unknown in f.sandbox_functions and f.code_tool is not None:
             message = _SANDBOX_FUNCTION.format(name=unknown, tool=f.code_tool)
         found.append(("unknown_tool", message))
-    if copies_example(text):
+    if copies_example(text) and not copies_example(f.last_output or ""):  # unless it printed them
         found.append(("copied_example", _COPIED_EXAMPLE))
     if echoes_tool_result(text):
         error = f" (it failed: {_short(f.failed_error)})" if f.failed_error else ""
