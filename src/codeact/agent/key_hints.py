@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 
 from ..tools import Tool
+from ..tools.schema import definition_keys, render_type
 
 __all__ = ["HINT_MARKER", "missing_key_hint"]
 
@@ -33,23 +34,16 @@ def missing_key_hint(error_type: str, message: str, tools: Iterable[Tool]) -> st
     key = found.group("key")
     owners: list[str] = []
     for tool in tools:
-        returns = tool.signature.rpartition("->")[2]
-        for type_name, definition in tool.definitions.items():
-            if re.search(rf"\b{re.escape(type_name)}\b", returns) and key in _keys(definition):
-                owners.append(f"{type_name}, which {tool.name}() returns")
+        returned: dict[str, str] = {}  # the structured types of what the tool returns
+        render_type(tool.return_annotation, returned)
+        owners += [
+            f"{name}, which {tool.name}() returns"
+            for name, definition in returned.items()
+            if key in definition_keys(definition)
+        ]
     if not owners:
         return None
     return (
         f"{HINT_MARKER} '{key}' is a key of {'; and of '.join(owners)}: read it from that "
         "dict (keep it in a variable where you have it), then run the fixed program."
     )
-
-
-def _keys(definition: str) -> set[str]:
-    """The field names of a ``class X(TypedDict):`` definition."""
-    keys: set[str] = set()
-    for line in definition.splitlines()[1:]:
-        name, sep, _ = line.strip().partition(":")
-        if sep and name.isidentifier():
-            keys.add(name)
-    return keys

@@ -29,7 +29,13 @@ from typing_extensions import is_typeddict
 from ..errors import ToolDefinitionError
 from .docstrings import Docstring
 
-__all__ = ["FunctionSchema", "ParameterSpec", "build_function_schema", "render_type"]
+__all__ = [
+    "FunctionSchema",
+    "ParameterSpec",
+    "build_function_schema",
+    "definition_keys",
+    "render_type",
+]
 
 _EMPTY = inspect.Parameter.empty
 _SEQUENCES = {
@@ -252,6 +258,17 @@ def _render_class(tp: type, defs: dict[str, str]) -> str:
             defs[tp.__name__] = "\n".join(lines)
         return tp.__name__
     return tp.__name__
+
+
+def definition_keys(definition: str) -> list[str]:
+    """The field names of a definition `render_type` wrote (``class X(TypedDict):`` then one
+    ``name: type  # description`` line per field), in order."""
+    keys: list[str] = []
+    for line in definition.splitlines()[1:]:
+        name, sep, _ = line.strip().partition(":")
+        if sep and name.isidentifier():
+            keys.append(name)
+    return keys
 
 
 def _structured_fields(tp: type) -> dict[str, tuple[Any, str]] | None:
