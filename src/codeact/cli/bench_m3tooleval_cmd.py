@@ -91,18 +91,20 @@ def m3tooleval_command(
     wirings: tuple[Wiring, ...] = WIRINGS if wiring == "both" else (wiring,)  # type: ignore[assignment]
     tasks = select_tasks(domains=domains, limit=limit, spread=True)
     client = client_from_options(model, base_url)
-    if resume:  # a file that is not this benchmark's: say so before the model starts
-        read_runs(json_path, None)
+    # Read before the model starts: a file that is not this benchmark's is said at once.
+    kept_model, earlier = read_runs(json_path) if resume else (None, [])
     click.echo(
         f"M3ToolEval: {len(tasks)} task(s) x {runs} run(s) x {', '.join(wirings)}, "
         f"model {client.model}",
         err=True,
     )
+    if resume:
+        click.echo(f"{len(earlier)} run(s) kept from {json_path}", err=True)
     started = time.perf_counter()
     plan = _Plan(tasks, wirings, runs, max_turns, json_path)
-    earlier, new = asyncio.run(_run(client, plan, resume=resume))
+    new = asyncio.run(_run(client, plan, earlier, kept_model))
     elapsed = time.perf_counter() - started
-    records = [*_selected(earlier, tasks, wirings, runs), *new]
+    records = [*_selected(earlier, plan), *new]
     click.echo(
         f"\n{len(new)} runs in {elapsed / 60:.1f} min"
         + (f" ({len(earlier)} kept from before)" if earlier else "")
@@ -124,17 +126,14 @@ def m3tooleval_command(
         click.echo(f"chart: {chart}")
 
 
-def _selected(
-    earlier: list[TaskRun], tasks: list[Task], wirings: tuple[Wiring, ...], runs: int
-) -> list[TaskRun]:
+def _selected(earlier: list[TaskRun], plan: _Plan) -> list[TaskRun]:
     """The kept runs that belong to this benchmark's tasks and wirings (at most `runs` of each
     pair): the tables compare like with like; the JSON keeps every run."""
-    wanted = {(t.name, w) for t in tasks for w in wirings}
     seen: Counter[tuple[str, str]] = Counter()
     chosen: list[TaskRun] = []
     for r in earlier:
         key = (r.task, r.wiring)
-        if key in wanted and seen[key] < runs:
+        if key in plan.pairs and seen[key] < plan.runs:
             seen[key] += 1
             chosen.append(r)
     return chosen
@@ -150,23 +149,27 @@ class _Plan:
     max_turns: int
     json_path: Path
 
+    @property
+    def pairs(self) -> set[tuple[str, str]]:
+        """(task, wiring) of every run this plan makes."""
+        return {(t.name, w) for t in self.tasks for w in self.wirings}
+
 
 async def _run(
-    client: ChatClient, plan: _Plan, *, resume: bool
-) -> tuple[list[TaskRun], list[TaskRun]]:
-    """Start the model, read the runs to keep (`resume`: once the model's name is known), run
-    the rest; returns (kept, new)."""
-    from ..bench.m3tooleval.report import read_runs
+    client: ChatClient, plan: _Plan, earlier: list[TaskRun], kept_model: str | None
+) -> list[TaskRun]:
+    """Start the model, check that the kept runs (`earlier`) are its own (once its name is
+    known), run the rest; returns the new runs."""
+    from ..bench.m3tooleval.report import check_same_model
     from ..chat.openai_chat import OpenAIChat
 
     try:
         await start_model(client)
-        if resume and isinstance(client, OpenAIChat):
-            await client.resolve_model()  # the name the kept runs must have been made with
-        earlier = read_runs(plan.json_path, client.model) if resume else []
-        if resume:
-            click.echo(f"{len(earlier)} run(s) kept from {plan.json_path}", err=True)
-        return earlier, await _run_rest(client, plan, earlier)
+        if kept_model is not None:
+            if isinstance(client, OpenAIChat):
+                await client.resolve_model()  # the name the kept runs must have been made with
+            check_same_model(plan.json_path, kept_model, client.model)
+        return await _run_rest(client, plan, earlier)
     finally:
         await client.aclose()
 
@@ -179,8 +182,7 @@ async def _run_rest(client: ChatClient, plan: _Plan, earlier: list[TaskRun]) -> 
     run_all = functools.partial(
         run_tasks, tasks, client, wirings=wirings, runs=runs, max_turns=plan.max_turns, done=earlier
     )
-    wanted = {(t.name, w) for t in tasks for w in wirings}
-    kept = Counter((r.task, r.wiring) for r in earlier if (r.task, r.wiring) in wanted)
+    kept = Counter((r.task, r.wiring) for r in earlier if (r.task, r.wiring) in plan.pairs)
     total = len(tasks) * runs * len(wirings) - sum(min(n, runs) for n in kept.values())
     done: list[TaskRun] = []
 

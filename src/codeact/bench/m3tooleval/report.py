@@ -16,6 +16,7 @@ from .tasks import DOMAINS
 
 __all__ = [
     "bench_json",
+    "check_same_model",
     "domain_table",
     "read_runs",
     "summarize",
@@ -79,12 +80,12 @@ def bench_json(model: str, runs: Sequence[TaskRun]) -> dict[str, Any]:
     }
 
 
-def read_runs(path: Path, model: str | None) -> list[TaskRun]:
-    """The runs of an earlier benchmark JSON at `path`, to go on from (`--resume`): none if
-    the file does not exist. Raises `ConfigurationError` (one line) for a file that is not
-    this benchmark's JSON, or (unless `model` is None) that another model's runs fill."""
+def read_runs(path: Path) -> tuple[str | None, list[TaskRun]]:
+    """The model and the runs of an earlier benchmark JSON at `path`, to go on from
+    (`--resume`): ``(None, [])`` if the file does not exist. Raises `ConfigurationError` (one
+    line) for a file that is not this benchmark's JSON."""
     if not path.exists():
-        return []
+        return None, []
     try:
         data = json.loads(path.read_text())
         if not isinstance(data, dict) or data.get("benchmark") != "m3tooleval":
@@ -94,12 +95,17 @@ def read_runs(path: Path, model: str | None) -> list[TaskRun]:
         raise ConfigurationError(
             f"cannot resume from {path}: {exc}; give another --json path or drop --resume"
         ) from None
-    if model is not None and data.get("model") != model:
+    model = data.get("model")
+    return (model if isinstance(model, str) else None), runs
+
+
+def check_same_model(path: Path, kept_model: str | None, model: str) -> None:
+    """Refuse (one line) to add `model`'s runs to a file of another model's runs."""
+    if kept_model is not None and kept_model != model:
         raise ConfigurationError(
-            f"cannot resume from {path}: its runs are of model {data.get('model')!r}, not "
+            f"cannot resume from {path}: its runs are of model {kept_model!r}, not "
             f"{model!r}; give another --json path"
         )
-    return runs
 
 
 def write_json(path: Path, model: str, runs: Sequence[TaskRun]) -> None:
