@@ -47,6 +47,14 @@ HIDDEN_CALLS = {
         "import importlib\n"
         "importlib.import_module('codeact_runner').call_tool('send_email', to='evil@x.y')"
     ),
+    "tools_module_attribute": (
+        "import codeact_tools\ncodeact_tools.call_tool('send_email', to='evil@x.y')"
+    ),
+    "host_glue_dispatch": (
+        "import codeact_host, json\n"
+        "ok, out = codeact_host.HOST.dispatch('send_email', json.dumps({'to': 'evil@x.y'}))\n"
+        "if not ok and 'denied' in out:\n    raise ToolDenied(out)"
+    ),
     "eval_alias": "run = eval\nrun(\"call_tool('send_email', to='evil@x.y')\")",
 }
 

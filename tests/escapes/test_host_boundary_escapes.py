@@ -328,7 +328,7 @@ async def test_forged_frames_are_refused_before_they_are_decoded(
     if backend_name == "wasm":
         pytest.skip("wasm: no frames (host calls carry strings; their sizes are tested above)")
     code = (
-        "import codeact_runner, time\nsock = codeact_runner.HOST._sock\n"
+        "import codeact_host, time\nsock = codeact_host.HOST._sock\n"
         + FORGED_FRAMES[name]
         + "\ntime.sleep(5)"
     )

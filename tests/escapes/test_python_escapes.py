@@ -243,9 +243,9 @@ c.close()
 """,
     "rewrite_runner_output_limit": """
 import sys
-runner = sys.modules.get("codeact_runner")
-if runner is not None:
-    runner._OUTPUT.limit = 10 ** 12
+link = sys.modules.get("codeact_host")
+if link is not None:
+    link.OUTPUT.limit = 10 ** 12
 import os
 for _ in range(200):
     os.write(1, b"z" * 4096)

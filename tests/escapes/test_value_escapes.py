@@ -88,7 +88,7 @@ VALUE_ATTEMPTS = {
 RAW_ATTEMPTS = {
     "absurdly_nested_tool_arguments": """
 import sys
-host = sys.modules["codeact_runner"].HOST
+host = sys.modules["codeact_host"].HOST
 try:
     print(host.dispatch("echo", "[" * 200000 + "]" * 200000))
 except Exception as e:
@@ -96,7 +96,7 @@ except Exception as e:
 """,
     "tool_arguments_that_are_not_json": """
 import sys
-host = sys.modules["codeact_runner"].HOST
+host = sys.modules["codeact_host"].HOST
 for args in ['{"value": ', "NaN", '{"value": 1e999999}', '"\\\\ud800"', "\\x00" * 100]:
     try:
         print(host.dispatch("echo", args))
@@ -105,7 +105,7 @@ for args in ['{"value": ', "NaN", '{"value": 1e999999}', '"\\\\ud800"', "\\x00" 
 """,
     "waiting_for_calls_that_were_never_started": """
 import sys
-host = sys.modules["codeact_runner"].HOST
+host = sys.modules["codeact_host"].HOST
 print(host.wait_calls(0), host.wait_calls(10))
 """,
     "lone_surrogates_and_control_bytes": """

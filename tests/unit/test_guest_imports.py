@@ -17,6 +17,9 @@ GUEST = Path(codeact.sandbox.__file__).resolve().parent / "guest"
 #: ``guest/wasm/wit`` when it builds the wasm guest.
 OWN = {
     "codeact_runner",
+    "codeact_host",
+    "codeact_tools",
+    "codeact_errors",
     "codeact_net",
     "codeact_lazy",
     "codeact_state",
@@ -84,12 +87,10 @@ def test_every_backend_loads_every_module_of_the_runner() -> None:
             "jail/zygote.py",
             "hyperlight/worker.py",
             "wasm/codeact_guest.py",
-            "runtime/codeact_runner.py",
+            "runtime/codeact_errors.py",
         )
     }
     for module in runtime:
         for name, source in sources.items():
-            wanted = f'"{module}.py"' if name == "runtime/codeact_runner.py" else f'"{module}"'
-            if module == "codeact_runner" and name != "hyperlight/worker.py":
-                continue  # loaded as the runner itself
+            wanted = f'"{module}.py"' if name == "runtime/codeact_errors.py" else f'"{module}"'
             assert wanted in source, f"{name} does not name {module}"

@@ -37,12 +37,13 @@ _TAG = 32
 _MIN_KEY = 16
 _KEY = secrets.token_bytes(32)
 
-#: The guest's state format: its code is the format, so a hash of it names the format.
+#: The guest's state format: its code is the format, so a hash of it names the format
+#: (codeact_tools holds the functions that pickle rebuilds a ToolResult and a ToolError with).
 _GUEST_RUNTIME = Path(__file__).resolve().parent.parent / "sandbox/guest/runtime"
 GUEST_FORMAT = hashlib.sha256(
     b"".join(
         (_GUEST_RUNTIME / name).read_bytes()
-        for name in ("codeact_state.py", "codeact_lazy.py", "codeact_save.py")
+        for name in ("codeact_state.py", "codeact_lazy.py", "codeact_save.py", "codeact_tools.py")
     )
 ).hexdigest()[:16]
 

@@ -39,20 +39,23 @@ _REAL_SLEEP = time.sleep  # kept even if something in this process replaces time
 _VM_OVERHEAD_MB = 64
 
 #: The runner's modules, each loaded before the ones that import it.
-GUEST_MODULES = ("codeact_net", "codeact_lazy", "codeact_state", "codeact_save", "codeact_runner")
+GUEST_MODULES = (
+    "codeact_host",
+    "codeact_tools",
+    "codeact_errors",
+    "codeact_net",
+    "codeact_lazy",
+    "codeact_state",
+    "codeact_save",
+    "codeact_runner",
+)
 
 #: Run once in a fresh VM before the snapshot: the shared runner as module `codeact_runner`,
 #: connected to this worker through host functions. `call_tool` is the guest's own host-call
 #: function (hyperlight's Python guest defines it in the executor's globals).
 GUEST_SETUP = """
 import json as _json, sys as _sys, types as _types
-for _name, _source in (
-    ("codeact_net", NET_SOURCE),
-    ("codeact_lazy", LAZY_SOURCE),
-    ("codeact_state", STATE_SOURCE),
-    ("codeact_save", SAVE_SOURCE),
-    ("codeact_runner", RUNNER_SOURCE),
-):
+for _name, _source in SOURCES:
     _module = _types.ModuleType(_name)
     _module.__file__ = _name + ".py"
     _sys.modules[_name] = _module
@@ -89,8 +92,18 @@ class _HyperlightHost:
 
 
 _module.install(_HyperlightHost())
-del RUNNER_SOURCE, NET_SOURCE, LAZY_SOURCE, STATE_SOURCE, SAVE_SOURCE
+del SOURCES
 """
+
+
+def setup_source(runner: str) -> str:
+    """The program that installs the runner (its modules read from `runner`'s folder) in a VM."""
+    sources = [
+        (name, Path(runner).with_name(name + ".py").read_text(encoding="utf-8"))
+        for name in GUEST_MODULES
+    ]
+    return f"SOURCES = {sources!r}\n{GUEST_SETUP}"
+
 
 #: Run for each program: the runner's report goes back through a host function.
 GUEST_RUN = "call_tool('_codeact_report', report=_sys.modules['codeact_runner'].run({request!r}))"
@@ -204,17 +217,7 @@ def start_sandbox(
     sandbox = sandbox_class(**options)
     for function in HOST_FUNCTIONS:
         sandbox.register_tool(function.__name__, function)
-    sources = {}
-    for name in GUEST_MODULES:
-        sources[name] = Path(runner).with_name(name + ".py").read_text(encoding="utf-8")
-    setup = (
-        f"RUNNER_SOURCE = {sources['codeact_runner']!r}\n"
-        f"NET_SOURCE = {sources['codeact_net']!r}\n"
-        f"LAZY_SOURCE = {sources['codeact_lazy']!r}\n"
-        f"STATE_SOURCE = {sources['codeact_state']!r}\n"
-        f"SAVE_SOURCE = {sources['codeact_save']!r}\n{GUEST_SETUP}"
-    )
-    result = sandbox.run(setup)
+    result = sandbox.run(setup_source(runner))
     if getattr(result, "exit_code", 0) != 0:
         raise RuntimeError(f"the runner could not be installed in the VM: {result.stderr.strip()}")
     return sandbox, sandbox.snapshot()

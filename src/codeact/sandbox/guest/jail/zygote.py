@@ -79,12 +79,25 @@ def _load_module(name: str, path: str) -> ModuleType:
     return module
 
 
+#: The runner's modules, each before the ones that import it; the runner itself last.
+RUNNER_MODULES = (
+    "codeact_host",
+    "codeact_tools",
+    "codeact_errors",
+    "codeact_net",
+    "codeact_lazy",
+    "codeact_state",
+    "codeact_save",
+    "codeact_runner",
+)
+
+
 def _load_runner(path: str) -> ModuleType:
     """The shared runner, and the modules it imports by name (network, session state), from
     its folder."""
-    for name in ("codeact_net", "codeact_lazy", "codeact_state", "codeact_save"):
+    for name in RUNNER_MODULES[:-1]:
         _load_module(name, os.path.join(os.path.dirname(path), name + ".py"))
-    return _load_module("codeact_runner", path)
+    return _load_module(RUNNER_MODULES[-1], path)
 
 
 def _interpreter_paths() -> list[str]:
@@ -190,15 +203,7 @@ def main(control_fd: int) -> None:
     control = socket.socket(fileno=control_fd)
     config: dict[str, Any] = json.loads(control.recv(1 << 20))
     sys.path[:] = [p for p in sys.path if p] + list(config["sys_path"])
-    internal = {
-        "codeact_runner",
-        "codeact_net",
-        "codeact_lazy",
-        "codeact_state",
-        "codeact_save",
-        "_codeact_guest",
-        "__main__",
-    }
+    internal = {*RUNNER_MODULES, "_codeact_guest", "__main__"}
     before = _third_party_tops(internal)
     runner = _load_runner(config["runner"])
     loaded, failed = _import_all(list(config["packages"]))

@@ -1,0 +1,252 @@
+"""What a failing program is told: its traceback without the sandbox's own frames, a note
+for a file or import that the sandbox does not offer, sys.exit() as an exit status, and
+refused threads and sockets that say why.
+
+Everything here turns a program's failure into text a person (or the model that wrote the
+program) can act on. Runs inside the sandbox; imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import sys
+import traceback
+from typing import Any
+
+__all__ = ["MOUNTS", "PACKAGES", "describe", "exit_report", "explain_refusals"]
+
+
+# -- files -------------------------------------------------------------------------------
+MOUNTS: list[tuple[str, str]] = []  # [(sandbox path, mode)] of this run, /output included
+
+
+def _file_note(exc: BaseException) -> str | None:
+    """A hint for an uncaught file error: which paths exist in the sandbox, and how."""
+    if not isinstance(exc, OSError) or not isinstance(exc.filename, str):
+        return None
+    raw = exc.filename
+    seen = ", ".join(
+        f"{path} ({'read-write' if mode == 'rw' else 'read-only'})" for path, mode in MOUNTS
+    )
+    if ".." in raw.split("/"):
+        return f"'..' cannot lead out of a mounted directory; the sandbox sees only {seen}"
+    path = posixpath.normpath(posixpath.join(os.getcwd() if not raw.startswith("/") else "/", raw))
+    for mount, mode in MOUNTS:
+        if path == mount or path.startswith(mount + "/"):
+            if isinstance(exc, PermissionError) and mode == "ro":
+                return f"{mount} is mounted read-only; write files you want to return under /output"
+            if isinstance(exc, PermissionError):
+                return f"a symlink or path that leads out of {mount} cannot be followed"
+            return None
+    return f"{path} does not exist in the sandbox; it sees only {seen}"
+
+
+# -- packages ----------------------------------------------------------------------------
+PACKAGES: list[str] = []  # [path, top-level modules...] of the packages granted to this run
+
+
+def _import_note(exc: BaseException) -> str | None:
+    """A hint for an uncaught failed import: what the sandbox offers, or what a package lacks."""
+    if not isinstance(exc, ImportError) or not isinstance(exc.name, str):
+        return None
+    top = exc.name.partition(".")[0]
+    if "it offers the standard library" in str(exc) or (
+        "in the sandbox" in str(exc) and not PACKAGES
+    ):
+        return None  # the sandbox's own import error said it all
+    path = PACKAGES[0] if PACKAGES else None
+    from_package = path and any(
+        (frame.f_code.co_filename or "").startswith(path + "/")
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
+    if from_package:
+        hint = (
+            (
+                "; the wasm sandbox has no native extensions, processes or sockets: "
+                "backend='jail' runs native packages"
+            )
+            if path == "/packages"
+            else ""
+        )
+        return f"a granted package needs {exc.name!r}, which this sandbox does not offer{hint}"
+    if top in sys.stdlib_module_names or top in PACKAGES[1:]:
+        return None
+    granted = ", ".join(PACKAGES[1:]) or "none"
+    return (
+        f"besides the standard library, this sandbox has only the granted packages "
+        f"({granted}); others must be granted on the host: CodeAct(packages=[...])"
+    )
+
+
+# -- tracebacks ---------------------------------------------------------------------------
+#: The guest's own modules: their frames are never shown in a program's traceback.
+_OWN_FILES = (
+    "codeact_guest.py",
+    "codeact_runner.py",
+    "codeact_host.py",
+    "codeact_tools.py",
+    "codeact_errors.py",
+    "codeact_net.py",
+    "codeact_state.py",
+    "codeact_lazy.py",
+    "codeact_save.py",
+)
+
+
+def _internal(filename: str) -> bool:
+    return (
+        "/asyncio/" in filename
+        or filename.endswith(_OWN_FILES)
+        or "/codeact/sandbox/" in filename  # the jail's inside, on the host's path
+        or filename.startswith("<frozen ")
+        or _in_stdlib(filename)  # the program's own frames are what it can fix
+    )
+
+
+_STDLIB = tuple({os.path.dirname(os.__file__) + "/", sys.base_prefix.rstrip("/") + "/"})
+
+
+def _in_stdlib(filename: str) -> bool:
+    return filename.startswith(_STDLIB) and "-packages/" not in filename
+
+
+def _trim(te: traceback.TracebackException | None, seen: set[int]) -> None:
+    """Drop the runner's frames (and asyncio's machinery) from a TracebackException."""
+    if te is None or id(te) in seen:
+        return
+    seen.add(id(te))
+    te.stack = traceback.StackSummary.from_list([f for f in te.stack if not _internal(f.filename)])
+    _trim(te.__cause__, seen)
+    _trim(te.__context__, seen)
+
+
+#: Freed on MemoryError so the error can be reported.
+_RESERVE: bytearray | None = bytearray(2 * 1024 * 1024)
+
+
+def describe(exc: BaseException, filename: str) -> dict[str, Any]:
+    global _RESERVE
+    if isinstance(exc, MemoryError):
+        _RESERVE = None
+    lineno = None
+    try:
+        note = _file_note(exc) or _import_note(exc)
+    except BaseException:
+        note = None
+    try:
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+        _trim(te, set())
+        text = "".join(te.format())
+        if note:  # appended by hand: exception notes (add_note) need Python 3.11
+            text += note.rstrip("\n") + "\n"
+        for frame in te.stack:
+            if frame.filename == filename:
+                lineno = frame.lineno
+        if isinstance(exc, SyntaxError) and exc.filename == filename:
+            lineno = exc.lineno
+    except BaseException:
+        text = f"{type(exc).__name__}: (the traceback could not be formatted)\n"
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "(the message could not be formatted)"
+    return {"type": type(exc).__name__, "message": message, "traceback": text, "lineno": lineno}
+
+
+# -- sandbox refusals that explain themselves, and sys.exit() ---------------------------------
+_NO_NETWORK = (
+    "no network in the sandbox; grant hosts with allowed_domains=[...] and reach them with "
+    "http_get()/http_request() or urllib.request"
+)
+_NO_THREADS = (
+    "threads are not available in the sandbox; for concurrent tool calls use "
+    "asyncio.gather(call_tool_async(...), ...)"
+)
+
+
+def exit_report(exc: SystemExit, report: dict[str, Any]) -> None:
+    """sys.exit(n) ends the program with status n: 0 is success, anything else an error
+    without a traceback (a message, as in sys.exit("why"), goes to stderr with status 1)."""
+    code = exc.code  # compared by type first: `code == 0` could run the program's code
+    if code is None or type(code) is bool or type(code) is int:
+        status = int(code or 0)
+    else:
+        try:
+            sys.stderr.write(str(code) + "\n")
+        except BaseException:
+            pass
+        status = 1
+    report["exit_status"] = status
+    if status != 0:
+        report["error"] = {
+            "type": "SystemExit",
+            "message": f"the program exited with status {status}",
+            "traceback": "",
+            "lineno": None,
+        }
+
+
+def explain_refusals() -> None:
+    """Threads and sockets that the sandbox refuses say so (with EACCES), not a bare
+    "can't start new thread" or an OSError whose errno means "no such file"."""
+    import _thread
+    import threading
+
+    targets = (
+        (_thread, "start_new_thread"),
+        (_thread, "start_joinable_thread"),
+        (threading, "_start_new_thread"),
+        (threading, "_start_joinable_thread"),
+    )
+    for module, name in targets:
+        original = getattr(module, name, None)
+        if original is not None and not getattr(original, "_codeact", False):
+            setattr(module, name, _explained_thread_start(original))
+    try:
+        import socket
+    except ImportError:
+        return
+    original_init = socket.socket.__init__
+    if getattr(original_init, "_codeact", False):
+        return
+
+    def __init__(
+        self: Any, family: int = -1, type: int = -1, proto: int = -1, fileno: Any = None
+    ) -> None:
+        try:
+            original_init(self, family, type, proto, fileno)
+        except OSError:
+            if fileno is not None:
+                raise
+            raise _Refused(errno.EACCES, _NO_NETWORK) from None
+
+    __init__._codeact = True  # type: ignore[attr-defined]
+    socket.socket.__init__ = __init__  # type: ignore[method-assign]
+
+
+class _Refused(PermissionError):
+    """A PermissionError that shows its errno by name: WASI numbers EACCES 2, which reads as
+    ENOENT to anyone used to Linux."""
+
+    def __str__(self) -> str:
+        name = errno.errorcode.get(self.errno, self.errno) if self.errno is not None else None
+        return f"[{name}] {self.strerror}"
+
+
+_Refused.__name__ = _Refused.__qualname__ = "PermissionError"
+_Refused.__module__ = "builtins"
+
+
+def _explained_thread_start(original: Any) -> Any:
+    def start(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except RuntimeError as exc:
+            if "thread" not in str(exc):
+                raise
+            raise RuntimeError(_NO_THREADS) from None
+
+    start._codeact = True  # type: ignore[attr-defined]
+    return start

@@ -1,0 +1,123 @@
+"""The guest's link to its host: the backend's glue object and the program's output.
+
+`HOST` is the glue a backend hands to ``codeact_runner.install`` (its interface is described
+in codeact_runner). `OUTPUT` holds what the running program printed, capped, and hands it to
+the host as it goes; `Stream` is what sys.stdout and sys.stderr are while a program runs.
+
+Runs inside the sandbox; imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+__all__ = ["HOST", "OUTPUT", "Output", "Stream"]
+
+HOST: Any = None  # the backend's glue object; set by codeact_runner.install()
+
+
+class Output:
+    """stdout and stderr, capped together at `limit` bytes (the rest is counted, not kept).
+
+    Text is handed to the host at every line end for the first 64 KiB (so a program stopped
+    by a limit keeps everything it printed), then in chunks: when 8 KiB are waiting, when
+    0.1 s passed since the last hand-over, and before every host call.
+    """
+
+    LINE_BUFFERED_BYTES = 64 * 1024
+    FLUSH_BYTES = 8192
+    FLUSH_SECONDS = 0.1
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.dropped = 0
+        self.reported_dropped = 0
+        self.buffer: list[str] = []
+        self.buffered = 0
+        self.stream = 1
+        self.last_flush = time.monotonic()
+
+    def write(self, stream: int, text: str) -> None:
+        if not text:
+            return
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        room = self.limit - self.used
+        if size > room:
+            if room <= 0:
+                self.dropped += size
+                if time.monotonic() - self.last_flush >= self.FLUSH_SECONDS:
+                    self.flush()  # keeps the host's count of dropped bytes current
+                return
+            if text.isascii():
+                text = text[:room]
+            else:
+                text = text.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
+            kept = len(text.encode("utf-8", "surrogatepass"))
+            self.dropped += size - kept
+            size = kept
+        if stream != self.stream:
+            self.flush()
+            self.stream = stream
+        self.buffer.append(text)
+        self.buffered += size
+        self.used += size
+        if (
+            self.buffered >= self.FLUSH_BYTES
+            or (self.used <= self.LINE_BUFFERED_BYTES and text.endswith("\n"))
+            or time.monotonic() - self.last_flush >= self.FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.dropped != self.reported_dropped:
+            HOST.write_output(3, str(self.dropped))  # stream 3: running total of dropped bytes
+            self.reported_dropped = self.dropped
+            self.last_flush = time.monotonic()
+        if self.buffer:
+            text = "".join(self.buffer)
+            self.buffer.clear()
+            self.buffered = 0
+            if not text.isascii():
+                # Lone surrogates are not text a host can take (a Wasm string must be valid
+                # Unicode): show them escaped, as repr() would.
+                text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+            HOST.write_output(self.stream, text)
+            self.last_flush = time.monotonic()
+
+
+#: The running program's output; the runner makes a new one for each program.
+OUTPUT = Output(1 << 20)
+
+
+class Stream(io.TextIOBase):
+    """sys.stdout or sys.stderr of a program: text goes to `OUTPUT`, capped there."""
+
+    def __init__(self, name: str, stream: int) -> None:
+        self._name = name
+        self._stream = stream
+
+    @property
+    def name(self) -> str:
+        return "<" + self._name + ">"
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        OUTPUT.write(self._stream, text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
