@@ -322,3 +322,21 @@ async def test_the_instructions_example_output_is_not_the_answer() -> None:
     same = code_call("print('North: 12.50')\nprint('South: 7.25')")
     real = await codeact_agent(ScriptedChat([same, copied])).run("Regions?")
     assert real.text == copied and real.nudge_reasons == []
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_loop_that_reads_an_earlier_loops_variable_gets_the_hint() -> None:
+    """The embedded model's demo program at temperature 0 printed every total with the last
+    user's name (the first loop's variable, read in the second loop)."""
+    stale = (
+        "totals = {}\nfor user in list_users():\n    totals[user['id']] = user['tier']\n"
+        "for uid, tier in totals.items():\n    print(uid, user['name'], tier)"
+    )
+    fixed = "print(len([(u['id'], u['name'], u['tier']) for u in list_users()]))"
+    chat = ScriptedChat([code_call(stale), code_call(fixed), "8"])
+    result = await codeact_agent(chat).run("Users and tiers?")
+    response = chat.requests[1].messages[-1].content or ""
+    assert response.splitlines()[0].startswith("1 ")  # the program's output comes first
+    assert response.splitlines()[-1].startswith("[hint] line 5 reads `user`, the variable of")
+    assert result.nudge_reasons == ["stale_loop_variable"] and result.usage.nudges == 1
+    assert "[hint]" not in (chat.requests[2].messages[-1].content or "")  # the fixed one

@@ -46,6 +46,7 @@ NUDGE_KINDS = (
     "echoed_tool_result",
     "copied_example",
     "code_tool_called_inside",
+    "stale_loop_variable",
 )
 
 

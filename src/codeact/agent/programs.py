@@ -5,7 +5,9 @@ program that already ran is not run again (`ALREADY_RAN`); one identical to a pr
 failed is not run (`repeated_failure_message`: it would fail the same way); and one that
 defines functions the sandbox already has either has those definitions cut out
 (`strip_tool_definitions`, the model is told) or, where they cannot be cut cleanly, is not
-run (`shadowing_message`). Everything that ran is counted in the run's usage and timings.
+run (`shadowing_message`). After it runs, a hint may follow its output: the key a failed
+program read from the wrong tool's dict (`key_hints`), or a loop that read an earlier loop's
+variable (`loop_hints`). Everything that ran is counted in the run's usage and timings.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..chat.messages import ToolCall
 from ..runtime import ExecuteCodeTool, ExecutionResult, Session
 from ..tools import SANDBOX_RESERVED_NAMES
 from .key_hints import missing_key_hint
+from .loop_hints import stale_loop_variable_hint
 from .nudges import ALREADY_RAN, repeated_failure_message
 from .program_check import (
     removal_note,
@@ -96,8 +99,13 @@ class ProgramCalls:
         text = result.to_model_text()
         if result.error is not None:
             hint = missing_key_hint(result.error.type, result.error.message, tool.codeact.tools)
+        else:
+            hint = stale_loop_variable_hint(to_run) if result.ok else None
             if hint is not None:
-                text = f"{text}\n{hint}"
+                self._count_nudge("stale_loop_variable")
+                self._say(f"  {tool.name}: a loop reads an earlier loop's variable (hint sent)")
+        if hint is not None:
+            text = f"{text}\n{hint}"
         # The note goes last: a small model that copies the start of a response back copies
         # the program's output (its answer), not our words.
         return "\n".join([text, *notes])

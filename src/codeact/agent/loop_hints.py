@@ -1,0 +1,103 @@
+"""A hint for a program that reads a loop's variable after that loop ended.
+
+A common slip, in small models' programs most of all: a first loop fills a dict
+(``for user in users: totals[user["id"]] = ...``), and a second loop prints from it with the
+first loop's variable (``for uid, total in ranked: print(user["name"], total)``). The program
+runs without an error and prints the last user's name on every line, and the model reports
+that as its answer. A static look at the program finds it: the second loop reads `user`,
+never binds it, and `user` was last bound as the first loop's variable. The agent adds one
+line after the program's output, naming both lines, so the model can fix the program:
+``[hint] line 12 reads `user`, the variable of the loop on line 3, after that loop ended...``.
+
+It is a hint, not a refusal: the program has run and its output stands.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from .key_hints import HINT_MARKER
+
+__all__ = ["stale_loop_variable_hint"]
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_SCOPES = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def stale_loop_variable_hint(code: str) -> str | None:
+    """The hint for the first loop that reads an earlier, finished loop's variable without
+    binding it; None when there is none (or the program does not parse)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    for scope in ast.walk(tree):
+        if isinstance(scope, _SCOPES):
+            found = _first_stale_read(scope.body)
+            if found is not None:
+                name, read_line, loop_line = found
+                return (
+                    f"{HINT_MARKER} line {read_line} reads `{name}`, the variable of the loop on "
+                    f"line {loop_line}, after that loop ended: it is that loop's last item on "
+                    "every pass of this one. If each line should show its own item's value, get "
+                    "it from this loop's variables (for example, keep it in what the first loop "
+                    "fills) and run the fixed program."
+                )
+    return None
+
+
+def _first_stale_read(body: list[ast.stmt]) -> tuple[str, int, int] | None:
+    """(name, line read, line of its loop) for a loop among `body`'s statements that reads a
+    variable last bound by an earlier loop of the same body."""
+    finished: dict[str, int] = {}  # variable -> line of the finished loop that bound it last
+    for statement in body:
+        if isinstance(statement, _LOOPS) and finished:
+            bound = set(_bound_in(statement))
+            for node in _own_nodes(statement):
+                if (
+                    isinstance(node, ast.Name)
+                    and isinstance(node.ctx, ast.Load)
+                    and node.id in finished
+                    and node.id not in bound
+                ):
+                    return node.id, node.lineno, finished[node.id]
+        # What this statement binds replaces what an earlier loop left in those names.
+        for name in _bound_in(statement):
+            finished.pop(name, None)
+        if isinstance(statement, (ast.For, ast.AsyncFor)):
+            for name in _names(statement.target):
+                finished[name] = statement.lineno
+    return None
+
+
+def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of `node`, not descending into functions, classes or lambdas (their own
+    scopes read names when called, not when the loop runs)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        yield child
+        yield from _own_nodes(child)
+
+
+def _bound_in(node: ast.AST) -> Iterator[str]:
+    """Every name that `node` binds anywhere in it (assignment, loop or comprehension target,
+    with ... as, except ... as, import, walrus, def, class)."""
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+            yield child.id
+        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield child.name
+        elif isinstance(child, ast.ExceptHandler):
+            yield from [child.name] if child.name else []
+        elif isinstance(child, (ast.Import, ast.ImportFrom)):
+            for alias in child.names:
+                yield (alias.asname or alias.name).split(".", 1)[0]
+
+
+def _names(target: ast.expr) -> Iterator[str]:
+    """The plain names a loop's target binds (`x`, `k, v`, `(i, (a, b))`)."""
+    for node in ast.walk(target):
+        if isinstance(node, ast.Name):
+            yield node.id
