@@ -41,8 +41,7 @@ from smolagents.local_python_executor import (
 from smolagents.tools import Tool as SmolTool
 
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
-from ..runtime._sync import LoopThread
-from ..runtime.codeact import result_or_interrupted
+from ..runtime._sync import LoopThread, result_or_interrupted
 from ..runtime.session import Session
 from ._adapter import AdapterCore, codeact_from, plain_tool, sandbox_tool
 

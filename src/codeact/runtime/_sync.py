@@ -1,7 +1,8 @@
-"""A private event loop in a daemon thread, for the synchronous facade.
+"""The synchronous facade: a private event loop in a daemon thread, and Ctrl-C while waiting.
 
 `CodeAct.execute_sync` runs the async core on this loop, so async tools keep one loop across
-calls (their clients and sessions stay valid) without the caller owning an event loop.
+calls (their clients and sessions stay valid) without the caller owning an event loop;
+`result_or_interrupted` turns Ctrl-C during that wait into a stopped program and its result.
 """
 
 from __future__ import annotations
@@ -11,13 +12,20 @@ import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ..errors import UserError
+from ..errors import ExecutionInterrupted, UserError
+
+if TYPE_CHECKING:
+    from .result import ExecutionResult
 
 T = TypeVar("T")
 
-__all__ = ["LoopThread"]
+__all__ = ["LoopThread", "refuse_inside_loop", "result_or_interrupted"]
+
+
+class _Interruptible(Protocol):
+    def interrupt(self) -> None: ...
 
 
 def refuse_inside_loop(call: str, instead: str) -> None:
@@ -28,6 +36,23 @@ def refuse_inside_loop(call: str, instead: str) -> None:
     except RuntimeError:
         return
     raise UserError(f"{call} was called inside a running event loop; use `{instead}` there")
+
+
+def result_or_interrupted(
+    codeact: _Interruptible, future: concurrent.futures.Future[ExecutionResult]
+) -> ExecutionResult:
+    """Wait for `future`; on Ctrl-C stop the program and raise `ExecutionInterrupted` with
+    its result, so that what it printed is not lost."""
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        codeact.interrupt()
+        try:
+            result = future.result(timeout=5)
+        except BaseException:
+            future.cancel()
+            raise KeyboardInterrupt from None
+        raise ExecutionInterrupted(result) from None
 
 
 class LoopThread:

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
-import logging
 import os
-import threading
-import time
-import uuid
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .._lifecycle import Closeable
-from ..bridge.host import HostBridge
-from ..bridge.http_egress import HttpEgress
-from ..bridge.protocol import (
-    ExecutionStopped,
-    GuestError,
-    RunOutcome,
-    RunRequest,
-    Stop,
-    ToolCallRecord,
-    ToolStub,
-)
+from ..bridge.protocol import ToolCallRecord
 from ..bridge.state import GuestState, StateCarry
 from ..calls.approvals import (
     APPROVAL_SCOPES,
@@ -34,11 +16,10 @@ from ..calls.approvals import (
     ApprovalScope,
 )
 from ..calls.audit import AuditSink, Redactor
-from ..calls.call import ProgramContext, describe_exception
 from ..calls.middleware import Middleware, MiddlewareFn
-from ..calls.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
+from ..calls.pipeline import DirectCallResult, ToolPipeline
 from ..calls.scan import CallPlan, scan_program
-from ..errors import ConfigurationError, ExecutionInterrupted, UserError
+from ..errors import ConfigurationError, UserError
 from ..policy.limits import Limits
 from ..policy.mounts import Mount, MountInput, workspace_mount
 from ..policy.network import AllowedDomain, DomainInput, NetworkLimits
@@ -48,65 +29,17 @@ from ..sandbox.base import SandboxBackend
 from ..sandbox.registry import shared_backend
 from ..tools import Tool, ToolSet, as_tool
 from ..tools.definition import ApprovalMode
-from ._sync import LoopThread, refuse_inside_loop
-from .events import EventSink, ExecutionEvent, OutputChunk
+from ._sync import LoopThread, refuse_inside_loop, result_or_interrupted
+from .events import ExecutionEvent, OutputChunk, event_stream
 from .execute_tool import ExecuteCodeTool
+from .execution import ExecutionSetup, Running, ensure_ready, ensure_ready_sync, execute
 from .grants import Grants, collection
 from .instructions import describe_execute_code, describe_grants, instructions
 from .packages import grant_packages
 from .result import ExecutionResult
 from .session import Session
-from .supervisor import Supervisor
-from .tracing import ExecutionTrace, capture_content_default, meter_for, tracer_for
-from .watch import ExecutionWatch
 
 __all__ = ["CodeAct"]
-
-_log = logging.getLogger("codeact")
-
-
-# Backends whose one-time work (build, compile, pool) is done in this process.
-_ready_backends: weakref.WeakSet[SandboxBackend] = weakref.WeakSet()
-_ready_lock = threading.Lock()
-
-
-async def _ensure_ready(backend: SandboxBackend) -> None:
-    if backend not in _ready_backends:
-        await asyncio.to_thread(_ensure_ready_sync, backend)
-
-
-def _ensure_ready_sync(backend: SandboxBackend) -> None:
-    if backend in _ready_backends:
-        return
-    with _ready_lock:  # concurrent first executions wait for one prepare()
-        if backend not in _ready_backends:
-            backend.prepare()
-            _ready_backends.add(backend)
-
-
-def _stopped(supervisor: Supervisor) -> RunOutcome:
-    if supervisor.stop is not None:
-        return RunOutcome(stop=supervisor.stop)
-    return RunOutcome(
-        error=GuestError("KeyboardInterrupt", "the execution was interrupted (Ctrl-C)")
-    )
-
-
-def result_or_interrupted(
-    codeact: CodeAct, future: concurrent.futures.Future[ExecutionResult]
-) -> ExecutionResult:
-    """Wait for `future`; on Ctrl-C stop the program and raise `ExecutionInterrupted` with
-    its result, so that what it printed is not lost."""
-    try:
-        return future.result()
-    except KeyboardInterrupt:
-        codeact.interrupt()
-        try:
-            result = future.result(timeout=5)
-        except BaseException:
-            future.cancel()
-            raise KeyboardInterrupt from None
-        raise ExecutionInterrupted(result) from None
 
 
 class CodeAct(Grants, Closeable):
@@ -238,7 +171,7 @@ class CodeAct(Grants, Closeable):
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
         self._capture_content = capture_content
-        self._running: set[tuple[Supervisor, asyncio.AbstractEventLoop]] = set()
+        self._running: Running = set()
 
     # -- tools ---------------------------------------------------------------------------------
     @property
@@ -290,11 +223,11 @@ class CodeAct(Grants, Closeable):
         """Make the sandbox ready now (build or load the compiled guest, warm the pool)
         instead of on the first execution. The first execution waits for this either way:
         no limit of a program counts while the sandbox is being made ready."""
-        await _ensure_ready(self.backend)
+        await ensure_ready(self.backend)
 
     def prepare_sync(self) -> None:
         """`prepare` for code that has no event loop (blocking)."""
-        _ensure_ready_sync(self.backend)
+        ensure_ready_sync(self.backend)
 
     async def execute(
         self,
@@ -339,32 +272,35 @@ class CodeAct(Grants, Closeable):
         """`execute`, with a session's state carried in and what the guest handed back."""
         if not isinstance(code, str):
             raise UserError(f"code must be a str, got {type(code).__name__}")
-        limits = limits or self.limits
-        watch = self._watch(code, limits, on_output, on_event)
-        if watch is None:
-            return await self._run(code, limits, None, carry)
-        trace = watch.trace
-        if trace is not None:
-            trace.attach()  # current while the program runs: tools' own spans nest under it
-        result: ExecutionResult | None = None
-        failure: BaseException | None = None
-        try:
-            result, state = await self._run(code, limits, watch, carry)
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            if trace is not None:
-                trace.detach()
-                trace.finish(result, failure)
-        if watch.sink is not None:
-            await asyncio.sleep(0)  # deliver what the sandbox's threads posted before the end
-            watch.sink.finished(result)
-        return result, state
+        return await execute(
+            code,
+            limits or self.limits,
+            self._setup(),
+            carry=carry,
+            on_output=on_output,
+            on_event=on_event,
+        )
 
-    async def stream(
-        self, code: str, *, limits: Limits | None = None
-    ) -> AsyncIterator[ExecutionEvent]:
+    def _setup(self) -> ExecutionSetup:
+        """What an execution that starts now runs with (its own copy of the tool set)."""
+        return ExecutionSetup(
+            backend=self.backend,
+            tools=self._tools.copy(),
+            pipeline=self.pipeline,
+            approval_mode=self.approval_mode,
+            approval_scope=self.approval_scope,
+            mounts=self._granted_mounts(),
+            domains=self._domains,
+            output_limits=self.output_limits,
+            network_limits=self.network_limits,
+            packages=self.packages,
+            running=self._running,
+            tracer_provider=self._tracer_provider,
+            meter_provider=self._meter_provider,
+            capture_content=self._capture_content,
+        )
+
+    def stream(self, code: str, *, limits: Limits | None = None) -> AsyncIterator[ExecutionEvent]:
         """Run `code` and yield what happens as it happens: `OutputChunk`, `ToolCallStarted`,
         `ToolCallEnded`, and last `ExecutionFinished` with the result::
 
@@ -374,138 +310,7 @@ class CodeAct(Grants, Closeable):
 
         Leaving the loop early stops the program.
         """
-        queue: asyncio.Queue[ExecutionEvent | None] = asyncio.Queue()
-
-        async def run() -> None:
-            try:
-                await self.execute(code, limits=limits, on_event=queue.put_nowait)
-            finally:
-                queue.put_nowait(None)
-
-        task = asyncio.ensure_future(run())
-        try:
-            while True:
-                event = await queue.get()
-                if event is None:
-                    task.result()  # the error execute() raised, if it did
-                    return
-                yield event
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    def _watch(
-        self,
-        code: str,
-        limits: Limits,
-        on_output: Callable[[OutputChunk], Any] | None,
-        on_event: Callable[[ExecutionEvent], Any] | None,
-    ) -> ExecutionWatch | None:
-        """Who watches this execution: its trace and listeners (None: nobody, no cost)."""
-        tracer = tracer_for(self._tracer_provider)
-        sink = None
-        if on_output is not None or on_event is not None:
-            loop = asyncio.get_running_loop()
-            sink = EventSink(loop, on_output=on_output, on_event=on_event)
-        if tracer is None and sink is None:
-            return None
-        trace = None
-        if tracer is not None:
-            capture = self._capture_content
-            trace = ExecutionTrace(
-                tracer,
-                meter_for(self._meter_provider),
-                call_id=uuid.uuid4().hex[:16],
-                backend=self.backend.name,
-                limits=limits,
-                code=code,
-                capture_content=capture_content_default() if capture is None else capture,
-            )
-        return ExecutionWatch(trace, sink)
-
-    async def _run(
-        self,
-        code: str,
-        limits: Limits,
-        watch: ExecutionWatch | None,
-        carry: StateCarry | None,
-    ) -> tuple[ExecutionResult, GuestState | None]:
-        started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        tools = self._tools.copy()
-        program = ProgramContext(code, run_id=uuid.uuid4().hex[:12])
-        program.watcher = watch
-        approval = await ask_block_if_needed(
-            self.pipeline,
-            code=code,
-            tools=tools,
-            program=program,
-            mode=self.approval_mode,
-            scope=self.approval_scope,
-        )
-        if approval is not None and approval.outcome == "denied":
-            return ExecutionResult.not_approved(
-                approval, {"total_ms": (time.perf_counter() - started) * 1000}
-            ), None
-        await _ensure_ready(self.backend)  # before the bridge: its clock starts counting
-        egress = HttpEgress(self._domains, self.network_limits)
-        bridge = HostBridge(
-            tools, limits, loop, pipeline=self.pipeline, program=program, egress=egress
-        )
-        if watch is not None and watch.sink is not None:
-            bridge.output.listener = watch.output
-        request = RunRequest(
-            code=code,
-            tools=tuple(ToolStub(t.name, t.positional_params) for t in tools),
-            limits=limits,
-            mounts=self._granted_mounts(),
-            output_limits=self.output_limits,
-            packages=self.packages,
-            state=carry,
-        )
-        supervisor = Supervisor(bridge, loop)
-        self._running.add((supervisor, loop))
-        try:
-            outcome = await self.backend.run(request, bridge)
-        except asyncio.CancelledError:
-            if supervisor.stop is None and not supervisor.interrupted:
-                raise  # cancelled by our caller, not by the supervisor
-            supervisor.consume_cancel()
-            outcome = _stopped(supervisor)
-        except ExecutionStopped as exc:  # a limit that surfaced through the backend
-            outcome = RunOutcome(stop=Stop(exc.limit, exc.message))
-        except Exception as exc:  # the backend failed: a failed result, never a raise
-            _log.warning("codeact: the %s backend failed", self.backend.name, exc_info=True)
-            message = f"the sandbox failed: {describe_exception(exc)}"
-            outcome = RunOutcome(error=GuestError("SandboxError", message))
-        finally:
-            self._running.discard((supervisor, loop))
-            supervisor.close()
-            bridge.cancel()
-            egress.cancel()
-            bridge.finish()
-        timings = dict(outcome.timings)
-        # Time spent waiting for approvals is not time spent in tools: it has its own entry.
-        waited = sum(r.approval_ms for r in bridge.records)
-        timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
-        timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
-        timings["total_ms"] = (time.perf_counter() - started) * 1000
-        if outcome.state is not None:
-            timings["state_restore_ms"] = outcome.state.restore_ms
-            timings["state_save_ms"] = outcome.state.save_ms
-        result = ExecutionResult.from_outcome(
-            outcome,
-            list(bridge.records),
-            timings,
-            output=bridge.output,
-            memory_mb=limits.memory_mb,
-            http_requests=list(egress.records),
-            approval=approval,
-        )
-        result.packages = self.packages.versions() if self.packages is not None else []
-        return result, outcome.state
+        return event_stream(lambda on_event: self.execute(code, limits=limits, on_event=on_event))
 
     def scan(self, code: str) -> CallPlan:
         """The tools `code` may call, how often and where (a static scan; nothing runs)."""

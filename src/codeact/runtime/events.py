@@ -17,8 +17,9 @@ output in events is the output the result holds: the same output limit applies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -35,6 +36,7 @@ __all__ = [
     "OutputChunk",
     "ToolCallEnded",
     "ToolCallStarted",
+    "event_stream",
 ]
 
 
@@ -125,3 +127,31 @@ class EventSink:
             callback(event)
         except Exception:  # a failing listener must not fail the program or the host
             _log.warning("codeact: an output/event callback failed", exc_info=True)
+
+
+async def event_stream(
+    run: Callable[[Callable[[ExecutionEvent], Any]], Awaitable[Any]],
+) -> AsyncIterator[ExecutionEvent]:
+    """Start `run(on_event)` and yield each event it posts, as it posts it, until it ends (the
+    error it raised, if it did, is raised here). Leaving the loop early cancels it."""
+    queue: asyncio.Queue[ExecutionEvent | None] = asyncio.Queue()
+
+    async def watched() -> None:
+        try:
+            await run(queue.put_nowait)
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.ensure_future(watched())
+    try:
+        while True:
+            event = await queue.get()
+            if event is None:
+                task.result()  # the error run() raised, if it did
+                return
+            yield event
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

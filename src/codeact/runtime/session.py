@@ -21,7 +21,7 @@ from .._lifecycle import Closeable
 from ..bridge.state import GuestState, StateCarry
 from ..errors import ConfigurationError
 from ..policy.limits import Limits
-from ._sync import LoopThread, refuse_inside_loop
+from ._sync import LoopThread, refuse_inside_loop, result_or_interrupted
 from .events import ExecutionEvent, OutputChunk
 from .session_state import check_key, process_key, seal, unseal
 
@@ -180,8 +180,6 @@ class Session(Closeable):
         refuse_inside_loop("execute_sync()", "await session.execute(...)")
         if self._sync is None:
             self._sync = LoopThread(name="codeact-session")
-        from .codeact import result_or_interrupted  # codeact.py imports this module
-
         future = self._sync.submit(self.execute(code, limits=limits, on_output=on_output))
         return result_or_interrupted(self.codeact, future)
 

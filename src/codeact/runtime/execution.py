@@ -1,0 +1,248 @@
+"""The path of one execution: block approval, a ready backend, the bridge, the run, the result.
+
+`CodeAct` gathers what an execution runs with into an `ExecutionSetup` when the execution
+starts and calls `execute`; everything from there to the `ExecutionResult` is here: who
+watches it (trace, listeners), the block approval, the backend made ready once per process,
+the `HttpEgress`, `HostBridge` and `Supervisor`, the backend's run with its cancellation,
+stops and failures, and the timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..bridge.host import HostBridge
+from ..bridge.http_egress import HttpEgress
+from ..bridge.protocol import ExecutionStopped, GuestError, RunOutcome, RunRequest, Stop, ToolStub
+from ..bridge.state import GuestState, StateCarry
+from ..calls.approvals import ApprovalScope
+from ..calls.call import ProgramContext, describe_exception
+from ..calls.pipeline import ToolPipeline, ask_block_if_needed
+from ..policy.limits import Limits
+from ..policy.mounts import Mount
+from ..policy.network import AllowedDomain, NetworkLimits
+from ..policy.outputs import OutputLimits
+from ..policy.packages import PackageGrant
+from ..sandbox.base import SandboxBackend
+from ..tools import ToolSet
+from ..tools.definition import ApprovalMode
+from .events import EventSink, ExecutionEvent, OutputChunk
+from .result import ExecutionResult
+from .supervisor import Supervisor
+from .tracing import ExecutionTrace, capture_content_default, meter_for, tracer_for
+from .watch import ExecutionWatch
+
+__all__ = ["ExecutionSetup", "Running", "ensure_ready", "ensure_ready_sync", "execute"]
+
+_log = logging.getLogger("codeact")
+
+Running = set[tuple[Supervisor, asyncio.AbstractEventLoop]]
+"""The executions of one `CodeAct` that run now, for its `interrupt`."""
+
+
+# Backends whose one-time work (build, compile, pool) is done in this process.
+_ready_backends: weakref.WeakSet[SandboxBackend] = weakref.WeakSet()
+_ready_lock = threading.Lock()
+
+
+async def ensure_ready(backend: SandboxBackend) -> None:
+    """Do `backend`'s one-time work (`prepare`) once per process, off the event loop."""
+    if backend not in _ready_backends:
+        await asyncio.to_thread(ensure_ready_sync, backend)
+
+
+def ensure_ready_sync(backend: SandboxBackend) -> None:
+    """`ensure_ready` for code that has no event loop (blocking)."""
+    if backend in _ready_backends:
+        return
+    with _ready_lock:  # concurrent first executions wait for one prepare()
+        if backend not in _ready_backends:
+            backend.prepare()
+            _ready_backends.add(backend)
+
+
+@dataclass(frozen=True, eq=False)
+class ExecutionSetup:
+    """What one execution runs with, taken from its `CodeAct` when the execution starts.
+
+    `tools` is the execution's own copy of the tool set; `running` is the CodeAct's set of
+    executions that run now, which this one joins while its backend runs.
+    """
+
+    backend: SandboxBackend
+    tools: ToolSet
+    pipeline: ToolPipeline
+    approval_mode: ApprovalMode
+    approval_scope: ApprovalScope
+    mounts: tuple[Mount, ...]
+    domains: tuple[AllowedDomain, ...]
+    output_limits: OutputLimits
+    network_limits: NetworkLimits
+    packages: PackageGrant | None
+    running: Running
+    tracer_provider: Any = None
+    meter_provider: Any = None
+    capture_content: bool | None = None
+
+
+async def execute(
+    code: str,
+    limits: Limits,
+    setup: ExecutionSetup,
+    *,
+    carry: StateCarry | None = None,
+    on_output: Callable[[OutputChunk], Any] | None = None,
+    on_event: Callable[[ExecutionEvent], Any] | None = None,
+) -> tuple[ExecutionResult, GuestState | None]:
+    """Run `code` once, traced and told to its listeners: the result, and the state the
+    guest handed back (for a session; `carry` is the state it starts from)."""
+    watch = _watch(code, limits, setup, on_output, on_event)
+    if watch is None:
+        return await _run(code, limits, setup, None, carry)
+    trace = watch.trace
+    if trace is not None:
+        trace.attach()  # current while the program runs: tools' own spans nest under it
+    result: ExecutionResult | None = None
+    failure: BaseException | None = None
+    try:
+        result, state = await _run(code, limits, setup, watch, carry)
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        if trace is not None:
+            trace.detach()
+            trace.finish(result, failure)
+    if watch.sink is not None:
+        await asyncio.sleep(0)  # deliver what the sandbox's threads posted before the end
+        watch.sink.finished(result)
+    return result, state
+
+
+def _watch(
+    code: str,
+    limits: Limits,
+    setup: ExecutionSetup,
+    on_output: Callable[[OutputChunk], Any] | None,
+    on_event: Callable[[ExecutionEvent], Any] | None,
+) -> ExecutionWatch | None:
+    """Who watches this execution: its trace and listeners (None: nobody, no cost)."""
+    tracer = tracer_for(setup.tracer_provider)
+    sink = None
+    if on_output is not None or on_event is not None:
+        loop = asyncio.get_running_loop()
+        sink = EventSink(loop, on_output=on_output, on_event=on_event)
+    if tracer is None and sink is None:
+        return None
+    trace = None
+    if tracer is not None:
+        capture = setup.capture_content
+        trace = ExecutionTrace(
+            tracer,
+            meter_for(setup.meter_provider),
+            call_id=uuid.uuid4().hex[:16],
+            backend=setup.backend.name,
+            limits=limits,
+            code=code,
+            capture_content=capture_content_default() if capture is None else capture,
+        )
+    return ExecutionWatch(trace, sink)
+
+
+async def _run(
+    code: str,
+    limits: Limits,
+    setup: ExecutionSetup,
+    watch: ExecutionWatch | None,
+    carry: StateCarry | None,
+) -> tuple[ExecutionResult, GuestState | None]:
+    started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    tools = setup.tools
+    program = ProgramContext(code, run_id=uuid.uuid4().hex[:12])
+    program.watcher = watch
+    approval = await ask_block_if_needed(
+        setup.pipeline,
+        code=code,
+        tools=tools,
+        program=program,
+        mode=setup.approval_mode,
+        scope=setup.approval_scope,
+    )
+    if approval is not None and approval.outcome == "denied":
+        return ExecutionResult.not_approved(
+            approval, {"total_ms": (time.perf_counter() - started) * 1000}
+        ), None
+    await ensure_ready(setup.backend)  # before the bridge: its clock starts counting
+    egress = HttpEgress(setup.domains, setup.network_limits)
+    bridge = HostBridge(
+        tools, limits, loop, pipeline=setup.pipeline, program=program, egress=egress
+    )
+    if watch is not None and watch.sink is not None:
+        bridge.output.listener = watch.output
+    request = RunRequest(
+        code=code,
+        tools=tuple(ToolStub(t.name, t.positional_params) for t in tools),
+        limits=limits,
+        mounts=setup.mounts,
+        output_limits=setup.output_limits,
+        packages=setup.packages,
+        state=carry,
+    )
+    supervisor = Supervisor(bridge, loop)
+    setup.running.add((supervisor, loop))
+    try:
+        outcome = await setup.backend.run(request, bridge)
+    except asyncio.CancelledError:
+        if supervisor.stop is None and not supervisor.interrupted:
+            raise  # cancelled by our caller, not by the supervisor
+        supervisor.consume_cancel()
+        outcome = _stopped(supervisor)
+    except ExecutionStopped as exc:  # a limit that surfaced through the backend
+        outcome = RunOutcome(stop=Stop(exc.limit, exc.message))
+    except Exception as exc:  # the backend failed: a failed result, never a raise
+        _log.warning("codeact: the %s backend failed", setup.backend.name, exc_info=True)
+        message = f"the sandbox failed: {describe_exception(exc)}"
+        outcome = RunOutcome(error=GuestError("SandboxError", message))
+    finally:
+        setup.running.discard((supervisor, loop))
+        supervisor.close()
+        bridge.cancel()
+        egress.cancel()
+        bridge.finish()
+    timings = dict(outcome.timings)
+    # Time spent waiting for approvals is not time spent in tools: it has its own entry.
+    waited = sum(r.approval_ms for r in bridge.records)
+    timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
+    timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
+    timings["total_ms"] = (time.perf_counter() - started) * 1000
+    if outcome.state is not None:
+        timings["state_restore_ms"] = outcome.state.restore_ms
+        timings["state_save_ms"] = outcome.state.save_ms
+    result = ExecutionResult.from_outcome(
+        outcome,
+        list(bridge.records),
+        timings,
+        output=bridge.output,
+        memory_mb=limits.memory_mb,
+        http_requests=list(egress.records),
+        approval=approval,
+    )
+    result.packages = setup.packages.versions() if setup.packages is not None else []
+    return result, outcome.state
+
+
+def _stopped(supervisor: Supervisor) -> RunOutcome:
+    if supervisor.stop is not None:
+        return RunOutcome(stop=supervisor.stop)
+    return RunOutcome(
+        error=GuestError("KeyboardInterrupt", "the execution was interrupted (Ctrl-C)")
+    )
