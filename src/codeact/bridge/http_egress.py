@@ -3,7 +3,7 @@
 The sandbox has no sockets. Its ``http_request(...)`` becomes one host call that arrives
 here, and every request is checked against the allow-list before anything is sent:
 
-1. the URL: http(s) only, no credentials, no ``..`` in the path (`policy.network`);
+1. the URL: http(s) only, no credentials, no ``..`` in the path (`policy.urls`);
 2. a rule must allow its scheme, host, port, path and method (`policy.network.find_rule`);
 3. the host name is resolved once, here; if any address is loopback, private, link-local,
    CGNAT, multicast or cloud metadata, the request is refused unless a rule names that host
@@ -37,14 +37,8 @@ from typing import Any
 
 from ..policy.addresses import IPAddress, non_public_reason
 from ..policy.headers import CREDENTIAL_HEADERS, HOST_SET_HEADERS, check_headers, normalized_name
-from ..policy.network import (
-    AllowedDomain,
-    NetworkLimits,
-    Target,
-    TargetError,
-    find_rule,
-    parse_target,
-)
+from ..policy.network import AllowedDomain, NetworkLimits, find_rule
+from ..policy.urls import Target, TargetError, parse_target
 from . import stops
 from .dns import LookupRefused, Lookups, Resolver
 from .protocol import Reply
