@@ -13,7 +13,8 @@ import pytest
 from codeact import AllowedDomain, NetworkLimits
 from codeact.bridge import dns
 from codeact.bridge.http_egress import HttpEgress
-from codeact.policy.network import MAX_URL_LENGTH, TargetError, find_rule, parse_target
+from codeact.policy.network import find_rule
+from codeact.policy.urls import MAX_URL_LENGTH, TargetError, parse_target
 
 
 def send(egress: HttpEgress, method: str, url: str, headers: Any = ()) -> tuple[bool, Any]:

@@ -25,6 +25,7 @@ LAYERS = {
     "chat": 2,
     "bridge.host": 3,
     "bridge.http_egress": 3,
+    "bridge.http_fetch": 3,
     "bridge.dns": 3,
     "bridge.clock": 3,
     "bridge.output": 3,

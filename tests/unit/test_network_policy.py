@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from codeact import AllowedDomain, CodeAct, ConfigurationError, MockBackend, NetworkLimits
-from codeact.policy.network import TargetError, find_rule, parse_target, to_allowed_domain
+from codeact.policy.network import find_rule, to_allowed_domain
+from codeact.policy.urls import TargetError, parse_target
 
 
 def allowed(rules: list[AllowedDomain], method: str, url: str) -> bool:

@@ -3,13 +3,14 @@
 The sandbox has no sockets. Its ``http_request(...)`` becomes one host call that arrives
 here, and every request is checked against the allow-list before anything is sent:
 
-1. the URL: http(s) only, no credentials, no ``..`` in the path (`policy.network`);
+1. the URL: http(s) only, no credentials, no ``..`` in the path (`policy.urls`);
 2. a rule must allow its scheme, host, port, path and method (`policy.network.find_rule`);
 3. the host name is resolved once, here; if any address is loopback, private, link-local,
    CGNAT, multicast or cloud metadata, the request is refused unless a rule names that host
    exactly (a wildcard never unlocks internal addresses);
 4. the connection goes to the address that was checked (no second DNS lookup, so a DNS
-   answer that changes between check and use gets nowhere); TLS still verifies the name;
+   answer that changes between check and use gets nowhere); TLS still verifies the name
+   (`bridge.http_fetch`);
 5. redirects are followed here, one hop at a time, and each hop goes through 1-4 again;
 6. the response is cut off past `NetworkLimits.max_response_bytes`, and the whole request
    (redirects included) must finish within `NetworkLimits.timeout` and the execution's
@@ -21,12 +22,9 @@ Requests go straight to the servers: the host's proxy settings are not used.
 from __future__ import annotations
 
 import base64
-import functools
-import http.client
 import ipaddress
 import json
 import re
-import socket
 import ssl
 import threading
 import time
@@ -37,22 +35,16 @@ from typing import Any
 
 from ..policy.addresses import IPAddress, non_public_reason
 from ..policy.headers import CREDENTIAL_HEADERS, HOST_SET_HEADERS, check_headers, normalized_name
-from ..policy.network import (
-    AllowedDomain,
-    NetworkLimits,
-    Target,
-    TargetError,
-    find_rule,
-    parse_target,
-)
+from ..policy.network import AllowedDomain, NetworkLimits, find_rule
+from ..policy.urls import Target, TargetError, parse_target
 from . import stops
 from .dns import LookupRefused, Lookups, Resolver
+from .http_fetch import Fetcher, _Failed, _TimedOut
 from .protocol import Reply
 
 __all__ = ["HttpEgress", "HttpRequestRecord", "Resolver"]
 
 _REDIRECTS = (301, 302, 303, 307, 308)
-_CHUNK = 64 * 1024
 _METHOD = re.compile(r"[A-Z]{1,20}")
 
 
@@ -84,14 +76,6 @@ class _Refused(Exception):
     kind = "denied"
 
 
-class _Failed(Exception):
-    kind = "error"
-
-
-class _TimedOut(Exception):
-    kind = "timeout"
-
-
 _REQUEST_SLACK = 1 << 20  # a request's URL, headers and JSON around its body
 
 
@@ -114,12 +98,10 @@ class HttpEgress:
         self.limits = limits or NetworkLimits()
         self.records: list[HttpRequestRecord] = []
         self._lookups = Lookups(resolver)  # this execution's own, bounded (bridge.dns)
-        self._ssl_context = ssl_context
+        self._fetcher = Fetcher(self.limits, ssl_context)  # one exchange (bridge.http_fetch)
         self._t0 = time.monotonic()
         self._lock = threading.Lock()
         self._count = 0
-        self._active: http.client.HTTPConnection | None = None
-        self._cancelled = False
 
     # -- the host call ---------------------------------------------------------------------
     def request(self, request_json: str, *, deadline: float) -> Reply:
@@ -148,11 +130,8 @@ class HttpEgress:
 
     def cancel(self) -> None:
         """Abort a request in flight (the execution is being stopped)."""
-        self._cancelled = True
+        self._fetcher.cancel()
         self._lookups.cancel()
-        conn = self._active
-        if conn is not None:
-            _abort(conn)
 
     # -- one request, redirects included ------------------------------------------------------
     def _parse(
@@ -205,7 +184,7 @@ class HttpEgress:
             if rule is None:
                 raise _Refused(via + why)
             addresses = self._addresses(method, url, target, rule, until, via)
-            status, reason, resp_headers, content = self._fetch(
+            status, reason, resp_headers, content = self._fetcher.fetch(
                 target, addresses, method, url, headers, body, until
             )
             location = next((v for k, v in resp_headers if k.lower() == "location"), None)
@@ -271,133 +250,6 @@ class HttpEgress:
             raise _Failed(f"{via}cannot resolve {target.host}: no addresses")
         return addresses
 
-    def _fetch(
-        self,
-        target: Target,
-        addresses: Sequence[IPAddress],
-        method: str,
-        url: str,
-        headers: list[tuple[str, str]],
-        body: bytes | None,
-        until: float,
-    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        parts = urllib.parse.urlsplit(url)
-        request_target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        last_error: Exception | None = None
-        for address in addresses:
-            remaining = until - time.monotonic()
-            if remaining <= 0 or self._cancelled:
-                break
-            conn = self._connection(target, str(address), remaining)
-            timer = threading.Timer(remaining, _abort, (conn,))
-            timer.daemon = True
-            self._active = conn
-            timer.start()
-            response: http.client.HTTPResponse | None = None
-            try:
-                try:
-                    conn.connect()
-                except OSError as exc:
-                    last_error = exc
-                    continue
-                conn.putrequest(method, request_target)
-                if not any(normalized_name(k) == "user-agent" for k, _ in headers):
-                    conn.putheader("User-Agent", "codeact-sandbox")
-                for name, value in headers:
-                    conn.putheader(name, value)
-                if body is not None or method in ("POST", "PUT", "PATCH"):
-                    conn.putheader("Content-Length", str(len(body or b"")))
-                conn.endheaders(body)
-                response = conn.getresponse()
-                content = self._read(response, method, url, until)
-                return response.status, response.reason, response.getheaders(), content
-            except ValueError as exc:  # http.client refuses a bad header or method
-                raise _Failed(f"cannot send {method} {url}: {exc}") from None
-            except (OSError, http.client.HTTPException) as exc:
-                if time.monotonic() >= until or self._cancelled:
-                    break
-                raise _Failed(f"{method} {url} failed: {exc or type(exc).__name__}") from None
-            finally:
-                timer.cancel()
-                self._active = None
-                if response is not None:
-                    response.close()  # its file holds the socket open after conn.close()
-                conn.close()
-        if last_error is not None and time.monotonic() < until and not self._cancelled:
-            raise _Failed(f"cannot connect to {target.origin}: {last_error}")
-        raise _TimedOut(
-            f"{method} {url} timed out (NetworkLimits.timeout={self.limits.timeout:g}s, "
-            "or the execution's wall time ran out)"
-        )
-
-    def _connection(self, target: Target, address: str, timeout: float) -> _PinnedHTTP:
-        if target.scheme == "https":
-            context = self._ssl_context or _default_ssl_context()
-            return _PinnedHTTPS(target.host, target.port, address, timeout, context)
-        return _PinnedHTTP(target.host, target.port, address, timeout)
-
-    def _read(
-        self, response: http.client.HTTPResponse, method: str, url: str, until: float
-    ) -> bytes:
-        limit = self.limits.max_response_bytes
-        too_large = _Failed(
-            f"the response to {method} {url} is larger than {limit} bytes "
-            f"(NetworkLimits.max_response_bytes) and was cut off"
-        )
-        length = response.getheader("Content-Length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise too_large
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = response.read(min(_CHUNK, limit + 1 - size))
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-            if time.monotonic() >= until:
-                raise TimeoutError("deadline")
-
-
-class _PinnedHTTP(http.client.HTTPConnection):
-    """An HTTP connection to a host name that connects to an address checked beforehand."""
-
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedHTTPS(_PinnedHTTP):
-    default_port = 443
-
-    def __init__(
-        self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext
-    ) -> None:
-        super().__init__(host, port, address, timeout)
-        self._context = context
-
-    def connect(self) -> None:
-        super().connect()
-        # TLS verifies the certificate against the name, not the pinned address.
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
-
-
-def _abort(conn: http.client.HTTPConnection) -> None:
-    """Wake a thread blocked on `conn` (from another thread): shut the socket down."""
-    sock = conn.sock
-    if sock is not None:
-        try:
-            # socket.socket.shutdown, not SSLSocket.shutdown: that one also drops its TLS
-            # state under the reading thread's feet.
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        except OSError:
-            pass
-
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urllib.parse.urlsplit(url)
@@ -406,8 +258,3 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     except ValueError:
         port = None
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
-
-
-@functools.lru_cache(maxsize=1)
-def _default_ssl_context() -> ssl.SSLContext:
-    return ssl.create_default_context()

@@ -4,7 +4,8 @@ Ray does the work: it places the actors (spread over the nodes by default), ship
 tools, runs each actor's executions concurrently up to ``max_concurrency``, and tells us
 when an actor dies. The pool only picks the least-loaded actor for each program, keeps
 `map`'s order with a bounded window of programs in flight, relays gated calls to the
-caller's approval handler, and replaces an actor that died.
+caller's approval handler, and replaces an actor that died (the places, their balancing
+and the replacements are in `codeact.ray.balancing`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import ray
@@ -40,7 +40,8 @@ from .. import (
     ToolCallRecord,
     UserError,
 )
-from .relay import handler_name, relay_approvals
+from .balancing import Balancing, _Slot
+from .relay import handler_name
 from .tools import ToolSpec, check_tools
 from .worker import ActorInfo, CodeActWorker, WorkerConfig
 
@@ -59,28 +60,12 @@ _CODEACT_OPTIONS = frozenset(inspect.signature(CodeAct).parameters) - {
     "audit",
 }
 
-#: Replacements of one actor in a row that may fail to start before its place is given up.
-_MAX_FAILED_STARTS = 3
-
 #: Options every actor gets unless `actor_options` says otherwise: one CPU each (an actor
 #: running sandboxes keeps a core busy), spread over the nodes.
 DEFAULT_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}
 
 
-@dataclass
-class _Slot:
-    """One place in the pool: the actor now filling it, and the programs it is running."""
-
-    index: int
-    handle: Any
-    generation: int = 0
-    in_flight: int = 0
-    ready: bool = False
-    failed_starts: int = 0
-    relay: asyncio.Future[None] | None = field(default=None, repr=False)
-
-
-class CodeActPool:
+class CodeActPool(Balancing):
     """Run programs on `num_actors` Ray actors, each holding a warm CodeAct.
 
     Example::
@@ -334,97 +319,13 @@ class CodeActPool:
         exception (see `ExecutionResult.ok` and `error`)."""
         return [result async for result in self.imap(programs, limits=limits)]
 
-    # -- balancing and faults ----------------------------------------------------------------
+    # -- starting on first use ---------------------------------------------------------------
     async def _ensure_started(self) -> None:
         if not self._started:
             # The first programs of a `map` arrive together: they share one start.
             if self._starting is None or self._starting.done():
                 self._starting = asyncio.ensure_future(self.start())
             await asyncio.shield(self._starting)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise UserError("this CodeActPool is closed; create a new one")
-
-    async def _acquire(self) -> _Slot:
-        """The ready actor with the fewest programs in flight (waits while all are full)."""
-        while True:  # no await between the check and the claim: no lock needed
-            self._check_open()
-            open_slots = [s for s in self._slots if s.ready and s.in_flight < self.max_concurrency]
-            if open_slots:
-                # Ties go round-robin, so an idle pool still spreads over every actor.
-                self._turn += 1
-                n = len(self._slots)
-                slot = min(open_slots, key=lambda s: (s.in_flight, (s.index - self._turn) % n))
-                slot.in_flight += 1
-                return slot
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake()  # pass the room it was given to the next caller
-                else:
-                    self._waiters.remove(waiter)
-                raise
-
-    def _release(self, slot: _Slot) -> None:
-        slot.in_flight -= 1
-        self._wake()
-
-    def _wake(self, *, all_of_them: bool = False) -> None:
-        """Wake the longest-waiting caller (one slot freed), or all (an actor came up)."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                if not all_of_them:
-                    return
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
-    def _replace(self, slot: _Slot, generation: int, exc: BaseException) -> None:
-        """Put a new actor in the place of one that died (once per death)."""
-        if slot.generation != generation or self._closed:
-            return
-        self.workers_lost += 1
-        _log.warning("codeact.ray: actor %d was lost (%s); starting a new one", slot.index, exc)
-        with contextlib.suppress(Exception):
-            ray.kill(slot.handle, no_restart=True)
-        if slot.relay is not None:
-            slot.relay.cancel()
-        slot.handle = self._actor_class.remote(self._config)
-        slot.generation += 1
-        slot.ready = False
-        self._spawn(self._when_ready(slot, slot.generation))
-
-    async def _when_ready(self, slot: _Slot, generation: int) -> None:
-        """Give programs to a replacement only once it is up; until then the others serve."""
-        try:
-            await slot.handle.info.remote()
-        except Exception as exc:
-            slot.failed_starts += 1
-            if slot.generation == generation and slot.failed_starts < _MAX_FAILED_STARTS:
-                self._replace(slot, generation, exc)
-            elif slot.generation == generation:
-                _log.error("codeact.ray: actor %d cannot be replaced: %s", slot.index, exc)
-            return
-        slot.failed_starts = 0
-        if slot.generation == generation and not self._closed:
-            slot.ready = True
-            self._start_relay(slot)
-            self._wake(all_of_them=True)
-
-    def _start_relay(self, slot: _Slot) -> None:
-        if self.approval_handler is not None:
-            slot.relay = self._spawn(
-                relay_approvals(slot.handle, self.approval_handler, self._spawn)
-            )
 
     def __repr__(self) -> str:
         return (

@@ -1,0 +1,112 @@
+"""The URL a program asks for, parsed and checked before any rule is consulted: `Target`,
+`parse_target` and `TargetError`.
+
+Whatever the allow-list says, a URL is refused when it is longer than `MAX_URL_LENGTH`, holds
+spaces, control characters, backslashes or credentials, is not http(s), names an invalid
+host, or has ``.`` or ``..`` segments in its path (also when percent-encoded). Which targets
+a program may reach is decided by the rules in `codeact.policy.network`; the host sends the
+request (see `codeact.bridge.http_egress`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_PORTS", "MAX_URL_LENGTH", "Target", "TargetError", "parse_target"]
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: The longest URL a program may request (characters). Servers commonly refuse more than
+#: 8 KiB of request line; the cap also bounds the host's work on a hostile URL.
+MAX_URL_LENGTH = 8192
+#: Whitespace (any Unicode space), C0 controls, DEL and backslash: never in a URL we send.
+_BAD_URL_CHAR = re.compile(r"[\s\x00-\x1f\x7f\\]")
+_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a request goes, as the allow-list sees it (host lowercased, port explicit)."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @property
+    def origin(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == DEFAULT_PORTS[self.scheme]:
+            return f"{self.scheme}://{host}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+class TargetError(ValueError):
+    """A URL the sandbox may not use, whatever the rules say (the message says why)."""
+
+
+def parse_target(url: str) -> Target:
+    """Parse and check an absolute http(s) URL; raise `TargetError` for anything unusual.
+
+    A URL longer than `MAX_URL_LENGTH` is refused before any other work; the checks are
+    regular expressions and str methods (C speed), never a Python loop per character."""
+    if not isinstance(url, str) or not url:
+        raise TargetError("the URL must be a non-empty string")
+    if len(url) > MAX_URL_LENGTH:
+        raise TargetError(
+            f"the URL has {len(url)} characters, more than {MAX_URL_LENGTH} "
+            "(codeact.policy.urls.MAX_URL_LENGTH); send large data in the request body"
+        )
+    if _BAD_URL_CHAR.search(url):
+        raise TargetError("the URL contains spaces, control characters or backslashes")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise TargetError(f"the URL is malformed ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise TargetError(f"only http and https URLs can be fetched, not {scheme or 'this'!r}")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise TargetError("credentials in URLs are not supported; send an Authorization header")
+    if not parts.hostname:
+        raise TargetError("the URL has no host")
+    try:
+        host = _normalize_host(parts.hostname)
+    except ValueError as exc:
+        raise TargetError(f"the URL's host is invalid ({exc})") from None
+    path = parts.path or "/"
+    if _dot_segment(path):
+        raise TargetError("the URL's path contains '.' or '..' segments; write the path out")
+    return Target(scheme, host, port if port is not None else DEFAULT_PORTS[scheme], path)
+
+
+def _normalize_host(host: str) -> str:
+    host = host.strip().rstrip(".").lower()
+    if not host:
+        raise ValueError("empty host")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
+        raise ValueError(f"{host!r} is not a valid host name")
+    return host
+
+
+def _dot_segment(path: str) -> bool:
+    """Whether a server could read `path` as going up or staying put: a ``.`` or ``..``
+    segment, also when percent-encoded (once or twice), followed by path parameters
+    (``..;x``) or separated by backslashes."""
+    decoded = path
+    for _ in range(3):  # %252e%252e -> %2e%2e -> ..
+        if "%" not in decoded:
+            break
+        decoded = urllib.parse.unquote(decoded)
+    segments = re.split(r"[/\\]", decoded)
+    return any(segment.split(";", 1)[0] in (".", "..") for segment in segments)
