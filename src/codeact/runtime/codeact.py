@@ -34,9 +34,11 @@ from ..calls.approvals import (
     ApprovalScope,
 )
 from ..calls.audit import AuditSink, Redactor
+from ..calls.block_approval import ask_block_if_needed
 from ..calls.call import ProgramContext, describe_exception
 from ..calls.middleware import Middleware, MiddlewareFn
-from ..calls.pipeline import DirectCallResult, ToolPipeline, ask_block_if_needed
+from ..calls.outcome import DirectCallResult
+from ..calls.pipeline import ToolPipeline
 from ..calls.scan import CallPlan, scan_program
 from ..errors import ConfigurationError, ExecutionInterrupted, UserError
 from ..policy.limits import Limits
