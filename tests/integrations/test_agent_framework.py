@@ -223,7 +223,7 @@ async def test_middleware_termination_in_a_nested_call_ends_the_loop_after_the_p
 async def test_the_run_fails_closed_if_the_middleware_pipeline_cannot_be_found(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import codeact.integrations.agent_framework._execute_code_tool as module
+    import codeact.integrations.agent_framework._program_runs as module
 
     monkeypatch.setattr(module, "find_function_pipeline", lambda context: None)
     ran: list[str] = []

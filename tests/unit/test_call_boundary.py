@@ -12,8 +12,8 @@ import pytest
 
 from codeact import Limits, Tool, tool
 from codeact.bridge.protocol import RunOutcome
-from codeact.calls.pipeline import ToolPipeline, argument_size_error
-from codeact.calls.sizes import bounded_copy, json_size_over
+from codeact.calls.pipeline import ToolPipeline
+from codeact.calls.sizes import argument_size_error, bounded_copy, json_size_over
 from codeact.errors import ConfigurationError
 from codeact.sandbox.guest.wire import FrameReader, ProtocolError, decode_flat, encode_frame
 

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 
 from ..bridge.protocol import ToolCallRecord
 from ..calls.approvals import ApprovalHandler
-from ..calls.pipeline import DirectCallResult, ToolPipeline
+from ..calls.outcome import DirectCallResult
+from ..calls.pipeline import ToolPipeline
 from ..chat.messages import ToolCall, ToolDefinition
 from ..errors import ConfigurationError
 from ..runtime import CodeAct

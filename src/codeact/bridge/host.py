@@ -49,7 +49,9 @@ from ..calls.call import (
     task_cancelling,
 )
 from ..calls.middleware import Middleware, run_chain, run_chain_sync
-from ..calls.pipeline import CallResult, ToolPipeline, argument_size_error
+from ..calls.outcome import CallResult
+from ..calls.pipeline import ToolPipeline
+from ..calls.sizes import argument_size_error
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet
 from . import stops

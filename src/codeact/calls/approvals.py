@@ -7,24 +7,9 @@ returns True/False or an `Approval`. Approved: the call runs. Denied, no answer 
 timeout, or a handler that raises: the program gets a catchable ``ToolDenied`` with the
 reason, and goes on. Waiting for a person does not count against the program's wall time.
 
-Whole-block approval (`approve_block`) asks once, before the program runs, with its code and
-a static scan of the gated calls it may make. How it combines with per-call approval depends
-on the scope (`ApprovalScope`):
-
-======== ===================================================  ===============================
-scope    the block is asked first when                        approving the block pre-approves
-======== ===================================================  ===============================
-call     CodeAct(approval_mode="always_require")              the handler's `grants` (none by
-                                                              default): other calls are asked
-plan     that, or the scan finds gated calls                  the handler's `grants`, by
-                                                              default the calls the scan counted
-                                                              (none if the scan finds calls it
-                                                              cannot name: `CallPlan.dynamic`)
-block    that, or any gated tool is registered (reference)    every call in the block
-======== ===================================================  ===============================
-
-A pre-approved call is recorded as ``decision="preapproved"``; a gated call beyond the grants
-is asked on its own. Denying the block means the program does not run at all.
+Whole-block approval (asking once, before the program runs, and what approving the block
+pre-approves) is `codeact.calls.block_approval`; per-call and block answers both come from
+the same `Approver`.
 """
 
 from __future__ import annotations
@@ -54,8 +39,6 @@ __all__ = [
     "ApprovalRequest",
     "ApprovalScope",
     "Approver",
-    "approve_block",
-    "block_needs_approval",
 ]
 
 ApprovalScope: TypeAlias = Literal["call", "plan", "block"]
@@ -269,55 +252,3 @@ class ApprovalGate(Middleware):
             raise CallDenied(reason, by=name)
         call.decide("approved", handler=name, reason=approval.reason)
         return await call_next(call)
-
-
-def block_needs_approval(
-    *, scope: ApprovalScope, always: bool, gated_tools: bool, plan: CallPlan
-) -> bool:
-    """Whether a block is asked before it runs (see the table in this module's docstring)."""
-    if always:
-        return True
-    if scope == "block":
-        return gated_tools
-    if scope == "plan":
-        return bool(plan.gated)
-    return False
-
-
-async def approve_block(
-    approver: Approver,
-    *,
-    code: str,
-    plan: CallPlan,
-    scope: ApprovalScope,
-    program: ProgramContext,
-) -> tuple[Approval, ToolCallRecord]:
-    """Ask for the whole block; on approval, leave the scope's grants in `program`."""
-    request = ApprovalRequest(kind="block", code=code, plan=plan, origin="block")
-    approval, name, waited = await approver.ask(request)
-    record = ToolCallRecord(
-        name="execute_code",
-        arguments={"planned": plan.counts()},
-        started_ms=0.0,
-        duration_ms=waited,
-        origin="block",
-        decision="approved" if approval.approved else "denied",
-        handler=name,
-        reason=approval.reason,
-        approval_ms=waited,
-        run_id=program.run_id,
-    )
-    if not approval.approved:
-        record.outcome = "denied"
-        record.error = approval.reason or "not approved"
-        return approval, record
-    if scope == "block":
-        program.grant({}, every_call=True)
-    elif approval.grants is not None:
-        program.grant(approval.grants)
-    elif scope == "plan" and not plan.dynamic and not plan.syntax_error:
-        # The plan's counts pre-approve only what the scan could name. A program that can
-        # reach a tool some other way (the runner module, exec, frames) gets no blanket
-        # count: a hidden call would use up a listed call's grant. Its calls are asked.
-        program.grant(plan.counts(gated_only=True))
-    return approval, record

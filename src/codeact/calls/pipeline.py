@@ -6,7 +6,10 @@ the calls an agent makes directly (`call_direct`), so a policy written once appl
     user middlewares (in the order given) -> approval gate -> the tool
 
 and every call ends as one `ToolCallRecord` with redacted arguments, the decision and who
-made it, the duration and the outcome, handed to the audit sink as it finishes.
+made it, the duration and the outcome, handed to the audit sink as it finishes. What the
+caller gets back and how the record is settled are `codeact.calls.outcome`; the size checks
+on arguments and results, `codeact.calls.sizes`; asking about a whole block before it runs,
+`codeact.calls.block_approval`.
 """
 
 from __future__ import annotations
@@ -17,22 +20,12 @@ import logging
 import time
 import types
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..bridge.protocol import CallErrorKind, CallOrigin, CallOutcome, ToolCallRecord
 from ..policy.limits import Limits
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
-from ..tools.definition import ApprovalMode
-from .approvals import (
-    DEFAULT_APPROVAL_TIMEOUT,
-    ApprovalGate,
-    ApprovalHandler,
-    ApprovalScope,
-    Approver,
-    approve_block,
-    block_needs_approval,
-)
+from .approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalGate, ApprovalHandler, Approver
 from .audit import AuditSink, Redactor, as_redactor
 from .call import (
     CallDenied,
@@ -46,49 +39,15 @@ from .call import (
     task_cancelling,
 )
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
-from .scan import scan_program
-from .sizes import bounded_copy, json_size_over
+from .outcome import CallResult, denial, settle_record
+from .sizes import ResultTooLarge, bounded_copy, json_size_over
 
-__all__ = [
-    "CallResult",
-    "DirectCallResult",
-    "ResultTooLarge",
-    "ToolPipeline",
-    "argument_size_error",
-    "ask_block_if_needed",
-    "settle_record",
-]
+__all__ = ["DEFAULT_RESULT_BYTES", "ToolPipeline"]
 
 _log = logging.getLogger("codeact.audit")
 
 #: The result cap of direct calls made without a CodeAct's limits (`Limits.tool_result_bytes`).
 DEFAULT_RESULT_BYTES = Limits().tool_result_bytes
-
-
-@dataclass
-class CallResult:
-    """How one tool call ended: its value (JSON values) or why it failed, and its record.
-
-    `encoded` is the value as JSON text (what a program receives); `error` is the message the
-    caller (a program or a model) reads, `error_kind` its kind.
-    """
-
-    ok: bool
-    record: ToolCallRecord
-    value: Any = None
-    error_kind: CallErrorKind | None = None  #: error, invalid, unknown, denied ("error" on timeout)
-    error: str | None = None
-    encoded: str = "null"
-
-    def to_model_text(self) -> str:
-        """What a model reads back: the JSON value, or ``error (kind): message``."""
-        if self.ok:
-            return json.dumps(self.value, ensure_ascii=False)
-        return f"error ({self.error_kind}): {self.error}"
-
-
-#: The result of `ToolPipeline.call_direct` (the same class: one call's end, however it ran).
-DirectCallResult = CallResult
 
 
 class ToolPipeline:
@@ -364,88 +323,3 @@ class ToolPipeline:
         except BaseException as exc:  # the pipeline's boundary
             return self.fail(call, as_exception(exc))
         return self.close(call, value, max_bytes=max_result_bytes)
-
-
-async def ask_block_if_needed(
-    pipeline: ToolPipeline,
-    *,
-    code: str,
-    tools: ToolSet,
-    program: ProgramContext,
-    mode: ApprovalMode,
-    scope: ApprovalScope,
-) -> ToolCallRecord | None:
-    """Before a block runs: ask about it when the mode and scope say so (see
-    `codeact.calls.approvals`); the audit record of the answer, or None if nothing was asked.
-    On approval, the scope's grants are left in `program`."""
-    gated = any(t.approval_mode == "always_require" for t in tools)
-    if not gated and mode != "always_require":
-        return None
-    plan = scan_program(code, tools)
-    always = mode == "always_require"
-    if not block_needs_approval(scope=scope, always=always, gated_tools=gated, plan=plan):
-        return None
-    _, record = await approve_block(
-        pipeline.approver, code=code, plan=plan, scope=scope, program=program
-    )
-    pipeline.emit(record)
-    return record
-
-
-class ResultTooLarge(Exception):
-    """A tool's result is over `Limits.tool_result_bytes` (it was not converted nor copied)."""
-
-    def __init__(self, name: str, limit: int, size: int | None) -> None:
-        what = f"{size} bytes of JSON" if size is not None else "larger"
-        super().__init__(
-            f"the result of {name}() is {what}, over the limit "
-            f"(Limits.tool_result_bytes={limit} bytes): have the tool return less "
-            "(e.g. a page or a summary), or raise the limit"
-        )
-
-
-def argument_size_error(name: str, arguments: str | bytes, limit: int) -> str | None:
-    """Why a call's JSON arguments are refused for their size, or None: checked on the text,
-    before anything parses it (`Limits.tool_argument_bytes`)."""
-    size = len(arguments)
-    if size <= limit and isinstance(arguments, str) and size * 4 > limit:
-        size = len(arguments.encode("utf-8", "surrogatepass"))  # may be over: count bytes
-    if size <= limit:
-        return None
-    return (
-        f"the arguments of {name}() are {size} bytes of JSON or more, over the limit "
-        f"(Limits.tool_argument_bytes={limit} bytes): pass less data per call (e.g. in "
-        "pages, or a reference the tool can look up), or raise the limit"
-    )
-
-
-def denial(name: str, message: str, kind: CallErrorKind) -> str:
-    """The message a denied call carries to the program (or model)."""
-    if kind != "denied":
-        return message
-    return f"the call of {name}() was denied: {message}"
-
-
-def settle_record(
-    record: ToolCallRecord,
-    call: ToolInvocation | None,
-    outcome: CallOutcome,
-    error: str | None,
-    t0: float,
-    *,
-    denied_by: str | None = None,
-) -> None:
-    """Fill a record's outcome, duration and the decision fields the call collected."""
-    record.duration_ms = (time.monotonic() - t0) * 1000
-    record.outcome = outcome
-    record.error = error
-    if call is not None:
-        record.decision = call.decision
-        record.handler = call.handler
-        record.reason = call.reason
-        record.approval_ms = call.approval_ms
-    if outcome == "denied":
-        record.decision = "denied"
-        if denied_by is not None:
-            record.handler = denied_by
-        record.reason = record.reason or error

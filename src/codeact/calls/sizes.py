@@ -8,6 +8,9 @@ copies, converts or encodes it, and must keep only a bounded copy of what it rec
 adding a lower bound of each part's JSON size, and stops as soon as the total passes `limit`:
 its cost is bounded by `limit`, not by the value. `bounded_copy(value)` is what a call record
 keeps: the value itself when small, else a summary with long strings and lists cut.
+`argument_size_error` refuses a call's JSON arguments on their length, before anything parses
+them; `ResultTooLarge` is how a result over its limit ends the call. Both messages name the
+limit (`Limits.tool_argument_bytes`, `Limits.tool_result_bytes`) and how to stay under it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["RECORD_CHARS", "bounded_copy", "json_size_over"]
+__all__ = [
+    "RECORD_CHARS",
+    "ResultTooLarge",
+    "argument_size_error",
+    "bounded_copy",
+    "json_size_over",
+]
 
 #: About how many characters of a call's arguments a record keeps (the rest is summarized).
 RECORD_CHARS = 8 * 1024
@@ -51,6 +60,33 @@ def json_size_over(value: Any, limit: int) -> bool:
         if total > limit:
             return True
     return False
+
+
+class ResultTooLarge(Exception):
+    """A tool's result is over `Limits.tool_result_bytes` (it was not converted nor copied)."""
+
+    def __init__(self, name: str, limit: int, size: int | None) -> None:
+        what = f"{size} bytes of JSON" if size is not None else "larger"
+        super().__init__(
+            f"the result of {name}() is {what}, over the limit "
+            f"(Limits.tool_result_bytes={limit} bytes): have the tool return less "
+            "(e.g. a page or a summary), or raise the limit"
+        )
+
+
+def argument_size_error(name: str, arguments: str | bytes, limit: int) -> str | None:
+    """Why a call's JSON arguments are refused for their size, or None: checked on the text,
+    before anything parses it (`Limits.tool_argument_bytes`)."""
+    size = len(arguments)
+    if size <= limit and isinstance(arguments, str) and size * 4 > limit:
+        size = len(arguments.encode("utf-8", "surrogatepass"))  # may be over: count bytes
+    if size <= limit:
+        return None
+    return (
+        f"the arguments of {name}() are {size} bytes of JSON or more, over the limit "
+        f"(Limits.tool_argument_bytes={limit} bytes): pass less data per call (e.g. in "
+        "pages, or a reference the tool can look up), or raise the limit"
+    )
 
 
 def bounded_copy(value: Any, *, chars: int = RECORD_CHARS) -> Any:

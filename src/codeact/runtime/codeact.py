@@ -17,7 +17,8 @@ from ..calls.approvals import (
 )
 from ..calls.audit import AuditSink, Redactor
 from ..calls.middleware import Middleware, MiddlewareFn
-from ..calls.pipeline import DirectCallResult, ToolPipeline
+from ..calls.outcome import DirectCallResult
+from ..calls.pipeline import ToolPipeline
 from ..calls.scan import CallPlan, scan_program
 from ..errors import ConfigurationError, UserError
 from ..policy.limits import Limits

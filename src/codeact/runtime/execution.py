@@ -24,8 +24,9 @@ from ..bridge.http_egress import HttpEgress
 from ..bridge.protocol import ExecutionStopped, GuestError, RunOutcome, RunRequest, Stop, ToolStub
 from ..bridge.state import GuestState, StateCarry
 from ..calls.approvals import ApprovalScope
+from ..calls.block_approval import ask_block_if_needed
 from ..calls.call import ProgramContext, describe_exception
-from ..calls.pipeline import ToolPipeline, ask_block_if_needed
+from ..calls.pipeline import ToolPipeline
 from ..policy.limits import Limits
 from ..policy.mounts import Mount
 from ..policy.network import AllowedDomain, NetworkLimits

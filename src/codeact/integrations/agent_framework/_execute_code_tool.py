@@ -1,21 +1,20 @@
-"""`ExecuteCodeTool`: the `execute_code` function tool of the Agent Framework provider."""
+"""`ExecuteCodeTool`: the `execute_code` function tool of the Agent Framework provider.
+
+The class holds the tool's state and what the model sees of it (its description and
+instructions, its tools, the run-scoped copy and the state the provider keeps); running a
+program is `_program_runs`, the grant methods `_grant_methods`, the contents it returns
+`_contents`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent_framework import (
-    Content,
-    FunctionInvocationContext,
-    FunctionTool,
-    MiddlewareFailure,
-    MiddlewareTermination,
-)
+from agent_framework import FunctionTool
 from typing_extensions import Self
 
 from ...calls.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
@@ -24,7 +23,7 @@ from ...calls.middleware import Middleware, MiddlewareFn
 from ...errors import ConfigurationError
 from ...policy.limits import Limits
 from ...policy.packages import PackageGrant
-from ...runtime import CodeAct, ExecutionResult
+from ...runtime import CodeAct
 from ...runtime.instructions import (
     EXECUTE_CODE_PARAMETERS,
     describe_execute_code,
@@ -32,15 +31,9 @@ from ...runtime.instructions import (
 )
 from ...sandbox.base import SandboxBackend
 from ...tools import Tool
-from ._approvals import (
-    FRAMEWORK,
-    ApprovalRoute,
-    check_approval_options,
-    execute_code_needs_approval,
-    framework_approved,
-)
-from ._contents import ResultFormat, execution_contents
-from ._grant_methods import GrantMethods, core_domain
+from ._approvals import check_approval_options, execute_code_needs_approval
+from ._contents import ResultFormat
+from ._grant_methods import GrantMethods
 from ._grants import (
     AllowedDomain,
     AllowedDomainInput,
@@ -49,18 +42,14 @@ from ._grants import (
     resolve_workspace_root,
 )
 from ._inputs import InputStaging, check_grants
-from ._nested_calls import (
-    NestedCalls,
-    find_function_pipeline,
-    ran_through_middleware,
-    sandbox_tool_for,
-)
+from ._nested_calls import sandbox_tool_for
 from ._options import (
     DEFAULT_BACKEND,
     DEFAULT_MAX_OUTPUT_FILE_BYTES,
     DEFAULT_MAX_OUTPUT_FILES,
     DEFAULT_MAX_OUTPUT_TOTAL_BYTES,
     REFERENCE_GUEST_MODULE,
+    REFERENCE_PARAMETERS,
     ApprovalMode,
     ToolDescriptionFormat,
     ToolsInput,
@@ -68,24 +57,12 @@ from ._options import (
     normalize_format,
     positive,
 )
-from ._sessions import keep_state, open_session
+from ._program_runs import ProgramRuns
 
 __all__ = ["ExecuteCodeTool"]
 
-# The reference's schema for `code`, which promises no value of the last line.
-_REFERENCE_PARAMETERS: dict[str, Any] = {
-    **EXECUTE_CODE_PARAMETERS,
-    "properties": {
-        "code": {
-            "type": "string",
-            "description": "A complete Python program. Print what you need to see; the value "
-            "of the last line is not returned.",
-        }
-    },
-}
 
-
-class ExecuteCodeTool(GrantMethods, FunctionTool):
+class ExecuteCodeTool(GrantMethods, ProgramRuns, FunctionTool):
     """The `execute_code` function tool: runs the model's program in a fresh codeact sandbox.
 
     The tools given here are not offered to the model directly: the program calls them.
@@ -226,7 +203,7 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
             approval_mode="never_require",
             func=self._run_code,
             input_model=(
-                EXECUTE_CODE_PARAMETERS if result_format == "codeact" else _REFERENCE_PARAMETERS
+                EXECUTE_CODE_PARAMETERS if result_format == "codeact" else REFERENCE_PARAMETERS
             ),
         )
         if tools is not None:
@@ -379,96 +356,6 @@ class ExecuteCodeTool(GrantMethods, FunctionTool):
                     for d in self.get_allowed_domains()
                 ],
             }
-
-    async def run(self, code: str) -> ExecutionResult:
-        """Run `code` with this tool's tools, outside any agent.
-
-        Nested calls skip the framework's middleware (there is no run) but pass codeact's
-        pipeline. Calling this yourself approves what the framework would have asked about
-        (the whole block), as calling a tool's ``invoke()`` does; gated calls inside the
-        program still ask `approval_handler` with approval_scope ``"call"`` or ``"plan"``.
-        """
-        context = FunctionInvocationContext(function=self, arguments={"code": code})
-        approver = "the caller of ExecuteCodeTool.run" if self._needs_approval() else None
-        result, _ = await self._execute(code, context, pipeline=None, block_approved_by=approver)
-        return result
-
-    async def _run_code(self, code: str, ctx: FunctionInvocationContext) -> list[Content]:
-        pipeline = find_function_pipeline(ctx)
-        if pipeline is None and ran_through_middleware(ctx):
-            # Fail the run, not just this call: running the program would let its tool calls
-            # bypass the middleware the developer installed.
-            raise MiddlewareFailure(
-                "codeact could not find Agent Framework's function middleware for this call, "
-                "so nested tool calls would bypass it; this framework version is not supported"
-            )
-        approver = FRAMEWORK if framework_approved(self, ctx) else None
-        result, termination = await self._execute(code, ctx, pipeline, block_approved_by=approver)
-        contents = execution_contents(result, result_format=self._result_format)
-        if termination is not None:
-            # Middleware ended the loop during a nested call: end it after this call, as it
-            # would have after a direct call, but keep what the program printed. (The loop
-            # reads the context's result, which would otherwise hold this call's coroutine.)
-            ctx.result = contents
-            raise MiddlewareTermination(str(termination), result=contents)
-        return contents
-
-    async def _execute(
-        self,
-        code: str,
-        ctx: FunctionInvocationContext,
-        pipeline: Any,
-        *,
-        block_approved_by: str | None,
-    ) -> tuple[ExecutionResult, MiddlewareTermination | None]:
-        task: asyncio.Future[ExecutionResult] | None = None
-
-        def stop_program() -> None:
-            if task is not None:
-                task.cancel()
-
-        calls = NestedCalls(ctx, pipeline, on_abort=stop_program)
-        with self._state_lock:
-            tools = [sandbox_tool_for(t, calls) for t in self._managed]
-            approval_mode = self.approval_mode
-            workspace, mounts = self._workspace_root, list(self._file_mounts.values())
-            domains = list(self._allowed_domains.values())
-        staged = None
-        if workspace is not None or mounts:
-            # Copying the grants can take a while for a big workspace: not on the event loop.
-            staged = await asyncio.to_thread(self._staging.directory, workspace, mounts)
-        codeact = CodeAct(
-            tools=tools,
-            limits=self._codeact.limits,
-            backend=self._codeact.backend,
-            workspace_root=staged,
-            allowed_domains=[core_domain(d) for d in domains],
-            output_limits=self._output_limits(),
-            # The framework (or run()'s caller) approved the block when approval_mode says so:
-            # codeact's gate then sees a block approved by it, with the scope's grants.
-            approval_mode=approval_mode,
-            approval_scope=self._approval_scope,
-            approval_handler=ApprovalRoute(
-                self._approval_handler,
-                block_approved_by=block_approved_by,
-                scope=self._approval_scope,
-            ),
-            **self._pipeline_options,
-        )
-        store = self._session_store
-        session, refused = (
-            open_session(codeact, store, self._session_key) if store is not None else (None, None)
-        )
-        task = asyncio.ensure_future(session.execute(code) if session else codeact.execute(code))
-        try:
-            result = await task
-        except asyncio.CancelledError:
-            if calls.abort is not None:
-                raise calls.abort from None  # middleware failed closed: so does the run
-            raise
-        if session is not None and store is not None:
-            keep_state(store, session, result, refused)
-        return result, calls.termination
 
     # -- helpers -------------------------------------------------------------------------------
     def _describe(self, tool: FunctionTool) -> Tool:

@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeAlias
 from agent_framework import FunctionTool, normalize_tools
 
 from ...errors import ConfigurationError
+from ...runtime.instructions import EXECUTE_CODE_PARAMETERS
 from ...tools import Tool
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "DEFAULT_MAX_OUTPUT_FILE_BYTES",
     "DEFAULT_MAX_OUTPUT_TOTAL_BYTES",
     "REFERENCE_GUEST_MODULE",
+    "REFERENCE_PARAMETERS",
     "ApprovalMode",
     "ToolDescriptionFormat",
     "ToolsInput",
@@ -39,6 +41,19 @@ DEFAULT_MAX_OUTPUT_TOTAL_BYTES = 20 * 1024 * 1024
 REFERENCE_GUEST_MODULE = "python_guest.path"
 # The reference's default backend name; codeact's wasm backend has the same name.
 DEFAULT_BACKEND = "wasm"
+
+#: The reference's schema for `code` (``result_format="reference"``), which promises no value
+#: of the last line; ``"codeact"`` uses codeact's own (`EXECUTE_CODE_PARAMETERS`).
+REFERENCE_PARAMETERS: dict[str, Any] = {
+    **EXECUTE_CODE_PARAMETERS,
+    "properties": {
+        "code": {
+            "type": "string",
+            "description": "A complete Python program. Print what you need to see; the value "
+            "of the last line is not returned.",
+        }
+    },
+}
 
 
 def framework_tools(tools: Any) -> list[FunctionTool]:
