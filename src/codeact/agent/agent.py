@@ -306,6 +306,7 @@ class _Run:
                 finish_reason=response.finish_reason,
                 failed_error=error,
                 last_output=self._fresh_output,
+                warning=self.programs.last_warning,
                 tool_names=[t.name for t in tools],
                 code_tool=code_tool if any(t.name == code_tool for t in tools) else None,
                 sandbox_functions=self.agent.codeact.tools.names() if self.agent.codeact else (),

@@ -77,6 +77,7 @@ class ReplyFacts:
     finish_reason: str | None = None
     failed_error: str | None = None  #: "Type: message" of the last program, which failed
     last_output: str | None = None  #: what the last successful program printed
+    warning: str | None = None  #: a hint that the last program, which ran, looks wrong
     tool_names: Collection[str] = ()
     code_tool: str | None = None
     sandbox_functions: Collection[str] = ()  #: the tools reachable from code
@@ -135,6 +136,8 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
         found.append(("failed_program", _FAILED_PROGRAM.format(error=_short(f.failed_error))))
     if f.tools_required and not f.tools_used and f.tool_names:
         found.append(("no_tool_call", _NO_TOOL_CALL))
+    if f.warning is not None and f.failed_error is None:
+        found.append(("stale_loop_variable", _WARNED.format(hint=_hint_text(f.warning))))
     if f.last_output and f.failed_error is None and drops_output(text, f.last_output):
         found.append(("dropped_output", _DROPPED_OUTPUT))
     return found
@@ -327,6 +330,18 @@ _NO_TOOL_CALL = (
     "You answered without using any tool, so the answer is not based on the tools' data. "
     "Use the tools to get the data and compute the answer, then answer."
 )
+_WARNED = (
+    "Before you answer: the output of your last program may be wrong. {hint} Fix the "
+    "program, run it again with execute_code, then answer with what it prints."
+)
+
+
+def _hint_text(hint: str) -> str:
+    """A hint's sentence without its marker, first letter capitalized."""
+    text = hint.removeprefix(HINT_MARKER).strip()
+    return text[:1].upper() + text[1:]
+
+
 _DROPPED_OUTPUT = (
     "Your reply does not state the result your last program printed. Reply with the final "
     "answer, stating the values it printed."

@@ -56,6 +56,9 @@ class ProgramCalls:
         #: "Type: message" of the last program when it failed, or was refused as the repeat of
         #: one that failed (the loop clears it when the model next makes calls).
         self.last_error: str | None = None
+        #: The hint that came with the last program when it ran but looks wrong (a loop that
+        #: reads a finished loop's variable); None when the last program gave none.
+        self.last_warning: str | None = None
 
     async def run(self, tool: ExecuteCodeTool, call: ToolCall, session: Session | None) -> str:
         """Run the program of `call` with `tool`; the text the model gets back."""
@@ -102,8 +105,8 @@ class ProgramCalls:
         else:
             hint = stale_loop_variable_hint(to_run) if result.ok else None
             if hint is not None:
-                self._count_nudge("stale_loop_variable")
                 self._say(f"  {tool.name}: a loop reads an earlier loop's variable (hint sent)")
+        self.last_warning = hint if result.ok else None
         if hint is not None:
             text = f"{text}\n{hint}"
         # The note goes last: a small model that copies the start of a response back copies
