@@ -337,7 +337,10 @@ async def test_a_loop_that_reads_an_earlier_loops_variable_gets_the_hint() -> No
     result = await codeact_agent(chat).run("Users and tiers?")
     response = chat.requests[1].messages[-1].content or ""
     assert response.splitlines()[0].startswith("1 ")  # the program's output comes first
-    assert response.splitlines()[-1].startswith("[hint] line 5 reads `user`, the variable of")
+    assert response.splitlines()[-1].startswith(
+        "[hint] line 5 (`print(uid, user['name'], tier)`) reads `user`, the variable of the "
+        "loop on line 2 (`for user in list_users():`), after that loop ended"
+    )
     assert "[hint]" not in (chat.requests[2].messages[-1].content or "")  # the fixed one
     assert result.nudge_reasons == []  # the model fixed it without being asked
     # Answering from the suspect output is asked once to fix the program first.
@@ -345,10 +348,32 @@ async def test_a_loop_that_reads_an_earlier_loops_variable_gets_the_hint() -> No
     chat = ScriptedChat([code_call(stale), answer, code_call(fixed), "8"])
     result = await codeact_agent(chat).run("Users and tiers?")
     assert last_user(chat, 2).startswith(
-        "Before you answer: the output of your last program may be wrong. Line 5 reads `user`"
+        "Before you answer: the output of your last program may be wrong. Line 5 (`print("
     )
     assert result.nudge_reasons == ["stale_loop_variable"] and result.text == "8"
     # Asked once: the same answer again stands (counted, not hidden).
     chat = ScriptedChat([code_call(stale), answer, answer])
     result = await codeact_agent(chat).run("Users and tiers?")
     assert result.nudge_reasons == ["stale_loop_variable"] and result.text == answer
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_the_loop_hint_survives_a_repeat_and_names_the_models_own_lines() -> None:
+    """Seen on the embedded model: its program defined mock tools (cut before it ran, which
+    moved the lines), got the hint, sent the same program again, and was told to answer with
+    what it printed; it did, with the last user's name on every line."""
+    program = (
+        "def list_users():\n    return []\n\n"  # a mock, cut out before the program runs
+        "totals = {}\nfor user in list_users():\n    totals[user['id']] = user['tier']\n"
+        "for uid, tier in totals.items():\n    print(uid, user['name'], tier)"
+    )
+    fixed = "print(len(list_users()))"
+    chat = ScriptedChat([code_call(program), code_call(program), code_call(fixed), "8"])
+    result = await codeact_agent(chat).run("Users and tiers?")
+    hinted = chat.requests[1].messages[-1].content or ""
+    assert "[hint] line 8 (`print(uid, user['name'], tier)`)" in hinted  # as the model wrote it
+    assert "loop on line 5 (`for user in list_users():`)" in hinted
+    repeat = chat.requests[2].messages[-1].content or ""
+    assert repeat.startswith("This exact program already ran, and its output above may be wrong")
+    assert "reply to the user" not in repeat and "Line 8 (`print(" in repeat
+    assert result.text == "8" and result.usage.code_executions == 2

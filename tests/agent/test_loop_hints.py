@@ -24,7 +24,10 @@ for user_id, total in ranked:
 def test_a_loop_that_reads_a_finished_loops_variable_gets_the_hint() -> None:
     hint = stale_loop_variable_hint(DEMO)
     assert hint is not None
-    assert hint.startswith("[hint] line 10 reads `user`, the variable of the loop on line 3,")
+    assert hint.startswith(
+        "[hint] line 10 (`print(f\"{user_id}: {user['name']}: {total:.2f}\")`) reads `user`, "
+        "the variable of the loop on line 3 (`for user in users:`), after that loop ended"
+    )
 
 
 @pytest.mark.parametrize(

@@ -37,14 +37,22 @@ def stale_loop_variable_hint(code: str) -> str | None:
             found = _first_stale_read(scope.body)
             if found is not None:
                 name, read_line, loop_line = found
+                read, loop = _quoted(code, read_line), _quoted(code, loop_line)
                 return (
-                    f"{HINT_MARKER} line {read_line} reads `{name}`, the variable of the loop on "
-                    f"line {loop_line}, after that loop ended: it is that loop's last item on "
-                    "every pass of this one. If each line should show its own item's value, get "
-                    "it from this loop's variables (for example, keep it in what the first loop "
-                    "fills) and run the fixed program."
+                    f"{HINT_MARKER} line {read_line} ({read}) reads `{name}`, the variable of "
+                    f"the loop on line {loop_line} ({loop}), after that loop ended: there `{name}` "
+                    "is that loop's last item on every pass. If each line should show its own "
+                    "item's value, get it from this loop's variables (for example, keep it in "
+                    "what the first loop fills) and run the fixed program."
                 )
     return None
+
+
+def _quoted(code: str, line: int, limit: int = 100) -> str:
+    """The program's line `line`, stripped and cut at `limit` characters, in backticks."""
+    lines = code.splitlines()
+    text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    return f"`{text[:limit]}{'...' if len(text) > limit else ''}`"
 
 
 def _first_stale_read(body: list[ast.stmt]) -> tuple[str, int, int] | None:

@@ -25,6 +25,7 @@ __all__ = [
     "ALREADY_RAN",
     "NUDGE_KINDS",
     "Nudges",
+    "already_ran_with_hint",
     "copies_example",
     "drops_output",
     "echoes_tool_result",
@@ -346,6 +347,14 @@ _DROPPED_OUTPUT = (
     "Your reply does not state the result your last program printed. Reply with the final "
     "answer, stating the values it printed."
 )
+
+
+def already_ran_with_hint(hint: str) -> str:
+    """The response to a program sent again after it ran with a hint that its output is wrong."""
+    return (
+        "This exact program already ran, and its output above may be wrong: "
+        f"{_hint_text(hint)} Change the program and run the fixed one with execute_code."
+    )
 
 
 _REPEATED = "Error: this exact program"

@@ -20,7 +20,7 @@ from ..runtime import ExecuteCodeTool, ExecutionResult, Session
 from ..tools import SANDBOX_RESERVED_NAMES
 from .key_hints import missing_key_hint
 from .loop_hints import stale_loop_variable_hint
-from .nudges import ALREADY_RAN, repeated_failure_message
+from .nudges import ALREADY_RAN, already_ran_with_hint, repeated_failure_message
 from .program_check import (
     removal_note,
     shadowed_tools,
@@ -51,7 +51,8 @@ class ProgramCalls:
         self._timings = timings
         self._progress = progress
         self._count_nudge = count_nudge
-        self._ran_ok: set[str] = set()  # programs (as sent) that ran without an error
+        #: Programs (as sent) that ran without an error -> the hint their output came with.
+        self._ran_ok: dict[str, str | None] = {}
         self._failed: dict[str, str] = {}  # program (as sent) -> its error
         #: "Type: message" of the last program when it failed, or was refused as the repeat of
         #: one that failed (the loop clears it when the model next makes calls).
@@ -70,8 +71,10 @@ class ProgramCalls:
             )
         if code in self._ran_ok:
             # Small models sometimes send the program that just ran once more instead of
-            # answering; running it again would only repeat its output.
-            return ALREADY_RAN
+            # answering; running it again would only repeat its output (and its slip, if a
+            # hint named one: then the answer is not what it printed).
+            hint = self._ran_ok[code]
+            return ALREADY_RAN if hint is None else already_ran_with_hint(hint)
         if code in self._failed:  # it would fail the same way: ask for a change
             self._count_nudge("repeated_failed_program")
             self.last_error = self._failed[code]
@@ -103,10 +106,14 @@ class ProgramCalls:
         if result.error is not None:
             hint = missing_key_hint(result.error.type, result.error.message, tool.codeact.tools)
         else:
-            hint = stale_loop_variable_hint(to_run) if result.ok else None
+            # Read in the program as the model wrote it (before any definitions were cut),
+            # so that the line numbers are the model's.
+            hint = stale_loop_variable_hint(inner or code) if result.ok else None
             if hint is not None:
                 self._say(f"  {tool.name}: a loop reads an earlier loop's variable (hint sent)")
         self.last_warning = hint if result.ok else None
+        if result.ok:
+            self._ran_ok[code] = hint
         if hint is not None:
             text = f"{text}\n{hint}"
         # The note goes last: a small model that copies the start of a response back copies
@@ -115,7 +122,6 @@ class ProgramCalls:
 
     def _record(self, name: str, code: str, ran: str, result: ExecutionResult) -> None:
         if result.ok:
-            self._ran_ok.add(code)
             self._result.program_output = result.stdout
         elif result.error is not None:
             self._failed[code] = f"{result.error.type}: {result.error.message}"
