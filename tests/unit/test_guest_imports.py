@@ -76,21 +76,29 @@ def test_the_check_sees_an_import_from_outside() -> None:
 
 
 def test_every_backend_loads_every_module_of_the_runner() -> None:
-    """The runner's folder is the list: a module added there must be loaded by the jail's
-    zygote and the hyperlight worker, kept out of the wasm guest's importable list, and its
-    frames hidden from tracebacks, or that backend breaks only when a session first needs it."""
+    """The runner's folder is the list: a module added there must be in `RUNNER_MODULES` (which
+    the jail's zygote and the hyperlight worker load, in its order), kept out of the wasm guest's
+    importable list, and its frames hidden from tracebacks, or that backend breaks only when a
+    session first needs it."""
+    from codeact.sandbox.guest import RUNNER_MODULES
+
     runtime = sorted(p.stem for p in (GUEST / "runtime").glob("*.py"))
     assert set(runtime) <= OWN
-    sources = {
-        name: (GUEST / name).read_text(encoding="utf-8")
-        for name in (
-            "jail/zygote.py",
-            "hyperlight/worker.py",
-            "wasm/codeact_guest.py",
-            "runtime/codeact_errors.py",
-        )
-    }
+    assert sorted(RUNNER_MODULES) == runtime and RUNNER_MODULES[-1] == "codeact_runner"
+    for position, module in enumerate(RUNNER_MODULES):  # each after what it imports
+        source = (GUEST / "runtime" / f"{module}.py").read_text(encoding="utf-8")
+        imported = set()
+        for node in ast.parse(source).body:  # what loading it imports (not TYPE_CHECKING)
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported.add(node.module or "")
+        imported &= set(RUNNER_MODULES)
+        assert imported <= set(RUNNER_MODULES[:position]), f"{module} imports a later module"
+    for name in ("jail/zygote.py", "hyperlight/worker.py"):
+        assert "RUNNER_MODULES" in (GUEST / name).read_text(encoding="utf-8"), name
+    wasm = (GUEST / "wasm" / "codeact_guest.py").read_text(encoding="utf-8")
+    assert 'sys.modules if name.startswith("codeact_")' in wasm
+    hidden = (GUEST / "runtime" / "codeact_errors.py").read_text(encoding="utf-8")
     for module in runtime:
-        for name, source in sources.items():
-            wanted = f'"{module}.py"' if name == "runtime/codeact_errors.py" else f'"{module}"'
-            assert wanted in source, f"{name} does not name {module}"
+        assert f'"{module}.py"' in hidden, f"codeact_errors.py does not hide {module}'s frames"

@@ -9,3 +9,16 @@ because each part is loaded where that package is absent:
 * ``jail/``: the jail's zygote and the children it forks (loaded as a package of its own);
 * ``hyperlight/``: the worker process that owns one Hyperlight micro-VM.
 """
+
+#: The runner's modules (the files of ``runtime/``), each before the ones that import it, the
+#: runner itself last: the order in which a backend that loads them one by one must load them.
+RUNNER_MODULES = (
+    "codeact_host",
+    "codeact_tools",
+    "codeact_errors",
+    "codeact_net",
+    "codeact_lazy",
+    "codeact_state",
+    "codeact_save",
+    "codeact_runner",
+)

@@ -32,23 +32,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import RUNNER_MODULES
 from ..wire import read_frame, write_frame
 
 _MAX_SLEEP = 365 * 86400.0
 _REAL_SLEEP = time.sleep  # kept even if something in this process replaces time.sleep
 _VM_OVERHEAD_MB = 64
 
-#: The runner's modules, each loaded before the ones that import it.
-GUEST_MODULES = (
-    "codeact_host",
-    "codeact_tools",
-    "codeact_errors",
-    "codeact_net",
-    "codeact_lazy",
-    "codeact_state",
-    "codeact_save",
-    "codeact_runner",
-)
 
 #: Run once in a fresh VM before the snapshot: the shared runner as module `codeact_runner`,
 #: connected to this worker through host functions. `call_tool` is the guest's own host-call
@@ -100,7 +90,7 @@ def setup_source(runner: str) -> str:
     """The program that installs the runner (its modules read from `runner`'s folder) in a VM."""
     sources = [
         (name, Path(runner).with_name(name + ".py").read_text(encoding="utf-8"))
-        for name in GUEST_MODULES
+        for name in RUNNER_MODULES
     ]
     return f"SOURCES = {sources!r}\n{GUEST_SETUP}"
 

@@ -28,6 +28,7 @@ import sysconfig
 from types import ModuleType
 from typing import Any
 
+from .. import RUNNER_MODULES
 from . import child, landlock, rootfs
 
 __all__ = ["main"]
@@ -77,19 +78,6 @@ def _load_module(name: str, path: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-#: The runner's modules, each before the ones that import it; the runner itself last.
-RUNNER_MODULES = (
-    "codeact_host",
-    "codeact_tools",
-    "codeact_errors",
-    "codeact_net",
-    "codeact_lazy",
-    "codeact_state",
-    "codeact_save",
-    "codeact_runner",
-)
 
 
 def _load_runner(path: str) -> ModuleType:

@@ -201,17 +201,10 @@ _INTERNAL = {
     "wit_world",
     "componentize_py_types",
     "componentize_py_runtime",
-    "codeact_guest",
-    "codeact_runner",
-    "codeact_host",
-    "codeact_tools",
-    "codeact_errors",
-    "codeact_net",
-    "codeact_lazy",
-    "codeact_state",
-    "codeact_save",
     "site",
     "encodings",
+    # This app and the runner's modules, all imported by now (the runner imports the rest).
+    *(name for name in sys.modules if name.startswith("codeact_")),
 }
 AVAILABLE_MODULES = sorted(
     {m.split(".")[0] for m in sys.modules if not m.startswith("_")} - _INTERNAL
