@@ -1,12 +1,10 @@
 """`HostBridge`: the host side of `call_tool` for one execution.
 
-Every call a program makes arrives here as a name and JSON arguments. The bridge looks the
-tool up, validates the arguments, sends the call through the `ToolPipeline` (middlewares,
-approval, then the tool), converts the result to JSON, records the call for the audit, and
-enforces the tool-call limit and the per-tool timeout. The sandbox never holds a tool: only
-this object, on the host, can run one.
-
-Where calls run:
+Every call a program makes arrives here as a name and JSON arguments: the bridge looks the tool
+up, validates the arguments, sends the call through the `ToolPipeline` (middlewares, approval,
+then the tool), converts the result to JSON, records the call for the audit, and enforces the
+tool-call limit and the per-tool timeout. The sandbox never holds a tool: only this object, on
+the host, can run one. Where calls run:
 
 * a sync tool called with `call_tool`, when every middleware that applies to the call can run
   synchronously (none applies, by default), runs right on the sandbox's thread: the program
