@@ -39,7 +39,7 @@ from ..policy.network import AllowedDomain, NetworkLimits, find_rule
 from ..policy.urls import Target, TargetError, parse_target
 from . import stops
 from .dns import LookupRefused, Lookups, Resolver
-from .http_fetch import Fetcher, _Failed, _TimedOut
+from .http_fetch import Fetcher, FetchFailed, FetchTimedOut
 from .protocol import Reply
 
 __all__ = ["HttpEgress", "HttpRequestRecord", "Resolver"]
@@ -119,7 +119,7 @@ class HttpEgress:
             record.method, record.url = method, url
             until = min(deadline, started + min(timeout, self.limits.timeout))
             response = self._send(method, url, headers, body, until)
-        except (_Refused, _Failed, _TimedOut) as exc:
+        except (_Refused, FetchFailed, FetchTimedOut) as exc:
             record.duration_ms = (time.monotonic() - started) * 1000
             record.outcome = "denied" if isinstance(exc, _Refused) else "error"
             record.error = str(exc)
@@ -139,7 +139,7 @@ class HttpEgress:
     ) -> tuple[str, str, list[tuple[str, str]], bytes | None, float]:
         # Size before parsing: the body travels base64-encoded, plus the URL and headers.
         if len(request_json) > self.limits.max_request_bytes * 4 // 3 + _REQUEST_SLACK:
-            raise _Failed(
+            raise FetchFailed(
                 "the HTTP request is larger than NetworkLimits.max_request_bytes="
                 f"{self.limits.max_request_bytes} allows; send a smaller body"
             )
@@ -152,14 +152,14 @@ class HttpEgress:
             body = base64.b64decode(data["body"]) if data.get("body") is not None else None
             timeout = float(data.get("timeout") or self.limits.timeout)
         except (ValueError, TypeError, KeyError):
-            raise _Failed("the sandbox sent a malformed HTTP request") from None
+            raise FetchFailed("the sandbox sent a malformed HTTP request") from None
         if not isinstance(url, str) or not _METHOD.fullmatch(method):
-            raise _Failed("an HTTP request needs a method such as 'GET' and a URL string")
+            raise FetchFailed("an HTTP request needs a method such as 'GET' and a URL string")
         problem = check_headers(headers)
         if problem is not None:
-            raise _Failed(f"cannot send {method} {url[:200]}: {problem}")
+            raise FetchFailed(f"cannot send {method} {url[:200]}: {problem}")
         if body is not None and len(body) > self.limits.max_request_bytes:
-            raise _Failed(
+            raise FetchFailed(
                 f"the request body has {len(body)} bytes, more than "
                 f"NetworkLimits.max_request_bytes={self.limits.max_request_bytes}"
             )
@@ -179,7 +179,7 @@ class HttpEgress:
             try:
                 target = parse_target(url)
             except TargetError as exc:
-                raise _Failed(f"{via}cannot fetch {url!r}: {exc}") from None
+                raise FetchFailed(f"{via}cannot fetch {url!r}: {exc}") from None
             rule, why = find_rule(self.rules, method, target)
             if rule is None:
                 raise _Refused(via + why)
@@ -208,7 +208,7 @@ class HttpEgress:
                     (k, v) for k, v in headers if normalized_name(k) not in CREDENTIAL_HEADERS
                 ]
             url = next_url
-        raise _Failed(
+        raise FetchFailed(
             f"{via}more than {self.limits.max_redirects} redirects "
             f"(NetworkLimits.max_redirects={self.limits.max_redirects})"
         )
@@ -237,17 +237,17 @@ class HttpEgress:
         try:
             names = self._lookups.resolve(target.host, target.port, until=until)
         except TimeoutError:
-            raise _TimedOut(f"{via}looking up {target.host} timed out") from None
+            raise FetchTimedOut(f"{via}looking up {target.host} timed out") from None
         except LookupRefused as exc:
-            raise _Failed(f"{via}cannot resolve {target.host} now: {exc}") from None
+            raise FetchFailed(f"{via}cannot resolve {target.host} now: {exc}") from None
         except OSError as exc:
-            raise _Failed(f"{via}cannot resolve {target.host}: {exc}") from None
+            raise FetchFailed(f"{via}cannot resolve {target.host}: {exc}") from None
         try:
             addresses = [ipaddress.ip_address(name.split("%")[0]) for name in names]
         except ValueError:
-            raise _Failed(f"{via}cannot resolve {target.host}: bad address") from None
+            raise FetchFailed(f"{via}cannot resolve {target.host}: bad address") from None
         if not addresses:
-            raise _Failed(f"{via}cannot resolve {target.host}: no addresses")
+            raise FetchFailed(f"{via}cannot resolve {target.host}: no addresses")
         return addresses
 
 

@@ -23,16 +23,20 @@ from ..policy.headers import normalized_name
 from ..policy.network import NetworkLimits
 from ..policy.urls import Target
 
-__all__ = ["Fetcher"]
+__all__ = ["FetchFailed", "FetchTimedOut", "Fetcher"]
 
 _CHUNK = 64 * 1024
 
 
-class _Failed(Exception):
+class FetchFailed(Exception):
+    """The request could not be sent or its response read (the message says why)."""
+
     kind = "error"
 
 
-class _TimedOut(Exception):
+class FetchTimedOut(Exception):
+    """The response did not arrive within the request's time."""
+
     kind = "timeout"
 
 
@@ -94,11 +98,11 @@ class Fetcher:
                 content = self._read(response, method, url, until)
                 return response.status, response.reason, response.getheaders(), content
             except ValueError as exc:  # http.client refuses a bad header or method
-                raise _Failed(f"cannot send {method} {url}: {exc}") from None
+                raise FetchFailed(f"cannot send {method} {url}: {exc}") from None
             except (OSError, http.client.HTTPException) as exc:
                 if time.monotonic() >= until or self._cancelled:
                     break
-                raise _Failed(f"{method} {url} failed: {exc or type(exc).__name__}") from None
+                raise FetchFailed(f"{method} {url} failed: {exc or type(exc).__name__}") from None
             finally:
                 timer.cancel()
                 self._active = None
@@ -106,8 +110,8 @@ class Fetcher:
                     response.close()  # its file holds the socket open after conn.close()
                 conn.close()
         if last_error is not None and time.monotonic() < until and not self._cancelled:
-            raise _Failed(f"cannot connect to {target.origin}: {last_error}")
-        raise _TimedOut(
+            raise FetchFailed(f"cannot connect to {target.origin}: {last_error}")
+        raise FetchTimedOut(
             f"{method} {url} timed out (NetworkLimits.timeout={self.limits.timeout:g}s, "
             "or the execution's wall time ran out)"
         )
@@ -122,7 +126,7 @@ class Fetcher:
         self, response: http.client.HTTPResponse, method: str, url: str, until: float
     ) -> bytes:
         limit = self.limits.max_response_bytes
-        too_large = _Failed(
+        too_large = FetchFailed(
             f"the response to {method} {url} is larger than {limit} bytes "
             f"(NetworkLimits.max_response_bytes) and was cut off"
         )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TypeAlias, Union
 
 from ..errors import ConfigurationError
-from .urls import DEFAULT_PORTS, Target, _normalize_host
+from .urls import DEFAULT_PORTS, Target, normalize_host
 
 __all__ = [
     "AllowedDomain",
@@ -278,7 +278,7 @@ def _normalize_host_pattern(host: str, pattern: str) -> str:
             "list the hosts the program needs, or '*.example.org' for a domain's subdomains"
         )
     try:
-        normalized = _normalize_host(bare)
+        normalized = normalize_host(bare)
     except (ValueError, UnicodeError):
         raise ConfigurationError(
             f"allowed domain {pattern!r}: {bare!r} is not a valid host name or IP address"

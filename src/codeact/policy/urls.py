@@ -15,7 +15,14 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PORTS", "MAX_URL_LENGTH", "Target", "TargetError", "parse_target"]
+__all__ = [
+    "DEFAULT_PORTS",
+    "MAX_URL_LENGTH",
+    "Target",
+    "TargetError",
+    "normalize_host",
+    "parse_target",
+]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -75,7 +82,7 @@ def parse_target(url: str) -> Target:
     if not parts.hostname:
         raise TargetError("the URL has no host")
     try:
-        host = _normalize_host(parts.hostname)
+        host = normalize_host(parts.hostname)
     except ValueError as exc:
         raise TargetError(f"the URL's host is invalid ({exc})") from None
     path = parts.path or "/"
@@ -84,7 +91,7 @@ def parse_target(url: str) -> Target:
     return Target(scheme, host, port if port is not None else DEFAULT_PORTS[scheme], path)
 
 
-def _normalize_host(host: str) -> str:
+def normalize_host(host: str) -> str:
     host = host.strip().rstrip(".").lower()
     if not host:
         raise ValueError("empty host")

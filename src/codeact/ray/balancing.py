@@ -23,7 +23,7 @@ from .. import ApprovalRequest, UserError
 from .relay import relay_approvals
 from .worker import WorkerConfig
 
-__all__ = ["Balancing"]
+__all__ = ["Balancing", "Slot"]
 
 _log = logging.getLogger("codeact.ray")
 
@@ -32,7 +32,7 @@ _MAX_FAILED_STARTS = 3
 
 
 @dataclass
-class _Slot:
+class Slot:
     """One place in the pool: the actor now filling it, and the programs it is running."""
 
     index: int
@@ -50,7 +50,7 @@ class Balancing:
     max_concurrency: int
     approval_handler: Callable[[ApprovalRequest], Any] | None
     workers_lost: int  #: actors that died and were replaced
-    _slots: list[_Slot]
+    _slots: list[Slot]
     _turn: int
     _waiters: deque[asyncio.Future[None]]  # callers waiting for room
     _background: set[asyncio.Future[None]]
@@ -62,7 +62,7 @@ class Balancing:
         if self._closed:
             raise UserError("this CodeActPool is closed; create a new one")
 
-    async def _acquire(self) -> _Slot:
+    async def _acquire(self) -> Slot:
         """The ready actor with the fewest programs in flight (waits while all are full)."""
         while True:  # no await between the check and the claim: no lock needed
             self._check_open()
@@ -85,7 +85,7 @@ class Balancing:
                     self._waiters.remove(waiter)
                 raise
 
-    def _release(self, slot: _Slot) -> None:
+    def _release(self, slot: Slot) -> None:
         slot.in_flight -= 1
         self._wake()
 
@@ -104,7 +104,7 @@ class Balancing:
         task.add_done_callback(self._background.discard)
         return task
 
-    def _replace(self, slot: _Slot, generation: int, exc: BaseException) -> None:
+    def _replace(self, slot: Slot, generation: int, exc: BaseException) -> None:
         """Put a new actor in the place of one that died (once per death)."""
         if slot.generation != generation or self._closed:
             return
@@ -119,7 +119,7 @@ class Balancing:
         slot.ready = False
         self._spawn(self._when_ready(slot, slot.generation))
 
-    async def _when_ready(self, slot: _Slot, generation: int) -> None:
+    async def _when_ready(self, slot: Slot, generation: int) -> None:
         """Give programs to a replacement only once it is up; until then the others serve."""
         try:
             await slot.handle.info.remote()
@@ -136,7 +136,7 @@ class Balancing:
             self._start_relay(slot)
             self._wake(all_of_them=True)
 
-    def _start_relay(self, slot: _Slot) -> None:
+    def _start_relay(self, slot: Slot) -> None:
         if self.approval_handler is not None:
             slot.relay = self._spawn(
                 relay_approvals(slot.handle, self.approval_handler, self._spawn)

@@ -40,7 +40,7 @@ from .. import (
     ToolCallRecord,
     UserError,
 )
-from .balancing import Balancing, _Slot
+from .balancing import Balancing, Slot
 from .relay import handler_name
 from .tools import ToolSpec, check_tools
 from .worker import ActorInfo, CodeActWorker, WorkerConfig
@@ -175,7 +175,7 @@ class CodeActPool(Balancing):
             relay_approvals=approval_handler is not None,
             approver_name=handler_name(approval_handler),
         )
-        self._slots = [_Slot(i, self._actor_class.remote(self._config)) for i in range(num_actors)]
+        self._slots = [Slot(i, self._actor_class.remote(self._config)) for i in range(num_actors)]
         self._turn = 0
         self._waiters: deque[asyncio.Future[None]] = deque()  # callers waiting for room
         self._background: set[asyncio.Future[None]] = set()
