@@ -338,8 +338,8 @@ async def test_a_loop_that_reads_an_earlier_loops_variable_gets_the_hint() -> No
     response = chat.requests[1].messages[-1].content or ""
     assert response.splitlines()[0].startswith("1 ")  # the program's output comes first
     assert response.splitlines()[-1].startswith(
-        "[hint] line 5 (`print(uid, user['name'], tier)`) reads `user`, the variable of the "
-        "loop on line 2 (`for user in list_users():`), after that loop ended"
+        "[hint] line 5 (`print(uid, user['name'], tier)`) reads `user`, which the loop on "
+        "line 2 (`for user in list_users():`) sets on each pass, after that loop ended"
     )
     assert "[hint]" not in (chat.requests[2].messages[-1].content or "")  # the fixed one
     assert result.nudge_reasons == []  # the model fixed it without being asked
@@ -372,7 +372,7 @@ async def test_the_loop_hint_survives_a_repeat_and_names_the_models_own_lines() 
     result = await codeact_agent(chat).run("Users and tiers?")
     hinted = chat.requests[1].messages[-1].content or ""
     assert "[hint] line 8 (`print(uid, user['name'], tier)`)" in hinted  # as the model wrote it
-    assert "loop on line 5 (`for user in list_users():`)" in hinted
+    assert "the loop on line 5 (`for user in list_users():`) sets on each pass" in hinted
     repeat = chat.requests[2].messages[-1].content or ""
     assert repeat.startswith("This exact program already ran, and its output above may be wrong")
     assert "reply to the user" not in repeat and "Line 8 (`print(" in repeat

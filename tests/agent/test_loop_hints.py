@@ -26,7 +26,7 @@ def test_a_loop_that_reads_a_finished_loops_variable_gets_the_hint() -> None:
     assert hint is not None
     assert hint.startswith(
         "[hint] line 10 (`print(f\"{user_id}: {user['name']}: {total:.2f}\")`) reads `user`, "
-        "the variable of the loop on line 3 (`for user in users:`), after that loop ended"
+        "which the loop on line 3 (`for user in users:`) sets on each pass, after that loop ended"
     )
 
 
@@ -70,4 +70,28 @@ def test_the_same_slip_in_other_shapes_gets_the_hint(code: str) -> None:
     ],
 )
 def test_programs_without_the_slip_get_no_hint(code: str) -> None:
+    assert stale_loop_variable_hint(code) is None
+
+
+def test_a_name_each_pass_assigns_is_the_loops_too() -> None:
+    """Seen on the embedded model: ``user_name = user["name"]`` in the first loop, printed in
+    the second (the demo's answer had Hana's name on every line)."""
+    code = (
+        "totals = {}\nfor user in users:\n    user_name = user['name']\n"
+        "    totals[user['id']] = 1\nfor uid, total in totals.items():\n"
+        "    print(uid, user_name, total)\n"
+    )
+    hint = stale_loop_variable_hint(code)
+    assert hint is not None and "reads `user_name`, which the loop on line 2" in hint
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "total = 0\nfor x in xs:\n    total = total + x\nfor y in ys:\n    print(y / total)\n",
+        "for x in xs:\n    if x > 3:\n        found = x\nfor y in ys:\n    print(y, found)\n",
+    ],
+    ids=["accumulator", "search_result"],
+)
+def test_names_meant_to_outlive_the_loop_get_no_hint(code: str) -> None:
     assert stale_loop_variable_hint(code) is None

@@ -39,11 +39,12 @@ def stale_loop_variable_hint(code: str) -> str | None:
                 name, read_line, loop_line = found
                 read, loop = _quoted(code, read_line), _quoted(code, loop_line)
                 return (
-                    f"{HINT_MARKER} line {read_line} ({read}) reads `{name}`, the variable of "
-                    f"the loop on line {loop_line} ({loop}), after that loop ended: there `{name}` "
-                    "is that loop's last item on every pass. If each line should show its own "
-                    "item's value, get it from this loop's variables (for example, keep it in "
-                    "what the first loop fills) and run the fixed program."
+                    f"{HINT_MARKER} line {read_line} ({read}) reads `{name}`, which the loop on "
+                    f"line {loop_line} ({loop}) sets on each pass, after that loop ended: there "
+                    f"`{name}` is its value from that loop's last pass, the same on every line. "
+                    "If each line should show its own item's value, get it from this loop's "
+                    "variables (for example, keep it in what the first loop fills) and run the "
+                    "fixed program."
                 )
     return None
 
@@ -57,8 +58,11 @@ def _quoted(code: str, line: int, limit: int = 100) -> str:
 
 def _first_stale_read(body: list[ast.stmt]) -> tuple[str, int, int] | None:
     """(name, line read, line of its loop) for a loop among `body`'s statements that reads a
-    variable last bound by an earlier loop of the same body."""
-    finished: dict[str, int] = {}  # variable -> line of the finished loop that bound it last
+    variable a finished for-loop of the same body set on each pass: its target, or a name
+    first assigned in its body (``user_name = user["name"]``). A name bound before that loop
+    too is an accumulator (``total = 0`` ... ``total += x``): reading it later is meant."""
+    finished: dict[str, int] = {}  # variable -> line of the finished loop that set it last
+    bound_before: set[str] = set()  # names bound by the statements read so far
     for statement in body:
         if isinstance(statement, _LOOPS) and finished:
             bound = set(_bound_in(statement))
@@ -71,11 +75,18 @@ def _first_stale_read(body: list[ast.stmt]) -> tuple[str, int, int] | None:
                 ):
                     return node.id, node.lineno, finished[node.id]
         # What this statement binds replaces what an earlier loop left in those names.
-        for name in _bound_in(statement):
+        bound_here = set(_bound_in(statement))
+        for name in bound_here:
             finished.pop(name, None)
         if isinstance(statement, (ast.For, ast.AsyncFor)):
-            for name in _names(statement.target):
+            per_pass = set(_names(statement.target))
+            # Set on every pass: plain assignments in the loop's own body (one under an `if`
+            # may be a search's result, meant to outlive the loop).
+            assigned = [s for s in statement.body if isinstance(s, (ast.Assign, ast.AnnAssign))]
+            per_pass |= {name for s in assigned for name in _bound_in(s)} - bound_before
+            for name in per_pass:
                 finished[name] = statement.lineno
+        bound_before |= bound_here
     return None
 
 
