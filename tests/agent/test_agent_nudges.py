@@ -377,3 +377,19 @@ async def test_the_loop_hint_survives_a_repeat_and_names_the_models_own_lines() 
     assert repeat.startswith("This exact program already ran, and its output above may be wrong")
     assert "reply to the user" not in repeat and "Line 8 (`print(" in repeat
     assert result.text == "8" and result.usage.code_executions == 2
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_program_whose_last_line_stops_inside_a_string_is_closed_and_run() -> None:
+    """3 of 20 demo runs of one commit: the first program's last line was
+    ``print(f"Total: {...:.2f}`` without its ``")``; the SyntaxError ended two of those runs."""
+    cut = 'users = list_users()\nprint(f"users: {len(users)}'
+    chat = ScriptedChat([code_call(cut), "users: 8"])
+    result = await codeact_agent(chat).run("How many users?")
+    response = chat.requests[1].messages[-1].content or ""
+    assert response.startswith("users: 8")
+    assert response.splitlines()[-1].startswith(
+        "[note] the program's last line (line 2) ended inside a string; it was closed with `\")`"
+    )
+    assert result.programs == ['users = list_users()\nprint(f"users: {len(users)}")\n']
+    assert result.nudge_reasons == ["cut_string_closed"] and result.text == "users: 8"

@@ -48,6 +48,7 @@ NUDGE_KINDS = (
     "copied_example",
     "code_tool_called_inside",
     "stale_loop_variable",
+    "cut_string_closed",
 )
 
 

@@ -5,7 +5,8 @@ program that already ran is not run again (`ALREADY_RAN`); one identical to a pr
 failed is not run (`repeated_failure_message`: it would fail the same way); and one that
 defines functions the sandbox already has either has those definitions cut out
 (`strip_tool_definitions`, the model is told) or, where they cannot be cut cleanly, is not
-run (`shadowing_message`). After it runs, a hint may follow its output: the key a failed
+run (`shadowing_message`); one whose last line stops inside a string is closed there
+(`cut_programs`). After it runs, a hint may follow its output: the key a failed
 program read from the wrong tool's dict (`key_hints`), or a loop that read an earlier loop's
 variable (`loop_hints`). Everything that ran is counted in the run's usage and timings.
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from ..chat.messages import ToolCall
 from ..runtime import ExecuteCodeTool, ExecutionResult, Session
 from ..tools import SANDBOX_RESERVED_NAMES
+from .cut_programs import close_cut_string, closed_note
 from .key_hints import missing_key_hint
 from .loop_hints import stale_loop_variable_hint
 from .nudges import ALREADY_RAN, already_ran_with_hint, repeated_failure_message
@@ -85,6 +87,12 @@ class ProgramCalls:
             self._count_nudge("code_tool_called_inside")
             self._say(f"  {tool.name}: ran the program its code passed to {tool.name}(...)")
             to_run, notes = inner, [unwrapped_note(tool.name)]
+        closed = close_cut_string(to_run)
+        if closed is not None:
+            to_run, added = closed
+            self._count_nudge("cut_string_closed")
+            self._say(f"  {tool.name}: closed the string its last line left open ({added})")
+            notes.append(closed_note(added, to_run.rstrip().count("\n") + 1))
         # The code tool's own name and the sandbox's own functions too: `from tools import
         # execute_code, call_tool_async` in a program is a model's guess at how to reach the
         # tools, and fails on a missing module.
