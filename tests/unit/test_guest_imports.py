@@ -9,23 +9,14 @@ import sys
 from pathlib import Path
 
 import codeact.sandbox
+from codeact.sandbox.guest import RUNNER_MODULES
 
 GUEST = Path(codeact.sandbox.__file__).resolve().parent / "guest"
 
 #: Modules of the guest that others import by their plain name (the runner is loaded as a
 #: top-level module on every backend), and the bindings componentize-py generates from
 #: ``guest/wasm/wit`` when it builds the wasm guest.
-OWN = {
-    "codeact_runner",
-    "codeact_host",
-    "codeact_tools",
-    "codeact_errors",
-    "codeact_net",
-    "codeact_lazy",
-    "codeact_state",
-    "codeact_save",
-    "codeact_guest",
-}
+OWN = {*RUNNER_MODULES, "codeact_guest"}
 GENERATED = {"wit_world", "componentize_py_types", "componentize_py_runtime"}
 
 
@@ -80,8 +71,6 @@ def test_every_backend_loads_every_module_of_the_runner() -> None:
     the jail's zygote and the hyperlight worker load, in its order), kept out of the wasm guest's
     importable list, and its frames hidden from tracebacks, or that backend breaks only when a
     session first needs it."""
-    from codeact.sandbox.guest import RUNNER_MODULES
-
     runtime = sorted(p.stem for p in (GUEST / "runtime").glob("*.py"))
     assert set(runtime) <= OWN
     assert sorted(RUNNER_MODULES) == runtime and RUNNER_MODULES[-1] == "codeact_runner"
