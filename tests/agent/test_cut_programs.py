@@ -47,3 +47,11 @@ def test_the_note_names_what_was_added() -> None:
         "[note] the program's last line (line 12) ended inside a string; it was closed with "
         '`")` and run. End every string and call you open.'
     )
+
+
+def test_a_closed_program_still_gets_the_loop_hint() -> None:
+    from codeact.agent.loop_hints import stale_loop_variable_hint
+
+    code = "for u in us:\n    t[u] = 1\nfor k in t:\n    print(f'{k}: {u}"
+    closed = close_cut_string(code)
+    assert closed is not None and stale_loop_variable_hint(closed[0]) is not None

@@ -93,6 +93,7 @@ class ProgramCalls:
             self._count_nudge("cut_string_closed")
             self._say(f"  {tool.name}: closed the string its last line left open ({added})")
             notes.append(closed_note(added, to_run.rstrip().count("\n") + 1))
+        written = to_run  # the program as the model wrote it: its lines are the model's
         # The code tool's own name and the sandbox's own functions too: `from tools import
         # execute_code, call_tool_async` in a program is a model's guess at how to reach the
         # tools, and fails on a missing module.
@@ -114,9 +115,9 @@ class ProgramCalls:
         if result.error is not None:
             hint = missing_key_hint(result.error.type, result.error.message, tool.codeact.tools)
         else:
-            # Read in the program as the model wrote it (before any definitions were cut),
-            # so that the line numbers are the model's.
-            hint = stale_loop_variable_hint(inner or code) if result.ok else None
+            # Read in the program as written (before any definitions were cut): the line
+            # numbers are then the model's.
+            hint = stale_loop_variable_hint(written) if result.ok else None
             if hint is not None:
                 self._say(f"  {tool.name}: a loop reads an earlier loop's variable (hint sent)")
         self.last_warning = hint if result.ok else None
