@@ -141,7 +141,9 @@ def _candidates(f: ReplyFacts) -> list[tuple[str, str]]:
     if f.warning is not None and f.failed_error is None:
         found.append(("stale_loop_variable", _WARNED.format(hint=_hint_text(f.warning))))
     if f.last_output and f.failed_error is None and drops_output(text, f.last_output):
-        found.append(("dropped_output", _DROPPED_OUTPUT))
+        found.append(
+            ("dropped_output", _DROPPED_OUTPUT.format(output=_quoted_output(f.last_output)))
+        )
     return found
 
 
@@ -345,9 +347,18 @@ def _hint_text(hint: str) -> str:
 
 
 _DROPPED_OUTPUT = (
-    "Your reply does not state the result your last program printed. Reply with the final "
-    "answer, stating the values it printed."
+    "Your reply does not state the result your last program printed. It printed:\n{output}\n"
+    "Reply with the final answer, stating the values it printed."
 )
+
+
+def _quoted_output(output: str, limit: int = 2000) -> str:
+    """What the program printed, for a nudge: at most `limit` characters (a small model that
+    answered "Done" after its program ran states the result once it sees it again)."""
+    text = output.rstrip("\n")
+    if len(text) > limit:
+        text = text[:limit] + f"\n[... {len(text) - limit} more characters]"
+    return text
 
 
 def already_ran_with_hint(hint: str) -> str:
