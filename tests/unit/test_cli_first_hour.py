@@ -150,14 +150,23 @@ def test_ctrl_c_during_a_slow_tool_keeps_the_output_and_exits_130(
     tools.write_text(source)
     marker = tmp_path / "called"
     program = f"print('before the call')\nslow({str(marker)!r})\nprint('never')"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "codeact", "exec", "-", "--tools", str(tools)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    # A child inherits an ignored SIGINT (a suite started in the background, `cmd &`, runs
+    # with SIGINT ignored): give it Ctrl-C as a terminal would, whatever this process got.
+    inherited = signal.getsignal(signal.SIGINT)
+    if inherited == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "codeact", "exec", "-", "--tools", str(tools)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    finally:
+        if inherited == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     assert proc.stdin is not None
     proc.stdin.write(program)
     proc.stdin.close()
