@@ -187,6 +187,47 @@ try:
 except Exception as e:
     print("ptrace", type(e).__name__)
 """,
+    # The calls the jail's own setup makes after a request (bind mounts, chroot, capset,
+    # Landlock, another seccomp filter): the filter that was attached before the request still
+    # allows them; the lock stacked on it must refuse each before the program runs.
+    "kernel_setup_calls": """
+import os, platform, sys
+# The import policy is a courtesy, not a wall: step past it as an attacker would.
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "ImportPolicy"]
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+numbers = {
+    "x86_64": {"mount": 165, "chroot": 161, "capset": 126, "landlock_create_ruleset": 444,
+               "landlock_add_rule": 445, "landlock_restrict_self": 446, "seccomp": 317,
+               "umount2": 166, "pivot_root": 155, "unshare": 272},
+    "aarch64": {"mount": 40, "chroot": 51, "capset": 91, "landlock_create_ruleset": 444,
+                "landlock_add_rule": 445, "landlock_restrict_self": 446, "seccomp": 277,
+                "umount2": 39, "pivot_root": 41, "unshare": 97},
+}[platform.machine()]
+os.makedirs("/output/m", exist_ok=True)
+header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+caps = (ctypes.c_uint32 * 6)(0xFFFFFFFF, 0xFFFFFFFF, 0, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+attempts = {
+    "mount": (b"/", b"/output/m", None, 4096 | 16384, None),
+    "chroot": (b"/output",),
+    "capset": (ctypes.byref(header), ctypes.byref(caps)),
+    "landlock_create_ruleset": (None, 0, 1),
+    "landlock_add_rule": (3, 1, None, 0),
+    "landlock_restrict_self": (3, 0),
+    "seccomp": (2, 0, ctypes.byref(ctypes.c_uint32(0x7FFF0000))),  # GET_ACTION_AVAIL
+    "umount2": (b"/", 2),
+    "pivot_root": (b"/output", b"/output/m"),
+    "unshare": (0x10000000 | 0x00020000,),
+}
+for name, args in attempts.items():
+    result = libc.syscall(numbers[name], *args)
+    err = ctypes.get_errno()
+    if result >= 0:
+        print("CHANGED", name, result)
+    else:
+        print(name, "refused", os.strerror(err))
+""",
     "raise_resource_limits_and_priority": """
 import os, resource
 for name, act in [
@@ -218,6 +259,7 @@ NO_CONTROL = {
     "make_directories_fifos_and_devices",
     "ptrace_and_process_memory",
     "raise_resource_limits_and_priority",
+    "kernel_setup_calls",
     "pty_spawn",
     "environb_and_posix_environ",
 }
@@ -340,3 +382,21 @@ async def test_a_writable_mount_is_no_way_out(
     assert not _refusals_only(out, "WROTE", "READ", "LISTED"), out
     assert not [p for p in scratch.parent.iterdir() if p.name in ("pwned", "f")]
     assert "DONE link canary in" not in out
+
+
+async def test_the_jails_setup_calls_are_refused_to_the_program(
+    attempt: Callable[..., Any], backend_name: str
+) -> None:
+    """The jail attaches most of its seccomp filter before the request and the part that
+    refuses its own setup calls after the setup: each of those calls, made by the program
+    through ctypes, must come back refused (and the attempt must have run to say so)."""
+    if backend_name != "jail":
+        pytest.skip("the jail's seccomp filter; other backends have no ctypes to the kernel")
+    result = await attempt(READ + PROCESS_ATTEMPTS["kernel_setup_calls"])
+    assert result.ok, result.error
+    assert not _refusals_only(result.stdout, "CHANGED"), result.stdout
+    refused = {line.split()[0] for line in result.stdout.splitlines() if " refused " in line}
+    assert refused == {
+        "mount", "chroot", "capset", "landlock_create_ruleset", "landlock_add_rule",
+        "landlock_restrict_self", "seccomp", "umount2", "pivot_root", "unshare",
+    }, result.stdout  # fmt: skip

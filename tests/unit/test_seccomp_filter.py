@@ -149,3 +149,66 @@ def test_x32_calls_are_refused() -> None:
     result = run_filter(program, arch=AUDIT_ARCH["x86_64"], nr=0x40000000 + 41)
     assert result == seccomp.RET_ENOSYS
     assert seccomp.RET_ENOSYS & 0xFFFF == errno.ENOSYS
+
+
+def _action(ret: int) -> int:
+    """The kernel's ordering of answers: the action bits as a signed number, lower is
+    stricter (kill-process is negative, allow the highest)."""
+    action = ret & 0xFFFF0000
+    return action - (1 << 32) if action & 0x80000000 else action
+
+
+def stacked(programs: list[bytes], **data: object) -> int:
+    """What the kernel answers for a process with `programs` installed in that order: every
+    filter runs, newest first, and only a stricter action replaces the answer so far (so
+    among equal actions the newest filter's errno stands), as `seccomp_run_filters` does."""
+    answer: int | None = None
+    for program in reversed(programs):
+        ret = run_filter(program, **data)  # type: ignore[arg-type]
+        if answer is None or _action(ret) < _action(answer):
+            answer = ret
+    assert answer is not None
+    return answer
+
+
+_ARGS = (0, 1, 2, 3, PID, PID + 1, -1, -PID, SIGCHLD, THREAD_FLAGS, THREAD_FLAGS | CLONE_NEWUSER,
+         0x5412, 0x541C, 0x40086602, 0x5401)  # fmt: skip
+
+
+def test_waiting_and_lock_filters_together_answer_every_call_as_the_whole_filter(
+    arch: str,
+) -> None:
+    """A pooled child attaches the large filter before its request and stacks a small lock
+    after its setup: together they must answer every call, with every argument a rule looks
+    at, exactly as the single filter would, or the split would have opened (or shut) a call."""
+    rules = seccomp.rules_for(PID)
+    whole = seccomp.build_filter(arch, rules)
+    parts = [seccomp.waiting_filter(arch, rules), seccomp.lock_filter(arch, rules)]
+    audit = AUDIT_ARCH[arch]
+    numbers = [*range(600), 1023, 0x40000000 + 41, 0x40000000 + 165]
+    checked = 0
+    for nr in numbers:
+        for first in _ARGS:
+            for second in (0, 0x5412, PID + 1):
+                data = {"arch": audit, "nr": nr, "args": (first, second)}
+                assert stacked(parts, **data) == run_filter(whole, **data), (nr, first, second)
+                checked += 1
+    assert stacked(parts, arch=0x40000003, nr=1) == seccomp.RET_KILL_PROCESS
+    assert checked > 20000
+
+
+def test_the_setup_calls_are_open_only_until_the_lock(arch: str) -> None:
+    """The waiting filter lets the confinement's own calls through (mounts, chroot, capset,
+    Landlock, seccomp); the lock then answers each as the whole filter does."""
+    rules = seccomp.rules_for(PID)
+    waiting = seccomp.waiting_filter(arch, rules)
+    lock = seccomp.lock_filter(arch, rules)
+    audit = AUDIT_ARCH[arch]
+    for name in seccomp.SETUP_CALLS:
+        nr = SYSCALLS[arch][name]
+        assert run_filter(waiting, arch=audit, nr=nr) == seccomp.RET_ALLOW, name
+        expected = seccomp.RET_EPERM if name in seccomp.DENIED else seccomp.RET_ENOSYS
+        assert stacked([waiting, lock], arch=audit, nr=nr) == expected, name
+        assert verdict(arch, name) == expected, name
+    assert run_filter(lock, arch=audit, nr=SYSCALLS[arch]["read"]) == seccomp.RET_ALLOW
+    assert len(lock) // 8 < 24  # small: attaching it is what the caller waits for

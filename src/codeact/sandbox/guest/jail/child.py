@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 from .. import wire
-from . import confine, glue, landlock, readonly, rootfs
+from . import confine, glue, landlock, readonly, rootfs, seccomp
 
 __all__ = ["ImportPolicy", "Setup", "run"]
 
@@ -140,7 +140,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         _close_other_fds({0, 1, 2, _CHANNEL_FD, *setup.path_fds})
         os.environ.clear()
         random.seed()  # the zygote's generator state is shared by every child: reseed
-        program = confine.seccomp_program()
+        waiting_filter, lock_filter = confine.seccomp_programs()
         measures = confine.Measures.now()
         ruleset = landlock.ruleset(read=setup.path_fds, abi=setup.landlock_abi)
         if setup.root:
@@ -157,6 +157,9 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         host = glue.JailHost(sock)
         setup.runner.install(host)
         _hide_internals(setup)
+        # The large part of the seccomp filter, with the setup's calls still allowed: no
+        # program runs before `confine` stacks the part that refuses them.
+        seccomp.install(waiting_filter)
         request = wire.read_frame(sock)  # a pooled child waits here
         _grant_files(setup, request, ruleset)
         confine.confine(
@@ -165,7 +168,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
             ruleset_fd=ruleset,
             landlock_abi=setup.landlock_abi,
             last_cap=setup.last_cap,
-            program=program,
+            program=lock_filter,
         )
         for fd in (*setup.path_fds, ruleset):
             os.close(fd)

@@ -5,6 +5,11 @@ Order matters: resource limits first, capabilities next (so hard limits cannot b
 then Landlock and seccomp (seccomp last, since it refuses calls the earlier steps use, such as
 the mounts that build the child's file tree). /proc is read before any of it, while the child
 still sees it.
+
+The seccomp filter comes in two parts (`seccomp_programs`): the large one, with the setup's own
+calls still allowed, is attached while a pooled child waits for its request (the kernel takes
+about 0.5 ms to check and compile it); `confine` stacks a small one on it, last, that refuses
+those setup calls. Together they answer every call as the single filter would.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from . import landlock, seccomp
 from .syscalls import current_arch
 
-__all__ = ["Confinement", "Measures", "confine", "die_with_parent", "seccomp_program"]
+__all__ = ["Confinement", "Measures", "confine", "die_with_parent", "seccomp_programs"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_CAPBSET_DROP = 24
@@ -132,12 +137,15 @@ def drop_capabilities(last_cap: int) -> None:
         raise OSError(err, f"capset failed: {os.strerror(err)}")
 
 
-def seccomp_program() -> bytes:
-    """The filter for this process (its rules name its own pid), built ahead of time."""
+def seccomp_programs() -> tuple[bytes, bytes]:
+    """The two parts of this process's filter (its rules name its own pid), built ahead of
+    time: the one to install while waiting for the request, and the one `confine` stacks
+    on it (`seccomp.waiting_filter`, `seccomp.lock_filter`)."""
     arch = current_arch()
     if arch is None:
         raise OSError("the jail supports x86_64 and aarch64 only")
-    return seccomp.build_filter(arch, seccomp.rules_for(os.getpid()))
+    rules = seccomp.rules_for(os.getpid())
+    return seccomp.waiting_filter(arch, rules), seccomp.lock_filter(arch, rules)
 
 
 def confine(
@@ -150,7 +158,8 @@ def confine(
     program: bytes,
 ) -> landlock.Enforced:
     """Apply the walls, last step first to fail: limits, no capabilities, Landlock (the
-    ruleset is complete by now), seccomp. Irreversible; raises if any step fails."""
+    ruleset is complete by now), seccomp (`program`: the lock stacked on the waiting filter
+    the child installed before its request). Irreversible; raises if any step fails."""
     set_limits(limits, measures)
     drop_capabilities(last_cap)
     enforced = landlock.enforce(ruleset_fd, landlock_abi)

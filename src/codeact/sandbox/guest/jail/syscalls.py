@@ -45,7 +45,7 @@ X86_64 = {
     "get_kernel_syms": 177, "query_module": 178, "nfsservctl": 180, "setpriority": 141,
     "sched_setaffinity": 203, "sched_setscheduler": 144, "sched_setparam": 142,
     "sched_setattr": 314, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
-    "landlock_restrict_self": 446, "seccomp": 317,
+    "landlock_restrict_self": 446, "seccomp": 317, "capset": 126,
 }
 
 AARCH64 = {
@@ -70,7 +70,7 @@ AARCH64 = {
     "migrate_pages": 238, "move_pages": 239, "vhangup": 58, "lookup_dcookie": 18,
     "nfsservctl": 42, "setpriority": 140, "sched_setaffinity": 122, "sched_setscheduler": 119,
     "sched_setparam": 118, "sched_setattr": 274, "landlock_create_ruleset": 444,
-    "landlock_add_rule": 445, "landlock_restrict_self": 446, "seccomp": 277,
+    "landlock_add_rule": 445, "landlock_restrict_self": 446, "seccomp": 277, "capset": 91,
 }
 
 # The calls a Python program and its C extensions use (files inside the jail's tree, memory,
