@@ -10,6 +10,7 @@ from typing import Any
 from codeact.chat.grammar_tools import (
     CALL_PREFIX,
     complete_with_grammar,
+    examples_as_calls,
     parse_tool_calls,
     render_messages,
     tool_call_grammar,
@@ -51,6 +52,33 @@ def test_the_conversation_is_rendered_as_the_models_template_does() -> None:
     assert rendered[3].content == (
         "<tool_response>\n1\n</tool_response>\n<tool_response>\n0.2\n</tool_response>"
     )
+
+
+def test_an_example_program_in_the_instructions_is_shown_as_the_call_that_runs_it() -> None:
+    """The model sees the example in the form it must write: a call with the program as
+    JSON-escaped code (quotes and newlines escaped), which reads back as the same program."""
+    program = 'rows = []\nfor s in list_stores():\n    print(f"{s[\'name\']}: \\"x\\"")\n'
+    system = f"Work in code.\n\nExample:\n\n```python\n{program}```\n\nThen answer."
+    rendered = render_messages([Message.system(system), Message.user("Go.")], TOOLS)
+    content = rendered[0].content or ""
+    assert "```" not in content.split("# Tools")[0]
+    block = content.split("<tool_call>\n", 1)[1].split("\n</tool_call>", 1)[0]
+    assert json.loads(block) == {"name": "execute_code", "arguments": {"code": program}}
+    assert content.startswith("Work in code.\n\nExample:\n\n<tool_call>\n")
+    assert "</tool_call>\n\nThen answer." in content
+
+
+def test_examples_stay_fenced_without_a_tool_that_takes_a_program() -> None:
+    system = "Example:\n```python\nprint(1)\n```\n```json\n{}\n```"
+    without = [t for t in TOOLS if t.name != "execute_code"]
+    assert examples_as_calls(system, without) == system
+    assert examples_as_calls(system, TOOLS) == (
+        'Example:\n<tool_call>\n{"name": "execute_code", "arguments": {"code": "print(1)\\n"}}'
+        "\n</tool_call>\n```json\n{}\n```"
+    )
+    # Only the system message: a user's fenced program is the user's own words.
+    rendered = render_messages([Message.user("```python\nprint(2)\n```")], TOOLS)
+    assert rendered[-1].content == "```python\nprint(2)\n```"
 
 
 def test_a_conversation_without_a_system_message_gets_one_with_the_tools() -> None:

