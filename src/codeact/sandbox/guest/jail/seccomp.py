@@ -22,7 +22,10 @@ some arguments (the other walls are the read-only binds, Landlock and rlimits):
 * setuid, setgid and sticky bits in the mode of a new file or folder (``open``/``openat``/
   ``creat``/``mkdir``/``mknod`` with ``0o4755``...; ``openat2``, whose mode the filter cannot
   read, answers ENOSYS): the jail runs as the host's user, so a setuid file left in a
-  read-write mount would let anyone who runs it act as that user (as root, when it is root).
+  read-write mount would let anyone who runs it act as that user (as root, when it is root);
+* memory the address-space limit does not count: ``memfd_create`` answers ENOSYS (each memfd
+  held up to RLIMIT_FSIZE of RAM, 256 of them tens of GiB), and pipes keep their default
+  size (no ``F_SETPIPE_SZ``).
 
 A system call from another ABI (i386's ``int 0x80``) kills the process; x86_64's x32 calls get
 ENOSYS. Refusals return EPERM, so Python raises a clean ``PermissionError``.
@@ -71,6 +74,7 @@ _CLONE_NAMESPACES = (
 )
 _AF_UNIX = 1
 _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
+_F_SETPIPE_SZ = 1031
 # chattr: file flags and project attributes, which Landlock does not cover either.
 _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR = 0x40086602, 0x40046602, 0x401C5820
 
@@ -146,6 +150,9 @@ def rules_for(self_pid: int) -> list[Rule]:
         Rule("mknod", "arg_mask", 1, (_SPECIAL_MODE_BITS,)),
         Rule("mknodat", "arg_mask", 2, (_SPECIAL_MODE_BITS,)),
         Rule("openat2", "enosys"),  # its mode sits in a struct the filter cannot read
+        # RAM outside RLIMIT_AS: memfds (C libraries fall back on ENOSYS), larger pipes.
+        Rule("memfd_create", "enosys"),
+        Rule("fcntl", "arg_not_in", 1, (_F_SETPIPE_SZ,)),
         Rule(
             "ioctl",
             "arg_not_in",
