@@ -43,6 +43,9 @@ _exiting = False
 _types = mimetypes.MimeTypes()  # the built-in table only: the same answer on every machine
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+# A FIFO swapped in for a file between the walk and the open (by a thread of the program still
+# dying) would block a plain open until a writer comes: never.
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 class OutputsClosedError(RuntimeError):
@@ -193,7 +196,7 @@ def _read_regular(path: str, limit: int) -> bytes | None:
     """The bytes of the regular file at `path`; None if it is anything else (a link swapped
     in, a special file) or grew past `limit`."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY | _NONBLOCK)
     except OSError:
         return None
     try:
