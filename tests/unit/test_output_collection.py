@@ -128,3 +128,28 @@ def test_a_fifo_swapped_in_after_the_walk_never_blocks_the_host(
     assert done, "reading /output blocked on a FIFO"
     files, skipped = done[0]
     assert files == [] and skipped == ["data.txt: could not be read safely, not returned"]
+
+
+def test_a_folder_swapped_for_a_link_after_the_walk_is_never_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same race one level up: /output/d was a folder when walked and is a link to a
+    host folder when read. Neither the read nor a listing may go through the link."""
+    from codeact.sandbox import artifacts
+
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "secret.txt").write_text("host secret")
+    out = tmp_path / "out"
+    (out / "d").mkdir(parents=True)
+    (out / "d" / "secret.txt").write_text("decoy")
+    walked = artifacts._walk(str(out), [], 100)
+    (out / "d" / "secret.txt").unlink()
+    (out / "d").rmdir()
+    (out / "d").symlink_to(host)
+    monkeypatch.setattr(artifacts, "_walk", lambda *args: walked)
+    files, skipped = collect_outputs(str(out), OutputLimits())
+    assert files == [] and skipped == ["d/secret.txt: could not be read safely, not returned"]
+    monkeypatch.undo()
+    with pytest.raises(OSError):
+        artifacts._list_beneath(str(out), "d")
