@@ -126,6 +126,27 @@ async def test_unknown_tools_are_refused_without_reading_their_arguments(
     assert isinstance(record.arguments, str) and "not read" in record.arguments
 
 
+async def test_records_keep_bounded_copies_of_huge_unknown_tool_names(
+    backend_name: str, attempt: Callable[..., Any]
+) -> None:
+    """The name is the program's too: 1 MB names, one per call, were each kept whole in the
+    record and twice in the message (several hundred MB of the host's memory per run)."""
+    code = (
+        "n = 'a' * 1_000_000\nseen = []\nfor i in range(30):\n"
+        "    try:\n        call_tool(n + str(i))\n"
+        "    except ToolError as e:\n        seen.append(len(str(e)))\n"
+        "print(len(seen), max(seen))"
+    )
+    result: ExecutionResult = await attempt(code, tools=[echo], limits=LIMITS)
+    assert result.ok, result.error
+    count, longest = map(int, result.stdout.split())
+    assert count == 30 and longest < 1000, result.stdout
+    assert len(result.tool_calls) == 30
+    for record in result.tool_calls:
+        assert record.outcome == "unknown"
+        assert len(record.name) < 300 and len(record.error or "") < 1000
+
+
 async def test_records_keep_bounded_copies_of_large_arguments(
     backend_name: str, attempt: Callable[..., Any]
 ) -> None:
