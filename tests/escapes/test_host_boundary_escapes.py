@@ -147,6 +147,28 @@ async def test_records_keep_bounded_copies_of_huge_unknown_tool_names(
         assert len(record.name) < 300 and len(record.error or "") < 1000
 
 
+async def test_http_records_keep_bounded_copies_of_huge_urls(
+    backend_name: str, attempt: Callable[..., Any]
+) -> None:
+    """A URL is the program's too: one of 500 KB (up to 14 MB) was kept whole in each record and
+    quoted whole in its error, request after request. Refused before anything is sent."""
+    code = (
+        "u = 'http://example.com/' + 'a' * 500_000\nlongest = 0\nfor i in range(20):\n"
+        "    try:\n        http_get(u + str(i))\n"
+        "    except OSError as e:\n        longest = max(longest, len(str(e)))\n"
+        "print(longest)"
+    )
+    result: ExecutionResult = await attempt(
+        code, tools=[echo], limits=LIMITS, allowed_domains=["example.com"]
+    )
+    assert result.ok, result.error
+    assert int(result.stdout) < 1000, result.stdout
+    assert len(result.http_requests) == 20
+    for record in result.http_requests:
+        assert record.outcome == "error" and "MAX_URL_LENGTH" in (record.error or "")
+        assert len(record.url) <= 8192 and len(record.error or "") < 1000
+
+
 async def test_records_keep_bounded_copies_of_large_arguments(
     backend_name: str, attempt: Callable[..., Any]
 ) -> None:
