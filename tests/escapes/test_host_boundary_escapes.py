@@ -147,6 +147,34 @@ async def test_records_keep_bounded_copies_of_huge_unknown_tool_names(
         assert len(record.name) < 300 and len(record.error or "") < 1000
 
 
+@tool
+def find_user(user_id: str, limit: int = 1) -> str:
+    """Raises with the id it was given, as lookups do ("no user named ...")."""
+    raise LookupError(f"no user named {user_id!r}")
+
+
+async def test_error_messages_that_quote_the_program_are_bounded(
+    backend_name: str, attempt: Callable[..., Any]
+) -> None:
+    """Error messages quote what the program sent: an unexpected argument's name, a value the
+    tool repeats. Each was kept whole in the record and sent back whole, call after call."""
+    code = (
+        "big = 'a' * 1_000_000\nlongest = 0\n"
+        "for kwargs in [{'user_id': big}, {'user_id': 'x', big: 1}, {'user_id': 'x', 'limit': big}]"
+        " * 5:\n"
+        "    try:\n        find_user(**kwargs)\n"
+        "    except ToolError as e:\n        longest = max(longest, len(str(e)))\n"
+        "print(longest)"
+    )
+    result: ExecutionResult = await attempt(code, tools=[find_user], limits=LIMITS)
+    assert result.ok, result.error
+    assert 1000 < int(result.stdout) < 5000, result.stdout
+    assert len(result.tool_calls) == 15
+    for record in result.tool_calls:
+        assert record.outcome in ("error", "invalid")
+        assert len(record.error or "") < 5000
+
+
 async def test_http_records_keep_bounded_copies_of_huge_urls(
     backend_name: str, attempt: Callable[..., Any]
 ) -> None:
