@@ -224,3 +224,32 @@ def test_a_plain_module_leads_to_no_other_module_on_the_host() -> None:
     with contextlib.redirect_stdout(out):
         exec(_walk_program(), {})
     assert json.loads(out.getvalue())["found"] == []
+
+
+async def test_a_function_an_earlier_session_call_defined_gets_no_grant(
+    make_codeact: Callable[..., Any],
+) -> None:
+    """In a session, the code of earlier calls runs in later ones (a function defined before,
+    a value's __setstate__) where the plan scan of the later call cannot see it: its gated
+    calls must be asked, never run on the grant of a call the later code shows."""
+
+    async def approve_the_plan_only(request: ApprovalRequest) -> Approval:
+        if request.kind == "block":
+            return Approval.approve("the plan looks fine")
+        return Approval.deny("not in the plan")
+
+    codeact = make_codeact(
+        tools=[send_email], approval_handler=approve_the_plan_only, approval_scope="plan"
+    )
+    session = codeact.session()
+    first = await session.execute("def notify():\n    send_email(to='evil@x.y')\n")
+    assert first.ok, first.error
+    before = len(SENT)
+    second = await session.execute(
+        "try:\n    notify()\nexcept ToolDenied:\n    print('hidden call denied')\n"
+        "try:\n    send_email(to='ok@x.y')\nexcept ToolDenied:\n    print('listed call denied')\n"
+    )
+    assert second.ok, second.error
+    assert "evil@x.y" not in SENT[before:]
+    assert all(c.decision != "preapproved" for c in second.tool_calls), second.tool_calls
+    assert "hidden call denied" in second.stdout

@@ -79,6 +79,9 @@ class CallPlan:
     calls: tuple[PlannedCall, ...] = ()
     dynamic: tuple[int, ...] = ()  #: lines where a tool may be called in a way not named here
     syntax_error: str | None = None
+    #: The code runs in a session that holds state: definitions and values of earlier calls
+    #: run in it too (a function defined before, a value restored), unseen by the scan.
+    carried: bool = False
 
     def counts(self, *, gated_only: bool = False) -> dict[str, int]:
         """``{tool: number of call sites}``."""
@@ -92,7 +95,7 @@ class CallPlan:
     def complete(self) -> bool:
         """True when every call the code can make is listed with its exact count."""
         repeated = any(c.repeated for c in self.calls)
-        return not self.dynamic and not self.syntax_error and not repeated
+        return not self.dynamic and not self.syntax_error and not repeated and not self.carried
 
     def describe(self, *, gated_only: bool = False) -> str:
         """One line per tool, e.g. ``send_email twice (lines 3, 7)``."""
@@ -101,6 +104,8 @@ class CallPlan:
         if self.dynamic:
             where = ", ".join(str(n) for n in self.dynamic)
             lines.append(f"tools reached in ways the scan cannot name (line {where})")
+        if self.carried:
+            lines.append("tools the session's earlier definitions and values may call")
         if self.syntax_error:
             lines.append(f"the code does not parse: {self.syntax_error}")
         return visible("\n".join(lines)) if lines else "no tool calls"
