@@ -1,5 +1,6 @@
 """Files a program leaves behind with dangerous mode bits: a setuid or setgid file (or a setgid
-folder) made in a read-write mount stays on the host after the run. The jail runs as the
+folder), or one any user of the host may change, made in a read-write mount stays on the host
+after the run. The jail runs as the
 host's user (root, on many servers), so such a file would let anyone who runs it act as that
 user. chmod is refused already; these attempts set the bits when the file is created, through
 every call that takes a mode (`open`, `openat`, `creat`, `mkdir`, `mknod`, and `openat2`,
@@ -17,12 +18,17 @@ import pytest
 
 ATTEMPT = """
 import os, sys
-os.umask(0)
+try:
+    os.umask(0)
+except OSError as e:
+    print("umask", type(e).__name__)
 tries = [
     ("open", lambda p: os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o6777))),
     ("mkdir", lambda p: os.mkdir(p, 0o7777)),
     ("mknod", lambda p: os.mknod(p, 0o6777 | 0o100000)),
     ("builtin open", lambda p: open(p, "w", opener=lambda q, f: os.open(q, f, 0o4755)).close()),
+    ("world writable", lambda p: os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o777))),
+    ("world writable dir", lambda p: os.mkdir(p, 0o777)),
 ]
 for base in ("/scratch", "/output"):
     for name, make in tries:
@@ -52,7 +58,8 @@ else:
     print("raw openat2", r, ctypes.get_errno())
 """
 
-_SPECIAL = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+# setuid, setgid, sticky, and writable by the host's other users.
+_SPECIAL = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWOTH
 
 
 @pytest.fixture

@@ -152,6 +152,9 @@ def confine(
     """Apply the walls, last step first to fail: limits, no capabilities, Landlock (the
     ruleset is complete by now), seccomp. Irreversible; raises if any step fails."""
     set_limits(limits, measures)
+    # Nothing the program creates is writable by other users, whatever the host's umask;
+    # seccomp then refuses umask() (a file left in a read-write mount outlives the run).
+    os.umask(os.umask(0o022) | 0o022)
     drop_capabilities(last_cap)
     enforced = landlock.enforce(ruleset_fd, landlock_abi)
     seccomp.install(program)

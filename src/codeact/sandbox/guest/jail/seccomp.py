@@ -23,6 +23,7 @@ some arguments (the other walls are the read-only binds, Landlock and rlimits):
   ``creat``/``mkdir``/``mknod`` with ``0o4755``...; ``openat2``, whose mode the filter cannot
   read, answers ENOSYS): the jail runs as the host's user, so a setuid file left in a
   read-write mount would let anyone who runs it act as that user (as root, when it is root);
+  and no ``umask`` change, so nothing it creates is writable by the host's other users;
 * memory the address-space limit does not count: ``memfd_create`` answers ENOSYS (each memfd
   held up to RLIMIT_FSIZE of RAM, 256 of them tens of GiB), and pipes keep their default
   size (no ``F_SETPIPE_SZ``).
@@ -150,6 +151,9 @@ def rules_for(self_pid: int) -> list[Rule]:
         Rule("mknod", "arg_mask", 1, (_SPECIAL_MODE_BITS,)),
         Rule("mknodat", "arg_mask", 2, (_SPECIAL_MODE_BITS,)),
         Rule("openat2", "enosys"),  # its mode sits in a struct the filter cannot read
+        # The umask stays the zygote's (022): no file the program creates is writable by
+        # other users of the host (who could change it in a read-write mount afterwards).
+        Rule("umask", "deny"),
         # RAM outside RLIMIT_AS: memfds (C libraries fall back on ENOSYS), larger pipes.
         Rule("memfd_create", "enosys"),
         Rule("fcntl", "arg_not_in", 1, (_F_SETPIPE_SZ,)),
