@@ -56,6 +56,7 @@ def test_plain_imports_keep_a_plan_complete() -> None:
     code = (
         "import json, math, asyncio, re\nfrom datetime import date\nfrom typing import Any\n"
         "import os.path\nrows: list[Any] = json.loads('[1]')\n"
+        "try:\n    open('/x')\nexcept OSError as e:\n    print(e.errno, e.code if 0 else 0)\n"
         "send_email(to=os.path.join('a', 'b'))\n"
         "asyncio.run(call_tool_async('send_email', to=str(math.pi)))\n"
     )
