@@ -56,6 +56,25 @@ HIDDEN_CALLS = {
         "if not ok and 'denied' in out:\n    raise ToolDenied(out)"
     ),
     "eval_alias": "run = eval\nrun(\"call_tool('send_email', to='evil@x.y')\")",
+    # A plain module's attribute that is another module, and text evaluated as an annotation.
+    "os_sys_modules": ("import os\nos.sys.modules['builtins'].eval(\"send_email(to='evil@x.y')\")"),
+    "re_enum_builtins_alias": "import re\nre.enum.bltns.eval(\"send_email(to='evil@x.y')\")",
+    "dataclasses_inspect": (
+        "import dataclasses\n"
+        "dataclasses.inspect.currentframe().f_globals['send_email'](to='evil@x.y')"
+    ),
+    # Class patterns read the attributes __match_args__ names: strings, built at run time.
+    "match_args_by_string": (
+        "class AnyObject(type):\n    def __instancecheck__(cls, obj):\n        return True\n"
+        "class G(metaclass=AnyObject):\n    __match_args__ = ('__in' + 'it__',)\n"
+        "class H(metaclass=AnyObject):\n    __match_args__ = ('__glo' + 'bals__',)\n"
+        "match ToolError:\n    case G(init):\n        pass\n"
+        "match init:\n    case H(g):\n        pass\n"
+        "g['__builtins__']['ev' + 'al'](\"send_email(to='evil@x.y')\")"
+    ),
+    "string_annotation": (
+        "import typing\ndef f(x: \"send_email(to='evil@x.y')\"): pass\ntyping.get_type_hints(f)"
+    ),
 }
 
 
@@ -130,3 +149,116 @@ async def test_a_call_prompt_escapes_its_arguments(make_codeact: Callable[..., A
     prompt = shown.getvalue()
     assert "send_email" in prompt
     assert not any(raw in prompt for raw in ("\x1b", "\r", "\u202e"))
+
+
+# Walks every plain module's public attributes (those not in REACHING_NAMES), following
+# modules and classes: each module reached must be plain, and no builtin that looks objects
+# up by a string may be reached. Run in the sandbox's own Python (3.14 on wasm) and the host's.
+WALK = """
+import builtins, importlib, json, types
+PLAIN, PACKAGES, REACHING, OPAQUE = json.loads(@LISTS@)
+opaque = {id(getattr(builtins, n)) for n in OPAQUE if hasattr(builtins, n)}
+def plain(name):
+    parts = name.split(".")
+    return name in PLAIN or name in ("posixpath", "ntpath", "genericpath") or (
+        parts[0] in PACKAGES and not any(p.startswith("_") for p in parts))
+found, seen, missing = [], set(), []
+for start in sorted(PLAIN):
+    try:
+        module = importlib.import_module(start)
+    except ImportError:
+        missing.append(start)
+        continue
+    stack = [(module, start, 0)]
+    while stack:
+        obj, path, depth = stack.pop()
+        if id(obj) in seen or depth > 4:
+            continue
+        seen.add(id(obj))
+        for attr in dir(obj):
+            if attr.startswith("_") or attr in REACHING:
+                continue
+            try:
+                value = getattr(obj, attr)
+            except Exception:
+                continue
+            where = path + "." + attr
+            if id(value) in opaque:
+                found.append(where + " is a lookup builtin")
+            elif isinstance(value, types.ModuleType):
+                if plain(value.__name__):
+                    stack.append((value, where, depth + 1))
+                else:
+                    found.append(where + " is the module " + value.__name__)
+            elif isinstance(value, type) and depth < 2:
+                stack.append((value, where, depth + 1))
+print(json.dumps({"found": found, "missing": missing}))
+"""
+
+
+def _walk_program() -> str:
+    import json
+
+    from codeact.calls.scan_reach import (
+        OPAQUE_BUILTINS,
+        PLAIN_MODULES,
+        PLAIN_PACKAGES,
+        REACHING_NAMES,
+    )
+
+    lists = [sorted(PLAIN_MODULES), sorted(PLAIN_PACKAGES), sorted(REACHING_NAMES)]
+    lists.append(sorted(OPAQUE_BUILTINS))
+    return WALK.replace("@LISTS@", repr(json.dumps(lists)))
+
+
+async def test_a_plain_module_leads_to_no_other_module_in_the_sandbox(
+    make_codeact: Callable[..., Any],
+) -> None:
+    """Importing only plain modules keeps a plan complete; so no attribute path from one may
+    lead to sys, builtins, inspect... in the Python that runs the program."""
+    import json
+
+    result = await make_codeact(limits=None).execute(_walk_program())
+    assert result.ok, result.error
+    report = json.loads(result.stdout)
+    assert report["found"] == []
+    assert len(report["missing"]) < 5, report["missing"]
+
+
+def test_a_plain_module_leads_to_no_other_module_on_the_host() -> None:
+    import contextlib
+    import json
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(_walk_program(), {})
+    assert json.loads(out.getvalue())["found"] == []
+
+
+async def test_a_function_an_earlier_session_call_defined_gets_no_grant(
+    make_codeact: Callable[..., Any],
+) -> None:
+    """In a session, the code of earlier calls runs in later ones (a function defined before,
+    a value's __setstate__) where the plan scan of the later call cannot see it: its gated
+    calls must be asked, never run on the grant of a call the later code shows."""
+
+    async def approve_the_plan_only(request: ApprovalRequest) -> Approval:
+        if request.kind == "block":
+            return Approval.approve("the plan looks fine")
+        return Approval.deny("not in the plan")
+
+    codeact = make_codeact(
+        tools=[send_email], approval_handler=approve_the_plan_only, approval_scope="plan"
+    )
+    session = codeact.session()
+    first = await session.execute("def notify():\n    send_email(to='evil@x.y')\n")
+    assert first.ok, first.error
+    before = len(SENT)
+    second = await session.execute(
+        "try:\n    notify()\nexcept ToolDenied:\n    print('hidden call denied')\n"
+        "try:\n    send_email(to='ok@x.y')\nexcept ToolDenied:\n    print('listed call denied')\n"
+    )
+    assert second.ok, second.error
+    assert "evil@x.y" not in SENT[before:]
+    assert all(c.decision != "preapproved" for c in second.tool_calls), second.tool_calls
+    assert "hidden call denied" in second.stdout

@@ -126,6 +126,77 @@ async def test_unknown_tools_are_refused_without_reading_their_arguments(
     assert isinstance(record.arguments, str) and "not read" in record.arguments
 
 
+async def test_records_keep_bounded_copies_of_huge_unknown_tool_names(
+    backend_name: str, attempt: Callable[..., Any]
+) -> None:
+    """The name is the program's too: 1 MB names, one per call, were each kept whole in the
+    record and twice in the message (several hundred MB of the host's memory per run)."""
+    code = (
+        "n = 'a' * 1_000_000\nseen = []\nfor i in range(30):\n"
+        "    try:\n        call_tool(n + str(i))\n"
+        "    except ToolError as e:\n        seen.append(len(str(e)))\n"
+        "print(len(seen), max(seen))"
+    )
+    result: ExecutionResult = await attempt(code, tools=[echo], limits=LIMITS)
+    assert result.ok, result.error
+    count, longest = map(int, result.stdout.split())
+    assert count == 30 and longest < 1000, result.stdout
+    assert len(result.tool_calls) == 30
+    for record in result.tool_calls:
+        assert record.outcome == "unknown"
+        assert len(record.name) < 300 and len(record.error or "") < 1000
+
+
+@tool
+def find_user(user_id: str, limit: int = 1) -> str:
+    """Raises with the id it was given, as lookups do ("no user named ...")."""
+    raise LookupError(f"no user named {user_id!r}")
+
+
+async def test_error_messages_that_quote_the_program_are_bounded(
+    backend_name: str, attempt: Callable[..., Any]
+) -> None:
+    """Error messages quote what the program sent: an unexpected argument's name, a value the
+    tool repeats. Each was kept whole in the record and sent back whole, call after call."""
+    code = (
+        "big = 'a' * 1_000_000\nlongest = 0\n"
+        "for kwargs in [{'user_id': big}, {'user_id': 'x', big: 1}, {'user_id': 'x', 'limit': big}]"
+        " * 5:\n"
+        "    try:\n        find_user(**kwargs)\n"
+        "    except ToolError as e:\n        longest = max(longest, len(str(e)))\n"
+        "print(longest)"
+    )
+    result: ExecutionResult = await attempt(code, tools=[find_user], limits=LIMITS)
+    assert result.ok, result.error
+    assert 1000 < int(result.stdout) < 5000, result.stdout
+    assert len(result.tool_calls) == 15
+    for record in result.tool_calls:
+        assert record.outcome in ("error", "invalid")
+        assert len(record.error or "") < 5000
+
+
+async def test_http_records_keep_bounded_copies_of_huge_urls(
+    backend_name: str, attempt: Callable[..., Any]
+) -> None:
+    """A URL is the program's too: one of 500 KB (up to 14 MB) was kept whole in each record and
+    quoted whole in its error, request after request. Refused before anything is sent."""
+    code = (
+        "u = 'http://example.com/' + 'a' * 500_000\nlongest = 0\nfor i in range(20):\n"
+        "    try:\n        http_get(u + str(i))\n"
+        "    except OSError as e:\n        longest = max(longest, len(str(e)))\n"
+        "print(longest)"
+    )
+    result: ExecutionResult = await attempt(
+        code, tools=[echo], limits=LIMITS, allowed_domains=["example.com"]
+    )
+    assert result.ok, result.error
+    assert int(result.stdout) < 1000, result.stdout
+    assert len(result.http_requests) == 20
+    for record in result.http_requests:
+        assert record.outcome == "error" and "MAX_URL_LENGTH" in (record.error or "")
+        assert len(record.url) <= 8192 and len(record.error or "") < 1000
+
+
 async def test_records_keep_bounded_copies_of_large_arguments(
     backend_name: str, attempt: Callable[..., Any]
 ) -> None:

@@ -93,3 +93,35 @@ async def test_floods_are_stopped_by_their_limit(attempt: Callable[..., Any], na
         assert result.output_truncated > 0
     if name == "print_flood":
         assert result.ok and result.value == "finished"
+
+
+# Memory the address-space limit does not count: the bytes of a memfd (RAM, up to the file
+# size limit each, 256 descriptors) and pipe buffers grown with F_SETPIPE_SZ.
+OUTSIDE_THE_MEMORY_LIMIT = """
+import os
+held = 0
+chunk = b"x" * (1 << 20)
+try:
+    fd = os.memfd_create("held")
+    while held < 200 << 20:
+        held += os.write(fd, chunk)
+except Exception as e:
+    print("memfd", type(e).__name__)
+grown = 0
+try:
+    import fcntl
+    r, w = os.pipe()
+    grown = fcntl.fcntl(w, 1031, 1 << 20)  # F_SETPIPE_SZ
+except Exception as e:
+    print("pipe", type(e).__name__)
+print("HELD", held >> 20, grown)
+"""
+
+
+async def test_no_memory_is_held_outside_the_memory_limit(attempt: Callable[..., Any]) -> None:
+    result = await attempt(OUTSIDE_THE_MEMORY_LIMIT, limits=FOR_MEMORY)
+    held = [line.split() for line in result.stdout.splitlines() if line.startswith("HELD")]
+    assert held, (result.stdout, result.error)
+    megabytes, pipe_size = int(held[0][1]), int(held[0][2])
+    assert megabytes <= FOR_MEMORY.memory_mb, result.stdout
+    assert pipe_size < 1 << 20, result.stdout

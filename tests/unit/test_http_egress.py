@@ -136,6 +136,8 @@ def test_localhost_by_ip_needs_its_own_rule(http_server: Any) -> None:
         "::ffff:10.0.0.1",
         "64:ff9b::a00:1",
         "2002:a00:1::",
+        "fec0::1",
+        "64:ff9b:1::a00:1",
     ],
 )
 def test_internal_addresses_are_recognised(address: str) -> None:

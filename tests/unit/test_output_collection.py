@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codeact import OutputLimits
+from codeact import OutputFile, OutputLimits
 from codeact.sandbox.artifacts import (
     collect_outputs,
     disk_usage,
@@ -101,3 +101,55 @@ def test_special_files_are_not_returned(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     files, skipped = collect_outputs(str(tmp_path), OutputLimits())
     assert files == [] and skipped == ["pipe: not a regular file, not returned"]
+
+
+def test_a_fifo_swapped_in_after_the_walk_never_blocks_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread of the program may still run while its /output is read (a kill is not
+    instant): a file it replaces with a FIFO after the walk must not block the read."""
+    import threading
+
+    from codeact.sandbox import artifacts
+
+    (tmp_path / "data.txt").write_text("x")
+    walked = artifacts._walk(str(tmp_path), [], 100)
+    (tmp_path / "data.txt").unlink()
+    os.mkfifo(tmp_path / "data.txt")
+    monkeypatch.setattr(artifacts, "_walk", lambda *args: walked)
+    done: list[tuple[list[OutputFile], list[str]]] = []
+    reader = threading.Thread(
+        target=lambda: done.append(collect_outputs(str(tmp_path), OutputLimits())), daemon=True
+    )
+    reader.start()
+    reader.join(timeout=5)
+    if not done:  # unblock the reader so it does not outlive the test
+        os.close(os.open(tmp_path / "data.txt", os.O_WRONLY | os.O_NONBLOCK))
+    assert done, "reading /output blocked on a FIFO"
+    files, skipped = done[0]
+    assert files == [] and skipped == ["data.txt: could not be read safely, not returned"]
+
+
+def test_a_folder_swapped_for_a_link_after_the_walk_is_never_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same race one level up: /output/d was a folder when walked and is a link to a
+    host folder when read. Neither the read nor a listing may go through the link."""
+    from codeact.sandbox import artifacts
+
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "secret.txt").write_text("host secret")
+    out = tmp_path / "out"
+    (out / "d").mkdir(parents=True)
+    (out / "d" / "secret.txt").write_text("decoy")
+    walked = artifacts._walk(str(out), [], 100)
+    (out / "d" / "secret.txt").unlink()
+    (out / "d").rmdir()
+    (out / "d").symlink_to(host)
+    monkeypatch.setattr(artifacts, "_walk", lambda *args: walked)
+    files, skipped = collect_outputs(str(out), OutputLimits())
+    assert files == [] and skipped == ["d/secret.txt: could not be read safely, not returned"]
+    monkeypatch.undo()
+    with pytest.raises(OSError):
+        artifacts._list_beneath(str(out), "d")

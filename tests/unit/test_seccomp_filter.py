@@ -172,7 +172,8 @@ def stacked(programs: list[bytes], **data: object) -> int:
 
 
 _ARGS = (0, 1, 2, 3, PID, PID + 1, -1, -PID, SIGCHLD, THREAD_FLAGS, THREAD_FLAGS | CLONE_NEWUSER,
-         0x5412, 0x541C, 0x40086602, 0x5401)  # fmt: skip
+         0x5412, 0x541C, 0x40086602, 0x5401, 1031, 0o644, 0o755, 0o4755, 0o2755, 0o1777,
+         0o7777, 0x40 | 0o4755)  # fmt: skip
 
 
 def test_waiting_and_lock_filters_together_answer_every_call_as_the_whole_filter(
@@ -185,13 +186,15 @@ def test_waiting_and_lock_filters_together_answer_every_call_as_the_whole_filter
     whole = seccomp.build_filter(arch, rules)
     parts = [seccomp.waiting_filter(arch, rules), seccomp.lock_filter(arch, rules)]
     audit = AUDIT_ARCH[arch]
-    numbers = [*range(600), 1023, 0x40000000 + 41, 0x40000000 + 165]
+    named = sorted(set(SYSCALLS[arch].values()))
+    numbers = [*named, *range(0, 600, 7), 1023, 0x40000000 + 41, 0x40000000 + 165]
     checked = 0
     for nr in numbers:
-        for first in _ARGS:
-            for second in (0, 0x5412, PID + 1):
-                data = {"arch": audit, "nr": nr, "args": (first, second)}
-                assert stacked(parts, **data) == run_filter(whole, **data), (nr, first, second)
+        for index in range(4):  # every argument a rule reads is one of the first four
+            for value in _ARGS:
+                args = tuple(value if i == index else 0 for i in range(4))
+                data = {"arch": audit, "nr": nr, "args": args}
+                assert stacked(parts, **data) == run_filter(whole, **data), (nr, args)
                 checked += 1
     assert stacked(parts, arch=0x40000003, nr=1) == seccomp.RET_KILL_PROCESS
     assert checked > 20000

@@ -52,6 +52,7 @@ from ..calls.pipeline import ToolPipeline
 from ..calls.sizes import argument_size_error
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet
+from ..tools.toolset import MAX_SHOWN_NAME, shown_name
 from . import stops
 from .clock import ProgramClock
 from .http_egress import HttpEgress
@@ -243,6 +244,10 @@ class HostBridge:
         if self._cancelled:
             raise stopping(stops.cancelled())
         opened = time.monotonic()
+        if len(name) > MAX_SHOWN_NAME and name not in self.tools:
+            # A name no tool has, of any length: the record (kept with the result, written
+            # to the audit) and the message keep its start, not megabytes of it per call.
+            name = shown_name(name)
         too_large = argument_size_error(name, args_json, self.limits.tool_argument_bytes)
         record, parsed = self.pipeline.record(
             name,

@@ -12,7 +12,9 @@ call     CodeAct(approval_mode="always_require")              the handler's `gra
 plan     that, or the scan finds gated calls                  the handler's `grants`, by
                                                               default the calls the scan counted
                                                               (none if the scan finds calls it
-                                                              cannot name: `CallPlan.dynamic`)
+                                                              cannot name: `CallPlan.dynamic`,
+                                                              or in a session that holds state:
+                                                              `CallPlan.carried`)
 block    that, or any gated tool is registered (reference)    every call in the block
 ======== ===================================================  ===============================
 
@@ -27,6 +29,8 @@ handler's protocol and `Approval` are `codeact.calls.approvals`.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from ..bridge.protocol import ToolCallRecord
 from ..tools import ToolSet
@@ -47,6 +51,7 @@ async def ask_block_if_needed(
     program: ProgramContext,
     mode: ApprovalMode,
     scope: ApprovalScope,
+    session_state: bool = False,
 ) -> ToolCallRecord | None:
     """Before a block runs: ask about it when the mode and scope say so (see the table above);
     the audit record of the answer, or None if nothing was asked. On approval, the scope's
@@ -55,6 +60,10 @@ async def ask_block_if_needed(
     if not gated and mode != "always_require":
         return None
     plan = scan_program(code, tools)
+    if session_state:
+        # Earlier calls' definitions and values run in this one too: a function defined
+        # before may call a gated tool that this code does not name.
+        plan = dataclasses.replace(plan, carried=True)
     always = mode == "always_require"
     if not block_needs_approval(scope=scope, always=always, gated_tools=gated, plan=plan):
         return None
@@ -109,9 +118,10 @@ async def approve_block(
         program.grant({}, every_call=True)
     elif approval.grants is not None:
         program.grant(approval.grants)
-    elif scope == "plan" and not plan.dynamic and not plan.syntax_error:
+    elif scope == "plan" and not plan.dynamic and not plan.syntax_error and not plan.carried:
         # The plan's counts pre-approve only what the scan could name. A program that can
-        # reach a tool some other way (the runner module, exec, frames) gets no blanket
-        # count: a hidden call would use up a listed call's grant. Its calls are asked.
+        # reach a tool some other way (the runner module, exec, frames, a function an earlier
+        # call of its session defined) gets no blanket count: a hidden call would use up a
+        # listed call's grant. Its calls are asked.
         program.grant(plan.counts(gated_only=True))
     return approval, record

@@ -40,7 +40,7 @@ from .call import (
 )
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
 from .outcome import CallResult, denial, settle_record
-from .sizes import ResultTooLarge, bounded_copy, json_size_over
+from .sizes import ResultTooLarge, bounded_copy, bounded_message, json_size_over
 
 __all__ = ["DEFAULT_RESULT_BYTES", "ToolPipeline"]
 
@@ -261,6 +261,10 @@ class ToolPipeline:
         to the caller. Without `call`, `opened` is when the call began (`time.monotonic()`).
         `encoded` (the value as JSON) is shown to a watcher of the program."""
         ok = outcome == "ok"
+        if error is not None:
+            error = bounded_message(error)
+        if message is not None:
+            message = bounded_message(message)
         result = CallResult(ok, record, error_kind=None if ok else kind, error=message or error)
         if call is not None:
             program, opened = call.program, call.opened

@@ -13,9 +13,11 @@ tool reached in a way the scan cannot name is listed in `dynamic`: ``call_tool(n
 ``f = send_email``, a tool or ``call_tool`` reached as an attribute
 (``codeact_runner.call_tool(...)``), code run from text (``exec``, ``eval``, ``compile``),
 lookups by name (``getattr``, ``vars``, ``globals``, ``__builtins__``), private and frame
-attributes (``__globals__``, ``f_globals``, ``sys._getframe``), and imports of modules that
-hand out other modules or namespaces (``codeact_runner``, ``sys``, ``importlib``,
-``inspect``, ``builtins``...). Such a plan is never `complete`. The scan is advice for
+attributes (``__globals__``, ``f_globals``, ``sys._getframe``), an import of any module
+outside a short allowlist of plain ones (``codeact_runner``, ``sys``, ``cProfile``,
+``doctest``, ``logging.config``... all reach a tool unnamed), and attributes that lead from a
+plain module to another (``os.sys``) or evaluate text (``typing.get_type_hints``): see
+`codeact.calls.scan_reach`. Such a plan is never `complete`. The scan is advice for
 people, never a permission by itself: calls beyond what was approved up front are asked one
 by one.
 """
@@ -29,60 +31,14 @@ from dataclasses import dataclass
 
 from .._display import visible
 from ..tools import Tool
+from .scan_reach import EVALUATORS, OPAQUE_BUILTINS, REACHING_NAMES, is_plain_module
 
 __all__ = ["CallPlan", "PlannedCall", "scan_program", "scan_tool_calls"]
 
 _CALL_TOOL = frozenset({"call_tool", "call_tool_async"})
-# Names that reach any object by a string or through the interpreter's own state: code run
-# from text, namespaces, attribute lookups by name, the import machinery, builtins.
-_OPAQUE = frozenset(
-    {
-        "eval",
-        "exec",
-        "compile",
-        "globals",
-        "locals",
-        "vars",
-        "dir",
-        "getattr",
-        "setattr",
-        "delattr",
-        "__import__",
-        "__builtins__",
-        "__loader__",
-        "__spec__",
-        "breakpoint",
-        "help",
-    }
-)
-# Modules that hand out other modules, frames or namespaces (the runner's `call_tool` among
-# them): importing one means the program can reach a tool without naming it.
-_OPAQUE_MODULES = frozenset(
-    {
-        "builtins",
-        "sys",
-        "importlib",
-        "inspect",
-        "gc",
-        "ctypes",
-        "traceback",
-        "types",
-        "operator",
-        "runpy",
-        "pkgutil",
-        "code",
-        "codeop",
-        "pdb",
-        "bdb",
-        "pickle",
-        "copyreg",
-        "marshal",
-        "atexit",
-        "site",
-        "string",
-        "pydoc",
-    }
-)
+# Names that reach any object by a string or through the interpreter's own state, and the
+# functions of plain modules that run text: see `codeact.calls.scan_reach`.
+_OPAQUE = OPAQUE_BUILTINS | EVALUATORS
 # Attributes of frames, tracebacks, generators and coroutines that lead to namespaces.
 _FRAME_ATTRS = re.compile(r"(f|tb|gi|cr|ag)_[a-z]+|_.*")
 _REPEATING = (
@@ -123,6 +79,9 @@ class CallPlan:
     calls: tuple[PlannedCall, ...] = ()
     dynamic: tuple[int, ...] = ()  #: lines where a tool may be called in a way not named here
     syntax_error: str | None = None
+    #: The code runs in a session that holds state: definitions and values of earlier calls
+    #: run in it too (a function defined before, a value restored), unseen by the scan.
+    carried: bool = False
 
     def counts(self, *, gated_only: bool = False) -> dict[str, int]:
         """``{tool: number of call sites}``."""
@@ -136,7 +95,7 @@ class CallPlan:
     def complete(self) -> bool:
         """True when every call the code can make is listed with its exact count."""
         repeated = any(c.repeated for c in self.calls)
-        return not self.dynamic and not self.syntax_error and not repeated
+        return not self.dynamic and not self.syntax_error and not repeated and not self.carried
 
     def describe(self, *, gated_only: bool = False) -> str:
         """One line per tool, e.g. ``send_email twice (lines 3, 7)``."""
@@ -145,6 +104,8 @@ class CallPlan:
         if self.dynamic:
             where = ", ".join(str(n) for n in self.dynamic)
             lines.append(f"tools reached in ways the scan cannot name (line {where})")
+        if self.carried:
+            lines.append("tools the session's earlier definitions and values may call")
         if self.syntax_error:
             lines.append(f"the code does not parse: {self.syntax_error}")
         return visible("\n".join(lines)) if lines else "no tool calls"
@@ -229,14 +190,18 @@ class _Scanner(ast.NodeVisitor):
         # `runner.call_tool(...)`, `mod.send_email`, `f.__globals__`, `frame.f_globals`,
         # `sys._getframe`: a tool reached through an object, not by its name.
         attr = node.attr
-        if attr in self.names or attr in _CALL_TOOL or _FRAME_ATTRS.fullmatch(attr):
+        if attr in self.names or attr in _CALL_TOOL or _reaching(attr):
             self.dynamic.append(node.lineno)
         self.generic_visit(node)
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
-        # `case M(call_tool=f)` reads an attribute by name, like `m.call_tool`.
+        # `case M(call_tool=f)` reads an attribute by name, like `m.call_tool`; `case M(f)`
+        # reads the attributes M.__match_args__ names, strings the program may build (and a
+        # metaclass's __instancecheck__ makes any object match): attributes by a string.
+        if node.patterns:
+            self.dynamic.append(node.lineno)
         for attr in node.kwd_attrs:
-            if attr in self.names or attr in _CALL_TOOL or _FRAME_ATTRS.fullmatch(attr):
+            if attr in self.names or attr in _CALL_TOOL or _reaching(attr):
                 self.dynamic.append(node.lineno)
         self.generic_visit(node)
 
@@ -249,14 +214,21 @@ class _Scanner(ast.NodeVisitor):
             self.dynamic.append(node.lineno)
         self._import(node.module or "", node)
         for alias in node.names:
-            if alias.name in self.names or alias.name in _CALL_TOOL or alias.name == "*":
+            name = alias.name
+            if name in self.names or name in _CALL_TOOL or name == "*" or _reaching(name):
                 self.dynamic.append(node.lineno)
 
     def _import(self, module: str, node: ast.stmt) -> None:
-        top = module.split(".", 1)[0]
-        # codeact_runner (the guest's own module) and its kin hold call_tool itself.
-        if top in _OPAQUE_MODULES or top.startswith(("codeact", "_")):
+        # Only modules known to hand out no namespace and to run no text keep a plan complete
+        # (codeact_runner holds call_tool itself; cProfile, timeit, doctest run text...).
+        if not is_plain_module(module):
             self.dynamic.append(node.lineno)
 
     def _site(self, name: str, node: ast.Call) -> None:
         self.sites.setdefault(name, []).append((node.lineno, self._depth > 0))
+
+
+def _reaching(attr: str) -> bool:
+    """An attribute (or imported name) that may lead to a tool: private and frame attributes,
+    builtins that look up by a string, a module outside the plain ones (`os.sys`)."""
+    return attr in REACHING_NAMES or _FRAME_ATTRS.fullmatch(attr) is not None

@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "MESSAGE_CHARS",
     "RECORD_CHARS",
     "ResultTooLarge",
     "argument_size_error",
     "bounded_copy",
+    "bounded_message",
     "json_size_over",
 ]
 
@@ -87,6 +89,19 @@ def argument_size_error(name: str, arguments: str | bytes, limit: int) -> str | 
         f"(Limits.tool_argument_bytes={limit} bytes): pass less data per call (e.g. in "
         "pages, or a reference the tool can look up), or raise the limit"
     )
+
+
+#: The longest error message a call's record keeps and its caller gets (characters).
+MESSAGE_CHARS = 4000
+
+
+def bounded_message(text: str, *, chars: int = MESSAGE_CHARS) -> str:
+    """`text` cut past `chars`, saying how much was left out. Error messages quote what the
+    program sent (an unexpected argument's name, a value a validator or the tool itself
+    repeats), so their size is the program's choice: cut once, where every call ends."""
+    if len(text) <= chars:
+        return text
+    return f"{text[:chars]}…[{len(text) - chars} more chars]"
 
 
 def bounded_copy(value: Any, *, chars: int = RECORD_CHARS) -> Any:

@@ -32,6 +32,9 @@ def non_public_reason(ip: IPAddress) -> str | None:
         return "a loopback address"
     if ip.is_link_local:
         return "a link-local address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        # fec0::/10: deprecated, yet still routed inside some networks; `is_global` says yes.
+        return "a site-local address"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return "a carrier-grade NAT (CGNAT) address"
     if ip.is_multicast:

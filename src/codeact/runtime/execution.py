@@ -177,6 +177,7 @@ async def _run(
         program=program,
         mode=setup.approval_mode,
         scope=setup.approval_scope,
+        session_state=carry is not None and bool(carry.state),
     )
     if approval is not None and approval.outcome == "denied":
         return ExecutionResult.not_approved(

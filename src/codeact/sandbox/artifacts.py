@@ -43,6 +43,9 @@ _exiting = False
 _types = mimetypes.MimeTypes()  # the built-in table only: the same answer on every machine
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+# A FIFO swapped in for a file between the walk and the open (by a thread of the program still
+# dying) would block a plain open until a writer comes: never.
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 class OutputsClosedError(RuntimeError):
@@ -150,7 +153,7 @@ def collect_outputs(path: str, limits: OutputLimits) -> tuple[list[OutputFile], 
                 f"{rel}: would pass OutputLimits.max_total_bytes={limits.max_total_bytes}"
             )
             continue
-        data = _read_regular(str(Path(path, *rel.split("/"))), limits.max_file_bytes)
+        data = _read_regular(path, rel, limits.max_file_bytes)
         if data is None:
             skipped.append(f"{rel}: could not be read safely, not returned")
             continue
@@ -161,26 +164,27 @@ def collect_outputs(path: str, limits: OutputLimits) -> tuple[list[OutputFile], 
 
 
 def _walk(root: str, skipped: list[str], max_entries: int) -> list[tuple[str, os.stat_result]]:
-    """(relative posix path, lstat) of every non-directory under `root`, sorted by path."""
+    """(relative posix path, lstat) of every non-directory under `root`, sorted by path.
+
+    Each folder is listed through a descriptor opened one component at a time without
+    following links (`_open_beneath`): a folder that became a link to a host folder since it
+    was seen (a thread of the program may still be dying) is not listed."""
     found: list[tuple[str, os.stat_result]] = []
     stack = [""]
     seen = 0
     while stack:
         rel_dir = stack.pop()
         try:
-            with os.scandir(Path(root, *rel_dir.split("/")) if rel_dir else root) as it:
-                entries = list(it)
+            listed = _list_beneath(root, rel_dir)
         except OSError:
             continue
-        for entry in entries:
+        for name, info in listed:
             seen += 1
             if seen > max_entries:
                 skipped.append(f"more than {max_entries} entries under /output; the rest ignored")
                 return sorted(found, key=lambda item: item[0])
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if info is None:
                 continue
             if stat.S_ISDIR(info.st_mode):
                 stack.append(rel)
@@ -189,11 +193,56 @@ def _walk(root: str, skipped: list[str], max_entries: int) -> list[tuple[str, os
     return sorted(found, key=lambda item: item[0])
 
 
-def _read_regular(path: str, limit: int) -> bytes | None:
-    """The bytes of the regular file at `path`; None if it is anything else (a link swapped
-    in, a special file) or grew past `limit`."""
+def _list_beneath(root: str, rel_dir: str) -> list[tuple[str, os.stat_result | None]]:
+    """The entries of the folder `rel_dir` under `root` with their lstat (None when it
+    failed), listed through a descriptor that `_open_beneath` opened."""
+    fd = _open_beneath(root, rel_dir, directory=True)
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
+        target: int | Path = fd if _BY_FD else Path(root, *rel_dir.split("/"))
+        listed: list[tuple[str, os.stat_result | None]] = []
+        with os.scandir(target) as it:
+            for entry in it:
+                try:
+                    info: os.stat_result | None = entry.stat(follow_symlinks=False)
+                except OSError:
+                    info = None
+                listed.append((entry.name, info))
+        return listed
+    finally:
+        os.close(fd)
+
+
+#: Whether folders can be opened relative to a descriptor and listed by it (POSIX: yes).
+_BY_FD = os.open in os.supports_dir_fd and os.scandir in os.supports_fd
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+
+def _open_beneath(root: str, rel: str, *, directory: bool) -> int:
+    """A descriptor of `rel` under `root`, no link followed at any level (where the system
+    allows: elsewhere, the last component only)."""
+    flags = os.O_RDONLY | _NOFOLLOW | _BINARY | _NONBLOCK
+    parts = [p for p in rel.split("/") if p] if rel else []
+    if not _BY_FD:
+        return os.open(Path(root, *parts), flags | (_DIRECTORY if directory else 0))
+    fd = os.open(root, flags | _DIRECTORY)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            kind = _DIRECTORY if directory or not last else 0
+            next_fd = os.open(part, flags | kind, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_regular(root: str, rel: str, limit: int) -> bytes | None:
+    """The bytes of the regular file `rel` under `root`; None if it is anything else (a link
+    swapped in, at any level, or a special file) or grew past `limit`."""
+    try:
+        fd = _open_beneath(root, rel, directory=False)
     except OSError:
         return None
     try:

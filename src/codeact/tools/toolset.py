@@ -8,7 +8,17 @@ from typing import Any
 from ..errors import ConfigurationError
 from .definition import Tool, as_tool
 
-__all__ = ["ToolSet"]
+__all__ = ["MAX_SHOWN_NAME", "ToolSet", "shown_name"]
+
+#: The most characters of a name that is not a tool's that records and messages keep.
+MAX_SHOWN_NAME = 200
+
+
+def shown_name(name: str) -> str:
+    """`name` as a record or a message shows it: its repr, cut past `MAX_SHOWN_NAME`."""
+    if len(name) <= MAX_SHOWN_NAME:
+        return repr(name)
+    return f"{name[:MAX_SHOWN_NAME]!r}... ({len(name)} characters)"
 
 
 class ToolSet:
@@ -55,8 +65,9 @@ class ToolSet:
         return ", ".join(self._tools) or "(none)"
 
     def unknown_message(self, name: str) -> str:
-        """What a caller of a tool that is not here is told (the one wording, everywhere)."""
-        return f"there is no tool named {name!r}; the tools are: {self.describe_names()}"
+        """What a caller of a tool that is not here is told (the one wording, everywhere);
+        a name longer than any tool's is shown cut (a program chooses its length)."""
+        return f"there is no tool named {shown_name(name)}; the tools are: {self.describe_names()}"
 
     def copy(self) -> ToolSet:
         new = ToolSet()

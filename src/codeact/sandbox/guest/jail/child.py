@@ -157,6 +157,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         host = glue.JailHost(sock)
         setup.runner.install(host)
         _hide_internals(setup)
+        confine.tighten_umask()
         # The large part of the seccomp filter, with the setup's calls still allowed: no
         # program runs before `confine` stacks the part that refuses them.
         seccomp.install(waiting_filter)

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from . import landlock, seccomp
 from .syscalls import current_arch
 
-__all__ = ["Confinement", "Measures", "confine", "die_with_parent", "seccomp_programs"]
+__all__ = [
+    "Confinement",
+    "Measures",
+    "confine",
+    "die_with_parent",
+    "seccomp_programs",
+    "tighten_umask",
+]
 
 _PR_SET_PDEATHSIG = 1
 _PR_CAPBSET_DROP = 24
@@ -146,6 +153,13 @@ def seccomp_programs() -> tuple[bytes, bytes]:
         raise OSError("the jail supports x86_64 and aarch64 only")
     rules = seccomp.rules_for(os.getpid())
     return seccomp.waiting_filter(arch, rules), seccomp.lock_filter(arch, rules)
+
+
+def tighten_umask() -> None:
+    """Nothing the program creates is writable by other users, whatever the host's umask;
+    seccomp refuses umask() from then on (a file left in a read-write mount outlives the
+    run). Called before the waiting filter, which already refuses it."""
+    os.umask(os.umask(0o022) | 0o022)
 
 
 def confine(

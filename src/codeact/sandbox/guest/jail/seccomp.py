@@ -18,7 +18,15 @@ some arguments (the other walls are the read-only binds, Landlock and rlimits):
 * the kernel's administrative surface: namespaces, mounts, modules, kexec, reboot, swap, BPF,
   perf, userfaultfd, keyrings, clocks, host names, file handles, ``TIOCSTI``...;
 * changing a file's metadata (mode, owner, times, extended attributes, chattr flags), which
-  Landlock does not cover: a program could otherwise chmod a file it may only read.
+  Landlock does not cover: a program could otherwise chmod a file it may only read;
+* setuid, setgid and sticky bits in the mode of a new file or folder (``open``/``openat``/
+  ``creat``/``mkdir``/``mknod`` with ``0o4755``...; ``openat2``, whose mode the filter cannot
+  read, answers ENOSYS): the jail runs as the host's user, so a setuid file left in a
+  read-write mount would let anyone who runs it act as that user (as root, when it is root);
+  and no ``umask`` change, so nothing it creates is writable by the host's other users;
+* memory the address-space limit does not count: ``memfd_create`` answers ENOSYS (each memfd
+  held up to RLIMIT_FSIZE of RAM, 256 of them tens of GiB), and pipes keep their default
+  size (no ``F_SETPIPE_SZ``).
 
 A system call from another ABI (i386's ``int 0x80``) kills the process; x86_64's x32 calls get
 ENOSYS. Refusals return EPERM, so Python raises a clean ``PermissionError``.
@@ -75,8 +83,12 @@ _CLONE_NAMESPACES = (
 )
 _AF_UNIX = 1
 _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
+_F_SETPIPE_SZ = 1031
 # chattr: file flags and project attributes, which Landlock does not cover either.
 _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR = 0x40086602, 0x40046602, 0x401C5820
+
+#: setuid, setgid and sticky: refused in the mode of a file or folder the program creates.
+_SPECIAL_MODE_BITS = 0o7000
 
 _PR_SET_NO_NEW_PRIVS = 38
 _SECCOMP_SET_MODE_FILTER = 1
@@ -109,7 +121,8 @@ class Rule:
     """What to do with one system call.
 
     kind: ``deny`` (EPERM), ``enosys``, ``clone`` (threads only), ``arg_in`` (allowed only when
-    argument `arg` is one of `values`, else EPERM), ``arg_not_in`` (EPERM when it is).
+    argument `arg` is one of `values`, else EPERM), ``arg_not_in`` (EPERM when it is),
+    ``arg_mask`` (EPERM when argument `arg` has any bit of ``values[0]`` set).
     """
 
     syscall: str
@@ -136,6 +149,22 @@ def rules_for(self_pid: int) -> list[Rule]:
         Rule("sched_setparam", "arg_in", 0, (0, self_pid)),
         Rule("sched_setattr", "arg_in", 0, (0, self_pid)),
         Rule("setpriority", "arg_in", 1, (0, self_pid)),
+        # The mode argument of calls that create a file or folder (the flags of an open without
+        # O_CREAT carry no mode: the C library and Python pass 0 or 0o777 there).
+        Rule("open", "arg_mask", 2, (_SPECIAL_MODE_BITS,)),
+        Rule("openat", "arg_mask", 3, (_SPECIAL_MODE_BITS,)),
+        Rule("creat", "arg_mask", 1, (_SPECIAL_MODE_BITS,)),
+        Rule("mkdir", "arg_mask", 1, (_SPECIAL_MODE_BITS,)),
+        Rule("mkdirat", "arg_mask", 2, (_SPECIAL_MODE_BITS,)),
+        Rule("mknod", "arg_mask", 1, (_SPECIAL_MODE_BITS,)),
+        Rule("mknodat", "arg_mask", 2, (_SPECIAL_MODE_BITS,)),
+        Rule("openat2", "enosys"),  # its mode sits in a struct the filter cannot read
+        # The umask stays the zygote's (022): no file the program creates is writable by
+        # other users of the host (who could change it in a read-write mount afterwards).
+        Rule("umask", "deny"),
+        # RAM outside RLIMIT_AS: memfds (C libraries fall back on ENOSYS), larger pipes.
+        Rule("memfd_create", "enosys"),
+        Rule("fcntl", "arg_not_in", 1, (_F_SETPIPE_SZ,)),
         Rule(
             "ioctl",
             "arg_not_in",
@@ -167,6 +196,13 @@ def _block(rule: Rule) -> list[bytes]:
             _insn(_LD_W_ABS, _arg_low(0)),
             _insn(_JSET_K, _CLONE_NAMESPACES, jt=2),  # a namespace flag: refuse
             _insn(_JSET_K, _CLONE_THREAD, jt=0, jf=1),  # a thread: allow; a process: refuse
+            _insn(_RET_K, RET_ALLOW),
+            _insn(_RET_K, RET_EPERM),
+        ]
+    if rule.kind == "arg_mask":
+        return [
+            _insn(_LD_W_ABS, _arg_low(rule.arg)),
+            _insn(_JSET_K, rule.values[0], jt=1),  # a refused bit: EPERM
             _insn(_RET_K, RET_ALLOW),
             _insn(_RET_K, RET_EPERM),
         ]

@@ -1,0 +1,168 @@
+"""What the plan scan (`codeact.calls.scan`) treats as a way to reach a tool without naming it.
+
+A program can call a tool without writing its name at a call site in many ways: run code from
+text (``exec``; but also ``cProfile.run``, ``timeit``, ``doctest``, ``trace``, string
+annotations read by ``typing.get_type_hints`` or ``functools.singledispatch``), resolve a
+dotted name (``logging.config.dictConfig``, ``unittest.mock.patch``, ``pickle``/``shelve``),
+or reach the interpreter's modules through another module's attributes (``os.sys.modules``,
+``dataclasses.inspect``). A list of such ways is never complete, so the scan works from an
+allowlist instead:
+
+* an import of a module that is not in `PLAIN_MODULES` makes the plan dynamic. Those modules
+  run no code from text and resolve no names; what their public attributes lead to is checked
+  by ``tests/unit/test_scan_reach.py`` (no module outside the list, no ``eval``-like builtin);
+* an attribute, an imported name or a plain name in `REACHING_NAMES` makes it dynamic too: the
+  builtins that reach objects by a string, the functions of plain modules that evaluate
+  annotations, and the name of every standard-library module outside the list (``os.sys``,
+  ``asyncio.inspect``: a plain module's attribute that is such a module is a way out).
+
+A false alarm costs the program's author only convenience: the calls the up-front approval
+would have covered are asked one by one.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = [
+    "EVALUATORS",
+    "OPAQUE_BUILTINS",
+    "PLAIN_MODULES",
+    "PLAIN_PACKAGES",
+    "REACHING_NAMES",
+    "is_plain_module",
+]
+
+#: Modules a program may import without making its plan dynamic (exact dotted names).
+PLAIN_MODULES = frozenset(
+    {
+        "abc",
+        "array",
+        "asyncio",
+        "base64",
+        "binascii",
+        "bisect",
+        "calendar",
+        "cmath",
+        "collections",
+        "collections.abc",
+        "contextlib",
+        "copy",
+        "csv",
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "difflib",
+        "enum",
+        "errno",
+        "fnmatch",
+        "fractions",
+        "functools",
+        "graphlib",
+        "hashlib",
+        "heapq",
+        "hmac",
+        "html",
+        "io",
+        "ipaddress",
+        "itertools",
+        "json",
+        "math",
+        "numbers",
+        "os",
+        "os.path",
+        "pathlib",
+        "pprint",
+        "random",
+        "re",
+        "secrets",
+        "shlex",
+        "stat",
+        "statistics",
+        "struct",
+        "textwrap",
+        "time",
+        "tomllib",
+        "typing",
+        "unicodedata",
+        "urllib",
+        "urllib.parse",
+        "uuid",
+        "zlib",
+        "zoneinfo",
+    }
+)
+
+#: Packages whose public submodules are plain too (checked by the same tests).
+PLAIN_PACKAGES = frozenset({"asyncio", "collections", "html", "json", "urllib"})
+
+#: Builtins that reach any object by a string or through the interpreter's own state.
+OPAQUE_BUILTINS = frozenset(
+    {
+        "eval",
+        "exec",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "dir",
+        "getattr",
+        "setattr",
+        "delattr",
+        "__import__",
+        "__builtins__",
+        "__loader__",
+        "__spec__",
+        "breakpoint",
+        "help",
+    }
+)
+
+#: Functions of plain modules that evaluate text (string annotations) or resolve names.
+EVALUATORS = frozenset(
+    {
+        "get_type_hints",
+        "get_annotations",
+        "evaluate_forward_ref",
+        "ForwardRef",
+        "call_evaluate_function",
+        "call_annotate_function",
+        "singledispatch",
+        "singledispatchmethod",
+        "modules",
+    }
+)
+
+#: Names under which a plain module keeps another module (``enum.bltns`` is ``builtins``).
+_MODULE_ALIASES = frozenset({"bltns", "stdlib_re"})
+
+
+#: Words common as attributes of a program's own objects (``e.errno``, ``user.email``) that
+#: are also names of modules no plain module holds under that name (the walk in
+#: ``tests/escapes/test_approval_escapes.py`` checks it in each sandbox's Python): reading
+#: them keeps a plan complete.
+_COMMON_WORDS = frozenset({"code", "profile", "queue", "select", "site", "test"})
+
+
+def _stdlib_names() -> frozenset[str]:
+    names = set(getattr(sys, "stdlib_module_names", ()))
+    # Names this process may not list (an older Python) but the sandbox's 3.14 has.
+    names |= {"annotationlib", "sys", "builtins", "importlib", "inspect", "types", "gc"}
+    plain_tops = {m for m in PLAIN_MODULES if "." not in m}
+    return frozenset(
+        n for n in names if n not in plain_tops and n not in _COMMON_WORDS and not n.startswith("_")
+    )
+
+
+#: Attribute names and imported names that may lead to a tool unnamed (as plain names, only
+#: `OPAQUE_BUILTINS` and `EVALUATORS` count: a variable may well be called `email` or `code`).
+REACHING_NAMES = OPAQUE_BUILTINS | EVALUATORS | _MODULE_ALIASES | _stdlib_names()
+
+
+def is_plain_module(module: str) -> bool:
+    """Whether importing `module` (dotted name) keeps a plan complete: a plain module, or a
+    public submodule of a plain package (``json.decoder``, ``asyncio.tasks``)."""
+    if module in PLAIN_MODULES:
+        return True
+    parts = module.split(".")
+    return parts[0] in PLAIN_PACKAGES and not any(p.startswith("_") for p in parts)
