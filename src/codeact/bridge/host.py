@@ -8,8 +8,8 @@ the host, can run one. Where calls run:
 
 * a sync tool called with `call_tool`, when every middleware that applies to the call can run
   synchronously (none applies, by default), runs right on the sandbox's thread: the program
-  waits for it anyway, and this keeps a round trip under 0.1 ms. Its timeout cannot preempt
-  Python code, so the supervisor (`overdue`) ends the whole execution when it is exceeded;
+  waits for it anyway, and a round trip stays under 0.1 ms. Its timeout cannot preempt Python
+  code, so the supervisor (`overdue`) ends the whole execution when it is exceeded;
 * everything else (async tools, async middlewares, calls waiting for an approval) runs on the
   caller's event loop, while the sandbox's thread waits;
 * calls started with `call_tool_async` all run concurrently on the loop (sync tools in
@@ -52,7 +52,6 @@ from ..calls.pipeline import ToolPipeline
 from ..calls.sizes import argument_size_error
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet
-from ..tools.toolset import MAX_SHOWN_NAME, shown_name
 from . import stops
 from .clock import ProgramClock
 from .http_egress import HttpEgress
@@ -97,9 +96,7 @@ class HostBridge:
         self.program = program or ProgramContext("")
         self.clock = ProgramClock(limits.wall_time)
         self.program.bind_clock(self.clock.person_deciding)
-        self.program.limit_approvals(
-            limits, lambda waited: stopping(stops.approvals(limits, waited=waited))
-        )
+        self.program.limit_approvals(limits, lambda w: stopping(stops.approvals(limits, waited=w)))
         self.records: list[ToolCallRecord] = self.program.calls
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
@@ -244,10 +241,7 @@ class HostBridge:
         if self._cancelled:
             raise stopping(stops.cancelled())
         opened = time.monotonic()
-        if len(name) > MAX_SHOWN_NAME and name not in self.tools:
-            # A name no tool has, of any length: the record (kept with the result, written
-            # to the audit) and the message keep its start, not megabytes of it per call.
-            name = shown_name(name)
+        name = self.tools.recorded_name(name)  # a huge name no tool has: only its start
         too_large = argument_size_error(name, args_json, self.limits.tool_argument_bytes)
         record, parsed = self.pipeline.record(
             name,

@@ -27,6 +27,14 @@ class ToolSet:
     Plain functions are accepted and described as tools on the way in.
     """
 
+    def recorded_name(self, name: str) -> str:
+        """`name` as a call's record keeps it: whole when a tool has it; a longer name no
+        tool has is cut (`shown_name`), so that records (kept with the result, written to
+        the audit) and messages do not keep megabytes of it per call."""
+        if len(name) > MAX_SHOWN_NAME and name not in self:
+            return shown_name(name)
+        return name
+
     __slots__ = ("_tools",)
 
     def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
