@@ -202,6 +202,8 @@ def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) 
     """The guest did not return a report: say why, from what the host saw."""
     if execution.stop is not None:
         return RunOutcome(stop=execution.stop)
+    if execution.refused is not None:
+        return RunOutcome(error=GuestError("PermissionError", execution.refused))
     if execution.failure is not None:
         return RunOutcome(
             error=GuestError(

@@ -17,6 +17,7 @@ from ...bridge.state import STATE_READ, StateCarry
 from ...policy.limits import Limits
 from ...policy.outputs import OutputLimits
 from ..artifacts import output_overflow
+from .clock import ClockWaitRefused
 from .runtime import ticks_until
 
 __all__ = ["WasmExecution"]
@@ -38,6 +39,7 @@ class WasmExecution:
         self.limits = limits
         self.output_limits = output_limits or OutputLimits()
         self.stop: Stop | None = None
+        self.refused: str | None = None  # an operation the sandbox refused by trapping
         self.failure: str | None = None
         self.cancelled = threading.Event()
         self.output_dir: str | None = None  # set by the backend: this run's /output
@@ -141,7 +143,9 @@ class WasmExecution:
         return output_overflow(self.output_dir, self.output_limits)
 
     def host_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ExecutionStopped):
+        if isinstance(exc, ClockWaitRefused):
+            self.refused = self.refused or str(exc)
+        elif isinstance(exc, ExecutionStopped):
             if self.stop is None:
                 self.stop = Stop(exc.limit, exc.message)
         elif self.failure is None:

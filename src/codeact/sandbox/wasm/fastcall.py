@@ -29,7 +29,7 @@ from wasmtime import _ffi as ffi
 __all__ = ["HostFunction", "add_host_function", "call_string_export"]
 
 Kind = Literal["string", "u8", "s64", "u64"]
-ResultKind = Literal["none", "string", "result<string,string>", "result<u32,string>"]
+ResultKind = Literal["none", "string", "u64", "result<string,string>", "result<u32,string>"]
 HostFunction = Callable[..., Any]
 
 _VAL = ffi.wasmtime_component_val_t
@@ -92,6 +92,10 @@ def _write_result(results: Any, kind: ResultKind, value: Any) -> None:
     slot = results[0]
     if kind == "string":
         _write_string(slot, value)
+        return
+    if kind == "u64":
+        slot.kind = ffi.WASMTIME_COMPONENT_U64
+        slot.of.u64 = value
         return
     ok, payload = value
     inner = _VAL()

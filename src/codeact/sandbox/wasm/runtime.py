@@ -26,6 +26,7 @@ from wasmtime.component import Component, Func, Linker
 from ...policy.mounts import OUTPUT_PATH
 from ..artifacts import new_output_dir, remove_output_dir
 from .build import Progress, _stderr_progress, load_component
+from .clock import refuse_clock_waits
 from .engine import make_engine
 from .fastcall import add_host_function, call_string_export
 
@@ -274,6 +275,8 @@ class WasmRuntime:
                     "result<string,string>",
                     _host_failed,
                 )
+        # Waits on WASI's clock would block a host thread past the deadline: refused.
+        refuse_clock_waits(self.linker, self.component, self.engine, _host_failed)
         executor = self.component.get_export_index(_EXECUTOR)
         run = self.component.get_export_index("run", executor)
         if run is None:
