@@ -290,6 +290,39 @@ def test_a_missing_key_hint_names_the_tool_whose_result_has_it() -> None:
     assert missing_key_hint("KeyError", "'region'", order_totals.TOOLS) is None
 
 
+def test_the_key_hint_names_the_variable_that_holds_the_right_dict() -> None:
+    """A small model did not map "a key of User" to its own `user`: where a loop around the
+    failing line takes the items of the tool that has the key, the hint names that loop's
+    variable and what to read, the way the program would have to."""
+    from codeact.agent.key_hints import missing_key_hint
+
+    message = "\"'region' (this dict from a tool has the keys: 'product', 'qty', 'unit_price')\""
+    nested = (
+        "rows = []\n"
+        "for user in list_users():\n"
+        "    for line in get_orders_for_user(user_id=user['id']):\n"
+        "        rate = get_tax_rate(region=line['region'])\n"
+    )
+    hint = missing_key_hint("KeyError", message, order_totals.TOOLS, code=nested, lineno=4)
+    assert hint == (
+        "[hint] 'region' is a key of User, which list_users() returns: here that is `user` "
+        "(line 2: `for user in list_users():`), so read `user['region']`, then run the "
+        "fixed program."
+    )
+    # Through a name: users = list_users(), then for u in users.
+    through = "users = list_users()\nfor u in users:\n    print(u['id'])\n    x = o['region']\n"
+    hint = missing_key_hint("KeyError", message, order_totals.TOOLS, code=through, lineno=4)
+    assert hint is not None and "here that is `u` (line 2: `for u in users:`)" in hint
+    # The failing line outside any such loop, or a program that does not parse: no variable.
+    after = nested + "print(line['region'])\n"
+    for code, line in ((after, 5), ("for (:", 1)):
+        hint = missing_key_hint("KeyError", message, order_totals.TOOLS, code=code, lineno=line)
+        assert hint is not None and "here that is" not in hint
+        assert hint.endswith(
+            "keep it in a variable where you have it), then run the fixed program."
+        )
+
+
 @pytest.mark.usefixtures("wasm_ready")
 async def test_reading_a_key_from_the_wrong_tools_result_gets_the_hint() -> None:
     """The embedded model's demo programs read order['region'] (a field of the user), and it
@@ -303,8 +336,10 @@ async def test_reading_a_key_from_the_wrong_tools_result_gets_the_hint() -> None
     await codeact_agent(chat).run("Taxes?")
     response = chat.requests[1].messages[-1].content or ""
     assert response.startswith("[error]") and "KeyError" in response
-    assert response.splitlines()[-1].startswith(
-        "[hint] 'region' is a key of User, which list_users() returns"
+    assert response.splitlines()[-1] == (
+        "[hint] 'region' is a key of User, which list_users() returns: here that is `user` "
+        "(line 1: `for user in list_users():`), so read `user['region']`, then run the "
+        "fixed program."
     )
 
 

@@ -113,7 +113,13 @@ class ProgramCalls:
         self._record(tool.name, code, to_run, result)
         text = result.to_model_text()
         if result.error is not None:
-            hint = missing_key_hint(result.error.type, result.error.message, tool.codeact.tools)
+            hint = missing_key_hint(
+                result.error.type,
+                result.error.message,
+                tool.codeact.tools,
+                code=to_run,
+                lineno=result.error.lineno,
+            )
         else:
             # Read in the program as written (before any definitions were cut): the line
             # numbers are then the model's.
