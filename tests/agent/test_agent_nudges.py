@@ -45,6 +45,20 @@ async def test_a_program_identical_to_one_that_failed_is_not_run_again() -> None
     assert result.text == "8 users"
 
 
+@pytest.mark.usefixtures("wasm_ready")
+async def test_the_same_program_with_other_quotes_and_comments_is_the_same_program() -> None:
+    """Seen on the embedded model: a failing program resent with its double quotes made
+    single. It is the same program and would fail the same way; a changed one still runs."""
+    broken = 'users = list_users()\nprint(users[0]["nope"])'
+    requoted = "# try again\nusers = list_users()\nprint( users[0]['nope'] )\n"
+    changed = "users = list_users()\nprint(users[0]['name'])"
+    chat = ScriptedChat([code_call(broken), code_call(requoted), code_call(changed), "Alice"])
+    result = await codeact_agent(chat).run("First user?")
+    assert (last_user(chat, 2) or "").startswith("Error: this exact program already ran and failed")
+    assert result.usage.code_executions == 2  # the broken one and the changed one
+    assert result.nudge_reasons == ["repeated_failed_program"] and result.text == "Alice"
+
+
 async def test_an_answer_without_tools_when_they_are_needed_is_asked_once_to_use_them() -> None:
     chat = ScriptedChat(["It is 5.", call("add", a=2, b=3), "5"])
     result = await Agent(client=chat, tools=[add], tools_required=True).run("2 + 3?")

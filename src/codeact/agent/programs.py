@@ -13,6 +13,7 @@ variable (`loop_hints`). Everything that ran is counted in the run's usage and t
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Callable
 
@@ -53,9 +54,10 @@ class ProgramCalls:
         self._timings = timings
         self._progress = progress
         self._count_nudge = count_nudge
-        #: Programs (as sent) that ran without an error -> the hint their output came with.
+        #: Programs that ran without an error -> the hint their output came with; keyed by
+        #: `same_program` (quotes, spacing and comments aside, the same program).
         self._ran_ok: dict[str, str | None] = {}
-        self._failed: dict[str, str] = {}  # program (as sent) -> its error
+        self._failed: dict[str, str] = {}  # program (`same_program`) -> its error
         #: "Type: message" of the last program when it failed, or was refused as the repeat of
         #: one that failed (the loop clears it when the model next makes calls).
         self.last_error: str | None = None
@@ -71,16 +73,17 @@ class ProgramCalls:
                 f'Error: {tool.name} takes one argument, {{"code": "<a Python program>"}}; '
                 f"got {call.arguments[:200]!r}"
             )
-        if code in self._ran_ok:
+        key = same_program(code)
+        if key in self._ran_ok:
             # Small models sometimes send the program that just ran once more instead of
             # answering; running it again would only repeat its output (and its slip, if a
             # hint named one: then the answer is not what it printed).
-            hint = self._ran_ok[code]
+            hint = self._ran_ok[key]
             return ALREADY_RAN if hint is None else already_ran_with_hint(hint)
-        if code in self._failed:  # it would fail the same way: ask for a change
+        if key in self._failed:  # it would fail the same way: ask for a change
             self._count_nudge("repeated_failed_program")
-            self.last_error = self._failed[code]
-            return repeated_failure_message(self._failed[code])
+            self.last_error = self._failed[key]
+            return repeated_failure_message(self._failed[key])
         to_run, notes = code, []
         inner = unwrap_code_tool_call(code, tool.name)
         if inner is not None:
@@ -128,7 +131,7 @@ class ProgramCalls:
                 self._say(f"  {tool.name}: a loop reads an earlier loop's variable (hint sent)")
         self.last_warning = hint if result.ok else None
         if result.ok:
-            self._ran_ok[code] = hint
+            self._ran_ok[key] = hint
         if hint is not None:
             text = f"{text}\n{hint}"
         # The note goes last: a small model that copies the start of a response back copies
@@ -139,7 +142,7 @@ class ProgramCalls:
         if result.ok:
             self._result.program_output = result.stdout
         elif result.error is not None:
-            self._failed[code] = f"{result.error.type}: {result.error.message}"
+            self._failed[same_program(code)] = f"{result.error.type}: {result.error.message}"
         if result.ok:
             self.last_error = None
         elif result.error is not None:
@@ -162,6 +165,16 @@ class ProgramCalls:
     def _say(self, line: str) -> None:
         if self._progress is not None:
             self._progress(line)
+
+
+def same_program(code: str) -> str:
+    """What makes two programs the same: their syntax tree, so that a program sent again
+    with other quotes, spacing or comments counts as sent again (the embedded model resent a
+    failing program with its double quotes made single); the text when it does not parse."""
+    try:
+        return ast.dump(ast.parse(code))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return code
 
 
 def code_of(call: ToolCall) -> str | None:
