@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from .streams import broken_pipe_exit, open_missing_streams
 
 __all__ = ["main"]
 
@@ -68,7 +69,24 @@ class _CodeActGroup(_LazyGroup):
         except (click.Abort, KeyboardInterrupt):
             click.echo("codeact: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # `codeact ... | head`: the reader went away, stop quietly
+            broken_pipe_exit()
+        except SystemExit:
+            _flush_stdout()
+            raise
+        _flush_stdout()
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _flush_stdout() -> None:
+    """Write what is still buffered now, where a closed pipe can still exit 141 quietly (at
+    the interpreter's exit it would be a 'BrokenPipeError ignored' message and status 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        broken_pipe_exit()
+    except (OSError, ValueError):
+        pass
 
 
 def usage_message(exc: click.UsageError) -> str:
@@ -101,6 +119,7 @@ def _command_name(attr: str) -> str:
 @click.version_option(__version__, "-V", "--version", prog_name="codeact")
 def main() -> None:
     """CodeAct: run model-written Python in a fresh isolated sandbox, with tools on the host."""
+    open_missing_streams()
     _printable_streams()
 
 

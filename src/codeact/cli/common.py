@@ -19,6 +19,7 @@ from ..errors import CodeActError, UserError
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet, as_tool
 from .params import Number, Size
+from .streams import broken_pipe_exit, is_broken_pipe
 
 __all__ = [
     "fail",
@@ -60,17 +61,25 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("codeact: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError as exc:  # `codeact ... | head`: the reader went away
+            if is_broken_pipe(exc):
+                broken_pipe_exit()
+            _internal_error(exc)
         except Exception as exc:  # a bug or an internal failure: one line, not a traceback
-            if os.environ.get("CODEACT_DEBUG"):
-                raise
-            first = (str(exc).strip().splitlines() or [""])[0]
-            fail(
-                f"internal error: {type(exc).__name__}: {first} "
-                "(run with CODEACT_DEBUG=1 for the traceback)",
-                code=1,
-            )
+            _internal_error(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _internal_error(exc: Exception) -> None:
+    if os.environ.get("CODEACT_DEBUG"):
+        raise exc
+    first = (str(exc).strip().splitlines() or [""])[0]
+    fail(
+        f"internal error: {type(exc).__name__}: {first} "
+        "(run with CODEACT_DEBUG=1 for the traceback)",
+        code=1,
+    )
 
 
 def result_file_options(default_json: Path, what: str) -> Callable[[F], F]:

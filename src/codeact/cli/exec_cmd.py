@@ -22,6 +22,7 @@ from .packages_cmd import package_options
 from .progress import show_progress
 from .report import echo, print_chunk, print_result, run_interruptible
 from .session_file import cli_key, read_state, report_session, write_state
+from .streams import StdoutWatch, broken_pipe_exit
 from .trace_option import trace_option, tracer_provider_writing
 
 __all__ = ["exec_command"]
@@ -79,7 +80,8 @@ def exec_command(
 
     Prints what the program prints as it prints it, then the value of its last line. Exit
     status: 0 when the program finished, 1 when it raised, exited with a non-zero status, hit
-    a limit or had its output cut, 2 for a usage error, 130 when interrupted (Ctrl-C).
+    a limit or had its output cut, 2 for a usage error, 130 when interrupted (Ctrl-C), 141
+    when the reader of its output went away (`| head`: the program is stopped there).
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)
@@ -102,7 +104,9 @@ def exec_command(
         with show_progress():
             codeact.prepare_sync()  # before the program: no limit counts while this runs
         # Plain output is printed as the program writes it; --json prints it all at the end.
-        on_output = None if as_json else print_chunk
+        # A closed pipe (`| head`) stops the program, as SIGPIPE stops a Unix command.
+        watch = StdoutWatch(print_chunk, codeact.interrupt)
+        on_output = None if as_json else watch
         if session_path is None:
             result, interrupted = run_interruptible(codeact, code, on_output=on_output)
         else:
@@ -114,6 +118,8 @@ def exec_command(
     if close_trace is not None:
         close_trace()
     write_audit(result, audit_path)
+    if watch.gone:
+        broken_pipe_exit()
     if as_json:
         echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
