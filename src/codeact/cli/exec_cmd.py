@@ -17,7 +17,13 @@ from .approval_options import (
     write_audit,
 )
 from .common import handle_errors, limits_from_options, limits_options, load_tools
-from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .grant_options import (
+    grant_options,
+    parse_domain,
+    parse_mount,
+    ready_output_dir,
+    save_files,
+)
 from .packages_cmd import package_options
 from .progress import show_progress
 from .report import echo, print_chunk, print_result, run_interruptible
@@ -87,6 +93,8 @@ def exec_command(
     tools = load_tools(tool_specs)
     limits = limits_from_options(timeout, memory_mb, max_output)
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
+    if output_dir is not None:
+        ready_output_dir(output_dir)
     provider, close_trace = tracer_provider_writing(trace_path) if trace_path else (None, None)
     with CodeAct(
         tools=list(tools),

@@ -15,7 +15,13 @@ from ..runtime import CodeAct
 from ..tools import ToolSet
 from .approval_options import approval_handler_for, approval_options, terminal_approver
 from .common import handle_errors, limits_from_options, limits_options, load_tools
-from .grant_options import grant_options, parse_domain, parse_mount, save_files
+from .grant_options import (
+    grant_options,
+    parse_domain,
+    parse_mount,
+    ready_output_dir,
+    save_files,
+)
 from .packages_cmd import package_options
 from .progress import show_progress
 
@@ -102,7 +108,7 @@ def serve_mcp_command(
     http = parse_http_address(http_address) if http_address is not None else None
     on_files = None
     if output_dir is not None:
-        directory = output_dir
+        directory = ready_output_dir(output_dir)
 
         def on_files(files: Sequence[OutputFile]) -> None:
             save_files(files, directory)

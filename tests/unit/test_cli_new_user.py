@@ -1,0 +1,36 @@
+"""What a new user of `codeact exec` trips over with bad input, checked before the program runs
+(so no program runs, and no tool is called, only to lose its results). Real processes, real
+sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ..cli_run import run_codeact as codeact_cli
+
+pytestmark = pytest.mark.usefixtures("wasm_ready")
+
+WRITES = "print('ran')\nopen('/output/a.txt', 'w').write('data')\n"
+
+
+def test_an_output_dir_that_cannot_be_made_is_a_usage_error_before_the_program_runs(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = codeact_cli("exec", "-", "--output-dir", str(blocker / "sub"), stdin=WRITES)
+    # was: the program ran (printed 'ran'), then its files were lost with exit 2
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr == (
+        f"codeact: error: --output-dir {blocker / 'sub'}: cannot create it (Not a directory); "
+        "choose a directory you can write to\n"
+    )
+
+
+def test_an_output_dir_is_made_with_its_parents(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b"
+    proc = codeact_cli("exec", "-", "--output-dir", str(target), stdin=WRITES)
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "a.txt").read_text() == "data"
