@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
+import pytest
 from pydantic import BaseModel
 
 from codeact import CodeAct, tool
@@ -134,6 +136,29 @@ async def test_value_without_json_form_comes_back_as_repr(
     assert result.ok
     assert result.value is None
     assert result.value_repr == "<class '__main__.Thing'>"
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("{1: 'a', '1': 'b'}", "{1: 'a', '1': 'b'}"),  # was {'1': 'b'}: a key and its value lost
+        ("{True: 1, None: 2}", "{True: 1, None: 2}"),  # was {'true': 1, 'null': 2}
+        ("[1.5, {'x': float('nan')}]", "[1.5, {'x': nan}]"),  # was NaN: not JSON
+        ("float('inf')", "inf"),
+    ],
+)
+async def test_a_value_json_would_change_comes_back_as_its_repr(
+    make_codeact: Callable[..., CodeAct], code: str, shown: str
+) -> None:
+    result = await make_codeact().execute(code)
+    assert result.ok, result.error
+    assert (result.value, result.value_repr) == (None, shown)
+    json.loads(json.dumps(result.to_dict(), allow_nan=False))  # the CLI's --json stays JSON
+
+
+async def test_a_json_value_comes_back_as_the_value(make_codeact: Callable[..., CodeAct]) -> None:
+    result = await make_codeact().execute("{'a': [1, (2, 3)], 'b': None, 'c': 1.5}")
+    assert (result.value, result.value_repr) == ({"a": [1, [2, 3]], "b": None, "c": 1.5}, None)
 
 
 async def test_traceback_line_numbers_are_those_of_the_code(
