@@ -236,6 +236,19 @@ async def test_system_exit_zero_is_success_and_nonzero_is_failure(
     assert not failed.ok and failed.error is not None and failed.error.type == "SystemExit"
 
 
+async def test_os_exit_ends_the_program_like_sys_exit(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact()
+    ok = await codeact.execute("import os\nprint('x', flush=True)\nos._exit(0)")
+    assert ok.ok and ok.stdout == "x\n", ok.error
+    # was, on wasm: SandboxError "the sandbox stopped unexpectedly: error while executing at
+    # wasm backtrace:" for both
+    failed = await codeact.execute("import os\nos._exit(3)")
+    assert not failed.ok and failed.error is not None
+    assert failed.error.type == "SystemExit" and "os._exit" in failed.error.message
+
+
 async def test_order_totals_program_matches_expected(make_codeact: Callable[..., CodeAct]) -> None:
     codeact = make_codeact(tools=order_totals.TOOLS)
     result = await codeact.execute(order_totals.PROGRAM)
