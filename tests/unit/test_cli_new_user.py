@@ -34,3 +34,10 @@ def test_an_output_dir_is_made_with_its_parents(tmp_path: Path) -> None:
     proc = codeact_cli("exec", "-", "--output-dir", str(target), stdin=WRITES)
     assert proc.returncode == 0, proc.stderr
     assert (target / "a.txt").read_text() == "data"
+
+
+def test_an_empty_tools_spec_says_what_to_give() -> None:
+    proc = codeact_cli("exec", "-", "--tools", "", stdin="1")
+    # was: importing  failed at ../src/codeact/cli/common.py:205: ValueError: Empty module name
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("codeact: error: --tools '': give MODULE:ATTR")

@@ -163,6 +163,11 @@ def load_tools(specs: tuple[str, ...] | list[str]) -> ToolSet:
 
 def _load_one(spec: str) -> list[Tool]:
     target, attr = _split(spec)
+    if not target.strip(" :"):
+        raise UserError(
+            f"--tools {spec!r}: give MODULE:ATTR (a list of tools), a module or a .py file, "
+            "e.g. --tools codeact.workloads.order_totals:TOOLS"
+        )
     module = _import_target(target, spec)
     obj: Any = module
     for part in attr.split(".") if attr else []:
