@@ -4,6 +4,7 @@ sandbox."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,18 @@ def test_an_empty_tools_spec_says_what_to_give() -> None:
     # was: importing  failed at ../src/codeact/cli/common.py:205: ValueError: Empty module name
     assert proc.returncode == 2
     assert proc.stderr.startswith("codeact: error: --tools '': give MODULE:ATTR")
+
+
+def test_serve_mcp_on_a_port_in_use_is_one_line_before_serving() -> None:
+    pytest.importorskip("mcp", reason="serve-mcp needs pip install 'codeact[mcp]'")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = codeact_cli("serve-mcp", "--http", f"127.0.0.1:{port}", timeout=120)
+    # was: "codeact: serving execute_code at ...", uvicorn's "ERROR: [Errno 98] ...", exit 3
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"codeact: error: --http 127.0.0.1:{port}: cannot listen there (Address already in "
+        f"use); choose another port, e.g. --http 127.0.0.1:{port + 1}\n"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -106,6 +108,8 @@ def serve_mcp_command(
     _announce_approvals(tools, approve, terminal_too=terminal is not None)
     limits = limits_from_options(timeout, memory_mb, max_output)
     http = parse_http_address(http_address) if http_address is not None else None
+    if http is not None:
+        _check_can_listen(*http)
     on_files = None
     if output_dir is not None:
         directory = ready_output_dir(output_dir)
@@ -168,3 +172,30 @@ def _announce_approvals(tools: ToolSet, approve: str | None, *, terminal_too: bo
     if approve not in ("all", "none"):
         how += "else on this terminal" if terminal_too else "else denied"
     click.echo(f"codeact: calls of {', '.join(gated)} need approval: {how}", err=True)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind HOST:PORT once before anything is announced: a port in use or an address that is
+    not this machine's is a one-line usage error, not "serving at ..." followed by the web
+    server's own ERROR line and its exit status 3."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise UserError(f"--http {shown}: cannot resolve {host!r} ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            hint = f"choose another port, e.g. --http {host}:{port + 1 if port < 65535 else 8765}"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            hint = "give an address of this machine, e.g. 127.0.0.1"
+        elif exc.errno == errno.EACCES:
+            hint = "ports below 1024 need privileges; choose a port such as 8765"
+        else:
+            hint = "choose another address or port"
+        raise UserError(f"--http {shown}: cannot listen there ({reason}); {hint}") from None
