@@ -57,3 +57,42 @@ def test_serve_mcp_on_a_port_in_use_is_one_line_before_serving() -> None:
         f"codeact: error: --http 127.0.0.1:{port}: cannot listen there (Address already in "
         f"use); choose another port, e.g. --http 127.0.0.1:{port + 1}\n"
     )
+
+
+MAIL_TOOLS = '''
+from codeact import tool
+
+@tool(approval_mode="always_require")
+def send_email(to: str, body: str) -> str:
+    """Send an email."""
+    return f"sent to {to}"
+'''
+
+
+def test_an_audit_file_that_cannot_be_written_is_refused_before_any_call(tmp_path: Path) -> None:
+    tools = tmp_path / "mail.py"
+    tools.write_text(MAIL_TOOLS)
+    audit = tmp_path / "missing" / "calls.jsonl"
+    program = "print(send_email(to='a@b.c', body='hi'))"
+    args = ["--tools", str(tools), "--approve", "all", "--audit", str(audit)]
+    proc = codeact_cli("exec", "-", *args, stdin=program)
+    # was: the email was sent ("sent to a@b.c"), then the audit of that call was lost (exit 2)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr == (
+        f"codeact: error: --audit {audit}: its directory {audit.parent} does not exist; create "
+        "it or choose another file\n"
+    )
+    audit.parent.mkdir()
+    proc = codeact_cli("exec", "-", *args, stdin=program)
+    assert proc.returncode == 0 and '"decision": "approved"' in audit.read_text()
+
+
+def test_jsonl_audit_refuses_a_path_it_could_never_write(tmp_path: Path) -> None:
+    from codeact import ConfigurationError, JsonlAudit
+
+    with pytest.raises(ConfigurationError, match=r"its directory .* does not exist"):
+        JsonlAudit(
+            tmp_path / "missing" / "calls.jsonl"
+        )  # was: accepted; each call logged a warning
+    with pytest.raises(ConfigurationError, match=r"is a directory; name a file in it"):
+        JsonlAudit(tmp_path)

@@ -14,6 +14,7 @@ from .approval_options import (
     announce_plan,
     approval_handler_for,
     approval_options,
+    ready_audit,
     write_audit,
 )
 from .common import handle_errors, limits_from_options, limits_options, load_tools
@@ -95,6 +96,7 @@ def exec_command(
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
     if output_dir is not None:
         ready_output_dir(output_dir)
+    ready_audit(audit_path)
     provider, close_trace = tracer_provider_writing(trace_path) if trace_path else (None, None)
     with CodeAct(
         tools=list(tools),

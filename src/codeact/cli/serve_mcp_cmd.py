@@ -15,7 +15,12 @@ from ..calls.audit import JsonlAudit
 from ..errors import UserError
 from ..runtime import CodeAct
 from ..tools import ToolSet
-from .approval_options import approval_handler_for, approval_options, terminal_approver
+from .approval_options import (
+    approval_handler_for,
+    approval_options,
+    ready_audit,
+    terminal_approver,
+)
 from .common import handle_errors, limits_from_options, limits_options, load_tools
 from .grant_options import (
     grant_options,
@@ -97,6 +102,7 @@ def serve_mcp_command(
     except ImportError as exc:
         raise UserError(f"{exc}") from None
     tools = load_tools(tool_specs)
+    ready_audit(audit_path)
     handler: ApprovalHandler
     terminal = None
     if approve in ("all", "none"):
