@@ -4,8 +4,10 @@ sandbox."""
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +98,18 @@ def test_jsonl_audit_refuses_a_path_it_could_never_write(tmp_path: Path) -> None
         )  # was: accepted; each call logged a warning
     with pytest.raises(ConfigurationError, match=r"is a directory; name a file in it"):
         JsonlAudit(tmp_path)
+
+
+@pytest.mark.parametrize("given", ["127.0.0.1", "localhost:1", "127.0.0.1:{port}:POST"])
+def test_the_allow_domain_flag_a_refusal_suggests_works(given: str, http_server: Any) -> None:
+    program = f"print(http_get({http_server.url('/x')!r}).status)"
+    spec = given.format(port=http_server.port)
+    refused = codeact_cli("exec", "-", "--allow-domain", spec, stdin=program)
+    assert refused.returncode == 1
+    # was: "add --allow-domain HOST" (a placeholder), or a host without the port it needs
+    found = re.search(r"(?:add|allow it with) --allow-domain (\S+)$", refused.stderr.strip())
+    assert found is not None, refused.stderr
+    proc = codeact_cli(
+        "exec", "-", "--allow-domain", spec, "--allow-domain", found[1], stdin=program
+    )
+    assert proc.returncode == 0 and proc.stdout == "200\n", proc.stderr

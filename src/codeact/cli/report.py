@@ -40,7 +40,8 @@ _RAISE = {
     "network": "it is NetworkLimits(...) in Python",
 }
 
-_DOMAIN_LIST = re.compile(r"allowed_domains=\[('([^'\]]*)'|[^\]]*)\]")
+_DOMAIN_LIST = re.compile(r"allowed_domains=\[('([^']*)'|\('[^']*', '[A-Z]+'\)|[^\]]*)\]")
+_DOMAIN_PAIR = re.compile(r"\('([^']*)', '([A-Z]+)'\)")
 
 
 def raise_hint(limit: str) -> str:
@@ -53,6 +54,9 @@ def cli_wording(text: str) -> str:
 
     def flag(match: re.Match[str]) -> str:
         host = match.group(2)
+        pair = _DOMAIN_PAIR.fullmatch(match.group(1))
+        if pair is not None:  # ('http://127.0.0.1:8080', 'POST'): the flag's HOST:METHOD form
+            return f"--allow-domain {pair.group(1)}:{pair.group(2)}"
         return f"--allow-domain {host}" if host else "--allow-domain HOST"
 
     return _DOMAIN_LIST.sub(flag, text).replace("allowed_domains", "--allow-domain")
