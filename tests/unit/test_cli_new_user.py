@@ -113,3 +113,16 @@ def test_the_allow_domain_flag_a_refusal_suggests_works(given: str, http_server:
         "exec", "-", "--allow-domain", spec, "--allow-domain", found[1], stdin=program
     )
     assert proc.returncode == 0 and proc.stdout == "200\n", proc.stderr
+
+
+def test_grant_errors_name_the_flags_not_the_python_arguments(tmp_path: Path) -> None:
+    proc = codeact_cli("exec", "-", "--mount", f"{tmp_path}:/input", "--workspace", str(tmp_path))
+    # was: "... reserved for the workspace (workspace_root); ... e.g. Mount('/tmp/x', '/data')"
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"codeact: error: mount {tmp_path}: the sandbox path /input collides with /input, which "
+        "is reserved for the workspace (--workspace); choose another sandbox path, e.g. "
+        f"--mount {tmp_path}:/data\n"
+    )
+    proc = codeact_cli("exec", "-", "--workspace", str(tmp_path / "missing"))
+    assert proc.stderr.startswith("codeact: error: --workspace: mount ")

@@ -19,6 +19,7 @@ from ..errors import CodeActError, UserError
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet, as_tool
 from .params import Number, Size
+from .report import cli_error_wording
 from .streams import broken_pipe_exit, is_broken_pipe
 
 __all__ = [
@@ -53,7 +54,7 @@ def handle_errors(fn: F) -> F:
         except UserError as exc:
             if os.environ.get("CODEACT_DEBUG"):
                 raise
-            fail(str(exc), code=2)
+            fail(cli_error_wording(str(exc)), code=2)
         except CodeActError as exc:
             if os.environ.get("CODEACT_DEBUG"):
                 raise

@@ -62,6 +62,22 @@ def cli_wording(text: str) -> str:
     return _DOMAIN_LIST.sub(flag, text).replace("allowed_domains", "--allow-domain")
 
 
+_MOUNT_CALL = re.compile(r"Mount\('([^']*)', '([^']*)'(?:, mode='(r[ow])')?\)")
+
+
+def cli_error_wording(text: str) -> str:
+    """A library error in the command line's words: ``Mount('/d', '/data')`` is
+    ``--mount /d:/data``, ``workspace_root`` is ``--workspace`` (and see `cli_wording`)."""
+
+    def mount(match: re.Match[str]) -> str:
+        mode = ":rw" if match.group(3) == "rw" else ""
+        return f"--mount {match.group(1)}:{match.group(2)}{mode}"
+
+    text = _MOUNT_CALL.sub(mount, text)
+    text = re.sub(r"\bworkspace_root\b", "--workspace", text)
+    return cli_wording(text)
+
+
 def run_interruptible(
     codeact: CodeAct | Session,
     code: str,
