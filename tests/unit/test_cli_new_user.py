@@ -126,3 +126,30 @@ def test_grant_errors_name_the_flags_not_the_python_arguments(tmp_path: Path) ->
     )
     proc = codeact_cli("exec", "-", "--workspace", str(tmp_path / "missing"))
     assert proc.stderr.startswith("codeact: error: --workspace: mount ")
+
+
+@pytest.mark.parametrize(
+    ("data", "out"),
+    [
+        (b"\xef\xbb\xbfprint('bom')\r\nx = 1\r\nx\r\n", "bom\n1\n"),  # was: SyntaxError U+FEFF
+        (b"# -*- coding: latin-1 -*-\nprint('caf\xe9')\n", "caf\u00e9\n"),  # was: exit 2
+        ("print('utf16 \u00e9')\n".encode("utf-16"), "utf16 \u00e9\n"),  # was: exit 2
+    ],
+)
+def test_a_program_file_is_read_as_python_reads_it(tmp_path: Path, data: bytes, out: str) -> None:
+    program = tmp_path / "p.py"
+    program.write_bytes(data)
+    proc = codeact_cli("exec", str(program))
+    assert proc.returncode == 0 and proc.stdout == out, proc.stderr
+
+
+def test_a_program_that_is_not_utf8_says_where_and_how_to_fix_it(tmp_path: Path) -> None:
+    program = tmp_path / "p.py"
+    program.write_bytes(b"print('caf\xe9')\n")
+    proc = codeact_cli("exec", str(program))
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"codeact: error: cannot read {program}: it is not UTF-8 (byte 0xe9 at position 10); "
+        "save it as UTF-8, or name its encoding in a first-line comment such as "
+        "# -*- coding: latin-1 -*-\n"
+    )

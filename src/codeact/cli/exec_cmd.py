@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -158,12 +160,37 @@ def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:
 
 
 def _read_program(program: str) -> str:
+    """The program's text, decoded as Python decodes a source file: UTF-8, a UTF-8 byte order
+    mark (as Windows editors write) dropped, or the encoding its coding cookie names; and
+    UTF-16 with its byte order mark (what Windows PowerShell's `>` writes)."""
     if program == "-":
-        return sys.stdin.read()
-    path = Path(program)
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # a text stream without bytes (tests, embedding): already text
+            return sys.stdin.read()
+        data: bytes = stream.read()
+        where = "the program on stdin"
+    else:
+        try:
+            data = Path(program).read_bytes()
+        except FileNotFoundError:
+            raise UserError(f"no such program file: {program}") from None
+        except OSError as exc:
+            raise UserError(f"cannot read {program}: {exc.strerror or exc}") from None
+        where = program
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # PowerShell's `>`
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"no such program file: {program}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read {program}: {exc}") from None
+        return importlib.util.decode_source(data)
+    except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
+        detail = str(exc)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            detail = f"byte 0x{data[bad.start]:02x} at position {bad.start}"
+        raise UserError(
+            f"cannot read {where}: it is not UTF-8 ({detail}); save it as UTF-8, or name its "
+            "encoding in a first-line comment such as # -*- coding: latin-1 -*-"
+        ) from None
