@@ -31,6 +31,7 @@ from .grant_options import (
 )
 from .packages_cmd import package_options
 from .progress import show_progress
+from .stdio_serving import interruptible_stdio
 
 __all__ = ["serve_mcp_command"]
 
@@ -151,7 +152,11 @@ def serve_mcp_command(
                     "it can run programs that call your tools",
                     err=True,
                 )
-        serve_mcp(codeact, http=http, name=name, on_files=on_files, sessions=sessions)
+        if http is not None:
+            serve_mcp(codeact, http=http, name=name, on_files=on_files, sessions=sessions)
+        else:
+            with interruptible_stdio():
+                serve_mcp(codeact, name=name, on_files=on_files, sessions=sessions)
 
 
 def _advice(approve: str | None) -> str:
