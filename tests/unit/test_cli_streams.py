@@ -111,3 +111,33 @@ def test_a_failing_output_callback_is_logged_once_per_execution(
     failures = [r for r in caplog.records if "callback failed" in r.getMessage()]
     assert len(failures) == 1, len(failures)
     assert failures[0].exc_info is not None and "listener bug" in str(failures[0].exc_info[1])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_exec_dash_on_a_terminal_says_how_to_end_the_program() -> None:
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeact", "exec", "-"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 60
+        while b"Ctrl-D" not in seen and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.2)[0]:
+                seen += os.read(leader, 4096)
+        # was: nothing at all; the command looked hung
+        assert b"codeact: type the program, then Ctrl-D on a line of its own" in seen, seen
+        os.write(leader, b"print(6 * 7)\n\x04")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)

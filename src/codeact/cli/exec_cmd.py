@@ -164,6 +164,9 @@ def _read_program(program: str) -> str:
     mark (as Windows editors write) dropped, or the encoding its coding cookie names; and
     UTF-16 with its byte order mark (what Windows PowerShell's `>` writes)."""
     if program == "-":
+        if sys.stdin.isatty():  # a person typing: say what ends the program
+            end = "Ctrl-Z, Enter" if sys.platform == "win32" else "Ctrl-D on a line of its own"
+            click.echo(f"codeact: type the program, then {end}", err=True)
         stream = getattr(sys.stdin, "buffer", None)
         if stream is None:  # a text stream without bytes (tests, embedding): already text
             return sys.stdin.read()
