@@ -36,7 +36,7 @@ from typing import Any
 from ..policy.addresses import IPAddress, non_public_reason
 from ..policy.headers import CREDENTIAL_HEADERS, HOST_SET_HEADERS, check_headers, normalized_name
 from ..policy.network import AllowedDomain, NetworkLimits, find_rule
-from ..policy.urls import MAX_URL_LENGTH, Target, TargetError, parse_target
+from ..policy.urls import Target, TargetError, parse_target
 from . import stops
 from .dns import LookupRefused, Lookups, Resolver
 from .http_fetch import Fetcher, FetchFailed, FetchTimedOut
@@ -115,7 +115,8 @@ class HttpEgress:
         record = HttpRequestRecord("?", "?", (started - self._t0) * 1000)
         self.records.append(record)
         try:
-            method, url, headers, body, timeout = self._parse(request_json, record)
+            method, url, headers, body, timeout = self._parse(request_json)
+            record.method, record.url = method, url
             until = min(deadline, started + min(timeout, self.limits.timeout))
             response = self._send(method, url, headers, body, until)
         except (_Refused, FetchFailed, FetchTimedOut) as exc:
@@ -134,7 +135,7 @@ class HttpEgress:
 
     # -- one request, redirects included ------------------------------------------------------
     def _parse(
-        self, request_json: str, record: HttpRequestRecord
+        self, request_json: str
     ) -> tuple[str, str, list[tuple[str, str]], bytes | None, float]:
         # Size before parsing: the body travels base64-encoded, plus the URL and headers.
         if len(request_json) > self.limits.max_request_bytes * 4 // 3 + _REQUEST_SLACK:
@@ -154,15 +155,6 @@ class HttpEgress:
             raise FetchFailed("the sandbox sent a malformed HTTP request") from None
         if not isinstance(url, str) or not _METHOD.fullmatch(method):
             raise FetchFailed("an HTTP request needs a method such as 'GET' and a URL string")
-        record.method, record.url = method, url[:MAX_URL_LENGTH]
-        if len(url) > MAX_URL_LENGTH:
-            # Before the URL is quoted anywhere: the record (kept with the result) and every
-            # message would otherwise hold all of it, request after request.
-            raise FetchFailed(
-                f"cannot fetch {url[:200]!r}...: the URL has {len(url)} characters, more than "
-                f"{MAX_URL_LENGTH} (codeact.policy.urls.MAX_URL_LENGTH); send large data in "
-                "the request body"
-            )
         problem = check_headers(headers)
         if problem is not None:
             raise FetchFailed(f"cannot send {method} {url[:200]}: {problem}")
