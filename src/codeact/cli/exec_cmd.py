@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import UserError
+from ..errors import SessionStateError, UserError
 from ..runtime import CodeAct, ExecutionResult
 from .approval_options import (
     announce_plan,
@@ -30,7 +30,7 @@ from .grant_options import (
 from .packages_cmd import package_options
 from .progress import show_progress
 from .report import echo, print_chunk, print_result, run_interruptible
-from .session_file import cli_key, read_state, report_session, write_state
+from .session_file import cli_key, read_state, refused_state, report_session, write_state
 from .streams import StdoutWatch, broken_pipe_exit
 from .trace_option import trace_option, tracer_provider_writing
 
@@ -123,7 +123,11 @@ def exec_command(
             result, interrupted = run_interruptible(codeact, code, on_output=on_output)
         else:
             state = read_state(session_path)
-            with codeact.session(state=state, key=cli_key()) as session:
+            try:
+                opened = codeact.session(state=state, key=cli_key())
+            except SessionStateError as exc:
+                raise refused_state(session_path, exc) from None
+            with opened as session:
                 result, interrupted = run_interruptible(session, code, on_output=on_output)
                 if state is None or (result.session is not None and result.session.kept):
                     write_state(session_path, session.state)
