@@ -4,6 +4,7 @@ sandbox."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from pathlib import Path
@@ -152,4 +153,18 @@ def test_a_program_that_is_not_utf8_says_where_and_how_to_fix_it(tmp_path: Path)
         f"codeact: error: cannot read {program}: it is not UTF-8 (byte 0xe9 at position 10); "
         "save it as UTF-8, or name its encoding in a first-line comment such as "
         "# -*- coding: latin-1 -*-\n"
+    )
+
+
+def test_a_cache_directory_that_cannot_be_made_names_the_setting(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "CODEACT_CACHE_DIR"}
+    env["CODEACT_CACHE_DIR"] = str(blocker / "cache")
+    proc = codeact_cli("exec", "-", stdin="1", env=env)
+    # was: codeact: error: internal error: NotADirectoryError: [Errno 20] Not a directory: ...
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"codeact: error: codeact's cache directory {blocker / 'cache'}")
+    assert proc.stderr.endswith(
+        "cannot be made (Not a directory); set CODEACT_CACHE_DIR to a directory you can write to\n"
     )
