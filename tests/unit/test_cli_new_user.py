@@ -168,3 +168,25 @@ def test_a_cache_directory_that_cannot_be_made_names_the_setting(tmp_path: Path)
     assert proc.stderr.endswith(
         "cannot be made (Not a directory); set CODEACT_CACHE_DIR to a directory you can write to\n"
     )
+
+
+def test_find_links_without_a_package_is_a_usage_error(tmp_path: Path) -> None:
+    proc = codeact_cli("exec", "-", "--find-links", str(tmp_path), stdin="1")
+    # was: accepted and ignored without a word
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (
+        f"codeact: error: --find-links {tmp_path}: name the packages to install from it with "
+        "--package NAME (a wheelhouse alone grants nothing)\n"
+    )
+
+
+def test_a_module_the_sandbox_lacks_says_how_to_grant_it() -> None:
+    proc = codeact_cli("exec", "-", stdin="import tabulate")
+    assert proc.returncode == 1
+    # was: only the model's message ("without native extensions or pip packages")
+    assert proc.stderr.endswith(
+        "codeact: to let programs import 'tabulate', grant the package that provides it: "
+        "--package NAME (wasm takes pure-Python packages; --backend jail native ones too)\n"
+    )
+    stdlib = codeact_cli("exec", "-", stdin="import ctypes")  # not in wasm, and not a package
+    assert stdlib.returncode == 1 and "--package" not in stdlib.stderr

@@ -27,7 +27,7 @@ from .grant_options import (
     ready_output_dir,
     save_files,
 )
-from .packages_cmd import package_options
+from .packages_cmd import check_package_options, package_options
 from .progress import show_progress
 from .report import echo, print_chunk, print_result, run_interruptible
 from .session_file import cli_key, read_state, refused_state, report_session, write_state
@@ -94,6 +94,7 @@ def exec_command(
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)
+    check_package_options(packages, wheelhouse)
     limits = limits_from_options(timeout, memory_mb, max_output)
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
     if output_dir is not None:

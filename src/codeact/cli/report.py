@@ -62,6 +62,7 @@ def cli_wording(text: str) -> str:
     return _DOMAIN_LIST.sub(flag, text).replace("allowed_domains", "--allow-domain")
 
 
+_MISSING_MODULE = re.compile(r"^No module named '([\w]+)[\w.]*' in the sandbox[.;]")
 _MOUNT_CALL = re.compile(r"Mount\('([^']*)', '([^']*)'(?:, mode='(r[ow])')?\)")
 
 
@@ -144,6 +145,17 @@ def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
     else:
         text = error.traceback.rstrip("\n") or f"{error.type}: {error.message}"
         echo(cli_wording(text), err=True)
+        missing = (
+            _MISSING_MODULE.search(error.message) if error.type == "ModuleNotFoundError" else None
+        )
+        if missing is not None and missing[1] not in sys.stdlib_module_names:
+            # The program's message is for the model; this line is for the person at the CLI.
+            click.echo(
+                f"codeact: to let programs import {missing[1]!r}, grant the package that provides "
+                "it: --package NAME (wasm takes pure-Python packages; --backend jail native "
+                "ones too)",
+                err=True,
+            )
         if error.limit == "memory":
             why = error.message.rpartition("(")[2].rstrip(")").replace("; limit", " (limit")
             click.echo(f"codeact: stopped: {why}); {raise_hint('memory')}", err=True)

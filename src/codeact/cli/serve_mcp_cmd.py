@@ -29,7 +29,7 @@ from .grant_options import (
     ready_output_dir,
     save_files,
 )
-from .packages_cmd import package_options
+from .packages_cmd import check_package_options, package_options
 from .progress import show_progress
 from .stdio_serving import interruptible_stdio
 
@@ -103,6 +103,7 @@ def serve_mcp_command(
     except ImportError as exc:
         raise UserError(f"{exc}") from None
     tools = load_tools(tool_specs)
+    check_package_options(packages, wheelhouse)
     ready_audit(audit_path)
     handler: ApprovalHandler
     terminal = None
