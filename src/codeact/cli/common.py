@@ -129,7 +129,7 @@ def limits_options(fn: F) -> F:
     )(fn)
     fn = click.option(
         "--timeout",
-        type=Number(float, positive=True, high=86400, what="a number of seconds"),
+        type=Number(float, positive=True, low=0.001, high=86400, what="a number of seconds"),
         default=None,
         metavar="SECONDS",
         help="Wall-time limit of the program (default 30).",

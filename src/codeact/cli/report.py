@@ -63,6 +63,7 @@ def cli_wording(text: str) -> str:
 
 
 _MISSING_MODULE = re.compile(r"^No module named '([\w]+)[\w.]*' in the sandbox[.;]")
+_LIMIT_FLAGS = {"wall_time": "--timeout", "memory_mb": "--memory", "output_bytes": "--max-output"}
 _MOUNT_CALL = re.compile(r"Mount\('([^']*)', '([^']*)'(?:, mode='(r[ow])')?\)")
 
 
@@ -76,6 +77,8 @@ def cli_error_wording(text: str) -> str:
 
     text = _MOUNT_CALL.sub(mount, text)
     text = re.sub(r"\bworkspace_root\b", "--workspace", text)
+    for name, flag in _LIMIT_FLAGS.items():
+        text = text.replace(f"Limits.{name}", flag)
     return cli_wording(text)
 
 
