@@ -190,3 +190,27 @@ def test_a_module_the_sandbox_lacks_says_how_to_grant_it() -> None:
     )
     stdlib = codeact_cli("exec", "-", stdin="import ctypes")  # not in wasm, and not a package
     assert stdlib.returncode == 1 and "--package" not in stdlib.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bench", "sandbox", "--runs", "5", "--json"],
+        ["bench", "order-totals", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--json"],
+        ["bench", "m3tooleval", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--chart"],
+    ],
+)
+def test_a_bench_result_file_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path, args: list[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    target = blocker / "out.json"
+    proc = codeact_cli(*args, str(target))
+    # was: the benchmark ran (minutes to hours with a model), then "internal error:
+    # FileNotFoundError" and its results were lost
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr == (
+        f"codeact: error: {args[-1]}: cannot write {target} (a part of its path is a file); "
+        "choose another path\n"
+    )

@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "limits_options",
     "load_tools",
     "result_file_options",
+    "writable_destination",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,6 +85,30 @@ def _internal_error(exc: Exception) -> None:
     )
 
 
+def writable_destination(
+    ctx: click.Context, param: click.Parameter, value: Path | None
+) -> Path | None:
+    """A click callback for a file a command writes when it is done (--json, --chart): its
+    directory is made now and a file is tried in it, so that a place it could never write is
+    a usage error before the run, not results lost after a long one."""
+    if value is None:
+        return value
+    if value.is_dir():
+        raise click.BadParameter(f"{value} is a directory; name a file", ctx, param)
+    try:
+        value.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=value.parent):
+            pass
+    except OSError as exc:
+        reason = "a part of its path is a file" if isinstance(exc, FileExistsError) else None
+        raise click.BadParameter(
+            f"cannot write {value} ({reason or exc.strerror or exc}); choose another path",
+            ctx,
+            param,
+        ) from None
+    return value
+
+
 def result_file_options(default_json: Path, what: str) -> Callable[[F], F]:
     """`--json PATH` (default `default_json`; `what` says what goes in it) and `--chart PATH`
     (default: the JSON path with .png), as every benchmark that saves results takes them."""
@@ -93,6 +119,7 @@ def result_file_options(default_json: Path, what: str) -> Callable[[F], F]:
             "chart_path",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
+            callback=writable_destination,
             help="Where to write the PNG chart [default: the JSON path with .png].",
         )(fn)
         fn = click.option(
@@ -100,6 +127,7 @@ def result_file_options(default_json: Path, what: str) -> Callable[[F], F]:
             "json_path",
             type=click.Path(dir_okay=False, path_type=Path),
             default=default_json,
+            callback=writable_destination,
             show_default=True,
             help=f"Where to write {what}.",
         )(fn)
