@@ -31,6 +31,8 @@ USAGE_ERRORS = [
     ("frob", "no such command 'frob' (see codeact --help)"),
     ("serve-mcp --timeout 0", "--timeout: must be greater than 0 (got 0)"),
     ("bench sandbox --runs x", "--runs: must be a whole number (got 'x')"),
+    ("bench packages --runs 3 --package x", "--runs: must be from 5 to 100000 (got 3)"),
+    ("bench m3tooleval --tasks 0", "--tasks: must be from 1 to 1000 (got 0)"),  # was: click's
 ]  # fmt: skip
 
 
