@@ -101,12 +101,16 @@ def list_command() -> None:
 @click.argument("key")
 @handle_errors
 def remove_command(key: str) -> None:
-    """Remove the installed package set whose key starts with KEY (see `list`)."""
+    """Remove the installed package set whose key starts with KEY (the hex key that `codeact
+    sandbox packages list` shows)."""
     from ..sandbox.packages import remove_cached
 
     removed = remove_cached(key)
     if not removed:
-        raise click.ClickException(f"no installed package set has a key starting with {key}")
+        raise click.ClickException(
+            f"no installed package set has a key starting with {key} "
+            "(see codeact sandbox packages list)"
+        )
     click.echo("removed " + ", ".join(removed))
 
 
