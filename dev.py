@@ -82,7 +82,13 @@ def _read_stamp(stamp: Path) -> dict[str, object] | None:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
     if not argv or argv[0] not in EXTRAS:
+        if argv:
+            jobs = ", ".join(EXTRAS)
+            print(f"dev.py: unknown job {argv[0]!r}; choose one of: {jobs}\n", file=sys.stderr)
         print(__doc__, file=sys.stderr)
         return 2
     job, rest = argv[0], argv[1:]
@@ -107,4 +113,10 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C: the job (codeact, pytest, pip) said so already
+        sys.exit(130)
+    except BrokenPipeError:  # `dev.py ... | head`: the reader went away
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

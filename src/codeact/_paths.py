@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import ConfigurationError
+
 __all__ = ["atomic_write", "cache_dir", "file_lock"]
 
 
@@ -31,7 +33,14 @@ def cache_dir(*parts: str) -> Path:
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codeact"
     path = base.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        setting = "CODEACT_CACHE_DIR" if override else "CODEACT_CACHE_DIR (or XDG_CACHE_HOME)"
+        raise ConfigurationError(
+            f"codeact's cache directory {path} cannot be made ({exc.strerror or exc}); set "
+            f"{setting} to a directory you can write to"
+        ) from None
     return path
 
 

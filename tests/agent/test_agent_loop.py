@@ -516,3 +516,9 @@ async def test_a_program_that_calls_the_code_tool_runs_the_program_it_passes() -
     kept = await Agent(client=other, codeact=CodeAct(tools=order_totals.TOOLS)).run("go")
     assert not kept.executions[0].ok and kept.executions[0].error is not None
     assert kept.executions[0].error.type == "NameError"
+
+
+def test_a_model_name_given_as_the_client_says_how_to_make_one() -> None:
+    # was: AttributeError: 'str' object has no attribute 'model', at the first turn
+    with pytest.raises(ConfigurationError, match=r"client=OpenAIChat\(model='gpt-4.1'\)"):
+        Agent(client="gpt-4.1", codeact=CodeAct())  # type: ignore[arg-type]

@@ -222,3 +222,23 @@ def test_arguments_win_over_the_environment() -> None:
     endpoint = resolve_endpoint(model="arg-model", base_url="http://arg:2/v1", env=env)
     assert (endpoint.url, endpoint.model) == ("http://arg:2/v1", "arg-model")
     assert endpoint_configured(env)
+
+
+@pytest.mark.parametrize("url", ["notaurl", "localhost:11434", "ftp://host/v1", "http://"])
+def test_an_endpoint_url_without_scheme_or_host_fails_at_once(url: str) -> None:
+    # was: accepted, then "cannot reach the model endpoint ... after 4 attempts" at the first turn
+    with pytest.raises(ModelNotConfigured, match=r"is not an endpoint URL; give one with http://"):
+        OpenAIChat(base_url=url, model="m")
+    with pytest.raises(ModelNotConfigured, match=r"^OPENAI_BASE_URL "):
+        resolve_endpoint(env={"OPENAI_BASE_URL": url})
+
+
+def test_the_demo_names_a_bad_base_url_in_one_line() -> None:
+    from ..cli_run import run_codeact
+
+    proc = run_codeact("demo", "--base-url", "localhost:11434", "--model", "m", "--quiet")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (
+        "codeact: error: base_url= (--base-url) 'localhost:11434' is not an endpoint URL; give "
+        "one with http:// or https:// and a host, e.g. http://127.0.0.1:11434/v1\n"
+    )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
+import pytest
 from pydantic import BaseModel
 
 from codeact import CodeAct, tool
@@ -136,6 +138,29 @@ async def test_value_without_json_form_comes_back_as_repr(
     assert result.value_repr == "<class '__main__.Thing'>"
 
 
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("{1: 'a', '1': 'b'}", "{1: 'a', '1': 'b'}"),  # was {'1': 'b'}: a key and its value lost
+        ("{True: 1, None: 2}", "{True: 1, None: 2}"),  # was {'true': 1, 'null': 2}
+        ("[1.5, {'x': float('nan')}]", "[1.5, {'x': nan}]"),  # was NaN: not JSON
+        ("float('inf')", "inf"),
+    ],
+)
+async def test_a_value_json_would_change_comes_back_as_its_repr(
+    make_codeact: Callable[..., CodeAct], code: str, shown: str
+) -> None:
+    result = await make_codeact().execute(code)
+    assert result.ok, result.error
+    assert (result.value, result.value_repr) == (None, shown)
+    json.loads(json.dumps(result.to_dict(), allow_nan=False))  # the CLI's --json stays JSON
+
+
+async def test_a_json_value_comes_back_as_the_value(make_codeact: Callable[..., CodeAct]) -> None:
+    result = await make_codeact().execute("{'a': [1, (2, 3)], 'b': None, 'c': 1.5}")
+    assert (result.value, result.value_repr) == ({"a": [1, [2, 3]], "b": None, "c": 1.5}, None)
+
+
 async def test_traceback_line_numbers_are_those_of_the_code(
     make_codeact: Callable[..., CodeAct],
 ) -> None:
@@ -209,6 +234,19 @@ async def test_system_exit_zero_is_success_and_nonzero_is_failure(
     assert (await codeact.execute("import sys\nprint('x')\nsys.exit(0)")).ok
     failed = await codeact.execute("import sys\nsys.exit(3)")
     assert not failed.ok and failed.error is not None and failed.error.type == "SystemExit"
+
+
+async def test_os_exit_ends_the_program_like_sys_exit(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact()
+    ok = await codeact.execute("import os\nprint('x', flush=True)\nos._exit(0)")
+    assert ok.ok and ok.stdout == "x\n", ok.error
+    # was, on wasm: SandboxError "the sandbox stopped unexpectedly: error while executing at
+    # wasm backtrace:" for both
+    failed = await codeact.execute("import os\nos._exit(3)")
+    assert not failed.ok and failed.error is not None
+    assert failed.error.type == "SystemExit" and "os._exit" in failed.error.message
 
 
 async def test_order_totals_program_matches_expected(make_codeact: Callable[..., CodeAct]) -> None:

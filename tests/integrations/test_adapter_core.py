@@ -107,3 +107,28 @@ def test_block_scope_asks_about_every_block_when_a_gated_tool_exists() -> None:
         tools=[send_email], codeact=None, options={"approval_scope": "block"}, framework="X"
     )
     assert core.plan_to_approve("1 + 1") == {}
+
+
+ADAPTERS = {
+    "langchain": ("codeact.integrations.langchain", "CodeActTool", "langchain_core"),
+    "pydantic_ai": ("codeact.integrations.pydantic_ai", "CodeActToolset", "pydantic_ai"),
+    "openai_agents": ("codeact.integrations.openai_agents", "codeact_tool", "agents"),
+    "smolagents": ("codeact.integrations.smolagents", "CodeActExecutor", "smolagents"),
+}
+
+
+@pytest.mark.parametrize("adapter", list(ADAPTERS))
+def test_one_tool_not_in_a_list_says_how_to_write_it(adapter: str) -> None:
+    import importlib
+
+    module_name, attr, needs = ADAPTERS[adapter]
+    pytest.importorskip(needs, reason=f"needs pip install 'codeact[{adapter.replace('_', '-')}]'")
+    make = getattr(importlib.import_module(module_name), attr)
+
+    def get_weather(city: str) -> dict[str, str]:
+        """The weather in a city."""
+        return {"city": city}
+
+    # was: TypeError: 'function' object is not iterable
+    with pytest.raises(ConfigurationError, match=r"must be a list, got function; write tools="):
+        make(tools=get_weather)

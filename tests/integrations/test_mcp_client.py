@@ -211,3 +211,30 @@ def test_call_results_become_plain_values_by_documented_rules() -> None:
     ]
     with pytest.raises(MCPToolError, match="quota exceeded"):
         _result_value(text("quota exceeded", is_error=True), unwrap=False)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_a_server_that_never_answers_is_stopped_when_the_connect_times_out(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "pid"
+    silent = (
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    )
+    started = time.monotonic()
+    with pytest.raises(IntegrationError, match=r"did not answer within 2s \(connect_timeout\)"):
+        CodeAct(tools=[*mcp_tools([sys.executable, "-c", silent], connect_timeout=2)])
+    assert time.monotonic() - started < 2 + 8  # was: 2 s + 10 s of waiting on close
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(pid)  # was: left running (and it held up the interpreter's exit)

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.usefixtures("wasm_ready")
 USAGE_ERRORS = [
     ("exec - --timeout -1", "--timeout: must be greater than 0 (got -1)"),
     ("exec - --timeout abc", "--timeout: must be a number of seconds (got 'abc')"),
+    ("exec - --timeout 0.0001", "--timeout: must be at least 0.001 (got 0.0001)"),  # was Limits.
     ("exec - --memory 5000", "--memory: must be at most 4000 (got 5000)"),
     ("exec - --memory lots", "--memory: must be a whole number of MiB (got 'lots')"),
     ("exec - --max-output 1x", "--max-output: must be a size such as 2000000, 512k or 10MB (got '1x')"),  # noqa: E501
@@ -30,6 +31,8 @@ USAGE_ERRORS = [
     ("frob", "no such command 'frob' (see codeact --help)"),
     ("serve-mcp --timeout 0", "--timeout: must be greater than 0 (got 0)"),
     ("bench sandbox --runs x", "--runs: must be a whole number (got 'x')"),
+    ("bench packages --runs 3 --package x", "--runs: must be from 5 to 100000 (got 3)"),
+    ("bench m3tooleval --tasks 0", "--tasks: must be from 1 to 1000 (got 0)"),  # was: click's
 ]  # fmt: skip
 
 

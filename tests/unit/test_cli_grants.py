@@ -89,7 +89,7 @@ def test_allow_domain_grants_http(http_server: Any) -> None:
         (["--mount", "a:b:c:d"], "expected HOST[:GUEST][:ro|rw]"),
         (["--mount", ".:relative"], "must be absolute"),
         (["--mount", ".:/output"], "reserved for every execution's output"),
-        (["--workspace", "/no/such/dir"], "workspace_root: mount /no/such/dir"),
+        (["--workspace", "/no/such/dir"], "--workspace: mount /no/such/dir"),
         (["--allow-domain", "ex*.com"], "a wildcard may only be the whole first label"),
         (["--allow-domain", "*"], "allowing every host is not supported"),
     ],

@@ -4,6 +4,7 @@ a wheelhouse built by the test (no network)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,14 @@ def test_sandbox_packages_add_list_and_doctor(pure_wheelhouse: Path) -> None:
 def test_serve_mcp_takes_packages_too() -> None:
     proc = codeact_cli("serve-mcp", "--help")
     assert "--package REQUIREMENT" in proc.stdout and "--find-links DIR" in proc.stdout
+
+
+def test_remove_by_a_package_name_says_what_key_to_give(tmp_path: Path) -> None:
+    env = {**os.environ, "CODEACT_CACHE_DIR": str(tmp_path / "cache")}
+    proc = codeact_cli("sandbox", "packages", "remove", "tabulate", env=env)
+    # was: "give at least 6 hex digits of the entry's key (see `list`)"
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "codeact: error: 'tabulate' is not a package set's key: give at least 6 hex digits of "
+        "the key that `codeact sandbox packages list` shows (cached_grants() in Python)\n"
+    )

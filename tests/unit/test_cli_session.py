@@ -38,7 +38,10 @@ def test_a_changed_session_file_is_refused_in_one_line(tmp_path: Path) -> None:
     state.write_bytes(bytes(data))
     refused = codeact_cli("exec", "-", "--session", str(state), stdin="x")
     assert refused.returncode == 2
-    assert refused.stderr.startswith("codeact: error: the session state failed its integrity")
+    assert refused.stderr.startswith(
+        f"codeact: error: --session {state}: it failed its integrity check"
+    )
+    assert "delete it to start a new session" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
 
 
@@ -51,3 +54,45 @@ def test_the_cli_key_is_private_to_the_user(tmp_path: Path) -> None:
         from codeact._paths import cache_dir
 
         assert (cache_dir("sessions") / "key").stat().st_mode & 0o077 == 0
+
+
+def test_a_file_that_is_not_a_session_is_refused_and_kept(tmp_path: Path) -> None:
+    mine = tmp_path / "notes.py"
+    mine.write_text("print('my own file')\n")
+    refused = codeact_cli("exec", "-", "--session", str(mine), stdin="x = 1")
+    # was: "these bytes are not a codeact session state; pass the bytes of session.state"
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr == (
+        f"codeact: error: --session {mine}: not a session file made by codeact exec --session; "
+        "give a new FILE name to start a session\n"
+    )
+    assert mine.read_text() == "print('my own file')\n"
+
+
+def test_a_session_file_that_cannot_be_saved_is_refused_before_the_program_runs(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    state = blocker / "work.session"
+    proc = codeact_cli("exec", "-", "--session", str(state), stdin="print('ran')\nx = 1")
+    # was: the program ran, then "cannot write the session file ...": its state lost
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr == (
+        f"codeact: error: --session {state}: its directory {blocker} is not a directory; "
+        "create it or choose another FILE\n"
+    )
+
+
+def test_a_session_file_of_another_backend_names_the_flag(tmp_path: Path) -> None:
+    state = tmp_path / "work.session"
+    made = codeact_cli("exec", "-", "--backend", "wasm", "--session", str(state), stdin="x = 1")
+    assert made.returncode == 0, made.stderr
+    other = codeact_cli("exec", "-", "--backend", "jail", "--session", str(state), stdin="x")
+    if "unavailable" in other.stderr:
+        pytest.skip(other.stderr.strip())
+    assert other.returncode == 2
+    assert other.stderr == (
+        f"codeact: error: --session {state} was saved with --backend wasm; run with --backend "
+        "wasm, or give another FILE to start a new session\n"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -80,3 +81,42 @@ def test_the_codeact_job_runs_the_command_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "python3 ./dev.py codeact [ARGS...]" in proc.stderr
     assert "python3 ./dev.py shell" in proc.stderr
+
+
+def test_help_is_success_and_an_unknown_job_is_named() -> None:
+    import subprocess
+
+    def dev_py(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(ROOT / "dev.py"), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    helped = dev_py("--help")  # was: exit 2, the text on stderr
+    assert helped.returncode == 0 and "python3 ./dev.py test" in helped.stdout
+    unknown = dev_py("tset")  # was: the usage text alone, no word of what was wrong
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith(
+        "dev.py: unknown job 'tset'; choose one of: demo, test, codeact, shell\n"
+    )
+
+
+def test_ctrl_c_in_a_job_is_status_130_without_a_traceback(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "dev.py"), "codeact", "exec", "-"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    time.sleep(3)  # codeact is up, waiting for its program on stdin
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130
+    assert "Traceback" not in err, err  # was: dev.py's own KeyboardInterrupt traceback
+    proc.stdin.close()
+    proc.stderr.close()

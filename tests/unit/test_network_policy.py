@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import re
+
 import pytest
 
 from codeact import AllowedDomain, CodeAct, ConfigurationError, MockBackend, NetworkLimits
@@ -51,8 +54,7 @@ def test_refusal_names_the_missing_rule_and_how_to_add_it() -> None:
     )
     assert message == (
         "POST https://api.example.com/x is not allowed: the rule 'api.example.com' allows only "
-        "GET; to allow it, add allowed_domains=[AllowedDomain('https://api.example.com', "
-        "methods=('POST',))]"
+        "GET; to allow it, add allowed_domains=[('https://api.example.com', 'POST')]"
     )
 
 
@@ -188,3 +190,24 @@ def test_network_limits_defaults_and_checks() -> None:
         NetworkLimits(timeout=0)
     with pytest.raises(ConfigurationError, match=r"NetworkLimits\.max_requests must be a whole"):
         NetworkLimits(max_requests=True)
+
+
+REFUSED = [
+    ([], "GET", "http://127.0.0.1:8080/x"),  # was: allowed_domains=['127.0.0.1'] (port 80 only)
+    ([AllowedDomain("127.0.0.1")], "GET", "http://127.0.0.1:8080/x"),
+    ([AllowedDomain("api.example.com", methods="GET")], "POST", "https://api.example.com/x"),
+    ([], "GET", "http://[::1]:9000/"),
+    ([], "PUT", "https://evil.example/"),
+    ([AllowedDomain("https://api.example.com/v1")], "GET", "https://api.example.com/v2"),
+]
+
+
+@pytest.mark.parametrize(("rules", "method", "url"), REFUSED)
+def test_the_rule_a_refusal_suggests_allows_the_request(
+    rules: list[AllowedDomain], method: str, url: str
+) -> None:
+    message = why(rules, method, url)
+    suggested = re.search(r"allowed_domains=\[(.*)\]$", message)
+    assert suggested is not None, message
+    rule = to_allowed_domain(ast.literal_eval(suggested.group(1)))
+    assert allowed([*rules, rule], method, url), message

@@ -7,13 +7,13 @@ import datetime
 import decimal
 import enum
 import uuid
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import pytest
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from codeact import ToolDefinitionError, ToolSet, tool
+from codeact import CodeAct, ToolDefinitionError, ToolSet, tool
 from codeact.errors import ConfigurationError
 from codeact.tools import ResultConversionError, ToolArgumentsError, to_json_value
 from codeact.tools.docstrings import parse_docstring
@@ -244,3 +244,19 @@ def test_docstring_styles() -> None:
     )
     numpy = parse_docstring("Sum.\n\nParameters\n----------\na : int\n    first\n")
     assert numpy.params == {"a": "first"}
+
+
+@pytest.mark.parametrize("given", ["one tool", "a function", "a string", "None"])
+def test_tools_that_are_not_a_list_say_how_to_write_them(given: str) -> None:
+    @tool
+    def get_weather(city: str) -> str:
+        """The weather."""
+        return city
+
+    value: Any = {"one tool": get_weather, "a function": len, "a string": "x", "None": None}[given]
+    # was: TypeError: ToolSet.add() argument after * must be an iterable, not Tool
+    with pytest.raises(ConfigurationError, match=r"tools must be a list of tools, got \w+; write"):
+        CodeAct(tools=value)
+    if given == "one tool":
+        with pytest.raises(ConfigurationError, match=r"write tools=\[get_weather\]"):
+            CodeAct(tools=value)

@@ -101,6 +101,13 @@ class Agent(Closeable):
             )
         if session and codeact is None:
             raise ConfigurationError("session=True needs codeact=CodeAct(...): it keeps its state")
+        if client is not None and not callable(getattr(client, "complete", None)):
+            example = f"model={client!r}" if isinstance(client, str) else "model='gpt-4.1'"
+            raise ConfigurationError(
+                f"client must be a chat client, got {type(client).__name__}; e.g. "
+                f"client=OpenAIChat({example}) (codeact.chat), or leave it out for the "
+                "configured or embedded model"
+            )
         self._client = client
         self._owns_client = client is None
         self.instructions = instructions

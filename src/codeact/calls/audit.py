@@ -19,7 +19,39 @@ from typing import IO, Any, TypeAlias
 from ..bridge.protocol import ToolCallRecord
 from ..errors import ConfigurationError
 
-__all__ = ["AuditSink", "JsonlAudit", "Redact", "Redactor", "as_redactor", "records_to_jsonl"]
+__all__ = [
+    "AuditSink",
+    "JsonlAudit",
+    "Redact",
+    "Redactor",
+    "as_redactor",
+    "check_audit_path",
+    "records_to_jsonl",
+]
+
+
+def check_audit_path(path: str | Path, *, name: str = "audit") -> Path:
+    """An audit file that can be appended to, checked when it is configured: an audit log
+    that turns out to be unwritable only after the calls it should record were made is lost."""
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigurationError(f"{name} {target}: is a directory; name a file in it")
+    parent = target.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise ConfigurationError(
+            f"{name} {target}: its directory {parent} {what}; create it or choose another file"
+        )
+    try:
+        with target.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{name} {target}: cannot append to it ({exc.strerror or exc}); choose a file you "
+            "can write"
+        ) from None
+    return target
+
 
 #: Receives each finished record (from the sandbox's thread or the event loop): keep it quick.
 AuditSink: TypeAlias = Callable[[ToolCallRecord], None]
@@ -114,7 +146,7 @@ class JsonlAudit:
     def __init__(self, path: str | Path | IO[str]) -> None:
         self._lock = threading.Lock()
         if isinstance(path, (str, Path)):
-            self.path: Path | None = Path(path)
+            self.path: Path | None = check_audit_path(path, name="JsonlAudit")
             self._file: IO[str] | None = None
             self._owned = True
         else:

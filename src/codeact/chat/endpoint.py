@@ -18,6 +18,7 @@ back to the embedded model (`codeact.chat.default_client`).
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -81,7 +82,7 @@ def resolve_endpoint(
                 "deployment's name"
             )
         return Endpoint(
-            url=azure_url,
+            url=_checked_url(azure_url, "AZURE_OPENAI_ENDPOINT / azure_endpoint="),
             api_key=key,
             model=model,
             azure=True,
@@ -101,7 +102,21 @@ def resolve_endpoint(
             "no model named for api.openai.com: set CODEACT_MODEL (e.g. gpt-4.1) or pass "
             "--model / model="
         )
+    if url is not None:
+        url = _checked_url(url, "base_url= (--base-url)" if base_url else "OPENAI_BASE_URL")
     return Endpoint(url=url or _OPENAI_URL, api_key=key or NO_KEY, model=model)
+
+
+def _checked_url(url: str, where: str) -> str:
+    """An endpoint URL with a scheme and a host: 'localhost:11434' or a typo fails here, in one
+    line, not after four connection attempts."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ModelNotConfigured(
+            f"{where} {url!r} is not an endpoint URL; give one with http:// or https:// and "
+            "a host, e.g. http://127.0.0.1:11434/v1"
+        )
+    return url.strip()
 
 
 def _local_hint() -> str:

@@ -7,6 +7,7 @@ Conventions (as in simonw/llm): user mistakes print one line ``codeact: error: .
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from .streams import broken_pipe_exit, open_missing_streams
 
 __all__ = ["main"]
 
@@ -68,7 +70,24 @@ class _CodeActGroup(_LazyGroup):
         except (click.Abort, KeyboardInterrupt):
             click.echo("codeact: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # `codeact ... | head`: the reader went away, stop quietly
+            broken_pipe_exit()
+        except SystemExit:
+            _flush_stdout()
+            raise
+        _flush_stdout()
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _flush_stdout() -> None:
+    """Write what is still buffered now, where a closed pipe can still exit 141 quietly (at
+    the interpreter's exit it would be a 'BrokenPipeError ignored' message and status 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        broken_pipe_exit()
+    except (OSError, ValueError):
+        pass
 
 
 def usage_message(exc: click.UsageError) -> str:
@@ -83,6 +102,7 @@ def usage_message(exc: click.UsageError) -> str:
         if param is not None and name is None:
             opts = getattr(param, "opts", None) or [param.human_readable_name]
             name = opts[-1] if opts[-1].startswith("--") else opts[0]
+        message = _plain_range(message)
         message = f"{name}: {message}" if name else message
     else:
         message = message[:1].lower() + message[1:]
@@ -90,6 +110,30 @@ def usage_message(exc: click.UsageError) -> str:
     ctx = exc.ctx
     if ctx is not None and not isinstance(exc, click.BadParameter):
         message = f"{message} (see {ctx.command_path} --help)"
+    return message
+
+
+_RANGE = re.compile(r"^(?P<got>\S+) is not in the range (?P<range>\S+?)\.?$")
+
+
+def _plain_range(message: str) -> str:
+    """click's IntRange/FloatRange words (``3 is not in the range 5<=x<=100000``) as the
+    other flags say it: ``must be at least 5 (got 3)``."""
+    match = _RANGE.match(message)
+    if match is None:
+        return message
+    got, bounds = match["got"], match["range"]
+    low, _, high = bounds.partition("<=x<=")
+    if high:
+        return f"must be from {low} to {high} (got {got})"
+    for sign, words in (
+        (">=", "at least"),
+        ("<=", "at most"),
+        (">", "more than"),
+        ("<", "less than"),
+    ):
+        if bounds.startswith(f"x{sign}"):
+            return f"must be {words} {bounds[len(sign) + 1 :]} (got {got})"
     return message
 
 
@@ -101,6 +145,7 @@ def _command_name(attr: str) -> str:
 @click.version_option(__version__, "-V", "--version", prog_name="codeact")
 def main() -> None:
     """CodeAct: run model-written Python in a fresh isolated sandbox, with tools on the host."""
+    open_missing_streams()
     _printable_streams()
 
 

@@ -18,6 +18,7 @@ import click
 
 from ..calls.approval_handlers import ApproveAll, DenyAll, InteractiveApprover
 from ..calls.approvals import ApprovalHandler
+from ..calls.audit import check_audit_path
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
 
@@ -25,6 +26,7 @@ __all__ = [
     "announce_plan",
     "approval_handler_for",
     "approval_options",
+    "ready_audit",
     "terminal_approver",
     "write_audit",
 ]
@@ -115,6 +117,12 @@ def announce_plan(codeact: CodeAct, code: str, handler: ApprovalHandler) -> None
 
 def _has_gated(codeact: CodeAct) -> bool:
     return any(t.approval_mode == "always_require" for t in codeact.get_tools())
+
+
+def ready_audit(path: Path | None) -> None:
+    """Check --audit FILE before the program runs (its calls must not go unrecorded)."""
+    if path is not None:
+        check_audit_path(path, name="--audit")  # a ConfigurationError: a usage error, exit 2
 
 
 def write_audit(result: ExecutionResult, path: Path | None) -> None:

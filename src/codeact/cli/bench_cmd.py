@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import UserError
-from .common import handle_errors, result_file_options
+from .common import handle_errors, result_file_options, writable_destination
 from .model_options import client_from_options, model_options, start_model
 from .params import Number
 from .ray_bench import ray_option
@@ -79,6 +79,7 @@ def bench_group() -> None:
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=writable_destination,
     help="Also write the results as JSON to this file.",
 )
 @ray_option(

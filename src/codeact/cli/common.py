@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,8 @@ from ..errors import CodeActError, UserError
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet, as_tool
 from .params import Number, Size
+from .report import cli_error_wording
+from .streams import broken_pipe_exit, is_broken_pipe
 
 __all__ = [
     "fail",
@@ -27,6 +30,7 @@ __all__ = [
     "limits_options",
     "load_tools",
     "result_file_options",
+    "writable_destination",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,7 +56,7 @@ def handle_errors(fn: F) -> F:
         except UserError as exc:
             if os.environ.get("CODEACT_DEBUG"):
                 raise
-            fail(str(exc), code=2)
+            fail(cli_error_wording(str(exc)), code=2)
         except CodeActError as exc:
             if os.environ.get("CODEACT_DEBUG"):
                 raise
@@ -60,17 +64,49 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("codeact: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError as exc:  # `codeact ... | head`: the reader went away
+            if is_broken_pipe(exc):
+                broken_pipe_exit()
+            _internal_error(exc)
         except Exception as exc:  # a bug or an internal failure: one line, not a traceback
-            if os.environ.get("CODEACT_DEBUG"):
-                raise
-            first = (str(exc).strip().splitlines() or [""])[0]
-            fail(
-                f"internal error: {type(exc).__name__}: {first} "
-                "(run with CODEACT_DEBUG=1 for the traceback)",
-                code=1,
-            )
+            _internal_error(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _internal_error(exc: Exception) -> None:
+    if os.environ.get("CODEACT_DEBUG"):
+        raise exc
+    first = (str(exc).strip().splitlines() or [""])[0]
+    fail(
+        f"internal error: {type(exc).__name__}: {first} "
+        "(run with CODEACT_DEBUG=1 for the traceback)",
+        code=1,
+    )
+
+
+def writable_destination(
+    ctx: click.Context, param: click.Parameter, value: Path | None
+) -> Path | None:
+    """A click callback for a file a command writes when it is done (--json, --chart): its
+    directory is made now and a file is tried in it, so that a place it could never write is
+    a usage error before the run, not results lost after a long one."""
+    if value is None:
+        return value
+    if value.is_dir():
+        raise click.BadParameter(f"{value} is a directory; name a file", ctx, param)
+    try:
+        value.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=value.parent):
+            pass
+    except OSError as exc:
+        reason = "a part of its path is a file" if isinstance(exc, FileExistsError) else None
+        raise click.BadParameter(
+            f"cannot write {value} ({reason or exc.strerror or exc}); choose another path",
+            ctx,
+            param,
+        ) from None
+    return value
 
 
 def result_file_options(default_json: Path, what: str) -> Callable[[F], F]:
@@ -83,6 +119,7 @@ def result_file_options(default_json: Path, what: str) -> Callable[[F], F]:
             "chart_path",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
+            callback=writable_destination,
             help="Where to write the PNG chart [default: the JSON path with .png].",
         )(fn)
         fn = click.option(
@@ -90,6 +127,7 @@ def result_file_options(default_json: Path, what: str) -> Callable[[F], F]:
             "json_path",
             type=click.Path(dir_okay=False, path_type=Path),
             default=default_json,
+            callback=writable_destination,
             show_default=True,
             help=f"Where to write {what}.",
         )(fn)
@@ -119,7 +157,7 @@ def limits_options(fn: F) -> F:
     )(fn)
     fn = click.option(
         "--timeout",
-        type=Number(float, positive=True, high=86400, what="a number of seconds"),
+        type=Number(float, positive=True, low=0.001, high=86400, what="a number of seconds"),
         default=None,
         metavar="SECONDS",
         help="Wall-time limit of the program (default 30).",
@@ -154,6 +192,11 @@ def load_tools(specs: tuple[str, ...] | list[str]) -> ToolSet:
 
 def _load_one(spec: str) -> list[Tool]:
     target, attr = _split(spec)
+    if not target.strip(" :"):
+        raise UserError(
+            f"--tools {spec!r}: give MODULE:ATTR (a list of tools), a module or a .py file, "
+            "e.g. --tools codeact.workloads.order_totals:TOOLS"
+        )
     module = _import_target(target, spec)
     obj: Any = module
     for part in attr.split(".") if attr else []:

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import codecs
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from ..errors import UserError
+from ..errors import SessionStateError, UserError
 from ..runtime import CodeAct, ExecutionResult
 from .approval_options import (
     announce_plan,
     approval_handler_for,
     approval_options,
+    ready_audit,
     write_audit,
 )
 from .common import handle_errors, limits_from_options, limits_options, load_tools
-from .grant_options import grant_options, parse_domain, parse_mount, save_files
-from .packages_cmd import package_options
+from .grant_options import (
+    grant_options,
+    parse_domain,
+    parse_mount,
+    ready_output_dir,
+    save_files,
+)
+from .packages_cmd import check_package_options, package_options
 from .progress import show_progress
 from .report import echo, print_chunk, print_result, run_interruptible
-from .session_file import cli_key, read_state, report_session, write_state
+from .session_file import cli_key, read_state, refused_state, report_session, write_state
+from .streams import StdoutWatch, broken_pipe_exit
 from .trace_option import trace_option, tracer_provider_writing
 
 __all__ = ["exec_command"]
@@ -79,12 +89,17 @@ def exec_command(
 
     Prints what the program prints as it prints it, then the value of its last line. Exit
     status: 0 when the program finished, 1 when it raised, exited with a non-zero status, hit
-    a limit or had its output cut, 2 for a usage error, 130 when interrupted (Ctrl-C).
+    a limit or had its output cut, 2 for a usage error, 130 when interrupted (Ctrl-C), 141
+    when the reader of its output went away (`| head`: the program is stopped there).
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)
+    check_package_options(packages, wheelhouse)
     limits = limits_from_options(timeout, memory_mb, max_output)
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
+    if output_dir is not None:
+        ready_output_dir(output_dir)
+    ready_audit(audit_path)
     provider, close_trace = tracer_provider_writing(trace_path) if trace_path else (None, None)
     with CodeAct(
         tools=list(tools),
@@ -102,18 +117,26 @@ def exec_command(
         with show_progress():
             codeact.prepare_sync()  # before the program: no limit counts while this runs
         # Plain output is printed as the program writes it; --json prints it all at the end.
-        on_output = None if as_json else print_chunk
+        # A closed pipe (`| head`) stops the program, as SIGPIPE stops a Unix command.
+        watch = StdoutWatch(print_chunk, codeact.interrupt)
+        on_output = None if as_json else watch
         if session_path is None:
             result, interrupted = run_interruptible(codeact, code, on_output=on_output)
         else:
             state = read_state(session_path)
-            with codeact.session(state=state, key=cli_key()) as session:
+            try:
+                opened = codeact.session(state=state, key=cli_key())
+            except SessionStateError as exc:
+                raise refused_state(session_path, exc) from None
+            with opened as session:
                 result, interrupted = run_interruptible(session, code, on_output=on_output)
                 if state is None or (result.session is not None and result.session.kept):
                     write_state(session_path, session.state)
     if close_trace is not None:
         close_trace()
     write_audit(result, audit_path)
+    if watch.gone:
+        broken_pipe_exit()
     if as_json:
         echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
     else:
@@ -142,12 +165,40 @@ def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:
 
 
 def _read_program(program: str) -> str:
+    """The program's text, decoded as Python decodes a source file: UTF-8, a UTF-8 byte order
+    mark (as Windows editors write) dropped, or the encoding its coding cookie names; and
+    UTF-16 with its byte order mark (what Windows PowerShell's `>` writes)."""
     if program == "-":
-        return sys.stdin.read()
-    path = Path(program)
+        if sys.stdin.isatty():  # a person typing: say what ends the program
+            end = "Ctrl-Z, Enter" if sys.platform == "win32" else "Ctrl-D on a line of its own"
+            click.echo(f"codeact: type the program, then {end}", err=True)
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # a text stream without bytes (tests, embedding): already text
+            return sys.stdin.read()
+        data: bytes = stream.read()
+        where = "the program on stdin"
+    else:
+        try:
+            data = Path(program).read_bytes()
+        except FileNotFoundError:
+            raise UserError(f"no such program file: {program}") from None
+        except OSError as exc:
+            raise UserError(f"cannot read {program}: {exc.strerror or exc}") from None
+        where = program
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # PowerShell's `>`
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"no such program file: {program}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read {program}: {exc}") from None
+        return importlib.util.decode_source(data)
+    except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
+        detail = str(exc)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            detail = f"byte 0x{data[bad.start]:02x} at position {bad.start}"
+        raise UserError(
+            f"cannot read {where}: it is not UTF-8 ({detail}); save it as UTF-8, or name its "
+            "encoding in a first-line comment such as # -*- coding: latin-1 -*-"
+        ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -9,11 +10,11 @@ from typing import Any, TypeVar
 import click
 
 from ..bridge.protocol import OutputFile
-from ..errors import UserError
+from ..errors import CodeActError, UserError
 from ..policy.mounts import Mount
 from ..policy.network import AllowedDomain
 
-__all__ = ["grant_options", "parse_domain", "parse_mount", "save_files"]
+__all__ = ["grant_options", "parse_domain", "parse_mount", "ready_output_dir", "save_files"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,6 +80,27 @@ def parse_domain(spec: str) -> AllowedDomain:
     return AllowedDomain(spec)
 
 
+def ready_output_dir(directory: Path) -> Path:
+    """Make --output-dir DIR (and its parents) and check it can be written, before any program
+    runs: a directory that cannot take the files is a usage error then, not files lost after
+    the program ran (and its tool calls were made)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(f"--output-dir {directory}: not a directory; name a directory") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UserError(
+            f"--output-dir {directory}: cannot create it ({reason}); choose a directory you "
+            "can write to"
+        ) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UserError(
+            f"--output-dir {directory}: not writable; choose a directory you can write to"
+        )
+    return directory
+
+
 def save_files(files: Sequence[OutputFile], directory: Path) -> list[Path]:
     """Write `files` under `directory`, keeping their paths below /output."""
     root = directory.resolve()
@@ -90,7 +112,9 @@ def save_files(files: Sequence[OutputFile], directory: Path) -> list[Path]:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(file.data)
-        except OSError as exc:
-            raise UserError(f"--output-dir {directory}: cannot write {file.path}: {exc}") from None
+        except OSError as exc:  # the program ran: not a usage error (exit 1, not 2)
+            raise CodeActError(
+                f"--output-dir {directory}: cannot write {file.path}: {exc}"
+            ) from None
         saved.append(target)
     return saved

@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 
 import click
 
+from ..errors import UserError
 from ..policy.packages import PackageGrant
 from .common import handle_errors
 
-__all__ = ["describe_cached", "package_options", "packages_group"]
+__all__ = ["check_package_options", "describe_cached", "package_options", "packages_group"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,6 +40,15 @@ def package_options(fn: F) -> F:
         "packages; jail native ones too. Repeatable.",
     )(fn)
     return fn
+
+
+def check_package_options(packages: tuple[str, ...], wheelhouse: Path | None) -> None:
+    """--find-links without --package would be ignored without a word: say so instead."""
+    if wheelhouse is not None and not packages:
+        raise UserError(
+            f"--find-links {wheelhouse}: name the packages to install from it with --package "
+            "NAME (a wheelhouse alone grants nothing)"
+        )
 
 
 @click.group("packages")
@@ -91,12 +101,16 @@ def list_command() -> None:
 @click.argument("key")
 @handle_errors
 def remove_command(key: str) -> None:
-    """Remove the installed package set whose key starts with KEY (see `list`)."""
+    """Remove the installed package set whose key starts with KEY (the hex key that `codeact
+    sandbox packages list` shows)."""
     from ..sandbox.packages import remove_cached
 
     removed = remove_cached(key)
     if not removed:
-        raise click.ClickException(f"no installed package set has a key starting with {key}")
+        raise click.ClickException(
+            f"no installed package set has a key starting with {key} "
+            "(see codeact sandbox packages list)"
+        )
     click.echo("removed " + ", ".join(removed))
 
 

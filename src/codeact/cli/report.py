@@ -40,7 +40,8 @@ _RAISE = {
     "network": "it is NetworkLimits(...) in Python",
 }
 
-_DOMAIN_LIST = re.compile(r"allowed_domains=\[('([^'\]]*)'|[^\]]*)\]")
+_DOMAIN_LIST = re.compile(r"allowed_domains=\[('([^']*)'|\('[^']*', '[A-Z]+'\)|[^\]]*)\]")
+_DOMAIN_PAIR = re.compile(r"\('([^']*)', '([A-Z]+)'\)")
 
 
 def raise_hint(limit: str) -> str:
@@ -53,9 +54,32 @@ def cli_wording(text: str) -> str:
 
     def flag(match: re.Match[str]) -> str:
         host = match.group(2)
+        pair = _DOMAIN_PAIR.fullmatch(match.group(1))
+        if pair is not None:  # ('http://127.0.0.1:8080', 'POST'): the flag's HOST:METHOD form
+            return f"--allow-domain {pair.group(1)}:{pair.group(2)}"
         return f"--allow-domain {host}" if host else "--allow-domain HOST"
 
     return _DOMAIN_LIST.sub(flag, text).replace("allowed_domains", "--allow-domain")
+
+
+_MISSING_MODULE = re.compile(r"^No module named '([\w]+)[\w.]*' in the sandbox[.;]")
+_LIMIT_FLAGS = {"wall_time": "--timeout", "memory_mb": "--memory", "output_bytes": "--max-output"}
+_MOUNT_CALL = re.compile(r"Mount\('([^']*)', '([^']*)'(?:, mode='(r[ow])')?\)")
+
+
+def cli_error_wording(text: str) -> str:
+    """A library error in the command line's words: ``Mount('/d', '/data')`` is
+    ``--mount /d:/data``, ``workspace_root`` is ``--workspace`` (and see `cli_wording`)."""
+
+    def mount(match: re.Match[str]) -> str:
+        mode = ":rw" if match.group(3) == "rw" else ""
+        return f"--mount {match.group(1)}:{match.group(2)}{mode}"
+
+    text = _MOUNT_CALL.sub(mount, text)
+    text = re.sub(r"\bworkspace_root\b", "--workspace", text)
+    for name, flag in _LIMIT_FLAGS.items():
+        text = text.replace(f"Limits.{name}", flag)
+    return cli_wording(text)
 
 
 def run_interruptible(
@@ -124,6 +148,17 @@ def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
     else:
         text = error.traceback.rstrip("\n") or f"{error.type}: {error.message}"
         echo(cli_wording(text), err=True)
+        missing = (
+            _MISSING_MODULE.search(error.message) if error.type == "ModuleNotFoundError" else None
+        )
+        if missing is not None and missing[1] not in sys.stdlib_module_names:
+            # The program's message is for the model; this line is for the person at the CLI.
+            click.echo(
+                f"codeact: to let programs import {missing[1]!r}, grant the package that provides "
+                "it: --package NAME (wasm takes pure-Python packages; --backend jail native "
+                "ones too)",
+                err=True,
+            )
         if error.limit == "memory":
             why = error.message.rpartition("(")[2].rstrip(")").replace("; limit", " (limit")
             click.echo(f"codeact: stopped: {why}); {raise_hint('memory')}", err=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,11 +15,23 @@ from ..calls.audit import JsonlAudit
 from ..errors import UserError
 from ..runtime import CodeAct
 from ..tools import ToolSet
-from .approval_options import approval_handler_for, approval_options, terminal_approver
+from .approval_options import (
+    approval_handler_for,
+    approval_options,
+    ready_audit,
+    terminal_approver,
+)
 from .common import handle_errors, limits_from_options, limits_options, load_tools
-from .grant_options import grant_options, parse_domain, parse_mount, save_files
-from .packages_cmd import package_options
+from .grant_options import (
+    grant_options,
+    parse_domain,
+    parse_mount,
+    ready_output_dir,
+    save_files,
+)
+from .packages_cmd import check_package_options, package_options
 from .progress import show_progress
+from .stdio_serving import interruptible_stdio
 
 __all__ = ["serve_mcp_command"]
 
@@ -89,6 +103,8 @@ def serve_mcp_command(
     except ImportError as exc:
         raise UserError(f"{exc}") from None
     tools = load_tools(tool_specs)
+    check_package_options(packages, wheelhouse)
+    ready_audit(audit_path)
     handler: ApprovalHandler
     terminal = None
     if approve in ("all", "none"):
@@ -100,9 +116,11 @@ def serve_mcp_command(
     _announce_approvals(tools, approve, terminal_too=terminal is not None)
     limits = limits_from_options(timeout, memory_mb, max_output)
     http = parse_http_address(http_address) if http_address is not None else None
+    if http is not None:
+        _check_can_listen(*http)
     on_files = None
     if output_dir is not None:
-        directory = output_dir
+        directory = ready_output_dir(output_dir)
 
         def on_files(files: Sequence[OutputFile]) -> None:
             save_files(files, directory)
@@ -135,7 +153,11 @@ def serve_mcp_command(
                     "it can run programs that call your tools",
                     err=True,
                 )
-        serve_mcp(codeact, http=http, name=name, on_files=on_files, sessions=sessions)
+        if http is not None:
+            serve_mcp(codeact, http=http, name=name, on_files=on_files, sessions=sessions)
+        else:
+            with interruptible_stdio():
+                serve_mcp(codeact, name=name, on_files=on_files, sessions=sessions)
 
 
 def _advice(approve: str | None) -> str:
@@ -162,3 +184,30 @@ def _announce_approvals(tools: ToolSet, approve: str | None, *, terminal_too: bo
     if approve not in ("all", "none"):
         how += "else on this terminal" if terminal_too else "else denied"
     click.echo(f"codeact: calls of {', '.join(gated)} need approval: {how}", err=True)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind HOST:PORT once before anything is announced: a port in use or an address that is
+    not this machine's is a one-line usage error, not "serving at ..." followed by the web
+    server's own ERROR line and its exit status 3."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise UserError(f"--http {shown}: cannot resolve {host!r} ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            hint = f"choose another port, e.g. --http {host}:{port + 1 if port < 65535 else 8765}"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            hint = "give an address of this machine, e.g. 127.0.0.1"
+        elif exc.errno == errno.EACCES:
+            hint = "ports below 1024 need privileges; choose a port such as 8765"
+        else:
+            hint = "choose another address or port"
+        raise UserError(f"--http {shown}: cannot listen there ({reason}); {hint}") from None

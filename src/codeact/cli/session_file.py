@@ -10,16 +10,17 @@ another machine, is refused. Deleting the cache directory therefore retires the 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 import click
 
 from .._paths import atomic_write, cache_dir
-from ..errors import UserError
+from ..errors import SessionStateError, UserError
 from ..runtime import ExecutionResult
 
-__all__ = ["cli_key", "read_state", "report_session", "write_state"]
+__all__ = ["cli_key", "read_state", "refused_state", "report_session", "write_state"]
 
 _KEY_BYTES = 32
 
@@ -49,13 +50,51 @@ def cli_key() -> bytes:
 
 
 def read_state(path: Path) -> bytes | None:
-    """The state saved in `path`, or None when the file does not exist yet (a new session)."""
+    """The state saved in `path`, or None when the file does not exist yet (a new session).
+    Its directory is checked first: a state that could not be saved after the program ran
+    would be lost, so that is a usage error before anything runs."""
+    _check_can_save(path)
     try:
         return path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise UserError(f"cannot read the session file {path}: {exc}") from None
+
+
+def _check_can_save(path: Path) -> None:
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise UserError(
+            f"--session {path}: its directory {parent} {what}; create it or choose another FILE"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(
+            f"--session {path}: cannot write in {parent}; choose a FILE in a directory you can "
+            "write to"
+        )
+
+
+def refused_state(path: Path, exc: SessionStateError) -> UserError:
+    """A session file the session refused, in the command line's words (the library's own
+    message names Python arguments such as ``key=...``)."""
+    message = str(exc)
+    backend = re.search(r"saved on the '([\w-]+)' backend", message)
+    if backend is not None:
+        return UserError(
+            f"--session {path} was saved with --backend {backend.group(1)}; run with "
+            f"--backend {backend.group(1)}, or give another FILE to start a new session"
+        )
+    if message.startswith("these bytes are not"):  # maybe a file of the user's: keep it
+        return UserError(
+            f"--session {path}: not a session file made by codeact exec --session; give a new "
+            "FILE name to start a session"
+        )
+    reason = message.split(";")[0].split(" (")[0].replace("the session state", "it")
+    return UserError(
+        f"--session {path}: {reason}; delete it to start a new session, or give another FILE"
+    )
 
 
 def write_state(path: Path, state: bytes) -> None:

@@ -36,6 +36,7 @@ from ._adapter import (
     plain_tool,
     result_text,
     sandbox_tool,
+    tool_items,
 )
 
 __all__ = ["CodeActTool", "LangChainToolInput"]
@@ -78,7 +79,8 @@ class CodeActTool(BaseTool):
         name: str = "execute_code",
         **options: Any,
     ) -> None:
-        converted = [_sandbox_tool(t, require_approval) for t in tools]
+        items = tool_items(tools, framework="LangChain")
+        converted = [_sandbox_tool(t, require_approval) for t in items]
         core = codeact_from(
             tools=converted, codeact=codeact, options=options, framework="LangChain"
         )

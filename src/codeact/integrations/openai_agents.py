@@ -40,6 +40,7 @@ from ._adapter import (
     plain_tool,
     result_text,
     sandbox_tool,
+    tool_items,
 )
 
 __all__ = ["CodeActFunctionTool", "OpenAIAgentsToolInput", "codeact_tool"]
@@ -93,7 +94,8 @@ def codeact_tool(
         **options: `CodeAct`'s options: ``limits``, ``backend``, ``file_mounts``,
             ``allowed_domains``, ``approval_handler``, ``middleware``, ``audit``...
     """
-    converted = [_sandbox_tool(t, require_approval) for t in tools]
+    items = tool_items(tools, framework="OpenAI Agents")
+    converted = [_sandbox_tool(t, require_approval) for t in items]
     core = codeact_from(
         tools=converted, codeact=codeact, options=options, framework="OpenAI Agents"
     )

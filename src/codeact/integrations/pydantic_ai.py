@@ -38,6 +38,7 @@ from ._adapter import (
     codeact_from,
     result_text,
     sandbox_tool,
+    tool_items,
 )
 
 __all__ = ["CodeActToolset", "PydanticAIToolInput"]
@@ -83,7 +84,7 @@ class CodeActToolset(AbstractToolset[Any]):
         own: list[Tool] = []
         functions: list[Any] = []
         toolsets: list[AbstractToolset[Any]] = []
-        for item in tools:
+        for item in tool_items(tools, framework="Pydantic AI"):
             if isinstance(item, Tool):
                 own.append(item)
             elif isinstance(item, AbstractToolset):

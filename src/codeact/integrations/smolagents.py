@@ -43,7 +43,7 @@ from smolagents.tools import Tool as SmolTool
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..runtime._sync import LoopThread, result_or_interrupted
 from ..runtime.session import Session
-from ._adapter import AdapterCore, codeact_from, plain_tool, sandbox_tool
+from ._adapter import AdapterCore, codeact_from, plain_tool, sandbox_tool, tool_items
 
 __all__ = ["CodeActExecutor", "SmolagentsToolInput"]
 
@@ -77,7 +77,7 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
         **options: Any,
     ) -> None:
         self._require_approval = frozenset(require_approval)
-        given = list(tools)
+        given = tool_items(tools, framework="smolagents")
         converted = [self._sandbox_tool(t) for t in given]
         self._core: AdapterCore = codeact_from(
             tools=converted, codeact=codeact, options=options, framework="smolagents"

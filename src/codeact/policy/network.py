@@ -216,11 +216,15 @@ def find_rule(
         return (exact or allowed)[0], ""
     url = target.origin + target.path
     if not reasons:
+        # The rule suggested must allow the request: with its port when it is not the default.
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        if target.port != DEFAULT_PORTS[target.scheme]:
+            host = f"{host}:{target.port}"
         return None, (
             f"{method} {url} is not allowed: no allowed_domains rule for {target.host}; "
-            f"allow it with allowed_domains=[{target.host!r}]"
+            f"allow it with allowed_domains=[{host!r}]"
         )
-    suggestion = f"AllowedDomain({target.origin!r}, methods=({method!r},))"
+    suggestion = f"({target.origin!r}, {method!r})"  # the (host, method) form: also a CLI flag
     return None, (
         f"{method} {url} is not allowed: "
         + "; ".join(reasons)

@@ -91,6 +91,7 @@ class EventSink:
         self._loop = loop
         self._on_output = on_output
         self._on_event = on_event
+        self._failures = 0
 
     def output(self, stream: int, text: str) -> None:
         """A `CappedOutput` listener: called with the text the host kept."""
@@ -121,12 +122,19 @@ class EventSink:
         if self._on_event is not None:
             self._call(self._on_event, ExecutionFinished(result))
 
-    @staticmethod
-    def _call(callback: Callable[[Any], Any], event: ExecutionEvent) -> None:
+    def _call(self, callback: Callable[[Any], Any], event: ExecutionEvent) -> None:
         try:
             callback(event)
         except Exception:  # a failing listener must not fail the program or the host
-            _log.warning("codeact: an output/event callback failed", exc_info=True)
+            # Logged once per execution: a listener that fails on every line of a program
+            # that prints a million lines must not print a million tracebacks.
+            self._failures += 1
+            if self._failures == 1:
+                _log.warning(
+                    "codeact: an output/event callback failed (later failures of this "
+                    "execution are not logged)",
+                    exc_info=True,
+                )
 
 
 async def event_stream(

@@ -21,6 +21,14 @@ def shown_name(name: str) -> str:
     return f"{name[:MAX_SHOWN_NAME]!r}... ({len(name)} characters)"
 
 
+def _iterable(value: object) -> bool:
+    try:
+        iter(value)  # type: ignore[call-overload]
+    except TypeError:
+        return False
+    return True
+
+
 class ToolSet:
     """Tools by name, in the order they were added.
 
@@ -39,6 +47,13 @@ class ToolSet:
 
     def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
         self._tools: dict[str, Tool] = {}
+        if isinstance(tools, (Tool, str, bytes)) or callable(tools) or not _iterable(tools):
+            name = getattr(tools, "name", None) or getattr(tools, "__name__", None)
+            example = name if isinstance(name, str) and name.isidentifier() else "my_tool"
+            raise ConfigurationError(
+                f"tools must be a list of tools, got {type(tools).__name__}; "
+                f"write tools=[{example}]"
+            )
         self.add(*tools)
 
     def add(self, *tools: Tool | Callable[..., Any]) -> None:

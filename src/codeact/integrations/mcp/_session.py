@@ -111,8 +111,18 @@ class MCPSession:
     async def _finish(self) -> None:
         if self._stop is not None:
             self._stop.set()
-        if self._task is not None:
-            await asyncio.wait({self._task}, timeout=CLOSE_TIMEOUT)
+        task = self._task
+        if task is None:
+            return
+        if self._client is None:
+            # Still connecting (a server that never answers): there is no session to end
+            # politely. Cancelling leaves the client's context, which stops a stdio server's
+            # process; left running, it outlived the program and held the interpreter's exit.
+            task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
 
 
 def make_transport(

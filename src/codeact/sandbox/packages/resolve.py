@@ -241,7 +241,10 @@ def cached_grants() -> list[PackageGrant]:
 def remove_cached(prefix: str) -> list[str]:
     """Remove the entries whose key starts with `prefix` (and the requests that led there)."""
     if len(prefix) < 6 or not re.fullmatch(r"[0-9a-f]+", prefix):
-        raise ConfigurationError("give at least 6 hex digits of the entry's key (see `list`)")
+        raise ConfigurationError(
+            f"{prefix!r} is not a package set's key: give at least 6 hex digits of the key that "
+            "`codeact sandbox packages list` shows (cached_grants() in Python)"
+        )
     removed = []
     for entry in sorted(_root().iterdir()):
         if entry.name.startswith(prefix) and (entry / "lock.json").exists():

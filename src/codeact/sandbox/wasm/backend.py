@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import importlib.util
+import re
 import threading
 import time
 
@@ -220,7 +221,26 @@ def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) 
     if "abort" in trap:
         # CPython aborts when it cannot allocate even to report a MemoryError.
         return RunOutcome(stop=stops.memory(request.limits, "aborted"))
-    first_line = trap.strip().splitlines()[0] if trap.strip() else "no details"
+    exited = _EXIT_STATUS.search(trap)
+    if exited is not None:  # os._exit(n): WASI reports only 0 or 1, not n itself
+        if exited.group(1) == "0":
+            return RunOutcome()
+        return RunOutcome(
+            error=GuestError(
+                "SystemExit", "the program ended its process with a non-zero exit status (os._exit)"
+            )
+        )
     return RunOutcome(
-        error=GuestError("SandboxError", f"the sandbox stopped unexpectedly: {first_line}")
+        error=GuestError("SandboxError", f"the sandbox stopped unexpectedly: {_trap_reason(trap)}")
     )
+
+
+_EXIT_STATUS = re.compile(r"Exited with i32 exit status (\d+)")
+
+
+def _trap_reason(trap: str) -> str:
+    """The line that says what happened: wasmtime puts it after a backtrace ("Caused by:")."""
+    lines = [line.strip() for line in trap.strip().splitlines() if line.strip()]
+    if "Caused by:" in lines and lines[-1] != "Caused by:":
+        return lines[-1]
+    return lines[0] if lines else "no details"

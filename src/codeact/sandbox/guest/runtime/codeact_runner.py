@@ -130,12 +130,28 @@ def _run(
             loop.close()
 
 
+def _string_keys(value: Any) -> bool:
+    """Whether every dict in `value` (already known to be JSON-encodable) has only str keys."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return False
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return True
+
+
 def _value_report(value: Any, limit: int) -> dict[str, Any]:
     if value is None:
         return {}
     try:
-        text = json.dumps(value)
-        if len(text) <= limit:
+        # Exactly JSON or not at all: json.dumps would turn {1: "a", "1": "b"} into {"1": "b"}
+        # and nan into NaN, which is not JSON; such values come back as their repr().
+        text = json.dumps(value, allow_nan=False)
+        if len(text) <= limit and _string_keys(value):
             return {"has_value": True, "value": value}
     except (TypeError, ValueError, RecursionError):
         pass
