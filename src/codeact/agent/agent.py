@@ -17,7 +17,7 @@ import pydantic
 from .._lifecycle import Closeable
 from ..bridge.protocol import ToolCallRecord
 from ..calls.approvals import ApprovalHandler
-from ..chat.default import default_client
+from ..chat.default import check_client, default_client
 from ..chat.fallback import parse_text_tool_calls
 from ..chat.messages import (
     ChatClient,
@@ -101,13 +101,7 @@ class Agent(Closeable):
             )
         if session and codeact is None:
             raise ConfigurationError("session=True needs codeact=CodeAct(...): it keeps its state")
-        if client is not None and not callable(getattr(client, "complete", None)):
-            example = f"model={client!r}" if isinstance(client, str) else "model='gpt-4.1'"
-            raise ConfigurationError(
-                f"client must be a chat client, got {type(client).__name__}; e.g. "
-                f"client=OpenAIChat({example}) (codeact.chat), or leave it out for the "
-                "configured or embedded model"
-            )
+        check_client(client)
         self._client = client
         self._owns_client = client is None
         self.instructions = instructions

@@ -5,13 +5,25 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from ..errors import ModelNotConfigured
+from ..errors import ConfigurationError, ModelNotConfigured
 from .endpoint import endpoint_configured
 from .local import LocalChat, local_model_installed
 from .messages import ChatClient
 from .openai_chat import OpenAIChat
 
-__all__ = ["default_client"]
+__all__ = ["check_client", "default_client"]
+
+
+def check_client(client: object) -> None:
+    """Raise `ConfigurationError` unless `client` can be a chat client (None: the default);
+    a model's name given as the client says how to make one for it."""
+    if client is not None and not callable(getattr(client, "complete", None)):
+        example = f"model={client!r}" if isinstance(client, str) else "model='gpt-4.1'"
+        raise ConfigurationError(
+            f"client must be a chat client, got {type(client).__name__}; e.g. "
+            f"client=OpenAIChat({example}) (codeact.chat), or leave it out for the "
+            "configured or embedded model"
+        )
 
 
 def default_client(
