@@ -27,6 +27,7 @@ from typing import Any
 
 from .. import Approval, ApprovalRequest, CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..errors import ToolDefinitionError
+from ..tools.toolset import tool_list
 
 __all__ = [
     "AdapterCore",
@@ -73,22 +74,7 @@ def sandbox_tool(
 def tool_items(tools: Any, *, framework: str) -> list[Any]:
     """The items of `tools=`, which must be a list: one tool passed alone (the commonest slip)
     is a one-line error that shows the fix, not "'function' object is not iterable"."""
-    if isinstance(tools, (str, bytes, Tool)) or callable(tools) or not _iterable(tools):
-        name = getattr(tools, "name", None) or getattr(tools, "__name__", None)
-        example = name if isinstance(name, str) and name.isidentifier() else "my_tool"
-        raise ConfigurationError(
-            f"tools of the {framework} adapter must be a list, got {type(tools).__name__}; "
-            f"write tools=[{example}]"
-        )
-    return list(tools)
-
-
-def _iterable(value: object) -> bool:
-    try:
-        iter(value)  # type: ignore[call-overload]
-    except TypeError:
-        return False
-    return True
+    return tool_list(tools, what=f"tools of the {framework} adapter must be a list")
 
 
 def plain_tool(item: Any, require_approval: Collection[str], *, framework: str) -> Tool:

@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from .definition import Tool, as_tool
 
-__all__ = ["MAX_SHOWN_NAME", "ToolSet", "shown_name"]
+__all__ = ["MAX_SHOWN_NAME", "ToolSet", "shown_name", "tool_list"]
 
 #: The most characters of a name that is not a tool's that records and messages keep.
 MAX_SHOWN_NAME = 200
@@ -19,6 +19,17 @@ def shown_name(name: str) -> str:
     if len(name) <= MAX_SHOWN_NAME:
         return repr(name)
     return f"{name[:MAX_SHOWN_NAME]!r}... ({len(name)} characters)"
+
+
+def tool_list(tools: Any, *, what: str = "tools must be a list of tools") -> list[Any]:
+    """The items of a `tools=` argument, which must be a list: one tool passed alone (the
+    commonest slip) is a one-line `ConfigurationError` that shows the fix (``what``, then
+    ``got function; write tools=[get_weather]``), not "'function' object is not iterable"."""
+    if isinstance(tools, (Tool, str, bytes)) or callable(tools) or not _iterable(tools):
+        name = getattr(tools, "name", None) or getattr(tools, "__name__", None)
+        example = name if isinstance(name, str) and name.isidentifier() else "my_tool"
+        raise ConfigurationError(f"{what}, got {type(tools).__name__}; write tools=[{example}]")
+    return list(tools)
 
 
 def _iterable(value: object) -> bool:
@@ -47,14 +58,7 @@ class ToolSet:
 
     def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
         self._tools: dict[str, Tool] = {}
-        if isinstance(tools, (Tool, str, bytes)) or callable(tools) or not _iterable(tools):
-            name = getattr(tools, "name", None) or getattr(tools, "__name__", None)
-            example = name if isinstance(name, str) and name.isidentifier() else "my_tool"
-            raise ConfigurationError(
-                f"tools must be a list of tools, got {type(tools).__name__}; "
-                f"write tools=[{example}]"
-            )
-        self.add(*tools)
+        self.add(*tool_list(tools))
 
     def add(self, *tools: Tool | Callable[..., Any]) -> None:
         """Add tools; a name that is already taken is an error (remove the old one first)."""
