@@ -26,7 +26,15 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from .chat.messages import ChatResponse, Message, ResponseFormat, ToolCall, ToolDefinition, Usage
+from .chat.messages import (
+    ChatResponse,
+    Message,
+    ResponseFormat,
+    ToolCall,
+    ToolChoice,
+    ToolDefinition,
+    Usage,
+)
 from .errors import ChatError
 
 __all__ = [
@@ -49,11 +57,13 @@ Reply: TypeAlias = "str | ToolCall | Sequence[ToolCall] | ChatResponse"
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One request an agent made: the conversation, the tools offered, the output format."""
+    """One request an agent made: the conversation, the tools offered, the output format,
+    and ``"required"`` when the agent asked for a tool call (`tool_choice`)."""
 
     messages: tuple[Message, ...]
     tools: tuple[ToolDefinition, ...]
     response_format: ResponseFormat | None
+    tool_choice: ToolChoice | None = None
 
     @property
     def tool_names(self) -> list[str]:
@@ -129,8 +139,9 @@ class ScriptedChat:
         *,
         tools: Sequence[ToolDefinition] = (),
         response_format: ResponseFormat | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> ChatResponse:
-        request = ChatRequest(tuple(messages), tuple(tools), response_format)
+        request = ChatRequest(tuple(messages), tuple(tools), response_format, tool_choice)
         index = len(self.requests)
         self.requests.append(request)
         if index >= len(self._script):
@@ -168,8 +179,9 @@ class FunctionChat(ScriptedChat):
         *,
         tools: Sequence[ToolDefinition] = (),
         response_format: ResponseFormat | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> ChatResponse:
-        request = ChatRequest(tuple(messages), tuple(tools), response_format)
+        request = ChatRequest(tuple(messages), tuple(tools), response_format, tool_choice)
         self.requests.append(request)
         entry: Any = self.fn(request)
         if inspect.isawaitable(entry):

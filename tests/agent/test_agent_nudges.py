@@ -3,6 +3,7 @@ one request to continue, counted in ``usage.nudges`` with its kind in ``nudge_re
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from codeact import Agent, CodeAct
 from codeact.agent.nudges import copies_example, drops_output, echoes_tool_result
 from codeact.chat import ChatResponse, Usage
+from codeact.chat.messages import accepts_tool_choice
 from codeact.testing import ScriptedChat, call, code_call
 from codeact.tools import tool
 from codeact.workloads import order_totals
@@ -57,6 +59,55 @@ async def test_the_same_program_with_other_quotes_and_comments_is_the_same_progr
     assert (last_user(chat, 2) or "").startswith("Error: this exact program already ran and failed")
     assert result.usage.code_executions == 2  # the broken one and the changed one
     assert result.nudge_reasons == ["repeated_failed_program"] and result.text == "Alice"
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_after_a_failed_program_the_next_reply_must_be_a_call() -> None:
+    """A reply right after a failed program would be no answer: the request says so
+    (``tool_choice="required"``, which the embedded model's client turns into a reply begun
+    as a call), at most three times in a row; a program that runs ends it."""
+    broken = "print(list_users()[0]['nope'])"
+    chat = ScriptedChat(
+        [code_call(broken), code_call(broken + " "), code_call("print(len(list_users()))"), "8"]
+    )
+    result = await codeact_agent(chat).run("How many users?")
+    assert [r.tool_choice for r in chat.requests] == [None, "required", "required", None]
+    assert result.text == "8"
+    # Failing on and on: held to a call three times, then the model may answer.
+    failing = [code_call(f"print(list_users()[0]['nope{i}'])") for i in range(5)]
+    stubborn = ScriptedChat([*failing, "I cannot.", "I cannot.", "I cannot."])
+    agent = codeact_agent(stubborn, max_turns=10)
+    with contextlib.suppress(Exception):
+        await agent.run("How many users?")
+    choices = [r.tool_choice for r in stubborn.requests]
+    assert choices[:5] == [None, "required", "required", "required", None], choices
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_client_without_tool_choice_is_called_as_before() -> None:
+    """A chat client of the user's own, written before `tool_choice` existed, still works:
+    the agent passes it only to clients whose `complete` takes it."""
+
+    class OldClient:
+        model = "old"
+
+        def __init__(self) -> None:
+            self.replies: list[Any] = [code_call("print(1 / 0)"), code_call("print(1)"), "1"]
+
+        async def complete(
+            self, messages: Any, *, tools: Any = (), response_format: Any = None
+        ) -> ChatResponse:
+            reply = self.replies.pop(0)
+            if isinstance(reply, str):
+                return ChatResponse(text=reply)
+            return ChatResponse(tool_calls=(reply,))
+
+        async def aclose(self) -> None:
+            return None
+
+    assert not accepts_tool_choice(OldClient()) and accepts_tool_choice(ScriptedChat([]))
+    result = await Agent(client=OldClient(), codeact=CodeAct(backend="wasm")).run("1?")
+    assert result.text == "1" and result.usage.code_executions == 2
 
 
 async def test_an_answer_without_tools_when_they_are_needed_is_asked_once_to_use_them() -> None:

@@ -15,7 +15,14 @@ from codeact.chat.grammar_tools import (
     render_messages,
     tool_call_grammar,
 )
-from codeact.chat.messages import ChatResponse, Message, ResponseFormat, ToolCall, ToolDefinition
+from codeact.chat.messages import (
+    ChatResponse,
+    Message,
+    ResponseFormat,
+    ToolCall,
+    ToolChoice,
+    ToolDefinition,
+)
 from codeact.chat.openai_chat import OpenAIChat
 
 TOOLS = [
@@ -133,9 +140,24 @@ class Canned(OpenAIChat):
         *,
         tools: Sequence[ToolDefinition] = (),
         response_format: ResponseFormat | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> ChatResponse:
         self.sent.append({"messages": list(messages), "extra": dict(self.extra_body)})
         return ChatResponse(text=self.answer(messages))
+
+
+async def test_a_reply_that_must_be_a_call_is_begun_as_one_later_in_the_conversation() -> None:
+    """``tool_choice="required"`` (the agent asks for it after a failed program): the reply
+    is begun as a call however far the conversation is, and comes back as a call."""
+    chat = Canned(lambda messages: 'execute_code", "arguments": {"code": "print(2)"}}')
+    earlier = [Message.user("go"), Message.assistant("1"), Message.user("again")]
+    response = await complete_with_grammar(chat, earlier, TOOLS, grammar=False, call_due=True)
+    assert chat.sent[0]["messages"][-1].content == CALL_PREFIX
+    assert response.tool_calls[0].name == "execute_code"
+    assert json.loads(response.tool_calls[0].arguments) == {"code": "print(2)"}
+    free = Canned(lambda messages: "Answer: 2")
+    answer = await complete_with_grammar(free, earlier, TOOLS, grammar=False)
+    assert free.sent[0]["messages"][-1].role == "user" and answer.text == "Answer: 2"
 
 
 async def test_the_first_reply_is_begun_as_a_call_and_later_ones_are_free() -> None:

@@ -63,6 +63,16 @@ async def test_tool_calls_round_trip(fake_openai: FakeOpenAI) -> None:
     assert fake_openai.headers[0]["authorization"] == "Bearer sk-test"
 
 
+async def test_tool_choice_goes_with_the_tools(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(completion(None, [("add", {"a": 1})]), completion("1"))
+    chat = chat_for(fake_openai)
+    await chat.complete([Message.user("add 1")], tools=[ADD], tool_choice="required")
+    await chat.complete([Message.user("hi")], tool_choice="required")  # no tools: not sent
+    await chat.aclose()
+    assert fake_openai.requests[0]["tool_choice"] == "required"
+    assert "tool_choice" not in fake_openai.requests[1]
+
+
 async def test_structured_output_is_sent_as_a_json_schema(fake_openai: FakeOpenAI) -> None:
     fake_openai.script(completion('{"x": 1}'))
     chat = chat_for(fake_openai)

@@ -26,6 +26,7 @@ from ..chat.messages import (
     ToolCall,
     ToolDefinition,
     Usage,
+    complete_with,
 )
 from ..errors import ConfigurationError, OutputValidationError, TurnLimitExceeded, UserError
 from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult, Session
@@ -225,8 +226,7 @@ class _Run:
         self.usage = AgentUsage()
         self.timings = AgentTimings()
         self.result = AgentResult(text="", model=self.client.model, usage=self.usage)
-        self.result.timings = self.timings
-        self.result.messages = self.messages
+        self.result.timings, self.result.messages = self.timings, self.messages
         self.started = time.perf_counter()
         self.started_mono = time.monotonic()  # the clock of the call records
         self._last_ask_s = 0.0
@@ -332,14 +332,15 @@ class _Run:
 
     async def _ask(self, *, tools: Sequence[ToolDefinition], constrained: bool) -> ChatResponse:
         output = self.agent.output
-        started = time.perf_counter()
-        provider = self.agent._tracer_provider()
-        with chat_span(provider, model=self.client.model) as span:
+        started, choice = time.perf_counter(), self.programs.tool_choice(tools)
+        with chat_span(self.agent._tracer_provider(), model=self.client.model) as span:
             try:
-                response = await self.client.complete(
+                response = await complete_with(  # tool_choice "required": a retry is due
+                    self.client,
                     list(self.messages),
                     tools=tools,
                     response_format=output.response_format() if (output and constrained) else None,
+                    tool_choice=choice,
                 )
             finally:
                 self._last_ask_s = time.perf_counter() - started

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from ..chat.messages import ToolCall
+from ..chat.messages import ToolCall, ToolChoice, ToolDefinition
 from ..runtime import ExecuteCodeTool, ExecutionResult, Session
 from ..tools import SANDBOX_RESERVED_NAMES
 from .cut_programs import close_cut_string, closed_note
@@ -61,9 +61,20 @@ class ProgramCalls:
         #: "Type: message" of the last program when it failed, or was refused as the repeat of
         #: one that failed (the loop clears it when the model next makes calls).
         self.last_error: str | None = None
+        self._failed_in_a_row = 0  # programs that failed (or were refused) since one ran
         #: The hint that came with the last program when it ran but looks wrong (a loop that
         #: reads a finished loop's variable); None when the last program gave none.
         self.last_warning: str | None = None
+
+    def call_due(self) -> bool:
+        """Whether the next reply must be a tool call: the last program failed, so its
+        answer would be no answer (`codeact.agent.nudges`). At most three replies in a row
+        are held to a call; after that the model may answer, as the nudges then let it."""
+        return self.last_error is not None and self._failed_in_a_row <= 3
+
+    def tool_choice(self, tools: Sequence[ToolDefinition]) -> ToolChoice | None:
+        """``"required"`` for the next request when a call is due, else None."""
+        return "required" if tools and self.call_due() else None
 
     async def run(self, tool: ExecuteCodeTool, call: ToolCall, session: Session | None) -> str:
         """Run the program of `call` with `tool`; the text the model gets back."""
@@ -83,6 +94,7 @@ class ProgramCalls:
         if key in self._failed:  # it would fail the same way: ask for a change
             self._count_nudge("repeated_failed_program")
             self.last_error = self._failed[key]
+            self._failed_in_a_row += 1
             return repeated_failure_message(self._failed[key])
         to_run, notes = code, []
         inner = unwrap_code_tool_call(code, tool.name)
@@ -144,9 +156,10 @@ class ProgramCalls:
         elif result.error is not None:
             self._failed[same_program(code)] = f"{result.error.type}: {result.error.message}"
         if result.ok:
-            self.last_error = None
+            self.last_error, self._failed_in_a_row = None, 0
         elif result.error is not None:
             self.last_error = f"{result.error.type}: {result.error.message}"
+            self._failed_in_a_row += 1
         self._usage.code_executions += 1
         self._usage.nested_tool_calls += len(result.tool_calls)
         tools_ms = sum(r.duration_ms for r in result.tool_calls)

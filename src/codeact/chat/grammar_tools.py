@@ -189,6 +189,7 @@ async def complete_with_grammar(
     *,
     grammar: bool = True,
     first_call: bool = True,
+    call_due: bool = False,
 ) -> ChatResponse:
     """One request to a llama.cpp server with the tools in the prompt in the model's format;
     the ``<tool_call>`` blocks of the reply come back as the response's tool calls.
@@ -197,11 +198,12 @@ async def complete_with_grammar(
     model has not replied yet in this conversation, its reply starts as a call (the request
     ends with the assistant's reply begun with `CALL_PREFIX`, which llama.cpp continues):
     ``tool_choice="required"`` for the first turn, the way this server can do it.
+    `call_due`: the same for this reply, whatever came before (``tool_choice="required"``).
     """
     names = [t.name for t in tools]
     rendered = render_messages(messages, tools)
     prefix = ""
-    if first_call and not any(m.role == "assistant" for m in messages):
+    if call_due or (first_call and not any(m.role == "assistant" for m in messages)):
         prefix = CALL_PREFIX
         rendered.append(Message.assistant(prefix))
     saved = chat.extra_body

@@ -35,7 +35,7 @@ from typing_extensions import Self
 from .._paths import cache_dir
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .grammar_tools import complete_with_grammar
-from .messages import ChatResponse, Message, ResponseFormat, ToolDefinition
+from .messages import ChatResponse, Message, ResponseFormat, ToolChoice, ToolDefinition
 from .model_files import EMBEDDED_MODEL, ModelSpec, ensure_model
 from .openai_chat import OpenAIChat
 from .streaming import OnDelta
@@ -259,7 +259,10 @@ class LocalChat:
         *,
         tools: Sequence[ToolDefinition] = (),
         response_format: ResponseFormat | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> ChatResponse:
+        """One reply. With tools in the prompt modes, ``tool_choice="required"`` begins the
+        reply as a call, as the first reply of a conversation always is."""
         if self._chat is None or not self.server.running:
             await self.start()
         assert self._chat is not None
@@ -267,10 +270,12 @@ class LocalChat:
         started = time.perf_counter()
         if tools and self.tool_calls != "native" and response_format is None:
             grammar = self.tool_calls == "grammar"
-            response = await complete_with_grammar(self._chat, messages, tools, grammar=grammar)
+            response = await complete_with_grammar(
+                self._chat, messages, tools, grammar=grammar, call_due=tool_choice == "required"
+            )
         else:
             response = await self._chat.complete(
-                messages, tools=tools, response_format=response_format
+                messages, tools=tools, response_format=response_format, tool_choice=tool_choice
             )
         self.server.log(_turn_line(response, time.perf_counter() - started))
         return response

@@ -7,6 +7,7 @@ SDK objects. They map one to one onto the OpenAI chat-completions format (`to_op
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,11 +20,18 @@ __all__ = [
     "ResponseFormat",
     "Role",
     "ToolCall",
+    "ToolChoice",
     "ToolDefinition",
     "Usage",
+    "accepts_tool_choice",
+    "complete_with",
 ]
 
 Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
+
+#: ``"required"``: the reply must call a tool (OpenAI's ``tool_choice``); ``"auto"``: the model
+#: decides (what a request without it means).
+ToolChoice: TypeAlias = Literal["auto", "required"]
 
 #: A structured-output request: ``{"name": ..., "schema": {JSON schema}}``.
 ResponseFormat: TypeAlias = dict[str, Any]
@@ -145,6 +153,11 @@ class ChatClient(Protocol):
     `model` names the model in reports. `complete` gets the whole conversation (the loop
     keeps it), the tools the model may call, and optionally a structured-output request.
     Failures raise `codeact.ChatError` with a one-line message.
+
+    A client may also take ``tool_choice: ToolChoice | None = None`` in `complete` (the
+    clients here do): the agent passes it (``"required"``, when a tool call is due, such as
+    right after a failed program) only to a client whose `complete` has that parameter
+    (`complete_with`), so clients written without it keep working.
     """
 
     @property
@@ -159,3 +172,31 @@ class ChatClient(Protocol):
     ) -> ChatResponse: ...
 
     async def aclose(self) -> None: ...
+
+
+async def complete_with(
+    client: ChatClient,
+    messages: Sequence[Message],
+    *,
+    tools: Sequence[ToolDefinition] = (),
+    response_format: ResponseFormat | None = None,
+    tool_choice: ToolChoice | None = None,
+) -> ChatResponse:
+    """`client.complete`, with `tool_choice` passed only to a client that takes it."""
+    if tool_choice is not None and accepts_tool_choice(client):
+        complete: Any = client.complete
+        return await complete(  # type: ignore[no-any-return]
+            messages, tools=tools, response_format=response_format, tool_choice=tool_choice
+        )
+    return await client.complete(messages, tools=tools, response_format=response_format)
+
+
+def accepts_tool_choice(client: object) -> bool:
+    """Whether `client.complete` takes ``tool_choice`` (by name or through ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(client.complete).parameters  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return "tool_choice" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
-from .messages import ChatResponse, Message, ResponseFormat, ToolCall, ToolDefinition, Usage
+from .messages import (
+    ChatResponse,
+    Message,
+    ResponseFormat,
+    ToolCall,
+    ToolChoice,
+    ToolDefinition,
+    Usage,
+)
 from .streaming import OnDelta, read_stream, stream_request
 
 if TYPE_CHECKING:
@@ -136,8 +144,10 @@ class OpenAIChat:
         *,
         tools: Sequence[ToolDefinition] = (),
         response_format: ResponseFormat | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> ChatResponse:
-        """Send the conversation; return the model's reply (retrying 429 and 5xx)."""
+        """Send the conversation; return the model's reply (retrying 429 and 5xx).
+        `tool_choice` goes to the endpoint with the tools (``"required"``: a call is due)."""
         await self.resolve_model()
         request: dict[str, Any] = {
             "model": self._model,
@@ -145,6 +155,8 @@ class OpenAIChat:
         }
         if tools:
             request["tools"] = [t.to_openai() for t in tools]
+            if tool_choice is not None:
+                request["tool_choice"] = tool_choice
         if self.temperature is not None:
             request["temperature"] = self.temperature
         if self.max_tokens is not None:

@@ -6,7 +6,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ..chat.messages import ChatClient, ChatResponse, Message, ResponseFormat, ToolDefinition
+from ..chat.messages import (
+    ChatClient,
+    ChatResponse,
+    Message,
+    ResponseFormat,
+    ToolChoice,
+    ToolDefinition,
+    complete_with,
+)
 from .progress import Spinner
 
 __all__ = ["ShowTurns"]
@@ -32,6 +40,7 @@ class ShowTurns:
         *,
         tools: Sequence[ToolDefinition] = (),
         response_format: ResponseFormat | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> ChatResponse:
         self.turns += 1
         self._pieces, self._first = 0, None
@@ -41,8 +50,12 @@ class ShowTurns:
         if streams:
             self.client.on_delta = self._piece  # type: ignore[attr-defined]
         try:
-            return await self.client.complete(
-                messages, tools=tools, response_format=response_format
+            return await complete_with(
+                self.client,
+                messages,
+                tools=tools,
+                response_format=response_format,
+                tool_choice=tool_choice,
             )
         finally:
             if streams:
