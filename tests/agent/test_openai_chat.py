@@ -73,6 +73,22 @@ async def test_tool_choice_goes_with_the_tools(fake_openai: FakeOpenAI) -> None:
     assert "tool_choice" not in fake_openai.requests[1]
 
 
+async def test_a_server_that_refuses_tool_choice_gets_the_request_without_it(
+    fake_openai: FakeOpenAI,
+) -> None:
+    """Not every OpenAI-compatible server takes tool_choice="required": a 400 to a request
+    with it is sent again without it, and later requests leave it out."""
+    fake_openai.script(
+        error(400, "tool_choice 'required' is not supported"), completion("1"), completion("2")
+    )
+    chat = chat_for(fake_openai, max_retries=0)
+    first = await chat.complete([Message.user("a")], tools=[ADD], tool_choice="required")
+    second = await chat.complete([Message.user("b")], tools=[ADD], tool_choice="required")
+    await chat.aclose()
+    assert (first.text, second.text) == ("1", "2")
+    assert [("tool_choice" in r) for r in fake_openai.requests] == [True, False, False]
+
+
 async def test_structured_output_is_sent_as_a_json_schema(fake_openai: FakeOpenAI) -> None:
     fake_openai.script(completion('{"x": 1}'))
     chat = chat_for(fake_openai)

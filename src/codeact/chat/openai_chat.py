@@ -102,6 +102,7 @@ class OpenAIChat:
         self.extra_body = dict(extra_body or {})
         #: When set, replies are streamed and each piece is handed to it as it is written.
         self.on_delta: OnDelta | None = None
+        self._tool_choice_refused = False  # the server answered 400 to a tool_choice
         import openai  # imported here: it takes a second, and most commands never chat
 
         # Our own retry loop (below) decides what to retry and how long to wait, so the SDK's
@@ -155,7 +156,7 @@ class OpenAIChat:
         }
         if tools:
             request["tools"] = [t.to_openai() for t in tools]
-            if tool_choice is not None:
+            if tool_choice is not None and not self._tool_choice_refused:
                 request["tool_choice"] = tool_choice
         if self.temperature is not None:
             request["temperature"] = self.temperature
@@ -188,17 +189,23 @@ class OpenAIChat:
     async def _with_retries(self, request: dict[str, Any]) -> Any:
         import openai
 
-        attempts = self.max_retries + 1
-        for attempt in range(1, attempts + 1):
+        attempts, attempt = self.max_retries + 1, 1
+        while True:
             try:
                 return await self._client.chat.completions.create(**request)
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
                 status = getattr(exc, "status_code", None)
+                if status in (400, 422) and "tool_choice" in request:
+                    # A server that does not take tool_choice (or not "required"): the agent
+                    # only asked for what its nudges would ask again; send it without.
+                    self._tool_choice_refused = True
+                    request = {k: v for k, v in request.items() if k != "tool_choice"}
+                    continue
                 retryable = status is None or status in _RETRY_STATUSES
                 if not retryable or attempt == attempts:
                     raise self._translate(exc, attempts=attempt) from exc
                 await asyncio.sleep(self._delay(attempt, exc))
-        raise AssertionError("unreachable")  # pragma: no cover
+                attempt += 1
 
     def _delay(self, attempt: int, exc: Exception) -> float:
         response = getattr(exc, "response", None)
