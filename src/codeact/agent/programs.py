@@ -125,7 +125,7 @@ class ProgramCalls:
             to_run = stripped.code
             notes.append(removal_note(stripped.removed))
         result = await tool.run(to_run, session=session)
-        self._record(tool.name, code, to_run, result)
+        self._record(tool.name, key, to_run, result)
         text = result.to_model_text()
         if result.error is not None:
             hint = missing_key_hint(
@@ -150,11 +150,13 @@ class ProgramCalls:
         # the program's output (its answer), not our words.
         return "\n".join([text, *notes])
 
-    def _record(self, name: str, code: str, ran: str, result: ExecutionResult) -> None:
+    def _record(self, name: str, key: str, ran: str, result: ExecutionResult) -> None:
+        """Count and keep the run of `ran`; `key` (`same_program` of the code as sent) marks
+        it as failed for a later resend."""
         if result.ok:
             self._result.program_output = result.stdout
         elif result.error is not None:
-            self._failed[same_program(code)] = f"{result.error.type}: {result.error.message}"
+            self._failed[key] = f"{result.error.type}: {result.error.message}"
         if result.ok:
             self.last_error, self._failed_in_a_row = None, 0
         elif result.error is not None:

@@ -46,6 +46,9 @@ _BINARY = getattr(os, "O_BINARY", 0)
 # A FIFO swapped in for a file between the walk and the open (by a thread of the program still
 # dying) would block a plain open until a writer comes: never.
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+#: Whether folders can be opened relative to a descriptor and listed by it (POSIX: yes).
+_BY_FD = os.open in os.supports_dir_fd and os.scandir in os.supports_fd
 
 
 class OutputsClosedError(RuntimeError):
@@ -210,11 +213,6 @@ def _list_beneath(root: str, rel_dir: str) -> list[tuple[str, os.stat_result | N
         return listed
     finally:
         os.close(fd)
-
-
-#: Whether folders can be opened relative to a descriptor and listed by it (POSIX: yes).
-_BY_FD = os.open in os.supports_dir_fd and os.scandir in os.supports_fd
-_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
 def _open_beneath(root: str, rel: str, *, directory: bool) -> int:

@@ -224,12 +224,7 @@ def build_filter(arch: str, rules: Sequence[Rule], allowed: Sequence[str] | None
     numbers = SYSCALLS[arch]
     if allowed is None:
         allowed = ALLOWED[arch]
-    program = [
-        _insn(_LD_W_ABS, _ARCH),
-        _insn(_JEQ_K, AUDIT_ARCH[arch], jt=1),
-        _insn(_RET_K, RET_KILL_PROCESS),
-        _insn(_LD_W_ABS, _NR),
-    ]
+    program = _syscall_of(arch)
     if arch == "x86_64":
         program += [_insn(_JGE_K, _X32_SYSCALL_BIT, jf=1), _insn(_RET_K, RET_ENOSYS)]
     ruled = {numbers[rule.syscall] for rule in rules if rule.syscall in numbers}
@@ -291,12 +286,7 @@ def lock_filter(arch: str, rules: Sequence[Rule]) -> bytes:
     _check_setup_calls(arch)
     numbers = SYSCALLS[arch]
     ruled = {rule.syscall: rule for rule in rules}
-    program = [
-        _insn(_LD_W_ABS, _ARCH),
-        _insn(_JEQ_K, AUDIT_ARCH[arch], jt=1),
-        _insn(_RET_K, RET_KILL_PROCESS),
-        _insn(_LD_W_ABS, _NR),
-    ]
+    program = _syscall_of(arch)
     for name in SETUP_CALLS:
         nr = numbers[name]
         rule = ruled.get(name)
@@ -306,6 +296,17 @@ def lock_filter(arch: str, rules: Sequence[Rule]) -> bytes:
         program += [_insn(_JEQ_K, nr, jf=1), _insn(_RET_K, answer)]
     program.append(_insn(_RET_K, RET_ALLOW))
     return b"".join(program)
+
+
+def _syscall_of(arch: str) -> list[bytes]:
+    """A filter's start: a call from another ABI kills the process; then the accumulator holds
+    the call's number."""
+    return [
+        _insn(_LD_W_ABS, _ARCH),
+        _insn(_JEQ_K, AUDIT_ARCH[arch], jt=1),
+        _insn(_RET_K, RET_KILL_PROCESS),
+        _insn(_LD_W_ABS, _NR),
+    ]
 
 
 def _allow_groups(numbers: Sequence[int]) -> list[bytes]:
