@@ -161,7 +161,7 @@ def wasm_rows(rt: WasmRuntime, runs: int) -> list[tuple[str, float, float]]:
     rows.append(("hot call print(1) (4th call, same instance)", *_p50(hot)))
     runner = _guest_loop(rt, "r.run(REQ)", 200) / 1000
     rows.append(("runner.run(print(1)) inside the guest, in a loop", runner, runner))
-    call = _guest_loop(rt, "g._tools.dispatch('echo', '{\"i\": 1}')", 500) / 1000
+    call = _guest_loop(rt, "g._tools.dispatch('4 echo{\"i\": 1}')", 500) / 1000
     rows.append(("host call from the guest (import answered at once)", call, call))
     tool = _guest_loop(rt, "echo(i=1)", 500) / 1000
     rows.append(("a tool call in the guest, echo(i=1) (host answers at once)", tool, tool))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -30,6 +31,12 @@ def add(a: int, b: int = 1) -> int:
 def explode(reason: str) -> str:
     """Always fails."""
     raise ValueError(f"cannot do it: {reason}")
+
+
+@tool
+def echo_any(value: Any) -> Any:
+    """Return the value it was given."""
+    return value
 
 
 class Point(BaseModel):
@@ -114,6 +121,61 @@ async def test_invalid_arguments_name_the_argument(make_codeact: Callable[..., C
     result = await make_codeact(tools=[add]).execute(code)
     assert "argument 'a'" in result.stdout
     assert result.tool_calls[0].outcome == "invalid"
+
+
+async def test_arguments_json_cannot_carry_fail_that_call_only(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """A call whose arguments have no JSON form raises TypeError in the program and reaches
+    no tool; the same containers, fixed, then go through (the guest keeps one JSON encoder,
+    whose circular-reference bookkeeping a failed encoding must not leave behind), and a
+    real cycle is refused as one."""
+    code = """
+values = [1, object()]
+nested = {"k": values}
+for attempt in (lambda: add(a=values), lambda: add(a=nested)):
+    try:
+        attempt()
+    except TypeError as e:
+        print("refused:", "arguments of add()" in str(e))
+values[1] = 2
+cycle = []
+cycle.append(cycle)
+try:
+    add(a=cycle)
+except (TypeError, ValueError, RecursionError) as e:
+    print("cycle refused")
+[call_tool("echo_any", value=values), call_tool("echo_any", value=nested),
+ call_tool("echo_any", value=[values, values])]
+"""
+    result = await make_codeact(tools=[add, echo_any]).execute(code)
+    assert result.ok, result.error
+    assert result.stdout == "refused: True\nrefused: True\ncycle refused\n"
+    assert result.value == [[1, 2], {"k": [1, 2]}, [[1, 2], [1, 2]]]
+    assert [c.name for c in result.tool_calls] == ["echo_any"] * 3
+
+
+async def test_a_tool_name_of_any_characters_is_only_an_unknown_name(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """Names the host must not split or mistake for another: spaces, digits first, a
+    newline, JSON, non-ASCII. Each is an unknown tool, the record keeps it as sent."""
+    names = ["4 add", "3 add{}", "add\n", '{"a": 1}', "ädd", "1", ""]
+    code = f"""
+out = []
+for name in {names!r}:
+    try:
+        call_tool(name, a=1)
+    except ToolError as e:
+        out.append("no tool named" in str(e))
+out.append(call_tool("add", a=1))
+out
+"""
+    result = await make_codeact(tools=[add]).execute(code)
+    assert result.ok, result.error
+    assert result.value == [True] * len(names) + [2]
+    assert [c.name for c in result.tool_calls] == [*names, "add"]
+    assert [c.outcome for c in result.tool_calls] == ["unknown"] * len(names) + ["ok"]
 
 
 async def test_unknown_tool_lists_the_available_names(make_codeact: Callable[..., CodeAct]) -> None:

@@ -74,15 +74,33 @@ def set_current(execution: HostCalls | None) -> None:
 
 
 _NO_TOOLS = '{"kind": "unknown", "message": "there are no tools during warm-up"}'
+_MALFORMED_CALL = '{"kind": "invalid", "message": "not a tool call: <name length> <name><JSON>"}'
 
 
 # Host functions: each finds the execution its store is running through the thread-local.
 # The pool's warm-up run has none; it makes no tool calls, so it only ever writes output.
-def _dispatch(name: str, args_json: str) -> tuple[bool, str]:
+def _dispatch(request: str) -> str:
     execution = current_execution()
     if execution is None:
-        return (False, _NO_TOOLS)
-    return execution.dispatch(name, args_json)
+        return "e" + _NO_TOOLS
+    call = split_call(request)
+    if call is None:
+        return "e" + _MALFORMED_CALL
+    ok, payload = execution.dispatch(*call)
+    return ("o" if ok else "e") + payload
+
+
+def split_call(request: str) -> tuple[str, str] | None:
+    """The tool's name and its JSON arguments from a guest's `dispatch` request
+    ("<length of the name> <name><arguments>"), or None if it is not one."""
+    head, space, _ = request[:24].partition(" ")
+    if not space or not head.isascii() or not head.isdigit() or len(head) > 12:
+        return None
+    size = int(head)
+    start = len(head) + 1
+    if start + size > len(request):
+        return None
+    return request[start : start + size], request[start + size :]
 
 
 def _start_call(name: str, args_json: str) -> tuple[bool, int | str]:
@@ -255,9 +273,7 @@ class WasmRuntime:
         self.linker.add_wasip2()
         with self.linker.root() as root:
             with root.add_instance("codeact:sandbox/tools@0.1.0") as tools:
-                add_host_function(
-                    tools, "dispatch", _dispatch, _STR2, "result<string,string>", _host_failed
-                )
+                add_host_function(tools, "dispatch", _dispatch, ("string",), "string", _host_failed)
             with root.add_instance("codeact:sandbox/host@0.1.0") as host:
                 add_host_function(
                     host, "start-call", _start_call, _STR2, "result<u32,string>", _host_failed

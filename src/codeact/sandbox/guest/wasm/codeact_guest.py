@@ -234,10 +234,8 @@ class _WasmHost:
 
     @staticmethod
     def dispatch(name: str, args_json: str) -> tuple[bool, str]:
-        try:
-            return True, _tools.dispatch(name, args_json)
-        except Err as err:
-            return False, err.value
+        reply = _tools.dispatch(f"{len(name)} {name}{args_json}")
+        return reply[:1] == "o", reply[1:]
 
     @staticmethod
     def start_call(name: str, args_json: str) -> tuple[bool, Any]:
