@@ -73,6 +73,7 @@ __all__ = ["HostBridge"]
 #: How long past a deadline the supervisor waits for the backend to stop by itself.
 GRACE = 0.5
 _WAKE = object()
+_PLAIN = frozenset((int, float, str, bool, type(None), dict, list))
 
 
 class HostBridge:
@@ -294,7 +295,8 @@ class HostBridge:
             result = tool.fn(**call.kwargs)
         finally:
             self._inline = None
-        if inspect.isawaitable(result):  # a sync-looking callable that returned a coroutine
+        # A sync-looking callable that returned a coroutine (plain values skip the check).
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
             return self._await(self._on_loop(_awaited(result)))
         if time.monotonic() - started > limit:
             self.pipeline.fail(call, ToolTimeout(limit))

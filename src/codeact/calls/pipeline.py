@@ -15,7 +15,6 @@ on arguments and results, `codeact.calls.sizes`; asking about a whole block befo
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import types
@@ -38,6 +37,7 @@ from .call import (
     run_tool,
     task_cancelling,
 )
+from .json_text import dumps_converted, loads
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
 from .outcome import CallResult, denial, settle_record
 from .sizes import ResultTooLarge, bounded_copy, bounded_message, json_size_over
@@ -136,14 +136,19 @@ class ToolPipeline:
             parsed = None
             shown: Any = f"<{size} characters of arguments, not read>"
         else:
+            text_size = None
             if isinstance(arguments, (str, bytes)):
+                text_size = len(arguments)
                 try:
-                    parsed = json.loads(arguments)
+                    parsed = loads(arguments)
                 except (ValueError, RecursionError):  # a program may send any text
                     parsed = arguments
             else:
                 parsed = dict(arguments or {})
-            shown = bounded_copy(self.redact(name, parsed) if self.redactor else parsed)
+            if self.redactor:
+                shown = bounded_copy(self.redact(name, parsed))
+            else:
+                shown = bounded_copy(parsed, parsed_from=text_size)
         record = ToolCallRecord(
             name=name,
             arguments=shown,
@@ -209,7 +214,7 @@ class ToolPipeline:
             return self.fail(call, ResultTooLarge(call.name, max_bytes, None))
         try:
             result = call.tool.to_json(value)
-            encoded = json.dumps(result)
+            encoded = dumps_converted(result)
         except (ResultConversionError, ValueError, RecursionError) as exc:
             return self.fail(call, ResultConversionError(describe_exception(exc)))
         except BaseException as exc:  # a value's own methods may raise anything

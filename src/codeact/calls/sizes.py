@@ -33,6 +33,7 @@ RECORD_CHARS = 8 * 1024
 _STRING_CHARS = 512  # a string longer than this is cut in a summarized record
 _ITEMS = 32  # items of a list or object kept in a summarized record
 _DEPTH = 8  # levels kept in a summarized record
+_SCALARS = (int, float, bool, type(None))
 
 
 def json_size_over(value: Any, limit: int) -> bool:
@@ -42,13 +43,18 @@ def json_size_over(value: Any, limit: int) -> bool:
     their brackets and separators); other objects count a little (their conversion is checked
     on the encoded text afterwards). Stops as soon as the count passes `limit`.
     """
+    kind = type(value)
+    if kind in _SCALARS:  # most results: no walk (and no ABC check below)
+        return limit < 2
+    if kind is str:
+        return len(value) + 3 > limit
     total = 0
     stack: list[Any] = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, (str, bytes, bytearray, memoryview)):
             total += len(item) + 3
-        elif isinstance(item, Mapping):
+        elif type(item) is dict or isinstance(item, Mapping):  # the ABC's check costs more
             total += 2 + len(item)
             for key, child in item.items():
                 if isinstance(key, str):
@@ -104,12 +110,18 @@ def bounded_message(text: str, *, chars: int = MESSAGE_CHARS) -> str:
     return f"{text[:chars]}…[{len(text) - chars} more chars]"
 
 
-def bounded_copy(value: Any, *, chars: int = RECORD_CHARS) -> Any:
+def bounded_copy(value: Any, *, chars: int = RECORD_CHARS, parsed_from: int | None = None) -> Any:
     """`value` when its JSON is at most about `chars` long; else a summary of it that is.
 
     The summary keeps the shape: strings cut to a prefix and ``…[N more chars]``, lists and
     objects to their first items and a ``"…"`` marker saying how many were left out, deep
-    levels replaced by ``"…"``. Never recurses, so any nesting is safe."""
+    levels replaced by ``"…"``. Never recurses, so any nesting is safe.
+
+    `parsed_from`: the length of the JSON text `value` was parsed from, if it was. Encoded
+    again, no character of that text takes more than 12 (a character outside the BMP as two
+    ``\\uXXXX``), so a text up to `chars` / 12 long is kept without walking the value."""
+    if parsed_from is not None and parsed_from * 12 <= chars:
+        return value
     if not json_size_over(value, chars):
         return value
     budget = [chars]
