@@ -102,17 +102,62 @@ def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return namespace
 
 
-def _run(
-    code: str, filename: str, namespace: dict[str, Any], tree: ast.Module | None = None
-) -> Any:
-    tree = tree or _parse(code, filename)
+_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+_NOT_A_START = frozenset(" \t\f\v#)]}@")  # what no statement starts a line at column 0 with
+
+
+def _split_compile(code: str, filename: str) -> tuple[CodeType, CodeType] | None:
+    """The program without its last statement and that statement as an expression, each
+    compiled from text, if the program ends in an expression statement that starts a line
+    at column 0; else None (`_compile` then goes through the syntax tree).
+
+    Parsing to a tree and compiling the tree costs twice compiling the text (1.8 against
+    0.95 ms for the order-totals program in the wasm guest). The split is right only when
+    both parts compile alone: a line inside an open bracket, a string or a continued line
+    leaves the part before it unable to compile, so no other reading of the text passes.
+    Line numbers stay the program's (the expression is compiled after as many newlines)."""
+    if "\r" in code:  # another line break than the one split on here: the tree decides
+        return None
+    lines = code.split("\n")
+    tried = 0
+    for index in range(len(lines) - 1, -1, -1):
+        first = lines[index][:1]
+        if not first or first in _NOT_A_START:
+            continue
+        if tried == 2:
+            return None
+        tried += 1
+        try:
+            tail = compile("\n" * index + "\n".join(lines[index:]), filename, "eval", _FLAGS, True)
+        except (SyntaxError, ValueError):
+            continue
+        try:
+            body = compile("\n".join(lines[:index]), filename, "exec", _FLAGS, True)
+        except (SyntaxError, ValueError):
+            return None
+        return body, tail
+    return None
+
+
+def _compile(code: str, filename: str, tree: ast.Module | None) -> tuple[CodeType, Any]:
+    if tree is None:
+        split = _split_compile(code, filename)
+        if split is not None:
+            return split
+        tree = _parse(code, filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body[-1].value)
         tree.body.pop()
-    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-    body = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
-    tail = compile(last, filename, "eval", flags=flags, dont_inherit=True) if last else None
+    body = compile(tree, filename, "exec", flags=_FLAGS, dont_inherit=True)
+    tail = compile(last, filename, "eval", flags=_FLAGS, dont_inherit=True) if last else None
+    return body, tail
+
+
+def _run(
+    code: str, filename: str, namespace: dict[str, Any], tree: ast.Module | None = None
+) -> Any:
+    body, tail = _compile(code, filename, tree)
     loop: SandboxLoop | None = None
 
     def evaluate(compiled: CodeType) -> Any:
