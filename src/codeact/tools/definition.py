@@ -168,7 +168,7 @@ class Tool:
 
     @property
     def param_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self._schema.params)
+        return self._schema.param_names
 
     @property
     def positional_params(self) -> tuple[str, ...]:
@@ -194,7 +194,7 @@ class Tool:
             model = self._schema.model.model_validate_json(arguments_json)
         except pydantic.ValidationError as exc:
             raise ToolArgumentsError(self._describe_errors(exc)) from None
-        return {name: getattr(model, name) for name in self.param_names}
+        return {name: getattr(model, name) for name in self._schema.param_names}
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Validate arguments given as Python values; return the keyword arguments."""
@@ -204,7 +204,7 @@ class Tool:
             model = self._schema.model.model_validate(dict(arguments))
         except pydantic.ValidationError as exc:
             raise ToolArgumentsError(self._describe_errors(exc)) from None
-        return {name: getattr(model, name) for name in self.param_names}
+        return {name: getattr(model, name) for name in self._schema.param_names}
 
     def _validate_by_json_schema(
         self, schema: JsonArgumentsSchema, arguments: Any

@@ -9,6 +9,7 @@ a `TypedDict`. Types are rendered the way the sandbox sees values: JSON types as
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import keyword
@@ -46,6 +47,11 @@ class JsonArgumentsSchema:
     definitions: dict[str, str]
     validator: Any = field(repr=False)  # a jsonschema Validator for `json_schema`
     return_annotation: Any = inspect.Parameter.empty
+
+    @functools.cached_property
+    def param_names(self) -> tuple[str, ...]:
+        """The parameters' names, in order (asked on every call: kept once computed)."""
+        return tuple(p.name for p in self.params)
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         """Check `arguments` against the schema; return them as keyword arguments.

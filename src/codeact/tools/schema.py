@@ -14,6 +14,7 @@ import datetime
 import decimal
 import enum
 import fractions
+import functools
 import inspect
 import pathlib
 import types
@@ -86,6 +87,11 @@ class FunctionSchema:
     return_annotation: Any
     signature: str  # "get_weather(city: str) -> dict[str, float | str]"
     definitions: dict[str, str]  # name -> "class Name(TypedDict): ..." for structured types
+
+    @functools.cached_property
+    def param_names(self) -> tuple[str, ...]:
+        """The parameters' names, in order (asked on every call: kept once computed)."""
+        return tuple(p.name for p in self.params)
 
 
 def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
