@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 import uuid
@@ -168,7 +169,7 @@ async def _run(
     started = time.perf_counter()
     loop = asyncio.get_running_loop()
     tools = setup.tools
-    program = ProgramContext(code, run_id=uuid.uuid4().hex[:12])
+    program = ProgramContext(code, run_id=os.urandom(6).hex())  # as unique as uuid4's 48 bits
     program.watcher = watch
     approval = await ask_block_if_needed(
         setup.pipeline,

@@ -173,7 +173,7 @@ class Tool:
     @property
     def positional_params(self) -> tuple[str, ...]:
         """Parameters the sandbox's plain function accepts positionally, in order."""
-        return tuple(p.name for p in self._schema.params if p.positional)
+        return self._schema.positional_names
 
     @property
     def return_annotation(self) -> Any:

@@ -53,6 +53,11 @@ class JsonArgumentsSchema:
         """The parameters' names, in order (asked on every call: kept once computed)."""
         return tuple(p.name for p in self.params)
 
+    @functools.cached_property
+    def positional_names(self) -> tuple[str, ...]:
+        """The parameters the sandbox's plain function accepts positionally, in order."""
+        return tuple(p.name for p in self.params if p.positional)
+
     def validate(self, arguments: Any) -> dict[str, Any]:
         """Check `arguments` against the schema; return them as keyword arguments.
 

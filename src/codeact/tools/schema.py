@@ -93,6 +93,11 @@ class FunctionSchema:
         """The parameters' names, in order (asked on every call: kept once computed)."""
         return tuple(p.name for p in self.params)
 
+    @functools.cached_property
+    def positional_names(self) -> tuple[str, ...]:
+        """The parameters the sandbox's plain function accepts positionally, in order."""
+        return tuple(p.name for p in self.params if p.positional)
+
 
 def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
     """Inspect `fn` and build its schema; raise ToolDefinitionError when it cannot be described."""

@@ -97,7 +97,7 @@ class ToolSet:
         return f"there is no tool named {shown_name(name)}; the tools are: {self.describe_names()}"
 
     def copy(self) -> ToolSet:
-        new = ToolSet()
+        new = ToolSet.__new__(ToolSet)  # every execution copies: no checks to run again
         new._tools = dict(self._tools)
         return new
 
