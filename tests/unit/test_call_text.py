@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import types
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from codeact import CodeAct, tool
 from codeact.calls.json_text import dumps_converted, loads
+from codeact.calls.sizes import json_size_over
 from codeact.sandbox.registry import backend_availability
 from codeact.sandbox.wasm.runtime import split_call
-from codeact.tools.results import to_json_value
+from codeact.tools.results import ResultConversionError, to_json_value
 
 
 @pytest.mark.parametrize(
@@ -130,3 +134,80 @@ replies = [raw.dispatch(r) for r in {RAW_REQUESTS!r}]
     assert result.ok, result.error
     assert result.value == [["e"] * len(RAW_REQUESTS), "o7"]
     assert [c.outcome for c in result.tool_calls] == ["invalid", "invalid", "ok"]
+
+
+def _reference_size_over(value: Any, limit: int) -> bool:
+    """The size walk as first written (one item per step): the fast one must agree."""
+    total = 0
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (str, bytes, bytearray, memoryview)):
+            total += len(item) + 3
+        elif isinstance(item, Mapping):
+            total += 2 + len(item)
+            for key, child in item.items():
+                if isinstance(key, str):
+                    total += len(key) + 3
+                stack.append(child)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += 2 + len(item)
+            stack.extend(item)
+        else:
+            total += 2
+        if total > limit:
+            return True
+    return False
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    choice = rng.randrange(12 if depth < 4 else 7)
+    scalars: list[Any] = [None, True, 7, 2.5, "x" * rng.randrange(40), b"\x00" * 3, 10**30]
+    if choice < 7:
+        return scalars[choice]
+    size = rng.randrange(6)
+    children = [_random_value(rng, depth + 1) for _ in range(size)]
+    if choice == 7:
+        return children
+    if choice == 8:
+        return tuple(children)
+    if choice == 9:
+        return frozenset(c for c in children if _hashable(c))
+    keys: list[Any] = ["k" * rng.randrange(5), 3, True, None, "é"]
+    made = {rng.choice(keys): c for c in children}
+    return made if choice == 10 else types.MappingProxyType(made)
+
+
+def test_the_size_walk_agrees_with_the_one_item_at_a_time_walk() -> None:
+    rng = random.Random(1)
+    for _ in range(3000):
+        value = _random_value(rng)
+        for limit in (0, 1, 5, 20, 60, 200, 10**6):
+            assert json_size_over(value, limit) == _reference_size_over(value, limit), value
+
+
+def test_conversion_of_dicts_and_lists_keeps_the_rules_and_the_depth_limit() -> None:
+    rng = random.Random(2)
+    for _ in range(500):
+        value = _random_value(rng)
+        try:
+            converted = to_json_value(value)
+        except ResultConversionError:
+            continue
+        assert json.loads(json.dumps(converted)) == converted
+    deep: Any = 1
+    for _ in range(200):
+        deep = [deep]
+    assert to_json_value(deep) == deep
+    with pytest.raises(ResultConversionError, match="nested more than 200 levels"):
+        to_json_value([deep])
+    with pytest.raises(ResultConversionError, match=r"result\[0\]\['k'\] is an object"):
+        to_json_value([{"k": object()}])

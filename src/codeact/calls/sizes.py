@@ -52,9 +52,28 @@ def json_size_over(value: Any, limit: int) -> bool:
     stack: list[Any] = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, (str, bytes, bytearray, memoryview)):
+        kind = type(item)
+        if kind is dict or kind is list or kind is tuple:
+            # The common containers: their plain items counted here, not pushed and popped.
+            total += 2 + len(item)
+            if total > limit:
+                return True
+            children = item.values() if kind is dict else item
+            if kind is dict:
+                for key in item:
+                    if isinstance(key, str):
+                        total += len(key) + 3
+            for child in children:
+                child_kind = type(child)
+                if child_kind is str:
+                    total += len(child) + 3
+                elif child_kind in _SCALARS:
+                    total += 2
+                else:
+                    stack.append(child)
+        elif isinstance(item, (str, bytes, bytearray, memoryview)):
             total += len(item) + 3
-        elif type(item) is dict or isinstance(item, Mapping):  # the ABC's check costs more
+        elif isinstance(item, Mapping):
             total += 2 + len(item)
             for key, child in item.items():
                 if isinstance(key, str):

@@ -53,7 +53,35 @@ def to_json_value(value: Any, *, where: str = "result") -> Any:
     return _convert(value, where, 0)
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def _convert(value: Any, where: str, depth: int) -> Any:
+    # Dicts and lists of plain values first, without building the path of every item
+    # (`where` is only needed in an error): most results are made of them.
+    kind = type(value)
+    if kind in _PLAIN:
+        if depth > _MAX_DEPTH:
+            raise ResultConversionError(f"{where} is nested more than {_MAX_DEPTH} levels deep")
+        return value
+    if depth < _MAX_DEPTH:
+        if kind is dict:
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                name = key if type(key) is str else _key(key, where)
+                out[name] = (
+                    item if type(item) in _PLAIN else _convert(item, f"{where}[{key!r}]", depth + 1)
+                )
+            return out
+        if kind is list:
+            return [
+                item if type(item) in _PLAIN else _convert(item, f"{where}[{i}]", depth + 1)
+                for i, item in enumerate(value)
+            ]
+    return _convert_other(value, where, depth)
+
+
+def _convert_other(value: Any, where: str, depth: int) -> Any:
     if depth > _MAX_DEPTH:
         raise ResultConversionError(f"{where} is nested more than {_MAX_DEPTH} levels deep")
     if value is None or isinstance(value, (bool, int, str)):
