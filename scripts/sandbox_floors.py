@@ -20,7 +20,10 @@ Each row is a p50 over `--runs` samples of CPU time of the measuring thread
 * ctypes round trip: Python -> C -> a Python CFUNCTYPE callback (the crossing a host call
   needs at least once);
 * host pipeline: `WasmExecution.dispatch` -> `HostBridge` -> the tool, no guest;
-* thread hop: `run_in_executor` round trip of a no-op on our `DaemonThreadPool`;
+* thread hop: `run_in_executor` round trip of a no-op on our `DaemonThreadPool`; and each
+  way of it after 10 ms idle, as an execution meets it (a sleeping thread's wake-up);
+* compile in the guest: the order-totals program compiled by the guest's CPython through a
+  syntax tree (`ast.parse`, then the tree) and from its text;
 * parallelism: two threads each running a pure-compute program in their own instance against
   one thread, and two processes running a Python loop against one (what the machine gives);
   with how often a wasm thread blocked meanwhile (voluntary context switches: waiting for the
@@ -117,11 +120,12 @@ def _call(rt: WasmRuntime, prepared: Any, code: str) -> str:
         set_current(None)
 
 
-def _guest_loop(rt: WasmRuntime, body: str, n: int) -> float:
-    """Microseconds per iteration of `body`, timed inside the guest."""
+def _guest_loop(rt: WasmRuntime, body: str, n: int, *, setup: str = "") -> float:
+    """Microseconds per iteration of `body`, timed inside the guest (after `setup`)."""
     code = (
         "import sys, time\n"
         "r = sys.modules['codeact_runner']; g = sys.modules['codeact_guest']\n"
+        f"{setup}\n"
         f"REQ = {_request('print(1)')!r}\n"
         "out = sys.stdout\n"
         f"t = time.perf_counter()\nfor _ in range({n}):\n    {body}\n"
@@ -161,10 +165,17 @@ def wasm_rows(rt: WasmRuntime, runs: int) -> list[tuple[str, float, float]]:
     rows.append(("hot call print(1) (4th call, same instance)", *_p50(hot)))
     runner = _guest_loop(rt, "r.run(REQ)", 200) / 1000
     rows.append(("runner.run(print(1)) inside the guest, in a loop", runner, runner))
+    bare = _guest_loop(rt, "g._host.sleep(0)", 500) / 1000
+    rows.append(("host call from the guest, an integer in, nothing out (sleep(0))", bare, bare))
     call = _guest_loop(rt, "g._tools.dispatch('4 echo{\"i\": 1}')", 500) / 1000
     rows.append(("host call from the guest (import answered at once)", call, call))
     tool = _guest_loop(rt, "echo(i=1)", 500) / 1000
     rows.append(("a tool call in the guest, echo(i=1) (host answers at once)", tool, tool))
+    program = f"import ast\nP = {order_totals.PROGRAM!r}"
+    tree = _guest_loop(rt, "compile(ast.parse(P), 'p', 'exec')", 100, setup=program) / 1000
+    rows.append(("compile the order-totals program in the guest, via a syntax tree", tree, tree))
+    text = _guest_loop(rt, "compile(P, 'p', 'exec')", 100, setup=program) / 1000
+    rows.append(("compile the order-totals program in the guest, from its text", text, text))
     return rows
 
 
@@ -218,6 +229,27 @@ def thread_hop(runs: int) -> tuple[float, float]:
         return out
 
     return _p50(asyncio.run(main()))
+
+
+def wake_ups(runs: int) -> tuple[float, float]:
+    """Wall microseconds of a `run_in_executor` hop into a worker thread and back out, each
+    after 10 ms with nothing running: what waking a sleeping thread costs on this machine."""
+
+    async def main() -> tuple[float, float]:
+        pool = DaemonThreadPool("floor")
+        loop = asyncio.get_running_loop()
+        into, back = [], []
+        for _ in range(runs * 2):
+            await asyncio.sleep(0.01)
+            started = time.perf_counter()
+            inside = await loop.run_in_executor(pool, time.perf_counter)
+            ended = time.perf_counter()
+            into.append(inside - started)
+            back.append(ended - inside)
+        pool.shutdown()
+        return statistics.median(into) * 1000, statistics.median(back) * 1000
+
+    return asyncio.run(main())
 
 
 _LOOP = "import time\nt=time.perf_counter()\nx=0\nwhile time.perf_counter()-t<0.7: x+=1\nprint(x)"
@@ -289,6 +321,9 @@ def main() -> None:
     rows.append(("ctypes round trip (Python -> C -> Python callback)", *ctypes_round_trip(20)))
     rows.append(("host pipeline per tool call (no guest)", *host_pipeline(args.runs)))
     rows.append(("thread hop (run_in_executor of a no-op)", *thread_hop(args.runs)))
+    into, back = wake_ups(args.runs)
+    rows.append(("hop into a worker thread after 10 ms idle (wall only)", into, into))
+    rows.append(("hop back to the event loop after 10 ms idle (wall only)", back, back))
     threads, processes, blocked = parallelism(rt)
     print(f"load {load}; p50 of {args.runs} runs; ms")
     print()
