@@ -155,6 +155,26 @@ except (TypeError, ValueError, RecursionError) as e:
     assert [c.name for c in result.tool_calls] == ["echo_any"] * 3
 
 
+async def test_arguments_whose_encoding_calls_a_tool_are_sent_whole(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """A dict subclass whose items() calls a tool while its call's arguments are encoded: both
+    calls go through with their own arguments (the guest's kept encoder is one encoding's at
+    a time)."""
+    code = """
+class Sneaky(dict):
+    def items(self):
+        add(a=41)
+        return super().items()
+
+[call_tool("echo_any", value=[Sneaky(k=[1, 2]), {"x": Sneaky(j=3)}]), add(a=1)]
+"""
+    result = await make_codeact(tools=[add, echo_any]).execute(code)
+    assert result.ok, result.error
+    assert result.value == [[{"k": [1, 2]}, {"x": {"j": 3}}], 2]
+    assert [c.name for c in result.tool_calls] == ["add", "add", "echo_any", "add"]
+
+
 async def test_a_tool_name_of_any_characters_is_only_an_unknown_name(
     make_codeact: Callable[..., CodeAct],
 ) -> None:

@@ -17,6 +17,7 @@ import json
 import json.encoder
 import math
 import selectors
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -67,8 +68,11 @@ def _json_default(value: object) -> Any:
 # JSONEncoder builds its C encoder again in every encode(); the C encoder itself is made once
 # here (1.0 us per small call in the wasm guest instead of 2.7), with the same settings as
 # JSONEncoder(default=_json_default). Its circular-reference markers are left behind by an
-# encoding that fails, so they are cleared then.
+# encoding that fails, so they are cleared then; and they are one encoding's at a time: an
+# encoding that starts while another runs (a dict subclass whose items() calls a tool, two
+# threads) takes JSONEncoder's own way, with markers of its own.
 _ENCODER = json.JSONEncoder(default=_json_default)
+_ENCODING = threading.Lock()
 _MARKERS: dict[int, Any] = {}
 _C_ENCODE: Callable[[Any, int], Any] | None = (
     json.encoder.c_make_encoder(  # type: ignore[attr-defined]
@@ -89,14 +93,17 @@ _C_ENCODE: Callable[[Any, int], Any] | None = (
 
 def _encode(name: str, kwargs: dict[str, Any]) -> str:
     try:
-        if _C_ENCODE is None:  # a Python built without the _json accelerator
+        # Without the _json accelerator, or inside another encoding: JSONEncoder's own way.
+        if _C_ENCODE is None or not _ENCODING.acquire(blocking=False):
             return _ENCODER.encode(kwargs)
-        return "".join(_C_ENCODE(kwargs, 0))
+        try:
+            return "".join(_C_ENCODE(kwargs, 0))
+        finally:
+            if _MARKERS:  # only after a failed encoding
+                _MARKERS.clear()
+            _ENCODING.release()
     except (TypeError, ValueError) as exc:
         raise TypeError(f"arguments of {name}(): {exc}") from None
-    finally:
-        if _MARKERS:  # only after a failed encoding
-            _MARKERS.clear()
 
 
 def _raise_for(name: str, payload: Any) -> None:
