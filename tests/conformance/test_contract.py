@@ -175,6 +175,37 @@ class Sneaky(dict):
     assert [c.name for c in result.tool_calls] == ["add", "add", "echo_any", "add"]
 
 
+@tool
+async def slow_lookup(key: str) -> str:
+    """Answer after a long while."""
+    await asyncio.sleep(30)
+    return key
+
+
+async def test_a_call_still_running_when_the_program_ends_is_recorded_cancelled(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """The calls that ended keep their outcome; the one still in flight is recorded as
+    cancelled, once, and the program's result does not wait for it."""
+    code = """
+import asyncio
+add(a=1)
+task = asyncio.ensure_future(call_tool_async("slow_lookup", key="k"))
+await asyncio.sleep(0.05)
+add(a=2)
+"done"
+"""
+    result = await make_codeact(tools=[add, slow_lookup]).execute(code)
+    assert result.ok, result.error
+    assert result.value == "done"
+    assert [(c.name, c.outcome) for c in result.tool_calls] == [
+        ("add", "ok"),
+        ("slow_lookup", "cancelled"),
+        ("add", "ok"),
+    ]
+    assert result.timings["total_ms"] < 10_000
+
+
 async def test_a_tool_name_of_any_characters_is_only_an_unknown_name(
     make_codeact: Callable[..., CodeAct],
 ) -> None:

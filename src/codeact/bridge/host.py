@@ -229,8 +229,9 @@ class HostBridge:
         self._done.put(_WAKE)
 
     def finish(self) -> None:
-        """After the run: calls still in flight are recorded as cancelled, and audited."""
-        for record in list(self.records):
+        """After the run: calls still in flight (not settled) are recorded as cancelled, and
+        audited."""
+        for record in self.program.unsettled(list(self.records)):
             self._end(record, "cancelled", "the program ended while it ran")
 
     # -- one call: the pipeline opens and closes it; here, threads, limits and time -------------
@@ -295,8 +296,7 @@ class HostBridge:
             result = tool.fn(**call.kwargs)
         finally:
             self._inline = None
-        # A sync-looking callable that returned a coroutine (plain values skip the check).
-        if type(result) not in _PLAIN and inspect.isawaitable(result):
+        if type(result) not in _PLAIN and inspect.isawaitable(result):  # a coroutine, say
             return self._await(self._on_loop(_awaited(result)))
         if time.monotonic() - started > limit:
             self.pipeline.fail(call, ToolTimeout(limit))

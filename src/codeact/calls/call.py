@@ -181,6 +181,11 @@ class ProgramContext:
             return None
         return stop(self._approval_waited)
 
+    def unsettled(self, records: list[ToolCallRecord]) -> list[ToolCallRecord]:
+        """Those of `records` not settled yet (calls still in flight)."""
+        with self._lock:
+            return [r for r in records if id(r) not in self._settled]
+
     def settle_once(self, record: ToolCallRecord) -> bool:
         """True the first time it is asked about `record`: a call is settled and audited once,
         even when a limit ends it on one thread while it finishes on another."""
