@@ -44,6 +44,7 @@ PROGRAMS = {
     "comment_lines_only_after": "x = 9\nx\n#\n# c",
     "parenthesized_expression_starting_at_0": "(1 +\n2)",
     "dict_display": "{\n'a': 1,\n}",
+    "future_import_then_expression": "from __future__ import annotations\nx = 3\nx * 2",
     "await_last": "import asyncio\nawait asyncio.sleep(0, result=5)",
     "error_in_the_last_expression": "x = 1\n\n1 / 0",
     "error_in_the_body": "x = 1\n1 / 0\nx",

@@ -116,7 +116,7 @@ def _split_compile(code: str, filename: str) -> tuple[CodeType, CodeType] | None
     both parts compile alone: a line inside an open bracket, a string or a continued line
     leaves the part before it unable to compile, so no other reading of the text passes.
     Line numbers stay the program's (the expression is compiled after as many newlines)."""
-    if "\r" in code:  # another line break than the one split on here: the tree decides
+    if "\r" in code or "__future__" in code:  # other line breaks; flags the tail would miss
         return None
     lines = code.split("\n")
     tried = 0
