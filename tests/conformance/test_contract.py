@@ -206,6 +206,31 @@ add(a=2)
     assert result.timings["total_ms"] < 10_000
 
 
+async def test_a_tool_name_with_lone_surrogates_is_an_unknown_name_not_a_crash(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """A str that is not valid Unicode (lone surrogates) as a tool's name: the program gets a
+    ToolError it can catch, for call_tool and call_tool_async (on wasm such a string stopped
+    the whole interpreter on its way to the host)."""
+    code = """
+import asyncio
+out = []
+for name in ["\\ud800", "a\\udfffb"]:
+    try:
+        call_tool(name)
+    except ToolError as e:
+        out.append("no tool named" in str(e))
+    try:
+        await call_tool_async(name)
+    except ToolError as e:
+        out.append("no tool named" in str(e))
+out + [add(a=1)]
+"""
+    result = await make_codeact(tools=[add]).execute(code)
+    assert result.ok, result.error
+    assert result.value == [True, True, True, True, 2]
+
+
 async def test_a_tool_name_of_any_characters_is_only_an_unknown_name(
     make_codeact: Callable[..., CodeAct],
 ) -> None:

@@ -211,3 +211,19 @@ def test_conversion_of_dicts_and_lists_keeps_the_rules_and_the_depth_limit() -> 
         to_json_value([deep])
     with pytest.raises(ResultConversionError, match=r"result\[0\]\['k'\] is an object"):
         to_json_value([{"k": object()}])
+
+
+@pytest.mark.skipif(
+    not backend_availability("wasm").available, reason="needs the wasm backend (wasmtime)"
+)
+async def test_an_abort_of_the_guests_runtime_says_what_it_said_not_out_of_memory() -> None:
+    """componentize-py's runtime panics (then aborts) on a string it cannot send, here one a
+    program hands to the import itself: the result quotes the panic, it is not a memory
+    limit."""
+    code = 'import sys\nsys.modules["wit_world.imports.tools"].dispatch("\\ud800")'
+    result = await CodeAct(backend="wasm").execute(code)
+    assert result.error is not None
+    assert result.error.type == "SandboxError"
+    assert "panicked at" in result.error.message
+    assert "surrogates not allowed" in result.error.message
+    assert result.error.limit is None

@@ -218,6 +218,13 @@ def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) 
                 "the program exhausted the sandbox's stack (too deep recursion)",
             )
         )
+    if execution.panic is not None and "MemoryError" not in execution.panic:
+        return RunOutcome(
+            error=GuestError(
+                "SandboxError",
+                f"the sandbox's interpreter stopped on an internal error: {execution.panic}",
+            )
+        )
     if "abort" in trap:
         # CPython aborts when it cannot allocate even to report a MemoryError.
         return RunOutcome(stop=stops.memory(request.limits, "aborted"))

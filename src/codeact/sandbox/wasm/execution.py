@@ -41,6 +41,7 @@ class WasmExecution:
         self.stop: Stop | None = None
         self.refused: str | None = None  # an operation the sandbox refused by trapping
         self.failure: str | None = None
+        self.panic: str | None = None  # what the guest's runtime said before it aborted
         self.cancelled = threading.Event()
         self.output_dir: str | None = None  # set by the backend: this run's /output
         self.state: StateCarry | None = None  # set by the backend: a session's state
@@ -114,7 +115,12 @@ class WasmExecution:
         return reply
 
     def write_raw(self, stream: int, data: bytes) -> None:
-        self.channel.write_output(stream, data.decode("utf-8", "replace"))
+        text = data.decode("utf-8", "replace")
+        if stream == 2 and self.panic is None and "panicked at" in text:
+            # The runtime under the guest's Python (componentize-py's, in Rust) failed and
+            # is about to abort: what it says is why the run ends, not a lack of memory.
+            self.panic = " ".join(text.split())[:500]
+        self.channel.write_output(stream, text)
 
     def check_time(self) -> int | None:
         """For the epoch callback: ticks until the deadline, or None to stop the guest now."""

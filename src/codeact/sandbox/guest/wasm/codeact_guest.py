@@ -229,18 +229,28 @@ class _Unavailable:
 sys.meta_path.append(_Unavailable())
 
 
+def _crossable(name: str) -> str:
+    """`name` as a string the component boundary takes: valid Unicode, lone surrogates shown
+    escaped (the arguments are JSON, ASCII already). Sent as it is, such a name stopped the
+    whole interpreter; now it is a tool name like any other that no tool has."""
+    if name.isascii():
+        return name
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class _WasmHost:
     """The runner's host interface over the component's imports."""
 
     @staticmethod
     def dispatch(name: str, args_json: str) -> tuple[bool, str]:
+        name = _crossable(name)
         reply = _tools.dispatch(f"{len(name)} {name}{args_json}")
         return reply[:1] == "o", reply[1:]
 
     @staticmethod
     def start_call(name: str, args_json: str) -> tuple[bool, Any]:
         try:
-            return True, _host.start_call(name, args_json)
+            return True, _host.start_call(_crossable(name), args_json)
         except Err as err:
             return False, err.value
 
