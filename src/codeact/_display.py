@@ -6,13 +6,17 @@ can hide or reorder what a person is asked to approve (a line that calls a gated
 overwritten by the next). Everything shown to a person for a decision goes through
 `visible`: control and format characters become escapes (``\\x1b``, ``\\r``, ``\\u202e``),
 lone surrogates too; line breaks stay line breaks only where the caller says so.
+
+`utf8_safe` is for text written out rather than shown (an audit file, a trace exported as
+protobuf): the same text, with only its lone surrogates escaped, since UTF-8 cannot hold them
+and a writer refuses the whole line or attribute that has one.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["visible"]
+__all__ = ["utf8_safe", "visible"]
 
 # C0 and C1 controls, DEL, and the invisible format characters that reorder or hide text
 # (zero-width, bidi embeddings/overrides/isolates, word joiner, BOM), and lone surrogates.
@@ -36,3 +40,15 @@ def visible(text: str, *, newlines: bool = True) -> str:
     """`text` with every control or invisible character escaped; tabs kept, and line breaks
     kept when `newlines` (escaped as ``\\n`` otherwise)."""
     return (_HIDDEN if newlines else _HIDDEN_OR_NEWLINE).sub(_escape, text)
+
+
+def utf8_safe(text: str) -> str:
+    """`text` itself unless it holds lone surrogates (which a program can put in any string
+    it sends); then a copy with those as ``\\udXXX`` escapes."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from codeact import CodeAct, tool
+from codeact.bridge.protocol import ToolCallRecord
 from codeact.calls.approvals import ApprovalRequest
 from codeact.calls.audit import JsonlAudit, Redact
 from codeact.calls.call import CallDenied, ToolInvocation
@@ -302,3 +303,51 @@ async def test_log_calls_logs_nested_and_direct_calls_with_redacted_arguments(
     assert messages[0].startswith('code call login({"user": "ann", "password": "[redacted]"}) ok')
     assert messages[1].startswith("direct call login(")
     assert "hunter2" not in caplog.text and "swordfish" not in caplog.text
+
+
+@tool
+def fails_quoting(text: str) -> str:
+    """Fails with a message that quotes a lone surrogate."""
+    raise ValueError("bad: \ud800" + text)
+
+
+async def test_calls_with_lone_surrogates_are_all_in_the_audit_file(
+    make_codeact: Callable[..., CodeAct], tmp_path: Path
+) -> None:
+    """A program's strings may hold lone surrogates, which UTF-8 cannot: in a tool's name, its
+    arguments, or an error message. Every such call is still a line of the audit file (with
+    JSON's escapes), readable back to the same values; none is left out."""
+    path = tmp_path / "audit.jsonl"
+    sink = JsonlAudit(path)
+    codeact = make_codeact(tools=[where, fails_quoting], audit=sink)
+    code = """
+for attempt in (lambda: call_tool("\\\\ud800x", tag="a"), lambda: where(tag="\\\\udfff"),
+                lambda: where(tag="ok"), lambda: fails_quoting(text="t")):
+    try:
+        attempt()
+    except ToolError:
+        pass
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    sink.close()
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [line["outcome"] for line in lines] == [c.outcome for c in result.tool_calls]
+    assert len(lines) == 4
+    assert lines[2] == {**lines[2], "name": "where", "arguments": {"tag": "ok"}}
+    assert lines[3]["error"] == result.tool_calls[3].error
+    assert "\\ud800" in lines[3]["error"]  # escaped where it was written, not dropped
+
+
+def test_an_audit_stream_narrower_than_utf8_gets_every_record() -> None:
+    """A stream in ASCII (a terminal, a pipe in another locale) takes each record with JSON's
+    escapes instead of refusing it."""
+    import io
+
+    buffer = io.BytesIO()
+    stream = io.TextIOWrapper(buffer, encoding="ascii")
+    sink = JsonlAudit(stream)
+    sink(ToolCallRecord(name="weiß", arguments={"city": "Zürich ✓"}, started_ms=0.0))
+    stream.flush()
+    line = buffer.getvalue().decode("ascii")
+    assert json.loads(line)["arguments"] == {"city": "Zürich ✓"}

@@ -259,3 +259,38 @@ async def test_an_agent_run_nests_chat_turns_and_the_program(
     agent_attrs = dict(agent.attributes or {})
     assert agent_attrs["gen_ai.operation.name"] == "invoke_agent"
     assert "gen_ai.usage.input_tokens" in agent_attrs
+
+
+def _strings(span: ReadableSpan) -> list[str]:
+    found = [span.name, *(v for v in (span.attributes or {}).values() if isinstance(v, str))]
+    for event in span.events:
+        found += [v for v in (event.attributes or {}).values() if isinstance(v, str)]
+    return found
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_lone_surrogates_in_a_program_reach_the_spans_escaped(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """An exporter (OTLP's protobuf) drops any attribute UTF-8 cannot hold: every string a
+    span gets from the program (its code, a tool's name and arguments, an error) comes
+    escaped, so none is lost."""
+    codeact = CodeAct(
+        tools=[get_price, broken], backend="wasm", tracer_provider=provider, capture_content=True
+    )
+    code = (
+        "for attempt in (lambda: call_tool('\\ud800x'), lambda: broken(item='\\udfff'),\n"
+        "                lambda: get_price(item='\\ud801')):\n"
+        "    try:\n        attempt()\n    except ToolError:\n        pass\n"
+    )
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert len(result.tool_calls) == 3
+    await codeact.execute("# a program whose own text has one: \udc80\n1")
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 5
+    for span in spans:
+        for text in _strings(span):
+            text.encode("utf-8")  # raises if a lone surrogate is left
+    roots = by_name(spans, "execute_tool execute_code")
+    assert "\\udc80" in str((roots[1].attributes or {})["gen_ai.tool.call.arguments"])

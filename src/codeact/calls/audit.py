@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
+from .._display import utf8_safe
 from ..bridge.protocol import ToolCallRecord
 from ..errors import ConfigurationError
 
@@ -129,8 +130,15 @@ def records_to_jsonl(records: Iterable[ToolCallRecord]) -> str:
     return "".join(_line(r) for r in records)
 
 
-def _line(record: ToolCallRecord) -> str:
-    return json.dumps(record.to_dict(), ensure_ascii=False, default=repr) + "\n"
+def _line(record: ToolCallRecord, *, ascii_only: bool = False) -> str:
+    """One record as a JSON line; with lone surrogates in it (a program's strings), or for a
+    stream that cannot take more than ASCII, with JSON's escapes instead of those characters,
+    so that no record is ever left out of the file."""
+    data = record.to_dict()
+    line = json.dumps(data, ensure_ascii=ascii_only, default=repr) + "\n"
+    if not ascii_only and utf8_safe(line) is not line:
+        line = json.dumps(data, default=repr) + "\n"
+    return line
 
 
 class JsonlAudit:
@@ -161,7 +169,10 @@ class JsonlAudit:
                 if self._file is None and self.path is not None:
                     self._file = self.path.open("a", encoding="utf-8")
                 if self._file is not None:
-                    self._file.write(line)
+                    try:
+                        self._file.write(line)
+                    except UnicodeEncodeError:  # a stream in a narrower encoding than UTF-8
+                        self._file.write(_line(record, ascii_only=True))
                     self._file.flush()
             except OSError as exc:
                 _log.warning("codeact: cannot write the audit to %s: %s", self.path, exc)

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._display import utf8_safe
+
 __all__ = [
     "MESSAGE_CHARS",
     "RECORD_CHARS",
@@ -124,9 +126,9 @@ def bounded_message(text: str, *, chars: int = MESSAGE_CHARS) -> str:
     """`text` cut past `chars`, saying how much was left out. Error messages quote what the
     program sent (an unexpected argument's name, a value a validator or the tool itself
     repeats), so their size is the program's choice: cut once, where every call ends."""
-    if len(text) <= chars:
-        return text
-    return f"{text[:chars]}…[{len(text) - chars} more chars]"
+    if len(text) > chars:
+        text = f"{text[:chars]}…[{len(text) - chars} more chars]"
+    return utf8_safe(text)  # lone surrogates escaped: a file or a trace can keep it
 
 
 def bounded_copy(value: Any, *, chars: int = RECORD_CHARS, parsed_from: int | None = None) -> Any:

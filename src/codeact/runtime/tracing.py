@@ -26,6 +26,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from .._display import utf8_safe
 from ..bridge.protocol import ToolCallRecord
 
 if TYPE_CHECKING:
@@ -96,9 +97,11 @@ def _version() -> str:
 
 
 def clip(text: str, limit: int = CONTENT_LIMIT) -> str:
-    if len(text) <= limit:
-        return text
-    return text[:limit] + f"... [{len(text) - limit} more characters]"
+    """`text` cut at `limit`, its lone surrogates escaped: an exporter drops an attribute
+    that UTF-8 cannot hold (a program's code, output or arguments may have them)."""
+    if len(text) > limit:
+        text = text[:limit] + f"... [{len(text) - limit} more characters]"
+    return utf8_safe(text)
 
 
 def _json_text(value: Any) -> str:

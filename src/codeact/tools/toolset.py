@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .._display import utf8_safe
 from ..errors import ConfigurationError
 from .definition import Tool, as_tool
 
@@ -52,7 +53,7 @@ class ToolSet:
         the audit) and messages do not keep megabytes of it per call."""
         if len(name) > MAX_SHOWN_NAME and name not in self:
             return shown_name(name)
-        return name
+        return name if name in self else utf8_safe(name)  # a file or a trace can keep it
 
     __slots__ = ("_tools",)
 
