@@ -268,3 +268,27 @@ def test_the_demo_names_a_bad_base_url_in_one_line() -> None:
         "codeact: error: base_url= (--base-url) 'localhost:11434' is not an endpoint URL; give "
         "one with http:// or https:// and a host, e.g. http://127.0.0.1:11434/v1\n"
     )
+
+
+async def test_lone_surrogates_in_the_conversation_are_sent_escaped(
+    fake_openai: FakeOpenAI,
+) -> None:
+    """A program's output or value, a tool's result or the model's own earlier reply may hold
+    lone surrogates, which the client's UTF-8 request body cannot: the turn is sent with them
+    escaped instead of failing with a UnicodeEncodeError."""
+    fake_openai.script(completion("ok"))
+    chat = chat_for(fake_openai)
+    call = ToolCall("call_1", "add", '{"a": "\ud800"}')
+    conversation = [
+        Message.user("value: \ud800"),
+        Message.assistant("thinking \udfff", (call,)),
+        Message.tool(call, "result \udc80"),
+    ]
+    response = await chat.complete(conversation, tools=[ADD])
+    await chat.aclose()
+    assert response.text == "ok"
+    user, assistant, tool = fake_openai.requests[0]["messages"]
+    assert user["content"] == "value: \\ud800"
+    assert assistant["content"] == "thinking \\udfff"
+    assert assistant["tool_calls"][0]["function"]["arguments"] == '{"a": "\\ud800"}'
+    assert tool["content"] == "result \\udc80"
