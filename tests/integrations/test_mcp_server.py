@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,6 +69,22 @@ async def test_failures_and_limits_come_back_as_error_results() -> None:
     assert stopped.is_error
     assert "wall_time=1s" in mcp_text(stopped)
     assert not fine.is_error and "0.21" in mcp_text(fine)
+
+
+async def test_a_value_with_lone_surrogates_comes_back_escaped_not_as_a_broken_reply() -> None:
+    """A program's value or error may hold lone surrogates, which the MCP reply (JSON in
+    UTF-8) cannot: the client gets the result with them escaped, and the server goes on
+    (before, the reply could not be written and the client waited forever)."""
+
+    async def calls() -> list[Any]:
+        async with mcp.Client(serve_mcp_stdio()) as client:
+            codes = ["'a\\ud800b'", "raise ValueError('\\udfff')", "1 + 1"]
+            return [await client.call_tool("execute_code", {"code": code}) for code in codes]
+
+    value, error, after = await asyncio.wait_for(calls(), timeout=60)
+    assert "a\\ud800b" in mcp_text(value)
+    assert error.is_error and "ValueError: \\udfff" in mcp_text(error)
+    assert "2" in mcp_text(after)
 
 
 async def test_grants_and_output_files_work_as_in_codeact_exec(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .._display import utf8_safe
 from ..bridge.http_egress import HttpRequestRecord
 from ..bridge.output import CappedOutput
 from ..bridge.protocol import OutputFile, RunOutcome, ToolCallRecord
@@ -222,7 +223,9 @@ class ExecutionResult:
             parts.append("[the program printed nothing and its last line had no value]")
         if self.session is not None and (session := self.session.to_model_text()):
             parts.append(session)
-        return "\n".join(parts)
+        # Lone surrogates (a program's strings may hold them) escaped: the text goes to a
+        # model's API, an MCP client or a framework, each of which encodes it as UTF-8.
+        return utf8_safe("\n".join(parts))
 
 
 #: How `ExecutionResult.to_model_text` opens the parts that are not the program's own output
