@@ -15,8 +15,9 @@ and a writer refuses the whole line or attribute that has one.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["utf8_safe", "visible"]
+__all__ = ["utf8_safe", "utf8_safe_json", "visible"]
 
 # C0 and C1 controls, DEL, and the invisible format characters that reorder or hide text
 # (zero-width, bidi embeddings/overrides/isolates, word joiner, BOM), and lone surrogates.
@@ -52,3 +53,15 @@ def utf8_safe(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+def utf8_safe_json(value: Any) -> Any:
+    """`value` (JSON: dicts, lists, strings...) with `utf8_safe` applied to every string,
+    keys included; other values as they are."""
+    if isinstance(value, str):
+        return utf8_safe(value)
+    if isinstance(value, dict):
+        return {utf8_safe_json(key): utf8_safe_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [utf8_safe_json(item) for item in value]
+    return value

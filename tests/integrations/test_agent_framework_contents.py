@@ -130,3 +130,12 @@ async def test_result_format_codeact_gives_codeacts_one_text_and_promises_the_va
     assert "is not returned" in str(reference.parameters())
     with pytest.raises(ConfigurationError, match="result_format must be 'reference' or 'codeact'"):
         ExecuteCodeTool(result_format="text")  # type: ignore[arg-type]
+
+
+async def test_an_error_message_with_lone_surrogates_is_escaped_in_the_details() -> None:
+    """The details go to a model's API as UTF-8, which cannot hold lone surrogates."""
+    contents = await invoke("raise ValueError('bad \\udfff')")
+    error = contents[-1]
+    assert error.error_details is not None
+    error.error_details.encode("utf-8")
+    assert "bad \\udfff" in error.error_details

@@ -6,6 +6,7 @@ The sandbox is real and so is the server; the client plays the model: it calls C
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -175,3 +176,13 @@ async def test_code_mode_with_a_program_that_raises_tool_error_when_uncaught() -
     async with Client(server(provider)) as client:
         with pytest.raises(ToolError, match=r"Unknown tool: no_such_tool"):
             await client.call_tool("execute", {"code": 'await call_tool("no_such_tool", {})'})
+
+
+async def test_a_value_with_lone_surrogates_reaches_the_client_escaped() -> None:
+    """FastMCP sends the program's value as UTF-8 JSON, which cannot hold lone surrogates: the
+    client gets them escaped instead of a failed call."""
+    provider = CodeActSandboxProvider(limits=Limits(wall_time=20))
+    code = 'return {"k\\udc80": ["a\\ud800b", 1]}'
+    async with Client(server(provider)) as client:
+        result = await asyncio.wait_for(client.call_tool("execute", {"code": code}), 60)
+    assert result.structured_content == {"k\\udc80": ["a\\ud800b", 1]}

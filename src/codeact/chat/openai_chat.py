@@ -14,7 +14,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._display import utf8_safe
+from .._display import utf8_safe_json
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
 from .messages import (
@@ -153,7 +153,10 @@ class OpenAIChat:
         await self.resolve_model()
         request: dict[str, Any] = {
             "model": self._model,
-            "messages": [_sendable(m.to_openai()) for m in messages],
+            # A program's output or value, a tool's result or the model's own reply may hold lone
+            # surrogates; the client encodes the request as UTF-8, which cannot hold them, and
+            # the whole turn would fail with a UnicodeEncodeError: they go escaped.
+            "messages": [utf8_safe_json(m.to_openai()) for m in messages],
         }
         if tools:
             request["tools"] = [t.to_openai() for t in tools]
@@ -313,16 +316,3 @@ def _detail(exc: openai.APIStatusError) -> str:
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _sendable(value: Any) -> Any:
-    """`value` (a message as JSON) with its strings' lone surrogates escaped. A program's
-    output or value, or a model's own reply, may hold them; the client encodes the request
-    as UTF-8, which cannot, and would fail the whole turn with a UnicodeEncodeError."""
-    if isinstance(value, str):
-        return utf8_safe(value)
-    if isinstance(value, dict):
-        return {key: _sendable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_sendable(item) for item in value]
-    return value

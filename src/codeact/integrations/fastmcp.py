@@ -30,6 +30,7 @@ from typing import Any
 from fastmcp.exceptions import ToolError
 
 from .. import CodeAct, ConfigurationError, ExecutionResult
+from .._display import utf8_safe_json
 from ._adapter import AdapterCore, codeact_from, result_text, sandbox_tool
 from ._fastmcp_program import fix_line_numbers, wrap_program
 
@@ -187,8 +188,9 @@ def _host_name(prefix: str, name: str) -> str:
 
 
 def _returned(result: ExecutionResult) -> Any:
+    # Lone surrogates in a program's value escaped: FastMCP sends it as UTF-8 JSON.
     if result.value_repr is not None:
         return result.value_repr
     if result.value is not None:
-        return result.value
+        return utf8_safe_json(result.value)
     return result.stdout or None

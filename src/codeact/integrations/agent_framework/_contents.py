@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeAlias
 
 from agent_framework import Content
 
+from ..._display import utf8_safe
 from ...runtime import ExecutionResult
 
 __all__ = [
@@ -49,7 +50,7 @@ def error_details(result: ExecutionResult) -> str:
     stderr = result.stderr.replace("\r\n", "\n")
     error = result.error
     if error is None:
-        return stderr
+        return utf8_safe(stderr)
     if error.traceback:
         why = error.traceback
     elif error.limit is not None:
@@ -60,7 +61,7 @@ def error_details(result: ExecutionResult) -> str:
         why += "\n"
     if stderr and not stderr.endswith("\n"):
         stderr += "\n"
-    return stderr + why
+    return utf8_safe(stderr + why)  # a program's messages may hold lone surrogates
 
 
 def execution_contents(result: ExecutionResult, *, result_format: ResultFormat) -> list[Content]:
