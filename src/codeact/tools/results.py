@@ -135,6 +135,8 @@ def _key(key: Any, where: str) -> str:
         return key
     if isinstance(key, enum.Enum):
         key = key.value
+        if isinstance(key, str):
+            return key
     if isinstance(key, bool):
         return "true" if key else "false"
     if isinstance(key, (int, float)):
