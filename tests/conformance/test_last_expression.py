@@ -97,3 +97,40 @@ async def test_a_syntax_error_is_reported_at_its_line_whatever_ends_the_program(
         result = await codeact.execute(code)
         assert result.error is not None
         assert (result.error.type, result.error.lineno) == ("SyntaxError", line), code
+
+
+async def test_syntax_warnings_come_out_once_in_the_order_of_the_lines(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # Compiling the last expression before the rest must not move its warnings ahead of the
+    # others', nor print a warning for a program that does not compile (as the tree did).
+    codeact = make_codeact()
+    result = await codeact.execute("x = 1 is 1\ny = 2 is 2\n3 is 3")
+    assert result.ok, result.error
+    assert result.value is True
+    lines = [line.split(":")[1] for line in result.stderr.splitlines() if "SyntaxWarning" in line]
+    assert lines == ["1", "2", "3"], result.stderr
+    result = await codeact.execute("def f(:\n    pass\n1 is 1")
+    assert result.error is not None
+    assert (result.error.type, result.error.lineno) == ("SyntaxError", 1)
+    assert "SyntaxWarning" not in result.stderr, result.stderr
+
+
+async def test_a_future_import_applies_to_the_last_expression_too(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # barry_as_FLUFL changes how the rest of the file parses where the parser honours it
+    # (3.12+: `!=` is then a syntax error): the guest's own syntax tree says what to expect.
+    code = "from __future__ import barry_as_FLUFL\n1 != 2"
+    codeact = make_codeact()
+    probe = f"import ast\ntry:\n    r = ast.parse({code!r})\nexcept SyntaxError:\n    r = 0\n"
+    probe += "r and 1"
+    reads = await codeact.execute(probe)
+    assert reads.ok, reads.error
+    result = await codeact.execute(code)
+    if reads.value == 1:
+        assert result.ok, result.error
+        assert result.value is True
+    else:
+        assert result.error is not None
+        assert (result.error.type, result.error.lineno) == ("SyntaxError", 2)

@@ -213,6 +213,18 @@ def test_conversion_of_dicts_and_lists_keeps_the_rules_and_the_depth_limit() -> 
         to_json_value([{"k": object()}])
 
 
+def test_a_dict_with_bad_keys_and_bad_items_names_the_first_error_the_general_rules_find() -> None:
+    # Each item is converted before its key (the general rules convert them in that order):
+    # the same error is named whichever path a dict takes.
+    value = {None: {"k": object()}}
+    with pytest.raises(ResultConversionError, match=r"result\[None\]\['k'\] is an object"):
+        to_json_value(value)
+    with pytest.raises(ResultConversionError, match=r"result\[None\]\['k'\] is an object"):
+        to_json_value(types.MappingProxyType(value))
+    with pytest.raises(ResultConversionError, match=r"^result has a dict key of type NoneType"):
+        to_json_value({None: [1]})
+
+
 @pytest.mark.skipif(
     not backend_availability("wasm").available, reason="needs the wasm backend (wasmtime)"
 )

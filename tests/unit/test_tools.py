@@ -223,6 +223,21 @@ def test_result_conversion_rules() -> None:
     }
 
 
+class _Number(enum.Enum):
+    ONE = 1
+
+
+class _Pair(enum.Enum):
+    P = (1, 2)
+
+
+def test_an_enum_key_becomes_its_value_as_an_enum_item_does() -> None:
+    # A str-valued Enum key was refused as "a dict key of type str; JSON keys must be strings".
+    assert to_json_value({Color.RED: 1, _Number.ONE: 2}) == {"red": 1, "1": 2}
+    with pytest.raises(ResultConversionError, match="a dict key of type tuple"):
+        to_json_value({_Pair.P: 1})
+
+
 def test_result_conversion_never_silently_stringifies() -> None:
     class Opaque:
         pass

@@ -68,10 +68,11 @@ def _convert(value: Any, where: str, depth: int) -> Any:
         if kind is dict:
             out: dict[str, Any] = {}
             for key, item in value.items():
-                name = key if type(key) is str else _key(key, where)
-                out[name] = (
+                # The item before its key, as `_convert_other` does: the same error first.
+                item = (
                     item if type(item) in _PLAIN else _convert(item, f"{where}[{key!r}]", depth + 1)
                 )
+                out[key if type(key) is str else _key(key, where)] = item
             return out
         if kind is list:
             return [
@@ -134,6 +135,8 @@ def _key(key: Any, where: str) -> str:
         return key
     if isinstance(key, enum.Enum):
         key = key.value
+        if isinstance(key, str):
+            return key
     if isinstance(key, bool):
         return "true" if key else "false"
     if isinstance(key, (int, float)):

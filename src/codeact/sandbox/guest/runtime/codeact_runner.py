@@ -33,6 +33,7 @@ import linecache
 import sys
 import time
 import types
+import warnings
 from collections.abc import Iterable
 from types import CodeType
 from typing import Any
@@ -115,9 +116,21 @@ def _split_compile(code: str, filename: str) -> tuple[CodeType, CodeType] | None
     0.95 ms for the order-totals program in the wasm guest). The split is right only when
     both parts compile alone: a line inside an open bracket, a string or a continued line
     leaves the part before it unable to compile, so no other reading of the text passes.
-    Line numbers stay the program's (the expression is compiled after as many newlines)."""
-    if "\r" in code or "__future__" in code:  # other line breaks; flags the tail would miss
+    Line numbers stay the program's (the expression is compiled after as many newlines).
+
+    The tree decides too when the text has a future import (barry_as_FLUFL changes how the
+    rest of the file parses, the expression's too) or when compiling the parts warns: the
+    expression's SyntaxWarnings would come out before the body's, and a program that does
+    not compile would print them before its SyntaxError; the tree prints them as Python does."""
+    if "\r" in code or "__future__" in code:
         return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        split = _split_texts(code, filename)
+    return None if caught else split
+
+
+def _split_texts(code: str, filename: str) -> tuple[CodeType, CodeType] | None:
     lines = code.split("\n")
     tried = 0
     for index in range(len(lines) - 1, -1, -1):
