@@ -231,6 +231,18 @@ out + [add(a=1)]
     assert result.value == [True, True, True, True, 2]
 
 
+async def test_a_lone_surrogate_in_arguments_is_refused_as_such(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """A str argument with a lone surrogate cannot be a tool's text: the program is told that,
+    not that its arguments are not JSON."""
+    code = "try:\n    echo_any(value='a\\ud800b')\nexcept ToolError as e:\n    print(e)"
+    result = await make_codeact(tools=[echo_any]).execute(code)
+    assert result.ok, result.error
+    assert "holds a lone surrogate" in result.stdout
+    assert result.tool_calls[0].outcome == "invalid"
+
+
 async def test_a_tool_name_of_any_characters_is_only_an_unknown_name(
     make_codeact: Callable[..., CodeAct],
 ) -> None:

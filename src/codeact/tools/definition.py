@@ -234,6 +234,14 @@ class Tool:
                 problems.append(f"missing required argument {arg!r}")
             elif err["type"] == "extra_forbidden" and len(loc) == 1:
                 problems.append(f"unexpected argument {arg!r}")
+            elif err["type"] == "json_invalid" and "hex escape" in err["msg"]:
+                # A str with a lone surrogate ("\ud800"), which JSON text carries as an escape
+                # but no tool can take as text: say so, not "invalid JSON".
+                problems.append(
+                    "a string in the arguments holds a lone surrogate (an unpaired \\ud800-"
+                    "\\udfff character), which is not valid text; send valid Unicode "
+                    f"({err['msg']})"
+                )
             elif err["type"] == "json_invalid":
                 problems.append(f"arguments are not valid JSON ({err['msg']})")
             elif err["type"] == "model_type" and not loc:
