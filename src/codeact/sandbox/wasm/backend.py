@@ -150,6 +150,7 @@ class WasmBackend(SandboxBackend):
         execution.output_dir = prepared.output_dir
         execution.state = request.state
         set_current(execution)
+        runtime.trap_signals.ensure()  # a fault must end this run, not the process
         runtime.ticker.acquire()
         report: str | None = None
         trap = ""

@@ -29,6 +29,7 @@ from .build import Progress, _stderr_progress, load_component
 from .clock import refuse_clock_waits
 from .engine import make_engine
 from .fastcall import add_host_function, call_string_export
+from .trap_signals import TrapSignals
 
 __all__ = [
     "TICK",
@@ -268,6 +269,7 @@ class WasmRuntime:
 
     def __init__(self, *, progress: Progress | None = _stderr_progress) -> None:
         self.engine = make_engine()
+        self.trap_signals = TrapSignals()  # wasmtime's handlers, installed with the engine
         self.component: Component = load_component(self.engine, _ENGINE_KEY, progress=progress)
         self.linker = Linker(self.engine)
         self.linker.add_wasip2()
