@@ -26,6 +26,7 @@ from pathlib import Path
 from ..bridge import stops
 from ..bridge.protocol import OutputFile, Stop
 from ..policy.outputs import OutputLimits
+from . import forks
 from .cleanup import remove_tree
 
 __all__ = [
@@ -68,17 +69,20 @@ def new_output_dir() -> str:
             raise OutputsClosedError("the process is exiting: no new sandboxes")
         if _root is None or not Path(_root).is_dir():
             _root = tempfile.mkdtemp(prefix=f"codeact-output-{os.getpid()}-")
-            atexit.register(_remove_root_at_exit, _root)
+            atexit.register(_remove_root_at_exit, _root, os.getpid())
         root = _root
         return tempfile.mkdtemp(dir=root)
 
 
-def _remove_root_at_exit(root: str) -> None:
+def _remove_root_at_exit(root: str, owner: int) -> None:
     """Remove the per-process tree at exit. Threads of ours may still be at work in it (the
     remover emptying a used /output, a pool that was warming an instance): new directories
     are refused from here on, and the removal is tried again while they finish, so a clean
-    exit prints nothing."""
+    exit prints nothing. A forked child inherits this handler: the tree is its parent's
+    (`owner`), still in use, and stays."""
     global _exiting
+    if os.getpid() != owner:
+        return
     with _root_lock:
         _exiting = True
     for attempt in range(_EXIT_ATTEMPTS):
@@ -253,3 +257,11 @@ def _read_regular(root: str, rel: str, limit: int) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+@forks.on_fork_in_child
+def _own_root_after_fork() -> None:
+    """A forked child makes its own tree: the parent's is the parent's to use and remove."""
+    global _root, _root_lock
+    _root = None
+    _root_lock = threading.Lock()

@@ -19,6 +19,7 @@ import threading
 import time
 
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
+from .. import forks
 from ..artifacts import collect_outputs
 from ..base import Availability
 from ..relay import Relay
@@ -48,12 +49,18 @@ class HyperlightBackend(ProcessBackend):
     def __init__(self, *, pool_size: int = 1, sandbox_factory: str = DEFAULT_FACTORY) -> None:
         self._pool_size = max(0, pool_size)
         self._factory = sandbox_factory
+        self._closed = False
+        self._after_fork()
+        forks.track(self)
+
+    def _after_fork(self) -> None:
+        """Its own workers and threads (at creation, and in a forked child: the parent's
+        worker processes stay the parent's)."""
         # Idle workers by (memory, /input folder): both are fixed when a VM is made.
         self._idle: dict[tuple[int, str | None], collections.deque[WorkerProcess]] = (
             collections.defaultdict(collections.deque)
         )
         self._lock = threading.Lock()
-        self._closed = False
         self._threads = DaemonThreadPool("codeact-hyperlight")
 
     @classmethod

@@ -31,6 +31,7 @@ from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolCha
 from ...errors import ConfigurationError, SandboxError
 from ...policy.outputs import OutputLimits
 from ...policy.packages import PackageGrant
+from .. import forks
 from ..artifacts import OutputsClosedError, collect_outputs, new_output_dir, output_overflow
 from ..base import Availability
 from ..cleanup import REMOVER
@@ -75,11 +76,17 @@ class JailBackend(ProcessBackend):
         self.package_grant = package_grant
         self._sys_path = _package_roots(self.packages)
         self._pool_size = max(0, pool_size)
+        self._closed = False
+        self._after_fork()
+        forks.track(self)
+
+    def _after_fork(self) -> None:
+        """Its own zygote, pool and threads (at creation, and in a forked child: the
+        parent's zygote and pooled children stay the parent's, neither used nor closed)."""
         self._zygote: Zygote | None = None
         self._ready: collections.deque[Child] = collections.deque()
         self._lock = threading.Lock()
         self._refill = threading.Event()
-        self._closed = False
         self._threads = DaemonThreadPool("codeact-jail")
         self._filler: threading.Thread | None = None
 

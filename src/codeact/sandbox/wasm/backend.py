@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import importlib.util
+import logging
 import re
 import threading
 import time
@@ -26,6 +27,7 @@ from wasmtime import WasmtimeError
 from ...bridge import stops
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
 from ...policy.packages import PACKAGES_PATH, PackageGrant
+from .. import forks
 from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend
 from ..threads import DaemonThreadPool
@@ -35,6 +37,8 @@ from .pool import InstancePool
 from .runtime import Preopen, Prepared, WasmRuntime, set_current
 
 __all__ = ["WasmBackend"]
+
+log = logging.getLogger("codeact.sandbox.wasm")
 
 _REPORT_SLACK = 64 * 1024  # JSON framing around stdout/value in the guest's report
 
@@ -55,10 +59,16 @@ class WasmBackend(SandboxBackend):
     def __init__(self, *, pool_size: int = 2, package_grant: PackageGrant | None = None) -> None:
         self._pool_size = pool_size
         self.package_grant = package_grant
+        self._closed = False
+        self._after_fork()
+        forks.track(self)
+
+    def _after_fork(self) -> None:
+        """Its own runtime, pool and threads (at creation, and in a forked child, where the
+        parent's threads do not exist)."""
         self._runtime: WasmRuntime | None = None
         self._pool: InstancePool | None = None
         self._lock = threading.Lock()
-        self._closed = False
         # Threads that run guests; a guest stuck in a blocking host call keeps its thread.
         self._threads = DaemonThreadPool("codeact-wasm")
 
@@ -83,6 +93,8 @@ class WasmBackend(SandboxBackend):
             if self._closed:
                 raise RuntimeError("this WasmBackend is closed")
             if self._runtime is None:
+                if WasmRuntime.forked_after_programs:
+                    log.warning(_FORKED)
                 runtime = WasmRuntime.shared()
                 base = _package_preopens(self.package_grant)
                 self._pool = InstancePool(
@@ -150,6 +162,7 @@ class WasmBackend(SandboxBackend):
         execution.output_dir = prepared.output_dir
         execution.state = request.state
         set_current(execution)
+        WasmRuntime.programs_ran = True
         runtime.trap_signals.ensure()  # a fault must end this run, not the process
         runtime.ticker.acquire()
         report: str | None = None
@@ -183,6 +196,14 @@ class WasmBackend(SandboxBackend):
             if self._pool is not None:
                 self._pool.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+_FORKED = (
+    "codeact: this process was forked from one that had run wasm sandboxes: wasmtime's threads "
+    "for WASI file I/O stayed in the parent, so a program here that opens a file (/output, a "
+    "mount) waits until its wall time. Start worker processes with multiprocessing's 'spawn' "
+    "or 'forkserver' start method (or fork before the first program runs)"
+)
 
 
 def _could_not_start(exc: BaseException) -> str:

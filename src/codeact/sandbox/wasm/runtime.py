@@ -24,6 +24,7 @@ from wasmtime import _ffi as ffi
 from wasmtime.component import Component, Func, Linker
 
 from ...policy.mounts import OUTPUT_PATH
+from .. import forks
 from ..artifacts import new_output_dir, remove_output_dir
 from .build import Progress, _stderr_progress, load_component
 from .clock import refuse_clock_waits
@@ -260,6 +261,20 @@ class WasmRuntime:
     _shared: WasmRuntime | None = None
     _shared_lock = threading.Lock()
 
+    #: Whether this process ran a program (set by the backend); in a forked child, whether
+    #: its parent had (`forked_after_programs`): then wasmtime's own threads for WASI file
+    #: I/O, started in the parent, are missing, and a program's file I/O waits forever.
+    programs_ran = False
+    forked_after_programs = False
+
+    @classmethod
+    def forget_shared(cls) -> None:
+        """In a forked child: the next `shared()` makes the child's own runtime (an engine
+        with its own epoch ticker; the parent's ticker thread is not in the child)."""
+        cls._shared = None
+        cls._shared_lock = threading.Lock()
+        cls.forked_after_programs = cls.forked_after_programs or cls.programs_ran
+
     @classmethod
     def shared(cls, progress: Progress | None = _stderr_progress) -> WasmRuntime:
         with cls._shared_lock:
@@ -346,3 +361,6 @@ class WasmRuntime:
 def ticks_until(deadline: float) -> int:
     """Whole epoch ticks from now until `deadline` (monotonic seconds), at least 0."""
     return max(0, math.ceil((deadline - time.monotonic()) / TICK))
+
+
+forks.on_fork_in_child(WasmRuntime.forget_shared)
