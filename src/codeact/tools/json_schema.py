@@ -9,7 +9,6 @@ a `TypedDict`. Types are rendered the way the sandbox sees values: JSON types as
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
 import keyword
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ToolDefinitionError
-from .schema import ParameterSpec
+from .schema import ParameterNames, ParameterSpec
 
 if TYPE_CHECKING:
     import jsonschema.exceptions
@@ -38,7 +37,7 @@ class JsonArgumentsError(ValueError):
 
 
 @dataclass(frozen=True)
-class JsonArgumentsSchema:
+class JsonArgumentsSchema(ParameterNames):
     """The arguments of a tool described by a JSON schema, and its rendered signature."""
 
     params: tuple[ParameterSpec, ...]
@@ -47,16 +46,6 @@ class JsonArgumentsSchema:
     definitions: dict[str, str]
     validator: Any = field(repr=False)  # a jsonschema Validator for `json_schema`
     return_annotation: Any = inspect.Parameter.empty
-
-    @functools.cached_property
-    def param_names(self) -> tuple[str, ...]:
-        """The parameters' names, in order (asked on every call: kept once computed)."""
-        return tuple(p.name for p in self.params)
-
-    @functools.cached_property
-    def positional_names(self) -> tuple[str, ...]:
-        """The parameters the sandbox's plain function accepts positionally, in order."""
-        return tuple(p.name for p in self.params if p.positional)
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         """Check `arguments` against the schema; return them as keyword arguments.

@@ -77,8 +77,25 @@ class ParameterSpec:
         return self.default is _EMPTY
 
 
+class ParameterNames:
+    """The names a schema's `params` give, asked on every call: computed once, then kept
+    (both schema classes derive them the same way)."""
+
+    params: tuple[ParameterSpec, ...]
+
+    @functools.cached_property
+    def param_names(self) -> tuple[str, ...]:
+        """The parameters' names, in order."""
+        return tuple(p.name for p in self.params)
+
+    @functools.cached_property
+    def positional_names(self) -> tuple[str, ...]:
+        """The parameters the sandbox's plain function accepts positionally, in order."""
+        return tuple(p.name for p in self.params if p.positional)
+
+
 @dataclass(frozen=True)
-class FunctionSchema:
+class FunctionSchema(ParameterNames):
     """Everything derived from a function's signature and docstring."""
 
     params: tuple[ParameterSpec, ...]
@@ -87,16 +104,6 @@ class FunctionSchema:
     return_annotation: Any
     signature: str  # "get_weather(city: str) -> dict[str, float | str]"
     definitions: dict[str, str]  # name -> "class Name(TypedDict): ..." for structured types
-
-    @functools.cached_property
-    def param_names(self) -> tuple[str, ...]:
-        """The parameters' names, in order (asked on every call: kept once computed)."""
-        return tuple(p.name for p in self.params)
-
-    @functools.cached_property
-    def positional_names(self) -> tuple[str, ...]:
-        """The parameters the sandbox's plain function accepts positionally, in order."""
-        return tuple(p.name for p in self.params if p.positional)
 
 
 def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
