@@ -7,7 +7,7 @@ processes it talks to (the jail's zygote, hyperlight's workers) are the parent's
 the child, every program waited for a thread that does not exist there and ended at its
 wall time, and a jail would have spoken to the parent's zygote.
 
-Objects that hold such state register here (`track`) and get `_after_fork()` in the child,
+Objects that hold such state register here (`track`) and get `_start_process_state()` in the child,
 right after the fork, to drop it (never closing or killing what the parent still uses) so
 that their next use starts their own. Module-level state registers a function
 (`on_fork_in_child`). The same objects keep working in the parent, unchanged.
@@ -30,7 +30,7 @@ _CALLBACKS: list[Callable[[], None]] = []
 
 
 def track(obj: Any) -> None:
-    """Call ``obj._after_fork()`` in every child forked from now on (held weakly)."""
+    """Call ``obj._start_process_state()`` in every child forked from now on (held weakly)."""
     _TRACKED.add(obj)
 
 
@@ -48,7 +48,7 @@ def _after_fork_in_child() -> None:
             log.exception("codeact: resetting %r after fork failed", fn)
     for obj in list(_TRACKED):
         try:
-            obj._after_fork()
+            obj._start_process_state()
         except Exception:
             log.exception("codeact: resetting %r after fork failed", obj)
 

@@ -50,10 +50,10 @@ class HyperlightBackend(ProcessBackend):
         self._pool_size = max(0, pool_size)
         self._factory = sandbox_factory
         self._closed = False
-        self._after_fork()
+        self._start_process_state()
         forks.track(self)
 
-    def _after_fork(self) -> None:
+    def _start_process_state(self) -> None:
         """Its own workers and threads (at creation, and in a forked child: the parent's
         worker processes stay the parent's)."""
         # Idle workers by (memory, /input folder): both are fixed when a VM is made.

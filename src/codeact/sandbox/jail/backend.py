@@ -77,10 +77,10 @@ class JailBackend(ProcessBackend):
         self._sys_path = _package_roots(self.packages)
         self._pool_size = max(0, pool_size)
         self._closed = False
-        self._after_fork()
+        self._start_process_state()
         forks.track(self)
 
-    def _after_fork(self) -> None:
+    def _start_process_state(self) -> None:
         """Its own zygote, pool and threads (at creation, and in a forked child: the
         parent's zygote and pooled children stay the parent's, neither used nor closed)."""
         self._zygote: Zygote | None = None

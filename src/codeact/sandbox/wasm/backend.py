@@ -60,10 +60,10 @@ class WasmBackend(SandboxBackend):
         self._pool_size = pool_size
         self.package_grant = package_grant
         self._closed = False
-        self._after_fork()
+        self._start_process_state()
         forks.track(self)
 
-    def _after_fork(self) -> None:
+    def _start_process_state(self) -> None:
         """Its own runtime, pool and threads (at creation, and in a forked child, where the
         parent's threads do not exist)."""
         self._runtime: WasmRuntime | None = None
