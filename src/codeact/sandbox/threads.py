@@ -5,76 +5,195 @@ blocked in a host call that nothing can interrupt (a sleep inside the guest's WA
 tool that hangs). The caller still gets its result on time; the thread is abandoned until the
 call returns. `concurrent.futures.ThreadPoolExecutor` joins its workers when Python exits, so
 one such thread would hold the whole process open; these threads are daemons instead.
+
+Each job goes straight to one idle thread (the one idle the shortest time, its caches the
+warmest) or to a new one, never through a shared queue, so the pool knows which thread it
+wakes. When nothing else of the pool is running, that thread is woken on the caller's own CPU
+(`wake_near`): an execution comes a model turn after the last, both CPUs have gone idle by
+then, and waking a thread on an idle CPU costs an inter-processor interrupt, which on a VM is
+0.15-0.25 ms each way (measured in docs/performance.md). The thread takes back its own CPU
+set as soon as it runs, so a long program is free to move; when other work of the pool is
+running the scheduler places the thread as it always would.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
+import ctypes.util
+import logging
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["DaemonThreadPool"]
+__all__ = ["DaemonThreadPool", "current_cpu"]
+
+log = logging.getLogger("codeact.sandbox")
 
 T = TypeVar("T")
 _STOP = object()
+
+
+def _load_sched_getcpu() -> Callable[[], int] | None:
+    if not sys.platform.startswith("linux") or not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        getcpu = libc.sched_getcpu
+    except (OSError, AttributeError):
+        return None
+    getcpu.argtypes = []
+    getcpu.restype = ctypes.c_int
+    return getcpu
+
+
+_sched_getcpu = _load_sched_getcpu()
+
+
+def current_cpu() -> int | None:
+    """The CPU the calling thread runs on now, or None where that cannot be known."""
+    if _sched_getcpu is None:
+        return None
+    cpu = _sched_getcpu()
+    return cpu if cpu >= 0 else None
+
+
+class _Worker:
+    """One daemon thread, its own inbox, and the CPU set it had when it started."""
+
+    __slots__ = ("inbox", "mask", "pinned", "tid")
+
+    def __init__(self) -> None:
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.tid = 0  # set by the thread itself before it first waits
+        self.mask: set[int] | None = None
+        self.pinned = False
 
 
 class DaemonThreadPool(concurrent.futures.Executor):
     """Reuses idle daemon threads and starts a new one whenever none is idle (a blocked
     thread never delays other work)."""
 
+    #: Wake an idle thread on the caller's CPU when the pool has nothing else running
+    #: (see the module's docstring); off where affinity cannot be set, or after it failed.
+    wake_near = _sched_getcpu is not None
+
     def __init__(self, name: str) -> None:
         self._name = name
-        self._work: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        self._idle: list[_Worker] = []  # a stack: the last to go idle is the first woken
         self._lock = threading.Lock()
         self._count = 0
+        self._running = 0
         self._shutdown = False
 
     def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         with self._lock:
             if self._shutdown:
                 raise RuntimeError(f"{self._name}: cannot run new work after shutdown")
-            future: concurrent.futures.Future[T] = concurrent.futures.Future()
-            self._work.put((future, fn, args, kwargs))
-            if not self._idle.acquire(blocking=False):
+            alone = self._running == 0
+            self._running += 1
+            worker = self._idle.pop() if self._idle else None
+            if worker is None:
                 self._count += 1
+                worker = _Worker()
                 threading.Thread(
-                    target=self._worker, name=f"{self._name}-{self._count}", daemon=True
+                    target=self._serve,
+                    args=(worker,),
+                    name=f"{self._name}-{self._count}",
+                    daemon=True,
                 ).start()
+            elif alone and DaemonThreadPool.wake_near:
+                _pin_near(worker)
+            worker.inbox.put((future, fn, args, kwargs))
         return future
 
-    def _worker(self) -> None:
+    def _serve(self, me: _Worker) -> None:
+        me.tid = threading.get_native_id()
+        if DaemonThreadPool.wake_near:
+            try:
+                me.mask = os.sched_getaffinity(0)
+            except OSError:
+                me.mask = None
         while True:
-            item = self._work.get()
+            item = me.inbox.get()
+            if me.pinned:
+                _unpin(me)
             if item is _STOP:
                 return
             future, fn, args, kwargs = item
-            if future.set_running_or_notify_cancel():
+            del item
+            value: Any = None
+            error: BaseException | None = None
+            started = future.set_running_or_notify_cancel()
+            if started:
                 try:
-                    future.set_result(fn(*args, **kwargs))
+                    value = fn(*args, **kwargs)
                 except BaseException as exc:
-                    future.set_exception(exc)
-            del item, future, fn, args, kwargs
-            self._idle.release()
+                    error = exc
+            del fn, args, kwargs
+            # Idle before the caller hears back: its next job (often at once) finds this
+            # thread instead of starting another.
+            with self._lock:
+                self._running -= 1
+                stop = self._shutdown
+                if not stop:
+                    self._idle.append(me)
+            if started:
+                if error is None:
+                    future.set_result(value)
+                else:
+                    future.set_exception(error)
+            del future, value, error
+            if stop:
+                return
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop idle threads; a thread still running (or stuck) ends when its call returns.
-        `wait` is ignored: waiting for a stuck guest is exactly what this pool avoids."""
+        `wait` is ignored: waiting for a stuck guest is exactly what this pool avoids. Every
+        job submitted has a thread of its own, so `cancel_futures` has none waiting to cancel;
+        a cancelled future is skipped by its thread."""
         with self._lock:
             self._shutdown = True
-            count = self._count
-        if cancel_futures:
-            while True:
-                try:
-                    item = self._work.get_nowait()
-                except queue.Empty:
-                    break
-                if item is not _STOP:
-                    item[0].cancel()
-        for _ in range(count):
-            self._work.put(_STOP)
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.inbox.put(_STOP)
+
+
+def _pin_near(worker: _Worker) -> None:
+    """Restrict an idle thread to the caller's CPU until it wakes (it then unpins itself)."""
+    cpu = current_cpu()
+    if cpu is None or worker.mask is None or cpu not in worker.mask or not worker.tid:
+        return
+    try:
+        os.sched_setaffinity(worker.tid, {cpu})
+    except OSError as exc:  # e.g. a cpuset changed under us: stop trying, never fail a run
+        _give_up(exc)
+        return
+    worker.pinned = True
+
+
+def _unpin(worker: _Worker) -> None:
+    worker.pinned = False
+    assert worker.mask is not None
+    try:
+        os.sched_setaffinity(0, worker.mask)
+    except OSError as exc:
+        # The CPU set it started with is no longer allowed (a cpuset changed): take all the
+        # CPUs the process may use now rather than stay on one.
+        _give_up(exc)
+        try:
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+        except OSError:
+            log.warning("a sandbox thread could not take back its CPU set", exc_info=True)
+
+
+def _give_up(exc: OSError) -> None:
+    if DaemonThreadPool.wake_near:
+        DaemonThreadPool.wake_near = False
+        log.info("waking sandbox threads on the caller's CPU is off: %s", exc)

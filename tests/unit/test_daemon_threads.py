@@ -1,0 +1,154 @@
+"""`DaemonThreadPool`: every job gets a thread at once (a blocked one never delays another),
+and an idle thread is woken on the caller's CPU when nothing else of the pool runs, then
+takes back its own CPU set before the job starts, so no job ever runs pinned."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from codeact.sandbox import threads
+from codeact.sandbox.threads import DaemonThreadPool, current_cpu
+
+needs_affinity = pytest.mark.skipif(
+    current_cpu() is None, reason="CPU affinity is Linux-only (sched_getcpu, sched_setaffinity)"
+)
+
+
+@pytest.fixture
+def pool() -> Iterator[DaemonThreadPool]:
+    p = DaemonThreadPool("test-pool")
+    yield p
+    p.shutdown(cancel_futures=True)
+
+
+@pytest.fixture
+def affinity_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, set[int]]]:
+    """Every os.sched_setaffinity call, passed on to the real one."""
+    calls: list[tuple[int, set[int]]] = []
+    real = os.sched_setaffinity
+
+    def spy(pid: int, mask: Any) -> None:
+        calls.append((pid, set(mask)))
+        real(pid, mask)
+
+    monkeypatch.setattr(os, "sched_setaffinity", spy)
+    monkeypatch.setattr(DaemonThreadPool, "wake_near", True)
+    return calls
+
+
+def _tid_and_mask() -> tuple[int, set[int]]:
+    return threading.get_native_id(), os.sched_getaffinity(0)
+
+
+def test_results_and_exceptions_come_back(pool: DaemonThreadPool) -> None:
+    assert pool.submit(lambda a, b=0: a + b, 2, b=3).result(5) == 5
+
+    def boom() -> None:
+        raise ValueError("from the job")
+
+    with pytest.raises(ValueError, match="from the job"):
+        pool.submit(boom).result(5)
+    assert pool.submit(lambda: "still serving").result(5) == "still serving"
+
+
+def test_a_blocked_job_never_delays_another(pool: DaemonThreadPool) -> None:
+    release = threading.Event()
+    blocked = [pool.submit(release.wait, 30) for _ in range(3)]
+    assert pool.submit(lambda: "through").result(5) == "through"
+    release.set()
+    assert all(f.result(5) for f in blocked)
+
+
+def test_an_idle_thread_is_reused(pool: DaemonThreadPool) -> None:
+    first = pool.submit(threading.get_native_id).result(5)
+    assert pool.submit(threading.get_native_id).result(5) == first
+
+
+@needs_affinity
+def test_an_idle_pool_wakes_its_thread_on_the_callers_cpu_and_the_job_runs_unpinned(
+    pool: DaemonThreadPool,
+    affinity_calls: list[tuple[int, set[int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tid, mask = pool.submit(_tid_and_mask).result(5)  # the thread starts; nothing to wake
+    assert affinity_calls == []
+    callers_cpu = max(mask)  # where the caller "runs": the pool asks current_cpu()
+    monkeypatch.setattr(threads, "current_cpu", lambda: callers_cpu)
+    tid2, mask2 = pool.submit(_tid_and_mask).result(5)
+    assert tid2 == tid
+    assert mask2 == mask, "the job ran with the thread still pinned"
+    assert affinity_calls == [(tid, {callers_cpu}), (0, mask)]
+    assert os.sched_getaffinity(tid) == mask
+
+
+@needs_affinity
+def test_a_busy_pool_leaves_placement_to_the_scheduler(
+    pool: DaemonThreadPool, affinity_calls: list[tuple[int, set[int]]]
+) -> None:
+    release = threading.Event()
+    first = threading.Event()
+    both = [pool.submit(first.wait, 30), pool.submit(first.wait, 30)]
+    first.set()
+    assert all(f.result(5) for f in both)  # two threads exist, both idle
+    affinity_calls.clear()
+    started = threading.Event()
+
+    def long_job() -> bool:
+        started.set()
+        return release.wait(30)
+
+    running = pool.submit(long_job)
+    assert started.wait(5)
+    assert len(affinity_calls) == 2  # the idle pool's thread was woken near, then unpinned
+    affinity_calls.clear()
+    assert pool.submit(lambda: "beside").result(5) == "beside"
+    release.set()
+    running.result(5)
+    assert affinity_calls == [], "a thread was pinned while another job ran"
+
+
+@needs_affinity
+def test_when_affinity_fails_the_pool_stops_trying_and_jobs_still_run(
+    pool: DaemonThreadPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DaemonThreadPool, "wake_near", True)
+    pool.submit(lambda: None).result(5)
+
+    def refused(pid: int, mask: Any) -> None:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "sched_setaffinity", refused)
+    assert pool.submit(lambda: "ran").result(5) == "ran"
+    assert DaemonThreadPool.wake_near is False
+
+
+def test_shutdown_ends_idle_threads_and_refuses_new_work() -> None:
+    p = DaemonThreadPool("test-shutdown")
+    release, first = threading.Event(), threading.Event()
+    done = p.submit(first.wait, 30)
+    busy = p.submit(release.wait, 30)
+    first.set()
+    assert done.result(5) is True  # one thread idle (once it says so), one busy
+    names = {t.name for t in threading.enumerate() if t.name.startswith("test-shutdown-")}
+    assert len(names) == 2
+    p.shutdown()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        p.submit(lambda: None)
+    release.set()
+    assert busy.result(5) is True
+    for t in threading.enumerate():
+        if t.name in names:
+            t.join(5)
+            assert not t.is_alive(), f"{t.name} outlived shutdown"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux-only")
+def test_current_cpu_is_one_the_thread_may_run_on() -> None:
+    cpu = current_cpu()
+    assert cpu is not None and cpu in os.sched_getaffinity(0)
