@@ -96,7 +96,7 @@ def test_exec_with_stdout_closed_prints_no_traceback() -> None:
         preexec_fn=lambda: _closed_fd(1),
         timeout=120,
     )
-    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
 
 
 def test_a_failing_output_callback_is_logged_once_per_execution(

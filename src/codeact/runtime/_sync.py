@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import ExecutionInterrupted, UserError
+from ..sandbox.threads import DaemonThreadPool, ThreadPlacement
 
 if TYPE_CHECKING:
     from .result import ExecutionResult
@@ -56,18 +57,51 @@ def result_or_interrupted(
 
 
 class LoopThread:
+    """An event loop in a daemon thread of its own. When nothing else runs on it, a submitted
+    coroutine wakes the loop's thread on the caller's CPU (as `DaemonThreadPool` does its
+    threads: waking a thread on an idle CPU is the slow part of a short call)."""
+
     def __init__(self, name: str = "codeact-sync") -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
+        self._place = ThreadPlacement()
+        self._busy = 0
+        self._lock = threading.Lock()
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(started,), name=name, daemon=True)
         self._thread.start()
+        started.wait()
+
+    def _serve(self, started: threading.Event) -> None:
+        self._place.record()
+        started.set()
+        self._loop.run_forever()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start `coro` on the loop; the caller waits on (or wraps) the returned future."""
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        with self._lock:
+            alone = self._busy == 0
+            self._busy += 1
+            if alone and DaemonThreadPool.wake_near:
+                self._place.pin_near()
+        # The thread unpins itself as the coroutine starts (as its own callback it would
+        # wake, unpin and sleep again before the task is scheduled, then wake anywhere). The
+        # coroutine always starts, even if `future` is cancelled first: asyncio schedules the
+        # task's first step before it passes the cancellation on.
+        future = asyncio.run_coroutine_threadsafe(self._unpinned(coro), self._loop)
+        future.add_done_callback(self._done)
+        return future
+
+    async def _unpinned(self, coro: Coroutine[Any, Any, T]) -> T:
+        self._place.unpin()
+        return await coro
+
+    def _done(self, _future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._busy -= 1
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the loop and wait for its result in the calling thread."""
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        future = self.submit(coro)
         try:
             return future.result()
         except KeyboardInterrupt:

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["DaemonThreadPool", "current_cpu"]
+__all__ = ["DaemonThreadPool", "ThreadPlacement", "current_cpu"]
 
 log = logging.getLogger("codeact.sandbox")
 
@@ -61,16 +61,64 @@ def current_cpu() -> int | None:
     return cpu if cpu >= 0 else None
 
 
-class _Worker:
-    """One daemon thread, its own inbox, and the CPU set it had when it started."""
+class ThreadPlacement:
+    """Where one of our threads may run: the CPU set it started with, and whether it is
+    pinned to a caller's CPU until it wakes. Made and `record`ed by the thread itself."""
 
-    __slots__ = ("inbox", "mask", "pinned", "tid")
+    __slots__ = ("mask", "pinned", "tid")
 
     def __init__(self) -> None:
-        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.tid = 0  # set by the thread itself before it first waits
+        self.tid = 0
         self.mask: set[int] | None = None
         self.pinned = False
+
+    def record(self) -> None:
+        """Called by the thread itself, before it first waits."""
+        self.tid = threading.get_native_id()
+        if DaemonThreadPool.wake_near:
+            try:
+                self.mask = os.sched_getaffinity(0)
+            except OSError:
+                self.mask = None
+
+    def pin_near(self) -> None:
+        """Restrict the (sleeping) thread to the calling thread's CPU: it wakes there."""
+        cpu = current_cpu()
+        if cpu is None or self.mask is None or cpu not in self.mask or not self.tid:
+            return
+        try:
+            os.sched_setaffinity(self.tid, {cpu})
+        except OSError as exc:  # e.g. a cpuset changed under us: stop trying, never fail
+            _give_up(exc)
+            return
+        self.pinned = True
+
+    def unpin(self) -> None:
+        """Called by the thread itself once it runs: its own CPU set again."""
+        if not self.pinned:
+            return
+        self.pinned = False
+        assert self.mask is not None
+        try:
+            os.sched_setaffinity(0, self.mask)
+        except OSError as exc:
+            # The CPU set it started with is no longer allowed (a cpuset changed): take all
+            # the CPUs the process may use now rather than stay on one.
+            _give_up(exc)
+            try:
+                os.sched_setaffinity(0, range(os.cpu_count() or 1))
+            except OSError:
+                log.warning("a codeact thread could not take back its CPU set", exc_info=True)
+
+
+class _Worker(ThreadPlacement):
+    """One daemon thread of a pool, with its own inbox."""
+
+    __slots__ = ("inbox",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
 
 class DaemonThreadPool(concurrent.futures.Executor):
@@ -109,21 +157,15 @@ class DaemonThreadPool(concurrent.futures.Executor):
                     daemon=True,
                 ).start()
             elif alone and DaemonThreadPool.wake_near:
-                _pin_near(worker)
+                worker.pin_near()
             worker.inbox.put((future, fn, args, kwargs))
         return future
 
     def _serve(self, me: _Worker) -> None:
-        me.tid = threading.get_native_id()
-        if DaemonThreadPool.wake_near:
-            try:
-                me.mask = os.sched_getaffinity(0)
-            except OSError:
-                me.mask = None
+        me.record()
         while True:
             item = me.inbox.get()
-            if me.pinned:
-                _unpin(me)
+            me.unpin()
             if item is _STOP:
                 return
             future, fn, args, kwargs = item
@@ -163,34 +205,6 @@ class DaemonThreadPool(concurrent.futures.Executor):
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.inbox.put(_STOP)
-
-
-def _pin_near(worker: _Worker) -> None:
-    """Restrict an idle thread to the caller's CPU until it wakes (it then unpins itself)."""
-    cpu = current_cpu()
-    if cpu is None or worker.mask is None or cpu not in worker.mask or not worker.tid:
-        return
-    try:
-        os.sched_setaffinity(worker.tid, {cpu})
-    except OSError as exc:  # e.g. a cpuset changed under us: stop trying, never fail a run
-        _give_up(exc)
-        return
-    worker.pinned = True
-
-
-def _unpin(worker: _Worker) -> None:
-    worker.pinned = False
-    assert worker.mask is not None
-    try:
-        os.sched_setaffinity(0, worker.mask)
-    except OSError as exc:
-        # The CPU set it started with is no longer allowed (a cpuset changed): take all the
-        # CPUs the process may use now rather than stay on one.
-        _give_up(exc)
-        try:
-            os.sched_setaffinity(0, range(os.cpu_count() or 1))
-        except OSError:
-            log.warning("a sandbox thread could not take back its CPU set", exc_info=True)
 
 
 def _give_up(exc: OSError) -> None:
