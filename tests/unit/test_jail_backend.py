@@ -136,3 +136,17 @@ async def test_a_child_that_ends_without_a_report_is_explained(
         assert result.error is not None and result.error.type == kind
         assert words in result.error.message
     assert (await codeact.execute("1 + 1")).value == 2
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to tell pinned")
+async def test_a_program_runs_with_every_cpu_the_host_may_use(
+    codeact: CodeAct, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child is woken on the caller's CPU (pinned while it sleeps) and must be given back
+    # its CPU set before the program runs, or a long program would stay on one core.
+    from codeact.sandbox.threads import DaemonThreadPool
+
+    monkeypatch.setattr(DaemonThreadPool, "wake_near", True)
+    for _ in range(3):
+        result = await codeact.execute("import os\nsorted(os.sched_getaffinity(0))")
+        assert result.ok and result.value == sorted(os.sched_getaffinity(0))

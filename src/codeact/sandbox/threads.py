@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["DaemonThreadPool", "ThreadPlacement", "current_cpu"]
+__all__ = ["DaemonThreadPool", "ThreadPlacement", "current_cpu", "wake_process_near"]
 
 log = logging.getLogger("codeact.sandbox")
 
@@ -205,6 +205,33 @@ class DaemonThreadPool(concurrent.futures.Executor):
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.inbox.put(_STOP)
+
+
+def wake_process_near(pid: int) -> Callable[[], None] | None:
+    """Restrict a sleeping process of ours (a jail's child) to the calling thread's CPU, so
+    that what the caller sends next wakes it there. Returns the undo, to call once the
+    process has been woken (the kernel has placed it by then, and giving back its CPU set
+    does not move it), or None where nothing was done."""
+    if not DaemonThreadPool.wake_near:
+        return None
+    cpu = current_cpu()
+    if cpu is None:
+        return None
+    try:
+        mask = os.sched_getaffinity(pid)
+        if cpu not in mask or len(mask) == 1:
+            return None
+        os.sched_setaffinity(pid, {cpu})
+    except OSError:  # gone already, or not ours to place: it wakes wherever the kernel says
+        return None
+
+    def undo() -> None:
+        try:
+            os.sched_setaffinity(pid, mask)
+        except OSError:
+            pass  # it has exited
+
+    return undo
 
 
 def _give_up(exc: OSError) -> None:

@@ -37,7 +37,7 @@ from ..base import Availability
 from ..cleanup import REMOVER
 from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
-from ..threads import DaemonThreadPool
+from ..threads import DaemonThreadPool, wake_process_near
 from .zygote import Child, Zygote
 
 __all__ = ["JailBackend"]
@@ -259,8 +259,11 @@ class JailBackend(ProcessBackend):
             )
             relay_box.append(relay)
             channel.begin()
+            # The child sleeps on its socket: woken on this CPU, not on an idle one (see
+            # sandbox/threads.py), and given back its CPU set once the request has woken it.
+            placed = wake_process_near(child.pid)
             began = time.perf_counter()
-            outcome = relay.serve(_child_request(request, output_dir))
+            outcome = relay.serve(_child_request(request, output_dir), sent=placed)
             ended = time.perf_counter()
         finally:
             child.close()

@@ -1,10 +1,12 @@
-"""`DaemonThreadPool`: every job gets a thread at once (a blocked one never delays another),
-and an idle thread is woken on the caller's CPU when nothing else of the pool runs, then
-takes back its own CPU set before the job starts, so no job ever runs pinned."""
+"""Where our threads and processes wake. `DaemonThreadPool`: every job gets a thread at once
+(a blocked one never delays another), and an idle thread is woken on the caller's CPU when
+nothing else of the pool runs, then takes back its own CPU set before the job starts, so no
+job ever runs pinned; a jail's sleeping child is placed the same way and given its set back."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from codeact.sandbox import threads
-from codeact.sandbox.threads import DaemonThreadPool, current_cpu
+from codeact.sandbox.threads import DaemonThreadPool, current_cpu, wake_process_near
 
 needs_affinity = pytest.mark.skipif(
     current_cpu() is None, reason="CPU affinity is Linux-only (sched_getcpu, sched_setaffinity)"
@@ -152,3 +154,28 @@ def test_shutdown_ends_idle_threads_and_refuses_new_work() -> None:
 def test_current_cpu_is_one_the_thread_may_run_on() -> None:
     cpu = current_cpu()
     assert cpu is not None and cpu in os.sched_getaffinity(0)
+
+
+@needs_affinity
+def test_a_sleeping_process_is_placed_near_and_given_back_its_cpu_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(DaemonThreadPool, "wake_near", True)
+    mask = os.sched_getaffinity(0)
+    if len(mask) < 2:
+        pytest.skip("needs two CPUs to tell pinned from not")
+    callers_cpu = max(mask)
+    monkeypatch.setattr(threads, "current_cpu", lambda: callers_cpu)
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        undo = wake_process_near(sleeper.pid)
+        assert undo is not None
+        assert os.sched_getaffinity(sleeper.pid) == {callers_cpu}
+        undo()
+        assert os.sched_getaffinity(sleeper.pid) == mask
+    finally:
+        sleeper.kill()
+        sleeper.communicate()
+    assert wake_process_near(sleeper.pid) is None  # gone: nothing to place, no error
