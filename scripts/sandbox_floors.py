@@ -21,7 +21,8 @@ Each row is a p50 over `--runs` samples of CPU time of the measuring thread
   needs at least once);
 * host pipeline: `WasmExecution.dispatch` -> `HostBridge` -> the tool, no guest;
 * thread hop: `run_in_executor` round trip of a no-op on our `DaemonThreadPool`; and each
-  way of it after 10 ms idle, as an execution meets it (a sleeping thread's wake-up);
+  way of it after 10 ms idle, as an execution meets it (a sleeping thread's wake-up), with
+  the thread woken wherever the scheduler puts it and on the caller's CPU (what the pool does);
 * compile in the guest: the order-totals program compiled by the guest's CPython through a
   syntax tree (`ast.parse`, then the tree) and from its text;
 * parallelism: two threads each running a pure-compute program in their own instance against
@@ -231,9 +232,13 @@ def thread_hop(runs: int) -> tuple[float, float]:
     return _p50(asyncio.run(main()))
 
 
-def wake_ups(runs: int) -> tuple[float, float]:
+def wake_ups(runs: int, *, near: bool) -> tuple[float, float]:
     """Wall microseconds of a `run_in_executor` hop into a worker thread and back out, each
-    after 10 ms with nothing running: what waking a sleeping thread costs on this machine."""
+    after 10 ms with nothing running: what waking a sleeping thread costs on this machine,
+    with the thread woken on the caller's CPU (`near`, what the pool does) or wherever the
+    scheduler puts it."""
+    saved = DaemonThreadPool.wake_near
+    DaemonThreadPool.wake_near = near and saved
 
     async def main() -> tuple[float, float]:
         pool = DaemonThreadPool("floor")
@@ -249,7 +254,10 @@ def wake_ups(runs: int) -> tuple[float, float]:
         pool.shutdown()
         return statistics.median(into) * 1000, statistics.median(back) * 1000
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        DaemonThreadPool.wake_near = saved
 
 
 _LOOP = "import time\nt=time.perf_counter()\nx=0\nwhile time.perf_counter()-t<0.7: x+=1\nprint(x)"
@@ -321,9 +329,10 @@ def main() -> None:
     rows.append(("ctypes round trip (Python -> C -> Python callback)", *ctypes_round_trip(20)))
     rows.append(("host pipeline per tool call (no guest)", *host_pipeline(args.runs)))
     rows.append(("thread hop (run_in_executor of a no-op)", *thread_hop(args.runs)))
-    into, back = wake_ups(args.runs)
-    rows.append(("hop into a worker thread after 10 ms idle (wall only)", into, into))
-    rows.append(("hop back to the event loop after 10 ms idle (wall only)", back, back))
+    for near, where in ((False, "woken anywhere"), (True, "woken on the caller's CPU")):
+        into, back = wake_ups(args.runs, near=near)
+        rows.append((f"hop into a worker thread after 10 ms idle, {where} (wall)", into, into))
+        rows.append((f"hop back to the event loop after 10 ms idle, {where} (wall)", back, back))
     threads, processes, blocked = parallelism(rt)
     print(f"load {load}; p50 of {args.runs} runs; ms")
     print()
