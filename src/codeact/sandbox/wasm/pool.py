@@ -32,7 +32,7 @@ log = logging.getLogger("codeact.sandbox.wasm")
 
 #: After a run, wait this long before refilling: the caller's own work (resuming its event
 #: loop, reading the result) goes first instead of competing for the GIL with the refill.
-SETTLE_SECONDS = 0.004
+SETTLE_SECONDS = 0.001
 #: After a take found the pool empty, refill without warming for this long (not extended by
 #: later takes: executions a model turn apart get warm instances again soon).
 PRESSURE_SECONDS = 0.25

@@ -33,6 +33,7 @@ __all__ = [
     "call_tool_async",
     "sleep",
     "tool_function",
+    "warm_up",
 ]
 
 
@@ -195,6 +196,13 @@ def _decode_result(text: str) -> Any:
     if end == len(text):
         return value
     return _DECODER.decode(text)  # anything else: read, or refused, as json.loads would
+
+
+def warm_up(result_json: str, name: str, kwargs: dict[str, Any]) -> Any:
+    """The pool's warm-up: a tool's result decoded and a call encoded, as a program's calls
+    are (their first touches of memory, off the caller's path); returns the decoded value."""
+    _encode(name, kwargs)
+    return _decode_result(result_json)
 
 
 def call_tool(name: str, /, *args: Any, **kwargs: Any) -> Any:
