@@ -9,13 +9,22 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from codeact.sandbox import threads
-from codeact.sandbox.threads import DaemonThreadPool, current_cpu, wake_process_near
+from codeact.sandbox.threads import (
+    QUIET_SECONDS,
+    DaemonThreadPool,
+    current_cpu,
+    wake_process_near,
+    woken_near,
+)
+
+QUIET = QUIET_SECONDS * 5
 
 needs_affinity = pytest.mark.skipif(
     current_cpu() is None, reason="CPU affinity is Linux-only (sched_getcpu, sched_setaffinity)"
@@ -82,11 +91,30 @@ def test_an_idle_pool_wakes_its_thread_on_the_callers_cpu_and_the_job_runs_unpin
     assert affinity_calls == []
     callers_cpu = max(mask)  # where the caller "runs": the pool asks current_cpu()
     monkeypatch.setattr(threads, "current_cpu", lambda: callers_cpu)
+    time.sleep(QUIET)  # a model turn apart
     tid2, mask2 = pool.submit(_tid_and_mask).result(5)
     assert tid2 == tid
     assert mask2 == mask, "the job ran with the thread still pinned"
     assert affinity_calls == [(tid, {callers_cpu}), (0, mask)]
     assert os.sched_getaffinity(tid) == mask
+
+
+@needs_affinity
+def test_jobs_back_to_back_are_left_to_the_scheduler(
+    pool: DaemonThreadPool,
+    affinity_calls: list[tuple[int, set[int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool.submit(lambda: None).result(5)
+    time.sleep(QUIET)
+    assert pool.submit(woken_near).result(5) is True  # quiet before: woken near
+    assert len(affinity_calls) == 2
+    # Within the quiet time of the last job's end (made long here, so that a slow machine
+    # cannot make the next submission late): the CPUs are awake anyway.
+    monkeypatch.setattr(threads, "QUIET_SECONDS", 60.0)
+    for _ in range(5):
+        assert pool.submit(woken_near).result(5) is False
+    assert len(affinity_calls) == 2
 
 
 @needs_affinity
@@ -99,6 +127,7 @@ def test_a_busy_pool_leaves_placement_to_the_scheduler(
     first.set()
     assert all(f.result(5) for f in both)  # two threads exist, both idle
     affinity_calls.clear()
+    time.sleep(QUIET)
     started = threading.Event()
 
     def long_job() -> bool:
@@ -126,6 +155,7 @@ def test_when_affinity_fails_the_pool_stops_trying_and_jobs_still_run(
         raise OSError(22, "Invalid argument")
 
     monkeypatch.setattr(os, "sched_setaffinity", refused)
+    time.sleep(QUIET)
     assert pool.submit(lambda: "ran").result(5) == "ran"
     assert DaemonThreadPool.wake_near is False
 

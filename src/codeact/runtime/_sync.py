@@ -11,11 +11,12 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
+import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import ExecutionInterrupted, UserError
-from ..sandbox.threads import DaemonThreadPool, ThreadPlacement
+from ..sandbox.threads import QUIET_SECONDS, DaemonThreadPool, ThreadPlacement
 
 if TYPE_CHECKING:
     from .result import ExecutionResult
@@ -57,14 +58,15 @@ def result_or_interrupted(
 
 
 class LoopThread:
-    """An event loop in a daemon thread of its own. When nothing else runs on it, a submitted
-    coroutine wakes the loop's thread on the caller's CPU (as `DaemonThreadPool` does its
+    """An event loop in a daemon thread of its own. When nothing has run on it for a moment, a
+    submitted coroutine wakes the loop's thread on the caller's CPU (as `DaemonThreadPool` does its
     threads: waking a thread on an idle CPU is the slow part of a short call)."""
 
     def __init__(self, name: str = "codeact-sync") -> None:
         self._loop = asyncio.new_event_loop()
         self._place = ThreadPlacement()
         self._busy = 0
+        self._quiet_since = 0.0
         self._lock = threading.Lock()
         started = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(started,), name=name, daemon=True)
@@ -79,9 +81,9 @@ class LoopThread:
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start `coro` on the loop; the caller waits on (or wraps) the returned future."""
         with self._lock:
-            alone = self._busy == 0
+            quiet = self._busy == 0 and time.monotonic() - self._quiet_since >= QUIET_SECONDS
             self._busy += 1
-            if alone and DaemonThreadPool.wake_near:
+            if quiet and DaemonThreadPool.wake_near:
                 self._place.pin_near()
         # The thread unpins itself as the coroutine starts (as its own callback it would
         # wake, unpin and sleep again before the task is scheduled, then wake anywhere). The
@@ -98,6 +100,8 @@ class LoopThread:
     def _done(self, _future: concurrent.futures.Future[Any]) -> None:
         with self._lock:
             self._busy -= 1
+            if not self._busy:
+                self._quiet_since = time.monotonic()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the loop and wait for its result in the calling thread."""

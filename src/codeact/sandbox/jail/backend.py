@@ -37,7 +37,7 @@ from ..base import Availability
 from ..cleanup import REMOVER
 from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
-from ..threads import DaemonThreadPool, wake_process_near
+from ..threads import DaemonThreadPool, wake_process_near, woken_near
 from .zygote import Child, Zygote
 
 __all__ = ["JailBackend"]
@@ -261,7 +261,9 @@ class JailBackend(ProcessBackend):
             channel.begin()
             # The child sleeps on its socket: woken on this CPU, not on an idle one (see
             # sandbox/threads.py), and given back its CPU set once the request has woken it.
-            placed = wake_process_near(child.pid)
+            # Only when this thread was woken so (the backend was quiet): with programs back
+            # to back or side by side the scheduler spreads them over the cores.
+            placed = wake_process_near(child.pid) if woken_near() else None
             began = time.perf_counter()
             outcome = relay.serve(_child_request(request, output_dir), sent=placed)
             ended = time.perf_counter()
