@@ -354,7 +354,7 @@ class WasmRuntime:
         if warm:
             # The first call into a fresh instance pays for faulting in its memory; pay it
             # here, off the caller's path, with a program of our own (no user state results).
-            call_string_export(run, store, '{"warmup": true}')
+            call_string_export(run, store, '{"warmup": "rows"}')
         return prepared
 
 

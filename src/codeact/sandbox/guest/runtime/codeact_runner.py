@@ -320,6 +320,11 @@ def run(request_json: str) -> str:
     request_json, _, raw_state = request_json.partition("\x00")
     request = json.loads(request_json)
     warmup = bool(request.get("warmup"))
+    # "rows": also the paths of a program reading a tool's rows, and memory for its objects
+    # (`_warm_more`). The wasm pool asks for it: there a page fault is dear and the pool warms
+    # between model turns. Not the jail, which warms every child it forks: it cost the jail's
+    # back-to-back executions 10% of their rate there (measured, docs/performance.md).
+    warm_rows = request.get("warmup") == "rows"
     if warmup:
         request = _WARMUP
     filename = request.get("filename") or "<code>"
@@ -379,7 +384,8 @@ def run(request_json: str) -> str:
             # The warm-up program runs as a session's (through its tree): the split that a
             # plain program takes, warnings caught, is touched here once (0.1 ms otherwise).
             _split_compile("x = 1\nx", filename)
-            _warm_more()
+            if warm_rows:
+                _warm_more()
         except BaseException:
             pass
     try:
