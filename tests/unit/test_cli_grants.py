@@ -121,3 +121,15 @@ def test_domain_specs() -> None:
     assert parse_domain("*.example.org:GET").host == "*.example.org"
     with pytest.raises(ConfigurationError):
         parse_domain("api.example.com:GE T")
+
+
+def test_a_misspelt_method_is_one_warning_line_and_the_program_still_runs() -> None:
+    proc = codeact_cli("--allow-domain", "api.example.com:GTE", stdin="print('ran')")
+    assert proc.returncode == 0 and proc.stdout.strip() == "ran"
+    warning = [line for line in proc.stderr.splitlines() if "GTE" in line]
+    assert warning == [
+        "codeact: warning: allowed domain 'api.example.com': 'GTE' is not a standard HTTP "
+        "method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, ...); the rule allows only "
+        "requests that use it"
+    ]
+    assert "Traceback" not in proc.stderr and ".py:" not in proc.stderr

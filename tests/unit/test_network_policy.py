@@ -211,3 +211,18 @@ def test_the_rule_a_refusal_suggests_allows_the_request(
     assert suggested is not None, message
     rule = to_allowed_domain(ast.literal_eval(suggested.group(1)))
     assert allowed([*rules, rule], method, url), message
+
+
+def test_an_unknown_method_is_allowed_with_a_warning_naming_it() -> None:
+    with pytest.warns(UserWarning, match=r"'GTE' is not a standard HTTP method"):
+        rule = AllowedDomain("api.example.com", methods="GTE")
+    assert rule.methods == ("GTE",)  # extension methods exist: allowed, only told
+    with pytest.warns(UserWarning, match="'FROB'"):
+        to_allowed_domain(("api.example.com", "GET,frob"))
+
+
+@pytest.mark.filterwarnings("error")
+def test_standard_and_webdav_methods_are_taken_silently() -> None:
+    rule = AllowedDomain("dav.example.com", methods="get,HEAD,Post,PUT,PATCH,DELETE,OPTIONS")
+    assert rule.methods == ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    AllowedDomain("dav.example.com", methods=("PROPFIND", "MKCOL", "COPY", "MOVE", "QUERY"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,6 +148,18 @@ def main() -> None:
     """CodeAct: run model-written Python in a fresh isolated sandbox, with tools on the host."""
     open_missing_streams()
     _printable_streams()
+    warnings.formatwarning = _one_line_warning
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """A warning as one line on stderr, like the CLI's errors (no file, line or source)."""
+    return f"codeact: warning: {message}\n"
 
 
 def _printable_streams() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeAlias, Union
@@ -37,6 +38,13 @@ __all__ = [
 DomainInput: TypeAlias = Union["AllowedDomain", str, tuple[str, object]]
 
 _METHOD = re.compile(r"^[A-Z]{1,20}$")
+#: Methods a rule names without a warning: RFC 9110's, PATCH, and WebDAV's. Any other name
+#: is allowed too (HTTP has extension methods), with a warning, since it is most often a typo
+#: ("GTE") that would leave the rule allowing nothing the program sends.
+KNOWN_METHODS = frozenset(
+    "GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH PROPFIND PROPPATCH MKCOL COPY MOVE "
+    "LOCK UNLOCK REPORT SEARCH QUERY".split()
+)
 
 #: What servers read into a path differently than we do: path parameters (Tomcat, Spring:
 #: ``/public/..;/admin``), encoded slashes, backslashes, dots and percents (``%2f``, ``%5c``,
@@ -314,6 +322,14 @@ def _methods(methods: object, pattern: str) -> tuple[str, ...] | None:
             )
         if name not in names:
             names.append(name)
+        if name not in KNOWN_METHODS:
+            warnings.warn(
+                f"allowed domain {pattern!r}: {name!r} is not a standard HTTP method (GET, "
+                "HEAD, POST, PUT, PATCH, DELETE, OPTIONS, ...); the rule allows only requests "
+                "that use it",
+                UserWarning,
+                stacklevel=4,
+            )
     if not names:
         raise ConfigurationError(f"allowed domain {pattern!r}: give at least one method")
     return tuple(names)
