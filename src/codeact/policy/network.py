@@ -27,6 +27,7 @@ from ..errors import ConfigurationError
 from .urls import DEFAULT_PORTS, Target, normalize_host
 
 __all__ = [
+    "KNOWN_METHODS",
     "AllowedDomain",
     "DomainInput",
     "NetworkLimits",
@@ -42,8 +43,27 @@ _METHOD = re.compile(r"^[A-Z]{1,20}$")
 #: is allowed too (HTTP has extension methods), with a warning, since it is most often a typo
 #: ("GTE") that would leave the rule allowing nothing the program sends.
 KNOWN_METHODS = frozenset(
-    "GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH PROPFIND PROPPATCH MKCOL COPY MOVE "
-    "LOCK UNLOCK REPORT SEARCH QUERY".split()
+    [
+        "GET",
+        "HEAD",
+        "POST",
+        "PUT",
+        "DELETE",
+        "CONNECT",
+        "OPTIONS",
+        "TRACE",
+        "PATCH",
+        "PROPFIND",
+        "PROPPATCH",
+        "MKCOL",
+        "COPY",
+        "MOVE",
+        "LOCK",
+        "UNLOCK",
+        "REPORT",
+        "SEARCH",
+        "QUERY",
+    ]
 )
 
 #: What servers read into a path differently than we do: path parameters (Tomcat, Spring:
