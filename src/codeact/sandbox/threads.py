@@ -104,8 +104,10 @@ class ThreadPlacement:
 
     def pin_near(self) -> None:
         """Restrict the (sleeping) thread to the calling thread's CPU: it wakes there."""
+        if self.mask is None or len(self.mask) < 2 or not self.tid:
+            return  # unknown, or one CPU only: nothing to choose
         cpu = current_cpu()
-        if cpu is None or self.mask is None or cpu not in self.mask or not self.tid:
+        if cpu is None or cpu not in self.mask:
             return
         try:
             os.sched_setaffinity(self.tid, {cpu})
