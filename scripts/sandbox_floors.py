@@ -48,6 +48,7 @@ from typing import Any
 from codeact.bench.sandbox_bench import echo
 from codeact.bridge.host import HostBridge
 from codeact.policy.limits import Limits
+from codeact.sandbox import placement
 from codeact.sandbox.threads import DaemonThreadPool
 from codeact.sandbox.wasm.execution import WasmExecution
 from codeact.sandbox.wasm.fastcall import call_string_export
@@ -237,8 +238,8 @@ def wake_ups(runs: int, *, near: bool) -> tuple[float, float]:
     after 10 ms with nothing running: what waking a sleeping thread costs on this machine,
     with the thread woken on the caller's CPU (`near`, what the pool does) or wherever the
     scheduler puts it."""
-    saved = DaemonThreadPool.wake_near
-    DaemonThreadPool.wake_near = near and saved
+    saved = placement.ENABLED
+    placement.ENABLED = near and saved
 
     async def main() -> tuple[float, float]:
         pool = DaemonThreadPool("floor")
@@ -257,7 +258,7 @@ def wake_ups(runs: int, *, near: bool) -> tuple[float, float]:
     try:
         return asyncio.run(main())
     finally:
-        DaemonThreadPool.wake_near = saved
+        placement.ENABLED = saved
 
 
 _LOOP = "import time\nt=time.perf_counter()\nx=0\nwhile time.perf_counter()-t<0.7: x+=1\nprint(x)"

@@ -144,9 +144,9 @@ async def test_a_program_runs_with_every_cpu_the_host_may_use(
 ) -> None:
     # The child is woken on the caller's CPU (pinned while it sleeps) and must be given back
     # its CPU set before the program runs, or a long program would stay on one core.
-    from codeact.sandbox.threads import DaemonThreadPool
+    from codeact.sandbox import placement
 
-    monkeypatch.setattr(DaemonThreadPool, "wake_near", True)
+    monkeypatch.setattr(placement, "ENABLED", True)
     for _ in range(3):
         result = await codeact.execute("import os\nsorted(os.sched_getaffinity(0))")
         assert result.ok and result.value == sorted(os.sched_getaffinity(0))

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from codeact.runtime._sync import LoopThread
-from codeact.sandbox import threads
-from codeact.sandbox.threads import DaemonThreadPool, current_cpu
+from codeact.sandbox import placement
+from codeact.sandbox.placement import current_cpu
 
 pytestmark = pytest.mark.skipif(
     current_cpu() is None, reason="CPU affinity is Linux-only (sched_getcpu, sched_setaffinity)"
@@ -34,7 +34,7 @@ def affinity_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, set[int]]
         real(pid, mask)
 
     monkeypatch.setattr(os, "sched_setaffinity", spy)
-    monkeypatch.setattr(DaemonThreadPool, "wake_near", True)
+    monkeypatch.setattr(placement, "ENABLED", True)
     return calls
 
 
@@ -49,7 +49,7 @@ def test_an_idle_loop_is_woken_near_and_runs_the_coroutine_unpinned(
     try:
         mask = os.sched_getaffinity(0)
         callers_cpu = max(mask)
-        monkeypatch.setattr(threads, "current_cpu", lambda: callers_cpu)
+        monkeypatch.setattr(placement, "current_cpu", lambda: callers_cpu)
         tid, seen = loop.run(_where())
         assert seen == mask, "the coroutine ran with the loop's thread pinned"
         assert affinity_calls == [(tid, {callers_cpu}), (0, mask)]
@@ -66,7 +66,7 @@ def test_a_submission_cancelled_before_the_loop_takes_it_leaves_nothing_pinned(
         tid, _ = loop.run(_where())
         mask = os.sched_getaffinity(0)
         callers_cpu = max(mask)
-        monkeypatch.setattr(threads, "current_cpu", lambda: callers_cpu)
+        monkeypatch.setattr(placement, "current_cpu", lambda: callers_cpu)
         gate = threading.Event()
         # The loop's thread is held by something that is not a submission (so the next
         # submission finds the loop idle and pins it), and cannot start what comes next.

@@ -15,14 +15,9 @@ from typing import Any
 
 import pytest
 
-from codeact.sandbox import threads
-from codeact.sandbox.threads import (
-    QUIET_SECONDS,
-    DaemonThreadPool,
-    current_cpu,
-    wake_process_near,
-    woken_near,
-)
+from codeact.sandbox import placement, threads
+from codeact.sandbox.placement import current_cpu, wake_process_near, woken_near
+from codeact.sandbox.threads import QUIET_SECONDS, DaemonThreadPool
 
 QUIET = QUIET_SECONDS * 5
 
@@ -49,7 +44,7 @@ def affinity_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, set[int]]
         real(pid, mask)
 
     monkeypatch.setattr(os, "sched_setaffinity", spy)
-    monkeypatch.setattr(DaemonThreadPool, "wake_near", True)
+    monkeypatch.setattr(placement, "ENABLED", True)
     return calls
 
 
@@ -90,7 +85,7 @@ def test_an_idle_pool_wakes_its_thread_on_the_callers_cpu_and_the_job_runs_unpin
     tid, mask = pool.submit(_tid_and_mask).result(5)  # the thread starts; nothing to wake
     assert affinity_calls == []
     callers_cpu = max(mask)  # where the caller "runs": the pool asks current_cpu()
-    monkeypatch.setattr(threads, "current_cpu", lambda: callers_cpu)
+    monkeypatch.setattr(placement, "current_cpu", lambda: callers_cpu)
     time.sleep(QUIET)  # a model turn apart
     tid2, mask2 = pool.submit(_tid_and_mask).result(5)
     assert tid2 == tid
@@ -148,7 +143,7 @@ def test_a_busy_pool_leaves_placement_to_the_scheduler(
 def test_when_affinity_fails_the_pool_stops_trying_and_jobs_still_run(
     pool: DaemonThreadPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(DaemonThreadPool, "wake_near", True)
+    monkeypatch.setattr(placement, "ENABLED", True)
     pool.submit(lambda: None).result(5)
 
     def refused(pid: int, mask: Any) -> None:
@@ -157,7 +152,7 @@ def test_when_affinity_fails_the_pool_stops_trying_and_jobs_still_run(
     monkeypatch.setattr(os, "sched_setaffinity", refused)
     time.sleep(QUIET)
     assert pool.submit(lambda: "ran").result(5) == "ran"
-    assert DaemonThreadPool.wake_near is False
+    assert placement.ENABLED is False
 
 
 def test_shutdown_ends_idle_threads_and_refuses_new_work() -> None:
@@ -190,12 +185,12 @@ def test_current_cpu_is_one_the_thread_may_run_on() -> None:
 def test_a_sleeping_process_is_placed_near_and_given_back_its_cpu_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(DaemonThreadPool, "wake_near", True)
+    monkeypatch.setattr(placement, "ENABLED", True)
     mask = os.sched_getaffinity(0)
     if len(mask) < 2:
         pytest.skip("needs two CPUs to tell pinned from not")
     callers_cpu = max(mask)
-    monkeypatch.setattr(threads, "current_cpu", lambda: callers_cpu)
+    monkeypatch.setattr(placement, "current_cpu", lambda: callers_cpu)
     sleeper = subprocess.Popen(
         [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
     )

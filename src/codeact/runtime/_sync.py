@@ -16,7 +16,8 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import ExecutionInterrupted, UserError
-from ..sandbox.threads import QUIET_SECONDS, DaemonThreadPool, ThreadPlacement
+from ..sandbox.placement import ThreadPlacement
+from ..sandbox.threads import QUIET_SECONDS
 
 if TYPE_CHECKING:
     from .result import ExecutionResult
@@ -83,7 +84,7 @@ class LoopThread:
         with self._lock:
             quiet = self._busy == 0 and time.monotonic() - self._quiet_since >= QUIET_SECONDS
             self._busy += 1
-            if quiet and DaemonThreadPool.wake_near:
+            if quiet:
                 self._place.pin_near()
         # The thread unpins itself as the coroutine starts (as its own callback it would
         # wake, unpin and sleep again before the task is scheduled, then wake anywhere). The

@@ -35,9 +35,10 @@ from .. import forks
 from ..artifacts import OutputsClosedError, collect_outputs, new_output_dir, output_overflow
 from ..base import Availability
 from ..cleanup import REMOVER
+from ..placement import wake_process_near, woken_near
 from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
-from ..threads import DaemonThreadPool, wake_process_near, woken_near
+from ..threads import DaemonThreadPool
 from .zygote import Child, Zygote
 
 __all__ = ["JailBackend"]
@@ -260,7 +261,7 @@ class JailBackend(ProcessBackend):
             relay_box.append(relay)
             channel.begin()
             # The child sleeps on its socket: woken on this CPU, not on an idle one (see
-            # sandbox/threads.py), and given back its CPU set once the request has woken it.
+            # sandbox/placement.py), and given back its CPU set once the request has woken it.
             # Only when this thread was woken so (the backend was quiet): with programs back
             # to back or side by side the scheduler spreads them over the cores.
             placed = wake_process_near(child.pid) if woken_near() else None
