@@ -45,7 +45,9 @@ def test_demo_prints_totals_sum_verdict_and_costs(order_totals_model: FakeOpenAI
     assert "codeact: turn 1: the model reads the conversation...\n" in proc.stderr
     assert "codeact: turn 2: the model reads the conversation...\n" in proc.stderr
     assert order_totals_model.requests[0]["stream"] is True
-    assert "time: " in out
+    # The sandbox's few milliseconds are shown as such, never as "0.00 s".
+    assert re.search(r"^time: [\d.]+ (s|ms) \(model [\d.]+ (s|ms), sandbox [\d.]+ ms, ", out, re.M)
+    assert "sandbox 0.00" not in out
     tools = [t["function"]["name"] for t in order_totals_model.requests[0]["tools"]]
     assert tools == ["execute_code"]
 
@@ -160,3 +162,13 @@ def test_bench_counts_and_shows_failed_runs(fake_openai: FakeOpenAI, tmp_path: P
 def test_local_and_base_url_together_is_a_usage_error() -> None:
     proc = codeact_cli("demo", "--model", "local", "--base-url", "http://127.0.0.1:1/v1")
     assert proc.returncode == 2 and "leave out --base-url" in proc.stderr
+
+
+def test_durations_read_in_the_unit_that_shows_them() -> None:
+    from codeact.cli.demo_cmd import _duration
+
+    assert _duration(43.04) == "43.0 s"
+    assert _duration(1.0) == "1.0 s"
+    assert _duration(0.0042) == "4.2 ms"
+    assert _duration(0.00031) == "0.31 ms"
+    assert _duration(0.0) == "0.00 ms"

@@ -79,6 +79,15 @@ async def _run(client: ChatClient, wiring: Wiring, *, quiet: bool) -> RunRecord:
         await client.aclose()
 
 
+def _duration(seconds: float) -> str:
+    """Seconds for a person: "43.0 s", "4.2 ms", "0.31 ms" (a sandbox's few milliseconds
+    are not "0.00 s")."""
+    if seconds >= 1:
+        return f"{seconds:.1f} s"
+    ms = seconds * 1000
+    return f"{ms:.1f} ms" if ms >= 1 else f"{ms:.2f} ms"
+
+
 def _print_report(record: RunRecord, *, quiet: bool) -> None:
     result = record.result
     if result is not None and not quiet:
@@ -118,8 +127,8 @@ def _print_report(record: RunRecord, *, quiet: bool) -> None:
             + (f" | programs refused: {result.refused_programs}" if result.refused_programs else "")
         )
         click.echo(
-            f"time: {record.wall_s:.1f} s (model {t.model:.1f} s, sandbox {t.sandbox:.2f} s, "
-            f"tools {t.tools:.3f} s)"
+            f"time: {_duration(record.wall_s)} (model {_duration(t.model)}, "
+            f"sandbox {_duration(t.sandbox)}, tools {_duration(t.tools)})"
         )
         if u.fallback_parses:
             click.echo(TEXT_FALLBACK_NOTE)
