@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from codeact.sandbox import placement, threads
-from codeact.sandbox.placement import current_cpu, wake_process_near, woken_near
-from codeact.sandbox.threads import QUIET_SECONDS, DaemonThreadPool
+from codeact.sandbox import placement
+from codeact.sandbox.placement import QUIET_SECONDS, current_cpu, wake_process_near, woken_near
+from codeact.sandbox.threads import DaemonThreadPool
 
 QUIET = QUIET_SECONDS * 5
 
@@ -106,7 +106,7 @@ def test_jobs_back_to_back_are_left_to_the_scheduler(
     assert len(affinity_calls) == 2
     # Within the quiet time of the last job's end (made long here, so that a slow machine
     # cannot make the next submission late): the CPUs are awake anyway.
-    monkeypatch.setattr(threads, "QUIET_SECONDS", 60.0)
+    monkeypatch.setattr(placement, "QUIET_SECONDS", 60.0)
     for _ in range(5):
         assert pool.submit(woken_near).result(5) is False
     assert len(affinity_calls) == 2

@@ -11,13 +11,11 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
-import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import ExecutionInterrupted, UserError
-from ..sandbox.placement import ThreadPlacement
-from ..sandbox.threads import QUIET_SECONDS
+from ..sandbox.placement import QuietGate, ThreadPlacement
 
 if TYPE_CHECKING:
     from .result import ExecutionResult
@@ -66,8 +64,7 @@ class LoopThread:
     def __init__(self, name: str = "codeact-sync") -> None:
         self._loop = asyncio.new_event_loop()
         self._place = ThreadPlacement()
-        self._busy = 0
-        self._quiet_since = 0.0
+        self._quiet = QuietGate()
         self._lock = threading.Lock()
         started = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(started,), name=name, daemon=True)
@@ -82,9 +79,7 @@ class LoopThread:
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start `coro` on the loop; the caller waits on (or wraps) the returned future."""
         with self._lock:
-            quiet = self._busy == 0 and time.monotonic() - self._quiet_since >= QUIET_SECONDS
-            self._busy += 1
-            if quiet:
+            if self._quiet.start():
                 self._place.pin_near()
         # The thread unpins itself as the coroutine starts (as its own callback it would
         # wake, unpin and sleep again before the task is scheduled, then wake anywhere). The
@@ -100,9 +95,7 @@ class LoopThread:
 
     def _done(self, _future: concurrent.futures.Future[Any]) -> None:
         with self._lock:
-            self._busy -= 1
-            if not self._busy:
-                self._quiet_since = time.monotonic()
+            self._quiet.end()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the loop and wait for its result in the calling thread."""

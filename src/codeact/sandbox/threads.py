@@ -8,9 +8,10 @@ one such thread would hold the whole process open; these threads are daemons ins
 
 Each job goes straight to one idle thread (the one idle the shortest time, its caches the
 warmest) or to a new one, never through a shared queue, so the pool knows which thread it
-wakes. When the pool has had nothing to run for `QUIET_SECONDS`, that thread is woken on the
-caller's own CPU (`sandbox/placement.py` says why and how); it takes back its own CPU set
-before the job, and while other jobs run the scheduler places threads as it always would.
+wakes. When the pool has had nothing to run for a moment (`placement.QuietGate`), that
+thread is woken on the caller's own CPU (`sandbox/placement.py` says why and how); it takes
+back its own CPU set before the job, and while other jobs run the scheduler places threads
+as it always would.
 """
 
 from __future__ import annotations
@@ -18,21 +19,15 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .placement import ThreadPlacement
+from .placement import QuietGate, ThreadPlacement
 
-__all__ = ["QUIET_SECONDS", "DaemonThreadPool"]
+__all__ = ["DaemonThreadPool"]
 
 T = TypeVar("T")
 _STOP = object()
-
-#: Wake a thread near only after the pool has had nothing to run for this long: by then the
-#: CPUs have gone idle. Back to back, a wake-up is cheap anyway (0.02 ms), and keeping the
-#: next program, its thread and its child on one CPU measured slower (jail, 7%).
-QUIET_SECONDS = 0.001
 
 
 class _Worker(ThreadPlacement):
@@ -54,8 +49,7 @@ class DaemonThreadPool(concurrent.futures.Executor):
         self._idle: list[_Worker] = []  # a stack: the last to go idle is the first woken
         self._lock = threading.Lock()
         self._count = 0
-        self._running = 0
-        self._quiet_since = 0.0  # monotonic time the last job ended (0: none has run)
+        self._quiet = QuietGate()
         self._shutdown = False
 
     def submit(
@@ -65,8 +59,7 @@ class DaemonThreadPool(concurrent.futures.Executor):
         with self._lock:
             if self._shutdown:
                 raise RuntimeError(f"{self._name}: cannot run new work after shutdown")
-            quiet = self._running == 0 and time.monotonic() - self._quiet_since >= QUIET_SECONDS
-            self._running += 1
+            quiet = self._quiet.start()
             worker = self._idle.pop() if self._idle else None
             if worker is None:
                 self._count += 1
@@ -103,9 +96,7 @@ class DaemonThreadPool(concurrent.futures.Executor):
             # Idle before the caller hears back: its next job (often at once) finds this
             # thread instead of starting another.
             with self._lock:
-                self._running -= 1
-                if not self._running:
-                    self._quiet_since = time.monotonic()
+                self._quiet.end()
                 stop = self._shutdown
                 if not stop:
                     self._idle.append(me)
