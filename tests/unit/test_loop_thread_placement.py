@@ -11,7 +11,6 @@ import os
 import threading
 import time
 import warnings
-from typing import Any
 
 import pytest
 
@@ -22,20 +21,6 @@ from codeact.sandbox.placement import current_cpu
 pytestmark = pytest.mark.skipif(
     current_cpu() is None, reason="CPU affinity is Linux-only (sched_getcpu, sched_setaffinity)"
 )
-
-
-@pytest.fixture
-def affinity_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, set[int]]]:
-    calls: list[tuple[int, set[int]]] = []
-    real = os.sched_setaffinity
-
-    def spy(pid: int, mask: Any) -> None:
-        calls.append((pid, set(mask)))
-        real(pid, mask)
-
-    monkeypatch.setattr(os, "sched_setaffinity", spy)
-    monkeypatch.setattr(placement, "ENABLED", True)
-    return calls
 
 
 async def _where() -> tuple[int, set[int]]:

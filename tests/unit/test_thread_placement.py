@@ -33,21 +33,6 @@ def pool() -> Iterator[DaemonThreadPool]:
     p.shutdown(cancel_futures=True)
 
 
-@pytest.fixture
-def affinity_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, set[int]]]:
-    """Every os.sched_setaffinity call, passed on to the real one."""
-    calls: list[tuple[int, set[int]]] = []
-    real = os.sched_setaffinity
-
-    def spy(pid: int, mask: Any) -> None:
-        calls.append((pid, set(mask)))
-        real(pid, mask)
-
-    monkeypatch.setattr(os, "sched_setaffinity", spy)
-    monkeypatch.setattr(placement, "ENABLED", True)
-    return calls
-
-
 def _tid_and_mask() -> tuple[int, set[int]]:
     return threading.get_native_id(), os.sched_getaffinity(0)
 
