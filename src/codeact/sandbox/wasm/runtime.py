@@ -80,7 +80,7 @@ _MALFORMED_CALL = '{"kind": "invalid", "message": "not a tool call: <name length
 
 
 # Host functions: each finds the execution its store is running through the thread-local.
-# The pool's warm-up run has none; it makes no tool calls, so it only ever writes output.
+# The pool's warm-up run has none: its one tool call is refused, and it only writes output.
 def _dispatch(request: str) -> str:
     execution = current_execution()
     if execution is None:
