@@ -6,7 +6,8 @@ interrupt, which on a VM is 0.15-0.25 ms each way, against about 0.04 ms on the 
 CPU (measured in docs/performance.md). So a sleeping thread of ours is restricted to the
 waker's CPU just before it is woken (`ThreadPlacement.pin_near`), and it sets its own CPU set
 back as the first thing it does (`unpin`); a sleeping process of ours (the jail's child) the
-same way, given its set back right after the wake-up (`wake_process_near`). Nothing here
+same way: it gets its set in the request that wakes it and sets it back itself before it
+runs anything of the user's (`wake_process_near`). Nothing here
 touches a thread that is not ours, and nothing runs a program pinned. The callers decide
 when (only after a quiet moment: `threads.QUIET_SECONDS`). Linux only; anywhere else, or
 once setting affinity has failed (a cpuset changed under the process), it does nothing.
@@ -154,11 +155,12 @@ class ThreadPlacement:
                 log.warning("a codeact thread could not take back its CPU set", exc_info=True)
 
 
-def wake_process_near(pid: int) -> Callable[[], None] | None:
+def wake_process_near(pid: int) -> list[int] | None:
     """Restrict a sleeping process of ours (a jail's child) to the calling thread's CPU, so
-    that what the caller sends next wakes it there. Returns the undo, to call once the
-    process has been woken (the kernel has placed it by then, and giving back its CPU set
-    does not move it), or None where nothing was done."""
+    that what the caller sends next wakes it there. Returns the CPU set it had, which the
+    process must set back itself as soon as it is woken, before it runs anything else (from
+    here that would race with the program: measured, a short program saw one CPU); None
+    where nothing was done."""
     if not ENABLED:
         return None
     cpu = current_cpu()
@@ -171,14 +173,7 @@ def wake_process_near(pid: int) -> Callable[[], None] | None:
         os.sched_setaffinity(pid, {cpu})
     except OSError:  # gone already, or not ours to place: it wakes wherever the kernel says
         return None
-
-    def undo() -> None:
-        try:
-            os.sched_setaffinity(pid, mask)
-        except OSError:
-            pass  # it has exited
-
-    return undo
+    return sorted(mask)
 
 
 def _give_up(exc: OSError) -> None:

@@ -261,12 +261,12 @@ class JailBackend(ProcessBackend):
             relay_box.append(relay)
             channel.begin()
             # The child sleeps on its socket: woken on this CPU, not on an idle one (see
-            # sandbox/placement.py), and given back its CPU set once the request has woken it.
-            # Only when this thread was woken so (the backend was quiet): with programs back
-            # to back or side by side the scheduler spreads them over the cores.
-            placed = wake_process_near(child.pid) if woken_near() else None
+            # sandbox/placement.py); the request carries its CPU set, which it sets back
+            # before anything else. Only when this thread was woken so (the backend was
+            # quiet): with programs back to back or side by side the scheduler spreads them.
+            cpus = wake_process_near(child.pid) if woken_near() else None
             began = time.perf_counter()
-            outcome = relay.serve(_child_request(request, output_dir), sent=placed)
+            outcome = relay.serve(_child_request(request, output_dir, cpus))
             ended = time.perf_counter()
         finally:
             child.close()
@@ -306,9 +306,12 @@ def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | No
     return watch
 
 
-def _child_request(request: RunRequest, output_dir: str | None) -> dict[str, object]:
+def _child_request(
+    request: RunRequest, output_dir: str | None, cpus: list[int] | None
+) -> dict[str, object]:
     limits = request.limits
     return {
+        "cpus": cpus,  # the CPU set to give itself back: it was woken pinned (placement.py)
         # A session's state stays here: the child asks for the pieces it needs, which come
         # as raw frames (as its new bytes go back): no base64 and JSON escaping of megabytes.
         "run": request.to_guest_json(raw_state=True, fetch_state=True),

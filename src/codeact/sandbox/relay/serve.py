@@ -113,17 +113,13 @@ class Relay:
             self._closing_at = time.monotonic() + _EXIT_GRACE
 
     # -- serving ------------------------------------------------------------------------------
-    def serve(self, request: Any, *, sent: Callable[[], None] | None = None) -> RunOutcome:
-        """Send `request` (the first frame) and serve the program until it is over; `sent` is
-        called right after the request has gone."""
+    def serve(self, request: Any) -> RunOutcome:
+        """Send `request` (the first frame) and serve the program until it is over."""
         selector = selectors.DefaultSelector()
         try:
             self.sock.sendall(encode_frame(request))
         except OSError:
             pass  # the process is already gone: its exit status says why
-        finally:
-            if sent is not None:
-                sent()
         selector.register(self.sock, selectors.EVENT_READ)
         for fd in self._pipes:
             os.set_blocking(fd, False)

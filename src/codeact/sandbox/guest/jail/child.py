@@ -162,6 +162,8 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         # program runs before `confine` stacks the part that refuses them.
         seccomp.install(waiting_filter)
         request = wire.read_frame(sock)  # a pooled child waits here
+        if request["cpus"] is not None:  # woken pinned to the sender's CPU: not the program
+            os.sched_setaffinity(0, request["cpus"])
         _grant_files(setup, request, ruleset)
         confine.confine(
             confine.Confinement(**request["limits"]),
