@@ -78,9 +78,6 @@ class ImportPolicy:
         pass
 
 
-WARMUP_REQUEST = '{"warmup": true}'
-
-
 def _close_other_fds(keep: set[int]) -> None:
     for entry in os.listdir("/proc/self/fd"):
         fd = int(entry)
@@ -152,8 +149,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         # touches of memory copy the pages shared with the zygote (about 90 faults, ~0.5 ms)
         # before the request arrives instead of after. Then the real host, and the internals
         # hidden: none of it depends on the request, and no program of the user's has run.
-        setup.runner.install(glue.WarmupHost())
-        setup.runner.run(WARMUP_REQUEST)
+        setup.runner.warm_up()
         host = glue.JailHost(sock)
         setup.runner.install(host)
         _hide_internals(setup)

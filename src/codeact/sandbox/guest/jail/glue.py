@@ -80,26 +80,3 @@ class JailHost:
             if raw:
                 self._sock.sendall(encode_raw_frame(state.encode("latin-1")))
             write_frame(self._sock, ["r", report_json])
-
-
-_WARMUP_REFUSAL = '{"kind": "unknown", "message": "there are no tools during warm-up"}'
-
-
-class WarmupHost:
-    """The host of the runner's warm-up in a pooled child, before its request arrives:
-    tool calls are refused, output is dropped, nothing reaches the socket."""
-
-    def dispatch(self, name: str, args_json: str) -> tuple[bool, str]:
-        return False, _WARMUP_REFUSAL
-
-    def start_call(self, name: str, args_json: str) -> tuple[bool, Any]:
-        return False, _WARMUP_REFUSAL
-
-    def wait_calls(self, timeout_ms: int) -> list[list[Any]]:
-        return []
-
-    def sleep(self, ms: int) -> None:
-        return None
-
-    def write_output(self, stream: int, text: str) -> None:
-        return None

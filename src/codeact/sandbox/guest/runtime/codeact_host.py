@@ -1,8 +1,9 @@
 """The guest's link to its host: the backend's glue object and the program's output.
 
 `HOST` is the glue a backend hands to ``codeact_runner.install`` (its interface is described
-in codeact_runner). `OUTPUT` holds what the running program printed, capped, and hands it to
-the host as it goes; `Stream` is what sys.stdout and sys.stderr are while a program runs.
+in codeact_runner); `WarmupHost` is the one the runner's own warm-up runs against. `OUTPUT`
+holds what the running program printed, capped, and hands it to the host as it goes;
+`Stream` is what sys.stdout and sys.stderr are while a program runs.
 
 Runs inside the sandbox; imports only the standard library.
 """
@@ -13,9 +14,31 @@ import io
 import time
 from typing import Any
 
-__all__ = ["HOST", "OUTPUT", "Output", "Stream"]
+__all__ = ["HOST", "OUTPUT", "Output", "Stream", "WarmupHost"]
 
 HOST: Any = None  # the backend's glue object; set by codeact_runner.install()
+
+_WARMUP_REFUSAL = '{"kind": "unknown", "message": "there are no tools during warm-up"}'
+
+
+class WarmupHost:
+    """The host of the runner's warm-up (``codeact_runner.warm_up``): tool calls are refused
+    and output is dropped; nothing leaves the guest."""
+
+    def dispatch(self, name: str, args_json: str) -> tuple[bool, str]:
+        return False, _WARMUP_REFUSAL
+
+    def start_call(self, name: str, args_json: str) -> tuple[bool, Any]:
+        return False, _WARMUP_REFUSAL
+
+    def wait_calls(self, timeout_ms: int) -> list[list[Any]]:
+        return []
+
+    def sleep(self, ms: int) -> None:
+        return None
+
+    def write_output(self, stream: int, text: str) -> None:
+        return None
 
 
 class Output:

@@ -409,6 +409,14 @@ def run(request_json: str) -> str:
         return json.dumps(report)
 
 
+def warm_up(*, rows: bool = False) -> None:
+    """Run the runner's own warm-up program once (`rows`: also a program's work on a tool's
+    rows) against `codeact_host.WarmupHost`, so that its first touches of code and memory
+    come before any program of the user's. The backend installs its real host afterwards."""
+    install(codeact_host.WarmupHost())
+    run('{"warmup": "rows"}' if rows else '{"warmup": true}')
+
+
 def install(host: Any, *, patch_time: bool = True) -> None:
     """Connect the runner to a backend's host glue and patch the interpreter for it."""
     codeact_host.HOST = host
