@@ -161,3 +161,17 @@ async def test_a_program_runs_with_every_cpu_the_host_may_use(
         result = await codeact.execute("import os\nsorted(os.sched_getaffinity(0))")
         assert result.ok and result.value == sorted(os.sched_getaffinity(0))
     assert any(cpus is not None for cpus in placed)  # the child was placed, and yet ran free
+
+
+async def test_a_cpu_set_the_child_cannot_take_does_not_fail_the_program(
+    codeact: CodeAct, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child sets the CPU set from its request itself; if the kernel refuses it (a cpuset
+    # changed between the host's read and the child's call), the program still runs.
+    from codeact.sandbox.jail import backend
+
+    monkeypatch.setattr(backend, "woken_near", lambda: True)
+    monkeypatch.setattr(backend, "wake_process_near", lambda pid: [4095])
+    result = await codeact.execute("print('ran')")
+    assert result.ok, result.error
+    assert result.stdout == "ran\n"

@@ -159,7 +159,10 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         seccomp.install(waiting_filter)
         request = wire.read_frame(sock)  # a pooled child waits here
         if request["cpus"] is not None:  # woken pinned to the sender's CPU: not the program
-            os.sched_setaffinity(0, request["cpus"])
+            try:
+                os.sched_setaffinity(0, request["cpus"])
+            except OSError:  # a cpuset changed under us: it stays where it was woken
+                pass
         _grant_files(setup, request, ruleset)
         confine.confine(
             confine.Confinement(**request["limits"]),
