@@ -7,10 +7,10 @@ CPU (measured in docs/performance.md). So a sleeping thread of ours is restricte
 waker's CPU just before it is woken (`ThreadPlacement.pin_near`), and it sets its own CPU set
 back as the first thing it does (`unpin`); a sleeping process of ours (the jail's child) the
 same way: it gets its set in the request that wakes it and sets it back itself before it
-runs anything of the user's (`wake_process_near`). Nothing here
-touches a thread that is not ours, and nothing runs a program pinned. The callers decide
-when (only after a quiet moment: `threads.QUIET_SECONDS`). Linux only; anywhere else, or
-once setting affinity has failed (a cpuset changed under the process), it does nothing.
+runs anything of the user's (`wake_process_near`). Nothing here touches a thread that is not
+ours, and nothing runs a program pinned. The callers decide when (only after a quiet
+moment: `QUIET_SECONDS`). Linux only; anywhere else, or once setting affinity has
+failed (a cpuset changed under the process), it does nothing.
 """
 
 from __future__ import annotations
