@@ -104,16 +104,34 @@ totals
 """
 
 
+def _first_run_faults(request: str, rows: str, *, warm: bool) -> int:
+    """Page faults of `request`'s run in a new instance (warmed by the pool's warm-up or
+    not), every tool call answered with `rows`."""
+    import json
+    import resource
+
+    from codeact.sandbox.wasm.fastcall import call_string_export
+    from codeact.sandbox.wasm.runtime import WasmRuntime, set_current
+
+    prepared = WasmRuntime.shared().instantiate(warm=warm)
+    set_current(_QuietHost(rows))  # type: ignore[arg-type]
+    try:
+        before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+        report = json.loads(call_string_export(prepared.run, prepared.store, request))
+        after = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    finally:
+        set_current(None)
+        prepared.close()
+    assert "error" not in report, report
+    return after - before
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts Linux page faults")
 def test_the_warm_up_leaves_a_rows_program_few_first_touches() -> None:
     """A warmed instance has already faulted in what a program that reads a tool's rows,
     computes, sorts and prints needs: its first run there faults far less than in a cold
     instance (about 30 pages against 140 before the warm-up allocated and freed objects)."""
     import json
-    import resource
-
-    from codeact.sandbox.wasm.fastcall import call_string_export
-    from codeact.sandbox.wasm.runtime import WasmRuntime, set_current
 
     rows = json.dumps(
         [{"id": i, "name": f"user{i}", "qty": i + 1, "unit_price": 2.5 * i} for i in range(8)]
@@ -121,23 +139,8 @@ def test_the_warm_up_leaves_a_rows_program_few_first_touches() -> None:
     request = json.dumps(
         {"code": _ROWS_PROGRAM, "tools": [{"name": "list_users", "positional": []}]}
     )
-    runtime = WasmRuntime.shared()
-
-    def faults(warm: bool) -> int:
-        prepared = runtime.instantiate(warm=warm)
-        set_current(_QuietHost(rows))  # type: ignore[arg-type]
-        try:
-            before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
-            report = json.loads(call_string_export(prepared.run, prepared.store, request))
-            after = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
-        finally:
-            set_current(None)
-            prepared.close()
-        assert "error" not in report, report
-        return after - before
-
-    warm = min(faults(True) for _ in range(3))
-    cold = min(faults(False) for _ in range(3))
+    warm = min(_first_run_faults(request, rows, warm=True) for _ in range(3))
+    cold = min(_first_run_faults(request, rows, warm=False) for _ in range(3))
     print(f"first-run page faults: warmed {warm}, cold {cold}")
     assert warm < 80 and warm * 8 < cold, (warm, cold)
 
@@ -149,27 +152,8 @@ def test_the_guest_is_built_warm() -> None:
     specialised: `print(1)` in a pool-warmed instance then writes almost no page the warm-up
     did not (0 here; 9 with a guest built cold)."""
     import json
-    import resource
 
-    from codeact.sandbox.wasm.fastcall import call_string_export
-    from codeact.sandbox.wasm.runtime import WasmRuntime, set_current
-
-    runtime = WasmRuntime.shared()
     request = json.dumps({"code": "print(1)", "tools": []})
-
-    def faults() -> int:
-        prepared = runtime.instantiate(warm=True)
-        set_current(_QuietHost("null"))  # type: ignore[arg-type]
-        try:
-            before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
-            report = json.loads(call_string_export(prepared.run, prepared.store, request))
-            after = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
-        finally:
-            set_current(None)
-            prepared.close()
-        assert "error" not in report, report
-        return after - before
-
-    fewest = min(faults() for _ in range(5))
+    fewest = min(_first_run_faults(request, "null", warm=True) for _ in range(5))
     print(f"page faults of print(1) in a warmed instance: {fewest}")
     assert fewest <= 4, fewest
