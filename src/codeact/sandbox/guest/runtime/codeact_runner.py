@@ -267,7 +267,7 @@ _WARM_ROWS = (
 def _warm_more() -> None:
     """What a typical program does with a tool's rows, once: decode them, compute, sort,
     format, encode (the first touches of those paths' memory, off the caller's path)."""
-    rows = codeact_tools.warm_up(_WARM_ROWS, "lookup", {"key": "eu", "n": 1}) * 4
+    rows = codeact_tools.warm_call_path(_WARM_ROWS, "lookup", {"key": "eu", "n": 1}) * 4
     total = 0.0
     for row in rows:
         total += round(row["qty"] * row["unit_price"] * (1 - 0.1) * (1 + 0.2), 2)

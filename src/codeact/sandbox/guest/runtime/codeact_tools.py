@@ -33,7 +33,7 @@ __all__ = [
     "call_tool_async",
     "sleep",
     "tool_function",
-    "warm_up",
+    "warm_call_path",
 ]
 
 
@@ -198,7 +198,7 @@ def _decode_result(text: str) -> Any:
     return _DECODER.decode(text)  # anything else: read, or refused, as json.loads would
 
 
-def warm_up(result_json: str, name: str, kwargs: dict[str, Any]) -> Any:
+def warm_call_path(result_json: str, name: str, kwargs: dict[str, Any]) -> Any:
     """The pool's warm-up: a tool's result decoded and a call encoded, as a program's calls
     are (their first touches of memory, off the caller's path); returns the decoded value."""
     _encode(name, kwargs)
