@@ -78,11 +78,11 @@ def pooling_possible() -> bool:
     return soft == resource.RLIM_INFINITY
 
 
-def make_engine() -> wasmtime.Engine:
-    """The engine every guest instance of the process runs on (pooled if possible)."""
+def make_engine() -> tuple[wasmtime.Engine, bool]:
+    """The engine every guest instance of the process runs on, and whether it is pooled."""
     if pooling_possible():
         try:
-            return wasmtime.Engine(_config(pooling=True))
+            return wasmtime.Engine(_config(pooling=True)), True
         except WasmtimeError as exc:
             log.warning("wasmtime's pooling allocator is unavailable (%s); using the default", exc)
-    return wasmtime.Engine(_config(pooling=False))
+    return wasmtime.Engine(_config(pooling=False)), False

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import wasmtime
 from wasmtime import WasmtimeError
@@ -26,10 +26,11 @@ from wasmtime.component import Component, Func, Linker
 from ...policy.mounts import OUTPUT_PATH
 from .. import forks
 from ..artifacts import new_output_dir, remove_output_dir
-from .build import Progress, _stderr_progress, load_component
+from .build import Progress, _stderr_progress, compiled_guest_path, load_component
 from .clock import refuse_clock_waits
 from .engine import make_engine
 from .fastcall import add_host_function, call_string_export
+from .prefault import SlotTracker, address_space, learn, new_reservation
 from .trap_signals import TrapSignals
 
 __all__ = [
@@ -47,6 +48,8 @@ _CHECK_TICKS = 10  # a running store re-checks cancellation at least every 50 ms
 _ENGINE_KEY = "epoch_interruption=1"
 _EXECUTOR = "codeact:sandbox/executor@0.1.0"
 _STR2: tuple[Literal["string"], Literal["string"]] = ("string", "string")
+_WARMUP = '{"warmup": "rows"}'  # the guest's own program: faults in what programs touch
+_PROBE = '{"warmup": true}'  # what `prefault.learn` runs: a program calling a tool
 
 
 class HostCalls(Protocol):
@@ -236,10 +239,14 @@ class Prepared:
     run: Func
     output: _OutputSink
     output_dir: str | None = None
+    slots: SlotTracker | None = None  # what copies its memory's slot in again once freed
 
     def close(self) -> None:
         try:
-            self.store.close()
+            if self.slots is not None:
+                self.slots.release(self.store.close)
+            else:
+                self.store.close()
         finally:
             if self.output_dir is not None:
                 remove_output_dir(self.output_dir)
@@ -283,7 +290,9 @@ class WasmRuntime:
             return cls._shared
 
     def __init__(self, *, progress: Progress | None = _stderr_progress) -> None:
-        self.engine = make_engine()
+        before = address_space()
+        self.engine, pooled = make_engine()
+        memories = new_reservation(before) if pooled else None
         self.trap_signals = TrapSignals()  # wasmtime's handlers, installed with the engine
         self.component: Component = load_component(self.engine, _ENGINE_KEY, progress=progress)
         self.linker = Linker(self.engine)
@@ -316,6 +325,13 @@ class WasmRuntime:
             raise WasmtimeError("the guest component does not export executor.run")
         self._run_index = run
         self.ticker = _EpochTicker(self.engine)
+        self.slots = learn(
+            lambda: self._new_instance(()),
+            lambda probe: call_string_export(probe.run, probe.store, _PROBE),
+            Prepared.close,
+            str(compiled_guest_path(_ENGINE_KEY)),
+            memories,
+        )
 
     def instantiate_with_output(
         self, preopens: Sequence[Preopen] = (), *, warm: bool = True
@@ -334,6 +350,20 @@ class WasmRuntime:
 
     def instantiate(self, preopens: Sequence[Preopen] = (), *, warm: bool = True) -> Prepared:
         """A new store and guest instance with only `preopens` granted; warmed up if asked."""
+        prepared = self._new_instance(preopens, self.slots)
+        try:
+            if warm:
+                # The first call into a fresh instance pays for faulting in the rest of its
+                # memory; pay it here, off the caller's path, with a program of our own.
+                call_string_export(prepared.run, prepared.store, _WARMUP)
+        except BaseException:
+            prepared.close()
+            raise
+        return prepared
+
+    def _new_instance(
+        self, preopens: Sequence[Preopen], slots: SlotTracker | None = None
+    ) -> Prepared:
         store = wasmtime.Store(self.engine)
         output = _OutputSink()
         wasi = wasmtime.WasiConfig()
@@ -347,15 +377,13 @@ class WasmRuntime:
             store.ptr(), _on_epoch_deadline, None, _no_finalizer
         )
         instance = self.linker.instantiate(store, self.component)
+        if slots is not None:
+            slots.taken()
         run = instance.get_func(store, self._run_index)
         if run is None:
+            Prepared(store, cast(Func, None), output, slots=slots).close()
             raise WasmtimeError("the guest instance has no executor.run")
-        prepared = Prepared(store=store, run=run, output=output)
-        if warm:
-            # The first call into a fresh instance pays for faulting in its memory; pay it
-            # here, off the caller's path, with a program of our own (no user state results).
-            call_string_export(run, store, '{"warmup": "rows"}')
-        return prepared
+        return Prepared(store=store, run=run, output=output, slots=slots)
 
 
 def ticks_until(deadline: float) -> int:
