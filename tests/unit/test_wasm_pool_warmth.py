@@ -257,6 +257,15 @@ def test_pages_close_together_are_copied_as_one_range() -> None:
     assert written.sentinels(image) == (image - 2 * PAGE, image + 8 * PAGE)
 
 
+def test_the_environment_can_turn_prefaulting_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeact.sandbox.wasm.prefault import ENV_SWITCH, learn
+
+    made: list[object] = []
+    monkeypatch.setenv(ENV_SWITCH, "0")
+    tracker = learn(lambda: made.append(1), lambda m: None, lambda m: None, "", (0, 1 << 47))
+    assert not tracker.enabled and not made
+
+
 def test_learning_finds_no_slot_and_leaves_prefaulting_off() -> None:
     from codeact.sandbox.wasm.prefault import learn
 

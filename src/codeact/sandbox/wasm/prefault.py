@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TypeVar
 
 __all__ = [
+    "ENV_SWITCH",
     "SlotTracker",
     "WriteSet",
     "address_space",
@@ -64,6 +65,10 @@ _PIDFD_OPEN = {"x86_64": 434, "aarch64": 434}.get(platform.machine())
 _IOV_MAX = 1024
 #: Pages closer than this are copied in as one range (fewer ranges for the kernel to walk).
 _GAP_PAGES = 2
+
+#: ``CODEACT_WASM_PREFAULT=0`` turns prefaulting off (each free slot copied in holds the write
+#: set's pages, about 4 MB, up to `SlotTracker`'s `spare` of them).
+ENV_SWITCH = "CODEACT_WASM_PREFAULT"
 
 _PRESENT = 1 << 63
 _FILE = 1 << 61  # a page of a file (the image's, mapped read-only) or shared memory
@@ -303,6 +308,8 @@ def learn(
     instance: run `probe` (the guest's warm-up) in it, read which pages it wrote, and free
     it. Off (a tracker that only closes) where anything is not as expected."""
     off = SlotTracker(None)
+    if os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "off", "false", "no"):
+        return off
     if pool is None or not _linux_with_populate():
         return off
     try:
