@@ -207,7 +207,8 @@ class SlotTracker:
         self._spare = spare
         self._known: list[int] = []  # where each slot seen holds the image
         self._copied = 0  # free slots copied in (an estimate: each take uses one)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one close and copy at a time
+        self._count_lock = threading.Lock()
         self._madvise = _Madvise() if write_set is not None else None
         self._pagemap = -1  # this process's /proc/self/pagemap, opened on first use
         self._pagemap_pid = -1
@@ -223,7 +224,7 @@ class SlotTracker:
 
     def taken(self) -> None:
         """An instance was made: it took a free slot (copied in, most likely)."""
-        with self._lock:
+        with self._count_lock:  # not `_lock`: a copy may be under way, and this is a caller
             self._copied = max(0, self._copied - 1)
 
     def release(self, close: Callable[[], None]) -> None:
@@ -248,7 +249,8 @@ class SlotTracker:
             if error:
                 self.disable(error)
                 return
-            self._copied += 1
+            with self._count_lock:
+                self._copied += 1
 
     def _empty(self, write_set: WriteSet) -> list[int]:
         if self._pagemap < 0 or self._pagemap_pid != os.getpid():
@@ -319,8 +321,10 @@ def learn(
         log.info("guest memory prefaulting is off for this process: %s", exc)
         return off
     try:
-        probe(made)
+        # The slot's memory as every instance starts with it: pages past it (the heap, if the
+        # probe grew it) are not accessible in a slot whose instance has not grown it.
         new = [v for v in image_vmas(image_file, pool) if v[1] not in before]
+        probe(made)
         if len(new) != 1:
             return off
         lo, image, hi = new[0]
