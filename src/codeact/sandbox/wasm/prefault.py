@@ -24,6 +24,7 @@ address, and its C API does not say which. Closing an instance resets its slot, 
 every page of it; the free slots the tracker copied in keep theirs. So after a close, the
 slots holding the guest's image (from ``/proc/self/maps``) with none of the learnt pages
 mapped are the one just freed, or a slot no instance has run in yet: those are copied in.
+Only slots in the engine's own pool count (`new_reservation`: the range it reserved).
 Nothing is ever unmapped or written by the tracker: a copied-in page has the image's
 contents, whether or not an instance owns the slot by then, so a slot taken between the
 close and the copy is only copied in early. Any failure of the kernel calls turns it off for
@@ -73,6 +74,9 @@ ENV_SWITCH = "CODEACT_WASM_PREFAULT"
 _PRESENT = 1 << 63
 _FILE = 1 << 61  # a page of a file (the image's, mapped read-only) or shared memory
 _EXCLUSIVE = 1 << 56  # mapped by this process only: an anonymous copy it wrote
+
+
+_long = ctypes.c_long
 
 
 class _Iovec(ctypes.Structure):
@@ -271,7 +275,8 @@ class _Madvise:
         self._pidfd = -1
         self._pid = os.getpid()  # the process the pidfd names (a forked child is another)
         if _PROCESS_MADVISE is not None and _PIDFD_OPEN is not None:
-            fd = int(self._libc.syscall(_PIDFD_OPEN, self._pid, 0))
+            # syscall(2) is variadic and reads longs: pass longs, not ctypes' default ints.
+            fd = int(self._libc.syscall(_long(_PIDFD_OPEN), _long(self._pid), _long(0)))
             self._pidfd = fd if fd >= 0 else -1  # pidfds are opened close-on-exec
 
     def populate_write(self, ranges: Sequence[tuple[int, int]]) -> str:
@@ -287,12 +292,19 @@ class _Madvise:
         return ""
 
     def _process_madvise(self, ranges: Sequence[tuple[int, int]]) -> bool:
+        if _PROCESS_MADVISE is None:
+            return False
         for at in range(0, len(ranges), _IOV_MAX):
             chunk = ranges[at : at + _IOV_MAX]
             iov = (_Iovec * len(chunk))(*(_Iovec(a, n) for a, n in chunk))
             want = sum(n for _, n in chunk)
             got = self._libc.syscall(
-                _PROCESS_MADVISE, self._pidfd, iov, len(chunk), MADV_POPULATE_WRITE, 0
+                _long(_PROCESS_MADVISE),
+                _long(self._pidfd),
+                iov,
+                _long(len(chunk)),
+                _long(MADV_POPULATE_WRITE),
+                _long(0),
             )
             if got != want:
                 return False
