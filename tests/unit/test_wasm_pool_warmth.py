@@ -263,6 +263,31 @@ def test_without_process_madvise_each_range_is_copied_on_its_own() -> None:
     assert min(faults[1:]) < 250, faults  # 525 with nothing copied in (the test above)
 
 
+def test_a_new_instance_waits_for_a_copy_under_way() -> None:
+    """`taken` (after an instantiation) waits while a close and its copy are under way: the
+    new instance most likely got that very slot, and must not run before it is copied in."""
+    import threading
+
+    from codeact.sandbox.wasm.prefault import SlotTracker
+
+    tracker = SlotTracker(None)
+    closing = threading.Event()
+    order: list[str] = []
+
+    def slow_close() -> None:
+        closing.set()
+        time.sleep(0.2)
+        order.append("closed")
+
+    releasing = threading.Thread(target=tracker.release, args=(slow_close,))
+    releasing.start()
+    assert closing.wait(5)
+    tracker.taken()
+    order.append("taken")
+    releasing.join()
+    assert order == ["closed", "taken"]
+
+
 def test_pages_close_together_are_copied_as_one_range() -> None:
     from codeact.sandbox.wasm.prefault import PAGE, WriteSet
 
