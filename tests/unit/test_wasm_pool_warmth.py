@@ -307,6 +307,22 @@ def test_the_environment_can_turn_prefaulting_off(monkeypatch: pytest.MonkeyPatc
     assert not tracker.enabled and not made
 
 
+def test_without_proc_maps_the_runtime_is_made_without_prefaulting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where ``/proc/self/maps`` is missing (macOS, Windows, a locked-down /proc), the
+    runtime is made as before, with prefaulting off."""
+    from codeact.sandbox.wasm import prefault
+
+    monkeypatch.setattr(prefault, "_MAPS", "/nonexistent/maps")
+    assert prefault.address_space() == [] and prefault.new_reservation([]) is None
+    from codeact.sandbox.wasm.runtime import WasmRuntime
+
+    runtime = WasmRuntime(progress=None)
+    assert not runtime.slots.enabled
+    assert "2" in json_text(_run_report(runtime, "1 + 1"))
+
+
 def test_learning_finds_no_slot_and_leaves_prefaulting_off() -> None:
     from codeact.sandbox.wasm.prefault import learn
 

@@ -71,6 +71,7 @@ _GAP_PAGES = 2
 #: set's pages, about 4 MB, up to `SlotTracker`'s `spare` of them).
 ENV_SWITCH = "CODEACT_WASM_PREFAULT"
 
+_MAPS = "/proc/self/maps"
 _PRESENT = 1 << 63
 _FILE = 1 << 61  # a page of a file (the image's, mapped read-only) or shared memory
 _EXCLUSIVE = 1 << 56  # mapped by this process only: an anonymous copy it wrote
@@ -92,12 +93,16 @@ class Vma:
 
 
 def _maps() -> list[Vma]:
+    """This process's mappings; none where ``/proc`` does not list them (not Linux)."""
     out = []
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split(maxsplit=5)
-            lo, hi = (int(x, 16) for x in parts[0].split("-"))
-            out.append(Vma(lo, hi, parts[1], parts[5].strip() if len(parts) > 5 else ""))
+    try:
+        with open(_MAPS) as f:
+            for line in f:
+                parts = line.split(maxsplit=5)
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                out.append(Vma(lo, hi, parts[1], parts[5].strip() if len(parts) > 5 else ""))
+    except OSError:
+        return []
     return out
 
 
