@@ -323,6 +323,28 @@ def test_without_proc_maps_the_runtime_is_made_without_prefaulting(
     assert "2" in json_text(_run_report(runtime, "1 + 1"))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/pagemap")
+def test_the_maps_are_read_for_new_slots_at_most_every_rescan_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading the process's maps costs most of a millisecond (thousands of mappings with a
+    pool): closes that find no free slot the tracker knows look for new ones at most every
+    `RESCAN_SECONDS` (five closes back to back: one look)."""
+    from codeact.sandbox.wasm import prefault
+
+    scans: list[str] = []
+
+    def no_slots(image: str, within: tuple[int, int]) -> list[tuple[int, int, int]]:
+        scans.append(image)
+        return []
+
+    monkeypatch.setattr(prefault, "image_vmas", no_slots)
+    tracker = prefault.SlotTracker(prefault.WriteSet(((0, prefault.PAGE),)), "guest", (0, 1))
+    for _ in range(5):
+        tracker.release(lambda: None)
+    assert len(scans) == 1 and tracker.enabled
+
+
 def test_learning_finds_no_slot_and_leaves_prefaulting_off() -> None:
     from codeact.sandbox.wasm.prefault import learn
 

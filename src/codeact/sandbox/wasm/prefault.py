@@ -38,6 +38,7 @@ import logging
 import os
 import platform
 import threading
+import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,9 @@ _GAP_PAGES = 2
 ENV_SWITCH = "CODEACT_WASM_PREFAULT"
 
 _MAPS = "/proc/self/maps"
+#: Seconds between two reads of the process's maps for slots the tracker has not seen (1 s
+#: measured worse: back to back, the slots made in the first second went uncopied).
+RESCAN_SECONDS = 0.05
 _PRESENT = 1 << 63
 _FILE = 1 << 61  # a page of a file (the image's, mapped read-only) or shared memory
 _EXCLUSIVE = 1 << 56  # mapped by this process only: an anonymous copy it wrote
@@ -92,18 +96,19 @@ class Vma:
     name: str
 
 
+def _vma(line: str) -> Vma:
+    parts = line.split(maxsplit=5)
+    lo, hi = (int(x, 16) for x in parts[0].split("-"))
+    return Vma(lo, hi, parts[1], parts[5].strip() if len(parts) > 5 else "")
+
+
 def _maps() -> list[Vma]:
     """This process's mappings; none where ``/proc`` does not list them (not Linux)."""
-    out = []
     try:
         with open(_MAPS) as f:
-            for line in f:
-                parts = line.split(maxsplit=5)
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                out.append(Vma(lo, hi, parts[1], parts[5].strip() if len(parts) > 5 else ""))
+            return [_vma(line) for line in f]
     except OSError:
         return []
-    return out
 
 
 def _anonymous_rw(vma: Vma) -> bool:
@@ -130,18 +135,28 @@ def image_vmas(image_file: str, within: tuple[int, int]) -> list[tuple[int, int,
     """Each slot `within` a pool that holds the guest's image: (start of its accessible
     memory, image start, end of its accessible memory), from ``/proc/self/maps``. The image
     is mapped from `image_file`, or from wasmtime's memfd when the guest was compiled in
-    this process."""
-    vmas = _maps()
+    this process. (A pool splits into thousands of mappings: only the image's lines and
+    their neighbours are parsed.)"""
+    try:
+        with open(_MAPS) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
     found = []
-    for i, vma in enumerate(vmas):
+    for i, line in enumerate(lines):
+        if image_file not in line and "/memfd:wasm-memory-image" not in line:
+            continue
+        vma = _vma(line)
         named = vma.name == image_file or vma.name.startswith("/memfd:wasm-memory-image")
         if not named or vma.perms != "rw-p" or not within[0] <= vma.start < within[1]:
             continue
         lo, hi = vma.start, vma.end
-        if i > 0 and _anonymous_rw(vmas[i - 1]) and vmas[i - 1].end == lo:
-            lo = vmas[i - 1].start  # the memory below the image (the guest's stack)
-        if i + 1 < len(vmas) and _anonymous_rw(vmas[i + 1]) and vmas[i + 1].start == hi:
-            hi = vmas[i + 1].end  # and above it (the heap grown since the snapshot)
+        below = _vma(lines[i - 1]) if i > 0 else None
+        above = _vma(lines[i + 1]) if i + 1 < len(lines) else None
+        if below is not None and _anonymous_rw(below) and below.end == lo:
+            lo = below.start  # the memory below the image (the guest's stack)
+        if above is not None and _anonymous_rw(above) and above.start == hi:
+            hi = above.end  # and above it (the heap grown since the snapshot)
         found.append((lo, vma.start, hi))
     return found
 
@@ -220,6 +235,7 @@ class SlotTracker:
         self._madvise = _Madvise() if write_set is not None else None
         self._pagemap = -1  # this process's /proc/self/pagemap, opened on first use
         self._pagemap_pid = -1
+        self._next_scan = 0.0  # when `_refill` may read the process's maps again
 
     @property
     def enabled(self) -> bool:
@@ -246,12 +262,16 @@ class SlotTracker:
             if self.write_set is not None:
                 try:
                     self._refill(self.write_set)
-                except OSError as exc:
-                    self.disable(str(exc))
+                except Exception as exc:  # a speed-up only: never a reason for a close to fail
+                    self.disable(f"{type(exc).__name__}: {exc}")
 
     def _refill(self, write_set: WriteSet) -> None:
         empty = self._empty(write_set)
-        if not empty:  # the slot just freed is one the tracker has not seen: look again
+        if not empty and time.monotonic() >= self._next_scan:
+            # The slot just freed is one the tracker has not seen: look again (reading the
+            # process's maps takes most of a millisecond: at most every RESCAN_SECONDS, in
+            # case a wasmtime that frees slots later ever made this the rule).
+            self._next_scan = time.monotonic() + RESCAN_SECONDS
             self._known = [image for _, image, _ in image_vmas(self._image_file, self._pool)]
             empty = self._empty(write_set)
         for image in empty[: max(0, self._spare - self._copied)]:
