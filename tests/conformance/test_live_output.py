@@ -25,18 +25,21 @@ def lookup(key: str) -> str:
 async def test_on_output_gets_each_line_before_the_program_ends(
     make_codeact: Callable[..., CodeAct],
 ) -> None:
+    """The first line arrives while the program still sleeps, not with the result. Measured
+    against the end of the run, not against the second line's arrival: on a loaded machine
+    one line can wait a few tenths of a second for the host's thread (CI saw 'first' arrive
+    0.32 s after it was written, and the two lines 0.68 s apart across a 1 s sleep)."""
     codeact = make_codeact()
     seen: list[tuple[float, str]] = []
-    started = time.monotonic()
     result = await codeact.execute(
         "import time\nprint('first', flush=True)\ntime.sleep(1)\nprint('second')",
-        on_output=lambda chunk: seen.append((time.monotonic() - started, chunk.text)),
+        on_output=lambda chunk: seen.append((time.monotonic(), chunk.text)),
     )
+    ended = time.monotonic()
     assert result.ok, result.error
     assert "".join(text for _, text in seen) == result.stdout == "first\nsecond\n"
     first = next(t for t, text in seen if "first" in text)
-    second = next(t for t, text in seen if "second" in text)
-    assert second - first >= 0.8
+    assert ended - first >= 0.5, "the first line came with the result, not as it was printed"
 
 
 async def test_stream_yields_output_and_calls_in_order_then_the_result(
