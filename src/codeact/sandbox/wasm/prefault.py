@@ -69,7 +69,7 @@ _IOV_MAX = 1024
 _GAP_PAGES = 2
 
 #: ``CODEACT_WASM_PREFAULT=0`` turns prefaulting off (each free slot copied in holds the write
-#: set's pages, about 4 MB, up to `SlotTracker`'s `spare` of them).
+#: set's pages, about 4 MB; `SlotTracker` aims at `spare` of them).
 ENV_SWITCH = "CODEACT_WASM_PREFAULT"
 
 _MAPS = "/proc/self/maps"
@@ -213,10 +213,12 @@ class SlotTracker:
     Every close of an instance goes through `release`: after wasmtime has reset the slot
     (which unmaps every page of it), the slots that have none of the pages mapped are the
     ones just freed (or never used); those are copied in again, so that whichever free slot
-    the allocator hands out next, the program finds its pages written already. At most
-    `spare` free slots are kept so, bounding the memory this holds (each costs the write
-    set's size) when many instances were alive at once. Never does it unmap anything: a
-    copied-in page has the image's contents, whether or not an instance owns the slot."""
+    the allocator hands out next, the program finds its pages written already. It aims at
+    `spare` free slots kept so, to bound the memory this holds (each costs the write set's
+    size); the count is an estimate (each instantiation is taken to use one), which can run
+    over after many instances were alive at once, never past the slots the pool has used.
+    Never does it unmap anything: a copied-in page has the image's contents, whether or not
+    an instance owns the slot."""
 
     def __init__(
         self,
