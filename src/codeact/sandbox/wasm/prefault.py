@@ -73,6 +73,7 @@ _GAP_PAGES = 2
 ENV_SWITCH = "CODEACT_WASM_PREFAULT"
 
 _MAPS = "/proc/self/maps"
+_MEMFD_IMAGE = "/memfd:wasm-memory-image"  # wasmtime's name for an image made in memory
 #: Seconds between two reads of the process's maps for slots the tracker has not seen (1 s
 #: measured worse: back to back, the slots made in the first second went uncopied).
 RESCAN_SECONDS = 0.05
@@ -144,10 +145,10 @@ def image_vmas(image_file: str, within: tuple[int, int]) -> list[tuple[int, int,
         return []
     found = []
     for i, line in enumerate(lines):
-        if image_file not in line and "/memfd:wasm-memory-image" not in line:
-            continue
+        if image_file not in line and _MEMFD_IMAGE not in line:
+            continue  # the cheap test first: most of the lines are the pool's slots
         vma = _vma(line)
-        named = vma.name == image_file or vma.name.startswith("/memfd:wasm-memory-image")
+        named = vma.name == image_file or vma.name.startswith(_MEMFD_IMAGE)
         if not named or vma.perms != "rw-p" or not within[0] <= vma.start < within[1]:
             continue
         lo, hi = vma.start, vma.end

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 
 import wasmtime
 from wasmtime import WasmtimeError
@@ -243,14 +243,20 @@ class Prepared:
 
     def close(self) -> None:
         try:
-            if self.slots is not None:
-                self.slots.release(self.store.close)
-            else:
-                self.store.close()
+            _close_store(self.store, self.slots)
         finally:
             if self.output_dir is not None:
                 remove_output_dir(self.output_dir)
                 self.output_dir = None
+
+
+def _close_store(store: wasmtime.Store, slots: SlotTracker | None) -> None:
+    """Close a store (its instance's memory slot goes back to the pool), through `slots`
+    where it tracks the pool's slots, so that the slot is copied in again."""
+    if slots is not None:
+        slots.release(store.close)
+    else:
+        store.close()
 
 
 @dataclass(frozen=True)
@@ -381,7 +387,7 @@ class WasmRuntime:
             slots.taken()
         run = instance.get_func(store, self._run_index)
         if run is None:
-            Prepared(store, cast(Func, None), output, slots=slots).close()
+            _close_store(store, slots)
             raise WasmtimeError("the guest instance has no executor.run")
         return Prepared(store=store, run=run, output=output, slots=slots)
 
