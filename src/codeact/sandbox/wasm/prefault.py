@@ -103,8 +103,9 @@ def _vma(line: str) -> Vma:
     return Vma(lo, hi, parts[1], parts[5].strip() if len(parts) > 5 else "")
 
 
-def _maps() -> list[Vma]:
-    """This process's mappings; none where ``/proc`` does not list them (not Linux)."""
+def address_space() -> list[Vma]:
+    """This process's mappings now (give them to `new_reservation` after making an engine);
+    none where ``/proc`` does not list them (not Linux)."""
     try:
         with open(_MAPS) as f:
             return [_vma(line) for line in f]
@@ -116,16 +117,11 @@ def _anonymous_rw(vma: Vma) -> bool:
     return vma.perms == "rw-p" and not vma.name
 
 
-def address_space() -> list[Vma]:
-    """The process's mappings now: give it to `new_reservation` after making an engine."""
-    return _maps()
-
-
 def new_reservation(before: Sequence[Vma]) -> tuple[int, int] | None:
     """The address range a new engine's pool reserved for its memories: the largest mapping
     that is not in `before` (terabytes; the engine's other pools are far smaller)."""
     old = set(before)
-    new = [v for v in _maps() if v not in old and v.perms == "---p"]
+    new = [v for v in address_space() if v not in old and v.perms == "---p"]
     largest = max(new, key=lambda v: v.end - v.start, default=None)
     if largest is None or largest.end - largest.start < 1 << 32:
         return None
