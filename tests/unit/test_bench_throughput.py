@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from codeact.bench.throughput import load_table, tree_pss_mb
+from codeact.bench.throughput import ThroughputResult, load_table, tree_cpu_seconds, tree_pss_mb
 from codeact.cli import main as cli_main
 from codeact.sandbox.registry import backend_availability
 
@@ -46,15 +46,17 @@ def test_tree_pss_counts_child_processes() -> None:
 
 
 def test_load_table_shows_rates_ratio_and_memory() -> None:
-    def rates(program: str, one: float, two: float) -> list[dict[str, object]]:
+    def rates(program: str, one: float, two: float, busy: float) -> list[dict[str, object]]:
         return [
-            {"case": f"throughput {program} x1", "per_second": one},
-            {"case": f"throughput {program} x2", "per_second": two},
+            {"case": f"throughput {program} x1", "per_second": one, "cores_busy": busy},
+            {"case": f"throughput {program} x2", "per_second": two, "cores_busy": 1.9},
         ]
 
     loads = {
         "wasm": {
-            "throughput": rates("print(1)", 100.0, 180.0) + rates("order_totals", 50.0, 60.0),
+            "throughput": rates("print(1)", 100.0, 180.0, 1.6)
+            + rates("order_totals", 50.0, 60.0, float("nan")),
+            "machine_2_over_1": 2.0,
             "pool_mb": 12.5,
             "execution_mb": 3.25,
         }
@@ -63,8 +65,61 @@ def test_load_table_shows_rates_ratio_and_memory() -> None:
     lines = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
     assert "1.800" in lines["print(1): 2 callers / 1"]
     assert "1.200" in lines["order_totals: 2 callers / 1"]
+    # One caller kept 1.6 of the 2 cores busy: two can make at most 2 / 1.6 times as many.
+    assert "1.600" in lines["print(1): cores busy, 1 caller"]
+    assert "1.250" in lines["print(1): 2 callers / 1 at most (machine / cores busy)"]
+    # Where the CPU time is unknown (no /proc), the cells are empty, not a made-up bound.
+    assert lines["order_totals: 2 callers / 1 at most (machine / cores busy)"].count("|") == 4
+    assert not any(c.isdigit() for c in lines["order_totals: cores busy, 1 caller"].split("|")[2])
+    assert "2.000" in lines["machine: 2 processes / 1 (cores it gives)"]
     assert "12.500" in lines["memory: warm pool (MB, PSS anon)"]
     assert "3.250" in lines["memory: one execution (MB, peak PSS anon)"]
+
+
+def test_throughput_result_gives_cores_busy() -> None:
+    result = ThroughputResult("wasm", "print(1)", 1, 100, per_second=400.0, cpu_ms=4.0)
+    assert result.cores_busy == pytest.approx(1.6)
+    assert result.to_dict()["cores_busy"] == pytest.approx(1.6)
+    assert result.to_dict()["cpu_ms"] == pytest.approx(4.0)
+
+
+_BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}:\n    pass\n"
+
+
+@needs_proc
+def test_tree_cpu_counts_children_and_what_they_reaped() -> None:
+    """The jail's children are forked by its zygote, which reaps them: their CPU time is in
+    the zygote's reaped-children time, which a process-tree total must count."""
+    grandchild = _BURN.format(s=0.3)
+    child_code = (
+        "import subprocess, sys\n"
+        f"subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)\n"
+        "sys.stdout.write('reaped\\n'); sys.stdout.flush()\n"
+        "sys.stdin.read()\n"  # stays alive (unreaped) until the test closes its stdin
+    )
+    before = tree_cpu_seconds()
+    child = subprocess.Popen(
+        [sys.executable, "-c", child_code], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"reaped\n"
+        assert tree_cpu_seconds() - before >= 0.25  # the grandchild's 0.3 s, reaped by the child
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+@needs_proc
+def test_tree_cpu_counts_this_process() -> None:
+    before = tree_cpu_seconds()
+    started = time.process_time()
+    while time.process_time() - started < 0.05:
+        pass
+    assert tree_cpu_seconds() - before >= 0.04
 
 
 @needs_proc
@@ -88,4 +143,6 @@ def test_bench_sandbox_prints_throughput_and_memory(tmp_path: Path) -> None:
         "throughput order_totals x2",
     }
     assert all(t["per_second"] > 0 for t in load["throughput"])
+    assert all(t["cores_busy"] > 0 for t in load["throughput"])
+    assert "print(1): 2 callers / 1 at most (machine / cores busy)" in result.output
     assert load["pool_mb"] > 0

@@ -21,6 +21,14 @@ a pool exists or not.
 * ``execution``: the peak above that while the order-totals program runs back to back,
   sampled every millisecond (one execution in flight plus what its backend makes for the
   next one).
+
+CPU time is counted the same way, over the process tree (`tree_cpu_seconds`), so that what
+an execution costs off the caller's path is in it: the pool's thread making, freeing and
+copying in instances (wasm), the zygote and the children it forks and reaps (jail). From it
+the table gives how many cores one caller keeps busy, and what that leaves for a second:
+two callers make at most ``machine / cores busy with one`` times the executions of one,
+since together they cannot get more than the machine's cores (`machine_parallelism`) and
+each execution costs at least the CPU it costs alone.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ __all__ = [
     "load_table",
     "machine_parallelism",
     "measure_load",
+    "tree_cpu_seconds",
     "tree_pss_mb",
 ]
 
@@ -62,6 +71,13 @@ class ThroughputResult:
     callers: int
     executions: int
     per_second: float
+    #: CPU time of the process tree per execution (NaN where ``/proc`` does not say).
+    cpu_ms: float = float("nan")
+
+    @property
+    def cores_busy(self) -> float:
+        """CPU seconds per second while it ran: how many cores the case kept busy."""
+        return self.cpu_ms * self.per_second / 1000
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +85,8 @@ class ThroughputResult:
             "case": f"throughput {self.program} x{self.callers}",
             "executions": self.executions,
             "per_second": round(self.per_second, 1),
+            "cpu_ms": round(self.cpu_ms, 3),
+            "cores_busy": round(self.cores_busy, 3),
         }
 
 
@@ -78,14 +96,19 @@ async def _check(codeact: CodeAct, code: str) -> None:
         raise RuntimeError(f"benchmark program failed on {codeact.backend.name}: {result.error}")
 
 
-async def _throughput(codeact: CodeAct, code: str, callers: int, each: int) -> float:
+async def _throughput(codeact: CodeAct, code: str, callers: int, each: int) -> tuple[float, float]:
+    """Executions per second, and CPU milliseconds per execution (the process tree's)."""
+
     async def caller() -> None:
         for _ in range(each):
             await _check(codeact, code)
 
+    cpu = tree_cpu_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(callers)))
-    return callers * each / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    runs = callers * each
+    return runs / elapsed, (tree_cpu_seconds() - cpu) * 1000 / runs
 
 
 async def bench_throughput(name: str, runs: int, tools: list[Any]) -> list[ThroughputResult]:
@@ -101,8 +124,10 @@ async def bench_throughput(name: str, runs: int, tools: list[Any]) -> list[Throu
         each = max(5, runs if program == "print(1)" else runs // 8)
         for callers in (1, 2):
             await asyncio.sleep(SETTLE)  # start each case with the pool full
-            per_second = await _throughput(codeact, code, callers, each)
-            results.append(ThroughputResult(name, program, callers, callers * each, per_second))
+            per_second, cpu_ms = await _throughput(codeact, code, callers, each)
+            results.append(
+                ThroughputResult(name, program, callers, callers * each, per_second, cpu_ms)
+            )
     return results
 
 
@@ -137,6 +162,48 @@ def _pss_kb(pid: int) -> int:
     if "Pss_Anon" in fields:
         return fields["Pss_Anon"] + fields.get("Pss_Shmem", 0)
     return fields.get("Pss", 0)
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system time of `pid` and of its children it has waited for (its reaped
+    children's; fields 14-17 of ``/proc/PID/stat``), in seconds; 0 if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+    return sum(int(f) for f in fields[11:15]) / _CLOCK_TICKS
+
+
+def tree_cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user and system) of process `pid` (default: this one), of all its living
+    descendants and of the children each of them reaped, in seconds; NaN where ``/proc``
+    does not say. A process that ended unreaped, or whose parent is gone, is not counted."""
+    root = os.getpid() if pid is None else pid
+    if not Path(f"/proc/{root}/stat").exists():
+        return float("nan")
+    total, todo, seen = 0.0, _children(root), {root}
+    total += _own_cpu_seconds() if root == os.getpid() else _cpu_seconds(root)
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += _cpu_seconds(p)
+        todo += _children(p)
+    return total
+
+
+def _own_cpu_seconds() -> float:
+    """`_cpu_seconds` of this process, to the microsecond (``/proc`` counts clock ticks)."""
+    import resource  # Unix only: reached only where /proc exists
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
 
 
 def tree_pss_mb(pid: int | None = None) -> float:
@@ -248,11 +315,14 @@ def load_table(loads: dict[str, dict[str, Any]]) -> str:
     from .stats import markdown_table
 
     names = list(loads)
+    machine = [loads[n].get("machine_2_over_1") for n in names]
     rows: list[list[object]] = []
     for program in PROGRAMS:
-        per = {n: {t["case"]: t["per_second"] for t in loads[n]["throughput"]} for n in names}
-        one = [per[n].get(f"throughput {program} x1") for n in names]
-        two = [per[n].get(f"throughput {program} x2") for n in names]
+        cases = {n: {t["case"]: t for t in loads[n]["throughput"]} for n in names}
+        first = [cases[n].get(f"throughput {program} x1", {}) for n in names]
+        one = [c.get("per_second") for c in first]
+        two = [cases[n].get(f"throughput {program} x2", {}).get("per_second") for n in names]
+        busy = [_positive(c.get("cores_busy")) for c in first]
         rows.append([f"{program}: executions/s, 1 caller", *one, ""])
         rows.append([f"{program}: executions/s, 2 callers", *two, ""])
         rows.append(
@@ -262,13 +332,15 @@ def load_table(loads: dict[str, dict[str, Any]]) -> str:
                 ">= 1.7",
             ]
         )
-    rows.append(
-        [
-            "machine: 2 processes / 1 (the bound on 2 callers / 1)",
-            *[loads[n].get("machine_2_over_1") for n in names],
-            "",
-        ]
-    )
+        rows.append([f"{program}: cores busy, 1 caller", *busy, ""])
+        rows.append(
+            [
+                f"{program}: 2 callers / 1 at most (machine / cores busy)",
+                *[m / b if m and b else None for m, b in zip(machine, busy, strict=True)],
+                "",
+            ]
+        )
+    rows.append(["machine: 2 processes / 1 (cores it gives)", *machine, ""])
     rows.append(["memory: warm pool (MB, PSS anon)", *[loads[n]["pool_mb"] for n in names], ""])
     rows.append(
         [
@@ -278,3 +350,11 @@ def load_table(loads: dict[str, dict[str, Any]]) -> str:
         ]
     )
     return markdown_table(["throughput and memory", *names, "target"], rows)
+
+
+def _positive(value: object) -> float | None:
+    """`value` as a number, or None (an empty cell) where it is missing, not a number
+    (NaN: no ``/proc``) or not above 0."""
+    if not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        return None
+    return float(value)
