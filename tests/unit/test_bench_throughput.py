@@ -48,8 +48,18 @@ def test_tree_pss_counts_child_processes() -> None:
 def test_load_table_shows_rates_ratio_and_memory() -> None:
     def rates(program: str, one: float, two: float, busy: float) -> list[dict[str, object]]:
         return [
-            {"case": f"throughput {program} x1", "per_second": one, "cores_busy": busy},
-            {"case": f"throughput {program} x2", "per_second": two, "cores_busy": 1.9},
+            {
+                "case": f"throughput {program} x1",
+                "per_second": one,
+                "cores_busy": busy,
+                "cpu_ms": 4.0,
+            },
+            {
+                "case": f"throughput {program} x2",
+                "per_second": two,
+                "cores_busy": 1.9,
+                "cpu_ms": 5.5,
+            },
         ]
 
     loads = {
@@ -67,10 +77,13 @@ def test_load_table_shows_rates_ratio_and_memory() -> None:
     assert "1.200" in lines["order_totals: 2 callers / 1"]
     # One caller kept 1.6 of the 2 cores busy: two can make at most 2 / 1.6 times as many.
     assert "1.600" in lines["print(1): cores busy, 1 caller"]
-    assert "1.250" in lines["print(1): 2 callers / 1 at most (machine / cores busy)"]
+    bound = "2 callers / 1 if CPU per execution stays (machine / cores busy)"
+    assert "1.250" in lines[f"print(1): {bound}"]
+    assert "4.000" in lines["print(1): CPU ms per execution, 1 caller"]
+    assert "5.500" in lines["print(1): CPU ms per execution, 2 callers"]
     # Where the CPU time is unknown (no /proc), the cells are empty, not a made-up bound.
-    assert lines["order_totals: 2 callers / 1 at most (machine / cores busy)"].count("|") == 4
-    assert not any(c.isdigit() for c in lines["order_totals: cores busy, 1 caller"].split("|")[2])
+    assert lines[f"order_totals: {bound}"].split("|")[2].strip() == "-"
+    assert lines["order_totals: cores busy, 1 caller"].split("|")[2].strip() == "-"
     assert "2.000" in lines["machine: 2 processes / 1 (cores it gives)"]
     assert "12.500" in lines["memory: warm pool (MB, PSS anon)"]
     assert "3.250" in lines["memory: one execution (MB, peak PSS anon)"]
@@ -144,5 +157,6 @@ def test_bench_sandbox_prints_throughput_and_memory(tmp_path: Path) -> None:
     }
     assert all(t["per_second"] > 0 for t in load["throughput"])
     assert all(t["cores_busy"] > 0 for t in load["throughput"])
-    assert "print(1): 2 callers / 1 at most (machine / cores busy)" in result.output
+    assert "print(1): cores busy, 1 caller" in result.output
+    assert "print(1): CPU ms per execution, 2 callers" in result.output
     assert load["pool_mb"] > 0
