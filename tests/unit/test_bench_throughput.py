@@ -139,7 +139,21 @@ def test_tree_cpu_counts_this_process() -> None:
 @pytest.mark.skipif(
     not backend_availability("wasm").available, reason="the wasm backend is not available"
 )
-def test_bench_sandbox_prints_throughput_and_memory(tmp_path: Path) -> None:
+def test_bench_sandbox_prints_throughput_and_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table and the JSON, and what they say where a figure cannot be measured (here
+    the one-caller cases' CPU time, as on a system without /proc): an empty cell, and null
+    in the JSON, which has no NaN (strict readers refuse the NaN that json.dumps writes)."""
+    from codeact.bench import throughput
+
+    real = throughput.tree_cpu_seconds
+    unmeasured = [float("nan"), float("nan")]  # the first case's readings, before and after
+
+    def cpu_seconds() -> float:
+        return unmeasured.pop() if unmeasured else real()
+
+    monkeypatch.setattr(throughput, "tree_cpu_seconds", cpu_seconds)
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(
         cli_main,
@@ -148,7 +162,7 @@ def test_bench_sandbox_prints_throughput_and_memory(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "print(1): executions/s, 2 callers" in result.output
     assert "memory: warm pool (MB, PSS anon)" in result.output
-    load = json.loads(out.read_text())["load"]["wasm"]
+    load = json.loads(out.read_text(), parse_constant=_refuse)["load"]["wasm"]
     assert {t["case"] for t in load["throughput"]} == {
         "throughput print(1) x1",
         "throughput print(1) x2",
@@ -156,7 +170,29 @@ def test_bench_sandbox_prints_throughput_and_memory(tmp_path: Path) -> None:
         "throughput order_totals x2",
     }
     assert all(t["per_second"] > 0 for t in load["throughput"])
-    assert all(t["cores_busy"] > 0 for t in load["throughput"])
+    first, *others = load["throughput"]
+    assert first["case"] == "throughput print(1) x1"
+    assert first["cpu_ms"] is None and first["cores_busy"] is None
+    assert all(t["cores_busy"] > 0 for t in others)
+    bound = "print(1): 2 callers / 1 if CPU per execution stays (machine / cores busy)"
+    row = next(line for line in result.output.splitlines() if bound in line)
+    assert row.split("|")[2].strip() == "-"
     assert "print(1): cores busy, 1 caller" in result.output
     assert "print(1): CPU ms per execution, 2 callers" in result.output
     assert load["pool_mb"] > 0
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} in the JSON: not JSON")
+
+
+def test_json_text_writes_what_was_not_measured_as_null() -> None:
+    from codeact.bench.stats import json_text
+
+    text = json_text({"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": "x"})
+    assert json.loads(text, parse_constant=_refuse) == {
+        "a": None,
+        "b": [1.5, None, {"c": None}],
+        "d": "x",
+    }
+    assert text.endswith("}\n")

@@ -3,7 +3,6 @@ file and a PNG bar chart. Failed runs count in every median and are shown in the
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 from .._paths import atomic_write
 from ..errors import ConfigurationError
 from .order_totals import RunRecord
+from .stats import json_text
 
 __all__ = ["METRICS", "bench_json", "markdown_table", "summarize", "write_chart", "write_json"]
 
@@ -63,7 +63,7 @@ def bench_json(model: str, records: Sequence[RunRecord]) -> dict[str, Any]:
 
 def write_json(path: Path, model: str, records: Sequence[RunRecord]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(bench_json(model, records), indent=2, ensure_ascii=False) + "\n"
+    text = json_text(bench_json(model, records), ensure_ascii=False)
     atomic_write(path, text.encode("utf-8"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["machine_facts", "markdown_table", "percentile"]
+__all__ = ["json_text", "machine_facts", "markdown_table", "percentile"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -63,3 +64,20 @@ def machine_facts() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "load_avg_1m": round(load[0], 2),
     }
+
+
+def json_text(payload: Any, *, ensure_ascii: bool = True) -> str:
+    """`payload` as indented JSON text ending in a newline. A figure that could not be measured
+    (NaN, such as memory where ``/proc`` does not say) is written as null: JSON has no NaN,
+    and `json.dumps` would write ``NaN``, which strict readers (jq, JavaScript) refuse."""
+    return json.dumps(_finite(payload), indent=2, ensure_ascii=ensure_ascii, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

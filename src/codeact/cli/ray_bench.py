@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -71,7 +70,7 @@ def connected(address: str) -> Iterator[None]:
 
 def sandbox_on_ray(address: str, *, runs: int, backend: str, json_path: Path | None) -> None:
     """Executions/s of the benchmark programs on 1, 2, ... actors and in process."""
-    from ..bench.stats import machine_facts, markdown_table
+    from ..bench.stats import json_text, machine_facts, markdown_table
 
     with connected(address):
         import ray
@@ -113,7 +112,7 @@ def sandbox_on_ray(address: str, *, runs: int, backend: str, json_path: Path | N
             "ray_adds": added,
         }
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(payload, indent=2) + "\n")
+        json_path.write_text(json_text(payload))
         click.echo(f"\nwrote {json_path}", err=True)
 
 
