@@ -42,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,16 +188,8 @@ def tree_cpu_seconds(pid: int | None = None) -> float:
     root = os.getpid() if pid is None else pid
     if not Path(f"/proc/{root}/stat").exists():
         return float("nan")
-    total, todo, seen = 0.0, _children(root), {root}
-    total += _own_cpu_seconds() if root == os.getpid() else _cpu_seconds(root)
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        total += _cpu_seconds(p)
-        todo += _children(p)
-    return total
+    own = os.getpid()
+    return sum(_own_cpu_seconds() if p == own else _cpu_seconds(p) for p in _tree(root))
 
 
 def _own_cpu_seconds() -> float:
@@ -214,15 +207,19 @@ def tree_pss_mb(pid: int | None = None) -> float:
     root = os.getpid() if pid is None else pid
     if not Path(f"/proc/{root}/smaps_rollup").exists():
         return float("nan")
-    total, todo, seen = 0, [root], set()
+    return sum(_pss_kb(p) for p in _tree(root)) / 1024
+
+
+def _tree(root: int) -> Iterator[int]:
+    """`root` and every process below it now, each once (from ``/proc``)."""
+    todo, seen = [root], set()
     while todo:
         p = todo.pop()
         if p in seen:
             continue
         seen.add(p)
-        total += _pss_kb(p)
+        yield p
         todo += _children(p)
-    return total / 1024
 
 
 class _PeakSampler:
@@ -318,9 +315,9 @@ def load_table(loads: dict[str, dict[str, Any]]) -> str:
 
     names = list(loads)
     machine = [loads[n].get("machine_2_over_1") for n in names]
+    cases = {n: {t["case"]: t for t in loads[n]["throughput"]} for n in names}
     rows: list[list[object]] = []
     for program in PROGRAMS:
-        cases = {n: {t["case"]: t for t in loads[n]["throughput"]} for n in names}
         first = [cases[n].get(f"throughput {program} x1", {}) for n in names]
         second = [cases[n].get(f"throughput {program} x2", {}) for n in names]
         one = [c.get("per_second") for c in first]
@@ -328,24 +325,13 @@ def load_table(loads: dict[str, dict[str, Any]]) -> str:
         busy = [_positive(c.get("cores_busy")) for c in first]
         rows.append([f"{program}: executions/s, 1 caller", *one, ""])
         rows.append([f"{program}: executions/s, 2 callers", *two, ""])
-        rows.append(
-            [
-                f"{program}: 2 callers / 1",
-                *[b / a if a and b else None for a, b in zip(one, two, strict=True)],
-                ">= 1.7",
-            ]
-        )
+        rows.append(_ratio_row(f"{program}: 2 callers / 1", two, one, ">= 1.7"))
         for label, case in (("1 caller", first), ("2 callers", second)):
             cpu = [_positive(c.get("cpu_ms")) for c in case]
             rows.append([f"{program}: CPU ms per execution, {label}", *cpu, ""])
         rows.append([f"{program}: cores busy, 1 caller", *busy, ""])
-        rows.append(
-            [
-                f"{program}: 2 callers / 1 if CPU per execution stays (machine / cores busy)",
-                *[m / b if m and b else None for m, b in zip(machine, busy, strict=True)],
-                "",
-            ]
-        )
+        label = f"{program}: 2 callers / 1 if CPU per execution stays (machine / cores busy)"
+        rows.append(_ratio_row(label, machine, busy, ""))
     rows.append(["machine: 2 processes / 1 (cores it gives)", *machine, ""])
     rows.append(["memory: warm pool (MB, PSS anon)", *[loads[n]["pool_mb"] for n in names], ""])
     rows.append(
@@ -356,6 +342,11 @@ def load_table(loads: dict[str, dict[str, Any]]) -> str:
         ]
     )
     return markdown_table(["throughput and memory", *names, "target"], rows)
+
+
+def _ratio_row(label: str, over: list[Any], under: list[Any], target: str) -> list[object]:
+    """A row of `over / under`, column by column; an empty cell where either is missing."""
+    return [label, *[a / b if a and b else None for a, b in zip(over, under, strict=True)], target]
 
 
 def _positive(value: object) -> float | None:
