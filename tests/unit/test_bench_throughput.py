@@ -187,9 +187,11 @@ def _refuse(constant: str) -> None:
 
 
 def test_json_text_writes_what_was_not_measured_as_null() -> None:
-    from codeact.bench.stats import json_text
+    from codeact.bench.stats import json_file_text
 
-    text = json_text({"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": "x"})
+    text = json_file_text(
+        {"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": "x"}
+    )
     assert json.loads(text, parse_constant=_refuse) == {
         "a": None,
         "b": [1.5, None, {"c": None}],

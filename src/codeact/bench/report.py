@@ -11,7 +11,7 @@ from typing import Any
 from .._paths import atomic_write
 from ..errors import ConfigurationError
 from .order_totals import RunRecord
-from .stats import json_text
+from .stats import json_file_text
 
 __all__ = ["METRICS", "bench_json", "markdown_table", "summarize", "write_chart", "write_json"]
 
@@ -63,7 +63,7 @@ def bench_json(model: str, records: Sequence[RunRecord]) -> dict[str, Any]:
 
 def write_json(path: Path, model: str, records: Sequence[RunRecord]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json_text(bench_json(model, records), ensure_ascii=False)
+    text = json_file_text(bench_json(model, records), ensure_ascii=False)
     atomic_write(path, text.encode("utf-8"))
 
 

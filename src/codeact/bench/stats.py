@@ -1,4 +1,5 @@
-"""Small helpers for benchmark reports: percentiles, markdown tables, machine facts."""
+"""Small helpers for benchmark reports: percentiles, markdown tables, machine facts, and the
+text of their JSON files."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["json_text", "machine_facts", "markdown_table", "percentile"]
+__all__ = ["json_file_text", "machine_facts", "markdown_table", "percentile"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -66,7 +67,7 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
-def json_text(payload: Any, *, ensure_ascii: bool = True) -> str:
+def json_file_text(payload: Any, *, ensure_ascii: bool = True) -> str:
     """`payload` as indented JSON text ending in a newline. A figure that could not be measured
     (NaN, such as memory where ``/proc`` does not say) is written as null: JSON has no NaN,
     and `json.dumps` would write ``NaN``, which strict readers (jq, JavaScript) refuse."""

@@ -113,7 +113,7 @@ def sandbox_command(
         monty_unavailable_reason,
     )
     from ..bench.session_bench import SESSION_CASES, bench_sessions
-    from ..bench.stats import json_text, machine_facts, markdown_table
+    from ..bench.stats import json_file_text, machine_facts, markdown_table
     from ..bench.throughput import load_table, measure_load
     from ..sandbox.registry import backend_names
 
@@ -199,7 +199,7 @@ def sandbox_command(
             "runs": runs,
         }
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json_text(payload))
+        json_path.write_text(json_file_text(payload))
         click.echo(f"\nwrote {json_path}", err=True)
 
 

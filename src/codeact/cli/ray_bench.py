@@ -70,7 +70,7 @@ def connected(address: str) -> Iterator[None]:
 
 def sandbox_on_ray(address: str, *, runs: int, backend: str, json_path: Path | None) -> None:
     """Executions/s of the benchmark programs on 1, 2, ... actors and in process."""
-    from ..bench.stats import json_text, machine_facts, markdown_table
+    from ..bench.stats import json_file_text, machine_facts, markdown_table
 
     with connected(address):
         import ray
@@ -112,7 +112,7 @@ def sandbox_on_ray(address: str, *, runs: int, backend: str, json_path: Path | N
             "ray_adds": added,
         }
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json_text(payload))
+        json_path.write_text(json_file_text(payload))
         click.echo(f"\nwrote {json_path}", err=True)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigurationError
-from ..stats import json_text, machine_facts, markdown_table
+from ..stats import json_file_text, machine_facts, markdown_table
 from .runner import TaskRun
 from .tasks import DOMAINS
 
@@ -110,7 +110,7 @@ def check_same_model(path: Path, kept_model: str | None, model: str) -> None:
 
 def write_json(path: Path, model: str, runs: Sequence[TaskRun]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json_text(bench_json(model, runs)))
+    path.write_text(json_file_text(bench_json(model, runs)))
 
 
 def summary_table(runs: Sequence[TaskRun]) -> str:
