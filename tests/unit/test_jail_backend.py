@@ -175,3 +175,56 @@ async def test_a_cpu_set_the_child_cannot_take_does_not_fail_the_program(
     result = await codeact.execute("print('ran')")
     assert result.ok, result.error
     assert result.stdout == "ran\n"
+
+
+def _proc_lines(pid: int, name: str) -> list[str]:
+    return Path(f"/proc/{pid}/{name}").read_text().splitlines()
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    lines = _proc_lines(pid, "status")
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+async def test_a_pooled_child_waits_for_its_run_with_every_wall_up(
+    jail: JailBackend, codeact: CodeAct
+) -> None:
+    # Its walls come with it from the pool, so a run's request meets a confined child: the
+    # lock filter stacked on the waiting one, no capabilities, the run's limits.
+    await codeact.execute("print(1)")  # the pool refills with this CodeAct's limits
+    deadline = asyncio.get_running_loop().time() + 10
+    status: dict[str, str] = {}
+    while asyncio.get_running_loop().time() < deadline:
+        ready = [c for c in list(jail._ready) if not c.exited.done()]
+        if ready:
+            status = _proc_status(ready[0].pid)
+            if status.get("Seccomp_filters") == "2":
+                break
+        await asyncio.sleep(0.02)
+    assert status.get("Seccomp") == "2" and status.get("Seccomp_filters") == "2", status
+    assert status["NoNewPrivs"] == "1"
+    assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0
+    cpu = next(line for line in _proc_lines(ready[0].pid, "limits") if "cpu time" in line)
+    assert cpu.split()[3:5] == ["21", "22"]  # wall_time 10 s: twice it, plus a margin
+
+
+async def test_each_run_gets_the_limits_it_asks_for_whatever_the_pool_holds(
+    codeact: CodeAct,
+) -> None:
+    # The pool holds children confined for the last run's limits: a run asking for others,
+    # tighter or looser, must get a child of its own, never a pooled one.
+    probe = (
+        "import resource\n"
+        "print(resource.getrlimit(resource.RLIMIT_CPU)[1], "
+        "resource.getrlimit(resource.RLIMIT_AS)[1])"
+    )
+    seen: dict[int, set[int]] = {}
+    for wall in (10, 10, 2, 2, 10, 2):
+        result = await codeact.execute(probe, limits=Limits(wall_time=wall, memory_mb=64 * wall))
+        assert result.ok, result.error
+        cpu, address_space = (int(word) for word in result.stdout.split())
+        assert cpu == wall * 2 + 2
+        seen.setdefault(wall, set()).add(address_space)
+    # The address space is the interpreter's plus the memory asked for.
+    low, high = max(seen[2]), min(seen[10])
+    assert 7 * 64 * 2**20 < high - low < 9 * 64 * 2**20

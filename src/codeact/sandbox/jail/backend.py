@@ -29,12 +29,14 @@ from pathlib import Path
 from ..._paths import cache_dir
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
 from ...errors import ConfigurationError, SandboxError
+from ...policy.limits import Limits
 from ...policy.outputs import OutputLimits
 from ...policy.packages import PackageGrant
 from .. import forks
 from ..artifacts import OutputsClosedError, collect_outputs, new_output_dir, output_overflow
 from ..base import Availability
 from ..cleanup import REMOVER
+from ..guest.wire import encode_frame
 from ..placement import wake_process_near, woken_near
 from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
@@ -53,8 +55,9 @@ class JailBackend(ProcessBackend):
         packages: Importable third-party packages the program may use besides the standard
             library (e.g. ``["numpy"]``). They are imported once in the zygote, so their
             import cost is paid once per backend, and only their files are readable.
-        pool_size: Children forked ahead of time (each waits, unconfined but running only
-            codeact's code, until its run request arrives); 0 forks on demand.
+        pool_size: Children forked and confined ahead of time, each waiting for a run
+            with the limits of the last run (and no mounts); a run that asks for other
+            walls gets a child of its own. 0 forks on demand.
         package_grant: Installed packages (`resolve_packages(..., target="jail")`): their
             tree is bound read-only, readable under Landlock and on sys.path in every run,
             and the requested ones are imported once in the zygote.
@@ -90,6 +93,9 @@ class JailBackend(ProcessBackend):
         self._refill = threading.Event()
         self._threads = DaemonThreadPool("codeact-jail")
         self._filler: threading.Thread | None = None
+        # The limits pooled children are confined with: the last run's (runs of one
+        # CodeAct usually share them), the defaults until a run comes.
+        self._pool_limits = _confinement_limits(Limits(), OutputLimits())
 
     @classmethod
     def availability(cls) -> Availability:
@@ -180,33 +186,51 @@ class JailBackend(ProcessBackend):
                 zygote = self._zygote
                 if zygote is None or not zygote.alive:
                     break
+                limits = self._pool_limits
                 try:
                     child = zygote.fork()
                 except SandboxError:
                     break
-                if zygote.info.get("namespaces", False):
-                    # Its empty /output too (mkdtemp: 0.15-0.4 ms), not on the caller's path.
-                    try:
-                        child.output_dir = new_output_dir()
-                    except OutputsClosedError:
-                        child.close()
-                        return  # the process is exiting
+                # Its empty /output and its walls too, not on the caller's path: mkdtemp
+                # takes 0.15-0.4 ms, binding and confining 0.6.
+                try:
+                    _confine(child, zygote, limits, [])
+                except OutputsClosedError:
+                    child.close()
+                    return  # the process is exiting
                 if self._closed:
                     _discard(child)
                     return
                 self._ready.append(child)
 
-    def _take(self) -> Child:
+    def _take(self, limits: dict[str, int], mounts: list[list[object]]) -> Child:
+        """A child confined with `limits` and `mounts`: a pooled one if it has them."""
+        if limits != self._pool_limits:
+            # Pooled children have other walls: refills take this run's.
+            self._pool_limits = limits
+            while self._ready:
+                _discard(self._ready.popleft())
         zygote = self._zygote
-        while True:
+        while not mounts:
             try:
                 child = self._ready.popleft()
             except IndexError:
                 break
             # A pooled child dies with its zygote (PR_SET_PDEATHSIG): check the zygote too.
-            if not child.exited.done() and zygote is not None and zygote.alive:
+            # Its walls are the ones asked for: the pool's limits, no mounts.
+            if (
+                child.limits == limits
+                and not child.exited.done()
+                and zygote is not None
+                and zygote.alive
+            ):
                 return child
             _discard(child)
+        child, zygote = self._fork()
+        _confine(child, zygote, limits, mounts)
+        return child
+
+    def _fork(self) -> tuple[Child, Zygote]:
         for attempt in range(2):
             zygote = self._zygote
             if zygote is None or not zygote.alive:
@@ -219,7 +243,7 @@ class JailBackend(ProcessBackend):
                 if attempt:
                     raise
                 continue  # it died just now; prepare() above replaces it
-            return child
+            return child, zygote
         raise AssertionError("unreachable")
 
     # -- running -----------------------------------------------------------------------------
@@ -230,6 +254,7 @@ class JailBackend(ProcessBackend):
         self, request: RunRequest, channel: ToolChannel, relay_box: list[Relay]
     ) -> RunOutcome:
         started = time.perf_counter()
+        mounts: list[list[object]] = [[m.host, m.guest, m.writable] for m in request.mounts]
         own = self.package_grant
         if request.packages is not None and (own is None or own.key != request.packages.key):
             return RunOutcome(
@@ -239,12 +264,8 @@ class JailBackend(ProcessBackend):
                     "with JailBackend(package_grant=...) or let CodeAct(packages=...) do it",
                 )
             )
-        child = self._take()
-        zygote = self._zygote
-        files = zygote is not None and zygote.info.get("namespaces", False)
+        child = self._take(_confinement_limits(request.limits, request.output_limits), mounts)
         output_dir = child.output_dir
-        if output_dir is None and files:
-            output_dir = child.output_dir = new_output_dir()
         ready = time.perf_counter()
         try:
             relay = Relay(
@@ -266,7 +287,7 @@ class JailBackend(ProcessBackend):
             # quiet): with programs back to back or side by side the scheduler spreads them.
             cpus = wake_process_near(child.pid) if woken_near() else None
             began = time.perf_counter()
-            outcome = relay.serve(_child_request(request, output_dir, cpus))
+            outcome = relay.serve(_run_frame(request, cpus))
             ended = time.perf_counter()
         finally:
             child.close()
@@ -306,27 +327,42 @@ def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | No
     return watch
 
 
-def _child_request(
-    request: RunRequest, output_dir: str | None, cpus: list[int] | None
-) -> dict[str, object]:
-    limits = request.limits
+def _confinement_limits(limits: Limits, output_limits: OutputLimits) -> dict[str, int]:
+    """The kernel's limits for a run with `limits` (`confine.Confinement`'s fields)."""
+    return {
+        "memory_bytes": limits.memory_bytes,
+        # A backstop: the host kills at the wall time. Threads can use CPU faster than
+        # the clock runs, hence the margin.
+        "cpu_seconds": math.ceil(limits.wall_time * 2) + 1,
+        # Past disk_bytes the watch stops the program anyway: a single file may grow to
+        # twice that (so it is surely over) before the kernel refuses with EFBIG.
+        "file_bytes": 2 * output_limits.disk_bytes + 1,
+        "open_files": OPEN_FILES,
+    }
+
+
+def _confine(
+    child: Child, zygote: Zygote, limits: dict[str, int], mounts: list[list[object]]
+) -> None:
+    """Give a new child its /output (where the machine allows one) and send it its walls,
+    the first of its two frames: it confines itself with them, then waits for its run."""
+    if zygote.info.get("namespaces", False):
+        child.output_dir = new_output_dir()
+    child.limits = limits
+    frame = {"limits": limits, "mounts": mounts, "output": child.output_dir}
+    try:
+        child.sock.sendall(encode_frame(frame))
+    except OSError:
+        pass  # it is gone already: its exit status says why when the run is served
+
+
+def _run_frame(request: RunRequest, cpus: list[int] | None) -> dict[str, object]:
+    """The second frame: the run itself."""
     return {
         "cpus": cpus,  # the CPU set to give itself back: it was woken pinned (placement.py)
         # A session's state stays here: the child asks for the pieces it needs, which come
         # as raw frames (as its new bytes go back): no base64 and JSON escaping of megabytes.
         "run": request.to_guest_json(raw_state=True, fetch_state=True),
-        "limits": {
-            "memory_bytes": limits.memory_bytes,
-            # A backstop: the host kills at the wall time. Threads can use CPU faster than
-            # the clock runs, hence the margin.
-            "cpu_seconds": math.ceil(limits.wall_time * 2) + 1,
-            # Past disk_bytes the watch stops the program anyway: a single file may grow to
-            # twice that (so it is surely over) before the kernel refuses with EFBIG.
-            "file_bytes": 2 * request.output_limits.disk_bytes + 1,
-            "open_files": OPEN_FILES,
-        },
-        "mounts": [[m.host, m.guest, m.writable] for m in request.mounts],
-        "output": output_dir,
     }
 
 

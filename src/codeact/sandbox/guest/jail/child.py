@@ -1,7 +1,11 @@
-"""One run in a child forked from the zygote: detach, read the request, confine, run, report.
+"""One run in a child forked from the zygote: detach, confine, read the request, run, report.
 
-Nothing of the program runs before every wall is up: any failure while setting up ends the
-child (after telling the host why), never falls through to running the code.
+Two frames come from the host: the walls (limits, mounts, /output), then the run. A pooled
+child gets the first when it is forked and is confined while it waits for the second, so a
+run's request meets a child whose walls are all up already; the host sends a run only to a
+child confined exactly as that run asks. Nothing of the program runs before every wall is up:
+any failure while setting up ends the child (after telling the host why), never falls through
+to running the code.
 """
 
 from __future__ import annotations
@@ -118,7 +122,8 @@ def _no_processes(*args: object, **kwargs: object) -> NoReturn:
 
 def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoReturn:
     """The child's whole life; ends with ``os._exit``. Everything that does not depend on the
-    run happens before its request arrives (a pooled child waits there)."""
+    program, its walls included, happens before its request arrives (a pooled child waits
+    there)."""
     status = 70
     sock: socket.socket | None = None
     stage = "the sandbox could not be set up"
@@ -157,15 +162,10 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         # The large part of the seccomp filter, with the setup's calls still allowed: no
         # program runs before `confine` stacks the part that refuses them.
         seccomp.install(waiting_filter)
-        request = wire.read_frame(sock)  # a pooled child waits here
-        if request["cpus"] is not None:  # woken pinned to the sender's CPU: not the program
-            try:
-                os.sched_setaffinity(0, request["cpus"])
-            except OSError:  # a cpuset changed under us: it stays where it was woken
-                pass
-        _grant_files(setup, request, ruleset)
+        walls = wire.read_frame(sock)  # sent when the child is forked
+        _grant_files(setup, walls, ruleset)
         confine.confine(
-            confine.Confinement(**request["limits"]),
+            confine.Confinement(**walls["limits"]),
             measures,
             ruleset_fd=ruleset,
             landlock_abi=setup.landlock_abi,
@@ -174,6 +174,13 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         )
         for fd in (*setup.path_fds, ruleset):
             os.close(fd)
+        stage = "the sandbox could not read its request"
+        request = wire.read_frame(sock)  # a pooled child waits here, confined
+        if request["cpus"] is not None:  # woken pinned to the sender's CPU: not the program
+            try:
+                os.sched_setaffinity(0, request["cpus"])
+            except OSError:  # a cpuset changed under us: it stays where it was woken
+                pass
         stage = "the sandbox's runner failed"
         report = setup.runner.run(request["run"])
         host.report(report)
@@ -188,10 +195,10 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         os._exit(status)
 
 
-def _grant_files(setup: Setup, request: dict[str, object], ruleset: int) -> None:
+def _grant_files(setup: Setup, walls: dict[str, object], ruleset: int) -> None:
     """This run's /output and mounts: bound at their sandbox paths, allowed by Landlock."""
-    mounts = [(str(h), str(g), bool(w)) for h, g, w in request.get("mounts") or []]  # type: ignore[attr-defined]
-    output = request.get("output")
+    mounts = [(str(h), str(g), bool(w)) for h, g, w in walls.get("mounts") or []]  # type: ignore[attr-defined]
+    output = walls.get("output")
     if not setup.root:
         if mounts or output:
             raise OSError(

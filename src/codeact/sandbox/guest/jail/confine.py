@@ -7,9 +7,9 @@ the mounts that build the child's file tree). /proc is read before any of it, wh
 still sees it.
 
 The seccomp filter comes in two parts (`seccomp_programs`): the large one, with the setup's own
-calls still allowed, is attached while a pooled child waits for its request (the kernel takes
-about 0.5 ms to check and compile it); `confine` stacks a small one on it, last, that refuses
-those setup calls. Together they answer every call as the single filter would.
+calls still allowed, is attached before the child's walls arrive (the kernel takes about 0.5 ms
+to check and compile it); `confine` stacks a small one on it, last, that refuses those setup
+calls. Together they answer every call as the single filter would.
 """
 
 from __future__ import annotations

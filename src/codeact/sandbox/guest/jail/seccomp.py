@@ -258,11 +258,11 @@ SETUP_CALLS = (
 
 
 def waiting_filter(arch: str, rules: Sequence[Rule]) -> bytes:
-    """The filter a pooled child installs while it waits for its request: `build_filter`'s,
+    """The filter a child installs before the rest of its confinement: `build_filter`'s,
     except that the `SETUP_CALLS` are allowed, since the confinement still needs them.
 
     Attaching the whole filter (about 475 instructions, checked and compiled by the kernel)
-    costs about 0.5 ms; done before the request, that is off the caller's path. Nothing of a
+    costs about 0.5 ms; a pooled child does it before its run, off the caller's path. Nothing of a
     program runs under it alone: `lock_filter` is stacked on it after the setup."""
     _check_setup_calls(arch)
     setup = set(SETUP_CALLS)
@@ -272,7 +272,7 @@ def waiting_filter(arch: str, rules: Sequence[Rule]) -> bytes:
 
 def _check_setup_calls(arch: str) -> None:
     missing = [name for name in SETUP_CALLS if name not in SYSCALLS[arch]]
-    if missing:  # a setup call the waiting filter could not allow would fail after the request
+    if missing:  # a setup call the waiting filter could not allow would fail later
         raise ValueError(f"no {arch} number for the setup calls {missing}")
 
 
