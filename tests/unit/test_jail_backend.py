@@ -228,3 +228,34 @@ async def test_each_run_gets_the_limits_it_asks_for_whatever_the_pool_holds(
     # The address space is the interpreter's plus the memory asked for.
     low, high = max(seen[2]), min(seen[10])
     assert 7 * 64 * 2**20 < high - low < 9 * 64 * 2**20
+
+
+async def test_only_pooled_children_run_the_warm_up(
+    jail: JailBackend, codeact: CodeAct, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A pooled child warms while it waits; one forked for a run that waits for it does not
+    # (that would move the first touches before the run and add ~3 ms of the warm-up's work).
+    from codeact.sandbox.guest.wire import encode_frame as encode
+    from codeact.sandbox.jail import backend
+
+    sent: list[dict[str, object]] = []
+
+    def spy(message: dict[str, object]) -> bytes:
+        sent.append(message)
+        return encode(message)
+
+    await codeact.execute("print(1)")  # the pool holds children with these limits
+    monkeypatch.setattr(backend, "encode_frame", spy)
+    mounted = CodeAct(backend=jail, limits=Limits(wall_time=10), file_mounts=[str(tmp_path)])
+    result = await mounted.execute("print('mounted')")
+    assert result.ok, result.error
+    walls = [m for m in sent if "warm" in m]
+    assert walls[0]["warm"] is False and walls[0]["mounts"]  # forked for this run
+    assert (await codeact.execute("print(2)")).ok  # takes a pooled child: the pool refills
+    for _ in range(100):
+        if any(m["warm"] is True for m in walls):
+            break
+        await asyncio.sleep(0.02)
+        walls = [m for m in sent if "warm" in m]
+    assert any(m["warm"] is True and not m["mounts"] for m in walls), walls  # the pool's
+    assert not any(m["warm"] is True and m["mounts"] for m in walls), walls

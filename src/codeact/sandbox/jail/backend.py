@@ -194,7 +194,7 @@ class JailBackend(ProcessBackend):
                 # Its empty /output and its walls too, not on the caller's path: mkdtemp
                 # takes 0.15-0.4 ms, binding and confining 0.6.
                 try:
-                    _confine(child, zygote, limits, [])
+                    _confine(child, zygote, limits, [], warm=True)
                 except OutputsClosedError:
                     child.close()
                     return  # the process is exiting
@@ -227,7 +227,7 @@ class JailBackend(ProcessBackend):
                 return child
             _discard(child)
         child, zygote = self._fork()
-        _confine(child, zygote, limits, mounts)
+        _confine(child, zygote, limits, mounts, warm=False)  # the caller waits for it
         return child
 
     def _fork(self) -> tuple[Child, Zygote]:
@@ -342,14 +342,15 @@ def _confinement_limits(limits: Limits, output_limits: OutputLimits) -> dict[str
 
 
 def _confine(
-    child: Child, zygote: Zygote, limits: dict[str, int], mounts: list[list[object]]
+    child: Child, zygote: Zygote, limits: dict[str, int], mounts: list[list[object]], *, warm: bool
 ) -> None:
     """Give a new child its /output (where the machine allows one) and send it its walls,
-    the first of its two frames: it confines itself with them, then waits for its run."""
+    the first of its two frames: it confines itself with them, then waits for its run.
+    `warm`: run the runner's warm-up first (a pooled child, which has the time)."""
     if zygote.info.get("namespaces", False):
         child.output_dir = new_output_dir()
     child.limits = limits
-    frame = {"limits": limits, "mounts": mounts, "output": child.output_dir}
+    frame = {"limits": limits, "mounts": mounts, "output": child.output_dir, "warm": warm}
     try:
         child.sock.sendall(encode_frame(frame))
     except OSError:

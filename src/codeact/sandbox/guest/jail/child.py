@@ -150,11 +150,16 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
                 setup.root, stdlib=setup.stdlib, hidden=setup.hidden, packages=setup.packages_paths
             )
         sock = socket.socket(fileno=_CHANNEL_FD)
-        # Our own warm-up program first, against a host that refuses everything: its first
-        # touches of memory copy the pages shared with the zygote (about 90 faults, ~0.5 ms)
-        # before the request arrives instead of after. Then the real host, and the internals
-        # hidden: none of it depends on the request, and no program of the user's has run.
-        setup.runner.warm_up()
+        walls = wire.read_frame(sock)  # sent when the child is forked
+        if walls.get("warm"):
+            # A pooled child runs our own warm-up program, against a host that refuses
+            # everything: its first touches of memory copy the pages shared with the zygote
+            # (about 90 faults, ~0.5 ms) while it waits instead of after its request. A child
+            # forked for a run that waits for it does not: that would only move those faults
+            # before the run, and add the warm-up's own work (~3 ms of CPU).
+            setup.runner.warm_up()
+        # Then the real host, and the internals hidden: none of it depends on the request, and
+        # no program of the user's has run.
         host = glue.JailHost(sock)
         setup.runner.install(host)
         _hide_internals(setup)
@@ -162,7 +167,6 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         # The large part of the seccomp filter, with the setup's calls still allowed: no
         # program runs before `confine` stacks the part that refuses them.
         seccomp.install(waiting_filter)
-        walls = wire.read_frame(sock)  # sent when the child is forked
         _grant_files(setup, walls, ruleset)
         confine.confine(
             confine.Confinement(**walls["limits"]),
