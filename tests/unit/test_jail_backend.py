@@ -7,12 +7,13 @@ import asyncio
 import importlib.util
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from codeact import CodeAct, ConfigurationError, Limits
+from codeact import CodeAct, ConfigurationError, Limits, Mount
 from codeact.sandbox.jail import JailBackend
 
 availability = JailBackend.availability()
@@ -233,29 +234,50 @@ async def test_each_run_gets_the_limits_it_asks_for_whatever_the_pool_holds(
 async def test_only_pooled_children_run_the_warm_up(
     jail: JailBackend, codeact: CodeAct, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # A pooled child warms while it waits; one forked for a run that waits for it does not
-    # (that would move the first touches before the run and add ~3 ms of the warm-up's work).
+    # A pooled child warms while it waits (its walls come from the pool's thread); one forked
+    # for a run that waits for it does not (that would move the first touches before the run
+    # and add ~3 ms of the warm-up's work).
     from codeact.sandbox.guest.wire import encode_frame as encode
     from codeact.sandbox.jail import backend
 
-    sent: list[dict[str, object]] = []
+    sent: list[tuple[str, object]] = []
 
     def spy(message: dict[str, object]) -> bytes:
-        sent.append(message)
+        if "warm" in message:
+            sent.append((threading.current_thread().name, message["warm"]))
         return encode(message)
 
-    await codeact.execute("print(1)")  # the pool holds children with these limits
     monkeypatch.setattr(backend, "encode_frame", spy)
     mounted = CodeAct(backend=jail, limits=Limits(wall_time=10), file_mounts=[str(tmp_path)])
-    result = await mounted.execute("print('mounted')")
-    assert result.ok, result.error
-    walls = [m for m in sent if "warm" in m]
-    assert walls[0]["warm"] is False and walls[0]["mounts"]  # forked for this run
-    assert (await codeact.execute("print(2)")).ok  # takes a pooled child: the pool refills
-    for _ in range(100):
-        if any(m["warm"] is True for m in walls):
-            break
-        await asyncio.sleep(0.02)
-        walls = [m for m in sent if "warm" in m]
-    assert any(m["warm"] is True and not m["mounts"] for m in walls), walls  # the pool's
-    assert not any(m["warm"] is True and m["mounts"] for m in walls), walls
+    for _ in range(3):  # new walls: a child forked for the first run, pooled ones after it
+        result = await mounted.execute("print('mounted')")
+        assert result.ok, result.error
+        await asyncio.sleep(0.05)
+    assert sent and all(warm is (name == "codeact-jail-pool") for name, warm in sent), sent
+    assert {warm for _, warm in sent} == {True, False}, sent
+
+
+async def test_pooled_children_bind_the_mounts_of_the_last_run_as_they_are_now(
+    jail: JailBackend, tmp_path: Path
+) -> None:
+    # Children are pooled with the last run's mounts bound: what a run sees and writes is
+    # the host folder at that path now, even when the folder was replaced since the pooled
+    # child bound it.
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a")
+    mounted = CodeAct(
+        backend=jail, limits=Limits(wall_time=10), file_mounts=[Mount(folder, "/work", mode="rw")]
+    )
+    program = "import os\nopen(f'/work/{n}.out', 'w').write('x')\nsorted(os.listdir('/work'))"
+    for n in range(3):
+        result = await mounted.execute(program.replace("{n}", str(n)))
+        assert result.ok, result.error
+        assert result.value == sorted(["a.txt", *(f"{i}.out" for i in range(n + 1))])
+        await asyncio.sleep(0.05)  # the pool refills with these walls
+    assert sorted(p.name for p in folder.iterdir()) == ["0.out", "1.out", "2.out", "a.txt"]
+    folder.rename(tmp_path / "old")
+    folder.mkdir()
+    (folder / "b.txt").write_text("b")
+    result = await mounted.execute("import os\nsorted(os.listdir('/work'))")
+    assert result.ok and result.value == ["b.txt"], result

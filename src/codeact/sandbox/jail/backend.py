@@ -24,12 +24,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..._paths import cache_dir
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
 from ...errors import ConfigurationError, SandboxError
 from ...policy.limits import Limits
+from ...policy.mounts import Mount
 from ...policy.outputs import OutputLimits
 from ...policy.packages import PackageGrant
 from .. import forks
@@ -56,8 +58,8 @@ class JailBackend(ProcessBackend):
             library (e.g. ``["numpy"]``). They are imported once in the zygote, so their
             import cost is paid once per backend, and only their files are readable.
         pool_size: Children forked and confined ahead of time, each waiting for a run
-            with the limits of the last run (and no mounts); a run that asks for other
-            walls gets a child of its own. 0 forks on demand.
+            with the walls of the last run (its limits and file mounts); a run that asks
+            for other walls gets a child of its own. 0 forks on demand.
         package_grant: Installed packages (`resolve_packages(..., target="jail")`): their
             tree is bound read-only, readable under Landlock and on sys.path in every run,
             and the requested ones are imported once in the zygote.
@@ -93,9 +95,9 @@ class JailBackend(ProcessBackend):
         self._refill = threading.Event()
         self._threads = DaemonThreadPool("codeact-jail")
         self._filler: threading.Thread | None = None
-        # The limits pooled children are confined with: the last run's (runs of one
-        # CodeAct usually share them), the defaults until a run comes.
-        self._pool_limits = _confinement_limits(Limits(), OutputLimits())
+        # The walls pooled children are confined with: the last run's (runs of one
+        # CodeAct usually share them), the default limits and no mounts until a run comes.
+        self._pool_walls = Walls(_confinement_limits(Limits(), OutputLimits()), ())
 
     @classmethod
     def availability(cls) -> Availability:
@@ -186,7 +188,7 @@ class JailBackend(ProcessBackend):
                 zygote = self._zygote
                 if zygote is None or not zygote.alive:
                     break
-                limits = self._pool_limits
+                walls = self._pool_walls
                 try:
                     child = zygote.fork()
                 except SandboxError:
@@ -194,7 +196,7 @@ class JailBackend(ProcessBackend):
                 # Its empty /output and its walls too, not on the caller's path: mkdtemp
                 # takes 0.15-0.4 ms, binding and confining 0.6.
                 try:
-                    _confine(child, zygote, limits, [], warm=True)
+                    _confine(child, zygote, walls, warm=True)
                 except OutputsClosedError:
                     child.close()
                     return  # the process is exiting
@@ -203,23 +205,23 @@ class JailBackend(ProcessBackend):
                     return
                 self._ready.append(child)
 
-    def _take(self, limits: dict[str, int], mounts: list[list[object]]) -> Child:
-        """A child confined with `limits` and `mounts`: a pooled one if it has them."""
-        if limits != self._pool_limits:
+    def _take(self, walls: Walls) -> Child:
+        """A child confined with `walls`: a pooled one if it has them."""
+        if walls != self._pool_walls:
             # Pooled children have other walls: refills take this run's.
-            self._pool_limits = limits
+            self._pool_walls = walls
             while self._ready:
                 _discard(self._ready.popleft())
         zygote = self._zygote
-        while not mounts:
+        while True:
             try:
                 child = self._ready.popleft()
             except IndexError:
                 break
             # A pooled child dies with its zygote (PR_SET_PDEATHSIG): check the zygote too.
-            # Its walls are the ones asked for: the pool's limits, no mounts.
+            # Its walls must be the ones asked for (a refill may have raced a change).
             if (
-                child.limits == limits
+                child.walls == walls
                 and not child.exited.done()
                 and zygote is not None
                 and zygote.alive
@@ -227,7 +229,7 @@ class JailBackend(ProcessBackend):
                 return child
             _discard(child)
         child, zygote = self._fork()
-        _confine(child, zygote, limits, mounts, warm=False)  # the caller waits for it
+        _confine(child, zygote, walls, warm=False)  # the caller waits for it
         return child
 
     def _fork(self) -> tuple[Child, Zygote]:
@@ -254,7 +256,6 @@ class JailBackend(ProcessBackend):
         self, request: RunRequest, channel: ToolChannel, relay_box: list[Relay]
     ) -> RunOutcome:
         started = time.perf_counter()
-        mounts: list[list[object]] = [[m.host, m.guest, m.writable] for m in request.mounts]
         own = self.package_grant
         if request.packages is not None and (own is None or own.key != request.packages.key):
             return RunOutcome(
@@ -264,7 +265,9 @@ class JailBackend(ProcessBackend):
                     "with JailBackend(package_grant=...) or let CodeAct(packages=...) do it",
                 )
             )
-        child = self._take(_confinement_limits(request.limits, request.output_limits), mounts)
+        child = self._take(
+            Walls.of(_confinement_limits(request.limits, request.output_limits), request.mounts)
+        )
         output_dir = child.output_dir
         ready = time.perf_counter()
         try:
@@ -341,16 +344,43 @@ def _confinement_limits(limits: Limits, output_limits: OutputLimits) -> dict[str
     }
 
 
-def _confine(
-    child: Child, zygote: Zygote, limits: dict[str, int], mounts: list[list[object]], *, warm: bool
-) -> None:
+@dataclass(frozen=True)
+class Walls:
+    """What a child is confined with: the kernel's limits and the file mounts.
+
+    A mount is (host path, sandbox path, writable, identity): the identity is the host
+    folder's (device, inode) when the walls were asked for, so a pooled child that bound a
+    folder since replaced at the same path (or gone) is not the same walls."""
+
+    limits: dict[str, int]
+    mounts: tuple[tuple[str, str, bool, tuple[int, int] | None], ...]
+
+    @classmethod
+    def of(cls, limits: dict[str, int], mounts: Sequence[Mount]) -> Walls:
+        return cls(limits, tuple((m.host, m.guest, m.writable, _identity(m.host)) for m in mounts))
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        found = Path(path).stat()
+    except OSError:
+        return None  # the child's bind says what is wrong
+    return found.st_dev, found.st_ino
+
+
+def _confine(child: Child, zygote: Zygote, walls: Walls, *, warm: bool) -> None:
     """Give a new child its /output (where the machine allows one) and send it its walls,
     the first of its two frames: it confines itself with them, then waits for its run.
     `warm`: run the runner's warm-up first (a pooled child, which has the time)."""
     if zygote.info.get("namespaces", False):
         child.output_dir = new_output_dir()
-    child.limits = limits
-    frame = {"limits": limits, "mounts": mounts, "output": child.output_dir, "warm": warm}
+    child.walls = walls
+    frame = {
+        "limits": walls.limits,
+        "mounts": [[host, guest, writable] for host, guest, writable, _ in walls.mounts],
+        "output": child.output_dir,
+        "warm": warm,
+    }
     try:
         child.sock.sendall(encode_frame(frame))
     except OSError:

@@ -51,7 +51,7 @@ class Child:
         self.stderr_fd = stderr_fd
         self.exited: concurrent.futures.Future[int | None] = concurrent.futures.Future()
         self.output_dir: str | None = None  # its /output, made with it off the caller's path
-        self.limits: dict[str, int] | None = None  # what it was confined with (walls sent)
+        self.walls: object = None  # what it was confined with, once sent (the backend's)
         self._closed = False
 
     def kill(self) -> None:
