@@ -40,6 +40,7 @@ from ..base import Availability
 from ..cleanup import REMOVER
 from ..guest.wire import encode_frame
 from ..placement import wake_process_near, woken_near
+from ..pool_walls import PoolWalls, identity
 from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
 from ..threads import DaemonThreadPool
@@ -58,8 +59,9 @@ class JailBackend(ProcessBackend):
             library (e.g. ``["numpy"]``). They are imported once in the zygote, so their
             import cost is paid once per backend, and only their files are readable.
         pool_size: Children forked and confined ahead of time, each waiting for a run
-            with the walls of the last run (its limits and file mounts); a run that asks
-            for other walls gets a child of its own. 0 forks on demand.
+            with the walls of the runs that come (their limits and file mounts; see
+            `sandbox/pool_walls.py`); a run that asks for other walls gets a child of its
+            own. 0 forks on demand.
         package_grant: Installed packages (`resolve_packages(..., target="jail")`): their
             tree is bound read-only, readable under Landlock and on sys.path in every run,
             and the requested ones are imported once in the zygote.
@@ -95,9 +97,9 @@ class JailBackend(ProcessBackend):
         self._refill = threading.Event()
         self._threads = DaemonThreadPool("codeact-jail")
         self._filler: threading.Thread | None = None
-        # The walls pooled children are confined with: the last run's (runs of one
-        # CodeAct usually share them), the default limits and no mounts until a run comes.
-        self._pool_walls = Walls(_confinement_limits(Limits(), OutputLimits()), ())
+        # The walls pooled children are confined with: the runs' (see pool_walls.py), the
+        # default limits and no mounts until a run comes.
+        self._walls = PoolWalls(Walls(_confinement_limits(Limits(), OutputLimits()), ()))
 
     @classmethod
     def availability(cls) -> Availability:
@@ -188,7 +190,7 @@ class JailBackend(ProcessBackend):
                 zygote = self._zygote
                 if zygote is None or not zygote.alive:
                     break
-                walls = self._pool_walls
+                walls = self._walls.current
                 try:
                     child = zygote.fork()
                 except SandboxError:
@@ -207,9 +209,8 @@ class JailBackend(ProcessBackend):
 
     def _take(self, walls: Walls) -> Child:
         """A child confined with `walls`: a pooled one if it has them."""
-        if walls != self._pool_walls:
+        if self._walls.ask(walls):
             # Pooled children have other walls: refills take this run's.
-            self._pool_walls = walls
             while self._ready:
                 _discard(self._ready.popleft())
         zygote = self._zygote
@@ -357,15 +358,7 @@ class Walls:
 
     @classmethod
     def of(cls, limits: dict[str, int], mounts: Sequence[Mount]) -> Walls:
-        return cls(limits, tuple((m.host, m.guest, m.writable, _identity(m.host)) for m in mounts))
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        found = Path(path).stat()
-    except OSError:
-        return None  # the child's bind says what is wrong
-    return found.st_dev, found.st_ino
+        return cls(limits, tuple((m.host, m.guest, m.writable, identity(m.host)) for m in mounts))
 
 
 def _confine(child: Child, zygote: Zygote, walls: Walls, *, warm: bool) -> None:

@@ -1,0 +1,60 @@
+"""Which walls a backend's pool prepares its sandboxes with, and when a run's walls are the same.
+
+A pooled sandbox is made before its run is known: the wasm pool's instances have their folders
+preopened, the jail's children their limits set and their folders bound. A run may take one
+only if it asks for exactly those walls; otherwise it gets a sandbox made for it, on its own
+path. `PoolWalls` decides what the pool prepares: the walls of the runs that come, so that a
+`CodeAct` with file mounts or limits of its own gets pooled sandboxes too, without a pool
+that several `CodeAct`s with different walls share being remade at every run.
+
+A folder granted to a run is the same folder only while the path still leads to it: its
+`identity` (device and inode) is part of the walls, so a pooled sandbox that opened or bound
+a folder since replaced at that path (or removed) is never handed a run.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Generic, TypeVar
+
+__all__ = ["PoolWalls", "identity"]
+
+W = TypeVar("W")
+
+
+def identity(path: str) -> tuple[int, int] | None:
+    """The folder at `path` now, as (device, inode); None if there is none (the sandbox made
+    for the run then says what is wrong)."""
+    try:
+        found = Path(path).stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+class PoolWalls(Generic[W]):
+    """The walls a pool prepares for (`current`), moved to a run's when the pool's walls were
+    not the last run's either, or when two runs in a row asked for the new ones.
+
+    So the first run of a `CodeAct` with walls of its own moves the pool (nothing used the
+    pool's walls yet), and two `CodeAct`s that share a backend and alternate leave it with one
+    of theirs instead of remaking it at every run.
+    """
+
+    def __init__(self, initial: W) -> None:
+        self.current = initial
+        self._last: W | None = None
+        self._lock = threading.Lock()
+
+    def ask(self, walls: W) -> bool:
+        """A run asks for `walls`; True if the pool must now prepare them instead (what it
+        holds has other walls: the caller discards it)."""
+        with self._lock:
+            last, self._last = self._last, walls
+            if walls == self.current:
+                return False
+            if last is None or last == walls or last != self.current:
+                self.current = walls
+                return True
+            return False
