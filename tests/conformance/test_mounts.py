@@ -3,6 +3,7 @@ no way out of them (``..``, symlinks, absolute paths)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -191,3 +192,52 @@ async def test_a_missing_file_error_lists_what_the_sandbox_sees(
     result = await codeact.execute("open('/etc/passwd').read()")
     assert result.error is not None and result.error.type == "FileNotFoundError"
     assert "it sees only /data (read-only), /output (read-write)" in result.error.traceback
+
+
+async def test_pooled_sandboxes_see_the_folder_at_the_mount_path_now(
+    make_codeact: Callable[..., CodeAct], tmp_path: Path
+) -> None:
+    # Backends pool sandboxes with the mounts of the runs that come (opened or bound ahead of
+    # time): what a run sees and writes is still the host folder at that path now, even one
+    # replaced since a pooled sandbox was made.
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a")
+    codeact = make_codeact(file_mounts=[Mount(folder, "/work", mode="rw")])
+    program = "import os\nopen('/work/{n}.out', 'w').write('x')\nsorted(os.listdir('/work'))"
+    for n in range(3):
+        result = await codeact.execute(program.replace("{n}", str(n)))
+        assert result.ok, result.error
+        assert result.value == sorted(["a.txt", *(f"{i}.out" for i in range(n + 1))])
+        await asyncio.sleep(0.05)  # the pool refills with these mounts
+    assert sorted(p.name for p in folder.iterdir()) == ["0.out", "1.out", "2.out", "a.txt"]
+    folder.rename(tmp_path / "old")
+    folder.mkdir()
+    (folder / "b.txt").write_text("b")
+    result = await codeact.execute("import os\nsorted(os.listdir('/work'))")
+    assert result.ok and result.value == ["b.txt"], result
+
+
+async def test_agents_sharing_a_backend_each_see_only_their_own_mounts(
+    make_codeact: Callable[..., CodeAct], tmp_path: Path
+) -> None:
+    # Two CodeActs on one backend, with different folders at the same sandbox path, in turn
+    # and at once: a sandbox pooled with one's mounts never runs the other's program.
+    agents = []
+    for name in ("first", "second", "third"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "owner.txt").write_text(name)
+        agents.append((name, make_codeact(file_mounts=[Mount(folder, "/work", mode="rw")])))
+    program = "open('/work/owner.txt').read()"
+    plain = make_codeact()
+    for turn in range(4):
+        for name, codeact in [*agents, *agents[:1], *agents[:1]]:
+            result = await codeact.execute(program)
+            assert result.ok, result.error
+            assert result.value == name, (turn, name, result.value)
+        seen = await plain.execute("import os\nos.path.exists('/work/owner.txt')")
+        assert seen.ok and seen.value is False, seen
+    together = await asyncio.gather(*(codeact.execute(program) for _, codeact in agents * 3))
+    for (name, _), result in zip(agents * 3, together, strict=True):
+        assert result.ok and result.value == name, result

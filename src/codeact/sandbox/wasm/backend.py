@@ -6,10 +6,11 @@ defines (tool calls and HTTP requests through the channel, sleeps, output). Memo
 per store, time by epoch interruption; the guest caps its own output and the host caps what it
 accepts.
 
-Files: each instance gets its own empty /output directory; a run with mounts gets a new
-instance whose only other preopens are exactly those mounts (WASI preopens are capabilities:
-paths resolve inside them, and ``..`` or a symlink cannot lead out). Runs without mounts take
-a pre-warmed instance from the pool.
+Files: each instance gets its own empty /output directory; its only other preopens are
+exactly the run's mounts and granted packages (WASI preopens are capabilities: paths resolve
+inside them, and ``..`` or a symlink cannot lead out). A run takes a pre-warmed instance from
+the pool when the pool's instances have exactly its preopens (`sandbox/pool_walls.py` moves the
+pool to the walls runs ask for), and gets a new instance of its own otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ...policy.packages import PACKAGES_PATH, PackageGrant
 from .. import forks
 from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend
+from ..pool_walls import PoolWalls, identity
 from ..threads import DaemonThreadPool
 from .execution import WasmExecution
 from .fastcall import call_string_export
@@ -48,9 +50,11 @@ class WasmBackend(SandboxBackend):
 
     Args:
         pool_size: Warm instances kept ready (each about 30-40 MB); 0 disables the pool.
+            They have the preopens (mounts, packages) of the runs that come; a run with
+            others gets an instance of its own.
         package_grant: Pure-Python packages (`resolve_packages(..., target="wasm")`) that the
-            pool's instances have preopened read-only at /packages; a run that is granted
-            other packages gets an instance of its own.
+            pool's instances have preopened read-only at /packages until a run asks for
+            other preopens.
     """
 
     name = "wasm"
@@ -68,6 +72,7 @@ class WasmBackend(SandboxBackend):
         parent's threads do not exist)."""
         self._runtime: WasmRuntime | None = None
         self._pool: InstancePool | None = None
+        self._walls: PoolWalls[_Walls] | None = None  # what the pool's instances preopen
         self._lock = threading.Lock()
         # Threads that run guests; a guest stuck in a blocking host call keeps its thread.
         self._threads = DaemonThreadPool("codeact-wasm")
@@ -97,12 +102,16 @@ class WasmBackend(SandboxBackend):
                     log.warning(_FORKED)
                 runtime = WasmRuntime.shared()
                 base = _package_preopens(self.package_grant)
-                self._pool = InstancePool(
-                    lambda: runtime.instantiate_with_output(base),
-                    self._pool_size,
-                    cold_factory=lambda: runtime.instantiate_with_output(base, warm=False),
-                )
+                self._pool = self._new_pool(runtime, base)
+                self._walls = PoolWalls(_walls_of(base))
                 self._runtime = runtime
+
+    def _new_pool(self, runtime: WasmRuntime, preopens: list[Preopen]) -> InstancePool:
+        return InstancePool(
+            lambda: runtime.instantiate_with_output(preopens),
+            self._pool_size,
+            cold_factory=lambda: runtime.instantiate_with_output(preopens, warm=False),
+        )
 
     async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
         if self._runtime is None:
@@ -116,23 +125,30 @@ class WasmBackend(SandboxBackend):
             execution.cancel()  # the guest traps at its next epoch check or host call
             raise
 
+    def _pool_for(self, runtime: WasmRuntime, preopens: list[Preopen]) -> InstancePool | None:
+        """The pool if its instances have exactly `preopens` (moved to them if runs ask)."""
+        walls = _walls_of(preopens)
+        with self._lock:
+            assert self._walls is not None
+            if not self._closed and self._walls.ask(walls):
+                old, self._pool = self._pool, self._new_pool(runtime, preopens)
+                if old is not None:  # freeing its instances is not this run's wait
+                    threading.Thread(target=old.close, name="codeact-pool-close").start()
+            return self._pool if self._walls.current == walls else None
+
     def _run_blocking(self, request: RunRequest, execution: WasmExecution) -> RunOutcome:
-        runtime, pool = self._runtime, self._pool
-        assert runtime is not None and pool is not None
+        runtime = self._runtime
+        assert runtime is not None
         started = time.perf_counter()
+        preopens = [Preopen(m.host, m.guest, m.writable) for m in request.mounts]
+        preopens += _package_preopens(request.packages)
+        pool = self._pool_for(runtime, preopens)
         try:
-            if request.mounts or _key(request.packages) != _key(self.package_grant):
-                # Granted to this execution only: an instance of its own.
-                preopens = [Preopen(m.host, m.guest, m.writable) for m in request.mounts]
-                preopens += _package_preopens(request.packages)
-                # No warm-up: it would only move the first call's cost, not save it.
-                prepared = runtime.instantiate_with_output(preopens, warm=False)
-            else:
-                # An empty pool (executions back to back): no warm-up run either, which
-                # would cost a whole program's work to save the first touches of memory.
-                prepared = pool.take() or runtime.instantiate_with_output(
-                    _package_preopens(self.package_grant), warm=False
-                )
+            # Not pooled, or an empty pool (executions back to back): no warm-up run, which
+            # would cost a whole program's work to save the first touches of memory.
+            prepared = (pool.take() if pool is not None else None) or (
+                runtime.instantiate_with_output(preopens, warm=False)
+            )
         except (WasmtimeError, OSError) as exc:
             # wasmtime's own failures (e.g. "failed to add preopen dir" when the host is out
             # of descriptors) are a failed result with one line, never a traceback.
@@ -146,7 +162,10 @@ class WasmBackend(SandboxBackend):
                 )
             return outcome
         finally:
-            pool.discard(prepared)  # freeing its memory takes ~0.5 ms: not on the caller's path
+            # Freeing its memory takes ~0.5 ms: not on the caller's path (a pool's thread).
+            owner = pool or self._pool
+            assert owner is not None  # made with the runtime
+            owner.discard(prepared)
 
     def _run_in(
         self,
@@ -212,8 +231,12 @@ def _could_not_start(exc: BaseException) -> str:
     return f"the sandbox could not start: {detail}"
 
 
-def _key(grant: PackageGrant | None) -> str | None:
-    return grant.key if grant is not None else None
+_Walls = tuple[tuple[str, str, bool, "tuple[int, int] | None"], ...]
+
+
+def _walls_of(preopens: list[Preopen]) -> _Walls:
+    """What an instance's preopens are: each folder as it is at its path now."""
+    return tuple((p.host, p.guest, p.writable, identity(p.host)) for p in preopens)
 
 
 def _package_preopens(grant: PackageGrant | None) -> list[Preopen]:
