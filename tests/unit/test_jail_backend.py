@@ -104,13 +104,16 @@ async def test_no_child_outlives_its_run(jail: JailBackend, codeact: CodeAct) ->
         "import threading, time\nthreading.Thread(target=time.sleep, args=(60,)).start()"
     )
     assert jail._zygote is not None
-    # Only the pooled child, waiting for its next run, may remain (once the zygote has reaped
-    # the killed ones, which takes a moment).
+    # Only the pooled child and the spare, waiting for their runs, may remain (once the
+    # zygote has reaped the killed ones, which takes a moment).
+    pooled = {c.pid for c in [*jail._ready, *jail._spares]}
+    assert len(pooled) <= 2
     for _ in range(100):
-        if len(_children_of(jail._zygote.info["pid"])) <= 1:
+        if set(_children_of(jail._zygote.info["pid"])) <= pooled:
             break
         await asyncio.sleep(0.05)
-    assert len(_children_of(jail._zygote.info["pid"])) <= 1
+        pooled = {c.pid for c in [*jail._ready, *jail._spares]}
+    assert set(_children_of(jail._zygote.info["pid"])) <= pooled
 
 
 @pytest.mark.parametrize(
@@ -255,3 +258,21 @@ async def test_only_pooled_children_run_the_warm_up(
         await asyncio.sleep(0.05)
     assert sent and all(warm is (name == "codeact-jail-pool") for name, warm in sent), sent
     assert {warm for _, warm in sent} == {True, False}, sent
+
+
+async def test_a_run_with_other_walls_takes_the_spare_and_its_own_walls(
+    jail: JailBackend, codeact: CodeAct
+) -> None:
+    # The pool's children are confined for this CodeAct's walls; another CodeAct's run on
+    # the same backend gets the spare, warmed but without walls, confined with its own.
+    await codeact.execute("print(1)")
+    for _ in range(250):
+        if jail._spares and jail._ready:
+            break
+        await asyncio.sleep(0.02)
+    spare = jail._spares[0].pid
+    other = CodeAct(backend=jail, limits=Limits(wall_time=7))
+    probe = "import os, resource\nos.getpid(), resource.getrlimit(resource.RLIMIT_CPU)[1]"
+    result = await other.execute(probe)
+    assert result.ok, result.error
+    assert list(result.value) == [spare, 16], result.value

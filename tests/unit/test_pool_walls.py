@@ -33,10 +33,12 @@ def test_two_runs_in_a_row_move_the_pool_to_new_walls() -> None:
     assert walls.current == "b"
 
 
-def test_a_pool_no_run_asked_for_lately_moves_to_the_next_walls() -> None:
-    # Pool a, used; then b, c, b, c...: after b the pool's walls were not the last run's,
-    # so c moves it, and from then on the alternation leaves it at c.
-    assert _moves(PoolWalls("a"), "abcbcbc") == "pomopop"
+def test_runs_that_take_turns_leave_the_pool_where_it_is() -> None:
+    # Three CodeActs on one shared backend, round robin: the pool keeps the first's walls
+    # (each run's walls differ from the run's before), it is never remade.
+    walls = PoolWalls("d")
+    assert _moves(walls, "abcabcabc") == "moopoopoo"
+    assert walls.current == "a"
 
 
 def test_a_folder_replaced_at_its_path_is_another_folder(tmp_path: Path) -> None:

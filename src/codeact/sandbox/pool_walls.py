@@ -34,12 +34,13 @@ def identity(path: str) -> tuple[int, int] | None:
 
 
 class PoolWalls(Generic[W]):
-    """The walls a pool prepares for (`current`), moved to a run's when the pool's walls were
-    not the last run's either, or when two runs in a row asked for the new ones.
+    """The walls a pool prepares for (`current`): moved to a run's by the first run of all,
+    and by a run whose walls the run before it asked for too.
 
-    So the first run of a `CodeAct` with walls of its own moves the pool (nothing used the
-    pool's walls yet), and two `CodeAct`s that share a backend and alternate leave it with one
-    of theirs instead of remaking it at every run.
+    So the first run of a `CodeAct` with walls of its own moves the pool, a `CodeAct` whose
+    walls change moves it on its second run with the new ones, and `CodeAct`s that share a
+    backend (every `CodeAct(backend="jail")` of a process does) and take turns leave it with
+    the walls it has instead of remaking it at every run.
     """
 
     def __init__(self, initial: W) -> None:
@@ -47,14 +48,19 @@ class PoolWalls(Generic[W]):
         self._last: W | None = None
         self._lock = threading.Lock()
 
+    @property
+    def steady(self) -> bool:
+        """Whether the last run asked for the pool's walls (or no run came yet): sandboxes
+        made for them now are likely to be used."""
+        last = self._last
+        return last is None or last == self.current
+
     def ask(self, walls: W) -> bool:
         """A run asks for `walls`; True if the pool must now prepare them instead (what it
         holds has other walls: the caller discards it)."""
         with self._lock:
             last, self._last = self._last, walls
-            if walls == self.current:
+            if walls == self.current or (last is not None and last != walls):
                 return False
-            if last is None or last == walls or last != self.current:
-                self.current = walls
-                return True
-            return False
+            self.current = walls
+            return True

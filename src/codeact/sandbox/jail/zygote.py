@@ -52,6 +52,7 @@ class Child:
         self.exited: concurrent.futures.Future[int | None] = concurrent.futures.Future()
         self.output_dir: str | None = None  # its /output, made with it off the caller's path
         self.walls: object = None  # what it was confined with, once sent (the backend's)
+        self.unsent = b""  # its walls, when they go with its run
         self._closed = False
 
     def kill(self) -> None:

@@ -167,6 +167,8 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         # The large part of the seccomp filter, with the setup's calls still allowed: no
         # program runs before `confine` stacks the part that refuses them.
         seccomp.install(waiting_filter)
+        if "limits" not in walls:  # a spare, pooled without walls: they come with its run
+            walls = wire.read_frame(sock)
         _grant_files(setup, walls, ruleset)
         confine.confine(
             confine.Confinement(**walls["limits"]),
