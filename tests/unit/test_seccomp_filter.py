@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from codeact.sandbox.guest.jail import seccomp
+from codeact.sandbox.guest.jail.confine import PidFilter
 from codeact.sandbox.guest.jail.syscalls import AUDIT_ARCH, SYSCALLS
 
 PID = 4242
@@ -215,3 +216,26 @@ def test_the_setup_calls_are_open_only_until_the_lock(arch: str) -> None:
         assert verdict(arch, name) == expected, name
     assert run_filter(lock, arch=audit, nr=SYSCALLS[arch]["read"]) == seccomp.RET_ALLOW
     assert len(lock) // 8 < 24  # small: attaching it is what the caller waits for
+
+
+@pytest.mark.parametrize("pid", [1, 2, 4242, 65536, 4_194_304])
+def test_a_filter_built_once_and_given_a_pid_is_the_filter_built_for_that_pid(
+    arch: str, pid: int
+) -> None:
+    """The zygote builds each filter once; a child writes its own pid into the comparisons
+    that hold it (`confine.PidFilter`). The result must be byte for byte the filter built
+    for that pid, and the kill/signal rules must name it."""
+    for build in (seccomp.waiting_filter, seccomp.lock_filter, seccomp.build_filter):
+        built_once = PidFilter(lambda p, build=build: build(arch, seccomp.rules_for(p)))  # type: ignore[misc]
+        assert built_once.for_pid(pid) == build(arch, seccomp.rules_for(pid))
+    whole = PidFilter(lambda p: seccomp.build_filter(arch, seccomp.rules_for(p))).for_pid(pid)
+    kill = SYSCALLS[arch]["kill"]
+    assert run_filter(whole, arch=AUDIT_ARCH[arch], nr=kill, args=(pid,)) == seccomp.RET_ALLOW
+    assert run_filter(whole, arch=AUDIT_ARCH[arch], nr=kill, args=(pid + 1,)) != seccomp.RET_ALLOW
+
+
+def test_a_filter_that_depends_on_the_pid_otherwise_is_refused() -> None:
+    with pytest.raises(ValueError, match="length depends"):
+        PidFilter(lambda p: b"\0" * 8 * (1 + p % 2))
+    with pytest.raises(ValueError, match="other than by comparing"):
+        PidFilter(lambda p: struct.pack("=HBBI", 0x15, 0, 0, p + 1))

@@ -18,6 +18,8 @@ import ctypes
 import os
 import resource
 import signal
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import landlock, seccomp
@@ -26,6 +28,7 @@ from .syscalls import current_arch
 __all__ = [
     "Confinement",
     "Measures",
+    "PidFilter",
     "confine",
     "die_with_parent",
     "seccomp_programs",
@@ -144,15 +147,63 @@ def drop_capabilities(last_cap: int) -> None:
         raise OSError(err, f"capset failed: {os.strerror(err)}")
 
 
+class PidFilter:
+    """A filter whose rules name a pid, built once and given each process's own pid.
+
+    `build(pid)` runs twice, for two stand-in pids; the instructions that differ between the
+    two programs are exactly the comparisons against the pid (nothing else in a program
+    depends on it), and `for_pid` writes a pid into those. Building the jail's filters in
+    Python took a child 0.75 ms of CPU; copying and patching takes microseconds.
+    """
+
+    _STAND_INS = (0x7FFF_FFF1, 0x7FFF_FFF2)  # above any pid the kernel gives (4,194,304 at most)
+
+    def __init__(self, build: Callable[[int], bytes]) -> None:
+        first, second = (build(pid) for pid in self._STAND_INS)
+        if len(first) != len(second) or len(first) % 8:
+            raise ValueError("the filter's length depends on the pid")
+        self._program = first
+        self._slots: list[int] = []  # byte offsets of the `k` fields that hold the pid
+        for at in range(0, len(first), 8):
+            if first[at : at + 8] == second[at : at + 8]:
+                continue
+            ks = (first[at + 4 : at + 8], second[at + 4 : at + 8])
+            if first[at : at + 4] != second[at : at + 4] or ks != tuple(
+                struct.pack("=I", pid) for pid in self._STAND_INS
+            ):
+                raise ValueError("the filter depends on the pid other than by comparing it")
+            self._slots.append(at + 4)
+
+    def for_pid(self, pid: int) -> bytes:
+        program = bytearray(self._program)
+        for at in self._slots:
+            struct.pack_into("=I", program, at, pid)
+        return bytes(program)
+
+
+def _filters(arch: str) -> tuple[PidFilter, PidFilter]:
+    return (
+        PidFilter(lambda pid: seccomp.waiting_filter(arch, seccomp.rules_for(pid))),
+        PidFilter(lambda pid: seccomp.lock_filter(arch, seccomp.rules_for(pid))),
+    )
+
+
+_FILTERS: dict[str, tuple[PidFilter, PidFilter]] = {}
+
+
 def seccomp_programs() -> tuple[bytes, bytes]:
     """The two parts of this process's filter (its rules name its own pid), built ahead of
     time: the one to install while waiting for the request, and the one `confine` stacks
-    on it (`seccomp.waiting_filter`, `seccomp.lock_filter`)."""
+    on it (`seccomp.waiting_filter`, `seccomp.lock_filter`). The zygote calls this once, so
+    that its children inherit the built programs and only patch in their pid."""
     arch = current_arch()
     if arch is None:
         raise OSError("the jail supports x86_64 and aarch64 only")
-    rules = seccomp.rules_for(os.getpid())
-    return seccomp.waiting_filter(arch, rules), seccomp.lock_filter(arch, rules)
+    if arch not in _FILTERS:
+        _FILTERS[arch] = _filters(arch)
+    waiting, lock = _FILTERS[arch]
+    pid = os.getpid()
+    return waiting.for_pid(pid), lock.for_pid(pid)
 
 
 def tighten_umask() -> None:

@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import RUNNER_MODULES
-from . import child, landlock, rootfs
+from . import child, confine, landlock, rootfs
 
 __all__ = ["main"]
 
@@ -252,6 +252,7 @@ def main(control_fd: int) -> None:
             "namespaces_problem": root_problem,
         },
     )
+    confine.seccomp_programs()  # built once here: each child only writes its pid in
     gc.collect()
     gc.freeze()  # keep the imported objects' pages shared with every child
     selector = selectors.DefaultSelector()
