@@ -82,16 +82,6 @@ class ImportPolicy:
         pass
 
 
-def _close_other_fds(keep: set[int]) -> None:
-    for entry in os.listdir("/proc/self/fd"):
-        fd = int(entry)
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass  # the descriptor of the listing itself, already gone
-
-
 _KEPT: list[object] = []
 
 
@@ -139,7 +129,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         os.dup2(moved[1], 1)
         os.dup2(moved[2], 2)
         os.dup2(moved[0], _CHANNEL_FD)
-        _close_other_fds({0, 1, 2, _CHANNEL_FD, *setup.path_fds})
+        confine.close_other_fds({0, 1, 2, _CHANNEL_FD, *setup.path_fds})
         os.environ.clear()
         random.seed()  # the zygote's generator state is shared by every child: reseed
         waiting_filter, lock_filter = confine.seccomp_programs()

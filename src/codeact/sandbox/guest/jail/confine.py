@@ -23,12 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import landlock, seccomp
-from .syscalls import current_arch
+from .syscalls import SYSCALLS, current_arch
 
 __all__ = [
     "Confinement",
     "Measures",
     "PidFilter",
+    "close_other_fds",
     "confine",
     "die_with_parent",
     "seccomp_programs",
@@ -55,8 +56,9 @@ class Confinement:
 # One handle with its functions resolved, made when the zygote imports this module and
 # inherited by every child: made in the child, after its request, it cost about 0.1 ms.
 _LIBC = ctypes.CDLL(None, use_errno=True)
-for _name in ("prctl", "capset"):
+for _name in ("prctl", "capset", "syscall"):
     getattr(_LIBC, _name)
+_CLOSE_RANGE = SYSCALLS.get(current_arch() or "", {}).get("close_range")
 
 
 def _libc() -> ctypes.CDLL:
@@ -68,6 +70,26 @@ def die_with_parent(parent_pid: int) -> None:
     _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the zygote died before the request above took effect
         os._exit(1)
+
+
+def close_other_fds(keep: set[int]) -> None:
+    """Close every descriptor not in `keep`: each range between them in one close_range()
+    call (Linux 5.9+; listing /proc/self/fd instead took a child 0.5 ms of CPU), or, where
+    the kernel refuses it, what the listing shows open in that range."""
+    low = 0
+    for end in [*sorted(keep), 1 << 32]:  # close_range's last is inclusive: end - 1
+        if end <= low:
+            low = max(low, end + 1)
+            continue
+        last = ctypes.c_uint(min(end - 1, (1 << 32) - 1))
+        if _CLOSE_RANGE is None or _LIBC.syscall(_CLOSE_RANGE, ctypes.c_uint(low), last, 0):
+            for entry in os.listdir("/proc/self/fd"):
+                if low <= int(entry) < end:
+                    try:
+                        os.close(int(entry))
+                    except OSError:
+                        pass  # the descriptor of the listing itself, already gone
+        low = end + 1
 
 
 def _vm_size() -> int:
