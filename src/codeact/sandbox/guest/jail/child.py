@@ -37,6 +37,7 @@ class Setup:
     zygote_pid: int
     runner: ModuleType
     path_fds: list[int]
+    read_rules: landlock.ReadRules  # Landlock's rules for `path_fds`, encoded once
     allowed_modules: frozenset[str]
     denied_modules: Mapping[str, str]
     packages: tuple[str, ...]
@@ -134,7 +135,7 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
         random.seed()  # the zygote's generator state is shared by every child: reseed
         waiting_filter, lock_filter = confine.seccomp_programs()
         measures = confine.Measures.now()
-        ruleset = landlock.ruleset(read=setup.path_fds, abi=setup.landlock_abi)
+        ruleset = setup.read_rules.ruleset()
         if setup.root:
             rootfs.prepare_root(
                 setup.root, stdlib=setup.stdlib, hidden=setup.hidden, packages=setup.packages_paths

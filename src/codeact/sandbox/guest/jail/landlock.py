@@ -25,7 +25,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Enforced", "abi_version", "add_rules", "enforce", "restrict", "ruleset"]
+__all__ = ["Enforced", "ReadRules", "abi_version", "add_rules", "enforce", "restrict", "ruleset"]
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on every architecture
 _CREATE_RULESET_VERSION = 1
@@ -109,25 +109,59 @@ def ruleset(
     beneath `write` (paths or open O_PATH descriptors), refusing TCP bind/connect (ABI >= 4)
     and signals or abstract sockets that reach outside (ABI >= 6)."""
     abi = abi_version() if abi is None else abi
-    if abi < 1:
-        raise OSError(errno.ENOSYS, "landlock is not available in this kernel")
-    handled_fs = _handled_fs(abi)
-    fields = [handled_fs]
-    if abi >= 4:
-        fields.append(NET_BIND_TCP | NET_CONNECT_TCP)
-    if abi >= 6:
-        fields.append(SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL)
-    attr = ctypes.create_string_buffer(struct.pack(f"={len(fields)}Q", *fields))
-    fd = _check(
-        _libc.syscall(_CREATE_RULESET, attr, ctypes.c_size_t(len(attr.raw)), 0),
-        "create_ruleset",
-    )
+    fd = _create(abi)
     try:
         add_rules(fd, read=read, write=write, abi=abi)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _create(abi: int) -> int:
+    if abi < 1:
+        raise OSError(errno.ENOSYS, "landlock is not available in this kernel")
+    fields = [_handled_fs(abi)]
+    if abi >= 4:
+        fields.append(NET_BIND_TCP | NET_CONNECT_TCP)
+    if abi >= 6:
+        fields.append(SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL)
+    attr = ctypes.create_string_buffer(struct.pack(f"={len(fields)}Q", *fields))
+    return _check(
+        _libc.syscall(_CREATE_RULESET, attr, ctypes.c_size_t(len(attr.raw)), 0),
+        "create_ruleset",
+    )
+
+
+class ReadRules:
+    """Read-only rules for open (O_PATH) descriptors, encoded once, for a ruleset each
+    process makes with them (`ruleset`): the jail's zygote prepares the 200-odd rules of the
+    interpreter's files, and each child only makes the system calls (encoding them in every
+    child cost it about 0.4 ms of CPU)."""
+
+    def __init__(self, fds: Iterable[int], abi: int) -> None:
+        self.abi = abi
+        handled = _handled_fs(abi)
+        attrs = []
+        for fd in fds:
+            rights = READ & handled
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                rights &= _FILE_RIGHTS  # a rule on a file may only carry file rights
+            attrs.append(struct.pack("=Qi", rights, fd))  # struct landlock_path_beneath_attr
+        self._attrs = ctypes.create_string_buffer(b"".join(attrs), max(1, 12 * len(attrs)))
+        base = ctypes.addressof(self._attrs)
+        self._pointers = [ctypes.c_void_p(base + 12 * i) for i in range(len(attrs))]
+
+    def ruleset(self) -> int:
+        """A new ruleset (its descriptor) with these rules."""
+        fd = _create(self.abi)
+        try:
+            for attr in self._pointers:
+                _check(_libc.syscall(_ADD_RULE, fd, _RULE_PATH_BENEATH, attr, 0), "add_rule")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
 
 def add_rules(

@@ -213,6 +213,7 @@ def main(control_fd: int) -> None:
         zygote_pid=os.getpid(),
         runner=runner,
         path_fds=path_fds,
+        read_rules=landlock.ReadRules(path_fds, abi),
         allowed_modules=frozenset(allowed),
         denied_modules=dict(DENIED),
         packages=tuple(sorted(tops)),
