@@ -256,8 +256,43 @@ async def test_only_pooled_children_run_the_warm_up(
         result = await mounted.execute("print('mounted')")
         assert result.ok, result.error
         await asyncio.sleep(0.05)
-    assert sent and all(warm is (name == "codeact-jail-pool") for name, warm in sent), sent
-    assert {warm for _, warm in sent} == {True, False}, sent
+    assert sent and all(bool(warm) is (name == "codeact-jail-pool") for name, warm in sent), sent
+    assert {warm for _, warm in sent} == {"plain", False}, sent  # no session's run came
+
+
+async def test_pooled_children_warm_as_sessions_while_sessions_run(
+    jail: JailBackend, codeact: CodeAct, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The warm-up's session part (saving and restoring state, about half its work) only
+    # while sessions' runs come: one in the last `SESSION_RUNS` runs.
+    from codeact.sandbox.guest.wire import encode_frame as encode
+    from codeact.sandbox.jail import backend
+
+    sent: list[object] = []
+
+    def spy(message: dict[str, object]) -> bytes:
+        if message.get("warm"):
+            sent.append(message["warm"])
+        return encode(message)
+
+    monkeypatch.setattr(backend, "encode_frame", spy)
+
+    async def refilled_with(kind: str) -> bool:
+        for _ in range(250):
+            if kind in sent:
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    session = codeact.session()
+    for n in range(2):
+        result = await session.execute(f"x = {n}\nx")
+        assert result.ok and result.value == n, result
+    assert await refilled_with("session"), sent
+    sent.clear()
+    for _ in range(backend.SESSION_RUNS):  # plain runs only, for a while
+        assert (await codeact.execute("print(1)")).ok
+    assert await refilled_with("plain"), sent
 
 
 async def test_a_run_with_other_walls_takes_the_spare_and_its_own_walls(

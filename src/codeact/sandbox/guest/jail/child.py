@@ -147,8 +147,9 @@ def run(setup: Setup, *, channel_fd: int, stdout_fd: int, stderr_fd: int) -> NoR
             # everything: its first touches of memory copy the pages shared with the zygote
             # (about 90 faults, ~0.5 ms) while it waits instead of after its request. A child
             # forked for a run that waits for it does not: that would only move those faults
-            # before the run, and add the warm-up's own work (~3 ms of CPU).
-            setup.runner.warm_up()
+            # before the run, and add the warm-up's own work (~3 ms of CPU). "plain": not as
+            # a session's run (the host asks for that while the runs are not sessions').
+            setup.runner.warm_up(session=walls["warm"] != "plain")
         # Then the real host, and the internals hidden: none of it depends on the request, and
         # no program of the user's has run.
         host = glue.JailHost(sock)

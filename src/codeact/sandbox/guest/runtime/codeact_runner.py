@@ -235,6 +235,10 @@ _WARMUP: dict[str, Any] = {
     "tools": [{"name": "warmup_tool", "positional": ["x"]}],
     "session": {"state": None, "limit": 1 << 20},
 }
+# The same program as a plain run, no session (`"warmup": "plain"`): the jail's children warm
+# with it while the runs that come are not a session's, whose saving and restoring they would
+# not use (the session's part is about half of the warm-up's work there).
+_WARMUP_PLAIN = {key: value for key, value in _WARMUP.items() if key != "session"}
 
 
 #: The name under which the guest asks the host for bytes of its session's state: no tool
@@ -325,8 +329,9 @@ def run(request_json: str) -> str:
     # between model turns. Not the jail, which warms every child it forks: it cost the jail's
     # back-to-back executions 10% of their rate there (measured, docs/performance.md).
     warm_rows = request.get("warmup") == "rows"
+    warm_plain = request.get("warmup") == "plain"
     if warmup:
-        request = _WARMUP
+        request = _WARMUP_PLAIN if warm_plain else _WARMUP
     filename = request.get("filename") or "<code>"
     code = request["code"]
     output = codeact_host.OUTPUT = Output(int(request.get("output_limit") or 1 << 20))
@@ -378,7 +383,7 @@ def run(request_json: str) -> str:
             )
         except BaseException as exc:
             report["session"] = {"failed": describe(exc, filename)["message"]}
-    if warmup:
+    if warmup and not warm_plain:
         try:
             _warm_restore(report)
             # The warm-up program runs as a session's (through its tree): the split that a
@@ -409,12 +414,13 @@ def run(request_json: str) -> str:
         return json.dumps(report)
 
 
-def warm_up(*, rows: bool = False) -> None:
+def warm_up(*, rows: bool = False, session: bool = True) -> None:
     """Run the runner's own warm-up program once (`rows`: also a program's work on a tool's
-    rows) against `codeact_host.WarmupHost`, so that its first touches of code and memory
-    come before any program of the user's. The backend installs its real host afterwards."""
+    rows; `session`: as a session's run, saving and restoring its state) against
+    `codeact_host.WarmupHost`, so that its first touches of code and memory come before any
+    program of the user's. The backend installs its real host afterwards."""
     install(codeact_host.WarmupHost())
-    run('{"warmup": "rows"}' if rows else '{"warmup": true}')
+    run('{"warmup": "rows"}' if rows else '{"warmup": true}' if session else '{"warmup": "plain"}')
 
 
 def install(host: Any, *, patch_time: bool = True) -> None:
