@@ -106,13 +106,13 @@ async def test_no_child_outlives_its_run(jail: JailBackend, codeact: CodeAct) ->
     assert jail._zygote is not None
     # Only the pooled child and the spare, waiting for their runs, may remain (once the
     # zygote has reaped the killed ones, which takes a moment).
-    pooled = {c.pid for c in [*jail._ready, *jail._spares]}
+    pooled = {c.pid for c in [*jail._pool._ready, *jail._pool._spares]}
     assert len(pooled) <= 2
     for _ in range(100):
         if set(_children_of(jail._zygote.info["pid"])) <= pooled:
             break
         await asyncio.sleep(0.05)
-        pooled = {c.pid for c in [*jail._ready, *jail._spares]}
+        pooled = {c.pid for c in [*jail._pool._ready, *jail._pool._spares]}
     assert set(_children_of(jail._zygote.info["pid"])) <= pooled
 
 
@@ -199,7 +199,7 @@ async def test_a_pooled_child_waits_for_its_run_with_every_wall_up(
     deadline = asyncio.get_running_loop().time() + 10
     status: dict[str, str] = {}
     while asyncio.get_running_loop().time() < deadline:
-        ready = [c for c in list(jail._ready) if not c.exited.done()]
+        ready = [c for c in list(jail._pool._ready) if not c.exited.done()]
         if ready:
             status = _proc_status(ready[0].pid)
             if status.get("Seccomp_filters") == "2":
@@ -241,7 +241,7 @@ async def test_only_pooled_children_run_the_warm_up(
     # for a run that waits for it does not (that would move the first touches before the run
     # and add ~3 ms of the warm-up's work).
     from codeact.sandbox.guest.wire import encode_frame as encode
-    from codeact.sandbox.jail import backend
+    from codeact.sandbox.jail import pool
 
     sent: list[tuple[str, object]] = []
 
@@ -250,7 +250,7 @@ async def test_only_pooled_children_run_the_warm_up(
             sent.append((threading.current_thread().name, message["warm"]))
         return encode(message)
 
-    monkeypatch.setattr(backend, "encode_frame", spy)
+    monkeypatch.setattr(pool, "encode_frame", spy)
     mounted = CodeAct(backend=jail, limits=Limits(wall_time=10), file_mounts=[str(tmp_path)])
     for _ in range(3):  # new walls: a child forked for the first run, pooled ones after it
         result = await mounted.execute("print('mounted')")
@@ -266,7 +266,7 @@ async def test_pooled_children_warm_as_sessions_while_sessions_run(
     # The warm-up's session part (saving and restoring state, about half its work) only
     # while sessions' runs come: one in the last `SESSION_RUNS` runs.
     from codeact.sandbox.guest.wire import encode_frame as encode
-    from codeact.sandbox.jail import backend
+    from codeact.sandbox.jail import pool
 
     sent: list[object] = []
 
@@ -275,7 +275,7 @@ async def test_pooled_children_warm_as_sessions_while_sessions_run(
             sent.append(message["warm"])
         return encode(message)
 
-    monkeypatch.setattr(backend, "encode_frame", spy)
+    monkeypatch.setattr(pool, "encode_frame", spy)
 
     async def refilled_with(kind: str) -> bool:
         for _ in range(250):
@@ -290,7 +290,7 @@ async def test_pooled_children_warm_as_sessions_while_sessions_run(
         assert result.ok and result.value == n, result
     assert await refilled_with("session"), sent
     sent.clear()
-    for _ in range(backend.SESSION_RUNS):  # plain runs only, for a while
+    for _ in range(pool.SESSION_RUNS):  # plain runs only, for a while
         assert (await codeact.execute("print(1)")).ok
     assert await refilled_with("plain"), sent
 
@@ -302,10 +302,10 @@ async def test_a_run_with_other_walls_takes_the_spare_and_its_own_walls(
     # the same backend gets the spare, warmed but without walls, confined with its own.
     await codeact.execute("print(1)")
     for _ in range(250):
-        if jail._spares and jail._ready:
+        if jail._pool._spares and jail._pool._ready:
             break
         await asyncio.sleep(0.02)
-    spare = jail._spares[0].pid
+    spare = jail._pool._spares[0].pid
     other = CodeAct(backend=jail, limits=Limits(wall_time=7))
     probe = "import os, resource\nos.getpid(), resource.getrlimit(resource.RLIMIT_CPU)[1]"
     result = await other.execute(probe)

@@ -15,43 +15,32 @@ Wasm or micro-VM boundary does not have. In exchange it runs native CPython with
 
 from __future__ import annotations
 
-import collections
 import importlib.util
-import math
 import os
 import platform
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..._paths import cache_dir
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
-from ...errors import ConfigurationError, SandboxError
-from ...policy.limits import Limits
-from ...policy.mounts import Mount
+from ...errors import ConfigurationError
 from ...policy.outputs import OutputLimits
 from ...policy.packages import PackageGrant
 from .. import forks
-from ..artifacts import OutputsClosedError, collect_outputs, new_output_dir, output_overflow
+from ..artifacts import collect_outputs, output_overflow
 from ..base import Availability
 from ..cleanup import REMOVER
-from ..guest.wire import encode_frame
 from ..placement import wake_process_near, woken_near
-from ..pool_walls import PoolWalls, identity
 from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
 from ..threads import DaemonThreadPool
-from .zygote import Child, Zygote
+from .pool import ChildPool, Walls, confinement_limits, send_frame
+from .zygote import Zygote
 
 __all__ = ["JailBackend"]
-
-OPEN_FILES = 256
-#: Pooled children warm up as a session's run while one of the last this many runs was a
-#: session's (and as a plain run's otherwise: the session's part costs 1.5 ms of CPU a child).
-SESSION_RUNS = 32
 
 
 class JailBackend(ProcessBackend):
@@ -63,7 +52,7 @@ class JailBackend(ProcessBackend):
             import cost is paid once per backend, and only their files are readable.
         pool_size: Children forked and confined ahead of time, each waiting for a run
             with the walls of the runs that come (their limits and file mounts; see
-            `sandbox/pool_walls.py`); a run that asks for other walls gets a child of its
+            `jail/pool.py`); a run that asks for other walls gets a spare or a child of its
             own. 0 forks on demand.
         package_grant: Installed packages (`resolve_packages(..., target="jail")`): their
             tree is bound read-only, readable under Landlock and on sys.path in every run,
@@ -95,21 +84,9 @@ class JailBackend(ProcessBackend):
         """Its own zygote, pool and threads (at creation, and in a forked child: the
         parent's zygote and pooled children stay the parent's, neither used nor closed)."""
         self._zygote: Zygote | None = None
-        self._ready: collections.deque[Child] = collections.deque()  # confined, waiting
-        # Children warmed but without walls, for runs whose walls the confined ones do not
-        # have: they get theirs with the run (0.6 ms more to bind and confine, against about
-        # 10 ms to fork and set up a child from the start). One beside `pool_size` confined
-        # children while runs keep to the pool's walls; `pool_size` of them, and no more
-        # confined ones made, while runs with other walls come (CodeActs taking turns).
-        self._spares: collections.deque[Child] = collections.deque()
-        self._since_session = SESSION_RUNS  # runs since the last session's run
+        self._pool = ChildPool(self._pool_size, lambda: self._zygote, self._live_zygote)
         self._lock = threading.Lock()
-        self._refill = threading.Event()
         self._threads = DaemonThreadPool("codeact-jail")
-        self._filler: threading.Thread | None = None
-        # The walls pooled children are confined with: the runs' (see pool_walls.py), the
-        # default limits and no mounts until a run comes.
-        self._walls = PoolWalls(Walls(_confinement_limits(Limits(), OutputLimits()), ()))
 
     @classmethod
     def availability(cls) -> Availability:
@@ -172,114 +149,26 @@ class JailBackend(ProcessBackend):
                 detail = "; ".join(f"{name}: {why}" for name, why in failed.items())
                 raise ConfigurationError(f"the jail could not import its packages: {detail}")
             self._zygote = zygote
-            self._discard_pooled()  # children of the zygote that died: they died with it
-            if self._pool_size and self._filler is None:
-                self._filler = threading.Thread(
-                    target=self._fill, name="codeact-jail-pool", daemon=True
-                )
-                self._filler.start()
-            self._refill.set()
+            self._pool.discard_all()  # children of the zygote that died: they died with it
+            self._pool.start()
+
+    def _live_zygote(self) -> Zygote:
+        """A running zygote: this one, or a new one if it died (or was never started)."""
+        zygote = self._zygote
+        if zygote is None or not zygote.alive:
+            self.prepare()
+            zygote = self._zygote
+            assert zygote is not None
+        return zygote
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._refill.set()
-            self._discard_pooled()
+            self._pool.close()
             if self._zygote is not None:
                 self._zygote.close()
                 self._zygote = None
         self._threads.shutdown(wait=False, cancel_futures=True)
-
-    def _discard_pooled(self) -> None:
-        for pooled in (self._ready, self._spares):
-            while pooled:
-                _discard(pooled.popleft())
-
-    def _fill(self) -> None:
-        while not self._closed:
-            self._refill.wait()
-            self._refill.clear()
-            while not self._closed and self._pool_size:
-                if self._walls.steady:
-                    spare = len(self._ready) >= self._pool_size
-                    if spare and self._spares:
-                        break
-                else:
-                    spare = True
-                    if len(self._spares) >= self._pool_size:
-                        break
-                zygote = self._zygote
-                if zygote is None or not zygote.alive:
-                    break
-                walls = self._walls.current
-                try:
-                    child = zygote.fork()
-                except SandboxError:
-                    break
-                # Its empty /output and its walls too, not on the caller's path: mkdtemp
-                # takes 0.15-0.4 ms, binding and confining 0.6.
-                # The warm-up as a session's run only while sessions' runs come: their state's
-                # saving and restoring is about half of its work (1.5 ms of CPU a child).
-                warm = "session" if self._since_session < SESSION_RUNS else "plain"
-                try:
-                    _confine(child, zygote, None if spare else walls, warm=warm)
-                except OutputsClosedError:
-                    child.close()
-                    return  # the process is exiting
-                if self._closed:
-                    _discard(child)
-                    return
-                (self._spares if spare else self._ready).append(child)
-
-    def _take(self, walls: Walls) -> Child:
-        """A child confined with `walls`: a pooled one if it has them."""
-        if self._walls.ask(walls):
-            # Pooled children have other walls: refills take this run's.
-            while self._ready:
-                _discard(self._ready.popleft())
-        zygote = self._zygote
-        while True:
-            try:
-                child = self._ready.popleft()
-            except IndexError:
-                break
-            # A pooled child dies with its zygote (PR_SET_PDEATHSIG): check the zygote too.
-            # Its walls must be the ones asked for (a refill may have raced a change).
-            if (
-                child.walls == walls
-                and not child.exited.done()
-                and zygote is not None
-                and zygote.alive
-            ):
-                return child
-            _discard(child)
-        while self._spares:
-            child = self._spares.popleft()
-            if not child.exited.done() and zygote is not None and zygote.alive:
-                # Its walls go with its run, once it is placed (see below): sent now, they
-                # would wake it wherever it sleeps.
-                _confine(child, zygote, walls, warm=False, send=False)
-                return child
-            _discard(child)
-        child, zygote = self._fork()
-        _confine(child, zygote, walls, warm=False)  # the caller waits for it
-        return child
-
-    def _fork(self) -> tuple[Child, Zygote]:
-        for attempt in range(2):
-            zygote = self._zygote
-            if zygote is None or not zygote.alive:
-                self.prepare()  # the zygote died (or was never started): start a new one
-                zygote = self._zygote
-                assert zygote is not None
-            try:
-                child = zygote.fork()
-            except SandboxError:
-                if attempt:
-                    raise
-                continue  # it died just now; prepare() above replaces it
-            return child, zygote
-        raise AssertionError("unreachable")
 
     # -- running -----------------------------------------------------------------------------
     def _is_prepared(self) -> bool:
@@ -289,7 +178,6 @@ class JailBackend(ProcessBackend):
         self, request: RunRequest, channel: ToolChannel, relay_box: list[Relay]
     ) -> RunOutcome:
         started = time.perf_counter()
-        self._since_session = 0 if request.state is not None else self._since_session + 1
         own = self.package_grant
         if request.packages is not None and (own is None or own.key != request.packages.key):
             return RunOutcome(
@@ -299,9 +187,8 @@ class JailBackend(ProcessBackend):
                     "with JailBackend(package_grant=...) or let CodeAct(packages=...) do it",
                 )
             )
-        child = self._take(
-            Walls.of(_confinement_limits(request.limits, request.output_limits), request.mounts)
-        )
+        walls = Walls.of(confinement_limits(request.limits, request.output_limits), request.mounts)
+        child = self._pool.take(walls, session=request.state is not None)
         output_dir = child.output_dir
         ready = time.perf_counter()
         try:
@@ -324,7 +211,7 @@ class JailBackend(ProcessBackend):
             # quiet): with programs back to back or side by side the scheduler spreads them.
             cpus = wake_process_near(child.pid) if woken_near() else None
             if child.unsent:  # a spare's walls
-                _send(child, child.unsent)
+                send_frame(child, child.unsent)
                 child.unsent = b""
             began = time.perf_counter()
             outcome = relay.serve(_run_frame(request, cpus))
@@ -333,7 +220,7 @@ class JailBackend(ProcessBackend):
             child.close()
             # Refill the pool now, not while the program ran: a new child's setup (namespace,
             # Landlock rules) would compete with it for the CPU.
-            self._refill.set()
+            self._pool.refill()
         if output_dir is not None:
             # A writer faster than the watch's period meets RLIMIT_FSIZE (EFBIG) first: that
             # is the same disk protection, so report it as the same stop.
@@ -350,14 +237,6 @@ class JailBackend(ProcessBackend):
         return outcome
 
 
-def _discard(child: Child) -> None:
-    """Close a child that never ran a program, and remove its unused /output later."""
-    child.close()
-    if child.output_dir is not None:
-        REMOVER.remove_later(child.output_dir)
-        child.output_dir = None
-
-
 def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | None]:
     """A stop when the program writes far past the output limits (it must not fill the disk)."""
 
@@ -365,66 +244,6 @@ def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | No
         return output_overflow(output_dir, limits)
 
     return watch
-
-
-def _confinement_limits(limits: Limits, output_limits: OutputLimits) -> dict[str, int]:
-    """The kernel's limits for a run with `limits` (`confine.Confinement`'s fields)."""
-    return {
-        "memory_bytes": limits.memory_bytes,
-        # A backstop: the host kills at the wall time. Threads can use CPU faster than
-        # the clock runs, hence the margin.
-        "cpu_seconds": math.ceil(limits.wall_time * 2) + 1,
-        # Past disk_bytes the watch stops the program anyway: a single file may grow to
-        # twice that (so it is surely over) before the kernel refuses with EFBIG.
-        "file_bytes": 2 * output_limits.disk_bytes + 1,
-        "open_files": OPEN_FILES,
-    }
-
-
-@dataclass(frozen=True)
-class Walls:
-    """What a child is confined with: the kernel's limits and the file mounts.
-
-    A mount is (host path, sandbox path, writable, identity): the identity is the host
-    folder's (device, inode) when the walls were asked for, so a pooled child that bound a
-    folder since replaced at the same path (or gone) is not the same walls."""
-
-    limits: dict[str, int]
-    mounts: tuple[tuple[str, str, bool, tuple[int, int] | None], ...]
-
-    @classmethod
-    def of(cls, limits: dict[str, int], mounts: Sequence[Mount]) -> Walls:
-        return cls(limits, tuple((m.host, m.guest, m.writable, identity(m.host)) for m in mounts))
-
-
-def _confine(
-    child: Child, zygote: Zygote, walls: Walls | None, *, warm: str | bool, send: bool = True
-) -> None:
-    """Give a child its /output (where the machine allows one) and send it its walls, the
-    frame before its run: it confines itself with them, then waits for its run. `warm`: run
-    the runner's warm-up first (a pooled child, which has the time). No `walls`: a spare,
-    which warms and waits for its walls (this again, with them). `send=False`: leave the
-    frame in `child.unsent` for the caller to send. `warm` "plain": the warm-up as a plain
-    run's, not a session's."""
-    if child.output_dir is None and zygote.info.get("namespaces", False):
-        child.output_dir = new_output_dir()
-    child.walls = walls
-    frame: dict[str, object] = {"warm": warm}
-    if walls is not None:
-        frame["limits"] = walls.limits
-        frame["mounts"] = [[host, guest, writable] for host, guest, writable, _ in walls.mounts]
-        frame["output"] = child.output_dir
-    if send:
-        _send(child, encode_frame(frame))
-    else:
-        child.unsent = encode_frame(frame)
-
-
-def _send(child: Child, frame: bytes) -> None:
-    try:
-        child.sock.sendall(frame)
-    except OSError:
-        pass  # it is gone already: its exit status says why when the run is served
 
 
 def _run_frame(request: RunRequest, cpus: list[int] | None) -> dict[str, object]:
