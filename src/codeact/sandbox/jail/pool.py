@@ -106,8 +106,8 @@ class ChildPool:
 
     def discard_all(self) -> None:
         for pooled in (self._ready, self._spares):
-            while pooled:
-                discard(pooled.popleft())
+            while (child := _pop(pooled)) is not None:
+                discard(child)
 
     def close(self) -> None:
         self._closed = True
@@ -120,19 +120,18 @@ class ChildPool:
         self._since_session = 0 if session else self._since_session + 1
         if self._walls.ask(walls):
             # Pooled children have other walls: refills take this run's.
-            while self._ready:
-                discard(self._ready.popleft())
+            while (child := _pop(self._ready)) is not None:
+                discard(child)
         zygote = self._zygote()
         alive = zygote is not None and zygote.alive
-        while self._ready:
-            child = self._ready.popleft()
+        # Callers take concurrently: pop, never test for emptiness and then pop.
+        while (child := _pop(self._ready)) is not None:
             # A pooled child dies with its zygote (PR_SET_PDEATHSIG): check the zygote too.
             # Its walls must be the ones asked for (a refill may have raced a change).
             if child.walls == walls and alive and not child.exited.done():
                 return child
             discard(child)
-        while self._spares:
-            child = self._spares.popleft()
+        while (child := _pop(self._spares)) is not None:
             if zygote is not None and alive and not child.exited.done():
                 # Its walls go with its run, once it is placed: sent now, they would wake it
                 # wherever it sleeps.
@@ -189,6 +188,13 @@ class ChildPool:
                     discard(child)
                     return
                 (self._spares if spare else self._ready).append(child)
+
+
+def _pop(pooled: collections.deque[Child]) -> Child | None:
+    try:
+        return pooled.popleft()
+    except IndexError:
+        return None
 
 
 def discard(child: Child) -> None:

@@ -103,10 +103,12 @@ class InstancePool:
     def close(self) -> None:
         self._closed = True
         self._wake.set()
-        while self._ready:
-            _free(self._ready.popleft())
-        while self._used:
-            _free(self._used.popleft())
+        # Pop, never test for emptiness and then pop: a run may still take from this pool
+        # (a backend replaces its pool when the runs' preopens change) and the pool's thread
+        # frees what comes back.
+        for pooled in (self._ready, self._used):
+            while (prepared := _pop(pooled)) is not None:
+                _free(prepared)
 
     def _serve(self) -> None:
         try:
@@ -123,8 +125,8 @@ class InstancePool:
             self._urgent = False
             # The memory here; the /output tree on the remover's thread, since its removal
             # takes as long as the file system needs (about 4 ms a directory on a slow disk).
-            while self._used:
-                _free(self._used.popleft(), later=True)
+            while (used := _pop(self._used)) is not None:
+                _free(used, later=True)
             # After repeated failures stop refilling (callers instantiate themselves and see
             # the error) but keep freeing what comes back.
             while not self._closed and self._failures < 3 and len(self._ready) < self._size:
@@ -143,6 +145,13 @@ class InstancePool:
                     _free(prepared)
                     return
                 self._ready.append(prepared)
+
+
+def _pop(pooled: collections.deque[Prepared]) -> Prepared | None:
+    try:
+        return pooled.popleft()
+    except IndexError:
+        return None
 
 
 def _free(prepared: Prepared, *, later: bool = False) -> None:
