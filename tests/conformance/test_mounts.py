@@ -241,3 +241,26 @@ async def test_agents_sharing_a_backend_each_see_only_their_own_mounts(
     together = await asyncio.gather(*(codeact.execute(program) for _, codeact in agents * 3))
     for (name, _), result in zip(agents * 3, together, strict=True):
         assert result.ok and result.value == name, result
+
+
+async def test_a_mounted_folder_removed_after_it_was_granted_is_named_in_one_line(
+    make_codeact: Callable[..., CodeAct], tmp_path: Path
+) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    codeact = make_codeact(file_mounts=[Mount(folder, "/work")])
+    program = "import os\nsorted(os.listdir('/work'))"
+    for _ in range(2):  # pooled sandboxes hold it open by now
+        assert (await codeact.execute(program)).value == []
+        await asyncio.sleep(0.05)
+    folder.rmdir()
+    result = await codeact.execute(program)
+    assert not result.ok and result.error is not None
+    assert result.error.type == "SandboxError"
+    assert result.error.message == (
+        f"the host folder {folder} mounted at /work is gone (removed or renamed after it was "
+        "granted): restore it there, or grant its new path"
+    )
+    folder.mkdir()
+    (folder / "back.txt").write_text("b")
+    assert (await codeact.execute(program)).value == ["back.txt"]

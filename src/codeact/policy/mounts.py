@@ -29,6 +29,7 @@ __all__ = [
     "MountInput",
     "MountMode",
     "check_mounts",
+    "missing_mount",
     "to_mount",
     "workspace_mount",
 ]
@@ -154,6 +155,19 @@ def check_mounts(mounts: Iterable[Mount], *, workspace: Mount | None = None) -> 
                     "mount it read-write too, or do not mount the enclosing directory rw"
                 )
     return tuple(result)
+
+
+def missing_mount(mounts: Iterable[Mount]) -> str | None:
+    """Why a run cannot have `mounts` now: a granted host folder that is no longer a folder
+    (removed, renamed, or replaced by a file since it was granted), in one line; None if
+    every one is there."""
+    for mount in mounts:
+        if not Path(mount.host).is_dir():
+            return (
+                f"the host folder {mount.host} mounted at {mount.guest} is gone (removed or "
+                "renamed after it was granted): restore it there, or grant its new path"
+            )
+    return None
 
 
 def _check_host(host: object) -> str:

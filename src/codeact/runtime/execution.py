@@ -29,7 +29,7 @@ from ..calls.block_approval import ask_block_if_needed
 from ..calls.call import ProgramContext, describe_exception
 from ..calls.pipeline import ToolPipeline
 from ..policy.limits import Limits
-from ..policy.mounts import Mount
+from ..policy.mounts import Mount, missing_mount
 from ..policy.network import AllowedDomain, NetworkLimits
 from ..policy.outputs import OutputLimits
 from ..policy.packages import PackageGrant
@@ -203,7 +203,11 @@ async def _run(
     supervisor = Supervisor(bridge, loop)
     setup.running.add((supervisor, loop))
     try:
-        outcome = await setup.backend.run(request, bridge)
+        gone = missing_mount(setup.mounts)  # one line for it, not the backend's failure
+        if gone is not None:
+            outcome = RunOutcome(error=GuestError("SandboxError", gone))
+        else:
+            outcome = await setup.backend.run(request, bridge)
     except asyncio.CancelledError:
         if supervisor.stop is None and not supervisor.interrupted:
             raise  # cancelled by our caller, not by the supervisor
