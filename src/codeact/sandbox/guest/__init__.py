@@ -20,5 +20,6 @@ RUNNER_MODULES = (
     "codeact_lazy",
     "codeact_state",
     "codeact_save",
+    "codeact_compile",
     "codeact_runner",
 )

@@ -92,6 +92,7 @@ _OWN_FILES = (
     "codeact_state.py",
     "codeact_lazy.py",
     "codeact_save.py",
+    "codeact_compile.py",
 )
 
 

@@ -17,7 +17,8 @@ The runner is this module and the ones it imports by plain name, from this folde
 codeact_host (the glue object and the program's output), codeact_tools (tool calls, their
 errors, the event loop), codeact_errors (tracebacks and the notes a failing program gets),
 codeact_net (HTTP through the host), codeact_state, codeact_lazy and codeact_save (a
-session's state). Every backend loads them all, each before the ones that import it.
+session's state), codeact_compile (compiling and running the program). Every backend loads
+them all, each before the ones that import it.
 
 These modules run on the guest interpreter (CPython 3.10+), import only the standard
 library, and are not imported by the host package. Everything they report is untrusted there.
@@ -25,7 +26,6 @@ library, and are not imported by the host package. Everything they report is unt
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import base64
 import json
@@ -33,9 +33,7 @@ import linecache
 import sys
 import time
 import types
-import warnings
 from collections.abc import Iterable
-from types import CodeType
 from typing import Any
 
 import codeact_host
@@ -43,6 +41,7 @@ import codeact_net
 import codeact_save
 import codeact_state
 import codeact_tools
+from codeact_compile import run_program, split_compile
 from codeact_errors import MOUNTS, PACKAGES, describe, exit_report, explain_refusals
 from codeact_host import Output, Stream
 from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
@@ -67,13 +66,6 @@ def _grant_packages(grant: dict[str, Any] | None) -> None:
         MOUNTS.append((grant["path"], "ro"))
         if grant["path"] not in sys.path:
             sys.path.append(grant["path"])
-
-
-def _parse(code: str, filename: str) -> ast.Module:
-    try:
-        return ast.parse(code, filename)
-    except SyntaxError as exc:
-        raise exc.with_traceback(None) from None  # the program's error, not ast.py's frame
 
 
 def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -102,91 +94,6 @@ def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
         POSITIONAL[name] = positional
         namespace[name] = tool_function(name, positional)
     return namespace
-
-
-_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-_NOT_A_START = frozenset(" \t\f\v#)]}@")  # what no statement starts a line at column 0 with
-
-
-def _split_compile(code: str, filename: str) -> tuple[CodeType, CodeType] | None:
-    """The program without its last statement and that statement as an expression, each
-    compiled from text, if the program ends in an expression statement that starts a line
-    at column 0; else None (`_compile` then goes through the syntax tree).
-
-    Parsing to a tree and compiling the tree costs twice compiling the text (1.8 against
-    0.95 ms for the order-totals program in the wasm guest). The split is right only when
-    both parts compile alone: a line inside an open bracket, a string or a continued line
-    leaves the part before it unable to compile, so no other reading of the text passes.
-    Line numbers stay the program's (the expression is compiled after as many newlines).
-
-    The tree decides too when the text has a future import (barry_as_FLUFL changes how the
-    rest of the file parses, the expression's too) or when compiling the parts warns: the
-    expression's SyntaxWarnings would come out before the body's, and a program that does
-    not compile would print them before its SyntaxError; the tree prints them as Python does."""
-    if "\r" in code or "__future__" in code:
-        return None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        split = _split_texts(code, filename)
-    return None if caught else split
-
-
-def _split_texts(code: str, filename: str) -> tuple[CodeType, CodeType] | None:
-    lines = code.split("\n")
-    tried = 0
-    for index in range(len(lines) - 1, -1, -1):
-        first = lines[index][:1]
-        if not first or first in _NOT_A_START:
-            continue
-        if tried == 2:
-            return None
-        tried += 1
-        try:
-            tail = compile("\n" * index + "\n".join(lines[index:]), filename, "eval", _FLAGS, True)
-        except (SyntaxError, ValueError):
-            continue
-        try:
-            body = compile("\n".join(lines[:index]), filename, "exec", _FLAGS, True)
-        except (SyntaxError, ValueError):
-            return None
-        return body, tail
-    return None
-
-
-def _compile(code: str, filename: str, tree: ast.Module | None) -> tuple[CodeType, Any]:
-    if tree is None:
-        split = _split_compile(code, filename)
-        if split is not None:
-            return split
-        tree = _parse(code, filename)
-    last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body[-1].value)
-        tree.body.pop()
-    body = compile(tree, filename, "exec", flags=_FLAGS, dont_inherit=True)
-    tail = compile(last, filename, "eval", flags=_FLAGS, dont_inherit=True) if last else None
-    return body, tail
-
-
-def _run(
-    code: str, filename: str, namespace: dict[str, Any], tree: ast.Module | None = None
-) -> Any:
-    body, tail = _compile(code, filename, tree)
-    loop: SandboxLoop | None = None
-
-    def evaluate(compiled: CodeType) -> Any:
-        nonlocal loop
-        if compiled.co_flags & 0x80:  # CO_COROUTINE: the program awaits at top level
-            loop = loop or SandboxLoop()
-            return loop.run_until_complete(eval(compiled, namespace))
-        return eval(compiled, namespace)
-
-    try:
-        evaluate(body)
-        return evaluate(tail) if tail is not None else None
-    finally:
-        if loop is not None and not loop.is_closed():
-            loop.close()
 
 
 def _string_keys(value: Any) -> bool:
@@ -364,7 +271,7 @@ def run(request_json: str) -> str:
                 fetch=_read_state,
                 size=int(session.get("fetch") or 0),
             )
-        value = _run(code, filename, namespace, carried.tree if carried else None)
+        value = run_program(code, filename, namespace, carried.tree if carried else None)
         report.update(_value_report(value, output.limit))
     except SystemExit as exc:
         exit_report(exc, report)
@@ -388,7 +295,7 @@ def run(request_json: str) -> str:
             _warm_restore(report)
             # The warm-up program runs as a session's (through its tree): the split that a
             # plain program takes, warnings caught, is touched here once (0.1 ms otherwise).
-            _split_compile("x = 1\nx", filename)
+            split_compile("x = 1\nx", filename)
             if warm_rows:
                 _warm_more()
         except BaseException:
