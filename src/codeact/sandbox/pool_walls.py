@@ -15,12 +15,30 @@ a folder since replaced at that path (or removed) is never handed a run.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeAlias, TypeVar
 
-__all__ = ["PoolWalls", "identity"]
+__all__ = ["Folders", "PoolWalls", "folders", "identity"]
 
 W = TypeVar("W")
+
+#: Granted folders as walls: (host path, sandbox path, writable, `identity`) each.
+Folders: TypeAlias = tuple[tuple[str, str, bool, "tuple[int, int] | None"], ...]
+
+
+class _Granted(Protocol):
+    @property
+    def host(self) -> str: ...
+    @property
+    def guest(self) -> str: ...
+    @property
+    def writable(self) -> bool: ...
+
+
+def folders(granted: Iterable[_Granted]) -> Folders:
+    """Granted folders (mounts, preopens) as they are at their paths now."""
+    return tuple((g.host, g.guest, g.writable, identity(g.host)) for g in granted)
 
 
 def identity(path: str) -> tuple[int, int] | None:

@@ -24,7 +24,7 @@ from ...policy.outputs import OutputLimits
 from ..artifacts import OutputsClosedError, new_output_dir
 from ..cleanup import REMOVER
 from ..guest.wire import encode_frame
-from ..pool_walls import PoolWalls, identity
+from ..pool_walls import Folders, PoolWalls, folders
 from .zygote import Child, Zygote
 
 __all__ = ["OPEN_FILES", "SESSION_RUNS", "ChildPool", "Walls", "confinement_limits", "discard"]
@@ -58,11 +58,11 @@ class Walls:
     folder since replaced at the same path (or gone) is not the same walls."""
 
     limits: dict[str, int]
-    mounts: tuple[tuple[str, str, bool, tuple[int, int] | None], ...]
+    mounts: Folders
 
     @classmethod
     def of(cls, limits: dict[str, int], mounts: Sequence[Mount]) -> Walls:
-        return cls(limits, tuple((m.host, m.guest, m.writable, identity(m.host)) for m in mounts))
+        return cls(limits, folders(mounts))
 
 
 class ChildPool:

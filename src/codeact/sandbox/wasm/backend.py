@@ -31,7 +31,7 @@ from ...policy.packages import PACKAGES_PATH, PackageGrant
 from .. import forks
 from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend
-from ..pool_walls import PoolWalls, identity
+from ..pool_walls import Folders, PoolWalls, folders
 from ..threads import DaemonThreadPool
 from .execution import WasmExecution
 from .fastcall import call_string_export
@@ -72,7 +72,7 @@ class WasmBackend(SandboxBackend):
         parent's threads do not exist)."""
         self._runtime: WasmRuntime | None = None
         self._pool: InstancePool | None = None
-        self._walls: PoolWalls[_Walls] | None = None  # what the pool's instances preopen
+        self._walls: PoolWalls[Folders] | None = None  # what the pool's instances preopen
         self._lock = threading.Lock()
         # Threads that run guests; a guest stuck in a blocking host call keeps its thread.
         self._threads = DaemonThreadPool("codeact-wasm")
@@ -103,7 +103,7 @@ class WasmBackend(SandboxBackend):
                 runtime = WasmRuntime.shared()
                 base = _package_preopens(self.package_grant)
                 self._pool = self._new_pool(runtime, base)
-                self._walls = PoolWalls(_walls_of(base))
+                self._walls = PoolWalls(folders(base))
                 self._runtime = runtime
 
     def _new_pool(self, runtime: WasmRuntime, preopens: list[Preopen]) -> InstancePool:
@@ -127,7 +127,7 @@ class WasmBackend(SandboxBackend):
 
     def _pool_for(self, runtime: WasmRuntime, preopens: list[Preopen]) -> InstancePool | None:
         """The pool if its instances have exactly `preopens` (moved to them if runs ask)."""
-        walls = _walls_of(preopens)
+        walls = folders(preopens)
         with self._lock:
             assert self._walls is not None
             if not self._closed and self._walls.ask(walls):
@@ -229,14 +229,6 @@ def _could_not_start(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     detail = lines[0] if lines else type(exc).__name__
     return f"the sandbox could not start: {detail}"
-
-
-_Walls = tuple[tuple[str, str, bool, "tuple[int, int] | None"], ...]
-
-
-def _walls_of(preopens: list[Preopen]) -> _Walls:
-    """What an instance's preopens are: each folder as it is at its path now."""
-    return tuple((p.host, p.guest, p.writable, identity(p.host)) for p in preopens)
 
 
 def _package_preopens(grant: PackageGrant | None) -> list[Preopen]:
