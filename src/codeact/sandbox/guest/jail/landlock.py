@@ -142,12 +142,7 @@ class ReadRules:
     def __init__(self, fds: Iterable[int], abi: int) -> None:
         self.abi = abi
         handled = _handled_fs(abi)
-        attrs = []
-        for fd in fds:
-            rights = READ & handled
-            if not stat.S_ISDIR(os.fstat(fd).st_mode):
-                rights &= _FILE_RIGHTS  # a rule on a file may only carry file rights
-            attrs.append(struct.pack("=Qi", rights, fd))  # struct landlock_path_beneath_attr
+        attrs = [_path_rule(fd, READ & handled) for fd in fds]
         self._attrs = ctypes.create_string_buffer(b"".join(attrs), max(1, 12 * len(attrs)))
         base = ctypes.addressof(self._attrs)
         self._pointers = [ctypes.c_void_p(base + 12 * i) for i in range(len(attrs))]
@@ -199,10 +194,15 @@ def restrict(
 def _add_path(ruleset: int, path: int | str, rights: int) -> None:
     fd = path if isinstance(path, int) else os.open(path, os.O_PATH | os.O_CLOEXEC)
     try:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
-            rights &= _FILE_RIGHTS  # a rule on a file may only carry file rights
-        attr = ctypes.create_string_buffer(struct.pack("=Qi", rights, fd))
+        attr = ctypes.create_string_buffer(_path_rule(fd, rights))
         _check(_libc.syscall(_ADD_RULE, ruleset, _RULE_PATH_BENEATH, attr, 0), "add_rule")
     finally:
         if not isinstance(path, int):
             os.close(fd)
+
+
+def _path_rule(fd: int, rights: int) -> bytes:
+    """The `struct landlock_path_beneath_attr` granting `rights` beneath open `fd`."""
+    if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        rights &= _FILE_RIGHTS  # a rule on a file may only carry file rights
+    return struct.pack("=Qi", rights, fd)
