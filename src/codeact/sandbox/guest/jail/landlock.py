@@ -25,7 +25,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Enforced", "ReadRules", "abi_version", "add_rules", "enforce", "restrict", "ruleset"]
+__all__ = ["Enforced", "ReadRules", "abi_version", "add_rules", "enforce"]
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on every architecture
 _CREATE_RULESET_VERSION = 1
@@ -67,7 +67,7 @@ _libc.syscall.restype = ctypes.c_long
 
 @dataclass(frozen=True)
 class Enforced:
-    """What `restrict` made the kernel enforce (reported by the jail and `codeact doctor`)."""
+    """What `enforce` made the kernel enforce (reported by the jail and `codeact doctor`)."""
 
     abi: int
     filesystem: bool
@@ -97,25 +97,6 @@ def _check(result: int, what: str) -> int:
         err = ctypes.get_errno()
         raise OSError(err, f"landlock: {what} failed: {os.strerror(err)}")
     return result
-
-
-def ruleset(
-    *,
-    read: Iterable[int | str] = (),
-    write: Iterable[int | str] = (),
-    abi: int | None = None,
-) -> int:
-    """A ruleset (its descriptor) allowing only reading beneath `read` and reading + writing
-    beneath `write` (paths or open O_PATH descriptors), refusing TCP bind/connect (ABI >= 4)
-    and signals or abstract sockets that reach outside (ABI >= 6)."""
-    abi = abi_version() if abi is None else abi
-    fd = _create(abi)
-    try:
-        add_rules(fd, read=read, write=write, abi=abi)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def _create(abi: int) -> int:
@@ -174,21 +155,6 @@ def enforce(ruleset_fd: int, abi: int) -> Enforced:
     _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     _check(_libc.syscall(_RESTRICT_SELF, ruleset_fd, 0), "restrict_self")
     return Enforced(abi=abi, filesystem=True, tcp=abi >= 4, scopes=abi >= 6)
-
-
-def restrict(
-    *,
-    read: Iterable[int | str] = (),
-    write: Iterable[int | str] = (),
-    abi: int | None = None,
-) -> Enforced:
-    """`ruleset` and `enforce` in one step."""
-    abi = abi_version() if abi is None else abi
-    fd = ruleset(read=read, write=write, abi=abi)
-    try:
-        return enforce(fd, abi)
-    finally:
-        os.close(fd)
 
 
 def _add_path(ruleset: int, path: int | str, rights: int) -> None:
