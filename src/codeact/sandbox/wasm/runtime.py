@@ -154,15 +154,27 @@ def _host_failed(exc: BaseException) -> None:
     ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
 )
 def _on_epoch_deadline(_ctx: Any, _data: Any, delta: Any, kind: Any) -> int:
-    """Runs on the store's thread when its epoch deadline passes: trap, or go on."""
-    kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
-    execution = current_execution()
-    ticks = 1_000_000 if execution is None else execution.check_time()
-    if ticks is None:
-        err = ffi.wasmtime_error_new(b"codeact: execution stopped (time limit or cancelled)")
-        return ctypes.cast(err, ctypes.c_void_p).value or 0
-    delta[0] = max(1, min(ticks, _CHECK_TICKS))
-    return 0
+    """Runs on the store's thread when its epoch deadline passes: trap, or go on.
+
+    Nothing may raise out of it: ctypes would then hand wasmtime an undefined value as the
+    error pointer, which wasmtime frees (the whole process aborts). A check that fails stops
+    the run instead, and the execution is told why."""
+    try:
+        kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+        execution = current_execution()
+        ticks = 1_000_000 if execution is None else execution.check_time()
+        if ticks is not None:
+            delta[0] = max(1, min(ticks, _CHECK_TICKS))
+            return 0
+        message = b"codeact: execution stopped (time limit or cancelled)"
+    except BaseException as exc:
+        try:
+            _host_failed(exc)
+        except BaseException:
+            pass
+        message = b"codeact: the host's time check failed; execution stopped"
+    err = ffi.wasmtime_error_new(message)
+    return ctypes.cast(err, ctypes.c_void_p).value or 0
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[untyped-decorator]
@@ -219,13 +231,23 @@ class _OutputSink:
         self.execution: HostCalls | None = None
 
     def stdout(self, data: bytes) -> int:
-        if self.execution is not None:
-            self.execution.write_raw(1, data)
-        return len(data)
+        return self._write(1, data)
 
     def stderr(self, data: bytes) -> int:
-        if self.execution is not None:
-            self.execution.write_raw(2, data)
+        return self._write(2, data)
+
+    def _write(self, stream: int, data: bytes) -> int:
+        # Called from C (wasmtime-py's callback catches Exception only): nothing may raise.
+        execution = self.execution
+        if execution is None:
+            return len(data)
+        try:
+            execution.write_raw(stream, data)
+        except BaseException as exc:
+            try:
+                execution.host_failed(exc)
+            except BaseException:
+                pass
         return len(data)
 
 
