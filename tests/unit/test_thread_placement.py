@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -54,6 +54,47 @@ def test_a_blocked_job_never_delays_another(pool: DaemonThreadPool) -> None:
     assert pool.submit(lambda: "through").result(5) == "through"
     release.set()
     assert all(f.result(5) for f in blocked)
+
+
+def test_a_follow_up_runs_after_the_caller_has_its_value_and_keeps_the_thread(
+    pool: DaemonThreadPool,
+) -> None:
+    """`submit_then`: the future gets the value at once; the thread runs the follow-up
+    before it takes other work (a job meanwhile gets another thread)."""
+    follow_up_may_end = threading.Event()
+    followed: list[int] = []
+
+    def job() -> tuple[int, Callable[[], None]]:
+        def follow_up() -> None:
+            follow_up_may_end.wait(10)
+            followed.append(threading.get_native_id())
+
+        return threading.get_native_id(), follow_up
+
+    first = pool.submit_then(job)
+    tid = first.result(5)  # while the follow-up still waits
+    assert followed == []
+    assert pool.submit(threading.get_native_id).result(5) != tid
+    follow_up_may_end.set()
+    deadline = time.monotonic() + 5
+    while not followed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert followed == [tid]
+
+
+def test_a_failing_follow_up_is_logged_and_the_thread_serves_on(
+    pool: DaemonThreadPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("the follow-up broke")
+
+    assert pool.submit_then(lambda: ("value", broken)).result(5) == "value"
+    assert pool.submit_then(lambda: ("no follow-up", None)).result(5) == "no follow-up"
+    deadline = time.monotonic() + 5
+    while "the follow-up broke" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "follow-up work failed" in caplog.text
+    assert pool.submit(lambda: "still serving").result(5) == "still serving"
 
 
 def test_an_idle_thread_is_reused(pool: DaemonThreadPool) -> None:

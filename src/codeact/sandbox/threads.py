@@ -17,6 +17,7 @@ as it always would.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from typing import Any, TypeVar
 from .placement import QuietGate, ThreadPlacement
 
 __all__ = ["DaemonThreadPool"]
+
+log = logging.getLogger("codeact.sandbox")
 
 T = TypeVar("T")
 _STOP = object()
@@ -55,7 +58,20 @@ class DaemonThreadPool(concurrent.futures.Executor):
     def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        return self._submit(fn, args, kwargs, then=False)
+
+    def submit_then(
+        self, fn: Callable[..., tuple[T, Callable[[], None] | None]], /, *args: Any
+    ) -> concurrent.futures.Future[T]:
+        """Like `submit` for a job that returns ``(value, then)``: the future gets `value`,
+        and the thread then runs ``then()`` (when not None) before it takes other work. For
+        work the caller need not wait for, but that belongs on this thread."""
+        return self._submit(fn, args, {}, then=True)
+
+    def _submit(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], *, then: bool
+    ) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._lock:
             if self._shutdown:
                 raise RuntimeError(f"{self._name}: cannot run new work after shutdown")
@@ -72,7 +88,7 @@ class DaemonThreadPool(concurrent.futures.Executor):
                 ).start()
             elif quiet:
                 worker.pin_near()
-            worker.inbox.put((future, fn, args, kwargs))
+            worker.inbox.put((future, fn, args, kwargs, then))
         return future
 
     def _serve(self, me: _Worker) -> None:
@@ -82,24 +98,32 @@ class DaemonThreadPool(concurrent.futures.Executor):
             me.unpin()
             if item is _STOP:
                 return
-            future, fn, args, kwargs = item
+            future, fn, args, kwargs, then = item
             del item
             value: Any = None
             error: BaseException | None = None
+            follow_up: Callable[[], None] | None = None
             started = future.set_running_or_notify_cancel()
             if started:
                 try:
                     value = fn(*args, **kwargs)
+                    if then:
+                        value, follow_up = value
                 except BaseException as exc:
                     error = exc
             del fn, args, kwargs
+            if follow_up is not None:
+                # The caller hears first; this thread stays busy until the follow-up is done.
+                future.set_result(value)
+                del future, value
+                _run_follow_up(follow_up)
+                del follow_up
+                if self._go_idle(me):
+                    return
+                continue
             # Idle before the caller hears back: its next job (often at once) finds this
             # thread instead of starting another.
-            with self._lock:
-                self._quiet.end()
-                stop = self._shutdown
-                if not stop:
-                    self._idle.append(me)
+            stop = self._go_idle(me)
             if started:
                 if error is None:
                     future.set_result(value)
@@ -108,6 +132,15 @@ class DaemonThreadPool(concurrent.futures.Executor):
             del future, value, error
             if stop:
                 return
+
+    def _go_idle(self, me: _Worker) -> bool:
+        """Put `me` back among the idle threads; True when the pool is shut down (it ends)."""
+        with self._lock:
+            self._quiet.end()
+            if self._shutdown:
+                return True
+            self._idle.append(me)
+            return False
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop idle threads; a thread still running (or stuck) ends when its call returns.
@@ -119,3 +152,11 @@ class DaemonThreadPool(concurrent.futures.Executor):
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.inbox.put(_STOP)
+
+
+def _run_follow_up(follow_up: Callable[[], None]) -> None:
+    """A job's follow-up: its failure is logged, never the end of the thread."""
+    try:
+        follow_up()
+    except BaseException:
+        log.exception("a sandbox thread's follow-up work failed")
