@@ -52,7 +52,8 @@ from codeact.sandbox import placement
 from codeact.sandbox.threads import DaemonThreadPool
 from codeact.sandbox.wasm.execution import WasmExecution
 from codeact.sandbox.wasm.fastcall import call_string_export
-from codeact.sandbox.wasm.runtime import WasmRuntime, set_current
+from codeact.sandbox.wasm.host_imports import set_current
+from codeact.sandbox.wasm.runtime import WasmRuntime
 from codeact.tools import ToolSet
 from codeact.workloads import order_totals
 

@@ -17,7 +17,7 @@ from codeact import CodeAct, tool
 from codeact.calls.json_text import dumps_converted, loads
 from codeact.calls.sizes import json_size_over
 from codeact.sandbox.registry import backend_availability
-from codeact.sandbox.wasm.runtime import split_call
+from codeact.sandbox.wasm.host_imports import split_call
 from codeact.tools.results import ResultConversionError, to_json_value
 
 

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from codeact.sandbox.wasm.fastcall import call_string_export
-from codeact.sandbox.wasm.runtime import WasmRuntime, set_current
+from codeact.sandbox.wasm.host_imports import set_current
+from codeact.sandbox.wasm.runtime import WasmRuntime
 
 
 class QuietHost:

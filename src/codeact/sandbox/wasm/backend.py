@@ -35,8 +35,9 @@ from ..pool_walls import Folders, PoolWalls, folders
 from ..threads import DaemonThreadPool
 from .execution import WasmExecution
 from .fastcall import call_string_export
+from .host_imports import set_current
 from .pool import InstancePool
-from .runtime import Preopen, Prepared, WasmRuntime, set_current
+from .runtime import Preopen, Prepared, WasmRuntime
 
 __all__ = ["WasmBackend"]
 

@@ -24,7 +24,7 @@ __all__ = ["WasmExecution"]
 
 
 class WasmExecution:
-    """Implements `runtime.HostCalls` for one run."""
+    """Implements `host_imports.HostCalls` for one run."""
 
     #: Seconds between two looks at the size of /output while the program computes.
     DISK_CHECK_SECONDS = 0.1
