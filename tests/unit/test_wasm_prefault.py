@@ -110,6 +110,109 @@ def test_a_new_instance_waits_for_a_copy_under_way() -> None:
     assert order == ["closed", "taken"]
 
 
+def test_releases_on_two_threads_close_and_copy_at_once() -> None:
+    """Two callers free their instances each on its own thread: neither close waits for the
+    other's (one lock for all made every close and copy of the process one at a time)."""
+    import threading
+
+    from codeact.sandbox.wasm.prefault import SlotTracker
+
+    tracker = SlotTracker(None)
+    both_closing = threading.Barrier(2, timeout=5)
+    broken: list[str] = []
+
+    def close() -> None:
+        try:
+            both_closing.wait()
+        except threading.BrokenBarrierError:
+            broken.append("a close ran alone")
+
+    releases = [threading.Thread(target=tracker.release, args=(close,)) for _ in range(2)]
+    for release in releases:
+        release.start()
+    for release in releases:
+        release.join(10)
+    assert broken == []
+
+
+def test_a_new_instance_waits_only_for_releases_begun_before_it() -> None:
+    """`taken` waits for the closes under way when it is called (one of them freed the slot
+    the instance may have got), not for those begun later: they cannot be its slot, and
+    with two callers a wait for every later one could go on and on."""
+    import threading
+
+    from codeact.sandbox.wasm.prefault import SlotTracker
+
+    tracker = SlotTracker(None)
+    first_may_end, later_may_end = threading.Event(), threading.Event()
+    first_closing, later_closing = threading.Event(), threading.Event()
+
+    def close(closing: threading.Event, may_end: threading.Event) -> None:
+        closing.set()
+        may_end.wait(10)
+
+    first = threading.Thread(
+        target=tracker.release, args=(lambda: close(first_closing, first_may_end),)
+    )
+    first.start()
+    assert first_closing.wait(5)
+    taken = threading.Thread(target=tracker.taken)
+    taken.start()
+    time.sleep(0.05)
+    later = threading.Thread(
+        target=tracker.release, args=(lambda: close(later_closing, later_may_end),)
+    )
+    later.start()
+    assert later_closing.wait(5)
+    assert taken.is_alive()  # the first close is still under way
+    first_may_end.set()
+    taken.join(5)
+    finished_before_later = not taken.is_alive()
+    later_may_end.set()
+    first.join(5)
+    later.join(5)
+    assert finished_before_later
+
+
+def test_two_releases_at_once_copy_in_different_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release that starts while another copies in slots leaves those slots to it: it
+    copies the free slots no one is copying (here the fourth, freed meanwhile)."""
+    import threading
+
+    from codeact.sandbox.wasm import prefault
+
+    slot = [n << 30 for n in range(1, 5)]
+    tracker = prefault.SlotTracker(prefault.WriteSet(((0, prefault.PAGE),)), "guest", (0, 1))
+    looks: list[int] = []
+
+    def empty(write_set: prefault.WriteSet) -> list[int]:
+        looks.append(1)
+        return slot[:3] if len(looks) == 1 else slot
+
+    monkeypatch.setattr(tracker, "_empty", empty)
+    first_copying, second_copied = threading.Event(), threading.Event()
+    copied: list[int] = []
+
+    def populate_write(ranges: list[tuple[int, int]]) -> str:
+        address = ranges[0][0]
+        copied.append(address)
+        if address == slot[0]:
+            first_copying.set()
+            second_copied.wait(5)  # still copying while the second release looks
+        elif address == slot[3]:
+            second_copied.set()
+        return ""
+
+    assert tracker._madvise is not None
+    monkeypatch.setattr(tracker._madvise, "populate_write", populate_write)
+    first = threading.Thread(target=tracker.release, args=(lambda: None,))
+    first.start()
+    assert first_copying.wait(5)
+    tracker.release(lambda: None)
+    first.join(10)
+    assert sorted(copied) == slot, copied
+
+
 def test_pages_close_together_are_copied_as_one_range() -> None:
     from codeact.sandbox.wasm.prefault import PAGE, WriteSet
 

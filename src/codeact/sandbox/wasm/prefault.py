@@ -17,7 +17,10 @@ instance is closed, `SlotTracker.release` has the kernel copy those pages into t
 slots of the pool (``MADV_POPULATE_WRITE``, all ranges in one ``process_madvise`` call where
 the kernel allows it): pages not mapped yet, so no flush and no fault, and the next instance,
 which wasmtime puts in one of those slots, finds them written already. The work moves from
-the program's thread to the pool's, where it is 1.9 us a page with nothing to interrupt.
+the program's thread to the one that frees the instance (the pool's, or with several
+callers each runner's own, after its caller has the outcome: releases on several threads
+run at once, each copying in slots the others are not), where it is 1.9 us a page with
+nothing to interrupt.
 
 Which slots: wasmtime's pooling allocator gives each instance's memory a slot at a fixed
 address, and its C API does not say which. Closing an instance resets its slot, which unmaps
@@ -33,7 +36,6 @@ the process, and instances are then made as before.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import platform
@@ -44,6 +46,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+from .populate import Populate
 
 __all__ = [
     "ENV_SWITCH",
@@ -61,10 +65,6 @@ log = logging.getLogger("codeact.sandbox.wasm")
 P = TypeVar("P")
 
 PAGE = os.sysconf("SC_PAGESIZE") if hasattr(os, "sysconf") else 4096
-MADV_POPULATE_WRITE = 23  # Linux 5.14
-_PROCESS_MADVISE = {"x86_64": 440, "aarch64": 440}.get(platform.machine())  # Linux 5.10
-_PIDFD_OPEN = {"x86_64": 434, "aarch64": 434}.get(platform.machine())
-_IOV_MAX = 1024
 #: Pages closer than this are copied in as one range (fewer ranges for the kernel to walk).
 _GAP_PAGES = 2
 
@@ -80,13 +80,6 @@ RESCAN_SECONDS = 0.05
 _PRESENT = 1 << 63
 _FILE = 1 << 61  # a page of a file (the image's, mapped read-only) or shared memory
 _EXCLUSIVE = 1 << 56  # mapped by this process only: an anonymous copy it wrote
-
-
-_long = ctypes.c_long
-
-
-class _Iovec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
 
 @dataclass(frozen=True)
@@ -230,8 +223,11 @@ class SlotTracker:
         self._spare = spare
         self._known: list[int] = []  # where each slot seen holds the image
         self._copied = 0  # free slots copied in (an estimate: each take uses one)
-        self._lock = threading.Lock()  # one close and copy at a time
-        self._madvise = _Madvise() if write_set is not None else None
+        self._lock = threading.Lock()  # the counts and the slots being copied in
+        # One lock per close and copy under way (on any thread), held until it is done.
+        self._releasing: set[threading.Lock] = set()
+        self._copying: set[int] = set()  # slots a release is copying in now
+        self._madvise = Populate() if write_set is not None else None
         self._pagemap = -1  # this process's /proc/self/pagemap, opened on first use
         self._pagemap_pid = -1
         self._next_scan = 0.0  # when `_refill` may read the process's maps again
@@ -252,35 +248,57 @@ class SlotTracker:
         is there to spare it (two callers back to back, measured: 120-134 executions/s
         without the wait, 238-259 with it; runs with the full 530 faults 3-5% with it)."""
         with self._lock:
+            under_way = list(self._releasing)  # not those begun later: not its slot
             self._copied = max(0, self._copied - 1)
+        for release in under_way:
+            with release:
+                pass
 
     def release(self, close: Callable[[], None]) -> None:
-        """`close()` an instance (its slot is reset), then copy in the free slots' pages."""
+        """`close()` an instance (its slot is reset), then copy in the free slots' pages.
+        Releases on several threads run at once, each copying in other slots."""
+        release = threading.Lock()
+        release.acquire()
         with self._lock:
+            self._releasing.add(release)
+        try:
             close()
             if self.write_set is not None:
                 try:
                     self._refill(self.write_set)
                 except Exception as exc:  # a speed-up only: never a reason for a close to fail
                     self.disable(f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._releasing.discard(release)
+            release.release()
 
     def _refill(self, write_set: WriteSet) -> None:
-        empty = self._empty(write_set)
-        if not empty and time.monotonic() >= self._next_scan:
-            # The slot just freed is one the tracker has not seen: look again (reading the
-            # process's maps takes most of a millisecond: at most every RESCAN_SECONDS, in
-            # case a wasmtime that frees slots later ever made this the rule).
-            self._next_scan = time.monotonic() + RESCAN_SECONDS
-            self._known = [image for _, image, _ in image_vmas(self._image_file, self._pool)]
+        with self._lock:
             empty = self._empty(write_set)
-        for image in empty[: max(0, self._spare - self._copied)]:
-            error = self._madvise.populate_write(  # type: ignore[union-attr]
-                [(image + offset, length) for offset, length in write_set.ranges]
-            )
-            if error:
-                self.disable(error)
-                return
-            self._copied += 1
+            if not empty and time.monotonic() >= self._next_scan:
+                # The slot just freed is one the tracker has not seen: look again (reading
+                # the process's maps takes most of a millisecond: at most every
+                # RESCAN_SECONDS, in case a wasmtime that frees slots later ever made this
+                # the rule).
+                self._next_scan = time.monotonic() + RESCAN_SECONDS
+                self._known = [image for _, image, _ in image_vmas(self._image_file, self._pool)]
+                empty = self._empty(write_set)
+            mine = [s for s in empty if s not in self._copying]
+            mine = mine[: max(0, self._spare - self._copied)]
+            self._copying.update(mine)
+            self._copied += len(mine)
+        try:
+            for image in mine:
+                error = self._madvise.populate_write(  # type: ignore[union-attr]
+                    [(image + offset, length) for offset, length in write_set.ranges]
+                )
+                if error:
+                    self.disable(error)
+                    return
+        finally:
+            with self._lock:
+                self._copying.difference_update(mine)
 
     def _empty(self, write_set: WriteSet) -> list[int]:
         if self._pagemap < 0 or self._pagemap_pid != os.getpid():
@@ -288,53 +306,6 @@ class SlotTracker:
             self._pagemap_pid = os.getpid()
         pagemap = self._pagemap
         return [s for s in reversed(self._known) if not _mapped(pagemap, write_set.sentinels(s))]
-
-
-class _Madvise:
-    """``MADV_POPULATE_WRITE`` over many ranges: one ``process_madvise`` call where the
-    kernel allows it on this process, else one ``madvise`` per range."""
-
-    def __init__(self) -> None:
-        self._libc = ctypes.CDLL(None, use_errno=True)
-        self._libc.syscall.restype = ctypes.c_long
-        self._libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-        self._pidfd = -1
-        self._pid = os.getpid()  # the process the pidfd names (a forked child is another)
-        if _PROCESS_MADVISE is not None and _PIDFD_OPEN is not None:
-            # syscall(2) is variadic and reads longs: pass longs, not ctypes' default ints.
-            fd = int(self._libc.syscall(_long(_PIDFD_OPEN), _long(self._pid), _long(0)))
-            self._pidfd = fd if fd >= 0 else -1  # pidfds are opened close-on-exec
-
-    def populate_write(self, ranges: Sequence[tuple[int, int]]) -> str:
-        """'' when done, else why not."""
-        if self._pidfd >= 0 and os.getpid() == self._pid:
-            done = self._process_madvise(ranges)
-            if done:
-                return ""
-            self._pidfd = -1  # not on this kernel: per range from now on
-        for address, length in ranges:
-            if self._libc.madvise(address, length, MADV_POPULATE_WRITE) != 0:
-                return f"madvise(MADV_POPULATE_WRITE): {os.strerror(ctypes.get_errno())}"
-        return ""
-
-    def _process_madvise(self, ranges: Sequence[tuple[int, int]]) -> bool:
-        if _PROCESS_MADVISE is None:
-            return False
-        for at in range(0, len(ranges), _IOV_MAX):
-            chunk = ranges[at : at + _IOV_MAX]
-            iov = (_Iovec * len(chunk))(*(_Iovec(a, n) for a, n in chunk))
-            want = sum(n for _, n in chunk)
-            got = self._libc.syscall(
-                _long(_PROCESS_MADVISE),
-                _long(self._pidfd),
-                iov,
-                _long(len(chunk)),
-                _long(MADV_POPULATE_WRITE),
-                _long(0),
-            )
-            if got != want:
-                return False
-        return True
 
 
 def learn(

@@ -1,0 +1,93 @@
+"""Where a used wasm instance is freed (about 2 ms: its slot reset, free slots copied in).
+
+Alone, on the pool's thread. While other executions run, on the thread that ran it, after
+its caller has the outcome: two callers then free at once instead of queueing on the pool's
+one thread, which every instance made meanwhile waits for (`SlotTracker.taken`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from codeact import CodeAct, tool
+from codeact.sandbox.registry import backend_availability
+from codeact.sandbox.wasm.pool import InstancePool
+
+pytestmark = pytest.mark.skipif(
+    not backend_availability("wasm").available, reason="the wasm backend cannot run here"
+)
+
+
+@pytest.fixture
+def frees(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
+    """(how, thread name) of every instance freed by a backend: `discard` hands it to the
+    pool's thread, `release` frees it on the calling thread."""
+    seen: list[tuple[str, str]] = []
+    discard, release = InstancePool.discard, InstancePool.release
+
+    def recorded(how: str, original: Any) -> Any:
+        def wrapper(self: InstancePool, prepared: Any) -> None:
+            seen.append((how, threading.current_thread().name))
+            original(self, prepared)
+
+        return wrapper
+
+    monkeypatch.setattr(InstancePool, "discard", recorded("discard", discard))
+    monkeypatch.setattr(InstancePool, "release", recorded("release", release))
+    yield seen
+
+
+async def test_an_execution_alone_leaves_its_instance_to_the_pools_thread(
+    frees: list[tuple[str, str]],
+) -> None:
+    codeact = CodeAct(backend="wasm")
+    for _ in range(3):
+        assert (await codeact.execute("print(1)")).ok
+    assert [how for how, _ in frees] == ["discard"] * 3
+
+
+async def test_with_another_running_the_runner_frees_it_after_the_caller_has_the_outcome(
+    frees: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outcome_seen = threading.Event()
+    freed_after_outcome: list[bool] = []
+    release = InstancePool.release
+
+    def release_when_seen(self: InstancePool, prepared: Any) -> None:
+        # Waits for the caller: if freeing came before the outcome, this times out.
+        freed_after_outcome.append(outcome_seen.wait(10))
+        release(self, prepared)
+
+    monkeypatch.setattr(InstancePool, "release", release_when_seen)
+    both_running = asyncio.Event()
+    started: list[str] = []
+
+    @tool
+    async def arrive(name: str) -> str:
+        """Wait until both programs run."""
+        started.append(name)
+        if len(started) == 2:
+            both_running.set()
+        await asyncio.wait_for(both_running.wait(), 10)
+        return name
+
+    codeact = CodeAct(backend="wasm", tools=[arrive])
+    await codeact.prepare()
+    quick = asyncio.create_task(codeact.execute("print(arrive(name='quick'))"))
+    slow = asyncio.create_task(
+        codeact.execute("import time\narrive(name='slow')\ntime.sleep(0.5)\nprint('slow')")
+    )
+    first = await quick
+    outcome_seen.set()
+    assert first.ok and first.stdout.strip() == "quick"
+    second = await slow
+    assert second.ok, second.error
+    hows = dict((how, name) for how, name in frees)
+    assert "release" in hows, frees
+    assert hows["release"].startswith("codeact-wasm"), frees
+    assert freed_after_outcome == [True]
