@@ -91,3 +91,14 @@ async def test_with_another_running_the_runner_frees_it_after_the_caller_has_the
     assert "release" in hows, frees
     assert hows["release"].startswith("codeact-wasm"), frees
     assert freed_after_outcome == [True]
+
+
+async def test_alone_but_with_the_pools_thread_behind_the_runner_frees_its_own(
+    frees: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Used instances never pile up waiting for the pool's one thread (two callers once
+    left 92 of them, hundreds of MB): past one waiting, a runner frees its own."""
+    monkeypatch.setattr(InstancePool, "backlog", property(lambda self: 2))
+    codeact = CodeAct(backend="wasm")
+    assert (await codeact.execute("print(1)")).ok
+    assert [how for how, _ in frees] == ["release"], frees

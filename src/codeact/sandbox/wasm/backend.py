@@ -45,6 +45,10 @@ __all__ = ["WasmBackend"]
 log = logging.getLogger("codeact.sandbox.wasm")
 
 _REPORT_SLACK = 64 * 1024  # JSON framing around stdout/value in the guest's report
+#: Used instances waiting for the pool's thread past which a runner frees its own: one
+#: waiting is the usual lag of one caller back to back (the runner then stays free for the
+#: next program); more means the pool's thread is behind and would let them pile up.
+_BACKLOG = 1
 
 
 class WasmBackend(SandboxBackend):
@@ -147,10 +151,12 @@ class WasmBackend(SandboxBackend):
         """The outcome, and what this thread does once the caller has it (or None).
 
         The used instance is freed off the caller's path (about 2 ms: its slot reset, the
-        free slots copied in). Alone, on the pool's thread. While other executions run, on
-        this thread after the caller has its outcome: several callers' instances are then
-        freed at once, not one after another on the pool's one thread (every instance made
-        meanwhile waits for those copies: `SlotTracker.taken`)."""
+        free slots copied in). Alone, on the pool's thread. While other executions run, or
+        while the pool's thread is behind, on this thread after the caller has its outcome:
+        several callers' instances are then freed at once, not one after another on the
+        pool's one thread (every instance made meanwhile waits for those copies:
+        `SlotTracker.taken`), and used instances (each holding its memory) never pile up
+        waiting for that one thread."""
         with self._lock:
             self._in_flight += 1
         try:
@@ -162,7 +168,7 @@ class WasmBackend(SandboxBackend):
         if used is None:
             return outcome, None
         owner, prepared = used
-        if others:
+        if others or owner.backlog > _BACKLOG:
             return outcome, lambda: owner.release(prepared)
         owner.discard(prepared)
         return outcome, None

@@ -110,6 +110,11 @@ class InstancePool:
         self._ensure_thread()
         self._wake.set()
 
+    @property
+    def backlog(self) -> int:
+        """Used instances handed to the pool's thread and not freed yet."""
+        return len(self._used)
+
     def __len__(self) -> int:
         return len(self._ready)
 
