@@ -213,6 +213,28 @@ def test_two_releases_at_once_copy_in_different_slots(monkeypatch: pytest.Monkey
     assert sorted(copied) == slot, copied
 
 
+def test_a_release_copies_in_a_free_slot_whatever_the_estimate_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The slot a close just freed is the one wasmtime hands out next: it is copied in even
+    when the tracker believes it keeps enough free slots copied in already."""
+    from codeact.sandbox.wasm import prefault
+
+    tracker = prefault.SlotTracker(prefault.WriteSet(((0, prefault.PAGE),)), "guest", (0, 1))
+    monkeypatch.setattr(tracker, "_empty", lambda write_set: [5 << 30])
+    copied: list[int] = []
+
+    def populate_write(ranges: list[tuple[int, int]]) -> str:
+        copied.append(ranges[0][0])
+        return ""
+
+    assert tracker._madvise is not None
+    monkeypatch.setattr(tracker._madvise, "populate_write", populate_write)
+    tracker._copied = tracker._spare  # the estimate: enough free slots copied in
+    tracker.release(lambda: None)
+    assert copied == [5 << 30]
+
+
 def test_pages_close_together_are_copied_as_one_range() -> None:
     from codeact.sandbox.wasm.prefault import PAGE, WriteSet
 

@@ -284,8 +284,10 @@ class SlotTracker:
                 self._next_scan = time.monotonic() + RESCAN_SECONDS
                 self._known = [image for _, image, _ in image_vmas(self._image_file, self._pool)]
                 empty = self._empty(write_set)
+            # At least one: with every slot busy but this one, the next instance gets the slot
+            # just freed (wasmtime hands out the one freed last), whatever the estimate says.
             mine = [s for s in empty if s not in self._copying]
-            mine = mine[: max(0, self._spare - self._copied)]
+            mine = mine[: max(1, self._spare - self._copied)]
             self._copying.update(mine)
             self._copied += len(mine)
         try:
