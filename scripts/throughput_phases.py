@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Where the time of wasm executions back to back goes, with 1 and 2 callers (a markdown table).
 
-    .venv/bin/python scripts/throughput_phases.py [--runs 400] [--rounds 2]
+    .venv/bin/python scripts/throughput_phases.py [--runs 400] [--rounds 2] [--order-totals]
 
-`print(1)` through one `CodeAct`, each caller awaiting `execute` back to back, as in
+`print(1)` (or the order-totals program, 36 tool calls) through one `CodeAct`, each caller
+awaiting `execute` back to back, as in
 `codeact bench sandbox`'s throughput rows. Wrappers this script puts around the backend's
 functions add up, per execution, the time spent in each (on whichever thread ran it):
 
@@ -29,6 +30,7 @@ from codeact import CodeAct
 from codeact.sandbox.wasm import backend as wasm_backend
 from codeact.sandbox.wasm import prefault
 from codeact.sandbox.wasm.runtime import WasmRuntime
+from codeact.workloads import order_totals
 
 _totals: collections.defaultdict[str, float] = collections.defaultdict(float)
 _lock = threading.Lock()
@@ -69,12 +71,12 @@ def _instrument() -> None:
 ROWS = ("guest call", "instance made by the caller", "waiting for a copy", "close", "copy-in")
 
 
-async def _round(codeact: CodeAct, callers: int, runs: int) -> dict[str, float]:
+async def _round(codeact: CodeAct, code: str, callers: int, runs: int) -> dict[str, float]:
     async def caller() -> None:
         for _ in range(runs):
-            result = await codeact.execute("print(1)")
+            result = await codeact.execute(code)
             if not result.ok:
-                raise SystemExit(f"print(1) failed: {result.error}")
+                raise SystemExit(f"the program failed: {result.error}")
 
     await asyncio.sleep(0.5)  # the pool full again
     _totals.clear()
@@ -91,9 +93,9 @@ async def _round(codeact: CodeAct, callers: int, runs: int) -> dict[str, float]:
     return row
 
 
-async def main(runs: int, rounds: int) -> None:
+async def main(runs: int, rounds: int, code: str) -> None:
     _instrument()
-    codeact = CodeAct(backend="wasm")
+    codeact = CodeAct(backend="wasm", tools=order_totals.TOOLS)
     await codeact.prepare()
     for _ in range(20):
         await codeact.execute("print(1)")
@@ -101,8 +103,9 @@ async def main(runs: int, rounds: int) -> None:
     for index in range(rounds):
         for callers in (1, 2):
             columns.append((f"{callers} caller{'s' * (callers > 1)} #{index + 1}", {}))
-            columns[-1][1].update(await _round(codeact, callers, runs))
-    print(f"print(1) back to back, {runs} executions per caller; ms per execution unless named\n")
+            columns[-1][1].update(await _round(codeact, code, callers, runs))
+    name = "print(1)" if code == "print(1)" else "the order-totals program"
+    print(f"{name} back to back, {runs} executions per caller; ms per execution unless named\n")
     print("| | " + " | ".join(name for name, _ in columns) + " |")
     print("|---|" + "---:|" * len(columns))
     for key in columns[0][1]:
@@ -114,5 +117,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=400, help="executions per caller")
     parser.add_argument("--rounds", type=int, default=2, help="1- and 2-caller rounds")
+    parser.add_argument(
+        "--order-totals", action="store_true", help="the order-totals program, not print(1)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.rounds))
+    asyncio.run(
+        main(args.runs, args.rounds, order_totals.PROGRAM if args.order_totals else "print(1)")
+    )
