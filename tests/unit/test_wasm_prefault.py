@@ -217,7 +217,8 @@ def test_a_release_copies_in_a_free_slot_whatever_the_estimate_says(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The slot a close just freed is the one wasmtime hands out next: it is copied in even
-    when the tracker believes it keeps enough free slots copied in already."""
+    when the tracker believes it keeps enough free slots copied in already (up to twice
+    the slots it aims at, which bounds the memory they hold)."""
     from codeact.sandbox.wasm import prefault
 
     tracker = prefault.SlotTracker(prefault.WriteSet(((0, prefault.PAGE),)), "guest", (0, 1))
@@ -231,6 +232,9 @@ def test_a_release_copies_in_a_free_slot_whatever_the_estimate_says(
     assert tracker._madvise is not None
     monkeypatch.setattr(tracker._madvise, "populate_write", populate_write)
     tracker._copied = tracker._spare  # the estimate: enough free slots copied in
+    tracker.release(lambda: None)
+    assert copied == [5 << 30]
+    tracker._copied = 2 * tracker._spare  # twice the aim: the memory it holds is bounded
     tracker.release(lambda: None)
     assert copied == [5 << 30]
 

@@ -284,10 +284,14 @@ class SlotTracker:
                 self._next_scan = time.monotonic() + RESCAN_SECONDS
                 self._known = [image for _, image, _ in image_vmas(self._image_file, self._pool)]
                 empty = self._empty(write_set)
-            # At least one: with every slot busy but this one, the next instance gets the slot
-            # just freed (wasmtime hands out the one freed last), whatever the estimate says.
+            # At least one while the estimate is under twice the aim: the next instance gets
+            # the slot just freed (wasmtime hands out the one freed last), and the estimate
+            # can be high after instances were made meanwhile; twice bounds the memory held.
             mine = [s for s in empty if s not in self._copying]
-            mine = mine[: max(1, self._spare - self._copied)]
+            quota = self._spare - self._copied
+            if quota <= 0 and self._copied < 2 * self._spare:
+                quota = 1
+            mine = mine[: max(0, quota)]
             self._copying.update(mine)
             self._copied += len(mine)
         try:
