@@ -124,9 +124,17 @@ def _http_request(request_json: str) -> tuple[bool, str]:
 
 
 def host_failed(exc: BaseException) -> None:
-    execution = current_execution()
-    if execution is not None:
+    """Tell the execution this thread runs that serving its guest failed (never raises)."""
+    _tell(current_execution(), exc)
+
+
+def _tell(execution: HostCalls | None, exc: BaseException) -> None:
+    if execution is None:
+        return
+    try:
         execution.host_failed(exc)
+    except BaseException:  # called from C, through wasmtime: nothing may raise
+        pass
 
 
 @ctypes.CFUNCTYPE(  # type: ignore[untyped-decorator]
@@ -151,10 +159,7 @@ def on_epoch_deadline(_ctx: Any, _data: Any, delta: Any, kind: Any) -> int:
             return 0
         message = b"codeact: execution stopped (time limit or cancelled)"
     except BaseException as exc:
-        try:
-            host_failed(exc)
-        except BaseException:
-            pass
+        host_failed(exc)
         message = b"codeact: the host's time check failed; execution stopped"
     err = ffi.wasmtime_error_new(message)
     return ctypes.cast(err, ctypes.c_void_p).value or 0
@@ -185,10 +190,7 @@ class OutputSink:
         try:
             execution.write_raw(stream, data)
         except BaseException as exc:
-            try:
-                execution.host_failed(exc)
-            except BaseException:
-                pass
+            _tell(execution, exc)
         return len(data)
 
 
