@@ -144,26 +144,25 @@ def test_a_new_instance_waits_only_for_releases_begun_before_it() -> None:
     from codeact.sandbox.wasm.prefault import SlotTracker
 
     tracker = SlotTracker(None)
-    first_may_end, later_may_end = threading.Event(), threading.Event()
-    first_closing, later_closing = threading.Event(), threading.Event()
 
-    def close(closing: threading.Event, may_end: threading.Event) -> None:
-        closing.set()
-        may_end.wait(10)
+    def closing_release() -> tuple[threading.Thread, threading.Event]:
+        """A release whose close is under way until the returned event is set."""
+        closing, may_end = threading.Event(), threading.Event()
 
-    first = threading.Thread(
-        target=tracker.release, args=(lambda: close(first_closing, first_may_end),)
-    )
-    first.start()
-    assert first_closing.wait(5)
+        def close() -> None:
+            closing.set()
+            may_end.wait(10)
+
+        thread = threading.Thread(target=tracker.release, args=(close,))
+        thread.start()
+        assert closing.wait(5)
+        return thread, may_end
+
+    first, first_may_end = closing_release()
     taken = threading.Thread(target=tracker.taken)
     taken.start()
     time.sleep(0.05)
-    later = threading.Thread(
-        target=tracker.release, args=(lambda: close(later_closing, later_may_end),)
-    )
-    later.start()
-    assert later_closing.wait(5)
+    later, later_may_end = closing_release()
     assert taken.is_alive()  # the first close is still under way
     first_may_end.set()
     taken.join(5)
