@@ -12,6 +12,14 @@ wakes. When the pool has had nothing to run for a moment (`placement.QuietGate`)
 thread is woken on the caller's own CPU (`sandbox/placement.py` says why and how); it takes
 back its own CPU set before the job, and while other jobs run the scheduler places threads
 as it always would.
+
+Every thread that runs programs (these, and the wasm pool's thread that makes and frees
+instances) is started by `start_thread`, with a stack of at least
+`GUEST_THREAD_STACK` whatever the application chose (`threading.stack_size`, `ulimit -s`):
+wasmtime lets a guest use `sandbox.wasm.engine.MAX_WASM_STACK` of the stack of the thread
+that calls it, and only checks that against where the call began. On a thread with less
+room than that, a program's deep recursion ran past the thread's own stack and killed the
+whole host process (SIGSEGV) instead of stopping the program.
 """
 
 from __future__ import annotations
@@ -25,12 +33,46 @@ from typing import Any, TypeVar
 
 from .placement import QuietGate, ThreadPlacement
 
-__all__ = ["DaemonThreadPool"]
+__all__ = ["GUEST_THREAD_STACK", "DaemonThreadPool", "start_thread"]
 
 log = logging.getLogger("codeact.sandbox")
 
 T = TypeVar("T")
 _STOP = object()
+
+#: The stack of every thread that runs guest code: room for the guest's share (wasmtime's
+#: `MAX_WASM_STACK`, 512 KiB) and, below it, the host's own frames (tool calls, callbacks).
+#: Address space only: a thread's stack is committed as it is used.
+GUEST_THREAD_STACK = 8 * 1024 * 1024
+_stack_size_lock = threading.Lock()
+
+
+def start_thread(
+    target: Callable[..., object], *, name: str, args: tuple[Any, ...] = ()
+) -> threading.Thread:
+    """Start a daemon thread with a stack of at least `GUEST_THREAD_STACK` bytes.
+
+    Python sets a thread's stack size only process-wide (`threading.stack_size`), so this sets
+    it for the one `start()` and puts the application's setting back. A thread another part
+    of the process starts in that moment gets the larger stack too, which is harmless.
+    """
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    with _stack_size_lock:
+        # `stack_size()` sets as it reads (no argument is 0, the default): set ours, then the
+        # application's back if it was larger.
+        try:
+            previous = threading.stack_size(GUEST_THREAD_STACK)
+        except (ValueError, RuntimeError) as exc:  # a platform that cannot set it
+            log.warning("cannot set the stack size of sandbox threads: %s", exc)
+            thread.start()
+            return thread
+        try:
+            if previous > GUEST_THREAD_STACK:
+                threading.stack_size(previous)
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+    return thread
 
 
 class _Worker(ThreadPlacement):
@@ -80,12 +122,7 @@ class DaemonThreadPool(concurrent.futures.Executor):
             if worker is None:
                 self._count += 1
                 worker = _Worker()
-                threading.Thread(
-                    target=self._serve,
-                    args=(worker,),
-                    name=f"{self._name}-{self._count}",
-                    daemon=True,
-                ).start()
+                start_thread(self._serve, args=(worker,), name=f"{self._name}-{self._count}")
             elif quiet:
                 worker.pin_near()
             worker.inbox.put((future, fn, args, kwargs, then))

@@ -28,7 +28,13 @@ import wasmtime
 from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
 
-__all__ = ["MAX_INSTANCES", "MAX_MEMORY_BYTES", "make_engine", "pooling_possible"]
+__all__ = [
+    "MAX_INSTANCES",
+    "MAX_MEMORY_BYTES",
+    "MAX_WASM_STACK",
+    "make_engine",
+    "pooling_possible",
+]
 
 log = logging.getLogger("codeact.sandbox.wasm")
 
@@ -36,6 +42,13 @@ log = logging.getLogger("codeact.sandbox.wasm")
 MAX_INSTANCES = 1000
 #: The largest linear memory a slot holds: the highest `Limits.memory_mb` (4000 MiB).
 MAX_MEMORY_BYTES = 4000 * 1024 * 1024
+#: How much of the calling thread's stack a guest may use (wasmtime's default, set here so
+#: that `sandbox.threads.GUEST_THREAD_STACK` can be checked against it): past it, the guest
+#: traps with "call stack exhausted", which the backend reports as too deep recursion.
+#: CPython's own C-recursion check does not see this stack under WebAssembly (it measures
+#: the guest's stack in linear memory), so this is what stops deep C recursion (the `repr`
+#: of a list nested 1,000 deep).
+MAX_WASM_STACK = 512 * 1024
 # What one instance of our guest uses (componentize-py's CPython: 1 memory, 2 tables and 15
 # core instances, measured), with room to spare for a future guest build.
 _CORE_INSTANCES_EACH = 32
@@ -46,6 +59,7 @@ _MEMORIES_EACH = 2
 def _config(*, pooling: bool) -> wasmtime.Config:
     config = wasmtime.Config()
     config.epoch_interruption = True
+    config.max_wasm_stack = MAX_WASM_STACK
     if pooling:
         pool = ffi.wasmtime_pooling_allocation_config_new()
         try:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from ..artifacts import OutputsClosedError
 from ..cleanup import REMOVER
+from ..threads import start_thread
 from .runtime import Prepared
 
 __all__ = ["InstancePool"]
@@ -73,8 +74,7 @@ class InstancePool:
                 return
             if self._thread is not None:
                 log.error("the sandbox pool's thread had ended; starting a new one")
-            self._thread = threading.Thread(target=self._serve, name="codeact-pool", daemon=True)
-            self._thread.start()
+            self._thread = start_thread(self._serve, name="codeact-pool")
 
     def take(self) -> Prepared | None:
         """A warmed instance, or None when the pool is empty (the caller makes one itself)."""
