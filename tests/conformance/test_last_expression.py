@@ -134,3 +134,27 @@ async def test_a_future_import_applies_to_the_last_expression_too(
     else:
         assert result.error is not None
         assert (result.error.type, result.error.lineno) == ("SyntaxError", 2)
+
+
+async def test_a_value_nested_deep_comes_back_the_same_on_every_backend(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # Under WebAssembly a value about 1,000 deep ran the C encoders out of the guest's stack
+    # and the whole run failed, where the jail showed "(repr failed)": every backend now
+    # stops at the same depths, and a container inside itself is still shown as repr shows it.
+    codeact = make_codeact()
+    nest = "a = 0\nfor i in range({n}):\n    a = {shape}\na"
+    result = await codeact.execute(nest.format(n=150, shape="{'k': a}"))
+    assert result.ok, result.error
+    assert result.value is not None and result.value_repr is None
+    result = await codeact.execute(nest.format(n=300, shape="[a]"))
+    assert result.ok, result.error
+    assert result.value_repr == "[" * 300 + "0" + "]" * 300
+    for shape in ("[a]", "{'k': a}", "(a,)"):
+        result = await codeact.execute("print('kept')\n" + nest.format(n=50_000, shape=shape))
+        assert result.ok, (shape, result.error)
+        assert result.stdout == "kept\n"
+        assert result.value_repr is not None
+        assert result.value_repr.endswith("object nested more than 400 levels deep>")
+    result = await codeact.execute("a = [1]\na.append(a)\na")
+    assert (result.ok, result.value_repr) == (True, "[1, [...]]")

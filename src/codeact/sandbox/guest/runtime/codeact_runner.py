@@ -96,29 +96,54 @@ def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return namespace
 
 
-def _string_keys(value: Any) -> bool:
-    """Whether every dict in `value` (already known to be JSON-encodable) has only str keys."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if not all(isinstance(key, str) for key in item):
-                return False
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-    return True
+#: Values nested deeper than this come back as their repr, and deeper than `_REPR_DEPTH` as a
+#: placeholder: under WebAssembly the C encoders' recursion is stopped only by the guest's
+#: stack (a value about 1,000 deep ended the whole run), so every backend stops here instead.
+_JSON_DEPTH = 200
+_REPR_DEPTH = 400
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def _shape(value: Any, deepest: int) -> tuple[bool, int]:
+    """Whether every dict in `value` has only str keys, and how deep its containers nest, up
+    to `deepest` + 1 (where the walk stops). Level by level, each container once, at the
+    first level it is met: a container inside itself (``[...]`` in a repr) adds nothing.
+    Without recursion: the value can be deeper than Python's stack."""
+    string_keys = True
+    seen = {id(value)}
+    level = [value]
+    depth = 0
+    while level and depth <= deepest:
+        depth += 1
+        below = []
+        for item in level:
+            if isinstance(item, dict):
+                string_keys = string_keys and all(isinstance(key, str) for key in item)
+                item = item.values()
+            for child in item:
+                if isinstance(child, _CONTAINERS) and id(child) not in seen:
+                    seen.add(id(child))
+                    below.append(child)
+        level = below
+    return string_keys, depth
 
 
 def _value_report(value: Any, limit: int) -> dict[str, Any]:
     if value is None:
         return {}
+    string_keys, depth = _shape(value, _REPR_DEPTH) if isinstance(value, _CONTAINERS) else (True, 0)
+    if depth > _REPR_DEPTH:
+        shown = f"<{type(value).__name__} object nested more than {_REPR_DEPTH} levels deep>"
+        return {"has_value": True, "value_repr": shown}
     try:
         # Exactly JSON or not at all: json.dumps would turn {1: "a", "1": "b"} into {"1": "b"}
         # and nan into NaN, which is not JSON; such values come back as their repr().
-        text = json.dumps(value, allow_nan=False)
-        if len(text) <= limit and _string_keys(value):
-            return {"has_value": True, "value": value}
+        if depth <= _JSON_DEPTH and string_keys:
+            text = json.dumps(value, allow_nan=False)
+            if len(text) <= limit:
+                return {"has_value": True, "value": value}
     except (TypeError, ValueError, RecursionError):
         pass
     try:
