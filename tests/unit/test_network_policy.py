@@ -102,6 +102,11 @@ def test_non_ascii_hosts_are_compared_in_idna() -> None:
         ("ex*.com", {}, "a wildcard may only be the whole first label"),
         ("a.*.com", {}, "a wildcard may only be the whole first label"),
         ("*.10.0.0.1", {}, "wildcards apply to names, not IPs"),
+        # Not "every host", as for a server's bind address: connecting to it reaches here.
+        ("0.0.0.0", {}, "0.0.0.0 is the unspecified address"),
+        ("http://[::]:8080", {}, ":: is the unspecified address"),
+        ("0", {}, "0.0.0.0 is the unspecified address"),
+        ("256.1", {}, "is not a valid host name or IP address"),
         ("ftp://files.example.com", {}, "only http and https can be allowed"),
         ("api.example.com/x?y=1", {}, "without query"),
         ("user@api.example.com", {}, "without query, fragment or credentials"),
@@ -124,6 +129,19 @@ def test_bad_patterns_say_what_is_wrong(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
         AllowedDomain(pattern, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_rule_that_spells_an_ipv4_address_as_numbers_is_refused() -> None:
+    # 127.1, 2130706433 and 0x7f.0.0.1 all connect to 127.0.0.1 (inet_aton, browsers). A
+    # request must write the address out (the conformance suite refuses such URLs), so a
+    # rule must too, and says which address it reads as.
+    for spelling in ("127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1"):
+        with pytest.raises(ConfigurationError, match=r"reads as the IPv4 address 127\.0\.0\.1"):
+            AllowedDomain(spelling)
+    assert AllowedDomain("127.0.0.1").host == "127.0.0.1"
+    assert AllowedDomain("0x.example").host == "0x.example"  # not a number: a name
+    assert AllowedDomain("example.123").host == "example.123"
+    assert not allowed([AllowedDomain("127.0.0.1:8080")], "GET", "http://127.1:8080/")
 
 
 def test_bad_shorthands() -> None:

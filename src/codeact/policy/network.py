@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TypeAlias, Union
 
 from ..errors import ConfigurationError
-from .urls import DEFAULT_PORTS, Target, normalize_host
+from .urls import DEFAULT_PORTS, Target, normalize_host, numeric_ipv4
 
 __all__ = [
     "KNOWN_METHODS",
@@ -311,16 +311,31 @@ def _normalize_host_pattern(host: str, pattern: str) -> str:
         )
     try:
         normalized = normalize_host(bare)
+        spelled = numeric_ipv4(normalized)
     except (ValueError, UnicodeError):
         raise ConfigurationError(
             f"allowed domain {pattern!r}: {bare!r} is not a valid host name or IP address"
         ) from None
+    if spelled not in (None, normalized) and not ipaddress.ip_address(spelled).is_unspecified:
+        # Resolvers read it as that address; requests must write the address out too.
+        raise ConfigurationError(
+            f"allowed domain {pattern!r}: {bare!r} reads as the IPv4 address {spelled}; "
+            f"write {spelled!r}"
+        )
+    normalized = spelled or normalized
+    try:
+        ip = ipaddress.ip_address(normalized)
+    except ValueError:
+        return "*." + normalized if wildcard else normalized
     if wildcard:
-        try:
-            ipaddress.ip_address(normalized)
-        except ValueError:
-            return "*." + normalized
         raise ConfigurationError(f"allowed domain {pattern!r}: wildcards apply to names, not IPs")
+    if ip.is_unspecified:
+        # Not "any host", as when a server binds it: connecting to it reaches this machine.
+        raise ConfigurationError(
+            f"allowed domain {pattern!r}: {normalized} is the unspecified address, which "
+            "reaches this machine's own services, not every host; allowing every host is not "
+            "supported: list the hosts the program needs (127.0.0.1 for a local server)"
+        )
     return normalized
 
 

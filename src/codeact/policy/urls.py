@@ -21,6 +21,7 @@ __all__ = [
     "Target",
     "TargetError",
     "normalize_host",
+    "numeric_ipv4",
     "parse_target",
 ]
 
@@ -92,6 +93,9 @@ def parse_target(url: str) -> Target:
 
 
 def normalize_host(host: str) -> str:
+    """`host` lowercased, an IP address in its standard form. Other spellings of an IPv4
+    address (``127.1``, ``2130706433``: `numeric_ipv4`) stay names, which only a rule naming
+    them exactly would match, and rules refuse to."""
     host = host.strip().rstrip(".").lower()
     if not host:
         raise ValueError("empty host")
@@ -104,6 +108,32 @@ def normalize_host(host: str) -> str:
     if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
         raise ValueError(f"{host!r} is not a valid host name")
     return host
+
+
+_NUMBER = re.compile(r"^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$")
+
+
+def _number(part: str) -> int:
+    if part.startswith("0x"):
+        return int(part, 16)
+    return int(part, 8) if part.startswith("0") else int(part)
+
+
+def numeric_ipv4(host: str) -> str | None:
+    """The IPv4 address a host made only of numbers stands for (1-4 parts, each decimal,
+    octal with a leading 0 or hex with 0x, the last filling the bytes left, as inet_aton
+    reads them), or None for a name. Numbers out of range are an error, not a name."""
+    parts = host.split(".")
+    if len(parts) > 4 or not all(_NUMBER.match(part) for part in parts):
+        return None
+    values = [_number(part) for part in parts]
+    *leading, last = values
+    if any(v > 255 for v in leading) or last >= 256 ** (5 - len(values)):
+        raise ValueError(f"{host!r} is a number out of range for an IPv4 address")
+    address = last
+    for index, value in enumerate(leading):
+        address += value << (8 * (3 - index))
+    return str(ipaddress.IPv4Address(address))
 
 
 def _dot_segment(path: str) -> bool:
