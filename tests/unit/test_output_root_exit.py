@@ -3,10 +3,15 @@ into it, and a clean exit prints nothing (a CLI's stderr is part of its contract
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+
+from codeact.sandbox.artifacts import leftover_roots
 
 PROGRAM = textwrap.dedent(
     """
@@ -49,3 +54,66 @@ def test_exit_removes_the_tree_a_thread_still_writes_into() -> None:
         root = Path(proc.stdout.strip())
         assert root.name.startswith("codeact-output-")
         assert not root.exists()
+
+
+KILLED = textwrap.dedent(
+    """
+    import os, signal
+    from codeact.sandbox.artifacts import new_output_dir
+
+    path = new_output_dir()
+    open(os.path.join(path, "result.csv"), "w").write("a,b")
+    print(os.path.dirname(path), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no exit handler runs
+    """
+)
+
+SWEEPS = textwrap.dedent(
+    """
+    import sys, time
+    from codeact.sandbox import artifacts
+    from codeact.sandbox.cleanup import REMOVER
+
+    artifacts.LEFTOVER_AGE = float(sys.argv[1])
+    artifacts.new_output_dir()
+    while REMOVER.pending():
+        time.sleep(0.01)
+    time.sleep(0.2)  # the remover takes the last one off the queue before removing it
+    """
+)
+
+
+def test_a_killed_process_leaves_a_tree_the_next_one_removes_once_it_is_old(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert killed.returncode == -signal.SIGKILL
+    left = Path(killed.stdout.strip())
+    assert left.is_dir() and left.parent == tmp_path
+    alive = tmp_path / f"codeact-output-{os.getpid()}-abc"  # a live process's tree: stays
+    alive.mkdir()
+    other = tmp_path / "codeact-output-notes"  # not a tree of ours by its name: stays
+    other.mkdir()
+    old = time.time() - 7200
+    for path in (left, alive, other):
+        os.utime(path, (old, old))
+
+    def sweep(age: float) -> None:
+        proc = subprocess.run(
+            [sys.executable, "-c", SWEEPS, str(age)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+
+    sweep(age=3 * 3600)  # changed less than the age ago: may belong to a live process
+    assert left.is_dir()
+    sweep(age=3600)
+    assert not left.exists()
+    assert alive.is_dir() and other.is_dir()
+    assert leftover_roots(str(tmp_path)) == []

@@ -6,9 +6,13 @@ Conventions (as in simonw/llm): user mistakes print one line ``codeact: error: .
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import re
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -48,7 +52,10 @@ class _LazyGroup(click.Group):
 
 class _CodeActGroup(_LazyGroup):
     """Every usage error is one line, ``codeact: error: --timeout: must be ...``, exit 2, in
-    place of click's Usage/Try/Error block; Ctrl-C is ``codeact: interrupted``, exit 130."""
+    place of click's Usage/Try/Error block; Ctrl-C is ``codeact: interrupted``, exit 130;
+    SIGTERM (`timeout`, `docker stop`, a supervisor) is ``codeact: terminated``, exit 143,
+    after the same clean-up as any exit (sandboxes stopped, their host directories removed:
+    the signal's default action skipped it)."""
 
     def main(
         self,
@@ -60,6 +67,7 @@ class _CodeActGroup(_LazyGroup):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
+        _exit_cleanly_on_sigterm()
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
@@ -73,11 +81,49 @@ class _CodeActGroup(_LazyGroup):
             sys.exit(130)
         except BrokenPipeError:  # `codeact ... | head`: the reader went away, stop quietly
             broken_pipe_exit()
+        except _Terminated:
+            click.echo("codeact: terminated", err=True)
+            raise
         except SystemExit:
             _flush_stdout()
             raise
         _flush_stdout()
         sys.exit(code if isinstance(code, int) else 0)
+
+
+class _Terminated(SystemExit):
+    """Raised in the main thread by SIGTERM: unwinds like `sys.exit(143)`."""
+
+
+#: How long the orderly exit after SIGTERM may take before the process ends anyway: a thread
+#: blocked in a read nothing can cancel (serve-mcp's stdin) would hold it open for ever.
+TERM_GRACE_S = 2.0
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends the process at once
+    timer = threading.Timer(TERM_GRACE_S, _exit_now)
+    timer.daemon = True
+    timer.start()
+    raise _Terminated(128 + signal.SIGTERM)
+
+
+def _exit_now() -> None:
+    """The orderly exit is stuck: remove the sandboxes' host directories and end."""
+    from ..sandbox.artifacts import remove_process_tree
+
+    with contextlib.suppress(Exception):
+        remove_process_tree()
+        sys.stderr.flush()
+    os._exit(128 + signal.SIGTERM)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Unless SIGTERM is ignored or handled already (by whoever started us)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _flush_stdout() -> None:

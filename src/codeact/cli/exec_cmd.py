@@ -90,7 +90,8 @@ def exec_command(
     Prints what the program prints as it prints it, then the value of its last line. Exit
     status: 0 when the program finished, 1 when it raised, exited with a non-zero status, hit
     a limit or had its output cut, 2 for a usage error, 130 when interrupted (Ctrl-C), 141
-    when the reader of its output went away (`| head`: the program is stopped there).
+    when the reader of its output went away (`| head`: the program is stopped there), 143
+    when terminated (SIGTERM).
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)

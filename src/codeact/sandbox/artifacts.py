@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import mimetypes
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -27,15 +28,17 @@ from ..bridge import stops
 from ..bridge.protocol import OutputFile, Stop
 from ..policy.outputs import OutputLimits
 from . import forks
-from .cleanup import remove_tree
+from .cleanup import REMOVER, remove_tree
 
 __all__ = [
     "OutputsClosedError",
     "collect_outputs",
     "disk_usage",
+    "leftover_roots",
     "new_output_dir",
     "output_overflow",
     "remove_output_dir",
+    "remove_process_tree",
 ]
 
 _root: str | None = None
@@ -68,10 +71,60 @@ def new_output_dir() -> str:
         if _exiting:
             raise OutputsClosedError("the process is exiting: no new sandboxes")
         if _root is None or not Path(_root).is_dir():
-            _root = tempfile.mkdtemp(prefix=f"codeact-output-{os.getpid()}-")
+            if _root is None:
+                for left in leftover_roots(tempfile.gettempdir()):
+                    REMOVER.remove_later(left)
+            _root = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
             atexit.register(_remove_root_at_exit, _root, os.getpid())
         root = _root
         return tempfile.mkdtemp(dir=root)
+
+
+_PREFIX = "codeact-output-"
+_ROOT_NAME = re.compile(re.escape(_PREFIX) + r"([0-9]+)-[A-Za-z0-9_]+$")
+#: A per-process tree left by a process that is gone is removed once nothing has changed in
+#: it for this long (seconds): in a /tmp shared by containers, a process of another PID
+#: namespace looks gone from here, but a live one changes its tree at every execution.
+LEFTOVER_AGE = 3600.0
+
+
+def leftover_roots(tempdir: str, *, now: float | None = None) -> list[str]:
+    """Per-process /output trees in `tempdir` that a process killed before its exit handlers
+    ran left behind (SIGKILL, a crash, the machine's power): ours (same user), named for a
+    process that no longer exists, untouched for `LEFTOVER_AGE` seconds."""
+    now = time.time() if now is None else now
+    found: list[str] = []
+    if os.name != "posix":  # os.kill(pid, 0) asks whether it lives on POSIX only
+        return found
+    try:
+        entries = list(os.scandir(tempdir))
+    except OSError:
+        return found
+    for entry in entries:
+        match = _ROOT_NAME.match(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        old = now - info.st_mtime > LEFTOVER_AGE
+        mine = info.st_uid == os.getuid() and stat.S_ISDIR(info.st_mode)
+        if mine and old and not _alive(int(match.group(1))):
+            found.append(entry.path)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError, OSError):
+        return True  # someone else's process, or not a pid we can ask about: leave it
+    return True
 
 
 def _remove_root_at_exit(root: str, owner: int) -> None:
@@ -92,6 +145,15 @@ def _remove_root_at_exit(root: str, owner: int) -> None:
 
 
 _EXIT_ATTEMPTS = 5
+
+
+def remove_process_tree() -> None:
+    """Remove this process's tree now, for a process about to end without running its exit
+    handlers (`os._exit`). New /output directories are refused from here on."""
+    with _root_lock:
+        root = _root
+    if root is not None:
+        _remove_root_at_exit(root, os.getpid())
 
 
 def remove_output_dir(path: str) -> None:
