@@ -118,3 +118,38 @@ with open("/output/flood.bin", "wb") as f:
     assert result.error.limit == "output_files", result.error
     assert "kept writing under /output" in result.error.message
     assert result.files == [] and result.files_skipped[0].startswith("flood.bin: ")
+
+
+async def test_the_usual_ways_of_making_sure_output_exists_work(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # Programs often make sure the folder exists before writing into it. On wasm, where "/"
+    # is not a directory, os.makedirs failed trying to make "/" for /output itself.
+    code = """
+import os, pathlib
+os.makedirs("/output", exist_ok=True)
+os.makedirs("/output/", exist_ok=True)
+pathlib.Path("/output/charts").mkdir(parents=True, exist_ok=True)
+pathlib.Path("/output").mkdir(parents=True, exist_ok=True)
+os.makedirs("/output/charts/2024", exist_ok=True)
+os.makedirs(pathlib.Path("/output/charts/2024"), exist_ok=True)
+open("/output/charts/2024/a.txt", "w").write("x")
+try:
+    os.makedirs("/output")
+except FileExistsError as e:
+    print("exists", e.filename)
+os.path.isdir("/output")
+"""
+    codeact = make_codeact()
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.value is True
+    assert result.stdout == "exists /output\n"
+    assert [f.path for f in result.files] == ["charts/2024/a.txt"]
+    for attempt in ("open('/x', 'w')", "os.mkdir('/d')", "os.makedirs('/d/e', exist_ok=True)"):
+        result = await codeact.execute("import os\n" + attempt)
+        assert result.error is not None, attempt
+        assert result.error.type in ("PermissionError", "OSError", "FileNotFoundError"), (
+            attempt,
+            result.error,
+        )

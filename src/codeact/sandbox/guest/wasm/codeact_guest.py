@@ -8,6 +8,8 @@ other backends; this module only connects it to the component's imports and expo
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from typing import Any
 
@@ -272,6 +274,22 @@ class _WasmHost:
             return True, _host.http_request(request_json)
         except Err as err:
             return False, err.value
+
+
+def _makedirs(name: Any, mode: int = 0o777, exist_ok: bool = False) -> None:
+    """`os.makedirs` for WASI, where "/" is not a directory (only the mounts are): the
+    original looks at each parent first, so for a mount point itself it tried to make "/"
+    and failed (``os.makedirs("/output", exist_ok=True)``, which programs write before
+    saving a file). An existing directory is now answered at once, as on any system."""
+    if os.path.isdir(name):
+        if exist_ok:
+            return
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), name)
+    _os_makedirs(name, mode, exist_ok)
+
+
+_os_makedirs = os.makedirs
+os.makedirs = _makedirs
 
 
 # The runner's warm-up, here at build time: the interpreter's caches and the code it runs
