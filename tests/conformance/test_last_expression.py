@@ -158,3 +158,6 @@ async def test_a_value_nested_deep_comes_back_the_same_on_every_backend(
         assert result.value_repr.endswith("object nested more than 400 levels deep>")
     result = await codeact.execute("a = [1]\na.append(a)\na")
     assert (result.ok, result.value_repr) == (True, "[1, [...]]")
+    odd = "class L(list):\n    def __iter__(self):\n        raise ValueError('no')\nL([1])"
+    result = await codeact.execute(odd)  # measuring it fails: its repr still comes back
+    assert (result.ok, result.value_repr) == (True, "[1]")

@@ -133,7 +133,12 @@ def _shape(value: Any, deepest: int) -> tuple[bool, int]:
 def _value_report(value: Any, limit: int) -> dict[str, Any]:
     if value is None:
         return {}
-    string_keys, depth = _shape(value, _REPR_DEPTH) if isinstance(value, _CONTAINERS) else (True, 0)
+    try:
+        string_keys, depth = (
+            _shape(value, _REPR_DEPTH) if isinstance(value, _CONTAINERS) else (True, 0)
+        )
+    except Exception:  # a container subclass of the program's whose iteration fails
+        string_keys, depth = False, 0
     if depth > _REPR_DEPTH:
         shown = f"<{type(value).__name__} object nested more than {_REPR_DEPTH} levels deep>"
         return {"has_value": True, "value_repr": shown}
