@@ -18,6 +18,11 @@ from codeact.cli import TERM_GRACE_S
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
+def _default_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _start(args: list[str], tmp_path: Path, stdin: int | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "codeact", *args],
@@ -28,13 +33,16 @@ def _start(args: list[str], tmp_path: Path, stdin: int | None = None) -> subproc
         env={**os.environ, "TMPDIR": str(tmp_path)},
         # SIGTERM at its default, as a supervisor starts us (a suite run in the background
         # may pass an ignored signal down)
-        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL),
+        preexec_fn=_default_signals,
     )
 
 
-@pytest.mark.parametrize("backend", ["wasm", "jail"])
+@pytest.mark.parametrize(
+    ("backend", "signum"),
+    [("wasm", signal.SIGTERM), ("jail", signal.SIGTERM), ("wasm", signal.SIGHUP)],
+)
 def test_sigterm_during_a_program_exits_143_and_leaves_nothing_behind(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, signum: int, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     from codeact.sandbox.registry import backend_availability
 
@@ -54,11 +62,11 @@ def test_sigterm_during_a_program_exits_143_and_leaves_nothing_behind(
         assert proc.stdout.readline() == "started\n"
         trees = list(tmp_path.glob("codeact-output-*"))
         assert trees, "the run has its host directory"
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert proc.returncode == 128 + signum, err
     assert err.strip().endswith("codeact: terminated"), err
     assert list(tmp_path.glob("codeact-output-*")) == []
 

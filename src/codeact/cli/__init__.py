@@ -53,9 +53,9 @@ class _LazyGroup(click.Group):
 class _CodeActGroup(_LazyGroup):
     """Every usage error is one line, ``codeact: error: --timeout: must be ...``, exit 2, in
     place of click's Usage/Try/Error block; Ctrl-C is ``codeact: interrupted``, exit 130;
-    SIGTERM (`timeout`, `docker stop`, a supervisor) is ``codeact: terminated``, exit 143,
-    after the same clean-up as any exit (sandboxes stopped, their host directories removed:
-    the signal's default action skipped it)."""
+    SIGTERM (`timeout`, `docker stop`, a supervisor) is ``codeact: terminated``, exit 143
+    (SIGHUP, a closed terminal: 129), after the same clean-up as any exit (sandboxes
+    stopped, their host directories removed: the signal's default action skipped it)."""
 
     def main(
         self,
@@ -67,7 +67,7 @@ class _CodeActGroup(_LazyGroup):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
-        _exit_cleanly_on_sigterm()
+        _exit_cleanly_on_ending_signals()
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
@@ -92,38 +92,43 @@ class _CodeActGroup(_LazyGroup):
 
 
 class _Terminated(SystemExit):
-    """Raised in the main thread by SIGTERM: unwinds like `sys.exit(143)`."""
+    """Raised in the main thread by SIGTERM or SIGHUP: unwinds like `sys.exit(128 + n)`."""
 
 
 #: How long the orderly exit after SIGTERM may take before the process ends anyway: a thread
 #: blocked in a read nothing can cancel (serve-mcp's stdin) would hold it open for ever.
 TERM_GRACE_S = 2.0
+#: Signals whose default action would end the process without its clean-up: SIGTERM
+#: (`timeout`, `docker stop`, a supervisor) and SIGHUP (the terminal closed).
+_ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends the process at once
-    timer = threading.Timer(TERM_GRACE_S, _exit_now)
+def _on_ending_signal(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second one ends the process at once
+    timer = threading.Timer(TERM_GRACE_S, _exit_now, args=(128 + signum,))
     timer.daemon = True
     timer.start()
-    raise _Terminated(128 + signal.SIGTERM)
+    raise _Terminated(128 + signum)
 
 
-def _exit_now() -> None:
+def _exit_now(status: int) -> None:
     """The orderly exit is stuck: remove the sandboxes' host directories and end."""
     from ..sandbox.artifacts import remove_process_tree
 
     with contextlib.suppress(Exception):
         remove_process_tree()
         sys.stderr.flush()
-    os._exit(128 + signal.SIGTERM)
+    os._exit(status)
 
 
-def _exit_cleanly_on_sigterm() -> None:
-    """Unless SIGTERM is ignored or handled already (by whoever started us)."""
+def _exit_cleanly_on_ending_signals() -> None:
+    """For each of `_ENDING` at its default (not ignored, as under nohup, nor handled by
+    whoever started us)."""
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    for signum in _ENDING:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _on_ending_signal)
 
 
 def _flush_stdout() -> None:

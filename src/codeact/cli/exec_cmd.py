@@ -91,7 +91,7 @@ def exec_command(
     status: 0 when the program finished, 1 when it raised, exited with a non-zero status, hit
     a limit or had its output cut, 2 for a usage error, 130 when interrupted (Ctrl-C), 141
     when the reader of its output went away (`| head`: the program is stopped there), 143
-    when terminated (SIGTERM).
+    when terminated (SIGTERM; 129 for SIGHUP).
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)
