@@ -57,6 +57,42 @@ def test_output_dir_saves_the_files(tmp_path: Path) -> None:
     assert f"saved 1 file(s) to {saved}" in proc.stderr
 
 
+def test_output_dir_never_replaces_what_is_there(tmp_path: Path) -> None:
+    # The program chose the names: a directory given by mistake (a project, a home) must not
+    # get its Makefile or .bashrc replaced, nor a link there followed out of it.
+    saved = tmp_path / "saved"
+    (saved / "sub").mkdir(parents=True)
+    (saved / "Makefile").write_text("mine")
+    (saved / ".bashrc").write_text("mine too")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    (saved / "sub" / "link.txt").symlink_to(outside)
+    (saved / "away").symlink_to(tmp_path)
+    code = (
+        "import os\nos.makedirs('/output/sub')\nos.makedirs('/output/away')\n"
+        "for name in ('Makefile', '.bashrc', 'sub/link.txt', 'new.txt'):\n"
+        "    open('/output/' + name, 'w').write('from the program')\n"
+    )
+    proc = codeact_cli("--output-dir", str(saved), stdin=code)
+    assert proc.returncode == 0, proc.stderr
+    assert (saved / "Makefile").read_text() == "mine"
+    assert (saved / ".bashrc").read_text() == "mine too"
+    assert outside.read_text() == "keep"
+    assert (saved / "Makefile (2)").read_text() == "from the program"
+    assert (saved / ".bashrc (2)").read_text() == "from the program"
+    assert (saved / "sub" / "link (2).txt").read_text() == "from the program"
+    assert (saved / "new.txt").read_text() == "from the program"
+    assert "Makefile existed: saved as Makefile (2)" in proc.stderr
+    proc = codeact_cli("--output-dir", str(saved), stdin="open('/output/new.txt','w').write('2')")
+    assert (saved / "new.txt").read_text() == "from the program"  # a second run keeps the first's
+    assert (saved / "new (2).txt").read_text() == "2"
+    proc = codeact_cli("--output-dir", str(saved), stdin=code.replace("'new.txt'", "'away/x'"))
+    assert proc.returncode == 1
+    assert "could not save away/x (its folder leads outside" in proc.stderr
+    assert not (tmp_path / "x").exists()
+    assert (saved / "Makefile (3)").read_text() == "from the program"  # the others are saved
+
+
 def test_files_without_output_dir_are_mentioned(tmp_path: Path) -> None:
     proc = codeact_cli("--json", stdin="open('/output/a.txt','w').write('hi')")
     assert proc.returncode == 0, proc.stderr

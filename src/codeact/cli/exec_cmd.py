@@ -25,6 +25,7 @@ from .grant_options import (
     parse_domain,
     parse_mount,
     ready_output_dir,
+    renamed_note,
     save_files,
 )
 from .packages_cmd import check_package_options, package_options
@@ -153,8 +154,9 @@ def exec_command(
 
 def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:
     if result.files and output_dir is not None:
-        save_files(result.files, output_dir)
-        click.echo(f"codeact: saved {len(result.files)} file(s) to {output_dir}", err=True)
+        saved = save_files(result.files, output_dir)
+        note = renamed_note(saved, output_dir)
+        click.echo(f"codeact: saved {len(saved)} file(s) to {output_dir}{note}", err=True)
     elif result.files:
         names = ", ".join(f.path for f in result.files)
         click.echo(

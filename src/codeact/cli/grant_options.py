@@ -26,7 +26,8 @@ def grant_options(fn: F) -> F:
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
         metavar="DIR",
-        help="Save the files the program writes under /output into DIR (created if needed).",
+        help="Save the files the program writes under /output into DIR (created if needed; "
+        "nothing there is replaced: a name that exists is saved as 'name (2).ext').",
     )(fn)
     fn = click.option(
         "--allow-domain",
@@ -101,20 +102,57 @@ def ready_output_dir(directory: Path) -> Path:
     return directory
 
 
-def save_files(files: Sequence[OutputFile], directory: Path) -> list[Path]:
-    """Write `files` under `directory`, keeping their paths below /output."""
+def save_files(files: Sequence[OutputFile], directory: Path) -> list[tuple[str, Path]]:
+    """Write `files` under `directory`, keeping their paths below /output; (path, where it
+    was saved) for each.
+
+    Nothing already there is ever replaced: the program chose the names, and a name that
+    exists (``Makefile``, ``.bashrc`` in a directory given by mistake, or last run's
+    ``report.csv``) is saved next to it as ``report (2).csv`` instead. Files are created
+    exclusively, never through a link."""
     root = directory.resolve()
-    saved: list[Path] = []
+    saved: list[tuple[str, Path]] = []
+    refused: list[str] = []
     for file in files:
-        target = (root / file.path).resolve()
-        if root not in target.parents:  # paths come from our own walk; never trust them anyway
-            raise UserError(f"refusing to save {file.path!r} outside {directory}")
+        # The folders are followed (a link among them must stay inside); the file's own
+        # name never is: a link there is a name that exists.
+        parent = (root / file.path).parent.resolve()
+        if parent != root and root not in parent.parents:
+            refused.append(f"{file.path} (its folder leads outside {directory})")
+            continue
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(file.data)
-        except OSError as exc:  # the program ran: not a usage error (exit 1, not 2)
-            raise CodeActError(
-                f"--output-dir {directory}: cannot write {file.path}: {exc}"
-            ) from None
-        saved.append(target)
+            parent.mkdir(parents=True, exist_ok=True)
+            saved.append((file.path, _write_new(parent / Path(file.path).name, file.data)))
+        except OSError as exc:
+            refused.append(f"{file.path} ({exc.strerror or exc})")
+    if refused:  # the program ran: not a usage error (exit 1, not 2)
+        raise CodeActError(f"--output-dir {directory}: could not save " + "; ".join(refused))
     return saved
+
+
+def _write_new(target: Path, data: bytes) -> Path:
+    """Create `target`, or the first free ``stem (N)suffix`` beside it, and write `data`."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    candidate = target
+    for number in range(2, 10_000):
+        try:
+            fd = os.open(candidate, flags, 0o644)
+        except FileExistsError:
+            candidate = target.with_name(f"{target.stem} ({number}){target.suffix}")
+            continue
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return candidate
+    raise FileExistsError(f"{target} and 10,000 numbered names beside it exist")
+
+
+def renamed_note(saved: Sequence[tuple[str, Path]], directory: Path) -> str:
+    """' (a.csv existed: saved as a (2).csv)' for the files not saved under their own name."""
+    root = directory.resolve()
+    moved = [
+        f"{path} existed: saved as {where.relative_to(root)}"
+        for path, where in saved
+        if where.relative_to(root).as_posix() != path
+    ]
+    return f" ({'; '.join(moved)})" if moved else ""

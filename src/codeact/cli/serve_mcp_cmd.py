@@ -27,6 +27,7 @@ from .grant_options import (
     parse_domain,
     parse_mount,
     ready_output_dir,
+    renamed_note,
     save_files,
 )
 from .packages_cmd import check_package_options, package_options
@@ -123,7 +124,10 @@ def serve_mcp_command(
         directory = ready_output_dir(output_dir)
 
         def on_files(files: Sequence[OutputFile]) -> None:
-            save_files(files, directory)
+            saved = save_files(files, directory)
+            note = renamed_note(saved, directory)
+            if note:  # the log says where files went that could not keep their names
+                click.echo(f"codeact: saved {len(saved)} file(s) to {directory}{note}", err=True)
 
     with CodeAct(
         tools=list(tools),
