@@ -214,3 +214,18 @@ def test_a_bench_result_file_that_cannot_be_written_is_refused_before_the_run(
         f"codeact: error: {args[-1]}: cannot write {target} (a part of its path is a file); "
         "choose another path\n"
     )
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero on this system")
+def test_a_program_too_large_to_be_one_is_refused_before_it_fills_memory() -> None:
+    # `codeact exec /dev/zero` read until the machine ran out of memory (the OOM killer
+    # ended it after 20 s here); a log file given by mistake came close.
+    proc = codeact_cli("exec", "/dev/zero", timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "codeact: error: /dev/zero is larger than 16 MiB, too large for a program; give the "
+        "program data through --mount or --workspace instead"
+    )
+    proc = codeact_cli("exec", "-", stdin="#" * (16 * 2**20 + 1), timeout=60)
+    assert proc.returncode == 2
+    assert "the program on stdin is larger than 16 MiB" in proc.stderr

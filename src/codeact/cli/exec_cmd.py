@@ -167,6 +167,11 @@ def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:
         click.echo(f"codeact: file not returned: {note}", err=True)
 
 
+#: The largest program `codeact exec` reads (bytes). Far past any program a person or a model
+#: writes; the sandbox's default 256 MiB of memory does not compile one of 8 MB.
+MAX_PROGRAM_BYTES = 16 * 2**20
+
+
 def _read_program(program: str) -> str:
     """The program's text, decoded as Python decodes a source file: UTF-8, a UTF-8 byte order
     mark (as Windows editors write) dropped, or the encoding its coding cookie names; and
@@ -177,17 +182,23 @@ def _read_program(program: str) -> str:
             click.echo(f"codeact: type the program, then {end}", err=True)
         stream = getattr(sys.stdin, "buffer", None)
         if stream is None:  # a text stream without bytes (tests, embedding): already text
-            return sys.stdin.read()
-        data: bytes = stream.read()
+            return sys.stdin.read(MAX_PROGRAM_BYTES + 1)
+        data: bytes = stream.read(MAX_PROGRAM_BYTES + 1)
         where = "the program on stdin"
     else:
         try:
-            data = Path(program).read_bytes()
+            with Path(program).open("rb") as f:
+                data = f.read(MAX_PROGRAM_BYTES + 1)
         except FileNotFoundError:
             raise UserError(f"no such program file: {program}") from None
         except OSError as exc:
             raise UserError(f"cannot read {program}: {exc.strerror or exc}") from None
         where = program
+    if len(data) > MAX_PROGRAM_BYTES:  # /dev/zero, a log file: read on, it would fill memory
+        raise UserError(
+            f"{where} is larger than {MAX_PROGRAM_BYTES // 2**20} MiB, too large for a program; "
+            "give the program data through --mount or --workspace instead"
+        )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # PowerShell's `>`
         try:
             return data.decode("utf-16")
