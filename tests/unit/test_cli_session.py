@@ -69,6 +69,19 @@ def test_a_file_that_is_not_a_session_is_refused_and_kept(tmp_path: Path) -> Non
     assert mine.read_text() == "print('my own file')\n"
 
 
+def test_a_file_too_large_to_be_a_session_is_refused_unread(tmp_path: Path) -> None:
+    big = tmp_path / "dump.bin"
+    with big.open("wb") as f:  # sparse: 18 MiB that take no disk
+        f.truncate(18 * 2**20)
+    refused = codeact_cli("exec", "-", "--session", str(big), stdin="x = 1", timeout=60)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr == (
+        f"codeact: error: --session {big}: larger than a session's state may be (16 MiB); it "
+        "is not a session file of codeact: choose another FILE\n"
+    )
+    assert big.stat().st_size == 18 * 2**20
+
+
 def test_a_session_file_that_cannot_be_saved_is_refused_before_the_program_runs(
     tmp_path: Path,
 ) -> None:

@@ -125,7 +125,7 @@ def exec_command(
         if session_path is None:
             result, interrupted = run_interruptible(codeact, code, on_output=on_output)
         else:
-            state = read_state(session_path)
+            state = read_state(session_path, limits.state_bytes)
             try:
                 opened = codeact.session(state=state, key=cli_key())
             except SessionStateError as exc:

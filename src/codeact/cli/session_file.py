@@ -49,17 +49,31 @@ def cli_key() -> bytes:
     return fresh
 
 
-def read_state(path: Path) -> bytes | None:
+_SEALING_BYTES = 2**20
+
+
+def read_state(path: Path, limit: int) -> bytes | None:
     """The state saved in `path`, or None when the file does not exist yet (a new session).
     Its directory is checked first: a state that could not be saved after the program ran
-    would be lost, so that is a usage error before anything runs."""
+    would be lost, so that is a usage error before anything runs. A file larger than
+    `limit` (the session's `Limits.state_bytes`) and the 1 MiB its sealing may add (the names'
+    header, the tag) is refused unread: no saved state is that large, and /dev/zero would
+    fill memory."""
     _check_can_save(path)
+    most = limit + _SEALING_BYTES
     try:
-        return path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(most + 1)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise UserError(f"cannot read the session file {path}: {exc}") from None
+    if len(data) > most:
+        raise UserError(
+            f"--session {path}: larger than a session's state may be ({limit // 2**20} MiB); "
+            "it is not a session file of codeact: choose another FILE"
+        )
+    return data
 
 
 def _check_can_save(path: Path) -> None:
