@@ -92,6 +92,8 @@ async def test_grants_and_output_files_work_as_in_codeact_exec(tmp_path: Path) -
     workspace.mkdir()
     (workspace / "in.txt").write_text("from the host")
     saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "away").symlink_to(workspace)
     params = serve_mcp_stdio("--workspace", str(workspace), "--output-dir", str(saved))
     async with mcp.Client(params) as client:
         listing = await client.list_tools()
@@ -103,6 +105,19 @@ async def test_grants_and_output_files_work_as_in_codeact_exec(tmp_path: Path) -
                 "text"
             },
         )
+        again = await client.call_tool(
+            "execute_code",
+            {
+                "code": "import os\nos.makedirs('/output/away')\n"
+                "open('/output/away/x.txt', 'w').write('no')\n"
+                "open('/output/out.txt', 'w').write('second')\n1"
+            },
+        )
+    # A second run's file of the same name is saved beside the first; one that would go
+    # out of DIR through a link is not saved, and the call still succeeds with its files.
+    assert not again.is_error, again.content
+    assert (saved / "out (2).txt").read_text() == "second"
+    assert not (workspace / "x.txt").exists()
     assert "/input" in (listing.tools[0].description or "")
     assert not result.is_error, result.content
     assert '"from the host"' in mcp_text(result, 0)

@@ -12,7 +12,7 @@ import click
 from ..bridge.protocol import OutputFile
 from ..calls.approvals import ApprovalHandler
 from ..calls.audit import JsonlAudit
-from ..errors import UserError
+from ..errors import CodeActError, UserError
 from ..runtime import CodeAct
 from ..tools import ToolSet
 from .approval_options import (
@@ -124,9 +124,15 @@ def serve_mcp_command(
         directory = ready_output_dir(output_dir)
 
         def on_files(files: Sequence[OutputFile]) -> None:
-            saved = save_files(files, directory)
+            # The client gets the result and the files whatever happens here; the log says
+            # where files went that could not keep their names, and which were not saved.
+            try:
+                saved = save_files(files, directory)
+            except CodeActError as exc:
+                click.echo(f"codeact: {exc}", err=True)
+                return
             note = renamed_note(saved, directory)
-            if note:  # the log says where files went that could not keep their names
+            if note:
                 click.echo(f"codeact: saved {len(saved)} file(s) to {directory}{note}", err=True)
 
     with CodeAct(
