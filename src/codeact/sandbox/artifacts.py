@@ -71,9 +71,8 @@ def new_output_dir() -> str:
         if _exiting:
             raise OutputsClosedError("the process is exiting: no new sandboxes")
         if _root is None or not Path(_root).is_dir():
-            if _root is None:
-                for left in leftover_roots(tempfile.gettempdir()):
-                    REMOVER.remove_later(left)
+            if _root is None:  # once per process, on the remover's thread: off this lock
+                REMOVER.run_later(_remove_leftovers)
             _root = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
             atexit.register(_remove_root_at_exit, _root, os.getpid())
         root = _root
@@ -113,6 +112,11 @@ def leftover_roots(tempdir: str, *, now: float | None = None) -> list[str]:
         if mine and old and not _alive(int(match.group(1))):
             found.append(entry.path)
     return found
+
+
+def _remove_leftovers() -> None:
+    for left in leftover_roots(tempfile.gettempdir()):
+        REMOVER.remove_later(left)
 
 
 def _alive(pid: int) -> bool:

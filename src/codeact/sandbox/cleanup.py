@@ -23,6 +23,7 @@ import secrets
 import stat
 import threading
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["REMOVER", "TreeRemover", "remove_tree"]
@@ -174,13 +175,22 @@ class TreeRemover:
 
     def __init__(self, name: str = "codeact-cleanup") -> None:
         self._name = name
-        self._queue: deque[str] = deque()
+        self._queue: deque[str | Callable[[], None]] = deque()
+        self._busy = 0
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def remove_later(self, path: str) -> None:
-        self._queue.append(path)
+        self._put(path)
+
+    def run_later(self, job: Callable[[], None]) -> None:
+        """Run `job` on the remover's thread (work of the same kind: finding trees to
+        remove), in turn with the removals."""
+        self._put(job)
+
+    def _put(self, item: str | Callable[[], None]) -> None:
+        self._queue.append(item)
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
@@ -188,18 +198,28 @@ class TreeRemover:
         self._wake.set()
 
     def pending(self) -> int:
-        return len(self._queue)
+        """Removals and jobs not finished yet (the one under way included)."""
+        return len(self._queue) + self._busy
 
     def _run(self) -> None:
         while True:
             self._wake.wait()
             self._wake.clear()
             while self._queue:
-                path = self._queue.popleft()
+                self._busy = 1  # before the pop: pending() never reads 0 while work is left
+                item = self._queue.popleft()
                 try:
-                    os.rmdir(path)  # the usual case: an empty /output
-                except OSError:
-                    remove_tree(path)
+                    if callable(item):
+                        item()
+                    else:
+                        try:
+                            os.rmdir(item)  # the usual case: an empty /output
+                        except OSError:
+                            remove_tree(item)
+                except Exception:
+                    log.exception("removing sandbox directories failed")
+                finally:
+                    self._busy = 0
 
 
 #: The process's remover of used /output trees.
