@@ -13,8 +13,11 @@ halfway through an agent's run.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
+import stat
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +32,9 @@ __all__ = [
     "MountInput",
     "MountMode",
     "check_mounts",
+    "folder_path",
     "missing_mount",
+    "open_granted_folder",
     "to_mount",
     "workspace_mount",
 ]
@@ -158,16 +163,81 @@ def check_mounts(mounts: Iterable[Mount], *, workspace: Mount | None = None) -> 
 
 
 def missing_mount(mounts: Iterable[Mount]) -> str | None:
-    """Why a run cannot have `mounts` now: a granted host folder that is no longer a folder
-    (removed, renamed, or replaced by a file since it was granted), in one line; None if
-    every one is there."""
+    """Why a run cannot have `mounts` now, in one line: a granted host folder that is no
+    longer a folder (removed, renamed, or replaced by a file since it was granted), or whose
+    path now leads through a symbolic link; None if every one is there."""
     for mount in mounts:
-        if not Path(mount.host).is_dir():
+        try:
+            os.close(open_granted_folder(mount.host))
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return (
+                    f"the host folder {mount.host} mounted at {mount.guest} is not reached "
+                    "the way it was granted: its path now leads through a symbolic link (a "
+                    "program with a read-write mount above it may have put one there); "
+                    "granted folders are never reached through links, so remove the link, "
+                    "or grant the folder it points to by its own path"
+                )
             return (
                 f"the host folder {mount.host} mounted at {mount.guest} is gone (removed or "
                 "renamed after it was granted): restore it there, or grant its new path"
             )
     return None
+
+
+def open_granted_folder(host: str) -> int:
+    """A descriptor of the folder at `host` (an absolute path, as `Mount` keeps it), opened
+    one component at a time without following any symbolic link: what a sandbox is given
+    (never the path, which a program with a read-write mount above the folder could turn
+    into a link to anywhere between this check and its use). OSError with errno ELOOP when
+    a component is a link, ENOTDIR when one is not a folder, ENOENT when one is gone.
+
+    On Linux an ``O_PATH`` descriptor (no read permission needed on the folders above);
+    elsewhere a read-only one. The caller closes it."""
+    flags = _FOLDER_FLAGS
+    fd = os.open("/", flags)
+    try:
+        for part in host.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                raise OSError(errno.ENOENT, "a granted folder's path has no '..'", host)
+            try:
+                child = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.EMLINK) or _is_link(part, fd):
+                    raise OSError(errno.ELOOP, "a symbolic link on the path", host) from None
+                raise
+            os.close(fd)
+            fd = child
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):  # O_PATH|O_NOFOLLOW opens a link itself
+                raise OSError(errno.ELOOP, "a symbolic link on the path", host)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def folder_path(fd: int) -> str:
+    """A path that opens exactly the folder `fd` refers to, whatever happens to its own path
+    meanwhile (Linux's /proc/self/fd/N), or "" where the system has none."""
+    return f"/proc/self/fd/{fd}" if _PROC_FD else ""
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+_FOLDER_FLAGS = (
+    getattr(os, "O_PATH", os.O_RDONLY)
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_PROC_FD = sys.platform.startswith("linux") and Path("/proc/self/fd").is_dir()
 
 
 def _check_host(host: object) -> str:

@@ -14,10 +14,13 @@ a folder since replaced at that path (or removed) is never handed a run.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Generic, Protocol, TypeAlias, TypeVar
+
+from ..policy.mounts import open_granted_folder
 
 __all__ = ["Folders", "PoolWalls", "folders", "identity"]
 
@@ -38,14 +41,26 @@ class _Granted(Protocol):
 
 def folders(granted: Iterable[_Granted]) -> Folders:
     """Granted folders (mounts, preopens) as they are at their paths now."""
-    return tuple((g.host, g.guest, g.writable, identity(g.host)) for g in granted)
+    return tuple(
+        (g.host, g.guest, g.writable, identity(g.host, exact=getattr(g, "exact", True)))
+        for g in granted
+    )
 
 
-def identity(path: str) -> tuple[int, int] | None:
+def identity(path: str, *, exact: bool = True) -> tuple[int, int] | None:
     """The folder at `path` now, as (device, inode); None if there is none (the sandbox made
-    for the run then says what is wrong)."""
+    for the run then says what is wrong). `exact`: reached without following any link, as
+    sandboxes open a granted folder (`open_granted_folder`); else links are followed (the
+    package tree in the user cache, which no program can change)."""
     try:
-        found = Path(path).stat()
+        if not exact:
+            found = Path(path).stat()
+        else:
+            fd = open_granted_folder(path)
+            try:
+                found = os.fstat(fd)
+            finally:
+                os.close(fd)
     except OSError:
         return None
     return found.st_dev, found.st_ino

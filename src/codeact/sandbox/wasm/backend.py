@@ -273,7 +273,7 @@ def _could_not_start(exc: BaseException) -> str:
 
 def _package_preopens(grant: PackageGrant | None) -> list[Preopen]:
     """The installed package tree, read-only where the guest's sys.path expects it."""
-    return [Preopen(grant.tree, PACKAGES_PATH, False)] if grant is not None else []
+    return [Preopen(grant.tree, PACKAGES_PATH, False, exact=False)] if grant is not None else []
 
 
 def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) -> RunOutcome:

@@ -11,6 +11,7 @@ does not count) or a cancellation from another thread never has to touch the sto
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
 from wasmtime.component import Component, Func, Linker
 
-from ...policy.mounts import OUTPUT_PATH
+from ...policy.mounts import OUTPUT_PATH, folder_path, open_granted_folder
 from .. import forks
 from ..artifacts import new_output_dir, remove_output_dir
 from .build import Progress, _stderr_progress, compiled_guest_path, load_component
@@ -126,6 +127,9 @@ class Preopen:
     host: str
     guest: str
     writable: bool
+    #: Opened without following any link (`open_granted_folder`), as a granted folder is;
+    #: False for folders of our own that no program can change (the package tree, /output).
+    exact: bool = True
 
 
 class WasmRuntime:
@@ -187,7 +191,7 @@ class WasmRuntime:
         output_dir = new_output_dir()
         try:
             prepared = self.instantiate(
-                [*preopens, Preopen(output_dir, OUTPUT_PATH, True)], warm=warm
+                [*preopens, Preopen(output_dir, OUTPUT_PATH, True, exact=False)], warm=warm
             )
         except BaseException:
             remove_output_dir(output_dir)
@@ -217,7 +221,7 @@ class WasmRuntime:
         wasi.stdout_custom = output.stdout
         wasi.stderr_custom = output.stderr
         for p in preopens:
-            wasi.preopen_dir(p.host, p.guest, fs_mutable=p.writable)
+            _preopen(wasi, p)
         store.set_wasi(wasi)
         store.set_epoch_deadline(1)
         ffi.wasmtime_store_epoch_deadline_callback(
@@ -231,6 +235,21 @@ class WasmRuntime:
             _close_store(store, slots)
             raise WasmtimeError("the guest instance has no executor.run")
         return Prepared(store=store, run=run, output=output, slots=slots)
+
+
+def _preopen(wasi: wasmtime.WasiConfig, p: Preopen) -> None:
+    """Grant `p`: wasmtime opens the folder now and keeps it open. A granted folder is
+    opened by us first, without following links, and handed over as that descriptor's
+    /proc path, so the folder preopened is the one checked (a program with a read-write
+    mount above it cannot swap its path for a link meanwhile)."""
+    if not p.exact:
+        wasi.preopen_dir(p.host, p.guest, fs_mutable=p.writable)
+        return
+    fd = open_granted_folder(p.host)
+    try:
+        wasi.preopen_dir(folder_path(fd) or p.host, p.guest, fs_mutable=p.writable)
+    finally:
+        os.close(fd)
 
 
 def ticks_until(deadline: float) -> int:

@@ -205,11 +205,13 @@ def _grant_files(setup: Setup, walls: dict[str, object], ruleset: int) -> None:
             )
         return
     binds = [(h, g, w) for h, g, w in mounts]
+    # Read-only mounts are read-only in the kernel (MS_RDONLY): no write, metadata or chattr
+    # change reaches the host file, even from ctypes; Landlock refuses on top. Granted
+    # folders are bound exactly (no link followed on their paths); /output is our own.
+    rootfs.bind(setup.root, binds, exact=True)
     if output:
         binds.append((str(output), "/output", True))
-    # Read-only mounts are read-only in the kernel (MS_RDONLY): no write, metadata or chattr
-    # change reaches the host file, even from ctypes; Landlock refuses on top.
-    rootfs.bind(setup.root, binds)
+        rootfs.bind(setup.root, binds[-1:])
     rootfs.enter(setup.root)
     readonly.install([(g, w) for _, g, w in binds])  # PermissionError, as on every backend
     landlock.add_rules(

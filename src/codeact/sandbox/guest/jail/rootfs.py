@@ -11,10 +11,12 @@ The child then chroots into it. Landlock still applies on top, to the same files
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import stat
 from collections.abc import Iterable, Sequence
 
-__all__ = ["Bind", "available", "bind", "enter", "prepare_root"]
+__all__ = ["Bind", "available", "bind", "enter", "open_exact", "prepare_root"]
 
 _CLONE_NEWNS, _CLONE_NEWUSER = 0x00020000, 0x10000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV = 1, 2, 4
@@ -90,17 +92,60 @@ def _skeleton(root: str, inside: str, *, is_dir: bool) -> str:
     return target
 
 
-def bind(root: str, binds: Iterable[Bind], *, read_only_mounts: bool = True) -> None:
+def bind(
+    root: str, binds: Iterable[Bind], *, read_only_mounts: bool = True, exact: bool = False
+) -> None:
     """Bind each host path at its place inside `root`. Unless writable, the bind is made
     read-only in the kernel (``MS_RDONLY`` remount) when `read_only_mounts`: then no write,
     metadata change or chattr flag reaches the host file whatever the process calls, which
-    Landlock alone (it does not cover attributes) cannot promise."""
+    Landlock alone (it does not cover attributes) cannot promise.
+
+    `exact` (granted folders): each is opened one component at a time without following any
+    link and bound from that descriptor, so the folder bound is the folder at that path,
+    never one a link put there since leads to (a program with a read-write mount above it
+    could have made one); a path through a link fails with ELOOP."""
     for host, inside, writable in binds:
-        target = _skeleton(root, inside, is_dir=os.path.isdir(host))
-        _mount(host, target, None, _MS_BIND | _MS_REC, None)
+        fd = open_exact(host) if exact else -1
+        try:
+            source = f"/proc/self/fd/{fd}" if fd >= 0 else host
+            target = _skeleton(root, inside, is_dir=fd >= 0 or os.path.isdir(host))
+            _mount(source, target, None, _MS_BIND | _MS_REC, None)
+        finally:
+            if fd >= 0:
+                os.close(fd)
         read_only = read_only_mounts and not writable
         flags = _MS_REMOUNT | _MS_BIND | _MS_NOSUID | _MS_NODEV | (_MS_RDONLY if read_only else 0)
         _mount(None, target, None, flags, None)
+
+
+_EXACT_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_exact(host: str) -> int:
+    """An O_PATH descriptor of the folder at absolute `host`, opened one component at a
+    time, no link followed (the host's `policy.mounts.open_granted_folder`, which guest code
+    cannot import)."""
+    fd = os.open("/", _EXACT_FLAGS)
+    try:
+        for part in host.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                raise OSError(errno.ENOENT, "a granted folder's path has no '..'", host)
+            try:
+                child = os.open(part, _EXACT_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise OSError(errno.ELOOP, "a link or a file on the path", host) from None
+                raise
+            os.close(fd)
+            fd = child
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise OSError(errno.ELOOP, "a symbolic link on the path", host)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def prepare_root(
