@@ -88,9 +88,86 @@ def test_output_dir_never_replaces_what_is_there(tmp_path: Path) -> None:
     assert (saved / "new (2).txt").read_text() == "2"
     proc = codeact_cli("--output-dir", str(saved), stdin=code.replace("'new.txt'", "'away/x'"))
     assert proc.returncode == 1
-    assert "could not save away/x (its folder leads outside" in proc.stderr
+    assert "could not save away/x (a folder on its path is a link" in proc.stderr
     assert not (tmp_path / "x").exists()
     assert (saved / "Makefile (3)").read_text() == "from the program"  # the others are saved
+
+
+@pytest.mark.parametrize("backend", ["wasm", "jail"])
+def test_output_dir_replaced_by_a_link_during_the_run_saves_nothing(
+    tmp_path: Path, backend: str
+) -> None:
+    """DIR inside a read-write mount: the program replaces DIR (or a folder in it) with a
+    link to a folder it was never granted, then writes /output; nothing lands there."""
+    _needs(backend)
+    project, away = tmp_path / "proj", tmp_path / "not_granted"
+    (project / "out" / "sub").mkdir(parents=True)
+    away.mkdir()
+    swap = (
+        "import os, shutil\n"
+        "shutil.rmtree('/proj/out')\n"
+        "os.symlink('../not_granted', '/proj/out')\n"
+        "open('/output/planted.txt','w').write('x')\n"
+    )
+    mount = ("--mount", f"{project}:/proj:rw", "--backend", backend)
+    proc = codeact_cli(*mount, "--output-dir", str(project / "out"), stdin=swap)
+    assert proc.returncode == 1, proc.stderr
+    assert "nothing saved: its path now leads through a symbolic link" in proc.stderr
+    assert list(away.iterdir()) == []
+    (project / "out").unlink()
+    (project / "out" / "sub").mkdir(parents=True)
+    inner = (
+        "import os, shutil\n"
+        "shutil.rmtree('/proj/out/sub')\n"
+        "os.symlink('../../not_granted', '/proj/out/sub')\n"
+        "os.makedirs('/output/sub')\n"
+        "open('/output/sub/planted.txt','w').write('x')\n"
+        "open('/output/kept.txt','w').write('y')\n"
+    )
+    proc = codeact_cli(*mount, "--output-dir", str(project / "out"), stdin=inner)
+    assert proc.returncode == 1, proc.stderr
+    assert "could not save sub/planted.txt (a folder on its path is a link" in proc.stderr
+    assert list(away.iterdir()) == []
+    assert (project / "out" / "kept.txt").read_text() == "y"
+
+
+def test_output_dir_given_through_a_link_is_saved_to_its_target(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    proc = codeact_cli(
+        "--output-dir", str(tmp_path / "link"), stdin="open('/output/a.txt','w').write('a')"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "real" / "a.txt").read_text() == "a"
+
+
+def test_output_dir_without_dir_fd_keeps_files_inside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the system has no dir_fd (Windows): folders are followed but must stay inside."""
+    import os
+
+    from codeact import CodeActError
+    from codeact.bridge.protocol import OutputFile
+    from codeact.cli import grant_options
+
+    monkeypatch.setattr(os, "supports_dir_fd", set())
+    (tmp_path / "away").symlink_to(tmp_path.parent)
+    (tmp_path / "a.txt").write_text("mine")
+    files = [OutputFile("a.txt", "text/plain", b"new"), OutputFile("away/x", "text/plain", b"x")]
+    with pytest.raises(CodeActError, match="its folder leads outside"):
+        grant_options.save_files(files, tmp_path)
+    assert (tmp_path / "a.txt").read_text() == "mine"
+    assert (tmp_path / "a (2).txt").read_text() == "new"
+    assert not (tmp_path.parent / "x").exists()
+
+
+def _needs(backend: str) -> None:
+    from codeact.sandbox.registry import backend_availability
+
+    availability = backend_availability(backend)
+    if not availability.available:
+        pytest.skip(f"{backend}: {availability.reason}")
 
 
 def test_files_without_output_dir_are_mentioned(tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ def exec_command(
     limits = limits_from_options(timeout, memory_mb, max_output)
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
     if output_dir is not None:
-        ready_output_dir(output_dir)
+        output_dir = ready_output_dir(output_dir)
     ready_audit(audit_path)
     provider, close_trace = tracer_provider_writing(trace_path) if trace_path else (None, None)
     with CodeAct(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import click
 
 from ..bridge.protocol import OutputFile
 from ..errors import CodeActError, UserError
-from ..policy.mounts import Mount
+from ..policy.mounts import Mount, open_granted_folder
 from ..policy.network import AllowedDomain
 
 __all__ = ["grant_options", "parse_domain", "parse_mount", "ready_output_dir", "save_files"]
@@ -84,7 +85,8 @@ def parse_domain(spec: str) -> AllowedDomain:
 def ready_output_dir(directory: Path) -> Path:
     """Make --output-dir DIR (and its parents) and check it can be written, before any program
     runs: a directory that cannot take the files is a usage error then, not files lost after
-    the program ran (and its tool calls were made)."""
+    the program ran (and its tool calls were made). Returns DIR's real path (links resolved
+    now): files are saved there later without following any link (`save_files`)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -99,39 +101,124 @@ def ready_output_dir(directory: Path) -> Path:
         raise UserError(
             f"--output-dir {directory}: not writable; choose a directory you can write to"
         )
-    return directory
+    return directory.resolve()
 
 
 def save_files(files: Sequence[OutputFile], directory: Path) -> list[tuple[str, Path]]:
-    """Write `files` under `directory`, keeping their paths below /output; (path, where it
-    was saved) for each.
+    """Write `files` under `directory` (the real path `ready_output_dir` returned), keeping
+    their paths below /output; (path, where it was saved) for each.
 
     Nothing already there is ever replaced: the program chose the names, and a name that
     exists (``Makefile``, ``.bashrc`` in a directory given by mistake, or last run's
-    ``report.csv``) is saved next to it as ``report (2).csv`` instead. Files are created
-    exclusively, never through a link."""
+    ``report.csv``) is saved next to it as ``report (2).csv`` instead. No link is followed,
+    from / down to each file: DIR and its folders are opened one at a time without
+    following links, and files are created exclusively in them. (A program with a
+    read-write mount that holds DIR can replace DIR, or a folder in it, with a link to
+    anywhere on the host while it runs.)"""
+    if os.open not in os.supports_dir_fd or os.mkdir not in os.supports_dir_fd:
+        return _save_by_path(files, directory)
+    try:
+        root = open_granted_folder(str(directory))
+    except OSError as exc:
+        why = (
+            "its path now leads through a symbolic link (the program may have made one in "
+            "a read-write mount)"
+            if exc.errno == errno.ELOOP
+            else (exc.strerror or str(exc))
+        )
+        raise CodeActError(f"--output-dir {directory}: nothing saved: {why}") from None
+    saved: list[tuple[str, Path]] = []
+    refused: list[str] = []
+    try:
+        for file in files:
+            try:
+                saved.append((file.path, _save_beneath(root, directory, file)))
+            except OSError as exc:
+                refused.append(f"{file.path} ({_why(exc, directory)})")
+    finally:
+        os.close(root)
+    if refused:  # the program ran: not a usage error (exit 1, not 2)
+        raise CodeActError(f"--output-dir {directory}: could not save " + "; ".join(refused))
+    return saved
+
+
+def _save_beneath(root: int, directory: Path, file: OutputFile) -> Path:
+    """Create `file` under the folder `root` (a descriptor of `directory`), its folders made
+    or entered one at a time, none through a link; where it was saved."""
+    *folders, name = file.path.split("/")
+    if any(part in ("", ".", "..") for part in (*folders, name)):
+        raise OSError(errno.EINVAL, "not a plain relative path")
+    fd = os.dup(root)
+    try:
+        for part in folders:
+            try:
+                os.mkdir(part, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            inner = os.open(part, _FOLDER, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        chosen = _write_new(fd, name, file.data)
+    finally:
+        os.close(fd)
+    return directory.joinpath(*folders, chosen)
+
+
+_FOLDER = (
+    getattr(os, "O_PATH", os.O_RDONLY)
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def _why(exc: OSError, directory: Path) -> str:
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return f"a folder on its path is a link or a file; links are not followed in {directory}"
+    return exc.strerror or str(exc)
+
+
+def _write_new(folder: int, name: str, data: bytes) -> str:
+    """Create `name`, or the first free ``stem (N)suffix`` beside it, in the folder
+    `folder` (a descriptor), and write `data`; the name used."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate = name
+    for number in range(2, 10_000):
+        try:
+            fd = os.open(candidate, flags, 0o644, dir_fd=folder)
+        except FileExistsError:
+            candidate = f"{stem} ({number}){suffix}"
+            continue
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return candidate
+    raise FileExistsError(f"{name} and 10,000 numbered names beside it exist")
+
+
+def _save_by_path(files: Sequence[OutputFile], directory: Path) -> list[tuple[str, Path]]:
+    """`save_files` where the system has no ``dir_fd`` (Windows): folders are followed and
+    must stay inside `directory`; the file's own name never is."""
     root = directory.resolve()
     saved: list[tuple[str, Path]] = []
     refused: list[str] = []
     for file in files:
-        # The folders are followed (a link among them must stay inside); the file's own
-        # name never is: a link there is a name that exists.
         parent = (root / file.path).parent.resolve()
         if parent != root and root not in parent.parents:
             refused.append(f"{file.path} (its folder leads outside {directory})")
             continue
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            saved.append((file.path, _write_new(parent / Path(file.path).name, file.data)))
+            saved.append((file.path, _write_new_path(parent / Path(file.path).name, file.data)))
         except OSError as exc:
             refused.append(f"{file.path} ({exc.strerror or exc})")
-    if refused:  # the program ran: not a usage error (exit 1, not 2)
+    if refused:
         raise CodeActError(f"--output-dir {directory}: could not save " + "; ".join(refused))
     return saved
 
 
-def _write_new(target: Path, data: bytes) -> Path:
-    """Create `target`, or the first free ``stem (N)suffix`` beside it, and write `data`."""
+def _write_new_path(target: Path, data: bytes) -> Path:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     flags |= getattr(os, "O_BINARY", 0)
     candidate = target
