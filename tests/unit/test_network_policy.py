@@ -144,6 +144,19 @@ def test_a_rule_that_spells_an_ipv4_address_as_numbers_is_refused() -> None:
     assert not allowed([AllowedDomain("127.0.0.1:8080")], "GET", "http://127.1:8080/")
 
 
+def test_an_ipv6_zone_id_is_no_host_and_wildcards_match_only_names() -> None:
+    # ipaddress keeps a zone id ("%...") in the address it reads, so a literal whose zone
+    # ended in a rule's domain matched "*.example.org" and passed as a public address.
+    url = "http://[2606:4700:4700::1111%25.example.org]/"
+    with pytest.raises(TargetError, match="zone id"):
+        parse_target(url)
+    with pytest.raises(ConfigurationError):
+        AllowedDomain("[fe80::1%eth0]")
+    rule = AllowedDomain("*.example.org")
+    assert rule.matches_host("api.example.org")
+    assert not rule.matches_host("2606:4700:4700::1111%.example.org")
+
+
 def test_bad_shorthands() -> None:
     with pytest.raises(ConfigurationError, match="cannot use 42 as a rule"):
         to_allowed_domain(42)

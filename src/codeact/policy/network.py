@@ -161,8 +161,12 @@ class AllowedDomain:
         return self.host.startswith("*.")
 
     def matches_host(self, host: str) -> bool:
-        if self.wildcard:
-            return host.endswith(self.host[1:]) and len(host) > len(self.host) - 1
+        if self.wildcard:  # names only: never an address, whatever it ends with
+            return (
+                host.endswith(self.host[1:])
+                and len(host) > len(self.host) - 1
+                and not _is_address(host)
+            )
         return host == self.host
 
     def names_exactly(self, host: str) -> bool:
@@ -421,3 +425,11 @@ def _under(path: str, prefix: str) -> bool:
     if _AMBIGUOUS_PATH.search(path):
         return False  # a server may read this path as one outside the prefix
     return path == prefix or path.startswith(prefix + "/")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return ":" in host or "%" in host  # anything address-like is not a name either
+    return True

@@ -99,6 +99,8 @@ def normalize_host(host: str) -> str:
     host = host.strip().rstrip(".").lower()
     if not host:
         raise ValueError("empty host")
+    if "%" in host:  # a zone id ("fe80::1%eth0"): ipaddress keeps it, and it is no name
+        raise ValueError(f"{host!r} has an IPv6 zone id ('%...'); zone ids are not supported")
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
