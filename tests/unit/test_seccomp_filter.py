@@ -239,3 +239,34 @@ def test_a_filter_that_depends_on_the_pid_otherwise_is_refused() -> None:
         PidFilter(lambda p: b"\0" * 8 * (1 + p % 2))
     with pytest.raises(ValueError, match="other than by comparing"):
         PidFilter(lambda p: struct.pack("=HBBI", 0x15, 0, 0, p + 1))
+
+
+def test_priority_only_of_this_process(arch: str) -> None:
+    """PRIO_USER would renice every process of the host's user, PRIO_PGRP a group."""
+    for name in ("setpriority", "getpriority"):
+        assert verdict(arch, name, 0, 0, 5) == seccomp.RET_ALLOW
+        assert verdict(arch, name, 0, PID, 5) == seccomp.RET_ALLOW
+        for which, who in ((2, 0), (1, 0), (2, PID), (0, PID + 1)):
+            assert verdict(arch, name, which, who, 5) == seccomp.RET_EPERM, (name, which, who)
+
+
+def test_disk_is_allocated_only_with_the_size_it_grows(arch: str) -> None:
+    assert verdict(arch, "fallocate", 3, 0, 0, 4096) == seccomp.RET_ALLOW
+    for mode in (1, 2 | 1, 0x10, 0x10 | 1, 0x20, 0x40):  # KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE...
+        assert verdict(arch, "fallocate", 3, mode, 0, 4096) == seccomp.RET_EPERM, mode
+    for request in (0x40305828, 0x4030582A, 0x40305839):  # FS_IOC_RESVSP(64), _ZERO_RANGE
+        assert verdict(arch, "ioctl", 3, request) == seccomp.RET_EPERM, hex(request)
+
+
+def test_no_socket_ioctls_but_the_ordinary_ones(arch: str) -> None:
+    for request in (0x8900, 0x8912, 0x8915, 0x8927, 0x89FF, 0x5412):
+        assert verdict(arch, "ioctl", 3, request) == seccomp.RET_EPERM, hex(request)
+    for request in (0x5401, 0x541B, 0x5421, 0x5413, 0x88FF, 0x8A00):  # TCGETS, FIONREAD...
+        assert verdict(arch, "ioctl", 3, request) == seccomp.RET_ALLOW, hex(request)
+
+
+def test_no_per_user_kernel_objects(arch: str) -> None:
+    """Counted per user and so shared with the host: inotify instances, POSIX timers."""
+    for name in ("inotify_init", "inotify_init1", "timer_create"):
+        if name in SYSCALLS[arch]:
+            assert verdict(arch, name) == seccomp.RET_EPERM, name

@@ -41,6 +41,7 @@ _PR_CAPBSET_DROP = 24
 _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 _CAPABILITY_VERSION_3 = 0x20080522
 _THREADS = 64  # new threads a program may start (where the kernel applies RLIMIT_NPROC)
+_SIGNALS = 64  # signals queued (RLIMIT_SIGPENDING), counted over the whole user
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,13 @@ def set_limits(limits: Confinement, measures: Measures) -> None:
         (resource.RLIMIT_CORE, 0, 0),
         (resource.RLIMIT_MEMLOCK, 0, 0),
         (resource.RLIMIT_MSGQUEUE, 0, 0),
+        # Signals queued and POSIX timers are counted per user, the host's included: without a
+        # small limit a program could use up its user's whole allowance (the host's `timeout`
+        # then fails with EAGAIN). The check is the user's count against the child's limit.
+        (resource.RLIMIT_SIGPENDING, _SIGNALS, 0),
         # RLIMIT_NPROC counts every task of the user, so it can only bound growth: what runs
-        # now plus a margin. The kernel ignores it for root; the memory limit bounds threads.
+        # now plus a margin. The kernel ignores it for root: there the zygote's cgroup (its
+        # `pids.max`, host side: jail/cgroup.py) bounds threads, where one could be made.
         (resource.RLIMIT_NPROC, measures.tasks + _THREADS, 0),
     ]
     for which, soft, extra in caps:

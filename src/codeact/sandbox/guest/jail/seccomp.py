@@ -87,6 +87,18 @@ _F_SETPIPE_SZ = 1031
 # chattr: file flags and project attributes, which Landlock does not cover either.
 _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR = 0x40086602, 0x40046602, 0x401C5820
 
+# The generic preallocation ioctls (fs/ioctl.c: FS_IOC_RESVSP, _RESVSP64, _UNRESVSP,
+# _UNRESVSP64, _ZERO_RANGE): fallocate with FALLOC_FL_KEEP_SIZE by another name.
+_FS_IOC_PREALLOCATE = (0x40305828, 0x4030582A, 0x40305829, 0x4030582B, 0x40305839)
+# The socket ioctls (linux/sockios.h, 0x8900-0x89ff): on any socket, even a socketpair, they
+# answer about the host's network (SIOCGIFCONF lists its interfaces and addresses).
+_SOCKIOS = (0x8900, 0x8A00)
+_PRIO_PROCESS = 0
+_REFUSED_IOCTLS = (
+    _TIOCSTI, _TIOCLINUX, _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR,
+    *_FS_IOC_PREALLOCATE,
+)  # fmt: skip
+
 #: setuid, setgid and sticky: refused in the mode of a file or folder the program creates.
 _SPECIAL_MODE_BITS = 0o7000
 
@@ -103,7 +115,8 @@ DENIED = (
     "fsmount", "fspick", "init_module", "finit_module", "delete_module", "kexec_load",
     "kexec_file_load", "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd",
     "syslog", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
-    "io_uring_register", "fanotify_init", "keyctl", "add_key", "request_key", "iopl",
+    "io_uring_register", "fanotify_init", "inotify_init", "inotify_init1", "timer_create",
+    "keyctl", "add_key", "request_key", "iopl",
     "ioperm", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
     "setdomainname", "open_by_handle_at", "name_to_handle_at", "personality",
     "migrate_pages", "move_pages", "vhangup", "lookup_dcookie", "modify_ldt", "uselib",
@@ -121,14 +134,17 @@ class Rule:
     """What to do with one system call.
 
     kind: ``deny`` (EPERM), ``enosys``, ``clone`` (threads only), ``arg_in`` (allowed only when
-    argument `arg` is one of `values`, else EPERM), ``arg_not_in`` (EPERM when it is),
-    ``arg_mask`` (EPERM when argument `arg` has any bit of ``values[0]`` set).
+    argument `arg` is one of `values`, and each argument of `also` one of its values, else
+    EPERM), ``arg_not_in`` (EPERM when it is one of `values` or in one of the half-open
+    `ranges`), ``arg_mask`` (EPERM when argument `arg` has any bit of ``values[0]`` set).
     """
 
     syscall: str
     kind: str
     arg: int = 0
     values: tuple[int, ...] = ()
+    also: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    ranges: tuple[tuple[int, int], ...] = ()
 
 
 def rules_for(self_pid: int) -> list[Rule]:
@@ -148,7 +164,16 @@ def rules_for(self_pid: int) -> list[Rule]:
         Rule("sched_setscheduler", "arg_in", 0, (0, self_pid)),
         Rule("sched_setparam", "arg_in", 0, (0, self_pid)),
         Rule("sched_setattr", "arg_in", 0, (0, self_pid)),
-        Rule("setpriority", "arg_in", 1, (0, self_pid)),
+        # Only this process's priority: `which` must be PRIO_PROCESS, or PRIO_USER would renice
+        # every process of the host's user (other sandboxes, the host itself) and PRIO_PGRP a
+        # whole process group. getpriority alike: another process's is none of its business.
+        Rule("setpriority", "arg_in", 1, (0, self_pid), also=((0, (_PRIO_PROCESS,)),)),
+        Rule("getpriority", "arg_in", 1, (0, self_pid), also=((0, (_PRIO_PROCESS,)),)),
+        Rule("get_robust_list", "arg_in", 0, (0, self_pid)),
+        # Disk outside RLIMIT_FSIZE and the /output watch's sizes: only plain fallocate (mode
+        # 0, what posix_fallocate uses), which grows the file's size and so meets the limit;
+        # FALLOC_FL_KEEP_SIZE would allocate any amount of disk behind a file of size 0.
+        Rule("fallocate", "arg_in", 1, (0,)),
         # The mode argument of calls that create a file or folder (the flags of an open without
         # O_CREAT carry no mode: the C library and Python pass 0 or 0o777 there).
         Rule("open", "arg_mask", 2, (_SPECIAL_MODE_BITS,)),
@@ -165,12 +190,7 @@ def rules_for(self_pid: int) -> list[Rule]:
         # RAM outside RLIMIT_AS: memfds (C libraries fall back on ENOSYS), larger pipes.
         Rule("memfd_create", "enosys"),
         Rule("fcntl", "arg_not_in", 1, (_F_SETPIPE_SZ,)),
-        Rule(
-            "ioctl",
-            "arg_not_in",
-            1,
-            (_TIOCSTI, _TIOCLINUX, _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR),
-        ),
+        Rule("ioctl", "arg_not_in", 1, _REFUSED_IOCTLS, ranges=(_SOCKIOS,)),
     ]
     return rules
 
@@ -206,13 +226,29 @@ def _block(rule: Rule) -> list[bytes]:
             _insn(_RET_K, RET_ALLOW),
             _insn(_RET_K, RET_EPERM),
         ]
-    if rule.kind in ("arg_in", "arg_not_in"):
-        hit, miss = (RET_ALLOW, RET_EPERM) if rule.kind == "arg_in" else (RET_EPERM, RET_ALLOW)
-        n = len(rule.values)
+    if rule.kind == "arg_in":
+        # Each condition in turn: a value that matches jumps past its EPERM to the next one.
+        out = []
+        for arg, values in ((rule.arg, rule.values), *rule.also):
+            n = len(values)
+            out.append(_insn(_LD_W_ABS, _arg_low(arg)))
+            for i, value in enumerate(values):
+                out.append(_insn(_JEQ_K, value, jt=n - i))  # over the rest and the EPERM
+            out.append(_insn(_RET_K, RET_EPERM))
+        out.append(_insn(_RET_K, RET_ALLOW))
+        return out
+    if rule.kind == "arg_not_in":
+        # The refused values, then the refused ranges [low, high): every refusal jumps to the
+        # EPERM at the end, just after the allow.
+        n, m = len(rule.values), len(rule.ranges)
         out = [_insn(_LD_W_ABS, _arg_low(rule.arg))]
         for i, value in enumerate(rule.values):
-            out.append(_insn(_JEQ_K, value, jt=n - i))  # jump over the rest to the `hit` return
-        out += [_insn(_RET_K, miss), _insn(_RET_K, hit)]
+            out.append(_insn(_JEQ_K, value, jt=n - i + 2 * m))
+        for j, (low, high) in enumerate(rule.ranges):
+            left = 2 * (m - j)  # instructions from this range's first to the allow
+            out.append(_insn(_JGE_K, low, jf=1))  # below: the next range
+            out.append(_insn(_JGE_K, high, jf=left - 1))  # at or above `high`: the next range
+        out += [_insn(_RET_K, RET_ALLOW), _insn(_RET_K, RET_EPERM)]
         return out
     raise ValueError(f"unknown seccomp rule kind {rule.kind!r}")
 

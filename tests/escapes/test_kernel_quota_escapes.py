@@ -1,0 +1,136 @@
+"""What the kernel counts outside a run's own limits: disk preallocated behind a file of size 0,
+the priority of every process of the user, quotas counted per user and so shared with the host
+(queued signals and POSIX timers, inotify instances), and socket ioctls that answer about the
+host's network. Through ctypes and raw calls no Python check runs: each refusal is the
+kernel's (seccomp, rlimits).
+
+These are jail-only: the other backends have no ctypes and no kernel of the host's to reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+_PRE = """
+import os, sys
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "ImportPolicy"]
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+
+def report(name, result):
+    print(name, result, ctypes.get_errno() if result != 0 else 0)
+"""
+
+FALLOCATE = (
+    _PRE
+    + """
+import fcntl, struct
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+fd = os.open("/output/big", os.O_CREAT | os.O_WRONLY, 0o644)
+report("keep_size", libc.fallocate(fd, 1, 0, 64 << 20))  # FALLOC_FL_KEEP_SIZE
+report("zero_range", libc.fallocate(fd, 0x10 | 1, 0, 64 << 20))  # ZERO_RANGE | KEEP_SIZE
+resv = struct.pack("hhqqiI4i", 0, 0, 0, 64 << 20, 0, 0, 0, 0, 0, 0)  # struct space_resv
+try:
+    fcntl.ioctl(fd, 0x4030582A, resv)  # FS_IOC_RESVSP64: the same through an ioctl
+    print("resvsp64 0 0")
+except OSError as exc:
+    print("resvsp64 -1", exc.errno)
+print("allocated", os.fstat(fd).st_blocks * 512)
+os.posix_fallocate(fd, 0, 4096)  # plain fallocate grows the size: the size limit applies
+print("plain", os.fstat(fd).st_size)
+"""
+)
+
+PRIORITY = (
+    _PRE
+    + """
+# PRIO_PGRP 0: its own process group; PRIO_USER with its pid as a uid: no such user (ESRCH,
+# nothing changes) where `which` is not checked. PRIO_USER 0 would renice the host's processes.
+report("pgrp", libc.setpriority(1, 0, 1))
+report("user", libc.setpriority(2, os.getpid(), 1))
+libc.getpriority.restype = ctypes.c_int
+ctypes.set_errno(0)
+libc.getpriority(2, 0)
+print("get_user", ctypes.get_errno())
+os.setpriority(os.PRIO_PROCESS, 0, 1)
+print("own", os.getpriority(os.PRIO_PROCESS, 0))
+"""
+)
+
+QUOTAS = (
+    _PRE
+    + """
+import signal
+# Real-time signals queued to itself, blocked: each one is counted against the user's
+# RLIMIT_SIGPENDING, shared with the host's processes of the same user (as POSIX timers are).
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGRTMIN})
+libc.sigqueue.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+queued = 0
+while queued < 5000 and libc.sigqueue(os.getpid(), signal.SIGRTMIN, None) == 0:
+    queued += 1
+print("queued", queued, ctypes.get_errno())
+timer = ctypes.c_long()
+report("timer_create", libc.timer_create(1, None, ctypes.byref(timer)))
+report("inotify_init", libc.inotify_init())
+report("inotify_init1", libc.inotify_init1(0))
+"""
+)
+
+SOCKET_IOCTL = """
+import fcntl, socket, struct, array
+a, b = socket.socketpair()
+buf = array.array("b", bytes(40 * 32))
+ifc = struct.pack("iL", len(buf), buf.buffer_info()[0])
+try:
+    fcntl.ioctl(a.fileno(), 0x8912, ifc)  # SIOCGIFCONF: the host's interfaces and addresses
+    print("SIOCGIFCONF answered")
+except OSError as exc:
+    print("SIOCGIFCONF", exc.errno)
+"""
+
+
+def _lines(stdout: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split()[1:] for line in stdout.splitlines() if line.strip()}
+
+
+@pytest.fixture
+def jail_attempt(attempt: Callable[..., Any], backend_name: str) -> Callable[..., Any]:
+    if backend_name != "jail":
+        pytest.skip(f"{backend_name} has no ctypes: nothing reaches the host's kernel")
+    return attempt
+
+
+async def test_no_disk_is_preallocated_past_the_size_limit(jail_attempt: Any) -> None:
+    result = await jail_attempt(FALLOCATE)
+    lines = _lines(result.stdout)
+    assert lines["keep_size"] == ["-1", "1"], result.stdout  # EPERM
+    assert lines["zero_range"] == ["-1", "1"], result.stdout
+    assert lines["resvsp64"] == ["-1", "1"], result.stdout
+    assert lines["allocated"] == ["0"], result.stdout
+    assert lines["plain"] == ["4096"], result.stdout  # posix_fallocate still works
+
+
+async def test_only_its_own_priority(jail_attempt: Any) -> None:
+    result = await jail_attempt(PRIORITY)
+    lines = _lines(result.stdout)
+    assert lines["pgrp"] == ["-1", "1"], result.stdout
+    assert lines["user"] == ["-1", "1"], result.stdout
+    assert lines["get_user"] == ["1"], result.stdout
+    assert lines["own"] == ["1"], result.stdout
+
+
+async def test_per_user_kernel_quotas_are_out_of_reach(jail_attempt: Any) -> None:
+    result = await jail_attempt(QUOTAS)
+    lines = _lines(result.stdout)
+    queued, errno = (int(n) for n in lines["queued"])
+    assert queued <= 64 and errno == 11, result.stdout  # RLIMIT_SIGPENDING's EAGAIN
+    for name in ("timer_create", "inotify_init", "inotify_init1"):
+        assert lines[name] == ["-1", "1"], result.stdout
+
+
+async def test_socket_ioctls_say_nothing_of_the_host(jail_attempt: Any) -> None:
+    result = await jail_attempt(SOCKET_IOCTL)
+    assert "SIOCGIFCONF 1" in result.stdout, result.stdout
