@@ -153,3 +153,20 @@ def test_a_folder_swapped_for_a_link_after_the_walk_is_never_followed(
     monkeypatch.undo()
     with pytest.raises(OSError):
         artifacts._list_beneath(str(out), "d")
+
+
+def test_disk_usage_counts_disk_preallocated_behind_a_small_size(tmp_path: Path) -> None:
+    """fallocate(FALLOC_FL_KEEP_SIZE) holds disk behind a file of size 0: the watch counts
+    the disk a file holds where it is more than its size."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    fd = os.open(tmp_path / "pre.bin", os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        if libc.fallocate(fd, 1, 0, 8 << 20) != 0:  # FALLOC_FL_KEEP_SIZE
+            pytest.skip(f"no preallocation here: {os.strerror(ctypes.get_errno())}")
+        assert os.fstat(fd).st_size == 0
+    finally:
+        os.close(fd)
+    assert disk_usage(str(tmp_path), max_entries=100)[0] >= 8 << 20

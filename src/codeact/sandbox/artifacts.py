@@ -172,7 +172,11 @@ def remove_output_dir(path: str) -> None:
 
 def disk_usage(path: str, *, max_entries: int) -> tuple[int, int]:
     """(bytes, entries) under `path`, without following links; stops counting past
-    `max_entries` entries (the caller only needs to know it is over)."""
+    `max_entries` entries (the caller only needs to know it is over).
+
+    A file counts the larger of its size and the disk it holds: a sparse file (a write far past
+    its end) holds less than its size, a preallocated one (fallocate with
+    FALLOC_FL_KEEP_SIZE, where a backend lets it through) far more."""
     total = entries = 0
     stack = [path]
     while stack and entries <= max_entries:
@@ -184,7 +188,7 @@ def disk_usage(path: str, *, max_entries: int) -> tuple[int, int]:
                         info = entry.stat(follow_symlinks=False)
                     except OSError:
                         continue
-                    total += info.st_size
+                    total += max(info.st_size, info.st_blocks * 512)
                     if stat.S_ISDIR(info.st_mode):
                         stack.append(entry.path)
         except OSError:
