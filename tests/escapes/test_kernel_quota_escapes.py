@@ -1,8 +1,8 @@
 """What the kernel counts outside a run's own limits: disk preallocated behind a file of size 0,
 the priority of every process of the user, quotas counted per user and so shared with the host
-(queued signals and POSIX timers, inotify instances), and socket ioctls that answer about the
-host's network. Through ctypes and raw calls no Python check runs: each refusal is the
-kernel's (seccomp, rlimits).
+(queued signals and POSIX timers, inotify instances), threads (RLIMIT_NPROC does not apply to
+root), and socket ioctls that answer about the host's network. Through ctypes and raw calls no
+Python check runs: each refusal is the kernel's (seccomp, rlimits, the zygote's cgroup).
 
 These are jail-only: the other backends have no ctypes and no kernel of the host's to reach.
 """
@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from codeact import Limits
+from codeact.sandbox.jail import cgroup
 
 _PRE = """
 import os, sys
@@ -79,6 +82,27 @@ report("inotify_init1", libc.inotify_init1(0))
 """
 )
 
+THREADS = (
+    _PRE
+    + """
+# Threads with the smallest stacks, so that the memory limit is not what stops them; each
+# holds kernel memory outside that limit, and a pid of the host's.
+attr = ctypes.create_string_buffer(64)  # pthread_attr_t
+libc.pthread_attr_init(attr)
+libc.pthread_attr_setstacksize(attr, ctypes.c_size_t(16384))
+libc.pthread_attr_setguardsize(attr, ctypes.c_size_t(0))
+pause = ctypes.cast(libc.pause, ctypes.c_void_p)
+tid = ctypes.c_ulong()
+started, err = 0, 0
+while started < 3000:
+    err = libc.pthread_create(ctypes.byref(tid), attr, pause, None)
+    if err:
+        break
+    started += 1
+print("threads", started, err)
+"""
+)
+
 SOCKET_IOCTL = """
 import fcntl, socket, struct, array
 a, b = socket.socketpair()
@@ -129,6 +153,17 @@ async def test_per_user_kernel_quotas_are_out_of_reach(jail_attempt: Any) -> Non
     assert queued <= 64 and errno == 11, result.stdout  # RLIMIT_SIGPENDING's EAGAIN
     for name in ("timer_create", "inotify_init", "inotify_init1"):
         assert lines[name] == ["-1", "1"], result.stdout
+
+
+async def test_threads_are_bounded_even_for_root(jail_attempt: Any) -> None:
+    reason = cgroup.problem()
+    if reason:
+        pytest.skip(f"no cgroup bounds the jail's tasks here: {reason}")
+    result = await jail_attempt(
+        THREADS, limits=Limits(wall_time=30, memory_mb=256, output_bytes=64 * 1024)
+    )
+    started, err = (int(n) for n in _lines(result.stdout)["threads"])
+    assert started < cgroup.MAX_TASKS and err == 11, result.stdout  # EAGAIN
 
 
 async def test_socket_ioctls_say_nothing_of_the_host(jail_attempt: Any) -> None:

@@ -37,6 +37,7 @@ from ..placement import wake_process_near, woken_near
 from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
 from ..threads import DaemonThreadPool
+from . import cgroup
 from .pool import ChildPool, Walls, confinement_limits, send_frame
 from .zygote import Zygote
 
@@ -120,6 +121,9 @@ class JailBackend(ProcessBackend):
         namespaces = _namespaces_problem()
         if namespaces:
             note += f"; mounts and /output are unavailable: {namespaces}"
+        tasks = cgroup.problem()
+        if tasks and os.geteuid() == 0:  # RLIMIT_NPROC bounds other users' threads
+            note += f"; a run's threads are bounded by its memory limit only: {tasks}"
         return Availability(True, note, versions)
 
     # -- lifecycle ---------------------------------------------------------------------------

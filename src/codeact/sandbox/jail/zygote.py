@@ -18,11 +18,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ...errors import SandboxError
+from . import cgroup
 
 __all__ = ["Child", "Zygote"]
 
@@ -112,6 +114,8 @@ class Zygote:
         self._drain: threading.Thread | None = None
         self._dead = threading.Event()
         self._closing = False
+        self.cgroup = ""  # the cgroup bounding its tasks, "" where none could be made
+        self.cgroup_problem = ""
 
     @property
     def alive(self) -> bool:
@@ -145,6 +149,8 @@ class Zygote:
             )
         finally:
             zygote_end.close()
+        # Before it forks anything: every child inherits the cgroup and its bound on tasks.
+        self.cgroup, self.cgroup_problem = cgroup.confine_tree(process.pid)
         config = {
             "runner": str(RUNNER),
             "packages": self.packages,
@@ -163,6 +169,7 @@ class Zygote:
             process.kill()
             _, stderr = process.communicate(timeout=10)
             host_end.close()
+            self._remove_cgroup()
             tail = stderr.decode("utf-8", "replace").strip().splitlines()[-12:]
             raise SandboxError("the jail's zygote failed to start:\n" + "\n".join(tail))
         host_end.settimeout(None)
@@ -226,6 +233,10 @@ class Zygote:
                 message = json.loads(data)
                 if message.get("op") == "forked" and fds:
                     self._pending.popleft().set_result((int(message["pid"]), fds[0]))
+                elif message.get("op") == "forked":  # fork failed (its cgroup is full...)
+                    self._pending.popleft().set_exception(
+                        SandboxError(f"the jail's zygote cannot fork: {message.get('error')}")
+                    )
                 elif message.get("op") == "exit":
                     self._child_exited(int(message["pid"]), int(message["status"]))
                 else:
@@ -280,3 +291,15 @@ class Zygote:
                 self._process.wait(timeout=5)
             if self._drain is not None:
                 self._drain.join(timeout=5)  # the zygote is gone: its stderr ends and closes
+        self._remove_cgroup()
+
+    def _remove_cgroup(self) -> None:
+        """Remove the zygote's cgroup once its children, killed with it, are gone (a leftover
+        is removed when the next zygote starts)."""
+        if not self.cgroup:
+            return
+        for _ in range(50):
+            if cgroup.remove(self.cgroup):
+                self.cgroup = ""
+                return
+            time.sleep(0.01)

@@ -308,7 +308,13 @@ def _serve_request(control: socket.socket, setup: child.Setup) -> bool:
         for fd in fds:
             os.close(fd)
         return bool(request.get("op") != "exit")
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:  # EAGAIN: the cgroup's task limit, reached by a thread flood
+        for fd in fds:
+            os.close(fd)
+        _send(control, {"op": "forked", "error": str(exc)})
+        return True
     if pid == 0:
         child.run(setup, channel_fd=fds[0], stdout_fd=fds[1], stderr_fd=fds[2])
     for fd in fds:
