@@ -29,9 +29,10 @@ MAX_TASKS = 2048
 PREFIX = "codeact-jail-"
 
 
-def _pids_parent() -> tuple[str, str]:
+def _pids_parent(*, enable: bool = False) -> tuple[str, str]:
     """(the folder under which this process may make a cgroup with a pids limit, "") or
-    ("", why there is none)."""
+    ("", why there is none). Only with `enable` is anything written (cgroup v2: the
+    controller switched on for the folder's children); a probe only reads."""
     own: dict[str, str] = {}
     try:
         with open("/proc/self/cgroup") as f:
@@ -49,35 +50,53 @@ def _pids_parent() -> tuple[str, str]:
         fstype = fields[sep + 1]
         options = fields[sep + 3].split(",") if len(fields) > sep + 3 else []
         if fstype == "cgroup" and "pids" in options and "pids" in own and fields[3] == "/":
-            return _usable(Path(fields[4], own["pids"].lstrip("/")), v2=False)
+            return _usable(Path(fields[4], own["pids"].lstrip("/")), v2=False, enable=enable)
         if fstype == "cgroup2" and fields[3] == "/" and not v2:
             v2 = fields[4]
     if v2 and "" in own:
-        return _usable(Path(v2, own[""].lstrip("/")), v2=True)
+        return _usable(Path(v2, own[""].lstrip("/")), v2=True, enable=enable)
     return "", "no cgroup 'pids' controller is mounted"
 
 
-def _usable(parent: Path, *, v2: bool) -> tuple[str, str]:
+def _usable(parent: Path, *, v2: bool, enable: bool) -> tuple[str, str]:
     if v2:
         try:
             enabled = (parent / "cgroup.subtree_control").read_text().split()
+            available = (parent / "cgroup.controllers").read_text().split()
         except OSError as exc:
             return "", f"cgroup v2 at {parent}: {exc.strerror}"
-        if "pids" not in enabled:
-            try:  # refused (EBUSY) when the cgroup has processes and is not the root
+        delegate = (
+            f"the 'pids' controller cannot be enabled below {parent}: run the host in a "
+            "delegated cgroup v2 subtree"
+        )
+        if "pids" not in enabled and "pids" not in available:
+            return "", delegate
+        if "pids" not in enabled and not _is_root(parent) and _has_tasks(parent):
+            return "", delegate  # the kernel refuses it (EBUSY): no internal processes
+        if "pids" not in enabled and enable:
+            try:
                 (parent / "cgroup.subtree_control").write_text("+pids")
             except OSError as exc:
-                return "", (
-                    f"the 'pids' controller cannot be enabled below {parent} "
-                    f"({exc.strerror}): run the host in a delegated cgroup v2 subtree"
-                )
+                return "", f"{delegate} ({exc.strerror})"
     if not os.access(parent, os.W_OK):
         return "", f"{parent} is not writable by this user"
     return str(parent), ""
 
 
+def _is_root(cgroup: Path) -> bool:
+    return not (cgroup / "cgroup.type").exists()  # the root cgroup has no type file
+
+
+def _has_tasks(cgroup: Path) -> bool:
+    try:
+        return bool((cgroup / "cgroup.procs").read_text().strip())
+    except OSError:
+        return True
+
+
 def problem() -> str:
-    """ "" when `confine_tree` can bound the jail's tasks here, else why not."""
+    """ "" when `confine_tree` can bound the jail's tasks here, else why not (read only:
+    nothing in the cgroup tree is changed)."""
     return _pids_parent()[1]
 
 
@@ -85,7 +104,7 @@ def confine_tree(pid: int, max_tasks: int = MAX_TASKS) -> tuple[str, str]:
     """Put process `pid` (the zygote, before it forks) in a new cgroup limited to `max_tasks`
     tasks: (its folder, "") or ("", why it could not). Leftovers of hosts that died are
     removed on the way."""
-    parent, why = _pids_parent()
+    parent, why = _pids_parent(enable=True)
     if not parent:
         return "", why
     _remove_leftovers(parent)

@@ -8,6 +8,7 @@ the zygote has reaped it.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import concurrent.futures
 import json
@@ -151,6 +152,8 @@ class Zygote:
             zygote_end.close()
         # Before it forks anything: every child inherits the cgroup and its bound on tasks.
         self.cgroup, self.cgroup_problem = cgroup.confine_tree(process.pid)
+        if self.cgroup:  # a process that exits without closing us leaves no cgroup behind
+            atexit.register(self.close)
         config = {
             "runner": str(RUNNER),
             "packages": self.packages,
@@ -275,6 +278,7 @@ class Zygote:
 
     def close(self) -> None:
         """Stop the zygote; its children die with it."""
+        atexit.unregister(self.close)
         self._closing = True
         if self._control is not None:
             try:
