@@ -13,6 +13,7 @@ from __future__ import annotations
 import __future__
 
 import ast
+import base64
 import io
 import json
 import pickle
@@ -118,7 +119,10 @@ def _save(
     passed: list[tuple[list[str], tuple[int, int]]] = []
     if pending is not None:  # the values the program never reached, as they came
         passed = [(names, (at, length)) for names, at, length in pending.groups.values()]
-    kept_defs: list[list[Any]] = [[name, *defs[name]] for name in defs if name in live]
+    with _main_module(shadow):
+        kept_defs: list[list[Any]] = [
+            [name, *defs[name], _attributes(live[name])] for name in defs if name in live
+        ]
     # Smallest first: the start of a state goes with the next request (the rest is asked
     # for), so the small values a program reads most often take no call.
     layout: list[tuple[list[str], Any]] = sorted(
@@ -184,22 +188,91 @@ def _made_by_program(value: Any, name: str) -> bool:
 def _definition_problem(
     value: Any, name: str, spans: dict[str, tuple[int, int]], c: Carried, filename: str
 ) -> str:
-    """Why the definition behind `value` cannot be run again ("" when it can)."""
+    """Why the definition behind `value` cannot be run again ("" when it can): the program
+    defined it, but not with the top-level statement restore would run (it was defined, or
+    defined again, inside a block)."""
     if name in spans:
-        for _ in range(100):  # a decorator's wrapper (functools.wraps) points to the function
-            if not hasattr(value, "__wrapped__"):
-                break
-            value = value.__wrapped__
-        code = getattr(value, "__code__", None)
         first, last = spans[name]
-        if code is None or code.co_filename != filename or first <= code.co_firstlineno <= last:
+        line = _first_line(value, name, filename)
+        if line is not None and first <= line <= last:
             return ""
+        if line is None and not _defined_in_block(c.tree, name):
+            return ""  # nothing says where it was made, and only the top level makes it
     elif name in c.objects and c.objects[name] is value:
         return ""
     return (
         "it was defined inside a block (an if, a loop, a function); define it at the top "
         "level of a program to keep it"
     )
+
+
+def _first_line(value: Any, name: str, filename: str) -> int | None:
+    """The line of the program where `value` was defined; None when nothing says."""
+    for _ in range(100):  # a decorator's wrapper (functools.wraps) points to the function
+        if not hasattr(value, "__wrapped__"):
+            break
+        value = value.__wrapped__
+    if isinstance(value, type):
+        line = vars(value).get("__firstlineno__")  # Python 3.13+: the class statement's
+        if isinstance(line, int):
+            return line
+        # Before 3.13: a method of its own body tells where the body was
+        for member in vars(value).values():
+            member = getattr(member, "__func__", getattr(member, "fget", member))
+            code = getattr(member, "__code__", None)
+            if code is not None and getattr(member, "__qualname__", "").startswith(f"{name}."):
+                value = member
+                break
+    code = getattr(value, "__code__", None)
+    if code is None or code.co_filename != filename:
+        return None
+    return int(code.co_firstlineno)
+
+
+def _defined_in_block(tree: ast.Module | None, name: str) -> bool:
+    """Whether the program defines `name` anywhere but at its top level."""
+    if tree is None:
+        return True
+    top = {id(node) for node in tree.body}
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.name == name
+        and id(node) not in top
+        for node in ast.walk(tree)
+    )
+
+
+def _attributes(value: Any) -> str:
+    """The data attributes a function or class holds (``Counter.count``, ``f.calls``), those
+    set after its definition included, pickled (base64): restore sets them again. Methods,
+    descriptors and classes are the definition's own; an attribute pickle cannot save
+    comes back as the definition makes it."""
+    try:
+        kept = {
+            attribute: member
+            for attribute, member in vars(value).items()
+            if not attribute.startswith("__")
+            and not isinstance(member, (type, types.ModuleType))
+            and not hasattr(type(member), "__get__")
+        }
+        if not kept:
+            return ""
+        try:
+            data = pickle.dumps(kept, protocol=_PROTOCOL)
+        except BaseException:  # keep those that can be saved
+            kept = {a: m for a, m in kept.items() if _picklable(m)}
+            data = pickle.dumps(kept, protocol=_PROTOCOL)
+        return base64.b64encode(data).decode("ascii") if kept else ""
+    except BaseException:
+        return ""
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value, protocol=_PROTOCOL)
+    except BaseException:
+        return False
+    return True
 
 
 def _parse(code: str, filename: str) -> ast.Module | None:

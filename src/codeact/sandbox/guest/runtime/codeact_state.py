@@ -14,7 +14,8 @@ What is carried, and how:
     imported names      by reference, when importing finds the same object
                         (``from math import sqrt`` -> sqrt = math.sqrt)
     functions, classes  by their source: each top-level ``def``/``class`` statement of a
-                        program is remembered and run again on restore, decorators included
+                        program is remembered and run again on restore, decorators included;
+                        their data attributes (``Counter.count += 1``) pickled, set again
     values              pickled, one stream per group of names: a name alone, or names whose
                         values share an object (so that two names for one object stay one
                         object); instances of the program's classes refer to them by name
@@ -26,7 +27,12 @@ Format of the bytes (this module's alone; the host only stores them)::
 
     MAGIC, 4-byte big-endian length, header JSON, the groups' pickle streams one after another
     header: {"format", "python", "modules": [[name, module]], "refs": [[name, module, path]],
-             "defs": [[name, source, flags, reads]], "groups": [[[name, ...], length], ...]}
+             "defs": [[name, source, flags, reads, attributes]],
+             "groups": [[[name, ...], length], ...]}
+    (attributes: a pickled dict as base64, "" for none)
+
+Restore never fails the call: what it cannot bring back (a definition that raises, even
+SystemExit, when run again; a header it cannot read) is dropped and named with the reason.
 
 Restored in that order: modules and imported names first (definitions use them), then the
 definitions, then the values (which may be instances of the program's classes), then any
@@ -51,9 +57,12 @@ Standard library only: this runs on every backend's guest interpreter (CPython 3
 from __future__ import annotations
 
 import ast
+import base64
 import importlib
+import io
 import json
 import linecache
+import pickle
 import struct
 import sys
 import time
@@ -117,7 +126,10 @@ def restore(
             carried.dropped.append(["*", f"the saved state could not be read: {exc}"])
         else:
             with no_gc():
-                _restore(namespace, header, read, at, carried, lazy=code is not None)
+                try:
+                    _restore(namespace, header, read, at, carried, lazy=code is not None)
+                except BaseException as exc:  # a damaged header, a definition's side effect
+                    _give_up(namespace, header, carried, exc)
     carried.ms = (time.perf_counter() - started) * 1000
     return carried
 
@@ -153,6 +165,31 @@ def _split(read: Read, total: int) -> tuple[dict[str, Any], int]:
     return header, start + size
 
 
+def _give_up(
+    namespace: dict[str, Any], header: dict[str, Any], c: Carried, exc: BaseException
+) -> None:
+    """Restore failed past what it guards name by name: what it brought back stays, every
+    other name of the state is dropped with the reason, so that the call (and the session)
+    goes on; the state the call leaves holds what this one has."""
+    why = reason("the saved state could not be restored", exc)
+    if c.pending is not None:
+        c.pending.uninstall()
+        c.pending = None
+    lost = [name for name in _names(header) if name not in namespace]
+    c.dropped += [[name, why] for name in lost] or [["*", why]]
+
+
+def _names(header: dict[str, Any]) -> list[str]:
+    """Every name a header holds, as far as it can be read."""
+    found: list[str] = []
+    for key in ("modules", "refs", "defs", "groups"):
+        entries = header.get(key)
+        for entry in entries if isinstance(entries, list) else ():
+            head = entry[0] if isinstance(entry, list) and entry else None
+            found += [n for n in (head if isinstance(head, list) else [head]) if isinstance(n, str)]
+    return found
+
+
 def _restore(
     namespace: dict[str, Any],
     header: dict[str, Any],
@@ -162,17 +199,14 @@ def _restore(
     *,
     lazy: bool,
 ) -> None:
-    groups = header.get("groups", [])
-    names = [entry[0] for key in ("modules", "refs", "defs") for entry in header.get(key, [])] + [
-        name for group in groups for name in group[0]
-    ]
     if header.get("format") != FORMAT or header.get("python") != PYTHON:
         why = (
             f"the state was saved in format {header.get('format')} by Python "
             f"{header.get('python')}; this sandbox reads format {FORMAT} with Python {PYTHON}"
         )
-        c.dropped += [[str(name), why] for name in names]
+        c.dropped += [[name, why] for name in _names(header)]
         return
+    groups = header["groups"]
     for name, module in header["modules"]:
         try:
             namespace[name] = importlib.import_module(module)
@@ -191,12 +225,12 @@ def _restore(
         pending.add(list(group_names), at, length)
         at += length
     waiting = []
-    for name, source, flags, reads in header["defs"]:
+    for name, source, flags, reads, *_ in header["defs"]:
         if not _define(namespace, name, source, flags, reads, c):
             waiting.append((name, source, flags, reads))
     if lazy:  # what the program, or a definition it may call, reads by name
         wanted = set(reads_of(c.tree)) if c.tree is not None else set()
-        for _name, _source, _flags, reads in header["defs"]:
+        for _name, _source, _flags, reads, *_ in header["defs"]:
             wanted.update(reads)
         wanted.update(name for name in pending.by_name if name in namespace)  # a tool's name
         pending.load(wanted)
@@ -207,6 +241,9 @@ def _restore(
             _define(namespace, name, source, flags, reads, c, last_try=True)
         except BaseException as exc:
             c.dropped.append([name, reason("its definition failed when it was run again", exc)])
+    for name, _source, _flags, _reads, *attrs in header["defs"]:
+        if attrs and attrs[0] and name in c.objects:
+            _set_attributes(c.objects[name], name, attrs[0], c)
     pending.install()
 
 
@@ -224,10 +261,37 @@ def _define(
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:
         exec(compile(source, filename, "exec", flags=flags, dont_inherit=True), namespace)
-    except Exception:
+    except BaseException:  # SystemExit too: a definition never ends the call it restores into
         if last_try:
             raise
         return False
     c.defs[name] = (source, flags, reads)
     c.objects[name] = namespace.get(name)
     return True
+
+
+def _set_attributes(target: Any, name: str, encoded: str, c: Carried) -> None:
+    """Set again the attributes a function or class had when it was saved (``Counter.count
+    += 1`` after the ``class``), those its definition does not make the same by itself."""
+    try:
+        attributes = pickle.Unpickler(io.BytesIO(base64.b64decode(encoded))).load()
+    except BaseException as exc:
+        c.dropped.append([f"{name}.*", reason("its attributes could not be restored", exc)])
+        return
+    for attribute, value in attributes.items():
+        if _same(vars(target).get(attribute, _ABSENT), value):
+            continue  # an Enum's member, a constant of the class body: nothing to set
+        try:
+            setattr(target, attribute, value)
+        except BaseException as exc:
+            c.dropped.append([f"{name}.{attribute}", reason("it could not be set again", exc)])
+
+
+_ABSENT = object()
+
+
+def _same(made: Any, value: Any) -> bool:
+    try:
+        return made is value or (type(made) is type(value) and bool(made == value))
+    except BaseException:
+        return False
