@@ -102,6 +102,29 @@ async def test_a_stopped_call_leaves_the_state_as_it_was(
     assert after.ok and after.value == 1
 
 
+async def test_an_interrupted_call_says_it_was_interrupted(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    running: list[CodeAct] = []
+
+    @tool
+    def press_ctrl_c() -> str:
+        """Interrupt the program that calls this, as Ctrl-C does."""
+        running[0].interrupt()
+        return "pressed"
+
+    codeact = make_codeact(tools=[press_ctrl_c])
+    running.append(codeact)
+    session = codeact.session()
+    await session.execute("x = 1")
+    stopped = await session.execute("x = 2\npress_ctrl_c()\nwhile True:\n    pass")
+    assert stopped.error is not None and stopped.error.type == "KeyboardInterrupt"
+    assert stopped.session is not None and not stopped.session.kept
+    # was: "The program failed, so nothing it did was kept"
+    assert (stopped.session.note or "").startswith("The program was interrupted, so nothing")
+    assert (await session.execute("x")).value == 1
+
+
 async def test_what_cannot_be_kept_is_dropped_and_named_without_failing_the_program(
     make_codeact: Callable[..., CodeAct],
 ) -> None:

@@ -86,6 +86,26 @@ def test_a_sealed_state_unseals_to_the_same_bytes_and_names() -> None:
     assert session_state.unseal(_sealed(b""), backend="wasm", key=KEY).payload is None
 
 
+@pytest.mark.parametrize("char", ["x", "\u6570", "\U0001f600"])
+def test_a_seal_adds_at_most_sealing_bytes_whatever_the_names(char: str) -> None:
+    # The most names a guest's report keeps, each as long as a kept name may be.
+    names = tuple(char * 195 + f"{i:05d}" for i in range(10_000))
+    sealed = _sealed(b"x" * 1000, names=names, left_out=7)
+    # was: every name repeated in the header as ASCII escapes (12 bytes an emoji): 23 MB
+    assert len(sealed) - 1000 <= session_state.SEALING_BYTES
+    back = session_state.unseal(sealed, backend="wasm", key=KEY)
+    assert back.payload == b"x" * 1000 and 0 < len(back.names) < 10_000
+    assert back.names == names[: len(back.names)]
+    assert len(back.names) + back.left_out == 10_007
+
+
+def test_a_guest_that_lists_more_names_than_a_report_keeps_has_them_counted() -> None:
+    names = [f"v{i}" for i in range(12_345)]
+    state = GuestState.from_guest({"state": "", "names": names}, limit=1024)
+    # was: cut at 10,000 and nothing said so
+    assert state is not None and len(state.names) == 10_000 and state.names_left_out == 2_345
+
+
 @pytest.mark.parametrize("position", [0, 20, 40, -40, -1])
 def test_any_changed_byte_is_refused(position: int) -> None:
     data = bytearray(_sealed())

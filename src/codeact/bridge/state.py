@@ -96,6 +96,7 @@ class GuestState:
     state: bytes | None = None
     size: int = 0
     names: tuple[str, ...] = ()
+    names_left_out: int = 0  # names the guest listed beyond the most a report keeps
     dropped: tuple[tuple[str, str], ...] = ()
     restore_dropped: tuple[tuple[str, str], ...] = ()
     over: int | None = None
@@ -154,6 +155,7 @@ class GuestState:
             state=state,
             size=len(state) if state is not None else (over or 0),
             names=tuple(_names(raw.get("names"))),
+            names_left_out=_left_out(raw.get("names")),
             dropped=tuple(_pairs(raw.get("dropped"))),
             restore_dropped=tuple(_pairs(raw.get("restore_dropped"))),
             over=over if state is None else None,
@@ -210,6 +212,10 @@ def _names(value: object) -> list[str]:
     if not isinstance(value, list):
         return []
     return [_text(v, _MAX_NAME) for v in value[:_MAX_NAMES] if isinstance(v, str)]
+
+
+def _left_out(value: object) -> int:
+    return max(0, len(value) - _MAX_NAMES) if isinstance(value, list) else 0
 
 
 def _pairs(value: object) -> list[tuple[str, str]]:

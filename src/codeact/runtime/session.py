@@ -40,8 +40,9 @@ class SessionReport:
 
     `kept` is True when this call's state became the session's; otherwise the session keeps
     the state from before the call and `note` says why. `names` are the names the session
-    holds after the call, sorted; `dropped` maps each name that was left out (it could not be
-    saved, or not restored) to the reason. `size` is the state's size in bytes.
+    holds after the call, sorted (at most 10,000: `names_left_out` counts the others);
+    `dropped` maps each name that was left out (it could not be saved, or not restored) to
+    the reason. `size` is the state's size in bytes.
     """
 
     kept: bool
@@ -49,11 +50,13 @@ class SessionReport:
     dropped: dict[str, str] = field(default_factory=dict)
     size: int = 0
     note: str | None = None
+    names_left_out: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kept": self.kept,
             "names": list(self.names),
+            "names_left_out": self.names_left_out,
             "dropped": dict(self.dropped),
             "size": self.size,
             "note": self.note,
@@ -69,7 +72,7 @@ class SessionReport:
             lines.append(f"[session] not kept for the next call: {shown}")
         if self.kept and self.names:
             names = ", ".join(self.names[:_NAMES_SHOWN])
-            more = len(self.names) - _NAMES_SHOWN
+            more = max(0, len(self.names) - _NAMES_SHOWN) + self.names_left_out
             lines.append(
                 f"[session] kept for the next call: {names}"
                 + (f" and {more} more" if more > 0 else "")
@@ -117,9 +120,11 @@ class Session(Closeable):
         self._key = process_key() if key is None else check_key(key)
         self._state: bytes | None = None
         self._names: tuple[str, ...] = ()
+        self._left_out = 0  # names the state holds beyond `_names`
         if state is not None:
             sealed = unseal(state, backend=codeact.backend.name, key=self._key)
             self._state, self._names = sealed.payload, tuple(sorted(sealed.names))
+            self._left_out = sealed.left_out
         self._lock: asyncio.Lock | None = None
         self._sync: LoopThread | None = None
 
@@ -129,14 +134,23 @@ class Session(Closeable):
         """The session's state, sealed: save it and pass it to ``codeact.session(state=...)``
         to go on later (with the same key and backend)."""
         return seal(
-            self._state, names=self._names, backend=self.codeact.backend.name, key=self._key
+            self._state,
+            names=self._names,
+            backend=self.codeact.backend.name,
+            key=self._key,
+            left_out=self._left_out,
         )
 
     @property
     def names(self) -> tuple[str, ...]:
         """The names the next call will find (as the last call that kept its state left
-        them), sorted."""
+        them), sorted; at most 10,000 (`names_left_out` counts the others)."""
         return self._names
+
+    @property
+    def names_left_out(self) -> int:
+        """How many names the state holds beyond those `names` lists."""
+        return self._left_out
 
     @property
     def size(self) -> int:
@@ -146,7 +160,7 @@ class Session(Closeable):
     async def restart(self) -> None:
         """Forget every variable, function, class and import: the next call starts empty."""
         async with self._locked():
-            self._state, self._names = None, ()
+            self._state, self._names, self._left_out = None, (), 0
 
     # -- running -----------------------------------------------------------------------------
     async def execute(
@@ -185,7 +199,7 @@ class Session(Closeable):
 
     def restart_sync(self) -> None:
         """`restart` for code that has no event loop."""
-        self._state, self._names = None, ()
+        self._state, self._names, self._left_out = None, (), 0
 
     def close(self) -> None:
         """Stop the private loop of `execute_sync` (the state stays readable)."""
@@ -203,10 +217,14 @@ class Session(Closeable):
     ) -> SessionReport:
         """Keep the call's state if it may be kept; say what happened either way."""
         dropped = dict(guest.restore_dropped) if guest is not None else {}
-        before = SessionReport(kept=False, names=self._names, size=self.size)
+        before = SessionReport(
+            kept=False, names=self._names, size=self.size, names_left_out=self._left_out
+        )
         if not result.ok:
             if result.error is not None and result.error.type == "LimitExceeded":
                 why = "The program was stopped"
+            elif result.error is not None and result.error.type == "KeyboardInterrupt":
+                why = "The program was interrupted"
             elif result.approval is not None and result.approval.outcome == "denied":
                 why = "The program was not approved"
             else:
@@ -229,7 +247,14 @@ class Session(Closeable):
         # Sorted: the guest lists them in its layout's order (smallest value first), which
         # changes with the values' sizes.
         self._state, self._names = guest.state, tuple(sorted(guest.names))
-        return SessionReport(kept=True, names=self._names, dropped=dropped, size=self.size)
+        self._left_out = guest.names_left_out
+        return SessionReport(
+            kept=True,
+            names=self._names,
+            dropped=dropped,
+            size=self.size,
+            names_left_out=self._left_out,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -240,7 +265,12 @@ class Session(Closeable):
 
 def _replace(report: SessionReport, *, dropped: dict[str, str], note: str) -> SessionReport:
     return SessionReport(
-        kept=False, names=report.names, dropped=dropped, size=report.size, note=note
+        kept=False,
+        names=report.names,
+        dropped=dropped,
+        size=report.size,
+        note=note,
+        names_left_out=report.names_left_out,
     )
 
 

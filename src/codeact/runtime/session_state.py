@@ -29,13 +29,27 @@ from pathlib import Path
 
 from ..errors import ConfigurationError, SessionStateError
 
-__all__ = ["GUEST_FORMAT", "Sealed", "check_key", "process_key", "seal", "unseal"]
+__all__ = [
+    "GUEST_FORMAT",
+    "SEALING_BYTES",
+    "Sealed",
+    "check_key",
+    "process_key",
+    "seal",
+    "unseal",
+]
 
 MAGIC = b"codeact-session\x00"
 _LENGTH = struct.Struct(">I")
 _TAG = 32
 _MIN_KEY = 16
 _KEY = secrets.token_bytes(32)
+#: The most bytes a seal adds to the guest's bytes (which `Limits.state_bytes` bounds): a
+#: reader of sealed states (`codeact exec --session`) allows the limit and this, no more.
+#: The header's list of names is cut to fit; the header says how many it left out.
+SEALING_BYTES = 1 << 20
+_HEADER_ROOM = SEALING_BYTES - len(MAGIC) - _LENGTH.size - _TAG
+_NAMES_ROOM = _HEADER_ROOM - 4096  # the rest of the header: versions, backend, the count
 
 #: The guest's state format: its code is the format, so a hash of it names the format
 #: (codeact_tools holds the functions that pickle rebuilds a ToolResult and a ToolError with).
@@ -81,14 +95,35 @@ class Sealed:
 
     payload: bytes | None
     names: tuple[str, ...]
+    left_out: int = 0  # names the state holds beyond `names`
 
 
-def seal(payload: bytes | None, *, names: tuple[str, ...], backend: str, key: bytes) -> bytes:
-    """The guest's `payload` with a header and a tag: the bytes of `Session.state`."""
-    header = json.dumps(
-        {"codeact": VERSION, "guest": GUEST_FORMAT, "backend": backend, "names": list(names)},
-        separators=(",", ":"),
-    ).encode("utf-8")
+def seal(
+    payload: bytes | None,
+    *,
+    names: tuple[str, ...],
+    backend: str,
+    key: bytes,
+    left_out: int = 0,
+) -> bytes:
+    """The guest's `payload` with a header and a tag: the bytes of `Session.state`. The
+    seal adds at most `SEALING_BYTES`: the names that do not fit in it are counted in the
+    header's ``left_out`` (with `left_out`, those the caller already left out), not listed."""
+    listed: list[str] = []
+    room = _NAMES_ROOM
+    for name in names:
+        try:
+            room -= len(json.dumps(name, ensure_ascii=False).encode("utf-8")) + 1
+        except UnicodeEncodeError:  # a lone surrogate: no identifier has one
+            room = -1
+        if room < 0:
+            break
+        listed.append(name)
+    fields: dict[str, object] = {"codeact": VERSION, "guest": GUEST_FORMAT, "backend": backend}
+    fields |= {"names": listed, "left_out": left_out + len(names) - len(listed)}
+    header = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(header) > _HEADER_ROOM:  # by construction never; a limit kept whatever changes
+        raise ValueError(f"a session state's header of {len(header)} bytes does not fit its seal")
     body = MAGIC + _LENGTH.pack(len(header)) + header + (payload or b"")
     return body + hmac.new(key, body, hashlib.sha256).digest()
 
@@ -138,5 +173,6 @@ def unseal(blob: object, *, backend: str, key: bytes) -> Sealed:
         )
     raw_names = header.get("names")
     names = tuple(n for n in raw_names if isinstance(n, str)) if isinstance(raw_names, list) else ()
+    left_out = header.get("left_out")
     payload = body[start + size :]
-    return Sealed(payload or None, names)
+    return Sealed(payload or None, names, left_out if isinstance(left_out, int) else 0)
