@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import ConfigurationError
@@ -45,7 +45,9 @@ def cache_dir(*parts: str) -> Path:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+    """Write `data` to `path` so that readers see either the old file or the whole new one.
+    A symbolic link is followed: its target gets the data, and the link stays a link."""
+    path = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -58,9 +60,19 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, *, timeout: float = 600.0) -> Iterator[None]:
-    """Hold an exclusive lock file between processes (builds of the same artifact)."""
-    deadline = time.monotonic() + timeout
+def file_lock(
+    path: Path,
+    *,
+    timeout: float | None = 600.0,
+    on_wait: Callable[[], object] | None = None,
+    notice_after: float = 1.0,
+) -> Iterator[None]:
+    """Hold an exclusive lock file between processes (builds of the same artifact, runs of
+    one session file). `timeout` None: wait as long as the holder runs. `on_wait` is called
+    once if the lock is still held by another after `notice_after` seconds."""
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    noticed = on_wait is None
     while True:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -70,8 +82,12 @@ def file_lock(path: Path, *, timeout: float = 600.0) -> Iterator[None]:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
                 continue
-            if time.monotonic() > deadline:
+            if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"waited {timeout:g}s for the lock {path}") from None
+            if not noticed and time.monotonic() - started >= notice_after:
+                noticed = True
+                assert on_wait is not None
+                on_wait()
             time.sleep(0.1)
     try:
         os.write(fd, str(os.getpid()).encode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import importlib.util
 import json
 import sys
@@ -31,7 +32,14 @@ from .grant_options import (
 from .packages_cmd import check_package_options, package_options
 from .progress import show_progress
 from .report import echo, print_chunk, print_result, run_interruptible
-from .session_file import cli_key, read_state, refused_state, report_session, write_state
+from .session_file import (
+    cli_key,
+    hold_session_file,
+    read_state,
+    refused_state,
+    report_session,
+    write_state,
+)
 from .streams import StdoutWatch, broken_pipe_exit
 from .trace_option import trace_option, tracer_provider_writing
 
@@ -64,7 +72,8 @@ __all__ = ["exec_command"]
     default=None,
     metavar="FILE",
     help="Keep the program's variables, functions and imports in FILE for the next run with "
-    "the same FILE (made on first use; a failed run leaves it as it was).",
+    "the same FILE (made on first use; a failed run leaves it as it was; a second run with "
+    "FILE waits for the first to finish).",
 )
 @handle_errors
 def exec_command(
@@ -92,7 +101,8 @@ def exec_command(
     status: 0 when the program finished, 1 when it raised, exited with a non-zero status, hit
     a limit or had its output cut, 2 for a usage error, 130 when interrupted (Ctrl-C), 141
     when the reader of its output went away (`| head`: the program is stopped there), 143
-    when terminated (SIGTERM; 129 for SIGHUP).
+    when terminated (SIGTERM; 129 for SIGHUP). With --session, a run that finished but whose
+    variables could not be kept (over the limit, FILE not writable) exits 1.
     """
     code = _read_program(program)
     tools = load_tools(tool_specs)
@@ -103,53 +113,69 @@ def exec_command(
         output_dir = ready_output_dir(output_dir)
     ready_audit(audit_path)
     provider, close_trace = tracer_provider_writing(trace_path) if trace_path else (None, None)
-    with CodeAct(
-        tools=list(tools),
-        limits=limits,
-        backend=backend,
-        file_mounts=[parse_mount(spec) for spec in mounts],
-        workspace_root=workspace,
-        allowed_domains=[parse_domain(spec) for spec in allow_domains],
-        approval_handler=handler,
-        tracer_provider=provider,
-        packages=packages,
-        packages_wheelhouse=wheelhouse,
-    ) as codeact:
-        announce_plan(codeact, code, handler)
-        with show_progress():
-            codeact.prepare_sync()  # before the program: no limit counts while this runs
-        # Plain output is printed as the program writes it; --json prints it all at the end.
-        # A closed pipe (`| head`) stops the program, as SIGPIPE stops a Unix command.
-        watch = StdoutWatch(print_chunk, codeact.interrupt)
-        on_output = None if as_json else watch
-        if session_path is None:
-            result, interrupted = run_interruptible(codeact, code, on_output=on_output)
+    with contextlib.ExitStack() as held:
+        # --session FILE is held (locked) from reading its state to writing it back.
+        target = held.enter_context(hold_session_file(session_path)) if session_path else None
+        new_state: bytes | None = None
+        with CodeAct(
+            tools=list(tools),
+            limits=limits,
+            backend=backend,
+            file_mounts=[parse_mount(spec) for spec in mounts],
+            workspace_root=workspace,
+            allowed_domains=[parse_domain(spec) for spec in allow_domains],
+            approval_handler=handler,
+            tracer_provider=provider,
+            packages=packages,
+            packages_wheelhouse=wheelhouse,
+        ) as codeact:
+            announce_plan(codeact, code, handler)
+            with show_progress():
+                codeact.prepare_sync()  # before the program: no limit counts while this runs
+            # Plain output is printed as the program writes it; --json prints it all at the
+            # end. A closed pipe (`| head`) stops the program, as SIGPIPE stops a Unix command.
+            watch = StdoutWatch(print_chunk, codeact.interrupt)
+            on_output = None if as_json else watch
+            if target is None:
+                result, interrupted = run_interruptible(codeact, code, on_output=on_output)
+            else:
+                state = read_state(target, limits.state_bytes)
+                try:
+                    opened = codeact.session(state=state, key=cli_key())
+                except SessionStateError as exc:
+                    raise refused_state(session_path or target, exc) from None
+                with opened as session:
+                    result, interrupted = run_interruptible(session, code, on_output=on_output)
+                    if state is None or (result.session is not None and result.session.kept):
+                        new_state = session.state
+        if close_trace is not None:
+            close_trace()
+        write_audit(result, audit_path)
+        if watch.gone:
+            if target is not None and new_state is not None:
+                write_state(target, new_state, target)
+            broken_pipe_exit()
+        if as_json:
+            echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         else:
-            state = read_state(session_path, limits.state_bytes)
-            try:
-                opened = codeact.session(state=state, key=cli_key())
-            except SessionStateError as exc:
-                raise refused_state(session_path, exc) from None
-            with opened as session:
-                result, interrupted = run_interruptible(session, code, on_output=on_output)
-                if state is None or (result.session is not None and result.session.kept):
-                    write_state(session_path, session.state)
-    if close_trace is not None:
-        close_trace()
-    write_audit(result, audit_path)
-    if watch.gone:
-        broken_pipe_exit()
-    if as_json:
-        echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
-    else:
-        print_result(result, streamed=True)
-    if session_path is not None:
-        report_session(result, session_path)
-    _report_files(result, output_dir)
+            print_result(result, streamed=True)
+        _report_files(result, output_dir)
+        # The result and the files come first: a session file that cannot be written (a
+        # full disk, its folder removed during the run) loses this run's variables only.
+        kept = True
+        if target is not None and session_path is not None:
+            failed = write_state(target, new_state, session_path) if new_state else None
+            if failed is not None:
+                click.echo(f"codeact: error: {failed}", err=True)
+                kept = False
+            else:
+                kept = report_session(result, session_path)
     if interrupted:
         click.echo("codeact: interrupted", err=True)
         sys.exit(130)
-    sys.exit(0 if result.ok and not result.output_truncated else 1)
+    # A run that finished but whose variables the session could not keep (over the limit,
+    # not written) exits 1: the next run would not find them.
+    sys.exit(0 if result.ok and not result.output_truncated and kept else 1)
 
 
 def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:

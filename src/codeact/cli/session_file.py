@@ -5,22 +5,36 @@ its cache directory, readable by this user only: a session file written by this 
 `codeact exec` restores in the next one, and a file changed by anyone else, or written on
 another machine, is refused. Deleting the cache directory therefore retires the session files
 (they are refused with a message that says so; delete them to start over).
+
+A run holds a lock on FILE (``.FILE.lock`` beside it) from reading the state to writing it
+back: a second run on the same FILE waits for the first (and says so), so neither overwrites
+what the other kept. A FILE that is a symbolic link is read and written through to its target.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from .._paths import atomic_write, cache_dir
+from .._paths import atomic_write, cache_dir, file_lock
 from ..errors import SessionStateError, UserError
 from ..runtime import ExecutionResult
+from ..runtime.session_state import SEALING_BYTES
 
-__all__ = ["cli_key", "read_state", "refused_state", "report_session", "write_state"]
+__all__ = [
+    "cli_key",
+    "hold_session_file",
+    "read_state",
+    "refused_state",
+    "report_session",
+    "write_state",
+]
 
 _KEY_BYTES = 32
 
@@ -49,18 +63,33 @@ def cli_key() -> bytes:
     return fresh
 
 
-_SEALING_BYTES = 2**20
+@contextlib.contextmanager
+def hold_session_file(path: Path) -> Iterator[Path]:
+    """Hold --session FILE for one run, from reading its state to writing it back: the path
+    to read and write (a symbolic link's target, resolved once), locked against other runs
+    of codeact on it. Its directory is checked first: a state that could not be saved after
+    the program ran would be lost, so that is a usage error before anything runs."""
+    if str(path) == "-":
+        raise UserError(
+            "--session -: a session is kept in a file, not on stdin or stdout; give a FILE "
+            "path (it is made on first use)"
+        )
+    target = Path(os.path.realpath(path))
+    _check_can_save(path, target.parent)
+
+    def waiting() -> None:
+        click.echo(f"codeact: waiting for another run with --session {path} to finish...", err=True)
+
+    with file_lock(target.with_name(f".{target.name}.lock"), timeout=None, on_wait=waiting):
+        yield target
 
 
 def read_state(path: Path, limit: int) -> bytes | None:
     """The state saved in `path`, or None when the file does not exist yet (a new session).
-    Its directory is checked first: a state that could not be saved after the program ran
-    would be lost, so that is a usage error before anything runs. A file larger than
-    `limit` (the session's `Limits.state_bytes`) and the 1 MiB its sealing may add (the names'
-    header, the tag) is refused unread: no saved state is that large, and /dev/zero would
-    fill memory."""
-    _check_can_save(path)
-    most = limit + _SEALING_BYTES
+    A file larger than `limit` (the session's `Limits.state_bytes`) and the most its seal
+    adds (`SEALING_BYTES`: the names' header, the tag) is refused unread: no state this CLI
+    writes is that large, and /dev/zero would fill memory."""
+    most = limit + SEALING_BYTES
     try:
         with path.open("rb") as f:
             data = f.read(most + 1)
@@ -76,8 +105,7 @@ def read_state(path: Path, limit: int) -> bytes | None:
     return data
 
 
-def _check_can_save(path: Path) -> None:
-    parent = path.parent
+def _check_can_save(path: Path, parent: Path) -> None:
     if not parent.is_dir():
         what = "is not a directory" if parent.exists() else "does not exist"
         raise UserError(
@@ -111,22 +139,43 @@ def refused_state(path: Path, exc: SessionStateError) -> UserError:
     )
 
 
-def write_state(path: Path, state: bytes) -> None:
+def write_state(path: Path, state: bytes, shown: Path) -> str | None:
+    """Write the state; what went wrong (one line, naming `shown`, the path as given) if it
+    could not be written."""
     try:
         atomic_write(path, state)
     except OSError as exc:
-        raise UserError(f"cannot write the session file {path}: {exc}") from None
+        why = exc.strerror or str(exc)
+        return (
+            f"cannot write the session file {shown} ({why}): this run's variables were not "
+            "kept; its output and files are above"
+        )
+    return None
 
 
-def report_session(result: ExecutionResult, path: Path) -> None:
-    """Tell the person at the terminal what the run did to the session (on stderr)."""
+#: Names shown on the `holds:` line; the others are counted.
+_NAMES_SHOWN = 20
+
+
+def report_session(result: ExecutionResult, path: Path) -> bool:
+    """Tell the person at the terminal what the run did to the session (on stderr); whether
+    the session kept this run's state (False: a run that succeeded exits 1)."""
     session = result.session
     if session is None:
-        return
+        return True
     for name, why in session.dropped.items():
         click.echo(f"codeact: session: not kept: {name}: {why}", err=True)
     if session.note:
-        click.echo(f"codeact: session: {session.note}", err=True)
+        # The library's note names Limits.state_bytes; here the limit is the CLI's.
+        note = re.sub(
+            r"\(Limits\.state_bytes = ([^)]*)\)",
+            r"(\1, the most a --session FILE holds)",
+            session.note,
+        )
+        click.echo(f"codeact: session: {note}", err=True)
     elif session.kept:
-        names = ", ".join(session.names) or "nothing"
+        names = ", ".join(session.names[:_NAMES_SHOWN]) or "nothing"
+        more = max(0, len(session.names) - _NAMES_SHOWN) + session.names_left_out
+        names += f" ... and {more} more" if more else ""
         click.echo(f"codeact: session {path} holds: {names}", err=True)
+    return session.kept
