@@ -182,3 +182,27 @@ def test_a_state_near_the_limit_with_long_non_ascii_names_is_read_back(tmp_path:
     again = codeact_cli("exec", "-", "--session", str(state), stdin="len(blob)", timeout=300)
     # was: "--session ...: larger than a session's state may be": a file it wrote itself
     assert again.returncode == 0 and again.stdout.strip() == "14500000", again.stderr[-2000:]
+
+
+def test_files_that_cannot_be_saved_do_not_lose_the_variables(tmp_path: Path) -> None:
+    """--output-dir refuses to save (the program made DIR a link): exit 1 with that line,
+    and the session still holds what the run defined."""
+    project = tmp_path / "proj"
+    (project / "out").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    session = tmp_path / "s.state"
+    swap = (
+        "import os\n"
+        "os.rmdir('/proj/out')\n"
+        "os.symlink('../elsewhere', '/proj/out')\n"
+        "open('/output/f.txt', 'w').write('x')\n"
+        "kept = 41\n"
+    )
+    args = ("exec", "-", "--session", str(session), "--mount", f"{project}:/proj:rw")
+    proc = codeact_cli(*args, "--output-dir", str(project / "out"), stdin=swap)
+    assert proc.returncode == 1, proc.stderr
+    assert "nothing saved" in proc.stderr
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    again = codeact_cli("exec", "-", "--session", str(session), stdin="kept + 1")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "42"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import SessionStateError, UserError
+from ..errors import CodeActError, SessionStateError, UserError
 from ..runtime import CodeAct, ExecutionResult
 from .approval_options import (
     announce_plan,
@@ -159,9 +159,14 @@ def exec_command(
             echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         else:
             print_result(result, streamed=True)
-        _report_files(result, output_dir)
         # The result and the files come first: a session file that cannot be written (a
-        # full disk, its folder removed during the run) loses this run's variables only.
+        # full disk, its folder removed during the run) loses this run's variables only;
+        # files that cannot be saved (exit 1, said after) do not lose the variables.
+        saving: CodeActError | None = None
+        try:
+            _report_files(result, output_dir)
+        except CodeActError as exc:
+            saving = exc
         kept = True
         if target is not None and session_path is not None:
             failed = write_state(target, new_state, session_path) if new_state else None
@@ -170,6 +175,8 @@ def exec_command(
                 kept = False
             else:
                 kept = report_session(result, session_path)
+        if saving is not None:
+            raise saving
     if interrupted:
         click.echo("codeact: interrupted", err=True)
         sys.exit(130)
