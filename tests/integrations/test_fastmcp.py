@@ -7,6 +7,7 @@ The sandbox is real and so is the server; the client plays the model: it calls C
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -186,3 +187,63 @@ async def test_a_value_with_lone_surrogates_reaches_the_client_escaped() -> None
     async with Client(server(provider)) as client:
         result = await asyncio.wait_for(client.call_tool("execute", {"code": code}), 60)
     assert result.structured_content == {"k\\udc80": ["a\\ud800b", 1]}
+
+
+async def test_a_gated_tool_is_gated_whatever_route_the_program_takes() -> None:
+    """The gate holds on the host: the ungated ``mcp_call_tool`` host tool (called as a
+    function or through call_tool_async) refuses a gated tool, and call_tool by keyword goes
+    through the gate too."""
+    DELETED.clear()
+    provider = CodeActSandboxProvider(require_approval=["delete-file"], approval_handler=DenyAll())
+    routes = [
+        'mcp_call_tool(tool_name="delete-file", params={"path": "/a"})',
+        'await call_tool_async("mcp_call_tool", tool_name="delete-file", params={"path": "/b"})',
+        'await call_tool(tool_name="delete-file", params={"path": "/c"})',
+        'await call_tool_async("delete_file", tool_name="delete-file", params={"path": "/d"})',
+    ]
+    async with Client(server(provider)) as client:
+        for route in routes:
+            code = f"try:\n    {route}\nexcept ToolDenied as e:\n    return 'denied: ' + str(e)\n"
+            result = await client.call_tool("execute", {"code": code})
+            assert result.content[0].text.startswith("denied: "), route
+    assert DELETED == []
+
+
+async def test_the_gated_host_tool_calls_its_own_tool_only() -> None:
+    """What the person approved (a call of delete-file) is what runs: its host tool refuses
+    to call any other server tool."""
+    provider = CodeActSandboxProvider(
+        require_approval=["delete-file"], approval_handler=ApproveAll()
+    )
+    code = (
+        "try:\n"
+        '    await call_tool_async("delete_file", tool_name="get_weather", params={"city": "x"})\n'
+        "except ToolDenied as e:\n"
+        '    return "denied: " + str(e)\n'
+    )
+    async with Client(server(provider)) as client:
+        result = await client.call_tool("execute", {"code": code})
+    assert "calls delete-file only" in result.content[0].text
+
+
+async def test_call_tool_takes_its_documented_arguments_by_keyword_too() -> None:
+    provider = CodeActSandboxProvider()
+    code = (
+        'a = await call_tool("to_fahrenheit", params={"celsius": 100})\n'
+        'b = await call_tool(tool_name="to_fahrenheit", params={"celsius": 0})\n'
+        'c = await call_tool("to_fahrenheit", {"celsius": 10})\n'
+        'return [a["result"], b["result"], c["result"]]\n'
+    )
+    async with Client(server(provider)) as client:
+        result = await client.call_tool("execute", {"code": code})
+    assert json.loads(result.content[0].text) == [212.0, 32.0, 50.0]
+
+
+async def test_a_traceback_shows_no_frame_the_model_did_not_write() -> None:
+    provider = CodeActSandboxProvider()
+    with pytest.raises(ToolError) as caught:
+        await provider.run('x = 1\nraise ValueError("boom")\n')
+    text = str(caught.value)
+    assert 'File "<code>", line 2, in <module>' in text
+    assert "__codeact_program__" not in text
+    assert text.count('File "<code>"') == 1

@@ -25,6 +25,13 @@ __all__ = ["PROGRAM_FUNCTION", "fix_line_numbers", "wrap_program"]
 
 PROGRAM_FUNCTION = "__codeact_program__"
 _LINE = re.compile(r'File "<code>", line (\d+)(, in __codeact_program__)?')
+# The frame of the wrapper's last line, which the model never wrote (with its carets, if any).
+_WRAPPER_FRAME = re.compile(
+    r'^[ \t]*File "<code>", line \d+, in <module>\n'
+    rf"[ \t]*await {PROGRAM_FUNCTION}\(\)\n"
+    r"(?:[ \t]*[~^]+\n)?",
+    re.MULTILINE,
+)
 
 
 def wrap_program(
@@ -48,14 +55,15 @@ def wrap_program(
 
 
 def fix_line_numbers(text: str) -> str:
-    """Tracebacks point at the model's own lines again (the header took line 1)."""
+    """Tracebacks point at the model's own lines again (the header took line 1), without
+    the wrapper's frame, as the core runner hides its own."""
 
     def fix(match: re.Match[str]) -> str:
         line = max(int(match.group(1)) - 1, 1)
         where = ", in <module>" if match.group(2) else ""
         return f'File "<code>", line {line}{where}'
 
-    return _LINE.sub(fix, text)
+    return _LINE.sub(fix, _WRAPPER_FRAME.sub("", text))
 
 
 def _return_last_expression(code: str) -> str:

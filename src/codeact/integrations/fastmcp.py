@@ -14,9 +14,12 @@ server's middleware sees every nested call. A failing or stopped program raises 
 
 FastMCP has no human-in-the-loop of its own for a call made from code, so calls of the server
 tools named in ``require_approval`` are asked to codeact's ``approval_handler`` (denied without
-one); the program gets a catchable ``ToolDenied``. ``execute_description`` is CodeMode's
-description with what codeact adds (the files and domains granted, the limits): pass it as
-``CodeMode(execute_description=...)``. Needs ``pip install 'codeact[fastmcp]'``.
+one); the program gets a catchable ``ToolDenied``. The gate is kept on the host: a gated tool
+is reached only through its own gated host tool, whatever route the program takes
+(``call_tool``, the ``mcp_call_tool`` host tool, ``call_tool_async``).
+``execute_description`` is CodeMode's description with what codeact adds (the files and
+domains granted, the limits): pass it as ``CodeMode(execute_description=...)``.
+Needs ``pip install 'codeact[fastmcp]'``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 from fastmcp.exceptions import ToolError
 
-from .. import CodeAct, ConfigurationError, ExecutionResult
+from .. import CallDenied, CodeAct, ConfigurationError, ExecutionResult
 from .._display import utf8_safe_json
 from ._adapter import AdapterCore, codeact_from, result_text, sandbox_tool
 from ._fastmcp_program import fix_line_numbers, wrap_program
@@ -48,6 +51,10 @@ _ANY_CALL_SCHEMA = {
 
 _external: contextvars.ContextVar[Mapping[str, Callable[..., Any]] | None] = contextvars.ContextVar(
     "codeact_fastmcp_external_functions", default=None
+)
+# The gated server tools of the provider whose program runs: {server tool: its host tool}.
+_gates: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "codeact_fastmcp_gates", default=None
 )
 
 
@@ -73,7 +80,7 @@ class CodeActSandboxProvider:
         )
         # FastMCP's own approval happens nowhere: codeact's handler decides each call.
         self._core.framework_approves = False
-        self._ensure_tool("mcp_call_tool", _CALL_TOOL_SCHEMA, self._call_tool, gated=False)
+        self._ensure_tool("mcp_call_tool", _CALL_TOOL_SCHEMA, _call_ungated, gated=False)
         # A gated server tool gets a host tool of its own, named after it where Python allows,
         # so approvals, denials and the audit name the tool the person knows.
         self._gated: dict[str, str] = {}
@@ -82,13 +89,18 @@ class CodeActSandboxProvider:
                 if self._core.codeact.tools.get(host) is not None:
                     continue  # taken (by a tool of a ready CodeAct, say)
                 try:
-                    self._ensure_tool(
-                        host, _CALL_TOOL_SCHEMA, self._call_tool, gated=True, about=f"calls {name}"
-                    )
+                    call = _call_gated(name)
+                    about = f"calls {name}"
+                    self._ensure_tool(host, _CALL_TOOL_SCHEMA, call, gated=True, about=about)
                 except ConfigurationError:
                     continue
                 self._gated[name] = host
                 break
+            else:  # never run a gated tool through the ungated route instead
+                raise ConfigurationError(
+                    f"the gated tool {name!r} got no host tool of its own: both "
+                    f"{_host_name('', name)!r} and {_host_name('mcp_gated_', name)!r} are taken"
+                )
 
     @property
     def codeact(self) -> CodeAct:
@@ -125,9 +137,10 @@ class CodeActSandboxProvider:
         bindings: dict[str, str] = {}
         for name in functions:
             if name == "call_tool":
+                # CodeMode's call_tool(tool_name, params), positionally or by keyword.
                 route = repr({n: h for n, h in self._gated.items()})
                 bindings[name] = (
-                    f"lambda tool_name, params=None, /, **kw: call_tool_async("
+                    f"lambda tool_name, params=None, **kw: call_tool_async("
                     f"{route}.get(tool_name, 'mcp_call_tool'), tool_name=tool_name, "
                     "params={**(params or {}), **kw})"
                 )
@@ -140,18 +153,17 @@ class CodeActSandboxProvider:
                 )
         program = wrap_program(code, bindings=bindings, inputs=inputs)
         token = _external.set(functions)
+        gates = _gates.set(dict(self._gated))
         try:
             result = await self._core.codeact.execute(program)
         finally:
+            _gates.reset(gates)
             _external.reset(token)
         if not result.ok:
             raise ToolError(fix_line_numbers(result_text(result)))
         return _returned(result)
 
     # -- host side ----------------------------------------------------------------------
-    async def _call_tool(self, tool_name: str, params: Mapping[str, Any] | None = None) -> Any:
-        return await _forward("call_tool")(args=[tool_name, dict(params or {})])
-
     def _ensure_tool(
         self,
         name: str,
@@ -170,6 +182,31 @@ class CodeActSandboxProvider:
 
     def __repr__(self) -> str:
         return f"CodeActSandboxProvider({self._core.codeact!r})"
+
+
+async def _call_ungated(tool_name: str, params: Mapping[str, Any] | None = None) -> Any:
+    """``mcp_call_tool``: any server tool but a gated one, which only its gated host tool
+    calls (so a program cannot skip the approval by naming it here)."""
+    if tool_name in (_gates.get() or {}):
+        raise CallDenied(
+            f"{tool_name} needs approval: call it as call_tool({tool_name!r}, {{...}})",
+            by="FastMCP gate",
+        )
+    return await _forward("call_tool")(args=[tool_name, dict(params or {})])
+
+
+def _call_gated(server_tool: str) -> Callable[..., Any]:
+    """The gated host tool of `server_tool`: calls that tool and no other (the person
+    approved a call of it)."""
+
+    async def call(tool_name: str, params: Mapping[str, Any] | None = None) -> Any:
+        if tool_name != server_tool:
+            raise CallDenied(
+                f"this host tool calls {server_tool} only, not {tool_name}", by="FastMCP gate"
+            )
+        return await _forward("call_tool")(args=[tool_name, dict(params or {})])
+
+    return call
 
 
 def _forward(name: str) -> Callable[..., Any]:
