@@ -6,8 +6,9 @@ the ToolMessage and finishes with its content as the final answer.
 
 from __future__ import annotations
 
+import re
 import warnings
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import pytest
@@ -19,12 +20,13 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolCallId, StructuredTool, ToolException, tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from pydantic import Field
 
 from codeact import Limits
+from codeact import tool as codeact_tool
 from codeact.integrations.langchain import CodeActTool
 
 with warnings.catch_warnings():
@@ -204,3 +206,66 @@ async def test_outside_a_graph_codeacts_approval_handler_decides() -> None:
 def test_sync_invoke_runs_a_program() -> None:
     execute_code = CodeActTool(tools=[get_weather])
     assert execute_code.invoke({"code": 'get_weather(city="Rome")["city"]'}) == '[value] "Rome"'
+
+
+async def test_tools_added_later_and_codeact_tools_keep_their_gate() -> None:
+    """require_approval holds for a tool given to add_tools() and for a codeact Tool."""
+    SENT.clear()
+
+    @codeact_tool
+    def archive(name: str) -> str:
+        """Archive a mailbox."""
+        SENT.append("archive " + name)
+        return "archived"
+
+    execute_code = CodeActTool(tools=[get_weather], require_approval=["send_email", "archive"])
+    execute_code.add_tools(send_email, archive)
+    code = 'send_email(to="a@example.com", body="hi")\narchive(name="inbox")'
+    agent, _ = agent_for(code, execute_code)
+    config = {"configurable": {"thread_id": "7"}}
+    paused = await agent.ainvoke({"messages": [("user", "mail a")]}, config)
+    (interrupt,) = paused["__interrupt__"]
+    assert interrupt.value["gated_calls"] == {"send_email": 1, "archive": 1}
+    assert SENT == []
+
+
+async def test_a_tool_that_handles_its_errors_still_raises_in_the_program() -> None:
+    def balance(account: str) -> float:
+        """The balance of an account."""
+        raise ToolException(f"account {account} not found")
+
+    handled = StructuredTool.from_function(balance, name="balance", handle_tool_error=True)
+    validated = StructuredTool.from_function(balance, name="checked", handle_validation_error=True)
+    code = (
+        "for call in (lambda: balance(account='x'), lambda: checked(account=3)):\n"
+        "    try:\n"
+        "        print('returned', call())\n"
+        "    except ToolError as e:\n"
+        "        print('raised', e)\n"
+    )
+    agent, _ = agent_for(code, CodeActTool(tools=[handled, validated]))
+    state = await agent.ainvoke(
+        {"messages": [("user", "go")]}, {"configurable": {"thread_id": "8"}}
+    )
+    answer = state["messages"][-1].content
+    assert "raised ToolException: account x not found" in answer
+    assert "returned" not in answer
+    assert answer.count("raised") == 2
+
+
+async def test_a_tool_with_an_injected_call_id_gets_a_nested_id() -> None:
+    @tool
+    def tagged(x: int, tool_call_id: Annotated[str, InjectedToolCallId]) -> str:
+        """Tag x with the call id."""
+        return f"{x} from {tool_call_id}"
+
+    code = "print(tagged(x=1))\nprint(tagged(x=2))"
+    agent, _ = agent_for(code, CodeActTool(tools=[tagged]))
+    state = await agent.ainvoke(
+        {"messages": [("user", "go")]}, {"configurable": {"thread_id": "9"}}
+    )
+    answer = state["messages"][-1].content
+    assert answer.startswith("answer (success):")
+    first, second = re.findall(r"(\d) from (execute_code:\S+)", answer)
+    assert first[1].endswith("/1") and second[1].endswith("/2")
+    assert first[1][:-2] == second[1][:-2]

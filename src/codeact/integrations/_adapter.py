@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import itertools
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ __all__ = [
     "NestedCallIds",
     "approval_payload",
     "codeact_from",
+    "gated_copy",
     "plain_tool",
     "result_text",
     "sandbox_tool",
@@ -81,7 +83,7 @@ def plain_tool(item: Any, require_approval: Collection[str], *, framework: str) 
     """A codeact `Tool` as is, or a plain function read as codeact reads it (signature and
     docstring), gated when its name is in `require_approval`."""
     if isinstance(item, Tool):
-        return item
+        return gated_copy(item) if item.name in require_approval else item
     if not callable(item):
         raise ConfigurationError(
             f"tools of the {framework} adapter must be its tools, functions or codeact Tools, "
@@ -89,6 +91,16 @@ def plain_tool(item: Any, require_approval: Collection[str], *, framework: str) 
         )
     gated = getattr(item, "__name__", "") in require_approval
     return Tool(item, approval_mode="always_require" if gated else "never_require")
+
+
+def gated_copy(tool: Tool) -> Tool:
+    """`tool`, gated: a copy whose every call needs approval (the user's `Tool` is left as
+    it is; it may serve another CodeAct ungated)."""
+    if tool.approval_mode == "always_require":
+        return tool
+    gated = copy.copy(tool)
+    gated.approval_mode = "always_require"
+    return gated
 
 
 class NestedCallIds:

@@ -16,21 +16,33 @@ before it runs, showing the code and the gated calls; resume with ``Command(resu
 ``Command(resume=False)`` or ``Command(resume={"approved": False, "reason": "..."})``. The
 graph needs a checkpointer, as every interrupt does; sync and async graphs both work.
 Outside a graph, or with ``approval_handler=``, codeact's approval handler decides each call.
-Needs ``pip install 'codeact[langchain]'``.
+``require_approval`` holds for tools added later with `CodeActTool.add_tools` too.
+
+A nested call raises in the program (a catchable ``ToolError``) when the tool fails, even for a
+tool made with ``handle_tool_error`` or ``handle_validation_error``: the program gets an
+error, not the error's text as a value. A tool with an ``InjectedToolCallId`` argument gets a
+nested call id (``<execute_code run id>/1``...), and the program gets the content of its
+``ToolMessage``. Needs ``pip install 'codeact[langchain]'``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+import contextlib
+import contextvars
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
-from langchain_core.tools import BaseTool, ToolException
+from langchain_core.messages import ToolMessage
+from langchain_core.messages.tool import ToolOutputMixin
+from langchain_core.tools import BaseTool, InjectedToolCallId, ToolException
+from langchain_core.tools.base import get_all_basemodel_annotations
 from pydantic import BaseModel, Field, PrivateAttr
 
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
 from ._adapter import (
     AdapterCore,
+    NestedCallIds,
     approval_payload,
     codeact_from,
     plain_tool,
@@ -43,6 +55,11 @@ __all__ = ["CodeActTool", "LangChainToolInput"]
 
 #: What `CodeActTool(tools=...)` takes.
 LangChainToolInput = BaseTool | Tool | Callable[..., Any]
+
+# The ids of the nested calls of the program that runs now (for InjectedToolCallId).
+_ids: contextvars.ContextVar[NestedCallIds | None] = contextvars.ContextVar(
+    "codeact_langchain_nested_ids", default=None
+)
 
 
 class _CodeInput(BaseModel):
@@ -69,6 +86,7 @@ class CodeActTool(BaseTool):
     args_schema: type[BaseModel] = _CodeInput
     handle_tool_error: bool = True
     _core: AdapterCore = PrivateAttr()
+    _require_approval: frozenset[str] = PrivateAttr()
 
     def __init__(
         self,
@@ -86,6 +104,7 @@ class CodeActTool(BaseTool):
         )
         super().__init__(name=name, description=core.codeact.tool_description())
         self._core = core
+        self._require_approval = frozenset(require_approval)
 
     @property
     def codeact(self) -> CodeAct:
@@ -97,27 +116,30 @@ class CodeActTool(BaseTool):
         return self._core.codeact.build_instructions()
 
     def add_tools(self, *tools: LangChainToolInput) -> None:
-        """Add tools the program may call (the description is updated)."""
-        self._core.codeact.add_tools(*(_sandbox_tool(t, ()) for t in tools))
+        """Add tools the program may call (the description is updated); those named in
+        ``require_approval`` are gated, as at construction."""
+        self._core.codeact.add_tools(*(_sandbox_tool(t, self._require_approval) for t in tools))
         self.description = self._core.codeact.tool_description()
 
     def _run(
         self, code: str, run_manager: CallbackManagerForToolRun | None = None, **_: Any
     ) -> str:
         counts = self._decide(code)
-        if counts is None:
-            return _reported(self._core.codeact.execute_sync(code))
-        with self._core.approved_plan(counts, by="LangGraph interrupt"):
-            return _reported(self._core.codeact.execute_sync(code))
+        with _nested_ids(run_manager):
+            if counts is None:
+                return _reported(self._core.codeact.execute_sync(code))
+            with self._core.approved_plan(counts, by="LangGraph interrupt"):
+                return _reported(self._core.codeact.execute_sync(code))
 
     async def _arun(
         self, code: str, run_manager: AsyncCallbackManagerForToolRun | None = None, **_: Any
     ) -> str:
         counts = self._decide(code)
-        if counts is None:
-            return _reported(await self._core.codeact.execute(code))
-        with self._core.approved_plan(counts, by="LangGraph interrupt"):
-            return _reported(await self._core.codeact.execute(code))
+        with _nested_ids(run_manager):
+            if counts is None:
+                return _reported(await self._core.codeact.execute(code))
+            with self._core.approved_plan(counts, by="LangGraph interrupt"):
+                return _reported(await self._core.codeact.execute(code))
 
     def _decide(self, code: str) -> dict[str, int] | None:
         """The gated calls a person approved through a LangGraph interrupt, or None when no one
@@ -136,6 +158,16 @@ class CodeActTool(BaseTool):
                 + (f" ({reason})" if reason else "")
             )
         return counts
+
+
+@contextlib.contextmanager
+def _nested_ids(run_manager: Any) -> Iterator[None]:
+    run_id = getattr(run_manager, "run_id", None)
+    token = _ids.set(NestedCallIds(f"execute_code:{run_id}" if run_id else None))
+    try:
+        yield
+    finally:
+        _ids.reset(token)
 
 
 def _reported(result: ExecutionResult) -> str:
@@ -175,23 +207,53 @@ def _ask_graph(code: str, counts: Mapping[str, int]) -> tuple[bool, str | None] 
 def _sandbox_tool(item: LangChainToolInput, require_approval: Collection[str]) -> Tool:
     if not isinstance(item, BaseTool):
         return plain_tool(item, require_approval, framework="LangChain")
-    lc_tool = item
-    if lc_tool.name == "execute_code":
+    if item.name == "execute_code":
         raise ConfigurationError("execute_code cannot call itself; pass the other tools")
+    # A copy that raises instead of answering with the error's text: the program then gets a
+    # ToolError it can catch, not a string that looks like a result.
+    lc_tool = item.model_copy(update={"handle_tool_error": False, "handle_validation_error": False})
+    name, needs_id = item.name, _takes_call_id(item)
 
     async def call(**arguments: Any) -> Any:
         # `ainvoke` picks up the running tool's config, so this is a child run of
         # execute_code: callbacks and tracers see it nested under it.
-        return await lc_tool.ainvoke(arguments)
+        if not needs_id:
+            return await lc_tool.ainvoke(arguments)
+        ids = _ids.get() or NestedCallIds(None)
+        call_id = ids.next()
+        output = await lc_tool.ainvoke(
+            {"type": "tool_call", "id": call_id, "name": name, "args": arguments}
+        )
+        if isinstance(output, ToolMessage):
+            return output.content
+        if isinstance(output, ToolOutputMixin):  # a LangGraph Command, say
+            raise TypeError(
+                f"{name}() answered with a {type(output).__name__}, which only the agent's "
+                "own tool node can apply; give the model this tool directly, not through "
+                "execute_code"
+            )
+        return output
 
     return sandbox_tool(
-        lc_tool.name,
+        name,
         _json_schema(lc_tool),
         call,
         description=lc_tool.description,
         gated=lc_tool.name in require_approval,
         framework="LangChain",
     )
+
+
+def _takes_call_id(lc_tool: BaseTool) -> bool:
+    """Whether the tool has an ``InjectedToolCallId`` argument (it must be given a ToolCall)."""
+    from langchain_core.tools.base import _is_injected_arg_type
+
+    schema = lc_tool.args_schema
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        for annotation in get_all_basemodel_annotations(schema).values():
+            if _is_injected_arg_type(annotation, injected_type=InjectedToolCallId):
+                return True
+    return "tool_call_id" in getattr(lc_tool, "_injected_args_keys", ())
 
 
 def _json_schema(lc_tool: BaseTool) -> dict[str, Any]:
