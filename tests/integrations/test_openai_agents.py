@@ -20,8 +20,14 @@ from agents import (
     ModelResponse,
     RunContextWrapper,
     Runner,
+    ToolGuardrailFunctionOutput,
+    ToolInputGuardrailData,
+    ToolInputGuardrailTripwireTriggered,
+    ToolOutputGuardrailData,
     Usage,
     function_tool,
+    tool_input_guardrail,
+    tool_output_guardrail,
     trace,
 )
 from agents.models.interface import Model
@@ -217,3 +223,62 @@ def test_a_program_with_no_gated_call_needs_no_approval() -> None:
     assert isinstance(execute_code, FunctionTool)
     assert execute_code.codeact.scan('get_weather(city="x")').counts(gated_only=True) == {}
     assert json.loads(json.dumps(execute_code.params_json_schema))["required"] == ["code"]
+
+
+DELETED: list[str] = []
+
+
+@tool_input_guardrail
+def no_etc(data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
+    args = json.loads(data.context.tool_arguments or "{}")
+    if args.get("path", "").startswith("/etc"):
+        return ToolGuardrailFunctionOutput.reject_content("/etc is off limits")
+    if args.get("path") == "/boot":
+        return ToolGuardrailFunctionOutput.raise_exception()
+    return ToolGuardrailFunctionOutput.allow()
+
+
+@tool_output_guardrail
+def no_secrets(data: ToolOutputGuardrailData) -> ToolGuardrailFunctionOutput:
+    if "secret" in str(data.output):
+        return ToolGuardrailFunctionOutput.reject_content("the output held a secret")
+    return ToolGuardrailFunctionOutput.allow()
+
+
+@function_tool(tool_input_guardrails=[no_etc], tool_output_guardrails=[no_secrets])
+def delete_file(path: str) -> str:
+    """Delete a file."""
+    DELETED.append(path)
+    return f"deleted {path}" + (" (secret)" if path == "/tmp/s" else "")
+
+
+async def test_a_tools_guardrails_hold_for_calls_from_a_program() -> None:
+    """As for a direct call: a rejecting input guardrail refuses the call before the tool runs,
+    a rejecting output guardrail replaces the result by an error."""
+    DELETED.clear()
+    code = (
+        "for path in ('/etc/passwd', '/tmp/s', '/tmp/ok'):\n"
+        "    try:\n"
+        "        print(delete_file(path=path))\n"
+        "    except ToolDenied as e:\n"
+        "        print('denied', e)\n"
+        "    except ToolError as e:\n"
+        "        print('failed', e)\n"
+    )
+    execute_code = codeact_tool(tools=[delete_file])
+    result = await Runner.run(Agent(name="a", tools=[execute_code], model=FakeModel(code)), "go")
+    assert DELETED == ["/tmp/s", "/tmp/ok"]
+    assert "denied the call of delete_file() was denied: /etc is off limits" in result.final_output
+    assert "failed" in result.final_output and "the output held a secret" in result.final_output
+    assert "deleted /tmp/ok" in result.final_output
+    assert "(secret)" not in result.final_output
+
+
+async def test_a_guardrail_tripwire_halts_the_run_even_if_the_program_catches_it() -> None:
+    DELETED.clear()
+    code = "try:\n    delete_file(path='/boot')\nexcept ToolError:\n    print('carried on')\n"
+    execute_code = codeact_tool(tools=[delete_file])
+    agent = Agent(name="a", tools=[execute_code], model=FakeModel(code))
+    with pytest.raises(ToolInputGuardrailTripwireTriggered):
+        await Runner.run(agent, "go")
+    assert DELETED == []

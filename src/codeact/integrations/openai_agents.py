@@ -12,6 +12,14 @@ The tools (the SDK's `FunctionTool`s, ``@function_tool`` functions, plain functi
 comes back to the model as the tool's output (the SDK's way for a failed tool), and the span
 is marked as an error.
 
+A tool's own ``tool_input_guardrails`` and ``tool_output_guardrails`` run for each nested
+call as the SDK runs them for a direct one: an input guardrail that rejects refuses the call
+(the program gets a catchable ``ToolDenied`` with its message; the tool does not run), an
+output guardrail that rejects replaces the result by a ``ToolError`` with its message. A
+guardrail that raises (a tripwire) refuses the call too, and once the program has ended the
+run halts with the SDK's ``ToolInputGuardrailTripwireTriggered`` (or ``...Output...``), even
+if the program caught the error.
+
 Gated tools (``needs_approval`` on a `FunctionTool`, or ``require_approval=[...]``): a program
 that calls one needs approval, through the SDK's own ``needs_approval``: the run stops with
 ``result.interruptions``; ``state.approve(item)`` or ``state.reject(item)`` and run again.
@@ -25,14 +33,19 @@ import dataclasses
 import json
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from agents import FunctionTool, RunContextWrapper
+from agents import Agent, FunctionTool, RunContextWrapper
+from agents.exceptions import (
+    ToolInputGuardrailTripwireTriggered,
+    ToolOutputGuardrailTripwireTriggered,
+)
 from agents.tool import set_function_tool_failure_error_function
 from agents.tool_context import ToolContext
+from agents.tool_guardrails import ToolInputGuardrailData, ToolOutputGuardrailData
 from agents.tracing import SpanError, function_span, get_current_span
 
-from .. import CodeAct, ConfigurationError, Tool
+from .. import CallDenied, CodeAct, ConfigurationError, Tool
 from ._adapter import (
     AdapterCore,
     NestedCallIds,
@@ -53,6 +66,10 @@ OpenAIAgentsToolInput = FunctionTool | Tool | Callable[..., Any]
 class _Running:
     ctx: ToolContext[Any]
     ids: NestedCallIds
+    # The first guardrail tripwire of the program's calls: the run halts with it.
+    tripped: ToolInputGuardrailTripwireTriggered | ToolOutputGuardrailTripwireTriggered | None = (
+        None
+    )
 
 
 _running: contextvars.ContextVar[_Running | None] = contextvars.ContextVar(
@@ -113,7 +130,8 @@ def codeact_tool(
                 raise TypeError
         except (ValueError, KeyError, TypeError):
             return "[error] execute_code takes one argument, code: the program as a string"
-        token = _running.set(_Running(ctx, NestedCallIds(ctx.tool_call_id)))
+        running = _Running(ctx, NestedCallIds(ctx.tool_call_id))
+        token = _running.set(running)
         try:
             counts = core.plan_to_approve(code)
             if counts is None:
@@ -123,6 +141,8 @@ def codeact_tool(
                     result = await core.codeact.execute(code)
         finally:
             _running.reset(token)
+        if running.tripped is not None:  # as the SDK halts the run for a direct call
+            raise running.tripped
         text = result_text(result)
         if not result.ok:
             span = get_current_span()
@@ -166,7 +186,9 @@ def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]
             run_config=parent.run_config,
         )
         with function_span(name, input=payload) as span:
+            await _check_input(item, nested, running)
             output = await strict.on_invoke_tool(nested, payload)
+            output = await _check_output(item, nested, running, output)
             span.span_data.output = output if isinstance(output, str) else repr(output)
         return output
 
@@ -178,3 +200,51 @@ def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]
         gated=item.needs_approval is not False or name in require_approval,
         framework="OpenAI Agents",
     )
+
+
+async def _check_input(tool: FunctionTool, ctx: ToolContext[Any], running: _Running) -> None:
+    """The tool's input guardrails, as the SDK runs them before a direct call."""
+    for guardrail in tool.tool_input_guardrails or ():
+        verdict = await guardrail.run(ToolInputGuardrailData(context=ctx, agent=_agent(ctx)))
+        behavior = verdict.behavior
+        if behavior["type"] == "raise_exception":
+            running.tripped = running.tripped or ToolInputGuardrailTripwireTriggered(
+                guardrail=guardrail, output=verdict
+            )
+            raise CallDenied(
+                f"the input guardrail {guardrail.get_name()} of {tool.name}() tripped; the run "
+                "halts when the program ends",
+                by=guardrail.get_name(),
+            )
+        if behavior["type"] == "reject_content":
+            raise CallDenied(behavior["message"], by=guardrail.get_name())
+
+
+async def _check_output(
+    tool: FunctionTool, ctx: ToolContext[Any], running: _Running, output: Any
+) -> Any:
+    """The tool's output guardrails, as the SDK runs them after a direct call."""
+    for guardrail in tool.tool_output_guardrails or ():
+        data = ToolOutputGuardrailData(context=ctx, agent=_agent(ctx), output=output)
+        verdict = await guardrail.run(data)
+        behavior = verdict.behavior
+        if behavior["type"] == "raise_exception":
+            running.tripped = running.tripped or ToolOutputGuardrailTripwireTriggered(
+                guardrail=guardrail, output=verdict
+            )
+            raise GuardrailRejected(
+                f"the output guardrail {guardrail.get_name()} of {tool.name}() tripped; the "
+                "run halts when the program ends"
+            )
+        if behavior["type"] == "reject_content":
+            raise GuardrailRejected(behavior["message"])
+    return output
+
+
+def _agent(ctx: ToolContext[Any]) -> Agent[Any]:
+    # The agent that runs execute_code: the SDK gives a guardrail the agent of the call.
+    return cast("Agent[Any]", ctx.agent)
+
+
+class GuardrailRejected(Exception):
+    """An output guardrail rejected a nested call's result (the program gets a ToolError)."""
