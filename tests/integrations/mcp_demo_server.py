@@ -1,6 +1,7 @@
 """A small MCP server for the tests, run as a subprocess: ``python mcp_demo_server.py KIND``.
 
-KIND is ``weather`` (forecast, cities) or ``geo`` (distance_km, country_of). With
+KIND is ``weather`` (forecast, cities), ``geo`` (distance_km, country_of) or ``edge`` (names
+and output schemas that are easy to misread). With
 ``--http PORT`` it serves streamable HTTP on 127.0.0.1 instead of stdio. If the environment has
 CODEACT_TEST_PID_FILE, the server writes its process id there (so a test can check it ended).
 """
@@ -13,7 +14,7 @@ from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
+from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 TEMPERATURES = {"Paris": 21.5, "Lyon": 24.0, "Oslo": 9.0}
@@ -78,9 +79,42 @@ def geo_server() -> MCPServer:
     return server
 
 
+class Counted(BaseModel):
+    """A tool's own output model whose only field is named ``result``."""
+
+    result: int
+
+
+def edge_server() -> MCPServer:
+    server = MCPServer("edge", log_level="WARNING")
+
+    @server.tool()
+    def counted(x: int) -> Counted:
+        """Returns a model whose only field is `result` (not a wrapped value)."""
+        return Counted(result=x)
+
+    @server.tool()
+    def plain(x: int) -> int:
+        """Returns an int, which the server wraps as {"result": x}."""
+        return x
+
+    @server.tool(name="get-forecast")
+    def hyphenated(city: str) -> str:
+        """Its Python name is get_forecast."""
+        return "hyphen " + city
+
+    @server.tool(name="get_forecast")
+    def underscored(city: str) -> str:
+        """So is this one's."""
+        return "underscore " + city
+
+    return server
+
+
 def main(argv: list[str]) -> None:
     kind = argv[0] if argv else "weather"
-    server = weather_server() if kind == "weather" else geo_server()
+    servers = {"weather": weather_server, "geo": geo_server, "edge": edge_server}
+    server = servers[kind]()
     pid_file = os.environ.get("CODEACT_TEST_PID_FILE")
     if pid_file:
         with open(pid_file, "w") as f:

@@ -25,7 +25,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from pydantic import Field
 
-from codeact import Limits
+from codeact import ConfigurationError, Limits
 from codeact import tool as codeact_tool
 from codeact.integrations.langchain import CodeActTool
 
@@ -269,3 +269,36 @@ async def test_a_tool_with_an_injected_call_id_gets_a_nested_id() -> None:
     first, second = re.findall(r"(\d) from (execute_code:\S+)", answer)
     assert first[1].endswith("/1") and second[1].endswith("/2")
     assert first[1][:-2] == second[1][:-2]
+
+
+async def test_a_tool_whose_name_python_cannot_call_gets_a_python_name() -> None:
+    @tool("get-forecast")
+    def forecast(city: str) -> str:
+        """The forecast for a city."""
+        return "sunny in " + city
+
+    execute_code = CodeActTool(tools=[forecast], require_approval=["get-forecast"])
+    assert "call it as get_forecast" in execute_code.description
+    gated = execute_code.codeact.tools.get("get_forecast")
+    assert gated is not None and gated.approval_mode == "always_require"
+    free = CodeActTool(tools=[forecast])
+    agent, _ = agent_for('get_forecast(city="Oslo")', free)
+    state = await agent.ainvoke(
+        {"messages": [("user", "go")]}, {"configurable": {"thread_id": "10"}}
+    )
+    assert state["messages"][-1].content == 'answer (success): [value] "sunny in Oslo"'
+
+
+def test_tools_whose_python_names_collide_are_refused_with_what_to_do() -> None:
+    @tool("get-forecast")
+    def one(city: str) -> str:
+        """One."""
+        return city
+
+    @tool("get_forecast")
+    def two(city: str) -> str:
+        """Two."""
+        return city
+
+    with pytest.raises(ConfigurationError, match=r"get_forecast.*@tool\('other_name'\)"):
+        CodeActTool(tools=[one, two])

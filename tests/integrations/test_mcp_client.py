@@ -238,3 +238,25 @@ def test_a_server_that_never_answers_is_stopped_when_the_connect_times_out(
     while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _running(pid)  # was: left running (and it held up the interpreter's exit)
+
+
+async def test_tools_whose_python_names_collide_are_refused_with_what_to_do() -> None:
+    with pytest.raises(ConfigurationError, match=r"get_forecast.*exclude=") as caught:
+        await mcp_tools(demo_server_command("edge")).aconnect()
+    assert "@tool(name=" not in str(caught.value)
+    async with mcp_tools(demo_server_command("edge"), exclude=["get_forecast"]) as edge:
+        codeact = CodeAct(tools=[*edge], limits=Limits(wall_time=30))
+        result = await codeact.execute("get_forecast(city='Oslo')")
+    assert result.ok and result.value == "hyphen Oslo", result.to_model_text()
+
+
+def test_a_tool_named_twice_across_servers_is_refused_with_what_to_do() -> None:
+    from codeact import tool
+
+    @tool
+    def forecast(city: str) -> str:
+        """Forecast."""
+        return city
+
+    with pytest.raises(ConfigurationError, match=r"prefix=.*exclude="):
+        CodeAct(tools=[forecast, forecast.fn])

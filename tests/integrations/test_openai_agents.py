@@ -39,7 +39,7 @@ from agents.tracing import (
     set_trace_processors,
 )
 
-from codeact import Limits
+from codeact import ConfigurationError, Limits
 from codeact.integrations.openai_agents import codeact_tool
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
@@ -282,3 +282,18 @@ async def test_a_guardrail_tripwire_halts_the_run_even_if_the_program_catches_it
     with pytest.raises(ToolInputGuardrailTripwireTriggered):
         await Runner.run(agent, "go")
     assert DELETED == []
+
+
+async def test_a_tool_whose_name_python_cannot_call_gets_a_python_name() -> None:
+    def forecast(city: str) -> str:
+        """The forecast for a city."""
+        return "sunny in " + city
+
+    hyphenated = function_tool(forecast, name_override="get-forecast")
+    execute_code = codeact_tool(tools=[hyphenated])
+    assert "call it as get_forecast" in execute_code.description
+    model = FakeModel('get_forecast(city="Oslo")')
+    result = await Runner.run(Agent(name="a", tools=[execute_code], model=model), "go")
+    assert result.final_output == 'answer: [value] "sunny in Oslo"'
+    with pytest.raises(ConfigurationError, match=r"name_override"):
+        codeact_tool(tools=[hyphenated, function_tool(forecast, name_override="get_forecast")])

@@ -28,6 +28,7 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.toolsets import FunctionToolset
 
 from codeact import ConfigurationError, Limits
 from codeact.integrations.pydantic_ai import CodeActToolset
@@ -218,3 +219,44 @@ async def test_the_runs_tracer_sees_each_nested_call() -> None:
     nested = [n for n in names if n in ("execute_tool get_weather", "execute_tool to_fahrenheit")]
     assert nested == ["execute_tool get_weather", "execute_tool to_fahrenheit"]
     assert any("execute_code" in n for n in names)
+
+
+async def test_an_mcp_toolsets_tool_with_a_name_python_cannot_call_gets_a_python_name() -> None:
+    """The MCP server's ``server-info`` is called ``server_info`` in the program (and its
+    description says so); it stays gated by its own name in require_approval."""
+    from fastmcp.client.transports import StdioTransport
+    from pydantic_ai.mcp import MCPToolset
+
+    from .conftest import demo_server_command
+
+    command, *args = demo_server_command("weather")
+    server = MCPToolset(StdioTransport(command=command, args=args))
+    toolset = CodeActToolset(tools=[server], require_approval=["server-info"])
+    seen: list[list[ModelMessage]] = []
+    agent = Agent(
+        scripted("print(forecast(city='Oslo')['city'], cities())", seen), toolsets=[toolset]
+    )
+    async with agent:
+        result = await agent.run("go")
+    assert result.output.startswith("answer: Oslo")
+    described = toolset.codeact.tools.get("server_info")
+    assert described is not None and "call it as server_info" in described.description
+    assert described.approval_mode == "always_require"
+
+
+async def test_tools_whose_python_names_collide_are_refused_and_the_tools_stay_as_they_were() -> (
+    None
+):
+    def forecast(city: str) -> str:
+        """Forecast."""
+        return city
+
+    inner = FunctionToolset([Tool(forecast, name="get_forecast")])
+    toolset = CodeActToolset(tools=[inner])
+    agent = Agent(scripted("print(get_forecast(city='Oslo'))", []), toolsets=[toolset])
+    assert (await agent.run("go")).output == "answer: Oslo"
+    before = toolset.codeact.tools.names()
+    inner.add_tool(Tool(forecast, name="get-forecast"))
+    with pytest.raises(ConfigurationError, match=r"prefixed"):
+        await agent.run("go")
+    assert toolset.codeact.tools.names() == before

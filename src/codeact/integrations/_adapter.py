@@ -18,16 +18,20 @@ own approval handler decides each call as it happens.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import contextvars
 import copy
 import itertools
+import keyword
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import Approval, ApprovalRequest, CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..errors import ToolDefinitionError
+from ..tools import SANDBOX_RESERVED_NAMES
 from ..tools.toolset import tool_list
 
 __all__ = [
@@ -37,9 +41,12 @@ __all__ = [
     "approval_payload",
     "codeact_from",
     "gated_copy",
+    "named_in",
     "plain_tool",
+    "python_name",
     "result_text",
     "sandbox_tool",
+    "unique_names",
 ]
 
 
@@ -58,10 +65,17 @@ def sandbox_tool(
     framework: str,
 ) -> Tool:
     """A framework's tool as a codeact `Tool`: the program calls it by name, `call` runs it on
-    the host with the validated arguments as keywords."""
+    the host with the validated arguments as keywords. A name that is not a Python identifier
+    (``get-forecast``) becomes one (``get_forecast``, as `python_name` makes it), and the
+    description tells the model so."""
+    called = python_name(name)
+    if called != name:
+        description = (
+            f"{description.rstrip()} (the {framework} tool {name!r}: call it as {called})"
+        ).strip()
     try:
         return Tool.from_schema(
-            name,
+            called,
             parameters,
             call,
             description=description,
@@ -71,6 +85,37 @@ def sandbox_tool(
         raise ConfigurationError(
             f"the {framework} tool {name!r} cannot be a sandbox tool: {exc}"
         ) from exc
+
+
+def python_name(name: str) -> str:
+    """A tool's name as a Python identifier: the sandbox calls each tool by its name
+    (``server-info`` -> ``server_info``; a keyword, builtin or reserved name gets a ``_``)."""
+    text = re.sub(r"\W", "_", name)
+    if not text or text[0].isdigit():
+        text = "_" + text
+    while keyword.iskeyword(text) or hasattr(builtins, text) or text in SANDBOX_RESERVED_NAMES:
+        text += "_"
+    return text
+
+
+def named_in(name: str, names: Collection[str]) -> bool:
+    """Whether a tool is named in `names` (``require_approval``) by its own name or by the
+    Python name the sandbox calls it by."""
+    return name in names or python_name(name) in names
+
+
+def unique_names(names: Iterable[str], *, framework: str, fix: str) -> None:
+    """Refuse tools whose Python names (`python_name`) collide, saying what to do for their
+    source (`fix`), before any of them is added."""
+    seen: dict[str, str] = {}
+    for name in names:
+        called = python_name(name)
+        other = seen.setdefault(called, name)
+        if other != name:
+            raise ConfigurationError(
+                f"the {framework} tools {other!r} and {name!r} would both be called {called} "
+                f"in the sandbox; {fix}"
+            )
 
 
 def tool_items(tools: Any, *, framework: str) -> list[Any]:

@@ -45,10 +45,12 @@ from ._adapter import (
     NestedCallIds,
     approval_payload,
     codeact_from,
+    named_in,
     plain_tool,
     result_text,
     sandbox_tool,
     tool_items,
+    unique_names,
 )
 
 __all__ = ["CodeActTool", "LangChainToolInput"]
@@ -98,6 +100,7 @@ class CodeActTool(BaseTool):
         **options: Any,
     ) -> None:
         items = tool_items(tools, framework="LangChain")
+        _check_names(items)
         converted = [_sandbox_tool(t, require_approval) for t in items]
         core = codeact_from(
             tools=converted, codeact=codeact, options=options, framework="LangChain"
@@ -118,6 +121,7 @@ class CodeActTool(BaseTool):
     def add_tools(self, *tools: LangChainToolInput) -> None:
         """Add tools the program may call (the description is updated); those named in
         ``require_approval`` are gated, as at construction."""
+        _check_names(tools)
         self._core.codeact.add_tools(*(_sandbox_tool(t, self._require_approval) for t in tools))
         self.description = self._core.codeact.tool_description()
 
@@ -239,8 +243,18 @@ def _sandbox_tool(item: LangChainToolInput, require_approval: Collection[str]) -
         _json_schema(lc_tool),
         call,
         description=lc_tool.description,
-        gated=lc_tool.name in require_approval,
+        gated=named_in(name, require_approval),
         framework="LangChain",
+    )
+
+
+def _check_names(items: Iterable[Any]) -> None:
+    """A name that is not a Python identifier is made one (``get-forecast`` is called
+    ``get_forecast``); two tools that would get the same name are refused."""
+    unique_names(
+        (n for t in items if isinstance(n := getattr(t, "name", None), str)),
+        framework="LangChain",
+        fix="rename one (its name=, e.g. @tool('other_name') or StructuredTool(name=...))",
     )
 
 

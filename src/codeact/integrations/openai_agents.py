@@ -50,10 +50,12 @@ from ._adapter import (
     AdapterCore,
     NestedCallIds,
     codeact_from,
+    named_in,
     plain_tool,
     result_text,
     sandbox_tool,
     tool_items,
+    unique_names,
 )
 
 __all__ = ["CodeActFunctionTool", "OpenAIAgentsToolInput", "codeact_tool"]
@@ -112,6 +114,11 @@ def codeact_tool(
             ``allowed_domains``, ``approval_handler``, ``middleware``, ``audit``...
     """
     items = tool_items(tools, framework="OpenAI Agents")
+    unique_names(
+        (t.name for t in items if isinstance(t, FunctionTool)),
+        framework="OpenAI Agents",
+        fix="rename one with function_tool(..., name_override=...)",
+    )
     converted = [_sandbox_tool(t, require_approval) for t in items]
     core = codeact_from(
         tools=converted, codeact=codeact, options=options, framework="OpenAI Agents"
@@ -197,7 +204,7 @@ def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]
         item.params_json_schema,
         call,
         description=item.description,
-        gated=item.needs_approval is not False or name in require_approval,
+        gated=item.needs_approval is not False or named_in(name, require_approval),
         framework="OpenAI Agents",
     )
 

@@ -16,7 +16,12 @@ Gated tools (``requires_approval=True`` or ``require_approval=[...]``): a progra
 one is a deferred tool call that needs approval, as in Pydantic AI's human-in-the-loop. The run
 ends with `DeferredToolRequests` (put it in the agent's ``output_type``) whose metadata shows
 the code and its gated calls; run again with ``DeferredToolResults(approvals={id: True})`` to
-run it, or False / `ToolDenied` to refuse. Needs ``pip install 'codeact[pydantic-ai]'``.
+run it, or False / `ToolDenied` to refuse.
+
+A tool whose name is not a Python identifier (an MCP server's ``get-forecast``) is called
+``get_forecast`` in the program, and its description says so; two tools that would get the
+same name are refused with what to do (``toolset.prefixed(...)``, ``.filtered(...)``,
+``.renamed(...)``). Needs ``pip install 'codeact[pydantic-ai]'``.
 """
 
 from __future__ import annotations
@@ -36,12 +41,20 @@ from ._adapter import (
     NestedCallIds,
     approval_payload,
     codeact_from,
+    gated_copy,
+    python_name,
     result_text,
     sandbox_tool,
     tool_items,
+    unique_names,
 )
 
 __all__ = ["CodeActToolset", "PydanticAIToolInput"]
+
+_RENAME = (
+    "rename one: Tool(..., name=...) for a function, toolset.renamed({...}), "
+    "toolset.prefixed('x') or toolset.filtered(...) for a toolset such as an MCP server"
+)
 
 #: What `CodeActToolset(tools=...)` takes.
 PydanticAIToolInput = PydanticAITool[Any] | AbstractToolset[Any] | Tool | Callable[..., Any]
@@ -86,7 +99,7 @@ class CodeActToolset(AbstractToolset[Any]):
         toolsets: list[AbstractToolset[Any]] = []
         for item in tool_items(tools, framework="Pydantic AI"):
             if isinstance(item, Tool):
-                own.append(item)
+                own.append(gated_copy(item) if item.name in require_approval else item)
             elif isinstance(item, AbstractToolset):
                 toolsets.append(item)
             elif isinstance(item, PydanticAITool) or callable(item):
@@ -102,6 +115,7 @@ class CodeActToolset(AbstractToolset[Any]):
         )
         self._require_approval = frozenset(require_approval)
         self._mirrored: dict[str, tuple[Any, ...]] = {}
+        self._added: list[str] = []  # the sandbox names of the mirrored tools
         self._name = name
         self._id = id
         self._outer = FunctionToolset[Any](
@@ -174,11 +188,21 @@ class CodeActToolset(AbstractToolset[Any]):
             for name, t in tools.items()
         }
         if shape != self._mirrored:
-            for old in self._mirrored:
-                self._core.codeact.remove_tool(old)
-            self._core.codeact.add_tools(
-                *(self._sandbox_tool(name, t) for name, t in tools.items())
-            )
+            # Everything that can fail happens before the old tools are removed: a failure
+            # leaves the CodeAct's tools as they were.
+            unique_names(tools, framework="Pydantic AI", fix=_RENAME)
+            made = [self._sandbox_tool(name, t) for name, t in tools.items()]
+            codeact = self._core.codeact
+            for tool in made:
+                if tool.name not in self._added and codeact.tools.get(tool.name) is not None:
+                    raise ConfigurationError(
+                        f"the Pydantic AI tool {tool.name!r} has the name of another tool of "
+                        f"this CodeAct; {_RENAME}"
+                    )
+            for old in self._added:
+                codeact.remove_tool(old)
+            codeact.add_tools(*made)
+            self._added = [t.name for t in made]
             self._mirrored = shape
         return tools
 
@@ -189,15 +213,19 @@ class CodeActToolset(AbstractToolset[Any]):
                 raise ConfigurationError(f"{name}() can only be called from execute_code")
             return await self._call_nested(running, name, arguments)
 
-        gated = tool.tool_def.kind == "unapproved" or name in self._require_approval
         return sandbox_tool(
             name,
             tool.tool_def.parameters_json_schema,
             call,
             description=tool.tool_def.description or "",
-            gated=gated,
+            gated=self._gated(name, tool),
             framework="Pydantic AI",
         )
+
+    def _gated(self, name: str, tool: ToolsetTool[Any]) -> bool:
+        """Gated by Pydantic AI, or named in require_approval (by its name or its Python name)."""
+        named = name in self._require_approval or python_name(name) in self._require_approval
+        return tool.tool_def.kind == "unapproved" or named
 
     async def _call_nested(self, running: _Running, name: str, arguments: dict[str, Any]) -> Any:
         tool = running.tools[name]
@@ -207,7 +235,7 @@ class CodeActToolset(AbstractToolset[Any]):
             tool_call_id=running.ids.next(),
             retry=0,
             max_retries=0,
-            tool_call_approved=tool.tool_def.kind == "unapproved" or name in self._require_approval,
+            tool_call_approved=self._gated(name, tool),
         )
         with ctx.tracer.start_as_current_span(
             f"execute_tool {name}",

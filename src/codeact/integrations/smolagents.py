@@ -43,7 +43,15 @@ from smolagents.tools import Tool as SmolTool
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..runtime._sync import LoopThread, result_or_interrupted
 from ..runtime.session import Session
-from ._adapter import AdapterCore, codeact_from, plain_tool, sandbox_tool, tool_items
+from ._adapter import (
+    AdapterCore,
+    codeact_from,
+    named_in,
+    plain_tool,
+    sandbox_tool,
+    tool_items,
+    unique_names,
+)
 
 __all__ = ["CodeActExecutor", "SmolagentsToolInput"]
 
@@ -87,6 +95,7 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
         # The tools given here (not the agent's), by name, as the user gave them.
         self._own = {t.name: item for t, item in zip(converted, given, strict=True)}
         self._sent: dict[str, Any] = {}  # the agent's tools now mirrored, by name
+        self._added: list[str] = []  # their names in the sandbox
         self._session: Session = self._core.codeact.session()
         self._pending: dict[str, Any] = {}  # variables to define before the next step
         self._answer: Any = _NO_ANSWER
@@ -145,10 +154,16 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
                 )
         if shape.keys() == self._sent.keys() and all(shape[n] is self._sent[n] for n in shape):
             return
-        for name in self._sent:
+        unique_names(
+            shape,
+            framework="smolagents",
+            fix="rename one (its name attribute) so that each has its own Python name",
+        )
+        made = [self._sandbox_tool(t, name=n) for n, t in shape.items()]
+        for name in self._added:
             self._core.codeact.remove_tool(name)
-        self._core.codeact.add_tools(*(self._sandbox_tool(t, name=n) for n, t in shape.items()))
-        self._sent = shape
+        self._core.codeact.add_tools(*made)
+        self._sent, self._added = shape, [t.name for t in made]
 
     def send_variables(self, variables: dict[str, Any]) -> None:
         """Define `variables` (the agent's ``additional_args``) before the next step runs."""
@@ -252,7 +267,7 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
             _json_schema(item.inputs),
             call,
             description=str(getattr(item, "description", "") or ""),
-            gated=tool_name in self._require_approval,
+            gated=named_in(tool_name, self._require_approval),
             framework="smolagents",
         )
 

@@ -68,8 +68,10 @@ class ToolSet:
             existing = self._tools.get(made.name)
             if existing is not None and existing is not made:
                 raise ConfigurationError(
-                    f"two tools are named {made.name!r}; tool names must be unique "
-                    "(rename one with @tool(name=...))"
+                    f"two tools are named {made.name!r}; tool names must be unique: rename "
+                    "one (@tool(name=...) for a function; for the tools of an MCP server, "
+                    "mcp_tools(..., prefix=...) or exclude=[...]; a framework's tool by its "
+                    "framework's own name option)"
                 )
             self._tools[made.name] = made
 

@@ -15,10 +15,8 @@ a session that is never closed is closed when the object is garbage-collected or
 from __future__ import annotations
 
 import asyncio
-import builtins
 import concurrent.futures
 import json
-import keyword
 import re
 import shlex
 import weakref
@@ -30,7 +28,8 @@ from typing_extensions import Self
 
 from ..._lifecycle import Closeable
 from ...errors import ConfigurationError, IntegrationError
-from ...tools import SANDBOX_RESERVED_NAMES, Tool
+from ...tools import Tool
+from .._adapter import python_name, unique_names
 
 try:
     import mcp_types
@@ -182,17 +181,24 @@ class MCPServerTools(Closeable):
                 f"the MCP server {self.target} has no tool named {', '.join(sorted(unknown))}; "
                 f"its tools are: {', '.join(t.name for t in mcp_list) or '(none)'}"
             )
-        tools: list[Tool] = []
-        for spec in mcp_list:
-            if self.include is not None and spec.name not in self.include:
-                continue
-            if spec.name in self.exclude:
-                continue
-            tools.append(self._make_tool(spec))
-        self._tools = tools
+        chosen = [
+            spec
+            for spec in mcp_list
+            if (self.include is None or spec.name in self.include) and spec.name not in self.exclude
+        ]
+        try:
+            unique_names(
+                (self.prefix + spec.name for spec in chosen),
+                framework=f"MCP server {self.target}",
+                fix="leave one out with exclude=[...] (or pick with include=[...])",
+            )
+        except ConfigurationError:
+            self.close()
+            raise
+        self._tools = [self._make_tool(spec) for spec in chosen]
 
     def _make_tool(self, spec: mcp_types.Tool) -> Tool:
-        name = _python_name(self.prefix + spec.name)
+        name = python_name(self.prefix + spec.name)
         unwrap = _is_wrapped(spec.output_schema)
         returns = spec.output_schema
         if unwrap and returns is not None:
@@ -218,16 +224,6 @@ def _describe_target(server: str | Sequence[str]) -> str:
     text = server if isinstance(server, str) else shlex.join(str(a) for a in server)
     text = re.sub(r"//[^/@]*@", "//", text)  # never show credentials in a URL
     return repr(text if len(text) <= 80 else text[:77] + "...")
-
-
-def _python_name(name: str) -> str:
-    """An MCP tool name as a Python identifier: the sandbox calls each tool by its name."""
-    text = re.sub(r"\W", "_", name)
-    if not text or text[0].isdigit():
-        text = "_" + text
-    while keyword.iskeyword(text) or hasattr(builtins, text) or text in SANDBOX_RESERVED_NAMES:
-        text += "_"
-    return text
 
 
 def _is_wrapped(output_schema: Mapping[str, Any] | None) -> bool:
