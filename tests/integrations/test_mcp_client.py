@@ -250,6 +250,13 @@ async def test_tools_whose_python_names_collide_are_refused_with_what_to_do() ->
     assert result.ok and result.value == "hyphen Oslo", result.to_model_text()
 
 
+async def test_only_a_wrapped_value_is_unwrapped_not_a_model_with_a_result_field() -> None:
+    async with mcp_tools(demo_server_command("edge"), include=["counted", "plain"]) as edge:
+        codeact = CodeAct(tools=[*edge], limits=Limits(wall_time=30))
+        result = await codeact.execute("[counted(x=5), plain(x=5)]")
+    assert result.ok and result.value == [{"result": 5}, 5], result.to_model_text()
+
+
 def test_a_tool_named_twice_across_servers_is_refused_with_what_to_do() -> None:
     from codeact import tool
 

@@ -227,12 +227,20 @@ def _describe_target(server: str | Sequence[str]) -> str:
 
 
 def _is_wrapped(output_schema: Mapping[str, Any] | None) -> bool:
-    """Whether results come wrapped as ``{"result": value}`` (what Python MCP servers do for
-    a tool that returns a non-object value)."""
+    """Whether results come wrapped as ``{"result": value}``: what Python MCP servers do for a
+    tool that returns a non-object value. A tool's own output model may have one field named
+    ``result`` too, so the server's wrap marker decides: FastMCP's ``x-fastmcp-wrap-result``,
+    or the MCP SDK's wrapper model, titled ``<function>Output`` (a model of one's own keeps
+    its own title)."""
     if not output_schema:
         return False
     props = output_schema.get("properties")
-    return isinstance(props, Mapping) and set(props) == {"result"}
+    if not isinstance(props, Mapping) or set(props) != {"result"}:
+        return False
+    if output_schema.get("x-fastmcp-wrap-result") is True:
+        return True
+    title = output_schema.get("title")
+    return isinstance(title, str) and title.endswith("Output") and len(title) > len("Output")
 
 
 def _result_value(result: mcp_types.CallToolResult, *, unwrap: bool) -> Any:
