@@ -25,11 +25,38 @@ Policy = Callable[[dict[str, Any]], "Reply"]
 
 @dataclass
 class Reply:
-    """What the fake server sends: a status, a JSON body and headers."""
+    """What the fake server sends: a status, a JSON body and headers; or `raw` bytes (to any
+    request, streamed or not); or, to a streamed request, the `events` as they are."""
 
     body: dict[str, Any]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    content_type: str = "application/json"
+    #: ``data:`` lines of a stream, sent as given and nothing after them (no ``[DONE]``).
+    events: list[str] | None = None
+
+
+def raw(data: bytes, content_type: str = "application/json") -> Reply:
+    """A 200 reply of `data` as it is: a body that is not a chat completion."""
+    return Reply({}, raw=data, content_type=content_type)
+
+
+def events(*data: dict[str, Any] | str) -> Reply:
+    """A stream of these events (dicts as JSON, strings as they are), then the end of the
+    body: whatever a stream needs to be whole (a finish, ``[DONE]``) must be among them."""
+    return Reply({}, events=[d if isinstance(d, str) else json.dumps(d) for d in data])
+
+
+def stream_chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    """One streamed chunk of a reply."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "fake-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 def completion(
@@ -140,7 +167,7 @@ class FakeOpenAI:
                     self._send(error(404, f"no route {self.path}"))
                     return
                 reply = server.policy(body)
-                if body.get("stream") and reply.status == 200:
+                if body.get("stream") and reply.status == 200 and reply.raw is None:
                     self._stream(reply)
                 else:
                     self._send(reply)
@@ -150,15 +177,19 @@ class FakeOpenAI:
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.end_headers()
+                if reply.events is not None:  # as given; the connection closes after them
+                    for data in reply.events:
+                        self.wfile.write(f"data: {data}\n\n".encode())
+                    return
                 for chunk in stream_chunks(reply.body):
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
 
             def _send(self, reply: Reply) -> None:
-                data = json.dumps(reply.body).encode()
+                data = json.dumps(reply.body).encode() if reply.raw is None else reply.raw
                 self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", reply.content_type)
                 self.send_header("content-length", str(len(data)))
                 for key, value in reply.headers.items():
                     self.send_header(key, value)

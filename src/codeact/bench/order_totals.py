@@ -5,8 +5,9 @@
 
 Each run records whether the answer is right (`order_totals.check_answer`), its wall time,
 the tokens the API reported, model turns, tool calls and text-fallback parses. A run that
-fails (turn limit, a model error) is a run with ``correct=False`` and its error: it is
-counted and shown, never dropped.
+fails (turn limit, a model error, or anything else a run can raise) is a run with
+``correct=False`` and its error: it is counted and shown, never dropped, and the runs after
+it still run.
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ async def run_once(
     backend: str = "auto",
     progress: Callable[[str], None] | None = None,
 ) -> RunRecord:
-    """Run the task once. Failures of the run become the record's `error`; a mistake in how
-    the benchmark is configured (`UserError`, e.g. no model) is raised."""
+    """Run the task once. Every failure of the run becomes the record's `error` (one line); a
+    mistake in how the benchmark is configured (`UserError`, e.g. no model) is raised."""
     agent = build_agent(wiring, client, max_turns=max_turns, backend=backend, progress=progress)
     started = time.perf_counter()
     result: AgentResult | None = None
@@ -123,6 +124,8 @@ async def run_once(
         error = str(exc)
     except CodeActError as exc:
         error = str(exc)
+    except Exception as exc:  # a bug or a client's own exception: this run's, not the series'
+        error = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
     wall = time.perf_counter() - started
     record = RunRecord(
         wiring=wiring,

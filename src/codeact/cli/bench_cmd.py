@@ -283,7 +283,8 @@ def order_totals_command(
     """The order-totals task, CodeAct vs direct tool calls: same model, tools, prompt and
     instructions. Prints a markdown table of medians with CodeAct/direct ratios.
 
-    A failed run (wrong answer, turn limit, model error) is counted and shown, not dropped.
+    A failed run (wrong answer, turn limit, model error, any other failure of the run) is
+    counted and shown, not dropped; the runs after it still run.
     Exit status 0 when the benchmark ran (whatever the answers), 2 for a usage error.
     """
     from ..bench.order_totals import WIRINGS
