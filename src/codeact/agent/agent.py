@@ -32,6 +32,7 @@ from ..errors import ConfigurationError, OutputValidationError, TurnLimitExceede
 from ..runtime import CodeAct, ExecuteCodeTool, ExecutionResult, Session
 from ..runtime._sync import LoopThread, refuse_inside_loop
 from ..tools import Tool, ToolSet
+from ..tools.toolset import shown_name
 from .direct_tools import DirectTools, direct_pipeline, model_text
 from .nudges import Nudges, ReplyFacts, unwrap_response
 from .output import OutputSpec
@@ -397,4 +398,12 @@ class _Run:
             end_call(span, outcome.record)
         self.usage.direct_tool_calls += 1
         self.timings.tools += outcome.record.duration_ms / 1000
+        if call.name not in self.agent.direct:  # recorded as the audit sees it; the model is
+            # told every tool it was offered (execute_code too), and a call without a name so
+            return f"Error: {self._no_such_tool(call.name)}", outcome.record
         return model_text(outcome), outcome.record
+
+    def _no_such_tool(self, name: str) -> str:
+        offered = ", ".join(t.name for t in self.agent.tool_definitions()) or "(none)"
+        what = f"there is no tool named {shown_name(name)}" if name else "the call names no tool"
+        return f"{what}; the tools are: {offered}"

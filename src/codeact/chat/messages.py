@@ -45,6 +45,16 @@ class ToolCall:
     name: str
     arguments: str = "{}"
 
+    def __post_init__(self) -> None:
+        # What a server (or a client) sent may be other JSON: the agent reads text. A missing
+        # name is "" (a call of no tool, which the model is told to redo); arguments sent as
+        # an object are that object's JSON.
+        values: dict[str, Any] = {"id": self.id, "name": self.name, "arguments": self.arguments}
+        for key, value in values.items():
+            if not isinstance(value, str):
+                text = "" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+                object.__setattr__(self, key, text)
+
     def parsed_arguments(self) -> Any:
         """The arguments decoded from JSON (raises ValueError when they are not JSON)."""
         return json.loads(self.arguments or "{}")

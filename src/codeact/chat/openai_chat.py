@@ -4,12 +4,15 @@ OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp servers and the embedded model all
 same chat-completions API. This client turns our `Message`/`ToolDefinition` values into that
 API's JSON and its replies back into `ChatResponse`, retries what is worth retrying, and turns
 every failure into a one-line `ChatError` (translated at the boundary, ``raise ... from``).
+A reply is read as JSON data whatever its shape (`codeact.chat.replies`): one that is not a
+chat completion (not JSON, no message, a stream cut short) is asked for again, as after a 5xx.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,6 +29,7 @@ from .messages import (
     ToolDefinition,
     Usage,
 )
+from .replies import BadReply, count_of, field_of, plain, snippet, text_of, unparsed
 from .streaming import OnDelta, read_stream, stream_request
 
 if TYPE_CHECKING:
@@ -58,7 +62,8 @@ class OpenAIChat:
         api_version: Azure API version.
         temperature: Sampling temperature sent with every request (None: the server's).
         max_tokens: Cap of generated tokens per reply (None: the server's).
-        max_retries: Further attempts after a 429, a 5xx or a dropped connection.
+        max_retries: Further attempts after a 429, a 5xx, a dropped connection or a reply
+            that is not a whole chat completion (a streamed one is read again from its start).
         backoff: First retry delay in seconds; it doubles each attempt (with jitter), and a
             ``Retry-After`` header is honoured up to `max_backoff`.
         timeout: Seconds one request may take.
@@ -176,27 +181,18 @@ class OpenAIChat:
             }
         if self.extra_body:
             request["extra_body"] = self.extra_body
-        if self.on_delta is not None:
-            return self._to_response(await self._streamed(request, self.on_delta))
-        reply = await self._with_retries(request)
-        return self._to_response(reply)
+        return await self._with_retries(request, self.on_delta)
 
-    async def _streamed(self, request: dict[str, Any], on_delta: OnDelta) -> Any:
-        import openai
-
-        stream = await self._with_retries(stream_request(request))
-        try:
-            return await read_stream(stream, on_delta)
-        except (openai.APIConnectionError, openai.APIStatusError) as exc:
-            raise self._translate(exc, attempts=1) from exc
-
-    async def _with_retries(self, request: dict[str, Any]) -> Any:
+    async def _with_retries(
+        self, request: dict[str, Any], on_delta: OnDelta | None
+    ) -> ChatResponse:
         import openai
 
         attempts, attempt = self.max_retries + 1, 1
         while True:
+            failure: Exception
             try:
-                return await self._client.chat.completions.create(**request)
+                return self._to_response(await self._reply(request, on_delta))
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
                 status = getattr(exc, "status_code", None)
                 if status in (400, 422) and "tool_choice" in request:
@@ -205,11 +201,25 @@ class OpenAIChat:
                     self._tool_choice_refused = True
                     request = {k: v for k, v in request.items() if k != "tool_choice"}
                     continue
-                retryable = status is None or status in _RETRY_STATUSES
-                if not retryable or attempt == attempts:
+                if status is not None and status not in _RETRY_STATUSES:
                     raise self._translate(exc, attempts=attempt) from exc
-                await asyncio.sleep(self._delay(attempt, exc))
-                attempt += 1
+                failure = exc
+            except BadReply as exc:  # another reply may well be whole, as after a 5xx
+                failure = exc
+            if attempt == attempts:
+                raise self._translate(failure, attempts=attempt) from failure
+            await asyncio.sleep(self._delay(attempt, failure))
+            attempt += 1
+
+    async def _reply(self, request: dict[str, Any], on_delta: OnDelta | None) -> Any:
+        """One attempt: the reply as JSON data (an SDK object, or a streamed reply read whole)."""
+        if on_delta is not None:
+            stream = await self._client.chat.completions.create(**stream_request(request))
+            return await read_stream(stream, on_delta)
+        try:
+            return await self._client.chat.completions.create(**request)
+        except ValueError as exc:  # json.JSONDecodeError: a 200 whose body is not JSON
+            raise BadReply("sent a reply that is not JSON", snippet(unparsed(exc))) from exc
 
     def _delay(self, attempt: int, exc: Exception) -> float:
         response = getattr(exc, "response", None)
@@ -227,6 +237,10 @@ class OpenAIChat:
 
         where = f"the model endpoint {self.endpoint.describe()}"
         tries = f" after {attempts} attempts" if attempts > 1 else ""
+        if isinstance(exc, BadReply):
+            return ChatError(
+                f"{where} {exc.what}{tries}" + (f": {exc.detail}" if exc.detail else "")
+            )
         if isinstance(exc, openai.APITimeoutError):
             return ChatError(f"{where} did not answer in time{tries}")
         if isinstance(exc, openai.APIConnectionError):
@@ -257,7 +271,13 @@ class OpenAIChat:
             page = await self._client.models.list()
         except (openai.APIConnectionError, openai.APIStatusError) as exc:
             raise self._translate(exc, attempts=1) from exc
-        names = [m.id for m in page.data]
+        except (openai.APIError, ValueError) as exc:  # a 200 whose body is not JSON
+            what = BadReply("sent a list of models that is not JSON", snippet(unparsed(exc)))
+            raise self._translate(what, attempts=1) from exc
+        data = getattr(page, "data", None)
+        names = [
+            m for m in (field_of(plain(m), "id") for m in (data or ())) if isinstance(m, str) and m
+        ]
         if len(names) != 1:
             listed = ", ".join(names[:10]) or "none"
             raise ModelNotConfigured(
@@ -267,33 +287,53 @@ class OpenAIChat:
         return names[0]
 
     def _to_response(self, reply: Any) -> ChatResponse:
-        choices = getattr(reply, "choices", None) or []
-        if not choices:
-            raise ChatError(f"the model endpoint {self.endpoint.describe()} returned no reply")
+        """A `ChatResponse` from the reply's JSON, every field made the type the agent reads
+        (`codeact.chat.replies`); a reply with no message in it is a `BadReply`. A tool call
+        without a name stays a call, named "": the agent answers it as a call of no tool,
+        and the model redoes it."""
+        reply = plain(reply)
+        if not isinstance(reply, dict):  # a body of another type than JSON comes as its text
+            raise BadReply("sent a reply that is not a chat completion", snippet(reply))
+        choices = reply.get("choices")
+        if not isinstance(choices, list) or not choices:
+            error = reply.get("error")
+            if error:
+                detail = field_of(error, "message") or error
+                raise BadReply("sent an error instead of a reply", snippet(detail))
+            raise BadReply("returned no reply")
         choice = choices[0]
-        message = choice.message
-        calls = tuple(
+        message = field_of(choice, "message")
+        if not isinstance(message, dict):
+            raise BadReply("returned a reply without a message", snippet(json.dumps(choice)))
+        calls = message.get("tool_calls")
+        if isinstance(calls, dict):  # one call, not in a list
+            calls = [calls]
+        tool_calls = tuple(
             ToolCall(
-                id=c.id or f"call_{next(_ids)}",
-                name=c.function.name,
-                arguments=c.function.arguments or "{}",
+                id=_call_id(c.get("id")),
+                name=field_of(c["function"], "name"),
+                arguments=field_of(c["function"], "arguments") or "{}",
             )
-            for c in (message.tool_calls or ())
-            if getattr(c, "function", None) is not None
+            for c in (calls if isinstance(calls, list) else ())
+            # A call of another type than a function (one we never offer) has no "function".
+            if isinstance(c, dict) and isinstance(c.get("function"), dict)
         )
-        usage = reply.usage
+        text = text_of(message.get("content"))
+        if text is None:  # a model that declines says why here (OpenAI)
+            text = text_of(message.get("refusal"))
+        usage = reply.get("usage")
+        finish = choice.get("finish_reason")
+        model = reply.get("model")
         return ChatResponse(
-            text=message.content,
-            tool_calls=calls,
+            text=text,
+            tool_calls=tool_calls,
             usage=Usage(
-                input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                output_tokens=getattr(usage, "completion_tokens", 0) or 0,
-                total_tokens=getattr(usage, "total_tokens", 0) or 0,
-            )
-            if usage is not None
-            else Usage(),
-            finish_reason=choice.finish_reason,
-            model=getattr(reply, "model", None),
+                input_tokens=count_of(field_of(usage, "prompt_tokens")),
+                output_tokens=count_of(field_of(usage, "completion_tokens")),
+                total_tokens=count_of(field_of(usage, "total_tokens")),
+            ),
+            finish_reason=finish if isinstance(finish, str) else None,
+            model=model if isinstance(model, str) else None,
         )
 
     async def aclose(self) -> None:
@@ -301,6 +341,13 @@ class OpenAIChat:
 
     def __repr__(self) -> str:
         return f"OpenAIChat(model={self.model!r}, endpoint={self.endpoint.describe()!r})"
+
+
+def _call_id(value: Any) -> str:
+    """A tool call's id as the server sent it, or one made up when it sent none."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+        return str(value)
+    return f"call_{next(_ids)}"
 
 
 def _detail(exc: openai.APIStatusError) -> str:

@@ -8,9 +8,11 @@ does not send it gets its output counted as one token per streamed piece.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterable, Callable
-from types import SimpleNamespace
 from typing import Any
+
+from .replies import BadReply, field_of, plain, snippet, text_of, unparsed
 
 __all__ = ["OnDelta", "read_stream", "stream_request"]
 
@@ -23,44 +25,94 @@ def stream_request(request: dict[str, Any]) -> dict[str, Any]:
     return {**request, "stream": True, "stream_options": {"include_usage": True}}
 
 
-async def read_stream(stream: AsyncIterable[Any], on_delta: OnDelta) -> Any:
-    """Read a chat-completions stream into the shape of a non-streamed reply."""
+async def read_stream(stream: AsyncIterable[Any], on_delta: OnDelta) -> dict[str, Any]:
+    """Read a chat-completions stream into the JSON of a non-streamed reply.
+
+    A stream that breaks off, has an event that is not JSON, or an error event, is a
+    `BadReply`.
+    """
+    import openai  # loaded by the client that made `stream` already
+
     text: list[str] = []
-    calls: dict[int, dict[str, str]] = {}
+    calls: dict[int, dict[str, Any]] = {}
     usage: Any = None
     finish: str | None = None
     model: str | None = None
     pieces = 0
-    async for chunk in stream:
-        model = getattr(chunk, "model", None) or model
-        if getattr(chunk, "usage", None) is not None:
-            usage = chunk.usage
-        for choice in getattr(chunk, "choices", None) or ():
-            delta = choice.delta
-            if delta is not None and delta.content:
-                text.append(delta.content)
+    chunks = aiter(stream)
+    while True:
+        try:
+            chunk = plain(await anext(chunks))
+        except StopAsyncIteration:
+            break
+        except ValueError as exc:  # json.JSONDecodeError
+            raise BadReply("sent an event that is not JSON", snippet(unparsed(exc))) from exc
+        except openai.APITimeoutError:
+            raise
+        except openai.APIConnectionError as exc:
+            raise BadReply("broke off its streamed reply", _cause(exc)) from exc
+        except openai.APIStatusError:
+            raise
+        except openai.APIError as exc:  # an error event in the stream
+            raise BadReply(
+                "sent an error in the middle of its reply", snippet(exc.message)
+            ) from exc
+        name = field_of(chunk, "model")
+        model = name if isinstance(name, str) and name else model
+        if isinstance(field_of(chunk, "usage"), dict):
+            usage = chunk["usage"]
+        choices = field_of(chunk, "choices")
+        for choice in choices if isinstance(choices, list) else ():
+            delta = field_of(choice, "delta")
+            content = text_of(field_of(delta, "content"))
+            if content:
+                text.append(content)
                 pieces += 1
-                on_delta(delta.content)
-            for part in (delta.tool_calls if delta is not None else None) or ():
-                slot = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
-                slot["id"] = part.id or slot["id"]
-                function = part.function
-                if function is not None and function.name:
-                    slot["name"] += function.name
-                if function is not None and function.arguments:
-                    slot["arguments"] += function.arguments
-                    pieces += 1
-                    on_delta(function.arguments)
-            finish = choice.finish_reason or finish
+                on_delta(content)
+            parts = field_of(delta, "tool_calls")
+            for part in parts if isinstance(parts, list) else ():
+                if isinstance(part, dict):
+                    piece = _add_call_part(calls, part)
+                    if piece:
+                        pieces += 1
+                        on_delta(piece)
+            reason = field_of(choice, "finish_reason")
+            finish = reason if isinstance(reason, str) and reason else finish
     if usage is None:
-        usage = SimpleNamespace(prompt_tokens=0, completion_tokens=pieces, total_tokens=pieces)
+        usage = {"prompt_tokens": 0, "completion_tokens": pieces, "total_tokens": pieces}
     tool_calls = [
-        SimpleNamespace(
-            id=slot["id"] or None,
-            function=SimpleNamespace(name=slot["name"], arguments=slot["arguments"]),
-        )
+        {"id": slot["id"], "function": {"name": slot["name"], "arguments": slot["arguments"]}}
         for _, slot in sorted(calls.items())
     ]
-    message = SimpleNamespace(content="".join(text) if text else None, tool_calls=tool_calls)
-    choice = SimpleNamespace(message=message, finish_reason=finish)
-    return SimpleNamespace(choices=[choice], usage=usage, model=model)
+    message = {"content": "".join(text) if text else None, "tool_calls": tool_calls}
+    return {
+        "choices": [{"message": message, "finish_reason": finish}],
+        "usage": usage,
+        "model": model,
+    }
+
+
+def _add_call_part(calls: dict[int, dict[str, Any]], part: dict[str, Any]) -> str:
+    """Add one streamed piece of a tool call to `calls`; the piece of its arguments ("" for
+    none). A part without an ``index`` (a server that sends each call whole) continues the
+    last call, or starts one when it has an id."""
+    index = part.get("index")
+    if not isinstance(index, int) or isinstance(index, bool):
+        index = max(calls) if calls and not part.get("id") else len(calls)
+    slot = calls.setdefault(index, {"id": None, "name": "", "arguments": ""})
+    if isinstance(part.get("id"), (str, int)) and part["id"] != "":
+        slot["id"] = part["id"]
+    function = part.get("function")
+    name = field_of(function, "name")
+    if isinstance(name, str):
+        slot["name"] += name
+    arguments = field_of(function, "arguments")
+    if arguments is None or arguments == "":
+        return ""
+    piece = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+    slot["arguments"] += piece
+    return piece
+
+
+def _cause(exc: BaseException) -> str:
+    return " ".join(str(exc.__cause__ or exc).split())[:300]
