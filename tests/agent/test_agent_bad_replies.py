@@ -11,7 +11,7 @@ from codeact import Agent, ChatError, CodeAct
 from codeact.chat import OpenAIChat
 from codeact.workloads import order_totals
 
-from .conftest import FakeOpenAI, Reply, completion, raw
+from .conftest import FakeOpenAI, Reply, completion, events, raw, stream_chunk
 
 
 def chat_for(server: FakeOpenAI, **kwargs: object) -> OpenAIChat:
@@ -62,5 +62,17 @@ async def test_a_reply_that_is_not_json_ends_the_run_with_one_chat_error(
     fake_openai.script(raw(b"{not json"), raw(b"{not json"))
     chat = chat_for(fake_openai, max_retries=1)
     with pytest.raises(ChatError, match="sent a reply that is not JSON after 2 attempts"):
+        await Agent(client=chat, instructions="x").run("hi")
+    await chat.aclose()
+
+
+async def test_a_streamed_reply_cut_short_is_not_the_answer(fake_openai: FakeOpenAI) -> None:
+    """A stream that stops after "Hel" (no finish_reason, no [DONE]) ended the run with the
+    answer "Hel"; it is asked for again, and then one ChatError."""
+    cut = events(stream_chunk({"role": "assistant", "content": "Hel"}))
+    fake_openai.script(cut, cut)
+    chat = chat_for(fake_openai, max_retries=1)
+    chat.on_delta = lambda piece: None  # streamed, as `codeact demo` does
+    with pytest.raises(ChatError, match=r"ended its streamed reply .* \(no finish_reason\)"):
         await Agent(client=chat, instructions="x").run("hi")
     await chat.aclose()

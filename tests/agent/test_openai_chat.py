@@ -418,6 +418,39 @@ async def test_a_streamed_reply_with_a_bad_event_is_retried_then_one_chat_error(
     assert len(fake_openai.requests) == 2
 
 
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        (events(HEL), "ended its streamed reply before the reply did (no finish_reason)"),
+        (events(HEL, "[DONE]"), "no finish_reason"),
+        (raw(b"<html>proxy login</html>", "text/html"), "with text/html, not an event stream"),
+        (raw(b"{not json"), "with application/json, not an event stream"),
+    ],
+)
+async def test_a_stream_that_ends_before_the_reply_is_retried_then_one_chat_error(
+    fake_openai: FakeOpenAI, reply: Reply, said: str
+) -> None:
+    """A stream is a reply only once it says why it finished: one cut after "Hel" is not the
+    answer "Hel", and a body that is no event stream is not an empty answer."""
+    fake_openai.script(reply, reply)
+    chat, _ = streaming_chat(fake_openai, max_retries=1)
+    with pytest.raises(ChatError) as caught:
+        await chat.complete([Message.user("hi")])
+    await chat.aclose()
+    message = str(caught.value)
+    assert said in message and "after 2 attempts" in message and "\n" not in message
+    assert len(fake_openai.requests) == 2
+
+
+async def test_a_stream_cut_once_is_read_again_from_its_start(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(events(HEL), completion("Hello there"))
+    chat, pieces = streaming_chat(fake_openai, max_retries=1)
+    response = await chat.complete([Message.user("hi")])
+    await chat.aclose()
+    assert response.text == "Hello there " and response.finish_reason == "stop"
+    assert pieces == ["Hel", "Hello ", "there "]  # the second reading's pieces follow the first's
+
+
 async def test_every_field_of_a_streamed_reply_is_read_as_the_type_the_agent_reads(
     fake_openai: FakeOpenAI,
 ) -> None:

@@ -28,8 +28,9 @@ def stream_request(request: dict[str, Any]) -> dict[str, Any]:
 async def read_stream(stream: AsyncIterable[Any], on_delta: OnDelta) -> dict[str, Any]:
     """Read a chat-completions stream into the JSON of a non-streamed reply.
 
-    A stream that breaks off, has an event that is not JSON, or an error event, is a
-    `BadReply`.
+    A stream is whole when a choice has said why it finished (``finish_reason``): one that
+    ends before (a connection cut, a server that stopped, a body that is no event stream),
+    has an event that is not JSON, or an error event, is a `BadReply`.
     """
     import openai  # loaded by the client that made `stream` already
 
@@ -78,6 +79,15 @@ async def read_stream(stream: AsyncIterable[Any], on_delta: OnDelta) -> dict[str
                         on_delta(piece)
             reason = field_of(choice, "finish_reason")
             finish = reason if isinstance(reason, str) and reason else finish
+    if finish is None:
+        response = getattr(stream, "response", None)
+        kind = response.headers.get("content-type", "") if response is not None else ""
+        if kind and not kind.startswith("text/event-stream"):
+            raise BadReply(
+                f"answered a streamed request with {kind.split(';')[0]}, not an event stream"
+            )
+        got = f"{len(''.join(text))} characters of text and {len(calls)} tool calls came"
+        raise BadReply("ended its streamed reply before the reply did (no finish_reason)", got)
     if usage is None:
         usage = {"prompt_tokens": 0, "completion_tokens": pieces, "total_tokens": pieces}
     tool_calls = [
