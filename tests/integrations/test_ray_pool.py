@@ -170,6 +170,43 @@ async def test_retries_run_a_lost_program_again_when_asked(
     assert result.ok and result.value == "done", result.error
 
 
+async def test_a_pool_whose_lost_actor_cannot_be_replaced_refuses_at_once(
+    cluster: list[str], tmp_path: Path
+) -> None:
+    # The tools' module imports until the flag file exists: the first actor starts, its
+    # replacements cannot (as when a node's environment broke after the pool started).
+    flag = tmp_path / "broken"
+    (tmp_path / "codeact_test_flaky_tools.py").write_text(
+        "import os\n"
+        "if os.path.exists(os.environ['FLAKY_FLAG']):\n"
+        "    raise ImportError('the tools cannot import any more')\n"
+        "def ping() -> str:\n"
+        "    'Answer.'\n"
+        "    return 'pong'\n"
+    )
+    path = os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {"PYTHONPATH": path, "FLAKY_FLAG": str(flag)}  # codeact from where the driver has it
+    async with CodeActPool(
+        tools=["codeact_test_flaky_tools:ping"],
+        num_actors=1,
+        actor_options={"runtime_env": {"env_vars": env}},
+    ) as pool:
+        assert (await pool.execute("ping()")).value == "pong"
+        flag.touch()
+        ray.kill(pool.actor_handles[0])
+        lost = await asyncio.wait_for(pool.execute("ping()"), 60)
+        assert lost.error is not None and lost.error.type == "WorkerLost"
+        # Asked while the replacements are still trying: it waits, then is told.
+        with pytest.raises(ConfigurationError, match="no actor of this CodeActPool") as told:
+            await asyncio.wait_for(pool.execute("1 + 1"), 120)
+        assert "the tools cannot import any more" in str(told.value)
+        assert len(str(told.value).splitlines()) == 1
+        with pytest.raises(ConfigurationError, match="no actor of this CodeActPool"):
+            await asyncio.wait_for(pool.map(["1", "2"]), 10)  # at once now
+        assert pool.workers_lost == 1  # one actor died; its failed replacements are not deaths
+        assert pool.actor_handles == [] and await pool.actors() == []
+
+
 async def test_gated_call_is_asked_of_the_drivers_handler(cluster: list[str]) -> None:
     asked: list[tuple[int, str | None, dict[str, Any]]] = []
     audited: list[ToolCallRecord] = []

@@ -4,7 +4,10 @@ actor is full, and putting a new actor in the place of one that died.
 `CodeActPool` (`codeact.ray.pool`) is a `Balancing`: it creates the places and their
 actors, then takes a place for each program with `_acquire` and gives it back with
 `_release`. A place whose actor is lost gets a replacement (`_replace`), which takes programs
-only once it is up; a place whose replacements keep failing to start is given up.
+only once it is up; a place whose replacements keep failing to start is given up. A pool
+whose every place is given up refuses programs at once (`_acquire`), and wakes the callers
+that were waiting for room with the same error: no caller ever waits for an actor that
+cannot come.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import ray
 
-from .. import ApprovalRequest, UserError
+from .. import ApprovalRequest, ConfigurationError, UserError
 from .relay import relay_approvals
 from .worker import WorkerConfig
 
@@ -41,6 +44,8 @@ class Slot:
     in_flight: int = 0
     ready: bool = False
     failed_starts: int = 0
+    #: Why this place was given up (its replacements kept failing to start), or None.
+    given_up: str | None = None
     relay: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
@@ -49,7 +54,7 @@ class Balancing:
 
     max_concurrency: int
     approval_handler: Callable[[ApprovalRequest], Any] | None
-    workers_lost: int  #: actors that died and were replaced
+    workers_lost: int  #: actors that died while serving (replaced, or their place given up)
     _slots: list[Slot]
     _turn: int
     _waiters: deque[asyncio.Future[None]]  # callers waiting for room
@@ -62,10 +67,20 @@ class Balancing:
         if self._closed:
             raise UserError("this CodeActPool is closed; create a new one")
 
+    def _check_serving(self) -> None:
+        """Raise when no place can ever take a program again (every one was given up)."""
+        if self._slots and all(s.given_up is not None for s in self._slots):
+            raise ConfigurationError(
+                f"no actor of this CodeActPool can run programs: every actor was lost and "
+                f"its replacements failed to start ({self._slots[0].given_up}); fix the "
+                "cause and create a new pool"
+            )
+
     async def _acquire(self) -> Slot:
         """The ready actor with the fewest programs in flight (waits while all are full)."""
         while True:  # no await between the check and the claim: no lock needed
             self._check_open()
+            self._check_serving()
             open_slots = [s for s in self._slots if s.ready and s.in_flight < self.max_concurrency]
             if open_slots:
                 # Ties go round-robin, so an idle pool still spreads over every actor.
@@ -105,11 +120,15 @@ class Balancing:
         return task
 
     def _replace(self, slot: Slot, generation: int, exc: BaseException) -> None:
-        """Put a new actor in the place of one that died (once per death)."""
+        """Put a new actor in the place of one that died while serving (once per death)."""
         if slot.generation != generation or self._closed:
             return
         self.workers_lost += 1
         _log.warning("codeact.ray: actor %d was lost (%s); starting a new one", slot.index, exc)
+        self._restart(slot)
+
+    def _restart(self, slot: Slot) -> None:
+        """A new actor in `slot` (its last one died, or failed to start)."""
         with contextlib.suppress(Exception):
             ray.kill(slot.handle, no_restart=True)
         if slot.relay is not None:
@@ -124,11 +143,16 @@ class Balancing:
         try:
             await slot.handle.info.remote()
         except Exception as exc:
+            if slot.generation != generation or self._closed:
+                return
             slot.failed_starts += 1
-            if slot.generation == generation and slot.failed_starts < _MAX_FAILED_STARTS:
-                self._replace(slot, generation, exc)
-            elif slot.generation == generation:
-                _log.error("codeact.ray: actor %d cannot be replaced: %s", slot.index, exc)
+            if slot.failed_starts < _MAX_FAILED_STARTS:
+                self._restart(slot)
+                return
+            slot.given_up = _one_line(exc)
+            _log.error("codeact.ray: actor %d cannot be replaced: %s", slot.index, exc)
+            # Callers waiting for room learn now if no place is left to give it.
+            self._wake(all_of_them=True)
             return
         slot.failed_starts = 0
         if slot.generation == generation and not self._closed:
@@ -141,3 +165,9 @@ class Balancing:
             slot.relay = self._spawn(
                 relay_approvals(slot.handle, self.approval_handler, self._spawn)
             )
+
+
+def _one_line(exc: BaseException) -> str:
+    """The last line of an error (Ray's carry the remote traceback before it)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__

@@ -156,7 +156,7 @@ class CodeActPool(Balancing):
         self.approval_handler = approval_handler
         self.audit = audit
         self.start_timeout = start_timeout
-        self.workers_lost = 0  #: actors that died and were replaced
+        self.workers_lost = 0  #: actors that died while serving programs
         options = {**DEFAULT_ACTOR_OPTIONS, **dict(actor_options or {})}
         total = cluster_cpus()
         if "num_cpus" not in (actor_options or {}) and total and num_actors > total:
@@ -215,15 +215,19 @@ class CodeActPool(Balancing):
         return infos
 
     async def actors(self) -> list[ActorInfo]:
-        """Where each actor runs now (process, host, Ray node)."""
+        """Where each actor runs now (process, host, Ray node); a place given up (its
+        replacements failed to start) has none."""
         await self._ensure_started()
-        return list(await asyncio.gather(*(s.handle.info.remote() for s in self._slots)))
+        return list(await asyncio.gather(*(s.handle.info.remote() for s in self._serving())))
 
     @property
     def actor_handles(self) -> list[Any]:
         """The Ray actor handles now in the pool, in the order of `actors()` (for Ray's own
         tools: the state API, ``ray.kill``)."""
-        return [slot.handle for slot in self._slots]
+        return [slot.handle for slot in self._serving()]
+
+    def _serving(self) -> list[Slot]:
+        return [slot for slot in self._slots if slot.given_up is None]
 
     def close(self) -> None:
         """Stop the actors. Ray itself stays up (`ray.shutdown()` is yours to call)."""
