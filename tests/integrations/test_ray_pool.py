@@ -243,6 +243,32 @@ async def test_gated_call_is_asked_of_the_drivers_handler(cluster: list[str]) ->
     assert [r.arguments for r in audited] == [{"name": "[redacted]"}] * 2
 
 
+async def test_a_failing_or_missing_handler_is_a_denial_that_says_so(cluster: list[str]) -> None:
+    def handler(request: ApprovalRequest) -> Any:
+        if request.arguments and request.arguments["name"] == "a.txt":
+            raise RuntimeError("handler exploded")
+        return "yes"  # not True: a denial, as in one process
+
+    code = (
+        "for name in ('a.txt', 'b.txt'):\n"
+        "    try:\n        delete_file(name=name)\n"
+        "    except ToolDenied as e:\n        print('denied:', e)\n"
+    )
+    async with CodeActPool(tools=[delete_file], num_actors=1, approval_handler=handler) as pool:
+        result = await pool.execute(code)
+    assert result.ok, result.error
+    assert "the approval handler failed (RuntimeError: handler exploded)" in result.stdout
+    assert "RuntimeError: RuntimeError" not in result.stdout
+    assert "the approval handler returned 'yes'" in result.stdout
+    assert [r.decision for r in result.tool_calls] == ["denied", "denied"]
+
+    async with CodeActPool(tools=[delete_file], num_actors=1) as pool:
+        result = await pool.execute(code)
+    assert result.ok, result.error
+    assert result.stdout.count("pass approval_handler= to CodeActPool") == 2
+    assert "to CodeAct," not in result.stdout
+
+
 async def test_tool_reference_that_does_not_import_fails_at_start(cluster: list[str]) -> None:
     pool = CodeActPool(tools=["no_such_package.tools:TOOLS"], num_actors=1)
     with pytest.raises(ConfigurationError, match="no_such_package"):

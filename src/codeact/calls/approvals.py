@@ -155,6 +155,9 @@ class Approver:
             )
         self.handler = handler
         self.timeout = timeout
+        #: How to configure a handler, in the denial of a gated call when there is none (a
+        #: `codeact.ray.CodeActPool` names its own option here).
+        self.advice = "pass approval_handler= to CodeAct, or --approve to the codeact CLI"
 
     async def ask(
         self, request: ApprovalRequest, program: ProgramContext | None = None
@@ -162,10 +165,7 @@ class Approver:
         """(answer, who answered, milliseconds waited)."""
         handler = self.handler
         if handler is None:
-            reason = (
-                "no approval handler is configured (pass approval_handler= to CodeAct, "
-                "or --approve to the codeact CLI)"
-            )
+            reason = f"no approval handler is configured ({self.advice})"
             return Approval(False, reason), "none", 0.0
         name = handler_name(handler)
         # A program's approvals are capped in number and in total wait (see `Limits`):
@@ -188,7 +188,7 @@ class Approver:
                     False, f"the approval handler failed ({describe_exception(exc)})"
                 )
             else:
-                approval = _coerce(answer)
+                approval = coerce_approval(answer)
         by = approval.by or name
         if program is not None:
             program.approval_ended(time.monotonic() - started, approved=approval.approved)
@@ -209,7 +209,9 @@ async def _invoke(handler: ApprovalHandler, request: ApprovalRequest) -> Any:
     return answer
 
 
-def _coerce(answer: Any) -> Approval:
+def coerce_approval(answer: Any) -> Approval:
+    """A handler's answer as an `Approval`: True, False or an Approval; anything else is a
+    denial that says what the handler returned."""
     if isinstance(answer, Approval):
         return answer
     if isinstance(answer, bool):

@@ -12,15 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .. import Approval, ApprovalRequest
+from ..calls.approvals import coerce_approval
+from ..calls.call import describe_exception
 
 __all__ = ["ApprovalHandlerFn", "handler_name", "relay_approvals"]
 
 ApprovalHandlerFn = Callable[[ApprovalRequest], Any]
 Spawn = Callable[[Coroutine[Any, Any, None]], Any]
+
+_log = logging.getLogger("codeact.ray")
 
 
 async def relay_approvals(handle: Any, handler: ApprovalHandlerFn, spawn: Spawn) -> None:
@@ -45,9 +50,11 @@ async def _answer(
         answer = handler(request)
         if inspect.isawaitable(answer):
             answer = await answer
-        approval = answer if isinstance(answer, Approval) else Approval(bool(answer))
+        approval = coerce_approval(answer)  # as in one process: only True approves
     except Exception as exc:
-        failure = f"{type(exc).__name__}: {exc}"
+        _log.warning("codeact.ray: approval handler %s failed", handler_name(handler),
+                     exc_info=True)  # fmt: skip
+        failure = describe_exception(exc)  # "Type: message", once
     with contextlib.suppress(Exception):  # the actor may have died meanwhile
         await handle.answer.remote(ident, approval, failure)
 

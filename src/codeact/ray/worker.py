@@ -84,10 +84,11 @@ class _ApprovalRelay:
         future = self._waiting.get(ident)
         if future is None or future.done():
             return
-        if approval is not None:
-            future.set_result(approval)
-        else:
-            future.set_exception(RuntimeError(failure or "the driver's handler gave no answer"))
+        if approval is None:  # the driver's handler raised: a denial that says so
+            approval = Approval(
+                False, f"the approval handler failed ({failure or 'it gave no answer'})"
+            )
+        future.set_result(approval)
 
 
 class CodeActWorker:
@@ -99,6 +100,8 @@ class CodeActWorker:
         if self._relay is not None:
             options["approval_handler"] = self._relay
         self.codeact = CodeAct(tools=resolve_tools(config.tools), **options)
+        # Without a handler a gated call is denied; the denial names the pool's option.
+        self.codeact.pipeline.approver.advice = "pass approval_handler= to CodeActPool"
         # Build/compile (or load the node's cached guest) and warm the sandbox pool now,
         # so the first program does not pay for it.
         self.codeact.prepare_sync()
