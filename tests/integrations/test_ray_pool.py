@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -303,6 +304,34 @@ def test_bench_sandbox_ray_prints_scaling_and_writes_json(
         for where, n in (("in-process", 0), ("ray", 1), ("ray", 2))
     }
     assert all(r["executions_per_s"] > 0 for r in results)
+
+
+def test_what_ray_cannot_pickle_is_refused_by_name(cluster: list[str]) -> None:
+    lock = threading.Lock()
+
+    def locked(x: int) -> int:
+        """Add one, holding a lock of this process."""
+        with lock:
+            return x + 1
+
+    async def guarded(call: Any, call_next: Any) -> Any:
+        with lock:
+            pass
+        return await call_next(call)
+
+    with pytest.raises(ConfigurationError, match="tool 'locked' cannot be sent") as told:
+        CodeActPool(tools=[where, locked], num_actors=1)
+    assert "'package.module:attr'" in str(told.value) and "_thread.lock" in str(told.value)
+    with pytest.raises(ConfigurationError, match="option middleware= cannot be sent") as told:
+        CodeActPool(tools=[where], num_actors=1, middleware=[guarded])
+    for name in ("tracer_provider", "meter_provider"):
+        with pytest.raises(ConfigurationError, match=f"takes no {name}=") as told:
+            options: dict[str, Any] = {name: object()}
+            CodeActPool(tools=[where], num_actors=1, **options)
+        assert "worker_process_setup_hook" in str(told.value)
+    with pytest.raises(ConfigurationError, match="unknown option") as told:
+        CodeActPool(tools=[where], num_actors=1, tracer=object())
+    assert "tracer_provider" not in str(told.value)
 
 
 def test_more_actors_than_the_cluster_has_cpus_is_refused_at_once(cluster: list[str]) -> None:

@@ -52,12 +52,24 @@ _log = logging.getLogger("codeact.ray")
 #: What Ray raises when the process running a call is gone.
 _LOST = (RayActorError, NodeDiedError, ObjectLostError, OwnerDiedError, WorkerCrashedError)
 
+#: CodeAct options that hold this process's objects and cannot travel to an actor.
+_DRIVER_ONLY = {
+    "tracer_provider": (
+        "a tracer provider cannot travel to the actors; set the OpenTelemetry providers in "
+        "each worker process instead (actor_options={'runtime_env': "
+        "{'worker_process_setup_hook': 'myapp.telemetry:setup'}}): codeact uses the global "
+        "ones there"
+    ),
+}
+_DRIVER_ONLY["meter_provider"] = _DRIVER_ONLY["tracer_provider"].replace("tracer", "meter")
+
 #: What a pool passes on to each actor's CodeAct (the others are the pool's own).
 _CODEACT_OPTIONS = frozenset(inspect.signature(CodeAct).parameters) - {
     "tools",
     "limits",
     "approval_handler",
     "audit",
+    *_DRIVER_ONLY,
 }
 
 #: Options every actor gets unless `actor_options` says otherwise: one CPU each (an actor
@@ -129,6 +141,9 @@ class CodeActPool(Balancing):
             or max_in_flight < 1
         ):
             raise ConfigurationError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
+        for name, why in _DRIVER_ONLY.items():
+            if name in codeact_options:
+                raise ConfigurationError(f"CodeActPool takes no {name}=: {why}")
         unknown = sorted(set(codeact_options) - _CODEACT_OPTIONS)
         if unknown:
             raise ConfigurationError(
@@ -175,6 +190,7 @@ class CodeActPool(Balancing):
             relay_approvals=approval_handler is not None,
             approver_name=handler_name(approval_handler),
         )
+        _check_shippable(self._config)
         self._slots = [Slot(i, self._actor_class.remote(self._config)) for i in range(num_actors)]
         self._turn = 0
         self._waiters: deque[asyncio.Future[None]] = deque()  # callers waiting for room
@@ -342,6 +358,40 @@ def cluster_cpus(*, free: bool = False) -> float:
     """The CPUs of the connected Ray cluster (or those not taken now, with `free`)."""
     resources = ray.available_resources() if free else ray.cluster_resources()  # type: ignore[no-untyped-call]
     return float(resources.get("CPU", 0))
+
+
+def _check_shippable(config: WorkerConfig) -> None:
+    """Refuse, naming it, a tool or option that Ray cannot pickle to the actors (a function
+    closing over a lock, a client or an open file), before any actor is asked for."""
+    from ray import cloudpickle
+
+    try:
+        cloudpickle.dumps(config)
+    except Exception:
+        pass
+    else:
+        return
+    for entry in config.tools:
+        try:
+            cloudpickle.dumps(entry)
+        except Exception as exc:
+            name = getattr(entry, "name", None) or getattr(entry, "__name__", None) or entry
+            raise ConfigurationError(
+                f"tool {name!r} cannot be sent to the actors (Ray cannot pickle it: "
+                f"{_cause(exc)}); define it in a module the workers can import and pass "
+                "'package.module:attr', so each worker builds its own (clients and locks "
+                "included)"
+            ) from None
+    for option, value in config.codeact_options.items():
+        try:
+            cloudpickle.dumps(value)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"option {option}= cannot be sent to the actors (Ray cannot pickle it: "
+                f"{_cause(exc)}); pass a value without locks, clients or open files, or "
+                "build it in a module the workers import (a 'package.module:attr' tool)"
+            ) from None
+    cloudpickle.dumps(config)  # not one part alone: Ray's own error, whole
 
 
 def _cause(exc: BaseException) -> str:
