@@ -199,6 +199,7 @@ def build_wheel(
     *,
     requires: tuple[str, ...] = (),
     tag: str = "py3-none-any",
+    requires_python: str | None = None,
 ) -> Path:
     """A wheel written by hand: `files` (path -> text), METADATA, WHEEL and RECORD."""
     import base64
@@ -208,6 +209,8 @@ def build_wheel(
     info = f"{name}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    if requires_python is not None:
+        metadata += f"Requires-Python: {requires_python}\n"
     contents = {
         **files,
         f"{info}/METADATA": metadata,
@@ -260,6 +263,18 @@ def make_pure_wheelhouse(dest: Path) -> Path:
 def wheelhouse_builder() -> Callable[[Path], Path]:
     """`make_pure_wheelhouse`, for tests that want a wheelhouse of their own."""
     return make_pure_wheelhouse
+
+
+@pytest.fixture(scope="session")
+def wheel_maker() -> Callable[..., Path]:
+    """`build_wheel`, for tests that write wheels of their own (`host_wheel_tag`: a native
+    tag of this interpreter and platform)."""
+    return build_wheel
+
+
+@pytest.fixture(scope="session")
+def host_wheel_tag() -> str:
+    return _native_tag()
 
 
 @pytest.fixture(scope="session")

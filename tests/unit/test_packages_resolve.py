@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -149,3 +150,32 @@ def test_a_grant_for_another_backend_is_refused(house: Path) -> None:
 )
 def test_pure_wheels_are_told_by_their_tags(name: str, pure: bool) -> None:
     assert is_pure_wheel(name) is pure
+
+
+def test_wasm_resolves_for_the_guest_python_and_pure_wheels_not_the_host(
+    house: Path, wheel_maker: Callable[..., Path], host_wheel_tag: str
+) -> None:
+    # What the host's Python would pick differs from what the guest (CPython 3.14, pure
+    # Python) can use: a native wheel beside a pure one, a version floor above the host's
+    # Python, a ceiling the guest is above. (pip still evaluates environment markers for the
+    # host's Python: a dependency only older Pythons need comes too, harmlessly.)
+    wheel_maker(house, "tinydual", "1.0", {"tinydual.py": "KIND = 'pure'\n"})
+    wheel_maker(house, "tinydual", "1.0", {"tinydual.py": "KIND = 'native'\n"}, tag=host_wheel_tag)
+    wheel_maker(house, "tinynew", "1.0", {"tinynew.py": "X = 1\n"}, requires_python=">=3.14")
+    wheel_maker(house, "tinylegacy", "1.0", {"tinylegacy.py": "X = 1\n"}, requires_python="<3.12")
+
+    grant = resolve_packages(["tinydual", "tinynew"], target="wasm", wheelhouse=house)
+    assert grant.versions() == ["tinydual==1.0", "tinynew==1.0"]
+    assert all(p.wheel.endswith("-py3-none-any.whl") for p in grant.pins)
+    assert (Path(grant.tree) / "tinydual.py").read_text() == "KIND = 'pure'\n"
+    with pytest.raises(ConfigurationError, match="tinylegacy") as info:
+        resolve_packages(["tinylegacy"], target="wasm", wheelhouse=house)
+    assert "requires a different Python: 3.14" in str(info.value)
+    assert "\n" not in str(info.value)
+
+    # The jail keeps this host's own Python and platform.
+    jail = resolve_packages(["tinydual"], target="jail", wheelhouse=house)
+    assert [p.wheel for p in jail.pins] == [f"tinydual-1.0-{host_wheel_tag}.whl"]
+    if sys.version_info < (3, 14):
+        with pytest.raises(ConfigurationError, match="tinynew' requires a different Python"):
+            resolve_packages(["tinynew"], target="jail", wheelhouse=house)

@@ -15,10 +15,25 @@ from collections.abc import Sequence
 
 from ...errors import ConfigurationError
 
-__all__ = ["download", "install", "pip_available"]
+__all__ = ["NoMatchingWheel", "download", "guest_options", "install", "pip_available"]
 
 _COMMON = ("--disable-pip-version-check", "--no-input", "--progress-bar", "off")
 _TIMEOUT = 900.0  # pandas and its dependencies on a slow link
+
+
+class NoMatchingWheel(ConfigurationError):
+    """pip found no wheel that fits a requirement (unknown name, no version that fits, or
+    none for the Python resolved for)."""
+
+
+def guest_options(python: str | None) -> list[str]:
+    """pip's options that resolve for a pure-Python guest of CPython `python` ("3.14")
+    whatever this host runs: ``py3-none-any`` wheels and those of that Python, its
+    ``Requires-Python`` and its environment markers. None: this host's Python (no options)."""
+    if python is None:
+        return []
+    return ["--platform", "any", "--python-version", python, "--implementation", "py",
+            "--abi", "none"]  # fmt: skip
 
 
 def pip_available() -> str:
@@ -35,21 +50,48 @@ def pip_available() -> str:
     return "" if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["failed"])[-1]
 
 
-def download(requirements: Sequence[str], dest: str, *, wheelhouse: str | None, what: str) -> None:
+def download(
+    requirements: Sequence[str],
+    dest: str,
+    *,
+    wheelhouse: str | None,
+    what: str,
+    python: str | None = None,
+) -> None:
     """`pip download` the wheels of `requirements` and their dependencies into `dest`.
 
     `wheelhouse`: a directory of wheels to use instead of the index (offline).
+    `python`: resolve for a pure-Python guest of that CPython (`guest_options`), not this host.
     """
     source = ["--no-index", "--find-links", wheelhouse] if wheelhouse else []
     _pip(
-        ["download", *_COMMON, "--only-binary=:all:", "--dest", dest, *source, *requirements],
+        [
+            "download",
+            *_COMMON,
+            "--only-binary=:all:",
+            *guest_options(python),
+            "--dest",
+            dest,
+            *source,
+            *requirements,
+        ],
         what=what,
         wheelhouse=wheelhouse,
+        python=python,
     )
 
 
-def install(lock_file: str, wheels: str, target: str, *, compile_: bool, what: str) -> None:
-    """Install exactly the hashed pins of `lock_file` from `wheels` into the tree `target`."""
+def install(
+    lock_file: str,
+    wheels: str,
+    target: str,
+    *,
+    compile_: bool,
+    what: str,
+    python: str | None = None,
+) -> None:
+    """Install exactly the hashed pins of `lock_file` from `wheels` into the tree `target`
+    (`python`: for that guest's CPython, as `download`)."""
     _pip(
         [
             "install",
@@ -60,6 +102,7 @@ def install(lock_file: str, wheels: str, target: str, *, compile_: bool, what: s
             "--require-hashes",
             "--no-deps",
             "--only-binary=:all:",
+            *guest_options(python),
             "--target",
             target,
             "--compile" if compile_ else "--no-compile",
@@ -68,10 +111,11 @@ def install(lock_file: str, wheels: str, target: str, *, compile_: bool, what: s
         ],
         what=what,
         wheelhouse=wheels,
+        python=python,
     )
 
 
-def _pip(args: list[str], *, what: str, wheelhouse: str | None) -> None:
+def _pip(args: list[str], *, what: str, wheelhouse: str | None, python: str | None) -> None:
     env = dict(os.environ)
     # --target and download need no virtual environment, and cannot combine with these.
     for name in ("PIP_REQUIRE_VIRTUALENV", "PIP_USER", "PIP_TARGET", "PIP_PREFIX", "PIP_ROOT"):
@@ -94,10 +138,13 @@ def _pip(args: list[str], *, what: str, wheelhouse: str | None) -> None:
         raise ConfigurationError(f"packages {what}: cannot run pip ({exc})") from None
     if proc.returncode != 0:
         output = proc.stdout + "\n" + proc.stderr
-        raise ConfigurationError(f"packages {what}: {explain(output, wheelhouse=wheelhouse)}")
+        message = f"packages {what}: {explain(output, wheelhouse=wheelhouse, python=python)}"
+        if "No matching distribution found for" in output and not _network_problem(output):
+            raise NoMatchingWheel(message)
+        raise ConfigurationError(message)
 
 
-def explain(stderr: str, *, wheelhouse: str | None) -> str:
+def explain(stderr: str, *, wheelhouse: str | None, python: str | None = None) -> str:
     """One line from pip's error output: the cause, and what to do about it."""
     text = stderr.strip()
     if "No module named pip" in text:
@@ -124,9 +171,10 @@ def explain(stderr: str, *, wheelhouse: str | None) -> str:
                 "the network or pip's index settings, or pass a wheelhouse directory "
                 "(--find-links) to work offline"
             )
+        which = f"the sandbox's Python {python} (pure-Python wheels)" if python else "this Python"
         return (
             f"no wheel for {missing.group(1)} {where} (unknown name, no version that fits, "
-            "or no wheel for this Python); check the name and version"
+            f"or no wheel for {which}); check the name and version"
         )
     network = _network_problem(text)
     if network:

@@ -3,7 +3,9 @@
 ``resolve_packages(["tabulate"], target="wasm")`` runs on the host at configuration:
 
 1. ``pip download`` the wheels of the requirements and their dependencies (the user's pip
-   configuration, or a wheelhouse directory offline) into a temporary folder;
+   configuration, or a wheelhouse directory offline) into a temporary folder: for the Wasm
+   guest, resolved for its CPython (`WASM_PYTHON`) and pure-Python wheels, whatever the host
+   runs (its ``Requires-Python``, its markers); for the jail, for this host's Python;
 2. pin every wheel (name, version, file, sha256): the lock. For the Wasm guest every wheel must
    be pure Python (``py3-none-any``); a native one is refused here, by name;
 3. ``pip install --require-hashes --no-deps --target`` exactly the lock into a tree, kept in the
@@ -131,6 +133,8 @@ def resolve_packages(
         "python": _python_tag(target),
         "wheelhouse": house,
     }
+    if target == "wasm":  # entries resolved before for the host's Python are not reused
+        request["resolved_for"] = "guest"
     request_key = _digest(request)
     index = _root() / "requests" / f"{request_key}.json"
     if not refresh:
@@ -155,9 +159,13 @@ def _fetch(
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=root) as tmp:
         wheels = Path(tmp) / "wheels"
         wheels.mkdir()
-        # Resolved for this host's Python even for wasm: pinning the guest's version would
-        # hide a native wheel behind "no matching distribution"; seen, it is refused by name.
-        pip.download(wanted, str(wheels), wheelhouse=wheelhouse, what=what)
+        python = WASM_PYTHON if target == "wasm" else None
+        try:
+            pip.download(wanted, str(wheels), wheelhouse=wheelhouse, what=what, python=python)
+        except pip.NoMatchingWheel:
+            if target == "wasm":  # native only? say so by name rather than "no wheel"
+                _refuse_native_only(wanted, Path(tmp) / "host", wheelhouse=wheelhouse, what=what)
+            raise
         files = sorted(p for p in wheels.iterdir() if p.name.endswith(".whl"))
         if target == "wasm":
             _refuse_native(files)
@@ -181,6 +189,7 @@ def _fetch(
                 str(site),
                 compile_=target == "jail",
                 what=what,
+                python=python,
             )
             shutil.rmtree(site / "bin", ignore_errors=True)  # scripts: nothing can run them
             modules = _top_level(site)
@@ -257,6 +266,19 @@ def remove_cached(prefix: str) -> list[str]:
                 if json.loads(index.read_text())["lock"] in removed:
                     index.unlink()
     return removed
+
+
+def _refuse_native_only(
+    wanted: Sequence[str], scratch: Path, *, wheelhouse: str | None, what: str
+) -> None:
+    """When nothing fits the guest: if the host's Python finds wheels, and some are native,
+    refuse those by name (else the caller's "no wheel" stands)."""
+    scratch.mkdir()
+    try:
+        pip.download(wanted, str(scratch), wheelhouse=wheelhouse, what=what)
+    except ConfigurationError:
+        return
+    _refuse_native(sorted(p for p in scratch.iterdir() if p.name.endswith(".whl")))
 
 
 def _refuse_native(files: Sequence[Path]) -> None:
