@@ -80,3 +80,31 @@ def test_exec_trace_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("codeact:")
+
+
+def test_exec_trace_keeps_an_existing_file_when_nothing_runs(tmp_path: Path) -> None:
+    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    trace = tmp_path / "keep.jsonl"
+    program = tmp_path / "p.py"
+    program.write_text("1 + 1\n")
+    (tmp_path / "empty").mkdir()
+    refused = (
+        ["--backend", "nope"],
+        ["--package", "nosuchpackage", "--find-links", str(tmp_path / "empty")],
+    )
+    for options in refused:  # configuration fails: no run, the old trace stays
+        trace.write_text("data\n")
+        proc = subprocess.run(
+            [sys.executable, "-m", "codeact", "exec", str(program), "--trace", str(trace),
+             *options],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        assert trace.read_text() == "data\n", options
+    proc = subprocess.run(  # a run replaces it with its spans
+        [sys.executable, "-m", "codeact", "exec", str(program), "--trace", str(trace)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    spans = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [s["name"] for s in spans] == ["execute_tool execute_code"]

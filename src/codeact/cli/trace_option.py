@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -24,7 +25,10 @@ trace_option = click.option(
 
 def tracer_provider_writing(path: Path) -> tuple[Any, Callable[[], None]]:
     """An SDK tracer provider whose spans go to `path`, one JSON object a line; and the
-    function that flushes and closes it."""
+    function that flushes and closes it.
+
+    `path` is checked now but opened (and emptied) only when the first span ends: a run that
+    fails at configuration, before anything ran, leaves an existing file as it was."""
     try:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -38,21 +42,41 @@ def tracer_provider_writing(path: Path) -> tuple[Any, Callable[[], None]]:
             "--trace needs the OpenTelemetry SDK: pip install -e '.[otel]' "
             "(in a checkout of codeact)"
         ) from None
-    try:
-        out: IO[str] = path.open("w", encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"--trace: cannot write {path}: {exc.strerror or exc}") from None
+    _check_writable(path)
+    out: list[IO[str]] = []  # opened (truncated) with the first span, never before
 
     class _JsonLines(SpanExporter):
         def export(self, spans: Sequence[ReadableSpan]) -> Any:
+            if not out:
+                try:
+                    out.append(path.open("w", encoding="utf-8"))
+                except OSError:
+                    return SpanExportResult.FAILURE
             for span in spans:
-                out.write(json.dumps(json.loads(span.to_json()), separators=(",", ":")) + "\n")
-            out.flush()
+                line = json.dumps(json.loads(span.to_json()), separators=(",", ":"))
+                out[0].write(line + "\n")
+            out[0].flush()
             return SpanExportResult.SUCCESS
 
         def shutdown(self) -> None:
-            out.close()
+            if out:
+                out[0].close()
 
     provider = TracerProvider(resource=Resource.create({"service.name": "codeact"}))
     provider.add_span_processor(SimpleSpanProcessor(_JsonLines()))
     return provider, provider.shutdown
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, now, a FILE that could not be written later (neither created nor emptied)."""
+    if path.is_dir():
+        raise UserError(f"--trace: cannot write {path}: it is a directory")
+    if path.exists():
+        writable = os.access(path, os.W_OK)
+        why = "permission denied"
+    else:
+        folder = path.parent
+        writable = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+        why = "no such directory" if not folder.is_dir() else "permission denied"
+    if not writable:
+        raise UserError(f"--trace: cannot write {path}: {why}")
