@@ -3,7 +3,11 @@ in-memory exporter (a real tracer provider, nothing mocked)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -294,3 +298,91 @@ async def test_lone_surrogates_in_a_program_reach_the_spans_escaped(
             text.encode("utf-8")  # raises if a lone surrogate is left
     roots = by_name(spans, "execute_tool execute_code")
     assert "\\udc80" in str((roots[1].attributes or {})["gen_ai.tool.call.arguments"])
+
+
+def _documented(span_row: str) -> tuple[set[str], set[str]]:
+    """The attribute names (``codeact.limits.*`` as a prefix) and the outcome values that
+    docs/observability.md's table gives for the span of the row starting `span_row`."""
+    docs = Path(__file__).parents[2] / "docs" / "observability.md"
+    (row,) = [ln for ln in docs.read_text().splitlines() if ln.startswith(span_row)]
+    names = {m.split("=")[0] for m in re.findall(r"`([a-z_][a-z_.*]*(?:=[a-z_]+)?)`", row)}
+    outcomes = re.search(r"outcome` \(([^)]*)\)", row)
+    assert outcomes is not None
+    return names, set(outcomes.group(1).split(", "))
+
+
+def _is_documented(key: str, names: set[str]) -> bool:
+    return key in names or any(n.endswith("*") and key.startswith(n[:-1]) for n in names)
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_span_attributes_are_the_documented_ones_and_mean_what_the_docs_say(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    @tool
+    def hold() -> str:
+        """Wait until released."""
+        started.set()
+        release.wait(60)
+        return "released"
+
+    codeact = CodeAct(
+        tools=[get_price, broken, hold],
+        backend="wasm",
+        limits=Limits(wall_time=2, output_bytes=64),
+        tracer_provider=provider,
+    )
+    programs = {
+        "ok": "get_price(item='apple')",
+        "error": "1 / 0",
+        "tool_error": "broken(item='plum')",
+        "stopped": "while True:\n    pass",
+        "cut": "print('x' * 1000)",
+    }
+    results = {name: await codeact.execute(code) for name, code in programs.items()}
+    running = asyncio.ensure_future(codeact.execute("hold()"))
+    try:
+        assert await asyncio.to_thread(started.wait, 60)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    finally:
+        release.set()
+
+    spans = exporter.get_finished_spans()
+    roots = by_name(spans, "execute_tool execute_code")
+    assert len(roots) == len(programs) + 1
+    attrs = [dict(s.attributes or {}) for s in roots]
+    by_program = dict(zip([*programs, "cancelled"], attrs, strict=True))
+
+    assert "error.type" not in by_program["ok"] and roots[0].status.is_ok
+    error = by_program["error"]
+    assert (error["codeact.outcome"], error["error.type"]) == ("error", "ZeroDivisionError")
+    assert "codeact.stop.reason" not in error and "codeact.stop.limit" not in error
+    assert "codeact.stop.reason" not in by_program["tool_error"]
+    stopped = by_program["stopped"]
+    assert stopped["codeact.outcome"] == "stopped" and stopped["codeact.stop.limit"]
+    assert stopped["codeact.stop.reason"] and stopped["error.type"] == (
+        results["stopped"].error.type if results["stopped"].error else None
+    )
+    cancelled = by_program["cancelled"]
+    assert (cancelled["codeact.outcome"], cancelled["error.type"]) == (
+        "cancelled",
+        "CancelledError",
+    )
+    (failed_call,) = by_name(spans, "execute_tool broken")
+    assert dict(failed_call.attributes or {})["error.type"] == "ToolError"
+    (ok_call,) = by_name(spans, "execute_tool get_price")
+    assert "error.type" not in (ok_call.attributes or {})
+
+    names, outcomes = _documented("| `execute_tool execute_code` |")
+    for root in attrs:
+        assert root["codeact.outcome"] in outcomes
+        assert [k for k in root if not _is_documented(k, names)] == []
+    call_names, call_outcomes = _documented("| `execute_tool NAME` | one per nested")
+    for call_span in by_name(spans, "execute_tool broken") + by_name(spans, "execute_tool hold"):
+        call_attrs = dict(call_span.attributes or {})
+        assert call_attrs["codeact.tool.outcome"] in call_outcomes
+        assert [k for k in call_attrs if not _is_documented(k, call_names)] == []

@@ -230,6 +230,7 @@ class ExecutionTrace:
                                 approved, by)  # fmt: skip
         if record.outcome != "ok":
             message = record.error or record.outcome
+            span.set_attribute("error.type", _exception_type(record))
             span.add_event(
                 "exception",
                 {"exception.type": _exception_type(record), "exception.message": message},
@@ -287,16 +288,17 @@ class ExecutionTrace:
                 span.set_attribute("gen_ai.tool.call.result", clip(result.stdout))
             error = result.error
             if error is not None:
-                if error.limit is not None:
+                if error.limit is not None:  # stopped by a limit: which one, and why
                     span.set_attribute("codeact.stop.limit", error.limit)
-                span.set_attribute("codeact.stop.reason", error.message[:512])
+                    span.set_attribute("codeact.stop.reason", error.message[:512])
+                # The semantic conventions' error.type: set whenever the operation failed.
                 span.set_attribute("error.type", error.type)
                 span.add_event(
                     "exception",
                     {"exception.type": error.type, "exception.message": error.message[:1024]},
                 )
                 span.set_status(trace.Status(trace.StatusCode.ERROR, error.message[:256]))
-        elif exc is not None:
+        elif exc is not None:  # no result: the caller cancelled (or interrupted) it
             span.set_attribute("codeact.outcome", "cancelled")
             span.set_attribute("error.type", type(exc).__name__)
             span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
