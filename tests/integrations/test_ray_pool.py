@@ -200,6 +200,7 @@ async def test_a_pool_whose_lost_actor_cannot_be_replaced_refuses_at_once(
         # Asked while the replacements are still trying: it waits, then is told.
         with pytest.raises(ConfigurationError, match="no actor of this CodeActPool") as told:
             await asyncio.wait_for(pool.execute("1 + 1"), 120)
+        assert "(ConfigurationError: tool reference" in str(told.value)
         assert "the tools cannot import any more" in str(told.value)
         assert len(str(told.value).splitlines()) == 1
         with pytest.raises(ConfigurationError, match="no actor of this CodeActPool"):

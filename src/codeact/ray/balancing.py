@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -170,4 +171,5 @@ class Balancing:
 def _one_line(exc: BaseException) -> str:
     """The last line of an error (Ray's carry the remote traceback before it)."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    # "codeact.errors.ConfigurationError: ..." -> "ConfigurationError: ..."
+    return re.sub(r"^(?:\w+\.)+(\w+: )", r"\1", lines[-1]) if lines else type(exc).__name__
