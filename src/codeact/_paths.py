@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import posixpath
+import secrets
+import stat
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from .errors import ConfigurationError
 
-__all__ = ["atomic_write", "cache_dir", "file_lock"]
+__all__ = [
+    "UntrustedLink",
+    "atomic_write",
+    "cache_dir",
+    "file_lock",
+    "open_folder_nofollow",
+    "open_nofollow",
+    "resolve_among",
+]
 
 
 def cache_dir(*parts: str) -> Path:
@@ -44,10 +56,36 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, follow_links: bool = True) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one.
-    A symbolic link is followed: its target gets the data, and the link stays a link."""
-    path = Path(os.path.realpath(path))
+
+    `follow_links`: a symbolic link is followed (resolved now): its target gets the data, and
+    the link stays a link. Without it `path` must already be resolved (`resolve_among`), and
+    no link is followed on the way: the folder is opened one component at a time without
+    following links, and a link at the file's own name is replaced, not followed (a program
+    with a read-write mount holding the file may have put one there)."""
+    if follow_links:
+        path = Path(os.path.realpath(path))
+    if not _BY_FD:
+        _write_replacing(path, data)
+        return
+    folder = open_folder_nofollow(str(path.parent))
+    tmp = f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        fd = os.open(tmp, _NEW_FILE, 0o600, dir_fd=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder)
+            raise
+    finally:
+        os.close(folder)
+
+
+def _write_replacing(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -57,6 +95,122 @@ def atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """``os.open(path, flags, mode)`` with no symbolic link followed anywhere on `path` (its
+    folders opened one at a time, ``O_NOFOLLOW`` on the file): ELOOP where one is met. For
+    files the host writes in folders a program may change (`resolve_among`)."""
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not _BY_FD:
+        return os.open(path, flags, mode)
+    folder = open_folder_nofollow(str(path.parent))
+    try:
+        return os.open(path.name, flags, mode, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def open_folder_nofollow(path: str) -> int:
+    """A descriptor of the folder at absolute `path`, opened one component at a time without
+    following any symbolic link. OSError with errno ELOOP when a component is a link,
+    ENOTDIR when one is not a folder, ENOENT when one is gone.
+
+    On Linux an ``O_PATH`` descriptor (no read permission needed on the folders above);
+    elsewhere a read-only one. The caller closes it."""
+    fd = os.open("/", _FOLDER)
+    try:
+        for part in path.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                raise OSError(errno.ENOENT, "a resolved path has no '..'", path)
+            try:
+                child = os.open(part, _FOLDER, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.EMLINK) or _is_link(part, fd):
+                    raise OSError(errno.ELOOP, "a symbolic link on the path", path) from None
+                raise
+            os.close(fd)
+            fd = child
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):  # O_PATH|O_NOFOLLOW opens a link itself
+                raise OSError(errno.ELOOP, "a symbolic link on the path", path)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class UntrustedLink(OSError):
+    """A path leads through a symbolic link inside a folder programs may change."""
+
+    def __init__(self, link: str, folder: str) -> None:
+        super().__init__(errno.ELOOP, f"{link} is a link inside {folder}")
+        self.link = link
+        self.folder = folder
+
+
+def resolve_among(path: Path, untrusted: Iterable[str]) -> Path:
+    """`path` made absolute with its links resolved, as ``os.path.realpath`` does, except
+    that a link lying inside one of the `untrusted` folders (resolved paths: the read-write
+    mounts, which programs can change) is not followed: `UntrustedLink`. Links elsewhere
+    are the user's own and are followed. A missing tail stays as written."""
+    folders = [f.rstrip("/") or "/" for f in untrusted]
+    todo = list(Path(path).absolute().parts[1:])
+    current = "/"
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            current = posixpath.dirname(current)
+            continue
+        candidate = posixpath.join(current, part)
+        try:
+            found = os.lstat(candidate)
+        except OSError:
+            current = posixpath.join(candidate, *todo)
+            break
+        if not stat.S_ISLNK(found.st_mode):
+            current = candidate
+            continue
+        inside = next((f for f in folders if current == f or current.startswith(f + "/")), None)
+        if inside is not None:
+            raise UntrustedLink(candidate, inside)
+        hops += 1
+        if hops > 40:
+            raise OSError(errno.ELOOP, "too many levels of symbolic links", str(path))
+        target = Path(candidate).readlink()
+        if target.is_absolute():
+            current = "/"
+        todo = list(target.parts[1 if target.is_absolute() else 0 :]) + todo
+    return Path(current)
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+_FOLDER = (
+    getattr(os, "O_PATH", os.O_RDONLY)
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_NEW_FILE = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+#: Whether files can be opened relative to a folder's descriptor (not on Windows).
+_BY_FD = os.open in os.supports_dir_fd and os.rename in os.supports_dir_fd
 
 
 @contextlib.contextmanager

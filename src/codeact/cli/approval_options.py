@@ -21,6 +21,7 @@ from ..calls.approvals import ApprovalHandler
 from ..calls.audit import check_audit_path
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
+from .host_files import cannot_write, open_for_append
 
 __all__ = [
     "announce_plan",
@@ -129,6 +130,7 @@ def write_audit(result: ExecutionResult, path: Path | None) -> None:
     if path is None:
         return
     try:
-        result.write_audit(path)
+        with open_for_append(path) as out:  # `path` from host_files.pin: no link followed
+            result.write_audit(out)
     except OSError as exc:
-        raise UserError(f"cannot write the audit to {path}: {exc}") from None
+        raise UserError(cannot_write("--audit", path, exc)) from None

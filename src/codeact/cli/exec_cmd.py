@@ -29,6 +29,7 @@ from .grant_options import (
     renamed_note,
     save_files,
 )
+from .host_files import pin
 from .packages_cmd import check_package_options, package_options
 from .progress import show_progress
 from .report import echo, print_chunk, print_result, run_interruptible
@@ -109,19 +110,30 @@ def exec_command(
     check_package_options(packages, wheelhouse)
     limits = limits_from_options(timeout, memory_mb, max_output)
     handler = approval_handler_for(approve, program_from_stdin=program == "-")
+    # Files written on the host after programs that may change read-write mounts ran: each
+    # path resolved now, no link inside such a mount followed (host_files).
+    file_mounts = [parse_mount(spec) for spec in mounts]
     if output_dir is not None:
-        output_dir = ready_output_dir(output_dir)
+        output_dir = ready_output_dir(pin(output_dir, "--output-dir", file_mounts))
+    if audit_path is not None:
+        audit_path = pin(audit_path, "--audit", file_mounts, inside_ok=False)
     ready_audit(audit_path)
+    if trace_path is not None:
+        trace_path = pin(trace_path, "--trace", file_mounts)
     provider, close_trace = tracer_provider_writing(trace_path) if trace_path else (None, None)
     with contextlib.ExitStack() as held:
         # --session FILE is held (locked) from reading its state to writing it back.
-        target = held.enter_context(hold_session_file(session_path)) if session_path else None
+        target = (
+            held.enter_context(hold_session_file(session_path, file_mounts))
+            if session_path
+            else None
+        )
         new_state: bytes | None = None
         with CodeAct(
             tools=list(tools),
             limits=limits,
             backend=backend,
-            file_mounts=[parse_mount(spec) for spec in mounts],
+            file_mounts=file_mounts,
             workspace_root=workspace,
             allowed_domains=[parse_domain(spec) for spec in allow_domains],
             approval_handler=handler,

@@ -30,6 +30,7 @@ from .grant_options import (
     renamed_note,
     save_files,
 )
+from .host_files import open_for_append, pin
 from .packages_cmd import check_package_options, package_options
 from .progress import show_progress
 from .stdio_serving import interruptible_stdio
@@ -105,6 +106,11 @@ def serve_mcp_command(
         raise UserError(f"{exc}") from None
     tools = load_tools(tool_specs)
     check_package_options(packages, wheelhouse)
+    # Files written on the host while programs that may change read-write mounts run: each
+    # path resolved now, no link inside such a mount followed (host_files).
+    file_mounts = [parse_mount(spec) for spec in mounts]
+    if audit_path is not None:
+        audit_path = pin(audit_path, "--audit", file_mounts, inside_ok=False)
     ready_audit(audit_path)
     handler: ApprovalHandler
     terminal = None
@@ -121,7 +127,7 @@ def serve_mcp_command(
         _check_can_listen(*http)
     on_files = None
     if output_dir is not None:
-        directory = ready_output_dir(output_dir)
+        directory = ready_output_dir(pin(output_dir, "--output-dir", file_mounts))
 
         def on_files(files: Sequence[OutputFile]) -> None:
             # The client gets the result and the files whatever happens here; the log says
@@ -139,11 +145,11 @@ def serve_mcp_command(
         tools=list(tools),
         limits=limits,
         backend=backend,
-        file_mounts=[parse_mount(spec) for spec in mounts],
+        file_mounts=file_mounts,
         workspace_root=workspace,
         allowed_domains=[parse_domain(spec) for spec in allow_domains],
         approval_handler=handler,
-        audit=JsonlAudit(audit_path) if audit_path is not None else None,
+        audit=JsonlAudit(open_for_append(audit_path)) if audit_path is not None else None,
         packages=packages,
         packages_wheelhouse=wheelhouse,
     ) as codeact:

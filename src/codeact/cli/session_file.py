@@ -17,15 +17,17 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import click
 
-from .._paths import atomic_write, cache_dir, file_lock
+from .._paths import atomic_write, cache_dir, file_lock, open_nofollow
 from ..errors import SessionStateError, UserError
+from ..policy.mounts import Mount
 from ..runtime import ExecutionResult
 from ..runtime.session_state import SEALING_BYTES
+from .host_files import pin
 
 __all__ = [
     "cli_key",
@@ -64,17 +66,19 @@ def cli_key() -> bytes:
 
 
 @contextlib.contextmanager
-def hold_session_file(path: Path) -> Iterator[Path]:
+def hold_session_file(path: Path, mounts: Sequence[Mount] = ()) -> Iterator[Path]:
     """Hold --session FILE for one run, from reading its state to writing it back: the path
-    to read and write (a symbolic link's target, resolved once), locked against other runs
-    of codeact on it. Its directory is checked first: a state that could not be saved after
-    the program ran would be lost, so that is a usage error before anything runs."""
+    to read and write (a symbolic link's target, resolved once; never a link inside one of
+    the read-write `mounts`, which a program may have made: `host_files.pin`), locked
+    against other runs of codeact on it. Its directory is checked first: a state that could
+    not be saved after the program ran would be lost, so that is a usage error before
+    anything runs."""
     if str(path) == "-":
         raise UserError(
             "--session -: a session is kept in a file, not on stdin or stdout; give a FILE "
             "path (it is made on first use)"
         )
-    target = Path(os.path.realpath(path))
+    target = pin(path, "--session", mounts)
     _check_can_save(path, target.parent)
 
     def waiting() -> None:
@@ -91,7 +95,7 @@ def read_state(path: Path, limit: int) -> bytes | None:
     writes is that large, and /dev/zero would fill memory."""
     most = limit + SEALING_BYTES
     try:
-        with path.open("rb") as f:
+        with os.fdopen(open_nofollow(path, os.O_RDONLY), "rb") as f:  # no link followed now
             data = f.read(most + 1)
     except FileNotFoundError:
         return None
@@ -143,7 +147,7 @@ def write_state(path: Path, state: bytes, shown: Path) -> str | None:
     """Write the state; what went wrong (one line, naming `shown`, the path as given) if it
     could not be written."""
     try:
-        atomic_write(path, state)
+        atomic_write(path, state, follow_links=False)  # `path` was resolved before the run
     except OSError as exc:
         why = exc.strerror or str(exc)
         return (

@@ -10,7 +10,9 @@ from typing import IO, Any
 
 import click
 
+from .._paths import open_nofollow
 from ..errors import UserError
+from .host_files import cannot_write
 
 __all__ = ["trace_option", "tracer_provider_writing"]
 
@@ -44,13 +46,20 @@ def tracer_provider_writing(path: Path) -> tuple[Any, Callable[[], None]]:
         ) from None
     _check_writable(path)
     out: list[IO[str]] = []  # opened (truncated) with the first span, never before
+    failed: list[OSError] = []  # said once
 
     class _JsonLines(SpanExporter):
         def export(self, spans: Sequence[ReadableSpan]) -> Any:
             if not out:
                 try:
-                    out.append(path.open("w", encoding="utf-8"))
-                except OSError:
+                    # `path` from host_files.pin: no link followed now (a program may
+                    # have put one in a read-write mount while it ran).
+                    fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                    out.append(os.fdopen(fd, "w", encoding="utf-8"))
+                except OSError as exc:
+                    if not failed:
+                        failed.append(exc)
+                        click.echo(f"codeact: {cannot_write('--trace', path, exc)}", err=True)
                     return SpanExportResult.FAILURE
             for span in spans:
                 line = json.dumps(json.loads(span.to_json()), separators=(",", ":"))

@@ -16,13 +16,13 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import stat
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias, Union
 
+from .._paths import open_folder_nofollow
 from ..errors import ConfigurationError
 
 __all__ = [
@@ -190,32 +190,9 @@ def open_granted_folder(host: str) -> int:
     one component at a time without following any symbolic link: what a sandbox is given
     (never the path, which a program with a read-write mount above the folder could turn
     into a link to anywhere between this check and its use). OSError with errno ELOOP when
-    a component is a link, ENOTDIR when one is not a folder, ENOENT when one is gone.
-
-    On Linux an ``O_PATH`` descriptor (no read permission needed on the folders above);
-    elsewhere a read-only one. The caller closes it."""
-    flags = _FOLDER_FLAGS
-    fd = os.open("/", flags)
-    try:
-        for part in host.split("/"):
-            if part in ("", "."):
-                continue
-            if part == "..":
-                raise OSError(errno.ENOENT, "a granted folder's path has no '..'", host)
-            try:
-                child = os.open(part, flags, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.EMLINK) or _is_link(part, fd):
-                    raise OSError(errno.ELOOP, "a symbolic link on the path", host) from None
-                raise
-            os.close(fd)
-            fd = child
-            if not stat.S_ISDIR(os.fstat(fd).st_mode):  # O_PATH|O_NOFOLLOW opens a link itself
-                raise OSError(errno.ELOOP, "a symbolic link on the path", host)
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
+    a component is a link, ENOTDIR when one is not a folder, ENOENT when one is gone. The
+    caller closes it."""
+    return open_folder_nofollow(host)
 
 
 def folder_path(fd: int) -> str:
@@ -224,19 +201,6 @@ def folder_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}" if _PROC_FD else ""
 
 
-def _is_link(name: str, dir_fd: int) -> bool:
-    try:
-        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
-    except OSError:
-        return False
-
-
-_FOLDER_FLAGS = (
-    getattr(os, "O_PATH", os.O_RDONLY)
-    | getattr(os, "O_DIRECTORY", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
 _PROC_FD = sys.platform.startswith("linux") and Path("/proc/self/fd").is_dir()
 
 
