@@ -40,17 +40,19 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 60.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[str], timeout: float = 60.0, host: str = "127.0.0.1"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the server exited early: {process.communicate()[1][-2000:]}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection((host, port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.1)
-    raise AssertionError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+    raise AssertionError(f"nothing listened on {host}:{port} within {timeout}s")
 
 
 def stop(process: subprocess.Popen[str]) -> str:

@@ -3,6 +3,18 @@
 
 from __future__ import annotations
 
-from .mcp.server import build_mcp_server, execute_code_description, parse_http_address, serve_mcp
+from .mcp.server import (
+    build_mcp_server,
+    execute_code_description,
+    http_transport_security,
+    parse_http_address,
+    serve_mcp,
+)
 
-__all__ = ["build_mcp_server", "execute_code_description", "parse_http_address", "serve_mcp"]
+__all__ = [
+    "build_mcp_server",
+    "execute_code_description",
+    "http_transport_security",
+    "parse_http_address",
+    "serve_mcp",
+]

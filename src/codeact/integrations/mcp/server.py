@@ -5,6 +5,8 @@
     server.run("streamable-http", host="127.0.0.1", port=8765)
 
 or from the command line: ``codeact serve-mcp --tools my_tools:TOOLS [--http 127.0.0.1:8765]``.
+Over HTTP, `serve_mcp` refuses requests whose Host or Origin header names another machine
+(see `http_transport_security`), so no web page the user visits can call the tool.
 The server offers one tool, `execute_code`, whose description carries the CodeAct instructions
 and the typed signature of every host tool. Each call runs in a fresh sandbox with the CodeAct's
 limits; the host tools run in this process, never in the sandbox.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import socket
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -31,10 +34,17 @@ from .approvals import asking_through, asks_in_rounds, elicit_request, elicitati
 try:
     import mcp_types
     from mcp.server.mcpserver import Context, MCPServer
+    from mcp.server.transport_security import TransportSecuritySettings
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("the MCP server needs the `mcp` package: pip install -e '.[mcp]'") from exc
 
-__all__ = ["build_mcp_server", "execute_code_description", "parse_http_address", "serve_mcp"]
+__all__ = [
+    "build_mcp_server",
+    "execute_code_description",
+    "http_transport_security",
+    "parse_http_address",
+    "serve_mcp",
+]
 
 DEFAULT_PORT = 8765
 _CODE_DESCRIPTION = (
@@ -208,6 +218,104 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def http_transport_security(
+    host: str, *, allow_hosts: Sequence[str] = ()
+) -> TransportSecuritySettings:
+    """The Host and Origin headers an HTTP server bound to `host` accepts; the MCP SDK answers
+    any other Host with 421 and any other Origin with 403.
+
+    Without these checks a web page the user visits could call the tool: by DNS rebinding (its
+    own name resolving to this server, so the browser sends ``Host: evil.example``) or, for an
+    address other machines can reach, by a plain cross-origin request (``Origin:
+    http://evil.example``). The SDK checks only when bound to exactly 127.0.0.1, localhost or
+    ::1, so this is passed for every address:
+
+    - the bound address itself, on any port (a port forward keeps the name, not the port);
+    - for a loopback address, also 127.0.0.1, localhost and [::1];
+    - for 0.0.0.0 or ::, the loopback names and this machine's host name (``socket.gethostname``);
+      a LAN address or any other name must be listed in `allow_hosts`;
+    - each of `allow_hosts`: a name or address, on any port, or ``NAME:PORT`` for that port
+      only (e.g. the name a reverse proxy forwards).
+
+    Origins (sent by browsers) are accepted only for the same names, over http or https; a
+    request without an Origin (any non-browser client) is not refused for that.
+    """
+    names: list[str] = []  # Host header forms, any port
+    exact: list[str] = []  # HOST:PORT, that port only
+
+    def add(name: str) -> None:
+        for form in (name, name.lower()):
+            if form not in names:
+                names.append(form)
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None and address.is_unspecified:
+        names.extend(_LOOPBACK_NAMES)
+        add(socket.gethostname())
+    else:
+        add(_host_form(host))
+        if address is not None and address.version == 6:
+            add(_host_form(address.compressed))
+        if is_loopback(host):
+            for name in _LOOPBACK_NAMES:
+                add(name)
+    for spec in allow_hosts:
+        name, port = _parse_allowed_host(spec)
+        if port is None:
+            add(name)
+        else:
+            exact.append(f"{name}:{port}")
+            exact.append(f"{name.lower()}:{port}")
+    hosts = [*names, *(f"{n}:*" for n in names), *exact]
+    origins = [f"{scheme}://{h}" for scheme in ("http", "https") for h in hosts]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(dict.fromkeys(hosts)),
+        allowed_origins=list(dict.fromkeys(origins)),
+    )
+
+
+def _host_form(host: str) -> str:
+    """`host` as a Host header spells it: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _parse_allowed_host(spec: str) -> tuple[str, int | None]:
+    """``NAME``, ``ADDRESS``, ``[IPV6]``, ``NAME:PORT`` or ``[IPV6]:PORT`` -> (Host form, port)."""
+    text = spec.strip()
+    bad = ConfigurationError(
+        f"--allow-host takes a name or address, optionally with :PORT (e.g. mcp.example.com "
+        f"or 192.168.1.5:8765), got {spec!r}"
+    )
+    if not text or any(c in text for c in "/@?#* \t"):
+        raise bad
+    try:
+        return _host_form(str(ipaddress.ip_address(text.strip("[]")))), None
+    except ValueError:
+        pass
+    name, sep, port_text = text.rpartition(":")
+    if not sep:
+        name, port_text = text, ""
+    if name.startswith("[") and name.endswith("]"):
+        try:
+            name = _host_form(str(ipaddress.ip_address(name[1:-1])))
+        except ValueError:
+            raise bad from None
+    elif not name or ":" in name:
+        raise bad
+    if not port_text:
+        return name, None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise bad
+    return name, int(port_text)
+
+
 def serve_mcp(
     codeact: CodeAct,
     *,
@@ -215,15 +323,20 @@ def serve_mcp(
     name: str = "codeact",
     on_files: Callable[[Sequence[OutputFile]], None] | None = None,
     sessions: bool = False,
+    allow_hosts: Sequence[str] = (),
 ) -> None:
     """Serve `codeact` over stdio (default) or streamable HTTP at ``http=(host, port)``,
     path ``/mcp``; returns when the client disconnects (stdio) or on Ctrl-C (HTTP). With
-    `sessions`, each client's programs share their variables (see `build_mcp_server`)."""
+    `sessions`, each client's programs share their variables (see `build_mcp_server`).
+
+    Over HTTP, requests must name this server in their Host header (and, from a browser,
+    Origin): its address, loopback names for a loopback address, or one of `allow_hosts`
+    (e.g. the name a reverse proxy forwards); see `http_transport_security`."""
+    security = http_transport_security(http[0], allow_hosts=allow_hosts) if http else None
     codeact.prepare_sync()  # build/compile the sandbox now, not during the client's first call
     server = build_mcp_server(codeact, name=name, on_files=on_files, sessions=sessions)
     if http is None:
         server.run()
         return
     host, port = http
-    kwargs: dict[str, Any] = {"host": host, "port": port}
-    server.run("streamable-http", **kwargs)
+    server.run("streamable-http", host=host, port=port, transport_security=security)
