@@ -104,7 +104,8 @@ async def test_a_foreign_host_or_origin_is_refused_and_the_servers_own_names_are
     assert not result.is_error and "42" in mcp_text(result)
 
 
-def test_allow_hosts_adds_the_name_a_reverse_proxy_forwards() -> None:
+@pytest.mark.parametrize("via", ["python", "cli"])
+def test_allow_hosts_adds_the_name_a_reverse_proxy_forwards(via: str) -> None:
     port = free_port()
     script = (
         "import sys\n"
@@ -113,7 +114,14 @@ def test_allow_hosts_adds_the_name_a_reverse_proxy_forwards() -> None:
         "serve_mcp(CodeAct(), http=('127.0.0.1', int(sys.argv[1])),"
         " allow_hosts=['mcp.example.com'])\n"
     )
-    process = start([sys.executable, "-c", script, str(port)], "127.0.0.1", port)
+    command = (
+        [sys.executable, "-c", script, str(port)]
+        if via == "python"
+        else [sys.executable, "-m", "codeact", "serve-mcp", *("--http", f"127.0.0.1:{port}")]
+    )
+    if via == "cli":
+        command += ["--allow-host", "mcp.example.com"]
+    process = start(command, "127.0.0.1", port)
     try:
         proxied = initialize("127.0.0.1", port, "mcp.example.com", "https://mcp.example.com")
         assert proxied.status_code == 200, proxied.text
@@ -147,3 +155,15 @@ def test_the_accepted_hosts_for_each_kind_of_address() -> None:
     for bad in ("http://proxy.lan", "*", "proxy.lan:0", "a:b:c", ""):
         with pytest.raises(ConfigurationError, match="--allow-host takes"):
             http_transport_security("127.0.0.1", allow_hosts=[bad])
+
+
+def test_the_cli_takes_allow_host_only_with_http() -> None:
+    from ..cli_run import run_codeact
+
+    proc = run_codeact("serve-mcp", "--allow-host", "mcp.example.com", stdin="")
+    assert proc.returncode == 2
+    assert "--allow-host applies to --http only" in proc.stderr
+    proc = run_codeact("serve-mcp", "--http", "127.0.0.1:1", "--allow-host", "http://x", stdin="")
+    assert proc.returncode == 2
+    assert "--allow-host takes" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

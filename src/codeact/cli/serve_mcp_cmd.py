@@ -55,6 +55,16 @@ __all__ = ["serve_mcp_command"]
     help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.",
 )
 @click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME[:PORT]",
+    help="With --http, also serve requests whose Host (and browser Origin) names NAME: the "
+    "name a reverse proxy forwards, or a LAN address of a 0.0.0.0 server; NAME:PORT for that "
+    "port only. Repeat for more. Requests naming other hosts are refused (421/403), so web "
+    "pages cannot call the server (DNS rebinding).",
+)
+@click.option(
     "--backend", default="auto", show_default=True, help="Sandbox backend (see codeact doctor)."
 )
 @click.option("--name", default="codeact", show_default=True, help="The server's MCP name.")
@@ -73,6 +83,7 @@ __all__ = ["serve_mcp_command"]
 def serve_mcp_command(
     tool_specs: tuple[str, ...],
     http_address: str | None,
+    allow_hosts: tuple[str, ...],
     backend: str,
     name: str,
     sessions: bool,
@@ -100,7 +111,12 @@ def serve_mcp_command(
     terminal (/dev/tty) when the client cannot; all approves them; none denies them.
     """
     try:
-        from ..integrations.mcp.server import is_loopback, parse_http_address, serve_mcp
+        from ..integrations.mcp.server import (
+            http_transport_security,
+            is_loopback,
+            parse_http_address,
+            serve_mcp,
+        )
         from ..integrations.mcp_approvals import McpApprover
     except ImportError as exc:
         raise UserError(f"{exc}") from None
@@ -123,7 +139,10 @@ def serve_mcp_command(
     _announce_approvals(tools, approve, terminal_too=terminal is not None)
     limits = limits_from_options(timeout, memory_mb, max_output)
     http = parse_http_address(http_address) if http_address is not None else None
+    if allow_hosts and http is None:
+        raise UserError("--allow-host applies to --http only")
     if http is not None:
+        http_transport_security(http[0], allow_hosts=allow_hosts)  # a bad NAME: one line
         _check_can_listen(*http)
     on_files = None
     if output_dir is not None:
@@ -169,8 +188,21 @@ def serve_mcp_command(
                     "it can run programs that call your tools",
                     err=True,
                 )
+            if host in ("0.0.0.0", "::"):
+                click.echo(
+                    "codeact: requests must name this machine by a loopback name or its host "
+                    "name; add --allow-host ADDRESS to reach it by a LAN address",
+                    err=True,
+                )
         if http is not None:
-            serve_mcp(codeact, http=http, name=name, on_files=on_files, sessions=sessions)
+            serve_mcp(
+                codeact,
+                http=http,
+                name=name,
+                on_files=on_files,
+                sessions=sessions,
+                allow_hosts=allow_hosts,
+            )
         else:
             with interruptible_stdio():
                 serve_mcp(codeact, name=name, on_files=on_files, sessions=sessions)
