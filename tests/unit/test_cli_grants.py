@@ -246,3 +246,21 @@ def test_a_misspelt_method_is_one_warning_line_and_the_program_still_runs() -> N
         "requests that use it"
     ]
     assert "Traceback" not in proc.stderr and ".py:" not in proc.stderr
+
+
+def test_names_a_program_chose_reach_the_terminal_escaped(tmp_path: Path) -> None:
+    """A file name with escape sequences (clear the screen, retitle the window) and a line
+    break (forge a 'codeact:' line) is printed escaped in the CLI's own messages."""
+    evil = "report\x1b[2J\x1b]0;PWNED\x07\ncodeact: all good.csv"
+    code = f"open('/output/' + {evil!r}, 'w').write('x')\nopen('/output/' + {evil!r} + '2', 'w')"
+    for args in ((), ("--output-dir", str(tmp_path / "out"))):
+        proc = codeact_cli(*args, stdin=code)
+        assert proc.returncode == 0, proc.stderr
+        assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+        assert "\\x1b[2J" in proc.stderr or args
+        assert not any(line.startswith("codeact: all good") for line in proc.stderr.splitlines())
+    (tmp_path / "out2").mkdir()
+    (tmp_path / "out2" / evil.replace("/", "_")).write_text("mine")
+    proc = codeact_cli("--output-dir", str(tmp_path / "out2"), stdin=code)
+    assert "\x1b" not in proc.stderr and "existed: saved as" in proc.stderr
+    assert "\\x1b[2J" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .._display import visible
 from ..errors import CodeActError, UserError
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet, as_tool
@@ -37,9 +38,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, *, code: int = 1) -> None:
-    """Print ``codeact: error: message`` and exit with `code`."""
-    click.echo(f"codeact: error: {message}", err=True)
+    """Print ``codeact: error: message`` and exit with `code`. Control characters are
+    escaped: messages carry names a program chose (a file under /output), and an escape
+    sequence in one must not reach the terminal (retitle it, clear it, fake a line)."""
+    click.echo(f"codeact: error: {visible(message, newlines=False)}", err=True)
     sys.exit(code)
+
+
+def note(message: str) -> None:
+    """Print ``codeact: message`` on stderr, control characters escaped as in `fail`."""
+    click.echo(f"codeact: {visible(message, newlines=False)}", err=True)
 
 
 def handle_errors(fn: F) -> F:

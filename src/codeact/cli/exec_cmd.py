@@ -20,7 +20,7 @@ from .approval_options import (
     ready_audit,
     write_audit,
 )
-from .common import handle_errors, limits_from_options, limits_options, load_tools
+from .common import handle_errors, limits_from_options, limits_options, load_tools, note
 from .grant_options import (
     grant_options,
     parse_domain,
@@ -200,16 +200,13 @@ def exec_command(
 def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:
     if result.files and output_dir is not None:
         saved = save_files(result.files, output_dir)
-        note = renamed_note(saved, output_dir)
-        click.echo(f"codeact: saved {len(saved)} file(s) to {output_dir}{note}", err=True)
+        renamed = renamed_note(saved, output_dir)
+        note(f"saved {len(saved)} file(s) to {output_dir}{renamed}")
     elif result.files:
         names = ", ".join(f.path for f in result.files)
-        click.echo(
-            f"codeact: the program wrote {names} under /output; pass --output-dir DIR to save them",
-            err=True,
-        )
-    for note in result.files_skipped:
-        click.echo(f"codeact: file not returned: {note}", err=True)
+        note(f"the program wrote {names} under /output; pass --output-dir DIR to save them")
+    for skipped in result.files_skipped:
+        note(f"file not returned: {skipped}")
 
 
 #: The largest program `codeact exec` reads (bytes). Far past any program a person or a model

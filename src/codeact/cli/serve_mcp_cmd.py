@@ -21,7 +21,7 @@ from .approval_options import (
     ready_audit,
     terminal_approver,
 )
-from .common import handle_errors, limits_from_options, limits_options, load_tools
+from .common import handle_errors, limits_from_options, limits_options, load_tools, note
 from .grant_options import (
     grant_options,
     parse_domain,
@@ -154,11 +154,11 @@ def serve_mcp_command(
             try:
                 saved = save_files(files, directory)
             except CodeActError as exc:
-                click.echo(f"codeact: {exc}", err=True)
+                note(str(exc))
                 return
-            note = renamed_note(saved, directory)
-            if note:
-                click.echo(f"codeact: saved {len(saved)} file(s) to {directory}{note}", err=True)
+            renamed = renamed_note(saved, directory)
+            if renamed:
+                note(f"saved {len(saved)} file(s) to {directory}{renamed}")
 
     with CodeAct(
         tools=list(tools),
