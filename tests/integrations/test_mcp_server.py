@@ -206,3 +206,11 @@ def test_cli_rejects_a_bad_address_in_one_line() -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("codeact: error: --http takes HOST:PORT")
     assert "Traceback" not in proc.stderr
+
+
+def test_an_output_files_resource_uri_is_percent_encoded() -> None:
+    from codeact.bridge.protocol import OutputFile
+    from codeact.integrations.mcp.server import _file_content
+
+    content = _file_content(OutputFile("sub/a b#c?\x1b.txt", "text/plain", b"x"))
+    assert content.resource.uri == "codeact://output/sub/a%20b%23c%3F%1B.txt"

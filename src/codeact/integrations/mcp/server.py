@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import socket
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -187,7 +188,10 @@ def _file_content(file: OutputFile) -> Any:
     if file.media_type.startswith("image/"):
         return mcp_types.ImageContent(type="image", data=data, mime_type=file.media_type)
     resource = mcp_types.BlobResourceContents(
-        uri=f"codeact://output/{file.path}", mime_type=file.media_type, blob=data
+        # Percent-encoded: the program chose the name (spaces, '#', '?', control characters).
+        uri=f"codeact://output/{urllib.parse.quote(file.path)}",
+        mime_type=file.media_type,
+        blob=data,
     )
     return mcp_types.EmbeddedResource(type="resource", resource=resource)
 
