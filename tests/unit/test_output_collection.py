@@ -170,3 +170,35 @@ def test_disk_usage_counts_disk_preallocated_behind_a_small_size(tmp_path: Path)
     finally:
         os.close(fd)
     assert disk_usage(str(tmp_path), max_entries=100)[0] >= 8 << 20
+
+
+def _deep(root: Path, levels: int, name: str) -> int:
+    """Folders `levels` deep under `root` (made by descriptor: the host path may pass
+    PATH_MAX), a 1 MiB file at the bottom; the bottom's depth."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(levels):
+        os.mkdir(name, dir_fd=fd)
+        inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    out = os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=fd)
+    os.write(out, b"x" * 2**20)
+    os.close(out)
+    os.close(fd)
+    return levels
+
+
+def test_disk_usage_counts_a_tree_nested_past_path_max(tmp_path: Path) -> None:
+    # 22 folders of 200 characters: the files at the bottom lie past PATH_MAX (4096), where
+    # walking by path could not list them and a program wrote there without limit.
+    _deep(tmp_path, 22, "d" * 200)
+    size, entries = disk_usage(str(tmp_path), max_entries=1000)
+    assert entries == 23
+    assert size >= 2**20
+
+
+def test_disk_usage_counts_a_tree_nested_too_deep_as_over(tmp_path: Path) -> None:
+    from codeact.sandbox.artifacts import MAX_DEPTH
+
+    _deep(tmp_path, MAX_DEPTH + 5, "d")
+    assert disk_usage(str(tmp_path), max_entries=10_000)[1] > 10_000

@@ -176,7 +176,101 @@ def disk_usage(path: str, *, max_entries: int) -> tuple[int, int]:
 
     A file counts the larger of its size and the disk it holds: a sparse file (a write far past
     its end) holds less than its size, a preallocated one (fallocate with
-    FALLOC_FL_KEEP_SIZE, where a backend lets it through) far more."""
+    FALLOC_FL_KEEP_SIZE, where a backend lets it through) far more. Folders are walked by
+    descriptor, depth first, so no host path grows long: a tree nested past the host's
+    PATH_MAX is counted too (walking by path, such a subtree failed to list and was skipped,
+    so a program could write there without limit). A folder nested deeper than `MAX_DEPTH`,
+    or one that cannot be listed, counts as over: nothing under it is known."""
+    if not _BY_FD:
+        return _disk_usage_by_path(path, max_entries=max_entries)
+    over = (0, max_entries + 1)
+    try:
+        root = os.open(path, _FOLDER_FLAGS)
+    except FileNotFoundError:
+        return 0, 0
+    except OSError:
+        return over
+    total = entries = 0
+    # Depth first: one frame per folder on the way down, (its descriptor, its name, the
+    # subfolders left). Only the top `_HELD` frames keep their descriptor; deeper folders are
+    # opened from the deepest held one by name, so a deep tree holds few descriptors.
+    frames: list[tuple[int | None, str, list[str]]] = []
+    try:
+        fd: int | None = root
+        name = ""
+        while fd is not None or frames:
+            if fd is not None:
+                subfolders: list[str] = []
+                held = fd if len(frames) < _HELD else None
+                frames.append((held, name, subfolders))  # closed from here, whatever happens
+                try:
+                    with os.scandir(fd) as it:
+                        for entry in it:
+                            entries += 1
+                            try:
+                                info = entry.stat(follow_symlinks=False)
+                            except FileNotFoundError:  # removed since it was listed
+                                continue
+                            total += max(info.st_size, info.st_blocks * 512)
+                            if stat.S_ISDIR(info.st_mode):
+                                subfolders.append(entry.name)
+                finally:
+                    if held is None:
+                        os.close(fd)
+                fd = None
+            if entries > max_entries:
+                return total, entries
+            subfolders = frames[-1][2]
+            if not subfolders:
+                done = frames.pop()[0]
+                if done is not None:
+                    os.close(done)
+                continue
+            if len(frames) >= MAX_DEPTH:
+                return over
+            name = subfolders.pop()
+            try:
+                fd = _open_folder_below(frames, name)
+            except FileNotFoundError:  # removed since it was listed
+                fd = None
+    except OSError:
+        return over
+    finally:
+        for held_fd, _, _ in frames:
+            if held_fd is not None:
+                os.close(held_fd)
+    return total, entries
+
+
+def _open_folder_below(frames: list[tuple[int | None, str, list[str]]], name: str) -> int:
+    """The folder `name` inside the deepest frame's folder, opened from the deepest frame
+    that holds a descriptor, one component at a time, no link followed."""
+    base = max(i for i, frame in enumerate(frames) if frame[0] is not None)
+    start = frames[base][0]
+    assert start is not None
+    fd = start
+    try:
+        for part in [frame[1] for frame in frames[base + 1 :]] + [name]:
+            inner = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+            if fd != start:
+                os.close(fd)
+            fd = inner
+    except BaseException:
+        if fd != start:
+            os.close(fd)
+        raise
+    return fd
+
+
+#: Folders under /output nested deeper than this count as over the output limit.
+MAX_DEPTH = 4096
+#: Folders on the way down that keep a descriptor while `disk_usage` walks below them.
+_HELD = 64
+_FOLDER_FLAGS = os.O_RDONLY | _NOFOLLOW | _DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+
+
+def _disk_usage_by_path(path: str, *, max_entries: int) -> tuple[int, int]:
+    """`disk_usage` where folders cannot be listed by descriptor (Windows)."""
     total = entries = 0
     stack = [path]
     while stack and entries <= max_entries:
@@ -186,13 +280,15 @@ def disk_usage(path: str, *, max_entries: int) -> tuple[int, int]:
                     entries += 1
                     try:
                         info = entry.stat(follow_symlinks=False)
-                    except OSError:
+                    except FileNotFoundError:
                         continue
                     total += max(info.st_size, info.st_blocks * 512)
                     if stat.S_ISDIR(info.st_mode):
                         stack.append(entry.path)
-        except OSError:
+        except FileNotFoundError:
             continue
+        except OSError:
+            return total, max_entries + 1
     return total, entries
 
 
