@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,7 @@ def test_disk_usage_counts_disk_preallocated_behind_a_small_size(tmp_path: Path)
 def _deep(root: Path, levels: int, name: str) -> int:
     """Folders `levels` deep under `root` (made by descriptor: the host path may pass
     PATH_MAX), a 1 MiB file at the bottom; the bottom's depth."""
+    root.mkdir(exist_ok=True)
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     for _ in range(levels):
         os.mkdir(name, dir_fd=fd)
@@ -191,14 +193,24 @@ def _deep(root: Path, levels: int, name: str) -> int:
 def test_disk_usage_counts_a_tree_nested_past_path_max(tmp_path: Path) -> None:
     # 22 folders of 200 characters: the files at the bottom lie past PATH_MAX (4096), where
     # walking by path could not list them and a program wrote there without limit.
-    _deep(tmp_path, 22, "d" * 200)
-    size, entries = disk_usage(str(tmp_path), max_entries=1000)
-    assert entries == 23
-    assert size >= 2**20
+    _deep(tmp_path / "t", 22, "d" * 200)
+    try:
+        size, entries = disk_usage(str(tmp_path / "t"), max_entries=1000)
+        assert entries == 23
+        assert size >= 2**20
+    finally:
+        shutil.rmtree(tmp_path / "t")  # by descriptor: pytest's own clean-up goes by path
 
 
-def test_disk_usage_counts_a_tree_nested_too_deep_as_over(tmp_path: Path) -> None:
-    from codeact.sandbox.artifacts import MAX_DEPTH
+def test_disk_usage_counts_a_tree_nested_too_deep_as_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeact.sandbox import artifacts
 
-    _deep(tmp_path, MAX_DEPTH + 5, "d")
-    assert disk_usage(str(tmp_path), max_entries=10_000)[1] > 10_000
+    monkeypatch.setattr(artifacts, "MAX_DEPTH", 40)
+    monkeypatch.setattr(artifacts, "_HELD", 8)  # deeper folders are opened from the 8th
+    _deep(tmp_path / "a", 30, "d")
+    size, entries = disk_usage(str(tmp_path / "a"), max_entries=10_000)
+    assert entries == 31 and size >= 2**20
+    _deep(tmp_path / "b", 45, "d")
+    assert disk_usage(str(tmp_path / "b"), max_entries=10_000)[1] > 10_000
