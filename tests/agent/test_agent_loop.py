@@ -522,3 +522,40 @@ def test_a_model_name_given_as_the_client_says_how_to_make_one() -> None:
     # was: AttributeError: 'str' object has no attribute 'model', at the first turn
     with pytest.raises(ConfigurationError, match=r"client=OpenAIChat\(model='gpt-4.1'\)"):
         Agent(client="gpt-4.1", codeact=CodeAct())  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_progress_escapes_what_the_model_and_its_program_chose() -> None:
+    """An exception type with escape sequences (retitle the terminal, clear it) and a tool
+    name with one reach the progress lines escaped."""
+    lines: list[str] = []
+    raising = "Boom = type('Boom\\x1b]0;TITLE\\x07\\x1b[2J', (Exception,), {})\nraise Boom('x')"
+    chat = ScriptedChat([[code_call(raising), call("no\x1b[2Jtool")], "done", "done", "done"])
+    codeact = CodeAct(backend="wasm")
+    await Agent(client=chat, codeact=codeact, progress=lines.append).run("go")
+    assert lines and not any("\x1b" in line or "\x07" in line for line in lines), lines
+    assert any("\\x1b]0;TITLE" in line for line in lines), lines
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_the_programs_of_one_reply_run_a_few_at_a_time() -> None:
+    from codeact.agent.agent import PARALLEL_PROGRAMS
+
+    running = peak = 0
+
+    @tool
+    async def enter() -> int:
+        """Count the programs running now."""
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        return peak
+
+    calls = [code_call(f"enter() + {n}") for n in range(PARALLEL_PROGRAMS * 3)]
+    chat = ScriptedChat([calls, "done"])
+    result = await Agent(client=chat, codeact=CodeAct(tools=[enter], backend="wasm")).run("go")
+    assert len(result.executions) == PARALLEL_PROGRAMS * 3
+    assert all(e.ok for e in result.executions)
+    assert 1 < peak <= PARALLEL_PROGRAMS

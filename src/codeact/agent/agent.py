@@ -14,6 +14,7 @@ from typing import Any
 
 import pydantic
 
+from .._display import visible
 from .._lifecycle import Closeable
 from ..bridge.protocol import ToolCallRecord
 from ..calls.approvals import ApprovalHandler
@@ -41,7 +42,11 @@ from .result import AgentResult, AgentTimings, AgentUsage
 from .sessions import ConversationSessions
 from .tracing import agent_span, chat_span, direct_call_span, end_call, set_usage
 
-__all__ = ["Agent"]
+__all__ = ["PARALLEL_PROGRAMS", "Agent"]
+
+#: Programs (execute_code calls) of one model reply that run at once; the rest wait their
+#: turn. Direct tool calls of a reply all run at once.
+PARALLEL_PROGRAMS = 4
 
 
 class Agent(Closeable):
@@ -358,9 +363,10 @@ class _Run:
         what = ", ".join(c.name for c in calls) if calls else "the answer"
         if calls and not response.tool_calls:
             what += " (written as text in the reply, not as a tool call; codeact parsed it)"
-        self.agent.progress(
+        self.agent.progress(  # tool names are the model's text: escaped
             f"turn {turn}: the model replied in {self._last_ask_s:.1f} s "
-            f"({u.input_tokens:,} tokens in, {u.output_tokens:,} out): {what}"
+            f"({u.input_tokens:,} tokens in, {u.output_tokens:,} out): "
+            + visible(what, newlines=False)
         )
 
     def _calls_of(
@@ -380,8 +386,20 @@ class _Run:
         return tuple(calls)
 
     async def _run_calls(self, calls: Sequence[ToolCall]) -> None:
-        """Run every call of one turn concurrently; record and answer them in call order."""
-        outcomes = await asyncio.gather(*(self._run_one(call) for call in calls))
+        """Run every call of one turn concurrently, at most `PARALLEL_PROGRAMS` programs at a
+        time (the model chooses how many it sends: each sandbox holds memory, and one reply
+        with a thousand programs must not start a thousand); record and answer them in call
+        order."""
+        programs = asyncio.Semaphore(PARALLEL_PROGRAMS)
+
+        async def run(call: ToolCall) -> tuple[str, ToolCallRecord | None]:
+            code_tool = self.agent.code_tool
+            if code_tool is None or call.name != code_tool.name:
+                return await self._run_one(call)
+            async with programs:
+                return await self._run_one(call)
+
+        outcomes = await asyncio.gather(*(run(call) for call in calls))
         for call, (content, record) in zip(calls, outcomes, strict=True):
             if record is not None:
                 self.result.tool_calls.append(record)

@@ -17,6 +17,7 @@ import ast
 import json
 from collections.abc import Callable, Sequence
 
+from .._display import visible
 from ..chat.messages import ToolCall, ToolChoice, ToolDefinition
 from ..runtime import ExecuteCodeTool, ExecutionResult, Session
 from ..tools import SANDBOX_RESERVED_NAMES
@@ -178,8 +179,10 @@ class ProgramCalls:
         self._say(f"  {name}: the program made {len(result.tool_calls)} tool calls, {state}")
 
     def _say(self, line: str) -> None:
+        # Lines carry what the model or its program chose (a tool name, an exception's type
+        # and message): control characters are escaped before any terminal sees them.
         if self._progress is not None:
-            self._progress(line)
+            self._progress(visible(line, newlines=False))
 
 
 def same_program(code: str) -> str:

@@ -93,7 +93,8 @@ def _print_report(record: RunRecord, *, quiet: bool) -> None:
     if result is not None and not quiet:
         programs = zip(result.programs, result.executions, strict=True)
         for n, (code, execution) in enumerate(programs, 1):
-            state = "ok" if execution.ok else f"failed ({execution.error and execution.error.type})"
+            failure = visible(str(execution.error and execution.error.type), newlines=False)
+            state = "ok" if execution.ok else f"failed ({failure})"
             click.echo(
                 f"program {n} written by the model ({len(execution.tool_calls)} tool calls "
                 f"inside, {state}):"
