@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from codeact import CodeAct
+from codeact import CodeAct, Limits
 
 PROGRAMS = {
     "one_line": "1 + 1",
@@ -161,3 +161,31 @@ async def test_a_value_nested_deep_comes_back_the_same_on_every_backend(
     odd = "class L(list):\n    def __iter__(self):\n        raise ValueError('no')\nL([1])"
     result = await codeact.execute(odd)  # measuring it fails: its repr still comes back
     assert (result.ok, result.value_repr) == (True, "[1]")
+
+
+async def test_a_value_cut_by_the_output_limit_says_so(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # A value larger than the output limit came back as a cut string while nothing in the
+    # result said it was cut: the run looked like a success with a different value.
+    codeact = make_codeact(limits=Limits(wall_time=20, output_bytes=1001))
+    result = await codeact.execute("print('hi')\nlist(range(1000))")
+    assert result.ok, result.error
+    assert result.value is None and result.value_repr is not None
+    shown, _, marker = result.value_repr.partition("... [")
+    assert shown == repr(list(range(1000)))[:1001]
+    assert result.value_truncated == len(repr(list(range(1000)))) - 1001
+    assert marker == f"{result.value_truncated} more bytes cut]"
+    assert result.output_truncated == result.value_truncated  # nothing printed was cut
+    assert result.stdout == "hi\n"
+    data = result.to_dict()
+    assert data["value_truncated_bytes"] == result.value_truncated
+    assert "[value truncated: " in result.to_model_text()
+    # The limit is in bytes: 'é' is two of them, and a character is never cut in half.
+    result = await codeact.execute("'\\u00e9' * 1000")
+    assert result.value_repr == "'" + "\u00e9" * 500 + "... [1001 more bytes cut]"
+    assert (result.value_truncated, result.output_truncated) == (1001, 1001)
+    result = await codeact.execute("'\\u00e9' * 499")  # 1000 bytes with its quotes: whole
+    assert (result.value_repr, result.value_truncated) == (repr("\u00e9" * 499), 0)
+    result = await codeact.execute("list(range(10))")
+    assert (result.value, result.value_truncated) == (list(range(10)), 0)

@@ -67,6 +67,27 @@ def test_output_past_the_limit_is_cut_with_a_word_and_exit_1() -> None:
     assert proc.stdout == "x" * 3_000_000 + '\n"done"\n' and proc.stderr == ""
 
 
+def test_a_value_past_the_limit_is_cut_with_a_word_and_exit_1() -> None:
+    # It was cut silently, exit 0: a different value looked like the program's.
+    program = "x = list(range(300_000))\nx"
+    proc = codeact_cli("exec", "-", stdin=program)
+    assert proc.returncode == 1
+    cut = len(repr(list(range(300_000)))) - 1024 * 1024
+    assert proc.stdout.endswith(f"... [{cut} more bytes cut]\n")
+    assert proc.stderr == (
+        f"codeact: value cut: {cut:,} bytes of the last line's value past the output limit were "
+        "dropped; raise it with --max-output SIZE (e.g. 10MB)\n"
+    )
+    proc = codeact_cli("exec", "-", "--json", stdin=program)
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert (data["value_is_repr"], data["value_truncated_bytes"]) == (True, cut)
+    assert data["output_truncated_bytes"] == cut
+    proc = codeact_cli("exec", "-", "--max-output", "10MB", stdin=program)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == list(range(300_000)) and proc.stderr == ""
+
+
 def test_sys_exit_is_the_programs_status() -> None:
     proc = codeact_cli("exec", "-", stdin="import sys\nprint('a')\nsys.exit(3)")
     assert proc.returncode == 1 and proc.stdout == "a\n"

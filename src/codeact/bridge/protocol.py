@@ -280,6 +280,7 @@ class RunOutcome:
     value: Any = None  # the last expression's value, when it is JSON
     value_repr: str | None = None  # its repr() when it is not JSON
     has_value: bool = False
+    value_truncated: int = 0  # bytes of the value's repr() the output limit cut
     error: GuestError | None = None
     stop: Stop | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -333,7 +334,9 @@ class RunOutcome:
         if _too_deep(value):  # host code that walks it recursively would fail: keep a note
             value, value_repr = None, f"<a value nested more than {MAX_VALUE_DEPTH} levels deep>"
         status = data.get("exit_status")
+        cut = data.get("value_truncated")
         return cls(
+            value_truncated=cut if type(cut) is int and cut > 0 and value_repr is not None else 0,
             exit_status=status if type(status) is int else None,
             value=value,
             value_repr=value_repr,

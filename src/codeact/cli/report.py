@@ -119,6 +119,24 @@ def print_chunk(chunk: OutputChunk) -> None:
     (sys.stderr if err else sys.stdout).flush()
 
 
+def _cut_note(result: ExecutionResult) -> str:
+    """What the output limit cut, of the printed output and of the value, in one phrase."""
+    printed, value = result.output_truncated - result.value_truncated, result.value_truncated
+    if printed > 0 and value:
+        return (
+            f"output cut: {printed:,} bytes of what the program printed and {value:,} bytes of "
+            "its last line's value, past the output limit, were dropped"
+        )
+    if value:
+        return (
+            f"value cut: {value:,} bytes of the last line's value past the output limit "
+            "were dropped"
+        )
+    if printed > 0:
+        return f"output cut: {printed:,} bytes past the output limit were dropped"
+    return ""
+
+
 def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
     """The result for a person; `streamed`: the output was already printed as it came."""
     if result.stdout and not streamed:
@@ -129,12 +147,9 @@ def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
         echo(result.value_repr)
     elif result.value is not None:
         echo(json.dumps(result.value, ensure_ascii=False))
-    if result.output_truncated:
-        click.echo(
-            f"codeact: output cut: {result.output_truncated:,} bytes past the output limit were "
-            f"dropped; {raise_hint('output')}",
-            err=True,
-        )
+    cut_note = _cut_note(result)
+    if cut_note:
+        click.echo(f"codeact: {cut_note}; {raise_hint('output')}", err=True)
     error = result.error
     if error is None:
         return

@@ -46,8 +46,9 @@ class Limits:
                                    approve a call does not count
     ``memory_mb``      256 MiB     allocation fails: the program gets a ``MemoryError``;
                                    uncaught, the result names the ``memory`` limit
-    ``output_bytes``   1 MiB       stdout + stderr beyond it are cut; the result says how
-                                   many bytes were dropped
+    ``output_bytes``   1 MiB       stdout + stderr beyond it are cut, and so is the text
+                                   of a larger last-line value; the result says how many
+                                   bytes were dropped (``value_truncated``: the value's)
     ``tool_calls``     200         the call past the limit stops the program
     ``tool_timeout``   30 s        a tool call that takes longer stops the program
                                    (a tool's own ``timeout=`` overrides it)

@@ -58,7 +58,9 @@ class ExecutionResult:
     value_repr: str | None = None  #: repr() of the value when it has no JSON form
     stdout: str = ""
     stderr: str = ""
-    output_truncated: int = 0  #: bytes of output dropped by the output limit
+    #: Bytes the output limit cut: of what the program printed, and of its last line's value
+    #: (`value_truncated` of them). Non-zero means something the program produced is missing.
+    output_truncated: int = 0
     error: ExecutionError | None = None
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  #: milliseconds
@@ -74,6 +76,9 @@ class ExecutionResult:
     exit_status: int | None = None
     #: In a `Session`: what this call did to the session's state (None outside a session).
     session: SessionReport | None = None
+    #: Bytes of the last line's value that the output limit cut: the value is then
+    #: `value_repr`, its repr() cut short (``... [N more bytes cut]``), not `value`.
+    value_truncated: int = 0
 
     @classmethod
     def from_outcome(
@@ -109,7 +114,9 @@ class ExecutionResult:
             value_repr=outcome.value_repr,
             stdout=output.stdout if output is not None else "",
             stderr=output.stderr if output is not None else "",
-            output_truncated=output.dropped if output is not None else 0,
+            output_truncated=(output.dropped if output is not None else 0)
+            + outcome.value_truncated,
+            value_truncated=outcome.value_truncated,
             error=error,
             tool_calls=tool_calls,
             timings=timings,
@@ -167,6 +174,7 @@ class ExecutionResult:
             "value": self.value_repr if self.value_repr is not None else self.value,
             "value_is_repr": self.value_repr is not None,
             "output_truncated_bytes": self.output_truncated,
+            "value_truncated_bytes": self.value_truncated,
             "error": self.error.to_dict() if self.error else None,
             "tool_calls": [c.to_dict() for c in self.tool_calls],
             "approval": self.approval.to_dict() if self.approval is not None else None,
@@ -197,10 +205,16 @@ class ExecutionResult:
             parts.append(f"[files returned] {listed}")
         if self.files_skipped:
             parts.append("[files not returned] " + "; ".join(self.files_skipped))
-        if self.output_truncated:
+        printed_cut = self.output_truncated - self.value_truncated
+        if printed_cut > 0:
             parts.append(
-                f"[output truncated: {self.output_truncated} bytes over the output limit "
+                f"[output truncated: {printed_cut} bytes over the output limit "
                 "were dropped; print less]"
+            )
+        if self.value_truncated:
+            parts.append(
+                f"[value truncated: {self.value_truncated} bytes of the last line's value over "
+                "the output limit were dropped; end with a smaller value, such as a summary]"
             )
         if self.error is not None:
             if self.error.limit is not None and self.error.type == "LimitExceeded":
@@ -230,4 +244,12 @@ class ExecutionResult:
 
 #: How `ExecutionResult.to_model_text` opens the parts that are not the program's own output
 #: (its status and its stderr): a reply that begins with one copies the response back.
-STATUS_MARKERS = ("[error]", "[stopped]", "[denied]", "[exited]", "[stderr]", "[output truncated")
+STATUS_MARKERS = (
+    "[error]",
+    "[stopped]",
+    "[denied]",
+    "[exited]",
+    "[stderr]",
+    "[output truncated",
+    "[value truncated",
+)

@@ -155,9 +155,26 @@ def _value_report(value: Any, limit: int) -> dict[str, Any]:
         shown = repr(value)
     except BaseException:
         shown = f"<{type(value).__name__} object (repr failed)>"
-    if len(shown) > limit:
-        shown = shown[:limit] + f"... [{len(shown) - limit} more characters cut]"
+    shown, cut = _cut(shown, limit)
+    if cut:
+        # Marked in the text for whoever reads it, and counted for the host: the CLI and the
+        # result say the value was cut, as they do for cut output.
+        shown += f"... [{cut} more bytes cut]"
+        return {"has_value": True, "value_repr": shown, "value_truncated": cut}
     return {"has_value": True, "value_repr": shown}
+
+
+def _cut(text: str, limit: int) -> tuple[str, int]:
+    """`text`'s first `limit` bytes of UTF-8 (whole characters), and how many bytes it loses."""
+    if len(text) * 4 <= limit:  # no character is more than 4 bytes: nothing to cut
+        return text, 0
+    data = text.encode("utf-8", "surrogatepass")  # a __repr__ may return lone surrogates
+    if len(data) <= limit:
+        return text, 0
+    end = limit
+    while end > 0 and (data[end] & 0xC0) == 0x80:  # not inside a character
+        end -= 1
+    return data[:end].decode("utf-8", "surrogatepass"), len(data) - end
 
 
 # The pool runs this once in every fresh instance, off the caller's path, so that the first
