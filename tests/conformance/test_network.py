@@ -201,3 +201,58 @@ print(os.listdir("/output"))
     description = codeact.tool_description()
     assert "It has no host files." in description
     assert "It has no network access." in description
+
+
+SOCKET_ROUTES = {
+    "getaddrinfo": 'socket.getaddrinfo("example.com", 443)',
+    "getaddrinfo_numeric": 'socket.getaddrinfo("127.0.0.1", {port})',
+    "gethostbyname": 'socket.gethostbyname("example.com")',
+    "gethostbyname_ex": 'socket.gethostbyname_ex("example.com")',
+    "gethostbyaddr": 'socket.gethostbyaddr("127.0.0.1")',
+    "getnameinfo": 'socket.getnameinfo(("127.0.0.1", {port}), 0)',
+    "create_connection": 'socket.create_connection(("example.com", 80), timeout=2)',
+    "create_connection_ip": 'socket.create_connection(("127.0.0.1", {port}), timeout=2)',
+    "socket": "socket.socket()",
+    "connect": 'socket.socket().connect(("127.0.0.1", {port}))',
+    "http_client": 'http.client.HTTPConnection("127.0.0.1", {port}, timeout=2).request("GET", "/")',
+}
+_REFUSED = (
+    "PermissionError: [EACCES] no network in the sandbox; grant hosts with allowed_domains=[...] "
+    "and reach them with http_get()/http_request() or urllib.request"
+)
+
+
+async def test_every_socket_route_is_refused_with_the_same_explanation(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    # Name lookups (and create_connection and http.client, which look the name up first)
+    # failed with each backend's own resolver error: wasm's "[Errno -4] Non-recoverable
+    # error", the jail's "[Errno -3] Temporary failure in name resolution", read as an
+    # outage to retry. With a host granted the sandbox still has no sockets or resolver:
+    # the same refusal (the granted host is reached through http_get or urllib).
+    probes = "\n".join(
+        f"probe({label!r}, lambda: {call.format(port=http_server.port)})"
+        for label, call in SOCKET_ROUTES.items()
+    )
+    code = f"""
+import http.client, socket
+def probe(label, fn):
+    try:
+        print(label, "OPEN", repr(fn())[:80])
+    except OSError as e:
+        print(label, f"{{type(e).__name__}}: {{e}}")
+{probes}
+try:  # a program that handles a failed lookup still does
+    socket.getaddrinfo("example.com", 80)
+except socket.gaierror:
+    print("caught as gaierror")
+"""
+    expected = "".join(f"{label} {_REFUSED}\n" for label in SOCKET_ROUTES)
+    for grants in ([], get_only(http_server)):
+        result = await make_codeact(allowed_domains=grants).execute(code)
+        assert result.ok, result.error
+        assert result.stdout == expected + "caught as gaierror\n", grants
+    result = await make_codeact().execute('import socket\nsocket.getaddrinfo("example.com", 80)')
+    assert result.error is not None and result.error.type == "PermissionError"
+    assert result.error.traceback.endswith(_REFUSED + "\n")
+    assert http_server.hits == []

@@ -190,8 +190,9 @@ def exit_report(exc: SystemExit, report: dict[str, Any]) -> None:
 
 
 def explain_refusals() -> None:
-    """Threads and sockets that the sandbox refuses say so (with EACCES), not a bare
-    "can't start new thread" or an OSError whose errno means "no such file"."""
+    """Threads, sockets and name lookups that the sandbox refuses say so (with EACCES), not a
+    bare "can't start new thread", an OSError whose errno means "no such file" or a failed
+    DNS lookup that reads as a network outage worth retrying."""
     import _thread
     import threading
 
@@ -225,6 +226,40 @@ def explain_refusals() -> None:
 
     __init__._codeact = True  # type: ignore[attr-defined]
     socket.socket.__init__ = __init__  # type: ignore[method-assign]
+    _refuse_lookups(socket)
+
+
+#: The socket module's name lookups. The sandbox has no resolver on any backend (with
+#: allowed_domains too: the host resolves the names of the requests it sends), and left
+#: alone each backend fails in its own way (WASI's "Non-recoverable error", the jail's
+#: "Temporary failure in name resolution"), none saying why. `socket.create_connection`
+#: and `http.client` look names up first, so they meet this refusal too.
+_LOOKUPS = (
+    ("getaddrinfo", "gaierror"),
+    ("gethostbyname", "gaierror"),
+    ("gethostbyname_ex", "gaierror"),
+    ("getnameinfo", "gaierror"),
+    ("gethostbyaddr", "herror"),
+)
+
+
+def _refuse_lookups(socket: Any) -> None:
+    for name, error_name in _LOOKUPS:
+        original = getattr(socket, name, None)
+        if original is None or getattr(original, "_codeact", False):
+            continue
+        # Also the error the lookup raises: `except socket.gaierror` handles it as before.
+        error = type("PermissionError", (_Refused, getattr(socket, error_name)), {})
+        error.__module__ = "builtins"
+        setattr(socket, name, _refused_lookup(error))
+
+
+def _refused_lookup(error: type[OSError]) -> Any:
+    def lookup(*args: Any, **kwargs: Any) -> Any:
+        raise error(errno.EACCES, _NO_NETWORK)
+
+    lookup._codeact = True  # type: ignore[attr-defined]
+    return lookup
 
 
 class _Refused(PermissionError):
