@@ -422,3 +422,36 @@ async def test_a_missing_key_in_a_tool_result_lists_the_keys_it_has(
         "u = list_users()[0]\n[u['name'], u.get('nope', 'default'), isinstance(u, dict)]"
     )
     assert ok.value == ["Alice", "default", True]
+
+
+NO_STDIN = "the sandbox has no stdin: pass data through tools, mounts or the program itself"
+
+
+async def test_reading_stdin_says_the_sandbox_has_none(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # input() failed with a bare "EOF when reading a line", and sys.stdin.read() gave ''
+    # that a program would take for its data.
+    codeact = make_codeact()
+    result = await codeact.execute('name = input("name? ")')
+    assert result.error is not None
+    assert (result.error.type, result.error.message) == ("EOFError", NO_STDIN)
+    assert result.error.traceback.endswith(f"EOFError: {NO_STDIN}\n")
+    assert result.error.lineno == 1
+    code = """
+import sys
+for label, read in [("input", input), ("read", sys.stdin.read),
+                    ("readline", sys.stdin.readline), ("lines", lambda: list(sys.stdin)),
+                    ("bytes", sys.stdin.buffer.read)]:
+    try:
+        read()
+    except EOFError as e:  # a program that handles the end of its input still does
+        print(label, e)
+sys.stdin.isatty()
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.stdout == "".join(
+        f"{label} {NO_STDIN}\n" for label in ("input", "read", "readline", "lines", "bytes")
+    )
+    assert result.value is False

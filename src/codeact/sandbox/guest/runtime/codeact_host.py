@@ -3,7 +3,8 @@
 `HOST` is the glue a backend hands to ``codeact_runner.install`` (its interface is described
 in codeact_runner); `WarmupHost` is the one the runner's own warm-up runs against. `OUTPUT`
 holds what the running program printed, capped, and hands it to the host as it goes;
-`Stream` is what sys.stdout and sys.stderr are while a program runs.
+`Stream` is what sys.stdout and sys.stderr are while a program runs, `NoStdin` what
+sys.stdin is.
 
 Runs inside the sandbox; imports only the standard library.
 """
@@ -14,7 +15,7 @@ import io
 import time
 from typing import Any
 
-__all__ = ["HOST", "OUTPUT", "Output", "Stream", "WarmupHost"]
+__all__ = ["HOST", "NO_STDIN", "OUTPUT", "NoStdin", "Output", "Stream", "WarmupHost"]
 
 HOST: Any = None  # the backend's glue object; set by codeact_runner.install()
 
@@ -144,3 +145,60 @@ class Stream(io.TextIOBase):
 
     def flush(self) -> None:
         pass
+
+
+#: What reading sys.stdin (input() included) raises: the sandbox has no stdin, and an empty
+#: one (a bare "EOF when reading a line", or '' that a program parses as its data) did not
+#: say so. EOFError, as input() raises at the end of its input: programs that catch it still do.
+NO_STDIN = "the sandbox has no stdin: pass data through tools, mounts or the program itself"
+
+
+class _NoStdinBytes(io.RawIOBase):
+    """sys.stdin.buffer of a program: reading it raises EOFError that says why."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise EOFError(NO_STDIN)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        raise EOFError(NO_STDIN)
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise EOFError(NO_STDIN)
+
+    def readall(self) -> bytes:
+        raise EOFError(NO_STDIN)
+
+
+class NoStdin(io.TextIOBase):
+    """sys.stdin of a program: every read (input(), read, readline, iteration) raises
+    EOFError with `NO_STDIN`."""
+
+    def __init__(self) -> None:
+        self._buffer = _NoStdinBytes()
+
+    @property
+    def name(self) -> str:
+        return "<stdin>"
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def buffer(self) -> Any:
+        return self._buffer
+
+    def readable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def read(self, size: int | None = -1) -> str:
+        raise EOFError(NO_STDIN)
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        raise EOFError(NO_STDIN)

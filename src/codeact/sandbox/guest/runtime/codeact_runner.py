@@ -43,7 +43,7 @@ import codeact_state
 import codeact_tools
 from codeact_compile import run_program, split_compile
 from codeact_errors import MOUNTS, PACKAGES, describe, exit_report, explain_refusals
-from codeact_host import Output, Stream
+from codeact_host import NoStdin, Output, Stream
 from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
 from codeact_tools import (
     POSITIONAL,
@@ -291,6 +291,7 @@ def run(request_json: str) -> str:
     output = codeact_host.OUTPUT = Output(int(request.get("output_limit") or 1 << 20))
     sys.stdout = sys.__stdout__ = Stream("stdout", 1)  # type: ignore[misc]
     sys.stderr = sys.__stderr__ = Stream("stderr", 2)  # type: ignore[misc]
+    sys.stdin = sys.__stdin__ = NoStdin()  # type: ignore[misc]
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     MOUNTS[:] = [(m["path"], m["mode"]) for m in request.get("mounts") or []]
     MOUNTS.append(("/output", "rw"))
