@@ -97,10 +97,13 @@ def run_interruptible(
         return result, True
 
 
-def echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+def echo(text: str, *, nl: bool = True, err: bool = False, exact: bool = False) -> None:
     """click.echo of text from the program, escaped where the stream cannot encode it (a lone
     surrogate, or any character outside a narrow locale's charset): never a crash, never a
-    character silently replaced by '?'."""
+    character silently replaced by '?'. `exact`: the program's own output (what it printed,
+    its value), written as it is: click would strip its colour codes when the stream is not
+    a terminal and keep every other escape, so `codeact exec p.py > out` would hold neither
+    what the program printed nor a safe version of it."""
     stream = sys.stderr if err else sys.stdout
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
@@ -109,13 +112,13 @@ def echo(text: str, *, nl: bool = True, err: bool = False) -> None:
         text = text.encode(encoding, "backslashreplace").decode(encoding)
     except LookupError:
         pass
-    click.echo(text, nl=nl, err=err)
+    click.echo(text, nl=nl, err=err, color=True if exact else None)
 
 
 def print_chunk(chunk: OutputChunk) -> None:
     """What the program writes, as it writes it (stderr in the command line's wording)."""
     err = chunk.stream == "stderr"
-    echo(cli_wording(chunk.text) if err else chunk.text, nl=False, err=err)
+    echo(cli_wording(chunk.text) if err else chunk.text, nl=False, err=err, exact=True)
     (sys.stderr if err else sys.stdout).flush()
 
 
@@ -140,13 +143,13 @@ def _cut_note(result: ExecutionResult) -> str:
 def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
     """The result for a person; `streamed`: the output was already printed as it came."""
     if result.stdout and not streamed:
-        echo(result.stdout, nl=False)
+        echo(result.stdout, nl=False, exact=True)
     if result.stderr and not streamed:
-        echo(cli_wording(result.stderr), nl=False, err=True)
+        echo(cli_wording(result.stderr), nl=False, err=True, exact=True)
     if result.value_repr is not None:
-        echo(result.value_repr)
+        echo(result.value_repr, exact=True)
     elif result.value is not None:
-        echo(json.dumps(result.value, ensure_ascii=False))
+        echo(json.dumps(result.value, ensure_ascii=False), exact=True)
     cut_note = _cut_note(result)
     if cut_note:
         click.echo(f"codeact: {cut_note}; {raise_hint('output')}", err=True)
