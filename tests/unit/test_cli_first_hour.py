@@ -44,6 +44,16 @@ def test_every_usage_error_is_one_line_and_exit_2(args: str, message: str) -> No
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize("group", ["", "sandbox", "bench", "sandbox packages"])
+def test_a_group_without_a_command_prints_its_whole_help_and_exits_2(group: str) -> None:
+    # It printed the help squashed onto one cut-off `codeact: error:` line.
+    proc = codeact_cli(*group.split())
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == codeact_cli(*group.split(), "--help").stdout
+    assert proc.stderr.startswith(f"Usage: codeact {group} [OPTIONS] COMMAND".replace("  ", " "))
+    assert "\nCommands:\n" in proc.stderr
+
+
 def test_every_limit_in_plain_output_says_how_to_raise_it() -> None:
     proc = codeact_cli("exec", "-", "--timeout", "0.5", stdin="print('working')\nwhile True: pass")
     assert proc.returncode == 1 and proc.stdout == "working\n"

@@ -50,12 +50,22 @@ class _LazyGroup(click.Group):
         return None
 
 
+#: What a group invoked without a command raises (click 8.2+; 8.1 prints its help, exit 0).
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
+
+
 class _CodeActGroup(_LazyGroup):
     """Every usage error is one line, ``codeact: error: --timeout: must be ...``, exit 2, in
-    place of click's Usage/Try/Error block; Ctrl-C is ``codeact: interrupted``, exit 130;
-    SIGTERM (`timeout`, `docker stop`, a supervisor) is ``codeact: terminated``, exit 143
-    (SIGHUP, a closed terminal: 129), after the same clean-up as any exit (sandboxes
-    stopped, their host directories removed: the signal's default action skipped it)."""
+    place of click's Usage/Try/Error block; a group run without a command (``codeact``,
+    ``codeact sandbox``) prints its whole help on stderr, exit 2; Ctrl-C is ``codeact:
+    interrupted``, exit 130; SIGTERM (`timeout`, `docker stop`, a supervisor) is ``codeact:
+    terminated``, exit 143 (SIGHUP, a closed terminal: 129), after the same clean-up as any
+    exit (sandboxes stopped, their host directories removed: the signal's default action
+    skipped it)."""
 
     def main(
         self,
@@ -70,6 +80,11 @@ class _CodeActGroup(_LazyGroup):
         _exit_cleanly_on_ending_signals()
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
+        except _NO_ARGS_IS_HELP as exc:
+            # `codeact`, `codeact sandbox`: no command named. Not a one-line error: the
+            # group's whole help, as --help prints it, on stderr, exit 2 (click's own default).
+            click.echo(exc.format_message(), err=True)
+            sys.exit(2)
         except click.UsageError as exc:
             click.echo(f"codeact: error: {usage_message(exc)}", err=True)
             sys.exit(2)
