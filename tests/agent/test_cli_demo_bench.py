@@ -77,11 +77,30 @@ def test_demo_without_any_model_says_what_to_set(tmp_path: Path) -> None:
 
 
 def test_demo_model_endpoint_failure_is_one_line(fake_openai: FakeOpenAI) -> None:
+    # It was scored as a wrong answer: eight WRONG rows, "answer: NOT correct", the cause
+    # last on stdout, exit 1 as for a wrong answer.
     fake_openai.policy = lambda body: error(401, "bad key")
     proc = codeact_cli("demo", "--base-url", fake_openai.url, "--model", "m")
-    assert proc.returncode == 1
-    assert "refused the credentials (HTTP 401)" in proc.stdout + proc.stderr
+    assert proc.returncode == 3
+    assert "WRONG" not in proc.stdout and "answer:" not in proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("codeact: error:")]
+    assert len(errors) == 1 and "refused the credentials (HTTP 401)" in errors[0]
+    assert proc.stderr.endswith(errors[0] + "\n")
     assert "Traceback" not in proc.stderr
+    proc = codeact_cli("demo", "--base-url", fake_openai.url, "--model", "m", "--json")
+    assert proc.returncode == 3 and proc.stdout == ""
+
+
+def test_demo_with_an_unreachable_endpoint_says_so_not_a_wrong_answer() -> None:
+    proc = codeact_cli("demo", "--base-url", "http://127.0.0.1:9/v1", "--model", "m")
+    assert proc.returncode == 3
+    assert "WRONG" not in proc.stdout and "answer:" not in proc.stdout
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith("codeact: error: cannot reach the model endpoint http://127.0.0.1:9/v1")
+    assert last.endswith("; check --base-url")
+    assert "3 when the task could not be run" in " ".join(
+        codeact_cli("demo", "--help").stdout.split()
+    )
 
 
 def test_bench_runs_both_wirings_and_writes_table_json_chart(

@@ -62,6 +62,10 @@ class RunRecord:
     error: str | None = None
     code_executions: int = 0  # not in the JSON: for the "one execute_code turn" statistic
     result: AgentResult | None = field(default=None, repr=False, compare=False)
+    #: Not in the JSON: the exception when the run could not be done at all (the model
+    #: endpoint unreachable or refusing, the sandbox failing), not when the agent ran and
+    #: did not finish (`AgentError`: turn limit, invalid output), which `error` also names.
+    failure: Exception | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +119,7 @@ async def run_once(
     started = time.perf_counter()
     result: AgentResult | None = None
     error: str | None = None
+    failure: Exception | None = None
     try:
         result = await agent.run(order_totals.TASK)
     except UserError:
@@ -123,9 +128,10 @@ async def run_once(
         result = exc.result if isinstance(exc.result, AgentResult) else None
         error = str(exc)
     except CodeActError as exc:
-        error = str(exc)
+        error, failure = str(exc), exc
     except Exception as exc:  # a bug or a client's own exception: this run's, not the series'
         error = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        failure = exc
     wall = time.perf_counter() - started
     record = RunRecord(
         wiring=wiring,
@@ -133,6 +139,7 @@ async def run_once(
         wall_s=wall,
         error=error,
         result=result,
+        failure=failure,
     )
     if result is not None:
         u = result.usage

