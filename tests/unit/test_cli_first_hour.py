@@ -98,6 +98,16 @@ def test_a_value_past_the_limit_is_cut_with_a_word_and_exit_1() -> None:
     assert json.loads(proc.stdout) == list(range(300_000)) and proc.stderr == ""
 
 
+def test_the_value_starts_its_own_line_after_output_without_a_newline() -> None:
+    # It was glued onto the output: `abc42`.
+    proc = codeact_cli("exec", "-", stdin="print('abc', end='')\n42")
+    assert (proc.returncode, proc.stdout) == (0, "abc\n42\n")
+    proc = codeact_cli("exec", "-", stdin="print('abc')\n42")
+    assert proc.stdout == "abc\n42\n"  # no blank line where the output ended its line
+    proc = codeact_cli("exec", "-", stdin="import sys\nsys.stdout.write('x')\nNone")
+    assert proc.stdout == "x"  # no value: the output exactly as printed
+
+
 def test_sys_exit_is_the_programs_status() -> None:
     proc = codeact_cli("exec", "-", stdin="import sys\nprint('a')\nsys.exit(3)")
     assert proc.returncode == 1 and proc.stdout == "a\n"

@@ -146,6 +146,8 @@ def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
         echo(result.stdout, nl=False, exact=True)
     if result.stderr and not streamed:
         echo(cli_wording(result.stderr), nl=False, err=True, exact=True)
+    if result.has_value and result.stdout and not result.stdout.endswith("\n"):
+        echo("")  # the value on a line of its own, not glued to output without a newline
     if result.value_repr is not None:
         echo(result.value_repr, exact=True)
     elif result.value is not None:
