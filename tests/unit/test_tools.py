@@ -142,8 +142,8 @@ def test_validation_errors_name_the_argument() -> None:
     ("define", "message"),
     [
         ("def f(x): pass", "has no type annotation"),
-        ("def f(*args: int): pass", "takes \\*args"),
-        ("def f(**kw: int): pass", "takes \\*kw"),
+        ("def f(*args: int): pass", "takes \\*args: .*list each parameter it accepts in place of"),
+        ("def f(**kw: int): pass", "takes \\*\\*kw: .*in place of \\*\\*kw \\(for example"),
         ("def f(x: int, /): pass", "positional-only"),
         ("def print(x: int): pass", "already taken inside the sandbox"),
         ("def call_tool(x: int): pass", "already taken inside the sandbox"),

@@ -124,9 +124,11 @@ def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
     fields: dict[str, Any] = {}
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            stars = "**" if p.kind is p.VAR_KEYWORD else "*"
             raise ToolDefinitionError(
-                f"tool {name!r} takes *{p.name}: a tool needs named, typed parameters "
-                "so that the model knows what to pass"
+                f"tool {name!r} takes {stars}{p.name}: a tool needs named, typed parameters "
+                f"so that the model knows what to pass; list each parameter it accepts in "
+                f"place of {stars}{p.name} (for example `def {name}(city: str, days: int = 1)`)"
             )
         if p.kind is p.POSITIONAL_ONLY:
             raise ToolDefinitionError(
