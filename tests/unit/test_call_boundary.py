@@ -13,7 +13,12 @@ import pytest
 from codeact import Limits, Tool, tool
 from codeact.bridge.protocol import RunOutcome
 from codeact.calls.pipeline import ToolPipeline
-from codeact.calls.sizes import argument_size_error, bounded_copy, json_size_over
+from codeact.calls.sizes import (
+    ResultTooLarge,
+    argument_size_error,
+    bounded_copy,
+    json_size_over,
+)
 from codeact.errors import ConfigurationError
 from codeact.sandbox.guest.wire import FrameReader, ProtocolError, decode_flat, encode_frame
 
@@ -48,6 +53,24 @@ def test_argument_size_error_counts_utf8_bytes_and_names_the_limit() -> None:
     message = argument_size_error("f", "é" * 60, 100)  # 120 bytes
     assert message is not None and "Limits.tool_argument_bytes=100" in message
     assert "f()" in message
+
+
+def test_a_result_over_its_limit_reads_as_a_sentence_with_the_limit_as_people_write_it() -> None:
+    # It read "the result of huge() is larger, over the limit (...=16777216 bytes)".
+    assert str(ResultTooLarge("huge", 16 << 20, None)).startswith(
+        "the result of huge() is larger as JSON than the limit (Limits.tool_result_bytes=16 MiB): "
+        "have the tool return less"
+    )
+    assert str(ResultTooLarge("huge", 1000, 123_456)).startswith(
+        "the result of huge() is 123,456 bytes of JSON, over the limit "
+        "(Limits.tool_result_bytes=1,000 bytes): "
+    )
+    message = argument_size_error("f", "x" * 5000, 4096)
+    assert message is not None
+    assert message.startswith(
+        "the arguments of f() are 5,000 bytes of JSON or more, over the limit"
+    )
+    assert "(Limits.tool_argument_bytes=4 KiB)" in message
 
 
 def test_limits_document_and_check_the_new_fields() -> None:

@@ -25,6 +25,7 @@ USAGE_ERRORS = [
     ("exec - --timeout 0.0001", "--timeout: must be at least 0.001 (got 0.0001)"),  # was Limits.
     ("exec - --memory 5000", "--memory: must be at most 4000 (got 5000)"),
     ("exec - --memory lots", "--memory: must be a whole number of MiB (got 'lots')"),
+    ("exec - --max-output 0", "--max-output: must be at least 1 byte (got 0)"),  # was: 1 bytes
     ("exec - --max-output 1x", "--max-output: must be a size such as 2000000, 512k or 10MB (got '1x')"),  # noqa: E501
     ("exec - --nope", "no such option '--nope' (see codeact exec --help)"),
     ("exec", "missing argument 'PROGRAM.py|-'"),

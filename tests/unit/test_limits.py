@@ -26,6 +26,28 @@ def test_replace_returns_a_changed_copy() -> None:
     assert limits.describe("wall_time") == "wall_time=5s"
 
 
+GIB = "1_073_741_824"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"output_bytes": 0}, f"Limits.output_bytes must be between 1 and {GIB} bytes, got 0"),
+        ({"tool_calls": -1}, "Limits.tool_calls must be between 0 and 1_000_000, got -1"),
+        ({"wall_time": 0}, "Limits.wall_time must be between 0.001 and 86_400 seconds, got 0"),
+        ({"state_bytes": 1}, f"Limits.state_bytes must be between 1024 and {GIB} bytes, got 1"),
+    ],
+)  # fmt: skip
+def test_bounds_are_exact_numbers_not_scientific_notation(
+    kwargs: dict[str, object], message: str
+) -> None:
+    # They read "between 1 and 1.07374e+09" and "1e+06": neither exact nor how code writes them.
+    with pytest.raises(ConfigurationError) as raised:
+        Limits(**kwargs)  # type: ignore[arg-type]
+    assert str(raised.value) == message
+    assert Limits(wall_time=12.3456789).describe("wall_time") == "wall_time=12.3456789s"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -91,14 +91,24 @@ def json_size_over(value: Any, limit: int) -> bool:
     return False
 
 
+def _size(n: int) -> str:
+    """A size limit as people read it, exactly: 16 MiB, 512 KiB, 1,000 bytes, 1 byte."""
+    if n and n % (1 << 20) == 0:
+        return f"{n >> 20} MiB"
+    if n and n % 1024 == 0:
+        return f"{n >> 10} KiB"
+    return "1 byte" if n == 1 else f"{n:,} bytes"
+
+
 class ResultTooLarge(Exception):
-    """A tool's result is over `Limits.tool_result_bytes` (it was not converted nor copied)."""
+    """A tool's result is over `Limits.tool_result_bytes` (it was not converted nor copied).
+    `size`: its JSON's size, or None when it was found over the limit without encoding it."""
 
     def __init__(self, name: str, limit: int, size: int | None) -> None:
-        what = f"{size} bytes of JSON" if size is not None else "larger"
+        what = f"{size:,} bytes of JSON, over" if size is not None else "larger as JSON than"
         super().__init__(
-            f"the result of {name}() is {what}, over the limit "
-            f"(Limits.tool_result_bytes={limit} bytes): have the tool return less "
+            f"the result of {name}() is {what} the limit "
+            f"(Limits.tool_result_bytes={_size(limit)}): have the tool return less "
             "(e.g. a page or a summary), or raise the limit"
         )
 
@@ -112,8 +122,8 @@ def argument_size_error(name: str, arguments: str | bytes, limit: int) -> str | 
     if size <= limit:
         return None
     return (
-        f"the arguments of {name}() are {size} bytes of JSON or more, over the limit "
-        f"(Limits.tool_argument_bytes={limit} bytes): pass less data per call (e.g. in "
+        f"the arguments of {name}() are {size:,} bytes of JSON or more, over the limit "
+        f"(Limits.tool_argument_bytes={_size(limit)}): pass less data per call (e.g. in "
         "pages, or a reference the tool can look up), or raise the limit"
     )
 

@@ -23,6 +23,15 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb":
 _UNITS |= {"mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
 
 
+def _exact(number: float) -> str:
+    """A bound exactly (``%g`` rounds to 6 digits and writes 1e+06)."""
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
+def _bytes(n: int) -> str:
+    return "1 byte" if n == 1 else f"{n:,} bytes"
+
+
 class Number(_ParamType):
     """An int or float between `low` and `high`; `positive` also refuses 0."""
 
@@ -54,9 +63,9 @@ class Number(_ParamType):
         if self.positive and number <= 0:
             self.fail(f"must be greater than 0 (got {value})", param, ctx)
         if self.low is not None and number < self.low:
-            self.fail(f"must be at least {self.low:g} (got {value})", param, ctx)
+            self.fail(f"must be at least {_exact(self.low)} (got {value})", param, ctx)
         if self.high is not None and number > self.high:
-            self.fail(f"must be at most {self.high:g} (got {value})", param, ctx)
+            self.fail(f"must be at most {_exact(self.high)} (got {value})", param, ctx)
         return self.kind(number)
 
 
@@ -78,7 +87,7 @@ class Size(_ParamType):
                 self.fail(f"must be a size such as 2000000, 512k or 10MB (got {value!r})", param)
             size = int(float(match.group(1)) * _UNITS[unit])
         if size < self.low:
-            self.fail(f"must be at least {self.low} bytes (got {value})", param, ctx)
+            self.fail(f"must be at least {_bytes(self.low)} (got {value})", param, ctx)
         if size > self.high:
             self.fail(f"must be at most {self.high // 1024**2} MiB (got {value})", param, ctx)
         return size

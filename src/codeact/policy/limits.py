@@ -87,16 +87,18 @@ class Limits:
     def __post_init__(self) -> None:
         _check_number("wall_time", self.wall_time, low=0.001, high=86_400.0, unit="seconds")
         _check_number("memory_mb", self.memory_mb, low=32, high=4000, unit="MiB", integer=True)
-        _check_number("output_bytes", self.output_bytes, low=1, high=1 << 30, integer=True)
+        _check_number(
+            "output_bytes", self.output_bytes, low=1, high=1 << 30, unit="bytes", integer=True
+        )
         _check_number("tool_calls", self.tool_calls, low=0, high=1_000_000, integer=True)
         _check_number("tool_timeout", self.tool_timeout, low=0.001, high=86_400.0, unit="seconds")
-        _check_number("state_bytes", self.state_bytes, low=1024, high=1 << 30, integer=True)
-        _check_number(
-            "tool_argument_bytes", self.tool_argument_bytes, low=2, high=1 << 30, integer=True
-        )
-        _check_number(
-            "tool_result_bytes", self.tool_result_bytes, low=4, high=1 << 30, integer=True
-        )
+        for name, low in (
+            ("state_bytes", 1024),
+            ("tool_argument_bytes", 2),
+            ("tool_result_bytes", 4),
+        ):
+            value = getattr(self, name)
+            _check_number(name, value, low=low, high=1 << 30, unit="bytes", integer=True)
         _check_number(
             "approval_denials", self.approval_denials, low=0, high=1_000_000, integer=True
         )
@@ -152,7 +154,14 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Limits)}
 
 
 def _num(value: float) -> str:
-    return f"{value:g}"
+    """A number as given, exactly: 30, 0.5, 12.345 (``%g`` would round to 6 digits)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _bound(value: float) -> str:
+    """A bound as code writes it: 1_073_741_824, 86_400, 4000, 0.001 (never 1.07374e+09)."""
+    text = _num(value)
+    return f"{int(value):_}" if "." not in text and abs(int(value)) >= 10_000 else text
 
 
 def _size(n: int) -> str:
@@ -178,6 +187,7 @@ def _check_number(
         raise ConfigurationError(f"Limits.{name} must be {kind}, got {value!r}")
     if not low <= float(value) <= high:  # type: ignore[arg-type]
         raise ConfigurationError(
-            f"Limits.{name} must be between {low:g} and {high:g}{' ' + unit if unit else ''}, "
+            f"Limits.{name} must be between {_bound(low)} and {_bound(high)}"
+            f"{' ' + unit if unit else ''}, "
             f"got {value!r}"
         )
