@@ -143,7 +143,7 @@ def _print_report(record: RunRecord, *, quiet: bool) -> None:
     verdict = "correct" if record.correct else "NOT correct"
     click.echo(f"\nanswer: {verdict} (every total and the sum {want_sum:.2f} must be stated)")
     if record.error:
-        click.echo(f"run failed: {record.error}")
+        click.echo(f"run failed: {visible(record.error, newlines=False)}")
     if result is not None:
         u, t = result.usage, result.timings
         click.echo(
