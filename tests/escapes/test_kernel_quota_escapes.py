@@ -115,6 +115,60 @@ except OSError as exc:
     print("SIOCGIFCONF", exc.errno)
 """
 
+SOCKET_MEMORY = (
+    _PRE
+    + """
+import array, socket
+a, b = socket.socketpair()
+for name in ("SO_SNDBUF", "SO_RCVBUF", "SO_SNDBUFFORCE", "SO_RCVBUFFORCE"):
+    try:  # up to twice wmem_max (8 MiB) of kernel memory a socket, outside RLIMIT_AS
+        a.setsockopt(socket.SOL_SOCKET, getattr(socket, name, {"SO_SNDBUFFORCE": 32,
+                     "SO_RCVBUFFORCE": 33}.get(name)), 64 << 20)
+        print(name, "set", a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
+    except OSError as exc:
+        print(name, exc.errno)
+c, d = socket.socketpair()
+fds = array.array("i", [c.fileno(), d.fileno()])
+try:  # a socket in flight outlives its close, past RLIMIT_NOFILE
+    a.sendmsg([b"f"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+    print("scm_rights sent")
+except OSError as exc:
+    print("scm_rights", exc.errno)
+a.sendall(b"plain")  # the ordinary path: send and recv
+print("plain", b.recv(16).decode())
+"""
+)
+
+PIPE_PAGES = (
+    _PRE
+    + """
+libc.syscall.restype = ctypes.c_long
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+buf = ctypes.create_string_buffer(b"x" * 4096)
+iov = iovec(ctypes.addressof(buf), 1)
+r, w = os.pipe()
+r2, w2 = os.pipe()
+numbers = {"x86_64": (278, 275, 276, 40), "aarch64": (75, 76, 77, 71)}[os.uname().machine]
+vmsplice, splice, tee, sendfile = numbers
+# vmsplice: the pipe keeps the page (a whole huge page) after munmap
+print("vmsplice", libc.syscall(vmsplice, w, ctypes.byref(iov), 1, 0), ctypes.get_errno())
+os.write(w, b"y")
+fd = os.open("/output/f", os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, b"z" * 4096)
+# splice: the pipe keeps the file's page after the file is truncated
+print("splice", libc.syscall(splice, fd, None, w2, None, 1, 0), ctypes.get_errno())
+print("tee", libc.syscall(tee, r, w2, 1, 0), ctypes.get_errno())
+print("read", os.read(r, 1).decode())
+# sendfile: a socket's (or pipe's) buffer keeps a reference to the page for each byte sent
+import shutil, socket
+a, b = socket.socketpair()
+print("sendfile", libc.syscall(sendfile, a.fileno(), fd, None, 1), ctypes.get_errno())
+shutil.copyfile("/output/f", "/output/g")  # falls back to read and write
+print("copied", os.path.getsize("/output/g"))
+"""
+)
+
 
 def _lines(stdout: str) -> dict[str, list[str]]:
     return {line.split()[0]: line.split()[1:] for line in stdout.splitlines() if line.strip()}
@@ -169,3 +223,24 @@ async def test_threads_are_bounded_even_for_root(jail_attempt: Any) -> None:
 async def test_socket_ioctls_say_nothing_of_the_host(jail_attempt: Any) -> None:
     result = await jail_attempt(SOCKET_IOCTL)
     assert "SIOCGIFCONF 1" in result.stdout, result.stdout
+
+
+async def test_sockets_keep_their_default_buffers_and_pass_no_descriptors(
+    jail_attempt: Any,
+) -> None:
+    result = await jail_attempt(SOCKET_MEMORY)
+    lines = _lines(result.stdout)
+    for name in ("SO_SNDBUF", "SO_RCVBUF", "SO_SNDBUFFORCE", "SO_RCVBUFFORCE"):
+        assert lines[name] == ["1"], result.stdout  # EPERM
+    assert lines["scm_rights"] == ["1"], result.stdout
+    assert lines["plain"] == ["plain"], result.stdout
+
+
+async def test_no_pipe_holds_references_to_pages(jail_attempt: Any) -> None:
+    result = await jail_attempt(PIPE_PAGES)
+    lines = _lines(result.stdout)
+    for name in ("vmsplice", "splice", "tee"):
+        assert lines[name] == ["-1", "1"], result.stdout
+    assert lines["sendfile"] == ["-1", "38"], result.stdout  # ENOSYS: callers fall back
+    assert lines["copied"] == ["4096"], result.stdout
+    assert lines["read"] == ["y"], result.stdout  # a pipe still carries what is written

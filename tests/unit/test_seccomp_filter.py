@@ -270,3 +270,22 @@ def test_no_per_user_kernel_objects(arch: str) -> None:
     for name in ("inotify_init", "inotify_init1", "timer_create"):
         if name in SYSCALLS[arch]:
             assert verdict(arch, name) == seccomp.RET_EPERM, name
+
+
+def test_sockets_keep_their_default_buffers(arch: str) -> None:
+    """A larger buffer is kernel memory outside RLIMIT_AS (up to 8 MiB a socket)."""
+    for option in (7, 8, 32, 33):  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
+        assert verdict(arch, "setsockopt", 3, 1, option) == seccomp.RET_EPERM, option
+    for option in (2, 9, 20, 21):  # SO_REUSEADDR, SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO
+        assert verdict(arch, "setsockopt", 3, 1, option) == seccomp.RET_ALLOW, option
+    assert verdict(arch, "getsockopt", 3, 1, 7) == seccomp.RET_ALLOW
+
+
+def test_no_descriptor_passing_and_no_page_references_in_pipes(arch: str) -> None:
+    """SCM_RIGHTS keeps sockets alive past RLIMIT_NOFILE; vmsplice, splice and tee put
+    references to pages in a pipe, which keep them after munmap or truncation."""
+    for name in ("sendmsg", "sendmmsg", "vmsplice", "splice", "tee"):
+        assert verdict(arch, name) == seccomp.RET_EPERM, name
+    assert verdict(arch, "sendfile") == seccomp.RET_ENOSYS  # shutil falls back on it
+    for name in ("sendto", "recvfrom", "recvmsg", "copy_file_range"):
+        assert verdict(arch, name) == seccomp.RET_ALLOW, name

@@ -25,8 +25,12 @@ some arguments (the other walls are the read-only binds, Landlock and rlimits):
   read-write mount would let anyone who runs it act as that user (as root, when it is root);
   and no ``umask`` change, so nothing it creates is writable by the host's other users;
 * memory the address-space limit does not count: ``memfd_create`` answers ENOSYS (each memfd
-  held up to RLIMIT_FSIZE of RAM, 256 of them tens of GiB), and pipes keep their default
-  size (no ``F_SETPIPE_SZ``).
+  held up to RLIMIT_FSIZE of RAM, 256 of them tens of GiB), pipes keep their default size
+  (no ``F_SETPIPE_SZ``) and sockets theirs (no ``SO_SNDBUF``/``SO_RCVBUF`` and their
+  ``FORCE`` forms); no descriptor is passed in a message (``sendmsg``/``sendmmsg``: one
+  in flight outlives its close and RLIMIT_NOFILE); and no pipe holds references to pages
+  (``vmsplice``, ``splice``, ``tee``: a page kept after ``munmap`` or truncation), nor a
+  socket (``sendfile`` answers ENOSYS: Python's callers fall back to read and write).
 
 A system call from another ABI (i386's ``int 0x80``) kills the process; x86_64's x32 calls get
 ENOSYS. Refusals return EPERM, so Python raises a clean ``PermissionError``.
@@ -84,6 +88,10 @@ _CLONE_NAMESPACES = (
 _AF_UNIX = 1
 _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
 _F_SETPIPE_SZ = 1031
+# SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE (asm-generic/socket.h, x86_64 and
+# aarch64 alike): refused at every level, since the jail has only AF_UNIX sockets, whose
+# buffers are all SOL_SOCKET's.
+_SOCKET_BUFFER_OPTIONS = (7, 8, 32, 33)
 # chattr: file flags and project attributes, which Landlock does not cover either.
 _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR = 0x40086602, 0x40046602, 0x401C5820
 
@@ -126,6 +134,13 @@ DENIED = (
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
     "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr",
     "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
+    # Memory the address-space limit does not count. Descriptors passed in a message
+    # (SCM_RIGHTS, which the filter cannot see inside sendmsg's struct) stay alive in flight
+    # after the program closes them, past RLIMIT_NOFILE, each socket with its buffers. A pipe
+    # filled by vmsplice or splice holds references to the pages themselves: a page unmapped
+    # after vmsplice (a whole 2 MiB transparent huge page for one byte) or a file's page cache
+    # after the file is truncated stays in RAM that nothing counts; tee copies such references.
+    "sendmsg", "sendmmsg", "vmsplice", "splice", "tee",
 )  # fmt: skip
 
 
@@ -190,6 +205,15 @@ def rules_for(self_pid: int) -> list[Rule]:
         # RAM outside RLIMIT_AS: memfds (C libraries fall back on ENOSYS), larger pipes.
         Rule("memfd_create", "enosys"),
         Rule("fcntl", "arg_not_in", 1, (_F_SETPIPE_SZ,)),
+        # Kernel memory outside RLIMIT_AS: a socket's buffer may grow to twice wmem_max
+        # (8 MiB a socket on a stock kernel, 2 GiB over RLIMIT_NOFILE's 256 descriptors); at
+        # the default size (wmem_default, 208 KiB) they hold a bounded amount (docs/backends.md).
+        Rule("setsockopt", "arg_not_in", 2, _SOCKET_BUFFER_OPTIONS),
+        # sendfile puts references to a file's pages in a socket or a pipe, as splice does:
+        # one byte a page is charged as one byte, and a page truncated away stays in RAM
+        # (about 260 MiB of pages behind 55 MiB of buffers, measured). shutil, socket.sendfile
+        # and asyncio fall back to read and write on ENOSYS.
+        Rule("sendfile", "enosys"),
         Rule("ioctl", "arg_not_in", 1, _REFUSED_IOCTLS, ranges=(_SOCKIOS,)),
     ]
     return rules
