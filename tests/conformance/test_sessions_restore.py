@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from codeact import CodeAct
+import pytest
+
+from codeact import CodeAct, Limits, tool
 
 EXITS_WHEN_RUN_AGAIN = """
 import math
@@ -113,3 +115,88 @@ async def test_attributes_set_after_a_definition_are_kept(
     assert after.ok, after.to_model_text()
     assert after.value == [1, ["a"], {"k": 1}, 3, 1, 1]
     assert after.session is not None and after.session.dropped == {}
+
+
+@tool
+def send_money(to: str, amount: float) -> str:
+    """Send money."""
+    SENT.append((to, amount))
+    return f"sent {amount} to {to}"
+
+
+SENT: list[tuple[str, float]] = []
+
+# Each of these calls a tool while it is defined: restore would call it again.
+CALLS_A_TOOL_WHEN_DEFINED = {
+    "Receipt": "class Receipt:\n    text = send_money(to='bob', amount=10)\n",
+    "paid": "def once(f):\n    send_money(to='eve', amount=1)\n    return f\n"
+    "@once\ndef paid():\n    return 1\n",
+    "pay": "def pay(note=send_money(to='ann', amount=2)):\n    return note\n",
+    "Quiet": "class Quiet:\n    try:\n        send_money(to='joe', amount=3)\n"
+    "    except BaseException:\n        pass\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLS_A_TOOL_WHEN_DEFINED))
+async def test_restore_never_calls_a_tool_again(
+    make_codeact: Callable[..., CodeAct], name: str
+) -> None:
+    SENT.clear()
+    session = make_codeact(tools=[send_money]).session()
+    first = await session.execute(CALLS_A_TOOL_WHEN_DEFINED[name] + "kept = 1\n")
+    assert first.ok and len(SENT) == 1, first.to_model_text()
+    second = await session.execute("n = 0")
+    # was: every later call paid again, recorded in that call's tool_calls
+    assert len(SENT) == 1 and second.tool_calls == [], second.tool_calls
+    assert second.ok and second.session is not None and second.session.kept
+    why = second.session.dropped[name]
+    assert "calls the tool send_money" in why and "restore never does that again" in why, why
+    third = await session.execute("[kept, n]")
+    assert third.value == [1, 0] and len(SENT) == 1
+    assert third.session is not None and name not in third.session.names
+
+
+async def test_restore_neither_prints_again_nor_writes_files(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    session = make_codeact().session()
+    first = await session.execute(
+        "class Loud:\n    print('defined')\n"
+        "class Log:\n    with open('/output/log.txt', 'a') as f:\n        f.write('x')\n"
+    )
+    assert first.ok and first.stdout == "defined\n", first.to_model_text()
+    second = await session.execute("print('second')")
+    assert second.stdout == "second\n" and second.files == []
+    assert second.session is not None and "Loud" in second.session.names
+    assert "writes the file /output/log.txt" in second.session.dropped["Log"]
+
+
+# Loops only when it is run again (the flag is gone in a fresh sandbox).
+LOOPS_WHEN_RUN_AGAIN = """
+import builtins
+builtins.first = True
+class Trap:
+    if not getattr(__import__('builtins'), 'first', False):
+        while True: pass
+class Bomb:
+    def __reduce__(self):
+        return (exec, ("import builtins\\nwhile not getattr(builtins, 'first', False): pass",))
+b = Bomb()
+x = 1
+"""
+
+
+async def test_a_definition_or_value_that_hangs_when_restored_is_dropped(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # restore's budget is a share of the wall time (docs/sessions.md): 0.5 s here
+    session = make_codeact(limits=Limits(wall_time=5)).session()
+    first = await session.execute(LOOPS_WHEN_RUN_AGAIN)
+    assert first.ok, first.to_model_text()
+    second = await session.execute("x + 1")
+    # was: every later call ended at the wall-time limit, the session broken for good
+    assert second.ok and second.value == 2, second.to_model_text()
+    assert second.session is not None and "restore's 0.5 s" in second.session.dropped["Trap"]
+    third = await session.execute("b")
+    assert third.session is not None and "restore's 0.5 s" in third.session.dropped["b"]
+    assert (await session.execute("x")).value == 1

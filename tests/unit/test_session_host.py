@@ -166,7 +166,7 @@ def test_a_backend_that_runs_no_guest_cannot_keep_a_session() -> None:
 def test_the_request_carries_the_state_as_base64_only_for_a_session() -> None:
     assert '"session"' not in RunRequest(code="1").to_guest_json()
     carried = RunRequest(code="1", state=StateCarry(b"\x00\x01", 1024)).to_guest_json()
-    assert '"session": {"state": "AAE=", "limit": 1024}' in carried
+    assert '"session": {"state": "AAE=", "limit": 1024, ' in carried
 
 
 def _report(session: object) -> str:

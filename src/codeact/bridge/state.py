@@ -37,7 +37,15 @@ _MAX_NAMES = 10_000
 _MAX_NAME = 200
 _MAX_REASON = 500
 _NAMES_SLACK = 1 << 20  # room in the report for the lists of names and reasons
-_MAX_SPLICE = 100_000  # pieces of a spliced state
+_MAX_SPLICE = 100_000  # pieces of a spliced state (the guest is told: `to_guest`)
+#: The share of a call's wall time that restore may spend running the state's definitions
+#: again and unpickling its values (`restore_seconds`).
+RESTORE_SHARE = 0.1
+
+
+def restore_seconds(wall_time: float) -> float:
+    """What restore may spend of a call whose wall time is `wall_time` seconds."""
+    return max(0.05, wall_time * RESTORE_SHARE)
 
 
 @dataclass(frozen=True)
@@ -47,17 +55,19 @@ class StateCarry:
 
     state: bytes | None
     limit: int
+    restore_seconds: float = 3.0  # what restore may spend (`restore_seconds`)
 
     def to_guest(self, *, raw: bool = False, fetch: bool = False) -> dict[str, Any]:
         """The request's ``session``: the state as base64, or (`raw`) marked as following
         the request's JSON as raw bytes (see `raw_tail`), or (`fetch`) only its size: the
         guest asks for the pieces it needs (`piece`), and the rest never enters it."""
+        common = {"limit": self.limit, "pieces": _MAX_SPLICE, "restore_s": self.restore_seconds}
         if fetch and self.state:
-            return {"state": None, "raw": True, "fetch": len(self.state), "limit": self.limit}
+            return {"state": None, "raw": True, "fetch": len(self.state), **common}
         if raw:
-            return {"state": None, "raw": True, "limit": self.limit}
+            return {"state": None, "raw": True, **common}
         state = base64.b64encode(self.state).decode("ascii") if self.state else None
-        return {"state": state, "limit": self.limit}
+        return {"state": state, **common}
 
     def piece(self, offset: object, length: object) -> bytes | None:
         """The state's bytes a guest asked for; None if it asked for bytes it does not have."""

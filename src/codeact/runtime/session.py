@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._lifecycle import Closeable
-from ..bridge.state import GuestState, StateCarry
+from ..bridge.state import GuestState, StateCarry, restore_seconds
 from ..errors import ConfigurationError
 from ..policy.limits import Limits
 from ._sync import LoopThread, refuse_inside_loop, result_or_interrupted
@@ -176,7 +176,7 @@ class Session(Closeable):
         `on_output` and `on_event` are as in `CodeAct.execute`."""
         limits = limits or self.limits
         async with self._locked():
-            carry = StateCarry(self._state, limits.state_bytes)
+            carry = StateCarry(self._state, limits.state_bytes, restore_seconds(limits.wall_time))
             result, guest = await self.codeact._execute(
                 code, limits=limits, carry=carry, on_output=on_output, on_event=on_event
             )

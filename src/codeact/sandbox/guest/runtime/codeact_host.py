@@ -4,7 +4,8 @@
 in codeact_runner); `WarmupHost` is the one the runner's own warm-up runs against. `OUTPUT`
 holds what the running program printed, capped, and hands it to the host as it goes;
 `Stream` is what sys.stdout and sys.stderr are while a program runs, `NoStdin` what
-sys.stdin is.
+sys.stdin is. `restoring` is the guard around what a session's restore runs again: nothing
+reaches outside the sandbox, and it has a deadline.
 
 Runs inside the sandbox; imports only the standard library.
 """
@@ -12,10 +13,26 @@ Runs inside the sandbox; imports only the standard library.
 from __future__ import annotations
 
 import io
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["HOST", "NO_STDIN", "OUTPUT", "NoStdin", "Output", "Stream", "WarmupHost"]
+__all__ = [
+    "HOST",
+    "NO_STDIN",
+    "OUTPUT",
+    "STATE_READ",
+    "NoStdin",
+    "OutOfTime",
+    "Output",
+    "Refused",
+    "Stream",
+    "WarmupHost",
+    "restoring",
+]
 
 HOST: Any = None  # the backend's glue object; set by codeact_runner.install()
 
@@ -202,3 +219,148 @@ class NoStdin(io.TextIOBase):
 
     def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
         raise EOFError(NO_STDIN)
+
+
+# -- restore's guard ---------------------------------------------------------------------
+
+#: The name under which the guest asks the host for bytes of its session's state: no tool
+#: can have it (it is not an identifier), and the host answers it before any tool is looked up.
+STATE_READ = "\x00state"
+
+
+class Refused(BaseException):
+    """What restore ran again (a definition, a value's unpickling) tried to reach outside the
+    sandbox: a tool call, an HTTP request, a change to a file. It did not happen. A
+    BaseException, so that ``except Exception`` in a class body does not hide it (restore
+    drops what tried, even if it caught this)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class OutOfTime(BaseException):
+    """What restore ran again went past restore's deadline."""
+
+
+class _Guard:
+    """While restore runs code again: the host as the program had it, minus every effect."""
+
+    def __init__(self, host: Any, seconds: float) -> None:
+        self.host = host
+        self.seconds = seconds
+        self.end = time.monotonic() + 2 * seconds  # for all of it
+        self.deadline = self.end  # for what runs now (`arm`)
+        self.tried: list[str] = []  # what was refused, in order
+
+    def arm(self, *, trace: bool = True) -> None:
+        """Start the deadline of one definition or value: `seconds` from now, within `end`
+        (the tracer again, too: CPython unsets a tracer that raised)."""
+        self.deadline = min(time.monotonic() + self.seconds, self.end)
+        if trace:
+            sys.settrace(_tracer)
+
+    def spent(self) -> bool:
+        return time.monotonic() > self.end
+
+    def refuse(self, what: str) -> Refused:
+        self.tried.append(what)
+        return Refused(what)
+
+    def dispatch(self, name: str, args_json: str) -> tuple[bool, str]:
+        if name == STATE_READ:  # restore's own reads of the state
+            return self.host.dispatch(name, args_json)  # type: ignore[no-any-return]
+        raise self.refuse(f"calls the tool {name}")
+
+    def start_call(self, name: str, args_json: str) -> tuple[bool, Any]:
+        raise self.refuse(f"calls the tool {name}")
+
+    def wait_calls(self, timeout_ms: int) -> list[list[Any]]:
+        return []  # none was started
+
+    def sleep(self, ms: int) -> None:
+        if time.monotonic() + ms / 1000 > self.deadline:
+            raise OutOfTime()
+        self.host.sleep(ms)
+
+    def write_output(self, stream: int, text: str) -> None:
+        return None  # what restore's code prints was printed by the call that defined it
+
+    def http_request(self, request_json: str) -> tuple[bool, str]:
+        raise self.refuse("makes an HTTP request")
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "read_state":  # the jail's frame for restore's own reads of the state
+            return getattr(self.host, name)
+        raise AttributeError(name)
+
+
+_GUARD: _Guard | None = None
+
+#: Audit events that change files (with the index of the path among their arguments).
+_FILE_CHANGES = {
+    "os.remove": 0,
+    "os.rename": 0,
+    "os.mkdir": 0,
+    "os.rmdir": 0,
+    "os.truncate": 0,
+    "os.chmod": 0,
+    "os.chown": 0,
+    "os.link": 1,
+    "os.symlink": 1,
+    "os.utime": 0,
+    "shutil.rmtree": 0,
+}
+_WRITING = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_hooked = False
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    guard = _GUARD
+    if guard is None:
+        return
+    if event == "open":
+        flags = args[2] if len(args) > 2 else 0
+        if isinstance(flags, int) and flags & _WRITING and not isinstance(args[0], int):
+            raise guard.refuse(f"writes the file {args[0]}")
+    elif event in _FILE_CHANGES:
+        at = _FILE_CHANGES[event]
+        raise guard.refuse(f"changes the file {args[at] if len(args) > at else '?'}")
+
+
+def _tracer(frame: Any, event: str, arg: Any) -> Any:
+    guard = _GUARD
+    if guard is not None and time.monotonic() > guard.deadline:
+        raise OutOfTime()
+    if event == "call":
+        # Every instruction, not every line: a loop on one line (``while True: pass``) has
+        # no line event on some versions (3.11). Restore's code is a few statements.
+        frame.f_trace_opcodes = True
+    return _tracer
+
+
+@contextmanager
+def restoring(seconds: float) -> Iterator[_Guard]:
+    """Run what restore runs again (a definition, a value's unpickling) under a guard: every
+    host call that would have an effect (a tool call, an HTTP request) and every change to a
+    file raises `Refused` instead and is recorded in the guard's ``tried``; what it prints is
+    dropped. Each piece of code run after the guard's ``arm()`` has `seconds`, and all of
+    them twice that: past it, its next instruction of Python (or a sleep) raises `OutOfTime`
+    (a loop inside one C call is not stopped: the call's wall time is). Nested: the outer
+    guard stays."""
+    global HOST, OUTPUT, _GUARD, _hooked
+    if _GUARD is not None:
+        yield _GUARD
+        return
+    if not _hooked:
+        sys.addaudithook(_audit)  # once per process; it does nothing outside restore
+        _hooked = True
+    host, output = HOST, OUTPUT
+    guard = _Guard(host, seconds)
+    tracer = sys.gettrace()
+    HOST, OUTPUT, _GUARD = guard, Output(0), guard
+    try:
+        yield guard
+    finally:
+        sys.settrace(tracer)
+        HOST, OUTPUT, _GUARD = host, output, None

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import codeact_host
+
 if TYPE_CHECKING:
     from codeact_state import Carried
 
@@ -78,16 +80,25 @@ class Pending:
         for name in names:
             self.by_name.pop(name, None)
         started = time.perf_counter()
-        with no_gc():
+        # Unpickling runs code again (a value's __reduce__): as restore's definitions do,
+        # under the guard (no effect outside the sandbox, a deadline), here as well when the
+        # program reaches for a value while it runs (each time with restore's budget).
+        with no_gc(), codeact_host.restoring(self.carried.budget) as guard:
             unpickler: Any = None
             for at, name in enumerate(names):
+                tried = len(guard.tried)
                 try:
                     if unpickler is None:
                         unpickler = pickle.Unpickler(io.BytesIO(self.read(offset, length)))
-                    value = unpickler.load()
+                    guard.arm()
+                    try:
+                        value = unpickler.load()
+                    finally:
+                        sys.settrace(None)
+                    if len(guard.tried) > tried:
+                        raise codeact_host.Refused(guard.tried[tried])
                 except BaseException as exc:
-                    why = reason("it could not be restored", exc)
-                    self.carried.dropped.append([name, why])
+                    self.carried.dropped.append([name, _unpickling_failed(exc, self.carried)])
                     after = f"it was saved with {name}, which failed"
                     self.carried.dropped += [[n, after] for n in names[at + 1 :]]
                     break
@@ -118,6 +129,20 @@ class Pending:
         main = sys.modules.get("__main__")
         if main is not None and type(main) is _LazyMain:
             main.__class__ = types.ModuleType  # type: ignore[assignment]
+
+
+def _unpickling_failed(exc: BaseException, carried: Carried) -> str:
+    if isinstance(exc, codeact_host.Refused):
+        return (
+            f"unpickling it {exc.what}; restore never does that again (no tool call, HTTP "
+            "request or file change): keep plain data (what the call returned) instead"
+        )
+    if isinstance(exc, codeact_host.OutOfTime):
+        return (
+            f"unpickling it took more than restore's {carried.budget:g} s (or restore's "
+            f"{2 * carried.budget:g} s in all were spent); keep plain data instead"
+        )
+    return reason("it could not be restored", exc)
 
 
 def _touch(frame: Any) -> None:

@@ -195,9 +195,7 @@ _WARMUP: dict[str, Any] = {
 _WARMUP_PLAIN = {key: value for key, value in _WARMUP.items() if key != "session"}
 
 
-#: The name under which the guest asks the host for bytes of its session's state: no tool
-#: can have it (it is not an identifier), and the host answers it before any tool is looked up.
-_STATE_READ = "\x00state"
+_STATE_READ = codeact_host.STATE_READ
 
 
 def _read_state(offset: int, length: int) -> bytes:
@@ -318,6 +316,7 @@ def run(request_json: str) -> str:
                 filename=filename,
                 fetch=_read_state,
                 size=int(session.get("fetch") or 0),
+                budget=float(session.get("restore_s") or codeact_state.BUDGET),
             )
         value = run_program(code, filename, namespace, carried.tree if carried else None)
         report.update(_value_report(value, output.limit))

@@ -74,12 +74,14 @@ def _save(
     """The new state as parts: bytes made here, and (offset, length) spans of the state the
     host sent (the groups that pass through); the names kept; the names dropped."""
     defs = dict(c.defs)
+    inert = set(c.inert)
     spans: dict[str, tuple[int, int]] = {}
     tree = c.tree if c.tree is not None else _parse(code, filename)
-    for name, source, flags, reads, span in _top_level_defs(tree, code):
+    for name, source, flags, reads, span, quiet in _top_level_defs(tree, code):
         defs.pop(name, None)  # a definition made again moves to the end: it may use later ones
         defs[name] = (source, flags, reads)
         spans[name] = span
+        (inert.add if quiet else inert.discard)(name)
     pending = c.pending
     if pending is not None:
         # A group one of whose names the program bound anew is unpickled: its other values
@@ -121,7 +123,9 @@ def _save(
         passed = [(names, (at, length)) for names, at, length in pending.groups.values()]
     with _main_module(shadow):
         kept_defs: list[list[Any]] = [
-            [name, *defs[name], _attributes(live[name])] for name in defs if name in live
+            [name, *defs[name], _attributes(live[name]), name in inert]
+            for name in defs
+            if name in live
         ]
     # Smallest first: the start of a state goes with the next request (the rest is asked
     # for), so the small values a program reads most often take no call.
@@ -284,9 +288,9 @@ def _parse(code: str, filename: str) -> ast.Module | None:
 
 def _top_level_defs(
     tree: ast.Module | None, code: str
-) -> Iterator[tuple[str, str, int, list[str], tuple[int, int]]]:
-    """(name, source, flags, names it reads, (first line, last line)) of each top-level def
-    and class."""
+) -> Iterator[tuple[str, str, int, list[str], tuple[int, int], bool]]:
+    """(name, source, flags, names it reads, (first line, last line), whether it is inert)
+    of each top-level def and class."""
     if tree is None:
         return
     lines = code.splitlines(True)
@@ -299,7 +303,42 @@ def _top_level_defs(
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             last = node.end_lineno or node.lineno
             source = "".join(lines[first - 1 : last])
-            yield node.name, source, flags, sorted(set(reads_of(node))), (first, last)
+            reads = sorted(set(reads_of(node)))
+            yield node.name, source, flags, reads, (first, last), _inert(node)
+
+
+#: What an inert definition's defaults, annotations and class-level values may be made of.
+_PLAIN = (ast.Constant, ast.Name, ast.Attribute, ast.Load, ast.Tuple)
+
+
+def _inert(node: ast.stmt) -> bool:
+    """Whether running this definition again runs none of the program's code (no decorator,
+    no base class, defaults and annotations of constants and names, a class body of such
+    methods and constants): then restore needs no tracer for its deadline."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        args = node.args
+        made = [*args.defaults, *args.kw_defaults, node.returns]
+        made += [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+        made += [a.annotation for a in (args.vararg, args.kwarg) if a is not None]
+        plain = all(type(n) in _PLAIN for m in made if m is not None for n in ast.walk(m))
+        return not node.decorator_list and plain and not getattr(node, "type_params", None)
+    if isinstance(node, ast.ClassDef):
+        if node.decorator_list or node.bases or node.keywords:
+            return False
+        for statement in node.body:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if not _inert(statement):
+                    return False
+            elif isinstance(statement, (ast.Assign, ast.Expr)):
+                targets = getattr(statement, "targets", [])
+                if not all(isinstance(t, ast.Name) for t in targets):
+                    return False
+                if not all(type(n) in _PLAIN for n in ast.walk(statement.value)):
+                    return False
+            elif not isinstance(statement, ast.Pass):
+                return False
+        return not getattr(node, "type_params", None)
+    return False
 
 
 #: Objects whose sharing between two names does not matter: nothing can change them.

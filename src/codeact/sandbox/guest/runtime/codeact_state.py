@@ -27,9 +27,10 @@ Format of the bytes (this module's alone; the host only stores them)::
 
     MAGIC, 4-byte big-endian length, header JSON, the groups' pickle streams one after another
     header: {"format", "python", "modules": [[name, module]], "refs": [[name, module, path]],
-             "defs": [[name, source, flags, reads, attributes]],
+             "defs": [[name, source, flags, reads, attributes, inert]],
              "groups": [[[name, ...], length], ...]}
-    (attributes: a pickled dict as base64, "" for none)
+    (attributes: a pickled dict as base64, "" for none; inert: whether running it again
+    runs none of the program's code, `codeact_save._inert`)
 
 Restore never fails the call: what it cannot bring back (a definition that raises, even
 SystemExit, when run again; a header it cannot read) is dropped and named with the reason.
@@ -68,14 +69,19 @@ import sys
 import time
 from typing import Any
 
+import codeact_host
+from codeact_host import OutOfTime
 from codeact_lazy import Pending, Read, no_gc, reads_of, reason
 
-__all__ = ["FORMAT", "LENGTH", "MAGIC", "PYTHON", "Carried", "restore"]
+__all__ = ["BUDGET", "FORMAT", "LENGTH", "MAGIC", "PYTHON", "Carried", "restore"]
 
 FORMAT = 2
 MAGIC = b"codeact-state\n"
 LENGTH = struct.Struct(">I")
 PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
+#: Seconds restore may spend running definitions and unpickling values, when the request
+#: does not say (the host sends a share of the call's wall time).
+BUDGET = 3.0
 
 
 class Carried:
@@ -83,9 +89,11 @@ class Carried:
     can keep them), the objects they made, the names it could not bring back, and the groups
     of values it left as bytes (`Pending`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: float = BUDGET) -> None:
+        self.budget = budget  # seconds for restore's own work (`codeact_host.restoring`)
         # name -> (source, compiler flags, names it reads), in order
         self.defs: dict[str, tuple[str, int, list[str]]] = {}
+        self.inert: set[str] = set()  # those of `defs` that run none of the program's code
         self.objects: dict[str, Any] = {}  # name -> what running its definition made
         self.dropped: list[list[str]] = []  # [name, why]
         self.pending: Pending | None = None
@@ -104,14 +112,19 @@ def restore(
     filename: str = "<code>",
     fetch: Read | None = None,
     size: int = 0,
+    budget: float = BUDGET,
 ) -> Carried:
     """Bring a saved state into `namespace`: the bytes the host handed over, or (`fetch`)
     a state of `size` bytes the host keeps and hands over piece by piece, as asked: then
     the values the program never reads never enter the sandbox at all. With the program's
     `code`, only the values it (or a carried definition) reads are unpickled; the others
-    wait (see the module's docstring). Without it, every value is."""
+    wait (see the module's docstring). Without it, every value is.
+
+    What restore runs again (definitions, unpickling) runs under `codeact_host.restoring`:
+    it cannot call a tool, make an HTTP request or change a file (what tries is dropped, with
+    the reason), what it prints is dropped, and it has `budget` seconds in all."""
     started = time.perf_counter()
-    carried = Carried()
+    carried = Carried(budget)
     if code is not None:
         try:
             carried.tree = ast.parse(code, filename)
@@ -125,7 +138,7 @@ def restore(
         except (ValueError, OSError) as exc:
             carried.dropped.append(["*", f"the saved state could not be read: {exc}"])
         else:
-            with no_gc():
+            with no_gc(), codeact_host.restoring(budget):
                 try:
                     _restore(namespace, header, read, at, carried, lazy=code is not None)
                 except BaseException as exc:  # a damaged header, a definition's side effect
@@ -225,8 +238,9 @@ def _restore(
         pending.add(list(group_names), at, length)
         at += length
     waiting = []
-    for name, source, flags, reads, *_ in header["defs"]:
-        if not _define(namespace, name, source, flags, reads, c):
+    for name, source, flags, reads, *rest in header["defs"]:
+        inert = len(rest) > 1 and rest[1] is True
+        if not _define(namespace, name, source, flags, reads, c, inert=inert):
             waiting.append((name, source, flags, reads))
     if lazy:  # what the program, or a definition it may call, reads by name
         wanted = set(reads_of(c.tree)) if c.tree is not None else set()
@@ -237,10 +251,7 @@ def _restore(
     else:
         pending.load_all()
     for name, source, flags, reads in waiting:  # definitions that need a value (a default, a base)
-        try:
-            _define(namespace, name, source, flags, reads, c, last_try=True)
-        except BaseException as exc:
-            c.dropped.append([name, reason("its definition failed when it was run again", exc)])
+        _define(namespace, name, source, flags, reads, c, last_try=True)
     for name, _source, _flags, _reads, *attrs in header["defs"]:
         if attrs and attrs[0] and name in c.objects:
             _set_attributes(c.objects[name], name, attrs[0], c)
@@ -255,18 +266,58 @@ def _define(
     reads: list[str],
     c: Carried,
     *,
+    inert: bool = False,
     last_try: bool = False,
 ) -> bool:
+    """Run a definition again; False when it failed and may succeed later (it needs a
+    value restored after it). Dropped, with the reason, when it fails on the `last_try`, when
+    it tries to reach outside the sandbox (`codeact_host.Refused`: never again, even if it
+    caught that) or when it runs past restore's time. `inert`: its statement runs none of
+    the program's code (`codeact_save._inert`), so it needs no tracer for the deadline (which
+    costs at every later instruction)."""
     filename = f"<def {name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    try:
-        exec(compile(source, filename, "exec", flags=flags, dont_inherit=True), namespace)
-    except BaseException:  # SystemExit too: a definition never ends the call it restores into
-        if last_try:
-            raise
-        return False
-    c.defs[name] = (source, flags, reads)
-    c.objects[name] = namespace.get(name)
+    guard = codeact_host.restoring(c.budget)
+    with guard as g:
+        tried = len(g.tried)
+        late = g.spent()
+        failed: BaseException | None = None
+        try:
+            if not late:
+                g.arm(trace=not inert)
+                exec(compile(source, filename, "exec", flags=flags, dont_inherit=True), namespace)
+        except BaseException as exc:  # SystemExit too: a definition never ends the call
+            failed = exc
+        finally:
+            sys.settrace(None)
+    if len(g.tried) > tried:
+        why = (
+            f"its definition {g.tried[tried]}; restore never does that again (no tool call, "
+            f"HTTP request or file change): define {name} without it, or keep what it got "
+            "in a variable of its own"
+        )
+    elif late:
+        why = (
+            f"restore's time ({2 * c.budget:g} s in all) was spent before its definition "
+            "could run again"
+        )
+    elif isinstance(failed, OutOfTime):
+        why = (
+            f"running its definition again took more than restore's {c.budget:g} s; "
+            f"define {name} so that defining it does little"
+        )
+    elif failed is not None:
+        if not last_try:
+            return False
+        why = reason("its definition failed when it was run again", failed)
+    else:
+        c.defs[name] = (source, flags, reads)
+        if inert:
+            c.inert.add(name)
+        c.objects[name] = namespace.get(name)
+        return True
+    namespace.pop(name, None)
+    c.dropped.append([name, why])
     return True
 
 
