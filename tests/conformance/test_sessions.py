@@ -275,3 +275,30 @@ async def test_the_host_never_unpickles_a_state_only_the_next_sandbox_does(
     assert restored.ok
     assert restored.value == "sandbox"
     assert host_without_unpickling == []
+
+
+def test_restart_sync_waits_for_the_running_call(make_codeact: Callable[..., CodeAct]) -> None:
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    @tool
+    def hold() -> int:
+        """Wait until the test lets go."""
+        started.set()
+        release.wait(30)
+        return 1
+
+    session = make_codeact(tools=[hold]).session()
+    session.execute_sync("v = 'old'")
+    call = threading.Thread(target=session.execute_sync, args=("w = hold()",))
+    call.start()
+    assert started.wait(30)
+    restart = threading.Thread(target=session.restart_sync)
+    restart.start()
+    release.set()
+    call.join(60)
+    restart.join(60)
+    # was: restart_sync cleared the state at once and the running call then put its back
+    assert session.names == ()
+    session.close()

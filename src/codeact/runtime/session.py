@@ -198,8 +198,12 @@ class Session(Closeable):
         return result_or_interrupted(self.codeact, future)
 
     def restart_sync(self) -> None:
-        """`restart` for code that has no event loop."""
-        self._state, self._names, self._left_out = None, (), 0
+        """`restart` for code that has no event loop: as `restart`, it waits for a call that
+        is running (of `execute_sync`) to end, so that call cannot put its state back."""
+        refuse_inside_loop("restart_sync()", "await session.restart()")
+        if self._sync is None:
+            self._sync = LoopThread(name="codeact-session")
+        self._sync.submit(self.restart()).result()
 
     def close(self) -> None:
         """Stop the private loop of `execute_sync` (the state stays readable)."""
