@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from codeact import CodeAct
+from codeact.bridge import state
 
 PROBE = """
 class Probe:
@@ -125,3 +128,21 @@ async def test_values_past_the_first_bytes_are_asked_for_only_when_read(
     assert read.ok and read.value == [50000, 3, 3001], read.to_model_text()
     seen = await session.execute("[len(globals()['big']), globals()['rows'][-1]]")
     assert seen.ok and seen.value == [50000, {"i": -1}], seen.to_model_text()
+
+
+async def test_a_state_of_more_values_than_splice_pieces_is_kept(
+    make_codeact: Callable[..., CodeAct], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The host takes a splice of at most _MAX_SPLICE pieces (100,000); the guest is told.
+    monkeypatch.setattr(state, "_MAX_SPLICE", 50)
+    session = make_codeact().session()
+    first = await session.execute("for i in range(120):\n    globals()[f'v{i}'] = i\ndel i")
+    assert first.session is not None and first.session.kept
+    untouched = await session.execute("w = 1")  # its spans of the old state merge
+    # was: "its splice is not a list of pieces", and nothing kept from then on
+    assert untouched.session is not None and untouched.session.kept, untouched.to_model_text()
+    every_other = "\n".join(f"v{i} += 1000" for i in range(0, 120, 2))
+    scattered = await session.execute(every_other)  # too many pieces: sent whole
+    assert scattered.session is not None and scattered.session.kept, scattered.to_model_text()
+    result = await session.execute("[w, v0, v1, v118, v119, len(globals())]")
+    assert result.value[:5] == [1, 1000, 1, 1118, 119], result.to_model_text()

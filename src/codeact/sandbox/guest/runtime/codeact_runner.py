@@ -334,6 +334,7 @@ def run(request_json: str) -> str:
                 carried=carried,
                 limit=int(session["limit"]),
                 succeeded="error" not in report,
+                pieces=int(session.get("pieces") or 100_000),
             )
         except BaseException as exc:
             report["session"] = {"failed": describe(exc, filename)["message"]}

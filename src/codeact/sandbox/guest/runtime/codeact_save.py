@@ -42,10 +42,12 @@ def finish(
     carried: Carried,
     limit: int,
     succeeded: bool,
+    pieces: int = 100_000,
 ) -> dict[str, Any]:
     """The session part of the run's report: the new state (bytes, under ``"state"``; the
     runner encodes them) if the program succeeded and it fits in `limit` bytes, the names
-    kept and the names dropped with the reason."""
+    kept and the names dropped with the reason. A splice has at most `pieces` pieces (what
+    the host takes, as its request says): past that, the whole state is sent."""
     report: dict[str, Any] = {}
     if succeeded:
         started = time.perf_counter()
@@ -53,7 +55,8 @@ def finish(
             parts, names, dropped = _save(namespace, baseline, code, filename, carried)
             size = sum(part[1] if isinstance(part, tuple) else len(part) for part in parts)
             if size <= limit:
-                report.update(_spliced(parts))
+                read = carried.pending.read if carried.pending is not None else None
+                report.update(_spliced(parts, pieces, read))
             else:
                 report["over"] = size
         report["save_ms"] = (time.perf_counter() - started) * 1000
@@ -149,21 +152,36 @@ def _save(
     return [head, *(part for _, part in layout)], names, dropped
 
 
-def _spliced(parts: list[Any]) -> dict[str, Any]:
+def _spliced(parts: list[Any], pieces: int, read: Any) -> dict[str, Any]:
     """The report's ``state``: the new bytes; and, when some groups pass through, its
     ``splice``: how the host puts the state together from them and from the bytes it sent
     (``[0, n]``: the next n new bytes; ``[1, offset, n]``: n bytes of the sent state), so
-    that what the program never touched does not cross the boundary back."""
+    that what the program never touched does not cross the boundary back. Neighbours merge
+    (spans that follow each other in the sent state are one piece); a splice of more than
+    `pieces` pieces all the same is not sent: the state goes whole (`read` gets the spans)."""
     if not any(isinstance(part, tuple) for part in parts):
         return {"state": b"".join(parts)}
     splice: list[list[int]] = []
     for part in parts:
+        last = splice[-1] if splice else None
         if isinstance(part, tuple):
-            splice.append([1, *part])
-        elif splice and splice[-1][0] == 0:
-            splice[-1][1] += len(part)
+            if last is not None and last[0] == 1 and last[1] + last[2] == part[0]:
+                last[2] += part[1]
+            else:
+                splice.append([1, *part])
+        elif last is not None and last[0] == 0:
+            last[1] += len(part)
         else:
             splice.append([0, len(part)])
+    if len(splice) > pieces and read is not None:
+        spans = [part for part in parts if isinstance(part, tuple)]
+        start = min(at for at, _ in spans)
+        sent = memoryview(bytes(read(start, max(at + n for at, n in spans) - start)))
+        whole = [
+            sent[part[0] - start : part[0] - start + part[1]] if isinstance(part, tuple) else part
+            for part in parts
+        ]
+        return {"state": b"".join(whole)}
     return {"state": b"".join(p for p in parts if not isinstance(p, tuple)), "splice": splice}
 
 
