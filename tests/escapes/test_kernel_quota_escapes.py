@@ -244,3 +244,32 @@ async def test_no_pipe_holds_references_to_pages(jail_attempt: Any) -> None:
     assert lines["sendfile"] == ["-1", "38"], result.stdout  # ENOSYS: callers fall back
     assert lines["copied"] == ["4096"], result.stdout
     assert lines["read"] == ["y"], result.stdout  # a pipe still carries what is written
+
+
+HELD_OPEN = """
+import os, time
+fds = []
+for i in range(8):
+    fd = os.open(f"/output/f{i}", os.O_RDWR | os.O_CREAT)
+    os.unlink(f"/output/f{i}")  # no name under /output holds it any more
+    os.write(fd, b"x" * (1 << 20))
+    fds.append(fd)
+time.sleep(3)  # several periods of the disk watch
+print("held", sum(os.fstat(fd).st_blocks * 512 for fd in fds) >> 20)
+"""
+
+
+async def test_files_removed_but_kept_open_count_against_the_output_limit(
+    jail_attempt: Any,
+) -> None:
+    """8 MiB in files removed from /output and kept open, against 3 MiB of disk: stopped
+    (before, only names under /output were counted: 10 x 80 MiB went by)."""
+    from codeact import OutputLimits
+
+    outputs = OutputLimits(max_files=1, max_file_bytes=2**20, max_total_bytes=2**20)
+    result = await jail_attempt(HELD_OPEN, limits=Limits(wall_time=20), output_limits=outputs)
+    assert result.error is not None and result.error.limit == "output_files", (
+        result.stdout,
+        result.error,
+    )
+    assert "held" not in result.stdout

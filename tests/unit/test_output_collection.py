@@ -152,8 +152,9 @@ def test_a_folder_swapped_for_a_link_after_the_walk_is_never_followed(
     files, skipped = collect_outputs(str(out), OutputLimits())
     assert files == [] and skipped == ["d/secret.txt: could not be read safely, not returned"]
     monkeypatch.undo()
-    with pytest.raises(OSError):
-        artifacts._list_beneath(str(out), "d")
+    from codeact.sandbox.output_walk import walk_entries
+
+    assert [rel for rel, _ in walk_entries(str(out), strict=True)] == ["d"]  # not below it
 
 
 def test_disk_usage_counts_disk_preallocated_behind_a_small_size(tmp_path: Path) -> None:
@@ -205,12 +206,29 @@ def test_disk_usage_counts_a_tree_nested_past_path_max(tmp_path: Path) -> None:
 def test_disk_usage_counts_a_tree_nested_too_deep_as_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from codeact.sandbox import artifacts
+    from codeact.sandbox import output_walk
 
-    monkeypatch.setattr(artifacts, "MAX_DEPTH", 40)
-    monkeypatch.setattr(artifacts, "_HELD", 8)  # deeper folders are opened from the 8th
+    monkeypatch.setattr(output_walk, "MAX_DEPTH", 40)
+    monkeypatch.setattr(output_walk, "_HELD", 8)  # deeper folders are opened from the 8th
     _deep(tmp_path / "a", 30, "d")
     size, entries = disk_usage(str(tmp_path / "a"), max_entries=10_000)
     assert entries == 31 and size >= 2**20
     _deep(tmp_path / "b", 45, "d")
     assert disk_usage(str(tmp_path / "b"), max_entries=10_000)[1] > 10_000
+
+
+def test_a_deep_tree_is_collected_past_the_held_descriptors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below the folders that keep a descriptor, folders are opened again from the deepest
+    held one: the files there are still found, counted and read."""
+    from codeact.sandbox import output_walk
+
+    monkeypatch.setattr(output_walk, "_HELD", 4)
+    _deep(tmp_path / "o", 12, "d")
+    (tmp_path / "o" / "d" / "top.txt").write_text("top")
+    files, skipped = collect_outputs(str(tmp_path / "o"), OutputLimits())
+    assert skipped == []
+    assert [f.path for f in files] == ["d/" * 12 + "f", "d/top.txt"]
+    assert files[0].data == b"x" * 2**20
+    assert disk_usage(str(tmp_path / "o"), max_entries=100)[1] == 14

@@ -29,6 +29,7 @@ from ..bridge.protocol import OutputFile, Stop
 from ..policy.outputs import OutputLimits
 from . import forks
 from .cleanup import REMOVER, remove_tree
+from .output_walk import BY_FD, disk_usage, held_open, walk_entries
 
 __all__ = [
     "OutputsClosedError",
@@ -51,8 +52,7 @@ _BINARY = getattr(os, "O_BINARY", 0)
 # dying) would block a plain open until a writer comes: never.
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-#: Whether folders can be opened relative to a descriptor and listed by it (POSIX: yes).
-_BY_FD = os.open in os.supports_dir_fd and os.scandir in os.supports_fd
+_BY_FD = BY_FD
 
 
 class OutputsClosedError(RuntimeError):
@@ -170,132 +170,17 @@ def remove_output_dir(path: str) -> None:
         remove_tree(path)
 
 
-def disk_usage(path: str, *, max_entries: int) -> tuple[int, int]:
-    """(bytes, entries) under `path`, without following links; stops counting past
-    `max_entries` entries (the caller only needs to know it is over).
-
-    A file counts the larger of its size and the disk it holds: a sparse file (a write far past
-    its end) holds less than its size, a preallocated one (fallocate with
-    FALLOC_FL_KEEP_SIZE, where a backend lets it through) far more. Folders are walked by
-    descriptor, depth first, so no host path grows long: a tree nested past the host's
-    PATH_MAX is counted too (walking by path, such a subtree failed to list and was skipped,
-    so a program could write there without limit). A folder nested deeper than `MAX_DEPTH`,
-    or one that cannot be listed, counts as over: nothing under it is known."""
-    if not _BY_FD:
-        return _disk_usage_by_path(path, max_entries=max_entries)
-    over = (0, max_entries + 1)
-    try:
-        root = os.open(path, _FOLDER_FLAGS)
-    except FileNotFoundError:
-        return 0, 0
-    except OSError:
-        return over
-    total = entries = 0
-    # Depth first: one frame per folder on the way down, (its descriptor, its name, the
-    # subfolders left). Only the top `_HELD` frames keep their descriptor; deeper folders are
-    # opened from the deepest held one by name, so a deep tree holds few descriptors.
-    frames: list[tuple[int | None, str, list[str]]] = []
-    try:
-        fd: int | None = root
-        name = ""
-        while fd is not None or frames:
-            if fd is not None:
-                subfolders: list[str] = []
-                held = fd if len(frames) < _HELD else None
-                frames.append((held, name, subfolders))  # closed from here, whatever happens
-                try:
-                    with os.scandir(fd) as it:
-                        for entry in it:
-                            entries += 1
-                            try:
-                                info = entry.stat(follow_symlinks=False)
-                            except FileNotFoundError:  # removed since it was listed
-                                continue
-                            total += max(info.st_size, info.st_blocks * 512)
-                            if stat.S_ISDIR(info.st_mode):
-                                subfolders.append(entry.name)
-                finally:
-                    if held is None:
-                        os.close(fd)
-                fd = None
-            if entries > max_entries:
-                return total, entries
-            subfolders = frames[-1][2]
-            if not subfolders:
-                done = frames.pop()[0]
-                if done is not None:
-                    os.close(done)
-                continue
-            if len(frames) >= MAX_DEPTH:
-                return over
-            name = subfolders.pop()
-            try:
-                fd = _open_folder_below(frames, name)
-            except FileNotFoundError:  # removed since it was listed
-                fd = None
-    except OSError:
-        return over
-    finally:
-        for held_fd, _, _ in frames:
-            if held_fd is not None:
-                os.close(held_fd)
-    return total, entries
-
-
-def _open_folder_below(frames: list[tuple[int | None, str, list[str]]], name: str) -> int:
-    """The folder `name` inside the deepest frame's folder, opened from the deepest frame
-    that holds a descriptor, one component at a time, no link followed."""
-    base = max(i for i, frame in enumerate(frames) if frame[0] is not None)
-    start = frames[base][0]
-    assert start is not None
-    fd = start
-    try:
-        for part in [frame[1] for frame in frames[base + 1 :]] + [name]:
-            inner = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
-            if fd != start:
-                os.close(fd)
-            fd = inner
-    except BaseException:
-        if fd != start:
-            os.close(fd)
-        raise
-    return fd
-
-
-#: Folders under /output nested deeper than this count as over the output limit.
-MAX_DEPTH = 4096
-#: Folders on the way down that keep a descriptor while `disk_usage` walks below them.
-_HELD = 64
-_FOLDER_FLAGS = os.O_RDONLY | _NOFOLLOW | _DIRECTORY | getattr(os, "O_CLOEXEC", 0)
-
-
-def _disk_usage_by_path(path: str, *, max_entries: int) -> tuple[int, int]:
-    """`disk_usage` where folders cannot be listed by descriptor (Windows)."""
-    total = entries = 0
-    stack = [path]
-    while stack and entries <= max_entries:
-        try:
-            with os.scandir(stack.pop()) as it:
-                for entry in it:
-                    entries += 1
-                    try:
-                        info = entry.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue
-                    total += max(info.st_size, info.st_blocks * 512)
-                    if stat.S_ISDIR(info.st_mode):
-                        stack.append(entry.path)
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return total, max_entries + 1
-    return total, entries
-
-
-def output_overflow(path: str, limits: OutputLimits) -> Stop | None:
+def output_overflow(
+    path: str, limits: OutputLimits, *, pid: int | None = None, seen_as: str | None = None
+) -> Stop | None:
     """A stop when the program wrote far past `limits` under /output (so it cannot fill the
-    host's disk); None while it stays within `OutputLimits.disk_bytes`/`disk_entries`."""
+    host's disk); None while it stays within `OutputLimits.disk_bytes`/`disk_entries`. With
+    the `pid` of the process the program runs in, files it removed from /output but keeps
+    open count too (they hold disk no name under /output shows); `seen_as` is the folder as
+    that process's descriptors name it (its own root's view: `path` by default)."""
     size, entries = disk_usage(path, max_entries=limits.disk_entries)
+    if pid is not None:
+        size += held_open(pid, seen_as or path)
     if size <= limits.disk_bytes and entries <= limits.disk_entries:
         return None
     return stops.output_files(limits)
@@ -337,52 +222,18 @@ def collect_outputs(path: str, limits: OutputLimits) -> tuple[list[OutputFile], 
 
 
 def _walk(root: str, skipped: list[str], max_entries: int) -> list[tuple[str, os.stat_result]]:
-    """(relative posix path, lstat) of every non-directory under `root`, sorted by path.
-
-    Each folder is listed through a descriptor opened one component at a time without
-    following links (`_open_beneath`): a folder that became a link to a host folder since it
-    was seen (a thread of the program may still be dying) is not listed."""
+    """(relative posix path, lstat) of every non-directory under `root`, sorted by path,
+    walked by descriptor without following links (`output_walk.walk_entries`): a folder that
+    became a link to a host folder since it was seen (a thread of the program may still be
+    dying) is not listed, nor one that cannot be."""
     found: list[tuple[str, os.stat_result]] = []
-    stack = [""]
-    seen = 0
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            listed = _list_beneath(root, rel_dir)
-        except OSError:
-            continue
-        for name, info in listed:
-            seen += 1
-            if seen > max_entries:
-                skipped.append(f"more than {max_entries} entries under /output; the rest ignored")
-                return sorted(found, key=lambda item: item[0])
-            rel = f"{rel_dir}/{name}" if rel_dir else name
-            if info is None:
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                stack.append(rel)
-            else:
-                found.append((rel, info))
+    for seen, (rel, info) in enumerate(walk_entries(root, strict=False), 1):
+        if seen > max_entries:
+            skipped.append(f"more than {max_entries} entries under /output; the rest ignored")
+            break
+        if not stat.S_ISDIR(info.st_mode):
+            found.append((rel, info))
     return sorted(found, key=lambda item: item[0])
-
-
-def _list_beneath(root: str, rel_dir: str) -> list[tuple[str, os.stat_result | None]]:
-    """The entries of the folder `rel_dir` under `root` with their lstat (None when it
-    failed), listed through a descriptor that `_open_beneath` opened."""
-    fd = _open_beneath(root, rel_dir, directory=True)
-    try:
-        target: int | Path = fd if _BY_FD else Path(root, *rel_dir.split("/"))
-        listed: list[tuple[str, os.stat_result | None]] = []
-        with os.scandir(target) as it:
-            for entry in it:
-                try:
-                    info: os.stat_result | None = entry.stat(follow_symlinks=False)
-                except OSError:
-                    info = None
-                listed.append((entry.name, info))
-        return listed
-    finally:
-        os.close(fd)
 
 
 def _open_beneath(root: str, rel: str, *, directory: bool) -> int:

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..._paths import cache_dir
 from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
 from ...errors import ConfigurationError
+from ...policy.mounts import OUTPUT_PATH
 from ...policy.outputs import OutputLimits
 from ...policy.packages import PackageGrant
 from .. import forks
@@ -205,7 +206,11 @@ class JailBackend(ProcessBackend):
                 state=request.state,
                 kill=child.kill,
                 exit_status=child.exit_status,
-                watch=_disk_watch(output_dir, request.output_limits) if output_dir else None,
+                watch=(
+                    _disk_watch(output_dir, request.output_limits, child.pid)
+                    if output_dir
+                    else None
+                ),
             )
             relay_box.append(relay)
             channel.begin()
@@ -241,11 +246,17 @@ class JailBackend(ProcessBackend):
         return outcome
 
 
-def _disk_watch(output_dir: str, limits: OutputLimits) -> Callable[[], Stop | None]:
-    """A stop when the program writes far past the output limits (it must not fill the disk)."""
+def _disk_watch(
+    output_dir: str, limits: OutputLimits, pid: int | None = None
+) -> Callable[[], Stop | None]:
+    """A stop when the program writes far past the output limits (it must not fill the disk),
+    counting files the child `pid` removed but keeps open."""
+
+    # The child's descriptors name its files from its own root: the jail's root folder.
+    seen_as = str(cache_dir("jail-root")) + OUTPUT_PATH
 
     def watch() -> Stop | None:
-        return output_overflow(output_dir, limits)
+        return output_overflow(output_dir, limits, pid=pid, seen_as=seen_as)
 
     return watch
 
