@@ -258,6 +258,7 @@ class _Guard:
         (the tracer again, too: CPython unsets a tracer that raised)."""
         self.deadline = min(time.monotonic() + self.seconds, self.end)
         if trace:
+            _hook_once(self)
             sys.settrace(_tracer)
 
     def spent(self) -> bool:
@@ -315,6 +316,17 @@ _WRITING = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _hooked = False
 
 
+def _hook_once(guard: _Guard) -> None:
+    """The audit hook that refuses file changes, installed by the first restore that runs
+    the program's code (not by the warm-up: an audit hook cannot be removed, and every
+    audited event of every later run in this interpreter (an import, an open, a compile)
+    then calls it; the warm-up's interpreter is every wasm instance's and every jail child's)."""
+    global _hooked
+    if not _hooked and not isinstance(guard.host, WarmupHost):
+        sys.addaudithook(_audit)  # once per process; it does nothing outside restore
+        _hooked = True
+
+
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     guard = _GUARD
     if guard is None:
@@ -348,13 +360,10 @@ def restoring(seconds: float) -> Iterator[_Guard]:
     them twice that: past it, its next instruction of Python (or a sleep) raises `OutOfTime`
     (a loop inside one C call is not stopped: the call's wall time is). Nested: the outer
     guard stays."""
-    global HOST, OUTPUT, _GUARD, _hooked
+    global HOST, OUTPUT, _GUARD
     if _GUARD is not None:
         yield _GUARD
         return
-    if not _hooked:
-        sys.addaudithook(_audit)  # once per process; it does nothing outside restore
-        _hooked = True
     host, output = HOST, OUTPUT
     guard = _Guard(host, seconds)
     tracer = sys.gettrace()
