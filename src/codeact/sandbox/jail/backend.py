@@ -179,6 +179,11 @@ class JailBackend(ProcessBackend):
     def _is_prepared(self) -> bool:
         return self._zygote is not None
 
+    def _jail_root(self) -> str:
+        """The folder the children take as their root ("" before a zygote started)."""
+        zygote = self._zygote
+        return zygote.root if zygote is not None else ""
+
     def _run_blocking(
         self, request: RunRequest, channel: ToolChannel, relay_box: list[Relay]
     ) -> RunOutcome:
@@ -207,7 +212,7 @@ class JailBackend(ProcessBackend):
                 kill=child.kill,
                 exit_status=child.exit_status,
                 watch=(
-                    _disk_watch(output_dir, request.output_limits, child.pid)
+                    _disk_watch(output_dir, request.output_limits, child.pid, self._jail_root())
                     if output_dir
                     else None
                 ),
@@ -247,21 +252,15 @@ class JailBackend(ProcessBackend):
 
 
 def _disk_watch(
-    output_dir: str, limits: OutputLimits, pid: int | None = None
+    output_dir: str, limits: OutputLimits, pid: int | None = None, root: str = ""
 ) -> Callable[[], Stop | None]:
     """A stop when the program writes far past the output limits (it must not fill the disk),
-    counting files the child `pid` removed but keeps open."""
-
-    # The child's descriptors name its files from its own root: the jail's root folder.
-    seen_as = str(cache_dir("jail-root")) + OUTPUT_PATH
-    checks = [0]
+    counting files the child `pid` removed but keeps open (its descriptors name them from its
+    own `root`, the jail's root folder)."""
+    seen_as = root + OUTPUT_PATH if root else None
 
     def watch() -> Stop | None:
-        # Not at the run's start (the relay's first check): reading the child's descriptors
-        # from /proc while it starts cost a fresh run 0.8 ms, and it holds nothing yet.
-        checks[0] += 1
-        held_by = pid if checks[0] > 1 else None
-        return output_overflow(output_dir, limits, pid=held_by, seen_as=seen_as)
+        return output_overflow(output_dir, limits, pid=pid, seen_as=seen_as)
 
     return watch
 

@@ -60,7 +60,9 @@ class Relay:
         self._kill = kill
         self._exit_status = exit_status
         self._watch = watch  # asked every WATCH_SECONDS while the program runs
-        self._next_watch = 0.0
+        # First one period in: at the start there is nothing to find, and a check there (a
+        # folder walked, the child's descriptors read) only costs every fresh run.
+        self._next_watch = time.monotonic() + WATCH_SECONDS
         self._pipes = {stdout_fd: 1, stderr_fd: 2}
         self._decoders = {
             fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in self._pipes
