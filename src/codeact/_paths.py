@@ -21,6 +21,7 @@ __all__ = [
     "atomic_write",
     "cache_dir",
     "file_lock",
+    "open_child_folder",
     "open_folder_nofollow",
     "open_nofollow",
     "resolve_among",
@@ -126,7 +127,7 @@ def open_folder_nofollow(path: str) -> int:
             if part == "..":
                 raise OSError(errno.ENOENT, "a resolved path has no '..'", path)
             try:
-                child = os.open(part, _FOLDER, dir_fd=fd)
+                child = open_child_folder(part, fd)
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.EMLINK) or _is_link(part, fd):
                     raise OSError(errno.ELOOP, "a symbolic link on the path", path) from None
@@ -139,6 +140,12 @@ def open_folder_nofollow(path: str) -> int:
     except BaseException:
         os.close(fd)
         raise
+
+
+def open_child_folder(name: str, dir_fd: int) -> int:
+    """The folder `name` inside the folder `dir_fd`, not followed if it is a link (as
+    `open_folder_nofollow` opens each component)."""
+    return os.open(name, _FOLDER, dir_fd=dir_fd)
 
 
 class UntrustedLink(OSError):

@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 import click
 
+from .._paths import open_child_folder, open_folder_nofollow
 from ..bridge.protocol import OutputFile
 from ..errors import CodeActError, UserError
-from ..policy.mounts import Mount, open_granted_folder
+from ..policy.mounts import Mount
 from ..policy.network import AllowedDomain
 
 __all__ = ["grant_options", "parse_domain", "parse_mount", "ready_output_dir", "save_files"]
@@ -118,7 +119,7 @@ def save_files(files: Sequence[OutputFile], directory: Path) -> list[tuple[str, 
     if os.open not in os.supports_dir_fd or os.mkdir not in os.supports_dir_fd:
         return _save_by_path(files, directory)
     try:
-        root = open_granted_folder(str(directory))
+        root = open_folder_nofollow(str(directory))
     except OSError as exc:
         why = (
             "its path now leads through a symbolic link (the program may have made one in "
@@ -155,21 +156,13 @@ def _save_beneath(root: int, directory: Path, file: OutputFile) -> Path:
                 os.mkdir(part, 0o755, dir_fd=fd)
             except FileExistsError:
                 pass
-            inner = os.open(part, _FOLDER, dir_fd=fd)
+            inner = open_child_folder(part, fd)
             os.close(fd)
             fd = inner
-        chosen = _write_new(fd, name, file.data)
+        chosen = _write_new(name, file.data, folder=fd)
     finally:
         os.close(fd)
     return directory.joinpath(*folders, chosen)
-
-
-_FOLDER = (
-    getattr(os, "O_PATH", os.O_RDONLY)
-    | getattr(os, "O_DIRECTORY", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
 
 
 def _why(exc: OSError, directory: Path) -> str:
@@ -178,18 +171,18 @@ def _why(exc: OSError, directory: Path) -> str:
     return exc.strerror or str(exc)
 
 
-def _write_new(folder: int, name: str, data: bytes) -> str:
-    """Create `name`, or the first free ``stem (N)suffix`` beside it, in the folder
-    `folder` (a descriptor), and write `data`; the name used."""
+def _write_new(name: str, data: bytes, *, folder: int | None = None) -> str:
+    """Create `name` (in the folder descriptor `folder`; else a path), or the first free
+    ``stem (N)suffix`` beside it, never through a link, and write `data`; the name used."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-    stem, suffix = Path(name).stem, Path(name).suffix
+    path = Path(name)
     candidate = name
     for number in range(2, 10_000):
         try:
             fd = os.open(candidate, flags, 0o644, dir_fd=folder)
         except FileExistsError:
-            candidate = f"{stem} ({number}){suffix}"
+            candidate = str(path.with_name(f"{path.stem} ({number}){path.suffix}"))
             continue
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -210,28 +203,13 @@ def _save_by_path(files: Sequence[OutputFile], directory: Path) -> list[tuple[st
             continue
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            saved.append((file.path, _write_new_path(parent / Path(file.path).name, file.data)))
+            target = _write_new(str(parent / Path(file.path).name), file.data)
+            saved.append((file.path, Path(target)))
         except OSError as exc:
             refused.append(f"{file.path} ({exc.strerror or exc})")
     if refused:
         raise CodeActError(f"--output-dir {directory}: could not save " + "; ".join(refused))
     return saved
-
-
-def _write_new_path(target: Path, data: bytes) -> Path:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    flags |= getattr(os, "O_BINARY", 0)
-    candidate = target
-    for number in range(2, 10_000):
-        try:
-            fd = os.open(candidate, flags, 0o644)
-        except FileExistsError:
-            candidate = target.with_name(f"{target.stem} ({number}){target.suffix}")
-            continue
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        return candidate
-    raise FileExistsError(f"{target} and 10,000 numbered names beside it exist")
 
 
 def renamed_note(saved: Sequence[tuple[str, Path]], directory: Path) -> str:
