@@ -19,6 +19,7 @@ RUNNER_MODULES = (
     "codeact_net",
     "codeact_lazy",
     "codeact_state",
+    "codeact_defs",
     "codeact_save",
     "codeact_compile",
     "codeact_runner",

@@ -91,6 +91,7 @@ _OWN_FILES = (
     "codeact_net.py",
     "codeact_state.py",
     "codeact_lazy.py",
+    "codeact_defs.py",
     "codeact_save.py",
     "codeact_compile.py",
 )

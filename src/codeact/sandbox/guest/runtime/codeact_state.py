@@ -30,7 +30,7 @@ Format of the bytes (this module's alone; the host only stores them)::
              "defs": [[name, source, flags, reads, attributes, inert]],
              "groups": [[[name, ...], length], ...]}
     (attributes: a pickled dict as base64, "" for none; inert: whether running it again
-    runs none of the program's code, `codeact_save._inert`)
+    runs none of the program's code, `codeact_defs.inert`)
 
 Restore never fails the call: what it cannot bring back (a definition that raises, even
 SystemExit, when run again; a header it cannot read) is dropped and named with the reason.
@@ -273,7 +273,7 @@ def _define(
     value restored after it). Dropped, with the reason, when it fails on the `last_try`, when
     it tries to reach outside the sandbox (`codeact_host.Refused`: never again, even if it
     caught that) or when it runs past restore's time. `inert`: its statement runs none of
-    the program's code (`codeact_save._inert`), so it needs no tracer for the deadline (which
+    the program's code (`codeact_defs.inert`), so it needs no tracer for the deadline (which
     costs at every later instruction)."""
     filename = f"<def {name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
