@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TypeAlias, Union
 
 from ..errors import ConfigurationError
-from .urls import DEFAULT_PORTS, Target, normalize_host, numeric_ipv4
+from .urls import DEFAULT_PORTS, Target, is_address, normalize_host, numeric_ipv4
 
 __all__ = [
     "KNOWN_METHODS",
@@ -165,7 +165,7 @@ class AllowedDomain:
             return (
                 host.endswith(self.host[1:])
                 and len(host) > len(self.host) - 1
-                and not _is_address(host)
+                and not is_address(host)
             )
         return host == self.host
 
@@ -425,11 +425,3 @@ def _under(path: str, prefix: str) -> bool:
     if _AMBIGUOUS_PATH.search(path):
         return False  # a server may read this path as one outside the prefix
     return path == prefix or path.startswith(prefix + "/")
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return ":" in host or "%" in host  # anything address-like is not a name either
-    return True

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_URL_LENGTH",
     "Target",
     "TargetError",
+    "is_address",
     "normalize_host",
     "numeric_ipv4",
     "parse_target",
@@ -110,6 +111,16 @@ def normalize_host(host: str) -> str:
     if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
         raise ValueError(f"{host!r} is not a valid host name")
     return host
+
+
+def is_address(host: str) -> bool:
+    """Whether `host` (as `normalize_host` returns it) is an IP address or looks like one
+    (a colon, a zone id): never a name a wildcard rule may match."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return ":" in host or "%" in host
+    return True
 
 
 _NUMBER = re.compile(r"^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$")

@@ -52,7 +52,6 @@ _BINARY = getattr(os, "O_BINARY", 0)
 # dying) would block a plain open until a writer comes: never.
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-_BY_FD = BY_FD
 
 
 class OutputsClosedError(RuntimeError):
@@ -241,7 +240,7 @@ def _open_beneath(root: str, rel: str, *, directory: bool) -> int:
     allows: elsewhere, the last component only)."""
     flags = os.O_RDONLY | _NOFOLLOW | _BINARY | _NONBLOCK
     parts = [p for p in rel.split("/") if p] if rel else []
-    if not _BY_FD:
+    if not BY_FD:
         return os.open(Path(root, *parts), flags | (_DIRECTORY if directory else 0))
     fd = os.open(root, flags | _DIRECTORY)
     try:
