@@ -41,7 +41,7 @@ T = TypeVar("T")
 _STOP = object()
 
 #: The stack of every thread that runs guest code: room for the guest's share (wasmtime's
-#: `MAX_WASM_STACK`, 512 KiB) and, below it, the host's own frames (tool calls, callbacks).
+#: `MAX_WASM_STACK`, 2 MiB) and, below it, the host's own frames (tool calls, callbacks).
 #: Address space only: a thread's stack is committed as it is used.
 GUEST_THREAD_STACK = 8 * 1024 * 1024
 _stack_size_lock = threading.Lock()

@@ -42,13 +42,14 @@ log = logging.getLogger("codeact.sandbox.wasm")
 MAX_INSTANCES = 1000
 #: The largest linear memory a slot holds: the highest `Limits.memory_mb` (4000 MiB).
 MAX_MEMORY_BYTES = 4000 * 1024 * 1024
-#: How much of the calling thread's stack a guest may use (wasmtime's default, set here so
-#: that `sandbox.threads.GUEST_THREAD_STACK` can be checked against it): past it, the guest
-#: traps with "call stack exhausted", which the backend reports as too deep recursion.
-#: CPython's own C-recursion check does not see this stack under WebAssembly (it measures
-#: the guest's stack in linear memory), so this is what stops deep C recursion (the `repr`
-#: of a list nested 1,000 deep).
-MAX_WASM_STACK = 512 * 1024
+#: How much of the calling thread's stack a guest may use (checked against
+#: `sandbox.threads.GUEST_THREAD_STACK`): past it, the guest traps with "call stack
+#: exhausted", which the backend reports as too deep recursion. CPython's own C-recursion
+#: check does not see this stack under WebAssembly (it measures the guest's stack in linear
+#: memory), so this is what stops deep C recursion: the `repr` or pickle of a list nested
+#: about 4,000 deep (1,000 at wasmtime's default of 512 KiB). 2 MiB is the most wasmtime
+#: accepts: past its async stack size (2 MiB) the engine is not made.
+MAX_WASM_STACK = 2 * 1024 * 1024
 # What one instance of our guest uses (componentize-py's CPython: 1 memory, 2 tables and 15
 # core instances, measured), with room to spare for a future guest build.
 _CORE_INSTANCES_EACH = 32
