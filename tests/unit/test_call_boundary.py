@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from codeact import Limits, Tool, tool
-from codeact.bridge.protocol import RunOutcome
+from codeact.bridge.output import PROGRAM_REPORT, CappedOutput
+from codeact.bridge.protocol import GuestError, RunOutcome
 from codeact.calls.pipeline import ToolPipeline
 from codeact.calls.sizes import (
     ResultTooLarge,
@@ -166,3 +167,21 @@ def test_a_frame_over_its_kinds_limit_is_refused_on_its_prefix() -> None:
         )
     with pytest.raises(ProtocolError, match="over the limit of 100"):
         FrameReader(max_frame=100, kind_limits={"c": 1000}).feed(struct.pack(">I", 500) + b'["r", ')
+
+
+def test_a_program_report_handed_over_before_saving_is_never_output() -> None:
+    output = CappedOutput(100)
+    output.write(PROGRAM_REPORT, '{"value": 1}')
+    output.write(1, "hi")
+    assert (output.stdout, output.stderr, output.used) == ("hi", "", 2)
+
+
+def test_an_unsaved_session_program_keeps_its_outcome_and_says_why() -> None:
+    ended = RunOutcome(error=GuestError("RecursionError", "the stack ran out"))
+    outcome = RunOutcome.unsaved('{"value": 7, "has_value": true}', ended, max_chars=1000)
+    assert (outcome.value, outcome.error) == (7, None)
+    assert outcome.state is not None and outcome.state.state is None
+    assert "RecursionError: the stack ran out" in (outcome.state.failed or "")
+    for forged in ("[", "x" * 2000, '{"error": 5}'):  # the guest is untrusted here too
+        outcome = RunOutcome.unsaved(forged, ended, max_chars=1000)
+        assert outcome.state is not None and outcome.state.failed

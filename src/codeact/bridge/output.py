@@ -3,7 +3,8 @@
 Guests cap their own output too, but the host never trusts that: whatever arrives past the
 limit is counted and dropped here. What a guest dropped itself it reports on stream
 `DROPPED` as its running total (decimal text), so the count survives a program stopped by a
-limit before it could report at the end.
+limit before it could report at the end. Stream `PROGRAM_REPORT` is not output: a session
+program's report before its state is saved, which the backends keep (`RunOutcome.unsaved`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-__all__ = ["CappedOutput"]
+__all__ = ["DROPPED", "PROGRAM_REPORT", "STDERR", "STDOUT", "CappedOutput"]
 
-STDOUT, STDERR, DROPPED = 1, 2, 3
+STDOUT, STDERR, DROPPED, PROGRAM_REPORT = 1, 2, 3, 4
 
 
 class CappedOutput:
@@ -40,6 +41,8 @@ class CappedOutput:
         if stream == DROPPED:
             if text.isdigit() and len(text) < 20:  # an untrusted count: only ever grows
                 self._guest_dropped = max(self._guest_dropped, int(text))
+            return
+        if stream == PROGRAM_REPORT:  # the backend's to keep, never the program's output
             return
         if stream not in self._parts:
             stream = STDERR

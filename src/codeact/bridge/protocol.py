@@ -304,6 +304,22 @@ class RunOutcome:
             return cls(error=GuestError("SandboxError", _bad_report(type(exc).__name__)))
 
     @classmethod
+    def unsaved(cls, program_report: str, ended: RunOutcome, *, max_chars: int) -> RunOutcome:
+        """A session's program that finished, whose sandbox then ended while saving its state
+        (`ended`: what the backend saw): the program's own outcome, from the report the guest
+        handed over before saving (stream `PROGRAM_REPORT`), and the state not kept."""
+        outcome = cls.from_guest_json(program_report, max_chars=max_chars)
+        why = (
+            ended.stop.message
+            if ended.stop is not None
+            else f"{ended.error.type}: {ended.error.message}"
+            if ended.error is not None
+            else "it ended without a report"
+        )
+        outcome.state = GuestState(failed=f"saving them ended the sandbox: {why}")
+        return outcome
+
+    @classmethod
     def _from_guest_json(cls, text: str, *, max_chars: int, state: StateCarry | None) -> RunOutcome:
         if not isinstance(text, str):
             return cls(error=GuestError("SandboxError", "the sandbox's report was not text"))

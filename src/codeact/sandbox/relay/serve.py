@@ -83,6 +83,7 @@ class Relay:
             kinds["raw"] = state.limit + 1
         self._frames = FrameReader(max_frame=_FRAME_SLACK, kind_limits=kinds)
         self.report: str | None = None
+        self.program_report: str | None = None  # a session program's, before its state is saved
         self.raw_state: bytes | None = None
         self.stop: Stop | None = None
         self.failure: str | None = None
@@ -283,6 +284,8 @@ class Relay:
         elif kind == "d":  # the runner's running total of output bytes it dropped
             (count,) = _strings(frame, 2)
             self.channel.write_output(3, count)
+        elif kind == "p":  # a session program's report, before its state is saved
+            (self.program_report,) = _strings(frame, 2)
         elif kind == "r":
             (self.report,) = _strings(frame, 2)
         elif kind == "x":
@@ -307,6 +310,9 @@ class Relay:
         else:
             status = self._status if self._status is not None else self._exit_status(_EXIT_GRACE)
             outcome = describe_exit(status, self.limits)
+        if self.report is None and self.program_report is not None and self.state is not None:
+            limit = self.limits.output_bytes * 2 + _REPORT_SLACK
+            outcome = RunOutcome.unsaved(self.program_report, outcome, max_chars=limit)
         return outcome
 
 

@@ -241,11 +241,13 @@ class WasmBackend(SandboxBackend):
             set_current(None)
             prepared.output.execution = None
 
+        limit = request.limits.output_bytes * 2 + _REPORT_SLACK
         if report is not None:
-            limit = request.limits.output_bytes * 2 + _REPORT_SLACK
             outcome = RunOutcome.from_guest_json(report, max_chars=limit, state=request.state)
         else:
             outcome = _outcome_for_trap(execution, trap, request)
+            if execution.program_report is not None and request.state is not None:
+                outcome = RunOutcome.unsaved(execution.program_report, outcome, max_chars=limit)
         outcome.timings = {"setup_ms": setup_s * 1000, "run_ms": (ended - began) * 1000}
         return outcome
 

@@ -12,6 +12,7 @@ import threading
 import time
 
 from ...bridge import stops
+from ...bridge.output import PROGRAM_REPORT
 from ...bridge.protocol import ExecutionStopped, Stop, ToolChannel
 from ...bridge.state import STATE_READ, StateCarry
 from ...policy.limits import Limits
@@ -45,6 +46,8 @@ class WasmExecution:
         self.cancelled = threading.Event()
         self.output_dir: str | None = None  # set by the backend: this run's /output
         self.state: StateCarry | None = None  # set by the backend: a session's state
+        #: A session program's report, handed over before its state is saved.
+        self.program_report: str | None = None
         self._next_disk_check = 0.0
 
     # -- control ---------------------------------------------------------------------------
@@ -106,6 +109,9 @@ class WasmExecution:
         self._check()
 
     def write_output(self, stream: int, text: str) -> None:
+        if stream == PROGRAM_REPORT:
+            self.program_report = text
+            return
         self.channel.write_output(stream, text)
 
     def http_request(self, request_json: str) -> tuple[bool, str]:

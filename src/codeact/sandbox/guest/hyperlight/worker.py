@@ -143,6 +143,8 @@ def _codeact_sleep(ms: int) -> str:
 
 
 def _codeact_output(stream: int, text: str) -> str:
+    if stream not in (1, 2):  # the runner's counts and reports for the host's other channels
+        return ""
     data = text.encode("utf-8", "surrogatepass")
     fd = _RUN.out_fd if stream == 1 else _RUN.err_fd
     while data:

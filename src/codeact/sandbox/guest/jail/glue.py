@@ -19,6 +19,7 @@ __all__ = ["JailHost"]
 
 _REAL_SLEEP = time.sleep  # the runner replaces time.sleep; the jail sleeps for real
 _MAX_SLEEP = 365 * 86400.0  # time.sleep overflows past about 292 years; the host kills first
+_FRAMES = {3: "d", 4: "p"}  # write_output's streams that are not the program's output
 
 
 class JailHost:
@@ -54,9 +55,9 @@ class JailHost:
         _REAL_SLEEP(min(ms / 1000, _MAX_SLEEP))
 
     def write_output(self, stream: int, text: str) -> None:
-        if stream == 3:  # the runner's running count of output it dropped: a frame, no reply
-            with self._lock:
-                write_frame(self._sock, ["d", text])
+        if stream in _FRAMES:  # the runner's count of output it dropped, or a session
+            with self._lock:  # program's report before its state is saved: a frame, no reply
+                write_frame(self._sock, [_FRAMES[stream], text])
             return
         data = text.encode("utf-8", "surrogatepass")
         fd = 1 if stream == 1 else 2

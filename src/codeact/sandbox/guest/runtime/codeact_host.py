@@ -13,6 +13,7 @@ Runs inside the sandbox; imports only the standard library.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import time
@@ -24,6 +25,7 @@ __all__ = [
     "HOST",
     "NO_STDIN",
     "OUTPUT",
+    "PROGRAM_REPORT",
     "STATE_READ",
     "NoStdin",
     "OutOfTime",
@@ -31,12 +33,28 @@ __all__ = [
     "Refused",
     "Stream",
     "WarmupHost",
+    "hand_over_program_report",
     "restoring",
 ]
 
 HOST: Any = None  # the backend's glue object; set by codeact_runner.install()
+#: The stream of `HOST.write_output` that carries a session program's own report, before its
+#: state is saved (`hand_over_program_report`).
+PROGRAM_REPORT = 4
 
 _WARMUP_REFUSAL = '{"kind": "unknown", "message": "there are no tools during warm-up"}'
+
+
+def hand_over_program_report(report: dict[str, Any]) -> None:
+    """Hand the host a session program's report (and what it printed) before its state is
+    saved. Saving can end the sandbox itself (pickling a value nested thousands deep runs out
+    of the wasm guest's stack; a huge state runs past the wall time): the host then still
+    has the program's result, and says the variables were not saved."""
+    try:
+        OUTPUT.flush()
+        HOST.write_output(PROGRAM_REPORT, json.dumps(report))
+    except Exception:
+        pass  # the final report will say what happened, if the run gets that far
 
 
 class WarmupHost:

@@ -325,6 +325,7 @@ def run(request_json: str) -> str:
     except BaseException as exc:
         report["error"] = describe(exc, filename)
     if carried is not None and isinstance(session, dict):
+        codeact_host.hand_over_program_report(report)
         try:
             report["session"] = codeact_save.finish(
                 namespace,

@@ -1,0 +1,68 @@
+"""Sessions: a program that finished keeps its result when saving its state ends the sandbox.
+
+Saving runs after the program, in the same sandbox: pickling a value nested thousands deep
+runs out of the wasm guest's stack (a trap, not an exception), and a value whose
+``__reduce__`` sleeps runs past the wall time. Before the guest handed its report over
+ahead of saving, both lost the program's whole result on every backend that stopped there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from codeact import CodeAct, Limits
+
+NESTED = """
+x = []
+y = x
+for _ in range(20_000):
+    y.append([])
+    y = y[0]
+print("built")
+7
+"""
+
+SLOW_TO_SAVE = """
+import time
+
+class Slow:
+    def __reduce__(self):
+        time.sleep(60)
+        return (int, ())
+
+x = Slow()
+print("made")
+42
+"""
+
+
+async def test_a_value_too_deep_to_save_keeps_the_programs_result(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    session = make_codeact().session()
+    await session.execute("before = 1")
+    result = await session.execute(NESTED)
+    assert result.ok, result.error
+    assert (result.value, result.stdout) == (7, "built\n")
+    report = result.session
+    assert report is not None
+    # Natively pickle raises RecursionError and only `x` is dropped; in the wasm guest the
+    # stack runs out first, and none of the call's variables are kept.
+    assert "x" in report.dropped or (not report.kept and "did not save" in (report.note or ""))
+    after = await session.execute("before")
+    assert after.ok and after.value == 1
+
+
+async def test_saving_stopped_by_the_wall_time_keeps_the_programs_result(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    session = make_codeact(limits=Limits(wall_time=2)).session()
+    await session.execute("before = 1")
+    result = await session.execute(SLOW_TO_SAVE)
+    assert result.ok, result.error
+    assert (result.value, result.stdout) == (42, "made\n")
+    report = result.session
+    assert report is not None and not report.kept
+    assert "wall" in (report.note or "") and "as before this call" in (report.note or "")
+    after = await session.execute("[before, 'x' in globals()]")
+    assert after.ok and after.value == [1, False]
