@@ -502,10 +502,3 @@ def test_options_the_sandbox_cannot_honour_are_refused_clearly() -> None:
         ExecuteCodeTool(tool_description_format="yaml")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="max_output_files"):
         ExecuteCodeTool(max_output_files=0)
-
-    @tool(name="print")
-    def shadowing(text: str) -> str:
-        return text
-
-    with pytest.raises(ConfigurationError, match="already taken inside the sandbox"):
-        ExecuteCodeTool(tools=[shadowing])

@@ -31,6 +31,7 @@ from ...runtime.instructions import (
 )
 from ...sandbox.base import SandboxBackend
 from ...tools import Tool
+from .._adapter import unique_names
 from ._approvals import check_approval_options, execute_code_needs_approval
 from ._contents import ResultFormat
 from ._grant_methods import GrantMethods
@@ -274,7 +275,13 @@ class ExecuteCodeTool(GrantMethods, ProgramRuns, FunctionTool):
             for tool in new:
                 self._describe(tool)  # fail now on a tool the sandbox cannot offer
             names = {t.name for t in new}
-            self._managed = [t for t in self._managed if t.name not in names] + new
+            managed = [t for t in self._managed if t.name not in names] + new
+            unique_names(
+                (t.name for t in managed),
+                framework="Agent Framework",
+                fix="rename one of them (FunctionTool(name=...))",
+            )
+            self._managed = managed
             self._refresh_approval_mode()
 
     def get_tools(self) -> list[FunctionTool]:

@@ -38,6 +38,7 @@ from agent_framework._middleware import FunctionMiddlewarePipeline
 from ...calls.call import CallDenied
 from ...errors import IntegrationError
 from ...tools import Tool
+from .._adapter import python_name
 
 __all__ = ["NESTED_CALL_KEY", "NestedCalls", "find_function_pipeline", "sandbox_tool_for"]
 
@@ -150,11 +151,15 @@ def sandbox_tool_for(tool: FunctionTool, calls: NestedCalls | None, *, gated: bo
             raise IntegrationError("this tool is only a description")
         return await calls.call(tool, arguments)
 
+    called = python_name(tool.name)
+    description = str(tool.description or "")
+    if called != tool.name:  # the sandbox calls every tool as a function of its name
+        description = f"{description.rstrip()} (the tool {tool.name!r}: call it as {called})"
     return Tool.from_schema(
-        tool.name,
+        called,
         tool.parameters(),
         call,
-        description=str(tool.description or ""),
+        description=description.strip(),
         returns=_return_schema(tool),
         approval_mode=tool.approval_mode if gated else "never_require",
     )
