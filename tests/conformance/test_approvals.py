@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from codeact import CodeAct, Limits, tool
 from codeact.calls.approval_handlers import DeferredApprovals
 from codeact.calls.approvals import Approval, ApprovalRequest
@@ -135,10 +137,10 @@ async def test_no_answer_within_the_approval_timeout_denies(
 
 
 async def test_a_handler_that_raises_denies_with_the_reason_recorded(
-    make_codeact: Callable[..., CodeAct],
+    make_codeact: Callable[..., CodeAct], caplog: pytest.LogCaptureFixture
 ) -> None:
     async def broken(request: ApprovalRequest) -> bool:
-        raise RuntimeError("approval service is down")
+        raise RuntimeError("approval service at http://10.9.9.9/?key=SECRET is down")
 
     before = len(SENT)
     codeact = make_codeact(tools=[send_email, lookup], approval_handler=broken)
@@ -146,10 +148,14 @@ async def test_a_handler_that_raises_denies_with_the_reason_recorded(
     result = await codeact.execute(code)
     assert result.ok, result.error
     assert result.value == "went on"
-    assert "approval handler failed (RuntimeError: approval service is down)" in result.stdout
+    # What the handler raised is the host's (its URL, a key): the program and the record get
+    # its type, the host's log all of it.
+    assert "approval handler failed (RuntimeError)" in result.stdout
     record = result.tool_calls[0]
     assert (record.decision, record.outcome, record.handler) == ("denied", "denied", "broken")
-    assert "approval service is down" in (record.reason or "")
+    assert "approval handler failed (RuntimeError)" in (record.reason or "")
+    assert "SECRET" not in result.stdout + repr(result.tool_calls)
+    assert "SECRET" in caplog.text
     assert sent_after(before) == []
     await _still_healthy(codeact)
 
@@ -158,12 +164,13 @@ async def test_a_handler_returning_something_else_denies(
     make_codeact: Callable[..., CodeAct],
 ) -> None:
     async def confused(request: ApprovalRequest) -> str:
-        return "yes please"
+        return "yes please, token=SECRET"
 
     codeact = make_codeact(tools=[send_email], approval_handler=confused)
     code = "try:\n    send_email(to='a@b.c')\nexcept ToolDenied as e:\n    print(e)"
     result = await codeact.execute(code)
-    assert "must return True, False or an Approval" in result.stdout
+    assert "returned a str; it must return True, False or an Approval" in result.stdout
+    assert "SECRET" not in result.stdout
 
 
 async def test_without_a_handler_gated_calls_are_denied_and_say_how_to_fix(

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from codeact import Limits, Tool, tool
-from codeact.bridge.output import PROGRAM_REPORT, CappedOutput
-from codeact.bridge.protocol import GuestError, RunOutcome
+from codeact.bridge.output import CappedOutput
+from codeact.bridge.protocol import PROGRAM_REPORT, GuestError, RunOutcome
 from codeact.calls.pipeline import ToolPipeline
 from codeact.calls.sizes import (
     ResultTooLarge,

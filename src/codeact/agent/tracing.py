@@ -14,7 +14,7 @@ from typing import Any
 
 from ..bridge.protocol import ToolCallRecord
 from ..chat.messages import Usage
-from ..runtime.tracing import tracer_for
+from ..runtime.tracing import call_error_text, capture_content_default, tracer_for
 
 __all__ = ["agent_span", "chat_span", "direct_call_span", "end_call", "set_usage"]
 
@@ -83,6 +83,6 @@ def end_call(span: Any, record: ToolCallRecord) -> None:
     span.set_attribute("codeact.tool.outcome", record.outcome)
     span.set_attribute("codeact.tool.origin", record.origin)
     if record.outcome != "ok":
-        message = record.error or record.outcome
+        message = call_error_text(record, capture=capture_content_default())
         span.add_event("exception", {"exception.type": "ToolError", "exception.message": message})
         span.set_status(Status(StatusCode.ERROR, message[:256]))

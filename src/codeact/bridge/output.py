@@ -12,9 +12,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-__all__ = ["DROPPED", "PROGRAM_REPORT", "STDERR", "STDOUT", "CappedOutput"]
+from .protocol import PROGRAM_REPORT
 
-STDOUT, STDERR, DROPPED, PROGRAM_REPORT = 1, 2, 3, 4
+__all__ = ["DROPPED", "STDERR", "STDOUT", "CappedOutput"]
+
+STDOUT, STDERR, DROPPED = 1, 2, 3
 
 
 class CappedOutput:

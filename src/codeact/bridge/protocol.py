@@ -20,6 +20,7 @@ from ..policy.packages import PackageGrant
 from .state import GuestState, StateCarry, report_allowance
 
 __all__ = [
+    "PROGRAM_REPORT",
     "CallDecision",
     "CallErrorKind",
     "CallOrigin",
@@ -64,17 +65,21 @@ CallOrigin: TypeAlias = Literal["code", "direct", "block"]
 #: What approval decided: not_required (the tool is not gated), approved (a handler said yes),
 #: preapproved (covered by an up-front approval of the block), denied (a handler, a timeout or
 #: a middleware said no).
-CallDecision: TypeAlias = Literal["not_required", "approved", "preapproved", "denied"]
+#: "undecided": the tool needs approval and the call ended (a limit stopped the program)
+#: before anyone decided.
+CallDecision: TypeAlias = Literal["not_required", "approved", "preapproved", "denied", "undecided"]
 
 
 @dataclass
 class ToolCallRecord:
     """One tool call: what was called, when, how long it took, who decided, how it ended.
 
-    `started_ms` counts from the start of the program; `arguments` are as the program sent
-    them (JSON), with the values hidden by the configured redaction. `outcome` "refused" means
-    the call was over the tool-call limit. `handler` names who decided (an approval handler,
-    ``"grant"`` for a call covered by an up-front approval, or the middleware that denied it);
+    `started_ms` counts from the start of the program; `arguments` are as the tool received
+    them (validated, as JSON values; as sent when they were invalid), with the values hidden
+    by the configured redaction, which `error` and `reason` never show either. `outcome`
+    "refused" means the call was over the tool-call limit. `handler` names who decided (an
+    approval handler, ``"grant"`` for a call covered by an up-front approval, or the
+    middleware that denied it);
     `approval_ms` is the time spent waiting for that decision (it does not count against the
     program's wall time). `run_id` is the same for every call of one execution.
     """
@@ -91,6 +96,8 @@ class ToolCallRecord:
     reason: str | None = None
     approval_ms: float = 0.0
     run_id: str | None = None
+    #: The text of the values the redaction hid, kept out of `error` and `reason`.
+    _hidden: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -268,6 +275,11 @@ class Stop:
 
     limit: LimitName
     message: str
+
+
+#: The stream of `ToolChannel.write_output` that is not output: a session program's report,
+#: handed over before its state is saved, which the backends keep (`RunOutcome.unsaved`).
+PROGRAM_REPORT = 4
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeAlias
 from .._display import visible
 from ..bridge.protocol import CallOrigin, ToolCallRecord
 from ..errors import ConfigurationError
-from .call import CallDenied, ProgramContext, ToolInvocation, describe_exception
+from .call import CallDenied, ProgramContext, ToolInvocation
 from .middleware import CallNext, Middleware
 from .scan import CallPlan
 
@@ -170,28 +170,36 @@ class Approver:
         name = handler_name(handler)
         # A program's approvals are capped in number and in total wait (see `Limits`):
         # past either, the program is stopped (a loop that asks again after each denial).
-        left = program.approval_starts() if program is not None else None
+        left = await program.approval_starts() if program is not None else None
         timeout = self.timeout if left is None else min(left, self.timeout or left)
         started = time.monotonic()
         started_ns = time.time_ns()
         timed_out = False
+        approval = Approval(False, "the approval was cancelled")
         waiting = program.person_deciding() if program is not None else contextlib.nullcontext()
-        with waiting:
-            try:
-                answer = await asyncio.wait_for(_invoke(handler, request), timeout)
-            except asyncio.TimeoutError:
-                timed_out = True
-                approval = Approval(False, f"no answer within {self.timeout:g}s (approval timeout)")
-            except Exception as exc:
-                _log.warning("codeact: approval handler %s failed", name, exc_info=True)
-                approval = Approval(
-                    False, f"the approval handler failed ({describe_exception(exc)})"
-                )
-            else:
-                approval = coerce_approval(answer)
+        try:
+            with waiting:
+                try:
+                    answer = await asyncio.wait_for(_invoke(handler, request), timeout)
+                except asyncio.TimeoutError:
+                    timed_out = True
+                    approval = Approval(
+                        False, f"no answer within {self.timeout:g}s (approval timeout)"
+                    )
+                except Exception as exc:
+                    # What a handler raises is the host's (a webhook's URL, a token): the
+                    # program and the record get its type, the host's log all of it.
+                    _log.warning("codeact: approval handler %s failed", name, exc_info=True)
+                    approval = Approval(
+                        False, f"the approval handler failed ({type(exc).__name__})"
+                    )
+                else:
+                    approval = coerce_approval(answer)
+        finally:
+            if program is not None:
+                program.approval_ended(time.monotonic() - started, approved=approval.approved)
         by = approval.by or name
         if program is not None:
-            program.approval_ended(time.monotonic() - started, approved=approval.approved)
             if program.watcher is not None:
                 program.watcher.approval_waited(
                     request.tool, started_ns, time.time_ns(), approval.approved, by
@@ -216,9 +224,11 @@ def coerce_approval(answer: Any) -> Approval:
         return answer
     if isinstance(answer, bool):
         return Approval(answer)
+    _log.warning("codeact: an approval handler returned %r", answer)
     return Approval(
         False,
-        f"the approval handler returned {answer!r}; it must return True, False or an Approval",
+        f"the approval handler returned a {type(answer).__name__}; it must return True, False "
+        "or an Approval",
     )
 
 

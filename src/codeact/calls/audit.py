@@ -27,7 +27,9 @@ __all__ = [
     "Redactor",
     "as_redactor",
     "check_audit_path",
+    "hidden_values",
     "records_to_jsonl",
+    "scrub",
 ]
 
 
@@ -123,6 +125,55 @@ def as_redactor(redact: Redactor | Iterable[str] | None) -> Redactor | None:
             f"arguments, got {redact!r}"
         )
     return Redact([str(k) for k in names])
+
+
+#: How many hidden values, and how deep, `hidden_values` collects for one call.
+_MAX_HIDDEN = 64
+_MAX_HIDDEN_DEPTH = 32
+#: Shorter texts are not hidden in messages: "1" or "no" would blot out the rest of them.
+_MIN_HIDDEN_CHARS = 4
+
+
+def hidden_values(original: Any, shown: Any) -> tuple[str, ...]:
+    """The texts of the values of `original` that the redaction replaced in `shown`, so that
+    the messages recorded with a call (an invalid argument echoed back, a tool's exception
+    that quotes it) can hide them too (`scrub`)."""
+    found: list[str] = []
+    stack: list[tuple[Any, Any, int]] = [(original, shown, 0)]
+    while stack and len(found) < _MAX_HIDDEN:
+        value, seen, depth = stack.pop()
+        if value is seen or depth > _MAX_HIDDEN_DEPTH:
+            continue
+        if isinstance(value, dict) and isinstance(seen, dict):
+            stack.extend((v, seen.get(k), depth + 1) for k, v in value.items())
+        elif isinstance(value, list) and isinstance(seen, list) and len(value) == len(seen):
+            stack.extend((v, w, depth + 1) for v, w in zip(value, seen, strict=True))
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            if value != seen:
+                found.append(str(value))
+        elif value != seen:  # a container the redaction replaced whole: every text in it
+            stack.extend(_leaves(value, depth))
+    texts = {t for t in found if len(t) >= _MIN_HIDDEN_CHARS}
+    texts |= {repr(t)[1:-1] for t in texts}  # as an error's repr() of the value shows it
+    return tuple(sorted(texts, key=len, reverse=True))
+
+
+def _leaves(value: Any, depth: int) -> list[tuple[Any, Any, int]]:
+    if isinstance(value, dict):
+        return [(v, None, depth + 1) for v in value.values()]
+    if isinstance(value, list):
+        return [(v, None, depth + 1) for v in value]
+    return []
+
+
+def scrub(text: str | None, hidden: tuple[str, ...], replacement: str = "[redacted]") -> str | None:
+    """`text` with every value of `hidden` replaced."""
+    if not text or not hidden:
+        return text
+    for value in hidden:
+        if value in text:
+            text = text.replace(value, replacement)
+    return text
 
 
 def records_to_jsonl(records: Iterable[ToolCallRecord]) -> str:

@@ -23,6 +23,7 @@ from ..bridge.protocol import CallDecision, CallOrigin, ExecutionStopped, ToolCa
 from ..policy.limits import Limits
 from ..sandbox.threads import DaemonThreadPool
 from ..tools import Tool
+from .received import as_received
 
 __all__ = [
     "CallDenied",
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 _MESSAGE_CHARS = 4000  # the most of an exception's text a call's error carries
+#: Seconds between looks for a free approval slot (only while `Limits.approval_denials`
+#: requests are refused or open).
+_APPROVAL_SLOT_POLL = 0.01
 
 
 class CallDenied(Exception):
@@ -140,6 +144,7 @@ class ProgramContext:
         self._approval_limits: Limits | None = None  # set by the bridge: this run's limits
         self._approval_stop: Callable[[float | None], ExecutionStopped] | None = None
         self._approvals_refused = 0
+        self._approvals_open = 0  # requests asked and not answered yet
         self._approval_waited = 0.0
 
     def limit_approvals(
@@ -151,25 +156,36 @@ class ProgramContext:
         self._approval_limits = limits
         self._approval_stop = stop
 
-    def approval_starts(self) -> float | None:
+    async def approval_starts(self) -> float | None:
         """Before one approval request: the seconds it may still wait (None: no cap), or the
-        program is stopped (`ExecutionStopped`) because it asked too often or waited too long."""
+        program is stopped (`ExecutionStopped`) because it asked too often or waited too long.
+
+        Requests in flight count as if they will be refused: with `Limits.approval_denials`
+        requests refused or still open, the next waits for one to end (calls started together
+        with ``asyncio.gather`` would otherwise all be asked before any answer came back)."""
         limits, stop = self._approval_limits, self._approval_stop
         if limits is None or stop is None:
+            with self._lock:
+                self._approvals_open += 1
             return None
-        with self._lock:
-            refused, waited = self._approvals_refused, self._approval_waited
-        if refused >= limits.approval_denials:
-            raise stop(None)
-        left = limits.approval_wait - waited
-        if left <= 0:
-            raise stop(waited)
-        return left
+        while True:
+            with self._lock:
+                refused, waited = self._approvals_refused, self._approval_waited
+                if refused >= limits.approval_denials:
+                    raise stop(None)
+                left = limits.approval_wait - waited
+                if left <= 0:
+                    raise stop(waited)
+                if refused + self._approvals_open < limits.approval_denials:
+                    self._approvals_open += 1
+                    return left
+            await asyncio.sleep(_APPROVAL_SLOT_POLL)
 
     def approval_ended(self, seconds: float, *, approved: bool) -> None:
-        """After one approval request: `seconds` waited count against `Limits.approval_wait`,
-        and one not approved against `Limits.approval_denials`."""
+        """After one approval request (`approval_starts`): `seconds` waited count against
+        `Limits.approval_wait`, and one not approved against `Limits.approval_denials`."""
         with self._lock:
+            self._approvals_open -= 1
             self._approval_waited += seconds
             if not approved:
                 self._approvals_refused += 1
@@ -241,7 +257,9 @@ class ProgramContext:
 class ToolInvocation:
     """One tool call on its way through the middleware chain.
 
-    `arguments` are the JSON arguments as sent (read-only; use `replace_arguments`).
+    `arguments` are the arguments as the tool receives them, validated, in JSON values, for
+    the keys the caller sent (read-only; use `replace_arguments`): ``"false"`` sent for a
+    `bool` reads ``False`` here, as the tool gets it (`codeact.calls.received`).
     The decision fields (`decision`, `handler`, `reason`, `approval_ms`) end up in the audit
     record; `metadata` is free for middlewares to share state about this call.
     """
@@ -284,7 +302,7 @@ class ToolInvocation:
     def replace_arguments(self, arguments: Mapping[str, Any]) -> None:
         """Call the tool with other arguments (validated now; invalid ones fail the call)."""
         self.kwargs = self.tool.validate(arguments)
-        self.arguments = types.MappingProxyType(dict(arguments))
+        self.arguments = types.MappingProxyType(as_received(dict(arguments), self.kwargs))
 
     def decide(
         self,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bridge.protocol import CallErrorKind, CallOutcome, ToolCallRecord
+from .audit import scrub
 from .call import ToolInvocation
 
 __all__ = ["CallResult", "DirectCallResult", "denial", "settle_record"]
@@ -66,14 +67,16 @@ def settle_record(
     """Fill a record's outcome, duration and the decision fields the call collected."""
     record.duration_ms = (time.monotonic() - t0) * 1000
     record.outcome = outcome
-    record.error = error
+    record.error = scrub(error, record._hidden)
     if call is not None:
         record.decision = call.decision
+        if call.decision == "not_required" and call.tool.approval_mode == "always_require":
+            record.decision = "undecided"  # ended before anyone decided
         record.handler = call.handler
-        record.reason = call.reason
+        record.reason = scrub(call.reason, record._hidden)
         record.approval_ms = call.approval_ms
     if outcome == "denied":
         record.decision = "denied"
         if denied_by is not None:
             record.handler = denied_by
-        record.reason = record.reason or error
+        record.reason = record.reason or record.error

@@ -25,7 +25,7 @@ from ..bridge.protocol import CallErrorKind, CallOrigin, CallOutcome, ToolCallRe
 from ..policy.limits import Limits
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from .approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalGate, ApprovalHandler, Approver
-from .audit import AuditSink, Redactor, as_redactor
+from .audit import AuditSink, Redactor, as_redactor, hidden_values
 from .call import (
     CallDenied,
     ProgramContext,
@@ -40,6 +40,7 @@ from .call import (
 from .json_text import dumps_converted, loads
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
 from .outcome import CallResult, denial, settle_record
+from .received import as_received
 from .sizes import ResultTooLarge, bounded_copy, bounded_message, json_size_over
 
 __all__ = ["DEFAULT_RESULT_BYTES", "ToolPipeline"]
@@ -131,6 +132,7 @@ class ToolPipeline:
         `parse=False` (an unknown tool, arguments over the size limit) the text is not parsed
         at all: the record says how large it was, and the parsed arguments are None."""
         parsed: Any
+        hidden: tuple[str, ...] = ()
         if not parse:
             size = len(arguments) if isinstance(arguments, (str, bytes)) else 0
             parsed = None
@@ -146,7 +148,9 @@ class ToolPipeline:
             else:
                 parsed = dict(arguments or {})
             if self.redactor:
-                shown = bounded_copy(self.redact(name, parsed))
+                redacted = self.redact(name, parsed)
+                shown = bounded_copy(redacted)
+                hidden = hidden_values(parsed, redacted)
             else:
                 shown = bounded_copy(parsed, parsed_from=text_size)
         record = ToolCallRecord(
@@ -155,6 +159,7 @@ class ToolPipeline:
             started_ms=started_ms,
             origin=origin,
             run_id=run_id,
+            _hidden=hidden,
         )
         return record, parsed
 
@@ -192,9 +197,16 @@ class ToolPipeline:
             return self.end(
                 record, "invalid", str(exc), kind="invalid", program=program, opened=opened
             )
+        sent = parsed if isinstance(parsed, dict) else {}
+        arguments = as_received(sent, kwargs)
+        if arguments is not sent:  # what the tool gets differs from what was sent: record that
+            redacted = self.redact(record.name, arguments)
+            record.arguments = bounded_copy(redacted)
+            if self.redactor is not None:
+                record._hidden += hidden_values(arguments, redacted)
         return ToolInvocation(
             tool=tool,
-            arguments=types.MappingProxyType(parsed if isinstance(parsed, dict) else {}),
+            arguments=types.MappingProxyType(arguments),
             origin=record.origin,
             record=record,
             kwargs=kwargs,

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTENT_LIMIT",
     "DURATION_METRIC",
+    "NOT_CAPTURED",
     "ExecutionTrace",
+    "call_error_text",
     "capture_content_default",
     "meter_for",
     "tracer_for",
@@ -229,7 +231,7 @@ class ExecutionTrace:
             self._approval_span(f"approval {record.name}", call_context, begun, ended,
                                 approved, by)  # fmt: skip
         if record.outcome != "ok":
-            message = record.error or record.outcome
+            message = call_error_text(record, capture=self._capture)
             span.set_attribute("error.type", _exception_type(record))
             span.add_event(
                 "exception",
@@ -293,11 +295,13 @@ class ExecutionTrace:
                     span.set_attribute("codeact.stop.reason", error.message[:512])
                 # The semantic conventions' error.type: set whenever the operation failed.
                 span.set_attribute("error.type", error.type)
+                # The program's own exception is content (it may quote anything the program
+                # had); a limit's message is codeact's.
+                shown = error.message if self._capture or error.limit else NOT_CAPTURED
                 span.add_event(
-                    "exception",
-                    {"exception.type": error.type, "exception.message": error.message[:1024]},
+                    "exception", {"exception.type": error.type, "exception.message": shown[:1024]}
                 )
-                span.set_status(trace.Status(trace.StatusCode.ERROR, error.message[:256]))
+                span.set_status(trace.Status(trace.StatusCode.ERROR, shown[:256]))
         elif exc is not None:  # no result: the caller cancelled (or interrupted) it
             span.set_attribute("codeact.outcome", "cancelled")
             span.set_attribute("error.type", type(exc).__name__)
@@ -320,6 +324,21 @@ def _outcome(result: ExecutionResult) -> str:
     if result.error is not None and result.error.type == "ToolDenied" and not result.tool_calls:
         return "denied"
     return "error"
+
+
+#: What an exception event says instead of a message that is content (capture is off).
+NOT_CAPTURED = "(message not recorded: capture_content is off)"
+#: Outcomes whose message is codeact's own, never the program's, a tool's or a handler's.
+_OWN_MESSAGES = frozenset({"timeout", "refused", "cancelled"})
+
+
+def call_error_text(record: ToolCallRecord, *, capture: bool) -> str:
+    """A failed call's message for its span: a tool's exception, a denial's reason or an
+    invalid argument's echo is content (it may quote the arguments, or what the tool read),
+    recorded only with `capture`; codeact's own (a timeout, a limit) always."""
+    if capture or record.outcome in _OWN_MESSAGES:
+        return record.error or record.outcome
+    return NOT_CAPTURED
 
 
 def _exception_type(record: ToolCallRecord) -> str:

@@ -12,8 +12,7 @@ import threading
 import time
 
 from ...bridge import stops
-from ...bridge.output import PROGRAM_REPORT
-from ...bridge.protocol import ExecutionStopped, Stop, ToolChannel
+from ...bridge.protocol import PROGRAM_REPORT, ExecutionStopped, Stop, ToolChannel
 from ...bridge.state import STATE_READ, StateCarry
 from ...policy.limits import Limits
 from ...policy.outputs import OutputLimits
