@@ -300,8 +300,7 @@ class HostBridge:
             return self._await(self._on_loop(_awaited(result)))
         if time.monotonic() - started > limit:
             self.pipeline.fail(call, ToolTimeout(limit))
-            stop = self._tool_timeout(call)
-            self._stop = stopping(stop)
+            self._stop = stopping(self._tool_timeout(call))
             raise self._stop
         return result
 
@@ -330,8 +329,7 @@ class HostBridge:
             return await run_tool(call.tool, call.kwargs, self._timeout_of(call.tool))
         except ToolTimeout as exc:
             self.pipeline.fail(call, exc)
-            stop = self._tool_timeout(call)
-            self._stop = stopping(stop)
+            self._stop = stopping(self._tool_timeout(call))
             raise self._stop from None
 
     def _await(self, future: concurrent.futures.Future[Any]) -> Any:
