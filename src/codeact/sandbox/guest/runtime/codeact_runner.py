@@ -16,9 +16,9 @@ small host interface that each backend's glue implements:
 The runner is this module and the ones it imports by plain name, from this folder:
 codeact_host (the glue object and the program's output), codeact_tools (tool calls, their
 errors, the event loop), codeact_errors (tracebacks and the notes a failing program gets),
-codeact_net (HTTP through the host), codeact_state, codeact_lazy and codeact_save (a
-session's state), codeact_compile (compiling and running the program). Every backend loads
-them all, each before the ones that import it.
+codeact_net (HTTP through the host), codeact_state, codeact_lazy, codeact_defs and
+codeact_save (a session's state), codeact_compile (compiling and running the program). Every
+backend loads them all, each before the ones that import it.
 
 These modules run on the guest interpreter (CPython 3.10+), import only the standard
 library, and are not imported by the host package. Everything they report is untrusted there.
@@ -43,7 +43,7 @@ import codeact_state
 import codeact_tools
 from codeact_compile import run_program, split_compile
 from codeact_errors import MOUNTS, PACKAGES, describe, exit_report, explain_refusals
-from codeact_host import NoStdin, Output, Stream
+from codeact_host import STATE_READ, NoStdin, Output, Stream
 from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
 from codeact_tools import (
     POSITIONAL,
@@ -195,9 +195,6 @@ _WARMUP: dict[str, Any] = {
 _WARMUP_PLAIN = {key: value for key, value in _WARMUP.items() if key != "session"}
 
 
-_STATE_READ = codeact_host.STATE_READ
-
-
 def _read_state(offset: int, length: int) -> bytes:
     """Bytes of the session's state that the host keeps (a request whose session says
     ``"fetch"``): the jail's glue has its own frame for it, the others ask as a call."""
@@ -205,7 +202,7 @@ def _read_state(offset: int, length: int) -> bytes:
     if read is not None:
         data = read(offset, length)
     else:
-        ok, payload = codeact_host.HOST.dispatch(_STATE_READ, json.dumps([offset, length]))
+        ok, payload = codeact_host.HOST.dispatch(STATE_READ, json.dumps([offset, length]))
         if not ok:
             raise OSError(f"the host did not hand over the state: {payload}")
         data = payload.encode("latin-1")
