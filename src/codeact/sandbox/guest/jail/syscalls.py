@@ -78,7 +78,7 @@ AARCH64 = {
 # The calls a Python program and its C extensions use (files inside the jail's tree, memory,
 # threads, time, signals to itself, polling, the relay's socket), generated from the same
 # headers (calls past 450 have one number everywhere). Only these and the calls with rules
-# in `seccomp.rules_for` are allowed; a call missing here (a new one included) gets ENOSYS.
+# in `seccomp_rules.rules_for` are allowed; a call missing here (a new one included) gets ENOSYS.
 X86_64_ALLOWED = {
     "read": 0, "write": 1, "open": 2, "close": 3, "stat": 4, "fstat": 5, "lstat": 6, "poll": 7,
     "lseek": 8, "mmap": 9, "mprotect": 10, "munmap": 11, "brk": 12, "rt_sigaction": 13,
