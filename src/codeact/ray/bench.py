@@ -27,7 +27,8 @@ from typing import Any
 from .. import CodeAct
 from ..bench.stats import percentile
 from ..workloads import order_totals
-from .pool import CodeActPool, cluster_cpus
+from .pool import CodeActPool
+from .pool_options import cluster_cpus
 from .worker import ActorInfo
 
 __all__ = [

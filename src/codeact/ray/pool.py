@@ -5,14 +5,14 @@ tools, runs each actor's executions concurrently up to ``max_concurrency``, and 
 when an actor dies. The pool only picks the least-loaded actor for each program, keeps
 `map`'s order with a bounded window of programs in flight, relays gated calls to the
 caller's approval handler, and replaces an actor that died (the places, their balancing
-and the replacements are in `codeact.ray.balancing`).
+and the replacements are in `codeact.ray.balancing`; the checks of the pool's options, before
+any actor is asked for, in `codeact.ray.pool_options`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 from collections import deque
@@ -32,7 +32,6 @@ from ray.exceptions import (
 
 from .. import (
     ApprovalRequest,
-    CodeAct,
     ConfigurationError,
     ExecutionError,
     ExecutionResult,
@@ -41,6 +40,7 @@ from .. import (
     UserError,
 )
 from .balancing import Balancing, Slot
+from .pool_options import actor_ray_options, cause, check_options, check_shippable, cluster_cpus
 from .relay import handler_name
 from .tools import ToolSpec, check_tools
 from .worker import ActorInfo, CodeActWorker, WorkerConfig
@@ -51,30 +51,6 @@ _log = logging.getLogger("codeact.ray")
 
 #: What Ray raises when the process running a call is gone.
 _LOST = (RayActorError, NodeDiedError, ObjectLostError, OwnerDiedError, WorkerCrashedError)
-
-#: CodeAct options that hold this process's objects and cannot travel to an actor.
-_DRIVER_ONLY = {
-    "tracer_provider": (
-        "a tracer provider cannot travel to the actors; set the OpenTelemetry providers in "
-        "each worker process instead (actor_options={'runtime_env': "
-        "{'worker_process_setup_hook': 'myapp.telemetry:setup'}}): codeact uses the global "
-        "ones there"
-    ),
-}
-_DRIVER_ONLY["meter_provider"] = _DRIVER_ONLY["tracer_provider"].replace("tracer", "meter")
-
-#: What a pool passes on to each actor's CodeAct (the others are the pool's own).
-_CODEACT_OPTIONS = frozenset(inspect.signature(CodeAct).parameters) - {
-    "tools",
-    "limits",
-    "approval_handler",
-    "audit",
-    *_DRIVER_ONLY,
-}
-
-#: Options every actor gets unless `actor_options` says otherwise: one CPU each (an actor
-#: running sandboxes keeps a core busy), spread over the nodes.
-DEFAULT_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}
 
 
 class CodeActPool(Balancing):
@@ -124,34 +100,15 @@ class CodeActPool(Balancing):
         start_timeout: float = 120.0,
         **codeact_options: Any,
     ) -> None:
-        for name, value in (("max_concurrency", max_concurrency), ("retries", retries)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigurationError(f"{name} must be an int >= 0, got {value!r}")
-        if max_concurrency < 1:
-            raise ConfigurationError("max_concurrency must be at least 1")
-        if limits is not None and not isinstance(limits, Limits):
-            raise ConfigurationError(f"limits must be a codeact.Limits, got {limits!r}")
-        if approval_handler is not None and not callable(approval_handler):
-            raise ConfigurationError("approval_handler must be an async callable (request)")
-        if audit is not None and not callable(audit):
-            raise ConfigurationError("audit must be a callable (record) -> None")
-        if max_in_flight is not None and (
-            isinstance(max_in_flight, bool)
-            or not isinstance(max_in_flight, int)
-            or max_in_flight < 1
-        ):
-            raise ConfigurationError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
-        for name, why in _DRIVER_ONLY.items():
-            if name in codeact_options:
-                raise ConfigurationError(f"CodeActPool takes no {name}=: {why}")
-        unknown = sorted(set(codeact_options) - _CODEACT_OPTIONS)
-        if unknown:
-            raise ConfigurationError(
-                f"CodeActPool got unknown option(s) {', '.join(unknown)}; it takes its own "
-                f"options and those of CodeAct: {', '.join(sorted(_CODEACT_OPTIONS))}"
-            )
-        if not isinstance(codeact_options.get("backend", "auto"), str):
-            raise ConfigurationError("a pool's backend is a name ('auto', 'wasm', 'jail')")
+        check_options(
+            max_concurrency=max_concurrency,
+            retries=retries,
+            max_in_flight=max_in_flight,
+            limits=limits,
+            approval_handler=approval_handler,
+            audit=audit,
+            codeact_options=codeact_options,
+        )
         if not ray.is_initialized():
             try:
                 ray.init(address=address, logging_level=logging.WARNING)
@@ -172,17 +129,7 @@ class CodeActPool(Balancing):
         self.audit = audit
         self.start_timeout = start_timeout
         self.workers_lost = 0  #: actors that died while serving programs
-        options = {**DEFAULT_ACTOR_OPTIONS, **dict(actor_options or {})}
-        total = cluster_cpus()
-        if "num_cpus" not in (actor_options or {}) and total and num_actors > total:
-            raise ConfigurationError(
-                f"{num_actors} actors of one CPU each need {num_actors} CPUs; the Ray cluster "
-                f"has {total:g}: pass num_actors={int(total)}, or choose each actor's share "
-                "with actor_options={'num_cpus': ...}"
-            )
-        # Room beyond the executions for the approval relay's long poll and its answers.
-        options["max_concurrency"] = max_concurrency + 2
-        options.setdefault("max_restarts", 0)  # the pool replaces actors itself, visibly
+        options = actor_ray_options(actor_options, num_actors, max_concurrency)
         self._actor_class = ray.remote(CodeActWorker).options(**options)
         self._config = WorkerConfig(
             tools=tuple(check_tools(tools)),
@@ -190,7 +137,7 @@ class CodeActPool(Balancing):
             relay_approvals=approval_handler is not None,
             approver_name=handler_name(approval_handler),
         )
-        _check_shippable(self._config)
+        check_shippable(self._config)
         self._slots = [Slot(i, self._actor_class.remote(self._config)) for i in range(num_actors)]
         self._turn = 0
         self._waiters: deque[asyncio.Future[None]] = deque()  # callers waiting for room
@@ -222,7 +169,7 @@ class CodeActPool(Balancing):
             ) from None
         except RayActorError as exc:
             self.close()
-            raise ConfigurationError(f"a pool actor could not start: {_cause(exc)}") from None
+            raise ConfigurationError(f"a pool actor could not start: {cause(exc)}") from None
         if not self._started:
             self._started = True
             for slot in self._slots:
@@ -354,51 +301,6 @@ class CodeActPool(Balancing):
         )
 
 
-def cluster_cpus(*, free: bool = False) -> float:
-    """The CPUs of the connected Ray cluster (or those not taken now, with `free`)."""
-    resources = ray.available_resources() if free else ray.cluster_resources()  # type: ignore[no-untyped-call]
-    return float(resources.get("CPU", 0))
-
-
-def _check_shippable(config: WorkerConfig) -> None:
-    """Refuse, naming it, a tool or option that Ray cannot pickle to the actors (a function
-    closing over a lock, a client or an open file), before any actor is asked for."""
-    from ray import cloudpickle
-
-    try:
-        cloudpickle.dumps(config)
-    except Exception:
-        pass
-    else:
-        return
-    for entry in config.tools:
-        try:
-            cloudpickle.dumps(entry)
-        except Exception as exc:
-            name = getattr(entry, "name", None) or getattr(entry, "__name__", None) or entry
-            raise ConfigurationError(
-                f"tool {name!r} cannot be sent to the actors (Ray cannot pickle it: "
-                f"{_cause(exc)}); define it in a module the workers can import and pass "
-                "'package.module:attr', so each worker builds its own (clients and locks "
-                "included)"
-            ) from None
-    for option, value in config.codeact_options.items():
-        try:
-            cloudpickle.dumps(value)
-        except Exception as exc:
-            raise ConfigurationError(
-                f"option {option}= cannot be sent to the actors (Ray cannot pickle it: "
-                f"{_cause(exc)}); pass a value without locks, clients or open files, or "
-                "build it in a module the workers import (a 'package.module:attr' tool)"
-            ) from None
-    cloudpickle.dumps(config)  # not one part alone: Ray's own error, whole
-
-
-def _cause(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
-
-
 def _lost_message(exc: BaseException, tries: int) -> str:
     if tries:
         again = f"it was run {tries + 1} times and every worker running it was lost"
@@ -407,7 +309,7 @@ def _lost_message(exc: BaseException, tries: int) -> str:
             "it was not run again (pass retries=N to the pool when its tools are safe to repeat)"
         )
     return (
-        f"the worker running this program was lost ({type(exc).__name__}: {_cause(exc)}); "
+        f"the worker running this program was lost ({type(exc).__name__}: {cause(exc)}); "
         f"the program may have run in part and its tool calls are unknown; {again}"
     )
 
