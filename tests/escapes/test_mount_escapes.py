@@ -1,7 +1,12 @@
-"""A read-only mount's files cannot change on the host, even past Python: raw writes through
+"""A mount is no way out, on every backend.
+
+A read-only mount's files cannot change on the host, even past Python: raw writes through
 ctypes, chattr flags (FS_IOC_SETFLAGS), and ``file_setattr`` (Linux 6.17), which Landlock does
 not cover and which an older seccomp denylist did not name. The kernel refuses: the mount is
-bound read-only, and the seccomp allowlist does not know the new call. On every backend."""
+bound read-only, and the seccomp allowlist does not know the new call.
+
+A writable mount leads nowhere else: not by ``..``, symlinks, hard links, renames, or a
+working directory inside it."""
 
 from __future__ import annotations
 
@@ -88,3 +93,86 @@ async def test_the_kernel_refuses_what_python_does_not_see(
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
     assert lines["file_setattr"].split()[0] == "-1"
     assert lines["raw"].startswith("open -1 30"), result.stdout  # EROFS
+
+
+MOUNT_ATTEMPTS = {
+    "dot_dot_out_of_a_writable_mount": """
+for path in ["/scratch/../pwned", "/scratch/a/../../pwned", "/scratch/../../@PWNED@"]:
+    try:
+        open(path, "w").write("pwned")
+        print("WROTE", path)
+    except Exception as e:
+        print("refused", path, type(e).__name__)
+""",
+    "symlink_in_a_mount_to_the_canary": """
+import os
+for target in ["@CANARY_FILE@", "../canary.txt", "../../canary.txt"]:
+    link = "/scratch/link" + str(len(target))
+    try:
+        os.symlink(target, link)
+        print("READ", open(link).read())
+    except Exception as e:
+        print("refused", target, type(e).__name__)
+""",
+    "hardlink_and_rename_across_the_mount": """
+import os
+for name, act in [
+    ("link canary in", lambda: os.link("@CANARY_FILE@", "/scratch/canary")),
+    ("rename out", lambda: (open("/scratch/f", "w").close(), os.rename("/scratch/f", "@PWNED@"))),
+    ("rename to parent", lambda: os.rename("/scratch/f", "/scratch/../f")),
+]:
+    try:
+        act()
+        print("DONE", name)
+    except Exception as e:
+        print(name, type(e).__name__)
+""",
+    "change_directory_into_the_mount_and_climb": """
+import os
+os.chdir("/scratch")
+for path in ["..", "../..", "/proc/self/root/scratch/.."]:
+    try:
+        print("LISTED", path, os.listdir(path))
+    except Exception as e:
+        print("refused", path, type(e).__name__)
+try:
+    open("../pwned", "w")
+    print("WROTE ../pwned")
+except Exception as e:
+    print("refused ../pwned", type(e).__name__)
+""",
+}
+
+
+@pytest.fixture
+def scratch(host: Any) -> Any:
+    """A writable folder the host grants (a sibling of the canary, so `..` would reach it)."""
+    import shutil
+
+    path = host.tmp / "scratch"
+    path.mkdir(exist_ok=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+    for leftover in ("pwned", "f"):
+        (host.tmp / leftover).unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("name", list(MOUNT_ATTEMPTS))
+async def test_a_writable_mount_is_no_way_out(
+    attempt: Callable[..., Any], scratch: Any, name: str, backend_name: str
+) -> None:
+    from codeact import Mount
+
+    if backend_name == "hyperlight":
+        pytest.skip("hyperlight grants no mount but /input")
+    result = await attempt(
+        MOUNT_ATTEMPTS[name], file_mounts=[Mount(scratch, "/scratch", mode="rw")]
+    )
+    out = result.stdout
+    assert not _refusals_only(out, "WROTE", "READ", "LISTED"), out
+    assert not [p for p in scratch.parent.iterdir() if p.name in ("pwned", "f")]
+    assert "DONE link canary in" not in out
+
+
+def _refusals_only(stdout: str, *words: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.split(" ", 1)[0] in words]
