@@ -1,16 +1,20 @@
 """Approvals a program tries to get around: a gated call hidden from the plan scan (reached
-through the runner module, frames, code run from text), and a block prompt whose terminal
-escapes would hide a line from the person approving it. On every backend."""
+through the runner module, frames, code run from text), a block prompt whose terminal
+escapes would hide a line from the person approving it, and a program that keeps asking
+(approvals are capped in number and total wait per program, issue 11's finding 14). On
+every backend."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from codeact import tool
+from codeact import CodeAct, Limits, tool
 from codeact.calls.approval_handlers import InteractiveApprover
 from codeact.calls.approvals import Approval, ApprovalRequest
 from codeact.calls.scan import scan_tool_calls
@@ -262,3 +266,73 @@ async def test_a_function_an_earlier_session_call_defined_gets_no_grant(
     assert "evil@x.y" not in SENT[before:]
     assert all(c.decision != "preapproved" for c in second.tool_calls), second.tool_calls
     assert "hidden call denied" in second.stdout
+
+
+# -- approvals are capped per program (issue 11, finding 14) ------------------------------------
+# The limits of test_host_boundary_escapes.py, where these tests began.
+LIMITS = Limits(
+    wall_time=10,
+    memory_mb=128,
+    output_bytes=64 * 1024,
+    tool_argument_bytes=1024 * 1024,
+    tool_result_bytes=1024 * 1024,
+)
+
+
+@tool(approval_mode="always_require")
+def send(to: str) -> str:
+    """Sends a message (needs approval)."""
+    return f"sent to {to}"
+
+
+async def test_a_program_that_keeps_asking_for_approval_is_stopped(
+    backend_name: str, make_codeact: Callable[..., CodeAct]
+) -> None:
+    asked: list[str] = []
+
+    async def deny(request: ApprovalRequest) -> Approval:
+        asked.append(request.tool or "")
+        await asyncio.sleep(0.01)
+        return Approval(False, "no")
+
+    codeact = make_codeact(tools=[send], approval_handler=deny, limits=LIMITS.replace(wall_time=1))
+    code = (
+        "n = 0\nfor i in range(150):\n    try:\n        call_tool('send', to='x')\n"
+        "    except ToolDenied:\n        n += 1\nn"
+    )
+    result = await codeact.execute(code)
+    assert not result.ok and result.error is not None
+    assert result.error.limit == "approvals", result.error
+    assert "Limits.approval_denials" in result.error.message
+    assert len(asked) == LIMITS.approval_denials
+
+
+async def test_the_total_wait_for_approvals_is_capped(
+    backend_name: str, make_codeact: Callable[..., CodeAct]
+) -> None:
+    async def slow(request: ApprovalRequest) -> bool:
+        await asyncio.sleep(0.4)
+        return False
+
+    codeact = make_codeact(
+        tools=[send], approval_handler=slow, limits=LIMITS.replace(wall_time=1, approval_wait=1)
+    )
+    code = (
+        "for i in range(50):\n    try:\n        call_tool('send', to='x')\n"
+        "    except ToolDenied:\n        pass"
+    )
+    started = time.monotonic()
+    result = await codeact.execute(code)
+    assert time.monotonic() - started < 4
+    assert not result.ok and result.error is not None
+    assert result.error.limit == "approvals", result.error
+
+
+async def test_approved_requests_do_not_count_against_the_denial_cap(
+    backend_name: str, make_codeact: Callable[..., CodeAct]
+) -> None:
+    codeact = make_codeact(tools=[send], approval_handler=lambda request: True, limits=LIMITS)
+    result = await codeact.execute(
+        "n = 0\nfor i in range(30):\n    call_tool('send', to='x')\n    n += 1\nn"
+    )
+    assert result.ok and result.value == 30, result.error

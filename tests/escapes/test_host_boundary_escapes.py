@@ -9,7 +9,10 @@ and waits are checked at the call pipeline's boundary, on every backend.
   `execute()` returns;
 * sync tools run on codeact's threads: stuck ones starve neither the next execution's calls nor
   the application's own default executor;
-* approvals are capped in number and total wait per program.
+* nothing the guest sends in place of its report, or as a forged frame, makes `execute()`
+  raise or the host decode it whole.
+
+Approvals, capped in number and total wait per program, are in test_approval_escapes.py.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from codeact import Approval, ApprovalRequest, CodeAct, ExecutionResult, Limits, tool
+from codeact import CodeAct, ExecutionResult, Limits, tool
 
 _MIB = 1024 * 1024
 LIMITS = Limits(
@@ -302,56 +305,6 @@ async def test_stuck_sync_tools_starve_neither_the_next_run_nor_the_application(
     assert second.value == ["quick"] * 8
 
 
-# -- finding 14: approvals are capped per program -----------------------------------------
-@tool(approval_mode="always_require")
-def send(to: str) -> str:
-    """Sends a message (needs approval)."""
-    return f"sent to {to}"
-
-
-async def test_a_program_that_keeps_asking_for_approval_is_stopped(
-    backend_name: str, make_codeact: Callable[..., CodeAct]
-) -> None:
-    asked: list[str] = []
-
-    async def deny(request: ApprovalRequest) -> Approval:
-        asked.append(request.tool or "")
-        await asyncio.sleep(0.01)
-        return Approval(False, "no")
-
-    codeact = make_codeact(tools=[send], approval_handler=deny, limits=LIMITS.replace(wall_time=1))
-    code = (
-        "n = 0\nfor i in range(150):\n    try:\n        call_tool('send', to='x')\n"
-        "    except ToolDenied:\n        n += 1\nn"
-    )
-    result = await codeact.execute(code)
-    assert not result.ok and result.error is not None
-    assert result.error.limit == "approvals", result.error
-    assert "Limits.approval_denials" in result.error.message
-    assert len(asked) == LIMITS.approval_denials
-
-
-async def test_the_total_wait_for_approvals_is_capped(
-    backend_name: str, make_codeact: Callable[..., CodeAct]
-) -> None:
-    async def slow(request: ApprovalRequest) -> bool:
-        await asyncio.sleep(0.4)
-        return False
-
-    codeact = make_codeact(
-        tools=[send], approval_handler=slow, limits=LIMITS.replace(wall_time=1, approval_wait=1)
-    )
-    code = (
-        "for i in range(50):\n    try:\n        call_tool('send', to='x')\n"
-        "    except ToolDenied:\n        pass"
-    )
-    started = time.monotonic()
-    result = await codeact.execute(code)
-    assert time.monotonic() - started < 4
-    assert not result.ok and result.error is not None
-    assert result.error.limit == "approvals", result.error
-
-
 # -- finding 4: nothing the guest sends makes execute() raise -------------------------------
 FORGED_REPORTS = {
     # The runner's last act is json.dumps(report): the program replaces it.
@@ -411,13 +364,3 @@ async def test_forged_frames_are_refused_before_they_are_decoded(
     assert "protocol" in result.error.message, result.error
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
     assert grown_mb < 200, f"the host's peak memory grew by {grown_mb:.0f} MB"
-
-
-async def test_approved_requests_do_not_count_against_the_denial_cap(
-    backend_name: str, make_codeact: Callable[..., CodeAct]
-) -> None:
-    codeact = make_codeact(tools=[send], approval_handler=lambda request: True, limits=LIMITS)
-    result = await codeact.execute(
-        "n = 0\nfor i in range(30):\n    call_tool('send', to='x')\n    n += 1\nn"
-    )
-    assert result.ok and result.value == 30, result.error
