@@ -1,0 +1,167 @@
+"""Approvals of the whole code block: asked once before it runs (``approval_mode=
+"always_require"``), for every block (``approval_scope="block"``), or for the calls a scan of
+the code finds (``approval_scope="plan"``), and what such an approval grants.
+
+Everything here runs real programs in the sandbox under test; approvals of single calls
+inside a block are in test_approvals.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from codeact import CodeAct, tool
+from codeact.calls.approvals import Approval, ApprovalRequest
+
+SENT: list[str] = []
+
+
+@tool(approval_mode="always_require")
+def send_email(to: str, body: str = "") -> str:
+    """Send an email (needs approval)."""
+    SENT.append(to)
+    return f"sent to {to}"
+
+
+@tool
+def lookup(name: str) -> str:
+    """Look a name up (no approval needed)."""
+    return name.upper()
+
+
+def sent_after(before: int) -> list[str]:
+    return SENT[before:]
+
+
+async def test_always_require_asks_once_before_the_block_runs_showing_code_and_plan(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    seen: list[ApprovalRequest] = []
+
+    async def handler(request: ApprovalRequest) -> bool:
+        seen.append(request)
+        return True
+
+    code = "print(lookup('a'))\nsend_email(to='a@b.c')"
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_mode="always_require"
+    )
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert [r.kind for r in seen] == ["block", "call"]  # scope "call": the gated call still asks
+    block = seen[0]
+    assert block.code == code and block.plan is not None
+    assert block.plan.counts() == {"lookup": 1, "send_email": 1}
+    assert [c.tool for c in block.plan.gated] == ["send_email"]
+    assert "run this program?" in block.describe() and "send_email once" in block.describe()
+    assert result.approval is not None
+    assert (result.approval.origin, result.approval.decision) == ("block", "approved")
+
+
+async def test_a_denied_block_does_not_run_at_all(make_codeact: Callable[..., CodeAct]) -> None:
+    async def handler(request: ApprovalRequest) -> Approval:
+        return Approval.deny("not today")
+
+    before = len(SENT)
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_mode="always_require"
+    )
+    result = await codeact.execute("print('ran')\nsend_email(to='a@b.c')")
+    assert not result.ok and result.error is not None
+    assert result.error.type == "ToolDenied" and "not today" in result.error.message
+    assert result.stdout == "" and result.tool_calls == []
+    assert sent_after(before) == []
+    assert result.to_model_text().startswith("[denied] the program was not run")
+
+
+async def test_block_scope_gates_every_block_and_covers_every_call_in_it(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    kinds: list[str] = []
+
+    async def handler(request: ApprovalRequest) -> bool:
+        kinds.append(request.kind)
+        return True
+
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_scope="block"
+    )
+    # The reference's rule: a gated tool is registered, so even this block is asked about.
+    assert (await codeact.execute("lookup('x')")).value == "X"
+    assert kinds == ["block"]
+    code = "for to in ['a@x.y', 'b@x.y', 'c@x.y']:\n    call_tool('send_email', to=to)\n'ok'"
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert kinds == ["block", "block"]  # no per-call questions
+    assert [c.decision for c in result.tool_calls] == ["preapproved"] * 3
+    assert {c.handler for c in result.tool_calls} == {"grant"}
+
+
+async def test_plan_scope_approves_the_scanned_calls_up_front_and_asks_beyond_them(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    seen: list[ApprovalRequest] = []
+
+    async def handler(request: ApprovalRequest) -> bool:
+        seen.append(request)
+        return True
+
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_scope="plan"
+    )
+    code = """
+send_email(to="a@x.y")
+call_tool("send_email", to="b@x.y")
+for to in ["c@x.y", "d@x.y"]:
+    send_email(to=to)
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert seen[0].kind == "block"
+    assert seen[0].plan is not None and seen[0].plan.counts(gated_only=True) == {"send_email": 3}
+    # three call sites counted -> three calls pre-approved; the loop's second turn is asked
+    assert [c.decision for c in result.tool_calls] == [
+        "preapproved",
+        "preapproved",
+        "preapproved",
+        "approved",
+    ]
+    assert [r.kind for r in seen] == ["block", "call"]
+    assert seen[1].arguments == {"to": "d@x.y", "body": ""} or seen[1].arguments == {"to": "d@x.y"}
+
+
+async def test_plan_scope_without_gated_calls_in_the_code_asks_nothing(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    async def handler(request: ApprovalRequest) -> bool:
+        raise AssertionError("nothing should be asked")
+
+    codeact = make_codeact(
+        tools=[send_email, lookup], approval_handler=handler, approval_scope="plan"
+    )
+    result = await codeact.execute("lookup('q')")
+    assert result.ok and result.value == "Q" and result.approval is None
+
+
+async def test_a_block_approval_can_grant_a_number_of_calls(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    kinds: list[str] = []
+
+    async def handler(request: ApprovalRequest) -> Approval:
+        kinds.append(request.kind)
+        if request.kind == "block":
+            return Approval.approve("looks fine", grants={"send_email": 1})
+        return Approval.deny("only one was approved")
+
+    codeact = make_codeact(
+        tools=[send_email], approval_handler=handler, approval_mode="always_require"
+    )
+    code = (
+        "out = [send_email(to='a@x.y')]\ntry:\n    send_email(to='b@x.y')\n"
+        "except ToolDenied:\n    out.append('second denied')\nout"
+    )
+    result = await codeact.execute(code)
+    assert result.value == ["sent to a@x.y", "second denied"]
+    assert kinds == ["block", "call"]
+    assert [c.decision for c in result.tool_calls] == ["preapproved", "denied"]
