@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from codeact.chat import OpenAIChat, ToolDefinition
 from codeact.workloads import order_totals
 
 Policy = Callable[[dict[str, Any]], "Reply"]
@@ -229,6 +230,20 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     finally:
         server.httpd.shutdown()
         server.httpd.server_close()
+
+
+#: A tool definition for `OpenAIChat`'s tests (tests/agent/test_openai_chat*.py).
+ADD = ToolDefinition(
+    "add",
+    "Add two numbers.",
+    {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+)
+
+
+def chat_for(server: FakeOpenAI, **kwargs: Any) -> OpenAIChat:
+    """An `OpenAIChat` of `server` (model "fake-model" unless given), retrying fast."""
+    kwargs.setdefault("model", "fake-model")
+    return OpenAIChat(base_url=server.url, env={}, backoff=0.01, **kwargs)
 
 
 def _tool_results(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], Any]]:
