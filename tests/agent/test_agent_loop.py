@@ -1,9 +1,11 @@
-"""The agent loop, driven by the scripted chat client (no model): direct tools, CodeAct, both."""
+"""The agent loop, driven by the scripted chat client (no model): direct tools, CodeAct, both.
+
+What the agent does to a program before it runs is test_agent_program_cuts.py; approvals,
+middleware and audit of direct calls are test_agent_direct_approvals.py."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from typing import Any
 
@@ -12,7 +14,6 @@ import pytest
 
 from codeact import (
     Agent,
-    ApprovalRequest,
     CodeAct,
     ConfigurationError,
     OutputValidationError,
@@ -209,46 +210,6 @@ async def test_structured_output_that_never_validates_raises() -> None:
     assert caught.value.result.usage.model_turns == 2
 
 
-@pytest.mark.parametrize("decision", [True, False])
-async def test_approval_handler_decides_gated_direct_tools(decision: bool) -> None:
-    ran: list[str] = []
-    asked: list[ApprovalRequest] = []
-
-    @tool(approval_mode="always_require")
-    def send_email(to: str) -> str:
-        """Send an email."""
-        ran.append(to)
-        return "sent"
-
-    async def handler(request: ApprovalRequest) -> bool:
-        asked.append(request)
-        return decision
-
-    chat = ScriptedChat([call("send_email", to="bob@example.com"), "ok"])
-    result = await Agent(client=chat, tools=[send_email], approval_handler=handler).run("mail")
-    assert [(r.tool, r.arguments) for r in asked] == [("send_email", {"to": "bob@example.com"})]
-    if decision:
-        assert ran == ["bob@example.com"] and tool_messages(chat, 1) == ["sent"]
-        assert result.tool_calls[0].outcome == "ok"
-    else:
-        assert ran == []
-        assert tool_messages(chat, 1) == [
-            "Error: the call of send_email() was denied: not approved"
-        ]
-        assert result.tool_calls[0].outcome == "denied"
-    assert asked[0].origin == "direct" and asked[0].kind == "call"
-    assert result.tool_calls[0].origin == "direct" and result.tool_calls[0].handler == "handler"
-
-
-def test_gated_tool_without_a_handler_is_a_configuration_error() -> None:
-    @tool(approval_mode="always_require")
-    def delete_all() -> None:
-        """Dangerous."""
-
-    with pytest.raises(ConfigurationError, match="delete_all need approval"):
-        Agent(client=ScriptedChat([]), tools=[delete_all])
-
-
 async def test_tool_calls_written_as_text_are_recovered_and_counted() -> None:
     text = 'I will add them.\n```json\n{"name": "add", "arguments": {"a": 40, "b": 2}}\n```'
     chat = ScriptedChat([text, "42"])
@@ -324,49 +285,6 @@ def test_run_sync_reuses_one_loop() -> None:
     agent.close()
 
 
-def test_execute_code_arguments_that_are_not_code_are_reported() -> None:
-    chat = ScriptedChat([call("execute_code", program="x"), "ok"])
-    agent = Agent(client=chat, codeact=CodeAct(tools=[add], backend="wasm"))
-    agent.run_sync("go")
-    agent.close()
-    message = tool_messages(chat, 1)[0]
-    assert message.startswith('Error: execute_code takes one argument, {"code"')
-    assert json.loads(chat.requests[1].messages[2].tool_calls[0].arguments) == {"program": "x"}
-
-
-@pytest.mark.usefixtures("wasm_ready")
-async def test_a_tool_defined_inside_other_code_is_not_run() -> None:
-    mock = (
-        "def helper():\n    def list_users():\n        return [{'id': 1}]\n"
-        "    return list_users()\nprint(len(helper()))"
-    )
-    chat = ScriptedChat([code_call(mock), code_call("print(len(list_users()))"), "8"])
-    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
-    result = await agent.run("How many users?")
-    refusal = tool_messages(chat, 1)[0]
-    assert refusal.startswith("Error: the program was not run, because it defines list_users()")
-    assert tool_messages(chat, 2)[1] == "8"
-    assert result.refused_programs == 1 and result.usage.code_executions == 1
-
-
-@pytest.mark.usefixtures("wasm_ready")
-async def test_top_level_definitions_of_tools_are_cut_and_the_rest_runs_on_the_real_ones() -> None:
-    mock = (
-        "def list_users():\n    return [{'id': 1, 'name': 'Made up'}]\n\n"
-        "@staticmethod\ndef get_tax_rate(region):\n    return 0.0\n\n"
-        "print(len(list_users()))"
-    )
-    chat = ScriptedChat([code_call(mock), "8"])
-    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
-    result = await agent.run("How many users?")
-    message = tool_messages(chat, 1)[0]
-    # The real list_users(): eight users, not the made-up one; the note comes after the output.
-    assert message.startswith("8\n[note] the program defined list_users(), get_tax_rate(), which")
-    assert result.refused_programs == 0 and result.usage.code_executions == 1
-    assert result.nudge_reasons == ["tool_definitions_removed"]
-    assert result.programs == ["\n\nprint(len(list_users()))"]
-
-
 async def test_an_empty_reply_is_asked_to_continue() -> None:
     chat = ScriptedChat([call("add", a=1, b=1), "", "2"])
     result = await Agent(client=chat, tools=[add]).run("1+1")
@@ -419,45 +337,6 @@ async def test_an_empty_first_reply_is_nudged_but_a_second_empty_one_stands() ->
 
 
 @pytest.mark.usefixtures("wasm_ready")
-async def test_direct_calls_share_the_codeacts_middleware_and_audit() -> None:
-    seen: list[tuple[str, str]] = []
-    audited: list[Any] = []
-
-    async def watch(call: Any, call_next: Any) -> Any:
-        seen.append((call.name, call.origin))
-        return await call_next(call)
-
-    codeact = CodeAct(
-        tools=[order_totals.get_tax_rate], backend="wasm", middleware=[watch], audit=audited.append
-    )
-    chat = ScriptedChat(
-        [
-            [call("add", a=1, b=2), code_call("get_tax_rate(region='US')")],
-            "done",
-        ]
-    )
-    await Agent(client=chat, codeact=codeact, tools=[add]).run("go")
-    assert sorted(seen) == [("add", "direct"), ("get_tax_rate", "code")]
-    assert sorted(r.origin for r in audited) == ["code", "direct"]
-
-
-@pytest.mark.usefixtures("wasm_ready")
-async def test_a_handler_on_the_codeact_also_decides_direct_calls() -> None:
-    @tool(approval_mode="always_require")
-    def wipe() -> str:
-        """Dangerous."""
-        return "wiped"
-
-    async def deny(request: ApprovalRequest) -> bool:
-        return False
-
-    chat = ScriptedChat([call("wipe"), "ok"])
-    codeact = CodeAct(tools=[add], backend="wasm", approval_handler=deny)
-    result = await Agent(client=chat, codeact=codeact, tools=[wipe]).run("wipe it")
-    assert result.tool_calls[0].outcome == "denied" and result.tool_calls[0].handler == "deny"
-
-
-@pytest.mark.usefixtures("wasm_ready")
 async def test_progress_names_each_programs_outcome_and_error() -> None:
     lines: list[str] = []
     chat = ScriptedChat([code_call("print(missing)"), code_call("print(len(list_users()))"), "8"])
@@ -469,53 +348,6 @@ async def test_progress_names_each_programs_outcome_and_error() -> None:
         "not defined",
         "  execute_code: the program made 1 tool calls, ok",
     ]
-
-
-@pytest.mark.usefixtures("wasm_ready")
-async def test_an_import_of_the_code_tool_itself_is_cut_too() -> None:
-    # What the embedded model wrote at the top of its demo programs.
-    program = (
-        "from tools import execute_code\nfrom tools import list_users\nprint(len(list_users()))"
-    )
-    chat = ScriptedChat([code_call(program), "8"])
-    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
-    result = await agent.run("How many users?")
-    assert tool_messages(chat, 1)[0].startswith("8\n[note] the program defined execute_code()")
-    assert result.programs == ["print(len(list_users()))"]
-
-
-@pytest.mark.usefixtures("wasm_ready")
-async def test_imports_of_the_sandboxs_own_functions_are_cut_too() -> None:
-    # What the embedded model wrote next: call_tool_async is the sandbox's, not a tool.
-    program = (
-        "import json\nfrom tools import call_tool_async\nfrom tools import ToolError\n"
-        "print(len(list_users()))"
-    )
-    chat = ScriptedChat([code_call(program), "8"])
-    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
-    result = await agent.run("How many users?")
-    assert tool_messages(chat, 1)[0].startswith(
-        "8\n[note] the program defined call_tool_async(), ToolError()"
-    )
-    assert result.programs == ["import json\nprint(len(list_users()))"]
-
-
-@pytest.mark.usefixtures("wasm_ready")
-async def test_a_program_that_calls_the_code_tool_runs_the_program_it_passes() -> None:
-    # M3ToolEval, embedded model: its whole program was execute_code("""...""").
-    program = 'execute_code("""\nusers = list_users()\nprint(len(users))\n""")'
-    chat = ScriptedChat([code_call(program), "8"])
-    agent = Agent(client=chat, codeact=CodeAct(tools=order_totals.TOOLS, backend="wasm"))
-    result = await agent.run("How many users?")
-    response = tool_messages(chat, 1)[0]
-    assert response.startswith("8\n[note] the program was one call of execute_code(...)")
-    assert result.nudge_reasons == ["code_tool_called_inside"]
-    assert result.executions[0].ok and result.text == "8"
-    # Anything more than that one call is the model's own program: it runs as written.
-    other = ScriptedChat([code_call('x = 1\nexecute_code("print(1)")'), "no", "no", "no"])
-    kept = await Agent(client=other, codeact=CodeAct(tools=order_totals.TOOLS)).run("go")
-    assert not kept.executions[0].ok and kept.executions[0].error is not None
-    assert kept.executions[0].error.type == "NameError"
 
 
 def test_a_model_name_given_as_the_client_says_how_to_make_one() -> None:
