@@ -42,6 +42,7 @@ from ..calls.call import (
     ToolRaised,
     ToolTimeout,
     as_exception,
+    awaited,
     describe_exception,
     run_tool,
     task_cancelling,
@@ -297,7 +298,7 @@ class HostBridge:
         finally:
             self._inline = None
         if type(result) not in _PLAIN and inspect.isawaitable(result):  # a coroutine, say
-            return self._await(self._on_loop(_awaited(result)))
+            return self._await(self._on_loop(awaited(result)))
         if time.monotonic() - started > limit:
             self.pipeline.fail(call, ToolTimeout(limit))
             self._stop = stopping(self._tool_timeout(call))
@@ -375,21 +376,6 @@ class HostBridge:
 
     def _tool_timeout(self, call: ToolInvocation) -> Stop:
         return stops.tool_timeout(call.name, self._timeout_of(call.tool))
-
-
-async def _awaited(awaitable: Any) -> Any:
-    """Await what a sync-looking tool returned; what it raises arrives as an `Exception` (a
-    Task would re-raise SystemExit or KeyboardInterrupt into the event loop)."""
-    try:
-        return await awaitable
-    except Exception:
-        raise
-    except asyncio.CancelledError as exc:
-        if task_cancelling():
-            raise
-        raise ToolRaised(exc) from None
-    except BaseException as exc:  # see the docstring
-        raise ToolRaised(exc) from None
 
 
 def _reply(end: CallResult) -> Reply:

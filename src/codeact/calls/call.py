@@ -33,6 +33,7 @@ __all__ = [
     "ToolRaised",
     "ToolTimeout",
     "as_exception",
+    "awaited",
     "describe_exception",
     "run_tool",
     "task_cancelling",
@@ -355,6 +356,11 @@ async def _guarded(fn: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) ->
         raise ToolRaised(exc) from None
 
 
+async def awaited(awaitable: Awaitable[Any]) -> Any:
+    """Await what a sync-looking callable returned, guarded as an async tool is (`_guarded`)."""
+    return await _guarded(lambda: awaitable, {})
+
+
 def _call_catching(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     """Call a sync tool in a worker thread; what it raises arrives as an `Exception` (a
     StopIteration could not even cross into an asyncio future: the call would never end)."""
@@ -377,7 +383,7 @@ async def _in_thread(
         threads = default_tool_threads()
     result = await loop.run_in_executor(threads, context.run, _call_catching, tool.fn, kwargs)
     if inspect.isawaitable(result):  # a sync-looking callable that returned a coroutine
-        result = await _guarded(lambda: result, {})
+        result = await awaited(result)
     return result
 
 
