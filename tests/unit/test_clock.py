@@ -44,3 +44,34 @@ def test_extend_moves_the_deadline() -> None:
     before = clock.deadline
     clock.extend(5)
     assert clock.deadline == before + 5
+
+
+def test_the_program_is_frozen_exactly_while_the_clock_stands_still() -> None:
+    calls: list[bool] = []
+    clock = ProgramClock(10)
+    clock.freeze_with(calls.append)
+    clock.start()
+    clock.program_blocked(True)
+    clock.person_deciding(True)
+    clock.person_deciding(True)  # a second approval of the same program: no second stop
+    assert calls == [True]
+    clock.person_deciding(False)
+    assert calls == [True]  # one is still pending
+    clock.person_deciding(False)
+    assert calls == [True, False]  # the last one ended: it goes on
+    clock.person_deciding(True)
+    assert calls == [True, False, True]
+    clock.freeze_with(None)  # the run ends while it is frozen: it is let go, and told no more
+    assert calls == [True, False, True, False]
+    clock.person_deciding(False)
+    assert calls == [True, False, True, False]
+
+
+def test_a_freeze_set_while_the_clock_stands_still_stops_the_program_at_once() -> None:
+    calls: list[bool] = []
+    clock = ProgramClock(10)
+    clock.start()
+    clock.program_blocked(True)
+    clock.person_deciding(True)
+    clock.freeze_with(calls.append)
+    assert calls == [True]

@@ -5,12 +5,17 @@ wall-time limit. The clock pauses while both hold: an approval is pending, and t
 blocked waiting for a call (a program that keeps computing while a started call waits for
 approval keeps its clock running). Readers on other threads (the sandbox's deadline checks,
 the supervisor) see one consistent value without taking a lock.
+
+A program that can run while its call is blocked (the jail's child: other threads, signal
+handlers) must not compute on a stopped clock: its backend gives `freeze_with` a function
+that stops the program (True) and lets it go on (False), called as the clock pauses and goes on.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 __all__ = ["ProgramClock"]
 
@@ -25,6 +30,7 @@ class ProgramClock:
         self._state: tuple[float, float | None] = (time.monotonic() + wall_time, None)
         self._deciding = 0  # approvals being decided now
         self._blocked = 0  # the program is blocked waiting for a call
+        self._freeze: Callable[[bool], None] | None = None
 
     def start(self) -> None:
         """The program starts running: the deadline is `wall_time` from now."""
@@ -54,6 +60,18 @@ class ProgramClock:
             self._blocked += 1 if blocked else -1
             self._update()
 
+    def freeze_with(self, freeze: Callable[[bool], None] | None) -> None:
+        """From now on `freeze(True)` as the clock pauses, `freeze(False)` as it goes on (None:
+        no more). Calls come under the clock's lock, so none comes after this returns. Set
+        while the clock stands still, the new one stops the program at once; the old one
+        lets it go on first."""
+        with self._lock:
+            if self.paused and self._freeze is not None:
+                self._freeze(False)
+            self._freeze = freeze
+            if self.paused and freeze is not None:
+                freeze(True)
+
     @property
     def paused(self) -> bool:
         return self._state[1] is not None
@@ -61,7 +79,12 @@ class ProgramClock:
     def _update(self) -> None:
         deadline, since = self._state
         pause = self._deciding > 0 and self._blocked > 0
+        # The program is stopped before its clock, and its clock goes on before the program.
         if pause and since is None:
+            if self._freeze is not None:
+                self._freeze(True)
             self._state = (deadline, time.monotonic())
         elif not pause and since is not None:
             self._state = (deadline + (time.monotonic() - since), None)
+            if self._freeze is not None:
+                self._freeze(False)

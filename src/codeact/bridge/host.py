@@ -16,7 +16,8 @@ the host, can run one. Where calls run:
   worker threads), and their timeouts cancel them.
 
 A tool timeout, like every limit, stops the program. While a person decides about a call and
-the program is blocked waiting for it, the program's wall-time clock stands still.
+the program is blocked waiting for it, its wall-time clock stands still, and a program that
+could compute meanwhile (the jail's threads, signal handlers) is stopped (`freeze_with`).
 
 Tools, middlewares and approval handlers run in the context (`contextvars`) of the code that
 called `CodeAct.execute`, wherever they run, as they would if that code had called them itself:
@@ -34,6 +35,7 @@ import inspect
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..calls.call import (
@@ -176,6 +178,9 @@ class HostBridge:
 
     def pending(self) -> int:
         return self._waiting
+
+    def freeze_with(self, freeze: Callable[[bool], None] | None) -> None:
+        self.clock.freeze_with(freeze)
 
     def write_output(self, stream: int, text: str) -> None:
         self.output.write(stream, text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
@@ -168,6 +169,11 @@ class ToolChannel(Protocol):
 
     def write_output(self, stream: int, text: str) -> None:
         """Program output (stream 1: stdout, 2: stderr); the host caps what it keeps."""
+        ...
+
+    def freeze_with(self, freeze: Callable[[bool], None] | None) -> None:
+        """`freeze(True)` stops the program, `(False)` lets it go on: called as its clock stops
+        for a person's decision and goes on (threads can compute while a call blocks)."""
         ...
 
     def http_request(self, request_json: str) -> Reply:

@@ -219,6 +219,9 @@ class JailBackend(ProcessBackend):
             )
             relay_box.append(relay)
             channel.begin()
+            # Its threads and signal handlers could compute while a call waits for a person,
+            # on a clock that stands still: the child is stopped meanwhile.
+            channel.freeze_with(child.freeze)
             # The child sleeps on its socket: woken on this CPU, not on an idle one (see
             # sandbox/placement.py); the request carries its CPU set, which it sets back
             # before anything else. Only when this thread was woken so (the backend was
@@ -231,6 +234,7 @@ class JailBackend(ProcessBackend):
             outcome = relay.serve(_run_frame(request, cpus))
             ended = time.perf_counter()
         finally:
+            channel.freeze_with(None)  # before its pidfd is closed: no signal after that
             child.close()
             # Refill the pool now, not while the program ran: a new child's setup (namespace,
             # Landlock rules) would compete with it for the CPU.

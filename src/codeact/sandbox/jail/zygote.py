@@ -66,6 +66,16 @@ class Child:
         except OSError:
             pass  # already gone
 
+    def freeze(self, frozen: bool) -> None:
+        """Stop every thread of the child (SIGSTOP: it cannot catch or ignore it) or let them go
+        on (SIGCONT). A stopped child uses no CPU time, and SIGKILL still ends it."""
+        if self.exited.done() or self._closed:
+            return
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGSTOP if frozen else signal.SIGCONT)
+        except OSError:
+            pass  # already gone
+
     def exit_status(self, timeout: float) -> int | None:
         try:
             return self.exited.result(timeout)
