@@ -19,6 +19,7 @@ LAYERS = {
     "tools": 1,
     "policy": 1,
     "bridge.protocol": 1,
+    "bridge.call_record": 1,
     "bridge.stops": 1,
     "workloads": 1,
     "sandbox": 2,

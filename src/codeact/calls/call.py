@@ -1,4 +1,5 @@
-"""A tool call on its way through the middleware pipeline, and the program it belongs to.
+"""A tool call on its way through the middleware pipeline (the program it belongs to is
+`codeact.calls.program_context`, re-exported here).
 
 `ToolInvocation` is what every middleware sees: the tool, the arguments, where the call came from
 ("code": a program's `call_tool`; "direct": the agent calling a tool itself), the program's
@@ -10,19 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import contextvars
 import inspect
 import threading
 import types
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from ..bridge.protocol import CallDecision, CallOrigin, ExecutionStopped, ToolCallRecord
-from ..policy.limits import Limits
+from ..bridge.protocol import CallDecision, CallOrigin, ToolCallRecord
 from ..sandbox.threads import DaemonThreadPool
 from ..tools import Tool
+from .program_context import CallWatcher, ProgramContext
 from .received import as_received
 
 __all__ = [
@@ -40,9 +40,6 @@ __all__ = [
 ]
 
 _MESSAGE_CHARS = 4000  # the most of an exception's text a call's error carries
-#: Seconds between looks for a free approval slot (only while `Limits.approval_denials`
-#: requests are refused or open).
-_APPROVAL_SLOT_POLL = 0.01
 
 
 class CallDenied(Exception):
@@ -64,22 +61,6 @@ class ToolTimeout(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"took longer than its timeout ({seconds:g}s)")
         self.seconds = seconds
-
-
-class CallWatcher(Protocol):
-    """Told about the calls of one program as they happen (traces and live events use it).
-
-    Called on whatever thread the call runs on; implementations must be quick and thread-safe
-    and must not raise.
-    """
-
-    def call_started(self, record: ToolCallRecord) -> None: ...
-
-    def call_ended(self, record: ToolCallRecord, result: str | None) -> None: ...
-
-    def approval_waited(
-        self, tool: str | None, started_ns: int, ended_ns: int, approved: bool, by: str
-    ) -> None: ...
 
 
 class ToolRaised(Exception):
@@ -121,137 +102,6 @@ def task_cancelling() -> bool:
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
     return True if cancelling is None else bool(cancelling())
-
-
-class ProgramContext:
-    """What the middlewares of nested calls know about the running program.
-
-    `code` is the program, `calls` the records of its calls so far (shared with the bridge),
-    `run_id` the id in every record. Up-front approvals leave grants here: a number of calls
-    per tool (None: any number) that run without asking again.
-    """
-
-    def __init__(self, code: str, *, run_id: str | None = None) -> None:
-        self.code = code
-        self.run_id = run_id
-        self.calls: list[ToolCallRecord] = []
-        self._grants: dict[str, int | None] = {}
-        self._grant_all = False
-        self._lock = threading.Lock()
-        self._on_wait: Callable[[bool], None] | None = None
-        self._settled: set[int] = set()  # ids of the records already settled and audited
-        #: Told about each call as it starts and ends (None: nobody is watching).
-        self.watcher: CallWatcher | None = None
-        self._approval_limits: Limits | None = None  # set by the bridge: this run's limits
-        self._approval_stop: Callable[[float | None], ExecutionStopped] | None = None
-        self._approvals_refused = 0
-        self._approvals_open = 0  # requests asked and not answered yet
-        self._approval_waited = 0.0
-
-    def limit_approvals(
-        self, limits: Limits, stop: Callable[[float | None], ExecutionStopped]
-    ) -> None:
-        """Cap the approval requests of this program that may end unapproved
-        (`Limits.approval_denials`) and their total wait (`Limits.approval_wait`); past either,
-        `stop(seconds waited, or None when the count ran out)` is raised."""
-        self._approval_limits = limits
-        self._approval_stop = stop
-
-    async def approval_starts(self) -> float | None:
-        """Before one approval request: the seconds it may still wait (None: no cap), or the
-        program is stopped (`ExecutionStopped`) because it asked too often or waited too long.
-
-        Requests in flight count as if they will be refused: with `Limits.approval_denials`
-        requests refused or still open, the next waits for one to end (calls started together
-        with ``asyncio.gather`` would otherwise all be asked before any answer came back)."""
-        limits, stop = self._approval_limits, self._approval_stop
-        if limits is None or stop is None:
-            with self._lock:
-                self._approvals_open += 1
-            return None
-        while True:
-            with self._lock:
-                refused, waited = self._approvals_refused, self._approval_waited
-                if refused >= limits.approval_denials:
-                    raise stop(None)
-                left = limits.approval_wait - waited
-                if left <= 0:
-                    raise stop(waited)
-                if refused + self._approvals_open < limits.approval_denials:
-                    self._approvals_open += 1
-                    return left
-            await asyncio.sleep(_APPROVAL_SLOT_POLL)
-
-    def approval_ended(self, seconds: float, *, approved: bool) -> None:
-        """After one approval request (`approval_starts`): `seconds` waited count against
-        `Limits.approval_wait`, and one not approved against `Limits.approval_denials`."""
-        with self._lock:
-            self._approvals_open -= 1
-            self._approval_waited += seconds
-            if not approved:
-                self._approvals_refused += 1
-
-    def approval_overdue(self) -> ExecutionStopped | None:
-        """The stop to raise if the total approval wait is used up (None while it is not)."""
-        limits, stop = self._approval_limits, self._approval_stop
-        if limits is None or stop is None or self._approval_waited < limits.approval_wait:
-            return None
-        return stop(self._approval_waited)
-
-    def unsettled(self, records: list[ToolCallRecord]) -> list[ToolCallRecord]:
-        """Those of `records` not settled yet (calls still in flight)."""
-        with self._lock:
-            return [r for r in records if id(r) not in self._settled]
-
-    def settle_once(self, record: ToolCallRecord) -> bool:
-        """True the first time it is asked about `record`: a call is settled and audited once,
-        even when a limit ends it on one thread while it finishes on another."""
-        with self._lock:
-            if id(record) in self._settled:
-                return False
-            self._settled.add(id(record))
-            return True
-
-    def grant(self, grants: Mapping[str, int | None], *, every_call: bool = False) -> None:
-        """Pre-approve calls: ``{"send_email": 2}``; `every_call` pre-approves every gated call."""
-        with self._lock:
-            self._grant_all = self._grant_all or every_call
-            for name, count in grants.items():
-                if count is None or self._grants.get(name, 0) is None:
-                    self._grants[name] = None
-                else:
-                    self._grants[name] = int(self._grants.get(name) or 0) + int(count)
-
-    def take_grant(self, name: str) -> bool:
-        """Use up one pre-approved call of `name`, if one is left."""
-        with self._lock:
-            if self._grant_all:
-                return True
-            if name not in self._grants:
-                return False
-            left = self._grants[name]
-            if left is None:
-                return True
-            if left <= 0:
-                return False
-            self._grants[name] = left - 1
-            return True
-
-    def bind_clock(self, on_wait: Callable[[bool], None]) -> None:
-        """The bridge's hook: called with True when a person starts deciding, False when done."""
-        self._on_wait = on_wait
-
-    @contextlib.contextmanager
-    def person_deciding(self) -> Iterator[None]:
-        """Around a wait for a person: the program's wall-time clock stops while it blocks."""
-        hook = self._on_wait
-        if hook is not None:
-            hook(True)
-        try:
-            yield
-        finally:
-            if hook is not None:
-                hook(False)
 
 
 @dataclass(eq=False, slots=True)
