@@ -16,6 +16,7 @@ LAYERS = {
     "_lifecycle": 0,
     "_display": 0,
     "_progress": 0,
+    "_nesting": 0,
     "tools": 1,
     "policy": 1,
     "bridge.protocol": 1,

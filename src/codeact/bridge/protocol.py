@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
+from .._nesting import MAX_JSON_DEPTH, too_deep
 from ..policy.limits import LimitName, Limits
 from ..policy.mounts import Mount
 from ..policy.outputs import OutputLimits
@@ -302,7 +303,7 @@ class RunOutcome:
             )
         value = data.get("value")
         value_repr = data["value_repr"] if isinstance(data.get("value_repr"), str) else None
-        if _too_deep(value):  # host code that walks it recursively would fail: keep a note
+        if too_deep(value):  # host code that walks it recursively would fail: keep a note
             value, value_repr = None, f"<a value nested more than {MAX_VALUE_DEPTH} levels deep>"
         status = data.get("exit_status")
         cut = data.get("value_truncated")
@@ -321,21 +322,8 @@ class RunOutcome:
         )
 
 
-#: How deep a program's value may nest (JSON from the guest; deeper is refused as forged).
-MAX_VALUE_DEPTH = 200
-
-
-def _too_deep(value: Any) -> bool:
-    """Whether a value from the guest nests deeper than `MAX_VALUE_DEPTH` (walked iteratively)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth >= MAX_VALUE_DEPTH:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
+#: How deep a program's value may nest (JSON from the guest; deeper is kept as a note).
+MAX_VALUE_DEPTH = MAX_JSON_DEPTH
 
 
 def _bad_report(why: str) -> str:

@@ -39,9 +39,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .._nesting import MAX_JSON_DEPTH
+
 __all__ = ["ResultConversionError", "to_json_value"]
 
-_MAX_DEPTH = 200
+_MAX_DEPTH = MAX_JSON_DEPTH
 
 
 class ResultConversionError(TypeError):

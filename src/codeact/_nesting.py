@@ -1,0 +1,113 @@
+"""How deep JSON from a program or a model may nest, checked without recursing.
+
+A program's tool arguments, its value and its HTTP requests, a model's tool calls and
+replies: the host reads them with `json.loads` and then walks them with code that recurses
+(schema validators, redaction, `json.dumps`, `repr`, a framework's own code). Nested deep
+enough, any of those raises RecursionError, which is no answer to give a program or a model,
+and which may escape code that expects a parser's ValueError. So such JSON is read here:
+
+* `loads_within(text)` is `json.loads(text)` that refuses a value nested more than
+  `MAX_JSON_DEPTH` levels with `TooDeep`, a ValueError (never a RecursionError), so the
+  caller's ``except ValueError`` for text that is not JSON covers it too;
+* `raw_decode_within(decoder, text, start)` is the same for `JSONDecoder.raw_decode`;
+* `too_deep(value)` tells whether a value already parsed nests deeper, walking it
+  iteratively.
+
+Levels count containers: ``[]`` is 1 level, ``{"a": [1]}`` is 2. A tool's arguments may
+nest `MAX_ARGUMENT_DEPTH` levels: the arguments object itself, and `MAX_JSON_DEPTH` in each
+argument (as far as pydantic's own JSON parser reads, for tools made from functions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "ARGUMENTS_TOO_DEEP",
+    "MAX_ARGUMENT_DEPTH",
+    "MAX_JSON_DEPTH",
+    "TooDeep",
+    "loads_within",
+    "raw_decode_within",
+    "too_deep",
+]
+
+#: How many levels a value from a program or a model may nest: a tool's argument, the
+#: program's value (`ExecutionResult.value`), a tool's result converted to JSON.
+MAX_JSON_DEPTH = 200
+
+#: How many levels a tool call's arguments may nest: the object, and `MAX_JSON_DEPTH` in each.
+MAX_ARGUMENT_DEPTH = MAX_JSON_DEPTH + 1
+
+
+_CONTAINERS = (dict, list, tuple)
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+#: Why a tool call's arguments are refused (the program or the model is told this).
+ARGUMENTS_TOO_DEEP = f"arguments nested too deep (more than {MAX_JSON_DEPTH} levels)"
+
+
+class TooDeep(ValueError):
+    """JSON nested more than `limit` levels."""
+
+    def __init__(self, limit: int = MAX_JSON_DEPTH) -> None:
+        self.limit = limit
+        super().__init__(f"JSON nested too deep (more than {limit} levels)")
+
+
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `value` (dicts, lists and tuples of anything) nests more than `limit` levels.
+
+    Walked level by level, without recursion: any nesting is safe to ask about. A container
+    of plain values only (most of a large value) is passed over without looking at each."""
+    level = [value] if isinstance(value, _CONTAINERS) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            if not _PLAIN.issuperset(map(type, children)):
+                below.extend([child for child in children if isinstance(child, _CONTAINERS)])
+        level = below
+    return False
+
+
+def _refuse_too_deep(value: Any, text_size: int, limit: int) -> None:
+    # Each level takes two characters of JSON text (its brackets): a text shorter than
+    # 2 * (limit + 1) characters cannot nest more than `limit` levels, and is not walked.
+    if text_size >= 2 * (limit + 1) and too_deep(value, limit):
+        raise TooDeep(limit)
+
+
+def loads_within(
+    text: str | bytes,
+    *,
+    limit: int = MAX_JSON_DEPTH,
+    loads: Callable[[Any], Any] = json.loads,
+) -> Any:
+    """`loads(text)` (default `json.loads`), refusing a value nested more than `limit` levels
+    with `TooDeep` (a ValueError) instead of returning it or raising RecursionError."""
+    try:
+        value = loads(text)
+    except RecursionError:
+        raise TooDeep(limit) from None
+    _refuse_too_deep(value, len(text), limit)
+    return value
+
+
+def raw_decode_within(
+    decoder: json.JSONDecoder, text: str, start: int = 0, *, limit: int = MAX_JSON_DEPTH
+) -> tuple[Any, int]:
+    """`decoder.raw_decode(text, start)`, refusing a value nested more than `limit` levels
+    with `TooDeep` (a ValueError) instead of returning it or raising RecursionError."""
+    try:
+        value, end = decoder.raw_decode(text, start)
+    except RecursionError:
+        raise TooDeep(limit) from None
+    _refuse_too_deep(value, end - start, limit)
+    return value, end
