@@ -99,8 +99,21 @@ def build_json_schema(
 ) -> JsonArgumentsSchema:
     """Build the validator and signature of tool `name` from JSON schemas.
 
-    Raises ToolDefinitionError when `parameters` is not a valid JSON schema of an object.
+    Raises ToolDefinitionError when `parameters` is not a valid JSON schema of an object, or
+    when a schema (an MCP server's, say) nests too deep to be read (checking and rendering it
+    recurses).
     """
+    try:
+        return _build(name, parameters, returns)
+    except RecursionError:
+        raise ToolDefinitionError(
+            f"the schemas of tool {name!r} are nested too deep to be read"
+        ) from None
+
+
+def _build(
+    name: str, parameters: Mapping[str, Any], returns: Mapping[str, Any] | None
+) -> JsonArgumentsSchema:
     schema = json.loads(json.dumps(dict(parameters)))  # a private, JSON-only copy
     if schema.get("type", "object") != "object":
         raise ToolDefinitionError(
@@ -186,13 +199,23 @@ class _Renderer:
         self.root = root
         self.definitions: dict[str, str] = {}
         self._seen: dict[str, str] = {}  # an object schema (as JSON) -> its class name
+        self._refs: list[Any] = []  # the $refs being rendered, outermost first
 
     def type(self, spec: Any, hint: str = "") -> str:
         if spec is True or not isinstance(spec, Mapping) or not spec:
             return "Any"
         if "$ref" in spec:
-            target, ref_name = _resolve(spec["$ref"], self.root)
-            return "Any" if target is None else self.type(target, ref_name or hint)
+            ref = spec["$ref"]
+            target, ref_name = _resolve(ref, self.root)
+            if target is None or self._refs.count(ref) >= 2:
+                # A schema that holds itself: a TypedDict names itself the second time it
+                # is met; anything else (a list of lists of...) is shown twice, then as Any.
+                return "Any"
+            self._refs.append(ref)
+            try:
+                return self.type(target, ref_name or hint)
+            finally:
+                self._refs.pop()
         if "const" in spec:
             return f"Literal[{spec['const']!r}]"
         if isinstance(spec.get("enum"), list):
