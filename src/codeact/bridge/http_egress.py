@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._nesting import loads_within
 from ..policy.addresses import IPAddress, non_public_reason
 from ..policy.headers import CREDENTIAL_HEADERS, HOST_SET_HEADERS, check_headers, normalized_name
 from ..policy.network import AllowedDomain, NetworkLimits, find_rule
@@ -143,7 +144,7 @@ class HttpEgress:
                 f"{self.limits.max_request_bytes} allows; send a smaller body"
             )
         try:
-            data = json.loads(request_json)
+            data = loads_within(request_json)  # nested too deep: a ValueError
             method = str(data["method"]).upper()
             url = data["url"]
             raw_headers = data.get("headers") or []

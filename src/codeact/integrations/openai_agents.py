@@ -46,6 +46,7 @@ from agents.tool_guardrails import ToolInputGuardrailData, ToolOutputGuardrailDa
 from agents.tracing import SpanError, function_span, get_current_span
 
 from .. import CallDenied, CodeAct, ConfigurationError, Tool
+from .._nesting import loads_within
 from ._adapter import (
     AdapterCore,
     NestedCallIds,
@@ -132,7 +133,7 @@ def codeact_tool(
 
     async def invoke(ctx: ToolContext[Any], arguments: str) -> str:
         try:
-            code = json.loads(arguments)["code"]
+            code = loads_within(arguments)["code"]
             if not isinstance(code, str):
                 raise TypeError
         except (ValueError, KeyError, TypeError):

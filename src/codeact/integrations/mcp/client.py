@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import re
 import shlex
 import weakref
@@ -27,6 +26,7 @@ from typing import Any
 from typing_extensions import Self
 
 from ..._lifecycle import Closeable
+from ..._nesting import loads_within
 from ...errors import ConfigurationError, IntegrationError
 from ...tools import Tool
 from .._adapter import python_name, unique_names
@@ -258,8 +258,8 @@ def _result_value(result: mcp_types.CallToolResult, *, unwrap: bool) -> Any:
         if text.lstrip().startswith(("{", "[")):
             # Servers without an output schema send dicts and lists as JSON text.
             try:
-                return json.loads(text)
-            except ValueError:
+                return loads_within(text)
+            except ValueError:  # not JSON, or nested too deep: the text
                 pass
         return text
     return [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..._nesting import loads_within
 from ...errors import SandboxError
 from ..artifacts import new_output_dir, remove_output_dir
 from ..cleanup import remove_tree
@@ -88,7 +89,7 @@ class WorkerProcess:
         finally:
             self.control.settimeout(None)
         try:
-            message = json.loads(data) if data else {}
+            message = loads_within(data) if data else {}
         except ValueError:
             message = {}
         return message if isinstance(message, dict) else {}

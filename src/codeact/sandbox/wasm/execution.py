@@ -11,6 +11,7 @@ import json
 import threading
 import time
 
+from ..._nesting import loads_within
 from ...bridge import stops
 from ...bridge.protocol import PROGRAM_REPORT, ExecutionStopped, Stop, ToolChannel
 from ...bridge.state import STATE_READ, StateCarry
@@ -74,7 +75,7 @@ class WasmExecution:
 
     def _state_piece(self, args_json: str) -> tuple[bool, str]:
         try:
-            offset, length = json.loads(args_json)
+            offset, length = loads_within(args_json)
         except (ValueError, TypeError):
             return False, "ask for [offset, length]"
         piece = self.state.piece(offset, length) if self.state is not None else None
