@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._display import utf8_safe
+from .._nesting import MAX_JSON_DEPTH, too_deep
 
 __all__ = [
     "MESSAGE_CHARS",
@@ -36,6 +37,7 @@ _STRING_CHARS = 512  # a string longer than this is cut in a summarized record
 _ITEMS = 32  # items of a list or object kept in a summarized record
 _DEPTH = 8  # levels kept in a summarized record
 _SCALARS = (int, float, bool, type(None))
+_SHALLOW_TEXT = 2 * (MAX_JSON_DEPTH + 1)  # JSON text shorter than this nests at most the limit
 
 
 def json_size_over(value: Any, limit: int) -> bool:
@@ -142,7 +144,9 @@ def bounded_message(text: str, *, chars: int = MESSAGE_CHARS) -> str:
 
 
 def bounded_copy(value: Any, *, chars: int = RECORD_CHARS, parsed_from: int | None = None) -> Any:
-    """`value` when its JSON is at most about `chars` long; else a summary of it that is.
+    """`value` when its JSON is at most about `chars` long and it nests at most
+    `MAX_JSON_DEPTH` levels; else a summary of it that is (what reads a record, `json.dumps`
+    or `repr`, recurses).
 
     The summary keeps the shape: strings cut to a prefix and ``…[N more chars]``, lists and
     objects to their first items and a ``"…"`` marker saying how many were left out, deep
@@ -150,10 +154,12 @@ def bounded_copy(value: Any, *, chars: int = RECORD_CHARS, parsed_from: int | No
 
     `parsed_from`: the length of the JSON text `value` was parsed from, if it was. Encoded
     again, no character of that text takes more than 12 (a character outside the BMP as two
-    ``\\uXXXX``), so a text up to `chars` / 12 long is kept without walking the value."""
+    ``\\uXXXX``), so a text up to `chars` / 12 long is kept without walking the value for its
+    size; and one shorter than two characters a level cannot nest too deep."""
     if parsed_from is not None and parsed_from * 12 <= chars:
-        return value
-    if not json_size_over(value, chars):
+        if parsed_from < _SHALLOW_TEXT or not too_deep(value):
+            return value
+    elif not json_size_over(value, chars) and not too_deep(value):
         return value
     budget = [chars]
     return _summary(value, budget)

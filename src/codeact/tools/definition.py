@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import builtins
 import inspect
-import json
 import keyword
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 import pydantic
 
+from .._nesting import ARGUMENTS_TOO_DEEP, MAX_ARGUMENT_DEPTH, TooDeep, loads_within, too_deep
 from ..errors import ToolDefinitionError
 from .docstrings import parse_docstring
 from .json_schema import JsonArgumentsError, JsonArgumentsSchema, build_json_schema
@@ -181,10 +181,15 @@ class Tool:
 
     # -- calling ----------------------------------------------------------------------
     def validate_json(self, arguments_json: str | bytes) -> dict[str, Any]:
-        """Validate JSON-encoded arguments; return the keyword arguments for the function."""
+        """Validate JSON-encoded arguments; return the keyword arguments for the function.
+
+        Arguments nested more than `MAX_JSON_DEPTH` levels in an argument are refused, as
+        pydantic's own JSON parser refuses them for a tool made from a function."""
         if isinstance(self._schema, JsonArgumentsSchema):
             try:
-                arguments = json.loads(arguments_json)
+                arguments = loads_within(arguments_json, limit=MAX_ARGUMENT_DEPTH)
+            except TooDeep:
+                raise ToolArgumentsError(self._describe([ARGUMENTS_TOO_DEEP])) from None
             except ValueError as exc:
                 raise ToolArgumentsError(
                     self._describe([f"arguments are not valid JSON ({exc})"])
@@ -198,10 +203,13 @@ class Tool:
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Validate arguments given as Python values; return the keyword arguments."""
+        arguments = dict(arguments)
+        if too_deep(arguments, MAX_ARGUMENT_DEPTH):
+            raise ToolArgumentsError(self._describe([ARGUMENTS_TOO_DEEP]))
         if isinstance(self._schema, JsonArgumentsSchema):
-            return self._validate_by_json_schema(self._schema, dict(arguments))
+            return self._validate_by_json_schema(self._schema, arguments)
         try:
-            model = self._schema.model.model_validate(dict(arguments))
+            model = self._schema.model.model_validate(arguments)
         except pydantic.ValidationError as exc:
             raise ToolArgumentsError(self._describe_errors(exc)) from None
         return {name: getattr(model, name) for name in self._schema.param_names}
@@ -242,6 +250,8 @@ class Tool:
                     "\\udfff character), which is not valid text; send valid Unicode "
                     f"({err['msg']})"
                 )
+            elif err["type"] == "json_invalid" and "recursion limit" in err["msg"]:
+                problems.append(ARGUMENTS_TOO_DEEP)  # pydantic's parser: the same limit
             elif err["type"] == "json_invalid":
                 problems.append(f"arguments are not valid JSON ({err['msg']})")
             elif err["type"] == "model_type" and not loc:

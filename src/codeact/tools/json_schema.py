@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._nesting import ARGUMENTS_TOO_DEEP
 from ..errors import ToolDefinitionError
 from .schema import ParameterNames, ParameterSpec
 
@@ -67,7 +68,10 @@ class JsonArgumentsSchema(ParameterNames):
                 and not _allows_null(props[name], self.json_schema)
             )
         }
-        problems = [self._describe(err, cleaned) for err in self._errors(cleaned)]
+        try:
+            problems = [self._describe(err, cleaned) for err in self._errors(cleaned)]
+        except RecursionError:  # jsonschema recurses several frames a level, on any stack
+            problems = [ARGUMENTS_TOO_DEEP]
         if problems:
             raise JsonArgumentsError(list(dict.fromkeys(problems)))
         return cleaned

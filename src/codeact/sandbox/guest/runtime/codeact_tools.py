@@ -54,6 +54,10 @@ class ToolDenied(ToolError):
 ToolError.__module__ = ToolDenied.__module__ = "builtins"
 
 
+#: How many levels an argument may nest (the host's `codeact._nesting.MAX_JSON_DEPTH`).
+MAX_ARGUMENT_LEVELS = 200
+
+
 def _json_default(value: object) -> Any:
     if isinstance(value, (set, frozenset)):
         return list(value)
@@ -105,6 +109,12 @@ def _encode(name: str, kwargs: dict[str, Any]) -> str:
             _ENCODING.release()
     except (TypeError, ValueError) as exc:
         raise TypeError(f"arguments of {name}(): {exc}") from None
+    except RecursionError:  # the host refuses them too, past fewer levels: say it as it does
+        raise ToolError(
+            f"invalid arguments for {name}(): arguments nested too deep "
+            f"(more than {MAX_ARGUMENT_LEVELS} levels)",
+            name,
+        ) from None
 
 
 def _raise_for(name: str, payload: Any) -> None:
