@@ -16,6 +16,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from .._nesting import raw_decode_within
 from ..runtime.instructions import EXAMPLE_OUTPUT
 from ..runtime.result import STATUS_MARKERS
 from .key_hints import HINT_MARKER
@@ -180,7 +181,7 @@ def unknown_tool_called(text: str, tool_names: Collection[str]) -> str | None:
     pos = 0
     while (start := text.find("{", pos)) >= 0:
         try:
-            value, pos = decoder.raw_decode(text, start)
+            value, pos = raw_decode_within(decoder, text, start)
         except ValueError:
             pos = start + 1
             continue

@@ -14,10 +14,10 @@ variable (`loop_hints`). Everything that ran is counted in the run's usage and t
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Callable, Sequence
 
 from .._display import visible
+from .._nesting import loads_within
 from ..chat.messages import ToolCall, ToolChoice, ToolDefinition
 from ..runtime import ExecuteCodeTool, ExecutionResult, Session
 from ..tools import SANDBOX_RESERVED_NAMES
@@ -198,8 +198,8 @@ def same_program(code: str) -> str:
 def code_of(call: ToolCall) -> str | None:
     """The ``code`` argument of an ``execute_code`` call; None when it has none."""
     try:
-        args = json.loads(call.arguments or "{}")
-    except ValueError:
+        args = loads_within(call.arguments or "{}")
+    except ValueError:  # not JSON, or nested too deep
         return None
     code = args.get("code") if isinstance(args, dict) else None
     return code if isinstance(code, str) and code.strip() else None

@@ -32,6 +32,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
+from .._nesting import loads_within, raw_decode_within
 from .messages import ToolCall
 
 __all__ = ["parse_text_tool_calls"]
@@ -107,7 +108,7 @@ def _looks_like_json(body: str) -> bool:
     if not stripped.startswith(("{", "[")):
         return False
     try:
-        json.loads(stripped)
+        loads_within(stripped)
     except ValueError:
         return False
     return True
@@ -124,8 +125,8 @@ def _calls_in_json_text(text: str, tool_names: Collection[str]) -> list[tuple[st
             return calls
         start = min(starts)
         try:
-            value, end = decoder.raw_decode(text, start)
-        except ValueError:
+            value, end = raw_decode_within(decoder, text, start)
+        except ValueError:  # not JSON, or nested too deep
             pos = start + 1
             continue
         items = value if isinstance(value, list) else [value]
@@ -148,7 +149,7 @@ def _as_call(value: Any, tool_names: Collection[str]) -> tuple[str, dict[str, An
             break
     if isinstance(args, str):
         try:
-            args = json.loads(args) if args.strip() else {}
+            args = loads_within(args) if args.strip() else {}
         except ValueError:
             return None
     if not isinstance(args, dict):

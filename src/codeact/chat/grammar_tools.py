@@ -27,6 +27,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .._nesting import loads_within, raw_decode_within
 from .messages import ChatResponse, Message, ToolCall, ToolDefinition
 from .openai_chat import OpenAIChat
 
@@ -118,8 +119,8 @@ def _takes_program(tool: ToolDefinition) -> bool:
 
 def _call_block(call: ToolCall) -> str:
     try:
-        arguments = json.loads(call.arguments or "{}")
-    except ValueError:
+        arguments = loads_within(call.arguments or "{}")
+    except ValueError:  # not JSON, or nested too deep: shown as sent
         arguments = call.arguments
     body = json.dumps({"name": call.name, "arguments": arguments}, ensure_ascii=False)
     return f"<tool_call>\n{body}\n</tool_call>"
@@ -245,7 +246,7 @@ def _read_call(body: str, tool_names: Sequence[str]) -> tuple[str, dict[str, Any
     characters (``{"code": "..."})}}``: the model closed a parenthesis in the wrong place)
     keeps the arguments it wrote, so the program runs and its own error is reported."""
     try:
-        value = _LENIENT.decode(body)
+        value = loads_within(body, loads=_LENIENT.decode)
     except ValueError:
         value = None
     if isinstance(value, dict):
@@ -258,7 +259,7 @@ def _read_call(body: str, tool_names: Sequence[str]) -> tuple[str, dict[str, Any
     if head is None or head.group(1) not in tool_names:
         return None
     try:
-        arguments, _ = _LENIENT.raw_decode(body, head.end())
+        arguments, _ = raw_decode_within(_LENIENT, body, head.end())
     except ValueError:
         return _read_code_only(body[head.end() :], head.group(1))
     return (head.group(1), arguments) if isinstance(arguments, dict) else None
@@ -276,7 +277,7 @@ def _read_code_only(rest: str, name: str) -> tuple[str, dict[str, Any]] | None:
     if found is None:
         return None
     try:
-        code, end = _LENIENT.raw_decode(rest, found.end())
+        code, end = raw_decode_within(_LENIENT, rest, found.end())
     except ValueError:
         return None
     if not isinstance(code, str):

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
+from .._nesting import loads_within
+
 __all__ = [
     "ChatClient",
     "ChatResponse",
@@ -56,8 +58,9 @@ class ToolCall:
                 object.__setattr__(self, key, text)
 
     def parsed_arguments(self) -> Any:
-        """The arguments decoded from JSON (raises ValueError when they are not JSON)."""
-        return json.loads(self.arguments or "{}")
+        """The arguments decoded from JSON (raises ValueError when they are not JSON, or are
+        nested more than `codeact._nesting.MAX_JSON_DEPTH` levels)."""
+        return loads_within(self.arguments or "{}")
 
     def to_openai(self) -> dict[str, Any]:
         return {
