@@ -13,6 +13,11 @@ and which may escape code that expects a parser's ValueError. So such JSON is re
 * `too_deep(value)` tells whether a value already parsed nests deeper, walking it
   iteratively.
 
+A model's program is read on the host too (the static scan of the tools it calls, the
+agent's checks): `parse_program(code)` is `ast.parse(code)` that raises SyntaxError for a
+program nested too deep for the host's parser (which raises MemoryError or RecursionError),
+so it is read as one that does not parse; the sandbox runs it, or reports it, itself.
+
 Levels count containers: ``[]`` is 1 level, ``{"a": [1]}`` is 2. A tool's arguments may
 nest `MAX_ARGUMENT_DEPTH` levels: the arguments object itself, and `MAX_JSON_DEPTH` in each
 argument (as far as pydantic's own JSON parser reads, for tools made from functions).
@@ -20,6 +25,7 @@ argument (as far as pydantic's own JSON parser reads, for tools made from functi
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +36,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "TooDeep",
     "loads_within",
+    "parse_program",
     "raw_decode_within",
     "too_deep",
 ]
@@ -111,3 +118,12 @@ def raw_decode_within(
         raise TooDeep(limit) from None
     _refuse_too_deep(value, end - start, limit)
     return value, end
+
+
+def parse_program(code: str) -> ast.Module:
+    """`ast.parse(code)`; a program nested too deep for the parser raises SyntaxError too
+    (whoever walks the tree recursively must still catch RecursionError)."""
+    try:
+        return ast.parse(code)
+    except (MemoryError, RecursionError):  # "Parser stack overflowed", "during ast construction"
+        raise SyntaxError("the program is nested too deep for the host to read") from None

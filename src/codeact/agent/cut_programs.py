@@ -12,9 +12,9 @@ any other syntax error is the program's own, reported by the sandbox with its li
 
 from __future__ import annotations
 
-import ast
 import itertools
 
+from .._nesting import parse_program
 from .program_check import NOTE_MARKER
 
 __all__ = ["close_cut_string", "closed_note"]
@@ -28,7 +28,7 @@ def close_cut_string(code: str) -> tuple[str, str] | None:
     literal and adding a quote and closing brackets there makes the program parse; None
     otherwise (it parses already, or fails for another reason)."""
     try:
-        ast.parse(code)
+        parse_program(code)
         return None
     except SyntaxError as exc:
         message, line = str(exc.msg), exc.lineno
@@ -41,7 +41,7 @@ def close_cut_string(code: str) -> tuple[str, str] | None:
     for quote, closers in itertools.product(_QUOTES, _CLOSERS):
         added = quote + closers
         try:
-            ast.parse(body + added)
+            parse_program(body + added)
         except (SyntaxError, ValueError):
             continue
         return body + added + "\n", added

@@ -16,6 +16,7 @@ import ast
 import re
 from collections.abc import Iterable
 
+from .._nesting import parse_program
 from ..tools import Tool
 from ..tools.schema import definition_keys, render_type
 
@@ -74,8 +75,8 @@ def _holder(code: str, lineno: int, tool_names: list[str]) -> tuple[str, int, st
     whose variable takes the items one of `tool_names` returns, directly
     (``for user in list_users():``) or through a name assigned its result."""
     try:
-        tree = ast.parse(code)
-    except SyntaxError:
+        tree = parse_program(code)
+    except (SyntaxError, ValueError):
         return None
     results = {  # names assigned a call of one of the tools: users = list_users()
         target.id

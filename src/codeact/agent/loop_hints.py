@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from .._nesting import parse_program
 from .key_hints import HINT_MARKER
 
 __all__ = ["stale_loop_variable_hint"]
@@ -29,23 +30,33 @@ def stale_loop_variable_hint(code: str) -> str | None:
     """The hint for the first loop that reads an earlier, finished loop's variable without
     binding it; None when there is none (or the program does not parse)."""
     try:
-        tree = ast.parse(code)
+        tree = parse_program(code)
     except (SyntaxError, ValueError):
         return None
+    try:
+        found = _first_stale_read_in(tree)
+    except RecursionError:  # nested too deep to walk: no hint
+        return None
+    if found is not None:
+        name, read_line, loop_line = found
+        read, loop = _quoted(code, read_line), _quoted(code, loop_line)
+        return (
+            f"{HINT_MARKER} line {read_line} ({read}) reads `{name}`, which the loop on "
+            f"line {loop_line} ({loop}) sets on each pass, after that loop ended: there "
+            f"`{name}` is its value from that loop's last pass, the same on every line. "
+            "If each line should show its own item's value, get it from this loop's "
+            "variables (for example, keep it in what the first loop fills) and run the "
+            "fixed program."
+        )
+    return None
+
+
+def _first_stale_read_in(tree: ast.Module) -> tuple[str, int, int] | None:
     for scope in ast.walk(tree):
         if isinstance(scope, _SCOPES):
             found = _first_stale_read(scope.body)
             if found is not None:
-                name, read_line, loop_line = found
-                read, loop = _quoted(code, read_line), _quoted(code, loop_line)
-                return (
-                    f"{HINT_MARKER} line {read_line} ({read}) reads `{name}`, which the loop on "
-                    f"line {loop_line} ({loop}) sets on each pass, after that loop ended: there "
-                    f"`{name}` is its value from that loop's last pass, the same on every line. "
-                    "If each line should show its own item's value, get it from this loop's "
-                    "variables (for example, keep it in what the first loop fills) and run the "
-                    "fixed program."
-                )
+                return found
     return None
 
 

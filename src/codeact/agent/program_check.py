@@ -15,6 +15,8 @@ import ast
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from .._nesting import parse_program
+
 __all__ = [
     "NOTE_MARKER",
     "REFUSAL",
@@ -32,7 +34,7 @@ def shadowed_tools(code: str, tool_names: Collection[str]) -> list[str]:
     """Tool names that `code` defines or assigns (in source order); [] when it cannot parse
     (the sandbox reports the syntax error with its line)."""
     try:
-        tree = ast.parse(code)
+        tree = parse_program(code)
     except (SyntaxError, ValueError):
         return []
     found: list[str] = []
@@ -87,7 +89,7 @@ def unwrap_code_tool_call(code: str, code_tool: str) -> str | None:
     (a small model calls the code tool from inside its own code, where it does not exist);
     None otherwise."""
     try:
-        tree = ast.parse(code)
+        tree = parse_program(code)
     except (SyntaxError, ValueError):
         return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):

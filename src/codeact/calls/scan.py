@@ -30,6 +30,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from .._display import visible
+from .._nesting import parse_program
 from ..tools import Tool
 from .scan_reach import EVALUATORS, OPAQUE_BUILTINS, REACHING_NAMES, is_plain_module
 
@@ -120,11 +121,15 @@ def scan_tool_calls(code: str, tools: Iterable[str], *, gated: Collection[str] =
     """
     names = frozenset(tools)
     try:
-        tree = ast.parse(code)
+        tree = parse_program(code)
     except SyntaxError as exc:
-        return CallPlan(syntax_error=f"{exc.msg} (line {exc.lineno})")
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        return CallPlan(syntax_error=f"{exc.msg}{where}")
     visitor = _Scanner(names)
-    visitor.visit(tree)
+    try:
+        visitor.visit(tree)
+    except RecursionError:  # read, but nested too deep to walk: unread, so no grants
+        return CallPlan(syntax_error="the program is nested too deep for the host to read")
     calls = tuple(
         PlannedCall(
             tool=name,

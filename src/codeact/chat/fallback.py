@@ -88,7 +88,7 @@ def parse_text_tool_calls(
 def _parses(code: str) -> bool:
     try:
         compile(code, "<code>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # the last two: too deep
         return False
     return True
 

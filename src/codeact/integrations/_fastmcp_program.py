@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import ConfigurationError
+from .._nesting import parse_program
 
 __all__ = ["PROGRAM_FUNCTION", "fix_line_numbers", "wrap_program"]
 
@@ -69,8 +70,8 @@ def fix_line_numbers(text: str) -> str:
 def _return_last_expression(code: str) -> str:
     """A last top-level expression is the result too, as Monty's REPL-like runs give it."""
     try:
-        tree = ast.parse(code)
-    except SyntaxError:
+        tree = parse_program(code)
+    except (SyntaxError, ValueError):
         return code  # the sandbox reports it, with the model's line numbers
     if not tree.body or not isinstance(tree.body[-1], ast.Expr):
         return code
