@@ -20,11 +20,17 @@ from typing import TYPE_CHECKING, Any
 from .._nesting import ARGUMENTS_TOO_DEEP
 from ..errors import ToolDefinitionError
 from .schema import ParameterNames, ParameterSpec
+from .schema_names import ArgumentNames, resolve_ref
 
 if TYPE_CHECKING:
     import jsonschema.exceptions
 
-__all__ = ["JsonArgumentsError", "JsonArgumentsSchema", "build_json_schema", "render_json_type"]
+__all__ = [
+    "JsonArgumentsError",
+    "JsonArgumentsSchema",
+    "build_json_schema",
+    "render_json_type",
+]
 
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "null": "None"}
 
@@ -47,12 +53,15 @@ class JsonArgumentsSchema(ParameterNames):
     definitions: dict[str, str]
     validator: Any = field(repr=False)  # a jsonschema Validator for `json_schema`
     return_annotation: Any = inspect.Parameter.empty
+    #: The argument names the schema declares; None when it takes names it does not declare.
+    names: ArgumentNames | None = None
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         """Check `arguments` against the schema; return them as keyword arguments.
 
-        An optional argument given as None, where the schema does not allow null, counts as
-        left out: small models pass ``limit=None`` to mean "the default".
+        A name the schema does not declare is refused unless the schema takes other names
+        (`ArgumentNames`). An optional argument given as None, where the schema does not
+        allow null, counts as left out: small models pass ``limit=None`` to mean "the default".
         """
         if not isinstance(arguments, dict):
             raise JsonArgumentsError(["arguments must be given as keyword arguments"])
@@ -68,10 +77,12 @@ class JsonArgumentsSchema(ParameterNames):
                 and not _allows_null(props[name], self.json_schema)
             )
         }
+        unexpected = self._unexpected(cleaned)
+        problems = [unexpected] if unexpected else []
         try:
-            problems = [self._describe(err, cleaned) for err in self._errors(cleaned)]
+            problems += [self._describe(err, cleaned) for err in self._errors(cleaned)]
         except RecursionError:  # jsonschema recurses several frames a level, on any stack
-            problems = [ARGUMENTS_TOO_DEEP]
+            problems.append(ARGUMENTS_TOO_DEEP)
         if problems:
             raise JsonArgumentsError(list(dict.fromkeys(problems)))
         return cleaned
@@ -89,13 +100,20 @@ class JsonArgumentsSchema(ParameterNames):
             missing = [n for n in wanted if n not in instance]
             return ", ".join(f"missing required argument {n!r}" for n in missing) or err.message
         if not path and err.validator == "additionalProperties":
-            known = set(self.json_schema.get("properties") or {})
-            extra = [n for n in instance if n not in known]
-            return ", ".join(f"unexpected argument {n!r}" for n in extra) or err.message
+            return self._unexpected(instance) or err.message
         if not path:
             return err.message
         where = str(path[0]) + "".join(f"[{part!r}]" for part in path[1:])
         return f"argument {where!r}: {err.message}"
+
+    def _unexpected(self, instance: dict[str, Any]) -> str:
+        """``unexpected argument 'a', unexpected argument 'b'`` for the names the schema does
+        not declare (with additionalProperties false, jsonschema finds them too); or ""."""
+        names = self.names
+        if names is None:
+            return ""
+        extra = [n for n in instance if not names.declares(n)]
+        return ", ".join(f"unexpected argument {n!r}" for n in extra)
 
 
 def build_json_schema(
@@ -181,6 +199,7 @@ def _build(
         signature=signature,
         definitions=renderer.definitions,
         validator=cls(schema),
+        names=ArgumentNames.of(schema),
     )
 
 
@@ -210,7 +229,7 @@ class _Renderer:
             return "Any"
         if "$ref" in spec:
             ref = spec["$ref"]
-            target, ref_name = _resolve(ref, self.root)
+            target, ref_name = resolve_ref(ref, self.root)
             if target is None or self._refs.count(ref) >= 2:
                 # A schema that holds itself: a TypedDict names itself the second time it
                 # is met; anything else (a list of lists of...) is shown twice, then as Any.
@@ -278,23 +297,11 @@ class _Renderer:
         return name
 
 
-def _resolve(ref: Any, root: Mapping[str, Any]) -> tuple[Any, str]:
-    if not isinstance(ref, str) or not ref.startswith("#/"):
-        return None, ""
-    node: Any = root
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in ref[2:].split("/")]
-    for part in parts:
-        if not isinstance(node, Mapping) or part not in node:
-            return None, ""
-        node = node[part]
-    return node, parts[-1]
-
-
 def _allows_null(spec: Any, root: Mapping[str, Any]) -> bool:
     if not isinstance(spec, Mapping):
         return True
     if "$ref" in spec:
-        target, _ = _resolve(spec["$ref"], root)
+        target, _ = resolve_ref(spec["$ref"], root)
         return _allows_null(target, root)
     kind = spec.get("type")
     if kind == "null" or (isinstance(kind, list) and "null" in kind):
