@@ -22,7 +22,10 @@ A nested call raises in the program (a catchable ``ToolError``) when the tool fa
 tool made with ``handle_tool_error`` or ``handle_validation_error``: the program gets an
 error, not the error's text as a value. A tool with an ``InjectedToolCallId`` argument gets a
 nested call id (``<execute_code run id>/1``...), and the program gets the content of its
-``ToolMessage``. Needs ``pip install 'codeact[langchain]'``.
+``ToolMessage``. The arguments LangChain and LangGraph fill themselves (``InjectedToolArg``,
+``InjectedState``, ``InjectedStore``, ``InjectedToolCallId``, a tool runtime) are hidden from
+the model, and a program that passes one gets a ``ToolError`` (the call is invalid): only the
+app or the graph sets them. Needs ``pip install 'codeact[langchain]'``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from langchain_core.tools.base import get_all_basemodel_annotations
 from pydantic import BaseModel, Field, PrivateAttr
 
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
+from ..tools.schema_names import ArgumentNames
 from ._adapter import (
     AdapterCore,
     NestedCallIds,
@@ -271,10 +275,30 @@ def _takes_call_id(lc_tool: BaseTool) -> bool:
 
 
 def _json_schema(lc_tool: BaseTool) -> dict[str, Any]:
-    """JSON schema of the arguments the model would give the tool."""
+    """JSON schema of the arguments the model would give the tool. The arguments LangChain
+    fills itself are left out of it (so a program cannot pass them: codeact refuses a name
+    the schema does not declare); a schema that takes any other name rules them out by name."""
     schema: Any = lc_tool.tool_call_schema
     if isinstance(schema, dict):
-        return schema
-    if hasattr(schema, "model_json_schema"):
-        return dict(schema.model_json_schema())
-    return dict(schema.schema())  # a pydantic.v1 model
+        described = dict(schema)
+    elif hasattr(schema, "model_json_schema"):
+        described = dict(schema.model_json_schema())
+    else:
+        described = dict(schema.schema())  # a pydantic.v1 model
+    hidden = _injected_names(lc_tool)
+    if hidden and ArgumentNames.of(described) is None:
+        described["propertyNames"] = {"not": {"enum": sorted(hidden)}}
+    return described
+
+
+def _injected_names(lc_tool: BaseTool) -> set[str]:
+    """The arguments LangChain fills itself: InjectedToolArg and its kinds (InjectedState,
+    InjectedStore, InjectedToolCallId), a directly injected runtime, callbacks."""
+    from langchain_core.tools.base import FILTERED_ARGS, _is_injected_arg_type
+
+    names = set(FILTERED_ARGS) | set(getattr(lc_tool, "_injected_args_keys", ()))
+    schema = lc_tool.args_schema
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        annotations = get_all_basemodel_annotations(schema)
+        names.update(n for n, a in annotations.items() if _is_injected_arg_type(a))
+    return names

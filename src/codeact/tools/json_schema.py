@@ -101,6 +101,8 @@ class JsonArgumentsSchema(ParameterNames):
             return ", ".join(f"missing required argument {n!r}" for n in missing) or err.message
         if not path and err.validator == "additionalProperties":
             return self._unexpected(instance) or err.message
+        if not path and list(err.relative_schema_path)[:1] == ["propertyNames"]:
+            return f"unexpected argument {err.instance!r}"  # a name the schema rules out
         if not path:
             return err.message
         where = str(path[0]) + "".join(f"[{part!r}]" for part in path[1:])
