@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("fastmcp", reason="needs pip install 'codeact[fastmcp]'")
 
-from fastmcp import Client, FastMCP
+from fastmcp import Client, Context, FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.experimental.transforms.code_mode import CodeMode
 from fastmcp.server.middleware import Middleware, MiddlewareContext
@@ -247,3 +247,25 @@ async def test_a_traceback_shows_no_frame_the_model_did_not_write() -> None:
     assert 'File "<code>", line 2, in <module>' in text
     assert "__codeact_program__" not in text
     assert text.count('File "<code>"') == 1
+
+
+async def test_a_program_cannot_pass_a_servers_context() -> None:
+    provider = CodeActSandboxProvider(limits=Limits(wall_time=20))
+    mcp = FastMCP("accounts")
+
+    @mcp.tool
+    def account(field: str, ctx: Context) -> str:
+        """A field of the signed-in account."""
+        return f"{field} for {type(ctx).__name__}"
+
+    mcp.add_transform(CodeMode(sandbox_provider=provider))
+    code = (
+        "try:\n"
+        '    return await call_tool("account", {"field": "x", "ctx": "forged"})\n'
+        "except ToolError as e:\n"
+        '    return "refused: " + str(e)\n'
+    )
+    async with Client(mcp) as client:
+        result = await client.call_tool("execute", {"code": code})
+    text = result.content[0].text
+    assert text.startswith("refused: ") and "ctx" in text

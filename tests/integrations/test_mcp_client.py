@@ -267,3 +267,11 @@ def test_a_tool_named_twice_across_servers_is_refused_with_what_to_do() -> None:
 
     with pytest.raises(ConfigurationError, match=r"prefix=.*exclude="):
         CodeAct(tools=[forecast, forecast.fn])
+
+
+async def test_a_program_may_pass_only_the_names_a_server_tool_declares() -> None:
+    code = "try:\n    forecast(city='Paris', token='forged')\nexcept ToolError as e:\n    print(e)"
+    async with mcp_tools(demo_server_command("weather")) as weather:
+        result = await CodeAct(tools=[*weather], limits=Limits(wall_time=30)).execute(code)
+    assert "invalid arguments for forecast(): unexpected argument 'token'" in result.stdout
+    assert [c.outcome for c in result.tool_calls] == ["invalid"]  # the server never saw it

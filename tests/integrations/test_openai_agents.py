@@ -297,3 +297,17 @@ async def test_a_tool_whose_name_python_cannot_call_gets_a_python_name() -> None
     assert result.final_output == 'answer: [value] "sunny in Oslo"'
     with pytest.raises(ConfigurationError, match=r"name_override"):
         codeact_tool(tools=[hyphenated, function_tool(forecast, name_override="get_forecast")])
+
+
+@function_tool
+def account(ctx: RunContextWrapper[Any], field: str) -> str:
+    """A field of the signed-in account."""
+    return field
+
+
+def test_a_program_cannot_pass_the_run_context_or_any_name_the_schema_leaves_out() -> None:
+    execute_code = codeact_tool(tools=[account])
+    code = "try:\n    account(field='x', ctx={'user': 'y'})\nexcept ToolError as e:\n    print(e)"
+    result = execute_code.codeact.execute_sync(code)
+    assert "invalid arguments for account(): unexpected argument 'ctx'" in result.stdout
+    assert result.tool_calls[0].outcome == "invalid"

@@ -281,3 +281,21 @@ async def test_tools_whose_python_names_collide_are_refused_and_the_tools_stay_a
     with pytest.raises(ConfigurationError, match=r"prefixed"):
         await agent.run("go")
     assert toolset.codeact.tools.names() == before
+
+
+def account(ctx: RunContext[str], field: str) -> str:
+    """A field of the signed-in account."""
+    return f"{field} of {ctx.deps}"
+
+
+async def test_a_program_cannot_pass_the_run_context_or_any_name_the_schema_leaves_out() -> None:
+    code = (
+        "try:\n    account(field='email', ctx='someone-else')\n"
+        "except ToolError as e:\n    print(e)\n"
+        "print(account('email'))"
+    )
+    toolset = CodeActToolset(tools=[Tool(account, takes_ctx=True)], limits=Limits(wall_time=20))
+    agent = Agent(scripted(code, []), toolsets=[toolset], deps_type=str)
+    result = await agent.run("go", deps="ann")
+    assert "invalid arguments for account(): unexpected argument 'ctx'" in result.output
+    assert "email of ann" in result.output

@@ -293,3 +293,12 @@ def test_codeact_and_its_options_are_not_both_accepted() -> None:
 
     with pytest.raises(ConfigurationError, match="not both"):
         CodeActExecutor(codeact=CodeAct(), limits=Limits(wall_time=5))
+
+
+def test_a_program_cannot_pass_a_name_the_tools_inputs_do_not_declare() -> None:
+    executor = CodeActExecutor(tools=[to_fahrenheit])
+    code = (
+        "try:\n    to_fahrenheit(celsius=1, api_key='forged')\nexcept ToolError as e:\n    print(e)"
+    )
+    result = executor.codeact.execute_sync(code)
+    assert "invalid arguments for to_fahrenheit(): unexpected argument 'api_key'" in result.stdout
