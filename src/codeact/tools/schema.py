@@ -174,7 +174,7 @@ def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
 
     returns = hints.get("return", _EMPTY)
     definitions: dict[str, str] = {}
-    rendered = [_render_param(p, definitions) for p in params]
+    rendered = _render_params(params, definitions)
     signature = f"{name}({', '.join(rendered)})"
     if returns is not _EMPTY:
         signature += f" -> {render_type(returns, definitions)}"
@@ -203,13 +203,24 @@ def _strip_titles(schema: Any) -> None:
             _strip_titles(item)
 
 
+def _render_params(params: list[ParameterSpec], definitions: dict[str, str]) -> list[str]:
+    """The parameters as a `def` lists them: one bare `*` before the first keyword-only one
+    (positional-only parameters are refused, so there is never a `/`)."""
+    rendered: list[str] = []
+    starred = False
+    for p in params:
+        if not p.positional and not starred:
+            rendered.append("*")
+            starred = True
+        rendered.append(_render_param(p, definitions))
+    return rendered
+
+
 def _render_param(p: ParameterSpec, definitions: dict[str, str]) -> str:
     text = f"{p.name}: {render_type(p.annotation, definitions)}"
     if not p.required:
         default = repr(p.default.value if isinstance(p.default, enum.Enum) else p.default)
         text += f" = {default if len(default) <= 40 else '...'}"
-    if not p.positional:
-        text = "*, " + text
     return text
 
 
