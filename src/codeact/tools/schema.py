@@ -29,6 +29,7 @@ from typing_extensions import is_typeddict
 
 from ..errors import ToolDefinitionError
 from .docstrings import Docstring
+from .typeddicts import pydantic_annotation
 
 __all__ = [
     "FunctionSchema",
@@ -154,7 +155,7 @@ def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
         default = ... if p.default is _EMPTY else p.default
         # Only set what the docstring says: an Annotated[..., Field(description=...)] wins.
         field = Field(default, description=description) if description else Field(default)
-        fields[p.name] = (annotation, field)
+        fields[p.name] = (pydantic_annotation(annotation), field)
 
     try:
         model = pydantic.create_model(
