@@ -30,6 +30,7 @@ app or the graph sets them. Needs ``pip install 'codeact[langchain]'``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -42,7 +43,7 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, ToolException
 from langchain_core.tools.base import get_all_basemodel_annotations
 from pydantic import BaseModel, Field, PrivateAttr
 
-from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
+from .. import CodeAct, ConfigurationError, ExecutionResult, Tool, UserError
 from ..tools.schema_names import ArgumentNames
 from ._adapter import (
     AdapterCore,
@@ -132,6 +133,7 @@ class CodeActTool(BaseTool):
     def _run(
         self, code: str, run_manager: CallbackManagerForToolRun | None = None, **_: Any
     ) -> str:
+        _refuse_inside_loop()
         counts = self._decide(code)
         with _nested_ids(run_manager):
             if counts is None:
@@ -176,6 +178,20 @@ def _nested_ids(run_manager: Any) -> Iterator[None]:
         yield
     finally:
         _ids.reset(token)
+
+
+def _refuse_inside_loop() -> None:
+    """A sync run (``invoke``, ``run``, a sync graph) on a thread that runs an event loop would
+    block that loop: refuse it with the call a LangChain user makes there instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise UserError(
+        "CodeActTool.invoke() was called inside a running event loop, where it would block the "
+        "loop; use `await tool.ainvoke(...)` there (in a LangGraph graph, "
+        "`await graph.ainvoke(...)`)"
+    )
 
 
 def _reported(result: ExecutionResult) -> str:
