@@ -104,6 +104,8 @@ class HostBridge:
         self.records: list[ToolCallRecord] = self.program.calls
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
+        #: When the backend began running the program (`begin`; monotonic), None before.
+        self.began_at: float | None = None
         self._inline: tuple[ToolInvocation, float] | None = None  # running inline, its deadline
         # Every call running on the loop, started or awaited, so that cancel() reaches it.
         self._inflight: set[concurrent.futures.Future[Any]] = set()
@@ -118,7 +120,7 @@ class HostBridge:
 
     # -- ToolChannel -----------------------------------------------------------------------
     def begin(self) -> None:
-        self._t0 = time.monotonic()
+        self._t0 = self.began_at = time.monotonic()
         self.clock.start()
 
     @property

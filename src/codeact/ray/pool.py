@@ -39,6 +39,7 @@ from .. import (
     ToolCallRecord,
     UserError,
 )
+from ..runtime.result import complete_timings
 from .balancing import Balancing, Slot
 from .pool_options import actor_ray_options, cause, check_options, check_shippable, cluster_cpus
 from .relay import handler_name
@@ -242,7 +243,7 @@ class CodeActPool(Balancing):
                 result = ExecutionResult(
                     ok=False,
                     error=ExecutionError(type(cause).__name__, f"the worker failed: {cause}"),
-                    timings={"total_ms": _ms_since(started)},
+                    timings=complete_timings({"total_ms": _ms_since(started)}),
                 )
             finally:
                 self._release(slot)

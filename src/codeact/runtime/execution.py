@@ -37,7 +37,7 @@ from ..sandbox.base import SandboxBackend
 from ..tools import ToolSet
 from ..tools.definition import ApprovalMode
 from .events import EventSink, ExecutionEvent, OutputChunk
-from .result import ExecutionResult
+from .result import ExecutionResult, complete_timings
 from .supervisor import Supervisor
 from .tracing import ExecutionTrace, capture_content_default, meter_for, tracer_for
 from .watch import ExecutionWatch
@@ -202,6 +202,7 @@ async def _run(
     )
     supervisor = Supervisor(bridge, loop)
     setup.running.add((supervisor, loop))
+    backend_started = time.monotonic()
     try:
         gone = missing_mount(setup.mounts)  # one line for it, not the backend's failure
         if gone is not None:
@@ -220,17 +221,19 @@ async def _run(
         message = f"the sandbox failed: {describe_exception(exc)}"
         outcome = RunOutcome(error=GuestError("SandboxError", message))
     finally:
+        backend_ended = time.monotonic()
         setup.running.discard((supervisor, loop))
         supervisor.close()
         bridge.cancel()
         egress.cancel()
         bridge.finish()
-    timings = dict(outcome.timings)
+    timings = _backend_timings(outcome, bridge.began_at, backend_started, backend_ended)
     # Time spent waiting for approvals is not time spent in tools: it has its own entry.
     waited = sum(r.approval_ms for r in bridge.records)
     timings["tools_ms"] = sum(r.duration_ms for r in bridge.records) - waited
     timings["approval_ms"] = waited + (approval.approval_ms if approval is not None else 0.0)
     timings["total_ms"] = (time.perf_counter() - started) * 1000
+    timings = complete_timings(timings)
     if outcome.state is not None:
         timings["state_restore_ms"] = outcome.state.restore_ms
         timings["state_save_ms"] = outcome.state.save_ms
@@ -245,6 +248,20 @@ async def _run(
     )
     result.packages = setup.packages.versions() if setup.packages is not None else []
     return result, outcome.state
+
+
+def _backend_timings(
+    outcome: RunOutcome, began_at: float | None, started: float, ended: float
+) -> dict[str, float]:
+    """The backend's `setup_ms` and `run_ms`: as it measured them, or, for a run it did not
+    finish (stopped while a sync tool blocked, interrupted), as measured here: setup from the
+    backend's start until the program began (`HostBridge.begin`), the run from then on."""
+    timings = dict(outcome.timings)
+    if "setup_ms" not in timings or "run_ms" not in timings:
+        began = min(max(began_at, started), ended) if began_at is not None else ended
+        timings.setdefault("setup_ms", (began - started) * 1000)
+        timings.setdefault("run_ms", (ended - began) * 1000)
+    return timings
 
 
 def _stopped(supervisor: Supervisor) -> RunOutcome:

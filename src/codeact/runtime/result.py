@@ -15,7 +15,17 @@ from ..calls.audit import records_to_jsonl
 from ..policy.limits import LimitName
 from .session import SessionReport
 
-__all__ = ["ExecutionError", "ExecutionResult"]
+__all__ = ["TIMING_KEYS", "ExecutionError", "ExecutionResult", "complete_timings"]
+
+#: The timings every result carries (milliseconds), whatever ended the program: a step that
+#: did not happen (nothing ran: a block that was not approved) is 0.0. A session's results add
+#: ``state_restore_ms`` and ``state_save_ms``.
+TIMING_KEYS = ("setup_ms", "run_ms", "tools_ms", "approval_ms", "total_ms")
+
+
+def complete_timings(timings: dict[str, float]) -> dict[str, float]:
+    """`timings` with every key of `TIMING_KEYS` (0.0 where it has none), those first."""
+    return {**{key: 0.0 for key in TIMING_KEYS}, **timings}
 
 
 @dataclass(frozen=True)
@@ -134,14 +144,15 @@ class ExecutionResult:
             type="ToolDenied",
             message=f"the program was not run: it was not approved ({approval.error})",
         )
-        return cls(ok=False, error=error, timings=timings, approval=approval)
+        return cls(ok=False, error=error, timings=complete_timings(timings), approval=approval)
 
     @classmethod
     def worker_lost(cls, message: str, timings: dict[str, float]) -> ExecutionResult:
         """The process running the program died (a killed worker, a lost node): what the
         program did before is unknown (its tool calls may have run), so `error.type` is
         ``"WorkerLost"`` and the message says whether it was retried."""
-        return cls(ok=False, error=ExecutionError("WorkerLost", message), timings=timings)
+        error = ExecutionError("WorkerLost", message)
+        return cls(ok=False, error=error, timings=complete_timings(timings))
 
     def audit_records(self) -> list[ToolCallRecord]:
         """The block's approval (if it was asked) and every tool call, in order."""
