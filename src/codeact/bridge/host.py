@@ -73,7 +73,11 @@ from .stops import stopping
 
 __all__ = ["HostBridge"]
 
-#: How long past a deadline the supervisor waits for the backend to stop by itself.
+#: How long past the wall-time deadline the supervisor waits for the backend to stop the
+#: program by itself (a busy loop, a sleep): the backend's own stop keeps what it reports (the
+#: program's last output, its /output files), which a cancellation would lose. Not while a
+#: sync tool runs inline: the backend cannot stop a program blocked in it, so waiting would
+#: only make the caller wait past the limit.
 GRACE = 0.5
 _WAKE = object()
 _PLAIN = frozenset((int, float, str, bool, type(None), dict, list))
@@ -209,20 +213,19 @@ class HostBridge:
         """A limit the backend could not enforce by itself, if it has run out."""
         now = time.monotonic()
         inline = self._inline
-        if inline is not None and now > inline[1] + GRACE:
+        if inline is not None and now > inline[1]:
             call = inline[0]
             self.pipeline.fail(call, ToolTimeout(self._timeout_of(call.tool)))
             return self._tool_timeout(call)
-        if now > self.deadline + GRACE:
+        if now > self.deadline + (0.0 if inline is not None else GRACE):
             return stops.wall_time(self.limits)
         return None
 
     def next_check(self) -> float:
         """Seconds until `overdue` could next return something."""
-        due = self.deadline + GRACE
         inline = self._inline
-        if inline is not None:
-            due = min(due, inline[1] + GRACE)
+        # A sync tool that blocks the program is stopped at the limit, without grace.
+        due = self.deadline + GRACE if inline is None else min(self.deadline, inline[1])
         return max(0.01, due - time.monotonic())
 
     def extend_deadline(self, seconds: float) -> None:
