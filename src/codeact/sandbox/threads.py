@@ -13,6 +13,11 @@ thread is woken on the caller's own CPU (`sandbox/placement.py` says why and how
 back its own CPU set before the job, and while other jobs run the scheduler places threads
 as it always would.
 
+A thread idle for `DaemonThreadPool.idle_timeout` (30 s) ends: a program controls how many
+threads run at once (200 `call_tool_async` to a sync tool start 200), and without that the
+peak would stay for the life of the process. A job submitted while a thread decides to end
+goes to that thread (it was still idle, so it stays) or to another.
+
 Every thread that runs programs (these, and the wasm pool's thread that makes and frees
 instances) is started by `start_thread`, with a stack of at least
 `GUEST_THREAD_STACK` whatever the application chose (`threading.stack_size`, `ulimit -s`):
@@ -87,10 +92,15 @@ class _Worker(ThreadPlacement):
 
 class DaemonThreadPool(concurrent.futures.Executor):
     """Reuses idle daemon threads and starts a new one whenever none is idle (a blocked
-    thread never delays other work)."""
+    thread never delays other work); a thread idle for `idle_timeout` seconds ends."""
 
-    def __init__(self, name: str) -> None:
+    #: Seconds a thread waits idle for work before it ends.
+    idle_timeout: float = 30.0
+
+    def __init__(self, name: str, *, idle_timeout: float | None = None) -> None:
         self._name = name
+        if idle_timeout is not None:
+            self.idle_timeout = idle_timeout
         self._idle: list[_Worker] = []  # a stack: the last to go idle is the first woken
         self._lock = threading.Lock()
         self._count = 0
@@ -131,7 +141,12 @@ class DaemonThreadPool(concurrent.futures.Executor):
     def _serve(self, me: _Worker) -> None:
         me.record()
         while True:
-            item = me.inbox.get()
+            try:
+                item = me.inbox.get(timeout=self.idle_timeout)
+            except queue.Empty:
+                if self._retire(me):
+                    return
+                continue  # taken for a job as it timed out: the job is in its inbox
             me.unpin()
             if item is _STOP:
                 return
@@ -178,6 +193,17 @@ class DaemonThreadPool(concurrent.futures.Executor):
                 return True
             self._idle.append(me)
             return False
+
+    def _retire(self, me: _Worker) -> bool:
+        """`me` has waited idle for `idle_timeout`: True when it may end (it is no longer
+        idle: no job can reach it), False when a submitter took it first (under the same
+        lock, so its job is in `me.inbox` already)."""
+        with self._lock:
+            try:
+                self._idle.remove(me)
+            except ValueError:
+                return False
+            return True
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop idle threads; a thread still running (or stuck) ends when its call returns.
