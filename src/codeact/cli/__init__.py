@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from .streams import broken_pipe_exit, open_missing_streams
+from .streams import broken_pipe_exit, open_missing_streams, whole_writes
 
 __all__ = ["main"]
 
@@ -213,6 +213,7 @@ def _command_name(attr: str) -> str:
 def main() -> None:
     """CodeAct: run model-written Python in a fresh isolated sandbox, with tools on the host."""
     open_missing_streams()
+    whole_writes()
     _printable_streams()
     warnings.formatwarning = _one_line_warning
 

@@ -5,15 +5,22 @@ A reader that goes away is the Unix ``SIGPIPE`` case: the command stops quietly 
 no "internal error"), stops the program it runs, and exits 141 (128 + SIGPIPE, what a shell
 shows for a command that SIGPIPE ended). A stream closed at start reads as empty (stdin) or
 discards what is written to it (stdout, stderr), as /dev/null would.
+
+With ``PYTHONUNBUFFERED=1`` (``python -u``, many container images) Python's stdout and stderr
+write straight to the file descriptor and take a short write as done: a large write (a big
+value, a ``--json`` result) whose reader went away part way lost the rest without an error,
+so the command exited 0. `whole_writes` gives such a stream a layer that writes everything
+or raises (`BrokenPipeError` there).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -21,6 +28,7 @@ __all__ = [
     "broken_pipe_exit",
     "is_broken_pipe",
     "open_missing_streams",
+    "whole_writes",
 ]
 
 EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
@@ -32,6 +40,59 @@ def open_missing_streams() -> None:
     for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
+
+
+def whole_writes() -> None:
+    """Give stdout and stderr a layer that writes all it is given or raises, where they write
+    straight to their file descriptor (unbuffered: ``PYTHONUNBUFFERED``, ``-u``): Python's own
+    takes a short write for a whole one. Still unbuffered: each write reaches the descriptor
+    before it returns."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        raw = getattr(stream, "buffer", None)
+        if not isinstance(stream, io.TextIOWrapper) or not isinstance(raw, io.RawIOBase):
+            continue
+        try:
+            stream.flush()
+            wrapped = io.TextIOWrapper(
+                cast(Any, _WholeWrites(raw)),  # raw under text, as Python's own -u stdout
+                encoding=stream.encoding,
+                errors=stream.errors,
+                line_buffering=stream.line_buffering,
+                write_through=True,
+            )
+        except (OSError, ValueError):
+            continue
+        setattr(sys, name, wrapped)
+
+
+class _WholeWrites(io.RawIOBase):
+    """A raw stream over another whose `write` returns only when all was written, raising
+    what the descriptor raised (EPIPE: `BrokenPipeError`) when it cannot."""
+
+    def __init__(self, raw: io.RawIOBase) -> None:
+        super().__init__()
+        self._raw = raw
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def isatty(self) -> bool:
+        return self._raw.isatty()
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            written = self._raw.write(view[done:])
+            if written is None:  # a non-blocking descriptor that is full: wait for room
+                select.select([], [self.fileno()], [])
+                continue
+            done += written
+        return done
 
 
 def is_broken_pipe(exc: BaseException) -> bool:
