@@ -11,7 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from codeact.sandbox.artifacts import leftover_roots
+from codeact.sandbox.artifacts import leftover_roots, remove_trees_of
 
 PROGRAM = textwrap.dedent(
     """
@@ -117,3 +117,21 @@ def test_a_killed_process_leaves_a_tree_the_next_one_removes_once_it_is_old(
     assert not left.exists()
     assert alive.is_dir() and other.is_dir()
     assert leftover_roots(str(tmp_path)) == []
+
+
+def test_the_trees_of_a_process_known_dead_are_removed_at_once(tmp_path: Path) -> None:
+    # A pool's replacement actor removes what the killed actor left, without waiting an hour.
+    code = "import os; print(os.getpid())"
+    dead = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    pid = int(dead.stdout)
+    left = tmp_path / f"codeact-output-{pid}-abc"
+    (left / "tmp1" / "deep").mkdir(parents=True)
+    (left / "tmp1" / "x.txt").write_text("x")
+    mine = tmp_path / f"codeact-output-{os.getpid()}-abc"  # a live process's: stays
+    mine.mkdir()
+    other = tmp_path / f"codeact-output-{pid}0-abc"  # another pid's: stays
+    other.mkdir()
+    assert remove_trees_of(pid, str(tmp_path)) == [str(left)]
+    assert not left.exists() and mine.is_dir() and other.is_dir()
+    assert remove_trees_of(os.getpid(), str(tmp_path)) == []
+    assert mine.is_dir()

@@ -47,6 +47,9 @@ class Slot:
     failed_starts: int = 0
     #: Why this place was given up (its replacements kept failing to start), or None.
     given_up: str | None = None
+    #: The process and Ray node of the actor that last came up here (from its `info`).
+    pid: int | None = None
+    node_id: str = ""
     relay: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
@@ -142,7 +145,7 @@ class Balancing:
     async def _when_ready(self, slot: Slot, generation: int) -> None:
         """Give programs to a replacement only once it is up; until then the others serve."""
         try:
-            await slot.handle.info.remote()
+            info = await slot.handle.info.remote()
         except Exception as exc:
             if slot.generation != generation or self._closed:
                 return
@@ -157,6 +160,10 @@ class Balancing:
             return
         slot.failed_starts = 0
         if slot.generation == generation and not self._closed:
+            dead = slot.pid if slot.node_id == info.node_id else None
+            slot.pid, slot.node_id = info.pid, info.node_id
+            if dead is not None:  # killed: its exit handlers never removed its folders
+                self._spawn(_remove_folders(slot.handle, dead))
             slot.ready = True
             self._start_relay(slot)
             self._wake(all_of_them=True)
@@ -166,6 +173,14 @@ class Balancing:
             slot.relay = self._spawn(
                 relay_approvals(slot.handle, self.approval_handler, self._spawn)
             )
+
+
+async def _remove_folders(handle: Any, pid: int) -> None:
+    """Ask the actor `handle` to remove the folders of the dead actor `pid` of its node."""
+    try:
+        await handle.remove_folders_of.remote(pid)
+    except Exception as exc:  # left for the next process of that node, an hour later
+        _log.warning("codeact.ray: the folders of dead actor %d stay: %s", pid, exc)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -130,6 +130,8 @@ class CodeActPool(Balancing):
         self.audit = audit
         self.start_timeout = start_timeout
         self.workers_lost = 0  #: actors that died while serving programs
+        #: Seconds `close` waits for the actors to remove their sandboxes' folders.
+        self.close_timeout = 10.0
         options = actor_ray_options(actor_options, num_actors, max_concurrency)
         self._actor_class = ray.remote(CodeActWorker).options(**options)
         self._config = WorkerConfig(
@@ -162,19 +164,20 @@ class CodeActPool(Balancing):
             )
         except (asyncio.TimeoutError, GetTimeoutError):
             free = cluster_cpus(free=True)
-            self.close()
+            await self.aclose()
             raise ConfigurationError(
                 f"the pool's {self.num_actors} actors did not start within "
                 f"{self.start_timeout:g}s ({free:g} CPUs free in the cluster): ask for fewer "
                 "actors or a smaller num_cpus in actor_options"
             ) from None
         except RayActorError as exc:
-            self.close()
+            await self.aclose()
             raise ConfigurationError(f"a pool actor could not start: {cause(exc)}") from None
         if not self._started:
             self._started = True
-            for slot in self._slots:
+            for slot, info in zip(self._slots, infos, strict=True):
                 slot.ready = True
+                slot.pid, slot.node_id = info.pid, info.node_id
                 self._start_relay(slot)
         return infos
 
@@ -194,23 +197,53 @@ class CodeActPool(Balancing):
         return [slot for slot in self._slots if slot.given_up is None]
 
     def close(self) -> None:
-        """Stop the actors. Ray itself stays up (`ray.shutdown()` is yours to call)."""
+        """Stop the actors, each after it stopped its sandboxes and removed their folders
+        (waiting up to `close_timeout` seconds for that). Ray itself stays up
+        (`ray.shutdown()` is yours to call). In a coroutine, `await pool.aclose()` does the
+        same without blocking the event loop."""
+        asked = self._ask_to_close()
+        if asked:
+            with contextlib.suppress(Exception):
+                ray.wait(asked, num_returns=len(asked), timeout=self.close_timeout)
+        self._kill_all()
+
+    async def aclose(self) -> None:
+        """`close`, awaiting the actors' clean-up (leaving ``async with`` calls it)."""
+        asked = self._ask_to_close()
+        if asked:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    asyncio.gather(*asked, return_exceptions=True), self.close_timeout
+                )
+        self._kill_all()
+
+    def _ask_to_close(self) -> list[Any]:
+        """Close the pool to programs and ask each actor that is up to clean up (a kill runs
+        none of its exit handlers); the requests, to wait on. Nothing once closed."""
         if self._closed:
-            return
+            return []
         self._closed = True
         for task in list(self._background):
             task.cancel()
+        self._wake(all_of_them=True)  # callers waiting for room learn that it is closed
+        asked = []
+        for slot in self._slots:
+            if slot.ready and slot.given_up is None:
+                with contextlib.suppress(Exception):
+                    asked.append(slot.handle.close.remote())
+        return asked
+
+    def _kill_all(self) -> None:
         for slot in self._slots:
             with contextlib.suppress(Exception):
                 ray.kill(slot.handle, no_restart=True)
-        self._wake(all_of_them=True)  # callers waiting for room learn that it is closed
 
     async def __aenter__(self) -> CodeActPool:
         await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.close()
+        await self.aclose()
 
     # -- running -----------------------------------------------------------------------------
     async def execute(self, code: str, *, limits: Limits | None = None) -> ExecutionResult:

@@ -15,6 +15,7 @@ with `answer`. The CodeAct's approval timeout still bounds the wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import Approval, ApprovalRequest, CodeAct, ExecutionResult, Limits
+from ..sandbox.artifacts import remove_process_tree, remove_trees_of
 from .tools import ToolSpec, resolve_tools
 
 __all__ = ["ActorInfo", "CodeActWorker", "WorkerConfig"]
@@ -120,6 +122,21 @@ class CodeActWorker:
 
     async def execute(self, code: str, limits: Limits | None = None) -> ExecutionResult:
         return await self.codeact.execute(code, limits=limits)
+
+    async def close(self) -> None:
+        """Before the pool kills this actor (no exit handler runs then): stop its sandboxes
+        and remove this process's folders (each sandbox's /output)."""
+        self.codeact.close()
+        await asyncio.to_thread(self._release)
+
+    def _release(self) -> None:
+        with contextlib.suppress(Exception):  # the process ends next: the folders matter
+            self.codeact.backend.close()
+        remove_process_tree()
+
+    async def remove_folders_of(self, pid: int) -> list[str]:
+        """Remove the folders that a dead actor of this node (process `pid`) left."""
+        return await asyncio.to_thread(remove_trees_of, pid)
 
     async def next_approvals(self) -> list[tuple[int, ApprovalRequest]]:
         """Long poll: the approval requests parked since the last call (waits for one)."""

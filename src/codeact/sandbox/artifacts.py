@@ -40,6 +40,7 @@ __all__ = [
     "output_overflow",
     "remove_output_dir",
     "remove_process_tree",
+    "remove_trees_of",
 ]
 
 _root: str | None = None
@@ -111,6 +112,31 @@ def leftover_roots(tempdir: str, *, now: float | None = None) -> list[str]:
         if mine and old and not _alive(int(match.group(1))):
             found.append(entry.path)
     return found
+
+
+def remove_trees_of(pid: int, tempdir: str | None = None) -> list[str]:
+    """Remove now the per-process trees that process `pid`, known to have been killed (a
+    pool's actor that died), left in `tempdir`: ours, and only if `pid` is gone. Without
+    that word, such a tree waits `LEFTOVER_AGE` for the next process to remove it."""
+    removed: list[str] = []
+    if os.name != "posix" or _alive(pid):
+        return removed
+    try:
+        entries = list(os.scandir(tempdir or tempfile.gettempdir()))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _ROOT_NAME.match(entry.name)
+        if match is None or int(match.group(1)) != pid:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if info.st_uid == os.getuid() and stat.S_ISDIR(info.st_mode):
+            remove_tree(entry.path)
+            removed.append(entry.path)
+    return removed
 
 
 def _remove_leftovers() -> None:
