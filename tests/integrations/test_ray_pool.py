@@ -259,8 +259,8 @@ async def test_a_failing_or_missing_handler_is_a_denial_that_says_so(cluster: li
     async with CodeActPool(tools=[delete_file], num_actors=1, approval_handler=handler) as pool:
         result = await pool.execute(code)
     assert result.ok, result.error
-    assert "the approval handler failed (RuntimeError: handler exploded)" in result.stdout
-    assert "RuntimeError: RuntimeError" not in result.stdout
+    assert "the approval handler failed (RuntimeError)" in result.stdout
+    assert "handler exploded" not in result.stdout  # the driver's, never the program's
     assert "the approval handler returned a str" in result.stdout
     assert [r.decision for r in result.tool_calls] == ["denied", "denied"]
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from .. import Approval, ApprovalRequest
 from ..calls.approvals import coerce_approval
-from ..calls.call import describe_exception
 
 __all__ = ["ApprovalHandlerFn", "handler_name", "relay_approvals"]
 
@@ -54,7 +53,9 @@ async def _answer(
     except Exception as exc:
         _log.warning("codeact.ray: approval handler %s failed", handler_name(handler),
                      exc_info=True)  # fmt: skip
-        failure = describe_exception(exc)  # "Type: message", once
+        # Its type only: what a handler raises is the driver's (a webhook's URL, a token),
+        # never the program's; the driver's log has all of it.
+        failure = type(exc).__name__
     with contextlib.suppress(Exception):  # the actor may have died meanwhile
         await handle.answer.remote(ident, approval, failure)
 
