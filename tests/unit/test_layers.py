@@ -14,6 +14,7 @@ LAYERS = {
     "errors": 0,
     "_paths": 0,
     "_lifecycle": 0,
+    "_loop_lock": 0,
     "_display": 0,
     "_progress": 0,
     "_nesting": 0,
