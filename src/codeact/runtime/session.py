@@ -12,12 +12,12 @@ what happened in `ExecutionResult.session`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._lifecycle import Closeable
+from .._loop_lock import LoopLock
 from ..bridge.state import GuestState, StateCarry, restore_seconds
 from ..errors import ConfigurationError
 from ..policy.limits import Limits
@@ -125,7 +125,9 @@ class Session(Closeable):
             sealed = unseal(state, backend=codeact.backend.name, key=self._key)
             self._state, self._names = sealed.payload, tuple(sorted(sealed.names))
             self._left_out = sealed.left_out
-        self._lock: asyncio.Lock | None = None
+        # Calls take turns whichever thread or event loop makes them (an asyncio.Lock would
+        # bind itself to one loop).
+        self._turn = LoopLock()
         self._sync: LoopThread | None = None
 
     # -- the state ---------------------------------------------------------------------------
@@ -159,7 +161,7 @@ class Session(Closeable):
 
     async def restart(self) -> None:
         """Forget every variable, function, class and import: the next call starts empty."""
-        async with self._locked():
+        async with self._turn:
             self._state, self._names, self._left_out = None, (), 0
 
     # -- running -----------------------------------------------------------------------------
@@ -175,7 +177,7 @@ class Session(Closeable):
         it leaves if it finishes (see `ExecutionResult.session`). Calls run one at a time.
         `on_output` and `on_event` are as in `CodeAct.execute`."""
         limits = limits or self.limits
-        async with self._locked():
+        async with self._turn:
             carry = StateCarry(self._state, limits.state_bytes, restore_seconds(limits.wall_time))
             result, guest = await self.codeact._execute(
                 code, limits=limits, carry=carry, on_output=on_output, on_event=on_event
@@ -210,11 +212,6 @@ class Session(Closeable):
         if self._sync is not None:
             self._sync.close()
             self._sync = None
-
-    def _locked(self) -> asyncio.Lock:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
 
     def _settle(
         self, result: ExecutionResult, guest: GuestState | None, limits: Limits
