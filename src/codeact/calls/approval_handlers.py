@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from .._display import visible
+from .._loop_lock import LoopLock
 from .approvals import Approval, ApprovalRequest
 
 __all__ = ["ApproveAll", "DeferredApprovals", "DenyAll", "InteractiveApprover", "PendingApproval"]
@@ -75,15 +76,15 @@ class InteractiveApprover:
         self._input = input
         self._output = output
         self.name = name
-        self._turn: asyncio.Lock | None = None
+        # Questions take turns whichever event loop asks (CodeActs sharing this handler, an
+        # `execute_sync` loop thread and the caller's loop): an asyncio.Lock binds to one.
+        self._turn = LoopLock()
         self._state = threading.Lock()
         self._reading: concurrent.futures.Future[tuple[str, int | None]] | None = None
         self._shown: int | None = None  # the question on the screen now
         self._asked = 0
 
     async def __call__(self, request: ApprovalRequest) -> Approval:
-        if self._turn is None:
-            self._turn = asyncio.Lock()
         async with self._turn:
             self._asked += 1
             question = self._asked

@@ -32,6 +32,7 @@ from typing import Literal
 
 from typing_extensions import Self
 
+from .._loop_lock import LoopLock
 from .._paths import cache_dir
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .grammar_tools import complete_with_grammar
@@ -227,7 +228,7 @@ class LocalChat:
         self._owns_server = server is None
         self.server = server or LocalModel(progress=progress)
         self._chat: OpenAIChat | None = None
-        self._starting = asyncio.Lock()
+        self._starting = LoopLock()  # `run_sync`'s loop thread and the caller's loops alike
         #: When set, replies are streamed and each piece is handed to it as it is written.
         self.on_delta: OnDelta | None = None
 
