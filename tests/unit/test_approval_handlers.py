@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -142,3 +143,30 @@ async def test_deferred_request_disappears_when_its_waiter_is_cancelled() -> Non
 
 async def test_deferred_wait_pending_returns_empty_after_its_timeout() -> None:
     assert await DeferredApprovals().wait_pending(timeout=0.01) == []
+
+
+def test_interactive_questions_from_two_event_loops_wait_their_turn(
+    pipe: tuple[io.TextIOWrapper, io.TextIOWrapper],
+) -> None:
+    """One approver for CodeActs on different loops (each `execute_sync` has its own)."""
+    reader, writer = pipe
+    shown = io.StringIO()
+    approver = InteractiveApprover(input=reader, output=shown)
+    answers: list[bool] = []
+
+    def ask() -> None:
+        answers.append(asyncio.run(approver(REQUEST)).approved)
+
+    threads = [threading.Thread(target=ask, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    assert shown.getvalue().count("approve?") == 1  # one question at a time
+    writer.write("y\n")
+    writer.flush()
+    time.sleep(0.1)
+    writer.write("n\n")
+    writer.flush()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(answers) == [False, True], "a question was never asked"
