@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import pydantic
@@ -56,6 +56,9 @@ class AgentRun:
         self.session: Session | None = None  # with Agent(session=True): this run's
         self._nudges = Nudges()
         self._fresh_output: str | None = None  # printed by the last turn's program, if it ran ok
+        # Not a bound method: `programs` holding the run would make a cycle, and the agent
+        # (with `run_sync`'s loop thread) would wait for the cyclic GC to be freed.
+        self._count_nudge = _nudge_counter(self.usage, self.result, agent.progress)
         self.programs = ProgramCalls(
             self.result,
             self.usage,
@@ -146,12 +149,6 @@ class AgentRun:
         only_code = code_tool is not None and all(c.name == code_tool.name for c in calls)
         self._fresh_output = ran[-1].stdout if only_code and ran and ran[-1].ok else None
 
-    def _count_nudge(self, kind: str) -> None:
-        self.usage.nudges += 1
-        self.result.nudge_reasons.append(kind)
-        if self.agent.progress is not None:
-            self.agent.progress(f"  nudge: {kind}")
-
     async def _ask(self, *, tools: Sequence[ToolDefinition], constrained: bool) -> ChatResponse:
         output = self.agent.output
         started, choice = time.perf_counter(), self.programs.tool_choice(tools)
@@ -241,3 +238,15 @@ class AgentRun:
         offered = ", ".join(t.name for t in self.agent.tool_definitions()) or "(none)"
         what = f"there is no tool named {shown_name(name)}" if name else "the call names no tool"
         return f"{what}; the tools are: {offered}"
+
+
+def _nudge_counter(
+    usage: AgentUsage, result: AgentResult, progress: Callable[[str], None] | None
+) -> Callable[[str], None]:
+    def count_nudge(kind: str) -> None:
+        usage.nudges += 1
+        result.nudge_reasons.append(kind)
+        if progress is not None:
+            progress(f"  nudge: {kind}")
+
+    return count_nudge
