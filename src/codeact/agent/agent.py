@@ -21,7 +21,7 @@ from ..chat.default import check_client, default_client
 from ..chat.messages import ChatClient, Message, ToolDefinition, Usage
 from ..errors import ConfigurationError, UserError
 from ..runtime import CodeAct, ExecuteCodeTool
-from ..runtime._sync import LoopThread, refuse_inside_loop
+from ..runtime._sync import PrivateLoop, refuse_inside_loop
 from ..tools import Tool, ToolSet
 from .agent_run import PARALLEL_PROGRAMS, AgentRun
 from .direct_tools import DirectTools, direct_pipeline
@@ -118,7 +118,7 @@ class Agent(Closeable):
         self.output_retries = output_retries
         self.progress = progress
         self.tools_required = tools_required
-        self._sync: LoopThread | None = None
+        self._sync = PrivateLoop(self, name="codeact-agent")
 
     @property
     def client(self) -> ChatClient:
@@ -182,9 +182,7 @@ class Agent(Closeable):
     def run_sync(self, prompt: str, *, history: Sequence[Message] = ()) -> AgentResult:
         """`run` for code without an event loop (a private loop thread, reused across calls)."""
         refuse_inside_loop("run_sync()", "await agent.run(...)")
-        if self._sync is None:
-            self._sync = LoopThread(name="codeact-agent")
-        return self._sync.run(self.run(prompt, history=history))
+        return self._sync.get().run(self.run(prompt, history=history))
 
     async def aclose(self) -> None:
         """Close the chat client if this agent created it (e.g. stop the embedded model)."""
@@ -193,11 +191,14 @@ class Agent(Closeable):
             await client.aclose()
 
     def close(self) -> None:
-        """Synchronous `aclose`, for agents used with `run_sync`."""
-        if self._sync is not None:
-            self._sync.run(self.aclose())
-            self._sync.close()
-            self._sync = None
+        """Synchronous `aclose`, for agents used with `run_sync` (an agent that is collected
+        stops `run_sync`'s loop thread too; its own chat client is closed only here)."""
+        thread = self._sync.current()
+        if thread is not None:
+            try:
+                thread.run(self.aclose())
+            finally:
+                self._sync.close()
         elif self._owns_client and self._client is not None:
             asyncio.run(self.aclose())
 

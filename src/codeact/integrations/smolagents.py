@@ -41,7 +41,7 @@ from smolagents.local_python_executor import (
 from smolagents.tools import Tool as SmolTool
 
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
-from ..runtime._sync import LoopThread, result_or_interrupted
+from ..runtime._sync import PrivateLoop, result_or_interrupted
 from ..runtime.session import Session
 from ._adapter import (
     AdapterCore,
@@ -100,7 +100,7 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
         self._pending: dict[str, Any] = {}  # variables to define before the next step
         self._answer: Any = _NO_ANSWER
         self._final_for: Tool | None = None  # the final_answer tool the guest's def calls
-        self._loop: LoopThread | None = None
+        self._loop = PrivateLoop(self, name="codeact-smolagents")
         self._lock = threading.Lock()
         #: What smolagents reads after a failed step: ``state["_print_outputs"]`` is its logs.
         self.state: dict[str, Any] = {"_print_outputs": ""}
@@ -202,17 +202,13 @@ class CodeActExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents has n
     def cleanup(self) -> None:
         """Stop the private event loop (``CodeAgent.cleanup()`` and ``with agent:`` call it);
         the session's state stays, and a later step starts a new loop."""
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        self._loop.close()
 
     # -- running -----------------------------------------------------------------------------
     def _run(self, code: str) -> ExecutionResult:
-        if self._loop is None:
-            self._loop = LoopThread(name="codeact-smolagents")
         # Our own loop thread, so a step runs even where the caller's thread runs an event
         # loop (a notebook); Ctrl-C stops the program and keeps what it printed.
-        future = self._loop.submit(self._session.execute(code))
+        future = self._loop.get().submit(self._session.execute(code))
         return result_or_interrupted(self._core.codeact, future)
 
     def _prepare(self) -> None:

@@ -3,6 +3,8 @@
 `CodeAct.execute_sync` runs the async core on this loop, so async tools keep one loop across
 calls (their clients and sessions stay valid) without the caller owning an event loop;
 `result_or_interrupted` turns Ctrl-C during that wait into a stopped program and its result.
+`PrivateLoop` is an object's own such loop: made once, by whichever thread asks first, and
+stopped by the object's `close()` or when the object is collected, whichever comes first.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
+import weakref
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["LoopThread", "refuse_inside_loop", "result_or_interrupted"]
+__all__ = ["LoopThread", "PrivateLoop", "refuse_inside_loop", "result_or_interrupted"]
 
 
 class _Interruptible(Protocol):
@@ -59,13 +62,19 @@ def result_or_interrupted(
 class LoopThread:
     """An event loop in a daemon thread of its own. When nothing has run on it for a moment, a
     submitted coroutine wakes the loop's thread on the caller's CPU (as `DaemonThreadPool` does its
-    threads: waking a thread on an idle CPU is the slow part of a short call)."""
+    threads: waking a thread on an idle CPU is the slow part of a short call).
+
+    The thread owns the loop to the end: once stopped (`close`, `stop_soon`), it cancels what
+    still runs on it, lets that unwind and closes the loop (its selector and self-pipe)."""
 
     def __init__(self, name: str = "codeact-sync") -> None:
         self._loop = asyncio.new_event_loop()
         self._place = ThreadPlacement()
         self._quiet = QuietGate()
-        self._lock = threading.Lock()
+        # Reentrant: a finalizer may stop the loop (`stop_soon`) on the loop's own thread
+        # while that thread holds the lock in `_done`.
+        self._lock = threading.RLock()
+        self._stopping = False
         started = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(started,), name=name, daemon=True)
         self._thread.start()
@@ -74,18 +83,29 @@ class LoopThread:
     def _serve(self, started: threading.Event) -> None:
         self._place.record()
         started.set()
-        self._loop.run_forever()
+        try:
+            self._loop.run_forever()
+            # Cancel what still runs (a call left by Ctrl-C) and let it unwind, so that no task
+            # is destroyed pending when the loop goes.
+            self._loop.run_until_complete(_cancel_all())
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        finally:
+            self._loop.close()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start `coro` on the loop; the caller waits on (or wraps) the returned future."""
         with self._lock:
+            if self._stopping:
+                coro.close()
+                raise RuntimeError("this loop thread was closed")
             if self._quiet.start():
                 self._place.pin_near()
-        # The thread unpins itself as the coroutine starts (as its own callback it would
-        # wake, unpin and sleep again before the task is scheduled, then wake anywhere). The
-        # coroutine always starts, even if `future` is cancelled first: asyncio schedules the
-        # task's first step before it passes the cancellation on.
-        future = asyncio.run_coroutine_threadsafe(self._unpinned(coro), self._loop)
+            # The thread unpins itself as the coroutine starts (as its own callback it would
+            # wake, unpin and sleep again before the task is scheduled, then wake anywhere).
+            # The coroutine always starts, even if `future` is cancelled first: asyncio
+            # schedules the task's first step before it passes the cancellation on. Queued
+            # before the loop's stop (same lock), it is started, then cancelled, not lost.
+            future = asyncio.run_coroutine_threadsafe(self._unpinned(coro), self._loop)
         future.add_done_callback(self._done)
         return future
 
@@ -106,17 +126,61 @@ class LoopThread:
             future.cancel()
             raise
 
+    def stop_soon(self) -> None:
+        """Stop the loop without waiting: the thread winds down and ends by itself. Safe from
+        any thread, the loop's own included, and from a finalizer."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            with contextlib.suppress(RuntimeError):  # closed already
+                self._loop.call_soon_threadsafe(self._loop.stop)
+
     def close(self) -> None:
-        if self._loop.is_closed():
-            return
-        # Cancel what still runs (a call left by Ctrl-C) and let it unwind, so that no task is
-        # destroyed pending when the loop goes.
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(_cancel_all(), self._loop).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self._loop.close()
+        """Stop the loop and wait (a few seconds at most) for its thread to end."""
+        self.stop_soon()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
+
+
+class PrivateLoop:
+    """The `LoopThread` of one object's sync API, made on first use (once, whichever thread
+    asks first) and stopped by `close()` or, at the latest, when `owner` is collected: a
+    thread (and three descriptors) must not outlive the object nobody can close any more.
+    Nothing here refers to `owner`, so the thread never keeps it alive."""
+
+    def __init__(self, owner: object, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._thread: LoopThread | None = None
+        weakref.finalize(owner, self._abandon).atexit = False
+
+    def get(self) -> LoopThread:
+        thread = self._thread
+        if thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = LoopThread(name=self._name)
+                thread = self._thread
+        return thread
+
+    def current(self) -> LoopThread | None:
+        """The loop thread if one runs now (no new one is made)."""
+        return self._thread
+
+    def close(self) -> None:
+        """Stop the loop thread, if any, and wait for it; a later `get()` makes a new one."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.close()
+
+    def _abandon(self) -> None:
+        # The owner is gone (this runs in whatever thread collected it, possibly the loop's
+        # own): stop without waiting and without a lock another frame of this thread may hold.
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.stop_soon()
 
 
 async def _cancel_all() -> None:

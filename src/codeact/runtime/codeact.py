@@ -30,7 +30,7 @@ from ..sandbox.base import SandboxBackend
 from ..sandbox.registry import shared_backend
 from ..tools import Tool, ToolSet, as_tool
 from ..tools.definition import ApprovalMode
-from ._sync import LoopThread, refuse_inside_loop, result_or_interrupted
+from ._sync import PrivateLoop, refuse_inside_loop, result_or_interrupted
 from .events import ExecutionEvent, OutputChunk, event_stream
 from .execute_tool import ExecuteCodeTool
 from .execution import ExecutionSetup, Running, ensure_ready, ensure_ready_sync, execute
@@ -168,7 +168,7 @@ class CodeAct(Grants, Closeable):
             raise ConfigurationError(
                 f"backend must be a name or a SandboxBackend, got {type(backend).__name__}"
             )
-        self._sync: LoopThread | None = None
+        self._sync = PrivateLoop(self, name="codeact-sync")
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
         self._capture_content = capture_content
@@ -356,10 +356,8 @@ class CodeAct(Grants, Closeable):
     ) -> ExecutionResult:
         """`execute` for code that has no event loop (runs on a private loop thread)."""
         refuse_inside_loop("execute_sync()", "await codeact.execute(...)")
-        if self._sync is None:
-            self._sync = LoopThread()
         return result_or_interrupted(
-            self, self._sync.submit(self.execute(code, limits=limits, on_output=on_output))
+            self, self._sync.get().submit(self.execute(code, limits=limits, on_output=on_output))
         )
 
     def interrupt(self) -> None:
@@ -372,10 +370,9 @@ class CodeAct(Grants, Closeable):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop the private loop of `execute_sync`. Shared backends stay up for the process."""
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        """Stop the private loop of `execute_sync` (a CodeAct that is collected stops it too).
+        Shared backends stay up for the process."""
+        self._sync.close()
 
     def __repr__(self) -> str:
         grants = ""

@@ -21,7 +21,7 @@ from .._loop_lock import LoopLock
 from ..bridge.state import GuestState, StateCarry, restore_seconds
 from ..errors import ConfigurationError
 from ..policy.limits import Limits
-from ._sync import LoopThread, refuse_inside_loop, result_or_interrupted
+from ._sync import PrivateLoop, refuse_inside_loop, result_or_interrupted
 from .events import ExecutionEvent, OutputChunk
 from .session_state import check_key, process_key, seal, unseal
 
@@ -128,7 +128,7 @@ class Session(Closeable):
         # Calls take turns whichever thread or event loop makes them (an asyncio.Lock would
         # bind itself to one loop).
         self._turn = LoopLock()
-        self._sync: LoopThread | None = None
+        self._sync = PrivateLoop(self, name="codeact-session")
 
     # -- the state ---------------------------------------------------------------------------
     @property
@@ -194,24 +194,19 @@ class Session(Closeable):
     ) -> ExecutionResult:
         """`execute` for code that has no event loop (runs on a private loop thread)."""
         refuse_inside_loop("execute_sync()", "await session.execute(...)")
-        if self._sync is None:
-            self._sync = LoopThread(name="codeact-session")
-        future = self._sync.submit(self.execute(code, limits=limits, on_output=on_output))
+        future = self._sync.get().submit(self.execute(code, limits=limits, on_output=on_output))
         return result_or_interrupted(self.codeact, future)
 
     def restart_sync(self) -> None:
         """`restart` for code that has no event loop: as `restart`, it waits for a call that
         is running (of `execute_sync`) to end, so that call cannot put its state back."""
         refuse_inside_loop("restart_sync()", "await session.restart()")
-        if self._sync is None:
-            self._sync = LoopThread(name="codeact-session")
-        self._sync.submit(self.restart()).result()
+        self._sync.get().submit(self.restart()).result()
 
     def close(self) -> None:
-        """Stop the private loop of `execute_sync` (the state stays readable)."""
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        """Stop the private loop of `execute_sync` (the state stays readable; a session that
+        is collected stops it too)."""
+        self._sync.close()
 
     def _settle(
         self, result: ExecutionResult, guest: GuestState | None, limits: Limits
