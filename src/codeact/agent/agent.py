@@ -10,6 +10,7 @@ The agent holds what its runs share; one run's loop and state are `AgentRun`
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -119,13 +120,18 @@ class Agent(Closeable):
         self.progress = progress
         self.tools_required = tools_required
         self._sync = PrivateLoop(self, name="codeact-agent")
+        self._client_lock = threading.Lock()
 
     @property
     def client(self) -> ChatClient:
         """The chat client (created from the environment on first use when none was given)."""
-        if self._client is None:
-            self._client = default_client()
-        return self._client
+        client = self._client
+        if client is None:
+            with self._client_lock:  # one client, whichever threads ask at once
+                if self._client is None:
+                    self._client = default_client()
+                client = self._client
+        return client
 
     def system_prompt(self) -> str:
         """The system prompt: the instructions, CodeAct's instructions, the output schema."""
