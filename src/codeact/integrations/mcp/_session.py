@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import re
 import shlex
+import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,14 +42,16 @@ class MCPSession:
         self._task: asyncio.Task[None] | None = None
         self._future: concurrent.futures.Future[Any] | None = None
         self._closed = False
+        self._opening = threading.Lock()
 
     def open(self) -> concurrent.futures.Future[tuple[list[mcp_types.Tool], str | None]]:
-        if self._closed:
-            raise IntegrationError(f"the session with the MCP server {self._target} is closed")
-        if self._future is None:
-            self._thread = LoopThread(name="codeact-mcp")
-            self._future = self._thread.submit(self._start())
-        return self._future
+        with self._opening:  # one loop thread and one connection, whichever threads ask at once
+            if self._closed:
+                raise IntegrationError(f"the session with the MCP server {self._target} is closed")
+            if self._future is None:
+                self._thread = LoopThread(name="codeact-mcp")
+                self._future = self._thread.submit(self._start())
+            return self._future
 
     async def _start(self) -> tuple[list[mcp_types.Tool], str | None]:
         loop = asyncio.get_running_loop()
@@ -95,10 +98,11 @@ class MCPSession:
         return await client.call_tool(name, arguments)
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        thread = self._thread
+        with self._opening:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
         if thread is None:
             return
         try:
