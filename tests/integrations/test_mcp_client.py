@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,32 @@ def test_tools_are_listed_on_first_use_and_close_is_idempotent(tmp_path: Path) -
     _assert_gone(pid)
     with pytest.raises(IntegrationError, match="is closed"):
         weather.connect()
+
+
+def test_tools_listed_from_several_threads_at_once_connect_once() -> None:
+    weather = mcp_tools(demo_server_command("weather"))
+    before = _mcp_threads()
+    start = threading.Barrier(4)
+    counts: list[int] = []
+
+    def list_tools() -> None:
+        start.wait()
+        counts.append(len(weather.tools))
+
+    threads = [threading.Thread(target=list_tools) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    made = _mcp_threads() - before
+    weather.close()
+    assert counts == [3] * 4
+    assert len(made) == 1, f"{len(made)} sessions for one server"
+    assert not any(t.is_alive() for t in made)
+
+
+def _mcp_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "codeact-mcp" and t.is_alive()}
 
 
 async def test_a_call_after_close_fails_in_the_guest_with_a_clear_message() -> None:
