@@ -22,5 +22,6 @@ RUNNER_MODULES = (
     "codeact_defs",
     "codeact_save",
     "codeact_compile",
+    "codeact_value",
     "codeact_runner",
 )

@@ -94,6 +94,7 @@ _OWN_FILES = (
     "codeact_defs.py",
     "codeact_save.py",
     "codeact_compile.py",
+    "codeact_value.py",
 )
 
 

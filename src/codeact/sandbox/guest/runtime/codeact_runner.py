@@ -17,8 +17,9 @@ The runner is this module and the ones it imports by plain name, from this folde
 codeact_host (the glue object and the program's output), codeact_tools (tool calls, their
 errors, the event loop), codeact_errors (tracebacks and the notes a failing program gets),
 codeact_net (HTTP through the host), codeact_state, codeact_lazy, codeact_defs and
-codeact_save (a session's state), codeact_compile (compiling and running the program). Every
-backend loads them all, each before the ones that import it.
+codeact_save (a session's state), codeact_compile (compiling and running the program),
+codeact_value (the value in the report). Every backend loads them all, each before the ones
+that import it.
 
 These modules run on the guest interpreter (CPython 3.10+), import only the standard
 library, and are not imported by the host package. Everything they report is untrusted there.
@@ -55,6 +56,7 @@ from codeact_tools import (
     sleep,
     tool_function,
 )
+from codeact_value import value_report
 
 __all__ = ["NetworkDenied", "NetworkError", "ToolDenied", "ToolError", "install", "run"]
 
@@ -94,87 +96,6 @@ def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
         POSITIONAL[name] = positional
         namespace[name] = tool_function(name, positional)
     return namespace
-
-
-#: Values nested deeper than this come back as their repr, and deeper than `_REPR_DEPTH` as a
-#: placeholder: under WebAssembly the C encoders' recursion is stopped only by the guest's
-#: stack (a value about 1,000 deep ended the whole run), so every backend stops here instead.
-_JSON_DEPTH = 200
-_REPR_DEPTH = 400
-
-
-_CONTAINERS = (dict, list, tuple, set, frozenset)
-
-
-def _shape(value: Any, deepest: int) -> tuple[bool, int]:
-    """Whether every dict in `value` has only str keys, and how deep its containers nest, up
-    to `deepest` + 1 (where the walk stops). Level by level, each container once, at the
-    first level it is met: a container inside itself (``[...]`` in a repr) adds nothing.
-    Without recursion: the value can be deeper than Python's stack."""
-    string_keys = True
-    seen = {id(value)}
-    level = [value]
-    depth = 0
-    while level and depth <= deepest:
-        depth += 1
-        below = []
-        for item in level:
-            if isinstance(item, dict):
-                string_keys = string_keys and all(isinstance(key, str) for key in item)
-                item = item.values()
-            for child in item:
-                if isinstance(child, _CONTAINERS) and id(child) not in seen:
-                    seen.add(id(child))
-                    below.append(child)
-        level = below
-    return string_keys, depth
-
-
-def _value_report(value: Any, limit: int) -> dict[str, Any]:
-    if value is None:
-        return {}
-    try:
-        string_keys, depth = (
-            _shape(value, _REPR_DEPTH) if isinstance(value, _CONTAINERS) else (True, 0)
-        )
-    except Exception:  # a container subclass of the program's whose iteration fails
-        string_keys, depth = False, 0
-    if depth > _REPR_DEPTH:
-        shown = f"<{type(value).__name__} object nested more than {_REPR_DEPTH} levels deep>"
-        return {"has_value": True, "value_repr": shown}
-    try:
-        # Exactly JSON or not at all: json.dumps would turn {1: "a", "1": "b"} into {"1": "b"}
-        # and nan into NaN, which is not JSON; such values come back as their repr().
-        if depth <= _JSON_DEPTH and string_keys:
-            text = json.dumps(value, allow_nan=False)
-            if len(text) <= limit:
-                return {"has_value": True, "value": value}
-    except (TypeError, ValueError, RecursionError):
-        pass
-    try:
-        shown = repr(value)
-    except BaseException:
-        shown = f"<{type(value).__name__} object (repr failed)>"
-    shown, cut = _cut(shown, limit)
-    if cut:
-        # Marked in the text for whoever reads it, and counted for the host: the CLI and the
-        # result say the value was cut, as they do for cut output.
-        shown += f"... [{cut} more bytes cut]"
-        return {"has_value": True, "value_repr": shown, "value_truncated": cut}
-    return {"has_value": True, "value_repr": shown}
-
-
-def _cut(text: str, limit: int) -> tuple[str, int]:
-    """`text`'s first `limit` bytes of UTF-8 (whole characters), and how many bytes it loses."""
-    if len(text) * 4 <= limit:  # no character is more than 4 bytes: nothing to cut
-        return text, 0
-    data = text.encode("utf-8", "surrogatepass")  # a __repr__ may return lone surrogates
-    if len(data) <= limit:
-        return text, 0
-    end = limit
-    while end > 0 and (data[end] & 0xC0) == 0x80:  # not inside a character
-        end -= 1
-    return data[:end].decode("utf-8", "surrogatepass"), len(data) - end
 
 
 # The pool runs this once in every fresh instance, off the caller's path, so that the first
@@ -316,7 +237,7 @@ def run(request_json: str) -> str:
                 budget=float(session.get("restore_s") or codeact_state.BUDGET),
             )
         value = run_program(code, filename, namespace, carried.tree if carried else None)
-        report.update(_value_report(value, output.limit))
+        report.update(value_report(value, output.limit))
     except SystemExit as exc:
         exit_report(exc, report)
     except BaseException as exc:
