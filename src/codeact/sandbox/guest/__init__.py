@@ -14,6 +14,7 @@ because each part is loaded where that package is absent:
 #: runner itself last: the order in which a backend that loads them one by one must load them.
 RUNNER_MODULES = (
     "codeact_host",
+    "codeact_streams",
     "codeact_tools",
     "codeact_errors",
     "codeact_net",

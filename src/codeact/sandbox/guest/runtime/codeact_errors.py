@@ -86,6 +86,7 @@ _OWN_FILES = (
     "codeact_guest.py",
     "codeact_runner.py",
     "codeact_host.py",
+    "codeact_streams.py",
     "codeact_tools.py",
     "codeact_errors.py",
     "codeact_net.py",

@@ -2,17 +2,17 @@
 
 `HOST` is the glue a backend hands to ``codeact_runner.install`` (its interface is described
 in codeact_runner); `WarmupHost` is the one the runner's own warm-up runs against. `OUTPUT`
-holds what the running program printed, capped, and hands it to the host as it goes;
-`Stream` is what sys.stdout and sys.stderr are while a program runs, `NoStdin` what
-sys.stdin is. `restoring` is the guard around what a session's restore runs again: nothing
-reaches outside the sandbox, and it has a deadline.
+holds what the running program printed, capped, and hands it to the host as it goes (what
+sys.stdout and sys.stderr are, which write to it, is codeact_streams). `restoring` is the
+guard around what a session's restore runs again: nothing reaches outside the sandbox, and it
+has a deadline.
 
 Runs inside the sandbox; imports only the standard library.
 """
 
 from __future__ import annotations
 
-import io
+import codecs
 import json
 import os
 import sys
@@ -23,15 +23,12 @@ from typing import Any
 
 __all__ = [
     "HOST",
-    "NO_STDIN",
     "OUTPUT",
     "PROGRAM_REPORT",
     "STATE_READ",
-    "NoStdin",
     "OutOfTime",
     "Output",
     "Refused",
-    "Stream",
     "WarmupHost",
     "hand_over_program_report",
     "restoring",
@@ -83,6 +80,10 @@ class Output:
     Text is handed to the host at every line end for the first 64 KiB (so a program stopped
     by a limit keeps everything it printed), then in chunks: when 8 KiB are waiting, when
     0.1 s passed since the last hand-over, and before every host call.
+
+    Bytes (what a program writes to sys.stdout.buffer) are decoded as UTF-8, an invalid byte
+    shown as U+FFFD and a character cut between two writes put together again (`write_bytes`);
+    the last flush of a run (``final``) shows what is left of one cut short.
     """
 
     LINE_BUFFERED_BYTES = 64 * 1024
@@ -98,8 +99,26 @@ class Output:
         self.buffered = 0
         self.stream = 1
         self.last_flush = time.monotonic()
+        self.decoders: dict[int, codecs.IncrementalDecoder] = {}
+        self.partial: set[int] = set()  # streams whose decoder holds part of a character
+
+    def write_bytes(self, stream: int, data: Any) -> None:
+        decoder = self.decoders.get(stream)
+        if decoder is None:
+            decoder = self.decoders[stream] = codecs.getincrementaldecoder("utf-8")("replace")
+        self.partial.discard(stream)
+        self.write(stream, decoder.decode(data))
+        if decoder.getstate()[0]:
+            self.partial.add(stream)
+
+    def _settle(self, stream: int) -> None:
+        """The part of a character that `stream`'s bytes left, before anything else on it."""
+        self.partial.discard(stream)
+        self.write(stream, self.decoders[stream].decode(b"", final=True))
 
     def write(self, stream: int, text: str) -> None:
+        if self.partial and stream in self.partial:
+            self._settle(stream)
         if not text:
             return
         size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
@@ -130,7 +149,9 @@ class Output:
         ):
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, *, final: bool = False) -> None:
+        while final and self.partial:
+            self._settle(min(self.partial))
         if self.dropped != self.reported_dropped:
             HOST.write_output(3, str(self.dropped))  # stream 3: running total of dropped bytes
             self.reported_dropped = self.dropped
@@ -149,94 +170,6 @@ class Output:
 
 #: The running program's output; the runner makes a new one for each program.
 OUTPUT = Output(1 << 20)
-
-
-class Stream(io.TextIOBase):
-    """sys.stdout or sys.stderr of a program: text goes to `OUTPUT`, capped there."""
-
-    def __init__(self, name: str, stream: int) -> None:
-        self._name = name
-        self._stream = stream
-
-    @property
-    def name(self) -> str:
-        return "<" + self._name + ">"
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
-
-    def write(self, text: str) -> int:
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        OUTPUT.write(self._stream, text)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-
-#: What reading sys.stdin (input() included) raises: the sandbox has no stdin, and an empty
-#: one (a bare "EOF when reading a line", or '' that a program parses as its data) did not
-#: say so. EOFError, as input() raises at the end of its input: programs that catch it still do.
-NO_STDIN = "the sandbox has no stdin: pass data through tools, mounts or the program itself"
-
-
-class _NoStdinBytes(io.RawIOBase):
-    """sys.stdin.buffer of a program: reading it raises EOFError that says why."""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        raise EOFError(NO_STDIN)
-
-    def readline(self, size: int | None = -1) -> bytes:
-        raise EOFError(NO_STDIN)
-
-    def read(self, size: int | None = -1) -> bytes:
-        raise EOFError(NO_STDIN)
-
-    def readall(self) -> bytes:
-        raise EOFError(NO_STDIN)
-
-
-class NoStdin(io.TextIOBase):
-    """sys.stdin of a program: every read (input(), read, readline, iteration) raises
-    EOFError with `NO_STDIN`."""
-
-    def __init__(self) -> None:
-        self._buffer = _NoStdinBytes()
-
-    @property
-    def name(self) -> str:
-        return "<stdin>"
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
-
-    @property
-    def buffer(self) -> Any:
-        return self._buffer
-
-    def readable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
-
-    def read(self, size: int | None = -1) -> str:
-        raise EOFError(NO_STDIN)
-
-    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
-        raise EOFError(NO_STDIN)
 
 
 # -- restore's guard ---------------------------------------------------------------------

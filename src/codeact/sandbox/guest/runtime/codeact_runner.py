@@ -14,12 +14,12 @@ small host interface that each backend's glue implements:
                                                    (see codeact_net; without it, no network)
 
 The runner is this module and the ones it imports by plain name, from this folder:
-codeact_host (the glue object and the program's output), codeact_tools (tool calls, their
-errors, the event loop), codeact_errors (tracebacks and the notes a failing program gets),
-codeact_net (HTTP through the host), codeact_state, codeact_lazy, codeact_defs and
-codeact_save (a session's state), codeact_compile (compiling and running the program),
-codeact_value (the value in the report). Every backend loads them all, each before the ones
-that import it.
+codeact_host (the glue object and the program's output), codeact_streams (sys.stdout, stderr
+and stdin), codeact_tools (tool calls, their errors, the event loop), codeact_errors
+(tracebacks and the notes a failing program gets), codeact_net (HTTP through the host),
+codeact_state, codeact_lazy, codeact_defs and codeact_save (a session's state),
+codeact_compile (compiling and running the program), codeact_value (the value in the
+report). Every backend loads them all, each before the ones that import it.
 
 These modules run on the guest interpreter (CPython 3.10+), import only the standard
 library, and are not imported by the host package. Everything they report is untrusted there.
@@ -44,8 +44,9 @@ import codeact_state
 import codeact_tools
 from codeact_compile import run_program, split_compile
 from codeact_errors import MOUNTS, PACKAGES, describe, exit_report, explain_refusals
-from codeact_host import STATE_READ, NoStdin, Output, Stream
+from codeact_host import STATE_READ, Output
 from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
+from codeact_streams import NoStdin, Stream
 from codeact_tools import (
     POSITIONAL,
     SandboxLoop,
@@ -268,7 +269,7 @@ def run(request_json: str) -> str:
         except BaseException:
             pass
     try:
-        output.flush()
+        output.flush(final=True)  # with what is left of a character cut short
     except BaseException:
         pass
     report["output_dropped"] = 0  # the host has the count: flush() reported it on stream 3
