@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from codeact import CodeAct, Limits
+from codeact import CodeAct, Limits, Tool, tool
 
 
 async def test_stdout_and_stderr_have_a_text_stream_s_attributes(
@@ -92,3 +92,106 @@ async def test_the_buffer_s_output_is_capped_with_the_rest(
     assert result.ok, result.error
     assert result.stdout == "a" * 60 + "\n" + "b" * 39
     assert result.output_truncated == 51
+
+
+@tool
+def greet(name: str = "world", *, shout: bool = False) -> str:
+    """Say hello to someone.
+
+    Args:
+        name: Who to greet.
+        shout: In capitals.
+    """
+    return f"hello {name}"
+
+
+@tool
+def lookup(key: str, limit: int = 10, tags: list[str] | None = None) -> dict[str, int]:
+    """Look a key up."""
+    return {key: limit}
+
+
+async def test_a_tool_function_has_its_signature_and_docstring(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # inspect.signature(greet) was (*args, **kwargs), greet.__doc__ None.
+    code = """
+import inspect
+sig = inspect.signature(greet)
+[str(sig), str(inspect.signature(lookup)), greet.__doc__, lookup.__doc__,
+ sig.parameters["name"].default, sig.parameters["shout"].kind.name,
+ inspect.signature(lookup).parameters["tags"].default, greet.__name__]
+"""
+    result = await make_codeact(tools=[greet, lookup]).execute(code)
+    assert result.ok, result.error
+    assert result.value == [
+        "(name: str = 'world', *, shout: bool = False) -> str",
+        "(key: str, limit: int = 10, tags: list[str] | None = None) -> dict[str, int]",
+        "Say hello to someone.\n\nArgs:\n    name: Who to greet.\n    shout: In capitals.",
+        "Look a key up.",
+        "world",
+        "KEYWORD_ONLY",
+        None,
+        "greet",
+    ]
+
+
+async def test_a_tool_known_by_a_json_schema_has_the_signature_the_model_sees(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "What to look for."},
+            "first-name": {"type": "string"},  # no Python name: passed with **{...}
+            "limit": {"type": "integer", "default": 5},
+        },
+        "required": ["query"],
+    }
+    search = Tool.from_schema(
+        "search", schema, lambda **kw: kw, description="Search.", returns={"type": "string"}
+    )
+    code = "import inspect\n[str(inspect.signature(search)), search.__doc__]"
+    result = await make_codeact(tools=[search]).execute(code)
+    assert result.ok, result.error
+    assert result.value == [
+        "(query: str, limit: int = 5, **kwargs: Any) -> str",
+        "Search.\n\nArgs:\n    query: What to look for.",
+    ]
+    assert search.signature == "search(query: str, limit: int = 5, **kwargs: Any) -> str"
+
+
+async def test_help_on_a_tool_prints_its_signature_and_docstring(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # help(greet) failed: ModuleNotFoundError: pydoc on wasm, NameError: help on the jail.
+    result = await make_codeact(tools=[greet]).execute("help(greet)\nprint('after')")
+    assert result.ok, result.error
+    assert "greet(name: str = 'world', *, shout: bool = False) -> str" in result.stdout
+    assert "Say hello to someone." in result.stdout
+    assert "Who to greet." in result.stdout
+    assert result.stdout.endswith("after\n")
+
+
+async def test_help_on_other_objects_prints_something_useful(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    code = """
+def area(width: float, height: float = 1.0) -> float:
+    '''The area of a rectangle.'''
+    return width * height
+help(area)
+help(len)
+help("json")
+help()
+print("done")
+"""
+    result = await make_codeact().execute(code)
+    assert result.ok, result.error
+    out = result.stdout
+    assert "area(width: float, height: float = 1.0) -> float" in out
+    assert "The area of a rectangle." in out
+    assert "Return the number of items in a container." in out
+    assert "JSON" in out  # json's own docstring
+    assert "the sandbox has no interactive help" in out  # help() waited for input
+    assert out.endswith("done\n")

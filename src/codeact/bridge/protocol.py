@@ -126,13 +126,25 @@ class ToolChannel(Protocol):
 
 @dataclass(frozen=True)
 class ToolStub:
-    """What the guest knows of a tool: its name and how to map positional arguments."""
+    """What the guest knows of a tool: its name and how to map positional arguments, and what
+    its plain function shows a program (``inspect.signature``, ``__doc__``, ``help()``): its
+    `params` (``(name, kind, annotation, default)``, see `codeact.tools.schema.GuestParam`;
+    None: no signature), the type it `returns` and its `doc`, all as text."""
 
     name: str
     positional: tuple[str, ...] = ()
+    params: tuple[tuple[str, str, str, str | None], ...] | None = None
+    returns: str = ""
+    doc: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "positional": list(self.positional)}
+        stub: dict[str, Any] = {"name": self.name, "positional": list(self.positional)}
+        if self.params is not None:
+            stub["params"] = [list(p) for p in self.params]
+            stub["returns"] = self.returns
+        if self.doc:
+            stub["doc"] = self.doc
+        return stub
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,10 @@ async def _run(
         bridge.output.listener = watch.output
     request = RunRequest(
         code=code,
-        tools=tuple(ToolStub(t.name, t.positional_params) for t in tools),
+        tools=tuple(
+            ToolStub(t.name, t.positional_params, t.guest_params, t.guest_returns, t.guest_doc)
+            for t in tools
+        ),
         limits=limits,
         mounts=setup.mounts,
         output_limits=setup.output_limits,

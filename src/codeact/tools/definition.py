@@ -15,7 +15,7 @@ from ..errors import ToolDefinitionError
 from .docstrings import parse_docstring
 from .json_schema import JsonArgumentsError, JsonArgumentsSchema, build_json_schema
 from .results import to_json_value
-from .schema import FunctionSchema, build_function_schema
+from .schema import FunctionSchema, GuestParam, build_function_schema
 
 __all__ = ["ApprovalMode", "Tool", "ToolArgumentsError", "as_tool", "tool"]
 
@@ -178,6 +178,35 @@ class Tool:
     @property
     def return_annotation(self) -> Any:
         return self._schema.return_annotation
+
+    # -- as the sandbox's plain function shows it (inspect.signature, __doc__, help()) -------
+    @property
+    def guest_params(self) -> tuple[GuestParam, ...]:
+        return self._schema.guest_params
+
+    @property
+    def guest_returns(self) -> str:
+        return self._schema.guest_returns
+
+    @property
+    def guest_doc(self) -> str:
+        """The docstring: the description, the parameters' and the result's, and whether a
+        call waits for approval."""
+        parts = [self.description or f"Call the {self.name} tool."]
+        args = [
+            f"    {p.name}: {' '.join(p.description.split())}"
+            for p in self._schema.params
+            if p.description
+        ]
+        if args:
+            parts.append("Args:\n" + "\n".join(args))
+        if self.returns_doc:
+            parts.append(f"Returns:\n    {' '.join(self.returns_doc.split())}")
+        if self.approval_mode == "always_require":
+            parts.append(
+                "Each call waits for a person's approval; if refused it raises ToolDenied."
+            )
+        return "\n\n".join(parts)
 
     # -- calling ----------------------------------------------------------------------
     def validate_json(self, arguments_json: str | bytes) -> dict[str, Any]:

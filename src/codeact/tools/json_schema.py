@@ -55,6 +55,7 @@ class JsonArgumentsSchema(ParameterNames):
     return_annotation: Any = inspect.Parameter.empty
     #: The argument names the schema declares; None when it takes names it does not declare.
     names: ArgumentNames | None = None
+    guest_returns: str = ""  # the result's type as the signature shows it
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         """Check `arguments` against the schema; return them as keyword arguments.
@@ -192,9 +193,11 @@ def _build(
         # A JSON name that is not a Python identifier can still be passed with **{...}.
         rendered.append("**kwargs: Any")
     signature = f"{name}({', '.join(rendered)})"
+    returned = ""
     if returns:
         renderer.root = dict(returns)  # a result schema keeps its own $defs
-        signature += f" -> {renderer.type(dict(returns), 'Result')}"
+        returned = renderer.type(dict(returns), "Result")
+        signature += f" -> {returned}"
     return JsonArgumentsSchema(
         params=tuple(params),
         json_schema=schema,
@@ -202,6 +205,7 @@ def _build(
         definitions=renderer.definitions,
         validator=cls(schema),
         names=ArgumentNames.of(schema),
+        guest_returns=returned,
     )
 
 

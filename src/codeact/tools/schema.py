@@ -16,12 +16,13 @@ import enum
 import fractions
 import functools
 import inspect
+import keyword
 import pathlib
 import types
 import typing
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,8 +34,10 @@ from .typeddicts import pydantic_annotation
 
 __all__ = [
     "FunctionSchema",
+    "GuestParam",
     "ParameterSpec",
     "build_function_schema",
+    "default_text",
     "definition_keys",
     "render_type",
 ]
@@ -78,6 +81,12 @@ class ParameterSpec:
         return self.default is _EMPTY
 
 
+#: A parameter as the sandbox's plain function shows it (``inspect.signature``, help()): its
+#: name, kind ("p": positional or keyword, "k": keyword-only, "v": ``**name``), annotation as
+#: the model's signature renders it, and its default's repr (None: required).
+GuestParam: TypeAlias = tuple[str, str, str, "str | None"]
+
+
 class ParameterNames:
     """The names a schema's `params` give, asked on every call: computed once, then kept
     (both schema classes derive them the same way)."""
@@ -94,6 +103,24 @@ class ParameterNames:
         """The parameters the sandbox's plain function accepts positionally, in order."""
         return tuple(p.name for p in self.params if p.positional)
 
+    @functools.cached_property
+    def guest_params(self) -> tuple[GuestParam, ...]:
+        """The parameters as the sandbox's plain function shows them, as the model's signature
+        does: a JSON name that is no Python name is passed with ``**{...}``, shown as
+        ``**kwargs: Any``."""
+        shown: list[GuestParam] = []
+        for p in self.params:
+            if not p.name.isidentifier() or keyword.iskeyword(p.name):
+                continue
+            annotation = (
+                p.annotation if isinstance(p.annotation, str) else render_type(p.annotation)
+            )
+            default = None if p.required else default_text(p.default)
+            shown.append((p.name, "p" if p.positional else "k", annotation, default))
+        if len(shown) < len(self.params):
+            shown.append(("kwargs", "v", "Any", None))
+        return tuple(shown)
+
 
 @dataclass(frozen=True)
 class FunctionSchema(ParameterNames):
@@ -105,6 +132,12 @@ class FunctionSchema(ParameterNames):
     return_annotation: Any
     signature: str  # "get_weather(city: str) -> dict[str, float | str]"
     definitions: dict[str, str]  # name -> "class Name(TypedDict): ..." for structured types
+
+    @functools.cached_property
+    def guest_returns(self) -> str:
+        """The return annotation as the signature shows it ("" when there is none)."""
+        returns = self.return_annotation
+        return "" if returns is _EMPTY else render_type(returns)
 
 
 def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
@@ -217,11 +250,16 @@ def _render_params(params: list[ParameterSpec], definitions: dict[str, str]) -> 
     return rendered
 
 
+def default_text(default: Any) -> str:
+    """A parameter's default as a signature shows it: its repr, "..." when that is long."""
+    text = repr(default.value if isinstance(default, enum.Enum) else default)
+    return text if len(text) <= 40 else "..."
+
+
 def _render_param(p: ParameterSpec, definitions: dict[str, str]) -> str:
     text = f"{p.name}: {render_type(p.annotation, definitions)}"
     if not p.required:
-        default = repr(p.default.value if isinstance(p.default, enum.Enum) else p.default)
-        text += f" = {default if len(default) <= 40 else '...'}"
+        text += f" = {default_text(p.default)}"
     return text
 
 

@@ -15,6 +15,7 @@ because each part is loaded where that package is absent:
 RUNNER_MODULES = (
     "codeact_host",
     "codeact_streams",
+    "codeact_doc",
     "codeact_tools",
     "codeact_errors",
     "codeact_net",

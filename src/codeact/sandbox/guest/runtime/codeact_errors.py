@@ -87,6 +87,7 @@ _OWN_FILES = (
     "codeact_runner.py",
     "codeact_host.py",
     "codeact_streams.py",
+    "codeact_doc.py",
     "codeact_tools.py",
     "codeact_errors.py",
     "codeact_net.py",

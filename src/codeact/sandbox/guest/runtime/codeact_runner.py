@@ -15,11 +15,12 @@ small host interface that each backend's glue implements:
 
 The runner is this module and the ones it imports by plain name, from this folder:
 codeact_host (the glue object and the program's output), codeact_streams (sys.stdout, stderr
-and stdin), codeact_tools (tool calls, their errors, the event loop), codeact_errors
-(tracebacks and the notes a failing program gets), codeact_net (HTTP through the host),
-codeact_state, codeact_lazy, codeact_defs and codeact_save (a session's state),
-codeact_compile (compiling and running the program), codeact_value (the value in the
-report). Every backend loads them all, each before the ones that import it.
+and stdin), codeact_doc (tools' signatures and docstrings, help()), codeact_tools (tool
+calls, their errors, the event loop), codeact_errors (tracebacks and the notes a failing
+program gets), codeact_net (HTTP through the host), codeact_state, codeact_lazy,
+codeact_defs and codeact_save (a session's state), codeact_compile (compiling and running
+the program), codeact_value (the value in the report). Every backend loads them all, each
+before the ones that import it.
 
 These modules run on the guest interpreter (CPython 3.10+), import only the standard
 library, and are not imported by the host package. Everything they report is untrusted there.
@@ -37,6 +38,7 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
+import codeact_doc
 import codeact_host
 import codeact_net
 import codeact_save
@@ -95,7 +97,7 @@ def _globals(tools: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for stub in tools:
         name, positional = stub["name"], tuple(stub["positional"])
         POSITIONAL[name] = positional
-        namespace[name] = tool_function(name, positional)
+        namespace[name] = codeact_doc.describe(tool_function(name, positional), stub)
     return namespace
 
 
@@ -308,6 +310,7 @@ def install(host: Any, *, patch_time: bool = True) -> None:
     codeact_net.install(send or codeact_net._no_network, lambda: codeact_host.OUTPUT.flush())
     asyncio.events.new_event_loop = SandboxLoop
     asyncio.new_event_loop = SandboxLoop
+    codeact_doc.install()
     try:
         explain_refusals()
     except Exception:
