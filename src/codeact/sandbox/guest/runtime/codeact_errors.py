@@ -13,7 +13,10 @@ import os
 import posixpath
 import sys
 import traceback
+from json.encoder import encode_basestring_ascii
 from typing import Any
+
+import codeact_host
 
 __all__ = ["MOUNTS", "PACKAGES", "describe", "exit_report", "explain_refusals"]
 
@@ -117,14 +120,105 @@ def _in_stdlib(filename: str) -> bool:
     return filename.startswith(_STDLIB) and "-packages/" not in filename
 
 
-def _trim(te: traceback.TracebackException | None, seen: set[int]) -> None:
-    """Drop the runner's frames (and asyncio's machinery) from a TracebackException."""
+def _trim(te: traceback.TracebackException | None, seen: set[int], budget: int) -> None:
+    """Drop the runner's frames (and asyncio's machinery) from a TracebackException, and cut
+    what could make its text huge: each message and note to `budget` characters of JSON, a
+    syntax error's line to the part around the error, a long line of a frame's source."""
     if te is None or id(te) in seen:
         return
     seen.add(id(te))
     te.stack = traceback.StackSummary.from_list([f for f in te.stack if not _internal(f.filename)])
-    _trim(te.__cause__, seen)
-    _trim(te.__context__, seen)
+    for frame in te.stack:
+        if len(frame.line or "") > _LINE and hasattr(frame, "colno"):
+            frame.colno = None  # no carets under a line that is cut (3.11+)
+    shown = getattr(te, "_str", None)
+    if isinstance(shown, str):
+        te._str = _cut(shown, budget)  # type: ignore[attr-defined]
+    notes = getattr(te, "__notes__", None)
+    if isinstance(notes, list):
+        kept = [_cut(note, budget) if isinstance(note, str) else note for note in notes[:20]]
+        if len(notes) > 20:
+            kept.append(f"[{len(notes) - 20} more notes cut]")
+        te.__notes__ = kept  # type: ignore[attr-defined]
+    text = getattr(te, "text", None)
+    if isinstance(text, str) and len(text) > _LINE:
+        _window(te, text)
+    for inner in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
+        _trim(inner, seen, budget)
+
+
+#: The characters of one source line a traceback shows (a longer one is cut).
+_LINE = 2000
+
+
+def _window(te: Any, text: str) -> None:
+    """A syntax error's line cut to `_LINE` characters around where the error is."""
+    offset = te.offset if isinstance(te.offset, int) and te.offset > 0 else 1
+    start = max(0, offset - 1 - _LINE // 2)
+    line = text.rstrip("\n")
+    head, tail = ("..." if start else ""), ("..." if start + _LINE < len(line) else "")
+    te.text = head + line[start : start + _LINE] + tail + "\n"
+    shift = len(head) - start
+    if isinstance(te.offset, int) and te.offset > 0:
+        te.offset += shift
+        end = getattr(te, "end_offset", None)
+        if isinstance(end, int) and end > 0:
+            te.end_offset = max(te.offset + 1, min(end + shift, len(te.text)))
+
+
+def _fit(text: str, budget: int) -> int:
+    """How many of `text`'s first characters take at most `budget` characters of JSON
+    (a character takes 1 to 12: ``\\u0001``, a surrogate pair)."""
+    end = min(len(text), budget)
+    while end > 0:
+        size = len(encode_basestring_ascii(text[:end])) - 2
+        if size <= budget:
+            break
+        end = min(end - 1, end * budget // size)
+    return end
+
+
+def _cut(text: str, budget: int) -> str:
+    """`text` cut to about `budget` characters of JSON, saying how much was cut."""
+    if len(text) * 12 <= budget:
+        return text
+    end = _fit(text, budget)
+    return text if end == len(text) else f"{text[:end]}... [{len(text) - end} more characters cut]"
+
+
+def _cut_middle(text: str, budget: int) -> str:
+    """A traceback cut to about `budget` characters of JSON: its start and its end (the
+    innermost frames and the exception), what is between them said to be cut."""
+    if len(text) * 12 <= budget or len(encode_basestring_ascii(text)) - 2 <= budget:
+        return text
+    head = _fit(text, budget // 3)
+    start = len(text) - min(len(text), budget - budget // 3)
+    while start < len(text):
+        size = len(encode_basestring_ascii(text[start:])) - 2
+        if size <= budget - budget // 3:
+            break
+        start = max(start + 1, len(text) - (len(text) - start) * (budget - budget // 3) // size)
+    cut = max(0, start - head)
+    return f"{text[:head]}\n... [{cut} more characters cut] ...\n{text[start:]}"
+
+
+def _cut_lines(chunk: str) -> str:
+    """A frame of a traceback whose source line is long, each line cut to `_LINE`."""
+    if len(chunk) <= 3 * _LINE or not chunk.startswith('  File "'):
+        return chunk
+    return "".join(
+        f"{line[:_LINE]}... [{len(line) - _LINE} more characters cut]\n"
+        if len(line) > _LINE
+        else line
+        for line in chunk.splitlines(True)
+    )
+
+
+def _budget() -> int:
+    """Characters of JSON an error's message may take in the report (its traceback twice
+    that): the report must fit its limit on the host, 2 * output_bytes + 64 KiB, even
+    escaped once more in a jail's frame (up to twice as long)."""
+    return max(4096, min(65536, int(codeact_host.OUTPUT.limit) // 4))
 
 
 #: Freed on MemoryError so the error can be reported.
@@ -132,20 +226,25 @@ _RESERVE: bytearray | None = bytearray(2 * 1024 * 1024)
 
 
 def describe(exc: BaseException, filename: str) -> dict[str, Any]:
+    """What the report says of an exception: its type, message, traceback (the program's own
+    frames) and line. The message and the traceback are cut to what the report can carry
+    (`_budget`), saying so, without making a string of the whole first where they can."""
     global _RESERVE
     if isinstance(exc, MemoryError):
         _RESERVE = None
     lineno = None
+    budget = _budget()
     try:
         note = _file_note(exc) or _import_note(exc)
     except BaseException:
         note = None
     try:
         te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
-        _trim(te, set())
-        text = "".join(te.format())
+        _trim(te, set(), budget)
+        text = "".join(_cut_lines(chunk) for chunk in te.format())
         if note:  # appended by hand: exception notes (add_note) need Python 3.11
             text += note.rstrip("\n") + "\n"
+        text = _cut_middle(text, 2 * budget)
         for frame in te.stack:
             if frame.filename == filename:
                 lineno = frame.lineno
@@ -154,9 +253,11 @@ def describe(exc: BaseException, filename: str) -> dict[str, Any]:
     except BaseException:
         text = f"{type(exc).__name__}: (the traceback could not be formatted)\n"
     try:
-        message = str(exc)
+        message = _cut(str(exc), budget)
     except BaseException:
         message = "(the message could not be formatted)"
+    if not (type(lineno) is int and 0 <= lineno < 1 << 31):
+        lineno = None  # a SyntaxError the program made itself can say anything
     return {"type": type(exc).__name__, "message": message, "traceback": text, "lineno": lineno}
 
 

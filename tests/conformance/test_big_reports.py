@@ -1,0 +1,76 @@
+"""A program's own failure or value stays the program's when it is huge: an exception with a
+message of megabytes, a line of megabytes in a traceback, an integer of thousands of digits.
+The report carries what fits, says what was cut, and is never lost as a SandboxError."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from codeact import CodeAct, Limits
+
+CUT = "more characters cut]"
+
+
+@pytest.mark.parametrize("mib", [1.1, 20])
+async def test_a_huge_exception_message_is_cut_and_still_the_program_s_error(
+    make_codeact: Callable[..., CodeAct], mib: float
+) -> None:
+    # Over 2 * output_bytes + 64 KiB, the report was refused whole: "the sandbox's report was
+    # too large" (wasm), "the sandbox broke the channel protocol" (jail).
+    code = f"print('working')\nraise ValueError('x' * int({mib} * 2**20))"
+    result = await make_codeact().execute(code)
+    error = result.error
+    assert error is not None
+    assert (error.type, error.lineno, result.stdout) == ("ValueError", 2, "working\n")
+    assert error.message.startswith("xxxx") and error.message.endswith(CUT)
+    assert len(error.message) < 100_000
+    assert 'File "<code>", line 2, in <module>' in error.traceback
+    assert error.traceback.rstrip().endswith(CUT) and len(error.traceback) < 200_000
+
+
+async def test_an_error_that_json_would_inflate_fits_a_small_output_limit(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # Control characters and astral ones take 6 and 12 characters each in JSON.
+    codeact = make_codeact(limits=Limits(wall_time=20, output_bytes=1000))
+    code = "e = KeyError('\\x01\\U0001f600' * 200_000)\ne.add_note('\\x02' * 300_000)\nraise e"
+    result = await codeact.execute(code)
+    assert result.error is not None
+    assert (result.error.type, result.error.lineno) == ("KeyError", 3)
+    assert CUT in result.error.message and CUT in result.error.traceback
+
+
+async def test_chained_exceptions_are_each_cut(make_codeact: Callable[..., CodeAct]) -> None:
+    code = (
+        "try:\n    raise OSError('a' * 3_000_000)\n"
+        "except OSError as e:\n    raise RuntimeError('b' * 3_000_000) from e\n"
+    )
+    result = await make_codeact().execute(code)
+    assert result.error is not None
+    assert result.error.type == "RuntimeError"
+    tb = result.error.traceback
+    assert "OSError: aaaa" in tb and "RuntimeError: bbbb" in tb
+    assert tb.count(CUT) >= 2 and len(tb) < 200_000
+
+
+async def test_a_syntax_error_on_a_line_of_megabytes_points_at_it(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    code = "x = 1\ny = '" + "a" * 5_000_000 + "' +\n"
+    result = await make_codeact().execute(code)
+    assert result.error is not None
+    assert (result.error.type, result.error.lineno) == ("SyntaxError", 2)
+    assert len(result.error.traceback) < 20_000
+    assert "' +" in result.error.traceback  # where the error is, with its caret
+    assert "^" in result.error.traceback
+
+
+async def test_a_traceback_line_of_megabytes_is_cut(make_codeact: Callable[..., CodeAct]) -> None:
+    code = "x = 1\ny = 1 / 0 if x else '" + "a" * 3_000_000 + "'\n"
+    result = await make_codeact().execute(code)
+    assert result.error is not None
+    assert (result.error.type, result.error.lineno) == ("ZeroDivisionError", 2)
+    assert result.error.traceback.endswith("ZeroDivisionError: division by zero\n")
+    assert len(result.error.traceback) < 20_000
