@@ -74,3 +74,24 @@ async def test_a_traceback_line_of_megabytes_is_cut(make_codeact: Callable[..., 
     assert (result.error.type, result.error.lineno) == ("ZeroDivisionError", 2)
     assert result.error.traceback.endswith("ZeroDivisionError: division by zero\n")
     assert len(result.error.traceback) < 20_000
+
+
+FORGED_REPORT = r"""
+import codeact_host, struct, time
+head = b'["r", "{\\"error\\": {\\"type\\": \\"ValueError\\", \\"message\\": \\"xxx'
+codeact_host.HOST._sock.sendall(struct.pack(">I", 60 << 20) + head)
+time.sleep(5)
+"""
+
+
+async def test_a_report_frame_over_its_limit_is_not_called_a_protocol_breach(
+    backend_name: str, make_codeact: Callable[..., CodeAct]
+) -> None:
+    # What a guest that does not cut its error would send: the relay said "the sandbox broke
+    # the channel protocol: a frame of ... bytes is over the limit".
+    if backend_name != "jail":
+        pytest.skip("the jail's frames (wasm's report: tests/unit/test_guest_reports.py)")
+    result = await make_codeact().execute(FORGED_REPORT)
+    assert result.error is not None and result.error.type == "SandboxError"
+    assert "report was too large (62,914,560 bytes" in result.error.message
+    assert "the program's uncaught ValueError" in result.error.message

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
@@ -41,6 +42,7 @@ __all__ = [
     "ToolStub",
     "error_reply",
     "ok_reply",
+    "report_too_large",
 ]
 
 #: How a failed tool call is reported to the guest: each becomes a catchable exception there.
@@ -296,7 +298,8 @@ class RunOutcome:
             max_chars += report_allowance(state)
             text, _, raw_state = text.partition("\x00")
         if len(text) > max_chars:
-            return cls(error=GuestError("SandboxError", "the sandbox's report was too large"))
+            why = report_too_large(len(text), max_chars, text[:512])
+            return cls(error=GuestError("SandboxError", why))
         try:
             data = json.loads(text)
         except (ValueError, RecursionError):
@@ -336,6 +339,25 @@ class RunOutcome:
 
 #: How deep a program's value may nest (JSON from the guest; deeper is kept as a note).
 MAX_VALUE_DEPTH = MAX_JSON_DEPTH
+
+
+#: The start of a report that is a program's uncaught exception (or its exit status), as the
+#: guest writes it, and as a jail's frame carries it (escaped once more): its type.
+_REPORTED_ERROR = re.compile(
+    r'(?:\["r", ")?\{\\?"(?:exit_status\\?": -?[0-9]{1,20}, \\?")?error\\?": '
+    r'\{\\?"type\\?": \\?"([A-Za-z_][A-Za-z0-9_.]{0,99})\\?"'
+)
+
+
+def report_too_large(size: int, limit: int, head: str, unit: str = "characters") -> str:
+    """What the host says of a guest's report over its limit: its size and, when its start
+    (`head`) says so, that it was the program's own exception (the guest cuts an error to
+    what fits: only a guest that does not is refused here)."""
+    why = f"the sandbox's report was too large ({size:,} {unit}, over the limit of {limit:,})"
+    match = _REPORTED_ERROR.match(head)
+    if match is not None:
+        why += f"; it reported the program's uncaught {match.group(1)}, too large to show"
+    return why
 
 
 def _bad_report(why: str) -> str:

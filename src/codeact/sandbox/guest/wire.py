@@ -50,6 +50,7 @@ from typing import Any
 
 __all__ = [
     "FrameReader",
+    "FrameTooLarge",
     "ProtocolError",
     "decode_flat",
     "encode_frame",
@@ -64,6 +65,17 @@ _CHUNK = 1 << 20
 
 class ProtocolError(Exception):
     """The other end sent something that is not a valid frame."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame over its limit, refused on its length prefix: its `kind` (None when its first
+    bytes had not arrived) and those first bytes, `head` (at most 512)."""
+
+    def __init__(self, size: int, limit: int, head: bytes) -> None:
+        super().__init__(f"a frame of {size} bytes is over the limit of {limit}")
+        self.size, self.limit, self.head = size, limit, head
+        match = _KIND.match(head)
+        self.kind = match.group(1).decode("ascii") if match else None
 
 
 def encode_frame(message: Any) -> bytes:
@@ -123,13 +135,16 @@ class FrameReader:
             return self.max_frame
         return self.kind_limits.get(match.group(1).decode("ascii"), self.max_frame)
 
+    def _head(self) -> bytes:
+        return bytes(self._buffer[_HEADER.size : _HEADER.size + 512])
+
     def feed(self, data: bytes) -> list[Any]:
         self._buffer += data
         frames: list[Any] = []
         while len(self._buffer) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(self._buffer)
             if size > self._largest:
-                raise ProtocolError(f"a frame of {size} bytes is over the limit of {self._largest}")
+                raise FrameTooLarge(size, self._largest, self._head())
             if size > self._smallest:
                 # Large enough to need its kind's limit: wait for its first bytes.
                 head = bytes(self._buffer[_HEADER.size : _HEADER.size + _HEAD])
@@ -137,7 +152,7 @@ class FrameReader:
                     break
                 limit = self.limit_for(head)
                 if size > limit:
-                    raise ProtocolError(f"a frame of {size} bytes is over the limit of {limit}")
+                    raise FrameTooLarge(size, limit, self._head())
             end = _HEADER.size + size
             if len(self._buffer) < end:
                 break

@@ -20,10 +20,17 @@ from collections.abc import Callable
 from typing import Any
 
 from ...bridge import stops
-from ...bridge.protocol import ExecutionStopped, GuestError, RunOutcome, Stop, ToolChannel
+from ...bridge.protocol import (
+    ExecutionStopped,
+    GuestError,
+    RunOutcome,
+    Stop,
+    ToolChannel,
+    report_too_large,
+)
 from ...bridge.state import StateCarry, report_allowance
 from ...policy.limits import Limits
-from ..guest.wire import FrameReader, ProtocolError, encode_frame, encode_raw_frame
+from ..guest.wire import FrameReader, FrameTooLarge, ProtocolError, encode_frame, encode_raw_frame
 
 __all__ = ["Relay", "describe_exit"]
 
@@ -219,6 +226,12 @@ class Relay:
                 self._handle(frame)
                 if self._killed:
                     return
+        except FrameTooLarge as exc:
+            if exc.head.startswith(b'["r", "'):  # a report (its text): its error may be huge
+                head = exc.head.decode("utf-8", "replace")
+                self._end(failure=report_too_large(exc.size, exc.limit, head, "bytes"))
+            else:
+                self._end(failure=f"the sandbox broke the channel protocol: {exc}")
         except ProtocolError as exc:
             self._end(failure=f"the sandbox broke the channel protocol: {exc}")
         except ExecutionStopped as exc:
