@@ -40,3 +40,29 @@ def test_a_report_frame_over_its_limit_is_named_with_its_start() -> None:
     with pytest.raises(FrameTooLarge) as caught:  # its first bytes not arrived yet
         FrameReader(max_frame=100, kind_limits={"r": 1000}).feed(struct.pack(">I", 60 << 20))
     assert caught.value.kind is None
+
+
+def test_a_value_with_an_integer_of_thousands_of_digits_keeps_the_rest_of_the_report() -> None:
+    # json.loads refused the digits and the whole report was lost: "the report was not JSON".
+    digits = "1" + "0" * 5000
+    text = '{"has_value": true, "value": {"n": -' + digits + ', "k": [1, 2]}, "output_dropped": 0}'
+    outcome = RunOutcome.from_guest_json(text, max_chars=10**6)
+    assert outcome.error is None and outcome.has_value
+    assert outcome.value is None
+    assert outcome.value_repr == "<the value holds an integer of 5,001 digits>"
+    ok = RunOutcome.from_guest_json(
+        '{"has_value": true, "value": [' + "9" * 4300 + "]}", max_chars=10**6
+    )
+    assert ok.error is None and ok.value == [int("9" * 4300)]
+
+
+def test_an_exit_status_of_thousands_of_digits_is_an_unknown_status() -> None:
+    huge = "1" + "0" * 5000
+    text = (
+        '{"exit_status": ' + huge + ', "error": {"type": "SystemExit", "message": "m", '
+        '"traceback": "", "lineno": ' + huge + "}}"
+    )
+    outcome = RunOutcome.from_guest_json(text, max_chars=10**6)
+    assert outcome.exit_status is None
+    assert outcome.error is not None
+    assert (outcome.error.type, outcome.error.lineno) == ("SystemExit", None)

@@ -22,6 +22,7 @@ LAYERS = {
     "policy": 1,
     "bridge.protocol": 1,
     "bridge.call_record": 1,
+    "bridge.report_json": 1,
     "bridge.stops": 1,
     "workloads": 1,
     "sandbox": 2,

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
-from .._nesting import MAX_JSON_DEPTH, too_deep
 from ..policy.limits import LimitName, Limits
 from ..policy.mounts import Mount
 from ..policy.outputs import OutputLimits
 from ..policy.packages import PackageGrant
 from .call_record import CallDecision, CallOrigin, CallOutcome, ToolCallRecord
+from .report_json import loads, report_too_large, value_problem
 from .state import GuestState, StateCarry, report_allowance
 
 __all__ = [
@@ -301,7 +300,7 @@ class RunOutcome:
             why = report_too_large(len(text), max_chars, text[:512])
             return cls(error=GuestError("SandboxError", why))
         try:
-            data = json.loads(text)
+            data, huge = loads(text)  # an integer of thousands of digits: a note, the rest kept
         except (ValueError, RecursionError):
             return cls(error=GuestError("SandboxError", "the sandbox's report was not JSON"))
         if not isinstance(data, dict):
@@ -318,8 +317,9 @@ class RunOutcome:
             )
         value = data.get("value")
         value_repr = data["value_repr"] if isinstance(data.get("value_repr"), str) else None
-        if too_deep(value):  # host code that walks it recursively would fail: keep a note
-            value, value_repr = None, f"<a value nested more than {MAX_VALUE_DEPTH} levels deep>"
+        note = value_problem(value, huge=huge)  # too deep to walk, or an integer not read
+        if note is not None:
+            value, value_repr = None, note
         status = data.get("exit_status")
         cut = data.get("value_truncated")
         return cls(
@@ -335,29 +335,6 @@ class RunOutcome:
             if state
             else None,
         )
-
-
-#: How deep a program's value may nest (JSON from the guest; deeper is kept as a note).
-MAX_VALUE_DEPTH = MAX_JSON_DEPTH
-
-
-#: The start of a report that is a program's uncaught exception (or its exit status), as the
-#: guest writes it, and as a jail's frame carries it (escaped once more): its type.
-_REPORTED_ERROR = re.compile(
-    r'(?:\["r", ")?\{\\?"(?:exit_status\\?": -?[0-9]{1,20}, \\?")?error\\?": '
-    r'\{\\?"type\\?": \\?"([A-Za-z_][A-Za-z0-9_.]{0,99})\\?"'
-)
-
-
-def report_too_large(size: int, limit: int, head: str, unit: str = "characters") -> str:
-    """What the host says of a guest's report over its limit: its size and, when its start
-    (`head`) says so, that it was the program's own exception (the guest cuts an error to
-    what fits: only a guest that does not is refused here)."""
-    why = f"the sandbox's report was too large ({size:,} {unit}, over the limit of {limit:,})"
-    match = _REPORTED_ERROR.match(head)
-    if match is not None:
-        why += f"; it reported the program's uncaught {match.group(1)}, too large to show"
-    return why
 
 
 def _bad_report(why: str) -> str:
