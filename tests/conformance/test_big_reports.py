@@ -95,3 +95,34 @@ async def test_a_report_frame_over_its_limit_is_not_called_a_protocol_breach(
     assert result.error is not None and result.error.type == "SandboxError"
     assert "report was too large (62,914,560 bytes" in result.error.message
     assert "the program's uncaught ValueError" in result.error.message
+
+
+async def test_a_whole_number_of_thousands_of_digits_comes_back_as_its_repr(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # Past 4,300 digits (the program lifted its own limit) the host's json.loads refused the
+    # report: SandboxError, the value and the run lost.
+    lifted = "import sys\nsys.set_int_max_str_digits(0)\nprint('computed')\n"
+    codeact = make_codeact()
+    result = await codeact.execute(lifted + "10 ** 4400 + 7")
+    assert result.ok, result.error
+    assert result.stdout == "computed\n" and result.value is None
+    assert result.value_repr == "1" + "0" * 4399 + "7"
+    result = await codeact.execute(lifted + "{'n': -(10 ** 4400), 'k': 1}")
+    assert result.ok, result.error
+    assert result.value_repr == "{'n': -1" + "0" * 4400 + ", 'k': 1}"
+    result = await codeact.execute(lifted + "import math\nmath.factorial(1500)")  # 4,115 digits
+    assert result.ok and isinstance(result.value, int)
+    result = await codeact.execute("10 ** 5000")  # the limit not lifted: repr() fails
+    assert result.ok and "sys.set_int_max_str_digits(0) shows it" in (result.value_repr or "")
+
+
+@pytest.mark.parametrize("lift", [True, False])
+async def test_an_exit_status_of_thousands_of_digits_is_the_program_s_exit(
+    make_codeact: Callable[..., CodeAct], lift: bool
+) -> None:
+    code = "import sys\nsys.set_int_max_str_digits(0)\n" if lift else "import sys\n"
+    result = await make_codeact().execute(code + "sys.exit(10 ** 5000)")
+    assert result.error is not None and result.error.type == "SystemExit", result.error
+    assert result.exit_status is None
+    assert "too large to be an exit status" in result.error.message

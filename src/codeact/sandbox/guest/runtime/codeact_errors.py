@@ -276,6 +276,15 @@ def exit_report(exc: SystemExit, report: dict[str, Any]) -> None:
     """sys.exit(n) ends the program with status n: 0 is success, anything else an error
     without a traceback (a message, as in sys.exit("why"), goes to stderr with status 1)."""
     code = exc.code  # compared by type first: `code == 0` could run the program's code
+    if type(code) is int and not -(1 << 63) <= code < 1 << 63:
+        report["error"] = {
+            "type": "SystemExit",
+            "message": f"the program exited with a whole number of {code.bit_length()} bits, "
+            "too large to be an exit status",
+            "traceback": "",
+            "lineno": None,
+        }
+        return
     if code is None or type(code) is bool or type(code) is int:
         status = int(code or 0)
     else:

@@ -1,6 +1,6 @@
 """The program's value as the runner's report carries it: the value itself when it is exactly
-JSON, else its repr() (cut to the output limit, and the cut counted), else a note that says
-why there is neither.
+JSON (and the host reads it: no whole number of more than 4,300 digits), else its repr() (cut
+to the output limit, and the cut counted), else a note that says why there is neither.
 
 Runs inside the sandbox, on any backend's interpreter; imports only the standard library.
 """
@@ -8,6 +8,7 @@ Runs inside the sandbox, on any backend's interpreter; imports only the standard
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = ["value_report"]
@@ -21,6 +22,13 @@ _REPR_DEPTH = 400
 
 
 _CONTAINERS = (dict, list, tuple, set, frozenset)
+
+#: The most digits of a whole number the host reads from a report (the default of CPython's
+#: limit on int-to-str conversion): a value that holds a longer one (a program that lifted its
+#: own limit) comes back as its repr, which the host takes as text.
+_INT_DIGITS = 4300
+_HUGE = 10**_INT_DIGITS  # the least number of more digits
+_DIGIT_RUN = re.compile(f"(?<![0-9])[0-9]{{{_INT_DIGITS + 1}}}")  # from a run's start: linear
 
 
 def _shape(value: Any, deepest: int) -> tuple[bool, int]:
@@ -64,14 +72,17 @@ def value_report(value: Any, limit: int) -> dict[str, Any]:
         # and nan into NaN, which is not JSON; such values come back as their repr().
         if depth <= _JSON_DEPTH and string_keys:
             text = json.dumps(value, allow_nan=False)
-            if len(text) <= limit:
+            if len(text) <= limit and not _holds_huge_int(text, value):
                 return {"has_value": True, "value": value}
     except (TypeError, ValueError, RecursionError):
         pass
     try:
         shown = repr(value)
-    except BaseException:
-        shown = f"<{type(value).__name__} object (repr failed)>"
+    except BaseException as exc:
+        why = ""
+        if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+            why = f": a number over {_INT_DIGITS} digits; sys.set_int_max_str_digits(0) shows it"
+        shown = f"<{type(value).__name__} object (repr failed{why})>"
     shown, cut = _cut(shown, limit)
     if cut:
         # Marked in the text for whoever reads it, and counted for the host: the CLI and the
@@ -79,6 +90,23 @@ def value_report(value: Any, limit: int) -> dict[str, Any]:
         shown += f"... [{cut} more bytes cut]"
         return {"has_value": True, "value_repr": shown, "value_truncated": cut}
     return {"has_value": True, "value_repr": shown}
+
+
+def _holds_huge_int(text: str, value: Any) -> bool:
+    """Whether `value`, whose JSON is `text`, holds a whole number of more than `_INT_DIGITS`
+    digits. Its text first: only such a number (or a string) has such a run of digits."""
+    if len(text) <= _INT_DIGITS or _DIGIT_RUN.search(text) is None:
+        return False
+    stack = [value]  # JSON already: dicts, lists and tuples, no cycle, at most 200 deep
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) >= _HUGE:
+            return True
+    return False
 
 
 def _cut(text: str, limit: int) -> tuple[str, int]:
