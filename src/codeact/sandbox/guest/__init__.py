@@ -18,6 +18,7 @@ RUNNER_MODULES = (
     "codeact_doc",
     "codeact_tools",
     "codeact_errors",
+    "codeact_refusals",
     "codeact_net",
     "codeact_lazy",
     "codeact_state",

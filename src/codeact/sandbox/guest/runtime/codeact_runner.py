@@ -17,10 +17,10 @@ The runner is this module and the ones it imports by plain name, from this folde
 codeact_host (the glue object and the program's output), codeact_streams (sys.stdout, stderr
 and stdin), codeact_doc (tools' signatures and docstrings, help()), codeact_tools (tool
 calls, their errors, the event loop), codeact_errors (tracebacks and the notes a failing
-program gets), codeact_net (HTTP through the host), codeact_state, codeact_lazy,
-codeact_defs and codeact_save (a session's state), codeact_compile (compiling and running
-the program), codeact_value (the value in the report). Every backend loads them all, each
-before the ones that import it.
+program gets), codeact_refusals (threads and sockets refused, saying why), codeact_net (HTTP
+through the host), codeact_state, codeact_lazy, codeact_defs and codeact_save (a session's
+state), codeact_compile (compiling and running the program), codeact_value (the value in the
+report). Every backend loads them all, each before the ones that import it.
 
 These modules run on the guest interpreter (CPython 3.10+), import only the standard
 library, and are not imported by the host package. Everything they report is untrusted there.
@@ -45,9 +45,10 @@ import codeact_save
 import codeact_state
 import codeact_tools
 from codeact_compile import run_program, split_compile
-from codeact_errors import MOUNTS, PACKAGES, describe, exit_report, explain_refusals
+from codeact_errors import MOUNTS, PACKAGES, describe, exit_report
 from codeact_host import STATE_READ, Output
 from codeact_net import NetworkDenied, NetworkError, http_get, http_post, http_request
+from codeact_refusals import explain_refusals
 from codeact_streams import NoStdin, Stream
 from codeact_tools import (
     POSITIONAL,
