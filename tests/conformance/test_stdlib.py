@@ -30,7 +30,11 @@ USES: dict[str, str] = {
     ),
     "calendar": "assert calendar.monthrange(2024, 2)[1] == 29 and calendar.isleap(2024)\n"
     "calendar.month_name[1]; calendar.timegm((2023, 1, 1, 0, 0, 0))",
-    "zoneinfo": "zoneinfo.ZoneInfo  # tz data is not shipped: the class must exist",
+    "zoneinfo": "import datetime\ntz = zoneinfo.ZoneInfo('Europe/Paris')\n"
+    "assert str(datetime.datetime(2024, 7, 1, 12, tzinfo=tz)) == '2024-07-01 12:00:00+02:00'\n"
+    "assert str(datetime.datetime(2024, 1, 1, tzinfo=zoneinfo.ZoneInfo('America/New_York')))"
+    ".endswith('-05:00')\n"
+    "assert {'UTC', 'Asia/Tokyo', 'America/Sao_Paulo'} <= zoneinfo.available_timezones()",
     "json": "assert json.loads(json.dumps({'a': [1, 2.5, None]}, indent=2)) == {'a': [1, 2.5, None]}",
     "re": "assert re.findall(r'\\d+', 'a1b22') == ['1', '22'] and re.sub('a', 'b', 'aa') == 'bb'",
     "csv": "import io\nrows = list(csv.DictReader(io.StringIO('a,b\\n1,2\\n')))\n"
@@ -178,3 +182,10 @@ def test_every_claimed_module_imports_and_common_functions_work(
     assert result.ok, result.error
     failed = json.loads(result.stdout.strip().splitlines()[-1])
     assert failed == {}, failed
+
+
+def test_an_unknown_time_zone_says_which_there_are(make_codeact: Callable[..., CodeAct]) -> None:
+    # On wasm, ZoneInfo('Europe/Paris') failed: the guest had no time-zone data.
+    result = make_codeact().execute_sync("import zoneinfo\nzoneinfo.ZoneInfo('Europe/Pariss')")
+    assert result.error is not None and result.error.type == "ZoneInfoNotFoundError"
+    assert "zoneinfo.available_timezones() lists the" in result.error.traceback

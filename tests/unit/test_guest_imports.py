@@ -14,10 +14,10 @@ from codeact.sandbox.guest import RUNNER_MODULES
 GUEST = Path(codeact.sandbox.__file__).resolve().parent / "guest"
 
 #: Modules of the guest that others import by their plain name (the runner is loaded as a
-#: top-level module on every backend), and the bindings componentize-py generates from
-#: ``guest/wasm/wit`` when it builds the wasm guest.
+#: top-level module on every backend), and what the wasm guest's build generates: the bindings
+#: componentize-py makes from ``guest/wasm/wit`` and the time zones (``wasm/build.py``).
 OWN = {*RUNNER_MODULES, "codeact_guest"}
-GENERATED = {"wit_world", "componentize_py_types", "componentize_py_runtime"}
+GENERATED = {"wit_world", "componentize_py_types", "componentize_py_runtime", "codeact_tzdata"}
 
 
 def _guest_files() -> list[Path]:

@@ -82,6 +82,24 @@ def _import_note(exc: BaseException) -> str | None:
     )
 
 
+# -- time zones --------------------------------------------------------------------------
+def _zone_note(exc: BaseException) -> str | None:
+    """A hint for an uncaught ZoneInfoNotFoundError: the zones there are, or that there are
+    none (a wasm guest built where the host had no tzdata package)."""
+    if type(exc).__name__ != "ZoneInfoNotFoundError":
+        return None
+    import zoneinfo
+
+    known = len(zoneinfo.available_timezones())
+    if known:
+        return f"zoneinfo.available_timezones() lists the {known} time zones this sandbox knows"
+    return (
+        "this sandbox has no time-zone data (the wasm guest takes it from the tzdata package "
+        "installed with codeact on the host); a fixed offset needs none: "
+        "datetime.timezone(datetime.timedelta(hours=1))"
+    )
+
+
 # -- tracebacks ---------------------------------------------------------------------------
 #: The guest's own modules: their frames are never shown in a program's traceback.
 _OWN_FILES = (
@@ -235,7 +253,7 @@ def describe(exc: BaseException, filename: str) -> dict[str, Any]:
     lineno = None
     budget = _budget()
     try:
-        note = _file_note(exc) or _import_note(exc)
+        note = _file_note(exc) or _import_note(exc) or _zone_note(exc)
     except BaseException:
         note = None
     try:

@@ -192,6 +192,41 @@ for _package in _PACKAGES:
             pass
 del _name, _package, _path, _info, _pkgutil
 
+
+def _time_zones() -> None:
+    """zoneinfo's time zones from memory: the guest has no files for it to open. The build
+    (`sandbox/wasm/build.py`) makes `codeact_tzdata` from the host's tzdata package; without
+    it, ZoneInfo finds no zone (and the error says so, `codeact_errors`)."""
+    try:
+        import codeact_tzdata
+    except ImportError:
+        return
+    import base64
+    import io
+    import zlib
+    import zoneinfo
+    from zoneinfo import _common, _tzpath
+
+    index: dict[str, tuple[int, int]] = codeact_tzdata.INDEX
+    zones = frozenset(codeact_tzdata.ZONES)
+    data = zlib.decompress(base64.b64decode(codeact_tzdata.BLOB))  # 200 KB, in the snapshot
+    del sys.modules["codeact_tzdata"]  # its packed text is not kept
+
+    def load_tzdata(key: str) -> Any:
+        if key not in index:
+            raise zoneinfo.ZoneInfoNotFoundError(f"No time zone found with key {key}")
+        start, size = index[key]
+        return io.BytesIO(data[start : start + size])
+
+    def available_timezones() -> set[str]:
+        return set(zones)
+
+    _common.load_tzdata = load_tzdata
+    _tzpath.available_timezones = zoneinfo.available_timezones = available_timezones
+
+
+_time_zones()
+
 # The guest's own modules come after the standard library above, as componentize-py built them.
 import codeact_runner  # noqa: E402
 from componentize_py_types import Err  # noqa: E402
