@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
 
 from codeact import Approval, ApprovalRequest, CodeAct, tool
 from codeact.calls.received import as_received
@@ -60,4 +62,44 @@ def test_as_received_keeps_what_was_sent_when_nothing_was_converted() -> None:
     assert as_received(sent, {"a": "x", "b": 2, "c": [1], "d": None}) is sent
     when = datetime(2026, 1, 2, 3, 4, 5)
     converted = as_received({"at": "2026-01-02T03:04:05", "n": "3", "x": 1}, {"at": when, "n": 3})
-    assert converted == {"at": "2026-01-02T03:04:05", "n": 3}  # "x" is not passed to the tool
+    # "x" is not one of the tool's names (an alias, say): shown as sent, never hidden
+    assert converted == {"at": "2026-01-02T03:04:05", "n": 3, "x": 1}
+
+
+class Order(BaseModel):
+    item: str
+    ship_to: str = Field(default="home", exclude=True)  # left out of the model's JSON
+
+
+seen: list[dict[str, Any]] = []
+
+
+@tool(approval_mode="always_require")
+def send(order: Order, to: str, sender: Annotated[str, Field(alias="from")] = "me@corp") -> str:
+    """Send an order from someone to someone."""
+    return f"{order.item} to {order.ship_to} for {to} from {sender}"
+
+
+async def record_and_approve(request: ApprovalRequest) -> bool:
+    seen.append(dict(request.arguments or {}))
+    return True
+
+
+async def test_a_handler_sees_every_argument_sent_aliases_and_excluded_fields_too(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    seen.clear()
+    codeact = make_codeact(tools=[send], approval_handler=record_and_approve)
+    code = (
+        "call_tool('send', order={'item': 'laptop', 'ship_to': 'drop address'}, to='a@x', "
+        "**{'from': 'ceo@corp'})"
+    )
+    result = await codeact.execute(code)
+    assert result.ok and result.value == "laptop to drop address for a@x from ceo@corp"
+    expected = {
+        "order": {"item": "laptop", "ship_to": "drop address"},
+        "to": "a@x",
+        "from": "ceo@corp",
+    }
+    assert seen == [expected]
+    assert result.tool_calls[0].arguments == expected

@@ -6,7 +6,8 @@ A program sends JSON; validation converts it to what the function's annotations 
 middlewares and the audit record must decide about and record the call that runs, not the
 text that was sent: ``request.arguments["dry_run"]`` read as true for ``"false"`` while the
 tool ran with ``False``. So what they see is the validated keyword arguments, as JSON values,
-for the keys the caller sent (a default the caller left out stays out, as before).
+for the keys the caller sent (a default the caller left out stays out, as before), and
+nothing the caller sent is left out (an alias, a field a model does not serialize).
 
 Part of the calls layer; imports pydantic_core only.
 """
@@ -21,16 +22,19 @@ from pydantic_core import to_jsonable_python
 __all__ = ["as_received"]
 
 _SCALARS = (str, int, float, bool, type(None))
+_MAX_MERGE_DEPTH = 32  # arguments nest at most 200 levels; past this, the converted form
 
 
 def as_received(sent: dict[str, Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments of `sent` (the caller's JSON object) as the tool receives them
-    (`kwargs`, validated), in JSON values; `sent` itself when validation changed none."""
+    (`kwargs`, validated), in JSON values; `sent` itself when validation changed none.
+
+    Nothing the caller sent is ever hidden from the handler: a key the tool gets under another
+    name (a pydantic alias: ``from`` for ``from_``) stays as sent, and a field a model leaves
+    out of its JSON (``Field(exclude=True)``) keeps the value sent for it."""
     received: dict[str, Any] | None = None
     for key, value in sent.items():
-        if key not in kwargs:  # not passed to the tool
-            received = received if received is not None else dict(sent)
-            del received[key]
+        if key not in kwargs:  # an alias, or a name the tool does not take: as sent
             continue
         given = kwargs[key]
         if given is value or (
@@ -38,11 +42,25 @@ def as_received(sent: dict[str, Any], kwargs: Mapping[str, Any]) -> dict[str, An
         ):
             continue  # the common case: nothing converted
         try:
-            shown = to_jsonable_python(given)
-        except Exception:  # a value pydantic cannot show as JSON: say what it is
-            shown = f"<{type(given).__name__}>"
+            shown = _with_what_was_sent(to_jsonable_python(given), value)
+        except Exception:  # a value pydantic cannot show as JSON: what was sent
+            continue
         if type(shown) is type(value) and shown == value:
             continue
         received = received if received is not None else dict(sent)
         received[key] = shown
     return sent if received is None else received
+
+
+def _with_what_was_sent(shown: Any, sent: Any, depth: int = 0) -> Any:
+    """`shown` (a converted value as JSON) with every key of `sent` it lacks put back as sent,
+    at every level of objects both have (aliases, fields excluded from a model's JSON)."""
+    if not isinstance(shown, dict) or not isinstance(sent, dict) or depth > _MAX_MERGE_DEPTH:
+        return shown
+    merged = dict(shown)
+    for key, value in sent.items():
+        if key in merged:
+            merged[key] = _with_what_was_sent(merged[key], value, depth + 1)
+        else:
+            merged[key] = value
+    return merged
