@@ -166,13 +166,34 @@ def _leaves(value: Any, depth: int) -> list[tuple[Any, Any, int]]:
     return []
 
 
+#: How much of a hidden value's start marks what is left of it in a message cut short (an
+#: invalid argument's echo shows its first 57 characters, a long error its first 4,000).
+_HIDDEN_PREFIX = 12
+
+
 def scrub(text: str | None, hidden: tuple[str, ...], replacement: str = "[redacted]") -> str | None:
-    """`text` with every value of `hidden` replaced."""
+    """`text` with every value of `hidden` replaced, and what is left of one cut short: a run
+    of the text that repeats a hidden value's first characters (at least 12, or the whole of
+    a shorter one) for as long as it goes on matching."""
     if not text or not hidden:
         return text
     for value in hidden:
         if value in text:
             text = text.replace(value, replacement)
+        head = value[:_HIDDEN_PREFIX]
+        if len(value) <= len(head) or head not in text:
+            continue
+        parts: list[str] = []
+        start = 0
+        found = text.find(head)
+        while found >= 0:
+            end = found + len(head)
+            while end < len(text) and end - found < len(value) and text[end] == value[end - found]:
+                end += 1
+            parts += [text[start:found], replacement]
+            start = end
+            found = text.find(head, start)
+        text = "".join(parts) + text[start:]
     return text
 
 

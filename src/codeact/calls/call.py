@@ -128,6 +128,8 @@ class ToolInvocation:
     approval_ms: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
     opened: float = 0.0  # when the call began, on `time.monotonic()`'s clock
+    #: Told when `replace_arguments` changed the call (the pipeline records them anew).
+    on_replaced: Callable[[ToolInvocation], None] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -154,6 +156,8 @@ class ToolInvocation:
         """Call the tool with other arguments (validated now; invalid ones fail the call)."""
         self.kwargs = self.tool.validate(arguments)
         self.arguments = types.MappingProxyType(as_received(dict(arguments), self.kwargs))
+        if self.on_replaced is not None:  # the record shows what the tool runs with
+            self.on_replaced(self)
 
     def decide(
         self,

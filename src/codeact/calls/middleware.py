@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeAlias
 
 from ..errors import ConfigurationError
+from .audit import scrub
 from .call import CallDenied, ToolInvocation
 
 __all__ = [
@@ -184,6 +185,7 @@ class LogCalls(Middleware):
             outcome = f"denied by {exc.by or call.handler}: {exc.reason}"
         else:
             outcome = f"failed: {type(exc).__name__}: {exc}"
+        outcome = scrub(outcome, call.record._hidden) or outcome  # what redaction hid, hidden
         decided = call.decision != "not_required"
         approval = f" [{call.decision} by {call.handler}]" if decided else ""
         self.logger.log(

@@ -102,7 +102,8 @@ class ToolPipeline:
         try:
             return self.redactor(name, arguments)
         except Exception as exc:  # never record what a broken redactor might have let through
-            _log.warning("codeact: the redactor failed on %s(): %s", name, exc)
+            # Its type only: a redactor's exception may quote the value it was hiding.
+            _log.warning("codeact: the redactor failed on %s(): %s", name, type(exc).__name__)
             return "[redaction failed]"
 
     def emit(self, record: ToolCallRecord) -> None:
@@ -213,7 +214,17 @@ class ToolPipeline:
             program=program,
             history=tuple(history),
             opened=opened,
+            on_replaced=self._record_replaced,
         )
+
+    def _record_replaced(self, call: ToolInvocation) -> None:
+        """A middleware replaced the call's arguments: the record shows those (redacted), and
+        what the redaction hides in them is hidden in the record's messages too."""
+        arguments = dict(call.arguments)
+        redacted = self.redact(call.name, arguments)
+        call.record.arguments = bounded_copy(redacted)
+        if self.redactor is not None:
+            call.record._hidden += hidden_values(arguments, redacted)
 
     def close(
         self, call: ToolInvocation, value: Any, *, max_bytes: int | None = None
