@@ -276,7 +276,11 @@ class RunOutcome:
     def unsaved(cls, program_report: str, ended: RunOutcome, *, max_chars: int) -> RunOutcome:
         """A session's program that finished, whose sandbox then ended while saving its state
         (`ended`: what the backend saw): the program's own outcome, from the report the guest
-        handed over before saving (stream `PROGRAM_REPORT`), and the state not kept."""
+        handed over before saving (stream `PROGRAM_REPORT`), and the state not kept.
+
+        A limit that stopped the sandbox stays the outcome's stop (the run as a whole ran past
+        it), with the program's value and output: the report is the guest's word, and a
+        program can hand one over itself before running into a limit."""
         outcome = cls.from_guest_json(program_report, max_chars=max_chars)
         why = (
             ended.stop.message
@@ -285,6 +289,8 @@ class RunOutcome:
             if ended.error is not None
             else "it ended without a report"
         )
+        if ended.stop is not None:
+            outcome.stop = ended.stop
         outcome.state = GuestState(failed=f"saving them ended the sandbox: {why}")
         return outcome
 
