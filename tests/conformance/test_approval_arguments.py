@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from codeact import Approval, ApprovalRequest, CodeAct, tool
+from codeact import Approval, ApprovalRequest, CodeAct, Limits, tool
 from codeact.calls.received import as_received
 
 ran: list[tuple[str, bool]] = []
@@ -103,3 +103,28 @@ async def test_a_handler_sees_every_argument_sent_aliases_and_excluded_fields_to
     }
     assert seen == [expected]
     assert result.tool_calls[0].arguments == expected
+
+
+async def say_no(request: ApprovalRequest) -> bool:
+    return False
+
+
+async def test_gated_calls_a_limit_ended_before_a_decision_are_recorded_undecided(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    codeact = make_codeact(
+        tools=[delete_records], approval_handler=say_no, limits=Limits(approval_denials=3)
+    )
+    code = (
+        "import asyncio\n"
+        "async def one(i):\n"
+        "    try:\n"
+        "        await call_tool_async('delete_records', table=f't{i}', dry_run=False)\n"
+        "    except ToolDenied:\n"
+        "        pass\n"
+        "await asyncio.gather(*(one(i) for i in range(12)))\n"
+    )
+    result = await codeact.execute(code)
+    assert result.error is not None and result.error.limit == "approvals"
+    decisions = {c.decision for c in result.tool_calls}
+    assert "not_required" not in decisions and "denied" in decisions

@@ -118,6 +118,7 @@ class HostBridge:
         self._waiting = 0  # started calls not yet returned by wait()
         self._cancelled = False
         self._stop: ExecutionStopped | None = None  # a limit hit inside the pipeline
+        self._opened: dict[int, ToolInvocation] = {}  # id(record) -> its call, once opened
         self.output = CappedOutput(limits.output_bytes)
         # The context of the execute() caller (the bridge is made on its task), for every call.
         self._context = contextvars.copy_context()
@@ -242,8 +243,8 @@ class HostBridge:
     def finish(self) -> None:
         """After the run: calls still in flight (not settled) are recorded as cancelled, and
         audited."""
-        for record in self.program.unsettled(list(self.records)):
-            self._end(record, "cancelled", "the program ended while it ran")
+        for record in self.program.unsettled(list(self.records)):  # with its call, if opened:
+            self._end(record, "cancelled", "the program ended while it ran")  # its decision
 
     # -- one call: the pipeline opens and closes it; here, threads, limits and time -------------
     def _prepare(self, name: str, args_json: str) -> ToolInvocation | Reply:
@@ -277,7 +278,10 @@ class HostBridge:
         call = self.pipeline.open(
             record, self.tools, args_json, parsed, opened=opened, program=self.program
         )
-        return _reply(call) if isinstance(call, CallResult) else call
+        if isinstance(call, CallResult):
+            return _reply(call)
+        self._opened[id(record)] = call
+        return call
 
     def _run_inline(self, call: ToolInvocation, chain: list[Middleware]) -> Reply:
         try:
@@ -366,9 +370,10 @@ class HostBridge:
 
     # -- replies and limits --------------------------------------------------------------------
     def _end(self, record: ToolCallRecord, outcome: CallOutcome, error: str) -> None:
-        """End a call that never reached its tool (or outlived the program)."""
-        opened = self._t0 + record.started_ms / 1000
-        self.pipeline.end(record, outcome, error, program=self.program, opened=opened)
+        """End a call that never reached its tool (or outlived the program: then with what
+        its call had decided so far, a gated call not yet decided `undecided`)."""
+        opened, call = self._t0 + record.started_ms / 1000, self._opened.get(id(record))
+        self.pipeline.end(record, outcome, error, call=call, program=self.program, opened=opened)
 
     def _reply_of(self, future: concurrent.futures.Future[Any]) -> Reply:
         if future.cancelled():
