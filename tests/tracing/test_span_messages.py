@@ -107,3 +107,13 @@ async def test_with_capture_messages_are_recorded_with_redacted_values_hidden(
     assert "SECRET-KEY-ARG" not in dumped["execute_tool lookup"]
     assert "[redacted]" in dumped["execute_tool lookup"]
     assert "SECRET-FROM-PROGRAM" in dumped["execute_tool execute_code"]  # the program's own
+
+
+async def test_a_memory_error_the_program_raised_is_content_too(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    codeact = CodeAct(backend="wasm", tracer_provider=provider)
+    result = await codeact.execute("raise MemoryError('SECRET-ROW 078-05-1120')")
+    assert result.error is not None and result.error.type == "MemoryError"
+    assert "SECRET-ROW" not in _dump(exporter)["execute_tool execute_code"]

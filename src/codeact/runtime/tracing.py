@@ -290,14 +290,16 @@ class ExecutionTrace:
                 span.set_attribute("gen_ai.tool.call.result", clip(result.stdout))
             error = result.error
             if error is not None:
+                # The program's own exception is content (it may quote anything the program
+                # had); a limit's message is codeact's, but a MemoryError's (the memory limit,
+                # as the program meets it) begins with what the program gave it.
+                own = error.type == "LimitExceeded"
+                shown = error.message if self._capture or own else NOT_CAPTURED
                 if error.limit is not None:  # stopped by a limit: which one, and why
                     span.set_attribute("codeact.stop.limit", error.limit)
-                    span.set_attribute("codeact.stop.reason", error.message[:512])
+                    span.set_attribute("codeact.stop.reason", shown[:512])
                 # The semantic conventions' error.type: set whenever the operation failed.
                 span.set_attribute("error.type", error.type)
-                # The program's own exception is content (it may quote anything the program
-                # had); a limit's message is codeact's.
-                shown = error.message if self._capture or error.limit else NOT_CAPTURED
                 span.add_event(
                     "exception", {"exception.type": error.type, "exception.message": shown[:1024]}
                 )
