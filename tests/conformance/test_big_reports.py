@@ -126,3 +126,13 @@ async def test_an_exit_status_of_thousands_of_digits_is_the_program_s_exit(
     assert result.error is not None and result.error.type == "SystemExit", result.error
     assert result.exit_status is None
     assert "too large to be an exit status" in result.error.message
+
+
+async def test_an_exception_class_named_with_megabytes_is_still_the_program_s_error(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    code = "E = type('E' * 5_000_000, (Exception,), {})\nprint('working')\nraise E('boom')"
+    result = await make_codeact().execute(code)
+    error = result.error
+    assert error is not None and result.stdout == "working\n"
+    assert error.type == "E" * 200 and error.message == "boom" and error.lineno == 3

@@ -316,7 +316,7 @@ class RunOutcome:
         if isinstance(raw_error, dict):
             lineno = raw_error.get("lineno")
             error = GuestError(
-                type=_str(raw_error.get("type"), "Exception"),
+                type=_str(raw_error.get("type"), "Exception")[:_MAX_TYPE_NAME],
                 message=_str(raw_error.get("message")),
                 traceback=_str(raw_error.get("traceback")),
                 lineno=lineno if isinstance(lineno, int) and not isinstance(lineno, bool) else None,
@@ -345,6 +345,10 @@ class RunOutcome:
 
 def _bad_report(why: str) -> str:
     return f"the sandbox's report could not be used ({why})"
+
+
+#: The most characters of an error's type name kept from a report (the guest cuts it there).
+_MAX_TYPE_NAME = 200
 
 
 def _str(value: object, default: str = "") -> str:

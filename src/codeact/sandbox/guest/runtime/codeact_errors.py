@@ -239,6 +239,8 @@ def _budget() -> int:
     return max(4096, min(65536, int(codeact_host.OUTPUT.limit) // 4))
 
 
+#: The most characters of an exception's type name a report carries.
+_MAX_TYPE_NAME = 200
 #: Freed on MemoryError so the error can be reported.
 _RESERVE: bytearray | None = bytearray(2 * 1024 * 1024)
 
@@ -276,7 +278,8 @@ def describe(exc: BaseException, filename: str) -> dict[str, Any]:
         message = "(the message could not be formatted)"
     if not (type(lineno) is int and 0 <= lineno < 1 << 31):
         lineno = None  # a SyntaxError the program made itself can say anything
-    return {"type": type(exc).__name__, "message": message, "traceback": text, "lineno": lineno}
+    name = type(exc).__name__[:_MAX_TYPE_NAME]  # a class a program made can be named anything
+    return {"type": name, "message": message, "traceback": text, "lineno": lineno}
 
 
 # -- sys.exit() ------------------------------------------------------------------------------
