@@ -75,3 +75,32 @@ def test_a_forked_child_and_its_parent_both_run_programs(backend: str, exit_how:
     )
     if backend == "wasm":  # the parent had run programs: the child is told what to avoid
         assert "'spawn' or 'forkserver'" in proc.stderr
+
+
+_SYNC_SCRIPT = """
+import os, signal, sys
+from codeact import CodeAct
+codeact = CodeAct(backend=sys.argv[1])
+session = codeact.session()
+print("before", codeact.execute_sync("2 * 2").value, session.execute_sync("2 * 3").value)
+sys.stdout.flush()
+pid = os.fork()
+if pid == 0:
+    signal.alarm(60)  # the parent's sync loop thread is not in the child: it hung here
+    print("child", codeact.execute_sync("2 * 2").value, session.execute_sync("2 * 3").value)
+    sys.stdout.flush()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("status", status)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork (POSIX)")
+@pytest.mark.parametrize("backend", ["wasm", "jail"])
+def test_the_sync_api_works_in_a_child_forked_after_it_was_used(backend: str) -> None:
+    if backend not in _backends():
+        pytest.skip(f"{backend}: {backend_availability(backend).reason}")
+    proc = subprocess.run(
+        [sys.executable, "-c", _SYNC_SCRIPT, backend], capture_output=True, text=True, timeout=240
+    )
+    assert proc.stdout.split("\n")[:3] == ["before 4 6", "child 4 6", "status 0"], proc.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import threading
 import weakref
 from collections.abc import Coroutine
@@ -153,9 +154,12 @@ class PrivateLoop:
         self._name = name
         self._lock = threading.Lock()
         self._thread: LoopThread | None = None
+        self._pid = os.getpid()
         weakref.finalize(owner, self._abandon).atexit = False
 
     def get(self) -> LoopThread:
+        if self._pid != os.getpid():  # a forked child: the parent's thread is not here
+            self._lock, self._thread, self._pid = threading.Lock(), None, os.getpid()
         thread = self._thread
         if thread is None:
             with self._lock:
