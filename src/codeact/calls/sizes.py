@@ -8,13 +8,15 @@ copies, converts or encodes it, and must keep only a bounded copy of what it rec
 adding a lower bound of each part's JSON size, and stops as soon as the total passes `limit`:
 its cost is bounded by `limit`, not by the value. `bounded_copy(value)` is what a call record
 keeps: the value itself when small, else a summary with long strings and lists cut.
-`argument_size_error` refuses a call's JSON arguments on their length, before anything parses
-them; `ResultTooLarge` is how a result over its limit ends the call. Both messages name the
-limit (`Limits.tool_argument_bytes`, `Limits.tool_result_bytes`) and how to stay under it.
+`argument_size_error` refuses a call's JSON arguments on their length, or on the lists and
+objects they hold (`ARGUMENT_CONTAINERS`), before anything parses them; `ResultTooLarge` is how
+a result over its limit ends the call. Both messages name the limit
+(`Limits.tool_argument_bytes`, `Limits.tool_result_bytes`) and how to stay under it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +24,7 @@ from .._display import utf8_safe
 from .._nesting import MAX_JSON_DEPTH, too_deep
 
 __all__ = [
+    "ARGUMENT_CONTAINERS",
     "MESSAGE_CHARS",
     "RECORD_CHARS",
     "ResultTooLarge",
@@ -115,18 +118,60 @@ class ResultTooLarge(Exception):
         )
 
 
+#: The most lists and objects one call's JSON arguments may hold. Parsed, each costs the host
+#: 60-100 bytes and its share of every garbage collection, 20-30 times its two characters of
+#: text: 4 MB of ``[[], [], ...]`` took 0.5-2 s of parsing and validating with the GIL held,
+#: and 110 MB. Counted on the text, before it is parsed: its ``[`` and ``{`` outside strings.
+ARGUMENT_CONTAINERS = 100_000
+
+# A JSON string, or one left open at the end of the text (so that no match ever fails: the
+# search stays linear however the quotes fall).
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+
+
 def argument_size_error(name: str, arguments: str | bytes, limit: int) -> str | None:
     """Why a call's JSON arguments are refused for their size, or None: checked on the text,
-    before anything parses it (`Limits.tool_argument_bytes`)."""
+    before anything parses it (`Limits.tool_argument_bytes`, then `ARGUMENT_CONTAINERS`)."""
     size = len(arguments)
     if size <= limit and isinstance(arguments, str) and size * 4 > limit:
         size = len(arguments.encode("utf-8", "surrogatepass"))  # may be over: count bytes
-    if size <= limit:
+    if size > limit:
+        return (
+            f"the arguments of {name}() are {size:,} bytes of JSON or more, over the limit "
+            f"(Limits.tool_argument_bytes={_size(limit)}): pass less data per call (e.g. in "
+            "pages, or a reference the tool can look up), or raise the limit"
+        )
+    if len(arguments) <= ARGUMENT_CONTAINERS:  # fewer characters than that: fewer lists
         return None
+    return _containers_error(name, arguments)
+
+
+def _containers_error(name: str, text: str | bytes) -> str | None:
+    """Why `text` holds too many lists and objects (`ARGUMENT_CONTAINERS`), or None.
+
+    ``str.count`` first (C speed: 1-2 ms for 4 MB); only when the brackets are more than the
+    limit are the strings taken out and the rest counted again. Taking out each string costs
+    about a microsecond, so that is done only for texts with at most `ARGUMENT_CONTAINERS`
+    quotes (about half as many strings): in a text with more, every bracket counts."""
+    limit = ARGUMENT_CONTAINERS
+    if isinstance(text, bytes):  # a direct call's: read as text, as json.loads would
+        text = text.decode("utf-8", "replace")
+    if text.count("[") + text.count("{") <= limit:
+        return None
+    searched = text.count('"') - text.count('\\"') <= limit
+    if searched:
+        rest = _STRING.sub("", text)
+        if rest.count("[") + rest.count("{") <= limit:
+            return None
+    how = (
+        ""
+        if searched
+        else f"; in a text with more than {limit:,} quotes, brackets inside strings count too"
+    )
     return (
-        f"the arguments of {name}() are {size:,} bytes of JSON or more, over the limit "
-        f"(Limits.tool_argument_bytes={_size(limit)}): pass less data per call (e.g. in "
-        "pages, or a reference the tool can look up), or raise the limit"
+        f"the arguments of {name}() hold more than {limit:,} lists and objects, more than "
+        f"one call may pass{how}: pass such data as fewer, larger values (e.g. a table as "
+        "columns, or as text), or over several calls"
     )
 
 
