@@ -25,7 +25,7 @@ from ..bridge.protocol import CallErrorKind, CallOrigin, CallOutcome, ToolCallRe
 from ..policy.limits import Limits
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
 from .approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalGate, ApprovalHandler, Approver
-from .audit import AuditSink, Redactor, as_redactor, hidden_values
+from .audit import AuditSink, Redact, Redactor, as_redactor, hidden_values
 from .call import (
     CallDenied,
     ProgramContext,
@@ -41,7 +41,7 @@ from .json_text import dumps_converted, loads
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
 from .outcome import CallResult, denial, settle_record
 from .received import as_received
-from .sizes import ResultTooLarge, bounded_copy, bounded_message, json_size_over
+from .sizes import ResultTooLarge, bounded_copy, bounded_message, json_size_over, unshared
 
 __all__ = ["DEFAULT_RESULT_BYTES", "ToolPipeline"]
 
@@ -77,6 +77,9 @@ class ToolPipeline:
         self.middleware: list[Middleware] = [as_middleware(m) for m in middleware]
         self.approver = Approver(approval_handler, timeout=approval_timeout)
         self.redactor = as_redactor(redact)
+        # A call's arguments are parsed once, for its record and its tool, unless a redactor
+        # of the user's own might change them in place (`Redact` builds a copy).
+        self._parse_once = self.redactor is None or type(self.redactor) is Redact
         self.audit = audit
         self._gate = ApprovalGate(self.approver)
         self._chain: list[Middleware] = [*self.middleware, self._gate]
@@ -188,7 +191,13 @@ class ToolPipeline:
                 )
             tool = found
         try:
-            if isinstance(arguments, (str, bytes)):
+            if isinstance(arguments, (str, bytes)) and parsed is arguments:  # did not parse
+                kwargs = tool.validate_json(arguments)
+            elif isinstance(arguments, (str, bytes)) and self._parse_once:
+                kwargs = tool.validate_parsed(arguments, parsed)  # the record's parse
+                if record.arguments is parsed and tool.passes_parse_on:
+                    record.arguments = unshared(parsed)  # what the tool may change: not it
+            elif isinstance(arguments, (str, bytes)):
                 kwargs = tool.validate_json(arguments)
             elif isinstance(parsed, dict):
                 kwargs = tool.validate(parsed)
@@ -199,10 +208,10 @@ class ToolPipeline:
                 record, "invalid", str(exc), kind="invalid", program=program, opened=opened
             )
         sent = parsed if isinstance(parsed, dict) else {}
-        arguments = as_received(sent, kwargs)
+        arguments = as_received(sent, kwargs, tool)
         if arguments is not sent:  # what the tool gets differs from what was sent: record that
             redacted = self.redact(record.name, arguments)
-            record.arguments = bounded_copy(redacted)
+            record.arguments = unshared(bounded_copy(redacted))  # unconverted ones: the tool's
             if self.redactor is not None:
                 record._hidden += hidden_values(arguments, redacted)
         return ToolInvocation(

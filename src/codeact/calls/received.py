@@ -9,15 +9,18 @@ tool ran with ``False``. So what they see is the validated keyword arguments, as
 for the keys the caller sent (a default the caller left out stays out, as before), and
 nothing the caller sent is left out (an alias, a field a model does not serialize).
 
-Part of the calls layer; imports pydantic_core only.
+Part of the calls layer; imports pydantic_core only (and `Tool` for its type).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
+
+if TYPE_CHECKING:
+    from ..tools import Tool
 
 __all__ = ["as_received"]
 
@@ -25,13 +28,19 @@ _SCALARS = (str, int, float, bool, type(None))
 _MAX_MERGE_DEPTH = 32  # arguments nest at most 200 levels; past this, the converted form
 
 
-def as_received(sent: dict[str, Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def as_received(
+    sent: dict[str, Any], kwargs: Mapping[str, Any], tool: Tool | None = None
+) -> dict[str, Any]:
     """The arguments of `sent` (the caller's JSON object) as the tool receives them
     (`kwargs`, validated), in JSON values; `sent` itself when validation changed none.
 
     Nothing the caller sent is ever hidden from the handler: a key the tool gets under another
     name (a pydantic alias: ``from`` for ``from_``) stays as sent, and a field a model leaves
-    out of its JSON (``Field(exclude=True)``) keeps the value sent for it."""
+    out of its JSON (``Field(exclude=True)``) keeps the value sent for it.
+
+    Where `tool`'s parameters are of JSON's own types (`Tool.validates_parse`), a list or
+    dict it receives that equals the one sent (a copy, compared in C) is shown as sent,
+    without converting it: it would convert to what was sent."""
     received: dict[str, Any] | None = None
     for key, value in sent.items():
         if key not in kwargs:  # an alias, or a name the tool does not take: as sent
@@ -41,6 +50,9 @@ def as_received(sent: dict[str, Any], kwargs: Mapping[str, Any]) -> dict[str, An
             type(given) is type(value) and isinstance(value, _SCALARS) and given == value
         ):
             continue  # the common case: nothing converted
+        same_type = type(given) is type(value)
+        if same_type and tool is not None and tool.validates_parse and given == value:
+            continue  # a list or dict validated into an equal copy (its items the same)
         try:
             shown = _with_what_was_sent(to_jsonable_python(given), value)
         except Exception:  # a value pydantic cannot show as JSON: what was sent

@@ -32,6 +32,7 @@ __all__ = [
     "bounded_copy",
     "bounded_message",
     "json_size_over",
+    "unshared",
 ]
 
 #: About how many characters of a call's arguments a record keeps (the rest is summarized).
@@ -40,6 +41,7 @@ _STRING_CHARS = 512  # a string longer than this is cut in a summarized record
 _ITEMS = 32  # items of a list or object kept in a summarized record
 _DEPTH = 8  # levels kept in a summarized record
 _SCALARS = (int, float, bool, type(None))
+_PLAIN = frozenset((str, int, float, bool, type(None)))
 _SHALLOW_TEXT = 2 * (MAX_JSON_DEPTH + 1)  # JSON text shorter than this nests at most the limit
 
 
@@ -208,6 +210,26 @@ def bounded_copy(value: Any, *, chars: int = RECORD_CHARS, parsed_from: int | No
         return value
     budget = [chars]
     return _summary(value, budget)
+
+
+def unshared(value: Any) -> Any:
+    """`value` with the dicts and lists inside it copied (their other items shared): what a
+    record keeps of arguments whose parse went on to the tool, which may change it. A dict of
+    plain values is kept as it is (a tool receives its values, never the dict itself)."""
+    if type(value) is not dict or _PLAIN.issuperset(map(type, value.values())):
+        return value
+    root = dict(value)
+    stack: list[Any] = [root]
+    while stack:
+        item = stack.pop()
+        if _PLAIN.issuperset(map(type, item.values() if type(item) is dict else item)):
+            continue
+        for key in item.keys() if type(item) is dict else range(len(item)):
+            kind = type(item[key])
+            if kind is dict or kind is list:
+                item[key] = copy = kind(item[key])
+                stack.append(copy)
+    return root
 
 
 def _summary(value: Any, budget: list[int]) -> Any:

@@ -10,9 +10,17 @@ from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 import pydantic
 
-from .._nesting import ARGUMENTS_TOO_DEEP, MAX_ARGUMENT_DEPTH, TooDeep, loads_within, too_deep
+from .._nesting import (
+    ARGUMENTS_TOO_DEEP,
+    MAX_ARGUMENT_DEPTH,
+    TooDeep,
+    loads_within,
+    nests_deeper,
+    too_deep,
+)
 from ..errors import ToolDefinitionError
 from .docstrings import parse_docstring
+from .from_parse import model_from_parse
 from .json_schema import JsonArgumentsError, JsonArgumentsSchema, build_json_schema
 from .results import to_json_value
 from .schema import FunctionSchema, GuestParam, build_function_schema
@@ -208,6 +216,16 @@ class Tool:
             )
         return "\n\n".join(parts)
 
+    @property
+    def validates_parse(self) -> bool:
+        """Whether `validate_parsed` gives JSON's own types, as `validate_json` would."""
+        return self._schema.validates_parse
+
+    @property
+    def passes_parse_on(self) -> bool:
+        """Whether lists and dicts `validate_parsed` reads may reach the tool as they are."""
+        return self._schema.passes_parse_on
+
     # -- calling ----------------------------------------------------------------------
     def validate_json(self, arguments_json: str | bytes) -> dict[str, Any]:
         """Validate JSON-encoded arguments; return the keyword arguments for the function.
@@ -229,6 +247,20 @@ class Tool:
         except pydantic.ValidationError as exc:
             raise ToolArgumentsError(self._describe_errors(exc)) from None
         return {name: getattr(model, name) for name in self._schema.param_names}
+
+    def validate_parsed(self, arguments_json: str | bytes, parsed: Any) -> dict[str, Any]:
+        """`validate_json(arguments_json)`, given `parsed`, what ``json.loads`` made of the
+        text: read instead of the text where that gives the same result (`tools.from_parse`),
+        so that a call's arguments are parsed once."""
+        schema = self._schema
+        if isinstance(schema, JsonArgumentsSchema):  # json.loads is its parser anyway
+            if nests_deeper(arguments_json, parsed, MAX_ARGUMENT_DEPTH):
+                raise ToolArgumentsError(self._describe([ARGUMENTS_TOO_DEEP]))
+            return self._validate_by_json_schema(schema, parsed)
+        model = model_from_parse(schema.model, schema.validates_parse, arguments_json, parsed)
+        if model is None:  # from the text, as before: its messages, if it is invalid
+            return self.validate_json(arguments_json)
+        return dict(model.__dict__)  # its fields, the parameters, in order (no extras)
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Validate arguments given as Python values; return the keyword arguments."""

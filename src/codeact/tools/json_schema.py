@@ -15,7 +15,7 @@ import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._nesting import ARGUMENTS_TOO_DEEP
 from ..errors import ToolDefinitionError
@@ -56,6 +56,10 @@ class JsonArgumentsSchema(ParameterNames):
     #: The argument names the schema declares; None when it takes names it does not declare.
     names: ArgumentNames | None = None
     guest_returns: str = ""  # the result's type as the signature shows it
+    #: Arguments validate from their parse as from their text (json.loads reads both), and
+    #: the tool receives the parse's own values (`Tool.validate_parsed`).
+    validates_parse: ClassVar[bool] = True
+    passes_parse_on: ClassVar[bool] = True
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         """Check `arguments` against the schema; return them as keyword arguments.

@@ -30,6 +30,7 @@ from typing_extensions import is_typeddict
 
 from ..errors import ToolDefinitionError
 from .docstrings import Docstring
+from .from_parse import passes_parse_on, validates_parse_alike
 from .typeddicts import pydantic_annotation
 
 __all__ = [
@@ -138,6 +139,16 @@ class FunctionSchema(ParameterNames):
         """The return annotation as the signature shows it ("" when there is none)."""
         returns = self.return_annotation
         return "" if returns is _EMPTY else render_type(returns)
+
+    @functools.cached_property
+    def validates_parse(self) -> bool:
+        """Whether the arguments' parse validates as their text would (`tools.from_parse`)."""
+        return validates_parse_alike(self.model)
+
+    @functools.cached_property
+    def passes_parse_on(self) -> bool:
+        """Whether lists and dicts of a parse it validates may reach the tool as they are."""
+        return passes_parse_on(self.model)
 
 
 def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
