@@ -1,10 +1,10 @@
-"""What a call's arguments may cost the host: parsed once, and refused before parsing when
-their shape would cost far more than their size (on every backend:
-tests/escapes/test_argument_load_escapes.py).
+"""What a call's arguments may cost the host: parsed once, refused before parsing when their
+shape would cost far more than their size, and bounded in all across a program's calls in
+flight (the bound itself, on every backend, is in tests/escapes/test_argument_load_escapes.py).
 
 A program's 4 MB of ``[[], [], ...]`` (under `Limits.tool_argument_bytes`) was parsed by the
 host twice (once for the record, once by the validator), 0.5-2 s with the GIL held and about
-110 MB per call.
+110 MB per call; with call_tool_async, every call in flight kept its parse.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import pydantic
 import pytest
 from typing_extensions import TypedDict
 
-from codeact import Tool, tool
+from codeact import Limits, Tool, tool
 from codeact.calls.pipeline import ToolPipeline
+from codeact.calls.program_context import ProgramContext
 from codeact.calls.sizes import ARGUMENT_CONTAINERS, argument_size_error
 from codeact.tools import ToolArgumentsError
 
@@ -239,3 +240,25 @@ def _deep_function_tool() -> Tool:
 
 def _deep_schema_tool() -> Tool:
     return Tool.from_schema("echo", {"type": "object", "properties": {"x": {}}}, lambda **k: k)
+
+
+# -- in flight: the bytes of arguments a program's unfinished calls hold ---------------------
+def test_a_programs_calls_in_flight_hold_at_most_four_times_the_argument_limit() -> None:
+    program = ProgramContext("")
+    program.limit_arguments(Limits(tool_argument_bytes=1000))
+    pipeline = ToolPipeline()
+    records = []
+    for i in range(4):
+        record, _ = pipeline.record("count_rows", "x" * 900, started_ms=0)
+        assert program.hold_arguments(record, 900) is None, i
+        records.append(record)
+    record, _ = pipeline.record("count_rows", "x" * 900, started_ms=0)
+    refusal = program.hold_arguments(record, 900)
+    assert refusal is not None and "Limits.tool_argument_bytes" in refusal
+    assert "4,000 bytes" in refusal and "\n" not in refusal
+    assert program.arguments_held == 3600
+    assert program.settle_once(records[0])  # a call ends: its arguments are let go
+    assert program.arguments_held == 2700
+    assert program.hold_arguments(record, 900) is None
+    assert not program.settle_once(records[0])
+    assert program.arguments_held == 3600

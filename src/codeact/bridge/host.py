@@ -105,6 +105,7 @@ class HostBridge:
         self.clock = ProgramClock(limits.wall_time)
         self.program.bind_clock(self.clock.person_deciding)
         self.program.limit_approvals(limits, lambda w: stopping(stops.approvals(limits, waited=w)))
+        self.program.limit_arguments(limits)
         self.records: list[ToolCallRecord] = self.program.calls
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
@@ -262,7 +263,9 @@ class HostBridge:
             args_json,
             started_ms=(opened - self._t0) * 1000,
             run_id=self.program.run_id,
-            parse=too_large is None and name in self.tools,
+            parse=too_large is None
+            and name in self.tools
+            and self.program.arguments_fit(len(args_json)),  # else refused unread, in open
         )
         with self._lock:
             self.records.append(record)

@@ -190,6 +190,12 @@ class ToolPipeline:
                     record, "unknown", message, kind="unknown", program=program, opened=opened
                 )
             tool = found
+        if program is not None and isinstance(arguments, (str, bytes)):
+            refused = program.hold_arguments(record, len(arguments))  # until it is settled
+            if refused is not None:
+                return self.end(
+                    record, "refused", refused, kind="error", program=program, opened=opened
+                )
         try:
             if isinstance(arguments, (str, bytes)) and parsed is arguments:  # did not parse
                 kwargs = tool.validate_json(arguments)

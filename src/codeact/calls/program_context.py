@@ -1,8 +1,9 @@
 """`ProgramContext`: what the calls of one running program share, and who watches them.
 
 The program's code and the records of its calls so far, the grants an up-front approval left,
-the caps on its approval requests (`Limits.approval_denials`, `Limits.approval_wait`), and
-the hook that stops its wall-time clock while a person decides. `CallWatcher` is told about
+the caps on its approval requests (`Limits.approval_denials`, `Limits.approval_wait`) and on
+the arguments its unfinished calls hold (`IN_FLIGHT_ARGUMENTS`), and the hook that stops its
+wall-time clock while a person decides. `CallWatcher` is told about
 each call as it starts and ends (traces and live events).
 """
 
@@ -16,8 +17,15 @@ from typing import Protocol
 
 from ..bridge.protocol import ExecutionStopped, ToolCallRecord
 from ..policy.limits import Limits
+from .sizes import in_flight_error
 
-__all__ = ["CallWatcher", "ProgramContext"]
+__all__ = ["IN_FLIGHT_ARGUMENTS", "CallWatcher", "ProgramContext"]
+
+#: How many times `Limits.tool_argument_bytes` the JSON arguments of one program's calls not
+#: yet finished (started with ``call_tool_async``, or waiting in threads) may hold together.
+#: The host keeps each one's parse while it runs, several times the text's size: without a
+#: cap, a program of 256 MiB that started 200 calls of 4 MB drove the host to 3-4 GB.
+IN_FLIGHT_ARGUMENTS = 4
 
 #: Seconds between looks for a free approval slot (only while `Limits.approval_denials`
 #: requests are refused or open).
@@ -64,6 +72,33 @@ class ProgramContext:
         self._approvals_refused = 0
         self._approvals_open = 0  # requests asked and not answered yet
         self._approval_waited = 0.0
+        self._arguments_limit: int | None = None  # set by the bridge: see limit_arguments
+        self._held: dict[int, int] = {}  # id(record) -> bytes of arguments its call holds
+        #: Bytes of JSON arguments the calls not settled yet hold.
+        self.arguments_held = 0
+
+    def limit_arguments(self, limits: Limits) -> None:
+        """Cap the bytes of JSON arguments this program's unfinished calls hold together at
+        `IN_FLIGHT_ARGUMENTS` times `Limits.tool_argument_bytes` (`hold_arguments`)."""
+        self._arguments_limit = IN_FLIGHT_ARGUMENTS * limits.tool_argument_bytes
+
+    def arguments_fit(self, size: int) -> bool:
+        """Whether a call's `size` bytes of arguments fit beside those held now (a look before
+        parsing them; `hold_arguments` decides)."""
+        limit = self._arguments_limit
+        return limit is None or self.arguments_held + size <= limit
+
+    def hold_arguments(self, record: ToolCallRecord, size: int) -> str | None:
+        """Count `size` bytes of arguments as held by `record`'s call until it is settled;
+        or, when the calls not settled would hold more than the cap with them, why the call
+        is refused (nothing counted)."""
+        with self._lock:
+            limit, held = self._arguments_limit, self.arguments_held
+            if limit is not None and held + size > limit:
+                return in_flight_error(record.name, held, size, limit, IN_FLIGHT_ARGUMENTS)
+            self.arguments_held = held + size
+            self._held[id(record)] = size
+            return None
 
     def limit_approvals(
         self, limits: Limits, stop: Callable[[float | None], ExecutionStopped]
@@ -127,6 +162,7 @@ class ProgramContext:
             if id(record) in self._settled:
                 return False
             self._settled.add(id(record))
+            self.arguments_held -= self._held.pop(id(record), 0)
             return True
 
     def grant(self, grants: Mapping[str, int | None], *, every_call: bool = False) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "argument_size_error",
     "bounded_copy",
     "bounded_message",
+    "in_flight_error",
     "json_size_over",
     "unshared",
 ]
@@ -174,6 +175,17 @@ def _containers_error(name: str, text: str | bytes) -> str | None:
         f"the arguments of {name}() hold more than {limit:,} lists and objects, more than "
         f"one call may pass{how}: pass such data as fewer, larger values (e.g. a table as "
         "columns, or as text), or over several calls"
+    )
+
+
+def in_flight_error(name: str, held: int, size: int, limit: int, times: int) -> str:
+    """Why a call is refused while the program's unfinished calls hold `held` bytes of
+    arguments: with its own `size`, more than `limit` (`times` the argument limit)."""
+    return (
+        f"{name}() was not started: the calls this program has not finished hold {held:,} "
+        f"bytes of arguments, and with this one's {size:,} they would hold more than "
+        f"{_size(limit)} ({times} x Limits.tool_argument_bytes): await some of them before "
+        "starting more, or pass less data per call"
     )
 
 
