@@ -14,6 +14,7 @@ import datetime
 import decimal
 import enum
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -240,6 +241,46 @@ def _deep_function_tool() -> Tool:
 
 def _deep_schema_tool() -> Tool:
     return Tool.from_schema("echo", {"type": "object", "properties": {"x": {}}}, lambda **k: k)
+
+
+# -- invalid: what the message of a call with many wrong values costs -----------------------
+@pytest.mark.parametrize("make", ["function", "schema"])
+def test_a_call_with_very_many_wrong_values_is_described_without_listing_them(make: str) -> None:
+    """4.5 MB of ``["a", "a", ...]`` for a ``list[int]``: each of its 900,000 items is a problem.
+    Listed one by one (pydantic's ``errors()``, then a line each), they took 7 s and 1 GB of
+    the host for one call: past `MAX_LISTED_PROBLEMS`, the message counts them instead."""
+    from codeact.tools.problems import MAX_LISTED_PROBLEMS
+
+    if make == "function":
+
+        @tool
+        def total(values: list[int]) -> int:
+            """Adds."""
+            return sum(values)
+
+        made: Tool = total
+    else:
+        schema = {
+            "type": "object",
+            "properties": {"values": {"type": "array", "items": {"type": "integer"}}},
+        }
+        made = Tool.from_schema("total", schema, lambda values: sum(values))
+    few = json.dumps({"values": [1, "a", 2, "b"]})
+    with pytest.raises(ToolArgumentsError) as info:
+        made.validate_json(few)
+    assert "values[1]" in str(info.value) and "values[3]" in str(info.value)
+    many = json.dumps({"values": ["a"] * 5000})
+    attempts: list[Callable[[], Any]] = [
+        lambda: made.validate_json(many),
+        lambda: made.validate_parsed(many, json.loads(many)),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ToolArgumentsError) as info:
+            attempt()
+        message = str(info.value)
+        assert len(message) < 4000 and message.count("'values[") == MAX_LISTED_PROBLEMS, message
+        assert "'values[0]'" in message  # the first few, and how many in all
+        assert f"more than {MAX_LISTED_PROBLEMS} problems" in message or "5,000 problems" in message
 
 
 # -- in flight: the bytes of arguments a program's unfinished calls hold ---------------------

@@ -22,6 +22,7 @@ from ..errors import ToolDefinitionError
 from .docstrings import parse_docstring
 from .from_parse import model_from_parse
 from .json_schema import JsonArgumentsError, JsonArgumentsSchema, build_json_schema
+from .problems import validation_problems
 from .results import to_json_value
 from .schema import FunctionSchema, GuestParam, build_function_schema
 
@@ -245,7 +246,7 @@ class Tool:
         try:
             model = self._schema.model.model_validate_json(arguments_json)
         except pydantic.ValidationError as exc:
-            raise ToolArgumentsError(self._describe_errors(exc)) from None
+            raise ToolArgumentsError(self._describe_errors(exc, arguments_json)) from None
         return {name: getattr(model, name) for name in self._schema.param_names}
 
     def validate_parsed(self, arguments_json: str | bytes, parsed: Any) -> dict[str, Any]:
@@ -257,7 +258,10 @@ class Tool:
             if nests_deeper(arguments_json, parsed, MAX_ARGUMENT_DEPTH):
                 raise ToolArgumentsError(self._describe([ARGUMENTS_TOO_DEEP]))
             return self._validate_by_json_schema(schema, parsed)
-        model = model_from_parse(schema.model, schema.validates_parse, arguments_json, parsed)
+        try:
+            model = model_from_parse(schema.model, schema.validates_parse, arguments_json, parsed)
+        except pydantic.ValidationError as exc:  # very many problems: not looked for again
+            raise ToolArgumentsError(self._describe_errors(exc, None, parsed)) from None
         if model is None:  # from the text, as before: its messages, if it is invalid
             return self.validate_json(arguments_json)
         return dict(model.__dict__)  # its fields, the parameters, in order (no extras)
@@ -272,7 +276,7 @@ class Tool:
         try:
             model = self._schema.model.model_validate(arguments)
         except pydantic.ValidationError as exc:
-            raise ToolArgumentsError(self._describe_errors(exc)) from None
+            raise ToolArgumentsError(self._describe_errors(exc, None, arguments)) from None
         return {name: getattr(model, name) for name in self._schema.param_names}
 
     def _validate_by_json_schema(
@@ -293,35 +297,11 @@ class Tool:
     def __repr__(self) -> str:
         return f"<Tool {self.signature}>"
 
-    def _describe_errors(self, exc: pydantic.ValidationError) -> str:
-        problems: list[str] = []
-        for err in exc.errors(include_url=False):
-            loc = err.get("loc", ())
-            arg = str(loc[0]) if loc else ""
-            path = arg + "".join(f"[{part!r}]" for part in loc[1:])
-            if err["type"] == "missing" and len(loc) == 1:
-                problems.append(f"missing required argument {arg!r}")
-            elif err["type"] == "extra_forbidden" and len(loc) == 1:
-                problems.append(f"unexpected argument {arg!r}")
-            elif err["type"] == "json_invalid" and "hex escape" in err["msg"]:
-                # A str with a lone surrogate ("\ud800"), which JSON text carries as an escape
-                # but no tool can take as text: say so, not "invalid JSON".
-                problems.append(
-                    "a string in the arguments holds a lone surrogate (an unpaired \\ud800-"
-                    "\\udfff character), which is not valid text; send valid Unicode "
-                    f"({err['msg']})"
-                )
-            elif err["type"] == "json_invalid" and "recursion limit" in err["msg"]:
-                problems.append(ARGUMENTS_TOO_DEEP)  # pydantic's parser: the same limit
-            elif err["type"] == "json_invalid":
-                problems.append(f"arguments are not valid JSON ({err['msg']})")
-            elif err["type"] == "model_type" and not loc:
-                problems.append("arguments must be given as keyword arguments")
-            else:
-                got = repr(err.get("input"))
-                got = got if len(got) <= 60 else got[:57] + "..."
-                problems.append(f"argument {path!r}: {err['msg']} (got {got})")
-        return self._describe(problems)
+    def _describe_errors(
+        self, exc: pydantic.ValidationError, text: str | bytes | None, parsed: Any = None
+    ) -> str:
+        model = getattr(self._schema, "model", None)
+        return self._describe(validation_problems(exc, model, text, parsed))
 
     def _describe(self, problems: list[str]) -> str:
         expected = ", ".join(self.param_names) or "no arguments"

@@ -37,6 +37,7 @@ from typing import Any
 import pydantic
 
 from .._nesting import MAX_ARGUMENT_DEPTH, nests_deeper
+from .problems import MAX_LISTED_PROBLEMS
 
 __all__ = [
     "may_hold_lone_surrogate",
@@ -149,7 +150,9 @@ def model_from_parse(model: Any, alike: bool, text: str | bytes, parsed: Any) ->
     """`model` (a pydantic model class) validated from `parsed`, the parse of `text`, when
     that is sure to give what validating `text` gives (`alike`: `validates_parse_alike`);
     None when `text` must be validated: a schema or a text that may read differently,
-    arguments nested too deep (the text's parser says so) or invalid (its messages)."""
+    arguments nested too deep (the text's parser says so) or invalid (its messages). Raises
+    pydantic's ValidationError for more than `MAX_LISTED_PROBLEMS` problems (counted, not
+    listed: see `tools.problems`)."""
     if not alike or type(parsed) is not dict:
         return None
     # Most texts: ASCII without an escape, short (on every call: kept to a few checks in C).
@@ -160,7 +163,9 @@ def model_from_parse(model: Any, alike: bool, text: str | bytes, parsed: Any) ->
         return None
     try:  # what model_validate calls, without its wrapper (0.5 us a call)
         return model.__pydantic_validator__.validate_python(parsed)
-    except pydantic.ValidationError:
+    except pydantic.ValidationError as exc:
+        if exc.error_count() > MAX_LISTED_PROBLEMS:
+            raise  # described from the parse: the text would have as many found again
         return None
 
 

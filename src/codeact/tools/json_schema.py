@@ -10,6 +10,7 @@ a `TypedDict`. Types are rendered the way the sandbox sees values: JSON types as
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import keyword
 import re
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._nesting import ARGUMENTS_TOO_DEEP
 from ..errors import ToolDefinitionError
+from .problems import MAX_LISTED_PROBLEMS
 from .schema import ParameterNames, ParameterSpec
 from .schema_names import ArgumentNames, resolve_ref
 
@@ -85,7 +87,10 @@ class JsonArgumentsSchema(ParameterNames):
         unexpected = self._unexpected(cleaned)
         problems = [unexpected] if unexpected else []
         try:
-            problems += [self._describe(err, cleaned) for err in self._errors(cleaned)]
+            errors = self._errors(cleaned)
+            if len(errors) > MAX_LISTED_PROBLEMS:
+                problems.append(f"more than {MAX_LISTED_PROBLEMS} problems (the first are shown)")
+            problems += [self._describe(err, cleaned) for err in errors[:MAX_LISTED_PROBLEMS]]
         except RecursionError:  # jsonschema recurses several frames a level, on any stack
             problems.append(ARGUMENTS_TOO_DEEP)
         if problems:
@@ -93,7 +98,9 @@ class JsonArgumentsSchema(ParameterNames):
         return cleaned
 
     def _errors(self, instance: dict[str, Any]) -> list[jsonschema.exceptions.ValidationError]:
-        errors = self.validator.iter_errors(instance)
+        """The first problems found, one more than `MAX_LISTED_PROBLEMS` at most (jsonschema
+        finds them one by one: 900,000 wrong items took seconds), in the order of their paths."""
+        errors = itertools.islice(self.validator.iter_errors(instance), MAX_LISTED_PROBLEMS + 1)
         return sorted(errors, key=lambda e: (len(e.path), str(list(e.path))))
 
     def _describe(
@@ -120,7 +127,9 @@ class JsonArgumentsSchema(ParameterNames):
         if names is None:
             return ""
         extra = [n for n in instance if not names.declares(n)]
-        return ", ".join(f"unexpected argument {n!r}" for n in extra)
+        more = len(extra) - MAX_LISTED_PROBLEMS
+        listed = [f"unexpected argument {n!r}" for n in extra[:MAX_LISTED_PROBLEMS]]
+        return ", ".join(listed + ([f"{more:,} more unexpected arguments"] if more > 0 else []))
 
 
 def build_json_schema(
