@@ -36,9 +36,10 @@ class ToolCallRecord:
     `started_ms` counts from the start of the program; `arguments` are as the tool received
     them (validated, as JSON values; as sent when they were invalid), with the values hidden
     by the configured redaction, which `error` and `reason` never show either. `outcome`
-    "refused" means the call was over the tool-call limit. `handler` names who decided (an
-    approval handler, ``"grant"`` for a call covered by an up-front approval, or the
-    middleware that denied it);
+    "refused" means the call was over the tool-call limit, or was started while the
+    program's unfinished calls held as many bytes of arguments as they may. `handler` names
+    who decided (an approval handler, ``"grant"`` for a call covered by an up-front
+    approval, or the middleware that denied it);
     `approval_ms` is the time spent waiting for that decision (it does not count against the
     program's wall time). `run_id` is the same for every call of one execution.
     """

@@ -57,7 +57,10 @@ class Limits:
                                    from before the call, and the result says so
     ``tool_argument_   4 MiB       a call whose JSON arguments are larger fails with a
     bytes``                        ``ToolError`` naming this limit; the host parses nothing
-                                   of it (and, on process backends, reads no larger frame)
+                                   of it (and, on process backends, reads no larger frame).
+                                   So does a call holding more than 100,000 lists and
+                                   objects, and one started while the program's unfinished
+                                   calls hold 4 times this limit (docs/performance.md)
     ``tool_result_     16 MiB      a tool result whose JSON is larger is not sent: the
     bytes``                        program gets a ``ToolError`` naming this limit
     ``approval_        20          once this many of a program's approval requests were
