@@ -1,10 +1,8 @@
 """`HostBridge`: the host side of `call_tool` for one execution.
 
-Every call a program makes arrives here as a name and JSON arguments: the bridge looks the tool
-up, validates the arguments, sends the call through the `ToolPipeline` (middlewares, approval,
-then the tool), converts the result to JSON, records the call for the audit, and enforces the
-tool-call limit and the per-tool timeout. The sandbox never holds a tool: only this object, on
-the host, can run one. Where calls run:
+Every call a program makes arrives here as a name and JSON arguments, and goes through the
+`ToolPipeline` (validation, middlewares, approval, the tool, the audit); here are the limits
+on calls and where they run. The sandbox never holds a tool, only this object can run one:
 
 * a sync tool called with `call_tool`, when every middleware that applies to the call can run
   synchronously (none applies, by default), runs right on the sandbox's thread: the program
@@ -19,10 +17,9 @@ A tool timeout, like every limit, stops the program. While a person decides abou
 the program is blocked waiting for it, its wall-time clock stands still, and a program that
 could compute meanwhile (the jail's threads, signal handlers) is stopped (`freeze_with`).
 
-Tools, middlewares and approval handlers run in the context (`contextvars`) of the code that
-called `CodeAct.execute`, wherever they run, as they would if that code had called them itself:
-a web app's request-scoped values, a tracing span or an MCP request are visible to them. Each
-call gets a copy of that context, so what one call sets does not leak into the next.
+Tools, middlewares and approval handlers run in (a copy per call of) the `contextvars` context
+of the code that called `CodeAct.execute`, as if it had called them itself: a web app's
+request-scoped values, a tracing span or an MCP request are visible to them.
 """
 
 from __future__ import annotations
