@@ -24,6 +24,7 @@ from typing import Literal, TypeAlias, Union
 
 from .._paths import open_folder_nofollow
 from ..errors import ConfigurationError
+from .packages import PACKAGES_PATH
 
 __all__ = [
     "INPUT_PATH",
@@ -124,21 +125,30 @@ def workspace_mount(root: str | os.PathLike[str]) -> Mount:
         raise ConfigurationError(f"workspace_root: {exc}") from None
 
 
-def check_mounts(mounts: Iterable[Mount], *, workspace: Mount | None = None) -> tuple[Mount, ...]:
+def check_mounts(
+    mounts: Iterable[Mount], *, workspace: Mount | None = None, packages: str | None = None
+) -> tuple[Mount, ...]:
     """Check a whole set of mounts together; return it with the workspace (if any) first.
 
     Refused: two mounts at the same or nested sandbox paths, a mount at /output (every
-    execution's own output directory) or at /input when there is a workspace, and a
-    read-only mount of a directory that a read-write mount also exposes (read-only would
-    not hold).
+    execution's own output directory), at /packages (where the Wasm guest finds granted
+    packages; refused on every backend alike, granted or not), at `packages` (the granted
+    package tree's sandbox path, where it is elsewhere: the jail's, at its host path) or at
+    /input when there is a workspace, and a read-only mount of a directory that a read-write
+    mount also exposes (read-only would not hold).
     """
     result: list[Mount] = [workspace] if workspace is not None else []
-    reserved = {OUTPUT_PATH: "every execution's output directory"}
+    reserved = {
+        OUTPUT_PATH: "every execution's output directory",
+        PACKAGES_PATH: "the granted packages (CodeAct(packages=...))",
+    }
+    if packages is not None and packages != PACKAGES_PATH:
+        reserved[packages] = "the granted packages (CodeAct(packages=...))"
     if workspace is not None:
         reserved[INPUT_PATH] = "the workspace (workspace_root)"
     for mount in mounts:
         for path, what in reserved.items():
-            if _nested(mount.guest, path):
+            if _nested(mount.guest, path) and not (path == packages and mount.host == mount.guest):
                 raise ConfigurationError(
                     f"mount {mount.host}: the sandbox path {mount.guest} collides with {path}, "
                     f"which is reserved for {what}; choose another sandbox path, "

@@ -160,6 +160,7 @@ class CodeAct(Grants, Closeable):
             audit=audit,
         )
         self.packages = grant_packages(backend, packages, wheelhouse=packages_wheelhouse)
+        self._granted_mounts()  # no mount may hide the packages' tree (the jail's is elsewhere)
         if isinstance(backend, SandboxBackend):
             self.backend = backend
         elif isinstance(backend, str):

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..policy.mounts import Mount, MountInput, check_mounts, to_mount
 from ..policy.network import AllowedDomain, DomainInput, to_allowed_domain
+from ..policy.packages import PackageGrant
 
 __all__ = ["Grants", "collection"]
 
@@ -32,7 +33,9 @@ class Grants:
     def add_file_mounts(self, mounts: MountInput | Iterable[MountInput]) -> None:
         """Add one mount or several (a list). The whole set is checked before it changes."""
         new = tuple(to_mount(m) for m in _items(mounts, "file_mounts"))
-        check_mounts((*self._mounts, *new), workspace=self._workspace)
+        check_mounts(
+            (*self._mounts, *new), workspace=self._workspace, packages=self._packages_path()
+        )
         self._mounts = (*self._mounts, *new)
 
     def get_file_mounts(self) -> list[Mount]:
@@ -76,7 +79,12 @@ class Grants:
         self._domains = ()
 
     def _granted_mounts(self) -> tuple[Mount, ...]:
-        return check_mounts(self._mounts, workspace=self._workspace)
+        return check_mounts(self._mounts, workspace=self._workspace, packages=self._packages_path())
+
+    def _packages_path(self) -> str | None:
+        """Where the program finds the granted packages (no mount may hide them), if any."""
+        grant: PackageGrant | None = getattr(self, "packages", None)
+        return grant.guest_path() if grant is not None else None
 
 
 def collection(value: Any, what: str) -> list[Any]:
