@@ -53,7 +53,8 @@ def _jail_grant(tree: Path) -> PackageGrant:
 
 def test_the_jail_package_tree_cannot_be_hidden_by_another_folder(tmp_path: Path) -> None:
     tree, other = tmp_path / "tree", tmp_path / "other"
-    tree.mkdir(), other.mkdir()
+    tree.mkdir()
+    other.mkdir()
     with pytest.raises(ConfigurationError, match="reserved for the granted packages"):
         check_mounts([Mount(other, str(tree))], packages=str(tree))
     with pytest.raises(ConfigurationError, match="reserved for the granted packages"):
@@ -72,7 +73,8 @@ class _JailLike(MockBackend):
 
 def test_a_codeact_with_jail_packages_checks_its_mounts_against_the_tree(tmp_path: Path) -> None:
     tree, other = tmp_path / "tree", tmp_path / "other"
-    tree.mkdir(), other.mkdir()
+    tree.mkdir()
+    other.mkdir()
     grant = _jail_grant(tree)
     with pytest.raises(ConfigurationError, match="reserved for the granted packages"):
         CodeAct(backend=_JailLike(grant), file_mounts=[(other, str(tree))], packages=grant)
