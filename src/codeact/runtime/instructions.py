@@ -104,16 +104,25 @@ def describe_tools(tools: Iterable[Tool], *, json_schemas: Collection[str] = ())
 
 
 def dict_shape(definition: str) -> str:
-    """``class User(TypedDict):\\n    id: int`` -> ``User = {"id": int}`` (comments kept)."""
+    """``class User(TypedDict):\\n    id: int`` -> ``User = {"id": int}`` (comments kept).
+
+    A key the dict may lack shows as ``"email": NotRequired[str]``, as in the class; in a
+    ``total=False`` class that is every key not marked ``Required[...]``."""
     head, *fields = definition.splitlines()
     name = head.removeprefix("class ").split("(", 1)[0].rstrip(":")
+    total = "total=False" not in head
     items, notes = [], []
     for line in fields:
         field, _, comment = line.strip().partition("#")
         key, sep, annotation = field.partition(":")
         if not sep:
             return definition  # not the shape we know: show it as it is
-        items.append(f'"{key.strip()}": {annotation.strip()}')
+        annotation = annotation.strip()
+        if annotation.startswith("Required[") and annotation.endswith("]"):
+            annotation = annotation.removeprefix("Required[")[:-1]
+        elif not total and not annotation.startswith("NotRequired["):
+            annotation = f"NotRequired[{annotation}]"
+        items.append(f'"{key.strip()}": {annotation}')
         if comment.strip():
             notes.append(f"{key.strip()}: {comment.strip()}")
     shape = f"{name} = {{{', '.join(items)}}}"

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
 
 import pydantic
+import typing_extensions
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import is_typeddict
 
@@ -54,6 +55,16 @@ _SEQUENCES = {
     collections.abc.MutableSet,
     collections.abc.Iterable,
     collections.abc.Collection,
+}
+#: TypedDict key markers: True for Required, False for NotRequired.
+_MARKS: dict[Any, bool] = {
+    typing_extensions.Required: True,
+    typing_extensions.NotRequired: False,
+    **{
+        getattr(typing, n): n == "Required"
+        for n in ("Required", "NotRequired")
+        if hasattr(typing, n)
+    },
 }
 _MAPPINGS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
 _AS_STR: tuple[type, ...] = (
@@ -331,8 +342,9 @@ def _render_class(tp: type, defs: dict[str, str]) -> str:
         if tp.__name__ not in defs:
             defs[tp.__name__] = ""  # reserve first: recursive types refer to themselves
             lines = [f"class {tp.__name__}(TypedDict):"]
-            for fname, (ftype, fdesc) in fields.items():
-                line = f"    {fname}: {render_type(ftype, defs)}"
+            for fname, (ftype, fdesc, required) in fields.items():
+                shown = render_type(ftype, defs)
+                line = f"    {fname}: {shown if required else f'NotRequired[{shown}]'}"
                 lines.append(f"{line}  # {fdesc}" if fdesc else line)
             if len(lines) == 1:
                 lines.append("    pass")
@@ -352,19 +364,43 @@ def definition_keys(definition: str) -> list[str]:
     return keys
 
 
-def _structured_fields(tp: type) -> dict[str, tuple[Any, str]] | None:
-    """Fields of a pydantic model, dataclass or TypedDict as {name: (type, description)}."""
+def _structured_fields(tp: type) -> dict[str, tuple[Any, str, bool]] | None:
+    """Fields of a pydantic model, dataclass or TypedDict as {name: (type, description,
+    required)}; not required: a TypedDict's NotRequired (or total=False) key, a model's or
+    dataclass's field with a default (an argument may leave it out)."""
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return {
-            (info.alias or name): (info.annotation, info.description or "")
+            (info.alias or name): (info.annotation, info.description or "", info.is_required())
             for name, info in tp.model_fields.items()
         }
     if dataclasses.is_dataclass(tp):
         hints = _safe_hints(tp)
-        return {f.name: (hints.get(f.name, f.type), "") for f in dataclasses.fields(tp)}
+        return {
+            f.name: (hints.get(f.name, f.type), "", _no_default(f)) for f in dataclasses.fields(tp)
+        }
     if is_typeddict(tp):
-        return {name: (ftype, "") for name, ftype in _safe_hints(tp).items()}
+        return {name: _typeddict_field(tp, name, ftype) for name, ftype in _hints(tp).items()}
     return None
+
+
+def _typeddict_field(tp: type, name: str, ftype: Any) -> tuple[Any, str, bool]:
+    """A TypedDict key's type and whether it is required: its own `Required[...]` or
+    `NotRequired[...]` says (read here too: written as a string, under ``from __future__
+    import annotations``, the class itself may have missed it), else the class's total."""
+    if get_origin(ftype) in _MARKS:
+        return get_args(ftype)[0], "", _MARKS[get_origin(ftype)]
+    return ftype, "", name in getattr(tp, "__required_keys__", (name,))
+
+
+def _hints(tp: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(tp, include_extras=True)
+    except Exception:
+        return dict(getattr(tp, "__annotations__", {}))
+
+
+def _no_default(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
 def _safe_hints(tp: type) -> dict[str, Any]:
