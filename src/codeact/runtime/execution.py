@@ -181,9 +181,8 @@ async def _run(
         session_state=carry is not None and bool(carry.state),
     )
     if approval is not None and approval.outcome == "denied":
-        return ExecutionResult.not_approved(
-            approval, {"total_ms": (time.perf_counter() - started) * 1000}
-        ), None
+        denied = {"total_ms": (time.perf_counter() - started) * 1000}
+        return ExecutionResult.not_approved(approval, _state_timings(denied, carry)), None
     await ensure_ready(setup.backend)  # before the bridge: its clock starts counting
     egress = HttpEgress(setup.domains, setup.network_limits)
     bridge = HostBridge(
@@ -240,6 +239,7 @@ async def _run(
     if outcome.state is not None:
         timings["state_restore_ms"] = outcome.state.restore_ms
         timings["state_save_ms"] = outcome.state.save_ms
+    timings = _state_timings(timings, carry)
     result = ExecutionResult.from_outcome(
         outcome,
         list(bridge.records),
@@ -251,6 +251,15 @@ async def _run(
     )
     result.packages = setup.packages.versions() if setup.packages is not None else []
     return result, outcome.state
+
+
+def _state_timings(timings: dict[str, float], carry: StateCarry | None) -> dict[str, float]:
+    """A session's call (`carry`) always has both state keys: 0.0 where the guest did not
+    report them (stopped, interrupted, not approved, failed before saving)."""
+    if carry is not None:
+        timings.setdefault("state_restore_ms", 0.0)
+        timings.setdefault("state_save_ms", 0.0)
+    return timings
 
 
 def _backend_timings(
