@@ -252,9 +252,16 @@ class _Unavailable:
     """Last entry of sys.meta_path: a clear error for modules the sandbox does not have."""
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        # This run's granted packages ([path, modules...], set by the runner), if any.
+        granted = getattr(sys.modules.get("codeact_errors"), "PACKAGES", None) or []
+        packages = (
+            f", with only the granted packages ({', '.join(granted[1:])})"
+            if granted[1:]
+            else " or pip packages"
+        )
         raise ModuleNotFoundError(
             f"No module named {name!r} in the sandbox. It runs CPython {sys.version.split()[0]} "
-            "(WebAssembly) without native extensions or pip packages; its modules are: "
+            f"(WebAssembly) without native extensions{packages}; its modules are: "
             + ", ".join(AVAILABLE_MODULES),
             name=name.split(".")[0],
         )
