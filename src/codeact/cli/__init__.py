@@ -7,6 +7,7 @@ Conventions (as in simonw/llm): user mistakes print one line ``codeact: error: .
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import os
 import re
@@ -20,7 +21,13 @@ from typing import Any
 import click
 
 from .. import __version__
-from .streams import broken_pipe_exit, open_missing_streams, whole_writes
+from .streams import (
+    OutputWriteError,
+    broken_pipe_exit,
+    open_missing_streams,
+    output_failed_exit,
+    whole_writes,
+)
 
 __all__ = ["main"]
 
@@ -96,6 +103,12 @@ class _CodeActGroup(_LazyGroup):
             sys.exit(130)
         except BrokenPipeError:  # `codeact ... | head`: the reader went away, stop quietly
             broken_pipe_exit()
+        except OutputWriteError as exc:
+            output_failed_exit(exc)
+        except OSError as exc:  # click's own output (--help) to a full disk
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            output_failed_exit(exc)
         except _Terminated:
             click.echo("codeact: terminated", err=True)
             raise
@@ -104,6 +117,14 @@ class _CodeActGroup(_LazyGroup):
             raise
         _flush_stdout()
         sys.exit(code if isinstance(code, int) else 0)
+
+
+#: What a write to a full, failing or closed stdout raises (click's --help, --version).
+_WRITE_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EBADF")
+    if hasattr(errno, name)
+)
 
 
 class _Terminated(SystemExit):
@@ -153,7 +174,9 @@ def _flush_stdout() -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         broken_pipe_exit()
-    except (OSError, ValueError):
+    except OSError as exc:  # a full disk: what was buffered is lost, which is a failure
+        output_failed_exit(exc)
+    except ValueError:
         pass
 
 

@@ -22,7 +22,7 @@ from ..policy.limits import Limits
 from ..tools import Tool, ToolSet, as_tool
 from .params import Number, Size
 from .report import cli_error_wording
-from .streams import broken_pipe_exit, is_broken_pipe
+from .streams import OutputWriteError, broken_pipe_exit, is_broken_pipe, output_failed_exit
 
 __all__ = [
     "fail",
@@ -76,6 +76,8 @@ def handle_errors(fn: F) -> F:
             if is_broken_pipe(exc):
                 broken_pipe_exit()
             _internal_error(exc)
+        except OutputWriteError as exc:  # a full disk, stdout closed: one line, exit 1
+            output_failed_exit(exc)
         except Exception as exc:  # a bug or an internal failure: one line, not a traceback
             _internal_error(exc)
 

@@ -41,7 +41,7 @@ from .session_file import (
     report_session,
     write_state,
 )
-from .streams import StdoutWatch, broken_pipe_exit
+from .streams import StdoutWatch, broken_pipe_exit, output_failed_exit
 from .trace_option import trace_option, tracer_provider_writing
 
 __all__ = ["exec_command"]
@@ -101,7 +101,8 @@ def exec_command(
     Prints what the program prints as it prints it, then the value of its last line. Exit
     status: 0 when the program finished, 1 when it raised, exited with a non-zero status, hit
     a limit or had its output cut, 2 for a usage error, 130 when interrupted (Ctrl-C), 141
-    when the reader of its output went away (`| head`: the program is stopped there), 143
+    when the reader of its output went away (`| head`: the program is stopped there; 1 when
+    the output cannot be written otherwise, as on a full disk), 143
     when terminated (SIGTERM; 129 for SIGHUP). With --session, a run that finished but whose
     variables could not be kept (over the limit, FILE not writable) exits 1.
     """
@@ -145,7 +146,8 @@ def exec_command(
             with show_progress():
                 codeact.prepare_sync()  # before the program: no limit counts while this runs
             # Plain output is printed as the program writes it; --json prints it all at the
-            # end. A closed pipe (`| head`) stops the program, as SIGPIPE stops a Unix command.
+            # end. A closed pipe (`| head`) stops the program, as SIGPIPE stops a Unix command;
+            # so does output that cannot be written (a full disk): exit 1 then.
             watch = StdoutWatch(print_chunk, codeact.interrupt)
             on_output = None if as_json else watch
             if target is None:
@@ -163,10 +165,12 @@ def exec_command(
         if close_trace is not None:
             close_trace()
         write_audit(result, audit_path)
-        if watch.gone:
+        if watch.error is not None:  # its output could not be written: it was stopped
             if target is not None and new_state is not None:
                 write_state(target, new_state, target)
-            broken_pipe_exit()
+            if watch.broken:
+                broken_pipe_exit()
+            output_failed_exit(watch.error)
         if as_json:
             echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         else:

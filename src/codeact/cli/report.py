@@ -19,6 +19,7 @@ import click
 from ..errors import ExecutionInterrupted
 from ..runtime import CodeAct, ExecutionResult, Session
 from ..runtime.events import OutputChunk
+from .streams import OutputWriteError
 
 __all__ = [
     "cli_wording",
@@ -112,7 +113,12 @@ def echo(text: str, *, nl: bool = True, err: bool = False, exact: bool = False) 
         text = text.encode(encoding, "backslashreplace").decode(encoding)
     except LookupError:
         pass
-    click.echo(text, nl=nl, err=err, color=True if exact else None)
+    try:
+        click.echo(text, nl=nl, err=err, color=True if exact else None)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # a full disk, an I/O error, stdout closed at start
+        raise OutputWriteError(exc.strerror or str(exc)) from exc
 
 
 def print_chunk(chunk: OutputChunk) -> None:

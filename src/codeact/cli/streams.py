@@ -3,8 +3,11 @@ at start (``<&-``, ``>&-``), or a pipe whose reader went away (``codeact exec p.
 
 A reader that goes away is the Unix ``SIGPIPE`` case: the command stops quietly (no traceback,
 no "internal error"), stops the program it runs, and exits 141 (128 + SIGPIPE, what a shell
-shows for a command that SIGPIPE ended). A stream closed at start reads as empty (stdin) or
-discards what is written to it (stdout, stderr), as /dev/null would.
+shows for a command that SIGPIPE ended). Any other failure to write the output (a full disk,
+an I/O error, stdout closed at start: ``>&-``) is one line, ``codeact: error: cannot write the
+output: No space left on device``, exit 1, as `cat` does; the program is stopped there too,
+its output can no longer be delivered. stdin closed at start reads as empty; stderr closed at
+start discards what is written to it, as /dev/null would.
 
 With ``PYTHONUNBUFFERED=1`` (``python -u``, many container images) Python's stdout and stderr
 write straight to the file descriptor and take a short write as done: a large write (a big
@@ -15,6 +18,8 @@ or raises (`BrokenPipeError` there).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
 import select
@@ -24,22 +29,47 @@ from typing import Any, NoReturn, cast
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
+    "OutputWriteError",
     "StdoutWatch",
     "broken_pipe_exit",
     "is_broken_pipe",
     "open_missing_streams",
+    "output_failed_exit",
     "whole_writes",
 ]
 
 EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 
 
+class OutputWriteError(Exception):
+    """The command's output could not be written (not a reader that went away: that is
+    `BrokenPipeError`, exit 141). Its message is the reason, e.g. "No space left on device"."""
+
+
 def open_missing_streams() -> None:
     """Give a stream that was closed when the command started (``sys.stdin is None``) a
-    /dev/null in its place, so that no later ``sys.stdin.read()`` fails with AttributeError."""
-    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+    stand-in, so that no later ``sys.stdin.read()`` fails with AttributeError: stdin and
+    stderr a /dev/null; stdout one whose writes fail with EBADF, as the closed descriptor's
+    would (`cat >&-` fails too: output nobody can read is not a success)."""
+    for name, mode in (("stdin", "r"), ("stderr", "w")):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
+
+
+class _ClosedStdout(io.TextIOBase):
+    """stdout closed at start: every non-empty write fails with EBADF."""
+
+    encoding = "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if text:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        return 0
 
 
 def whole_writes() -> None:
@@ -116,12 +146,31 @@ def _silence_broken() -> None:
     """Point a broken stdout/stderr at /dev/null: the interpreter's last flush at exit, and
     any message still to come, must not fail again."""
     for fd in _broken_fds():
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, fd)
-            os.close(devnull)
-        except OSError:
-            pass
+        _silence(fd)
+
+
+def _silence(fd: int) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
+def output_failed_exit(exc: BaseException) -> NoReturn:
+    """Writing the output failed: a reader that went away exits 141 quietly; anything else
+    (ENOSPC, EIO, EBADF...) is one line on stderr and exit 1. stdout is silenced first, so
+    that the interpreter's last flush does not fail again."""
+    if isinstance(exc, OSError) and is_broken_pipe(exc):
+        broken_pipe_exit()
+    reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+    _silence(1)
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"codeact: error: cannot write the output: {reason}\n")
+        sys.stderr.flush()
+    sys.exit(1)
 
 
 def broken_pipe_exit() -> NoReturn:
@@ -131,22 +180,31 @@ def broken_pipe_exit() -> NoReturn:
 
 
 class StdoutWatch:
-    """Wraps an output callback: when its write finds the pipe closed, stdout is silenced,
-    `on_gone` runs once (the caller stops the program there) and `gone` turns true."""
+    """Wraps an output callback: when its write fails (the pipe closed, a full disk, ...),
+    the stream is silenced, `on_gone` runs once (the caller stops the program there), `gone`
+    turns true and `error` holds what the write raised (`output_failed_exit` says it)."""
 
     def __init__(self, write: Callable[[Any], Any], on_gone: Callable[[], Any]) -> None:
         self._write = write
         self._on_gone = on_gone
         self.gone = False
+        self.error: OSError | None = None
+        self.broken = False  # the error is a reader that went away (stdout now silenced)
 
     def __call__(self, chunk: Any) -> None:
         if self.gone:
             return
         try:
             self._write(chunk)
+        except OutputWriteError as exc:
+            self._failed(OSError(0, str(exc)))
         except OSError as exc:
-            if not is_broken_pipe(exc):
-                raise
-            self.gone = True
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        self.gone = True
+        self.error = exc
+        self.broken = is_broken_pipe(exc)
+        if self.broken:
             _silence_broken()
-            self._on_gone()
+        self._on_gone()
