@@ -201,6 +201,7 @@ class Agent(Closeable):
         stops `run_sync`'s loop thread too; its own chat client is closed only here)."""
         thread = self._sync.current()
         if thread is not None:
+            thread.wait_idle()  # a run_sync in another thread ends before its client closes
             try:
                 thread.run(self.aclose())
             finally:

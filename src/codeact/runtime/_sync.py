@@ -76,6 +76,7 @@ class LoopThread:
         # while that thread holds the lock in `_done`.
         self._lock = threading.RLock()
         self._stopping = False
+        self._running: set[concurrent.futures.Future[Any]] = set()
         started = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(started,), name=name, daemon=True)
         self._thread.start()
@@ -107,6 +108,7 @@ class LoopThread:
             # schedules the task's first step before it passes the cancellation on. Queued
             # before the loop's stop (same lock), it is started, then cancelled, not lost.
             future = asyncio.run_coroutine_threadsafe(self._unpinned(coro), self._loop)
+            self._running.add(future)
         future.add_done_callback(self._done)
         return future
 
@@ -114,9 +116,23 @@ class LoopThread:
         self._place.unpin()
         return await coro
 
-    def _done(self, _future: concurrent.futures.Future[Any]) -> None:
+    def _done(self, future: concurrent.futures.Future[Any]) -> None:
         with self._lock:
             self._quiet.end()
+            self._running.discard(future)
+
+    def wait_idle(self) -> None:
+        """Wait for the calls that run on the loop now (another thread's `execute_sync` or
+        `run_sync`) to end, so that `close()` does not cancel them under their caller. Not
+        on the loop's own thread (a call there would wait for itself)."""
+        if threading.current_thread() is self._thread:
+            return
+        while True:
+            with self._lock:
+                running = list(self._running)
+            if not running:
+                return
+            concurrent.futures.wait(running)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the loop and wait for its result in the calling thread."""
@@ -138,7 +154,9 @@ class LoopThread:
                 self._loop.call_soon_threadsafe(self._loop.stop)
 
     def close(self) -> None:
-        """Stop the loop and wait (a few seconds at most) for its thread to end."""
+        """Wait for the calls that run now to end, stop the loop and wait (a few seconds at
+        most) for its thread to end."""
+        self.wait_idle()
         self.stop_soon()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=10)
@@ -173,7 +191,8 @@ class PrivateLoop:
         return self._thread
 
     def close(self) -> None:
-        """Stop the loop thread, if any, and wait for it; a later `get()` makes a new one."""
+        """Stop the loop thread, if any, once the calls running on it (from other threads)
+        have ended, and wait for it; a later `get()` makes a new one."""
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:
