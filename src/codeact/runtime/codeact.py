@@ -31,7 +31,7 @@ from ..sandbox.registry import shared_backend
 from ..tools import Tool, ToolSet, as_tool
 from ..tools.definition import ApprovalMode
 from ._sync import PrivateLoop, refuse_inside_loop, result_or_interrupted
-from .events import ExecutionEvent, OutputChunk, event_stream
+from .events import ExecutionEvent, OutputChunk, event_stream, refuse_async_callbacks
 from .execute_tool import ExecuteCodeTool
 from .execution import ExecutionSetup, Running, ensure_ready, ensure_ready_sync, execute
 from .grants import Grants, collection
@@ -274,6 +274,7 @@ class CodeAct(Grants, Closeable):
         """`execute`, with a session's state carried in and what the guest handed back."""
         if not isinstance(code, str):
             raise UserError(f"code must be a str, got {type(code).__name__}")
+        refuse_async_callbacks(on_output=on_output, on_event=on_event)
         return await execute(
             code,
             limits or self.limits,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ..bridge.output import STDERR, STDOUT
 from ..bridge.protocol import ToolCallRecord
+from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
     from .result import ExecutionResult
@@ -76,6 +78,22 @@ ExecutionEvent: TypeAlias = "OutputChunk | ToolCallStarted | ToolCallEnded | Exe
 _log = logging.getLogger("codeact")
 
 _STREAMS: dict[int, Literal["stdout", "stderr"]] = {STDOUT: "stdout", STDERR: "stderr"}
+
+
+def refuse_async_callbacks(**callbacks: Callable[..., Any] | None) -> None:
+    """Raise `ConfigurationError` for an ``async def`` (or an object whose ``__call__`` is
+    one) given as `on_output` / `on_event`: they are called on the loop and not awaited, so
+    its body would never run. A plain function, or `stream()`, is what fits."""
+    for name, callback in callbacks.items():
+        if callback is None:
+            continue
+        call = getattr(type(callback), "__call__", None)  # noqa: B004
+        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(call):
+            raise ConfigurationError(
+                f"{name} must be a plain function, not an async one (it is called, not "
+                "awaited); to await something for each event, use `stream()`: `async for "
+                "event in codeact.stream(code)`"
+            )
 
 
 class EventSink:
