@@ -109,3 +109,13 @@ def test_a_session_file_of_another_backend_names_the_flag(tmp_path: Path) -> Non
         f"codeact: error: --session {state} was saved with --backend wasm; run with --backend "
         "wasm, or give another FILE to start a new session\n"
     )
+
+
+def test_an_empty_session_file_is_a_new_session(tmp_path: Path) -> None:
+    state = tmp_path / "work.session"
+    state.write_bytes(b"")  # `f=$(mktemp)`: the file exists, empty
+    first = codeact_cli("exec", "-", "--session", str(state), stdin="r = 3")
+    assert first.returncode == 0, first.stderr  # was: "not a session file", exit 2
+    assert state.stat().st_size > 0
+    second = codeact_cli("exec", "-", "--session", str(state), stdin="r * 2")
+    assert second.returncode == 0 and second.stdout.strip() == "6", second.stderr

@@ -89,7 +89,8 @@ def hold_session_file(path: Path, mounts: Sequence[Mount] = ()) -> Iterator[Path
 
 
 def read_state(path: Path, limit: int) -> bytes | None:
-    """The state saved in `path`, or None when the file does not exist yet (a new session).
+    """The state saved in `path`, or None when the file does not exist yet or is empty (a new
+    session: `f=$(mktemp)` makes the file before the first run).
     A file larger than `limit` (the session's `Limits.state_bytes`) and the most its seal
     adds (`SEALING_BYTES`: the names' header, the tag) is refused unread: no state this CLI
     writes is that large, and /dev/zero would fill memory."""
@@ -106,7 +107,7 @@ def read_state(path: Path, limit: int) -> bytes | None:
             f"--session {path}: larger than a session's state may be ({limit // 2**20} MiB); "
             "it is not a session file of codeact: choose another FILE"
         )
-    return data
+    return data or None
 
 
 def _check_can_save(path: Path, parent: Path) -> None:
