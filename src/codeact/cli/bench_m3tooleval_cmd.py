@@ -98,11 +98,9 @@ def m3tooleval_command(
         f"model {client.model}",
         err=True,
     )
-    if resume:
-        click.echo(f"{len(earlier)} run(s) kept from {json_path}", err=True)
     started = time.perf_counter()
     plan = _Plan(tasks, wirings, runs, max_turns, json_path)
-    new = asyncio.run(_run(client, plan, earlier, kept_model))
+    new = asyncio.run(_run(client, plan, earlier, kept_model, resume))
     elapsed = time.perf_counter() - started
     records = [*_selected(earlier, plan), *new]
     click.echo(
@@ -156,10 +154,14 @@ class _Plan:
 
 
 async def _run(
-    client: ChatClient, plan: _Plan, earlier: list[TaskRun], kept_model: str | None
+    client: ChatClient,
+    plan: _Plan,
+    earlier: list[TaskRun],
+    kept_model: str | None,
+    resume: bool = False,
 ) -> list[TaskRun]:
     """Start the model, check that the kept runs (`earlier`) are its own (once its name is
-    known), run the rest; returns the new runs."""
+    known: only then are they said to be kept), run the rest; returns the new runs."""
     from ..bench.m3tooleval.report import check_same_model
     from ..chat.openai_chat import OpenAIChat
 
@@ -169,6 +171,8 @@ async def _run(
             if isinstance(client, OpenAIChat):
                 await client.resolve_model()  # the name the kept runs must have been made with
             check_same_model(plan.json_path, kept_model, client.model)
+        if resume:
+            click.echo(f"{len(earlier)} run(s) kept from {plan.json_path}", err=True)
         return await _run_rest(client, plan, earlier)
     finally:
         await client.aclose()
