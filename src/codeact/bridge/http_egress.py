@@ -36,7 +36,7 @@ from typing import Any
 from .._nesting import loads_within
 from ..policy.addresses import IPAddress, non_public_reason
 from ..policy.headers import CREDENTIAL_HEADERS, HOST_SET_HEADERS, check_headers, normalized_name
-from ..policy.network import AllowedDomain, NetworkLimits, find_rule
+from ..policy.network import AllowedDomain, NetworkLimits, allow_hint, find_rule
 from ..policy.urls import MAX_URL_LENGTH, Target, TargetError, parse_target
 from . import stops
 from .dns import LookupRefused, Lookups, Resolver
@@ -238,7 +238,7 @@ class HttpEgress:
                 raise _Refused(
                     f"{via}{method} {url} is not allowed: {target.host} resolves to {ip}, "
                     f"{reason}; internal addresses are reached only when the host is listed "
-                    f"by its exact name (allowed_domains=[{target.host!r}])"
+                    f"by its exact name ({allow_hint(target.host)})"
                 )
         return addresses
 

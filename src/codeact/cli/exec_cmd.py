@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import CodeActError, SessionStateError, UserError
+from ..policy.network import hint_cli_flags
 from ..runtime import CodeAct, ExecutionResult
 from .approval_options import (
     announce_plan,
@@ -107,6 +108,7 @@ def exec_command(
     variables could not be kept (over the limit, FILE not writable) exits 1.
     """
     code = _read_program(program)
+    hint_cli_flags()  # a denied request's hint names --allow-domain, not allowed_domains=[...]
     tools = load_tools(tool_specs)
     check_package_options(packages, wheelhouse)
     limits = limits_from_options(timeout, memory_mb, max_output)

@@ -38,7 +38,9 @@ __all__ = [
     "AllowedDomain",
     "DomainInput",
     "NetworkLimits",
+    "allow_hint",
     "find_rule",
+    "hint_cli_flags",
     "to_allowed_domain",
 ]
 
@@ -189,6 +191,26 @@ class AllowedDomain:
         return f"AllowedDomain({self.pattern!r}{extra})"
 
 
+#: Whose words a denial's hint is in: Python's (``allowed_domains=[...]``) or, in the
+#: `codeact` command line (`hint_cli_flags`), its flag (``--allow-domain ...``).
+_HINTS = {"cli": False}
+
+
+def hint_cli_flags(on: bool = True) -> None:
+    """Make denials in this process suggest ``--allow-domain`` (the command line's flag)."""
+    _HINTS["cli"] = on
+
+
+def allow_hint(pattern: str, method: str | None = None) -> str:
+    """The setting that would allow `pattern` (and `method`): ``allowed_domains=['host']`` /
+    ``allowed_domains=[('origin', 'POST')]``, or in the command line ``--allow-domain host`` /
+    ``--allow-domain origin:POST``."""
+    if _HINTS["cli"]:
+        return f"--allow-domain {pattern}" + (f":{method}" if method else "")
+    rule = f"({pattern!r}, {method!r})" if method else repr(pattern)
+    return f"allowed_domains=[{rule}]"
+
+
 def to_allowed_domain(item: object) -> AllowedDomain:
     """An `AllowedDomain` from any accepted shorthand (see `DomainInput`)."""
     if isinstance(item, AllowedDomain):
@@ -231,15 +253,15 @@ def find_rule(
         host = f"[{target.host}]" if ":" in target.host else target.host
         if target.port != DEFAULT_PORTS[target.scheme]:
             host = f"{host}:{target.port}"
+        setting = "--allow-domain" if _HINTS["cli"] else "allowed_domains"
         return None, (
-            f"{method} {url} is not allowed: no allowed_domains rule for {target.host}; "
-            f"allow it with allowed_domains=[{host!r}]"
+            f"{method} {url} is not allowed: no {setting} rule for {target.host}; "
+            f"allow it with {allow_hint(host)}"
         )
-    suggestion = f"({target.origin!r}, {method!r})"  # the (host, method) form: also a CLI flag
     return None, (
         f"{method} {url} is not allowed: "
         + "; ".join(reasons)
-        + f"; to allow it, add allowed_domains=[{suggestion}]"
+        + f"; to allow it, add {allow_hint(target.origin, method)}"
     )
 
 
