@@ -8,30 +8,20 @@ a datetime as `str` (ISO 8601), a Decimal as `float`, an Enum as a `Literal` of 
 
 from __future__ import annotations
 
-import collections.abc
-import dataclasses
-import datetime
-import decimal
-import enum
-import fractions
 import functools
 import inspect
 import keyword
-import pathlib
-import types
 import typing
-import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
+from typing import Any, TypeAlias
 
 import pydantic
-import typing_extensions
 from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import is_typeddict
 
 from ..errors import ToolDefinitionError
 from .docstrings import Docstring
 from .from_parse import passes_parse_on, validates_parse_alike
+from .type_text import default_text, definition_keys, render_params, render_type
 from .typeddicts import pydantic_annotation
 
 __all__ = [
@@ -45,37 +35,6 @@ __all__ = [
 ]
 
 _EMPTY = inspect.Parameter.empty
-_SEQUENCES = {
-    list,
-    set,
-    frozenset,
-    collections.abc.Sequence,
-    collections.abc.MutableSequence,
-    collections.abc.Set,
-    collections.abc.MutableSet,
-    collections.abc.Iterable,
-    collections.abc.Collection,
-}
-#: TypedDict key markers: True for Required, False for NotRequired.
-_MARKS: dict[Any, bool] = {
-    typing_extensions.Required: True,
-    typing_extensions.NotRequired: False,
-    **{
-        getattr(typing, n): n == "Required"
-        for n in ("Required", "NotRequired")
-        if hasattr(typing, n)
-    },
-}
-_MAPPINGS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
-_AS_STR: tuple[type, ...] = (
-    datetime.datetime,
-    datetime.date,
-    datetime.time,
-    uuid.UUID,
-    pathlib.PurePath,
-    bytes,
-)
-_AS_FLOAT: tuple[type, ...] = (decimal.Decimal, fractions.Fraction, datetime.timedelta)
 
 
 @dataclass(frozen=True)
@@ -230,7 +189,7 @@ def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
 
     returns = hints.get("return", _EMPTY)
     definitions: dict[str, str] = {}
-    rendered = _render_params(params, definitions)
+    rendered = render_params(params, definitions)
     signature = f"{name}({', '.join(rendered)})"
     if returns is not _EMPTY:
         signature += f" -> {render_type(returns, definitions)}"
@@ -257,154 +216,3 @@ def _strip_titles(schema: Any) -> None:
     elif isinstance(schema, list):
         for item in schema:
             _strip_titles(item)
-
-
-def _render_params(params: list[ParameterSpec], definitions: dict[str, str]) -> list[str]:
-    """The parameters as a `def` lists them: one bare `*` before the first keyword-only one
-    (positional-only parameters are refused, so there is never a `/`)."""
-    rendered: list[str] = []
-    starred = False
-    for p in params:
-        if not p.positional and not starred:
-            rendered.append("*")
-            starred = True
-        rendered.append(_render_param(p, definitions))
-    return rendered
-
-
-def default_text(default: Any) -> str:
-    """A parameter's default as a signature shows it: its repr, "..." when that is long."""
-    text = repr(default.value if isinstance(default, enum.Enum) else default)
-    return text if len(text) <= 40 else "..."
-
-
-def _render_param(p: ParameterSpec, definitions: dict[str, str]) -> str:
-    text = f"{p.name}: {render_type(p.annotation, definitions)}"
-    if not p.required:
-        text += f" = {default_text(p.default)}"
-    return text
-
-
-def render_type(tp: Any, definitions: dict[str, str] | None = None) -> str:
-    """Render `tp` as the Python type of the value the sandbox sees (JSON-shaped)."""
-    defs = definitions if definitions is not None else {}
-    if tp is Any or tp is inspect.Parameter.empty:
-        return "Any"
-    if tp is None or tp is type(None):
-        return "None"
-    origin, args = get_origin(tp), get_args(tp)
-    if origin is Annotated:
-        return render_type(args[0], defs)
-    if origin is Union or (hasattr(types, "UnionType") and origin is types.UnionType):
-        parts: list[str] = []
-        for arg in args:
-            text = render_type(arg, defs)
-            if text not in parts:
-                parts.append(text)
-        return " | ".join(parts)
-    if origin is Literal:
-        return (
-            f"Literal[{', '.join(repr(a.value if isinstance(a, enum.Enum) else a) for a in args)}]"
-        )
-    if origin in _SEQUENCES:
-        return f"list[{render_type(args[0], defs)}]" if args else "list"
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return f"list[{render_type(args[0], defs)}]"
-        inner = " | ".join(dict.fromkeys(render_type(a, defs) for a in args))
-        return f"list[{inner}]" if args else "list"
-    if origin in _MAPPINGS:
-        if args:
-            return f"dict[{render_type(args[0], defs)}, {render_type(args[1], defs)}]"
-        return "dict"
-    if isinstance(tp, typing.TypeVar):
-        return "Any"
-    if isinstance(tp, type):
-        return _render_class(tp, defs)
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _render_class(tp: type, defs: dict[str, str]) -> str:
-    if tp in (str, int, float, bool):
-        return tp.__name__
-    if issubclass(tp, enum.Enum):
-        return f"Literal[{', '.join(repr(m.value) for m in tp)}]"
-    if issubclass(tp, _AS_STR):
-        return "str"
-    if issubclass(tp, _AS_FLOAT):
-        return "float"
-    if tp in (list, tuple, set, frozenset):
-        return "list"
-    if tp is dict:
-        return "dict"
-    fields = _structured_fields(tp)
-    if fields is not None:
-        if tp.__name__ not in defs:
-            defs[tp.__name__] = ""  # reserve first: recursive types refer to themselves
-            lines = [f"class {tp.__name__}(TypedDict):"]
-            for fname, (ftype, fdesc, required) in fields.items():
-                shown = render_type(ftype, defs)
-                line = f"    {fname}: {shown if required else f'NotRequired[{shown}]'}"
-                lines.append(f"{line}  # {fdesc}" if fdesc else line)
-            if len(lines) == 1:
-                lines.append("    pass")
-            defs[tp.__name__] = "\n".join(lines)
-        return tp.__name__
-    return tp.__name__
-
-
-def definition_keys(definition: str) -> list[str]:
-    """The field names of a definition `render_type` wrote (``class X(TypedDict):`` then one
-    ``name: type  # description`` line per field), in order."""
-    keys: list[str] = []
-    for line in definition.splitlines()[1:]:
-        name, sep, _ = line.strip().partition(":")
-        if sep and name.isidentifier():
-            keys.append(name)
-    return keys
-
-
-def _structured_fields(tp: type) -> dict[str, tuple[Any, str, bool]] | None:
-    """Fields of a pydantic model, dataclass or TypedDict as {name: (type, description,
-    required)}; not required: a TypedDict's NotRequired (or total=False) key, a model's or
-    dataclass's field with a default (an argument may leave it out)."""
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return {
-            (info.alias or name): (info.annotation, info.description or "", info.is_required())
-            for name, info in tp.model_fields.items()
-        }
-    if dataclasses.is_dataclass(tp):
-        hints = _safe_hints(tp)
-        return {
-            f.name: (hints.get(f.name, f.type), "", _no_default(f)) for f in dataclasses.fields(tp)
-        }
-    if is_typeddict(tp):
-        return {name: _typeddict_field(tp, name, ftype) for name, ftype in _hints(tp).items()}
-    return None
-
-
-def _typeddict_field(tp: type, name: str, ftype: Any) -> tuple[Any, str, bool]:
-    """A TypedDict key's type and whether it is required: its own `Required[...]` or
-    `NotRequired[...]` says (read here too: written as a string, under ``from __future__
-    import annotations``, the class itself may have missed it), else the class's total."""
-    if get_origin(ftype) in _MARKS:
-        return get_args(ftype)[0], "", _MARKS[get_origin(ftype)]
-    return ftype, "", name in getattr(tp, "__required_keys__", (name,))
-
-
-def _hints(tp: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(tp, include_extras=True)
-    except Exception:
-        return dict(getattr(tp, "__annotations__", {}))
-
-
-def _no_default(f: dataclasses.Field[Any]) -> bool:
-    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-
-
-def _safe_hints(tp: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(tp)
-    except Exception:
-        return dict(getattr(tp, "__annotations__", {}))
