@@ -58,6 +58,9 @@ def result_or_interrupted(
             future.cancel()
             raise KeyboardInterrupt from None
         raise ExecutionInterrupted(result) from None
+    except BaseException:  # SIGTERM's SystemExit, say: the caller is leaving, so does its call
+        future.cancel()  # (and `close()` never waits for a call nobody waits for)
+        raise
 
 
 class LoopThread:
@@ -139,8 +142,8 @@ class LoopThread:
         future = self.submit(coro)
         try:
             return future.result()
-        except KeyboardInterrupt:
-            future.cancel()
+        except BaseException:  # Ctrl-C, SIGTERM's SystemExit: the caller is leaving; so does
+            future.cancel()  # its call (`wait_idle` never waits for one nobody waits for)
             raise
 
     def stop_soon(self) -> None:
