@@ -19,11 +19,15 @@ from typing import Any
 
 __all__ = ["utf8_safe", "utf8_safe_json", "visible"]
 
-# C0 and C1 controls, DEL, and the invisible format characters that reorder or hide text
-# (zero-width, bidi embeddings/overrides/isolates, word joiner, BOM), and lone surrogates.
+# C0 and C1 controls, DEL, every invisible format character (Unicode's category Cf: zero-width,
+# bidi embeddings/overrides/isolates, word joiner, BOM, the tag characters that can spell text
+# no one sees, musical and shorthand format controls), line and paragraph separators, and
+# lone surrogates.
 _HIDDEN = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
-    "\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891"
+    "\u08e2\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
+    "\ud800-\udfff\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
 _HIDDEN_OR_NEWLINE = re.compile(_HIDDEN.pattern[:-1] + "\n]")
 
@@ -34,7 +38,9 @@ def _escape(match: re.Match[str]) -> str:
         return "\\r"
     if code == 0x0A:
         return "\\n"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def visible(text: str, *, newlines: bool = True) -> str:

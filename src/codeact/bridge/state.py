@@ -23,6 +23,8 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+from .._display import visible
+
 __all__ = ["STATE_READ", "GuestState", "StateCarry", "report_allowance"]
 
 #: The call a guest makes for bytes of its session's state (`StateCarry.piece`); no tool can
@@ -213,8 +215,12 @@ def _spliced_size(splice: list[Any]) -> int:
 
 
 def _text(value: object, limit: int) -> str:
+    """A name or a reason from the guest, as the host shows it (to a person on a terminal,
+    to the model): a program names its variables (``globals()["\x1b]52;..."]``), so control
+    and invisible characters and line breaks are escapes, and it is cut to `limit`."""
     if not isinstance(value, str):
         return ""
+    value = visible(value, newlines=False)
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
 

@@ -7,6 +7,7 @@ call). The wording of a stop is therefore written once, whichever backend or thr
 
 from __future__ import annotations
 
+from .._display import visible
 from ..policy.limits import Limits
 from ..policy.network import NetworkLimits
 from ..policy.outputs import OutputLimits
@@ -69,7 +70,8 @@ def tool_calls(limits: Limits, name: str) -> Stop:
     return Stop(
         "tool_calls",
         f"the program made more than {limits.tool_calls} tool calls "
-        f"({limits.describe('tool_calls')}) and was stopped at a call of {name}()",
+        f"({limits.describe('tool_calls')}) and was stopped at a call of "
+        f"{visible(name[:100], newlines=False)}()",  # the name is the program's to choose
     )
 
 

@@ -92,15 +92,29 @@ class ApprovalRequest:
         )
 
 
-def format_call(name: str, arguments: Mapping[str, Any] | None, *, width: int = 200) -> str:
-    """``send_email(to='a@b.c', subject='hi')``, each value cut to `width` characters."""
-    parts = []
+def format_call(name: str, arguments: Mapping[str, Any] | None, *, width: int = 400) -> str:
+    """``send_email(to='a@b.c', subject='hi')``. A name that is not an identifier is shown
+    quoted (``**{'x\\n': 1}``: a program picks the names a schema leaves open, and a line
+    break in one could draw a line of its own); a value longer than `width` characters keeps
+    its start and its end, with how much was left out between them (what a long command
+    does at its end is what matters most)."""
+    parts, extra = [], []
     for key, value in (arguments or {}).items():
         shown = repr(value)
         if len(shown) > width:
-            shown = shown[: width - 3] + "..."
-        parts.append(f"{key}={shown}")
+            half = width // 2
+            shown = f"{shown[:half]} ...[{len(shown) - 2 * half:,} characters]... {shown[-half:]}"
+        if isinstance(key, str) and key.isidentifier() and len(key) <= 100:
+            parts.append(f"{key}={shown}")
+        else:
+            extra.append(f"{_cut(repr(key), 100)}: {shown}")
+    if extra:
+        parts.append(f"**{{{', '.join(extra)}}}")
     return f"{name}({', '.join(parts)})"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .._display import utf8_safe
+from .._display import utf8_safe, visible
 from ..bridge.http_egress import HttpRequestRecord
 from ..bridge.output import CappedOutput
 from ..bridge.protocol import OutputFile, RunOutcome, ToolCallRecord
@@ -210,12 +210,14 @@ class ExecutionResult:
         elif self.value is not None:
             parts.append(f"[value] {json.dumps(self.value, ensure_ascii=False)}")
         if self.files:
-            listed = ", ".join(
-                f"/output/{f.path} ({f.media_type}, {f.size} bytes)" for f in self.files
+            listed = ", ".join(  # a file's name is the program's: no line of its own
+                f"/output/{visible(f.path, newlines=False)} ({f.media_type}, {f.size} bytes)"
+                for f in self.files
             )
             parts.append(f"[files returned] {listed}")
         if self.files_skipped:
-            parts.append("[files not returned] " + "; ".join(self.files_skipped))
+            skipped = "; ".join(visible(why, newlines=False) for why in self.files_skipped)
+            parts.append(f"[files not returned] {skipped}")
         printed_cut = self.output_truncated - self.value_truncated
         if printed_cut > 0:
             parts.append(
