@@ -22,6 +22,7 @@ from ..calls.audit import check_audit_path
 from ..errors import UserError
 from ..runtime import CodeAct, ExecutionResult
 from .host_files import cannot_write, open_for_append
+from .live_output import GatedApprover, LiveOutput
 
 __all__ = [
     "announce_plan",
@@ -55,8 +56,12 @@ def approval_options(fn: F) -> F:
     return fn
 
 
-def approval_handler_for(approve: str | None, *, program_from_stdin: bool) -> ApprovalHandler:
-    """The handler for ``--approve``; `program_from_stdin` when the program is read from stdin."""
+def approval_handler_for(
+    approve: str | None, *, program_from_stdin: bool, output_gate: LiveOutput | None = None
+) -> ApprovalHandler:
+    """The handler for ``--approve``; `program_from_stdin` when the program is read from stdin.
+    With `output_gate` (`codeact exec`), the program's live output waits while a question is
+    open, and the question starts on a fresh line."""
     if approve == "all":
         return ApproveAll(reason="approved by --approve all", name="cli --approve all")
     if approve == "none":
@@ -71,6 +76,10 @@ def approval_handler_for(approve: str | None, *, program_from_stdin: bool) -> Ap
         return DenyAll(
             reason="there is no terminal to ask for approval (run with --approve all to allow it)",
             name="cli (no terminal)",
+        )
+    if output_gate is not None:
+        return GatedApprover(
+            output_gate=output_gate, input=answers, output=sys.stderr, name="cli --approve ask"
         )
     return InteractiveApprover(input=answers, output=sys.stderr, name="cli --approve ask")
 

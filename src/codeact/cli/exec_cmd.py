@@ -31,6 +31,7 @@ from .grant_options import (
     save_files,
 )
 from .host_files import pin
+from .live_output import LiveOutput
 from .packages_cmd import check_package_options, package_options
 from .progress import show_progress
 from .report import echo, print_chunk, print_result, run_interruptible
@@ -112,7 +113,9 @@ def exec_command(
     tools = load_tools(tool_specs)
     check_package_options(packages, wheelhouse)
     limits = limits_from_options(timeout, memory_mb, max_output)
-    handler = approval_handler_for(approve, program_from_stdin=program == "-")
+    # Live output waits while an approval question is open (live_output).
+    live = LiveOutput()
+    handler = approval_handler_for(approve, program_from_stdin=program == "-", output_gate=live)
     # Files written on the host after programs that may change read-write mounts ran: each
     # path resolved now, no link inside such a mount followed (host_files).
     file_mounts = [parse_mount(spec) for spec in mounts]
@@ -151,7 +154,8 @@ def exec_command(
             # end. A closed pipe (`| head`) stops the program, as SIGPIPE stops a Unix command;
             # so does output that cannot be written (a full disk): exit 1 then.
             watch = StdoutWatch(print_chunk, codeact.interrupt)
-            on_output = None if as_json else watch
+            live.write_to(watch)
+            on_output = None if as_json else live
             if target is None:
                 result, interrupted = run_interruptible(codeact, code, on_output=on_output)
             else:

@@ -19,6 +19,7 @@ import click
 from ..errors import ExecutionInterrupted
 from ..runtime import CodeAct, ExecutionResult, Session
 from ..runtime.events import OutputChunk
+from .live_output import shown_text
 from .streams import OutputWriteError
 
 __all__ = [
@@ -124,8 +125,17 @@ def echo(text: str, *, nl: bool = True, err: bool = False, exact: bool = False) 
 def print_chunk(chunk: OutputChunk) -> None:
     """What the program writes, as it writes it (stderr in the command line's wording)."""
     err = chunk.stream == "stderr"
-    echo(cli_wording(chunk.text) if err else chunk.text, nl=False, err=err, exact=True)
+    echo(
+        _shown(cli_wording(chunk.text) if err else chunk.text, err=err),
+        nl=False,
+        err=err,
+        exact=True,
+    )
     (sys.stderr if err else sys.stdout).flush()
+
+
+def _shown(text: str, *, err: bool = False) -> str:
+    return shown_text(text, sys.stderr if err else sys.stdout)
 
 
 def _cut_note(result: ExecutionResult) -> str:
@@ -147,17 +157,19 @@ def _cut_note(result: ExecutionResult) -> str:
 
 
 def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
-    """The result for a person; `streamed`: the output was already printed as it came."""
+    """The result for a person; `streamed`: the output was already printed as it came.
+    What the program controls (its output, its value, its traceback) is shown through
+    `shown_text`: exact on a pipe or a file, its controls escaped on a terminal."""
     if result.stdout and not streamed:
-        echo(result.stdout, nl=False, exact=True)
+        echo(_shown(result.stdout), nl=False, exact=True)
     if result.stderr and not streamed:
-        echo(cli_wording(result.stderr), nl=False, err=True, exact=True)
+        echo(_shown(cli_wording(result.stderr), err=True), nl=False, err=True, exact=True)
     if result.has_value and result.stdout and not result.stdout.endswith("\n"):
         echo("")  # the value on a line of its own, not glued to output without a newline
     if result.value_repr is not None:
-        echo(result.value_repr, exact=True)
+        echo(_shown(result.value_repr), exact=True)
     elif result.value is not None:
-        echo(json.dumps(result.value, ensure_ascii=False), exact=True)
+        echo(_shown(json.dumps(result.value, ensure_ascii=False)), exact=True)
     cut_note = _cut_note(result)
     if cut_note:
         click.echo(f"codeact: {cut_note}; {raise_hint('output')}", err=True)
@@ -173,7 +185,7 @@ def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
         click.echo(f"codeact: {error.message}", err=True)
     else:
         text = error.traceback.rstrip("\n") or f"{error.type}: {error.message}"
-        echo(cli_wording(text), err=True)
+        echo(_shown(cli_wording(text), err=True), err=True)
         missing = (
             _MISSING_MODULE.search(error.message) if error.type == "ModuleNotFoundError" else None
         )
