@@ -214,3 +214,25 @@ def test_an_output_files_resource_uri_is_percent_encoded() -> None:
 
     content = _file_content(OutputFile("sub/a b#c?\x1b.txt", "text/plain", b"x"))
     assert content.resource.uri == "codeact://output/sub/a%20b%23c%3F%1B.txt"
+
+
+@pytest.mark.parametrize(("cap", "overlap"), [(1, 1), (2, 2)])
+async def test_max_concurrent_caps_programs_running_at_once(cap: int, overlap: int) -> None:
+    running = [0, 0]  # now, most at once
+
+    @tool
+    async def slow() -> str:
+        """Take a while."""
+        running[0] += 1
+        running[1] = max(running)
+        await asyncio.sleep(0.3)
+        running[0] -= 1
+        return "done"
+
+    server = build_mcp_server(CodeAct(tools=[slow]), name="test", max_concurrent=cap)
+    async with mcp.Client(server) as client:
+        results = await asyncio.gather(
+            *(client.call_tool("execute_code", {"code": "slow()"}) for _ in range(2))
+        )
+    assert all(not r.is_error and "done" in mcp_text(r) for r in results)  # waited, not refused
+    assert running[1] == overlap

@@ -75,6 +75,15 @@ __all__ = ["serve_mcp_command"]
     "codeact session per client connection); execute_code then takes restart=true to start "
     "over.",
 )
+@click.option(
+    "--max-concurrent",
+    type=click.IntRange(min=1),
+    default=4,  # the server's DEFAULT_MAX_CONCURRENT (that module needs `mcp` to import)
+    show_default=True,
+    metavar="N",
+    help="Run at most N programs at once (each holds a sandbox, up to --memory-mb); further "
+    "calls wait their turn.",
+)
 @limits_options
 @grant_options
 @package_options
@@ -87,6 +96,7 @@ def serve_mcp_command(
     backend: str,
     name: str,
     sessions: bool,
+    max_concurrent: int,
     timeout: float | None,
     memory_mb: int | None,
     max_output: int | None,
@@ -202,10 +212,17 @@ def serve_mcp_command(
                 on_files=on_files,
                 sessions=sessions,
                 allow_hosts=allow_hosts,
+                max_concurrent=max_concurrent,
             )
         else:
             with interruptible_stdio():
-                serve_mcp(codeact, name=name, on_files=on_files, sessions=sessions)
+                serve_mcp(
+                    codeact,
+                    name=name,
+                    on_files=on_files,
+                    sessions=sessions,
+                    max_concurrent=max_concurrent,
+                )
 
 
 def _advice(approve: str | None) -> str:

@@ -14,11 +14,12 @@ limits; the host tools run in this process, never in the sandbox.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ipaddress
 import socket
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -40,6 +41,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("the MCP server needs the `mcp` package: pip install -e '.[mcp]'") from exc
 
 __all__ = [
+    "DEFAULT_MAX_CONCURRENT",
     "build_mcp_server",
     "execute_code_description",
     "http_transport_security",
@@ -48,6 +50,9 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 8765
+#: Programs a server runs at once (as the agent loop's PARALLEL_PROGRAMS): each holds a
+#: sandbox, up to its memory limit; further calls wait their turn.
+DEFAULT_MAX_CONCURRENT = 4
 _CODE_DESCRIPTION = (
     "A complete Python program. Print what you need to see; the value of the last line is "
     "returned too."
@@ -71,8 +76,12 @@ def build_mcp_server(
     tool_name: str = "execute_code",
     on_files: Callable[[Sequence[OutputFile]], None] | None = None,
     sessions: bool = False,
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT,
 ) -> MCPServer:
     """An MCP server with one tool, `tool_name`, that runs programs with `codeact`.
+
+    At most `max_concurrent` programs run at once (each holds a sandbox, up to its memory
+    limit); further calls wait their turn, they are not refused.
 
     With `sessions`, each connected client's programs share a `codeact.Session` (what one
     program defines, the next can use), and the tool takes a ``restart`` argument that starts
@@ -86,7 +95,15 @@ def build_mcp_server(
     or embedded resources (``codeact://output/PATH``), and are also passed to `on_files` (the
     CLI saves them with ``--output-dir``).
     """
+    if max_concurrent < 1:
+        raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
     waiting: dict[str, ProgramRounds] = {}  # programs waiting for the next round, by state
+    slots = asyncio.Semaphore(max_concurrent)
+
+    async def capped(run: Callable[[], Awaitable[ExecutionResult]]) -> ExecutionResult:
+        async with slots:  # held for the program's whole life, rounds included
+            return await run()
+
     clients = ClientSessions(codeact) if sessions else None
 
     async def execute_code(
@@ -125,13 +142,13 @@ def build_mcp_server(
         elif asks_in_rounds(ctx) and elicitation_unavailable(ctx) is None:
             rounds = ProgramRounds(code)
             with asking_through(ctx, rounds):  # the program's task starts in this context
-                rounds.start(execute(code))
+                rounds.start(capped(lambda: execute(code)))
         else:
             progress = ProgressReporter(ctx)  # a no-op unless the client asked for progress
             try:
                 with asking_through(ctx), continued_trace(ctx):
                     # a McpApprover asks this request's client
-                    result = await execute(code, on_event=progress)
+                    result = await capped(lambda: execute(code, on_event=progress))
             finally:
                 await progress.close()
             return _call_result(result, note)
@@ -328,6 +345,7 @@ def serve_mcp(
     on_files: Callable[[Sequence[OutputFile]], None] | None = None,
     sessions: bool = False,
     allow_hosts: Sequence[str] = (),
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT,
 ) -> None:
     """Serve `codeact` over stdio (default) or streamable HTTP at ``http=(host, port)``,
     path ``/mcp``; returns when the client disconnects (stdio) or on Ctrl-C (HTTP). With
@@ -338,7 +356,9 @@ def serve_mcp(
     (e.g. the name a reverse proxy forwards); see `http_transport_security`."""
     security = http_transport_security(http[0], allow_hosts=allow_hosts) if http else None
     codeact.prepare_sync()  # build/compile the sandbox now, not during the client's first call
-    server = build_mcp_server(codeact, name=name, on_files=on_files, sessions=sessions)
+    server = build_mcp_server(
+        codeact, name=name, on_files=on_files, sessions=sessions, max_concurrent=max_concurrent
+    )
     if http is None:
         server.run()
         return
