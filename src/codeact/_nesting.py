@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = [
     "ARGUMENTS_TOO_DEEP",
     "MAX_ARGUMENT_DEPTH",
+    "MAX_EMBEDDED_ATTEMPTS",
     "MAX_JSON_DEPTH",
     "TooDeep",
+    "embedded_json",
     "loads_within",
     "may_nest_deeper",
     "nests_deeper",
@@ -137,6 +140,36 @@ def raw_decode_within(
         raise TooDeep(limit) from None
     _refuse_too_deep(value, end - start, limit)
     return value, end
+
+
+#: Where a JSON value may start inside text: an object with a key, or a list of values that
+#: are objects, lists or strings ("{{{{" and "[[[[" are never tried: each failed decode
+#: counts the lines before it, which made a 300,000-brace reply quadratic).
+_EMBEDDED_START = re.compile(r'\{(?=\s*")|\[(?=\s*["{\[])')
+#: The most places of one text `embedded_json` tries to decode at.
+MAX_EMBEDDED_ATTEMPTS = 1000
+
+
+def embedded_json(
+    text: str, decoder: json.JSONDecoder, *, objects_only: bool = False
+) -> Iterator[Any]:
+    """The JSON values (`objects_only`: the objects) written anywhere in `text` (a model's
+    reply), each read with `raw_decode_within`, left to right and never overlapping; at most
+    `MAX_EMBEDDED_ATTEMPTS` places are tried, so any text costs time in proportion to it."""
+    pos = 0
+    for _ in range(MAX_EMBEDDED_ATTEMPTS):
+        found = _EMBEDDED_START.search(text, pos)
+        while found is not None and objects_only and found.group() != "{":
+            found = _EMBEDDED_START.search(text, found.start() + 1)
+        if found is None:
+            return
+        start = found.start()
+        try:
+            value, pos = raw_decode_within(decoder, text, start)
+        except ValueError:  # not JSON, or nested too deep
+            pos = start + 1
+            continue
+        yield value
 
 
 def parse_program(code: str) -> ast.Module:

@@ -193,3 +193,29 @@ def test_a_schema_nested_too_deep_to_read_is_a_definition_error() -> None:
         spec = {"type": "array", "items": spec}
     with pytest.raises(ToolDefinitionError, match="nested too deep"):
         Tool.from_schema("deep", {"type": "object", "properties": {"x": spec}}, lambda x: x)
+
+
+def test_json_in_a_reply_is_looked_for_at_a_bounded_number_of_places(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reply of 300,000 braces blocked the agent's event loop for half a minute: every '{'
+    was a failed decode that counted the lines before it."""
+    import json
+
+    from codeact import _nesting
+    from codeact.chat.fallback import parse_text_tool_calls
+
+    tried: list[int] = []
+    real = _nesting.raw_decode_within
+
+    def counting(decoder: json.JSONDecoder, text: str, start: int = 0, **kw: Any) -> Any:
+        tried.append(start)
+        return real(decoder, text, start, **kw)
+
+    monkeypatch.setattr(_nesting, "raw_decode_within", counting)
+    assert list(_nesting.embedded_json("{" * 100_000, json.JSONDecoder())) == []
+    assert tried == []  # never a place a JSON object could start
+    assert list(_nesting.embedded_json("[" * 100_000, json.JSONDecoder())) == []
+    assert len(tried) == _nesting.MAX_EMBEDDED_ATTEMPTS
+    call = 'text {"name": "execute_code", "arguments": {"code": "print(1)"}} more'
+    assert [c.name for c in parse_text_tool_calls(call, ["execute_code"])] == ["execute_code"]

@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from .._nesting import raw_decode_within
+from .._nesting import embedded_json
 from ..runtime.instructions import EXAMPLE_OUTPUT
 from ..runtime.result import STATUS_MARKERS
 from .key_hints import HINT_MARKER
@@ -177,14 +177,7 @@ def copies_example(text: str) -> bool:
 
 def unknown_tool_called(text: str, tool_names: Collection[str]) -> str | None:
     """The name in a JSON "call" (``{"name": ..., "arguments": ...}``) of a tool not offered."""
-    decoder = json.JSONDecoder()
-    pos = 0
-    while (start := text.find("{", pos)) >= 0:
-        try:
-            value, pos = raw_decode_within(decoder, text, start)
-        except ValueError:
-            pos = start + 1
-            continue
+    for value in embedded_json(text, json.JSONDecoder(), objects_only=True):
         if isinstance(value, dict) and isinstance(value.get("function"), dict):
             value = value["function"]
         if not isinstance(value, dict):

@@ -32,7 +32,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from .._nesting import loads_within, raw_decode_within
+from .._nesting import embedded_json, loads_within
 from .messages import ToolCall
 
 __all__ = ["parse_text_tool_calls"]
@@ -118,20 +118,10 @@ def _calls_in_json_text(text: str, tool_names: Collection[str]) -> list[tuple[st
     """Every tool call found in the JSON values embedded anywhere in `text`."""
     decoder = json.JSONDecoder(strict=False)  # raw newlines in a "code" string are common
     calls: list[tuple[str, dict[str, Any]]] = []
-    pos = 0
-    while True:
-        starts = [i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0]
-        if not starts:
-            return calls
-        start = min(starts)
-        try:
-            value, end = raw_decode_within(decoder, text, start)
-        except ValueError:  # not JSON, or nested too deep
-            pos = start + 1
-            continue
+    for value in embedded_json(text, decoder):
         items = value if isinstance(value, list) else [value]
         calls += [c for c in (_as_call(item, tool_names) for item in items) if c is not None]
-        pos = end
+    return calls
 
 
 def _as_call(value: Any, tool_names: Collection[str]) -> tuple[str, dict[str, Any]] | None:
