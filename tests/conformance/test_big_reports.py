@@ -136,3 +136,12 @@ async def test_an_exception_class_named_with_megabytes_is_still_the_program_s_er
     error = result.error
     assert error is not None and result.stdout == "working\n"
     assert error.type == "E" * 200 and error.message == "boom" and error.lineno == 3
+
+
+async def test_a_program_too_deep_for_the_parser_is_not_the_memory_limit(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    result = await make_codeact().execute("x = " + "[" * 3000 + "]" * 3000)
+    assert result.error is not None and result.error.limit is None
+    # CPython's parser says MemoryError ("too complex to parse"): more memory changes nothing
+    assert result.error.type in ("MemoryError", "SyntaxError", "RecursionError")

@@ -111,7 +111,10 @@ class ExecutionResult:
             )
         elif outcome.error is not None:
             e = outcome.error
-            limit: LimitName | None = "memory" if e.type == "MemoryError" else None
+            # CPython's parser reports a program nested too deep to parse as a MemoryError:
+            # that is the program's shape, not the memory limit (more memory changes nothing).
+            parser = e.type == "MemoryError" and "too complex to parse" in e.message
+            limit: LimitName | None = "memory" if e.type == "MemoryError" and not parser else None
             message = e.message
             if limit == "memory":
                 message = (message + " " if message else "") + (
