@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._display import utf8_safe_json
+from .._nesting import TooDeep, loads_within
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
 from .messages import (
@@ -29,17 +30,19 @@ from .messages import (
     ToolDefinition,
     Usage,
 )
-from .replies import BadReply, count_of, field_of, plain, snippet, text_of, unparsed
+from .replies import BadReply, ReplyTooLarge, count_of, field_of, plain, snippet, text_of, unparsed
 from .streaming import OnDelta, read_stream, stream_request
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["OpenAIChat"]
+__all__ = ["MAX_REPLY_BYTES", "OpenAIChat"]
 
 #: HTTP statuses worth another attempt: rate limits and server-side failures.
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _ids = itertools.count(1)
+#: The largest reply `OpenAIChat` reads by default (a body, or a stream's text and calls).
+MAX_REPLY_BYTES = 16 << 20
 
 
 class OpenAIChat:
@@ -66,7 +69,12 @@ class OpenAIChat:
             that is not a whole chat completion (a streamed one is read again from its start).
         backoff: First retry delay in seconds; it doubles each attempt (with jitter), and a
             ``Retry-After`` header is honoured up to `max_backoff`.
-        timeout: Seconds one request may take.
+        timeout: Seconds one request may take, all of it: connecting, sending, and reading
+            the whole reply or the whole stream (each attempt; a server that trickles or
+            never finishes its reply is cut off then, and the attempt fails as timed out).
+        max_reply_bytes: The largest reply read (16 MiB by default): a body, or a streamed
+            reply's text and tool calls, past it is cut off and reported as one `ChatError`
+            (not asked for again: it would be as large).
         extra_body: Extra JSON fields for every request (server-specific options).
     """
 
@@ -84,12 +92,19 @@ class OpenAIChat:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         timeout: float = 300.0,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
         extra_body: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        if max_retries < 0 or backoff < 0 or max_backoff < 0 or timeout <= 0:
+        if (
+            max_retries < 0
+            or backoff < 0
+            or max_backoff < 0
+            or timeout <= 0
+            or max_reply_bytes <= 0
+        ):
             raise ConfigurationError(
-                "max_retries, backoff and max_backoff must be >= 0 and timeout > 0"
+                "max_retries, backoff and max_backoff must be >= 0, timeout and max_reply_bytes > 0"
             )
         self.endpoint: Endpoint = resolve_endpoint(
             model=model,
@@ -105,6 +120,8 @@ class OpenAIChat:
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.timeout = timeout
+        self.max_reply_bytes = max_reply_bytes
         self.extra_body = dict(extra_body or {})
         #: When set, replies are streamed and each piece is handed to it as it is written.
         self.on_delta: OnDelta | None = None
@@ -192,7 +209,11 @@ class OpenAIChat:
         while True:
             failure: Exception
             try:
-                return self._to_response(await self._reply(request, on_delta))
+                reply = await self._reply(request, on_delta)
+                try:
+                    return self._to_response(reply)
+                except RecursionError as exc:  # a value nested too deep to turn into text
+                    raise BadReply("sent a reply nested too deep to read") from exc
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
                 status = getattr(exc, "status_code", None)
                 if status in (400, 422) and "tool_choice" in request:
@@ -204,6 +225,8 @@ class OpenAIChat:
                 if status is not None and status not in _RETRY_STATUSES:
                     raise self._translate(exc, attempts=attempt) from exc
                 failure = exc
+            except ReplyTooLarge as exc:  # another would be as large
+                raise self._translate(exc, attempts=attempt) from exc
             except BadReply as exc:  # another reply may well be whole, as after a 5xx
                 failure = exc
             if attempt == attempts:
@@ -212,13 +235,51 @@ class OpenAIChat:
             attempt += 1
 
     async def _reply(self, request: dict[str, Any], on_delta: OnDelta | None) -> Any:
-        """One attempt: the reply as JSON data (an SDK object, or a streamed reply read whole)."""
+        """One attempt: the reply as JSON data (a body or a streamed reply read whole), within
+        `timeout` seconds in all and `max_reply_bytes`. Running out of time is the client's
+        timeout error (retried, then "did not answer in time"); a reply nested too deep for
+        the decoders is a `BadReply`, not a RecursionError."""
+        import openai
+
+        try:
+            return await asyncio.wait_for(self._read_reply(request, on_delta), self.timeout)
+        except asyncio.TimeoutError as exc:  # TimeoutError from 3.11 on
+            # The SDK's own timeout error (of the request, built by its HTTP client).
+            url = self._client.base_url.join("chat/completions")
+            request_made = self._client._client.build_request("POST", url)
+            raise openai.APITimeoutError(request=request_made) from exc
+        except RecursionError as exc:
+            raise BadReply("sent a reply nested too deep to read") from exc
+        except MemoryError as exc:
+            raise BadReply("sent a reply too large to read") from exc
+
+    async def _read_reply(self, request: dict[str, Any], on_delta: OnDelta | None) -> Any:
         if on_delta is not None:
             stream = await self._client.chat.completions.create(**stream_request(request))
-            return await read_stream(stream, on_delta)
+            try:
+                return await read_stream(stream, on_delta, self.max_reply_bytes)
+            finally:
+                await stream.close()
+        limit = self.max_reply_bytes
+        create = self._client.chat.completions.with_streaming_response.create
+        async with create(**request) as response:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and len(length) < 20 and int(length) > limit:
+                raise ReplyTooLarge(limit)
+            body = bytearray()
+            async for piece in response.iter_bytes():
+                body += piece
+                if len(body) > limit:
+                    raise ReplyTooLarge(limit)
+            kind = response.headers.get("content-type", "")
+        text = body.decode("utf-8", "replace")
         try:
-            return await self._client.chat.completions.create(**request)
+            return loads_within(text)
+        except TooDeep as exc:
+            raise BadReply("sent a reply nested too deep to read") from exc
         except ValueError as exc:  # json.JSONDecodeError: a 200 whose body is not JSON
+            if "json" not in kind.lower():
+                return text  # not JSON, nor said to be: "not a chat completion"
             raise BadReply("sent a reply that is not JSON", snippet(unparsed(exc))) from exc
 
     def _delay(self, attempt: int, exc: Exception) -> float:

@@ -14,7 +14,16 @@ import json
 import math
 from typing import Any
 
-__all__ = ["BadReply", "count_of", "field_of", "plain", "snippet", "text_of", "unparsed"]
+__all__ = [
+    "BadReply",
+    "ReplyTooLarge",
+    "count_of",
+    "field_of",
+    "plain",
+    "snippet",
+    "text_of",
+    "unparsed",
+]
 
 
 class BadReply(Exception):
@@ -26,6 +35,13 @@ class BadReply(Exception):
         super().__init__(f"{what}: {detail}" if detail else what)
         self.what = what
         self.detail = detail
+
+
+class ReplyTooLarge(BadReply):
+    """A reply past the client's size bound: reported, not asked for again."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"sent a reply larger than {limit} bytes")
 
 
 def plain(value: Any) -> Any:

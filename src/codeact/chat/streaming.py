@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterable, Callable
 from typing import Any
 
-from .replies import BadReply, field_of, plain, snippet, text_of, unparsed
+from .replies import BadReply, ReplyTooLarge, field_of, plain, snippet, text_of, unparsed
 
 __all__ = ["OnDelta", "read_stream", "stream_request"]
 
@@ -25,8 +25,13 @@ def stream_request(request: dict[str, Any]) -> dict[str, Any]:
     return {**request, "stream": True, "stream_options": {"include_usage": True}}
 
 
-async def read_stream(stream: AsyncIterable[Any], on_delta: OnDelta) -> dict[str, Any]:
+async def read_stream(
+    stream: AsyncIterable[Any], on_delta: OnDelta, max_bytes: int | None = None
+) -> dict[str, Any]:
     """Read a chat-completions stream into the JSON of a non-streamed reply.
+
+    The text and tool calls gathered may hold `max_bytes` (None: no bound); past it, a
+    `ReplyTooLarge`. An event nested too deep for the JSON decoder is a `BadReply`.
 
     A stream is whole when a choice has said why it finished (``finish_reason``): one that
     ends before (a connection cut, a server that stopped, a body that is no event stream),
@@ -39,13 +44,15 @@ async def read_stream(stream: AsyncIterable[Any], on_delta: OnDelta) -> dict[str
     usage: Any = None
     finish: str | None = None
     model: str | None = None
-    pieces = 0
+    pieces = size = 0
     chunks = aiter(stream)
     while True:
         try:
             chunk = plain(await anext(chunks))
         except StopAsyncIteration:
             break
+        except RecursionError as exc:
+            raise BadReply("sent a reply nested too deep to read") from exc
         except ValueError as exc:  # json.JSONDecodeError
             raise BadReply("sent an event that is not JSON", snippet(unparsed(exc))) from exc
         except openai.APITimeoutError:
@@ -67,18 +74,23 @@ async def read_stream(stream: AsyncIterable[Any], on_delta: OnDelta) -> dict[str
             delta = field_of(choice, "delta")
             content = text_of(field_of(delta, "content"))
             if content:
+                size += len(content)
                 text.append(content)
                 pieces += 1
                 on_delta(content)
             parts = field_of(delta, "tool_calls")
             for part in parts if isinstance(parts, list) else ():
                 if isinstance(part, dict):
+                    size += 16 + len(str(field_of(field_of(part, "function"), "name") or ""))
                     piece = _add_call_part(calls, part)
+                    size += len(piece)
                     if piece:
                         pieces += 1
                         on_delta(piece)
             reason = field_of(choice, "finish_reason")
             finish = reason if isinstance(reason, str) and reason else finish
+        if max_bytes is not None and size > max_bytes:
+            raise ReplyTooLarge(max_bytes)
     if finish is None:
         response = getattr(stream, "response", None)
         kind = response.headers.get("content-type", "") if response is not None else ""
