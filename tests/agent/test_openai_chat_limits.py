@@ -17,6 +17,7 @@ import pytest
 
 from codeact import ChatError
 from codeact.chat import Message, OpenAIChat
+from codeact.chat.replies import count_of
 
 from .conftest import FakeOpenAI, chat_for, events, raw, stream_chunk
 
@@ -181,3 +182,33 @@ async def test_a_reply_nested_too_deep_is_a_bad_reply(
         await chat.complete([Message.user("hi")])
     await chat.aclose()
     assert "nested too deep" in str(caught.value) and len(fake_openai.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [
+        (12, 12),
+        ("34", 34),
+        (2**53 - 1, 2**53 - 1),
+        (2**53, 0),
+        (10**400, 0),
+        ("9" * 5000, 0),
+        ("9" * 17, 0),
+        (1e300, 0),
+        (-3, 0),
+        (float("inf"), 0),
+    ],
+    ids=lambda value: repr(value)[:20],
+)
+def test_a_token_count_out_of_bounds_is_unknown(value: Any, count: int) -> None:
+    assert count_of(value) == count
+
+
+async def test_a_reply_with_a_count_of_5000_digits_is_read(fake_openai: FakeOpenAI) -> None:
+    usage = {"prompt_tokens": "9" * 5000, "completion_tokens": 10**400, "total_tokens": 3}
+    fake_openai.script(raw(json.dumps(_REPLY | {"usage": usage}).encode()))
+    chat = chat_for(fake_openai)
+    response = await chat.complete([Message.user("hi")])
+    await chat.aclose()
+    assert response.text == "hi"
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (0, 0)

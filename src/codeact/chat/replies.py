@@ -44,6 +44,11 @@ class ReplyTooLarge(BadReply):
         super().__init__(f"sent a reply larger than {limit} bytes")
 
 
+#: The largest token count taken as one (2**53: what a JSON number holds exactly); a count
+#: beyond it is no count a server means, and is read as unknown (0).
+MAX_COUNT = 2**53
+
+
 def plain(value: Any) -> Any:
     """The JSON data of an ``openai`` SDK object (which keeps what it could not type, as it
     came); anything else as it is."""
@@ -68,16 +73,18 @@ def text_of(value: Any) -> str | None:
 
 
 def count_of(value: Any) -> int:
-    """A token count: a whole number >= 0 (a string of digits too); 0 for anything else."""
+    """A token count: a whole number from 0 below `MAX_COUNT` (a string of digits too); 0
+    (unknown) for anything else, a count of thousands of digits included."""
+    count = 0
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, float) and math.isfinite(value):
-        return max(int(value), 0)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return 0
+        count = value
+    elif isinstance(value, float) and math.isfinite(value):
+        count = int(value)
+    elif isinstance(value, str) and len(value) <= 40 and value.strip().isdigit():
+        count = int(value.strip())
+    return count if 0 <= count < MAX_COUNT else 0
 
 
 def snippet(value: Any, limit: int = 120) -> str:
