@@ -11,8 +11,6 @@ chat completion (not JSON, no message, a stream cut short) is asked for again, a
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
 import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,12 +23,10 @@ from .messages import (
     ChatResponse,
     Message,
     ResponseFormat,
-    ToolCall,
     ToolChoice,
     ToolDefinition,
-    Usage,
 )
-from .replies import BadReply, ReplyTooLarge, count_of, field_of, plain, snippet, text_of, unparsed
+from .replies import BadReply, ReplyTooLarge, chat_response, field_of, plain, snippet, unparsed
 from .streaming import OnDelta, read_stream, stream_request
 
 if TYPE_CHECKING:
@@ -40,7 +36,6 @@ __all__ = ["MAX_REPLY_BYTES", "OpenAIChat"]
 
 #: HTTP statuses worth another attempt: rate limits and server-side failures.
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-_ids = itertools.count(1)
 #: The largest reply `OpenAIChat` reads by default (a body, or a stream's text and calls).
 MAX_REPLY_BYTES = 16 << 20
 
@@ -211,7 +206,7 @@ class OpenAIChat:
             try:
                 reply = await self._reply(request, on_delta)
                 try:
-                    return self._to_response(reply)
+                    return chat_response(reply)
                 except RecursionError as exc:  # a value nested too deep to turn into text
                     raise BadReply("sent a reply nested too deep to read") from exc
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
@@ -347,68 +342,11 @@ class OpenAIChat:
             )
         return names[0]
 
-    def _to_response(self, reply: Any) -> ChatResponse:
-        """A `ChatResponse` from the reply's JSON, every field made the type the agent reads
-        (`codeact.chat.replies`); a reply with no message in it is a `BadReply`. A tool call
-        without a name stays a call, named "": the agent answers it as a call of no tool,
-        and the model redoes it."""
-        reply = plain(reply)
-        if not isinstance(reply, dict):  # a body of another type than JSON comes as its text
-            raise BadReply("sent a reply that is not a chat completion", snippet(reply))
-        choices = reply.get("choices")
-        if not isinstance(choices, list) or not choices:
-            error = reply.get("error")
-            if error:
-                detail = field_of(error, "message") or error
-                raise BadReply("sent an error instead of a reply", snippet(detail))
-            raise BadReply("returned no reply")
-        choice = choices[0]
-        message = field_of(choice, "message")
-        if not isinstance(message, dict):
-            raise BadReply("returned a reply without a message", snippet(json.dumps(choice)))
-        calls = message.get("tool_calls")
-        if isinstance(calls, dict):  # one call, not in a list
-            calls = [calls]
-        tool_calls = tuple(
-            ToolCall(
-                id=_call_id(c.get("id")),
-                name=field_of(c["function"], "name"),
-                arguments=field_of(c["function"], "arguments") or "{}",
-            )
-            for c in (calls if isinstance(calls, list) else ())
-            # A call of another type than a function (one we never offer) has no "function".
-            if isinstance(c, dict) and isinstance(c.get("function"), dict)
-        )
-        text = text_of(message.get("content"))
-        if text is None:  # a model that declines says why here (OpenAI)
-            text = text_of(message.get("refusal"))
-        usage = reply.get("usage")
-        finish = choice.get("finish_reason")
-        model = reply.get("model")
-        return ChatResponse(
-            text=text,
-            tool_calls=tool_calls,
-            usage=Usage(
-                input_tokens=count_of(field_of(usage, "prompt_tokens")),
-                output_tokens=count_of(field_of(usage, "completion_tokens")),
-                total_tokens=count_of(field_of(usage, "total_tokens")),
-            ),
-            finish_reason=finish if isinstance(finish, str) else None,
-            model=model if isinstance(model, str) else None,
-        )
-
     async def aclose(self) -> None:
         await self._client.close()
 
     def __repr__(self) -> str:
         return f"OpenAIChat(model={self.model!r}, endpoint={self.endpoint.describe()!r})"
-
-
-def _call_id(value: Any) -> str:
-    """A tool call's id as the server sent it, or one made up when it sent none."""
-    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
-        return str(value)
-    return f"call_{next(_ids)}"
 
 
 def _detail(exc: openai.APIStatusError) -> str:

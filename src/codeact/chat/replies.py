@@ -10,13 +10,17 @@ a 5xx) and then reports as one `ChatError` line.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from typing import Any
 
+from .messages import ChatResponse, ToolCall, Usage
+
 __all__ = [
     "BadReply",
     "ReplyTooLarge",
+    "chat_response",
     "count_of",
     "field_of",
     "plain",
@@ -98,3 +102,64 @@ def unparsed(exc: Exception) -> str:
     """The text that did not parse (a `json.JSONDecodeError` keeps it), else the error."""
     doc = getattr(exc, "doc", None)
     return doc if isinstance(doc, str) else str(exc)
+
+
+def chat_response(reply: Any) -> ChatResponse:
+    """A `ChatResponse` from the reply's JSON, every field made the type the agent reads
+    (`codeact.chat.replies`); a reply with no message in it is a `BadReply`. A tool call
+    without a name stays a call, named "": the agent answers it as a call of no tool,
+    and the model redoes it."""
+    reply = plain(reply)
+    if not isinstance(reply, dict):  # a body of another type than JSON comes as its text
+        raise BadReply("sent a reply that is not a chat completion", snippet(reply))
+    choices = reply.get("choices")
+    if not isinstance(choices, list) or not choices:
+        error = reply.get("error")
+        if error:
+            detail = field_of(error, "message") or error
+            raise BadReply("sent an error instead of a reply", snippet(detail))
+        raise BadReply("returned no reply")
+    choice = choices[0]
+    message = field_of(choice, "message")
+    if not isinstance(message, dict):
+        raise BadReply("returned a reply without a message", snippet(json.dumps(choice)))
+    calls = message.get("tool_calls")
+    if isinstance(calls, dict):  # one call, not in a list
+        calls = [calls]
+    tool_calls = tuple(
+        ToolCall(
+            id=_call_id(c.get("id")),
+            name=field_of(c["function"], "name"),
+            arguments=field_of(c["function"], "arguments") or "{}",
+        )
+        for c in (calls if isinstance(calls, list) else ())
+        # A call of another type than a function (one we never offer) has no "function".
+        if isinstance(c, dict) and isinstance(c.get("function"), dict)
+    )
+    text = text_of(message.get("content"))
+    if text is None:  # a model that declines says why here (OpenAI)
+        text = text_of(message.get("refusal"))
+    usage = reply.get("usage")
+    finish = choice.get("finish_reason")
+    model = reply.get("model")
+    return ChatResponse(
+        text=text,
+        tool_calls=tool_calls,
+        usage=Usage(
+            input_tokens=count_of(field_of(usage, "prompt_tokens")),
+            output_tokens=count_of(field_of(usage, "completion_tokens")),
+            total_tokens=count_of(field_of(usage, "total_tokens")),
+        ),
+        finish_reason=finish if isinstance(finish, str) else None,
+        model=model if isinstance(model, str) else None,
+    )
+
+
+def _call_id(value: Any) -> str:
+    """A tool call's id as the server sent it, or one made up when it sent none."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+        return str(value)
+    return f"call_{next(_ids)}"
+
+
+_ids = itertools.count(1)
