@@ -12,28 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
-from codeact import CodeAct, Limits, tool
+from codeact import CodeAct, Limits
 from codeact.calls.approval_handlers import DeferredApprovals
 from codeact.calls.approvals import Approval, ApprovalRequest
 
-SENT: list[str] = []
-
-
-@tool(approval_mode="always_require")
-def send_email(to: str, body: str = "") -> str:
-    """Send an email (needs approval)."""
-    SENT.append(to)
-    return f"sent to {to}"
-
-
-@tool
-def lookup(name: str) -> str:
-    """Look a name up (no approval needed)."""
-    return name.upper()
-
-
-def sent_after(before: int) -> list[str]:
-    return SENT[before:]
+from .gated_tools import SENT, lookup, send_email, sent_after
 
 
 async def _still_healthy(codeact: CodeAct) -> None:

@@ -10,27 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from codeact import CodeAct, tool
+from codeact import CodeAct
 from codeact.calls.approvals import Approval, ApprovalRequest
 
-SENT: list[str] = []
-
-
-@tool(approval_mode="always_require")
-def send_email(to: str, body: str = "") -> str:
-    """Send an email (needs approval)."""
-    SENT.append(to)
-    return f"sent to {to}"
-
-
-@tool
-def lookup(name: str) -> str:
-    """Look a name up (no approval needed)."""
-    return name.upper()
-
-
-def sent_after(before: int) -> list[str]:
-    return SENT[before:]
+from .gated_tools import SENT, lookup, send_email, sent_after
 
 
 async def test_always_require_asks_once_before_the_block_runs_showing_code_and_plan(
