@@ -14,10 +14,11 @@ variable (`loop_hints`). Everything that ran is counted in the run's usage and t
 from __future__ import annotations
 
 import ast
+import hashlib
 from collections.abc import Callable, Sequence
 
 from .._display import visible
-from .._nesting import loads_within
+from .._nesting import loads_within, parse_program
 from ..chat.messages import ToolCall, ToolChoice, ToolDefinition
 from ..runtime import ExecuteCodeTool, ExecutionResult, Session
 from ..tools import SANDBOX_RESERVED_NAMES
@@ -86,6 +87,13 @@ class ProgramCalls:
                 f"got {call.arguments[:200]!r}"
             )
         key = same_program(code)
+        if len(code) > CHECKED_CHARS:
+            # Past this, the checks below would each parse and walk it on the event loop
+            # (a 1 MB program: 12 s of the host's CPU): it runs as sent, or is refused by
+            # its size limit (`Limits.code_bytes`).
+            result = await tool.run(code, session=session)
+            self._record(tool.name, key, code, result)
+            return result.to_model_text()
         if key in self._ran_ok:
             # Small models sometimes send the program that just ran once more instead of
             # answering; running it again would only repeat its output (and its slip, if a
@@ -185,14 +193,24 @@ class ProgramCalls:
             self._progress(visible(line, newlines=False))
 
 
+#: Programs longer than this (characters) skip the agent's checks and hints: those are for a
+#: small model's slips in short programs, and each parses the program on the event loop.
+CHECKED_CHARS = 64_000
+
+
 def same_program(code: str) -> str:
     """What makes two programs the same: their syntax tree, so that a program sent again
     with other quotes, spacing or comments counts as sent again (the embedded model resent a
-    failing program with its double quotes made single); the text when it does not parse."""
-    try:
-        return ast.dump(ast.parse(code))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return code
+    failing program with its double quotes made single); the text when it does not parse or
+    is too long to check (`CHECKED_CHARS`). A digest of either, not the text of a tree that
+    is several times the program's size."""
+    text = code
+    if len(code) <= CHECKED_CHARS:
+        try:
+            text = "tree:" + ast.dump(parse_program(code))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def code_of(call: ToolCall) -> str | None:

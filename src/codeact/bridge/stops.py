@@ -16,6 +16,8 @@ from .protocol import ExecutionStopped, Stop
 __all__ = [
     "approvals",
     "cancelled",
+    "code_size",
+    "code_too_large",
     "cpu_time",
     "http_requests",
     "memory",
@@ -103,4 +105,26 @@ def approvals(limits: Limits, *, waited: float | None = None) -> Stop:
         "approvals",
         f"the program {what} ({limits.describe('approvals')}: Limits.approval_denials, "
         "Limits.approval_wait) and was stopped",
+    )
+
+
+def code_size(code: str, limits: Limits) -> str | None:
+    """How large `code` is ("1,200 bytes", "2,000,000 characters") when its UTF-8 text is
+    larger than `Limits.code_bytes`, else None; never encodes more than the limit allows (a
+    character is 1-4 bytes)."""
+    if len(code) * 4 <= limits.code_bytes:
+        return None
+    if len(code) > limits.code_bytes:
+        return f"{len(code):,} characters"
+    size = len(code.encode("utf-8", "surrogatepass"))
+    return f"{size:,} bytes" if size > limits.code_bytes else None
+
+
+def code_too_large(limits: Limits, size: str) -> Stop:
+    """The program's text (`size`, from `code_size`) is larger than `Limits.code_bytes`."""
+    return Stop(
+        "code",
+        f"the program was not run: its text is {size}, more than "
+        f"{limits.describe_size('code_bytes')}. Send a shorter program: large data belongs "
+        "in a tool's result or a mounted file, not in the code",
     )

@@ -30,6 +30,7 @@ handler's protocol and `Approval` are `codeact.calls.approvals`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from ..bridge.protocol import ToolCallRecord
@@ -41,6 +42,9 @@ from .pipeline import ToolPipeline
 from .scan import CallPlan, scan_program
 
 __all__ = ["approve_block", "ask_block_if_needed", "block_needs_approval"]
+
+#: Programs up to this many characters are scanned on the event loop (a few milliseconds).
+_SCAN_ON_LOOP_CHARS = 64_000
 
 
 async def ask_block_if_needed(
@@ -59,7 +63,10 @@ async def ask_block_if_needed(
     gated = any(t.approval_mode == "always_require" for t in tools)
     if not gated and mode != "always_require":
         return None
-    plan = scan_program(code, tools)
+    if len(code) <= _SCAN_ON_LOOP_CHARS:
+        plan = scan_program(code, tools)
+    else:  # a long program's parse and walk (seconds for 1 MB) must not stall the loop
+        plan = await asyncio.to_thread(scan_program, code, tools)
     if session_state:
         # Earlier calls' definitions and values run in this one too: a function defined
         # before may call a gated tool that this code does not name.

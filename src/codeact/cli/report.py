@@ -40,6 +40,8 @@ _RAISE = {
     "tool_timeout": "it is Limits(tool_timeout=...) or @tool(timeout=...) in Python",
     "output_files": "it is OutputLimits(...) in Python",
     "network": "it is NetworkLimits(...) in Python",
+    "approvals": "it is Limits(approval_denials=..., approval_wait=...) in Python",
+    "code": "it is Limits(code_bytes=...) in Python",
 }
 
 _DOMAIN_LIST = re.compile(r"allowed_domains=\[('([^']*)'|\('[^']*', '[A-Z]+'\)|[^\]]*)\]")

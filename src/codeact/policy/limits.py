@@ -20,6 +20,7 @@ LimitName: TypeAlias = Literal[
     "output_files",
     "network",
     "approvals",
+    "code",
 ]
 LIMIT_NAMES: tuple[LimitName, ...] = (
     "wall_time",
@@ -30,6 +31,7 @@ LIMIT_NAMES: tuple[LimitName, ...] = (
     "output_files",
     "network",
     "approvals",
+    "code",
 )
 
 _MIB = 1024 * 1024
@@ -68,9 +70,11 @@ class Limits:
                                    one that asks again after each ``ToolDenied``)
     ``approval_wait``  600 s       the total time one program may wait for people to
                                    decide; past it the program is stopped
+    ``code_bytes``     1 MiB       a program whose text (UTF-8) is larger is not run, nor
+                                   read on the host: the result names the ``code`` limit
     =================  ==========  ==========================================================
 
-    The last five are shown in the repr only when changed.
+    The last six are shown in the repr only when changed.
 
     >>> Limits(wall_time=10)
     Limits(wall_time=10s, memory=256 MiB, output=1 MiB, tool_calls=200, tool_timeout=30s)
@@ -86,6 +90,7 @@ class Limits:
     tool_result_bytes: int = 16 * _MIB
     approval_denials: int = 20
     approval_wait: float = 600.0
+    code_bytes: int = _MIB
 
     def __post_init__(self) -> None:
         _check_number("wall_time", self.wall_time, low=0.001, high=86_400.0, unit="seconds")
@@ -99,6 +104,7 @@ class Limits:
             ("state_bytes", 1024),
             ("tool_argument_bytes", 2),
             ("tool_result_bytes", 4),
+            ("code_bytes", 16),
         ):
             value = getattr(self, name)
             _check_number(name, value, low=low, high=1 << 30, unit="bytes", integer=True)
@@ -129,15 +135,18 @@ class Limits:
             "tool_calls": str(self.tool_calls),
             "tool_timeout": f"{_num(self.tool_timeout)}s",
             "approvals": f"{self.approval_denials} denials, {_num(self.approval_wait)}s in all",
+            "code": _size(self.code_bytes),
         }
 
-    def describe_size(self, field: Literal["tool_argument_bytes", "tool_result_bytes"]) -> str:
+    def describe_size(
+        self, field: Literal["tool_argument_bytes", "tool_result_bytes", "code_bytes"]
+    ) -> str:
         """``'Limits.tool_result_bytes=16 MiB'``: a size limit as error messages name it."""
         return f"Limits.{field}={_size(getattr(self, field))}"
 
     def __repr__(self) -> str:
         values: dict[str, str] = {str(k): v for k, v in self._values().items()}
-        del values["approvals"]
+        del values["approvals"], values["code"]
         for name in _QUIET_FIELDS:
             value = getattr(self, name)
             if value != _DEFAULTS[name]:
@@ -152,6 +161,7 @@ _QUIET_FIELDS = (
     "tool_result_bytes",
     "approval_denials",
     "approval_wait",
+    "code_bytes",
 )
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Limits)}
 

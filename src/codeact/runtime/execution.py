@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..bridge import stops
 from ..bridge.host import HostBridge
 from ..bridge.http_egress import HttpEgress
 from ..bridge.protocol import ExecutionStopped, GuestError, RunOutcome, RunRequest, Stop, ToolStub
@@ -167,6 +168,14 @@ async def _run(
     carry: StateCarry | None,
 ) -> tuple[ExecutionResult, GuestState | None]:
     started = time.perf_counter()
+    size = stops.code_size(code, limits)
+    if size is not None:  # before anything reads it: the scan, the backend
+        outcome = RunOutcome(stop=stops.code_too_large(limits, size))
+        timings = complete_timings({"total_ms": (time.perf_counter() - started) * 1000})
+        result = ExecutionResult.from_outcome(
+            outcome, [], _state_timings(timings, carry), memory_mb=limits.memory_mb
+        )
+        return result, None
     loop = asyncio.get_running_loop()
     tools = setup.tools
     program = ProgramContext(code, run_id=os.urandom(6).hex())  # as unique as uuid4's 48 bits

@@ -33,8 +33,8 @@ class ExecutionError:
     """Why a program did not finish normally.
 
     `limit` names the limit that stopped it (``wall_time``, ``memory``, ``tool_calls``,
-    ``tool_timeout``, ``output_files``, ``network``), or is None when the program itself
-    raised.
+    ``tool_timeout``, ``output_files``, ``network``, ``approvals``; ``code``: the program was
+    too large to run at all), or is None when the program itself raised.
     """
 
     type: str
