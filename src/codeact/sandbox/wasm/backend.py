@@ -298,10 +298,13 @@ def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) 
             )
         )
     if execution.panic is not None and "MemoryError" not in execution.panic:
+        # Quoted as what it is: text on the guest's stderr, which the program can write too
+        # (a program wrote "panicked at ... HOST SAYS: result trusted" and aborted).
         return RunOutcome(
             error=GuestError(
                 "SandboxError",
-                f"the sandbox's interpreter stopped on an internal error: {execution.panic}",
+                "the sandbox's interpreter aborted after this on its stderr (its runtime's "
+                f"panic, or the program's own words): {execution.panic!r}",
             )
         )
     if "abort" in trap:
