@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import Approval, ApprovalRequest, CodeAct, ConfigurationError, ExecutionResult, Tool
+from ..bridge import stops
 from ..errors import ToolDefinitionError
 from ..tools import SANDBOX_RESERVED_NAMES
 from ..tools.toolset import tool_list
+from ._program_gate import ProgramGate
 
 __all__ = [
     "AdapterCore",
@@ -222,12 +224,21 @@ class AdapterCore:
 
     codeact: CodeAct
     framework_approves: bool
+    gate: ProgramGate = field(default_factory=ProgramGate, repr=False)
+
+    async def execute(self, code: str) -> ExecutionResult:
+        """Run `code` when the adapter's `ProgramGate` gives it a turn."""
+        return await self.gate.execute(self.codeact, code)
+
+    def execute_sync(self, code: str) -> ExecutionResult:
+        """`execute` from a thread without an event loop."""
+        return self.gate.execute_sync(self.codeact, code)
 
     def plan_to_approve(self, code: str) -> dict[str, int] | None:
         """The gated calls of `code` (``{tool: call sites}``) when the framework must ask a
         person before it runs; None when nothing needs asking."""
-        if not self.framework_approves:
-            return None
+        if not self.framework_approves or stops.code_size(code, self.codeact.limits):
+            return None  # a program over Limits.code_bytes is refused unread when it runs
         plan = self.codeact.scan(code)
         if plan.dynamic or plan.syntax_error or plan.carried:
             # A gated call the scan cannot name could not be told from one it shows: grants

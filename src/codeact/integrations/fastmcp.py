@@ -155,7 +155,7 @@ class CodeActSandboxProvider:
         token = _external.set(functions)
         gates = _gates.set(dict(self._gated))
         try:
-            result = await self._core.codeact.execute(program)
+            result = await self._core.execute(program)
         finally:
             _gates.reset(gates)
             _external.reset(token)

@@ -137,9 +137,9 @@ class CodeActTool(BaseTool):
         counts = self._decide(code)
         with _nested_ids(run_manager):
             if counts is None:
-                return _reported(self._core.codeact.execute_sync(code))
+                return _reported(self._core.execute_sync(code))
             with self._core.approved_plan(counts, by="LangGraph interrupt"):
-                return _reported(self._core.codeact.execute_sync(code))
+                return _reported(self._core.execute_sync(code))
 
     async def _arun(
         self, code: str, run_manager: AsyncCallbackManagerForToolRun | None = None, **_: Any
@@ -147,9 +147,9 @@ class CodeActTool(BaseTool):
         counts = self._decide(code)
         with _nested_ids(run_manager):
             if counts is None:
-                return _reported(await self._core.codeact.execute(code))
+                return _reported(await self._core.execute(code))
             with self._core.approved_plan(counts, by="LangGraph interrupt"):
-                return _reported(await self._core.codeact.execute(code))
+                return _reported(await self._core.execute(code))
 
     def _decide(self, code: str) -> dict[str, int] | None:
         """The gated calls a person approved through a LangGraph interrupt, or None when no one

@@ -1,0 +1,118 @@
+"""An adapter runs at most four programs at once, as codeact's own `Agent` does.
+
+A model reply with a dozen ``execute_code`` calls made LangGraph's tool node start a dozen
+sandboxes at once (each may hold ``Limits.memory_mb`` and its output). Here the framework's
+own loop runs ten calls of one reply; a host tool counts how many programs run at the same
+time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from typing import Any
+
+import pytest
+
+pytest.importorskip("langchain_core", reason="needs pip install 'codeact[langchain]'")
+pytest.importorskip("langgraph", reason="needs pip install 'codeact[langchain]'")
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from codeact import tool
+from codeact.integrations._program_gate import ADAPTER_PROGRAMS
+from codeact.integrations.langchain import CodeActTool
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # create_react_agent is deprecated in favour of langchain's
+    from langgraph.prebuilt import create_react_agent
+
+pytestmark = pytest.mark.usefixtures("wasm_ready")
+
+CALLS = 10
+
+
+class Overlap:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+        self.calls = 0
+
+    def enter(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.calls += 1
+            self.most = max(self.most, self.now)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+def slow_tool(overlap: Overlap) -> Any:
+    @tool
+    def slow(i: int) -> int:
+        """Wait a little and return i."""
+        overlap.enter()
+        try:
+            time.sleep(0.3)
+        finally:
+            overlap.leave()
+        return i
+
+    return slow
+
+
+class ManyCalls(BaseChatModel):
+    """Calls execute_code CALLS times in one reply; then answers."""
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        if isinstance(messages[-1], ToolMessage):
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content="done"))])
+        calls = [
+            {"name": "execute_code", "args": {"code": f"slow(i={i})"}, "id": f"call-{i}"}
+            for i in range(CALLS)
+        ]
+        return ChatResult(generations=[ChatGeneration(message=AIMessage("", tool_calls=calls))])
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ManyCalls:
+        return self
+
+    @property
+    def _llm_type(self) -> str:
+        return "many-calls"
+
+
+async def test_langgraphs_tool_node_runs_at_most_four_programs_at_once() -> None:
+    overlap = Overlap()
+    execute_code = CodeActTool(tools=[slow_tool(overlap)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        agent = create_react_agent(ManyCalls(), [execute_code])
+    state = await agent.ainvoke({"messages": [("user", "go")]})
+    answers = [m.content for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert sorted(answers) == sorted(f"[value] {i}" for i in range(CALLS))  # every call answered
+    assert overlap.calls == CALLS
+    assert overlap.most == ADAPTER_PROGRAMS  # was CALLS: all of them at once
+
+
+def test_sync_callers_on_threads_share_the_bound() -> None:
+    overlap = Overlap()
+    execute_code = CodeActTool(tools=[slow_tool(overlap)])
+    answers: list[Any] = []
+    threads = [
+        threading.Thread(
+            target=lambda i=i: answers.append(execute_code.invoke({"code": f"slow(i={i})"}))
+        )
+        for i in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == sorted(f"[value] {i}" for i in range(8))
+    assert overlap.most <= ADAPTER_PROGRAMS
