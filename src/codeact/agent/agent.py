@@ -30,6 +30,7 @@ from .output import OutputSpec
 from .result import AgentResult
 from .sessions import ConversationSessions
 from .tracing import agent_span, set_usage
+from .turn_budget import DEFAULT_TURN_OUTPUT
 
 __all__ = ["PARALLEL_PROGRAMS", "Agent"]
 
@@ -67,6 +68,9 @@ class Agent(Closeable):
             continues an earlier run's conversation gets that run's session back.
         tools_required: The task needs the tools: an answer given before any tool ran gets
             one request to use them (a nudge, counted in ``usage.nudges``).
+        max_turn_output: Characters of tool results one turn adds to the conversation, all
+            its calls together (default 1 MiB of text); results past it keep their first
+            2,000 characters and say what was cut (the history is sent on every turn).
     """
 
     def __init__(
@@ -84,9 +88,19 @@ class Agent(Closeable):
         progress: Callable[[str], None] | None = None,
         session: bool = False,
         tools_required: bool = False,
+        max_turn_output: int = DEFAULT_TURN_OUTPUT,
     ) -> None:
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ConfigurationError(f"max_turns must be a positive integer, got {max_turns!r}")
+        if (
+            not isinstance(max_turn_output, int)
+            or isinstance(max_turn_output, bool)
+            or not 1000 <= max_turn_output <= 1 << 30
+        ):
+            raise ConfigurationError(
+                "max_turn_output must be a whole number of characters between 1000 and "
+                f"1_073_741_824, got {max_turn_output!r}"
+            )
         if codeact is not None and not isinstance(codeact, CodeAct):
             raise ConfigurationError(
                 f"codeact must be a codeact.CodeAct, got {type(codeact).__name__}"
@@ -115,6 +129,7 @@ class Agent(Closeable):
             )
         self.output = OutputSpec(output_type) if output_type is not None else None
         self.max_turns = max_turns
+        self.max_turn_output = max_turn_output
         self.text_tool_calls = text_tool_calls
         self.output_retries = output_retries
         self.progress = progress

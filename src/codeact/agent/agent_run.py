@@ -27,6 +27,7 @@ from .nudges import Nudges, ReplyFacts, unwrap_response
 from .programs import ProgramCalls
 from .result import AgentResult, AgentTimings, AgentUsage
 from .tracing import chat_span, direct_call_span, end_call, set_usage
+from .turn_budget import within_budget
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -202,7 +203,7 @@ class AgentRun:
         """Run every call of one turn concurrently, at most `PARALLEL_PROGRAMS` programs at a
         time (the model chooses how many it sends: each sandbox holds memory, and one reply
         with a thousand programs must not start a thousand); record and answer them in call
-        order."""
+        order, their texts together within `Agent.max_turn_output` (`turn_budget`)."""
         programs = asyncio.Semaphore(PARALLEL_PROGRAMS)
 
         async def run(call: ToolCall) -> tuple[str, ToolCallRecord | None]:
@@ -213,9 +214,12 @@ class AgentRun:
                 return await self._run_one(call)
 
         outcomes = await asyncio.gather(*(run(call) for call in calls))
+        budget = self.agent.max_turn_output
+        left = budget
         for call, (content, record) in zip(calls, outcomes, strict=True):
             if record is not None:
                 self.result.tool_calls.append(record)
+            content, left = within_budget(content, left, budget)
             self.messages.append(Message.tool(call, content))
 
     async def _run_one(self, call: ToolCall) -> tuple[str, ToolCallRecord | None]:
