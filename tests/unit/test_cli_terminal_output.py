@@ -79,3 +79,27 @@ async def test_output_printed_while_the_question_is_open_comes_after_the_answer(
     assert text.index("approve? [y/N] n\n") < text.index("FORGED QUESTION\nsecond\n")
     live(OutputChunk(stream="stdout", text="after\n"))  # not held once answered
     assert text + "after\n" == screen.getvalue()
+
+
+def test_a_line_end_split_between_two_chunks_is_a_line_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A CRLF written as "...\r" then "\n..." showed an escaped \r on the terminal.
+    out = FakeTTY()
+    monkeypatch.setattr("sys.stdout", out)
+    printer = report.ChunkPrinter()
+    printer(OutputChunk(stream="stdout", text="one\r"))
+    printer(OutputChunk(stream="stdout", text="\ntwo\r"))
+    printer(OutputChunk(stream="stdout", text="over"))
+    printer(OutputChunk(stream="stdout", text="end\r"))
+    for chunk in printer.finish():
+        printer(chunk)
+    assert out.getvalue() == "one\r\ntwo\\roverend\\r"
+
+
+def test_a_pipe_gets_split_line_ends_as_they_came(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    printer = report.ChunkPrinter()
+    printer(OutputChunk(stream="stdout", text="one\r"))
+    assert out.getvalue() == "one\r" and printer.finish() == []

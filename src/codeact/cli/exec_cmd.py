@@ -34,7 +34,7 @@ from .host_files import pin
 from .live_output import LiveOutput
 from .packages_cmd import check_package_options, package_options
 from .progress import show_progress
-from .report import echo, print_chunk, print_result, run_interruptible
+from .report import ChunkPrinter, echo, print_result, run_interruptible
 from .session_file import (
     cli_key,
     hold_session_file,
@@ -153,7 +153,8 @@ def exec_command(
             # Plain output is printed as the program writes it; --json prints it all at the
             # end. A closed pipe (`| head`) stops the program, as SIGPIPE stops a Unix command;
             # so does output that cannot be written (a full disk): exit 1 then.
-            watch = StdoutWatch(print_chunk, codeact.interrupt)
+            printer = ChunkPrinter()
+            watch = StdoutWatch(printer, codeact.interrupt)
             live.write_to(watch)
             on_output = None if as_json else live
             if target is None:
@@ -168,6 +169,8 @@ def exec_command(
                     result, interrupted = run_interruptible(session, code, on_output=on_output)
                     if state is None or (result.session is not None and result.session.kept):
                         new_state = session.state
+        for chunk in printer.finish():  # a carriage return that ended the output
+            watch(chunk)
         if close_trace is not None:
             close_trace()
         write_audit(result, audit_path)

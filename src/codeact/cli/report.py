@@ -12,17 +12,18 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import click
 
 from ..errors import ExecutionInterrupted
 from ..runtime import CodeAct, ExecutionResult, Session
 from ..runtime.events import OutputChunk
-from .live_output import shown_text
+from .live_output import is_terminal, shown_text
 from .streams import OutputWriteError
 
 __all__ = [
+    "ChunkPrinter",
     "cli_wording",
     "echo",
     "print_chunk",
@@ -134,6 +135,33 @@ def print_chunk(chunk: OutputChunk) -> None:
         exact=True,
     )
     (sys.stderr if err else sys.stdout).flush()
+
+
+class ChunkPrinter:
+    """`print_chunk` for one run. On a terminal, a carriage return that ends a chunk waits for
+    the next chunk of its stream: a line end written as two chunks ("\\r", then "\\n") is a
+    line end, not an escaped "\\r" and a newline. `finish` prints what still waits."""
+
+    def __init__(self) -> None:
+        self._held: set[Literal["stdout", "stderr"]] = set()  # last chunk ended with "\r"
+        self._finished = False
+
+    def __call__(self, chunk: OutputChunk) -> None:
+        text = chunk.text
+        if chunk.stream in self._held:
+            self._held.discard(chunk.stream)
+            text = "\r" + text
+        terminal = sys.stderr if chunk.stream == "stderr" else sys.stdout
+        if text.endswith("\r") and not self._finished and is_terminal(terminal):
+            self._held.add(chunk.stream)
+            text = text[:-1]
+        if text:
+            print_chunk(OutputChunk(chunk.stream, text))
+
+    def finish(self) -> list[OutputChunk]:
+        """What still waits, as chunks to print (through the same callback) after the run."""
+        self._finished = True
+        return [OutputChunk(stream, "") for stream in sorted(self._held)]
 
 
 def _shown(text: str, *, err: bool = False) -> str:
