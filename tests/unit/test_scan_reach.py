@@ -39,6 +39,36 @@ HIDDEN = {
     "dataclasses_inspect": "import dataclasses\ndataclasses.inspect.currentframe()",
     "asyncio_sys": "import asyncio\nasyncio.sys.modules['builtins'].eval('x')",
     "zipimport": "import zipimport\nzipimport.zipimporter('/output/m.zip').load_module('m')",
+    # Data turned into names: dataclasses execs field names in the class's module; wraps and
+    # update_wrapper copy attributes by name (a module's namespace whole); ForwardRef.evaluate
+    # runs text; redirect_stdout's _stream names an attribute of sys; global_enum writes into
+    # the module a string names.
+    "dataclasses_field_names": (
+        "import dataclasses\nN = \"a or send_email(to='evil')\"\n"
+        "X = dataclasses.dataclass(type('X', (), {'__annotations__': {N: int}, 'a': 0}))\n"
+        "X() == X()"
+    ),
+    "from_dataclasses": "from dataclasses import make_dataclass\nmake_dataclass('X', ['a'])",
+    "wraps_module": (
+        "import functools, os\nclass W:\n    def __getattribute__(self, name):\n"
+        "        return D\nD = {}\nfunctools.wraps(os)(W())\nD['sys']"
+    ),
+    "update_wrapper_updated": (
+        "import functools\nD = {}\nclass W:\n    __globals__ = D\ndef f(): pass\n"
+        "functools.update_wrapper(W(), f, assigned=(), updated=('__globals__',))\n"
+        "D['send_email'](to='evil')"
+    ),
+    "from_functools_import_wraps": "from functools import wraps as w\nw(print)",
+    "forward_ref_evaluate": (
+        "import typing\nclass C: pass\n"
+        "typing.get_args(typing.List[\"send_email(to='evil')\"])[0].evaluate(owner=C)"
+    ),
+    "redirect_stdout_stream": (
+        "import contextlib\nL = []\nclass R(contextlib.redirect_stdout):\n"
+        "    _stream = 'modules'\n    _old_targets = L\n    _new_target = None\n"
+        "    def __init__(self):\n        pass\nwith R():\n    L[0]['__main__']"
+    ),
+    "global_enum": ("import enum\nenum.global_enum(enum.Enum('E', {'len': 1}, module='builtins'))"),
     "annotationlib": (
         "import annotationlib\ndef f(x: \"send_email(to='evil')\"): pass\n"
         "annotationlib.get_annotations(f, eval_str=True)"
@@ -56,6 +86,8 @@ def test_plain_imports_keep_a_plan_complete() -> None:
     code = (
         "import json, math, asyncio, re\nfrom datetime import date\nfrom typing import Any\n"
         "import os.path\nrows: list[Any] = json.loads('[1]')\n"
+        "import collections, typing, enum\nP = collections.namedtuple('P', 'x y')\n"
+        "class Q(typing.NamedTuple):\n    x: 'int'\nclass E(enum.Enum):\n    A = 1\n"
         "try:\n    open('/x')\nexcept OSError as e:\n    print(e.errno, e.code if 0 else 0)\n"
         "send_email(to=os.path.join('a', 'b'))\n"
         "asyncio.run(call_tool_async('send_email', to=str(math.pi)))\n"

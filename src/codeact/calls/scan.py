@@ -16,10 +16,10 @@ lookups by name (``getattr``, ``vars``, ``globals``, ``__builtins__``), private 
 attributes (``__globals__``, ``f_globals``, ``sys._getframe``), an import of any module
 outside a short allowlist of plain ones (``codeact_runner``, ``sys``, ``cProfile``,
 ``doctest``, ``logging.config``... all reach a tool unnamed), and attributes that lead from a
-plain module to another (``os.sys``) or evaluate text (``typing.get_type_hints``): see
-`codeact.calls.scan_reach`. Such a plan is never `complete`. The scan is advice for
-people, never a permission by itself: calls beyond what was approved up front are asked one
-by one.
+plain module to another (``os.sys``), evaluate text (``typing.get_type_hints``) or read
+attributes named by a string (``functools.wraps``): see `codeact.calls.scan_reach`. Such a
+plan is never `complete`. The scan is advice for people, never a permission by itself: calls
+beyond what was approved up front are asked one by one.
 """
 
 from __future__ import annotations

@@ -10,10 +10,13 @@ allowlist instead:
 
 * an import of a module that is not in `PLAIN_MODULES` makes the plan dynamic. Those modules
   run no code from text and resolve no names; what their public attributes lead to is checked
-  by ``tests/unit/test_scan_reach.py`` (no module outside the list, no ``eval``-like builtin);
+  by ``tests/unit/test_scan_reach.py`` (no module outside the list, no ``eval``-like builtin).
+  ``dataclasses`` is not one: it pastes field names, strings a program may build, into source
+  it ``exec``s in the class's module, the program's own namespace where tools live;
 * an attribute, an imported name or a plain name in `REACHING_NAMES` makes it dynamic too: the
   builtins that reach objects by a string, the functions of plain modules that evaluate
-  annotations, and the name of every standard-library module outside the list (``os.sys``,
+  annotations, those in `NAME_LOOKUPS` that read or write attributes named by a string, and
+  the name of every standard-library module outside the list (``os.sys``,
   ``asyncio.inspect``: a plain module's attribute that is such a module is a way out).
 
 A false alarm costs the program's author only convenience: the calls the up-front approval
@@ -26,6 +29,7 @@ import sys
 
 __all__ = [
     "EVALUATORS",
+    "NAME_LOOKUPS",
     "OPAQUE_BUILTINS",
     "PLAIN_MODULES",
     "PLAIN_PACKAGES",
@@ -49,7 +53,6 @@ PLAIN_MODULES = frozenset(
         "contextlib",
         "copy",
         "csv",
-        "dataclasses",
         "datetime",
         "decimal",
         "difflib",
@@ -133,6 +136,25 @@ EVALUATORS = frozenset(
     }
 )
 
+#: Functions and methods of plain modules that read or write attributes named by a string
+#: (counted as attributes and imported names only: a program's own ``evaluate`` is harmless).
+#: ``functools.wraps``/``update_wrapper`` copy the attributes their ``assigned`` and ``updated``
+#: name and a module's whole namespace (``wraps(os)``: ``os.sys``, from it ``__main__``'s);
+#: ``ForwardRef.evaluate`` (3.14) runs an annotation's text; ``contextlib.redirect_stdout``
+#: gets and sets the attribute of ``sys`` its ``_stream`` names (a subclass picks
+#: ``"modules"``); ``enum.global_enum`` writes members into the module named by the class's
+#: ``__module__`` (``builtins``, the runner's).
+NAME_LOOKUPS = frozenset(
+    {
+        "wraps",
+        "update_wrapper",
+        "evaluate",
+        "redirect_stdout",
+        "redirect_stderr",
+        "global_enum",
+    }
+)
+
 #: Names under which a plain module keeps another module (``enum.bltns`` is ``builtins``).
 _MODULE_ALIASES = frozenset({"bltns", "stdlib_re"})
 
@@ -156,7 +178,7 @@ def _stdlib_names() -> frozenset[str]:
 
 #: Attribute names and imported names that may lead to a tool unnamed (as plain names, only
 #: `OPAQUE_BUILTINS` and `EVALUATORS` count: a variable may well be called `email` or `code`).
-REACHING_NAMES = OPAQUE_BUILTINS | EVALUATORS | _MODULE_ALIASES | _stdlib_names()
+REACHING_NAMES = OPAQUE_BUILTINS | EVALUATORS | NAME_LOOKUPS | _MODULE_ALIASES | _stdlib_names()
 
 
 def is_plain_module(module: str) -> bool:
