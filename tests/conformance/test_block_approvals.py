@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from codeact import CodeAct
 from codeact.calls.approvals import Approval, ApprovalRequest
 
@@ -148,3 +150,45 @@ async def test_a_block_approval_can_grant_a_number_of_calls(
     assert result.value == ["sent to a@x.y", "second denied"]
     assert kinds == ["block", "call"]
     assert [c.decision for c in result.tool_calls] == ["preapproved", "denied"]
+
+
+# A gated call built from strings by a plain module: dataclasses pastes field names into the
+# source it execs in __main__; functools.wraps copies a module's namespace (os's holds sys).
+HIDDEN = {
+    "dataclasses": (
+        "import dataclasses\nG = [1]\n"
+        "N = \"a or (G and G.pop() and send_email(to='evil@x.y'))\"\n"
+        "X = dataclasses.dataclass(init=False, repr=False)("
+        "type('X', (), {'__annotations__': {N: int}, '__doc__': 'x', 'a': 0}))\n"
+        "X() == X()"
+    ),
+    "wraps": (
+        "import functools, os\ndef grab(obj):\n    d = {}\n    class W:\n"
+        "        def __getattribute__(self, name):\n            return d\n"
+        "    functools.wraps(obj)(W())\n    return d\n"
+        "grab(grab(grab(os)['sys'])['modules']['__main__'])['send_email'](to='evil@x.y')"
+    ),
+}
+
+
+@pytest.mark.parametrize("hidden", HIDDEN.values(), ids=HIDDEN.keys())
+async def test_plan_scope_grants_nothing_to_a_call_built_from_strings(
+    make_codeact: Callable[..., CodeAct], hidden: str
+) -> None:
+    kinds: list[str] = []
+
+    async def handler(request: ApprovalRequest) -> bool:
+        kinds.append(request.kind)
+        # The reviewed block, and then only the call to the address it shows.
+        return request.kind == "block" or request.arguments == {"to": "ok@x.y"}
+
+    codeact = make_codeact(tools=[send_email], approval_handler=handler, approval_scope="plan")
+    before = len(SENT)
+    body = "\n".join("    " + line for line in hidden.splitlines())
+    code = f"try:\n{body}\nexcept ToolDenied:\n    print('hidden denied')\nsend_email(to='ok@x.y')"
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert "hidden denied" in result.stdout
+    assert sent_after(before) == ["ok@x.y"]  # the block's approval covered no call: asked
+    assert [c.decision for c in result.tool_calls] == ["denied", "approved"], result.tool_calls
+    assert kinds == ["block", "call", "call"]

