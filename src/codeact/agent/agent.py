@@ -29,7 +29,7 @@ from .direct_tools import DirectTools, direct_pipeline
 from .output import OutputSpec
 from .result import AgentResult
 from .sessions import ConversationSessions
-from .tracing import agent_span, set_usage
+from .tracing import agent_span, capture_of, set_usage
 from .turn_budget import DEFAULT_TURN_OUTPUT
 
 __all__ = ["PARALLEL_PROGRAMS", "Agent"]
@@ -184,7 +184,9 @@ class Agent(Closeable):
             if system:
                 run.messages.append(Message.system(system))
         run.messages.append(Message.user(prompt))
-        with agent_span(self._tracer_provider(), model=run.client.model) as span:
+        with agent_span(
+            self._tracer_provider(), model=run.client.model, capture=capture_of(self.codeact)
+        ) as span:
             try:
                 return await run.loop()
             finally:

@@ -26,7 +26,7 @@ from .direct_tools import model_text
 from .nudges import Nudges, ReplyFacts, unwrap_response
 from .programs import ProgramCalls
 from .result import AgentResult, AgentTimings, AgentUsage
-from .tracing import chat_span, direct_call_span, end_call, set_usage
+from .tracing import capture_of, chat_span, direct_call_span, end_call, set_usage
 from .turn_budget import within_budget
 
 if TYPE_CHECKING:
@@ -153,7 +153,10 @@ class AgentRun:
     async def _ask(self, *, tools: Sequence[ToolDefinition], constrained: bool) -> ChatResponse:
         output = self.agent.output
         started, choice = time.perf_counter(), self.programs.tool_choice(tools)
-        with chat_span(self.agent._tracer_provider(), model=self.client.model) as span:
+        agent = self.agent
+        with chat_span(
+            agent._tracer_provider(), model=self.client.model, capture=capture_of(agent.codeact)
+        ) as span:
             try:
                 response = await complete_with(  # tool_choice "required": a retry is due
                     self.client,
@@ -226,11 +229,12 @@ class AgentRun:
         code_tool = self.agent.code_tool
         if code_tool is not None and call.name == code_tool.name:
             return await self.programs.run(code_tool, call, self.session), None
-        with direct_call_span(self.agent._tracer_provider(), call.name) as span:
+        capture = capture_of(self.agent.codeact)
+        with direct_call_span(self.agent._tracer_provider(), call, capture=capture) as span:
             outcome = await self.agent.direct.invoke(
                 call, history=tuple(self.result.tool_calls), started=self.started_mono
             )
-            end_call(span, outcome.record)
+            end_call(span, outcome.record, capture=capture)
         self.usage.direct_tool_calls += 1
         self.timings.tools += outcome.record.duration_ms / 1000
         if call.name not in self.agent.direct:  # recorded as the audit sees it; the model is

@@ -3,48 +3,109 @@ around a run, ``chat MODEL`` around each model turn (with its token usage) and
 ``execute_tool NAME`` around each direct tool call. A program's ``execute_tool
 execute_code`` span (`codeact.runtime.tracing`) nests under the turn that ran it.
 
+A span whose operation failed gets ``error.type``, an ``exception`` event and error status.
+As on a program's spans, a message is content (a reply that failed to validate quotes the
+model's answer, a `ChatError` the server's body, a tool's error its arguments): it and the
+stack are recorded only when content is (the CodeAct's ``capture_content``, else the
+standard variable); codeact's own messages (the turn limit) always.
+
 Nothing is imported unless the application uses OpenTelemetry (see `tracer_for`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
+from .._display import utf8_safe
 from ..bridge.protocol import ToolCallRecord
-from ..chat.messages import Usage
-from ..runtime.tracing import call_error_text, capture_content_default, tracer_for
+from ..chat.messages import ToolCall, Usage
+from ..errors import TurnLimitExceeded
+from ..runtime.tracing import (
+    NOT_CAPTURED,
+    call_error_text,
+    call_error_type,
+    capture_setting,
+    clip,
+    tracer_for,
+)
 
-__all__ = ["agent_span", "chat_span", "direct_call_span", "end_call", "set_usage"]
+__all__ = [
+    "agent_span",
+    "capture_of",
+    "chat_span",
+    "direct_call_span",
+    "end_call",
+    "record_failure",
+    "set_usage",
+]
+
+#: Exceptions whose message is codeact's own (no reply, answer or server text in it).
+_OWN_MESSAGES: tuple[type[BaseException], ...] = (TurnLimitExceeded,)
+
+
+def capture_of(codeact: Any) -> bool:
+    """Whether the agent's spans record content: as its CodeAct's spans do."""
+    return capture_setting(getattr(codeact, "_capture_content", None))
 
 
 @contextlib.contextmanager
-def agent_span(provider: Any, *, model: str, name: str = "codeact") -> Iterator[Any]:
-    """The span of one agent run (None when tracing is off)."""
+def _span(provider: Any, name: str, attributes: dict[str, Any], *, capture: bool) -> Iterator[Any]:
+    """A current span that records an exception leaving it by `record_failure`, not by
+    OpenTelemetry's default (which writes its message and stack whatever `capture` says)."""
     tracer = tracer_for(provider)
     if tracer is None:
         yield None
         return
+    with tracer.start_as_current_span(
+        name, attributes=attributes, record_exception=False, set_status_on_exception=False
+    ) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            record_failure(span, exc, capture=capture)
+            raise
+
+
+def record_failure(span: Any, exc: BaseException, *, capture: bool) -> None:
+    """Mark `span` failed by `exc`: ``error.type``, an ``exception`` event, error status;
+    the message and stack only with `capture` (or when the message is codeact's own)."""
+    from opentelemetry.trace import Status, StatusCode
+
+    kind = type(exc)
+    qualified = kind.__qualname__
+    if kind.__module__ != "builtins":  # as OpenTelemetry's own exception events name it
+        qualified = f"{kind.__module__}.{qualified}"
+    text = str(exc) or kind.__name__
+    event = {"exception.type": qualified, "exception.message": NOT_CAPTURED}
+    if capture or isinstance(exc, _OWN_MESSAGES):
+        event["exception.message"] = clip(text)
+    if capture:
+        event["exception.stacktrace"] = utf8_safe("".join(traceback.format_exception(exc)))
+    span.set_attribute("error.type", kind.__name__)
+    span.add_event("exception", event)
+    span.set_status(Status(StatusCode.ERROR, event["exception.message"][:256]))
+
+
+def agent_span(
+    provider: Any, *, model: str, capture: bool, name: str = "codeact"
+) -> AbstractContextManager[Any]:
+    """The span of one agent run (None when tracing is off)."""
     attributes = {
         "gen_ai.operation.name": "invoke_agent",
         "gen_ai.agent.name": name,
         "gen_ai.request.model": model,
     }
-    with tracer.start_as_current_span(f"invoke_agent {name}", attributes=attributes) as span:
-        yield span
+    return _span(provider, f"invoke_agent {name}", attributes, capture=capture)
 
 
-@contextlib.contextmanager
-def chat_span(provider: Any, *, model: str) -> Iterator[Any]:
+def chat_span(provider: Any, *, model: str, capture: bool) -> AbstractContextManager[Any]:
     """The span of one model turn (None when tracing is off); `set_usage` fills its tokens."""
-    tracer = tracer_for(provider)
-    if tracer is None:
-        yield None
-        return
     attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model}
-    with tracer.start_as_current_span(f"chat {model}", attributes=attributes) as span:
-        yield span
+    return _span(provider, f"chat {model}", attributes, capture=capture)
 
 
 def set_usage(span: Any, usage: Usage, *, model: str | None = None) -> None:
@@ -57,25 +118,20 @@ def set_usage(span: Any, usage: Usage, *, model: str | None = None) -> None:
         span.set_attribute("gen_ai.response.model", model)
 
 
-@contextlib.contextmanager
-def direct_call_span(provider: Any, name: str) -> Iterator[Any]:
+def direct_call_span(
+    provider: Any, call: ToolCall, *, capture: bool
+) -> AbstractContextManager[Any]:
     """The span of a tool the model called directly; `end_call` records how it ended."""
-    tracer = tracer_for(provider)
-    if tracer is None:
-        yield None
-        return
     attributes = {
         "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": name,
+        "gen_ai.tool.name": call.name,
         "gen_ai.tool.type": "function",
     }
-    with tracer.start_as_current_span(
-        f"execute_tool {name}", attributes=attributes, record_exception=False
-    ) as span:
-        yield span
+    return _span(provider, f"execute_tool {call.name}", attributes, capture=capture)
 
 
-def end_call(span: Any, record: ToolCallRecord) -> None:
+def end_call(span: Any, record: ToolCallRecord, *, capture: bool) -> None:
+    """How a direct call ended, as a nested call of the same tool records it."""
     if span is None:
         return
     from opentelemetry.trace import Status, StatusCode
@@ -83,6 +139,7 @@ def end_call(span: Any, record: ToolCallRecord) -> None:
     span.set_attribute("codeact.tool.outcome", record.outcome)
     span.set_attribute("codeact.tool.origin", record.origin)
     if record.outcome != "ok":
-        message = call_error_text(record, capture=capture_content_default())
-        span.add_event("exception", {"exception.type": "ToolError", "exception.message": message})
+        kind, message = call_error_type(record), call_error_text(record, capture=capture)
+        span.set_attribute("error.type", kind)
+        span.add_event("exception", {"exception.type": kind, "exception.message": message})
         span.set_status(Status(StatusCode.ERROR, message[:256]))

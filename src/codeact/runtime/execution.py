@@ -40,7 +40,7 @@ from ..tools.definition import ApprovalMode
 from .events import EventSink, ExecutionEvent, OutputChunk
 from .result import ExecutionResult, complete_timings
 from .supervisor import Supervisor
-from .tracing import ExecutionTrace, capture_content_default, meter_for, tracer_for
+from .tracing import ExecutionTrace, capture_setting, meter_for, tracer_for
 from .watch import ExecutionWatch
 
 __all__ = ["ExecutionSetup", "Running", "ensure_ready", "ensure_ready_sync", "execute"]
@@ -147,7 +147,6 @@ def _watch(
         return None
     trace = None
     if tracer is not None:
-        capture = setup.capture_content
         trace = ExecutionTrace(
             tracer,
             meter_for(setup.meter_provider),
@@ -155,7 +154,7 @@ def _watch(
             backend=setup.backend.name,
             limits=limits,
             code=code,
-            capture_content=capture_content_default() if capture is None else capture,
+            capture_content=capture_setting(setup.capture_content),
         )
     return ExecutionWatch(trace, sink)
 

@@ -39,7 +39,9 @@ __all__ = [
     "NOT_CAPTURED",
     "ExecutionTrace",
     "call_error_text",
+    "call_error_type",
     "capture_content_default",
+    "capture_setting",
     "meter_for",
     "tracer_for",
 ]
@@ -54,6 +56,12 @@ _SCOPE = "codeact"
 def capture_content_default() -> bool:
     """Whether content is recorded when `CodeAct(capture_content=None)`: the standard variable."""
     return os.environ.get(_CAPTURE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def capture_setting(capture_content: bool | None) -> bool:
+    """Whether content is recorded: `capture_content` as a CodeAct was given it, else the
+    standard variable. Every span codeact makes follows this one setting."""
+    return capture_content_default() if capture_content is None else capture_content
 
 
 def tracer_for(provider: Any = None) -> Any:
@@ -232,10 +240,10 @@ class ExecutionTrace:
                                 approved, by)  # fmt: skip
         if record.outcome != "ok":
             message = call_error_text(record, capture=self._capture)
-            span.set_attribute("error.type", _exception_type(record))
+            span.set_attribute("error.type", call_error_type(record))
             span.add_event(
                 "exception",
-                {"exception.type": _exception_type(record), "exception.message": message},
+                {"exception.type": call_error_type(record), "exception.message": message},
                 timestamp=ended_ns,
             )
             span.set_status(trace.Status(trace.StatusCode.ERROR, message[:256]))
@@ -343,7 +351,8 @@ def call_error_text(record: ToolCallRecord, *, capture: bool) -> str:
     return NOT_CAPTURED
 
 
-def _exception_type(record: ToolCallRecord) -> str:
+def call_error_type(record: ToolCallRecord) -> str:
+    """A failed call's `error.type` (and its exception event's type), from its outcome."""
     return {
         "denied": "ToolDenied",
         "timeout": "ToolTimeout",
