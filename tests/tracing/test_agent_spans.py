@@ -1,8 +1,8 @@
 """The agent loop's spans (``invoke_agent``, ``chat``, direct ``execute_tool NAME``) follow
 the rules of a program's spans: a failed one carries ``error.type``; its message and stack
-are content, recorded only with capture (the CodeAct's ``capture_content``). Checked with
-the SDK's in-memory exporter (a real tracer provider; only the sandbox and model are
-stand-ins)."""
+are content, recorded only with capture (the CodeAct's ``capture_content``); and a
+program's span carries the id of the model's call that sent it. Checked with the SDK's
+in-memory exporter (a real tracer provider; only the sandbox and model are stand-ins)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from codeact import Agent, CodeAct, tool
+from codeact.chat.messages import ToolCall
 from codeact.errors import ChatError, OutputValidationError, TurnLimitExceeded
 from codeact.runtime.tracing import NOT_CAPTURED
 from codeact.sandbox.mock import MockBackend
@@ -183,3 +184,33 @@ async def test_every_failed_agent_span_carries_error_type(
         ],
         key=str,
     )
+
+
+@pytest.mark.parametrize("session", [False, True])
+async def test_the_program_s_span_has_the_model_s_call_id(
+    provider: TracerProvider,
+    exporter: InMemorySpanExporter,
+    session: bool,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Traces join the conversation: the program's and a direct call's spans carry the id
+    the model gave the call (what the tool message answers), not a fresh one; in a session
+    (which needs a backend that runs programs) too."""
+    if session:
+        request.getfixturevalue("wasm_ready")
+    program = ToolCall("call_MODEL_ID_123", "execute_code", json.dumps({"code": "6 * 7"}))
+    direct = ToolCall("call_DIRECT_456", "add", json.dumps({"a": 1, "b": 2}))
+    chat = ScriptedChat([[program, direct], "42"])
+    codeact = _codeact(provider, backend="wasm") if session else _codeact(provider)
+    agent = Agent(client=chat, tools=[add], codeact=codeact, session=session)
+    result = await agent.run("6*7?")
+    assert [m.tool_call_id for m in result.messages if m.role == "tool"] == [
+        "call_MODEL_ID_123",
+        "call_DIRECT_456",
+    ]
+    ids = {
+        s.name: dict(s.attributes or {}).get("gen_ai.tool.call.id")
+        for s in exporter.get_finished_spans()
+    }
+    assert ids["execute_tool execute_code"] == "call_MODEL_ID_123"
+    assert ids["execute_tool add"] == "call_DIRECT_456"

@@ -91,7 +91,7 @@ class ProgramCalls:
             # Past this, the checks below would each parse and walk it on the event loop
             # (a 1 MB program: 12 s of the host's CPU): it runs as sent, or is refused by
             # its size limit (`Limits.code_bytes`).
-            result = await tool.run(code, session=session)
+            result = await tool.run(code, session=session, call_id=call.id)
             self._record(tool.name, key, code, result)
             return result.to_model_text()
         if key in self._ran_ok:
@@ -133,7 +133,7 @@ class ProgramCalls:
             self._say(f"  {tool.name}: removed its definitions of {', '.join(stripped.removed)}")
             to_run = stripped.code
             notes.append(removal_note(stripped.removed))
-        result = await tool.run(to_run, session=session)
+        result = await tool.run(to_run, session=session, call_id=call.id)
         self._record(tool.name, key, to_run, result)
         text = result.to_model_text()
         if result.error is not None:

@@ -126,6 +126,7 @@ def direct_call_span(
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": call.name,
         "gen_ai.tool.type": "function",
+        "gen_ai.tool.call.id": call.id,
     }
     return _span(provider, f"execute_tool {call.name}", attributes, capture=capture)
 

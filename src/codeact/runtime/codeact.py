@@ -238,6 +238,7 @@ class CodeAct(Grants, Closeable):
         limits: Limits | None = None,
         on_output: Callable[[OutputChunk], Any] | None = None,
         on_event: Callable[[ExecutionEvent], Any] | None = None,
+        call_id: str | None = None,
     ) -> ExecutionResult:
         """Run `code` in a fresh sandbox and return what happened (never raises for the
         program's own errors: those are in the result).
@@ -245,9 +246,12 @@ class CodeAct(Grants, Closeable):
         `on_output` is called with each `OutputChunk` the program writes, as it writes it;
         `on_event` with every event (output, tool calls starting and ending, and last the
         `ExecutionFinished`); both on this event loop, in order (see `stream`). With
-        OpenTelemetry in use, the execution is a span (see `codeact.runtime.tracing`).
+        OpenTelemetry in use, the execution is a span (see `codeact.runtime.tracing`) whose
+        ``gen_ai.tool.call.id`` is `call_id`: the model's id of the call that sent `code`.
         """
-        result, _ = await self._execute(code, limits=limits, on_output=on_output, on_event=on_event)
+        result, _ = await self._execute(
+            code, limits=limits, on_output=on_output, on_event=on_event, call_id=call_id
+        )
         return result
 
     def session(
@@ -270,6 +274,7 @@ class CodeAct(Grants, Closeable):
         carry: StateCarry | None = None,
         on_output: Callable[[OutputChunk], Any] | None = None,
         on_event: Callable[[ExecutionEvent], Any] | None = None,
+        call_id: str | None = None,
     ) -> tuple[ExecutionResult, GuestState | None]:
         """`execute`, with a session's state carried in and what the guest handed back."""
         if not isinstance(code, str):
@@ -282,6 +287,7 @@ class CodeAct(Grants, Closeable):
             carry=carry,
             on_output=on_output,
             on_event=on_event,
+            call_id=call_id,
         )
 
     def _setup(self) -> ExecutionSetup:

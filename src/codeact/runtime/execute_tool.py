@@ -46,10 +46,14 @@ class ExecuteCodeTool:
     def parameters(self) -> dict[str, Any]:
         return EXECUTE_CODE_PARAMETERS
 
-    async def run(self, code: str, *, session: Session | None = None) -> ExecutionResult:
-        """Run `code` (in `session`, or the tool's own session if it has one)."""
+    async def run(
+        self, code: str, *, session: Session | None = None, call_id: str | None = None
+    ) -> ExecutionResult:
+        """Run `code` (in `session`, or the tool's own session if it has one); `call_id` is
+        the model's id of the call, for the execution's span (see `CodeAct.execute`)."""
         session = session or self.session
-        result = await (session.execute(code) if session else self.codeact.execute(code))
+        runner = session.execute if session else self.codeact.execute
+        result = await runner(code, call_id=call_id)
         self.last_result = result
         return result
 

@@ -104,10 +104,12 @@ async def execute(
     carry: StateCarry | None = None,
     on_output: Callable[[OutputChunk], Any] | None = None,
     on_event: Callable[[ExecutionEvent], Any] | None = None,
+    call_id: str | None = None,
 ) -> tuple[ExecutionResult, GuestState | None]:
     """Run `code` once, traced and told to its listeners: the result, and the state the
-    guest handed back (for a session; `carry` is the state it starts from)."""
-    watch = _watch(code, limits, setup, on_output, on_event)
+    guest handed back (for a session; `carry` is the state it starts from). `call_id` is
+    the span's tool-call id (the model's; a fresh one when None)."""
+    watch = _watch(code, limits, setup, on_output, on_event, call_id)
     if watch is None:
         return await _run(code, limits, setup, None, carry)
     trace = watch.trace
@@ -136,6 +138,7 @@ def _watch(
     setup: ExecutionSetup,
     on_output: Callable[[OutputChunk], Any] | None,
     on_event: Callable[[ExecutionEvent], Any] | None,
+    call_id: str | None,
 ) -> ExecutionWatch | None:
     """Who watches this execution: its trace and listeners (None: nobody, no cost)."""
     tracer = tracer_for(setup.tracer_provider)
@@ -150,7 +153,7 @@ def _watch(
         trace = ExecutionTrace(
             tracer,
             meter_for(setup.meter_provider),
-            call_id=uuid.uuid4().hex[:16],
+            call_id=call_id or uuid.uuid4().hex[:16],
             backend=setup.backend.name,
             limits=limits,
             code=code,

@@ -172,15 +172,21 @@ class Session(Closeable):
         limits: Limits | None = None,
         on_output: Callable[[OutputChunk], Any] | None = None,
         on_event: Callable[[ExecutionEvent], Any] | None = None,
+        call_id: str | None = None,
     ) -> ExecutionResult:
         """Run `code` in a fresh sandbox with the session's state restored first; keep what
         it leaves if it finishes (see `ExecutionResult.session`). Calls run one at a time.
-        `on_output` and `on_event` are as in `CodeAct.execute`."""
+        `on_output`, `on_event` and `call_id` are as in `CodeAct.execute`."""
         limits = limits or self.limits
         async with self._turn:
             carry = StateCarry(self._state, limits.state_bytes, restore_seconds(limits.wall_time))
             result, guest = await self.codeact._execute(
-                code, limits=limits, carry=carry, on_output=on_output, on_event=on_event
+                code,
+                limits=limits,
+                carry=carry,
+                on_output=on_output,
+                on_event=on_event,
+                call_id=call_id,
             )
             result.session = self._settle(result, guest, limits)
             return result
