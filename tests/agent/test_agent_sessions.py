@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from codeact import Agent, CodeAct, ConfigurationError
+from codeact.agent.sessions import ConversationSessions
 from codeact.chat.messages import Message
-from codeact.testing import ScriptedChat, code_call
+from codeact.testing import ChatRequest, FunctionChat, Reply, ScriptedChat, code_call
 from codeact.workloads import order_totals
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
@@ -62,6 +63,40 @@ async def test_a_continued_conversation_keeps_its_session_and_a_new_one_starts_e
     assert second.executions[0].value == 0.21, second.executions[0].to_model_text()
     third = await agent.run("a new conversation")
     assert third.executions[0].value is False
+
+
+async def test_every_continuation_of_a_conversation_starts_from_its_state() -> None:
+    """Two runs continue the same prefix (N rollouts from one prefix, a retried follow-up):
+    each starts from the prefix's state, and what one branch does is not seen by the other
+    (before, the first continuation took the session and the second started empty)."""
+    programs = {"set x": "x = 41 + 1", "add one to x": "x = x + 1\nx", "what is x?": "x"}
+
+    def model(request: ChatRequest) -> Reply:
+        program = programs.get(request.messages[-1].content or "")
+        return "done" if program is None else code_call(program)
+
+    chat = FunctionChat(model)
+    agent = Agent(client=chat, codeact=_codeact(), session=True)
+    prefix = list((await agent.run("set x")).messages)
+    first = await agent.run("add one to x", history=prefix)
+    assert first.executions[0].value == 43, first.executions[0].to_model_text()
+    for _ in range(2):
+        branch = await agent.run("what is x?", history=prefix)
+        assert branch.executions[0].value == 42, branch.executions[0].to_model_text()
+    # The first branch's own conversation goes on from its own state.
+    assert agent.sessions is not None and len(agent.sessions) == 4
+
+
+def test_kept_conversations_are_bounded_and_the_oldest_unused_goes_first() -> None:
+    codeact = _codeact()
+    kept = ConversationSessions(codeact, kept=2)
+    talks = [[Message.user(f"talk {i}")] for i in range(3)]
+    for talk in talks[:2]:
+        kept.remember(talk, codeact.session())
+    kept.for_run(talks[0])  # used: now the most recent
+    kept.remember(talks[2], codeact.session())
+    assert len(kept) == 2
+    assert kept.knows(talks[0]) and kept.knows(talks[2]) and not kept.knows(talks[1])
 
 
 async def test_without_session_the_model_is_told_nothing_persists() -> None:

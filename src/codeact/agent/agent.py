@@ -65,7 +65,9 @@ class Agent(Closeable):
             (e.g. ``print``), for people watching a slow model work.
         session: Programs of one run share a `codeact.Session`: what one program defines,
             the next one can use (and the model is told so). A run whose ``history=``
-            continues an earlier run's conversation gets that run's session back.
+            continues an earlier run's conversation starts from a copy of the state that
+            run ended with: every continuation of one prefix starts from the same state
+            (`codeact.agent.sessions`; the last 64 conversations are kept).
         tools_required: The task needs the tools: an answer given before any tool ran gets
             one request to use them (a nudge, counted in ``usage.nudges``).
         max_turn_output: Characters of tool results one turn adds to the conversation, all
