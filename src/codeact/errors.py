@@ -13,7 +13,8 @@ These classes are for the people who build agents:
     ├── SandboxError                the sandbox itself failed (not the model's code)
     │   └── GuestBuildError         building or compiling the Wasm guest failed
     ├── IntegrationError            a connected service failed (an MCP server did not start...)
-    ├── ChatError                   a chat client could not get a reply from its model
+    ├── ChatError                   a chat client could not get a reply from its model; out of
+    │   │                           `Agent.run`, `.result` holds the partial run
     │   └── ModelNotConfigured      no endpoint or model is configured and none can be started
     └── AgentError                  an agent run could not finish; `.result` holds the partial run
         ├── TurnLimitExceeded       the model was still calling tools after `max_turns` turns
@@ -92,7 +93,14 @@ class IntegrationError(CodeActError):
 
 
 class ChatError(CodeActError):
-    """A chat client could not get a reply from its model."""
+    """A chat client could not get a reply from its model.
+
+    Raised out of `Agent.run`, `result` is the run so far (an `AgentResult`: the tokens,
+    turns, programs and messages up to the failed request), as an `AgentError`'s is, so the
+    costs of a run cut short by its model are not lost; None from a client called directly.
+    """
+
+    result: Any = None
 
 
 class ModelNotConfigured(ChatError, UserError):

@@ -142,6 +142,7 @@ def test_bench_runs_both_wirings_and_writes_table_json_chart(
         "tool_calls",
         "fallback_parses",
         "error",
+        "interrupted",
     }
     assert all(r["correct"] and r["error"] is None for r in data["runs"])
     direct = data["summary"]["direct"]

@@ -20,7 +20,7 @@ from .._lifecycle import Closeable
 from ..calls.approvals import ApprovalHandler
 from ..chat.default import check_client, default_client
 from ..chat.messages import ChatClient, Message, ToolDefinition, Usage
-from ..errors import ConfigurationError, UserError
+from ..errors import ChatError, ConfigurationError, UserError
 from ..runtime import CodeAct, ExecuteCodeTool
 from ..runtime._sync import PrivateLoop, refuse_inside_loop
 from ..tools import Tool, ToolSet
@@ -171,8 +171,8 @@ class Agent(Closeable):
     async def run(self, prompt: str, *, history: Sequence[Message] = ()) -> AgentResult:
         """Run the loop for `prompt` (after `history`, e.g. a previous result's messages).
 
-        Raises `TurnLimitExceeded` or `OutputValidationError` (with the partial result as
-        `.result`) and `ChatError` when the model cannot be reached.
+        Raises `TurnLimitExceeded` or `OutputValidationError`, and `ChatError` when the model
+        cannot be reached; each with the partial result (the costs so far) as `.result`.
         """
         if not isinstance(prompt, str):
             raise UserError(f"prompt must be a str, got {type(prompt).__name__}")
@@ -191,6 +191,9 @@ class Agent(Closeable):
         ) as span:
             try:
                 return await run.loop()
+            except ChatError as exc:
+                exc.result = run.result  # the run so far: its costs are not lost
+                raise
             finally:
                 run.finish()
                 if self.sessions is not None and run.session is not None:

@@ -7,7 +7,9 @@ Each run records whether the answer is right (`order_totals.check_answer`), its 
 the tokens the API reported, model turns, tool calls and text-fallback parses. A run that
 fails (turn limit, a model error, or anything else a run can raise) is a run with
 ``correct=False`` and its error: it is counted and shown, never dropped, and the runs after
-it still run.
+it still run. A run cut short by something other than the agent (the model endpoint failing
+mid-run, the sandbox, a bug) is `RunRecord.interrupted`: it records what it spent until then
+(the `ChatError`'s partial result) and is left out of the medians (`codeact.bench.report`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class RunRecord:
     tool_calls: int = 0
     fallback_parses: int = 0
     error: str | None = None
+    #: The run was cut short by something other than the agent (its model endpoint or the
+    #: sandbox failing, a bug, a lost worker), not ended by it: its counts are what it spent
+    #: until then, and the medians leave it out (they are of runs that ended on their own).
+    interrupted: bool = False
     code_executions: int = 0  # not in the JSON: for the "one execute_code turn" statistic
     result: AgentResult | None = field(default=None, repr=False, compare=False)
     #: Not in the JSON: the exception when the run could not be done at all (the model
@@ -79,6 +85,7 @@ class RunRecord:
             "tool_calls": self.tool_calls,
             "fallback_parses": self.fallback_parses,
             "error": self.error,
+            "interrupted": self.interrupted,
         }
 
 
@@ -127,7 +134,9 @@ async def run_once(
     except AgentError as exc:
         result = exc.result if isinstance(exc.result, AgentResult) else None
         error = str(exc)
-    except CodeActError as exc:
+    except CodeActError as exc:  # a ChatError out of Agent.run holds the run so far
+        partial = getattr(exc, "result", None)
+        result = partial if isinstance(partial, AgentResult) else None
         error, failure = str(exc), exc
     except Exception as exc:  # a bug or a client's own exception: this run's, not the series'
         error = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
@@ -138,6 +147,7 @@ async def run_once(
         correct=error is None and result is not None and order_totals.check_answer(result.text),
         wall_s=wall,
         error=error,
+        interrupted=failure is not None,
         result=result,
         failure=failure,
     )

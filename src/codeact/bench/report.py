@@ -1,5 +1,9 @@
 """Benchmark reports: medians per wiring, a markdown table with CodeAct/direct ratios, the JSON
-file and a PNG bar chart. Failed runs count in every median and are shown in the table."""
+file and a PNG bar chart. Failed runs (a wrong answer, the turn limit, an invalid output: the
+agent's own end) count in every median and are shown in the table; interrupted runs
+(`RunRecord.interrupted`: cut short by the model endpoint, the sandbox or a bug, with what they
+spent until then) are counted and listed but left out of the medians, whose runs ended on
+their own."""
 
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ METRICS: tuple[tuple[str, str], ...] = (
 
 
 def summarize(records: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
-    """Per wiring: runs, correct, failed (with an error), one-program runs, and medians."""
+    """Per wiring: runs, correct, failed (with an error), interrupted (of those failed: left
+    out of the medians), one-program runs, and medians of the runs not interrupted."""
     summary: dict[str, dict[str, Any]] = {}
     for wiring in dict.fromkeys(r.wiring for r in records):
         mine = [r for r in records if r.wiring == wiring]
@@ -36,14 +41,16 @@ def summarize(records: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
             "runs": len(mine),
             "correct": sum(r.correct for r in mine),
             "failed": sum(r.error is not None for r in mine),
+            "interrupted": sum(r.interrupted for r in mine),
         }
         if wiring == "codeact":
             # "Finished in one execute_code turn": one program, then the answer.
             entry["one_program_runs"] = sum(
                 r.code_executions == 1 and r.model_turns == 2 and r.error is None for r in mine
             )
+        ended = [r for r in mine if not r.interrupted]
         for key, _ in METRICS:
-            entry[key] = _median([getattr(r, key) for r in mine])
+            entry[key] = _median([getattr(r, key) for r in ended])
         summary[wiring] = entry
     return summary
 
@@ -79,6 +86,13 @@ def markdown_table(model: str, records: Sequence[RunRecord]) -> str:
     rows = [header, ["---"] * len(header)]
     rows.append(["correct", *[f"{summary[w]['correct']}/{summary[w]['runs']}" for w in wirings]])
     rows.append(["failed runs", *[str(summary[w]["failed"]) for w in wirings]])
+    if any(summary[w]["interrupted"] for w in wirings):
+        rows.append(
+            [
+                "of those interrupted (not in the medians)",
+                *[str(summary[w]["interrupted"]) for w in wirings],
+            ]
+        )
     if "codeact" in summary:
         rows.append(
             [
@@ -105,7 +119,9 @@ def markdown_table(model: str, records: Sequence[RunRecord]) -> str:
     errors = [r for r in records if r.error]
     if errors:
         lines += ["", "Failed runs:"]
-        lines += [f"- {r.wiring}: {r.error}" for r in errors]
+        lines += [
+            f"- {r.wiring}: {r.error}" + (" (interrupted)" if r.interrupted else "") for r in errors
+        ]
     return "\n".join(lines)
 
 

@@ -284,7 +284,9 @@ def order_totals_command(
     instructions. Prints a markdown table of medians with CodeAct/direct ratios.
 
     A failed run (wrong answer, turn limit, model error, any other failure of the run) is
-    counted and shown, not dropped; the runs after it still run.
+    counted and shown, not dropped; the runs after it still run. A run the model endpoint
+    or the sandbox cut short is interrupted: its costs so far are recorded, and it is left
+    out of the medians.
     Exit status 0 when the benchmark ran (whatever the answers), 2 for a usage error.
     """
     from ..bench.order_totals import WIRINGS

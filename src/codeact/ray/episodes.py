@@ -5,7 +5,8 @@ each as its own Ray task: the task builds a chat client with `client_factory` (o
 worker: a client holds connections, it is not shipped), builds the agent and its CodeAct,
 runs the task once and sends back the `RunRecord`. Records come back in submission order;
 `on_run` sees each as it finishes. A task whose worker dies is a failed record, as any
-failed run is.
+failed run is, and an interrupted one (`RunRecord.interrupted`: out of the medians) with
+nothing counted, as its costs stayed on the lost worker.
 """
 
 from __future__ import annotations
@@ -76,9 +77,15 @@ def _record(ref: Any, wiring: Wiring) -> RunRecord:
     except RayTaskError as exc:
         if isinstance(exc.cause, UserError):
             raise exc.cause from None  # a mistake in the configuration, as in one process
-        return RunRecord(wiring=wiring, correct=False, wall_s=0.0, error=f"{exc.cause}")
+        return RunRecord(
+            wiring=wiring, correct=False, wall_s=0.0, error=f"{exc.cause}", interrupted=True
+        )
     except ray.exceptions.RayError as exc:  # the worker or its node was lost
         return RunRecord(
-            wiring=wiring, correct=False, wall_s=0.0, error=f"worker lost: {type(exc).__name__}"
+            wiring=wiring,
+            correct=False,
+            wall_s=0.0,
+            error=f"worker lost: {type(exc).__name__}",
+            interrupted=True,
         )
     return record

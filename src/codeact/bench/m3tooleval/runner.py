@@ -198,7 +198,9 @@ async def run_task(
     except AgentError as exc:
         result = exc.result if isinstance(exc.result, AgentResult) else None
         error, failure = str(exc), "model_error"
-    except CodeActError as exc:
+    except CodeActError as exc:  # a ChatError out of Agent.run holds the run so far
+        partial = getattr(exc, "result", None)
+        result = partial if isinstance(partial, AgentResult) else None
         error, failure = str(exc), "model_error"
     run = TaskRun(
         task=task.name,
