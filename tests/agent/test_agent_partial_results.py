@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from codeact import Agent, ChatError, tool
+from codeact import Agent, ChatError, TurnLimitExceeded, tool
 from codeact.bench.m3tooleval import load_tasks, run_task
 from codeact.bench.order_totals import RunRecord, run_once
 from codeact.bench.report import markdown_table, summarize
@@ -58,3 +58,25 @@ async def test_an_m3tooleval_run_cut_by_its_model_records_its_costs() -> None:
     run = await run_task(task, "direct", cut)
     assert run.failure == "model_error" and run.error is not None
     assert (run.input_tokens, run.output_tokens, run.model_turns, run.tool_calls) == (700, 30, 1, 1)
+
+
+async def test_a_rejected_reply_is_not_the_partial_runs_answer() -> None:
+    """ "The answer is 42." came before any tool ran (tools_required): the agent nudged it
+    (`no_tool_call`), so when the turns then run out it is not `result.text` (before, it was,
+    and a grader scoring partial results scored a guess the agent had refused)."""
+    chat = ScriptedChat(["The answer is 42.", *(call("add", a=i, b=2) for i in range(3))])
+    agent = Agent(client=chat, tools=[add], tools_required=True, max_turns=4)
+    with pytest.raises(TurnLimitExceeded) as caught:
+        await agent.run("what is it?")
+    partial = caught.value.result
+    assert partial.nudge_reasons == ["no_tool_call"]
+    assert partial.text == ""
+    assert partial.messages[1].content == "The answer is 42."  # still in the conversation
+
+
+async def test_a_rejected_reply_is_not_the_answer_of_a_run_cut_by_its_model() -> None:
+    chat = ScriptedChat(["The answer is 42."])  # then no reply left: a ChatError
+    with pytest.raises(ChatError) as caught:
+        await Agent(client=chat, tools=[add], tools_required=True).run("what is it?")
+    assert caught.value.result.nudge_reasons == ["no_tool_call"]
+    assert caught.value.result.text == ""

@@ -90,13 +90,16 @@ class AgentRun:
                 await self._run_calls(calls)
                 self._note_output(calls, self.result.executions[ran:])
                 continue
-            self.result.text = unwrap_response((response.text or "").strip())
-            nudge = self._nudge_for(self.result.text, response, tools)
+            answer = unwrap_response((response.text or "").strip())
+            nudge = self._nudge_for(answer, response, tools)
             if nudge is not None and turn < agent.max_turns:
+                # Not taken as the answer, so not the partial run's answer either: a grader
+                # of `TurnLimitExceeded.result.text` would score a reply the agent rejected.
                 self._count_nudge(nudge[0])
                 self._nudged = True
                 self.messages.append(Message.user(nudge[1]))
                 continue
+            self.result.text = answer
             if agent.output is None:
                 return self.result
             try:
@@ -112,6 +115,7 @@ class AgentRun:
                     ) from exc
                 output_retries -= 1
                 constrained = True
+                self.result.text = ""  # rejected too: only the retry's reply may be the answer
                 self.messages.append(Message.user(agent.output.retry_prompt(exc)))
         self.finish()
         raise TurnLimitExceeded(

@@ -68,7 +68,10 @@ class AgentTimings:
 class AgentResult:
     """The outcome of `Agent.run`.
 
-    `text` is the model's final answer; `output` the validated structured output when the
+    `text` is the model's final answer: never a reply the agent rejected (one it asked the
+    model to continue from, or to send again valid), which is only in `messages`; so it is
+    empty in `TurnLimitExceeded.result` (`OutputValidationError.result.text` is the answer
+    that did not validate). `output` is the validated structured output when the
     agent has an `output_type`; `messages` the whole conversation, ready to pass back as
     `history`; `tool_calls` every direct tool call; `executions` every `execute_code` result and
     `programs` the code of each.
