@@ -220,7 +220,10 @@ class AgentRun:
             async with programs:
                 return await self._run_one(call)
 
+        spent_before = self.timings.calls()
+        started = time.perf_counter()
         outcomes = await asyncio.gather(*(run(call) for call in calls))
+        self.timings.fit_calls(spent_before, time.perf_counter() - started)
         budget = self.agent.max_turn_output
         left = budget
         for call, (content, record) in zip(calls, outcomes, strict=True):
@@ -240,7 +243,9 @@ class AgentRun:
             )
             end_call(span, outcome.record, capture=capture)
         self.usage.direct_tool_calls += 1
-        self.timings.tools += outcome.record.duration_ms / 1000
+        waited = outcome.record.approval_ms  # a person's decision: not the tool's time
+        self.timings.tools += max(outcome.record.duration_ms - waited, 0.0) / 1000
+        self.timings.approval += waited / 1000
         if call.name not in self.agent.direct:  # recorded as the audit sees it; the model is
             # told every tool it was offered (execute_code too), and a call without a name so
             return f"Error: {self._no_such_tool(call.name)}", outcome.record

@@ -173,9 +173,13 @@ class ProgramCalls:
             self._failed_in_a_row += 1
         self._usage.code_executions += 1
         self._usage.nested_tool_calls += len(result.tool_calls)
-        tools_ms = sum(r.duration_ms for r in result.tool_calls)
+        # The execution's own split: tool time without the waits for a person, which are
+        # `approval_ms` (nested calls' and the program's own).
+        tools_ms = result.timings.get("tools_ms", 0.0)
+        approval_ms = result.timings.get("approval_ms", 0.0)
         self._timings.tools += tools_ms / 1000
-        sandbox_ms = max(result.timings.get("total_ms", 0.0) - tools_ms, 0.0)
+        self._timings.approval += approval_ms / 1000
+        sandbox_ms = max(result.timings.get("total_ms", 0.0) - tools_ms - approval_ms, 0.0)
         self._timings.sandbox += sandbox_ms / 1000
         self._result.executions.append(result)
         self._result.programs.append(ran)

@@ -52,13 +52,39 @@ class AgentUsage:
 
 @dataclass
 class AgentTimings:
-    """Seconds spent: in total, waiting for the model, running programs in the sandbox (not
-    counting their tool calls), and inside tool functions (direct and nested, summed)."""
+    """Seconds of the run's wall time: in total, waiting for the model, running programs in
+    the sandbox (not counting their tool calls or approval waits), inside tool functions
+    (direct and nested, without approval waits), and waiting for approval decisions (a
+    person's, of direct calls, nested calls and programs).
+
+    The calls of one model reply run at the same time; where their figures add up to more
+    than the time the turn's calls took together (four programs of 1 s each, run at once in
+    1.2 s), that turn's `sandbox`, `tools` and `approval` are scaled down to it, each in
+    proportion. So they are shares of the wall time, and ``model + sandbox + tools +
+    approval`` never exceeds `total`.
+    """
 
     total: float = 0.0
     model: float = 0.0
     sandbox: float = 0.0
     tools: float = 0.0
+    approval: float = 0.0
+
+    def calls(self) -> tuple[float, float, float]:
+        """``(sandbox, tools, approval)`` so far: taken before a turn's calls start."""
+        return self.sandbox, self.tools, self.approval
+
+    def fit_calls(self, before: tuple[float, float, float], wall: float) -> None:
+        """Scale what a turn's calls added since `before` (`calls`) down to `wall`, the
+        seconds they took together, where overlapping calls added more than that."""
+        added = [now - then for now, then in zip(self.calls(), before, strict=True)]
+        summed = sum(added)
+        if summed <= wall or summed <= 0:
+            return
+        share = max(wall, 0.0) / summed
+        self.sandbox, self.tools, self.approval = (
+            then + spent * share for then, spent in zip(before, added, strict=True)
+        )
 
     def to_dict(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in asdict(self).items()}
