@@ -11,7 +11,6 @@ chat completion (not JSON, no message, a stream cut short) is asked for again, a
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from .._display import utf8_safe_json
 from .._nesting import TooDeep, loads_within
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
+from .failures import RETRY_STATUSES, retry_delay, translate
 from .messages import (
     ChatResponse,
     Message,
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_REPLY_BYTES", "OpenAIChat"]
 
-#: HTTP statuses worth another attempt: rate limits and server-side failures.
-_RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 #: The largest reply `OpenAIChat` reads by default (a body, or a stream's text and calls).
 MAX_REPLY_BYTES = 16 << 20
 
@@ -217,7 +215,7 @@ class OpenAIChat:
                     self._tool_choice_refused = True
                     request = {k: v for k, v in request.items() if k != "tool_choice"}
                     continue
-                if status is not None and status not in _RETRY_STATUSES:
+                if status is not None and status not in RETRY_STATUSES:
                     raise self._translate(exc, attempts=attempt) from exc
                 failure = exc
             except ReplyTooLarge as exc:  # another would be as large
@@ -278,46 +276,10 @@ class OpenAIChat:
             raise BadReply("sent a reply that is not JSON", snippet(unparsed(exc))) from exc
 
     def _delay(self, attempt: int, exc: Exception) -> float:
-        response = getattr(exc, "response", None)
-        header = response.headers.get("retry-after") if response is not None else None
-        if header:
-            try:
-                return min(max(float(header), 0.0), self.max_backoff)
-            except ValueError:
-                pass
-        delay = self.backoff * (2 ** (attempt - 1))
-        return float(min(delay * (0.75 + random.random() / 2), self.max_backoff))
+        return retry_delay(attempt, exc, backoff=self.backoff, max_backoff=self.max_backoff)
 
     def _translate(self, exc: Exception, *, attempts: int) -> ChatError:
-        import openai
-
-        where = f"the model endpoint {self.endpoint.describe()}"
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
-        if isinstance(exc, BadReply):
-            return ChatError(
-                f"{where} {exc.what}{tries}" + (f": {exc.detail}" if exc.detail else "")
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return ChatError(f"{where} did not answer in time{tries}")
-        if isinstance(exc, openai.APIConnectionError):
-            return ChatError(f"cannot reach {where}{tries}: {_one_line(str(exc.__cause__ or exc))}")
-        assert isinstance(exc, openai.APIStatusError)
-        status, detail = exc.status_code, _detail(exc)
-        if status in (401, 403):
-            return ChatError(
-                f"{where} refused the credentials (HTTP {status}): {detail}; "
-                f"check {self.endpoint.key_setting}"
-            )
-        if status == 404:
-            return ChatError(
-                f"{where} does not serve model {self._model!r} (HTTP 404): {detail}; "
-                "set CODEACT_MODEL (or --model / model=) to a model it serves"
-            )
-        if status == 429:
-            return ChatError(f"{where} kept rate-limiting the requests (HTTP 429){tries}: {detail}")
-        if status >= 500:
-            return ChatError(f"{where} failed (HTTP {status}){tries}: {detail}")
-        return ChatError(f"{where} rejected the request (HTTP {status}): {detail}")
+        return translate(exc, endpoint=self.endpoint, model=self._model, attempts=attempts)
 
     async def _only_model(self) -> str:
         """The name of the one model a server serves (llama.cpp, a single vLLM model)."""
@@ -347,18 +309,3 @@ class OpenAIChat:
 
     def __repr__(self) -> str:
         return f"OpenAIChat(model={self.model!r}, endpoint={self.endpoint.describe()!r})"
-
-
-def _detail(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-        if message:
-            return _one_line(str(message))
-    return _one_line(exc.message or f"HTTP {exc.status_code}")
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

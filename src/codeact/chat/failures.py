@@ -1,0 +1,86 @@
+"""What `OpenAIChat` does when a request fails: whether to try again, how long to wait first,
+and the one-line `ChatError` a failure becomes at the end.
+
+A failure is one of the ``openai`` package's errors (a status, a connection that could not be
+made or that timed out) or a `BadReply` (`codeact.chat.replies`): a reply that is not a whole
+chat completion, a connection dropped while the reply came, a body that could not be decoded.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from ..errors import ChatError
+from .replies import BadReply
+
+if TYPE_CHECKING:
+    import openai
+
+    from .endpoint import Endpoint
+
+__all__ = ["RETRY_STATUSES", "retry_delay", "translate"]
+
+#: HTTP statuses worth another attempt: rate limits and server-side failures.
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+def retry_delay(attempt: int, exc: Exception, *, backoff: float, max_backoff: float) -> float:
+    """Seconds to wait before attempt `attempt` + 1: the server's ``Retry-After`` (at most
+    `max_backoff`), else `backoff` doubled each attempt, with jitter."""
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    if header:
+        try:
+            return min(max(float(header), 0.0), max_backoff)
+        except ValueError:
+            pass
+    delay = backoff * (2 ** (attempt - 1))
+    return float(min(delay * (0.75 + random.random() / 2), max_backoff))
+
+
+def translate(exc: Exception, *, endpoint: Endpoint, model: str | None, attempts: int) -> ChatError:
+    """The one-line `ChatError` of a request's last failure, after `attempts` attempts."""
+    import openai
+
+    where = f"the model endpoint {endpoint.describe()}"
+    tries = f" after {attempts} attempts" if attempts > 1 else ""
+    if isinstance(exc, BadReply):
+        return ChatError(f"{where} {exc.what}{tries}" + (f": {exc.detail}" if exc.detail else ""))
+    if isinstance(exc, openai.APITimeoutError):
+        return ChatError(f"{where} did not answer in time{tries}")
+    if isinstance(exc, openai.APIConnectionError):
+        return ChatError(f"cannot reach {where}{tries}: {one_line(str(exc.__cause__ or exc))}")
+    assert isinstance(exc, openai.APIStatusError)
+    status, detail = exc.status_code, _detail(exc)
+    if status in (401, 403):
+        return ChatError(
+            f"{where} refused the credentials (HTTP {status}): {detail}; "
+            f"check {endpoint.key_setting}"
+        )
+    if status == 404:
+        return ChatError(
+            f"{where} does not serve model {model!r} (HTTP 404): {detail}; "
+            "set CODEACT_MODEL (or --model / model=) to a model it serves"
+        )
+    if status == 429:
+        return ChatError(f"{where} kept rate-limiting the requests (HTTP 429){tries}: {detail}")
+    if status >= 500:
+        return ChatError(f"{where} failed (HTTP {status}){tries}: {detail}")
+    return ChatError(f"{where} rejected the request (HTTP {status}): {detail}")
+
+
+def _detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if message:
+            return one_line(str(message))
+    return one_line(exc.message or f"HTTP {exc.status_code}")
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` on one line, at most `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
