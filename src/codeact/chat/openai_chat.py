@@ -26,6 +26,7 @@ from .messages import (
     ToolChoice,
     ToolDefinition,
 )
+from .per_loop import PerLoop
 from .replies import BadReply, ReplyTooLarge, chat_response, field_of, plain, snippet, unparsed
 from .streaming import OnDelta, read_stream, stream_request
 
@@ -119,26 +120,36 @@ class OpenAIChat:
         #: When set, replies are streamed and each piece is handed to it as it is written.
         self.on_delta: OnDelta | None = None
         self._tool_choice_refused = False  # the server answered 400 to a tool_choice
+        # One ``openai`` client per event loop (its connection pool belongs to the loop it was
+        # made in), made on first use there and closed when that loop shuts down: the same
+        # client may serve `asyncio.run` after `asyncio.run`, and `run_sync`'s loop thread.
+        # The first is made now, so that a bad configuration fails here.
+        self._clients = PerLoop(self._new_client, _close_client, first=self._new_client())
+
+    def _new_client(self) -> openai.AsyncOpenAI:
         import openai  # imported here: it takes a second, and most commands never chat
 
         # Our own retry loop (below) decides what to retry and how long to wait, so the SDK's
         # is off: two nested retry loops would multiply the attempts.
-        self._client: openai.AsyncOpenAI
         if self.endpoint.azure:
-            self._client = openai.AsyncAzureOpenAI(
+            return openai.AsyncAzureOpenAI(
                 azure_endpoint=self.endpoint.url,
                 api_key=self.endpoint.api_key,
                 api_version=self.endpoint.api_version,
                 max_retries=0,
-                timeout=timeout,
+                timeout=self.timeout,
             )
-        else:
-            self._client = openai.AsyncOpenAI(
-                base_url=self.endpoint.url,
-                api_key=self.endpoint.api_key,
-                max_retries=0,
-                timeout=timeout,
-            )
+        return openai.AsyncOpenAI(
+            base_url=self.endpoint.url,
+            api_key=self.endpoint.api_key,
+            max_retries=0,
+            timeout=self.timeout,
+        )
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """The ``openai`` client of the running event loop."""
+        return self._clients.get()
 
     @property
     def model(self) -> str:
@@ -305,7 +316,12 @@ class OpenAIChat:
         return names[0]
 
     async def aclose(self) -> None:
-        await self._client.close()
+        """Close the running loop's connections (those of a loop that ended are closed)."""
+        await self._clients.aclose()
 
     def __repr__(self) -> str:
         return f"OpenAIChat(model={self.model!r}, endpoint={self.endpoint.describe()!r})"
+
+
+async def _close_client(client: openai.AsyncOpenAI) -> None:
+    await client.close()
