@@ -15,14 +15,26 @@ from ..errors import ChatError
 from .replies import BadReply
 
 if TYPE_CHECKING:
+    import httpx2
     import openai
 
     from .endpoint import Endpoint
 
-__all__ = ["RETRY_STATUSES", "retry_delay", "translate"]
+__all__ = ["RETRY_STATUSES", "broken_reply", "retry_delay", "translate"]
 
 #: HTTP statuses worth another attempt: rate limits and server-side failures.
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+def broken_reply(exc: httpx2.RequestError) -> BadReply:
+    """The `BadReply` (asked for again) of an HTTP client's failure while a reply came: the
+    connection dropped or broke the protocol mid-body, a body that could not be decoded."""
+    import httpx2
+
+    detail = one_line(str(exc) or type(exc).__name__, 200)
+    if isinstance(exc, httpx2.DecodingError):
+        return BadReply("sent a reply that could not be decoded", detail)
+    return BadReply("broke off its reply", detail)
 
 
 def retry_delay(attempt: int, exc: Exception, *, backoff: float, max_backoff: float) -> float:

@@ -18,7 +18,7 @@ from .._display import utf8_safe_json
 from .._nesting import TooDeep, loads_within
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
-from .failures import RETRY_STATUSES, retry_delay, translate
+from .failures import RETRY_STATUSES, broken_reply, retry_delay, translate
 from .messages import (
     ChatResponse,
     Message,
@@ -242,16 +242,21 @@ class OpenAIChat:
         """One attempt: the reply as JSON data (a body or a streamed reply read whole), within
         `timeout` seconds in all and `max_reply_bytes`. Running out of time is the client's
         timeout error (retried, then "did not answer in time"); a reply nested too deep for
-        the decoders is a `BadReply`, not a RecursionError."""
+        the decoders is a `BadReply`, not a RecursionError. So is any failure of the HTTP
+        client while the reply comes (the SDK turns only those before it into its errors): a
+        connection dropped mid-body, a broken chunked or gzip body, a read that timed out."""
+        import httpx2
         import openai
 
         try:
             return await asyncio.wait_for(self._read_reply(request, on_delta), self.timeout)
-        except asyncio.TimeoutError as exc:  # TimeoutError from 3.11 on
+        except (asyncio.TimeoutError, httpx2.TimeoutException) as exc:  # TimeoutError from 3.11
             # The SDK's own timeout error (of the request, built by its HTTP client).
             url = self._client.base_url.join("chat/completions")
             request_made = self._client._client.build_request("POST", url)
             raise openai.APITimeoutError(request=request_made) from exc
+        except httpx2.RequestError as exc:  # transport and decoding errors, every one
+            raise broken_reply(exc) from exc
         except RecursionError as exc:
             raise BadReply("sent a reply nested too deep to read") from exc
         except MemoryError as exc:
