@@ -80,6 +80,38 @@ async def test_a_server_that_refuses_tool_choice_gets_the_request_without_it(
     assert [("tool_choice" in r) for r in fake_openai.requests] == [True, False, False]
 
 
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (400, '"auto" tool choice requires --enable-auto-tool-choice to be set'),  # vLLM
+        (422, "Unsupported value for Tool-Choice: required"),
+    ],
+)
+async def test_a_refusal_of_tool_choice_in_other_words_is_one_too(
+    fake_openai: FakeOpenAI, status: int, message: str
+) -> None:
+    fake_openai.script(error(status, message), completion("1"))
+    chat = chat_for(fake_openai, max_retries=0)
+    await chat.complete([Message.user("a")], tools=[ADD], tool_choice="required")
+    await chat.aclose()
+    assert [("tool_choice" in r) for r in fake_openai.requests] == [True, False]
+
+
+async def test_a_400_about_anything_else_keeps_tool_choice(fake_openai: FakeOpenAI) -> None:
+    """A conversation too long for the model is no refusal of tool_choice: it fails as it is
+    (not sent again without it), and later requests, other episodes' too, still carry it."""
+    fake_openai.script(
+        error(400, "This model's maximum context length is 8192 tokens"), completion("2")
+    )
+    chat = chat_for(fake_openai, max_retries=0)
+    with pytest.raises(ChatError, match=r"rejected the request \(HTTP 400\): This model's"):
+        await chat.complete([Message.user("long")], tools=[ADD], tool_choice="required")
+    second = await chat.complete([Message.user("b")], tools=[ADD], tool_choice="required")
+    await chat.aclose()
+    assert second.text == "2"
+    assert [r.get("tool_choice") for r in fake_openai.requests] == ["required", "required"]
+
+
 async def test_structured_output_is_sent_as_a_json_schema(fake_openai: FakeOpenAI) -> None:
     fake_openai.script(completion('{"x": 1}'))
     chat = chat_for(fake_openai)

@@ -9,6 +9,7 @@ chat completion, a connection dropped while the reply came, a body that could no
 from __future__ import annotations
 
 import random
+import re
 from typing import TYPE_CHECKING
 
 from ..errors import ChatError
@@ -20,10 +21,22 @@ if TYPE_CHECKING:
 
     from .endpoint import Endpoint
 
-__all__ = ["RETRY_STATUSES", "broken_reply", "retry_delay", "translate"]
+__all__ = ["RETRY_STATUSES", "broken_reply", "refuses_tool_choice", "retry_delay", "translate"]
 
 #: HTTP statuses worth another attempt: rate limits and server-side failures.
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+#: How servers name the parameter when they refuse it: ``tool_choice``, "tool choice".
+_TOOL_CHOICE = re.compile(r"tool[ _-]?choice", re.IGNORECASE)
+
+
+def refuses_tool_choice(exc: openai.APIStatusError) -> bool:
+    """Whether a 400/422 refuses the request's ``tool_choice`` (its message names it), rather
+    than anything else in the request (a conversation too long for the model, a bad value)."""
+    if exc.status_code not in (400, 422):
+        return False
+    return bool(_TOOL_CHOICE.search(f"{exc.message} {exc.body}"))
 
 
 def broken_reply(exc: httpx2.RequestError) -> BadReply:

@@ -18,7 +18,7 @@ from .._display import utf8_safe_json
 from .._nesting import TooDeep, loads_within
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
-from .failures import RETRY_STATUSES, broken_reply, retry_delay, translate
+from .failures import RETRY_STATUSES, broken_reply, refuses_tool_choice, retry_delay, translate
 from .messages import (
     ChatResponse,
     Message,
@@ -119,7 +119,7 @@ class OpenAIChat:
         self.extra_body = dict(extra_body or {})
         #: When set, replies are streamed and each piece is handed to it as it is written.
         self.on_delta: OnDelta | None = None
-        self._tool_choice_refused = False  # the server answered 400 to a tool_choice
+        self._tool_choice_refused = False  # the server said it does not take tool_choice
         # One ``openai`` client per event loop (its connection pool belongs to the loop it was
         # made in), made on first use there and closed when that loop shuts down: the same
         # client may serve `asyncio.run` after `asyncio.run`, and `run_sync`'s loop thread.
@@ -220,9 +220,15 @@ class OpenAIChat:
                     raise BadReply("sent a reply nested too deep to read") from exc
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
                 status = getattr(exc, "status_code", None)
-                if status in (400, 422) and "tool_choice" in request:
-                    # A server that does not take tool_choice (or not "required"): the agent
-                    # only asked for what its nudges would ask again; send it without.
+                if (
+                    "tool_choice" in request
+                    and isinstance(exc, openai.APIStatusError)
+                    and refuses_tool_choice(exc)
+                ):
+                    # A server that does not take tool_choice (or not "required"), as its
+                    # message says: the agent only asked for what its nudges would ask again;
+                    # send it without, now and from now on (the server will not take it later).
+                    # Any other 400 (a conversation too long, say) leaves tool_choice as it is.
                     self._tool_choice_refused = True
                     request = {k: v for k, v in request.items() if k != "tool_choice"}
                     continue
