@@ -11,8 +11,8 @@ chat completion (not JSON, no message, a stream cut short) is asked for again, a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._display import utf8_safe_json
 from .._nesting import TooDeep, loads_within
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import openai
 
 __all__ = ["MAX_REPLY_BYTES", "OpenAIChat"]
+
+_T = TypeVar("_T")
 
 #: The largest reply `OpenAIChat` reads by default (a body, or a stream's text and calls).
 MAX_REPLY_BYTES = 16 << 20
@@ -202,26 +204,27 @@ class OpenAIChat:
             }
         if self.extra_body:
             request["extra_body"] = self.extra_body
-        return await self._with_retries(request, self.on_delta)
+        on_delta = self.on_delta
+        return await self._with_retries(lambda: self._one_reply(request, on_delta), request)
 
     async def _with_retries(
-        self, request: dict[str, Any], on_delta: OnDelta | None
-    ) -> ChatResponse:
+        self, attempt_once: Callable[[], Awaitable[_T]], request: dict[str, Any] | None = None
+    ) -> _T:
+        """`attempt_once()`, tried again after a failure worth another attempt (a 429, a 5xx,
+        a connection that failed or timed out, a `BadReply`), then one `ChatError`.
+        `request` is the chat request that `attempt_once` sends (None: not a chat request)."""
         import openai
 
         attempts, attempt = self.max_retries + 1, 1
         while True:
             failure: Exception
             try:
-                reply = await self._reply(request, on_delta)
-                try:
-                    return chat_response(reply)
-                except RecursionError as exc:  # a value nested too deep to turn into text
-                    raise BadReply("sent a reply nested too deep to read") from exc
+                return await attempt_once()
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
                 status = getattr(exc, "status_code", None)
                 if (
-                    "tool_choice" in request
+                    request is not None
+                    and "tool_choice" in request
                     and isinstance(exc, openai.APIStatusError)
                     and refuses_tool_choice(exc)
                 ):
@@ -230,7 +233,7 @@ class OpenAIChat:
                     # send it without, now and from now on (the server will not take it later).
                     # Any other 400 (a conversation too long, say) leaves tool_choice as it is.
                     self._tool_choice_refused = True
-                    request = {k: v for k, v in request.items() if k != "tool_choice"}
+                    del request["tool_choice"]  # the request `attempt_once` sends
                     continue
                 if status is not None and status not in RETRY_STATUSES:
                     raise self._translate(exc, attempts=attempt) from exc
@@ -244,22 +247,30 @@ class OpenAIChat:
             await asyncio.sleep(self._delay(attempt, failure))
             attempt += 1
 
-    async def _reply(self, request: dict[str, Any], on_delta: OnDelta | None) -> Any:
-        """One attempt: the reply as JSON data (a body or a streamed reply read whole), within
-        `timeout` seconds in all and `max_reply_bytes`. Running out of time is the client's
-        timeout error (retried, then "did not answer in time"); a reply nested too deep for
-        the decoders is a `BadReply`, not a RecursionError. So is any failure of the HTTP
-        client while the reply comes (the SDK turns only those before it into its errors): a
-        connection dropped mid-body, a broken chunked or gzip body, a read that timed out."""
+    async def _one_reply(self, request: dict[str, Any], on_delta: OnDelta | None) -> ChatResponse:
+        """One attempt at a chat request: its reply read (`_read_reply`) and made a
+        `ChatResponse`."""
+        reply = await self._bounded(self._read_reply(request, on_delta), "POST", "chat/completions")
+        try:
+            return chat_response(reply)
+        except RecursionError as exc:  # a value nested too deep to turn into text
+            raise BadReply("sent a reply nested too deep to read") from exc
+
+    async def _bounded(self, work: Awaitable[_T], method: str, path: str) -> _T:
+        """One request (`method` `path`) within `timeout` seconds in all. Running out of time
+        is the client's timeout error (retried, then "did not answer in time"); a reply nested
+        too deep for the decoders is a `BadReply`, not a RecursionError. So is any failure of
+        the HTTP client while the reply comes (the SDK turns only those before it into its
+        errors): a connection dropped mid-body, a broken chunked or gzip body."""
         import httpx2
         import openai
 
         try:
-            return await asyncio.wait_for(self._read_reply(request, on_delta), self.timeout)
+            return await asyncio.wait_for(work, self.timeout)
         except (asyncio.TimeoutError, httpx2.TimeoutException) as exc:  # TimeoutError from 3.11
             # The SDK's own timeout error (of the request, built by its HTTP client).
-            url = self._client.base_url.join("chat/completions")
-            request_made = self._client._client.build_request("POST", url)
+            url = self._client.base_url.join(path)
+            request_made = self._client._client.build_request(method, url)
             raise openai.APITimeoutError(request=request_made) from exc
         except httpx2.RequestError as exc:  # transport and decoding errors, every one
             raise broken_reply(exc) from exc
@@ -304,16 +315,9 @@ class OpenAIChat:
         return translate(exc, endpoint=self.endpoint, model=self._model, attempts=attempts)
 
     async def _only_model(self) -> str:
-        """The name of the one model a server serves (llama.cpp, a single vLLM model)."""
-        import openai
-
-        try:
-            page = await self._client.models.list()
-        except (openai.APIConnectionError, openai.APIStatusError) as exc:
-            raise self._translate(exc, attempts=1) from exc
-        except (openai.APIError, ValueError) as exc:  # a 200 whose body is not JSON
-            what = BadReply("sent a list of models that is not JSON", snippet(unparsed(exc)))
-            raise self._translate(what, attempts=1) from exc
+        """The name of the one model a server serves (llama.cpp, a single vLLM model), asked
+        for within `timeout` and retried as a chat request is."""
+        page = await self._with_retries(self._models_page)
         data = getattr(page, "data", None)
         names = [
             m for m in (field_of(plain(m), "id") for m in (data or ())) if isinstance(m, str) and m
@@ -325,6 +329,19 @@ class OpenAIChat:
                 f"({listed}); set CODEACT_MODEL or pass --model / model="
             )
         return names[0]
+
+    async def _models_page(self) -> Any:
+        """One attempt at ``GET /models``: its reply, a list of models."""
+        import openai
+
+        try:
+            return await self._bounded(self._client.models.list(), "GET", "models")
+        except (openai.APIConnectionError, openai.APIStatusError):
+            raise
+        except (openai.APIError, ValueError) as exc:  # a 200 whose body is not JSON
+            raise BadReply(
+                "sent a list of models that is not JSON", snippet(unparsed(exc))
+            ) from exc
 
     async def aclose(self) -> None:
         """Close the running loop's connections (those of a loop that ended are closed)."""

@@ -1,0 +1,147 @@
+"""`OpenAIChat` without a model name, against a real HTTP server on 127.0.0.1: it asks
+``GET /models`` for the server's only model, within `timeout` and retried as a chat request
+is (a 503 while the model loads, a reply that is not JSON), and names that model from the
+first run on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from codeact import Agent, ChatError
+from codeact.chat import OpenAIChat
+
+_MODELS = json.dumps({"object": "list", "data": [{"id": "only-model", "object": "model"}]})
+_REPLY = json.dumps(
+    {
+        "model": "only-model",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"content": "hi"}}],
+    }
+)
+
+#: How ``GET /models`` is answered: (handler, its number from 1).
+Answer = Callable[[BaseHTTPRequestHandler, int], None]
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, body: str, **headers: str) -> None:
+    data = body.encode()
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    for key, value in headers.items():
+        handler.send_header(key.replace("_", "-"), value)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class ModelServer:
+    """Answers ``GET /models`` with `models` and every chat request with one reply."""
+
+    def __init__(self) -> None:
+        self.models: Answer = lambda handler, n: send(handler, 200, _MODELS)
+        self.gets = self.posts = 0
+        self.chat_models: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.gets += 1
+                try:
+                    outer.models(self, outer.gets)
+                except OSError:
+                    pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+                outer.posts += 1
+                outer.chat_models.append(body.get("model"))
+                send(self, 200, _REPLY)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+
+@pytest.fixture
+def server() -> Iterator[ModelServer]:
+    server = ModelServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+
+
+def chat_of(server: ModelServer, **kwargs: Any) -> OpenAIChat:
+    return OpenAIChat(base_url=server.url, env={}, backoff=0.01, **kwargs)
+
+
+def trickle(handler: BaseHTTPRequestHandler, n: int) -> None:
+    """The list of models, one byte every 0.1 s (a stuck proxy)."""
+    data = (_MODELS + " " * 200).encode()
+    handler.send_response(200)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    for i in range(len(data)):
+        handler.wfile.write(data[i : i + 1])
+        handler.wfile.flush()
+        time.sleep(0.1)
+
+
+async def test_a_trickled_list_of_models_is_cut_off_at_timeout(server: ModelServer) -> None:
+    server.models = trickle
+    chat = chat_of(server, timeout=1, max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(ChatError, match="did not answer in time"):
+        # Unbounded, the list would take 25 s: a TimeoutError here, not the ChatError.
+        await asyncio.wait_for(Agent(client=chat).run("hi"), 10)
+    await chat.aclose()
+    assert time.monotonic() - started < 5 and server.posts == 0
+
+
+def loading_once(handler: BaseHTTPRequestHandler, n: int) -> None:
+    if n == 1:
+        send(handler, 503, json.dumps({"error": {"message": "model is loading"}}), retry_after="0")
+    else:
+        send(handler, 200, _MODELS)
+
+
+def not_json_once(handler: BaseHTTPRequestHandler, n: int) -> None:
+    send(handler, 200, "<html>proxy error</html>" if n == 1 else _MODELS)
+
+
+@pytest.mark.parametrize("answer", [loading_once, not_json_once], ids=["503", "not_json"])
+async def test_a_list_of_models_that_failed_once_is_asked_for_again(
+    server: ModelServer, answer: Answer
+) -> None:
+    server.models = answer
+    chat = chat_of(server, max_retries=2)
+    result = await Agent(client=chat).run("hi")
+    await chat.aclose()
+    assert result.text == "hi" and server.gets == 2 and server.chat_models == ["only-model"]
+
+
+async def test_a_list_of_models_that_fails_every_time_is_one_chat_error(
+    server: ModelServer,
+) -> None:
+    server.models = lambda handler, n: send(handler, 503, json.dumps({"error": "loading"}))
+    chat = chat_of(server, max_retries=1)
+    with pytest.raises(ChatError, match=r"failed \(HTTP 503\) after 2 attempts"):
+        await Agent(client=chat).run("hi")
+    await chat.aclose()
+    assert server.gets == 2 and server.posts == 0
