@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from codeact import Agent, ChatError
+from codeact import Agent, ChatError, CodeAct
 from codeact.chat import OpenAIChat
 
 _MODELS = json.dumps({"object": "list", "data": [{"id": "only-model", "object": "model"}]})
@@ -145,3 +145,27 @@ async def test_a_list_of_models_that_fails_every_time_is_one_chat_error(
         await Agent(client=chat).run("hi")
     await chat.aclose()
     assert server.gets == 2 and server.posts == 0
+
+
+async def test_the_first_run_names_the_servers_model(server: ModelServer) -> None:
+    """Not a placeholder in the first run's result and spans, and the name in later ones."""
+    sdk = pytest.importorskip("opentelemetry.sdk.trace")
+    memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    exporter = memory.InMemorySpanExporter()
+    provider = sdk.TracerProvider()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    chat = chat_of(server)
+    agent = Agent(client=chat, codeact=CodeAct(tracer_provider=provider))
+    runs = []
+    for _ in range(2):
+        result = await agent.run("hi")
+        spans = {
+            s.name: s.attributes["gen_ai.request.model"] for s in exporter.get_finished_spans()
+        }
+        exporter.clear()
+        runs.append((result.model, spans))
+    await chat.aclose()
+    provider.shutdown()
+    named = ("only-model", {"chat only-model": "only-model", "invoke_agent codeact": "only-model"})
+    assert runs == [named, named] and server.gets == 1

@@ -190,6 +190,7 @@ class Agent(Closeable):
             self._tracer_provider(), model=run.client.model, capture=capture_of(self.codeact)
         ) as span:
             try:
+                await run.resolve_model(span)
                 return await run.loop()
             except ChatError as exc:
                 exc.result = run.result  # the run so far: its costs are not lost

@@ -9,9 +9,10 @@ answers them in order; a reply without calls is the answer, unless it earns a nu
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -67,6 +68,18 @@ class AgentRun:
             progress=agent.progress,
             count_nudge=self._count_nudge,
         )
+
+    async def resolve_model(self, span: Any) -> None:
+        """Learn the model's name first from a client that asks its server for it
+        (`OpenAIChat` without ``model=`` has ``resolve_model``), so that the result and the
+        run's spans name the model from the first run on, not a placeholder."""
+        resolve = getattr(self.client, "resolve_model", None)
+        if not inspect.iscoroutinefunction(resolve):
+            return
+        await resolve()
+        self.result.model = self.client.model
+        if span is not None:
+            span.set_attribute("gen_ai.request.model", self.result.model)
 
     def finish(self) -> None:
         self.timings.total = time.perf_counter() - self.started
