@@ -197,3 +197,33 @@ async def test_every_field_of_a_streamed_reply_is_read_as_the_type_the_agent_rea
     )
     assert pieces == ['{"a": 1}', '{"a": 2}'] and response.finish_reason == "tool_calls"
     assert response.usage.output_tokens == 2  # no usage sent: one per piece
+
+
+async def test_a_stream_of_several_choices_is_read_as_choice_0(fake_openai: FakeOpenAI) -> None:
+    """As a reply that is not streamed: the other choices' text and calls are not the reply's
+    (nor run together with it), with an index or, without one, after the chunk's first."""
+    base = stream_chunk({})
+    one_chunk = {
+        **base,
+        "choices": [
+            {"delta": {"content": "C"}, "finish_reason": None},
+            {"delta": {"content": "D"}, "finish_reason": None},
+        ],
+    }
+    call = {"index": 0, "id": "x", "function": {"name": "add", "arguments": "{}"}}
+    fake_openai.script(
+        events(
+            {**base, "choices": [{"index": 1, "delta": {"content": "B"}, "finish_reason": None}]},
+            stream_chunk({"content": "A"}),
+            {**base, "choices": [{"index": 1, "delta": {"tool_calls": [call]}}]},
+            one_chunk,
+            {**base, "choices": [{"index": 1, "delta": {}, "finish_reason": "tool_calls"}]},
+            stream_chunk({}, "stop"),
+            "[DONE]",
+        )
+    )
+    chat, pieces = streaming_chat(fake_openai, max_retries=0)
+    response = await chat.complete([Message.user("hi")], tools=[ADD])
+    await chat.aclose()
+    assert (response.text, response.tool_calls, response.finish_reason) == ("AC", (), "stop")
+    assert pieces == ["A", "C"]

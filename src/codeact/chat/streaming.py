@@ -33,7 +33,8 @@ async def read_stream(
     The text and tool calls gathered may hold `max_bytes` (None: no bound); past it, a
     `ReplyTooLarge`. An event nested too deep for the JSON decoder is a `BadReply`.
 
-    A stream is whole when a choice has said why it finished (``finish_reason``): one that
+    Only choice 0 is read, as in a reply that is not streamed. A stream is whole when that
+    choice has said why it finished (``finish_reason``): one that
     ends before (a connection cut, a server that stopped, a body that is no event stream),
     has an event that is not JSON, or an error event, is a `BadReply`.
     """
@@ -69,8 +70,7 @@ async def read_stream(
         model = name if isinstance(name, str) and name else model
         if isinstance(field_of(chunk, "usage"), dict):
             usage = chunk["usage"]
-        choices = field_of(chunk, "choices")
-        for choice in choices if isinstance(choices, list) else ():
+        for choice in _first_choice(field_of(chunk, "choices")):
             delta = field_of(choice, "delta")
             content = text_of(field_of(delta, "content"))
             if content:
@@ -112,6 +112,20 @@ async def read_stream(
         "usage": usage,
         "model": model,
     }
+
+
+def _first_choice(choices: Any) -> list[Any]:
+    """The pieces of a chunk's choices that belong to the reply, choice 0 (as a reply that is
+    not streamed is read): those of ``index`` 0, or, without an index, the chunk's first. A
+    request for several choices (``n``) does not get their text run together."""
+    if not isinstance(choices, list):
+        return []
+    return [c for position, c in enumerate(choices) if _index(c, position) == 0]
+
+
+def _index(choice: Any, position: int) -> int:
+    index = field_of(choice, "index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else position
 
 
 def _add_call_part(calls: dict[int, dict[str, Any]], part: dict[str, Any]) -> str:
