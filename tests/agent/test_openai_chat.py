@@ -6,6 +6,7 @@ streams) are test_openai_chat_bad_replies.py."""
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -134,6 +135,26 @@ async def test_429_is_retried_then_succeeds(fake_openai: FakeOpenAI) -> None:
     response = await chat.complete([Message.user("hi")])
     await chat.aclose()
     assert response.text == "finally" and len(fake_openai.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "least", "most"),
+    [("nan", 0.3, 2.0), ("-5", 0.3, 2.0), ("inf", 0.3, 2.0), ("1e9", 0.4, 2.0), ("0", 0.0, 0.25)],
+)
+async def test_retry_after_is_honoured_only_as_seconds_up_to_max_backoff(
+    fake_openai: FakeOpenAI, retry_after: str, least: float, most: float
+) -> None:
+    """A Retry-After that is no number of seconds from 0 (nan, negative, inf) gets the usual
+    backoff (0.4 s here, with jitter from 0.3 s); one too large waits max_backoff."""
+    fake_openai.script(error(429, "slow down", {"retry-after": retry_after}), completion("ok"))
+    chat = OpenAIChat(
+        model="m", base_url=fake_openai.url, env={}, backoff=0.4, max_backoff=0.4, max_retries=1
+    )
+    started = time.monotonic()
+    response = await chat.complete([Message.user("hi")])
+    waited = time.monotonic() - started
+    await chat.aclose()
+    assert response.text == "ok" and least <= waited < most
 
 
 async def test_500_after_every_retry_is_one_line_chat_error(fake_openai: FakeOpenAI) -> None:

@@ -8,6 +8,7 @@ chat completion, a connection dropped while the reply came, a body that could no
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from typing import TYPE_CHECKING
@@ -51,16 +52,19 @@ def broken_reply(exc: httpx2.RequestError) -> BadReply:
 
 
 def retry_delay(attempt: int, exc: Exception, *, backoff: float, max_backoff: float) -> float:
-    """Seconds to wait before attempt `attempt` + 1: the server's ``Retry-After`` (at most
-    `max_backoff`), else `backoff` doubled each attempt, with jitter."""
+    """Seconds to wait before attempt `attempt` + 1: the server's ``Retry-After`` when it is a
+    number of seconds from 0 (at most `max_backoff`), else `backoff` doubled each attempt,
+    with jitter (a ``Retry-After`` of nan, inf, a negative number or a date is not one)."""
     response = getattr(exc, "response", None)
     header = response.headers.get("retry-after") if response is not None else None
     if header:
         try:
-            return min(max(float(header), 0.0), max_backoff)
+            seconds = float(header)
         except ValueError:
-            pass
-    delay = backoff * (2 ** (attempt - 1))
+            seconds = math.nan
+        if math.isfinite(seconds) and seconds >= 0:
+            return min(seconds, max_backoff)
+    delay = backoff * (2 ** min(attempt - 1, 64))
     return float(min(delay * (0.75 + random.random() / 2), max_backoff))
 
 

@@ -64,7 +64,8 @@ class OpenAIChat:
         max_retries: Further attempts after a 429, a 5xx, a dropped connection or a reply
             that is not a whole chat completion (a streamed one is read again from its start).
         backoff: First retry delay in seconds; it doubles each attempt (with jitter), and a
-            ``Retry-After`` header is honoured up to `max_backoff`.
+            ``Retry-After`` header is honoured up to `max_backoff` (one that is no number of
+            seconds from 0, such as nan or -1, is not).
         timeout: Seconds one request may take, all of it: connecting, sending, and reading
             the whole reply or the whole stream (each attempt; a server that trickles or
             never finishes its reply is cut off then, and the attempt fails as timed out).
