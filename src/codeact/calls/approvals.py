@@ -259,7 +259,7 @@ class ApprovalGate(Middleware):
 
     async def __call__(self, call: ToolInvocation, call_next: CallNext) -> Any:
         program = call.program
-        if program is not None and program.take_grant(call.name):
+        if program is not None and program.take_grant(call.name, call.arguments):
             call.decide("preapproved", handler="grant", reason="approved with the block")
             return await call_next(call)
         request = ApprovalRequest(

@@ -129,6 +129,8 @@ async def approve_block(
         # The plan's counts pre-approve only what the scan could name. A program that can
         # reach a tool some other way (the runner module, exec, frames, a function an earlier
         # call of its session defined) gets no blanket count: a hidden call would use up a
-        # listed call's grant. Its calls are asked.
-        program.grant(plan.counts(gated_only=True))
+        # listed call's grant. Its calls are asked. And a hidden path the scan misses cannot
+        # take a shown call's grant either when that call's arguments are literals: each site
+        # pre-approves a call with its own arguments (`ProgramContext.grant_sites`).
+        program.grant_sites({c.tool: c.arguments for c in plan.gated})
     return approval, record

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from typing import Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from ..bridge.protocol import ExecutionStopped, ToolCallRecord
 from ..policy.limits import Limits
@@ -53,7 +53,8 @@ class ProgramContext:
 
     `code` is the program, `calls` the records of its calls so far (shared with the bridge),
     `run_id` the id in every record. Up-front approvals leave grants here: a number of calls
-    per tool (None: any number) that run without asking again.
+    per tool (None: any number) that run without asking again, or the call sites a person
+    was shown (`grant_sites`).
     """
 
     def __init__(self, code: str, *, run_id: str | None = None) -> None:
@@ -61,6 +62,7 @@ class ProgramContext:
         self.run_id = run_id
         self.calls: list[ToolCallRecord] = []
         self._grants: dict[str, int | None] = {}
+        self._sites: dict[str, list[Mapping[str, Any] | None]] = {}
         self._grant_all = False
         self._lock = threading.Lock()
         self._on_wait: Callable[[bool], None] | None = None
@@ -175,10 +177,22 @@ class ProgramContext:
                 else:
                     self._grants[name] = int(self._grants.get(name) or 0) + int(count)
 
-    def take_grant(self, name: str) -> bool:
-        """Use up one pre-approved call of `name`, if one is left."""
+    def grant_sites(self, sites: Mapping[str, Sequence[Mapping[str, Any] | None]]) -> None:
+        """Pre-approve the call sites a person was shown, one call each: a site's literal
+        arguments (`PlannedCall.arguments`) pre-approve only a call with exactly those; a site
+        with computed ones (None), one call of its tool. A call that no site accounts for (a
+        hidden one: another module running text, a frame written to the host's channel...)
+        cannot use up the grant of a call the person read."""
+        with self._lock:
+            for name, shown in sites.items():
+                self._sites.setdefault(name, []).extend(shown)
+
+    def take_grant(self, name: str, arguments: Mapping[str, Any] | None = None) -> bool:
+        """Use up one pre-approved call of `name` with `arguments`, if one is left."""
         with self._lock:
             if self._grant_all:
+                return True
+            if self._take_site(name, arguments):
                 return True
             if name not in self._grants:
                 return False
@@ -189,6 +203,21 @@ class ProgramContext:
                 return False
             self._grants[name] = left - 1
             return True
+
+    def _take_site(self, name: str, arguments: Mapping[str, Any] | None) -> bool:
+        sites = self._sites.get(name)
+        if not sites:
+            return False
+        if arguments is not None:
+            for index, shown in enumerate(sites):
+                if shown is not None and dict(shown) == dict(arguments):
+                    del sites[index]
+                    return True
+        for index, shown in enumerate(sites):
+            if shown is None:
+                del sites[index]
+                return True
+        return False
 
     def bind_clock(self, on_wait: Callable[[bool], None]) -> None:
         """The bridge's hook: called with True when a person starts deciding, False when done."""

@@ -25,9 +25,11 @@ beyond what was approved up front are asked one by one.
 from __future__ import annotations
 
 import ast
+import json
 import re
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from .._display import visible
 from .._nesting import parse_program
@@ -65,6 +67,9 @@ class PlannedCall:
     lines: tuple[int, ...]
     repeated: bool  #: a site is in a loop, comprehension or function: it may run more often
     gated: bool = False  #: the tool needs approval
+    #: Each site's arguments when all of them are literals (as JSON values, by name), else
+    #: None: a plan's grant for that site pre-approves only a call with these arguments.
+    arguments: tuple[dict[str, Any] | None, ...] = field(default=(), compare=False, repr=False)
 
     def describe(self) -> str:
         times = "once" if self.count == 1 else "twice" if self.count == 2 else f"{self.count}x"
@@ -112,8 +117,15 @@ class CallPlan:
         return visible("\n".join(lines)) if lines else "no tool calls"
 
 
-def scan_tool_calls(code: str, tools: Iterable[str], *, gated: Collection[str] = ()) -> CallPlan:
+def scan_tool_calls(
+    code: str,
+    tools: Iterable[str],
+    *,
+    gated: Collection[str] = (),
+    positional: Mapping[str, Sequence[str]] | None = None,
+) -> CallPlan:
     """Scan `code` for calls of the tools named in `tools`; mark those in `gated`.
+    `positional` names each tool's positional parameters, to read a site's arguments.
 
     >>> code = "send_email(to='a')\\ncall_tool('send_email', to='b')"
     >>> scan_tool_calls(code, ["send_email"]).counts()
@@ -125,7 +137,7 @@ def scan_tool_calls(code: str, tools: Iterable[str], *, gated: Collection[str] =
     except SyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno else ""
         return CallPlan(syntax_error=f"{exc.msg}{where}")
-    visitor = _Scanner(names)
+    visitor = _Scanner(names, positional or {})
     try:
         visitor.visit(tree)
     except RecursionError:  # read, but nested too deep to walk: unread, so no grants
@@ -134,9 +146,10 @@ def scan_tool_calls(code: str, tools: Iterable[str], *, gated: Collection[str] =
         PlannedCall(
             tool=name,
             count=len(sites),
-            lines=tuple(line for line, _ in sites),
-            repeated=any(rep for _, rep in sites),
+            lines=tuple(line for line, _, _ in sites),
+            repeated=any(rep for _, rep, _ in sites),
             gated=name in gated,
+            arguments=tuple(arguments for _, _, arguments in sites),
         )
         for name, sites in visitor.sites.items()
     )
@@ -148,13 +161,15 @@ def scan_program(code: str, tools: Iterable[Tool]) -> CallPlan:
     marked as gated."""
     tools = list(tools)
     gated = [t.name for t in tools if t.approval_mode == "always_require"]
-    return scan_tool_calls(code, [t.name for t in tools], gated=gated)
+    positional = {t.name: t.positional_params for t in tools}
+    return scan_tool_calls(code, [t.name for t in tools], gated=gated, positional=positional)
 
 
 class _Scanner(ast.NodeVisitor):
-    def __init__(self, names: frozenset[str]) -> None:
+    def __init__(self, names: frozenset[str], positional: Mapping[str, Sequence[str]]) -> None:
         self.names = names
-        self.sites: dict[str, list[tuple[int, bool]]] = {}
+        self.positional = positional
+        self.sites: dict[str, list[tuple[int, bool, dict[str, Any] | None]]] = {}
         self.dynamic: list[int] = []
         self._depth = 0  # loops, comprehensions and functions around the current node
         self._callee: set[int] = set()  # ids of Name nodes that are the function of a call
@@ -170,12 +185,12 @@ class _Scanner(ast.NodeVisitor):
         if isinstance(func, ast.Name):
             self._callee.add(id(func))
             if func.id in self.names:
-                self._site(func.id, node)
+                self._site(func.id, node, node.args, self.positional.get(func.id, ()))
             elif func.id in _CALL_TOOL:
                 first = node.args[0] if node.args else None
                 if isinstance(first, ast.Constant) and isinstance(first.value, str):
                     if first.value in self.names:
-                        self._site(first.value, node)
+                        self._site(first.value, node, node.args[1:], ())
                 else:
                     self.dynamic.append(node.lineno)
             elif func.id in _OPAQUE:
@@ -229,8 +244,32 @@ class _Scanner(ast.NodeVisitor):
         if not is_plain_module(module):
             self.dynamic.append(node.lineno)
 
-    def _site(self, name: str, node: ast.Call) -> None:
-        self.sites.setdefault(name, []).append((node.lineno, self._depth > 0))
+    def _site(
+        self, name: str, node: ast.Call, args: Sequence[ast.expr], positional: Sequence[str]
+    ) -> None:
+        arguments = _literal_arguments(args, node.keywords, positional)
+        self.sites.setdefault(name, []).append((node.lineno, self._depth > 0, arguments))
+
+
+def _literal_arguments(
+    args: Sequence[ast.expr], keywords: Sequence[ast.keyword], positional: Sequence[str]
+) -> dict[str, Any] | None:
+    """A call site's arguments by name, as the JSON values a call sends, when every one is
+    a literal (``send_email("ann@example.com", subject="hi")``); None when any is computed,
+    unpacked or cannot be named."""
+    if len(args) > len(positional) or any(isinstance(a, ast.Starred) for a in args):
+        return None
+    given: dict[str, ast.expr] = dict(zip(positional, args, strict=False))  # fewer args
+    for keyword in keywords:
+        if keyword.arg is None or keyword.arg in given:
+            return None
+        given[keyword.arg] = keyword.value
+    try:
+        values = {name: ast.literal_eval(value) for name, value in given.items()}
+        loaded: dict[str, Any] = json.loads(json.dumps(values))  # tuples read as lists...
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return None
+    return loaded
 
 
 def _reaching(attr: str) -> bool:
