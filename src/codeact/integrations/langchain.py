@@ -25,7 +25,10 @@ nested call id (``<execute_code run id>/1``...), and the program gets the conten
 ``ToolMessage``. The arguments LangChain and LangGraph fill themselves (``InjectedToolArg``,
 ``InjectedState``, ``InjectedStore``, ``InjectedToolCallId``, a tool runtime) are hidden from
 the model, and a program that passes one gets a ``ToolError`` (the call is invalid): only the
-app or the graph sets them. Needs ``pip install 'codeact[langchain]'``.
+app or the graph sets them. Inside a LangGraph graph, a tool that takes the graph's state, its
+store or a ``ToolRuntime`` gets them from the runtime LangGraph gives ``execute_code``;
+outside a graph, its call is a ``ToolError`` saying it needs a graph.
+Needs ``pip install 'codeact[langchain]'``.
 """
 
 from __future__ import annotations
@@ -34,12 +37,12 @@ import asyncio
 import contextlib
 import contextvars
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.messages import ToolMessage
 from langchain_core.messages.tool import ToolOutputMixin
-from langchain_core.tools import BaseTool, InjectedToolCallId, ToolException
+from langchain_core.tools import BaseTool, InjectedToolArg, InjectedToolCallId, ToolException
 from langchain_core.tools.base import get_all_basemodel_annotations
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -57,6 +60,7 @@ from ._adapter import (
     tool_items,
     unique_names,
 )
+from ._langgraph_args import GraphArgs, outer_runtime
 
 __all__ = ["CodeActTool", "LangChainToolInput"]
 
@@ -74,6 +78,9 @@ class _CodeInput(BaseModel):
         description="A complete Python program. Print what you need to see; "
         "the value of the last line is returned too."
     )
+    # Hidden from the model; LangGraph's tool node fills an argument named `runtime` with the
+    # call's ToolRuntime (state, store, config), which the nested calls' tools may need.
+    runtime: Annotated[Any, InjectedToolArg] = None
 
 
 class CodeActTool(BaseTool):
@@ -131,21 +138,29 @@ class CodeActTool(BaseTool):
         self.description = self._core.codeact.tool_description()
 
     def _run(
-        self, code: str, run_manager: CallbackManagerForToolRun | None = None, **_: Any
+        self,
+        code: str,
+        runtime: Any = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+        **_: Any,
     ) -> str:
         _refuse_inside_loop()
         counts = self._decide(code)
-        with _nested_ids(run_manager):
+        with _nested_ids(run_manager), outer_runtime(runtime):
             if counts is None:
                 return _reported(self._core.execute_sync(code))
             with self._core.approved_plan(counts, by="LangGraph interrupt"):
                 return _reported(self._core.execute_sync(code))
 
     async def _arun(
-        self, code: str, run_manager: AsyncCallbackManagerForToolRun | None = None, **_: Any
+        self,
+        code: str,
+        runtime: Any = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+        **_: Any,
     ) -> str:
         counts = self._decide(code)
-        with _nested_ids(run_manager):
+        with _nested_ids(run_manager), outer_runtime(runtime):
             if counts is None:
                 return _reported(await self._core.execute(code))
             with self._core.approved_plan(counts, by="LangGraph interrupt"):
@@ -237,17 +252,22 @@ def _sandbox_tool(item: LangChainToolInput, require_approval: Collection[str]) -
     # ToolError it can catch, not a string that looks like a result.
     lc_tool = item.model_copy(update={"handle_tool_error": False, "handle_validation_error": False})
     name, needs_id = item.name, _takes_call_id(item)
+    graph = GraphArgs.of(item, _injected_names(item))
 
     async def call(**arguments: Any) -> Any:
         # `ainvoke` picks up the running tool's config, so this is a child run of
         # execute_code: callbacks and tracers see it nested under it.
-        if not needs_id:
+        if not needs_id and graph is None:
             return await lc_tool.ainvoke(arguments)
-        ids = _ids.get() or NestedCallIds(None)
-        call_id = ids.next()
-        output = await lc_tool.ainvoke(
-            {"type": "tool_call", "id": call_id, "name": name, "args": arguments}
-        )
+        call_id = (_ids.get() or NestedCallIds(None)).next()
+        if graph is not None:  # the graph's state, store, runtime: never the program's
+            arguments = {**arguments, **graph.values(call_id)}
+        if needs_id:
+            output = await lc_tool.ainvoke(
+                {"type": "tool_call", "id": call_id, "name": name, "args": arguments}
+            )
+        else:
+            output = await lc_tool.ainvoke(arguments)
         if isinstance(output, ToolMessage):
             return output.content
         if isinstance(output, ToolOutputMixin):  # a LangGraph Command, say
