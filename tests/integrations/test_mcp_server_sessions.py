@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ pytest.importorskip("mcp", reason="needs the mcp extra: pip install 'codeact[mcp
 import mcp
 
 from codeact import CodeAct
+from codeact.integrations.mcp_client import mcp_tools
 from codeact.integrations.mcp_server import build_mcp_server
 
 from .conftest import free_port, mcp_text, stop, wait_for_port
@@ -98,3 +100,42 @@ async def test_a_stateless_http_request_is_told_that_nothing_is_kept(
         second = await client.call_tool("execute_code", {"code": "x"})
     assert "came without an MCP session" in mcp_text(first)
     assert second.is_error and "NameError" in mcp_text(second)
+
+
+@pytest.mark.parametrize("headers", [None, {"X-Test": "1"}])
+async def test_codeacts_own_mcp_tools_over_http_keep_their_session(
+    http_sessions_server: int, headers: dict[str, str] | None
+) -> None:
+    """One `mcp_tools` is one MCP session: over HTTP it was a stateless client (protocol
+    2026-07-28), so the server never kept a variable of its programs."""
+    url = f"http://127.0.0.1:{http_sessions_server}/mcp"
+    async with mcp_tools(url, headers=headers) as remote:
+        codeact = CodeAct(tools=[*remote])
+        first = await codeact.execute('execute_code(code="x = 41")')
+        second = await codeact.execute('execute_code(code="x + 1")')
+    assert first.ok and "[session] kept for the next call: x" in str(first.value), first.value
+    assert second.ok and "[value] 42" in str(second.value), second.to_model_text()
+
+
+@pytest.fixture
+def modern_only_server() -> Iterator[int]:
+    port = free_port()
+    server = Path(__file__).with_name("mcp_modern_only_server.py")
+    process = subprocess.Popen(
+        [sys.executable, str(server), str(port)], stdout=subprocess.DEVNULL, text=True
+    )
+    try:
+        wait_for_port(port, process)
+        yield port
+    finally:
+        stop(process)
+
+
+async def test_mcp_tools_still_reach_a_server_that_refuses_the_handshake(
+    modern_only_server: int,
+) -> None:
+    """The handshake is tried first (it gives the session); a server that speaks only the
+    stateless protocol is reached with that."""
+    async with mcp_tools(f"http://127.0.0.1:{modern_only_server}/mcp") as remote:
+        result = await CodeAct(tools=[*remote]).execute("double(x=21)")
+    assert result.ok and result.value == 42, result.to_model_text()

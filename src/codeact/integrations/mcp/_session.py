@@ -141,20 +141,7 @@ def make_transport(
     if isinstance(server, str) and re.match(r"https?://", server, re.IGNORECASE):
         if env is not None or cwd is not None:
             raise ConfigurationError("env and cwd apply to stdio servers, not to a URL")
-        url = server
-        if headers:
-            fixed = dict(headers)
-
-            @contextlib.asynccontextmanager
-            async def with_headers() -> AsyncIterator[mcp.Client]:
-                timeout = httpx2.Timeout(30.0, read=300.0)  # the SDK's own defaults
-                async with httpx2.AsyncClient(headers=fixed, timeout=timeout) as http:
-                    transport = streamable_http_client(url, http_client=http)
-                    async with mcp.Client(transport) as client:
-                        yield client
-
-            return with_headers
-        return lambda: mcp.Client(url)
+        return _http_transport(server, dict(headers) if headers else None)
     if headers is not None:
         raise ConfigurationError("headers apply to a URL server, not to a stdio command")
     argv = shlex.split(server) if isinstance(server, str) else [str(a) for a in server]
@@ -167,6 +154,40 @@ def make_transport(
         cwd=cwd,
     )
     return lambda: mcp.Client(params)
+
+
+def _http_transport(url: str, headers: dict[str, str] | None) -> Any:
+    """Connect over streamable HTTP with the initialize handshake (protocol 2025-11-25 and
+    older), the protocol that has MCP sessions: a server that keeps state per client
+    (``serve-mcp --sessions``) knows this client by its ``Mcp-Session-Id``, as one
+    `mcp_tools` is one session. The SDK's default would pick the stateless 2026-07-28
+    protocol where a server offers it, and then no call is known to come from this client.
+    A server that refuses the handshake is reached with the newest protocol both speak."""
+
+    def client(mode: str) -> contextlib.AbstractAsyncContextManager[mcp.Client]:
+        if not headers:
+            return mcp.Client(url, mode=mode)
+        return _with_headers(url, headers, mode)
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[mcp.Client]:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                opened = await stack.enter_async_context(client("legacy"))
+            except Exception:
+                opened = await stack.enter_async_context(client("auto"))
+            yield opened
+
+    return connect
+
+
+@contextlib.asynccontextmanager
+async def _with_headers(url: str, headers: dict[str, str], mode: str) -> AsyncIterator[mcp.Client]:
+    timeout = httpx2.Timeout(30.0, read=300.0)  # the SDK's own defaults
+    async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http:
+        transport = streamable_http_client(url, http_client=http)
+        async with mcp.Client(transport, mode=mode) as client:
+            yield client
 
 
 def connect_error(exc: BaseException, target: str) -> BaseException:
