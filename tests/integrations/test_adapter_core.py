@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from codeact import ApprovalRequest, CodeAct, ConfigurationError, DenyAll, Limits, tool
+from codeact import Approval, ApprovalRequest, CodeAct, ConfigurationError, DenyAll, Limits, tool
 from codeact.integrations._adapter import FrameworkApprovals, codeact_from
 from codeact.integrations._fastmcp_program import fix_line_numbers, wrap_program
 
@@ -132,3 +132,27 @@ def test_one_tool_not_in_a_list_says_how_to_write_it(adapter: str) -> None:
     # was: TypeError: 'function' object is not iterable
     with pytest.raises(ConfigurationError, match=r"must be a list, got function; write tools="):
         make(tools=get_weather)
+
+
+@pytest.mark.parametrize(
+    "answer", [True, Approval.approve("ok")], ids=["returns-bool", "returns-approval"]
+)
+@pytest.mark.parametrize("adapter", list(ADAPTERS))
+def test_a_sync_approval_handler_works_in_every_adapter(
+    adapter: str, answer: object, wasm_ready: None
+) -> None:
+    import importlib
+
+    module_name, attr, needs = ADAPTERS[adapter]
+    pytest.importorskip(needs, reason=f"needs pip install 'codeact[{adapter.replace('_', '-')}]'")
+    make = getattr(importlib.import_module(module_name), attr)
+    asked: list[str | None] = []
+
+    def handler(request: ApprovalRequest) -> object:  # a plain function, as CodeAct takes
+        asked.append(request.tool)
+        return answer
+
+    made = make(tools=[send_email], approval_handler=handler)
+    result = made.codeact.execute_sync('send_email(to="a")')
+    assert result.ok, result.to_model_text()
+    assert result.value == "sent" and asked == ["send_email"]

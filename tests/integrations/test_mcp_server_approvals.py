@@ -267,3 +267,12 @@ async def test_build_mcp_server_with_an_mcp_approver_asks_the_requests_client() 
     assert ran == ["a.txt"]
     assert not ok.is_error
     assert no.is_error and "declined by the MCP client's user" in mcp_text(no)
+
+
+async def test_a_sync_fallback_handler_answers_outside_an_mcp_request() -> None:
+    from codeact import ApprovalRequest
+
+    approver = McpApprover(fallback=lambda request: request.tool == "send_email")
+    asked = ApprovalRequest(kind="call", tool="send_email", arguments={})
+    assert await approver(asked) is True
+    assert await approver(ApprovalRequest(kind="call", tool="other", arguments={})) is False

@@ -39,6 +39,7 @@ __all__ = [
     "ApprovalRequest",
     "ApprovalScope",
     "Approver",
+    "invoke_handler",
 ]
 
 ApprovalScope: TypeAlias = Literal["call", "plan", "block"]
@@ -143,7 +144,10 @@ class Approval:
         return cls(False, reason, by=by)
 
 
-ApprovalHandler: TypeAlias = Callable[[ApprovalRequest], Awaitable["Approval | bool"]]
+#: A handler may be async or a plain function (its answer is awaited only if it is awaitable).
+ApprovalHandler: TypeAlias = Callable[
+    [ApprovalRequest], 'Awaitable["Approval | bool"] | Approval | bool'
+]
 
 
 def handler_name(handler: object) -> str:
@@ -194,7 +198,7 @@ class Approver:
         try:
             with waiting:
                 try:
-                    answer = await asyncio.wait_for(_invoke(handler, request), timeout)
+                    answer = await asyncio.wait_for(invoke_handler(handler, request), timeout)
                 except asyncio.TimeoutError:
                     timed_out = True
                     approval = Approval(
@@ -224,7 +228,9 @@ class Approver:
         return approval, by, (time.monotonic() - started) * 1000
 
 
-async def _invoke(handler: ApprovalHandler, request: ApprovalRequest) -> Any:
+async def invoke_handler(handler: ApprovalHandler, request: ApprovalRequest) -> Any:
+    """Ask `handler` about `request`: its answer, awaited if it is awaitable (a handler may be
+    a plain function or a coroutine function; every place that asks one goes through here)."""
     answer: Any = handler(request)
     if inspect.isawaitable(answer):
         answer = await answer

@@ -33,6 +33,7 @@ from typing import Any
 
 from .. import Approval, ApprovalRequest, CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..bridge import stops
+from ..calls.approvals import invoke_handler
 from ..errors import ToolDefinitionError
 from ..tools import SANDBOX_RESERVED_NAMES
 from ..tools.toolset import tool_list
@@ -199,7 +200,7 @@ class FrameworkApprovals:
                     "eval or exec",
                     by="none",
                 )
-            answer: Approval | bool = await self.fallback(request)
+            answer: Approval | bool = await invoke_handler(self.fallback, request)
             return answer
         if request.kind == "block":
             return Approval.approve(plan.reason, grants=dict(plan.counts), by=plan.by)

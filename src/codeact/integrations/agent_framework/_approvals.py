@@ -41,6 +41,7 @@ from ...calls.approvals import (
     ApprovalHandler,
     ApprovalRequest,
     handler_name,
+    invoke_handler,
 )
 from ...errors import ConfigurationError
 from ._nested_calls import ran_through_middleware
@@ -129,7 +130,8 @@ class ApprovalRoute:
             return Approval.approve("the execute_code call was approved", by=self.block_approved_by)
         if self.handler is None:
             return Approval.deny(self._no_handler(request), by="none")
-        return await self.handler(request)
+        answer: Approval | bool = await invoke_handler(self.handler, request)
+        return answer
 
     def _no_handler(self, request: ApprovalRequest) -> str:
         what = f"{request.tool}()" if request.kind == "call" else "this program's gated calls"

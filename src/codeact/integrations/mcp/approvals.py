@@ -26,7 +26,7 @@ from typing import Any
 import mcp_types
 from pydantic import BaseModel, Field
 
-from ...calls.approvals import Approval, ApprovalHandler, ApprovalRequest
+from ...calls.approvals import Approval, ApprovalHandler, ApprovalRequest, invoke_handler
 from ._rounds import ProgramRounds
 
 try:
@@ -107,7 +107,8 @@ class McpApprover:
             if why is None:
                 why = "the MCP client's connection cannot carry a question during a call"
         if self.fallback is not None:
-            return await self.fallback(request)
+            answer: Approval | bool = await invoke_handler(self.fallback, request)
+            return answer
         return Approval.deny(f"nobody could be asked: {why}; {self.advice}")
 
 
