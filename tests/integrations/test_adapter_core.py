@@ -65,7 +65,7 @@ async def test_approved_plan_lets_exactly_the_calls_the_person_saw_through() -> 
         first, second = await handler(request), await handler(request)
     assert getattr(first, "approved", None) is True
     assert getattr(second, "approved", None) is False
-    assert "not among the calls approved" in (getattr(second, "reason", "") or "")
+    assert "approved for the 1 call the person saw" in (getattr(second, "reason", "") or "")
 
 
 async def test_programs_beyond_the_plan_are_denied_in_the_sandbox(wasm_ready: None) -> None:
@@ -132,6 +132,58 @@ def test_one_tool_not_in_a_list_says_how_to_write_it(adapter: str) -> None:
     # was: TypeError: 'function' object is not iterable
     with pytest.raises(ConfigurationError, match=r"must be a list, got function; write tools="):
         make(tools=get_weather)
+
+
+LOOP = 'for to in ["a", "b", "c"]:\n    send_email(to=to)'
+
+
+def test_a_gated_site_in_a_loop_is_shown_as_any_number_of_times() -> None:
+    from codeact.integrations._adapter import approval_payload
+
+    core = codeact_from(tools=[send_email], codeact=None, options={}, framework="X")
+    counts = core.plan_to_approve(LOOP)
+    assert counts == {"send_email": 1}
+    payload = approval_payload(LOOP, counts)
+    assert payload["repeated"] == ["send_email"]
+    assert payload["question"] == (
+        "run this program? it calls send_email (in a loop or function: any number of times)"
+    )
+    straight = core.plan_to_approve('send_email(to="a")')
+    assert straight is not None
+    assert (
+        approval_payload("", straight)["question"] == "run this program? it calls send_email (1x)"
+    )
+
+
+async def test_approving_a_loop_lets_its_gated_call_run_as_often_as_the_loop(
+    wasm_ready: None,
+) -> None:
+    core = codeact_from(tools=[send_email], codeact=None, options={}, framework="X")
+    counts = core.plan_to_approve(LOOP)
+    assert counts is not None
+    with core.approved_plan(counts, by="the test"):
+        result = await core.codeact.execute(LOOP)
+    assert result.ok, result.to_model_text()
+    assert [c.outcome for c in result.tool_calls] == ["ok", "ok", "ok"]
+
+
+async def test_a_denial_beyond_the_plan_says_what_was_approved_and_why_not() -> None:
+    core = codeact_from(tools=[send_email], codeact=None, options={}, framework="X")
+    handler = FrameworkApprovals(None)
+    request = ApprovalRequest(kind="call", tool="send_email", arguments={"to": "a"})
+    with core.approved_plan({"send_email": 1}, by="the test"):
+        await handler(request)
+        again = await handler(request)
+    reason = getattr(again, "reason", "") or ""
+    assert "approved for the 1 call the person saw" in reason
+    assert "literal arguments" not in reason
+    other = ApprovalRequest(kind="call", tool="archive", arguments={})
+    with core.approved_plan({"send_email": 1}, by="the test"):
+        missing = await handler(other)
+    reason = getattr(missing, "reason", "") or ""
+    assert "archive() was not among the calls the person approved before" in reason
+    assert "(send_email (1x))" in reason
+    assert "literal name" in reason
 
 
 @pytest.mark.parametrize(

@@ -248,6 +248,54 @@ async def test_framework_approval_of_the_block_covers_the_plan() -> None:
     assert ran == ["bob"] and asked == []
 
 
+async def test_framework_approval_of_a_loop_covers_every_iteration() -> None:
+    ran: list[str] = []
+    asked: list[str] = []
+
+    async def handler(request: ApprovalRequest) -> bool:
+        asked.append(request.kind)
+        return False
+
+    provider = CodeActProvider(
+        tools=make_tools(ran),
+        approval_mode="always_require",
+        approval_scope="plan",
+        approval_handler=handler,
+    )
+    loop = "for name in ['ann', 'bob', 'cy']:\n    delete_user(name=name)"
+    client = ScriptedChatClient([run_code(loop), final("ok")])
+    agent = Agent(client=client, context_providers=[provider])
+    session = agent.create_session()
+    first = await agent.run("go", session=session)
+    await approve_with_the_framework(agent, first, session)
+    assert ran == ["ann", "bob", "cy"] and asked == []
+
+
+async def test_a_hidden_call_in_an_approved_loop_is_still_asked() -> None:
+    ran: list[str] = []
+    asked: list[str | None] = []
+
+    def handler(request: ApprovalRequest) -> bool:  # a plain function works too
+        asked.append(request.tool)
+        return request.kind == "call" and (request.arguments or {}).get("name") == "bob"
+
+    execute_code = ExecuteCodeTool(
+        tools=make_tools(ran),
+        approval_mode="always_require",
+        approval_scope="plan",
+        approval_handler=handler,
+    )
+    code = (
+        "f = 'delete_user'\nfor name in ['ann', 'bob', 'cy']:\n    try:\n"
+        "        delete_user(name=name) if name != 'cy' else call_tool(f, name=name)\n"
+        "    except ToolDenied:\n        pass"
+    )
+    result = await execute_code.run(code)
+    assert result.ok, result.to_model_text()
+    # The scan cannot name `call_tool(f, ...)`: no grant at all, each call asks the handler.
+    assert ran == ["bob"] and asked == ["delete_user"] * 3
+
+
 # -- outside an agent, and bad options ------------------------------------------------------
 
 

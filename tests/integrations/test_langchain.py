@@ -302,3 +302,20 @@ def test_tools_whose_python_names_collide_are_refused_with_what_to_do() -> None:
 
     with pytest.raises(ConfigurationError, match=r"get_forecast.*@tool\('other_name'\)"):
         CodeActTool(tools=[one, two])
+
+
+LOOP = 'for to in ["a@x", "b@x", "c@x"]:\n    send_email(to=to, body="hi")'
+
+
+async def test_an_approved_loop_sends_as_often_as_the_person_was_told_it_may() -> None:
+    SENT.clear()
+    execute_code = CodeActTool(tools=[send_email], require_approval=["send_email"])
+    agent, _ = agent_for(LOOP, execute_code)
+    config = {"configurable": {"thread_id": "loop"}}
+    paused = await agent.ainvoke({"messages": [("user", "mail all")]}, config)
+    (interrupt,) = paused["__interrupt__"]
+    assert "send_email (in a loop or function: any number of times)" in interrupt.value["question"]
+    assert interrupt.value["repeated"] == ["send_email"]
+    state = await agent.ainvoke(Command(resume=True), config)
+    assert SENT == ["a@x", "b@x", "c@x"]
+    assert state["messages"][-1].content.startswith("answer (success)")

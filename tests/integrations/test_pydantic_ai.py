@@ -299,3 +299,21 @@ async def test_a_program_cannot_pass_the_run_context_or_any_name_the_schema_leav
     result = await agent.run("go", deps="ann")
     assert "invalid arguments for account(): unexpected argument 'ctx'" in result.output
     assert "email of ann" in result.output
+
+
+async def test_an_approved_loop_sends_as_often_as_the_person_was_told_it_may() -> None:
+    SENT.clear()
+    code = 'for to in ["a@x", "b@x", "c@x"]:\n    send_email(to=to, body="hi")'
+    toolset = CodeActToolset(tools=[send_email], require_approval=["send_email"])
+    agent = Agent(scripted(code, []), toolsets=[toolset], output_type=[str, DeferredToolRequests])
+    first = await agent.run("mail all")
+    assert isinstance(first.output, DeferredToolRequests)
+    (request,) = first.output.approvals
+    question = first.output.metadata[request.tool_call_id]["question"]
+    assert "send_email (in a loop or function: any number of times)" in question
+    done = await agent.run(
+        message_history=first.all_messages(),
+        deferred_tool_results=DeferredToolResults(approvals={request.tool_call_id: True}),
+    )
+    assert SENT == ["a@x", "b@x", "c@x"]
+    assert isinstance(done.output, str) and "denied" not in done.output

@@ -10,7 +10,9 @@ Approvals. A framework with its own human-in-the-loop (a LangGraph interrupt, a 
 deferred approval, an OpenAI Agents ``needs_approval``) asks a person *before* the program
 runs: `plan_to_approve` scans the code for the gated calls it makes, the adapter hands that to
 the framework, and once the person approves, the program runs under `approved_plan`, which
-lets exactly the calls the person saw through (`FrameworkApprovals`). A program that also
+lets the calls the person saw through (`FrameworkApprovals`): a site that is not in a loop as
+many times as the question said, a site in a loop, comprehension or function (shown as "any
+number of times") as often as it runs. A program that also
 reaches tools in ways the scan cannot name is not put to the person (such a call could take the
 grant of one shown): its gated calls are denied with a reason, so nothing runs that the person
 was not shown. Without
@@ -42,6 +44,7 @@ from ._program_gate import ProgramGate
 __all__ = [
     "AdapterCore",
     "FrameworkApprovals",
+    "GatedCalls",
     "NestedCallIds",
     "approval_payload",
     "codeact_from",
@@ -164,12 +167,36 @@ class NestedCallIds:
         return f"{self.parent}/{next(self._counter)}"
 
 
+class GatedCalls(dict[str, int]):
+    """The gated calls of a program a person is asked about: ``{tool: call sites}``, and in
+    `repeated` the tools with a site in a loop, comprehension or function (the scan's
+    `PlannedCall.repeated`). Such a site may run any number of times, so approving the program
+    approves every call of that tool it makes (its site is the one the person saw)."""
+
+    def __init__(self, counts: Mapping[str, int], repeated: Iterable[str] = ()) -> None:
+        super().__init__(counts)
+        self.repeated = frozenset(t for t in repeated if t in counts)
+
+    def grants(self) -> dict[str, int | None]:
+        """As pre-approved calls: a count per tool, None (any number) for a repeated one."""
+        return {t: None if t in self.repeated else n for t, n in self.items()}
+
+
+def _repeated(counts: Mapping[str, int]) -> frozenset[str]:
+    return counts.repeated if isinstance(counts, GatedCalls) else frozenset()
+
+
 @dataclass
 class _ApprovedPlan:
     counts: dict[str, int]
+    repeated: frozenset[str]
     by: str
     reason: str
     used: dict[str, int] = field(default_factory=dict)
+
+    def shown(self) -> str:
+        """The calls the person approved, as the question showed them."""
+        return _calls_text(self.counts, self.repeated) or "no gated call"
 
 
 _approved: contextvars.ContextVar[_ApprovedPlan | None] = contextvars.ContextVar(
@@ -179,8 +206,9 @@ _approved: contextvars.ContextVar[_ApprovedPlan | None] = contextvars.ContextVar
 
 class FrameworkApprovals:
     """The approval handler of a CodeAct an adapter built: while a program approved through
-    the framework runs, it lets the calls the person saw through and denies the others;
-    otherwise it asks the user's own handler (or denies, as codeact does without one)."""
+    the framework runs, it lets the calls the person saw through (as often as a repeated
+    site runs) and denies the others; otherwise it asks the user's own handler (sync or
+    async, as codeact takes one), or denies, as codeact does without one."""
 
     name = "framework"
 
@@ -203,19 +231,29 @@ class FrameworkApprovals:
             answer: Approval | bool = await invoke_handler(self.fallback, request)
             return answer
         if request.kind == "block":
-            return Approval.approve(plan.reason, grants=dict(plan.counts), by=plan.by)
+            grants = GatedCalls(plan.counts, plan.repeated).grants()
+            return Approval.approve(plan.reason, grants=grants, by=plan.by)
         tool = request.tool or ""
-        used = plan.used.get(tool, 0)
-        if used < plan.counts.get(tool, 0):
+        if tool in plan.repeated:
+            return Approval.approve(plan.reason, by=plan.by)
+        used, approved = plan.used.get(tool, 0), plan.counts.get(tool, 0)
+        if used < approved:
             plan.used[tool] = used + 1
             return Approval.approve(plan.reason, by=plan.by)
-        return Approval.deny(
-            f"{tool}() was not among the calls approved before the program ran (the person "
-            "approved: "
-            + (", ".join(f"{n} x{c}" for n, c in plan.counts.items()) or "none")
-            + "); call gated tools by name with literal arguments so the plan shows them",
-            by=plan.by,
-        )
+        if approved:
+            reason = (
+                f"{tool}() was approved for the {approved} call{'s' * (approved > 1)} the "
+                "person saw before the program ran, and the program has made "
+                f"{'them' if approved > 1 else 'it'}; a call beyond them needs a new program "
+                "(and a new approval)"
+            )
+        else:
+            reason = (
+                f"{tool}() was not among the calls the person approved before the program ran "
+                f"({plan.shown()}); an approved program runs only the gated tools its plan "
+                "shows: call each as tool(...) or call_tool('tool', ...) with a literal name"
+            )
+        return Approval.deny(reason, by=plan.by)
 
 
 @dataclass
@@ -235,9 +273,10 @@ class AdapterCore:
         """`execute` from a thread without an event loop."""
         return self.gate.execute_sync(self.codeact, code)
 
-    def plan_to_approve(self, code: str) -> dict[str, int] | None:
-        """The gated calls of `code` (``{tool: call sites}``) when the framework must ask a
-        person before it runs; None when nothing needs asking."""
+    def plan_to_approve(self, code: str) -> GatedCalls | None:
+        """The gated calls of `code` (``{tool: call sites}``, and the tools whose sites may
+        repeat) when the framework must ask a person before it runs; None when nothing needs
+        asking."""
         if not self.framework_approves or stops.code_size(code, self.codeact.limits):
             return None  # a program over Limits.code_bytes is refused unread when it runs
         plan = self.codeact.scan(code)
@@ -246,7 +285,7 @@ class AdapterCore:
             # are per tool, so it would take a shown call's grant. Nothing is asked and no
             # gated call runs (`FrameworkApprovals` says why).
             return None
-        gated = plan.counts(gated_only=True)
+        gated = GatedCalls(plan.counts(gated_only=True), (c.tool for c in plan.gated if c.repeated))
         if gated or self.codeact.approval_mode == "always_require":
             return gated
         if self.codeact.approval_scope == "block" and any(
@@ -257,10 +296,10 @@ class AdapterCore:
 
     @contextlib.contextmanager
     def approved_plan(self, counts: Mapping[str, int], *, by: str) -> Iterator[None]:
-        """Run the program inside this block after the framework's person approved `counts`."""
-        token = _approved.set(
-            _ApprovedPlan(dict(counts), by=by, reason=f"approved by a person through {by}")
-        )
+        """Run the program inside this block after the framework's person approved `counts`
+        (what `plan_to_approve` returned: a repeated tool's calls are not counted)."""
+        reason = f"approved by a person through {by}"
+        token = _approved.set(_ApprovedPlan(dict(counts), _repeated(counts), by, reason))
         try:
             yield
         finally:
@@ -268,14 +307,25 @@ class AdapterCore:
 
 
 def approval_payload(code: str, counts: Mapping[str, int]) -> dict[str, Any]:
-    """What the framework shows the person: the program and the gated calls it makes."""
+    """What the framework shows the person: the program, the gated calls it makes (call
+    sites per tool), the tools whose sites may run any number of times, and a question."""
+    repeated = _repeated(counts)
     return {
         "tool": "execute_code",
         "code": code,
         "gated_calls": dict(counts),
+        "repeated": sorted(repeated),
         "question": "run this program? it calls "
-        + (", ".join(f"{n} ({c}x)" for n, c in counts.items()) or "no gated tool"),
+        + (_calls_text(counts, repeated) or "no gated tool"),
     }
+
+
+def _calls_text(counts: Mapping[str, int], repeated: Collection[str]) -> str:
+    """``send_email (1x), archive (in a loop or function: any number of times)``."""
+    return ", ".join(
+        f"{n} (in a loop or function: any number of times)" if n in repeated else f"{n} ({c}x)"
+        for n, c in counts.items()
+    )
 
 
 def codeact_from(

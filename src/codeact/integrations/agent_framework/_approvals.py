@@ -24,7 +24,9 @@ call      approval_mode="always_require"          each gated call asks `approval
 plan      approval_mode="always_require"          `approval_handler` approves the calls the
                                                   scan finds, up front (the framework's
                                                   approval of the block does instead, when it
-                                                  was asked); calls beyond them ask it again
+                                                  was asked: a tool whose site is in a loop
+                                                  or function then runs as often as the
+                                                  loop does); calls beyond them ask it again
 ========  ======================================  ==========================================
 """
 
@@ -127,11 +129,27 @@ class ApprovalRoute:
 
     async def __call__(self, request: ApprovalRequest) -> Approval | bool:
         if request.kind == "block" and self.block_approved_by is not None:
-            return Approval.approve("the execute_code call was approved", by=self.block_approved_by)
+            return Approval.approve(
+                "the execute_code call was approved",
+                grants=self._plan_grants(request),
+                by=self.block_approved_by,
+            )
         if self.handler is None:
             return Approval.deny(self._no_handler(request), by="none")
         answer: Approval | bool = await invoke_handler(self.handler, request)
         return answer
+
+    def _plan_grants(self, request: ApprovalRequest) -> dict[str, int | None] | None:
+        """With scope ``"plan"``, what approving the block grants: the calls the scan counted,
+        and every call of a tool whose site is in a loop, comprehension or function (the person
+        approved that code, and such a site runs as often as its loop does). None (codeact's
+        own rule: nothing for a plan the scan could not read whole) otherwise."""
+        plan = request.plan
+        if self.scope != "plan" or plan is None:
+            return None
+        if plan.dynamic or plan.syntax_error or plan.carried:
+            return None
+        return {c.tool: None if c.repeated else c.count for c in plan.gated}
 
     def _no_handler(self, request: ApprovalRequest) -> str:
         what = f"{request.tool}()" if request.kind == "call" else "this program's gated calls"
