@@ -279,3 +279,27 @@ async def test_cancelling_an_execution_while_an_approval_waits_leaves_nothing_be
         await asyncio.sleep(0.01)
     assert approvals.pending() == []
     await _still_healthy(codeact)
+
+
+@pytest.mark.parametrize("stop", ["interrupt", "cancel"])
+async def test_an_answer_for_a_program_that_already_ended_is_refused(
+    make_codeact: Callable[..., CodeAct], stop: str
+) -> None:
+    approvals = DeferredApprovals()
+    codeact = make_codeact(tools=[send_email, lookup], approval_handler=approvals)
+    task = asyncio.ensure_future(codeact.execute("send_email(to='late@b.c')"))
+    (item,) = await approvals.wait_pending(timeout=20)
+    if stop == "interrupt":
+        codeact.interrupt()
+        result = await task
+        assert not result.ok
+    else:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    # Right as the result is back (not some loop turns later) the request is gone.
+    assert approvals.pending() == []
+    with pytest.raises(LookupError, match="its program ended"):
+        approvals.approve(item.id, "a late click")
+    assert "late@b.c" not in SENT
+    await _still_healthy(codeact)

@@ -30,6 +30,7 @@ IN_FLIGHT_ARGUMENTS = 4
 #: Seconds between looks for a free approval slot (only while `Limits.approval_denials`
 #: requests are refused or open).
 _APPROVAL_SLOT_POLL = 0.01
+_APPROVAL_CLOSE_POLL = 0.001
 
 
 class CallWatcher(Protocol):
@@ -144,6 +145,16 @@ class ProgramContext:
             self._approval_waited += seconds
             if not approved:
                 self._approvals_refused += 1
+
+    async def approvals_closed(self, timeout: float) -> None:
+        """Once the program has ended and its calls were cancelled: wait (at most `timeout`
+        seconds) until none of its approval requests is still open. A cancelled wait reaches
+        the handler a few loop turns later; until then a `DeferredApprovals` request would
+        still be pending, and an answer to it accepted for a program that is gone."""
+        waited = 0.0
+        while self._approvals_open > 0 and waited < timeout:
+            await asyncio.sleep(_APPROVAL_CLOSE_POLL)
+            waited += _APPROVAL_CLOSE_POLL
 
     def approval_overdue(self) -> ExecutionStopped | None:
         """The stop to raise if the total approval wait is used up (None while it is not)."""

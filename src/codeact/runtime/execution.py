@@ -46,6 +46,8 @@ from .watch import ExecutionWatch
 __all__ = ["ExecutionSetup", "Running", "ensure_ready", "ensure_ready_sync", "execute"]
 
 _log = logging.getLogger("codeact")
+#: How long a finished run waits for its open approval requests to be withdrawn.
+_APPROVALS_CLOSE_S = 0.5
 
 Running = set[tuple[Supervisor, asyncio.AbstractEventLoop]]
 """The executions of one `CodeAct` that run now, for its `interrupt`."""
@@ -240,6 +242,9 @@ async def _run(
         bridge.cancel()
         egress.cancel()
         bridge.finish()
+        # A request the program left waiting is gone from its handler before the result is
+        # back: an answer then finds nothing to approve (`DeferredApprovals` says LookupError).
+        await program.approvals_closed(_APPROVALS_CLOSE_S)
     timings = _backend_timings(outcome, bridge.began_at, backend_started, backend_ended)
     # Time spent waiting for approvals is not time spent in tools: it has its own entry.
     waited = sum(r.approval_ms for r in bridge.records)
