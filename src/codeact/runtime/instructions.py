@@ -84,6 +84,7 @@ def describe_tools(tools: Iterable[Tool], *, json_schemas: Collection[str] = ())
     definitions: dict[str, str] = {}
     for tool in tools:
         doc = " ".join((tool.description or f"Call the {tool.name} tool.").split())
+        doc += f" {tool.arguments_note}" if tool.arguments_note else ""
         lines.append(f"- {tool.signature}: {doc}")
         details = _param_lines(tool)
         if tool.returns_doc:

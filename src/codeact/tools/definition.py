@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import builtins
 import inspect
-import keyword
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeAlias, TypeVar, overload
 
@@ -19,34 +17,30 @@ from .._nesting import (
     too_deep,
 )
 from ..errors import ToolDefinitionError
+from .callables import SANDBOX_RESERVED_NAMES, check_name, check_options, docstring_of, is_async
 from .docstrings import parse_docstring
 from .from_parse import model_from_parse
-from .json_schema import JsonArgumentsError, JsonArgumentsSchema, build_json_schema
+from .json_schema import (
+    JsonArgumentsError,
+    JsonArgumentsSchema,
+    build_json_schema,
+    unusable_names_note,
+)
 from .problems import validation_problems
 from .results import to_json_value
 from .schema import FunctionSchema, GuestParam, build_function_schema
 
-__all__ = ["ApprovalMode", "Tool", "ToolArgumentsError", "as_tool", "tool"]
+__all__ = [
+    "SANDBOX_RESERVED_NAMES",
+    "ApprovalMode",
+    "Tool",
+    "ToolArgumentsError",
+    "as_tool",
+    "tool",
+]
 
 #: Whether a call of the tool must be approved first (names as in Microsoft Agent Framework).
 ApprovalMode: TypeAlias = Literal["never_require", "always_require"]
-_APPROVAL_MODES = ("never_require", "always_require")
-
-#: Names that a tool may not take: inside the sandbox every tool is also a plain function of its
-#: name, and these are already taken there.
-SANDBOX_RESERVED_NAMES = frozenset(
-    {
-        "call_tool",
-        "call_tool_async",
-        "ToolError",
-        "ToolDenied",
-        "http_request",
-        "http_get",
-        "http_post",
-        "NetworkError",
-        "NetworkDenied",
-    }
-)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,14 +87,19 @@ class Tool:
     ) -> None:
         if not callable(fn):
             raise ToolDefinitionError(f"a tool must wrap a function, got {type(fn).__name__}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ToolDefinitionError(
+                f"a tool's name must be a non-empty string, got name={name!r}; leave name= out "
+                "to name the tool after its function"
+            )
         tool_name = name or getattr(fn, "__name__", None)
         if not isinstance(tool_name, str) or not tool_name:
             raise ToolDefinitionError(
                 f"cannot tell the name of {fn!r}; pass @tool(name=...) to name the tool"
             )
-        _check_name(tool_name)
-        _check_options(tool_name, approval_mode, timeout)
-        doc = parse_docstring(inspect.getdoc(fn))
+        check_name(tool_name)
+        check_options(tool_name, approval_mode, timeout)
+        doc = parse_docstring(docstring_of(fn))
         self.fn = fn
         self.__wrapped__ = fn
         self.name = tool_name
@@ -108,7 +107,7 @@ class Tool:
         self.returns_doc = doc.returns
         self.approval_mode: ApprovalMode = approval_mode
         self.timeout = float(timeout) if timeout is not None else None
-        self.is_async = _is_async(fn)
+        self.is_async = is_async(fn)
         self._schema: FunctionSchema | JsonArgumentsSchema = build_function_schema(
             fn, tool_name, doc
         )
@@ -122,14 +121,17 @@ class Tool:
         *,
         description: str = "",
         returns: Mapping[str, Any] | None = None,
+        return_annotation: Any = inspect.Parameter.empty,
         approval_mode: ApprovalMode = "never_require",
         timeout: float | None = None,
     ) -> Tool:
         """A tool known by a name and a JSON schema of its arguments (an MCP tool, say).
 
         Arguments are validated against `parameters` itself; the model sees a Python signature
-        rendered from it (and from `returns`, the JSON schema of the result, if given). `fn`,
-        sync or async, is called with the validated arguments as keyword arguments.
+        rendered from it (and from `return_annotation`, the Python type of the result, or else
+        `returns`, its JSON schema, if given). An argument whose name is no Python name
+        (``from``, ``user-id``) is listed in `arguments_note`, passed as ``**{"from": ...}``.
+        `fn`, sync or async, is called with the validated arguments as keyword arguments.
 
         >>> schema = {"type": "object", "properties": {"text": {"type": "string"}}}
         >>> echo = Tool.from_schema("echo", {**schema, "required": ["text"]}, lambda text: text)
@@ -145,18 +147,18 @@ class Tool:
                 f"the parameters of tool {name!r} must be a JSON schema (a dict), "
                 f"got {type(parameters).__name__}"
             )
-        _check_name(name)
-        _check_options(name, approval_mode, timeout)
+        check_name(name)
+        check_options(name, approval_mode, timeout)
         self = cls.__new__(cls)
         self.fn = fn
         self.__wrapped__ = fn
         self.name = name
-        self.description = (description or "").strip()
         self.returns_doc = ""
         self.approval_mode = approval_mode
         self.timeout = float(timeout) if timeout is not None else None
-        self.is_async = _is_async(fn)
-        self._schema = build_json_schema(name, parameters, returns)
+        self.is_async = is_async(fn)
+        self.description = (description or "").strip()
+        self._schema = build_json_schema(name, parameters, returns, return_annotation)
         return self
 
     # -- description ------------------------------------------------------------------
@@ -185,6 +187,12 @@ class Tool:
         return self._schema.positional_names
 
     @property
+    def arguments_note(self) -> str:
+        """How to pass the arguments whose names are no Python names (``from``, ``user-id``),
+        which the signature shows only as ``**kwargs``; "" when there are none."""
+        return unusable_names_note(self._schema.params)
+
+    @property
     def return_annotation(self) -> Any:
         return self._schema.return_annotation
 
@@ -202,6 +210,8 @@ class Tool:
         """The docstring: the description, the parameters' and the result's, and whether a
         call waits for approval."""
         parts = [self.description or f"Call the {self.name} tool."]
+        if self.arguments_note:
+            parts.append(self.arguments_note)
         args = [
             f"    {p.name}: {' '.join(p.description.split())}"
             for p in self._schema.params
@@ -306,38 +316,6 @@ class Tool:
     def _describe(self, problems: list[str]) -> str:
         expected = ", ".join(self.param_names) or "no arguments"
         return f"invalid arguments for {self.name}(): {'; '.join(problems)}. It takes: {expected}"
-
-
-def _check_name(name: str) -> None:
-    if not name.isidentifier() or keyword.iskeyword(name):
-        raise ToolDefinitionError(
-            f"tool name {name!r} is not a Python identifier; inside the sandbox every tool is "
-            "also a function of its name, so use letters, digits and underscores"
-        )
-    if name in SANDBOX_RESERVED_NAMES or hasattr(builtins, name):
-        raise ToolDefinitionError(
-            f"tool name {name!r} is already taken inside the sandbox (a builtin or one of "
-            "codeact's own functions); give the tool another name with @tool(name=...)"
-        )
-
-
-def _check_options(name: str, approval_mode: Any, timeout: Any) -> None:
-    if approval_mode not in _APPROVAL_MODES:
-        raise ToolDefinitionError(
-            f"approval_mode of tool {name!r} must be one of {_APPROVAL_MODES}, "
-            f"got {approval_mode!r}"
-        )
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ToolDefinitionError(
-            f"timeout of tool {name!r} must be a positive number of seconds, got {timeout!r}"
-        )
-
-
-def _is_async(fn: Callable[..., Any]) -> bool:
-    call = None if inspect.isroutine(fn) else type(fn).__call__
-    return inspect.iscoroutinefunction(fn) or (
-        call is not None and inspect.iscoroutinefunction(call)
-    )
 
 
 @overload

@@ -23,6 +23,7 @@ from ..errors import ToolDefinitionError
 from .problems import MAX_LISTED_PROBLEMS
 from .schema import ParameterNames, ParameterSpec
 from .schema_names import ArgumentNames, resolve_ref
+from .type_text import default_text, render_type
 
 if TYPE_CHECKING:
     import jsonschema.exceptions
@@ -32,6 +33,7 @@ __all__ = [
     "JsonArgumentsSchema",
     "build_json_schema",
     "render_json_type",
+    "unusable_names_note",
 ]
 
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "null": "None"}
@@ -110,7 +112,7 @@ class JsonArgumentsSchema(ParameterNames):
         if not path and err.validator == "required":
             wanted: Any = err.validator_value
             missing = [n for n in wanted if n not in instance]
-            return ", ".join(f"missing required argument {n!r}" for n in missing) or err.message
+            return ", ".join(_missing(n) for n in missing) or err.message
         if not path and err.validator == "additionalProperties":
             return self._unexpected(instance) or err.message
         if not path and list(err.relative_schema_path)[:1] == ["propertyNames"]:
@@ -132,8 +134,40 @@ class JsonArgumentsSchema(ParameterNames):
         return ", ".join(listed + ([f"{more:,} more unexpected arguments"] if more > 0 else []))
 
 
+def _missing(name: str) -> str:
+    if _usable(name):
+        return f"missing required argument {name!r}"
+    return f"missing required argument {name!r} (pass it as **{{{name!r}: ...}})"
+
+
+def _usable(name: str) -> bool:
+    """Whether an argument's name is a Python name, so that it can be passed as ``name=...``."""
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def unusable_names_note(params: tuple[ParameterSpec, ...]) -> str:
+    """What the description adds for arguments whose names are no Python names (``from``,
+    ``user-id``): the signature can show them only as ``**kwargs``."""
+    hidden = [p for p in params if not _usable(p.name)]
+    if not hidden:
+        return ""
+    listed = ", ".join(
+        f"{p.name!r} ({p.annotation}, "
+        + ("required" if p.required else f"default {default_text(p.default)}")
+        + ")"
+        for p in hidden
+    )
+    example = ", ".join(f"{p.name!r}: ..." for p in hidden)
+    which = "which is not a Python name" if len(hidden) == 1 else "which are not Python names"
+    it = "it" if len(hidden) == 1 else "them"
+    return f"Also takes {listed}, {which}: pass {it} as **{{{example}}}."
+
+
 def build_json_schema(
-    name: str, parameters: Mapping[str, Any], returns: Mapping[str, Any] | None = None
+    name: str,
+    parameters: Mapping[str, Any],
+    returns: Mapping[str, Any] | None = None,
+    return_annotation: Any = inspect.Parameter.empty,
 ) -> JsonArgumentsSchema:
     """Build the validator and signature of tool `name` from JSON schemas.
 
@@ -142,7 +176,7 @@ def build_json_schema(
     recurses).
     """
     try:
-        return _build(name, parameters, returns)
+        return _build(name, parameters, returns, return_annotation)
     except RecursionError:
         raise ToolDefinitionError(
             f"the schemas of tool {name!r} are nested too deep to be read"
@@ -150,7 +184,10 @@ def build_json_schema(
 
 
 def _build(
-    name: str, parameters: Mapping[str, Any], returns: Mapping[str, Any] | None
+    name: str,
+    parameters: Mapping[str, Any],
+    returns: Mapping[str, Any] | None,
+    return_annotation: Any,
 ) -> JsonArgumentsSchema:
     schema = json.loads(json.dumps(dict(parameters)))  # a private, JSON-only copy
     if schema.get("type", "object") != "object":
@@ -186,7 +223,7 @@ def _build(
             default = spec.get("default")
             if "default" not in spec and text != "Any" and "None" not in text.split(" | "):
                 text += " | None"
-        usable = pname.isidentifier() and not keyword.iskeyword(pname)
+        usable = _usable(pname)
         params.append(
             ParameterSpec(
                 name=pname,
@@ -207,16 +244,25 @@ def _build(
         rendered.append("**kwargs: Any")
     signature = f"{name}({', '.join(rendered)})"
     returned = ""
-    if returns:
+    definitions = renderer.definitions
+    if return_annotation is not inspect.Parameter.empty:
+        # The function's own annotation, rendered as codeact renders its own tools' (a
+        # TypedDict's keys, a model's fields), names what the program gets best.
+        own: dict[str, str] = {}
+        returned = render_type(return_annotation, own)
+        definitions = {**own, **definitions}
+    elif returns:
         renderer.root = dict(returns)  # a result schema keeps its own $defs
         returned = renderer.type(dict(returns), "Result")
+    if returned:
         signature += f" -> {returned}"
     return JsonArgumentsSchema(
         params=tuple(params),
         json_schema=schema,
         signature=signature,
-        definitions=renderer.definitions,
+        definitions=definitions,
         validator=cls(schema),
+        return_annotation=return_annotation,
         names=ArgumentNames.of(schema),
         guest_returns=returned,
     )

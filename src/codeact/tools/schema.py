@@ -127,17 +127,14 @@ def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
         sig = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
         raise ToolDefinitionError(f"cannot read the signature of tool {name!r}: {exc}") from exc
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception as exc:
-        raise ToolDefinitionError(
-            f"cannot resolve the type annotations of tool {name!r}: {exc}. "
-            "Define every type the annotations name before applying @tool."
-        ) from exc
+    hints = _type_hints(fn, name)
+    bound = _bound_keywords(fn)
 
     params: list[ParameterSpec] = []
     fields: dict[str, Any] = {}
-    for p in sig.parameters.values():
+    for index, p in enumerate(sig.parameters.values()):
+        if p.name in bound:
+            continue  # set by the functools.partial: not the model's to pass
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             stars = "**" if p.kind is p.VAR_KEYWORD else "*"
             raise ToolDefinitionError(
@@ -149,6 +146,12 @@ def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
             raise ToolDefinitionError(
                 f"parameter {p.name!r} of tool {name!r} is positional-only; "
                 "tools are called with keyword arguments, remove the '/'"
+            )
+        if index == 0 and p.name in ("self", "cls") and p.name not in hints:
+            raise ToolDefinitionError(
+                f"tool {name!r} takes {p.name} first: @tool on a method in a class body "
+                f"describes the unbound function; make the tool from the method of an object "
+                f"instead, e.g. `tool(obj.{getattr(fn, '__name__', name)})`"
             )
         if p.name not in hints:
             raise ToolDefinitionError(
@@ -201,6 +204,38 @@ def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
         signature=signature,
         definitions=definitions,
     )
+
+
+def _type_hints(fn: Any, name: str) -> dict[str, Any]:
+    """The resolved annotations of what `fn` calls: a `functools.partial`'s function's, a
+    callable object's ``__call__``'s."""
+    target = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not (inspect.isroutine(target) or isinstance(target, type)):
+        target = type(target).__call__  # an object with __call__ (Tool checked callable)
+    try:
+        return typing.get_type_hints(target, include_extras=True)
+    except NameError as exc:
+        raise ToolDefinitionError(
+            f"cannot resolve the type annotations of tool {name!r}: {str(exc).rstrip('.')}; "
+            "define every type the annotations name before applying @tool"
+        ) from exc
+    except Exception as exc:
+        raise ToolDefinitionError(
+            f"cannot resolve the type annotations of tool {name!r} "
+            f"({type(exc).__name__}: {str(exc).rstrip('.')}); make the tool from a function, "
+            "a method of an object, a functools.partial or an object with __call__"
+        ) from exc
+
+
+def _bound_keywords(fn: Any) -> set[str]:
+    """The arguments a `functools.partial` (or a partial of one) fixes by keyword."""
+    bound: set[str] = set()
+    while isinstance(fn, functools.partial):
+        bound.update(fn.keywords)
+        fn = fn.func
+    return bound
 
 
 def _strip_titles(schema: Any) -> None:

@@ -1,0 +1,110 @@
+"""What `Tool` checks and reads of what it wraps: its name, its options, its docstring and
+whether it is async (a function, a method of an object, a `functools.partial`, or an object
+with ``__call__``)."""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import inspect
+import keyword
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ToolDefinitionError
+
+__all__ = [
+    "NO_RETURN",
+    "SANDBOX_RESERVED_NAMES",
+    "check_name",
+    "check_options",
+    "docstring_of",
+    "is_async",
+    "return_annotation",
+]
+
+#: No return annotation (`inspect.Parameter.empty`, as `inspect.signature` says it).
+NO_RETURN: Any = inspect.Parameter.empty
+
+_APPROVAL_MODES = ("never_require", "always_require")
+
+#: Names that a tool may not take: inside the sandbox every tool is also a plain function of its
+#: name, and these are already taken there.
+SANDBOX_RESERVED_NAMES = frozenset(
+    {
+        "call_tool",
+        "call_tool_async",
+        "ToolError",
+        "ToolDenied",
+        "http_request",
+        "http_get",
+        "http_post",
+        "NetworkError",
+        "NetworkDenied",
+    }
+)
+
+
+def check_name(name: str) -> None:
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ToolDefinitionError(
+            f"tool name {name!r} is not a Python identifier; inside the sandbox every tool is "
+            "also a function of its name, so use letters, digits and underscores"
+        )
+    if name in SANDBOX_RESERVED_NAMES or hasattr(builtins, name):
+        raise ToolDefinitionError(
+            f"tool name {name!r} is already taken inside the sandbox (a builtin or one of "
+            "codeact's own functions); give the tool another name with @tool(name=...)"
+        )
+
+
+def check_options(name: str, approval_mode: Any, timeout: Any) -> None:
+    if approval_mode not in _APPROVAL_MODES:
+        raise ToolDefinitionError(
+            f"approval_mode of tool {name!r} must be one of {_APPROVAL_MODES}, "
+            f"got {approval_mode!r}"
+        )
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ToolDefinitionError(
+            f"timeout of tool {name!r} must be a positive number of seconds, got {timeout!r}"
+        )
+
+
+def docstring_of(fn: Callable[..., Any]) -> str | None:
+    """The docstring of what `fn` calls: a `functools.partial`'s function's (its own is the
+    partial class's), a callable object's class's, else its call method's."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    doc = inspect.getdoc(fn)
+    if doc is None and not inspect.isroutine(fn) and not isinstance(fn, type):
+        doc = inspect.getdoc(type(fn).__call__)
+    return doc
+
+
+def is_async(fn: Callable[..., Any]) -> bool:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    call = None if inspect.isroutine(fn) else type(fn).__call__
+    return inspect.iscoroutinefunction(fn) or (
+        call is not None and inspect.iscoroutinefunction(call)
+    )
+
+
+def return_annotation(fn: Any) -> Any:
+    """The return annotation of what `fn` calls (a framework tool's function, say), for the
+    signature the model is shown; `NO_RETURN` when it has none, it names None, or it cannot be
+    resolved."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if fn is None:
+        return NO_RETURN
+    if not (inspect.isroutine(fn) or isinstance(fn, type)) and callable(fn):
+        fn = type(fn).__call__  # an object with __call__
+    try:
+        annotation = typing.get_type_hints(fn, include_extras=True).get("return")
+    except Exception:  # a name the annotation cannot resolve: no return type is shown
+        return NO_RETURN
+    if annotation is None or annotation is type(None):
+        return NO_RETURN
+    return annotation
