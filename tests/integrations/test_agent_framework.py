@@ -74,7 +74,7 @@ async def test_each_run_gets_the_instructions_and_one_run_scoped_execute_code_to
     assert "- compute(operation: Literal['add', 'multiply'], a: float, b: float) -> float:" in (
         tools[0].description
     )
-    assert "- fetch_data(table: str) -> list[dict]:" in tools[0].description
+    assert "- fetch_data(table: str) -> list[dict[str, Any]]:" in tools[0].description
     instructions = client.instructions_sent()
     assert "Be brief." in instructions
     assert "Do the whole task in ONE `execute_code` call" in instructions

@@ -38,6 +38,7 @@ from ..bridge import stops
 from ..calls.approvals import invoke_handler
 from ..errors import ToolDefinitionError
 from ..tools import SANDBOX_RESERVED_NAMES
+from ..tools.callables import NO_RETURN
 from ..tools.toolset import tool_list
 from ._program_gate import ProgramGate
 
@@ -71,11 +72,15 @@ def sandbox_tool(
     description: str = "",
     gated: bool = False,
     framework: str,
+    returns: Any = NO_RETURN,
+    returns_schema: Mapping[str, Any] | None = None,
 ) -> Tool:
     """A framework's tool as a codeact `Tool`: the program calls it by name, `call` runs it on
     the host with the validated arguments as keywords. A name that is not a Python identifier
     (``get-forecast``) becomes one (``get_forecast``, as `python_name` makes it), and the
-    description tells the model so."""
+    description tells the model so. `returns`, the return annotation of the framework tool's
+    function (`tools.callables.return_annotation`), or else `returns_schema`, the JSON schema of its
+    result, shows the model what a call gives."""
     called = python_name(name)
     if called != name:
         description = (
@@ -87,6 +92,8 @@ def sandbox_tool(
             parameters,
             call,
             description=description,
+            returns=returns_schema,
+            return_annotation=returns,
             approval_mode="always_require" if gated else "never_require",
         )
     except ToolDefinitionError as exc:

@@ -47,6 +47,7 @@ from langchain_core.tools.base import get_all_basemodel_annotations
 from pydantic import BaseModel, Field, PrivateAttr
 
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool, UserError
+from ..tools.callables import NO_RETURN, return_annotation
 from ..tools.schema_names import ArgumentNames
 from ._adapter import (
     AdapterCore,
@@ -285,7 +286,17 @@ def _sandbox_tool(item: LangChainToolInput, require_approval: Collection[str]) -
         description=lc_tool.description,
         gated=named_in(name, require_approval),
         framework="LangChain",
+        returns=NO_RETURN if needs_id else _returns(lc_tool),
     )
+
+
+def _returns(lc_tool: BaseTool) -> Any:
+    """What the tool's function returns, as its annotation says: what a program gets from a
+    call (not for ``content_and_artifact``: the program gets the content alone)."""
+    if lc_tool.response_format != "content":
+        return NO_RETURN
+    fn = getattr(lc_tool, "coroutine", None) or getattr(lc_tool, "func", None)
+    return return_annotation(fn) if fn is not None else NO_RETURN
 
 
 def _check_names(items: Iterable[Any]) -> None:

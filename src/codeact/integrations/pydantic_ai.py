@@ -36,6 +36,7 @@ from pydantic_ai.tools import Tool as PydanticAITool
 from pydantic_ai.toolsets import AbstractToolset, CombinedToolset, FunctionToolset, ToolsetTool
 
 from .. import CallDenied, CodeAct, ConfigurationError, Tool
+from ..tools.callables import return_annotation
 from ._adapter import (
     AdapterCore,
     NestedCallIds,
@@ -220,6 +221,8 @@ class CodeActToolset(AbstractToolset[Any]):
             description=tool.tool_def.description or "",
             gated=self._gated(name, tool),
             framework="Pydantic AI",
+            returns=_returns(tool),
+            returns_schema=getattr(tool.tool_def, "return_schema", None),
         )
 
     def _gated(self, name: str, tool: ToolsetTool[Any]) -> bool:
@@ -262,3 +265,15 @@ class CodeActToolset(AbstractToolset[Any]):
 
     def __repr__(self) -> str:
         return f"CodeActToolset({self._core.codeact!r})"
+
+
+def _returns(tool: ToolsetTool[Any]) -> Any:
+    """The return annotation of a function tool's function (its `FunctionSchema` keeps it;
+    a combined toolset's tool wraps the source toolset's)."""
+    for _ in range(16):  # toolsets combined within toolsets
+        source = getattr(tool, "source_tool", None)
+        if not isinstance(source, ToolsetTool):
+            break
+        tool = source
+    schema = getattr(getattr(tool, "call_func", None), "__self__", None)
+    return return_annotation(getattr(schema, "function", None))

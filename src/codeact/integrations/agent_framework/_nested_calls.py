@@ -17,6 +17,7 @@ around the middleware.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import sys
@@ -24,7 +25,6 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-import pydantic
 from agent_framework import (
     Content,
     FunctionInvocationContext,
@@ -35,9 +35,11 @@ from agent_framework import (
 )
 from agent_framework._middleware import FunctionMiddlewarePipeline
 
+from ..._nesting import loads_within
 from ...calls.call import CallDenied
 from ...errors import IntegrationError
 from ...tools import Tool
+from ...tools.callables import NO_RETURN, return_annotation
 from .._adapter import python_name
 
 __all__ = ["NESTED_CALL_KEY", "NestedCalls", "find_function_pipeline", "sandbox_tool_for"]
@@ -146,10 +148,13 @@ def sandbox_tool_for(tool: FunctionTool, calls: NestedCalls | None, *, gated: bo
     approval gate then asks about each call); False when the whole block was approved instead.
     """
 
+    from_mcp = _is_mcp_function(tool)
+
     async def call(**arguments: Any) -> Any:
         if calls is None:
             raise IntegrationError("this tool is only a description")
-        return await calls.call(tool, arguments)
+        result = await calls.call(tool, arguments)
+        return mcp_value(result) if from_mcp else result
 
     called = python_name(tool.name)
     description = str(tool.description or "")
@@ -157,12 +162,54 @@ def sandbox_tool_for(tool: FunctionTool, calls: NestedCalls | None, *, gated: bo
         description = f"{description.rstrip()} (the tool {tool.name!r}: call it as {called})"
     return Tool.from_schema(
         called,
-        tool.parameters(),
+        _declared_order(tool),
         call,
         description=description.strip(),
-        returns=_return_schema(tool),
+        return_annotation=NO_RETURN if from_mcp else _returns(tool),
         approval_mode=tool.approval_mode if gated else "never_require",
     )
+
+
+def _declared_order(tool: FunctionTool) -> dict[str, Any]:
+    """The tool's parameters schema with its arguments in the order the function (or the MCP
+    server) declares them: the framework sorts them by name (for prompt caching), and the
+    sandbox's function takes them positionally in the order the schema gives."""
+    schema = dict(tool.parameters())
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        return schema
+    raw = getattr(tool, "_input_schema", None)  # the schema before the framework sorted it
+    order: list[str] = list(raw.get("properties") or ()) if isinstance(raw, dict) else []
+    if not order:
+        with contextlib.suppress(TypeError, ValueError):
+            order = list(inspect.signature(_function(tool) or (lambda: None)).parameters)
+    ranked = {name: i for i, name in enumerate(order)}
+    schema["properties"] = dict(
+        sorted(props.items(), key=lambda item: ranked.get(item[0], len(ranked)))
+    )
+    return schema
+
+
+def _is_mcp_function(tool: FunctionTool) -> bool:
+    """Whether the framework made this tool for a tool of an MCP server (`MCPStdioTool`...)."""
+    return bool((tool.additional_properties or {}).get("_mcp_is_tool"))
+
+
+def mcp_value(result: Any) -> Any:
+    """An MCP tool's result as a value, as codeact's own `mcp_tools` gives it: the framework
+    hands it on as JSON text (its structured content, or a dict or list the server sent as
+    text), and a Python server wraps a value that is not an object as ``{"result": value}``
+    (the framework drops the output schema that marks it, so a single "result" key is read
+    as that wrap)."""
+    if not isinstance(result, str) or not result.lstrip().startswith(("{", "[")):
+        return result
+    try:
+        value = loads_within(result)
+    except ValueError:  # not JSON, or nested too deep: the text
+        return result
+    if isinstance(value, dict) and set(value) == {"result"}:
+        return value["result"]
+    return value
 
 
 def _approval_denied(tool: FunctionTool) -> CallDenied:
@@ -194,30 +241,13 @@ def plain_value(result: Any) -> Any:
     return result
 
 
-_RETURN_SCHEMAS: dict[Any, dict[str, Any] | None] = {}
+def _function(tool: FunctionTool) -> Any:
+    return tool.func.func if isinstance(tool.func, FunctionTool) else tool.func
 
 
-def _return_schema(tool: FunctionTool) -> dict[str, Any] | None:
-    """JSON schema of what the tool's function returns (for the prompt), when annotated."""
-    func = tool.func.func if isinstance(tool.func, FunctionTool) else tool.func
-    if func is None:
-        return None
-    try:
-        annotation = typing.get_type_hints(func).get("return", inspect.Parameter.empty)
-    except Exception:
-        return None
-    if annotation is inspect.Parameter.empty or annotation is type(None):
-        return None
-    if annotation in _RETURN_SCHEMAS:
-        return _RETURN_SCHEMAS[annotation]
-    try:
-        if typing.get_origin(annotation) in (typing.Awaitable, asyncio.Future):
-            annotation = typing.get_args(annotation)[0]
-        schema: dict[str, Any] | None = pydantic.TypeAdapter(annotation).json_schema()
-    except Exception:
-        schema = None
-    try:
-        _RETURN_SCHEMAS[annotation] = schema
-    except TypeError:
-        pass  # an unhashable annotation: not cached
-    return schema
+def _returns(tool: FunctionTool) -> Any:
+    """The return annotation of the tool's function (an ``Awaitable[X]`` shows as X)."""
+    annotation = return_annotation(_function(tool))
+    if typing.get_origin(annotation) in (typing.Awaitable, asyncio.Future):
+        annotation = typing.get_args(annotation)[0]
+    return annotation
