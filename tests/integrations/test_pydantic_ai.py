@@ -242,6 +242,27 @@ async def test_the_runs_tracer_sees_each_nested_call() -> None:
     assert any("execute_code" in n for n in names)
 
 
+async def test_the_programs_span_carries_the_models_call_id() -> None:
+    """codeact's own ``execute_tool execute_code`` span joins the conversation's tool call."""
+    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    toolset = CodeActToolset(tools=[get_weather], tracer_provider=provider)
+    result = await Agent(scripted("6 * 7", []), toolsets=[toolset]).run("go")
+    provider.shutdown()
+    assert result.output == "answer: [value] 42"
+    ids = {
+        s.name: dict(s.attributes or {}).get("gen_ai.tool.call.id")
+        for s in exporter.get_finished_spans()
+    }
+    assert ids["execute_tool execute_code"] == "call-1"
+
+
 async def test_an_mcp_toolsets_tool_with_a_name_python_cannot_call_gets_a_python_name() -> None:
     """The MCP server's ``server-info`` is called ``server_info`` in the program (and its
     description says so); it stays gated by its own name in require_approval."""

@@ -272,9 +272,10 @@ class AdapterCore:
     framework_approves: bool
     gate: ProgramGate = field(default_factory=ProgramGate, repr=False)
 
-    async def execute(self, code: str) -> ExecutionResult:
-        """Run `code` when the adapter's `ProgramGate` gives it a turn."""
-        return await self.gate.execute(self.codeact, code)
+    async def execute(self, code: str, *, call_id: str | None = None) -> ExecutionResult:
+        """Run `code` when the adapter's `ProgramGate` gives it a turn; `call_id` is the
+        model's id of the call that sent it (on the program's span)."""
+        return await self.gate.execute(self.codeact, code, call_id=call_id)
 
     def execute_sync(self, code: str) -> ExecutionResult:
         """`execute` from a thread without an event loop."""

@@ -33,14 +33,16 @@ class ProgramGate:
         self._loops = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    async def execute(self, codeact: CodeAct, code: str) -> ExecutionResult:
+    async def execute(
+        self, codeact: CodeAct, code: str, *, call_id: str | None = None
+    ) -> ExecutionResult:
         loop = asyncio.get_running_loop()
         with self._lock:  # an asyncio.Semaphore serves one loop: one for each
             turns = self._loops.get(loop)
             if turns is None:
                 turns = self._loops[loop] = asyncio.Semaphore(self.limit)
         async with turns:
-            return await codeact.execute(code)
+            return await codeact.execute(code, call_id=call_id)
 
     def execute_sync(self, codeact: CodeAct, code: str) -> ExecutionResult:
         with self._threads:

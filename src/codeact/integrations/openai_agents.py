@@ -143,10 +143,10 @@ def codeact_tool(
         try:
             counts = core.plan_to_approve(code)
             if counts is None:
-                result = await core.execute(code)
+                result = await core.execute(code, call_id=ctx.tool_call_id)
             else:  # the SDK calls the tool only once a person approved it (needs_approval)
                 with core.approved_plan(counts, by="OpenAI Agents approval"):
-                    result = await core.execute(code)
+                    result = await core.execute(code, call_id=ctx.tool_call_id)
         finally:
             _running.reset(token)
         if running.tripped is not None:  # as the SDK halts the run for a direct call

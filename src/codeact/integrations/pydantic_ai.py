@@ -168,12 +168,12 @@ class CodeActToolset(AbstractToolset[Any]):
         try:
             counts = self._core.plan_to_approve(code)
             if counts is None:
-                result = await self._core.execute(code)
+                result = await self._core.execute(code, call_id=ctx.tool_call_id)
             elif not ctx.tool_call_approved:
                 raise ApprovalRequired(metadata=approval_payload(code, counts))
             else:
                 with self._core.approved_plan(counts, by="Pydantic AI deferred approval"):
-                    result = await self._core.execute(code)
+                    result = await self._core.execute(code, call_id=ctx.tool_call_id)
         finally:
             _running.reset(token)
         if not result.ok:
