@@ -15,8 +15,10 @@ pytest.importorskip("agents", reason="needs pip install 'codeact[openai-agents]'
 from agents import (
     Agent,
     ModelResponse,
+    RunContextWrapper,
     Runner,
     Usage,
+    function_tool,
 )
 from agents.models.interface import Model
 from agents.testing import assistant_message, function_call
@@ -90,3 +92,48 @@ async def test_the_programs_span_carries_the_models_call_id() -> None:
         for s in exporter.get_finished_spans()
     }
     assert ids["execute_tool execute_code"] == "call-1"
+
+
+RAN: list[str] = []
+
+
+@function_tool(is_enabled=False)
+def admin_reset(confirm: bool) -> str:
+    """Reset everything."""
+    RAN.append("admin_reset")
+    return "reset"
+
+
+def _only_admins(ctx: RunContextWrapper[dict[str, bool]], agent: Any) -> bool:
+    return bool(ctx.context.get("admin"))
+
+
+@function_tool(is_enabled=_only_admins)
+def delete_user(user: str) -> str:
+    """Delete a user (admins only)."""
+    RAN.append(f"delete {user}")
+    return f"deleted {user}"
+
+
+async def test_a_tool_that_is_not_enabled_is_not_offered_and_never_runs() -> None:
+    """As the SDK does for a direct call: ``is_enabled=False`` leaves the tool out; a callable
+    ``is_enabled`` is asked with the run's context at each call, and a no is a ToolError."""
+    RAN.clear()
+    execute_code = codeact_tool(tools=[admin_reset, delete_user])
+    assert "admin_reset" not in execute_code.description
+    assert "delete_user(user: str)" in execute_code.description
+    code = (
+        "for call in ('admin_reset', 'delete_user'):\n"
+        "    try:\n"
+        "        print(call_tool(call, **({'confirm': True} if call == 'admin_reset' "
+        "else {'user': 'bob'})))\n"
+        "    except ToolError as e:\n"
+        "        print('refused', e)\n"
+    )
+    output = await _run(execute_code, code, context={"admin": False})
+    assert RAN == []
+    assert "refused" in output and "no tool named 'admin_reset'" in output
+    assert "no tool named 'delete_user' in this run" in output
+    output = await _run(execute_code, code, context={"admin": True})
+    assert RAN == ["delete bob"]
+    assert "deleted bob" in output

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import inspect
 import json
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from ._adapter import (
     codeact_from,
     named_in,
     plain_tool,
+    python_name,
     result_text,
     sandbox_tool,
     tool_items,
@@ -120,7 +122,13 @@ def codeact_tool(
         framework="OpenAI Agents",
         fix="rename one with function_tool(..., name_override=...)",
     )
-    converted = [_sandbox_tool(t, require_approval) for t in items]
+    # A tool switched off for good (is_enabled=False) is not there at all, as for the SDK;
+    # one whose is_enabled is a callable is asked at each call, with the run's context.
+    converted = [
+        _sandbox_tool(t, require_approval)
+        for t in items
+        if not (isinstance(t, FunctionTool) and t.is_enabled is False)
+    ]
     core = codeact_from(
         tools=converted, codeact=codeact, options=options, framework="OpenAI Agents"
     )
@@ -183,6 +191,11 @@ def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]
         if running is None:
             raise ConfigurationError(f"{name}() can only be called from execute_code")
         parent = running.ctx
+        if not await _enabled(item, parent):
+            raise ToolNotEnabled(
+                f"there is no tool named {python_name(name)!r} in this run (it is not "
+                "enabled for it); nothing was run"
+            )
         payload = json.dumps(arguments, ensure_ascii=False)
         nested = ToolContext(
             context=parent.context,
@@ -208,6 +221,17 @@ def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]
         gated=item.needs_approval is not False or named_in(name, require_approval),
         framework="OpenAI Agents",
     )
+
+
+async def _enabled(tool: FunctionTool, ctx: ToolContext[Any]) -> bool:
+    """Whether `tool` is enabled for this run, asked as the SDK asks before it offers a tool."""
+    enabled = tool.is_enabled
+    if isinstance(enabled, bool):
+        return enabled
+    answer = enabled(ctx, _agent(ctx))
+    if inspect.isawaitable(answer):
+        answer = await answer
+    return bool(answer)
 
 
 async def _check_input(tool: FunctionTool, ctx: ToolContext[Any], running: _Running) -> None:
@@ -252,6 +276,10 @@ async def _check_output(
 def _agent(ctx: ToolContext[Any]) -> Agent[Any]:
     # The agent that runs execute_code: the SDK gives a guardrail the agent of the call.
     return cast("Agent[Any]", ctx.agent)
+
+
+class ToolNotEnabled(LookupError):
+    """A program called a tool whose ``is_enabled`` says no for this run (nothing ran)."""
 
 
 class GuardrailRejected(Exception):
