@@ -23,6 +23,7 @@ from agents import (
 from agents.models.interface import Model
 from agents.testing import assistant_message, function_call
 from agents.tracing import set_trace_processors
+from pydantic import BaseModel
 
 from codeact.integrations.openai_agents import codeact_tool
 
@@ -137,3 +138,37 @@ async def test_a_tool_that_is_not_enabled_is_not_offered_and_never_runs() -> Non
     output = await _run(execute_code, code, context={"admin": True})
     assert RAN == ["delete bob"]
     assert "deleted bob" in output
+
+
+class Item(BaseModel):
+    name: str
+    qty: int
+    note: str | None = None
+
+
+@function_tool
+def search(query: str, limit: int = 10, lang: str | None = None) -> list[str]:
+    """Search documents."""
+    return [f"{query}:{limit}:{lang}"]
+
+
+@function_tool
+def order(item: Item) -> str:
+    """Order an item."""
+    return f"{item.qty} {item.name} ({item.note})"
+
+
+async def test_arguments_with_defaults_may_be_left_out_as_the_function_allows() -> None:
+    """The SDK's strict schema requires every argument; the function (and the SDK's own call)
+    fills the defaults in, so a program may leave them out, and the model is shown them."""
+    execute_code = codeact_tool(tools=[search, order])
+    assert "search(query: str, limit: int = 10, lang: str | None = None)" in (
+        execute_code.description
+    )
+    code = (
+        "print(search(query='x'))\nprint(search('y', 3))\n"
+        "print(order(item={'name': 'apple', 'qty': 3}))"
+    )
+    output = await _run(execute_code, code)
+    assert "['x:10:None']" in output and "['y:3:None']" in output
+    assert "3 apple (None)" in output

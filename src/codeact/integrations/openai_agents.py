@@ -48,6 +48,7 @@ from agents.tracing import SpanError, function_span, get_current_span
 
 from .. import CallDenied, CodeAct, ConfigurationError, Tool
 from .._nesting import loads_within
+from . import _openai_agents_schemas as schemas
 from ._adapter import (
     AdapterCore,
     NestedCallIds,
@@ -215,7 +216,7 @@ def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]
 
     return sandbox_tool(
         name,
-        item.params_json_schema,
+        schemas.parameters(item),
         call,
         description=item.description,
         gated=item.needs_approval is not False or named_in(name, require_approval),
