@@ -6,7 +6,7 @@ model's call id. Driven by the SDK's `Runner` and a fake `Model`; the sandbox is
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -172,3 +172,33 @@ async def test_arguments_with_defaults_may_be_left_out_as_the_function_allows() 
     output = await _run(execute_code, code)
     assert "['x:10:None']" in output and "['y:3:None']" in output
     assert "3 apple (None)" in output
+
+
+class Order(TypedDict):
+    id: int
+    total: float
+
+
+class Line(BaseModel):
+    id: int
+    total: float
+
+
+class Orders(BaseModel):
+    orders: list[Line]
+
+
+def get_orders(user_id: int) -> list[Order]:
+    """Orders of a user."""
+    return [{"id": user_id, "total": 2.0}]
+
+
+def test_the_model_is_shown_what_a_tool_returns_where_the_sdk_knows_it() -> None:
+    """From the function's return annotation, or from a declared ``output_type``."""
+    annotated = codeact_tool(tools=[function_tool(get_orders)]).description
+    assert "get_orders(user_id: int) -> list[Order]" in annotated
+    assert 'Order = {"id": int, "total": float}' in annotated
+    declared = function_tool(get_orders, name_override="orders_of", output_type=Orders)
+    described = codeact_tool(tools=[declared]).description
+    assert "orders_of(user_id: int) -> Orders" in described
+    assert 'Orders = {"orders": list[Line]}' in described
