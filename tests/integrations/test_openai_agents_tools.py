@@ -5,6 +5,8 @@ model's call id. Driven by the SDK's `Runner` and a fake `Model`; the sandbox is
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
@@ -202,3 +204,19 @@ def test_the_model_is_shown_what_a_tool_returns_where_the_sdk_knows_it() -> None
     described = codeact_tool(tools=[declared]).description
     assert "orders_of(user_id: int) -> Orders" in described
     assert 'Orders = {"orders": list[Line]}' in described
+
+
+@function_tool(timeout=0.5)
+async def slow() -> str:
+    """Takes its time."""
+    await asyncio.sleep(10)
+    return "finished"
+
+
+async def test_a_tools_own_timeout_holds_for_calls_from_a_program() -> None:
+    execute_code = codeact_tool(tools=[slow])
+    started = time.monotonic()
+    output = await _run(execute_code, "print(slow())")
+    assert time.monotonic() - started < 5
+    assert "finished" not in output
+    assert "slow() took longer than its timeout (0.5s)" in output

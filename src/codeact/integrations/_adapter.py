@@ -71,6 +71,7 @@ def sandbox_tool(
     *,
     description: str = "",
     gated: bool = False,
+    timeout: float | None = None,
     framework: str,
     returns: Any = NO_RETURN,
     returns_schema: Mapping[str, Any] | None = None,
@@ -80,7 +81,7 @@ def sandbox_tool(
     (``get-forecast``) becomes one (``get_forecast``, as `python_name` makes it), and the
     description tells the model so. `returns`, the return annotation of the framework tool's
     function (`tools.callables.return_annotation`), or else `returns_schema`, the JSON schema of its
-    result, shows the model what a call gives."""
+    result, shows the model what a call gives; `timeout` is `Tool.from_schema`'s."""
     called = python_name(name)
     if called != name:
         description = (
@@ -95,6 +96,7 @@ def sandbox_tool(
             returns=returns_schema,
             return_annotation=returns,
             approval_mode="always_require" if gated else "never_require",
+            timeout=timeout,
         )
     except ToolDefinitionError as exc:
         raise ConfigurationError(

@@ -221,6 +221,7 @@ def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]
         description=item.description,
         gated=item.needs_approval is not False or named_in(name, require_approval),
         returns_schema=schemas.returns(item),
+        timeout=item.timeout_seconds,
         framework="OpenAI Agents",
     )
 
