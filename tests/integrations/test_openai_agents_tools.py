@@ -20,6 +20,7 @@ from agents import (
     RunContextWrapper,
     Runner,
     Usage,
+    WebSearchTool,
     function_tool,
 )
 from agents.models.interface import Model
@@ -27,6 +28,7 @@ from agents.testing import assistant_message, function_call
 from agents.tracing import set_trace_processors
 from pydantic import BaseModel
 
+from codeact import ConfigurationError
 from codeact.integrations.openai_agents import codeact_tool
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
@@ -220,3 +222,12 @@ async def test_a_tools_own_timeout_holds_for_calls_from_a_program() -> None:
     assert time.monotonic() - started < 5
     assert "finished" not in output
     assert "slow() took longer than its timeout (0.5s)" in output
+
+
+def test_a_hosted_tool_is_refused_with_what_to_do_instead() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        codeact_tool(tools=[WebSearchTool()])  # type: ignore[list-item]  # what is refused
+    message = str(refused.value)
+    assert "WebSearchTool is not a function tool, so a program cannot call it" in message
+    assert "hosted tools" in message
+    assert "Agent(tools=[execute_code, WebSearchTool(...)])" in message

@@ -180,6 +180,8 @@ def codeact_tool(
 
 def _sandbox_tool(item: OpenAIAgentsToolInput, require_approval: Collection[str]) -> Tool:
     if not isinstance(item, FunctionTool):
+        if not isinstance(item, Tool) and type(item).__module__.partition(".")[0] == "agents":
+            raise ConfigurationError(_not_a_function_tool(item))
         return plain_tool(item, require_approval, framework="OpenAI Agents")
     # A copy that raises instead of answering with an error text: the program then gets a
     # ToolError it can catch, not a string that looks like a result.
@@ -235,6 +237,19 @@ async def _enabled(tool: FunctionTool, ctx: ToolContext[Any]) -> bool:
     if inspect.isawaitable(answer):
         answer = await answer
     return bool(answer)
+
+
+def _not_a_function_tool(item: object) -> str:
+    kind = type(item).__name__
+    return (
+        f"{kind} is not a function tool, so a program cannot call it: the SDK's hosted tools "
+        "(WebSearchTool, FileSearchTool, CodeInterpreterTool, HostedMCPTool, "
+        "ImageGenerationTool...) run at the model provider, and its other built-in tools "
+        "(ComputerTool, ShellTool, LocalShellTool, ApplyPatchTool, CustomTool...) are run by "
+        "the SDK for the model. Give it to the Agent directly, next to execute_code: "
+        f"Agent(tools=[execute_code, {kind}(...)]); codeact_tool(tools=...) takes function "
+        "tools (@function_tool), plain functions and codeact Tools"
+    )
 
 
 async def _check_input(tool: FunctionTool, ctx: ToolContext[Any], running: _Running) -> None:
