@@ -20,6 +20,14 @@ guardrail that raises (a tripwire) refuses the call too, and once the program ha
 run halts with the SDK's ``ToolInputGuardrailTripwireTriggered`` (or ``...Output...``), even
 if the program caught the error.
 
+A tool's other settings hold too. ``is_enabled=False`` leaves it out (not shown; a program's
+call finds no such tool); a callable ``is_enabled`` is asked with the run's context at each
+call (a no: a ``ToolError``, nothing runs). Arguments with defaults may be left out: calls are
+checked against the function's non-strict schema, which the model is shown (the SDK's strict
+one requires every argument). ``timeout=`` bounds each call as codeact's
+``@tool(timeout=...)``. The model is shown what the tool returns where the SDK knows it.
+Hosted tools (``WebSearchTool``...) cannot be called from a program: give them to the Agent.
+
 Gated tools (``needs_approval`` on a `FunctionTool`, or ``require_approval=[...]``): a program
 that calls one needs approval, through the SDK's own ``needs_approval``: the run stops with
 ``result.interruptions``; ``state.approve(item)`` or ``state.reject(item)`` and run again.
