@@ -13,9 +13,9 @@ on calls and where they run. The sandbox never holds a tool, only this object ca
 * calls started with `call_tool_async` all run concurrently on the loop (sync tools in
   worker threads), and their timeouts cancel them.
 
-A tool timeout, like every limit, stops the program. While a person decides about a call and
-the program is blocked waiting for it, its wall-time clock stands still, and a program that
-could compute meanwhile (the jail's threads, signal handlers) is stopped (`freeze_with`).
+A tool timeout (its result's conversion counts), like every limit, stops the program. While a
+person decides about a call and the program waits for it, its wall-time clock stands still,
+and a program that could compute meanwhile (jail threads, signal handlers) is stopped too.
 
 Tools, middlewares and approval handlers run in (a copy per call of) the `contextvars` context
 of the code that called `CodeAct.execute`, as if it had called them itself: a web app's
@@ -43,12 +43,12 @@ from ..calls.call import (
     as_exception,
     awaited,
     describe_exception,
-    run_tool,
     task_cancelling,
 )
 from ..calls.middleware import Middleware, run_chain, run_chain_sync
 from ..calls.outcome import CallResult
 from ..calls.pipeline import ToolPipeline
+from ..calls.result_json import run_timed
 from ..calls.sizes import argument_size_error
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet
@@ -291,21 +291,25 @@ class HostBridge:
                 result = self._context.copy().run(self._tool_inline, call)
         except ExecutionStopped:
             raise
-        except BaseException as exc:  # the pipeline's boundary: a tool's
-            # SystemExit or CancelledError fails its call, never the host.
+        except BaseException as exc:  # a tool's SystemExit, say: fails its call, not the host
             return _reply(self.pipeline.fail(call, as_exception(exc)))
-        return self._closed(call, result)
+        return self._closed(call, self.pipeline.close(call, result, **self._result_limits(call)))
 
-    def _closed(self, call: ToolInvocation, result: Any) -> Reply:
-        """The reply for a call whose chain returned, unless a limit stopped the program."""
+    def _result_limits(self, call: ToolInvocation) -> dict[str, Any]:
+        return {"max_bytes": self.limits.tool_result_bytes, "timeout": self._timeout_of(call.tool)}
+
+    def _closed(self, call: ToolInvocation, end: CallResult) -> Reply:
+        """The reply, unless a limit stopped the program (its result's conversion, say)."""
+        if self._stop is None and not end.ok and end.record.outcome == "timeout":
+            self._stop = stopping(self._tool_timeout(call))
         if self._stop is not None:
             raise self._stop
-        return _reply(self.pipeline.close(call, result, max_bytes=self.limits.tool_result_bytes))
+        return _reply(end)
 
     def _tool_inline(self, call: ToolInvocation) -> Any:
         tool = call.tool
         limit = self._timeout_of(tool)
-        started = time.monotonic()
+        started = call.ran_at = time.monotonic()
         self._inline = (call, started + limit)
         try:
             result = tool.fn(**call.kwargs)
@@ -332,16 +336,12 @@ class HostBridge:
         except BaseException as exc:  # the pipeline's boundary: nothing a tool
             # or middleware raises may reach the event loop (a Task re-raises SystemExit there)
             return _reply(self.pipeline.fail(call, as_exception(exc)))
-        try:
-            return self._closed(call, result)
-        except ExecutionStopped:
-            raise
-        except BaseException as exc:  # as above
-            return _reply(self.pipeline.fail(call, as_exception(exc)))
+        end = await self.pipeline.close_async(call, result, **self._result_limits(call))
+        return self._closed(call, end)  # (converted off the loop, unless small)
 
     async def _tool_on_loop(self, call: ToolInvocation) -> Any:
         try:
-            return await run_tool(call.tool, call.kwargs, self._timeout_of(call.tool))
+            return await run_timed(call, self._timeout_of(call.tool))
         except ToolTimeout as exc:
             self.pipeline.fail(call, exc)
             self._stop = stopping(self._tool_timeout(call))

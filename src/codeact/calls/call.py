@@ -128,6 +128,8 @@ class ToolInvocation:
     approval_ms: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
     opened: float = 0.0  # when the call began, on `time.monotonic()`'s clock
+    #: When its tool was last started (`time.monotonic()`): its timeout counts from there.
+    ran_at: float | None = None
     #: Told when `replace_arguments` changed the call (the pipeline records them anew).
     on_replaced: Callable[[ToolInvocation], None] | None = field(default=None, repr=False)
 

@@ -15,6 +15,7 @@ on arguments and results, `codeact.calls.sizes`; asking about a whole block befo
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import types
@@ -24,6 +25,7 @@ from typing import Any
 from ..bridge.protocol import CallErrorKind, CallOrigin, CallOutcome, ToolCallRecord
 from ..policy.limits import Limits
 from ..tools import ResultConversionError, Tool, ToolArgumentsError, ToolSet
+from ..tools.results import ResultConversionTimeout
 from .approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalGate, ApprovalHandler, Approver
 from .audit import AuditSink, Redact, Redactor, as_redactor, hidden_values
 from .call import (
@@ -34,14 +36,21 @@ from .call import (
     ToolTimeout,
     as_exception,
     describe_exception,
-    run_tool,
     task_cancelling,
 )
-from .json_text import dumps_converted, loads
+from .json_text import loads
 from .middleware import Middleware, MiddlewareFn, as_middleware, run_chain
 from .outcome import CallResult, denial, settle_record
 from .received import as_received
-from .sizes import ResultTooLarge, bounded_copy, bounded_message, json_size_over, unshared
+from .result_json import (
+    Encoded,
+    deadline_of,
+    encode_in_thread,
+    encode_result,
+    fits_on_loop,
+    run_timed,
+)
+from .sizes import ResultTooLarge, bounded_copy, bounded_message, unshared
 
 __all__ = ["DEFAULT_RESULT_BYTES", "ToolPipeline"]
 
@@ -242,25 +251,43 @@ class ToolPipeline:
             call.record._hidden += hidden_values(arguments, redacted)
 
     def close(
-        self, call: ToolInvocation, value: Any, *, max_bytes: int | None = None
-    ) -> CallResult:
+        self, call: ToolInvocation, value: Any, *, max_bytes: int | None = None,
+        timeout: float | None = None,
+    ) -> CallResult:  # fmt: skip
         """Close a call with the tool's value: converted to JSON, or an error if it cannot be.
 
         With `max_bytes` (`Limits.tool_result_bytes`), a value whose JSON would be larger is
-        refused before it is converted or copied, and so is an encoding that turns out larger."""
-        if max_bytes is not None and json_size_over(value, max_bytes):
-            return self.fail(call, ResultTooLarge(call.name, max_bytes, None))
+        refused, before it is converted or as soon as its conversion passes it (an iterator
+        is consumed no further). With `timeout` (the call's), the conversion counts toward it
+        from when the tool started (`encode_result`). What the value's methods raise fails
+        the call."""
+        deadline = deadline_of(call, timeout)
+        return self._closed(call, encode_result(call.tool, value, max_bytes, deadline), timeout)
+
+    async def close_async(
+        self, call: ToolInvocation, value: Any, *, max_bytes: int | None = None,
+        timeout: float | None = None,
+    ) -> CallResult:  # fmt: skip
+        """`close` on the event loop: a value not small and plain is converted in a thread."""
+        if fits_on_loop(value):
+            return self.close(call, value, max_bytes=max_bytes, timeout=timeout)
+        deadline = deadline_of(call, timeout)
+        encode = functools.partial(encode_result, call.tool, value, max_bytes, deadline)
         try:
-            result = call.tool.to_json(value)
-            encoded = dumps_converted(result)
-        except (ResultConversionError, ValueError, RecursionError) as exc:
-            return self.fail(call, ResultConversionError(describe_exception(exc)))
-        except BaseException as exc:  # a value's own methods may raise anything
-            return self.fail(call, ResultConversionError(describe_exception(exc)))
-        if max_bytes is not None and len(encoded) > max_bytes:
-            return self.fail(call, ResultTooLarge(call.name, max_bytes, len(encoded)))
-        end = self.end(call.record, "ok", None, call=call, encoded=encoded)
-        end.value, end.encoded = result, encoded
+            encoded = await encode_in_thread(encode, deadline)
+        except asyncio.CancelledError as exc:
+            self.fail(call, exc)
+            raise
+        return self._closed(call, encoded, timeout)
+
+    def _closed(self, call: ToolInvocation, encoded: Encoded, timeout: float | None) -> CallResult:
+        if isinstance(encoded, ResultConversionTimeout):
+            return self.fail(call, ToolTimeout(timeout or 0.0))
+        if isinstance(encoded, Exception):
+            return self.fail(call, encoded)
+        result, text = encoded
+        end = self.end(call.record, "ok", None, call=call, encoded=text)
+        end.value, end.encoded = result, text
         return end
 
     def fail(self, call: ToolInvocation, exc: BaseException) -> CallResult:
@@ -361,7 +388,7 @@ class ToolPipeline:
         chain, _ = self.chain_for(call)
         limit = call.tool.timeout if call.tool.timeout is not None else timeout
         try:
-            value = await run_chain(call, chain, lambda c: run_tool(c.tool, c.kwargs, limit))
+            value = await run_chain(call, chain, lambda c: run_timed(c, limit))
         except asyncio.CancelledError as exc:
             if task_cancelling():
                 self.fail(call, exc)
@@ -369,4 +396,4 @@ class ToolPipeline:
             return self.fail(call, ToolRaised(exc))
         except BaseException as exc:  # the pipeline's boundary
             return self.fail(call, as_exception(exc))
-        return self.close(call, value, max_bytes=max_result_bytes)
+        return await self.close_async(call, value, max_bytes=max_result_bytes, timeout=limit)

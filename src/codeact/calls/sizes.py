@@ -51,7 +51,9 @@ def json_size_over(value: Any, limit: int) -> bool:
 
     Counts strings (at least their length plus quotes), bytes, numbers and containers (at least
     their brackets and separators); other objects count a little (their conversion is checked
-    on the encoded text afterwards). Stops as soon as the count passes `limit`.
+    on the encoded text afterwards). Stops as soon as the count passes `limit`, also inside a
+    mapping or a sequence of a class of its own (whose len() is not trusted, whose items may
+    never end). Never consumes an iterator: `to_json_value`'s `max_bytes` bounds those.
     """
     kind = type(value)
     if kind in _SCALARS:  # most results: no walk (and no ABC check below)
@@ -83,15 +85,20 @@ def json_size_over(value: Any, limit: int) -> bool:
                     stack.append(child)
         elif isinstance(item, (str, bytes, bytearray, memoryview)):
             total += len(item) + 3
-        elif isinstance(item, Mapping):
-            total += 2 + len(item)
+        elif isinstance(item, Mapping):  # its own len() and items(): counted as they go
+            total += 2
             for key, child in item.items():
-                if isinstance(key, str):
-                    total += len(key) + 3
+                total += len(key) + 4 if isinstance(key, str) else 1
                 stack.append(child)
+                if total > limit:
+                    return True
         elif isinstance(item, (list, tuple, set, frozenset)):
-            total += 2 + len(item)
-            stack.extend(item)
+            total += 2
+            for child in item:
+                total += 1
+                stack.append(child)
+                if total > limit:
+                    return True
         else:
             total += 2  # a number, a bool, None, or an object converted later: at least 1
         if total > limit:

@@ -297,9 +297,14 @@ class Tool:
         except JsonArgumentsError as exc:
             raise ToolArgumentsError(self._describe(exc.problems)) from None
 
-    def to_json(self, result: Any) -> Any:
-        """Convert the function's return value to JSON values (see `codeact.tools.results`)."""
-        return to_json_value(result, where=f"the result of {self.name}()")
+    def to_json(
+        self, result: Any, *, max_bytes: int | None = None, deadline: float | None = None
+    ) -> Any:
+        """Convert the function's return value to JSON values (see `codeact.tools.results`),
+        within `max_bytes` of JSON and by `deadline` when given (`to_json_value`)."""
+        return to_json_value(
+            result, where=f"the result of {self.name}()", max_bytes=max_bytes, deadline=deadline
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

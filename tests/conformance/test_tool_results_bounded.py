@@ -1,0 +1,125 @@
+"""A tool's result is converted within its limits: `Limits.tool_result_bytes` as it goes (an
+iterator consumed no further), the call's timeout, off the event loop, and whatever the value
+raises fails only the call."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from codeact import CodeAct, Limits, tool
+
+_CATCH = "try:\n    {call}\nexcept ToolError as e:\n    print('caught', str(e)[:300])\n'went on'"
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_generator_is_consumed_only_as_far_as_the_result_limit(
+    make_codeact: Callable[..., CodeAct], kind: str
+) -> None:
+    consumed = [0]
+
+    def numbers() -> Iterator[int]:
+        while consumed[0] < 1_000_000:  # a guard: before the fix, all of it was consumed
+            consumed[0] += 1
+            yield consumed[0]
+        raise RuntimeError("consumed a million items")
+
+    @tool
+    def count() -> Iterator[int]:
+        """Counts."""
+        return numbers()
+
+    @tool(name="count")
+    async def acount() -> Iterator[int]:
+        """Counts."""
+        return numbers()
+
+    codeact = make_codeact(
+        tools=[count if kind == "sync" else acount],
+        limits=Limits(wall_time=20, tool_result_bytes=64 * 1024),
+    )
+    result = await codeact.execute(_CATCH.format(call="count()"))
+    assert result.ok and result.value == "went on", result.error
+    assert "caught" in result.stdout and "Limits.tool_result_bytes=64 KiB" in result.stdout
+    assert consumed[0] < 20_000  # 64 KiB of JSON, at 3 bytes or more an item
+
+
+async def test_an_async_tools_result_is_converted_off_the_event_loop(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    threads: list[int] = []
+
+    def rows() -> Iterator[int]:
+        threads.append(threading.get_ident())
+        yield from range(1000)
+
+    @tool
+    async def table() -> Iterator[int]:
+        """Rows."""
+        threads.append(threading.get_ident())
+        return rows()
+
+    codeact = make_codeact(tools=[table])
+    result = await codeact.execute("len(table())")
+    assert result.ok and result.value == 1000, result.error
+    assert len(threads) == 2 and threads[0] != threads[1]  # the tool on the loop, rows not
+
+
+async def test_a_slow_iterator_counts_toward_the_tool_timeout(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    def slow() -> Iterator[int]:
+        for i in range(100):  # 5 s in all; the tool's timeout is 0.5 s
+            time.sleep(0.05)
+            yield i
+
+    @tool
+    def trickle() -> Iterator[int]:
+        """Slowly."""
+        return slow()
+
+    codeact = make_codeact(tools=[trickle], limits=Limits(wall_time=20, tool_timeout=0.5))
+    started = time.monotonic()
+    result = await codeact.execute(_CATCH.format(call="trickle()"))
+    assert not result.ok and result.error is not None
+    assert result.error.limit == "tool_timeout", result.error
+    assert time.monotonic() - started < 4
+
+
+class _RaisingItems(dict):  # type: ignore[type-arg]
+    def items(self) -> Any:
+        raise RuntimeError("items")
+
+
+class _EndlessMapping(Mapping[str, int]):
+    def __getitem__(self, key: str) -> int:
+        return 1
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[str]:
+        for i in range(10**6):  # a guard: "endless" before the fix
+            yield str(i)
+        raise RuntimeError("iterated a million keys")
+
+
+@pytest.mark.parametrize(
+    "value", [_RaisingItems(a=1), _EndlessMapping()], ids=["raises", "endless"]
+)
+async def test_a_result_whose_own_methods_misbehave_fails_only_its_call(
+    make_codeact: Callable[..., CodeAct], value: Any
+) -> None:
+    @tool
+    def weird() -> Any:
+        """A strange value."""
+        return value
+
+    codeact = make_codeact(tools=[weird], limits=Limits(wall_time=20, tool_result_bytes=4096))
+    result = await codeact.execute(_CATCH.format(call="weird()"))
+    assert result.ok and result.value == "went on", result.error
+    assert result.stdout.startswith("caught weird()") or "tool_result_bytes" in result.stdout

@@ -1,0 +1,98 @@
+"""`to_json_value` within `max_bytes` and a deadline: an iterator consumed only as far as the
+limit, and never a value refused whose JSON fits."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from codeact.calls.sizes import json_size_over
+from codeact.tools.results import (
+    ResultConversionError,
+    ResultConversionTimeout,
+    ResultTooLargeError,
+    to_json_value,
+)
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+    label: str
+
+
+_VALUES: list[Any] = [
+    None, True, False, 0, -1, 7, 10**30, -(10**30), 0.0, 1.5, -2.25e100, float("nan"), "", "é",
+    "x" * 100, [], {}, [1], [[]], {"a": 1}, {1: "x", 2.5: None, False: [1, 2]},
+    [1, "two", 3.0, None, True, {"k": ["v", 10**20]}], (1, 2), {3, 1, 2}, frozenset(),
+    range(50), b"bytes", bytearray(7),
+    _Point(3, "p"), [_Point(-5, "")] * 3, datetime.date(2024, 1, 2),
+    {"nested": [{"deep": [[[1, 2], [3]], {"e": "f"}]}]}, list(range(-500, 500)),
+]  # fmt: skip
+
+
+_LAZY: list[Callable[[], Any]] = [
+    lambda: (i * 1000 for i in range(50)),
+    lambda: iter(["a", "bb"]),
+    lambda: {"g": (str(i) for i in range(5)), "m": map(float, range(3))},
+    lambda: {1, 2}.union,  # no JSON form: an error either way
+]
+
+
+@pytest.mark.parametrize("make", [*(lambda v=v: v for v in _VALUES), *_LAZY])
+def test_a_value_whose_json_fits_is_never_refused(make: Callable[[], Any]) -> None:
+    try:
+        expected = json.dumps(to_json_value(make()))
+    except ResultConversionError:
+        return
+    again = to_json_value(make(), max_bytes=len(expected))
+    assert json.dumps(again) == expected
+
+
+def test_an_endless_iterator_is_consumed_only_as_far_as_the_limit() -> None:
+    counter = itertools.count()
+    with pytest.raises(ResultTooLargeError):
+        to_json_value(counter, max_bytes=10_000)
+    assert next(counter) < 5_000  # 10,000 bytes: at least 2 an item
+
+
+def test_nested_iterators_count_toward_the_same_limit() -> None:
+    taken = [0]
+
+    def rows() -> Iterator[list[str]]:
+        for i in range(10**6):
+            taken[0] += 1
+            yield ["x" * 100, str(i)]
+
+    with pytest.raises(ResultTooLargeError):
+        to_json_value({"rows": rows()}, max_bytes=100_000)
+    assert taken[0] < 1_000
+
+
+def test_a_conversion_stops_at_its_deadline() -> None:
+    def slow() -> Iterator[int]:
+        for i in range(1000):
+            time.sleep(0.01)
+            yield i
+
+    started = time.monotonic()
+    with pytest.raises(ResultConversionTimeout):
+        to_json_value(slow(), deadline=time.monotonic() + 0.2)
+    assert time.monotonic() - started < 2
+
+
+def test_the_size_check_stops_inside_a_sequence_of_its_own_class() -> None:
+    class Endless(list):  # type: ignore[type-arg]
+        def __iter__(self) -> Iterator[Any]:
+            for i in range(10**6):  # a guard: "endless" before the fix
+                yield [i]
+            raise RuntimeError("iterated a million items")
+
+    assert json_size_over(Endless(), 10_000)
