@@ -184,6 +184,7 @@ class RunRequest:
             "filename": self.filename,
             "tools": [t.to_json() for t in self.tools],
             "output_limit": self.limits.output_bytes,
+            "argument_limit": self.limits.tool_argument_bytes,
             "mounts": [{"path": m.guest, "mode": m.mode} for m in self.mounts],
         }
         grant = self.packages

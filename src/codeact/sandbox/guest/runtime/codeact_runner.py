@@ -209,6 +209,7 @@ def run(request_json: str) -> str:
     filename = request.get("filename") or "<code>"
     code = request["code"]
     output = codeact_host.OUTPUT = Output(int(request.get("output_limit") or 1 << 20))
+    codeact_tools.ARGUMENT_LIMIT = int(request.get("argument_limit") or 0)
     sys.stdout = sys.__stdout__ = Stream("stdout", 1)  # type: ignore[misc]
     sys.stderr = sys.__stderr__ = Stream("stderr", 2)  # type: ignore[misc]
     sys.stdin = sys.__stdin__ = NoStdin()  # type: ignore[misc]

@@ -117,6 +117,25 @@ def _encode(name: str, kwargs: dict[str, Any]) -> str:
         ) from None
 
 
+#: The run's `Limits.tool_argument_bytes` (0: none known, e.g. in the warm-up).
+ARGUMENT_LIMIT = 0
+#: The most characters of a tool's name sent to the host: a longer name is cut, and ends in a
+#: character no tool's name (an identifier) has, so it names none, as the whole name would not.
+MAX_NAME_CHARS = 4096
+
+
+def _sent(name: str, payload: str) -> tuple[str, str]:
+    """A call's name and JSON arguments as handed to the host: arguments over the limit cut
+    just past it, a name past `MAX_NAME_CHARS`, so that the host refuses them as it would the
+    whole (an unknown tool; arguments over the limit) and what crosses stays within what a
+    frame of the jail's channel may carry."""
+    if len(name) > MAX_NAME_CHARS:
+        name = name[:MAX_NAME_CHARS] + "\u2026"
+    if ARGUMENT_LIMIT and len(payload) > ARGUMENT_LIMIT:
+        payload = payload[: ARGUMENT_LIMIT + 1]
+    return name, payload
+
+
 def _raise_for(name: str, payload: Any) -> None:
     try:
         data = json.loads(payload)
@@ -230,7 +249,7 @@ def call_tool(name: str, /, *args: Any, **kwargs: Any) -> Any:
 def _call(name: str, kwargs: dict[str, Any]) -> Any:
     payload = _encode(name, kwargs)
     codeact_host.OUTPUT.flush()
-    ok, result = codeact_host.HOST.dispatch(name, payload)
+    ok, result = codeact_host.HOST.dispatch(*_sent(name, payload))
     if not ok:
         _raise_for(name, result)
     return _decode_result(result)
@@ -242,7 +261,7 @@ async def call_tool_async(name: str, /, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("call_tool_async() takes the tool's name first")
     payload = _encode(name, _arguments(name, args, kwargs, POSITIONAL.get(name)))
     codeact_host.OUTPUT.flush()
-    ok, call_id = codeact_host.HOST.start_call(name, payload)
+    ok, call_id = codeact_host.HOST.start_call(*_sent(name, payload))
     if not ok:
         _raise_for(name, call_id)
     future = asyncio.get_running_loop().create_future()
