@@ -11,6 +11,8 @@ import pytest
 from codeact import CodeAct, Limits
 
 CUT = "more characters cut]"
+#: Programs of megabytes, past the default Limits.code_bytes (1 MiB).
+BIG_PROGRAMS = Limits(wall_time=20, code_bytes=8 << 20)
 
 
 @pytest.mark.parametrize("mib", [1.1, 20])
@@ -59,7 +61,7 @@ async def test_a_syntax_error_on_a_line_of_megabytes_points_at_it(
     make_codeact: Callable[..., CodeAct],
 ) -> None:
     code = "x = 1\ny = '" + "a" * 5_000_000 + "' +\n"
-    result = await make_codeact().execute(code)
+    result = await make_codeact(limits=BIG_PROGRAMS).execute(code)
     assert result.error is not None
     assert (result.error.type, result.error.lineno) == ("SyntaxError", 2)
     assert len(result.error.traceback) < 20_000
@@ -69,7 +71,7 @@ async def test_a_syntax_error_on_a_line_of_megabytes_points_at_it(
 
 async def test_a_traceback_line_of_megabytes_is_cut(make_codeact: Callable[..., CodeAct]) -> None:
     code = "x = 1\ny = 1 / 0 if x else '" + "a" * 3_000_000 + "'\n"
-    result = await make_codeact().execute(code)
+    result = await make_codeact(limits=BIG_PROGRAMS).execute(code)
     assert result.error is not None
     assert (result.error.type, result.error.lineno) == ("ZeroDivisionError", 2)
     assert result.error.traceback.endswith("ZeroDivisionError: division by zero\n")
