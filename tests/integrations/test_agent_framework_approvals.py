@@ -8,7 +8,7 @@ redaction, audit), then the framework's function middleware, then the tool.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -19,7 +19,6 @@ from agent_framework import (
     Agent,
     Content,
     FunctionInvocationContext,
-    Message,
     MiddlewareTermination,
     function_middleware,
     tool,
@@ -29,48 +28,16 @@ from codeact import Approval, ApprovalRequest, CallDenied, ConfigurationError, T
 from codeact.calls.call import ToolInvocation
 from codeact.integrations.agent_framework import CodeActProvider, ExecuteCodeTool
 
+from .af_approval_tools import (
+    NextHandler,
+    approve_with_the_framework,
+    final,
+    make_tools,
+    recording_middleware,
+)
 from .af_scripted_client import ScriptedChatClient, answer_with_result, last_tool_result, run_code
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
-
-NextHandler = Callable[[], Awaitable[None]]
-
-
-def final(text: str) -> Message:
-    return Message(role="assistant", contents=[text])
-
-
-def make_tools(ran: list[str]) -> list[Any]:
-    @tool(approval_mode="always_require")
-    def delete_user(name: str) -> str:
-        """Delete a user."""
-        ran.append(name)
-        return f"deleted {name}"
-
-    @tool
-    def list_users() -> list[str]:
-        """Every user."""
-        return ["alice", "bob"]
-
-    return [delete_user, list_users]
-
-
-async def approve_with_the_framework(agent: Agent, first: Any, session: Any) -> Any:
-    (request,) = first.user_input_requests
-    assert request.type == "function_approval_request"
-    assert request.function_call.name == "execute_code"
-    reply = Message(role="user", contents=[request.to_function_approval_response(True)])
-    return await agent.run(reply, session=session)
-
-
-def recording_middleware(seen: list[str]) -> Any:
-    @function_middleware
-    async def record(context: FunctionInvocationContext, call_next: NextHandler) -> None:
-        seen.append(f"framework:{context.function.name}")
-        await call_next()
-
-    return record
-
 
 # -- approval_scope="block": the reference's rule, through the framework's approval flow -------
 
@@ -189,111 +156,6 @@ async def test_always_require_with_call_scope_asks_the_framework_then_the_handle
     await approve_with_the_framework(agent, first, session)
     assert ran == ["bob"]
     assert asked == ["call:delete_user"]  # the block was the framework's; the call is ours
-
-
-# -- approval_scope="plan": the calls a scan finds are approved up front ---------------------
-
-
-async def test_plan_scope_asks_once_for_the_planned_calls_and_again_beyond_them() -> None:
-    ran: list[str] = []
-    asked: list[ApprovalRequest] = []
-    records: list[ToolCallRecord] = []
-
-    async def handler(request: ApprovalRequest) -> bool:
-        asked.append(request)
-        return True
-
-    program = "delete_user(name='alice')\nname = 'delete_user'\ncall_tool(name, name='bob')"
-    execute_code = ExecuteCodeTool(
-        tools=make_tools(ran), approval_scope="plan", approval_handler=handler, audit=records.append
-    )
-    result = await execute_code.run(program)
-    assert result.ok, result.to_model_text()
-    assert ran == ["alice", "bob"]
-    # `call_tool(name, ...)` is a call the scan cannot name: the plan grants nothing by count
-    # (the hidden call could use up the listed call's grant), so each call is asked.
-    assert [(r.kind, r.tool) for r in asked] == [
-        ("block", None),
-        ("call", "delete_user"),
-        ("call", "delete_user"),
-    ]
-    assert asked[0].plan is not None and asked[0].plan.counts(gated_only=True) == {"delete_user": 1}
-    assert asked[0].plan.dynamic == (3,)
-    assert [(r.name, r.decision) for r in records] == [
-        ("execute_code", "approved"),
-        ("delete_user", "approved"),
-        ("delete_user", "approved"),
-    ]
-
-
-async def test_framework_approval_of_the_block_covers_the_plan() -> None:
-    ran: list[str] = []
-    asked: list[str] = []
-
-    async def handler(request: ApprovalRequest) -> bool:
-        asked.append(request.kind)
-        return True
-
-    provider = CodeActProvider(
-        tools=make_tools(ran),
-        approval_mode="always_require",
-        approval_scope="plan",
-        approval_handler=handler,
-    )
-    client = ScriptedChatClient([run_code("delete_user(name='bob')"), final("ok")])
-    agent = Agent(client=client, context_providers=[provider])
-    session = agent.create_session()
-    first = await agent.run("go", session=session)
-    await approve_with_the_framework(agent, first, session)
-    assert ran == ["bob"] and asked == []
-
-
-async def test_framework_approval_of_a_loop_covers_every_iteration() -> None:
-    ran: list[str] = []
-    asked: list[str] = []
-
-    async def handler(request: ApprovalRequest) -> bool:
-        asked.append(request.kind)
-        return False
-
-    provider = CodeActProvider(
-        tools=make_tools(ran),
-        approval_mode="always_require",
-        approval_scope="plan",
-        approval_handler=handler,
-    )
-    loop = "for name in ['ann', 'bob', 'cy']:\n    delete_user(name=name)"
-    client = ScriptedChatClient([run_code(loop), final("ok")])
-    agent = Agent(client=client, context_providers=[provider])
-    session = agent.create_session()
-    first = await agent.run("go", session=session)
-    await approve_with_the_framework(agent, first, session)
-    assert ran == ["ann", "bob", "cy"] and asked == []
-
-
-async def test_a_hidden_call_in_an_approved_loop_is_still_asked() -> None:
-    ran: list[str] = []
-    asked: list[str | None] = []
-
-    def handler(request: ApprovalRequest) -> bool:  # a plain function works too
-        asked.append(request.tool)
-        return request.kind == "call" and (request.arguments or {}).get("name") == "bob"
-
-    execute_code = ExecuteCodeTool(
-        tools=make_tools(ran),
-        approval_mode="always_require",
-        approval_scope="plan",
-        approval_handler=handler,
-    )
-    code = (
-        "f = 'delete_user'\nfor name in ['ann', 'bob', 'cy']:\n    try:\n"
-        "        delete_user(name=name) if name != 'cy' else call_tool(f, name=name)\n"
-        "    except ToolDenied:\n        pass"
-    )
-    result = await execute_code.run(code)
-    assert result.ok, result.to_model_text()
-    # The scan cannot name `call_tool(f, ...)`: no grant at all, each call asks the handler.
-    assert ran == ["bob"] and asked == ["delete_user"] * 3
 
 
 # -- outside an agent, and bad options ------------------------------------------------------
