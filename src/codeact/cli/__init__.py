@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from .params import shown
 from .streams import (
     OutputWriteError,
     broken_pipe_exit,
@@ -212,7 +213,7 @@ def _plain_range(message: str) -> str:
     match = _RANGE.match(message)
     if match is None:
         return message
-    got, bounds = match["got"], match["range"]
+    got, bounds = shown(match["got"]), match["range"]
     low, _, high = bounds.partition("<=x<=")
     if high:
         return f"must be from {low} to {high} (got {got})"

@@ -214,7 +214,12 @@ def sandbox_command(
     metavar="DIR",
     help="Install from the wheels in DIR only (offline).",
 )
-@click.option("--runs", type=click.IntRange(5, 100_000), default=50, show_default=True)
+@click.option(
+    "--runs",
+    type=Number(int, low=5, high=100_000, what="a whole number", span=True),
+    default=50,
+    show_default=True,
+)
 @handle_errors
 def packages_command(
     backend: str, packages: tuple[str, ...], wheelhouse: Path | None, runs: int

@@ -15,6 +15,7 @@ import click
 
 from .common import handle_errors, result_file_options
 from .model_options import client_from_options, model_options, start_model
+from .params import Number
 
 if TYPE_CHECKING:
     from ..bench.m3tooleval import Task, TaskRun, Wiring
@@ -43,12 +44,22 @@ __all__ = ["m3tooleval_command"]
 @click.option(
     "--tasks",
     "limit",
-    type=click.IntRange(1, 1000),
+    type=Number(int, low=1, high=1000, what="a whole number", span=True),
     default=None,
     help="Run only N tasks, spread round-robin over the domains [default: all 82].",
 )
-@click.option("--runs", type=click.IntRange(1, 100), default=1, show_default=True)
-@click.option("--max-turns", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option(
+    "--runs",
+    type=Number(int, low=1, high=100, what="a whole number", span=True),
+    default=1,
+    show_default=True,
+)
+@click.option(
+    "--max-turns",
+    type=Number(int, low=1, high=100, what="a whole number", span=True),
+    default=10,
+    show_default=True,
+)
 @click.option(
     "--resume",
     is_flag=True,

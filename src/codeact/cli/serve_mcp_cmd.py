@@ -32,6 +32,7 @@ from .grant_options import (
 )
 from .host_files import open_for_append, pin
 from .packages_cmd import check_package_options, package_options
+from .params import Number
 from .progress import show_progress
 from .stdio_serving import interruptible_stdio
 
@@ -77,7 +78,7 @@ __all__ = ["serve_mcp_command"]
 )
 @click.option(
     "--max-concurrent",
-    type=click.IntRange(min=1),
+    type=Number(int, low=1, high=10_000, what="a whole number"),
     default=4,  # the server's DEFAULT_MAX_CONCURRENT (that module needs `mcp` to import)
     show_default=True,
     metavar="N",
