@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from codeact import ConfigurationError, Limits
+from codeact import (
+    CodeAct,
+    ConfigurationError,
+    Limits,
+    NetworkLimits,
+    OutputLimits,
+    ToolDefinitionError,
+    tool,
+)
+from codeact.calls.middleware import RateLimit
 
 
 def test_defaults_match_the_documentation() -> None:
@@ -62,3 +75,85 @@ def test_bounds_are_exact_numbers_not_scientific_notation(
 def test_bad_values_say_what_is_allowed(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Limits(**kwargs)  # type: ignore[arg-type]
+
+
+BIG = 10**400
+SHOWN = "100000000000000000...000000000000000000 (401 characters)"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Limits(memory_mb=BIG), f"Limits.memory_mb must be between 32 and 4000 MiB, got {SHOWN}"),  # noqa: E501
+        (lambda: Limits(wall_time=BIG), f"Limits.wall_time must be between 0.001 and 86_400 seconds, got {SHOWN}"),  # noqa: E501
+        (lambda: Limits().replace(tool_calls=-BIG), "Limits.tool_calls must be between 0 and 1_000_000, got -1000"),  # noqa: E501
+        (lambda: Limits(approval_wait=float("nan")), "Limits.approval_wait must be between"),
+        (lambda: Limits().replace(wall_tim=5), "Limits has no field 'wall_tim'; its fields are wall_time, memory_mb"),  # noqa: E501
+        (lambda: OutputLimits(max_files=BIG), f"OutputLimits.max_files must be a whole number from 0 to 10000, got {SHOWN}"),  # noqa: E501
+        (lambda: NetworkLimits(timeout=-BIG), "NetworkLimits.timeout must be a number of seconds from 0.001 to 3600, got -1000"),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_a_huge_or_nan_limit_is_a_configuration_error_not_an_overflow(
+    make: Callable[[], object], message: str
+) -> None:
+    # float(10**400) raised a bare OverflowError from Limits.
+    with pytest.raises(ConfigurationError) as raised:
+        make()
+    assert str(raised.value).startswith(message)
+    assert len(str(raised.value)) < 240  # not 400 digits
+
+
+def _entry_points(codeact: CodeAct, limits: Any) -> dict[str, Callable[[], object]]:
+    async def run(make: Callable[[], Any]) -> object:
+        result = make()
+        if hasattr(result, "__anext__"):
+            return await result.__anext__()
+        return await result
+
+    return {
+        "CodeAct.execute": lambda: asyncio.run(run(lambda: codeact.execute("1", limits=limits))),
+        "CodeAct.stream": lambda: codeact.stream("1", limits=limits),
+        "CodeAct.execute_sync": lambda: codeact.execute_sync("1", limits=limits),
+        "CodeAct.session": lambda: codeact.session(limits=limits),
+        "Session.execute": lambda: asyncio.run(
+            run(lambda: codeact.session().execute("1", limits=limits))
+        ),
+        "Session.execute_sync": lambda: codeact.session().execute_sync("1", limits=limits),
+        "CodeAct(limits=)": lambda: CodeAct(limits=limits),
+    }
+
+
+@pytest.mark.parametrize("limits", [{"wall_time": 1}, 5, Limits, OutputLimits()])
+def test_every_entry_point_refuses_limits_of_the_wrong_type_in_one_line(limits: object) -> None:
+    # execute_sync(limits={...}) raised AttributeError: 'dict' object has no attribute ...
+    with CodeAct(backend="wasm") as codeact:
+        for name, call in _entry_points(codeact, limits).items():
+            with pytest.raises(ConfigurationError) as raised:
+                call()
+            expected = f"limits must be a codeact.Limits, got {type(limits).__name__}"
+            assert str(raised.value) == expected, name
+
+
+@pytest.mark.parametrize(
+    ("option", "kind"), [("output_limits", "OutputLimits"), ("network_limits", "NetworkLimits")]
+)
+def test_output_and_network_limits_of_the_wrong_type_are_refused(option: str, kind: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"^{option} must be a codeact.{kind}, got dict$"):
+        CodeAct(**{option: {"max_files": 1}})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [10**400, float("nan"), float("inf"), -(10**400)],
+    ids=["huge", "nan", "inf", "minus-huge"],
+)
+def test_seconds_options_refuse_huge_and_nan_values_in_one_line(seconds: float) -> None:
+    def probe(x: int) -> int:
+        return x
+
+    with pytest.raises(ConfigurationError, match="approval_timeout must be positive seconds"):
+        CodeAct(approval_timeout=seconds)
+    with pytest.raises(ConfigurationError, match="RateLimit per must be positive seconds"):
+        RateLimit(1, per=seconds)
+    with pytest.raises(ToolDefinitionError, match="timeout of tool 'probe' must be a positive"):
+        tool(timeout=seconds)(probe)

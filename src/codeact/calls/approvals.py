@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+from .._checks import is_positive_seconds
 from .._display import visible
 from ..bridge.protocol import CallOrigin, ToolCallRecord
 from ..errors import ConfigurationError
@@ -165,9 +166,7 @@ class Approver:
             raise ConfigurationError(
                 f"approval_handler must be an async callable (request) -> bool, got {handler!r}"
             )
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
+        if timeout is not None and not is_positive_seconds(timeout):
             raise ConfigurationError(
                 f"approval_timeout must be positive seconds or None, got {timeout!r}"
             )

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeAlias
 
+from .._checks import is_positive_seconds
 from ..errors import ConfigurationError
 from .audit import scrub
 from .call import CallDenied, ToolInvocation
@@ -217,7 +218,7 @@ class RateLimit(Middleware):
     def __init__(self, calls: int, *, per: float, tools: Iterable[str] | None = None) -> None:
         if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
             raise ConfigurationError(f"RateLimit calls must be a positive integer, got {calls!r}")
-        if isinstance(per, bool) or not isinstance(per, (int, float)) or per <= 0:
+        if not is_positive_seconds(per):
             raise ConfigurationError(f"RateLimit per must be positive seconds, got {per!r}")
         if isinstance(tools, str):
             tools = [tools]

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+from .._checks import short_repr
 from ..errors import ConfigurationError
 
 __all__ = ["LIMIT_NAMES", "LimitName", "Limits"]
@@ -121,6 +122,10 @@ class Limits:
 
     def replace(self, **changes: Any) -> Limits:
         """A copy with some fields changed: ``limits.replace(wall_time=5)``."""
+        unknown = sorted(set(changes) - _FIELD_NAMES)
+        if unknown:
+            fields = ", ".join(_FIELD_NAMES_ORDERED)
+            raise ConfigurationError(f"Limits has no field {unknown[0]!r}; its fields are {fields}")
         return dataclasses.replace(self, **changes)
 
     def describe(self, limit: LimitName) -> str:
@@ -164,6 +169,8 @@ _QUIET_FIELDS = (
     "code_bytes",
 )
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Limits)}
+_FIELD_NAMES_ORDERED = tuple(_DEFAULTS)
+_FIELD_NAMES = frozenset(_DEFAULTS)
 
 
 def _num(value: float) -> str:
@@ -197,10 +204,11 @@ def _check_number(
     kinds: tuple[type, ...] = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         kind = "a whole number" if integer else "a number"
-        raise ConfigurationError(f"Limits.{name} must be {kind}, got {value!r}")
-    if not low <= float(value) <= high:  # type: ignore[arg-type]
+        raise ConfigurationError(f"Limits.{name} must be {kind}, got {short_repr(value)}")
+    # Compared as given: float(10**400) would raise OverflowError; NaN fails the test.
+    if not low <= value <= high:  # type: ignore[operator]
         raise ConfigurationError(
             f"Limits.{name} must be between {_bound(low)} and {_bound(high)}"
             f"{' ' + unit if unit else ''}, "
-            f"got {value!r}"
+            f"got {short_repr(value)}"
         )

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeAlias, Union
 
+from .._checks import short_repr
 from ..errors import ConfigurationError
 from .domain_patterns import (
     KNOWN_METHODS,
@@ -76,12 +77,13 @@ class NetworkLimits:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigurationError(
-                    f"NetworkLimits.{name} must be a whole number >= 0, got {value!r}"
+                    f"NetworkLimits.{name} must be a whole number >= 0, got {short_repr(value)}"
                 )
         t = self.timeout
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.001 <= t <= 3600:
             raise ConfigurationError(
-                f"NetworkLimits.timeout must be a number of seconds from 0.001 to 3600, got {t!r}"
+                "NetworkLimits.timeout must be a number of seconds from 0.001 to 3600, "
+                f"got {short_repr(t)}"
             )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._checks import short_repr
 from ..errors import ConfigurationError
 
 __all__ = ["OutputLimits"]
@@ -45,7 +46,7 @@ class OutputLimits:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ConfigurationError(
                     f"OutputLimits.{name} must be a whole number from {low} to {high}, "
-                    f"got {value!r}"
+                    f"got {short_repr(value)}"
                 )
 
     @property

@@ -39,6 +39,7 @@ from .. import (
     ToolCallRecord,
     UserError,
 )
+from .._checks import instance_or_none
 from ..runtime.result import complete_timings
 from .balancing import Balancing, Slot
 from .pool_options import actor_ray_options, cause, check_options, check_shippable, cluster_cpus
@@ -251,6 +252,7 @@ class CodeActPool(Balancing):
         whose actor dies gets a result with ``error.type == "WorkerLost"``."""
         if not isinstance(code, str):
             raise UserError(f"code must be a str, got {type(code).__name__}")
+        instance_or_none("limits", limits, Limits)
         await self._ensure_started()
         started = time.perf_counter()
         tries = 0

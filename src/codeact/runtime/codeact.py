@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from .._checks import instance_or_none
 from .._lifecycle import Closeable
 from ..bridge.protocol import ToolCallRecord
 from ..bridge.state import GuestState, StateCarry
@@ -120,10 +121,7 @@ class CodeAct(Grants, Closeable):
         packages: Iterable[str] | PackageGrant = (),
         packages_wheelhouse: str | os.PathLike[str] | None = None,
     ) -> None:
-        if limits is not None and not isinstance(limits, Limits):
-            raise ConfigurationError(
-                f"limits must be a codeact.Limits, got {type(limits).__name__}"
-            )
+        instance_or_none("limits", limits, Limits)
         if approval_mode not in ("never_require", "always_require"):
             raise ConfigurationError(
                 f"approval_mode must be 'never_require' or 'always_require', got {approval_mode!r}"
@@ -133,14 +131,8 @@ class CodeAct(Grants, Closeable):
                 f"approval_scope must be one of {', '.join(APPROVAL_SCOPES)}, "
                 f"got {approval_scope!r}"
             )
-        for name, value, kind in (
-            ("output_limits", output_limits, OutputLimits),
-            ("network_limits", network_limits, NetworkLimits),
-        ):
-            if value is not None and not isinstance(value, kind):
-                raise ConfigurationError(
-                    f"{name} must be a codeact.{kind.__name__}, got {type(value).__name__}"
-                )
+        instance_or_none("output_limits", output_limits, OutputLimits)
+        instance_or_none("network_limits", network_limits, NetworkLimits)
         self._tools = ToolSet(tools)
         self.limits = limits or Limits()
         self.output_limits = output_limits or OutputLimits()
@@ -282,7 +274,7 @@ class CodeAct(Grants, Closeable):
         refuse_async_callbacks(on_output=on_output, on_event=on_event)
         return await execute(
             code,
-            limits or self.limits,
+            instance_or_none("limits", limits, Limits) or self.limits,
             self._setup(),
             carry=carry,
             on_output=on_output,
@@ -319,6 +311,7 @@ class CodeAct(Grants, Closeable):
 
         Leaving the loop early stops the program.
         """
+        instance_or_none("limits", limits, Limits)  # now, not at the first event
         return event_stream(lambda on_event: self.execute(code, limits=limits, on_event=on_event))
 
     def scan(self, code: str) -> CallPlan:
@@ -364,6 +357,7 @@ class CodeAct(Grants, Closeable):
     ) -> ExecutionResult:
         """`execute` for code that has no event loop (runs on a private loop thread)."""
         refuse_inside_loop("execute_sync()", "await codeact.execute(...)")
+        instance_or_none("limits", limits, Limits)  # here, not on the loop thread
         return result_or_interrupted(
             self, self._sync.get().submit(self.execute(code, limits=limits, on_output=on_output))
         )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._checks import instance_or_none
 from .._lifecycle import Closeable
 from .._loop_lock import LoopLock
 from ..bridge.state import GuestState, StateCarry, restore_seconds
@@ -106,10 +107,7 @@ class Session(Closeable):
         state: bytes | None = None,
         key: bytes | None = None,
     ) -> None:
-        if limits is not None and not isinstance(limits, Limits):
-            raise ConfigurationError(
-                f"limits must be a codeact.Limits, got {type(limits).__name__}"
-            )
+        instance_or_none("limits", limits, Limits)
         if not codeact.backend.keeps_state:
             raise ConfigurationError(
                 f"the {codeact.backend.name!r} backend runs no program, so it cannot keep a "
@@ -177,7 +175,7 @@ class Session(Closeable):
         """Run `code` in a fresh sandbox with the session's state restored first; keep what
         it leaves if it finishes (see `ExecutionResult.session`). Calls run one at a time.
         `on_output`, `on_event` and `call_id` are as in `CodeAct.execute`."""
-        limits = limits or self.limits
+        limits = instance_or_none("limits", limits, Limits) or self.limits
         async with self._turn:
             carry = StateCarry(self._state, limits.state_bytes, restore_seconds(limits.wall_time))
             result, guest = await self.codeact._execute(
@@ -200,6 +198,7 @@ class Session(Closeable):
     ) -> ExecutionResult:
         """`execute` for code that has no event loop (runs on a private loop thread)."""
         refuse_inside_loop("execute_sync()", "await session.execute(...)")
+        instance_or_none("limits", limits, Limits)  # here, not on the loop thread
         future = self._sync.get().submit(self.execute(code, limits=limits, on_output=on_output))
         return result_or_interrupted(self.codeact, future)
 

@@ -12,6 +12,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from .._checks import is_positive_seconds
 from ..errors import ToolDefinitionError
 
 __all__ = [
@@ -65,7 +66,7 @@ def check_options(name: str, approval_mode: Any, timeout: Any) -> None:
             f"approval_mode of tool {name!r} must be one of {_APPROVAL_MODES}, "
             f"got {approval_mode!r}"
         )
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+    if timeout is not None and not is_positive_seconds(timeout):
         raise ToolDefinitionError(
             f"timeout of tool {name!r} must be a positive number of seconds, got {timeout!r}"
         )
