@@ -307,6 +307,8 @@ def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) 
                 f"panic, or the program's own words): {execution.panic!r}",
             )
         )
+    if any(frame in trap for frame in _WAIT_FRAMES):
+        return RunOutcome(error=GuestError("RuntimeError", _WAITED_FOREVER))
     if "abort" in trap:
         # CPython aborts when it cannot allocate even to report a MemoryError.
         return RunOutcome(stop=stops.memory(request.limits, "aborted"))
@@ -325,6 +327,17 @@ def _outcome_for_trap(execution: WasmExecution, trap: str, request: RunRequest) 
 
 
 _EXIT_STATUS = re.compile(r"Exited with i32 exit status (\d+)")
+
+#: Where the guest's one-threaded CPython stops when it would wait for another thread: its
+#: WASI libc has no threads, so this wait is an `unreachable` trap instead of a hang. The
+#: guest's `threading` locks raise before it (codeact_refusals.single_thread_waits); a lock
+#: of `_thread`'s own, or a C library's, still gets here.
+_WAIT_FRAMES = ("!pthread_cond_wait", "!pthread_cond_timedwait", "!_PySemaphore_Wait")
+_WAITED_FOREVER = (
+    "the program waited for something nothing could ever do (a lock it already held, an "
+    "empty queue, an event not set): the sandbox runs one thread, so the wait would last "
+    "forever and the interpreter stopped"
+)
 
 
 def _trap_reason(trap: str) -> str:

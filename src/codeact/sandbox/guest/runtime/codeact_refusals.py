@@ -7,9 +7,10 @@ Runs inside the sandbox; imports only the standard library.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["explain_refusals"]
+__all__ = ["explain_refusals", "single_thread_waits"]
 
 _NO_NETWORK = (
     "no network in the sandbox; grant hosts with allowed_domains=[...] and reach them with "
@@ -18,6 +19,11 @@ _NO_NETWORK = (
 _NO_THREADS = (
     "threads are not available in the sandbox; for concurrent tool calls use "
     "asyncio.gather(call_tool_async(...), ...)"
+)
+_FOREVER = (
+    "this would wait forever: the sandbox runs one thread, so nothing can release the lock, "
+    "set the event or fill the queue it waits on; give it a timeout, or for concurrent tool "
+    "calls use asyncio.gather(call_tool_async(...), ...)"
 )
 
 
@@ -118,3 +124,73 @@ def _explained_thread_start(original: Any) -> Any:
 
     start._codeact = True  # type: ignore[attr-defined]
     return start
+
+
+def single_thread_waits(sleep: Callable[[float], None]) -> None:
+    """For a guest that runs one thread (wasm): a wait nothing can end raises RuntimeError at
+    the call, and a timed wait sleeps with `sleep` (the sandbox's, bounded by the wall time).
+
+    Such a CPython aborts when a lock it waits on is held (a second ``Lock().acquire()``,
+    ``Queue().get()``, ``Event().wait()``: the run ended with a bare wasm trap), and a timed
+    wait returned at once (``Event().wait(100)`` gave False without waiting). Locks made by
+    `threading` (and so its Condition, Event, Semaphore, Barrier and `queue`) are patched;
+    the interpreter's own (imports) are left alone: they are never waited on here.
+    """
+    import threading
+
+    if getattr(threading.Lock, "_codeact", False):
+        return
+    make = threading._allocate_lock  # type: ignore[attr-defined]
+
+    class lock:
+        """`_thread.lock`, but a wait it cannot win raises or sleeps instead of aborting."""
+
+        __slots__ = ("__weakref__", "_lock")
+        _codeact = True
+
+        def __init__(self) -> None:
+            self._lock = make()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if not blocking and timeout != -1:
+                raise ValueError("can't specify a timeout for a non-blocking call")
+            if timeout < 0 and timeout != -1:
+                raise ValueError("timeout value must be a non-negative number")
+            if self._lock.acquire(False):
+                return True
+            if not blocking:
+                return False
+            if timeout == -1:
+                raise RuntimeError(_FOREVER)
+            sleep(timeout)  # one thread: nothing can release it meanwhile
+            return False
+
+        def release(self) -> None:
+            self._lock.release()
+
+        def locked(self) -> bool:
+            return bool(self._lock.locked())
+
+        def __enter__(self) -> bool:
+            return self.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self._lock.release()
+
+        def _at_fork_reinit(self) -> None:
+            self._lock._at_fork_reinit()
+
+        def __repr__(self) -> str:
+            state = "locked" if self._lock.locked() else "unlocked"
+            return f"<{state} _thread.lock object at {id(self):#x}>"
+
+        acquire_lock, release_lock, locked_lock = acquire, release, locked
+
+    lock.__module__ = "_thread"
+    threading.Lock = threading._allocate_lock = lock  # type: ignore[assignment, attr-defined]
+    try:
+        import queue
+    except ImportError:
+        return
+    # The C SimpleQueue waits as the C lock does; the pure-Python one waits on `lock`.
+    queue.SimpleQueue = getattr(queue, "_PySimpleQueue", queue.SimpleQueue)  # type: ignore[misc]

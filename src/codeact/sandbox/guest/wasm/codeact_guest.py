@@ -228,6 +228,7 @@ def _time_zones() -> None:
 _time_zones()
 
 # The guest's own modules come after the standard library above, as componentize-py built them.
+import codeact_refusals  # noqa: E402
 import codeact_runner  # noqa: E402
 from componentize_py_types import Err  # noqa: E402
 from wit_world import exports  # noqa: E402
@@ -340,6 +341,9 @@ os.makedirs = _makedirs
 # pool runs in each instance before handing it out; no host is reachable while building.
 codeact_runner.warm_up(rows=True)
 codeact_runner.install(_WasmHost())
+# One thread: a wait nothing can end raises at the call (CPython aborted: a bare wasm trap),
+# and a timed one sleeps on the host (it returned at once).
+codeact_refusals.single_thread_waits(codeact_runner.sleep)
 
 # Everything imported above lives in the build's snapshot for every instance: out of the
 # collector's young generations, so that a program's garbage collections do not walk it.
