@@ -145,6 +145,22 @@ async def test_deep_recursion_is_a_clean_error(make_codeact: Callable[..., CodeA
     await _still_healthy(codeact)
 
 
+async def test_recursion_past_a_raised_recursion_limit_is_a_recursion_error(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # On the jail the frames filled the memory limit, and the run ended as
+    # "SystemError: error return without exception set"; wasm said RecursionError.
+    codeact = make_codeact(limits=Limits(wall_time=20, memory_mb=128))
+    code = "import sys\nsys.setrecursionlimit(10**6)\ndef f(n):\n    return f(n + 1)\nf(0)"
+    result = await codeact.execute(code)
+    assert not result.ok and result.error is not None
+    assert result.error.type == "RecursionError", result.error
+    assert result.error.message.startswith("the program exhausted the sandbox's")
+    assert "too deep recursion" in result.error.message
+    assert "SystemError" not in result.error.traceback
+    await _still_healthy(codeact)
+
+
 async def test_many_executions_in_parallel_stay_separate(
     make_codeact: Callable[..., CodeAct],
 ) -> None:

@@ -279,7 +279,41 @@ def describe(exc: BaseException, filename: str) -> dict[str, Any]:
     if not (type(lineno) is int and 0 <= lineno < 1 << 31):
         lineno = None  # a SyntaxError the program made itself can say anything
     name = type(exc).__name__[:_MAX_TYPE_NAME]  # a class a program made can be named anything
+    lost = _frame_memory_lost(exc)
+    if lost is not None:
+        name, message = lost  # in the traceback's last line too (formatted or not)
+        head = text.rstrip("\n").rpartition("\n")[0]
+        text = f"{head}\n{name}: {message}\n" if head else f"{name}: {message}\n"
     return {"type": name, "message": message, "traceback": text, "lineno": lineno}
+
+
+#: What CPython 3.11 (the jail's interpreter here) raises when a Python call cannot get
+#: memory for its frame: the frame push fails without setting an exception.
+_NO_FRAME = "error return without exception set"
+#: Tracebacks at least this deep are a recursion's.
+_DEEP = 10_000
+
+
+def _frame_memory_lost(exc: BaseException) -> tuple[str, str] | None:
+    """(type, message) for a deep recursion whose next call found no memory for its frame,
+    else None.
+
+    On the jail, ``sys.setrecursionlimit(10**6)`` and an endless recursion used up the
+    memory limit with frames, and the run ended as "SystemError: error return without
+    exception set"; the wasm guest says RecursionError for the same program.
+    """
+    if type(exc) is not SystemError or str(exc) != _NO_FRAME:
+        return None
+    depth, tb = 0, exc.__traceback__
+    while tb is not None and depth < _DEEP:
+        depth, tb = depth + 1, tb.tb_next
+    if depth < _DEEP:  # not a recursion's: left as it is (a program can raise this too)
+        return None
+    return (
+        "RecursionError",
+        "the program exhausted the sandbox's memory with too deep recursion (its frames "
+        "filled the memory limit: sys.setrecursionlimit was raised past it)",
+    )
 
 
 # -- sys.exit() ------------------------------------------------------------------------------
