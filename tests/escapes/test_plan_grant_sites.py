@@ -19,6 +19,7 @@ import pytest
 from codeact import Approval, ApprovalRequest, CodeAct, MockBackend, tool
 from codeact.calls.program_context import ProgramContext
 from codeact.calls.scan import scan_tool_calls
+from codeact.calls.site_grants import Site
 
 SENT: list[str] = []
 
@@ -93,12 +94,19 @@ def test_a_sites_arguments_are_read_only_when_all_are_literals(
 
 def test_a_computed_site_grants_one_call_with_any_arguments() -> None:
     program = ProgramContext("")
-    program.grant_sites({"send_email": [{"to": "a@x.y"}, None]})
+    program.grant_sites({"send_email": [Site({"to": "a@x.y"}), Site(None)]})
     assert not program.take_grant("other", {"to": "a@x.y"})
     assert program.take_grant("send_email", {"to": "z@x.y"})  # the computed site's
     assert not program.take_grant("send_email", {"to": "z@x.y"})
     assert program.take_grant("send_email", {"to": "a@x.y"})
     assert not program.take_grant("send_email", {"to": "a@x.y"})
+
+
+def test_a_site_in_a_loop_grants_every_call_it_shows_and_no_other() -> None:
+    program = ProgramContext("")
+    program.grant_sites({"send_email": [Site({"to": "a@x.y"}, repeated=True)]})
+    assert all(program.take_grant("send_email", {"to": "a@x.y"}) for _ in range(5))
+    assert not program.take_grant("send_email", {"to": "evil@x.y"})
 
 
 FORGED_FRAME = (

@@ -208,3 +208,21 @@ def test_a_sync_approval_handler_works_in_every_adapter(
     result = made.codeact.execute_sync('send_email(to="a")')
     assert result.ok, result.to_model_text()
     assert result.value == "sent" and asked == ["send_email"]
+
+
+async def test_a_call_no_shown_site_accounts_for_gets_no_framework_grant() -> None:
+    """A person approved ``send_email(to="ann")``; a call the scan did not see (a path it does
+    not know, as a frame the jail's program writes itself) used up that grant with other
+    arguments. Each site now grants what it shows."""
+    core = codeact_from(tools=[send_email], codeact=None, options={}, framework="X")
+    counts = core.plan_to_approve('send_email(to="ann")')
+    assert counts is not None
+    handler = FrameworkApprovals(None)
+    hidden = ApprovalRequest(kind="call", tool="send_email", arguments={"to": "boss"})
+    shown = ApprovalRequest(kind="call", tool="send_email", arguments={"to": "ann"})
+    with core.approved_plan(counts, by="the test"):
+        first, second, third = await handler(hidden), await handler(shown), await handler(shown)
+    assert getattr(first, "approved", None) is False
+    assert "matches none of them" in (getattr(first, "reason", "") or "")
+    assert getattr(second, "approved", None) is True
+    assert getattr(third, "approved", None) is False  # the site ran its one call

@@ -40,6 +40,7 @@ from .approvals import Approval, ApprovalRequest, ApprovalScope, Approver
 from .call import ProgramContext
 from .pipeline import ToolPipeline
 from .scan import CallPlan, scan_program
+from .site_grants import plan_sites
 
 __all__ = ["approve_block", "ask_block_if_needed", "block_needs_approval"]
 
@@ -131,6 +132,6 @@ async def approve_block(
         # call of its session defined) gets no blanket count: a hidden call would use up a
         # listed call's grant. Its calls are asked. And a hidden path the scan misses cannot
         # take a shown call's grant either when that call's arguments are literals: each site
-        # pre-approves a call with its own arguments (`ProgramContext.grant_sites`).
-        program.grant_sites({c.tool: c.arguments for c in plan.gated})
+        # grants what it shows (`codeact.calls.site_grants`).
+        program.grant_sites(plan_sites(plan))
     return approval, record

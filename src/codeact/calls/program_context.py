@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from ..bridge.protocol import ExecutionStopped, ToolCallRecord
 from ..policy.limits import Limits
+from .site_grants import Site, SiteGrants
 from .sizes import in_flight_error
 
 __all__ = ["IN_FLIGHT_ARGUMENTS", "CallWatcher", "ProgramContext"]
@@ -63,7 +64,7 @@ class ProgramContext:
         self.run_id = run_id
         self.calls: list[ToolCallRecord] = []
         self._grants: dict[str, int | None] = {}
-        self._sites: dict[str, list[Mapping[str, Any] | None]] = {}
+        self._sites = SiteGrants()
         self._grant_all = False
         self._lock = threading.Lock()
         self._on_wait: Callable[[bool], None] | None = None
@@ -188,22 +189,19 @@ class ProgramContext:
                 else:
                     self._grants[name] = int(self._grants.get(name) or 0) + int(count)
 
-    def grant_sites(self, sites: Mapping[str, Sequence[Mapping[str, Any] | None]]) -> None:
-        """Pre-approve the call sites a person was shown, one call each: a site's literal
-        arguments (`PlannedCall.arguments`) pre-approve only a call with exactly those; a site
-        with computed ones (None), one call of its tool. A call that no site accounts for (a
-        hidden one: another module running text, a frame written to the host's channel...)
-        cannot use up the grant of a call the person read."""
+    def grant_sites(self, sites: Mapping[str, Iterable[Site]]) -> None:
+        """Pre-approve the call sites a person read (`codeact.calls.site_grants`): a call
+        that matches none of them (a hidden one) cannot use up their grant."""
         with self._lock:
             for name, shown in sites.items():
-                self._sites.setdefault(name, []).extend(shown)
+                self._sites.add(name, shown)
 
     def take_grant(self, name: str, arguments: Mapping[str, Any] | None = None) -> bool:
         """Use up one pre-approved call of `name` with `arguments`, if one is left."""
         with self._lock:
             if self._grant_all:
                 return True
-            if self._take_site(name, arguments):
+            if name in self._sites and self._sites.take(name, arguments):
                 return True
             if name not in self._grants:
                 return False
@@ -214,21 +212,6 @@ class ProgramContext:
                 return False
             self._grants[name] = left - 1
             return True
-
-    def _take_site(self, name: str, arguments: Mapping[str, Any] | None) -> bool:
-        sites = self._sites.get(name)
-        if not sites:
-            return False
-        if arguments is not None:
-            for index, shown in enumerate(sites):
-                if shown is not None and dict(shown) == dict(arguments):
-                    del sites[index]
-                    return True
-        for index, shown in enumerate(sites):
-            if shown is None:
-                del sites[index]
-                return True
-        return False
 
     def bind_clock(self, on_wait: Callable[[bool], None]) -> None:
         """The bridge's hook: called with True when a person starts deciding, False when done."""

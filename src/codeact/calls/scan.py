@@ -70,6 +70,8 @@ class PlannedCall:
     #: Each site's arguments when all of them are literals (as JSON values, by name), else
     #: None: a plan's grant for that site pre-approves only a call with these arguments.
     arguments: tuple[dict[str, Any] | None, ...] = field(default=(), compare=False, repr=False)
+    #: Each site's own `repeated`.
+    site_repeated: tuple[bool, ...] = field(default=(), compare=False, repr=False)
 
     def describe(self) -> str:
         times = "once" if self.count == 1 else "twice" if self.count == 2 else f"{self.count}x"
@@ -150,6 +152,7 @@ def scan_tool_calls(
             repeated=any(rep for _, rep, _ in sites),
             gated=name in gated,
             arguments=tuple(arguments for _, _, arguments in sites),
+            site_repeated=tuple(rep for _, rep, _ in sites),
         )
         for name, sites in visitor.sites.items()
     )

@@ -24,22 +24,22 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import contextvars
 import copy
 import itertools
 import keyword
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import Approval, ApprovalRequest, CodeAct, ConfigurationError, ExecutionResult, Tool
+from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..bridge import stops
-from ..calls.approvals import invoke_handler
+from ..calls.site_grants import plan_sites
 from ..errors import ToolDefinitionError
 from ..tools import SANDBOX_RESERVED_NAMES
 from ..tools.callables import NO_RETURN
 from ..tools.toolset import tool_list
+from ._framework_approvals import FrameworkApprovals, GatedCalls, approval_payload, approved_plan
 from ._program_gate import ProgramGate
 
 __all__ = [
@@ -176,95 +176,6 @@ class NestedCallIds:
         return f"{self.parent}/{next(self._counter)}"
 
 
-class GatedCalls(dict[str, int]):
-    """The gated calls of a program a person is asked about: ``{tool: call sites}``, and in
-    `repeated` the tools with a site in a loop, comprehension or function (the scan's
-    `PlannedCall.repeated`). Such a site may run any number of times, so approving the program
-    approves every call of that tool it makes (its site is the one the person saw)."""
-
-    def __init__(self, counts: Mapping[str, int], repeated: Iterable[str] = ()) -> None:
-        super().__init__(counts)
-        self.repeated = frozenset(t for t in repeated if t in counts)
-
-    def grants(self) -> dict[str, int | None]:
-        """As pre-approved calls: a count per tool, None (any number) for a repeated one."""
-        return {t: None if t in self.repeated else n for t, n in self.items()}
-
-
-def _repeated(counts: Mapping[str, int]) -> frozenset[str]:
-    return counts.repeated if isinstance(counts, GatedCalls) else frozenset()
-
-
-@dataclass
-class _ApprovedPlan:
-    counts: dict[str, int]
-    repeated: frozenset[str]
-    by: str
-    reason: str
-    used: dict[str, int] = field(default_factory=dict)
-
-    def shown(self) -> str:
-        """The calls the person approved, as the question showed them."""
-        return _calls_text(self.counts, self.repeated) or "no gated call"
-
-
-_approved: contextvars.ContextVar[_ApprovedPlan | None] = contextvars.ContextVar(
-    "codeact_framework_approved_plan", default=None
-)
-
-
-class FrameworkApprovals:
-    """The approval handler of a CodeAct an adapter built: while a program approved through
-    the framework runs, it lets the calls the person saw through (as often as a repeated
-    site runs) and denies the others; otherwise it asks the user's own handler (sync or
-    async, as codeact takes one), or denies, as codeact does without one."""
-
-    name = "framework"
-
-    def __init__(self, fallback: Callable[[ApprovalRequest], Any] | None) -> None:
-        self.fallback = fallback
-
-    async def __call__(self, request: ApprovalRequest) -> Approval | bool:
-        plan = _approved.get()
-        if plan is None:
-            if self.fallback is None:
-                what = "this program" if request.kind == "block" else f"{request.tool}()"
-                return Approval.deny(
-                    f"{what} needs approval, and a person approves gated calls through the "
-                    "framework before the program runs only when the program names each "
-                    "one: call it as tool(...) or call_tool('tool', ...) with a literal "
-                    "name, and reach no tool through names built at run time, getattr, "
-                    "eval or exec",
-                    by="none",
-                )
-            answer: Approval | bool = await invoke_handler(self.fallback, request)
-            return answer
-        if request.kind == "block":
-            grants = GatedCalls(plan.counts, plan.repeated).grants()
-            return Approval.approve(plan.reason, grants=grants, by=plan.by)
-        tool = request.tool or ""
-        if tool in plan.repeated:
-            return Approval.approve(plan.reason, by=plan.by)
-        used, approved = plan.used.get(tool, 0), plan.counts.get(tool, 0)
-        if used < approved:
-            plan.used[tool] = used + 1
-            return Approval.approve(plan.reason, by=plan.by)
-        if approved:
-            reason = (
-                f"{tool}() was approved for the {approved} call{'s' * (approved > 1)} the "
-                "person saw before the program ran, and the program has made "
-                f"{'them' if approved > 1 else 'it'}; a call beyond them needs a new program "
-                "(and a new approval)"
-            )
-        else:
-            reason = (
-                f"{tool}() was not among the calls the person approved before the program ran "
-                f"({plan.shown()}); an approved program runs only the gated tools its plan "
-                "shows: call each as tool(...) or call_tool('tool', ...) with a literal name"
-            )
-        return Approval.deny(reason, by=plan.by)
-
-
 @dataclass
 class AdapterCore:
     """The `CodeAct` behind an adapter, and whether the framework's human-in-the-loop decides
@@ -295,7 +206,11 @@ class AdapterCore:
             # are per tool, so it would take a shown call's grant. Nothing is asked and no
             # gated call runs (`FrameworkApprovals` says why).
             return None
-        gated = GatedCalls(plan.counts(gated_only=True), (c.tool for c in plan.gated if c.repeated))
+        gated = GatedCalls(
+            plan.counts(gated_only=True),
+            (c.tool for c in plan.gated if c.repeated),
+            sites=plan_sites(plan, loops_repeat=True),
+        )
         if gated or self.codeact.approval_mode == "always_require":
             return gated
         if self.codeact.approval_scope == "block" and any(
@@ -304,38 +219,12 @@ class AdapterCore:
             return gated  # as the reference does: any gated tool makes every block asked
         return None
 
-    @contextlib.contextmanager
-    def approved_plan(self, counts: Mapping[str, int], *, by: str) -> Iterator[None]:
+    def approved_plan(
+        self, counts: Mapping[str, int], *, by: str
+    ) -> contextlib.AbstractContextManager[None]:
         """Run the program inside this block after the framework's person approved `counts`
-        (what `plan_to_approve` returned: a repeated tool's calls are not counted)."""
-        reason = f"approved by a person through {by}"
-        token = _approved.set(_ApprovedPlan(dict(counts), _repeated(counts), by, reason))
-        try:
-            yield
-        finally:
-            _approved.reset(token)
-
-
-def approval_payload(code: str, counts: Mapping[str, int]) -> dict[str, Any]:
-    """What the framework shows the person: the program, the gated calls it makes (call
-    sites per tool), the tools whose sites may run any number of times, and a question."""
-    repeated = _repeated(counts)
-    return {
-        "tool": "execute_code",
-        "code": code,
-        "gated_calls": dict(counts),
-        "repeated": sorted(repeated),
-        "question": "run this program? it calls "
-        + (_calls_text(counts, repeated) or "no gated tool"),
-    }
-
-
-def _calls_text(counts: Mapping[str, int], repeated: Collection[str]) -> str:
-    """``send_email (1x), archive (in a loop or function: any number of times)``."""
-    return ", ".join(
-        f"{n} (in a loop or function: any number of times)" if n in repeated else f"{n} ({c}x)"
-        for n, c in counts.items()
-    )
+        (what `plan_to_approve` returned: its call sites, each granting what it shows)."""
+        return approved_plan(counts, by=by)
 
 
 def codeact_from(
