@@ -28,7 +28,7 @@ from .._checks import is_positive_seconds
 from .._display import visible
 from ..bridge.protocol import CallOrigin, ToolCallRecord
 from ..errors import ConfigurationError
-from .call import CallDenied, ProgramContext, ToolInvocation
+from .call import CallDenied, ProgramContext, ToolInvocation, ToolRaised, task_cancelling
 from .middleware import CallNext, Middleware
 from .scan import CallPlan
 
@@ -207,9 +207,8 @@ class Approver:
                     # What a handler raises is the host's (a webhook's URL, a token): the
                     # program and the record get its type, the host's log all of it.
                     _log.warning("codeact: approval handler %s failed", name, exc_info=True)
-                    approval = Approval(
-                        False, f"the approval handler failed ({type(exc).__name__})"
-                    )
+                    kind = exc.type_name if isinstance(exc, ToolRaised) else type(exc).__name__
+                    approval = Approval(False, f"the approval handler failed ({kind})")
                 else:
                     approval = coerce_approval(answer)
         finally:
@@ -229,10 +228,24 @@ class Approver:
 
 async def invoke_handler(handler: ApprovalHandler, request: ApprovalRequest) -> Any:
     """Ask `handler` about `request`: its answer, awaited if it is awaitable (a handler may be
-    a plain function or a coroutine function; every place that asks one goes through here)."""
-    answer: Any = handler(request)
-    if inspect.isawaitable(answer):
-        answer = await answer
+    a plain function or a coroutine function; every place that asks one goes through here).
+
+    A `BaseException` it raises that is not this task's cancellation (SystemExit, say) comes
+    out as `ToolRaised`, a failed handler, as a tool's does: raised in the task asking (which
+    `asyncio.wait_for` makes before Python 3.12), asyncio would re-raise it out of the event
+    loop, and `execute_sync`'s loop thread would end under its caller."""
+    try:
+        answer: Any = handler(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+    except Exception:
+        raise
+    except asyncio.CancelledError as exc:
+        if task_cancelling():
+            raise
+        raise ToolRaised(exc) from None
+    except BaseException as exc:  # see the docstring
+        raise ToolRaised(exc) from None
     return answer
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
+import logging
 import os
 import threading
 import weakref
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from .result import ExecutionResult
 
 T = TypeVar("T")
+_log = logging.getLogger("codeact")
 
 __all__ = ["LoopThread", "PrivateLoop", "refuse_inside_loop", "result_or_interrupted"]
 
@@ -69,7 +72,12 @@ class LoopThread:
     threads: waking a thread on an idle CPU is the slow part of a short call).
 
     The thread owns the loop to the end: once stopped (`close`, `stop_soon`), it cancels what
-    still runs on it, lets that unwind and closes the loop (its selector and self-pipe)."""
+    still runs on it, lets that unwind and closes the loop (its selector and self-pipe).
+
+    asyncio re-raises a SystemExit or KeyboardInterrupt that a task or callback raised (an
+    approval handler's, an `on_output` listener's) out of the loop; the thread then hands it
+    to every caller waiting on the loop (their calls are cancelled and unwind) and runs the
+    loop on: no caller waits forever, and later calls still run."""
 
     def __init__(self, name: str = "codeact-sync") -> None:
         self._loop = asyncio.new_event_loop()
@@ -79,7 +87,7 @@ class LoopThread:
         # while that thread holds the lock in `_done`.
         self._lock = threading.RLock()
         self._stopping = False
-        self._running: set[concurrent.futures.Future[Any]] = set()
+        self._running: set[concurrent.futures.Future[Any]] = set()  # the callers' futures
         started = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(started,), name=name, daemon=True)
         self._thread.start()
@@ -89,11 +97,21 @@ class LoopThread:
         self._place.record()
         started.set()
         try:
-            self._loop.run_forever()
+            while True:
+                try:
+                    self._loop.run_forever()
+                except BaseException as exc:  # SystemExit, KeyboardInterrupt: see the docstring
+                    self._escaped(exc)
+                    with self._lock:
+                        if not self._stopping:
+                            continue  # a stop() is lost when run_forever raises: we check
+                break
             # Cancel what still runs (a call left by Ctrl-C) and let it unwind, so that no task
             # is destroyed pending when the loop goes.
             self._loop.run_until_complete(_cancel_all())
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        except BaseException as exc:  # raised while unwinding: nobody waits any more
+            self._escaped(exc)
         finally:
             self._loop.close()
 
@@ -110,19 +128,34 @@ class LoopThread:
             # The coroutine always starts, even if `future` is cancelled first: asyncio
             # schedules the task's first step before it passes the cancellation on. Queued
             # before the loop's stop (same lock), it is started, then cancelled, not lost.
-            future = asyncio.run_coroutine_threadsafe(self._unpinned(coro), self._loop)
+            # The caller's future is not the loop's own (`inner`), so that `_escaped` can end it.
+            inner = asyncio.run_coroutine_threadsafe(self._unpinned(coro), self._loop)
+            future: concurrent.futures.Future[T] = concurrent.futures.Future()
             self._running.add(future)
-        future.add_done_callback(self._done)
+        inner.add_done_callback(functools.partial(_settle, future))
+        future.add_done_callback(functools.partial(self._done, inner))
         return future
 
     async def _unpinned(self, coro: Coroutine[Any, Any, T]) -> T:
         self._place.unpin()
         return await coro
 
-    def _done(self, future: concurrent.futures.Future[Any]) -> None:
+    def _done(
+        self, inner: concurrent.futures.Future[Any], future: concurrent.futures.Future[Any]
+    ) -> None:
         with self._lock:
             self._quiet.end()
             self._running.discard(future)
+        inner.cancel()  # the caller's future ended first (cancelled, escaped): so does the call
+
+    def _escaped(self, exc: BaseException) -> None:
+        """`exc` left the loop: every waiting caller gets it, and its call is cancelled."""
+        _log.debug("codeact: %s escaped the sync loop", type(exc).__name__)
+        with self._lock:
+            running = list(self._running)
+        for future in running:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # just settled
+                future.set_exception(exc)
 
     def wait_idle(self) -> None:
         """Wait for the calls that run on the loop now (another thread's `execute_sync` or
@@ -207,6 +240,17 @@ class PrivateLoop:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.stop_soon()
+
+
+def _settle(future: concurrent.futures.Future[T], inner: concurrent.futures.Future[T]) -> None:
+    """Copy the loop's outcome of a call to its caller's future, unless that ended first."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if inner.cancelled():
+            future.cancel()
+        elif (exc := inner.exception()) is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(inner.result())
 
 
 async def _cancel_all() -> None:
