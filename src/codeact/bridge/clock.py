@@ -31,6 +31,8 @@ class ProgramClock:
         self._deciding = 0  # approvals being decided now
         self._blocked = 0  # the program is blocked waiting for a call
         self._freeze: Callable[[bool], None] | None = None
+        #: The backend ran the program to its end (`ToolChannel.end`): its outcome decides.
+        self.ended = False
 
     def start(self) -> None:
         """The program starts running: the deadline is `wall_time` from now."""

@@ -18,8 +18,7 @@ person decides about a call and the program waits for it, its wall-time clock st
 and a program that could compute meanwhile (jail threads, signal handlers) is stopped too.
 
 Tools, middlewares and approval handlers run in (a copy per call of) the `contextvars` context
-of the code that called `CodeAct.execute`, as if it had called them itself: a web app's
-request-scoped values, a tracing span or an MCP request are visible to them.
+of `CodeAct.execute`'s caller: its request-scoped values, tracing span or MCP request.
 """
 
 from __future__ import annotations
@@ -70,11 +69,9 @@ from .stops import stopping
 
 __all__ = ["HostBridge"]
 
-#: How long past the wall-time deadline the supervisor waits for the backend to stop the
-#: program by itself (a busy loop, a sleep): the backend's own stop keeps what it reports (the
-#: program's last output, its /output files), which a cancellation would lose. Not while a
-#: sync tool runs inline: the backend cannot stop a program blocked in it, so waiting would
-#: only make the caller wait past the limit.
+#: How long past the deadline the supervisor waits for the backend to stop the program by
+#: itself (a busy loop, a sleep): its own stop keeps the program's last output and /output
+#: files, which a cancellation would lose. Not while a sync tool blocks the program inline.
 GRACE = 0.5
 _WAKE = object()
 _PLAIN = frozenset((int, float, str, bool, type(None), dict, list))
@@ -125,6 +122,9 @@ class HostBridge:
     def begin(self) -> None:
         self._t0 = self.began_at = time.monotonic()
         self.clock.start()
+
+    def end(self) -> None:
+        self.clock.ended = True
 
     @property
     def deadline(self) -> float:

@@ -85,6 +85,11 @@ class ToolChannel(Protocol):
         """The program starts running now: the wall-time clock starts."""
         ...
 
+    def end(self) -> None:
+        """The run is over and its outcome on its way to the loop (`ended_by`, on the thread
+        that ran it): a clock read later, when a busy loop gets round to it, stops nothing."""
+        ...
+
     @property
     def deadline(self) -> float:
         """`time.monotonic()` value at which the program must stop (moves when approvals wait)."""

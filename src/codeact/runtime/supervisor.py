@@ -31,6 +31,9 @@ class Supervisor:
         return min(self._bridge.next_check(), self.POLL)
 
     def _check(self) -> None:
+        if self._bridge.clock.ended:  # the run's end is queued behind this timer (a busy
+            self._timer = None  # loop, a slow listener): its outcome, within its limits, stands
+            return
         stop = self._bridge.overdue()
         if stop is None:
             self._timer = self._loop.call_later(self._interval(), self._check)

@@ -18,13 +18,16 @@ Contract (pinned by the conformance suite in ``tests/conformance``):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias, TypeVar
 
 from .._lifecycle import Closeable
 from ..bridge.protocol import RunOutcome, RunRequest, ToolChannel
 
-__all__ = ["Availability", "Isolation", "SandboxBackend"]
+__all__ = ["Availability", "Isolation", "SandboxBackend", "ended_by"]
+
+T = TypeVar("T")
 
 #: How strong the boundary is: `strongest` a micro-VM, `strong` a Wasm guest with capability
 #: WASI, `medium` a process on the shared kernel with seccomp and Landlock, `none` no boundary.
@@ -68,3 +71,13 @@ class SandboxBackend(Closeable, ABC):
 
     def close(self) -> None:
         """Release pooled sandboxes and threads. The backend cannot be used afterwards."""
+
+
+def ended_by(channel: ToolChannel, run: Callable[..., T], /, *args: Any) -> T:
+    """`run(*args)`, a backend's blocking run on its own thread, then `channel.end()`: from
+    then on the outcome is on its way to the event loop, and a supervisor that only gets to
+    look later (the loop was busy) must not stop the run by the clock and lose the outcome."""
+    try:
+        return run(*args)
+    finally:
+        channel.end()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
-from .base import Availability, SandboxBackend
+from .base import Availability, SandboxBackend, ended_by
 
 __all__ = ["MockBackend", "MockToolError"]
 
@@ -52,7 +52,7 @@ class MockBackend(SandboxBackend):
 
     async def run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
         self.requests.append(request)
-        return await asyncio.to_thread(self._run, request, channel)
+        return await asyncio.to_thread(ended_by, channel, self._run, request, channel)
 
     def _run(self, request: RunRequest, channel: ToolChannel) -> RunOutcome:
         def call_tool(name: str, **kwargs: Any) -> Any:

@@ -11,7 +11,7 @@ import asyncio
 from abc import abstractmethod
 
 from ...bridge.protocol import RunOutcome, RunRequest, ToolChannel
-from ..base import SandboxBackend
+from ..base import SandboxBackend, ended_by
 from ..threads import DaemonThreadPool
 from .serve import Relay
 
@@ -33,7 +33,7 @@ class ProcessBackend(SandboxBackend):
         relay_box: list[Relay] = []
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(
-            self._threads, self._run_blocking, request, channel, relay_box
+            self._threads, ended_by, channel, self._run_blocking, request, channel, relay_box
         )
         try:
             return await asyncio.shield(future)

@@ -31,7 +31,7 @@ from ...bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
 from ...policy.packages import PACKAGES_PATH, PackageGrant
 from .. import forks
 from ..artifacts import collect_outputs
-from ..base import Availability, SandboxBackend
+from ..base import Availability, SandboxBackend, ended_by
 from ..pool_walls import Folders, PoolWalls, folders
 from ..threads import DaemonThreadPool
 from .execution import WasmExecution
@@ -125,8 +125,9 @@ class WasmBackend(SandboxBackend):
             await asyncio.to_thread(self.prepare)
         execution = WasmExecution(channel, request.limits, request.output_limits)
         loop = asyncio.get_running_loop()
-        future = asyncio.wrap_future(
-            self._threads.submit_then(self._run_blocking, request, execution), loop=loop
+        future: asyncio.Future[RunOutcome] = asyncio.wrap_future(
+            self._threads.submit_then(ended_by, channel, self._run_blocking, request, execution),
+            loop=loop,
         )
         try:
             return await future
