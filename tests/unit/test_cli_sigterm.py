@@ -19,6 +19,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python makes it KeyboardInterrupt
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
@@ -90,3 +91,50 @@ def test_sigterm_ends_serve_mcp_blocked_on_its_stdin(tmp_path: Path) -> None:
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "codeact: terminated" in err
     assert took < TERM_GRACE_S + 10
+
+
+STUBBORN_TOOL = '''
+import asyncio, pathlib
+from codeact import tool
+
+@tool
+async def stubborn(marker: str) -> int:
+    """Wait, ignoring cancellation."""
+    pathlib.Path(marker).write_text("in the tool")
+    while True:
+        try:
+            await asyncio.sleep(1000)
+        except asyncio.CancelledError:
+            pass
+'''
+
+
+@pytest.mark.usefixtures("wasm_ready")
+@pytest.mark.parametrize(
+    ("signum", "line"),
+    [(signal.SIGINT, "codeact: interrupted"), (signal.SIGTERM, "codeact: terminated")],
+)
+def test_a_signal_during_an_async_tool_that_ignores_cancellation_says_one_line(
+    signum: int, line: str, tmp_path: Path
+) -> None:
+    """Was: Ctrl-C printed "Task was destroyed but it is pending!" and a traceback ending in
+    `ToolRaised: GeneratorExit` after its line; SIGTERM exited 143 without its line (the
+    loop's wait for the tool outlasted TERM_GRACE_S)."""
+    tools = tmp_path / "tools.py"
+    tools.write_text(STUBBORN_TOOL)
+    marker = tmp_path / "marker"
+    program = tmp_path / "prog.py"
+    program.write_text(f"stubborn(marker={str(marker)!r})\n")
+    args = ["exec", "--backend", "wasm", "--tools", str(tools), str(program)]
+    proc = _start(args, tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():  # the program waits in the tool
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signum, err
+    assert err.strip() == line, err

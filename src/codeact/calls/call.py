@@ -199,10 +199,12 @@ async def run_tool(
 async def _guarded(fn: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> Any:
     """Await an async tool; a `BaseException` it raises (other than this task's own
     cancellation) becomes `ToolRaised` here, before asyncio's Task sees it: a Task re-raises
-    SystemExit and KeyboardInterrupt into the event loop, which ends the application."""
+    SystemExit and KeyboardInterrupt into the event loop, which ends the application.
+    GeneratorExit goes on as it is: it is `close()` ending this coroutine (a tool that ignored
+    its cancellation, its task dropped at exit), which must not raise anything else."""
     try:
         return await fn(**kwargs)
-    except Exception:
+    except (Exception, GeneratorExit):
         raise
     except asyncio.CancelledError as exc:
         if task_cancelling():

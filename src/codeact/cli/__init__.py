@@ -111,7 +111,7 @@ class _CodeActGroup(_LazyGroup):
                 raise
             output_failed_exit(exc)
         except _Terminated:
-            click.echo("codeact: terminated", err=True)
+            _say_terminated()
             raise
         except SystemExit:
             _flush_stdout()
@@ -148,12 +148,23 @@ def _on_ending_signal(signum: int, frame: object) -> None:
     raise _Terminated(128 + signum)
 
 
+#: Taken by whichever says "codeact: terminated": the orderly exit, or `_exit_now` when that
+#: is stuck (an async tool that ignores its cancellation holds the sync loop's shutdown).
+_SAID_TERMINATED = threading.Lock()
+
+
+def _say_terminated() -> None:
+    if _SAID_TERMINATED.acquire(blocking=False):
+        click.echo("codeact: terminated", err=True)
+
+
 def _exit_now(status: int) -> None:
-    """The orderly exit is stuck: remove the sandboxes' host directories and end."""
+    """The orderly exit is stuck: remove the sandboxes' host directories, say why, and end."""
     from ..sandbox.artifacts import remove_process_tree
 
     with contextlib.suppress(Exception):
         remove_process_tree()
+        _say_terminated()
         sys.stderr.flush()
     os._exit(status)
 

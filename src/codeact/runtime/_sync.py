@@ -258,5 +258,11 @@ async def _cancel_all() -> None:
     tasks = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     for task in tasks:
         task.cancel()
-    if tasks:
-        await asyncio.wait(tasks, timeout=2)
+    if not tasks:
+        return
+    _, left = await asyncio.wait(tasks, timeout=2)
+    if left:  # an async tool that ignores its cancellation: it ends with the loop, quietly
+        # (asyncio would print "Task was destroyed but it is pending!" over the caller's exit)
+        _log.debug("codeact: %d task(s) ignored their cancellation", len(left))
+        for task in left:
+            task._log_destroy_pending = False  # type: ignore[attr-defined]
