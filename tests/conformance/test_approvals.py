@@ -8,6 +8,7 @@ are in test_block_approvals.py.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -118,6 +119,40 @@ async def test_no_answer_within_the_approval_timeout_denies(
     assert sent_after(before) == []
     assert result.tool_calls[0].decision == "denied"
     assert result.tool_calls[0].handler == "slow"
+
+
+async def test_a_plain_function_handler_that_blocks_is_denied_at_the_timeout(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """A plain function ran on the event loop: blocking 2 s, it froze every other task of the
+    loop (interrupts too) and was approved after its timeout had long passed."""
+    release = threading.Event()
+
+    def slow(request: ApprovalRequest) -> bool:
+        release.wait(5)
+        return True
+
+    before = len(SENT)
+    codeact = make_codeact(tools=[send_email, lookup], approval_handler=slow, approval_timeout=0.3)
+    code = "try:\n    send_email(to='a@b.c')\nexcept ToolDenied as e:\n    print(e)\nlookup('x')"
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.05)
+            ticks += 1
+
+    beating = asyncio.ensure_future(heartbeat())
+    try:
+        result = await codeact.execute(code)
+    finally:
+        beating.cancel()
+        release.set()
+    assert result.ok, result.error
+    assert "no answer within 0.3s" in result.stdout  # was: approved once it returned
+    assert sent_after(before) == []
+    assert ticks >= 2  # the loop went on while the handler blocked
 
 
 async def test_a_handler_that_raises_denies_with_the_reason_recorded(

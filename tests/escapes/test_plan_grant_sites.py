@@ -135,3 +135,13 @@ async def test_a_call_frame_written_by_the_program_itself_gets_no_grant(
     assert "evil@x.y" not in SENT[before:], result.tool_calls
     assert SENT[before:] == ["ann@example.com"], (result.stdout, result.error)
     assert [r.decision for r in result.tool_calls] == ["denied", "preapproved"]
+
+
+def test_a_literal_site_matches_json_values_not_pythons_equality() -> None:
+    # True == 1 == 1.0 in Python: a site showing value=1 granted a call with value=True.
+    program = ProgramContext("")
+    program.grant_sites({"set": [Site({"value": 1}), Site({"value": [1, 0]})]})
+    assert not program.take_grant("set", {"value": True})
+    assert not program.take_grant("set", {"value": [1.0, False]})
+    assert program.take_grant("set", {"value": 1.0})  # a float parameter gets 1 as 1.0
+    assert program.take_grant("set", {"value": [1, 0]})

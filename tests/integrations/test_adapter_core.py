@@ -6,10 +6,20 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
-from codeact import Approval, ApprovalRequest, CodeAct, ConfigurationError, DenyAll, Limits, tool
+from codeact import (
+    Approval,
+    ApprovalRequest,
+    CodeAct,
+    ConfigurationError,
+    DenyAll,
+    Limits,
+    MockBackend,
+    tool,
+)
 from codeact.integrations._adapter import FrameworkApprovals, codeact_from
 from codeact.integrations._fastmcp_program import fix_line_numbers, wrap_program
 
@@ -226,3 +236,29 @@ async def test_a_call_no_shown_site_accounts_for_gets_no_framework_grant() -> No
     assert "matches none of them" in (getattr(first, "reason", "") or "")
     assert getattr(second, "approved", None) is True
     assert getattr(third, "approved", None) is False  # the site ran its one call
+
+
+async def test_in_plan_scope_the_block_grants_sites_not_counts() -> None:
+    """Approving the block answered with a count per tool, which a call no site accounts for
+    used up in scope "plan" (a jail program's own frame deleted "EVERYONE" on the grant of
+    the person's ``delete(name="bob")``)."""
+
+    def program(code: str, call_tool: Any) -> list[str]:
+        outcomes = []
+        for to in ("boss", "ann"):
+            try:
+                outcomes.append(call_tool("send_email", to=to))
+            except Exception as exc:
+                outcomes.append(type(exc).__name__)
+        return outcomes
+
+    options = {"backend": MockBackend(program), "approval_scope": "plan"}
+    core = codeact_from(tools=[send_email], codeact=None, options=options, framework="X")
+    counts = core.plan_to_approve('send_email(to="ann")')
+    assert counts is not None
+    with core.approved_plan(counts, by="the test"):
+        result = await core.codeact.execute('send_email(to="ann")')
+    assert [(c.arguments["to"], c.outcome) for c in result.tool_calls] == [
+        ("boss", "denied"),
+        ("ann", "ok"),
+    ]

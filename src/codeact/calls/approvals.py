@@ -123,12 +123,16 @@ def _cut(text: str, width: int) -> str:
 class Approval:
     """A handler's answer. `grants` (for a block) pre-approves calls: ``{"send_email": 2}``;
     None as a count means any number of calls. `by` names who decided, for a handler that
-    answers on someone else's behalf (the audit shows the handler's own name otherwise)."""
+    answers on someone else's behalf (the audit shows the handler's own name otherwise).
+    `loops` (a block in scope ``"plan"``, without `grants`): a call site of the plan in a
+    loop, comprehension or function grants every call it makes, not one
+    (`codeact.calls.site_grants`)."""
 
     approved: bool
     reason: str | None = None
     grants: Mapping[str, int | None] | None = None
     by: str | None = None
+    loops: bool = False
 
     @classmethod
     def approve(
@@ -137,8 +141,9 @@ class Approval:
         *,
         grants: Mapping[str, int | None] | None = None,
         by: str | None = None,
+        loops: bool = False,
     ) -> Approval:
-        return cls(True, reason, grants, by)
+        return cls(True, reason, grants, by, loops)
 
     @classmethod
     def deny(cls, reason: str | None = None, *, by: str | None = None) -> Approval:
@@ -228,14 +233,21 @@ class Approver:
 
 async def invoke_handler(handler: ApprovalHandler, request: ApprovalRequest) -> Any:
     """Ask `handler` about `request`: its answer, awaited if it is awaitable (a handler may be
-    a plain function or a coroutine function; every place that asks one goes through here).
+    a plain function, run on a worker thread, or a coroutine function; every place that asks
+    one goes through here).
 
     A `BaseException` it raises that is not this task's cancellation (SystemExit, say) comes
     out as `ToolRaised`, a failed handler, as a tool's does: raised in the task asking (which
     `asyncio.wait_for` makes before Python 3.12), asyncio would re-raise it out of the event
     loop, and `execute_sync`'s loop thread would end under its caller."""
     try:
-        answer: Any = handler(request)
+        if _is_async(handler):
+            answer: Any = handler(request)
+        else:
+            # A plain function may block (a person at a prompt, a request to a service): on a
+            # worker thread, so the event loop goes on (other programs, interrupts) and
+            # `approval_timeout` can end the wait. It blocked the loop for as long as it took.
+            answer = await asyncio.to_thread(handler, request)
         if inspect.isawaitable(answer):
             answer = await answer
     except Exception:
@@ -247,6 +259,13 @@ async def invoke_handler(handler: ApprovalHandler, request: ApprovalRequest) -> 
     except BaseException as exc:  # see the docstring
         raise ToolRaised(exc) from None
     return answer
+
+
+def _is_async(handler: Any) -> bool:
+    """Whether calling `handler` gives a coroutine: an async function, or an object whose
+    ``__call__`` is one (codeact's own handlers, `DeferredApprovals`...)."""
+    call = type(handler).__dict__.get("__call__") or getattr(type(handler), "__call__", None)  # noqa: B004
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
 
 
 def coerce_approval(answer: Any) -> Approval:

@@ -133,5 +133,5 @@ async def approve_block(
         # listed call's grant. Its calls are asked. And a hidden path the scan misses cannot
         # take a shown call's grant either when that call's arguments are literals: each site
         # grants what it shows (`codeact.calls.site_grants`).
-        program.grant_sites(plan_sites(plan))
+        program.grant_sites(plan_sites(plan, loops_repeat=approval.loops))
     return approval, record

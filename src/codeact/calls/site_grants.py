@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .scan import CallPlan
 
-__all__ = ["Site", "SiteGrants", "plan_sites"]
+__all__ = ["Site", "SiteGrants", "plan_sites", "same_values"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,21 @@ def plan_sites(plan: CallPlan, *, loops_repeat: bool = False) -> dict[str, list[
     }
 
 
+def same_values(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same, as JSON tells them apart: ``True`` is not ``1``,
+    ``False`` not ``0`` (Python's ``==`` says they are); ``1`` and ``1.0`` are the same
+    number (a tool's float parameter receives a literal ``1`` as ``1.0``)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_values(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_values(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
 class SiteGrants:
     """The sites granted to one program, used up as its calls match them (not thread-safe:
     the caller holds its own lock)."""
@@ -71,7 +86,7 @@ class SiteGrants:
         literal = [s for s in sites if s.arguments is not None]
         if arguments is not None:
             for site in literal:
-                if dict(site.arguments or {}) == dict(arguments) and self._use(site):
+                if same_values(dict(site.arguments or {}), dict(arguments)) and self._use(site):
                     return True
         return any(self._use(site) for site in sites if site.arguments is None)
 

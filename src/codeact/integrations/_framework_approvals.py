@@ -42,10 +42,6 @@ class GatedCalls(dict[str, int]):
         #: Each tool's call sites (`codeact.calls.site_grants.plan_sites`), when scanned here.
         self.sites = {t: list(s) for t, s in sites.items()} if sites is not None else None
 
-    def grants(self) -> dict[str, int | None]:
-        """As pre-approved calls: a count per tool, None (any number) for a repeated one."""
-        return {t: None if t in self.repeated else n for t, n in self.items()}
-
 
 def _repeated(counts: Mapping[str, int]) -> frozenset[str]:
     return counts.repeated if isinstance(counts, GatedCalls) else frozenset()
@@ -97,8 +93,10 @@ class FrameworkApprovals:
             answer: Approval | bool = await invoke_handler(self.fallback, request)
             return answer
         if request.kind == "block":
-            grants = GatedCalls(plan.counts, plan.repeated).grants()
-            return Approval.approve(plan.reason, grants=grants, by=plan.by)
+            # No counts per tool: a call no site accounts for could use them. In scope "plan"
+            # codeact grants the plan's sites (loops: every call); the calls are asked here
+            # otherwise, and each site grants what it shows (`plan.sites`).
+            return Approval.approve(plan.reason, by=plan.by, loops=True)
         tool = request.tool or ""
         if plan.sites is not None:
             if plan.sites.take(tool, request.arguments):

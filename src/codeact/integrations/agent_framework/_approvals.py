@@ -129,27 +129,18 @@ class ApprovalRoute:
 
     async def __call__(self, request: ApprovalRequest) -> Approval | bool:
         if request.kind == "block" and self.block_approved_by is not None:
+            # In scope "plan", codeact grants the plan's call sites, each what it shows, and a
+            # site in a loop every call it makes (the person approved that code); a call no
+            # site accounts for is asked. Other scopes grant as codeact does.
             return Approval.approve(
                 "the execute_code call was approved",
-                grants=self._plan_grants(request),
                 by=self.block_approved_by,
+                loops=self.scope == "plan",
             )
         if self.handler is None:
             return Approval.deny(self._no_handler(request), by="none")
         answer: Approval | bool = await invoke_handler(self.handler, request)
         return answer
-
-    def _plan_grants(self, request: ApprovalRequest) -> dict[str, int | None] | None:
-        """With scope ``"plan"``, what approving the block grants: the calls the scan counted,
-        and every call of a tool whose site is in a loop, comprehension or function (the person
-        approved that code, and such a site runs as often as its loop does). None (codeact's
-        own rule: nothing for a plan the scan could not read whole) otherwise."""
-        plan = request.plan
-        if self.scope != "plan" or plan is None:
-            return None
-        if plan.dynamic or plan.syntax_error or plan.carried:
-            return None
-        return {c.tool: None if c.repeated else c.count for c in plan.gated}
 
     def _no_handler(self, request: ApprovalRequest) -> str:
         what = f"{request.tool}()" if request.kind == "call" else "this program's gated calls"
