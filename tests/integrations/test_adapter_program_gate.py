@@ -8,6 +8,7 @@ time.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import warnings
@@ -22,7 +23,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from codeact import tool
+from codeact import Limits, tool
 from codeact.integrations._program_gate import ADAPTER_PROGRAMS
 from codeact.integrations.langchain import CodeActTool
 
@@ -116,3 +117,24 @@ def test_sync_callers_on_threads_share_the_bound() -> None:
         thread.join()
     assert sorted(answers) == sorted(f"[value] {i}" for i in range(8))
     assert overlap.most <= ADAPTER_PROGRAMS
+
+
+async def test_a_program_run_from_a_tool_of_a_program_runs_in_its_parents_turn() -> None:
+    """A tool that runs another program through the same adapter (a sub-agent sharing it):
+    four parents held every turn and each waited for one for its child, until their tool
+    timeout."""
+    holder: list[CodeActTool] = []
+
+    @tool
+    async def sub_task(text: str) -> str:
+        """Run a helper program for `text`."""
+        return str(await holder[0].ainvoke({"code": f"print({text!r}.upper())"}))
+
+    execute_code = CodeActTool(tools=[sub_task], limits=Limits(tool_timeout=20))
+    holder.append(execute_code)
+    programs = [
+        execute_code.ainvoke({"code": f"print(sub_task(text='job{i}'))"})
+        for i in range(ADAPTER_PROGRAMS + 1)
+    ]
+    answers = await asyncio.wait_for(asyncio.gather(*programs), 60)
+    assert all(f"JOB{i}" in str(a) for i, a in enumerate(answers)), answers

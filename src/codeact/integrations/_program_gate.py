@@ -11,6 +11,7 @@ starts when they run.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import weakref
 
@@ -20,6 +21,13 @@ __all__ = ["ADAPTER_PROGRAMS", "ProgramGate"]
 
 #: Programs one adapter runs at once (as `codeact.agent.PARALLEL_PROGRAMS`).
 ADAPTER_PROGRAMS = 4
+
+#: The gates whose turn the running code holds: a program's tool that runs another program
+#: through the same adapter (a sub-agent sharing the tool) runs it in its parent's turn. It
+#: waited for one of its own, which four such parents held: all of them waited for ever.
+_holding: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "codeact_program_gate_turns", default=frozenset()
+)
 
 
 class ProgramGate:
@@ -36,14 +44,28 @@ class ProgramGate:
     async def execute(
         self, codeact: CodeAct, code: str, *, call_id: str | None = None
     ) -> ExecutionResult:
+        held = _holding.get()
+        if id(self) in held:  # inside a program of this gate: its turn
+            return await codeact.execute(code, call_id=call_id)
         loop = asyncio.get_running_loop()
         with self._lock:  # an asyncio.Semaphore serves one loop: one for each
             turns = self._loops.get(loop)
             if turns is None:
                 turns = self._loops[loop] = asyncio.Semaphore(self.limit)
         async with turns:
-            return await codeact.execute(code, call_id=call_id)
+            token = _holding.set(held | {id(self)})
+            try:
+                return await codeact.execute(code, call_id=call_id)
+            finally:
+                _holding.reset(token)
 
     def execute_sync(self, codeact: CodeAct, code: str) -> ExecutionResult:
-        with self._threads:
+        held = _holding.get()
+        if id(self) in held:
             return codeact.execute_sync(code)
+        with self._threads:
+            token = _holding.set(held | {id(self)})
+            try:
+                return codeact.execute_sync(code)
+            finally:
+                _holding.reset(token)
