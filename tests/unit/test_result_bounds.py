@@ -96,3 +96,25 @@ def test_the_size_check_stops_inside_a_sequence_of_its_own_class() -> None:
             raise RuntimeError("iterated a million items")
 
     assert json_size_over(Endless(), 10_000)
+
+
+def test_a_models_lazy_field_is_consumed_only_as_far_as_the_limit() -> None:
+    # A field typed Iterable[int] keeps the generator; model_dump drained it whole (an
+    # endless one until the host ran out of memory: 22.9 GB in 98 s).
+    from collections.abc import Iterable
+
+    import pydantic
+
+    class Feed(pydantic.BaseModel):
+        name: str
+        items: Iterable[int]
+
+    class Page(pydantic.BaseModel):
+        feed: Feed
+
+    counter = itertools.count()
+    with pytest.raises(ResultTooLargeError):
+        to_json_value(Page(feed=Feed(name="n", items=counter)), max_bytes=10_000)
+    assert next(counter) < 5_000
+    small = to_json_value(Page(feed=Feed(name="n", items=iter([1, 2]))), max_bytes=10_000)
+    assert small == {"feed": {"name": "n", "items": [1, 2]}}

@@ -42,7 +42,7 @@ import pathlib
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -191,8 +191,15 @@ def _convert_other(value: Any, where: str, depth: int, budget: _Budget) -> Any:
         return value
     if isinstance(value, enum.Enum):
         return _convert(value.value, where, depth + 1, budget)
-    if isinstance(value, BaseModel):  # its dump is counted as it is checked
-        return _convert(value.model_dump(mode="json"), where, depth, budget)
+    if isinstance(value, BaseModel):
+        if _lazy_inside(value):  # model_dump would drain it whole (an endless one: for ever)
+            names = list(type(value).model_fields)
+            budget.items(2 * len(names))
+            return {
+                name: _convert(getattr(value, name), f"{where}.{name}", depth + 1, budget)
+                for name in names
+            }
+        return _convert(value.model_dump(mode="json"), where, depth, budget)  # counted as read
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = dataclasses.fields(value)
         budget.items(2 * len(fields))
@@ -285,3 +292,24 @@ def _key(key: Any, where: str, budget: _Budget | None = None) -> str:
     raise ResultConversionError(
         f"{where} has a dict key of type {type(key).__qualname__}; JSON keys must be strings"
     )
+
+
+def _lazy_inside(model: BaseModel, most: int = 10_000) -> bool:
+    """Whether a model holds an iterator (a field typed ``Iterable[int]`` keeps the generator
+    it was given) among its first `most` values, or has more values than that to look at."""
+    stack: list[Any] = [model]
+    seen = 0
+    while stack:
+        seen += 1
+        if seen > most:
+            return True
+        value = stack.pop()
+        if isinstance(value, BaseModel):
+            stack.extend(getattr(value, name, None) for name in type(value).model_fields)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+        elif isinstance(value, Iterator):
+            return True
+    return False
