@@ -90,6 +90,33 @@ async def test_a_slow_iterator_counts_toward_the_tool_timeout(
     assert time.monotonic() - started < 4
 
 
+async def test_an_iterator_that_blocks_is_stopped_at_the_tool_timeout(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # Converted on the sandbox's thread (a sync tool runs inline), one that blocked held the
+    # whole run until it returned (30 s for a 2 s timeout): nothing watched the conversion.
+    release = threading.Event()
+
+    def stuck() -> Iterator[int]:
+        yield 1
+        release.wait(20)  # a cursor waiting on a dead connection
+        yield 2
+
+    @tool
+    def feed() -> Iterator[int]:
+        """Rows."""
+        return stuck()
+
+    codeact = make_codeact(tools=[feed], limits=Limits(wall_time=25, tool_timeout=0.5))
+    started = time.monotonic()
+    try:
+        result = await codeact.execute(_CATCH.format(call="feed()"))
+    finally:
+        release.set()
+    assert result.error is not None and result.error.limit == "tool_timeout", result.error
+    assert time.monotonic() - started < 10
+
+
 class _RaisingItems(dict):  # type: ignore[type-arg]
     def items(self) -> Any:
         raise RuntimeError("items")

@@ -14,11 +14,9 @@ on calls and where they run. The sandbox never holds a tool, only this object ca
   worker threads), and their timeouts cancel them.
 
 A tool timeout (its result's conversion counts), like every limit, stops the program. While a
-person decides about a call and the program waits for it, its wall-time clock stands still,
-and a program that could compute meanwhile (jail threads, signal handlers) is stopped too.
-
-Tools, middlewares and approval handlers run in (a copy per call of) the `contextvars` context
-of `CodeAct.execute`'s caller: its request-scoped values, tracing span or MCP request.
+person decides about a call, the program's wall-time clock stands still (and a jail program
+is stopped). Tools, middlewares and approval handlers run in (a copy per call of) the
+`contextvars` context of `CodeAct.execute`'s caller (request-scoped values, a span).
 """
 
 from __future__ import annotations
@@ -227,8 +225,7 @@ class HostBridge:
         due = self.deadline + GRACE if inline is None else min(self.deadline, inline[1])
         return max(0.01, due - time.monotonic())
 
-    def extend_deadline(self, seconds: float) -> None:
-        """Move the deadline later."""
+    def extend_deadline(self, seconds: float) -> None:  # move it later
         self.clock.extend(seconds)
 
     def cancel(self) -> None:
@@ -239,8 +236,7 @@ class HostBridge:
         self._done.put(_WAKE)
 
     def finish(self) -> None:
-        """After the run: calls still in flight (not settled) are recorded as cancelled, and
-        audited."""
+        """After the run: calls still in flight (not settled) are audited as cancelled."""
         for record in self.program.unsettled(list(self.records)):  # with its call, if opened:
             self._end(record, "cancelled", "the program ended while it ran")  # its decision
 
@@ -293,7 +289,12 @@ class HostBridge:
             raise
         except BaseException as exc:  # a tool's SystemExit, say: fails its call, not the host
             return _reply(self.pipeline.fail(call, as_exception(exc)))
-        return self._closed(call, self.pipeline.close(call, result, **self._result_limits(call)))
+        self._inline = (call, (call.ran_at or time.monotonic()) + self._timeout_of(call.tool))
+        try:  # the conversion too: a lazy result may block this thread (`overdue` stops it)
+            end = self.pipeline.close(call, result, **self._result_limits(call))
+        finally:
+            self._inline = None
+        return self._closed(call, end)
 
     def _result_limits(self, call: ToolInvocation) -> dict[str, Any]:
         return {"max_bytes": self.limits.tool_result_bytes, "timeout": self._timeout_of(call.tool)}
@@ -393,8 +394,7 @@ class HostBridge:
         return stops.tool_timeout(call.name, self._timeout_of(call.tool))
 
 
-def _reply(end: CallResult) -> Reply:
-    """What the program receives for a closed call."""
+def _reply(end: CallResult) -> Reply:  # what the program receives for a closed call
     if end.ok:
         return ok_reply(end.encoded)
     return error_reply(end.error_kind or "error", end.error or "")
