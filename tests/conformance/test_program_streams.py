@@ -156,7 +156,8 @@ async def test_a_tool_known_by_a_json_schema_has_the_signature_the_model_sees(
     assert result.ok, result.error
     assert result.value == [
         "(query: str, limit: int = 5, **kwargs: Any) -> str",
-        "Search.\n\nArgs:\n    query: What to look for.",
+        "Search.\n\nAlso takes 'first-name' (str | None, default None), which is not a Python "
+        "name: pass it as **{'first-name': ...}.\n\nArgs:\n    query: What to look for.",
     ]
     assert search.signature == "search(query: str, limit: int = 5, **kwargs: Any) -> str"
 
