@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -58,7 +57,7 @@ async def test_a_continued_conversation_keeps_its_session_and_a_new_one_starts_e
     first = await agent.run("remember the EU rate")
     # The history as an application would store it: JSON and back.
     stored = json.loads(json.dumps([m.to_openai() for m in first.messages]))
-    history = [_message(m) for m in stored]
+    history = [Message.from_openai(m) for m in stored]
     second = await agent.run("what was it?", history=history)
     assert second.executions[0].value == 0.21, second.executions[0].to_model_text()
     third = await agent.run("a new conversation")
@@ -113,12 +112,16 @@ def test_session_needs_a_codeact() -> None:
         Agent(client=ScriptedChat(["hi"]), session=True)
 
 
-def _message(data: dict[str, Any]) -> Message:
-    """A message back from its OpenAI JSON form (as stored by an application)."""
-    from codeact.chat.messages import ToolCall
-
-    calls = tuple(
-        ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
-        for c in data.get("tool_calls") or []
+async def test_a_history_of_openai_dicts_continues_its_session() -> None:
+    """``history=`` takes the dicts `Message.to_openai` gives, as loaded from JSON (before,
+    a bare AttributeError: 'dict' object has no attribute 'to_openai')."""
+    chat = ScriptedChat(
+        [code_call("rate = get_tax_rate(region='EU')"), "saved", code_call("rate"), "0.21"]
     )
-    return Message(data["role"], data.get("content"), calls, tool_call_id=data.get("tool_call_id"))
+    agent = Agent(client=chat, codeact=_codeact(), session=True)
+    first = await agent.run("remember the EU rate")
+    stored = json.loads(json.dumps([m.to_openai() for m in first.messages]))
+    second = await agent.run("what was it?", history=stored)
+    assert second.executions[0].value == 0.21, second.executions[0].to_model_text()
+    sent = [m.to_openai() for m in chat.requests[2].messages[: len(stored)]]
+    assert sent == stored

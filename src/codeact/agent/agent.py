@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import pydantic
 
@@ -32,7 +32,10 @@ from .sessions import ConversationSessions
 from .tracing import agent_span, capture_of, set_usage
 from .turn_budget import DEFAULT_TURN_OUTPUT
 
-__all__ = ["PARALLEL_PROGRAMS", "Agent"]
+__all__ = ["PARALLEL_PROGRAMS", "Agent", "HistoryItem"]
+
+#: One message of ``history=``: a `Message`, or its OpenAI form (`Message.to_openai`).
+HistoryItem: TypeAlias = Message | Mapping[str, Any]
 
 
 class Agent(Closeable):
@@ -168,19 +171,21 @@ class Agent(Closeable):
         return definitions
 
     # -- running -------------------------------------------------------------------------
-    async def run(self, prompt: str, *, history: Sequence[Message] = ()) -> AgentResult:
-        """Run the loop for `prompt` (after `history`, e.g. a previous result's messages).
+    async def run(self, prompt: str, *, history: Sequence[HistoryItem] = ()) -> AgentResult:
+        """Run the loop for `prompt` (after `history`, e.g. a previous result's messages, as
+        `Message` objects or as the dicts `Message.to_openai` gives, e.g. loaded from JSON).
 
         Raises `TurnLimitExceeded` or `OutputValidationError`, and `ChatError` when the model
         cannot be reached; each with the partial result (the costs so far) as `.result`.
         """
         if not isinstance(prompt, str):
             raise UserError(f"prompt must be a str, got {type(prompt).__name__}")
+        earlier = history_messages(history)
         run = AgentRun(self)
         if self.sessions is not None:
-            run.session = self.sessions.for_run(history)
-        if history:
-            run.messages += list(history)
+            run.session = self.sessions.for_run(earlier)
+        if earlier:
+            run.messages += earlier
         else:
             system = self.system_prompt()
             if system:
@@ -208,7 +213,7 @@ class Agent(Closeable):
         """The CodeAct's tracer provider when it has one (else the global, if in use)."""
         return getattr(self.codeact, "_tracer_provider", None)
 
-    def run_sync(self, prompt: str, *, history: Sequence[Message] = ()) -> AgentResult:
+    def run_sync(self, prompt: str, *, history: Sequence[HistoryItem] = ()) -> AgentResult:
         """`run` for code without an event loop (a private loop thread, reused across calls)."""
         refuse_inside_loop("run_sync()", "await agent.run(...)")
         return self._sync.get().run(self.run(prompt, history=history))
@@ -235,3 +240,30 @@ class Agent(Closeable):
     def __repr__(self) -> str:
         codeact = f", codeact={self.codeact!r}" if self.codeact else ""
         return f"Agent(tools=[{self.direct.tools.describe_names()}]{codeact})"
+
+
+_HISTORY_TAKES = (
+    "history takes a list of Message objects or of OpenAI-style message dicts "
+    "(what Message.to_openai() gives, e.g. loaded from JSON)"
+)
+
+
+def history_messages(history: object) -> list[Message]:
+    """`history` as messages: dicts converted with `Message.from_openai`; anything else is a
+    `UserError` saying what ``history=`` takes."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
+        raise UserError(f"{_HISTORY_TAKES}, got {type(history).__name__}")
+    messages = []
+    for i, item in enumerate(history):
+        if isinstance(item, Message):
+            messages.append(item)
+        elif isinstance(item, Mapping):
+            try:
+                messages.append(Message.from_openai(item))
+            except ValueError as exc:
+                raise UserError(f"{_HISTORY_TAKES}; history[{i}]: {exc}") from None
+        else:
+            raise UserError(f"{_HISTORY_TAKES}; history[{i}] is a {type(item).__name__}")
+    return messages

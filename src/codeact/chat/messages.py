@@ -2,14 +2,15 @@
 
 Every chat client (the OpenAI-compatible one, the embedded model, the scripted one in
 `codeact.testing`, or your own) speaks these types, so the agent loop never sees a vendor's
-SDK objects. They map one to one onto the OpenAI chat-completions format (`to_openai`).
+SDK objects. They map one to one onto the OpenAI chat-completions format (`to_openai`, and
+back with `Message.from_openai`).
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
@@ -101,6 +102,32 @@ class Message:
         """The result of `call`, as the model will read it."""
         return cls("tool", content, tool_call_id=call.id, name=call.name)
 
+    @classmethod
+    def from_openai(cls, data: Mapping[str, Any]) -> Message:
+        """The message `to_openai` gave, back (an OpenAI chat-completions message dict, e.g.
+        one of a history stored as JSON). Raises ValueError, saying what is wrong, for a dict
+        that is not such a message.
+
+        >>> Message.from_openai({"role": "user", "content": "Hi"})
+        Message(role='user', content='Hi', tool_calls=(), tool_call_id=None, name=None)
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a message is a dict, not {type(data).__name__}")
+        role = data.get("role")
+        if role not in _ROLES:
+            raise ValueError(f"a message's role is one of {', '.join(_ROLES)}, not {role!r}")
+        content = data.get("content")
+        if content is not None and not isinstance(content, str):
+            raise ValueError(f"a message's content is a str or None, not {type(content).__name__}")
+        calls = data.get("tool_calls") or ()
+        if not isinstance(calls, (list, tuple)):
+            raise ValueError(f"a message's tool_calls are a list, not {type(calls).__name__}")
+        tool_call_id, name = data.get("tool_call_id"), data.get("name")
+        for key, value in (("tool_call_id", tool_call_id), ("name", name)):
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"a message's {key} is a str, not {type(value).__name__}")
+        return cls(role, content, tuple(_tool_call(c) for c in calls), tool_call_id, name)
+
     def to_openai(self) -> dict[str, Any]:
         out: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.tool_calls:
@@ -108,6 +135,20 @@ class Message:
         if self.role == "tool":
             out["tool_call_id"] = self.tool_call_id
         return out
+
+
+_ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
+
+
+def _tool_call(data: Any) -> ToolCall:
+    """A tool call back from its `ToolCall.to_openai` form."""
+    function = data.get("function") if isinstance(data, Mapping) else None
+    if not isinstance(function, Mapping) or "id" not in data or "name" not in function:
+        raise ValueError(
+            'a tool call is {"id": ..., "type": "function", "function": {"name": ..., '
+            f'"arguments": ...}}}}, not {str(data)[:80]}'
+        )
+    return ToolCall(data["id"], function["name"], function.get("arguments", "{}"))
 
 
 @dataclass(frozen=True)
