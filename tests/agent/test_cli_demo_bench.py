@@ -192,3 +192,33 @@ def test_durations_read_in_the_unit_that_shows_them() -> None:
     assert _duration(0.0042) == "4.2 ms"
     assert _duration(0.00031) == "0.31 ms"
     assert _duration(0.0) == "0.00 ms"
+
+
+def test_bench_with_every_run_interrupted_has_no_medians_and_fails(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """Every run cut short by the endpoint: no median is shown as a number, and the exit
+    status says no run completed (before: medians of 0.0 s and 0 tokens, exit 0)."""
+    fake_openai.policy = lambda body: error(401, "bad key")
+    proc = codeact_cli(
+        "bench",
+        "order-totals",
+        "--base-url",
+        fake_openai.url,
+        "--model",
+        "m",
+        "--wiring",
+        "direct",
+        "--runs",
+        "1",
+        "--json",
+        str(tmp_path / "b.json"),
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "| wall time (s) | - |" in proc.stdout and "| input tokens | - |" in proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("codeact: error:")]
+    assert len(errors) == 1 and errors[0].startswith("codeact: error: no run completed: all 1")
+    assert "HTTP 401" in errors[0] and "Traceback" not in proc.stderr
+    summary = json.loads((tmp_path / "b.json").read_text())["summary"]["direct"]
+    assert summary["interrupted"] == 1 and summary["wall_s"] is None
+    assert summary["input_tokens"] is None

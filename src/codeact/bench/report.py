@@ -3,7 +3,8 @@ file and a PNG bar chart. Failed runs (a wrong answer, the turn limit, an invali
 agent's own end) count in every median and are shown in the table; interrupted runs
 (`RunRecord.interrupted`: cut short by the model endpoint, the sandbox or a bug, with what they
 spent until then) are counted and listed but left out of the medians, whose runs ended on
-their own."""
+their own. A wiring none of whose runs ended on its own has no medians: None in the JSON,
+"-" in the table, no bar in the chart."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from ..errors import ConfigurationError
 from .order_totals import RunRecord
 from .stats import json_file_text
 
-__all__ = ["METRICS", "bench_json", "markdown_table", "summarize", "write_chart", "write_json"]
+__all__ = [
+    "METRICS",
+    "bench_json",
+    "completed_runs",
+    "markdown_table",
+    "summarize",
+    "write_chart",
+    "write_json",
+]
 
 #: (key, label) of every metric summarized by its median.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -33,7 +42,8 @@ METRICS: tuple[tuple[str, str], ...] = (
 
 def summarize(records: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
     """Per wiring: runs, correct, failed (with an error), interrupted (of those failed: left
-    out of the medians), one-program runs, and medians of the runs not interrupted."""
+    out of the medians), one-program runs, and medians of the runs not interrupted (None
+    when every run was interrupted: there is nothing to take a median of)."""
     summary: dict[str, dict[str, Any]] = {}
     for wiring in dict.fromkeys(r.wiring for r in records):
         mine = [r for r in records if r.wiring == wiring]
@@ -55,8 +65,13 @@ def summarize(records: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
     return summary
 
 
-def _median(values: Sequence[float]) -> float:
-    return round(float(statistics.median(values)), 3) if values else 0.0
+def _median(values: Sequence[float]) -> float | None:
+    return round(float(statistics.median(values)), 3) if values else None
+
+
+def completed_runs(records: Sequence[RunRecord]) -> int:
+    """How many runs ended on their own (not interrupted): the runs the medians are of."""
+    return sum(not r.interrupted for r in records)
 
 
 def bench_json(model: str, records: Sequence[RunRecord]) -> dict[str, Any]:
@@ -111,8 +126,8 @@ def markdown_table(model: str, records: Sequence[RunRecord]) -> str:
     for key, label in METRICS:
         row = [label, *[_number(summary[w][key], key) for w in wirings]]
         if both:
-            direct = summary["direct"][key]
-            row.append(f"{summary['codeact'][key] / direct:.2f}" if direct else "-")
+            codeact, direct = summary["codeact"][key], summary["direct"][key]
+            row.append(f"{codeact / direct:.2f}" if direct and codeact is not None else "-")
         rows.append(row)
     lines = [f"order-totals benchmark, model {model} (runs {runs})", ""]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -129,7 +144,9 @@ def _label(wiring: str) -> str:
     return "CodeAct" if wiring == "codeact" else wiring
 
 
-def _number(value: float, key: str = "") -> str:
+def _number(value: float | None, key: str = "") -> str:
+    if value is None:
+        return "-"  # no run to take a median of
     if key == "wall_s":
         return f"{value:.1f}"
     return f"{value:,.0f}" if float(value).is_integer() and value >= 100 else f"{value:g}"
@@ -152,11 +169,16 @@ def write_chart(path: Path, model: str, records: Sequence[RunRecord]) -> None:
     fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.6))
     colors = {"codeact": "#2a9d8f", "direct": "#e76f51"}
     for ax, (key, label) in zip(axes, shown, strict=True):
-        values = [summary[w][key] for w in wirings]
+        measured = [w for w in wirings if summary[w][key] is not None]
+        values = [summary[w][key] for w in measured]
         bars = ax.bar(
-            [_label(w) for w in wirings], values, color=[colors.get(w, "#888") for w in wirings]
+            [_label(w) for w in measured], values, color=[colors.get(w, "#888") for w in measured]
         )
         ax.bar_label(bars, labels=[_number(v, key) for v in values], fontsize=8)
+        if not measured:
+            ax.text(0.5, 0.5, "no completed run", ha="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
         ax.set_title(label, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
     correct = ", ".join(

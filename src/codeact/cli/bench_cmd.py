@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import UserError
-from .common import handle_errors, result_file_options, writable_destination
+from .common import fail, handle_errors, result_file_options, writable_destination
 from .model_options import client_from_options, model_options, start_model
 from .params import Number
 from .ray_bench import ray_option
@@ -292,10 +292,11 @@ def order_totals_command(
     counted and shown, not dropped; the runs after it still run. A run the model endpoint
     or the sandbox cut short is interrupted: its costs so far are recorded, and it is left
     out of the medians.
-    Exit status 0 when the benchmark ran (whatever the answers), 2 for a usage error.
+    Exit status 0 when the benchmark ran (whatever the answers), 1 when no run completed
+    (every one interrupted: there are no medians), 2 for a usage error.
     """
     from ..bench.order_totals import WIRINGS
-    from ..bench.report import markdown_table, write_chart, write_json
+    from ..bench.report import completed_runs, markdown_table, write_chart, write_json
 
     wirings: tuple[Wiring, ...] = WIRINGS if wiring == "both" else (wiring,)  # type: ignore[assignment]
     if ray_address is not None:
@@ -332,6 +333,12 @@ def order_totals_command(
         click.echo(f"chart: not written ({exc})")
     else:
         click.echo(f"chart: {chart}")
+    if records and not completed_runs(records):
+        first = next((r.error for r in records if r.error), None) or "no error recorded"
+        fail(
+            f"no run completed: all {len(records)} were interrupted, so there are no medians "
+            f"(the first: {first[:300]})"
+        )
 
 
 async def _run(
