@@ -169,3 +169,45 @@ async def test_the_first_run_names_the_servers_model(server: ModelServer) -> Non
     provider.shutdown()
     named = ("only-model", {"chat only-model": "only-model", "invoke_agent codeact": "only-model"})
     assert runs == [named, named] and server.gets == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['[{"id": "only-model"}]', '{"data": {"id": "only-model"}}', '"only-model"', "{}"],
+    ids=["array", "data_not_a_list", "string", "no_data"],
+)
+async def test_a_reply_that_is_not_a_list_of_models_is_one_chat_error(
+    server: ModelServer, body: str
+) -> None:
+    """JSON, but not ``{"data": [...]}``: one line saying so and to name the model (before,
+    a JSON array escaped as a bare AttributeError from the SDK's parse)."""
+    server.models = lambda handler, n: send(handler, 200, body)
+    chat = chat_of(server, max_retries=1)
+    with pytest.raises(ChatError) as caught:
+        await Agent(client=chat).run("hi")
+    await chat.aclose()
+    message = str(caught.value)
+    assert message.startswith("no model name given, and the model endpoint http://127.0.0.1:")
+    assert 'sent a list of models that is not one (a JSON object with a "data" list)' in message
+    assert message.endswith("; set CODEACT_MODEL or pass --model / model=")
+    assert "\n" not in message and server.gets == 2 and server.posts == 0
+
+
+async def test_a_server_without_a_list_of_models_says_to_name_the_model(
+    server: ModelServer,
+) -> None:
+    """A 404 for ``GET /models`` is not a model the server does not serve (before: "does not
+    serve model None")."""
+    not_found = json.dumps({"error": {"message": "Not Found"}})
+    server.models = lambda handler, n: send(handler, 404, not_found)
+    chat = chat_of(server, max_retries=1)
+    with pytest.raises(ChatError) as caught:
+        await Agent(client=chat).run("hi")
+    await chat.aclose()
+    message = str(caught.value)
+    assert "None" not in message and "\n" not in message
+    assert "has no list of models to take its name from (GET /models: HTTP 404: Not Found)" in (
+        message
+    )
+    assert message.endswith("; set CODEACT_MODEL or pass --model / model=")
+    assert server.gets == 1 and server.posts == 0

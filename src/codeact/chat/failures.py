@@ -13,7 +13,7 @@ import random
 import re
 from typing import TYPE_CHECKING
 
-from ..errors import ChatError
+from ..errors import ChatError, ModelNotConfigured
 from .replies import BadReply
 
 if TYPE_CHECKING:
@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
     from .endpoint import Endpoint
 
-__all__ = ["RETRY_STATUSES", "broken_reply", "refuses_tool_choice", "retry_delay", "translate"]
+__all__ = [
+    "RETRY_STATUSES",
+    "broken_reply",
+    "models_failure",
+    "refuses_tool_choice",
+    "retry_delay",
+    "translate",
+]
 
 #: HTTP statuses worth another attempt: rate limits and server-side failures.
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -97,6 +104,27 @@ def translate(exc: Exception, *, endpoint: Endpoint, model: str | None, attempts
     if status >= 500:
         return ChatError(f"{where} failed (HTTP {status}){tries}: {detail}")
     return ChatError(f"{where} rejected the request (HTTP {status}): {detail}")
+
+
+def models_failure(error: ChatError, *, endpoint: Endpoint) -> ChatError:
+    """The `ChatError` of a ``GET /models`` (asked when no model is named) that failed: a
+    server without that list (404), or a reply that is not one, says so and that the model is
+    then to be named; any other failure (unreachable, 5xx, timeout) is `error` as it is."""
+    import openai
+
+    cause = error.__cause__
+    if isinstance(cause, openai.APIStatusError) and cause.status_code == 404:
+        what = (
+            f"the model endpoint {endpoint.describe()} has no list of models to take its "
+            f"name from (GET /models: HTTP 404: {_detail(cause)})"
+        )
+    elif isinstance(cause, BadReply):
+        what = str(error)
+    else:
+        return error
+    return ModelNotConfigured(
+        f"no model name given, and {what}; set CODEACT_MODEL or pass --model / model="
+    )
 
 
 def _detail(exc: openai.APIStatusError) -> str:

@@ -18,7 +18,14 @@ from .._display import utf8_safe_json
 from .._nesting import TooDeep, loads_within
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
-from .failures import RETRY_STATUSES, broken_reply, refuses_tool_choice, retry_delay, translate
+from .failures import (
+    RETRY_STATUSES,
+    broken_reply,
+    models_failure,
+    refuses_tool_choice,
+    retry_delay,
+    translate,
+)
 from .messages import (
     ChatResponse,
     Message,
@@ -27,7 +34,7 @@ from .messages import (
     ToolDefinition,
 )
 from .per_loop import PerLoop
-from .replies import BadReply, ReplyTooLarge, chat_response, field_of, plain, snippet, unparsed
+from .replies import BadReply, ReplyTooLarge, chat_response, field_of, snippet, unparsed
 from .streaming import OnDelta, read_stream, stream_request
 
 if TYPE_CHECKING:
@@ -317,12 +324,13 @@ class OpenAIChat:
 
     async def _only_model(self) -> str:
         """The name of the one model a server serves (llama.cpp, a single vLLM model), asked
-        for within `timeout` and retried as a chat request is."""
-        page = await self._with_retries(self._models_page)
-        data = getattr(page, "data", None)
-        names = [
-            m for m in (field_of(plain(m), "id") for m in (data or ())) if isinstance(m, str) and m
-        ]
+        for within `timeout` and retried as a chat request is. A server without a list of
+        models, or with one that is not one, says so: the model is then to be named."""
+        try:
+            data = await self._with_retries(self._models_page)
+        except ChatError as exc:
+            raise models_failure(exc, endpoint=self.endpoint) from exc.__cause__
+        names = [m for m in (field_of(m, "id") for m in data) if isinstance(m, str) and m]
         if len(names) != 1:
             listed = ", ".join(names[:10]) or "none"
             raise ModelNotConfigured(
@@ -331,18 +339,25 @@ class OpenAIChat:
             )
         return names[0]
 
-    async def _models_page(self) -> Any:
-        """One attempt at ``GET /models``: its reply, a list of models."""
-        import openai
-
+    async def _models_page(self) -> list[Any]:
+        """One attempt at ``GET /models``: the models its reply lists (the JSON objects of
+        its ``data``); a reply that is not such a list is a `BadReply` (asked for again)."""
+        models = self._client.models.with_raw_response.list()
+        response = await self._bounded(models, "GET", "models")
+        text = response.http_response.text
         try:
-            return await self._bounded(self._client.models.list(), "GET", "models")
-        except (openai.APIConnectionError, openai.APIStatusError):
-            raise
-        except (openai.APIError, ValueError) as exc:  # a 200 whose body is not JSON
+            body = loads_within(text)
+        except TooDeep as exc:
+            raise BadReply("sent a list of models nested too deep to read") from exc
+        except ValueError as exc:  # a 200 whose body is not JSON
+            raise BadReply("sent a list of models that is not JSON", snippet(text)) from exc
+        data = field_of(body, "data")
+        if not isinstance(data, list):
             raise BadReply(
-                "sent a list of models that is not JSON", snippet(unparsed(exc))
-            ) from exc
+                'sent a list of models that is not one (a JSON object with a "data" list)',
+                snippet(text),
+            )
+        return data
 
     async def aclose(self) -> None:
         """Close the running loop's connections (those of a loop that ended are closed)."""
