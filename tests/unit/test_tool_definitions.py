@@ -44,6 +44,25 @@ def test_arguments_named_as_keywords_are_shown_with_how_to_pass_them() -> None:
         assert "which are not Python names" in str(doc.value)
 
 
+def test_an_argument_named_kwargs_keeps_its_name_and_the_catch_all_takes_another() -> None:
+    """Before, ``convert(kwargs: str, to: str, **kwargs: Any)`` for the model, and in the
+    sandbox a signature that lost ``kwargs: str`` and put ``**kwargs`` first."""
+    schema = {
+        "type": "object",
+        "properties": {name: {"type": "string"} for name in ("from", "kwargs", "more", "to")},
+        "required": ["from", "kwargs", "more", "to"],
+    }
+    convert = Tool.from_schema("convert", schema, lambda **kw: kw, description="Convert.")
+    assert convert.signature.startswith("convert(kwargs: str, more: str, to: str, **extra: Any)")
+    with CodeAct(tools=[convert]) as codeact:
+        line = _line(codeact, "convert")
+        assert line.startswith("- convert(kwargs: str, more: str, to: str, **extra: Any)")
+        shown = codeact.execute_sync("import inspect\nstr(inspect.signature(convert))")
+        assert shown.value == "(kwargs: str, more: str, to: str, **extra: Any)", shown.error
+        ok = codeact.execute_sync('convert("a", "b", to="c", **{"from": "d"})')
+        assert ok.ok and ok.value == {"kwargs": "a", "more": "b", "to": "c", "from": "d"}
+
+
 class Order(TypedDict):
     id: int
     total: float

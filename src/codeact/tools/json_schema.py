@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .._nesting import ARGUMENTS_TOO_DEEP
 from ..errors import ToolDefinitionError
 from .problems import MAX_LISTED_PROBLEMS
-from .schema import ParameterNames, ParameterSpec
+from .schema import ParameterNames, ParameterSpec, catch_all_name
 from .schema_names import ArgumentNames, resolve_ref
 from .type_text import default_text, render_type
 
@@ -241,7 +241,7 @@ def _build(
             rendered.append(item)
     if any(not p.positional for p in params):
         # A JSON name that is not a Python identifier can still be passed with **{...}.
-        rendered.append("**kwargs: Any")
+        rendered.append(f"**{catch_all_name(props)}: Any")
     signature = f"{name}({', '.join(rendered)})"
     returned = ""
     definitions = renderer.definitions

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import keyword
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -78,7 +80,7 @@ class ParameterNames:
     def guest_params(self) -> tuple[GuestParam, ...]:
         """The parameters as the sandbox's plain function shows them, as the model's signature
         does: a JSON name that is no Python name is passed with ``**{...}``, shown as
-        ``**kwargs: Any``."""
+        ``**kwargs: Any`` (named otherwise when an argument is called ``kwargs``)."""
         shown: list[GuestParam] = []
         for p in self.params:
             if not p.name.isidentifier() or keyword.iskeyword(p.name):
@@ -89,8 +91,19 @@ class ParameterNames:
             default = None if p.required else default_text(p.default)
             shown.append((p.name, "p" if p.positional else "k", annotation, default))
         if len(shown) < len(self.params):
-            shown.append(("kwargs", "v", "Any", None))
+            shown.append((catch_all_name(self.param_names), "v", "Any", None))
         return tuple(shown)
+
+
+def catch_all_name(names: Iterable[str]) -> str:
+    """The name of the ``**`` catch-all a signature shows for the arguments whose names are
+    no Python names: ``kwargs``, unless an argument is called that (then ``more``, ...), so
+    the signature never names two parameters alike."""
+    taken = set(names)
+    candidates = itertools.chain(
+        ("kwargs", "more", "extra"), (f"more{i}" for i in itertools.count(2))
+    )
+    return next(c for c in candidates if c not in taken)
 
 
 @dataclass(frozen=True)
