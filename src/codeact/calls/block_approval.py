@@ -122,10 +122,10 @@ async def approve_block(
         record.outcome = "denied"
         record.error = approval.reason or "not approved"
         return approval, record
-    if scope == "block":
-        program.grant({}, every_call=True)
-    elif approval.grants is not None:
+    if approval.grants is not None:  # the handler's own grants, in every scope
         program.grant(approval.grants)
+    elif scope == "block":
+        program.grant({}, every_call=True)
     elif scope == "plan" and not plan.dynamic and not plan.syntax_error and not plan.carried:
         # The plan's counts pre-approve only what the scan could name. A program that can
         # reach a tool some other way (the runner module, exec, frames, a function an earlier

@@ -39,7 +39,13 @@ from ..errors import ToolDefinitionError
 from ..tools import SANDBOX_RESERVED_NAMES
 from ..tools.callables import NO_RETURN
 from ..tools.toolset import tool_list
-from ._framework_approvals import FrameworkApprovals, GatedCalls, approval_payload, approved_plan
+from ._framework_approvals import (
+    FrameworkApprovals,
+    GatedCalls,
+    approval_payload,
+    approved_plan,
+    for_this_program,
+)
 from ._program_gate import ProgramGate
 
 __all__ = [
@@ -188,11 +194,13 @@ class AdapterCore:
     async def execute(self, code: str, *, call_id: str | None = None) -> ExecutionResult:
         """Run `code` when the adapter's `ProgramGate` gives it a turn; `call_id` is the
         model's id of the call that sent it (on the program's span)."""
-        return await self.gate.execute(self.codeact, code, call_id=call_id)
+        with for_this_program():
+            return await self.gate.execute(self.codeact, code, call_id=call_id)
 
     def execute_sync(self, code: str) -> ExecutionResult:
         """`execute` from a thread without an event loop."""
-        return self.gate.execute_sync(self.codeact, code)
+        with for_this_program():
+            return self.gate.execute_sync(self.codeact, code)
 
     def plan_to_approve(self, code: str) -> GatedCalls | None:
         """The gated calls of `code` (``{tool: call sites}``, and the tools whose sites may

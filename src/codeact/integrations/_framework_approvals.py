@@ -21,7 +21,13 @@ from .. import Approval, ApprovalRequest
 from ..calls.approvals import invoke_handler
 from ..calls.site_grants import Site, SiteGrants
 
-__all__ = ["FrameworkApprovals", "GatedCalls", "approval_payload", "approved_plan"]
+__all__ = [
+    "FrameworkApprovals",
+    "GatedCalls",
+    "approval_payload",
+    "approved_plan",
+    "for_this_program",
+]
 
 
 class GatedCalls(dict[str, int]):
@@ -55,6 +61,7 @@ class _ApprovedPlan:
     reason: str
     used: dict[str, int] = field(default_factory=dict)
     sites: SiteGrants | None = None  #: the call sites, each granting what it shows
+    claimed: bool = False  #: a program runs under it: the one the person approved
 
     def shown(self) -> str:
         """The calls the person approved, as the question showed them."""
@@ -93,10 +100,10 @@ class FrameworkApprovals:
             answer: Approval | bool = await invoke_handler(self.fallback, request)
             return answer
         if request.kind == "block":
-            # No counts per tool: a call no site accounts for could use them. In scope "plan"
-            # codeact grants the plan's sites (loops: every call); the calls are asked here
-            # otherwise, and each site grants what it shows (`plan.sites`).
-            return Approval.approve(plan.reason, by=plan.by, loops=True)
+            # Nothing granted up front, whatever the scope (a count, a second copy of the
+            # sites or "every call" would each let a call no site accounts for through): each
+            # call is asked here, and the one copy of the sites (`plan.sites`) decides.
+            return Approval.approve(plan.reason, by=plan.by, grants={})
         tool = request.tool or ""
         if plan.sites is not None:
             if plan.sites.take(tool, request.arguments):
@@ -171,3 +178,22 @@ def _beyond_sites(tool: str, plan: _ApprovedPlan) -> str:
         "them left (other arguments than a site shows, or more calls than it makes), so it "
         "needs a new program (and a new approval)"
     )
+
+
+@contextlib.contextmanager
+def for_this_program() -> Iterator[None]:
+    """Around one program's run: the plan a person approved applies to the first program run
+    under it, the one they read; a program a tool of that one starts through an adapter (a
+    sub-agent sharing the tool) inherited the plan with the context, and its hidden calls
+    took the grants of the parent's sites. It runs under no plan: its calls are asked."""
+    plan = _approved.get()
+    if plan is None or not plan.claimed:
+        if plan is not None:
+            plan.claimed = True
+        yield
+        return
+    token = _approved.set(None)
+    try:
+        yield
+    finally:
+        _approved.reset(token)
