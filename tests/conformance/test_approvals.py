@@ -155,6 +155,32 @@ async def test_a_plain_function_handler_that_blocks_is_denied_at_the_timeout(
     assert ticks >= 2  # the loop went on while the handler blocked
 
 
+async def test_handlers_that_outlived_their_timeout_leave_the_next_question_asked(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # They ran on the loop's default executor (6 workers here): after 6 timeouts the next
+    # questions were denied on timeout without the handler ever being called.
+    release = threading.Event()
+    called: list[str] = []
+
+    def handler(request: ApprovalRequest) -> bool:
+        called.append(str((request.arguments or {}).get("to")))
+        if request.arguments and request.arguments.get("to") != "last@x.y":
+            release.wait(20)
+        return True
+
+    codeact = make_codeact(tools=[send_email], approval_handler=handler, approval_timeout=0.2)
+    try:
+        for i in range(10):
+            code = f"try:\n    send_email(to='{i}@x.y')\nexcept ToolDenied:\n    pass"
+            await codeact.execute(code)
+        result = await codeact.execute("send_email(to='last@x.y')")
+    finally:
+        release.set()
+    assert result.ok, result.error
+    assert called[-1] == "last@x.y" and len(called) == 11
+
+
 async def test_a_handler_that_raises_denies_with_the_reason_recorded(
     make_codeact: Callable[..., CodeAct], caplog: pytest.LogCaptureFixture
 ) -> None:

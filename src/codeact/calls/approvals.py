@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -247,7 +249,7 @@ async def invoke_handler(handler: ApprovalHandler, request: ApprovalRequest) -> 
             # A plain function may block (a person at a prompt, a request to a service): on a
             # worker thread, so the event loop goes on (other programs, interrupts) and
             # `approval_timeout` can end the wait. It blocked the loop for as long as it took.
-            answer = await asyncio.to_thread(handler, request)
+            answer = await _on_own_thread(handler, request)
         if inspect.isawaitable(answer):
             answer = await answer
     except Exception:
@@ -259,6 +261,35 @@ async def invoke_handler(handler: ApprovalHandler, request: ApprovalRequest) -> 
     except BaseException as exc:  # see the docstring
         raise ToolRaised(exc) from None
     return answer
+
+
+async def _on_own_thread(handler: Any, request: ApprovalRequest) -> Any:
+    """`handler(request)` on a daemon thread of its own (in a copy of this context): one that
+    outlives its timeout holds no worker of the loop's default executor (six of them starved
+    every later question) and does not hold up `asyncio.run`'s end."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if not future.done():
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+    def run() -> None:
+        try:
+            value, error = context.run(handler, request), None
+        except BaseException as exc:  # handed to the asking task, which decides
+            value, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, value, error)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    threading.Thread(target=run, name="codeact-approval", daemon=True).start()
+    return await future
 
 
 def _is_async(handler: Any) -> bool:
