@@ -72,3 +72,19 @@ async def test_run_refuses_any_other_history_in_one_line(history: Any, says: str
         await Agent(client=chat).run("hi", history=history)
     assert says in str(caught.value) and "\n" not in str(caught.value)
     assert not chat.requests
+
+
+def test_a_history_nested_too_deep_is_one_line_not_a_recursion_error() -> None:
+    from codeact import UserError
+    from codeact.agent.agent import history_messages
+
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+    calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": deep}}]
+    for message in (
+        {"role": "assistant", "content": None, "tool_calls": calls},
+        {"role": "assistant", "content": None, "tool_calls": [{"x": deep}]},
+    ):
+        with pytest.raises(UserError, match=r"history\[0\]: a tool call is"):
+            history_messages([message])

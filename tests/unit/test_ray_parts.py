@@ -112,3 +112,30 @@ def test_pool_options_are_checked_before_ray_starts() -> None:
         CodeActPool(tools=[add], max_in_flight=0)
     with pytest.raises(ConfigurationError, match="retries must be an int >= 0"):
         CodeActPool(tools=[add], retries=-1)
+
+
+async def test_the_relay_asks_a_plain_handler_off_the_drivers_loop() -> None:
+    # It called the handler on the driver's event loop: a handler that waited 3 s stalled
+    # every task of the driver for 3 s.
+    import threading
+
+    from codeact import ApprovalRequest
+    from codeact.ray.relay import _answer
+
+    seen: list[object] = []
+    answers: list[tuple[int, object, object]] = []
+
+    def handler(request: ApprovalRequest) -> bool:
+        seen.append(threading.current_thread())
+        return True
+
+    class Remote:
+        async def remote(self, ident: int, approval: object, failure: object) -> None:
+            answers.append((ident, approval, failure))
+
+    class Handle:
+        answer = Remote()
+
+    await _answer(Handle(), handler, 7, ApprovalRequest(kind="call", tool="t", arguments={}))
+    assert seen and seen[0] is not threading.main_thread()
+    assert answers and answers[0][0] == 7 and getattr(answers[0][1], "approved", None) is True

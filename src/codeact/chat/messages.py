@@ -143,12 +143,21 @@ _ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
 def _tool_call(data: Any) -> ToolCall:
     """A tool call back from its `ToolCall.to_openai` form."""
     function = data.get("function") if isinstance(data, Mapping) else None
-    if not isinstance(function, Mapping) or "id" not in data or "name" not in function:
+    arguments = function.get("arguments", "{}") if isinstance(function, Mapping) else None
+    if (
+        not isinstance(function, Mapping)
+        or not isinstance(data.get("id"), str)
+        or not isinstance(function.get("name"), str)
+        or not isinstance(arguments, str)
+    ):
+        # Said by its shape, never by its text: a value nested 100,000 deep has none.
+        shape = sorted(str(k)[:40] for k in data)[:8] if isinstance(data, Mapping) else None
         raise ValueError(
-            'a tool call is {"id": ..., "type": "function", "function": {"name": ..., '
-            f'"arguments": ...}}}}, not {str(data)[:80]}'
+            'a tool call is {"id": "...", "type": "function", "function": {"name": "...", '
+            '"arguments": "<JSON text>"}}, not '
+            + (f"a dict with the keys {shape}" if shape is not None else type(data).__name__)
         )
-    return ToolCall(data["id"], function["name"], function.get("arguments", "{}"))
+    return ToolCall(data["id"], function["name"], arguments)
 
 
 @dataclass(frozen=True)

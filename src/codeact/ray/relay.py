@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .. import Approval, ApprovalRequest
-from ..calls.approvals import coerce_approval
+from ..calls.approvals import coerce_approval, invoke_handler
 
 __all__ = ["ApprovalHandlerFn", "handler_name", "relay_approvals"]
 
@@ -46,9 +45,7 @@ async def _answer(
     approval: Approval | None = None
     failure: str | None = None
     try:
-        answer = handler(request)
-        if inspect.isawaitable(answer):
-            answer = await answer
+        answer = await invoke_handler(handler, request)  # a plain one off the driver's loop
         approval = coerce_approval(answer)  # as in one process: only True approves
     except Exception as exc:
         _log.warning("codeact.ray: approval handler %s failed", handler_name(handler),
