@@ -115,6 +115,33 @@ def test_a_models_lazy_field_is_consumed_only_as_far_as_the_limit() -> None:
     counter = itertools.count()
     with pytest.raises(ResultTooLargeError):
         to_json_value(Page(feed=Feed(name="n", items=counter)), max_bytes=10_000)
-    assert next(counter) < 5_000
+    assert next(counter) <= 5_002  # 10,000 bytes: at least 2 an item
     small = to_json_value(Page(feed=Feed(name="n", items=iter([1, 2]))), max_bytes=10_000)
     assert small == {"feed": {"name": "n", "items": [1, 2]}}
+
+
+def test_a_model_with_a_lazy_field_keeps_its_own_serializers_and_exclusions() -> None:
+    # Converted field by field, a big model gave the program an excluded token and an
+    # unmasked card number, and a SecretStr field failed the whole result.
+    from collections.abc import Iterable
+
+    import pydantic
+
+    class Order(pydantic.BaseModel):
+        token: str = pydantic.Field(exclude=True)
+        secret: pydantic.SecretStr
+        card: str
+        lines: Iterable[int]
+
+        @pydantic.field_serializer("card")
+        def _mask(self, card: str) -> str:
+            return "****" + card[-4:]
+
+    order = Order(
+        token="sk-live", secret=pydantic.SecretStr("s3"), card="4111111111111111", lines=range(3)
+    )
+    assert to_json_value(order, max_bytes=10_000) == {
+        "secret": "**********",
+        "card": "****1111",
+        "lines": [0, 1, 2],
+    }

@@ -37,6 +37,7 @@ import datetime
 import decimal
 import enum
 import fractions
+import itertools
 import math
 import pathlib
 import sys
@@ -191,15 +192,10 @@ def _convert_other(value: Any, where: str, depth: int, budget: _Budget) -> Any:
         return value
     if isinstance(value, enum.Enum):
         return _convert(value.value, where, depth + 1, budget)
-    if isinstance(value, BaseModel):
+    if isinstance(value, BaseModel):  # its dump (its own serializers and exclusions) counted
         if _lazy_inside(value):  # model_dump would drain it whole (an endless one: for ever)
-            names = list(type(value).model_fields)
-            budget.items(2 * len(names))
-            return {
-                name: _convert(getattr(value, name), f"{where}.{name}", depth + 1, budget)
-                for name in names
-            }
-        return _convert(value.model_dump(mode="json"), where, depth, budget)  # counted as read
+            value = _materialized(value, [max(budget.left, 0) // 2], budget)
+        return _convert(value.model_dump(mode="json"), where, depth, budget)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = dataclasses.fields(value)
         budget.items(2 * len(fields))
@@ -294,15 +290,11 @@ def _key(key: Any, where: str, budget: _Budget | None = None) -> str:
     )
 
 
-def _lazy_inside(model: BaseModel, most: int = 10_000) -> bool:
-    """Whether a model holds an iterator (a field typed ``Iterable[int]`` keeps the generator
-    it was given) among its first `most` values, or has more values than that to look at."""
+def _lazy_inside(model: BaseModel) -> bool:
+    """Whether a model holds an iterator anywhere among its values (a field typed
+    ``Iterable[int]`` keeps the generator it was given)."""
     stack: list[Any] = [model]
-    seen = 0
     while stack:
-        seen += 1
-        if seen > most:
-            return True
         value = stack.pop()
         if isinstance(value, BaseModel):
             stack.extend(getattr(value, name, None) for name in type(value).model_fields)
@@ -313,3 +305,30 @@ def _lazy_inside(model: BaseModel, most: int = 10_000) -> bool:
         elif isinstance(value, Iterator):
             return True
     return False
+
+
+def _materialized(value: Any, left: list[int], budget: _Budget) -> Any:
+    """`value` with every iterator in it read, at most ``left[0]`` items in all (each
+    takes 2 bytes of JSON or more: past that the result is too large, and the iterator is
+    consumed no further); a model is copied with its fields replaced, so that its own dump
+    (serializers, excluded fields, secrets) still makes its JSON."""
+    budget.tick()
+    if isinstance(value, BaseModel):
+        fields = {name: getattr(value, name, None) for name in type(value).model_fields}
+        made = {name: _materialized(v, left, budget) for name, v in fields.items()}
+        changed = {name: m for name, m in made.items() if m is not fields[name]}
+        return value.model_copy(update=changed) if changed else value
+    if isinstance(value, dict):
+        items = {k: _materialized(v, left, budget) for k, v in value.items()}
+        return items if any(items[k] is not value[k] for k in value) else value
+    if isinstance(value, (list, tuple)):
+        listed = [_materialized(v, left, budget) for v in value]
+        return listed if any(m is not v for m, v in zip(listed, value, strict=True)) else value
+    if isinstance(value, Iterator):
+        taken = list(itertools.islice(value, left[0] + 1))
+        if len(taken) > left[0]:
+            raise ResultTooLargeError(budget.limit)
+        left[0] -= len(taken)
+        read = [_materialized(v, left, budget) for v in taken]
+        return (v for v in read)  # still a generator, as the model's serializer expects
+    return value
