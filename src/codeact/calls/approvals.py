@@ -30,7 +30,7 @@ from .._checks import is_positive_seconds
 from .._display import visible
 from ..bridge.protocol import CallOrigin, ToolCallRecord
 from ..errors import ConfigurationError
-from .call import CallDenied, ProgramContext, ToolInvocation, ToolRaised, task_cancelling
+from .call import CallDenied, ProgramContext, ToolInvocation, ToolRaised, awaited
 from .middleware import CallNext, Middleware
 from .scan import CallPlan
 
@@ -239,27 +239,23 @@ async def invoke_handler(handler: ApprovalHandler, request: ApprovalRequest) -> 
     one goes through here).
 
     A `BaseException` it raises that is not this task's cancellation (SystemExit, say) comes
-    out as `ToolRaised`, a failed handler, as a tool's does: raised in the task asking (which
+    out as `ToolRaised`, a failed handler, guarded as a tool is (`call.awaited`): raised in
+    the task asking (which
     `asyncio.wait_for` makes before Python 3.12), asyncio would re-raise it out of the event
     loop, and `execute_sync`'s loop thread would end under its caller."""
-    try:
-        if _is_async(handler):
-            answer: Any = handler(request)
-        else:
-            # A plain function may block (a person at a prompt, a request to a service): on a
-            # worker thread, so the event loop goes on (other programs, interrupts) and
-            # `approval_timeout` can end the wait. It blocked the loop for as long as it took.
-            answer = await _on_own_thread(handler, request)
-        if inspect.isawaitable(answer):
-            answer = await answer
-    except Exception:
-        raise
-    except asyncio.CancelledError as exc:
-        if task_cancelling():
-            raise
-        raise ToolRaised(exc) from None
-    except BaseException as exc:  # see the docstring
-        raise ToolRaised(exc) from None
+    return await awaited(_answer_of(handler, request))
+
+
+async def _answer_of(handler: ApprovalHandler, request: ApprovalRequest) -> Any:
+    if _is_async(handler):
+        answer: Any = handler(request)
+    else:
+        # A plain function may block (a person at a prompt, a request to a service): on a
+        # worker thread, so the event loop goes on (other programs, interrupts) and
+        # `approval_timeout` can end the wait. It blocked the loop for as long as it took.
+        answer = await _on_own_thread(handler, request)
+    if inspect.isawaitable(answer):
+        answer = await answer
     return answer
 
 
