@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from codeact import Agent, ChatError
 from codeact.chat import Message, OpenAIChat
 
 from .conftest import completion, stream_chunks
+from .local_http import QuietHandler, local_server, serving
 
 _BODY = json.dumps(completion("fine").body).encode()
 _EVENTS = b"".join(
@@ -75,12 +75,7 @@ class Breaking:
         self.requests = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
                 outer.requests += 1
@@ -90,21 +85,14 @@ class Breaking:
                 except OSError:
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.httpd, self.url = local_server(Handler)
 
 
 @pytest.fixture
 def breaking() -> Iterator[Breaking]:
     server = Breaking()
-    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(server.httpd):
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 def _chat(server: Breaking, streamed: bool, **kwargs: Any) -> OpenAIChat:

@@ -7,10 +7,8 @@ read as a bad reply or an unknown count, never an exception out of the client.""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ from codeact.chat import Message, OpenAIChat
 from codeact.chat.replies import count_of
 
 from .conftest import FakeOpenAI, chat_for, events, raw, stream_chunk
+from .local_http import QuietHandler, local_server, serving
 
 _REPLY = {
     "choices": [{"index": 0, "finish_reason": "stop", "message": {"content": "hi"}}],
@@ -34,12 +33,7 @@ class Endless:
         self.requests = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 outer.requests += 1
@@ -75,21 +69,14 @@ class Endless:
                 except OSError:
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.httpd, self.url = local_server(Handler)
 
 
 @pytest.fixture
 def endless(request: pytest.FixtureRequest) -> Iterator[Endless]:
     server = Endless(request.param)
-    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(server.httpd):
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 @pytest.mark.parametrize(

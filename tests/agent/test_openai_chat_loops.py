@@ -10,13 +10,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from codeact import Agent
 from codeact.chat import Message, OpenAIChat
+
+from .local_http import QuietHandler, local_server, serving
 
 
 class KeepAlive:
@@ -31,12 +31,7 @@ class KeepAlive:
             {"choices": [{"index": 0, "finish_reason": "stop", "message": {"content": "hi"}}]}
         ).encode()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def setup(self) -> None:
                 super().setup()
                 with lock:
@@ -57,9 +52,7 @@ class KeepAlive:
                 self.end_headers()
                 self.wfile.write(reply)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.httpd, self.url = local_server(Handler)
 
     def wait_closed(self, seconds: float = 5.0) -> int:
         """The connections still open once all have closed, or after `seconds`."""
@@ -72,13 +65,8 @@ class KeepAlive:
 @pytest.fixture
 def keep_alive() -> Iterator[KeepAlive]:
     server = KeepAlive()
-    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(server.httpd):
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 def test_asyncio_run_after_asyncio_run_works_and_closes_each_loops_connections(

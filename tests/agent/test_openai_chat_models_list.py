@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from codeact import Agent, ChatError, CodeAct
 from codeact.chat import OpenAIChat
+
+from .local_http import QuietHandler, local_server, serving
 
 _MODELS = json.dumps({"object": "list", "data": [{"id": "only-model", "object": "model"}]})
 _REPLY = json.dumps(
@@ -50,12 +51,7 @@ class ModelServer:
         self.chat_models: list[str] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 outer.gets += 1
                 try:
@@ -69,21 +65,14 @@ class ModelServer:
                 outer.chat_models.append(body.get("model"))
                 send(self, 200, _REPLY)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.httpd, self.url = local_server(Handler)
 
 
 @pytest.fixture
 def server() -> Iterator[ModelServer]:
     server = ModelServer()
-    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(server.httpd):
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 def chat_of(server: ModelServer, **kwargs: Any) -> OpenAIChat:
