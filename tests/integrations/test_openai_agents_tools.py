@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
 import pytest
@@ -16,20 +15,18 @@ pytest.importorskip("agents", reason="needs pip install 'codeact[openai-agents]'
 
 from agents import (
     Agent,
-    ModelResponse,
     RunContextWrapper,
     Runner,
-    Usage,
     WebSearchTool,
     function_tool,
 )
-from agents.models.interface import Model
-from agents.testing import assistant_message, function_call
 from agents.tracing import set_trace_processors
 from pydantic import BaseModel
 
 from codeact import ConfigurationError
 from codeact.integrations.openai_agents import codeact_tool
+
+from .test_openai_agents import FakeModel
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -38,38 +35,6 @@ pytestmark = pytest.mark.usefixtures("wasm_ready")
 def no_trace_export() -> None:
     """The SDK's default processor would export traces to OpenAI: no test talks to it."""
     set_trace_processors([])
-
-
-class FakeModel(Model):
-    """Calls execute_code with `code` (call id ``call-1``) first; once a tool output is in its
-    input, answers with that output."""
-
-    def __init__(self, code: str) -> None:
-        self.code = code
-
-    async def get_response(
-        self,
-        system_instructions: str | None,
-        input: Any,
-        model_settings: Any,
-        tools: list[Any],
-        output_schema: Any,
-        handoffs: list[Any],
-        tracing: Any,
-        **kwargs: Any,
-    ) -> ModelResponse:
-        items = input if isinstance(input, list) else []
-        outputs = [
-            i for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"
-        ]
-        if outputs:
-            output = [assistant_message(f"answer: {outputs[-1]['output']}")]
-        else:
-            output = [function_call("execute_code", {"code": self.code}, call_id="call-1")]
-        return ModelResponse(output=output, usage=Usage(), response_id=None)
-
-    def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        raise NotImplementedError
 
 
 async def _run(execute_code: Any, code: str, context: Any = None) -> str:
