@@ -120,6 +120,38 @@ with open("/output/flood.bin", "wb") as f:
     assert result.files == [] and result.files_skipped[0].startswith("flood.bin: ")
 
 
+async def test_a_removed_file_kept_open_still_counts(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """A file removed from /output but kept open holds disk that no name under /output
+    shows: it counts against the limits too (on wasm a program filled 1 GiB of the host's
+    disk this way, and would have gone on to its wall time)."""
+    codeact = make_codeact(
+        output_limits=OutputLimits(max_files=1, max_file_bytes=2**20, max_total_bytes=2**20),
+        limits=Limits(wall_time=20),
+    )
+    code = """
+import os
+kept = []
+for i in range(64):  # 1 MiB each: within any one file's limit, 64 MiB in all
+    f = open(f"/output/hidden{i}.bin", "wb")
+    os.unlink(f"/output/hidden{i}.bin")
+    f.write(b"x" * (1 << 20))
+    f.flush()
+    kept.append(f)
+written = 64 << 20
+import time
+time.sleep(2)  # several periods of the disk watch
+print("wrote", written >> 20, "MiB")
+"""
+    result = await codeact.execute(code)
+    assert result.error is not None and result.error.limit == "output_files", (
+        result.stdout,
+        result.error,
+    )
+    assert "wrote" not in result.stdout
+
+
 async def test_the_usual_ways_of_making_sure_output_exists_work(
     make_codeact: Callable[..., CodeAct],
 ) -> None:

@@ -8,6 +8,7 @@ wait for started calls, and (through the epoch callback) plain computation.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -150,9 +151,17 @@ class WasmExecution:
         return ticks_until(deadline)
 
     def _output_overflow(self) -> Stop | None:
-        """A stop if the program wrote far past OutputLimits under /output (disk safety)."""
+        """A stop if the program wrote far past OutputLimits under /output (disk safety).
+        The guest's files are this process's descriptors: one it removed from /output and
+        keeps open holds disk that no name shows, and counts too (its path names this run's
+        own folder, so no other run's files are counted)."""
         assert self.output_dir is not None
-        return output_overflow(self.output_dir, self.output_limits)
+        return output_overflow(
+            self.output_dir,
+            self.output_limits,
+            pid=os.getpid(),
+            seen_as=os.path.realpath(self.output_dir),
+        )
 
     def host_failed(self, exc: BaseException) -> None:
         if isinstance(exc, ClockWaitRefused):
