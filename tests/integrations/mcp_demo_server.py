@@ -108,6 +108,11 @@ def edge_server() -> MCPServer:
         """So is this one's."""
         return "underscore " + city
 
+    @server.tool(name="__builtins__")
+    def dunder(x: int) -> int:
+        """A name a program's globals hold: its Python name is tool__builtins__."""
+        return x * 2
+
     return server
 
 

@@ -284,6 +284,16 @@ async def test_only_a_wrapped_value_is_unwrapped_not_a_model_with_a_result_field
     assert result.ok and result.value == [{"result": 5}, 5], result.to_model_text()
 
 
+async def test_a_tool_named_as_pythons_own_names_does_not_replace_them() -> None:
+    """A server's tool named ``__builtins__`` replaced the program's builtins: every program
+    calling print or len failed."""
+    async with mcp_tools(demo_server_command("edge"), include=["__builtins__"]) as edge:
+        assert [t.name for t in edge] == ["tool__builtins__"]
+        codeact = CodeAct(tools=[*edge], limits=Limits(wall_time=30))
+        result = await codeact.execute("print(len('ab'))\ntool__builtins__(x=4)")
+    assert result.ok and result.value == 8 and result.stdout == "2\n", result.to_model_text()
+
+
 def test_a_tool_named_twice_across_servers_is_refused_with_what_to_do() -> None:
     from codeact import tool
 

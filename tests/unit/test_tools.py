@@ -163,6 +163,18 @@ def test_functions_that_cannot_be_described_fail_at_decoration(define: str, mess
         tool(fn)
 
 
+@pytest.mark.parametrize("name", ["__builtins__", "__name__", "__file__", "__spec__"])
+def test_pythons_own_names_are_refused(name: str) -> None:
+    """A tool named ``__builtins__`` replaced every program's builtins (it is no attribute
+    of the builtins module, so the check of taken names let it through)."""
+
+    def f(x: int) -> int:
+        return x
+
+    with pytest.raises(ToolDefinitionError, match="starts and ends with '__'"):
+        tool(name=name)(f)
+
+
 class Opaque:
     pass
 

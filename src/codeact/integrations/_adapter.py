@@ -36,7 +36,7 @@ from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..bridge import stops
 from ..calls.site_grants import plan_sites
 from ..errors import ToolDefinitionError
-from ..tools import SANDBOX_RESERVED_NAMES
+from ..tools import SANDBOX_RESERVED_NAMES, is_dunder
 from ..tools.callables import NO_RETURN
 from ..tools.toolset import tool_list
 from ._framework_approvals import (
@@ -112,10 +112,13 @@ def sandbox_tool(
 
 def python_name(name: str) -> str:
     """A tool's name as a Python identifier: the sandbox calls each tool by its name
-    (``server-info`` -> ``server_info``; a keyword, builtin or reserved name gets a ``_``)."""
+    (``server-info`` -> ``server_info``; a keyword, builtin or reserved name gets a ``_``,
+    one of Python's own ``__names__`` a ``tool`` in front)."""
     text = re.sub(r"\W", "_", name)
     if not text or text[0].isdigit():
         text = "_" + text
+    if is_dunder(text):
+        text = "tool" + text
     while keyword.iskeyword(text) or hasattr(builtins, text) or text in SANDBOX_RESERVED_NAMES:
         text += "_"
     return text

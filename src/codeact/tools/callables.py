@@ -22,6 +22,7 @@ __all__ = [
     "check_options",
     "docstring_of",
     "is_async",
+    "is_dunder",
     "return_annotation",
 ]
 
@@ -47,11 +48,23 @@ SANDBOX_RESERVED_NAMES = frozenset(
 )
 
 
+def is_dunder(name: str) -> bool:
+    """Whether `name` has the form of Python's own names (``__builtins__``, ``__name__``):
+    a program's globals hold such names, and a tool of that name would replace them."""
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
 def check_name(name: str) -> None:
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ToolDefinitionError(
             f"tool name {name!r} is not a Python identifier; inside the sandbox every tool is "
             "also a function of its name, so use letters, digits and underscores"
+        )
+    if is_dunder(name):
+        raise ToolDefinitionError(
+            f"tool name {name!r} starts and ends with '__', as Python's own names do "
+            "(__builtins__, __name__, ...), which a program's globals hold; give the tool "
+            "another name with @tool(name=...)"
         )
     if name in SANDBOX_RESERVED_NAMES or hasattr(builtins, name):
         raise ToolDefinitionError(
