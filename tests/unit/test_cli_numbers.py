@@ -19,6 +19,8 @@ FLAGS = [
     "exec - --timeout",
     "serve-mcp --timeout",
     "serve-mcp --max-concurrent",
+    "serve-mcp --kept-sessions",
+    "serve-mcp --kept-state-mb",
     "doctor --runs",
     "bench sandbox --runs",
     "bench packages --runs",

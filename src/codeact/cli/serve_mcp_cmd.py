@@ -85,6 +85,24 @@ __all__ = ["serve_mcp_command"]
     help="Run at most N programs at once (each holds a sandbox, up to --memory-mb); further "
     "calls wait their turn.",
 )
+@click.option(
+    "--kept-sessions",
+    type=Number(int, low=1, high=1_000_000, what="a whole number"),
+    default=256,  # the server's KEPT_CLIENTS
+    show_default=True,
+    metavar="N",
+    help="With --sessions, keep the state of at most N clients; the least recently used is "
+    "forgotten first (its next result says so).",
+)
+@click.option(
+    "--kept-state-mb",
+    type=Number(int, low=1, high=1 << 20, what="a whole number of MiB"),
+    default=256,  # the server's KEPT_STATE_BYTES
+    show_default=True,
+    metavar="MB",
+    help="With --sessions, keep at most MB MiB of state for all clients together (each "
+    "one's is at most the state limit); the least recently used is forgotten first.",
+)
 @limits_options
 @grant_options
 @package_options
@@ -98,6 +116,8 @@ def serve_mcp_command(
     name: str,
     sessions: bool,
     max_concurrent: int,
+    kept_sessions: int,
+    kept_state_mb: int,
     timeout: float | None,
     memory_mb: int | None,
     max_output: int | None,
@@ -214,6 +234,8 @@ def serve_mcp_command(
                 sessions=sessions,
                 allow_hosts=allow_hosts,
                 max_concurrent=max_concurrent,
+                kept_sessions=kept_sessions,
+                kept_state_bytes=kept_state_mb << 20,
             )
         else:
             with interruptible_stdio():
@@ -223,6 +245,8 @@ def serve_mcp_command(
                     on_files=on_files,
                     sessions=sessions,
                     max_concurrent=max_concurrent,
+                    kept_sessions=kept_sessions,
+                    kept_state_bytes=kept_state_mb << 20,
                 )
 
 

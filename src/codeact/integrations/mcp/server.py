@@ -30,7 +30,7 @@ from ...runtime import CodeAct
 from ...runtime.result import ExecutionResult
 from ._progress import ProgressReporter, continued_trace
 from ._rounds import ProgramGone, ProgramRounds
-from ._sessions import NO_SESSION_NOTE, RESTART_DESCRIPTION, ClientSessions
+from ._sessions import KEPT_CLIENTS, KEPT_STATE_BYTES, RESTART_DESCRIPTION, ClientSessions
 from .approvals import asking_through, asks_in_rounds, elicit_request, elicitation_unavailable
 
 try:
@@ -77,6 +77,8 @@ def build_mcp_server(
     on_files: Callable[[Sequence[OutputFile]], None] | None = None,
     sessions: bool = False,
     max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    kept_sessions: int = KEPT_CLIENTS,
+    kept_state_bytes: int = KEPT_STATE_BYTES,
 ) -> MCPServer:
     """An MCP server with one tool, `tool_name`, that runs programs with `codeact`.
 
@@ -85,7 +87,9 @@ def build_mcp_server(
 
     With `sessions`, each connected client's programs share a `codeact.Session` (what one
     program defines, the next can use), and the tool takes a ``restart`` argument that starts
-    the client's session over.
+    the client's session over. The states of at most `kept_sessions` clients and
+    `kept_state_bytes` in all are kept, the least recently used forgotten first (that client's
+    next result says so); a client that ends its MCP session frees its state.
 
     A program that fails (raises, hits a limit) is a result with ``isError`` set and the
     traceback as its text, so the model can fix the program and try again. With
@@ -95,8 +99,13 @@ def build_mcp_server(
     or embedded resources (``codeact://output/PATH``), and are also passed to `on_files` (the
     CLI saves them with ``--output-dir``).
     """
-    if max_concurrent < 1:
-        raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
+    for what, number in [
+        ("max_concurrent", max_concurrent),
+        ("kept_sessions", kept_sessions),
+        ("kept_state_bytes", kept_state_bytes),
+    ]:
+        if number < 1:
+            raise ValueError(f"{what} must be at least 1, not {number}")
     waiting: dict[str, ProgramRounds] = {}  # programs waiting for the next round, by state
     slots = asyncio.Semaphore(max_concurrent)
 
@@ -104,7 +113,11 @@ def build_mcp_server(
         async with slots:  # held for the program's whole life, rounds included
             return await run()
 
-    clients = ClientSessions(codeact) if sessions else None
+    clients = (
+        ClientSessions(codeact, kept=kept_sessions, kept_bytes=kept_state_bytes)
+        if sessions
+        else None
+    )
 
     async def execute_code(
         code: Annotated[str, Field(description=_CODE_DESCRIPTION)],
@@ -122,14 +135,12 @@ def build_mcp_server(
     async def run_code(
         code: str, ctx: Context, *, restart: bool = False
     ) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
-        execute = codeact.execute
+        execute: Callable[..., Awaitable[ExecutionResult]] = codeact.execute
         note = None
         if clients is not None and ctx.request_state is None:
-            session = await clients.session_for(ctx, restart=restart)
+            session, note = await clients.session_for(ctx, restart=restart)
             if session is not None:
-                execute = session.execute
-            else:
-                note = NO_SESSION_NOTE
+                execute = clients.trimming_after(session.execute)
         if ctx.request_state is not None:  # a later round: answers for a waiting program
             rounds = waiting.pop(ctx.request_state, None)
             if rounds is None or rounds.code != code:
@@ -346,6 +357,8 @@ def serve_mcp(
     sessions: bool = False,
     allow_hosts: Sequence[str] = (),
     max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    kept_sessions: int = KEPT_CLIENTS,
+    kept_state_bytes: int = KEPT_STATE_BYTES,
 ) -> None:
     """Serve `codeact` over stdio (default) or streamable HTTP at ``http=(host, port)``,
     path ``/mcp``; returns when the client disconnects (stdio) or on Ctrl-C (HTTP). With
@@ -357,7 +370,13 @@ def serve_mcp(
     security = http_transport_security(http[0], allow_hosts=allow_hosts) if http else None
     codeact.prepare_sync()  # build/compile the sandbox now, not during the client's first call
     server = build_mcp_server(
-        codeact, name=name, on_files=on_files, sessions=sessions, max_concurrent=max_concurrent
+        codeact,
+        name=name,
+        on_files=on_files,
+        sessions=sessions,
+        max_concurrent=max_concurrent,
+        kept_sessions=kept_sessions,
+        kept_state_bytes=kept_state_bytes,
     )
     if http is None:
         server.run()
