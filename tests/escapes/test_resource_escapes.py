@@ -153,3 +153,27 @@ async def test_raw_waits_do_not_hold_host_threads(
         assert not result.ok
     await asyncio.sleep(0.5)  # threads that ended with their runs have exited
     assert threading.active_count() - before <= 2, (backend_name, threading.enumerate())
+
+
+THREAD_LIMIT = """
+import threading, time
+started = 0
+try:
+    while started < 100000:
+        threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+        started += 1
+except RuntimeError as exc:
+    print(started, exc)
+"""
+
+
+async def test_a_refused_thread_says_why_on_each_backend(attempt: Callable[..., Any]) -> None:
+    """Where threads run (the jail) and a limit stops the next one, the refusal says so: it
+    said that threads were not available at all after seven had started."""
+    result = await attempt(THREAD_LIMIT, limits=SMALL)
+    started, _, message = result.stdout.strip().partition(" ")
+    assert started.isdigit(), (result.stdout, result.error)
+    if int(started) == 0:
+        assert message.startswith("threads are not available in the sandbox"), message
+    else:
+        assert "not available" not in message and "limits are reached" in message, message

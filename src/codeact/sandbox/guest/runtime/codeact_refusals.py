@@ -20,6 +20,12 @@ _NO_THREADS = (
     "threads are not available in the sandbox; for concurrent tool calls use "
     "asyncio.gather(call_tool_async(...), ...)"
 )
+_THREAD_LIMIT = (
+    "can't start new thread: the sandbox's limits are reached (each thread's stack counts "
+    "against its memory limit, and its threads are bounded); start fewer threads at once "
+    "(a pool: concurrent.futures.ThreadPoolExecutor(max_workers=4)), or for concurrent tool "
+    "calls use asyncio.gather(call_tool_async(...), ...)"
+)
 _FOREVER = (
     "this would wait forever: the sandbox runs one thread, so nothing can release the lock, "
     "set the event or fill the queue it waits on; give it a timeout, or for concurrent tool "
@@ -114,13 +120,18 @@ _Refused.__module__ = "builtins"
 
 
 def _explained_thread_start(original: Any) -> Any:
+    # A WASI CPython never starts a thread; elsewhere (the jail) threads work until a limit.
+    import sys
+
+    refusal = _NO_THREADS if sys.platform == "wasi" else _THREAD_LIMIT
+
     def start(*args: Any, **kwargs: Any) -> Any:
         try:
             return original(*args, **kwargs)
         except RuntimeError as exc:
             if "thread" not in str(exc):
                 raise
-            raise RuntimeError(_NO_THREADS) from None
+            raise RuntimeError(refusal) from None
 
     start._codeact = True  # type: ignore[attr-defined]
     return start
