@@ -13,7 +13,9 @@ import asyncio
 import concurrent.futures
 import contextvars
 import inspect
+import logging
 import threading
+import traceback
 import types
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ __all__ = [
     "as_exception",
     "awaited",
     "describe_exception",
+    "log_tool_failure",
     "run_tool",
     "task_cancelling",
 ]
@@ -77,6 +80,27 @@ class ToolRaised(Exception):
 def as_exception(exc: BaseException) -> Exception:
     """`exc` if it is an `Exception`, else a `ToolRaised` describing it."""
     return exc if isinstance(exc, Exception) else ToolRaised(exc)
+
+
+#: A tool's exception, with its traceback on the host, at DEBUG (unredacted: the developer's).
+_tool_log = logging.getLogger("codeact.tools")
+
+
+def log_tool_failure(name: str, exc: BaseException) -> None:
+    """Log what tool `name` raised, with its traceback on the host, at DEBUG on the logger
+    ``codeact.tools`` (the program and the model see only ``Type: message``)."""
+    if _tool_log.isEnabledFor(logging.DEBUG):
+        _tool_log.debug("%s() raised:\n%s", name, traceback_text(exc))
+
+
+def traceback_text(exc: BaseException, *, chars: int = 20_000) -> str:
+    """The traceback of `exc` as Python prints it (its last `chars` characters), or its
+    description where it cannot be formatted."""
+    try:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except BaseException:  # a hostile __str__ may raise anything
+        return describe_exception(exc)
+    return text if len(text) <= chars else "…" + text[-chars:]
 
 
 def describe_exception(exc: BaseException) -> str:

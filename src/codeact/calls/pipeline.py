@@ -36,6 +36,7 @@ from .call import (
     ToolTimeout,
     as_exception,
     describe_exception,
+    log_tool_failure,
     task_cancelling,
 )
 from .json_text import loads
@@ -259,8 +260,7 @@ class ToolPipeline:
         With `max_bytes` (`Limits.tool_result_bytes`), a value whose JSON would be larger is
         refused, before it is converted or as soon as its conversion passes it (an iterator
         is consumed no further). With `timeout` (the call's), the conversion counts toward it
-        from when the tool started (`encode_result`). What the value's methods raise fails
-        the call."""
+        from when the tool started (`encode_result`). What its methods raise fails the call."""
         deadline = deadline_of(call, timeout)
         return self._closed(call, encode_result(call.tool, value, max_bytes, deadline), timeout)
 
@@ -310,6 +310,7 @@ class ToolPipeline:
         if isinstance(exc, ResultConversionError):
             message = f"{name}() returned a value that cannot be sent back: {exc}"
             return self.end(call.record, "error", message, call=call)
+        log_tool_failure(name, exc)
         return self.end(call.record, "error", describe_exception(exc), call=call)
 
     def end(

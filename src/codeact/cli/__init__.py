@@ -86,6 +86,7 @@ class _CodeActGroup(_LazyGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         _exit_cleanly_on_ending_signals()
+        _debug_logging()
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except _NO_ARGS_IS_HELP as exc:
@@ -177,6 +178,19 @@ def _exit_cleanly_on_ending_signals() -> None:
     for signum in _ENDING:
         if signal.getsignal(signum) is signal.SIG_DFL:
             signal.signal(signum, _on_ending_signal)
+
+
+def _debug_logging() -> None:
+    """With ``CODEACT_DEBUG=1``, each tool's exception is printed with its traceback on
+    stderr (the logger ``codeact.tools`` at DEBUG), not only as the program saw it."""
+    if os.environ.get("CODEACT_DEBUG"):
+        import logging
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("codeact: debug: %(message)s"))
+        logger = logging.getLogger("codeact.tools")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
 
 
 def _flush_stdout() -> None:
