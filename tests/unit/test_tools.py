@@ -7,6 +7,7 @@ import datetime
 import decimal
 import enum
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, Optional
 
 import pytest
@@ -161,6 +162,40 @@ def test_functions_that_cannot_be_described_fail_at_decoration(define: str, mess
         return
     with pytest.raises(ToolDefinitionError, match=message):
         tool(fn)
+
+
+def test_slips_in_defining_a_tool_say_what_to_write() -> None:
+    """Each of these failed with a message about something else (or not at all, until the
+    model called the tool)."""
+
+    async def numbers(n: int) -> AsyncIterator[int]:
+        for i in range(n):
+            yield i
+
+    with pytest.raises(ToolDefinitionError, match=r"async generator.*return a list"):
+        tool(numbers)
+    with pytest.raises(ToolDefinitionError, match=r"got the string 'price'.*@tool\(name=\.\.\.\)"):
+        tool("price")  # type: ignore[call-overload]
+    with pytest.raises(ToolDefinitionError, match=r"a lambda has no name.*@tool\(name=\.\.\.\)"):
+        tool(lambda x: x)
+
+    def f(x: int) -> int:
+        return x
+
+    with pytest.raises(ToolDefinitionError, match=r"'class' is a Python keyword.*'class_'"):
+        tool(name="class")(f)
+    assert tool(name="match")(f).name == "match"  # a soft keyword is a name a program calls
+
+
+def test_a_dict_of_tools_says_to_pass_a_list() -> None:
+    from codeact import CodeAct, ConfigurationError
+
+    def price(item: str) -> float:
+        """Price."""
+        return 1.0
+
+    with pytest.raises(ConfigurationError, match=r"got a dict; write tools=\[price\]"):
+        CodeAct(tools={"price": price})  # type: ignore[dict-item]
 
 
 @pytest.mark.parametrize("name", ["__builtins__", "__name__", "__file__", "__spec__"])

@@ -20,6 +20,7 @@ __all__ = [
     "SANDBOX_RESERVED_NAMES",
     "check_name",
     "check_options",
+    "check_returns_once",
     "docstring_of",
     "is_async",
     "is_dunder",
@@ -55,7 +56,12 @@ def is_dunder(name: str) -> bool:
 
 
 def check_name(name: str) -> None:
-    if not name.isidentifier() or keyword.iskeyword(name):
+    if keyword.iskeyword(name):
+        raise ToolDefinitionError(
+            f"tool name {name!r} is a Python keyword, which a program cannot call; give the "
+            f"tool another name with @tool(name=...), e.g. {name + '_'!r}"
+        )
+    if not name.isidentifier():
         raise ToolDefinitionError(
             f"tool name {name!r} is not a Python identifier; inside the sandbox every tool is "
             "also a function of its name, so use letters, digits and underscores"
@@ -70,6 +76,19 @@ def check_name(name: str) -> None:
         raise ToolDefinitionError(
             f"tool name {name!r} is already taken inside the sandbox (a builtin or one of "
             "codeact's own functions); give the tool another name with @tool(name=...)"
+        )
+
+
+def check_returns_once(fn: Callable[..., Any], name: str) -> None:
+    """An async generator function gives an object no call can await or convert: every call
+    of such a tool failed. (A sync generator is converted: its items, as a list.)"""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    target = fn if inspect.isroutine(fn) else type(fn).__call__
+    if inspect.isasyncgenfunction(target):
+        raise ToolDefinitionError(
+            f"tool {name!r} is an async generator (async def with yield): a tool returns one "
+            "value; collect the items and return a list (return [x async for x in ...])"
         )
 
 

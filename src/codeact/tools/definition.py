@@ -17,7 +17,14 @@ from .._nesting import (
     too_deep,
 )
 from ..errors import ToolDefinitionError
-from .callables import SANDBOX_RESERVED_NAMES, check_name, check_options, docstring_of, is_async
+from .callables import (
+    SANDBOX_RESERVED_NAMES,
+    check_name,
+    check_options,
+    check_returns_once,
+    docstring_of,
+    is_async,
+)
 from .docstrings import parse_docstring
 from .from_parse import model_from_parse
 from .json_schema import (
@@ -85,6 +92,11 @@ class Tool:
         approval_mode: ApprovalMode = "never_require",
         timeout: float | None = None,
     ) -> None:
+        if isinstance(fn, str):  # tool("get_weather"): a name where the function goes
+            raise ToolDefinitionError(
+                f"a tool must wrap a function, got the string {fn[:60]!r}; to name a tool, "
+                "write @tool(name=...) above the function"
+            )
         if not callable(fn):
             raise ToolDefinitionError(f"a tool must wrap a function, got {type(fn).__name__}")
         if name is not None and (not isinstance(name, str) or not name):
@@ -93,12 +105,18 @@ class Tool:
                 "to name the tool after its function"
             )
         tool_name = name or getattr(fn, "__name__", None)
+        if tool_name == "<lambda>":
+            raise ToolDefinitionError(
+                "a lambda has no name for the model to call it by: pass @tool(name=...) "
+                "(tool(name='add')(lambda a, b: a + b)), or write a def with annotations"
+            )
         if not isinstance(tool_name, str) or not tool_name:
             raise ToolDefinitionError(
                 f"cannot tell the name of {fn!r}; pass @tool(name=...) to name the tool"
             )
         check_name(tool_name)
         check_options(tool_name, approval_mode, timeout)
+        check_returns_once(fn, tool_name)
         doc = parse_docstring(docstring_of(fn))
         self.fn = fn
         self.__wrapped__ = fn

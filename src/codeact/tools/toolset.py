@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .._display import utf8_safe
@@ -26,6 +26,14 @@ def tool_list(tools: Any, *, what: str = "tools must be a list of tools") -> lis
     """The items of a `tools=` argument, which must be a list: one tool passed alone (the
     commonest slip) is a one-line `ConfigurationError` that shows the fix (``what``, then
     ``got function; write tools=[get_weather]``), not "'function' object is not iterable"."""
+    if isinstance(tools, Mapping):  # {"name": fn}: iterating it gives the names
+        names = (getattr(v, "name", None) or getattr(v, "__name__", None) for v in tools.values())
+        named = [n for n in names if isinstance(n, str) and n.isidentifier()][:2]
+        example = ", ".join(named) or "my_tool"
+        raise ConfigurationError(
+            f"{what}, got a dict; write tools=[{example}] (a tool is named after its "
+            "function, or with @tool(name=...))"
+        )
     if isinstance(tools, (Tool, str, bytes)) or callable(tools) or not _iterable(tools):
         name = getattr(tools, "name", None) or getattr(tools, "__name__", None)
         example = name if isinstance(name, str) and name.isidentifier() else "my_tool"
