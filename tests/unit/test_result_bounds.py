@@ -7,6 +7,7 @@ import dataclasses
 import datetime
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -145,3 +146,19 @@ def test_a_model_with_a_lazy_field_keeps_its_own_serializers_and_exclusions() ->
         "card": "****1111",
         "lines": [0, 1, 2],
     }
+
+
+async def test_a_huge_integer_says_what_the_tool_must_do() -> None:
+    """Python's own advice (sys.set_int_max_str_digits) reached the model, which cannot act
+    on the host's interpreter."""
+    from codeact import CodeAct, tool
+
+    @tool
+    def factorial_of_2000() -> int:
+        """A number of 5736 digits."""
+        return math.factorial(2000)
+
+    result = await CodeAct(tools=[factorial_of_2000], backend="wasm").execute("factorial_of_2000()")
+    assert result.error is not None
+    assert "must return such a number as a string" in result.error.message, result.error
+    assert "set_int_max_str_digits()" not in result.error.message

@@ -59,6 +59,14 @@ def encode_result(tool: Tool, value: Any, max_bytes: int | None, deadline: float
         return ResultTooLarge(tool.name, exc.max_bytes, None)
     except ResultConversionTimeout as exc:
         return exc
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):  # not the program's to raise: the host's
+            return ResultConversionError(
+                "it holds an integer of more digits than this host writes as JSON "
+                "(sys.get_int_max_str_digits()); the tool must return such a number as a "
+                "string (str(n))"
+            )
+        return ResultConversionError(describe_exception(exc))
     except BaseException as exc:  # a value's own methods may raise anything
         return ResultConversionError(describe_exception(exc))
     if max_bytes is not None and len(encoded) > max_bytes:
