@@ -107,6 +107,7 @@ async def test_interrupt_stops_a_slow_tool_call_and_keeps_the_output(tmp_path: P
     result = await asyncio.wait_for(running, 30)
     assert not result.ok and result.stdout == "before\n"
     assert result.error is not None and result.error.type == "KeyboardInterrupt"
+    assert "CodeAct.interrupt()" in result.error.message  # not only "(Ctrl-C)"
     assert (await codeact.execute("1 + 1")).value == 2  # the next one is fine
 
 

@@ -296,5 +296,7 @@ def _stopped(supervisor: Supervisor) -> RunOutcome:
     if supervisor.stop is not None:
         return RunOutcome(stop=supervisor.stop)
     return RunOutcome(
-        error=GuestError("KeyboardInterrupt", "the execution was interrupted (Ctrl-C)")
+        error=GuestError(
+            "KeyboardInterrupt", "the execution was interrupted (Ctrl-C, or CodeAct.interrupt())"
+        )
     )
