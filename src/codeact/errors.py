@@ -9,7 +9,9 @@ These classes are for the people who build agents:
     │   ├── ToolDefinitionError     a function that cannot be described as a tool (at decoration)
     │   ├── ConfigurationError      bad limits, mounts, domains, tool sets or arguments
     │   ├── SessionStateError       a saved session state that cannot be restored here
-    │   └── BackendUnavailable      the requested sandbox backend cannot run on this machine
+    │   ├── BackendUnavailable      the requested sandbox backend cannot run on this machine
+    │   └── MissingExtra            (also an ImportError) an optional extra is not installed;
+    │                               the message says what to install
     ├── SandboxError                the sandbox itself failed (not the model's code)
     │   └── GuestBuildError         building or compiling the Wasm guest failed
     ├── IntegrationError            a connected service failed (an MCP server did not start...)
@@ -40,6 +42,7 @@ __all__ = [
     "ExecutionInterrupted",
     "GuestBuildError",
     "IntegrationError",
+    "MissingExtra",
     "ModelNotConfigured",
     "OutputValidationError",
     "SandboxError",
@@ -78,6 +81,13 @@ class BackendUnavailable(UserError):
         super().__init__(f"sandbox backend {backend!r} is unavailable: {reason}")
         self.backend = backend
         self.reason = reason
+
+
+class MissingExtra(ConfigurationError, ImportError):
+    """A part of codeact that needs an optional extra was used without it (`codeact.ray`, an
+    integration, ``codeact serve-mcp``). Also an `ImportError`, so ``except ImportError``
+    around an optional import still catches it; the message is one line ending in the
+    command that installs the extra (see `codeact._extras`)."""
 
 
 class SandboxError(CodeActError):

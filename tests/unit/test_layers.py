@@ -18,6 +18,7 @@ LAYERS = {
     "_display": 0,
     "_progress": 0,
     "_nesting": 0,
+    "_extras": 0,
     "tools": 1,
     "policy": 1,
     "bridge.protocol": 1,

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._extras import install_hint
 from .._paths import atomic_write
 from ..errors import ConfigurationError
 from .order_totals import RunRecord
@@ -161,7 +162,7 @@ def write_chart(path: Path, model: str, records: Sequence[RunRecord]) -> None:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ConfigurationError(
-            "the chart needs matplotlib: pip install -e '.[bench]' (or leave out --chart)"
+            f"the chart needs matplotlib: {install_hint('bench')} (or leave out --chart)"
         ) from exc
     summary = summarize(records)
     wirings = list(summary)

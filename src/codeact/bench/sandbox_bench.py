@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .._extras import install_hint
 from ..runtime import CodeAct
 from ..sandbox.registry import backend_availability, backend_names
 from ..tools import tool
@@ -127,7 +128,7 @@ def monty_unavailable_reason() -> str | None:
     try:
         import pydantic_monty  # noqa: F401
     except ImportError:
-        return "pydantic-monty is not installed (pip install -e '.[bench]' in the codeact checkout)"
+        return f"pydantic-monty is not installed ({install_hint('bench')})"
     return None
 
 

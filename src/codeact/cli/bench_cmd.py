@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .._extras import install_hint
 from ..errors import UserError
 from .common import fail, handle_errors, result_file_options, writable_destination
 from .model_options import client_from_options, model_options, start_model
@@ -131,7 +132,7 @@ def sandbox_command(
 
         provider = recording_tracer_provider()
         if provider is None:
-            raise UserError("--otel needs the OpenTelemetry SDK: pip install -e '.[otel]'")
+            raise UserError(f"--otel needs the OpenTelemetry SDK: {install_hint('otel')}")
     results = []
     traced: list[str] = []
     loads: dict[str, dict[str, object]] = {}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .._extras import install_hint
 from ..errors import UserError
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def connected(address: str) -> Iterator[None]:
     try:
         import ray
     except ImportError:
-        raise UserError("--ray needs Ray: pip install 'codeact[ray]'") from None
+        raise UserError(f"--ray needs Ray: {install_hint('ray')}") from None
     if ray.is_initialized():
         yield
         return

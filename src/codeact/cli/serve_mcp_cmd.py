@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .._extras import missing_extra
 from ..bridge.protocol import OutputFile
 from ..calls.approvals import ApprovalHandler
 from ..calls.audit import JsonlAudit
@@ -150,7 +151,7 @@ def serve_mcp_command(
         )
         from ..integrations.mcp_approvals import McpApprover
     except ImportError as exc:
-        raise UserError(f"{exc}") from None
+        raise missing_extra("codeact serve-mcp", "mcp", exc) from None
     tools = load_tools(tool_specs)
     check_package_options(packages, wheelhouse)
     # Files written on the host while programs that may change read-write mounts run: each

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import click
 
+from .._extras import install_hint
 from .._paths import open_nofollow
 from ..errors import UserError
 from .host_files import cannot_write
@@ -21,7 +22,7 @@ trace_option = click.option(
     "trace_path",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     default=None,
-    help="Write the run's OpenTelemetry spans to FILE as JSON lines (needs codeact[otel]).",
+    help="Write the run's OpenTelemetry spans to FILE as JSON lines (needs the otel extra).",
 )
 
 
@@ -40,10 +41,7 @@ def tracer_provider_writing(path: Path) -> tuple[Any, Callable[[], None]]:
             SpanExportResult,
         )
     except ImportError:
-        raise UserError(
-            "--trace needs the OpenTelemetry SDK: pip install -e '.[otel]' "
-            "(in a checkout of codeact)"
-        ) from None
+        raise UserError(f"--trace needs the OpenTelemetry SDK: {install_hint('otel')}") from None
     _check_writable(path)
     out: list[IO[str]] = []  # opened (truncated) with the first span, never before
     failed: list[OSError] = []  # said once

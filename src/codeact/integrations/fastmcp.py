@@ -19,7 +19,7 @@ is reached only through its own gated host tool, whatever route the program take
 (``call_tool``, the ``mcp_call_tool`` host tool, ``call_tool_async``).
 ``execute_description`` is CodeMode's description with what codeact adds (the files and
 domains granted, the limits): pass it as ``CodeMode(execute_description=...)``.
-Needs ``pip install 'codeact[fastmcp]'``.
+Needs ``pip install -e '.[fastmcp]'``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from fastmcp.exceptions import ToolError
+from .._extras import needs_extra
+
+with needs_extra("fastmcp", __name__):
+    from fastmcp.exceptions import ToolError
 
 from .. import CallDenied, CodeAct, ConfigurationError, ExecutionResult
 from .._display import utf8_safe_json

@@ -28,7 +28,7 @@ the model, and a program that passes one gets a ``ToolError`` (the call is inval
 app or the graph sets them. Inside a LangGraph graph, a tool that takes the graph's state, its
 store or a ``ToolRuntime`` gets them from the runtime LangGraph gives ``execute_code``;
 outside a graph, its call is a ``ToolError`` saying it needs a graph.
-Needs ``pip install 'codeact[langchain]'``.
+Needs ``pip install -e '.[langchain]'``.
 """
 
 from __future__ import annotations
@@ -39,12 +39,19 @@ import contextvars
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Annotated, Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
-from langchain_core.messages import ToolMessage
-from langchain_core.messages.tool import ToolOutputMixin
-from langchain_core.tools import BaseTool, InjectedToolArg, InjectedToolCallId, ToolException
-from langchain_core.tools.base import get_all_basemodel_annotations
 from pydantic import BaseModel, Field, PrivateAttr
+
+from .._extras import needs_extra
+
+with needs_extra("langchain", __name__):
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForToolRun,
+        CallbackManagerForToolRun,
+    )
+    from langchain_core.messages import ToolMessage
+    from langchain_core.messages.tool import ToolOutputMixin
+    from langchain_core.tools import BaseTool, InjectedToolArg, InjectedToolCallId, ToolException
+    from langchain_core.tools.base import get_all_basemodel_annotations
 
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool, UserError
 from ..tools.callables import NO_RETURN, return_annotation

@@ -1,5 +1,5 @@
 """Approvals for programs run by an MCP server: ask the person through their MCP client
-(see `codeact.integrations.mcp.approvals`). Needs ``pip install 'codeact[mcp]'``."""
+(see `codeact.integrations.mcp.approvals`). Needs ``pip install -e '.[mcp]'``."""
 
 from __future__ import annotations
 

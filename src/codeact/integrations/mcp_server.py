@@ -1,5 +1,5 @@
 """`execute_code` as an MCP tool, so any MCP client gets CodeAct over the host's tools
-(see `codeact.integrations.mcp.server`). Needs ``pip install 'codeact[mcp]'``."""
+(see `codeact.integrations.mcp.server`). Needs ``pip install -e '.[mcp]'``."""
 
 from __future__ import annotations
 

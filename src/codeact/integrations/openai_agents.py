@@ -31,7 +31,7 @@ Hosted tools (``WebSearchTool``...) cannot be called from a program: give them t
 Gated tools (``needs_approval`` on a `FunctionTool`, or ``require_approval=[...]``): a program
 that calls one needs approval, through the SDK's own ``needs_approval``: the run stops with
 ``result.interruptions``; ``state.approve(item)`` or ``state.reject(item)`` and run again.
-Needs ``pip install 'codeact[openai-agents]'``.
+Needs ``pip install -e '.[openai-agents]'``.
 """
 
 from __future__ import annotations
@@ -44,15 +44,18 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from agents import Agent, FunctionTool, RunContextWrapper
-from agents.exceptions import (
-    ToolInputGuardrailTripwireTriggered,
-    ToolOutputGuardrailTripwireTriggered,
-)
-from agents.tool import set_function_tool_failure_error_function
-from agents.tool_context import ToolContext
-from agents.tool_guardrails import ToolInputGuardrailData, ToolOutputGuardrailData
-from agents.tracing import SpanError, function_span, get_current_span
+from .._extras import needs_extra
+
+with needs_extra("openai-agents", __name__):
+    from agents import Agent, FunctionTool, RunContextWrapper
+    from agents.exceptions import (
+        ToolInputGuardrailTripwireTriggered,
+        ToolOutputGuardrailTripwireTriggered,
+    )
+    from agents.tool import set_function_tool_failure_error_function
+    from agents.tool_context import ToolContext
+    from agents.tool_guardrails import ToolInputGuardrailData, ToolOutputGuardrailData
+    from agents.tracing import SpanError, function_span, get_current_span
 
 from .. import CallDenied, CodeAct, ConfigurationError, Tool
 from .._nesting import loads_within

@@ -21,7 +21,7 @@ run it, or False / `ToolDenied` to refuse.
 A tool whose name is not a Python identifier (an MCP server's ``get-forecast``) is called
 ``get_forecast`` in the program, and its description says so; two tools that would get the
 same name are refused with what to do (``toolset.prefixed(...)``, ``.filtered(...)``,
-``.renamed(...)``). Needs ``pip install 'codeact[pydantic-ai]'``.
+``.renamed(...)``). Needs ``pip install -e '.[pydantic-ai]'``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic_ai import ApprovalRequired, CallDeferred, ModelRetry, RunContext, ToolFailed
-from pydantic_ai.tools import Tool as PydanticAITool
-from pydantic_ai.toolsets import AbstractToolset, CombinedToolset, FunctionToolset, ToolsetTool
+from .._extras import needs_extra
+
+with needs_extra("pydantic-ai", __name__):
+    from pydantic_ai import ApprovalRequired, CallDeferred, ModelRetry, RunContext, ToolFailed
+    from pydantic_ai.tools import Tool as PydanticAITool
+    from pydantic_ai.toolsets import AbstractToolset, CombinedToolset, FunctionToolset, ToolsetTool
 
 from .. import CallDenied, CodeAct, ConfigurationError, Tool
 from ..tools.callables import return_annotation

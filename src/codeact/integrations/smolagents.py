@@ -20,7 +20,7 @@ program stopped by a limit says which limit (``[stopped] ... wall time ...``). T
 
 smolagents has no human-in-the-loop for a call made from code: calls of the tools named in
 ``require_approval`` are asked to codeact's ``approval_handler`` as they happen (denied without
-one), and the program gets a catchable ``ToolDenied``. Needs ``pip install 'codeact[smolagents]'``.
+one), and the program gets a catchable ``ToolDenied``. Needs ``pip install -e '.[smolagents]'``.
 """
 
 from __future__ import annotations
@@ -32,13 +32,16 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeAlias
 
-# smolagents ships no type information (no py.typed): pyproject's mypy overrides say so.
-from smolagents.local_python_executor import (
-    CodeOutput,
-    InterpreterError,
-    PythonExecutor,
-)
-from smolagents.tools import Tool as SmolTool
+from .._extras import needs_extra
+
+with needs_extra("smolagents", __name__):
+    # smolagents ships no type information (no py.typed): pyproject's mypy overrides say so.
+    from smolagents.local_python_executor import (
+        CodeOutput,
+        InterpreterError,
+        PythonExecutor,
+    )
+    from smolagents.tools import Tool as SmolTool
 
 from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..runtime._sync import PrivateLoop, result_or_interrupted

@@ -1,4 +1,4 @@
-"""Run programs across a Ray cluster: `CodeActPool` (extra: ``pip install 'codeact[ray]'``).
+"""Run programs across a Ray cluster: `CodeActPool` (extra: ``pip install -e '.[ray]'``).
 
 >>> from codeact.ray import CodeActPool                      # doctest: +SKIP
 >>> pool = CodeActPool(tools=TOOLS, num_actors=8)           # doctest: +SKIP
@@ -9,12 +9,10 @@ See docs/ray.md: a two-node run, how tools travel, what state lives where.
 
 from __future__ import annotations
 
-try:
-    import ray as _ray  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    from ..errors import ConfigurationError
+from .._extras import needs_extra
 
-    raise ConfigurationError("codeact.ray needs Ray: pip install 'codeact[ray]'") from exc
+with needs_extra("ray", "codeact.ray"):
+    import ray as _ray  # noqa: F401
 
 from .pool import CodeActPool
 from .tools import ToolSpec

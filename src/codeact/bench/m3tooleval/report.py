@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..._extras import install_hint
 from ...errors import ConfigurationError
 from ..stats import json_file_text, machine_facts, markdown_table
 from .runner import TaskRun
@@ -182,7 +183,7 @@ def write_chart(path: Path, model: str, runs: Sequence[TaskRun]) -> None:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ConfigurationError(
-            "the chart needs matplotlib: pip install 'codeact[bench]' (or leave out --chart)"
+            f"the chart needs matplotlib: {install_hint('bench')} (or leave out --chart)"
         ) from exc
     summary = summarize(runs)
     wirings = list(summary)

@@ -26,7 +26,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent_framework import AgentSession, ContextProvider, FunctionTool, SessionContext
+from ..._extras import needs_extra
+
+with needs_extra("agent-framework", __name__):
+    from agent_framework import AgentSession, ContextProvider, FunctionTool, SessionContext
 
 from ...calls.approvals import DEFAULT_APPROVAL_TIMEOUT, ApprovalHandler, ApprovalScope
 from ...calls.audit import AuditSink, Redactor

@@ -9,5 +9,11 @@
 
 Private parts: `_session` (a client session on its own loop) and `_rounds` (a program that
 waits across rounds of one MCP call). Nothing is imported here, so each part pulls in only
-what it needs.
+what it needs; this package checks only that the extra is there (every part needs
+`mcp_types`), so a missing one is one line saying what to install.
 """
+
+from ..._extras import needs_extra
+
+with needs_extra("mcp", "codeact's MCP support"):
+    import mcp_types  # noqa: F401

@@ -23,21 +23,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import mcp_types
 from pydantic import BaseModel, Field
 
+from ..._extras import needs_extra
 from ...calls.approvals import Approval, ApprovalHandler, ApprovalRequest, invoke_handler
 from ._rounds import ProgramRounds
 
-try:
+with needs_extra("mcp", "MCP approvals"):
+    import mcp_types
     from mcp.server.elicitation import (
         AcceptedElicitation,
         DeclinedElicitation,
         render_elicitation_schema,
     )
     from mcp.server.mcpserver import Context
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("MCP approvals need the `mcp` package: pip install -e '.[mcp]'") from exc
 
 __all__ = ["McpApprover", "asking_through", "asks_in_rounds", "elicit_request"]
 

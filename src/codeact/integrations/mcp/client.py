@@ -25,18 +25,17 @@ from typing import Any
 
 from typing_extensions import Self
 
+from ..._extras import needs_extra
 from ..._lifecycle import Closeable
 from ..._nesting import loads_within
 from ...errors import ConfigurationError, IntegrationError
 from ...tools import Tool
 from .._adapter import python_name, unique_names
 
-try:
+with needs_extra("mcp", "codeact's MCP support"):
     import mcp_types
 
     from ._session import MCPSession, make_transport
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("MCP support needs the `mcp` package: pip install -e '.[mcp]'") from exc
 
 __all__ = ["MCPServerTools", "MCPToolError", "mcp_tools"]
 

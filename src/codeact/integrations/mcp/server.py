@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from ..._extras import needs_extra
 from ...bridge.protocol import OutputFile
 from ...errors import ConfigurationError
 from ...runtime import CodeAct
@@ -33,12 +34,10 @@ from ._rounds import ProgramGone, ProgramRounds
 from ._sessions import KEPT_CLIENTS, KEPT_STATE_BYTES, RESTART_DESCRIPTION, ClientSessions
 from .approvals import asking_through, asks_in_rounds, elicit_request, elicitation_unavailable
 
-try:
+with needs_extra("mcp", "the MCP server"):
     import mcp_types
     from mcp.server.mcpserver import Context, MCPServer
     from mcp.server.transport_security import TransportSecuritySettings
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("the MCP server needs the `mcp` package: pip install -e '.[mcp]'") from exc
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENT",

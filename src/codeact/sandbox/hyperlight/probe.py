@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ..._extras import install_hint
 from ...errors import SandboxError
 from ..base import Availability
 from .process import DEFAULT_FACTORY, WorkerProcess
@@ -26,7 +27,7 @@ _DISTRIBUTIONS = (
     "hyperlight-sandbox-python-guest",
 )
 _MODULES = ("hyperlight_sandbox", "hyperlight_sandbox_backend_wasm", "python_guest")
-_INSTALL = "pip install -e '.[hyperlight]' in the codeact checkout"
+_INSTALL = install_hint("hyperlight")
 _cache: dict[str, Availability] = {}
 _lock = threading.Lock()
 
