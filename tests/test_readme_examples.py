@@ -2,6 +2,7 @@
 
 A block preceded by ``<!-- not run: REASON -->`` is reported as skipped with that reason; one
 preceded by ``<!-- needs codeact[EXTRA]: MODULE ... -->`` is skipped when a module is missing.
+A comment does not render, so the line above it says, readably, what to install.
 """
 
 from __future__ import annotations
@@ -34,10 +35,27 @@ def _blocks() -> list[pytest.ParameterSet]:
             marks = [pytest.mark.skip(reason=match["skip"].strip())] if match["skip"] else []
             missing = [m for m in (match["needs"] or "").split() if not _importable(m)]
             if missing:
-                reason = f"needs pip install '{match['extra']}' ({', '.join(missing)} missing)"
+                extra = match["extra"].removeprefix("codeact[").removesuffix("]")
+                reason = f"needs pip install -e '.[{extra}]' ({', '.join(missing)} missing)"
                 marks.append(pytest.mark.skip(reason=reason))
             params.append(pytest.param(match["code"], id=f"{doc.name}:{line}", marks=marks))
     return params
+
+
+_NEEDS = re.compile(r"(?P<before>[^\n]*)\n\n<!--\s*needs\s+codeact\[(?P<extra>[^\]]+)\]:")
+
+
+def test_the_extra_an_example_needs_is_shown_above_it() -> None:
+    """The rendered page says what to install before each example that needs an extra."""
+    shown = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for match in _NEEDS.finditer(doc.read_text()):
+            wanted = f"Needs `pip install -e '.[{match['extra']}]'` in the checkout:"
+            assert match["before"] == wanted, f"{doc.name}: {match['before']!r}"
+            shown.append(match["extra"])
+    assert len(shown) == (ROOT / "README.md").read_text().count("<!-- needs") + sum(
+        p.read_text().count("<!-- needs") for p in (ROOT / "docs").glob("*.md")
+    )
 
 
 def _importable(module: str) -> bool:

@@ -132,7 +132,7 @@ def test_one_tool_not_in_a_list_says_how_to_write_it(adapter: str) -> None:
     import importlib
 
     module_name, attr, needs = ADAPTERS[adapter]
-    pytest.importorskip(needs, reason=f"needs pip install 'codeact[{adapter.replace('_', '-')}]'")
+    pytest.importorskip(needs, reason=f"needs pip install -e '.[{adapter.replace('_', '-')}]'")
     make = getattr(importlib.import_module(module_name), attr)
 
     def get_weather(city: str) -> dict[str, str]:
@@ -206,7 +206,7 @@ def test_a_sync_approval_handler_works_in_every_adapter(
     import importlib
 
     module_name, attr, needs = ADAPTERS[adapter]
-    pytest.importorskip(needs, reason=f"needs pip install 'codeact[{adapter.replace('_', '-')}]'")
+    pytest.importorskip(needs, reason=f"needs pip install -e '.[{adapter.replace('_', '-')}]'")
     make = getattr(importlib.import_module(module_name), attr)
     asked: list[str | None] = []
 

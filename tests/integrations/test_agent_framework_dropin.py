@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 import pytest
 
-pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
+pytest.importorskip("agent_framework", reason="needs pip install -e '.[agent-framework]'")
 
 from agent_framework import FunctionTool, tool
 

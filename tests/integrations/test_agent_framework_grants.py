@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
+pytest.importorskip("agent_framework", reason="needs pip install -e '.[agent-framework]'")
 
 from agent_framework import Agent, Message, SessionContext
 

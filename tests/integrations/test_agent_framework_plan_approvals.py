@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
+pytest.importorskip("agent_framework", reason="needs pip install -e '.[agent-framework]'")
 
 from agent_framework import Agent
 

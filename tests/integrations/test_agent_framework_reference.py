@@ -71,7 +71,7 @@ from typing import Any, cast
 
 import pytest
 
-pytest.importorskip("agent_framework", reason="needs pip install 'codeact[agent-framework]'")
+pytest.importorskip("agent_framework", reason="needs pip install -e '.[agent-framework]'")
 
 from agent_framework import tool
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("fastmcp", reason="needs pip install 'codeact[fastmcp]'")
+pytest.importorskip("fastmcp", reason="needs pip install -e '.[fastmcp]'")
 
 from fastmcp import Client, Context, FastMCP
 from fastmcp.exceptions import ToolError

@@ -13,8 +13,8 @@ from uuid import UUID
 
 import pytest
 
-pytest.importorskip("langchain_core", reason="needs pip install 'codeact[langchain]'")
-pytest.importorskip("langgraph", reason="needs pip install 'codeact[langchain]'")
+pytest.importorskip("langchain_core", reason="needs pip install -e '.[langchain]'")
+pytest.importorskip("langgraph", reason="needs pip install -e '.[langchain]'")
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.chat_models import BaseChatModel

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import pytest
 
-pytest.importorskip("langchain_core", reason="needs pip install 'codeact[langchain]'")
-pytest.importorskip("langgraph", reason="needs pip install 'codeact[langchain]'")
+pytest.importorskip("langchain_core", reason="needs pip install -e '.[langchain]'")
+pytest.importorskip("langgraph", reason="needs pip install -e '.[langchain]'")
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-pytest.importorskip("langchain_core", reason="needs pip install 'codeact[langchain]'")
+pytest.importorskip("langchain_core", reason="needs pip install -e '.[langchain]'")
 
 from codeact import UserError
 from codeact import tool as codeact_tool

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("mcp", reason="needs the mcp extra: pip install 'codeact[mcp]'")
+pytest.importorskip("mcp", reason="needs the mcp extra: pip install -e '.[mcp]'")
 
 from codeact import CodeAct, ConfigurationError, IntegrationError, Limits
 from codeact.integrations.mcp_client import mcp_tools

@@ -6,7 +6,7 @@ from typing import cast
 
 import pytest
 
-pytest.importorskip("mcp", reason="needs the mcp extra: pip install 'codeact[mcp]'")
+pytest.importorskip("mcp", reason="needs the mcp extra: pip install -e '.[mcp]'")
 
 import mcp
 from mcp_types import RequestParamsMeta
@@ -46,7 +46,7 @@ async def test_output_and_calls_arrive_as_progress_before_the_result() -> None:
 
 
 async def test_a_trace_the_client_sends_in_meta_is_continued() -> None:
-    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'")
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter

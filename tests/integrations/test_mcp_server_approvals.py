@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("mcp", reason="needs the mcp extra: pip install 'codeact[mcp]'")
+pytest.importorskip("mcp", reason="needs the mcp extra: pip install -e '.[mcp]'")
 
 import mcp
 import mcp_types

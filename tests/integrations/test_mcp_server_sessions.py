@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("mcp", reason="needs the mcp extra: pip install 'codeact[mcp]'")
+pytest.importorskip("mcp", reason="needs the mcp extra: pip install -e '.[mcp]'")
 
 import mcp
 

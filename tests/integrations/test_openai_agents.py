@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("agents", reason="needs pip install 'codeact[openai-agents]'")
+pytest.importorskip("agents", reason="needs pip install -e '.[openai-agents]'")
 
 from agents import (
     Agent,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("agents", reason="needs pip install 'codeact[openai-agents]'")
+pytest.importorskip("agents", reason="needs pip install -e '.[openai-agents]'")
 
 from agents import Agent, Runner
 from agents.tracing import set_trace_processors

@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 
 import pytest
 
-pytest.importorskip("agents", reason="needs pip install 'codeact[openai-agents]'")
+pytest.importorskip("agents", reason="needs pip install -e '.[openai-agents]'")
 
 from agents import (
     Agent,
@@ -44,7 +44,7 @@ async def _run(execute_code: Any, code: str, context: Any = None) -> str:
 
 
 async def test_the_programs_span_carries_the_models_call_id() -> None:
-    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'")
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter

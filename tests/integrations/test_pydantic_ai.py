@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("pydantic_ai", reason="needs pip install 'codeact[pydantic-ai]'")
+pytest.importorskip("pydantic_ai", reason="needs pip install -e '.[pydantic-ai]'")
 
 from pydantic_ai import (
     Agent,
@@ -216,7 +216,7 @@ async def test_a_tool_that_defers_itself_is_denied_inside_the_program() -> None:
 
 
 async def test_the_runs_tracer_sees_each_nested_call() -> None:
-    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'")
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -244,7 +244,7 @@ async def test_the_runs_tracer_sees_each_nested_call() -> None:
 
 async def test_the_programs_span_carries_the_models_call_id() -> None:
     """codeact's own ``execute_tool execute_code`` span joins the conversation's tool call."""
-    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'")
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter

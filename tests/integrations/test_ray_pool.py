@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'codeact[ray]')")
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
 
 from click.testing import CliRunner  # noqa: E402
 from ray import cloudpickle  # noqa: E402

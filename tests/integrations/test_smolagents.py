@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("smolagents", reason="needs pip install 'codeact[smolagents]'")
+pytest.importorskip("smolagents", reason="needs pip install -e '.[smolagents]'")
 
 from smolagents import ChatMessage, CodeAgent, Model, Tool, tool
 from smolagents.local_python_executor import InterpreterError

@@ -12,7 +12,7 @@ from typing import Any
 import pydantic
 import pytest
 
-pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'")
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter

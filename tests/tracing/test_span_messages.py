@@ -13,7 +13,7 @@ from typing import Annotated
 
 import pytest
 
-pytest.importorskip("opentelemetry.sdk", reason="needs pip install 'codeact[otel]'")
+pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'")
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor

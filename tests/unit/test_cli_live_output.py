@@ -46,7 +46,7 @@ def test_exec_delivers_the_first_line_before_the_program_sleeps(
 
 
 def test_exec_trace_writes_the_spans_as_json_lines(tmp_path: Path) -> None:
-    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'")
     trace = tmp_path / "trace.jsonl"
     proc = subprocess.run(
         [
@@ -69,7 +69,7 @@ def test_exec_trace_writes_the_spans_as_json_lines(tmp_path: Path) -> None:
 
 
 def test_exec_trace_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
-    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'")
     proc = subprocess.run(
         [sys.executable, "-m", "codeact", "exec", "-", "--trace", str(tmp_path / "no" / "t")],
         input="1",
@@ -83,7 +83,7 @@ def test_exec_trace_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
 
 
 def test_exec_trace_keeps_an_existing_file_when_nothing_runs(tmp_path: Path) -> None:
-    pytest.importorskip("opentelemetry.sdk", reason="needs codeact[otel] (opentelemetry-sdk)")
+    pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'")
     trace = tmp_path / "keep.jsonl"
     program = tmp_path / "p.py"
     program.write_text("1 + 1\n")

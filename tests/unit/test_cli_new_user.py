@@ -48,7 +48,7 @@ def test_an_empty_tools_spec_says_what_to_give() -> None:
 
 
 def test_serve_mcp_on_a_port_in_use_is_one_line_before_serving() -> None:
-    pytest.importorskip("mcp", reason="serve-mcp needs pip install 'codeact[mcp]'")
+    pytest.importorskip("mcp", reason="serve-mcp needs pip install -e '.[mcp]'")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

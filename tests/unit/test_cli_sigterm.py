@@ -73,7 +73,7 @@ def test_sigterm_during_a_program_exits_143_and_leaves_nothing_behind(
 
 
 def test_sigterm_ends_serve_mcp_blocked_on_its_stdin(tmp_path: Path) -> None:
-    pytest.importorskip("mcp", reason="serve-mcp needs pip install 'codeact[mcp]'")
+    pytest.importorskip("mcp", reason="serve-mcp needs pip install -e '.[mcp]'")
     read, write = os.pipe()  # a client that stays connected and says nothing
     try:
         proc = _start(["serve-mcp"], tmp_path, stdin=read)

@@ -8,12 +8,16 @@ meta-path finder says "No module named ...", as when they are not installed)."""
 from __future__ import annotations
 
 import pkgutil
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import codeact.integrations
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Each public module that needs an extra: (the extra, the packages it brings, the one whose
 #: absence the message names). A new integration is added here, or the first test fails.
@@ -120,3 +124,20 @@ def test_serve_mcp_without_mcp_is_one_line_saying_what_to_install() -> None:
         "codeact: error: codeact serve-mcp needs the mcp extra (No module named 'mcp_types'): "
         f"{_hint('mcp')}\n"
     )
+
+
+_INDEX_INSTALL = re.compile(r"pip3? install\s+(?:-U\s+|--upgrade\s+)?['\"]?codeact\b")
+
+
+def test_no_hint_installs_codeact_from_an_index() -> None:
+    """Every install hint in the code, the docs and the tests is one that works."""
+    files = [ROOT / "README.md"]
+    for folder in ("src", "docs", "tests", "scripts"):
+        files += [p for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".md")]
+    wrong = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in files
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _INDEX_INSTALL.search(line)
+    ]
+    assert wrong == []

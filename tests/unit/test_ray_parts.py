@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-pytest.importorskip("ray", reason="Ray is not installed (pip install 'codeact[ray]')")
+pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
 
 from click.testing import CliRunner
 

@@ -32,7 +32,7 @@ def _read_all(fd: int) -> bytes:
 
 
 def test_ctrl_c_stops_serve_mcp_on_a_terminal() -> None:
-    pytest.importorskip("mcp", reason="serve-mcp needs pip install 'codeact[mcp]'")
+    pytest.importorskip("mcp", reason="serve-mcp needs pip install -e '.[mcp]'")
     import pty
 
     leader, follower = pty.openpty()
