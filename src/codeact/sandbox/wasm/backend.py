@@ -39,6 +39,7 @@ from .fastcall import call_string_export
 from .host_imports import set_current
 from .pool import InstancePool
 from .runtime import Preopen, Prepared, WasmRuntime
+from .unstick import free_when_stuck
 
 __all__ = ["WasmBackend"]
 
@@ -125,14 +126,16 @@ class WasmBackend(SandboxBackend):
             await asyncio.to_thread(self.prepare)
         execution = WasmExecution(channel, request.limits, request.output_limits)
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[RunOutcome] = asyncio.wrap_future(
-            self._threads.submit_then(ended_by, channel, self._run_blocking, request, execution),
-            loop=loop,
+        running = self._threads.submit_then(
+            ended_by, channel, self._run_blocking, request, execution
         )
+        future: asyncio.Future[RunOutcome] = asyncio.wrap_future(running, loop=loop)
         try:
             return await future
         except asyncio.CancelledError:
             execution.cancel()  # the guest traps at its next epoch check or host call
+            # ... unless its thread is blocked opening a FIFO in a mount: free it.
+            free_when_stuck(running, [str(m.host) for m in request.mounts])
             raise
 
     def _pool_for(self, runtime: WasmRuntime, preopens: list[Preopen]) -> InstancePool | None:
