@@ -22,9 +22,19 @@ WRITES = "open('/output/x.txt', 'w').write('x')\n1"
 
 
 def folders_of(pid: int) -> list[str]:
-    """The /output trees of process `pid` in the temp directory (the actors share ours)."""
+    """The /output trees of process `pid` in the temp directory (the actors share ours),
+    each with what is left in it (so that a failure says what stayed)."""
     prefix = f"codeact-output-{pid}-"
-    return [e for e in os.listdir(tempfile.gettempdir()) if e.startswith(prefix)]
+    found = []
+    for entry in os.listdir(tempfile.gettempdir()):
+        if entry.startswith(prefix):
+            inside = [
+                os.path.relpath(os.path.join(top, name), tempfile.gettempdir())
+                for top, dirs, files in os.walk(os.path.join(tempfile.gettempdir(), entry))
+                for name in dirs + files
+            ]
+            found.append(f"{entry} {sorted(inside)}")
+    return found
 
 
 @pytest.fixture(scope="module")

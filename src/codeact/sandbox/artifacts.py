@@ -167,13 +167,15 @@ def _remove_root_at_exit(root: str, owner: int) -> None:
         return
     with _root_lock:
         _exiting = True
-    for attempt in range(_EXIT_ATTEMPTS):
-        if remove_tree(root, warn=attempt == _EXIT_ATTEMPTS - 1):
+    for attempt, pause in enumerate(_EXIT_PAUSES):
+        if remove_tree(root, warn=attempt == len(_EXIT_PAUSES) - 1):
             return
-        time.sleep(0.01 * (attempt + 1))
+        time.sleep(pause)
 
 
-_EXIT_ATTEMPTS = 5
+#: Pauses between the tries to remove the tree at exit (about 1 s in all, only while a
+#: thread still at work in it, slow on a busy machine, makes a try fail).
+_EXIT_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.0)
 
 
 def remove_process_tree() -> None:
