@@ -322,3 +322,25 @@ def test_tools_that_are_not_a_list_say_how_to_write_them(given: str) -> None:
     if given == "one tool":
         with pytest.raises(ConfigurationError, match=r"write tools=\[get_weather\]"):
             CodeAct(tools=value)
+
+
+@pytest.mark.parametrize("name", ["ｐｒｉｎｔ", "ｆｅｔｃｈ", "ﬁle", "x²"])
+def test_names_python_reads_as_other_names_are_refused(name: str) -> None:
+    """Python reads identifiers NFKC-normalized: a tool named 'ｐｒｉｎｔ' was accepted, and a
+    program calling it ran the builtin print (and 'ｆｅｔｃｈ' ran the tool 'fetch')."""
+
+    def f(x: int) -> int:
+        return x
+
+    with pytest.raises(ToolDefinitionError, match="is read by Python as"):
+        tool(name=name)(f)
+
+
+def test_adapters_name_a_tool_as_python_reads_it() -> None:
+    from codeact.errors import ConfigurationError
+    from codeact.integrations._adapter import python_name, unique_names
+
+    assert python_name("ｐｒｉｎｔ") == "print_"
+    assert python_name("ｆｅｔｃｈ") == "fetch"
+    with pytest.raises(ConfigurationError):
+        unique_names(["fetch", "ｆｅｔｃｈ"], framework="MCP", fix="x")

@@ -28,6 +28,7 @@ import copy
 import itertools
 import keyword
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,7 +115,7 @@ def python_name(name: str) -> str:
     """A tool's name as a Python identifier: the sandbox calls each tool by its name
     (``server-info`` -> ``server_info``; a keyword, builtin or reserved name gets a ``_``,
     one of Python's own ``__names__`` a ``tool`` in front)."""
-    text = re.sub(r"\W", "_", name)
+    text = re.sub(r"\W", "_", unicodedata.normalize("NFKC", name))  # as Python reads names
     if not text or text[0].isdigit():
         text = "_" + text
     if is_dunder(text):

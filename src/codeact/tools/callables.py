@@ -9,6 +9,7 @@ import functools
 import inspect
 import keyword
 import typing
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,13 @@ def is_dunder(name: str) -> bool:
 
 
 def check_name(name: str) -> None:
+    plain = unicodedata.normalize("NFKC", name)
+    if plain != name:
+        raise ToolDefinitionError(
+            f"tool name {name!r} is read by Python as {plain!r} (it normalizes the letters of "
+            "names, NFKC), so a program could not tell the two apart; name the tool "
+            f"{plain!r} or something else with @tool(name=...)"
+        )
     if keyword.iskeyword(name):
         raise ToolDefinitionError(
             f"tool name {name!r} is a Python keyword, which a program cannot call; give the "
