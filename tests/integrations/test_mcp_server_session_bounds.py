@@ -30,7 +30,9 @@ FORGOTTEN = "were forgotten before this call"
 def _request(session_id: str) -> SimpleNamespace:
     """What `ClientSessions` reads of a request's context over HTTP: the connection's MCP
     session id and its teardown stack."""
-    connection = SimpleNamespace(session_id=session_id, exit_stack=contextlib.AsyncExitStack())
+    connection = SimpleNamespace(
+        session_id=session_id, exit_stack=contextlib.AsyncExitStack(), state={}
+    )
     return SimpleNamespace(session=SimpleNamespace(_connection=connection), headers={})
 
 
@@ -65,12 +67,19 @@ async def test_a_client_that_ends_its_session_frees_its_state() -> None:
     assert len(clients) == 0 and clients.held() == 0
 
 
-async def test_a_restart_after_being_forgotten_needs_no_note() -> None:
+async def test_a_client_is_told_however_many_others_came_since() -> None:
+    """What marks a forgotten client lives with its connection: a list of forgotten clients
+    (4 x kept) let a flood of others make a victim's state vanish without the note."""
     clients = ClientSessions(CodeAct(backend="wasm", limits=Limits(wall_time=30)), kept=1)
-    for name in ("a", "b"):
-        session, _ = await clients.session_for(_request(name))
-        assert session is not None and (await session.execute("x = 1")).ok
-    _, note = await clients.session_for(_request("a"), restart=True)
+    victim, other = _request("victim"), _request("other")
+    session, _ = await clients.session_for(victim)
+    assert session is not None and (await session.execute("x = 1")).ok
+    for n in range(50):
+        assert (await clients.session_for(_request(f"flood{n}")))[1] is None
+    _, note = await clients.session_for(victim)
+    assert note is not None and FORGOTTEN in note
+    await clients.session_for(other)
+    _, note = await clients.session_for(victim, restart=True)  # asked to start clean
     assert note is None
 
 

@@ -57,8 +57,6 @@ class ClientSessions:
         self.kept = kept
         self.kept_bytes = kept_bytes
         self._sessions: OrderedDict[str, Session] = OrderedDict()
-        # Clients whose state was forgotten to make room, to tell them (bounded as well).
-        self._forgotten: OrderedDict[str, None] = OrderedDict()
 
     async def session_for(
         self, ctx: Any, *, restart: bool = False
@@ -72,7 +70,7 @@ class ClientSessions:
         note = None
         session = self._sessions.pop(client, None)
         if session is None:
-            if self._forgotten.pop(client, "absent") is None and not restart:
+            if _had_a_session(ctx) and not restart:
                 note = self.forgotten_note()
             session = self.codeact.session()
             if client.startswith("http:"):  # a stdio peer's end is the server's
@@ -89,10 +87,7 @@ class ClientSessions:
         while len(self._sessions) > 1 and (
             len(self._sessions) > self.kept or self.held() > self.kept_bytes
         ):
-            client, _ = self._sessions.popitem(last=False)
-            self._forgotten[client] = None
-            while len(self._forgotten) > 4 * self.kept:
-                self._forgotten.popitem(last=False)
+            self._sessions.popitem(last=False)
 
     def trimming_after(
         self, execute: Callable[..., Awaitable[ExecutionResult]]
@@ -111,7 +106,6 @@ class ClientSessions:
     def end(self, client: str) -> None:
         """The client ended its MCP session: nothing of it is kept."""
         self._sessions.pop(client, None)
-        self._forgotten.pop(client, None)
 
     def held(self) -> int:
         """Bytes of state kept for all clients together."""
@@ -140,6 +134,22 @@ def client_key(ctx: Any) -> str | None:
     if getattr(ctx, "headers", None) is None:  # stdio or in memory: a single peer
         return "stdio"
     return None
+
+
+#: The mark a client's connection carries once the server made it a session (the SDK keeps
+#: a connection's `state` as long as the connection: nothing to bound on our side).
+_HAD_SESSION = "codeact.had_session"
+
+
+def _had_a_session(ctx: Any) -> bool:
+    """Whether the client behind `ctx` had a session before (and so lost it), marking it."""
+    connection = getattr(getattr(ctx, "session", None), "_connection", None)
+    state = getattr(connection, "state", None)
+    if not isinstance(state, dict):
+        return False
+    had = bool(state.get(_HAD_SESSION))
+    state[_HAD_SESSION] = True
+    return had
 
 
 def _on_close(ctx: Any, forget: Any) -> None:
