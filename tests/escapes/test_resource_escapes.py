@@ -177,3 +177,42 @@ async def test_a_refused_thread_says_why_on_each_backend(attempt: Callable[..., 
         assert message.startswith("threads are not available in the sandbox"), message
     else:
         assert "not available" not in message and "limits are reached" in message, message
+
+
+def _descriptors() -> int:
+    """How many descriptors this process has open (0 where there is no /proc)."""
+    import os
+
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+
+
+FILE_FLOOD = """
+import os, time
+open('/output/x', 'w').close()
+held = []
+try:
+    while len(held) < 100_000:
+        held.append(os.open('/output/x', os.O_RDONLY))
+except OSError as exc:
+    print('holding', len(held), type(exc).__name__)
+time.sleep(1)
+"""
+
+
+async def test_a_run_holds_a_bounded_number_of_the_hosts_descriptors(
+    attempt: Callable[..., Any], backend_name: str
+) -> None:
+    """A wasm guest's files are the host process's own descriptors: a program opening files
+    in a loop held 20,000 of them, and every other run of the process (and the host itself)
+    failed with "Too many open files". The jail's child has RLIMIT_NOFILE; wasm runs are
+    stopped past the same bound."""
+    before = _descriptors()
+    result = await attempt(FILE_FLOOD, limits=Limits(wall_time=20))
+    if backend_name == "jail":
+        count = int(result.stdout.split()[1])
+        assert count <= 256 and "OSError" in result.stdout, result.stdout
+    elif backend_name == "wasm":
+        assert result.error is not None and result.error.limit == "open_files", result.error
+        assert "more than the 256 a run may" in result.error.message
+        if before:
+            assert _descriptors() < before + 1024  # never near the limit

@@ -21,6 +21,7 @@ __all__ = [
     "cpu_time",
     "http_requests",
     "memory",
+    "open_files",
     "output_files",
     "stopping",
     "tool_calls",
@@ -92,6 +93,16 @@ def output_files(limits: OutputLimits) -> Stop:
         f"the program kept writing under /output far past {limits!r} (more than "
         f"{limits.disk_bytes} bytes or {limits.disk_entries} entries) and was stopped, "
         "so that it cannot fill the host's disk",
+    )
+
+
+def open_files(held: int, bound: int) -> Stop:
+    """The program held more files open at once than a run may (they are the host's)."""
+    return Stop(
+        "open_files",
+        f"the program held {held} files open at once, more than the {bound} a run may, and "
+        "was stopped, so that the host's descriptors stay free for other runs; close files "
+        "you are done with (use `with open(...)`)",
     )
 
 

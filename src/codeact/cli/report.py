@@ -43,6 +43,7 @@ _RAISE = {
     "network": "it is NetworkLimits(...) in Python",
     "approvals": "it is Limits(approval_denials=..., approval_wait=...) in Python",
     "code": "it is Limits(code_bytes=...) in Python",
+    "open_files": "it is fixed: a run may hold 256 files open at once",
 }
 
 _DOMAIN_LIST = re.compile(r"allowed_domains=\[('([^']*)'|\('[^']*', '[A-Z]+'\)|[^\]]*)\]")

@@ -22,6 +22,7 @@ LimitName: TypeAlias = Literal[
     "network",
     "approvals",
     "code",
+    "open_files",
 ]
 LIMIT_NAMES: tuple[LimitName, ...] = (
     "wall_time",
@@ -33,6 +34,7 @@ LIMIT_NAMES: tuple[LimitName, ...] = (
     "network",
     "approvals",
     "code",
+    "open_files",
 )
 
 _MIB = 1024 * 1024

@@ -29,7 +29,8 @@ from ..bridge.protocol import OutputFile, Stop
 from ..policy.outputs import OutputLimits
 from . import forks
 from .cleanup import REMOVER, remove_tree
-from .output_walk import BY_FD, disk_usage, held_open, walk_entries
+from .output_walk import BY_FD, disk_usage, walk_entries
+from .output_walk import held_open as held_open_by
 
 __all__ = [
     "OutputsClosedError",
@@ -198,16 +199,23 @@ def remove_output_dir(path: str) -> None:
 
 
 def output_overflow(
-    path: str, limits: OutputLimits, *, pid: int | None = None, seen_as: str | None = None
+    path: str,
+    limits: OutputLimits,
+    *,
+    pid: int | None = None,
+    seen_as: str | None = None,
+    held_open: int = 0,
 ) -> Stop | None:
     """A stop when the program wrote far past `limits` under /output (so it cannot fill the
     host's disk); None while it stays within `OutputLimits.disk_bytes`/`disk_entries`. With
     the `pid` of the process the program runs in, files it removed from /output but keeps
     open count too (they hold disk no name under /output shows); `seen_as` is the folder as
-    that process's descriptors name it (its own root's view: `path` by default)."""
+    that process's descriptors name it (its own root's view: `path` by default). `held_open`:
+    the bytes of such files, counted by the caller."""
     size, entries = disk_usage(path, max_entries=limits.disk_entries)
+    size += held_open
     if pid is not None:
-        size += held_open(pid, seen_as or path)
+        size += held_open_by(pid, seen_as or path)
     if size <= limits.disk_bytes and entries <= limits.disk_entries:
         return None
     return stops.output_files(limits)

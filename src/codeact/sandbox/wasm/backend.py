@@ -34,6 +34,7 @@ from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend, ended_by
 from ..pool_walls import Folders, PoolWalls, folders
 from ..threads import DaemonThreadPool
+from .descriptors import Descriptors
 from .execution import WasmExecution
 from .fastcall import call_string_export
 from .host_imports import set_current
@@ -223,6 +224,11 @@ class WasmBackend(SandboxBackend):
         store.set_limits(memory_size=request.limits.memory_bytes)
         prepared.output.execution = execution
         execution.output_dir = prepared.output_dir
+        folders = [str(m.host) for m in request.mounts]
+        folders += [p.host for p in _package_preopens(request.packages)]
+        if prepared.output_dir is not None:
+            folders.append(prepared.output_dir)
+        execution.descriptors = Descriptors(folders, prepared.output_dir)
         execution.state = request.state
         set_current(execution)
         WasmRuntime.programs_ran = True

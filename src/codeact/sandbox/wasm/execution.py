@@ -8,7 +8,6 @@ wait for started calls, and (through the epoch callback) plain computation.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 
@@ -20,6 +19,7 @@ from ...policy.limits import Limits
 from ...policy.outputs import OutputLimits
 from ..artifacts import output_overflow
 from .clock import ClockWaitRefused
+from .descriptors import OPEN_FILES, Descriptors
 from .runtime import ticks_until
 
 __all__ = ["WasmExecution"]
@@ -46,6 +46,8 @@ class WasmExecution:
         self.panic: str | None = None  # what the guest's runtime said before it aborted
         self.cancelled = threading.Event()
         self.output_dir: str | None = None  # set by the backend: this run's /output
+        #: Set by the backend: the host descriptors under this run's folders.
+        self.descriptors: Descriptors | None = None
         self.state: StateCarry | None = None  # set by the backend: a session's state
         #: A session program's report, handed over before its state is saved.
         self.program_report: str | None = None
@@ -141,27 +143,30 @@ class WasmExecution:
             if self.stop is None:
                 self.stop = stops.wall_time(self.limits)
             return None
-        if self.output_dir is not None and now >= self._next_disk_check:
-            self._next_disk_check = now + self.DISK_CHECK_SECONDS
-            stop = self._output_overflow()
+        due = now >= self._next_disk_check
+        if due or (self.descriptors is not None and self.descriptors.filling()):
+            if due:
+                self._next_disk_check = now + self.DISK_CHECK_SECONDS
+            stop = self._overflow()
             if stop is not None:
                 if self.stop is None:
                     self.stop = stop
                 return None
         return ticks_until(deadline)
 
-    def _output_overflow(self) -> Stop | None:
-        """A stop if the program wrote far past OutputLimits under /output (disk safety).
-        The guest's files are this process's descriptors: one it removed from /output and
-        keeps open holds disk that no name shows, and counts too (its path names this run's
-        own folder, so no other run's files are counted)."""
-        assert self.output_dir is not None
-        return output_overflow(
-            self.output_dir,
-            self.output_limits,
-            pid=os.getpid(),
-            seen_as=os.path.realpath(self.output_dir),
-        )
+    def _overflow(self) -> Stop | None:
+        """A stop if the program holds more of the host's descriptors than a run may, or
+        wrote far past OutputLimits under /output (disk safety). The guest's files are this
+        process's descriptors: one it removed from /output and keeps open holds disk that no
+        name shows, and counts too (its path names this run's own folder)."""
+        removed = 0
+        if self.descriptors is not None:
+            held, removed = self.descriptors.count()
+            if held > OPEN_FILES:
+                return stops.open_files(held, OPEN_FILES)
+        if self.output_dir is None:
+            return None
+        return output_overflow(self.output_dir, self.output_limits, held_open=removed)
 
     def host_failed(self, exc: BaseException) -> None:
         if isinstance(exc, ClockWaitRefused):

@@ -1,0 +1,86 @@
+"""The host's file descriptors that a wasm run holds, and the bound on them.
+
+A wasm guest's open files are descriptors of the host process itself (WASI opens each file
+on the host). Nothing in wasmtime bounds how many a guest holds, so one program opening files
+in a loop used up the whole process's descriptors (20,000 here): every other run of the
+process, and the host application itself, then failed with "Too many open files". A run may
+hold `OPEN_FILES` at once (as many as the jail's RLIMIT_NOFILE), counted from ``/proc`` as
+the descriptors whose file lies under one of the run's folders (its /output, its mounts, its
+package tree); past that the run is stopped (limit ``open_files``).
+
+Reading every descriptor's link costs in proportion to the process's descriptors, so it is
+done when the disk watch is due anyway (every 0.1 s) or when a cheap sign says the table is
+filling: the lowest free descriptor number, which the kernel hands out first, has risen by
+half the bound since the last count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["OPEN_FILES", "Descriptors", "lowest_free"]
+
+#: Descriptors one wasm run may hold at once (the jail's RLIMIT_NOFILE is the same).
+OPEN_FILES = 256
+_DELETED = " (deleted)"
+
+
+def lowest_free() -> int:
+    """The number the next descriptor of this process would get (one open and close)."""
+    fd = os.open(os.devnull, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    os.close(fd)
+    return fd
+
+
+class Descriptors:
+    """The descriptors of this process that lie under a run's folders."""
+
+    def __init__(self, folders: Sequence[str], output_dir: str | None) -> None:
+        forms = {p for folder in folders for p in _spellings(folder)}
+        self._folders = tuple(sorted(forms))
+        self._output = tuple(_spellings(output_dir)) if output_dir else ()
+        self.available = Path("/proc/self/fd").is_dir()
+        self._alarm = (lowest_free() + OPEN_FILES // 2) if self.available else 0
+
+    def filling(self) -> bool:
+        """Whether the process's table filled enough since the last count to count again."""
+        return self.available and lowest_free() >= self._alarm
+
+    def count(self) -> tuple[int, int]:
+        """(descriptors held under the run's folders, bytes of the files among them that
+        were removed from /output but are still open: disk that no name there shows)."""
+        held = removed = 0
+        if not self.available:
+            return held, removed
+        try:
+            entries = list(os.scandir("/proc/self/fd"))
+        except OSError:
+            return held, removed
+        for entry in entries:
+            try:
+                target = os.readlink(entry.path)  # noqa: PTH115  # once per descriptor: no Path made
+            except OSError:
+                continue
+            path = target[: -len(_DELETED)] if target.endswith(_DELETED) else target
+            if not _under(path, self._folders):
+                continue
+            held += 1
+            if path is not target and _under(path, self._output):
+                try:
+                    info = entry.stat()  # the open file itself, through /proc
+                except OSError:
+                    continue
+                removed += max(info.st_size, info.st_blocks * 512)
+        self._alarm = lowest_free() + OPEN_FILES // 2
+        return held, removed
+
+
+def _spellings(folder: str) -> list[str]:
+    """`folder` as given and as the kernel names it (links resolved), without a final /."""
+    return list(dict.fromkeys(p.rstrip("/") for p in (folder, os.path.realpath(folder))))
+
+
+def _under(path: str, folders: tuple[str, ...]) -> bool:
+    return any(path == f or path.startswith(f + "/") for f in folders)
