@@ -1,8 +1,8 @@
-"""`python -m codeact` runs the CLI."""
+"""`python -m codeact` runs the CLI (as the `codeact` console script does: `codeact._entry`)."""
 
 from __future__ import annotations
 
-from .cli import main
+from ._entry import run
 
 if __name__ == "__main__":
-    main(prog_name="codeact")
+    run()

@@ -6,14 +6,11 @@ Conventions (as in simonw/llm): user mistakes print one line ``codeact: error: .
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import importlib
 import os
 import re
-import signal
 import sys
-import threading
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +18,15 @@ from typing import Any
 import click
 
 from .. import __version__
+from .._entry import (
+    EXIT_INTERRUPTED,
+    TERM_GRACE_S,
+    Terminated,
+    arm,
+    exit_cleanly_on_ending_signals,
+    say_interrupted,
+    say_terminated,
+)
 from .params import shown
 from .streams import (
     OutputWriteError,
@@ -30,7 +36,7 @@ from .streams import (
     whole_writes,
 )
 
-__all__ = ["main"]
+__all__ = ["TERM_GRACE_S", "main"]
 
 # (module, attribute) of every top-level command or group, in the order `--help` lists them.
 _COMMANDS: list[tuple[str, str]] = [
@@ -85,7 +91,8 @@ class _CodeActGroup(_LazyGroup):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
-        _exit_cleanly_on_ending_signals()
+        arm()
+        exit_cleanly_on_ending_signals()
         _debug_logging()
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
@@ -101,8 +108,8 @@ class _CodeActGroup(_LazyGroup):
             click.echo(f"codeact: error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
-            click.echo("codeact: interrupted", err=True)
-            sys.exit(130)
+            say_interrupted()
+            sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:  # `codeact ... | head`: the reader went away, stop quietly
             broken_pipe_exit()
         except OutputWriteError as exc:
@@ -111,8 +118,8 @@ class _CodeActGroup(_LazyGroup):
             if exc.errno not in _WRITE_ERRNOS:
                 raise
             output_failed_exit(exc)
-        except _Terminated:
-            _say_terminated()
+        except Terminated:
+            say_terminated()
             raise
         except SystemExit:
             _flush_stdout()
@@ -127,57 +134,6 @@ _WRITE_ERRNOS = frozenset(
     for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EBADF")
     if hasattr(errno, name)
 )
-
-
-class _Terminated(SystemExit):
-    """Raised in the main thread by SIGTERM or SIGHUP: unwinds like `sys.exit(128 + n)`."""
-
-
-#: How long the orderly exit after SIGTERM may take before the process ends anyway: a thread
-#: blocked in a read nothing can cancel (serve-mcp's stdin) would hold it open for ever.
-TERM_GRACE_S = 2.0
-#: Signals whose default action would end the process without its clean-up: SIGTERM
-#: (`timeout`, `docker stop`, a supervisor) and SIGHUP (the terminal closed).
-_ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-def _on_ending_signal(signum: int, frame: object) -> None:
-    signal.signal(signum, signal.SIG_DFL)  # a second one ends the process at once
-    timer = threading.Timer(TERM_GRACE_S, _exit_now, args=(128 + signum,))
-    timer.daemon = True
-    timer.start()
-    raise _Terminated(128 + signum)
-
-
-#: Taken by whichever says "codeact: terminated": the orderly exit, or `_exit_now` when that
-#: is stuck (an async tool that ignores its cancellation holds the sync loop's shutdown).
-_SAID_TERMINATED = threading.Lock()
-
-
-def _say_terminated() -> None:
-    if _SAID_TERMINATED.acquire(blocking=False):
-        click.echo("codeact: terminated", err=True)
-
-
-def _exit_now(status: int) -> None:
-    """The orderly exit is stuck: remove the sandboxes' host directories, say why, and end."""
-    from ..sandbox.artifacts import remove_process_tree
-
-    with contextlib.suppress(Exception):
-        remove_process_tree()
-        _say_terminated()
-        sys.stderr.flush()
-    os._exit(status)
-
-
-def _exit_cleanly_on_ending_signals() -> None:
-    """For each of `_ENDING` at its default (not ignored, as under nohup, nor handled by
-    whoever started us)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in _ENDING:
-        if signal.getsignal(signum) is signal.SIG_DFL:
-            signal.signal(signum, _on_ending_signal)
 
 
 def _debug_logging() -> None:

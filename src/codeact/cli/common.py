@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from .._display import visible
+from .._entry import EXIT_INTERRUPTED, say_interrupted
 from ..errors import CodeActError, UserError
 from ..policy.limits import Limits
 from ..tools import Tool, ToolSet, as_tool
@@ -70,8 +71,8 @@ def handle_errors(fn: F) -> F:
                 raise
             fail(str(exc), code=1)
         except KeyboardInterrupt:
-            click.echo("codeact: interrupted", err=True)
-            sys.exit(130)
+            say_interrupted()
+            sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError as exc:  # `codeact ... | head`: the reader went away
             if is_broken_pipe(exc):
                 broken_pipe_exit()

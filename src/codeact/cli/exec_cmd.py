@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .._entry import EXIT_INTERRUPTED, say_interrupted
 from ..errors import CodeActError, SessionStateError, UserError
 from ..policy.network import hint_cli_flags
 from ..runtime import CodeAct, ExecutionResult
@@ -203,8 +204,8 @@ def exec_command(
         if saving is not None:
             raise saving
     if interrupted:
-        click.echo("codeact: interrupted", err=True)
-        sys.exit(130)
+        say_interrupted()
+        sys.exit(EXIT_INTERRUPTED)
     # A run that finished but whose variables the session could not keep (over the limit,
     # not written) exits 1: the next run would not find them.
     sys.exit(0 if result.ok and not result.output_truncated and kept else 1)
