@@ -5,6 +5,8 @@ its end with its output lost, or an "internal error" line."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -72,3 +74,53 @@ def test_help_to_a_full_disk_exits_1() -> None:
     status, err = _run(["--help"])
     assert status == 1 and "Traceback" not in err, err
     assert err == "codeact: error: cannot write the output: No space left on device\n", err
+
+
+#: Every command that writes to stdout, each with arguments that make it write at once.
+WRITERS = [
+    ["--version"],
+    ["doctor", "--runs", "0"],
+    ["doctor", "--runs", "0", "--json"],
+    ["sandbox", "packages", "list"],
+    ["bench", "sandbox", "--runs", "5", "--no-sessions", "--no-throughput", "--no-monty"],
+    ["demo", "--help"],
+    ["serve-mcp", "--help"],
+    ["bench", "--help"],
+    ["sandbox", "--help"],
+]
+
+
+@pytest.mark.parametrize("args", WRITERS, ids=" ".join)
+@pytest.mark.parametrize("closed", [False, True], ids=["full", "closed"])
+def test_every_command_says_a_failed_output_as_exec_does(args: list[str], closed: bool) -> None:
+    """Was: "codeact: error: internal error: OSError: [Errno 28] No space left on device" from
+    doctor and sandbox packages list (bench sandbox too); a traceback from `--help >&-`."""
+    if closed:
+        status, err = _run(args, stdout=subprocess.DEVNULL, close_stdout=True)
+        reason = "Bad file descriptor"
+    else:
+        status, err = _run(args)
+        reason = "No space left on device"
+    assert status == 1, err
+    assert err.splitlines()[-1:] == [f"codeact: error: cannot write the output: {reason}"], err
+    assert "internal error" not in err and "Traceback" not in err, err
+
+
+def test_a_failed_write_of_a_file_is_not_taken_for_the_output() -> None:
+    """Only stdout's own failures are "cannot write the output"."""
+    from codeact.cli.streams import OutputWriteError, guard_stdout
+
+    saved = sys.stdout
+    full = io.TextIOWrapper(open("/dev/full", "wb", buffering=0), write_through=True)  # noqa: SIM115
+    try:
+        sys.stdout = full
+        guard_stdout()
+        with pytest.raises(OutputWriteError, match="No space left on device"):
+            print("x")
+        with pytest.raises(OSError) as raised, open("/dev/full", "wb", buffering=0) as other:
+            other.write(b"x")
+        assert not isinstance(raised.value, OutputWriteError)
+    finally:
+        sys.stdout = saved
+        with contextlib.suppress(OSError):
+            full.close()

@@ -31,6 +31,7 @@ from .params import shown
 from .streams import (
     OutputWriteError,
     broken_pipe_exit,
+    guard_stdout,
     open_missing_streams,
     output_failed_exit,
     whole_writes,
@@ -95,6 +96,7 @@ class _CodeActGroup(_LazyGroup):
         exit_cleanly_on_ending_signals()
         _debug_logging()
         try:
+            _prepare_streams()
             code = super().main(args, prog_name, complete_var, False, **extra)
         except _NO_ARGS_IS_HELP as exc:
             # `codeact`, `codeact sandbox`: no command named. Not a one-line error: the
@@ -156,7 +158,7 @@ def _flush_stdout() -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         broken_pipe_exit()
-    except OSError as exc:  # a full disk: what was buffered is lost, which is a failure
+    except (OSError, OutputWriteError) as exc:  # a full disk: what was buffered is lost
         output_failed_exit(exc)
     except ValueError:
         pass
@@ -217,10 +219,17 @@ def _command_name(attr: str) -> str:
 @click.version_option(__version__, "-V", "--version", prog_name="codeact")
 def main() -> None:
     """CodeAct: run model-written Python in a fresh isolated sandbox, with tools on the host."""
+    _prepare_streams()
+    warnings.formatwarning = _one_line_warning
+
+
+def _prepare_streams() -> None:
+    """Before anything is written (click's own --help and --version too); again when the
+    group runs, for whoever calls it in-process (each step is done once)."""
     open_missing_streams()
     whole_writes()
     _printable_streams()
-    warnings.formatwarning = _one_line_warning
+    guard_stdout()
 
 
 def _one_line_warning(

@@ -24,7 +24,7 @@ import io
 import os
 import select
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, cast
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "OutputWriteError",
     "StdoutWatch",
     "broken_pipe_exit",
+    "guard_stdout",
     "is_broken_pipe",
     "open_missing_streams",
     "output_failed_exit",
@@ -82,6 +83,8 @@ def whole_writes() -> None:
         raw = getattr(stream, "buffer", None)
         if not isinstance(stream, io.TextIOWrapper) or not isinstance(raw, io.RawIOBase):
             continue
+        if isinstance(raw, _WholeWrites):
+            continue
         try:
             stream.flush()
             wrapped = io.TextIOWrapper(
@@ -123,6 +126,49 @@ class _WholeWrites(io.RawIOBase):
                 continue
             done += written
         return done
+
+
+def guard_stdout() -> None:
+    """Make a failed write to stdout an `OutputWriteError` (a reader that went away stays
+    `BrokenPipeError`), whichever command wrote it: every command then says it in one line
+    (`output_failed_exit`), not as an internal error, and an OSError of anything else (a file
+    a command writes) is not taken for it."""
+    if not isinstance(sys.stdout, _GuardedStdout):
+        sys.stdout = cast(Any, _GuardedStdout(sys.stdout))
+
+
+class _GuardedStdout:
+    """A text stream over another whose `write`, `writelines` and `flush` raise
+    `OutputWriteError` for what the stream raised (but `BrokenPipeError`); the rest is the
+    stream's own."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def write(self, text: str) -> int:
+        with _as_output_error():
+            return int(self._stream.write(text))
+
+    def writelines(self, lines: Any) -> None:
+        with _as_output_error():
+            self._stream.writelines(lines)
+
+    def flush(self) -> None:
+        with _as_output_error():
+            self._stream.flush()
+
+
+@contextlib.contextmanager
+def _as_output_error() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputWriteError(exc.strerror or str(exc)) from exc
 
 
 def is_broken_pipe(exc: BaseException) -> bool:
