@@ -216,6 +216,29 @@ def test_a_bench_result_file_that_cannot_be_written_is_refused_before_the_run(
     )
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bench", "sandbox", "--runs", "5", "--no-sessions", "--no-throughput", "--json"],
+        ["bench", "order-totals", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--json"],
+        ["bench", "m3tooleval", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--chart"],
+    ],
+)
+def test_a_bench_result_file_in_a_mistyped_folder_is_refused_and_no_folder_is_made(
+    tmp_path: Path, args: list[str]
+) -> None:
+    folder = tmp_path / "no-such-folder"
+    target = folder / "deeper" / "out.json"
+    proc = codeact_cli(*args, str(target))
+    # was: the folders were made (silently, wherever a typo pointed) and the benchmark ran
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr == (
+        f"codeact: error: {args[-1]}: cannot write {target}: its directory {target.parent} "
+        "does not exist; create it or choose another path\n"
+    )
+    assert not folder.exists()
+
+
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero on this system")
 def test_a_program_too_large_to_be_one_is_refused_before_it_fills_memory() -> None:
     # `codeact exec /dev/zero` read until the machine ran out of memory (the OOM killer

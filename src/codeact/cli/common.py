@@ -99,13 +99,25 @@ def _internal_error(exc: Exception) -> None:
 def writable_destination(
     ctx: click.Context, param: click.Parameter, value: Path | None
 ) -> Path | None:
-    """A click callback for a file a command writes when it is done (--json, --chart): its
-    directory is made now and a file is tried in it, so that a place it could never write is
-    a usage error before the run, not results lost after a long one."""
+    """A click callback for a file a command writes when it is done (--json, --chart): a file
+    is tried in its directory now, so that a place it could never write is a usage error
+    before the run, not results lost after a long one. The directory of a path given must
+    exist (a mistyped one is not made); that of the default (bench-results/) is made."""
     if value is None:
         return value
     if value.is_dir():
         raise click.BadParameter(f"{value} is a directory; name a file", ctx, param)
+    given = param.name is None or ctx.get_parameter_source(param.name) not in (
+        click.core.ParameterSource.DEFAULT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    )
+    if given and not value.parent.is_dir() and not value.parent.exists():
+        raise click.BadParameter(
+            f"cannot write {value}: its directory {value.parent} does not exist; create it "
+            "or choose another path",
+            ctx,
+            param,
+        )
     try:
         value.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=value.parent):
