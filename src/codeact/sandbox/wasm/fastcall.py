@@ -26,6 +26,8 @@ from typing import Any, Literal
 from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
 
+from .held_signals import signals_held
+
 __all__ = ["HostFunction", "add_host_function", "call_string_export"]
 
 Kind = Literal["string", "u8", "s64", "u64"]
@@ -159,7 +161,13 @@ def add_host_function(
 
 
 def call_string_export(func: Any, store: Any, text: str) -> str:
-    """Call an export of type ``func(string) -> string``; raise WasmtimeError on a trap."""
+    """Call an export of type ``func(string) -> string``; raise WasmtimeError on a trap.
+    On the main thread, signals wait until the guest returns (`signals_held`)."""
+    with signals_held():
+        return _call_string_export(func, store, text)
+
+
+def _call_string_export(func: Any, store: Any, text: str) -> str:
     params = (_VAL * 1)()
     _write_string(params[0], text)
     result = _VAL()

@@ -29,6 +29,7 @@ from .build import Progress, _stderr_progress, compiled_guest_path, load_compone
 from .clock import refuse_clock_waits
 from .engine import make_engine
 from .fastcall import call_string_export
+from .held_signals import signals_held
 from .host_imports import (
     OutputSink,
     define_imports,
@@ -104,7 +105,8 @@ class Prepared:
 
     def close(self) -> None:
         try:
-            _close_store(self.store, self.slots)
+            with signals_held():  # closing the store calls back into Python (finalizers)
+                _close_store(self.store, self.slots)
         finally:
             if self.output_dir is not None:
                 remove_output_dir(self.output_dir)
@@ -201,7 +203,8 @@ class WasmRuntime:
 
     def instantiate(self, preopens: Sequence[Preopen] = (), *, warm: bool = True) -> Prepared:
         """A new store and guest instance with only `preopens` granted; warmed up if asked."""
-        prepared = self._new_instance(preopens, self.slots)
+        with signals_held():  # instantiating calls back into Python
+            prepared = self._new_instance(preopens, self.slots)
         try:
             if warm:
                 # The first call into a fresh instance pays for faulting in the rest of its
