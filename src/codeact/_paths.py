@@ -68,11 +68,13 @@ def atomic_write(path: Path, data: bytes, *, follow_links: bool = True) -> None:
     if follow_links:
         path = Path(os.path.realpath(path))
     if not _BY_FD:
+        _refuse_special(os.lstat, path)
         _write_replacing(path, data)
         return
     folder = open_folder_nofollow(str(path.parent))
     tmp = f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
+        _refuse_special(lambda p: os.lstat(p.name, dir_fd=folder), path)
         fd = os.open(tmp, _NEW_FILE, 0o600, dir_fd=folder)
         try:
             with os.fdopen(fd, "wb") as f:
@@ -84,6 +86,19 @@ def atomic_write(path: Path, data: bytes, *, follow_links: bool = True) -> None:
             raise
     finally:
         os.close(folder)
+
+
+def _refuse_special(lstat: Callable[[Path], os.stat_result], path: Path) -> None:
+    """A device, FIFO, socket or folder at `path` is not replaced by a file (as root, a
+    `--json /dev/full` replaced the system's /dev/full with a regular file)."""
+    try:
+        mode = lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise FileExistsError(
+            errno.EEXIST, "it exists and is not a regular file, so it is not replaced", str(path)
+        )
 
 
 def _write_replacing(path: Path, data: bytes) -> None:

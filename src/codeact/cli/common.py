@@ -107,6 +107,12 @@ def writable_destination(
         return value
     if value.is_dir():
         raise click.BadParameter(f"{value} is a directory; name a file", ctx, param)
+    if value.exists() and not value.is_file():  # a device or FIFO is not replaced by a file
+        raise click.BadParameter(
+            f"{value} exists and is not a regular file (a device, FIFO or socket); name a file",
+            ctx,
+            param,
+        )
     given = param.name is None or ctx.get_parameter_source(param.name) not in (
         click.core.ParameterSource.DEFAULT,
         click.core.ParameterSource.DEFAULT_MAP,
