@@ -289,8 +289,9 @@ def order_totals_command(
     """The order-totals task, CodeAct vs direct tool calls: same model, tools, prompt and
     instructions. Prints a markdown table of medians with CodeAct/direct ratios.
 
-    A failed run (wrong answer, turn limit, model error, any other failure of the run) is
-    counted and shown, not dropped; the runs after it still run. A run the model endpoint
+    Every run is counted and shown, not dropped, and the runs after it still run: a wrong
+    answer in the `correct` row, a run that failed (turn limit, model error, any other
+    failure) in `failed runs`, with its error listed below the table. A run the model endpoint
     or the sandbox cut short is interrupted: its costs so far are recorded, and it is left
     out of the medians.
     Exit status 0 when the benchmark ran (whatever the answers), 1 when no run completed

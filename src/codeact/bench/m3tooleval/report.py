@@ -183,7 +183,8 @@ def write_chart(path: Path, model: str, runs: Sequence[TaskRun]) -> None:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ConfigurationError(
-            f"the chart needs matplotlib: {install_hint('bench')} (or leave out --chart)"
+            f"the chart needs matplotlib: {install_hint('bench')} (the table and the JSON "
+            "do not need it)"
         ) from exc
     summary = summarize(runs)
     wirings = list(summary)
