@@ -107,6 +107,7 @@ def test_bench_runs_both_wirings_and_writes_table_json_chart(
     order_totals_model: FakeOpenAI, tmp_path: Path
 ) -> None:
     json_path, chart_path = tmp_path / "out" / "bench.json", tmp_path / "out" / "bench.png"
+    json_path.parent.mkdir()  # a folder given must exist (a mistyped one is not made)
     proc = codeact_cli(
         "bench",
         "order-totals",

@@ -1,0 +1,58 @@
+"""Ctrl-C during `codeact bench order-totals` keeps the runs that finished: their table on
+stdout and their JSON, then `codeact: interrupted` and 130 (before, every finished run was
+lost). A real process, a real sandbox and a chat-completions server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import FakeOpenAI, completion
+
+pytestmark = [
+    pytest.mark.usefixtures("wasm_ready"),
+    pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT"),
+]
+
+CLEAN_ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "CODEACT_MODEL"))
+}
+
+
+def test_ctrl_c_keeps_the_runs_that_finished(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    fake_openai.policy = lambda body: completion(None, [("list_users", {})])  # never answers
+    json_path = tmp_path / "bench.json"
+    args = ["order-totals", "--base-url", fake_openai.url, "--model", "looper"]
+    args += ["--wiring", "direct", "--runs", "200", "--max-turns", "2", "--json", str(json_path)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeact", "bench", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=CLEAN_ENV,
+    )
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen.append(line)
+        if line.startswith("run 2/200"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (seen, err)
+    assert err.rstrip().endswith("codeact: interrupted"), err
+    assert "| metric (median) | direct |" in out, out
+    kept = json.loads(json_path.read_text())["runs"]
+    assert 2 <= len(kept) < 200 and all(r["wiring"] == "direct" for r in kept)
+    assert f"| correct | 0/{len(kept)} |" in out, out
