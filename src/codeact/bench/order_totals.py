@@ -18,13 +18,16 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ..agent import Agent, AgentResult
 from ..chat.messages import ChatClient
 from ..errors import AgentError, CodeActError, UserError
 from ..runtime import CodeAct
 from ..workloads import order_totals
+
+if TYPE_CHECKING:
+    from ..sandbox.base import SandboxBackend
 
 __all__ = [
     "INSTRUCTIONS",
@@ -94,7 +97,7 @@ def build_agent(
     client: ChatClient,
     *,
     max_turns: int = MAX_TURNS,
-    backend: str = "auto",
+    backend: str | SandboxBackend = "auto",
     progress: Callable[[str], None] | None = None,
 ) -> Agent:
     """The agent for one wiring of the order-totals task."""
@@ -117,7 +120,7 @@ async def run_once(
     client: ChatClient,
     *,
     max_turns: int = MAX_TURNS,
-    backend: str = "auto",
+    backend: str | SandboxBackend = "auto",
     progress: Callable[[str], None] | None = None,
 ) -> RunRecord:
     """Run the task once. Every failure of the run becomes the record's `error` (one line); a

@@ -55,6 +55,7 @@ __all__ = [
     "ThroughputResult",
     "bench_memory",
     "bench_throughput",
+    "child_processes",
     "load_table",
     "machine_parallelism",
     "measure_load",
@@ -150,6 +151,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def child_processes(pid: int | None = None) -> frozenset[int]:
+    """The processes that `pid` (default: this one) started and that run now."""
+    return frozenset(_children(os.getpid() if pid is None else pid))
+
+
 def _pss_kb(pid: int) -> int:
     """The PSS of `pid`'s anonymous and shared-memory pages in kB (all of its PSS on kernels
     older than 5.x, whose ``smaps_rollup`` does not split it)."""
@@ -181,15 +187,16 @@ def _cpu_seconds(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / _CLOCK_TICKS
 
 
-def tree_cpu_seconds(pid: int | None = None) -> float:
+def tree_cpu_seconds(pid: int | None = None, *, skip: frozenset[int] = frozenset()) -> float:
     """CPU time (user and system) of process `pid` (default: this one), of all its living
     descendants and of the children each of them reaped, in seconds; NaN where ``/proc``
-    does not say. A process that ended unreaped, or whose parent is gone, is not counted."""
+    does not say. A process that ended unreaped, or whose parent is gone, is not counted;
+    nor are the processes in `skip` and theirs (a local Ray's, started by this one)."""
     root = os.getpid() if pid is None else pid
     if not Path(f"/proc/{root}/stat").exists():
         return float("nan")
     own = os.getpid()
-    return sum(_own_cpu_seconds() if p == own else _cpu_seconds(p) for p in _tree(root))
+    return sum(_own_cpu_seconds() if p == own else _cpu_seconds(p) for p in _tree(root, skip))
 
 
 def _own_cpu_seconds() -> float:
@@ -210,9 +217,10 @@ def tree_pss_mb(pid: int | None = None) -> float:
     return sum(_pss_kb(p) for p in _tree(root)) / 1024
 
 
-def _tree(root: int) -> Iterator[int]:
-    """`root` and every process below it now, each once (from ``/proc``)."""
-    todo, seen = [root], set()
+def _tree(root: int, skip: frozenset[int] = frozenset()) -> Iterator[int]:
+    """`root` and every process below it now, each once, but those under `skip` (from
+    ``/proc``)."""
+    todo, seen = [root], set(skip)
     while todo:
         p = todo.pop()
         if p in seen:

@@ -56,6 +56,9 @@ def connected(address: str) -> Iterator[None]:
         return
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
     if address:
+        from ..ray.pool_options import check_reachable
+
+        check_reachable(address)  # Ray itself retries a dead address for minutes
         kwargs["address"] = address
     else:  # a new Ray on this machine, even when one started by `ray start` runs here
         kwargs.update(address="local", include_dashboard=False)

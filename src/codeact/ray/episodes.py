@@ -7,6 +7,11 @@ runs the task once and sends back the `RunRecord`. Records come back in submissi
 `on_run` sees each as it finishes. A task whose worker dies is a failed record, as any
 failed run is, and an interrupted one (`RunRecord.interrupted`: out of the medians) with
 nothing counted, as its costs stayed on the lost worker.
+
+A task worker runs one task after another and Ray may kill it without its exit handlers:
+each task runs its sandboxes on a backend of its own, closed when the task ends, and then
+removes the worker's sandbox folders. Interrupted (Ctrl-C), the driver cancels the tasks
+still running and waits a little for them to do so before it goes on.
 """
 
 from __future__ import annotations
@@ -21,21 +26,34 @@ from ray.exceptions import RayTaskError
 from ..bench.order_totals import MAX_TURNS, WIRINGS, RunRecord, Wiring, run_once
 from ..chat.messages import ChatClient
 from ..errors import UserError
+from ..sandbox.artifacts import release_process_tree
+from ..sandbox.registry import create_backend
 
 __all__ = ["run_episodes"]
 
 ClientFactory = Callable[[], ChatClient]
 
 
+#: Seconds an interrupted driver waits for the cancelled tasks to remove their folders.
+CANCEL_WAIT = 10.0
+
+
 def _episode(factory: ClientFactory, wiring: Wiring, max_turns: int, backend: str) -> RunRecord:
     async def run() -> RunRecord:
         client = factory()
         try:
-            return await run_once(wiring, client, max_turns=max_turns, backend=backend)
+            return await run_once(wiring, client, max_turns=max_turns, backend=sandbox or backend)
         finally:
             await client.aclose()
 
-    record = asyncio.run(run())
+    # Not the process's shared backend: its warm sandboxes would outlive the task.
+    sandbox = create_backend(backend) if wiring == "codeact" else None
+    try:
+        record = asyncio.run(run())
+    finally:
+        if sandbox is not None:
+            sandbox.close()
+        release_process_tree()
     record.result = None  # the agent's full transcript stays on the worker
     return record
 
@@ -62,13 +80,24 @@ def run_episodes(
     refs = [remote.remote(client_factory, wiring, max_turns, backend) for wiring in order]
     records: dict[int, RunRecord] = {}
     pending = {ref: i for i, ref in enumerate(refs)}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        i = pending.pop(done[0])
-        records[i] = _record(done[0], order[i])
-        if on_run is not None:
-            on_run(len(records), records[i])
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            i = pending.pop(done[0])
+            records[i] = _record(done[0], order[i])
+            if on_run is not None:
+                on_run(len(records), records[i])
+    except BaseException:  # Ctrl-C: the running tasks end, each removing its folders
+        _cancel(list(pending))
+        raise
     return [records[i] for i in range(len(refs))]
+
+
+def _cancel(refs: list[Any]) -> None:
+    for ref in refs:
+        ray.cancel(ref)  # a KeyboardInterrupt in the task: its `finally` runs
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=CANCEL_WAIT)
 
 
 def _record(ref: Any, wiring: Wiring) -> RunRecord:

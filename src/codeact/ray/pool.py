@@ -42,7 +42,14 @@ from .. import (
 from .._checks import instance_or_none
 from ..runtime.result import complete_timings
 from .balancing import Balancing, Slot
-from .pool_options import actor_ray_options, cause, check_options, check_shippable, cluster_cpus
+from .pool_options import (
+    actor_ray_options,
+    cause,
+    check_options,
+    check_reachable,
+    check_shippable,
+    cluster_cpus,
+)
 from .relay import handler_name
 from .tools import ToolSpec, check_tools
 from .worker import ActorInfo, CodeActWorker, WorkerConfig
@@ -112,6 +119,7 @@ class CodeActPool(Balancing):
             codeact_options=codeact_options,
         )
         if not ray.is_initialized():
+            check_reachable(address)
             try:
                 ray.init(address=address, logging_level=logging.WARNING)
             except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -5,6 +5,7 @@ travel to them (Ray pickles it); and the CPUs of the cluster it runs on."""
 from __future__ import annotations
 
 import inspect
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "actor_ray_options",
     "cause",
     "check_options",
+    "check_reachable",
     "check_shippable",
     "cluster_cpus",
 ]
@@ -104,6 +106,33 @@ def actor_ray_options(
     options["max_concurrency"] = max_concurrency + 2
     options.setdefault("max_restarts", 0)  # the pool replaces actors itself, visibly
     return options
+
+
+#: Seconds to wait for a HOST:PORT cluster to accept a connection (Ray itself retries for
+#: minutes, printing a timeout each time, before it gives up).
+REACH_TIMEOUT = 5.0
+
+
+def check_reachable(address: str | None, timeout: float = REACH_TIMEOUT) -> None:
+    """Refuse, in one line, a ``HOST:PORT`` address where nothing accepts a connection.
+    None, ``auto``, ``local`` and ``ray://...`` are Ray's to resolve (they are left alone)."""
+    if not address or "://" in address:
+        return
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:6379
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError, OverflowError) as exc:
+        if isinstance(exc, TimeoutError):
+            reason = "timed out"
+        else:
+            reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+        raise ConfigurationError(
+            f"could not join the Ray cluster at {address!r}: it cannot be reached ({reason}); "
+            "check the address, or start the cluster with `ray start --head`"
+        ) from None
 
 
 def cluster_cpus(*, free: bool = False) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import os
 import socket
 import time
@@ -25,10 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import Approval, ApprovalRequest, CodeAct, ExecutionResult, Limits
+from ..bench.throughput import tree_cpu_seconds
 from ..sandbox.artifacts import remove_process_tree, remove_trees_of
 from .tools import ToolSpec, resolve_tools
 
-__all__ = ["ActorInfo", "CodeActWorker", "WorkerConfig"]
+__all__ = ["ActorInfo", "CodeActWorker", "WorkerConfig", "cpu_seconds"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class WorkerConfig:
 @dataclass(frozen=True)
 class ActorInfo:
     """Where an actor runs (its process, host and Ray node) and the CPU seconds its process
-    has used so far (all threads: sandboxes, tools, Ray's own)."""
+    and the processes under it have used so far (all threads: sandboxes, tools, Ray's own;
+    the jail backend's zygote and sandboxes)."""
 
     pid: int
     hostname: str
@@ -55,6 +58,13 @@ class ActorInfo:
     backend: str
     tools: tuple[str, ...]
     cpu_s: float
+
+
+def cpu_seconds(skip: frozenset[int] = frozenset()) -> float:
+    """CPU seconds of this process and those under it but `skip` (from ``/proc``; where
+    there is none, this process's alone)."""
+    cpu = tree_cpu_seconds(skip=skip)
+    return time.process_time() if math.isnan(cpu) else cpu
 
 
 class _ApprovalRelay:
@@ -117,7 +127,7 @@ class CodeActWorker:
             node_id=ray.get_runtime_context().get_node_id(),
             backend=self.codeact.backend.name,
             tools=tuple(t.name for t in self.codeact.tools),
-            cpu_s=time.process_time(),
+            cpu_s=cpu_seconds(),
         )
 
     async def execute(self, code: str, limits: Limits | None = None) -> ExecutionResult:

@@ -39,6 +39,7 @@ __all__ = [
     "leftover_roots",
     "new_output_dir",
     "output_overflow",
+    "release_process_tree",
     "remove_output_dir",
     "remove_process_tree",
     "remove_trees_of",
@@ -186,6 +187,26 @@ def remove_process_tree() -> None:
         root = _root
     if root is not None:
         _remove_root_at_exit(root, os.getpid())
+
+
+def release_process_tree(settle: float = 0.3) -> None:
+    """Remove this process's tree now, once none of its sandboxes is left (their backends
+    closed), for a process that goes on to other work and may end without its exit handlers
+    (a Ray task worker between tasks): the next sandbox starts a new tree. For `settle`
+    seconds a tree that a closed backend's thread still made (a warm pool's last instance)
+    is removed too."""
+    global _root
+    deadline = time.monotonic() + settle
+    while True:
+        with _root_lock:
+            root, _root = _root, None
+        for attempt, pause in enumerate(_EXIT_PAUSES if root else ()):
+            if remove_tree(str(root), warn=attempt == len(_EXIT_PAUSES) - 1):
+                break
+            time.sleep(pause)
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.02)
 
 
 def remove_output_dir(path: str) -> None:
