@@ -25,6 +25,7 @@ __all__ = ["OPEN_FILES", "Descriptors", "lowest_free"]
 #: Descriptors one wasm run may hold at once (the jail's RLIMIT_NOFILE is the same).
 OPEN_FILES = 256
 _DELETED = " (deleted)"
+_PROC_FD = Path("/proc/self/fd").is_dir()
 
 
 def lowest_free() -> int:
@@ -38,10 +39,11 @@ class Descriptors:
     """The descriptors of this process that lie under a run's folders."""
 
     def __init__(self, folders: Sequence[str], output_dir: str | None) -> None:
-        forms = {p for folder in folders for p in _spellings(folder)}
-        self._folders = tuple(sorted(forms))
-        self._output = tuple(_spellings(output_dir)) if output_dir else ()
-        self.available = Path("/proc/self/fd").is_dir()
+        # Made on every run's path: the folders' spellings are resolved at the first count.
+        self._given = (tuple(folders), output_dir)
+        self._folders: tuple[str, ...] = ()
+        self._output: tuple[str, ...] = ()
+        self.available = _PROC_FD
         self._alarm = (lowest_free() + OPEN_FILES // 2) if self.available else 0
 
     def filling(self) -> bool:
@@ -54,6 +56,10 @@ class Descriptors:
         held = removed = 0
         if not self.available:
             return held, removed
+        if not self._folders:
+            folders, output_dir = self._given
+            self._folders = tuple(sorted({p for f in folders for p in _spellings(f)}))
+            self._output = tuple(_spellings(output_dir)) if output_dir else ()
         try:
             entries = list(os.scandir("/proc/self/fd"))
         except OSError:
