@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -64,6 +65,28 @@ def stop(process: subprocess.Popen[str]) -> str:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.communicate()[1] or ""
+
+
+@contextlib.contextmanager
+def serving_mcp_over_http(*args: str) -> Iterator[int]:
+    """`codeact serve-mcp --tools TOOLS ARGS --http 127.0.0.1:PORT`, up; yields the port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            *("-m", "codeact", "serve-mcp", "--tools", "codeact.workloads.order_totals:TOOLS"),
+            *args,
+            *("--http", f"127.0.0.1:{port}"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        wait_for_port(port, process)
+        yield port
+    finally:
+        stop(process)
 
 
 @pytest.fixture

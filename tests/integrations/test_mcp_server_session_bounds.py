@@ -6,8 +6,6 @@ session frees its state. Before, one client could push every other's state out s
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -20,7 +18,7 @@ import mcp
 from codeact import CodeAct, Limits
 from codeact.integrations.mcp._sessions import ClientSessions
 
-from .conftest import free_port, mcp_text, stop, wait_for_port
+from .conftest import mcp_text, serving_mcp_over_http
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -85,22 +83,8 @@ async def test_a_client_is_told_however_many_others_came_since() -> None:
 
 @pytest.fixture
 def bounded_server() -> Iterator[int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            *("-m", "codeact", "serve-mcp", "--tools", "codeact.workloads.order_totals:TOOLS"),
-            *("--sessions", "--kept-sessions", "2", "--http", f"127.0.0.1:{port}"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        wait_for_port(port, process)
+    with serving_mcp_over_http("--sessions", "--kept-sessions", "2") as port:
         yield port
-    finally:
-        stop(process)
 
 
 async def test_over_http_a_client_pushed_out_by_others_is_told(bounded_server: int) -> None:

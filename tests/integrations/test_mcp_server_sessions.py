@@ -18,7 +18,7 @@ from codeact import CodeAct
 from codeact.integrations.mcp_client import mcp_tools
 from codeact.integrations.mcp_server import build_mcp_server
 
-from .conftest import free_port, mcp_text, stop, wait_for_port
+from .conftest import free_port, mcp_text, serving_mcp_over_http, stop, wait_for_port
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -57,22 +57,8 @@ async def test_without_sessions_nothing_carries_over_and_there_is_no_restart() -
 
 @pytest.fixture
 def http_sessions_server() -> Iterator[int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            *("-m", "codeact", "serve-mcp", "--tools", TOOLS, "--sessions"),
-            *("--http", f"127.0.0.1:{port}"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        wait_for_port(port, process)
+    with serving_mcp_over_http("--sessions") as port:
         yield port
-    finally:
-        stop(process)
 
 
 async def test_http_clients_with_an_mcp_session_each_have_their_own(

@@ -19,7 +19,6 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
 
-from ray import cloudpickle  # noqa: E402
 
 from codeact.bench.throughput import tree_cpu_seconds  # noqa: E402
 from codeact.ray import CodeActPool  # noqa: E402
@@ -27,6 +26,8 @@ from codeact.ray.episodes import run_episodes  # noqa: E402
 from codeact.sandbox.registry import backend_availability  # noqa: E402
 from codeact.testing import Reply, ScriptedChat, code_call  # noqa: E402
 from codeact.workloads import order_totals  # noqa: E402
+
+from .local_ray import local_ray_for  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
 
@@ -49,13 +50,8 @@ def trees() -> set[str]:
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    try:
+    with local_ray_for(__name__):
         yield
-    finally:
-        ray.shutdown()
-        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:

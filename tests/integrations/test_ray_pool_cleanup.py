@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -14,9 +13,10 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
 
-from ray import cloudpickle  # noqa: E402
 
 from codeact.ray import CodeActPool  # noqa: E402
+
+from .local_ray import local_ray_for  # noqa: E402
 
 WRITES = "open('/output/x.txt', 'w').write('x')\n1"
 
@@ -39,13 +39,8 @@ def folders_of(pid: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    try:
+    with local_ray_for(__name__):
         yield
-    finally:
-        ray.shutdown()
-        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 async def test_a_closed_pool_leaves_no_folders(local_ray: None) -> None:

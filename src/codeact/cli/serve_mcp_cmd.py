@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -226,29 +227,21 @@ def serve_mcp_command(
                     "name; add --allow-host ADDRESS to reach it by a LAN address",
                     err=True,
                 )
+        serve = functools.partial(
+            serve_mcp,
+            codeact,
+            name=name,
+            on_files=on_files,
+            sessions=sessions,
+            max_concurrent=max_concurrent,
+            kept_sessions=kept_sessions,
+            kept_state_bytes=kept_state_mb << 20,
+        )
         if http is not None:
-            serve_mcp(
-                codeact,
-                http=http,
-                name=name,
-                on_files=on_files,
-                sessions=sessions,
-                allow_hosts=allow_hosts,
-                max_concurrent=max_concurrent,
-                kept_sessions=kept_sessions,
-                kept_state_bytes=kept_state_mb << 20,
-            )
+            serve(http=http, allow_hosts=allow_hosts)
         else:
             with interruptible_stdio():
-                serve_mcp(
-                    codeact,
-                    name=name,
-                    on_files=on_files,
-                    sessions=sessions,
-                    max_concurrent=max_concurrent,
-                    kept_sessions=kept_sessions,
-                    kept_state_bytes=kept_state_mb << 20,
-                )
+                serve()
 
 
 def _advice(approve: str | None) -> str:
