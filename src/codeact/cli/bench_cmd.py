@@ -56,7 +56,7 @@ def bench_group() -> None:
     type=Number(int, low=5, high=100_000, what="a whole number"),
     default=200,
     show_default=True,
-    help="Fresh executions to time (the other cases use a quarter of that).",
+    help="Fresh executions to time, at least 5 (the other cases use a quarter of that).",
 )
 @click.option("--no-monty", is_flag=True, help="Skip the pydantic-monty baseline.")
 @click.option(
