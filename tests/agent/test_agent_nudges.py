@@ -145,6 +145,21 @@ async def test_a_final_reply_that_drops_the_programs_output_is_asked_to_state_it
     assert (await codeact_agent(ok).run("Grand total?")).usage.nudges == 0
 
 
+@pytest.mark.usefixtures("wasm_ready")
+async def test_a_reply_stating_the_programs_value_is_the_answer() -> None:
+    """The model was shown `[value] 41.0` and answered "The total is 41.0.": it was told it
+    stated nothing the program printed ('working...'), and its next reply became the answer."""
+    program = "print('working...')\nx = 41.0\nx"
+    chat = ScriptedChat([code_call(program), "The total is 41.0.", "second answer"])
+    result = await codeact_agent(chat).run("Total?")
+    assert result.text == "The total is 41.0." and result.nudge_reasons == []
+    # A reply stating neither is asked, and the quote shows the value too.
+    vague = ScriptedChat([code_call(program), "Done.", "The total is 41.0."])
+    asked = await codeact_agent(vague).run("Total?")
+    assert asked.nudge_reasons == ["dropped_output"]
+    assert "```\nworking...\n41.0\n```" in last_user(vague, 2)
+
+
 def test_what_counts_as_keeping_the_output() -> None:
     output = "Diana: 120.50\nBob: 99.00\n"
     assert not drops_output("Diana has the most.", output)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -161,11 +162,13 @@ class AgentRun:
         )
 
     def _note_output(self, calls: Sequence[ToolCall], ran: Sequence[ExecutionResult]) -> None:
-        """Keep what the turn's last program printed when that program is the last thing the
-        model saw (no direct call after it): the answer should then state it."""
+        """Keep what the turn's last program printed, and its value, when that program is the
+        last thing the model saw (no direct call after it): the answer should then state it
+        (a reply stating only the value was told it stated nothing the program printed)."""
         code_tool = self.agent.code_tool
         only_code = code_tool is not None and all(c.name == code_tool.name for c in calls)
-        self._fresh_output = ran[-1].stdout if only_code and ran and ran[-1].ok else None
+        last = ran[-1] if only_code and ran and ran[-1].ok else None
+        self._fresh_output = None if last is None else _printed_and_value(last)
 
     async def _ask(self, *, tools: Sequence[ToolDefinition], constrained: bool) -> ChatResponse:
         output = self.agent.output
@@ -280,3 +283,14 @@ def _nudge_counter(
             progress(f"  nudge: {kind}")
 
     return count_nudge
+
+
+def _printed_and_value(result: ExecutionResult) -> str:
+    """What the program printed, then its value's text (as the model was shown it)."""
+    if result.value is None and not result.value_repr:
+        return result.stdout
+    try:
+        shown = result.value_repr or json.dumps(result.value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        shown = repr(result.value)
+    return f"{result.stdout.rstrip()}\n{shown}" if result.stdout.strip() else shown
