@@ -134,3 +134,22 @@ async def test_jail_tracebacks_hold_no_host_path_of_codeacts_own_code() -> None:
     result = await codeact.execute("import socket\nsocket.socket()")
     assert result.error is not None
     assert "PermissionError: [EACCES] no network in the sandbox" in result.error.traceback
+
+
+def test_execute_sync_takes_on_event_as_execute_does() -> None:
+    from codeact.runtime.events import ExecutionFinished, OutputChunk, ToolCallEnded
+
+    @tool
+    def double(x: int) -> int:
+        """Twice x."""
+        return 2 * x
+
+    events: list[object] = []
+    codeact = CodeAct(tools=[double], backend="wasm")
+    try:
+        result = codeact.execute_sync("print('a')\ndouble(x=2)", on_event=events.append)
+    finally:
+        codeact.close()
+    assert result.value == 4
+    kinds = [type(e) for e in events]
+    assert OutputChunk in kinds and ToolCallEnded in kinds and kinds[-1] is ExecutionFinished
