@@ -344,3 +344,17 @@ def test_adapters_name_a_tool_as_python_reads_it() -> None:
     assert python_name("ｆｅｔｃｈ") == "fetch"
     with pytest.raises(ConfigurationError):
         unique_names(["fetch", "ｆｅｔｃｈ"], framework="MCP", fix="x")
+
+
+@pytest.mark.parametrize("name", ["PythonFinalizationError", "ExceptionGroup"])
+def test_builtins_of_the_sandboxs_newer_python_are_taken(name: str) -> None:
+    """The wasm guest runs CPython 3.14: a tool named after one of its builtins that the
+    host's Python lacks was accepted, and hid the builtin in programs."""
+    from codeact.integrations._adapter import python_name
+
+    def f(x: int) -> int:
+        return x
+
+    with pytest.raises(ToolDefinitionError, match="already taken inside the sandbox"):
+        tool(name=name)(f)
+    assert python_name(name) == name + "_"

@@ -22,7 +22,6 @@ own approval handler decides each call as it happens.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import copy
 import itertools
@@ -37,7 +36,7 @@ from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..bridge import stops
 from ..calls.site_grants import plan_sites
 from ..errors import ToolDefinitionError
-from ..tools import SANDBOX_RESERVED_NAMES, is_dunder
+from ..tools import SANDBOX_RESERVED_NAMES, is_builtin, is_dunder
 from ..tools.callables import NO_RETURN
 from ..tools.toolset import tool_list
 from ._framework_approvals import (
@@ -120,7 +119,7 @@ def python_name(name: str) -> str:
         text = "_" + text
     if is_dunder(text):
         text = "tool" + text
-    while keyword.iskeyword(text) or hasattr(builtins, text) or text in SANDBOX_RESERVED_NAMES:
+    while keyword.iskeyword(text) or is_builtin(text) or text in SANDBOX_RESERVED_NAMES:
         text += "_"
     return text
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .callables import is_dunder
+from .callables import is_builtin, is_dunder
 from .definition import (
     SANDBOX_RESERVED_NAMES,
     ApprovalMode,
@@ -22,6 +22,7 @@ __all__ = [
     "ToolArgumentsError",
     "ToolSet",
     "as_tool",
+    "is_builtin",
     "is_dunder",
     "to_json_value",
     "tool",

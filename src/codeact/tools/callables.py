@@ -24,6 +24,7 @@ __all__ = [
     "check_returns_once",
     "docstring_of",
     "is_async",
+    "is_builtin",
     "is_dunder",
     "return_annotation",
 ]
@@ -48,6 +49,18 @@ SANDBOX_RESERVED_NAMES = frozenset(
         "NetworkDenied",
     }
 )
+
+
+#: Builtins of the sandbox's Python that an older host Python lacks (the wasm guest runs
+#: CPython 3.14; hosts run 3.10+): a tool of such a name would hide the builtin in programs.
+_NEWER_BUILTINS = frozenset(
+    {"BaseExceptionGroup", "ExceptionGroup", "PythonFinalizationError", "_IncompleteInputError"}
+)
+
+
+def is_builtin(name: str) -> bool:
+    """Whether `name` is a builtin in the host's Python or in the sandbox's."""
+    return hasattr(builtins, name) or name in _NEWER_BUILTINS
 
 
 def is_dunder(name: str) -> bool:
@@ -80,7 +93,7 @@ def check_name(name: str) -> None:
             "(__builtins__, __name__, ...), which a program's globals hold; give the tool "
             "another name with @tool(name=...)"
         )
-    if name in SANDBOX_RESERVED_NAMES or hasattr(builtins, name):
+    if name in SANDBOX_RESERVED_NAMES or is_builtin(name):
         raise ToolDefinitionError(
             f"tool name {name!r} is already taken inside the sandbox (a builtin or one of "
             "codeact's own functions); give the tool another name with @tool(name=...)"
