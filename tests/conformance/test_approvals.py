@@ -268,7 +268,7 @@ async def test_gated_calls_started_with_call_tool_async_wait_for_their_approval(
 ) -> None:
     async def handler(request: ApprovalRequest) -> bool:
         await asyncio.sleep(0.05)
-        return request.arguments is not None and request.arguments["to"] != "no@x.y"
+        return bool(request.arguments["to"] != "no@x.y")
 
     code = """
 import asyncio

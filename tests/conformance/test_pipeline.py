@@ -170,7 +170,7 @@ async def test_rate_limit_does_not_count_calls_a_person_denied(
     make_codeact: Callable[..., CodeAct],
 ) -> None:
     async def deny(request: ApprovalRequest) -> bool:
-        return request.arguments is not None and request.arguments["path"] != "/etc"
+        return bool(request.arguments["path"] != "/etc")
 
     codeact = make_codeact(
         tools=[delete_file], approval_handler=deny, middleware=[RateLimit(1, per=3600)]

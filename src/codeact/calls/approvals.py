@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 from .._checks import is_positive_seconds
@@ -61,12 +61,12 @@ class ApprovalRequest:
 
     For a call: `tool` and `arguments` (the real values, not redacted), `code` of the program
     (None for a direct call), `calls` made so far. For a block: `code` and `plan`, the scan of
-    the tools it may call (`plan.gated` are those that need approval).
+    the tools it may call (`plan.gated` are those that need approval); `arguments` is empty.
     """
 
     kind: Literal["call", "block"]
     tool: str | None = None
-    arguments: Mapping[str, Any] | None = None
+    arguments: Mapping[str, Any] = field(default_factory=dict)
     code: str | None = None
     calls: tuple[ToolCallRecord, ...] = ()
     plan: CallPlan | None = None
