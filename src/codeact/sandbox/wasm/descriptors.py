@@ -16,6 +16,7 @@ half the bound since the last count.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,7 @@ class Descriptors:
         self._folders: tuple[str, ...] = ()
         self._output: tuple[str, ...] = ()
         self.available = _PROC_FD
+        self._foreign: frozenset[str] | None = None  # unreadable ones at the first count
         self._alarm = (lowest_free() + OPEN_FILES // 2) if self.available else 0
 
     def filling(self) -> bool:
@@ -64,10 +66,17 @@ class Descriptors:
             entries = list(os.scandir("/proc/self/fd"))
         except OSError:
             return held, removed
+        unreadable: set[str] = set()
         for entry in entries:
             try:
                 target = os.readlink(entry.path)  # noqa: PTH115  # once per descriptor: no Path made
-            except OSError:
+            except OSError as exc:
+                # A path past PATH_MAX has no link to read: only a program makes such paths
+                # (a folder renamed deep under its own). Those there at this run's first count
+                # are another run's (one that ended and whose sandbox is not freed yet); the
+                # ones that come after count as this run's.
+                if exc.errno == errno.ENAMETOOLONG:
+                    unreadable.add(entry.name)
                 continue
             path = target[: -len(_DELETED)] if target.endswith(_DELETED) else target
             if not _under(path, self._folders):
@@ -79,6 +88,9 @@ class Descriptors:
                 except OSError:
                     continue
                 removed += max(info.st_size, info.st_blocks * 512)
+        if self._foreign is None:
+            self._foreign = frozenset(unreadable)
+        held += len(unreadable - self._foreign)
         self._alarm = lowest_free() + OPEN_FILES // 2
         return held, removed
 
