@@ -77,6 +77,19 @@ async def test_a_stopped_program_s_last_output_still_arrives(
     assert "".join(c.text for c in chunks) == "before the loop\n"
 
 
+async def test_a_line_after_a_pause_comes_whole(make_codeact: Callable[..., CodeAct]) -> None:
+    """After a sleep or a tool call, `print('b')` came as 'b' and then '\\n' (the time since
+    the last hand-over had passed): a consumer taking each chunk as a line saw a blank one."""
+    chunks: list[str] = []
+    program = "import time\nprint('a')\ntime.sleep(0.3)\nprint('b')\nlookup(key='k')\nprint('c')"
+    result = await make_codeact(tools=[lookup]).execute(
+        program, on_output=lambda chunk: chunks.append(chunk.text)
+    )
+    assert result.ok, result.error
+    assert all(c.endswith("\n") for c in chunks), chunks
+    assert "".join(chunks) == "a\nb\nc\n"
+
+
 async def test_stderr_chunks_are_marked_as_stderr(make_codeact: Callable[..., CodeAct]) -> None:
     codeact = make_codeact()
     chunks: list[OutputChunk] = []

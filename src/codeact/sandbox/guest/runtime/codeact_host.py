@@ -79,7 +79,8 @@ class Output:
 
     Text is handed to the host at every line end for the first 64 KiB (so a program stopped
     by a limit keeps everything it printed), then in chunks: when 8 KiB are waiting, when
-    0.1 s passed since the last hand-over, and before every host call.
+    text has waited 0.1 s, and before every host call. (Timed from the text's first write,
+    not from the last hand-over: after a sleep, ``print('b')`` came as 'b' and then '\n'.)
 
     Bytes (what a program writes to sys.stdout.buffer) are decoded as UTF-8, an invalid byte
     shown as U+FFFD and a character cut between two writes put together again (`write_bytes`);
@@ -99,6 +100,7 @@ class Output:
         self.buffered = 0
         self.stream = 1
         self.last_flush = time.monotonic()
+        self.waiting_since = 0.0  # when the text now waiting was first written
         self.decoders: dict[int, codecs.IncrementalDecoder] = {}
         self.partial: set[int] = set()  # streams whose decoder holds part of a character
 
@@ -139,13 +141,16 @@ class Output:
         if stream != self.stream:
             self.flush()
             self.stream = stream
+        now = time.monotonic()
+        if not self.buffer:
+            self.waiting_since = now
         self.buffer.append(text)
         self.buffered += size
         self.used += size
         if (
             self.buffered >= self.FLUSH_BYTES
             or (self.used <= self.LINE_BUFFERED_BYTES and text.endswith("\n"))
-            or time.monotonic() - self.last_flush >= self.FLUSH_SECONDS
+            or now - self.waiting_since >= self.FLUSH_SECONDS
         ):
             self.flush()
 
