@@ -211,6 +211,14 @@ async def test_approved_program_runs_its_gated_call() -> None:
     )
     first = await Runner.run(agent, "mail a")
     (item,) = first.interruptions
+    # What the person sees, as the other adapters show it (the SDK's item has the raw call).
+    assert execute_code.approval_question(item) == {
+        "tool": "execute_code",
+        "code": 'send_email(to="a@example.com", body="hi")',
+        "gated_calls": {"send_email": 1},
+        "repeated": [],
+        "question": "run this program? it calls send_email (1x)",
+    }
     state = first.to_state()
     state.approve(item)
     second = await Runner.run(agent, state)

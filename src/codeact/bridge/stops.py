@@ -96,13 +96,18 @@ def output_files(limits: OutputLimits) -> Stop:
     )
 
 
-def open_files(held: int, bound: int) -> Stop:
-    """The program held more files open at once than a run may (they are the host's)."""
+def open_files(held: int | None, bound: int) -> Stop:
+    """The program held more files open at once than a run may (they are the host's), or
+    the host ran out of descriptors while it held files (`held` None)."""
+    what = (
+        f"held {held} files open at once, more than the {bound} a run may,"
+        if held is not None
+        else "held files open while the host ran out of file descriptors"
+    )
     return Stop(
         "open_files",
-        f"the program held {held} files open at once, more than the {bound} a run may, and "
-        "was stopped, so that the host's descriptors stay free for other runs; close files "
-        "you are done with (use `with open(...)`)",
+        f"the program {what} and was stopped, so that the host's descriptors stay free for "
+        "other runs; close files you are done with (use `with open(...)`)",
     )
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import functools
 import inspect
 import json
 from collections.abc import Callable, Collection, Iterable
@@ -72,6 +73,7 @@ from ._adapter import (
     tool_items,
     unique_names,
 )
+from ._framework_approvals import approval_payload
 
 __all__ = ["CodeActFunctionTool", "OpenAIAgentsToolInput", "codeact_tool"]
 
@@ -109,6 +111,26 @@ class CodeActFunctionTool(FunctionTool):
     def instructions(self) -> str:
         """The agent's instructions fragment (``CodeAct.build_instructions()``)."""
         return self.codeact.build_instructions()
+
+    def approval_question(self, item: Any) -> dict[str, Any] | None:
+        """What a person should see for an interruption of this tool (an item of
+        ``result.interruptions``): ``{"code", "gated_calls", "repeated", "question"}``, as the
+        other adapters' questions; None for an item that is not a program of this tool. (The
+        SDK's item carries only the raw call.)"""
+        assert self.core is not None
+        raw = getattr(item, "raw_item", item)
+        read = raw.get if isinstance(raw, dict) else functools.partial(getattr, raw)
+        arguments = read("arguments", None)
+        if getattr(item, "tool_name", getattr(raw, "name", self.name)) != self.name:
+            return None
+        try:
+            code = loads_within(arguments)["code"] if isinstance(arguments, str) else None
+        except (ValueError, KeyError, TypeError):
+            code = None
+        if not isinstance(code, str):
+            return None
+        counts = self.core.plan_to_approve(code)
+        return None if counts is None else approval_payload(code, counts)
 
 
 def codeact_tool(

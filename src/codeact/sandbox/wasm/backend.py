@@ -34,7 +34,7 @@ from ..artifacts import collect_outputs
 from ..base import Availability, SandboxBackend, ended_by
 from ..pool_walls import Folders, PoolWalls, folders
 from ..threads import DaemonThreadPool
-from .descriptors import Descriptors
+from .descriptors import Descriptors, raise_open_files_limit
 from .execution import WasmExecution
 from .fastcall import call_string_export
 from .host_imports import set_current
@@ -109,6 +109,7 @@ class WasmBackend(SandboxBackend):
             if self._runtime is None:
                 if WasmRuntime.forked_after_programs:
                     log.warning(_FORKED)
+                raise_open_files_limit()  # the guests' files are this process's descriptors
                 runtime = WasmRuntime.shared()
                 base = _package_preopens(self.package_grant)
                 self._pool = self._new_pool(runtime, base)

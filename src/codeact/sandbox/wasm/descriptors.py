@@ -17,16 +17,51 @@ half the bound since the last count.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["OPEN_FILES", "Descriptors", "lowest_free"]
+__all__ = ["OPEN_FILES", "Descriptors", "lowest_free", "raise_open_files_limit"]
+
+log = logging.getLogger(__name__)
 
 #: Descriptors one wasm run may hold at once (the jail's RLIMIT_NOFILE is the same).
 OPEN_FILES = 256
 _DELETED = " (deleted)"
 _PROC_FD = Path("/proc/self/fd").is_dir()
+
+
+#: The soft limit of open files this process asks for, at most (where the hard one allows).
+WANTED_OPEN_FILES = 1 << 16
+
+
+def raise_open_files_limit() -> None:
+    """Raise this process's soft RLIMIT_NOFILE toward its hard limit, once (a common default
+    soft limit is 1024): the bound of each run is checked now and then, from Python, so runs
+    at once and a burst between two checks need room above 256 a run (several runs of 250 each
+    made the host fail with EMFILE under 1024). Servers (and Ray) raise it the same way."""
+    global _raised
+    if _raised:
+        return
+    _raised = True
+    try:
+        import resource
+    except ImportError:  # no rlimits here
+        return
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = WANTED_OPEN_FILES
+        if hard != resource.RLIM_INFINITY:
+            wanted = min(hard, wanted)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            log.info("codeact: raised this process's open-files limit from %d to %d", soft, wanted)
+    except (OSError, ValueError) as exc:
+        log.info("codeact: could not raise the open-files limit: %s", exc)
+
+
+_raised = False
 
 
 def lowest_free() -> int:
@@ -49,12 +84,19 @@ class Descriptors:
         self._alarm = (lowest_free() + OPEN_FILES // 2) if self.available else 0
 
     def filling(self) -> bool:
-        """Whether the process's table filled enough since the last count to count again."""
-        return self.available and lowest_free() >= self._alarm
+        """Whether the process's table filled enough since the last count to count again
+        (True when it is full: not even /dev/null opens)."""
+        if not self.available:
+            return False
+        try:
+            return lowest_free() >= self._alarm
+        except OSError:
+            return True
 
-    def count(self) -> tuple[int, int]:
-        """(descriptors held under the run's folders, bytes of the files among them that
-        were removed from /output but are still open: disk that no name there shows)."""
+    def count(self) -> tuple[int | None, int]:
+        """(descriptors held under the run's folders, or None when the process's table is
+        full so that they cannot be counted; bytes of the files among them that were removed
+        from /output but are still open: disk that no name there shows)."""
         held = removed = 0
         if not self.available:
             return held, removed
@@ -64,8 +106,8 @@ class Descriptors:
             self._output = tuple(_spellings(output_dir)) if output_dir else ()
         try:
             entries = list(os.scandir("/proc/self/fd"))
-        except OSError:
-            return held, removed
+        except OSError as exc:
+            return (None if exc.errno in (errno.EMFILE, errno.ENFILE) else 0), removed
         unreadable: set[str] = set()
         for entry in entries:
             try:
@@ -91,7 +133,10 @@ class Descriptors:
         if self._foreign is None:
             self._foreign = frozenset(unreadable)
         held += len(unreadable - self._foreign)
-        self._alarm = lowest_free() + OPEN_FILES // 2
+        try:
+            self._alarm = lowest_free() + OPEN_FILES // 2
+        except OSError:
+            return None, removed
         return held, removed
 
 

@@ -162,7 +162,7 @@ class WasmExecution:
         removed = 0
         if self.descriptors is not None:
             held, removed = self.descriptors.count()
-            if held > OPEN_FILES:
+            if held is None or held > OPEN_FILES:
                 return stops.open_files(held, OPEN_FILES)
         if self.output_dir is None:
             return None
