@@ -269,3 +269,15 @@ async def test_a_program_cannot_pass_a_servers_context() -> None:
         result = await client.call_tool("execute", {"code": code})
     text = result.content[0].text
     assert text.startswith("refused: ") and "ctx" in text
+
+
+def test_tools_given_to_the_provider_are_refused_with_where_they_go() -> None:
+    """`tools=` said "tools is given twice" when given once: a program calls the server's own
+    tools, so the provider takes none."""
+    from codeact import ConfigurationError
+
+    def lookup(key: str) -> str:
+        return key
+
+    with pytest.raises(ConfigurationError, match="takes no tools=: a program calls the FastMCP"):
+        CodeActSandboxProvider(tools=[lookup])

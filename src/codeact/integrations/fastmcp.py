@@ -78,6 +78,11 @@ class CodeActSandboxProvider:
         require_approval: Collection[str] = (),
         **options: Any,
     ) -> None:
+        if "tools" in options:  # a program calls the server's own tools (CodeMode's call_tool)
+            raise ConfigurationError(
+                "CodeActSandboxProvider takes no tools=: a program calls the FastMCP server's "
+                "own tools (register them on the server); pass codeact= or CodeAct's options"
+            )
         self._core: AdapterCore = codeact_from(
             tools=(), codeact=codeact, options=options, framework="FastMCP"
         )
