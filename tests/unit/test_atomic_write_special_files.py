@@ -28,12 +28,17 @@ def test_a_fifo_is_not_replaced(tmp_path: Path, follow_links: bool) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary file left
 
 
-def test_a_link_to_a_device_is_not_followed_into_replacing_it(tmp_path: Path) -> None:
-    link = tmp_path / "null.json"
-    link.symlink_to(os.devnull)
+def test_a_link_to_a_special_file_is_not_followed_into_replacing_it(tmp_path: Path) -> None:
+    """Through a link (followed by default) as well. A FIFO of the test's own stands for the
+    device: a test aimed at /dev/null would replace the machine's /dev/null on code with the
+    bug (it did, once, when this test was first checked against that code)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "out.json"
+    link.symlink_to(fifo)
     with pytest.raises(FileExistsError, match="not a regular file"):
         atomic_write(link, b"{}")
-    assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and link.is_symlink()
 
 
 def test_a_regular_file_and_a_new_one_are_written(tmp_path: Path) -> None:
