@@ -11,10 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import FakeOpenAI, completion
+from .conftest import FakeOpenAI, Reply, completion
 
 pytestmark = [
     pytest.mark.usefixtures("wasm_ready"),
@@ -29,7 +30,11 @@ CLEAN_ENV = {
 
 
 def test_ctrl_c_keeps_the_runs_that_finished(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
-    fake_openai.policy = lambda body: completion(None, [("list_users", {})])  # never answers
+    def never_answers(body: dict[str, Any]) -> Reply:
+        time.sleep(0.1)  # so that the runs are still going when the signal comes
+        return completion(None, [("list_users", {})])
+
+    fake_openai.policy = never_answers
     json_path = tmp_path / "bench.json"
     args = ["order-totals", "--base-url", fake_openai.url, "--model", "looper"]
     args += ["--wiring", "direct", "--runs", "200", "--max-turns", "2", "--json", str(json_path)]
@@ -39,6 +44,8 @@ def test_ctrl_c_keeps_the_runs_that_finished(fake_openai: FakeOpenAI, tmp_path: 
         stderr=subprocess.PIPE,
         text=True,
         env=CLEAN_ENV,
+        # Ctrl-C as a terminal delivers it (a background job, as CI may start us, ignores it).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     seen = []

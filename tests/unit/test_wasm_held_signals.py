@@ -15,6 +15,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="sends itself SI
 
 STRESS = """
 import os, random, signal, threading, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job inherits SIG_IGN
 from codeact.sandbox.wasm.runtime import WasmRuntime
 
 runtime = WasmRuntime.shared()

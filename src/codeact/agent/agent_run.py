@@ -168,7 +168,10 @@ class AgentRun:
         code_tool = self.agent.code_tool
         only_code = code_tool is not None and all(c.name == code_tool.name for c in calls)
         last = ran[-1] if only_code and ran and ran[-1].ok else None
-        self._fresh_output = None if last is None else _printed_and_value(last)
+        # Only a program that printed asks for its output in the answer (as before); its
+        # value counts as output the answer may state.
+        printed = last is not None and bool(last.stdout.strip())
+        self._fresh_output = _printed_and_value(last) if last is not None and printed else None
 
     async def _ask(self, *, tools: Sequence[ToolDefinition], constrained: bool) -> ChatResponse:
         output = self.agent.output
