@@ -16,7 +16,16 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["MAX_DEPTH", "TooDeep", "disk_usage", "held_open", "walk_entries"]
+__all__ = [
+    "DELETED",
+    "MAX_DEPTH",
+    "TooDeep",
+    "disk_held",
+    "disk_usage",
+    "held_open",
+    "removed_path",
+    "walk_entries",
+]
 
 #: Folders under /output nested deeper than this are not walked (`TooDeep`).
 MAX_DEPTH = 4096
@@ -173,12 +182,28 @@ def disk_usage(path: str, *, max_entries: int) -> tuple[int, int]:
     try:
         for _, info in walk_entries(path, strict=True):
             entries += 1
-            total += max(info.st_size, info.st_blocks * 512)
+            total += disk_held(info)
             if entries > max_entries:
                 break
     except OSError:
         return total, max_entries + 1
     return total, entries
+
+
+#: What the kernel appends to a descriptor's link in /proc when its file was removed.
+DELETED = " (deleted)"
+
+
+def disk_held(info: os.stat_result) -> int:
+    """What a file counts against the output limits: its size or the disk it holds, the
+    larger (a sparse file holds less, a preallocated one more)."""
+    return max(info.st_size, info.st_blocks * 512)
+
+
+def removed_path(target: str) -> str | None:
+    """The path a descriptor's link (`target`, read from /proc) names when its file was
+    removed, None when the file is still there."""
+    return target[: -len(DELETED)] if target.endswith(DELETED) else None
 
 
 def held_open(pid: int, path: str) -> int:
@@ -193,11 +218,11 @@ def held_open(pid: int, path: str) -> int:
         return 0
     for entry in entries:
         try:
-            target = str(entry.readlink())
-            if not (target.startswith(prefix) and target.endswith(" (deleted)")):
+            removed = removed_path(str(entry.readlink()))
+            if removed is None or not removed.startswith(prefix):
                 continue
             info = entry.stat()  # the open file itself, through /proc
         except OSError:
             continue
-        total += max(info.st_size, info.st_blocks * 512)
+        total += disk_held(info)
     return total

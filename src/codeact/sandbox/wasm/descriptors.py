@@ -22,13 +22,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..output_walk import disk_held, removed_path
+
 __all__ = ["OPEN_FILES", "Descriptors", "lowest_free", "raise_open_files_limit"]
 
 log = logging.getLogger(__name__)
 
 #: Descriptors one wasm run may hold at once (the jail's RLIMIT_NOFILE is the same).
 OPEN_FILES = 256
-_DELETED = " (deleted)"
 _PROC_FD = Path("/proc/self/fd").is_dir()
 
 
@@ -120,16 +121,15 @@ class Descriptors:
                 if exc.errno == errno.ENAMETOOLONG:
                     unreadable.add(entry.name)
                 continue
-            path = target[: -len(_DELETED)] if target.endswith(_DELETED) else target
-            if not _under(path, self._folders):
+            gone = removed_path(target)
+            if not _under(gone or target, self._folders):
                 continue
             held += 1
-            if path is not target and _under(path, self._output):
+            if gone is not None and _under(gone, self._output):
                 try:
-                    info = entry.stat()  # the open file itself, through /proc
+                    removed += disk_held(entry.stat())  # the open file, through /proc
                 except OSError:
                     continue
-                removed += max(info.st_size, info.st_blocks * 512)
         if self._foreign is None:
             self._foreign = frozenset(unreadable)
         held += len(unreadable - self._foreign)
