@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
-import keyword
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -36,7 +35,7 @@ from .. import CodeAct, ConfigurationError, ExecutionResult, Tool
 from ..bridge import stops
 from ..calls.site_grants import plan_sites
 from ..errors import ToolDefinitionError
-from ..tools import SANDBOX_RESERVED_NAMES, is_builtin, is_dunder
+from ..tools import is_dunder, taken_in_sandbox
 from ..tools.callables import NO_RETURN
 from ..tools.toolset import tool_list
 from ._framework_approvals import (
@@ -119,7 +118,7 @@ def python_name(name: str) -> str:
         text = "_" + text
     if is_dunder(text):
         text = "tool" + text
-    while keyword.iskeyword(text) or is_builtin(text) or text in SANDBOX_RESERVED_NAMES:
+    while taken_in_sandbox(text):
         text += "_"
     return text
 

@@ -169,6 +169,12 @@ def _remove_root_at_exit(root: str, owner: int) -> None:
         return
     with _root_lock:
         _exiting = True
+    _remove_patiently(root)
+
+
+def _remove_patiently(root: str) -> None:
+    """Remove `root`, trying again while a thread of ours still at work in it makes a try
+    fail (about a second in all; a warning only on the last try)."""
     for attempt, pause in enumerate(_EXIT_PAUSES):
         if remove_tree(root, warn=attempt == len(_EXIT_PAUSES) - 1):
             return
@@ -200,10 +206,8 @@ def release_process_tree(settle: float = 0.3) -> None:
     while True:
         with _root_lock:
             root, _root = _root, None
-        for attempt, pause in enumerate(_EXIT_PAUSES if root else ()):
-            if remove_tree(str(root), warn=attempt == len(_EXIT_PAUSES) - 1):
-                break
-            time.sleep(pause)
+        if root is not None:
+            _remove_patiently(root)
         if time.monotonic() >= deadline:
             return
         time.sleep(0.02)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .callables import is_builtin, is_dunder
+from .callables import is_dunder, taken_in_sandbox
 from .definition import (
     SANDBOX_RESERVED_NAMES,
     ApprovalMode,
@@ -22,8 +22,8 @@ __all__ = [
     "ToolArgumentsError",
     "ToolSet",
     "as_tool",
-    "is_builtin",
     "is_dunder",
+    "taken_in_sandbox",
     "to_json_value",
     "tool",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "is_builtin",
     "is_dunder",
     "return_annotation",
+    "taken_in_sandbox",
 ]
 
 #: No return annotation (`inspect.Parameter.empty`, as `inspect.signature` says it).
@@ -61,6 +62,12 @@ _NEWER_BUILTINS = frozenset(
 def is_builtin(name: str) -> bool:
     """Whether `name` is a builtin in the host's Python or in the sandbox's."""
     return hasattr(builtins, name) or name in _NEWER_BUILTINS
+
+
+def taken_in_sandbox(name: str) -> bool:
+    """Whether a program's globals already hold `name` as a keyword, a builtin (of the host's
+    Python or the sandbox's) or one of codeact's own functions."""
+    return keyword.iskeyword(name) or name in SANDBOX_RESERVED_NAMES or is_builtin(name)
 
 
 def is_dunder(name: str) -> bool:
