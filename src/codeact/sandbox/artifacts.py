@@ -39,6 +39,7 @@ __all__ = [
     "leftover_roots",
     "new_output_dir",
     "output_overflow",
+    "outputs_closed",
     "release_process_tree",
     "remove_output_dir",
     "remove_process_tree",
@@ -184,6 +185,12 @@ def _remove_patiently(root: str) -> None:
 #: Pauses between the tries to remove the tree at exit (about 1 s in all, only while a
 #: thread still at work in it, slow on a busy machine, makes a try fail).
 _EXIT_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.0)
+
+
+def outputs_closed() -> bool:
+    """Whether the process has begun to exit: its /output tree is being removed, and an
+    instance made meanwhile may fail for it (its folder gone under it)."""
+    return _exiting
 
 
 def remove_process_tree() -> None:

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..artifacts import OutputsClosedError
+from ..artifacts import OutputsClosedError, outputs_closed
 from ..cleanup import REMOVER
 from ..threads import start_thread
 from .runtime import Prepared
@@ -154,6 +154,8 @@ class InstancePool:
                 except OutputsClosedError:
                     return  # the process is exiting: nothing more to warm
                 except Exception:
+                    if outputs_closed():  # the exit removed its /output under it: quietly
+                        return
                     self._failures += 1
                     log.exception(
                         "could not pre-instantiate a sandbox (failure %d)", self._failures
