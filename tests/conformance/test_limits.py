@@ -21,7 +21,7 @@ async def test_wall_time_stops_a_busy_loop(make_codeact: Callable[..., CodeAct])
     result = await codeact.execute("print('started')\nwhile True:\n    pass\n")
     assert not result.ok and result.error is not None
     assert result.error.limit == "wall_time"
-    assert "wall_time=0.5s" in result.error.message
+    assert "Limits.wall_time=0.5s" in result.error.message  # the field that raises it
     assert result.stdout == "started\n"  # output before the stop survives
     await _still_healthy(codeact)
 
@@ -48,7 +48,7 @@ async def test_memory_limit_gives_memory_error(make_codeact: Callable[..., CodeA
     )
     assert not result.ok and result.error is not None
     assert result.error.limit == "memory"
-    assert "64 MiB" in result.error.message
+    assert "Limits.memory_mb=64" in result.error.message  # the field that raises it
     await _still_healthy(codeact)
 
 
@@ -120,6 +120,7 @@ async def test_tool_timeout_stops_the_program(
     result = await codeact.execute(f"print('calling')\n{name}()\nprint('never')")
     assert result.error is not None and result.error.limit == "tool_timeout"
     assert f"{name}()" in result.error.message and "0.3s" in result.error.message
+    assert "(the tool's own timeout)" in result.error.message  # where the timeout was set
     assert result.stdout == "calling\n"
     await _still_healthy(codeact)
 
@@ -135,6 +136,7 @@ async def test_default_tool_timeout_comes_from_limits(make_codeact: Callable[...
     result = await codeact.execute("slow()")
     assert result.error is not None and result.error.limit == "tool_timeout"
     assert "0.2s" in result.error.message
+    assert "Limits.tool_timeout=0.2s" in result.error.message  # where the timeout was set
 
 
 async def test_deep_recursion_is_a_clean_error(make_codeact: Callable[..., CodeAct]) -> None:

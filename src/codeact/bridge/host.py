@@ -391,7 +391,7 @@ class HostBridge:
         return tool.timeout if tool.timeout is not None else self.limits.tool_timeout
 
     def _tool_timeout(self, call: ToolInvocation) -> Stop:
-        return stops.tool_timeout(call.name, self._timeout_of(call.tool))
+        return stops.tool_timeout(call.name, call.tool.timeout, self.limits)
 
 
 def _reply(end: CallResult) -> Reply:  # what the program receives for a closed call

@@ -38,7 +38,7 @@ def stopping(stop: Stop) -> ExecutionStopped:
 def wall_time(limits: Limits) -> Stop:
     return Stop(
         "wall_time",
-        f"the program ran longer than its wall-time limit ({limits.describe('wall_time')}) "
+        f"the program ran longer than its wall-time limit (Limits.{limits.describe('wall_time')}) "
         "and was stopped",
     )
 
@@ -57,15 +57,19 @@ def memory(limits: Limits, how: str) -> Stop:
     return Stop(
         "memory",
         f"the program's interpreter {how}, most likely out of memory "
-        f"(limit {limits.memory_mb} MiB)",
+        f"(Limits.memory_mb={limits.memory_mb})",
     )
 
 
-def tool_timeout(name: str, seconds: float) -> Stop:
+def tool_timeout(name: str, own: float | None, limits: Limits) -> Stop:
+    """`own`: the tool's own timeout (``@tool(timeout=...)``, an adapter's), if it has one;
+    else `Limits.tool_timeout` holds."""
+    seconds = limits.tool_timeout if own is None else own
+    where = "the tool's own timeout" if own is not None else f"Limits.tool_timeout={seconds:g}s"
     return Stop(
         "tool_timeout",
         f"the call of {name}() took longer than its timeout ({seconds:g}s) "
-        "and the program was stopped",
+        f"and the program was stopped ({where})",
     )
 
 

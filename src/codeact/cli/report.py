@@ -54,6 +54,20 @@ def raise_hint(limit: str) -> str:
     return _RAISE.get(limit, "")
 
 
+_PYTHON_LIMIT = re.compile(r"Limits\.(?:wall_time=(\S+?s)\b|memory_mb=(\d+))")
+
+
+def _flag_limits(text: str) -> str:
+    """A stop's ``Limits.wall_time=10s`` and ``Limits.memory_mb=256`` (the fields a Python
+    caller raises) as ``wall_time=10s`` and ``limit 256 MiB``: the hint gives the flag."""
+
+    def plain(match: re.Match[str]) -> str:
+        wall, memory = match.groups()
+        return f"wall_time={wall}" if wall else f"limit {memory} MiB"
+
+    return _PYTHON_LIMIT.sub(plain, text)
+
+
 def cli_wording(text: str) -> str:
     """Messages made for Python name ``allowed_domains=[...]``; on the command line the
     setting is ``--allow-domain``."""
@@ -211,7 +225,8 @@ def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
         return  # the caller says "codeact: interrupted"
     if error.type == "LimitExceeded":
         hint = raise_hint(error.limit or "")
-        click.echo(f"codeact: stopped: {error.message}" + (f"; {hint}" if hint else ""), err=True)
+        message = _flag_limits(error.message)
+        click.echo(f"codeact: stopped: {message}" + (f"; {hint}" if hint else ""), err=True)
     elif error.type == "SystemExit" and not error.traceback:
         click.echo(f"codeact: {error.message}", err=True)
     else:
@@ -229,5 +244,6 @@ def print_result(result: ExecutionResult, *, streamed: bool = False) -> None:
                 err=True,
             )
         if error.limit == "memory":
-            why = error.message.rpartition("(")[2].rstrip(")").replace("; limit", " (limit")
+            why = _flag_limits(error.message).rpartition("(")[2].rstrip(")")
+            why = why.replace("; limit", " (limit")
             click.echo(f"codeact: stopped: {why}); {raise_hint('memory')}", err=True)

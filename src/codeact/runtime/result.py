@@ -118,7 +118,7 @@ class ExecutionResult:
             message = e.message
             if limit == "memory":
                 message = (message + " " if message else "") + (
-                    f"(the program ran out of memory; limit {memory_mb} MiB)"
+                    f"(the program ran out of memory; Limits.memory_mb={memory_mb})"
                 )
             error = ExecutionError(e.type, message, e.traceback, limit, e.lineno)
         return cls(
