@@ -105,7 +105,8 @@ def traceback_text(exc: BaseException, *, chars: int = 20_000) -> str:
 
 def describe_exception(exc: BaseException) -> str:
     """``Type: message`` of any exception, even one whose ``__str__`` fails or never ends in
-    reasonable size (the text is cut)."""
+    reasonable size (the text is cut). A host's ``ToolError`` (FastMCP's, MCP's) is its
+    message alone: the program receives it as a ToolError already."""
     if isinstance(exc, ToolRaised):
         return str(exc.args[0]) if exc.args else exc.type_name
     name = type(exc).__name__
@@ -117,6 +118,8 @@ def describe_exception(exc: BaseException) -> str:
         text = ""
     if len(text) > _MESSAGE_CHARS:
         text = f"{text[:_MESSAGE_CHARS]}…[{len(text) - _MESSAGE_CHARS} more chars]"
+    if name == "ToolError" and text:
+        return text
     return f"{name}: {text}" if text else name
 
 
