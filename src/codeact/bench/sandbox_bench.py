@@ -73,11 +73,17 @@ async def _timed(n: int, run: Callable[[], Awaitable[Any]]) -> list[float]:
 
 
 async def bench_backend(
-    name: str, runs: int, *, tracer_provider: Any = None, label: str | None = None
-) -> list[CaseResult]:
-    """The three cases on backend `name`; `runs` executions of the fresh case (a quarter of
-    that for the others, which take longer). With `tracer_provider`, every execution and call
-    makes spans (the cost of tracing); `label` names the column (default: `name`)."""
+    name: str,
+    runs: int,
+    into: list[CaseResult],
+    *,
+    tracer_provider: Any = None,
+    label: str | None = None,
+) -> None:
+    """The three cases on backend `name`, each appended to `into` as it is measured (an
+    interrupt keeps them); `runs` executions of the fresh case (a quarter of that for the
+    others, which take longer). With `tracer_provider`, every execution and call makes spans
+    (the cost of tracing); `label` names the column (default: `name`)."""
     codeact = CodeAct(
         tools=[echo, *order_totals.TOOLS], backend=name, tracer_provider=tracer_provider
     )
@@ -91,18 +97,15 @@ async def bench_backend(
         if not result.ok:
             raise RuntimeError(f"benchmark program failed on {name}: {result.error}")
 
-    fresh = await _timed(runs, lambda: check("print(1)"))
+    column = label or name
+    into.append(_result(column, "fresh", await _timed(runs, lambda: check("print(1)"))))
     few = max(5, runs // 4)
     baseline = statistics.median(await _timed(few, lambda: check(_BASELINE_PROGRAM)))
     calls = await _timed(few, lambda: check(_CALLS_PROGRAM))
-    per_call = [(t - baseline) / CALLS for t in calls]
-    totals = await _timed(few, lambda: check(order_totals.PROGRAM))
-    column = label or name
-    return [
-        _result(column, "fresh", fresh),
-        _result(column, "call_tool", per_call),
-        _result(column, "order_totals", totals),
-    ]
+    into.append(_result(column, "call_tool", [(t - baseline) / CALLS for t in calls]))
+    into.append(
+        _result(column, "order_totals", await _timed(few, lambda: check(order_totals.PROGRAM)))
+    )
 
 
 def recording_tracer_provider() -> Any:

@@ -46,13 +46,13 @@ _PAUSE = 0.05  # seconds before each timed call (not timed): the pool refills, a
 _LIMITS = Limits(wall_time=120, memory_mb=1024, state_bytes=32 << 20)
 
 
-async def bench_sessions(name: str, runs: int) -> list[CaseResult]:
-    """The added cost per call of a session on backend `name`, for each size."""
+async def bench_sessions(name: str, runs: int, into: list[CaseResult]) -> None:
+    """The added cost per call of a session on backend `name`, for each size, each appended
+    to `into` as it is measured (an interrupt keeps them)."""
     codeact = CodeAct(backend=name, limits=_LIMITS)
     await codeact.prepare()
     for _ in range(5):
         await codeact.execute("n = 1")
-    results = []
     plains: list[float] = []
     for case, size, kind, share in SIZES:
         session = await _session_of_size(codeact, size, kind)
@@ -71,13 +71,12 @@ async def bench_sessions(name: str, runs: int) -> list[CaseResult]:
                 added.append(kept - plain)
                 plains.append(plain)
             p50, p90 = percentile(added, 50), percentile(added, 90)
-            results.append(CaseResult(name, case + suffix, p50, p90, len(added)))
-    results.append(
+            into.append(CaseResult(name, case + suffix, p50, p90, len(added)))
+    into.append(
         CaseResult(
             name, "session_baseline", percentile(plains, 50), percentile(plains, 90), len(plains)
         )
     )
-    return results
 
 
 async def _session_of_size(codeact: CodeAct, size: int, kind: str) -> Session:
