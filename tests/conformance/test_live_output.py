@@ -77,6 +77,25 @@ async def test_a_stopped_program_s_last_output_still_arrives(
     assert "".join(c.text for c in chunks) == "before the loop\n"
 
 
+async def test_flushed_text_without_a_line_end_arrives_and_survives_a_stop(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """``print(..., end='', flush=True)`` and ``sys.stdout.flush()`` hand the text over at
+    once (a progress line before a long computation): flush() did nothing, so the text of a
+    program then stopped by a limit was lost, and live output showed it only at the end."""
+    codeact = make_codeact(limits=Limits(wall_time=1))
+    chunks: list[OutputChunk] = []
+    program = (
+        "import sys\nprint('progress: 50%', end='', flush=True)\n"
+        "sys.stderr.write('warning')\nsys.stderr.flush()\n"
+        "sys.stdout.buffer.write(b' bytes')\nsys.stdout.buffer.flush()\nwhile True:\n    pass"
+    )
+    result = await codeact.execute(program, on_output=chunks.append)
+    assert result.error is not None and result.error.limit == "wall_time"
+    assert result.stdout == "progress: 50% bytes" and result.stderr == "warning"
+    assert "".join(c.text for c in chunks if c.stream == "stdout") == "progress: 50% bytes"
+
+
 async def test_a_line_after_a_pause_comes_whole(make_codeact: Callable[..., CodeAct]) -> None:
     """After a sleep or a tool call, `print('b')` came as 'b' and then '\\n' (the time since
     the last hand-over had passed): a consumer taking each chunk as a line saw a blank one."""

@@ -77,7 +77,9 @@ class Stream(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        pass
+        """Hand what waits to the host now (``print(..., flush=True)``): text without a line
+        end is shown live, and kept if a limit stops the program next."""
+        codeact_host.OUTPUT.flush()
 
     def reconfigure(
         self,
@@ -142,7 +144,7 @@ class _Bytes(io.BufferedIOBase):
             return view.nbytes
 
     def flush(self) -> None:
-        pass
+        codeact_host.OUTPUT.flush()
 
 
 #: What reading sys.stdin (input() included) raises: the sandbox has no stdin, and an empty
