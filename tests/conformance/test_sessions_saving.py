@@ -86,3 +86,32 @@ async def test_a_report_handed_over_early_cannot_hide_a_limit(
     result = await session.execute(FORGED)
     assert not result.ok and result.error is not None, result
     assert result.error.limit == "wall_time", result.error
+
+
+async def test_saving_out_of_memory_says_so_and_how_to_fix_it(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """Saving 100,000 variables needs more than 64 MiB: the note said "(0 bytes) are over
+    the session's limit" (a MemoryError has no message, so the guest's reason was empty)."""
+    session = make_codeact(limits=Limits(memory_mb=64, wall_time=30)).session()
+    await session.execute("before = 1")
+    result = await session.execute(
+        "g = globals()\nfor i in range(100_000):\n    g['v_%06d_' % i + 'x' * 40] = i\n7"
+    )
+    assert result.ok and result.value == 7, result.error
+    report = result.session
+    assert report is not None and not report.kept
+    assert "(MemoryError)" in (report.note or ""), report.note
+    assert "Limits.memory_mb = 64" in (report.note or ""), report.note
+    after = await session.execute("before")
+    assert after.ok and after.value == 1
+
+
+async def test_a_value_failing_without_a_message_is_dropped_with_its_type(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    session = make_codeact().session()
+    program = "class M:\n    def __reduce__(self):\n        raise MemoryError\nm = M()\nn = 2"
+    result = await session.execute(program)
+    assert result.session is not None and result.session.kept
+    assert result.session.dropped["m"] == "a M cannot be saved (MemoryError)"  # not "...: )"

@@ -135,6 +135,8 @@ class GuestState:
         over = _int(raw.get("over"))
         encoded = raw.get("state")
         failed = _text(raw.get("failed"), _MAX_REASON) or None
+        if failed is None and "failed" in raw:  # a failure the guest could not word
+            failed = "it failed without saying why"
         splice = raw.get("splice")
         if splice is not None and raw_state == "" and encoded is None:
             state = b""  # every value passed through: no new bytes, only spans of `sent`

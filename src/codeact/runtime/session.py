@@ -235,6 +235,11 @@ class Session(Closeable):
         if guest is None or guest.failed:
             detail = f" ({guest.failed})" if guest is not None and guest.failed else ""
             note = f"The sandbox did not save the variables{detail}: they are as before this call."
+            if detail.startswith(" (MemoryError"):
+                note += (
+                    f" Saving them needed more memory than the run's (Limits.memory_mb = "
+                    f"{limits.memory_mb}): keep fewer or smaller variables, or raise it."
+                )
             return _replace(before, dropped=dropped, note=note)
         dropped.update(guest.dropped)
         if guest.state is None:

@@ -267,7 +267,8 @@ def no_gc() -> Iterator[None]:
 
 def reason(prefix: str, exc: BaseException) -> str:
     try:
-        detail = f"{type(exc).__name__}: {exc}"
+        said = str(exc)
+        detail = f"{type(exc).__name__}: {said}" if said else type(exc).__name__
     except BaseException:
         detail = type(exc).__name__
     text = f"{prefix} ({detail})"

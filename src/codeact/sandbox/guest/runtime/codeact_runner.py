@@ -260,8 +260,10 @@ def run(request_json: str) -> str:
                 succeeded="error" not in report,
                 pieces=int(session.get("pieces") or 100_000),
             )
-        except BaseException as exc:
-            report["session"] = {"failed": describe(exc, filename)["message"]}
+        except BaseException as exc:  # a MemoryError has no message: its type says it
+            failure = describe(exc, filename)
+            said = f"{failure['type']}: {failure['message']}" if failure["message"] else ""
+            report["session"] = {"failed": said or failure["type"]}
     if warmup and not warm_plain:
         try:
             _warm_restore(report)
