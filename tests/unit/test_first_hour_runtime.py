@@ -153,3 +153,25 @@ def test_execute_sync_takes_on_event_as_execute_does() -> None:
     assert result.value == 4
     kinds = [type(e) for e in events]
     assert OutputChunk in kinds and ToolCallEnded in kinds and kinds[-1] is ExecutionFinished
+
+
+def test_a_sessions_execute_sync_takes_on_event_and_call_id_as_execute_does() -> None:
+    from codeact.runtime.events import ExecutionFinished, ToolCallEnded
+
+    @tool
+    def double(x: int) -> int:
+        """Twice x."""
+        return 2 * x
+
+    events: list[object] = []
+    codeact = CodeAct(tools=[double], backend="wasm")
+    session = codeact.session()
+    try:
+        session.execute_sync("y = 3")
+        result = session.execute_sync("double(x=y)", on_event=events.append, call_id="call-7")
+    finally:
+        session.close()
+        codeact.close()
+    assert result.value == 6
+    kinds = [type(e) for e in events]
+    assert ToolCallEnded in kinds and kinds[-1] is ExecutionFinished

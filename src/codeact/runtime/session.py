@@ -195,11 +195,17 @@ class Session(Closeable):
         *,
         limits: Limits | None = None,
         on_output: Callable[[OutputChunk], Any] | None = None,
+        on_event: Callable[[ExecutionEvent], Any] | None = None,
+        call_id: str | None = None,
     ) -> ExecutionResult:
-        """`execute` for code that has no event loop (runs on a private loop thread)."""
+        """`execute` for code that has no event loop (runs on a private loop thread, where
+        `on_output` and `on_event` are called too)."""
         refuse_inside_loop("execute_sync()", "await session.execute(...)")
         instance_or_none("limits", limits, Limits)  # here, not on the loop thread
-        future = self._sync.get().submit(self.execute(code, limits=limits, on_output=on_output))
+        run = self.execute(
+            code, limits=limits, on_output=on_output, on_event=on_event, call_id=call_id
+        )
+        future = self._sync.get().submit(run)
         return result_or_interrupted(self.codeact, future)
 
     def restart_sync(self) -> None:
