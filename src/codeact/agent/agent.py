@@ -23,6 +23,7 @@ from ..chat.messages import ChatClient, Message, ToolDefinition, Usage
 from ..errors import ChatError, ConfigurationError, UserError
 from ..runtime import CodeAct, ExecuteCodeTool
 from ..runtime._sync import PrivateLoop, refuse_inside_loop
+from ..runtime.events import ExecutionEvent, refuse_async_callbacks
 from ..tools import Tool, ToolSet
 from .agent_run import PARALLEL_PROGRAMS, AgentRun
 from .direct_tools import DirectTools, direct_pipeline
@@ -66,6 +67,12 @@ class Agent(Closeable):
         output_retries: Extra turns for a final answer that does not validate.
         progress: Called with a one-line account of each model reply and each tool result
             (e.g. ``print``), for people watching a slow model work.
+        on_program_event: Called with the model's call id and each event of each program
+            as it happens (`codeact.runtime.events`: its output as it is written, its tool
+            calls starting and ending, and last `ExecutionFinished`), on the event loop that
+            runs the agent; a plain function (an ``async def`` is refused), and one that
+            raises is logged, not fatal. Programs of one reply may run at once: the call id
+            tells their events apart.
         session: Programs of one run share a `codeact.Session`: what one program defines,
             the next one can use (and the model is told so). A run whose ``history=``
             continues an earlier run's conversation starts from a copy of the state that
@@ -91,6 +98,7 @@ class Agent(Closeable):
         text_tool_calls: bool = True,
         output_retries: int = 1,
         progress: Callable[[str], None] | None = None,
+        on_program_event: Callable[[str, ExecutionEvent], Any] | None = None,
         session: bool = False,
         tools_required: bool = False,
         max_turn_output: int = DEFAULT_TURN_OUTPUT,
@@ -112,6 +120,7 @@ class Agent(Closeable):
             )
         if session and codeact is None:
             raise ConfigurationError("session=True needs codeact=CodeAct(...): it keeps its state")
+        refuse_async_callbacks(on_program_event=on_program_event)
         check_client(client)
         self._client = client
         self._owns_client = client is None
@@ -138,6 +147,7 @@ class Agent(Closeable):
         self.text_tool_calls = text_tool_calls
         self.output_retries = output_retries
         self.progress = progress
+        self.on_program_event = on_program_event
         self.tools_required = tools_required
         self._sync = PrivateLoop(self, name="codeact-agent")
         self._client_lock = threading.Lock()

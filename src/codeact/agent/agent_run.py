@@ -68,6 +68,7 @@ class AgentRun:
             self.timings,
             progress=agent.progress,
             count_nudge=self._count_nudge,
+            on_event=agent.on_program_event,
         )
 
     async def resolve_model(self, span: Any) -> None:

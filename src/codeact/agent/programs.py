@@ -16,11 +16,13 @@ from __future__ import annotations
 import ast
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .._display import visible
 from .._nesting import loads_within, parse_program
 from ..chat.messages import ToolCall, ToolChoice, ToolDefinition
 from ..runtime import ExecuteCodeTool, ExecutionResult, Session
+from ..runtime.events import ExecutionEvent
 from ..tools import SANDBOX_RESERVED_NAMES
 from .cut_programs import close_cut_string, closed_note
 from .key_hints import missing_key_hint
@@ -50,7 +52,9 @@ class ProgramCalls:
         *,
         progress: Callable[[str], None] | None,
         count_nudge: Callable[[str], None],
+        on_event: Callable[[str, ExecutionEvent], Any] | None = None,
     ) -> None:
+        self._on_event = on_event
         self._result = result
         self._usage = usage
         self._timings = timings
@@ -91,7 +95,9 @@ class ProgramCalls:
             # Past this, the checks below would each parse and walk it on the event loop
             # (a 1 MB program: 12 s of the host's CPU): it runs as sent, or is refused by
             # its size limit (`Limits.code_bytes`).
-            result = await tool.run(code, session=session, call_id=call.id)
+            result = await tool.run(
+                code, session=session, call_id=call.id, on_event=self._events_of(call.id)
+            )
             self._record(tool.name, key, code, result)
             return result.to_model_text()
         if key in self._ran_ok:
@@ -133,7 +139,9 @@ class ProgramCalls:
             self._say(f"  {tool.name}: removed its definitions of {', '.join(stripped.removed)}")
             to_run = stripped.code
             notes.append(removal_note(stripped.removed))
-        result = await tool.run(to_run, session=session, call_id=call.id)
+        result = await tool.run(
+            to_run, session=session, call_id=call.id, on_event=self._events_of(call.id)
+        )
         self._record(tool.name, key, to_run, result)
         text = result.to_model_text()
         if result.error is not None:
@@ -158,6 +166,17 @@ class ProgramCalls:
         # The note goes last: a small model that copies the start of a response back copies
         # the program's output (its answer), not our words.
         return "\n".join([text, *notes])
+
+    def _events_of(self, call_id: str) -> Callable[[ExecutionEvent], None] | None:
+        """The run's `on_event`: the agent's `on_program_event` given the model's call id."""
+        handler = self._on_event
+        if handler is None:
+            return None
+
+        def on_event(event: ExecutionEvent) -> None:
+            handler(call_id, event)
+
+        return on_event
 
     def _record(self, name: str, key: str, ran: str, result: ExecutionResult) -> None:
         """Count and keep the run of `ran`; `key` (`same_program` of the code as sent) marks

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .instructions import EXECUTE_CODE_PARAMETERS
 
 if TYPE_CHECKING:
     from .codeact import CodeAct
+    from .events import ExecutionEvent
     from .result import ExecutionResult
     from .session import Session
 
@@ -47,13 +49,19 @@ class ExecuteCodeTool:
         return EXECUTE_CODE_PARAMETERS
 
     async def run(
-        self, code: str, *, session: Session | None = None, call_id: str | None = None
+        self,
+        code: str,
+        *,
+        session: Session | None = None,
+        call_id: str | None = None,
+        on_event: Callable[[ExecutionEvent], Any] | None = None,
     ) -> ExecutionResult:
         """Run `code` (in `session`, or the tool's own session if it has one); `call_id` is
-        the model's id of the call, for the execution's span (see `CodeAct.execute`)."""
+        the model's id of the call, for the execution's span, and `on_event` is called with
+        each event of the run (see `CodeAct.execute`)."""
         session = session or self.session
         runner = session.execute if session else self.codeact.execute
-        result = await runner(code, call_id=call_id)
+        result = await runner(code, call_id=call_id, on_event=on_event)
         self.last_result = result
         return result
 
