@@ -7,6 +7,8 @@ A comment does not render, so the line above it says, readably, what to install.
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import importlib.util
 import re
 import subprocess
@@ -56,6 +58,55 @@ def test_the_extra_an_example_needs_is_shown_above_it() -> None:
     assert len(shown) == (ROOT / "README.md").read_text().count("<!-- needs") + sum(
         p.read_text().count("<!-- needs") for p in (ROOT / "docs").glob("*.md")
     )
+
+
+def test_an_examples_modules_come_with_the_extra_it_names() -> None:
+    """``pip install -e '.[EXTRA]'`` brings each module an example needs: the module's
+    distribution is a requirement of that extra, or one of theirs (``langchain``, for
+    ``create_agent``, came with no extra while the examples told a newcomer to use it)."""
+    if sys.version_info < (3, 11):
+        pytest.skip("reads pyproject.toml with tomllib (Python 3.11+)")
+    tomllib = importlib.import_module("tomllib")  # mypy checks as Python 3.10, which lacks it
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras: dict[str, list[str]] = pyproject["project"]["optional-dependencies"]
+    provided = importlib.metadata.packages_distributions()
+    checked = 0
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for match in _BLOCK.finditer(doc.read_text()):
+            if not match["extra"]:
+                continue
+            extra = match["extra"].removeprefix("codeact[").removesuffix("]")
+            brought = _with_dependencies(extras[extra])
+            for module in match["needs"].split():
+                dists = {_dist_name(d) for d in provided.get(module.split(".")[0], [])}
+                if not dists:
+                    continue  # not installed here: the example is skipped too
+                assert dists & brought, f"{doc.name}: {module} needs {dists}; '.[{extra}]' lacks it"
+                checked += 1
+    assert checked
+
+
+def _with_dependencies(requirements: list[str]) -> set[str]:
+    """The distributions `requirements` name, and the installed ones they depend on."""
+    todo = [_dist_name(r) for r in requirements]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        todo.extend(_dist_name(r) for r in requires if "extra ==" not in r)
+    return seen
+
+
+def _dist_name(requirement: str) -> str:
+    name = re.match(r"[A-Za-z0-9._-]+", requirement.strip())
+    assert name, requirement
+    return re.sub(r"[-_.]+", "-", name.group()).lower()
 
 
 def _importable(module: str) -> bool:
