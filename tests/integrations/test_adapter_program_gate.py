@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import warnings
 from typing import Any
 
 import pytest
 
 pytest.importorskip("langchain_core", reason="needs pip install -e '.[langchain]'")
 pytest.importorskip("langgraph", reason="needs pip install -e '.[langchain]'")
+pytest.importorskip("langchain.agents", reason="needs pip install -e '.[langchain]'")
 
+from langchain.agents import create_agent
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -26,10 +27,6 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from codeact import Limits, tool
 from codeact.integrations._program_gate import ADAPTER_PROGRAMS
 from codeact.integrations.langchain import CodeActTool
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # create_react_agent is deprecated in favour of langchain's
-    from langgraph.prebuilt import create_react_agent
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -91,9 +88,7 @@ class ManyCalls(BaseChatModel):
 async def test_langgraphs_tool_node_runs_at_most_four_programs_at_once() -> None:
     overlap = Overlap()
     execute_code = CodeActTool(tools=[slow_tool(overlap)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        agent = create_react_agent(ManyCalls(), [execute_code])
+    agent = create_agent(ManyCalls(), [execute_code])
     state = await agent.ainvoke({"messages": [("user", "go")]})
     answers = [m.content for m in state["messages"] if isinstance(m, ToolMessage)]
     assert sorted(answers) == sorted(f"[value] {i}" for i in range(CALLS))  # every call answered

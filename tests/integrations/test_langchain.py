@@ -1,4 +1,5 @@
-"""The LangChain tool, driven by LangGraph's own ReAct agent loop and a scripted chat model.
+"""The LangChain tool, driven by LangChain's agent loop (``langchain.agents.create_agent``) and a
+scripted chat model; one test runs it in LangGraph's older ``create_react_agent`` too.
 
 The sandbox is real; only the model is scripted: it calls ``execute_code`` with a program, reads
 the ToolMessage and finishes with its content as the final answer.
@@ -15,23 +16,24 @@ import pytest
 
 pytest.importorskip("langchain_core", reason="needs pip install -e '.[langchain]'")
 pytest.importorskip("langgraph", reason="needs pip install -e '.[langchain]'")
+pytest.importorskip("langchain.agents", reason="needs pip install -e '.[langchain]'")
 
+from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import InjectedToolCallId, StructuredTool, ToolException, tool
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.prebuilt import create_react_agent
 from langgraph.types import Command
+from langgraph.warnings import LangGraphDeprecatedSinceV10
 from pydantic import Field
 
 from codeact import ConfigurationError, Limits
 from codeact import tool as codeact_tool
 from codeact.integrations.langchain import CodeActTool
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # create_react_agent is deprecated in favour of langchain's
-    from langgraph.prebuilt import create_react_agent
 
 pytestmark = pytest.mark.usefixtures("wasm_ready")
 
@@ -99,16 +101,16 @@ class ToolRuns(BaseCallbackHandler):
 
 
 def agent_for(code: str, execute_code: CodeActTool) -> Any:
+    """A LangChain agent as the README makes one; the checkpointer lets a gated call's
+    interrupt() pause the graph and Command(resume=...) go on from there."""
     model = ScriptedChatModel(code=code, seen=[])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # deprecated in favour of langchain.agents.create_agent
-        agent = create_react_agent(
-            model, [execute_code], prompt=execute_code.instructions, checkpointer=InMemorySaver()
-        )
+    agent = create_agent(
+        model, [execute_code], system_prompt=execute_code.instructions, checkpointer=InMemorySaver()
+    )
     return agent, model
 
 
-async def test_react_agent_runs_a_program_that_calls_two_tools() -> None:
+async def test_agent_runs_a_program_that_calls_two_tools() -> None:
     execute_code = CodeActTool(tools=[get_weather, to_fahrenheit], limits=Limits(wall_time=20))
     agent, model = agent_for(PROGRAM, execute_code)
     runs = ToolRuns()
@@ -319,3 +321,26 @@ async def test_an_approved_loop_sends_as_often_as_the_person_was_told_it_may() -
     state = await agent.ainvoke(Command(resume=True), config)
     assert SENT == ["a@x", "b@x", "c@x"]
     assert state["messages"][-1].content.startswith("answer (success)")
+
+
+async def test_langgraphs_create_react_agent_still_works() -> None:
+    """Apps built on LangGraph's create_react_agent (deprecated since LangGraph 1.0 for
+    langchain.agents.create_agent, to be removed in 2.0) get the same tool, interrupt included.
+    Its deprecation warning is silenced here alone: it is the reason for this test, not a fault
+    of codeact's, and the suite turns warnings into errors."""
+    SENT.clear()
+    execute_code = CodeActTool(tools=[send_email], require_approval=["send_email"])
+    model = ScriptedChatModel(code='send_email(to="d@example.com", body="hi")', seen=[])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
+        agent = create_react_agent(
+            model, [execute_code], prompt=execute_code.instructions, checkpointer=InMemorySaver()
+        )
+    config: RunnableConfig = {"configurable": {"thread_id": "react"}}
+    paused = await agent.ainvoke({"messages": [("user", "mail d")]}, config)
+    (interrupt,) = paused["__interrupt__"]
+    assert interrupt.value["gated_calls"] == {"send_email": 1}
+    state = await agent.ainvoke(Command(resume=True), config)
+    assert state["messages"][-1].content == 'answer (success): [value] "sent"'
+    assert SENT == ["d@example.com"]
+    assert model.seen[0][0].content == execute_code.instructions

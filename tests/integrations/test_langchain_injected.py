@@ -4,14 +4,15 @@ the call is refused as invalid, naming the argument and what the tool takes."""
 
 from __future__ import annotations
 
-import warnings
 from typing import Annotated, Any
 
 import pytest
 
 pytest.importorskip("langchain_core", reason="needs pip install -e '.[langchain]'")
 pytest.importorskip("langgraph", reason="needs pip install -e '.[langchain]'")
+pytest.importorskip("langchain.agents", reason="needs pip install -e '.[langchain]'")
 
+from langchain.agents import create_agent
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -162,13 +163,7 @@ class RunsOneProgram(BaseChatModel):
 
 
 def _graph(code: str, store: Any) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # create_react_agent moved to langchain.agents
-        from langgraph.prebuilt import create_react_agent
-
-        return create_react_agent(
-            RunsOneProgram(code=code), [CodeActTool(tools=GRAPH_TOOLS)], store=store
-        )
+    return create_agent(RunsOneProgram(code=code), [CodeActTool(tools=GRAPH_TOOLS)], store=store)
 
 
 @pytest.mark.parametrize("run", ["invoke", "ainvoke"])
