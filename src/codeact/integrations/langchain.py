@@ -1,9 +1,13 @@
 """`execute_code` as a LangChain tool, for LangChain agents and LangGraph graphs.
 
+>>> from langchain.agents import create_agent
 >>> from codeact.integrations.langchain import CodeActTool
 >>> execute_code = CodeActTool(tools=[get_weather, convert], limits=Limits(wall_time=10))
->>> agent = create_react_agent(model, [execute_code], prompt=execute_code.instructions)
+>>> agent = create_agent(model, [execute_code], system_prompt=execute_code.instructions)
 ... # doctest: +SKIP
+
+LangGraph's older ``create_react_agent(model, [execute_code], prompt=...)`` (deprecated since
+LangGraph 1.0 for ``create_agent``) takes the tool the same way.
 
 The tools (LangChain `BaseTool`s, ``@tool`` functions, plain functions or codeact `Tool`s) run
 on the host; the program runs in codeact's sandbox. Every nested call is a LangChain tool run
@@ -14,7 +18,8 @@ Gated tools (``require_approval=[...]`` or codeact ``@tool(approval_mode="always
 inside a LangGraph graph, a program that calls one pauses the graph with ``interrupt()``
 before it runs, showing the code and the gated calls; resume with ``Command(resume=True)``,
 ``Command(resume=False)`` or ``Command(resume={"approved": False, "reason": "..."})``. The
-graph needs a checkpointer, as every interrupt does; sync and async graphs both work.
+graph needs a checkpointer, as every interrupt does (``create_agent(...,
+checkpointer=InMemorySaver())`` and a ``thread_id``); sync and async graphs both work.
 Outside a graph, or with ``approval_handler=``, codeact's approval handler decides each call.
 ``require_approval`` holds for tools added later with `CodeActTool.add_tools` too.
 
