@@ -344,3 +344,31 @@ async def test_langgraphs_create_react_agent_still_works() -> None:
     assert state["messages"][-1].content == 'answer (success): [value] "sent"'
     assert SENT == ["d@example.com"]
     assert model.seen[0][0].content == execute_code.instructions
+
+
+@pytest.mark.parametrize(
+    ("resume", "sent"),
+    [
+        ({"type": "approve"}, True),
+        ({"decisions": [{"type": "approve"}]}, True),
+        ({"type": "reject", "message": "not today"}, False),
+        ({"decisions": [{"type": "reject", "message": "not today"}]}, False),
+    ],
+)
+async def test_a_create_agent_hitl_decision_answers_the_interrupt(
+    resume: dict[str, Any], sent: bool
+) -> None:
+    """create_agent's HumanInTheLoopMiddleware is resumed with decisions ({"type": "approve"}
+    per call, {"decisions": [...]} batched); a person (or a UI) used to it answers the same."""
+    SENT.clear()
+    execute_code = CodeActTool(tools=[send_email], require_approval=["send_email"])
+    agent, _ = agent_for('send_email(to="e@example.com", body="hi")', execute_code)
+    config = {"configurable": {"thread_id": "hitl"}}
+    await agent.ainvoke({"messages": [("user", "mail e")]}, config)
+    state = await agent.ainvoke(Command(resume=resume), config)
+    answer = state["messages"][-1].content
+    if sent:
+        assert (SENT, answer) == (["e@example.com"], 'answer (success): [value] "sent"')
+    else:
+        assert SENT == []
+        assert answer.startswith("answer (error): [denied]") and "(not today)" in answer

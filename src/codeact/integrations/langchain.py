@@ -17,7 +17,9 @@ comes back as a ``ToolMessage`` with ``status="error"``; the agent goes on.
 Gated tools (``require_approval=[...]`` or codeact ``@tool(approval_mode="always_require")``):
 inside a LangGraph graph, a program that calls one pauses the graph with ``interrupt()``
 before it runs, showing the code and the gated calls; resume with ``Command(resume=True)``,
-``Command(resume=False)`` or ``Command(resume={"approved": False, "reason": "..."})``. The
+``Command(resume=False)`` or ``Command(resume={"approved": False, "reason": "..."})`` (or
+a decision as create_agent's ``HumanInTheLoopMiddleware`` takes: ``{"type": "approve"}``,
+``{"type": "reject", "message": "..."}``, or one of them in ``{"decisions": [...]}``). The
 graph needs a checkpointer, as every interrupt does (``create_agent(...,
 checkpointer=InMemorySaver())`` and a ``thread_id``); sync and async graphs both work.
 Outside a graph, or with ``approval_handler=``, codeact's approval handler decides each call.
@@ -253,7 +255,28 @@ def _ask_graph(code: str, counts: Mapping[str, int]) -> tuple[bool, str | None] 
         return answer["approved"], str(reason) if reason is not None else None
     if isinstance(answer, str) and answer.lower() in ("approve", "approved", "yes", "deny", "no"):
         return answer.lower() in ("approve", "approved", "yes"), None
-    return False, f"the graph was resumed with {answer!r}; resume with True, False or a dict"
+    decided = _hitl_decision(answer)
+    if decided is not None:
+        return decided
+    return False, (
+        f"the graph was resumed with {answer!r}; resume with True, False, "
+        '{"approved": ..., "reason": ...} or {"type": "approve"} / {"type": "reject"}'
+    )
+
+
+def _hitl_decision(answer: Any) -> tuple[bool, str | None] | None:
+    """A decision as create_agent's HumanInTheLoopMiddleware is resumed with: one
+    ``{"type": "approve"}`` or ``{"type": "reject", "message": ...}``, alone (its per-call
+    mode) or as ``{"decisions": [...]}`` (its batched mode); None for anything else."""
+    if isinstance(answer, Mapping) and "decisions" in answer:
+        decisions = answer["decisions"]
+        if not isinstance(decisions, list) or len(decisions) != 1:
+            return None
+        answer = decisions[0]
+    if not isinstance(answer, Mapping) or answer.get("type") not in ("approve", "reject"):
+        return None
+    message = answer.get("message")
+    return answer["type"] == "approve", str(message) if message is not None else None
 
 
 def _sandbox_tool(item: LangChainToolInput, require_approval: Collection[str]) -> Tool:
