@@ -34,8 +34,10 @@ class LocalHTTPServer:
     """A real HTTP server on 127.0.0.1 for network tests; records every request it gets.
 
     Routes (any method): ``/redirect?to=URL[&code=302]``, ``/big?n=BYTES`` (with
-    Content-Length), ``/stream?n=BYTES`` (no length, ends by closing), ``/slow?s=SECONDS``;
-    anything else echoes the request as JSON (method, path, headers, body).
+    Content-Length), ``/stream?n=BYTES`` (no length, ends by closing), ``/slow?s=SECONDS``,
+    ``/trickle?s=SECONDS`` (no length, a line every 0.1 s), ``/slow-headers?s=SECONDS`` (a
+    header every 0.1 s, never their end); anything else echoes the request as JSON (method,
+    path, headers, body).
     """
 
     def __init__(self) -> None:
@@ -67,6 +69,8 @@ class LocalHTTPServer:
                 elif url.path == "/slow":
                     time.sleep(float(query["s"]))
                     self._json({"slept": True})
+                elif url.path in ("/trickle", "/slow-headers"):
+                    self._trickle(float(query["s"]), headers=url.path == "/slow-headers")
                 else:
                     self._json(
                         {
@@ -76,6 +80,19 @@ class LocalHTTPServer:
                             "body": body.decode("utf-8", "replace"),
                         }
                     )
+
+            def _trickle(self, seconds: float, *, headers: bool) -> None:
+                self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+                if not headers:
+                    self.wfile.write(b"Connection: close\r\n\r\n")
+                ends = time.monotonic() + seconds
+                try:
+                    while time.monotonic() < ends:
+                        self.wfile.write(b"X-Line: more\r\n" if headers else b"line\n")
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except OSError:
+                    server.gave_up.append(self.path)  # the client went away
 
             def _json(self, value: object) -> None:
                 data = json.dumps(value).encode()
@@ -100,6 +117,7 @@ class LocalHTTPServer:
                     super().handle_error(request, client_address)
 
         self.hits: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.gave_up: list[str] = []  # the paths whose client went away mid-response
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True  # a /slow handler must not hold up the test's end
         self.port = self.httpd.server_address[1]

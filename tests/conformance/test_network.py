@@ -3,6 +3,7 @@ exactly what the allow-list permits gets through; everything else is refused, wi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -154,6 +155,55 @@ except TimeoutError as e:
     result = await codeact.execute(code)
     assert result.ok, result.error
     assert result.stdout.startswith("timed out: True GET ")
+
+
+async def test_a_response_trickling_in_without_a_length_times_out_and_is_let_go(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    """A body with no Content-Length that never ends (a line every 0.1 s) waited for the
+    wall time, and the host went on reading it after the execution had ended."""
+    codeact = make_codeact(
+        allowed_domains=get_only(http_server),
+        network_limits=NetworkLimits(timeout=1),
+        limits=Limits(wall_time=20),
+    )
+    code = f"""
+import time
+started = time.monotonic()
+try:
+    http_get({http_server.url("/trickle?s=30")!r})
+except TimeoutError as e:
+    print("timed out after", round(time.monotonic() - started))
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.stdout in ("timed out after 1\n", "timed out after 2\n"), result.stdout
+    for _ in range(100):  # the server sees the client go at its next line (0.1 s)
+        if http_server.gave_up:
+            break
+        await asyncio.sleep(0.05)
+    assert http_server.gave_up == ["/trickle?s=30"]  # the host let go of the connection
+
+
+async def test_headers_cut_off_by_the_timeout_are_a_timeout_not_an_empty_200(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    """The timer's shut socket read as the end of the headers: the program got status 200
+    and an empty body for a response that never came."""
+    codeact = make_codeact(
+        allowed_domains=get_only(http_server), network_limits=NetworkLimits(timeout=1)
+    )
+    code = f"""
+try:
+    r = http_get({http_server.url("/slow-headers?s=30")!r})
+    print("got", r.status)
+except TimeoutError as e:
+    print("timed out")
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.stdout == "timed out\n"
+    assert [r.outcome for r in result.http_requests] == ["error"]
 
 
 async def test_the_request_limit_stops_the_program(

@@ -47,7 +47,7 @@ class Fetcher:
     def __init__(self, limits: NetworkLimits, ssl_context: ssl.SSLContext | None) -> None:
         self.limits = limits
         self._ssl_context = ssl_context
-        self._active: http.client.HTTPConnection | None = None
+        self._active: _PinnedHTTP | None = None
         self._cancelled = False
 
     def cancel(self) -> None:
@@ -96,11 +96,13 @@ class Fetcher:
                 conn.endheaders(body)
                 response = conn.getresponse()
                 content = self._read(response, method, url, until)
+                if conn.aborted:  # the shut socket read as the end: headers or body cut short
+                    raise TimeoutError("deadline")
                 return response.status, response.reason, response.getheaders(), content
             except ValueError as exc:  # http.client refuses a bad header or method
                 raise FetchFailed(f"cannot send {method} {url}: {exc}") from None
             except (OSError, http.client.HTTPException) as exc:
-                if time.monotonic() >= until or self._cancelled:
+                if conn.aborted or time.monotonic() >= until or self._cancelled:
                     break
                 raise FetchFailed(f"{method} {url} failed: {exc or type(exc).__name__}") from None
             finally:
@@ -136,7 +138,10 @@ class Fetcher:
         chunks: list[bytes] = []
         size = 0
         while True:
-            chunk = response.read(min(_CHUNK, limit + 1 - size))
+            # read1: what has arrived, so that a body trickling in is held to the deadline
+            # (read(n) waits for n bytes or the end: a server sending a line a second, with
+            # no Content-Length, kept a host thread reading past the execution's end).
+            chunk = response.read1(min(_CHUNK, limit + 1 - size))
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
@@ -153,9 +158,13 @@ class _PinnedHTTP(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self._address = address
+        #: The socket, kept for `_abort`: http.client hands it to a response that ends with
+        #: the connection (``Connection: close``, HTTP/1.0) and sets ``sock`` to None.
+        self.held: socket.socket | None = None
+        self.aborted = False  # `_abort` shut the socket down (the deadline, or a cancel)
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self.held = socket.create_connection((self._address, self.port), self.timeout)
 
 
 class _PinnedHTTPS(_PinnedHTTP):
@@ -170,12 +179,13 @@ class _PinnedHTTPS(_PinnedHTTP):
     def connect(self) -> None:
         super().connect()
         # TLS verifies the certificate against the name, not the pinned address.
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
+        self.sock = self.held = self._context.wrap_socket(self.sock, server_hostname=self.host)
 
 
-def _abort(conn: http.client.HTTPConnection) -> None:
+def _abort(conn: _PinnedHTTP) -> None:
     """Wake a thread blocked on `conn` (from another thread): shut the socket down."""
-    sock = conn.sock
+    conn.aborted = True
+    sock = conn.held
     if sock is not None:
         try:
             # socket.socket.shutdown, not SSLSocket.shutdown: that one also drops its TLS
