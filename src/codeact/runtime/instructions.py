@@ -110,11 +110,14 @@ def dict_shape(definition: str) -> str:
     A key the dict may lack shows as ``"email": NotRequired[str]``, as in the class; in a
     ``total=False`` class that is every key not marked ``Required[...]``."""
     head, *fields = definition.splitlines()
+    if not head.startswith("class "):
+        return definition  # TypedDict's functional form (keys that are no Python names)
     name = head.removeprefix("class ").split("(", 1)[0].rstrip(":")
     total = "total=False" not in head
     items, notes = [], []
     for line in fields:
-        field, _, comment = line.strip().partition("#")
+        # "  # " starts a field's description: a lone '#' may be in a Literal's value
+        field, _, comment = line.strip().partition("  # ")
         key, sep, annotation = field.partition(":")
         if not sep:
             return definition  # not the shape we know: show it as it is

@@ -23,7 +23,7 @@ from ..errors import ToolDefinitionError
 from .problems import MAX_LISTED_PROBLEMS
 from .schema import ParameterNames, ParameterSpec, catch_all_name
 from .schema_names import ArgumentNames, resolve_ref
-from .type_text import default_text, render_type
+from .type_text import default_text, render_type, typed_dict_text
 
 if TYPE_CHECKING:
     import jsonschema.exceptions
@@ -350,15 +350,14 @@ class _Renderer:
         self._seen[key] = name
         self.definitions[name] = ""  # reserve the name before rendering the fields
         required = set(spec.get("required") or ())
-        lines = [f"class {name}(TypedDict{'' if required else ', total=False'}):"]
+        fields: list[tuple[str, str, str]] = []  # (key, type, one-line description)
         for fname, fspec in (spec.get("properties") or {}).items():
             ftype = self.type(fspec, fname)
             if required and fname not in required:
                 ftype = f"NotRequired[{ftype}]"
-            line = f"    {fname}: {ftype}"
             desc = fspec.get("description") if isinstance(fspec, Mapping) else None
-            lines.append(f"{line}  # {' '.join(str(desc).split())}" if desc else line)
-        self.definitions[name] = "\n".join(lines)
+            fields.append((str(fname), ftype, " ".join(str(desc).split()) if desc else ""))
+        self.definitions[name] = typed_dict_text(name, fields, total=bool(required))
         return name
 
 

@@ -8,6 +8,7 @@ with its optional keys ``NotRequired[...]``); `render_params` writes a parameter
 
 from __future__ import annotations
 
+import ast
 import collections.abc
 import dataclasses
 import datetime
@@ -15,6 +16,8 @@ import decimal
 import enum
 import fractions
 import inspect
+import json
+import keyword
 import pathlib
 import types
 import typing
@@ -146,27 +149,61 @@ def _render_class(tp: type, defs: dict[str, str]) -> str:
     if fields is not None:
         if tp.__name__ not in defs:
             defs[tp.__name__] = ""  # reserve first: recursive types refer to themselves
-            lines = [f"class {tp.__name__}(TypedDict):"]
+            rows = []
             for fname, (ftype, fdesc, required) in fields.items():
                 shown = render_type(ftype, defs)
-                line = f"    {fname}: {shown if required else f'NotRequired[{shown}]'}"
-                lines.append(f"{line}  # {fdesc}" if fdesc else line)
-            if len(lines) == 1:
-                lines.append("    pass")
-            defs[tp.__name__] = "\n".join(lines)
+                shown = shown if required else f"NotRequired[{shown}]"
+                rows.append((fname, shown, " ".join(fdesc.split()) if fdesc else ""))
+            defs[tp.__name__] = typed_dict_text(tp.__name__, rows, total=True)
         return tp.__name__
     return tp.__name__
 
 
 def definition_keys(definition: str) -> list[str]:
     """The field names of a definition `render_type` wrote (``class X(TypedDict):`` then one
-    ``name: type  # description`` line per field), in order."""
+    ``name: type  # description`` line per field, or TypedDict's functional form for keys
+    that are no Python names), in order."""
+    if not definition.startswith("class "):
+        return _functional_keys(definition)
     keys: list[str] = []
     for line in definition.splitlines()[1:]:
         name, sep, _ = line.strip().partition(":")
         if sep and name.isidentifier():
             keys.append(name)
     return keys
+
+
+def typed_dict_text(name: str, fields: list[tuple[str, str, str]], *, total: bool) -> str:
+    """The definition of a TypedDict `name` with `fields` (key, type text, one-line
+    description), as `definition_keys` reads it back: the class form, or the functional
+    form when a key is no Python name ("dc:title", a line break: a server chooses them),
+    each key then a JSON string, so that no key breaks the line or adds to the model's text."""
+    flag = "" if total else ", total=False"
+    if all(key.isidentifier() and not keyword.iskeyword(key) for key, _, _ in fields):
+        lines = [f"class {name}(TypedDict{flag}):"]
+        lines += [f"    {k}: {t}" + (f"  # {d}" if d else "") for k, t, d in fields]
+        return "\n".join(lines if fields else [*lines, "    pass"])
+    items = ", ".join(f"{json.dumps(k)}: {t}" for k, t, _ in fields)
+    notes = "; ".join(f"{json.dumps(k)}: {d}" for k, _, d in fields if d)
+    text = f"{name} = TypedDict({json.dumps(name)}, {{{items}}}{flag})"
+    return text + (f"  # {notes}" if notes else "")
+
+
+def _functional_keys(definition: str) -> list[str]:
+    """The keys of ``Name = TypedDict("Name", {"a:b": str, ...})`` (its comment aside)."""
+    try:
+        statement = ast.parse(definition).body[0]
+    except (SyntaxError, IndexError, ValueError):
+        return []
+    call = statement.value if isinstance(statement, ast.Assign) else None
+    if not isinstance(call, ast.Call) or len(call.args) < 2:
+        return []
+    fields = call.args[1]
+    if not isinstance(fields, ast.Dict):
+        return []
+    return [
+        k.value for k in fields.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)
+    ]
 
 
 def _structured_fields(tp: type) -> dict[str, tuple[Any, str, bool]] | None:
