@@ -30,7 +30,7 @@ from .._checks import is_positive_seconds
 from .._display import visible
 from ..bridge.protocol import CallOrigin, ToolCallRecord
 from ..errors import ConfigurationError
-from .call import CallDenied, ProgramContext, ToolInvocation, ToolRaised, awaited
+from .call import CallDenied, CallWatcher, ProgramContext, ToolInvocation, ToolRaised, awaited
 from .middleware import CallNext, Middleware
 from .scan import CallPlan
 
@@ -184,9 +184,15 @@ class Approver:
         self.advice = "pass approval_handler= to CodeAct, or --approve to the codeact CLI"
 
     async def ask(
-        self, request: ApprovalRequest, program: ProgramContext | None = None
+        self,
+        request: ApprovalRequest,
+        program: ProgramContext | None = None,
+        *,
+        watcher: CallWatcher | None = None,
     ) -> tuple[Approval, str, float]:
-        """(answer, who answered, milliseconds waited)."""
+        """(answer, who answered, milliseconds waited). The wait is told to `watcher` (by
+        default `program`'s): a block's, asked before the program runs, is not one of the
+        program's requests (`Limits.approval_denials`), but its trace shows it all the same."""
         handler = self.handler
         if handler is None:
             reason = f"no approval handler is configured ({self.advice})"
@@ -222,11 +228,11 @@ class Approver:
             if program is not None:
                 program.approval_ended(time.monotonic() - started, approved=approval.approved)
         by = approval.by or name
+        if watcher is None and program is not None:
+            watcher = program.watcher
+        if watcher is not None:
+            watcher.approval_waited(request.tool, started_ns, time.time_ns(), approval.approved, by)
         if program is not None:
-            if program.watcher is not None:
-                program.watcher.approval_waited(
-                    request.tool, started_ns, time.time_ns(), approval.approved, by
-                )
             stop = program.approval_overdue() if timed_out else None
             if stop is not None:  # the wait was cut short by Limits.approval_wait
                 raise stop

@@ -105,7 +105,9 @@ async def approve_block(
 ) -> tuple[Approval, ToolCallRecord]:
     """Ask for the whole block; on approval, leave the scope's grants in `program`."""
     request = ApprovalRequest(kind="block", code=code, plan=plan, origin="block")
-    approval, name, waited = await approver.ask(request)
+    # Not `program`: the block is asked before the program runs, and its wait is not one of
+    # the program's approval requests; its trace shows it (``approval execute_code``).
+    approval, name, waited = await approver.ask(request, watcher=program.watcher)
     record = ToolCallRecord(
         name="execute_code",
         arguments={"planned": plan.counts()},
