@@ -12,7 +12,7 @@ pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'"
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from codeact import ApprovalRequest, CodeAct, tool
+from codeact import Approval, ApprovalRequest, CodeAct, tool
 
 
 @tool(approval_mode="always_require")
@@ -53,3 +53,39 @@ async def test_a_block_s_approval_is_a_span_under_the_execution(
     attributes = dict(wait.attributes or {})
     assert attributes["codeact.approval.approved"] is answer
     assert attributes["codeact.approval.by"] == "handler"
+
+
+CONCURRENT = (
+    "import asyncio\n"
+    "await asyncio.gather(call_tool_async('pay', to='a', amount=1),"
+    " call_tool_async('pay', to='b', amount=2), return_exceptions=True)"
+)
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_concurrent_calls_of_one_tool_each_have_their_own_approval(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    async def handler(request: ApprovalRequest) -> Approval:
+        if request.arguments["to"] == "b":
+            await asyncio.sleep(0.05)  # decided after a's approval, while a's tool runs
+            return Approval.deny("not b")
+        return Approval.approve()
+
+    codeact = CodeAct(
+        tools=[pay], backend="wasm", tracer_provider=provider, approval_handler=handler
+    )
+    result = await codeact.execute(CONCURRENT)
+    assert sorted((c.arguments["to"], c.decision) for c in result.tool_calls) == [
+        ("a", "approved"),
+        ("b", "denied"),
+    ]
+    spans = exporter.get_finished_spans()
+    calls = [s for s in spans if s.name == "execute_tool pay"]
+    assert len(calls) == 2
+    for call_span in calls:
+        decision = dict(call_span.attributes or {})["codeact.tool.decision"]
+        waits = children(spans, call_span)
+        assert [w.name for w in waits] == ["approval pay"], decision
+        approved = dict(waits[0].attributes or {})["codeact.approval.approved"]
+        assert approved is (decision == "approved")

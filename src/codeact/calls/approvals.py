@@ -189,10 +189,13 @@ class Approver:
         program: ProgramContext | None = None,
         *,
         watcher: CallWatcher | None = None,
+        record: ToolCallRecord | None = None,
     ) -> tuple[Approval, str, float]:
         """(answer, who answered, milliseconds waited). The wait is told to `watcher` (by
-        default `program`'s): a block's, asked before the program runs, is not one of the
-        program's requests (`Limits.approval_denials`), but its trace shows it all the same."""
+        default `program`'s) as `record`'s, the call asked about (a block's has none): two
+        calls of one tool waiting at once are two waits, each its own call's. A block's,
+        asked before the program runs, is not one of the program's requests
+        (`Limits.approval_denials`), but its trace shows it all the same."""
         handler = self.handler
         if handler is None:
             reason = f"no approval handler is configured ({self.advice})"
@@ -230,8 +233,8 @@ class Approver:
         by = approval.by or name
         if watcher is None and program is not None:
             watcher = program.watcher
-        if watcher is not None:
-            watcher.approval_waited(request.tool, started_ns, time.time_ns(), approval.approved, by)
+        if watcher is not None and (record is not None or request.kind == "block"):
+            watcher.approval_waited(record, started_ns, time.time_ns(), approval.approved, by)
         if program is not None:
             stop = program.approval_overdue() if timed_out else None
             if stop is not None:  # the wait was cut short by Limits.approval_wait
@@ -340,7 +343,7 @@ class ApprovalGate(Middleware):
             calls=call.calls_so_far,
             origin=call.origin,
         )
-        approval, name, waited = await self.approver.ask(request, program)
+        approval, name, waited = await self.approver.ask(request, program, record=call.record)
         call.approval_ms += waited
         if not approval.approved:
             reason = approval.reason or "not approved"

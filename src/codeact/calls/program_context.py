@@ -46,8 +46,10 @@ class CallWatcher(Protocol):
     def call_ended(self, record: ToolCallRecord, result: str | None) -> None: ...
 
     def approval_waited(
-        self, tool: str | None, started_ns: int, ended_ns: int, approved: bool, by: str
-    ) -> None: ...
+        self, call: ToolCallRecord | None, started_ns: int, ended_ns: int, approved: bool, by: str
+    ) -> None:
+        """A wait for an approval of `call` (the record of that one call; None: the whole
+        block, before it ran) ended: `approved` or not, by `by`."""
 
 
 class ProgramContext:

@@ -114,6 +114,10 @@ def clip(text: str, limit: int = CONTENT_LIMIT) -> str:
     return utf8_safe(text)
 
 
+#: One approval wait: started and ended (ns since the epoch), approved, by whom.
+_Wait = tuple[int, int, bool, str]
+
+
 def _json_text(value: Any) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, default=repr)
@@ -144,7 +148,8 @@ class ExecutionTrace:
         self._histogram = _duration_histogram(meter) if meter is not None else None
         self._lock = threading.Lock()
         self._started: dict[int, int] = {}  # id(record) -> start (ns since the epoch)
-        self._approvals: dict[str, list[tuple[int, int, bool, str]]] = {}
+        # id(record) -> (the record, kept so that its id is not reused; its approval waits)
+        self._approvals: dict[int, tuple[ToolCallRecord, list[_Wait]]] = {}
         self._t0 = time.monotonic()
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
@@ -183,20 +188,25 @@ class ExecutionTrace:
             self._started[id(record)] = time.time_ns()
 
     def approval_waited(
-        self, tool: str | None, started_ns: int, ended_ns: int, approved: bool, by: str
+        self, call: ToolCallRecord | None, started_ns: int, ended_ns: int, approved: bool, by: str
     ) -> None:
-        if tool is None:  # the whole block, before it ran
+        if call is None:  # the whole block, before it ran
             self._approval_span("approval execute_code", self._parent, started_ns, ended_ns,
                                 approved, by)  # fmt: skip
             return
-        with self._lock:
-            self._approvals.setdefault(tool, []).append((started_ns, ended_ns, approved, by))
+        with self._lock:  # this call's own: calls of one tool wait (and end) in any order
+            _, waits = self._approvals.setdefault(id(call), (call, []))
+            waits.append((started_ns, ended_ns, approved, by))
+
+    def _waits_of(self, record: ToolCallRecord) -> list[_Wait]:
+        """The approval waits of `record`'s call (taken: each goes under one span). Locked."""
+        return self._approvals.pop(id(record), (record, []))[1]
 
     def call_ended(self, record: ToolCallRecord, result: str | None = None) -> None:
         now = time.time_ns()
         with self._lock:
             started = self._started.pop(id(record), None)
-            waits = self._approvals.pop(record.name, []) if record.approval_ms else []
+            waits = self._waits_of(record)
         if started is None:
             started = now - int(record.duration_ms * 1e6)
         self.call_span(record, started, now, waits, result)
@@ -206,7 +216,7 @@ class ExecutionTrace:
         record: ToolCallRecord,
         started_ns: int,
         ended_ns: int,
-        waits: list[tuple[int, int, bool, str]] | None = None,
+        waits: list[_Wait] | None = None,
         result: str | None = None,
     ) -> None:
         """A finished call's span, with its approval waits as children."""
@@ -275,13 +285,15 @@ class ExecutionTrace:
         with self._lock:
             left = list(self._started.items())
             self._started.clear()
+            waits = {key: call_waits for key, (_, call_waits) in self._approvals.items()}
+            self._approvals.clear()
         now = time.time_ns()
         if result is not None:
             by_id = {id(r): r for r in result.tool_calls}
             for key, started in left:
                 record = by_id.get(key)
                 if record is not None:
-                    self.call_span(record, started, now)
+                    self.call_span(record, started, now, waits.get(key))
             outcome = _outcome(result)
             span.set_attribute("codeact.outcome", outcome)
             span.set_attribute("codeact.tool_calls", len(result.tool_calls))

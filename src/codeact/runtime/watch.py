@@ -33,10 +33,10 @@ class ExecutionWatch:
             self.sink.call_ended(record, result)
 
     def approval_waited(
-        self, tool: str | None, started_ns: int, ended_ns: int, approved: bool, by: str
+        self, call: ToolCallRecord | None, started_ns: int, ended_ns: int, approved: bool, by: str
     ) -> None:
         if self.trace is not None:
-            self.trace.approval_waited(tool, started_ns, ended_ns, approved, by)
+            self.trace.approval_waited(call, started_ns, ended_ns, approved, by)
 
     def output(self, stream: int, text: str) -> None:
         if self.sink is not None:
