@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["utf8_safe", "utf8_safe_json", "visible"]
+__all__ = ["utf8_safe", "utf8_safe_json", "visible", "visible_cut"]
 
 # C0 and C1 controls, DEL, every invisible format character (Unicode's category Cf: zero-width,
 # bidi embeddings/overrides/isolates, word joiner, BOM, the tag characters that can spell text
@@ -47,6 +47,17 @@ def visible(text: str, *, newlines: bool = True) -> str:
     """`text` with every control or invisible character escaped; tabs kept, and line breaks
     kept when `newlines` (escaped as ``\\n`` otherwise)."""
     return (_HIDDEN if newlines else _HIDDEN_OR_NEWLINE).sub(_escape, text)
+
+
+def visible_cut(text: str, limit: int) -> str:
+    """`text` on one line, every control or invisible character and line break escaped
+    (`visible`), at most `limit` characters of that and, when it was cut, how long `text`
+    was: for a name, an id or a type that a model, its server or a program chose, which may
+    be megabytes long and may hold an escape sequence meant for whoever reads it."""
+    shown = visible(text[:limit], newlines=False)
+    if len(text) <= limit and len(shown) <= limit:
+        return shown
+    return f"{shown[:limit]}... [{len(text):,} characters in all]"
 
 
 def utf8_safe(text: str) -> str:

@@ -23,6 +23,7 @@ from ..chat.fallback import parse_text_tool_calls
 from ..chat.messages import ChatResponse, Message, ToolCall, ToolDefinition, complete_with
 from ..errors import OutputValidationError, TurnLimitExceeded
 from ..runtime import ExecutionResult, Session
+from ..runtime.tracing import name_text
 from ..tools.toolset import shown_name
 from .direct_tools import model_text
 from .nudges import Nudges, ReplyFacts, unwrap_response
@@ -81,7 +82,7 @@ class AgentRun:
         await resolve()
         self.result.model = self.client.model
         if span is not None:
-            span.set_attribute("gen_ai.request.model", self.result.model)
+            span.set_attribute("gen_ai.request.model", name_text(self.result.model))
 
     def finish(self) -> None:
         self.timings.total = time.perf_counter() - self.started

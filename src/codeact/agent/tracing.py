@@ -7,7 +7,8 @@ A span whose operation failed gets ``error.type``, an ``exception`` event and er
 As on a program's spans, a message is content (a reply that failed to validate quotes the
 model's answer, a `ChatError` the server's body, a tool's error its arguments): it and the
 stack are recorded only when content is (the CodeAct's ``capture_content``, else the
-standard variable); codeact's own messages (the turn limit) always.
+standard variable); codeact's own messages (the turn limit) always. The names and ids a model
+or its server sends (a tool's name, a call's id, the model's name) go through `name_text`.
 
 Nothing is imported unless the application uses OpenTelemetry (see `tracer_for`).
 """
@@ -30,6 +31,7 @@ from ..runtime.tracing import (
     call_error_type,
     capture_setting,
     clip,
+    name_text,
     tracer_for,
 )
 
@@ -80,30 +82,32 @@ def record_failure(span: Any, exc: BaseException, *, capture: bool) -> None:
     if kind.__module__ != "builtins":  # as OpenTelemetry's own exception events name it
         qualified = f"{kind.__module__}.{qualified}"
     text = str(exc) or kind.__name__
-    event = {"exception.type": qualified, "exception.message": NOT_CAPTURED}
+    event = {"exception.type": name_text(qualified), "exception.message": NOT_CAPTURED}
     if capture or isinstance(exc, _OWN_MESSAGES):
         event["exception.message"] = clip(text)
     if capture:
         event["exception.stacktrace"] = utf8_safe("".join(traceback.format_exception(exc)))
-    span.set_attribute("error.type", kind.__name__)
+    span.set_attribute("error.type", name_text(kind.__name__))
     span.add_event("exception", event)
-    span.set_status(Status(StatusCode.ERROR, event["exception.message"][:256]))
+    span.set_status(Status(StatusCode.ERROR, clip(event["exception.message"], 256)))
 
 
 def agent_span(
     provider: Any, *, model: str, capture: bool, name: str = "codeact"
 ) -> AbstractContextManager[Any]:
     """The span of one agent run (None when tracing is off)."""
+    name = name_text(name)
     attributes = {
         "gen_ai.operation.name": "invoke_agent",
         "gen_ai.agent.name": name,
-        "gen_ai.request.model": model,
+        "gen_ai.request.model": name_text(model),  # a client may ask its server for it
     }
     return _span(provider, f"invoke_agent {name}", attributes, capture=capture)
 
 
 def chat_span(provider: Any, *, model: str, capture: bool) -> AbstractContextManager[Any]:
     """The span of one model turn (None when tracing is off); `set_usage` fills its tokens."""
+    model = name_text(model)
     attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model}
     return _span(provider, f"chat {model}", attributes, capture=capture)
 
@@ -115,20 +119,21 @@ def set_usage(span: Any, usage: Usage, *, model: str | None = None) -> None:
     span.set_attribute("gen_ai.usage.input_tokens", usage.input_tokens)
     span.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
     if model:
-        span.set_attribute("gen_ai.response.model", model)
+        span.set_attribute("gen_ai.response.model", name_text(model))
 
 
 def direct_call_span(
     provider: Any, call: ToolCall, *, capture: bool
 ) -> AbstractContextManager[Any]:
     """The span of a tool the model called directly; `end_call` records how it ended."""
+    name = name_text(call.name)  # the model's: a tool's, or whatever it made up
     attributes = {
         "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": call.name,
+        "gen_ai.tool.name": name,
         "gen_ai.tool.type": "function",
-        "gen_ai.tool.call.id": call.id,
+        "gen_ai.tool.call.id": name_text(call.id),
     }
-    return _span(provider, f"execute_tool {call.name}", attributes, capture=capture)
+    return _span(provider, f"execute_tool {name}", attributes, capture=capture)
 
 
 def end_call(span: Any, record: ToolCallRecord, *, capture: bool) -> None:
@@ -143,4 +148,4 @@ def end_call(span: Any, record: ToolCallRecord, *, capture: bool) -> None:
         kind, message = call_error_type(record), call_error_text(record, capture=capture)
         span.set_attribute("error.type", kind)
         span.add_event("exception", {"exception.type": kind, "exception.message": message})
-        span.set_status(Status(StatusCode.ERROR, message[:256]))
+        span.set_status(Status(StatusCode.ERROR, clip(message, 256)))

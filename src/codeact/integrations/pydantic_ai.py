@@ -39,6 +39,7 @@ with needs_extra("pydantic-ai", __name__):
     from pydantic_ai.toolsets import AbstractToolset, CombinedToolset, FunctionToolset, ToolsetTool
 
 from .. import CallDenied, CodeAct, ConfigurationError, Tool
+from ..runtime.tracing import name_text
 from ..tools.callables import return_annotation
 from ._adapter import (
     AdapterCore,
@@ -247,8 +248,8 @@ class CodeActToolset(AbstractToolset[Any]):
             f"execute_tool {name}",
             attributes={
                 "gen_ai.tool.name": name,
-                "gen_ai.tool.call.id": ctx.tool_call_id or "",
-                "codeact.parent_call_id": running.ids.parent,
+                "gen_ai.tool.call.id": name_text(ctx.tool_call_id or ""),  # the model's id in it
+                "codeact.parent_call_id": name_text(running.ids.parent),
             },
         ):
             validated = tool.args_validator.validate_python(arguments)

@@ -15,6 +15,10 @@ Content (the program's code, tool arguments and results, output) is recorded onl
 asked: ``CodeAct(capture_content=True)`` or the standard environment variable
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true``; it is capped at
 `CONTENT_LIMIT` characters, and arguments pass through the same redaction as the audit log.
+
+Names, ids and types that a model, its server or a program chose (a tool's name, a call's id,
+a model's name, an error's type) are not content and are always recorded, but through
+`name_text`: cut at `NAME_LIMIT` characters, control and invisible characters escaped.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .._display import utf8_safe
+from .._display import utf8_safe, visible_cut
 from ..bridge.protocol import ToolCallRecord
 
 if TYPE_CHECKING:
@@ -43,11 +47,14 @@ __all__ = [
     "capture_content_default",
     "capture_setting",
     "meter_for",
+    "name_text",
     "tracer_for",
 ]
 
 #: Characters of content (code, arguments, results, output) kept in an attribute.
 CONTENT_LIMIT = 4096
+#: Characters kept of a name, an id or a type in a span (`name_text`).
+NAME_LIMIT = 256
 DURATION_METRIC = "gen_ai.execute_tool.duration"
 _CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _SCOPE = "codeact"
@@ -118,6 +125,15 @@ def clip(text: str, limit: int = CONTENT_LIMIT) -> str:
 _Wait = tuple[int, int, bool, str]
 
 
+def name_text(text: str) -> str:
+    """A name, an id or a type as a span (its name, an attribute) records it: one line, at
+    most `NAME_LIMIT` characters and how many more there were, control and invisible
+    characters escaped. What a model, its server or a program sends may be megabytes long
+    (each span would carry it to the collector) or hold an escape sequence for the terminal
+    or the page of whoever reads the trace; every such text in a span goes through here."""
+    return visible_cut(text if isinstance(text, str) else str(text), NAME_LIMIT)
+
+
 def _json_text(value: Any) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, default=repr)
@@ -155,8 +171,8 @@ class ExecutionTrace:
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": "execute_code",
             "gen_ai.tool.type": "function",
-            "gen_ai.tool.call.id": call_id,
-            "codeact.backend": backend,
+            "gen_ai.tool.call.id": name_text(call_id),
+            "codeact.backend": name_text(backend),
             "codeact.limits.wall_time_s": float(limits.wall_time),
             "codeact.limits.memory_mb": int(limits.memory_mb),
             "codeact.limits.tool_calls": int(limits.tool_calls),
@@ -221,24 +237,25 @@ class ExecutionTrace:
     ) -> None:
         """A finished call's span, with its approval waits as children."""
         trace = self._trace
+        name = name_text(record.name)
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
-            "gen_ai.tool.name": record.name,
+            "gen_ai.tool.name": name,
             "gen_ai.tool.type": "function",
             "codeact.tool.outcome": record.outcome,
             "codeact.tool.origin": record.origin,
             "codeact.tool.decision": record.decision,
         }
         if record.run_id:
-            attributes["codeact.run_id"] = record.run_id
+            attributes["codeact.run_id"] = name_text(record.run_id)
         if record.handler:
-            attributes["codeact.tool.decided_by"] = record.handler
+            attributes["codeact.tool.decided_by"] = name_text(record.handler)
         if self._capture:
             attributes["gen_ai.tool.call.arguments"] = clip(_json_text(record.arguments))
             if result is not None:
                 attributes["gen_ai.tool.call.result"] = clip(result)
         span = self._tracer.start_span(
-            f"execute_tool {record.name}",
+            f"execute_tool {name}",
             context=self._parent,
             kind=trace.SpanKind.INTERNAL,
             attributes=attributes,
@@ -246,7 +263,7 @@ class ExecutionTrace:
         )
         call_context = trace.set_span_in_context(span)
         for begun, ended, approved, by in waits or ():
-            self._approval_span(f"approval {record.name}", call_context, begun, ended,
+            self._approval_span(f"approval {name}", call_context, begun, ended,
                                 approved, by)  # fmt: skip
         if record.outcome != "ok":
             message = call_error_text(record, capture=self._capture)
@@ -256,9 +273,9 @@ class ExecutionTrace:
                 {"exception.type": call_error_type(record), "exception.message": message},
                 timestamp=ended_ns,
             )
-            span.set_status(trace.Status(trace.StatusCode.ERROR, message[:256]))
+            span.set_status(trace.Status(trace.StatusCode.ERROR, clip(message, 256)))
         span.end(end_time=ended_ns)
-        self._measure(record.name, (ended_ns - started_ns) / 1e9, record.outcome)
+        self._measure(name, (ended_ns - started_ns) / 1e9, record.outcome)
 
     def _approval_span(
         self, name: str, parent: Any, started_ns: int, ended_ns: int, approved: bool, by: str
@@ -266,7 +283,10 @@ class ExecutionTrace:
         span = self._tracer.start_span(
             name,
             context=parent,
-            attributes={"codeact.approval.approved": approved, "codeact.approval.by": by},
+            attributes={
+                "codeact.approval.approved": approved,
+                "codeact.approval.by": name_text(by),
+            },
             start_time=started_ns,
         )
         span.end(end_time=ended_ns)
@@ -316,14 +336,15 @@ class ExecutionTrace:
                 own = error.type == "LimitExceeded"
                 shown = error.message if self._capture or own else NOT_CAPTURED
                 if error.limit is not None:  # stopped by a limit: which one, and why
-                    span.set_attribute("codeact.stop.limit", error.limit)
-                    span.set_attribute("codeact.stop.reason", shown[:512])
+                    span.set_attribute("codeact.stop.limit", name_text(error.limit))
+                    span.set_attribute("codeact.stop.reason", clip(shown, 512))
                 # The semantic conventions' error.type: set whenever the operation failed.
-                span.set_attribute("error.type", error.type)
+                kind = name_text(error.type)  # the class a program raised: its name is its own
+                span.set_attribute("error.type", kind)
                 span.add_event(
-                    "exception", {"exception.type": error.type, "exception.message": shown[:1024]}
+                    "exception", {"exception.type": kind, "exception.message": clip(shown, 1024)}
                 )
-                span.set_status(trace.Status(trace.StatusCode.ERROR, shown[:256]))
+                span.set_status(trace.Status(trace.StatusCode.ERROR, clip(shown, 256)))
         elif exc is not None:  # no result: the caller cancelled (or interrupted) it
             span.set_attribute("codeact.outcome", "cancelled")
             span.set_attribute("error.type", type(exc).__name__)
