@@ -1,12 +1,16 @@
 """What text a span records: content cut to `CONTENT_LIMIT` (`clip`), a name, an id or a type
 that a model, its server or a program chose bounded and escaped (`name_text`), and a failed
 call's error type and message (`call_error_type`, `call_error_text`: a message is content,
-recorded only with capture). `codeact.runtime.tracing` and the agent's spans use these."""
+recorded only with capture), and what the redaction hid in a program's calls, hidden in the
+execution's text too (`redacted`). `codeact.runtime.tracing` and the agent's spans use these."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .._display import utf8_safe, visible_cut
 from ..bridge.protocol import ToolCallRecord
+from ..calls.audit import scrub
 
 __all__ = [
     "CONTENT_LIMIT",
@@ -15,7 +19,9 @@ __all__ = [
     "call_error_text",
     "call_error_type",
     "clip",
+    "hidden_in",
     "name_text",
+    "redacted",
 ]
 
 #: Characters of content (code, arguments, results, output) kept in an attribute.
@@ -39,6 +45,18 @@ def name_text(text: str) -> str:
     (each span would carry it to the collector) or hold an escape sequence for the terminal
     or the page of whoever reads the trace; every such text in a span goes through here."""
     return visible_cut(text if isinstance(text, str) else str(text), NAME_LIMIT)
+
+
+def hidden_in(records: Iterable[ToolCallRecord]) -> tuple[str, ...]:
+    """The texts the redaction (``redact=``) hid in the arguments of `records`, longest
+    first: a program's exception, output or code may quote them as well."""
+    return tuple(sorted({text for r in records for text in r._hidden}, key=len, reverse=True))
+
+
+def redacted(text: str, hidden: tuple[str, ...], limit: int = CONTENT_LIMIT) -> str:
+    """`text` as `clip` keeps it, with every text of `hidden` replaced as the audit's
+    messages have it (``[redacted]``)."""
+    return clip(scrub(text, hidden) or text, limit)
 
 
 #: What an exception event says instead of a message that is content (capture is off).

@@ -38,7 +38,9 @@ from .span_text import (
     call_error_text,
     call_error_type,
     clip,
+    hidden_in,
     name_text,
+    redacted,
 )
 
 if TYPE_CHECKING:
@@ -150,6 +152,7 @@ class ExecutionTrace:
         self._context = context
         self._tracer = tracer
         self._capture = capture_content
+        self._code = code if capture_content else None  # recorded redacted, at the end
         self._histogram = _duration_histogram(meter) if meter is not None else None
         self._lock = threading.Lock()
         self._started: dict[int, int] = {}  # id(record) -> start (ns since the epoch)
@@ -167,8 +170,6 @@ class ExecutionTrace:
             "codeact.limits.tool_calls": int(limits.tool_calls),
             "codeact.limits.output_bytes": int(limits.output_bytes),
         }
-        if capture_content:
-            attributes["gen_ai.tool.call.arguments"] = clip(code)
         self.span = tracer.start_span(
             "execute_tool execute_code", kind=trace.SpanKind.INTERNAL, attributes=attributes
         )
@@ -241,8 +242,8 @@ class ExecutionTrace:
             attributes["codeact.tool.decided_by"] = name_text(record.handler)
         if self._capture:
             attributes["gen_ai.tool.call.arguments"] = clip(_json_text(record.arguments))
-            if result is not None:
-                attributes["gen_ai.tool.call.result"] = clip(result)
+            if result is not None:  # may echo what the redaction hid in the arguments
+                attributes["gen_ai.tool.call.result"] = redacted(result, record._hidden)
         span = self._tracer.start_span(
             f"execute_tool {name}",
             context=self._parent,
@@ -297,6 +298,11 @@ class ExecutionTrace:
             waits = {key: call_waits for key, (_, call_waits) in self._approvals.items()}
             self._approvals.clear()
         now = time.time_ns()
+        # What the redaction hid in the calls' arguments, the program may have had too (read
+        # from a file, say) and quoted: its code, output and exception are hidden the same way.
+        hidden = hidden_in(result.tool_calls) if result is not None else ()
+        if self._code is not None:
+            span.set_attribute("gen_ai.tool.call.arguments", redacted(self._code, hidden))
         if result is not None:
             by_id = {id(r): r for r in result.tool_calls}
             for key, started in left:
@@ -316,7 +322,7 @@ class ExecutionTrace:
             for name, ms in result.timings.items():
                 span.set_attribute(f"codeact.timings.{name}", float(ms))
             if self._capture:
-                span.set_attribute("gen_ai.tool.call.result", clip(result.stdout))
+                span.set_attribute("gen_ai.tool.call.result", redacted(result.stdout, hidden))
             error = result.error
             if error is not None:
                 # The program's own exception is content (it may quote anything the program
@@ -326,14 +332,15 @@ class ExecutionTrace:
                 shown = error.message if self._capture or own else NOT_CAPTURED
                 if error.limit is not None:  # stopped by a limit: which one, and why
                     span.set_attribute("codeact.stop.limit", name_text(error.limit))
-                    span.set_attribute("codeact.stop.reason", clip(shown, 512))
+                    span.set_attribute("codeact.stop.reason", redacted(shown, hidden, 512))
                 # The semantic conventions' error.type: set whenever the operation failed.
                 kind = name_text(error.type)  # the class a program raised: its name is its own
                 span.set_attribute("error.type", kind)
                 span.add_event(
-                    "exception", {"exception.type": kind, "exception.message": clip(shown, 1024)}
+                    "exception",
+                    {"exception.type": kind, "exception.message": redacted(shown, hidden, 1024)},
                 )
-                span.set_status(trace.Status(trace.StatusCode.ERROR, clip(shown, 256)))
+                span.set_status(trace.Status(trace.StatusCode.ERROR, redacted(shown, hidden, 256)))
         elif exc is not None:  # no result: the caller cancelled (or interrupted) it
             span.set_attribute("codeact.outcome", "cancelled")
             span.set_attribute("error.type", type(exc).__name__)
