@@ -28,6 +28,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..bridge.protocol import ToolCallRecord
@@ -96,22 +97,37 @@ def meter_for(provider: Any = None) -> Any:
         return provider.get_meter(_SCOPE, _version())
     if "opentelemetry.metrics" not in sys.modules:
         return None
-    from opentelemetry import metrics
+    global _global_meter
+    if _global_meter is None:
+        # Once: before a provider is set, the API hands out a new proxy meter per call and
+        # keeps each one (to bind it later), one more per execution for good.
+        from opentelemetry import metrics
 
-    return metrics.get_meter(_SCOPE, _version())
+        _global_meter = metrics.get_meter(_SCOPE, _version())
+    return _global_meter
 
 
-_histograms: dict[int, Any] = {}
+_global_meter: Any = None
+
+
+# Each meter's histogram, while the meter lives: the global API gives a new meter per call
+# (a proxy until a provider is set), so a table by id() kept one histogram per execution for
+# good, and a later meter with a dead one's id got that one's histogram.
+_histograms: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _histograms_lock = threading.Lock()
 
 
 def _duration_histogram(meter: Any) -> Any:
     with _histograms_lock:
-        histogram = _histograms.get(id(meter))
+        histogram = _histograms.get(meter)
         if histogram is None:
-            histogram = _histograms[id(meter)] = meter.create_histogram(
+            histogram = meter.create_histogram(
                 DURATION_METRIC, unit="s", description="Duration of tool executions"
             )
+            try:
+                _histograms[meter] = histogram
+            except TypeError:  # a meter that cannot be weakly referenced: asked each time
+                pass
         return histogram
 
 
