@@ -8,12 +8,13 @@ tree, the way the runner did before the split."""
 from __future__ import annotations
 
 import ast
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from codeact import CodeAct, Limits
+from codeact import CodeAct, Limits, tool
 
 PROGRAMS = {
     "one_line": "1 + 1",
@@ -189,3 +190,33 @@ async def test_a_value_cut_by_the_output_limit_says_so(
     assert (result.value_repr, result.value_truncated) == (repr("\u00e9" * 499), 0)
     result = await codeact.execute("list(range(10))")
     assert (result.value, result.value_truncated) == (list(range(10)), 0)
+
+
+@tool
+async def fetch(i: int) -> int:
+    """Item i, after a pause."""
+    await asyncio.sleep(0.01)
+    return i * 10
+
+
+async def test_a_program_that_awaits_runs_whole_in_one_event_loop(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    """With its only `await` on the last line, the lines before it ran without an event loop
+    (`create_task`: "no running event loop"); a last line after an `await` ran outside the
+    loop that the lines before it had used. In the asyncio REPL and Jupyter both work."""
+    codeact = make_codeact(tools=[fetch])
+    gather_last = (
+        "import asyncio\n"
+        "tasks = [asyncio.create_task(call_tool_async('fetch', i=i)) for i in range(3)]\n"
+        "await asyncio.gather(*tasks)"
+    )
+    result = await codeact.execute(gather_last)
+    assert result.ok and result.value == [0, 10, 20], result.error
+    loop_after = "import asyncio\nawait asyncio.sleep(0)\nasyncio.get_running_loop() is not None"
+    result = await codeact.execute(loop_after)
+    assert result.ok and result.value is True, result.error
+    # a program that does not await at top level still runs its own loop
+    own_loop = "import asyncio\nasync def main():\n    return 3\nasyncio.run(main())"
+    result = await codeact.execute(own_loop)
+    assert result.ok and result.value == 3, result.error

@@ -77,6 +77,10 @@ def _split_texts(code: str, filename: str) -> tuple[CodeType, CodeType] | None:
     return None
 
 
+#: The flag of code that awaits at top level (compiled with PyCF_ALLOW_TOP_LEVEL_AWAIT).
+_CO_COROUTINE = 0x80
+
+
 def _compile(code: str, filename: str, tree: ast.Module | None) -> tuple[CodeType, Any]:
     if tree is None:
         split = split_compile(code, filename)
@@ -95,19 +99,27 @@ def _compile(code: str, filename: str, tree: ast.Module | None) -> tuple[CodeTyp
 def run_program(
     code: str, filename: str, namespace: dict[str, Any], tree: ast.Module | None = None
 ) -> Any:
+    """Run the program and give its last expression's value. A program that awaits at top
+    level runs whole in one event loop, its last line too: run apart, a last line
+    ``await asyncio.gather(*tasks)`` made the lines before it run without a loop
+    (``create_task``: "no running event loop"), as a last line after an ``await`` did."""
     body, tail = _compile(code, filename, tree)
-    loop: SandboxLoop | None = None
-
-    def evaluate(compiled: CodeType) -> Any:
-        nonlocal loop
-        if compiled.co_flags & 0x80:  # CO_COROUTINE: the program awaits at top level
-            loop = loop or SandboxLoop()
-            return loop.run_until_complete(eval(compiled, namespace))
-        return eval(compiled, namespace)
-
+    if not (body.co_flags | (tail.co_flags if tail is not None else 0)) & _CO_COROUTINE:
+        eval(body, namespace)
+        return eval(tail, namespace) if tail is not None else None
+    loop = SandboxLoop()
     try:
-        evaluate(body)
-        return evaluate(tail) if tail is not None else None
+        return loop.run_until_complete(_run_awaiting(body, tail, namespace))
     finally:
-        if loop is not None and not loop.is_closed():
+        if not loop.is_closed():
             loop.close()
+
+
+async def _run_awaiting(body: CodeType, tail: CodeType | None, namespace: dict[str, Any]) -> Any:
+    ran = eval(body, namespace)
+    if body.co_flags & _CO_COROUTINE:
+        await ran
+    if tail is None:
+        return None
+    value = eval(tail, namespace)
+    return (await value) if tail.co_flags & _CO_COROUTINE else value
