@@ -11,18 +11,42 @@ from .local import LocalChat, local_model_installed
 from .messages import ChatClient
 from .openai_chat import OpenAIChat
 
-__all__ = ["check_client", "default_client"]
+__all__ = ["CLIENT_NEEDS", "check_client", "default_client"]
+
+
+#: What a chat client must have, as `check_client` says it (docs/agent.md "Chat clients").
+CLIENT_NEEDS = (
+    "`model` (its name, a str), `async complete(messages, *, tools=(), response_format=None)` "
+    "returning a ChatResponse, and `async aclose()`"
+)
 
 
 def check_client(client: object) -> None:
-    """Raise `ConfigurationError` unless `client` can be a chat client (None: the default);
-    a model's name given as the client says how to make one for it."""
-    if client is not None and not callable(getattr(client, "complete", None)):
+    """Raise `ConfigurationError` unless `client` can be a chat client (None: the default):
+    it has what the `ChatClient` protocol names, so a client of one's own that lacks some of
+    it fails here, in one line, not as an AttributeError inside a run. A model's name given
+    as the client says how to make one for it."""
+    if client is None:
+        return
+    if isinstance(client, str) or not callable(getattr(client, "complete", None)):
         example = f"model={client!r}" if isinstance(client, str) else "model='gpt-4.1'"
         raise ConfigurationError(
             f"client must be a chat client, got {type(client).__name__}; e.g. "
             f"client=OpenAIChat({example}) (codeact.chat), or leave it out for the "
-            "configured or embedded model"
+            f"configured or embedded model; a client of your own has {CLIENT_NEEDS}"
+        )
+    missing = [
+        what
+        for what, ok in (
+            ("model (a str)", isinstance(getattr(client, "model", None), str)),
+            ("aclose()", callable(getattr(client, "aclose", None))),
+        )
+        if not ok
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"client {type(client).__name__} lacks {' and '.join(missing)}: a chat client "
+            f"has {CLIENT_NEEDS}"
         )
 
 

@@ -213,7 +213,9 @@ class ChatResponse:
 class ChatClient(Protocol):
     """What the agent loop needs from a model: one reply per call.
 
-    `model` names the model in reports. `complete` gets the whole conversation (the loop
+    A client has all three members below (`Agent` checks, `codeact.chat.default.check_client`).
+    `model` names the model in reports; `aclose` releases what the client holds (it may do
+    nothing). `complete` gets the whole conversation (the loop
     keeps it), the tools the model may call, and optionally a structured-output request.
     Failures raise `codeact.ChatError` with a one-line message.
 
