@@ -39,6 +39,7 @@ from .grammar_tools import complete_with_grammar
 from .messages import ChatResponse, Message, ResponseFormat, ToolChoice, ToolDefinition
 from .model_files import EMBEDDED_MODEL, ModelSpec, ensure_model
 from .openai_chat import OpenAIChat
+from .options import DAY_S, check_number, check_sampling
 from .streaming import OnDelta
 
 __all__ = ["LocalChat", "LocalModel", "local_model_installed"]
@@ -76,10 +77,16 @@ class LocalModel:
         start_timeout: float = 300.0,
         progress: Progress | None = None,
     ) -> None:
+        check_number("LocalModel(context=)", context, low=256, high=1 << 20, integer=True)
+        check_number(
+            "LocalModel(start_timeout=)", start_timeout, low=0.001, high=DAY_S, unit="seconds"
+        )
         self.spec = spec
         self.context = context
         if threads is None and os.environ.get("CODEACT_LOCAL_THREADS", "").isdigit():
             threads = int(os.environ["CODEACT_LOCAL_THREADS"]) or None
+        name = "LocalModel(threads=) (or CODEACT_LOCAL_THREADS)"
+        check_number(name, threads, low=1, high=4096, integer=True, optional=True)
         self.threads = threads
         self.start_timeout = start_timeout
         self.progress = progress
@@ -222,6 +229,7 @@ class LocalChat:
             raise ConfigurationError(
                 f"tool_calls must be 'prompt', 'grammar' or 'native', got {tool_calls!r}"
             )
+        check_sampling("LocalChat", temperature, max_tokens, optional=False)
         self.tool_calls = tool_calls
         self.temperature = temperature
         self.max_tokens = max_tokens

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._display import utf8_safe_json
 from .._nesting import TooDeep, loads_within
-from ..errors import ChatError, ConfigurationError, ModelNotConfigured
+from ..errors import ChatError, ModelNotConfigured
 from .endpoint import Endpoint, resolve_endpoint
 from .failures import (
     RETRY_STATUSES,
@@ -33,6 +33,7 @@ from .messages import (
     ToolChoice,
     ToolDefinition,
 )
+from .options import check_openai_chat
 from .per_loop import PerLoop
 from .replies import BadReply, ReplyTooLarge, chat_response, field_of, snippet, unparsed
 from .streaming import OnDelta, read_stream, stream_request
@@ -80,6 +81,9 @@ class OpenAIChat:
             reply's text and tool calls, past it is cut off and reported as one `ChatError`
             (not asked for again: it would be as large).
         extra_body: Extra JSON fields for every request (server-specific options).
+
+    A number of the wrong type or out of range (NaN, a bool, ``max_retries=1.5``) is refused
+    here, one `ConfigurationError` line naming the option and its range (`.options`).
     """
 
     def __init__(
@@ -100,16 +104,15 @@ class OpenAIChat:
         extra_body: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        if (
-            max_retries < 0
-            or backoff < 0
-            or max_backoff < 0
-            or timeout <= 0
-            or max_reply_bytes <= 0
-        ):
-            raise ConfigurationError(
-                "max_retries, backoff and max_backoff must be >= 0, timeout and max_reply_bytes > 0"
-            )
+        check_openai_chat(
+            temperature=temperature,
+            max_tokens=max_tokens,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            timeout=timeout,
+            max_reply_bytes=max_reply_bytes,
+        )
         self.endpoint: Endpoint = resolve_endpoint(
             model=model,
             base_url=base_url,
