@@ -17,19 +17,80 @@ back to the embedded model (`codeact.chat.default_client`).
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import ModelNotConfigured
 
-__all__ = ["AZURE_API_VERSION", "Endpoint", "endpoint_configured", "resolve_endpoint"]
+__all__ = [
+    "AZURE_API_VERSION",
+    "Endpoint",
+    "endpoint_configured",
+    "redact_http_logs",
+    "redact_urls",
+    "resolve_endpoint",
+]
 
 AZURE_API_VERSION = "2024-10-21"
 _OPENAI_URL = "https://api.openai.com/v1"
 #: Sent as the key to servers that need none (the openai package insists on a key).
 NO_KEY = "not-needed"
+
+#: A URL's userinfo password: ``//user:PASSWORD@`` (what follows the first ``:`` up to ``@``).
+_PASSWORD = re.compile(r"(//[^/?#@\s:]*:)[^/?#\s]*@")
+#: A query parameter whose name says it holds a secret: ``?api-key=...``, ``&token=...``.
+_SECRET_PARAM = re.compile(
+    r"([?&;][^=&;#\s]*(?:key|token|secret|passw|pwd|sig|auth|credential|session)[^=&;#\s]*=)"
+    r"[^&;#\s]*",
+    re.IGNORECASE,
+)
+_HIDDEN = "***"
+
+
+def redact_urls(text: str) -> str:
+    """`text` (a URL, or a message holding URLs) as messages, reprs and logs may show it: the
+    password of a URL's userinfo and the value of a query parameter named for a secret
+    (``api-key``, ``key``, ``token``, ``sig``...) are ``***``.
+
+    >>> redact_urls("http://proxy:s3cret@host/v1?api-key=K&v=1")
+    'http://proxy:***@host/v1?api-key=***&v=1'
+    """
+    return _SECRET_PARAM.sub(r"\1" + _HIDDEN, _PASSWORD.sub(r"\1" + _HIDDEN + "@", text))
+
+
+class _RedactUrls(logging.Filter):
+    """Log records of the HTTP client with the URLs in them redacted (`redact_urls`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_urls(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted_arg(a) for a in record.args)
+        return True
+
+
+def _redacted_arg(value: object) -> object:
+    if isinstance(value, (int, float)) or value is None:
+        return value
+    text = str(value)
+    shown = redact_urls(text)
+    return value if shown == text else shown
+
+
+_HTTP_LOGGERS = ("httpx2", "httpx", "openai", "openai._base_client")
+
+
+def redact_http_logs() -> None:
+    """Redact the URLs in what the HTTP client logs (``HTTP Request: POST http://u:pw@...``
+    at INFO): a base URL's password is then ``***`` there too. Done once."""
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactUrls) for f in logger.filters):
+            logger.addFilter(_RedactUrls())
 
 
 @dataclass(frozen=True)
@@ -44,10 +105,25 @@ class Endpoint:
     key_setting: str = "OPENAI_API_KEY"  #: where the key came from, for error messages
 
     def describe(self) -> str:
-        return f"{self.url} (Azure OpenAI)" if self.azure else self.url
+        """The URL as messages show it: its secrets ``***`` (`redact_urls`)."""
+        url = redact_urls(self.url)
+        return f"{url} (Azure OpenAI)" if self.azure else url
+
+    def scrub(self, text: str) -> str:
+        """`text` without this endpoint's secrets: its URLs redacted (`redact_urls`), and the
+        key, the URL's password and secret query values wherever else they appear."""
+        secrets = [self.api_key] if self.api_key != NO_KEY else []
+        parts = urllib.parse.urlsplit(self.url)
+        secrets += [urllib.parse.unquote(parts.password or ""), parts.password or ""]
+        query = "?" + parts.query
+        secrets += [m.group(0)[len(m.group(1)) :] for m in _SECRET_PARAM.finditer(query)]
+        text = redact_urls(text)
+        for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+            text = text.replace(secret, _HIDDEN)
+        return text
 
     def __repr__(self) -> str:
-        return f"Endpoint(url={self.url!r}, model={self.model!r}, azure={self.azure})"
+        return f"Endpoint(url={self.describe()!r}, model={self.model!r}, azure={self.azure})"
 
 
 def endpoint_configured(env: Mapping[str, str] | None = None) -> bool:
@@ -73,7 +149,8 @@ def resolve_endpoint(
         key = api_key or env.get("AZURE_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
         if not key:
             raise ModelNotConfigured(
-                f"the Azure OpenAI endpoint {azure_url} needs a key: set AZURE_OPENAI_API_KEY"
+                f"the Azure OpenAI endpoint {redact_urls(azure_url)} needs a key: set "
+                "AZURE_OPENAI_API_KEY"
             )
         model = model or env.get("AZURE_OPENAI_DEPLOYMENT") or None
         if not model:
@@ -112,8 +189,12 @@ def _checked_url(url: str, where: str) -> str:
     line, not after four connection attempts."""
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = redact_urls(url)
+        if "@" in shown and "//" not in shown:  # 'user:pw@host': no URL, its userinfo hidden
+            shown = "***@" + shown.rpartition("@")[2]
         raise ModelNotConfigured(
-            f"{where} {url!r} is not an endpoint URL; give one with http:// or https:// and "
+            f"{where} {shown!r} is not an endpoint URL; give one with http:// or "
+            "https:// and "
             "a host, e.g. http://127.0.0.1:11434/v1"
         )
     return url.strip()

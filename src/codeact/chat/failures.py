@@ -76,7 +76,16 @@ def retry_delay(attempt: int, exc: Exception, *, backoff: float, max_backoff: fl
 
 
 def translate(exc: Exception, *, endpoint: Endpoint, model: str | None, attempts: int) -> ChatError:
-    """The one-line `ChatError` of a request's last failure, after `attempts` attempts."""
+    """The one-line `ChatError` of a request's last failure, after `attempts` attempts,
+    without the endpoint's secrets (`Endpoint.scrub`: a server's or the HTTP client's own
+    words may hold the URL, or the key)."""
+    error = _translated(exc, endpoint=endpoint, model=model, attempts=attempts)
+    return ChatError(endpoint.scrub(str(error)))
+
+
+def _translated(
+    exc: Exception, *, endpoint: Endpoint, model: str | None, attempts: int
+) -> ChatError:
     import openai
 
     where = f"the model endpoint {endpoint.describe()}"
@@ -123,7 +132,9 @@ def models_failure(error: ChatError, *, endpoint: Endpoint) -> ChatError:
     else:
         return error
     return ModelNotConfigured(
-        f"no model name given, and {what}; set CODEACT_MODEL or pass --model / model="
+        endpoint.scrub(
+            f"no model name given, and {what}; set CODEACT_MODEL or pass --model / model="
+        )
     )
 
 

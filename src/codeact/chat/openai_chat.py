@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._display import utf8_safe_json
 from .._nesting import TooDeep, loads_within
 from ..errors import ChatError, ModelNotConfigured
-from .endpoint import Endpoint, resolve_endpoint
+from .endpoint import Endpoint, redact_http_logs, resolve_endpoint
 from .failures import (
     RETRY_STATUSES,
     broken_reply,
@@ -141,6 +141,8 @@ class OpenAIChat:
 
     def _new_client(self) -> openai.AsyncOpenAI:
         import openai  # imported here: it takes a second, and most commands never chat
+
+        redact_http_logs()  # its HTTP client logs each request's URL, a password and all
 
         # Our own retry loop (below) decides what to retry and how long to wait, so the SDK's
         # is off: two nested retry loops would multiply the attempts.
