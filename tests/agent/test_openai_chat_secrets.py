@@ -108,5 +108,6 @@ def test_urls_are_redacted_by_one_helper() -> None:
     assert redact_urls("http://h:8080/v1 and user@example.org") == (
         "http://h:8080/v1 and user@example.org"
     )
+    assert redact_urls("https://ghp_T0KEN@h/v1") == "https://***@h/v1"  # a token as user name
     endpoint = Endpoint(url="https://u:s3cret@h/v1?sig=K3Y", api_key="sk-live-abcdef", model="m")
     _shows_none(repr(endpoint) + endpoint.describe())

@@ -42,6 +42,8 @@ NO_KEY = "not-needed"
 
 #: A URL's userinfo password: ``//user:PASSWORD@`` (what follows the first ``:`` up to ``@``).
 _PASSWORD = re.compile(r"(//[^/?#@\s:]*:)[^/?#\s]*@")
+#: Userinfo without a password: a token given as the user name (``https://TOKEN@host``).
+_TOKEN_USER = re.compile(r"(//)[^/?#@\s:]+@")
 #: A query parameter whose name says it holds a secret: ``?api-key=...``, ``&token=...``.
 _SECRET_PARAM = re.compile(
     r"([?&;][^=&;#\s]*(?:key|token|secret|passw|pwd|sig|auth|credential|session)[^=&;#\s]*=)"
@@ -54,12 +56,16 @@ _HIDDEN = "***"
 def redact_urls(text: str) -> str:
     """`text` (a URL, or a message holding URLs) as messages, reprs and logs may show it: the
     password of a URL's userinfo and the value of a query parameter named for a secret
-    (``api-key``, ``key``, ``token``, ``sig``...) are ``***``.
+    (``api-key``, ``key``, ``token``, ``sig``...) are ``***``, and so is a userinfo without
+    a password (a token given as the user name).
 
     >>> redact_urls("http://proxy:s3cret@host/v1?api-key=K&v=1")
     'http://proxy:***@host/v1?api-key=***&v=1'
+    >>> redact_urls("https://ghp_T0KEN@host/v1")
+    'https://***@host/v1'
     """
-    return _SECRET_PARAM.sub(r"\1" + _HIDDEN, _PASSWORD.sub(r"\1" + _HIDDEN + "@", text))
+    text = _TOKEN_USER.sub(r"\1" + _HIDDEN + "@", _PASSWORD.sub(r"\1" + _HIDDEN + "@", text))
+    return _SECRET_PARAM.sub(r"\1" + _HIDDEN, text)
 
 
 class _RedactUrls(logging.Filter):
