@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from codeact import Agent, CodeAct, ConfigurationError, MockBackend
+from codeact import Agent, CodeAct, ConfigurationError, MockBackend, tool
 from codeact.agent.turn_budget import FLOOR, within_budget
-from codeact.testing import ScriptedChat, code_call, reply
+from codeact.testing import ScriptedChat, call, code_call, reply
 
 
 def _loud_codeact() -> CodeAct:
@@ -44,3 +44,29 @@ def test_a_result_within_what_is_left_is_kept_whole() -> None:
 def test_the_budget_is_checked(bad: object) -> None:
     with pytest.raises(ConfigurationError, match="max_turn_output must be a whole number"):
         Agent(client=ScriptedChat(["x"]), max_turn_output=bad)  # type: ignore[arg-type]
+
+
+def test_a_short_result_after_the_budget_is_spent_is_whole_without_a_note() -> None:
+    # Was "ok\n[-1,998 more characters cut: ...]": a note on a result nothing was cut from.
+    assert within_budget("ok", 0, 3000) == ("ok", 0)
+    assert within_budget("x" * FLOOR, 10, 3000) == ("x" * FLOOR, 0)
+    cut, _ = within_budget("x" * (FLOOR + 1), 10, 3000)
+    assert "\n[1 more characters cut" in cut
+
+
+async def test_a_short_result_of_a_turn_past_its_budget_reaches_the_model_as_it_is() -> None:
+    @tool
+    def big() -> str:
+        """A large result."""
+        return "y" * 5000
+
+    @tool
+    def small() -> str:
+        """A small result."""
+        return "ok"
+
+    chat = ScriptedChat([[call("big"), call("small")], "done"])
+    await Agent(client=chat, tools=[big, small], max_turn_output=1000).run("go")
+    answers = [m.content for m in chat.requests[1].messages if m.role == "tool"]
+    assert "more characters cut" in (answers[0] or "")
+    assert answers[1] == "ok"

@@ -20,10 +20,11 @@ FLOOR = 2000
 
 def within_budget(text: str, left: int, budget: int) -> tuple[str, int]:
     """`text` cut to what is `left` of the turn's `budget` (at least `FLOOR` characters),
-    with a note when cut; and what is left after it."""
-    if len(text) <= left:
-        return text, left - len(text)
+    with a note when cut; and what is left after it. A text no longer than what it may keep
+    is whole, without a note, even once the budget is spent (nothing of it was cut)."""
     keep = max(left, min(FLOOR, budget))
+    if len(text) <= keep:
+        return text, max(left - len(text), 0)
     note = (
         f"\n[{len(text) - keep:,} more characters cut: this turn's tool results reached the "
         f"agent's limit of {budget:,} characters (max_turn_output); print less, or make "
