@@ -27,6 +27,7 @@ from ..runtime.events import ExecutionEvent, refuse_async_callbacks
 from ..tools import Tool, ToolSet
 from .agent_run import PARALLEL_PROGRAMS, AgentRun
 from .direct_tools import DirectTools, direct_pipeline
+from .options import check_options
 from .output import OutputSpec
 from .result import AgentResult
 from .sessions import ConversationSessions
@@ -103,8 +104,18 @@ class Agent(Closeable):
         tools_required: bool = False,
         max_turn_output: int = DEFAULT_TURN_OUTPUT,
     ) -> None:
-        if not isinstance(max_turns, int) or max_turns < 1:
-            raise ConfigurationError(f"max_turns must be a positive integer, got {max_turns!r}")
+        refuse_async_callbacks(on_program_event=on_program_event)
+        check_options(
+            instructions=instructions,
+            max_turns=max_turns,
+            output_retries=output_retries,
+            flags={
+                "text_tool_calls": text_tool_calls,
+                "session": session,
+                "tools_required": tools_required,
+            },
+            callbacks={"progress": progress, "on_program_event": on_program_event},
+        )
         if (
             not isinstance(max_turn_output, int)
             or isinstance(max_turn_output, bool)
@@ -120,7 +131,6 @@ class Agent(Closeable):
             )
         if session and codeact is None:
             raise ConfigurationError("session=True needs codeact=CodeAct(...): it keeps its state")
-        refuse_async_callbacks(on_program_event=on_program_event)
         check_client(client)
         self._client = client
         self._owns_client = client is None
