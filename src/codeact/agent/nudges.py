@@ -21,6 +21,7 @@ from ..runtime.instructions import EXAMPLE_OUTPUT
 from ..runtime.result import STATUS_MARKERS
 from .key_hints import HINT_MARKER
 from .program_check import NOTE_MARKER, REFUSAL
+from .stated_output import drops_output
 
 __all__ = [
     "ALREADY_RAN",
@@ -202,74 +203,6 @@ def _short(error: str, limit: int = 200) -> str:
     whole message in the response above; a long one repeated here is copied back whole)."""
     line = error.strip().splitlines()[0] if error.strip() else ""
     return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
-
-
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
-
-
-def drops_output(reply: str, output: str) -> bool:
-    """Whether `reply` leaves out everything the program printed.
-
-    The reply keeps the output when it states one of the numbers of the output's last lines
-    (``1,234.50``, ``1234.5`` and ``1234.50`` are the same number), one of those lines, or a
-    word of 4+ letters of them that is not a common one ("Diana has the most" keeps
-    "Diana: 120.50"; "Thank you for the response!" and "Done." keep nothing).
-    """
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()][-10:]
-    if not lines:
-        return False
-    numbers = {_norm(n) for line in lines for n in _NUMBER.findall(line)} - {None}
-    if numbers & {_norm(n) for n in _NUMBER.findall(reply)}:
-        return False
-    lowered = reply.lower()
-    if any(line.lower() in lowered for line in lines):
-        return False
-    words = {w for line in lines for w in re.findall(r"[a-z]{4,}", line.lower())} - _COMMON
-    return not any(re.search(rf"\b{w}\b", lowered) for w in words)
-
-
-_COMMON = frozenset(
-    {
-        "that",
-        "this",
-        "with",
-        "from",
-        "have",
-        "were",
-        "will",
-        "what",
-        "your",
-        "there",
-        "their",
-        "they",
-        "them",
-        "then",
-        "than",
-        "done",
-        "thank",
-        "thanks",
-        "response",
-        "result",
-        "results",
-        "output",
-        "printed",
-        "program",
-        "answer",
-        "total",
-        "none",
-        "true",
-        "false",
-        "value",
-        "values",
-    }
-)
-
-
-def _norm(number: str) -> float | None:
-    try:
-        return round(float(number.replace(",", "")), 6)
-    except ValueError:
-        return None
 
 
 #: What the model gets instead of a rerun of a program that already ran without an error.
