@@ -25,6 +25,7 @@ from ..runtime import ExecuteCodeTool, ExecutionResult, Session
 from ..runtime.events import ExecutionEvent
 from ..tools import SANDBOX_RESERVED_NAMES
 from .cut_programs import close_cut_string, closed_note
+from .denials import denial_note, denial_of, denied_again_message
 from .key_hints import missing_key_hint
 from .loop_hints import stale_loop_variable_hint
 from .nudges import ALREADY_RAN, already_ran_with_hint, repeated_failure_message
@@ -64,6 +65,9 @@ class ProgramCalls:
         #: `same_program` (quotes, spacing and comments aside, the same program).
         self._ran_ok: dict[str, str | None] = {}
         self._failed: dict[str, str] = {}  # program (`same_program`) -> its error
+        #: Programs a denial stopped (`denial_of`) -> what was denied: a decision, not a
+        #: slip to fix, so never a failed program; the same program sent again is not run.
+        self._denied: dict[str, str] = {}
         #: "Type: message" of the last program when it failed, or was refused as the repeat of
         #: one that failed (the loop clears it when the model next makes calls).
         self.last_error: str | None = None
@@ -106,6 +110,8 @@ class ProgramCalls:
             # hint named one: then the answer is not what it printed).
             hint = self._ran_ok[key]
             return ALREADY_RAN if hint is None else already_ran_with_hint(hint)
+        if key in self._denied:  # a person (or a policy) said no: do not ask again
+            return denied_again_message(self._denied[key])
         if key in self._failed:  # it would fail the same way: ask for a change
             self._count_nudge("repeated_failed_program")
             self.last_error = self._failed[key]
@@ -144,7 +150,10 @@ class ProgramCalls:
         )
         self._record(tool.name, key, to_run, result)
         text = result.to_model_text()
-        if result.error is not None:
+        denied, hint = self._denied.get(key), None
+        if denied is not None:  # after the program's own words, as the notes below
+            notes.append(denial_note(denied))
+        elif result.error is not None:
             hint = missing_key_hint(
                 result.error.type,
                 result.error.message,
@@ -181,11 +190,16 @@ class ProgramCalls:
     def _record(self, name: str, key: str, ran: str, result: ExecutionResult) -> None:
         """Count and keep the run of `ran`; `key` (`same_program` of the code as sent) marks
         it as failed for a later resend."""
+        denied = denial_of(result)
         if result.ok:
             self._result.program_output = result.stdout
+        elif denied is not None:
+            self._denied[key] = denied
         elif result.error is not None:
             self._failed[key] = f"{result.error.type}: {result.error.message}"
-        if result.ok:
+        if result.ok or denied is not None:
+            # A denial is the answer to the program, not a failure of it: the model may
+            # answer (saying it was not done) without being told to fix and rerun it.
             self.last_error, self._failed_in_a_row = None, 0
         elif result.error is not None:
             self.last_error = f"{result.error.type}: {result.error.message}"
