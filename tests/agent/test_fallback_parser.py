@@ -90,3 +90,59 @@ def test_a_program_with_json_escaped_quotes_is_unescaped_only_when_that_fixes_it
         f"```python\n{valid}```", ["execute_code"], code_tool="execute_code"
     )
     assert json.loads(call.arguments)["code"] == valid.strip("\n")
+
+
+def code_calls(text: str, **kwargs: Any) -> list[str]:
+    """The programs recovered from `text` for execute_code (sandbox function: list_users)."""
+    kwargs.setdefault("code_functions", ["list_users", "send_email"])
+    calls = parse_text_tool_calls(text, TOOLS, code_tool="execute_code", **kwargs)
+    return [json.loads(c.arguments)["code"] for c in calls]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An answer that shows the user code to run themselves: an email it has NOT sent was
+        # sent when this fence ran.
+        "Here is the draft; I have NOT sent it. When you are ready, send it with:\n"
+        "```python\nsend_email(to='boss@example.com', body='I quit')\n```",
+        "For example:\n```python\nprint(len(list_users()))\n```",
+        "You can run this in your own script:\n```python\nprint(len(list_users()))\n```",
+        "Copy this into your notebook:\n```python\nusers = list_users()\n```",
+        # Shell lines are never a program: this one ran as Python, failed, and the model's
+        # answers were then rejected as a failed program.
+        "Install it first:\n```\npip install requests\n```\nThen you are done.",
+        "```python\npip install requests\n```",
+        "```bash\nlist_users\n```",
+        "```\n$ python report.py\n```",
+        "```python\n>>> list_users()\n[]\n```",
+        # An untagged fence that does not call a sandbox function: output, prose, a snippet.
+        "The result:\n```\n[1, 2, 3]\n```",
+        "```\nx = 1\n```",
+    ],
+)
+def test_code_an_answer_shows_the_user_is_not_a_call(text: str) -> None:
+    assert code_calls(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "program"),
+    [
+        ("```python\nprint(len(list_users()))\n```", "print(len(list_users()))"),
+        (
+            "Here is the program:\n```python\nprint(len(list_users()))\n```\nDone.",
+            "print(len(list_users()))",
+        ),
+        ("Let me compute it.\n```py\nprint(2 ** 10)\n```", "print(2 ** 10)"),
+        ("```\nfor u in list_users():\n    print(u)\n```", "for u in list_users():\n    print(u)"),
+    ],
+)
+def test_a_reply_that_is_a_program_is_still_a_call(text: str, program: str) -> None:
+    assert code_calls(text) == [program]
+
+
+def test_fences_are_not_read_when_the_model_calls_tools_natively() -> None:
+    assert code_calls("```python\nprint(len(list_users()))\n```", fences=False) == []
+    # A call in the tool-call format is still one.
+    text = '<tool_call>{"name": "list_users", "arguments": {}}</tool_call>'
+    assert parsed(text, code_tool="execute_code", fences=False) == [("list_users", {})]

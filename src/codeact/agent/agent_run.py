@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PARALLEL_PROGRAMS", "AgentRun"]
 
+#: How the ids of calls recovered from a reply's text begin (``text_call_<turn>_<n>``).
+_TEXT_CALL = "text_call_"
+
 #: Programs (execute_code calls) of one model reply that run at once; the rest wait their
 #: turn. Direct tool calls of a reply all run at once.
 PARALLEL_PROGRAMS = 4
@@ -217,15 +220,32 @@ class AgentRun:
         if response.tool_calls or not self.agent.text_tool_calls or not tools:
             return response.tool_calls
         code_tool = self.agent.code_tool.name if self.agent.code_tool else None
+        codeact = self.agent.codeact
         calls = parse_text_tool_calls(
             response.text,
             [t.name for t in tools],
             code_tool=code_tool,
-            id_prefix=f"text_call_{turn}",
+            id_prefix=f"{_TEXT_CALL}{turn}",
+            fences=not self._calls_natively(),
+            code_functions=codeact.tools.names() if codeact is not None else (),
         )
         if calls:
             self.usage.fallback_parses += 1
         return tuple(calls)
+
+    def _calls_natively(self) -> bool:
+        """Whether the model has made a native tool call in this conversation (one not
+        recovered from its text, from a client that does not read calls out of the model's
+        text itself, as `LocalChat` does): its code fences are then answers, not programs
+        (`codeact.chat.fence_programs`)."""
+        if getattr(self.client, "reads_calls_from_text", False):
+            return False
+        return any(
+            not call.id.startswith(_TEXT_CALL)
+            for message in self.messages
+            if message.role == "assistant"
+            for call in message.tool_calls
+        )
 
     async def _run_calls(self, calls: Sequence[ToolCall]) -> None:
         """Run every call of one turn concurrently, at most `PARALLEL_PROGRAMS` programs at a

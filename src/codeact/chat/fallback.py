@@ -13,8 +13,9 @@ Recognised, in this order (the first kind found wins):
 1. ``<tool_call>{...}</tool_call>`` blocks (the Hermes/Qwen convention);
 2. JSON objects (or lists of them) naming an offered tool, fenced or bare, in any of the
    shapes ``{"name", "arguments"|"parameters"|"args"}`` or ``{"function": {...}}``;
-3. when a code tool (``execute_code``) is offered: the first fenced Python block, as its
-   ``code`` argument.
+3. when a code tool (``execute_code``) is offered and `fences` is on: the first fenced block
+   that is the model's program rather than code its answer shows the user (an example, a
+   draft, a shell command; `codeact.chat.fence_programs`), as its ``code`` argument.
 
 A JSON object whose ``name`` is not an offered tool is ignored, so an answer that merely
 contains JSON is not mistaken for a call.
@@ -33,13 +34,13 @@ from collections.abc import Collection
 from typing import Any
 
 from .._nesting import embedded_json, loads_within
+from .fence_programs import is_program_fence, prose_of
 from .messages import ToolCall
 
 __all__ = ["parse_text_tool_calls"]
 
 _TOOL_CALL_TAG = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.S)
-_PYTHON_TAGS = {"python", "py", "python3", ""}
 #: Keys of a JSON schema: small models sometimes echo a tool's schema as its arguments.
 _SCHEMA_KEYS = {"type", "properties", "required", "additionalProperties", "title", "$defs"}
 
@@ -50,6 +51,8 @@ def parse_text_tool_calls(
     *,
     code_tool: str | None = None,
     id_prefix: str = "text_call",
+    fences: bool = True,
+    code_functions: Collection[str] = (),
 ) -> list[ToolCall]:
     """The tool calls written in `text`, or ``[]`` when there are none.
 
@@ -59,6 +62,10 @@ def parse_text_tool_calls(
         code_tool: Name of the tool that takes ``{"code": ...}`` (e.g. ``execute_code``);
             when given, a fenced Python block counts as a call of it.
         id_prefix: Prefix of the ids given to the recovered calls (``<prefix>_<n>``).
+        fences: Whether a fenced program may be a call of `code_tool` at all (off for a
+            model that calls tools natively: its fences are answers).
+        code_functions: The functions a program of `code_tool` can call: an untagged fence
+            is a program only when it calls one of them.
     """
     if not text or not tool_names:
         return []
@@ -71,9 +78,11 @@ def parse_text_tool_calls(
                 found += _calls_in_json_text(body, tool_names)
     if not found:
         found = _calls_in_json_text(text, tool_names)
-    if not found and code_tool and code_tool in tool_names:
+    if not found and fences and code_tool and code_tool in tool_names:
+        prose = prose_of(text)
         for lang, body in _FENCE.findall(text):
-            if lang.lower() in _PYTHON_TAGS and body.strip() and not _looks_like_json(body):
+            program = is_program_fence(lang, body, prose=prose, code_functions=code_functions)
+            if program and not _looks_like_json(body):
                 found.append((code_tool, {"code": body.strip("\n")}))
                 break
     for name, args in found:

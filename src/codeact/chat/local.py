@@ -231,6 +231,9 @@ class LocalChat:
             )
         check_sampling("LocalChat", temperature, max_tokens, optional=False)
         self.tool_calls = tool_calls
+        #: Its tool calls are read out of the model's text (the prompt modes): the agent
+        #: does not take them as a sign of a model that calls tools natively.
+        self.reads_calls_from_text = tool_calls != "native"
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._owns_server = server is None
