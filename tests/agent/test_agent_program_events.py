@@ -59,5 +59,5 @@ def test_an_async_listener_is_refused_up_front() -> None:
     async def listener(call_id: str, event: ExecutionEvent) -> None:
         pass
 
-    with pytest.raises(ConfigurationError, match="stream"):
+    with pytest.raises(ConfigurationError, match="not an async one"):
         Agent(client=ScriptedChat(["x"]), codeact=CodeAct(), on_program_event=listener)

@@ -23,7 +23,7 @@ from ..chat.messages import ChatClient, Message, ToolDefinition, Usage
 from ..errors import ChatError, ConfigurationError, UserError
 from ..runtime import CodeAct, ExecuteCodeTool
 from ..runtime._sync import PrivateLoop, refuse_inside_loop
-from ..runtime.events import ExecutionEvent, refuse_async_callbacks
+from ..runtime.events import ExecutionEvent
 from ..tools import Tool, ToolSet
 from .agent_run import PARALLEL_PROGRAMS, AgentRun
 from .direct_tools import DirectTools, direct_pipeline
@@ -104,7 +104,6 @@ class Agent(Closeable):
         tools_required: bool = False,
         max_turn_output: int = DEFAULT_TURN_OUTPUT,
     ) -> None:
-        refuse_async_callbacks(on_program_event=on_program_event)
         check_options(
             instructions=instructions,
             max_turns=max_turns,

@@ -5,10 +5,10 @@ first model reply) costs a paid request and ends in a bare ``TypeError``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 
 from ..errors import ConfigurationError
+from ..runtime.events import is_async_callable
 
 __all__ = ["check_options"]
 
@@ -44,8 +44,7 @@ def check_options(
             raise ConfigurationError(
                 f"{name} must be {_CALLABLES.get(name, 'a callable')}, or None; got {callback!r}"
             )
-        call = getattr(type(callback), "__call__", None)  # noqa: B004
-        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(call):
+        if is_async_callable(callback):
             raise ConfigurationError(
                 f"{name} must be a plain function, not an async one (it is called, not awaited)"
             )

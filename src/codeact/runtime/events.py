@@ -39,6 +39,7 @@ __all__ = [
     "ToolCallEnded",
     "ToolCallStarted",
     "event_stream",
+    "is_async_callable",
 ]
 
 
@@ -80,15 +81,21 @@ _log = logging.getLogger("codeact")
 _STREAMS: dict[int, Literal["stdout", "stderr"]] = {STDOUT: "stdout", STDERR: "stderr"}
 
 
+def is_async_callable(callback: object) -> bool:
+    """Whether `callback` is an ``async def`` or an object whose ``__call__`` is one: called
+    without being awaited, its body never runs."""
+    if callback is None:
+        return False
+    call = getattr(type(callback), "__call__", None)  # noqa: B004
+    return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(call)
+
+
 def refuse_async_callbacks(**callbacks: Callable[..., Any] | None) -> None:
     """Raise `ConfigurationError` for an ``async def`` (or an object whose ``__call__`` is
     one) given as `on_output` / `on_event`: they are called on the loop and not awaited, so
     its body would never run. A plain function, or `stream()`, is what fits."""
     for name, callback in callbacks.items():
-        if callback is None:
-            continue
-        call = getattr(type(callback), "__call__", None)  # noqa: B004
-        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(call):
+        if is_async_callable(callback):
             raise ConfigurationError(
                 f"{name} must be a plain function, not an async one (it is called, not "
                 "awaited); to await something for each event, use `stream()`: `async for "
