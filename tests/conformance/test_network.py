@@ -155,6 +155,27 @@ except TimeoutError as e:
     result = await codeact.execute(code)
     assert result.ok, result.error
     assert result.stdout.startswith("timed out: True GET ")
+    assert "(NetworkLimits.timeout=0.5s ran out)" in result.stdout
+
+
+async def test_a_timeout_the_program_passed_is_the_one_named(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    # The program's own, shorter timeout ran out: the message names it, not the limit (15 s
+    # by default, which did not run out) nor the execution's wall time.
+    codeact = make_codeact(allowed_domains=get_only(http_server))
+    code = f"""
+try:
+    http_get({http_server.url("/slow?s=5")!r}, timeout=0.5)
+except TimeoutError as e:
+    print("timed out:", e)
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert "(the timeout=0.5s the program passed ran out)" in result.stdout, result.stdout
+    assert "NetworkLimits" not in result.stdout and "wall time" not in result.stdout
+    assert result.http_requests[0].error is not None
+    assert "timeout=0.5s the program passed" in result.http_requests[0].error
 
 
 async def test_a_response_trickling_in_without_a_length_times_out_and_is_let_go(

@@ -13,8 +13,8 @@ here, and every request is checked against the allow-list before anything is sen
    (`bridge.http_fetch`);
 5. redirects are followed here, one hop at a time, and each hop goes through 1-4 again;
 6. the response is cut off past `NetworkLimits.max_response_bytes`, and the whole request
-   (redirects included) must finish within `NetworkLimits.timeout` and the execution's
-   own deadline.
+   (redirects included) must finish within the program's own ``timeout=`` (when shorter),
+   `NetworkLimits.timeout` and the execution's own deadline; a timeout says which ran out.
 
 Requests go straight to the servers: the host's proxy settings are not used.
 """
@@ -122,11 +122,23 @@ class HttpEgress:
         except (_Refused, FetchFailed, FetchTimedOut) as exc:
             record.duration_ms = (time.monotonic() - started) * 1000
             record.outcome = "denied" if isinstance(exc, _Refused) else "error"
-            record.error = str(exc)
-            return False, json.dumps({"kind": exc.kind, "message": str(exc)})
+            message = str(exc)
+            if isinstance(exc, FetchTimedOut):
+                message = f"{message} ({self._which_time(timeout, started, deadline)})"
+            record.error = message
+            return False, json.dumps({"kind": exc.kind, "message": message})
         record.duration_ms = (time.monotonic() - started) * 1000
         record.status = response["status"]
         return True, json.dumps(response)
+
+    def _which_time(self, timeout: float, started: float, deadline: float) -> str:
+        """Which of a request's times ran out: the execution's, the program's own `timeout`
+        (one shorter than `NetworkLimits.timeout`), or that limit."""
+        if deadline < started + min(timeout, self.limits.timeout):
+            return "the execution's wall time ran out"
+        if timeout < self.limits.timeout:
+            return f"the timeout={timeout:g}s the program passed ran out"
+        return f"NetworkLimits.timeout={self.limits.timeout:g}s ran out"
 
     def cancel(self) -> None:
         """Abort a request in flight (the execution is being stopped)."""

@@ -113,10 +113,7 @@ class Fetcher:
                 conn.close()
         if last_error is not None and time.monotonic() < until and not self._cancelled:
             raise FetchFailed(f"cannot connect to {target.origin}: {last_error}")
-        raise FetchTimedOut(
-            f"{method} {url} timed out (NetworkLimits.timeout={self.limits.timeout:g}s, "
-            "or the execution's wall time ran out)"
-        )
+        raise FetchTimedOut(f"{method} {url} timed out")  # the caller says which time ran out
 
     def _connection(self, target: Target, address: str, timeout: float) -> _PinnedHTTP:
         if target.scheme == "https":
