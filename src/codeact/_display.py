@@ -10,14 +10,22 @@ lone surrogates too; line breaks stay line breaks only where the caller says so.
 `utf8_safe` is for text written out rather than shown (an audit file, a trace exported as
 protobuf): the same text, with only its lone surrogates escaped, since UTF-8 cannot hold them
 and a writer refuses the whole line or attribute that has one.
+
+`finite_json` is for JSON written out: a program or a model may pass NaN or an infinity as a
+tool's argument (a float parameter takes them), which `json.dumps` would write as the bare
+tokens ``NaN``, ``Infinity`` and ``-Infinity``, which are not JSON (JavaScript's JSON.parse,
+Go, jq and Postgres refuse the whole line). Such a float is written as the *string*
+``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` (as the Protocol Buffers JSON mapping does), and
+what writes it passes ``allow_nan=False``, so that strict JSON is all it can write.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
-__all__ = ["utf8_safe", "utf8_safe_json", "visible", "visible_cut"]
+__all__ = ["finite_json", "utf8_safe", "utf8_safe_json", "visible", "visible_cut"]
 
 # C0 and C1 controls, DEL, every invisible format character (Unicode's category Cf: zero-width,
 # bidi embeddings/overrides/isolates, word joiner, BOM, the tag characters that can spell text
@@ -82,3 +90,58 @@ def utf8_safe_json(value: Any) -> Any:
     if isinstance(value, list):
         return [utf8_safe_json(item) for item in value]
     return value
+
+
+_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def finite_json(value: Any) -> Any:
+    """`value` with every float that is not finite, in dicts, lists and tuples at any depth,
+    replaced by the string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``: what strict JSON
+    (``json.dumps(..., allow_nan=False)``) can hold. `value` itself when it has none (nothing
+    is copied then); walked without recursion, and each container once (a value that holds
+    itself is left for the writer to refuse)."""
+    if type(value) is float:
+        return value if math.isfinite(value) else _NON_FINITE.get(value, "NaN")
+    if not isinstance(value, (dict, list, tuple)) or not _has_non_finite(value):
+        return value
+    return _replaced(value)
+
+
+def _has_non_finite(value: Any) -> bool:
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, float):
+                if not math.isfinite(child):
+                    return True
+            elif isinstance(child, (dict, list, tuple)):
+                stack.append(child)
+    return False
+
+
+def _replaced(value: Any) -> Any:
+    """A copy of `value` (known to hold a float that is not finite) with those replaced:
+    dicts as dicts, lists and tuples as lists, as JSON writes them."""
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    copies: dict[int, Any] = {}  # a container met again gets the same copy (no endless walk)
+    while stack:
+        item, target, key = stack.pop()
+        if isinstance(item, float):
+            target[key] = item if math.isfinite(item) else _NON_FINITE.get(item, "NaN")
+        elif id(item) in copies:
+            target[key] = copies[id(item)]
+        elif isinstance(item, dict):
+            target[key] = copies[id(item)] = mapping = dict(item)
+            stack.extend((child, mapping, name) for name, child in item.items())
+        elif isinstance(item, (list, tuple)):
+            target[key] = copies[id(item)] = items = list(item)
+            stack.extend((child, items, index) for index, child in enumerate(item))
+        else:
+            target[key] = item
+    return root[0]

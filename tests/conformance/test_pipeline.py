@@ -274,6 +274,45 @@ except ToolError:
     assert "hunter2" not in json.dumps(result.to_dict())
 
 
+def strict_json(text: str) -> Any:
+    """`json.loads` as strict readers (JavaScript, Go, jq) read: no NaN nor Infinity."""
+
+    def refuse(token: str) -> Any:
+        raise ValueError(f"not JSON: {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@tool
+def echo_number(x: float, more: list[float] | None = None) -> float:
+    """Echo a number."""
+    return x
+
+
+async def test_non_finite_arguments_are_written_as_strict_json(
+    make_codeact: Callable[..., CodeAct], tmp_path: Path
+) -> None:
+    # A program (the model) may pass NaN and infinities to a float parameter; every JSON the
+    # library writes of the call (the audit file, audit_jsonl(), to_dict()) stays JSON that
+    # strict readers take, with such a float as a string.
+    live = tmp_path / "live.jsonl"
+    sink = JsonlAudit(live)
+    codeact = make_codeact(tools=[echo_number], audit=sink)
+    code = "echo_number(x=float('nan'))\necho_number(x=float('-inf'), more=[1.5, float('inf')])"
+    result = await codeact.execute(code)
+    sink.close()
+    assert result.ok, result.error
+    for text in (live.read_text(), result.audit_jsonl()):
+        lines = [strict_json(line) for line in text.splitlines()]
+        assert [line["arguments"] for line in lines] == [
+            {"x": "NaN"},
+            {"x": "-Infinity", "more": [1.5, "Infinity"]},
+        ]
+    data = strict_json(json.dumps(result.to_dict()))
+    assert data["tool_calls"][1]["arguments"]["more"] == [1.5, "Infinity"]
+    assert data["value"] == "-inf" and data["value_is_repr"] is True
+
+
 async def test_redaction_hides_values_by_tool_and_at_any_depth(
     make_codeact: Callable[..., CodeAct],
 ) -> None:

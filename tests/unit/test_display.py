@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from codeact._display import visible
+import json
+import math
+from typing import Any
+
+from codeact._display import finite_json, visible
 from codeact.calls.approvals import ApprovalRequest
 from codeact.calls.scan import scan_tool_calls
 
@@ -31,3 +35,22 @@ def test_an_approval_request_describes_itself_escaped() -> None:
 def test_a_plan_describes_itself_escaped() -> None:
     plan = scan_tool_calls("x = '\x1b'\n(", ["send"])
     assert "\x1b" not in plan.describe()
+
+
+def test_finite_json_writes_non_finite_floats_as_strings_and_copies_only_then() -> None:
+    plain = {"a": [1.5, {"b": (2, "x")}], "c": None}
+    assert finite_json(plain) is plain
+    value: dict[str, Any] = {"a": [math.nan, {"b": (math.inf, "x")}], "c": -math.inf, "d": 0.5}
+    out = finite_json(value)
+    assert out == {"a": ["NaN", {"b": ["Infinity", "x"]}], "c": "-Infinity", "d": 0.5}
+    assert math.isnan(value["a"][0])  # the original is left as it was
+    assert json.loads(json.dumps(out, allow_nan=False)) == out
+    assert finite_json(math.nan) == "NaN" and finite_json(2.0) == 2.0
+    cyclic: list[object] = [math.nan]
+    cyclic.append(cyclic)
+    copied: list[object] = finite_json(cyclic)  # ends: the copy holds itself as the original did
+    assert copied[0] == "NaN" and copied[1] is copied
+    deep: list[object] = [math.inf]
+    for _ in range(5000):
+        deep = [deep]
+    assert finite_json(deep) is not deep  # no recursion

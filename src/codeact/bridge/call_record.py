@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from .._display import finite_json
+
 __all__ = ["CallDecision", "CallOrigin", "CallOutcome", "ToolCallRecord"]
 
 
@@ -62,7 +64,7 @@ class ToolCallRecord:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "arguments": self.arguments,
+            "arguments": finite_json(self.arguments),  # strict JSON: no bare NaN
             "started_ms": round(self.started_ms, 3),
             "duration_ms": round(self.duration_ms, 3),
             "outcome": self.outcome,

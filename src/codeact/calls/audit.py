@@ -207,9 +207,9 @@ def _line(record: ToolCallRecord, *, ascii_only: bool = False) -> str:
     stream that cannot take more than ASCII, with JSON's escapes instead of those characters,
     so that no record is ever left out of the file."""
     data = record.to_dict()
-    line = json.dumps(data, ensure_ascii=ascii_only, default=repr) + "\n"
+    line = json.dumps(data, ensure_ascii=ascii_only, default=repr, allow_nan=False) + "\n"
     if not ascii_only and utf8_safe(line) is not line:
-        line = json.dumps(data, default=repr) + "\n"
+        line = json.dumps(data, default=repr, allow_nan=False) + "\n"
     return line
 
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeAlias
 
 from .._checks import is_positive_seconds
+from .._display import finite_json
 from ..errors import ConfigurationError
 from .audit import scrub
 from .call import CallDenied, ToolInvocation
@@ -175,7 +176,12 @@ class LogCalls(Middleware):
     def _log(self, call: ToolInvocation, started: float, exc: BaseException | None) -> None:
         ms = (time.perf_counter() - started) * 1000
         try:
-            shown = json.dumps(call.record.arguments, ensure_ascii=False, default=repr)
+            shown = json.dumps(
+                finite_json(call.record.arguments),
+                ensure_ascii=False,
+                default=repr,
+                allow_nan=False,
+            )
         except (TypeError, ValueError):
             shown = repr(call.record.arguments)
         if len(shown) > 300:

@@ -182,7 +182,7 @@ def exec_command(
                 broken_pipe_exit()
             output_failed_exit(watch.error)
         if as_json:
-            echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+            echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str, allow_nan=False))
         else:
             print_result(result, streamed=True)
         # The result and the files come first: a session file that cannot be written (a

@@ -31,6 +31,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from .._display import finite_json
 from ..bridge.protocol import ToolCallRecord
 from .span_text import (
     CONTENT_LIMIT,
@@ -143,7 +144,7 @@ _Wait = tuple[int, int, bool, str]
 
 def _json_text(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, default=repr)
+        return json.dumps(finite_json(value), ensure_ascii=False, default=repr, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         return repr(value)
 
