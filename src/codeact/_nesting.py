@@ -26,9 +26,10 @@ argument (as far as pydantic's own JSON parser reads, for tools made from functi
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 __all__ = [
@@ -36,7 +37,9 @@ __all__ = [
     "MAX_ARGUMENT_DEPTH",
     "MAX_EMBEDDED_ATTEMPTS",
     "MAX_JSON_DEPTH",
+    "ContainsItself",
     "TooDeep",
+    "cycle_in",
     "embedded_json",
     "loads_within",
     "may_nest_deeper",
@@ -67,6 +70,60 @@ class TooDeep(ValueError):
     def __init__(self, limit: int = MAX_JSON_DEPTH) -> None:
         self.limit = limit
         super().__init__(f"JSON nested too deep (more than {limit} levels)")
+
+
+class ContainsItself(ValueError):
+    """A value holds itself (a list or dict inside it is one that holds it): its JSON would
+    never end. `where`: the path of one such place (``result[0] is result``), when known."""
+
+    def __init__(self, where: str = "") -> None:
+        self.where = where
+        super().__init__(f"it contains itself ({where})" if where else "it contains itself")
+
+
+def cycle_in(value: Any, where: str = "value", *, most: int | None = None) -> str | None:
+    """Where `value` holds itself (``value['a'][0] is value``), or None: the mappings, lists
+    and tuples in it (and dataclass instances' fields) walked without recursion, each once, so a
+    value that shares parts costs no more than one that does not; `most`: walk at most that
+    many containers (a value with more has JSON larger than that anyway), then say None."""
+    above: dict[int, int] = {}  # the containers above the item walked now: id -> level
+    keys: list[str] = []  # the path to it, one key a level
+    done: set[int] = set()
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, key, level = stack.pop()
+        while len(keys) > level:  # the containers below `level` are all walked
+            keys.pop()
+            done.add(above.popitem()[0])  # (a dict keeps the order they were entered in)
+        ident = id(item)
+        if ident in above:
+            inner = where + "".join(keys[1:]) + key
+            return f"{inner} is {where}{''.join(keys[1 : above[ident] + 1])}"
+        if ident in done:
+            continue
+        if isinstance(item, Mapping):
+            children = [(f"[{k!r}]", v) for k, v in item.items()]
+        elif isinstance(item, (list, tuple)):
+            children = [(f"[{i}]", v) for i, v in enumerate(item)]
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            names = [f.name for f in dataclasses.fields(item)]
+            children = [(f".{n}", getattr(item, n, None)) for n in names]
+        else:
+            continue
+        if most is not None:
+            most -= 1
+            if most < 0:
+                return None
+        above[ident] = level
+        keys.append(key)
+        stack.extend((child, at, level + 1) for at, child in reversed(children) if _walked(child))
+    return None
+
+
+def _walked(value: Any) -> bool:
+    return isinstance(value, (Mapping, list, tuple)) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type)
+    )
 
 
 def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

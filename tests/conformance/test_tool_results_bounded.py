@@ -150,3 +150,51 @@ async def test_a_result_whose_own_methods_misbehave_fails_only_its_call(
     result = await codeact.execute(_CATCH.format(call="weird()"))
     assert result.ok and result.value == "went on", result.error
     assert result.stdout.startswith("caught weird()") or "tool_result_bytes" in result.stdout
+
+
+@tool
+def holds_itself(kind: str) -> Any:
+    """A result that contains itself (a tool's bug), of several shapes."""
+    if kind == "list":
+        a: list[Any] = [1]
+        a.append(a)
+        return a
+    if kind == "wide":  # every one of 1,000 keys leads back
+        w: dict[str, Any] = {}
+        for i in range(1000):
+            w[str(i)] = w
+        return w
+    inner: dict[str, Any] = {"n": 1}
+    inner["loop"] = [inner]
+    return {"data": inner}
+
+
+@tool
+def shares_parts() -> list[Any]:
+    """The same list twice, and a long one 1,000 times: shared, not a loop."""
+    part = list(range(100))
+    return [part, part, [part] * 1000]
+
+
+@pytest.mark.parametrize("limit", [None, 256 * 2**20])
+async def test_a_result_that_contains_itself_is_said_so_at_once(
+    make_codeact: Callable[..., CodeAct], limit: int | None
+) -> None:
+    # Said as what it is, quickly, whatever the limit: never "larger than the limit... raise
+    # the limit" (raised, the walk around the loop ran into the tool's timeout instead).
+    limits = Limits(tool_timeout=20) if limit is None else Limits(tool_result_bytes=limit)
+    codeact = make_codeact(tools=[holds_itself, shares_parts], limits=limits)
+    for kind, where in [
+        ("list", "result[1] is result"),
+        ("wide", "result['0'] is result"),
+        ("nested", "result['data']['loop'][0] is result['data']"),
+    ]:
+        started = time.monotonic()
+        result = await codeact.execute(f"holds_itself(kind={kind!r})")
+        assert time.monotonic() - started < 5
+        assert result.error is not None
+        assert f"contains itself ({where})" in result.error.message, result.error.message
+        assert "limit" not in result.error.message
+    result = await codeact.execute("r = shares_parts()\n[len(r[0]), len(r[2]), r[2][999][99]]")
+    assert result.ok, result.error
+    assert result.value == [100, 1000, 99]

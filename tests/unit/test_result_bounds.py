@@ -162,3 +162,42 @@ async def test_a_huge_integer_says_what_the_tool_must_do() -> None:
     assert result.error is not None
     assert "must return such a number as a string" in result.error.message, result.error
     assert "set_int_max_str_digits()" not in result.error.message
+
+
+def test_json_size_over_and_the_conversion_find_a_value_that_holds_itself() -> None:
+    from codeact._nesting import ContainsItself, cycle_in
+    from codeact.calls.sizes import bounded_copy, json_size_over
+    from codeact.tools.results import ResultContainsItself, to_json_value
+
+    loop: list[Any] = [1]
+    loop.append(loop)
+    started = time.monotonic()
+    with pytest.raises(ContainsItself) as caught:
+        json_size_over(loop, 256 * 2**20)
+    assert time.monotonic() - started < 0.5 and caught.value.where == "result[1] is result"
+    with pytest.raises(ResultContainsItself, match=r"contains itself \(result\[1\] is result\)"):
+        to_json_value(loop)
+    deep: list[Any] = []
+    for _ in range(300):  # deep, not a loop: still said as too deep
+        deep = [deep]
+    with pytest.raises(Exception, match="nested more than 200 levels") as too_deep:
+        to_json_value(deep)
+    assert not isinstance(too_deep.value, ResultContainsItself)
+    shared = [list(range(10))] * 50
+    assert cycle_in([shared, shared]) is None and not json_size_over([shared, shared], 10**6)
+    assert bounded_copy({"x": loop})["x"][0] == 1  # a record keeps a summary of it
+
+
+def test_a_direct_call_with_arguments_that_hold_themselves_is_refused_saying_so() -> None:
+    from codeact import tool
+    from codeact.tools import ToolArgumentsError
+
+    @tool
+    def take(x: Any) -> int:
+        """Take."""
+        return 1
+
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ToolArgumentsError, match=r"contain themselves \(arguments\['x'\]\[0\]"):
+        take.validate({"x": loop})

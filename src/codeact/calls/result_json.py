@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._nesting import ContainsItself
 from ..tools import ResultConversionError, Tool
-from ..tools.results import ResultConversionTimeout, ResultTooLargeError
+from ..tools.results import ResultContainsItself, ResultConversionTimeout, ResultTooLargeError
 from .call import ToolInvocation, default_tool_threads, describe_exception, run_tool
 from .json_text import dumps_converted
 from .sizes import ResultTooLarge, json_size_over
@@ -51,14 +52,18 @@ def encode_result(tool: Tool, value: Any, max_bytes: int | None, deadline: float
     """`value` converted and encoded, or the exception that ends its call: `ResultTooLarge`,
     `ResultConversionTimeout` (the deadline passed), or `ResultConversionError`."""
     try:
+        # A value that holds itself is found there (`ContainsItself`), not walked around
+        # until it passes the limit, which would then be named as the thing to raise.
         if max_bytes is not None and json_size_over(value, max_bytes):
             return ResultTooLarge(tool.name, max_bytes, None)
         result = tool.to_json(value, max_bytes=max_bytes, deadline=deadline)
         encoded = dumps_converted(result)
     except ResultTooLargeError as exc:
         return ResultTooLarge(tool.name, exc.max_bytes, None)
-    except ResultConversionTimeout as exc:
+    except (ResultConversionTimeout, ResultContainsItself) as exc:
         return exc
+    except ContainsItself as exc:
+        return ResultContainsItself(exc.where)
     except ValueError as exc:
         if "integer string conversion" in str(exc):  # not the program's to raise: the host's
             return ResultConversionError(

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._display import utf8_safe
-from .._nesting import MAX_JSON_DEPTH, too_deep
+from .._nesting import MAX_JSON_DEPTH, ContainsItself, cycle_in, too_deep
 
 __all__ = [
     "ARGUMENT_CONTAINERS",
@@ -62,8 +62,18 @@ def json_size_over(value: Any, limit: int) -> bool:
         return len(value) + 3 > limit
     total = 0
     stack: list[Any] = [value]
+    # A value that holds itself would be walked around and around until the count passes the
+    # limit (seconds, and then the limit named as what to raise): the walk of such a value
+    # repeats, so the item popped at each power of two is kept (`mark`) and one popped again
+    # is looked into (`_again`), at the cost of a comparison an item (Brent's cycle finding).
+    pops, next_mark, mark = 0, 1, _NOTHING
     while stack:
         item = stack.pop()
+        pops += 1
+        if item is mark:
+            mark = _again(value, limit)
+        elif pops == next_mark:
+            mark, next_mark = item, 2 * next_mark
         kind = type(item)
         if kind is dict or kind is list or kind is tuple:
             # The common containers: their plain items counted here, not pushed and popped.
@@ -104,6 +114,21 @@ def json_size_over(value: Any, limit: int) -> bool:
         if total > limit:
             return True
     return False
+
+
+_NOTHING = object()  # json_size_over's `mark` before the first, and once it stops looking
+
+
+def _again(value: Any, limit: int) -> object:
+    """Something of `value` was walked again: raise `ContainsItself` if that is because
+    `value` holds itself; else it is only shared (it counts again, as JSON writes it again)
+    and `_NOTHING`, so that the walk goes on without looking again. `value` is walked once
+    for this, each container once and at most as many as `limit` could hold (a value with
+    more is over the limit whatever else it is)."""
+    found = cycle_in(value, "result", most=limit // 2)
+    if found is not None:
+        raise ContainsItself(found)
+    return _NOTHING
 
 
 def _size(n: int) -> str:
@@ -225,8 +250,12 @@ def bounded_copy(value: Any, *, chars: int = RECORD_CHARS, parsed_from: int | No
     if parsed_from is not None and parsed_from * 12 <= chars:
         if parsed_from < _SHALLOW_TEXT or not too_deep(value):
             return value
-    elif not json_size_over(value, chars) and not too_deep(value):
-        return value
+    else:
+        try:
+            if not json_size_over(value, chars) and not too_deep(value):
+                return value
+        except ContainsItself:  # summarized: its levels past `_DEPTH` are cut
+            pass
     budget = [chars]
     return _summary(value, budget)
 

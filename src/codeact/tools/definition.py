@@ -12,6 +12,7 @@ from .._nesting import (
     ARGUMENTS_TOO_DEEP,
     MAX_ARGUMENT_DEPTH,
     TooDeep,
+    cycle_in,
     loads_within,
     nests_deeper,
     too_deep,
@@ -297,6 +298,8 @@ class Tool:
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Validate arguments given as Python values; return the keyword arguments."""
         arguments = dict(arguments)
+        if (found := cycle_in(arguments, "arguments")) is not None:  # Python values may loop
+            raise ToolArgumentsError(self._describe([f"they contain themselves ({found})"]))
         if too_deep(arguments, MAX_ARGUMENT_DEPTH):
             raise ToolArgumentsError(self._describe([ARGUMENTS_TOO_DEEP]))
         if isinstance(self._schema, JsonArgumentsSchema):

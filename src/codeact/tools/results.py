@@ -21,6 +21,8 @@ bytes, bytearray                               str, base64
 
 Anything else is an error that names the type and the path inside the value
 (``tool 'f' returned an object of type Foo at result['items'][2]``): never a silent ``str()``.
+So is a value nested more than `MAX_JSON_DEPTH` levels, and one that holds itself
+(`ResultContainsItself`, naming where: ``result[0] is result``).
 
 A conversion may be bounded (`to_json_value`'s `max_bytes` and `deadline`): it counts, as it
 goes, a lower bound of the JSON it is making, and stops with `ResultTooLargeError` as soon as
@@ -48,9 +50,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .._nesting import MAX_JSON_DEPTH
+from .._nesting import MAX_JSON_DEPTH, cycle_in
 
 __all__ = [
+    "ResultContainsItself",
     "ResultConversionError",
     "ResultConversionTimeout",
     "ResultTooLargeError",
@@ -73,6 +76,22 @@ class ResultTooLargeError(ResultConversionError):
         self.max_bytes = max_bytes
 
 
+class ResultContainsItself(ResultConversionError):
+    """A value holds itself (a list, dict or dataclass in it is one that holds it): its JSON
+    would never end. `where`: one such place (``result[0] is result``)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"it contains itself ({where}), and a value that holds itself has no JSON form: "
+            "return one without the loop (a copy, or ids in place of the objects)"
+        )
+        self.where = where
+
+
+class _NestedTooDeep(ResultConversionError):
+    """Nested more than `MAX_JSON_DEPTH` levels (or holding itself: `to_json_value` looks)."""
+
+
 class ResultConversionTimeout(ResultConversionError):
     """A conversion with a `deadline` was still running at it (the value was consumed no
     further)."""
@@ -92,7 +111,13 @@ def to_json_value(
     `ResultConversionTimeout` once it has passed (checked before each part that runs code of
     the value's own: an item of an iterator, a mapping's entry, an object converted)."""
     budget = _Budget(sys.maxsize if max_bytes is None else max_bytes, deadline)
-    converted = _convert(value, where, 0, budget)
+    try:
+        converted = _convert(value, where, 0, budget)
+    except _NestedTooDeep as exc:
+        found = cycle_in(value, where)  # the likeliest cause: said so, not "too deep"
+        if found is not None:
+            raise ResultContainsItself(found) from None
+        raise ResultConversionError(*exc.args) from None
     budget.check()
     return converted
 
@@ -145,7 +170,7 @@ def _convert(value: Any, where: str, depth: int, budget: _Budget) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         if depth > _MAX_DEPTH:
-            raise ResultConversionError(f"{where} is nested more than {_MAX_DEPTH} levels deep")
+            raise _NestedTooDeep(f"{where} is nested more than {_MAX_DEPTH} levels deep")
         budget.left -= _plain_size(value)
         return value
     if depth < _MAX_DEPTH:
@@ -182,7 +207,7 @@ def _convert(value: Any, where: str, depth: int, budget: _Budget) -> Any:
 
 def _convert_other(value: Any, where: str, depth: int, budget: _Budget) -> Any:
     if depth > _MAX_DEPTH:
-        raise ResultConversionError(f"{where} is nested more than {_MAX_DEPTH} levels deep")
+        raise _NestedTooDeep(f"{where} is nested more than {_MAX_DEPTH} levels deep")
     if value is None or isinstance(value, (bool, int, str)):
         value = value.value if isinstance(value, enum.Enum) else value
         budget.left -= len(value) + 2 if isinstance(value, str) else 1
