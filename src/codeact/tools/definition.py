@@ -31,8 +31,8 @@ from .from_parse import model_from_parse
 from .json_schema import (
     JsonArgumentsError,
     JsonArgumentsSchema,
+    arguments_note,
     build_json_schema,
-    unusable_names_note,
 )
 from .problems import validation_problems
 from .results import to_json_value
@@ -207,9 +207,8 @@ class Tool:
 
     @property
     def arguments_note(self) -> str:
-        """How to pass the arguments whose names are no Python names (``from``, ``user-id``),
-        which the signature shows only as ``**kwargs``; "" when there are none."""
-        return unusable_names_note(self._schema.params)
+        """What the description adds (`json_schema.arguments_note`); "" when nothing."""
+        return arguments_note(self._schema.params, self._schema.return_annotation)
 
     @property
     def return_annotation(self) -> Any:

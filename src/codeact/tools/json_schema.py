@@ -23,7 +23,7 @@ from ..errors import ToolDefinitionError
 from .problems import MAX_LISTED_PROBLEMS
 from .schema import ParameterNames, ParameterSpec, catch_all_name
 from .schema_names import ArgumentNames, resolve_ref
-from .type_text import default_text, render_type, typed_dict_text
+from .type_text import bytes_note, default_text, render_type, typed_dict_text
 
 if TYPE_CHECKING:
     import jsonschema.exceptions
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "JsonArgumentsError",
     "JsonArgumentsSchema",
+    "arguments_note",
     "build_json_schema",
     "render_json_type",
     "unusable_names_note",
@@ -161,6 +162,13 @@ def unusable_names_note(params: tuple[ParameterSpec, ...]) -> str:
     which = "which is not a Python name" if len(hidden) == 1 else "which are not Python names"
     it = "it" if len(hidden) == 1 else "them"
     return f"Also takes {listed}, {which}: pass {it} as **{{{example}}}."
+
+
+def arguments_note(params: tuple[ParameterSpec, ...], returns: Any) -> str:
+    """What a tool's description adds: how to pass arguments whose names are no Python
+    names, and that bytes travel as base64 text; "" when neither applies."""
+    notes = (unusable_names_note(params), bytes_note(params, returns))
+    return " ".join(note for note in notes if note)
 
 
 def build_json_schema(

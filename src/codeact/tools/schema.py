@@ -190,7 +190,14 @@ def build_function_schema(fn: Any, name: str, doc: Docstring) -> FunctionSchema:
     try:
         model = pydantic.create_model(
             f"{name}_arguments",
-            __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
+            # bytes cross as base64 text both ways: a tool's bytes result reaches the
+            # program as base64 (`tools.results`), and a bytes parameter takes it back.
+            __config__=ConfigDict(
+                extra="forbid",
+                arbitrary_types_allowed=False,
+                val_json_bytes="base64",
+                ser_json_bytes="base64",
+            ),
             **fields,
         )
         schema = model.model_json_schema()

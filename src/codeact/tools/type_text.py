@@ -31,7 +31,7 @@ from typing_extensions import is_typeddict
 if TYPE_CHECKING:
     from .schema import ParameterSpec
 
-__all__ = ["default_text", "definition_keys", "render_params", "render_type"]
+__all__ = ["bytes_note", "default_text", "definition_keys", "render_params", "render_type"]
 
 _EMPTY = inspect.Parameter.empty
 _SEQUENCES = {
@@ -204,6 +204,39 @@ def _functional_keys(definition: str) -> list[str]:
     return [
         k.value for k in fields.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)
     ]
+
+
+def bytes_note(params: list[ParameterSpec] | tuple[ParameterSpec, ...], returns: Any) -> str:
+    """What the description adds when bytes cross: they travel as base64 text both ways (a
+    bytes result arrives as base64; a bytes parameter takes base64, that result included,
+    which the host decodes); "" when no parameter or result holds bytes."""
+    takes = [p.name for p in params if _holds_bytes(p.annotation, set())]
+    gives = returns is not inspect.Parameter.empty and _holds_bytes(returns, set())
+    if not takes and not gives:
+        return ""
+    parts = []
+    if takes:
+        names = ", ".join(takes)
+        parts.append(f"{names} {'is' if len(takes) == 1 else 'are'} bytes: pass base64 text")
+    if gives:
+        parts.append("the bytes in its result come as base64 text (base64.b64decode them)")
+    return "Bytes travel as base64 text: " + "; ".join(parts) + "."
+
+
+def _holds_bytes(tp: Any, seen: set[int]) -> bool:
+    """Whether `tp` is bytes or holds bytes in its arguments, TypedDict keys or dataclass
+    fields (a pydantic model's fields follow its own config: not looked into)."""
+    if id(tp) in seen:
+        return False
+    seen.add(id(tp))
+    if isinstance(tp, type) and issubclass(tp, (bytes, bytearray)):
+        return True
+    if any(_holds_bytes(arg, seen) for arg in get_args(tp)):
+        return True
+    if isinstance(tp, type) and (is_typeddict(tp) or dataclasses.is_dataclass(tp)):
+        fields = _structured_fields(tp) or {}
+        return any(_holds_bytes(ftype, seen) for ftype, _, _ in fields.values())
+    return False
 
 
 def _structured_fields(tp: type) -> dict[str, tuple[Any, str, bool]] | None:

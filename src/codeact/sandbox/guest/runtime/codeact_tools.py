@@ -61,6 +61,12 @@ MAX_ARGUMENT_LEVELS = 200
 def _json_default(value: object) -> Any:
     if isinstance(value, (set, frozenset)):
         return list(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"an object of type {type(value).__name__} cannot be sent to a tool; bytes travel "
+            "as base64 text: pass base64.b64encode(data).decode() (a bytes parameter decodes "
+            "it, and a tool's bytes result comes as such text)"
+        )
     raise TypeError(
         f"an object of type {type(value).__name__} cannot be sent to a tool; "
         "pass JSON values (dict, list, str, int, float, bool, None)"
