@@ -61,6 +61,8 @@ class Terminated(SystemExit):
 _said = threading.Lock()
 #: The status of a signal that came once the command had ended (see `_note`).
 _noted: list[int] = []
+#: This process is the `codeact` command (`run`), not a test calling its parts.
+_command: list[bool] = []
 
 
 def arm() -> None:
@@ -79,7 +81,20 @@ def _say_once(status: int) -> bool:
         if sys.stderr is not None:
             sys.stderr.write(f"codeact: {word}\n")
             sys.stderr.flush()
+    if _command:
+        _quiet_from_now()
     return True
+
+
+def _quiet_from_now() -> None:
+    """The command said why it ends: what objects the signal left half made say as they are
+    collected (an event loop interrupted in its constructor: "Exception ignored in ...
+    __del__", a coroutine never awaited) is not the user's business, and would follow the
+    one line that is."""
+    import warnings
+
+    sys.unraisablehook = lambda unraisable: None
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited")
 
 
 def say_interrupted() -> None:
@@ -163,6 +178,7 @@ def _forget_caught_interrupts() -> None:
 
 def run() -> NoReturn:
     """The `codeact` command: the console script's entry point and `python -m codeact`."""
+    _command.append(True)
     arm()
     atexit.register(_at_last)
     exit_cleanly_on_ending_signals()

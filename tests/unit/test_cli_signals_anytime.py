@@ -153,3 +153,31 @@ def test_a_signal_during_the_exit_handlers_says_one_line_after_the_clean_up(
     ), done.stderr
     assert '"stdout": "hi\\n"' in done.stdout  # the result came first, whole
     assert list(tmp_path.glob("codeact-output-*")) == []  # the clean-up was not cut short
+
+
+def test_what_a_signal_left_half_made_says_nothing_after_the_line() -> None:
+    """Ctrl-C while `bench sandbox` started its next event loop (inside the loop's own
+    constructor) printed "Exception ignored in ... BaseEventLoop.__del__" with a traceback and
+    "coroutine 'bench_sessions' was never awaited" after ``codeact: interrupted``: once the
+    command has said why it ends, what half-made objects say as they are collected is not
+    shown. Here such objects are made after the line, in a process that is the command."""
+    code = (
+        "import codeact._entry as entry\n"
+        "entry._command.append(True)\n"
+        "entry.say_interrupted()\n"
+        "class HalfMade:\n"
+        "    def __del__(self):\n"
+        "        raise AttributeError('no attribute _signal_handlers')\n"
+        "HalfMade()\n"
+        "async def never(): pass\n"
+        "never()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "codeact: interrupted\n"
