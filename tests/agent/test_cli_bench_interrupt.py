@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ..cli_run import interrupt_codeact
 from .conftest import FakeOpenAI, Reply, completion
 
 pytestmark = [
@@ -38,26 +37,8 @@ def test_ctrl_c_keeps_the_runs_that_finished(fake_openai: FakeOpenAI, tmp_path: 
     json_path = tmp_path / "bench.json"
     args = ["order-totals", "--base-url", fake_openai.url, "--model", "looper"]
     args += ["--wiring", "direct", "--runs", "200", "--max-turns", "2", "--json", str(json_path)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "codeact", "bench", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=CLEAN_ENV,
-        # Ctrl-C as a terminal delivers it (a background job, as CI may start us, ignores it).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    assert proc.stderr is not None
-    seen = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen.append(line)
-        if line.startswith("run 2/200"):
-            break
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (seen, err)
+    status, out, err = interrupt_codeact("bench", *args, after_line="run 2/200", env=CLEAN_ENV)
+    assert status == 130, (out, err)
     assert err.rstrip().endswith("codeact: interrupted"), err
     assert "| metric (median) | direct |" in out, out
     kept = json.loads(json_path.read_text())["runs"]

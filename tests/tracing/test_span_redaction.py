@@ -14,7 +14,7 @@ pytest.importorskip("opentelemetry.sdk", reason="needs pip install -e '.[otel]'"
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from codeact import CodeAct, tool
+from codeact import CodeAct, Tool, tool
 
 SECRET = "hunter2-correct-horse"
 
@@ -44,18 +44,23 @@ def mount(tmp_path: Path) -> list[tuple[str, str]]:
     return [(str(tmp_path), "/secrets")]
 
 
-@pytest.mark.usefixtures("wasm_ready")
-async def test_the_execution_span_s_exception_hides_what_the_redaction_hid(
-    provider: TracerProvider, exporter: InMemorySpanExporter, mount: list[tuple[str, str]]
-) -> None:
-    codeact = CodeAct(
-        tools=[login],
+def redacting(one: Tool, provider: TracerProvider, mount: list[tuple[str, str]]) -> CodeAct:
+    """A CodeAct recording content, redacting ``password``, with the secret mounted."""
+    return CodeAct(
+        tools=[one],
         backend="wasm",
         tracer_provider=provider,
         capture_content=True,
         redact=["password"],
         file_mounts=mount,
     )
+
+
+@pytest.mark.usefixtures("wasm_ready")
+async def test_the_execution_span_s_exception_hides_what_the_redaction_hid(
+    provider: TracerProvider, exporter: InMemorySpanExporter, mount: list[tuple[str, str]]
+) -> None:
+    codeact = redacting(login, provider, mount)
     result = await codeact.execute("login(user='ann', password=open('/secrets/pw').read())")
     assert result.error is not None and SECRET in result.error.message  # the program's own
     assert result.tool_calls[0].error and SECRET not in result.tool_calls[0].error
@@ -73,14 +78,7 @@ async def test_the_execution_span_s_exception_hides_what_the_redaction_hid(
 async def test_output_code_and_results_hide_what_the_redaction_hid(
     provider: TracerProvider, exporter: InMemorySpanExporter, mount: list[tuple[str, str]]
 ) -> None:
-    codeact = CodeAct(
-        tools=[check],
-        backend="wasm",
-        tracer_provider=provider,
-        capture_content=True,
-        redact=["password"],
-        file_mounts=mount,
-    )
+    codeact = redacting(check, provider, mount)
     code = (
         "pw = open('/secrets/pw').read()\n"
         f"check(user='ann', password={SECRET!r})\n"
