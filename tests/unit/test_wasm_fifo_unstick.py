@@ -60,3 +60,84 @@ def test_a_run_stopped_while_opening_a_fifo_gives_its_thread_back(tmp_path: Path
         assert codeact.execute_sync("5").value == 5
     finally:
         codeact.close()
+
+
+class _Listed:
+    """What ``os.scandir`` gives, from entries already listed (and lstat'ed)."""
+
+    def __init__(self, entries: list[os.DirEntry[str]]) -> None:
+        self._entries = entries
+
+    def __iter__(self) -> object:
+        return iter(self._entries)
+
+    def __enter__(self) -> _Listed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _fifo_with_reader(path: Path) -> tuple[threading.Event, threading.Thread]:
+    os.mkfifo(path)
+    opened = threading.Event()
+
+    def reader() -> None:
+        with open(path, "rb"):  # blocks until something opens the other end
+            opened.set()
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    return opened, thread
+
+
+def _release(path: Path, thread: threading.Thread) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)  # ends the reader's wait, if still waiting
+    os.close(fd)
+    thread.join(5)
+
+
+def test_a_folder_turned_into_a_link_while_walked_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A later run on the same read-write mount turns a folder the walk has listed (and
+    # queued) into a link out of the mount: the walk must not list or open what it leads to.
+    mount, outside = tmp_path / "mount", tmp_path / "outside"
+    (mount / "d").mkdir(parents=True)
+    outside.mkdir()
+    opened, thread = _fifo_with_reader(outside / "trap")
+    real = os.scandir
+    calls = []
+
+    def scandir(folder: object) -> object:
+        calls.append(folder)
+        listed = list(real(folder))  # type: ignore[call-overload]
+        for entry in listed:
+            entry.stat(follow_symlinks=False)  # as the walk saw it
+        if len(calls) == 1:  # the mount's top, listed: now the program swaps its folder
+            (mount / "d").rename(mount / "x")
+            (mount / "d").symlink_to("../outside")
+        return _Listed(listed)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    try:
+        assert open_fifos_under([str(mount)]) == 0
+        monkeypatch.undo()
+        assert not opened.wait(0.3)  # the host FIFO outside the mount was never opened
+    finally:
+        _release(outside / "trap", thread)
+
+
+def test_a_granted_folder_that_is_now_a_link_is_not_walked(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    opened, thread = _fifo_with_reader(outside / "trap")
+    (tmp_path / "mount").symlink_to(outside)
+    try:
+        assert open_fifos_under([str(tmp_path / "mount")]) == 0
+        assert not opened.wait(0.3)
+    finally:
+        _release(outside / "trap", thread)

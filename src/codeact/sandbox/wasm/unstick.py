@@ -10,7 +10,8 @@ then traps at its next epoch check, since its deadline has passed. A read on it 
 end of the stream once we close it, and a write a broken pipe.
 
 Only a stopped run's mounts are walked, and only while its thread has not returned, up to
-`MAX_ENTRIES` entries each time.
+`MAX_ENTRIES` entries each time. They are walked by descriptor, never following a link: the
+next run on a read-write mount may be changing the tree meanwhile (`open_fifos_under`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import stat
 import threading
 from collections.abc import Sequence
 
-__all__ = ["MAX_ENTRIES", "free_when_stuck", "open_fifos_under"]
+from ..._paths import open_folder_nofollow
+
+__all__ = ["MAX_DEPTH", "MAX_ENTRIES", "free_when_stuck", "open_fifos_under"]
 
 #: Entries of a run's mounts looked at per attempt (a mount may be a large tree).
 MAX_ENTRIES = 20_000
@@ -53,26 +56,95 @@ def free_when_stuck(future: concurrent.futures.Future[object], folders: Sequence
 
 
 def open_fifos_under(folders: Sequence[str], *, max_entries: int = MAX_ENTRIES) -> int:
-    """Open and close at once every FIFO under `folders` (links not followed); how many."""
+    """Open and close at once every FIFO under `folders` (links not followed); how many.
+
+    A later run on the same read-write mount may change the tree while it is walked (turn a
+    folder listed here into a link out of the mount), so it is walked by descriptor, as
+    /output is (`output_walk`): each folder is opened inside the one that listed it, with no
+    link followed, and each FIFO inside its folder with ``O_NOFOLLOW``; what was opened is
+    checked to be a FIFO. Nothing outside `folders` is listed or opened. Folders nested past
+    `MAX_DEPTH` are not walked (the host put the FIFOs there, not the program)."""
+    if not _BY_FD:
+        return 0
     opened = 0
-    seen = 0
-    pending = list(folders)
-    while pending and seen < max_entries:
-        folder = pending.pop()
+    seen = [0]
+    for folder in folders:
+        if seen[0] >= max_entries:
+            break
         try:
-            entries = list(os.scandir(folder))
+            above = open_folder_nofollow(folder)
         except OSError:
             continue
-        for entry in entries:
-            seen += 1
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                pending.append(entry.path)
-            elif stat.S_ISFIFO(info.st_mode):
-                with contextlib.suppress(OSError):
-                    os.close(os.open(entry.path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW))
-                    opened += 1
+        try:
+            root = os.open(".", _LIST, dir_fd=above)
+        except OSError:
+            continue
+        finally:
+            os.close(above)
+        opened += _walk(root, seen, max_entries)
     return opened
+
+
+#: Folders below a mount walked (one descriptor held per level on the way down).
+MAX_DEPTH = 64
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_LIST = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
+_FIFO = os.O_RDWR | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC
+_BY_FD = os.open in os.supports_dir_fd and os.scandir in os.supports_fd and _NOFOLLOW != 0
+
+
+def _walk(root: int, seen: list[int], max_entries: int) -> int:
+    """`open_fifos_under` below the open folder `root` (closed here), depth first."""
+    opened = 0
+    stack: list[tuple[int, list[str]]] = []  # (folder, its subfolders not walked yet)
+    fd: int | None = root
+    try:
+        while fd is not None or stack:
+            if fd is not None:
+                subfolders: list[str] = []
+                stack.append((fd, subfolders))  # closed from here, whatever happens
+                for name, kind in _listing(fd):
+                    seen[0] += 1
+                    if seen[0] > max_entries:
+                        return opened
+                    if stat.S_ISDIR(kind):
+                        subfolders.append(name)
+                    elif stat.S_ISFIFO(kind) and _open_fifo(name, fd):
+                        opened += 1
+                fd = None
+            parent, subfolders = stack[-1]
+            if not subfolders or len(stack) > MAX_DEPTH:
+                os.close(stack.pop()[0])
+                continue
+            with contextlib.suppress(OSError):  # gone, or no longer a folder (a link: ELOOP)
+                fd = os.open(subfolders.pop(), _LIST, dir_fd=parent)
+    finally:
+        if fd is not None:
+            os.close(fd)
+        for folder, _ in stack:
+            os.close(folder)
+    return opened
+
+
+def _listing(fd: int) -> list[tuple[str, int]]:
+    """(name, type bits) of the entries of the open folder `fd`, not following links."""
+    listed: list[tuple[str, int]] = []
+    with contextlib.suppress(OSError), os.scandir(fd) as it:
+        for entry in it:
+            with contextlib.suppress(OSError):
+                listed.append((entry.name, entry.stat(follow_symlinks=False).st_mode))
+    return listed
+
+
+def _open_fifo(name: str, folder: int) -> bool:
+    """Open and close the FIFO `name` inside `folder`; whether a FIFO was opened."""
+    try:
+        fd = os.open(name, _FIFO, dir_fd=folder)
+    except OSError:
+        return False
+    try:
+        return stat.S_ISFIFO(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
