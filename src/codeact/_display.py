@@ -17,6 +17,12 @@ tokens ``NaN``, ``Infinity`` and ``-Infinity``, which are not JSON (JavaScript's
 Go, jq and Postgres refuse the whole line). Such a float is written as the *string*
 ``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` (as the Protocol Buffers JSON mapping does), and
 what writes it passes ``allow_nan=False``, so that strict JSON is all it can write.
+
+`shown_name` and `name_bytes` are for a file name the program chose under /output, which the
+host read from the file system: bytes that are not UTF-8 (``open(b'/output/x\\xff', 'wb')``)
+reach Python as lone surrogates (``os.fsdecode``'s surrogateescape), which UTF-8, JSON and
+URLs cannot hold. Shown, each such byte is written ``\\xNN`` (``x\\xff``), everywhere the
+name is shown or written out; in a URL, the name's own bytes are percent-encoded (``x%FF``).
 """
 
 from __future__ import annotations
@@ -25,7 +31,15 @@ import math
 import re
 from typing import Any
 
-__all__ = ["finite_json", "utf8_safe", "utf8_safe_json", "visible", "visible_cut"]
+__all__ = [
+    "finite_json",
+    "name_bytes",
+    "shown_name",
+    "utf8_safe",
+    "utf8_safe_json",
+    "visible",
+    "visible_cut",
+]
 
 # C0 and C1 controls, DEL, every invisible format character (Unicode's category Cf: zero-width,
 # bidi embeddings/overrides/isolates, word joiner, BOM, the tag characters that can spell text
@@ -78,6 +92,32 @@ def utf8_safe(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_name_byte(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"
+
+
+def shown_name(text: str) -> str:
+    """`text` (a file name, or a message that holds one) with each byte that was not UTF-8
+    written ``\\xNN``, as the name's bytes would be shown (any other lone surrogate as
+    ``\\udXXX``): valid UTF-8, so JSON, a terminal and a model's API all take it."""
+    return _SURROGATE.sub(_escape_name_byte, text) if not text.isascii() else text
+
+
+def name_bytes(text: str) -> bytes:
+    """The bytes of the file name `text` (as ``os.fsencode`` gives them on POSIX); a lone
+    surrogate that no byte made is written as UTF-8 would, were it allowed."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def utf8_safe_json(value: Any) -> Any:

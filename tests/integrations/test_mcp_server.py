@@ -236,3 +236,32 @@ async def test_max_concurrent_caps_programs_running_at_once(cap: int, overlap: i
         )
     assert all(not r.is_error and "done" in mcp_text(r) for r in results)  # waited, not refused
     assert running[1] == overlap
+
+
+async def test_a_file_name_that_is_not_utf8_does_not_fail_the_call() -> None:
+    # Before, quoting the name raised: the client got only "Error executing tool", the
+    # program's output and its other files were lost, and on_files never ran.
+    from codeact.sandbox.registry import backend_availability
+
+    if not backend_availability("jail").available:
+        pytest.skip("only the jail lets a program make such a name")
+    saved: list[list[str]] = []
+    with CodeAct(backend="jail") as codeact:
+        server = build_mcp_server(codeact, on_files=lambda fs: saved.append([f.path for f in fs]))
+        async with mcp.Client(server) as client:
+            result = await client.call_tool(
+                "execute_code",
+                {
+                    "code": "print('result 42')\nopen('/output/ok.txt', 'w').write('a')\n"
+                    "open(b'/output/x\\xff', 'wb').write(b'!')"
+                },
+            )
+    assert not result.is_error, result.content
+    text = mcp_text(result, 0)
+    assert "result 42" in text
+    assert "/output/x\\xff (application/octet-stream, 1 bytes)" in text
+    uris = sorted(
+        str(c.resource.uri) for c in result.content if isinstance(c, mcp_types.EmbeddedResource)
+    )
+    assert uris == ["codeact://output/ok.txt", "codeact://output/x%FF"]
+    assert saved == [["ok.txt", "x\udcff"]]

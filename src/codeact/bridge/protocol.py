@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
+from .._display import shown_name
 from ..policy.limits import LimitName, Limits
 from ..policy.mounts import Mount
 from ..policy.outputs import OutputLimits
@@ -212,10 +213,17 @@ class OutputFile:
     def size(self) -> int:
         return len(self.data)
 
+    @property
+    def shown_path(self) -> str:
+        """`path` as shown and written out: a byte of the name that is not UTF-8 (`path` holds
+        it as a lone surrogate, as ``os.fsdecode`` gives it) as ``\\xNN`` (`shown_name`)."""
+        return shown_name(self.path)
+
     def to_dict(self) -> dict[str, Any]:
-        """Metadata only (the bytes stay out of JSON; `codeact exec --output-dir` saves them)."""
+        """Metadata only (the bytes stay out of JSON; `codeact exec --output-dir` saves them).
+        The path is `shown_path`: JSON cannot hold a name that is not UTF-8."""
         return {
-            "path": self.path,
+            "path": self.shown_path,
             "media_type": self.media_type,
             "size": self.size,
             "sha256": hashlib.sha256(self.data).hexdigest(),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .._display import shown_name
 from .._entry import EXIT_INTERRUPTED, say_interrupted
 from ..errors import CodeActError, SessionStateError, UserError
 from ..policy.network import hint_cli_flags
@@ -217,10 +218,10 @@ def _report_files(result: ExecutionResult, output_dir: Path | None) -> None:
         renamed = renamed_note(saved, output_dir)
         note(f"saved {len(saved)} file(s) to {output_dir}{renamed}")
     elif result.files:
-        names = ", ".join(f.path for f in result.files)
+        names = ", ".join(f.shown_path for f in result.files)
         note(f"the program wrote {names} under /output; pass --output-dir DIR to save them")
     for skipped in result.files_skipped:
-        note(f"file not returned: {skipped}")
+        note(f"file not returned: {shown_name(skipped)}")
 
 
 #: The largest program `codeact exec` reads (bytes). Far past any program a person or a model

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .._display import shown_name
 from .._paths import open_child_folder, open_folder_nofollow
 from ..bridge.protocol import OutputFile
 from ..errors import CodeActError, UserError
@@ -135,7 +136,7 @@ def save_files(files: Sequence[OutputFile], directory: Path) -> list[tuple[str, 
             try:
                 saved.append((file.path, _save_beneath(root, directory, file)))
             except OSError as exc:
-                refused.append(f"{file.path} ({_why(exc, directory)})")
+                refused.append(f"{file.shown_path} ({_why(exc, directory)})")
     finally:
         os.close(root)
     if refused:  # the program ran: not a usage error (exit 1, not 2)
@@ -216,7 +217,7 @@ def renamed_note(saved: Sequence[tuple[str, Path]], directory: Path) -> str:
     """' (a.csv existed: saved as a (2).csv)' for the files not saved under their own name."""
     root = directory.resolve()
     moved = [
-        f"{path} existed: saved as {where.relative_to(root)}"
+        shown_name(f"{path} existed: saved as {where.relative_to(root)}")
         for path, where in saved
         if where.relative_to(root).as_posix() != path
     ]

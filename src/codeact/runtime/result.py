@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .._display import utf8_safe, visible
+from .._display import shown_name, utf8_safe, visible
 from ..bridge.http_egress import HttpRequestRecord
 from ..bridge.output import CappedOutput
 from ..bridge.protocol import OutputFile, RunOutcome, ToolCallRecord
@@ -194,7 +194,7 @@ class ExecutionResult:
             "approval": self.approval.to_dict() if self.approval is not None else None,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "files": [f.to_dict() for f in self.files],
-            "files_skipped": list(self.files_skipped),
+            "files_skipped": [shown_name(why) for why in self.files_skipped],
             "http_requests": [r.to_dict() for r in self.http_requests],
             "packages": list(self.packages),
             "exit_status": self.exit_status,
@@ -214,12 +214,14 @@ class ExecutionResult:
             parts.append(f"[value] {json.dumps(self.value, ensure_ascii=False)}")
         if self.files:
             listed = ", ".join(  # a file's name is the program's: no line of its own
-                f"/output/{visible(f.path, newlines=False)} ({f.media_type}, {f.size} bytes)"
+                f"/output/{visible(f.shown_path, newlines=False)} ({f.media_type}, {f.size} bytes)"
                 for f in self.files
             )
             parts.append(f"[files returned] {listed}")
         if self.files_skipped:
-            skipped = "; ".join(visible(why, newlines=False) for why in self.files_skipped)
+            skipped = "; ".join(
+                visible(shown_name(why), newlines=False) for why in self.files_skipped
+            )
             parts.append(f"[files not returned] {skipped}")
         printed_cut = self.output_truncated - self.value_truncated
         if printed_cut > 0:

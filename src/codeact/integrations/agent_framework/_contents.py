@@ -71,7 +71,7 @@ def execution_contents(result: ExecutionResult, *, result_format: ResultFormat) 
         Content.from_data(
             data=f.data,
             media_type=f.media_type,
-            additional_properties={"path": f"/output/{f.path}", **extra},
+            additional_properties={"path": f"/output/{f.shown_path}", **extra},
         )
         for f in result.files
     ]

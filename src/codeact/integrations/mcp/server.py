@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from ..._display import name_bytes
 from ..._extras import needs_extra
 from ...bridge.protocol import OutputFile
 from ...errors import ConfigurationError
@@ -215,8 +216,9 @@ def _file_content(file: OutputFile) -> Any:
     if file.media_type.startswith("image/"):
         return mcp_types.ImageContent(type="image", data=data, mime_type=file.media_type)
     resource = mcp_types.BlobResourceContents(
-        # Percent-encoded: the program chose the name (spaces, '#', '?', control characters).
-        uri=f"codeact://output/{urllib.parse.quote(file.path)}",
+        # Percent-encoded: the program chose the name (spaces, '#', '?', control characters,
+        # bytes that are not UTF-8), so the name's own bytes are.
+        uri=f"codeact://output/{urllib.parse.quote(name_bytes(file.path))}",
         mime_type=file.media_type,
         blob=data,
     )
