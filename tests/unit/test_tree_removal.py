@@ -152,3 +152,53 @@ def test_the_remover_takes_trees_off_the_freeing_thread(tmp_path: Path) -> None:
         trees.append(root)
         remover.remove_later(str(root))
     _wait(lambda: not any(t.exists() for t in trees), timeout=30)
+
+
+class _Listed:
+    """What ``os.scandir`` gives, from entries already listed."""
+
+    def __init__(self, entries: list[os.DirEntry[str]]) -> None:
+        self._entries = entries
+
+    def __iter__(self) -> object:
+        return iter(self._entries)
+
+    def __enter__(self) -> _Listed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="links need privileges on Windows")
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_folder_turned_into_a_link_while_removed_leads_nowhere_outside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, depth: int
+) -> None:
+    # A writer still at work in the tree (a dying thread of the program) turns a folder the
+    # removal has listed into a link to a host folder: nothing there may be deleted.
+    root, outside = tmp_path / "output", tmp_path / "outside"
+    folder = root.joinpath(*["d"] * depth)
+    folder.mkdir(parents=True)
+    (folder / "f.txt").write_text("x")
+    outside.mkdir()
+    (outside / "victim.txt").write_text("keep me")
+    real = os.scandir
+    calls = []
+
+    def scandir(path: object) -> object:
+        calls.append(path)
+        listed = list(real(path))  # type: ignore[call-overload]
+        for entry in listed:
+            entry.is_dir(follow_symlinks=False)  # as the removal saw it
+        if len(calls) == depth:  # the folder above `folder` is listed: swap `folder`
+            aside = folder.with_name("moved")
+            folder.rename(aside)
+            folder.symlink_to(outside)
+        return _Listed(listed)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    remove_tree(str(root))
+    monkeypatch.undo()
+    assert (outside / "victim.txt").read_text() == "keep me"
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]

@@ -17,6 +17,7 @@ Nothing raises: what cannot be removed is logged once with a count.
 # ruff: noqa: PTH101, PTH104, PTH106, PTH118
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
@@ -46,6 +47,8 @@ def remove_tree(root: str, *, warn: bool = True) -> bool:
 
 
 def _remove(root: str, *, warn: bool) -> bool:
+    if _BY_FD:
+        return _remove_by_fd(root, warn=warn)
     try:
         info = os.lstat(root)
     except FileNotFoundError:
@@ -108,6 +111,176 @@ def _remove(root: str, *, warn: bool) -> bool:
         log.warning(
             "could not remove %d entries under %s (first: %s)", len(failures), root, failures[0]
         )
+        return False
+    return True
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
+_O_PATH = getattr(os, "O_PATH", 0)
+#: Whether folders are opened inside the folder that listed them, no link followed.
+_BY_FD = (
+    _NOFOLLOW != 0
+    and {os.open, os.unlink, os.rename, os.rmdir} <= os.supports_dir_fd
+    and os.scandir in os.supports_fd
+)
+
+
+def _remove_by_fd(root: str, *, warn: bool) -> bool:
+    """`_remove` by descriptor: each folder is opened inside the one that listed it (the
+    root's) without following a link, and its entries are unlinked and renamed by name
+    inside it. A writer still at work in the tree (a program's thread that is dying) may
+    turn a folder queued here into a link to a host folder: that link is removed, and
+    nothing it leads to is listed, changed or deleted (by path, it was all three)."""
+    failures: list[str] = []
+    try:
+        top = _open_folder(root, None)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a file, or a link: not followed
+            return _unlink(root)
+        failures.append(f"{root} ({exc.strerror})")
+        top = None
+    if top is not None:
+        try:
+            _empty(top, root, failures)
+        finally:
+            os.close(top)
+        try:
+            os.rmdir(root)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failures.append(f"{root} ({exc.strerror})")
+    if failures:
+        if warn:
+            log.warning(
+                "could not remove %d entries under %s (first: %s)",
+                len(failures),
+                root,
+                failures[0],
+            )
+        return False
+    return True
+
+
+def _empty(top: int, root: str, failures: list[str]) -> None:
+    """Empty the folder `top` (at `root`, for messages): flattened as `_remove` does."""
+    prefix = f".codeact-rm-{secrets.token_hex(4)}-"
+    moved = 0
+    pending: deque[str] = deque([""])  # folders to empty, by name in `top` ("" = top)
+    emptied: list[str] = []
+    while pending:
+        rel = pending.popleft()
+        try:
+            fd = top if not rel else _open_folder(rel, top)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR) or not _unlink_at(rel, top):
+                failures.append(os.path.join(root, rel))
+            continue
+        try:
+            entries = _listing(fd, failures, os.path.join(root, rel))
+            for name, is_dir in entries:
+                if not is_dir:
+                    if not _unlink_at(name, fd):
+                        failures.append(os.path.join(root, rel, name))
+                    continue
+                if not rel:  # already at the top: empty it in place
+                    pending.append(name)
+                    emptied.append(name)
+                    continue
+                moved += 1
+                new = f"{prefix}{moved}"
+                try:  # a link swapped in is moved, not followed; then unlinked above
+                    os.rename(name, new, src_dir_fd=fd, dst_dir_fd=top)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    failures.append(os.path.join(root, rel, name))
+                    continue
+                pending.append(new)
+                emptied.append(new)
+        finally:
+            if fd != top:
+                os.close(fd)
+    for name in emptied:
+        try:
+            os.rmdir(name, dir_fd=top)  # never follows a link
+        except FileNotFoundError:
+            pass
+        except OSError:
+            if not _unlink_at(name, top):  # a link swapped in since
+                failures.append(os.path.join(root, name))
+
+
+def _open_folder(name: str, dir_fd: int | None) -> int:
+    """The folder `name` (in `dir_fd`), not followed if it is a link, made readable,
+    writable and searchable by its owner first if need be (a program may have taken that
+    away)."""
+    try:
+        fd = os.open(name, _FOLDER, dir_fd=dir_fd)
+    except PermissionError:
+        if not _usable_at(name, dir_fd):
+            raise
+        fd = os.open(name, _FOLDER, dir_fd=dir_fd)
+    try:
+        mode = os.fstat(fd).st_mode
+        if mode & _OWNER_RWX != _OWNER_RWX:
+            os.fchmod(fd, stat.S_IMODE(mode) | _OWNER_RWX)
+    except OSError:
+        pass
+    return fd
+
+
+def _usable_at(name: str, dir_fd: int | None) -> bool:
+    """Give the owner rwx on the folder `name` that cannot be opened to be listed: through
+    an ``O_PATH`` descriptor of it (Linux), so a link swapped in is never followed."""
+    if not _O_PATH or not Path("/proc/self/fd").is_dir():
+        return False
+    try:
+        fd = os.open(name, _O_PATH | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISDIR(info.st_mode):
+            return False
+        os.chmod(f"/proc/self/fd/{fd}", stat.S_IMODE(info.st_mode) | _OWNER_RWX)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _listing(fd: int, failures: list[str], path: str) -> list[tuple[str, bool]]:
+    """(name, is a folder) of the entries of the open folder `fd`, links not followed."""
+    listed: list[tuple[str, bool]] = []
+    try:
+        with os.scandir(fd) as it:
+            for entry in it:
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_dir = False
+                listed.append((entry.name, is_dir))
+    except FileNotFoundError:
+        pass
+    except OSError:
+        failures.append(path)
+    return listed
+
+
+def _unlink_at(name: str, dir_fd: int) -> bool:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    except OSError:
         return False
     return True
 
