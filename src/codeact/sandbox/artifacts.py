@@ -240,8 +240,9 @@ def output_overflow(
 ) -> Stop | None:
     """A stop when the program wrote far past `limits` under /output (so it cannot fill the
     host's disk); None while it stays within `OutputLimits.disk_bytes`/`disk_entries`. With
-    the `pid` of the process the program runs in, files it removed from /output but keeps
-    open count too (they hold disk no name under /output shows); `seen_as` is the folder as
+    the `pid` of the process the program runs in, files it removed from /output but holds
+    (open in any thread, or mapped) count too (they hold disk no name under /output shows,
+    `output_walk.held_open`); `seen_as` is the folder as
     that process's descriptors name it (its own root's view: `path` by default). `held_open`:
     the bytes of such files, counted by the caller."""
     size, entries = disk_usage(path, max_entries=limits.disk_entries)

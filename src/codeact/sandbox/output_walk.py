@@ -1,5 +1,6 @@
 """Walking a sandbox's /output folder on the host: what it holds (`walk_entries`), how much
-disk that is (`disk_usage`), and what the program keeps open after removing it (`held_open`).
+disk that is (`disk_usage`), and what the program still holds after removing it, open or
+mapped (`held_open`).
 
 The program controls the tree, so it is walked like untrusted input: by descriptor, one
 folder at a time, no link followed, depth first, so no host path grows long (walking by path,
@@ -19,6 +20,7 @@ from pathlib import Path
 __all__ = [
     "DELETED",
     "MAX_DEPTH",
+    "UNSIZED",
     "TooDeep",
     "disk_held",
     "disk_usage",
@@ -206,16 +208,37 @@ def removed_path(target: str) -> str | None:
     return target[: -len(DELETED)] if target.endswith(DELETED) else None
 
 
+#: What a held file counts when its size cannot be read: more than any limit. A file held only
+#: by a memory mapping is read through /proc/<pid>/map_files, which the kernel lets only a
+#: privileged reader (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE) follow.
+UNSIZED = 1 << 62
+
+
 def held_open(pid: int, path: str) -> int:
     """Bytes of disk held by files under `path` (as the process names it) that process `pid`
-    removed but keeps open (read from /proc: its descriptors' targets end in `` (deleted)``);
+    removed, or never named (O_TMPFILE), but still holds: by a descriptor of any of its
+    threads (a thread may have a table of its own) or by a memory mapping (its descriptor
+    closed, one page mapped keeps the whole file). Read from /proc, where such a file's name
+    ends in `` (deleted)``; each file counts once, `UNSIZED` where its size cannot be read;
     0 where there is no /proc or the process is gone."""
     prefix = path.rstrip("/") + "/"
-    total = 0
     try:
-        entries = list(Path(f"/proc/{pid}/fd").iterdir())
+        found = Path(f"/proc/{pid}/task").iterdir()  # its threads, the leader first
+        tasks = sorted((str(task) for task in found), key=lambda t: not t.endswith(f"/{pid}"))
     except OSError:
         return 0
+    held: dict[tuple[int, int], int] = {}  # (device, inode): bytes
+    for task in tasks:
+        _held_by_descriptors(task, prefix, held)
+    unsized = _held_by_mappings(pid, tasks, prefix, held)
+    return sum(held.values()) + unsized
+
+
+def _held_by_descriptors(task: str, prefix: str, held: dict[tuple[int, int], int]) -> None:
+    try:
+        entries = list(Path(task, "fd").iterdir())
+    except OSError:
+        return
     for entry in entries:
         try:
             removed = removed_path(str(entry.readlink()))
@@ -224,5 +247,52 @@ def held_open(pid: int, path: str) -> int:
             info = entry.stat()  # the open file itself, through /proc
         except OSError:
             continue
-        total += disk_held(info)
-    return total
+        held[info.st_dev, info.st_ino] = disk_held(info)
+
+
+def _held_by_mappings(
+    pid: int, tasks: list[str], prefix: str, held: dict[tuple[int, int], int]
+) -> int:
+    """Adds the removed files under `prefix` that the process maps to `held`; returns
+    `UNSIZED` times the number of those whose size could not be read. Every thread shares
+    one address space: the first thread that still has it tells (the leader, unless it
+    ended: then /proc/<pid>/map_files, which is the leader's, cannot size any)."""
+    lines: list[str] = []
+    leader = True
+    for task in tasks:
+        try:
+            with open(f"{task}/maps", encoding="utf-8", errors="surrogateescape") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            lines = []
+        if lines:
+            break
+        leader = False
+    seen: set[tuple[int, int]] = set()
+    unsized = 0
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) < 6 or not fields[5].startswith(prefix):
+            continue
+        if removed_path(fields[5]) is None:
+            continue  # still named under /output: the walk counts it
+        major, _, minor = fields[3].partition(":")
+        try:
+            key = (os.makedev(int(major, 16), int(minor, 16)), int(fields[4]))
+        except ValueError:
+            continue
+        if key in seen or key in held:
+            continue
+        seen.add(key)
+        if not leader:
+            unsized += 1
+            continue
+        try:
+            info = Path(f"/proc/{pid}/map_files/{fields[0]}").stat()
+        except FileNotFoundError:
+            continue  # unmapped since (or the process ended)
+        except OSError:
+            unsized += 1
+            continue
+        held.setdefault((info.st_dev, info.st_ino), disk_held(info))
+    return unsized * UNSIZED
