@@ -289,3 +289,29 @@ def test_no_descriptor_passing_and_no_page_references_in_pipes(arch: str) -> Non
     assert verdict(arch, "sendfile") == seccomp.RET_ENOSYS  # shutil falls back on it
     for name in ("sendto", "recvfrom", "recvmsg", "copy_file_range"):
         assert verdict(arch, name) == seccomp.RET_ALLOW, name
+
+
+def test_nothing_is_read_about_another_pid(arch: str) -> None:
+    """getsid, getpgid and the scheduler's getters answered about any pid of the host (ESRCH
+    for the others): a program listed the host's processes. Only 0 and its own pid now."""
+    for name in (
+        "getsid",
+        "getpgid",
+        "sched_getaffinity",
+        "sched_getparam",
+        "sched_getscheduler",
+        "sched_getattr",
+        "sched_rr_get_interval",
+        "prlimit64",
+        "get_robust_list",
+    ):
+        assert verdict(arch, name, 0) == seccomp.RET_ALLOW, name
+        assert verdict(arch, name, PID) == seccomp.RET_ALLOW, name
+        for other in (1, PID + 1, 0xFFFFFFFF):
+            assert verdict(arch, name, other) == seccomp.RET_EPERM, (name, other)
+    assert verdict(arch, "capget", 0, 0) == seccomp.RET_EPERM  # its pid sits in a struct
+    for command in (8, 15):  # F_SETOWN, F_SETOWN_EX: a pid (or group) for SIGIO
+        assert verdict(arch, "fcntl", 3, command, 1) == seccomp.RET_EPERM, command
+    assert verdict(arch, "fcntl", 3, 9) == seccomp.RET_ALLOW  # F_GETOWN
+    assert verdict(arch, "prctl", 0x59616D61, 1) == seccomp.RET_EPERM  # PR_SET_PTRACER
+    assert verdict(arch, "prctl", 38, 1) == seccomp.RET_ALLOW  # PR_SET_NO_NEW_PRIVS

@@ -15,7 +15,8 @@ and rlimits):
   ``io_uring`` too, since its requests never pass through this filter;
 * signals and access to other processes: ``kill``, ``tgkill``, ``rt_(tg)sigqueueinfo`` unless
   aimed at the sandbox itself, ``tkill``, pidfds, ``ptrace``, ``process_vm_*``, ``kcmp``,
-  ``prlimit64`` and the scheduler calls on another pid;
+  ``prlimit64``, the scheduler calls, ``getsid`` and ``getpgid`` on another pid (each
+  answered whether the pid exists), ``capget``, ``F_SETOWN`` and ``PR_SET_PTRACER``;
 * the kernel's administrative surface: namespaces, mounts, modules, kexec, reboot, swap, BPF,
   perf, userfaultfd, keyrings, clocks, host names, file handles, ``TIOCSTI``...;
 * changing a file's metadata (mode, owner, times, extended attributes, chattr flags), which
@@ -61,6 +62,13 @@ _FS_IOC_PREALLOCATE = (0x40305828, 0x4030582A, 0x40305829, 0x4030582B, 0x4030583
 # answer about the host's network (SIOCGIFCONF lists its interfaces and addresses).
 _SOCKIOS = (0x8900, 0x8A00)
 _PRIO_PROCESS = 0
+_F_SETOWN, _F_SETOWN_EX = 8, 15
+_PR_SET_PTRACER = 0x59616D61
+#: Calls whose first argument is a pid they answer about: allowed for 0 and the process itself.
+_ABOUT_A_PID = (
+    "getsid", "getpgid", "sched_getaffinity", "sched_getparam", "sched_getscheduler",
+    "sched_getattr", "sched_rr_get_interval",
+)  # fmt: skip
 _REFUSED_IOCTLS = (
     _TIOCSTI, _TIOCLINUX, _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR,
     *_FS_IOC_PREALLOCATE,
@@ -140,6 +148,14 @@ def rules_for(self_pid: int) -> list[Rule]:
         Rule("setpriority", "arg_in", 1, (0, self_pid), also=((0, (_PRIO_PROCESS,)),)),
         Rule("getpriority", "arg_in", 1, (0, self_pid), also=((0, (_PRIO_PROCESS,)),)),
         Rule("get_robust_list", "arg_in", 0, (0, self_pid)),
+        # Calls that read about a pid answer about any of the host's (ESRCH tells which
+        # exist: a program listed the host's processes, their sessions, groups, CPUs and
+        # scheduling): only about itself (0 or its own pid), as getpriority.
+        *(Rule(name, "arg_in", 0, (0, self_pid)) for name in _ABOUT_A_PID),
+        # capget's pid sits in a struct the filter cannot read; nothing of Python's needs it.
+        Rule("capget", "deny"),
+        # PR_SET_PTRACER names a pid (EINVAL where none is): the same question by another way.
+        Rule("prctl", "arg_not_in", 0, (_PR_SET_PTRACER,)),
         # Disk outside RLIMIT_FSIZE and the /output watch's sizes: only plain fallocate (mode
         # 0, what posix_fallocate uses), which grows the file's size and so meets the limit;
         # FALLOC_FL_KEEP_SIZE would allocate any amount of disk behind a file of size 0.
@@ -159,7 +175,9 @@ def rules_for(self_pid: int) -> list[Rule]:
         Rule("umask", "deny"),
         # RAM outside RLIMIT_AS: memfds (C libraries fall back on ENOSYS), larger pipes.
         Rule("memfd_create", "enosys"),
-        Rule("fcntl", "arg_not_in", 1, (_F_SETPIPE_SZ,)),
+        # F_SETOWN(_EX) names a pid or group (ESRCH where none is) that the descriptor's
+        # SIGIO, of any number F_SETSIG picks, then goes to: a signal past the kill rules.
+        Rule("fcntl", "arg_not_in", 1, (_F_SETPIPE_SZ, _F_SETOWN, _F_SETOWN_EX)),
         # Kernel memory outside RLIMIT_AS: a socket's buffer may grow to twice wmem_max
         # (8 MiB a socket on a stock kernel, 2 GiB over RLIMIT_NOFILE's 256 descriptors); at
         # the default size (wmem_default, 208 KiB) they hold a bounded amount (docs/backends.md).
