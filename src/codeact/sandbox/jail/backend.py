@@ -21,17 +21,15 @@ import platform
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..._paths import cache_dir
-from ...bridge.protocol import GuestError, RunOutcome, RunRequest, Stop, ToolChannel
+from ...bridge.protocol import GuestError, RunOutcome, RunRequest, ToolChannel
 from ...errors import ConfigurationError
-from ...policy.mounts import OUTPUT_PATH
-from ...policy.outputs import OutputLimits
 from ...policy.packages import PackageGrant
 from .. import forks
-from ..artifacts import collect_outputs, output_overflow
+from ..artifacts import collect_outputs
 from ..base import Availability
 from ..cleanup import REMOVER
 from ..placement import wake_process_near, woken_near
@@ -39,6 +37,7 @@ from ..relay import Relay
 from ..relay.process_backend import ProcessBackend
 from ..threads import DaemonThreadPool
 from . import cgroup
+from .disk_watch import DiskWatch
 from .pool import ChildPool, Walls, confinement_limits, send_frame
 from .zygote import Zygote
 
@@ -212,7 +211,7 @@ class JailBackend(ProcessBackend):
                 kill=child.kill,
                 exit_status=child.exit_status,
                 watch=(
-                    _disk_watch(output_dir, request.output_limits, child.pid, self._jail_root())
+                    DiskWatch(output_dir, request.output_limits, child.pid, self._jail_root())
                     if output_dir
                     else None
                 ),
@@ -243,7 +242,7 @@ class JailBackend(ProcessBackend):
             # A writer faster than the watch's period meets RLIMIT_FSIZE (EFBIG) first: that
             # is the same disk protection, so report it as the same stop.
             efbig = outcome.error is not None and outcome.error.message.startswith("[Errno 27]")
-            overflow = _disk_watch(output_dir, request.output_limits)() if efbig else None
+            overflow = DiskWatch(output_dir, request.output_limits).count() if efbig else None
             if overflow is not None and outcome.stop is None:
                 outcome.stop, outcome.error = overflow, None
             outcome.files, outcome.files_skipped = collect_outputs(
@@ -253,20 +252,6 @@ class JailBackend(ProcessBackend):
             REMOVER.remove_later(output_dir)  # read already; removing it is not the caller's wait
         outcome.timings = {"setup_ms": (ready - started) * 1000, "run_ms": (ended - began) * 1000}
         return outcome
-
-
-def _disk_watch(
-    output_dir: str, limits: OutputLimits, pid: int | None = None, root: str = ""
-) -> Callable[[], Stop | None]:
-    """A stop when the program writes far past the output limits (it must not fill the disk),
-    counting files the child `pid` removed but keeps open (its descriptors name them from its
-    own `root`, the jail's root folder)."""
-    seen_as = root + OUTPUT_PATH if root else None
-
-    def watch() -> Stop | None:
-        return output_overflow(output_dir, limits, pid=pid, seen_as=seen_as)
-
-    return watch
 
 
 def _run_frame(request: RunRequest, cpus: list[int] | None) -> dict[str, object]:

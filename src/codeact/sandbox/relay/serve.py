@@ -40,8 +40,8 @@ _FRAME_SLACK = 64 * 1024  # a frame's kind, a tool's name, the JSON around them
 #: travels base64-encoded; the frame is decoded flat (strings only) whatever its size.
 _HTTP_FRAME = 64 * 1024 * 1024
 _EXIT_GRACE = 2.0  # seconds a process that reported (or was killed) gets to close its pipes
-#: Seconds between two calls of a relay's `watch` (e.g. the disk use of /output).
-WATCH_SECONDS = 0.25
+#: Seconds between two calls of a relay's `watch` (its costly part is rarer: jail/disk_watch.py).
+WATCH_SECONDS = 0.02
 
 
 class Relay:
