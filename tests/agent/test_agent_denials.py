@@ -79,3 +79,16 @@ async def test_a_program_that_failed_without_a_denial_is_still_a_failed_program(
     result = await Agent(client=chat, codeact=CodeAct()).run("1/0?")
     assert result.nudge_reasons[0] == "failed_program"
     assert chat.requests[1].tool_choice == "required"
+
+
+async def test_a_program_that_caught_the_denial_and_then_failed_is_a_failed_program() -> None:
+    """The denial was handled by the program; what failed after it is the program's own slip,
+    which the model is asked to fix, not a decision to report."""
+    program = (
+        "try:\n    pay(to='bob', amount=50)\nexcept ToolDenied:\n    pass\nprint({}['missing'])"
+    )
+    chat = ScriptedChat([code_call(program), "Done.", "Still.", "Still."])
+    codeact = CodeAct(tools=[pay], approval_handler=Person())
+    result = await Agent(client=chat, codeact=codeact).run("Pay Bob 50")
+    assert result.nudge_reasons[0] == "failed_program"
+    assert chat.requests[1].tool_choice == "required"

@@ -22,6 +22,8 @@ def denial_of(result: ExecutionResult) -> str | None:
         return None
     if result.approval is not None and result.approval.outcome == "denied":
         return "the program"
+    if result.error is None or result.error.type != "ToolDenied":
+        return None  # it caught the denial and then failed: a slip of its own, to fix
     names = dict.fromkeys(f"{c.name}()" for c in result.tool_calls if c.outcome == "denied")
     return ", ".join(names) or None
 
