@@ -14,6 +14,7 @@ resolved when they were granted (`_grants`), so a granted path may be a link.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -99,7 +100,45 @@ def _populate(root: Path, workspace: Path | None, mounts: Sequence[FileMount]) -
 
 
 def _copy(source: Path, target: Path) -> None:
-    """Copy a regular file or a directory tree, refusing links and leaving out special files."""
+    """Copy a regular file or a directory tree, refusing links and leaving out special files.
+    Below the root (a granted path, which may be a link) each entry is opened inside its
+    folder's descriptor without following a link, then checked: an entry a concurrent writer
+    swaps for a link between the listing and the copy is refused, never followed."""
+    if not hasattr(os, "O_NOFOLLOW"):  # Windows: by path (no links without privileges)
+        _copy_by_path(source, target)
+        return
+    _copy_at(None, str(source), source, target, follow=True)
+
+
+def _copy_at(folder: int | None, name: str, shown: Path, target: Path, *, follow: bool) -> None:
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(name, flags | (0 if follow else os.O_NOFOLLOW), dir_fd=folder)
+    except OSError as exc:
+        if _is_link(shown) or exc.errno == errno.ELOOP:
+            raise _refused(shown) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode):
+            os.set_blocking(fd, True)
+            with open(fd, "rb", closefd=False) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        elif stat.S_ISDIR(info.st_mode):
+            target.mkdir(parents=True, exist_ok=True)
+            with os.scandir(fd) as entries:
+                listed = list(entries)
+            for entry in listed:
+                if entry.is_symlink() or _is_link(shown / entry.name):
+                    raise _refused(shown / entry.name)
+                if entry.is_file(follow_symlinks=False) or entry.is_dir(follow_symlinks=False):
+                    # special files are left out unopened (opening a device can act)
+                    _copy_at(fd, entry.name, shown / entry.name, target / entry.name, follow=False)
+    finally:
+        os.close(fd)
+
+
+def _copy_by_path(source: Path, target: Path) -> None:
     info = source.lstat()
     if stat.S_ISREG(info.st_mode):
         shutil.copyfile(source, target)
@@ -107,10 +146,12 @@ def _copy(source: Path, target: Path) -> None:
     if not stat.S_ISDIR(info.st_mode):
         return
     target.mkdir(parents=True, exist_ok=True)
-    for entry in os.scandir(source):
+    with os.scandir(source) as entries:
+        listed = list(entries)
+    for entry in listed:
         if _is_link(Path(entry.path)):
             raise _refused(Path(entry.path))
-        _copy(Path(entry.path), target / entry.name)
+        _copy_by_path(Path(entry.path), target / entry.name)
 
 
 def _tree_signature(path: Path) -> Signature:
