@@ -154,6 +154,20 @@ class Output:
         ):
             self.flush()
 
+    def flush_asked(self) -> None:
+        """The program flushed (``print(..., flush=True)``): hand over what waits, as a line
+        end does: at once for the first 64 KiB, then in chunks (8 KiB, or text that waited
+        0.1 s): a loop flushing every line would otherwise cross to the host every time
+        (100,000 flushed prints took 4.9 s against 1.3 s unflushed)."""
+        if not self.buffer and self.dropped == self.reported_dropped:
+            return
+        if (
+            self.used <= self.LINE_BUFFERED_BYTES
+            or self.buffered >= self.FLUSH_BYTES
+            or time.monotonic() - self.waiting_since >= self.FLUSH_SECONDS
+        ):
+            self.flush()
+
     def flush(self, *, final: bool = False) -> None:
         while final and self.partial:
             self._settle(min(self.partial))

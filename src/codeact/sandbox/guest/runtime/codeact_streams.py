@@ -77,9 +77,9 @@ class Stream(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        """Hand what waits to the host now (``print(..., flush=True)``): text without a line
-        end is shown live, and kept if a limit stops the program next."""
-        codeact_host.OUTPUT.flush()
+        """Hand what waits to the host (``print(..., flush=True)``), as a line end does: text
+        without a line end is shown live, and kept if a limit stops the program next."""
+        codeact_host.OUTPUT.flush_asked()
 
     def reconfigure(
         self,
@@ -144,7 +144,7 @@ class _Bytes(io.BufferedIOBase):
             return view.nbytes
 
     def flush(self) -> None:
-        codeact_host.OUTPUT.flush()
+        codeact_host.OUTPUT.flush_asked()
 
 
 #: What reading sys.stdin (input() included) raises: the sandbox has no stdin, and an empty
