@@ -34,9 +34,12 @@ def venv_python() -> Path:
     return VENV / "bin" / "python"
 
 
-def run(*cmd: str | Path) -> int:
+def run(*cmd: str | Path, setup: bool = False) -> int:
+    """Run `cmd`; `setup`: its output goes to stderr, as this script's own lines do, so that
+    stdout holds only what the command asked for (``$(python3 ./dev.py shell)``, a JSON)."""
     print("+", " ".join(str(c) for c in cmd), file=sys.stderr, flush=True)
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT)
+    out = sys.stderr if setup else None
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, stdout=out)
 
 
 def ensure_env(extras: str) -> Path:
@@ -65,9 +68,9 @@ def ensure_env(extras: str) -> Path:
         file=sys.stderr,
         flush=True,
     )
-    if run(python, "-m", "pip", "install", "--upgrade", "pip") != 0:
+    if run(python, "-m", "pip", "install", "--upgrade", "pip", setup=True) != 0:
         sys.exit("could not upgrade pip in the virtual environment (see the output above)")
-    if run(python, "-m", "pip", "install", "-e", target) != 0:
+    if run(python, "-m", "pip", "install", "-e", target, setup=True) != 0:
         sys.exit(f"installing codeact{target[1:]} failed (see the output above)")
     stamp.write_text(json.dumps({"digest": digest, "extras": union}))
     return python

@@ -29,8 +29,8 @@ def dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, li
     monkeypatch.setattr(module, "venv_python", lambda: python)
     calls: list[list[str]] = []
 
-    def run(*cmd: object) -> int:
-        calls.append([str(c) for c in cmd])
+    def run(*cmd: object, setup: bool = False) -> int:
+        calls.append([str(c) for c in cmd] + (["(setup)"] if setup else []))
         return 0
 
     monkeypatch.setattr(module, "run", run)
@@ -49,7 +49,8 @@ def test_installs_from_the_checkout_with_pips_own_output(
     module, calls = dev
     module.ensure_env("local")
     install = calls[-1]
-    assert install[-3:] == ["install", "-e", ".[local]"] and "-q" not in install
+    assert install[-4:] == ["install", "-e", ".[local]", "(setup)"] and "-q" not in install
+    assert all(call[-1] == "(setup)" for call in calls)  # pip's output goes to stderr
     assert "from this checkout" in capsys.readouterr().err
     stamp = json.loads((module.VENV / module.STAMP).read_text())
     assert stamp == {"digest": _digest(), "extras": ["local"]}
@@ -69,7 +70,7 @@ def test_a_new_extra_keeps_the_ones_installed(dev: tuple[ModuleType, list[list[s
     module, calls = dev
     (module.VENV / module.STAMP).write_text(json.dumps({"digest": _digest(), "extras": ["dev"]}))
     module.ensure_env("local")
-    assert calls[-1][-1] == ".[dev,local]"
+    assert calls[-1][-2:] == [".[dev,local]", "(setup)"]
 
 
 def test_the_codeact_job_runs_the_command_line(tmp_path: Path) -> None:
@@ -120,3 +121,19 @@ def test_ctrl_c_in_a_job_is_status_130_without_a_traceback(tmp_path: Path) -> No
     assert "Traceback" not in err, err  # was: dev.py's own KeyboardInterrupt traceback
     proc.stdin.close()
     proc.stderr.close()
+
+
+def test_a_setup_steps_output_goes_to_stderr_so_stdout_holds_only_the_answer(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """pip's log went to stdout: on a fresh checkout the README's `$(python3 ./dev.py shell)`
+    captured "Looking in indexes: ..." before the interpreter's path and ran it as a command."""
+    spec = importlib.util.spec_from_file_location("dev_script_run", ROOT / "dev.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.run(sys.executable, "-c", "print('pip says')", setup=True) == 0
+    out, err = capfd.readouterr()
+    assert out == "" and "pip says" in err
+    assert module.run(sys.executable, "-c", "print('the answer')") == 0
+    assert capfd.readouterr().out == "the answer\n"
