@@ -168,3 +168,15 @@ async def test_a_package_that_needs_what_the_jail_forbids_says_so(pure_wheelhous
     assert "No module named 'ctypes' in the sandbox: it would call C functions directly" in (
         result.error.message
     )
+
+
+def test_fetching_packages_says_so_while_pip_works(pure_wheelhouse: Path) -> None:
+    """pip took 11-15 s (numpy, pandas from a mirror) with nothing shown, in the library and
+    in `codeact exec --package`: the fetch is said, as the guest's build is."""
+    from codeact._progress import progress_to
+
+    said: list[str] = []
+    with progress_to(said.append):
+        resolve_packages(["tinycalc==1.0"], target="jail", wheelhouse=pure_wheelhouse, refresh=True)
+    assert said[0] == "fetching tinycalc==1.0 for the jail sandbox with pip (once per set)..."
+    assert said[-1].startswith("packages ready in ")

@@ -28,10 +28,12 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..._paths import atomic_write, cache_dir, file_lock
+from ..._progress import report
 from ...errors import ConfigurationError
 from ...policy.packages import PackageGrant, PackageTarget, Pin, is_pure_wheel
 from . import pip
@@ -155,6 +157,17 @@ def _fetch(
     wanted: Sequence[str], *, target: PackageTarget, wheelhouse: str | None, what: str
 ) -> str:
     """Download, pin and install; the key of the (new or existing) cache entry."""
+    started = time.monotonic()
+    # pip takes seconds to minutes (it downloads): said, as the guest's build is
+    report(f"fetching {', '.join(wanted)} for the {target} sandbox with pip (once per set)...")
+    key = _fetch_quietly(wanted, target=target, wheelhouse=wheelhouse, what=what)
+    report(f"packages ready in {time.monotonic() - started:.0f} s")
+    return key
+
+
+def _fetch_quietly(
+    wanted: Sequence[str], *, target: PackageTarget, wheelhouse: str | None, what: str
+) -> str:
     root = _root()
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=root) as tmp:
         wheels = Path(tmp) / "wheels"
