@@ -78,8 +78,10 @@ async def test_granted_packages_work_and_nothing_else_of_site_packages() -> None
 
 
 def test_unknown_packages_are_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="not installed"):
+    with pytest.raises(ConfigurationError, match="not installed") as missing:
         JailBackend(packages=["no_such_package_anywhere"])
+    # the fix, not only the fault: JailBackend shares this Python's modules; CodeAct fetches
+    assert "CodeAct(backend='jail', packages=['no_such_package_anywhere'])" in str(missing.value)
     with pytest.raises(ConfigurationError, match="list of module names"):
         JailBackend(packages="numpy")  # a str passes as a Sequence[str]: refused when it runs
 

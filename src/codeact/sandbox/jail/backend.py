@@ -273,7 +273,9 @@ def _package_roots(packages: Sequence[str]) -> list[str]:
         spec = importlib.util.find_spec(name)
         if spec is None:
             raise ConfigurationError(
-                f"packages: {name!r} is not installed in this Python ({sys.executable})"
+                f"packages: {name!r} is not installed in this Python ({sys.executable}); "
+                "JailBackend(packages=...) shares modules this Python has: pip install it "
+                f"here, or let codeact fetch it: CodeAct(backend='jail', packages=[{name!r}])"
             )
         location = (
             next(iter(spec.submodule_search_locations or []), None)
