@@ -109,5 +109,8 @@ def test_urls_are_redacted_by_one_helper() -> None:
         "http://h:8080/v1 and user@example.org"
     )
     assert redact_urls("https://ghp_T0KEN@h/v1") == "https://***@h/v1"  # a token as user name
+    assert redact_urls("http://h/v1?pass=P&code=C") == "http://h/v1?pass=***&code=***"
+    # a URL inside JSON text, its slashes escaped
+    assert redact_urls("http:\\/\\/u:pw@h\\/v1") == "http:\\/\\/u:***@h\\/v1"
     endpoint = Endpoint(url="https://u:s3cret@h/v1?sig=K3Y", api_key="sk-live-abcdef", model="m")
     _shows_none(repr(endpoint) + endpoint.describe())

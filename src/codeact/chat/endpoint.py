@@ -41,13 +41,15 @@ _OPENAI_URL = "https://api.openai.com/v1"
 NO_KEY = "not-needed"
 
 #: A URL's userinfo password: ``//user:PASSWORD@`` (what follows the first ``:`` up to ``@``).
-_PASSWORD = re.compile(r"(//[^/?#@\s:]*:)[^/?#\s]*@")
+#: (``\\/`` too: a URL inside JSON text, its slashes escaped.)
+_PASSWORD = re.compile(r"((?://|\\/\\/)[^/\\?#@\s:]*:)[^/?#\s]*@")
 #: Userinfo without a password: a token given as the user name (``https://TOKEN@host``).
-_TOKEN_USER = re.compile(r"(//)[^/?#@\s:]+@")
-#: A query parameter whose name says it holds a secret: ``?api-key=...``, ``&token=...``.
+_TOKEN_USER = re.compile(r"(//|\\/\\/)[^/\\?#@\s:]+@")
+#: A query parameter whose name says it holds a secret: ``?api-key=...``, ``&token=...``,
+#: ``?pass=``, ``?code=`` (an OAuth code).
 _SECRET_PARAM = re.compile(
-    r"([?&;][^=&;#\s]*(?:key|token|secret|passw|pwd|sig|auth|credential|session)[^=&;#\s]*=)"
-    r"[^&;#\s]*",
+    r"([?&;][^=&;#\s]*(?:key|token|secret|pass|pwd|sig|auth|credential|session|code)"
+    r"[^=&;#\s]*=)[^&;#\s]*",
     re.IGNORECASE,
 )
 _HIDDEN = "***"
