@@ -46,6 +46,15 @@ async def test_an_answer_with_example_code_is_the_answer_and_nothing_runs() -> N
     assert result.text == DRAFT and result.nudge_reasons == []
 
 
+async def test_typographic_apostrophes_do_not_hide_that_the_code_is_shown() -> None:
+    # "haven’t" / "you’re" as chat models write them: the email was sent.
+    draft = DRAFT.replace("have NOT", "haven\u2019t").replace("you are", "you\u2019re")
+    sent.clear()
+    chat = ScriptedChat([draft, "ok"])
+    result = await Agent(client=chat, codeact=CodeAct(tools=[send_email])).run("Draft it")
+    assert sent == [] and result.executions == [] and result.text == draft
+
+
 async def test_shell_lines_in_an_answer_do_not_run() -> None:
     answer = "Install it first:\n```\npip install requests\n```\nThen you are done."
     chat = ScriptedChat([answer, "Install it with pip."])

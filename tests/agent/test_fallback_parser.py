@@ -106,6 +106,11 @@ def code_calls(text: str, **kwargs: Any) -> list[str]:
         # sent when this fence ran.
         "Here is the draft; I have NOT sent it. When you are ready, send it with:\n"
         "```python\nsend_email(to='boss@example.com', body='I quit')\n```",
+        # The same with the apostrophes chat models write (’, ʼ, ′) and a non-breaking space.
+        "Here is the draft; I haven\u2019t sent it. When you\u2019re ready, send it with:\n"
+        "```python\nsend_email(to='boss@example.com', body='I quit')\n```",
+        "I haven\u02bct sent it.\n```python\nsend_email(to='a', body='b')\n```",
+        "When you\u2032re\u00a0ready:\n```python\nsend_email(to='a', body='b')\n```",
         "For example:\n```python\nprint(len(list_users()))\n```",
         "You can run this in your own script:\n```python\nprint(len(list_users()))\n```",
         "Copy this into your notebook:\n```python\nusers = list_users()\n```",

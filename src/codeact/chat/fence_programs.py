@@ -14,7 +14,9 @@ a failed program. A fence is the program only when all of these hold:
   ``>>> `` prompts, ``npm``, ``curl``...): those are for a terminal, never a program;
 - the reply's prose (the text outside its fences) does not present the code to the user: it
   says nothing like "yourself", "when you are ready", "I have not sent it", "for example",
-  "copy", "in your terminal", "you can run/send/use...".
+  "copy", "in your terminal", "you can run/send/use...". Its words are matched with their
+  look-alikes made plain (`codeact._plain_text`): "haven’t" with a typographic apostrophe,
+  as chat models write it, is "haven't" (it was missed, and the email was sent).
 
 The agent also stops reading fences once the model has made a native tool call in the
 conversation: such a model calls tools natively, and its fences are answers
@@ -26,6 +28,8 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Collection
+
+from .._plain_text import plain
 
 __all__ = ["SHOWN_TO_USER", "is_program_fence", "prose_of"]
 
@@ -72,7 +76,7 @@ def is_program_fence(
         return False
     if not body.strip() or any(_SHELL_LINE.match(line) for line in body.splitlines()):
         return False
-    if SHOWN_TO_USER.search(prose):
+    if SHOWN_TO_USER.search(plain(prose)):
         return False
     return tag != "" or _calls_a_function(body, code_functions)
 
