@@ -62,6 +62,32 @@ async def test_shell_lines_in_an_answer_do_not_run() -> None:
     assert result.executions == [] and result.text == answer and result.nudge_reasons == []
 
 
+async def test_an_answer_awaiting_confirmation_sends_nothing() -> None:
+    # "The call would be: send_email(...)" sent the email the answer waited to confirm.
+    answer = (
+        "I'll wait for your confirmation before sending anything. The call would be:\n"
+        "```python\nsend_email(to='all-staff@example.com', body='Closed tomorrow')\n```\n"
+        "Shall I go ahead?"
+    )
+    sent.clear()
+    chat = ScriptedChat([answer, "ok"])
+    result = await Agent(client=chat, codeact=CodeAct(tools=[send_email])).run("Draft it")
+    assert sent == [] and result.executions == [] and result.text == answer
+
+
+async def test_install_steps_then_code_to_use_are_the_answer() -> None:
+    # The python fence after a bash fence ran, failed on the missing package, and two
+    # failed_program nudges replaced the answer.
+    answer = (
+        "Install it first:\n```bash\npip install requests\n```\nThen:\n"
+        "```python\nimport requests\nprint(requests.get('https://example.com').status_code)\n```"
+    )
+    chat = ScriptedChat([answer, "Install it with pip.", "Install it with pip."])
+    result = await Agent(client=chat, codeact=CodeAct()).run("How do I fetch a page?")
+    assert result.executions == [] and result.nudge_reasons == [] and result.text == answer
+    assert result.usage.fallback_parses == 0
+
+
 async def test_a_small_model_reply_that_is_just_a_program_still_runs() -> None:
     chat = ScriptedChat(["```python\nprint(len(list_users()))\n```", "There are 2 users."])
     result = await Agent(client=chat, codeact=CodeAct(tools=[list_users])).run("How many?")

@@ -121,6 +121,27 @@ def code_calls(text: str, **kwargs: Any) -> list[str]:
         "```bash\nlist_users\n```",
         "```\n$ python report.py\n```",
         "```python\n>>> list_users()\n[]\n```",
+        # A confirmation awaited: "the call would be" sent the email.
+        "I'll wait for your confirmation before sending anything. The call would be:\n"
+        "```python\nsend_email(to='all', body='Office closed')\n```\nShall I go ahead?",
+        "The call would be:\n```python\nsend_email(to='a', body='b')\n```",
+        "The code would look like this:\n```python\nsend_email(to='a', body='b')\n```",
+        "Before sending, please check:\n```python\nsend_email(to='a', body='b')\n```",
+        "If you want, I can send it:\n```python\nsend_email(to='a', body='b')\n```",
+        "Let me know and I will run:\n```python\nsend_email(to='a', body='b')\n```",
+        "Here's how:\n```python\nprint(len(list_users()))\n```",
+        "To do this, call:\n```python\nprint(len(list_users()))\n```",
+        "You'd call:\n```python\nprint(len(list_users()))\n```",
+        # A question to the user, before the fence or after it.
+        "Should I send this?\n```python\nsend_email(to='a', body='b')\n```",
+        "```python\nsend_email(to='a', body='b')\n```\nDoes this look right?",
+        # A shell or console fence beside it: install steps, then the code to use.
+        "Install it first:\n```bash\npip install requests\n```\nThen:\n"
+        "```python\nimport requests\nprint(requests.get('https://x').text)\n```",
+        "```console\n$ export KEY=1\n```\n```python\nprint(len(list_users()))\n```",
+        "```text\n$ python setup.py\n```\n```python\nprint(len(list_users()))\n```",
+        "```powershell\nSet-Item env:KEY 1\n```\n```python\nprint(len(list_users()))\n```",
+        "```\npip install rich\n```\nThen:\n```python\nprint(len(list_users()))\n```",
         # An untagged fence that does not call a sandbox function: output, prose, a snippet.
         "The result:\n```\n[1, 2, 3]\n```",
         "```\nx = 1\n```",
@@ -140,6 +161,23 @@ def test_code_an_answer_shows_the_user_is_not_a_call(text: str) -> None:
         ),
         ("Let me compute it.\n```py\nprint(2 ** 10)\n```", "print(2 ** 10)"),
         ("```\nfor u in list_users():\n    print(u)\n```", "for u in list_users():\n    print(u)"),
+        # Neutral prose of the model's own next step, and a task restated as a question.
+        ("Let me compute that:\n```python\nprint(2 ** 10)\n```", "print(2 ** 10)"),
+        ("I'll call the tools:\n```python\nprint(list_users())\n```", "print(list_users())"),
+        (
+            "How many users are there? Let me check:\n```python\nprint(len(list_users()))\n```",
+            "print(len(list_users()))",
+        ),
+        (
+            "To do this, I\u2019ll count:\n```py\nprint(len(list_users()))\n```",
+            "print(len(list_users()))",
+        ),
+        # Shell words inside a string of the program, or as a name: still the program.
+        (
+            "```python\nmsg = '''\ncat food order\n'''\nsend_email(to='a', body=msg)\n```",
+            "msg = '''\ncat food order\n'''\nsend_email(to='a', body=msg)",
+        ),
+        ("```python\nrm = 5\nrm -= 1\nprint(rm)\n```", "rm = 5\nrm -= 1\nprint(rm)"),
     ],
 )
 def test_a_reply_that_is_a_program_is_still_a_call(text: str, program: str) -> None:

@@ -34,7 +34,7 @@ from collections.abc import Collection
 from typing import Any
 
 from .._nesting import embedded_json, loads_within
-from .fence_programs import is_program_fence, prose_of
+from .fence_programs import is_program_fence, presents_code
 from .messages import ToolCall
 
 __all__ = ["parse_text_tool_calls"]
@@ -78,10 +78,9 @@ def parse_text_tool_calls(
                 found += _calls_in_json_text(body, tool_names)
     if not found:
         found = _calls_in_json_text(text, tool_names)
-    if not found and fences and code_tool and code_tool in tool_names:
-        prose = prose_of(text)
+    if not found and fences and code_tool and code_tool in tool_names and not presents_code(text):
         for lang, body in _FENCE.findall(text):
-            program = is_program_fence(lang, body, prose=prose, code_functions=code_functions)
+            program = is_program_fence(lang, body, code_functions=code_functions)
             if program and not _looks_like_json(body):
                 found.append((code_tool, {"code": body.strip("\n")}))
                 break
