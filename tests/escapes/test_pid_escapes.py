@@ -56,3 +56,65 @@ async def test_nothing_is_learnt_about_another_pid(attempt: Any, backend_name: s
         assert lines[name] == ["1", "1", "1", "own", "True", "True"], result.stdout
     assert lines["F_SETOWN"] == ["1"], result.stdout
     assert lines["cpus"] == ["True", "True"], result.stdout
+
+
+CLOCK_PROBE = """
+import asyncio, os, sys, threading, time
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "ImportPolicy"]
+import ctypes  # raw calls: no Python check runs, each answer is the kernel's (or seccomp's)
+host = os.getppid()  # the zygote: a process of the host's, surely there
+libc = ctypes.CDLL(None, use_errno=True)
+class Timespec(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+def nanosleep(clock):  # until a time long past (TIMER_ABSTIME); it returns its error
+    err = libc.clock_nanosleep(clock, 1, ctypes.byref(Timespec(0, 0)), None)
+    if err:
+        raise OSError(err, os.strerror(err))
+def cpu_clock(pid, kind):  # a process's CPU clock for kind 0-2, a thread's for 4-6
+    return ((~pid) << 3) | kind
+for name, call in (
+    ("clock_gettime", time.clock_gettime),
+    ("clock_getres", time.clock_getres),
+    ("clock_nanosleep", nanosleep),
+):
+    answers = []
+    for pid, kind in ((1, 2), (host, 2), (host, 0), (4_000_000, 2), (host, 6)):
+        try:
+            call(cpu_clock(pid, kind))
+            answers.append("answered")
+        except OSError as exc:
+            answers.append(exc.errno)
+    for pid in (0, os.getpid()):  # its own CPU clocks: an OSError here fails the program
+        for kind in (0, 1, 2):
+            call(cpu_clock(pid, kind))
+    print(name, *answers, "own", "True")
+seen = []
+def worker():
+    clock = time.pthread_getcpuclockid(threading.get_ident())
+    seen.append(time.clock_gettime(clock) >= 0 and time.thread_time() >= 0)
+thread = threading.Thread(target=worker)
+thread.start()
+thread.join()
+main = time.clock_gettime(time.pthread_getcpuclockid(threading.get_ident())) >= 0
+start = time.monotonic()
+time.sleep(0.01)
+asyncio.run(asyncio.sleep(0.01))
+slept = time.monotonic() - start >= 0.02 and time.perf_counter() > 0 and time.time() > 0
+print("python", time.process_time() > 0, seen == [True], main, slept)
+"""
+
+
+async def test_no_cpu_clock_of_another_process(attempt: Any, backend_name: str) -> None:
+    """``time.clock_gettime(((~pid) << 3) | 2)``, another process's CPU clock, answered for
+    every pid of the host (EINVAL for none): a program listed the host's 58 processes and
+    read the host process's CPU time. Now EINVAL alike for all of them, while its own CPU
+    clocks, its threads' and Python's clocks and sleeps still work."""
+    if backend_name != "jail":
+        pytest.skip(f"{backend_name} has no pids of the host's to ask about")
+    result = await attempt(CLOCK_PROBE)
+    lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
+    for name in ("clock_gettime", "clock_getres", "clock_nanosleep"):
+        # EINVAL (22) for init, the zygote (its process clocks, and its main thread's, which
+        # the kernel itself refuses) and a pid that does not exist: nothing tells them apart.
+        assert lines[name] == ["22", "22", "22", "22", "22", "own", "True"], result.stdout
+    assert lines["python"] == ["True", "True", "True", "True"], result.stdout

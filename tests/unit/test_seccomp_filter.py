@@ -31,6 +31,10 @@ def run_filter(program: bytes, *, arch: int, nr: int, args: tuple[int, ...] = ()
             acc = struct.unpack_from("=I", data, k)[0]
         elif code == 0x06:  # ret k
             return k
+        elif code == 0x74:  # rsh k
+            acc >>= k
+        elif code == 0xA4:  # xor k
+            acc ^= k
         elif code in (0x15, 0x35, 0x45):  # jeq, jge, jset
             hit = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[code]
             pc += jt if hit else jf
@@ -315,3 +319,40 @@ def test_nothing_is_read_about_another_pid(arch: str) -> None:
     assert verdict(arch, "fcntl", 3, 9) == seccomp.RET_ALLOW  # F_GETOWN
     assert verdict(arch, "prctl", 0x59616D61, 1) == seccomp.RET_EPERM  # PR_SET_PTRACER
     assert verdict(arch, "prctl", 38, 1) == seccomp.RET_ALLOW  # PR_SET_NO_NEW_PRIVS
+
+
+RET_EINVAL = 0x00050000 | errno.EINVAL  # SECCOMP_RET_ERRNO: the kernel's answer for no clock
+
+
+def cpu_clock(pid: int, kind: int) -> int:
+    """The clock id of a CPU-time clock (linux/posix-timers.h): a process's for `kind` 0-2, a
+    thread's for 4-6 (CPUCLOCK_PERTHREAD), a clock device's descriptor for 3 (CLOCKFD)."""
+    return ((~pid) << 3) | kind
+
+
+def test_no_cpu_clock_of_another_process(arch: str) -> None:
+    """clock_gettime on ``((~pid) << 3) | 2`` answered for any pid of the host (EINVAL for
+    none): a program listed the host's 58 processes and read each one's CPU time. Only its
+    own process's CPU clock now (pid 0 or its own); a thread's CPU clock, which the kernel
+    answers only within the caller's process, and every ordinary clock stay open."""
+    for name in ("clock_gettime", "clock_getres", "clock_nanosleep"):
+        for clock in (0, 1, 2, 3, 4, 7, 11, 0x7FFFFFFF):  # REALTIME ... TAI, and past them
+            assert verdict(arch, name, clock) == seccomp.RET_ALLOW, (name, clock)
+        for kind in (0, 1, 2):
+            for pid in (0, PID):
+                assert verdict(arch, name, cpu_clock(pid, kind)) == seccomp.RET_ALLOW, name
+            for other in (1, PID - 1, PID + 1, 4_194_304):
+                refused = verdict(arch, name, cpu_clock(other, kind))
+                assert refused == RET_EINVAL, (name, other, kind)
+        for kind in (4, 5, 6, 7):  # a thread's: the kernel's own check keeps it in-process
+            for tid in (0, PID, PID + 1, 1):
+                assert verdict(arch, name, cpu_clock(tid, kind)) == seccomp.RET_ALLOW, name
+        assert verdict(arch, name, cpu_clock(5, 3)) == RET_EINVAL  # CLOCKFD, fd 5
+        # An int's upper half is not the kernel's: only the low word counts, either way.
+        garbage = 0xDEAD_BEEF << 32
+        low = cpu_clock(1, 2) & 0xFFFFFFFF
+        assert verdict(arch, name, garbage | low) == RET_EINVAL, name
+        assert verdict(arch, name, garbage | 1) == seccomp.RET_ALLOW, name
+        assert verdict(arch, name, (0xFFFFFFFF << 32) | 1) == seccomp.RET_ALLOW, name
+    for name in ("clock_settime", "clock_adjtime", "timer_create"):
+        assert verdict(arch, name, cpu_clock(1, 2)) == seccomp.RET_EPERM, name

@@ -36,12 +36,19 @@ _LD_W_ABS = 0x20
 _JEQ_K = 0x15
 _JGE_K = 0x35
 _JSET_K = 0x45
+_RSH_K, _XOR_K = 0x74, 0xA4
 _RET_K = 0x06
 RET_KILL_PROCESS = 0x80000000
 RET_ALLOW = 0x7FFF0000
 _RET_ERRNO = 0x00050000
 RET_EPERM = _RET_ERRNO | errno.EPERM
 RET_ENOSYS = _RET_ERRNO | errno.ENOSYS
+RET_EINVAL = _RET_ERRNO | errno.EINVAL
+
+# A clock id with the sign bit set (linux/posix-timers.h) is a CPU-time clock, ``((~pid) << 3) |
+# type``: of a process (type 0-2, pid 0 meaning itself) or, with CPUCLOCK_PERTHREAD, of a
+# thread; type 3 (CLOCKFD) is a clock device's descriptor, ``(~fd) << 3 | 3``.
+_CLOCK_SIGN, _CPUCLOCK_PERTHREAD = 0x80000000, 4
 
 # Offsets in struct seccomp_data: nr, arch, instruction pointer, then six 64-bit arguments.
 _NR, _ARCH = 0, 4
@@ -107,6 +114,8 @@ def _block(rule: Rule) -> list[bytes]:
             out.append(_insn(_RET_K, RET_EPERM))
         out.append(_insn(_RET_K, RET_ALLOW))
         return out
+    if rule.kind == "clock":
+        return _clock_block(rule)
     if rule.kind == "arg_not_in":
         # The refused values, then the refused ranges [low, high): every refusal jumps to the
         # EPERM at the end, just after the allow.
@@ -121,6 +130,26 @@ def _block(rule: Rule) -> list[bytes]:
         out += [_insn(_RET_K, RET_ALLOW), _insn(_RET_K, RET_EPERM)]
         return out
     raise ValueError(f"unknown seccomp rule kind {rule.kind!r}")
+
+
+def _clock_block(rule: Rule) -> list[bytes]:
+    """A clock id (argument `arg`): the ordinary clocks (not negative) and a thread's CPU clock
+    (the kernel answers those only within the caller's own process) are allowed; a process's
+    CPU clock only when its pid is one of `values` (0 and its own), every other negative id
+    EINVAL, the kernel's answer for a clock that does not exist. ``~id >> 3`` is the pid, so
+    the pid appears as itself in a comparison, as `confine.PidFilter` needs."""
+    n = len(rule.values)
+    out = [
+        _insn(_LD_W_ABS, _arg_low(rule.arg)),
+        _insn(_JSET_K, _CLOCK_SIGN, jt=1),  # negative: a CPU or descriptor clock
+        _insn(_RET_K, RET_ALLOW),
+        _insn(_JSET_K, _CPUCLOCK_PERTHREAD, jt=n + 3),  # a thread's: to the allow at the end
+        _insn(_XOR_K, 0xFFFFFFFF),
+        _insn(_RSH_K, 3),  # the pid (or descriptor) the id encodes
+    ]
+    for i, value in enumerate(rule.values):
+        out.append(_insn(_JEQ_K, value, jt=n - i))  # over the rest and the EINVAL
+    return [*out, _insn(_RET_K, RET_EINVAL), _insn(_RET_K, RET_ALLOW)]
 
 
 def build_filter(arch: str, rules: Sequence[Rule], allowed: Sequence[str] | None = None) -> bytes:

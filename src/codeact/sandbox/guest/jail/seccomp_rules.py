@@ -16,7 +16,8 @@ and rlimits):
 * signals and access to other processes: ``kill``, ``tgkill``, ``rt_(tg)sigqueueinfo`` unless
   aimed at the sandbox itself, ``tkill``, pidfds, ``ptrace``, ``process_vm_*``, ``kcmp``,
   ``prlimit64``, the scheduler calls, ``getsid`` and ``getpgid`` on another pid (each
-  answered whether the pid exists), ``capget``, ``F_SETOWN`` and ``PR_SET_PTRACER``;
+  answered whether the pid exists), another process's CPU clock (EINVAL, as for none),
+  ``capget``, ``F_SETOWN`` and ``PR_SET_PTRACER``;
 * the kernel's administrative surface: namespaces, mounts, modules, kexec, reboot, swap, BPF,
   perf, userfaultfd, keyrings, clocks, host names, file handles, ``TIOCSTI``...;
 * changing a file's metadata (mode, owner, times, extended attributes, chattr flags), which
@@ -69,6 +70,8 @@ _ABOUT_A_PID = (
     "getsid", "getpgid", "sched_getaffinity", "sched_getparam", "sched_getscheduler",
     "sched_getattr", "sched_rr_get_interval",
 )  # fmt: skip
+#: Calls whose first argument is a clock id, which may name another process's CPU clock.
+_CLOCK_READERS = ("clock_gettime", "clock_getres", "clock_nanosleep")
 _REFUSED_IOCTLS = (
     _TIOCSTI, _TIOCLINUX, _FS_IOC_SETFLAGS, _FS_IOC32_SETFLAGS, _FS_IOC_FSSETXATTR,
     *_FS_IOC_PREALLOCATE,
@@ -114,7 +117,9 @@ class Rule:
     kind: ``deny`` (EPERM), ``enosys``, ``clone`` (threads only), ``arg_in`` (allowed only when
     argument `arg` is one of `values`, and each argument of `also` one of its values, else
     EPERM), ``arg_not_in`` (EPERM when it is one of `values` or in one of the half-open
-    `ranges`), ``arg_mask`` (EPERM when argument `arg` has any bit of ``values[0]`` set).
+    `ranges`), ``arg_mask`` (EPERM when argument `arg` has any bit of ``values[0]`` set),
+    ``clock`` (argument `arg` a clock id: EINVAL for a process's CPU clock but of a pid in
+    `values`).
     """
 
     syscall: str
@@ -152,6 +157,13 @@ def rules_for(self_pid: int) -> list[Rule]:
         # exist: a program listed the host's processes, their sessions, groups, CPUs and
         # scheduling): only about itself (0 or its own pid), as getpriority.
         *(Rule(name, "arg_in", 0, (0, self_pid)) for name in _ABOUT_A_PID),
+        # A negative clock id is a CPU-time clock, ``((~pid) << 3) | type``, and the kernel
+        # answers a process's about any pid (EINVAL where none is): a program listed the
+        # host's processes and read each one's CPU time. A process's CPU clock only of itself
+        # (pid 0 or its own); a thread's stays open (Python's pthread_getcpuclockid), since the
+        # kernel answers those only within the caller's process. clock_settime, clock_adjtime
+        # and timer_create are refused whole (DENIED).
+        *(Rule(name, "clock", 0, (0, self_pid)) for name in _CLOCK_READERS),
         # capget's pid sits in a struct the filter cannot read; nothing of Python's needs it.
         Rule("capget", "deny"),
         # PR_SET_PTRACER names a pid (EINVAL where none is): the same question by another way.
