@@ -118,3 +118,44 @@ async def test_no_cpu_clock_of_another_process(attempt: Any, backend_name: str) 
         # the kernel itself refuses) and a pid that does not exist: nothing tells them apart.
         assert lines[name] == ["22", "22", "22", "22", "22", "own", "True"], result.stdout
     assert lines["python"] == ["True", "True", "True", "True"], result.stdout
+
+
+RAW_PROBE = """
+import os, platform, sys
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "ImportPolicy"]
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+FUTEX = {"x86_64": 202, "aarch64": 98}[platform.machine()]
+host = os.getppid()  # the zygote: a process of the host's, surely there
+class Timespec(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+def errno_of(result):
+    return ctypes.get_errno() if result else 0
+pi = []
+for owner in (1, host, 4_000_000):  # the tid a PI futex's word names as its owner
+    word = ctypes.c_uint32(owner)
+    pi.append(errno_of(libc.syscall(FUTEX, ctypes.byref(word), 8 | 128, 0, None, 0, 0)))
+    past = ctypes.byref(Timespec(0, 0))
+    pi.append(errno_of(libc.syscall(FUTEX, ctypes.byref(word), 6 | 128, 0, past, 0, 0)))
+print("futex_pi", *pi)
+word = ctypes.c_uint32(0)
+print("futex_wake", libc.syscall(FUTEX, ctypes.byref(word), 1 | 128, 1, None, 0, 0))
+cookie = ctypes.c_ulong()
+core = [errno_of(libc.prctl(62, 0, pid, 0, ctypes.byref(cookie))) for pid in (1, host, 4_000_000)]
+print("sched_core", *core)
+"""
+
+
+async def test_no_futex_or_prctl_looks_up_another_pid(attempt: Any, backend_name: str) -> None:
+    """A priority-inheritance futex names its owner by a tid the kernel looks up among all of
+    the host's: FUTEX_TRYLOCK_PI and FUTEX_LOCK_PI answered EPERM for init and the zygote and
+    ESRCH for a pid that does not exist. prctl(PR_SCHED_CORE, GET, pid) answers ESRCH for no
+    such pid on kernels with core scheduling. Both refused now, whatever the pid."""
+    if backend_name != "jail":
+        pytest.skip(f"{backend_name} has no pids of the host's to ask about")
+    result = await attempt(RAW_PROBE)
+    lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
+    assert lines["futex_pi"] == ["38"] * 6, result.stdout  # ENOSYS alike: no PI futexes
+    assert lines["futex_wake"] == ["0"], result.stdout  # the futex calls of locks stay
+    assert lines["sched_core"] == ["1"] * 3, result.stdout  # EPERM alike

@@ -31,6 +31,8 @@ def run_filter(program: bytes, *, arch: int, nr: int, args: tuple[int, ...] = ()
             acc = struct.unpack_from("=I", data, k)[0]
         elif code == 0x06:  # ret k
             return k
+        elif code == 0x54:  # and k
+            acc &= k
         elif code == 0x74:  # rsh k
             acc >>= k
         elif code == 0xA4:  # xor k
@@ -356,3 +358,22 @@ def test_no_cpu_clock_of_another_process(arch: str) -> None:
         assert verdict(arch, name, (0xFFFFFFFF << 32) | 1) == seccomp.RET_ALLOW, name
     for name in ("clock_settime", "clock_adjtime", "timer_create"):
         assert verdict(arch, name, cpu_clock(1, 2)) == seccomp.RET_EPERM, name
+
+
+def test_no_priority_inheritance_futex_and_no_core_scheduling_of_another_pid(arch: str) -> None:
+    """A PI futex's owner is the tid in its word, looked up among all of the host's (EPERM
+    where one exists, ESRCH where none): ENOSYS for every PI command, private or not, while
+    the futex calls threads and locks make stay open. prctl(PR_SCHED_CORE) names a pid too
+    (and sets another process's core-scheduling cookie): refused."""
+    ret_enosys = 0x00050000 | errno.ENOSYS
+    for command in (6, 7, 8, 11, 12, 13):  # LOCK_PI, UNLOCK_PI, TRYLOCK_PI, ..., LOCK_PI2
+        for flags in (0, 128, 256, 128 | 256):  # FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME
+            assert verdict(arch, "futex", 0x1000, command | flags) == ret_enosys, command
+        assert verdict(arch, "futex", 0x1000, (0xABCD << 32) | command) == ret_enosys
+    for command in (0, 1, 3, 4, 5, 9, 10):  # WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP...
+        for flags in (0, 128, 256 | 128):
+            assert verdict(arch, "futex", 0x1000, command | flags) == seccomp.RET_ALLOW, command
+    for name in ("futex_wait", "futex_wake", "futex_requeue", "futex_waitv"):
+        assert verdict(arch, name, 0x1000, 1) == seccomp.RET_ALLOW, name
+    assert verdict(arch, "prctl", 62, 0, 1) == seccomp.RET_EPERM  # PR_SCHED_CORE, GET of pid 1
+    assert verdict(arch, "prctl", 15, 1) == seccomp.RET_ALLOW  # PR_SET_NAME

@@ -36,7 +36,7 @@ _LD_W_ABS = 0x20
 _JEQ_K = 0x15
 _JGE_K = 0x35
 _JSET_K = 0x45
-_RSH_K, _XOR_K = 0x74, 0xA4
+_AND_K, _RSH_K, _XOR_K = 0x54, 0x74, 0xA4
 _RET_K = 0x06
 RET_KILL_PROCESS = 0x80000000
 RET_ALLOW = 0x7FFF0000
@@ -118,16 +118,18 @@ def _block(rule: Rule) -> list[bytes]:
         return _clock_block(rule)
     if rule.kind == "arg_not_in":
         # The refused values, then the refused ranges [low, high): every refusal jumps to the
-        # EPERM at the end, just after the allow.
+        # refusal (`error`) at the end, just after the allow. A `mask` keeps only its bits.
         n, m = len(rule.values), len(rule.ranges)
         out = [_insn(_LD_W_ABS, _arg_low(rule.arg))]
+        if rule.mask is not None:
+            out.append(_insn(_AND_K, rule.mask))
         for i, value in enumerate(rule.values):
             out.append(_insn(_JEQ_K, value, jt=n - i + 2 * m))
         for j, (low, high) in enumerate(rule.ranges):
             left = 2 * (m - j)  # instructions from this range's first to the allow
             out.append(_insn(_JGE_K, low, jf=1))  # below: the next range
             out.append(_insn(_JGE_K, high, jf=left - 1))  # at or above `high`: the next range
-        out += [_insn(_RET_K, RET_ALLOW), _insn(_RET_K, RET_EPERM)]
+        out += [_insn(_RET_K, RET_ALLOW), _insn(_RET_K, _RET_ERRNO | rule.error)]
         return out
     raise ValueError(f"unknown seccomp rule kind {rule.kind!r}")
 
@@ -163,9 +165,22 @@ def build_filter(arch: str, rules: Sequence[Rule], allowed: Sequence[str] | None
     if arch == "x86_64":
         program += [_insn(_JGE_K, _X32_SYSCALL_BIT, jf=1), _insn(_RET_K, RET_ENOSYS)]
     ruled = {numbers[rule.syscall] for rule in rules if rule.syscall in numbers}
-    # The allowlist first: the calls a program makes all the time (read, write, futex, mmap
-    # have low numbers) leave the filter after a few comparisons.
+    # The allowlist first: the calls a program makes all the time (read, write, mmap have low
+    # numbers) leave the filter after a few comparisons; futex, as frequent, has a rule (no
+    # priority-inheritance commands) that comes before them.
+    program += _rule_blocks(numbers, [rule for rule in rules if rule.syscall in _EARLY])
     program += _allow_groups(sorted({numbers[n] for n in allowed if n in numbers} - ruled))
+    program += _rule_blocks(numbers, [rule for rule in rules if rule.syscall not in _EARLY])
+    # Anything else, a call added in a later kernel included: "not implemented", so that the
+    # C library falls back to an older call where it has one.
+    program.append(_insn(_RET_K, RET_ENOSYS))
+    if len(program) > 4096:
+        raise ValueError("seccomp filter is longer than the kernel allows")
+    return b"".join(program)
+
+
+def _rule_blocks(numbers: dict[str, int], rules: Sequence[Rule]) -> list[bytes]:
+    program: list[bytes] = []
     for rule in rules:
         nr = numbers.get(rule.syscall)
         if nr is None:
@@ -177,13 +192,11 @@ def build_filter(arch: str, rules: Sequence[Rule], allowed: Sequence[str] | None
         # and every block returns, so skipping one leaves the number in place for the next.
         program.append(_insn(_JEQ_K, nr, jf=len(block)))
         program += block
-    # Anything else, a call added in a later kernel included: "not implemented", so that the
-    # C library falls back to an older call where it has one.
-    program.append(_insn(_RET_K, RET_ENOSYS))
-    if len(program) > 4096:
-        raise ValueError("seccomp filter is longer than the kernel allows")
-    return b"".join(program)
+    return program
 
+
+#: Ruled calls as frequent as the allowlist's, whose rules come before it.
+_EARLY = frozenset({"futex"})
 
 #: The calls the child's own confinement makes after its request arrives (bind mounts, chroot,
 #: dropping capabilities, Landlock, and this second filter): the final filter refuses them all.

@@ -17,7 +17,8 @@ and rlimits):
   aimed at the sandbox itself, ``tkill``, pidfds, ``ptrace``, ``process_vm_*``, ``kcmp``,
   ``prlimit64``, the scheduler calls, ``getsid`` and ``getpgid`` on another pid (each
   answered whether the pid exists), another process's CPU clock (EINVAL, as for none),
-  ``capget``, ``F_SETOWN`` and ``PR_SET_PTRACER``;
+  ``capget``, ``F_SETOWN``, ``PR_SET_PTRACER``, ``PR_SCHED_CORE`` and priority-inheritance
+  futexes (ENOSYS: their owner is a tid looked up among the host's);
 * the kernel's administrative surface: namespaces, mounts, modules, kexec, reboot, swap, BPF,
   perf, userfaultfd, keyrings, clocks, host names, file handles, ``TIOCSTI``...;
 * changing a file's metadata (mode, owner, times, extended attributes, chattr flags), which
@@ -42,6 +43,7 @@ This module runs inside the jail's zygote: standard library only.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 __all__ = ["DENIED", "Rule", "rules_for"]
@@ -64,7 +66,11 @@ _FS_IOC_PREALLOCATE = (0x40305828, 0x4030582A, 0x40305829, 0x4030582B, 0x4030583
 _SOCKIOS = (0x8900, 0x8A00)
 _PRIO_PROCESS = 0
 _F_SETOWN, _F_SETOWN_EX = 8, 15
-_PR_SET_PTRACER = 0x59616D61
+_PR_SET_PTRACER, _PR_SCHED_CORE = 0x59616D61, 62
+# The priority-inheritance futex commands (linux/futex.h: LOCK_PI, UNLOCK_PI, TRYLOCK_PI,
+# WAIT_REQUEUE_PI, CMP_REQUEUE_PI, LOCK_PI2), the command being the op without its
+# FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME bits.
+_FUTEX_PI_COMMANDS, _FUTEX_COMMAND = (6, 7, 8, 11, 12, 13), ~(128 | 256) & 0xFFFFFFFF
 #: Calls whose first argument is a pid they answer about: allowed for 0 and the process itself.
 _ABOUT_A_PID = (
     "getsid", "getpgid", "sched_getaffinity", "sched_getparam", "sched_getscheduler",
@@ -116,8 +122,9 @@ class Rule:
 
     kind: ``deny`` (EPERM), ``enosys``, ``clone`` (threads only), ``arg_in`` (allowed only when
     argument `arg` is one of `values`, and each argument of `also` one of its values, else
-    EPERM), ``arg_not_in`` (EPERM when it is one of `values` or in one of the half-open
-    `ranges`), ``arg_mask`` (EPERM when argument `arg` has any bit of ``values[0]`` set),
+    EPERM), ``arg_not_in`` (refused with `error`, EPERM unless told, when it is one of `values`
+    or in one of the half-open `ranges`; with a `mask`, only the bits it keeps count),
+    ``arg_mask`` (EPERM when argument `arg` has any bit of ``values[0]`` set),
     ``clock`` (argument `arg` a clock id: EINVAL for a process's CPU clock but of a pid in
     `values`).
     """
@@ -128,6 +135,8 @@ class Rule:
     values: tuple[int, ...] = ()
     also: tuple[tuple[int, tuple[int, ...]], ...] = ()
     ranges: tuple[tuple[int, int], ...] = ()
+    mask: int | None = None
+    error: int = errno.EPERM
 
 
 def rules_for(self_pid: int) -> list[Rule]:
@@ -167,7 +176,14 @@ def rules_for(self_pid: int) -> list[Rule]:
         # capget's pid sits in a struct the filter cannot read; nothing of Python's needs it.
         Rule("capget", "deny"),
         # PR_SET_PTRACER names a pid (EINVAL where none is): the same question by another way.
-        Rule("prctl", "arg_not_in", 0, (_PR_SET_PTRACER,)),
+        # PR_SCHED_CORE too (ESRCH where none is), and it sets or copies another process's
+        # core-scheduling cookie (kernels built with CONFIG_SCHED_CORE).
+        Rule("prctl", "arg_not_in", 0, (_PR_SET_PTRACER, _PR_SCHED_CORE)),
+        # A priority-inheritance futex names its owner by the tid in the futex word, and
+        # the kernel looks that tid up among all of the host's (EPERM for one that exists,
+        # ESRCH for none, and a waiter attached to another process's task). Only glibc's
+        # PTHREAD_PRIO_INHERIT mutexes use them, never Python: ENOSYS, "no PI futexes here".
+        Rule("futex", "arg_not_in", 1, _FUTEX_PI_COMMANDS, mask=_FUTEX_COMMAND, error=errno.ENOSYS),
         # Disk outside RLIMIT_FSIZE and the /output watch's sizes: only plain fallocate (mode
         # 0, what posix_fallocate uses), which grows the file's size and so meets the limit;
         # FALLOC_FL_KEEP_SIZE would allocate any amount of disk behind a file of size 0.
