@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -48,15 +49,19 @@ _SCALARS = frozenset((int, float, bool, type(None)))
 _LATE = 0.05
 
 
-def encode_result(tool: Tool, value: Any, max_bytes: int | None, deadline: float | None) -> Encoded:
+def encode_result(
+    tool: Tool, value: Any, max_bytes: int | None, deadline: float | None,
+    stop: threading.Event | None = None,
+) -> Encoded:  # fmt: skip
     """`value` converted and encoded, or the exception that ends its call: `ResultTooLarge`,
-    `ResultConversionTimeout` (the deadline passed), or `ResultConversionError`."""
+    `ResultConversionTimeout` (the deadline passed, or `stop` was set: the call is over), or
+    `ResultConversionError`."""
     try:
         # A value that holds itself is found there (`ContainsItself`), not walked around
         # until it passes the limit, which would then be named as the thing to raise.
         if max_bytes is not None and json_size_over(value, max_bytes):
             return ResultTooLarge(tool.name, max_bytes, None)
-        result = tool.to_json(value, max_bytes=max_bytes, deadline=deadline)
+        result = tool.to_json(value, max_bytes=max_bytes, deadline=deadline, stop=stop)
         encoded = dumps_converted(result)
     except ResultTooLargeError as exc:
         return ResultTooLarge(tool.name, exc.max_bytes, None)
@@ -107,14 +112,22 @@ def fits_on_loop(value: Any) -> bool:
     return True
 
 
-async def encode_in_thread(encode: Callable[[], Encoded], deadline: float | None) -> Encoded:
-    """`encode()` run in a worker thread (in a copy of the current context), awaited until
-    `deadline` (a `time.monotonic()` value): past it, a `ResultConversionTimeout`."""
+async def encode_in_thread(
+    encode: Callable[[threading.Event], Encoded], deadline: float | None
+) -> Encoded:
+    """`encode(stop)` run in a worker thread (in a copy of the current context), awaited until
+    `deadline` (a `time.monotonic()` value): past it, a `ResultConversionTimeout`. `stop` is
+    set once it is no longer awaited (past the deadline, or cancelled: the call is over), and
+    the conversion stops at its next look (no thread goes on converting for a call over)."""
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
-    future = loop.run_in_executor(default_tool_threads(), context.run, encode)
+    stop = threading.Event()
+    future = loop.run_in_executor(default_tool_threads(), context.run, encode, stop)
     wait = None if deadline is None else max(0.0, deadline - time.monotonic()) + _LATE
-    done, _ = await asyncio.wait({future}, timeout=wait)
+    try:
+        done, _ = await asyncio.wait({future}, timeout=wait)
+    finally:
+        stop.set()  # a no-op once it returned
     if not done:
         return ResultConversionTimeout("its conversion to JSON ran past the call's timeout")
     return future.result()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeAlias, TypeVar, overload
 
@@ -318,13 +319,13 @@ class Tool:
             raise ToolArgumentsError(self._describe(exc.problems)) from None
 
     def to_json(
-        self, result: Any, *, max_bytes: int | None = None, deadline: float | None = None
-    ) -> Any:
+        self, result: Any, *, max_bytes: int | None = None, deadline: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> Any:  # fmt: skip
         """Convert the function's return value to JSON values (see `codeact.tools.results`),
-        within `max_bytes` of JSON and by `deadline` when given (`to_json_value`)."""
-        return to_json_value(
-            result, where=f"the result of {self.name}()", max_bytes=max_bytes, deadline=deadline
-        )
+        within `max_bytes`, by `deadline` and until `stop` is set, when given."""
+        where = f"the result of {self.name}()"
+        return to_json_value(result, where=where, max_bytes=max_bytes, deadline=deadline, stop=stop)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

@@ -22,13 +22,16 @@ bytes, bytearray                               str, base64
 Anything else is an error that names the type and the path inside the value
 (``tool 'f' returned an object of type Foo at result['items'][2]``): never a silent ``str()``.
 So is a value nested more than `MAX_JSON_DEPTH` levels, and one that holds itself
-(`ResultContainsItself`, naming where: ``result[0] is result``).
+(`ResultContainsItself`, naming where: ``result[0] is result``), whatever holds it: a list,
+a dict, a model, a dataclass, a deque, a dict's view, a generator or any iterable.
 
 A conversion may be bounded (`to_json_value`'s `max_bytes` and `deadline`): it counts, as it
 goes, a lower bound of the JSON it is making, and stops with `ResultTooLargeError` as soon as
-that passes `max_bytes`, or with `ResultConversionTimeout` once `deadline` has passed. So a
-generator, an iterator, a custom mapping or sequence (whose size is known only by consuming
-it, if ever) is consumed only as far as the limit, and one that never ends is stopped too.
+that passes `max_bytes`, or with `ResultConversionTimeout` once `deadline` has passed or
+`stop` is set (the call is over: no thread goes on converting for it). So a generator, an
+iterator, a custom mapping or sequence (whose size is known only by consuming it, if ever),
+or a value whose parts are shared (small, and its JSON endless) is consumed only as far as
+the limit, and one that never ends is stopped too.
 """
 
 from __future__ import annotations
@@ -39,18 +42,28 @@ import datetime
 import decimal
 import enum
 import fractions
-import itertools
 import math
 import pathlib
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
-from .._nesting import MAX_JSON_DEPTH, cycle_in
+from .._nesting import MAX_JSON_DEPTH
+from .result_limits import (
+    ResultContainsItself,
+    ResultConversionError,
+    ResultConversionTimeout,
+    ResultTooLargeError,
+    _Budget,
+    _Loop,
+    _NestedTooDeep,
+)
+from .result_models import materialized, walk_model
 
 __all__ = [
     "ResultContainsItself",
@@ -63,93 +76,35 @@ __all__ = [
 _MAX_DEPTH = MAX_JSON_DEPTH
 
 
-class ResultConversionError(TypeError):
-    """A tool's return value contains something that has no JSON form."""
-
-
-class ResultTooLargeError(ResultConversionError):
-    """The JSON of a value converted with `max_bytes` would be longer: the conversion stopped
-    there (an iterator is consumed no further)."""
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(f"its JSON would be longer than {max_bytes:,} bytes")
-        self.max_bytes = max_bytes
-
-
-class ResultContainsItself(ResultConversionError):
-    """A value holds itself (a list, dict or dataclass in it is one that holds it): its JSON
-    would never end. `where`: one such place (``result[0] is result``)."""
-
-    def __init__(self, where: str) -> None:
-        super().__init__(
-            f"it contains itself ({where}), and a value that holds itself has no JSON form: "
-            "return one without the loop (a copy, or ids in place of the objects)"
-        )
-        self.where = where
-
-
-class _NestedTooDeep(ResultConversionError):
-    """Nested more than `MAX_JSON_DEPTH` levels (or holding itself: `to_json_value` looks)."""
-
-
-class ResultConversionTimeout(ResultConversionError):
-    """A conversion with a `deadline` was still running at it (the value was consumed no
-    further)."""
-
-
 def to_json_value(
     value: Any,
     *,
     where: str = "result",
     max_bytes: int | None = None,
     deadline: float | None = None,
+    stop: threading.Event | None = None,
 ) -> Any:
     """Return `value` converted to JSON types by the rules in this module's docstring.
 
     `max_bytes`: stop with `ResultTooLargeError` once the JSON text (``json.dumps``) is
     certainly longer; `deadline` (a `time.monotonic()` value): stop with
     `ResultConversionTimeout` once it has passed (checked before each part that runs code of
-    the value's own: an item of an iterator, a mapping's entry, an object converted)."""
-    budget = _Budget(sys.maxsize if max_bytes is None else max_bytes, deadline)
+    the value's own: an item of an iterator, a mapping's entry, an object converted, and
+    every few containers); `stop`: the same once it is set (the call is over)."""
+    budget = _Budget(sys.maxsize if max_bytes is None else max_bytes, deadline, stop)
     try:
         converted = _convert(value, where, 0, budget)
     except _NestedTooDeep as exc:
-        found = cycle_in(value, where)  # the likeliest cause: said so, not "too deep"
-        if found is not None:
-            raise ResultContainsItself(found) from None
         raise ResultConversionError(*exc.args) from None
+    except _Loop as loop:  # paths from "result", as every other check says them
+        inner = "result" + loop.inner[len(where) :]
+        said = f"{inner} is result{loop.outer[len(where) :]}" if loop.outer else inner
+        raise ResultContainsItself(said) from None
     budget.check()
     return converted
 
 
 _PLAIN = frozenset((str, int, float, bool, type(None)))
-
-
-class _Budget:
-    """What is left of `max_bytes`, counted down by a lower bound of each part's JSON (a part
-    is counted once converted; a container's brackets and separators when it starts)."""
-
-    __slots__ = ("deadline", "left", "limit")
-
-    def __init__(self, limit: int, deadline: float | None) -> None:
-        self.limit = self.left = limit
-        self.deadline = deadline
-
-    def check(self) -> None:
-        if self.left < 0:
-            raise ResultTooLargeError(self.limit)
-
-    def tick(self) -> None:
-        """Before code of the value's own runs: over the limit, or past the deadline?"""
-        if self.left < 0:
-            raise ResultTooLargeError(self.limit)
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise ResultConversionTimeout("its conversion to JSON ran past the call's timeout")
-
-    def items(self, count: int) -> None:
-        """A container of `count` items starts: its brackets and separators (``", "``)."""
-        self.left -= 2 * count if count else 2
-        self.check()
 
 
 def _plain_size(value: Any) -> int:
@@ -173,6 +128,16 @@ def _convert(value: Any, where: str, depth: int, budget: _Budget) -> Any:
             raise _NestedTooDeep(f"{where} is nested more than {_MAX_DEPTH} levels deep")
         budget.left -= _plain_size(value)
         return value
+    above, ident = budget.above, id(value)  # `_Budget.enter`, inline (once a container)
+    if ident in above:  # a container met again inside itself
+        raise _Loop(where, above[ident])
+    above[ident] = where
+    converted = _convert_container(value, kind, where, depth, budget)
+    del above[ident]
+    return converted
+
+
+def _convert_container(value: Any, kind: type, where: str, depth: int, budget: _Budget) -> Any:
     if depth < _MAX_DEPTH:
         if kind is dict:
             budget.items(2 * len(value))  # each key and value, at least 1 character each
@@ -218,9 +183,15 @@ def _convert_other(value: Any, where: str, depth: int, budget: _Budget) -> Any:
     if isinstance(value, enum.Enum):
         return _convert(value.value, where, depth + 1, budget)
     if isinstance(value, BaseModel):  # its dump (its own serializers and exclusions) counted
-        if _lazy_inside(value):  # model_dump would drain it whole (an endless one: for ever)
-            value = _materialized(value, [max(budget.left, 0) // 2], budget)
-        return _convert(value.model_dump(mode="json"), where, depth, budget)
+        if walk_model(value, where, budget):  # model_dump would drain an iterator whole
+            value = materialized(value, [max(budget.left, 0) // 2], budget)
+        try:
+            dumped = value.model_dump(mode="json")
+        except ValueError as exc:  # a loop made by its own serializer or a computed field
+            if "Circular reference" in str(exc):
+                raise _Loop(f"{where} (in its model_dump)", "") from None
+            raise
+        return _convert(dumped, where, depth, budget)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = dataclasses.fields(value)
         budget.items(2 * len(fields))
@@ -278,7 +249,7 @@ def _items(value: Iterable[Any], where: str, depth: int, budget: _Budget, *, sta
     budget.items(0)
     budget.left += 2  # the first item has no separator
     items: list[Any] = []
-    deadline, clock = budget.deadline, time.monotonic
+    deadline, clock, stop = budget.deadline, time.monotonic, budget.stop
     shallow = depth < _MAX_DEPTH  # else even a plain item is nested too deep
     for i, item in enumerate(value):
         kind = type(item)
@@ -294,6 +265,8 @@ def _items(value: Iterable[Any], where: str, depth: int, budget: _Budget, *, sta
             raise ResultTooLargeError(budget.limit)
         if deadline is not None and clock() > deadline:
             raise ResultConversionTimeout("its conversion to JSON ran past the call's timeout")
+        if stop is not None and stop.is_set():
+            budget.tick()
     return items
 
 
@@ -313,47 +286,3 @@ def _key(key: Any, where: str, budget: _Budget | None = None) -> str:
     raise ResultConversionError(
         f"{where} has a dict key of type {type(key).__qualname__}; JSON keys must be strings"
     )
-
-
-def _lazy_inside(model: BaseModel) -> bool:
-    """Whether a model holds an iterator anywhere among its values (a field typed
-    ``Iterable[int]`` keeps the generator it was given)."""
-    stack: list[Any] = [model]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, BaseModel):
-            stack.extend(getattr(value, name, None) for name in type(value).model_fields)
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend(value)
-        elif isinstance(value, Iterator):
-            return True
-    return False
-
-
-def _materialized(value: Any, left: list[int], budget: _Budget) -> Any:
-    """`value` with every iterator in it read, at most ``left[0]`` items in all (each
-    takes 2 bytes of JSON or more: past that the result is too large, and the iterator is
-    consumed no further); a model is copied with its fields replaced, so that its own dump
-    (serializers, excluded fields, secrets) still makes its JSON."""
-    budget.tick()
-    if isinstance(value, BaseModel):
-        fields = {name: getattr(value, name, None) for name in type(value).model_fields}
-        made = {name: _materialized(v, left, budget) for name, v in fields.items()}
-        changed = {name: m for name, m in made.items() if m is not fields[name]}
-        return value.model_copy(update=changed) if changed else value
-    if isinstance(value, dict):
-        items = {k: _materialized(v, left, budget) for k, v in value.items()}
-        return items if any(items[k] is not value[k] for k in value) else value
-    if isinstance(value, (list, tuple)):
-        listed = [_materialized(v, left, budget) for v in value]
-        return listed if any(m is not v for m, v in zip(listed, value, strict=True)) else value
-    if isinstance(value, Iterator):
-        taken = list(itertools.islice(value, left[0] + 1))
-        if len(taken) > left[0]:
-            raise ResultTooLargeError(budget.limit)
-        left[0] -= len(taken)
-        read = [_materialized(v, left, budget) for v in taken]
-        return (v for v in read)  # still a generator, as the model's serializer expects
-    return value
