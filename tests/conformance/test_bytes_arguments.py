@@ -6,6 +6,7 @@ base64 characters instead of the bytes, silently, and the model was told nothing
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from typing_extensions import TypedDict
 
@@ -83,3 +84,39 @@ def test_the_model_is_told_that_bytes_travel_as_base64() -> None:
     )
     assert "data is bytes: pass base64 text" in description
     assert "the bytes in its result come as base64 text" in description
+
+
+@tool
+def write_labelled(data: bytes, files: list[Attachment], label: str = "") -> list[object]:
+    """Store data and attachments under a label."""
+    stored: list[object] = [data, [f["data"] for f in files], label]
+    STORED.append(stored)
+    return [len(data), label]
+
+
+async def test_middleware_and_the_audit_see_bytes_as_the_base64_sent(
+    make_codeact: Callable[..., CodeAct],
+) -> None:
+    # b"abcd" is valid UTF-8: it was shown as 'abcd', and a middleware passing the arguments
+    # back (replace_arguments, as documented) had 'abcd' decoded as base64: b'i\xb7\x1d'.
+    seen: list[dict[str, object]] = []
+
+    async def relabel(call: Any, call_next: Any) -> Any:
+        seen.append(dict(call.arguments))
+        call.replace_arguments({**call.arguments, "label": "checked"})
+        return await call_next(call)
+
+    codeact = make_codeact(tools=[write_labelled], middleware=[relabel])
+    STORED.clear()
+    sent = {
+        "data": "YWJjZA==",  # b"abcd"
+        "files": [
+            {"name": "a", "data": "aGk="},
+            {"name": "b", "data": "+/8="},
+        ],  # b"hi", b"\xfb\xff"
+    }
+    result = await codeact.execute(f"write_labelled(**{sent!r})")
+    assert result.ok, result.error
+    assert STORED == [[b"abcd", [b"hi", b"\xfb\xff"], "checked"]]
+    assert seen == [sent]  # the text sent, in its own alphabet
+    assert result.tool_calls[0].arguments == {**sent, "label": "checked"}

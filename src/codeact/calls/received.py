@@ -9,11 +9,19 @@ tool ran with ``False``. So what they see is the validated keyword arguments, as
 for the keys the caller sent (a default the caller left out stays out, as before), and
 nothing the caller sent is left out (an alias, a field a model does not serialize).
 
+Bytes are shown as the base64 text a program sends for them (and that validating the shown
+arguments again, `replace_arguments`, decodes back to the same bytes): never as their UTF-8
+text, which a middleware passing the arguments back would have decoded as base64 again. Where
+the caller sent text for bytes that the tool received as sent (base64 in another alphabet, or
+a model's own UTF-8 bytes field), that text is shown.
+
 Part of the calls layer; imports pydantic_core only (and `Tool` for its type).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +62,7 @@ def as_received(
         if same_type and tool is not None and tool.validates_parse and given == value:
             continue  # a list or dict validated into an equal copy (its items the same)
         try:
-            shown = _with_what_was_sent(to_jsonable_python(given), value)
+            shown = _with_what_was_sent(to_jsonable_python(given, bytes_mode="base64"), value)
         except Exception:  # a value pydantic cannot show as JSON: what was sent
             continue
         if type(shown) is type(value) and shown == value:
@@ -66,8 +74,15 @@ def as_received(
 
 def _with_what_was_sent(shown: Any, sent: Any, depth: int = 0) -> Any:
     """`shown` (a converted value as JSON) with every key of `sent` it lacks put back as sent,
-    at every level of objects both have (aliases, fields excluded from a model's JSON)."""
-    if not isinstance(shown, dict) or not isinstance(sent, dict) or depth > _MAX_MERGE_DEPTH:
+    at every level of objects both have (aliases, fields excluded from a model's JSON), and
+    the text sent for bytes where it stands for the bytes shown (`_same_bytes`)."""
+    if isinstance(shown, str) and isinstance(sent, str):
+        return sent if shown != sent and _same_bytes(shown, sent) else shown
+    if depth > _MAX_MERGE_DEPTH:
+        return shown
+    if isinstance(shown, list) and isinstance(sent, list) and len(shown) == len(sent):
+        return [_with_what_was_sent(a, b, depth + 1) for a, b in zip(shown, sent, strict=True)]
+    if not isinstance(shown, dict) or not isinstance(sent, dict):
         return shown
     merged = dict(shown)
     for key, value in sent.items():
@@ -76,3 +91,19 @@ def _with_what_was_sent(shown: Any, sent: Any, depth: int = 0) -> Any:
         else:
             merged[key] = value
     return merged
+
+
+def _same_bytes(shown: str, sent: str) -> bool:
+    """Whether `sent` is text for the bytes `shown` is the (URL-safe) base64 of: base64 of
+    the same bytes in the standard alphabet, or their UTF-8 (a model's bytes field whose
+    config reads JSON bytes as UTF-8)."""
+    try:
+        data = base64.urlsafe_b64decode(shown.encode("ascii"))
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        return False  # not bytes shown
+    try:
+        if base64.b64decode(sent.encode("ascii"), validate=True) == data:
+            return True
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        pass
+    return sent.encode("utf-8", "surrogatepass") == data
