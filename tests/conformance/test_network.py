@@ -158,6 +158,37 @@ except TimeoutError as e:
     assert "(NetworkLimits.timeout=0.5s ran out)" in result.stdout
 
 
+async def test_a_timeout_the_program_passes_is_checked_in_the_sandbox(
+    make_codeact: Callable[..., CodeAct], http_server: Any
+) -> None:
+    # timeout=10**400 ended the execution: "the host failed serving the program:
+    # OverflowError". A number longer than the limits is the limits; one that is no number
+    # of seconds is a TypeError or ValueError the program catches.
+    codeact = make_codeact(allowed_domains=get_only(http_server))
+    url = http_server.url("/")
+    code = f"""
+for t in [10**400, float("inf"), float("nan"), 0, -1, True, "3"]:
+    try:
+        print(t if isinstance(t, float) else type(t).__name__, http_get({url!r}, timeout=t).status)
+    except (TypeError, ValueError) as e:
+        print(type(e).__name__, e)
+import urllib.request
+print(urllib.request.urlopen({url!r}, timeout=10**400).status)
+"""
+    result = await codeact.execute(code)
+    assert result.ok, result.error
+    assert result.stdout.splitlines() == [
+        "int 200",
+        "inf 200",
+        "ValueError timeout must be a positive number of seconds, not nan",
+        "ValueError timeout must be a positive number of seconds, not 0",
+        "ValueError timeout must be a positive number of seconds, not -1",
+        "TypeError timeout must be a number of seconds or None, not bool",
+        "TypeError timeout must be a number of seconds or None, not str",
+        "200",
+    ]
+
+
 async def test_a_timeout_the_program_passed_is_the_one_named(
     make_codeact: Callable[..., CodeAct], http_server: Any
 ) -> None:

@@ -254,3 +254,17 @@ def test_cancel_aborts_a_request_in_flight(http_server: Any) -> None:
     assert not worker.is_alive()
     ok, error = result[0]
     assert not ok and error["kind"] == "timeout"
+
+
+@pytest.mark.parametrize("timeout", ["1" + "0" * 400, "1e400", "NaN", "0", "-1", "true", '"3"'])
+def test_any_timeout_the_sandbox_sends_is_an_answer_never_a_host_failure(
+    http_server: Any, timeout: str
+) -> None:
+    # 10**400 reached float() on the host: OverflowError, which ended the execution.
+    egress = HttpEgress([AllowedDomain(http_server.origin)], NetworkLimits(timeout=5))
+    text = f'{{"method": "GET", "url": "{http_server.url("/")}", "timeout": {timeout}}}'
+    ok, payload = egress.request(text, deadline=time.monotonic() + 30)
+    if timeout.startswith("1"):  # longer than NetworkLimits.timeout: that limit
+        assert ok, payload
+    else:
+        assert not ok and json.loads(payload)["kind"] == "error", payload

@@ -162,7 +162,7 @@ class HttpEgress:
             raw_headers = data.get("headers") or []
             headers = [(str(k), str(v)) for k, v in raw_headers]
             body = base64.b64decode(data["body"]) if data.get("body") is not None else None
-            timeout = float(data.get("timeout") or self.limits.timeout)
+            timeout = self._timeout(data.get("timeout"))
         except (ValueError, TypeError, KeyError):
             raise FetchFailed("the sandbox sent a malformed HTTP request") from None
         if not isinstance(url, str) or not _METHOD.fullmatch(method):
@@ -185,6 +185,18 @@ class HttpEgress:
                 f"NetworkLimits.max_request_bytes={self.limits.max_request_bytes}"
             )
         return method, url, headers, body, max(0.001, timeout)
+
+    def _timeout(self, value: object) -> float:
+        """The request's own timeout: none (`NetworkLimits.timeout`), or a positive number of
+        seconds, capped by that limit before float() (10**400 would overflow it: a host
+        failure that ended the execution); anything else a TypeError or ValueError."""
+        if value is None:
+            return self.limits.timeout
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError("timeout")
+        if not value > 0:  # NaN too
+            raise ValueError("timeout")
+        return float(min(value, self.limits.timeout))
 
     def _send(
         self,

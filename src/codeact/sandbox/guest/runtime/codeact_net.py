@@ -142,6 +142,24 @@ def _body_bytes(body: Any, headers: list[tuple[str, str]]) -> bytes | None:
     )
 
 
+#: The longest own timeout sent to the host (a day; the host's own limit is shorter): any longer
+#: number, 10**400 or inf, means "no shorter than the host's", and never reaches float() there.
+_LONGEST = 86400.0
+
+
+def _seconds(timeout: Any) -> float | None:
+    """A request's own `timeout`, checked here: a positive number of seconds, or None."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"timeout must be a number of seconds or None, not {type(timeout).__name__}"
+        )
+    if not timeout > 0:  # NaN too
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    return float(min(timeout, _LONGEST))
+
+
 def http_request(
     method: str,
     url: str,
@@ -172,7 +190,7 @@ def http_request(
         "url": url,
         "headers": pairs,
         "body": None if data is None else base64.b64encode(data).decode("ascii"),
-        "timeout": timeout if isinstance(timeout, (int, float)) and timeout > 0 else None,
+        "timeout": _seconds(timeout),
     }
     _FLUSH()
     ok, payload = _SEND(_json_dumps(request))
