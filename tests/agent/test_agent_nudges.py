@@ -169,52 +169,6 @@ def test_what_counts_as_keeping_the_output() -> None:
     assert not drops_output("anything", "")
 
 
-@pytest.mark.parametrize(
-    ("printed", "answer"),
-    [
-        ("True\n", "Yes."),
-        ("found: True\n", "Correct, it is there."),
-        ("true", "Yes, it does."),  # a value shown as JSON
-        ("False\n", "No."),
-        ("False\n", "It isn't."),
-        ("[]\n", "There are no matching orders."),
-        ("orders = []\n", "None match."),
-        ("{}\n", "The mapping is empty."),
-        ("None\n", "Nothing was found."),
-        ("null", "There is none."),
-        ("0\n", "There are no late orders."),
-        ("0\n", "Zero."),
-        ("3\n", "Three users."),
-    ],
-)
-def test_a_yes_a_no_or_a_count_stated_in_words_keeps_the_output(printed: str, answer: str) -> None:
-    # Each was nudged as dropped_output: a turn more with the whole history, and the right
-    # answer replaced by the next reply.
-    assert not drops_output(answer, printed)
-
-
-@pytest.mark.parametrize(
-    ("printed", "answer"),
-    [("True\n", "Done."), ("[]\n", "Thank you for the response!"), ("3\n", "Done.")],
-)
-def test_a_reply_stating_no_value_still_drops_a_yes_or_a_no(printed: str, answer: str) -> None:
-    assert drops_output(answer, printed)
-
-
-@pytest.mark.usefixtures("wasm_ready")
-@pytest.mark.parametrize(
-    ("program", "answer"),
-    [("print(5 > 3)", "Yes."), ("print([])", "There are no matching orders.")],
-)
-async def test_an_answer_in_words_after_a_bool_or_an_empty_list_is_the_answer(
-    program: str, answer: str
-) -> None:
-    chat = ScriptedChat([code_call(program), answer, "(second reply)"])
-    result = await codeact_agent(chat).run("Is 5 larger than 3? / Any orders?")
-    assert result.nudge_reasons == [] and result.text == answer
-    assert result.usage.model_turns == 2
-
-
 async def test_a_reply_cut_at_the_token_limit_is_not_the_answer() -> None:
     cut = ChatResponse(
         text="The answer is 4 because", usage=Usage(5, 5, 10), finish_reason="length"
