@@ -15,6 +15,8 @@ import pytest
 from codeact.sandbox.artifacts import remove_output_dir
 from codeact.sandbox.cleanup import remove_tree
 
+from .scandir_listed import Listed
+
 
 def _deep(root: Path, depth: int, name: str = "d") -> None:
     """`depth` nested directories under root, made relative to each level (no long paths)."""
@@ -154,22 +156,6 @@ def test_the_remover_takes_trees_off_the_freeing_thread(tmp_path: Path) -> None:
     _wait(lambda: not any(t.exists() for t in trees), timeout=30)
 
 
-class _Listed:
-    """What ``os.scandir`` gives, from entries already listed."""
-
-    def __init__(self, entries: list[os.DirEntry[str]]) -> None:
-        self._entries = entries
-
-    def __iter__(self) -> object:
-        return iter(self._entries)
-
-    def __enter__(self) -> _Listed:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="links need privileges on Windows")
 @pytest.mark.parametrize("depth", [1, 2])
 def test_a_folder_turned_into_a_link_while_removed_leads_nowhere_outside(
@@ -195,7 +181,7 @@ def test_a_folder_turned_into_a_link_while_removed_leads_nowhere_outside(
             aside = folder.with_name("moved")
             folder.rename(aside)
             folder.symlink_to(outside)
-        return _Listed(listed)
+        return Listed(listed)
 
     monkeypatch.setattr(os, "scandir", scandir)
     remove_tree(str(root))

@@ -15,6 +15,8 @@ import pytest
 from codeact import CodeAct, Limits, Mount
 from codeact.sandbox.wasm.unstick import open_fifos_under
 
+from .scandir_listed import Listed
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs are POSIX")
 
 
@@ -62,25 +64,6 @@ def test_a_run_stopped_while_opening_a_fifo_gives_its_thread_back(tmp_path: Path
         codeact.close()
 
 
-class _Listed:
-    """What ``os.scandir`` gives, from entries already listed (and lstat'ed)."""
-
-    def __init__(self, entries: list[os.DirEntry[str]]) -> None:
-        self._entries = entries
-
-    def __iter__(self) -> object:
-        return iter(self._entries)
-
-    def __enter__(self) -> _Listed:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _fifo_with_reader(path: Path) -> tuple[threading.Event, threading.Thread]:
     os.mkfifo(path)
     opened = threading.Event()
@@ -120,7 +103,7 @@ def test_a_folder_turned_into_a_link_while_walked_is_not_followed(
         if len(calls) == 1:  # the mount's top, listed: now the program swaps its folder
             (mount / "d").rename(mount / "x")
             (mount / "d").symlink_to("../outside")
-        return _Listed(listed)
+        return Listed(listed)
 
     monkeypatch.setattr(os, "scandir", scandir)
     try:

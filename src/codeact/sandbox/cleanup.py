@@ -105,14 +105,7 @@ def _remove(root: str, *, warn: bool) -> bool:
         pass
     except OSError as exc:
         failures.append(f"{root} ({exc.strerror})")
-    if failures:
-        if not warn:
-            return False
-        log.warning(
-            "could not remove %d entries under %s (first: %s)", len(failures), root, failures[0]
-        )
-        return False
-    return True
+    return _reported(failures, root, warn=warn)
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -154,16 +147,16 @@ def _remove_by_fd(root: str, *, warn: bool) -> bool:
             pass
         except OSError as exc:
             failures.append(f"{root} ({exc.strerror})")
-    if failures:
-        if warn:
-            log.warning(
-                "could not remove %d entries under %s (first: %s)",
-                len(failures),
-                root,
-                failures[0],
-            )
-        return False
-    return True
+    return _reported(failures, root, warn=warn)
+
+
+def _reported(failures: list[str], root: str, *, warn: bool) -> bool:
+    """Whether `root` went whole; what stayed is logged (once, its first entry) if `warn`."""
+    if failures and warn:
+        log.warning(
+            "could not remove %d entries under %s (first: %s)", len(failures), root, failures[0]
+        )
+    return not failures
 
 
 def _empty(top: int, root: str, failures: list[str]) -> None:
