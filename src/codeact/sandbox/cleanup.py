@@ -99,12 +99,7 @@ def _remove(root: str, *, warn: bool) -> bool:
             pass
         except OSError:
             failures.append(path)
-    try:
-        os.rmdir(root)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        failures.append(f"{root} ({exc.strerror})")
+    _remove_root(root, failures)
     return _reported(failures, root, warn=warn)
 
 
@@ -141,13 +136,18 @@ def _remove_by_fd(root: str, *, warn: bool) -> bool:
             _empty(top, root, failures)
         finally:
             os.close(top)
-        try:
-            os.rmdir(root)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            failures.append(f"{root} ({exc.strerror})")
+        _remove_root(root, failures)
     return _reported(failures, root, warn=warn)
+
+
+def _remove_root(root: str, failures: list[str]) -> None:
+    """Remove the emptied folder `root` itself (gone already is fine)."""
+    try:
+        os.rmdir(root)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        failures.append(f"{root} ({exc.strerror})")
 
 
 def _reported(failures: list[str], root: str, *, warn: bool) -> bool:
