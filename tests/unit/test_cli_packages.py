@@ -32,7 +32,9 @@ def test_exec_refuses_a_native_package_on_wasm_in_one_line(pure_wheelhouse: Path
         "--find-links", str(pure_wheelhouse), stdin="1",
     )  # fmt: skip
     assert proc.returncode == 2
-    error = proc.stderr.strip()
+    # the fetch is said first (pip works seconds to minutes); the refusal is one line after it
+    said, error = proc.stderr.strip().split("\n", 1)
+    assert said == "codeact: fetching tinynative for the wasm sandbox with pip (once per set)..."
     assert "\n" not in error and "Traceback" not in error
     assert "tinynative" in error and "backend='jail'" in error
 
