@@ -8,40 +8,12 @@ A bool is not a number here; NaN and the infinities are outside every range; a h
 
 from __future__ import annotations
 
-from .._checks import short_repr
-from ..errors import ConfigurationError
+from .._checks import check_number
 
 __all__ = ["DAY_S", "check_number", "check_openai_chat", "check_sampling"]
 
 #: The longest a request, a retry delay or a model's start may take: one day, in seconds.
 DAY_S = 86_400.0
-
-
-def check_number(
-    name: str,
-    value: object,
-    *,
-    low: float,
-    high: float,
-    integer: bool = False,
-    optional: bool = False,
-    unit: str = "",
-) -> None:
-    """Raise `ConfigurationError` unless `value` is a number (`integer`: an int) within
-    ``[low, high]``; `optional`: None is allowed too. `name` is how the caller wrote it, e.g.
-    ``OpenAIChat(timeout=)``."""
-    if optional and value is None:
-        return
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    kind = "a whole number" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        none = " or None" if optional else ""
-        raise ConfigurationError(f"{name} must be {kind}{none}, got {short_repr(value)}")
-    if not low <= value <= high:  # type: ignore[operator]  # NaN fails it too
-        raise ConfigurationError(
-            f"{name} must be {kind} between {_bound(low)} and {_bound(high)}"
-            f"{' ' + unit if unit else ''}, got {short_repr(value)}"
-        )
 
 
 def check_sampling(owner: str, temperature: object, max_tokens: object, *, optional: bool) -> None:
@@ -83,11 +55,3 @@ def check_openai_chat(
         integer=True,
         unit="bytes",
     )
-
-
-def _bound(value: float) -> str:
-    """A bound as code writes it: 0, 0.001, 86_400 (never 86400.0)."""
-    if float(value).is_integer():
-        number = int(value)
-        return f"{number:_}" if abs(number) >= 10_000 else str(number)
-    return repr(float(value))

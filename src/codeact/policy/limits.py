@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from .._checks import short_repr
+from .._checks import check_number
 from ..errors import ConfigurationError
 
 __all__ = ["LIMIT_NAMES", "LimitName", "Limits"]
@@ -180,12 +180,6 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _bound(value: float) -> str:
-    """A bound as code writes it: 1_073_741_824, 86_400, 4000, 0.001 (never 1.07374e+09)."""
-    text = _num(value)
-    return f"{int(value):_}" if "." not in text and abs(int(value)) >= 10_000 else text
-
-
 def _size(n: int) -> str:
     if n % _MIB == 0:
         return f"{n // _MIB} MiB"
@@ -194,23 +188,6 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _check_number(
-    name: str,
-    value: object,
-    *,
-    low: float,
-    high: float,
-    unit: str = "",
-    integer: bool = False,
-) -> None:
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        kind = "a whole number" if integer else "a number"
-        raise ConfigurationError(f"Limits.{name} must be {kind}, got {short_repr(value)}")
-    # Compared as given: float(10**400) would raise OverflowError; NaN fails the test.
-    if not low <= value <= high:  # type: ignore[operator]
-        raise ConfigurationError(
-            f"Limits.{name} must be between {_bound(low)} and {_bound(high)}"
-            f"{' ' + unit if unit else ''}, "
-            f"got {short_repr(value)}"
-        )
+def _check_number(name: str, value: object, **bounds: Any) -> None:
+    """`check_number` for the field `name` (``Limits.wall_time must be between ...``)."""
+    check_number(f"Limits.{name}", value, kind_in_range=False, **bounds)
