@@ -32,6 +32,7 @@ from typing import Literal
 
 from typing_extensions import Self
 
+from .._checks import check_number
 from .._loop_lock import LoopLock
 from .._paths import cache_dir
 from ..errors import ChatError, ConfigurationError, ModelNotConfigured
@@ -39,7 +40,7 @@ from .grammar_tools import complete_with_grammar
 from .messages import ChatResponse, Message, ResponseFormat, ToolChoice, ToolDefinition
 from .model_files import EMBEDDED_MODEL, ModelSpec, ensure_model
 from .openai_chat import OpenAIChat
-from .options import DAY_S, check_number, check_sampling
+from .options import DAY_S, check_sampling
 from .streaming import OnDelta
 
 __all__ = ["LocalChat", "LocalModel", "local_model_installed"]

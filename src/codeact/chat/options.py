@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .._checks import check_number
 
-__all__ = ["DAY_S", "check_number", "check_openai_chat", "check_sampling"]
+__all__ = ["DAY_S", "check_openai_chat", "check_sampling"]
 
 #: The longest a request, a retry delay or a model's start may take: one day, in seconds.
 DAY_S = 86_400.0
